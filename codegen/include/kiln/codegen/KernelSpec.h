@@ -1,0 +1,50 @@
+// KernelSpec: the contract between the MLIR half of kiln and the Halide half.
+//
+// The compiler lowers every kernel-producing op of the kiln dialect to one
+// KernelSpec: the op's name (without the "kiln." prefix), its attributes
+// resolved to canonical form (see docs/ops.md: explicit pads, non-negative
+// axes), and the shapes of its operands and results in logical (row-major,
+// NCHW) order. Codegen turns a KernelSpec into one Halide pipeline.
+//
+// This header names no MLIR, LLVM or Halide type: it is plain data, so both
+// halves can include it without mixing the two LLVMs.
+#ifndef KILN_CODEGEN_KERNELSPEC_H
+#define KILN_CODEGEN_KERNELSPEC_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::codegen {
+
+enum class DType { F32, I32 };
+
+const char *dtypeName(DType dtype); // "f32" / "i32"
+DType parseDType(const std::string &name); // throws kiln::codegen::Error
+
+struct TensorSpec {
+  std::vector<int64_t> shape; // logical order, outermost first (NCHW)
+  DType dtype = DType::F32;
+
+  int64_t numElements() const;
+  nlohmann::json toJson() const;
+  static TensorSpec fromJson(const nlohmann::json &j);
+};
+
+struct KernelSpec {
+  std::string op;       // e.g. "conv2d", "relu", "sparse_cce"
+  nlohmann::json attrs = nlohmann::json::object(); // canonical attributes
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+
+  nlohmann::json toJson() const;
+  static KernelSpec fromJson(const nlohmann::json &j);
+  // Canonical text of the spec (sorted keys): equal specs give equal keys.
+  std::string key() const;
+};
+
+} // namespace kiln::codegen
+
+#endif // KILN_CODEGEN_KERNELSPEC_H

@@ -1,0 +1,123 @@
+// kiln runtime: runs a compiled plan. Links neither MLIR, LLVM nor the Halide
+// compiler: only the kernels' shared library (which carries its own Halide
+// runtime) is loaded with dlopen.
+//
+// A plan is a JSON file (format in docs/plan-format.md) naming the kernel
+// library, the buffers (inputs, outputs, parameters, constants, temporaries
+// and views) and the ordered kernel calls.
+//
+// Thread-compatibility: a Session is not thread-safe; use one per thread.
+// Sessions are movable, not copyable.
+#ifndef KILN_RUNTIME_RUNTIME_H
+#define KILN_RUNTIME_RUNTIME_H
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::runtime {
+
+// Every runtime failure: message names the problem (file, buffer, shape).
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class DType { F32, I32 };
+const char *dtypeName(DType dtype);
+size_t dtypeSize(DType dtype);
+
+// A dense host tensor, row-major, shape outermost first.
+struct Tensor {
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+  std::vector<uint8_t> bytes;
+
+  Tensor() = default;
+  Tensor(std::vector<int64_t> shape, DType dtype);
+  int64_t numElements() const;
+  float *f32();
+  const float *f32() const;
+  int32_t *i32();
+  const int32_t *i32() const;
+  std::string shapeString() const; // "1x3x28x28xf32"
+};
+
+// .npy files: reads f4/f8/i4/i8/u1 (little endian, C order), converting f8
+// to f32 and i8/u1 to i32; writes f4/i4. Errors name the file.
+Tensor readNpy(const std::string &path);
+void writeNpy(const std::string &path, const Tensor &tensor);
+
+// Deterministic random numbers, identical on every platform (kiln run and
+// AOT binaries draw the same values): splitmix64 + Box-Muller.
+class Random {
+public:
+  explicit Random(uint64_t seed);
+  uint64_t next();
+  float uniform(float low, float high); // [low, high)
+  float normal(float mean, float stddev);
+
+private:
+  uint64_t state_;
+};
+uint64_t hashName(const std::string &name); // FNV-1a, for per-tensor seeds
+
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype;
+};
+
+struct SessionOptions {
+  uint64_t seed = 0; // parameter initialization and random inputs
+};
+
+class Session {
+public:
+  // Loads the plan and the kernel library; throws Error.
+  static Session load(const std::string &planPath,
+                      const SessionOptions &options = {});
+  Session(Session &&) noexcept;
+  Session &operator=(Session &&) noexcept;
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+  ~Session();
+
+  const std::vector<TensorInfo> &inputs() const;
+  const std::vector<TensorInfo> &outputs() const;
+  const std::vector<TensorInfo> &parameters() const;
+
+  // Allocates buffers and initializes parameters (from their init specs,
+  // seeded with options.seed). Called once before run(); idempotent.
+  void prepare();
+
+  // Input binding: shape and dtype must match exactly (Error otherwise).
+  void setInput(const std::string &name, const Tensor &value);
+  // Fill every input not set with seeded random values: f32 ~ N(0,1);
+  // i32 labels uniform in [0, classes) where classes is recorded in the plan
+  // (else [0, 10)). Each input's stream is seeded with seed ^ hashName(name).
+  void fillMissingInputs(uint64_t seed);
+
+  void setParameter(const std::string &name, const Tensor &value);
+  Tensor parameter(const std::string &name) const;
+
+  // Runs every kernel call in order; throws Error naming the kernel if one
+  // fails.
+  void run();
+  Tensor output(const std::string &name) const;
+
+  // Bytes of all buffers the session allocated.
+  size_t allocatedBytes() const;
+
+private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace kiln::runtime
+
+#endif // KILN_RUNTIME_RUNTIME_H
