@@ -1,0 +1,183 @@
+#include "KernelHarness.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::test {
+
+namespace fs = std::filesystem;
+
+std::string testCacheDir() {
+  if (const char *dir = std::getenv("KILN_TEST_CACHE_DIR"); dir && *dir) {
+    return dir;
+  }
+  return KILN_TEST_DEFAULT_CACHE_DIR;
+}
+
+KernelBatch::KernelBatch(codegen::CompileOptions options)
+    : options_(std::move(options)) {
+  std::string pattern =
+      (fs::temp_directory_path() / "kiln-kernel-test-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) {
+    throw std::runtime_error("cannot create a temporary directory for plans");
+  }
+  planDir_ = pattern;
+}
+
+KernelBatch::~KernelBatch() {
+  std::error_code ignored;
+  fs::remove_all(planDir_, ignored);
+}
+
+void KernelBatch::add(const codegen::KernelSpec &spec) {
+  if (!compiled_.count(spec.key())) {
+    pending_.push_back(spec);
+  }
+}
+
+// Specs that fail validation are kept out of the batch so that one bad spec
+// costs only its own tests. If the batch compile still fails (a kernel that
+// validates but does not build), every spec is compiled on its own to find
+// out which ones are at fault: slow, but only on that error path.
+void KernelBatch::compilePending() {
+  std::vector<codegen::KernelSpec> valid;
+  std::set<std::string> seen;
+  for (const codegen::KernelSpec &spec : pending_) {
+    const std::string key = spec.key();
+    if (compiled_.count(key) || !seen.insert(key).second) {
+      continue;
+    }
+    try {
+      codegen::validateSpec(spec);
+      valid.push_back(spec);
+    } catch (const std::exception &e) {
+      compiled_[key] = Compiled{"", "", e.what()};
+    }
+  }
+  pending_.clear();
+  if (valid.empty()) {
+    return;
+  }
+  try {
+    compileGroup(valid);
+  } catch (const std::exception &) {
+    for (const codegen::KernelSpec &spec : valid) {
+      try {
+        compileGroup({spec});
+      } catch (const std::exception &e) {
+        compiled_[spec.key()] = Compiled{"", "", e.what()};
+      }
+    }
+  }
+}
+
+void KernelBatch::compileGroup(const std::vector<codegen::KernelSpec> &specs) {
+  const codegen::CompiledLibrary library =
+      codegen::compileKernels(specs, options_);
+  kernelsCompiled_ += library.kernelsCompiled;
+  if (library.functionNames.size() != specs.size()) {
+    throw std::runtime_error("compileKernels returned " +
+                             std::to_string(library.functionNames.size()) +
+                             " function names for " +
+                             std::to_string(specs.size()) + " specs");
+  }
+  for (size_t i = 0; i < specs.size(); ++i) {
+    compiled_[specs[i].key()] =
+        Compiled{library.path, library.functionNames[i], ""};
+  }
+}
+
+// One call: inputs are "input" buffers in0.., outputs "temp" buffers out0..
+// listed as the plan's outputs.
+std::string KernelBatch::writePlan(const codegen::KernelSpec &spec,
+                                   const Compiled &compiled) {
+  nlohmann::json buffers = nlohmann::json::array();
+  nlohmann::json inputs = nlohmann::json::array();
+  nlohmann::json outputs = nlohmann::json::array();
+  nlohmann::json args = nlohmann::json::array();
+  auto addBuffer = [&](const codegen::TensorSpec &tensor,
+                       const std::string &name, const char *kind) {
+    const size_t index = buffers.size();
+    buffers.push_back({{"name", name},
+                       {"shape", tensor.shape},
+                       {"dtype", codegen::dtypeName(tensor.dtype)},
+                       {"kind", kind}});
+    args.push_back(index);
+    return index;
+  };
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    inputs.push_back(
+        addBuffer(spec.inputs[i], "in" + std::to_string(i), "input"));
+  }
+  for (size_t i = 0; i < spec.outputs.size(); ++i) {
+    const std::string name = "out" + std::to_string(i);
+    outputs.push_back(
+        {{"name", name}, {"buffer", addBuffer(spec.outputs[i], name, "temp")}});
+  }
+  const nlohmann::json plan = {
+      {"version", 1},
+      {"library", compiled.library},
+      {"target", options_.target},
+      {"buffers", buffers},
+      {"inputs", inputs},
+      {"outputs", outputs},
+      {"calls",
+       {{{"kernel", compiled.function}, {"op", spec.op}, {"args", args}}}}};
+  const std::string path =
+      (fs::path(planDir_) / ("plan" + std::to_string(plansWritten_++) + ".json"))
+          .string();
+  std::ofstream out(path);
+  out << plan.dump(2);
+  if (!out) {
+    throw std::runtime_error("cannot write " + path);
+  }
+  return path;
+}
+
+std::vector<runtime::Tensor>
+KernelBatch::run(const codegen::KernelSpec &spec,
+                 const std::vector<runtime::Tensor> &inputs) {
+  const std::string key = spec.key();
+  if (!compiled_.count(key)) {
+    add(spec);
+    compilePending();
+  }
+  const Compiled &compiled = compiled_.at(key);
+  if (!compiled.error.empty()) {
+    throw std::runtime_error("codegen failed for " + spec.op + ": " +
+                             compiled.error);
+  }
+  if (inputs.size() != spec.inputs.size()) {
+    throw std::invalid_argument("run: " + std::to_string(inputs.size()) +
+                                " inputs for a spec with " +
+                                std::to_string(spec.inputs.size()));
+  }
+  runtime::Session session = runtime::Session::load(writePlan(spec, compiled));
+  session.prepare();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    session.setInput("in" + std::to_string(i), inputs[i]);
+  }
+  session.run();
+  std::vector<runtime::Tensor> outputs;
+  for (size_t i = 0; i < spec.outputs.size(); ++i) {
+    outputs.push_back(session.output("out" + std::to_string(i)));
+  }
+  return outputs;
+}
+
+KernelBatch &sharedKernelBatch() {
+  static KernelBatch batch([] {
+    codegen::CompileOptions options;
+    options.cacheDir = testCacheDir();
+    return options;
+  }());
+  return batch;
+}
+
+} // namespace kiln::test

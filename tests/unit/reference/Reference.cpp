@@ -1,0 +1,573 @@
+#include "reference/Reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace kiln::reference {
+
+int64_t numElements(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    n *= d;
+  }
+  return n;
+}
+
+Tensor::Tensor(std::vector<int64_t> shape)
+    : shape(std::move(shape)), data(reference::numElements(this->shape)) {}
+
+Tensor::Tensor(std::vector<int64_t> shape, std::vector<double> data)
+    : shape(std::move(shape)), data(std::move(data)) {
+  if (static_cast<int64_t>(this->data.size()) !=
+      reference::numElements(this->shape)) {
+    throw std::invalid_argument("reference::Tensor: data does not fit shape");
+  }
+}
+
+int64_t Tensor::numElements() const { return reference::numElements(shape); }
+
+namespace {
+
+void require(bool condition, const char *what) {
+  if (!condition) {
+    throw std::invalid_argument(std::string("reference: ") + what);
+  }
+}
+
+// Splits `shape` around `axis`: prod(shape[:axis]), shape[axis],
+// prod(shape[axis+1:]).
+void splitAt(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
+             int64_t &length, int64_t &inner) {
+  require(axis >= 0 && axis < static_cast<int64_t>(shape.size()),
+          "axis out of range");
+  outer = 1;
+  inner = 1;
+  for (int64_t d = 0; d < axis; ++d) {
+    outer *= shape[d];
+  }
+  length = shape[axis];
+  for (size_t d = axis + 1; d < shape.size(); ++d) {
+    inner *= shape[d];
+  }
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// Layers
+// ---------------------------------------------------------------------------
+
+Tensor dense(const Tensor &x, const Tensor &weight, const Tensor *bias) {
+  require(x.shape.size() == 2 && weight.shape.size() == 2 &&
+              x.shape[1] == weight.shape[1],
+          "dense shapes");
+  const int64_t n = x.shape[0], k = x.shape[1], o = weight.shape[0];
+  Tensor y({n, o});
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < o; ++j) {
+      double sum = bias ? bias->data[j] : 0.0;
+      for (int64_t r = 0; r < k; ++r) {
+        sum += x.data[i * k + r] * weight.data[j * k + r];
+      }
+      y.data[i * o + j] = sum;
+    }
+  }
+  return y;
+}
+
+Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
+              const Conv2dParams &p) {
+  require(x.shape.size() == 4 && weight.shape.size() == 4, "conv2d rank");
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
+                w = x.shape[3];
+  const int64_t o = weight.shape[0], cg = weight.shape[1],
+                kh = weight.shape[2], kw = weight.shape[3];
+  require(c % p.groups == 0 && o % p.groups == 0 && cg == c / p.groups,
+          "conv2d groups");
+  const int64_t oh = (h + p.pads[0] + p.pads[2] - p.dilations[0] * (kh - 1) -
+                      1) / p.strides[0] + 1;
+  const int64_t ow = (w + p.pads[1] + p.pads[3] - p.dilations[1] * (kw - 1) -
+                      1) / p.strides[1] + 1;
+  require(oh > 0 && ow > 0, "conv2d output size");
+  const int64_t outPerGroup = o / p.groups;
+  Tensor y({n, o, oh, ow});
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t oc = 0; oc < o; ++oc) {
+      const int64_t group = oc / outPerGroup;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double sum = bias ? bias->data[oc] : 0.0;
+          for (int64_t ic = 0; ic < cg; ++ic) {
+            const int64_t xc = group * cg + ic;
+            for (int64_t ky = 0; ky < kh; ++ky) {
+              const int64_t iy = oy * p.strides[0] - p.pads[0] +
+                                 ky * p.dilations[0];
+              if (iy < 0 || iy >= h) {
+                continue;
+              }
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                const int64_t ix = ox * p.strides[1] - p.pads[1] +
+                                   kx * p.dilations[1];
+                if (ix < 0 || ix >= w) {
+                  continue;
+                }
+                sum += x.data[((b * c + xc) * h + iy) * w + ix] *
+                       weight.data[((oc * cg + ic) * kh + ky) * kw + kx];
+              }
+            }
+          }
+          y.data[((b * o + oc) * oh + oy) * ow + ox] = sum;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride,
+                   int64_t padBegin, int64_t padEnd, int64_t dilation,
+                   bool ceilMode) {
+  const int64_t span = in + padBegin + padEnd - dilation * (kernel - 1) - 1;
+  require(span >= 0, "pool window larger than the padded input");
+  int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= in + padBegin) {
+    --out; // the last window would start inside the right padding
+  }
+  return out;
+}
+
+Tensor maxPool2d(const Tensor &x, const Pool2dParams &p) {
+  require(x.shape.size() == 4, "max_pool2d rank");
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
+                w = x.shape[3];
+  const int64_t oh = pooledSize(h, p.kernel[0], p.strides[0], p.pads[0],
+                                p.pads[2], p.dilations[0], p.ceilMode);
+  const int64_t ow = pooledSize(w, p.kernel[1], p.strides[1], p.pads[1],
+                                p.pads[3], p.dilations[1], p.ceilMode);
+  Tensor y({n, c, oh, ow});
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        double best = -std::numeric_limits<double>::infinity();
+        for (int64_t ky = 0; ky < p.kernel[0]; ++ky) {
+          const int64_t iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0];
+          for (int64_t kx = 0; kx < p.kernel[1]; ++kx) {
+            const int64_t ix =
+                ox * p.strides[1] - p.pads[1] + kx * p.dilations[1];
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+              best = std::max(best, x.data[(plane * h + iy) * w + ix]);
+            }
+          }
+        }
+        y.data[(plane * oh + oy) * ow + ox] = best;
+      }
+    }
+  }
+  return y;
+}
+
+// PyTorch's avg_pool2d: the window is cut at the end of the (user) padding
+// before its size is taken as the count_include_pad divisor, then cut at the
+// input for the sum and for the other divisor.
+Tensor avgPool2d(const Tensor &x, const Pool2dParams &p) {
+  require(x.shape.size() == 4, "avg_pool2d rank");
+  require(p.dilations[0] == 1 && p.dilations[1] == 1,
+          "avg_pool2d has no dilation");
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
+                w = x.shape[3];
+  const int64_t oh = pooledSize(h, p.kernel[0], p.strides[0], p.pads[0],
+                                p.pads[2], 1, p.ceilMode);
+  const int64_t ow = pooledSize(w, p.kernel[1], p.strides[1], p.pads[1],
+                                p.pads[3], 1, p.ceilMode);
+  Tensor y({n, c, oh, ow});
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        int64_t y0 = oy * p.strides[0] - p.pads[0];
+        int64_t x0 = ox * p.strides[1] - p.pads[1];
+        int64_t y1 = std::min(y0 + p.kernel[0], h + p.pads[2]);
+        int64_t x1 = std::min(x0 + p.kernel[1], w + p.pads[3]);
+        const int64_t paddedCount = (y1 - y0) * (x1 - x0);
+        y0 = std::max<int64_t>(y0, 0);
+        x0 = std::max<int64_t>(x0, 0);
+        y1 = std::min(y1, h);
+        x1 = std::min(x1, w);
+        double sum = 0;
+        for (int64_t iy = y0; iy < y1; ++iy) {
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            sum += x.data[(plane * h + iy) * w + ix];
+          }
+        }
+        const int64_t divisor =
+            p.countIncludePad ? paddedCount : (y1 - y0) * (x1 - x0);
+        require(divisor > 0, "avg_pool2d window entirely in padding");
+        y.data[(plane * oh + oy) * ow + ox] = sum / divisor;
+      }
+    }
+  }
+  return y;
+}
+
+Tensor globalAvgPool(const Tensor &x) {
+  require(x.shape.size() == 4, "global_avg_pool rank");
+  const int64_t planes = x.shape[0] * x.shape[1];
+  const int64_t area = x.shape[2] * x.shape[3];
+  Tensor y({x.shape[0], x.shape[1], 1, 1});
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    double sum = 0;
+    for (int64_t i = 0; i < area; ++i) {
+      sum += x.data[plane * area + i];
+    }
+    y.data[plane] = sum / area;
+  }
+  return y;
+}
+
+Tensor batchNorm(const Tensor &x, const Tensor &weight, const Tensor &bias,
+                 const Tensor &runningMean, const Tensor &runningVar,
+                 double epsilon, bool training) {
+  require(x.shape.size() >= 2, "batch_norm rank");
+  int64_t n, c, inner;
+  splitAt(x.shape, 1, n, c, inner);
+  Tensor y(x.shape);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double mean = runningMean.data[ch];
+    double var = runningVar.data[ch];
+    if (training) {
+      double sum = 0;
+      for (int64_t b = 0; b < n; ++b) {
+        for (int64_t i = 0; i < inner; ++i) {
+          sum += x.data[(b * c + ch) * inner + i];
+        }
+      }
+      mean = sum / (n * inner);
+      double squares = 0;
+      for (int64_t b = 0; b < n; ++b) {
+        for (int64_t i = 0; i < inner; ++i) {
+          const double d = x.data[(b * c + ch) * inner + i] - mean;
+          squares += d * d;
+        }
+      }
+      var = squares / (n * inner); // biased, as PyTorch normalizes
+    }
+    const double scale = weight.data[ch] / std::sqrt(var + epsilon);
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t at = (b * c + ch) * inner + i;
+        y.data[at] = (x.data[at] - mean) * scale + bias.data[ch];
+      }
+    }
+  }
+  return y;
+}
+
+Tensor layerNorm(const Tensor &x, const Tensor *weight, const Tensor *bias,
+                 int64_t axis, double epsilon) {
+  require(axis >= 0 && axis < static_cast<int64_t>(x.shape.size()),
+          "layer_norm axis");
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) {
+    outer *= x.shape[d];
+  }
+  for (size_t d = axis; d < x.shape.size(); ++d) {
+    inner *= x.shape[d];
+  }
+  Tensor y(x.shape);
+  for (int64_t o = 0; o < outer; ++o) {
+    const double *row = &x.data[o * inner];
+    double sum = 0;
+    for (int64_t i = 0; i < inner; ++i) {
+      sum += row[i];
+    }
+    const double mean = sum / inner;
+    double squares = 0;
+    for (int64_t i = 0; i < inner; ++i) {
+      squares += (row[i] - mean) * (row[i] - mean);
+    }
+    const double invStd = 1.0 / std::sqrt(squares / inner + epsilon);
+    for (int64_t i = 0; i < inner; ++i) {
+      double v = (row[i] - mean) * invStd;
+      if (weight) {
+        v *= weight->data[i];
+      }
+      if (bias) {
+        v += bias->data[i];
+      }
+      y.data[o * inner + i] = v;
+    }
+  }
+  return y;
+}
+
+Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b) {
+  const size_t rank = std::max(a.shape.size(), b.shape.size());
+  // Shapes right-aligned and padded with 1s to the common rank.
+  std::vector<int64_t> sa(rank, 1), sb(rank, 1), so(rank);
+  std::copy(a.shape.begin(), a.shape.end(), sa.end() - a.shape.size());
+  std::copy(b.shape.begin(), b.shape.end(), sb.end() - b.shape.size());
+  for (size_t d = 0; d < rank; ++d) {
+    require(sa[d] == sb[d] || sa[d] == 1 || sb[d] == 1, "not broadcastable");
+    so[d] = std::max(sa[d], sb[d]);
+  }
+  Tensor y(so);
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t flat = 0; flat < y.numElements(); ++flat) {
+    // Decompose flat into the output index, then re-linearize per operand
+    // with broadcast dims pinned to 0.
+    int64_t rest = flat;
+    for (size_t d = rank; d-- > 0;) {
+      index[d] = rest % so[d];
+      rest /= so[d];
+    }
+    int64_t ia = 0, ib = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      ia = ia * sa[d] + (sa[d] == 1 ? 0 : index[d]);
+      ib = ib * sb[d] + (sb[d] == 1 ? 0 : index[d]);
+    }
+    const double va = a.data[ia], vb = b.data[ib];
+    switch (op) {
+    case BinaryOp::Add:
+      y.data[flat] = va + vb;
+      break;
+    case BinaryOp::Sub:
+      y.data[flat] = va - vb;
+      break;
+    case BinaryOp::Mul:
+      y.data[flat] = va * vb;
+      break;
+    case BinaryOp::Div:
+      y.data[flat] = va / vb;
+      break;
+    }
+  }
+  return y;
+}
+
+Tensor concat(const std::vector<Tensor> &xs, int64_t axis) {
+  require(!xs.empty(), "concat of nothing");
+  std::vector<int64_t> shape = xs[0].shape;
+  int64_t outer, length, inner;
+  splitAt(shape, axis, outer, length, inner);
+  shape[axis] = 0;
+  for (const Tensor &x : xs) {
+    require(x.shape.size() == shape.size(), "concat rank");
+    shape[axis] += x.shape[axis];
+  }
+  Tensor y(shape);
+  int64_t offset = 0; // along axis, of the current input
+  for (const Tensor &x : xs) {
+    const int64_t len = x.shape[axis];
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t a = 0; a < len; ++a) {
+        for (int64_t i = 0; i < inner; ++i) {
+          y.data[(o * shape[axis] + offset + a) * inner + i] =
+              x.data[(o * len + a) * inner + i];
+        }
+      }
+    }
+    offset += len;
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------------------
+// Activations
+// ---------------------------------------------------------------------------
+
+double activate(Activation op, double x, const ActivationParams &p) {
+  constexpr double kSeluAlpha = 1.6732632423543772;
+  constexpr double kSeluScale = 1.0507009873554805;
+  constexpr double kPi = 3.14159265358979323846;
+  switch (op) {
+  case Activation::Step:
+    return x > 0 ? 1.0 : 0.0;
+  case Activation::Sigmoid:
+    return 1.0 / (1.0 + std::exp(-x));
+  case Activation::Tanh:
+    return std::tanh(x);
+  case Activation::Relu:
+    return std::max(x, 0.0);
+  case Activation::Relu6:
+    return std::min(std::max(x, 0.0), 6.0);
+  case Activation::LeakyRelu:
+    return x >= 0 ? x : p.alpha * x;
+  case Activation::Elu:
+    return x > 0 ? x : p.alpha * (std::exp(x) - 1.0);
+  case Activation::Selu:
+    return kSeluScale * (x > 0 ? x : kSeluAlpha * (std::exp(x) - 1.0));
+  case Activation::Silu:
+    return x / (1.0 + std::exp(-x));
+  case Activation::GeluErf:
+    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  case Activation::GeluTanh:
+    return 0.5 * x *
+           (1.0 + std::tanh(std::sqrt(2.0 / kPi) * (x + 0.044715 * x * x * x)));
+  case Activation::Softplus:
+    return p.beta * x > p.threshold ? x
+                                    : std::log1p(std::exp(p.beta * x)) / p.beta;
+  case Activation::Sin:
+    return std::sin(x);
+  }
+  throw std::invalid_argument("reference: unknown activation");
+}
+
+Tensor elementwise(Activation op, const Tensor &x,
+                   const ActivationParams &params) {
+  Tensor y(x.shape);
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    y.data[i] = activate(op, x.data[i], params);
+  }
+  return y;
+}
+
+Tensor prelu(const Tensor &x, const Tensor &slope) {
+  require(slope.numElements() == 1 ||
+              (x.shape.size() >= 2 && slope.numElements() == x.shape[1]),
+          "prelu slope shape");
+  int64_t outer = x.numElements(), channels = 1, inner = 1;
+  if (x.shape.size() >= 2) {
+    splitAt(x.shape, 1, outer, channels, inner);
+  }
+  Tensor y(x.shape);
+  for (int64_t i = 0; i < x.numElements(); ++i) {
+    const int64_t channel = (i / inner) % channels;
+    const double s = slope.numElements() == 1 ? slope.data[0] : slope.data[channel];
+    y.data[i] = x.data[i] >= 0 ? x.data[i] : s * x.data[i];
+  }
+  return y;
+}
+
+namespace {
+
+Tensor softmaxImpl(const Tensor &x, int64_t axis, bool logarithm) {
+  int64_t outer, length, inner;
+  splitAt(x.shape, axis, outer, length, inner);
+  Tensor y(x.shape);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      auto at = [&](int64_t a) { return (o * length + a) * inner + i; };
+      double top = -std::numeric_limits<double>::infinity();
+      for (int64_t a = 0; a < length; ++a) {
+        top = std::max(top, x.data[at(a)]);
+      }
+      double sum = 0;
+      for (int64_t a = 0; a < length; ++a) {
+        sum += std::exp(x.data[at(a)] - top);
+      }
+      for (int64_t a = 0; a < length; ++a) {
+        const double shifted = x.data[at(a)] - top;
+        y.data[at(a)] =
+            logarithm ? shifted - std::log(sum) : std::exp(shifted) / sum;
+      }
+    }
+  }
+  return y;
+}
+
+void requireSameShape(const Tensor &a, const Tensor &b) {
+  require(a.shape == b.shape, "loss operands differ in shape");
+}
+
+} // namespace
+
+Tensor softmax(const Tensor &x, int64_t axis) {
+  return softmaxImpl(x, axis, false);
+}
+
+Tensor logSoftmax(const Tensor &x, int64_t axis) {
+  return softmaxImpl(x, axis, true);
+}
+
+// ---------------------------------------------------------------------------
+// Losses
+// ---------------------------------------------------------------------------
+
+double mse(const Tensor &pred, const Tensor &target) {
+  requireSameShape(pred, target);
+  double sum = 0;
+  for (size_t i = 0; i < pred.data.size(); ++i) {
+    const double d = pred.data[i] - target.data[i];
+    sum += d * d;
+  }
+  return sum / pred.data.size();
+}
+
+double mae(const Tensor &pred, const Tensor &target) {
+  requireSameShape(pred, target);
+  double sum = 0;
+  for (size_t i = 0; i < pred.data.size(); ++i) {
+    sum += std::abs(pred.data[i] - target.data[i]);
+  }
+  return sum / pred.data.size();
+}
+
+double huber(const Tensor &pred, const Tensor &target, double delta) {
+  requireSameShape(pred, target);
+  double sum = 0;
+  for (size_t i = 0; i < pred.data.size(); ++i) {
+    const double d = std::abs(pred.data[i] - target.data[i]);
+    sum += d < delta ? 0.5 * d * d : delta * (d - 0.5 * delta);
+  }
+  return sum / pred.data.size();
+}
+
+double bce(const Tensor &prob, const Tensor &target) {
+  requireSameShape(prob, target);
+  // PyTorch clamps each log at -100 so that p = 0 or 1 stays finite.
+  auto clampedLog = [](double v) { return std::max(std::log(v), -100.0); };
+  double sum = 0;
+  for (size_t i = 0; i < prob.data.size(); ++i) {
+    const double p = prob.data[i], t = target.data[i];
+    sum += -(t * clampedLog(p) + (1.0 - t) * clampedLog(1.0 - p));
+  }
+  return sum / prob.data.size();
+}
+
+double bceLogits(const Tensor &logits, const Tensor &target) {
+  requireSameShape(logits, target);
+  double sum = 0;
+  for (size_t i = 0; i < logits.data.size(); ++i) {
+    const double z = logits.data[i], t = target.data[i];
+    sum += std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z)));
+  }
+  return sum / logits.data.size();
+}
+
+double cce(const Tensor &logits, const Tensor &target) {
+  requireSameShape(logits, target);
+  require(logits.shape.size() == 2, "cce rank");
+  const Tensor logProb = logSoftmax(logits, 1);
+  double sum = 0;
+  for (size_t i = 0; i < logits.data.size(); ++i) {
+    sum -= target.data[i] * logProb.data[i];
+  }
+  return sum / logits.shape[0];
+}
+
+double sparseCce(const Tensor &logits, const std::vector<int32_t> &labels) {
+  require(logits.shape.size() == 2 &&
+              static_cast<int64_t>(labels.size()) == logits.shape[0],
+          "sparse_cce shapes");
+  const int64_t n = logits.shape[0], c = logits.shape[1];
+  const Tensor logProb = logSoftmax(logits, 1);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (labels[i] < 0 || labels[i] >= c) {
+      throw std::out_of_range("reference: sparse_cce label out of range");
+    }
+    sum -= logProb.data[i * c + labels[i]];
+  }
+  return sum / n;
+}
+
+double hinge(const Tensor &pred, const Tensor &target) {
+  requireSameShape(pred, target);
+  double sum = 0;
+  for (size_t i = 0; i < pred.data.size(); ++i) {
+    sum += std::max(0.0, 1.0 - pred.data[i] * target.data[i]);
+  }
+  return sum / pred.data.size();
+}
+
+} // namespace kiln::reference

@@ -1,0 +1,132 @@
+// Reference implementations of every kiln op that has a kernel, written from
+// the definitions in docs/ops.md and PyTorch's documentation.
+//
+// Deliberately naive: plain loops over row-major tensors, every value and
+// every accumulation in double precision, no Halide and no kiln code. The
+// kernel tests compare the generated kernels against these functions, so
+// they favour being obviously right over being fast.
+#ifndef KILN_TESTS_UNIT_REFERENCE_REFERENCE_H
+#define KILN_TESTS_UNIT_REFERENCE_REFERENCE_H
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::reference {
+
+// A dense row-major tensor of doubles (rank 0 = one element).
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+
+  Tensor() = default;
+  explicit Tensor(std::vector<int64_t> shape);
+  Tensor(std::vector<int64_t> shape, std::vector<double> data);
+  int64_t numElements() const;
+};
+
+int64_t numElements(const std::vector<int64_t> &shape);
+
+// ---------------------------------------------------------------------------
+// Layers
+// ---------------------------------------------------------------------------
+
+// x [N,K], weight [O,K], bias [O] or null -> [N,O].
+Tensor dense(const Tensor &x, const Tensor &weight, const Tensor *bias);
+
+struct Conv2dParams {
+  std::array<int64_t, 2> strides{1, 1};
+  std::array<int64_t, 4> pads{0, 0, 0, 0}; // top, left, bottom, right
+  std::array<int64_t, 2> dilations{1, 1};
+  int64_t groups = 1;
+};
+// x [N,C,H,W], weight [O,C/groups,KH,KW], bias [O] or null.
+Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
+              const Conv2dParams &params);
+
+// Pools in PyTorch's terms: the padding the user asked for (may be
+// asymmetric) plus ceil_mode; the functions work out the output size and,
+// for avg_pool2d, the divisor themselves.
+struct Pool2dParams {
+  std::array<int64_t, 2> kernel{1, 1};
+  std::array<int64_t, 2> strides{1, 1};
+  std::array<int64_t, 4> pads{0, 0, 0, 0}; // top, left, bottom, right
+  std::array<int64_t, 2> dilations{1, 1};  // max_pool2d only
+  bool ceilMode = false;
+  bool countIncludePad = true; // avg_pool2d only
+};
+// Output size of one spatial dim, PyTorch's rule (incl. ceil_mode: the last
+// window must start inside the input or the left padding).
+int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride,
+                   int64_t padBegin, int64_t padEnd, int64_t dilation,
+                   bool ceilMode);
+Tensor maxPool2d(const Tensor &x, const Pool2dParams &params);
+Tensor avgPool2d(const Tensor &x, const Pool2dParams &params);
+Tensor globalAvgPool(const Tensor &x); // [N,C,H,W] -> [N,C,1,1]
+
+// x [N,C,...]; per-channel parameters [C]. training: normalize with the
+// batch statistics (biased variance) instead of the running ones.
+Tensor batchNorm(const Tensor &x, const Tensor &weight, const Tensor &bias,
+                 const Tensor &runningMean, const Tensor &runningVar,
+                 double epsilon, bool training);
+// Normalizes over dims [axis, rank); weight/bias (shape x.shape[axis:]) may
+// be null.
+Tensor layerNorm(const Tensor &x, const Tensor *weight, const Tensor *bias,
+                 int64_t axis, double epsilon);
+
+enum class BinaryOp { Add, Sub, Mul, Div };
+// numpy broadcasting.
+Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b);
+Tensor concat(const std::vector<Tensor> &xs, int64_t axis);
+
+// ---------------------------------------------------------------------------
+// Activations
+// ---------------------------------------------------------------------------
+
+enum class Activation {
+  Step,
+  Sigmoid,
+  Tanh,
+  Relu,
+  Relu6,
+  LeakyRelu, // alpha
+  Elu,       // alpha
+  Selu,
+  Silu,
+  GeluErf,
+  GeluTanh,
+  Softplus, // beta, threshold
+  Sin,
+};
+struct ActivationParams {
+  double alpha = 0;
+  double beta = 1;
+  double threshold = 20;
+};
+double activate(Activation op, double x, const ActivationParams &params = {});
+Tensor elementwise(Activation op, const Tensor &x,
+                   const ActivationParams &params = {});
+// slope [C] (per channel, axis 1) or [1].
+Tensor prelu(const Tensor &x, const Tensor &slope);
+Tensor softmax(const Tensor &x, int64_t axis);
+Tensor logSoftmax(const Tensor &x, int64_t axis);
+
+// ---------------------------------------------------------------------------
+// Losses (mean reduction)
+// ---------------------------------------------------------------------------
+
+double mse(const Tensor &pred, const Tensor &target);
+double mae(const Tensor &pred, const Tensor &target);
+double huber(const Tensor &pred, const Tensor &target, double delta);
+double bce(const Tensor &prob, const Tensor &target);
+double bceLogits(const Tensor &logits, const Tensor &target);
+double cce(const Tensor &logits, const Tensor &target);
+// Throws std::out_of_range for a label outside [0, C).
+double sparseCce(const Tensor &logits, const std::vector<int32_t> &labels);
+double hinge(const Tensor &pred, const Tensor &target);
+
+} // namespace kiln::reference
+
+#endif // KILN_TESTS_UNIT_REFERENCE_REFERENCE_H
