@@ -1,0 +1,804 @@
+// Numerical tests of every op kernel: each case builds a KernelSpec exactly
+// as docs/ops.md describes it (canonical attrs), runs the generated kernel
+// through the runtime (KernelHarness) on seeded random inputs, and compares
+// every output element with the double-precision reference (reference/).
+//
+// Pass criterion, per element: |got - want| <= tolerance * max(1, |want|),
+// i.e. a relative error for values above 1 and an absolute one below (float
+// kernels cannot do better than absolute error near 0).
+//
+// Tolerances:
+// - kExact = 1e-5 for ops built from +,-,*,/,max,sqrt: float32 rounding
+//   (2^-24 ~ 6e-8 per operation) accumulated over the reductions here (at
+//   most a few hundred terms of magnitude <= 1) stays well below it.
+// - kTranscendental for ops whose kernels call exp/log/tanh/erf/sin: Halide
+//   uses its own polynomial approximations; the bound and the error measured
+//   are written next to the constant.
+//
+// Every test file case is registered with sharedKernelBatch() when the case
+// table is built (before any test runs), so the first test compiles all
+// kernels of the file in one parallel compileKernels call.
+#include "KernelHarness.h"
+#include "reference/Reference.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace kiln::test {
+namespace {
+
+namespace ref = kiln::reference;
+using codegen::KernelSpec;
+using nlohmann::json;
+
+constexpr double kExact = 1e-5;
+constexpr double kTranscendental = 1e-5;
+
+// ---------------------------------------------------------------------------
+// Cases
+// ---------------------------------------------------------------------------
+
+struct Operand {
+  ref::Tensor values; // i32 operands hold integral doubles
+  codegen::DType dtype = codegen::DType::F32;
+};
+
+struct KernelCase {
+  std::string name; // unique within its op
+  KernelSpec spec;
+  std::vector<Operand> inputs;
+  std::vector<ref::Tensor> expected;
+  double tolerance = kExact;
+  bool expectRunError = false; // run() must throw kiln::runtime::Error
+};
+
+// splitmix64 seeded from the case name: inputs do not depend on the order
+// in which cases are built, nor on the standard library's distributions.
+class Rng {
+public:
+  explicit Rng(const std::string &name) {
+    state_ = 1469598103934665603ull; // FNV-1a
+    for (unsigned char c : name) {
+      state_ = (state_ ^ c) * 1099511628211ull;
+    }
+  }
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [low, high), rounded to float so that the reference sees
+  // exactly the values the kernel gets.
+  double uniform(double low, double high) {
+    const double unit = (next() >> 11) * 0x1.0p-53;
+    return static_cast<float>(low + (high - low) * unit);
+  }
+  int32_t integer(int32_t low, int32_t high) { // [low, high)
+    return low + static_cast<int32_t>(next() % (high - low));
+  }
+  ref::Tensor tensor(std::vector<int64_t> shape, double low, double high) {
+    ref::Tensor t(std::move(shape));
+    for (double &v : t.data) {
+      v = uniform(low, high);
+    }
+    return t;
+  }
+
+private:
+  uint64_t state_;
+};
+
+ref::Tensor scalar(double value) { return ref::Tensor({}, {value}); }
+
+class CaseTable {
+public:
+  void add(std::string name, std::string op, json attrs,
+           std::vector<Operand> inputs, std::vector<ref::Tensor> expected,
+           double tolerance = kExact, bool expectRunError = false) {
+    KernelCase c;
+    c.name = std::move(name);
+    c.spec.op = std::move(op);
+    c.spec.attrs = std::move(attrs);
+    for (const Operand &input : inputs) {
+      c.spec.inputs.push_back({input.values.shape, input.dtype});
+    }
+    for (const ref::Tensor &output : expected) {
+      c.spec.outputs.push_back({output.shape, codegen::DType::F32});
+    }
+    c.inputs = std::move(inputs);
+    c.expected = std::move(expected);
+    c.tolerance = tolerance;
+    c.expectRunError = expectRunError;
+    sharedKernelBatch().add(c.spec);
+    byOp_[c.spec.op].push_back(std::move(c));
+  }
+  std::vector<const KernelCase *> casesOf(const std::string &op) const {
+    std::vector<const KernelCase *> cases;
+    auto it = byOp_.find(op);
+    if (it != byOp_.end()) {
+      for (const KernelCase &c : it->second) {
+        cases.push_back(&c);
+      }
+    }
+    return cases;
+  }
+
+private:
+  std::map<std::string, std::vector<KernelCase>> byOp_;
+};
+
+std::vector<Operand> f32(std::vector<ref::Tensor> tensors) {
+  std::vector<Operand> operands;
+  for (ref::Tensor &t : tensors) {
+    operands.push_back({std::move(t), codegen::DType::F32});
+  }
+  return operands;
+}
+
+// ----- layers --------------------------------------------------------------
+
+void addDense(CaseTable &table, const std::string &name, int64_t n, int64_t k,
+              int64_t o, bool withBias) {
+  Rng rng("dense/" + name);
+  ref::Tensor x = rng.tensor({n, k}, -1, 1);
+  ref::Tensor w = rng.tensor({o, k}, -1, 1);
+  ref::Tensor b = rng.tensor({o}, -1, 1);
+  ref::Tensor y = ref::dense(x, w, withBias ? &b : nullptr);
+  std::vector<ref::Tensor> inputs = {x, w};
+  if (withBias) {
+    inputs.push_back(b);
+  }
+  table.add(name, "dense", json::object(), f32(inputs), {y});
+}
+
+// ONNX same_upper padding of one dim: {begin, end}.
+std::array<int64_t, 2> samePads(int64_t in, int64_t kernel, int64_t stride,
+                                int64_t dilation) {
+  const int64_t out = (in + stride - 1) / stride;
+  const int64_t total =
+      std::max<int64_t>((out - 1) * stride + dilation * (kernel - 1) + 1 - in,
+                        0);
+  return {total / 2, total - total / 2};
+}
+
+std::array<int64_t, 4> samePads2d(const std::vector<int64_t> &xShape,
+                                  std::array<int64_t, 2> kernel,
+                                  std::array<int64_t, 2> strides,
+                                  std::array<int64_t, 2> dilations) {
+  const auto h = samePads(xShape[2], kernel[0], strides[0], dilations[0]);
+  const auto w = samePads(xShape[3], kernel[1], strides[1], dilations[1]);
+  return {h[0], w[0], h[1], w[1]};
+}
+
+void addConv(CaseTable &table, const std::string &name,
+             std::vector<int64_t> xShape, int64_t outChannels,
+             std::array<int64_t, 2> kernel, const ref::Conv2dParams &params,
+             bool withBias) {
+  Rng rng("conv2d/" + name);
+  ref::Tensor x = rng.tensor(xShape, -1, 1);
+  ref::Tensor w = rng.tensor(
+      {outChannels, xShape[1] / params.groups, kernel[0], kernel[1]}, -1, 1);
+  ref::Tensor b = rng.tensor({outChannels}, -1, 1);
+  ref::Tensor y = ref::conv2d(x, w, withBias ? &b : nullptr, params);
+  std::vector<ref::Tensor> inputs = {x, w};
+  if (withBias) {
+    inputs.push_back(b);
+  }
+  const json attrs = {{"strides", params.strides},
+                      {"pads", params.pads},
+                      {"dilations", params.dilations},
+                      {"groups", params.groups}};
+  table.add(name, "conv2d", attrs, f32(inputs), {y});
+}
+
+ref::Conv2dParams convParams(std::array<int64_t, 2> strides,
+                             std::array<int64_t, 4> pads,
+                             std::array<int64_t, 2> dilations = {1, 1},
+                             int64_t groups = 1) {
+  ref::Conv2dParams p;
+  p.strides = strides;
+  p.pads = pads;
+  p.dilations = dilations;
+  p.groups = groups;
+  return p;
+}
+
+// Pools are described in PyTorch's terms (user pads + ceil_mode); this turns
+// them into the canonical kernel attrs of docs/ops.md: ceil_mode's extra
+// bottom/right padding folded into `pads`, the user's padding kept in
+// `divisor_pads` for avg_pool2d.
+void addPool(CaseTable &table, const std::string &op, const std::string &name,
+             std::vector<int64_t> xShape, const ref::Pool2dParams &params) {
+  const bool isMax = op == "max_pool2d";
+  Rng rng(op + "/" + name);
+  ref::Tensor x = rng.tensor(xShape, -3, 3);
+  ref::Tensor y = isMax ? ref::maxPool2d(x, params) : ref::avgPool2d(x, params);
+  std::array<int64_t, 4> pads = params.pads;
+  for (int d = 0; d < 2; ++d) {
+    const int64_t in = xShape[2 + d], out = y.shape[2 + d];
+    const int64_t reach = (out - 1) * params.strides[d] +
+                          params.dilations[d] * (params.kernel[d] - 1) + 1;
+    pads[2 + d] += std::max<int64_t>(0, reach - (in + pads[d] + pads[2 + d]));
+  }
+  json attrs = {{"kernel", params.kernel},
+                {"strides", params.strides},
+                {"pads", pads}};
+  if (isMax) {
+    attrs["dilations"] = params.dilations;
+  } else {
+    attrs["count_include_pad"] = params.countIncludePad;
+    attrs["divisor_pads"] = params.pads;
+  }
+  table.add(name, op, attrs, f32({x}), {y});
+}
+
+ref::Pool2dParams poolParams(std::array<int64_t, 2> kernel,
+                             std::array<int64_t, 2> strides,
+                             std::array<int64_t, 4> pads, bool ceilMode = false,
+                             bool countIncludePad = true,
+                             std::array<int64_t, 2> dilations = {1, 1}) {
+  ref::Pool2dParams p;
+  p.kernel = kernel;
+  p.strides = strides;
+  p.pads = pads;
+  p.ceilMode = ceilMode;
+  p.countIncludePad = countIncludePad;
+  p.dilations = dilations;
+  return p;
+}
+
+void addGlobalAvgPool(CaseTable &table, const std::string &name,
+                      std::vector<int64_t> xShape) {
+  Rng rng("global_avg_pool/" + name);
+  ref::Tensor x = rng.tensor(xShape, -3, 3);
+  table.add(name, "global_avg_pool", json::object(), f32({x}),
+            {ref::globalAvgPool(x)});
+}
+
+void addBatchNorm(CaseTable &table, const std::string &name,
+                  std::vector<int64_t> xShape, bool training, double epsilon) {
+  Rng rng("batch_norm/" + name);
+  const int64_t c = xShape[1];
+  ref::Tensor x = rng.tensor(xShape, -2, 3);
+  ref::Tensor weight = rng.tensor({c}, 0.5, 1.5);
+  ref::Tensor bias = rng.tensor({c}, -1, 1);
+  ref::Tensor mean = rng.tensor({c}, -1, 1);
+  ref::Tensor var = rng.tensor({c}, 0.5, 2);
+  ref::Tensor y =
+      ref::batchNorm(x, weight, bias, mean, var, epsilon, training);
+  const json attrs = {
+      {"epsilon", epsilon}, {"momentum", 0.1}, {"training", training}};
+  table.add(name, "batch_norm", attrs, f32({x, weight, bias, mean, var}), {y});
+}
+
+void addLayerNorm(CaseTable &table, const std::string &name,
+                  std::vector<int64_t> xShape, int64_t axis, bool affine,
+                  double epsilon) {
+  Rng rng("layer_norm/" + name);
+  ref::Tensor x = rng.tensor(xShape, -2, 3);
+  const std::vector<int64_t> normShape(xShape.begin() + axis, xShape.end());
+  ref::Tensor weight = rng.tensor(normShape, 0.5, 1.5);
+  ref::Tensor bias = rng.tensor(normShape, -1, 1);
+  ref::Tensor y = ref::layerNorm(x, affine ? &weight : nullptr,
+                                 affine ? &bias : nullptr, axis, epsilon);
+  std::vector<ref::Tensor> inputs = {x};
+  if (affine) {
+    inputs.push_back(weight);
+    inputs.push_back(bias);
+  }
+  const json attrs = {{"axis", axis}, {"epsilon", epsilon}};
+  table.add(name, "layer_norm", attrs, f32(inputs), {y});
+}
+
+void addBinary(CaseTable &table, const std::string &op, ref::BinaryOp kind,
+               const std::string &name, std::vector<int64_t> aShape,
+               std::vector<int64_t> bShape) {
+  Rng rng(op + "/" + name);
+  ref::Tensor a = rng.tensor(aShape, -2, 2);
+  ref::Tensor b = rng.tensor(bShape, -2, 2);
+  if (kind == ref::BinaryOp::Div) {
+    for (double &v : b.data) { // keep divisors away from 0: |b| in [0.5, 2)
+      v = std::copysign(0.5 + std::abs(v) * 0.75, v);
+    }
+  }
+  table.add(name, op, json::object(), f32({a, b}), {ref::binary(kind, a, b)});
+}
+
+void addConcat(CaseTable &table, const std::string &name,
+               std::vector<std::vector<int64_t>> shapes, int64_t axis) {
+  Rng rng("concat/" + name);
+  std::vector<ref::Tensor> xs;
+  for (const auto &shape : shapes) {
+    xs.push_back(rng.tensor(shape, -5, 5));
+  }
+  ref::Tensor y = ref::concat(xs, axis);
+  table.add(name, "concat", {{"axis", axis}}, f32(xs), {y});
+}
+
+// ----- activations ---------------------------------------------------------
+
+// Random values in [low, high) with a few exact ones first where branches
+// meet: 0 (step/relu/elu pick a side), 6 (relu6), values next to 0.
+ref::Tensor activationInput(Rng &rng, std::vector<int64_t> shape, double low,
+                            double high) {
+  ref::Tensor x = rng.tensor(std::move(shape), low, high);
+  const double specials[] = {0.0, 6.0, -1e-3, 1e-3, low, -0.5};
+  for (size_t i = 0; i < std::size(specials) && i < x.data.size(); ++i) {
+    x.data[i] = static_cast<float>(specials[i]);
+  }
+  return x;
+}
+
+void addActivation(CaseTable &table, const std::string &op,
+                   const std::string &name, ref::Activation kind,
+                   const json &attrs, std::vector<int64_t> shape, double low,
+                   double high, double tolerance,
+                   const ref::ActivationParams &params = {}) {
+  Rng rng(op + "/" + name);
+  ref::Tensor x = activationInput(rng, std::move(shape), low, high);
+  table.add(name, op, attrs, f32({x}), {ref::elementwise(kind, x, params)},
+            tolerance);
+}
+
+void addPrelu(CaseTable &table, const std::string &name,
+              std::vector<int64_t> shape, int64_t slopes) {
+  Rng rng("prelu/" + name);
+  ref::Tensor x = activationInput(rng, std::move(shape), -4, 4);
+  ref::Tensor slope = rng.tensor({slopes}, -0.5, 0.5);
+  table.add(name, "prelu", json::object(), f32({x, slope}),
+            {ref::prelu(x, slope)});
+}
+
+void addSoftmax(CaseTable &table, const std::string &op,
+                const std::string &name, std::vector<int64_t> shape,
+                int64_t axis) {
+  Rng rng(op + "/" + name);
+  ref::Tensor x = rng.tensor(std::move(shape), -5, 5);
+  ref::Tensor y =
+      op == "softmax" ? ref::softmax(x, axis) : ref::logSoftmax(x, axis);
+  table.add(name, op, {{"axis", axis}}, f32({x}), {y}, kTranscendental);
+}
+
+// ----- losses --------------------------------------------------------------
+
+using LossFn = double (*)(const ref::Tensor &, const ref::Tensor &);
+
+void addLoss(CaseTable &table, const std::string &op, const std::string &name,
+             const json &attrs, const ref::Tensor &pred,
+             const ref::Tensor &target, double expected,
+             double tolerance = kExact) {
+  table.add(name, op, attrs, f32({pred, target}), {scalar(expected)},
+            tolerance);
+}
+
+void addPointwiseLoss(CaseTable &table, const std::string &op,
+                      const std::string &name, std::vector<int64_t> shape,
+                      LossFn loss, double tolerance = kExact) {
+  Rng rng(op + "/" + name);
+  ref::Tensor pred = rng.tensor(shape, -2, 2);
+  ref::Tensor target = rng.tensor(shape, -2, 2);
+  addLoss(table, op, name, json::object(), pred, target, loss(pred, target),
+          tolerance);
+}
+
+void addHuber(CaseTable &table, const std::string &name,
+              std::vector<int64_t> shape, double delta) {
+  Rng rng("huber/" + name);
+  // |p - t| spans both sides of delta.
+  ref::Tensor pred = rng.tensor(shape, -2, 2);
+  ref::Tensor target = rng.tensor(shape, -1, 1);
+  addLoss(table, "huber", name, {{"delta", delta}}, pred, target,
+          ref::huber(pred, target, delta));
+}
+
+void addBce(CaseTable &table, const std::string &name,
+            std::vector<int64_t> shape, bool withClampedLogs) {
+  Rng rng("bce/" + name);
+  ref::Tensor prob = rng.tensor(shape, 0.01, 0.99);
+  ref::Tensor target = rng.tensor(shape, 0, 1);
+  if (withClampedLogs) {
+    // p = 0 and p = 1 hit PyTorch's clamp of log at -100.
+    const double probs[] = {0, 1, 0, 1, 0, 1};
+    const double targets[] = {0, 1, 0.5, 0.25, 1, 0};
+    for (size_t i = 0; i < std::size(probs); ++i) {
+      prob.data[i] = probs[i];
+      target.data[i] = targets[i];
+    }
+  }
+  addLoss(table, "bce", name, json::object(), prob, target,
+          ref::bce(prob, target), kTranscendental);
+}
+
+void addBceLogits(CaseTable &table, const std::string &name,
+                  std::vector<int64_t> shape) {
+  Rng rng("bce_logits/" + name);
+  ref::Tensor logits = rng.tensor(shape, -10, 10);
+  ref::Tensor target = rng.tensor(shape, 0, 1);
+  addLoss(table, "bce_logits", name, json::object(), logits, target,
+          ref::bceLogits(logits, target), kTranscendental);
+}
+
+void addCce(CaseTable &table, const std::string &name, int64_t n, int64_t c,
+            bool oneHot) {
+  Rng rng("cce/" + name);
+  ref::Tensor logits = rng.tensor({n, c}, -5, 5);
+  ref::Tensor target({n, c});
+  for (int64_t i = 0; i < n; ++i) {
+    if (oneHot) {
+      target.data[i * c + rng.integer(0, static_cast<int32_t>(c))] = 1;
+      continue;
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      sum += target.data[i * c + j] = rng.uniform(0.1, 1);
+    }
+    for (int64_t j = 0; j < c; ++j) { // a probability row, rounded to float
+      target.data[i * c + j] = static_cast<float>(target.data[i * c + j] / sum);
+    }
+  }
+  addLoss(table, "cce", name, json::object(), logits, target,
+          ref::cce(logits, target), kTranscendental);
+}
+
+// badLabel: replaces label 0 and makes run() fail instead.
+void addSparseCce(CaseTable &table, const std::string &name, int64_t n,
+                  int64_t c, const int32_t *badLabel = nullptr) {
+  Rng rng("sparse_cce/" + name);
+  ref::Tensor logits = rng.tensor({n, c}, -5, 5);
+  std::vector<int32_t> labels(n);
+  ref::Tensor labelValues({n});
+  for (int64_t i = 0; i < n; ++i) {
+    labels[i] = rng.integer(0, static_cast<int32_t>(c));
+  }
+  double expected = 0;
+  if (badLabel) {
+    labels[0] = *badLabel;
+  } else {
+    expected = ref::sparseCce(logits, labels);
+  }
+  std::copy(labels.begin(), labels.end(), labelValues.data.begin());
+  table.add(name, "sparse_cce", json::object(),
+            {{logits, codegen::DType::F32}, {labelValues, codegen::DType::I32}},
+            {scalar(expected)}, kTranscendental, badLabel != nullptr);
+}
+
+void addHinge(CaseTable &table, const std::string &name,
+              std::vector<int64_t> shape) {
+  Rng rng("hinge/" + name);
+  ref::Tensor pred = rng.tensor(shape, -2, 2);
+  ref::Tensor target(shape);
+  for (double &t : target.data) {
+    t = rng.integer(0, 2) ? 1.0 : -1.0;
+  }
+  addLoss(table, "hinge", name, json::object(), pred, target,
+          ref::hinge(pred, target));
+}
+
+// ---------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------
+
+CaseTable buildCases() {
+  CaseTable t;
+  using A = ref::Activation;
+  using B = ref::BinaryOp;
+
+  addDense(t, "n1_k5_o3_bias", 1, 5, 3, true);
+  addDense(t, "n3_k17_o16", 3, 17, 16, false);
+  addDense(t, "n4_k33_o7_bias", 4, 33, 7, true);
+  addDense(t, "n2_k1_o1_bias", 2, 1, 1, true);
+
+  addConv(t, "image1x1_k1", {1, 3, 1, 1}, 5, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true);
+  addConv(t, "image1x1_k3_pad1_n3", {3, 5, 1, 1}, 2, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), false);
+  addConv(t, "same_k3_c3_o17_n3", {3, 3, 7, 7}, 17, {3, 3},
+          convParams({1, 1}, samePads2d({3, 3, 7, 7}, {3, 3}, {1, 1}, {1, 1})),
+          true);
+  addConv(t, "valid_stride2_c5", {1, 5, 9, 8}, 8, {3, 3},
+          convParams({2, 2}, {0, 0, 0, 0}), false);
+  addConv(t, "asym_pads_stride2x1", {2, 4, 6, 7}, 5, {3, 3},
+          convParams({2, 1}, {0, 1, 2, 1}), true);
+  addConv(t, "dilation2_same", {1, 4, 8, 8}, 6, {3, 3},
+          convParams({1, 1}, {2, 2, 2, 2}, {2, 2}), true);
+  addConv(t, "groups2", {3, 6, 5, 5}, 4, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 2), true);
+  addConv(t, "depthwise_c5_stride2_same", {2, 5, 6, 6}, 5, {3, 3},
+          convParams({2, 2}, samePads2d({2, 5, 6, 6}, {3, 3}, {2, 2}, {1, 1}),
+                     {1, 1}, 5),
+          true);
+  addConv(t, "depthwise_multiplier2_k5", {1, 3, 7, 6}, 6, {5, 5},
+          convParams({1, 1}, {2, 2, 2, 2}, {1, 1}, 3), false);
+  addConv(t, "pointwise_c17_o16", {1, 17, 5, 5}, 16, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true);
+  addConv(t, "k5x3_stride2_dilation2x1_asym", {1, 2, 11, 10}, 3, {5, 3},
+          convParams({2, 2}, {1, 0, 3, 2}, {2, 1}), true);
+  addConv(t, "even_k2_same_upper", {1, 3, 6, 5}, 4, {2, 2},
+          convParams({1, 1}, samePads2d({1, 3, 6, 5}, {2, 2}, {1, 1}, {1, 1})),
+          true);
+
+  const std::string mp = "max_pool2d";
+  addPool(t, mp, "k2_s2_valid", {1, 3, 8, 8}, poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  addPool(t, mp, "k3_s2_pad1_n3_c5", {3, 5, 9, 9}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
+  addPool(t, mp, "ceil_k3_s2", {2, 3, 8, 8}, poolParams({3, 3}, {2, 2}, {0, 0, 0, 0}, true));
+  addPool(t, mp, "ceil_k2_s2_c17_odd", {1, 17, 7, 5}, poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}, true));
+  addPool(t, mp, "ceil_k3_s2_pad1", {1, 4, 6, 6}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true));
+  addPool(t, mp, "ceil_last_window_dropped", {1, 2, 5, 5}, poolParams({2, 2}, {2, 2}, {1, 1, 1, 1}, true));
+  addPool(t, mp, "dilation2_pad2", {1, 2, 9, 9}, poolParams({3, 3}, {1, 1}, {2, 2, 2, 2}, false, true, {2, 2}));
+  addPool(t, mp, "image1x1_k1", {3, 5, 1, 1}, poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
+  addPool(t, mp, "asym_pads_stride1x2", {2, 3, 6, 7}, poolParams({3, 3}, {1, 2}, {1, 0, 0, 1}));
+
+  const std::string ap = "avg_pool2d";
+  addPool(t, ap, "k2_s2_valid", {1, 3, 8, 8}, poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  addPool(t, ap, "k3_s2_pad1_include_pad", {3, 5, 9, 9}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));
+  addPool(t, ap, "k3_s2_pad1_exclude_pad", {3, 5, 9, 9}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, false));
+  addPool(t, ap, "ceil_k3_s2_pad1_include_pad", {2, 3, 6, 6}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, true));
+  addPool(t, ap, "ceil_k3_s2_pad1_exclude_pad", {2, 3, 6, 6}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, false));
+  addPool(t, ap, "ceil_k3_s2_c17_include_pad", {1, 17, 8, 8}, poolParams({3, 3}, {2, 2}, {0, 0, 0, 0}, true, true));
+  addPool(t, ap, "asym_pads_include_pad", {1, 3, 7, 8}, poolParams({3, 4}, {2, 1}, {0, 1, 1, 2}, false, true));
+  addPool(t, ap, "asym_pads_exclude_pad", {1, 3, 7, 8}, poolParams({3, 4}, {2, 1}, {0, 1, 1, 2}, false, false));
+  addPool(t, ap, "ceil_last_window_dropped_exclude_pad", {1, 2, 5, 5}, poolParams({2, 2}, {2, 2}, {1, 1, 1, 1}, true, false));
+  addPool(t, ap, "image1x1_k1", {3, 5, 1, 1}, poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
+
+  addGlobalAvgPool(t, "n3_c5_7x6", {3, 5, 7, 6});
+  addGlobalAvgPool(t, "n1_c17_1x1", {1, 17, 1, 1});
+  addGlobalAvgPool(t, "n2_c3_4x4", {2, 3, 4, 4});
+
+  addBatchNorm(t, "eval_n3_c5_4x4", {3, 5, 4, 4}, false, 1e-5);
+  addBatchNorm(t, "eval_2d_c17", {2, 17}, false, 1e-5);
+  addBatchNorm(t, "eval_n1_eps1e-3", {1, 3, 5, 5}, false, 1e-3);
+  addBatchNorm(t, "train_n3_c5_4x4", {3, 5, 4, 4}, true, 1e-5);
+  addBatchNorm(t, "train_2d_n4_c3", {4, 3}, true, 1e-5);
+  addBatchNorm(t, "train_n1_c3_5x5", {1, 3, 5, 5}, true, 1e-5);
+
+  addLayerNorm(t, "last_axis_affine", {3, 5, 6}, 2, true, 1e-5);
+  addLayerNorm(t, "axis1_rank4_affine", {2, 3, 4, 5}, 1, true, 1e-5);
+  addLayerNorm(t, "c17_no_affine", {4, 17}, 1, false, 1e-5);
+  addLayerNorm(t, "axis0_no_affine", {2, 3, 4}, 0, false, 1e-5);
+  addLayerNorm(t, "eps1e-3_affine", {3, 7}, 1, true, 1e-3);
+
+  addBinary(t, "add", B::Add, "same_shape", {3, 5}, {3, 5});
+  addBinary(t, "add", B::Add, "bcast_2x3x4_3x1", {2, 3, 4}, {3, 1});
+  addBinary(t, "add", B::Add, "bcast_both_4x1x5_1x6x1", {4, 1, 5}, {1, 6, 1});
+  addBinary(t, "add", B::Add, "bcast_1_2x3", {1}, {2, 3});
+  addBinary(t, "add", B::Add, "bcast_rank0", {2, 3}, {});
+  addBinary(t, "sub", B::Sub, "bcast_2x3x4_3x1", {2, 3, 4}, {3, 1});
+  addBinary(t, "sub", B::Sub, "bcast_3x1_2x3x4", {3, 1}, {2, 3, 4});
+  addBinary(t, "mul", B::Mul, "per_channel", {3, 5, 7, 6}, {5, 1, 1});
+  addBinary(t, "mul", B::Mul, "same_shape_17", {17}, {17});
+  addBinary(t, "div", B::Div, "bcast_2x3x4_3x1", {2, 3, 4}, {3, 1});
+  addBinary(t, "div", B::Div, "bcast_both_5x1_1x4", {5, 1}, {1, 4});
+
+  addConcat(t, "axis0", {{2, 3, 4, 5}, {1, 3, 4, 5}}, 0);
+  addConcat(t, "axis1_three_inputs", {{3, 2, 4, 4}, {3, 5, 4, 4}, {3, 1, 4, 4}}, 1);
+  addConcat(t, "axis3", {{2, 3, 4, 1}, {2, 3, 4, 6}}, 3);
+  addConcat(t, "axis1_2d_c17", {{4, 3}, {4, 17}}, 1);
+
+  const std::vector<int64_t> image = {3, 5, 7, 6}, vec = {17};
+  const json none = json::object();
+  struct Simple {
+    const char *op;
+    A kind;
+    double low, high, tolerance;
+  };
+  const Simple simple[] = {
+      {"step", A::Step, -8, 8, kExact},
+      {"relu", A::Relu, -8, 8, kExact},
+      {"relu6", A::Relu6, -8, 8, kExact},
+      {"sigmoid", A::Sigmoid, -8, 8, kTranscendental},
+      {"tanh", A::Tanh, -8, 8, kTranscendental},
+      {"selu", A::Selu, -8, 8, kTranscendental},
+      {"silu", A::Silu, -8, 8, kTranscendental},
+      {"sin", A::Sin, -10, 10, kTranscendental},
+  };
+  for (const Simple &s : simple) {
+    addActivation(t, s.op, "n3_c5_7x6", s.kind, none, image, s.low, s.high,
+                  s.tolerance);
+    addActivation(t, s.op, "len17", s.kind, none, vec, s.low, s.high,
+                  s.tolerance);
+  }
+  ref::ActivationParams p;
+  p.alpha = 0.01;
+  addActivation(t, "leaky_relu", "alpha0_01", A::LeakyRelu, {{"alpha", 0.01}},
+                image, -8, 8, kExact, p);
+  p.alpha = 0.2;
+  addActivation(t, "leaky_relu", "alpha0_2_len17", A::LeakyRelu,
+                {{"alpha", 0.2}}, vec, -8, 8, kExact, p);
+  p.alpha = 1.0;
+  addActivation(t, "elu", "alpha1", A::Elu, {{"alpha", 1.0}}, image, -8, 8,
+                kTranscendental, p);
+  p.alpha = 0.7;
+  addActivation(t, "elu", "alpha0_7_len17", A::Elu, {{"alpha", 0.7}}, vec, -8,
+                8, kTranscendental, p);
+  addActivation(t, "gelu", "none", A::GeluErf, {{"approximate", "none"}},
+                image, -6, 6, kTranscendental);
+  addActivation(t, "gelu", "none_len17", A::GeluErf, {{"approximate", "none"}},
+                vec, -6, 6, kTranscendental);
+  addActivation(t, "gelu", "tanh", A::GeluTanh, {{"approximate", "tanh"}},
+                image, -6, 6, kTranscendental);
+  addActivation(t, "gelu", "tanh_len17", A::GeluTanh, {{"approximate", "tanh"}},
+                vec, -6, 6, kTranscendental);
+  p = {};
+  addActivation(t, "softplus", "default", A::Softplus,
+                {{"beta", 1.0}, {"threshold", 20.0}}, image, -25, 25,
+                kTranscendental, p);
+  addActivation(t, "softplus", "default_len17", A::Softplus,
+                {{"beta", 1.0}, {"threshold", 20.0}}, vec, -25, 25,
+                kTranscendental, p);
+  p.beta = 2;
+  p.threshold = 5;
+  addActivation(t, "softplus", "beta2_threshold5", A::Softplus,
+                {{"beta", 2.0}, {"threshold", 5.0}}, image, -6, 6,
+                kTranscendental, p);
+  addPrelu(t, "per_channel_c5", {3, 5, 4, 4}, 5);
+  addPrelu(t, "shared_slope", {3, 5, 4, 4}, 1);
+  addPrelu(t, "per_channel_2d_c17", {2, 17}, 17);
+
+  for (const std::string op : {"softmax", "log_softmax"}) {
+    addSoftmax(t, op, "2d_axis0", {4, 7}, 0);
+    addSoftmax(t, op, "2d_axis1", {4, 7}, 1);
+    addSoftmax(t, op, "3d_axis0", {3, 5, 6}, 0);
+    addSoftmax(t, op, "3d_axis1", {3, 5, 6}, 1);
+    addSoftmax(t, op, "3d_axis2", {3, 5, 6}, 2);
+  }
+
+  addPointwiseLoss(t, "mse", "3x5", {3, 5}, ref::mse);
+  addPointwiseLoss(t, "mse", "2x3x4x5", {2, 3, 4, 5}, ref::mse);
+  addPointwiseLoss(t, "mae", "3x5x7", {3, 5, 7}, ref::mae);
+  addHuber(t, "delta1", {4, 9}, 1.0);
+  addHuber(t, "delta0_5_len17", {17}, 0.5);
+  addBce(t, "3x5", {3, 5}, false);
+  addBce(t, "clamped_logs", {2, 8}, true);
+  addBceLogits(t, "3x5", {3, 5});
+  addCce(t, "one_hot_4x10", 4, 10, true);
+  addCce(t, "probabilities_3x17", 3, 17, false);
+  addSparseCce(t, "5x10", 5, 10);
+  addSparseCce(t, "1x3", 1, 3);
+  const int32_t tooLarge = 10, negative = -1;
+  addSparseCce(t, "label_too_large_fails", 5, 10, &tooLarge);
+  addSparseCce(t, "negative_label_fails", 5, 10, &negative);
+  addHinge(t, "3x5", {3, 5});
+  return t;
+}
+
+const CaseTable &cases() {
+  static const CaseTable table = buildCases();
+  return table;
+}
+
+// ---------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------
+
+runtime::Tensor toRuntime(const Operand &operand) {
+  const bool isI32 = operand.dtype == codegen::DType::I32;
+  runtime::Tensor t(operand.values.shape,
+                    isI32 ? runtime::DType::I32 : runtime::DType::F32);
+  for (size_t i = 0; i < operand.values.data.size(); ++i) {
+    if (isI32) {
+      t.i32()[i] = static_cast<int32_t>(operand.values.data[i]);
+    } else {
+      t.f32()[i] = static_cast<float>(operand.values.data[i]);
+    }
+  }
+  return t;
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    out << (i ? "," : "") << shape[i];
+  }
+  out << "]";
+  return out.str();
+}
+
+class KernelTest : public ::testing::TestWithParam<const KernelCase *> {};
+
+TEST_P(KernelTest, MatchesReference) {
+  const KernelCase &c = *GetParam();
+  std::vector<runtime::Tensor> inputs;
+  for (const Operand &operand : c.inputs) {
+    inputs.push_back(toRuntime(operand));
+  }
+  if (c.expectRunError) {
+    EXPECT_THROW(sharedKernelBatch().run(c.spec, inputs), runtime::Error);
+    return;
+  }
+  std::vector<runtime::Tensor> outputs;
+  try {
+    outputs = sharedKernelBatch().run(c.spec, inputs);
+  } catch (const std::exception &e) {
+    FAIL() << "running " << c.spec.key() << " threw: " << e.what();
+  }
+  ASSERT_EQ(outputs.size(), c.expected.size());
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const ref::Tensor &want = c.expected[o];
+    const runtime::Tensor &got = outputs[o];
+    ASSERT_EQ(got.shape, want.shape) << "output " << o;
+    ASSERT_EQ(got.dtype, runtime::DType::F32) << "output " << o;
+    double worst = 0; // max of |got - want| / max(1, |want|)
+    int mismatches = 0;
+    std::ostringstream details;
+    for (size_t i = 0; i < want.data.size(); ++i) {
+      const double g = got.f32()[i], w = want.data[i];
+      const double error = std::abs(g - w) / std::max(1.0, std::abs(w));
+      const bool ok = error <= c.tolerance; // false for NaN
+      worst = std::max(worst, std::isnan(error) ? INFINITY : error);
+      if (!ok && ++mismatches <= 5) {
+        details << "\n  element " << i << ": expected " << w << ", got " << g;
+      }
+    }
+    if (std::getenv("KILN_TEST_PRINT_ERRORS")) {
+      std::cout << "[error] " << c.spec.op << "/" << c.name << " output " << o
+                << " max scaled error " << worst << "\n";
+    }
+    EXPECT_EQ(mismatches, 0)
+        << c.spec.op << " " << c.name << " output " << o << " "
+        << shapeText(want.shape) << ": " << mismatches << " of "
+        << want.data.size() << " elements off by more than " << c.tolerance
+        << " (max scaled error " << worst << ")" << details.str();
+  }
+}
+
+std::string caseName(const ::testing::TestParamInfo<const KernelCase *> &info) {
+  std::string name = info.param->name;
+  std::replace_if(
+      name.begin(), name.end(), [](char ch) { return !std::isalnum(ch); },
+      '_');
+  return name;
+}
+
+#define KILN_KERNEL_CASES(Suite, op)                                           \
+  INSTANTIATE_TEST_SUITE_P(Suite, KernelTest,                                  \
+                           ::testing::ValuesIn(cases().casesOf(op)), caseName)
+
+KILN_KERNEL_CASES(Dense, "dense");
+KILN_KERNEL_CASES(Conv2d, "conv2d");
+KILN_KERNEL_CASES(MaxPool2d, "max_pool2d");
+KILN_KERNEL_CASES(AvgPool2d, "avg_pool2d");
+KILN_KERNEL_CASES(GlobalAvgPool, "global_avg_pool");
+KILN_KERNEL_CASES(BatchNorm, "batch_norm");
+KILN_KERNEL_CASES(LayerNorm, "layer_norm");
+KILN_KERNEL_CASES(Add, "add");
+KILN_KERNEL_CASES(Sub, "sub");
+KILN_KERNEL_CASES(Mul, "mul");
+KILN_KERNEL_CASES(Div, "div");
+KILN_KERNEL_CASES(Concat, "concat");
+KILN_KERNEL_CASES(Step, "step");
+KILN_KERNEL_CASES(Sigmoid, "sigmoid");
+KILN_KERNEL_CASES(Tanh, "tanh");
+KILN_KERNEL_CASES(Relu, "relu");
+KILN_KERNEL_CASES(Relu6, "relu6");
+KILN_KERNEL_CASES(LeakyRelu, "leaky_relu");
+KILN_KERNEL_CASES(Prelu, "prelu");
+KILN_KERNEL_CASES(Elu, "elu");
+KILN_KERNEL_CASES(Selu, "selu");
+KILN_KERNEL_CASES(Silu, "silu");
+KILN_KERNEL_CASES(Gelu, "gelu");
+KILN_KERNEL_CASES(Softplus, "softplus");
+KILN_KERNEL_CASES(Softmax, "softmax");
+KILN_KERNEL_CASES(LogSoftmax, "log_softmax");
+KILN_KERNEL_CASES(Sin, "sin");
+KILN_KERNEL_CASES(Mse, "mse");
+KILN_KERNEL_CASES(Mae, "mae");
+KILN_KERNEL_CASES(Huber, "huber");
+KILN_KERNEL_CASES(Bce, "bce");
+KILN_KERNEL_CASES(BceLogits, "bce_logits");
+KILN_KERNEL_CASES(Cce, "cce");
+KILN_KERNEL_CASES(SparseCce, "sparse_cce");
+KILN_KERNEL_CASES(Hinge, "hinge");
+
+} // namespace
+} // namespace kiln::test
