@@ -1,0 +1,146 @@
+// Checks of the reference implementations themselves on small inputs whose
+// results were worked out by hand (and agree with PyTorch's documented
+// behaviour), so that a kernel test failure can be trusted to point at the
+// kernel.
+#include "reference/Reference.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace kiln::reference {
+namespace {
+
+Tensor iota(std::vector<int64_t> shape, double start = 1) {
+  Tensor t(std::move(shape));
+  for (size_t i = 0; i < t.data.size(); ++i) {
+    t.data[i] = start + i;
+  }
+  return t;
+}
+
+TEST(ReferenceTest, PooledSizeFollowsPyTorchCeilMode) {
+  EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, false), 3);
+  EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, true), 4);
+  EXPECT_EQ(pooledSize(4, 3, 2, 1, 1, 1, true), 3);
+  // The ceil window would start in the right padding: dropped.
+  EXPECT_EQ(pooledSize(5, 2, 2, 1, 1, 1, true), 3);
+  EXPECT_EQ(pooledSize(9, 3, 1, 2, 2, 2, false), 9);
+}
+
+// x = 1..16 as 4x4, kernel 3, stride 2, pad 1, ceil_mode.
+TEST(ReferenceTest, AvgPoolDivisorMatchesPyTorch) {
+  Pool2dParams p;
+  p.kernel = {3, 3};
+  p.strides = {2, 2};
+  p.pads = {1, 1, 1, 1};
+  p.ceilMode = true;
+  p.countIncludePad = true;
+  const Tensor withPad = avgPool2d(iota({1, 1, 4, 4}), p);
+  ASSERT_EQ(withPad.shape, (std::vector<int64_t>{1, 1, 3, 3}));
+  EXPECT_DOUBLE_EQ(withPad.data[0], 14.0 / 9); // 1+2+5+6 over 3x3
+  EXPECT_DOUBLE_EQ(withPad.data[1], 30.0 / 9);
+  EXPECT_DOUBLE_EQ(withPad.data[2], 12.0 / 6); // cut at the user padding
+  EXPECT_DOUBLE_EQ(withPad.data[4], 99.0 / 9);
+  EXPECT_DOUBLE_EQ(withPad.data[8], 16.0 / 4);
+  p.countIncludePad = false;
+  const Tensor withoutPad = avgPool2d(iota({1, 1, 4, 4}), p);
+  EXPECT_DOUBLE_EQ(withoutPad.data[0], 14.0 / 4);
+  EXPECT_DOUBLE_EQ(withoutPad.data[2], 12.0 / 2);
+  EXPECT_DOUBLE_EQ(withoutPad.data[8], 16.0);
+}
+
+TEST(ReferenceTest, MaxPoolIgnoresPadding) {
+  Pool2dParams p;
+  p.kernel = {2, 2};
+  p.strides = {2, 2};
+  p.pads = {1, 1, 1, 1};
+  Tensor x = iota({1, 1, 2, 2}, -10); // all negative: padding must not win
+  const Tensor y = maxPool2d(x, p);
+  ASSERT_EQ(y.shape, (std::vector<int64_t>{1, 1, 2, 2}));
+  EXPECT_EQ(y.data, (std::vector<double>{-10, -9, -8, -7}));
+}
+
+TEST(ReferenceTest, GroupedConvUsesItsOwnChannels) {
+  Conv2dParams p;
+  p.groups = 2;
+  const Tensor x({1, 2, 1, 1}, {1, 2});
+  const Tensor w({2, 1, 1, 1}, {3, 4});
+  const Tensor b({2}, {0.5, -0.5});
+  EXPECT_EQ(conv2d(x, w, &b, p).data, (std::vector<double>{3.5, 7.5}));
+}
+
+TEST(ReferenceTest, ConvStridePadDilation) {
+  Conv2dParams p;
+  p.strides = {2, 1};
+  p.pads = {1, 0, 0, 0};
+  p.dilations = {1, 2};
+  // x 3x3 = 1..9, weight 1x1x2x2 of ones: out rows at -1, 1; cols at 0.
+  const Tensor y = conv2d(iota({1, 1, 3, 3}), Tensor({1, 1, 2, 2}, {1, 1, 1, 1}),
+                          nullptr, p);
+  ASSERT_EQ(y.shape, (std::vector<int64_t>{1, 1, 2, 1}));
+  EXPECT_EQ(y.data[0], 1 + 3);         // row -1 is padding
+  EXPECT_EQ(y.data[1], 4 + 6 + 7 + 9); // rows 1,2; cols 0,2
+}
+
+TEST(ReferenceTest, BroadcastingAlignsTrailingDims) {
+  const Tensor a = iota({2, 3, 4}, 0);
+  const Tensor b({3, 1}, {100, 200, 300});
+  const Tensor y = binary(BinaryOp::Sub, b, a);
+  ASSERT_EQ(y.shape, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(y.data[0], 100);
+  EXPECT_EQ(y.data[5], 200 - 5);
+  EXPECT_EQ(y.data[23], 300 - 23);
+}
+
+TEST(ReferenceTest, ConcatMiddleAxis) {
+  const Tensor y =
+      concat({Tensor({2, 1}, {1, 2}), Tensor({2, 2}, {3, 4, 5, 6})}, 1);
+  EXPECT_EQ(y.data, (std::vector<double>{1, 3, 4, 2, 5, 6}));
+}
+
+TEST(ReferenceTest, SoftmaxOnAxis0) {
+  const Tensor y = softmax(Tensor({2, 1}, {0, std::log(3.0)}), 0);
+  EXPECT_DOUBLE_EQ(y.data[0], 0.25);
+  EXPECT_DOUBLE_EQ(y.data[1], 0.75);
+  EXPECT_DOUBLE_EQ(logSoftmax(Tensor({2, 1}, {0, std::log(3.0)}), 0).data[0],
+                   std::log(0.25));
+}
+
+TEST(ReferenceTest, NormsUseBiasedVariance) {
+  const Tensor x({1, 2}, {1, 3});
+  EXPECT_NEAR(layerNorm(x, nullptr, nullptr, 1, 0).data[0], -1, 1e-15);
+  const Tensor one({1}, {1}), zero({1}, {0});
+  // Batch statistics of channel 0 over N = 2: mean 2, variance 1.
+  const Tensor y = batchNorm(Tensor({2, 1}, {1, 3}), one, zero, zero, one, 0,
+                             true);
+  EXPECT_NEAR(y.data[1], 1, 1e-15);
+}
+
+TEST(ReferenceTest, LossesAtKnownPoints) {
+  const Tensor p({2}, {0, 1}), half({2}, {0.5, 0.5});
+  EXPECT_DOUBLE_EQ(bce(p, half), 50); // both logs clamped at -100
+  EXPECT_DOUBLE_EQ(huber(Tensor({2}, {0, 3}), Tensor({2}, {0.5, 0}), 1),
+                   (0.125 + 2.5) / 2);
+  EXPECT_DOUBLE_EQ(hinge(Tensor({2}, {0.5, 2}), Tensor({2}, {1, -1})),
+                   (0.5 + 3) / 2);
+  EXPECT_NEAR(sparseCce(Tensor({1, 2}, {0, 0}), {1}), std::log(2.0), 1e-15);
+  EXPECT_THROW(sparseCce(Tensor({1, 2}, {0, 0}), {2}), std::out_of_range);
+  EXPECT_NEAR(bceLogits(Tensor({1}, {0}), Tensor({1}, {1})), std::log(2.0),
+              1e-15);
+}
+
+TEST(ReferenceTest, ActivationBranches) {
+  ActivationParams p;
+  p.beta = 2;
+  p.threshold = 5;
+  EXPECT_EQ(activate(Activation::Softplus, 3, p), 3); // beta*x > threshold
+  EXPECT_DOUBLE_EQ(activate(Activation::Softplus, 0, p), std::log(2.0) / 2);
+  EXPECT_EQ(activate(Activation::Step, 0), 0);
+  EXPECT_EQ(activate(Activation::Relu6, 7), 6);
+  EXPECT_NEAR(activate(Activation::GeluErf, 1), 0.8413447460685429, 1e-15);
+  EXPECT_NEAR(activate(Activation::GeluTanh, 1), 0.8411919906082768, 1e-15);
+}
+
+} // namespace
+} // namespace kiln::reference
