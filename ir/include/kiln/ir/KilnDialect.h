@@ -1,0 +1,36 @@
+//===- KilnDialect.h - the kiln dialect ----------------------------------===//
+#ifndef KILN_IR_KILNDIALECT_H
+#define KILN_IR_KILNDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <nlohmann/json.hpp>
+
+#include "kiln/ir/KilnDialect.h.inc"
+
+namespace kiln::ir {
+// Checks that an op's declared result types equal the inferred ones.
+mlir::LogicalResult verifyInferredTypes(mlir::Operation *op);
+// Result type of numpy broadcasting of the two operands.
+mlir::LogicalResult inferBroadcast(mlir::Operation *op,
+                                   llvm::SmallVectorImpl<mlir::Type> &types);
+// Two same-shaped f32 operands -> rank-0 f32.
+mlir::LogicalResult inferPairLoss(mlir::Operation *op,
+                                  llvm::SmallVectorImpl<mlir::Type> &types);
+// Output size of a sliding window along one dim (conv/pool), PyTorch rules.
+int64_t windowOutputSize(int64_t in, int64_t padBegin, int64_t padEnd,
+                         int64_t kernel, int64_t stride, int64_t dilation,
+                         bool ceilMode);
+} // namespace kiln::ir
+
+#include "kiln/ir/KilnInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "kiln/ir/KilnOps.h.inc"
+
+#endif // KILN_IR_KILNDIALECT_H

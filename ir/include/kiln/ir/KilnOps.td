@@ -1,0 +1,448 @@
+//===- KilnOps.td - kiln dialect operations -----------------*- tablegen -*-===//
+//
+// Semantics follow PyTorch/ONNX; docs/ops.md is the reference for every op,
+// its attributes and defaults.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_OPS_TD
+#define KILN_OPS_TD
+
+include "kiln/ir/KilnDialect.td"
+include "kiln/ir/KilnInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Kiln_F32Tensor : RankedTensorOf<[F32]>;
+def Kiln_LabelTensor : RankedTensorOf<[I32]>;
+def Kiln_Scalar : 0DTensorOf<[F32]>;
+
+class Kiln_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Kiln_Dialect, mnemonic, !listconcat(traits, [Pure])>;
+
+// An op with inferred result shapes that becomes one kernel.
+class Kiln_KernelOp<string mnemonic, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, !listconcat(traits, [
+        DeclareOpInterfaceMethods<Kiln_ShapeInferenceOpInterface>,
+        Kiln_KernelOpInterface])> {
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+// Elementwise map of one tensor: the result has the operand's type.
+class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
+    : Kiln_KernelOp<mnemonic, traits> {
+  let summary = "elementwise " # formula;
+  let arguments = (ins Kiln_F32Tensor:$input);
+  let results = (outs Kiln_F32Tensor:$result);
+  let description = "Computes `" # formula # "` elementwise.\n\n" #
+    "```mlir\n%y = kiln." # mnemonic #
+    " %x : (tensor<2x3xf32>) -> tensor<2x3xf32>\n```";
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      types.push_back(getInput().getType());
+      return ::mlir::success();
+    }
+  }];
+}
+
+// Numpy-broadcasting binary elementwise op.
+class Kiln_BinaryOp<string mnemonic, string formula>
+    : Kiln_KernelOp<mnemonic> {
+  let summary = "elementwise " # formula # " with numpy broadcasting";
+  let description = "Computes `" # formula # "` elementwise; shapes broadcast " #
+    "as in numpy (trailing dims aligned, size-1 dims stretched).\n\n" #
+    "```mlir\n%c = kiln." # mnemonic #
+    " %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>\n```";
+  let arguments = (ins Kiln_F32Tensor:$lhs, Kiln_F32Tensor:$rhs);
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      return ::kiln::ir::inferBroadcast(getOperation(), types);
+    }
+  }];
+}
+
+// Loss: two same-shaped tensors reduced to a scalar (mean reduction).
+class Kiln_PairLossOp<string mnemonic, string formula>
+    : Kiln_KernelOp<mnemonic> {
+  let summary = formula # " loss, mean reduction";
+  let description = "Loss `" # formula # "` averaged over all elements; " #
+    "`pred` and `target` have the same shape.\n\n" #
+    "```mlir\n%l = kiln." # mnemonic #
+    " %p, %t : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<f32>\n```";
+  let arguments = (ins Kiln_F32Tensor:$pred, Kiln_F32Tensor:$target);
+  let results = (outs Kiln_Scalar:$loss);
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      return ::kiln::ir::inferPairLoss(getOperation(), types);
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters and constants
+//===----------------------------------------------------------------------===//
+
+def Kiln_ParamOp : Kiln_Op<"param"> {
+  let summary = "named persistent tensor (weights, biases, statistics)";
+  let description = [{
+    A named tensor owned by the runtime: loaded from or saved to safetensors
+    under `name`, initialized with `init` otherwise (see docs/ops.md for the
+    initializers and the fan-in/fan-out convention).
+
+    ```mlir
+    %w = kiln.param "conv1.weight" {init = "he_uniform"} : tensor<8x1x3x3xf32>
+    %b = kiln.param "conv1.bias" {init = "torch_default", fan_in = 9} : tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name,
+                       DefaultValuedStrAttr<StrAttr, "zeros">:$init,
+                       OptionalAttr<I64Attr>:$fan_in,
+                       OptionalAttr<I64Attr>:$fan_out);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Kiln_ConstantOp : Kiln_Op<"constant", [ConstantLike,
+    TypesMatchWith<"result type matches the value's type", "value", "result",
+                   "$_self">]> {
+  let summary = "constant tensor";
+  let description = [{
+    ```mlir
+    %c = kiln.constant dense<[1.0, 2.0]> : tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$value attr-dict";
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Views
+//===----------------------------------------------------------------------===//
+
+class Kiln_ViewOp<string mnemonic> : Kiln_Op<mnemonic, [
+    DeclareOpInterfaceMethods<Kiln_ShapeInferenceOpInterface>,
+    Kiln_ViewOpInterface]> {
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def Kiln_FlattenOp : Kiln_ViewOp<"flatten"> {
+  let summary = "collapse dims before and after `axis` into a matrix";
+  let description = [{
+    Result shape `[prod(shape[:axis]), prod(shape[axis:])]` (ONNX Flatten).
+
+    ```mlir
+    %f = kiln.flatten %x : (tensor<2x8x7x7xf32>) -> tensor<2x392xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, DefaultValuedAttr<I64Attr, "1">:$axis);
+}
+
+def Kiln_ReshapeOp : Kiln_ViewOp<"reshape"> {
+  let summary = "reinterpret a tensor with another shape";
+  let description = [{
+    `shape` entries: `0` copies the input's dim at that index, `-1` (at most
+    one) is inferred from the element count (ONNX Reshape).
+
+    ```mlir
+    %r = kiln.reshape %x {shape = array<i64: 0, -1>} : (tensor<2x3x4xf32>) -> tensor<2x12xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$shape);
+}
+
+def Kiln_DropoutOp : Kiln_ViewOp<"dropout"> {
+  let summary = "dropout (identity at inference)";
+  let description = [{
+    Zeroes elements with probability `rate` and scales the rest by
+    `1/(1-rate)` when training; the identity at inference.
+
+    ```mlir
+    %d = kiln.dropout %x {rate = 0.25 : f32} : (tensor<2x8xf32>) -> tensor<2x8xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<F32Attr, "0.5">:$rate);
+  let hasVerifier = 1;
+}
+
+def Kiln_IdentityOp : Kiln_ViewOp<"identity"> {
+  let summary = "identity activation";
+  let description = [{
+    ```mlir
+    %y = kiln.identity %x : (tensor<4xf32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+def Kiln_DenseOp : Kiln_KernelOp<"dense"> {
+  let summary = "fully connected layer: x·weightᵀ + bias";
+  let description = [{
+    `input [N,K]`, `weight [O,K]` (PyTorch Linear layout), optional
+    `bias [O]`; result `[N,O]`.
+
+    ```mlir
+    %y = kiln.dense %x, %w, %b : (tensor<2x4xf32>, tensor<3x4xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$weight,
+                       Optional<Kiln_F32Tensor>:$bias);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+
+def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d"> {
+  let summary = "2-D convolution (NCHW), stride, padding, dilation, groups";
+  let description = [{
+    `input [N,C,H,W]`, `weight [O,C/groups,KH,KW]`, optional `bias [O]`.
+    `pads` are `[top, left, bottom, right]`; `auto_pad` is `notset` (use
+    `pads`), `valid`, `same_upper` or `same_lower` as in ONNX.
+
+    ```mlir
+    %y = kiln.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>}
+        : (tensor<1x1x28x28xf32>, tensor<8x1x3x3xf32>, tensor<8xf32>) -> tensor<1x8x28x28xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$weight,
+      Optional<Kiln_F32Tensor>:$bias,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$strides,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$pads,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations,
+      DefaultValuedAttr<I64Attr, "1">:$groups,
+      DefaultValuedStrAttr<StrAttr, "notset">:$auto_pad);
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
+class Kiln_Pool2DOp<string mnemonic, string what> : Kiln_KernelOp<mnemonic> {
+  let summary = "2-D " # what # " pooling (NCHW)";
+  let description = "Pools windows of `kernel` with `strides` (default: the " #
+    "kernel), `pads [top, left, bottom, right]`, `ceil_mode` and `auto_pad` " #
+    "as in PyTorch/ONNX.\n\n" #
+    "```mlir\n%p = kiln." # mnemonic # " %x {kernel = array<i64: 2, 2>} " #
+    ": (tensor<1x8x28x28xf32>) -> tensor<1x8x14x14xf32>\n```";
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
+def Kiln_MaxPool2DOp : Kiln_Pool2DOp<"max_pool2d", "max"> {
+  let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$kernel,
+      OptionalAttr<DenseI64ArrayAttr>:$strides,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$pads,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations,
+      DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+      DefaultValuedStrAttr<StrAttr, "notset">:$auto_pad);
+}
+
+def Kiln_AvgPool2DOp : Kiln_Pool2DOp<"avg_pool2d", "average"> {
+  let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$kernel,
+      OptionalAttr<DenseI64ArrayAttr>:$strides,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$pads,
+      DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+      DefaultValuedAttr<BoolAttr, "true">:$count_include_pad,
+      DefaultValuedStrAttr<StrAttr, "notset">:$auto_pad);
+}
+
+def Kiln_GlobalAvgPoolOp : Kiln_KernelOp<"global_avg_pool"> {
+  let summary = "mean over the spatial dims: [N,C,H,W] -> [N,C,1,1]";
+  let description = [{
+    ```mlir
+    %g = kiln.global_avg_pool %x : (tensor<2x16x7x7xf32>) -> tensor<2x16x1x1xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm"> {
+  let summary = "batch normalization over axis 1";
+  let description = [{
+    `(x - mean) / sqrt(var + epsilon) * weight + bias` per channel (axis 1).
+    With `training = false` mean/var are the running statistics; with
+    `training = true` the batch's (biased variance), as in PyTorch.
+
+    ```mlir
+    %y = kiln.batch_norm %x, %g, %b, %m, %v {epsilon = 1.0e-05 : f32}
+        : (tensor<2x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x8x4x4xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$weight,
+      Kiln_F32Tensor:$bias, Kiln_F32Tensor:$running_mean,
+      Kiln_F32Tensor:$running_var,
+      DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon,
+      DefaultValuedAttr<F32Attr, "0.1">:$momentum,
+      DefaultValuedAttr<BoolAttr, "false">:$training);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_LayerNormOp : Kiln_KernelOp<"layer_norm"> {
+  let summary = "layer normalization over the dims from `axis` on";
+  let description = [{
+    Normalizes over `shape[axis:]` (ONNX LayerNormalization); `weight` and
+    the optional `bias` have that shape.
+
+    ```mlir
+    %y = kiln.layer_norm %x, %g, %b {axis = -1 : i64}
+        : (tensor<2x5xf32>, tensor<5xf32>, tensor<5xf32>) -> tensor<2x5xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$weight,
+      Optional<Kiln_F32Tensor>:$bias,
+      DefaultValuedAttr<I64Attr, "-1">:$axis,
+      DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
+def Kiln_AddOp : Kiln_BinaryOp<"add", "lhs + rhs">;
+def Kiln_SubOp : Kiln_BinaryOp<"sub", "lhs - rhs">;
+def Kiln_MulOp : Kiln_BinaryOp<"mul", "lhs * rhs">;
+def Kiln_DivOp : Kiln_BinaryOp<"div", "lhs / rhs">;
+
+def Kiln_ConcatOp : Kiln_KernelOp<"concat"> {
+  let summary = "concatenate tensors along `axis`";
+  let description = [{
+    ```mlir
+    %c = kiln.concat %a, %b {axis = 1 : i64}
+        : (tensor<1x3x4x4xf32>, tensor<1x5x4x4xf32>) -> tensor<1x8x4x4xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Kiln_F32Tensor>:$inputs, I64Attr:$axis);
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+def Kiln_StepOp : Kiln_UnaryOp<"step", "x > 0 ? 1 : 0">;
+def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
+def Kiln_TanhOp : Kiln_UnaryOp<"tanh", "tanh(x)">;
+def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0)">;
+def Kiln_Relu6Op : Kiln_UnaryOp<"relu6", "min(max(x, 0), 6)">;
+def Kiln_SeluOp : Kiln_UnaryOp<"selu",
+    "1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * (exp(x) - 1))">;
+def Kiln_SiluOp : Kiln_UnaryOp<"silu", "x * sigmoid(x)">;
+def Kiln_SinOp : Kiln_UnaryOp<"sin", "sin(x)">;
+
+def Kiln_LeakyReluOp : Kiln_UnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<F32Attr, "0.01">:$alpha);
+}
+
+def Kiln_EluOp : Kiln_UnaryOp<"elu", "x > 0 ? x : alpha * (exp(x) - 1)"> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<F32Attr, "1.0">:$alpha);
+}
+
+def Kiln_GeluOp : Kiln_UnaryOp<"gelu",
+    "x * Phi(x) (approximate = \"none\") or its tanh approximation (\"tanh\")"> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedStrAttr<StrAttr, "none">:$approximate);
+  let hasVerifier = 1;
+}
+
+def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus",
+    "log(1 + exp(beta * x)) / beta, x where beta * x > threshold"> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<F32Attr, "1.0">:$beta,
+                       DefaultValuedAttr<F32Attr, "20.0">:$threshold);
+}
+
+class Kiln_AxisUnaryOp<string mnemonic, string formula>
+    : Kiln_UnaryOp<mnemonic, formula> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_SoftmaxOp : Kiln_AxisUnaryOp<"softmax",
+    "exp(x) / sum(exp(x)) along axis">;
+def Kiln_LogSoftmaxOp : Kiln_AxisUnaryOp<"log_softmax",
+    "x - log(sum(exp(x))) along axis">;
+
+def Kiln_PReluOp : Kiln_KernelOp<"prelu"> {
+  let summary = "parametric ReLU with a learned slope per channel";
+  let description = [{
+    `x >= 0 ? x : slope * x`; `slope` is `[C]` (channel axis 1) or `[1]`.
+
+    ```mlir
+    %y = kiln.prelu %x, %a : (tensor<2x3x4x4xf32>, tensor<3xf32>) -> tensor<2x3x4x4xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$slope);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+def Kiln_MSEOp : Kiln_PairLossOp<"mse", "mean((pred - target)^2)">;
+def Kiln_MAEOp : Kiln_PairLossOp<"mae", "mean(|pred - target|)">;
+def Kiln_BCEOp : Kiln_PairLossOp<"bce",
+    "-mean(t log p + (1 - t) log(1 - p)) on probabilities">;
+def Kiln_BCELogitsOp : Kiln_PairLossOp<"bce_logits",
+    "binary cross-entropy on logits (numerically stable)">;
+def Kiln_HingeOp : Kiln_PairLossOp<"hinge", "mean(max(0, 1 - pred * target))">;
+def Kiln_CCEOp : Kiln_PairLossOp<"cce",
+    "categorical cross-entropy of logits [N,C] against one-hot targets [N,C]"> {
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      auto pred = ::llvm::cast<::mlir::RankedTensorType>(getPred().getType());
+      if (pred.getRank() != 2) {
+        return emitOpError() << "expects logits and targets [N,C], got "
+                             << pred;
+      }
+      return ::kiln::ir::inferPairLoss(getOperation(), types);
+    }
+  }];
+}
+
+def Kiln_HuberOp : Kiln_PairLossOp<"huber",
+    "Huber loss with threshold delta"> {
+  let arguments = (ins Kiln_F32Tensor:$pred, Kiln_F32Tensor:$target,
+                       DefaultValuedAttr<F32Attr, "1.0">:$delta);
+}
+
+def Kiln_SparseCCEOp : Kiln_KernelOp<"sparse_cce"> {
+  let summary = "categorical cross-entropy of logits against integer labels";
+  let description = [{
+    `logits [N,C]`, `labels [N]` (`i32`, each in `[0, C)`); mean over N of
+    `-log_softmax(logits)[n, label[n]]`.
+
+    ```mlir
+    %l = kiln.sparse_cce %z, %y : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$logits, Kiln_LabelTensor:$labels);
+  let results = (outs Kiln_Scalar:$loss);
+}
+
+#endif // KILN_OPS_TD

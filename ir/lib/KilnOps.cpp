@@ -1,0 +1,610 @@
+//===- KilnOps.cpp - kiln op verifiers, shape inference, kernel attrs -----===//
+#include "kiln/ir/KilnDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/TypeUtilities.h"
+
+#include <numeric>
+
+using namespace mlir;
+using namespace kiln::ir;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+RankedTensorType rankedType(Value value) {
+  return llvm::cast<RankedTensorType>(value.getType());
+}
+
+RankedTensorType f32Tensor(Operation *op, ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(shape, Float32Type::get(op->getContext()));
+}
+
+// Normalizes `axis` into [0, rank); emits an error naming the op if it is out
+// of range.
+FailureOr<int64_t> normalizeAxis(Operation *op, int64_t axis, int64_t rank,
+                                 bool allowRank = false) {
+  int64_t limit = allowRank ? rank + 1 : rank;
+  int64_t normalized = axis < 0 ? axis + rank : axis;
+  if (normalized < 0 || normalized >= limit) {
+    return op->emitOpError() << "axis " << axis << " is out of range for rank "
+                             << rank;
+  }
+  return normalized;
+}
+
+// Sliding-window geometry of a conv or pool over H and W, with auto_pad and
+// ceil_mode resolved into explicit pads.
+struct Window {
+  int64_t kernel[2], strides[2], dilations[2];
+  int64_t pads[4];        // canonical: top, left, bottom, right (+ ceil extra)
+  int64_t userPads[4];    // as written (or from auto_pad), without ceil extra
+  int64_t out[2];
+};
+
+FailureOr<Window> resolveWindow(Operation *op, ArrayRef<int64_t> inHW,
+                                ArrayRef<int64_t> kernel,
+                                ArrayRef<int64_t> strides,
+                                ArrayRef<int64_t> dilations,
+                                ArrayRef<int64_t> pads, StringRef autoPad,
+                                bool ceilMode) {
+  if (kernel.size() != 2) {
+    return op->emitOpError() << "expects a kernel of 2 sizes, got "
+                             << kernel.size();
+  }
+  if (strides.size() != 2 || dilations.size() != 2) {
+    return op->emitOpError() << "expects 2 strides and 2 dilations, got "
+                             << strides.size() << " and " << dilations.size();
+  }
+  if (pads.size() != 4) {
+    return op->emitOpError()
+           << "expects 4 pads [top, left, bottom, right], got " << pads.size();
+  }
+  Window w;
+  for (int i = 0; i < 2; ++i) {
+    if (kernel[i] < 1 || strides[i] < 1 || dilations[i] < 1) {
+      return op->emitOpError()
+             << "kernel, strides and dilations must be >= 1, got kernel "
+             << kernel[i] << ", stride " << strides[i] << ", dilation "
+             << dilations[i];
+    }
+    w.kernel[i] = kernel[i];
+    w.strides[i] = strides[i];
+    w.dilations[i] = dilations[i];
+  }
+  for (int i = 0; i < 4; ++i) {
+    if (pads[i] < 0) {
+      return op->emitOpError() << "pads must be >= 0, got " << pads[i];
+    }
+    w.userPads[i] = pads[i];
+  }
+  if (autoPad == "valid") {
+    std::fill(w.userPads, w.userPads + 4, 0);
+  } else if (autoPad == "same_upper" || autoPad == "same_lower") {
+    for (int i = 0; i < 2; ++i) {
+      int64_t out = (inHW[i] + w.strides[i] - 1) / w.strides[i];
+      int64_t extent = (w.kernel[i] - 1) * w.dilations[i] + 1;
+      int64_t total =
+          std::max<int64_t>(0, (out - 1) * w.strides[i] + extent - inHW[i]);
+      int64_t small = total / 2;
+      w.userPads[i] = autoPad == "same_upper" ? small : total - small;
+      w.userPads[i + 2] = total - w.userPads[i];
+    }
+  } else if (autoPad != "notset") {
+    return op->emitOpError() << "unknown auto_pad '" << autoPad
+                             << "' (expected notset, valid, same_upper or "
+                                "same_lower)";
+  }
+  std::copy(w.userPads, w.userPads + 4, w.pads);
+  for (int i = 0; i < 2; ++i) {
+    int64_t padded = inHW[i] + w.userPads[i] + w.userPads[i + 2];
+    int64_t extent = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    if (padded < extent) {
+      return op->emitOpError()
+             << "window of extent " << extent << " does not fit the padded "
+             << (i == 0 ? "height " : "width ") << padded;
+    }
+    w.out[i] = windowOutputSize(inHW[i], w.userPads[i], w.userPads[i + 2],
+                                w.kernel[i], w.strides[i], w.dilations[i],
+                                ceilMode);
+    // Ceil mode: pad the end so the last (partial) window is in bounds.
+    int64_t needed = (w.out[i] - 1) * w.strides[i] + extent;
+    if (needed > padded) {
+      w.pads[i + 2] += needed - padded;
+    }
+  }
+  return w;
+}
+
+nlohmann::json toJson(ArrayRef<int64_t> values) {
+  return nlohmann::json(std::vector<int64_t>(values.begin(), values.end()));
+}
+
+} // namespace
+
+int64_t kiln::ir::windowOutputSize(int64_t in, int64_t padBegin,
+                                   int64_t padEnd, int64_t kernel,
+                                   int64_t stride, int64_t dilation,
+                                   bool ceilMode) {
+  int64_t span = in + padBegin + padEnd - dilation * (kernel - 1) - 1;
+  int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+  // PyTorch: the last window must start inside the input or the left pad.
+  if (ceilMode && (out - 1) * stride >= in + padBegin) {
+    --out;
+  }
+  return out;
+}
+
+LogicalResult kiln::ir::verifyInferredTypes(Operation *op) {
+  SmallVector<Type> inferred;
+  if (failed(llvm::cast<ShapeInferenceOpInterface>(op).inferResultTypes(
+          inferred))) {
+    return failure();
+  }
+  for (auto [index, pair] :
+       llvm::enumerate(llvm::zip(op->getResultTypes(), inferred))) {
+    auto [declared, expected] = pair;
+    if (declared != expected) {
+      return op->emitOpError()
+             << "result #" << index << " has type " << declared
+             << " but its operands imply " << expected;
+    }
+  }
+  return success();
+}
+
+LogicalResult kiln::ir::inferBroadcast(Operation *op,
+                                       SmallVectorImpl<Type> &types) {
+  auto lhs = rankedType(op->getOperand(0));
+  auto rhs = rankedType(op->getOperand(1));
+  int64_t rank = std::max(lhs.getRank(), rhs.getRank());
+  SmallVector<int64_t> shape(rank);
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t l = i < rank - lhs.getRank() ? 1 : lhs.getDimSize(i - (rank - lhs.getRank()));
+    int64_t r = i < rank - rhs.getRank() ? 1 : rhs.getDimSize(i - (rank - rhs.getRank()));
+    if (l != r && l != 1 && r != 1) {
+      return op->emitOpError() << "cannot broadcast " << lhs << " with " << rhs
+                               << ": dim " << i << " is " << l << " vs " << r;
+    }
+    shape[i] = l == 1 ? r : l;
+  }
+  types.push_back(f32Tensor(op, shape));
+  return success();
+}
+
+LogicalResult kiln::ir::inferPairLoss(Operation *op,
+                                      SmallVectorImpl<Type> &types) {
+  auto pred = rankedType(op->getOperand(0));
+  auto target = rankedType(op->getOperand(1));
+  if (pred.getShape() != target.getShape()) {
+    return op->emitOpError() << "prediction " << pred << " and target "
+                             << target << " must have the same shape";
+  }
+  types.push_back(f32Tensor(op, {}));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters and constants
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  static const char *const kInits[] = {
+      "zeros",        "ones",          "torch_default", "glorot_uniform",
+      "glorot_normal", "he_uniform",   "he_normal",     "lecun_uniform",
+      "lecun_normal"};
+  if (getName().empty()) {
+    return emitOpError() << "needs a non-empty name";
+  }
+  if (!llvm::is_contained(kInits, getInit())) {
+    return emitOpError() << "parameter '" << getName()
+                         << "' has unknown initializer '" << getInit() << "'";
+  }
+  auto type = llvm::cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape()) {
+    return emitOpError() << "parameter '" << getName()
+                         << "' needs a static shape, got " << type;
+  }
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+//===----------------------------------------------------------------------===//
+// Views
+//===----------------------------------------------------------------------===//
+
+LogicalResult FlattenOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  auto axis = normalizeAxis(*this, getAxis(), input.getRank(), true);
+  if (failed(axis)) {
+    return failure();
+  }
+  ArrayRef<int64_t> shape = input.getShape();
+  int64_t outer = std::accumulate(shape.begin(), shape.begin() + *axis,
+                                  int64_t(1), std::multiplies<>());
+  int64_t inner = std::accumulate(shape.begin() + *axis, shape.end(),
+                                  int64_t(1), std::multiplies<>());
+  types.push_back(f32Tensor(*this, {outer, inner}));
+  return success();
+}
+
+LogicalResult ReshapeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  SmallVector<int64_t> shape;
+  int64_t known = 1, inferredAt = -1;
+  for (auto [i, entry] : llvm::enumerate(getShape())) {
+    int64_t dim = entry;
+    if (dim == 0) {
+      if (static_cast<int64_t>(i) >= input.getRank()) {
+        return emitOpError() << "shape entry " << i
+                             << " is 0 (copy) but the input " << input
+                             << " has no dim " << i;
+      }
+      dim = input.getDimSize(i);
+    } else if (dim == -1) {
+      if (inferredAt >= 0) {
+        return emitOpError() << "shape has more than one -1 entry";
+      }
+      inferredAt = i;
+      shape.push_back(1);
+      continue;
+    } else if (dim < 0) {
+      return emitOpError() << "shape entry " << i << " is " << dim
+                           << " (allowed: positive, 0 or -1)";
+    }
+    known *= dim;
+    shape.push_back(dim);
+  }
+  int64_t total = input.getNumElements();
+  if (inferredAt >= 0) {
+    if (known == 0 || total % known != 0) {
+      return emitOpError() << "cannot reshape " << input << " ("
+                           << total << " elements) with a -1 entry into "
+                           << known << "-element blocks";
+    }
+    shape[inferredAt] = total / known;
+  } else if (known != total) {
+    return emitOpError() << "cannot reshape " << input << " (" << total
+                         << " elements) into " << known << " elements";
+  }
+  types.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult DropoutOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getInput().getType());
+  return success();
+}
+
+LogicalResult DropoutOp::verify() {
+  float rate = getRate().convertToFloat();
+  if (!(rate >= 0.0f && rate < 1.0f)) {
+    return emitOpError() << "rate must be in [0, 1), got " << rate;
+  }
+  return success();
+}
+
+LogicalResult IdentityOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getInput().getType());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+LogicalResult DenseOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  auto weight = rankedType(getWeight());
+  if (input.getRank() != 2 || weight.getRank() != 2) {
+    return emitOpError() << "expects input [N,K] and weight [O,K], got "
+                         << input << " and " << weight;
+  }
+  if (input.getDimSize(1) != weight.getDimSize(1)) {
+    return emitOpError() << "input features " << input.getDimSize(1)
+                         << " of " << input << " do not match weight "
+                         << weight << " (expects [O," << input.getDimSize(1)
+                         << "])";
+  }
+  if (getBias()) {
+    auto bias = rankedType(getBias());
+    if (bias.getRank() != 1 || bias.getDimSize(0) != weight.getDimSize(0)) {
+      return emitOpError() << "bias " << bias << " does not match weight "
+                           << weight << " (expects [" << weight.getDimSize(0)
+                           << "])";
+    }
+  }
+  types.push_back(f32Tensor(*this, {input.getDimSize(0), weight.getDimSize(0)}));
+  return success();
+}
+
+LogicalResult Conv2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  auto weight = rankedType(getWeight());
+  if (input.getRank() != 4 || weight.getRank() != 4) {
+    return emitOpError() << "expects input [N,C,H,W] and weight "
+                            "[O,C/groups,KH,KW], got "
+                         << input << " and " << weight;
+  }
+  int64_t groups = getGroups();
+  int64_t channels = input.getDimSize(1), outChannels = weight.getDimSize(0);
+  if (groups < 1 || channels % groups != 0 || outChannels % groups != 0) {
+    return emitOpError() << "groups " << groups << " must divide the input "
+                         << "channels " << channels << " and output channels "
+                         << outChannels;
+  }
+  if (weight.getDimSize(1) * groups != channels) {
+    return emitOpError() << "input channels " << channels << " of " << input
+                         << " do not match weight " << weight << " with groups "
+                         << groups << " (expects [O," << channels / groups
+                         << ",KH,KW])";
+  }
+  if (getBias()) {
+    auto bias = rankedType(getBias());
+    if (bias.getRank() != 1 || bias.getDimSize(0) != outChannels) {
+      return emitOpError() << "bias " << bias << " does not match "
+                           << outChannels << " output channels";
+    }
+  }
+  auto window = resolveWindow(
+      *this, input.getShape().drop_front(2), weight.getShape().drop_front(2),
+      getStrides(), getDilations(), getPads(), getAutoPad(), false);
+  if (failed(window)) {
+    return failure();
+  }
+  types.push_back(f32Tensor(
+      *this, {input.getDimSize(0), outChannels, window->out[0], window->out[1]}));
+  return success();
+}
+
+LogicalResult Conv2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  auto input = rankedType(getInput());
+  auto weight = rankedType(getWeight());
+  auto window = resolveWindow(
+      *this, input.getShape().drop_front(2), weight.getShape().drop_front(2),
+      getStrides(), getDilations(), getPads(), getAutoPad(), false);
+  if (failed(window)) {
+    return failure();
+  }
+  attrs["pads"] = toJson(window->pads);
+  attrs.erase("auto_pad");
+  return success();
+}
+
+namespace {
+template <typename PoolOp>
+FailureOr<Window> poolWindow(PoolOp op, bool includeDilations) {
+  auto input = rankedType(op.getInput());
+  if (input.getRank() != 4) {
+    op.emitOpError() << "expects input [N,C,H,W], got " << input;
+    return failure();
+  }
+  ArrayRef<int64_t> kernel = op.getKernel();
+  SmallVector<int64_t> strides(kernel.begin(), kernel.end());
+  if (op.getStrides()) {
+    strides.assign(op.getStrides()->begin(), op.getStrides()->end());
+  }
+  SmallVector<int64_t> dilations = {1, 1};
+  if constexpr (std::is_same_v<PoolOp, MaxPool2DOp>) {
+    dilations.assign(op.getDilations().begin(), op.getDilations().end());
+  }
+  (void)includeDilations;
+  return resolveWindow(op, input.getShape().drop_front(2), kernel, strides,
+                       dilations, op.getPads(), op.getAutoPad(),
+                       op.getCeilMode());
+}
+
+template <typename PoolOp>
+LogicalResult inferPool(PoolOp op, SmallVectorImpl<Type> &types) {
+  auto window = poolWindow(op, true);
+  if (failed(window)) {
+    return failure();
+  }
+  auto input = rankedType(op.getInput());
+  types.push_back(f32Tensor(op, {input.getDimSize(0), input.getDimSize(1),
+                                 window->out[0], window->out[1]}));
+  return success();
+}
+} // namespace
+
+LogicalResult MaxPool2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return inferPool(*this, types);
+}
+
+LogicalResult MaxPool2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  auto window = poolWindow(*this, true);
+  if (failed(window)) {
+    return failure();
+  }
+  attrs["strides"] = toJson(window->strides);
+  attrs["pads"] = toJson(window->pads);
+  attrs.erase("auto_pad");
+  attrs.erase("ceil_mode");
+  return success();
+}
+
+LogicalResult AvgPool2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return inferPool(*this, types);
+}
+
+LogicalResult AvgPool2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  auto window = poolWindow(*this, false);
+  if (failed(window)) {
+    return failure();
+  }
+  attrs["strides"] = toJson(window->strides);
+  attrs["pads"] = toJson(window->pads);
+  attrs["divisor_pads"] = toJson(window->userPads);
+  attrs.erase("auto_pad");
+  attrs.erase("ceil_mode");
+  return success();
+}
+
+LogicalResult GlobalAvgPoolOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  if (input.getRank() != 4) {
+    return emitOpError() << "expects input [N,C,H,W], got " << input;
+  }
+  types.push_back(
+      f32Tensor(*this, {input.getDimSize(0), input.getDimSize(1), 1, 1}));
+  return success();
+}
+
+LogicalResult BatchNormOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  if (input.getRank() < 2) {
+    return emitOpError() << "expects input [N,C,...] of rank >= 2, got "
+                         << input;
+  }
+  int64_t channels = input.getDimSize(1);
+  for (Value v : {getWeight(), getBias(), getRunningMean(), getRunningVar()}) {
+    auto t = rankedType(v);
+    if (t.getRank() != 1 || t.getDimSize(0) != channels) {
+      return emitOpError() << "per-channel operand " << t << " does not match "
+                           << channels << " channels of " << input;
+    }
+  }
+  types.push_back(input);
+  return success();
+}
+
+LogicalResult LayerNormOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  auto axis = normalizeAxis(*this, getAxis(), input.getRank());
+  if (failed(axis)) {
+    return failure();
+  }
+  ArrayRef<int64_t> normalized = input.getShape().drop_front(*axis);
+  for (Value v : {getWeight(), getBias()}) {
+    if (!v) {
+      continue;
+    }
+    auto t = rankedType(v);
+    if (t.getShape() != normalized) {
+      return emitOpError() << "scale/bias " << t
+                           << " must have the normalized shape of " << input
+                           << " from axis " << *axis;
+    }
+  }
+  types.push_back(input);
+  return success();
+}
+
+LogicalResult LayerNormOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  auto axis = normalizeAxis(*this, getAxis(), rankedType(getInput()).getRank());
+  if (failed(axis)) {
+    return failure();
+  }
+  attrs["axis"] = *axis;
+  return success();
+}
+
+LogicalResult ConcatOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (getInputs().empty()) {
+    return emitOpError() << "needs at least one input";
+  }
+  auto first = rankedType(getInputs().front());
+  auto axis = normalizeAxis(*this, getAxis(), first.getRank());
+  if (failed(axis)) {
+    return failure();
+  }
+  SmallVector<int64_t> shape(first.getShape());
+  shape[*axis] = 0;
+  for (Value v : getInputs()) {
+    auto t = rankedType(v);
+    for (int64_t d = 0; d < first.getRank(); ++d) {
+      if (t.getRank() != first.getRank() ||
+          (d != *axis && t.getDimSize(d) != first.getDimSize(d))) {
+        return emitOpError() << "input " << t << " does not match " << first
+                             << " outside axis " << *axis;
+      }
+    }
+    shape[*axis] += t.getDimSize(*axis);
+  }
+  types.push_back(f32Tensor(*this, shape));
+  return success();
+}
+
+LogicalResult ConcatOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  auto axis = normalizeAxis(*this, getAxis(),
+                            rankedType(getInputs().front()).getRank());
+  if (failed(axis)) {
+    return failure();
+  }
+  attrs["axis"] = *axis;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+LogicalResult GeluOp::verify() {
+  if (getApproximate() != "none" && getApproximate() != "tanh") {
+    return emitOpError() << "approximate must be \"none\" or \"tanh\", got \""
+                         << getApproximate() << "\"";
+  }
+  return success();
+}
+
+namespace {
+template <typename AxisOp> LogicalResult verifyAxis(AxisOp op) {
+  return normalizeAxis(op, op.getAxis(), rankedType(op.getInput()).getRank());
+}
+template <typename AxisOp>
+LogicalResult canonicalizeAxis(AxisOp op, nlohmann::json &attrs) {
+  auto axis =
+      normalizeAxis(op, op.getAxis(), rankedType(op.getInput()).getRank());
+  if (failed(axis)) {
+    return failure();
+  }
+  attrs["axis"] = *axis;
+  return success();
+}
+} // namespace
+
+LogicalResult SoftmaxOp::verify() { return verifyAxis(*this); }
+LogicalResult SoftmaxOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  return canonicalizeAxis(*this, attrs);
+}
+LogicalResult LogSoftmaxOp::verify() { return verifyAxis(*this); }
+LogicalResult LogSoftmaxOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  return canonicalizeAxis(*this, attrs);
+}
+
+LogicalResult PReluOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  auto slope = rankedType(getSlope());
+  int64_t channels = input.getRank() >= 2 ? input.getDimSize(1) : 1;
+  if (slope.getRank() != 1 ||
+      (slope.getDimSize(0) != 1 && slope.getDimSize(0) != channels)) {
+    return emitOpError() << "slope " << slope << " must be [1] or [" << channels
+                         << "] (channels of " << input << ")";
+  }
+  types.push_back(input);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+LogicalResult SparseCCEOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto logits = rankedType(getLogits());
+  auto labels = rankedType(getLabels());
+  if (logits.getRank() != 2 || labels.getRank() != 1 ||
+      labels.getDimSize(0) != logits.getDimSize(0)) {
+    return emitOpError() << "expects logits [N,C] and labels [N], got "
+                         << logits << " and " << labels;
+  }
+  types.push_back(f32Tensor(*this, {}));
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "kiln/ir/KilnOps.cpp.inc"
