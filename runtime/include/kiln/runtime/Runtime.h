@@ -65,6 +65,21 @@ private:
 };
 uint64_t hashName(const std::string &name); // FNV-1a, for per-tensor seeds
 
+// A parameter initializer (plan field `init`, table in docs/ops.md).
+// fanIn/fanOut of 0 mean "derive from the shape" (PyTorch's convention;
+// rank 1: both are shape[0], rank 0: both are 1).
+struct InitSpec {
+  std::string kind = "zeros";
+  int64_t fanIn = 0;
+  int64_t fanOut = 0;
+};
+bool isKnownInitializer(const std::string &kind);
+// The values a Session gives parameter `name`: elements drawn in row-major
+// order from Random(seed ^ hashName(name)). Random kinds need an f32 tensor.
+Tensor initializeParameter(const std::string &name,
+                           const std::vector<int64_t> &shape, DType dtype,
+                           const InitSpec &init, uint64_t seed);
+
 struct TensorInfo {
   std::string name;
   std::vector<int64_t> shape;
@@ -104,12 +119,18 @@ public:
   void setParameter(const std::string &name, const Tensor &value);
   Tensor parameter(const std::string &name) const;
 
+  // Parameters from/to a safetensors file (see Safetensors.h). Every tensor
+  // in the file must name a parameter with the same shape and dtype;
+  // parameters absent from the file keep their current values.
+  void loadParameters(const std::string &path);
+  void saveParameters(const std::string &path) const;
+
   // Runs every kernel call in order; throws Error naming the kernel if one
   // fails.
   void run();
   Tensor output(const std::string &name) const;
 
-  // Bytes of all buffers the session allocated.
+  // Bytes of all buffers the session allocated (0 before prepare()).
   size_t allocatedBytes() const;
 
 private:

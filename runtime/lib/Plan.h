@@ -1,0 +1,54 @@
+// The parsed plan file (docs/plan-format.md). Internal to the runtime.
+#ifndef KILN_RUNTIME_LIB_PLAN_H
+#define KILN_RUNTIME_LIB_PLAN_H
+
+#include "kiln/runtime/Runtime.h"
+
+#include <string>
+#include <vector>
+
+namespace kiln::runtime::detail {
+
+enum class BufferKind { Input, Param, Const, Temp, View };
+
+struct PlanBuffer {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+  BufferKind kind = BufferKind::Temp;
+  InitSpec init;          // Param
+  int64_t alias = -1;     // View: the aliased buffer
+  Tensor data;            // Const
+  int64_t classes = 0;    // i32 Input: labels in [0, classes); 0 = unset
+};
+
+struct PlanOutput {
+  std::string name;
+  int buffer;
+};
+
+struct PlanCall {
+  std::string kernel;
+  std::string op;
+  std::vector<int> args;
+};
+
+struct Plan {
+  std::string path; // of the plan file, for messages
+  std::string library;
+  std::string target;
+  std::vector<PlanBuffer> buffers;
+  std::vector<int> inputs;
+  std::vector<PlanOutput> outputs;
+  std::vector<PlanCall> calls;
+};
+
+// Reads and checks the plan: every field present and well typed, indices in
+// range, view chains acyclic with matching element counts and dtypes. A
+// relative "library" is resolved against the plan's directory. Throws Error
+// "<plan>: <field>: <problem>".
+Plan readPlan(const std::string &path);
+
+} // namespace kiln::runtime::detail
+
+#endif // KILN_RUNTIME_LIB_PLAN_H

@@ -1,0 +1,409 @@
+// Session: plan + kernel library + one arena holding every buffer.
+//
+// load():    parse the plan, dlopen the library, dlsym each distinct kernel.
+// prepare(): 1. give every root buffer (input/param/const/temp) a 64-byte
+//               aligned slot in one arena; views share their root's slot;
+//            2. copy constants, initialize parameters;
+//            3. build one halide_buffer_t per (call, argument), so that
+//               run() only walks an array of prepared argument lists.
+#include "FileIO.h"
+#include "Plan.h"
+#include "kiln/runtime/Runtime.h"
+#include "kiln/runtime/Safetensors.h"
+
+#include <HalideRuntime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <map>
+
+namespace kiln::runtime {
+
+using detail::BufferKind;
+using detail::Plan;
+using detail::PlanBuffer;
+
+namespace {
+
+using KernelFunction = int (*)(void **);
+
+constexpr size_t kAlignment = 64;
+
+size_t alignUp(size_t size) {
+  return (size + kAlignment - 1) / kAlignment * kAlignment;
+}
+
+struct ArenaDeleter {
+  void operator()(uint8_t *p) const { std::free(p); }
+};
+
+std::string listNames(const std::vector<TensorInfo> &infos) {
+  if (infos.empty()) {
+    return "none";
+  }
+  std::string text;
+  for (const TensorInfo &info : infos) {
+    text += (text.empty() ? "'" : ", '") + info.name + "'";
+  }
+  return text;
+}
+
+std::string describe(const TensorInfo &info) {
+  std::string text;
+  for (int64_t dim : info.shape) {
+    text += std::to_string(dim) + "x";
+  }
+  return text + dtypeName(info.dtype);
+}
+
+} // namespace
+
+struct Session::Impl {
+  Plan plan;
+  SessionOptions options;
+  void *library = nullptr;
+  std::vector<KernelFunction> callFunctions; // one per call
+
+  std::vector<TensorInfo> inputs, outputs, parameters;
+  std::map<std::string, int> inputBuffer, outputBuffer, parameterBuffer;
+  std::vector<int> root; // per buffer: the buffer owning its storage
+
+  bool prepared = false;
+  std::unique_ptr<uint8_t, ArenaDeleter> arena;
+  size_t arenaBytes = 0;
+  std::vector<size_t> offset; // per buffer, valid for roots
+  std::vector<bool> inputSet; // per buffer, for inputs
+
+  // Halide argument lists: callArgs[argBegin[c] .. argBegin[c+1]) are call
+  // c's args, pointing into halideBuffers, whose dims point into dims.
+  std::vector<halide_buffer_t> halideBuffers;
+  std::vector<halide_dimension_t> dims;
+  std::vector<void *> callArgs;
+  std::vector<size_t> argBegin;
+
+  ~Impl() {
+    if (library) {
+      dlclose(library);
+    }
+  }
+
+  const PlanBuffer &buffer(int b) const { return plan.buffers[b]; }
+  uint8_t *storage(int b) { return arena.get() + offset[root[b]]; }
+  size_t byteSize(int b) const {
+    int64_t count = 1;
+    for (int64_t dim : buffer(b).shape) {
+      count *= dim;
+    }
+    return static_cast<size_t>(count) * dtypeSize(buffer(b).dtype);
+  }
+
+  TensorInfo info(int b, const std::string &name) const {
+    return TensorInfo{name, buffer(b).shape, buffer(b).dtype};
+  }
+
+  int find(const std::map<std::string, int> &index,
+           const std::vector<TensorInfo> &infos, const char *what,
+           const std::string &name) const {
+    auto it = index.find(name);
+    if (it == index.end()) {
+      throw Error(std::string("unknown ") + what + " '" + name +
+                  "' (valid: " + listNames(infos) + ")");
+    }
+    return it->second;
+  }
+
+  Tensor read(int b) {
+    Tensor tensor(buffer(b).shape, buffer(b).dtype);
+    std::memcpy(tensor.bytes.data(), storage(b), tensor.bytes.size());
+    return tensor;
+  }
+
+  void write(int b, const Tensor &value, const char *what,
+             const std::string &name) {
+    const PlanBuffer &expected = buffer(b);
+    if (value.shape != expected.shape || value.dtype != expected.dtype) {
+      throw Error(std::string(what) + " '" + name + "': expected " +
+                  describe(info(b, name)) + ", got " + value.shapeString());
+    }
+    if (value.bytes.size() != byteSize(b)) {
+      throw Error(std::string(what) + " '" + name + "': tensor holds " +
+                  std::to_string(value.bytes.size()) + " bytes, " +
+                  value.shapeString() + " needs " +
+                  std::to_string(byteSize(b)));
+    }
+    std::memcpy(storage(b), value.bytes.data(), value.bytes.size());
+  }
+
+  void load() {
+    size_t count = plan.buffers.size();
+    root.resize(count);
+    for (size_t b = 0; b < count; ++b) {
+      int r = static_cast<int>(b);
+      while (buffer(r).kind == BufferKind::View) {
+        r = static_cast<int>(buffer(r).alias);
+      }
+      root[b] = r;
+    }
+    for (int b : plan.inputs) {
+      inputBuffer[buffer(b).name] = b;
+      inputs.push_back(info(b, buffer(b).name));
+    }
+    for (size_t b = 0; b < count; ++b) {
+      if (buffer(b).kind == BufferKind::Param) {
+        parameterBuffer[buffer(b).name] = static_cast<int>(b);
+        parameters.push_back(info(b, buffer(b).name));
+      }
+    }
+    for (const auto &output : plan.outputs) {
+      outputBuffer[output.name] = output.buffer;
+      outputs.push_back(info(output.buffer, output.name));
+    }
+
+    library = dlopen(plan.library.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      const char *reason = dlerror();
+      throw Error(plan.path + ": cannot load kernel library '" + plan.library +
+                  "': " + (reason ? reason : "unknown error"));
+    }
+    std::map<std::string, KernelFunction> functions;
+    for (size_t c = 0; c < plan.calls.size(); ++c) {
+      const std::string &kernel = plan.calls[c].kernel;
+      auto it = functions.find(kernel);
+      if (it == functions.end()) {
+        std::string symbol = kernel + "_argv";
+        dlerror();
+        void *address = dlsym(library, symbol.c_str());
+        if (!address) {
+          const char *reason = dlerror();
+          throw Error(plan.path + ": calls[" + std::to_string(c) +
+                      "]: kernel library '" + plan.library + "' lacks '" +
+                      symbol + "'" + (reason ? std::string(": ") + reason : ""));
+        }
+        it = functions
+                 .emplace(kernel, reinterpret_cast<KernelFunction>(address))
+                 .first;
+      }
+      callFunctions.push_back(it->second);
+    }
+  }
+
+  void prepare() {
+    if (prepared) {
+      return;
+    }
+    size_t count = plan.buffers.size();
+    offset.assign(count, 0);
+    size_t total = 0;
+    for (size_t b = 0; b < count; ++b) {
+      if (root[b] == static_cast<int>(b)) {
+        offset[b] = total;
+        total += alignUp(byteSize(static_cast<int>(b)));
+      }
+    }
+    // One extra slot so that even an empty plan gets a valid pointer.
+    uint8_t *memory =
+        static_cast<uint8_t *>(std::aligned_alloc(kAlignment, total + kAlignment));
+    if (!memory) {
+      throw Error(plan.path + ": cannot allocate " + std::to_string(total) +
+                  " bytes for the plan's buffers");
+    }
+    std::memset(memory, 0, total + kAlignment);
+    arena.reset(memory);
+    arenaBytes = total;
+
+    for (size_t b = 0; b < count; ++b) {
+      const PlanBuffer &desc = buffer(static_cast<int>(b));
+      if (desc.kind == BufferKind::Const) {
+        std::memcpy(storage(static_cast<int>(b)), desc.data.bytes.data(),
+                    desc.data.bytes.size());
+      } else if (desc.kind == BufferKind::Param) {
+        Tensor value = initializeParameter(desc.name, desc.shape, desc.dtype,
+                                           desc.init, options.seed);
+        std::memcpy(storage(static_cast<int>(b)), value.bytes.data(),
+                    value.bytes.size());
+      }
+    }
+    inputSet.assign(count, false);
+    buildHalideBuffers();
+    prepared = true;
+  }
+
+  void buildHalideBuffers() {
+    size_t argCount = 0, dimCount = 0;
+    for (const auto &call : plan.calls) {
+      argCount += call.args.size();
+      for (int b : call.args) {
+        dimCount += buffer(b).shape.size();
+      }
+    }
+    // Sized once: the pointers taken below stay valid.
+    halideBuffers.assign(argCount, halide_buffer_t{});
+    dims.assign(dimCount, halide_dimension_t{});
+    callArgs.assign(argCount, nullptr);
+    argBegin.clear();
+    size_t arg = 0, dim = 0;
+    for (const auto &call : plan.calls) {
+      argBegin.push_back(arg);
+      for (int b : call.args) {
+        const PlanBuffer &desc = buffer(b);
+        halide_buffer_t &hb = halideBuffers[arg];
+        hb.host = storage(b);
+        hb.type.code =
+            desc.dtype == DType::F32 ? halide_type_float : halide_type_int;
+        hb.type.bits = 32;
+        hb.type.lanes = 1;
+        hb.dimensions = static_cast<int32_t>(desc.shape.size());
+        hb.dim = hb.dimensions > 0 ? &dims[dim] : nullptr;
+        // Halide order: innermost first, dense strides.
+        int64_t stride = 1;
+        for (int d = hb.dimensions - 1; d >= 0; --d) {
+          halide_dimension_t &hd = dims[dim++];
+          hd.min = 0;
+          hd.extent = static_cast<int32_t>(desc.shape[d]);
+          hd.stride = static_cast<int32_t>(stride);
+          stride *= desc.shape[d];
+        }
+        if (stride > INT32_MAX) {
+          throw Error(plan.path + ": buffer '" + desc.name +
+                      "' has more elements than a Halide buffer can address");
+        }
+        callArgs[arg] = &hb;
+        ++arg;
+      }
+    }
+    argBegin.push_back(arg);
+  }
+
+  void run() {
+    prepare();
+    for (int b : plan.inputs) {
+      if (!inputSet[b]) {
+        throw Error("input '" + buffer(b).name +
+                    "' not set (call setInput or fillMissingInputs)");
+      }
+    }
+    for (size_t c = 0; c < plan.calls.size(); ++c) {
+      int status = callFunctions[c](callArgs.data() + argBegin[c]);
+      if (status != 0) {
+        const auto &call = plan.calls[c];
+        throw Error(plan.path + ": call " + std::to_string(c) + " (kernel '" +
+                    call.kernel + "', op '" + call.op + "') failed with status " +
+                    std::to_string(status));
+      }
+    }
+  }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session &&) noexcept = default;
+Session &Session::operator=(Session &&) noexcept = default;
+Session::~Session() = default;
+
+Session Session::load(const std::string &planPath,
+                      const SessionOptions &options) {
+  auto impl = std::make_unique<Impl>();
+  impl->plan = detail::readPlan(planPath);
+  impl->options = options;
+  impl->load();
+  return Session(std::move(impl));
+}
+
+const std::vector<TensorInfo> &Session::inputs() const { return impl_->inputs; }
+const std::vector<TensorInfo> &Session::outputs() const {
+  return impl_->outputs;
+}
+const std::vector<TensorInfo> &Session::parameters() const {
+  return impl_->parameters;
+}
+
+void Session::prepare() { impl_->prepare(); }
+
+void Session::setInput(const std::string &name, const Tensor &value) {
+  int b = impl_->find(impl_->inputBuffer, impl_->inputs, "input", name);
+  impl_->prepare();
+  impl_->write(b, value, "input", name);
+  impl_->inputSet[b] = true;
+}
+
+void Session::fillMissingInputs(uint64_t seed) {
+  impl_->prepare();
+  for (int b : impl_->plan.inputs) {
+    if (impl_->inputSet[b]) {
+      continue;
+    }
+    const PlanBuffer &desc = impl_->buffer(b);
+    Random random(seed ^ hashName(desc.name));
+    Tensor value(desc.shape, desc.dtype);
+    int64_t count = value.numElements();
+    uint64_t classes = desc.classes > 0 ? desc.classes : 10;
+    for (int64_t i = 0; i < count; ++i) {
+      if (desc.dtype == DType::F32) {
+        value.f32()[i] = random.normal(0.0f, 1.0f);
+      } else {
+        value.i32()[i] = static_cast<int32_t>(random.next() % classes);
+      }
+    }
+    impl_->write(b, value, "input", desc.name);
+    impl_->inputSet[b] = true;
+  }
+}
+
+void Session::setParameter(const std::string &name, const Tensor &value) {
+  int b = impl_->find(impl_->parameterBuffer, impl_->parameters, "parameter",
+                      name);
+  impl_->prepare();
+  impl_->write(b, value, "parameter", name);
+}
+
+Tensor Session::parameter(const std::string &name) const {
+  int b = impl_->find(impl_->parameterBuffer, impl_->parameters, "parameter",
+                      name);
+  impl_->prepare();
+  return impl_->read(b);
+}
+
+void Session::loadParameters(const std::string &path) {
+  std::map<std::string, Tensor> tensors = readSafetensors(path);
+  // Check everything before writing anything: a bad file leaves the
+  // session unchanged.
+  for (const auto &[name, tensor] : tensors) {
+    auto it = impl_->parameterBuffer.find(name);
+    if (it == impl_->parameterBuffer.end()) {
+      throw Error(path + ": tensor '" + name +
+                  "' is not a parameter of the plan (valid: " +
+                  listNames(impl_->parameters) + ")");
+    }
+    const PlanBuffer &desc = impl_->buffer(it->second);
+    if (tensor.shape != desc.shape || tensor.dtype != desc.dtype) {
+      throw Error(path + ": parameter '" + name + "': expected " +
+                  describe(impl_->info(it->second, name)) + ", got " +
+                  tensor.shapeString());
+    }
+  }
+  impl_->prepare();
+  for (const auto &[name, tensor] : tensors) {
+    impl_->write(impl_->parameterBuffer.at(name), tensor, "parameter", name);
+  }
+}
+
+void Session::saveParameters(const std::string &path) const {
+  impl_->prepare();
+  std::map<std::string, Tensor> tensors;
+  for (const auto &[name, b] : impl_->parameterBuffer) {
+    tensors.emplace(name, impl_->read(b));
+  }
+  writeSafetensors(path, tensors);
+}
+
+void Session::run() { impl_->run(); }
+
+Tensor Session::output(const std::string &name) const {
+  int b = impl_->find(impl_->outputBuffer, impl_->outputs, "output", name);
+  impl_->prepare();
+  return impl_->read(b);
+}
+
+size_t Session::allocatedBytes() const { return impl_->arenaBytes; }
+
+} // namespace kiln::runtime

@@ -1,0 +1,63 @@
+#include "kiln/runtime/Runtime.h"
+
+namespace kiln::runtime {
+
+const char *dtypeName(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return "f32";
+  case DType::I32:
+    return "i32";
+  }
+  return "?";
+}
+
+size_t dtypeSize(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+  case DType::I32:
+    return 4;
+  }
+  return 0;
+}
+
+static int64_t countElements(const std::vector<int64_t> &shape) {
+  int64_t count = 1;
+  for (int64_t dim : shape) {
+    if (dim < 0) {
+      throw Error("negative dimension in tensor shape");
+    }
+    count *= dim;
+  }
+  return count;
+}
+
+Tensor::Tensor(std::vector<int64_t> shape, DType dtype)
+    : shape(std::move(shape)), dtype(dtype) {
+  bytes.assign(static_cast<size_t>(countElements(this->shape)) *
+                   dtypeSize(dtype),
+               0);
+}
+
+int64_t Tensor::numElements() const { return countElements(shape); }
+
+// The accessors hand out typed views of `bytes`; vector storage comes from
+// operator new, which is aligned for float and int32_t.
+float *Tensor::f32() { return reinterpret_cast<float *>(bytes.data()); }
+const float *Tensor::f32() const {
+  return reinterpret_cast<const float *>(bytes.data());
+}
+int32_t *Tensor::i32() { return reinterpret_cast<int32_t *>(bytes.data()); }
+const int32_t *Tensor::i32() const {
+  return reinterpret_cast<const int32_t *>(bytes.data());
+}
+
+std::string Tensor::shapeString() const {
+  std::string text;
+  for (int64_t dim : shape) {
+    text += std::to_string(dim) + "x";
+  }
+  return text + dtypeName(dtype);
+}
+
+} // namespace kiln::runtime

@@ -1,0 +1,180 @@
+#include "TestUtil.h"
+
+#include <cstring>
+
+namespace kiln::runtime {
+namespace {
+
+using test::tempDir;
+
+// A version 1.0 or 2.0 npy file with `header` padded to 64 bytes.
+std::string npyBytes(const std::string &dict, const std::string &data,
+                     int major = 1) {
+  size_t prefix = major == 1 ? 10 : 12;
+  std::string header = dict;
+  while ((prefix + header.size() + 1) % 64 != 0) {
+    header += ' ';
+  }
+  header += '\n';
+  std::string file = std::string("\x93NUMPY", 6);
+  file += static_cast<char>(major);
+  file += '\0';
+  for (size_t i = 0; i < prefix - 8; ++i) {
+    file += static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  }
+  return file + header + data;
+}
+
+template <typename T> std::string raw(std::initializer_list<T> values) {
+  std::string bytes;
+  for (T v : values) {
+    bytes.append(reinterpret_cast<const char *>(&v), sizeof(T));
+  }
+  return bytes;
+}
+
+TEST(Npy, RoundTrip) {
+  std::string dir = tempDir();
+  Tensor f({2, 3}, DType::F32);
+  for (int i = 0; i < 6; ++i) {
+    f.f32()[i] = 0.5f * i - 1;
+  }
+  writeNpy(dir + "/f.npy", f);
+  Tensor back = readNpy(dir + "/f.npy");
+  EXPECT_EQ(back.shape, f.shape);
+  EXPECT_EQ(back.dtype, DType::F32);
+  EXPECT_EQ(back.bytes, f.bytes);
+
+  Tensor i({4}, DType::I32);
+  i.i32()[0] = -7;
+  i.i32()[3] = 1 << 30;
+  writeNpy(dir + "/i.npy", i);
+  Tensor iback = readNpy(dir + "/i.npy");
+  EXPECT_EQ(iback.shape, std::vector<int64_t>{4});
+  EXPECT_EQ(iback.dtype, DType::I32);
+  EXPECT_EQ(iback.bytes, i.bytes);
+
+  Tensor scalar({}, DType::F32);
+  scalar.f32()[0] = 3.25f;
+  writeNpy(dir + "/s.npy", scalar);
+  Tensor sback = readNpy(dir + "/s.npy");
+  EXPECT_TRUE(sback.shape.empty());
+  EXPECT_EQ(sback.f32()[0], 3.25f);
+}
+
+TEST(Npy, WrittenHeaderIsNumpyFormat) {
+  std::string dir = tempDir();
+  Tensor t({2, 3}, DType::F32);
+  writeNpy(dir + "/t.npy", t);
+  std::ifstream in(dir + "/t.npy", std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), {});
+  // 10-byte prefix + 60-byte dict + padding + '\n' = 128, as numpy writes.
+  ASSERT_EQ(file.size(), 128u + 24u);
+  EXPECT_EQ(file.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  EXPECT_EQ(static_cast<unsigned char>(file[8]), 118); // 128 - 10
+  EXPECT_EQ(static_cast<unsigned char>(file[9]), 0);
+  EXPECT_EQ(file.substr(10, 118).find(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"),
+            0u);
+  EXPECT_EQ(file[127], '\n');
+}
+
+TEST(Npy, ReadsHandCraftedF8AsF32) {
+  std::string dir = tempDir();
+  test::writeText(dir + "/d.npy",
+                  npyBytes("{'descr': '<f8', 'fortran_order': False, "
+                           "'shape': (3,), }",
+                           raw<double>({1.5, -2.0, 0.1})));
+  Tensor t = readNpy(dir + "/d.npy");
+  EXPECT_EQ(t.shape, std::vector<int64_t>{3});
+  EXPECT_EQ(t.dtype, DType::F32);
+  EXPECT_EQ(t.f32()[0], 1.5f);
+  EXPECT_EQ(t.f32()[1], -2.0f);
+  EXPECT_EQ(t.f32()[2], 0.1f);
+}
+
+TEST(Npy, ReadsVersion2AndIntegerTypes) {
+  std::string dir = tempDir();
+  test::writeText(dir + "/v2.npy",
+                  npyBytes("{'descr': '<i4', 'fortran_order': False, "
+                           "'shape': (2, 1), }",
+                           raw<int32_t>({5, -6}), 2));
+  Tensor v2 = readNpy(dir + "/v2.npy");
+  EXPECT_EQ(v2.shape, (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(v2.i32()[0], 5);
+  EXPECT_EQ(v2.i32()[1], -6);
+
+  test::writeText(dir + "/i8.npy",
+                  npyBytes("{'descr': '<i8', 'fortran_order': False, "
+                           "'shape': (2,), }",
+                           raw<int64_t>({9, -3})));
+  Tensor i8 = readNpy(dir + "/i8.npy");
+  EXPECT_EQ(i8.dtype, DType::I32);
+  EXPECT_EQ(i8.i32()[0], 9);
+  EXPECT_EQ(i8.i32()[1], -3);
+
+  // Keys in another order, double quotes, as other writers produce.
+  test::writeText(dir + "/u1.npy",
+                  npyBytes("{\"shape\": (3,), \"fortran_order\": False, "
+                           "\"descr\": \"|u1\"}",
+                           std::string("\x01\xff\x07", 3)));
+  Tensor u1 = readNpy(dir + "/u1.npy");
+  EXPECT_EQ(u1.dtype, DType::I32);
+  EXPECT_EQ(u1.i32()[1], 255);
+  EXPECT_EQ(u1.i32()[2], 7);
+}
+
+TEST(Npy, Errors) {
+  std::string dir = tempDir();
+  std::string missing = dir + "/missing.npy";
+  std::string message = KILN_ERROR_MESSAGE(readNpy(missing));
+  EXPECT_NE(message.find(missing), std::string::npos) << message;
+  EXPECT_NE(message.find("No such file"), std::string::npos) << message;
+
+  test::writeText(dir + "/magic.npy", "PK\x03\x04 not numpy at all");
+  message = KILN_ERROR_MESSAGE(readNpy(dir + "/magic.npy"));
+  EXPECT_NE(message.find("magic.npy"), std::string::npos) << message;
+  EXPECT_NE(message.find("bad magic"), std::string::npos) << message;
+
+  test::writeText(dir + "/c8.npy",
+                  npyBytes("{'descr': '<c8', 'fortran_order': False, "
+                           "'shape': (1,), }",
+                           raw<float>({1, 2})));
+  message = KILN_ERROR_MESSAGE(readNpy(dir + "/c8.npy"));
+  EXPECT_NE(message.find("c8.npy"), std::string::npos) << message;
+  EXPECT_NE(message.find("unsupported dtype '<c8'"), std::string::npos)
+      << message;
+
+  test::writeText(dir + "/big.npy",
+                  npyBytes("{'descr': '>f4', 'fortran_order': False, "
+                           "'shape': (1,), }",
+                           raw<float>({1})));
+  message = KILN_ERROR_MESSAGE(readNpy(dir + "/big.npy"));
+  EXPECT_NE(message.find("unsupported dtype '>f4'"), std::string::npos)
+      << message;
+
+  test::writeText(dir + "/fortran.npy",
+                  npyBytes("{'descr': '<f4', 'fortran_order': True, "
+                           "'shape': (2, 2), }",
+                           raw<float>({1, 2, 3, 4})));
+  message = KILN_ERROR_MESSAGE(readNpy(dir + "/fortran.npy"));
+  EXPECT_NE(message.find("fortran.npy"), std::string::npos) << message;
+  EXPECT_NE(message.find("Fortran"), std::string::npos) << message;
+
+  test::writeText(dir + "/short.npy",
+                  npyBytes("{'descr': '<f4', 'fortran_order': False, "
+                           "'shape': (2, 3), }",
+                           raw<float>({1, 2, 3})));
+  message = KILN_ERROR_MESSAGE(readNpy(dir + "/short.npy"));
+  EXPECT_NE(message.find("short.npy"), std::string::npos) << message;
+  EXPECT_NE(message.find("truncated data"), std::string::npos) << message;
+
+  test::writeText(dir + "/header.npy", npyBytes("{'descr': '<f4', ", ""));
+  EXPECT_THROW(readNpy(dir + "/header.npy"), Error);
+
+  EXPECT_THROW(writeNpy(dir + "/no/such/dir/x.npy", Tensor({1}, DType::F32)),
+               Error);
+}
+
+} // namespace
+} // namespace kiln::runtime

@@ -1,0 +1,357 @@
+// End-to-end session tests against fake_kernels.c (built as a shared library
+// next to this test; its path arrives as KILN_TEST_KERNELS).
+#include "TestUtil.h"
+
+#include "kiln/runtime/Safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::runtime {
+namespace {
+
+using nlohmann::json;
+using test::tempDir;
+
+// x (2x2 input) -view-> xv [4]; t = add(xv, w); u = add(t, c);
+// y = view of u as 2x2; total = sum(u) (rank 0). labels: i32 input, 5 classes.
+json examplePlan() {
+  return json::parse(R"({
+    "version": 1,
+    "library": ")" KILN_TEST_KERNELS R"(",
+    "target": "host",
+    "buffers": [
+      {"name": "x", "shape": [2, 2], "dtype": "f32", "kind": "input"},
+      {"name": "xv", "shape": [4], "dtype": "f32", "kind": "view", "alias": 0},
+      {"name": "w", "shape": [4], "dtype": "f32", "kind": "param",
+       "init": {"kind": "ones"}},
+      {"name": "%t", "shape": [4], "dtype": "f32", "kind": "temp"},
+      {"name": "c", "shape": [4], "dtype": "f32", "kind": "const",
+       "data": [10, 20, 30, 40]},
+      {"name": "%u", "shape": [4], "dtype": "f32", "kind": "temp"},
+      {"name": "%y", "shape": [2, 2], "dtype": "f32", "kind": "view", "alias": 5},
+      {"name": "%total", "shape": [], "dtype": "f32", "kind": "temp"},
+      {"name": "labels", "shape": [3], "dtype": "i32", "kind": "input",
+       "classes": 5},
+      {"name": "h", "shape": [8, 4], "dtype": "f32", "kind": "param",
+       "init": {"kind": "he_uniform"}}
+    ],
+    "inputs": [0, 8],
+    "outputs": [{"name": "y", "buffer": 6}, {"name": "total", "buffer": 7},
+                {"name": "weight", "buffer": 2}],
+    "calls": [
+      {"kernel": "kiln_test_add", "op": "add", "args": [1, 2, 3]},
+      {"kernel": "kiln_test_add", "op": "add", "args": [3, 4, 5]},
+      {"kernel": "kiln_test_sum", "op": "sum", "args": [5, 7]}
+    ]
+  })");
+}
+
+std::string writePlan(const std::string &dir, const json &plan,
+                      const std::string &name = "plan.json") {
+  std::string path = dir + "/" + name;
+  test::writeText(path, plan.dump(2));
+  return path;
+}
+
+Tensor f32(std::vector<int64_t> shape, std::vector<float> values) {
+  Tensor t(std::move(shape), DType::F32);
+  for (size_t i = 0; i < values.size(); ++i) {
+    t.f32()[i] = values[i];
+  }
+  return t;
+}
+
+TEST(Session, RunsKernelsThroughViews) {
+  std::string dir = tempDir();
+  Session session = Session::load(writePlan(dir, examplePlan()));
+  ASSERT_EQ(session.inputs().size(), 2u);
+  EXPECT_EQ(session.inputs()[0].name, "x");
+  EXPECT_EQ(session.inputs()[1].dtype, DType::I32);
+  ASSERT_EQ(session.outputs().size(), 3u);
+  EXPECT_EQ(session.outputs()[0].shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_TRUE(session.outputs()[1].shape.empty());
+  ASSERT_EQ(session.parameters().size(), 2u);
+  EXPECT_EQ(session.parameters()[0].name, "w");
+
+  EXPECT_EQ(session.allocatedBytes(), 0u);
+  session.prepare();
+  session.prepare();
+  // Roots x, w, %t, c, %u, %total, labels, h, each rounded up to 64 bytes.
+  EXPECT_EQ(session.allocatedBytes(), 7 * 64u + 128u);
+
+  session.setInput("x", f32({2, 2}, {1, 2, 3, 4}));
+  session.setInput("labels", Tensor({3}, DType::I32));
+  session.run();
+  Tensor y = session.output("y");
+  EXPECT_EQ(y.shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(y.f32()[0], 12.0f);
+  EXPECT_EQ(y.f32()[1], 23.0f);
+  EXPECT_EQ(y.f32()[2], 34.0f);
+  EXPECT_EQ(y.f32()[3], 45.0f);
+  EXPECT_EQ(session.output("total").f32()[0], 114.0f);
+  EXPECT_EQ(session.output("weight").f32()[0], 1.0f);
+
+  // Parameters: copies out, replaceable in, visible to the next run.
+  Tensor w = session.parameter("w");
+  w.f32()[0] = 100;
+  EXPECT_EQ(session.parameter("w").f32()[0], 1.0f);
+  session.setParameter("w", w);
+  session.run();
+  EXPECT_EQ(session.output("y").f32()[0], 111.0f);
+  EXPECT_EQ(session.output("total").f32()[0], 213.0f);
+
+  // Movable.
+  Session moved = std::move(session);
+  moved.run();
+  EXPECT_EQ(moved.output("y").f32()[3], 45.0f);
+}
+
+TEST(Session, InputChecks) {
+  std::string dir = tempDir();
+  Session session = Session::load(writePlan(dir, examplePlan()));
+  EXPECT_EQ(KILN_ERROR_MESSAGE(
+                session.setInput("x", f32({1, 2, 2}, {1, 2, 3, 4}))),
+            "input 'x': expected 2x2xf32, got 1x2x2xf32");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.setInput("labels", Tensor({3}, DType::F32))),
+            "input 'labels': expected 3xi32, got 3xf32");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.setInput("image", Tensor({1}, DType::F32))),
+            "unknown input 'image' (valid: 'x', 'labels')");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.output("z")),
+            "unknown output 'z' (valid: 'y', 'total', 'weight')");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.parameter("b")),
+            "unknown parameter 'b' (valid: 'w', 'h')");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.setParameter("w", Tensor({5}, DType::F32))),
+            "parameter 'w': expected 4xf32, got 5xf32");
+
+  session.setInput("x", f32({2, 2}, {1, 2, 3, 4}));
+  std::string message = KILN_ERROR_MESSAGE(session.run());
+  EXPECT_NE(message.find("input 'labels' not set"), std::string::npos)
+      << message;
+}
+
+TEST(Session, FillMissingInputs) {
+  std::string dir = tempDir();
+  std::string plan = writePlan(dir, examplePlan());
+  Session a = Session::load(plan);
+  a.setInput("x", f32({2, 2}, {1, 2, 3, 4}));
+  a.fillMissingInputs(9);
+  a.run();
+  EXPECT_EQ(a.output("y").f32()[0], 12.0f); // x kept
+
+  // Labels in [0, classes) from Random(seed ^ hashName("labels")).
+  Session b = Session::load(plan);
+  b.fillMissingInputs(9);
+  b.run();
+  Random labels(9 ^ hashName("labels"));
+  Random image(9 ^ hashName("x"));
+  Tensor y = b.output("y");
+  // y[i] = x[i] + 1 + c[i] with x ~ N(0, 1) drawn from the input's stream.
+  EXPECT_FLOAT_EQ(y.f32()[0], image.normal(0, 1) + 1 + 10);
+  (void)labels;
+}
+
+TEST(Session, RandomLabelsUseClasses) {
+  std::string dir = tempDir();
+  json plan = examplePlan();
+  plan["buffers"][8]["shape"] = {1000};
+  Session session = Session::load(writePlan(dir, plan));
+  session.fillMissingInputs(3);
+  // An output that is an input reads it back.
+  json withOutput = examplePlan();
+  withOutput["buffers"][8]["shape"] = {1000};
+  withOutput["outputs"].push_back({{"name", "labels"}, {"buffer", 8}});
+  Session s2 = Session::load(writePlan(dir, withOutput, "labels.json"));
+  s2.fillMissingInputs(3);
+  Tensor labels = s2.output("labels");
+  Random random(3 ^ hashName("labels"));
+  bool sawZero = false, sawFour = false;
+  for (int i = 0; i < 1000; ++i) {
+    int32_t label = labels.i32()[i];
+    ASSERT_EQ(static_cast<uint64_t>(label), random.next() % 5);
+    sawZero |= label == 0;
+    sawFour |= label == 4;
+  }
+  EXPECT_TRUE(sawZero && sawFour);
+}
+
+TEST(Session, ParametersAreSeeded) {
+  std::string dir = tempDir();
+  std::string plan = writePlan(dir, examplePlan());
+  SessionOptions options;
+  options.seed = 5;
+  Session a = Session::load(plan, options);
+  Session b = Session::load(plan, options);
+  options.seed = 6;
+  Session c = Session::load(plan, options);
+  Tensor ha = a.parameter("h");
+  EXPECT_EQ(ha.bytes, b.parameter("h").bytes);
+  EXPECT_NE(ha.bytes, c.parameter("h").bytes);
+  InitSpec he;
+  he.kind = "he_uniform";
+  EXPECT_EQ(ha.bytes,
+            initializeParameter("h", {8, 4}, DType::F32, he, 5).bytes);
+}
+
+TEST(Session, SaveAndLoadParameters) {
+  std::string dir = tempDir();
+  std::string plan = writePlan(dir, examplePlan());
+  SessionOptions options;
+  options.seed = 1;
+  Session a = Session::load(plan, options);
+  a.setParameter("w", f32({4}, {1, 2, 3, 4}));
+  a.saveParameters(dir + "/params.safetensors");
+  auto saved = readSafetensors(dir + "/params.safetensors");
+  ASSERT_EQ(saved.size(), 2u);
+  EXPECT_EQ(saved["w"].f32()[3], 4.0f);
+
+  options.seed = 2;
+  Session b = Session::load(plan, options);
+  b.loadParameters(dir + "/params.safetensors");
+  EXPECT_EQ(b.parameter("w").bytes, saved["w"].bytes);
+  EXPECT_EQ(b.parameter("h").bytes, a.parameter("h").bytes);
+
+  // A partial file leaves the other parameters alone.
+  Session c = Session::load(plan, options);
+  Tensor hBefore = c.parameter("h");
+  writeSafetensors(dir + "/w.safetensors", {{"w", f32({4}, {9, 9, 9, 9})}});
+  c.loadParameters(dir + "/w.safetensors");
+  EXPECT_EQ(c.parameter("w").f32()[2], 9.0f);
+  EXPECT_EQ(c.parameter("h").bytes, hBefore.bytes);
+
+  writeSafetensors(dir + "/bad.safetensors", {{"w", Tensor({2, 2}, DType::F32)}});
+  std::string message =
+      KILN_ERROR_MESSAGE(c.loadParameters(dir + "/bad.safetensors"));
+  EXPECT_NE(message.find("parameter 'w': expected 4xf32, got 2x2xf32"),
+            std::string::npos)
+      << message;
+  writeSafetensors(dir + "/unknown.safetensors", {{"q", Tensor({4}, DType::F32)}});
+  message = KILN_ERROR_MESSAGE(c.loadParameters(dir + "/unknown.safetensors"));
+  EXPECT_NE(message.find("'q' is not a parameter"), std::string::npos)
+      << message;
+  EXPECT_EQ(c.parameter("w").f32()[2], 9.0f);
+}
+
+TEST(Session, KernelFailureNamesTheCall) {
+  std::string dir = tempDir();
+  json plan = examplePlan();
+  plan["calls"].push_back(
+      {{"kernel", "kiln_test_fail"}, {"op", "relu"}, {"args", {5, 3}}});
+  std::string path = writePlan(dir, plan);
+  Session session = Session::load(path);
+  session.fillMissingInputs(0);
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.run()),
+            path + ": call 3 (kernel 'kiln_test_fail', op 'relu') failed "
+                   "with status -1");
+
+  // The fake add rejects 2-D buffers: the halide_buffer_t carried rank 2.
+  json wrongRank = examplePlan();
+  wrongRank["calls"][0]["args"] = {0, 0, 3};
+  path = writePlan(dir, wrongRank, "rank.json");
+  Session rank = Session::load(path);
+  rank.fillMissingInputs(0);
+  std::string message = KILN_ERROR_MESSAGE(rank.run());
+  EXPECT_NE(message.find("call 0 (kernel 'kiln_test_add', op 'add') failed "
+                         "with status -2"),
+            std::string::npos)
+      << message;
+}
+
+// Loading `plan` fails with a message containing `expected`.
+void expectLoadError(const json &plan, const std::string &expected) {
+  std::string dir = tempDir();
+  std::string path = writePlan(dir, plan);
+  std::string message = KILN_ERROR_MESSAGE(Session::load(path));
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find(expected), std::string::npos) << message;
+}
+
+TEST(Session, PlanErrors) {
+  json plan = examplePlan();
+  plan["library"] = "/nonexistent/kernels.so";
+  expectLoadError(plan, "cannot load kernel library '/nonexistent/kernels.so'");
+
+  plan = examplePlan();
+  plan["calls"][2]["kernel"] = "kiln_missing";
+  expectLoadError(plan, "calls[2]: kernel library '" KILN_TEST_KERNELS
+                        "' lacks 'kiln_missing_argv'");
+
+  plan = examplePlan();
+  plan["version"] = "1";
+  expectLoadError(plan, "version: expected an integer, got string");
+  plan["version"] = 2;
+  expectLoadError(plan, "unsupported plan version 2");
+
+  plan = examplePlan();
+  plan.erase("calls");
+  expectLoadError(plan, "calls: missing");
+
+  plan = examplePlan();
+  plan["buffers"][3]["shape"][0] = "4";
+  expectLoadError(plan, "buffers[3].shape[0]: expected an integer, got string");
+
+  plan = examplePlan();
+  plan["buffers"][2].erase("init");
+  expectLoadError(plan, "buffers[2].init: missing");
+
+  plan = examplePlan();
+  plan["buffers"][2]["init"]["kind"] = "orthogonal";
+  expectLoadError(plan, "buffers[2].init.kind: unknown initializer 'orthogonal'");
+
+  plan = examplePlan();
+  plan["buffers"][0]["dtype"] = "f16";
+  expectLoadError(plan, "buffers[0].dtype: unsupported dtype 'f16'");
+
+  plan = examplePlan();
+  plan["buffers"][0]["kind"] = "weight";
+  expectLoadError(plan, "buffers[0].kind: unknown kind 'weight'");
+
+  plan = examplePlan();
+  plan["buffers"][4]["data"] = {1, 2, 3};
+  expectLoadError(plan, "buffers[4].data: has 3 values, shape needs 4");
+
+  plan = examplePlan();
+  plan["buffers"][1]["alias"] = 42;
+  expectLoadError(plan, "buffers[1].alias: buffer index 42 out of range");
+
+  plan = examplePlan();
+  plan["buffers"][1]["shape"] = {5};
+  expectLoadError(plan, "view 'xv' (5xf32) does not match 'x' (2x2xf32)");
+
+  plan = examplePlan();
+  plan["buffers"][6]["alias"] = 6;
+  plan["buffers"][6]["shape"] = {2, 2};
+  expectLoadError(plan, "alias cycle");
+
+  plan = examplePlan();
+  plan["inputs"] = {0, 3};
+  expectLoadError(plan, "inputs[1]: buffer 3 ('%t') is not of kind input");
+
+  plan = examplePlan();
+  plan["outputs"][0]["buffer"] = -1;
+  expectLoadError(plan, "outputs[0].buffer: buffer index -1 out of range");
+
+  plan = examplePlan();
+  plan["calls"][0]["args"] = {1, 2, "3"};
+  expectLoadError(plan, "calls[0].args[2]: expected an integer, got string");
+
+  plan = examplePlan();
+  plan["calls"][0] = {1, 2, 3};
+  expectLoadError(plan, "calls[0]: expected an object, got array");
+}
+
+TEST(Session, UnreadablePlans) {
+  std::string dir = tempDir();
+  std::string message = KILN_ERROR_MESSAGE(Session::load(dir + "/none.json"));
+  EXPECT_NE(message.find(dir + "/none.json"), std::string::npos) << message;
+
+  test::writeText(dir + "/bad.json", "{\"version\": 1,");
+  message = KILN_ERROR_MESSAGE(Session::load(dir + "/bad.json"));
+  EXPECT_NE(message.find(dir + "/bad.json: invalid JSON"), std::string::npos)
+      << message;
+
+  test::writeText(dir + "/array.json", "[]");
+  EXPECT_THROW(Session::load(dir + "/array.json"), Error);
+}
+
+} // namespace
+} // namespace kiln::runtime
