@@ -13,7 +13,8 @@ using nlohmann::json;
 using test::tempDir;
 
 // x (2x2 input) -view-> xv [4]; t = add(xv, w); u = add(t, c);
-// y = view of u as 2x2; total = sum(u) (rank 0). labels: i32 input, 5 classes.
+// y = view of u as 2x2; flat = view of y (a chain); total = sum(u) (rank 0).
+// labels: i32 input, 5 classes.
 json examplePlan() {
   return json::parse(R"({
     "version": 1,
@@ -33,11 +34,12 @@ json examplePlan() {
       {"name": "labels", "shape": [3], "dtype": "i32", "kind": "input",
        "classes": 5},
       {"name": "h", "shape": [8, 4], "dtype": "f32", "kind": "param",
-       "init": {"kind": "he_uniform"}}
+       "init": {"kind": "he_uniform"}},
+      {"name": "%flat", "shape": [4], "dtype": "f32", "kind": "view", "alias": 6}
     ],
     "inputs": [0, 8],
     "outputs": [{"name": "y", "buffer": 6}, {"name": "total", "buffer": 7},
-                {"name": "weight", "buffer": 2}],
+                {"name": "weight", "buffer": 2}, {"name": "flat", "buffer": 10}],
     "calls": [
       {"kernel": "kiln_test_add", "op": "add", "args": [1, 2, 3]},
       {"kernel": "kiln_test_add", "op": "add", "args": [3, 4, 5]},
@@ -67,7 +69,7 @@ TEST(Session, RunsKernelsThroughViews) {
   ASSERT_EQ(session.inputs().size(), 2u);
   EXPECT_EQ(session.inputs()[0].name, "x");
   EXPECT_EQ(session.inputs()[1].dtype, DType::I32);
-  ASSERT_EQ(session.outputs().size(), 3u);
+  ASSERT_EQ(session.outputs().size(), 4u);
   EXPECT_EQ(session.outputs()[0].shape, (std::vector<int64_t>{2, 2}));
   EXPECT_TRUE(session.outputs()[1].shape.empty());
   ASSERT_EQ(session.parameters().size(), 2u);
@@ -90,6 +92,9 @@ TEST(Session, RunsKernelsThroughViews) {
   EXPECT_EQ(y.f32()[3], 45.0f);
   EXPECT_EQ(session.output("total").f32()[0], 114.0f);
   EXPECT_EQ(session.output("weight").f32()[0], 1.0f);
+  Tensor flat = session.output("flat");
+  EXPECT_EQ(flat.shape, std::vector<int64_t>{4});
+  EXPECT_EQ(flat.f32()[3], 45.0f);
 
   // Parameters: copies out, replaceable in, visible to the next run.
   Tensor w = session.parameter("w");
@@ -117,7 +122,7 @@ TEST(Session, InputChecks) {
   EXPECT_EQ(KILN_ERROR_MESSAGE(session.setInput("image", Tensor({1}, DType::F32))),
             "unknown input 'image' (valid: 'x', 'labels')");
   EXPECT_EQ(KILN_ERROR_MESSAGE(session.output("z")),
-            "unknown output 'z' (valid: 'y', 'total', 'weight')");
+            "unknown output 'z' (valid: 'y', 'total', 'weight', 'flat')");
   EXPECT_EQ(KILN_ERROR_MESSAGE(session.parameter("b")),
             "unknown parameter 'b' (valid: 'w', 'h')");
   EXPECT_EQ(KILN_ERROR_MESSAGE(session.setParameter("w", Tensor({5}, DType::F32))),
@@ -142,20 +147,24 @@ TEST(Session, FillMissingInputs) {
   Session b = Session::load(plan);
   b.fillMissingInputs(9);
   b.run();
-  Random labels(9 ^ hashName("labels"));
   Random image(9 ^ hashName("x"));
   Tensor y = b.output("y");
   // y[i] = x[i] + 1 + c[i] with x ~ N(0, 1) drawn from the input's stream.
   EXPECT_FLOAT_EQ(y.f32()[0], image.normal(0, 1) + 1 + 10);
-  (void)labels;
+}
+
+TEST(Session, RelativeLibraryIsNextToThePlan) {
+  std::string dir = tempDir();
+  std::filesystem::copy_file(KILN_TEST_KERNELS, dir + "/kernels.so");
+  json plan = examplePlan();
+  plan["library"] = "kernels.so";
+  Session session = Session::load(writePlan(dir, plan));
+  session.fillMissingInputs(0);
+  session.run();
 }
 
 TEST(Session, RandomLabelsUseClasses) {
   std::string dir = tempDir();
-  json plan = examplePlan();
-  plan["buffers"][8]["shape"] = {1000};
-  Session session = Session::load(writePlan(dir, plan));
-  session.fillMissingInputs(3);
   // An output that is an input reads it back.
   json withOutput = examplePlan();
   withOutput["buffers"][8]["shape"] = {1000};
