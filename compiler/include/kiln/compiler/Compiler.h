@@ -1,0 +1,69 @@
+// The kiln compiler driver: model file -> MLIR -> passes -> kernels -> plan.
+//
+// compileModel() parses a model (kiln dialect text), runs the inference
+// pipeline, lowers every op to a buffer or a kernel call, has codegen build
+// (or fetch from the cache) the kernel library and writes the plan the
+// runtime loads. A model compiled before with the same IR, batch and target
+// is found in the cache and compiles nothing.
+#ifndef KILN_COMPILER_COMPILER_H
+#define KILN_COMPILER_COMPILER_H
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::compiler {
+
+// A user-facing failure: the message names the file, op, shape or option.
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CompileOptions {
+  int64_t batch = 0;            // 0 keeps the model's batch size
+  std::string target = "host";  // Halide target string
+  std::string cacheDir;         // empty: $KILN_CACHE_DIR or ~/.cache/kiln
+  bool verbose = false;         // progress and cache report on stderr
+  std::string dumpDir;          // Halide .stmt and assembly per kernel
+};
+
+struct CompiledModel {
+  std::string planPath;       // plan.json for kiln::runtime::Session::load
+  int kernels = 0;            // distinct kernel functions in the library
+  int calls = 0;              // kernel calls per run
+  int kernelsCompiled = 0;    // built by this call (0 on a cache hit)
+  bool cached = false;        // the whole plan came from the cache
+  double seconds = 0;         // wall time of this compilation
+  double originalSeconds = 0; // wall time of the compilation that built it
+};
+
+// Throws Error.
+CompiledModel compileModel(const std::string &modelPath,
+                           const CompileOptions &options);
+
+// Default cache directory ($KILN_CACHE_DIR, else ~/.cache/kiln).
+std::string defaultCacheDir();
+
+// A model's structure for `kiln inspect`.
+struct ModelSummary {
+  struct Op {
+    std::string name;                 // e.g. "kiln.conv2d"
+    std::string result;               // e.g. "1x8x28x28xf32"
+    std::vector<int> operands;        // indices into `nodes` (-1: input)
+    std::vector<std::string> operandNames;
+    std::string label;                // param name or op name
+  };
+  std::vector<Op> nodes;
+  std::vector<std::string> inputs, outputs;
+  int64_t parameterCount = 0;         // elements over all params
+  int kernelOps = 0, viewOps = 0, params = 0;
+  std::string ir;                     // the module after the pipeline
+};
+ModelSummary summarizeModel(const std::string &modelPath,
+                            const CompileOptions &options);
+
+} // namespace kiln::compiler
+
+#endif // KILN_COMPILER_COMPILER_H

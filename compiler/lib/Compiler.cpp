@@ -1,0 +1,488 @@
+//===- Compiler.cpp - model file -> plan + kernel library -----------------===//
+//
+// 1. Parse the model (kiln dialect text) and verify it; the first diagnostic
+//    becomes the error message, with file:line:col.
+// 2. Run the inference pipeline (shape inference with the batch, canonicalize,
+//    CSE) and hash the resulting IR with the target: the cache key.
+// 3. On a cache hit, return the stored plan. Otherwise lower the entry
+//    function: each value gets a buffer (input, param, const, view or temp),
+//    each KernelOpInterface op a kernel call with its KernelSpec.
+// 4. Compile the specs with codegen into one library and write the plan
+//    atomically (temp file + rename), so an interrupted run never leaves a
+//    half-written plan in the cache.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/compiler/Compiler.h"
+#include "kiln/codegen/Codegen.h"
+#include "kiln/ir/KilnDialect.h"
+#include "kiln/passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace mlir;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace kiln::compiler {
+namespace {
+
+// Bump when the plan format or lowering changes: old cache entries are then
+// ignored.
+constexpr const char *kPlanVersion = "kiln-plan-1";
+
+uint64_t fnv1a(const std::string &text) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    hash = (hash ^ c) * 1099511628211ull;
+  }
+  return hash;
+}
+
+std::string hex(uint64_t value) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)value);
+  return buf;
+}
+
+std::string shapeString(RankedTensorType type) {
+  std::string s;
+  for (int64_t d : type.getShape()) {
+    s += std::to_string(d) + "x";
+  }
+  return s + (type.getElementType().isInteger(32) ? "i32" : "f32");
+}
+
+// Owns the context and the parsed, pipelined module.
+struct LoadedModel {
+  MLIRContext context;
+  OwningOpRef<ModuleOp> module;
+  func::FuncOp entry;
+  std::string ir;
+};
+
+// Collects the first error diagnostic as "file:line:col: message".
+class FirstError {
+public:
+  explicit FirstError(MLIRContext &context)
+      : handler_(&context, [this](Diagnostic &diag) {
+          if (diag.getSeverity() == DiagnosticSeverity::Error &&
+              message_.empty()) {
+            std::string loc;
+            if (auto file = llvm::dyn_cast<FileLineColLoc>(diag.getLocation())) {
+              loc = (file.getFilename().str() + ":" +
+                     std::to_string(file.getLine()) + ":" +
+                     std::to_string(file.getColumn()) + ": ");
+            }
+            message_ = loc + diag.str();
+          }
+          return success();
+        }) {}
+  std::string take(const std::string &fallback) {
+    return message_.empty() ? fallback : message_;
+  }
+
+private:
+  std::string message_;
+  ScopedDiagnosticHandler handler_;
+};
+
+std::unique_ptr<LoadedModel> loadModel(const std::string &path,
+                                       const CompileOptions &options) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw Error("cannot open model '" + path + "': no such file");
+  }
+  if (fs::is_directory(path, ec)) {
+    throw Error("cannot open model '" + path + "': it is a directory");
+  }
+  if (fs::path(path).extension() == ".onnx") {
+    throw Error("'" + path + "': ONNX import is not available yet in this "
+                "build; give a kiln dialect .mlir model");
+  }
+  auto model = std::make_unique<LoadedModel>();
+  model->context.loadDialect<kiln::ir::KilnDialect, func::FuncDialect>();
+  FirstError errors(model->context);
+  llvm::SourceMgr sourceMgr;
+  std::string includeError;
+  if (sourceMgr.AddIncludeFile(path, SMLoc(), includeError) == 0) {
+    throw Error("cannot read model '" + path + "'");
+  }
+  model->module = parseSourceFile<ModuleOp>(sourceMgr, &model->context);
+  if (!model->module) {
+    throw Error(errors.take(path + ": not a valid kiln model"));
+  }
+  PassManager pm(&model->context);
+  passes::InferencePipelineOptions pipeline;
+  pipeline.batch = options.batch;
+  passes::buildInferencePipeline(pm, pipeline);
+  if (failed(pm.run(*model->module))) {
+    throw Error(errors.take(path + ": the inference pipeline failed"));
+  }
+  for (auto func : model->module->getOps<func::FuncOp>()) {
+    if (func.isExternal()) {
+      continue;
+    }
+    if (func.getSymName() == "main" || !model->entry) {
+      model->entry = func;
+    }
+  }
+  if (!model->entry) {
+    throw Error(path + ": the model has no function (expected func.func @main)");
+  }
+  llvm::raw_string_ostream os(model->ir);
+  model->module->print(os);
+  return model;
+}
+
+std::string argName(func::FuncOp func, unsigned index) {
+  if (auto name = func.getArgAttrOfType<StringAttr>(index, "kiln.name")) {
+    return name.str();
+  }
+  return "input" + std::to_string(index);
+}
+
+std::string resultName(func::FuncOp func, unsigned index) {
+  if (auto name = func.getResultAttrOfType<StringAttr>(index, "kiln.name")) {
+    return name.str();
+  }
+  return "output" + std::to_string(index);
+}
+
+json attrToJson(Attribute attr, Operation *op, StringRef name) {
+  if (auto b = llvm::dyn_cast<BoolAttr>(attr)) {
+    return b.getValue();
+  }
+  if (auto i = llvm::dyn_cast<IntegerAttr>(attr)) {
+    return i.getInt();
+  }
+  if (auto f = llvm::dyn_cast<FloatAttr>(attr)) {
+    return f.getValueAsDouble();
+  }
+  if (auto s = llvm::dyn_cast<StringAttr>(attr)) {
+    return s.str();
+  }
+  if (auto a = llvm::dyn_cast<DenseI64ArrayAttr>(attr)) {
+    return std::vector<int64_t>(a.asArrayRef().begin(), a.asArrayRef().end());
+  }
+  if (auto a = llvm::dyn_cast<ArrayAttr>(attr)) {
+    json list = json::array();
+    for (Attribute element : a) {
+      list.push_back(attrToJson(element, op, name));
+    }
+    return list;
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "attribute '" << name << "' of " << op->getName()
+     << " has a kind kiln cannot lower: " << attr;
+  throw Error(os.str());
+}
+
+codegen::TensorSpec tensorSpec(Value value) {
+  auto type = llvm::cast<RankedTensorType>(value.getType());
+  codegen::TensorSpec spec;
+  spec.shape.assign(type.getShape().begin(), type.getShape().end());
+  spec.dtype = type.getElementType().isInteger(32) ? codegen::DType::I32
+                                                   : codegen::DType::F32;
+  return spec;
+}
+
+// The plan of one entry function, before codegen fills in kernel names.
+struct Lowered {
+  json buffers = json::array();
+  json inputs = json::array();
+  json outputs = json::array();
+  std::vector<codegen::KernelSpec> specs;
+  std::vector<std::vector<int>> callArgs;
+  int viewOps = 0;
+};
+
+json initSpec(kiln::ir::ParamOp param) {
+  auto type = llvm::cast<RankedTensorType>(param.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t receptive = 1;
+  for (size_t i = 2; i < shape.size(); ++i) {
+    receptive *= shape[i];
+  }
+  int64_t fanIn = shape.size() >= 2 ? shape[1] * receptive
+                                    : (shape.empty() ? 1 : shape[0]);
+  int64_t fanOut = shape.empty() ? 1 : shape[0] * receptive;
+  return json{{"kind", param.getInit().str()},
+              {"fan_in", param.getFanIn().value_or(fanIn)},
+              {"fan_out", param.getFanOut().value_or(fanOut)}};
+}
+
+Lowered lower(func::FuncOp func) {
+  Lowered out;
+  llvm::DenseMap<Value, int> bufferOf;
+  auto addBuffer = [&](Value value, std::string name, const char *kind) {
+    codegen::TensorSpec spec = tensorSpec(value);
+    json buffer = {{"name", std::move(name)},
+                   {"shape", spec.shape},
+                   {"dtype", codegen::dtypeName(spec.dtype)},
+                   {"kind", kind}};
+    out.buffers.push_back(std::move(buffer));
+    int id = static_cast<int>(out.buffers.size()) - 1;
+    bufferOf[value] = id;
+    return id;
+  };
+
+  Block &body = func.getBody().front();
+  for (BlockArgument arg : body.getArguments()) {
+    if (!llvm::isa<RankedTensorType>(arg.getType())) {
+      throw Error("input #" + std::to_string(arg.getArgNumber()) +
+                  " of the model is not a ranked tensor");
+    }
+    out.inputs.push_back(
+        addBuffer(arg, argName(func, arg.getArgNumber()), "input"));
+  }
+
+  int opIndex = 0;
+  for (Operation &op : body) {
+    ++opIndex;
+    if (auto ret = llvm::dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+        out.outputs.push_back(
+            {{"name", resultName(func, i)}, {"buffer", bufferOf.at(value)}});
+      }
+      continue;
+    }
+    std::string name = op.getName().stripDialect().str() + "_" +
+                       std::to_string(opIndex);
+    if (auto param = llvm::dyn_cast<kiln::ir::ParamOp>(op)) {
+      int id = addBuffer(param, param.getName().str(), "param");
+      out.buffers[id]["init"] = initSpec(param);
+      continue;
+    }
+    if (auto constant = llvm::dyn_cast<kiln::ir::ConstantOp>(op)) {
+      int id = addBuffer(constant, name, "const");
+      auto elements = llvm::dyn_cast<DenseElementsAttr>(constant.getValue());
+      if (!elements) {
+        throw Error("constant " + name + " must be a dense elements attribute");
+      }
+      json data = json::array();
+      if (elements.getElementType().isF32()) {
+        for (float v : elements.getValues<float>()) {
+          data.push_back(v);
+        }
+      } else {
+        for (APInt v : elements.getValues<APInt>()) {
+          data.push_back(v.getSExtValue());
+        }
+      }
+      out.buffers[id]["data"] = std::move(data);
+      continue;
+    }
+    if (llvm::isa<kiln::ir::ViewOpInterface>(op)) {
+      int id = addBuffer(op.getResult(0), name, "view");
+      out.buffers[id]["alias"] = bufferOf.at(op.getOperand(0));
+      ++out.viewOps;
+      continue;
+    }
+    auto kernelOp = llvm::dyn_cast<kiln::ir::KernelOpInterface>(op);
+    if (!kernelOp) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << "op '" << op.getName() << "' at " << op.getLoc()
+         << " cannot be lowered to a kernel";
+      throw Error(os.str());
+    }
+    codegen::KernelSpec spec;
+    spec.op = op.getName().stripDialect().str();
+    NamedAttrList attrs(op.getAttrs());
+    op.getName().populateDefaultAttrs(attrs);
+    for (NamedAttribute attr : attrs) {
+      spec.attrs[attr.getName().str()] =
+          attrToJson(attr.getValue(), &op, attr.getName());
+    }
+    if (failed(kernelOp.canonicalizeKernelAttrs(spec.attrs))) {
+      throw Error("cannot lower " + name + ": invalid attributes");
+    }
+    std::vector<int> args;
+    for (Value operand : op.getOperands()) {
+      spec.inputs.push_back(tensorSpec(operand));
+      args.push_back(bufferOf.at(operand));
+    }
+    for (Value result : op.getResults()) {
+      spec.outputs.push_back(tensorSpec(result));
+      args.push_back(addBuffer(result, name, "temp"));
+    }
+    out.specs.push_back(std::move(spec));
+    out.callArgs.push_back(std::move(args));
+  }
+  return out;
+}
+
+void writeAtomically(const fs::path &path, const std::string &text) {
+  fs::path temp = path;
+  temp += ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream file(temp, std::ios::binary);
+    file << text;
+    if (!file) {
+      throw Error("cannot write '" + temp.string() + "'");
+    }
+  }
+  fs::rename(temp, path);
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+} // namespace
+
+std::string defaultCacheDir() {
+  if (const char *dir = std::getenv("KILN_CACHE_DIR"); dir && *dir) {
+    return dir;
+  }
+  if (const char *home = std::getenv("HOME"); home && *home) {
+    return std::string(home) + "/.cache/kiln";
+  }
+  return (fs::temp_directory_path() / "kiln-cache").string();
+}
+
+CompiledModel compileModel(const std::string &modelPath,
+                           const CompileOptions &options) {
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
+  std::string cacheDir =
+      options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir;
+  std::string key =
+      hex(fnv1a(std::string(kPlanVersion) + "\n" + options.target + "\n" +
+                model->ir));
+  fs::path planDir = fs::path(cacheDir) / "models" / key;
+  fs::path planPath = planDir / "plan.json";
+
+  CompiledModel result;
+  result.planPath = planPath.string();
+  std::error_code ec;
+  if (fs::exists(planPath, ec) && options.dumpDir.empty()) {
+    std::ifstream file(planPath);
+    json plan = json::parse(file, nullptr, /*allow_exceptions=*/false);
+    if (!plan.is_discarded() && fs::exists(plan.value("library", ""), ec)) {
+      result.cached = true;
+      result.kernels = plan.value("kernel_count", 0);
+      result.calls = static_cast<int>(plan["calls"].size());
+      result.originalSeconds = plan.value("compile_seconds", 0.0);
+      result.seconds = secondsSince(start);
+      return result;
+    }
+  }
+
+  Lowered lowered = lower(model->entry);
+  for (const codegen::KernelSpec &spec : lowered.specs) {
+    try {
+      codegen::validateSpec(spec);
+    } catch (const codegen::Error &e) {
+      throw Error(e.what());
+    }
+  }
+  codegen::CompileOptions codegenOptions;
+  codegenOptions.target = options.target;
+  codegenOptions.cacheDir = cacheDir;
+  codegenOptions.verbose = options.verbose;
+  codegenOptions.dumpDir = options.dumpDir;
+  codegen::CompiledLibrary library;
+  try {
+    library = codegen::compileKernels(lowered.specs, codegenOptions);
+  } catch (const codegen::Error &e) {
+    throw Error(e.what());
+  }
+
+  json calls = json::array();
+  for (size_t i = 0; i < lowered.specs.size(); ++i) {
+    calls.push_back({{"kernel", library.functionNames[i]},
+                     {"op", lowered.specs[i].op},
+                     {"args", lowered.callArgs[i]}});
+  }
+  std::vector<std::string> distinct = library.functionNames;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+
+  result.kernels = static_cast<int>(distinct.size());
+  result.calls = static_cast<int>(calls.size());
+  result.kernelsCompiled = library.kernelsCompiled;
+  result.seconds = secondsSince(start);
+  result.originalSeconds = result.seconds;
+
+  json plan = {{"version", 1},
+               {"model", fs::absolute(modelPath).string()},
+               {"library", library.path},
+               {"target", options.target},
+               {"buffers", std::move(lowered.buffers)},
+               {"inputs", std::move(lowered.inputs)},
+               {"outputs", std::move(lowered.outputs)},
+               {"calls", std::move(calls)},
+               {"kernel_count", result.kernels},
+               {"compile_seconds", result.seconds}};
+  fs::create_directories(planDir);
+  writeAtomically(planPath, plan.dump(1));
+  writeAtomically(planDir / "model.mlir", model->ir);
+  return result;
+}
+
+ModelSummary summarizeModel(const std::string &modelPath,
+                            const CompileOptions &options) {
+  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
+  ModelSummary summary;
+  summary.ir = model->ir;
+  func::FuncOp func = model->entry;
+  llvm::DenseMap<Value, int> nodeOf;
+  for (BlockArgument arg : func.getArguments()) {
+    ModelSummary::Op node;
+    node.name = "input";
+    node.label = argName(func, arg.getArgNumber());
+    node.result = shapeString(llvm::cast<RankedTensorType>(arg.getType()));
+    summary.inputs.push_back(node.label);
+    nodeOf[arg] = static_cast<int>(summary.nodes.size());
+    summary.nodes.push_back(node);
+  }
+  for (Operation &op : func.getBody().front()) {
+    ModelSummary::Op node;
+    node.name = op.getName().getStringRef().str();
+    node.label = op.getName().stripDialect().str();
+    for (Value operand : op.getOperands()) {
+      node.operands.push_back(nodeOf.lookup(operand));
+    }
+    if (auto ret = llvm::dyn_cast<func::ReturnOp>(op)) {
+      for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
+        summary.outputs.push_back(resultName(func, i));
+      }
+      node.label = "outputs";
+    } else if (auto param = llvm::dyn_cast<kiln::ir::ParamOp>(op)) {
+      node.label = param.getName().str();
+      ++summary.params;
+      summary.parameterCount +=
+          llvm::cast<RankedTensorType>(param.getType()).getNumElements();
+    } else if (llvm::isa<kiln::ir::ViewOpInterface>(op)) {
+      ++summary.viewOps;
+    } else if (llvm::isa<kiln::ir::KernelOpInterface>(op)) {
+      ++summary.kernelOps;
+    }
+    if (op.getNumResults() == 1) {
+      node.result =
+          shapeString(llvm::cast<RankedTensorType>(op.getResult(0).getType()));
+      nodeOf[op.getResult(0)] = static_cast<int>(summary.nodes.size());
+    }
+    summary.nodes.push_back(node);
+  }
+  return summary;
+}
+
+} // namespace kiln::compiler

@@ -1,0 +1,328 @@
+// Every verifier message of the kiln dialect.
+// RUN: kiln-opt %s --split-input-file --verify-diagnostics
+
+func.func @param_init() {
+  // expected-error @+1 {{parameter 'w' has unknown initializer 'bogus'}}
+  %w = kiln.param "w" {init = "bogus"} : tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @param_name() {
+  // expected-error @+1 {{needs a non-empty name}}
+  %w = kiln.param "" : tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @result_mismatch(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{result #0 has type 'tensor<2x4xf32>' but its operands imply 'tensor<2x3xf32>'}}
+  %y = kiln.relu %x : (tensor<2x3xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @dense_features(%x: tensor<2x3xf32>, %w: tensor<4x5xf32>) {
+  // expected-error @+1 {{input features 3 of 'tensor<2x3xf32>' do not match weight 'tensor<4x5xf32>' (expects [O,3])}}
+  %y = kiln.dense %x, %w : (tensor<2x3xf32>, tensor<4x5xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @dense_rank(%x: tensor<2x3x1xf32>, %w: tensor<4x3xf32>) {
+  // expected-error @+1 {{expects input [N,K] and weight [O,K]}}
+  %y = kiln.dense %x, %w : (tensor<2x3x1xf32>, tensor<4x3xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @dense_bias(%x: tensor<2x3xf32>, %w: tensor<4x3xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{bias 'tensor<5xf32>' does not match weight 'tensor<4x3xf32>' (expects [4])}}
+  %y = kiln.dense %x, %w, %b : (tensor<2x3xf32>, tensor<4x3xf32>, tensor<5xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{input channels 3 of 'tensor<1x3x8x8xf32>' do not match weight 'tensor<4x2x3x3xf32>' with groups 1 (expects [O,3,KH,KW])}}
+  %y = kiln.conv2d %x, %w : (tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_groups(%x: tensor<1x4x8x8xf32>, %w: tensor<5x2x3x3xf32>) {
+  // expected-error @+1 {{groups 2 must divide the input channels 4 and output channels 5}}
+  %y = kiln.conv2d %x, %w {groups = 2} : (tensor<1x4x8x8xf32>, tensor<5x2x3x3xf32>) -> tensor<1x5x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_rank(%x: tensor<3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{expects input [N,C,H,W] and weight [O,C/groups,KH,KW]}}
+  %y = kiln.conv2d %x, %w : (tensor<3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_bias(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<3xf32>) {
+  // expected-error @+1 {{bias 'tensor<3xf32>' does not match 4 output channels}}
+  %y = kiln.conv2d %x, %w, %b : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<3xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_pads(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{expects 4 pads [top, left, bottom, right], got 2}}
+  %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @conv_negative_pad(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{pads must be >= 0, got -1}}
+  %y = kiln.conv2d %x, %w {pads = array<i64: -1, 0, 0, 0>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_stride(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{kernel, strides and dilations must be >= 1, got kernel 3, stride 0, dilation 1}}
+  %y = kiln.conv2d %x, %w {strides = array<i64: 0, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_strides_count(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{expects 2 strides and 2 dilations, got 1 and 2}}
+  %y = kiln.conv2d %x, %w {strides = array<i64: 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_too_small(%x: tensor<1x3x2x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{window of extent 3 does not fit the padded height 2}}
+  %y = kiln.conv2d %x, %w : (tensor<1x3x2x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x1x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_auto_pad(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
+  // expected-error @+1 {{unknown auto_pad 'same' (expected notset, valid, same_upper or same_lower)}}
+  %y = kiln.conv2d %x, %w {auto_pad = "same"} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @pool_kernel(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{expects a kernel of 2 sizes, got 3}}
+  %y = kiln.max_pool2d %x {kernel = array<i64: 2, 2, 2>} : (tensor<1x3x8x8xf32>) -> tensor<1x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @pool_rank(%x: tensor<3x8x8xf32>) {
+  // expected-error @+1 {{expects input [N,C,H,W], got 'tensor<3x8x8xf32>'}}
+  %y = kiln.avg_pool2d %x {kernel = array<i64: 2, 2>} : (tensor<3x8x8xf32>) -> tensor<3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @gap_rank(%x: tensor<3x8xf32>) {
+  // expected-error @+1 {{expects input [N,C,H,W], got 'tensor<3x8xf32>'}}
+  %y = kiln.global_avg_pool %x : (tensor<3x8xf32>) -> tensor<3x8x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @bn_channels(%x: tensor<2x3x4x4xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{per-channel operand 'tensor<4xf32>' does not match 3 channels of 'tensor<2x3x4x4xf32>'}}
+  %y = kiln.batch_norm %x, %c, %c, %c, %c : (tensor<2x3x4x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @bn_rank(%x: tensor<3xf32>, %c: tensor<3xf32>) {
+  // expected-error @+1 {{expects input [N,C,...] of rank >= 2, got 'tensor<3xf32>'}}
+  %y = kiln.batch_norm %x, %c, %c, %c, %c : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @ln_shape(%x: tensor<2x5xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{scale/bias 'tensor<4xf32>' must have the normalized shape of 'tensor<2x5xf32>' from axis 1}}
+  %y = kiln.layer_norm %x, %w : (tensor<2x5xf32>, tensor<4xf32>) -> tensor<2x5xf32>
+  return
+}
+
+// -----
+
+func.func @ln_axis(%x: tensor<2x5xf32>, %w: tensor<5xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %y = kiln.layer_norm %x, %w {axis = 2} : (tensor<2x5xf32>, tensor<5xf32>) -> tensor<2x5xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast(%a: tensor<2x3xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{cannot broadcast 'tensor<2x3xf32>' with 'tensor<4xf32>': dim 1 is 3 vs 4}}
+  %y = kiln.add %a, %b : (tensor<2x3xf32>, tensor<4xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @concat_shape(%a: tensor<2x3xf32>, %b: tensor<3x3xf32>) {
+  // expected-error @+1 {{input 'tensor<3x3xf32>' does not match 'tensor<2x3xf32>' outside axis 1}}
+  %y = kiln.concat %a, %b {axis = 1} : (tensor<2x3xf32>, tensor<3x3xf32>) -> tensor<2x6xf32>
+  return
+}
+
+// -----
+
+func.func @concat_empty() {
+  // expected-error @+1 {{needs at least one input}}
+  %y = kiln.concat {axis = 0} : () -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @flatten_axis(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{axis 3 is out of range for rank 2}}
+  %y = kiln.flatten %x {axis = 3} : (tensor<2x3xf32>) -> tensor<6x1xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_count(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{cannot reshape 'tensor<2x3xf32>' (6 elements) into 8 elements}}
+  %y = kiln.reshape %x {shape = array<i64: 2, 4>} : (tensor<2x3xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_two_inferred(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{shape has more than one -1 entry}}
+  %y = kiln.reshape %x {shape = array<i64: -1, -1>} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_negative(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{shape entry 0 is -2 (allowed: positive, 0 or -1)}}
+  %y = kiln.reshape %x {shape = array<i64: -2, 3>} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_copy(%x: tensor<6xf32>) {
+  // expected-error @+1 {{shape entry 1 is 0 (copy) but the input 'tensor<6xf32>' has no dim 1}}
+  %y = kiln.reshape %x {shape = array<i64: 6, 0>} : (tensor<6xf32>) -> tensor<6x1xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_inferred(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{cannot reshape 'tensor<2x3xf32>' (6 elements) with a -1 entry into 4-element blocks}}
+  %y = kiln.reshape %x {shape = array<i64: 4, -1>} : (tensor<2x3xf32>) -> tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @dropout_rate(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{rate must be in [0, 1), got 1}}
+  %y = kiln.dropout %x {rate = 1.0 : f32} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @gelu_mode(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{approximate must be "none" or "tanh", got "erf"}}
+  %y = kiln.gelu %x {approximate = "erf"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_axis(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{axis -3 is out of range for rank 2}}
+  %y = kiln.softmax %x {axis = -3} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @log_softmax_axis(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %y = kiln.log_softmax %x {axis = 2} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @prelu_slope(%x: tensor<2x3x4x4xf32>, %a: tensor<4xf32>) {
+  // expected-error @+1 {{slope 'tensor<4xf32>' must be [1] or [3] (channels of 'tensor<2x3x4x4xf32>')}}
+  %y = kiln.prelu %x, %a : (tensor<2x3x4x4xf32>, tensor<4xf32>) -> tensor<2x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @loss_shapes(%p: tensor<4x3xf32>, %t: tensor<4x2xf32>) {
+  // expected-error @+1 {{prediction 'tensor<4x3xf32>' and target 'tensor<4x2xf32>' must have the same shape}}
+  %l = kiln.mse %p, %t : (tensor<4x3xf32>, tensor<4x2xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @cce_rank(%p: tensor<4xf32>, %t: tensor<4xf32>) {
+  // expected-error @+1 {{expects logits and targets [N,C], got 'tensor<4xf32>'}}
+  %l = kiln.cce %p, %t : (tensor<4xf32>, tensor<4xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @sparse_cce_shapes(%p: tensor<4x3xf32>, %y: tensor<5xi32>) {
+  // expected-error @+1 {{expects logits [N,C] and labels [N], got 'tensor<4x3xf32>' and 'tensor<5xi32>'}}
+  %l = kiln.sparse_cce %p, %y : (tensor<4x3xf32>, tensor<5xi32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @labels_type(%p: tensor<4x3xf32>, %y: tensor<4xf32>) {
+  // expected-error @+1 {{operand #1 must be ranked tensor of 32-bit signless integer values}}
+  %l = kiln.sparse_cce %p, %y : (tensor<4x3xf32>, tensor<4xf32>) -> tensor<f32>
+  return
+}
