@@ -1,0 +1,376 @@
+// Codegen driver: hashing, the object/library cache, forked compile jobs and
+// the final link.
+//
+// Cache layout under CompileOptions::cacheDir:
+//   obj/<functionName>.o               one kernel (target feature no_runtime)
+//   obj/halide_runtime_<hash>.o        the standalone runtime of a target
+//   lib/kiln_<hash>.so                 kernels + runtime, keyed by the sorted
+//                                      function list and the target
+// Every file is written under a temporary name and renamed into place, so
+// concurrent compilations of the same kernels never see partial files.
+#include "Kernels.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace kiln::codegen {
+namespace {
+
+// Bump whenever generated code changes for the same spec: it is part of
+// every cache key.
+constexpr const char *kCodegenVersion = "kiln-codegen-1";
+
+uint64_t fnv1a(const std::string &text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(v));
+  return buf;
+}
+
+Halide::Target parseTarget(const std::string &text) {
+  if (text.empty() || text == "host") {
+    return Halide::get_host_target();
+  }
+  if (!Halide::Target::validate_target_string(text)) {
+    throw Error("invalid Halide target '" + text + "'");
+  }
+  return Halide::Target(text).without_feature(Halide::Target::NoRuntime);
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One unit of work for a child process: a kernel object or the runtime.
+struct Job {
+  const KernelSpec *spec = nullptr; // null: the standalone runtime
+  std::string function;
+  std::string objectPath;
+};
+
+struct JobOptions {
+  Halide::Target target;
+  std::string dumpDir;
+  bool verbose = false;
+};
+
+void compileJob(const Job &job, const JobOptions &opts) {
+  auto start = std::chrono::steady_clock::now();
+  std::string tmp = job.objectPath + ".tmp." + std::to_string(getpid());
+  if (!job.spec) {
+    Halide::compile_standalone_runtime(tmp, opts.target);
+  } else {
+    detail::Kernel kernel =
+        detail::lookupOp(job.spec->op).build(*job.spec, opts.target);
+    std::map<Halide::OutputFileType, std::string> outputs = {
+        {Halide::OutputFileType::object, tmp}};
+    if (!opts.dumpDir.empty()) {
+      std::string base = opts.dumpDir + "/" + job.function;
+      outputs[Halide::OutputFileType::stmt] = base + ".stmt";
+      outputs[Halide::OutputFileType::assembly] = base + ".s";
+    }
+    Halide::Pipeline(kernel.output)
+        .compile_to(outputs, kernel.inputs, job.function,
+                    opts.target.with_feature(Halide::Target::NoRuntime));
+  }
+  fs::rename(tmp, job.objectPath);
+  if (opts.verbose) {
+    std::fprintf(stderr, "kiln-codegen: compiled %s (%s) in %.2f s\n",
+                 job.spec ? job.spec->op.c_str() : "halide runtime",
+                 job.function.c_str(), secondsSince(start));
+  }
+}
+
+std::string errorPathOf(const Job &job, pid_t pid) {
+  return job.objectPath + ".err." + std::to_string(pid);
+}
+
+// Child side: never returns; the message of a failure goes to a file the
+// parent reads.
+[[noreturn]] void runChild(const Job &job, const JobOptions &opts) {
+  std::string message;
+  try {
+    compileJob(job, opts);
+    std::_Exit(0);
+  } catch (const Halide::Error &e) {
+    message = e.what();
+  } catch (const std::exception &e) {
+    message = e.what();
+  } catch (...) {
+    message = "unknown exception";
+  }
+  std::ofstream(errorPathOf(job, getpid())) << message;
+  std::_Exit(1);
+}
+
+std::string describe(const Job &job) {
+  return job.spec ? "op '" + job.spec->op + "' (" + job.function + ")"
+                  : "Halide runtime (" + job.function + ")";
+}
+
+// Runs the jobs in up to `parallelism` forked children (Halide's compiler is
+// not used from several threads). Throws Error naming every failed job.
+void runJobs(const std::vector<Job> &jobs, int parallelism,
+             const JobOptions &opts) {
+  std::map<pid_t, size_t> running;
+  std::vector<std::string> failures;
+  size_t next = 0;
+  std::fflush(stderr);
+  std::fflush(stdout);
+  while (next < jobs.size() || !running.empty()) {
+    while (next < jobs.size() &&
+           static_cast<int>(running.size()) < parallelism) {
+      pid_t pid = fork();
+      if (pid < 0) {
+        failures.push_back(describe(jobs[next]) +
+                           ": fork failed: " + std::strerror(errno));
+        ++next;
+        continue;
+      }
+      if (pid == 0) {
+        runChild(jobs[next], opts);
+      }
+      running[pid] = next++;
+    }
+    if (running.empty()) {
+      break;
+    }
+    // Wait only for our own children, so that a host program's other
+    // children are left alone.
+    bool reaped = false;
+    for (auto it = running.begin(); it != running.end();) {
+      int status = 0;
+      pid_t r = waitpid(it->first, &status, WNOHANG);
+      if (r == 0) {
+        ++it;
+        continue;
+      }
+      const Job &job = jobs[it->second];
+      if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::string errorPath = errorPathOf(job, it->first);
+        std::string message = readFile(errorPath);
+        if (message.empty()) {
+          message = WIFSIGNALED(status)
+                        ? "compiler process killed by signal " +
+                              std::to_string(WTERMSIG(status))
+                        : "compiler process failed";
+        }
+        std::error_code ignored;
+        fs::remove(errorPath, ignored);
+        failures.push_back(describe(job) + ": " + message);
+      }
+      it = running.erase(it);
+      reaped = true;
+    }
+    if (!reaped) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  if (!failures.empty()) {
+    std::string text = "Halide compilation failed for ";
+    for (size_t i = 0; i < failures.size(); ++i) {
+      text += (i ? "\n" : "") + failures[i];
+    }
+    throw Error(text);
+  }
+}
+
+// Runs argv without a shell; stdout and stderr go to logPath.
+int runCommand(const std::vector<std::string> &argv,
+               const std::string &logPath) {
+  std::vector<char *> args;
+  for (const std::string &a : argv) {
+    args.push_back(const_cast<char *>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  std::fflush(stderr);
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    return -1;
+  }
+  if (pid == 0) {
+    int fd = open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execvp(args[0], args.data());
+    std::_Exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
+    return -1;
+  }
+  return WEXITSTATUS(status);
+}
+
+// Halide's default error handler aborts the process; kernels in a kiln
+// library instead print the message and return their non-zero error code to
+// the caller. Compiled into every library (a strong definition overriding
+// the runtime's weak one).
+constexpr const char *kErrorHandlerSource = R"(#include <stdio.h>
+#ifdef __cplusplus
+extern "C"
+#endif
+void halide_default_error(void *user_context, const char *message) {
+  (void)user_context;
+  fprintf(stderr, "kiln kernel error: %s\n", message);
+}
+)";
+
+// Writes the error handler source once per cache (atomically).
+std::string errorHandlerSource(const fs::path &cache) {
+  fs::path path = cache / "obj" /
+                  ("kiln_error_handler_" +
+                   hex16(fnv1a(kErrorHandlerSource)) + ".c");
+  if (!fs::exists(path)) {
+    std::string tmp = path.string() + ".tmp." + std::to_string(getpid());
+    std::ofstream(tmp) << kErrorHandlerSource;
+    fs::rename(tmp, path);
+  }
+  return path.string();
+}
+
+void linkLibrary(const std::vector<std::string> &objects,
+                 const std::string &libPath) {
+  std::string tmp = libPath + ".tmp." + std::to_string(getpid());
+  std::string log = libPath + ".log." + std::to_string(getpid());
+  std::vector<std::string> argv = {"c++", "-shared", "-o", tmp};
+  argv.insert(argv.end(), objects.begin(), objects.end());
+  argv.insert(argv.end(), {"-O2", "-fPIC"});
+  argv.insert(argv.end(), {"-lpthread", "-ldl", "-lm"});
+  int rc = runCommand(argv, log);
+  std::string output = readFile(log);
+  std::error_code ignored;
+  fs::remove(log, ignored);
+  if (rc != 0) {
+    fs::remove(tmp, ignored);
+    throw Error("linking " + libPath + " failed (exit " + std::to_string(rc) +
+                "): " + output);
+  }
+  fs::rename(tmp, libPath);
+}
+
+} // namespace
+
+std::string functionName(const KernelSpec &spec, const std::string &target) {
+  std::string canonicalTarget = parseTarget(target).to_string();
+  return "kiln_" + hex16(fnv1a(spec.key() + "\n" + canonicalTarget + "\n" +
+                               kCodegenVersion));
+}
+
+CompiledLibrary compileKernels(const std::vector<KernelSpec> &specs,
+                               const CompileOptions &options) {
+  auto start = std::chrono::steady_clock::now();
+  if (options.cacheDir.empty()) {
+    throw Error("CompileOptions::cacheDir is required");
+  }
+  for (const KernelSpec &spec : specs) {
+    validateSpec(spec);
+  }
+  JobOptions jobOptions{parseTarget(options.target), options.dumpDir,
+                        options.verbose};
+  std::string targetText = jobOptions.target.to_string();
+
+  CompiledLibrary result;
+  std::map<std::string, const KernelSpec *> unique;
+  for (const KernelSpec &spec : specs) {
+    result.functionNames.push_back(functionName(spec, targetText));
+    unique.emplace(result.functionNames.back(), &spec);
+  }
+
+  fs::path cache = fs::absolute(options.cacheDir);
+  fs::create_directories(cache / "obj");
+  fs::create_directories(cache / "lib");
+  if (!options.dumpDir.empty()) {
+    fs::create_directories(options.dumpDir);
+  }
+  std::string listing; // std::map keeps the function names sorted
+  for (const auto &entry : unique) {
+    listing += entry.first + "\n";
+  }
+  fs::path libPath =
+      cache / "lib" /
+      ("kiln_" + hex16(fnv1a(listing + targetText + "\n" + kCodegenVersion)) +
+       ".so");
+  result.path = libPath.string();
+
+  if (fs::exists(libPath)) {
+    result.libraryCached = true;
+    result.kernelsCached = static_cast<int>(unique.size());
+    result.seconds = secondsSince(start);
+    return result;
+  }
+
+  std::vector<Job> jobs;
+  std::vector<std::string> objects;
+  for (const auto &[function, spec] : unique) {
+    std::string object = (cache / "obj" / (function + ".o")).string();
+    objects.push_back(object);
+    if (fs::exists(object)) {
+      ++result.kernelsCached;
+    } else {
+      jobs.push_back({spec, function, object});
+    }
+  }
+  std::string runtimeName = "halide_runtime_" +
+                            hex16(fnv1a(targetText + "\n" + kCodegenVersion));
+  std::string runtimeObject = (cache / "obj" / (runtimeName + ".o")).string();
+  objects.push_back(runtimeObject);
+  if (!fs::exists(runtimeObject)) {
+    jobs.push_back({nullptr, runtimeName, runtimeObject});
+  }
+
+  int parallelism = options.jobs > 0
+                        ? options.jobs
+                        : static_cast<int>(std::thread::hardware_concurrency());
+  runJobs(jobs, std::max(parallelism, 1), jobOptions);
+  for (const Job &job : jobs) {
+    result.kernelsCompiled += job.spec ? 1 : 0;
+  }
+  objects.push_back(errorHandlerSource(cache));
+  linkLibrary(objects, result.path);
+  result.seconds = secondsSince(start);
+  if (options.verbose) {
+    std::fprintf(stderr,
+                 "kiln-codegen: %s: %d kernels compiled, %d cached, %.2f s\n",
+                 result.path.c_str(), result.kernelsCompiled,
+                 result.kernelsCached, result.seconds);
+  }
+  return result;
+}
+
+} // namespace kiln::codegen

@@ -1,0 +1,297 @@
+// Op registry, spec checks and the helpers shared by the kernel families.
+#include "Kernels.h"
+
+#include <algorithm>
+#include <limits>
+
+using namespace Halide;
+
+namespace kiln::codegen {
+namespace detail {
+
+const OpInfo &lookupOp(const std::string &op) {
+  static const OpRegistry registry = [] {
+    OpRegistry r;
+    registerElementwiseOps(r);
+    registerLayerOps(r);
+    registerLossOps(r);
+    return r;
+  }();
+  auto it = registry.find(op);
+  if (it == registry.end()) {
+    throw Error("unknown op '" + op + "': codegen has no kernel for it");
+  }
+  return it->second;
+}
+
+//===----------------------------------------------------------------------===//
+// Spec checking
+//===----------------------------------------------------------------------===//
+
+void fail(const KernelSpec &spec, const std::string &problem) {
+  throw Error("op '" + spec.op + "': " + problem);
+}
+
+static std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+void expectCounts(const KernelSpec &spec, size_t minInputs, size_t maxInputs,
+                  size_t outputs) {
+  size_t n = spec.inputs.size();
+  if (n < minInputs || n > maxInputs) {
+    std::string want = minInputs == maxInputs
+                           ? std::to_string(minInputs)
+                           : std::to_string(minInputs) + ".." +
+                                 std::to_string(maxInputs);
+    fail(spec, "expected " + want + " inputs, got " + std::to_string(n));
+  }
+  if (spec.outputs.size() != outputs) {
+    fail(spec, "expected " + std::to_string(outputs) + " output(s), got " +
+                   std::to_string(spec.outputs.size()));
+  }
+}
+
+void expectRank(const KernelSpec &spec, const TensorSpec &t, const char *what,
+                size_t rank) {
+  if (t.shape.size() != rank) {
+    fail(spec, std::string(what) + " must have rank " + std::to_string(rank) +
+                   ", got " + shapeText(t.shape));
+  }
+}
+
+void expectMinRank(const KernelSpec &spec, const TensorSpec &t,
+                   const char *what, size_t rank) {
+  if (t.shape.size() < rank) {
+    fail(spec, std::string(what) + " must have rank >= " +
+                   std::to_string(rank) + ", got " + shapeText(t.shape));
+  }
+}
+
+void expectShape(const KernelSpec &spec, const TensorSpec &t, const char *what,
+                 const std::vector<int64_t> &shape) {
+  if (t.shape != shape) {
+    fail(spec, std::string(what) + " must have shape " + shapeText(shape) +
+                   ", got " + shapeText(t.shape));
+  }
+}
+
+void expectF32Except(const KernelSpec &spec, std::vector<size_t> i32Inputs) {
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    bool wantI32 = std::find(i32Inputs.begin(), i32Inputs.end(), i) !=
+                   i32Inputs.end();
+    DType want = wantI32 ? DType::I32 : DType::F32;
+    if (spec.inputs[i].dtype != want) {
+      fail(spec, "input " + std::to_string(i) + " must be " +
+                     dtypeName(want) + ", got " +
+                     dtypeName(spec.inputs[i].dtype));
+    }
+  }
+  for (size_t i = 0; i < spec.outputs.size(); ++i) {
+    if (spec.outputs[i].dtype != DType::F32) {
+      fail(spec, "output " + std::to_string(i) + " must be f32");
+    }
+  }
+}
+
+void expectValidShapes(const KernelSpec &spec) {
+  auto check = [&](const TensorSpec &t) {
+    if (t.shape.size() > 8) {
+      fail(spec, "rank above 8 in " + shapeText(t.shape));
+    }
+    for (int64_t d : t.shape) {
+      if (d < 1) {
+        fail(spec, "non-positive extent in " + shapeText(t.shape));
+      }
+    }
+    if (t.numElements() > std::numeric_limits<int32_t>::max()) {
+      fail(spec, "tensor " + shapeText(t.shape) +
+                     " exceeds 2^31 elements (Halide 32-bit indexing)");
+    }
+  };
+  for (const TensorSpec &t : spec.inputs) {
+    check(t);
+  }
+  for (const TensorSpec &t : spec.outputs) {
+    check(t);
+  }
+}
+
+static const nlohmann::json &attr(const KernelSpec &spec, const char *name) {
+  if (!spec.attrs.is_object() || !spec.attrs.contains(name)) {
+    fail(spec, std::string("missing attribute '") + name + "'");
+  }
+  return spec.attrs.at(name);
+}
+
+int64_t attrInt(const KernelSpec &spec, const char *name) {
+  const nlohmann::json &v = attr(spec, name);
+  if (!v.is_number_integer()) {
+    fail(spec, std::string("attribute '") + name + "' must be an integer");
+  }
+  return v.get<int64_t>();
+}
+
+double attrFloat(const KernelSpec &spec, const char *name) {
+  const nlohmann::json &v = attr(spec, name);
+  if (!v.is_number()) {
+    fail(spec, std::string("attribute '") + name + "' must be a number");
+  }
+  return v.get<double>();
+}
+
+bool attrBool(const KernelSpec &spec, const char *name) {
+  const nlohmann::json &v = attr(spec, name);
+  if (!v.is_boolean()) {
+    fail(spec, std::string("attribute '") + name + "' must be a boolean");
+  }
+  return v.get<bool>();
+}
+
+std::string attrString(const KernelSpec &spec, const char *name) {
+  const nlohmann::json &v = attr(spec, name);
+  if (!v.is_string()) {
+    fail(spec, std::string("attribute '") + name + "' must be a string");
+  }
+  return v.get<std::string>();
+}
+
+std::vector<int64_t> attrInts(const KernelSpec &spec, const char *name,
+                              size_t count) {
+  const nlohmann::json &v = attr(spec, name);
+  bool ok = v.is_array() && v.size() == count;
+  for (size_t i = 0; ok && i < count; ++i) {
+    ok = v[i].is_number_integer();
+  }
+  if (!ok) {
+    fail(spec, std::string("attribute '") + name + "' must be a list of " +
+                   std::to_string(count) + " integers");
+  }
+  return v.get<std::vector<int64_t>>();
+}
+
+//===----------------------------------------------------------------------===//
+// Algorithm helpers
+//===----------------------------------------------------------------------===//
+
+std::vector<int> halideShape(const TensorSpec &t) {
+  return std::vector<int>(t.shape.rbegin(), t.shape.rend());
+}
+
+static Type halideType(DType dtype) {
+  return dtype == DType::I32 ? Int(32) : Float(32);
+}
+
+ImageParam makeInput(const TensorSpec &t, const std::string &name) {
+  std::vector<int> extents = halideShape(t);
+  ImageParam p(halideType(t.dtype), static_cast<int>(extents.size()), name);
+  int stride = 1;
+  for (size_t i = 0; i < extents.size(); ++i) {
+    p.dim(i).set_bounds(0, extents[i]).set_stride(stride);
+    stride *= extents[i];
+  }
+  return p;
+}
+
+void constrainOutput(Func output, const TensorSpec &t) {
+  std::vector<int> extents = halideShape(t);
+  int stride = 1;
+  for (size_t i = 0; i < extents.size(); ++i) {
+    output.output_buffer().dim(i).set_bounds(0, extents[i]).set_stride(stride);
+    stride *= extents[i];
+  }
+}
+
+std::vector<Var> makeVars(size_t rank) {
+  std::vector<Var> vars;
+  for (size_t i = 0; i < rank; ++i) {
+    vars.emplace_back("d" + std::to_string(i));
+  }
+  return vars;
+}
+
+std::vector<Expr> asExprs(const std::vector<Var> &vars) {
+  return std::vector<Expr>(vars.begin(), vars.end());
+}
+
+//===----------------------------------------------------------------------===//
+// Schedule helpers
+//===----------------------------------------------------------------------===//
+
+int vectorWidthFor(int extent, int vec) {
+  for (int w = vec; w >= std::max(vec / 4, 2); w /= 2) {
+    if (extent >= w) {
+      return w;
+    }
+  }
+  return 1;
+}
+
+// Target: x86-64 AVX-512 (16 f32 lanes), 2 cores. Elementwise kernels are
+// memory bound: relu over 64x16x28x28 runs at ~memory bandwidth.
+void scheduleElementwise(Func f, const std::vector<Var> &vars,
+                         const std::vector<int> &extents,
+                         const Target &target) {
+  size_t rank = vars.size();
+  if (rank == 0) {
+    return;
+  }
+  int vec = target.natural_vector_size<float>();
+  int64_t total = 1;
+  for (int e : extents) {
+    total *= e;
+  }
+  // Fuse innermost dims until a vector fills. The buffers are dense with
+  // constant strides, so the fused index simplifies back to a linear one.
+  Var inner = vars[0];
+  int64_t innerExtent = extents[0];
+  size_t next = 1;
+  while (innerExtent < vec && next < rank) {
+    Var fused(inner.name() + "_" + vars[next].name());
+    f.fuse(inner, vars[next], fused);
+    inner = fused;
+    innerExtent *= extents[next];
+    ++next;
+  }
+  bool parallel = total >= kParallelGrain;
+  if (next < rank) {
+    Var outer = vars[next];
+    for (size_t i = next + 1; i < rank; ++i) {
+      Var fused(outer.name() + "_" + vars[i].name());
+      f.fuse(outer, vars[i], fused);
+      outer = fused;
+    }
+    if (parallel) {
+      f.parallel(outer);
+    }
+  } else if (parallel) {
+    // One dim holds everything: cut it into a few vector-aligned chunks.
+    int64_t chunk = (innerExtent + 7) / 8;
+    chunk = (chunk + vec - 1) / vec * vec;
+    Var task(inner.name() + "_task"), lanes(inner.name() + "_lanes");
+    f.split(inner, task, lanes, static_cast<int>(chunk),
+            TailStrategy::GuardWithIf)
+        .parallel(task);
+    inner = lanes;
+    innerExtent = chunk;
+  }
+  if (innerExtent >= vec) {
+    f.vectorize(inner, vec,
+                innerExtent % vec == 0 ? TailStrategy::RoundUp
+                                       : TailStrategy::ShiftInwards);
+  }
+}
+
+} // namespace detail
+
+void validateSpec(const KernelSpec &spec) {
+  const detail::OpInfo &info = detail::lookupOp(spec.op);
+  detail::expectValidShapes(spec);
+  info.validate(spec);
+}
+
+} // namespace kiln::codegen

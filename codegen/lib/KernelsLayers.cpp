@@ -1,0 +1,647 @@
+// Layer kernels: dense, conv2d, pools, batch_norm, layer_norm.
+#include "Kernels.h"
+
+#include <limits>
+
+using namespace Halide;
+
+namespace kiln::codegen::detail {
+namespace {
+
+Expr f32(double v) { return cast<float>(Expr(v)); }
+
+//===----------------------------------------------------------------------===//
+// dense: out[n,o] = sum_k x[n,k] * weight[o,k] + bias[o]
+//===----------------------------------------------------------------------===//
+
+void validateDense(const KernelSpec &s) {
+  expectCounts(s, 2, 3, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 2);
+  expectRank(s, s.inputs[1], "weight", 2);
+  int64_t n = s.inputs[0].shape[0], k = s.inputs[0].shape[1];
+  int64_t o = s.inputs[1].shape[0];
+  expectShape(s, s.inputs[1], "weight", {o, k});
+  if (s.inputs.size() == 3) {
+    expectShape(s, s.inputs[2], "bias", {o});
+  }
+  expectShape(s, s.outputs[0], "output", {n, o});
+}
+
+struct DenseFuncs {
+  std::vector<ImageParam> inputs;
+  Var o{"o"}, n{"n"};
+  RDom k;
+  Func weightT{"weight_t"}, acc{"acc"}, out{"out"};
+};
+
+DenseFuncs defineDense(const KernelSpec &s) {
+  DenseFuncs f;
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam w = makeInput(s.inputs[1], "weight");
+  f.inputs = {x, w};
+  int k = static_cast<int>(s.inputs[0].shape[1]);
+  f.k = RDom(0, k, "k");
+  // weight [O,K] transposed so that the output feature is the unit stride.
+  Var kv("kv");
+  f.weightT(f.o, kv) = w(kv, f.o);
+  if (s.inputs.size() == 3) {
+    ImageParam b = makeInput(s.inputs[2], "bias");
+    f.inputs.push_back(b);
+    f.acc(f.o, f.n) = b(f.o);
+  } else {
+    f.acc(f.o, f.n) = 0.0f;
+  }
+  f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
+  f.out(f.o, f.n) = f.acc(f.o, f.n);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Register tile of 2 vectors of
+// output features x 4 batch rows (8 zmm accumulators), K innermost-but-one;
+// the transposed weight slice of a column block is built once per parallel
+// task and stays in L2. [64,784]x[128,784]: see docs/codegen.md for numbers.
+void scheduleDense(DenseFuncs &f, const KernelSpec &s, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  int outFeatures = static_cast<int>(s.outputs[0].shape[1]);
+  int batch = static_cast<int>(s.outputs[0].shape[0]);
+  int ov = vectorWidthFor(outFeatures, vec);
+  int oTile = outFeatures >= 2 * vec ? 2 * vec : ov;
+  int nTile = std::min(batch, 4);
+  Var oo("oo"), oi("oi"), no("no"), ni("ni");
+  f.out.tile(f.o, f.n, oo, no, oi, ni, oTile, nTile, TailStrategy::ShiftInwards)
+      .reorder(oi, ni, no, oo);
+  if (ov > 1) {
+    f.out.vectorize(oi, ov);
+  }
+  f.out.parallel(oo);
+  f.weightT.compute_at(f.out, oo);
+  if (ov > 1) {
+    f.weightT.vectorize(f.o, ov, TailStrategy::GuardWithIf);
+  }
+  f.acc.compute_at(f.out, no);
+  Var ot("ot"), ol("ol");
+  if (ov > 1) {
+    f.acc.vectorize(f.o, ov);
+  }
+  f.acc.update()
+      .split(f.o, ot, ol, std::max(ov, 1))
+      .reorder(ol, ot, f.n, f.k)
+      .unroll(ot)
+      .unroll(f.n);
+  if (ov > 1) {
+    f.acc.update().vectorize(ol);
+  }
+}
+
+Kernel buildDense(const KernelSpec &s, const Target &target) {
+  DenseFuncs f = defineDense(s);
+  scheduleDense(f, s, target);
+  return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
+}
+
+//===----------------------------------------------------------------------===//
+// Window geometry shared by conv2d and the pools
+//===----------------------------------------------------------------------===//
+
+struct Window {
+  int64_t kh, kw, sh, sw, padTop, padLeft, padBottom, padRight, dh, dw;
+};
+
+int64_t windowOutput(int64_t in, int64_t padBegin, int64_t padEnd,
+                     int64_t dilation, int64_t k, int64_t stride) {
+  return (in + padBegin + padEnd - dilation * (k - 1) - 1) / stride + 1;
+}
+
+Window readWindow(const KernelSpec &s, int64_t kh, int64_t kw,
+                  bool hasDilations) {
+  std::vector<int64_t> st = attrInts(s, "strides", 2);
+  std::vector<int64_t> pads = attrInts(s, "pads", 4);
+  std::vector<int64_t> dil =
+      hasDilations ? attrInts(s, "dilations", 2) : std::vector<int64_t>{1, 1};
+  Window w{kh, kw, st[0], st[1], pads[0], pads[1], pads[2], pads[3],
+           dil[0], dil[1]};
+  if (w.kh < 1 || w.kw < 1) {
+    fail(s, "kernel extents must be positive");
+  }
+  if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1) {
+    fail(s, "strides and dilations must be positive");
+  }
+  for (int64_t p : pads) {
+    if (p < 0) {
+      fail(s, "pads must be non-negative");
+    }
+  }
+  return w;
+}
+
+void expectWindowOutput(const KernelSpec &s, const Window &w, int64_t n,
+                        int64_t c) {
+  const auto &x = s.inputs[0].shape;
+  int64_t oh = windowOutput(x[2], w.padTop, w.padBottom, w.dh, w.kh, w.sh);
+  int64_t ow = windowOutput(x[3], w.padLeft, w.padRight, w.dw, w.kw, w.sw);
+  if (oh < 1 || ow < 1) {
+    fail(s, "window larger than the padded input");
+  }
+  expectShape(s, s.outputs[0], "output", {n, c, oh, ow});
+}
+
+bool hasPadding(const Window &w) {
+  return w.padTop || w.padLeft || w.padBottom || w.padRight;
+}
+
+// The input as a Func over all integers: `exterior` outside the image.
+Func paddedInput(ImageParam x, const Window &w, Expr exterior) {
+  Func padded("padded");
+  Var px("px"), py("py"), pc("pc"), pn("pn");
+  if (hasPadding(w)) {
+    padded(px, py, pc, pn) =
+        BoundaryConditions::constant_exterior(x, exterior)(px, py, pc, pn);
+  } else {
+    padded(px, py, pc, pn) = x(px, py, pc, pn);
+  }
+  return padded;
+}
+
+//===----------------------------------------------------------------------===//
+// conv2d
+//===----------------------------------------------------------------------===//
+
+void validateConv2d(const KernelSpec &s) {
+  expectCounts(s, 2, 3, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 4);
+  expectRank(s, s.inputs[1], "weight", 4);
+  const auto &x = s.inputs[0].shape, &wt = s.inputs[1].shape;
+  int64_t groups = attrInt(s, "groups");
+  if (groups < 1 || x[1] % groups || wt[0] % groups) {
+    fail(s, "groups must divide the input and output channels");
+  }
+  if (wt[1] != x[1] / groups) {
+    fail(s, "weight.shape[1] must be C/groups");
+  }
+  Window w = readWindow(s, wt[2], wt[3], true);
+  if (s.inputs.size() == 3) {
+    expectShape(s, s.inputs[2], "bias", {wt[0]});
+  }
+  expectWindowOutput(s, w, x[0], wt[0]);
+}
+
+struct ConvFuncs {
+  std::vector<ImageParam> inputs;
+  Var x{"x"}, y{"y"}, o{"o"}, n{"n"};
+  RDom r;
+  Func padded, acc{"acc"}, out{"out"};
+  bool padInput = false;
+};
+
+ConvFuncs defineConv2d(const KernelSpec &s) {
+  ConvFuncs f;
+  const auto &wt = s.inputs[1].shape;
+  Window w = readWindow(s, wt[2], wt[3], true);
+  int64_t groups = attrInt(s, "groups");
+  ImageParam in = makeInput(s.inputs[0], "x");
+  ImageParam weight = makeInput(s.inputs[1], "weight");
+  f.inputs = {in, weight};
+  f.padInput = hasPadding(w);
+  f.padded = paddedInput(in, w, 0.0f);
+  int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
+  f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
+             "r");
+  Expr c = groups == 1 ? Expr(f.r.z) : (f.o / og) * cg + f.r.z;
+  if (s.inputs.size() == 3) {
+    ImageParam b = makeInput(s.inputs[2], "bias");
+    f.inputs.push_back(b);
+    f.acc(f.x, f.y, f.o, f.n) = b(f.o);
+  } else {
+    f.acc(f.x, f.y, f.o, f.n) = 0.0f;
+  }
+  Expr ix = f.x * static_cast<int>(w.sw) + f.r.x * static_cast<int>(w.dw) -
+            static_cast<int>(w.padLeft);
+  Expr iy = f.y * static_cast<int>(w.sh) + f.r.y * static_cast<int>(w.dh) -
+            static_cast<int>(w.padTop);
+  f.acc(f.x, f.y, f.o, f.n) +=
+      weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
+  f.out(f.x, f.y, f.o, f.n) = f.acc(f.x, f.y, f.o, f.n);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Register tile: one vector of
+// output x times 2 output rows times 8 output channels (16 zmm accumulators);
+// each input vector feeds 8 FMAs with broadcast weights. The zero-padded
+// input is materialized once (compute_root) so the inner loop has no
+// selects. Tails use ShiftInwards (tile sizes never exceed the extents), so
+// any width down to 1 works. Measured: see docs/codegen.md.
+void scheduleConv2d(ConvFuncs &f, const KernelSpec &s, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const auto &outShape = s.outputs[0].shape;
+  int outC = static_cast<int>(outShape[1]);
+  int outH = static_cast<int>(outShape[2]);
+  int outW = static_cast<int>(outShape[3]);
+  int vw = vectorWidthFor(outW, vec);
+  int yb = std::min(outH, 2);
+  int ob = std::min(outC, 8);
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), oo("oo"), oi("oi"), task("task");
+  f.out.split(f.x, xo, xi, vw, TailStrategy::ShiftInwards)
+      .split(f.y, yo, yi, yb, TailStrategy::ShiftInwards)
+      .split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
+      .reorder(xi, yi, oi, xo, yo, oo, f.n)
+      .unroll(yi)
+      .unroll(oi)
+      .fuse(oo, f.n, task)
+      .parallel(task);
+  if (vw > 1) {
+    f.out.vectorize(xi);
+  }
+  f.acc.compute_at(f.out, xo);
+  Var ax("ax"), ay("ay"), ao("ao");
+  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
+    stage.split(f.x, ax, f.x, vw)
+        .split(f.y, ay, f.y, yb)
+        .split(f.o, ao, f.o, ob)
+        .unroll(f.y)
+        .unroll(f.o);
+    if (vw > 1) {
+      stage.vectorize(f.x);
+    }
+  }
+  f.acc.update().reorder(f.x, f.y, f.o, ax, ay, ao, f.r.x, f.r.y, f.r.z);
+  if (s.inputs[1].shape[3] <= 7) {
+    f.acc.update().unroll(f.r.x);
+  }
+  if (f.padInput) {
+    Var px = f.padded.args()[0], pc = f.padded.args()[2],
+        pn = f.padded.args()[3], plane("plane");
+    f.padded.compute_root().fuse(pc, pn, plane).parallel(plane);
+    if (s.inputs[0].shape[3] >= vec) {
+      f.padded.vectorize(px, vec, TailStrategy::GuardWithIf);
+    }
+  }
+}
+
+Kernel buildConv2d(const KernelSpec &s, const Target &target) {
+  ConvFuncs f = defineConv2d(s);
+  scheduleConv2d(f, s, target);
+  return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
+}
+
+//===----------------------------------------------------------------------===//
+// max_pool2d, avg_pool2d
+//===----------------------------------------------------------------------===//
+
+void validatePool(const KernelSpec &s, bool isMax) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 4);
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  Window w = readWindow(s, k[0], k[1], isMax);
+  if (!isMax) {
+    attrBool(s, "count_include_pad");
+    for (int64_t p : attrInts(s, "divisor_pads", 4)) {
+      if (p < 0) {
+        fail(s, "divisor_pads must be non-negative");
+      }
+    }
+  }
+  const auto &x = s.inputs[0].shape;
+  expectWindowOutput(s, w, x[0], x[1]);
+}
+
+struct PoolFuncs {
+  ImageParam in;
+  Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
+  RDom r;
+  Func padded, window{"window"}, out{"out"};
+};
+
+// Number of taps k in [0,K) with lo <= start + k < hi.
+Expr tapsInside(Expr start, int k, int lo, int hi) {
+  return max(min(k, hi - start) - max(0, lo - start), 0);
+}
+
+PoolFuncs definePool(const KernelSpec &s, bool isMax) {
+  PoolFuncs f;
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  Window w = readWindow(s, k[0], k[1], isMax);
+  f.in = makeInput(s.inputs[0], "x");
+  Expr lowest = Float(32).min();
+  f.padded = paddedInput(f.in, w, isMax ? lowest : Expr(0.0f));
+  f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), "r");
+  Expr sx = f.x * static_cast<int>(w.sw) - static_cast<int>(w.padLeft);
+  Expr sy = f.y * static_cast<int>(w.sh) - static_cast<int>(w.padTop);
+  Expr tap = f.padded(sx + f.r.x * static_cast<int>(w.dw),
+                      sy + f.r.y * static_cast<int>(w.dh), f.c, f.n);
+  if (isMax) {
+    f.window(f.x, f.y, f.c, f.n) = lowest;
+    f.window(f.x, f.y, f.c, f.n) = max(f.window(f.x, f.y, f.c, f.n), tap);
+    f.out(f.x, f.y, f.c, f.n) = f.window(f.x, f.y, f.c, f.n);
+  } else {
+    f.window(f.x, f.y, f.c, f.n) = 0.0f;
+    f.window(f.x, f.y, f.c, f.n) += tap;
+    // The divisor counts the taps inside the input, or inside the input
+    // grown by divisor_pads when count_include_pad (docs/ops.md).
+    int inH = static_cast<int>(s.inputs[0].shape[2]);
+    int inW = static_cast<int>(s.inputs[0].shape[3]);
+    std::vector<int64_t> dp = attrInts(s, "divisor_pads", 4);
+    bool includePad = attrBool(s, "count_include_pad");
+    int loY = includePad ? -static_cast<int>(dp[0]) : 0;
+    int loX = includePad ? -static_cast<int>(dp[1]) : 0;
+    int hiY = inH + (includePad ? static_cast<int>(dp[2]) : 0);
+    int hiX = inW + (includePad ? static_cast<int>(dp[3]) : 0);
+    Expr count = tapsInside(sy, static_cast<int>(w.kh), loY, hiY) *
+                 tapsInside(sx, static_cast<int>(w.kw), loX, hiX);
+    f.out(f.x, f.y, f.c, f.n) =
+        f.window(f.x, f.y, f.c, f.n) / cast<float>(max(count, 1));
+  }
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512, 2 cores. Vectorized along output x, one parallel
+// task per (c, n) plane; the padded plane is built per task so the window
+// loop has no selects. Pools are memory bound.
+void schedulePool(PoolFuncs &f, const KernelSpec &s, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  int outW = static_cast<int>(s.outputs[0].shape[3]);
+  int vw = vectorWidthFor(outW, vec);
+  Var xo("xo"), xi("xi"), plane("plane");
+  f.out.split(f.x, xo, xi, vw, TailStrategy::ShiftInwards)
+      .fuse(f.c, f.n, plane);
+  if (s.outputs[0].numElements() >= kParallelGrain) {
+    f.out.parallel(plane);
+  }
+  if (vw > 1) {
+    f.out.vectorize(xi);
+  }
+  f.window.compute_at(f.out, xo);
+  if (vw > 1) {
+    f.window.vectorize(f.x, vw);
+    f.window.update().reorder(f.x, f.r.x, f.r.y).vectorize(f.x, vw);
+  }
+  f.padded.compute_at(f.out, plane);
+  if (s.inputs[0].shape[3] >= vec) {
+    f.padded.vectorize(f.padded.args()[0], vec, TailStrategy::GuardWithIf);
+  }
+}
+
+Kernel buildPool(const KernelSpec &s, const Target &target, bool isMax) {
+  PoolFuncs f = definePool(s, isMax);
+  schedulePool(f, s, target);
+  return {{f.in}, f.out};
+}
+
+//===----------------------------------------------------------------------===//
+// global_avg_pool
+//===----------------------------------------------------------------------===//
+
+void validateGlobalAvgPool(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 4);
+  const auto &x = s.inputs[0].shape;
+  expectShape(s, s.outputs[0], "output", {x[0], x[1], 1, 1});
+}
+
+Kernel buildGlobalAvgPool(const KernelSpec &s, const Target &) {
+  ImageParam in = makeInput(s.inputs[0], "x");
+  int h = static_cast<int>(s.inputs[0].shape[2]);
+  int w = static_cast<int>(s.inputs[0].shape[3]);
+  Var x("x"), y("y"), c("c"), n("n"), plane("plane");
+  RDom r(0, w, 0, h, "r");
+  Func sum("sum"), out("out");
+  sum(c, n) = 0.0f;
+  sum(c, n) += in(r.x, r.y, c, n);
+  out(x, y, c, n) = sum(c, n) / f32(double(h) * w);
+  constrainOutput(out, s.outputs[0]);
+  // Target: x86-64, 2 cores. One scalar sum per plane, planes in parallel;
+  // memory bound for the usual 7x7 planes.
+  out.fuse(c, n, plane);
+  if (s.inputs[0].numElements() >= kParallelGrain) {
+    out.parallel(plane);
+  }
+  sum.compute_at(out, plane);
+  return {{in}, out};
+}
+
+//===----------------------------------------------------------------------===//
+// batch_norm (output only; the running statistics are not updated here)
+//===----------------------------------------------------------------------===//
+
+void validateBatchNorm(const KernelSpec &s) {
+  expectCounts(s, 5, 5, 1);
+  expectF32Except(s);
+  expectMinRank(s, s.inputs[0], "x", 2);
+  int64_t c = s.inputs[0].shape[1];
+  const char *names[] = {"weight", "bias", "running_mean", "running_var"};
+  for (int i = 0; i < 4; ++i) {
+    expectShape(s, s.inputs[i + 1], names[i], {c});
+  }
+  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+  attrFloat(s, "epsilon");
+  attrFloat(s, "momentum");
+  attrBool(s, "training");
+}
+
+struct BatchNormFuncs {
+  std::vector<ImageParam> inputs;
+  std::vector<Var> v;
+  Func sumX{"sum_x"}, sumSq{"sum_sq"}, scale{"scale"}, shift{"shift"},
+      out{"out"};
+  bool training = false;
+};
+
+BatchNormFuncs defineBatchNorm(const KernelSpec &s) {
+  BatchNormFuncs f;
+  const TensorSpec &xs = s.inputs[0];
+  size_t rank = xs.shape.size();
+  ImageParam x = makeInput(xs, "x");
+  ImageParam weight = makeInput(s.inputs[1], "weight");
+  ImageParam bias = makeInput(s.inputs[2], "bias");
+  ImageParam runMean = makeInput(s.inputs[3], "running_mean");
+  ImageParam runVar = makeInput(s.inputs[4], "running_var");
+  f.inputs = {x, weight, bias, runMean, runVar};
+  f.v = makeVars(rank);
+  Var c = f.v[rank - 2];
+  Expr eps = f32(attrFloat(s, "epsilon"));
+  f.training = attrBool(s, "training");
+  Expr mean, var;
+  if (f.training) {
+    // Batch statistics over every dim but C; two passes, biased variance.
+    std::vector<int> extents = halideShape(xs);
+    Region ranges;
+    for (size_t i = 0; i < rank; ++i) {
+      if (i != rank - 2) {
+        ranges.push_back({0, extents[i]});
+      }
+    }
+    RDom r(ranges, "r");
+    std::vector<Expr> at;
+    for (size_t i = 0, j = 0; i < rank; ++i) {
+      at.push_back(i == rank - 2 ? Expr(c) : Expr(r[j++]));
+    }
+    float count = static_cast<float>(xs.numElements() / xs.shape[1]);
+    f.sumX(c) = 0.0f;
+    f.sumX(c) += x(at);
+    mean = f.sumX(c) / count;
+    f.sumSq(c) = 0.0f;
+    f.sumSq(c) += pow(x(at) - mean, 2);
+    var = f.sumSq(c) / count;
+  } else {
+    mean = runMean(c);
+    var = runVar(c);
+  }
+  f.scale(c) = weight(c) / sqrt(var + eps);
+  f.shift(c) = bias(c) - mean * f.scale(c);
+  f.out(f.v) = x(f.v) * f.scale(c) + f.shift(c);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512, 2 cores. Per-channel scale/shift are tiny root
+// stages, the output is one fused multiply-add per element (memory bound).
+// Training statistics are scalar reductions, one channel per task.
+void scheduleBatchNorm(BatchNormFuncs &f, const KernelSpec &s,
+                       const Target &target) {
+  size_t rank = f.v.size();
+  Var c = f.v[rank - 2];
+  f.scale.compute_root();
+  f.shift.compute_root();
+  if (f.training) {
+    bool parallel = s.inputs[0].numElements() >= kParallelGrain;
+    for (Func stats : {f.sumX, f.sumSq}) {
+      stats.compute_root();
+      if (parallel) {
+        stats.update().parallel(c);
+      }
+    }
+  }
+  scheduleElementwise(f.out, f.v, halideShape(s.outputs[0]), target);
+}
+
+Kernel buildBatchNorm(const KernelSpec &s, const Target &target) {
+  BatchNormFuncs f = defineBatchNorm(s);
+  scheduleBatchNorm(f, s, target);
+  return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
+}
+
+//===----------------------------------------------------------------------===//
+// layer_norm over x.shape[axis:]; weight and bias optional (1-3 inputs:
+// x, x+weight, x+weight+bias)
+//===----------------------------------------------------------------------===//
+
+void validateLayerNorm(const KernelSpec &s) {
+  expectCounts(s, 1, 3, 1);
+  expectF32Except(s);
+  const auto &x = s.inputs[0].shape;
+  int64_t axis = attrInt(s, "axis");
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
+    fail(s, "axis " + std::to_string(axis) + " out of range");
+  }
+  attrFloat(s, "epsilon");
+  std::vector<int64_t> normalized(x.begin() + axis, x.end());
+  for (size_t i = 1; i < s.inputs.size(); ++i) {
+    expectShape(s, s.inputs[i], i == 1 ? "weight" : "bias", normalized);
+  }
+  expectShape(s, s.outputs[0], "output", x);
+}
+
+struct LayerNormFuncs {
+  std::vector<ImageParam> inputs;
+  std::vector<Var> v, outer;
+  Func sumX{"sum_x"}, sumSq{"sum_sq"}, out{"out"};
+};
+
+LayerNormFuncs defineLayerNorm(const KernelSpec &s) {
+  LayerNormFuncs f;
+  const TensorSpec &xs = s.inputs[0];
+  size_t rank = xs.shape.size();
+  size_t nd = rank - attrInt(s, "axis"); // normalized Halide dims 0..nd-1
+  ImageParam x = makeInput(xs, "x");
+  f.inputs = {x};
+  f.v = makeVars(rank);
+  f.outer.assign(f.v.begin() + nd, f.v.end());
+  std::vector<int> extents = halideShape(xs);
+  Region ranges;
+  float count = 1;
+  for (size_t i = 0; i < nd; ++i) {
+    ranges.push_back({0, extents[i]});
+    count *= extents[i];
+  }
+  RDom r(ranges, "r");
+  std::vector<Expr> at;
+  for (size_t i = 0; i < rank; ++i) {
+    at.push_back(i < nd ? Expr(r[i]) : Expr(f.v[i]));
+  }
+  f.sumX(f.outer) = 0.0f;
+  f.sumX(f.outer) += x(at);
+  Expr mean = f.sumX(f.outer) / count;
+  f.sumSq(f.outer) = 0.0f;
+  f.sumSq(f.outer) += pow(x(at) - mean, 2);
+  Expr var = f.sumSq(f.outer) / count;
+  Expr y = (x(f.v) - mean) / sqrt(var + f32(attrFloat(s, "epsilon")));
+  std::vector<Var> inner(f.v.begin(), f.v.begin() + nd);
+  if (s.inputs.size() >= 2) {
+    ImageParam weight = makeInput(s.inputs[1], "weight");
+    f.inputs.push_back(weight);
+    y = y * weight(inner);
+  }
+  if (s.inputs.size() == 3) {
+    ImageParam bias = makeInput(s.inputs[2], "bias");
+    f.inputs.push_back(bias);
+    y = y + bias(inner);
+  }
+  f.out(f.v) = y;
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512, 2 cores. Row statistics per outermost slice
+// (scalar two-pass reductions), the normalization vectorized along the
+// innermost dim, slices in parallel.
+void scheduleLayerNorm(LayerNormFuncs &f, const KernelSpec &s,
+                       const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  std::vector<int> extents = halideShape(s.outputs[0]);
+  if (extents[0] >= vec) {
+    f.out.vectorize(f.v[0], vec, TailStrategy::ShiftInwards);
+  }
+  if (f.outer.empty()) {
+    f.sumX.compute_root();
+    f.sumSq.compute_root();
+    return;
+  }
+  Var top = f.v.back();
+  if (s.outputs[0].numElements() >= kParallelGrain) {
+    f.out.parallel(top);
+  }
+  f.sumX.compute_at(f.out, top);
+  f.sumSq.compute_at(f.out, top);
+}
+
+Kernel buildLayerNorm(const KernelSpec &s, const Target &target) {
+  LayerNormFuncs f = defineLayerNorm(s);
+  scheduleLayerNorm(f, s, target);
+  return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
+}
+
+} // namespace
+
+void registerLayerOps(OpRegistry &r) {
+  r["dense"] = {validateDense, buildDense};
+  r["conv2d"] = {validateConv2d, buildConv2d};
+  r["max_pool2d"] = {[](const KernelSpec &s) { validatePool(s, true); },
+                     [](const KernelSpec &s, const Target &t) {
+                       return buildPool(s, t, true);
+                     }};
+  r["avg_pool2d"] = {[](const KernelSpec &s) { validatePool(s, false); },
+                     [](const KernelSpec &s, const Target &t) {
+                       return buildPool(s, t, false);
+                     }};
+  r["global_avg_pool"] = {validateGlobalAvgPool, buildGlobalAvgPool};
+  r["batch_norm"] = {validateBatchNorm, buildBatchNorm};
+  r["layer_norm"] = {validateLayerNorm, buildLayerNorm};
+}
+
+} // namespace kiln::codegen::detail

@@ -1,0 +1,212 @@
+// Loss kernels: mean-reduced, rank-0 f32 output.
+#include "Kernels.h"
+
+using namespace Halide;
+
+namespace kiln::codegen::detail {
+namespace {
+
+Expr f32(double v) { return cast<float>(Expr(v)); }
+
+using PairFn = std::function<Expr(Expr p, Expr t, const KernelSpec &spec)>;
+
+void validatePairLoss(const KernelSpec &s,
+                      const std::vector<const char *> &floatAttrs) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s);
+  expectShape(s, s.inputs[1], "target", s.inputs[0].shape);
+  expectShape(s, s.outputs[0], "output", {});
+  for (const char *name : floatAttrs) {
+    attrFloat(s, name);
+  }
+}
+
+struct PairLossFuncs {
+  ImageParam pred, target;
+  Var outer{"outer"};
+  Func partial{"partial"}, total{"total"}, out{"out"};
+};
+
+// mean(fn(p, t)): one partial sum per outermost index, then their sum.
+PairLossFuncs definePairLoss(const KernelSpec &s, const PairFn &fn) {
+  PairLossFuncs f;
+  f.pred = makeInput(s.inputs[0], "pred");
+  f.target = makeInput(s.inputs[1], "target");
+  std::vector<int> extents = halideShape(s.inputs[0]);
+  size_t rank = extents.size();
+  float count = static_cast<float>(s.inputs[0].numElements());
+  if (rank == 0) {
+    f.out() = fn(f.pred(), f.target(), s);
+    constrainOutput(f.out, s.outputs[0]);
+    return f;
+  }
+  Region ranges;
+  for (size_t i = 0; i + 1 < rank; ++i) {
+    ranges.push_back({0, extents[i]});
+  }
+  std::vector<Expr> at;
+  if (ranges.empty()) {
+    at = {f.outer};
+    f.partial(f.outer) = fn(f.pred(at), f.target(at), s);
+  } else {
+    RDom r(ranges, "r");
+    for (size_t i = 0; i + 1 < rank; ++i) {
+      at.push_back(r[i]);
+    }
+    at.push_back(f.outer);
+    f.partial(f.outer) = 0.0f;
+    f.partial(f.outer) += fn(f.pred(at), f.target(at), s);
+  }
+  RDom ro(0, extents[rank - 1], "ro");
+  f.total() = 0.0f;
+  f.total() += f.partial(ro);
+  f.out() = f.total() / count;
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512, 2 cores. Losses see a few thousand elements per
+// step: partial sums per outermost index (vectorized for rank 1, parallel
+// when large), then one short serial sum.
+void schedulePairLoss(PairLossFuncs &f, const KernelSpec &s,
+                      const Target &target) {
+  if (s.inputs[0].shape.empty()) {
+    return;
+  }
+  int vec = target.natural_vector_size<float>();
+  f.partial.compute_root();
+  f.total.compute_root();
+  int outerExtent = static_cast<int>(s.inputs[0].shape[0]);
+  if (s.inputs[0].shape.size() == 1) {
+    if (outerExtent >= vec) {
+      f.partial.vectorize(f.outer, vec, TailStrategy::GuardWithIf);
+    }
+  } else if (s.inputs[0].numElements() >= kParallelGrain) {
+    f.partial.parallel(f.outer);
+    f.partial.update().parallel(f.outer);
+  }
+}
+
+void registerPairLoss(OpRegistry &r, const std::string &name,
+                      std::vector<const char *> floatAttrs, PairFn fn) {
+  r[name] = {[floatAttrs](const KernelSpec &s) {
+               validatePairLoss(s, floatAttrs);
+             },
+             [fn](const KernelSpec &s, const Target &t) {
+               PairLossFuncs f = definePairLoss(s, fn);
+               schedulePairLoss(f, s, t);
+               return Kernel{{f.pred, f.target}, f.out};
+             }};
+}
+
+//===----------------------------------------------------------------------===//
+// cce / sparse_cce: logits [N,C] against probabilities [N,C] or labels [N]
+//===----------------------------------------------------------------------===//
+
+void validateCce(const KernelSpec &s, bool sparse) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s, sparse ? std::vector<size_t>{1} : std::vector<size_t>{});
+  expectRank(s, s.inputs[0], "logits", 2);
+  int64_t n = s.inputs[0].shape[0];
+  if (sparse) {
+    expectShape(s, s.inputs[1], "labels", {n});
+  } else {
+    expectShape(s, s.inputs[1], "target", s.inputs[0].shape);
+  }
+  expectShape(s, s.outputs[0], "output", {});
+}
+
+struct CceFuncs {
+  ImageParam logits, target;
+  Var n{"n"};
+  Func rowMax{"row_max"}, rowSum{"row_sum"}, rowLoss{"row_loss"},
+      total{"total"}, out{"out"};
+};
+
+CceFuncs defineCce(const KernelSpec &s, bool sparse) {
+  CceFuncs f;
+  int batch = static_cast<int>(s.inputs[0].shape[0]);
+  int classes = static_cast<int>(s.inputs[0].shape[1]);
+  f.logits = makeInput(s.inputs[0], "logits");
+  f.target = makeInput(s.inputs[1], sparse ? "labels" : "target");
+  RDom c(0, classes, "c");
+  f.rowMax(f.n) = Float(32).min();
+  f.rowMax(f.n) = max(f.rowMax(f.n), f.logits(c, f.n));
+  f.rowSum(f.n) = 0.0f;
+  f.rowSum(f.n) += exp(f.logits(c, f.n) - f.rowMax(f.n));
+  Expr logSumExp = f.rowMax(f.n) + log(f.rowSum(f.n));
+  if (sparse) {
+    // A label outside [0,C) makes the kernel return an error.
+    Expr label = f.target(f.n);
+    Expr picked = f.logits(clamp(label, 0, classes - 1), f.n);
+    f.rowLoss(f.n) =
+        require(label >= 0 && label < classes, logSumExp - picked,
+                "sparse_cce: label", label, "of row", f.n, "outside [0,",
+                classes, ")");
+  } else {
+    // -sum_c t * (z - lse) = lse * sum_c t - sum_c t * z
+    f.rowLoss(f.n) = 0.0f;
+    f.rowLoss(f.n) +=
+        f.target(c, f.n) * (logSumExp - f.logits(c, f.n));
+  }
+  RDom rn(0, batch, "rn");
+  f.total() = 0.0f;
+  f.total() += f.rowLoss(rn);
+  f.out() = f.total() / static_cast<float>(batch);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64, 2 cores. [64,10] logits: a few microseconds; all stages are
+// small root loops over the batch.
+void scheduleCce(CceFuncs &f) {
+  f.rowMax.compute_root();
+  f.rowSum.compute_root();
+  f.rowLoss.compute_root();
+  f.total.compute_root();
+}
+
+void registerCce(OpRegistry &r, const std::string &name, bool sparse) {
+  r[name] = {[sparse](const KernelSpec &s) { validateCce(s, sparse); },
+             [sparse](const KernelSpec &s, const Target &) {
+               CceFuncs f = defineCce(s, sparse);
+               scheduleCce(f);
+               return Kernel{{f.logits, f.target}, f.out};
+             }};
+}
+
+} // namespace
+
+void registerLossOps(OpRegistry &r) {
+  registerPairLoss(r, "mse", {}, [](Expr p, Expr t, const KernelSpec &) {
+    Expr d = p - t;
+    return d * d;
+  });
+  registerPairLoss(r, "mae", {}, [](Expr p, Expr t, const KernelSpec &) {
+    return abs(p - t);
+  });
+  registerPairLoss(r, "huber", {"delta"},
+                   [](Expr p, Expr t, const KernelSpec &s) {
+                     Expr delta = f32(attrFloat(s, "delta"));
+                     Expr d = abs(p - t);
+                     return select(d < delta, 0.5f * d * d,
+                                   delta * (d - 0.5f * delta));
+                   });
+  registerPairLoss(r, "bce", {}, [](Expr p, Expr t, const KernelSpec &) {
+    // Each log clamped to >= -100, as PyTorch does.
+    Expr logP = max(log(p), -100.0f);
+    Expr log1mP = max(log(1.0f - p), -100.0f);
+    return -(t * logP + (1.0f - t) * log1mP);
+  });
+  registerPairLoss(r, "bce_logits", {},
+                   [](Expr z, Expr t, const KernelSpec &) {
+                     return max(z, 0.0f) - z * t + log(1.0f + exp(-abs(z)));
+                   });
+  registerPairLoss(r, "hinge", {}, [](Expr p, Expr t, const KernelSpec &) {
+    return max(0.0f, 1.0f - p * t);
+  });
+  registerCce(r, "cce", false);
+  registerCce(r, "sparse_cce", true);
+}
+
+} // namespace kiln::codegen::detail
