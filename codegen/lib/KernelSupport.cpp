@@ -265,7 +265,16 @@ void scheduleElementwise(Func f, const std::vector<Var> &vars,
       f.fuse(outer, vars[i], fused);
       outer = fused;
     }
-    if (parallel) {
+    // Tasks of at least kParallelGrain / 4 elements: one row per task would
+    // drown short rows (28 floats) in thread-pool overhead.
+    int64_t outerExtent = total / innerExtent;
+    int rows = static_cast<int>(
+        std::max<int64_t>(1, kParallelGrain / 4 / innerExtent));
+    if (parallel && rows > 1 && outerExtent > rows) {
+      Var task(outer.name() + "_task");
+      f.split(outer, task, outer, rows, TailStrategy::ShiftInwards)
+          .parallel(task);
+    } else if (parallel) {
       f.parallel(outer);
     }
   } else if (parallel) {

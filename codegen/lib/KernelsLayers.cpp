@@ -447,8 +447,12 @@ void validateBatchNorm(const KernelSpec &s) {
 struct BatchNormFuncs {
   std::vector<ImageParam> inputs;
   std::vector<Var> v;
-  Func sumX{"sum_x"}, sumSq{"sum_sq"}, scale{"scale"}, shift{"shift"},
-      out{"out"};
+  // Training: per-channel sums, built from partial sums along the innermost
+  // dim (partialX(w, c)) so that the long reductions vectorize over w.
+  RDom rest;  // every dim but the innermost and C
+  RDom inner; // the innermost dim (rank >= 3 only)
+  Func partialX{"partial_x"}, partialSq{"partial_sq"}, sumX{"sum_x"},
+      sumSq{"sum_sq"}, scale{"scale"}, shift{"shift"}, out{"out"};
   bool training = false;
 };
 
@@ -470,23 +474,38 @@ BatchNormFuncs defineBatchNorm(const KernelSpec &s) {
   if (f.training) {
     // Batch statistics over every dim but C; two passes, biased variance.
     std::vector<int> extents = halideShape(xs);
-    Region ranges;
-    for (size_t i = 0; i < rank; ++i) {
-      if (i != rank - 2) {
-        ranges.push_back({0, extents[i]});
-      }
-    }
-    RDom r(ranges, "r");
-    std::vector<Expr> at;
-    for (size_t i = 0, j = 0; i < rank; ++i) {
-      at.push_back(i == rank - 2 ? Expr(c) : Expr(r[j++]));
-    }
     float count = static_cast<float>(xs.numElements() / xs.shape[1]);
-    f.sumX(c) = 0.0f;
-    f.sumX(c) += x(at);
-    mean = f.sumX(c) / count;
-    f.sumSq(c) = 0.0f;
-    f.sumSq(c) += pow(x(at) - mean, 2);
+    if (rank == 2) { // [N,C]: reduce over N, vectorized over C
+      f.rest = RDom(0, extents[1], "rn");
+      f.sumX(c) = 0.0f;
+      f.sumX(c) += x(c, f.rest);
+      mean = f.sumX(c) / count;
+      f.sumSq(c) = 0.0f;
+      f.sumSq(c) += pow(x(c, f.rest) - mean, 2);
+    } else {
+      Var w = f.v[0];
+      Region ranges;
+      for (size_t i = 1; i < rank; ++i) {
+        if (i != rank - 2) {
+          ranges.push_back({0, extents[i]});
+        }
+      }
+      f.rest = RDom(ranges, "r");
+      std::vector<Expr> at = {w};
+      for (size_t i = 1, j = 0; i < rank; ++i) {
+        at.push_back(i == rank - 2 ? Expr(c) : Expr(f.rest[j++]));
+      }
+      f.inner = RDom(0, extents[0], "rw");
+      f.partialX(w, c) = 0.0f;
+      f.partialX(w, c) += x(at);
+      f.sumX(c) = 0.0f;
+      f.sumX(c) += f.partialX(f.inner, c);
+      mean = f.sumX(c) / count;
+      f.partialSq(w, c) = 0.0f;
+      f.partialSq(w, c) += pow(x(at) - mean, 2);
+      f.sumSq(c) = 0.0f;
+      f.sumSq(c) += f.partialSq(f.inner, c);
+    }
     var = f.sumSq(c) / count;
   } else {
     mean = runMean(c);
@@ -501,9 +520,12 @@ BatchNormFuncs defineBatchNorm(const KernelSpec &s) {
 
 // Target: x86-64 AVX-512, 2 cores. Per-channel scale/shift are tiny root
 // stages, the output is one fused multiply-add per element (memory bound).
-// Training statistics are scalar reductions, one channel per task.
+// Training statistics: one channel per task, partial sums vectorized along
+// the innermost dim (scalar sums ran at ~1/4 element per cycle, bound by the
+// add latency).
 void scheduleBatchNorm(BatchNormFuncs &f, const KernelSpec &s,
                        const Target &target) {
+  int vec = target.natural_vector_size<float>();
   size_t rank = f.v.size();
   Var c = f.v[rank - 2];
   f.scale.compute_root();
@@ -512,8 +534,31 @@ void scheduleBatchNorm(BatchNormFuncs &f, const KernelSpec &s,
     bool parallel = s.inputs[0].numElements() >= kParallelGrain;
     for (Func stats : {f.sumX, f.sumSq}) {
       stats.compute_root();
-      if (parallel) {
+      if (rank == 2) {
+        stats.vectorize(c, vec, TailStrategy::GuardWithIf);
+        stats.update()
+            .reorder(c, f.rest)
+            .vectorize(c, vec, TailStrategy::GuardWithIf);
+      } else if (parallel) {
         stats.update().parallel(c);
+      }
+    }
+    if (rank > 2) {
+      Var w = f.v[0];
+      std::vector<VarOrRVar> order = {w};
+      for (int i = 0; i < f.rest.dimensions(); ++i) {
+        order.push_back(f.rest[i]);
+      }
+      int width = vectorWidthFor(static_cast<int>(s.inputs[0].shape.back()),
+                                 vec);
+      for (auto [partial, stats] : {std::pair{f.partialX, f.sumX},
+                                    std::pair{f.partialSq, f.sumSq}}) {
+        partial.compute_at(stats, c);
+        partial.update().reorder(order);
+        if (width > 1) {
+          partial.vectorize(w, width, TailStrategy::GuardWithIf);
+          partial.update().vectorize(w, width, TailStrategy::GuardWithIf);
+        }
       }
     }
   }

@@ -45,7 +45,8 @@ struct Tensor {
 struct Case {
   const char *name;
   KernelSpec spec;
-  double flops;
+  double work; // FLOPs, or elements for memory-bound kernels
+  const char *unit;
 };
 
 } // namespace
@@ -65,12 +66,31 @@ int main(int argc, char **argv) {
          {"groups", 1}},
         {t({64, 16, 28, 28}), t({32, 16, 3, 3}), t({32})},
         {t({64, 32, 28, 28})}},
-       2.0 * 64 * 32 * 28 * 28 * 16 * 9},
+       2.0 * 64 * 32 * 28 * 28 * 16 * 9, "GFLOP/s"},
       {"dense [64,784] x [128,784]^T",
        {"dense", nlohmann::json::object(),
         {t({64, 784}), t({128, 784}), t({128})},
         {t({64, 128})}},
-       2.0 * 64 * 128 * 784},
+       2.0 * 64 * 128 * 784, "GFLOP/s"},
+      {"relu [64,16,28,28]",
+       {"relu", nlohmann::json::object(), {t({64, 16, 28, 28})},
+        {t({64, 16, 28, 28})}},
+       64.0 * 16 * 28 * 28, "Gelem/s"},
+      {"batch_norm training [64,16,28,28]",
+       {"batch_norm",
+        {{"epsilon", 1e-5}, {"momentum", 0.1}, {"training", true}},
+        {t({64, 16, 28, 28}), t({16}), t({16}), t({16}), t({16})},
+        {t({64, 16, 28, 28})}},
+       64.0 * 16 * 28 * 28, "Gelem/s"},
+      {"max_pool2d 2x2/2 [64,32,28,28]",
+       {"max_pool2d",
+        {{"kernel", {2, 2}},
+         {"strides", {2, 2}},
+         {"pads", {0, 0, 0, 0}},
+         {"dilations", {1, 1}}},
+        {t({64, 32, 28, 28})},
+        {t({64, 32, 14, 14})}},
+       64.0 * 32 * 28 * 28, "Gelem/s"},
   };
   std::vector<KernelSpec> specs;
   for (const Case &c : cases) {
@@ -113,10 +133,10 @@ int main(int argc, char **argv) {
     }
     std::sort(times.begin(), times.end());
     double best = times.front(), median = times[times.size() / 2];
-    std::printf("%-45s best %.3f ms (%.1f GFLOP/s), median %.3f ms "
-                "(%.1f GFLOP/s)\n",
-                cases[i].name, best * 1e3, cases[i].flops / best * 1e-9,
-                median * 1e3, cases[i].flops / median * 1e-9);
+    std::printf("%-42s best %.3f ms (%.1f %s), median %.3f ms (%.1f %s)\n",
+                cases[i].name, best * 1e3, cases[i].work / best * 1e-9,
+                cases[i].unit, median * 1e3, cases[i].work / median * 1e-9,
+                cases[i].unit);
   }
   return 0;
 }
