@@ -31,11 +31,14 @@ inline mlir::OwningOpRef<mlir::ModuleOp> buildCnn(mlir::MLIRContext &ctx) {
   Tensor image = builder.input("image", {1, 1, 28, 28});
   Conv2DOptions same = Conv2DOptions().withPadding(1);
   Sequential net(builder, image);
+  // One line per block, as one would draw the network.
+  // clang-format off
   net.conv2d(16, {3, 3}, same).batchNorm().relu().maxPool2d({2, 2})
       .conv2d(32, {3, 3}, same).batchNorm().relu().maxPool2d({2, 2})
       .flatten()
       .dense(128).relu().dropout(0.25)
       .dense(10);
+  // clang-format on
   builder.output("logits", net.output());
   return builder.finish();
 }
@@ -44,7 +47,8 @@ inline mlir::OwningOpRef<mlir::ModuleOp> buildCnn(mlir::MLIRContext &ctx) {
 inline Tensor basicBlock(GraphBuilder &b, Tensor x, const std::string &name) {
   int64_t channels = x.dim(1);
   Conv2DOptions conv =
-      Conv2DOptions().withPadding(1).withBias(false).withWeightInit("he_normal");
+      Conv2DOptions().withPadding(1).withBias(false).withWeightInit(
+          "he_normal");
   Tensor y = b.conv2d(x, channels, {3, 3}, name + ".conv1", conv);
   y = b.relu(b.batchNorm(y, name + ".bn1"));
   y = b.conv2d(y, channels, {3, 3}, name + ".conv2", conv);

@@ -134,8 +134,8 @@ GraphBuilder::GraphBuilder(MLIRContext &ctx, std::string function)
   ctx.loadDialect<kir::KilnDialect, func::FuncDialect>();
   Location loc = builder_.getUnknownLoc();
   module_ = ModuleOp::create(loc);
-  auto func = func::FuncOp::create(loc, function,
-                                   builder_.getFunctionType({}, {}));
+  auto func =
+      func::FuncOp::create(loc, function, builder_.getFunctionType({}, {}));
   module_->push_back(func);
   function_ = func;
   builder_.setInsertionPointToEnd(func.addEntryBlock());
@@ -209,8 +209,8 @@ OwningOpRef<ModuleOp> GraphBuilder::finish() {
   for (const auto &output : outputs_) {
     results.push_back(output.second.value());
   }
-  func.setFunctionType(builder_.getFunctionType(block.getArgumentTypes(),
-                                                ValueRange(results).getTypes()));
+  func.setFunctionType(builder_.getFunctionType(
+      block.getArgumentTypes(), ValueRange(results).getTypes()));
   for (auto [index, name] : llvm::enumerate(inputNames_)) {
     func.setArgAttr(index, kNameAttr, builder_.getStringAttr(name));
   }
@@ -285,7 +285,8 @@ Tensor GraphBuilder::atomically(llvm::function_ref<Tensor()> build) {
 // Layers with parameters
 //===----------------------------------------------------------------------===//
 
-Tensor GraphBuilder::dense(Tensor x, Tensor weight, std::optional<Tensor> bias) {
+Tensor GraphBuilder::dense(Tensor x, Tensor weight,
+                           std::optional<Tensor> bias) {
   SmallVector<Tensor, 3> operands = {x, weight};
   if (bias) {
     operands.push_back(*bias);
@@ -342,10 +343,9 @@ Tensor GraphBuilder::conv2d(Tensor x, int64_t outChannels,
   }
   int64_t groupChannels = x.dim(1) / options.groups;
   return atomically([&] {
-    Tensor weight =
-        param(name + ".weight",
-              {outChannels, groupChannels, kernel[0], kernel[1]},
-              options.weightInit);
+    Tensor weight = param(name + ".weight",
+                          {outChannels, groupChannels, kernel[0], kernel[1]},
+                          options.weightInit);
     std::optional<Tensor> b;
     if (options.bias) {
       b = param(name + ".bias", {outChannels}, "torch_default",
@@ -360,8 +360,8 @@ Tensor GraphBuilder::batchNorm(Tensor x, Tensor weight, Tensor bias,
                                double epsilon, double momentum) {
   Attrs attrs(ctx_);
   attrs.f32("epsilon", epsilon, 1e-5f).f32("momentum", momentum, 0.1f);
-  return create<kir::BatchNormOp>(
-      {x, weight, bias, runningMean, runningVar}, attrs.get());
+  return create<kir::BatchNormOp>({x, weight, bias, runningMean, runningVar},
+                                  attrs.get());
 }
 
 Tensor GraphBuilder::batchNorm(Tensor x, const std::string &name,
@@ -414,9 +414,8 @@ Tensor GraphBuilder::prelu(Tensor x, Tensor slope) {
 
 Tensor GraphBuilder::prelu(Tensor x, const std::string &name,
                            int64_t channels) {
-  return atomically([&] {
-    return prelu(x, param(name + ".weight", {channels}));
-  });
+  return atomically(
+      [&] { return prelu(x, param(name + ".weight", {channels})); });
 }
 
 //===----------------------------------------------------------------------===//
@@ -431,9 +430,7 @@ Tensor GraphBuilder::step(Tensor x) { return create<kir::StepOp>({x}); }
 Tensor GraphBuilder::selu(Tensor x) { return create<kir::SeluOp>({x}); }
 Tensor GraphBuilder::silu(Tensor x) { return create<kir::SiluOp>({x}); }
 Tensor GraphBuilder::sin(Tensor x) { return create<kir::SinOp>({x}); }
-Tensor GraphBuilder::identity(Tensor x) {
-  return create<kir::IdentityOp>({x});
-}
+Tensor GraphBuilder::identity(Tensor x) { return create<kir::IdentityOp>({x}); }
 
 Tensor GraphBuilder::leakyRelu(Tensor x, double alpha) {
   return create<kir::LeakyReluOp>({x},
@@ -505,7 +502,8 @@ Tensor GraphBuilder::flatten(Tensor x, int64_t axis) {
 
 Tensor GraphBuilder::reshape(Tensor x, ArrayRef<int64_t> shape) {
   return create<kir::ReshapeOp>(
-      {x}, Attrs(ctx_).required("shape", builder_.getDenseI64ArrayAttr(shape))
+      {x}, Attrs(ctx_)
+               .required("shape", builder_.getDenseI64ArrayAttr(shape))
                .get());
 }
 
@@ -574,8 +572,7 @@ std::string Sequential::layerName(const std::string &kind,
 
 Sequential &Sequential::dense(int64_t outFeatures, const std::string &name,
                               bool bias) {
-  current_ =
-      builder_.dense(current_, outFeatures, layerName("fc", name), bias);
+  current_ = builder_.dense(current_, outFeatures, layerName("fc", name), bias);
   return *this;
 }
 

@@ -144,8 +144,8 @@ TEST(BuilderTest, FunctionalBranchesAndConcatVerify) {
   Tensor c = b.conv2d(x, 6, {3, 3}, "branch3",
                       Conv2DOptions().withAutoPad("same_upper"));
   c = b.relu(b.batchNorm(c, "branch3.bn"));
-  Tensor p = b.maxPool2d(x, {3, 3},
-                         PoolOptions().withStrides({1, 1}).withPads({1, 1, 1, 1}));
+  Tensor p = b.maxPool2d(
+      x, {3, 3}, PoolOptions().withStrides({1, 1}).withPads({1, 1, 1, 1}));
   Tensor y = b.concat({a, c, p}, 1);
   EXPECT_EQ(y.shape(), llvm::ArrayRef<int64_t>({1, 13, 8, 8}));
   b.output("y", y);
@@ -186,8 +186,7 @@ TEST(BuilderTest, FinishNeedsAnOutputAndIsFinal) {
   mlir::MLIRContext ctx;
   GraphBuilder b(ctx);
   Tensor x = b.input("x", {2});
-  EXPECT_NE(errorOf([&] { b.finish(); }).find("no outputs"),
-            std::string::npos);
+  EXPECT_NE(errorOf([&] { b.finish(); }).find("no outputs"), std::string::npos);
   b.output("y", b.relu(x));
   EXPECT_NE(errorOf([&] { b.output("y", x); }).find("duplicate output"),
             std::string::npos);

@@ -1,4 +1,4 @@
-//===- Builder.h - build kiln graphs from C++ --------------------*- C++ -*-===//
+//===- Builder.h - build kiln graphs from C++ ----------------*- C++ -*-===//
 //
 // A graph builder over the kiln dialect in two styles:
 //
@@ -80,7 +80,9 @@ struct Conv2DOptions {
     return *this;
   }
   // `pad` on all four sides.
-  Conv2DOptions &withPadding(int64_t pad) { return withPads({pad, pad, pad, pad}); }
+  Conv2DOptions &withPadding(int64_t pad) {
+    return withPads({pad, pad, pad, pad});
+  }
   Conv2DOptions &withDilations(std::vector<int64_t> v) {
     dilations = std::move(v);
     return *this;
