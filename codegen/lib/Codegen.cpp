@@ -292,8 +292,20 @@ std::string functionName(const KernelSpec &spec, const std::string &target) {
                                kCodegenVersion));
 }
 
+static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
+                                          const CompileOptions &options);
+
 CompiledLibrary compileKernels(const std::vector<KernelSpec> &specs,
                                const CompileOptions &options) {
+  try {
+    return compileKernelsImpl(specs, options);
+  } catch (const fs::filesystem_error &e) {
+    throw Error(std::string("kernel cache: ") + e.what());
+  }
+}
+
+static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
+                                          const CompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
   if (options.cacheDir.empty()) {
     throw Error("CompileOptions::cacheDir is required");
