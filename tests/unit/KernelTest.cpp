@@ -19,7 +19,7 @@
 // 1.7e-6 log_softmax of logits spread over +-50 (values up to ~100); every
 // other case below 7e-7, most elementwise ops below 1.5e-7.
 //
-// Every test file case is registered with sharedKernelBatch() when the case
+// Every case of this file is registered with sharedKernelBatch() when the case
 // table is built (before any test runs), so the first test compiles all
 // kernels of the file in one parallel compileKernels call.
 #include "KernelHarness.h"
