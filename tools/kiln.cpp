@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -185,8 +186,8 @@ int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
     return 0;
   }
   fmt::print("model {}\n", flags.model);
-  fmt::print("inputs: {}\noutputs: {}\n", fmt::to_string(summary.inputs.size()),
-             fmt::to_string(summary.outputs.size()));
+  fmt::print("inputs: {}\noutputs: {}\n", fmt::join(summary.inputs, ", "),
+             fmt::join(summary.outputs, ", "));
   for (const auto &node : summary.nodes) {
     fmt::print("  {:<18} {:<24} {}\n", node.name, node.label, node.result);
   }

@@ -33,6 +33,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 using namespace mlir;
 namespace fs = std::filesystem;
 using nlohmann::json;
