@@ -77,6 +77,17 @@ void KernelBatch::compilePending() {
   }
 }
 
+std::vector<std::string> KernelBatch::compileRegistered() {
+  compilePending();
+  std::vector<std::string> failures;
+  for (const auto &[key, compiled] : compiled_) {
+    if (!compiled.error.empty()) {
+      failures.push_back(key + ": " + compiled.error);
+    }
+  }
+  return failures;
+}
+
 void KernelBatch::compileGroup(const std::vector<codegen::KernelSpec> &specs) {
   const codegen::CompiledLibrary library =
       codegen::compileKernels(specs, options_);

@@ -45,6 +45,10 @@ public:
   std::vector<runtime::Tensor> run(const codegen::KernelSpec &spec,
                                    const std::vector<runtime::Tensor> &inputs);
 
+  // Compiles every registered spec not compiled yet; returns one message
+  // ("<spec key>: <codegen error>") per spec codegen could not build.
+  std::vector<std::string> compileRegistered();
+
   // Kernels compiled (not found in the cache) by this batch so far.
   int kernelsCompiled() const { return kernelsCompiled_; }
 

@@ -782,6 +782,18 @@ constexpr int kThrewRuntimeError = 0, kThrewOther = 1, kReturned = 2;
   std::_Exit(kReturned);
 }
 
+// Compiles every case's kernel (ctest runs this one first, as the fixture
+// that fills the kernel cache, so that parallel test processes do not all
+// compile the same kernels).
+TEST(KernelBatchTest, EveryCaseCompiles) {
+  cases();
+  const std::vector<std::string> failures =
+      sharedKernelBatch().compileRegistered();
+  for (const std::string &failure : failures) {
+    ADD_FAILURE() << "codegen failed: " << failure;
+  }
+}
+
 class KernelTest : public ::testing::TestWithParam<const KernelCase *> {};
 
 TEST_P(KernelTest, MatchesReference) {
