@@ -141,7 +141,8 @@ std::string KernelBatch::writePlan(const codegen::KernelSpec &spec,
       {"calls",
        {{{"kernel", compiled.function}, {"op", spec.op}, {"args", args}}}}};
   const std::string path =
-      (fs::path(planDir_) / ("plan" + std::to_string(plansWritten_++) + ".json"))
+      (fs::path(planDir_) /
+       ("plan" + std::to_string(plansWritten_++) + ".json"))
           .string();
   std::ofstream out(path);
   out << plan.dump(2);

@@ -171,9 +171,8 @@ void addDense(CaseTable &table, const std::string &name, int64_t n, int64_t k,
 std::array<int64_t, 2> samePads(int64_t in, int64_t kernel, int64_t stride,
                                 int64_t dilation) {
   const int64_t out = (in + stride - 1) / stride;
-  const int64_t total =
-      std::max<int64_t>((out - 1) * stride + dilation * (kernel - 1) + 1 - in,
-                        0);
+  const int64_t total = std::max<int64_t>(
+      (out - 1) * stride + dilation * (kernel - 1) + 1 - in, 0);
   return {total / 2, total - total / 2};
 }
 
@@ -237,9 +236,8 @@ void addPool(CaseTable &table, const std::string &op, const std::string &name,
                           params.dilations[d] * (params.kernel[d] - 1) + 1;
     pads[2 + d] += std::max<int64_t>(0, reach - (in + pads[d] + pads[2 + d]));
   }
-  json attrs = {{"kernel", params.kernel},
-                {"strides", params.strides},
-                {"pads", pads}};
+  json attrs = {
+      {"kernel", params.kernel}, {"strides", params.strides}, {"pads", pads}};
   if (isMax) {
     attrs["dilations"] = params.dilations;
   } else {
@@ -282,8 +280,7 @@ void addBatchNorm(CaseTable &table, const std::string &name,
   ref::Tensor bias = rng.tensor({c}, -1, 1);
   ref::Tensor mean = rng.tensor({c}, -1, 1);
   ref::Tensor var = rng.tensor({c}, 0.5, 2);
-  ref::Tensor y =
-      ref::batchNorm(x, weight, bias, mean, var, epsilon, training);
+  ref::Tensor y = ref::batchNorm(x, weight, bias, mean, var, epsilon, training);
   const json attrs = {
       {"epsilon", epsilon}, {"momentum", 0.1}, {"training", training}};
   table.add(name, "batch_norm", attrs, f32({x, weight, bias, mean, var}), {y});
@@ -538,27 +535,46 @@ CaseTable buildCases() {
           true);
 
   const std::string mp = "max_pool2d";
-  addPool(t, mp, "k2_s2_valid", {1, 3, 8, 8}, poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
-  addPool(t, mp, "k3_s2_pad1_n3_c5", {3, 5, 9, 9}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
-  addPool(t, mp, "ceil_k3_s2", {2, 3, 8, 8}, poolParams({3, 3}, {2, 2}, {0, 0, 0, 0}, true));
-  addPool(t, mp, "ceil_k2_s2_c17_odd", {1, 17, 7, 5}, poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}, true));
-  addPool(t, mp, "ceil_k3_s2_pad1", {1, 4, 6, 6}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true));
-  addPool(t, mp, "ceil_last_window_dropped", {1, 2, 5, 5}, poolParams({2, 2}, {2, 2}, {1, 1, 1, 1}, true));
-  addPool(t, mp, "dilation2_pad2", {1, 2, 9, 9}, poolParams({3, 3}, {1, 1}, {2, 2, 2, 2}, false, true, {2, 2}));
-  addPool(t, mp, "image1x1_k1", {3, 5, 1, 1}, poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
-  addPool(t, mp, "asym_pads_stride1x2", {2, 3, 6, 7}, poolParams({3, 3}, {1, 2}, {1, 0, 0, 1}));
+  addPool(t, mp, "k2_s2_valid", {1, 3, 8, 8},
+          poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  addPool(t, mp, "k3_s2_pad1_n3_c5", {3, 5, 9, 9},
+          poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
+  addPool(t, mp, "ceil_k3_s2", {2, 3, 8, 8},
+          poolParams({3, 3}, {2, 2}, {0, 0, 0, 0}, true));
+  addPool(t, mp, "ceil_k2_s2_c17_odd", {1, 17, 7, 5},
+          poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}, true));
+  addPool(t, mp, "ceil_k3_s2_pad1", {1, 4, 6, 6},
+          poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true));
+  addPool(t, mp, "ceil_last_window_dropped", {1, 2, 5, 5},
+          poolParams({2, 2}, {2, 2}, {1, 1, 1, 1}, true));
+  addPool(t, mp, "dilation2_pad2", {1, 2, 9, 9},
+          poolParams({3, 3}, {1, 1}, {2, 2, 2, 2}, false, true, {2, 2}));
+  addPool(t, mp, "image1x1_k1", {3, 5, 1, 1},
+          poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
+  addPool(t, mp, "asym_pads_stride1x2", {2, 3, 6, 7},
+          poolParams({3, 3}, {1, 2}, {1, 0, 0, 1}));
 
   const std::string ap = "avg_pool2d";
-  addPool(t, ap, "k2_s2_valid", {1, 3, 8, 8}, poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
-  addPool(t, ap, "k3_s2_pad1_include_pad", {3, 5, 9, 9}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));
-  addPool(t, ap, "k3_s2_pad1_exclude_pad", {3, 5, 9, 9}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, false));
-  addPool(t, ap, "ceil_k3_s2_pad1_include_pad", {2, 3, 6, 6}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, true));
-  addPool(t, ap, "ceil_k3_s2_pad1_exclude_pad", {2, 3, 6, 6}, poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, false));
-  addPool(t, ap, "ceil_k3_s2_c17_include_pad", {1, 17, 8, 8}, poolParams({3, 3}, {2, 2}, {0, 0, 0, 0}, true, true));
-  addPool(t, ap, "asym_pads_include_pad", {1, 3, 7, 8}, poolParams({3, 4}, {2, 1}, {0, 1, 1, 2}, false, true));
-  addPool(t, ap, "asym_pads_exclude_pad", {1, 3, 7, 8}, poolParams({3, 4}, {2, 1}, {0, 1, 1, 2}, false, false));
-  addPool(t, ap, "ceil_last_window_dropped_exclude_pad", {1, 2, 5, 5}, poolParams({2, 2}, {2, 2}, {1, 1, 1, 1}, true, false));
-  addPool(t, ap, "image1x1_k1", {3, 5, 1, 1}, poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
+  addPool(t, ap, "k2_s2_valid", {1, 3, 8, 8},
+          poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  addPool(t, ap, "k3_s2_pad1_include_pad", {3, 5, 9, 9},
+          poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));
+  addPool(t, ap, "k3_s2_pad1_exclude_pad", {3, 5, 9, 9},
+          poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, false));
+  addPool(t, ap, "ceil_k3_s2_pad1_include_pad", {2, 3, 6, 6},
+          poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, true));
+  addPool(t, ap, "ceil_k3_s2_pad1_exclude_pad", {2, 3, 6, 6},
+          poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, false));
+  addPool(t, ap, "ceil_k3_s2_c17_include_pad", {1, 17, 8, 8},
+          poolParams({3, 3}, {2, 2}, {0, 0, 0, 0}, true, true));
+  addPool(t, ap, "asym_pads_include_pad", {1, 3, 7, 8},
+          poolParams({3, 4}, {2, 1}, {0, 1, 1, 2}, false, true));
+  addPool(t, ap, "asym_pads_exclude_pad", {1, 3, 7, 8},
+          poolParams({3, 4}, {2, 1}, {0, 1, 1, 2}, false, false));
+  addPool(t, ap, "ceil_last_window_dropped_exclude_pad", {1, 2, 5, 5},
+          poolParams({2, 2}, {2, 2}, {1, 1, 1, 1}, true, false));
+  addPool(t, ap, "image1x1_k1", {3, 5, 1, 1},
+          poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
 
   addGlobalAvgPool(t, "n3_c5_7x6", {3, 5, 7, 6});
   addGlobalAvgPool(t, "n1_c17_1x1", {1, 17, 1, 1});
@@ -590,7 +606,8 @@ CaseTable buildCases() {
   addBinary(t, "div", B::Div, "bcast_both_5x1_1x4", {5, 1}, {1, 4});
 
   addConcat(t, "axis0", {{2, 3, 4, 5}, {1, 3, 4, 5}}, 0);
-  addConcat(t, "axis1_three_inputs", {{3, 2, 4, 4}, {3, 5, 4, 4}, {3, 1, 4, 4}}, 1);
+  addConcat(t, "axis1_three_inputs", {{3, 2, 4, 4}, {3, 5, 4, 4}, {3, 1, 4, 4}},
+            1);
   addConcat(t, "axis3", {{2, 3, 4, 1}, {2, 3, 4, 6}}, 3);
   addConcat(t, "axis1_2d_c17", {{4, 3}, {4, 17}}, 1);
 
@@ -604,14 +621,10 @@ CaseTable buildCases() {
   };
   // The transcendental ones get an odd shape in "extreme_inputs" below.
   const Simple simple[] = {
-      {"step", A::Step, -8, 8, true},
-      {"relu", A::Relu, -8, 8, true},
-      {"relu6", A::Relu6, -8, 8, true},
-      {"sigmoid", A::Sigmoid, -8, 8, false},
-      {"tanh", A::Tanh, -8, 8, false},
-      {"selu", A::Selu, -8, 8, true},
-      {"silu", A::Silu, -8, 8, true},
-      {"sin", A::Sin, -10, 10, false},
+      {"step", A::Step, -8, 8, true},   {"relu", A::Relu, -8, 8, true},
+      {"relu6", A::Relu6, -8, 8, true}, {"sigmoid", A::Sigmoid, -8, 8, false},
+      {"tanh", A::Tanh, -8, 8, false},  {"selu", A::Selu, -8, 8, true},
+      {"silu", A::Silu, -8, 8, true},   {"sin", A::Sin, -10, 10, false},
   };
   for (const Simple &s : simple) {
     addActivation(t, s.op, "n3_c5_7x6", s.kind, none, image, s.low, s.high);
@@ -631,8 +644,8 @@ CaseTable buildCases() {
   p.alpha = 0.7;
   addActivation(t, "elu", "alpha0_7_len17", A::Elu, {{"alpha", 0.7}}, vec, -8,
                 8, p);
-  addActivation(t, "gelu", "none", A::GeluErf, {{"approximate", "none"}},
-                image, -6, 6);
+  addActivation(t, "gelu", "none", A::GeluErf, {{"approximate", "none"}}, image,
+                -6, 6);
   addActivation(t, "gelu", "tanh", A::GeluTanh, {{"approximate", "tanh"}},
                 image, -6, 6);
   p = {};
@@ -683,8 +696,7 @@ CaseTable buildCases() {
       {"sin", A::Sin, -100, 100, false},
   };
   for (const Simple &s : saturating) {
-    addActivation(t, s.op, "extreme_inputs", s.kind, none, wide, s.low,
-                  s.high);
+    addActivation(t, s.op, "extreme_inputs", s.kind, none, wide, s.low, s.high);
   }
   p = {};
   p.alpha = 1.0;
@@ -767,8 +779,9 @@ constexpr int kThrewRuntimeError = 0, kThrewOther = 1, kReturned = 2;
 // Runs the kernel and exits (skipping static destructors, which would remove
 // the plan directory the parent process still uses) with a code saying how
 // run() ended.
-[[noreturn]] void exitWithRunOutcome(const KernelSpec &spec,
-                                     const std::vector<runtime::Tensor> &inputs) {
+[[noreturn]] void
+exitWithRunOutcome(const KernelSpec &spec,
+                   const std::vector<runtime::Tensor> &inputs) {
   try {
     sharedKernelBatch().run(spec, inputs);
   } catch (const runtime::Error &e) {
@@ -851,8 +864,7 @@ TEST_P(KernelTest, MatchesReference) {
 std::string caseName(const ::testing::TestParamInfo<const KernelCase *> &info) {
   std::string name = info.param->name;
   std::replace_if(
-      name.begin(), name.end(), [](char ch) { return !std::isalnum(ch); },
-      '_');
+      name.begin(), name.end(), [](char ch) { return !std::isalnum(ch); }, '_');
   return name;
 }
 

@@ -79,16 +79,19 @@ Tensor dense(const Tensor &x, const Tensor &weight, const Tensor *bias) {
 Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
               const Conv2dParams &p) {
   require(x.shape.size() == 4 && weight.shape.size() == 4, "conv2d rank");
-  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
-                w = x.shape[3];
-  const int64_t o = weight.shape[0], cg = weight.shape[1],
-                kh = weight.shape[2], kw = weight.shape[3];
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  const int64_t o = weight.shape[0], cg = weight.shape[1], kh = weight.shape[2],
+                kw = weight.shape[3];
   require(c % p.groups == 0 && o % p.groups == 0 && cg == c / p.groups,
           "conv2d groups");
-  const int64_t oh = (h + p.pads[0] + p.pads[2] - p.dilations[0] * (kh - 1) -
-                      1) / p.strides[0] + 1;
-  const int64_t ow = (w + p.pads[1] + p.pads[3] - p.dilations[1] * (kw - 1) -
-                      1) / p.strides[1] + 1;
+  const int64_t oh =
+      (h + p.pads[0] + p.pads[2] - p.dilations[0] * (kh - 1) - 1) /
+          p.strides[0] +
+      1;
+  const int64_t ow =
+      (w + p.pads[1] + p.pads[3] - p.dilations[1] * (kw - 1) - 1) /
+          p.strides[1] +
+      1;
   require(oh > 0 && ow > 0, "conv2d output size");
   const int64_t outPerGroup = o / p.groups;
   Tensor y({n, o, oh, ow});
@@ -101,14 +104,14 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
           for (int64_t ic = 0; ic < cg; ++ic) {
             const int64_t xc = group * cg + ic;
             for (int64_t ky = 0; ky < kh; ++ky) {
-              const int64_t iy = oy * p.strides[0] - p.pads[0] +
-                                 ky * p.dilations[0];
+              const int64_t iy =
+                  oy * p.strides[0] - p.pads[0] + ky * p.dilations[0];
               if (iy < 0 || iy >= h) {
                 continue;
               }
               for (int64_t kx = 0; kx < kw; ++kx) {
-                const int64_t ix = ox * p.strides[1] - p.pads[1] +
-                                   kx * p.dilations[1];
+                const int64_t ix =
+                    ox * p.strides[1] - p.pads[1] + kx * p.dilations[1];
                 if (ix < 0 || ix >= w) {
                   continue;
                 }
@@ -125,9 +128,8 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
   return y;
 }
 
-int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride,
-                   int64_t padBegin, int64_t padEnd, int64_t dilation,
-                   bool ceilMode) {
+int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
+                   int64_t padEnd, int64_t dilation, bool ceilMode) {
   const int64_t span = in + padBegin + padEnd - dilation * (kernel - 1) - 1;
   require(span >= 0, "pool window larger than the padded input");
   int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
@@ -139,8 +141,7 @@ int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride,
 
 Tensor maxPool2d(const Tensor &x, const Pool2dParams &p) {
   require(x.shape.size() == 4, "max_pool2d rank");
-  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
-                w = x.shape[3];
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
   const int64_t oh = pooledSize(h, p.kernel[0], p.strides[0], p.pads[0],
                                 p.pads[2], p.dilations[0], p.ceilMode);
   const int64_t ow = pooledSize(w, p.kernel[1], p.strides[1], p.pads[1],
@@ -151,7 +152,8 @@ Tensor maxPool2d(const Tensor &x, const Pool2dParams &p) {
       for (int64_t ox = 0; ox < ow; ++ox) {
         double best = -std::numeric_limits<double>::infinity();
         for (int64_t ky = 0; ky < p.kernel[0]; ++ky) {
-          const int64_t iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0];
+          const int64_t iy =
+              oy * p.strides[0] - p.pads[0] + ky * p.dilations[0];
           for (int64_t kx = 0; kx < p.kernel[1]; ++kx) {
             const int64_t ix =
                 ox * p.strides[1] - p.pads[1] + kx * p.dilations[1];
@@ -174,8 +176,7 @@ Tensor avgPool2d(const Tensor &x, const Pool2dParams &p) {
   require(x.shape.size() == 4, "avg_pool2d rank");
   require(p.dilations[0] == 1 && p.dilations[1] == 1,
           "avg_pool2d has no dilation");
-  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
-                w = x.shape[3];
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
   const int64_t oh = pooledSize(h, p.kernel[0], p.strides[0], p.pads[0],
                                 p.pads[2], 1, p.ceilMode);
   const int64_t ow = pooledSize(w, p.kernel[1], p.strides[1], p.pads[1],
@@ -432,7 +433,8 @@ Tensor prelu(const Tensor &x, const Tensor &slope) {
   Tensor y(x.shape);
   for (int64_t i = 0; i < x.numElements(); ++i) {
     const int64_t channel = (i / inner) % channels;
-    const double s = slope.numElements() == 1 ? slope.data[0] : slope.data[channel];
+    const double s =
+        slope.numElements() == 1 ? slope.data[0] : slope.data[channel];
     y.data[i] = x.data[i] >= 0 ? x.data[i] : s * x.data[i];
   }
   return y;

@@ -59,9 +59,8 @@ struct Pool2dParams {
 };
 // Output size of one spatial dim, PyTorch's rule (incl. ceil_mode: the last
 // window must start inside the input or the left padding).
-int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride,
-                   int64_t padBegin, int64_t padEnd, int64_t dilation,
-                   bool ceilMode);
+int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
+                   int64_t padEnd, int64_t dilation, bool ceilMode);
 Tensor maxPool2d(const Tensor &x, const Pool2dParams &params);
 Tensor avgPool2d(const Tensor &x, const Pool2dParams &params);
 Tensor globalAvgPool(const Tensor &x); // [N,C,H,W] -> [N,C,1,1]

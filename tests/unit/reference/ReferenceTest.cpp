@@ -76,8 +76,8 @@ TEST(ReferenceTest, ConvStridePadDilation) {
   p.pads = {1, 0, 0, 0};
   p.dilations = {1, 2};
   // x 3x3 = 1..9, weight 1x1x2x2 of ones: out rows at -1, 1; cols at 0.
-  const Tensor y = conv2d(iota({1, 1, 3, 3}), Tensor({1, 1, 2, 2}, {1, 1, 1, 1}),
-                          nullptr, p);
+  const Tensor y = conv2d(iota({1, 1, 3, 3}),
+                          Tensor({1, 1, 2, 2}, {1, 1, 1, 1}), nullptr, p);
   ASSERT_EQ(y.shape, (std::vector<int64_t>{1, 1, 2, 1}));
   EXPECT_EQ(y.data[0], 1 + 3);         // row -1 is padding
   EXPECT_EQ(y.data[1], 4 + 6 + 7 + 9); // rows 1,2; cols 0,2
@@ -112,8 +112,8 @@ TEST(ReferenceTest, NormsUseBiasedVariance) {
   EXPECT_NEAR(layerNorm(x, nullptr, nullptr, 1, 0).data[0], -1, 1e-15);
   const Tensor one({1}, {1}), zero({1}, {0});
   // Batch statistics of channel 0 over N = 2: mean 2, variance 1.
-  const Tensor y = batchNorm(Tensor({2, 1}, {1, 3}), one, zero, zero, one, 0,
-                             true);
+  const Tensor y =
+      batchNorm(Tensor({2, 1}, {1, 3}), one, zero, zero, one, 0, true);
   EXPECT_NEAR(y.data[1], 1, 1e-15);
 }
 
