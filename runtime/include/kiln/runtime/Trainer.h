@@ -1,0 +1,115 @@
+// Training loop over compiled plans (no compiler needed: this is what
+// `kiln train` runs, and what a deployed model can run to fine-tune).
+//
+// The compiler provides plans with these bindings:
+//   train plan  inputs:  the model inputs (e.g. "image"), "target" (labels:
+//                        i32 [B] for sparse-cce, else f32 like the output),
+//                        "lr" (f32 scalar), "step" (f32 scalar, 1-based
+//                        optimizer step), "seed" (i32 scalar, dropout);
+//               outputs: "loss" (f32 scalar, incl. regularizers) and the
+//                        model outputs (e.g. "logits");
+//               parameters: weights, BatchNorm running statistics and
+//                        optimizer slots (`<param>.<kind>.<slot>`), updated
+//                        in place by every run().
+//   eval plan   inputs:  the model inputs and "target"; outputs "loss" and
+//               the model outputs; parameters: a subset of the train plan's
+//               (no optimizer slots), BatchNorm in inference mode.
+// Each comes in a full-batch version and, when the dataset size is not a
+// multiple of the batch, a "tail" version compiled for the last partial
+// batch.
+#ifndef KILN_RUNTIME_TRAINER_H
+#define KILN_RUNTIME_TRAINER_H
+
+#include "kiln/runtime/Runtime.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln::runtime {
+
+// A dataset held in memory: x is [N, ...] f32; y is [N] i32 (class labels)
+// or [N, ...] f32 (regression / one-hot targets).
+struct Dataset {
+  Tensor x;
+  Tensor y;
+  int64_t size() const { return x.shape.empty() ? 0 : x.shape[0]; }
+};
+
+struct DataSplits {
+  Dataset train;
+  std::optional<Dataset> test;
+};
+
+// DATA as in the CLI: "fashion-mnist" (Debian's dataset-fashion-mnist in
+// /usr/share/datasets/fashion-mnist, gzipped IDX), a folder holding
+// train-images-idx3-ubyte[.gz] / train-labels-idx1-ubyte[.gz] (and t10k-*
+// for the test split), "X.npy,Y.npy" (+ optional ",XT.npy,YT.npy" test
+// split), or a CSV file whose last column is the label. Images are scaled
+// to [0,1] floats with shape [N,1,H,W]. Throws Error naming the file.
+DataSplits loadData(const std::string &spec);
+
+enum class Scaling { None, MinMax, Standard };
+// Fits the scaling on `fit` (per feature) and applies it to every dataset.
+void scaleFeatures(Scaling scaling, Dataset &fit,
+                   const std::vector<Dataset *> &others);
+
+struct LrSchedule {
+  enum Kind { Constant, Step, Exponential, Cosine } kind = Constant;
+  int64_t stepSize = 1; // Step: epochs between decays
+  double gamma = 0.1;   // Step, Exponential: factor per decay / per epoch
+  int64_t tMax = 0;     // Cosine: epochs to reach etaMin (0 = all epochs)
+  double etaMin = 0.0;
+  double at(double baseLr, int64_t epoch, int64_t epochs) const; // 0-based
+};
+
+struct TrainerOptions {
+  int64_t epochs = 1;
+  int64_t maxSteps = 0;       // stop after this many steps (0 = no limit)
+  int64_t batch = 32;
+  uint64_t seed = 0;          // parameters, shuffling, dropout
+  bool shuffle = true;
+  double lr = 0.01;
+  LrSchedule schedule;
+  double validationSplit = 0; // fraction of train held out (last samples)
+  int64_t patience = 0;       // early stopping on val loss (0 = off)
+  bool restoreBest = true;    // with early stopping: best weights at the end
+  std::string loadPath;       // resume from this checkpoint
+  std::string savePath;       // checkpoint after every epoch and at the end
+  std::string logPath;        // per-epoch CSV (and <log>.svg plot)
+  bool progress = true;       // live progress bar on stderr (if a tty)
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0; // 1-based
+  double trainLoss = 0, trainAccuracy = -1; // accuracy -1 = not measured
+  double valLoss = -1, valAccuracy = -1;
+  double testLoss = -1, testAccuracy = -1;
+  double seconds = 0;
+  int64_t steps = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> epochs;
+  std::optional<double> testLoss, testAccuracy;
+  int64_t steps = 0;
+  double secondsPerStep = 0;
+};
+
+struct TrainingPlans {
+  std::string train, trainTail; // tail: "" when batch divides the data
+  std::string eval, evalTail;
+};
+
+// Runs the loop. Checkpoints are safetensors files with every parameter of
+// the train plan plus metadata (epoch, step, seed, best val loss); a run
+// resumed from an epoch checkpoint ends with the same weights as one that
+// was never interrupted (shuffling and dropout seeds derive from the seed,
+// the epoch and the step only).
+TrainResult train(const TrainingPlans &plans, const DataSplits &data,
+                  const TrainerOptions &options);
+
+} // namespace kiln::runtime
+
+#endif // KILN_RUNTIME_TRAINER_H
