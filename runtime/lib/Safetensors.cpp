@@ -10,8 +10,12 @@ namespace kiln::runtime {
 
 using nlohmann::json;
 
-std::map<std::string, Tensor> readSafetensors(const std::string &path) {
-  std::vector<uint8_t> file = detail::readFile(path);
+namespace {
+
+// Parses the JSON header of a safetensors file; `headerEnd` receives the
+// offset of the first data byte.
+json readHeader(const std::string &path, const std::vector<uint8_t> &file,
+                size_t &headerEnd) {
   if (file.size() < 8) {
     throw Error(path + ": truncated safetensors file (no header length)");
   }
@@ -32,8 +36,40 @@ std::map<std::string, Tensor> readSafetensors(const std::string &path) {
   if (!header.is_object()) {
     throw Error(path + ": safetensors header is not a JSON object");
   }
-  const uint8_t *data = file.data() + 8 + headerLength;
-  uint64_t dataSize = file.size() - 8 - headerLength;
+  headerEnd = 8 + headerLength;
+  return header;
+}
+
+} // namespace
+
+std::map<std::string, std::string>
+readSafetensorsMetadata(const std::string &path) {
+  std::vector<uint8_t> file = detail::readFile(path);
+  size_t headerEnd;
+  json header = readHeader(path, file, headerEnd);
+  std::map<std::string, std::string> metadata;
+  if (!header.contains("__metadata__")) {
+    return metadata;
+  }
+  const json &entries = header["__metadata__"];
+  if (!entries.is_object()) {
+    throw Error(path + ": __metadata__ must be a JSON object");
+  }
+  for (const auto &[key, value] : entries.items()) {
+    if (!value.is_string()) {
+      throw Error(path + ": __metadata__ '" + key + "' must be a string");
+    }
+    metadata.emplace(key, value.get<std::string>());
+  }
+  return metadata;
+}
+
+std::map<std::string, Tensor> readSafetensors(const std::string &path) {
+  std::vector<uint8_t> file = detail::readFile(path);
+  size_t headerEnd;
+  json header = readHeader(path, file, headerEnd);
+  const uint8_t *data = file.data() + headerEnd;
+  uint64_t dataSize = file.size() - headerEnd;
 
   std::map<std::string, Tensor> tensors;
   for (const auto &[name, entry] : header.items()) {
@@ -94,8 +130,12 @@ std::map<std::string, Tensor> readSafetensors(const std::string &path) {
 }
 
 void writeSafetensors(const std::string &path,
-                      const std::map<std::string, Tensor> &tensors) {
+                      const std::map<std::string, Tensor> &tensors,
+                      const std::map<std::string, std::string> &metadata) {
   json header = json::object();
+  if (!metadata.empty()) {
+    header["__metadata__"] = metadata;
+  }
   uint64_t offset = 0;
   for (const auto &[name, tensor] : tensors) {
     size_t expected =

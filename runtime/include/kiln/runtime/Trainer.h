@@ -55,6 +55,19 @@ enum class Scaling { None, MinMax, Standard };
 void scaleFeatures(Scaling scaling, Dataset &fit,
                    const std::vector<Dataset *> &others);
 
+// An IDX file (plain or gzipped; unsigned-byte data only), as i32 with the
+// file's shape. Throws Error naming the file (bad magic, size mismatch).
+Tensor readIdx(const std::string &path);
+
+// Moves the last `fraction` of `train` (rows in file order, before any
+// shuffling) into the returned validation set: Keras' convention, i.e.
+// N - floor(N * (1 - fraction)) rows.
+Dataset splitValidation(Dataset &train, double fraction);
+
+// Rows indices[begin, begin + count) of `data`, in that order.
+Dataset gatherRows(const Dataset &data, const std::vector<int64_t> &indices,
+                   int64_t begin, int64_t count);
+
 struct LrSchedule {
   enum Kind { Constant, Step, Exponential, Cosine } kind = Constant;
   int64_t stepSize = 1; // Step: epochs between decays
@@ -91,15 +104,22 @@ struct EpochMetrics {
 };
 
 struct TrainResult {
-  std::vector<EpochMetrics> epochs;
-  std::optional<double> testLoss, testAccuracy;
-  int64_t steps = 0;
+  std::vector<EpochMetrics> epochs; // the epochs this call ran
+  std::optional<double> testLoss, testAccuracy; // of the final weights
+  int64_t steps = 0;          // optimizer steps this call ran
   double secondsPerStep = 0;
+  bool interrupted = false;   // stopped by SIGINT (checkpoint written)
+  bool stoppedEarly = false;  // early stopping ended the run
+  int64_t bestEpoch = 0;      // with early stopping: epoch of the best val loss
 };
 
 struct TrainingPlans {
   std::string train, trainTail; // tail: "" when batch divides the data
   std::string eval, evalTail;
+  // More eval tails, for when the validation and test splits leave
+  // different remainders; each eval pass uses the tail whose batch size is
+  // its remainder (a remainder without one is skipped, with a note).
+  std::vector<std::string> extraEvalTails;
 };
 
 // Runs the loop. Checkpoints are safetensors files with every parameter of
@@ -107,8 +127,35 @@ struct TrainingPlans {
 // resumed from an epoch checkpoint ends with the same weights as one that
 // was never interrupted (shuffling and dropout seeds derive from the seed,
 // the epoch and the step only).
+//
+// While it runs, SIGINT finishes the current step, writes the checkpoint (if
+// savePath) and returns with `interrupted` set; a second SIGINT kills the
+// process as usual. Checkpoint metadata keys: "format" ("kiln-checkpoint"),
+// "epoch" (epochs completed), "epoch_step" (steps into the next epoch, > 0
+// after an interruption), "step" (global optimizer steps), "seed",
+// "best_val_loss", "best_epoch", "bad_epochs" (patience counter). With early
+// stopping the best weights go to `<save>.best.safetensors` as well.
 TrainResult train(const TrainingPlans &plans, const DataSplits &data,
                   const TrainerOptions &options);
+
+// The pieces train() is made of, for tests and tools.
+
+// The sample order of `epoch` (0-based): Fisher-Yates driven by
+// Random(seed ^ mix(epoch)); depends on nothing else.
+std::vector<int64_t> epochPermutation(int64_t size, uint64_t seed,
+                                      int64_t epoch);
+// The "seed" input of global step `step` (1-based): non-negative i32.
+int32_t stepSeed(uint64_t seed, int64_t step);
+// Correct predictions of `output` [B, C] (argmax per row) against `target`:
+// i32 labels [B], or f32 one-hot rows [B, C]; -1 when the target is neither.
+int64_t countCorrect(const Tensor &output, const Tensor &target);
+
+// The CSV log (header + one row per epoch; empty cells where not measured)
+// and its SVG plot (loss and accuracy per epoch, train/val/test).
+void writeTrainingLog(const std::string &path,
+                      const std::vector<EpochMetrics> &epochs);
+std::vector<EpochMetrics> readTrainingLog(const std::string &path);
+std::string trainingPlotSvg(const std::vector<EpochMetrics> &epochs);
 
 } // namespace kiln::runtime
 

@@ -1,0 +1,260 @@
+// The trainer's per-epoch CSV log and its SVG plot (plain text, no
+// plotting library: two panels, loss and accuracy, one line per split).
+#include "FileIO.h"
+#include "kiln/runtime/Trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace kiln::runtime {
+
+namespace {
+
+const char kHeader[] = "epoch,train_loss,train_accuracy,val_loss,"
+                       "val_accuracy,test_loss,test_accuracy,seconds";
+
+// -1 is the "not measured" marker of EpochMetrics.
+bool measured(double value) { return value != -1; }
+
+std::string cell(double value, const char *format = "%.6g") {
+  if (!measured(value)) {
+    return "";
+  }
+  char text[64];
+  std::snprintf(text, sizeof(text), format, value);
+  return text;
+}
+
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.4g", value);
+  return text;
+}
+
+std::string coordinate(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f", value);
+  return text;
+}
+
+// 1, 2 or 5 times a power of ten, about range / 5.
+double tickStep(double range) {
+  double rough = range / 5;
+  double power = std::pow(10.0, std::floor(std::log10(rough)));
+  for (double factor : {1.0, 2.0, 5.0}) {
+    if (factor * power >= rough) {
+      return factor * power;
+    }
+  }
+  return 10 * power;
+}
+
+struct Series {
+  const char *name;
+  const char *color;
+  std::vector<std::pair<double, double>> points; // (epoch, value)
+};
+
+// One panel at (left, top) of the given size: frame, ticks, polylines,
+// legend.
+void drawPanel(std::ostringstream &svg, const std::string &title,
+               const std::vector<Series> &series, double left, double top,
+               double width, double height, int64_t lastEpoch) {
+  svg << "<text x=\"" << coordinate(left + width / 2) << "\" y=\""
+      << coordinate(top - 12)
+      << "\" text-anchor=\"middle\" font-weight=\"bold\">" << title
+      << "</text>\n";
+  double low = INFINITY, high = -INFINITY;
+  for (const Series &s : series) {
+    for (const auto &point : s.points) {
+      low = std::min(low, point.second);
+      high = std::max(high, point.second);
+    }
+  }
+  svg << "<rect x=\"" << coordinate(left) << "\" y=\"" << coordinate(top)
+      << "\" width=\"" << coordinate(width) << "\" height=\""
+      << coordinate(height) << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  if (low > high) {
+    svg << "<text x=\"" << coordinate(left + width / 2) << "\" y=\""
+        << coordinate(top + height / 2)
+        << "\" text-anchor=\"middle\" fill=\"#777\">not measured</text>\n";
+    return;
+  }
+  if (high - low < 1e-12) {
+    double pad = std::max(std::fabs(high) * 0.05, 1e-3);
+    low -= pad;
+    high += pad;
+  }
+  double step = tickStep(high - low);
+  low = std::floor(low / step) * step;
+  high = std::ceil(high / step) * step;
+  double firstEpoch = 1, finalEpoch = std::max<double>(lastEpoch, 2);
+  auto xAt = [&](double epoch) {
+    return left + (epoch - firstEpoch) / (finalEpoch - firstEpoch) * width;
+  };
+  auto yAt = [&](double value) {
+    return top + height - (value - low) / (high - low) * height;
+  };
+  // y ticks and grid.
+  for (double value = low; value <= high + step / 2; value += step) {
+    double y = yAt(value);
+    svg << "<line x1=\"" << coordinate(left - 5) << "\" y1=\""
+        << coordinate(y) << "\" x2=\"" << coordinate(left + width)
+        << "\" y2=\"" << coordinate(y)
+        << "\" stroke=\"#ddd\"/>\n<text x=\"" << coordinate(left - 8)
+        << "\" y=\"" << coordinate(y + 4) << "\" text-anchor=\"end\">"
+        << number(std::fabs(value) < step / 1e6 ? 0 : value) << "</text>\n";
+  }
+  // x ticks: whole epochs, at most about ten.
+  double epochStep = std::max(1.0, std::ceil(tickStep(finalEpoch - 1)));
+  for (double epoch = firstEpoch; epoch <= finalEpoch + 1e-9;
+       epoch += epochStep) {
+    double x = xAt(epoch);
+    svg << "<line x1=\"" << coordinate(x) << "\" y1=\""
+        << coordinate(top + height) << "\" x2=\"" << coordinate(x)
+        << "\" y2=\"" << coordinate(top + height + 5)
+        << "\" stroke=\"#333\"/>\n<text x=\"" << coordinate(x) << "\" y=\""
+        << coordinate(top + height + 20) << "\" text-anchor=\"middle\">"
+        << number(epoch) << "</text>\n";
+  }
+  svg << "<text x=\"" << coordinate(left + width / 2) << "\" y=\""
+      << coordinate(top + height + 38)
+      << "\" text-anchor=\"middle\">epoch</text>\n";
+  // Lines with a marker per epoch (a single epoch shows as a dot).
+  for (const Series &s : series) {
+    if (s.points.empty()) {
+      continue;
+    }
+    svg << "<polyline fill=\"none\" stroke=\"" << s.color
+        << "\" stroke-width=\"2\" points=\"";
+    for (const auto &[epoch, value] : s.points) {
+      svg << coordinate(xAt(epoch)) << "," << coordinate(yAt(value)) << " ";
+    }
+    svg << "\"/>\n";
+    for (const auto &[epoch, value] : s.points) {
+      svg << "<circle cx=\"" << coordinate(xAt(epoch)) << "\" cy=\""
+          << coordinate(yAt(value)) << "\" r=\"3\" fill=\"" << s.color
+          << "\"/>\n";
+    }
+  }
+  // Legend, top right inside the frame.
+  double y = top + 16;
+  for (const Series &s : series) {
+    if (s.points.empty()) {
+      continue;
+    }
+    double x = left + width - 70;
+    svg << "<line x1=\"" << coordinate(x) << "\" y1=\"" << coordinate(y - 4)
+        << "\" x2=\"" << coordinate(x + 20) << "\" y2=\""
+        << coordinate(y - 4) << "\" stroke=\"" << s.color
+        << "\" stroke-width=\"2\"/>\n<text x=\"" << coordinate(x + 26)
+        << "\" y=\"" << coordinate(y) << "\">" << s.name << "</text>\n";
+    y += 16;
+  }
+}
+
+} // namespace
+
+void writeTrainingLog(const std::string &path,
+                      const std::vector<EpochMetrics> &epochs) {
+  std::string text = std::string(kHeader) + "\n";
+  for (const EpochMetrics &m : epochs) {
+    text += std::to_string(m.epoch) + "," + cell(m.trainLoss) + "," +
+            cell(m.trainAccuracy) + "," + cell(m.valLoss) + "," +
+            cell(m.valAccuracy) + "," + cell(m.testLoss) + "," +
+            cell(m.testAccuracy) + "," + cell(m.seconds, "%.3f") + "\n";
+  }
+  detail::writeFileAtomically(path, text.data(), text.size());
+
+  std::string plot = path;
+  if (plot.size() >= 4 && plot.compare(plot.size() - 4, 4, ".csv") == 0) {
+    plot.resize(plot.size() - 4);
+  }
+  std::string svg = trainingPlotSvg(epochs);
+  detail::writeFileAtomically(plot + ".svg", svg.data(), svg.size());
+}
+
+std::vector<EpochMetrics> readTrainingLog(const std::string &path) {
+  std::ifstream stream(path);
+  if (!stream) {
+    throw Error("cannot open '" + path + "'");
+  }
+  std::string line;
+  if (!std::getline(stream, line) || line != kHeader) {
+    throw Error(path + ": not a kiln training log (header '" + line + "')");
+  }
+  std::vector<EpochMetrics> epochs;
+  while (std::getline(stream, line)) {
+    if (line.empty()) {
+      continue;
+    }
+    std::vector<std::string> cells;
+    std::istringstream row(line);
+    std::string value;
+    while (std::getline(row, value, ',')) {
+      cells.push_back(value);
+    }
+    if (line.back() == ',') {
+      cells.push_back("");
+    }
+    if (cells.size() != 8) {
+      throw Error(path + ": row '" + line + "' has " +
+                  std::to_string(cells.size()) + " cells, expected 8");
+    }
+    auto parse = [&](const std::string &text) {
+      return text.empty() ? -1.0 : std::strtod(text.c_str(), nullptr);
+    };
+    EpochMetrics m;
+    m.epoch = std::strtoll(cells[0].c_str(), nullptr, 10);
+    m.trainLoss = parse(cells[1]);
+    m.trainAccuracy = parse(cells[2]);
+    m.valLoss = parse(cells[3]);
+    m.valAccuracy = parse(cells[4]);
+    m.testLoss = parse(cells[5]);
+    m.testAccuracy = parse(cells[6]);
+    m.seconds = parse(cells[7]);
+    epochs.push_back(m);
+  }
+  return epochs;
+}
+
+std::string trainingPlotSvg(const std::vector<EpochMetrics> &epochs) {
+  const double panelWidth = 400, panelHeight = 280, margin = 70, top = 40;
+  std::vector<Series> loss = {{"train", "#1f77b4", {}},
+                              {"val", "#ff7f0e", {}},
+                              {"test", "#2ca02c", {}}};
+  std::vector<Series> accuracy = loss;
+  int64_t lastEpoch = 1;
+  for (const EpochMetrics &m : epochs) {
+    double e = static_cast<double>(m.epoch);
+    lastEpoch = std::max(lastEpoch, m.epoch);
+    double losses[] = {m.trainLoss, m.valLoss, m.testLoss};
+    double accuracies[] = {m.trainAccuracy, m.valAccuracy, m.testAccuracy};
+    for (int i = 0; i < 3; ++i) {
+      if (measured(losses[i]) && std::isfinite(losses[i])) {
+        loss[i].points.emplace_back(e, losses[i]);
+      }
+      if (measured(accuracies[i]) && std::isfinite(accuracies[i])) {
+        accuracy[i].points.emplace_back(e, accuracies[i]);
+      }
+    }
+  }
+  double width = 2 * (margin + panelWidth) + 30;
+  double height = top + panelHeight + 60;
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
+      << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << " "
+      << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  drawPanel(svg, "loss", loss, margin, top, panelWidth, panelHeight,
+            lastEpoch);
+  drawPanel(svg, "accuracy", accuracy, 2 * margin + panelWidth + 30, top,
+            panelWidth, panelHeight, lastEpoch);
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+} // namespace kiln::runtime
