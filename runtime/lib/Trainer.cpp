@@ -313,7 +313,7 @@ std::string metric(const char *name, double value) {
     return "";
   }
   char text[64];
-  std::snprintf(text, sizeof(text), " %s=%.4f", name, value);
+  std::snprintf(text, sizeof(text), " %s=%.4g", name, value);
   return text;
 }
 
@@ -352,7 +352,7 @@ public:
     }
     std::fprintf(stderr,
                  "\r\033[Kepoch %lld/%lld [%s] %lld/%lld %.1f steps/s "
-                 "loss=%.4f%s ETA %s",
+                 "loss=%.4g%s ETA %s",
                  (long long)epoch_, (long long)epochs_, bar.c_str(),
                  (long long)done_, (long long)total_, rate, loss,
                  metric("accuracy", accuracy).c_str(),
@@ -364,7 +364,7 @@ public:
     if (!enabled_) {
       return;
     }
-    std::fprintf(stderr, "%sepoch %lld/%lld: train_loss=%.4f%s%s%s%s%s (%.1f s)\n",
+    std::fprintf(stderr, "%sepoch %lld/%lld: train_loss=%.4g%s%s%s%s%s (%.1f s)\n",
                  live_ ? "\r\033[K" : "", (long long)m.epoch,
                  (long long)epochs, m.trainLoss,
                  metric("train_accuracy", m.trainAccuracy).c_str(),
@@ -372,6 +372,15 @@ public:
                  metric("val_accuracy", m.valAccuracy).c_str(),
                  metric("test_loss", m.testLoss).c_str(),
                  metric("test_accuracy", m.testAccuracy).c_str(), m.seconds);
+  }
+
+  // Evaluation can take a while: say so instead of a frozen bar.
+  void evaluating() {
+    if (live_) {
+      std::fprintf(stderr, "\r\033[Kepoch %lld/%lld: evaluating...",
+                   (long long)epoch_, (long long)epochs_);
+      std::fflush(stderr);
+    }
   }
 
   void clear() {
@@ -770,6 +779,9 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
     m.steps = b - first;
     m.trainLoss = totals.loss();
     m.trainAccuracy = totals.accuracy();
+    if (evalPlan && (validation || data.test)) {
+      progress.evaluating();
+    }
     evaluateSplits(m);
     m.seconds = secondsSince(epochStart);
 

@@ -63,10 +63,8 @@ struct Series {
 void drawPanel(std::ostringstream &svg, const std::string &title,
                const std::vector<Series> &series, double left, double top,
                double width, double height, int64_t lastEpoch) {
-  svg << "<text x=\"" << coordinate(left + width / 2) << "\" y=\""
-      << coordinate(top - 12)
-      << "\" text-anchor=\"middle\" font-weight=\"bold\">" << title
-      << "</text>\n";
+  svg << "<text x=\"" << coordinate(left) << "\" y=\"" << coordinate(top - 12)
+      << "\" font-weight=\"bold\">" << title << "</text>\n";
   double low = INFINITY, high = -INFINITY;
   for (const Series &s : series) {
     for (const auto &point : s.points) {
@@ -140,19 +138,19 @@ void drawPanel(std::ostringstream &svg, const std::string &title,
           << "\"/>\n";
     }
   }
-  // Legend, top right inside the frame.
-  double y = top + 16;
+  // Legend above the frame, right-aligned (never over the curves).
+  double x = left + width - 65 * 3;
   for (const Series &s : series) {
     if (s.points.empty()) {
       continue;
     }
-    double x = left + width - 70;
+    double y = top - 12;
     svg << "<line x1=\"" << coordinate(x) << "\" y1=\"" << coordinate(y - 4)
         << "\" x2=\"" << coordinate(x + 20) << "\" y2=\""
         << coordinate(y - 4) << "\" stroke=\"" << s.color
         << "\" stroke-width=\"2\"/>\n<text x=\"" << coordinate(x + 26)
         << "\" y=\"" << coordinate(y) << "\">" << s.name << "</text>\n";
-    y += 16;
+    x += 65;
   }
 }
 
@@ -242,7 +240,7 @@ std::string trainingPlotSvg(const std::vector<EpochMetrics> &epochs) {
       }
     }
   }
-  double width = 2 * (margin + panelWidth) + 30;
+  double width = 2 * (margin + panelWidth) + 50;
   double height = top + panelHeight + 60;
   std::ostringstream svg;
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
