@@ -100,7 +100,7 @@ void compileJob(const Job &job, const JobOptions &opts) {
       outputs[Halide::OutputFileType::stmt] = base + ".stmt";
       outputs[Halide::OutputFileType::assembly] = base + ".s";
     }
-    Halide::Pipeline(kernel.output)
+    Halide::Pipeline(kernel.outputs)
         .compile_to(outputs, kernel.inputs, job.function,
                     opts.target.with_feature(Halide::Target::NoRuntime));
   }

@@ -15,6 +15,10 @@ const OpInfo &lookupOp(const std::string &op) {
     registerElementwiseOps(r);
     registerLayerOps(r);
     registerLossOps(r);
+    registerTensorOps(r);
+    registerConvGradOps(r);
+    registerLayerGradOps(r);
+    registerTrainingOps(r);
     return r;
   }();
   auto it = registry.find(op);
@@ -199,10 +203,12 @@ ImageParam makeInput(const TensorSpec &t, const std::string &name) {
 
 void constrainOutput(Func output, const TensorSpec &t) {
   std::vector<int> extents = halideShape(t);
-  int stride = 1;
-  for (size_t i = 0; i < extents.size(); ++i) {
-    output.output_buffer().dim(i).set_bounds(0, extents[i]).set_stride(stride);
-    stride *= extents[i];
+  for (OutputImageParam buffer : output.output_buffers()) {
+    int stride = 1;
+    for (size_t i = 0; i < extents.size(); ++i) {
+      buffer.dim(i).set_bounds(0, extents[i]).set_stride(stride);
+      stride *= extents[i];
+    }
   }
 }
 
@@ -216,6 +222,101 @@ std::vector<Var> makeVars(size_t rank) {
 
 std::vector<Expr> asExprs(const std::vector<Var> &vars) {
   return std::vector<Expr>(vars.begin(), vars.end());
+}
+
+//===----------------------------------------------------------------------===//
+// Reduction helpers (algorithm and schedule together: small, shared stages)
+//===----------------------------------------------------------------------===//
+
+Func channelSum(const std::string &name, const std::vector<int> &extents,
+                const std::function<Expr(const std::vector<Expr> &)> &term,
+                const Target &target) {
+  size_t rank = extents.size();
+  int vec = target.natural_vector_size<float>();
+  int64_t total = 1;
+  for (int e : extents) {
+    total *= e;
+  }
+  Var c("c"), w("w");
+  Func sum(name);
+  sum(c) = 0.0f;
+  sum.compute_root();
+  if (rank == 2) { // [N,C]: reduce over N, vectorized over C
+    RDom rn(0, extents[1], name + "_rn");
+    sum(c) += term({c, rn});
+    int width = vectorWidthFor(extents[0], vec);
+    if (width > 1) {
+      sum.vectorize(c, width, TailStrategy::GuardWithIf);
+      sum.update().reorder(c, rn).vectorize(c, width,
+                                            TailStrategy::GuardWithIf);
+    }
+    return sum;
+  }
+  // Partial sums partial(w, c) along the innermost dim, vectorized over w
+  // (scalar sums are bound by the add latency), then a short sum over w.
+  Region ranges;
+  for (size_t i = 1; i < rank; ++i) {
+    if (i != rank - 2) {
+      ranges.push_back({0, extents[i]});
+    }
+  }
+  RDom rest(ranges, name + "_r");
+  std::vector<Expr> at = {w};
+  for (size_t i = 1, j = 0; i < rank; ++i) {
+    at.push_back(i == rank - 2 ? Expr(c) : Expr(rest[j++]));
+  }
+  Func partial(name + "_partial");
+  partial(w, c) = 0.0f;
+  partial(w, c) += term(at);
+  RDom rw(0, extents[0], name + "_rw");
+  sum(c) += partial(rw, c);
+  if (total >= kParallelGrain) {
+    sum.update().parallel(c);
+  }
+  partial.compute_at(sum, c);
+  std::vector<VarOrRVar> order = {w};
+  for (int i = 0; i < rest.dimensions(); ++i) {
+    order.push_back(rest[i]);
+  }
+  partial.update().reorder(order);
+  int width = vectorWidthFor(extents[0], vec);
+  if (width > 1) {
+    partial.vectorize(w, width, TailStrategy::GuardWithIf);
+    partial.update().vectorize(w, width, TailStrategy::GuardWithIf);
+  }
+  return sum;
+}
+
+Func sumAll(const std::string &name, const std::vector<int> &extents,
+            const std::function<Expr(const std::vector<Expr> &)> &term,
+            const Target &target) {
+  Func sum(name);
+  sum() = 0.0f;
+  sum.compute_root();
+  if (extents.empty()) {
+    sum() += term({});
+    return sum;
+  }
+  Region ranges;
+  for (int e : extents) {
+    ranges.push_back({0, e});
+  }
+  RDom r(ranges, name + "_r");
+  std::vector<Expr> at;
+  for (int i = 0; i < r.dimensions(); ++i) {
+    at.push_back(r[i]);
+  }
+  sum() += term(at);
+  int vec = target.natural_vector_size<float>();
+  if (extents[0] >= vec) {
+    // One partial sum per lane of the innermost dim, then a horizontal sum.
+    RVar ro(name + "_ro"), ri(name + "_ri");
+    Var lane(name + "_lane");
+    Func lanes = sum.update().split(r[0], ro, ri, vec).rfactor(ri, lane);
+    lanes.compute_root().vectorize(lane);
+    lanes.update().vectorize(lane);
+  }
+  return sum;
 }
 
 //===----------------------------------------------------------------------===//

@@ -22,10 +22,16 @@
 namespace kiln::codegen::detail {
 
 // A scheduled kernel: the pipeline's input arguments in ABI order and its
-// single output (appended after the inputs by Halide).
+// output Funcs (appended after the inputs by Halide, in order; a Tuple-valued
+// Func contributes one buffer per element). Outputs may differ in shape.
 struct Kernel {
   std::vector<Halide::Argument> inputs;
-  Halide::Func output;
+  std::vector<Halide::Func> outputs;
+
+  Kernel(std::vector<Halide::Argument> in, Halide::Func out)
+      : inputs(std::move(in)), outputs{out} {}
+  Kernel(std::vector<Halide::Argument> in, std::vector<Halide::Func> outs)
+      : inputs(std::move(in)), outputs(std::move(outs)) {}
 };
 
 struct OpInfo {
@@ -44,6 +50,10 @@ const OpInfo &lookupOp(const std::string &op);
 void registerElementwiseOps(OpRegistry &registry);
 void registerLayerOps(OpRegistry &registry);
 void registerLossOps(OpRegistry &registry);
+void registerTensorOps(OpRegistry &registry);
+void registerConvGradOps(OpRegistry &registry);
+void registerLayerGradOps(OpRegistry &registry);
+void registerTrainingOps(OpRegistry &registry);
 
 //===----------------------------------------------------------------------===//
 // Spec checking
@@ -80,11 +90,52 @@ std::vector<int> halideShape(const TensorSpec &t);
 // An input with the kernel's static shape: dense, min 0, constant extents and
 // strides, so that Halide folds all index arithmetic.
 Halide::ImageParam makeInput(const TensorSpec &t, const std::string &name);
-// The same constraints on the output buffer.
+// The same constraints on the output buffer (on every buffer of a
+// Tuple-valued Func: all share the shape).
 void constrainOutput(Halide::Func output, const TensorSpec &t);
 
 std::vector<Halide::Var> makeVars(size_t rank);
 std::vector<Halide::Expr> asExprs(const std::vector<Halide::Var> &vars);
+
+// Window geometry shared by conv2d, the pools and their gradients.
+struct Window {
+  int64_t kh, kw, sh, sw, padTop, padLeft, padBottom, padRight, dh, dw;
+};
+// Output extent of a window op along one dim (docs/ops.md).
+int64_t windowOutput(int64_t in, int64_t padBegin, int64_t padEnd,
+                     int64_t dilation, int64_t k, int64_t stride);
+// Reads strides, pads and (if hasDilations) dilations; checks their signs.
+Window readWindow(const KernelSpec &spec, int64_t kh, int64_t kw,
+                  bool hasDilations);
+bool hasPadding(const Window &w);
+
+// dense (and matmul): out(o, n) = sum_k x(k, n) * weightT(o, k). The
+// algorithm defines weightT, acc and out; scheduleDense tiles them. `shape`
+// is the output's [N, O].
+struct DenseFuncs {
+  std::vector<Halide::ImageParam> inputs;
+  Halide::Var o{"o"}, n{"n"};
+  Halide::RDom k;
+  Halide::Func weightT{"weight_t"}, acc{"acc"}, out{"out"};
+};
+void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
+                   const Halide::Target &target);
+
+// Per-channel sum over every dim but the channel (logical axis 1) of
+// term(coordinates in Halide order), for [N,C,...] extents (Halide order).
+// Partial sums run vectorized along the innermost dim; the result is a
+// compute_root Func sum(c), one channel per parallel task when large.
+Halide::Func channelSum(
+    const std::string &name, const std::vector<int> &extents,
+    const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term,
+    const Halide::Target &target);
+
+// Sum of term(coordinates) over a whole dense domain: a compute_root scalar
+// Func, vectorized along the innermost dim (rfactor) when it fills a vector.
+Halide::Func sumAll(
+    const std::string &name, const std::vector<int> &extents,
+    const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term,
+    const Halide::Target &target);
 
 //===----------------------------------------------------------------------===//
 // Schedule helpers

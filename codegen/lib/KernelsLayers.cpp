@@ -6,66 +6,47 @@
 using namespace Halide;
 
 namespace kiln::codegen::detail {
-namespace {
-
-Expr f32(double v) { return cast<float>(Expr(v)); }
 
 //===----------------------------------------------------------------------===//
-// dense: out[n,o] = sum_k x[n,k] * weight[o,k] + bias[o]
+// Window geometry shared by conv2d and the pools
 //===----------------------------------------------------------------------===//
 
-void validateDense(const KernelSpec &s) {
-  expectCounts(s, 2, 3, 1);
-  expectF32Except(s);
-  expectRank(s, s.inputs[0], "x", 2);
-  expectRank(s, s.inputs[1], "weight", 2);
-  int64_t n = s.inputs[0].shape[0], k = s.inputs[0].shape[1];
-  int64_t o = s.inputs[1].shape[0];
-  expectShape(s, s.inputs[1], "weight", {o, k});
-  if (s.inputs.size() == 3) {
-    expectShape(s, s.inputs[2], "bias", {o});
-  }
-  expectShape(s, s.outputs[0], "output", {n, o});
+int64_t windowOutput(int64_t in, int64_t padBegin, int64_t padEnd,
+                     int64_t dilation, int64_t k, int64_t stride) {
+  return (in + padBegin + padEnd - dilation * (k - 1) - 1) / stride + 1;
 }
 
-struct DenseFuncs {
-  std::vector<ImageParam> inputs;
-  Var o{"o"}, n{"n"};
-  RDom k;
-  Func weightT{"weight_t"}, acc{"acc"}, out{"out"};
-};
-
-DenseFuncs defineDense(const KernelSpec &s) {
-  DenseFuncs f;
-  ImageParam x = makeInput(s.inputs[0], "x");
-  ImageParam w = makeInput(s.inputs[1], "weight");
-  f.inputs = {x, w};
-  int k = static_cast<int>(s.inputs[0].shape[1]);
-  f.k = RDom(0, k, "k");
-  // weight [O,K] transposed so that the output feature is the unit stride.
-  Var kv("kv");
-  f.weightT(f.o, kv) = w(kv, f.o);
-  if (s.inputs.size() == 3) {
-    ImageParam b = makeInput(s.inputs[2], "bias");
-    f.inputs.push_back(b);
-    f.acc(f.o, f.n) = b(f.o);
-  } else {
-    f.acc(f.o, f.n) = 0.0f;
+Window readWindow(const KernelSpec &s, int64_t kh, int64_t kw,
+                  bool hasDilations) {
+  std::vector<int64_t> st = attrInts(s, "strides", 2);
+  std::vector<int64_t> pads = attrInts(s, "pads", 4);
+  std::vector<int64_t> dil =
+      hasDilations ? attrInts(s, "dilations", 2) : std::vector<int64_t>{1, 1};
+  Window w{kh, kw, st[0], st[1], pads[0], pads[1], pads[2], pads[3],
+           dil[0], dil[1]};
+  if (w.kh < 1 || w.kw < 1) {
+    fail(s, "kernel extents must be positive");
   }
-  f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
-  f.out(f.o, f.n) = f.acc(f.o, f.n);
-  constrainOutput(f.out, s.outputs[0]);
-  return f;
+  if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1) {
+    fail(s, "strides and dilations must be positive");
+  }
+  for (int64_t p : pads) {
+    if (p < 0) {
+      fail(s, "pads must be non-negative");
+    }
+  }
+  return w;
 }
 
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. Register tile of 2 vectors of
 // output features x 4 batch rows (8 zmm accumulators), K innermost-but-one;
 // the transposed weight slice of a column block is built once per parallel
 // task and stays in L2. [64,784]x[128,784]: see docs/codegen.md for numbers.
-void scheduleDense(DenseFuncs &f, const KernelSpec &s, const Target &target) {
+void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
+                   const Target &target) {
   int vec = target.natural_vector_size<float>();
-  int outFeatures = static_cast<int>(s.outputs[0].shape[1]);
-  int batch = static_cast<int>(s.outputs[0].shape[0]);
+  int outFeatures = static_cast<int>(shape[1]);
+  int batch = static_cast<int>(shape[0]);
   int ov = vectorWidthFor(outFeatures, vec);
   int oTile = outFeatures >= 2 * vec ? 2 * vec : ov;
   int nTile = std::min(batch, 4);
@@ -95,45 +76,59 @@ void scheduleDense(DenseFuncs &f, const KernelSpec &s, const Target &target) {
   }
 }
 
+bool hasPadding(const Window &w) {
+  return w.padTop || w.padLeft || w.padBottom || w.padRight;
+}
+
+namespace {
+
+Expr f32(double v) { return cast<float>(Expr(v)); }
+
+//===----------------------------------------------------------------------===//
+// dense: out[n,o] = sum_k x[n,k] * weight[o,k] + bias[o]
+//===----------------------------------------------------------------------===//
+
+void validateDense(const KernelSpec &s) {
+  expectCounts(s, 2, 3, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 2);
+  expectRank(s, s.inputs[1], "weight", 2);
+  int64_t n = s.inputs[0].shape[0], k = s.inputs[0].shape[1];
+  int64_t o = s.inputs[1].shape[0];
+  expectShape(s, s.inputs[1], "weight", {o, k});
+  if (s.inputs.size() == 3) {
+    expectShape(s, s.inputs[2], "bias", {o});
+  }
+  expectShape(s, s.outputs[0], "output", {n, o});
+}
+
+DenseFuncs defineDense(const KernelSpec &s) {
+  DenseFuncs f;
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam w = makeInput(s.inputs[1], "weight");
+  f.inputs = {x, w};
+  int k = static_cast<int>(s.inputs[0].shape[1]);
+  f.k = RDom(0, k, "k");
+  // weight [O,K] transposed so that the output feature is the unit stride.
+  Var kv("kv");
+  f.weightT(f.o, kv) = w(kv, f.o);
+  if (s.inputs.size() == 3) {
+    ImageParam b = makeInput(s.inputs[2], "bias");
+    f.inputs.push_back(b);
+    f.acc(f.o, f.n) = b(f.o);
+  } else {
+    f.acc(f.o, f.n) = 0.0f;
+  }
+  f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
+  f.out(f.o, f.n) = f.acc(f.o, f.n);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
 Kernel buildDense(const KernelSpec &s, const Target &target) {
   DenseFuncs f = defineDense(s);
-  scheduleDense(f, s, target);
+  scheduleDense(f, s.outputs[0].shape, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
-}
-
-//===----------------------------------------------------------------------===//
-// Window geometry shared by conv2d and the pools
-//===----------------------------------------------------------------------===//
-
-struct Window {
-  int64_t kh, kw, sh, sw, padTop, padLeft, padBottom, padRight, dh, dw;
-};
-
-int64_t windowOutput(int64_t in, int64_t padBegin, int64_t padEnd,
-                     int64_t dilation, int64_t k, int64_t stride) {
-  return (in + padBegin + padEnd - dilation * (k - 1) - 1) / stride + 1;
-}
-
-Window readWindow(const KernelSpec &s, int64_t kh, int64_t kw,
-                  bool hasDilations) {
-  std::vector<int64_t> st = attrInts(s, "strides", 2);
-  std::vector<int64_t> pads = attrInts(s, "pads", 4);
-  std::vector<int64_t> dil =
-      hasDilations ? attrInts(s, "dilations", 2) : std::vector<int64_t>{1, 1};
-  Window w{kh, kw, st[0], st[1], pads[0], pads[1], pads[2], pads[3],
-           dil[0], dil[1]};
-  if (w.kh < 1 || w.kw < 1) {
-    fail(s, "kernel extents must be positive");
-  }
-  if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1) {
-    fail(s, "strides and dilations must be positive");
-  }
-  for (int64_t p : pads) {
-    if (p < 0) {
-      fail(s, "pads must be non-negative");
-    }
-  }
-  return w;
 }
 
 void expectWindowOutput(const KernelSpec &s, const Window &w, int64_t n,
@@ -145,10 +140,6 @@ void expectWindowOutput(const KernelSpec &s, const Window &w, int64_t n,
     fail(s, "window larger than the padded input");
   }
   expectShape(s, s.outputs[0], "output", {n, c, oh, ow});
-}
-
-bool hasPadding(const Window &w) {
-  return w.padTop || w.padLeft || w.padBottom || w.padRight;
 }
 
 // The input as a Func over all integers: `exterior` outside the image.

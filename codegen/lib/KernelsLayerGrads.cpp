@@ -1,0 +1,513 @@
+// Layer gradients and training-mode layer ops (docs/training-ops.md):
+// max_pool2d_grad, avg_pool2d_grad, global_avg_pool_grad, batch_norm_train,
+// batch_norm_grad, running_stats_update, layer_norm_grad.
+#include "Kernels.h"
+
+using namespace Halide;
+
+namespace kiln::codegen::detail {
+namespace {
+
+Expr f32(double v) { return cast<float>(Expr(v)); }
+
+//===----------------------------------------------------------------------===//
+// max_pool2d_grad (x, dy -> dx), avg_pool2d_grad (dy -> dx)
+//===----------------------------------------------------------------------===//
+
+// The input [N,C,H,W] of the forward pool: x itself, or input_size.
+std::vector<int64_t> poolInputShape(const KernelSpec &s, bool isMax) {
+  if (isMax) {
+    return s.inputs[0].shape;
+  }
+  std::vector<int64_t> size = attrInts(s, "input_size", 2);
+  const auto &dy = s.inputs[0].shape;
+  return {dy[0], dy[1], size[0], size[1]};
+}
+
+void validatePoolGrad(const KernelSpec &s, bool isMax) {
+  expectCounts(s, isMax ? 2 : 1, isMax ? 2 : 1, 1);
+  expectF32Except(s);
+  const TensorSpec &dy = s.inputs[isMax ? 1 : 0];
+  if (isMax) {
+    expectRank(s, s.inputs[0], "x", 4);
+  }
+  expectRank(s, dy, "dy", 4);
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  Window w = readWindow(s, k[0], k[1], isMax);
+  if (!isMax) {
+    attrBool(s, "count_include_pad");
+    for (int64_t p : attrInts(s, "divisor_pads", 4)) {
+      if (p < 0) {
+        fail(s, "divisor_pads must be non-negative");
+      }
+    }
+  }
+  std::vector<int64_t> in = poolInputShape(s, isMax);
+  if (in[2] < 1 || in[3] < 1) {
+    fail(s, "input_size must be positive");
+  }
+  int64_t oh = windowOutput(in[2], w.padTop, w.padBottom, w.dh, w.kh, w.sh);
+  int64_t ow = windowOutput(in[3], w.padLeft, w.padRight, w.dw, w.kw, w.sw);
+  if (oh < 1 || ow < 1) {
+    fail(s, "window larger than the padded input");
+  }
+  expectShape(s, dy, "dy", {in[0], in[1], oh, ow});
+  expectShape(s, s.outputs[0], "output", in);
+}
+
+struct PoolGradFuncs {
+  std::vector<ImageParam> inputs;
+  Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
+  RDom r;
+  // Per output position: the window's gradient share (dy or dy/divisor)
+  // and, for max, the winning tap ky*KW + kx (-1 if none).
+  Func share{"share"}, winner{"winner"}, out{"dx"};
+  bool isMax = false;
+};
+
+// Number of taps k in [0,K) with lo <= start + k < hi (as the forward).
+Expr tapsInside(Expr start, int k, int lo, int hi) {
+  return max(min(k, hi - start) - max(0, lo - start), 0);
+}
+
+PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
+  PoolGradFuncs f;
+  f.isMax = isMax;
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  Window w = readWindow(s, k[0], k[1], isMax);
+  std::vector<int64_t> in = poolInputShape(s, isMax);
+  int inH = static_cast<int>(in[2]), inW = static_cast<int>(in[3]);
+  const TensorSpec &dys = s.inputs[isMax ? 1 : 0];
+  int oh = static_cast<int>(dys.shape[2]), ow = static_cast<int>(dys.shape[3]);
+  int kh = static_cast<int>(w.kh), kw = static_cast<int>(w.kw);
+  int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
+  int dh = static_cast<int>(w.dh), dw = static_cast<int>(w.dw);
+  int padT = static_cast<int>(w.padTop), padL = static_cast<int>(w.padLeft);
+  ImageParam dy = makeInput(dys, "dy");
+  Var ox("ox"), oy("oy");
+  Expr sx = ox * sw - padL, sy = oy * sh - padT;
+  if (isMax) {
+    ImageParam x = makeInput(s.inputs[0], "x");
+    f.inputs = {x, dy};
+    // First maximum in row-major window order; padding never wins.
+    RDom t(0, kw, 0, kh, "t");
+    Expr ix = sx + t.x * dw, iy = sy + t.y * dh;
+    Expr inside = ix >= 0 && ix < inW && iy >= 0 && iy < inH;
+    Expr v = x(clamp(ix, 0, inW - 1), clamp(iy, 0, inH - 1), f.c, f.n);
+    f.winner(ox, oy, f.c, f.n) = Tuple(-1, Float(32).min());
+    Expr better = inside && (f.winner(ox, oy, f.c, f.n)[0] < 0 ||
+                             v > f.winner(ox, oy, f.c, f.n)[1]);
+    f.winner(ox, oy, f.c, f.n) =
+        Tuple(select(better, t.y * kw + t.x, f.winner(ox, oy, f.c, f.n)[0]),
+              select(better, v, f.winner(ox, oy, f.c, f.n)[1]));
+    f.share(ox, oy, f.c, f.n) = dy(ox, oy, f.c, f.n);
+  } else {
+    f.inputs = {dy};
+    std::vector<int64_t> dp = attrInts(s, "divisor_pads", 4);
+    bool includePad = attrBool(s, "count_include_pad");
+    int loY = includePad ? -static_cast<int>(dp[0]) : 0;
+    int loX = includePad ? -static_cast<int>(dp[1]) : 0;
+    int hiY = inH + (includePad ? static_cast<int>(dp[2]) : 0);
+    int hiX = inW + (includePad ? static_cast<int>(dp[3]) : 0);
+    Expr count = tapsInside(sy, kh, loY, hiY) * tapsInside(sx, kw, loX, hiX);
+    f.share(ox, oy, f.c, f.n) =
+        dy(ox, oy, f.c, f.n) / cast<float>(max(count, 1));
+  }
+  // Gather: input (x, y) is tap (kx, ky) of output (ox, oy) when
+  // x + padL - kx*dw = ox*sw with 0 <= ox < OW (and likewise for y).
+  f.r = RDom(0, kw, 0, kh, "r");
+  Expr tx = f.x + padL - f.r.x * dw, ty = f.y + padT - f.r.y * dh;
+  Expr valid = tx >= 0 && ty >= 0 && tx % sw == 0 && ty % sh == 0 &&
+               tx / sw < ow && ty / sh < oh;
+  Expr cx = clamp(tx / sw, 0, ow - 1), cy = clamp(ty / sh, 0, oh - 1);
+  if (isMax) {
+    valid = valid && f.winner(cx, cy, f.c, f.n)[0] == f.r.y * kw + f.r.x;
+  }
+  f.out(f.x, f.y, f.c, f.n) =
+      sum(select(valid, f.share(cx, cy, f.c, f.n), 0.0f), "taps");
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512, 2 cores. One parallel task per (c, n) plane: the
+// plane's winners / shares are computed first (vectorized along ox), then dx
+// gathers from them vectorized along x. Memory bound.
+void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
+                      const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  int width = static_cast<int>(s.outputs[0].shape[3]);
+  int outW = static_cast<int>(s.inputs[f.isMax ? 1 : 0].shape[3]);
+  Var plane("plane");
+  f.out.fuse(f.c, f.n, plane);
+  if (s.outputs[0].numElements() >= kParallelGrain) {
+    f.out.parallel(plane);
+  }
+  int xw = vectorWidthFor(width, vec);
+  if (xw > 1) {
+    f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
+  }
+  int ow = vectorWidthFor(outW, vec);
+  f.share.compute_at(f.out, plane);
+  if (ow > 1) {
+    f.share.vectorize(f.share.args()[0], ow, TailStrategy::GuardWithIf);
+  }
+  if (f.isMax) {
+    Var wx = f.winner.args()[0];
+    f.winner.compute_at(f.out, plane);
+    if (ow > 1) {
+      f.winner.vectorize(wx, ow, TailStrategy::GuardWithIf);
+      f.winner.update().vectorize(wx, ow, TailStrategy::GuardWithIf);
+    }
+  }
+}
+
+Kernel buildPoolGrad(const KernelSpec &s, const Target &target, bool isMax) {
+  PoolGradFuncs f = definePoolGrad(s, isMax);
+  schedulePoolGrad(f, s, target);
+  return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
+}
+
+//===----------------------------------------------------------------------===//
+// global_avg_pool_grad: dy [N,C,1,1] -> dx [N,C,H,W] = dy / (H*W)
+//===----------------------------------------------------------------------===//
+
+void validateGlobalAvgPoolGrad(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "dy", 4);
+  std::vector<int64_t> size = attrInts(s, "input_size", 2);
+  const auto &dy = s.inputs[0].shape;
+  expectShape(s, s.inputs[0], "dy", {dy[0], dy[1], 1, 1});
+  if (size[0] < 1 || size[1] < 1) {
+    fail(s, "input_size must be positive");
+  }
+  expectShape(s, s.outputs[0], "output", {dy[0], dy[1], size[0], size[1]});
+}
+
+Kernel buildGlobalAvgPoolGrad(const KernelSpec &s, const Target &target) {
+  ImageParam dy = makeInput(s.inputs[0], "dy");
+  std::vector<int64_t> size = attrInts(s, "input_size", 2);
+  std::vector<Var> v = makeVars(4);
+  Func out("dx");
+  out(v) = dy(0, 0, v[2], v[3]) / f32(double(size[0]) * double(size[1]));
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{dy}, out};
+}
+
+//===----------------------------------------------------------------------===//
+// batch_norm_train: x, weight, bias -> y, batch mean, biased batch var
+//===----------------------------------------------------------------------===//
+
+void validateBatchNormTrain(const KernelSpec &s) {
+  expectCounts(s, 3, 3, 3);
+  expectF32Except(s);
+  expectMinRank(s, s.inputs[0], "x", 2);
+  int64_t c = s.inputs[0].shape[1];
+  expectShape(s, s.inputs[1], "weight", {c});
+  expectShape(s, s.inputs[2], "bias", {c});
+  expectShape(s, s.outputs[0], "y", s.inputs[0].shape);
+  expectShape(s, s.outputs[1], "mean", {c});
+  expectShape(s, s.outputs[2], "var", {c});
+  attrFloat(s, "epsilon");
+}
+
+Expr channelOf(const std::vector<Var> &v) { return v[v.size() - 2]; }
+
+// Target: x86-64 AVX-512, 2 cores. Two-pass statistics (channelSum: one
+// channel per task, partial sums vectorized along the innermost dim), then
+// y as one FMA per element (scheduleElementwise). Memory bound: x is read
+// three times.
+Kernel buildBatchNormTrain(const KernelSpec &s, const Target &target) {
+  const TensorSpec &xs = s.inputs[0];
+  ImageParam x = makeInput(xs, "x");
+  ImageParam weight = makeInput(s.inputs[1], "weight");
+  ImageParam bias = makeInput(s.inputs[2], "bias");
+  std::vector<int> extents = halideShape(xs);
+  float count = static_cast<float>(xs.numElements() / xs.shape[1]);
+  Var c("c");
+  Func mean("mean"), var("var"), scale("scale"), shift("shift"), y("y");
+  Func sumX = channelSum(
+      "sum_x", extents, [&](const std::vector<Expr> &at) { return x(at); },
+      target);
+  mean(c) = sumX(c) / count;
+  Func sumSq = channelSum(
+      "sum_sq", extents,
+      [&](const std::vector<Expr> &at) {
+        Expr d = x(at) - mean(at[at.size() - 2]);
+        return d * d;
+      },
+      target);
+  var(c) = sumSq(c) / count;
+  Expr eps = f32(attrFloat(s, "epsilon"));
+  scale(c) = weight(c) / sqrt(var(c) + eps);
+  shift(c) = bias(c) - mean(c) * scale(c);
+  std::vector<Var> v = makeVars(extents.size());
+  y(v) = x(v) * scale(channelOf(v)) + shift(channelOf(v));
+  constrainOutput(y, s.outputs[0]);
+  constrainOutput(mean, s.outputs[1]);
+  constrainOutput(var, s.outputs[2]);
+  scale.compute_root();
+  shift.compute_root();
+  scheduleElementwise(y, v, extents, target);
+  return {{x, weight, bias}, std::vector<Func>{y, mean, var}};
+}
+
+//===----------------------------------------------------------------------===//
+// batch_norm_grad: x, dy, weight, mean, var -> dx, dweight, dbias
+//===----------------------------------------------------------------------===//
+
+void validateBatchNormGrad(const KernelSpec &s) {
+  expectCounts(s, 5, 5, 3);
+  expectF32Except(s);
+  expectMinRank(s, s.inputs[0], "x", 2);
+  const auto &x = s.inputs[0].shape;
+  int64_t c = x[1];
+  expectShape(s, s.inputs[1], "dy", x);
+  expectShape(s, s.inputs[2], "weight", {c});
+  expectShape(s, s.inputs[3], "mean", {c});
+  expectShape(s, s.inputs[4], "var", {c});
+  expectShape(s, s.outputs[0], "dx", x);
+  expectShape(s, s.outputs[1], "dweight", {c});
+  expectShape(s, s.outputs[2], "dbias", {c});
+  attrFloat(s, "epsilon");
+}
+
+// With xhat = (x - mean) * invstd and M elements per channel:
+//   dbias = sum dy, dweight = sum dy * xhat,
+//   dx = weight * invstd * (dy - dbias/M - xhat * dweight/M)
+//      = a * dy + b * x + k  (per-channel a, b, k).
+// Target: x86-64 AVX-512, 2 cores. Both sums in one channelSum pass each,
+// dx one elementwise pass. Memory bound.
+Kernel buildBatchNormGrad(const KernelSpec &s, const Target &target) {
+  const TensorSpec &xs = s.inputs[0];
+  ImageParam x = makeInput(xs, "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  ImageParam weight = makeInput(s.inputs[2], "weight");
+  ImageParam mean = makeInput(s.inputs[3], "mean");
+  ImageParam var = makeInput(s.inputs[4], "var");
+  std::vector<int> extents = halideShape(xs);
+  float count = static_cast<float>(xs.numElements() / xs.shape[1]);
+  Var c("c");
+  Func dbias = channelSum(
+      "dbias", extents, [&](const std::vector<Expr> &at) { return dy(at); },
+      target);
+  Func sumDyXc = channelSum(
+      "sum_dy_xc", extents,
+      [&](const std::vector<Expr> &at) {
+        return dy(at) * (x(at) - mean(at[at.size() - 2]));
+      },
+      target);
+  Expr eps = f32(attrFloat(s, "epsilon"));
+  Func invStd("inv_std"), dweight("dweight"), a("a"), b("b"), k("k"),
+      dx("dx");
+  invStd(c) = 1.0f / sqrt(var(c) + eps);
+  dweight(c) = sumDyXc(c) * invStd(c);
+  a(c) = weight(c) * invStd(c);
+  b(c) = -a(c) * invStd(c) * dweight(c) / count;
+  k(c) = -a(c) * dbias(c) / count - b(c) * mean(c);
+  std::vector<Var> v = makeVars(extents.size());
+  Expr ch = channelOf(v);
+  dx(v) = a(ch) * dy(v) + b(ch) * x(v) + k(ch);
+  constrainOutput(dx, s.outputs[0]);
+  constrainOutput(dweight, s.outputs[1]);
+  constrainOutput(dbias, s.outputs[2]);
+  for (Func coeff : {invStd, a, b, k}) {
+    coeff.compute_root();
+  }
+  scheduleElementwise(dx, v, extents, target);
+  return {{x, dy, weight, mean, var}, std::vector<Func>{dx, dweight, dbias}};
+}
+
+//===----------------------------------------------------------------------===//
+// running_stats_update: running_mean, running_var, mean, var -> new_mean,
+// new_var (PyTorch: unbiased batch variance)
+//===----------------------------------------------------------------------===//
+
+void validateRunningStats(const KernelSpec &s) {
+  expectCounts(s, 4, 4, 2);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "running_mean", 1);
+  std::vector<int64_t> c = s.inputs[0].shape;
+  const char *names[] = {"running_mean", "running_var", "mean", "var"};
+  for (int i = 0; i < 4; ++i) {
+    expectShape(s, s.inputs[i], names[i], c);
+  }
+  expectShape(s, s.outputs[0], "new_mean", c);
+  expectShape(s, s.outputs[1], "new_var", c);
+  attrFloat(s, "momentum");
+  if (attrInt(s, "count") < 2) {
+    fail(s, "count must be at least 2 (unbiased variance)");
+  }
+}
+
+// Target: any; a few hundred channels, one vectorized Tuple loop.
+Kernel buildRunningStats(const KernelSpec &s, const Target &target) {
+  ImageParam runMean = makeInput(s.inputs[0], "running_mean");
+  ImageParam runVar = makeInput(s.inputs[1], "running_var");
+  ImageParam mean = makeInput(s.inputs[2], "mean");
+  ImageParam var = makeInput(s.inputs[3], "var");
+  double m = attrFloat(s, "momentum");
+  double count = static_cast<double>(attrInt(s, "count"));
+  Var c("c");
+  Func out("new_stats");
+  out(c) = Tuple(f32(1 - m) * runMean(c) + f32(m) * mean(c),
+                 f32(1 - m) * runVar(c) + f32(m * count / (count - 1)) * var(c));
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, {c}, halideShape(s.outputs[0]), target);
+  return {{runMean, runVar, mean, var}, out};
+}
+
+//===----------------------------------------------------------------------===//
+// layer_norm_grad: x, dy, weight (optional) -> dx [, dweight, dbias]
+//===----------------------------------------------------------------------===//
+
+void validateLayerNormGrad(const KernelSpec &s) {
+  expectCounts(s, 2, 3, s.inputs.size() == 3 ? 3 : 1);
+  expectF32Except(s);
+  const auto &x = s.inputs[0].shape;
+  int64_t axis = attrInt(s, "axis");
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
+    fail(s, "axis " + std::to_string(axis) + " out of range");
+  }
+  attrFloat(s, "epsilon");
+  expectShape(s, s.inputs[1], "dy", x);
+  std::vector<int64_t> normalized(x.begin() + axis, x.end());
+  expectShape(s, s.outputs[0], "dx", x);
+  if (s.inputs.size() == 3) {
+    expectShape(s, s.inputs[2], "weight", normalized);
+    expectShape(s, s.outputs[1], "dweight", normalized);
+    expectShape(s, s.outputs[2], "dbias", normalized);
+  }
+}
+
+// Per row (outer index): mean, rstd; g = dy * weight; xhat = (x-mean)*rstd;
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
+// dweight = sum over rows of dy * xhat, dbias = sum over rows of dy.
+// Target: x86-64 AVX-512, 2 cores. Row statistics are root stages (rows of
+// a few hundred elements); dx vectorized along the innermost dim, rows in
+// parallel; dweight/dbias vectorized along the innermost normalized dim.
+Kernel buildLayerNormGrad(const KernelSpec &s, const Target &target) {
+  const TensorSpec &xs = s.inputs[0];
+  size_t rank = xs.shape.size();
+  size_t nd = rank - attrInt(s, "axis"); // normalized Halide dims 0..nd-1
+  bool hasWeight = s.inputs.size() == 3;
+  ImageParam x = makeInput(xs, "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  std::vector<Argument> inputs = {x, dy};
+  ImageParam weight;
+  if (hasWeight) {
+    weight = makeInput(s.inputs[2], "weight");
+    inputs.push_back(weight);
+  }
+  std::vector<int> extents = halideShape(xs);
+  std::vector<Var> v = makeVars(rank);
+  std::vector<Var> outer(v.begin() + nd, v.end());
+  std::vector<Var> inner(v.begin(), v.begin() + nd);
+  Region normRanges, outerRanges;
+  float count = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    (i < nd ? normRanges : outerRanges).push_back({0, extents[i]});
+    if (i < nd) {
+      count *= extents[i];
+    }
+  }
+  RDom r(normRanges, "r");
+  std::vector<Expr> at;
+  for (size_t i = 0; i < rank; ++i) {
+    at.push_back(i < nd ? Expr(r[i]) : Expr(v[i]));
+  }
+  auto g = [&](const std::vector<Expr> &p) {
+    if (!hasWeight) {
+      return dy(p);
+    }
+    std::vector<Expr> w(p.begin(), p.begin() + nd);
+    return dy(p) * weight(w);
+  };
+  Func sumX("sum_x"), sumSq("sum_sq"), mean("mean"), rstd("rstd"),
+      sumG("sum_g"), sumGXhat("sum_g_xhat"), dx("dx");
+  sumX(outer) = 0.0f;
+  sumX(outer) += x(at);
+  mean(outer) = sumX(outer) / count;
+  sumSq(outer) = 0.0f;
+  sumSq(outer) += pow(x(at) - mean(outer), 2);
+  rstd(outer) =
+      1.0f / sqrt(sumSq(outer) / count + f32(attrFloat(s, "epsilon")));
+  auto xhat = [&](const std::vector<Expr> &p) {
+    std::vector<Expr> o(p.begin() + nd, p.end());
+    return (x(p) - mean(o)) * rstd(o);
+  };
+  sumG(outer) = 0.0f;
+  sumG(outer) += g(at);
+  sumGXhat(outer) = 0.0f;
+  sumGXhat(outer) += g(at) * xhat(at);
+  std::vector<Expr> vv = asExprs(v);
+  dx(v) = rstd(outer) * (g(vv) - sumG(outer) / count -
+                         xhat(vv) * sumGXhat(outer) / count);
+  constrainOutput(dx, s.outputs[0]);
+  for (Func stats : {mean, rstd, sumG, sumGXhat}) {
+    stats.compute_root();
+  }
+  int vec = target.natural_vector_size<float>();
+  if (extents[0] >= vec) {
+    dx.vectorize(v[0], vec, TailStrategy::ShiftInwards);
+  }
+  if (!outer.empty() && xs.numElements() >= kParallelGrain) {
+    dx.parallel(outer.back());
+    for (Func stats : {mean, rstd, sumG, sumGXhat}) {
+      stats.parallel(outer.back());
+    }
+  }
+  std::vector<Func> outputs = {dx};
+  if (hasWeight) {
+    Func dweight("dweight"), dbias("dbias");
+    std::vector<Expr> atRows = asExprs(inner);
+    if (!outerRanges.empty()) {
+      RDom rows(outerRanges, "rows");
+      for (int i = 0; i < rows.dimensions(); ++i) {
+        atRows.push_back(rows[i]);
+      }
+      dweight(inner) = 0.0f;
+      dweight(inner) += dy(atRows) * xhat(atRows);
+      dbias(inner) = 0.0f;
+      dbias(inner) += dy(atRows);
+      int width = vectorWidthFor(extents[0], vec);
+      for (Func f : {dweight, dbias}) {
+        if (width > 1) {
+          f.vectorize(inner[0], width, TailStrategy::GuardWithIf);
+          f.update().vectorize(inner[0], width, TailStrategy::GuardWithIf);
+        }
+      }
+    } else {
+      dweight(inner) = dy(atRows) * xhat(atRows);
+      dbias(inner) = dy(atRows);
+    }
+    constrainOutput(dweight, s.outputs[1]);
+    constrainOutput(dbias, s.outputs[2]);
+    outputs.push_back(dweight);
+    outputs.push_back(dbias);
+  }
+  return {inputs, outputs};
+}
+
+} // namespace
+
+void registerLayerGradOps(OpRegistry &r) {
+  r["max_pool2d_grad"] = {[](const KernelSpec &s) { validatePoolGrad(s, true); },
+                          [](const KernelSpec &s, const Target &t) {
+                            return buildPoolGrad(s, t, true);
+                          }};
+  r["avg_pool2d_grad"] = {
+      [](const KernelSpec &s) { validatePoolGrad(s, false); },
+      [](const KernelSpec &s, const Target &t) {
+        return buildPoolGrad(s, t, false);
+      }};
+  r["global_avg_pool_grad"] = {validateGlobalAvgPoolGrad,
+                               buildGlobalAvgPoolGrad};
+  r["batch_norm_train"] = {validateBatchNormTrain, buildBatchNormTrain};
+  r["batch_norm_grad"] = {validateBatchNormGrad, buildBatchNormGrad};
+  r["running_stats_update"] = {validateRunningStats, buildRunningStats};
+  r["layer_norm_grad"] = {validateLayerNormGrad, buildLayerNormGrad};
+}
+
+} // namespace kiln::codegen::detail

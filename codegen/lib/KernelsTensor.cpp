@@ -1,0 +1,344 @@
+// Generic tensor kernels of training graphs (docs/training-ops.md): matmul,
+// reduce_sum, slice, scale, regularizer, regularizer_grad.
+#include "Kernels.h"
+
+#include <algorithm>
+
+using namespace Halide;
+
+namespace kiln::codegen::detail {
+namespace {
+
+Expr f32(double v) { return cast<float>(Expr(v)); }
+
+//===----------------------------------------------------------------------===//
+// matmul: c = op(a) . op(b), op = transpose when the attr is set
+//===----------------------------------------------------------------------===//
+
+void validateMatmul(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "a", 2);
+  expectRank(s, s.inputs[1], "b", 2);
+  bool ta = attrBool(s, "transpose_a"), tb = attrBool(s, "transpose_b");
+  const auto &a = s.inputs[0].shape, &b = s.inputs[1].shape;
+  int64_t m = ta ? a[1] : a[0], ka = ta ? a[0] : a[1];
+  int64_t kb = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (ka != kb) {
+    fail(s, "contraction extents differ: op(a) has K = " + std::to_string(ka) +
+                ", op(b) has K = " + std::to_string(kb));
+  }
+  expectShape(s, s.outputs[0], "output", {m, n});
+}
+
+// The dense algorithm with x = op(a) ([M,K]) and weightT(col, k) = op(b)[k,
+// col], so that the output column is the unit stride of the vector loads.
+DenseFuncs defineMatmul(const KernelSpec &s) {
+  DenseFuncs f;
+  ImageParam a = makeInput(s.inputs[0], "a");
+  ImageParam b = makeInput(s.inputs[1], "b");
+  f.inputs = {a, b};
+  bool ta = attrBool(s, "transpose_a"), tb = attrBool(s, "transpose_b");
+  int k = static_cast<int>(ta ? s.inputs[0].shape[0] : s.inputs[0].shape[1]);
+  f.k = RDom(0, k, "k");
+  Var kv("kv");
+  f.weightT(f.o, kv) = tb ? b(kv, f.o) : b(f.o, kv);
+  Expr lhs = ta ? a(f.n, f.k) : a(f.k, f.n);
+  f.acc(f.o, f.n) = 0.0f;
+  f.acc(f.o, f.n) += lhs * f.weightT(f.o, f.k);
+  f.out(f.o, f.n) = f.acc(f.o, f.n);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512, 2 cores: the dense schedule (scheduleDense); the
+// op(b) column block is copied per parallel task either way (a transposing
+// copy when transpose_b), 1/M of the FLOPs in memory traffic.
+Kernel buildMatmul(const KernelSpec &s, const Target &target) {
+  DenseFuncs f = defineMatmul(s);
+  scheduleDense(f, s.outputs[0].shape, target);
+  return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
+}
+
+//===----------------------------------------------------------------------===//
+// reduce_sum over sorted axes, keepdims or not
+//===----------------------------------------------------------------------===//
+
+std::vector<int64_t> readAxes(const KernelSpec &s) {
+  const nlohmann::json &v = s.attrs.contains("axes") ? s.attrs.at("axes")
+                                                     : nlohmann::json();
+  if (!v.is_array() || v.empty()) {
+    fail(s, "attribute 'axes' must be a non-empty list of integers");
+  }
+  std::vector<int64_t> axes;
+  for (const nlohmann::json &a : v) {
+    if (!a.is_number_integer()) {
+      fail(s, "attribute 'axes' must be a non-empty list of integers");
+    }
+    axes.push_back(a.get<int64_t>());
+  }
+  return axes;
+}
+
+void validateReduceSum(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  const auto &x = s.inputs[0].shape;
+  std::vector<int64_t> axes = readAxes(s);
+  bool keepdims = attrBool(s, "keepdims");
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < 0 || axes[i] >= static_cast<int64_t>(x.size())) {
+      fail(s, "axis " + std::to_string(axes[i]) + " out of range");
+    }
+    if (i && axes[i] <= axes[i - 1]) {
+      fail(s, "attribute 'axes' must be sorted and unique");
+    }
+  }
+  std::vector<int64_t> shape;
+  for (size_t d = 0; d < x.size(); ++d) {
+    bool reduced =
+        std::find(axes.begin(), axes.end(), int64_t(d)) != axes.end();
+    if (!reduced) {
+      shape.push_back(x[d]);
+    } else if (keepdims) {
+      shape.push_back(1);
+    }
+  }
+  expectShape(s, s.outputs[0], "output", shape);
+}
+
+struct ReduceSumFuncs {
+  ImageParam x;
+  std::vector<Var> v; // output vars (Halide order)
+  std::vector<int> keptX; // Halide dims of x that are kept, innermost first
+  RDom r;             // the reduced dims of x, innermost first
+  Func sum{"sum"}, out{"out"};
+  bool full = false; // every dim reduced
+};
+
+ReduceSumFuncs defineReduceSum(const KernelSpec &s, const Target &target) {
+  ReduceSumFuncs f;
+  f.x = makeInput(s.inputs[0], "x");
+  size_t rank = s.inputs[0].shape.size();
+  std::vector<int64_t> axes = readAxes(s);
+  bool keepdims = attrBool(s, "keepdims");
+  std::vector<int> extents = halideShape(s.inputs[0]);
+  std::vector<bool> reduced(rank, false);
+  for (int64_t a : axes) {
+    reduced[rank - 1 - a] = true;
+  }
+  f.v = makeVars(s.outputs[0].shape.size());
+  if (axes.size() == rank) {
+    // A full reduction: the shared vectorized scalar sum.
+    f.full = true;
+    Func total = sumAll("total", extents,
+                        [&](const std::vector<Expr> &at) { return f.x(at); },
+                        target);
+    f.out(f.v) = total();
+    constrainOutput(f.out, s.outputs[0]);
+    return f;
+  }
+  Region ranges;
+  for (size_t i = 0; i < rank; ++i) {
+    if (reduced[i]) {
+      ranges.push_back({0, extents[i]});
+    } else {
+      f.keptX.push_back(static_cast<int>(i));
+    }
+  }
+  f.r = RDom(ranges, "r");
+  std::vector<Var> kept = makeVars(f.keptX.size());
+  std::vector<Expr> at;
+  for (size_t i = 0, ri = 0, ki = 0; i < rank; ++i) {
+    at.push_back(reduced[i] ? Expr(f.r[ri++]) : Expr(kept[ki++]));
+  }
+  f.sum = Func("sum");
+  f.sum(kept) = 0.0f;
+  f.sum(kept) += f.x(at);
+  // Output index: keepdims leaves extent-1 dims in place of reduced ones.
+  std::vector<Expr> keptAt;
+  for (size_t i = 0, oi = 0; i < rank; ++i) {
+    if (!reduced[i]) {
+      keptAt.push_back(f.v[oi++]);
+    } else if (keepdims) {
+      ++oi;
+    }
+  }
+  f.out(f.v) = f.sum(keptAt);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512, 2 cores. Reductions of training graphs are bias
+// gradients (sum over the batch) and squared norms: memory bound. When the
+// innermost dim is kept the sums are vectorized along it and the reduction
+// loops run outside; otherwise each output is one rfactor'd vector sum.
+void scheduleReduceSum(ReduceSumFuncs &f, const KernelSpec &s,
+                       const Target &target) {
+  if (f.full) {
+    return;
+  }
+  int vec = target.natural_vector_size<float>();
+  std::vector<int> extents = halideShape(s.inputs[0]);
+  std::vector<Var> kept = f.sum.args();
+  f.sum.compute_root();
+  bool large = s.inputs[0].numElements() >= kParallelGrain;
+  if (f.keptX[0] == 0) {
+    // Kept innermost dim: vector accumulators, reduction loops outside.
+    int width = vectorWidthFor(extents[0], vec);
+    std::vector<VarOrRVar> order = {kept[0]};
+    for (int i = 0; i < f.r.dimensions(); ++i) {
+      order.push_back(f.r[i]);
+    }
+    for (size_t i = 1; i < kept.size(); ++i) {
+      order.push_back(kept[i]);
+    }
+    f.sum.update().reorder(order);
+    if (width > 1) {
+      f.sum.vectorize(kept[0], width, TailStrategy::GuardWithIf);
+      f.sum.update().vectorize(kept[0], width, TailStrategy::GuardWithIf);
+    }
+    if (large && kept.size() > 1) {
+      f.sum.update().parallel(kept.back());
+    }
+  } else {
+    // Reduced innermost dim: per output, lane partial sums along it.
+    if (extents[0] >= vec) {
+      RVar ro("ro"), ri("ri");
+      Var lane("lane");
+      Func lanes =
+          f.sum.update().split(f.r[0], ro, ri, vec).rfactor(ri, lane);
+      lanes.compute_at(f.sum, kept.back()).vectorize(lane);
+      lanes.update().vectorize(lane);
+    }
+    if (large) {
+      f.sum.update().parallel(kept.back());
+    }
+  }
+  scheduleElementwise(f.out, f.v, halideShape(s.outputs[0]), target);
+}
+
+Kernel buildReduceSum(const KernelSpec &s, const Target &target) {
+  ReduceSumFuncs f = defineReduceSum(s, target);
+  scheduleReduceSum(f, s, target);
+  return {{f.x}, f.out};
+}
+
+//===----------------------------------------------------------------------===//
+// slice along one axis
+//===----------------------------------------------------------------------===//
+
+void validateSlice(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  expectMinRank(s, s.inputs[0], "x", 1);
+  const auto &x = s.inputs[0].shape;
+  int64_t axis = attrInt(s, "axis"), start = attrInt(s, "start"),
+          size = attrInt(s, "size");
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
+    fail(s, "axis " + std::to_string(axis) + " out of range");
+  }
+  if (start < 0 || size < 1 || start + size > x[axis]) {
+    fail(s, "slice [" + std::to_string(start) + ", " +
+                std::to_string(start + size) + ") outside [0, " +
+                std::to_string(x[axis]) + ")");
+  }
+  std::vector<int64_t> shape = x;
+  shape[axis] = size;
+  expectShape(s, s.outputs[0], "output", shape);
+}
+
+Kernel buildSlice(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  size_t rank = s.inputs[0].shape.size();
+  size_t h = rank - 1 - attrInt(s, "axis");
+  std::vector<Var> v = makeVars(rank);
+  std::vector<Expr> at = asExprs(v);
+  at[h] = v[h] + static_cast<int>(attrInt(s, "start"));
+  Func out("out");
+  out(v) = x(at);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{x}, out};
+}
+
+//===----------------------------------------------------------------------===//
+// scale, regularizer_grad (elementwise)
+//===----------------------------------------------------------------------===//
+
+void validateScale(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  attrFloat(s, "factor");
+  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+}
+
+Kernel buildScale(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  Func out("out");
+  out(v) = f32(attrFloat(s, "factor")) * x(v);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{x}, out};
+}
+
+void validateRegularizer(const KernelSpec &s, bool grad) {
+  expectCounts(s, grad ? 2 : 1, grad ? 2 : 1, 1);
+  expectF32Except(s);
+  attrFloat(s, "l1");
+  attrFloat(s, "l2");
+  if (grad) {
+    expectShape(s, s.inputs[1], "dloss", {});
+    expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+  } else {
+    expectShape(s, s.outputs[0], "output", {});
+  }
+}
+
+// l1 * sum|w| + l2 * sum w^2 as one vectorized sum (Keras convention).
+Kernel buildRegularizer(const KernelSpec &s, const Target &target) {
+  ImageParam w = makeInput(s.inputs[0], "w");
+  Expr l1 = f32(attrFloat(s, "l1")), l2 = f32(attrFloat(s, "l2"));
+  Func total = sumAll(
+      "total", halideShape(s.inputs[0]),
+      [&](const std::vector<Expr> &at) {
+        Expr v = w(at);
+        return l1 * abs(v) + l2 * v * v;
+      },
+      target);
+  Func out("out");
+  out() = total();
+  constrainOutput(out, s.outputs[0]);
+  return {{w}, out};
+}
+
+// dloss * (l1 * sign(w) + 2 * l2 * w), sign(0) = 0.
+Kernel buildRegularizerGrad(const KernelSpec &s, const Target &target) {
+  ImageParam w = makeInput(s.inputs[0], "w");
+  ImageParam dloss = makeInput(s.inputs[1], "dloss");
+  Expr l1 = f32(attrFloat(s, "l1")), l2 = f32(attrFloat(s, "l2"));
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  Expr sign = select(w(v) > 0.0f, 1.0f, select(w(v) < 0.0f, -1.0f, 0.0f));
+  Func out("out");
+  out(v) = dloss() * (l1 * sign + 2.0f * l2 * w(v));
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{w, dloss}, out};
+}
+
+} // namespace
+
+void registerTensorOps(OpRegistry &r) {
+  r["matmul"] = {validateMatmul, buildMatmul};
+  r["reduce_sum"] = {validateReduceSum, buildReduceSum};
+  r["slice"] = {validateSlice, buildSlice};
+  r["scale"] = {validateScale, buildScale};
+  r["regularizer"] = {[](const KernelSpec &s) { validateRegularizer(s, false); },
+                      buildRegularizer};
+  r["regularizer_grad"] = {
+      [](const KernelSpec &s) { validateRegularizer(s, true); },
+      buildRegularizerGrad};
+}
+
+} // namespace kiln::codegen::detail
