@@ -1,5 +1,6 @@
 //===- KilnOps.cpp - kiln op verifiers, shape inference, kernel attrs -----===//
 #include "kiln/ir/KilnDialect.h"
+#include "Window.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -9,6 +10,8 @@
 
 using namespace mlir;
 using namespace kiln::ir;
+using kiln::ir::detail::resolveWindow;
+using kiln::ir::detail::Window;
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -37,16 +40,13 @@ FailureOr<int64_t> normalizeAxis(Operation *op, int64_t axis, int64_t rank,
   return normalized;
 }
 
-// Sliding-window geometry of a conv or pool over H and W, with auto_pad and
-// ceil_mode resolved into explicit pads.
-struct Window {
-  int64_t kernel[2], strides[2], dilations[2];
-  int64_t pads[4];        // canonical: top, left, bottom, right (+ ceil extra)
-  int64_t userPads[4];    // as written (or from auto_pad), without ceil extra
-  int64_t out[2];
-};
+nlohmann::json toJson(ArrayRef<int64_t> values) {
+  return nlohmann::json(std::vector<int64_t>(values.begin(), values.end()));
+}
 
-FailureOr<Window> resolveWindow(Operation *op, ArrayRef<int64_t> inHW,
+} // namespace
+
+FailureOr<Window> kiln::ir::detail::resolveWindow(Operation *op, ArrayRef<int64_t> inHW,
                                 ArrayRef<int64_t> kernel,
                                 ArrayRef<int64_t> strides,
                                 ArrayRef<int64_t> dilations,
@@ -119,12 +119,6 @@ FailureOr<Window> resolveWindow(Operation *op, ArrayRef<int64_t> inHW,
   }
   return w;
 }
-
-nlohmann::json toJson(ArrayRef<int64_t> values) {
-  return nlohmann::json(std::vector<int64_t>(values.begin(), values.end()));
-}
-
-} // namespace
 
 int64_t kiln::ir::windowOutputSize(int64_t in, int64_t padBegin,
                                    int64_t padEnd, int64_t kernel,
@@ -376,9 +370,8 @@ LogicalResult Conv2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
   return success();
 }
 
-namespace {
 template <typename PoolOp>
-FailureOr<Window> poolWindow(PoolOp op, bool includeDilations) {
+FailureOr<Window> kiln::ir::detail::poolWindow(PoolOp op) {
   auto input = rankedType(op.getInput());
   if (input.getRank() != 4) {
     op.emitOpError() << "expects input [N,C,H,W], got " << input;
@@ -393,15 +386,17 @@ FailureOr<Window> poolWindow(PoolOp op, bool includeDilations) {
   if constexpr (std::is_same_v<PoolOp, MaxPool2DOp>) {
     dilations.assign(op.getDilations().begin(), op.getDilations().end());
   }
-  (void)includeDilations;
   return resolveWindow(op, input.getShape().drop_front(2), kernel, strides,
                        dilations, op.getPads(), op.getAutoPad(),
                        op.getCeilMode());
 }
+template FailureOr<Window> kiln::ir::detail::poolWindow(MaxPool2DOp);
+template FailureOr<Window> kiln::ir::detail::poolWindow(AvgPool2DOp);
 
+namespace {
 template <typename PoolOp>
 LogicalResult inferPool(PoolOp op, SmallVectorImpl<Type> &types) {
-  auto window = poolWindow(op, true);
+  auto window = kiln::ir::detail::poolWindow(op);
   if (failed(window)) {
     return failure();
   }
@@ -417,7 +412,7 @@ LogicalResult MaxPool2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 }
 
 LogicalResult MaxPool2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
-  auto window = poolWindow(*this, true);
+  auto window = kiln::ir::detail::poolWindow(*this);
   if (failed(window)) {
     return failure();
   }
@@ -433,7 +428,7 @@ LogicalResult AvgPool2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 }
 
 LogicalResult AvgPool2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
-  auto window = poolWindow(*this, false);
+  auto window = kiln::ir::detail::poolWindow(*this);
   if (failed(window)) {
     return failure();
   }

@@ -15,7 +15,55 @@ void buildInferencePipeline(mlir::OpPassManager &pm,
   pm.addPass(mlir::createCSEPass());
 }
 
+void buildTrainPipeline(mlir::OpPassManager &pm,
+                        const TrainPipelineOptions &options) {
+  KilnShapeInferenceOptions shapes;
+  shapes.batch = options.batch;
+  pm.addPass(createKilnShapeInference(shapes));
+  pm.addPass(createKilnAppendLoss(options.loss));
+  pm.addPass(createKilnTrainingMode());
+  pm.addPass(createKilnAutodiff());
+  pm.addPass(createKilnOptimizer(options.optimizer));
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}
+
+void buildEvalPipeline(mlir::OpPassManager &pm,
+                       const TrainPipelineOptions &options) {
+  KilnShapeInferenceOptions shapes;
+  shapes.batch = options.batch;
+  pm.addPass(createKilnShapeInference(shapes));
+  pm.addPass(createKilnAppendLoss(options.loss));
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}
+
 namespace {
+struct TrainPipelineCLOptions
+    : mlir::PassPipelineOptions<TrainPipelineCLOptions> {
+  Option<int64_t> batch{*this, "batch", llvm::cl::desc("Batch size"),
+                        llvm::cl::init(0)};
+  Option<std::string> loss{*this, "loss", llvm::cl::desc("Loss"),
+                           llvm::cl::init("sparse-cce")};
+  Option<std::string> optimizer{*this, "optimizer",
+                                llvm::cl::desc("Optimizer kind"),
+                                llvm::cl::init("sgd")};
+  Option<double> l1{*this, "l1", llvm::cl::desc("L1 penalty"),
+                    llvm::cl::init(0.0)};
+  Option<double> l2{*this, "l2", llvm::cl::desc("L2 penalty"),
+                    llvm::cl::init(0.0)};
+
+  TrainPipelineOptions get() const {
+    TrainPipelineOptions options;
+    options.batch = batch;
+    options.loss.loss = loss;
+    options.loss.l1 = l1;
+    options.loss.l2 = l2;
+    options.optimizer.kind = optimizer;
+    return options;
+  }
+};
+
 struct InferencePipelineCLOptions
     : mlir::PassPipelineOptions<InferencePipelineCLOptions> {
   Option<int64_t> batch{*this, "batch",
@@ -34,6 +82,18 @@ void registerAllPasses() {
         InferencePipelineOptions options;
         options.batch = cl.batch;
         buildInferencePipeline(pm, options);
+      });
+  mlir::PassPipelineRegistration<TrainPipelineCLOptions>(
+      "kiln-train-pipeline",
+      "The passes `kiln train` applies to build the training step",
+      [](mlir::OpPassManager &pm, const TrainPipelineCLOptions &cl) {
+        buildTrainPipeline(pm, cl.get());
+      });
+  mlir::PassPipelineRegistration<TrainPipelineCLOptions>(
+      "kiln-eval-pipeline",
+      "The passes `kiln train` applies to build the evaluation step",
+      [](mlir::OpPassManager &pm, const TrainPipelineCLOptions &cl) {
+        buildEvalPipeline(pm, cl.get());
       });
 }
 

@@ -3,6 +3,7 @@
 #define KILN_IR_KILNDIALECT_H
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
@@ -26,6 +27,24 @@ mlir::LogicalResult inferPairLoss(mlir::Operation *op,
 int64_t windowOutputSize(int64_t in, int64_t padBegin, int64_t padEnd,
                          int64_t kernel, int64_t stride, int64_t dilation,
                          bool ceilMode);
+
+// Gradient rules shared by op families (ir/lib/KilnGradients.cpp).
+mlir::LogicalResult
+buildActivationGradient(mlir::Operation *op, mlir::OpBuilder &builder,
+                        llvm::ArrayRef<mlir::Value> resultGrads,
+                        llvm::SmallVectorImpl<mlir::Value> &operandGrads);
+mlir::LogicalResult
+buildSoftmaxGradient(mlir::Operation *op, mlir::OpBuilder &builder,
+                     llvm::ArrayRef<mlir::Value> resultGrads,
+                     llvm::SmallVectorImpl<mlir::Value> &operandGrads);
+mlir::LogicalResult
+buildBinaryGradient(mlir::Operation *op, mlir::OpBuilder &builder,
+                    llvm::ArrayRef<mlir::Value> resultGrads,
+                    llvm::SmallVectorImpl<mlir::Value> &operandGrads);
+mlir::LogicalResult
+buildLossGradient(mlir::Operation *op, mlir::OpBuilder &builder,
+                  llvm::ArrayRef<mlir::Value> resultGrads,
+                  llvm::SmallVectorImpl<mlir::Value> &operandGrads);
 } // namespace kiln::ir
 
 #include "kiln/ir/KilnInterfaces.h.inc"

@@ -46,4 +46,39 @@ def Kiln_KernelOpInterface : OpInterface<"KernelOpInterface"> {
   ];
 }
 
+def Kiln_GradientOpInterface : OpInterface<"GradientOpInterface"> {
+  let description = [{
+    The op's reverse-mode rule: given the gradients of the loss with respect
+    to its results (null where no gradient flows), build ops that compute
+    the gradients with respect to its operands (vector-Jacobian products).
+    An operand that is not differentiable (labels, seeds, running
+    statistics) gets a null gradient. Forward values the rule uses are
+    simply referenced: they stay alive (memoized) for the backward pass.
+  }];
+  let cppNamespace = "::kiln::ir";
+  let methods = [
+    InterfaceMethod<"Builds the operand gradients at the builder's point.",
+      "::mlir::LogicalResult", "buildGradients",
+      (ins "::mlir::OpBuilder &":$builder,
+           "::llvm::ArrayRef<::mlir::Value>":$resultGrads,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
+def Kiln_TrainingModeOpInterface : OpInterface<"TrainingModeOpInterface"> {
+  let description = [{
+    An op that behaves differently when training (batch norm uses batch
+    statistics and updates its running statistics, dropout drops). The
+    `kiln-training-mode` pass asks each such op to rewrite itself.
+  }];
+  let cppNamespace = "::kiln::ir";
+  let methods = [
+    InterfaceMethod<[{Rewrites the op into its training form. `seed` is the
+      step's i32 scalar random seed, `salt` a number unique to this op.}],
+      "::mlir::LogicalResult", "convertToTraining",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Value":$seed,
+           "int64_t":$salt)>,
+  ];
+}
+
 #endif // KILN_INTERFACES_TD

@@ -31,7 +31,8 @@ class Kiln_KernelOp<string mnemonic, list<Trait> traits = []>
 
 // Elementwise map of one tensor: the result has the operand's type.
 class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
-    : Kiln_KernelOp<mnemonic, traits> {
+    : Kiln_KernelOp<mnemonic, !listconcat(traits,
+        [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>])> {
   let summary = "elementwise " # formula;
   let arguments = (ins Kiln_F32Tensor:$input);
   let results = (outs Kiln_F32Tensor:$result);
@@ -44,12 +45,18 @@ class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
       types.push_back(getInput().getType());
       return ::mlir::success();
     }
+    ::mlir::LogicalResult $cppClass::buildGradients(::mlir::OpBuilder &builder,
+        ::llvm::ArrayRef<::mlir::Value> resultGrads,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      return ::kiln::ir::buildActivationGradient(getOperation(), builder,
+                                                  resultGrads, operandGrads);
+    }
   }];
 }
 
 // Numpy-broadcasting binary elementwise op.
 class Kiln_BinaryOp<string mnemonic, string formula>
-    : Kiln_KernelOp<mnemonic> {
+    : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "elementwise " # formula # " with numpy broadcasting";
   let description = "Computes `" # formula # "` elementwise; shapes broadcast " #
     "as in numpy (trailing dims aligned, size-1 dims stretched).\n\n" #
@@ -62,12 +69,18 @@ class Kiln_BinaryOp<string mnemonic, string formula>
         ::llvm::SmallVectorImpl<::mlir::Type> &types) {
       return ::kiln::ir::inferBroadcast(getOperation(), types);
     }
+    ::mlir::LogicalResult $cppClass::buildGradients(::mlir::OpBuilder &builder,
+        ::llvm::ArrayRef<::mlir::Value> resultGrads,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      return ::kiln::ir::buildBinaryGradient(getOperation(), builder,
+                                              resultGrads, operandGrads);
+    }
   }];
 }
 
 // Loss: two same-shaped tensors reduced to a scalar (mean reduction).
 class Kiln_PairLossOp<string mnemonic, string formula>
-    : Kiln_KernelOp<mnemonic> {
+    : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = formula # " loss, mean reduction";
   let description = "Loss `" # formula # "` averaged over all elements; " #
     "`pred` and `target` have the same shape.\n\n" #
@@ -79,6 +92,12 @@ class Kiln_PairLossOp<string mnemonic, string formula>
     ::mlir::LogicalResult $cppClass::inferResultTypes(
         ::llvm::SmallVectorImpl<::mlir::Type> &types) {
       return ::kiln::ir::inferPairLoss(getOperation(), types);
+    }
+    ::mlir::LogicalResult $cppClass::buildGradients(::mlir::OpBuilder &builder,
+        ::llvm::ArrayRef<::mlir::Value> resultGrads,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      return ::kiln::ir::buildLossGradient(getOperation(), builder,
+                                            resultGrads, operandGrads);
     }
   }];
 }
@@ -127,9 +146,10 @@ def Kiln_ConstantOp : Kiln_Op<"constant", [ConstantLike,
 // Views
 //===----------------------------------------------------------------------===//
 
-class Kiln_ViewOp<string mnemonic> : Kiln_Op<mnemonic, [
+class Kiln_ViewOp<string mnemonic, list<Trait> traits = []> : Kiln_Op<mnemonic, !listconcat(traits, [
     DeclareOpInterfaceMethods<Kiln_ShapeInferenceOpInterface>,
-    Kiln_ViewOpInterface]> {
+    DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+    Kiln_ViewOpInterface])> {
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
@@ -159,7 +179,7 @@ def Kiln_ReshapeOp : Kiln_ViewOp<"reshape"> {
   let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$shape);
 }
 
-def Kiln_DropoutOp : Kiln_ViewOp<"dropout"> {
+def Kiln_DropoutOp : Kiln_ViewOp<"dropout", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>]> {
   let summary = "dropout (identity at inference)";
   let description = [{
     Zeroes elements with probability `rate` and scales the rest by
@@ -188,7 +208,7 @@ def Kiln_IdentityOp : Kiln_ViewOp<"identity"> {
 // Layers
 //===----------------------------------------------------------------------===//
 
-def Kiln_DenseOp : Kiln_KernelOp<"dense"> {
+def Kiln_DenseOp : Kiln_KernelOp<"dense", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "fully connected layer: x·weightᵀ + bias";
   let description = [{
     `input [N,K]`, `weight [O,K]` (PyTorch Linear layout), optional
@@ -204,7 +224,7 @@ def Kiln_DenseOp : Kiln_KernelOp<"dense"> {
 }
 
 
-def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d"> {
+def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "2-D convolution (NCHW), stride, padding, dilation, groups";
   let description = [{
     `input [N,C,H,W]`, `weight [O,C/groups,KH,KW]`, optional `bias [O]`.
@@ -229,7 +249,7 @@ def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d"> {
   }];
 }
 
-class Kiln_Pool2DOp<string mnemonic, string what> : Kiln_KernelOp<mnemonic> {
+class Kiln_Pool2DOp<string mnemonic, string what> : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "2-D " # what # " pooling (NCHW)";
   let description = "Pools windows of `kernel` with `strides` (default: the " #
     "kernel), `pads [top, left, bottom, right]`, `ceil_mode` and `auto_pad` " #
@@ -260,7 +280,7 @@ def Kiln_AvgPool2DOp : Kiln_Pool2DOp<"avg_pool2d", "average"> {
       DefaultValuedStrAttr<StrAttr, "notset">:$auto_pad);
 }
 
-def Kiln_GlobalAvgPoolOp : Kiln_KernelOp<"global_avg_pool"> {
+def Kiln_GlobalAvgPoolOp : Kiln_KernelOp<"global_avg_pool", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "mean over the spatial dims: [N,C,H,W] -> [N,C,1,1]";
   let description = [{
     ```mlir
@@ -271,7 +291,7 @@ def Kiln_GlobalAvgPoolOp : Kiln_KernelOp<"global_avg_pool"> {
   let results = (outs Kiln_F32Tensor:$result);
 }
 
-def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm"> {
+def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>]> {
   let summary = "batch normalization over axis 1";
   let description = [{
     `(x - mean) / sqrt(var + epsilon) * weight + bias` per channel (axis 1).
@@ -292,7 +312,7 @@ def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm"> {
   let results = (outs Kiln_F32Tensor:$result);
 }
 
-def Kiln_LayerNormOp : Kiln_KernelOp<"layer_norm"> {
+def Kiln_LayerNormOp : Kiln_KernelOp<"layer_norm", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "layer normalization over the dims from `axis` on";
   let description = [{
     Normalizes over `shape[axis:]` (ONNX LayerNormalization); `weight` and
@@ -318,7 +338,7 @@ def Kiln_SubOp : Kiln_BinaryOp<"sub", "lhs - rhs">;
 def Kiln_MulOp : Kiln_BinaryOp<"mul", "lhs * rhs">;
 def Kiln_DivOp : Kiln_BinaryOp<"div", "lhs / rhs">;
 
-def Kiln_ConcatOp : Kiln_KernelOp<"concat"> {
+def Kiln_ConcatOp : Kiln_KernelOp<"concat", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "concatenate tensors along `axis`";
   let description = [{
     ```mlir
@@ -375,6 +395,19 @@ class Kiln_AxisUnaryOp<string mnemonic, string formula>
     : Kiln_UnaryOp<mnemonic, formula> {
   let arguments = (ins Kiln_F32Tensor:$input,
                        DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      types.push_back(getInput().getType());
+      return ::mlir::success();
+    }
+    ::mlir::LogicalResult $cppClass::buildGradients(::mlir::OpBuilder &builder,
+        ::llvm::ArrayRef<::mlir::Value> resultGrads,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      return ::kiln::ir::buildSoftmaxGradient(getOperation(), builder,
+                                               resultGrads, operandGrads);
+    }
+  }];
   let extraClassDeclaration = [{
     ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
   }];
@@ -386,7 +419,7 @@ def Kiln_SoftmaxOp : Kiln_AxisUnaryOp<"softmax",
 def Kiln_LogSoftmaxOp : Kiln_AxisUnaryOp<"log_softmax",
     "x - log(sum(exp(x))) along axis">;
 
-def Kiln_PReluOp : Kiln_KernelOp<"prelu"> {
+def Kiln_PReluOp : Kiln_KernelOp<"prelu", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "parametric ReLU with a learned slope per channel";
   let description = [{
     `x >= 0 ? x : slope * x`; `slope` is `[C]` (channel axis 1) or `[1]`.
@@ -422,6 +455,12 @@ def Kiln_CCEOp : Kiln_PairLossOp<"cce",
       }
       return ::kiln::ir::inferPairLoss(getOperation(), types);
     }
+    ::mlir::LogicalResult $cppClass::buildGradients(::mlir::OpBuilder &builder,
+        ::llvm::ArrayRef<::mlir::Value> resultGrads,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      return ::kiln::ir::buildLossGradient(getOperation(), builder,
+                                            resultGrads, operandGrads);
+    }
   }];
 }
 
@@ -431,7 +470,7 @@ def Kiln_HuberOp : Kiln_PairLossOp<"huber",
                        DefaultValuedAttr<F32Attr, "1.0">:$delta);
 }
 
-def Kiln_SparseCCEOp : Kiln_KernelOp<"sparse_cce"> {
+def Kiln_SparseCCEOp : Kiln_KernelOp<"sparse_cce", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "categorical cross-entropy of logits against integer labels";
   let description = [{
     `logits [N,C]`, `labels [N]` (`i32`, each in `[0, C)`); mean over N of
@@ -443,6 +482,210 @@ def Kiln_SparseCCEOp : Kiln_KernelOp<"sparse_cce"> {
   }];
   let arguments = (ins Kiln_F32Tensor:$logits, Kiln_LabelTensor:$labels);
   let results = (outs Kiln_Scalar:$loss);
+}
+
+
+//===----------------------------------------------------------------------===//
+// Training: generic tensor ops, gradients, optimizer (docs/training-ops.md)
+//===----------------------------------------------------------------------===//
+
+// A training op: shapes inferred in C++, one kernel, no gradient of its own.
+class Kiln_TrainOp<string mnemonic, string summaryText, list<Trait> traits = []>
+    : Kiln_KernelOp<mnemonic, traits> {
+  let summary = summaryText;
+  let description = "See docs/training-ops.md for the exact definition.";
+}
+
+def Kiln_MatmulOp : Kiln_TrainOp<"matmul", "matrix product with optional transposes",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = [{
+    `c = op(a) · op(b)` with `op` the transpose where `transpose_a` /
+    `transpose_b` is set.
+
+    ```mlir
+    %c = kiln.matmul %a, %b {transpose_a = true} : (tensor<4x2xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$a, Kiln_F32Tensor:$b,
+      DefaultValuedAttr<BoolAttr, "false">:$transpose_a,
+      DefaultValuedAttr<BoolAttr, "false">:$transpose_b);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_ReduceSumOp : Kiln_TrainOp<"reduce_sum", "sum over axes",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$axes,
+      DefaultValuedAttr<BoolAttr, "false">:$keepdims);
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
+def Kiln_SliceOp : Kiln_TrainOp<"slice", "contiguous slice along one axis"> {
+  let arguments = (ins Kiln_F32Tensor:$input, I64Attr:$axis, I64Attr:$start,
+      I64Attr:$size);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_ScaleOp : Kiln_TrainOp<"scale", "multiply by a constant",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let arguments = (ins Kiln_F32Tensor:$input, F64Attr:$factor);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_RegularizerOp : Kiln_TrainOp<"regularizer",
+    "elastic-net penalty l1·Σ|w| + l2·Σw²",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let arguments = (ins Kiln_F32Tensor:$weight,
+      DefaultValuedAttr<F64Attr, "0.0">:$l1, DefaultValuedAttr<F64Attr, "0.0">:$l2);
+  let results = (outs Kiln_Scalar:$penalty);
+}
+
+def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
+    "gradient of the elastic-net penalty"> {
+  let arguments = (ins Kiln_F32Tensor:$weight, Kiln_Scalar:$dloss,
+      DefaultValuedAttr<F64Attr, "0.0">:$l1, DefaultValuedAttr<F64Attr, "0.0">:$l2);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_Conv2DGradInputOp : Kiln_TrainOp<"conv2d_grad_input",
+    "gradient of conv2d with respect to its input"> {
+  let arguments = (ins Kiln_F32Tensor:$dy, Kiln_F32Tensor:$weight,
+      DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+      DenseI64ArrayAttr:$dilations, I64Attr:$groups,
+      DenseI64ArrayAttr:$input_size);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_Conv2DGradWeightOp : Kiln_TrainOp<"conv2d_grad_weight",
+    "gradient of conv2d with respect to its weight"> {
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
+      DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+      DenseI64ArrayAttr:$dilations, I64Attr:$groups,
+      DenseI64ArrayAttr:$kernel);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_MaxPool2DGradOp : Kiln_TrainOp<"max_pool2d_grad",
+    "gradient of max_pool2d (to the first maximum of each window)"> {
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
+      DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$strides,
+      DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_AvgPool2DGradOp : Kiln_TrainOp<"avg_pool2d_grad",
+    "gradient of avg_pool2d"> {
+  let arguments = (ins Kiln_F32Tensor:$dy, DenseI64ArrayAttr:$kernel,
+      DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+      DenseI64ArrayAttr:$divisor_pads, BoolAttr:$count_include_pad,
+      DenseI64ArrayAttr:$input_size);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_GlobalAvgPoolGradOp : Kiln_TrainOp<"global_avg_pool_grad",
+    "gradient of global_avg_pool"> {
+  let arguments = (ins Kiln_F32Tensor:$dy, DenseI64ArrayAttr:$input_size);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_BatchNormTrainOp : Kiln_TrainOp<"batch_norm_train",
+    "batch normalization with batch statistics (training)",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$weight,
+      Kiln_F32Tensor:$bias, DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Kiln_F32Tensor:$result, Kiln_F32Tensor:$mean,
+                      Kiln_F32Tensor:$var);
+}
+
+def Kiln_BatchNormGradOp : Kiln_TrainOp<"batch_norm_grad",
+    "gradients of batch_norm_train"> {
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
+      Kiln_F32Tensor:$weight, Kiln_F32Tensor:$mean, Kiln_F32Tensor:$var,
+      DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Kiln_F32Tensor:$dx, Kiln_F32Tensor:$dweight,
+                      Kiln_F32Tensor:$dbias);
+}
+
+def Kiln_RunningStatsUpdateOp : Kiln_TrainOp<"running_stats_update",
+    "BatchNorm running statistics update (PyTorch's momentum rule)"> {
+  let arguments = (ins Kiln_F32Tensor:$running_mean, Kiln_F32Tensor:$running_var,
+      Kiln_F32Tensor:$mean, Kiln_F32Tensor:$var,
+      DefaultValuedAttr<F32Attr, "0.1">:$momentum, I64Attr:$count);
+  let results = (outs Kiln_F32Tensor:$new_mean, Kiln_F32Tensor:$new_var);
+}
+
+def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
+    "gradients of layer_norm"> {
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
+      Optional<Kiln_F32Tensor>:$weight, I64Attr:$axis,
+      DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Variadic<Kiln_F32Tensor>:$grads);
+}
+
+def Kiln_ActivationGradOp : Kiln_TrainOp<"activation_grad",
+    "gradient of an elementwise activation"> {
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
+      StrAttr:$activation, OptionalAttr<F32Attr>:$alpha,
+      OptionalAttr<StrAttr>:$approximate, OptionalAttr<F32Attr>:$beta,
+      OptionalAttr<F32Attr>:$threshold);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_PReluGradOp : Kiln_TrainOp<"prelu_grad", "gradients of prelu"> {
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$slope,
+      Kiln_F32Tensor:$dy);
+  let results = (outs Kiln_F32Tensor:$dx, Kiln_F32Tensor:$dslope);
+}
+
+def Kiln_SoftmaxGradOp : Kiln_TrainOp<"softmax_grad",
+    "gradient of softmax / log_softmax from the forward output"> {
+  let arguments = (ins Kiln_F32Tensor:$output, Kiln_F32Tensor:$dy,
+      I64Attr:$axis, DefaultValuedAttr<BoolAttr, "false">:$log);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_DropoutTrainOp : Kiln_TrainOp<"dropout_train",
+    "dropout with a hashed mask (training)",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let arguments = (ins Kiln_F32Tensor:$input, 0DTensorOf<[I32]>:$seed,
+      F32Attr:$rate, I64Attr:$salt);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_LossGradOp : Kiln_TrainOp<"loss_grad",
+    "gradient of a mean loss with respect to the prediction"> {
+  let arguments = (ins Kiln_F32Tensor:$pred, AnyRankedTensor:$target,
+      Kiln_Scalar:$dloss, StrAttr:$loss, OptionalAttr<F32Attr>:$delta);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_OptimizerUpdateOp : Kiln_TrainOp<"optimizer_update",
+    "one optimizer step for one parameter and its slots"> {
+  let arguments = (ins Kiln_F32Tensor:$param, Kiln_F32Tensor:$grad,
+      Kiln_Scalar:$lr, Kiln_Scalar:$step, Variadic<Kiln_F32Tensor>:$slots,
+      StrAttr:$kind, DictionaryAttr:$hyper);
+  let results = (outs Variadic<Kiln_F32Tensor>:$updated);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
+// Not Pure: it writes a parameter, so DCE must keep it.
+def Kiln_AssignOp : Op<Kiln_Dialect, "assign", [AllTypesMatch<["param", "value"]>]> {
+  let summary = "write a new value into a parameter after the step";
+  let description = [{
+    At the end of the function, `param` (a `kiln.param` result) takes
+    `value`. Reads of `param` anywhere in the function see the old value.
+
+    ```mlir
+    kiln.assign %w, %w_new : tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$param, AnyRankedTensor:$value);
+  let assemblyFormat = "$param `,` $value attr-dict `:` type($param)";
+  let hasVerifier = 1;
 }
 
 #endif // KILN_OPS_TD

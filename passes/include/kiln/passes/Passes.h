@@ -25,7 +25,25 @@ struct InferencePipelineOptions {
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options);
 
-// Registers every kiln pass and the `kiln-inference-pipeline` pipeline.
+struct TrainPipelineOptions {
+  int64_t batch = 0;
+  KilnAppendLossOptions loss;
+  KilnOptimizerOptions optimizer;
+};
+
+// The whole training step: loss, training mode, autodiff, optimizer
+// updates, then canonicalize + CSE. The entry function becomes
+// (inputs..., target, seed, lr, step) -> (loss, outputs...).
+void buildTrainPipeline(mlir::OpPassManager &pm,
+                        const TrainPipelineOptions &options);
+
+// Evaluation: the model (inference mode) plus its loss.
+// (inputs..., target) -> (loss, outputs...).
+void buildEvalPipeline(mlir::OpPassManager &pm,
+                       const TrainPipelineOptions &options);
+
+// Registers every kiln pass and the kiln-{inference,train,eval}-pipeline
+// pipelines.
 void registerAllPasses();
 
 } // namespace kiln::passes

@@ -29,4 +29,92 @@ def KilnShapeInference : Pass<"kiln-shape-inference", "mlir::ModuleOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Training
+//===----------------------------------------------------------------------===//
+
+def KilnAppendLoss : Pass<"kiln-append-loss", "mlir::ModuleOp"> {
+  let summary = "Append a loss (and regularizers) to the model's first output";
+  let description = [{
+    The entry function gets a new argument `target` and a new first result
+    `loss`: the chosen loss of its first output (mean reduction), plus the
+    regularizer penalties. When the loss takes logits (`cce`, `sparse-cce`)
+    and the output is a softmax, the loss reads the softmax's input instead
+    (numerically stable); `bce` on a sigmoid output becomes `bce_logits` on
+    its input. Regularizers apply to the weights (parameters of rank >= 2),
+    not to biases or BatchNorm parameters. `model` appends nothing: the
+    model's first output must already be the scalar loss.
+  }];
+  let options = [
+    Option<"loss", "loss", "std::string", "\"sparse-cce\"",
+           "mse, mae, huber, bce, bce-logits, cce, sparse-cce, hinge or model">,
+    Option<"delta", "delta", "double", "1.0", "Huber threshold">,
+    Option<"l1", "l1", "double", "0.0", "L1 penalty on the weights">,
+    Option<"l2", "l2", "double", "0.0", "L2 penalty on the weights">,
+  ];
+}
+
+def KilnTrainingMode : Pass<"kiln-training-mode", "mlir::ModuleOp"> {
+  let summary = "Switch ops to their training behaviour";
+  let description = [{
+    Adds an `i32` scalar argument `seed` to the entry function and lets every
+    op with TrainingModeOpInterface rewrite itself: batch norm uses batch
+    statistics and updates its running statistics (`kiln.assign`), dropout
+    draws a hashed mask from the seed and a per-op salt.
+  }];
+}
+
+def KilnAutodiff : Pass<"kiln-autodiff", "mlir::ModuleOp"> {
+  let summary = "Reverse-mode differentiation of the scalar loss";
+  let description = [{
+    The entry function's first result must be a scalar `f32` loss. The pass
+    appends, for every `kiln.param` the loss depends on, a result holding
+    dloss/dparam, named `grad:<param name>` (and for every function
+    argument with `wrt-inputs`).
+
+    Algorithm:
+    1. Seed the loss's gradient with the constant 1.
+    2. Visit the ops in reverse program order; for each op with a gradient
+       on some result, call its GradientOpInterface rule at the end of the
+       function; the rule references the forward values it needs (which
+       therefore stay alive) and returns one gradient per operand.
+    3. Accumulate: an operand used several times gets the sum of its
+       gradients (`kiln.add`).
+    4. Append the gradients of parameters (and inputs) as results.
+    An op on the path to the loss without a gradient rule is an error.
+  }];
+  let options = [
+    Option<"wrtInputs", "wrt-inputs", "bool", "false",
+           "Also return the gradients of the function arguments">,
+  ];
+}
+
+def KilnOptimizer : Pass<"kiln-optimizer", "mlir::ModuleOp"> {
+  let summary = "Turn gradient results into in-place optimizer updates";
+  let description = [{
+    Consumes the `grad:<param>` results of `kiln-autodiff`: adds `lr` and
+    `step` scalar arguments, creates the optimizer's slots as zero-
+    initialized parameters `<param>.<kind>.<slot>`, and for each parameter
+    an `optimizer_update` whose results are assigned back (`kiln.assign`).
+    Hyperparameters default to PyTorch's (docs/training-ops.md).
+  }];
+  let options = [
+    Option<"kind", "kind", "std::string", "\"sgd\"",
+           "sgd, momentum, nesterov, adagrad, adadelta, rmsprop or adam">,
+    Option<"momentum", "momentum", "double", "0.9", "momentum / nesterov">,
+    Option<"dampening", "dampening", "double", "0.0", "momentum dampening">,
+    Option<"beta1", "beta1", "double", "0.9", "Adam beta1">,
+    Option<"beta2", "beta2", "double", "0.999", "Adam beta2">,
+    Option<"epsilon", "epsilon", "double", "-1.0",
+           "Denominator epsilon (negative: the optimizer's default)">,
+    Option<"rho", "rho", "double", "0.9", "Adadelta rho">,
+    Option<"alpha", "alpha", "double", "0.99", "RMSprop alpha">,
+    Option<"lrDecay", "lr-decay", "double", "0.0", "Adagrad lr decay">,
+    Option<"weightDecay", "weight-decay", "double", "0.0",
+           "L2 weight decay added to the gradient (PyTorch)">,
+    Option<"clipValue", "clip-value", "double", "0.0",
+           "Clamp each gradient element to [-c, c] (0: off)">,
+  ];
+}
+
 #endif // KILN_PASSES_TD

@@ -1,0 +1,433 @@
+//===- KilnGradients.cpp - reverse-mode rules of the kiln ops -------------===//
+//
+// Each differentiable op builds the vector-Jacobian products of its
+// operands from the gradients of its results (docs/training-ops.md). Rules
+// reference the forward values they need; those stay alive for the
+// backward pass. Non-differentiable operands get a null gradient.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/ir/KilnDialect.h"
+#include "Window.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace kiln::ir;
+
+namespace {
+
+RankedTensorType rankedType(Value value) {
+  return llvm::cast<RankedTensorType>(value.getType());
+}
+
+// Builds a kernel op whose result types come from its shape inference.
+template <typename OpTy, typename... Args>
+OpTy buildInferred(OpBuilder &builder, Location loc, unsigned numResults,
+                   Args &&...args) {
+  // Placeholder result types, replaced right away by the inferred ones.
+  SmallVector<Type> placeholders(numResults, builder.getF32Type());
+  auto op = builder.create<OpTy>(loc, TypeRange(placeholders),
+                                 std::forward<Args>(args)...);
+  SmallVector<Type> types;
+  if (failed(llvm::cast<ShapeInferenceOpInterface>(op.getOperation())
+                 .inferResultTypes(types))) {
+    op->erase();
+    return nullptr;
+  }
+  for (auto [result, type] : llvm::zip(op->getResults(), types)) {
+    result.setType(type);
+  }
+  return op;
+}
+
+Value reshapeTo(OpBuilder &builder, Location loc, Value value,
+                RankedTensorType type) {
+  if (value.getType() == type) {
+    return value;
+  }
+  return builder.create<ReshapeOp>(loc, type, value,
+                                   builder.getDenseI64ArrayAttr(type.getShape()));
+}
+
+// Sums a broadcast gradient back to the operand's shape (numpy rules).
+Value unbroadcast(OpBuilder &builder, Location loc, Value grad,
+                  RankedTensorType target) {
+  auto type = rankedType(grad);
+  if (type == target) {
+    return grad;
+  }
+  int64_t offset = type.getRank() - target.getRank();
+  SmallVector<int64_t> axes;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    if (d < offset || (target.getDimSize(d - offset) == 1 &&
+                       type.getDimSize(d) != 1)) {
+      axes.push_back(d);
+    }
+  }
+  Value summed = grad;
+  if (!axes.empty()) {
+    summed = buildInferred<ReduceSumOp>(builder, loc, 1, grad,
+                                        builder.getDenseI64ArrayAttr(axes),
+                                        builder.getBoolAttr(false))
+                 .getResult();
+  }
+  return reshapeTo(builder, loc, summed, target);
+}
+
+Value scale(OpBuilder &builder, Location loc, Value value, double factor) {
+  return builder.create<ScaleOp>(loc, value.getType(), value,
+                                 builder.getF64FloatAttr(factor));
+}
+
+Value binary(OpBuilder &builder, Operation *like, StringRef name, Value a,
+             Value b) {
+  OperationState state(like->getLoc(), name);
+  state.addOperands({a, b});
+  state.addTypes(builder.getF32Type());
+  Operation *op = builder.create(state);
+  SmallVector<Type> types;
+  (void)llvm::cast<ShapeInferenceOpInterface>(op).inferResultTypes(types);
+  op->getResult(0).setType(types.front());
+  return op->getResult(0);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Family rules
+//===----------------------------------------------------------------------===//
+
+LogicalResult kiln::ir::buildActivationGradient(
+    Operation *op, OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  // activation_grad carries the forward op's name and attributes (alpha,
+  // approximate, beta, threshold), defaults included.
+  NamedAttrList attrs(op->getAttrs());
+  op->getName().populateDefaultAttrs(attrs);
+  attrs.set("activation",
+            builder.getStringAttr(op->getName().stripDialect()));
+  auto grad = builder.create<ActivationGradOp>(
+      op->getLoc(), op->getOperand(0).getType(),
+      ValueRange{op->getOperand(0), resultGrads[0]}, attrs.getAttrs());
+  operandGrads.push_back(grad);
+  return success();
+}
+
+LogicalResult kiln::ir::buildSoftmaxGradient(
+    Operation *op, OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  auto input = rankedType(op->getOperand(0));
+  int64_t axis = llvm::cast<IntegerAttr>(op->getAttr("axis")).getInt();
+  if (axis < 0) {
+    axis += input.getRank();
+  }
+  bool log = llvm::isa<LogSoftmaxOp>(op);
+  operandGrads.push_back(builder.create<SoftmaxGradOp>(
+      op->getLoc(), input, op->getResult(0), resultGrads[0],
+      builder.getI64IntegerAttr(axis), builder.getBoolAttr(log)));
+  return success();
+}
+
+LogicalResult kiln::ir::buildBinaryGradient(
+    Operation *op, OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  Location loc = op->getLoc();
+  Value a = op->getOperand(0), b = op->getOperand(1), dy = resultGrads[0];
+  Value da, db;
+  if (llvm::isa<AddOp>(op)) {
+    da = dy;
+    db = dy;
+  } else if (llvm::isa<SubOp>(op)) {
+    da = dy;
+    db = scale(builder, loc, dy, -1.0);
+  } else if (llvm::isa<MulOp>(op)) {
+    da = binary(builder, op, "kiln.mul", dy, b);
+    db = binary(builder, op, "kiln.mul", dy, a);
+  } else {
+    // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b.
+    da = binary(builder, op, "kiln.div", dy, b);
+    Value t = binary(builder, op, "kiln.mul", dy, op->getResult(0));
+    db = scale(builder, loc, binary(builder, op, "kiln.div", t, b), -1.0);
+  }
+  operandGrads.push_back(unbroadcast(builder, loc, da, rankedType(a)));
+  operandGrads.push_back(unbroadcast(builder, loc, db, rankedType(b)));
+  return success();
+}
+
+LogicalResult kiln::ir::buildLossGradient(
+    Operation *op, OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  Value pred = op->getOperand(0), target = op->getOperand(1);
+  FloatAttr delta = op->getAttrOfType<FloatAttr>("delta");
+  if (!delta && llvm::isa<HuberOp>(op)) {
+    delta = builder.getF32FloatAttr(1.0f);
+  }
+  operandGrads.push_back(builder.create<LossGradOp>(
+      op->getLoc(), pred.getType(), pred, target, resultGrads[0],
+      builder.getStringAttr(op->getName().stripDialect()), delta));
+  operandGrads.push_back(Value()); // targets are data, not parameters
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Views
+//===----------------------------------------------------------------------===//
+
+namespace {
+LogicalResult viewGradient(Operation *op, OpBuilder &builder,
+                           ArrayRef<Value> resultGrads,
+                           SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(reshapeTo(builder, op->getLoc(), resultGrads[0],
+                                   rankedType(op->getOperand(0))));
+  return success();
+}
+} // namespace
+
+LogicalResult FlattenOp::buildGradients(OpBuilder &builder,
+                                        ArrayRef<Value> resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  return viewGradient(*this, builder, resultGrads, operandGrads);
+}
+LogicalResult ReshapeOp::buildGradients(OpBuilder &builder,
+                                        ArrayRef<Value> resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  return viewGradient(*this, builder, resultGrads, operandGrads);
+}
+LogicalResult IdentityOp::buildGradients(OpBuilder &builder,
+                                         ArrayRef<Value> resultGrads,
+                                         SmallVectorImpl<Value> &operandGrads) {
+  return viewGradient(*this, builder, resultGrads, operandGrads);
+}
+LogicalResult DropoutOp::buildGradients(OpBuilder &builder,
+                                        ArrayRef<Value> resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  // Inference dropout is the identity.
+  return viewGradient(*this, builder, resultGrads, operandGrads);
+}
+
+LogicalResult
+DropoutTrainOp::buildGradients(OpBuilder &builder, ArrayRef<Value> resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) {
+  // The same mask (same seed and salt) scales the gradient.
+  operandGrads.push_back(builder.create<DropoutTrainOp>(
+      getLoc(), getType(), resultGrads[0], getSeed(), getRateAttr(),
+      getSaltAttr()));
+  operandGrads.push_back(Value());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+LogicalResult DenseOp::buildGradients(OpBuilder &builder,
+                                      ArrayRef<Value> resultGrads,
+                                      SmallVectorImpl<Value> &operandGrads) {
+  Location loc = getLoc();
+  Value dy = resultGrads[0];
+  // y = x·Wᵀ + b: dx = dy·W, dW = dyᵀ·x, db = Σ_n dy.
+  operandGrads.push_back(buildInferred<MatmulOp>(
+      builder, loc, 1, dy, getWeight(), builder.getBoolAttr(false),
+      builder.getBoolAttr(false)));
+  operandGrads.push_back(buildInferred<MatmulOp>(
+      builder, loc, 1, dy, getInput(), builder.getBoolAttr(true),
+      builder.getBoolAttr(false)));
+  if (getBias()) {
+    operandGrads.push_back(buildInferred<ReduceSumOp>(
+        builder, loc, 1, dy, builder.getDenseI64ArrayAttr({0}),
+        builder.getBoolAttr(false)));
+  }
+  return success();
+}
+
+LogicalResult MatmulOp::buildGradients(OpBuilder &builder,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  Location loc = getLoc();
+  Value dc = resultGrads[0];
+  bool ta = getTransposeA(), tb = getTransposeB();
+  auto matmul = [&](Value x, Value y, bool tx, bool ty) -> Value {
+    return buildInferred<MatmulOp>(builder, loc, 1, x, y,
+                                   builder.getBoolAttr(tx),
+                                   builder.getBoolAttr(ty));
+  };
+  // c = op(a)·op(b).
+  operandGrads.push_back(ta ? matmul(getB(), dc, tb, true)
+                            : matmul(dc, getB(), false, !tb));
+  operandGrads.push_back(tb ? matmul(dc, getA(), true, ta)
+                            : matmul(getA(), dc, !ta, false));
+  return success();
+}
+
+LogicalResult Conv2DOp::buildGradients(OpBuilder &builder,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  Location loc = getLoc();
+  Value dy = resultGrads[0];
+  auto input = rankedType(getInput());
+  auto weight = rankedType(getWeight());
+  auto window = detail::resolveWindow(
+      *this, input.getShape().drop_front(2), weight.getShape().drop_front(2),
+      getStrides(), getDilations(), getPads(), getAutoPad(), false);
+  if (failed(window)) {
+    return failure();
+  }
+  auto strides = builder.getDenseI64ArrayAttr(window->strides);
+  auto pads = builder.getDenseI64ArrayAttr(window->pads);
+  auto dilations = builder.getDenseI64ArrayAttr(window->dilations);
+  operandGrads.push_back(buildInferred<Conv2DGradInputOp>(
+      builder, loc, 1, dy, getWeight(), strides, pads, dilations,
+      getGroupsAttr(),
+      builder.getDenseI64ArrayAttr(input.getShape().drop_front(2))));
+  operandGrads.push_back(buildInferred<Conv2DGradWeightOp>(
+      builder, loc, 1, getInput(), dy, strides, pads, dilations,
+      getGroupsAttr(), builder.getDenseI64ArrayAttr(window->kernel)));
+  if (getBias()) {
+    operandGrads.push_back(buildInferred<ReduceSumOp>(
+        builder, loc, 1, dy, builder.getDenseI64ArrayAttr({0, 2, 3}),
+        builder.getBoolAttr(false)));
+  }
+  return success();
+}
+
+LogicalResult MaxPool2DOp::buildGradients(OpBuilder &builder,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  auto window = detail::poolWindow(*this);
+  if (failed(window)) {
+    return failure();
+  }
+  operandGrads.push_back(builder.create<MaxPool2DGradOp>(
+      getLoc(), getInput().getType(), getInput(), resultGrads[0],
+      builder.getDenseI64ArrayAttr(window->kernel),
+      builder.getDenseI64ArrayAttr(window->strides),
+      builder.getDenseI64ArrayAttr(window->pads),
+      builder.getDenseI64ArrayAttr(window->dilations)));
+  return success();
+}
+
+LogicalResult AvgPool2DOp::buildGradients(OpBuilder &builder,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  auto window = detail::poolWindow(*this);
+  if (failed(window)) {
+    return failure();
+  }
+  auto input = rankedType(getInput());
+  operandGrads.push_back(builder.create<AvgPool2DGradOp>(
+      getLoc(), input, resultGrads[0],
+      builder.getDenseI64ArrayAttr(window->kernel),
+      builder.getDenseI64ArrayAttr(window->strides),
+      builder.getDenseI64ArrayAttr(window->pads),
+      builder.getDenseI64ArrayAttr(window->userPads),
+      getCountIncludePadAttr(),
+      builder.getDenseI64ArrayAttr(input.getShape().drop_front(2))));
+  return success();
+}
+
+LogicalResult
+GlobalAvgPoolOp::buildGradients(OpBuilder &builder, ArrayRef<Value> resultGrads,
+                                SmallVectorImpl<Value> &operandGrads) {
+  auto input = rankedType(getInput());
+  operandGrads.push_back(builder.create<GlobalAvgPoolGradOp>(
+      getLoc(), input, resultGrads[0],
+      builder.getDenseI64ArrayAttr(input.getShape().drop_front(2))));
+  return success();
+}
+
+LogicalResult
+BatchNormTrainOp::buildGradients(OpBuilder &builder,
+                                 ArrayRef<Value> resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  if (resultGrads[1] || resultGrads[2]) {
+    return emitOpError() << "gradients through the batch statistics "
+                            "themselves are not supported";
+  }
+  auto grad = builder.create<BatchNormGradOp>(
+      getLoc(),
+      TypeRange{getInput().getType(), getWeight().getType(),
+                getWeight().getType()},
+      getInput(), resultGrads[0], getWeight(), getMean(), getVar(),
+      getEpsilonAttr());
+  operandGrads.append({grad.getDx(), grad.getDweight(), grad.getDbias()});
+  return success();
+}
+
+LogicalResult LayerNormOp::buildGradients(OpBuilder &builder,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  int64_t rank = rankedType(getInput()).getRank();
+  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  auto grad = buildInferred<LayerNormGradOp>(
+      builder, getLoc(), 3, getInput(), resultGrads[0], getWeight(),
+      builder.getI64IntegerAttr(axis), getEpsilonAttr());
+  if (!grad) {
+    return failure();
+  }
+  operandGrads.push_back(grad.getGrads()[0]);
+  operandGrads.push_back(grad.getGrads()[1]);
+  if (getBias()) {
+    operandGrads.push_back(grad.getGrads()[2]);
+  }
+  return success();
+}
+
+LogicalResult ConcatOp::buildGradients(OpBuilder &builder,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  int64_t rank = rankedType(getResult()).getRank();
+  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t start = 0;
+  for (Value input : getInputs()) {
+    auto type = rankedType(input);
+    int64_t size = type.getDimSize(axis);
+    operandGrads.push_back(builder.create<SliceOp>(
+        getLoc(), type, resultGrads[0], builder.getI64IntegerAttr(axis),
+        builder.getI64IntegerAttr(start), builder.getI64IntegerAttr(size)));
+    start += size;
+  }
+  return success();
+}
+
+LogicalResult PReluOp::buildGradients(OpBuilder &builder,
+                                      ArrayRef<Value> resultGrads,
+                                      SmallVectorImpl<Value> &operandGrads) {
+  auto grad = builder.create<PReluGradOp>(
+      getLoc(), TypeRange{getInput().getType(), getSlope().getType()},
+      getInput(), getSlope(), resultGrads[0]);
+  operandGrads.append({grad.getDx(), grad.getDslope()});
+  return success();
+}
+
+LogicalResult ReduceSumOp::buildGradients(OpBuilder &builder,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  (void)builder;
+  (void)resultGrads;
+  (void)operandGrads;
+  return emitOpError() << "has no gradient rule yet (it only appears in "
+                          "backward graphs)";
+}
+
+LogicalResult ScaleOp::buildGradients(OpBuilder &builder,
+                                      ArrayRef<Value> resultGrads,
+                                      SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(
+      scale(builder, getLoc(), resultGrads[0], getFactor().convertToDouble()));
+  return success();
+}
+
+LogicalResult RegularizerOp::buildGradients(OpBuilder &builder,
+                                            ArrayRef<Value> resultGrads,
+                                            SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(builder.create<RegularizerGradOp>(
+      getLoc(), getWeight().getType(), getWeight(), resultGrads[0],
+      getL1Attr(), getL2Attr()));
+  return success();
+}
+
+LogicalResult SparseCCEOp::buildGradients(OpBuilder &builder,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &operandGrads) {
+  return buildLossGradient(*this, builder, resultGrads, operandGrads);
+}

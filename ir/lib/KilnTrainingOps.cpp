@@ -1,0 +1,354 @@
+//===- KilnTrainingOps.cpp - shape inference of the training ops ----------===//
+//
+// Result types of the ops that autodiff, training mode and the optimizer
+// create (docs/training-ops.md), their verifiers and kernel attributes, and
+// the training-mode rewrites of batch_norm and dropout.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/ir/KilnDialect.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace kiln::ir;
+
+namespace {
+
+RankedTensorType rankedType(Value value) {
+  return llvm::cast<RankedTensorType>(value.getType());
+}
+
+RankedTensorType f32Tensor(Operation *op, ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(shape, Float32Type::get(op->getContext()));
+}
+
+LogicalResult expectRank(Operation *op, Value value, int64_t rank,
+                         StringRef what) {
+  auto type = rankedType(value);
+  if (type.getRank() != rank) {
+    return op->emitOpError() << "expects " << what << " of rank " << rank
+                             << ", got " << type;
+  }
+  return success();
+}
+
+LogicalResult expectSameShape(Operation *op, Value a, Value b, StringRef what) {
+  if (rankedType(a).getShape() != rankedType(b).getShape()) {
+    return op->emitOpError() << what << ": " << a.getType() << " and "
+                             << b.getType() << " must have the same shape";
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult MatmulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (failed(expectRank(*this, getA(), 2, "a")) ||
+      failed(expectRank(*this, getB(), 2, "b"))) {
+    return failure();
+  }
+  auto a = rankedType(getA()), b = rankedType(getB());
+  int64_t m = getTransposeA() ? a.getDimSize(1) : a.getDimSize(0);
+  int64_t ka = getTransposeA() ? a.getDimSize(0) : a.getDimSize(1);
+  int64_t kb = getTransposeB() ? b.getDimSize(1) : b.getDimSize(0);
+  int64_t n = getTransposeB() ? b.getDimSize(0) : b.getDimSize(1);
+  if (ka != kb) {
+    return emitOpError() << "inner dims differ: " << a << " and " << b
+                         << " give " << ka << " vs " << kb;
+  }
+  types.push_back(f32Tensor(*this, {m, n}));
+  return success();
+}
+
+LogicalResult ReduceSumOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  llvm::SmallVector<bool> reduced(input.getRank(), false);
+  for (int64_t axis : getAxes()) {
+    int64_t a = axis < 0 ? axis + input.getRank() : axis;
+    if (a < 0 || a >= input.getRank()) {
+      return emitOpError() << "axis " << axis << " is out of range for rank "
+                           << input.getRank();
+    }
+    reduced[a] = true;
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < input.getRank(); ++d) {
+    if (!reduced[d]) {
+      shape.push_back(input.getDimSize(d));
+    } else if (getKeepdims()) {
+      shape.push_back(1);
+    }
+  }
+  types.push_back(f32Tensor(*this, shape));
+  return success();
+}
+
+LogicalResult ReduceSumOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  int64_t rank = rankedType(getInput()).getRank();
+  std::vector<int64_t> axes;
+  for (int64_t axis : getAxes()) {
+    axes.push_back(axis < 0 ? axis + rank : axis);
+  }
+  std::sort(axes.begin(), axes.end());
+  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+  if (axes.empty()) {
+    return emitOpError() << "needs at least one axis";
+  }
+  attrs["axes"] = axes;
+  return success();
+}
+
+LogicalResult SliceOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= input.getRank() || getStart() < 0 || getSize() < 1 ||
+      getStart() + getSize() > input.getDimSize(axis)) {
+    return emitOpError() << "slice [" << getStart() << ", "
+                         << getStart() + getSize() << ") of axis " << axis
+                         << " does not fit " << input;
+  }
+  SmallVector<int64_t> shape(input.getShape());
+  shape[axis] = getSize();
+  types.push_back(f32Tensor(*this, shape));
+  return success();
+}
+
+LogicalResult ScaleOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getInput().getType());
+  return success();
+}
+
+LogicalResult RegularizerOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(f32Tensor(*this, {}));
+  return success();
+}
+
+LogicalResult
+RegularizerGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getWeight().getType());
+  return success();
+}
+
+LogicalResult
+Conv2DGradInputOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (failed(expectRank(*this, getDy(), 4, "dy")) ||
+      failed(expectRank(*this, getWeight(), 4, "weight"))) {
+    return failure();
+  }
+  if (getInputSize().size() != 2) {
+    return emitOpError() << "input_size must be [H, W]";
+  }
+  auto dy = rankedType(getDy()), weight = rankedType(getWeight());
+  types.push_back(f32Tensor(*this, {dy.getDimSize(0),
+                                    weight.getDimSize(1) * getGroups(),
+                                    getInputSize()[0], getInputSize()[1]}));
+  return success();
+}
+
+LogicalResult
+Conv2DGradWeightOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (failed(expectRank(*this, getInput(), 4, "input")) ||
+      failed(expectRank(*this, getDy(), 4, "dy"))) {
+    return failure();
+  }
+  if (getKernel().size() != 2 || getGroups() < 1) {
+    return emitOpError() << "kernel must be [KH, KW] and groups >= 1";
+  }
+  auto x = rankedType(getInput()), dy = rankedType(getDy());
+  types.push_back(f32Tensor(*this, {dy.getDimSize(1),
+                                    x.getDimSize(1) / getGroups(),
+                                    getKernel()[0], getKernel()[1]}));
+  return success();
+}
+
+LogicalResult MaxPool2DGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getInput().getType());
+  return success();
+}
+
+namespace {
+LogicalResult inferFromInputSize(Operation *op, Value dy,
+                                 ArrayRef<int64_t> inputSize,
+                                 SmallVectorImpl<Type> &types) {
+  if (failed(expectRank(op, dy, 4, "dy"))) {
+    return failure();
+  }
+  if (inputSize.size() != 2) {
+    return op->emitOpError() << "input_size must be [H, W]";
+  }
+  auto t = rankedType(dy);
+  types.push_back(f32Tensor(op, {t.getDimSize(0), t.getDimSize(1),
+                                 inputSize[0], inputSize[1]}));
+  return success();
+}
+} // namespace
+
+LogicalResult AvgPool2DGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return inferFromInputSize(*this, getDy(), getInputSize(), types);
+}
+
+LogicalResult
+GlobalAvgPoolGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return inferFromInputSize(*this, getDy(), getInputSize(), types);
+}
+
+LogicalResult
+BatchNormTrainOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  if (input.getRank() < 2) {
+    return emitOpError() << "expects input [N,C,...], got " << input;
+  }
+  auto channels = f32Tensor(*this, {input.getDimSize(1)});
+  for (Value v : {getWeight(), getBias()}) {
+    if (v.getType() != channels) {
+      return emitOpError() << "per-channel operand " << v.getType()
+                           << " does not match " << channels;
+    }
+  }
+  types.append({input, channels, channels});
+  return success();
+}
+
+LogicalResult BatchNormGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (failed(expectSameShape(*this, getInput(), getDy(), "input and dy"))) {
+    return failure();
+  }
+  types.append({getInput().getType(), getWeight().getType(),
+                getWeight().getType()});
+  return success();
+}
+
+LogicalResult
+RunningStatsUpdateOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.append({getRunningMean().getType(), getRunningVar().getType()});
+  return success();
+}
+
+LogicalResult LayerNormGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (failed(expectSameShape(*this, getInput(), getDy(), "input and dy"))) {
+    return failure();
+  }
+  types.push_back(getInput().getType());
+  if (getWeight()) {
+    types.append({getWeight().getType(), getWeight().getType()});
+  }
+  return success();
+}
+
+LogicalResult ActivationGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (failed(expectSameShape(*this, getInput(), getDy(), "input and dy"))) {
+    return failure();
+  }
+  types.push_back(getInput().getType());
+  return success();
+}
+
+LogicalResult PReluGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.append({getInput().getType(), getSlope().getType()});
+  return success();
+}
+
+LogicalResult SoftmaxGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getOutput().getType());
+  return success();
+}
+
+LogicalResult DropoutTrainOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getInput().getType());
+  return success();
+}
+
+LogicalResult LossGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getPred().getType());
+  return success();
+}
+
+LogicalResult
+OptimizerUpdateOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  if (failed(expectSameShape(*this, getParam(), getGrad(), "param and grad"))) {
+    return failure();
+  }
+  types.push_back(getParam().getType());
+  for (Value slot : getSlots()) {
+    if (slot.getType() != getParam().getType()) {
+      return emitOpError() << "slot " << slot.getType()
+                           << " does not match the parameter "
+                           << getParam().getType();
+    }
+    types.push_back(slot.getType());
+  }
+  return success();
+}
+
+LogicalResult
+OptimizerUpdateOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  // The hyperparameters are flat kernel attributes.
+  nlohmann::json hyper = attrs["hyper"];
+  attrs.erase("hyper");
+  for (auto &[key, value] : hyper.items()) {
+    attrs[key] = value;
+  }
+  return success();
+}
+
+LogicalResult AssignOp::verify() {
+  if (!getParam().getDefiningOp<ParamOp>()) {
+    return emitOpError() << "target must be a kiln.param value";
+  }
+  if (getParam().getType() != getValue().getType()) {
+    return emitOpError() << "value " << getValue().getType()
+                         << " does not match the parameter "
+                         << getParam().getType();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Training mode
+//===----------------------------------------------------------------------===//
+
+LogicalResult BatchNormOp::convertToTraining(OpBuilder &builder, Value seed,
+                                             int64_t salt) {
+  (void)seed;
+  (void)salt;
+  builder.setInsertionPoint(*this);
+  auto train = builder.create<BatchNormTrainOp>(
+      getLoc(), TypeRange{getType(), getWeight().getType(), getWeight().getType()},
+      getInput(), getWeight(), getBias(), getEpsilonAttr());
+  // `training = true` on the inference op means "batch statistics, no
+  // running update"; otherwise the running statistics follow PyTorch.
+  if (!getTraining()) {
+    auto input = rankedType(getInput());
+    int64_t count = input.getNumElements() / input.getDimSize(1);
+    auto update = builder.create<RunningStatsUpdateOp>(
+        getLoc(), TypeRange{getRunningMean().getType(), getRunningVar().getType()},
+        getRunningMean(), getRunningVar(), train.getMean(), train.getVar(),
+        getMomentumAttr(), builder.getI64IntegerAttr(count));
+    for (auto [param, value] :
+         {std::pair{getRunningMean(), update.getNewMean()},
+          std::pair{getRunningVar(), update.getNewVar()}}) {
+      if (!param.getDefiningOp<ParamOp>()) {
+        return emitOpError() << "running statistics must be kiln.param values "
+                                "to be updated when training";
+      }
+      builder.create<AssignOp>(getLoc(), param, value);
+    }
+  }
+  getResult().replaceAllUsesWith(train.getResult());
+  erase();
+  return success();
+}
+
+LogicalResult DropoutOp::convertToTraining(OpBuilder &builder, Value seed,
+                                           int64_t salt) {
+  if (getRate().isZero()) {
+    return success();
+  }
+  builder.setInsertionPoint(*this);
+  auto train = builder.create<DropoutTrainOp>(
+      getLoc(), getType(), getInput(), seed, getRateAttr(),
+      builder.getI64IntegerAttr(salt));
+  getResult().replaceAllUsesWith(train.getResult());
+  erase();
+  return success();
+}

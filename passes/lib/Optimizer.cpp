@@ -1,0 +1,137 @@
+//===- Optimizer.cpp - kiln-optimizer -------------------------------------===//
+//
+// 1. Append the `lr` and `step` f32 scalar arguments.
+// 2. For every result named `grad:<param>`: create the optimizer's slots as
+//    zero-initialized parameters `<param>.<kind>.<slot>`, an optimizer_update
+//    of the parameter, and assign its results to the parameter and slots.
+// 3. Drop the gradient results.
+// Hyperparameters are PyTorch's defaults unless the options say otherwise.
+//
+//===----------------------------------------------------------------------===//
+#include "FunctionUtils.h"
+#include "kiln/ir/KilnDialect.h"
+#include "kiln/passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace kiln::passes {
+#define GEN_PASS_DEF_KILNOPTIMIZER
+#include "kiln/passes/Passes.h.inc"
+} // namespace kiln::passes
+
+using namespace mlir;
+using namespace kiln::ir;
+
+namespace {
+
+struct Kind {
+  const char *name;
+  std::vector<const char *> slots;
+};
+
+const Kind *findKind(llvm::StringRef name) {
+  static const Kind kinds[] = {
+      {"sgd", {}},
+      {"momentum", {"momentum_buffer"}},
+      {"nesterov", {"momentum_buffer"}},
+      {"adagrad", {"sum"}},
+      {"adadelta", {"square_avg", "acc_delta"}},
+      {"rmsprop", {"square_avg"}},
+      {"adam", {"exp_avg", "exp_avg_sq"}},
+  };
+  for (const Kind &kind : kinds) {
+    if (name == kind.name) {
+      return &kind;
+    }
+  }
+  return nullptr;
+}
+
+struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
+  using KilnOptimizerBase::KilnOptimizerBase;
+
+  DictionaryAttr hyperparameters(Builder &b) {
+    SmallVector<NamedAttribute> attrs;
+    auto add = [&](const char *name, double value) {
+      attrs.push_back(b.getNamedAttr(name, b.getF64FloatAttr(value)));
+    };
+    auto eps = [&](double fallback) { return epsilon < 0 ? fallback : epsilon; };
+    add("weight_decay", weightDecay);
+    add("clip_value", clipValue);
+    if (kind == "momentum" || kind == "nesterov") {
+      add("momentum", momentum);
+      add("dampening", dampening);
+    } else if (kind == "adagrad") {
+      add("lr_decay", lrDecay);
+      add("epsilon", eps(1e-10));
+    } else if (kind == "adadelta") {
+      add("rho", rho);
+      add("epsilon", eps(1e-6));
+    } else if (kind == "rmsprop") {
+      add("alpha", alpha);
+      add("epsilon", eps(1e-8));
+    } else if (kind == "adam") {
+      add("beta1", beta1);
+      add("beta2", beta2);
+      add("epsilon", eps(1e-8));
+    }
+    return b.getDictionaryAttr(attrs);
+  }
+
+  void runOnOperation() override {
+    func::FuncOp func = kiln::passes::entryFunction(getOperation());
+    const Kind *optimizer = findKind(kind);
+    if (!func || !optimizer) {
+      getOperation().emitError()
+          << "unknown optimizer '" << kind
+          << "' (expected sgd, momentum, nesterov, adagrad, adadelta, "
+             "rmsprop or adam)";
+      return signalPassFailure();
+    }
+    auto scalar = RankedTensorType::get({}, Float32Type::get(&getContext()));
+    Value lr = kiln::passes::appendArgument(func, scalar, "lr");
+    Value step = kiln::passes::appendArgument(func, scalar, "step");
+
+    llvm::StringMap<ParamOp> params;
+    func.walk([&](ParamOp param) { params[param.getName()] = param; });
+
+    Block &body = func.getBody().front();
+    OpBuilder builder(body.getTerminator());
+    OpBuilder paramBuilder = OpBuilder::atBlockBegin(&body);
+    DictionaryAttr hyper = hyperparameters(builder);
+    SmallVector<kiln::passes::NamedValue> kept;
+    for (const auto &result : kiln::passes::functionResults(func)) {
+      llvm::StringRef name(result.name);
+      if (!name.consume_front("grad:")) {
+        kept.push_back(result);
+        continue;
+      }
+      auto it = params.find(name);
+      if (it == params.end()) {
+        func.emitError() << "gradient result '" << result.name
+                         << "' names no parameter";
+        return signalPassFailure();
+      }
+      ParamOp param = it->second;
+      Location loc = param.getLoc();
+      SmallVector<Value> slots;
+      for (const char *slot : optimizer->slots) {
+        slots.push_back(paramBuilder.create<ParamOp>(
+            loc, param.getType(),
+            paramBuilder.getStringAttr(name.str() + "." + kind + "." + slot),
+            paramBuilder.getStringAttr("zeros"), IntegerAttr(),
+            IntegerAttr()));
+      }
+      SmallVector<Type> types(1 + slots.size(), param.getType());
+      auto update = builder.create<OptimizerUpdateOp>(
+          loc, types, param, result.value, lr, step, slots,
+          builder.getStringAttr(kind), hyper);
+      builder.create<AssignOp>(loc, param, update.getResult(0));
+      for (auto [i, slot] : llvm::enumerate(slots)) {
+        builder.create<AssignOp>(loc, slot, update.getResult(i + 1));
+      }
+    }
+    kiln::passes::setFunctionResults(func, kept);
+  }
+};
+} // namespace
