@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -26,8 +26,8 @@ const char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 std::vector<uint8_t> readMaybeGzipped(const std::string &path) {
   gzFile file = gzopen(path.c_str(), "rb");
   if (!file) {
-    throw Error("cannot open '" + path + "': " +
-                (errno ? std::strerror(errno) : "out of memory"));
+    throw Error("cannot open '" + path +
+                "': " + (errno ? std::strerror(errno) : "out of memory"));
   }
   std::vector<uint8_t> bytes;
   uint8_t chunk[1 << 16];
@@ -128,12 +128,11 @@ Dataset npyPair(const std::string &xPath, const std::string &yPath) {
     data.x = std::move(converted);
   }
   if (data.y.shape.empty() || data.y.shape[0] != data.x.shape[0]) {
-    throw Error(yPath + ": " +
-                (data.y.shape.empty() ? std::string("a scalar")
-                                      : std::to_string(data.y.shape[0]) +
-                                            " targets") +
-                " for " + std::to_string(data.x.shape[0]) + " samples in " +
-                xPath);
+    throw Error(
+        yPath + ": " +
+        (data.y.shape.empty() ? std::string("a scalar")
+                              : std::to_string(data.y.shape[0]) + " targets") +
+        " for " + std::to_string(data.x.shape[0]) + " samples in " + xPath);
   }
   if (data.y.dtype == DType::I32 && data.y.shape.size() == 2 &&
       data.y.shape[1] == 1) {
@@ -283,8 +282,8 @@ Tensor sliceRows(const Tensor &tensor, int64_t begin, int64_t end) {
   std::vector<int64_t> shape = tensor.shape;
   shape[0] = end - begin;
   Tensor slice(shape, tensor.dtype);
-  size_t rowBytes = static_cast<size_t>(rowElements(tensor)) *
-                    dtypeSize(tensor.dtype);
+  size_t rowBytes =
+      static_cast<size_t>(rowElements(tensor)) * dtypeSize(tensor.dtype);
   std::memcpy(slice.bytes.data(), tensor.bytes.data() + begin * rowBytes,
               slice.bytes.size());
   return slice;
@@ -413,8 +412,7 @@ void scaleFeatures(Scaling scaling, Dataset &fit,
     }
     if (data->x.dtype != DType::F32 || rowElements(data->x) != width) {
       throw Error("feature scaling: dataset with " + data->x.shapeString() +
-                  " features does not match the fitted " +
-                  fit.x.shapeString());
+                  " features does not match the fitted " + fit.x.shapeString());
     }
     float *values = data->x.f32();
     for (int64_t r = 0; r < data->size(); ++r) {
@@ -449,8 +447,8 @@ Dataset gatherRows(const Dataset &data, const std::vector<int64_t> &indices,
     std::vector<int64_t> shape = source->shape;
     shape[0] = count;
     *target = Tensor(shape, source->dtype);
-    size_t rowBytes = static_cast<size_t>(rowElements(*source)) *
-                      dtypeSize(source->dtype);
+    size_t rowBytes =
+        static_cast<size_t>(rowElements(*source)) * dtypeSize(source->dtype);
     for (int64_t i = 0; i < count; ++i) {
       int64_t row = indices[begin + i];
       std::memcpy(target->bytes.data() + i * rowBytes,

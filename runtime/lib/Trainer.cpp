@@ -6,9 +6,9 @@
 // step only, and the tail plan works on exact copies of the train plan's
 // parameters; so a run resumed from a checkpoint repeats, bit for bit, what
 // the uninterrupted run would have done.
+#include "kiln/runtime/Trainer.h"
 #include "FileIO.h"
 #include "kiln/runtime/Safetensors.h"
-#include "kiln/runtime/Trainer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -276,9 +276,9 @@ Evaluation evaluate(Plan &full, std::vector<Plan> &tails, const Dataset &data,
     }
     if (tail) {
       copyParameters(full.session, tail->session);
-      totals.add(runBatch(*tail, gatherRows(data, order, batches * full.batch,
-                                            rest)),
-                 rest);
+      totals.add(
+          runBatch(*tail, gatherRows(data, order, batches * full.batch, rest)),
+          rest);
     } else if (noted.insert(split).second) {
       note("no eval plan for a batch of " + std::to_string(rest) +
            ": the last " + std::to_string(rest) + " " + split +
@@ -364,10 +364,10 @@ public:
     if (!enabled_) {
       return;
     }
-    std::fprintf(stderr, "%sepoch %lld/%lld: train_loss=%.4g%s%s%s%s%s (%.1f s)\n",
-                 live_ ? "\r\033[K" : "", (long long)m.epoch,
-                 (long long)epochs, m.trainLoss,
-                 metric("train_accuracy", m.trainAccuracy).c_str(),
+    std::fprintf(stderr,
+                 "%sepoch %lld/%lld: train_loss=%.4g%s%s%s%s%s (%.1f s)\n",
+                 live_ ? "\r\033[K" : "", (long long)m.epoch, (long long)epochs,
+                 m.trainLoss, metric("train_accuracy", m.trainAccuracy).c_str(),
                  metric("val_loss", m.valLoss).c_str(),
                  metric("val_accuracy", m.valAccuracy).c_str(),
                  metric("test_loss", m.testLoss).c_str(),
@@ -490,8 +490,8 @@ double LrSchedule::at(double baseLr, int64_t epoch, int64_t epochs) const {
     return baseLr;
   case Step:
     return baseLr *
-           std::pow(gamma, static_cast<double>(epoch / std::max<int64_t>(
-                                                           stepSize, 1)));
+           std::pow(gamma, static_cast<double>(epoch /
+                                               std::max<int64_t>(stepSize, 1)));
   case Exponential:
     return baseLr * std::pow(gamma, static_cast<double>(epoch));
   case Cosine: {
@@ -702,8 +702,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
     }
   };
 
-  for (int64_t epoch = state.epoch; epoch < options.epochs && !stop;
-       ++epoch) {
+  for (int64_t epoch = state.epoch; epoch < options.epochs && !stop; ++epoch) {
     std::vector<int64_t> order;
     if (options.shuffle) {
       order = epochPermutation(size, options.seed, epoch);
@@ -805,8 +804,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
       writeTrainingLog(options.logPath, history);
     }
     if (!options.savePath.empty()) {
-      writeCheckpoint(options.savePath, trainPlan.session, state,
-                      options.seed);
+      writeCheckpoint(options.savePath, trainPlan.session, state, options.seed);
     }
     progress.endEpoch(m, options.epochs);
     if (result.stoppedEarly) {
@@ -830,8 +828,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
     weightsRestored = true;
     note("restored the weights of epoch " + std::to_string(state.bestEpoch));
     if (!options.savePath.empty()) {
-      writeCheckpoint(options.savePath, trainPlan.session, state,
-                      options.seed);
+      writeCheckpoint(options.savePath, trainPlan.session, state, options.seed);
     }
   }
 

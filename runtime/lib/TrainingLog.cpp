@@ -99,9 +99,8 @@ void drawPanel(std::ostringstream &svg, const std::string &title,
   // y ticks and grid.
   for (double value = low; value <= high + step / 2; value += step) {
     double y = yAt(value);
-    svg << "<line x1=\"" << coordinate(left - 5) << "\" y1=\""
-        << coordinate(y) << "\" x2=\"" << coordinate(left + width)
-        << "\" y2=\"" << coordinate(y)
+    svg << "<line x1=\"" << coordinate(left - 5) << "\" y1=\"" << coordinate(y)
+        << "\" x2=\"" << coordinate(left + width) << "\" y2=\"" << coordinate(y)
         << "\" stroke=\"#ddd\"/>\n<text x=\"" << coordinate(left - 8)
         << "\" y=\"" << coordinate(y + 4) << "\" text-anchor=\"end\">"
         << number(std::fabs(value) < step / 1e6 ? 0 : value) << "</text>\n";
@@ -112,11 +111,10 @@ void drawPanel(std::ostringstream &svg, const std::string &title,
        epoch += epochStep) {
     double x = xAt(epoch);
     svg << "<line x1=\"" << coordinate(x) << "\" y1=\""
-        << coordinate(top + height) << "\" x2=\"" << coordinate(x)
-        << "\" y2=\"" << coordinate(top + height + 5)
-        << "\" stroke=\"#333\"/>\n<text x=\"" << coordinate(x) << "\" y=\""
-        << coordinate(top + height + 20) << "\" text-anchor=\"middle\">"
-        << number(epoch) << "</text>\n";
+        << coordinate(top + height) << "\" x2=\"" << coordinate(x) << "\" y2=\""
+        << coordinate(top + height + 5) << "\" stroke=\"#333\"/>\n<text x=\""
+        << coordinate(x) << "\" y=\"" << coordinate(top + height + 20)
+        << "\" text-anchor=\"middle\">" << number(epoch) << "</text>\n";
   }
   svg << "<text x=\"" << coordinate(left + width / 2) << "\" y=\""
       << coordinate(top + height + 38)
@@ -146,10 +144,10 @@ void drawPanel(std::ostringstream &svg, const std::string &title,
     }
     double y = top - 12;
     svg << "<line x1=\"" << coordinate(x) << "\" y1=\"" << coordinate(y - 4)
-        << "\" x2=\"" << coordinate(x + 20) << "\" y2=\""
-        << coordinate(y - 4) << "\" stroke=\"" << s.color
-        << "\" stroke-width=\"2\"/>\n<text x=\"" << coordinate(x + 26)
-        << "\" y=\"" << coordinate(y) << "\">" << s.name << "</text>\n";
+        << "\" x2=\"" << coordinate(x + 20) << "\" y2=\"" << coordinate(y - 4)
+        << "\" stroke=\"" << s.color << "\" stroke-width=\"2\"/>\n<text x=\""
+        << coordinate(x + 26) << "\" y=\"" << coordinate(y) << "\">" << s.name
+        << "</text>\n";
     x += 65;
   }
 }
@@ -247,8 +245,7 @@ std::string trainingPlotSvg(const std::vector<EpochMetrics> &epochs) {
       << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << " "
       << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  drawPanel(svg, "loss", loss, margin, top, panelWidth, panelHeight,
-            lastEpoch);
+  drawPanel(svg, "loss", loss, margin, top, panelWidth, panelHeight, lastEpoch);
   drawPanel(svg, "accuracy", accuracy, 2 * margin + panelWidth + 30, top,
             panelWidth, panelHeight, lastEpoch);
   svg << "</svg>\n";

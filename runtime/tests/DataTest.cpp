@@ -111,9 +111,9 @@ TEST(Data, IdxErrorsNameTheFile) {
   std::filesystem::create_directories(empty);
   EXPECT_NE(KILN_ERROR_MESSAGE(loadData(empty)).find("train-images-idx3-ubyte"),
             std::string::npos);
-  EXPECT_NE(KILN_ERROR_MESSAGE(loadData(dir + "/missing.csv"))
-                .find("missing.csv"),
-            std::string::npos);
+  EXPECT_NE(
+      KILN_ERROR_MESSAGE(loadData(dir + "/missing.csv")).find("missing.csv"),
+      std::string::npos);
 }
 
 TEST(Data, NpyPairs) {
@@ -146,8 +146,9 @@ TEST(Data, NpyPairs) {
 
   EXPECT_EQ(KILN_ERROR_MESSAGE(loadData(dir + "/x.npy," + dir + "/yt.npy")),
             dir + "/yt.npy: 2 targets for 4 samples in " + dir + "/x.npy");
-  EXPECT_NE(KILN_ERROR_MESSAGE(loadData(dir + "/x.npy,a,b")).find("X.npy,Y.npy"),
-            std::string::npos);
+  EXPECT_NE(
+      KILN_ERROR_MESSAGE(loadData(dir + "/x.npy,a,b")).find("X.npy,Y.npy"),
+      std::string::npos);
 }
 
 TEST(Data, CsvWithHeaderAndIntegerLabels) {
@@ -217,9 +218,10 @@ TEST(Data, StandardScaling) {
   EXPECT_FLOAT_EQ(test.x.f32()[1], -0.5f); // (1 - 2) / 2
 
   Dataset wrong = features({1, 3}, {1, 2, 3});
-  EXPECT_NE(KILN_ERROR_MESSAGE(scaleFeatures(Scaling::Standard, train, {&wrong}))
-                .find("does not match"),
-            std::string::npos);
+  EXPECT_NE(
+      KILN_ERROR_MESSAGE(scaleFeatures(Scaling::Standard, train, {&wrong}))
+          .find("does not match"),
+      std::string::npos);
 }
 
 TEST(Data, ValidationSplitTakesTheLastSamples) {
@@ -335,8 +337,9 @@ TEST(Safetensors, MetadataRoundTrip) {
     file += static_cast<char>((header.size() >> (8 * i)) & 0xff);
   }
   test::writeText(dir + "/bad.safetensors", file + header);
-  EXPECT_EQ(KILN_ERROR_MESSAGE(readSafetensorsMetadata(dir + "/bad.safetensors")),
-            dir + "/bad.safetensors: __metadata__ 'epoch' must be a string");
+  EXPECT_EQ(
+      KILN_ERROR_MESSAGE(readSafetensorsMetadata(dir + "/bad.safetensors")),
+      dir + "/bad.safetensors: __metadata__ 'epoch' must be a string");
 }
 
 } // namespace

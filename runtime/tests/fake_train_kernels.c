@@ -32,7 +32,8 @@ int kiln_test_linear_train_argv(void **args) {
   float *loss = (float *)b[7]->host, *pred = (float *)b[8]->host;
   float *lastStep = (float *)b[9]->host;
   long long n = elements(b[0]);
-  if (n != elements(b[1]) || n != elements(b[8]) || b[4]->type.code != halide_type_int) {
+  if (n != elements(b[1]) || n != elements(b[8]) ||
+      b[4]->type.code != halide_type_int) {
     return -2;
   }
   float sum = 0, gradient = 0;

@@ -79,9 +79,9 @@ struct LrSchedule {
 
 struct TrainerOptions {
   int64_t epochs = 1;
-  int64_t maxSteps = 0;       // stop after this many steps (0 = no limit)
+  int64_t maxSteps = 0; // stop after this many steps (0 = no limit)
   int64_t batch = 32;
-  uint64_t seed = 0;          // parameters, shuffling, dropout
+  uint64_t seed = 0; // parameters, shuffling, dropout
   bool shuffle = true;
   double lr = 0.01;
   LrSchedule schedule;
@@ -95,7 +95,7 @@ struct TrainerOptions {
 };
 
 struct EpochMetrics {
-  int64_t epoch = 0; // 1-based
+  int64_t epoch = 0;                        // 1-based
   double trainLoss = 0, trainAccuracy = -1; // accuracy -1 = not measured
   double valLoss = -1, valAccuracy = -1;
   double testLoss = -1, testAccuracy = -1;
@@ -104,13 +104,13 @@ struct EpochMetrics {
 };
 
 struct TrainResult {
-  std::vector<EpochMetrics> epochs; // the epochs this call ran
+  std::vector<EpochMetrics> epochs;             // the epochs this call ran
   std::optional<double> testLoss, testAccuracy; // of the final weights
-  int64_t steps = 0;          // optimizer steps this call ran
+  int64_t steps = 0;                            // optimizer steps this call ran
   double secondsPerStep = 0;
-  bool interrupted = false;   // stopped by SIGINT (checkpoint written)
-  bool stoppedEarly = false;  // early stopping ended the run
-  int64_t bestEpoch = 0;      // with early stopping: epoch of the best val loss
+  bool interrupted = false;  // stopped by SIGINT (checkpoint written)
+  bool stoppedEarly = false; // early stopping ended the run
+  int64_t bestEpoch = 0;     // with early stopping: epoch of the best val loss
 };
 
 struct TrainingPlans {
