@@ -203,10 +203,15 @@ ImageParam makeInput(const TensorSpec &t, const std::string &name) {
 
 void constrainOutput(Func output, const TensorSpec &t) {
   std::vector<int> extents = halideShape(t);
-  for (OutputImageParam buffer : output.output_buffers()) {
+  std::vector<OutputImageParam> buffers = output.output_buffers();
+  for (size_t b = 0; b < buffers.size(); ++b) {
     int stride = 1;
     for (size_t i = 0; i < extents.size(); ++i) {
-      buffer.dim(i).set_bounds(0, extents[i]).set_stride(stride);
+      // Halide ties the bounds of a Tuple's later buffers to the first.
+      if (b == 0) {
+        buffers[b].dim(i).set_bounds(0, extents[i]);
+      }
+      buffers[b].dim(i).set_stride(stride);
       stride *= extents[i];
     }
   }
