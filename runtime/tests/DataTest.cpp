@@ -7,6 +7,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -114,6 +115,24 @@ TEST(Data, IdxErrorsNameTheFile) {
   EXPECT_NE(
       KILN_ERROR_MESSAGE(loadData(dir + "/missing.csv")).find("missing.csv"),
       std::string::npos);
+}
+
+// Debian's dataset-fashion-mnist, when installed.
+TEST(Data, FashionMnist) {
+  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist")) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+  DataSplits splits = loadData("fashion-mnist");
+  EXPECT_EQ(splits.train.x.shape, (std::vector<int64_t>{60000, 1, 28, 28}));
+  EXPECT_EQ(splits.train.y.shape, std::vector<int64_t>{60000});
+  ASSERT_TRUE(splits.test.has_value());
+  EXPECT_EQ(splits.test->size(), 10000);
+  EXPECT_EQ(splits.train.y.i32()[0], 9); // the first image: an ankle boot
+  auto [low, high] =
+      std::minmax_element(splits.train.x.f32(),
+                          splits.train.x.f32() + splits.train.x.numElements());
+  EXPECT_EQ(*low, 0.0f);
+  EXPECT_EQ(*high, 1.0f);
 }
 
 TEST(Data, NpyPairs) {

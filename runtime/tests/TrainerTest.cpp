@@ -376,6 +376,43 @@ TEST(Trainer, InterruptCheckpointsAndResumes) {
   ::dlclose(library);
 }
 
+TEST(Trainer, AccuracyAgainstClassLabels) {
+  std::string dir = tempDir();
+  json plan = json::parse(R"({
+    "version": 1, "library": ")" KILN_TEST_KERNELS R"(", "target": "host",
+    "buffers": [
+      {"name": "x", "shape": [2, 3], "dtype": "f32", "kind": "input"},
+      {"name": "target", "shape": [2], "dtype": "i32", "kind": "input"},
+      {"name": "%loss", "shape": [], "dtype": "f32", "kind": "temp"},
+      {"name": "%logits", "shape": [2, 3], "dtype": "f32", "kind": "temp"}
+    ],
+    "inputs": [0, 1],
+    "outputs": [{"name": "loss", "buffer": 2}, {"name": "logits", "buffer": 3}],
+    "calls": [{"kernel": "kiln_test_classify", "op": "x", "args": [0, 1, 2, 3]}]
+  })");
+  test::writeText(dir + "/plan.json", plan.dump());
+  TrainingPlans plans;
+  plans.train = plans.eval = dir + "/plan.json";
+  // Samples i: x one-hot at i % 3, label i % 3 except for samples 1 and 6.
+  DataSplits data;
+  data.train.x = Tensor({8, 3}, DType::F32);
+  data.train.y = Tensor({8}, DType::I32);
+  for (int i = 0; i < 8; ++i) {
+    data.train.x.f32()[i * 3 + i % 3] = 1;
+    data.train.y.i32()[i] = i == 1 || i == 6 ? (i + 1) % 3 : i % 3;
+  }
+  data.test = data.train;
+  TrainerOptions options;
+  options.batch = 2;
+  options.progress = false;
+  TrainResult result = train(plans, data, options);
+  ASSERT_EQ(result.epochs.size(), 1u);
+  EXPECT_DOUBLE_EQ(result.epochs[0].trainAccuracy, 0.75);
+  EXPECT_DOUBLE_EQ(result.epochs[0].trainLoss, 1.0);
+  ASSERT_TRUE(result.testAccuracy.has_value());
+  EXPECT_DOUBLE_EQ(*result.testAccuracy, 0.75);
+}
+
 TEST(Trainer, WithoutTailPlanTheRemainderIsSkipped) {
   Fixture f;
   f.plans.trainTail.clear();
