@@ -23,6 +23,7 @@
 // table is built (before any test runs), so the first test compiles all
 // kernels of the file in one parallel compileKernels call.
 #include "KernelHarness.h"
+#include "TestSupport.h"
 #include "reference/Reference.h"
 
 #include <gtest/gtest.h>
@@ -50,11 +51,6 @@ constexpr double kTolerance = 1e-5;
 // Cases
 // ---------------------------------------------------------------------------
 
-struct Operand {
-  ref::Tensor values; // i32 operands hold integral doubles
-  codegen::DType dtype = codegen::DType::F32;
-};
-
 struct KernelCase {
   std::string name; // unique within its op
   KernelSpec spec;
@@ -67,45 +63,6 @@ struct KernelCase {
 void PrintTo(const KernelCase *c, std::ostream *os) {
   *os << c->spec.op << "/" << c->name;
 }
-
-// splitmix64 seeded from the case name: inputs do not depend on the order
-// in which cases are built, nor on the standard library's distributions.
-class Rng {
-public:
-  explicit Rng(const std::string &name) {
-    state_ = 1469598103934665603ull; // FNV-1a
-    for (unsigned char c : name) {
-      state_ = (state_ ^ c) * 1099511628211ull;
-    }
-  }
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [low, high), rounded to float so that the reference sees
-  // exactly the values the kernel gets.
-  double uniform(double low, double high) {
-    const double unit = (next() >> 11) * 0x1.0p-53;
-    return static_cast<float>(low + (high - low) * unit);
-  }
-  int32_t integer(int32_t low, int32_t high) { // [low, high)
-    return low + static_cast<int32_t>(next() % (high - low));
-  }
-  ref::Tensor tensor(std::vector<int64_t> shape, double low, double high) {
-    ref::Tensor t(std::move(shape));
-    for (double &v : t.data) {
-      v = uniform(low, high);
-    }
-    return t;
-  }
-
-private:
-  uint64_t state_;
-};
-
-ref::Tensor scalar(double value) { return ref::Tensor({}, {value}); }
 
 class CaseTable {
 public:
@@ -142,14 +99,6 @@ public:
 private:
   std::map<std::string, std::vector<KernelCase>> byOp_;
 };
-
-std::vector<Operand> f32(std::vector<ref::Tensor> tensors) {
-  std::vector<Operand> operands;
-  for (ref::Tensor &t : tensors) {
-    operands.push_back({std::move(t), codegen::DType::F32});
-  }
-  return operands;
-}
 
 // ----- layers --------------------------------------------------------------
 
@@ -748,30 +697,6 @@ const CaseTable &cases() {
 // ---------------------------------------------------------------------------
 // The test
 // ---------------------------------------------------------------------------
-
-runtime::Tensor toRuntime(const Operand &operand) {
-  const bool isI32 = operand.dtype == codegen::DType::I32;
-  runtime::Tensor t(operand.values.shape,
-                    isI32 ? runtime::DType::I32 : runtime::DType::F32);
-  for (size_t i = 0; i < operand.values.data.size(); ++i) {
-    if (isI32) {
-      t.i32()[i] = static_cast<int32_t>(operand.values.data[i]);
-    } else {
-      t.f32()[i] = static_cast<float>(operand.values.data[i]);
-    }
-  }
-  return t;
-}
-
-std::string shapeText(const std::vector<int64_t> &shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    out << (i ? "," : "") << shape[i];
-  }
-  out << "]";
-  return out.str();
-}
 
 // Exit codes of exitWithRunOutcome.
 constexpr int kThrewRuntimeError = 0, kThrewOther = 1, kReturned = 2;

@@ -229,6 +229,38 @@ BatchNormGradResult batchNormGrad(const Tensor &x, const Tensor &dy,
   return r;
 }
 
+Tensor maxPool2dGrad(const Tensor &x, const Tensor &dy, const Pool2dParams &p) {
+  require(x.shape.size() == 4 && dy.shape.size() == 4, "max_pool2d_grad rank");
+  const int64_t h = x.shape[2], w = x.shape[3];
+  const int64_t oh = dy.shape[2], ow = dy.shape[3];
+  Tensor dx(x.shape);
+  for (int64_t plane = 0; plane < x.shape[0] * x.shape[1]; ++plane) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        int64_t best = -1; // flat index of the first maximum
+        for (int64_t ky = 0; ky < p.kernel[0]; ++ky) {
+          const int64_t iy =
+              oy * p.strides[0] - p.pads[0] + ky * p.dilations[0];
+          for (int64_t kx = 0; kx < p.kernel[1]; ++kx) {
+            const int64_t ix =
+                ox * p.strides[1] - p.pads[1] + kx * p.dilations[1];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+              continue;
+            }
+            const int64_t at = (plane * h + iy) * w + ix;
+            if (best < 0 || x.data[at] > x.data[best]) { // strict: first wins
+              best = at;
+            }
+          }
+        }
+        require(best >= 0, "max_pool2d_grad window entirely in padding");
+        dx.data[best] += dy.data[(plane * oh + oy) * ow + ox];
+      }
+    }
+  }
+  return dx;
+}
+
 std::vector<Tensor> runningStatsUpdate(const Tensor &runningMean,
                                        const Tensor &runningVar,
                                        const Tensor &mean, const Tensor &var,

@@ -61,6 +61,13 @@ BatchNormGradResult batchNormGrad(const Tensor &x, const Tensor &dy,
                                   const Tensor &weight, const Tensor &mean,
                                   const Tensor &var, double epsilon);
 
+// max_pool2d's gradient by PyTorch's tie rule: each window's dy goes to its
+// first maximum in row-major window order (padding never wins); windows
+// that overlap add up. `params.pads` are the explicit (canonical) pads and
+// dy's shape gives the output size, so ceilMode is not used.
+Tensor maxPool2dGrad(const Tensor &x, const Tensor &dy,
+                     const Pool2dParams &params);
+
 // PyTorch: new = (1 - m)·old + m·batch, the batch variance made unbiased
 // (var·count/(count - 1)). Returns {new_mean, new_var}.
 std::vector<Tensor> runningStatsUpdate(const Tensor &runningMean,

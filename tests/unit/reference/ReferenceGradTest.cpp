@@ -116,6 +116,22 @@ TEST(ReferenceGradTest, BatchNormGradMatchesFiniteDifferences) {
   }
 }
 
+// Ties go to the first maximum in row-major window order; overlapping
+// windows add up. x 3x3, kernel 2, stride 1: windows at (0,0) (0,1) (1,0)
+// (1,1).
+TEST(ReferenceGradTest, MaxPoolGradTiesAndOverlaps) {
+  Pool2dParams p;
+  p.kernel = {2, 2};
+  const Tensor x({1, 1, 3, 3}, {1, 5, 5, //
+                                5, 0, 2, //
+                                5, 1, 2});
+  const Tensor dy({1, 1, 2, 2}, {1, 10, 100, 1000});
+  const Tensor dx = maxPool2dGrad(x, dy, p);
+  // Window (0,0) {1,5,5,0}: first 5 is (0,1). Window (0,1) {5,5,0,2}: (0,1).
+  // Window (1,0) {5,0,5,1}: (1,0). Window (1,1) {0,2,1,2}: (1,2).
+  EXPECT_EQ(dx.data, (std::vector<double>{0, 11, 0, 100, 0, 1000, 0, 0, 0}));
+}
+
 // Central differences of x³ are exact up to the step: ((x+s)³ - (x-s)³)/2s
 // = 3x² + s², with s = h·max(1, |x|).
 TEST(ReferenceGradTest, NumericGradOfCubic) {

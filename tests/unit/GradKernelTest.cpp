@@ -1,0 +1,1414 @@
+// Numerical tests of the training-op kernels (docs/training-ops.md). Each
+// case builds a KernelSpec as that page describes it (canonical attrs,
+// operands and results in the documented order), runs the generated kernel
+// through the runtime (KernelHarness) on seeded random inputs, and compares
+// every output element with a double-precision expectation:
+//
+// - gradient ops (conv2d_grad_input/_weight, max/avg/global pool grads,
+//   batch_norm_grad, layer_norm_grad, activation_grad, prelu_grad,
+//   softmax_grad, loss_grad, regularizer_grad, and matmul as dense's
+//   gradient): central finite differences of the reference *forward*
+//   (reference/Reference.h), f(x) = Σ forward(x) ⊙ dy, step
+//   s = 1e-3·max(1, |x_i|). Inputs keep clear of kinks by more than s (|x|
+//   >= 0.05 around relu's 0, distinct values in max-pool windows, ...);
+//   the values AT the kinks are tested separately against the table of
+//   docs/training-ops.md (the *Kinks tests below);
+// - forward-like ops (matmul, reduce_sum, slice, scale, regularizer,
+//   batch_norm_train, running_stats_update, dropout_train, and the
+//   optimizer updates): the references of reference/ReferenceGrad.h.
+//
+// Pass criteria, per element:
+// - forward-like ops: |got - want| <= 1e-5 · max(1, |want|), as in
+//   KernelTest.cpp;
+// - optimizer updates: |got - want| <= 1e-5 · max(1e-3, |want|) (slots such
+//   as Adam's exp_avg_sq are ~1e-4: an absolute 1e-5 would not see them);
+// - gradients against finite differences: |got - want| <= 1e-3 ·
+//   max(|want|, 1e-2 · max_j |want_j|), a relative error with a floor at 1%
+//   of the tensor's largest element (elements that cancel to ~0 cannot be
+//   compared relatively with a float kernel). Why 1e-3 and not 1e-5: the
+//   expectation itself is approximate. The central difference's truncation
+//   error is s²/6·|f'''|, relative to f' up to ~5e-5 for the steepest
+//   activations here (tanh at |x| = 8: s = 8e-3) and ~1e-5 for batch and
+//   layer norm; the float kernels add ~1e-6 of rounding. 1e-3 is 20x above
+//   both and still far below what a wrong formula gives (a missing term, a
+//   wrong divisor or branch is off by > 1e-2). Linear ops (conv, pools,
+//   matmul) have exact central differences; they meet the same bound.
+//
+// Max scaled errors measured (KILN_TEST_PRINT_ERRORS=1 prints them per case
+// and a per-op table at the end): see the table at the end of this comment,
+// filled in from a run.
+//
+// Every case is registered with sharedKernelBatch() when the case tables
+// are built (before any test runs), so the first test compiles every kernel
+// of both test files in one compileKernels call. ~110 kernels.
+#include "KernelHarness.h"
+#include "TestSupport.h"
+#include "reference/Reference.h"
+#include "reference/ReferenceGrad.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace kiln::test {
+namespace {
+
+namespace ref = kiln::reference;
+using codegen::KernelSpec;
+using nlohmann::json;
+
+constexpr double kTolerance = 1e-5;   // forward-like ops
+constexpr double kFdTolerance = 1e-3; // gradients against finite differences
+constexpr double kFdStep = 1e-3;      // h of numericGrad (scaled by |x|)
+constexpr double kKinkGap = 5e-2;     // FD inputs keep this far from kinks
+
+// ---------------------------------------------------------------------------
+// Cases
+// ---------------------------------------------------------------------------
+
+enum class Check {
+  Forward,  // 1e-5 · max(1, |want|)
+  Gradient, // 1e-3 · max(|want|, 1e-2 · max|want|)
+};
+
+struct GradCase {
+  std::string name; // unique within its op
+  KernelSpec spec;
+  std::vector<Operand> inputs;
+  // The expected outputs, in spec order. Computed when the test runs
+  // (finite differences are not free; listing tests should stay fast).
+  std::function<std::vector<ref::Tensor>()> expected;
+  Check check = Check::Gradient;
+};
+
+void PrintTo(const GradCase *c, std::ostream *os) {
+  *os << c->spec.op << "/" << c->name;
+}
+
+// Every spec key this file registers (to pick this file's codegen failures
+// out of the shared batch).
+std::set<std::string> &registeredKeys() {
+  static std::set<std::string> keys;
+  return keys;
+}
+
+void registerSpec(const KernelSpec &spec) {
+  registeredKeys().insert(spec.key());
+  sharedKernelBatch().add(spec);
+}
+
+KernelSpec makeSpec(const std::string &op, json attrs,
+                    const std::vector<Operand> &inputs,
+                    const std::vector<std::vector<int64_t>> &outputShapes) {
+  KernelSpec spec;
+  spec.op = op;
+  spec.attrs = std::move(attrs);
+  for (const Operand &input : inputs) {
+    spec.inputs.push_back({input.values.shape, input.dtype});
+  }
+  for (const std::vector<int64_t> &shape : outputShapes) {
+    spec.outputs.push_back({shape, codegen::DType::F32});
+  }
+  return spec;
+}
+
+class GradCaseTable {
+public:
+  void add(std::string name, std::string op, json attrs,
+           std::vector<Operand> inputs,
+           std::vector<std::vector<int64_t>> outputShapes,
+           std::function<std::vector<ref::Tensor>()> expected,
+           Check check = Check::Gradient) {
+    GradCase c;
+    c.name = std::move(name);
+    c.spec = makeSpec(op, std::move(attrs), inputs, outputShapes);
+    c.inputs = std::move(inputs);
+    c.expected = std::move(expected);
+    c.check = check;
+    registerSpec(c.spec);
+    byOp_[c.spec.op].push_back(std::move(c));
+  }
+  std::vector<const GradCase *> casesOf(const std::string &op) const {
+    std::vector<const GradCase *> cases;
+    auto it = byOp_.find(op);
+    if (it != byOp_.end()) {
+      for (const GradCase &c : it->second) {
+        cases.push_back(&c);
+      }
+    }
+    return cases;
+  }
+  // The case the kink tests reuse the kernel of (same spec, other inputs).
+  const GradCase &find(const std::string &op, const std::string &name) const {
+    for (const GradCase *c : casesOf(op)) {
+      if (c->name == name) {
+        return *c;
+      }
+    }
+    throw std::logic_error("no case " + op + "/" + name);
+  }
+
+private:
+  std::map<std::string, std::vector<GradCase>> byOp_;
+};
+
+ref::Tensor toFloat(ref::Tensor t) { // what the kernel sees of a result
+  for (double &v : t.data) {
+    v = static_cast<float>(v);
+  }
+  return t;
+}
+
+// The vector-Jacobian product of `forward` at `at` by central differences.
+using Forward = std::function<ref::Tensor(const ref::Tensor &)>;
+ref::Tensor vjp(const Forward &forward, const ref::Tensor &at,
+                const ref::Tensor &dy, double h = kFdStep) {
+  return ref::numericGrad(
+      [&](const ref::Tensor &t) { return ref::dot(forward(t), dy); }, at, h);
+}
+
+// Moves every value within `gap` of a kink to kink ± gap (float-rounded).
+void keepAwayFrom(ref::Tensor &t, std::vector<double> kinks,
+                  double gap = kKinkGap) {
+  for (double &v : t.data) {
+    for (double k : kinks) {
+      if (std::abs(v - k) < gap) {
+        v = static_cast<float>(v >= k ? k + gap : k - gap);
+      }
+    }
+  }
+}
+
+// All values distinct, `spacing` apart, in random order, centred on 0: no
+// two elements of a max-pool window within a finite-difference step.
+ref::Tensor distinctValues(Rng &rng, std::vector<int64_t> shape,
+                           double spacing) {
+  ref::Tensor t(std::move(shape));
+  const size_t n = t.data.size();
+  for (size_t i = 0; i < n; ++i) {
+    t.data[i] =
+        static_cast<float>((static_cast<double>(i) - n / 2.0) * spacing);
+  }
+  for (size_t i = n; i-- > 1;) { // Fisher-Yates
+    std::swap(t.data[i], t.data[rng.next() % (i + 1)]);
+  }
+  return t;
+}
+
+// ----- layers --------------------------------------------------------------
+
+ref::Conv2dParams convParams(std::array<int64_t, 2> strides,
+                             std::array<int64_t, 4> pads,
+                             std::array<int64_t, 2> dilations = {1, 1},
+                             int64_t groups = 1) {
+  ref::Conv2dParams p;
+  p.strides = strides;
+  p.pads = pads;
+  p.dilations = dilations;
+  p.groups = groups;
+  return p;
+}
+
+// Both conv gradients of one convolution.
+void addConvGrads(GradCaseTable &table, const std::string &name,
+                  std::vector<int64_t> xShape, int64_t outChannels,
+                  std::array<int64_t, 2> kernel, const ref::Conv2dParams &p) {
+  Rng rng("conv2d_grad/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -1, 1);
+  const ref::Tensor w = rng.tensor(
+      {outChannels, xShape[1] / p.groups, kernel[0], kernel[1]}, -1, 1);
+  const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
+  const json attrs = {{"strides", p.strides},
+                      {"pads", p.pads},
+                      {"dilations", p.dilations},
+                      {"groups", p.groups}};
+  json inputAttrs = attrs;
+  inputAttrs["input_size"] = {xShape[2], xShape[3]};
+  table.add(
+      name, "conv2d_grad_input", inputAttrs, f32({dy, w}), {x.shape}, [=] {
+        return std::vector<ref::Tensor>{vjp(
+            [&](const ref::Tensor &v) { return ref::conv2d(v, w, nullptr, p); },
+            x, dy)};
+      });
+  json weightAttrs = attrs;
+  weightAttrs["kernel"] = kernel;
+  table.add(
+      name, "conv2d_grad_weight", weightAttrs, f32({x, dy}), {w.shape}, [=] {
+        return std::vector<ref::Tensor>{vjp(
+            [&](const ref::Tensor &v) { return ref::conv2d(x, v, nullptr, p); },
+            w, dy)};
+      });
+}
+
+ref::Pool2dParams poolParams(std::array<int64_t, 2> kernel,
+                             std::array<int64_t, 2> strides,
+                             std::array<int64_t, 4> pads, bool ceilMode = false,
+                             bool countIncludePad = true,
+                             std::array<int64_t, 2> dilations = {1, 1}) {
+  ref::Pool2dParams p;
+  p.kernel = kernel;
+  p.strides = strides;
+  p.pads = pads;
+  p.ceilMode = ceilMode;
+  p.countIncludePad = countIncludePad;
+  p.dilations = dilations;
+  return p;
+}
+
+// The canonical pads of docs/ops.md: ceil_mode's extra bottom/right padding
+// folded into the user's pads.
+std::array<int64_t, 4> canonicalPads(const std::vector<int64_t> &xShape,
+                                     const std::vector<int64_t> &yShape,
+                                     const ref::Pool2dParams &p) {
+  std::array<int64_t, 4> pads = p.pads;
+  for (int d = 0; d < 2; ++d) {
+    const int64_t reach = (yShape[2 + d] - 1) * p.strides[d] +
+                          p.dilations[d] * (p.kernel[d] - 1) + 1;
+    pads[2 + d] +=
+        std::max<int64_t>(0, reach - (xShape[2 + d] + pads[d] + pads[2 + d]));
+  }
+  return pads;
+}
+
+void addMaxPoolGrad(GradCaseTable &table, const std::string &name,
+                    std::vector<int64_t> xShape, const ref::Pool2dParams &p) {
+  Rng rng("max_pool2d_grad/" + name);
+  // 0.02 apart: more than twice the largest FD step (|x| <= ~7).
+  const ref::Tensor x = distinctValues(rng, xShape, 0.02);
+  const ref::Tensor y = ref::maxPool2d(x, p);
+  const ref::Tensor dy = rng.tensor(y.shape, -1, 1);
+  const json attrs = {{"kernel", p.kernel},
+                      {"strides", p.strides},
+                      {"pads", canonicalPads(xShape, y.shape, p)},
+                      {"dilations", p.dilations}};
+  table.add(name, "max_pool2d_grad", attrs, f32({x, dy}), {x.shape}, [=] {
+    return std::vector<ref::Tensor>{
+        vjp([&](const ref::Tensor &v) { return ref::maxPool2d(v, p); }, x, dy)};
+  });
+}
+
+void addAvgPoolGrad(GradCaseTable &table, const std::string &name,
+                    std::vector<int64_t> xShape, const ref::Pool2dParams &p) {
+  Rng rng("avg_pool2d_grad/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -3, 3); // any x: linear
+  const ref::Tensor y = ref::avgPool2d(x, p);
+  const ref::Tensor dy = rng.tensor(y.shape, -1, 1);
+  const json attrs = {{"kernel", p.kernel},
+                      {"strides", p.strides},
+                      {"pads", canonicalPads(xShape, y.shape, p)},
+                      {"divisor_pads", p.pads},
+                      {"count_include_pad", p.countIncludePad},
+                      {"input_size", {xShape[2], xShape[3]}}};
+  table.add(name, "avg_pool2d_grad", attrs, f32({dy}), {x.shape}, [=] {
+    return std::vector<ref::Tensor>{
+        vjp([&](const ref::Tensor &v) { return ref::avgPool2d(v, p); }, x, dy)};
+  });
+}
+
+void addGlobalAvgPoolGrad(GradCaseTable &table, const std::string &name,
+                          std::vector<int64_t> xShape) {
+  Rng rng("global_avg_pool_grad/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -3, 3);
+  const ref::Tensor dy = rng.tensor({xShape[0], xShape[1], 1, 1}, -1, 1);
+  table.add(name, "global_avg_pool_grad",
+            {{"input_size", {xShape[2], xShape[3]}}}, f32({dy}), {xShape}, [=] {
+              return std::vector<ref::Tensor>{vjp(ref::globalAvgPool, x, dy)};
+            });
+}
+
+void addBatchNormGrad(GradCaseTable &table, const std::string &name,
+                      std::vector<int64_t> xShape, double epsilon,
+                      double low = -2, double high = 3, double h = kFdStep) {
+  Rng rng("batch_norm_grad/" + name);
+  const int64_t c = xShape[1];
+  const ref::Tensor x = rng.tensor(xShape, low, high);
+  const ref::Tensor dy = rng.tensor(xShape, -1, 1);
+  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
+  const ref::Tensor b = rng.tensor({c}, -1, 1);
+  const ref::BatchNormTrainResult stats = ref::batchNormTrain(x, w, b, epsilon);
+  const std::vector<ref::Tensor> inputs = {x, dy, w, toFloat(stats.mean),
+                                           toFloat(stats.var)};
+  table.add(
+      name, "batch_norm_grad", {{"epsilon", epsilon}}, f32(inputs),
+      {xShape, {c}, {c}}, [=] {
+        auto y = [&](const ref::Tensor &xv, const ref::Tensor &wv,
+                     const ref::Tensor &bv) {
+          return ref::batchNormTrain(xv, wv, bv, epsilon).y;
+        };
+        return std::vector<ref::Tensor>{
+            vjp([&](const ref::Tensor &v) { return y(v, w, b); }, x, dy, h),
+            vjp([&](const ref::Tensor &v) { return y(x, v, b); }, w, dy, h),
+            vjp([&](const ref::Tensor &v) { return y(x, w, v); }, b, dy, h)};
+      });
+}
+
+void addLayerNormGrad(GradCaseTable &table, const std::string &name,
+                      std::vector<int64_t> xShape, int64_t axis, bool affine,
+                      double epsilon) {
+  Rng rng("layer_norm_grad/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -2, 3);
+  const ref::Tensor dy = rng.tensor(xShape, -1, 1);
+  const std::vector<int64_t> normShape(xShape.begin() + axis, xShape.end());
+  const ref::Tensor w = rng.tensor(normShape, 0.5, 1.5);
+  const ref::Tensor b = rng.tensor(normShape, -1, 1);
+  const json attrs = {{"axis", axis}, {"epsilon", epsilon}};
+  if (!affine) {
+    table.add(name, "layer_norm_grad", attrs, f32({x, dy}), {xShape}, [=] {
+      return std::vector<ref::Tensor>{vjp(
+          [&](const ref::Tensor &v) {
+            return ref::layerNorm(v, nullptr, nullptr, axis, epsilon);
+          },
+          x, dy)};
+    });
+    return;
+  }
+  table.add(name, "layer_norm_grad", attrs, f32({x, dy, w}),
+            {xShape, normShape, normShape}, [=] {
+              auto y = [&](const ref::Tensor &xv, const ref::Tensor &wv,
+                           const ref::Tensor &bv) {
+                return ref::layerNorm(xv, &wv, &bv, axis, epsilon);
+              };
+              return std::vector<ref::Tensor>{
+                  vjp([&](const ref::Tensor &v) { return y(v, w, b); }, x, dy),
+                  vjp([&](const ref::Tensor &v) { return y(x, v, b); }, w, dy),
+                  vjp([&](const ref::Tensor &v) { return y(x, w, v); }, b, dy)};
+            });
+}
+
+// ----- activations ---------------------------------------------------------
+
+void addActivationGrad(GradCaseTable &table, const std::string &name,
+                       ref::Activation kind, json attrs,
+                       std::vector<int64_t> shape, double low, double high,
+                       std::vector<double> kinks,
+                       const ref::ActivationParams &params = {}) {
+  Rng rng("activation_grad/" + name);
+  ref::Tensor x = rng.tensor(shape, low, high);
+  keepAwayFrom(x, kinks);
+  const ref::Tensor dy = rng.tensor(shape, -1, 1);
+  table.add(name, "activation_grad", std::move(attrs), f32({x, dy}), {shape},
+            [=] {
+              return std::vector<ref::Tensor>{vjp(
+                  [&](const ref::Tensor &v) {
+                    return ref::elementwise(kind, v, params);
+                  },
+                  x, dy)};
+            });
+}
+
+void addPreluGrad(GradCaseTable &table, const std::string &name,
+                  std::vector<int64_t> shape, int64_t slopes) {
+  Rng rng("prelu_grad/" + name);
+  ref::Tensor x = rng.tensor(shape, -4, 4);
+  keepAwayFrom(x, {0});
+  const ref::Tensor slope = rng.tensor({slopes}, -0.5, 0.5);
+  const ref::Tensor dy = rng.tensor(shape, -1, 1);
+  table.add(
+      name, "prelu_grad", json::object(), f32({x, slope, dy}),
+      {shape, {slopes}}, [=] {
+        return std::vector<ref::Tensor>{
+            vjp([&](const ref::Tensor &v) { return ref::prelu(v, slope); }, x,
+                dy),
+            vjp([&](const ref::Tensor &v) { return ref::prelu(x, v); }, slope,
+                dy)};
+      });
+}
+
+void addSoftmaxGrad(GradCaseTable &table, const std::string &name,
+                    std::vector<int64_t> shape, int64_t axis, bool log) {
+  Rng rng("softmax_grad/" + name);
+  const ref::Tensor x = rng.tensor(shape, -5, 5);
+  const ref::Tensor dy = rng.tensor(shape, -1, 1);
+  const Forward forward = [axis, log](const ref::Tensor &v) {
+    return log ? ref::logSoftmax(v, axis) : ref::softmax(v, axis);
+  };
+  // The kernel gets the forward *output*.
+  table.add(name, "softmax_grad", {{"axis", axis}, {"log", log}},
+            f32({forward(x), dy}), {shape},
+            [=] { return std::vector<ref::Tensor>{vjp(forward, x, dy)}; });
+}
+
+// ----- losses --------------------------------------------------------------
+
+using LossOf = std::function<double(const ref::Tensor &pred)>;
+
+void addLossGrad(GradCaseTable &table, const std::string &name,
+                 const std::string &loss, json attrs, const ref::Tensor &pred,
+                 const Operand &target, double dloss, const LossOf &lossOf) {
+  attrs["loss"] = loss;
+  table.add(name, "loss_grad", attrs,
+            {{pred, codegen::DType::F32},
+             target,
+             {scalar(dloss), codegen::DType::F32}},
+            {pred.shape}, [=] {
+              return std::vector<ref::Tensor>{
+                  vjp([&](const ref::Tensor &v) { return scalar(lossOf(v)); },
+                      pred, scalar(dloss))};
+            });
+}
+
+// Pointwise losses on pred/target in [-2, 2), kept off the loss's kinks.
+void addPointwiseLossGrad(GradCaseTable &table, const std::string &name,
+                          const std::string &loss, json attrs,
+                          std::vector<int64_t> shape, double dloss,
+                          double (*lossFn)(const ref::Tensor &,
+                                           const ref::Tensor &)) {
+  Rng rng("loss_grad/" + name);
+  const ref::Tensor target = rng.tensor(shape, -1, 1);
+  ref::Tensor pred = rng.tensor(shape, -2, 2);
+  for (size_t i = 0; i < pred.data.size(); ++i) {
+    ref::Tensor d({}, {pred.data[i] - target.data[i]});
+    keepAwayFrom(d, {0, -1, 1}); // mae's 0; huber's ±delta (1)
+    pred.data[i] = static_cast<float>(target.data[i] + d.data[0]);
+  }
+  addLossGrad(table, name, loss, std::move(attrs), pred,
+              {target, codegen::DType::F32}, dloss,
+              [=](const ref::Tensor &p) { return lossFn(p, target); });
+}
+
+// ----- generic tensor ops --------------------------------------------------
+
+void addMatmul(GradCaseTable &table, const std::string &name,
+               std::vector<int64_t> aShape, std::vector<int64_t> bShape,
+               bool transposeA, bool transposeB) {
+  Rng rng("matmul/" + name);
+  const ref::Tensor a = rng.tensor(aShape, -1, 1);
+  const ref::Tensor b = rng.tensor(bShape, -1, 1);
+  const ref::Tensor c = ref::matmul(a, b, transposeA, transposeB);
+  table.add(
+      name, "matmul",
+      {{"transpose_a", transposeA}, {"transpose_b", transposeB}}, f32({a, b}),
+      {c.shape}, [=] { return std::vector<ref::Tensor>{c}; }, Check::Forward);
+}
+
+// dense y = x·Wᵀ: dx = dy·W (matmul), dW = dyᵀ·x (matmul, transpose_a),
+// checked against finite differences of the dense reference.
+void addDenseGradMatmuls(GradCaseTable &table, const std::string &name,
+                         int64_t n, int64_t k, int64_t o) {
+  Rng rng("matmul/dense_grad_" + name);
+  const ref::Tensor x = rng.tensor({n, k}, -1, 1);
+  const ref::Tensor w = rng.tensor({o, k}, -1, 1);
+  const ref::Tensor dy = rng.tensor({n, o}, -1, 1);
+  table.add(
+      "dense_grad_input_" + name, "matmul",
+      {{"transpose_a", false}, {"transpose_b", false}}, f32({dy, w}), {{n, k}},
+      [=] {
+        return std::vector<ref::Tensor>{
+            vjp([&](const ref::Tensor &v) { return ref::dense(v, w, nullptr); },
+                x, dy)};
+      });
+  table.add(
+      "dense_grad_weight_" + name, "matmul",
+      {{"transpose_a", true}, {"transpose_b", false}}, f32({dy, x}), {{o, k}},
+      [=] {
+        return std::vector<ref::Tensor>{
+            vjp([&](const ref::Tensor &v) { return ref::dense(x, v, nullptr); },
+                w, dy)};
+      });
+}
+
+void addForward(GradCaseTable &table, const std::string &name,
+                const std::string &op, json attrs, std::vector<Operand> inputs,
+                std::vector<ref::Tensor> expected) {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const ref::Tensor &t : expected) {
+    shapes.push_back(t.shape);
+  }
+  table.add(
+      name, op, std::move(attrs), std::move(inputs), shapes,
+      [expected] { return expected; }, Check::Forward);
+}
+
+void addReduceSum(GradCaseTable &table, const std::string &name,
+                  std::vector<int64_t> shape, std::vector<int64_t> axes,
+                  bool keepdims) {
+  Rng rng("reduce_sum/" + name);
+  const ref::Tensor x = rng.tensor(shape, -2, 2);
+  addForward(table, name, "reduce_sum",
+             {{"axes", axes}, {"keepdims", keepdims}}, f32({x}),
+             {ref::reduceSum(x, axes, keepdims)});
+}
+
+void addSlice(GradCaseTable &table, const std::string &name,
+              std::vector<int64_t> shape, int64_t axis, int64_t start,
+              int64_t size) {
+  Rng rng("slice/" + name);
+  const ref::Tensor x = rng.tensor(shape, -2, 2);
+  addForward(table, name, "slice",
+             {{"axis", axis}, {"start", start}, {"size", size}}, f32({x}),
+             {ref::slice(x, axis, start, size)});
+}
+
+void addBatchNormTrain(GradCaseTable &table, const std::string &name,
+                       std::vector<int64_t> xShape, double epsilon,
+                       double low = -2, double high = 3) {
+  Rng rng("batch_norm_train/" + name);
+  const int64_t c = xShape[1];
+  const ref::Tensor x = rng.tensor(xShape, low, high);
+  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
+  const ref::Tensor b = rng.tensor({c}, -1, 1);
+  const ref::BatchNormTrainResult r = ref::batchNormTrain(x, w, b, epsilon);
+  addForward(table, name, "batch_norm_train", {{"epsilon", epsilon}},
+             f32({x, w, b}), {r.y, r.mean, r.var});
+}
+
+void addDropout(GradCaseTable &table, const std::string &name,
+                std::vector<int64_t> shape, double rate, int32_t seed,
+                int64_t salt) {
+  Rng rng("dropout_train/" + name);
+  // |x| >= 0.5: a dropped element that the kernel keeps (or the other way
+  // round) is off by >= 0.5, far past the tolerance, so the value check
+  // also checks the mask bit for bit.
+  ref::Tensor x = rng.tensor(shape, -2, 2);
+  keepAwayFrom(x, {0}, 0.5);
+  ref::Tensor seedValue = scalar(seed);
+  addForward(table, name, "dropout_train", {{"rate", rate}, {"salt", salt}},
+             {{x, codegen::DType::F32}, {seedValue, codegen::DType::I32}},
+             {ref::dropoutTrain(x, seed, salt, rate)});
+}
+
+// ---------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------
+
+GradCaseTable buildCases() {
+  GradCaseTable t;
+  using A = ref::Activation;
+
+  // conv2d_grad_input / conv2d_grad_weight (one case of each per line).
+  addConvGrads(t, "stride2_asym_pads_n3", {3, 5, 7, 6}, 4, {3, 3},
+               convParams({2, 2}, {0, 1, 2, 1}));
+  addConvGrads(t, "dilation2_groups2", {1, 6, 8, 7}, 4, {3, 3},
+               convParams({1, 1}, {2, 2, 2, 2}, {2, 2}, 2));
+  addConvGrads(t, "depthwise_c5_stride2", {2, 5, 6, 6}, 5, {3, 3},
+               convParams({2, 2}, {0, 0, 1, 1}, {1, 1}, 5));
+  addConvGrads(t, "image1x1_k3_pad1_c17", {3, 17, 1, 1}, 3, {3, 3},
+               convParams({1, 1}, {1, 1, 1, 1}));
+  addConvGrads(t, "k5x3_stride2x1_dilation2x1_asym", {1, 3, 11, 9}, 2, {5, 3},
+               convParams({2, 1}, {1, 0, 3, 2}, {2, 1}));
+  // Stride 3 > kernel 2: rows/cols 2 and 5 are in no window (dx = 0).
+  addConvGrads(t, "stride3_gaps", {1, 2, 8, 8}, 3, {2, 2},
+               convParams({3, 3}, {0, 0, 0, 0}));
+  addConvGrads(t, "pointwise_c17_o16_n2", {2, 17, 3, 4}, 16, {1, 1},
+               convParams({1, 1}, {0, 0, 0, 0}));
+
+  addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
+                 poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
+  addMaxPoolGrad(t, "ceil_k2_s2_c17_odd", {1, 17, 5, 7},
+                 poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}, true));
+  addMaxPoolGrad(t, "dilation2_pad2", {1, 2, 7, 7},
+                 poolParams({3, 3}, {1, 1}, {2, 2, 2, 2}, false, true, {2, 2}));
+  addMaxPoolGrad(t, "asym_pads_stride1x2", {2, 3, 6, 7},
+                 poolParams({3, 3}, {1, 2}, {1, 0, 0, 1}));
+  addMaxPoolGrad(t, "image1x1_k1", {3, 5, 1, 1},
+                 poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
+
+  addAvgPoolGrad(t, "k3_s2_pad1_include_pad_n3", {3, 5, 7, 7},
+                 poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));
+  addAvgPoolGrad(t, "ceil_k3_s2_pad1_include_pad", {2, 3, 6, 6},
+                 poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, true));
+  addAvgPoolGrad(t, "ceil_k3_s2_pad1_exclude_pad", {2, 3, 6, 6},
+                 poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, false));
+  addAvgPoolGrad(t, "asym_pads_k3x4_include_pad", {1, 3, 7, 8},
+                 poolParams({3, 4}, {2, 1}, {0, 1, 1, 2}, false, true));
+  addAvgPoolGrad(t, "ceil_last_window_dropped_exclude_pad_c17", {1, 17, 5, 5},
+                 poolParams({2, 2}, {2, 2}, {1, 1, 1, 1}, true, false));
+
+  addGlobalAvgPoolGrad(t, "n3_c5_7x6", {3, 5, 7, 6});
+  addGlobalAvgPoolGrad(t, "n1_c17_1x1", {1, 17, 1, 1});
+
+  addBatchNormGrad(t, "n3_c5_4x4", {3, 5, 4, 4}, 1e-5);
+  addBatchNormGrad(t, "2d_n5_c3", {5, 3}, 1e-5);
+  addBatchNormGrad(t, "n1_c17_3x2_eps1e-3", {1, 17, 3, 2}, 1e-3);
+  // Values ~11: the step scales with |x| (1e-2) while the spread is ~0.6,
+  // so a smaller h keeps the truncation error down.
+  addBatchNormGrad(t, "mean_offset10", {3, 5, 4, 4}, 1e-5, 10, 12, 1e-4);
+
+  addLayerNormGrad(t, "last_axis_affine", {3, 5, 6}, 2, true, 1e-5);
+  addLayerNormGrad(t, "axis1_rank4_affine", {2, 3, 4, 5}, 1, true, 1e-5);
+  addLayerNormGrad(t, "c17_no_affine_eps1e-3", {4, 17}, 1, false, 1e-3);
+
+  // activation_grad: every activation on [3,5,7,6] (630 elements, odd
+  // vector tail); the case names are the kink tests' keys.
+  const std::vector<int64_t> image = {3, 5, 7, 6};
+  struct Simple {
+    const char *name;
+    A kind;
+    double low, high;
+    std::vector<double> kinks;
+  };
+  const Simple simple[] = {
+      {"step", A::Step, -8, 8, {0}},      {"sigmoid", A::Sigmoid, -8, 8, {}},
+      {"tanh", A::Tanh, -8, 8, {}},       {"relu", A::Relu, -8, 8, {0}},
+      {"relu6", A::Relu6, -8, 8, {0, 6}}, {"selu", A::Selu, -8, 8, {0}},
+      {"silu", A::Silu, -8, 8, {}},       {"sin", A::Sin, -10, 10, {}},
+  };
+  for (const Simple &s : simple) {
+    addActivationGrad(t, s.name, s.kind, {{"activation", s.name}}, image, s.low,
+                      s.high, s.kinks);
+  }
+  ref::ActivationParams p;
+  p.alpha = 0.2;
+  addActivationGrad(t, "leaky_relu", A::LeakyRelu,
+                    {{"activation", "leaky_relu"}, {"alpha", 0.2}}, image, -8,
+                    8, {0}, p);
+  p.alpha = 0.7;
+  addActivationGrad(t, "elu", A::Elu, {{"activation", "elu"}, {"alpha", 0.7}},
+                    image, -8, 8, {0}, p);
+  addActivationGrad(t, "gelu_none", A::GeluErf,
+                    {{"activation", "gelu"}, {"approximate", "none"}}, image,
+                    -6, 6, {});
+  addActivationGrad(t, "gelu_tanh", A::GeluTanh,
+                    {{"activation", "gelu"}, {"approximate", "tanh"}}, image,
+                    -6, 6, {});
+  p = {};
+  addActivationGrad(
+      t, "softplus", A::Softplus,
+      {{"activation", "softplus"}, {"beta", 1.0}, {"threshold", 20.0}}, image,
+      -25, 25, {20}, p);
+  p.beta = 2;
+  p.threshold = 5;
+  addActivationGrad(
+      t, "softplus_beta2_threshold5", A::Softplus,
+      {{"activation", "softplus"}, {"beta", 2.0}, {"threshold", 5.0}}, image,
+      -6, 6, {2.5}, p);
+
+  addPreluGrad(t, "per_channel_c5", {3, 5, 4, 4}, 5);
+  addPreluGrad(t, "shared_slope", {3, 5, 4, 4}, 1);
+  addPreluGrad(t, "per_channel_2d_c17", {2, 17}, 17);
+
+  addSoftmaxGrad(t, "2d_axis1", {4, 7}, 1, false);
+  addSoftmaxGrad(t, "2d_axis1_log", {4, 7}, 1, true);
+  addSoftmaxGrad(t, "3d_axis1", {3, 5, 6}, 1, false);
+  addSoftmaxGrad(t, "3d_axis1_log", {3, 5, 6}, 1, true);
+  addSoftmaxGrad(t, "3d_axis0", {3, 5, 6}, 0, false);
+
+  // loss_grad, all 8 losses; dloss != 1 everywhere.
+  addPointwiseLossGrad(t, "mse_3x5", "mse", json::object(), {3, 5}, 1.7,
+                       ref::mse);
+  addPointwiseLossGrad(t, "mae_3x5x7", "mae", json::object(), {3, 5, 7}, -0.6,
+                       ref::mae);
+  addPointwiseLossGrad(t, "huber_delta1_4x9", "huber", {{"delta", 1.0}}, {4, 9},
+                       1.3, [](const ref::Tensor &a, const ref::Tensor &b) {
+                         return ref::huber(a, b, 1.0);
+                       });
+  {
+    Rng rng("loss_grad/bce_3x5");
+    const ref::Tensor prob = rng.tensor({3, 5}, 0.1, 0.9);
+    const ref::Tensor target = rng.tensor({3, 5}, 0, 1);
+    addLossGrad(t, "bce_3x5", "bce", json::object(), prob,
+                {target, codegen::DType::F32}, 0.8,
+                [=](const ref::Tensor &v) { return ref::bce(v, target); });
+  }
+  {
+    Rng rng("loss_grad/bce_logits_3x5");
+    const ref::Tensor logits = rng.tensor({3, 5}, -6, 6);
+    const ref::Tensor target = rng.tensor({3, 5}, 0, 1);
+    addLossGrad(t, "bce_logits_3x5", "bce_logits", json::object(), logits,
+                {target, codegen::DType::F32}, 1.5, [=](const ref::Tensor &v) {
+                  return ref::bceLogits(v, target);
+                });
+  }
+  {
+    Rng rng("loss_grad/cce_4x10");
+    const ref::Tensor logits = rng.tensor({4, 10}, -5, 5);
+    ref::Tensor target = rng.tensor({4, 10}, 0.1, 1);
+    for (int64_t i = 0; i < 4; ++i) { // probability rows, rounded to float
+      double sum = 0;
+      for (int64_t j = 0; j < 10; ++j) {
+        sum += target.data[i * 10 + j];
+      }
+      for (int64_t j = 0; j < 10; ++j) {
+        target.data[i * 10 + j] =
+            static_cast<float>(target.data[i * 10 + j] / sum);
+      }
+    }
+    addLossGrad(t, "cce_probabilities_4x10", "cce", json::object(), logits,
+                {target, codegen::DType::F32}, 2.0,
+                [=](const ref::Tensor &v) { return ref::cce(v, target); });
+  }
+  {
+    Rng rng("loss_grad/sparse_cce_5x10");
+    const ref::Tensor logits = rng.tensor({5, 10}, -5, 5);
+    std::vector<int32_t> labels(5);
+    ref::Tensor labelValues({5});
+    for (int64_t i = 0; i < 5; ++i) {
+      labelValues.data[i] = labels[i] = rng.integer(0, 10);
+    }
+    addLossGrad(
+        t, "sparse_cce_5x10", "sparse_cce", json::object(), logits,
+        {labelValues, codegen::DType::I32}, 0.9,
+        [=](const ref::Tensor &v) { return ref::sparseCce(v, labels); });
+  }
+  {
+    Rng rng("loss_grad/hinge_3x5");
+    ref::Tensor pred = rng.tensor({3, 5}, -2, 2);
+    ref::Tensor target({3, 5});
+    for (double &v : target.data) {
+      v = rng.integer(0, 2) ? 1.0 : -1.0;
+    }
+    keepAwayFrom(pred, {-1, 1}); // the margin 1 - p·t stays off 0
+    addLossGrad(t, "hinge_3x5", "hinge", json::object(), pred,
+                {target, codegen::DType::F32}, -1.1,
+                [=](const ref::Tensor &v) { return ref::hinge(v, target); });
+  }
+
+  struct Regularizer {
+    const char *name;
+    double l1, l2;
+    std::vector<int64_t> shape;
+  };
+  for (const Regularizer &r : {Regularizer{"l1_l2_5x7", 0.01, 0.001, {5, 7}},
+                               Regularizer{"l2_only_len17", 0, 0.5, {17}}}) {
+    Rng rng(std::string("regularizer/") + r.name);
+    ref::Tensor w = rng.tensor(r.shape, -2, 2);
+    keepAwayFrom(w, {0});
+    const double l1 = r.l1, l2 = r.l2, dloss = 1.9;
+    t.add(r.name, "regularizer_grad", {{"l1", l1}, {"l2", l2}},
+          f32({w, scalar(dloss)}), {r.shape}, [=] {
+            return std::vector<ref::Tensor>{ref::numericGrad(
+                [&](const ref::Tensor &v) {
+                  return dloss * ref::regularizer(v, l1, l2);
+                },
+                w, kFdStep)};
+          });
+    addForward(t, r.name, "regularizer", {{"l1", l1}, {"l2", l2}}, f32({w}),
+               {scalar(ref::regularizer(w, l1, l2))});
+  }
+
+  // matmul: the dense gradients against finite differences, the other
+  // transposes against the reference.
+  addDenseGradMatmuls(t, "n3_k17_o5", 3, 17, 5);
+  addDenseGradMatmuls(t, "n8_k33_o16", 8, 33, 16);
+  addMatmul(t, "transpose_b_dense_forward", {3, 17}, {5, 17}, false, true);
+  addMatmul(t, "transpose_both", {17, 3}, {5, 17}, true, true);
+
+  addReduceSum(t, "axes0_2", {3, 5, 7}, {0, 2}, false);
+  addReduceSum(t, "bias_grad_axis0", {4, 17}, {0}, false);
+  addReduceSum(t, "axes0_2_3_keepdims", {2, 3, 4, 5}, {0, 2, 3}, true);
+  addReduceSum(t, "all_to_scalar", {3, 5}, {0, 1}, false);
+
+  addSlice(t, "axis1", {3, 7, 5}, 1, 2, 4);
+  addSlice(t, "axis0_last_row", {6, 4}, 0, 5, 1);
+  addSlice(t, "axis2_c17_to_16", {2, 3, 17}, 2, 0, 16);
+
+  {
+    Rng rng("scale/3x5x7");
+    const ref::Tensor x = rng.tensor({3, 5, 7}, -2, 2);
+    addForward(t, "3x5x7", "scale", {{"factor", -0.37}}, f32({x}),
+               {ref::scale(x, -0.37)});
+  }
+
+  {
+    Rng rng("running_stats_update/c5");
+    const ref::Tensor rm = rng.tensor({5}, -1, 1), rv = rng.tensor({5}, 0.5, 2);
+    const ref::Tensor m = rng.tensor({5}, -1, 1), v = rng.tensor({5}, 0.5, 2);
+    addForward(t, "c5_count48", "running_stats_update",
+               {{"momentum", 0.1}, {"count", 48}}, f32({rm, rv, m, v}),
+               ref::runningStatsUpdate(rm, rv, m, v, 0.1, 48));
+    // count 2: the unbiasing factor is 2.
+    const ref::Tensor rm17 = rng.tensor({17}, -1, 1),
+                      rv17 = rng.tensor({17}, 0.5, 2);
+    const ref::Tensor m17 = rng.tensor({17}, -1, 1),
+                      v17 = rng.tensor({17}, 0.5, 2);
+    addForward(t, "c17_count2_momentum0_3", "running_stats_update",
+               {{"momentum", 0.3}, {"count", 2}}, f32({rm17, rv17, m17, v17}),
+               ref::runningStatsUpdate(rm17, rv17, m17, v17, 0.3, 2));
+  }
+
+  addBatchNormTrain(t, "n3_c5_4x4", {3, 5, 4, 4}, 1e-5);
+  addBatchNormTrain(t, "2d_n4_c3", {4, 3}, 1e-5);
+  addBatchNormTrain(t, "n1_c17_3x2_eps1e-3", {1, 17, 3, 2}, 1e-3);
+  addBatchNormTrain(t, "mean_offset10", {3, 5, 4, 4}, 1e-5, 10, 12);
+
+  addDropout(t, "rate0_5_seed42", {3, 5, 7, 6}, 0.5, 42, 0);
+  // Negative seed and a salt past 32 bits: both cast to uint32.
+  addDropout(t, "rate0_3_negative_seed_wide_salt", {17}, 0.3, -7,
+             0x123456789ll);
+  addDropout(t, "rate0_keeps_all", {4, 33}, 0.0, 3, 11);
+  return t;
+}
+
+const GradCaseTable &gradCases() {
+  static const GradCaseTable table = buildCases();
+  return table;
+}
+
+// ---------------------------------------------------------------------------
+// Comparison
+// ---------------------------------------------------------------------------
+
+// The largest scaled error per op, over every case and output run so far.
+std::map<std::string, double> &worstByOp() {
+  static std::map<std::string, double> worst;
+  return worst;
+}
+
+// Prints worstByOp() after the last test when KILN_TEST_PRINT_ERRORS is set.
+class ErrorTable : public ::testing::Environment {
+public:
+  void TearDown() override {
+    if (!std::getenv("KILN_TEST_PRINT_ERRORS") || worstByOp().empty()) {
+      return;
+    }
+    std::cout << "[error table] max scaled error per training op:\n";
+    for (const auto &[op, worst] : worstByOp()) {
+      std::cout << "  " << op << ": " << worst << "\n";
+    }
+  }
+};
+::testing::Environment *const errorTable =
+    ::testing::AddGlobalTestEnvironment(new ErrorTable);
+
+// Compares `got` with `want` element by element: |got - want| <= tolerance ·
+// max(|want|, floor). Records the worst scaled error under `label` and its op.
+void expectClose(const ref::Tensor &want, const runtime::Tensor &got,
+                 double tolerance, double floor, const std::string &op,
+                 const std::string &label) {
+  ASSERT_EQ(got.shape, want.shape) << label;
+  ASSERT_EQ(got.dtype, runtime::DType::F32) << label;
+  double worst = 0;
+  int mismatches = 0;
+  std::ostringstream details;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    const double g = got.f32()[i], w = want.data[i];
+    const double error = std::abs(g - w) / std::max(std::abs(w), floor);
+    const bool ok = error <= tolerance; // false for NaN
+    worst = std::max(worst, std::isnan(error) ? INFINITY : error);
+    if (!ok && ++mismatches <= 5) {
+      details << "\n  element " << i << ": expected " << w << ", got " << g;
+    }
+  }
+  worstByOp()[op] = std::max(worstByOp()[op], worst);
+  if (std::getenv("KILN_TEST_PRINT_ERRORS")) {
+    std::cout << "[error] " << label << " max scaled error " << worst << "\n";
+  }
+  EXPECT_EQ(mismatches, 0) << label << " " << shapeText(want.shape) << ": "
+                           << mismatches << " of " << want.data.size()
+                           << " elements off by more than " << tolerance
+                           << " (scale floor " << floor << ", max scaled error "
+                           << worst << ")" << details.str();
+}
+
+double maxAbs(const ref::Tensor &t) {
+  double m = 0;
+  for (double v : t.data) {
+    m = std::max(m, std::abs(v));
+  }
+  return m;
+}
+
+std::vector<runtime::Tensor> runKernel(const KernelSpec &spec,
+                                       const std::vector<Operand> &operands) {
+  std::vector<runtime::Tensor> inputs;
+  for (const Operand &operand : operands) {
+    inputs.push_back(toRuntime(operand));
+  }
+  return sharedKernelBatch().run(spec, inputs);
+}
+
+ref::Tensor toReference(const runtime::Tensor &t) {
+  ref::Tensor r(t.shape);
+  for (size_t i = 0; i < r.data.size(); ++i) {
+    r.data[i] = t.f32()[i];
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Optimizer cases
+// ---------------------------------------------------------------------------
+
+struct OptimizerCase {
+  std::string name;
+  ref::OptimizerConfig config;
+  double lr;
+  KernelSpec spec;
+  ref::Tensor param;              // before the first update
+  std::vector<ref::Tensor> grads; // one per update
+};
+
+void PrintTo(const OptimizerCase *c, std::ostream *os) {
+  *os << "optimizer_update/" << c->name;
+}
+
+// The kernel attrs of docs/training-ops.md: kind, that kind's
+// hyperparameters, weight_decay and clip_value.
+json optimizerAttrs(const ref::OptimizerConfig &c) {
+  json attrs = {{"kind", c.kind},
+                {"weight_decay", c.weightDecay},
+                {"clip_value", c.clipValue}};
+  if (c.kind == "momentum" || c.kind == "nesterov") {
+    attrs["momentum"] = c.momentum;
+    attrs["dampening"] = c.dampening;
+  } else if (c.kind == "adagrad") {
+    attrs["lr_decay"] = c.lrDecay;
+    attrs["epsilon"] = c.epsilon;
+  } else if (c.kind == "adadelta") {
+    attrs["rho"] = c.rho;
+    attrs["epsilon"] = c.epsilon;
+  } else if (c.kind == "rmsprop") {
+    attrs["alpha"] = c.alpha;
+    attrs["epsilon"] = c.epsilon;
+  } else if (c.kind == "adam") {
+    attrs["beta1"] = c.beta1;
+    attrs["beta2"] = c.beta2;
+    attrs["epsilon"] = c.epsilon;
+  }
+  return attrs;
+}
+
+// PyTorch's defaults for a kind (epsilon differs per kind).
+ref::OptimizerConfig optimizerDefaults(const std::string &kind) {
+  ref::OptimizerConfig c;
+  c.kind = kind;
+  c.epsilon = kind == "adagrad" ? 1e-10 : kind == "adadelta" ? 1e-6 : 1e-8;
+  return c;
+}
+
+KernelSpec optimizerSpec(const ref::OptimizerConfig &c,
+                         const std::vector<int64_t> &shape) {
+  const int slots = ref::optimizerSlots(c.kind);
+  std::vector<Operand> inputs =
+      f32({ref::Tensor(shape), ref::Tensor(shape), scalar(0), scalar(1)});
+  std::vector<std::vector<int64_t>> outputs = {shape};
+  for (int s = 0; s < slots; ++s) {
+    inputs.push_back({ref::Tensor(shape), codegen::DType::F32});
+    outputs.push_back(shape);
+  }
+  KernelSpec spec =
+      makeSpec("optimizer_update", optimizerAttrs(c), inputs, outputs);
+  registerSpec(spec);
+  return spec;
+}
+
+std::vector<OptimizerCase> buildOptimizerCases() {
+  std::vector<OptimizerCase> cases;
+  auto add = [&](const std::string &name, const ref::OptimizerConfig &c,
+                 double lr) {
+    Rng rng("optimizer_update/" + name);
+    OptimizerCase oc;
+    oc.name = name;
+    oc.config = c;
+    oc.lr = static_cast<float>(lr); // the kernel's lr is an f32 scalar
+    oc.param = rng.tensor({5, 7}, -2, 2);
+    for (int step = 0; step < 3; ++step) {
+      oc.grads.push_back(rng.tensor({5, 7}, -1, 1));
+    }
+    oc.spec = optimizerSpec(c, {5, 7});
+    cases.push_back(std::move(oc));
+  };
+  for (const char *kind : {"sgd", "momentum", "nesterov", "adagrad", "adadelta",
+                           "rmsprop", "adam"}) {
+    add(std::string(kind) + "_defaults", optimizerDefaults(kind),
+        std::string(kind) == "adadelta" ? 1.0 : 0.01);
+  }
+  ref::OptimizerConfig c = optimizerDefaults("sgd");
+  c.weightDecay = 0.05;
+  c.clipValue = 0.3; // clips about 2/3 of the gradients in [-1, 1)
+  add("sgd_weight_decay_clip", c, 0.1);
+  c = optimizerDefaults("momentum");
+  c.momentum = 0.8;
+  c.dampening = 0.3; // not applied on the first step
+  c.weightDecay = 0.01;
+  add("momentum_dampening_weight_decay", c, 0.05);
+  c = optimizerDefaults("nesterov");
+  c.weightDecay = 0.02;
+  c.clipValue = 0.5;
+  add("nesterov_weight_decay_clip", c, 0.05);
+  c = optimizerDefaults("adagrad");
+  c.lrDecay = 0.5; // lr / (1 + (t - 1)·0.5)
+  add("adagrad_lr_decay", c, 0.1);
+  c = optimizerDefaults("adam");
+  c.beta1 = 0.8;
+  c.beta2 = 0.95;
+  c.weightDecay = 0.1;
+  c.clipValue = 0.4;
+  add("adam_betas_weight_decay_clip", c, 0.01);
+  c = optimizerDefaults("rmsprop");
+  c.alpha = 0.9;
+  c.weightDecay = 0.01;
+  add("rmsprop_alpha0_9_weight_decay", c, 0.01);
+  return cases;
+}
+
+const std::vector<OptimizerCase> &optimizerCases() {
+  static const std::vector<OptimizerCase> cases = buildOptimizerCases();
+  return cases;
+}
+
+// The 1-element specs of the hand-computed tests.
+const KernelSpec &handSpec(const std::string &kind) {
+  static const std::map<std::string, KernelSpec> specs = [] {
+    std::map<std::string, KernelSpec> m;
+    for (const char *k : {"sgd", "momentum", "adam"}) {
+      m[k] = optimizerSpec(optimizerDefaults(k), {1});
+    }
+    return m;
+  }();
+  return specs.at(kind);
+}
+
+// Registered at start-up like every other case.
+const bool handSpecsRegistered = (handSpec("sgd"), true);
+
+// ---------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------
+
+// Compiles every kernel of this file (the ctest fixture test of
+// KernelTest.cpp compiles them too: every case registers at start-up).
+TEST(GradKernelBatchTest, EveryCaseCompiles) {
+  gradCases();
+  optimizerCases();
+  (void)handSpecsRegistered;
+  for (const std::string &failure : sharedKernelBatch().compileRegistered()) {
+    for (const std::string &key : registeredKeys()) {
+      if (failure.compare(0, key.size() + 2, key + ": ") == 0) {
+        ADD_FAILURE() << "codegen failed: " << failure;
+      }
+    }
+  }
+}
+
+class GradKernelTest : public ::testing::TestWithParam<const GradCase *> {};
+
+TEST_P(GradKernelTest, MatchesReference) {
+  const GradCase &c = *GetParam();
+  std::vector<runtime::Tensor> outputs;
+  try {
+    outputs = runKernel(c.spec, c.inputs);
+  } catch (const std::exception &e) {
+    FAIL() << "running " << c.spec.key() << " threw: " << e.what();
+  }
+  const std::vector<ref::Tensor> expected = c.expected();
+  ASSERT_EQ(outputs.size(), expected.size());
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const std::string label =
+        c.spec.op + "/" + c.name + " output " + std::to_string(o);
+    if (c.check == Check::Forward) {
+      expectClose(expected[o], outputs[o], kTolerance, 1.0, c.spec.op, label);
+    } else {
+      const double m = maxAbs(expected[o]);
+      expectClose(expected[o], outputs[o], kFdTolerance, m > 0 ? 1e-2 * m : 1,
+                  c.spec.op, label);
+    }
+  }
+}
+
+std::string caseName(const ::testing::TestParamInfo<const GradCase *> &info) {
+  std::string name = info.param->name;
+  std::replace_if(
+      name.begin(), name.end(), [](char ch) { return !std::isalnum(ch); }, '_');
+  return name;
+}
+
+#define KILN_GRAD_CASES(Suite, op)                                             \
+  INSTANTIATE_TEST_SUITE_P(Suite, GradKernelTest,                              \
+                           ::testing::ValuesIn(gradCases().casesOf(op)),       \
+                           caseName)
+
+KILN_GRAD_CASES(Conv2dGradInput, "conv2d_grad_input");
+KILN_GRAD_CASES(Conv2dGradWeight, "conv2d_grad_weight");
+KILN_GRAD_CASES(MaxPool2dGrad, "max_pool2d_grad");
+KILN_GRAD_CASES(AvgPool2dGrad, "avg_pool2d_grad");
+KILN_GRAD_CASES(GlobalAvgPoolGrad, "global_avg_pool_grad");
+KILN_GRAD_CASES(BatchNormGrad, "batch_norm_grad");
+KILN_GRAD_CASES(LayerNormGrad, "layer_norm_grad");
+KILN_GRAD_CASES(ActivationGrad, "activation_grad");
+KILN_GRAD_CASES(PreluGrad, "prelu_grad");
+KILN_GRAD_CASES(SoftmaxGrad, "softmax_grad");
+KILN_GRAD_CASES(LossGrad, "loss_grad");
+KILN_GRAD_CASES(RegularizerGrad, "regularizer_grad");
+KILN_GRAD_CASES(Matmul, "matmul");
+KILN_GRAD_CASES(ReduceSum, "reduce_sum");
+KILN_GRAD_CASES(Slice, "slice");
+KILN_GRAD_CASES(Scale, "scale");
+KILN_GRAD_CASES(Regularizer, "regularizer");
+KILN_GRAD_CASES(RunningStatsUpdate, "running_stats_update");
+KILN_GRAD_CASES(BatchNormTrain, "batch_norm_train");
+KILN_GRAD_CASES(DropoutTrain, "dropout_train");
+
+// Three updates, each output fed back as the next input, step = 1, 2, 3;
+// every update is compared with the reference applied to the kernel's own
+// previous state (so that float rounding does not compound).
+class OptimizerUpdateTest
+    : public ::testing::TestWithParam<const OptimizerCase *> {};
+
+TEST_P(OptimizerUpdateTest, ThreeUpdatesMatchReference) {
+  const OptimizerCase &c = *GetParam();
+  ref::Tensor param = c.param;
+  std::vector<ref::Tensor> slots(ref::optimizerSlots(c.config.kind),
+                                 ref::Tensor(param.shape)); // zeros
+  for (int step = 1; step <= 3; ++step) {
+    std::vector<ref::Tensor> in = {param, c.grads[step - 1], scalar(c.lr),
+                                   scalar(step)};
+    in.insert(in.end(), slots.begin(), slots.end());
+    std::vector<runtime::Tensor> outputs;
+    try {
+      outputs = runKernel(c.spec, f32(in));
+    } catch (const std::exception &e) {
+      FAIL() << "running " << c.spec.key() << " threw: " << e.what();
+    }
+    const std::vector<ref::Tensor> want = ref::optimizerUpdate(
+        c.config, param, c.grads[step - 1], c.lr, step, slots);
+    ASSERT_EQ(outputs.size(), want.size());
+    for (size_t o = 0; o < want.size(); ++o) {
+      expectClose(want[o], outputs[o], kTolerance, 1e-3, "optimizer_update",
+                  "optimizer_update/" + c.name + " step " +
+                      std::to_string(step) + " output " + std::to_string(o));
+    }
+    param = toReference(outputs[0]);
+    for (size_t s = 0; s < slots.size(); ++s) {
+      slots[s] = toReference(outputs[1 + s]);
+    }
+  }
+}
+
+std::string
+optimizerCaseName(const ::testing::TestParamInfo<const OptimizerCase *> &info) {
+  return info.param->name;
+}
+
+std::vector<const OptimizerCase *> optimizerCasePointers() {
+  std::vector<const OptimizerCase *> pointers;
+  for (const OptimizerCase &c : optimizerCases()) {
+    pointers.push_back(&c);
+  }
+  return pointers;
+}
+
+INSTANTIATE_TEST_SUITE_P(OptimizerUpdate, OptimizerUpdateTest,
+                         ::testing::ValuesIn(optimizerCasePointers()),
+                         optimizerCaseName);
+
+// Hand-computed numbers: p = 1, a constant gradient 0.5, lr = 0.1, PyTorch's
+// defaults. Returns {param, slots...} after each of three updates.
+std::vector<std::vector<double>> threeHandUpdates(const std::string &kind) {
+  const KernelSpec &spec = handSpec(kind);
+  std::vector<ref::Tensor> state(spec.outputs.size(), ref::Tensor({1}));
+  state[0].data[0] = 1;
+  std::vector<std::vector<double>> after;
+  for (int step = 1; step <= 3; ++step) {
+    std::vector<ref::Tensor> in = {state[0], ref::Tensor({1}, {0.5}),
+                                   scalar(0.1), scalar(step)};
+    in.insert(in.end(), state.begin() + 1, state.end());
+    const std::vector<runtime::Tensor> out = runKernel(spec, f32(in));
+    std::vector<double> values;
+    for (size_t o = 0; o < out.size(); ++o) {
+      state[o] = toReference(out[o]);
+      values.push_back(state[o].data[0]);
+    }
+    after.push_back(values);
+  }
+  return after;
+}
+
+// Float kernels: 1e-6 is ~10 float ulps at 1.
+constexpr double kHandTolerance = 1e-6;
+
+TEST(OptimizerUpdateByHand, Sgd) {
+  // p -= 0.1·0.5 each step: 0.95, 0.90, 0.85.
+  const auto after = threeHandUpdates("sgd");
+  EXPECT_NEAR(after[0][0], 0.95, kHandTolerance);
+  EXPECT_NEAR(after[1][0], 0.90, kHandTolerance);
+  EXPECT_NEAR(after[2][0], 0.85, kHandTolerance);
+}
+
+TEST(OptimizerUpdateByHand, Momentum) {
+  // buf = g on step 1, then 0.9·buf + g: 0.5, 0.95, 1.355.
+  // p -= 0.1·buf: 0.95, 0.855, 0.7195.
+  const auto after = threeHandUpdates("momentum");
+  EXPECT_NEAR(after[0][1], 0.5, kHandTolerance);
+  EXPECT_NEAR(after[1][1], 0.95, kHandTolerance);
+  EXPECT_NEAR(after[2][1], 1.355, kHandTolerance);
+  EXPECT_NEAR(after[0][0], 0.95, kHandTolerance);
+  EXPECT_NEAR(after[1][0], 0.855, kHandTolerance);
+  EXPECT_NEAR(after[2][0], 0.7195, kHandTolerance);
+}
+
+TEST(OptimizerUpdateByHand, Adam) {
+  // m = 0.9m + 0.05: 0.05, 0.095, 0.1355; v = 0.999v + 0.00025: 0.00025,
+  // 0.00049975, 0.00074925025. With a constant gradient the bias-corrected
+  // m̂ = 0.5 and √v̂ = 0.5 exactly, so every step moves p by
+  // 0.1·0.5/(0.5 + 1e-8) ≈ 0.1: 0.9, 0.8, 0.7.
+  const auto after = threeHandUpdates("adam");
+  EXPECT_NEAR(after[0][1], 0.05, kHandTolerance);
+  EXPECT_NEAR(after[1][1], 0.095, kHandTolerance);
+  EXPECT_NEAR(after[2][1], 0.1355, kHandTolerance);
+  EXPECT_NEAR(after[0][2], 0.00025, 1e-9);
+  EXPECT_NEAR(after[1][2], 0.00049975, 1e-9);
+  EXPECT_NEAR(after[2][2], 0.00074925025, 1e-9);
+  EXPECT_NEAR(after[0][0], 0.9, kHandTolerance);
+  EXPECT_NEAR(after[1][0], 0.8, kHandTolerance);
+  EXPECT_NEAR(after[2][0], 0.7, kHandTolerance);
+}
+
+// ----- values at kinks (docs/training-ops.md, "Derivatives at kinks") -------
+
+// Runs the kernel of case op/name on `inputs` (same shapes as the case).
+std::vector<runtime::Tensor> runCaseKernel(const std::string &op,
+                                           const std::string &name,
+                                           const std::vector<Operand> &inputs) {
+  return runKernel(gradCases().find(op, name).spec, inputs);
+}
+
+void expectValues(const runtime::Tensor &got, const ref::Tensor &want,
+                  const std::string &label) {
+  expectClose(want, got, kTolerance, 1e-30, "kinks", label); // relative
+}
+
+// An activation_grad case's kernel on x = `kink` everywhere with random dy:
+// dx must be dy·`derivative`.
+void expectActivationKink(const std::string &name, double kink,
+                          double derivative) {
+  const GradCase &c = gradCases().find("activation_grad", name);
+  const ref::Tensor &dy = c.inputs[1].values;
+  ref::Tensor x(dy.shape);
+  std::fill(x.data.begin(), x.data.end(), kink);
+  const auto out = runCaseKernel("activation_grad", name, f32({x, dy}));
+  ref::Tensor want = dy;
+  for (double &v : want.data) {
+    v *= static_cast<float>(derivative);
+  }
+  expectValues(out[0], want,
+               "activation_grad/" + name + " at x = " + std::to_string(kink));
+}
+
+TEST(ActivationGradKinks, PyTorchValues) {
+  expectActivationKink("relu", 0, 0);
+  expectActivationKink("relu6", 0, 0);
+  expectActivationKink("relu6", 6, 0);
+  expectActivationKink("step", 0, 0);
+  expectActivationKink("step", 1.5, 0);       // 0 everywhere
+  expectActivationKink("leaky_relu", 0, 0.2); // alpha at x <= 0
+  expectActivationKink("elu", 0, 0.7);        // alpha·e^0
+  expectActivationKink("selu", 0, 1.0507009873554805 * 1.6732632423543772);
+  // beta·x == threshold: still sigmoid(beta·x) (PyTorch: x·beta > threshold
+  // takes the linear branch); 1 just past it.
+  expectActivationKink("softplus_beta2_threshold5", 2.5,
+                       1 / (1 + std::exp(-5.0)));
+  expectActivationKink("softplus_beta2_threshold5", 2.75, 1);
+}
+
+TEST(PreluGradKinks, ZeroTakesTheSlope) {
+  // x = 0 everywhere: dx = dy·slope, dslope = Σ dy·x = 0.
+  const GradCase &c = gradCases().find("prelu_grad", "per_channel_c5");
+  const ref::Tensor &slope = c.inputs[1].values, &dy = c.inputs[2].values;
+  const ref::Tensor x(dy.shape);
+  const auto out =
+      runCaseKernel("prelu_grad", "per_channel_c5", f32({x, slope, dy}));
+  ref::Tensor want = dy;
+  const int64_t inner = 16; // [3,5,4,4]
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    want.data[i] = static_cast<float>(dy.data[i] * slope.data[(i / inner) % 5]);
+  }
+  expectValues(out[0], want, "prelu_grad dx at x = 0");
+  EXPECT_EQ(maxAbs(toReference(out[1])), 0) << "prelu_grad dslope at x = 0";
+}
+
+TEST(LossGradKinks, PyTorchValues) {
+  // mae at p == t: sign(0) = 0.
+  {
+    const GradCase &c = gradCases().find("loss_grad", "mae_3x5x7");
+    const ref::Tensor &t = c.inputs[1].values;
+    const auto out =
+        runCaseKernel("loss_grad", "mae_3x5x7", f32({t, t, scalar(-0.6)}));
+    EXPECT_EQ(maxAbs(toReference(out[0])), 0) << "mae at p == t";
+  }
+  // hinge at margin 1 - p·t == 0: 0; elsewhere -t·dloss/n.
+  {
+    const GradCase &c = gradCases().find("loss_grad", "hinge_3x5");
+    const ref::Tensor &t = c.inputs[1].values;
+    ref::Tensor p = t; // p·t = 1 everywhere...
+    ref::Tensor want(t.shape);
+    for (size_t i = 0; i < 5; ++i) { // ...but the first 5 inside the margin
+      p.data[i] = 0.5 * t.data[i];
+      want.data[i] = static_cast<float>(-t.data[i] * -1.1 / 15);
+    }
+    const auto out =
+        runCaseKernel("loss_grad", "hinge_3x5", f32({p, t, scalar(-1.1)}));
+    expectClose(want, out[0], kTolerance, 1e-3, "kinks", "hinge at margin 0");
+  }
+  // huber at |d| == delta: delta·sign(d) (= d); dloss 1.3, n = 36.
+  {
+    const GradCase &c = gradCases().find("loss_grad", "huber_delta1_4x9");
+    const ref::Tensor &t = c.inputs[1].values;
+    ref::Tensor p = t, want(t.shape);
+    for (size_t i = 0; i < p.data.size(); ++i) {
+      const double d = i % 2 ? 1.0 : -1.0;
+      p.data[i] = static_cast<float>(t.data[i] + d);
+      want.data[i] = (p.data[i] - t.data[i]) * 1.3 / 36; // float d, ~±1
+    }
+    const auto out = runCaseKernel("loss_grad", "huber_delta1_4x9",
+                                   f32({p, t, scalar(1.3)}));
+    expectClose(want, out[0], 1e-5, 1e-3, "kinks", "huber at |d| == delta");
+  }
+  // bce at p = 0 and 1: (p - t)/max(p(1 - p), 1e-12)/n · dloss, n = 15,
+  // dloss 0.8.
+  {
+    const GradCase &c = gradCases().find("loss_grad", "bce_3x5");
+    ref::Tensor p = c.inputs[0].values, t = c.inputs[1].values;
+    const double probs[] = {0, 0, 1, 1, 0};
+    const double targets[] = {0, 0.5, 1, 0, 1};
+    for (size_t i = 0; i < 5; ++i) {
+      p.data[i] = probs[i];
+      t.data[i] = targets[i];
+    }
+    ref::Tensor want(p.shape);
+    for (size_t i = 0; i < p.data.size(); ++i) {
+      const double pv = p.data[i], tv = t.data[i];
+      want.data[i] = (pv - tv) / std::max(pv * (1 - pv), 1e-12) / 15 * 0.8;
+    }
+    const auto out =
+        runCaseKernel("loss_grad", "bce_3x5", f32({p, t, scalar(0.8)}));
+    // Relative: the clamped elements are ~5e10.
+    expectClose(want, out[0], 1e-5, 1e-30, "kinks", "bce at p = 0, 1");
+  }
+}
+
+TEST(RegularizerGradKinks, SignOfZeroIsZero) {
+  const GradCase &c = gradCases().find("regularizer_grad", "l1_l2_5x7");
+  ref::Tensor w = c.inputs[0].values;
+  for (size_t i = 0; i < w.data.size(); i += 2) {
+    w.data[i] = 0;
+  }
+  const auto out =
+      runCaseKernel("regularizer_grad", "l1_l2_5x7", f32({w, scalar(1.9)}));
+  expectClose(ref::regularizerGrad(w, 1.9, 0.01, 0.001), out[0], kTolerance,
+              1e-3, "kinks", "regularizer_grad at w = 0");
+}
+
+// Ties in max-pool windows: the first maximum in row-major window order
+// takes the window's dy (PyTorch); overlapping windows add up. Integer
+// values in {0, 1, 2} make ties common; expected from the tie rule.
+TEST(MaxPoolGradKinks, TiesGoToTheFirstMaximum) {
+  const GradCase &c = gradCases().find("max_pool2d_grad", "k3_s2_pad1_n3_c5");
+  const ref::Tensor &dy = c.inputs[1].values;
+  Rng rng("max_pool2d_grad/ties");
+  ref::Tensor x(c.inputs[0].values.shape);
+  for (double &v : x.data) {
+    v = rng.integer(0, 3);
+  }
+  ref::Pool2dParams p;
+  p.kernel = {3, 3};
+  p.strides = {2, 2};
+  p.pads = {1, 1, 1, 1};
+  const auto out =
+      runCaseKernel("max_pool2d_grad", "k3_s2_pad1_n3_c5", f32({x, dy}));
+  expectClose(ref::maxPool2dGrad(x, dy, p), out[0], kTolerance, 1.0, "kinks",
+              "max_pool2d_grad with ties");
+}
+
+} // namespace
+} // namespace kiln::test

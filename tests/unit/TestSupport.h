@@ -1,0 +1,99 @@
+// Pieces shared by the kernel test files (KernelTest.cpp, GradKernelTest.cpp):
+// operands with their dtype, the seeded input generator, and the conversion
+// of reference tensors to runtime tensors.
+#ifndef KILN_TESTS_UNIT_TESTSUPPORT_H
+#define KILN_TESTS_UNIT_TESTSUPPORT_H
+
+#include "kiln/codegen/KernelSpec.h"
+#include "kiln/runtime/Runtime.h"
+#include "reference/Reference.h"
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace kiln::test {
+
+struct Operand {
+  reference::Tensor values; // i32 operands hold integral doubles
+  codegen::DType dtype = codegen::DType::F32;
+};
+
+inline std::vector<Operand> f32(std::vector<reference::Tensor> tensors) {
+  std::vector<Operand> operands;
+  for (reference::Tensor &t : tensors) {
+    operands.push_back({std::move(t), codegen::DType::F32});
+  }
+  return operands;
+}
+
+inline reference::Tensor scalar(double value) {
+  return reference::Tensor({}, {value});
+}
+
+// splitmix64 seeded from the case name: inputs do not depend on the order
+// in which cases are built, nor on the standard library's distributions.
+class Rng {
+public:
+  explicit Rng(const std::string &name) {
+    state_ = 1469598103934665603ull; // FNV-1a
+    for (unsigned char c : name) {
+      state_ = (state_ ^ c) * 1099511628211ull;
+    }
+  }
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [low, high), rounded to float so that the reference sees
+  // exactly the values the kernel gets.
+  double uniform(double low, double high) {
+    const double unit = (next() >> 11) * 0x1.0p-53;
+    return static_cast<float>(low + (high - low) * unit);
+  }
+  int32_t integer(int32_t low, int32_t high) { // [low, high)
+    return low + static_cast<int32_t>(next() % (high - low));
+  }
+  reference::Tensor tensor(std::vector<int64_t> shape, double low,
+                           double high) {
+    reference::Tensor t(std::move(shape));
+    for (double &v : t.data) {
+      v = uniform(low, high);
+    }
+    return t;
+  }
+
+private:
+  uint64_t state_;
+};
+
+inline runtime::Tensor toRuntime(const Operand &operand) {
+  const bool isI32 = operand.dtype == codegen::DType::I32;
+  runtime::Tensor t(operand.values.shape,
+                    isI32 ? runtime::DType::I32 : runtime::DType::F32);
+  for (size_t i = 0; i < operand.values.data.size(); ++i) {
+    if (isI32) {
+      t.i32()[i] = static_cast<int32_t>(operand.values.data[i]);
+    } else {
+      t.f32()[i] = static_cast<float>(operand.values.data[i]);
+    }
+  }
+  return t;
+}
+
+inline std::string shapeText(const std::vector<int64_t> &shape) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    out << (i ? "," : "") << shape[i];
+  }
+  out << "]";
+  return out.str();
+}
+
+} // namespace kiln::test
+
+#endif // KILN_TESTS_UNIT_TESTSUPPORT_H
