@@ -68,6 +68,38 @@ std::string shapeString(RankedTensorType type) {
   return s + (type.getElementType().isInteger(32) ? "i32" : "f32");
 }
 
+void buildPipeline(PassManager &pm, const CompileOptions &options) {
+  if (options.mode == Mode::Inference) {
+    passes::InferencePipelineOptions pipeline;
+    pipeline.batch = options.batch;
+    passes::buildInferencePipeline(pm, pipeline);
+    return;
+  }
+  const TrainingOptions &t = options.training;
+  passes::TrainPipelineOptions pipeline;
+  pipeline.batch = options.batch;
+  pipeline.loss.loss = t.loss;
+  pipeline.loss.delta = t.delta;
+  pipeline.loss.l1 = t.l1;
+  pipeline.loss.l2 = t.l2;
+  pipeline.optimizer.kind = t.optimizer;
+  pipeline.optimizer.momentum = t.momentum;
+  pipeline.optimizer.dampening = t.dampening;
+  pipeline.optimizer.beta1 = t.beta1;
+  pipeline.optimizer.beta2 = t.beta2;
+  pipeline.optimizer.epsilon = t.epsilon;
+  pipeline.optimizer.rho = t.rho;
+  pipeline.optimizer.alpha = t.alpha;
+  pipeline.optimizer.lrDecay = t.lrDecay;
+  pipeline.optimizer.weightDecay = t.weightDecay;
+  pipeline.optimizer.clipValue = t.clipValue;
+  if (options.mode == Mode::Train) {
+    passes::buildTrainPipeline(pm, pipeline);
+  } else {
+    passes::buildEvalPipeline(pm, pipeline);
+  }
+}
+
 // Owns the context and the parsed, pipelined module.
 struct LoadedModel {
   MLIRContext context;
@@ -128,9 +160,7 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path,
     throw Error(errors.take(path + ": not a valid kiln model"));
   }
   PassManager pm(&model->context);
-  passes::InferencePipelineOptions pipeline;
-  pipeline.batch = options.batch;
-  passes::buildInferencePipeline(pm, pipeline);
+  buildPipeline(pm, options);
   if (failed(pm.run(*model->module))) {
     throw Error(errors.take(path + ": the inference pipeline failed"));
   }
@@ -179,6 +209,14 @@ json attrToJson(Attribute attr, Operation *op, StringRef name) {
   }
   if (auto a = llvm::dyn_cast<DenseI64ArrayAttr>(attr)) {
     return std::vector<int64_t>(a.asArrayRef().begin(), a.asArrayRef().end());
+  }
+  if (auto d = llvm::dyn_cast<DictionaryAttr>(attr)) {
+    json object = json::object();
+    for (NamedAttribute entry : d) {
+      object[entry.getName().str()] =
+          attrToJson(entry.getValue(), op, entry.getName());
+    }
+    return object;
   }
   if (auto a = llvm::dyn_cast<ArrayAttr>(attr)) {
     json list = json::array();
@@ -253,9 +291,16 @@ Lowered lower(func::FuncOp func) {
         addBuffer(arg, argName(func, arg.getArgNumber()), "input"));
   }
 
+  // Parameter write-backs run after every other kernel: until then, reads
+  // of the parameter see its old value.
+  std::vector<std::pair<Value, Value>> assigns;
   int opIndex = 0;
   for (Operation &op : body) {
     ++opIndex;
+    if (auto assign = llvm::dyn_cast<kiln::ir::AssignOp>(op)) {
+      assigns.push_back({assign.getValue(), assign.getParam()});
+      continue;
+    }
     if (auto ret = llvm::dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
         out.outputs.push_back(
@@ -325,6 +370,14 @@ Lowered lower(func::FuncOp func) {
     }
     out.specs.push_back(std::move(spec));
     out.callArgs.push_back(std::move(args));
+  }
+  for (auto [value, param] : assigns) {
+    codegen::KernelSpec copy;
+    copy.op = "copy";
+    copy.inputs.push_back(tensorSpec(value));
+    copy.outputs.push_back(tensorSpec(param));
+    out.specs.push_back(std::move(copy));
+    out.callArgs.push_back({bufferOf.at(value), bufferOf.at(param)});
   }
   return out;
 }

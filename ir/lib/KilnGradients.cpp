@@ -357,7 +357,8 @@ LogicalResult LayerNormOp::buildGradients(OpBuilder &builder,
                                           ArrayRef<Value> resultGrads,
                                           SmallVectorImpl<Value> &operandGrads) {
   int64_t rank = rankedType(getInput()).getRank();
-  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t axis = static_cast<int64_t>(getAxis());
+  axis = axis < 0 ? axis + rank : axis;
   auto grad = buildInferred<LayerNormGradOp>(
       builder, getLoc(), 3, getInput(), resultGrads[0], getWeight(),
       builder.getI64IntegerAttr(axis), getEpsilonAttr());
@@ -376,7 +377,8 @@ LogicalResult ConcatOp::buildGradients(OpBuilder &builder,
                                        ArrayRef<Value> resultGrads,
                                        SmallVectorImpl<Value> &operandGrads) {
   int64_t rank = rankedType(getResult()).getRank();
-  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t axis = static_cast<int64_t>(getAxis());
+  axis = axis < 0 ? axis + rank : axis;
   int64_t start = 0;
   for (Value input : getInputs()) {
     auto type = rankedType(input);

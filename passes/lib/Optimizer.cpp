@@ -81,8 +81,11 @@ struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
   void runOnOperation() override {
     func::FuncOp func = kiln::passes::entryFunction(getOperation());
     const Kind *optimizer = findKind(kind);
-    if (!func || !optimizer) {
-      getOperation().emitError()
+    if (!func) {
+      return;
+    }
+    if (!optimizer) {
+      func.emitError()
           << "unknown optimizer '" << kind
           << "' (expected sgd, momentum, nesterov, adagrad, adadelta, "
              "rmsprop or adam)";

@@ -21,7 +21,30 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// What `kiln train` builds: the loss, regularizers and optimizer
+// (docs/training-ops.md; negative epsilon = the optimizer's default).
+struct TrainingOptions {
+  std::string loss = "sparse-cce"; // mse, mae, huber, bce, bce-logits, cce,
+                                   // sparse-cce, hinge, model
+  double delta = 1.0;              // Huber
+  double l1 = 0.0, l2 = 0.0;       // regularizers on the weights
+  std::string optimizer = "sgd";
+  double momentum = 0.9, dampening = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = -1.0;
+  double rho = 0.9, alpha = 0.99, lrDecay = 0.0;
+  double weightDecay = 0.0, clipValue = 0.0;
+};
+
+enum class Mode {
+  Inference, // the model as written
+  Train,     // (inputs, target, seed, lr, step) -> (loss, outputs), updates
+             // parameters, BatchNorm statistics and optimizer slots
+  Eval,      // (inputs, target) -> (loss, outputs), inference behaviour
+};
+
 struct CompileOptions {
+  Mode mode = Mode::Inference;
+  TrainingOptions training;     // for Mode::Train and Mode::Eval
   int64_t batch = 0;            // 0 keeps the model's batch size
   std::string target = "host";  // Halide target string
   std::string cacheDir;         // empty: $KILN_CACHE_DIR or ~/.cache/kiln

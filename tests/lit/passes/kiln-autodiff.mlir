@@ -1,0 +1,102 @@
+// RUN: kiln-opt %s --split-input-file --kiln-autodiff --verify-diagnostics | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-autodiff=wrt-inputs=true --verify-diagnostics | FileCheck %s --check-prefix=INPUTS
+
+// Dense + relu + mse: dx = dy·W, dW = dyᵀ·x, db = Σ dy; the relu gradient
+// reads the memoized pre-activation.
+// CHECK-LABEL: func.func @mlp
+// CHECK-SAME: -> (tensor<f32>, tensor<3x4xf32> {kiln.name = "grad:w"}, tensor<3xf32> {kiln.name = "grad:b"})
+// CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
+// CHECK: %[[H:[a-z0-9_]+]] = kiln.dense %[[X:[^,]+]], %[[W]], %[[B:[^ ]+]]
+// CHECK: %[[Y:[a-z0-9_]+]] = kiln.relu %[[H]]
+// CHECK: %[[L:[a-z0-9_]+]] = kiln.mse %[[Y]], %[[T:[^ ]+]]
+// CHECK: %[[ONE:[a-z0-9_]+]] = kiln.constant dense<1.000000e+00> : tensor<f32>
+// CHECK: %[[DY:[a-z0-9_]+]] = kiln.loss_grad %[[Y]], %[[T]], %[[ONE]] {loss = "mse"}
+// CHECK: %[[DH:[a-z0-9_]+]] = kiln.activation_grad %[[H]], %[[DY]] {activation = "relu"}
+// CHECK: kiln.matmul %[[DH]], %[[W]] : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+// CHECK: %[[DW:[a-z0-9_]+]] = kiln.matmul %[[DH]], %[[X]] {transpose_a = true} : (tensor<2x3xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+// CHECK: %[[DB:[a-z0-9_]+]] = kiln.reduce_sum %[[DH]] {axes = array<i64: 0>} : (tensor<2x3xf32>) -> tensor<3xf32>
+// CHECK: return %[[L]], %[[DW]], %[[DB]]
+// INPUTS-LABEL: func.func @mlp
+// INPUTS-SAME: tensor<2x4xf32> {kiln.name = "grad:x"}
+func.func @mlp(%x: tensor<2x4xf32> {kiln.name = "x"}, %t: tensor<2x3xf32>) -> tensor<f32> {
+  %w = kiln.param "w" : tensor<3x4xf32>
+  %b = kiln.param "b" : tensor<3xf32>
+  %h = kiln.dense %x, %w, %b : (tensor<2x4xf32>, tensor<3x4xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %y = kiln.relu %h : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %l = kiln.mse %y, %t : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// A value used twice accumulates both gradients; a broadcast operand's
+// gradient is summed back to its shape.
+// CHECK-LABEL: func.func @reuse
+// CHECK: %[[A:[a-z0-9_]+]] = kiln.param "a" : tensor<3xf32>
+// CHECK: %[[S:[a-z0-9_]+]] = kiln.mul %[[P:[a-z0-9_]+]], %[[P]]
+// CHECK: %[[G:[a-z0-9_]+]] = kiln.loss_grad
+// CHECK: %[[G1:[a-z0-9_]+]] = kiln.reduce_sum %[[G]] {axes = array<i64: 0>} : (tensor<2x3xf32>) -> tensor<3xf32>
+// CHECK: %[[M1:[a-z0-9_]+]] = kiln.mul %[[G]], %[[P]]
+// CHECK: %[[M2:[a-z0-9_]+]] = kiln.mul %[[G]], %[[P]]
+// CHECK: %[[SUM:[a-z0-9_]+]] = kiln.add %[[M1]], %[[M2]]
+// CHECK: return %{{.+}}, %[[G1]], %[[SUM]]
+func.func @reuse(%t: tensor<2x3xf32>) -> tensor<f32> {
+  %a = kiln.param "a" : tensor<3xf32>
+  %p = kiln.param "p" : tensor<2x3xf32>
+  %s = kiln.mul %p, %p : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  %y = kiln.add %s, %a : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %l = kiln.mae %y, %t : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// Convolution: input and weight gradients with the resolved padding; the
+// bias gradient sums over N, H, W. Pooling and flatten route gradients back.
+// CHECK-LABEL: func.func @conv
+// CHECK: kiln.reshape %{{.+}} {shape = array<i64: 1, 2, 2, 2>}
+// CHECK: kiln.max_pool2d_grad %{{.+}} {dilations = array<i64: 1, 1>, kernel = array<i64: 2, 2>, pads = array<i64: 0, 0, 1, 1>, strides = array<i64: 2, 2>}
+// CHECK: kiln.conv2d_grad_input %{{.+}} {dilations = array<i64: 1, 1>, groups = 1 : i64, input_size = array<i64: 4, 4>, pads = array<i64: 1, 1, 0, 0>, strides = array<i64: 1, 1>}
+// CHECK: kiln.conv2d_grad_weight %{{.+}} {dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, pads = array<i64: 1, 1, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x1x4x4xf32>, tensor<1x2x3x3xf32>) -> tensor<2x1x3x3xf32>
+// CHECK: kiln.reduce_sum %{{.+}} {axes = array<i64: 0, 2, 3>}
+// CHECK: return {{.*}} : tensor<f32>, tensor<1x1x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>
+func.func @conv(%t: tensor<1x8xf32>) -> tensor<f32> {
+  %x = kiln.param "x" : tensor<1x1x4x4xf32>
+  %w = kiln.param "w" : tensor<2x1x3x3xf32>
+  %b = kiln.param "b" : tensor<2xf32>
+  %c = kiln.conv2d %x, %w, %b {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 0, 0>} : (tensor<1x1x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>) -> tensor<1x2x3x3xf32>
+  %p = kiln.max_pool2d %c {kernel = array<i64: 2, 2>, ceil_mode = true} : (tensor<1x2x3x3xf32>) -> tensor<1x2x2x2xf32>
+  %f = kiln.flatten %p : (tensor<1x2x2x2xf32>) -> tensor<1x8xf32>
+  %l = kiln.mse %f, %t : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// Softmax, layer norm, concat and prelu rules.
+// CHECK-LABEL: func.func @misc
+// CHECK: kiln.softmax_grad %{{.+}}, %{{.+}} {axis = 1 : i64}
+// CHECK: kiln.slice %{{.+}} {axis = 1 : i64, size = 2 : i64, start = 0 : i64}
+// CHECK: kiln.slice %{{.+}} {axis = 1 : i64, size = 3 : i64, start = 2 : i64}
+// CHECK: kiln.prelu_grad
+// CHECK: kiln.layer_norm_grad %{{.+}}, %{{.+}}, %{{.+}} {axis = 1 : i64} : (tensor<2x2xf32>, tensor<2x2xf32>, tensor<2xf32>) -> (tensor<2x2xf32>, tensor<2xf32>, tensor<2xf32>)
+func.func @misc(%t: tensor<2x5xf32>) -> tensor<f32> {
+  %a = kiln.param "a" : tensor<2x2xf32>
+  %g = kiln.param "g" : tensor<2xf32>
+  %b = kiln.param "b" : tensor<2xf32>
+  %n = kiln.layer_norm %a, %g, %b : (tensor<2x2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<2x2xf32>
+  %c = kiln.param "c" : tensor<2x3xf32>
+  %s = kiln.param "slope" {init = "ones"} : tensor<1xf32>
+  %pc = kiln.prelu %c, %s : (tensor<2x3xf32>, tensor<1xf32>) -> tensor<2x3xf32>
+  %cat = kiln.concat %n, %pc {axis = 1} : (tensor<2x2xf32>, tensor<2x3xf32>) -> tensor<2x5xf32>
+  %sm = kiln.softmax %cat : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  %l = kiln.mse %sm, %t : (tensor<2x5xf32>, tensor<2x5xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @not_scalar(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @-1 {{kiln-autodiff needs the first result to be the scalar f32 loss}}
+  return %x : tensor<2xf32>
+}
