@@ -24,6 +24,7 @@ const char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 
 // Whole file, gunzipped when it is gzip (gzread passes plain files through).
 std::vector<uint8_t> readMaybeGzipped(const std::string &path) {
+  errno = 0;
   gzFile file = gzopen(path.c_str(), "rb");
   if (!file) {
     throw Error("cannot open '" + path +

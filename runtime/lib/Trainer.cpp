@@ -19,6 +19,7 @@
 #include <limits>
 #include <numeric>
 #include <set>
+#include <tuple>
 #include <unistd.h>
 
 namespace kiln::runtime {
@@ -141,17 +142,25 @@ Plan openPlan(const std::string &path, uint64_t seed) {
   return plan;
 }
 
-// The data must fit the plan's target binding (dtype and per-sample shape).
-void checkTargets(const Plan &plan, const Dataset &data,
-                  const std::string &split) {
-  const TensorInfo &target = plan.input("target");
-  std::vector<int64_t> dataRow(data.y.shape.begin() + 1, data.y.shape.end());
-  std::vector<int64_t> planRow(target.shape.begin() + 1, target.shape.end());
-  if (target.dtype != data.y.dtype || dataRow != planRow) {
-    throw Error(plan.path + ": input 'target' is " +
-                Tensor(target.shape, target.dtype).shapeString() +
-                " per batch, but the " + split + " targets are " +
-                data.y.shapeString() + " (do the loss and the data agree?)");
+// The data must fit the plan's bindings (dtype and per-sample shape of the
+// model input and of "target").
+void checkData(const Plan &plan, const Dataset &data,
+               const std::string &split) {
+  for (const auto &[input, tensor, what] :
+       {std::tuple{plan.modelInput, &data.x, "features"},
+        std::tuple{std::string("target"), &data.y, "targets"}}) {
+    const TensorInfo &info = plan.input(input);
+    std::vector<int64_t> dataRow(tensor->shape.begin() + 1,
+                                 tensor->shape.end());
+    std::vector<int64_t> planRow(info.shape.begin() + 1, info.shape.end());
+    if (info.dtype != tensor->dtype || dataRow != planRow) {
+      throw Error(
+          plan.path + ": input '" + input + "' is " +
+          Tensor(info.shape, info.dtype).shapeString() +
+          " per batch, but the " + split + " " + what + " are " +
+          tensor->shapeString() +
+          (input == "target" ? " (do the loss and the data agree?)" : ""));
+    }
   }
 }
 
@@ -602,7 +611,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
                 ", the trainer was asked for batch " +
                 std::to_string(options.batch));
   }
-  checkTargets(trainPlan, trainSet, "train");
+  checkData(trainPlan, trainSet, "train");
   int64_t fullBatches = size / batch;
   int64_t rest = size % batch;
   std::optional<Plan> trainTail;
@@ -640,10 +649,10 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
       checkParametersSubset(trainPlan, evalTails.back());
     }
     if (validation) {
-      checkTargets(*evalPlan, *validation, "validation");
+      checkData(*evalPlan, *validation, "validation");
     }
     if (data.test) {
-      checkTargets(*evalPlan, *data.test, "test");
+      checkData(*evalPlan, *data.test, "test");
     }
   } else if (validation || data.test) {
     note("no eval plan: validation and test splits are not evaluated");

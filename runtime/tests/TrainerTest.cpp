@@ -433,6 +433,11 @@ TEST(Trainer, Errors) {
             f.plans.trainTail + ": tail plan for batch 3, but 10 training "
                                 "samples leave 2");
   f.plans.trainTail.clear();
+  DataSplits wide = f.data;
+  wide.train.x = Tensor({10, 3}, DType::F32);
+  EXPECT_EQ(KILN_ERROR_MESSAGE(train(f.plans, wide, f.options)),
+            f.plans.train + ": input 'x' is 4x1xf32 per batch, but the train "
+                            "features are 10x3xf32");
   f.data.train.y = Tensor({10}, DType::I32);
   EXPECT_NE(KILN_ERROR_MESSAGE(train(f.plans, f.data, f.options))
                 .find("input 'target' is 4x1xf32 per batch, but the train "
