@@ -428,6 +428,8 @@ void validateOptimizerUpdate(const KernelSpec &s) {
   }
 }
 
+// Hyperparameter terms such as 1 - beta are computed in double and rounded
+// once, as PyTorch passes them (Python floats) to its float kernels.
 // All outputs come from one Tuple-valued Func: one pass over param, grad and
 // the slots. Scalar terms (bias corrections, the adagrad rate) depend on
 // lr/step only and are hoisted out of the loop by Halide.
@@ -470,18 +472,19 @@ Kernel buildOptimizerUpdate(const KernelSpec &s, const Target &target) {
     values = {p - clr * g / (sqrt(sum) + f32(attr("epsilon"))), sum};
   } else if (kind == "adadelta") {
     Expr rho = f32(attr("rho")), eps = f32(attr("epsilon"));
-    Expr sq = rho * slots[0](v) + (1.0f - rho) * g * g;
+    Expr rest = f32(1 - attr("rho"));
+    Expr sq = rho * slots[0](v) + rest * g * g;
     Expr delta = sqrt(slots[1](v) + eps) / sqrt(sq + eps) * g;
-    Expr acc = rho * slots[1](v) + (1.0f - rho) * delta * delta;
+    Expr acc = rho * slots[1](v) + rest * delta * delta;
     values = {p - lr * delta, sq, acc};
   } else if (kind == "rmsprop") {
     Expr alpha = f32(attr("alpha"));
-    Expr sq = alpha * slots[0](v) + (1.0f - alpha) * g * g;
+    Expr sq = alpha * slots[0](v) + f32(1 - attr("alpha")) * g * g;
     values = {p - lr * g / (sqrt(sq) + f32(attr("epsilon"))), sq};
   } else { // adam
     Expr b1 = f32(attr("beta1")), b2 = f32(attr("beta2"));
-    Expr m = b1 * slots[0](v) + (1.0f - b1) * g;
-    Expr vv = b2 * slots[1](v) + (1.0f - b2) * g * g;
+    Expr m = b1 * slots[0](v) + f32(1 - attr("beta1")) * g;
+    Expr vv = b2 * slots[1](v) + f32(1 - attr("beta2")) * g * g;
     // Bias corrections in double: pow of a scalar, once per call.
     Expr tt = cast<double>(t);
     Expr bc1 = cast<float>(Expr(1.0) - pow(Expr(attr("beta1")), tt));
