@@ -588,16 +588,21 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   if (options.epochs < 0 || options.maxSteps < 0) {
     throw Error("train: epochs and max steps must be non-negative");
   }
-  Dataset trainSet = data.train;
+  // The training set is only copied when a validation split is cut off.
+  Dataset splitTrain;
+  const Dataset *trainData = &data.train;
   std::optional<Dataset> validation;
   if (options.validationSplit > 0) {
-    validation = splitValidation(trainSet, options.validationSplit);
+    splitTrain = data.train;
+    validation = splitValidation(splitTrain, options.validationSplit);
+    trainData = &splitTrain;
     if (validation->size() == 0) {
       note("validation split " + std::to_string(options.validationSplit) +
            " leaves no validation samples");
       validation.reset();
     }
   }
+  const Dataset &trainSet = *trainData;
   int64_t size = trainSet.size();
   if (size == 0) {
     throw Error("train: the training set is empty");
