@@ -2,6 +2,8 @@
 //
 // kiln run MODEL [--input NAME=FILE.npy ...] [--output DIR] [--batch B]
 //                [--target T] [--seed S] [--weights FILE.safetensors]
+// kiln train MODEL --data DATA --loss LOSS [--optimizer OPT] [--lr X]
+//                  [--epochs E] [--batch B] [--steps N] [--seed S] ...
 // kiln inspect MODEL [--dot] [--json] [--batch B]
 //
 // Every failure prints one `error:` line on stderr and exits non-zero.
@@ -9,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/compiler/Compiler.h"
 #include "kiln/runtime/Runtime.h"
+#include "kiln/runtime/Trainer.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -16,6 +19,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -136,6 +143,97 @@ int runCommand(const CommonFlags &flags,
   return 0;
 }
 
+struct TrainFlags {
+  std::string data;
+  kiln::compiler::TrainingOptions training;
+  kiln::runtime::TrainerOptions trainer;
+  std::optional<double> lr;
+  std::string scale = "none";
+  std::string schedule = "constant";
+  bool noRestoreBest = false;
+};
+
+// PyTorch has no default learning rate for SGD; these are the usual ones.
+double defaultLearningRate(const std::string &optimizer) {
+  if (optimizer == "adam") {
+    return 1e-3;
+  }
+  if (optimizer == "adadelta") {
+    return 1.0;
+  }
+  return 1e-2;
+}
+
+int trainCommand(const CommonFlags &common, TrainFlags flags) {
+  using namespace kiln::runtime;
+  kiln::runtime::TrainerOptions &options = flags.trainer;
+  options.restoreBest = !flags.noRestoreBest;
+  options.lr = flags.lr.value_or(defaultLearningRate(flags.training.optimizer));
+  static const std::map<std::string, LrSchedule::Kind> schedules = {
+      {"constant", LrSchedule::Constant},
+      {"step", LrSchedule::Step},
+      {"exponential", LrSchedule::Exponential},
+      {"cosine", LrSchedule::Cosine}};
+  options.schedule.kind = schedules.at(flags.schedule);
+
+  DataSplits data = loadData(flags.data);
+  if (flags.scale != "none") {
+    std::vector<Dataset *> others;
+    if (data.test) {
+      others.push_back(&*data.test);
+    }
+    scaleFeatures(flags.scale == "minmax" ? Scaling::MinMax : Scaling::Standard,
+                  data.train, others);
+  }
+  // Plans are compiled for exact batch sizes: the full batch and the
+  // remainders the train / validation / test splits leave.
+  int64_t rows = data.train.size();
+  int64_t trainRows = static_cast<int64_t>(
+      std::floor(rows * (1.0 - options.validationSplit)));
+  int64_t batch = options.batch;
+  auto compileFor = [&](kiln::compiler::Mode mode, int64_t size) {
+    CompileOptions compile = common.options();
+    compile.mode = mode;
+    compile.training = flags.training;
+    compile.batch = size;
+    return kiln::compiler::compileModel(common.model, compile).planPath;
+  };
+  TrainingPlans plans;
+  plans.train = compileFor(kiln::compiler::Mode::Train, batch);
+  plans.eval = compileFor(kiln::compiler::Mode::Eval, batch);
+  if (trainRows % batch != 0) {
+    plans.trainTail = compileFor(kiln::compiler::Mode::Train, trainRows % batch);
+  }
+  std::set<int64_t> evalRemainders;
+  if (rows - trainRows > 0) {
+    evalRemainders.insert((rows - trainRows) % batch);
+  }
+  if (data.test) {
+    evalRemainders.insert(data.test->size() % batch);
+  }
+  evalRemainders.erase(0);
+  for (int64_t remainder : evalRemainders) {
+    std::string plan = compileFor(kiln::compiler::Mode::Eval, remainder);
+    if (plans.evalTail.empty()) {
+      plans.evalTail = plan;
+    } else {
+      plans.extraEvalTails.push_back(plan);
+    }
+  }
+
+  TrainResult result = kiln::runtime::train(plans, data, options);
+  if (common.verbose && result.steps > 0) {
+    fmt::print(stderr, "kiln: {} steps, {:.3f} ms per step\n", result.steps,
+               result.secondsPerStep * 1e3);
+  }
+  if (result.testLoss) {
+    fmt::print("test_loss={:.6f} test_accuracy={}\n", *result.testLoss,
+               result.testAccuracy ? fmt::format("{:.4f}", *result.testAccuracy)
+                                   : std::string());
+  }
+  return 0;
+}
+
 std::string dotEscape(const std::string &s) {
   std::string out;
   for (char c : s) {
@@ -214,6 +312,72 @@ int main(int argc, char **argv) {
   run->add_option("--seed", seed, "Seed for random inputs and parameters");
   run->add_option("--weights", weights, "Parameters from a .safetensors file");
 
+  CommonFlags trainCommon;
+  TrainFlags trainFlags;
+  CLI::App *trainApp = app.add_subcommand("train", "Compile and run training");
+  trainCommon.add(trainApp);
+  {
+    auto &t = trainFlags.training;
+    auto &o = trainFlags.trainer;
+    trainApp->add_option("--data", trainFlags.data,
+                         "fashion-mnist, an IDX folder, X.npy,Y.npy or a CSV")
+        ->required();
+    trainApp->add_option("--loss", t.loss, "Loss")
+        ->check(CLI::IsMember({"mse", "mae", "huber", "bce", "bce-logits",
+                               "cce", "sparse-cce", "hinge", "model"}))
+        ->required();
+    trainApp->add_option("--optimizer", t.optimizer, "Optimizer")
+        ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad",
+                               "adadelta", "rmsprop", "adam"}))
+        ->capture_default_str();
+    trainApp->add_option("--lr", trainFlags.lr,
+                         "Learning rate (default: 1e-3 adam, 1.0 adadelta, "
+                         "else 1e-2)");
+    trainApp->add_option("--epochs", o.epochs, "Epochs")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    trainApp->add_option("--steps", o.maxSteps, "Stop after N steps");
+    trainApp->add_option("--seed", o.seed, "Seed for weights, shuffling, dropout");
+    trainApp->add_flag("--shuffle,!--no-shuffle", o.shuffle,
+                       "Shuffle every epoch (default on)");
+    trainApp->add_option("--load", o.loadPath, "Resume from a checkpoint");
+    trainApp->add_option("--save", o.savePath,
+                         "Checkpoint (.safetensors) after every epoch");
+    trainApp->add_option("--log", o.logPath,
+                         "Per-epoch CSV (and a .svg plot next to it)");
+    trainApp->add_option("--val-split", o.validationSplit,
+                         "Fraction of the training set held out")
+        ->check(CLI::Range(0.0, 0.99));
+    trainApp->add_option("--patience", o.patience,
+                         "Early stopping patience in epochs (0: off)");
+    trainApp->add_flag("--no-restore-best", trainFlags.noRestoreBest,
+                       "With early stopping, keep the last weights");
+    trainApp->add_option("--scale", trainFlags.scale, "Feature scaling")
+        ->check(CLI::IsMember({"none", "minmax", "standard"}));
+    trainApp->add_option("--schedule", trainFlags.schedule, "LR schedule")
+        ->check(CLI::IsMember({"constant", "step", "exponential", "cosine"}));
+    trainApp->add_option("--step-size", o.schedule.stepSize,
+                         "Step schedule: epochs per decay");
+    trainApp->add_option("--gamma", o.schedule.gamma,
+                         "Step/exponential schedule factor");
+    trainApp->add_option("--eta-min", o.schedule.etaMin, "Cosine: final lr");
+    trainApp->add_option("--momentum", t.momentum, "Momentum (0.9)");
+    trainApp->add_option("--dampening", t.dampening, "Momentum dampening");
+    trainApp->add_option("--beta1", t.beta1, "Adam beta1");
+    trainApp->add_option("--beta2", t.beta2, "Adam beta2");
+    trainApp->add_option("--eps", t.epsilon, "Optimizer epsilon");
+    trainApp->add_option("--rho", t.rho, "Adadelta rho");
+    trainApp->add_option("--alpha", t.alpha, "RMSprop alpha");
+    trainApp->add_option("--lr-decay", t.lrDecay, "Adagrad lr decay");
+    trainApp->add_option("--weight-decay", t.weightDecay, "L2 weight decay");
+    trainApp->add_option("--clip-value", t.clipValue,
+                         "Clamp gradients to [-c, c]");
+    trainApp->add_option("--l1", t.l1, "L1 regularization of the weights");
+    trainApp->add_option("--l2", t.l2, "L2 regularization of the weights");
+    trainApp->add_option("--delta", t.delta, "Huber delta");
+    trainApp->add_flag("--no-progress{false}", o.progress, "No progress bar");
+  }
+  trainFlags.trainer.batch = 32; // --batch overrides (Keras's default)
+
   CommonFlags inspectFlags;
   bool dot = false, json = false;
   CLI::App *inspect = app.add_subcommand("inspect", "Describe a model");
@@ -232,6 +396,12 @@ int main(int argc, char **argv) {
   try {
     if (*run) {
       return runCommand(runFlags, inputs, outputDir, seed, weights);
+    }
+    if (*trainApp) {
+      if (trainCommon.batch > 0) {
+        trainFlags.trainer.batch = trainCommon.batch;
+      }
+      return trainCommand(trainCommon, trainFlags);
     }
     return inspectCommand(inspectFlags, dot, json);
   } catch (const std::exception &e) {
