@@ -1,5 +1,6 @@
 // Inference latency of the example models through the full kiln path
-// (compiled plan + runtime Session), batch 1 and 64.
+// (compiled plan + runtime Session), batch 1 and 64, and the training step
+// (forward + backward + Adam) at batch 64.
 //
 //   build/bin/kiln-bench [--benchmark_filter=cnn] [--benchmark_repetitions=5]
 //
@@ -32,7 +33,37 @@ void runModel(benchmark::State &state, const std::string &model) {
       benchmark::Counter::kIsRate);
 }
 
+// One compiled training step (forward, backward, Adam update) at the
+// benchmark's batch size, on random data.
+void trainStep(benchmark::State &state, const std::string &model) {
+  kiln::compiler::CompileOptions options;
+  options.batch = state.range(0);
+  options.mode = kiln::compiler::Mode::Train;
+  options.training.loss = "sparse-cce";
+  options.training.optimizer = "adam";
+  auto compiled = kiln::compiler::compileModel(
+      std::string(KILN_EXAMPLES_DIR) + "/" + model, options);
+  auto session = kiln::runtime::Session::load(compiled.planPath);
+  session.prepare();
+  session.fillMissingInputs(0);
+  kiln::runtime::Tensor scalar({}, kiln::runtime::DType::F32);
+  scalar.f32()[0] = 1e-3f;
+  session.setInput("lr", scalar);
+  scalar.f32()[0] = 1.0f;
+  session.setInput("step", scalar);
+  session.run();
+  for (auto _ : state) {
+    session.run();
+  }
+  state.counters["kernels"] = compiled.calls;
+  state.counters["images/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * state.range(0)),
+      benchmark::Counter::kIsRate);
+}
+
 void BM_MLP(benchmark::State &state) { runModel(state, "mlp.mlir"); }
+void BM_MLP_TrainStep(benchmark::State &state) { trainStep(state, "mlp.mlir"); }
+void BM_CNN_TrainStep(benchmark::State &state) { trainStep(state, "cnn.mlir"); }
 void BM_CNN(benchmark::State &state) { runModel(state, "cnn.mlir"); }
 void BM_ResNetBlock(benchmark::State &state) {
   runModel(state, "resnet_block.mlir");
@@ -40,6 +71,8 @@ void BM_ResNetBlock(benchmark::State &state) {
 
 BENCHMARK(BM_MLP)->Arg(1)->Arg(64)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_CNN)->Arg(1)->Arg(64)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_MLP_TrainStep)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CNN_TrainStep)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ResNetBlock)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 } // namespace
