@@ -20,27 +20,47 @@
 // Pass criteria, per element:
 // - forward-like ops: |got - want| <= 1e-5 · max(1, |want|), as in
 //   KernelTest.cpp;
-// - optimizer updates: |got - want| <= 1e-5 · max(1e-3, |want|) (slots such
-//   as Adam's exp_avg_sq are ~1e-4: an absolute 1e-5 would not see them);
+// - optimizer updates: |got - want| <= 1e-5 · max(|want|, 1e-2 · max_j
+//   |want_j|): relative, as slots such as Adam's exp_avg_sq are ~1e-4 (an
+//   absolute 1e-5 would not see them), with a floor at 1% of the largest
+//   element for values that cancel (momentum's 0.8·buf + 0.7·g ~ 4e-4 from
+//   terms ~0.5 carries float rounding of ~3e-8);
 // - gradients against finite differences: |got - want| <= 1e-3 ·
 //   max(|want|, 1e-2 · max_j |want_j|), a relative error with a floor at 1%
 //   of the tensor's largest element (elements that cancel to ~0 cannot be
-//   compared relatively with a float kernel). Why 1e-3 and not 1e-5: the
-//   expectation itself is approximate. The central difference's truncation
-//   error is s²/6·|f'''|, relative to f' up to ~5e-5 for the steepest
-//   activations here (tanh at |x| = 8: s = 8e-3) and ~1e-5 for batch and
-//   layer norm; the float kernels add ~1e-6 of rounding. 1e-3 is 20x above
-//   both and still far below what a wrong formula gives (a missing term, a
-//   wrong divisor or branch is off by > 1e-2). Linear ops (conv, pools,
-//   matmul) have exact central differences; they meet the same bound.
+//   compared relatively with a float kernel). Why 1e-3 and not 1e-5: two
+//   errors add up that a forward test does not have. (1) The expectation is
+//   approximate: the central difference's truncation error is s²/6·|f'''|,
+//   measured up to 2.4e-5 (bce near p = 0.1; s = 1e-3). (2) Float kernels of
+//   derivatives cancel where PyTorch's float formulas cancel too: sigmoid's
+//   y·(1 - y) at |x| ~ 8 and gelu(tanh)'s 0.5·(1 + tanh) in its left tail
+//   (absolute ~2e-7 on elements ~1e-5), batch_norm_grad's x - mean with a
+//   mean of 11. Rerun with h = 1e-4, (1) vanished (bce 1.3e-6) and (2)
+//   stayed (4.5e-5), so 1e-3 keeps a 20x margin over both and is still far
+//   below what a wrong formula gives (a missing term, a wrong divisor or
+//   branch is off by > 1e-2). Linear ops (conv, pools, matmul) have exact
+//   central differences and meet the same bound easily.
 //
 // Max scaled errors measured (KILN_TEST_PRINT_ERRORS=1 prints them per case
-// and a per-op table at the end): see the table at the end of this comment,
-// filled in from a run.
+// and a per-op table at the end; codegen at c1f19a5):
+//   activation_grad      4.5e-5 (gelu tanh; sigmoid 2.4e-5, sin 1.7e-5)
+//   loss_grad            2.4e-5 (bce, FD truncation; cce 8.4e-6)
+//   batch_norm_grad      1.4e-5 (mean 11; otherwise 1.1e-5)
+//   softmax_grad         8.1e-6     conv2d_grad_weight   6.3e-6
+//   layer_norm_grad      5.8e-6     conv2d_grad_input    4.1e-6
+//   batch_norm_train     3.6e-6     optimizer_update     2.8e-6
+//   matmul               2.0e-6     avg_pool2d_grad      1.9e-6
+//   max_pool2d_grad      1.3e-6     prelu_grad           9.4e-7
+//   reduce_sum           5.1e-7     regularizer_grad     1.2e-7
+//   global_avg_pool_grad 6.7e-8     running_stats_update 5.2e-8
+//   dropout_train        5.1e-8     regularizer          5.0e-8
+//   scale                3.2e-8     slice                0
+//   values at kinks      1.7e-7 (relative; every 0 exactly 0)
 //
 // Every case is registered with sharedKernelBatch() when the case tables
 // are built (before any test runs), so the first test compiles every kernel
-// of both test files in one compileKernels call. ~110 kernels.
+// of both test files in one compileKernels call: 106 kernels here, ~30 s
+// on a cold cache (2 cores) for both files together.
 #include "KernelHarness.h"
 #include "TestSupport.h"
 #include "reference/Reference.h"
@@ -1164,7 +1184,9 @@ TEST_P(OptimizerUpdateTest, ThreeUpdatesMatchReference) {
         c.config, param, c.grads[step - 1], c.lr, step, slots);
     ASSERT_EQ(outputs.size(), want.size());
     for (size_t o = 0; o < want.size(); ++o) {
-      expectClose(want[o], outputs[o], kTolerance, 1e-3, "optimizer_update",
+      const double m = maxAbs(want[o]);
+      expectClose(want[o], outputs[o], kTolerance, m > 0 ? 1e-2 * m : 1,
+                  "optimizer_update",
                   "optimizer_update/" + c.name + " step " +
                       std::to_string(step) + " output " + std::to_string(o));
     }
