@@ -95,6 +95,8 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.optimizer.clipValue = t.clipValue;
   if (options.mode == Mode::Train) {
     passes::buildTrainPipeline(pm, pipeline);
+  } else if (options.mode == Mode::Gradients) {
+    passes::buildGradientPipeline(pm, pipeline);
   } else {
     passes::buildEvalPipeline(pm, pipeline);
   }

@@ -28,6 +28,18 @@ void buildTrainPipeline(mlir::OpPassManager &pm,
   pm.addPass(mlir::createCSEPass());
 }
 
+void buildGradientPipeline(mlir::OpPassManager &pm,
+                           const TrainPipelineOptions &options) {
+  KilnShapeInferenceOptions shapes;
+  shapes.batch = options.batch;
+  pm.addPass(createKilnShapeInference(shapes));
+  pm.addPass(createKilnAppendLoss(options.loss));
+  pm.addPass(createKilnTrainingMode());
+  pm.addPass(createKilnAutodiff());
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}
+
 void buildEvalPipeline(mlir::OpPassManager &pm,
                        const TrainPipelineOptions &options) {
   KilnShapeInferenceOptions shapes;

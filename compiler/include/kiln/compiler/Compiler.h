@@ -40,6 +40,8 @@ enum class Mode {
   Train,     // (inputs, target, seed, lr, step) -> (loss, outputs), updates
              // parameters, BatchNorm statistics and optimizer slots
   Eval,      // (inputs, target) -> (loss, outputs), inference behaviour
+  Gradients, // (inputs, target, seed) -> (loss, outputs, grad:<param>...),
+             // training behaviour, no update (for gradient checks)
 };
 
 struct CompileOptions {

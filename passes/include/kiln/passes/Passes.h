@@ -37,6 +37,11 @@ struct TrainPipelineOptions {
 void buildTrainPipeline(mlir::OpPassManager &pm,
                         const TrainPipelineOptions &options);
 
+// Gradients only (for checking them): loss, training mode, autodiff.
+// (inputs..., target, seed) -> (loss, outputs..., grad:<param>...).
+void buildGradientPipeline(mlir::OpPassManager &pm,
+                           const TrainPipelineOptions &options);
+
 // Evaluation: the model (inference mode) plus its loss.
 // (inputs..., target) -> (loss, outputs...).
 void buildEvalPipeline(mlir::OpPassManager &pm,

@@ -1,0 +1,196 @@
+// Whole-graph gradients: kiln-autodiff on small models with awkward shapes,
+// compiled and run, against central finite differences of the same models
+// written with the double-precision reference ops (tests/unit/reference).
+#include "kiln/compiler/Compiler.h"
+#include "kiln/runtime/Runtime.h"
+#include "reference/Reference.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <random>
+
+namespace ref = kiln::reference;
+namespace rt = kiln::runtime;
+
+namespace {
+
+using Params = std::map<std::string, ref::Tensor>;
+
+std::string cacheDir() {
+  const char *dir = std::getenv("KILN_CACHE_DIR");
+  return dir && *dir ? dir : KILN_TEST_DEFAULT_CACHE_DIR;
+}
+
+rt::Session compileGradients(const std::string &model, const std::string &loss) {
+  kiln::compiler::CompileOptions options;
+  options.mode = kiln::compiler::Mode::Gradients;
+  options.training.loss = loss;
+  options.cacheDir = cacheDir();
+  auto compiled = kiln::compiler::compileModel(
+      std::string(KILN_TEST_INPUTS_DIR) + "/" + model, options);
+  rt::SessionOptions sessionOptions;
+  sessionOptions.seed = 7;
+  rt::Session session = rt::Session::load(compiled.planPath, sessionOptions);
+  session.prepare();
+  return session;
+}
+
+ref::Tensor toRef(const rt::Tensor &t) {
+  ref::Tensor r(t.shape);
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    r.data[i] = t.f32()[i];
+  }
+  return r;
+}
+
+rt::Tensor randomInput(std::vector<int64_t> shape, std::mt19937 &rng) {
+  rt::Tensor t(std::move(shape), rt::DType::F32);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    t.f32()[i] = dist(rng);
+  }
+  return t;
+}
+
+// Compares every `grad:<param>` output with central differences of `loss`
+// over that parameter. Bound: |kiln - fd| <= 2e-3 * max(|fd|_inf, 1e-2)
+// per parameter tensor: the kernels run in float32 (the forward's rounding
+// error, ~1e-7 relative, is amplified by 1/h in a float difference, which is
+// why the differences are taken on the double reference instead).
+void checkGradients(const rt::Session &session, const Params &params,
+                    const std::function<double(const Params &)> &loss) {
+  double h = 1e-5;
+  int checked = 0;
+  for (const rt::TensorInfo &output : session.outputs()) {
+    if (output.name.rfind("grad:", 0) != 0) {
+      continue;
+    }
+    std::string name = output.name.substr(5);
+    rt::Tensor grad = session.output(output.name);
+    Params shifted = params;
+    ref::Tensor &p = shifted.at(name);
+    std::vector<double> numeric(p.data.size());
+    double scale = 1e-2;
+    for (size_t i = 0; i < p.data.size(); ++i) {
+      double saved = p.data[i];
+      p.data[i] = saved + h;
+      double up = loss(shifted);
+      p.data[i] = saved - h;
+      double down = loss(shifted);
+      p.data[i] = saved;
+      numeric[i] = (up - down) / (2 * h);
+      scale = std::max(scale, std::fabs(numeric[i]));
+    }
+    double worst = 0;
+    for (size_t i = 0; i < numeric.size(); ++i) {
+      worst = std::max(worst, std::fabs(grad.f32()[i] - numeric[i]) / scale);
+    }
+    EXPECT_LE(worst, 2e-3) << "gradient of " << name;
+    ::testing::Test::RecordProperty("max_rel_error:" + name,
+                                    std::to_string(worst));
+    std::printf("  %-16s max relative error %.2e\n", name.c_str(), worst);
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+Params trainable(const rt::Session &session) {
+  Params params;
+  for (const rt::TensorInfo &info : session.parameters()) {
+    params[info.name] = toRef(session.parameter(info.name));
+  }
+  return params;
+}
+
+TEST(GradientTest, ConvBatchNormPoolingDense) {
+  rt::Session session = compileGradients("grad_cnn.mlir", "sparse-cce");
+  std::mt19937 rng(11);
+  rt::Tensor x = randomInput({3, 2, 7, 6}, rng);
+  rt::Tensor labels({3}, rt::DType::I32);
+  std::vector<int32_t> labelValues = {4, 0, 2};
+  for (int i = 0; i < 3; ++i) {
+    labels.i32()[i] = labelValues[i];
+  }
+  session.setInput("x", x);
+  session.setInput("target", labels);
+  session.fillMissingInputs(1); // the dropout seed (unused here)
+  session.run();
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    ref::Conv2dParams conv;
+    conv.strides = {2, 1};
+    conv.pads = {1, 0, 1, 2};
+    ref::Tensor y = ref::conv2d(input, p.at("conv.weight"), &p.at("conv.bias"), conv);
+    y = ref::batchNorm(y, p.at("bn.weight"), p.at("bn.bias"),
+                       p.at("bn.running_mean"), p.at("bn.running_var"), 1e-5,
+                       /*training=*/true);
+    y = ref::elementwise(ref::Activation::Silu, y);
+    ref::Pool2dParams avg;
+    avg.kernel = {2, 2};
+    avg.strides = {1, 1};
+    avg.pads = {1, 1, 1, 1};
+    avg.countIncludePad = false;
+    y = ref::avgPool2d(y, avg);
+    ref::Pool2dParams max;
+    max.kernel = {2, 3};
+    max.strides = {2, 2};
+    max.ceilMode = true;
+    y = ref::maxPool2d(y, max);
+    y.shape = {3, 36};
+    y = ref::dense(y, p.at("fc.weight"), &p.at("fc.bias"));
+    return ref::sparseCce(y, labelValues);
+  };
+  Params params = trainable(session);
+  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
+  checkGradients(session, params, loss);
+}
+
+TEST(GradientTest, NormsBranchesResidualSoftmaxCrossEntropy) {
+  rt::Session session = compileGradients("grad_misc.mlir", "cce");
+  std::mt19937 rng(12);
+  rt::Tensor x = randomInput({2, 6}, rng);
+  // Soft targets: each row a probability distribution.
+  rt::Tensor target({2, 7}, rt::DType::F32);
+  std::uniform_real_distribution<float> uniform(0.1f, 1.0f);
+  for (int n = 0; n < 2; ++n) {
+    float sum = 0;
+    for (int c = 0; c < 7; ++c) {
+      sum += target.f32()[n * 7 + c] = uniform(rng);
+    }
+    for (int c = 0; c < 7; ++c) {
+      target.f32()[n * 7 + c] /= sum;
+    }
+  }
+  session.setInput("x", x);
+  session.setInput("target", target);
+  session.fillMissingInputs(1);
+  session.run();
+
+  ref::Tensor input = toRef(x), t = toRef(target);
+  auto loss = [&](const Params &p) {
+    ref::Tensor n = ref::layerNorm(input, &p.at("ln.weight"), &p.at("ln.bias"), 1, 1e-5);
+    ref::Tensor g = ref::elementwise(ref::Activation::GeluErf, n);
+    ref::Tensor a = ref::prelu(ref::dense(g, p.at("a.weight"), nullptr), p.at("a.slope"));
+    ref::Tensor b = ref::elementwise(
+        ref::Activation::Tanh, ref::dense(input, p.at("b.weight"), &p.at("b.bias")));
+    ref::Tensor cat = ref::concat({a, b}, 1);
+    ref::Tensor r = cat;
+    r.shape = {2, 7, 1, 1};
+    ref::Tensor pooled = ref::globalAvgPool(r);
+    pooled.shape = {2, 7};
+    ref::Tensor res = ref::binary(ref::BinaryOp::Add,
+                                  ref::binary(ref::BinaryOp::Mul, pooled, p.at("scale")), cat);
+    return ref::cce(res, t); // cce reads the logits under the softmax
+  };
+  Params params = trainable(session);
+  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
+  checkGradients(session, params, loss);
+}
+
+} // namespace
