@@ -9,7 +9,7 @@ packages=(
   libhalide14-0-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
-  graphviz python3
+  graphviz python3 dataset-fashion-mnist
 )
 
 missing=()

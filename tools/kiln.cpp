@@ -371,6 +371,8 @@ int main(int argc, char **argv) {
     trainApp->add_option("--weight-decay", t.weightDecay, "L2 weight decay");
     trainApp->add_option("--clip-value", t.clipValue,
                          "Clamp gradients to [-c, c]");
+    trainApp->add_option("--clip-norm", t.clipNorm,
+                         "Clip the global gradient norm to this");
     trainApp->add_option("--l1", t.l1, "L1 regularization of the weights");
     trainApp->add_option("--l2", t.l2, "L2 regularization of the weights");
     trainApp->add_option("--delta", t.delta, "Huber delta");

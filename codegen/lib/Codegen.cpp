@@ -8,6 +8,7 @@
 //                                      function list and the target
 // Every file is written under a temporary name and renamed into place, so
 // concurrent compilations of the same kernels never see partial files.
+#include "CodegenSourceHash.h"
 #include "Kernels.h"
 
 #include <chrono>
@@ -29,9 +30,11 @@ namespace fs = std::filesystem;
 namespace kiln::codegen {
 namespace {
 
-// Bump whenever generated code changes for the same spec: it is part of
-// every cache key.
-constexpr const char *kCodegenVersion = "kiln-codegen-1";
+// Part of every cache key: bump the number when the object/library layout
+// changes; the source hash makes any change to a kernel's algorithm or
+// schedule produce new keys, so a stale object is never reused.
+constexpr const char *kCodegenVersion =
+    "kiln-codegen-2-" KILN_CODEGEN_SOURCE_HASH;
 
 uint64_t fnv1a(const std::string &text) {
   uint64_t h = 1469598103934665603ull;

@@ -283,6 +283,28 @@ Kernel buildScale(const KernelSpec &s, const Target &target) {
   return {{x}, out};
 }
 
+void validateClipFactor(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  if (attrFloat(s, "max_norm") <= 0) {
+    throw Error("clip_factor: max_norm must be > 0");
+  }
+  expectShape(s, s.inputs[0], "input", {});
+  expectShape(s, s.outputs[0], "output", {});
+}
+
+// Global-norm clipping coefficient from the summed squares of all gradients
+// (torch.nn.utils.clip_grad_norm_): min(1, max_norm / (norm + 1e-6)).
+// Scalar in, scalar out: no schedule.
+Kernel buildClipFactor(const KernelSpec &s, const Target &) {
+  ImageParam total = makeInput(s.inputs[0], "total");
+  Func out("out");
+  Expr norm = sqrt(total());
+  out() = min(1.0f, f32(attrFloat(s, "max_norm")) / (norm + 1e-6f));
+  constrainOutput(out, s.outputs[0]);
+  return {{total}, out};
+}
+
 void validateRegularizer(const KernelSpec &s, bool grad) {
   expectCounts(s, grad ? 2 : 1, grad ? 2 : 1, 1);
   expectF32Except(s);
@@ -334,6 +356,7 @@ void registerTensorOps(OpRegistry &r) {
   r["reduce_sum"] = {validateReduceSum, buildReduceSum};
   r["slice"] = {validateSlice, buildSlice};
   r["scale"] = {validateScale, buildScale};
+  r["clip_factor"] = {validateClipFactor, buildClipFactor};
   r["regularizer"] = {[](const KernelSpec &s) { validateRegularizer(s, false); },
                       buildRegularizer};
   r["regularizer_grad"] = {

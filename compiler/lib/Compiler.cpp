@@ -93,6 +93,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.optimizer.lrDecay = t.lrDecay;
   pipeline.optimizer.weightDecay = t.weightDecay;
   pipeline.optimizer.clipValue = t.clipValue;
+  pipeline.optimizer.clipNorm = t.clipNorm;
   if (options.mode == Mode::Train) {
     passes::buildTrainPipeline(pm, pipeline);
   } else if (options.mode == Mode::Gradients) {

@@ -123,6 +123,11 @@ LogicalResult RegularizerOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+LogicalResult ClipFactorOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getTotal().getType());
+  return success();
+}
+
 LogicalResult
 RegularizerGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(getWeight().getType());

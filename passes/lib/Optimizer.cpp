@@ -78,6 +78,26 @@ struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
     return b.getDictionaryAttr(attrs);
   }
 
+  // g *= min(1, clipNorm / (sqrt(Σ all g²) + 1e-6)) for every gradient.
+  void clipByGlobalNorm(OpBuilder &builder, Location loc, Type scalar,
+                        SmallVectorImpl<kiln::passes::NamedValue> &grads) {
+    Value total;
+    for (const auto &grad : grads) {
+      Value squares = builder.create<RegularizerOp>(
+          loc, scalar, grad.value, builder.getF64FloatAttr(0.0),
+          builder.getF64FloatAttr(1.0));
+      total = total ? builder.create<AddOp>(loc, scalar, total, squares)
+                          .getResult()
+                    : squares;
+    }
+    Value factor = builder.create<ClipFactorOp>(
+        loc, scalar, total, builder.getF64FloatAttr(clipNorm));
+    for (auto &grad : grads) {
+      grad.value = builder.create<MulOp>(loc, grad.value.getType(), grad.value,
+                                         factor);
+    }
+  }
+
   void runOnOperation() override {
     func::FuncOp func = kiln::passes::entryFunction(getOperation());
     const Kind *optimizer = findKind(kind);
@@ -102,13 +122,17 @@ struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
     OpBuilder builder(body.getTerminator());
     OpBuilder paramBuilder = OpBuilder::atBlockBegin(&body);
     DictionaryAttr hyper = hyperparameters(builder);
-    SmallVector<kiln::passes::NamedValue> kept;
+    SmallVector<kiln::passes::NamedValue> kept, gradients;
     for (const auto &result : kiln::passes::functionResults(func)) {
+      (llvm::StringRef(result.name).starts_with("grad:") ? gradients : kept)
+          .push_back(result);
+    }
+    if (clipNorm > 0 && !gradients.empty()) {
+      clipByGlobalNorm(builder, func.getLoc(), scalar, gradients);
+    }
+    for (const auto &result : gradients) {
       llvm::StringRef name(result.name);
-      if (!name.consume_front("grad:")) {
-        kept.push_back(result);
-        continue;
-      }
+      name.consume_front("grad:");
       auto it = params.find(name);
       if (it == params.end()) {
         func.emitError() << "gradient result '" << result.name

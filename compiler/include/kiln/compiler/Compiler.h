@@ -32,7 +32,7 @@ struct TrainingOptions {
   double momentum = 0.9, dampening = 0.0;
   double beta1 = 0.9, beta2 = 0.999, epsilon = -1.0;
   double rho = 0.9, alpha = 0.99, lrDecay = 0.0;
-  double weightDecay = 0.0, clipValue = 0.0;
+  double weightDecay = 0.0, clipValue = 0.0, clipNorm = 0.0;
 };
 
 enum class Mode {

@@ -542,6 +542,16 @@ def Kiln_RegularizerOp : Kiln_TrainOp<"regularizer",
   let results = (outs Kiln_Scalar:$penalty);
 }
 
+def Kiln_ClipFactorOp : Kiln_TrainOp<"clip_factor",
+    "global-norm gradient clipping coefficient"> {
+  let description = [{
+    `min(1, max_norm / (sqrt(total) + 1e-6))` for `total` the summed
+    squares of every gradient (PyTorch's `clip_grad_norm_`).
+  }];
+  let arguments = (ins Kiln_Scalar:$total, F64Attr:$max_norm);
+  let results = (outs Kiln_Scalar:$factor);
+}
+
 def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
     "gradient of the elastic-net penalty"> {
   let arguments = (ins Kiln_F32Tensor:$weight, Kiln_Scalar:$dloss,

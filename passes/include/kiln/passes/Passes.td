@@ -96,7 +96,10 @@ def KilnOptimizer : Pass<"kiln-optimizer", "mlir::ModuleOp"> {
     `step` scalar arguments, creates the optimizer's slots as zero-
     initialized parameters `<param>.<kind>.<slot>`, and for each parameter
     an `optimizer_update` whose results are assigned back (`kiln.assign`).
-    Hyperparameters default to PyTorch's (docs/training-ops.md).
+    Hyperparameters default to PyTorch's (docs/training-ops.md). With
+    `clip-norm`, every gradient is first multiplied by the global-norm
+    clipping factor computed from all of them (`regularizer` with l2 = 1
+    gives each one's sum of squares, `clip_factor` the coefficient).
   }];
   let options = [
     Option<"kind", "kind", "std::string", "\"sgd\"",
@@ -114,6 +117,9 @@ def KilnOptimizer : Pass<"kiln-optimizer", "mlir::ModuleOp"> {
            "L2 weight decay added to the gradient (PyTorch)">,
     Option<"clipValue", "clip-value", "double", "0.0",
            "Clamp each gradient element to [-c, c] (0: off)">,
+    Option<"clipNorm", "clip-norm", "double", "0.0",
+           "Scale all gradients so their global L2 norm is at most this "
+           "(0: off)">,
   ];
 }
 
