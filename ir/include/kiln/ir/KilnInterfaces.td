@@ -30,6 +30,23 @@ def Kiln_ViewOpInterface : OpInterface<"ViewOpInterface"> {
   let cppNamespace = "::kiln::ir";
 }
 
+def Kiln_ElementwiseOpInterface : OpInterface<"ElementwiseOpInterface"> {
+  let description = [{
+    Each element of the (single) result depends only on the operand
+    elements at the same index (after broadcasting per-channel or scalar
+    operands). Memory planning may then let the kernel write its result over
+    an operand of the result's type that dies at this op (in place), and
+    fusion may inline the op into a neighbouring kernel.
+  }];
+  let cppNamespace = "::kiln::ir";
+  let methods = [
+    InterfaceMethod<"Whether the result may overwrite operand `index`.",
+      "bool", "canWriteOver", (ins "unsigned":$index), [{}],
+      [{ return $_op->getOperand(index).getType() ==
+                $_op->getResult(0).getType(); }]>,
+  ];
+}
+
 def Kiln_KernelOpInterface : OpInterface<"KernelOpInterface"> {
   let description = [{
     The op becomes one kernel. Its kernel attributes (docs/ops.md) are its

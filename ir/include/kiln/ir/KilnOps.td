@@ -54,9 +54,14 @@ class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
   }];
 }
 
+// An elementwise activation (ElementwiseOpInterface: may run in place).
+class Kiln_ElementwiseUnaryOp<string mnemonic, string formula>
+    : Kiln_UnaryOp<mnemonic, formula, [Kiln_ElementwiseOpInterface]>;
+
 // Numpy-broadcasting binary elementwise op.
 class Kiln_BinaryOp<string mnemonic, string formula>
-    : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+    : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+                               Kiln_ElementwiseOpInterface]> {
   let summary = "elementwise " # formula # " with numpy broadcasting";
   let description = "Computes `" # formula # "` elementwise; shapes broadcast " #
     "as in numpy (trailing dims aligned, size-1 dims stretched).\n\n" #
@@ -291,7 +296,7 @@ def Kiln_GlobalAvgPoolOp : Kiln_KernelOp<"global_avg_pool", [DeclareOpInterfaceM
   let results = (outs Kiln_F32Tensor:$result);
 }
 
-def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>]> {
+def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>, Kiln_ElementwiseOpInterface]> {
   let summary = "batch normalization over axis 1";
   let description = [{
     `(x - mean) / sqrt(var + epsilon) * weight + bias` per channel (axis 1).
@@ -357,34 +362,34 @@ def Kiln_ConcatOp : Kiln_KernelOp<"concat", [DeclareOpInterfaceMethods<Kiln_Grad
 // Activations
 //===----------------------------------------------------------------------===//
 
-def Kiln_StepOp : Kiln_UnaryOp<"step", "x > 0 ? 1 : 0">;
-def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
-def Kiln_TanhOp : Kiln_UnaryOp<"tanh", "tanh(x)">;
-def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0)">;
-def Kiln_Relu6Op : Kiln_UnaryOp<"relu6", "min(max(x, 0), 6)">;
-def Kiln_SeluOp : Kiln_UnaryOp<"selu",
+def Kiln_StepOp : Kiln_ElementwiseUnaryOp<"step", "x > 0 ? 1 : 0">;
+def Kiln_SigmoidOp : Kiln_ElementwiseUnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
+def Kiln_TanhOp : Kiln_ElementwiseUnaryOp<"tanh", "tanh(x)">;
+def Kiln_ReluOp : Kiln_ElementwiseUnaryOp<"relu", "max(x, 0)">;
+def Kiln_Relu6Op : Kiln_ElementwiseUnaryOp<"relu6", "min(max(x, 0), 6)">;
+def Kiln_SeluOp : Kiln_ElementwiseUnaryOp<"selu",
     "1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * (exp(x) - 1))">;
-def Kiln_SiluOp : Kiln_UnaryOp<"silu", "x * sigmoid(x)">;
-def Kiln_SinOp : Kiln_UnaryOp<"sin", "sin(x)">;
+def Kiln_SiluOp : Kiln_ElementwiseUnaryOp<"silu", "x * sigmoid(x)">;
+def Kiln_SinOp : Kiln_ElementwiseUnaryOp<"sin", "sin(x)">;
 
-def Kiln_LeakyReluOp : Kiln_UnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
+def Kiln_LeakyReluOp : Kiln_ElementwiseUnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
   let arguments = (ins Kiln_F32Tensor:$input,
                        DefaultValuedAttr<F32Attr, "0.01">:$alpha);
 }
 
-def Kiln_EluOp : Kiln_UnaryOp<"elu", "x > 0 ? x : alpha * (exp(x) - 1)"> {
+def Kiln_EluOp : Kiln_ElementwiseUnaryOp<"elu", "x > 0 ? x : alpha * (exp(x) - 1)"> {
   let arguments = (ins Kiln_F32Tensor:$input,
                        DefaultValuedAttr<F32Attr, "1.0">:$alpha);
 }
 
-def Kiln_GeluOp : Kiln_UnaryOp<"gelu",
+def Kiln_GeluOp : Kiln_ElementwiseUnaryOp<"gelu",
     "x * Phi(x) (approximate = \"none\") or its tanh approximation (\"tanh\")"> {
   let arguments = (ins Kiln_F32Tensor:$input,
                        DefaultValuedStrAttr<StrAttr, "none">:$approximate);
   let hasVerifier = 1;
 }
 
-def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus",
+def Kiln_SoftplusOp : Kiln_ElementwiseUnaryOp<"softplus",
     "log(1 + exp(beta * x)) / beta, x where beta * x > threshold"> {
   let arguments = (ins Kiln_F32Tensor:$input,
                        DefaultValuedAttr<F32Attr, "1.0">:$beta,
@@ -419,7 +424,7 @@ def Kiln_SoftmaxOp : Kiln_AxisUnaryOp<"softmax",
 def Kiln_LogSoftmaxOp : Kiln_AxisUnaryOp<"log_softmax",
     "x - log(sum(exp(x))) along axis">;
 
-def Kiln_PReluOp : Kiln_KernelOp<"prelu", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+def Kiln_PReluOp : Kiln_KernelOp<"prelu", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>, Kiln_ElementwiseOpInterface]> {
   let summary = "parametric ReLU with a learned slope per channel";
   let description = [{
     `x >= 0 ? x : slope * x`; `slope` is `[C]` (channel axis 1) or `[1]`.
@@ -529,7 +534,8 @@ def Kiln_SliceOp : Kiln_TrainOp<"slice", "contiguous slice along one axis"> {
 }
 
 def Kiln_ScaleOp : Kiln_TrainOp<"scale", "multiply by a constant",
-    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+     Kiln_ElementwiseOpInterface]> {
   let arguments = (ins Kiln_F32Tensor:$input, F64Attr:$factor);
   let results = (outs Kiln_F32Tensor:$result);
 }
@@ -553,7 +559,7 @@ def Kiln_ClipFactorOp : Kiln_TrainOp<"clip_factor",
 }
 
 def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
-    "gradient of the elastic-net penalty"> {
+    "gradient of the elastic-net penalty", [Kiln_ElementwiseOpInterface]> {
   let arguments = (ins Kiln_F32Tensor:$weight, Kiln_Scalar:$dloss,
       DefaultValuedAttr<F64Attr, "0.0">:$l1, DefaultValuedAttr<F64Attr, "0.0">:$l2);
   let results = (outs Kiln_F32Tensor:$result);
@@ -635,7 +641,7 @@ def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
 }
 
 def Kiln_ActivationGradOp : Kiln_TrainOp<"activation_grad",
-    "gradient of an elementwise activation"> {
+    "gradient of an elementwise activation", [Kiln_ElementwiseOpInterface]> {
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       StrAttr:$activation, OptionalAttr<F32Attr>:$alpha,
       OptionalAttr<StrAttr>:$approximate, OptionalAttr<F32Attr>:$beta,
@@ -658,7 +664,8 @@ def Kiln_SoftmaxGradOp : Kiln_TrainOp<"softmax_grad",
 
 def Kiln_DropoutTrainOp : Kiln_TrainOp<"dropout_train",
     "dropout with a hashed mask (training)",
-    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+     Kiln_ElementwiseOpInterface]> {
   let arguments = (ins Kiln_F32Tensor:$input, 0DTensorOf<[I32]>:$seed,
       F32Attr:$rate, I64Attr:$salt);
   let results = (outs Kiln_F32Tensor:$result);
