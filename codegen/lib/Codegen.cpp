@@ -343,30 +343,31 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
        ".so");
   result.path = libPath.string();
 
-  if (fs::exists(libPath)) {
+  std::vector<Job> jobs;
+  for (const auto &[function, spec] : unique) {
+    result.objectPaths.push_back((cache / "obj" / (function + ".o")).string());
+  }
+  std::string runtimeName = "halide_runtime_" +
+                            hex16(fnv1a(targetText + "\n" + kCodegenVersion));
+  result.runtimeObject = (cache / "obj" / (runtimeName + ".o")).string();
+
+  if (options.link && fs::exists(libPath)) {
     result.libraryCached = true;
     result.kernelsCached = static_cast<int>(unique.size());
     result.seconds = secondsSince(start);
     return result;
   }
-
-  std::vector<Job> jobs;
-  std::vector<std::string> objects;
+  size_t index = 0;
   for (const auto &[function, spec] : unique) {
-    std::string object = (cache / "obj" / (function + ".o")).string();
-    objects.push_back(object);
+    const std::string &object = result.objectPaths[index++];
     if (fs::exists(object)) {
       ++result.kernelsCached;
     } else {
       jobs.push_back({spec, function, object});
     }
   }
-  std::string runtimeName = "halide_runtime_" +
-                            hex16(fnv1a(targetText + "\n" + kCodegenVersion));
-  std::string runtimeObject = (cache / "obj" / (runtimeName + ".o")).string();
-  objects.push_back(runtimeObject);
-  if (!fs::exists(runtimeObject)) {
-    jobs.push_back({nullptr, runtimeName, runtimeObject});
+  if (!fs::exists(result.runtimeObject)) {
+    jobs.push_back({nullptr, runtimeName, result.runtimeObject});
   }
 
   int parallelism = options.jobs > 0
@@ -376,7 +377,15 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   for (const Job &job : jobs) {
     result.kernelsCompiled += job.spec ? 1 : 0;
   }
-  objects.push_back(errorHandlerSource(cache));
+  result.errorHandlerSource = errorHandlerSource(cache);
+  if (!options.link) {
+    result.path.clear();
+    result.seconds = secondsSince(start);
+    return result;
+  }
+  std::vector<std::string> objects = result.objectPaths;
+  objects.push_back(result.runtimeObject);
+  objects.push_back(result.errorHandlerSource);
   linkLibrary(objects, result.path);
   result.seconds = secondsSince(start);
   if (options.verbose) {

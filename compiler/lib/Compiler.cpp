@@ -44,7 +44,7 @@ namespace {
 
 // Bump when the plan format or lowering changes: old cache entries are then
 // ignored.
-constexpr const char *kPlanVersion = "kiln-plan-1";
+constexpr const char *kPlanVersion = "kiln-plan-2";
 
 uint64_t fnv1a(const std::string &text) {
   uint64_t hash = 1469598103934665603ull;
@@ -422,8 +422,8 @@ CompiledModel compileModel(const std::string &modelPath,
   std::string cacheDir =
       options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir;
   std::string key =
-      hex(fnv1a(std::string(kPlanVersion) + "\n" + options.target + "\n" +
-                model->ir));
+      hex(fnv1a(std::string(kPlanVersion) + "\n" + options.target +
+                (options.link ? "\n" : "\nobjects-only\n") + model->ir));
   fs::path planDir = fs::path(cacheDir) / "models" / key;
   fs::path planPath = planDir / "plan.json";
 
@@ -433,7 +433,10 @@ CompiledModel compileModel(const std::string &modelPath,
   if (fs::exists(planPath, ec) && options.dumpDir.empty()) {
     std::ifstream file(planPath);
     json plan = json::parse(file, nullptr, /*allow_exceptions=*/false);
-    if (!plan.is_discarded() && fs::exists(plan.value("library", ""), ec)) {
+    bool usable = !plan.is_discarded() &&
+                  (options.link ? fs::exists(plan.value("library", ""), ec)
+                                : fs::exists(plan.value("runtime_object", ""), ec));
+    if (usable) {
       result.cached = true;
       result.kernels = plan.value("kernel_count", 0);
       result.calls = static_cast<int>(plan["calls"].size());
@@ -456,6 +459,7 @@ CompiledModel compileModel(const std::string &modelPath,
   codegenOptions.cacheDir = cacheDir;
   codegenOptions.verbose = options.verbose;
   codegenOptions.dumpDir = options.dumpDir;
+  codegenOptions.link = options.link;
   codegen::CompiledLibrary library;
   try {
     library = codegen::compileKernels(lowered.specs, codegenOptions);
@@ -479,6 +483,10 @@ CompiledModel compileModel(const std::string &modelPath,
   result.seconds = secondsSince(start);
   result.originalSeconds = result.seconds;
 
+  json kernelSpecs = json::object();
+  for (size_t i = 0; i < lowered.specs.size(); ++i) {
+    kernelSpecs[library.functionNames[i]] = lowered.specs[i].toJson();
+  }
   json plan = {{"version", 1},
                {"model", fs::absolute(modelPath).string()},
                {"library", library.path},
@@ -488,6 +496,10 @@ CompiledModel compileModel(const std::string &modelPath,
                {"outputs", std::move(lowered.outputs)},
                {"calls", std::move(calls)},
                {"kernel_count", result.kernels},
+               {"kernel_specs", std::move(kernelSpecs)},
+               {"objects", library.objectPaths},
+               {"runtime_object", library.runtimeObject},
+               {"error_handler_source", library.errorHandlerSource},
                {"compile_seconds", result.seconds}};
   fs::create_directories(planDir);
   writeAtomically(planPath, plan.dump(1));

@@ -39,10 +39,14 @@ struct CompileOptions {
   int jobs = 0;                // parallel compile jobs; 0 = number of cores
   bool verbose = false;        // progress lines on stderr
   std::string dumpDir;         // if set: <fn>.stmt and <fn>.s for every kernel
+  bool link = true;            // false: objects only (cross-compiling, AOT)
 };
 
 struct CompiledLibrary {
-  std::string path;                        // absolute path of the .so
+  std::string path;                        // the .so ("" when !link)
+  std::vector<std::string> objectPaths;    // one object per distinct kernel
+  std::string runtimeObject;               // the standalone Halide runtime
+  std::string errorHandlerSource;          // C source of halide_error hook
   std::vector<std::string> functionNames;  // one per spec, same order
   int kernelsCompiled = 0;                 // objects built by this call
   int kernelsCached = 0;                   // objects found in the cache
