@@ -11,17 +11,25 @@
 
 #include <benchmark/benchmark.h>
 
+#include <functional>
 #include <string>
 
 namespace {
 
-void runModel(benchmark::State &state, const std::string &model) {
-  kiln::compiler::CompileOptions options;
+// Compiles `model` at the benchmark's batch size, lets `bind` set inputs,
+// then times Session::run().
+void timeModel(
+    benchmark::State &state, const std::string &model,
+    kiln::compiler::CompileOptions options,
+    const std::function<void(kiln::runtime::Session &)> &bind = {}) {
   options.batch = state.range(0);
   auto compiled = kiln::compiler::compileModel(
       std::string(KILN_EXAMPLES_DIR) + "/" + model, options);
   auto session = kiln::runtime::Session::load(compiled.planPath);
   session.prepare();
+  if (bind) {
+    bind(session);
+  }
   session.fillMissingInputs(0);
   session.run(); // warm-up: first touch of the buffers, thread pool start
   for (auto _ : state) {
@@ -33,32 +41,24 @@ void runModel(benchmark::State &state, const std::string &model) {
       benchmark::Counter::kIsRate);
 }
 
+void runModel(benchmark::State &state, const std::string &model) {
+  timeModel(state, model, {});
+}
+
 // One compiled training step (forward, backward, Adam update) at the
 // benchmark's batch size, on random data.
 void trainStep(benchmark::State &state, const std::string &model) {
   kiln::compiler::CompileOptions options;
-  options.batch = state.range(0);
   options.mode = kiln::compiler::Mode::Train;
   options.training.loss = "sparse-cce";
   options.training.optimizer = "adam";
-  auto compiled = kiln::compiler::compileModel(
-      std::string(KILN_EXAMPLES_DIR) + "/" + model, options);
-  auto session = kiln::runtime::Session::load(compiled.planPath);
-  session.prepare();
-  session.fillMissingInputs(0);
-  kiln::runtime::Tensor scalar({}, kiln::runtime::DType::F32);
-  scalar.f32()[0] = 1e-3f;
-  session.setInput("lr", scalar);
-  scalar.f32()[0] = 1.0f;
-  session.setInput("step", scalar);
-  session.run();
-  for (auto _ : state) {
-    session.run();
-  }
-  state.counters["kernels"] = compiled.calls;
-  state.counters["images/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * state.range(0)),
-      benchmark::Counter::kIsRate);
+  timeModel(state, model, options, [](kiln::runtime::Session &session) {
+    kiln::runtime::Tensor scalar({}, kiln::runtime::DType::F32);
+    scalar.f32()[0] = 1e-3f;
+    session.setInput("lr", scalar);
+    scalar.f32()[0] = 1.0f;
+    session.setInput("step", scalar);
+  });
 }
 
 void BM_MLP(benchmark::State &state) { runModel(state, "mlp.mlir"); }

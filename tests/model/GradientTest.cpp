@@ -1,9 +1,7 @@
 // Whole-graph gradients: kiln-autodiff on small models with awkward shapes,
 // compiled and run, against central finite differences of the same models
 // written with the double-precision reference ops (tests/unit/reference).
-#include "kiln/compiler/Compiler.h"
-#include "kiln/runtime/Runtime.h"
-#include "reference/Reference.h"
+#include "ModelTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -21,31 +19,14 @@ namespace {
 
 using Params = std::map<std::string, ref::Tensor>;
 
-std::string cacheDir() {
-  const char *dir = std::getenv("KILN_CACHE_DIR");
-  return dir && *dir ? dir : KILN_TEST_DEFAULT_CACHE_DIR;
-}
+using kiln::testing::toRef;
 
 rt::Session compileGradients(const std::string &model, const std::string &loss) {
   kiln::compiler::CompileOptions options;
   options.mode = kiln::compiler::Mode::Gradients;
   options.training.loss = loss;
-  options.cacheDir = cacheDir();
-  auto compiled = kiln::compiler::compileModel(
-      std::string(KILN_TEST_INPUTS_DIR) + "/" + model, options);
-  rt::SessionOptions sessionOptions;
-  sessionOptions.seed = 7;
-  rt::Session session = rt::Session::load(compiled.planPath, sessionOptions);
-  session.prepare();
-  return session;
-}
-
-ref::Tensor toRef(const rt::Tensor &t) {
-  ref::Tensor r(t.shape);
-  for (int64_t i = 0; i < t.numElements(); ++i) {
-    r.data[i] = t.f32()[i];
-  }
-  return r;
+  return kiln::testing::compileSession(
+      std::string(KILN_TEST_INPUTS_DIR) + "/" + model, options, 7);
 }
 
 rt::Tensor randomInput(std::vector<int64_t> shape, std::mt19937 &rng) {

@@ -1,9 +1,7 @@
 // The example models end to end (parse, passes, lowering, codegen, runtime)
 // against their architectures written out with the independent reference
 // ops, with random weights and non-trivial BatchNorm statistics.
-#include "kiln/compiler/Compiler.h"
-#include "kiln/runtime/Runtime.h"
-#include "reference/Reference.h"
+#include "ModelTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -16,30 +14,13 @@ namespace rt = kiln::runtime;
 
 namespace {
 
-std::string cacheDir() {
-  const char *dir = std::getenv("KILN_CACHE_DIR");
-  return dir && *dir ? dir : KILN_TEST_DEFAULT_CACHE_DIR;
-}
+using kiln::testing::toRef;
 
 rt::Session compile(const std::string &model, int64_t batch) {
   kiln::compiler::CompileOptions options;
   options.batch = batch;
-  options.cacheDir = cacheDir();
-  auto compiled = kiln::compiler::compileModel(
-      std::string(KILN_EXAMPLES_DIR) + "/" + model, options);
-  rt::SessionOptions sessionOptions;
-  sessionOptions.seed = 42;
-  rt::Session session = rt::Session::load(compiled.planPath, sessionOptions);
-  session.prepare();
-  return session;
-}
-
-ref::Tensor toRef(const rt::Tensor &t) {
-  ref::Tensor r(t.shape);
-  for (int64_t i = 0; i < t.numElements(); ++i) {
-    r.data[i] = t.f32()[i];
-  }
-  return r;
+  return kiln::testing::compileSession(
+      std::string(KILN_EXAMPLES_DIR) + "/" + model, options, 42);
 }
 
 // Random input, kept both as the runtime tensor and the reference tensor.

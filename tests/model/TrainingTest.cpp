@@ -1,5 +1,5 @@
 // Training end to end: compiled train steps driven by the runtime's trainer.
-#include "kiln/compiler/Compiler.h"
+#include "ModelTestSupport.h"
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Safetensors.h"
 #include "kiln/runtime/Trainer.h"
@@ -15,11 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string cacheDir() {
-  const char *dir = std::getenv("KILN_CACHE_DIR");
-  return dir && *dir ? dir : KILN_TEST_DEFAULT_CACHE_DIR;
-}
-
 std::string compile(kiln::compiler::Mode mode, int64_t batch,
                     const std::string &optimizer = "adam") {
   kiln::compiler::CompileOptions options;
@@ -27,7 +22,7 @@ std::string compile(kiln::compiler::Mode mode, int64_t batch,
   options.batch = batch;
   options.training.loss = "sparse-cce";
   options.training.optimizer = optimizer;
-  options.cacheDir = cacheDir();
+  options.cacheDir = kiln::testing::cacheDir();
   return kiln::compiler::compileModel(
              std::string(KILN_TEST_INPUTS_DIR) + "/small_cnn.mlir", options)
       .planPath;
