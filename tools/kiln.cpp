@@ -40,6 +40,7 @@ struct CommonFlags {
   std::string cacheDir;
   bool verbose = false;
   std::string dumpKernels;
+  bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false;
 
   void add(CLI::App *cmd) {
     cmd->add_option("MODEL", model, "Model: kiln dialect .mlir")->required();
@@ -52,6 +53,11 @@ struct CommonFlags {
     cmd->add_flag("-v,--verbose", verbose, "Report compilation and caching");
     cmd->add_option("--dump-kernels", dumpKernels,
                     "Write each kernel's Halide .stmt and assembly here");
+    cmd->add_flag("--no-fusion", noFusion, "One kernel per op");
+    cmd->add_flag("--no-epilogue-fusion", noEpilogueFusion,
+                  "Do not fuse elementwise ops into conv2d / dense");
+    cmd->add_flag("--no-elementwise-fusion", noElementwiseFusion,
+                  "Do not fuse chains of elementwise ops");
   }
 
   CompileOptions options() const {
@@ -61,6 +67,9 @@ struct CommonFlags {
     o.cacheDir = cacheDir;
     o.verbose = verbose;
     o.dumpDir = dumpKernels;
+    o.fusion = !noFusion;
+    o.fuseEpilogues = !noEpilogueFusion;
+    o.fuseElementwise = !noElementwiseFusion;
     return o;
   }
 };
@@ -234,6 +243,58 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
   return 0;
 }
 
+// Times Session::run() of the compiled model (inference, or the training
+// step with --train) on seeded random inputs.
+int benchCommand(const CommonFlags &flags, bool trainStep, int runs,
+                 bool json) {
+  CompileOptions options = flags.options();
+  if (trainStep) {
+    options.mode = kiln::compiler::Mode::Train;
+    options.training.loss = "sparse-cce";
+    options.training.optimizer = "adam";
+  }
+  kiln::compiler::CompiledModel compiled =
+      kiln::compiler::compileModel(flags.model, options);
+  auto session = kiln::runtime::Session::load(compiled.planPath);
+  session.prepare();
+  if (trainStep) {
+    kiln::runtime::Tensor scalar({}, kiln::runtime::DType::F32);
+    scalar.f32()[0] = 1e-3f;
+    session.setInput("lr", scalar);
+    scalar.f32()[0] = 1.0f;
+    session.setInput("step", scalar);
+  }
+  session.fillMissingInputs(0);
+  for (int i = 0; i < 3; ++i) {
+    session.run(); // warm-up
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    session.run();
+    ms.push_back(std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  double median = ms[ms.size() / 2];
+  if (json) {
+    fmt::print("{}\n", nlohmann::json{{"model", flags.model},
+                                      {"train", trainStep},
+                                      {"fusion", options.fusion},
+                                      {"median_ms", median},
+                                      {"min_ms", ms.front()},
+                                      {"runs", runs},
+                                      {"kernels", compiled.calls}}
+                           .dump());
+  } else {
+    fmt::print("{}: median {:.3f} ms, min {:.3f} ms over {} runs, {} kernel "
+               "calls\n",
+               flags.model, median, ms.front(), runs, compiled.calls);
+  }
+  return 0;
+}
+
 std::string dotEscape(const std::string &s) {
   std::string out;
   for (char c : s) {
@@ -380,6 +441,17 @@ int main(int argc, char **argv) {
   }
   trainFlags.trainer.batch = 32; // --batch overrides (Keras's default)
 
+  CommonFlags benchFlags;
+  bool benchTrain = false, benchJson = false;
+  int benchRuns = 50;
+  CLI::App *bench = app.add_subcommand("bench", "Time a compiled model");
+  benchFlags.add(bench);
+  bench->add_flag("--train", benchTrain,
+                  "Time the training step (sparse-cce, Adam)");
+  bench->add_option("--runs", benchRuns, "Timed runs")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  bench->add_flag("--json", benchJson, "Print one JSON object");
+
   CommonFlags inspectFlags;
   bool dot = false, json = false;
   CLI::App *inspect = app.add_subcommand("inspect", "Describe a model");
@@ -398,6 +470,9 @@ int main(int argc, char **argv) {
   try {
     if (*run) {
       return runCommand(runFlags, inputs, outputDir, seed, weights);
+    }
+    if (*bench) {
+      return benchCommand(benchFlags, benchTrain, benchRuns, benchJson);
     }
     if (*trainApp) {
       if (trainCommon.batch > 0) {

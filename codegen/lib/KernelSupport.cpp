@@ -19,6 +19,7 @@ const OpInfo &lookupOp(const std::string &op) {
     registerConvGradOps(r);
     registerLayerGradOps(r);
     registerTrainingOps(r);
+    registerFusedOps(r);
     return r;
   }();
   auto it = registry.find(op);

@@ -137,6 +137,35 @@ Halide::Func sumAll(
     const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term,
     const Halide::Target &target);
 
+// An activation's elementwise definition by op name (relu, gelu, ...);
+// nullptr for other names. Reads its attributes from spec.attrs.
+using UnaryFn =
+    std::function<Halide::Expr(Halide::Expr x, const KernelSpec &spec)>;
+const UnaryFn *findUnary(const std::string &name);
+
+// `in` read at the output coordinates `v` with numpy broadcasting (trailing
+// dims aligned; size-1 dims read index 0).
+Halide::Expr broadcastAt(Halide::ImageParam in, const TensorSpec &t,
+                         const std::vector<Halide::Var> &v);
+
+// A fused kernel's elementwise epilogue: maps the anchor's value at output
+// coordinates (Halide order) to the kernel's output value.
+using Epilogue = std::function<Halide::Expr(
+    Halide::Expr value, const std::vector<Halide::Var> &coords)>;
+
+// conv2d / dense with an epilogue in their output stage, over the given
+// input parameters (x, weight[, bias]); scheduled as the plain kernels.
+Halide::Func buildConv2dWithEpilogue(const KernelSpec &spec,
+                                     const std::vector<Halide::ImageParam> &in,
+                                     const Epilogue &epilogue,
+                                     const Halide::Target &target);
+Halide::Func buildDenseWithEpilogue(const KernelSpec &spec,
+                                    const std::vector<Halide::ImageParam> &in,
+                                    const Epilogue &epilogue,
+                                    const Halide::Target &target);
+
+void registerFusedOps(OpRegistry &registry);
+
 //===----------------------------------------------------------------------===//
 // Schedule helpers
 //===----------------------------------------------------------------------===//

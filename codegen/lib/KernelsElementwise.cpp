@@ -13,7 +13,11 @@ namespace {
 // Unary activations
 //===----------------------------------------------------------------------===//
 
-using UnaryFn = std::function<Expr(Expr x, const KernelSpec &spec)>;
+// The activations by name, for fused kernels (filled by registerUnary).
+std::map<std::string, UnaryFn> &unaryTable() {
+  static std::map<std::string, UnaryFn> table;
+  return table;
+}
 
 Expr f32(double v) { return cast<float>(Expr(v)); }
 
@@ -42,6 +46,7 @@ Kernel buildUnary(const KernelSpec &spec, const Target &target,
 
 void registerUnary(OpRegistry &r, const std::string &name,
                    std::vector<const char *> floatAttrs, UnaryFn fn) {
+  unaryTable()[name] = fn;
   r[name] = {[floatAttrs](const KernelSpec &s) { validateUnary(s, floatAttrs); },
              [fn](const KernelSpec &s, const Target &t) {
                return buildUnary(s, t, fn);
@@ -159,6 +164,13 @@ void validateBinary(const KernelSpec &s) {
 }
 
 // Index of a broadcast operand: trailing dims align, extent-1 dims stay 0.
+} // namespace
+
+const UnaryFn *findUnary(const std::string &name) {
+  auto it = unaryTable().find(name);
+  return it == unaryTable().end() ? nullptr : &it->second;
+}
+
 Expr broadcastAt(ImageParam in, const TensorSpec &t,
                  const std::vector<Var> &v) {
   std::vector<int> extents = halideShape(t);
@@ -168,6 +180,8 @@ Expr broadcastAt(ImageParam in, const TensorSpec &t,
   }
   return in(args);
 }
+
+namespace {
 
 Kernel buildBinary(const KernelSpec &s, const Target &target,
                    const std::function<Expr(Expr, Expr)> &fn) {

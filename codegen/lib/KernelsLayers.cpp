@@ -102,31 +102,43 @@ void validateDense(const KernelSpec &s) {
   expectShape(s, s.outputs[0], "output", {n, o});
 }
 
-DenseFuncs defineDense(const KernelSpec &s) {
+DenseFuncs defineDense(const KernelSpec &s, const std::vector<ImageParam> &in,
+                       const Epilogue &epilogue) {
   DenseFuncs f;
-  ImageParam x = makeInput(s.inputs[0], "x");
-  ImageParam w = makeInput(s.inputs[1], "weight");
+  ImageParam x = in[0];
+  ImageParam w = in[1];
   f.inputs = {x, w};
   int k = static_cast<int>(s.inputs[0].shape[1]);
   f.k = RDom(0, k, "k");
   // weight [O,K] transposed so that the output feature is the unit stride.
   Var kv("kv");
   f.weightT(f.o, kv) = w(kv, f.o);
-  if (s.inputs.size() == 3) {
-    ImageParam b = makeInput(s.inputs[2], "bias");
+  if (in.size() == 3) {
+    ImageParam b = in[2];
     f.inputs.push_back(b);
     f.acc(f.o, f.n) = b(f.o);
   } else {
     f.acc(f.o, f.n) = 0.0f;
   }
   f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
-  f.out(f.o, f.n) = f.acc(f.o, f.n);
+  f.out(f.o, f.n) = epilogue ? epilogue(f.acc(f.o, f.n), {f.o, f.n})
+                             : Expr(f.acc(f.o, f.n));
   constrainOutput(f.out, s.outputs[0]);
   return f;
 }
 
+std::vector<ImageParam> layerInputs(const KernelSpec &s,
+                                    std::vector<const char *> names) {
+  std::vector<ImageParam> in;
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    in.push_back(makeInput(s.inputs[i], names[i]));
+  }
+  return in;
+}
+
 Kernel buildDense(const KernelSpec &s, const Target &target) {
-  DenseFuncs f = defineDense(s);
+  DenseFuncs f =
+      defineDense(s, layerInputs(s, {"x", "weight", "bias"}), Epilogue());
   scheduleDense(f, s.outputs[0].shape, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }
@@ -187,13 +199,14 @@ struct ConvFuncs {
   bool padInput = false;
 };
 
-ConvFuncs defineConv2d(const KernelSpec &s) {
+ConvFuncs defineConv2d(const KernelSpec &s, const std::vector<ImageParam> &inputs,
+                       const Epilogue &epilogue) {
   ConvFuncs f;
   const auto &wt = s.inputs[1].shape;
   Window w = readWindow(s, wt[2], wt[3], true);
   int64_t groups = attrInt(s, "groups");
-  ImageParam in = makeInput(s.inputs[0], "x");
-  ImageParam weight = makeInput(s.inputs[1], "weight");
+  ImageParam in = inputs[0];
+  ImageParam weight = inputs[1];
   f.inputs = {in, weight};
   f.padInput = hasPadding(w);
   f.padded = paddedInput(in, w, 0.0f);
@@ -201,8 +214,8 @@ ConvFuncs defineConv2d(const KernelSpec &s) {
   f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
              "r");
   Expr c = groups == 1 ? Expr(f.r.z) : (f.o / og) * cg + f.r.z;
-  if (s.inputs.size() == 3) {
-    ImageParam b = makeInput(s.inputs[2], "bias");
+  if (inputs.size() == 3) {
+    ImageParam b = inputs[2];
     f.inputs.push_back(b);
     f.acc(f.x, f.y, f.o, f.n) = b(f.o);
   } else {
@@ -214,7 +227,9 @@ ConvFuncs defineConv2d(const KernelSpec &s) {
             static_cast<int>(w.padTop);
   f.acc(f.x, f.y, f.o, f.n) +=
       weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
-  f.out(f.x, f.y, f.o, f.n) = f.acc(f.x, f.y, f.o, f.n);
+  Expr value = f.acc(f.x, f.y, f.o, f.n);
+  f.out(f.x, f.y, f.o, f.n) =
+      epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
   constrainOutput(f.out, s.outputs[0]);
   return f;
 }
@@ -273,7 +288,8 @@ void scheduleConv2d(ConvFuncs &f, const KernelSpec &s, const Target &target) {
 }
 
 Kernel buildConv2d(const KernelSpec &s, const Target &target) {
-  ConvFuncs f = defineConv2d(s);
+  ConvFuncs f =
+      defineConv2d(s, layerInputs(s, {"x", "weight", "bias"}), Epilogue());
   scheduleConv2d(f, s, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }
@@ -663,6 +679,22 @@ Kernel buildLayerNorm(const KernelSpec &s, const Target &target) {
 }
 
 } // namespace
+
+Func buildConv2dWithEpilogue(const KernelSpec &s,
+                             const std::vector<ImageParam> &in,
+                             const Epilogue &epilogue, const Target &target) {
+  ConvFuncs f = defineConv2d(s, in, epilogue);
+  scheduleConv2d(f, s, target);
+  return f.out;
+}
+
+Func buildDenseWithEpilogue(const KernelSpec &s,
+                            const std::vector<ImageParam> &in,
+                            const Epilogue &epilogue, const Target &target) {
+  DenseFuncs f = defineDense(s, in, epilogue);
+  scheduleDense(f, s.outputs[0].shape, target);
+  return f.out;
+}
 
 void registerLayerOps(OpRegistry &r) {
   r["dense"] = {validateDense, buildDense};

@@ -15,6 +15,7 @@
 #include "kiln/compiler/Compiler.h"
 #include "kiln/codegen/Codegen.h"
 #include "kiln/ir/KilnDialect.h"
+#include "kiln/ir/KilnFusion.h"
 #include "kiln/passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -72,12 +73,18 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;
     pipeline.batch = options.batch;
+    pipeline.fuse = options.fusion;
+    pipeline.fusion.epilogue = options.fuseEpilogues;
+    pipeline.fusion.elementwise = options.fuseElementwise;
     passes::buildInferencePipeline(pm, pipeline);
     return;
   }
   const TrainingOptions &t = options.training;
   passes::TrainPipelineOptions pipeline;
   pipeline.batch = options.batch;
+  pipeline.fuse = options.fusion;
+  pipeline.fusion.epilogue = options.fuseEpilogues;
+  pipeline.fusion.elementwise = options.fuseElementwise;
   pipeline.loss.loss = t.loss;
   pipeline.loss.delta = t.delta;
   pipeline.loss.l1 = t.l1;
@@ -544,6 +551,15 @@ ModelSummary summarizeModel(const std::string &modelPath,
       ++summary.viewOps;
     } else if (llvm::isa<kiln::ir::KernelOpInterface>(op)) {
       ++summary.kernelOps;
+      if (auto fused = llvm::dyn_cast<kiln::ir::FusedOp>(op)) {
+        // "fused epilogue: conv2d+batch_norm+relu"
+        std::string ops;
+        for (Operation &inner : fused.getBody().front().without_terminator()) {
+          ops += (ops.empty() ? "" : "+") +
+                 inner.getName().stripDialect().str();
+        }
+        node.label = "fused " + fused.getKind().str() + ": " + ops;
+      }
     }
     if (op.getNumResults() == 1) {
       node.result =

@@ -1,5 +1,6 @@
 //===- KilnDialect.cpp - the kiln dialect ---------------------------------===//
 #include "kiln/ir/KilnDialect.h"
+#include "kiln/ir/KilnFusion.h"
 
 using namespace mlir;
 
@@ -11,4 +12,9 @@ void kiln::ir::KilnDialect::initialize() {
 #define GET_OP_LIST
 #include "kiln/ir/KilnOps.cpp.inc"
       >();
+  addOperations<
+#define GET_OP_LIST
+#include "kiln/ir/KilnFusion.cpp.inc"
+      >();
+  attachFusionInterfaces(getContext());
 }

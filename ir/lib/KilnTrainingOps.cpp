@@ -308,6 +308,13 @@ LogicalResult AssignOp::verify() {
   return success();
 }
 
+// The fused kernel builder inlines activations, arithmetic, prelu, scale
+// and inference batch norm; these elementwise ops keep their own kernels.
+bool ActivationGradOp::isFusible() { return false; }
+bool DropoutTrainOp::isFusible() { return false; }
+bool RegularizerGradOp::isFusible() { return false; }
+bool BatchNormOp::isFusible() { return !getTraining(); }
+
 //===----------------------------------------------------------------------===//
 // Training mode
 //===----------------------------------------------------------------------===//

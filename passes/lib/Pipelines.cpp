@@ -13,6 +13,9 @@ void buildInferencePipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnShapeInference(shapes));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  if (options.fuse) {
+    pm.addPass(createKilnFuse(options.fusion));
+  }
 }
 
 void buildTrainPipeline(mlir::OpPassManager &pm,
@@ -26,6 +29,9 @@ void buildTrainPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnOptimizer(options.optimizer));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  if (options.fuse) {
+    pm.addPass(createKilnFuse(options.fusion));
+  }
 }
 
 void buildGradientPipeline(mlir::OpPassManager &pm,
@@ -38,6 +44,9 @@ void buildGradientPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnAutodiff());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  if (options.fuse) {
+    pm.addPass(createKilnFuse(options.fusion));
+  }
 }
 
 void buildEvalPipeline(mlir::OpPassManager &pm,
@@ -48,6 +57,9 @@ void buildEvalPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnAppendLoss(options.loss));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  if (options.fuse) {
+    pm.addPass(createKilnFuse(options.fusion));
+  }
 }
 
 namespace {
@@ -64,6 +76,8 @@ struct TrainPipelineCLOptions
                     llvm::cl::init(0.0)};
   Option<double> l2{*this, "l2", llvm::cl::desc("L2 penalty"),
                     llvm::cl::init(0.0)};
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run kiln-fuse"),
+                    llvm::cl::init(true)};
 
   TrainPipelineOptions get() const {
     TrainPipelineOptions options;
@@ -72,6 +86,7 @@ struct TrainPipelineCLOptions
     options.loss.l1 = l1;
     options.loss.l2 = l2;
     options.optimizer.kind = optimizer;
+    options.fuse = fuse;
     return options;
   }
 };
@@ -82,6 +97,8 @@ struct InferencePipelineCLOptions
                         llvm::cl::desc("Leading dim of every model input "
                                        "(0 keeps the IR's)"),
                         llvm::cl::init(0)};
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run kiln-fuse"),
+                    llvm::cl::init(true)};
 };
 } // namespace
 
@@ -93,6 +110,7 @@ void registerAllPasses() {
       [](mlir::OpPassManager &pm, const InferencePipelineCLOptions &cl) {
         InferencePipelineOptions options;
         options.batch = cl.batch;
+        options.fuse = cl.fuse;
         buildInferencePipeline(pm, options);
       });
   mlir::PassPipelineRegistration<TrainPipelineCLOptions>(

@@ -326,3 +326,42 @@ func.func @labels_type(%p: tensor<4x3xf32>, %y: tensor<4xf32>) {
   %l = kiln.sparse_cce %p, %y : (tensor<4x3xf32>, tensor<4xf32>) -> tensor<f32>
   return
 }
+
+// -----
+
+func.func @fused_not_chain(%x: tensor<2xf32>, %y: tensor<2xf32>) -> tensor<2xf32> {
+  %f = kiln.fused "elementwise"(%x, %y) : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32> {
+  ^bb0(%a: tensor<2xf32>, %b: tensor<2xf32>):
+    %r = kiln.relu %a : (tensor<2xf32>) -> tensor<2xf32>
+    // expected-error @+1 {{must consume the previous op's result}}
+    %s = kiln.relu %b : (tensor<2xf32>) -> tensor<2xf32>
+    kiln.yield %s : tensor<2xf32>
+  }
+  return %f : tensor<2xf32>
+}
+
+// -----
+
+func.func @fused_softmax(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %f = kiln.fused "elementwise"(%x) : (tensor<2x3xf32>) -> tensor<2x3xf32> {
+  ^bb0(%a: tensor<2x3xf32>):
+    %r = kiln.relu %a : (tensor<2x3xf32>) -> tensor<2x3xf32>
+    // expected-error @+1 {{is neither a fusion anchor nor elementwise}}
+    %s = kiln.softmax %r : (tensor<2x3xf32>) -> tensor<2x3xf32>
+    kiln.yield %s : tensor<2x3xf32>
+  }
+  return %f : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @fused_yield(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{must yield the result of its last op}}
+  %f = kiln.fused "elementwise"(%x) : (tensor<2xf32>) -> tensor<2xf32> {
+  ^bb0(%a: tensor<2xf32>):
+    %r = kiln.relu %a : (tensor<2xf32>) -> tensor<2xf32>
+    %s = kiln.relu %r : (tensor<2xf32>) -> tensor<2xf32>
+    kiln.yield %r : tensor<2xf32>
+  }
+  return %f : tensor<2xf32>
+}

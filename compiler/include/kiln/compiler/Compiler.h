@@ -52,6 +52,9 @@ struct CompileOptions {
   std::string cacheDir;         // empty: $KILN_CACHE_DIR or ~/.cache/kiln
   bool verbose = false;         // progress and cache report on stderr
   std::string dumpDir;          // Halide .stmt and assembly per kernel
+  bool fusion = true;           // kiln-fuse (false: one kernel per op)
+  bool fuseEpilogues = true;    // kiln-fuse patterns, each switchable
+  bool fuseElementwise = true;
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them
 };

@@ -44,6 +44,9 @@ def Kiln_ElementwiseOpInterface : OpInterface<"ElementwiseOpInterface"> {
       "bool", "canWriteOver", (ins "unsigned":$index), [{}],
       [{ return $_op->getOperand(index).getType() ==
                 $_op->getResult(0).getType(); }]>,
+    InterfaceMethod<[{Whether a fused kernel can inline this op (the fused
+      kernel builder has its elementwise definition).}],
+      "bool", "isFusible", (ins), [{}], [{ return true; }]>,
   ];
 }
 

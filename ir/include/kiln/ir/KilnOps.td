@@ -296,7 +296,7 @@ def Kiln_GlobalAvgPoolOp : Kiln_KernelOp<"global_avg_pool", [DeclareOpInterfaceM
   let results = (outs Kiln_F32Tensor:$result);
 }
 
-def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>, Kiln_ElementwiseOpInterface]> {
+def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>, DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
   let summary = "batch normalization over axis 1";
   let description = [{
     `(x - mean) / sqrt(var + epsilon) * weight + bias` per channel (axis 1).
@@ -559,7 +559,8 @@ def Kiln_ClipFactorOp : Kiln_TrainOp<"clip_factor",
 }
 
 def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
-    "gradient of the elastic-net penalty", [Kiln_ElementwiseOpInterface]> {
+    "gradient of the elastic-net penalty",
+    [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
   let arguments = (ins Kiln_F32Tensor:$weight, Kiln_Scalar:$dloss,
       DefaultValuedAttr<F64Attr, "0.0">:$l1, DefaultValuedAttr<F64Attr, "0.0">:$l2);
   let results = (outs Kiln_F32Tensor:$result);
@@ -641,7 +642,8 @@ def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
 }
 
 def Kiln_ActivationGradOp : Kiln_TrainOp<"activation_grad",
-    "gradient of an elementwise activation", [Kiln_ElementwiseOpInterface]> {
+    "gradient of an elementwise activation",
+    [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       StrAttr:$activation, OptionalAttr<F32Attr>:$alpha,
       OptionalAttr<StrAttr>:$approximate, OptionalAttr<F32Attr>:$beta,
@@ -665,7 +667,7 @@ def Kiln_SoftmaxGradOp : Kiln_TrainOp<"softmax_grad",
 def Kiln_DropoutTrainOp : Kiln_TrainOp<"dropout_train",
     "dropout with a hashed mask (training)",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
-     Kiln_ElementwiseOpInterface]> {
+     DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
   let arguments = (ins Kiln_F32Tensor:$input, 0DTensorOf<[I32]>:$seed,
       F32Attr:$rate, I64Attr:$salt);
   let results = (outs Kiln_F32Tensor:$result);

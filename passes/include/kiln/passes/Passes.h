@@ -18,15 +18,19 @@ namespace kiln::passes {
 
 struct InferencePipelineOptions {
   int64_t batch = 0; // 0 keeps the model's batch size
+  KilnFuseOptions fusion;
+  bool fuse = true;  // false: one kernel per op (kiln --no-fusion)
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
-// shape inference (with the batch), canonicalization, CSE.
+// shape inference (with the batch), canonicalization, CSE, fusion.
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options);
 
 struct TrainPipelineOptions {
   int64_t batch = 0;
+  KilnFuseOptions fusion;
+  bool fuse = true;
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
 };

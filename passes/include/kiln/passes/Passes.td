@@ -123,4 +123,39 @@ def KilnOptimizer : Pass<"kiln-optimizer", "mlir::ModuleOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
+  let summary = "Group producer-consumer chains into kiln.fused kernels";
+  let description = [{
+    Each group becomes one `kiln.fused` op whose body holds the ops, and one
+    Halide pipeline in which the chain is inlined into the output stage
+    (docs/fusion.md). Patterns, each with an option:
+    - `epilogue`: an anchor (FusionAnchorOpInterface: conv2d, dense) and the
+      elementwise ops that consume it: conv + batch norm (inference) +
+      activation, conv + residual add + activation, dense + bias-free
+      activation, ...
+    - `elementwise`: a chain of elementwise ops without an anchor.
+
+    Algorithm:
+    1. Visit the ops of the entry function in program order; an op not yet
+       grouped starts a chain if it is an anchor (with `epilogue`) or a
+       fusible elementwise op (with `elementwise`).
+    2. Extend the chain while the last result has exactly one use, by a
+       fusible elementwise op (ElementwiseOpInterface::isFusible) whose
+       result has the same type. Values used twice (e.g. kept for the
+       backward pass) end a chain: fusing them would recompute or spill.
+    3. A chain of two or more ops becomes a `kiln.fused` op placed at its
+       last op, with the chain's outside operands as inputs.
+  }];
+  let options = [
+    Option<"epilogue", "epilogue", "bool", "true",
+           "Fuse elementwise consumers into conv2d / dense">,
+    Option<"elementwise", "elementwise", "bool", "true",
+           "Fuse chains of elementwise ops">,
+  ];
+}
+
 #endif // KILN_PASSES_TD

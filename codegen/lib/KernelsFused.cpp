@@ -1,0 +1,218 @@
+// Fused kernels (docs/fusion.md): an optional anchor (conv2d or dense) whose
+// output stage also computes a chain of elementwise ops, or a chain of
+// elementwise ops alone. The chain is inlined into the output Func, so the
+// intermediate tensors are never written to memory.
+//
+// attrs: {"kind", "anchor": "" | "conv2d" | "dense", "anchor_attrs",
+//         "anchor_inputs": [input indices],
+//         "nodes": [{"op", "attrs", "operands": [-1 = running value, k]}]}
+#include "Kernels.h"
+
+#include <set>
+
+using namespace Halide;
+
+namespace kiln::codegen::detail {
+namespace {
+
+const std::set<std::string> &binaryOps() {
+  static const std::set<std::string> ops = {"add", "sub", "mul", "div"};
+  return ops;
+}
+
+bool isNodeOp(const std::string &op) {
+  return findUnary(op) || binaryOps().count(op) || op == "prelu" ||
+         op == "scale" || op == "batch_norm";
+}
+
+KernelSpec nodeSpec(const KernelSpec &s, const nlohmann::json &node) {
+  KernelSpec spec;
+  spec.op = node.at("op").get<std::string>();
+  spec.attrs = node.at("attrs");
+  return spec;
+}
+
+KernelSpec anchorSpec(const KernelSpec &s) {
+  KernelSpec spec;
+  spec.op = s.attrs.at("anchor").get<std::string>();
+  spec.attrs = s.attrs.at("anchor_attrs");
+  for (int64_t index : s.attrs.at("anchor_inputs")) {
+    spec.inputs.push_back(s.inputs.at(index));
+  }
+  spec.outputs = s.outputs;
+  return spec;
+}
+
+void validateFused(const KernelSpec &s) {
+  expectCounts(s, 1, 64, 1);
+  expectF32Except(s);
+  for (const char *key : {"anchor", "anchor_attrs", "anchor_inputs", "nodes"}) {
+    if (!s.attrs.contains(key)) {
+      fail(s, std::string("missing attribute '") + key + "'");
+    }
+  }
+  const std::string anchor = s.attrs.at("anchor").get<std::string>();
+  bool haveValue = false;
+  if (!anchor.empty()) {
+    if (anchor != "conv2d" && anchor != "dense") {
+      fail(s, "unsupported anchor '" + anchor + "'");
+    }
+    for (int64_t index : s.attrs.at("anchor_inputs")) {
+      if (index < 0 || index >= static_cast<int64_t>(s.inputs.size())) {
+        fail(s, "anchor input index out of range");
+      }
+    }
+    lookupOp(anchor).validate(anchorSpec(s));
+    haveValue = true;
+  }
+  const auto &outShape = s.outputs[0].shape;
+  for (const auto &node : s.attrs.at("nodes")) {
+    std::string op = node.at("op").get<std::string>();
+    if (!isNodeOp(op)) {
+      fail(s, "op '" + op + "' cannot be fused");
+    }
+    if (op == "batch_norm" && node.at("attrs").value("training", false)) {
+      fail(s, "batch_norm with batch statistics cannot be fused");
+    }
+    for (int64_t operand : node.at("operands")) {
+      if (operand == -1) {
+        if (!haveValue) {
+          fail(s, "node '" + op + "' reads a value before one is computed");
+        }
+        continue;
+      }
+      if (operand < 0 || operand >= static_cast<int64_t>(s.inputs.size())) {
+        fail(s, "node '" + op + "' reads input " + std::to_string(operand) +
+                    " of " + std::to_string(s.inputs.size()));
+      }
+      const auto &shape = s.inputs[operand].shape;
+      if (shape.size() > outShape.size()) {
+        fail(s, "node '" + op + "' input has a higher rank than the output");
+      }
+    }
+    haveValue = true;
+  }
+  if (!haveValue) {
+    fail(s, "a fused kernel needs an anchor or at least one node");
+  }
+}
+
+// Evaluates the chain at output coordinates `v` (Halide order).
+class Chain {
+public:
+  Chain(const KernelSpec &s, const std::vector<ImageParam> &params)
+      : spec_(s), params_(params) {
+    int index = 0;
+    for (const auto &node : s.attrs.at("nodes")) {
+      if (node.at("op") == "batch_norm") {
+        prepareBatchNorm(node, index);
+      }
+      ++index;
+    }
+  }
+
+  Expr apply(Expr value, const std::vector<Var> &v) const {
+    int index = 0;
+    for (const auto &node : spec_.attrs.at("nodes")) {
+      value = applyNode(node, index++, value, v);
+    }
+    return value;
+  }
+
+private:
+  Expr operand(const nlohmann::json &node, size_t i, Expr value,
+               const std::vector<Var> &v) const {
+    int64_t k = node.at("operands").at(i);
+    return k < 0 ? value : broadcastAt(params_[k], spec_.inputs[k], v);
+  }
+
+  // Channel = logical axis 1 = Halide dim rank-2.
+  Expr channel(const std::vector<Var> &v) const {
+    return v.size() >= 2 ? Expr(v[v.size() - 2]) : Expr(0);
+  }
+
+  void prepareBatchNorm(const nlohmann::json &node, int index) {
+    // Per-channel scale and shift, computed once per kernel call (C values).
+    const auto &ops = node.at("operands");
+    ImageParam w = params_[ops.at(1)], b = params_[ops.at(2)],
+               mean = params_[ops.at(3)], var = params_[ops.at(4)];
+    Expr eps = cast<float>(Expr(node.at("attrs").at("epsilon").get<double>()));
+    Var c("c");
+    Func scale("bn_scale_" + std::to_string(index)),
+        shift("bn_shift_" + std::to_string(index));
+    scale(c) = w(c) / sqrt(var(c) + eps);
+    shift(c) = b(c) - mean(c) * scale(c);
+    scale.compute_root();
+    shift.compute_root();
+    batchNorm_[index] = {scale, shift};
+  }
+
+  Expr applyNode(const nlohmann::json &node, int index, Expr value,
+                 const std::vector<Var> &v) const {
+    std::string op = node.at("op").get<std::string>();
+    if (const UnaryFn *fn = findUnary(op)) {
+      return (*fn)(operand(node, 0, value, v), nodeSpec(spec_, node));
+    }
+    if (binaryOps().count(op)) {
+      Expr a = operand(node, 0, value, v), b = operand(node, 1, value, v);
+      return op == "add" ? a + b : op == "sub" ? a - b : op == "mul" ? a * b
+                                                                     : a / b;
+    }
+    if (op == "scale") {
+      return cast<float>(Expr(node.at("attrs").at("factor").get<double>())) *
+             operand(node, 0, value, v);
+    }
+    if (op == "prelu") {
+      Expr x = operand(node, 0, value, v);
+      int64_t k = node.at("operands").at(1);
+      Expr slope = spec_.inputs[k].shape[0] == 1 ? params_[k](0)
+                                                 : params_[k](channel(v));
+      return select(x >= 0.0f, x, slope * x);
+    }
+    // batch_norm (inference): one FMA with the per-channel scale and shift.
+    const auto &[scale, shift] = batchNorm_.at(index);
+    Expr c = channel(v);
+    return operand(node, 0, value, v) * scale(c) + shift(c);
+  }
+
+  const KernelSpec &spec_;
+  const std::vector<ImageParam> &params_;
+  std::map<int, std::pair<Func, Func>> batchNorm_;
+};
+
+Kernel buildFused(const KernelSpec &s, const Target &target) {
+  std::vector<ImageParam> params;
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    params.push_back(makeInput(s.inputs[i], "in" + std::to_string(i)));
+  }
+  std::vector<Argument> arguments(params.begin(), params.end());
+  Chain chain(s, params);
+  auto epilogue = [&chain](Expr value, const std::vector<Var> &v) {
+    return chain.apply(value, v);
+  };
+  std::string anchor = s.attrs.at("anchor").get<std::string>();
+  if (!anchor.empty()) {
+    std::vector<ImageParam> anchorParams;
+    for (int64_t index : s.attrs.at("anchor_inputs")) {
+      anchorParams.push_back(params[index]);
+    }
+    KernelSpec spec = anchorSpec(s);
+    Func out = anchor == "conv2d"
+                   ? buildConv2dWithEpilogue(spec, anchorParams, epilogue, target)
+                   : buildDenseWithEpilogue(spec, anchorParams, epilogue, target);
+    return {arguments, out};
+  }
+  // Elementwise chain: the first node reads only inputs.
+  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
+  Func out("out");
+  out(v) = chain.apply(Expr(), v);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {arguments, out};
+}
+
+} // namespace
+
+void registerFusedOps(OpRegistry &r) { r["fused"] = {validateFused, buildFused}; }
+
+} // namespace kiln::codegen::detail

@@ -1,0 +1,29 @@
+//===- KilnFusion.h - fused kernels and kernel attributes ----------------===//
+#ifndef KILN_IR_KILNFUSION_H
+#define KILN_IR_KILNFUSION_H
+
+#include "kiln/ir/KilnDialect.h"
+
+#include "mlir/IR/RegionKindInterface.h"
+
+#include <nlohmann/json.hpp>
+
+#include "kiln/ir/KilnFusionInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "kiln/ir/KilnFusion.h.inc"
+
+namespace kiln::ir {
+
+// An op's kernel attributes (docs/ops.md): every attribute converted to
+// JSON with defaults filled in, then the op's canonicalizeKernelAttrs.
+// Emits an error on the op and fails for attributes kiln cannot lower.
+mlir::FailureOr<nlohmann::json> kernelAttributes(mlir::Operation *op);
+
+// Attaches FusionAnchorOpInterface to conv2d and dense (called from the
+// dialect's initialize(), after the ops are added).
+void attachFusionInterfaces(mlir::MLIRContext *context);
+
+} // namespace kiln::ir
+
+#endif // KILN_IR_KILNFUSION_H

@@ -1,0 +1,187 @@
+//===- KilnFusion.cpp - fused kernels and kernel attributes ---------------===//
+#include "kiln/ir/KilnFusion.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace kiln::ir;
+using nlohmann::json;
+
+#include "kiln/ir/KilnFusionInterfaces.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "kiln/ir/KilnFusion.cpp.inc"
+
+namespace {
+
+FailureOr<json> attrToJson(Attribute attr, Operation *op, StringRef name) {
+  if (auto b = llvm::dyn_cast<BoolAttr>(attr)) {
+    return json(b.getValue());
+  }
+  if (auto i = llvm::dyn_cast<IntegerAttr>(attr)) {
+    return json(i.getInt());
+  }
+  if (auto f = llvm::dyn_cast<FloatAttr>(attr)) {
+    return json(f.getValueAsDouble());
+  }
+  if (auto s = llvm::dyn_cast<StringAttr>(attr)) {
+    return json(s.str());
+  }
+  if (auto a = llvm::dyn_cast<DenseI64ArrayAttr>(attr)) {
+    return json(std::vector<int64_t>(a.asArrayRef().begin(),
+                                     a.asArrayRef().end()));
+  }
+  if (auto d = llvm::dyn_cast<DictionaryAttr>(attr)) {
+    json object = json::object();
+    for (NamedAttribute entry : d) {
+      auto value = attrToJson(entry.getValue(), op, entry.getName());
+      if (failed(value)) {
+        return failure();
+      }
+      object[entry.getName().str()] = *value;
+    }
+    return object;
+  }
+  if (auto a = llvm::dyn_cast<ArrayAttr>(attr)) {
+    json list = json::array();
+    for (Attribute element : a) {
+      auto value = attrToJson(element, op, name);
+      if (failed(value)) {
+        return failure();
+      }
+      list.push_back(*value);
+    }
+    return list;
+  }
+  return op->emitOpError() << "attribute '" << name
+                           << "' has a kind kiln cannot lower: " << attr;
+}
+
+template <typename OpTy>
+struct AnchorModel
+    : FusionAnchorOpInterface::ExternalModel<AnchorModel<OpTy>, OpTy> {};
+
+} // namespace
+
+FailureOr<json> kiln::ir::kernelAttributes(Operation *op) {
+  NamedAttrList attrs(op->getAttrs());
+  op->getName().populateDefaultAttrs(attrs);
+  json out = json::object();
+  for (NamedAttribute attr : attrs) {
+    auto value = attrToJson(attr.getValue(), op, attr.getName());
+    if (failed(value)) {
+      return failure();
+    }
+    out[attr.getName().str()] = *value;
+  }
+  if (auto kernel = llvm::dyn_cast<KernelOpInterface>(op)) {
+    if (failed(kernel.canonicalizeKernelAttrs(out))) {
+      return failure();
+    }
+  }
+  return out;
+}
+
+void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
+  Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
+  DenseOp::attachInterface<AnchorModel<DenseOp>>(*context);
+}
+
+//===----------------------------------------------------------------------===//
+// FusedOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FusedOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size()) {
+    return emitOpError() << "body has " << body.getNumArguments()
+                         << " arguments for " << getInputs().size()
+                         << " inputs";
+  }
+  for (auto [arg, input] : llvm::zip(body.getArguments(), getInputs())) {
+    if (arg.getType() != input.getType()) {
+      return emitOpError() << "body argument " << arg.getType()
+                           << " does not match input " << input.getType();
+    }
+  }
+  auto yield = llvm::dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield) {
+    return emitOpError() << "body must end in kiln.yield";
+  }
+  // Anchor (optional, first) then a chain: every op but the first consumes
+  // the previous op's result and otherwise only block arguments.
+  Value previous;
+  for (Operation &op : body.without_terminator()) {
+    bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
+    if (anchor && previous) {
+      return op.emitOpError() << "can only be the first op of a fused kernel";
+    }
+    if (!anchor && !llvm::isa<ElementwiseOpInterface>(op)) {
+      return op.emitOpError() << "is neither a fusion anchor nor elementwise";
+    }
+    bool usesPrevious = !previous;
+    for (Value operand : op.getOperands()) {
+      if (operand == previous) {
+        usesPrevious = true;
+      } else if (!llvm::isa<BlockArgument>(operand)) {
+        return op.emitOpError() << "reads a value other than the previous op's "
+                                   "result or a kernel input";
+      }
+    }
+    if (!usesPrevious || op.getNumResults() != 1) {
+      return op.emitOpError() << "must consume the previous op's result";
+    }
+    previous = op.getResult(0);
+  }
+  if (!previous || yield.getValue() != previous) {
+    return emitOpError() << "must yield the result of its last op";
+  }
+  return success();
+}
+
+LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto yield = llvm::dyn_cast<YieldOp>(getBody().front().getTerminator());
+  if (!yield) {
+    return emitOpError() << "body must end in kiln.yield";
+  }
+  types.push_back(yield.getValue().getType());
+  return success();
+}
+
+// {"anchor": op name or "", "anchor_attrs": {...}, "anchor_inputs": [...],
+//  "nodes": [{"op", "attrs", "operands": [-1 = running value, k = input k]}]}
+// (docs/fusion.md).
+LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
+  json nodes = json::array();
+  attrs = json{{"kind", getKind().str()}, {"anchor", ""},
+               {"anchor_attrs", json::object()},
+               {"anchor_inputs", json::array()}};
+  Value previous;
+  for (Operation &op : getBody().front().without_terminator()) {
+    auto opAttrs = kernelAttributes(&op);
+    if (failed(opAttrs)) {
+      return failure();
+    }
+    json operands = json::array();
+    for (Value operand : op.getOperands()) {
+      operands.push_back(operand == previous
+                             ? -1
+                             : static_cast<int64_t>(
+                                   llvm::cast<BlockArgument>(operand)
+                                       .getArgNumber()));
+    }
+    std::string name = op.getName().stripDialect().str();
+    if (llvm::isa<FusionAnchorOpInterface>(op)) {
+      attrs["anchor"] = name;
+      attrs["anchor_attrs"] = *opAttrs;
+      attrs["anchor_inputs"] = operands;
+    } else {
+      nodes.push_back({{"op", name}, {"attrs", *opAttrs},
+                       {"operands", operands}});
+    }
+    previous = op.getResult(0);
+  }
+  attrs["nodes"] = std::move(nodes);
+  return success();
+}

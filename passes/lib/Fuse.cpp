@@ -1,0 +1,114 @@
+//===- Fuse.cpp - kiln-fuse ------------------------------------------------===//
+//
+// Groups anchor + elementwise epilogue chains and elementwise chains into
+// kiln.fused ops; see Passes.td for the patterns and the algorithm.
+//
+//===----------------------------------------------------------------------===//
+#include "FunctionUtils.h"
+#include "kiln/ir/KilnDialect.h"
+#include "kiln/ir/KilnFusion.h"
+#include "kiln/passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace kiln::passes {
+#define GEN_PASS_DEF_KILNFUSE
+#include "kiln/passes/Passes.h.inc"
+} // namespace kiln::passes
+
+using namespace mlir;
+using namespace kiln::ir;
+
+namespace {
+
+bool isFusibleElementwise(Operation *op) {
+  auto elementwise = llvm::dyn_cast<ElementwiseOpInterface>(op);
+  return elementwise && elementwise.isFusible() && op->getNumResults() == 1;
+}
+
+struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
+  using KilnFuseBase::KilnFuseBase;
+
+  // The chain that starts at `op`, or empty.
+  SmallVector<Operation *> chainFrom(Operation *op) {
+    bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
+    if (!(anchor && epilogue) &&
+        !(!anchor && elementwise && isFusibleElementwise(op))) {
+      return {};
+    }
+    SmallVector<Operation *> chain = {op};
+    while (true) {
+      Value value = chain.back()->getResult(0);
+      if (!value.hasOneUse()) {
+        break;
+      }
+      Operation *user = *value.getUsers().begin();
+      if (user->getBlock() != op->getBlock() || !isFusibleElementwise(user) ||
+          user->getResult(0).getType() != value.getType()) {
+        break;
+      }
+      chain.push_back(user);
+    }
+    return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
+  }
+
+  void fuse(ArrayRef<Operation *> chain) {
+    Operation *last = chain.back();
+    llvm::SmallPtrSet<Operation *, 8> inChain(chain.begin(), chain.end());
+    SmallVector<Value> inputs;
+    for (Operation *op : chain) {
+      for (Value operand : op->getOperands()) {
+        Operation *def = operand.getDefiningOp();
+        if ((!def || !inChain.contains(def)) &&
+            !llvm::is_contained(inputs, operand)) {
+          inputs.push_back(operand);
+        }
+      }
+    }
+    OpBuilder builder(last);
+    bool anchored = llvm::isa<FusionAnchorOpInterface>(chain.front());
+    auto fused = builder.create<FusedOp>(
+        last->getLoc(), last->getResult(0).getType(),
+        builder.getStringAttr(anchored ? "epilogue" : "elementwise"), inputs);
+    Block *body = builder.createBlock(&fused.getBody());
+    IRMapping mapping;
+    for (Value input : inputs) {
+      mapping.map(input, body->addArgument(input.getType(), input.getLoc()));
+    }
+    for (Operation *op : chain) {
+      builder.clone(*op, mapping);
+    }
+    builder.create<YieldOp>(last->getLoc(),
+                            mapping.lookup(last->getResult(0)));
+    last->getResult(0).replaceAllUsesWith(fused.getResult());
+    for (Operation *op : llvm::reverse(chain)) {
+      op->erase();
+    }
+  }
+
+  void runOnOperation() override {
+    func::FuncOp func = kiln::passes::entryFunction(getOperation());
+    if (!func) {
+      return;
+    }
+    SmallVector<SmallVector<Operation *>> chains;
+    llvm::SmallPtrSet<Operation *, 32> taken;
+    for (Operation &op : func.getBody().front()) {
+      if (taken.contains(&op)) {
+        continue;
+      }
+      SmallVector<Operation *> chain = chainFrom(&op);
+      if (chain.empty()) {
+        continue;
+      }
+      taken.insert(chain.begin(), chain.end());
+      chains.push_back(std::move(chain));
+    }
+    for (const auto &chain : chains) {
+      fuse(chain);
+    }
+  }
+};
+
+} // namespace

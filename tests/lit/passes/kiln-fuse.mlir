@@ -1,0 +1,77 @@
+// RUN: kiln-opt %s --split-input-file --kiln-fuse | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=epilogue=false | FileCheck %s --check-prefix=NOEPI
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=elementwise=false | FileCheck %s --check-prefix=NOELT
+// RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
+
+// conv + batch norm + relu become one kernel; the conv's inputs and the
+// BN parameters are its inputs.
+// CHECK-LABEL: func.func @conv_bn_relu
+// CHECK: %[[F:[a-z0-9_]+]] = kiln.fused "epilogue"(%{{.+}}) : (tensor<1x2x6x6xf32>, tensor<4x2x3x3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x4x6x6xf32> {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: %[[C:[a-z0-9_]+]] = kiln.conv2d
+// CHECK-NEXT: %[[N:[a-z0-9_]+]] = kiln.batch_norm %[[C]]
+// CHECK-NEXT: %[[R:[a-z0-9_]+]] = kiln.relu %[[N]]
+// CHECK-NEXT: kiln.yield %[[R]] : tensor<1x4x6x6xf32>
+// CHECK: return %[[F]]
+// NOEPI-LABEL: func.func @conv_bn_relu
+// NOEPI: kiln.conv2d
+// NOEPI: kiln.fused "elementwise"
+// NOEPI-NEXT: ^bb0(
+// NOEPI-NEXT: kiln.batch_norm
+// NOEPI-NEXT: kiln.relu
+// NOELT-LABEL: func.func @conv_bn_relu
+// NOELT: kiln.fused "epilogue"
+func.func @conv_bn_relu(%x: tensor<1x2x6x6xf32>) -> tensor<1x4x6x6xf32> {
+  %w = kiln.param "w" : tensor<4x2x3x3xf32>
+  %g = kiln.param "g" {init = "ones"} : tensor<4xf32>
+  %b = kiln.param "b" : tensor<4xf32>
+  %m = kiln.param "m" : tensor<4xf32>
+  %v = kiln.param "v" {init = "ones"} : tensor<4xf32>
+  %c = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x2x6x6xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32>
+  %n = kiln.batch_norm %c, %g, %b, %m, %v : (tensor<1x4x6x6xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<1x4x6x6xf32>
+  %r = kiln.relu %n : (tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32>
+  return %r : tensor<1x4x6x6xf32>
+}
+
+// -----
+
+// A value used twice (here by the return and the add) ends the chain:
+// dense + sigmoid form an epilogue, add + relu an elementwise kernel.
+// CHECK-LABEL: func.func @shared
+// CHECK: %[[E:[a-z0-9_]+]] = kiln.fused "epilogue"
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.dense
+// CHECK-NEXT: kiln.sigmoid
+// CHECK: %[[F:[a-z0-9_]+]] = kiln.fused "elementwise"(%[[E]], %{{.+}})
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.add
+// CHECK-NEXT: kiln.relu
+// CHECK: return %[[F]], %[[E]]
+// NOELT-LABEL: func.func @shared
+// NOELT: kiln.fused "epilogue"
+// NOELT-NOT: kiln.fused "elementwise"
+func.func @shared(%x: tensor<2x3xf32>, %y: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
+  %w = kiln.param "w2" : tensor<4x3xf32>
+  %d = kiln.dense %x, %w : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<2x4xf32>
+  %s = kiln.sigmoid %d : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  %a = kiln.add %s, %y : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  %r = kiln.relu %a : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %r, %s : tensor<2x4xf32>, tensor<2x4xf32>
+}
+
+// -----
+
+// Ops the fused kernel cannot inline stay on their own: softmax (a row
+// reduction) ends the chain.
+// CHECK-LABEL: func.func @softmax_ends
+// CHECK: kiln.fused "elementwise"
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.tanh
+// CHECK-NEXT: kiln.scale
+// CHECK: kiln.softmax
+func.func @softmax_ends(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
+  %t = kiln.tanh %x : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  %s = kiln.scale %t {factor = 2.0 : f64} : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  %p = kiln.softmax %s : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  return %p : tensor<2x5xf32>
+}

@@ -1,0 +1,180 @@
+// kiln-fuse changes how kernels are grouped, never what they compute:
+// fused and unfused compilations of the same model, with the same seeded
+// weights and inputs, agree within 1e-5 relative (forward outputs and
+// gradients), on the examples, the ResNet basic block and random models.
+#include "ModelTestSupport.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace rt = kiln::runtime;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  std::map<std::string, rt::Tensor> outputs;
+  int calls = 0;
+};
+
+Run run(const std::string &path, kiln::compiler::Mode mode, int64_t batch,
+        bool fusion) {
+  kiln::compiler::CompileOptions options;
+  options.mode = mode;
+  options.batch = batch;
+  options.fusion = fusion;
+  options.training.loss = "mse";
+  options.cacheDir = kiln::testing::cacheDir();
+  auto compiled = kiln::compiler::compileModel(path, options);
+  rt::SessionOptions sessionOptions;
+  sessionOptions.seed = 5;
+  rt::Session session = rt::Session::load(compiled.planPath, sessionOptions);
+  session.prepare();
+  // Non-trivial BatchNorm statistics: running_var near 1, mean near 0.
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  for (const rt::TensorInfo &param : session.parameters()) {
+    bool var = param.name.find("running_var") != std::string::npos;
+    bool mean = param.name.find("running_mean") != std::string::npos;
+    if (var || mean) {
+      rt::Tensor t(param.shape, param.dtype);
+      for (int64_t i = 0; i < t.numElements(); ++i) {
+        t.f32()[i] = var ? 1.0f + u(rng) : u(rng);
+      }
+      session.setParameter(param.name, t);
+    }
+  }
+  session.fillMissingInputs(3);
+  session.run();
+  Run result;
+  result.calls = compiled.calls;
+  for (const rt::TensorInfo &output : session.outputs()) {
+    result.outputs[output.name] = session.output(output.name);
+  }
+  return result;
+}
+
+void expectSameResults(const std::string &path, kiln::compiler::Mode mode,
+                       int64_t batch) {
+  Run fused = run(path, mode, batch, true);
+  Run unfused = run(path, mode, batch, false);
+  EXPECT_LE(fused.calls, unfused.calls) << path;
+  ASSERT_EQ(fused.outputs.size(), unfused.outputs.size());
+  for (const auto &[name, expected] : unfused.outputs) {
+    const rt::Tensor &actual = fused.outputs.at(name);
+    ASSERT_EQ(actual.shape, expected.shape) << name;
+    for (int64_t i = 0; i < expected.numElements(); ++i) {
+      float want = expected.f32()[i];
+      ASSERT_NEAR(actual.f32()[i], want, 1e-5 * std::max(1.0f, std::fabs(want)))
+          << path << ": output " << name << " element " << i;
+    }
+  }
+}
+
+TEST(FusionTest, ExamplesInference) {
+  for (const char *model : {"mlp.mlir", "cnn.mlir", "resnet_block.mlir"}) {
+    expectSameResults(std::string(KILN_EXAMPLES_DIR) + "/" + model,
+                      kiln::compiler::Mode::Inference, 3);
+  }
+}
+
+TEST(FusionTest, ResNetBasicBlock64) {
+  expectSameResults(std::string(KILN_SOURCE_DIR) +
+                        "/bench/models/resnet_basic_block64.mlir",
+                    kiln::compiler::Mode::Inference, 1);
+}
+
+TEST(FusionTest, Gradients) {
+  expectSameResults(std::string(KILN_TEST_INPUTS_DIR) + "/grad_cnn.mlir",
+                    kiln::compiler::Mode::Gradients, 0);
+  expectSameResults(std::string(KILN_TEST_INPUTS_DIR) + "/grad_misc.mlir",
+                    kiln::compiler::Mode::Gradients, 0);
+}
+
+// A random conv net: blocks of conv (1x1 or 3x3), optional batch norm, a
+// random activation, optional residual add; then dense layers.
+std::string randomModel(uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  const char *activations[] = {"relu", "relu6", "leaky_relu", "elu", "selu",
+                               "silu", "gelu", "softplus", "sigmoid", "tanh"};
+  int c = 2 + pick(4), h = 5 + pick(4);
+  std::ostringstream ir;
+  auto t = [&](int ch) {
+    return "tensor<1x" + std::to_string(ch) + "x" + std::to_string(h) + "x" +
+           std::to_string(h) + "xf32>";
+  };
+  ir << "func.func @main(%x: " << t(c) << ") -> tensor<1x3xf32> {\n";
+  std::string value = "%x";
+  int id = 0;
+  int blocks = 2 + pick(3);
+  for (int b = 0; b < blocks; ++b) {
+    int out = pick(2) ? c : 2 + pick(5);
+    int k = pick(2) ? 3 : 1;
+    std::string n = std::to_string(id++);
+    ir << "  %w" << n << " = kiln.param \"conv" << n
+       << ".weight\" {init = \"he_uniform\"} : tensor<" << out << "x" << c
+       << "x" << k << "x" << k << "xf32>\n";
+    ir << "  %b" << n << " = kiln.param \"conv" << n
+       << ".bias\" {init = \"he_uniform\", fan_in = 1} : tensor<" << out
+       << "xf32>\n";
+    ir << "  %c" << n << " = kiln.conv2d " << value << ", %w" << n << ", %b" << n
+       << (k == 3 ? " {pads = array<i64: 1, 1, 1, 1>}" : "") << " : (" << t(c)
+       << ", tensor<" << out << "x" << c << "x" << k << "x" << k << "xf32>, tensor<"
+       << out << "xf32>) -> " << t(out) << "\n";
+    std::string v = "%c" + n;
+    if (pick(2)) {
+      for (const char *p : {"weight", "bias", "running_mean", "running_var"}) {
+        ir << "  %bn" << n << p << " = kiln.param \"bn" << n << "." << p
+           << "\" {init = \"" << (std::string(p) == "running_var" ? "ones" : "he_uniform")
+           << "\", fan_in = 1} : tensor<" << out << "xf32>\n";
+      }
+      ir << "  %n" << n << " = kiln.batch_norm " << v << ", %bn" << n << "weight, %bn"
+         << n << "bias, %bn" << n << "running_mean, %bn" << n << "running_var : ("
+         << t(out) << ", tensor<" << out << "xf32>, tensor<" << out
+         << "xf32>, tensor<" << out << "xf32>, tensor<" << out << "xf32>) -> "
+         << t(out) << "\n";
+      v = "%n" + n;
+    }
+    if (out == c && pick(2)) {
+      ir << "  %r" << n << " = kiln.add " << v << ", " << value << " : (" << t(out)
+         << ", " << t(out) << ") -> " << t(out) << "\n";
+      v = "%r" + n;
+    }
+    ir << "  %a" << n << " = kiln." << activations[pick(10)] << " " << v << " : ("
+       << t(out) << ") -> " << t(out) << "\n";
+    value = "%a" + std::to_string(id - 1);
+    c = out;
+  }
+  int features = c * h * h;
+  ir << "  %f = kiln.flatten " << value << " : (" << t(c) << ") -> tensor<1x"
+     << features << "xf32>\n";
+  ir << "  %fw = kiln.param \"fc.weight\" {init = \"glorot_uniform\"} : tensor<3x"
+     << features << "xf32>\n";
+  ir << "  %y = kiln.dense %f, %fw : (tensor<1x" << features << "xf32>, tensor<3x"
+     << features << "xf32>) -> tensor<1x3xf32>\n";
+  ir << "  %z = kiln.tanh %y : (tensor<1x3xf32>) -> tensor<1x3xf32>\n";
+  ir << "  return %z : tensor<1x3xf32>\n}\n";
+  return ir.str();
+}
+
+TEST(FusionTest, RandomModels) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("kiln-fusion-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    fs::path path = dir / ("random" + std::to_string(seed) + ".mlir");
+    std::ofstream(path) << randomModel(seed);
+    SCOPED_TRACE(path.string());
+    expectSameResults(path.string(), kiln::compiler::Mode::Inference, 2);
+    expectSameResults(path.string(), kiln::compiler::Mode::Gradients, 2);
+  }
+  fs::remove_all(dir);
+}
+
+} // namespace
