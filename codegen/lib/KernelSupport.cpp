@@ -9,6 +9,10 @@ using namespace Halide;
 namespace kiln::codegen {
 namespace detail {
 
+// KernelsOnnx.cpp (declared here so that Kernels.h, which every kernel file
+// includes, stays untouched by the ONNX op family).
+void registerOnnxOps(OpRegistry &registry);
+
 const OpInfo &lookupOp(const std::string &op) {
   static const OpRegistry registry = [] {
     OpRegistry r;
@@ -19,6 +23,7 @@ const OpInfo &lookupOp(const std::string &op) {
     registerConvGradOps(r);
     registerLayerGradOps(r);
     registerTrainingOps(r);
+    registerOnnxOps(r);
     return r;
   }();
   auto it = registry.find(op);
