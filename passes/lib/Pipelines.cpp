@@ -6,6 +6,18 @@
 
 namespace kiln::passes {
 
+// Every pipeline ends here: the order is final, so plan the arena
+// (docs/memory.md). Rematerialization first, when a budget is given.
+static void addMemoryPasses(mlir::OpPassManager &pm, int64_t memoryBudget) {
+  pm.addPass(createKilnScheduleForMemory());
+  if (memoryBudget > 0) {
+    KilnRematerializeOptions remat;
+    remat.memoryBudget = memoryBudget;
+    pm.addPass(createKilnRematerialize(remat));
+  }
+  pm.addPass(createKilnPlanMemory());
+}
+
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options) {
   KilnShapeInferenceOptions shapes;
@@ -13,6 +25,7 @@ void buildInferencePipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnShapeInference(shapes));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  addMemoryPasses(pm, /*memoryBudget=*/0);
 }
 
 void buildTrainPipeline(mlir::OpPassManager &pm,
@@ -26,6 +39,7 @@ void buildTrainPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnOptimizer(options.optimizer));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  addMemoryPasses(pm, options.memoryBudget);
 }
 
 void buildGradientPipeline(mlir::OpPassManager &pm,
@@ -38,6 +52,7 @@ void buildGradientPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnAutodiff());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  addMemoryPasses(pm, options.memoryBudget);
 }
 
 void buildEvalPipeline(mlir::OpPassManager &pm,
@@ -48,6 +63,7 @@ void buildEvalPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnAppendLoss(options.loss));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  addMemoryPasses(pm, /*memoryBudget=*/0);
 }
 
 namespace {
@@ -64,6 +80,10 @@ struct TrainPipelineCLOptions
                     llvm::cl::init(0.0)};
   Option<double> l2{*this, "l2", llvm::cl::desc("L2 penalty"),
                     llvm::cl::init(0.0)};
+  Option<int64_t> memoryBudget{
+      *this, "memory-budget",
+      llvm::cl::desc("Arena bytes to fit in by rematerializing (0: off)"),
+      llvm::cl::init(0)};
 
   TrainPipelineOptions get() const {
     TrainPipelineOptions options;
@@ -72,6 +92,7 @@ struct TrainPipelineCLOptions
     options.loss.l1 = l1;
     options.loss.l2 = l2;
     options.optimizer.kind = optimizer;
+    options.memoryBudget = memoryBudget;
     return options;
   }
 };

@@ -21,7 +21,8 @@ struct InferencePipelineOptions {
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
-// shape inference (with the batch), canonicalization, CSE.
+// shape inference (with the batch), canonicalization, CSE, then the memory
+// passes (kiln-schedule-for-memory, kiln-plan-memory), as every pipeline.
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options);
 
@@ -29,6 +30,9 @@ struct TrainPipelineOptions {
   int64_t batch = 0;
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
+  // Training and gradients: recompute cheap forward values until the arena
+  // fits in this many bytes (0: never; kiln-rematerialize).
+  int64_t memoryBudget = 0;
 };
 
 // The whole training step: loss, training mode, autodiff, optimizer
