@@ -761,8 +761,10 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
       << "  memcpy(&bytes, header + 8, 8);\n  memcpy(&hash, header + 16, 8);\n"
       << "  if (bytes != " << N << "_WEIGHTS_BYTES || hash != " << N << "_WEIGHTS_HASH) {\n"
       << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
-      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' holds the weights of another build (%llu bytes, expected %zu)\",\n"
-      << "        weights_path, (unsigned long long)bytes, (size_t)" << N << "_WEIGHTS_BYTES);\n  }\n"
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' holds the weights of another build \"\n"
+      << "        \"(%llu bytes, checksum %016llx; this library expects %zu bytes, checksum %016llx)\",\n"
+      << "        weights_path, (unsigned long long)bytes, (unsigned long long)hash,\n"
+      << "        (size_t)" << N << "_WEIGHTS_BYTES, (unsigned long long)" << N << "_WEIGHTS_HASH);\n  }\n"
       << "  if (fread(m->owned, 1, " << N << "_WEIGHTS_BYTES, file) != " << N
       << "_WEIGHTS_BYTES) {\n"
       << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
