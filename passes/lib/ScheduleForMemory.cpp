@@ -5,15 +5,19 @@
 //
 // Algorithm:
 //   1. Measure the peak live bytes of the current order (MemoryLiveness).
-//   2. List-schedule the kernel ops: among the ops whose operands are all
-//      computed, take the one that adds the fewest bytes to the arena: the
-//      bytes of its results minus the bytes of the storage it is the last
-//      reader of. Ties keep program order. This runs a gradient reduction
-//      or an optimizer update as soon as it can (it frees a gradient) and
-//      delays an op that only allocates until something needs it.
-//   3. Parameters, constants and views are placed just before their first
-//      user; `kiln.assign`s stay at the end (they are write-backs anyway).
-//   4. Keep the new order only if its peak live bytes are lower.
+//   2. Candidate "greedy": list-schedule the kernel ops: among the ops whose
+//      operands are all computed, take the one that adds the fewest bytes
+//      to the arena: the bytes of its results minus the bytes of the
+//      storage it is the last reader of. Ties keep program order. This runs
+//      a gradient reduction or an optimizer update as soon as it can (it
+//      frees a gradient). Parameters, constants and views are placed just
+//      before their first user; `kiln.assign`s stay at the end (they are
+//      write-backs anyway).
+//   3. Candidate "sink": from the program order, visit the ops last to
+//      first and move each right before its first user, so a value is
+//      computed only when it is about to be needed.
+//   4. Keep the order with the lowest peak live bytes (the current one on
+//      ties).
 //
 //===----------------------------------------------------------------------===//
 #include "MemoryLiveness.h"
@@ -168,11 +172,45 @@ struct ScheduleForMemoryPass
       emit(op);
     }
 
+    SmallVector<Operation *> best = original;
+    int64_t bestPeak = before.peakLiveBytes;
     applyOrder(body, order);
-    memory::Liveness after = memory::analyzeLiveness(func);
-    if (after.peakLiveBytes >= before.peakLiveBytes) {
-      applyOrder(body, original);
+    if (int64_t peak = memory::analyzeLiveness(func).peakLiveBytes;
+        peak < bestPeak) {
+      best = order;
+      bestPeak = peak;
     }
+
+    applyOrder(body, original);
+    SmallVector<Operation *> sunk = sinkOrder(body, original);
+    if (int64_t peak = memory::analyzeLiveness(func).peakLiveBytes;
+        peak < bestPeak) {
+      best = sunk;
+      bestPeak = peak;
+    }
+    applyOrder(body, best);
+  }
+
+  // Step 3 on the IR; returns the resulting order.
+  static SmallVector<Operation *> sinkOrder(Block &body,
+                                            ArrayRef<Operation *> original) {
+    for (Operation *op : llvm::reverse(original)) {
+      if (llvm::isa<kiln::ir::AssignOp>(op) || op->use_empty()) {
+        continue;
+      }
+      Operation *first = nullptr;
+      for (Operation *user : op->getUsers()) {
+        if (!first || user->isBeforeInBlock(first)) {
+          first = user;
+        }
+      }
+      op->moveBefore(first);
+    }
+    SmallVector<Operation *> order;
+    for (Operation &op : body.without_terminator()) {
+      order.push_back(&op);
+    }
+    return order;
   }
 };
 } // namespace
