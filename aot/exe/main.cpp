@@ -13,8 +13,8 @@
 #include "kiln/runtime/Runtime.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -77,7 +77,8 @@ Arguments parse(int argc, char **argv, const kiln_aot_library &lib) {
     std::string flag = argv[i];
     std::string value;
     bool inlineValue = false;
-    if (size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+    if (size_t eq = flag.find('=');
+        flag.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
       inlineValue = true;
@@ -87,7 +88,8 @@ Arguments parse(int argc, char **argv, const kiln_aot_library &lib) {
       std::exit(0);
     }
     bool known = flag == "--input" || flag == "--output" || flag == "--seed" ||
-                 flag == "--repeat" || (flag == "--weights" && lib.weights_file);
+                 flag == "--repeat" ||
+                 (flag == "--weights" && lib.weights_file);
     if (!known) {
       fail("unknown argument '" + std::string(argv[i]) + "' (see --help)", 2);
     }
@@ -237,7 +239,8 @@ int runMain(int argc, char **argv) {
   std::vector<double> ms;
   for (int r = 0; r < args.repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    int status = lib.run(model, inputPointers.data(), outputPointers.data(), arena);
+    int status =
+        lib.run(model, inputPointers.data(), outputPointers.data(), arena);
     ms.push_back(std::chrono::duration<double, std::milli>(
                      std::chrono::steady_clock::now() - start)
                      .count());
@@ -257,10 +260,10 @@ int runMain(int argc, char **argv) {
   for (int i = 0; i < lib.num_outputs; ++i) {
     printSummary(lib.outputs[i].name, outputs[i]);
     if (!args.outputDir.empty()) {
-      kiln::runtime::writeNpy(
-          (fs::path(args.outputDir) / (std::string(lib.outputs[i].name) + ".npy"))
-              .string(),
-          outputs[i]);
+      kiln::runtime::writeNpy((fs::path(args.outputDir) /
+                               (std::string(lib.outputs[i].name) + ".npy"))
+                                  .string(),
+                              outputs[i]);
     }
   }
   if (args.repeat > 1) {

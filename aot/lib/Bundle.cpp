@@ -4,13 +4,13 @@
 #include "kiln/aot/Aot.h"
 
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <optional>
-#include <set>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <spawn.h>
 #include <sstream>
 #include <sys/wait.h>
@@ -34,7 +34,8 @@ std::string readText(const fs::path &path) {
 
 void writeFile(const fs::path &path, const void *data, size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(static_cast<const char *>(data), static_cast<std::streamsize>(size));
+  out.write(static_cast<const char *>(data),
+            static_cast<std::streamsize>(size));
   out.close();
   if (!out) {
     throw Error("cannot write '" + path.string() + "'");
@@ -75,7 +76,8 @@ void runTool(const std::vector<std::string> &argv, const fs::path &logPath,
   if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
       WEXITSTATUS(status) != 0) {
     std::string output = readText(logPath);
-    while (!output.empty() && std::isspace(static_cast<unsigned char>(output.back()))) {
+    while (!output.empty() &&
+           std::isspace(static_cast<unsigned char>(output.back()))) {
       output.pop_back();
     }
     throw Error("'" + line + "' failed" +
@@ -174,8 +176,9 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
     throw Error("no output directory (-o DIR)");
   }
   Bundle bundle;
-  bundle.name = options.name.empty() ? cIdentifier(fs::path(modelPath).stem().string())
-                                     : options.name;
+  bundle.name = options.name.empty()
+                    ? cIdentifier(fs::path(modelPath).stem().string())
+                    : options.name;
   if (!isIdentifier(bundle.name)) {
     throw Error("--name '" + bundle.name +
                 "' is not a C identifier (letters, digits, '_')");
@@ -193,7 +196,8 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   compile.link = false;
   compile.training = options.training;
   compile.mode = compiler::Mode::Inference;
-  Entry run = readEntry(compiler::compileModel(modelPath, compile).planPath, "run");
+  Entry run =
+      readEntry(compiler::compileModel(modelPath, compile).planPath, "run");
   std::optional<Entry> train;
   if (options.train) {
     compile.mode = compiler::Mode::Train;
@@ -224,9 +228,14 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   bundle.header = (dir / (n + ".h")).string();
   bundle.source = (dir / (n + ".c")).string();
   bundle.library = (dir / ("lib" + n + ".a")).string();
-  writeFile(bundle.header, generateHeader(generate, run, train ? &*train : nullptr, blob));
-  writeFile(bundle.source, generateSource(generate, run, train ? &*train : nullptr, blob));
+  writeFile(bundle.header,
+            generateHeader(generate, run, train ? &*train : nullptr, blob));
+  writeFile(bundle.source,
+            generateSource(generate, run, train ? &*train : nullptr, blob));
+  // Nothing of an earlier build survives a failure of this one.
   std::error_code ignored;
+  fs::remove(bundle.library, ignored);
+  fs::remove(dir / n, ignored);
   fs::remove(dir / (n + ".weights"), ignored);
   fs::remove(dir / (n + "_weights.S"), ignored);
   fs::remove(dir / (n + "_weights.bin"), ignored);
@@ -253,13 +262,16 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   fs::path archiveTemp = scratch.path / ("lib" + n + ".a");
   if (!bundle.native) {
     fs::copy_file(fs::path(KILN_AOT_HALIDE_INCLUDE_DIR) / "HalideRuntime.h",
-                  dir / "HalideRuntime.h", fs::copy_options::overwrite_existing);
+                  dir / "HalideRuntime.h",
+                  fs::copy_options::overwrite_existing);
     if (options.embedWeights) {
-      writeFile(dir / (n + "_weights.bin"), blob.bytes.data(), blob.bytes.size());
+      writeFile(dir / (n + "_weights.bin"), blob.bytes.data(),
+                blob.bytes.size());
       writeFile(dir / (n + "_weights.S"),
                 weightsAssembly(n, blob.bytes.size(), n + "_weights.bin"));
     }
-    std::vector<std::string> argv = {KILN_AOT_LLVM_AR, "rcs", archiveTemp.string()};
+    std::vector<std::string> argv = {KILN_AOT_LLVM_AR, "rcs",
+                                     archiveTemp.string()};
     argv.insert(argv.end(), members.begin(), members.end());
     runTool(argv, log, options.verbose);
     fs::rename(archiveTemp, bundle.library);
@@ -300,10 +312,11 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   if (options.executable) {
     fs::path exeSource = scratch.path / (n + "_exe.c");
     fs::path exeObject = scratch.path / (n + "_exe.o");
-    writeFile(exeSource, "#include \"" + n +
-                             ".h\"\n/* The model the kiln AOT main runs. */\n"
-                             "const kiln_aot_library *const kiln_aot_exe_library = &" +
-                             n + "_library;\n");
+    writeFile(exeSource,
+              "#include \"" + n +
+                  ".h\"\n/* The model the kiln AOT main runs. */\n"
+                  "const kiln_aot_library *const kiln_aot_exe_library = &" +
+                  n + "_library;\n");
     runTool({"cc", "-std=c11", "-O2", "-I" + dir.string(), "-c",
              exeSource.string(), "-o", exeObject.string()},
             log, options.verbose);

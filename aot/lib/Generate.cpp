@@ -23,9 +23,11 @@ namespace {
 }
 
 Kind parseKind(const std::string &plan, const std::string &text) {
-  static const std::map<std::string, Kind> kinds = {
-      {"input", Kind::Input}, {"param", Kind::Param}, {"const", Kind::Const},
-      {"temp", Kind::Temp},   {"view", Kind::View}};
+  static const std::map<std::string, Kind> kinds = {{"input", Kind::Input},
+                                                    {"param", Kind::Param},
+                                                    {"const", Kind::Const},
+                                                    {"temp", Kind::Temp},
+                                                    {"view", Kind::View}};
   auto it = kinds.find(text);
   if (it == kinds.end()) {
     fail(plan, "unknown buffer kind '" + text + "'");
@@ -109,8 +111,8 @@ Entry readEntry(const std::string &planPath, const std::string &function) {
       buffer.shape = value.at("shape").get<std::vector<int64_t>>();
       std::string dtype = value.at("dtype").get<std::string>();
       if (dtype != "f32" && dtype != "i32") {
-        fail(planPath, "buffer '" + buffer.name + "': unsupported dtype '" +
-                           dtype + "'");
+        fail(planPath,
+             "buffer '" + buffer.name + "': unsupported dtype '" + dtype + "'");
       }
       buffer.i32 = dtype == "i32";
       if (buffer.shape.size() > 8) {
@@ -125,8 +127,9 @@ Entry readEntry(const std::string &planPath, const std::string &function) {
         count *= dim;
       }
       if (count > INT32_MAX) {
-        fail(planPath, "buffer '" + buffer.name +
-                           "' has more elements than a Halide buffer addresses");
+        fail(planPath,
+             "buffer '" + buffer.name +
+                 "' has more elements than a Halide buffer addresses");
       }
       buffer.bytes = static_cast<size_t>(count) * 4;
       if (buffer.kind == Kind::View) {
@@ -171,8 +174,8 @@ Entry readEntry(const std::string &planPath, const std::string &function) {
   size_t count = entry.buffers.size();
   auto check = [&](int b, const std::string &where) {
     if (b < 0 || static_cast<size_t>(b) >= count) {
-      fail(planPath, where + ": buffer index " + std::to_string(b) +
-                         " out of range");
+      fail(planPath,
+           where + ": buffer index " + std::to_string(b) + " out of range");
     }
   };
   for (size_t b = 0; b < count; ++b) {
@@ -295,9 +298,8 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
       const Buffer &buffer = *it->second.buffer;
       if (tensor.shape != buffer.shape ||
           (tensor.dtype == runtime::DType::I32) != buffer.i32) {
-        throw Error(source.loadPath + ": parameter '" + name +
-                    "': expected " + shapeText(buffer) + ", got " +
-                    tensor.shapeString());
+        throw Error(source.loadPath + ": parameter '" + name + "': expected " +
+                    shapeText(buffer) + ", got " + tensor.shapeString());
       }
     }
   }
@@ -311,10 +313,10 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
       init.kind = buffer.init.value("kind", std::string("zeros"));
       init.fanIn = buffer.init.value("fan_in", int64_t{0});
       init.fanOut = buffer.init.value("fan_out", int64_t{0});
-      value = runtime::initializeParameter(
-          name, buffer.shape,
-          buffer.i32 ? runtime::DType::I32 : runtime::DType::F32, init,
-          source.seed);
+      value = runtime::initializeParameter(name, buffer.shape,
+                                           buffer.i32 ? runtime::DType::I32
+                                                      : runtime::DType::F32,
+                                           init, source.seed);
     }
     std::memcpy(blob.bytes.data() + param.offset, value.bytes.data(),
                 buffer.bytes);
@@ -341,8 +343,9 @@ namespace {
 std::string tensorInitializer(const Buffer &buffer, const std::string &name,
                               size_t offset) {
   std::ostringstream out;
-  out << "{" << quote(name) << ", " << (buffer.i32 ? "KILN_AOT_I32" : "KILN_AOT_F32")
-      << ", " << buffer.shape.size() << ", {";
+  out << "{" << quote(name) << ", "
+      << (buffer.i32 ? "KILN_AOT_I32" : "KILN_AOT_F32") << ", "
+      << buffer.shape.size() << ", {";
   for (size_t d = 0; d < buffer.shape.size(); ++d) {
     out << (d ? ", " : "") << buffer.shape[d];
   }
@@ -374,7 +377,8 @@ std::string tableBody(const std::vector<std::string> &rows) {
 std::vector<std::string> inputRows(const Entry &entry) {
   std::vector<std::string> rows;
   for (int b : entry.inputs) {
-    rows.push_back(tensorInitializer(entry.buffers[b], entry.buffers[b].name, 0));
+    rows.push_back(
+        tensorInitializer(entry.buffers[b], entry.buffers[b].name, 0));
   }
   return rows;
 }
@@ -382,7 +386,8 @@ std::vector<std::string> inputRows(const Entry &entry) {
 std::vector<std::string> outputRows(const Entry &entry) {
   std::vector<std::string> rows;
   for (const Output &output : entry.outputs) {
-    rows.push_back(tensorInitializer(entry.buffers[output.buffer], output.name, 0));
+    rows.push_back(
+        tensorInitializer(entry.buffers[output.buffer], output.name, 0));
   }
   return rows;
 }
@@ -408,11 +413,13 @@ std::string indexMacros(const std::string &prefix,
 std::string signatureComment(const Entry &entry) {
   std::string text = " *   inputs:";
   for (int b : entry.inputs) {
-    text += " " + entry.buffers[b].name + " " + shapeText(entry.buffers[b]) + ";";
+    text +=
+        " " + entry.buffers[b].name + " " + shapeText(entry.buffers[b]) + ";";
   }
   text += "\n *   outputs:";
   for (const Output &output : entry.outputs) {
-    text += " " + output.name + " " + shapeText(entry.buffers[output.buffer]) + ";";
+    text +=
+        " " + output.name + " " + shapeText(entry.buffers[output.buffer]) + ";";
   }
   return text + "\n";
 }
@@ -428,8 +435,8 @@ std::string generateHeader(const GenerateOptions &options, const Entry &run,
   std::string guard = upper(n) + "_KILN_AOT_H";
   std::string N = upper(n);
   std::ostringstream h;
-  h << "/* " << n << ".h: generated by `kiln compile` from " << options.modelPath
-    << ".\n * Target: " << options.target
+  h << "/* " << n << ".h: generated by `kiln compile` from "
+    << options.modelPath << ".\n * Target: " << options.target
     << " (the kernels in lib" << n << ".a run only there).\n"
     << " * Weights: "
     << (options.embed ? "embedded in lib" + n + ".a"
@@ -445,7 +452,8 @@ std::string generateHeader(const GenerateOptions &options, const Entry &run,
     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
 
   h << "#define " << N << "_TARGET " << quote(options.target) << "\n"
-    << "/* Bytes of scratch memory one concurrent call needs (64-byte aligned). */\n"
+    << "/* Bytes of scratch memory one concurrent call needs (64-byte "
+       "aligned). */\n"
     << "#define " << N << "_ARENA_BYTES " << run.arenaBytes << "u\n"
     << "#define " << N << "_WEIGHTS_BYTES " << blob.bytes.size() << "u\n"
     << "#define " << N << "_NUM_INPUTS " << run.inputs.size() << "\n"
@@ -464,32 +472,40 @@ std::string generateHeader(const GenerateOptions &options, const Entry &run,
     << "extern const kiln_aot_tensor " << n << "_outputs[];\n"
     << "extern const kiln_aot_library " << n << "_library;\n\n"
     << "typedef struct " << n << "_model " << n << "_model;\n\n"
-    << "/* Loads the model: the embedded weights (weights_path is ignored), or\n"
+    << "/* Loads the model: the embedded weights (weights_path is ignored), "
+       "or\n"
     << " * with --weights file the file at weights_path (checked: size and\n"
     << " * checksum). Also routes Halide errors to " << n << "_error_message.\n"
     << " * Returns 0 or a kiln_aot_status. */\n"
-    << "int " << n << "_open(" << n << "_model **model, const char *weights_path);\n"
+    << "int " << n << "_open(" << n
+    << "_model **model, const char *weights_path);\n"
     << "void " << n << "_close(" << n << "_model *model);\n\n"
     << "/* The message of the last failure on the calling thread. */\n"
     << "const char *" << n << "_error_message(void);\n\n"
     << "/* One inference. inputs[i] / outputs[i] point to dense row-major\n"
-    << " * tensors as described by " << n << "_inputs / " << n << "_outputs (an\n"
+    << " * tensors as described by " << n << "_inputs / " << n
+    << "_outputs (an\n"
     << " * output pointer may be NULL: not copied). arena: " << N
     << "_ARENA_BYTES\n"
-    << " * bytes aligned to 64, or NULL to have the call allocate and free it.\n"
-    << " * Thread-safe: concurrent calls on one model need separate arenas. */\n"
-    << "int " << n << "_run(const " << n << "_model *model, const void *const inputs[],\n"
+    << " * bytes aligned to 64, or NULL to have the call allocate and free "
+       "it.\n"
+    << " * Thread-safe: concurrent calls on one model need separate arenas. "
+       "*/\n"
+    << "int " << n << "_run(const " << n
+    << "_model *model, const void *const inputs[],\n"
     << "    void *const outputs[], void *arena);\n";
   if (train) {
     h << "\n/* Training (--train): the parameters, BatchNorm statistics and\n"
       << " * optimizer slots live in a caller-owned state block of " << N
       << "_STATE_BYTES\n"
-      << " * (64-byte aligned) that " << n << "_state_init fills from the weights. */\n"
+      << " * (64-byte aligned) that " << n
+      << "_state_init fills from the weights. */\n"
       << "#define " << N << "_STATE_BYTES " << blob.stateBytes << "u\n"
       << "#define " << N << "_NUM_STATE_TENSORS " << blob.state.size() << "\n"
       << "#define " << N << "_TRAIN_ARENA_BYTES " << train->arenaBytes << "u\n"
       << "#define " << N << "_TRAIN_NUM_INPUTS " << train->inputs.size() << "\n"
-      << "#define " << N << "_TRAIN_NUM_OUTPUTS " << train->outputs.size() << "\n";
+      << "#define " << N << "_TRAIN_NUM_OUTPUTS " << train->outputs.size()
+      << "\n";
     names.clear();
     for (int b : train->inputs) {
       names.push_back(train->buffers[b].name);
@@ -504,14 +520,20 @@ std::string generateHeader(const GenerateOptions &options, const Entry &run,
       << "extern const kiln_aot_tensor " << n << "_train_outputs[];\n"
       << "/* Every tensor of the state; .offset is its place in the block. */\n"
       << "extern const kiln_aot_tensor " << n << "_state_tensors[];\n\n"
-      << "int " << n << "_state_init(const " << n << "_model *model, void *state);\n"
-      << "/* One optimizer step: updates state in place. One state must not be\n"
+      << "int " << n << "_state_init(const " << n
+      << "_model *model, void *state);\n"
+      << "/* One optimizer step: updates state in place. One state must not "
+         "be\n"
       << " * used by two calls at once; separate states are independent. */\n"
-      << "int " << n << "_train_step(const " << n << "_model *model, void *state,\n"
-      << "    const void *const inputs[], void *const outputs[], void *arena);\n"
+      << "int " << n << "_train_step(const " << n
+      << "_model *model, void *state,\n"
+      << "    const void *const inputs[], void *const outputs[], void "
+         "*arena);\n"
       << "/* " << n << "_run with the parameters held in state. */\n"
-      << "int " << n << "_run_state(const " << n << "_model *model, const void *state,\n"
-      << "    const void *const inputs[], void *const outputs[], void *arena);\n";
+      << "int " << n << "_run_state(const " << n
+      << "_model *model, const void *state,\n"
+      << "    const void *const inputs[], void *const outputs[], void "
+         "*arena);\n";
   }
   h << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
   return h.str();
@@ -524,9 +546,9 @@ namespace {
 std::string planFunction(const std::string &n, const Entry &entry) {
   std::string p = n + "_plan_" + entry.function;
   std::ostringstream c;
-  c << "/* " << entry.function << ": " << entry.calls.size() << " kernel calls, "
-    << entry.buffers.size() << " buffers, arena " << entry.arenaBytes
-    << " bytes. */\n";
+  c << "/* " << entry.function << ": " << entry.calls.size()
+    << " kernel calls, " << entry.buffers.size() << " buffers, arena "
+    << entry.arenaBytes << " bytes. */\n";
   c << "static const halide_dimension_t " << p << "_dims[] = {\n";
   std::vector<size_t> dimStart;
   size_t dims = 0;
@@ -541,31 +563,33 @@ std::string planFunction(const std::string &n, const Entry &entry) {
     }
   }
   c << "    {0, 0, 0, 0} /* end */\n};\n";
-  c << "static const halide_buffer_t " << p << "_buffers[" << entry.buffers.size()
-    << "] = {\n";
+  c << "static const halide_buffer_t " << p << "_buffers["
+    << entry.buffers.size() << "] = {\n";
   for (size_t b = 0; b < entry.buffers.size(); ++b) {
     const Buffer &buffer = entry.buffers[b];
-    c << "    /* " << b << " " << buffer.name << ": " << shapeText(buffer) << " "
-      << kindName(buffer.kind) << " */\n"
-      << "    {0, NULL, NULL, 0, {" << (buffer.i32 ? "halide_type_int" : "halide_type_float")
-      << ", 32, 1}, " << buffer.shape.size() << ", "
-      << (buffer.shape.empty()
-              ? std::string("NULL")
-              : "(halide_dimension_t *)&" + p + "_dims[" +
-                    std::to_string(dimStart[b]) + "]")
+    c << "    /* " << b << " " << buffer.name << ": " << shapeText(buffer)
+      << " " << kindName(buffer.kind) << " */\n"
+      << "    {0, NULL, NULL, 0, {"
+      << (buffer.i32 ? "halide_type_int" : "halide_type_float") << ", 32, 1}, "
+      << buffer.shape.size() << ", "
+      << (buffer.shape.empty() ? std::string("NULL")
+                               : "(halide_dimension_t *)&" + p + "_dims[" +
+                                     std::to_string(dimStart[b]) + "]")
       << ", NULL},\n";
   }
   c << "};\n";
   c << "static const char *const " << p << "_call_names[] = {\n";
   for (size_t i = 0; i < entry.calls.size(); ++i) {
-    c << "    " << quote("op '" + entry.calls[i].op + "', kernel '" +
-                     entry.calls[i].kernel + "'")
+    c << "    "
+      << quote("op '" + entry.calls[i].op + "', kernel '" +
+               entry.calls[i].kernel + "'")
       << ",\n";
   }
   c << "    NULL\n};\n\n";
 
   c << "static int " << p << "(const uint8_t *weights, uint8_t *params,\n"
-    << "    const void *const *inputs, void *const *outputs, uint8_t *arena) {\n"
+    << "    const void *const *inputs, void *const *outputs, uint8_t *arena) "
+       "{\n"
     << "  halide_buffer_t b[" << entry.buffers.size() << "];\n"
     << "  int status = 0;\n"
     << "  (void)weights;\n  (void)params;\n  (void)status;\n"
@@ -598,13 +622,13 @@ std::string planFunction(const std::string &n, const Entry &entry) {
     for (size_t a = 0; a < call.args.size(); ++a) {
       c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
     }
-    c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i << ", "
-      << p << "_call_names[" << i << "]);\n  }\n";
+    c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i
+      << ", " << p << "_call_names[" << i << "]);\n  }\n";
   }
   for (size_t i = 0; i < entry.outputs.size(); ++i) {
     int b = entry.outputs[i].buffer;
-    c << "  if (outputs[" << i << "]) {\n    memcpy(outputs[" << i << "], b[" << b
-      << "].host, " << entry.buffers[b].bytes << ");\n  }\n";
+    c << "  if (outputs[" << i << "]) {\n    memcpy(outputs[" << i << "], b["
+      << b << "].host, " << entry.buffers[b].bytes << ");\n  }\n";
   }
   c << "  return 0;\n}\n\n";
   return c.str();
@@ -612,7 +636,8 @@ std::string planFunction(const std::string &n, const Entry &entry) {
 
 // Checks and arena handling shared by every public entry point.
 std::string entryFunction(const std::string &n, const std::string &signature,
-                          const std::string &entry, const std::string &numInputs,
+                          const std::string &entry,
+                          const std::string &numInputs,
                           const std::string &arenaBytes,
                           const std::string &params, bool needsState) {
   std::ostringstream c;
@@ -624,7 +649,8 @@ std::string entryFunction(const std::string &n, const std::string &signature,
     << (needsState ? " or state" : "") << "\");\n  }\n";
   if (needsState) {
     c << "  if ((uintptr_t)state % KILN_AOT_ALIGNMENT != 0) {\n    return " << n
-      << "_fail(KILN_AOT_ERROR_ARGUMENT, \"state is not 64-byte aligned\");\n  }\n";
+      << "_fail(KILN_AOT_ERROR_ARGUMENT, \"state is not 64-byte aligned\");\n  "
+         "}\n";
   }
   c << "  for (i = 0; i < " << numInputs << "; ++i) {\n"
     << "    if (!inputs[i]) {\n      return " << n
@@ -632,10 +658,13 @@ std::string entryFunction(const std::string &n, const std::string &signature,
     << "  if (!arena) {\n"
     << "    owned = (uint8_t *)aligned_alloc(KILN_AOT_ALIGNMENT, " << arenaBytes
     << ");\n    if (!owned) {\n      return " << n
-    << "_fail(KILN_AOT_ERROR_MEMORY, \"cannot allocate %zu arena bytes\", (size_t)"
+    << "_fail(KILN_AOT_ERROR_MEMORY, \"cannot allocate %zu arena bytes\", "
+       "(size_t)"
     << arenaBytes << ");\n    }\n    arena = owned;\n"
-    << "  } else if ((uintptr_t)arena % KILN_AOT_ALIGNMENT != 0) {\n    return " << n
-    << "_fail(KILN_AOT_ERROR_ARGUMENT, \"arena is not 64-byte aligned\");\n  }\n"
+    << "  } else if ((uintptr_t)arena % KILN_AOT_ALIGNMENT != 0) {\n    return "
+    << n
+    << "_fail(KILN_AOT_ERROR_ARGUMENT, \"arena is not 64-byte aligned\");\n  "
+       "}\n"
     << "  status = " << n << "_plan_" << entry << "(model->weights, " << params
     << ", inputs, outputs, (uint8_t *)arena);\n"
     << "  free(owned);\n  return status;\n}\n\n";
@@ -649,9 +678,10 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
   const std::string &n = options.name;
   std::string N = upper(n);
   std::ostringstream c;
-  c << "/* " << n << ".c: generated by `kiln compile` from " << options.modelPath
-    << " for target " << options.target << ".\n"
-    << " * The whole model as straight-line kernel calls on statically described\n"
+  c << "/* " << n << ".c: generated by `kiln compile` from "
+    << options.modelPath << " for target " << options.target << ".\n"
+    << " * The whole model as straight-line kernel calls on statically "
+       "described\n"
     << " * halide_buffer_t's; no plan is read at run time. Do not edit. */\n"
     << "#include \"" << n << ".h\"\n\n"
     << "#include <HalideRuntime.h>\n\n"
@@ -667,7 +697,8 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
       kernels.emplace(call.kernel, call.args.size());
     }
   }
-  c << "/* Kernels: Halide pipelines, one object each in lib" << n << ".a. */\n";
+  c << "/* Kernels: Halide pipelines, one object each in lib" << n
+    << ".a. */\n";
   for (const auto &[kernel, arity] : kernels) {
     c << "extern int " << kernel << "(";
     for (size_t a = 0; a < arity; ++a) {
@@ -685,24 +716,32 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
                 static_cast<unsigned long long>(
                     fnv1a(blob.bytes.data(), blob.bytes.size())));
   c << "#define " << N << "_WEIGHTS_HASH " << hash << " /* FNV-1a */\n\n"
-    << "struct " << n << "_model {\n  const uint8_t *weights;\n  uint8_t *owned;\n};\n\n"
-    << "/* Halide reports errors through a process-wide handler that cannot tell\n"
+    << "struct " << n
+    << "_model {\n  const uint8_t *weights;\n  uint8_t *owned;\n};\n\n"
+    << "/* Halide reports errors through a process-wide handler that cannot "
+       "tell\n"
     << " * callers apart; it keeps the message per thread. Weak: every kiln\n"
     << " * library in a program shares one. */\n"
-    << "__attribute__((weak)) _Thread_local char kiln_aot_halide_message[512];\n"
+    << "__attribute__((weak)) _Thread_local char "
+       "kiln_aot_halide_message[512];\n"
     << "static _Thread_local char " << n << "_message[768];\n\n"
-    << "static void " << n << "_halide_error(void *user_context, const char *message) {\n"
+    << "static void " << n
+    << "_halide_error(void *user_context, const char *message) {\n"
     << "  (void)user_context;\n"
-    << "  snprintf(kiln_aot_halide_message, sizeof kiln_aot_halide_message, \"%s\", message);\n"
+    << "  snprintf(kiln_aot_halide_message, sizeof kiln_aot_halide_message, "
+       "\"%s\", message);\n"
     << "}\n\n"
     << "static int " << n << "_fail(int status, const char *format, ...) {\n"
     << "  va_list args;\n  va_start(args, format);\n"
-    << "  vsnprintf(" << n << "_message, sizeof " << n << "_message, format, args);\n"
+    << "  vsnprintf(" << n << "_message, sizeof " << n
+    << "_message, format, args);\n"
     << "  va_end(args);\n  return status;\n}\n\n"
-    << "static int " << n << "_kernel_failed(int status, int call, const char *what) {\n"
+    << "static int " << n
+    << "_kernel_failed(int status, int call, const char *what) {\n"
     << "  int result = " << n << "_fail(KILN_AOT_ERROR_KERNEL,\n"
     << "      \"call %d (%s) failed with Halide status %d: %s\", call, what,\n"
-    << "      status, kiln_aot_halide_message[0] ? kiln_aot_halide_message : \"no message\");\n"
+    << "      status, kiln_aot_halide_message[0] ? kiln_aot_halide_message : "
+       "\"no message\");\n"
     << "  kiln_aot_halide_message[0] = 0;\n  return result;\n}\n\n"
     << "const char *" << n << "_error_message(void) {\n  return " << n
     << "_message;\n}\n\n";
@@ -727,10 +766,12 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
   c << "\n";
 
   // open / close.
-  c << "int " << n << "_open(" << n << "_model **model, const char *weights_path) {\n"
+  c << "int " << n << "_open(" << n
+    << "_model **model, const char *weights_path) {\n"
     << "  " << n << "_model *m;\n";
   if (!options.embed) {
-    c << "  FILE *file;\n  unsigned char header[64];\n  uint64_t bytes, hash, h;\n"
+    c << "  FILE *file;\n  unsigned char header[64];\n  uint64_t bytes, hash, "
+         "h;\n"
       << "  size_t i;\n";
   }
   c << "  if (!model) {\n    return " << n
@@ -748,34 +789,45 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
       << ".weights)\");\n  }\n"
       << "  file = fopen(weights_path, \"rb\");\n"
       << "  if (!file) {\n    free(m);\n    return " << n
-      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"cannot open weights file '%s'\", weights_path);\n  }\n"
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"cannot open weights file '%s'\", "
+         "weights_path);\n  }\n"
       << "  m->owned = (uint8_t *)aligned_alloc(KILN_AOT_ALIGNMENT, " << N
       << "_WEIGHTS_BYTES + KILN_AOT_ALIGNMENT);\n"
       << "  if (!m->owned) {\n    fclose(file);\n    free(m);\n    return " << n
-      << "_fail(KILN_AOT_ERROR_MEMORY, \"cannot allocate %zu weight bytes\", (size_t)" << N
-      << "_WEIGHTS_BYTES);\n  }\n"
+      << "_fail(KILN_AOT_ERROR_MEMORY, \"cannot allocate %zu weight bytes\", "
+         "(size_t)"
+      << N << "_WEIGHTS_BYTES);\n  }\n"
       << "  if (fread(header, 1, sizeof header, file) != sizeof header ||\n"
       << "      memcmp(header, \"KILNWTS1\", 8) != 0) {\n"
       << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
-      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is not a kiln weights file\", weights_path);\n  }\n"
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is not a kiln weights file\", "
+         "weights_path);\n  }\n"
       << "  memcpy(&bytes, header + 8, 8);\n  memcpy(&hash, header + 16, 8);\n"
-      << "  if (bytes != " << N << "_WEIGHTS_BYTES || hash != " << N << "_WEIGHTS_HASH) {\n"
+      << "  if (bytes != " << N << "_WEIGHTS_BYTES || hash != " << N
+      << "_WEIGHTS_HASH) {\n"
       << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
-      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' holds the weights of another build \"\n"
-      << "        \"(%llu bytes, checksum %016llx; this library expects %zu bytes, checksum %016llx)\",\n"
-      << "        weights_path, (unsigned long long)bytes, (unsigned long long)hash,\n"
-      << "        (size_t)" << N << "_WEIGHTS_BYTES, (unsigned long long)" << N << "_WEIGHTS_HASH);\n  }\n"
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' holds the weights of another "
+         "build \"\n"
+      << "        \"(%llu bytes, checksum %016llx; this library expects %zu "
+         "bytes, checksum %016llx)\",\n"
+      << "        weights_path, (unsigned long long)bytes, (unsigned long "
+         "long)hash,\n"
+      << "        (size_t)" << N << "_WEIGHTS_BYTES, (unsigned long long)" << N
+      << "_WEIGHTS_HASH);\n  }\n"
       << "  if (fread(m->owned, 1, " << N << "_WEIGHTS_BYTES, file) != " << N
       << "_WEIGHTS_BYTES) {\n"
       << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
-      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is short: expected %zu bytes of weights\", weights_path, (size_t)"
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is short: expected %zu bytes of "
+         "weights\", weights_path, (size_t)"
       << N << "_WEIGHTS_BYTES);\n  }\n"
       << "  fclose(file);\n"
       << "  h = 1469598103934665603ull;\n"
       << "  for (i = 0; i < " << N << "_WEIGHTS_BYTES; ++i) {\n"
       << "    h = (h ^ m->owned[i]) * 1099511628211ull;\n  }\n"
-      << "  if (h != " << N << "_WEIGHTS_HASH) {\n    " << n << "_close(m);\n    return "
-      << n << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is corrupt (checksum mismatch)\", weights_path);\n  }\n"
+      << "  if (h != " << N << "_WEIGHTS_HASH) {\n    " << n
+      << "_close(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is corrupt (checksum "
+         "mismatch)\", weights_path);\n  }\n"
       << "  m->weights = m->owned;\n";
   }
   c << "  *model = m;\n  return 0;\n}\n\n"
@@ -791,22 +843,24 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
                      "(uint8_t *)model->weights", false);
   if (train) {
     c << planFunction(n, *train);
-    c << "int " << n << "_state_init(const " << n << "_model *model, void *state) {\n"
+    c << "int " << n << "_state_init(const " << n
+      << "_model *model, void *state) {\n"
       << "  if (!model || !state) {\n    return " << n
       << "_fail(KILN_AOT_ERROR_ARGUMENT, \"NULL model or state\");\n  }\n"
-      << "  memcpy(state, model->weights, " << N << "_STATE_BYTES);\n  return 0;\n}\n\n";
+      << "  memcpy(state, model->weights, " << N
+      << "_STATE_BYTES);\n  return 0;\n}\n\n";
     c << entryFunction(n,
                        "int " + n + "_train_step(const " + n +
                            "_model *model, void *state,\n    const void *const "
                            "inputs[], void *const outputs[], void *arena)",
                        "train_step", N + "_TRAIN_NUM_INPUTS",
                        N + "_TRAIN_ARENA_BYTES", "(uint8_t *)state", true);
-    c << entryFunction(n,
-                       "int " + n + "_run_state(const " + n +
-                           "_model *model, const void *state,\n    const void "
-                           "*const inputs[], void *const outputs[], void *arena)",
-                       "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES",
-                       "(uint8_t *)state", true);
+    c << entryFunction(
+        n,
+        "int " + n + "_run_state(const " + n +
+            "_model *model, const void *state,\n    const void "
+            "*const inputs[], void *const outputs[], void *arena)",
+        "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES", "(uint8_t *)state", true);
   }
 
   // The type-erased descriptor (generic drivers, the --exe main).
@@ -814,15 +868,17 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
     << "  return " << n << "_open((" << n << "_model **)model, path);\n}\n"
     << "static void " << n << "_close_any(void *model) {\n  " << n << "_close(("
     << n << "_model *)model);\n}\n"
-    << "static int " << n << "_run_any(const void *model, const void *const *inputs,\n"
-    << "    void *const *outputs, void *arena) {\n  return " << n << "_run((const "
-    << n << "_model *)model, inputs, outputs, arena);\n}\n\n"
+    << "static int " << n
+    << "_run_any(const void *model, const void *const *inputs,\n"
+    << "    void *const *outputs, void *arena) {\n  return " << n
+    << "_run((const " << n << "_model *)model, inputs, outputs, arena);\n}\n\n"
     << "const kiln_aot_library " << n << "_library = {\n"
     << "    " << quote(n) << ", " << N << "_TARGET, "
     << (options.embed ? std::string("NULL") : quote(n + ".weights")) << ",\n"
-    << "    " << N << "_NUM_INPUTS, " << n << "_inputs, " << N << "_NUM_OUTPUTS, "
-    << n << "_outputs,\n    " << N << "_ARENA_BYTES, " << n << "_open_any, " << n
-    << "_close_any, " << n << "_run_any,\n    " << n << "_error_message};\n";
+    << "    " << N << "_NUM_INPUTS, " << n << "_inputs, " << N
+    << "_NUM_OUTPUTS, " << n << "_outputs,\n    " << N << "_ARENA_BYTES, " << n
+    << "_open_any, " << n << "_close_any, " << n << "_run_any,\n    " << n
+    << "_error_message};\n";
   return c.str();
 }
 

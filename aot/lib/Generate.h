@@ -25,11 +25,11 @@ struct Buffer {
   std::vector<int64_t> shape;
   bool i32 = false;
   Kind kind = Kind::Temp;
-  int alias = -1;              // View
-  int root = -1;               // the buffer owning the storage
-  nlohmann::json init;         // Param
-  nlohmann::json data;         // Const
-  int64_t classes = 0;         // i32 Input
+  int alias = -1;               // View
+  int root = -1;                // the buffer owning the storage
+  nlohmann::json init;          // Param
+  nlohmann::json data;          // Const
+  int64_t classes = 0;          // i32 Input
   std::optional<size_t> offset; // planned arena offset (memory planner)
   size_t bytes = 0;
 };
@@ -53,7 +53,7 @@ struct Location {
 
 // One plan -> one generated entry point.
 struct Entry {
-  std::string function;        // C name of the internal plan function
+  std::string function; // C name of the internal plan function
   std::string planPath;
   std::vector<Buffer> buffers;
   std::vector<int> inputs;

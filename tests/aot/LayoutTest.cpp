@@ -39,9 +39,10 @@ json samplePlan() {
 }
 
 Entry readJson(const json &plan) {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("kiln-aot-layout-" + std::to_string(::getpid()) + ".json"))
-                         .string();
+  std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("kiln-aot-layout-" + std::to_string(::getpid()) + ".json"))
+          .string();
   std::ofstream(path) << plan.dump();
   Entry entry = readEntry(path, "run");
   std::filesystem::remove(path);

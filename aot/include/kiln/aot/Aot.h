@@ -38,35 +38,35 @@ public:
 };
 
 struct AotOptions {
-  std::string outputDir;           // required; created if missing
-  std::string name;                // C prefix; default: the model file stem
-  std::string target = "host";     // Halide target string
-  bool embedWeights = true;        // false: DIR/N.weights, loaded by N_open
-  bool executable = false;         // also link DIR/N
-  bool train = false;              // also emit N_train_step
-  int64_t batch = 0;               // 0 keeps the model's batch size
-  uint64_t seed = 0;               // parameter initialization (as kiln run)
-  std::string loadPath;            // parameters from a .safetensors file
+  std::string outputDir;       // required; created if missing
+  std::string name;            // C prefix; default: the model file stem
+  std::string target = "host"; // Halide target string
+  bool embedWeights = true;    // false: DIR/N.weights, loaded by N_open
+  bool executable = false;     // also link DIR/N
+  bool train = false;          // also emit N_train_step
+  int64_t batch = 0;           // 0 keeps the model's batch size
+  uint64_t seed = 0;           // parameter initialization (as kiln run)
+  std::string loadPath;        // parameters from a .safetensors file
   compiler::TrainingOptions training;
-  std::string cacheDir;            // kernel cache (see CompileOptions)
+  std::string cacheDir; // kernel cache (see CompileOptions)
   bool verbose = false;
 };
 
 struct Bundle {
   std::string name;
-  std::string target;              // as given (e.g. "host")
-  bool native = true;              // built for this machine: archive complete
-  std::string library;             // DIR/libN.a
-  std::string header;              // DIR/N.h
-  std::string source;              // DIR/N.c
-  std::string weights;             // DIR/N.weights ("" when embedded)
-  std::string executable;          // DIR/N ("" when not linked)
-  size_t arenaBytes = 0;           // N_ARENA_BYTES
-  size_t trainArenaBytes = 0;      // N_TRAIN_ARENA_BYTES (train only)
-  size_t stateBytes = 0;           // N_STATE_BYTES (train only)
-  size_t weightsBytes = 0;         // parameters + constants
-  int calls = 0;                   // kernel calls of the inference entry
-  std::vector<std::string> notes;  // what was skipped and why
+  std::string target;             // as given (e.g. "host")
+  bool native = true;             // built for this machine: archive complete
+  std::string library;            // DIR/libN.a
+  std::string header;             // DIR/N.h
+  std::string source;             // DIR/N.c
+  std::string weights;            // DIR/N.weights ("" when embedded)
+  std::string executable;         // DIR/N ("" when not linked)
+  size_t arenaBytes = 0;          // N_ARENA_BYTES
+  size_t trainArenaBytes = 0;     // N_TRAIN_ARENA_BYTES (train only)
+  size_t stateBytes = 0;          // N_STATE_BYTES (train only)
+  size_t weightsBytes = 0;        // parameters + constants
+  int calls = 0;                  // kernel calls of the inference entry
+  std::vector<std::string> notes; // what was skipped and why
 };
 
 // Throws Error (and compiler::Error for model errors).
