@@ -124,7 +124,7 @@ struct RematerializePass
   }
 
   void rematerialize(func::FuncOp func) {
-    memory::Liveness live = memory::analyzeLiveness(func);
+    memory::Liveness live = memory::analyzeLiveness(func, /*inPlace=*/false);
     int64_t initial = memory::placeBlocks(live.blocks).arenaBytes;
     int64_t arena = initial, flops = 0;
     // Each clone leaves its value fewer readers, so this ends; the cap only
@@ -143,7 +143,7 @@ struct RematerializePass
         return index != live.kernelIndex.end() && index->second >= resume;
       });
       flops += candidate->flops;
-      live = memory::analyzeLiveness(func);
+      live = memory::analyzeLiveness(func, /*inPlace=*/false);
       arena = memory::placeBlocks(live.blocks).arenaBytes;
     }
     Builder builder(func.getContext());

@@ -66,7 +66,7 @@ struct ScheduleForMemoryPass
     for (Operation &op : body.without_terminator()) {
       original.push_back(&op);
     }
-    memory::Liveness before = memory::analyzeLiveness(func);
+    memory::Liveness before = memory::analyzeLiveness(func, /*inPlace=*/false);
 
     // Readers left per arena storage root, and each kernel op's kernel
     // predecessors (through views).
@@ -175,7 +175,7 @@ struct ScheduleForMemoryPass
     SmallVector<Operation *> best = original;
     int64_t bestPeak = before.peakLiveBytes;
     applyOrder(body, order);
-    if (int64_t peak = memory::analyzeLiveness(func).peakLiveBytes;
+    if (int64_t peak = memory::analyzeLiveness(func, /*inPlace=*/false).peakLiveBytes;
         peak < bestPeak) {
       best = order;
       bestPeak = peak;
@@ -183,7 +183,7 @@ struct ScheduleForMemoryPass
 
     applyOrder(body, original);
     SmallVector<Operation *> sunk = sinkOrder(body, original);
-    if (int64_t peak = memory::analyzeLiveness(func).peakLiveBytes;
+    if (int64_t peak = memory::analyzeLiveness(func, /*inPlace=*/false).peakLiveBytes;
         peak < bestPeak) {
       best = sunk;
       bestPeak = peak;
