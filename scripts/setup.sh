@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   graphviz python3 dataset-fashion-mnist
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  python3-onnx python3-numpy python3-torch python3-torchvision
 )
 
 missing=()

@@ -5,10 +5,13 @@
 // kiln train MODEL --data DATA --loss LOSS [--optimizer OPT] [--lr X]
 //                  [--epochs E] [--batch B] [--steps N] [--seed S] ...
 // kiln inspect MODEL [--dot] [--json] [--batch B]
+// kiln compile MODEL -o DIR [--target T] [--name N] [--weights embed|file]
+//                    [--exe] [--train] [--batch B] [--seed S] [--load FILE]
 //
 // Every failure prints one `error:` line on stderr and exits non-zero.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/aot/Aot.h"
 #include "kiln/compiler/Compiler.h"
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Trainer.h"
@@ -356,6 +359,43 @@ int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
   return 0;
 }
 
+struct AotFlags {
+  kiln::aot::AotOptions options;
+  std::string weights = "embed";
+};
+
+int compileCommand(const CommonFlags &common, AotFlags flags) {
+  kiln::aot::AotOptions &options = flags.options;
+  options.batch = common.batch;
+  options.target = common.target;
+  options.cacheDir = common.cacheDir;
+  options.verbose = common.verbose;
+  options.embedWeights = flags.weights == "embed";
+  kiln::aot::Bundle bundle = kiln::aot::compileBundle(common.model, options);
+  std::error_code ec;
+  auto size = [&](const std::string &path) {
+    return path.empty() ? uintmax_t{0} : fs::file_size(path, ec);
+  };
+  fmt::print("{}: {} kernel calls, arena {} bytes, weights {} bytes ({}), "
+             "target {}\n",
+             bundle.name, bundle.calls, bundle.arenaBytes, bundle.weightsBytes,
+             options.embedWeights ? "embedded" : bundle.weights, bundle.target);
+  if (options.train) {
+    fmt::print("{}: train_step arena {} bytes, state {} bytes\n", bundle.name,
+               bundle.trainArenaBytes, bundle.stateBytes);
+  }
+  fmt::print("wrote {} ({} bytes), {}, {}\n", bundle.library,
+             size(bundle.library), bundle.header, bundle.source);
+  if (!bundle.executable.empty()) {
+    fmt::print("wrote {} ({} bytes)\n", bundle.executable,
+               size(bundle.executable));
+  }
+  for (const std::string &note : bundle.notes) {
+    fmt::print("note: {}\n", note);
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -459,6 +499,39 @@ int main(int argc, char **argv) {
   inspect->add_flag("--dot", dot, "Print the graph in Graphviz dot");
   inspect->add_flag("--json", json, "Print one JSON object");
 
+  CommonFlags compileCommon;
+  AotFlags aotFlags;
+  CLI::App *compileApp = app.add_subcommand(
+      "compile", "Ahead-of-time: static library + C header (+ executable)");
+  compileCommon.add(compileApp);
+  {
+    kiln::aot::AotOptions &o = aotFlags.options;
+    compileApp->add_option("-o,--output", o.outputDir, "Output directory")
+        ->required();
+    compileApp->add_option("--name", o.name,
+                           "C prefix and file names (default: model stem)");
+    compileApp->add_option("--weights", aotFlags.weights,
+                           "embed: in the library; file: DIR/N.weights")
+        ->check(CLI::IsMember({"embed", "file"}))
+        ->capture_default_str();
+    compileApp->add_flag("--exe", o.executable,
+                         "Also link the standalone executable DIR/N");
+    compileApp->add_flag("--train", o.train, "Also emit N_train_step");
+    compileApp->add_option("--seed", o.seed,
+                           "Parameter initialization seed (as kiln run)");
+    compileApp->add_option("--load", o.loadPath,
+                           "Parameters from a .safetensors file");
+    compileApp->add_option("--loss", o.training.loss, "Loss for --train")
+        ->check(CLI::IsMember({"mse", "mae", "huber", "bce", "bce-logits",
+                               "cce", "sparse-cce", "hinge", "model"}))
+        ->capture_default_str();
+    compileApp->add_option("--optimizer", o.training.optimizer,
+                           "Optimizer for --train")
+        ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad",
+                               "adadelta", "rmsprop", "adam"}))
+        ->capture_default_str();
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {
@@ -479,6 +552,9 @@ int main(int argc, char **argv) {
         trainFlags.trainer.batch = trainCommon.batch;
       }
       return trainCommand(trainCommon, trainFlags);
+    }
+    if (*compileApp) {
+      return compileCommand(compileCommon, aotFlags);
     }
     return inspectCommand(inspectFlags, dot, json);
   } catch (const std::exception &e) {

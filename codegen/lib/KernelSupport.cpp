@@ -9,6 +9,10 @@ using namespace Halide;
 namespace kiln::codegen {
 namespace detail {
 
+// KernelsOnnx.cpp (declared here so that Kernels.h, which every kernel file
+// includes, stays untouched by the ONNX op family).
+void registerOnnxOps(OpRegistry &registry);
+
 const OpInfo &lookupOp(const std::string &op) {
   static const OpRegistry registry = [] {
     OpRegistry r;
@@ -20,6 +24,7 @@ const OpInfo &lookupOp(const std::string &op) {
     registerLayerGradOps(r);
     registerTrainingOps(r);
     registerFusedOps(r);
+    registerOnnxOps(r);
     return r;
   }();
   auto it = registry.find(op);
@@ -379,7 +384,7 @@ void scheduleElementwise(Func f, const std::vector<Var> &vars,
         std::max<int64_t>(1, kParallelGrain / 4 / innerExtent));
     if (parallel && rows > 1 && outerExtent > rows) {
       Var task(outer.name() + "_task");
-      f.split(outer, task, outer, rows, TailStrategy::ShiftInwards)
+      f.split(outer, task, outer, rows, TailStrategy::GuardWithIf)
           .parallel(task);
     } else if (parallel) {
       f.parallel(outer);
@@ -395,10 +400,12 @@ void scheduleElementwise(Func f, const std::vector<Var> &vars,
     inner = lanes;
     innerExtent = chunk;
   }
+  // Never ShiftInwards: a kernel may run in place (memory planning), and a
+  // shifted tail would recompute elements from inputs already overwritten.
   if (innerExtent >= vec) {
     f.vectorize(inner, vec,
                 innerExtent % vec == 0 ? TailStrategy::RoundUp
-                                       : TailStrategy::ShiftInwards);
+                                       : TailStrategy::GuardWithIf);
   }
 }
 

@@ -45,7 +45,7 @@ namespace {
 
 // Bump when the plan format or lowering changes: old cache entries are then
 // ignored.
-constexpr const char *kPlanVersion = "kiln-plan-2";
+constexpr const char *kPlanVersion = "kiln-plan-3";
 
 uint64_t fnv1a(const std::string &text) {
   uint64_t hash = 1469598103934665603ull;
@@ -101,6 +101,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.optimizer.weightDecay = t.weightDecay;
   pipeline.optimizer.clipValue = t.clipValue;
   pipeline.optimizer.clipNorm = t.clipNorm;
+  pipeline.memoryBudget = t.memoryBudget;
   if (options.mode == Mode::Train) {
     passes::buildTrainPipeline(pm, pipeline);
   } else if (options.mode == Mode::Gradients) {
@@ -259,7 +260,12 @@ struct Lowered {
   std::vector<codegen::KernelSpec> specs;
   std::vector<std::vector<int>> callArgs;
   int viewOps = 0;
+  json memory = json::object(); // arena_bytes, peak_live_bytes, naive_bytes
 };
+
+// The function attributes kiln-plan-memory leaves (absent: not planned).
+constexpr const char *kMemoryAttrs[] = {"arena_bytes", "peak_live_bytes",
+                                        "naive_bytes"};
 
 json initSpec(kiln::ir::ParamOp param) {
   auto type = llvm::cast<RankedTensorType>(param.getType());
@@ -278,6 +284,11 @@ json initSpec(kiln::ir::ParamOp param) {
 
 Lowered lower(func::FuncOp func) {
   Lowered out;
+  for (const char *key : kMemoryAttrs) {
+    if (auto attr = func->getAttrOfType<IntegerAttr>(std::string("kiln.") + key)) {
+      out.memory[key] = attr.getInt();
+    }
+  }
   llvm::DenseMap<Value, int> bufferOf;
   auto addBuffer = [&](Value value, std::string name, const char *kind) {
     codegen::TensorSpec spec = tensorSpec(value);
@@ -363,6 +374,11 @@ Lowered lower(func::FuncOp func) {
     NamedAttrList attrs(op.getAttrs());
     op.getName().populateDefaultAttrs(attrs);
     for (NamedAttribute attr : attrs) {
+      // kiln.* are annotations of the passes (memory plan), not kernel
+      // attributes: they must not change the kernel.
+      if (attr.getName().strref().starts_with("kiln.")) {
+        continue;
+      }
       spec.attrs[attr.getName().str()] =
           attrToJson(attr.getValue(), &op, attr.getName());
     }
@@ -374,9 +390,15 @@ Lowered lower(func::FuncOp func) {
       spec.inputs.push_back(tensorSpec(operand));
       args.push_back(bufferOf.at(operand));
     }
-    for (Value result : op.getResults()) {
+    auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("kiln.offsets");
+    for (auto [i, result] : llvm::enumerate(op.getResults())) {
       spec.outputs.push_back(tensorSpec(result));
-      args.push_back(addBuffer(result, name, "temp"));
+      int id = addBuffer(result, name, "temp");
+      if (offsets && static_cast<int64_t>(i) < offsets.size() &&
+          offsets[i] >= 0) {
+        out.buffers[id]["offset"] = offsets[i];
+      }
+      args.push_back(id);
     }
     out.specs.push_back(std::move(spec));
     out.callArgs.push_back(std::move(args));
@@ -508,6 +530,7 @@ CompiledModel compileModel(const std::string &modelPath,
                {"runtime_object", library.runtimeObject},
                {"error_handler_source", library.errorHandlerSource},
                {"compile_seconds", result.seconds}};
+  plan.update(lowered.memory);
   fs::create_directories(planDir);
   writeAtomically(planPath, plan.dump(1));
   writeAtomically(planDir / "model.mlir", model->ir);
@@ -569,6 +592,167 @@ ModelSummary summarizeModel(const std::string &modelPath,
     summary.nodes.push_back(node);
   }
   return summary;
+}
+
+std::string lowerPlanJson(const std::string &modelPath,
+                          const CompileOptions &options) {
+  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
+  Lowered lowered = lower(model->entry);
+  json calls = json::array();
+  for (size_t i = 0; i < lowered.specs.size(); ++i) {
+    calls.push_back({{"kernel", ""},
+                     {"op", lowered.specs[i].op},
+                     {"args", lowered.callArgs[i]}});
+  }
+  json plan = {{"version", 1},
+               {"model", fs::absolute(modelPath).string()},
+               {"buffers", std::move(lowered.buffers)},
+               {"inputs", std::move(lowered.inputs)},
+               {"outputs", std::move(lowered.outputs)},
+               {"calls", std::move(calls)}};
+  plan.update(lowered.memory);
+  return plan.dump(1);
+}
+
+MemoryReport planMemoryReport(const std::string &modelPath,
+                              const CompileOptions &options) {
+  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
+  func::FuncOp func = model->entry;
+  MemoryReport report;
+  auto intAttr = [&](const char *name) -> int64_t {
+    auto attr = func->getAttrOfType<IntegerAttr>(name);
+    return attr ? attr.getInt() : 0;
+  };
+  report.arenaBytes = intAttr("kiln.arena_bytes");
+  report.peakLiveBytes = intAttr("kiln.peak_live_bytes");
+  report.naiveBytes = intAttr("kiln.naive_bytes");
+  report.rematBytesSaved = intAttr("kiln.remat_bytes_saved");
+  report.rematFlops = intAttr("kiln.remat_flops");
+  llvm::DenseMap<Value, int> bufferOf;
+  int opIndex = 0;
+  for (Operation &op : func.getBody().front()) {
+    ++opIndex;
+    if (llvm::isa<kiln::ir::AssignOp>(op)) {
+      ++report.kernelCount;
+      continue;
+    }
+    if (!llvm::isa<kiln::ir::KernelOpInterface>(op)) {
+      continue;
+    }
+    ++report.kernelCount;
+    auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("kiln.offsets");
+    auto live = op.getAttrOfType<DenseI64ArrayAttr>("kiln.live");
+    auto inPlace = op.getAttrOfType<IntegerAttr>("kiln.in_place");
+    if (!offsets || !live) {
+      throw Error(modelPath + ": the memory plan is missing (op " +
+                  op.getName().getStringRef().str() + ")");
+    }
+    std::string name =
+        op.getName().stripDialect().str() + "_" + std::to_string(opIndex);
+    for (auto [i, result] : llvm::enumerate(op.getResults())) {
+      auto type = llvm::cast<RankedTensorType>(result.getType());
+      MemoryReport::Buffer buffer;
+      buffer.name = i == 0 ? name : name + "#" + std::to_string(i);
+      buffer.op = op.getName().stripDialect().str();
+      buffer.shape.assign(type.getShape().begin(), type.getShape().end());
+      buffer.bytes = (type.getNumElements() * 4 + 63) / 64 * 64;
+      buffer.offset = offsets[i];
+      buffer.first = static_cast<int>(live[2 * i]);
+      buffer.last = static_cast<int>(live[2 * i + 1]);
+      if (inPlace && i == 0) {
+        Value operand = op.getOperand(inPlace.getInt());
+        while (Operation *def = operand.getDefiningOp()) {
+          if (!llvm::isa<kiln::ir::ViewOpInterface>(def)) {
+            break;
+          }
+          operand = def->getOperand(0);
+        }
+        buffer.inPlaceOf = bufferOf.lookup(operand);
+      }
+      bufferOf[result] = static_cast<int>(report.buffers.size());
+      report.buffers.push_back(std::move(buffer));
+    }
+  }
+  return report;
+}
+
+std::string memoryReportJson(const MemoryReport &report) {
+  json buffers = json::array();
+  for (const MemoryReport::Buffer &b : report.buffers) {
+    json entry = {{"name", b.name},   {"op", b.op},         {"shape", b.shape},
+                  {"bytes", b.bytes}, {"offset", b.offset}, {"first", b.first},
+                  {"last", b.last}};
+    if (b.inPlaceOf >= 0) {
+      entry["in_place_of"] = report.buffers[b.inPlaceOf].name;
+    }
+    buffers.push_back(std::move(entry));
+  }
+  json out = {{"arena_bytes", report.arenaBytes},
+              {"peak_live_bytes", report.peakLiveBytes},
+              {"naive_bytes", report.naiveBytes},
+              {"kernel_count", report.kernelCount},
+              {"remat_bytes_saved", report.rematBytesSaved},
+              {"remat_flops", report.rematFlops},
+              {"buffers", std::move(buffers)}};
+  return out.dump();
+}
+
+std::string memoryPlanSvg(const MemoryReport &report) {
+  // Kernel steps across, arena offsets up; one rectangle per arena buffer.
+  const double left = 90, top = 40, width = 960, height = 540;
+  int steps = std::max(report.kernelCount, 1);
+  double arena = std::max<double>(report.arenaBytes, 1);
+  double stepWidth = width / steps;
+  auto escape = [](const std::string &text) {
+    std::string out;
+    for (char c : text) {
+      out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;"
+             : c == '"' ? "&quot;" : std::string(1, c);
+    }
+    return out;
+  };
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\""
+      << left + width + 20 << "\" height=\"" << top + height + 50
+      << "\" font-family=\"sans-serif\" font-size=\"10\">\n";
+  svg << "<text x=\"" << left << "\" y=\"20\" font-size=\"13\">arena "
+      << report.arenaBytes << " B, peak live " << report.peakLiveBytes
+      << " B, naive " << report.naiveBytes << " B</text>\n";
+  svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << width
+      << "\" height=\"" << height
+      << "\" fill=\"none\" stroke=\"#888\"/>\n";
+  for (const MemoryReport::Buffer &b : report.buffers) {
+    if (b.offset < 0) {
+      continue;
+    }
+    double x = left + b.first * stepWidth;
+    double w = (b.last - b.first + 1) * stepWidth;
+    double y = top + height * (1 - (b.offset + b.bytes) / arena);
+    double h = height * b.bytes / arena;
+    unsigned hue = static_cast<unsigned>(fnv1a(b.op) % 360);
+    svg << "<g><title>" << escape(b.name) << ": " << b.bytes << " B at "
+        << b.offset << ", steps " << b.first << "-" << b.last
+        << "</title><rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << w
+        << "\" height=\"" << h << "\" fill=\"hsl(" << hue
+        << ",60%,75%)\" stroke=\"#333\" stroke-width=\"0.5\"/>";
+    if (h >= 10 && w >= 6.0 * b.name.size()) {
+      svg << "<text x=\"" << x + 2 << "\" y=\"" << y + h / 2 + 3 << "\">"
+          << escape(b.name) << "</text>";
+    }
+    svg << "</g>\n";
+  }
+  svg << "<text x=\"" << left + width / 2 << "\" y=\"" << top + height + 30
+      << "\" text-anchor=\"middle\">kernel step (0-" << steps - 1
+      << ")</text>\n";
+  svg << "<text x=\"" << left - 5 << "\" y=\"" << top + height
+      << "\" text-anchor=\"end\">0</text>\n";
+  svg << "<text x=\"" << left - 5 << "\" y=\"" << top + 10
+      << "\" text-anchor=\"end\">" << report.arenaBytes << "</text>\n";
+  svg << "<text x=\"20\" y=\"" << top + height / 2
+      << "\" transform=\"rotate(-90 20 " << top + height / 2
+      << ")\" text-anchor=\"middle\">arena offset (bytes)</text>\n";
+  svg << "</svg>\n";
+  return svg.str();
 }
 
 } // namespace kiln::compiler

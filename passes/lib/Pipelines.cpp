@@ -6,6 +6,20 @@
 
 namespace kiln::passes {
 
+// Every pipeline ends here: the order is final, so plan the arena
+// (docs/memory.md). Rematerialization first, when a budget is given.
+static void addMemoryPasses(mlir::OpPassManager &pm, int64_t memoryBudget) {
+  pm.addPass(createKilnScheduleForMemory());
+  if (memoryBudget > 0) {
+    KilnRematerializeOptions remat;
+    remat.memoryBudget = memoryBudget;
+    pm.addPass(createKilnRematerialize(remat));
+  }
+  // In place is safe because elementwise kernels never recompute an element
+  // (scheduleElementwise uses no ShiftInwards tails).
+  pm.addPass(createKilnPlanMemory());
+}
+
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options) {
   KilnShapeInferenceOptions shapes;
@@ -16,6 +30,7 @@ void buildInferencePipeline(mlir::OpPassManager &pm,
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
   }
+  addMemoryPasses(pm, /*memoryBudget=*/0);
 }
 
 void buildTrainPipeline(mlir::OpPassManager &pm,
@@ -32,6 +47,7 @@ void buildTrainPipeline(mlir::OpPassManager &pm,
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
   }
+  addMemoryPasses(pm, options.memoryBudget);
 }
 
 void buildGradientPipeline(mlir::OpPassManager &pm,
@@ -47,6 +63,7 @@ void buildGradientPipeline(mlir::OpPassManager &pm,
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
   }
+  addMemoryPasses(pm, options.memoryBudget);
 }
 
 void buildEvalPipeline(mlir::OpPassManager &pm,
@@ -60,6 +77,7 @@ void buildEvalPipeline(mlir::OpPassManager &pm,
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
   }
+  addMemoryPasses(pm, /*memoryBudget=*/0);
 }
 
 namespace {
@@ -78,6 +96,10 @@ struct TrainPipelineCLOptions
                     llvm::cl::init(0.0)};
   Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run kiln-fuse"),
                     llvm::cl::init(true)};
+  Option<int64_t> memoryBudget{
+      *this, "memory-budget",
+      llvm::cl::desc("Arena bytes to fit in by rematerializing (0: off)"),
+      llvm::cl::init(0)};
 
   TrainPipelineOptions get() const {
     TrainPipelineOptions options;
@@ -87,6 +109,7 @@ struct TrainPipelineCLOptions
     options.loss.l2 = l2;
     options.optimizer.kind = optimizer;
     options.fuse = fuse;
+    options.memoryBudget = memoryBudget;
     return options;
   }
 };

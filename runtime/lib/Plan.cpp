@@ -190,6 +190,12 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
     buffer.alias = r.integer(r.field(value, where, "alias"), where + ".alias");
     break;
   case BufferKind::Temp:
+    if (value.contains("offset")) {
+      buffer.offset = r.integer(value["offset"], where + ".offset");
+      if (buffer.offset < 0 || buffer.offset % 64 != 0) {
+        r.fail(where + ".offset", "must be a non-negative multiple of 64");
+      }
+    }
     break;
   }
   return buffer;
@@ -287,6 +293,24 @@ Plan readPlan(const std::string &path) {
   }
   size_t count = plan.buffers.size();
   checkViews(r, plan);
+  if (root.contains("arena_bytes")) {
+    plan.arenaBytes = r.integer(root["arena_bytes"], "arena_bytes");
+    if (plan.arenaBytes < 0) {
+      r.fail("arena_bytes", "must not be negative");
+    }
+  }
+  for (size_t b = 0; b < count; ++b) {
+    const PlanBuffer &buffer = plan.buffers[b];
+    int64_t bytes = elementCount(buffer.shape) *
+                    static_cast<int64_t>(dtypeSize(buffer.dtype));
+    if (buffer.offset >= 0 && buffer.offset + bytes > plan.arenaBytes) {
+      r.fail(PlanReader::at("buffers", b) + ".offset",
+             "buffer '" + buffer.name + "' (" + std::to_string(bytes) +
+                 " bytes at " + std::to_string(buffer.offset) +
+                 ") does not fit in arena_bytes " +
+                 std::to_string(plan.arenaBytes));
+    }
+  }
 
   std::set<std::string> names;
   const json &inputs = r.array(r.field(root, "", "inputs"), "inputs");

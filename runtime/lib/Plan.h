@@ -20,6 +20,7 @@ struct PlanBuffer {
   int64_t alias = -1;     // View: the aliased buffer
   Tensor data;            // Const
   int64_t classes = 0;    // i32 Input: labels in [0, classes); 0 = unset
+  int64_t offset = -1;    // Temp: byte offset in the arena; -1 = unplanned
 };
 
 struct PlanOutput {
@@ -41,10 +42,12 @@ struct Plan {
   std::vector<int> inputs;
   std::vector<PlanOutput> outputs;
   std::vector<PlanCall> calls;
+  int64_t arenaBytes = 0; // temps with an offset live in an arena this big
 };
 
 // Reads and checks the plan: every field present and well typed, indices in
-// range, view chains acyclic with matching element counts and dtypes. A
+// range, view chains acyclic with matching element counts and dtypes, temp
+// offsets 64-byte aligned and inside "arena_bytes". A
 // relative "library" is resolved against the plan's directory. Throws Error
 // "<plan>: <field>: <problem>".
 Plan readPlan(const std::string &path);

@@ -1,8 +1,11 @@
 // Session: plan + kernel library + one arena holding every buffer.
 //
 // load():    parse the plan, dlopen the library, dlsym each distinct kernel.
-// prepare(): 1. give every root buffer (input/param/const/temp) a 64-byte
-//               aligned slot in one arena; views share their root's slot;
+// prepare(): 1. give every root buffer outside the planned arena (input,
+//               param, const, and temps without an offset: returned values)
+//               a 64-byte aligned slot in one persistent block; planned temps
+//               live at their offset in the arena (allocated here unless the
+//               caller lent one with setArena); views share their root;
 //            2. copy constants, initialize parameters;
 //            3. build one halide_buffer_t per (call, argument), so that
 //               run() only walks an array of prepared argument lists.
@@ -70,9 +73,11 @@ struct Session::Impl {
   std::vector<int> root; // per buffer: the buffer owning its storage
 
   bool prepared = false;
-  std::unique_ptr<uint8_t, ArenaDeleter> arena;
-  size_t arenaBytes = 0;
-  std::vector<size_t> offset; // per buffer, valid for roots
+  std::unique_ptr<uint8_t, ArenaDeleter> persistent;
+  std::unique_ptr<uint8_t, ArenaDeleter> ownArena; // unless lent
+  uint8_t *arena = nullptr;                        // own or lent
+  size_t allocated = 0;
+  std::vector<size_t> offset; // per unplanned root, in `persistent`
   std::vector<bool> inputSet; // per buffer, for inputs
 
   // Halide argument lists: callArgs[argBegin[c] .. argBegin[c+1]) are call
@@ -89,7 +94,10 @@ struct Session::Impl {
   }
 
   const PlanBuffer &buffer(int b) const { return plan.buffers[b]; }
-  uint8_t *storage(int b) { return arena.get() + offset[root[b]]; }
+  uint8_t *storage(int b) {
+    const PlanBuffer &r = buffer(root[b]);
+    return r.offset >= 0 ? arena + r.offset : persistent.get() + offset[root[b]];
+  }
   size_t byteSize(int b) const {
     int64_t count = 1;
     for (int64_t dim : buffer(b).shape) {
@@ -196,21 +204,19 @@ struct Session::Impl {
     offset.assign(count, 0);
     size_t total = 0;
     for (size_t b = 0; b < count; ++b) {
-      if (root[b] == static_cast<int>(b)) {
+      if (root[b] == static_cast<int>(b) && buffer(b).offset < 0) {
         offset[b] = total;
         total += alignUp(byteSize(static_cast<int>(b)));
       }
     }
-    // One extra slot so that even an empty plan gets a valid pointer.
-    uint8_t *memory =
-        static_cast<uint8_t *>(std::aligned_alloc(kAlignment, total + kAlignment));
-    if (!memory) {
-      throw Error(plan.path + ": cannot allocate " + std::to_string(total) +
-                  " bytes for the plan's buffers");
+    persistent.reset(allocate(total, "the plan's persistent buffers"));
+    allocated = total;
+    if (!arena) {
+      size_t bytes = static_cast<size_t>(plan.arenaBytes);
+      ownArena.reset(allocate(bytes, "the plan's arena"));
+      arena = ownArena.get();
+      allocated += bytes;
     }
-    std::memset(memory, 0, total + kAlignment);
-    arena.reset(memory);
-    arenaBytes = total;
 
     for (size_t b = 0; b < count; ++b) {
       const PlanBuffer &desc = buffer(static_cast<int>(b));
@@ -227,6 +233,39 @@ struct Session::Impl {
     inputSet.assign(count, false);
     buildHalideBuffers();
     prepared = true;
+  }
+
+  // Zeroed, 64-byte aligned; one extra slot so that even an empty plan gets
+  // a valid pointer.
+  uint8_t *allocate(size_t bytes, const char *what) {
+    auto *memory = static_cast<uint8_t *>(
+        std::aligned_alloc(kAlignment, alignUp(bytes) + kAlignment));
+    if (!memory) {
+      throw Error(plan.path + ": cannot allocate " + std::to_string(bytes) +
+                  " bytes for " + what);
+    }
+    std::memset(memory, 0, alignUp(bytes) + kAlignment);
+    return memory;
+  }
+
+  void setArena(void *memory, size_t bytes) {
+    if (!memory || reinterpret_cast<uintptr_t>(memory) % kAlignment != 0) {
+      throw Error(plan.path + ": the arena must be 64-byte aligned");
+    }
+    if (bytes < static_cast<size_t>(plan.arenaBytes)) {
+      throw Error(plan.path + ": the arena holds " + std::to_string(bytes) +
+                  " bytes, the plan needs " + std::to_string(plan.arenaBytes));
+    }
+    if (ownArena) {
+      allocated -= static_cast<size_t>(plan.arenaBytes);
+      ownArena.reset();
+    }
+    arena = static_cast<uint8_t *>(memory);
+    if (prepared) {
+      // Re-point the prepared argument lists; the new arena's intermediates
+      // are written before they are read, as in the old one.
+      buildHalideBuffers();
+    }
   }
 
   void buildHalideBuffers() {
@@ -404,6 +443,14 @@ Tensor Session::output(const std::string &name) const {
   return impl_->read(b);
 }
 
-size_t Session::allocatedBytes() const { return impl_->arenaBytes; }
+size_t Session::allocatedBytes() const { return impl_->allocated; }
+
+size_t Session::arenaBytes() const {
+  return static_cast<size_t>(impl_->plan.arenaBytes);
+}
+
+void Session::setArena(void *memory, size_t bytes) {
+  impl_->setArena(memory, bytes);
+}
 
 } // namespace kiln::runtime

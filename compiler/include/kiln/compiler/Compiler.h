@@ -33,6 +33,9 @@ struct TrainingOptions {
   double beta1 = 0.9, beta2 = 0.999, epsilon = -1.0;
   double rho = 0.9, alpha = 0.99, lrDecay = 0.0;
   double weightDecay = 0.0, clipValue = 0.0, clipNorm = 0.0;
+  // Recompute cheap forward values in the backward pass until the planned
+  // arena fits in this many bytes (0: off). docs/memory.md.
+  int64_t memoryBudget = 0;
 };
 
 enum class Mode {
@@ -93,6 +96,43 @@ struct ModelSummary {
 };
 ModelSummary summarizeModel(const std::string &modelPath,
                             const CompileOptions &options);
+
+// The memory plan of a model (docs/memory.md), for `kiln inspect --memory`.
+// Steps are kernel calls in plan order (the write-back copies of a training
+// step last).
+struct MemoryReport {
+  struct Buffer {
+    std::string name;            // as in the plan; "#i" marks result i > 0
+    std::string op;              // e.g. "relu"
+    std::vector<int64_t> shape;
+    int64_t bytes = 0;           // rounded up to the 64-byte alignment
+    int64_t offset = -1;         // in the arena; -1: outside (returned)
+    int first = 0, last = 0;     // kernel steps it is alive (inclusive)
+    int inPlaceOf = -1;          // index of the buffer it overwrites
+  };
+  std::vector<Buffer> buffers;   // every kernel result, in program order
+  int64_t arenaBytes = 0;        // the planned arena
+  int64_t peakLiveBytes = 0;     // lower bound: max bytes alive at one step
+  int64_t naiveBytes = 0;        // every temp in its own buffer
+  int kernelCount = 0;
+  int64_t rematBytesSaved = 0;   // with training.memoryBudget
+  int64_t rematFlops = 0;        // estimated FLOPs added per step
+};
+// Runs the pipeline of options.mode (no codegen). Throws Error.
+MemoryReport planMemoryReport(const std::string &modelPath,
+                              const CompileOptions &options);
+// {"arena_bytes", "peak_live_bytes", "naive_bytes", "kernel_count",
+//  "remat_bytes_saved", "remat_flops", "buffers": [{"name", "op", "shape",
+//  "bytes", "offset", "first", "last"[, "in_place_of"]}]}
+std::string memoryReportJson(const MemoryReport &report);
+// Kernel step across, arena offset up, one labelled rectangle per buffer.
+std::string memoryPlanSvg(const MemoryReport &report);
+
+// The plan compileModel would write, without compiling any kernel (calls
+// carry an empty "kernel"): for tests and tools that only need the buffers,
+// the calls and the memory plan. Throws Error.
+std::string lowerPlanJson(const std::string &modelPath,
+                          const CompileOptions &options);
 
 } // namespace kiln::compiler
 

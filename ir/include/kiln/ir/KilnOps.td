@@ -707,4 +707,102 @@ def Kiln_AssignOp : Op<Kiln_Dialect, "assign", [AllTypesMatch<["param", "value"]
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// ONNX data-path ops (docs/ops.md "ONNX data-path ops"; frontend/onnx)
+//===----------------------------------------------------------------------===//
+
+// Elementwise math whose gradient is written in terms of other kiln ops
+// (ir/lib/KilnOnnxOps.cpp), so it needs no gradient kernel of its own.
+class Kiln_MathUnaryOp<string mnemonic, string formula>
+    : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+                               Kiln_ElementwiseOpInterface]> {
+  let summary = "elementwise " # formula;
+  let arguments = (ins Kiln_F32Tensor:$input);
+  let results = (outs Kiln_F32Tensor:$result);
+  let description = "Computes `" # formula # "` elementwise (ONNX " #
+    "semantics).\n\n```mlir\n%y = kiln." # mnemonic #
+    " %x : (tensor<2x3xf32>) -> tensor<2x3xf32>\n```";
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      types.push_back(getInput().getType());
+      return ::mlir::success();
+    }
+  }];
+}
+
+def Kiln_ExpOp : Kiln_MathUnaryOp<"exp", "exp(x)">;
+def Kiln_LogOp : Kiln_MathUnaryOp<"log", "log(x)">;
+def Kiln_SqrtOp : Kiln_MathUnaryOp<"sqrt", "sqrt(x)">;
+def Kiln_ErfOp : Kiln_MathUnaryOp<"erf", "erf(x)">;
+def Kiln_AbsOp : Kiln_MathUnaryOp<"abs", "|x|">;
+
+def Kiln_ClipOp : Kiln_MathUnaryOp<"clip", "min(max(x, min), max)"> {
+  let description = [{
+    Clamps every element to `[min, max]` (ONNX Clip; `relu6` is the
+    special case 0, 6). The gradient passes where `min < x < max`.
+
+    ```mlir
+    %y = kiln.clip %x {min = -1.0 : f32, max = 1.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, F32Attr:$min, F32Attr:$max);
+  let hasVerifier = 1;
+}
+
+def Kiln_PowOp : Kiln_KernelOp<"pow", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+                                       Kiln_ElementwiseOpInterface]> {
+  let summary = "elementwise lhs ^ rhs with numpy broadcasting";
+  let description = [{
+    `pow(lhs, rhs)` as C's `powf` (ONNX Pow on floats); shapes broadcast as
+    in numpy.
+
+    ```mlir
+    %y = kiln.pow %x, %e : (tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$lhs, Kiln_F32Tensor:$rhs);
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      return ::kiln::ir::inferBroadcast(getOperation(), types);
+    }
+  }];
+}
+
+def Kiln_TransposeOp : Kiln_KernelOp<"transpose", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let summary = "permute the dims of a tensor";
+  let description = [{
+    Result dim `i` is input dim `perm[i]` (ONNX Transpose); `perm` is a
+    permutation of `0..rank-1`.
+
+    ```mlir
+    %t = kiln.transpose %x {perm = array<i64: 0, 2, 1>} : (tensor<2x3x4xf32>) -> tensor<2x4x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_PadOp : Kiln_KernelOp<"pad", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let summary = "pad (or, with negative pads, crop) every dim";
+  let description = [{
+    `pads` is `[begin_0 .. begin_(r-1), end_0 .. end_(r-1)]` (ONNX
+    Pad order); a negative entry removes elements. `mode` is `constant`
+    (fill with `value`), `reflect` (mirror without the edge) or `edge`
+    (repeat the edge). A constant pad's gradient is the pad with the
+    opposite pads (a crop), which is also how the importer slices.
+
+    ```mlir
+    %p = kiln.pad %x {pads = array<i64: 0, 0, 1, 1, 0, 0, 1, 1>}
+        : (tensor<1x2x3x3xf32>) -> tensor<1x2x5x5xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$pads,
+      DefaultValuedAttr<F32Attr, "0.0">:$value,
+      DefaultValuedStrAttr<StrAttr, "constant">:$mode);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
 #endif // KILN_OPS_TD

@@ -23,7 +23,9 @@ struct InferencePipelineOptions {
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
-// shape inference (with the batch), canonicalization, CSE, fusion.
+// shape inference (with the batch), canonicalization, CSE, fusion, then the
+// memory passes (kiln-schedule-for-memory, kiln-plan-memory), as every
+// pipeline.
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options);
 
@@ -33,6 +35,9 @@ struct TrainPipelineOptions {
   bool fuse = true;
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
+  // Training and gradients: recompute cheap forward values until the arena
+  // fits in this many bytes (0: never; kiln-rematerialize).
+  int64_t memoryBudget = 0;
 };
 
 // The whole training step: loss, training mode, autodiff, optimizer

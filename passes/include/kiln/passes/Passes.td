@@ -158,4 +158,62 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+def KilnScheduleForMemory : Pass<"kiln-schedule-for-memory", "mlir::ModuleOp"> {
+  let summary = "Reorder ops, where dependences allow, to lower peak memory";
+  let description = [{
+    List-schedules the kernel ops: among the ops whose operands are ready,
+    the one adding the fewest bytes (its results minus the storage it is
+    the last reader of) runs next, program order breaking ties; parameters,
+    constants and views move just before their first user. The new order is
+    kept only if its peak live bytes (as `kiln-plan-memory` counts them) are
+    lower. See docs/memory.md.
+  }];
+}
+
+def KilnRematerialize : Pass<"kiln-rematerialize", "mlir::ModuleOp"> {
+  let summary = "Recompute cheap forward values in the backward pass";
+  let description = [{
+    While the planned arena exceeds `memory-budget` bytes, the largest
+    elementwise (or batch_norm_train) result that is idle across the peak
+    step is recomputed just before its next reader instead of being kept.
+    The function records `kiln.remat_bytes_saved` and `kiln.remat_flops`.
+
+    ```mlir
+    // kiln-opt --kiln-rematerialize=memory-budget=1000000
+    %a = kiln.relu %h ...          // forward reader of %a ...
+    %a2 = kiln.relu %h ...         // ... backward readers use the clone
+    ```
+  }];
+  let options = [
+    Option<"memoryBudget", "memory-budget", "int64_t", "0",
+           "Arena bytes to fit in (0: no rematerialization)">,
+  ];
+}
+
+def KilnPlanMemory : Pass<"kiln-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Plan every intermediate at an offset in one arena";
+  let description = [{
+    Liveness over the kernel order (kernel ops, then the `kiln.assign`
+    write-backs), in-place elementwise kernels over dying operands, then
+    greedy-by-size placement with 64-byte alignment, best of several
+    orderings. Annotates each kernel op with `kiln.offsets` (per result; -1:
+    outside the arena), `kiln.live` (first and last kernel step per result)
+    and `kiln.in_place` (the overwritten operand), and the function with
+    `kiln.arena_bytes`, `kiln.peak_live_bytes` and `kiln.naive_bytes`.
+
+    ```mlir
+    %0 = kiln.dense %x, %w {kiln.live = array<i64: 0, 1>, kiln.offsets = array<i64: 0>} ...
+    %1 = kiln.relu %0 {kiln.in_place = 0 : i64, kiln.live = array<i64: 1, 2>, kiln.offsets = array<i64: 0>} ...
+    ```
+  }];
+  let options = [
+    Option<"inPlace", "in-place", "bool", "true",
+           "Let elementwise kernels overwrite operands that die there">,
+  ];
+}
+
 #endif // KILN_PASSES_TD

@@ -130,8 +130,20 @@ public:
   void run();
   Tensor output(const std::string &name) const;
 
-  // Bytes of all buffers the session allocated (0 before prepare()).
+  // Bytes of all buffers the session allocated (0 before prepare()): the
+  // persistent block (inputs, outputs, parameters, constants) plus the
+  // arena unless the caller provides it.
   size_t allocatedBytes() const;
+
+  // The planned arena (docs/memory.md): every intermediate of a step lives
+  // at a compile-time offset in one block of arenaBytes() bytes. By default
+  // prepare() allocates it; setArena lends the session caller-owned memory
+  // instead (64-byte aligned, at least arenaBytes(), alive and unused by
+  // anyone else while the session runs). Intermediates do not survive
+  // between runs, so the arena may be swapped at any time between runs;
+  // throws Error on a misaligned or short block.
+  size_t arenaBytes() const;
+  void setArena(void *memory, size_t bytes);
 
 private:
   struct Impl;

@@ -1,0 +1,885 @@
+// Plan -> arena layout, weights blob and generated C (see Aot.h).
+#include "Generate.h"
+
+#include "kiln/aot/Aot.h"
+#include "kiln/runtime/Runtime.h"
+#include "kiln/runtime/Safetensors.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace kiln::aot::detail {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void fail(const std::string &plan, const std::string &problem) {
+  throw Error(plan + ": " + problem);
+}
+
+Kind parseKind(const std::string &plan, const std::string &text) {
+  static const std::map<std::string, Kind> kinds = {{"input", Kind::Input},
+                                                    {"param", Kind::Param},
+                                                    {"const", Kind::Const},
+                                                    {"temp", Kind::Temp},
+                                                    {"view", Kind::View}};
+  auto it = kinds.find(text);
+  if (it == kinds.end()) {
+    fail(plan, "unknown buffer kind '" + text + "'");
+  }
+  return it->second;
+}
+
+std::string shapeText(const Buffer &buffer) {
+  std::string text;
+  for (int64_t dim : buffer.shape) {
+    text += std::to_string(dim) + "x";
+  }
+  return text + (buffer.i32 ? "i32" : "f32");
+}
+
+const char *kindName(Kind kind) {
+  switch (kind) {
+  case Kind::Input:
+    return "input";
+  case Kind::Param:
+    return "param";
+  case Kind::Const:
+    return "const";
+  case Kind::Temp:
+    return "temp";
+  case Kind::View:
+    return "view";
+  }
+  return "?";
+}
+
+// A C string literal (names may hold ':' '.' '/' or anything else).
+std::string quote(const std::string &text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\%03o", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string upper(std::string text) {
+  for (char &c : text) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
+} // namespace
+
+uint64_t fnv1a(const uint8_t *data, size_t size) {
+  uint64_t hash = 1469598103934665603ull;
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= data[i];
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+Entry readEntry(const std::string &planPath, const std::string &function) {
+  std::ifstream file(planPath);
+  json plan = json::parse(file, nullptr, /*allow_exceptions=*/false);
+  if (!file || plan.is_discarded()) {
+    fail(planPath, "cannot read the plan");
+  }
+  Entry entry;
+  entry.function = function;
+  entry.planPath = planPath;
+  try {
+    for (const json &value : plan.at("buffers")) {
+      Buffer buffer;
+      buffer.name = value.at("name").get<std::string>();
+      buffer.shape = value.at("shape").get<std::vector<int64_t>>();
+      std::string dtype = value.at("dtype").get<std::string>();
+      if (dtype != "f32" && dtype != "i32") {
+        fail(planPath,
+             "buffer '" + buffer.name + "': unsupported dtype '" + dtype + "'");
+      }
+      buffer.i32 = dtype == "i32";
+      if (buffer.shape.size() > 8) {
+        fail(planPath, "buffer '" + buffer.name + "' has rank > 8");
+      }
+      buffer.kind = parseKind(planPath, value.at("kind").get<std::string>());
+      int64_t count = 1;
+      for (int64_t dim : buffer.shape) {
+        if (dim < 0 || dim > INT32_MAX) {
+          fail(planPath, "buffer '" + buffer.name + "': bad dimension");
+        }
+        count *= dim;
+      }
+      if (count > INT32_MAX) {
+        fail(planPath,
+             "buffer '" + buffer.name +
+                 "' has more elements than a Halide buffer addresses");
+      }
+      buffer.bytes = static_cast<size_t>(count) * 4;
+      if (buffer.kind == Kind::View) {
+        buffer.alias = value.at("alias").get<int>();
+      }
+      if (buffer.kind == Kind::Param) {
+        buffer.init = value.at("init");
+      }
+      if (buffer.kind == Kind::Const) {
+        buffer.data = value.at("data");
+        if (buffer.data.size() != static_cast<size_t>(count)) {
+          fail(planPath, "const '" + buffer.name + "' has the wrong size");
+        }
+      }
+      buffer.classes = value.value("classes", int64_t{0});
+      if (value.contains("offset")) {
+        buffer.offset = value.at("offset").get<size_t>();
+      }
+      entry.buffers.push_back(std::move(buffer));
+    }
+    for (const json &value : plan.at("inputs")) {
+      entry.inputs.push_back(value.get<int>());
+    }
+    for (const json &value : plan.at("outputs")) {
+      entry.outputs.push_back(
+          {value.at("name").get<std::string>(), value.at("buffer").get<int>()});
+    }
+    for (const json &value : plan.at("calls")) {
+      entry.calls.push_back({value.at("kernel").get<std::string>(),
+                             value.at("op").get<std::string>(),
+                             value.at("args").get<std::vector<int>>()});
+    }
+    if (plan.contains("arena_bytes")) {
+      entry.plannedArenaBytes = plan.at("arena_bytes").get<size_t>();
+    }
+    entry.objects = plan.at("objects").get<std::vector<std::string>>();
+    entry.runtimeObject = plan.at("runtime_object").get<std::string>();
+  } catch (const json::exception &e) {
+    fail(planPath, std::string("malformed plan: ") + e.what());
+  }
+
+  size_t count = entry.buffers.size();
+  auto check = [&](int b, const std::string &where) {
+    if (b < 0 || static_cast<size_t>(b) >= count) {
+      fail(planPath,
+           where + ": buffer index " + std::to_string(b) + " out of range");
+    }
+  };
+  for (size_t b = 0; b < count; ++b) {
+    int r = static_cast<int>(b);
+    for (size_t steps = 0; entry.buffers[r].kind == Kind::View; ++steps) {
+      check(entry.buffers[r].alias, "view '" + entry.buffers[r].name + "'");
+      if (steps > count) {
+        fail(planPath, "view '" + entry.buffers[b].name + "' has a cycle");
+      }
+      r = entry.buffers[r].alias;
+    }
+    entry.buffers[b].root = r;
+  }
+  for (int b : entry.inputs) {
+    check(b, "inputs");
+  }
+  for (const Output &output : entry.outputs) {
+    check(output.buffer, "output '" + output.name + "'");
+  }
+  for (const Call &call : entry.calls) {
+    for (int b : call.args) {
+      check(b, "call to " + call.kernel);
+    }
+  }
+  return entry;
+}
+
+void layoutArena(Entry &entry) {
+  entry.location.assign(entry.buffers.size(), Location{});
+  size_t planned = entry.plannedArenaBytes.value_or(0);
+  size_t next = alignUp(planned);
+  for (size_t b = 0; b < entry.buffers.size(); ++b) {
+    const Buffer &buffer = entry.buffers[b];
+    if (buffer.root != static_cast<int>(b) ||
+        (buffer.kind != Kind::Temp && buffer.kind != Kind::Input)) {
+      continue;
+    }
+    if (entry.plannedArenaBytes && buffer.offset) {
+      if (*buffer.offset % kAlignment != 0 ||
+          *buffer.offset + buffer.bytes > planned) {
+        fail(entry.planPath, "buffer '" + buffer.name + "': planned offset " +
+                                 std::to_string(*buffer.offset) +
+                                 " is misaligned or outside arena_bytes");
+      }
+      entry.location[b] = {Place::Arena, *buffer.offset};
+    } else {
+      entry.location[b] = {Place::Arena, next};
+      next += alignUp(buffer.bytes);
+    }
+  }
+  // Never 0: a caller-allocated arena of 0 bytes has no valid pointer.
+  entry.arenaBytes = std::max(next, kAlignment);
+}
+
+Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
+               const ParameterSource &source) {
+  Blob blob;
+  size_t cursor = 0;
+  struct Param {
+    size_t offset;
+    const Buffer *buffer;
+  };
+  std::map<std::string, Param> params;
+  std::vector<std::pair<size_t, const Buffer *>> consts;
+  auto addParam = [&](Entry &entry, int b) {
+    const Buffer &buffer = entry.buffers[b];
+    auto it = params.find(buffer.name);
+    if (it == params.end()) {
+      it = params.emplace(buffer.name, Param{cursor, &buffer}).first;
+      cursor += alignUp(buffer.bytes);
+    } else if (it->second.buffer->shape != buffer.shape ||
+               it->second.buffer->i32 != buffer.i32) {
+      fail(entry.planPath, "parameter '" + buffer.name + "' is " +
+                               shapeText(buffer) + " here but " +
+                               shapeText(*it->second.buffer) +
+                               " in the training plan");
+    }
+    return it->second.offset;
+  };
+  if (stateEntry) {
+    for (size_t b = 0; b < stateEntry->buffers.size(); ++b) {
+      if (stateEntry->buffers[b].kind == Kind::Param) {
+        size_t offset = addParam(*stateEntry, static_cast<int>(b));
+        blob.state.push_back({static_cast<int>(b), offset});
+      }
+    }
+    blob.stateBytes = std::max(cursor, kAlignment);
+    cursor = blob.stateBytes;
+  }
+  for (Entry *entry : entries) {
+    for (size_t b = 0; b < entry->buffers.size(); ++b) {
+      const Buffer &buffer = entry->buffers[b];
+      if (buffer.kind == Kind::Param) {
+        entry->location[b] = {Place::Params,
+                              addParam(*entry, static_cast<int>(b))};
+      } else if (buffer.kind == Kind::Const) {
+        entry->location[b] = {Place::Weights, cursor};
+        consts.push_back({cursor, &buffer});
+        cursor += alignUp(buffer.bytes);
+      }
+    }
+  }
+  blob.bytes.assign(cursor, 0);
+
+  // Values: exactly what a kiln::runtime::Session seeded alike holds.
+  std::map<std::string, runtime::Tensor> loaded;
+  if (!source.loadPath.empty()) {
+    loaded = runtime::readSafetensors(source.loadPath);
+    for (const auto &[name, tensor] : loaded) {
+      auto it = params.find(name);
+      if (it == params.end()) {
+        std::string valid;
+        for (const auto &[param, _] : params) {
+          valid += (valid.empty() ? "'" : ", '") + param + "'";
+        }
+        throw Error(source.loadPath + ": tensor '" + name +
+                    "' is not a parameter of the model (valid: " +
+                    (valid.empty() ? "none" : valid) + ")");
+      }
+      const Buffer &buffer = *it->second.buffer;
+      if (tensor.shape != buffer.shape ||
+          (tensor.dtype == runtime::DType::I32) != buffer.i32) {
+        throw Error(source.loadPath + ": parameter '" + name + "': expected " +
+                    shapeText(buffer) + ", got " + tensor.shapeString());
+      }
+    }
+  }
+  for (const auto &[name, param] : params) {
+    const Buffer &buffer = *param.buffer;
+    runtime::Tensor value;
+    if (auto it = loaded.find(name); it != loaded.end()) {
+      value = it->second;
+    } else {
+      runtime::InitSpec init;
+      init.kind = buffer.init.value("kind", std::string("zeros"));
+      init.fanIn = buffer.init.value("fan_in", int64_t{0});
+      init.fanOut = buffer.init.value("fan_out", int64_t{0});
+      value = runtime::initializeParameter(name, buffer.shape,
+                                           buffer.i32 ? runtime::DType::I32
+                                                      : runtime::DType::F32,
+                                           init, source.seed);
+    }
+    std::memcpy(blob.bytes.data() + param.offset, value.bytes.data(),
+                buffer.bytes);
+    blob.paramOffset[name] = param.offset;
+  }
+  for (const auto &[offset, buffer] : consts) {
+    uint8_t *out = blob.bytes.data() + offset;
+    for (size_t i = 0; i < buffer->data.size(); ++i) {
+      // As the runtime's plan reader converts them.
+      if (buffer->i32) {
+        int32_t v = static_cast<int32_t>(buffer->data[i].get<int64_t>());
+        std::memcpy(out + 4 * i, &v, 4);
+      } else {
+        float v = buffer->data[i].get<float>();
+        std::memcpy(out + 4 * i, &v, 4);
+      }
+    }
+  }
+  return blob;
+}
+
+namespace {
+
+std::string tensorInitializer(const Buffer &buffer, const std::string &name,
+                              size_t offset) {
+  std::ostringstream out;
+  out << "{" << quote(name) << ", "
+      << (buffer.i32 ? "KILN_AOT_I32" : "KILN_AOT_F32") << ", "
+      << buffer.shape.size() << ", {";
+  for (size_t d = 0; d < buffer.shape.size(); ++d) {
+    out << (d ? ", " : "") << buffer.shape[d];
+  }
+  if (buffer.shape.empty()) {
+    out << "0";
+  }
+  out << "}, " << buffer.bytes << "u, " << buffer.classes << ", " << offset
+      << "u}";
+  return out.str();
+}
+
+struct TensorTable {
+  std::string symbol; // e.g. mlp_inputs
+  std::vector<std::string> rows;
+};
+
+// "{..}, {..}" or one all-zero row: C has no empty arrays.
+std::string tableBody(const std::vector<std::string> &rows) {
+  if (rows.empty()) {
+    return "    {0, 0, 0, {0}, 0, 0, 0}\n";
+  }
+  std::string text;
+  for (const std::string &row : rows) {
+    text += "    " + row + ",\n";
+  }
+  return text;
+}
+
+std::vector<std::string> inputRows(const Entry &entry) {
+  std::vector<std::string> rows;
+  for (int b : entry.inputs) {
+    rows.push_back(
+        tensorInitializer(entry.buffers[b], entry.buffers[b].name, 0));
+  }
+  return rows;
+}
+
+std::vector<std::string> outputRows(const Entry &entry) {
+  std::vector<std::string> rows;
+  for (const Output &output : entry.outputs) {
+    rows.push_back(
+        tensorInitializer(entry.buffers[output.buffer], output.name, 0));
+  }
+  return rows;
+}
+
+// `#define N_INPUT_IMAGE 0` lines; names that collide once made identifiers
+// get their index appended.
+std::string indexMacros(const std::string &prefix,
+                        const std::vector<std::string> &names,
+                        const std::string &what) {
+  std::set<std::string> seen;
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string macro = prefix + upper(cIdentifier(names[i]));
+    if (!seen.insert(macro).second) {
+      macro += "_" + std::to_string(i);
+    }
+    text += "#define " + macro + " " + std::to_string(i) + " /* " + what +
+            " '" + names[i] + "' */\n";
+  }
+  return text;
+}
+
+std::string signatureComment(const Entry &entry) {
+  std::string text = " *   inputs:";
+  for (int b : entry.inputs) {
+    text +=
+        " " + entry.buffers[b].name + " " + shapeText(entry.buffers[b]) + ";";
+  }
+  text += "\n *   outputs:";
+  for (const Output &output : entry.outputs) {
+    text +=
+        " " + output.name + " " + shapeText(entry.buffers[output.buffer]) + ";";
+  }
+  return text + "\n";
+}
+
+// kCommonHeaderText: include/kiln/aot/kiln_aot.h, pasted into every N.h.
+#include "kiln_aot_common.inc"
+
+} // namespace
+
+std::string generateHeader(const GenerateOptions &options, const Entry &run,
+                           const Entry *train, const Blob &blob) {
+  const std::string &n = options.name;
+  std::string guard = upper(n) + "_KILN_AOT_H";
+  std::string N = upper(n);
+  std::ostringstream h;
+  h << "/* " << n << ".h: generated by `kiln compile` from "
+    << options.modelPath << ".\n * Target: " << options.target
+    << " (the kernels in lib" << n << ".a run only there).\n"
+    << " * Weights: "
+    << (options.embed ? "embedded in lib" + n + ".a"
+                      : n + ".weights, read by " + n + "_open")
+    << ". Do not edit; see docs/aot.md.\n *\n"
+    << " * " << n << "_run (inference):\n"
+    << signatureComment(run);
+  if (train) {
+    h << " * " << n << "_train_step:\n" << signatureComment(*train);
+  }
+  h << " */\n#ifndef " << guard << "\n#define " << guard << "\n\n"
+    << kCommonHeaderText << "\n"
+    << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+
+  h << "#define " << N << "_TARGET " << quote(options.target) << "\n"
+    << "/* Bytes of scratch memory one concurrent call needs (64-byte "
+       "aligned). */\n"
+    << "#define " << N << "_ARENA_BYTES " << run.arenaBytes << "u\n"
+    << "#define " << N << "_WEIGHTS_BYTES " << blob.bytes.size() << "u\n"
+    << "#define " << N << "_NUM_INPUTS " << run.inputs.size() << "\n"
+    << "#define " << N << "_NUM_OUTPUTS " << run.outputs.size() << "\n";
+  std::vector<std::string> names;
+  for (int b : run.inputs) {
+    names.push_back(run.buffers[b].name);
+  }
+  h << indexMacros(N + "_INPUT_", names, "input");
+  names.clear();
+  for (const Output &output : run.outputs) {
+    names.push_back(output.name);
+  }
+  h << indexMacros(N + "_OUTPUT_", names, "output");
+  h << "\nextern const kiln_aot_tensor " << n << "_inputs[];\n"
+    << "extern const kiln_aot_tensor " << n << "_outputs[];\n"
+    << "extern const kiln_aot_library " << n << "_library;\n\n"
+    << "typedef struct " << n << "_model " << n << "_model;\n\n"
+    << "/* Loads the model: the embedded weights (weights_path is ignored), "
+       "or\n"
+    << " * with --weights file the file at weights_path (checked: size and\n"
+    << " * checksum). Also routes Halide errors to " << n << "_error_message.\n"
+    << " * Returns 0 or a kiln_aot_status. */\n"
+    << "int " << n << "_open(" << n
+    << "_model **model, const char *weights_path);\n"
+    << "void " << n << "_close(" << n << "_model *model);\n\n"
+    << "/* The message of the last failure on the calling thread. */\n"
+    << "const char *" << n << "_error_message(void);\n\n"
+    << "/* One inference. inputs[i] / outputs[i] point to dense row-major\n"
+    << " * tensors as described by " << n << "_inputs / " << n
+    << "_outputs (an\n"
+    << " * output pointer may be NULL: not copied). arena: " << N
+    << "_ARENA_BYTES\n"
+    << " * bytes aligned to 64, or NULL to have the call allocate and free "
+       "it.\n"
+    << " * Thread-safe: concurrent calls on one model need separate arenas. "
+       "*/\n"
+    << "int " << n << "_run(const " << n
+    << "_model *model, const void *const inputs[],\n"
+    << "    void *const outputs[], void *arena);\n";
+  if (train) {
+    h << "\n/* Training (--train): the parameters, BatchNorm statistics and\n"
+      << " * optimizer slots live in a caller-owned state block of " << N
+      << "_STATE_BYTES\n"
+      << " * (64-byte aligned) that " << n
+      << "_state_init fills from the weights. */\n"
+      << "#define " << N << "_STATE_BYTES " << blob.stateBytes << "u\n"
+      << "#define " << N << "_NUM_STATE_TENSORS " << blob.state.size() << "\n"
+      << "#define " << N << "_TRAIN_ARENA_BYTES " << train->arenaBytes << "u\n"
+      << "#define " << N << "_TRAIN_NUM_INPUTS " << train->inputs.size() << "\n"
+      << "#define " << N << "_TRAIN_NUM_OUTPUTS " << train->outputs.size()
+      << "\n";
+    names.clear();
+    for (int b : train->inputs) {
+      names.push_back(train->buffers[b].name);
+    }
+    h << indexMacros(N + "_TRAIN_INPUT_", names, "train_step input");
+    names.clear();
+    for (const Output &output : train->outputs) {
+      names.push_back(output.name);
+    }
+    h << indexMacros(N + "_TRAIN_OUTPUT_", names, "train_step output");
+    h << "extern const kiln_aot_tensor " << n << "_train_inputs[];\n"
+      << "extern const kiln_aot_tensor " << n << "_train_outputs[];\n"
+      << "/* Every tensor of the state; .offset is its place in the block. */\n"
+      << "extern const kiln_aot_tensor " << n << "_state_tensors[];\n\n"
+      << "int " << n << "_state_init(const " << n
+      << "_model *model, void *state);\n"
+      << "/* One optimizer step: updates state in place. One state must not "
+         "be\n"
+      << " * used by two calls at once; separate states are independent. */\n"
+      << "int " << n << "_train_step(const " << n
+      << "_model *model, void *state,\n"
+      << "    const void *const inputs[], void *const outputs[], void "
+         "*arena);\n"
+      << "/* " << n << "_run with the parameters held in state. */\n"
+      << "int " << n << "_run_state(const " << n
+      << "_model *model, const void *state,\n"
+      << "    const void *const inputs[], void *const outputs[], void "
+         "*arena);\n";
+  }
+  h << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
+  return h.str();
+}
+
+namespace {
+
+// The internal plan function of one entry: a halide_buffer_t table, then
+// straight-line code.
+std::string planFunction(const std::string &n, const Entry &entry) {
+  std::string p = n + "_plan_" + entry.function;
+  std::ostringstream c;
+  c << "/* " << entry.function << ": " << entry.calls.size()
+    << " kernel calls, " << entry.buffers.size() << " buffers, arena "
+    << entry.arenaBytes << " bytes. */\n";
+  c << "static const halide_dimension_t " << p << "_dims[] = {\n";
+  std::vector<size_t> dimStart;
+  size_t dims = 0;
+  for (const Buffer &buffer : entry.buffers) {
+    dimStart.push_back(dims);
+    // Halide order: innermost first, dense strides.
+    int64_t stride = 1;
+    for (size_t d = buffer.shape.size(); d-- > 0;) {
+      c << "    {0, " << buffer.shape[d] << ", " << stride << ", 0},\n";
+      stride *= buffer.shape[d];
+      ++dims;
+    }
+  }
+  c << "    {0, 0, 0, 0} /* end */\n};\n";
+  c << "static const halide_buffer_t " << p << "_buffers["
+    << entry.buffers.size() << "] = {\n";
+  for (size_t b = 0; b < entry.buffers.size(); ++b) {
+    const Buffer &buffer = entry.buffers[b];
+    c << "    /* " << b << " " << buffer.name << ": " << shapeText(buffer)
+      << " " << kindName(buffer.kind) << " */\n"
+      << "    {0, NULL, NULL, 0, {"
+      << (buffer.i32 ? "halide_type_int" : "halide_type_float") << ", 32, 1}, "
+      << buffer.shape.size() << ", "
+      << (buffer.shape.empty() ? std::string("NULL")
+                               : "(halide_dimension_t *)&" + p + "_dims[" +
+                                     std::to_string(dimStart[b]) + "]")
+      << ", NULL},\n";
+  }
+  c << "};\n";
+  c << "static const char *const " << p << "_call_names[] = {\n";
+  for (size_t i = 0; i < entry.calls.size(); ++i) {
+    c << "    "
+      << quote("op '" + entry.calls[i].op + "', kernel '" +
+               entry.calls[i].kernel + "'")
+      << ",\n";
+  }
+  c << "    NULL\n};\n\n";
+
+  c << "static int " << p << "(const uint8_t *weights, uint8_t *params,\n"
+    << "    const void *const *inputs, void *const *outputs, uint8_t *arena) "
+       "{\n"
+    << "  halide_buffer_t b[" << entry.buffers.size() << "];\n"
+    << "  int status = 0;\n"
+    << "  (void)weights;\n  (void)params;\n  (void)status;\n"
+    << "  memcpy(b, " << p << "_buffers, sizeof b);\n";
+  for (size_t b = 0; b < entry.buffers.size(); ++b) {
+    const Buffer &buffer = entry.buffers[b];
+    if (buffer.root != static_cast<int>(b)) {
+      continue;
+    }
+    const Location &at = entry.location[b];
+    const char *base = at.place == Place::Arena    ? "arena"
+                       : at.place == Place::Params ? "params"
+                                                   : "(uint8_t *)weights";
+    c << "  b[" << b << "].host = " << base << " + " << at.offset << ";\n";
+  }
+  for (size_t b = 0; b < entry.buffers.size(); ++b) {
+    if (entry.buffers[b].root != static_cast<int>(b)) {
+      c << "  b[" << b << "].host = b[" << entry.buffers[b].root
+        << "].host; /* view */\n";
+    }
+  }
+  for (size_t i = 0; i < entry.inputs.size(); ++i) {
+    int b = entry.inputs[i];
+    c << "  memcpy(b[" << b << "].host, inputs[" << i << "], "
+      << entry.buffers[b].bytes << ");\n";
+  }
+  for (size_t i = 0; i < entry.calls.size(); ++i) {
+    const Call &call = entry.calls[i];
+    c << "  if ((status = " << call.kernel << "(";
+    for (size_t a = 0; a < call.args.size(); ++a) {
+      c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
+    }
+    c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i
+      << ", " << p << "_call_names[" << i << "]);\n  }\n";
+  }
+  for (size_t i = 0; i < entry.outputs.size(); ++i) {
+    int b = entry.outputs[i].buffer;
+    c << "  if (outputs[" << i << "]) {\n    memcpy(outputs[" << i << "], b["
+      << b << "].host, " << entry.buffers[b].bytes << ");\n  }\n";
+  }
+  c << "  return 0;\n}\n\n";
+  return c.str();
+}
+
+// Checks and arena handling shared by every public entry point.
+std::string entryFunction(const std::string &n, const std::string &signature,
+                          const std::string &entry,
+                          const std::string &numInputs,
+                          const std::string &arenaBytes,
+                          const std::string &params, bool needsState) {
+  std::ostringstream c;
+  c << signature << " {\n"
+    << "  uint8_t *owned = NULL;\n  int status;\n  int i;\n"
+    << "  if (!model || !inputs || !outputs" << (needsState ? " || !state" : "")
+    << ") {\n    return " << n
+    << "_fail(KILN_AOT_ERROR_ARGUMENT, \"NULL model, inputs, outputs"
+    << (needsState ? " or state" : "") << "\");\n  }\n";
+  if (needsState) {
+    c << "  if ((uintptr_t)state % KILN_AOT_ALIGNMENT != 0) {\n    return " << n
+      << "_fail(KILN_AOT_ERROR_ARGUMENT, \"state is not 64-byte aligned\");\n  "
+         "}\n";
+  }
+  c << "  for (i = 0; i < " << numInputs << "; ++i) {\n"
+    << "    if (!inputs[i]) {\n      return " << n
+    << "_fail(KILN_AOT_ERROR_ARGUMENT, \"input %d is NULL\", i);\n    }\n  }\n"
+    << "  if (!arena) {\n"
+    << "    owned = (uint8_t *)aligned_alloc(KILN_AOT_ALIGNMENT, " << arenaBytes
+    << ");\n    if (!owned) {\n      return " << n
+    << "_fail(KILN_AOT_ERROR_MEMORY, \"cannot allocate %zu arena bytes\", "
+       "(size_t)"
+    << arenaBytes << ");\n    }\n    arena = owned;\n"
+    << "  } else if ((uintptr_t)arena % KILN_AOT_ALIGNMENT != 0) {\n    return "
+    << n
+    << "_fail(KILN_AOT_ERROR_ARGUMENT, \"arena is not 64-byte aligned\");\n  "
+       "}\n"
+    << "  status = " << n << "_plan_" << entry << "(model->weights, " << params
+    << ", inputs, outputs, (uint8_t *)arena);\n"
+    << "  free(owned);\n  return status;\n}\n\n";
+  return c.str();
+}
+
+} // namespace
+
+std::string generateSource(const GenerateOptions &options, const Entry &run,
+                           const Entry *train, const Blob &blob) {
+  const std::string &n = options.name;
+  std::string N = upper(n);
+  std::ostringstream c;
+  c << "/* " << n << ".c: generated by `kiln compile` from "
+    << options.modelPath << " for target " << options.target << ".\n"
+    << " * The whole model as straight-line kernel calls on statically "
+       "described\n"
+    << " * halide_buffer_t's; no plan is read at run time. Do not edit. */\n"
+    << "#include \"" << n << ".h\"\n\n"
+    << "#include <HalideRuntime.h>\n\n"
+    << "#include <stdarg.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+    << "#include <string.h>\n\n";
+
+  std::map<std::string, size_t> kernels;
+  for (const Entry *entry : {&run, train}) {
+    if (!entry) {
+      continue;
+    }
+    for (const Call &call : entry->calls) {
+      kernels.emplace(call.kernel, call.args.size());
+    }
+  }
+  c << "/* Kernels: Halide pipelines, one object each in lib" << n
+    << ".a. */\n";
+  for (const auto &[kernel, arity] : kernels) {
+    c << "extern int " << kernel << "(";
+    for (size_t a = 0; a < arity; ++a) {
+      c << (a ? ", " : "") << "struct halide_buffer_t *";
+    }
+    c << ");\n";
+  }
+  c << "\n";
+  if (options.embed) {
+    c << "/* The weights: " << n << "_weights.S (.incbin). */\n"
+      << "extern const uint8_t " << n << "_weights_blob[];\n\n";
+  }
+  char hash[32];
+  std::snprintf(hash, sizeof(hash), "0x%016llxull",
+                static_cast<unsigned long long>(
+                    fnv1a(blob.bytes.data(), blob.bytes.size())));
+  c << "#define " << N << "_WEIGHTS_HASH " << hash << " /* FNV-1a */\n\n"
+    << "struct " << n
+    << "_model {\n  const uint8_t *weights;\n  uint8_t *owned;\n};\n\n"
+    << "/* Halide reports errors through a process-wide handler that cannot "
+       "tell\n"
+    << " * callers apart; it keeps the message per thread. Weak: every kiln\n"
+    << " * library in a program shares one. */\n"
+    << "__attribute__((weak)) _Thread_local char "
+       "kiln_aot_halide_message[512];\n"
+    << "static _Thread_local char " << n << "_message[768];\n\n"
+    << "static void " << n
+    << "_halide_error(void *user_context, const char *message) {\n"
+    << "  (void)user_context;\n"
+    << "  snprintf(kiln_aot_halide_message, sizeof kiln_aot_halide_message, "
+       "\"%s\", message);\n"
+    << "}\n\n"
+    << "static int " << n << "_fail(int status, const char *format, ...) {\n"
+    << "  va_list args;\n  va_start(args, format);\n"
+    << "  vsnprintf(" << n << "_message, sizeof " << n
+    << "_message, format, args);\n"
+    << "  va_end(args);\n  return status;\n}\n\n"
+    << "static int " << n
+    << "_kernel_failed(int status, int call, const char *what) {\n"
+    << "  int result = " << n << "_fail(KILN_AOT_ERROR_KERNEL,\n"
+    << "      \"call %d (%s) failed with Halide status %d: %s\", call, what,\n"
+    << "      status, kiln_aot_halide_message[0] ? kiln_aot_halide_message : "
+       "\"no message\");\n"
+    << "  kiln_aot_halide_message[0] = 0;\n  return result;\n}\n\n"
+    << "const char *" << n << "_error_message(void) {\n  return " << n
+    << "_message;\n}\n\n";
+
+  std::vector<std::string> rows;
+  c << "const kiln_aot_tensor " << n << "_inputs[] = {\n"
+    << tableBody(inputRows(run)) << "};\n"
+    << "const kiln_aot_tensor " << n << "_outputs[] = {\n"
+    << tableBody(outputRows(run)) << "};\n";
+  if (train) {
+    c << "const kiln_aot_tensor " << n << "_train_inputs[] = {\n"
+      << tableBody(inputRows(*train)) << "};\n"
+      << "const kiln_aot_tensor " << n << "_train_outputs[] = {\n"
+      << tableBody(outputRows(*train)) << "};\n";
+    for (const Blob::StateTensor &tensor : blob.state) {
+      const Buffer &buffer = train->buffers[tensor.buffer];
+      rows.push_back(tensorInitializer(buffer, buffer.name, tensor.offset));
+    }
+    c << "const kiln_aot_tensor " << n << "_state_tensors[] = {\n"
+      << tableBody(rows) << "};\n";
+  }
+  c << "\n";
+
+  // open / close.
+  c << "int " << n << "_open(" << n
+    << "_model **model, const char *weights_path) {\n"
+    << "  " << n << "_model *m;\n";
+  if (!options.embed) {
+    c << "  FILE *file;\n  unsigned char header[64];\n  uint64_t bytes, hash, "
+         "h;\n"
+      << "  size_t i;\n";
+  }
+  c << "  if (!model) {\n    return " << n
+    << "_fail(KILN_AOT_ERROR_ARGUMENT, \"model is NULL\");\n  }\n"
+    << "  *model = NULL;\n"
+    << "  halide_set_error_handler(" << n << "_halide_error);\n"
+    << "  m = (" << n << "_model *)calloc(1, sizeof *m);\n"
+    << "  if (!m) {\n    return " << n
+    << "_fail(KILN_AOT_ERROR_MEMORY, \"out of memory\");\n  }\n";
+  if (options.embed) {
+    c << "  (void)weights_path;\n  m->weights = " << n << "_weights_blob;\n";
+  } else {
+    c << "  if (!weights_path) {\n    free(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_ARGUMENT, \"no weights file given (" << n
+      << ".weights)\");\n  }\n"
+      << "  file = fopen(weights_path, \"rb\");\n"
+      << "  if (!file) {\n    free(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"cannot open weights file '%s'\", "
+         "weights_path);\n  }\n"
+      << "  m->owned = (uint8_t *)aligned_alloc(KILN_AOT_ALIGNMENT, " << N
+      << "_WEIGHTS_BYTES + KILN_AOT_ALIGNMENT);\n"
+      << "  if (!m->owned) {\n    fclose(file);\n    free(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_MEMORY, \"cannot allocate %zu weight bytes\", "
+         "(size_t)"
+      << N << "_WEIGHTS_BYTES);\n  }\n"
+      << "  if (fread(header, 1, sizeof header, file) != sizeof header ||\n"
+      << "      memcmp(header, \"KILNWTS1\", 8) != 0) {\n"
+      << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is not a kiln weights file\", "
+         "weights_path);\n  }\n"
+      << "  memcpy(&bytes, header + 8, 8);\n  memcpy(&hash, header + 16, 8);\n"
+      << "  if (bytes != " << N << "_WEIGHTS_BYTES || hash != " << N
+      << "_WEIGHTS_HASH) {\n"
+      << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' holds the weights of another "
+         "build \"\n"
+      << "        \"(%llu bytes, checksum %016llx; this library expects %zu "
+         "bytes, checksum %016llx)\",\n"
+      << "        weights_path, (unsigned long long)bytes, (unsigned long "
+         "long)hash,\n"
+      << "        (size_t)" << N << "_WEIGHTS_BYTES, (unsigned long long)" << N
+      << "_WEIGHTS_HASH);\n  }\n"
+      << "  if (fread(m->owned, 1, " << N << "_WEIGHTS_BYTES, file) != " << N
+      << "_WEIGHTS_BYTES) {\n"
+      << "    fclose(file);\n    " << n << "_close(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is short: expected %zu bytes of "
+         "weights\", weights_path, (size_t)"
+      << N << "_WEIGHTS_BYTES);\n  }\n"
+      << "  fclose(file);\n"
+      << "  h = 1469598103934665603ull;\n"
+      << "  for (i = 0; i < " << N << "_WEIGHTS_BYTES; ++i) {\n"
+      << "    h = (h ^ m->owned[i]) * 1099511628211ull;\n  }\n"
+      << "  if (h != " << N << "_WEIGHTS_HASH) {\n    " << n
+      << "_close(m);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is corrupt (checksum "
+         "mismatch)\", weights_path);\n  }\n"
+      << "  m->weights = m->owned;\n";
+  }
+  c << "  *model = m;\n  return 0;\n}\n\n"
+    << "void " << n << "_close(" << n << "_model *model) {\n"
+    << "  if (model) {\n    free(model->owned);\n    free(model);\n  }\n}\n\n";
+
+  c << planFunction(n, run);
+  c << entryFunction(n,
+                     "int " + n + "_run(const " + n +
+                         "_model *model, const void *const inputs[],\n    void "
+                         "*const outputs[], void *arena)",
+                     "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES",
+                     "(uint8_t *)model->weights", false);
+  if (train) {
+    c << planFunction(n, *train);
+    c << "int " << n << "_state_init(const " << n
+      << "_model *model, void *state) {\n"
+      << "  if (!model || !state) {\n    return " << n
+      << "_fail(KILN_AOT_ERROR_ARGUMENT, \"NULL model or state\");\n  }\n"
+      << "  memcpy(state, model->weights, " << N
+      << "_STATE_BYTES);\n  return 0;\n}\n\n";
+    c << entryFunction(n,
+                       "int " + n + "_train_step(const " + n +
+                           "_model *model, void *state,\n    const void *const "
+                           "inputs[], void *const outputs[], void *arena)",
+                       "train_step", N + "_TRAIN_NUM_INPUTS",
+                       N + "_TRAIN_ARENA_BYTES", "(uint8_t *)state", true);
+    c << entryFunction(
+        n,
+        "int " + n + "_run_state(const " + n +
+            "_model *model, const void *state,\n    const void "
+            "*const inputs[], void *const outputs[], void *arena)",
+        "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES", "(uint8_t *)state", true);
+  }
+
+  // The type-erased descriptor (generic drivers, the --exe main).
+  c << "static int " << n << "_open_any(void **model, const char *path) {\n"
+    << "  return " << n << "_open((" << n << "_model **)model, path);\n}\n"
+    << "static void " << n << "_close_any(void *model) {\n  " << n << "_close(("
+    << n << "_model *)model);\n}\n"
+    << "static int " << n
+    << "_run_any(const void *model, const void *const *inputs,\n"
+    << "    void *const *outputs, void *arena) {\n  return " << n
+    << "_run((const " << n << "_model *)model, inputs, outputs, arena);\n}\n\n"
+    << "const kiln_aot_library " << n << "_library = {\n"
+    << "    " << quote(n) << ", " << N << "_TARGET, "
+    << (options.embed ? std::string("NULL") : quote(n + ".weights")) << ",\n"
+    << "    " << N << "_NUM_INPUTS, " << n << "_inputs, " << N
+    << "_NUM_OUTPUTS, " << n << "_outputs,\n    " << N << "_ARENA_BYTES, " << n
+    << "_open_any, " << n << "_close_any, " << n << "_run_any,\n    " << n
+    << "_error_message};\n";
+  return c.str();
+}
+
+} // namespace kiln::aot::detail

@@ -1,0 +1,110 @@
+// Internal to KilnAot: plans as the code generator sees them, their memory
+// layout, the weights blob and the generated C text.
+#ifndef KILN_AOT_LIB_GENERATE_H
+#define KILN_AOT_LIB_GENERATE_H
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln::aot::detail {
+
+constexpr size_t kAlignment = 64;
+inline size_t alignUp(size_t n) {
+  return (n + kAlignment - 1) / kAlignment * kAlignment;
+}
+
+enum class Kind { Input, Param, Const, Temp, View };
+
+struct Buffer {
+  std::string name;
+  std::vector<int64_t> shape;
+  bool i32 = false;
+  Kind kind = Kind::Temp;
+  int alias = -1;               // View
+  int root = -1;                // the buffer owning the storage
+  nlohmann::json init;          // Param
+  nlohmann::json data;          // Const
+  int64_t classes = 0;          // i32 Input
+  std::optional<size_t> offset; // planned arena offset (memory planner)
+  size_t bytes = 0;
+};
+
+struct Call {
+  std::string kernel, op;
+  std::vector<int> args;
+};
+
+struct Output {
+  std::string name;
+  int buffer = -1;
+};
+
+// Where a root buffer lives at run time.
+enum class Place { Arena, Params, Weights };
+struct Location {
+  Place place = Place::Arena;
+  size_t offset = 0;
+};
+
+// One plan -> one generated entry point.
+struct Entry {
+  std::string function; // C name of the internal plan function
+  std::string planPath;
+  std::vector<Buffer> buffers;
+  std::vector<int> inputs;
+  std::vector<Output> outputs;
+  std::vector<Call> calls;
+  std::optional<size_t> plannedArenaBytes;
+  std::vector<std::string> objects;
+  std::string runtimeObject;
+  std::vector<Location> location; // per buffer (roots; views copy theirs)
+  size_t arenaBytes = 0;
+};
+
+// Reads and checks a plan file. Throws kiln::aot::Error.
+Entry readEntry(const std::string &planPath, const std::string &function);
+
+// Arena layout of one entry: the planner's offsets where given, the rest
+// sequentially after them.
+void layoutArena(Entry &entry);
+
+// The parameters and constants of all entries, 64-byte aligned. Parameters
+// of `stateEntry` (if any) come first, in plan order: that prefix is the
+// training state, so N_state_init is one memcpy.
+struct Blob {
+  std::vector<uint8_t> bytes;
+  size_t stateBytes = 0;
+  std::map<std::string, size_t> paramOffset; // by parameter name
+  struct StateTensor {
+    int buffer;
+    size_t offset;
+  };
+  std::vector<StateTensor> state; // stateEntry's parameters
+};
+struct ParameterSource {
+  uint64_t seed = 0;
+  std::string loadPath; // safetensors; empty: initializers only
+};
+Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
+               const ParameterSource &source);
+
+uint64_t fnv1a(const uint8_t *data, size_t size);
+
+struct GenerateOptions {
+  std::string name, modelPath, target;
+  bool embed = true;
+};
+// N.h and N.c. `train` is null for an inference-only bundle.
+std::string generateHeader(const GenerateOptions &options, const Entry &run,
+                           const Entry *train, const Blob &blob);
+std::string generateSource(const GenerateOptions &options, const Entry &run,
+                           const Entry *train, const Blob &blob);
+
+} // namespace kiln::aot::detail
+
+#endif // KILN_AOT_LIB_GENERATE_H

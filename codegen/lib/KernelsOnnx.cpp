@@ -1,0 +1,183 @@
+// Kernels of the ONNX data-path ops: exp, log, sqrt, erf, abs, clip (unary
+// maps), pow (broadcasting), transpose and pad (pure index remaps). All are
+// memory-bound: each is one pure Func scheduled with scheduleElementwise
+// (vectorized innermost, parallel outer dims); nothing else is worth tuning.
+#include "Kernels.h"
+
+using namespace Halide;
+
+namespace kiln::codegen::detail {
+namespace {
+
+Expr f32(double v) { return cast<float>(Expr(v)); }
+
+//===----------------------------------------------------------------------===//
+// Unary maps
+//===----------------------------------------------------------------------===//
+
+using UnaryFn = std::function<Expr(Expr x, const KernelSpec &spec)>;
+
+void registerMap(OpRegistry &r, const std::string &name,
+                 std::vector<const char *> floatAttrs, UnaryFn fn) {
+  r[name] = {[floatAttrs](const KernelSpec &s) {
+               expectCounts(s, 1, 1, 1);
+               expectF32Except(s);
+               expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+               for (const char *attr : floatAttrs) {
+                 attrFloat(s, attr);
+               }
+             },
+             [fn](const KernelSpec &s, const Target &target) {
+               ImageParam x = makeInput(s.inputs[0], "x");
+               std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+               Func out("out");
+               out(v) = fn(x(v), s);
+               constrainOutput(out, s.outputs[0]);
+               scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+               return Kernel({x}, out);
+             }};
+}
+
+//===----------------------------------------------------------------------===//
+// pow with numpy broadcasting
+//===----------------------------------------------------------------------===//
+
+Expr broadcastAt(ImageParam in, const TensorSpec &t, const std::vector<Var> &v) {
+  std::vector<int> extents = halideShape(t);
+  std::vector<Expr> args;
+  for (size_t i = 0; i < extents.size(); ++i) {
+    args.push_back(extents[i] == 1 ? Expr(0) : Expr(v[i]));
+  }
+  return in(args);
+}
+
+void validatePow(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s);
+  const auto &a = s.inputs[0].shape, &b = s.inputs[1].shape;
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> shape(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t ea = i < a.size() ? a[a.size() - 1 - i] : 1;
+    int64_t eb = i < b.size() ? b[b.size() - 1 - i] : 1;
+    if (ea != eb && ea != 1 && eb != 1) {
+      fail(s, "inputs do not broadcast");
+    }
+    shape[rank - 1 - i] = std::max(ea, eb);
+  }
+  expectShape(s, s.outputs[0], "output", shape);
+}
+
+Kernel buildPow(const KernelSpec &s, const Target &target) {
+  ImageParam a = makeInput(s.inputs[0], "a");
+  ImageParam b = makeInput(s.inputs[1], "b");
+  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
+  Func out("out");
+  out(v) = pow(broadcastAt(a, s.inputs[0], v), broadcastAt(b, s.inputs[1], v));
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{a, b}, out};
+}
+
+//===----------------------------------------------------------------------===//
+// transpose: out[i_0..] = x[j] with j[perm[d]] = i_d
+//===----------------------------------------------------------------------===//
+
+void validateTranspose(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  size_t rank = s.inputs[0].shape.size();
+  std::vector<int64_t> perm = attrInts(s, "perm", rank), shape;
+  std::vector<bool> seen(rank, false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[p]) {
+      fail(s, "perm is not a permutation");
+    }
+    seen[p] = true;
+    shape.push_back(s.inputs[0].shape[p]);
+  }
+  expectShape(s, s.outputs[0], "output", shape);
+}
+
+Kernel buildTranspose(const KernelSpec &s, const Target &target) {
+  size_t rank = s.inputs[0].shape.size();
+  std::vector<int64_t> perm = attrInts(s, "perm", rank);
+  ImageParam x = makeInput(s.inputs[0], "x");
+  std::vector<Var> v = makeVars(rank);
+  // Logical dim d is Halide dim rank-1-d.
+  std::vector<Expr> in(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    in[rank - 1 - perm[d]] = v[rank - 1 - d];
+  }
+  Func out("out");
+  out(v) = x(in);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{x}, out};
+}
+
+//===----------------------------------------------------------------------===//
+// pad: constant / reflect / edge; negative pads crop
+//===----------------------------------------------------------------------===//
+
+void validatePad(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  size_t rank = s.inputs[0].shape.size();
+  std::vector<int64_t> pads = attrInts(s, "pads", 2 * rank), shape;
+  attrFloat(s, "value");
+  std::string mode = attrString(s, "mode");
+  if (mode != "constant" && mode != "reflect" && mode != "edge") {
+    fail(s, "mode must be constant, reflect or edge");
+  }
+  for (size_t d = 0; d < rank; ++d) {
+    shape.push_back(s.inputs[0].shape[d] + pads[d] + pads[d + rank]);
+  }
+  expectShape(s, s.outputs[0], "output", shape);
+}
+
+Kernel buildPad(const KernelSpec &s, const Target &target) {
+  size_t rank = s.inputs[0].shape.size();
+  std::vector<int64_t> pads = attrInts(s, "pads", 2 * rank);
+  std::string mode = attrString(s, "mode");
+  ImageParam x = makeInput(s.inputs[0], "x");
+  std::vector<int> extents = halideShape(s.inputs[0]);
+  Region bounds;
+  for (int e : extents) {
+    bounds.push_back({0, e});
+  }
+  Func padded =
+      mode == "reflect" ? BoundaryConditions::mirror_interior(x, bounds)
+      : mode == "edge"  ? BoundaryConditions::repeat_edge(x, bounds)
+                        : BoundaryConditions::constant_exterior(
+                              x, f32(attrFloat(s, "value")), bounds);
+  std::vector<Var> v = makeVars(rank);
+  std::vector<Expr> in;
+  for (size_t i = 0; i < rank; ++i) { // Halide dim i is logical rank-1-i
+    in.push_back(v[i] - static_cast<int>(pads[rank - 1 - i]));
+  }
+  Func out("out");
+  out(v) = padded(in);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{x}, out};
+}
+
+} // namespace
+
+void registerOnnxOps(OpRegistry &r) {
+  registerMap(r, "exp", {}, [](Expr x, const KernelSpec &) { return exp(x); });
+  registerMap(r, "log", {}, [](Expr x, const KernelSpec &) { return log(x); });
+  registerMap(r, "sqrt", {},
+              [](Expr x, const KernelSpec &) { return sqrt(x); });
+  registerMap(r, "erf", {}, [](Expr x, const KernelSpec &) { return erf(x); });
+  registerMap(r, "abs", {}, [](Expr x, const KernelSpec &) { return abs(x); });
+  registerMap(r, "clip", {"min", "max"}, [](Expr x, const KernelSpec &s) {
+    return min(max(x, f32(attrFloat(s, "min"))), f32(attrFloat(s, "max")));
+  });
+  r["pow"] = {validatePow, buildPow};
+  r["transpose"] = {validateTranspose, buildTranspose};
+  r["pad"] = {validatePad, buildPad};
+}
+
+} // namespace kiln::codegen::detail

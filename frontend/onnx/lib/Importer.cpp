@@ -1,0 +1,1984 @@
+//===- Importer.cpp - ONNX ModelProto -> kiln dialect ---------------------===//
+//
+// 1. Parse the ModelProto and find the default domain's opset (7-17).
+// 2. Initializers and `knownInputs` become host tensors; the other graph
+//    inputs become arguments of `func.func @main` (dynamic first dim = batch).
+// 3. Nodes are imported in order (ONNX graphs are topologically sorted).
+//    Each value is either a host tensor (known at import time) or an SSA
+//    value of the function. A node whose inputs are all host tensors and
+//    whose op has a host implementation is evaluated right away (constant
+//    propagation of shape computations); otherwise its handler emits kiln
+//    ops, materializing host inputs as `kiln.param` (initializers) or
+//    `kiln.constant`.
+// 4. Every attribute a handler does not read is an error, so nothing is
+//    silently ignored.
+//
+//===----------------------------------------------------------------------===//
+#include "OnnxSupport.h"
+
+#include "kiln/ir/KilnDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <sstream>
+
+using namespace mlir;
+namespace kir = kiln::ir;
+
+namespace kiln::frontend {
+namespace {
+
+using onnx_detail::elementTypeName;
+using onnx_detail::fromProto;
+using TP = onnx::TensorProto;
+
+constexpr llvm::StringLiteral kNameAttr = "kiln.name";
+constexpr int64_t kMinOpset = 7, kMaxOpset = 17;
+
+int64_t product(const std::vector<int64_t> &shape, size_t from = 0,
+                size_t to = SIZE_MAX) {
+  int64_t n = 1;
+  for (size_t i = from; i < std::min(to, shape.size()); ++i) {
+    n *= shape[i];
+  }
+  return n;
+}
+
+std::string shapeText(llvm::ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+int64_t toInt(double v) {
+  if (v >= 9.2e18) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  if (v <= -9.2e18) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  return static_cast<int64_t>(v);
+}
+
+std::vector<int64_t> rowStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i) {
+    strides[i] = strides[i + 1] * shape[i + 1];
+  }
+  return strides;
+}
+
+bool isIntegerType(int t) {
+  return t != TP::FLOAT && t != TP::DOUBLE && t != TP::FLOAT16;
+}
+
+// Rounds a host value to its element type (what ONNX would store).
+double roundTo(int type, double v) {
+  switch (type) {
+  case TP::FLOAT:
+  case TP::FLOAT16:
+    return static_cast<float>(v);
+  case TP::DOUBLE:
+    return v;
+  case TP::BOOL:
+    return v != 0 ? 1 : 0;
+  default:
+    return std::trunc(v);
+  }
+}
+
+// Collects the diagnostics emitted while it lives.
+class DiagnosticText {
+public:
+  explicit DiagnosticText(MLIRContext &ctx)
+      : handler_(&ctx, [this](Diagnostic &diag) {
+          if (!text_.empty()) {
+            text_ += "; ";
+          }
+          text_ += diag.str();
+          return success();
+        }) {}
+  const std::string &text() const { return text_; }
+
+private:
+  std::string text_;
+  ScopedDiagnosticHandler handler_;
+};
+
+class Importer {
+public:
+  Importer(MLIRContext &ctx, const OnnxImportOptions &options)
+      : ctx_(ctx), b_(&ctx), options_(options) {}
+
+  OnnxModel run(const onnx::ModelProto &model);
+
+private:
+  // A graph value: known on the host, an SSA value, or an output kiln does
+  // not produce (using it is an error).
+  struct Entry {
+    std::optional<OnnxTensor> host;
+    Value value;
+    bool initializer = false;
+    std::string paramName; // of an initializer (Identity keeps it)
+    std::string unsupported;
+  };
+
+  // The node being imported: attribute access records what was read.
+  struct Node {
+    const onnx::NodeProto &proto;
+    std::set<std::string> read;
+  };
+
+  //===-- errors, attributes, inputs ----------------------------------------===//
+
+  [[noreturn]] void fail(const std::string &problem) const {
+    if (!node_) {
+      throw Error(problem);
+    }
+    const onnx::NodeProto &n = node_->proto;
+    std::string name = n.name().empty() ? (n.output_size() ? n.output(0) : "")
+                                        : n.name();
+    throw Error("ONNX " + n.op_type() + " node '" + name + "': " + problem);
+  }
+
+  const onnx::AttributeProto *attr(const std::string &name) {
+    node_->read.insert(name);
+    for (const auto &a : node_->proto.attribute()) {
+      if (a.name() == name) {
+        return &a;
+      }
+    }
+    return nullptr;
+  }
+  bool has(const std::string &name) { return attr(name) != nullptr; }
+  int64_t attrInt(const std::string &name, int64_t def) {
+    const auto *a = attr(name);
+    if (!a) {
+      return def;
+    }
+    if (a->type() != onnx::AttributeProto::INT) {
+      fail("attribute '" + name + "' must be an int");
+    }
+    return a->i();
+  }
+  double attrFloat(const std::string &name, double def) {
+    const auto *a = attr(name);
+    if (!a) {
+      return def;
+    }
+    if (a->type() != onnx::AttributeProto::FLOAT) {
+      fail("attribute '" + name + "' must be a float");
+    }
+    return a->f();
+  }
+  std::string attrString(const std::string &name, const std::string &def) {
+    const auto *a = attr(name);
+    if (!a) {
+      return def;
+    }
+    if (a->type() != onnx::AttributeProto::STRING) {
+      fail("attribute '" + name + "' must be a string");
+    }
+    return a->s();
+  }
+  std::optional<std::vector<int64_t>> attrInts(const std::string &name) {
+    const auto *a = attr(name);
+    if (!a) {
+      return std::nullopt;
+    }
+    if (a->type() != onnx::AttributeProto::INTS) {
+      fail("attribute '" + name + "' must be a list of ints");
+    }
+    return std::vector<int64_t>(a->ints().begin(), a->ints().end());
+  }
+  // Fails on an attribute the handler accepted but whose value kiln lacks.
+  [[noreturn]] void unsupportedValue(const std::string &name,
+                                     const std::string &value) {
+    fail("unsupported attribute " + name + "=" + value);
+  }
+  void checkAllAttributesRead() {
+    for (const auto &a : node_->proto.attribute()) {
+      if (!node_->read.count(a.name())) {
+        fail("unsupported attribute '" + a.name() + "'");
+      }
+    }
+  }
+
+  size_t numInputs() const { return node_->proto.input_size(); }
+  bool hasInput(size_t i) const {
+    return i < numInputs() && !node_->proto.input(i).empty();
+  }
+  Entry &entry(const std::string &name) {
+    auto it = values_.find(name);
+    if (it == values_.end()) {
+      fail("input '" + name + "' is not defined before its use");
+    }
+    if (!it->second.unsupported.empty()) {
+      fail("uses '" + name + "', " + it->second.unsupported);
+    }
+    return it->second;
+  }
+  Entry &input(size_t i) {
+    if (!hasInput(i)) {
+      fail("missing input #" + std::to_string(i));
+    }
+    return entry(node_->proto.input(i));
+  }
+  const OnnxTensor *host(size_t i) {
+    return hasInput(i) ? (input(i).host ? &*input(i).host : nullptr) : nullptr;
+  }
+  const OnnxTensor &requireHost(size_t i, const char *what) {
+    const OnnxTensor *t = host(i);
+    if (!t) {
+      fail(std::string("input '") + what +
+           "' must be known at import time (a constant or initializer)");
+    }
+    return *t;
+  }
+  std::vector<int64_t> hostInts(size_t i, const char *what) {
+    std::vector<int64_t> out;
+    for (double v : requireHost(i, what).values) {
+      out.push_back(toInt(v));
+    }
+    return out;
+  }
+  // The input as an SSA value; `init` names the initializer kind used if it
+  // becomes a parameter.
+  Value data(size_t i, const char *init = "zeros") {
+    Entry &e = input(i);
+    if (!e.value) {
+      e.value = e.initializer ? makeParam(e.paramName, *e.host, init)
+                              : makeConstant(*e.host);
+    }
+    return e.value;
+  }
+  std::vector<int64_t> shapeOf(size_t i) {
+    Entry &e = input(i);
+    if (e.host) {
+      return e.host->shape;
+    }
+    auto type = llvm::cast<RankedTensorType>(e.value.getType());
+    return {type.getShape().begin(), type.getShape().end()};
+  }
+  static std::vector<int64_t> shapeOf(Value v) {
+    auto type = llvm::cast<RankedTensorType>(v.getType());
+    return {type.getShape().begin(), type.getShape().end()};
+  }
+  int elementTypeOf(size_t i) {
+    Entry &e = input(i);
+    if (e.host) {
+      return e.host->elementType;
+    }
+    return llvm::cast<RankedTensorType>(e.value.getType())
+                   .getElementType()
+                   .isF32()
+               ? TP::FLOAT
+               : TP::INT32;
+  }
+  void requireFloat(size_t i) {
+    int t = elementTypeOf(i);
+    if (t != TP::FLOAT && !(input(i).host && isIntegerType(t) == false)) {
+      fail("input #" + std::to_string(i) + " has element type " +
+           elementTypeName(t) + "; kiln computes in f32 only");
+    }
+  }
+  int64_t normAxis(int64_t axis, int64_t rank, bool inclusive = false) {
+    int64_t limit = inclusive ? rank + 1 : rank;
+    int64_t a = axis < 0 ? axis + limit : axis;
+    if (a < 0 || a >= limit) {
+      fail("axis " + std::to_string(axis) + " is out of range for rank " +
+           std::to_string(rank));
+    }
+    return a;
+  }
+
+  //===-- outputs -----------------------------------------------------------===//
+
+  void setOutput(size_t i, Value v) {
+    if (i < static_cast<size_t>(node_->proto.output_size()) &&
+        !node_->proto.output(i).empty()) {
+      Entry e;
+      e.value = v;
+      values_[node_->proto.output(i)] = e;
+    }
+  }
+  void setHostOutput(size_t i, OnnxTensor t) {
+    if (i < static_cast<size_t>(node_->proto.output_size()) &&
+        !node_->proto.output(i).empty()) {
+      Entry e;
+      t.name = node_->proto.output(i);
+      e.host = std::move(t);
+      values_[node_->proto.output(i)] = e;
+    }
+  }
+  // Optional outputs kiln does not compute: an error only when used.
+  void markUnsupportedOutputs(size_t from, const std::string &why) {
+    for (int i = from; i < node_->proto.output_size(); ++i) {
+      if (!node_->proto.output(i).empty()) {
+        Entry e;
+        e.unsupported = "output #" + std::to_string(i) + " of " +
+                        node_->proto.op_type() + " node '" +
+                        node_->proto.name() + "' (" + why + ")";
+        values_[node_->proto.output(i)] = e;
+      }
+    }
+  }
+
+  //===-- building kiln ops -------------------------------------------------===//
+
+  Location loc() {
+    const onnx::NodeProto &n = node_->proto;
+    std::string name = n.name().empty() ? n.output(0) : n.name();
+    return NameLoc::get(b_.getStringAttr(name));
+  }
+
+  Value emit(StringRef opName, ValueRange operands,
+             ArrayRef<NamedAttribute> attrs = {}) {
+    OperationState state(loc(), opName);
+    state.addOperands(operands);
+    state.addAttributes(attrs);
+    state.addTypes(UnrankedTensorType::get(b_.getF32Type()));
+    DiagnosticText diagnostics(ctx_);
+    Operation *op = b_.create(state);
+    SmallVector<Type> types;
+    auto shaped = llvm::dyn_cast<kir::ShapeInferenceOpInterface>(op);
+    if (!shaped || failed(shaped.inferResultTypes(types))) {
+      op->erase();
+      fail("cannot build " + opName.str() + ": " + diagnostics.text());
+    }
+    for (auto [result, type] : llvm::zip(op->getResults(), types)) {
+      result.setType(type);
+    }
+    if (failed(mlir::verify(op))) {
+      op->erase();
+      fail("cannot build " + opName.str() + ": " + diagnostics.text());
+    }
+    return op->getResult(0);
+  }
+  NamedAttribute named(StringRef name, Attribute value) {
+    return b_.getNamedAttr(name, value);
+  }
+  NamedAttribute ints(StringRef name, llvm::ArrayRef<int64_t> v) {
+    return named(name, b_.getDenseI64ArrayAttr(v));
+  }
+  NamedAttribute i64(StringRef name, int64_t v) {
+    return named(name, b_.getI64IntegerAttr(v));
+  }
+  NamedAttribute f32(StringRef name, double v) {
+    return named(name, b_.getF32FloatAttr(static_cast<float>(v)));
+  }
+  NamedAttribute f64(StringRef name, double v) {
+    return named(name, b_.getF64FloatAttr(v));
+  }
+  NamedAttribute boolean(StringRef name, bool v) {
+    return named(name, b_.getBoolAttr(v));
+  }
+  NamedAttribute str(StringRef name, StringRef v) {
+    return named(name, b_.getStringAttr(v));
+  }
+
+  Value makeParam(const std::string &name, const OnnxTensor &t,
+                  const char *init) {
+    if (auto it = params_.find(name); it != params_.end()) {
+      return it->second;
+    }
+    if (!t.isFloat()) {
+      fail("initializer '" + name + "' of type " +
+           elementTypeName(t.elementType) +
+           " is used as data; kiln computes in f32 only");
+    }
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToStart(body_);
+    auto type = RankedTensorType::get(t.shape, b_.getF32Type());
+    auto op = b_.create<kir::ParamOp>(
+        NameLoc::get(b_.getStringAttr(name)), TypeRange{type}, ValueRange{},
+        ArrayRef<NamedAttribute>{str("name", name), str("init", init)});
+    OnnxTensor w = t;
+    w.name = name;
+    w.elementType = TP::FLOAT;
+    weights_[name] = std::move(w);
+    params_[name] = op.getResult();
+    return op.getResult();
+  }
+  Value makeConstant(const OnnxTensor &t) {
+    auto type = RankedTensorType::get(t.shape, b_.getF32Type());
+    std::vector<float> v(t.values.begin(), t.values.end());
+    DenseElementsAttr value =
+        !v.empty() && std::all_of(v.begin(), v.end(),
+                                  [&](float x) { return x == v[0]; })
+            ? DenseElementsAttr::get(type, v[0])
+            : DenseElementsAttr::get(type, llvm::ArrayRef<float>(v));
+    return b_.create<kir::ConstantOp>(loc(), type, value).getResult();
+  }
+  Value scalarConstant(double v) {
+    OnnxTensor t;
+    t.values = {v};
+    return makeConstant(t);
+  }
+  Value scale(Value x, double factor) {
+    return emit("kiln.scale", {x}, {f64("factor", factor)});
+  }
+  Value reshape(Value x, llvm::ArrayRef<int64_t> shape) {
+    if (shapeOf(x) == std::vector<int64_t>(shape.begin(), shape.end())) {
+      return x;
+    }
+    return emit("kiln.reshape", {x}, {ints("shape", shape)});
+  }
+  // x[begin:end] per axis (step 1) as a pad with negative pads, which has a
+  // gradient (a pad with the opposite pads).
+  Value crop(Value x, const std::vector<int64_t> &begin,
+             const std::vector<int64_t> &end) {
+    std::vector<int64_t> shape = shapeOf(x), pads(2 * shape.size());
+    bool any = false;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      pads[d] = -begin[d];
+      pads[d + shape.size()] = -(shape[d] - end[d]);
+      any = any || pads[d] || pads[d + shape.size()];
+    }
+    if (!any) {
+      return x;
+    }
+    return emit("kiln.pad", {x}, {ints("pads", pads)});
+  }
+
+  //===-- host evaluation ---------------------------------------------------===//
+
+  OnnxTensor hostBroadcast(const OnnxTensor &a, const OnnxTensor &b, int type,
+                           const std::function<double(double, double)> &fn);
+  OnnxTensor hostGather(const OnnxTensor &data, const OnnxTensor &indices,
+                        int64_t axis);
+  OnnxTensor hostTranspose(const OnnxTensor &x,
+                           const std::vector<int64_t> &perm);
+  bool foldOnHost();
+
+  //===-- node handlers ------------------------------------------------------===//
+
+  void importNode(const onnx::NodeProto &node);
+  void convOp();
+  void poolOp(bool max);
+  void globalPoolOp(bool max);
+  void batchNormOp();
+  void gemmOp();
+  void matmulOp();
+  void softmaxOp(bool log);
+  void clipOp();
+  void dropoutOp();
+  void reshapeLikeOp();
+  void sliceOp();
+  void splitOp();
+  void gatherOp();
+  void reduceOp(const std::string &kind);
+  void padOp();
+  void powOp();
+  void binaryOp(const std::string &kind);
+  void layerNormOp();
+  void sceLossOp();
+  void preluOp();
+  void concatOp();
+  Value hardSigmoid(Value x, double alpha, double beta);
+  std::vector<int64_t> reduceAxes(int64_t rank);
+  // Pads [top,left,bottom,right] resolved from ONNX's attrs for a 2-D window.
+  void windowAttrs(std::vector<NamedAttribute> &attrs,
+                   const std::vector<int64_t> &kernel, bool dilations);
+
+  MLIRContext &ctx_;
+  OpBuilder b_;
+  const OnnxImportOptions &options_;
+  int64_t opset_ = 0;
+  Block *body_ = nullptr;
+  Node *node_ = nullptr;
+  std::map<std::string, Entry> values_;
+  std::map<std::string, OnnxTensor> weights_;
+  std::map<std::string, Value> params_;
+  // sigmoid result -> its input, to recognize x * sigmoid(x) as silu.
+  llvm::DenseMap<Value, Value> sigmoidOf_;
+};
+
+//===----------------------------------------------------------------------===//
+// Host evaluation (constant propagation)
+//===----------------------------------------------------------------------===//
+
+std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a,
+                                     const std::vector<int64_t> &b,
+                                     bool &ok) {
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  ok = true;
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      ok = false;
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// The flat index into `shape` (right-aligned, size-1 dims broadcast) of the
+// element at `index` of a tensor of shape `out`.
+int64_t broadcastIndex(int64_t index, const std::vector<int64_t> &out,
+                       const std::vector<int64_t> &shape) {
+  int64_t flat = 0, stride = 1;
+  for (int64_t d = static_cast<int64_t>(out.size()) - 1; d >= 0; --d) {
+    int64_t coord = index % out[d];
+    index /= out[d];
+    int64_t sd = d - static_cast<int64_t>(out.size() - shape.size());
+    if (sd >= 0) {
+      if (shape[sd] != 1) {
+        flat += coord * stride;
+      }
+      stride *= shape[sd];
+    }
+  }
+  return flat;
+}
+
+OnnxTensor
+Importer::hostBroadcast(const OnnxTensor &a, const OnnxTensor &b, int type,
+                        const std::function<double(double, double)> &fn) {
+  bool ok;
+  OnnxTensor out;
+  out.shape = broadcastShapes(a.shape, b.shape, ok);
+  if (!ok) {
+    fail("shapes " + shapeText(a.shape) + " and " + shapeText(b.shape) +
+         " do not broadcast");
+  }
+  out.elementType = type;
+  int64_t n = product(out.shape);
+  out.values.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    out.values[i] = roundTo(type, fn(a.values[broadcastIndex(i, out.shape, a.shape)],
+                                     b.values[broadcastIndex(i, out.shape, b.shape)]));
+  }
+  return out;
+}
+
+OnnxTensor Importer::hostGather(const OnnxTensor &data,
+                                const OnnxTensor &indices, int64_t axis) {
+  int64_t outer = product(data.shape, 0, axis), dim = data.shape[axis],
+          inner = product(data.shape, axis + 1);
+  OnnxTensor out;
+  out.elementType = data.elementType;
+  out.shape.assign(data.shape.begin(), data.shape.begin() + axis);
+  out.shape.insert(out.shape.end(), indices.shape.begin(), indices.shape.end());
+  out.shape.insert(out.shape.end(), data.shape.begin() + axis + 1,
+                   data.shape.end());
+  for (int64_t o = 0; o < outer; ++o) {
+    for (double iv : indices.values) {
+      int64_t idx = toInt(iv);
+      idx = idx < 0 ? idx + dim : idx;
+      if (idx < 0 || idx >= dim) {
+        fail("index " + std::to_string(toInt(iv)) + " is out of range");
+      }
+      for (int64_t k = 0; k < inner; ++k) {
+        out.values.push_back(data.values[(o * dim + idx) * inner + k]);
+      }
+    }
+  }
+  return out;
+}
+
+OnnxTensor Importer::hostTranspose(const OnnxTensor &x,
+                                   const std::vector<int64_t> &perm) {
+  OnnxTensor out;
+  out.elementType = x.elementType;
+  for (int64_t p : perm) {
+    out.shape.push_back(x.shape[p]);
+  }
+  std::vector<int64_t> inStrides = rowStrides(x.shape);
+  int64_t n = x.numElements();
+  out.values.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, src = 0;
+    for (int64_t d = static_cast<int64_t>(perm.size()) - 1; d >= 0; --d) {
+      src += (rest % out.shape[d]) * inStrides[perm[d]];
+      rest /= out.shape[d];
+    }
+    out.values[i] = x.values[src];
+  }
+  return out;
+}
+
+// Evaluates elementwise math and shape-only ops whose inputs are all host
+// tensors. Returns false when the node has to be imported as kiln ops.
+bool Importer::foldOnHost() {
+  const onnx::NodeProto &n = node_->proto;
+  for (size_t i = 0; i < numInputs(); ++i) {
+    if (hasInput(i) && !input(i).host) {
+      return false;
+    }
+  }
+  const std::string &op = n.op_type();
+  static const std::map<std::string, std::function<double(double, double)>>
+      binaries = {
+          {"Add", [](double a, double b) { return a + b; }},
+          {"Sub", [](double a, double b) { return a - b; }},
+          {"Mul", [](double a, double b) { return a * b; }},
+          {"Div", [](double a, double b) { return a / b; }},
+          {"Pow", [](double a, double b) { return std::pow(a, b); }},
+          {"Max", [](double a, double b) { return std::max(a, b); }},
+          {"Min", [](double a, double b) { return std::min(a, b); }},
+      };
+  static const std::map<std::string, std::function<double(double, double)>>
+      comparisons = {
+          {"Equal", [](double a, double b) { return double(a == b); }},
+          {"Less", [](double a, double b) { return double(a < b); }},
+          {"Greater", [](double a, double b) { return double(a > b); }},
+          {"And", [](double a, double b) { return double(a != 0 && b != 0); }},
+          {"Or", [](double a, double b) { return double(a != 0 || b != 0); }},
+      };
+  static const std::map<std::string, std::function<double(double)>> unaries = {
+      {"Neg", [](double x) { return -x; }},
+      {"Abs", [](double x) { return std::fabs(x); }},
+      {"Sqrt", [](double x) { return std::sqrt(x); }},
+      {"Exp", [](double x) { return std::exp(x); }},
+      {"Log", [](double x) { return std::log(x); }},
+      {"Floor", [](double x) { return std::floor(x); }},
+      {"Ceil", [](double x) { return std::ceil(x); }},
+      {"Reciprocal", [](double x) { return 1 / x; }},
+      {"Not", [](double x) { return double(x == 0); }},
+  };
+  if (auto it = binaries.find(op); it != binaries.end() && numInputs() == 2) {
+    const OnnxTensor &a = *host(0), &b = *host(1);
+    auto fn = it->second;
+    if (op == "Div" && isIntegerType(a.elementType)) {
+      fn = [](double x, double y) { return std::trunc(x / y); };
+    }
+    setHostOutput(0, hostBroadcast(a, b, a.elementType, fn));
+    return true;
+  }
+  if (auto it = comparisons.find(op); it != comparisons.end()) {
+    setHostOutput(0, hostBroadcast(*host(0), *host(1), TP::BOOL, it->second));
+    return true;
+  }
+  if (auto it = unaries.find(op); it != unaries.end()) {
+    OnnxTensor t = *host(0);
+    for (double &v : t.values) {
+      v = roundTo(t.elementType, it->second(v));
+    }
+    setHostOutput(0, std::move(t));
+    return true;
+  }
+  if (op == "Identity") {
+    setHostOutput(0, *host(0));
+    return true;
+  }
+  if (op == "Cast") {
+    OnnxTensor t = *host(0);
+    t.elementType = static_cast<int>(attrInt("to", TP::FLOAT));
+    if (t.elementType == TP::STRING || !TP::DataType_IsValid(t.elementType)) {
+      unsupportedValue("to", elementTypeName(t.elementType));
+    }
+    for (double &v : t.values) {
+      v = roundTo(t.elementType, v);
+    }
+    setHostOutput(0, std::move(t));
+    return true;
+  }
+  if (op == "Where") {
+    const OnnxTensor &c = *host(0), &x = *host(1), &y = *host(2);
+    OnnxTensor cx = hostBroadcast(c, x, TP::DOUBLE,
+                                  [](double c, double) { return c; });
+    OnnxTensor sel = hostBroadcast(cx, y, TP::DOUBLE,
+                                   [](double c, double) { return c; });
+    OnnxTensor xs = hostBroadcast(x, sel, x.elementType,
+                                  [](double x, double) { return x; });
+    OnnxTensor ys = hostBroadcast(y, sel, x.elementType,
+                                  [](double y, double) { return y; });
+    for (size_t i = 0; i < xs.values.size(); ++i) {
+      xs.values[i] = sel.values[i] != 0 ? xs.values[i] : ys.values[i];
+    }
+    setHostOutput(0, std::move(xs));
+    return true;
+  }
+  if (op == "Range") {
+    double start = host(0)->values.at(0), limit = host(1)->values.at(0),
+           delta = host(2)->values.at(0);
+    if (delta == 0) {
+      fail("delta must not be 0");
+    }
+    OnnxTensor t;
+    t.elementType = host(0)->elementType;
+    int64_t count = std::max<int64_t>(
+        0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
+    for (int64_t i = 0; i < count; ++i) {
+      t.values.push_back(roundTo(t.elementType, start + i * delta));
+    }
+    t.shape = {count};
+    setHostOutput(0, std::move(t));
+    return true;
+  }
+  if (op == "Expand") {
+    OnnxTensor shape = *host(1);
+    OnnxTensor ones;
+    for (double v : shape.values) {
+      ones.shape.push_back(toInt(v));
+    }
+    ones.values.assign(product(ones.shape), 1.0);
+    setHostOutput(0, hostBroadcast(*host(0), ones, host(0)->elementType,
+                                   [](double x, double) { return x; }));
+    return true;
+  }
+  if (op == "Transpose") {
+    const OnnxTensor &x = *host(0);
+    std::vector<int64_t> perm(x.shape.size());
+    std::iota(perm.rbegin(), perm.rend(), 0);
+    if (auto p = attrInts("perm")) {
+      perm = *p;
+    }
+    if (perm.size() != x.shape.size()) {
+      fail("perm has " + std::to_string(perm.size()) + " entries for rank " +
+           std::to_string(x.shape.size()));
+    }
+    setHostOutput(0, hostTranspose(x, perm));
+    return true;
+  }
+  return false;
+}
+
+//===----------------------------------------------------------------------===//
+// Node handlers
+//===----------------------------------------------------------------------===//
+
+void Importer::windowAttrs(std::vector<NamedAttribute> &attrs,
+                           const std::vector<int64_t> &kernel, bool dilations) {
+  std::string autoPad = attrString("auto_pad", "NOTSET");
+  std::string lower = llvm::StringRef(autoPad).lower();
+  if (lower != "notset" && lower != "valid" && lower != "same_upper" &&
+      lower != "same_lower") {
+    unsupportedValue("auto_pad", autoPad);
+  }
+  if (lower != "notset") {
+    attrs.push_back(str("auto_pad", lower));
+  }
+  if (auto strides = attrInts("strides")) {
+    if (strides->size() != 2) {
+      fail("strides must have 2 entries");
+    }
+    attrs.push_back(ints("strides", *strides));
+  } else if (!kernel.empty()) {
+    attrs.push_back(ints("strides", {1, 1}));
+  }
+  if (auto pads = attrInts("pads")) {
+    if (pads->size() != 4) {
+      fail("pads must have 4 entries");
+    }
+    if (lower == "notset") {
+      attrs.push_back(ints("pads", *pads));
+    }
+  }
+  if (dilations) {
+    if (auto d = attrInts("dilations")) {
+      if (d->size() != 2) {
+        fail("dilations must have 2 entries");
+      }
+      attrs.push_back(ints("dilations", *d));
+    }
+  }
+}
+
+void Importer::convOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0), w = shapeOf(1);
+  if (x.size() != 4 || w.size() != 4) {
+    fail("only 2-D convolution (rank-4 input and weight) is supported, got " +
+         shapeText(x));
+  }
+  if (auto k = attrInts("kernel_shape")) {
+    if (*k != std::vector<int64_t>{w[2], w[3]}) {
+      fail("kernel_shape " + shapeText(*k) + " does not match the weight " +
+           shapeText(w));
+    }
+  }
+  std::vector<NamedAttribute> attrs;
+  windowAttrs(attrs, {}, true);
+  attrs.push_back(i64("groups", attrInt("group", 1)));
+  SmallVector<Value> operands{data(0), data(1, "torch_default")};
+  if (hasInput(2)) {
+    operands.push_back(data(2, "torch_default"));
+  }
+  setOutput(0, emit("kiln.conv2d", operands, attrs));
+}
+
+void Importer::poolOp(bool max) {
+  requireFloat(0);
+  if (shapeOf(0).size() != 4) {
+    fail("only 2-D pooling (rank-4 input) is supported");
+  }
+  auto kernel = attrInts("kernel_shape");
+  if (!kernel || kernel->size() != 2) {
+    fail("kernel_shape must have 2 entries");
+  }
+  std::vector<NamedAttribute> attrs{ints("kernel", *kernel)};
+  windowAttrs(attrs, *kernel, max);
+  if (attrInt("ceil_mode", 0)) {
+    attrs.push_back(boolean("ceil_mode", true));
+  }
+  if (max) {
+    if (attrInt("storage_order", 0) != 0) {
+      unsupportedValue("storage_order", "1");
+    }
+    markUnsupportedOutputs(1, "MaxPool indices are not computed");
+  } else {
+    attrs.push_back(
+        boolean("count_include_pad", attrInt("count_include_pad", 0) != 0));
+  }
+  setOutput(0, emit(max ? "kiln.max_pool2d" : "kiln.avg_pool2d", {data(0)},
+                    attrs));
+}
+
+void Importer::globalPoolOp(bool max) {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  if (x.size() != 4) {
+    fail("only rank-4 inputs are supported, got " + shapeText(x));
+  }
+  if (!max) {
+    setOutput(0, emit("kiln.global_avg_pool", {data(0)}));
+    return;
+  }
+  setOutput(0, emit("kiln.max_pool2d", {data(0)},
+                    {ints("kernel", {x[2], x[3]})}));
+}
+
+void Importer::batchNormOp() {
+  requireFloat(0);
+  double epsilon = attrFloat("epsilon", 1e-5);
+  double momentum = attrFloat("momentum", 0.9);
+  if (attrInt("spatial", 1) != 1) {
+    unsupportedValue("spatial", "0");
+  }
+  if (attrInt("training_mode", 0) != 0) {
+    unsupportedValue("training_mode", "1 (export the model in eval mode; "
+                                      "kiln train switches BatchNorm to "
+                                      "batch statistics itself)");
+  }
+  if (shapeOf(0).size() < 2) {
+    fail("the input needs rank >= 2");
+  }
+  markUnsupportedOutputs(1, "running statistics outputs of training mode");
+  // ONNX: running = momentum * running + (1 - momentum) * batch; kiln and
+  // PyTorch weight the batch by `momentum`.
+  setOutput(0, emit("kiln.batch_norm",
+                    {data(0), data(1, "ones"), data(2), data(3),
+                     data(4, "ones")},
+                    {f32("epsilon", epsilon), f32("momentum", 1 - momentum)}));
+}
+
+void Importer::gemmOp() {
+  requireFloat(0);
+  double alpha = attrFloat("alpha", 1), beta = attrFloat("beta", 1);
+  bool transA = attrInt("transA", 0), transB = attrInt("transB", 0);
+  if (opset_ < 7) {
+    attrInt("broadcast", 0);
+  }
+  std::vector<int64_t> a = shapeOf(0), bShape = shapeOf(1);
+  if (a.size() != 2 || bShape.size() != 2) {
+    fail("A and B must be matrices");
+  }
+  int64_t outN = transB ? bShape[0] : bShape[1];
+  bool biasVector = !hasInput(2) || shapeOf(2) == std::vector<int64_t>{outN};
+  if (alpha == 1 && !transA && transB && (!hasInput(2) || (beta == 1 && biasVector))) {
+    SmallVector<Value> operands{data(0), data(1, "torch_default")};
+    if (hasInput(2)) {
+      operands.push_back(data(2, "torch_default"));
+    }
+    setOutput(0, emit("kiln.dense", operands));
+    return;
+  }
+  Value y = emit("kiln.matmul", {data(0), data(1, "torch_default")},
+                 {boolean("transpose_a", transA), boolean("transpose_b", transB)});
+  if (alpha != 1) {
+    y = scale(y, alpha);
+  }
+  if (hasInput(2) && beta != 0) {
+    Value c = data(2, "torch_default");
+    if (beta != 1) {
+      c = scale(c, beta);
+    }
+    y = emit("kiln.add", {y, c});
+  }
+  setOutput(0, y);
+}
+
+void Importer::matmulOp() {
+  requireFloat(0);
+  requireFloat(1);
+  std::vector<int64_t> a = shapeOf(0), bs = shapeOf(1);
+  Value av = data(0), bv = data(1, "torch_default");
+  if (a.empty() || bs.empty()) {
+    fail("MatMul operands must not be scalars");
+  }
+  bool aVec = a.size() == 1, bVec = bs.size() == 1;
+  if (aVec) {
+    a.insert(a.begin(), 1);
+    av = reshape(av, a);
+  }
+  if (bVec) {
+    bs.push_back(1);
+    bv = reshape(bv, bs);
+  }
+  std::vector<int64_t> resultShape;
+  Value y;
+  int64_t m = a[a.size() - 2], k = a.back(), n = bs.back();
+  if (bs[bs.size() - 2] != k) {
+    fail("inner dims differ: " + shapeText(a) + " x " + shapeText(bs));
+  }
+  if (bs.size() == 2) {
+    // [..., M, K] x [K, N]: one matrix product over the flattened rows.
+    int64_t rows = product(a, 0, a.size() - 1);
+    y = emit("kiln.matmul", {reshape(av, {rows, k}), bv});
+    resultShape.assign(a.begin(), a.end() - 1);
+    resultShape.push_back(n);
+  } else {
+    bool ok;
+    std::vector<int64_t> batchA(a.begin(), a.end() - 2),
+        batchB(bs.begin(), bs.end() - 2);
+    std::vector<int64_t> batch = broadcastShapes(batchA, batchB, ok);
+    if (!ok) {
+      fail("batch dims do not broadcast: " + shapeText(a) + " x " +
+           shapeText(bs));
+    }
+    // One product per batch element, then concatenated: batched matmul in
+    // terms of 2-D matmul, crop and concat (all differentiable).
+    int64_t count = product(batch);
+    std::vector<int64_t> fa = batchA, fb = batchB;
+    Value a3 = reshape(av, {product(batchA), m, k});
+    Value b3 = reshape(bv, {product(batchB), k, n});
+    SmallVector<Value> parts;
+    for (int64_t i = 0; i < count; ++i) {
+      std::vector<int64_t> ia{broadcastIndex(i, batch, batchA)},
+          ib{broadcastIndex(i, batch, batchB)};
+      Value ai = reshape(crop(a3, {ia[0], 0, 0}, {ia[0] + 1, m, k}), {m, k});
+      Value bi = reshape(crop(b3, {ib[0], 0, 0}, {ib[0] + 1, k, n}), {k, n});
+      parts.push_back(emit("kiln.matmul", {ai, bi}));
+    }
+    y = parts.size() == 1 ? parts[0]
+                          : emit("kiln.concat", parts, {i64("axis", 0)});
+    resultShape = batch;
+    resultShape.push_back(m);
+    resultShape.push_back(n);
+  }
+  if (aVec) {
+    resultShape.erase(resultShape.end() - 2);
+  }
+  if (bVec) {
+    resultShape.pop_back();
+  }
+  setOutput(0, reshape(y, resultShape));
+}
+
+void Importer::softmaxOp(bool log) {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t rank = x.size();
+  const char *name = log ? "kiln.log_softmax" : "kiln.softmax";
+  if (opset_ >= 13) {
+    int64_t axis = normAxis(attrInt("axis", -1), rank);
+    setOutput(0, emit(name, {data(0)}, {i64("axis", axis)}));
+    return;
+  }
+  // Before opset 13 the input is coerced to [prod(:axis), prod(axis:)].
+  int64_t axis = normAxis(attrInt("axis", 1), rank, true);
+  Value v = reshape(data(0), {product(x, 0, axis), product(x, axis)});
+  v = emit(name, {v}, {i64("axis", 1)});
+  setOutput(0, reshape(v, x));
+}
+
+Value Importer::hardSigmoid(Value x, double alpha, double beta) {
+  Value y = emit("kiln.add", {scale(x, alpha), scalarConstant(beta)});
+  return emit("kiln.clip", {y}, {f32("min", 0), f32("max", 1)});
+}
+
+void Importer::clipOp() {
+  requireFloat(0);
+  double lo = -std::numeric_limits<float>::infinity(),
+         hi = std::numeric_limits<float>::infinity();
+  if (opset_ < 11) {
+    lo = attrFloat("min", lo);
+    hi = attrFloat("max", hi);
+  } else {
+    if (hasInput(1)) {
+      lo = requireHost(1, "min").values.at(0);
+    }
+    if (hasInput(2)) {
+      hi = requireHost(2, "max").values.at(0);
+    }
+  }
+  Value x = data(0);
+  if (lo == 0 && hi == 6) {
+    setOutput(0, emit("kiln.relu6", {x}));
+  } else if (lo == 0 && std::isinf(hi) && hi > 0) {
+    setOutput(0, emit("kiln.relu", {x}));
+  } else {
+    setOutput(0, emit("kiln.clip", {x}, {f32("min", lo), f32("max", hi)}));
+  }
+}
+
+void Importer::dropoutOp() {
+  double rate = 0.5;
+  if (opset_ < 12) {
+    rate = attrFloat("ratio", 0.5);
+  } else {
+    attrInt("seed", 0);
+    if (hasInput(1)) {
+      rate = requireHost(1, "ratio").values.at(0);
+    }
+    if (hasInput(2) && requireHost(2, "training_mode").values.at(0) != 0) {
+      fail("training_mode = true is not supported (kiln train applies "
+           "dropout itself)");
+    }
+  }
+  markUnsupportedOutputs(1, "the dropout mask is not computed");
+  if (const OnnxTensor *h = host(0)) {
+    setHostOutput(0, *h);
+    return;
+  }
+  requireFloat(0);
+  if (rate < 0 || rate >= 1) {
+    unsupportedValue("ratio", std::to_string(rate));
+  }
+  setOutput(0, emit("kiln.dropout", {data(0)}, {f32("rate", rate)}));
+}
+
+// Reshape, Flatten, Squeeze, Unsqueeze: only the shape changes.
+void Importer::reshapeLikeOp() {
+  const std::string &op = node_->proto.op_type();
+  std::vector<int64_t> x = shapeOf(0), out;
+  int64_t rank = x.size();
+  std::vector<int64_t> viewShape; // for kiln.reshape (0 and -1 allowed)
+  if (op == "Reshape") {
+    std::vector<int64_t> shape = hostInts(1, "shape");
+    bool allowZero = attrInt("allowzero", 0) != 0;
+    int64_t known = 1, inferred = -1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      int64_t d = shape[i];
+      if (d == 0 && !allowZero) {
+        if (i >= x.size()) {
+          fail("shape entry 0 at " + std::to_string(i) + " has no input dim");
+        }
+        d = x[i];
+      }
+      if (d == -1) {
+        if (inferred >= 0) {
+          fail("shape has more than one -1");
+        }
+        inferred = i;
+        out.push_back(-1);
+        continue;
+      }
+      if (d < 0) {
+        fail("invalid shape entry " + std::to_string(d));
+      }
+      known *= d;
+      out.push_back(d);
+    }
+    if (inferred >= 0) {
+      if (known == 0 || product(x) % known) {
+        fail("cannot reshape " + shapeText(x) + " to " + shapeText(shape));
+      }
+      out[inferred] = product(x) / known;
+    }
+    viewShape = allowZero ? out : shape;
+  } else if (op == "Flatten") {
+    int64_t axis = normAxis(attrInt("axis", 1), rank, true);
+    out = {product(x, 0, axis), product(x, axis)};
+    viewShape = out;
+  } else {
+    std::vector<int64_t> axes;
+    if (opset_ >= 13 && hasInput(1)) {
+      axes = hostInts(1, "axes");
+    } else if (auto a = attrInts("axes")) {
+      axes = *a;
+    }
+    if (op == "Squeeze") {
+      std::set<int64_t> drop;
+      for (int64_t a : axes) {
+        drop.insert(normAxis(a, rank));
+      }
+      for (int64_t d = 0; d < rank; ++d) {
+        if (axes.empty() ? x[d] == 1 : drop.count(d)) {
+          if (x[d] != 1) {
+            fail("cannot squeeze dim " + std::to_string(d) + " of size " +
+                 std::to_string(x[d]));
+          }
+          continue;
+        }
+        out.push_back(x[d]);
+      }
+    } else {
+      int64_t outRank = rank + axes.size();
+      std::set<int64_t> add;
+      for (int64_t a : axes) {
+        add.insert(normAxis(a, outRank));
+      }
+      if (add.size() != axes.size()) {
+        fail("axes contain duplicates");
+      }
+      size_t next = 0;
+      for (int64_t d = 0; d < outRank; ++d) {
+        out.push_back(add.count(d) ? 1 : x[next++]);
+      }
+    }
+    viewShape = out;
+  }
+  if (product(out) != product(x)) {
+    fail("cannot reshape " + shapeText(x) + " to " + shapeText(out));
+  }
+  if (const OnnxTensor *h = host(0)) {
+    OnnxTensor t = *h;
+    t.shape = out;
+    setHostOutput(0, std::move(t));
+    return;
+  }
+  Value v = data(0);
+  if (viewShape.empty() && !out.empty()) {
+    viewShape = out;
+  }
+  if (shapeOf(v) == out) {
+    setOutput(0, v);
+    return;
+  }
+  setOutput(0, emit("kiln.reshape", {v}, {ints("shape", viewShape)}));
+}
+
+void Importer::sliceOp() {
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t rank = x.size();
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (opset_ < 10) {
+    starts = attrInts("starts").value_or(std::vector<int64_t>{});
+    ends = attrInts("ends").value_or(std::vector<int64_t>{});
+    axes = attrInts("axes").value_or(std::vector<int64_t>{});
+  } else {
+    starts = hostInts(1, "starts");
+    ends = hostInts(2, "ends");
+    if (hasInput(3)) {
+      axes = hostInts(3, "axes");
+    }
+    if (hasInput(4)) {
+      steps = hostInts(4, "steps");
+    }
+  }
+  if (axes.empty()) {
+    for (size_t i = 0; i < starts.size(); ++i) {
+      axes.push_back(i);
+    }
+  }
+  if (steps.empty()) {
+    steps.assign(starts.size(), 1);
+  }
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size()) {
+    fail("starts, ends, axes and steps differ in length");
+  }
+  std::vector<int64_t> begin(rank, 0), step(rank, 1), count = x;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int64_t a = normAxis(axes[i], rank), dim = x[a], s = steps[i];
+    if (s == 0) {
+      fail("steps must not be 0");
+    }
+    auto clampIndex = [&](int64_t v, bool isStart) {
+      if (v < 0) {
+        v += dim;
+      }
+      if (s > 0) {
+        return std::clamp<int64_t>(v, 0, dim);
+      }
+      (void)isStart;
+      return std::clamp<int64_t>(v, -1, dim - 1);
+    };
+    int64_t st = clampIndex(starts[i], true), en = clampIndex(ends[i], false);
+    int64_t n = s > 0 ? std::max<int64_t>(0, (en - st + s - 1) / s)
+                      : std::max<int64_t>(0, (st - en + (-s) - 1) / (-s));
+    begin[a] = st;
+    step[a] = s;
+    count[a] = n;
+  }
+  if (const OnnxTensor *h = host(0)) {
+    OnnxTensor t;
+    t.elementType = h->elementType;
+    t.shape = count;
+    std::vector<int64_t> strides = rowStrides(x);
+    int64_t total = product(count);
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t rest = i, src = 0;
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        src += (begin[d] + (rest % count[d]) * step[d]) * strides[d];
+        rest /= count[d];
+      }
+      t.values.push_back(h->values[src]);
+    }
+    setHostOutput(0, std::move(t));
+    return;
+  }
+  requireFloat(0);
+  std::vector<int64_t> end(rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    if (step[d] != 1) {
+      fail("steps other than 1 are supported only on constants");
+    }
+    if (count[d] == 0) {
+      fail("the slice is empty along axis " + std::to_string(d));
+    }
+    end[d] = begin[d] + count[d];
+  }
+  setOutput(0, crop(data(0), begin, end));
+}
+
+void Importer::splitOp() {
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t rank = x.size();
+  int64_t axis = normAxis(attrInt("axis", 0), rank);
+  std::vector<int64_t> sizes;
+  if (opset_ >= 13 && hasInput(1)) {
+    sizes = hostInts(1, "split");
+  } else if (auto s = attrInts("split")) {
+    sizes = *s;
+  }
+  int64_t outputs = node_->proto.output_size();
+  if (sizes.empty()) {
+    if (x[axis] % outputs) {
+      fail("dim " + std::to_string(x[axis]) + " does not split into " +
+           std::to_string(outputs) + " equal parts");
+    }
+    sizes.assign(outputs, x[axis] / outputs);
+  }
+  if (static_cast<int64_t>(sizes.size()) != outputs ||
+      std::accumulate(sizes.begin(), sizes.end(), int64_t(0)) != x[axis]) {
+    fail("split sizes " + shapeText(sizes) + " do not cover dim " +
+         std::to_string(x[axis]));
+  }
+  int64_t offset = 0;
+  for (int64_t i = 0; i < outputs; ++i) {
+    std::vector<int64_t> begin(rank, 0), end = x;
+    begin[axis] = offset;
+    end[axis] = offset + sizes[i];
+    offset += sizes[i];
+    if (const OnnxTensor *h = host(0)) {
+      OnnxTensor idx;
+      idx.elementType = TP::INT64;
+      idx.shape = {sizes[i]};
+      for (int64_t k = begin[axis]; k < end[axis]; ++k) {
+        idx.values.push_back(k);
+      }
+      setHostOutput(i, hostGather(*h, idx, axis));
+      continue;
+    }
+    requireFloat(0);
+    if (sizes[i] == 0) {
+      fail("empty split outputs are not supported");
+    }
+    setOutput(i, crop(data(0), begin, end));
+  }
+}
+
+void Importer::gatherOp() {
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t rank = x.size();
+  int64_t axis = normAxis(attrInt("axis", 0), rank);
+  const OnnxTensor &indices = requireHost(1, "indices");
+  if (const OnnxTensor *h = host(0)) {
+    setHostOutput(0, hostGather(*h, indices, axis));
+    return;
+  }
+  requireFloat(0);
+  SmallVector<Value> parts;
+  for (double iv : indices.values) {
+    int64_t idx = toInt(iv);
+    idx = idx < 0 ? idx + x[axis] : idx;
+    if (idx < 0 || idx >= x[axis]) {
+      fail("index " + std::to_string(toInt(iv)) + " is out of range");
+    }
+    std::vector<int64_t> begin(rank, 0), end = x;
+    begin[axis] = idx;
+    end[axis] = idx + 1;
+    parts.push_back(crop(data(0), begin, end));
+  }
+  if (parts.empty()) {
+    fail("empty indices are not supported");
+  }
+  Value v = parts.size() == 1
+                ? parts[0]
+                : emit("kiln.concat", parts, {i64("axis", axis)});
+  std::vector<int64_t> out(x.begin(), x.begin() + axis);
+  out.insert(out.end(), indices.shape.begin(), indices.shape.end());
+  out.insert(out.end(), x.begin() + axis + 1, x.end());
+  setOutput(0, reshape(v, out));
+}
+
+std::vector<int64_t> Importer::reduceAxes(int64_t rank) {
+  std::vector<int64_t> axes;
+  bool fromInput = node_->proto.op_type() == "ReduceSum" ? opset_ >= 13 : false;
+  if (fromInput) {
+    if (hasInput(1)) {
+      axes = hostInts(1, "axes");
+    }
+  } else if (auto a = attrInts("axes")) {
+    axes = *a;
+  }
+  bool noop = fromInput && attrInt("noop_with_empty_axes", 0) != 0;
+  if (axes.empty() && !noop) {
+    for (int64_t d = 0; d < rank; ++d) {
+      axes.push_back(d);
+    }
+  }
+  std::set<int64_t> sorted;
+  for (int64_t a : axes) {
+    sorted.insert(normAxis(a, rank));
+  }
+  return {sorted.begin(), sorted.end()};
+}
+
+void Importer::reduceOp(const std::string &kind) {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  bool keepdims = attrInt("keepdims", 1) != 0;
+  std::vector<int64_t> axes = reduceAxes(x.size());
+  Value v = data(0);
+  if (kind == "sum_square") {
+    v = emit("kiln.mul", {v, v});
+  }
+  if (axes.empty()) {
+    setOutput(0, v);
+    return;
+  }
+  Value y = emit("kiln.reduce_sum", {v},
+                 {ints("axes", axes), boolean("keepdims", keepdims)});
+  if (kind == "mean") {
+    int64_t count = 1;
+    for (int64_t a : axes) {
+      count *= x[a];
+    }
+    y = scale(y, 1.0 / static_cast<double>(count));
+  }
+  setOutput(0, y);
+}
+
+void Importer::padOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t rank = x.size();
+  std::string mode = attrString("mode", "constant");
+  std::vector<int64_t> pads;
+  double value = 0;
+  if (opset_ < 11) {
+    pads = attrInts("pads").value_or(std::vector<int64_t>{});
+    value = attrFloat("value", 0);
+  } else {
+    pads = hostInts(1, "pads");
+    if (hasInput(2)) {
+      const OnnxTensor &v = requireHost(2, "constant_value");
+      value = v.values.empty() ? 0 : v.values[0];
+    }
+    if (hasInput(3)) {
+      fail("the 'axes' input (opset 18) is not supported");
+    }
+  }
+  if (static_cast<int64_t>(pads.size()) != 2 * rank) {
+    fail("pads must have 2 * rank = " + std::to_string(2 * rank) + " entries");
+  }
+  if (mode != "constant" && mode != "reflect" && mode != "edge") {
+    unsupportedValue("mode", mode);
+  }
+  std::vector<NamedAttribute> attrs{ints("pads", pads)};
+  if (value != 0) {
+    attrs.push_back(f32("value", value));
+  }
+  if (mode != "constant") {
+    attrs.push_back(str("mode", mode));
+  }
+  setOutput(0, emit("kiln.pad", {data(0)}, attrs));
+}
+
+void Importer::powOp() {
+  requireFloat(0);
+  if (const OnnxTensor *e = host(1); e && e->numElements() == 1) {
+    double p = e->values[0];
+    Value x = data(0);
+    std::vector<int64_t> shape = shapeOf(0);
+    Value y;
+    if (p == 1) {
+      y = x;
+    } else if (p == 2) {
+      y = emit("kiln.mul", {x, x});
+    } else if (p == 0.5) {
+      y = emit("kiln.sqrt", {x});
+    } else if (p == -1) {
+      y = emit("kiln.div", {scalarConstant(1), x});
+    } else {
+      y = emit("kiln.pow", {x, data(1)});
+    }
+    // A rank-N exponent of one element may raise the result's rank.
+    bool ok;
+    setOutput(0, reshape(y, broadcastShapes(shape, e->shape, ok)));
+    return;
+  }
+  requireFloat(1);
+  setOutput(0, emit("kiln.pow", {data(0), data(1)}));
+}
+
+void Importer::binaryOp(const std::string &kind) {
+  requireFloat(0);
+  requireFloat(1);
+  if (opset_ < 7) {
+    attrInt("broadcast", 0);
+    attrInt("axis", 0);
+  }
+  Value a = data(0), b = data(1);
+  if (kind == "mul") {
+    // x * sigmoid(x) is SiLU (PyTorch exports nn.SiLU this way).
+    for (auto [x, s] : {std::pair{a, b}, std::pair{b, a}}) {
+      auto it = sigmoidOf_.find(s);
+      if (it != sigmoidOf_.end() && it->second == x) {
+        setOutput(0, emit("kiln.silu", {x}));
+        return;
+      }
+    }
+  }
+  setOutput(0, emit("kiln." + kind, {a, b}));
+}
+
+void Importer::layerNormOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t axis = normAxis(attrInt("axis", -1), x.size());
+  double epsilon = attrFloat("epsilon", 1e-5);
+  if (attrInt("stash_type", 1) != 1) {
+    unsupportedValue("stash_type", std::to_string(attrInt("stash_type", 1)));
+  }
+  std::vector<int64_t> normalized(x.begin() + axis, x.end());
+  SmallVector<Value> operands{data(0)};
+  for (size_t i = 1; i < 3; ++i) {
+    if (!hasInput(i)) {
+      continue;
+    }
+    Value p = data(i, i == 1 ? "ones" : "zeros");
+    std::vector<int64_t> shape = shapeOf(p);
+    if (shape != normalized) {
+      if (product(shape) != product(normalized)) {
+        fail("scale and bias must have the normalized shape " +
+             shapeText(normalized) + ", got " + shapeText(shape));
+      }
+      p = reshape(p, normalized);
+    }
+    operands.push_back(p);
+  }
+  markUnsupportedOutputs(1, "Mean and InvStdDev outputs are not computed");
+  setOutput(0, emit("kiln.layer_norm", operands,
+                    {i64("axis", axis), f32("epsilon", epsilon)}));
+}
+
+void Importer::sceLossOp() {
+  if (has("ignore_index")) {
+    fail("unsupported attribute 'ignore_index'");
+  }
+  std::string reduction = attrString("reduction", "mean");
+  if (reduction != "mean") {
+    unsupportedValue("reduction", reduction);
+  }
+  if (hasInput(2)) {
+    fail("class weights (input #2) are not supported");
+  }
+  if (shapeOf(0).size() != 2) {
+    fail("only scores of shape [N,C] are supported");
+  }
+  markUnsupportedOutputs(1, "log_prob is not computed");
+  Entry &labels = input(1);
+  Value l = labels.value;
+  if (!l) {
+    const OnnxTensor &t = *labels.host;
+    auto type = RankedTensorType::get(t.shape, b_.getI32Type());
+    std::vector<int32_t> v(t.values.begin(), t.values.end());
+    l = b_.create<kir::ConstantOp>(
+              loc(), type,
+              DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v)))
+            .getResult();
+  }
+  setOutput(0, emit("kiln.sparse_cce", {data(0), l}));
+}
+
+void Importer::preluOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0), slope = shapeOf(1);
+  Value xs = data(0), s = data(1);
+  int64_t n = product(slope);
+  bool perChannel = x.size() >= 2 && n == x[1] &&
+                    (slope.size() == 1 ||
+                     slope.size() + 1 == x.size()) && // [C,1,1] or [C]
+                    (slope.size() == 1 || slope[0] == x[1]);
+  if (n == 1 || perChannel) {
+    setOutput(0, emit("kiln.prelu", {xs, reshape(s, {n})}));
+    return;
+  }
+  // General broadcasting slope: relu(x) - slope * relu(-x).
+  Value negPart = emit("kiln.relu", {scale(xs, -1)});
+  setOutput(0, emit("kiln.sub", {emit("kiln.relu", {xs}),
+                                 emit("kiln.mul", {s, negPart})}));
+}
+
+void Importer::concatOp() {
+  int64_t rank = shapeOf(0).size();
+  int64_t axis = normAxis(attrInt("axis", opset_ < 4 ? 1 : 0), rank);
+  bool allHost = true;
+  for (size_t i = 0; i < numInputs(); ++i) {
+    allHost = allHost && host(i);
+  }
+  if (allHost) {
+    OnnxTensor out = *host(0);
+    std::vector<const OnnxTensor *> parts;
+    for (size_t i = 0; i < numInputs(); ++i) {
+      parts.push_back(host(i));
+    }
+    out.shape[axis] = 0;
+    for (auto *p : parts) {
+      out.shape[axis] += p->shape[axis];
+    }
+    out.values.clear();
+    int64_t outer = product(out.shape, 0, axis);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (auto *p : parts) {
+        int64_t chunk = product(p->shape, axis);
+        out.values.insert(out.values.end(), p->values.begin() + o * chunk,
+                          p->values.begin() + (o + 1) * chunk);
+      }
+    }
+    setHostOutput(0, std::move(out));
+    return;
+  }
+  SmallVector<Value> operands;
+  for (size_t i = 0; i < numInputs(); ++i) {
+    requireFloat(i);
+    if (product(shapeOf(i)) == 0) {
+      continue; // ONNX allows empty inputs
+    }
+    operands.push_back(data(i));
+  }
+  setOutput(0, operands.size() == 1
+                   ? operands[0]
+                   : emit("kiln.concat", operands, {i64("axis", axis)}));
+}
+
+void Importer::importNode(const onnx::NodeProto &proto) {
+  Node node{proto, {}};
+  node_ = &node;
+  const std::string &op = proto.op_type();
+  if (!proto.domain().empty() && proto.domain() != "ai.onnx") {
+    fail("operators of domain '" + proto.domain() + "' are not supported");
+  }
+  if (op == "Constant") {
+    OnnxTensor t;
+    if (const auto *a = attr("value")) {
+      t = fromProto(a->t(), "Constant value");
+    } else if (const auto *a = attr("value_float")) {
+      t.values = {a->f()};
+    } else if (const auto *a = attr("value_floats")) {
+      t.values.assign(a->floats().begin(), a->floats().end());
+      t.shape = {static_cast<int64_t>(t.values.size())};
+    } else if (const auto *a = attr("value_int")) {
+      t.elementType = TP::INT64;
+      t.values = {static_cast<double>(a->i())};
+    } else if (const auto *a = attr("value_ints")) {
+      t.elementType = TP::INT64;
+      t.values.assign(a->ints().begin(), a->ints().end());
+      t.shape = {static_cast<int64_t>(t.values.size())};
+    } else {
+      attr("sparse_value");
+      attr("value_string");
+      attr("value_strings");
+      checkAllAttributesRead();
+      fail("needs a value, value_float(s) or value_int(s) attribute");
+    }
+    checkAllAttributesRead();
+    setHostOutput(0, std::move(t));
+    node_ = nullptr;
+    return;
+  }
+  if (op == "ConstantOfShape") {
+    OnnxTensor t;
+    if (const auto *a = attr("value")) {
+      OnnxTensor v = fromProto(a->t(), "ConstantOfShape value");
+      t.elementType = v.elementType;
+      t.values = v.values;
+    } else {
+      t.values = {0.0};
+    }
+    for (int64_t d : hostInts(0, "input")) {
+      t.shape.push_back(d);
+    }
+    t.values.assign(product(t.shape), t.values.empty() ? 0 : t.values[0]);
+    checkAllAttributesRead();
+    setHostOutput(0, std::move(t));
+    node_ = nullptr;
+    return;
+  }
+  if (op == "Shape" || op == "Size") {
+    std::vector<int64_t> shape = shapeOf(0);
+    OnnxTensor t;
+    t.elementType = TP::INT64;
+    if (op == "Size") {
+      t.values = {static_cast<double>(product(shape))};
+    } else {
+      int64_t rank = shape.size();
+      int64_t start = attrInt("start", 0), end = attrInt("end", rank);
+      start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+      end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+      for (int64_t d = start; d < end; ++d) {
+        t.values.push_back(shape[d]);
+      }
+      t.shape = {static_cast<int64_t>(t.values.size())};
+    }
+    checkAllAttributesRead();
+    setHostOutput(0, std::move(t));
+    node_ = nullptr;
+    return;
+  }
+  if (op == "Identity") {
+    // The output is the input: an initializer stays the same parameter.
+    Entry copy = input(0);
+    checkAllAttributesRead();
+    if (proto.output_size() > 0 && !proto.output(0).empty()) {
+      values_[proto.output(0)] = copy;
+    }
+    node_ = nullptr;
+    return;
+  }
+  if (foldOnHost()) {
+    checkAllAttributesRead();
+    node_ = nullptr;
+    return;
+  }
+  // Unary activations that map one to one.
+  static const std::map<std::string, std::string> unary = {
+      {"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},
+      {"Sin", "sin"},   {"Exp", "exp"},         {"Log", "log"},
+      {"Sqrt", "sqrt"}, {"Erf", "erf"},         {"Abs", "abs"},
+  };
+  static const std::map<std::string, std::string> binary = {
+      {"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"}, {"Div", "div"}};
+  if (auto it = unary.find(op); it != unary.end()) {
+    requireFloat(0);
+    Value y = emit("kiln." + it->second, {data(0)});
+    if (op == "Sigmoid") {
+      sigmoidOf_[y] = data(0);
+    }
+    setOutput(0, y);
+  } else if (auto it = binary.find(op); it != binary.end()) {
+    binaryOp(it->second);
+  } else if (op == "Conv") {
+    convOp();
+  } else if (op == "MaxPool" || op == "AveragePool") {
+    poolOp(op == "MaxPool");
+  } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+    globalPoolOp(op == "GlobalMaxPool");
+  } else if (op == "BatchNormalization") {
+    batchNormOp();
+  } else if (op == "Gemm") {
+    gemmOp();
+  } else if (op == "MatMul") {
+    matmulOp();
+  } else if (op == "Softmax" || op == "LogSoftmax") {
+    softmaxOp(op == "LogSoftmax");
+  } else if (op == "LeakyRelu") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.leaky_relu", {data(0)},
+                      {f32("alpha", attrFloat("alpha", 0.01))}));
+  } else if (op == "Elu") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.elu", {data(0)},
+                      {f32("alpha", attrFloat("alpha", 1.0))}));
+  } else if (op == "Selu") {
+    requireFloat(0);
+    double alpha = attrFloat("alpha", 1.67326319217681884765625);
+    double gamma = attrFloat("gamma", 1.05070102214813232421875);
+    if (std::fabs(alpha - 1.6732632423543772) < 1e-6 &&
+        std::fabs(gamma - 1.0507009873554805) < 1e-6) {
+      setOutput(0, emit("kiln.selu", {data(0)}));
+    } else {
+      setOutput(0, scale(emit("kiln.elu", {data(0)}, {f32("alpha", alpha)}),
+                         gamma));
+    }
+  } else if (op == "PRelu") {
+    preluOp();
+  } else if (op == "Softplus") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.softplus", {data(0)}));
+  } else if (op == "HardSigmoid") {
+    requireFloat(0);
+    setOutput(0, hardSigmoid(data(0), attrFloat("alpha", 0.2),
+                             attrFloat("beta", 0.5)));
+  } else if (op == "HardSwish") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.mul", {data(0), hardSigmoid(data(0), 1.0 / 6, 0.5)}));
+  } else if (op == "Clip") {
+    clipOp();
+  } else if (op == "Neg") {
+    requireFloat(0);
+    setOutput(0, scale(data(0), -1));
+  } else if (op == "Reciprocal") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.div", {scalarConstant(1), data(0)}));
+  } else if (op == "Cos") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.sin", {emit("kiln.add", {data(0),
+                                                     scalarConstant(M_PI_2)})}));
+  } else if (op == "Pow") {
+    powOp();
+  } else if (op == "Dropout") {
+    dropoutOp();
+  } else if (op == "Identity") {
+    setOutput(0, data(0));
+  } else if (op == "Cast") {
+    int to = static_cast<int>(attrInt("to", TP::FLOAT));
+    if (to != TP::FLOAT || elementTypeOf(0) != TP::FLOAT) {
+      fail("Cast of data to " + elementTypeName(to) +
+           " is not supported (kiln computes in f32)");
+    }
+    setOutput(0, data(0));
+  } else if (op == "Flatten" || op == "Reshape" || op == "Squeeze" ||
+             op == "Unsqueeze") {
+    reshapeLikeOp();
+  } else if (op == "Transpose") {
+    requireFloat(0);
+    int64_t rank = shapeOf(0).size();
+    std::vector<int64_t> perm(rank);
+    std::iota(perm.rbegin(), perm.rend(), 0);
+    if (auto p = attrInts("perm")) {
+      perm = *p;
+    }
+    std::vector<int64_t> identity(rank);
+    std::iota(identity.begin(), identity.end(), 0);
+    setOutput(0, perm == identity
+                     ? data(0)
+                     : emit("kiln.transpose", {data(0)}, {ints("perm", perm)}));
+  } else if (op == "Concat") {
+    concatOp();
+  } else if (op == "Slice") {
+    sliceOp();
+  } else if (op == "Split") {
+    splitOp();
+  } else if (op == "Gather") {
+    gatherOp();
+  } else if (op == "ReduceMean") {
+    reduceOp("mean");
+  } else if (op == "ReduceSum") {
+    reduceOp("sum");
+  } else if (op == "ReduceSumSquare") {
+    reduceOp("sum_square");
+  } else if (op == "Pad") {
+    padOp();
+  } else if (op == "Sum" || op == "Mean") {
+    Value acc = data(0);
+    for (size_t i = 1; i < numInputs(); ++i) {
+      requireFloat(i);
+      acc = emit("kiln.add", {acc, data(i)});
+    }
+    if (op == "Mean" && numInputs() > 1) {
+      acc = scale(acc, 1.0 / static_cast<double>(numInputs()));
+    }
+    setOutput(0, acc);
+  } else if (op == "LayerNormalization") {
+    layerNormOp();
+  } else if (op == "SoftmaxCrossEntropyLoss") {
+    sceLossOp();
+  } else if (op == "Expand") {
+    requireFloat(0);
+    std::vector<int64_t> shape = hostInts(1, "shape");
+    OnnxTensor zeros;
+    zeros.shape = shape;
+    zeros.values.assign(product(shape), 0.0);
+    setOutput(0, emit("kiln.add", {data(0), makeConstant(zeros)}));
+  } else {
+    fail("unsupported op type '" + op + "'");
+  }
+  checkAllAttributesRead();
+  node_ = nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// The graph
+//===----------------------------------------------------------------------===//
+
+OnnxModel Importer::run(const onnx::ModelProto &model) {
+  ctx_.loadDialect<kir::KilnDialect, func::FuncDialect>();
+  for (const auto &opset : model.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") {
+      opset_ = opset.version();
+    }
+  }
+  if (opset_ == 0 && model.opset_import_size() == 0) {
+    opset_ = 1; // IR version 1 models have no opset_import
+  }
+  if (opset_ < kMinOpset || opset_ > kMaxOpset) {
+    throw Error("ONNX opset " + std::to_string(opset_) +
+                " is not supported (kiln imports opsets " +
+                std::to_string(kMinOpset) + "-" + std::to_string(kMaxOpset) +
+                ")");
+  }
+  const onnx::GraphProto &graph = model.graph();
+  for (const auto &init : graph.initializer()) {
+    Entry e;
+    e.host = fromProto(init, "initializer '" + init.name() + "'");
+    e.initializer = true;
+    e.paramName = init.name();
+    values_[init.name()] = std::move(e);
+  }
+  for (const auto &[name, t] : options_.knownInputs) {
+    Entry e;
+    e.host = t;
+    values_[name] = std::move(e);
+  }
+
+  // Function arguments: the graph inputs that are not initializers.
+  std::vector<std::string> argNames;
+  SmallVector<Type> argTypes;
+  for (const auto &in : graph.input()) {
+    if (values_.count(in.name())) {
+      continue;
+    }
+    if (!in.type().has_tensor_type()) {
+      throw Error("graph input '" + in.name() + "' is not a tensor");
+    }
+    const auto &tensorType = in.type().tensor_type();
+    Type element;
+    int et = tensorType.elem_type();
+    if (et == TP::FLOAT) {
+      element = b_.getF32Type();
+    } else if (et == TP::INT64 || et == TP::INT32) {
+      element = b_.getI32Type(); // class labels
+    } else {
+      throw Error("graph input '" + in.name() + "' has element type " +
+                  elementTypeName(et) + "; kiln takes f32 (or integer labels)");
+    }
+    if (!tensorType.has_shape()) {
+      throw Error("graph input '" + in.name() + "' has no shape");
+    }
+    SmallVector<int64_t> shape;
+    for (const auto &[index, dim] : llvm::enumerate(tensorType.shape().dim())) {
+      if (dim.has_dim_value() && dim.dim_value() > 0) {
+        shape.push_back(dim.dim_value());
+      } else if (index == 0) {
+        shape.push_back(options_.batch); // dynamic batch
+      } else {
+        throw Error("graph input '" + in.name() + "' has a dynamic dim " +
+                    std::to_string(index) +
+                    "; only the first (batch) dim may be dynamic");
+      }
+    }
+    argNames.push_back(in.name());
+    argTypes.push_back(RankedTensorType::get(shape, element));
+  }
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(b_.getUnknownLoc());
+  b_.setInsertionPointToEnd(module->getBody());
+  auto func = b_.create<func::FuncOp>(b_.getUnknownLoc(), "main",
+                                      b_.getFunctionType(argTypes, {}));
+  body_ = func.addEntryBlock();
+  for (auto [i, name] : llvm::enumerate(argNames)) {
+    Entry e;
+    e.value = body_->getArgument(i);
+    values_[name] = e;
+    func.setArgAttr(i, kNameAttr, b_.getStringAttr(name));
+  }
+  b_.setInsertionPointToEnd(body_);
+
+  for (const auto &node : graph.node()) {
+    importNode(node);
+  }
+
+  SmallVector<Value> results;
+  std::vector<std::string> resultNames;
+  for (const auto &out : graph.output()) {
+    auto it = values_.find(out.name());
+    if (it == values_.end()) {
+      throw Error("graph output '" + out.name() + "' is not produced");
+    }
+    Entry &e = it->second;
+    if (!e.unsupported.empty()) {
+      throw Error("graph output '" + out.name() + "' is " + e.unsupported);
+    }
+    if (!e.value) {
+      if (!e.host->isFloat()) {
+        throw Error("graph output '" + out.name() + "' has element type " +
+                    elementTypeName(e.host->elementType) +
+                    "; kiln models output f32");
+      }
+      Node fake{graph.node_size() ? graph.node(graph.node_size() - 1)
+                                  : onnx::NodeProto(),
+                {}};
+      node_ = &fake;
+      e.value = e.initializer ? makeParam(e.paramName, *e.host, "zeros")
+                              : makeConstant(*e.host);
+      node_ = nullptr;
+    }
+    results.push_back(e.value);
+    resultNames.push_back(out.name());
+  }
+  if (results.empty()) {
+    throw Error("the graph has no outputs");
+  }
+  b_.create<func::ReturnOp>(b_.getUnknownLoc(), results);
+  func.setFunctionType(
+      b_.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  for (auto [i, name] : llvm::enumerate(resultNames)) {
+    func.setResultAttr(i, kNameAttr, b_.getStringAttr(name));
+  }
+  DiagnosticText diagnostics(ctx_);
+  if (failed(mlir::verify(*module))) {
+    throw Error("the imported module does not verify: " + diagnostics.text());
+  }
+  OnnxModel result;
+  result.module = std::move(module);
+  result.weights = std::move(weights_);
+  result.opset = opset_;
+  return result;
+}
+
+} // namespace
+
+OnnxModel importOnnx(const std::string &path, MLIRContext &ctx,
+                     const OnnxImportOptions &options) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    throw Error("cannot open '" + path + "'");
+  }
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  onnx::ModelProto model;
+  if (!model.ParseFromString(buffer.str())) {
+    throw Error("'" + path + "' is not a valid ONNX model");
+  }
+  if (!model.has_graph()) {
+    throw Error("'" + path + "' has no graph");
+  }
+  try {
+    return Importer(ctx, options).run(model);
+  } catch (const Error &e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+OwningOpRef<ModuleOp> importOnnxFile(const std::string &path, MLIRContext &ctx,
+                                     int64_t batch) {
+  OnnxImportOptions options;
+  options.batch = batch;
+  return importOnnx(path, ctx, options).module;
+}
+
+} // namespace kiln::frontend

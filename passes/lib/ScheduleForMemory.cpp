@@ -1,0 +1,216 @@
+//===- ScheduleForMemory.cpp - kiln-schedule-for-memory -------------------===//
+//
+// Reorders a function's ops, where data dependences leave the order free, so
+// that fewer intermediates are alive at once (docs/memory.md).
+//
+// Algorithm:
+//   1. Measure the peak live bytes of the current order (MemoryLiveness).
+//   2. Candidate "greedy": list-schedule the kernel ops: among the ops whose
+//      operands are all computed, take the one that adds the fewest bytes
+//      to the arena: the bytes of its results minus the bytes of the
+//      storage it is the last reader of. Ties keep program order. This runs
+//      a gradient reduction or an optimizer update as soon as it can (it
+//      frees a gradient). Parameters, constants and views are placed just
+//      before their first user; `kiln.assign`s stay at the end (they are
+//      write-backs anyway).
+//   3. Candidate "sink": from the program order, visit the ops last to
+//      first and move each right before its first user, so a value is
+//      computed only when it is about to be needed.
+//   4. Keep the order with the lowest peak live bytes (the current one on
+//      ties).
+//
+//===----------------------------------------------------------------------===//
+#include "MemoryLiveness.h"
+#include "kiln/ir/KilnDialect.h"
+#include "kiln/passes/Passes.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace kiln::passes {
+#define GEN_PASS_DEF_KILNSCHEDULEFORMEMORY
+#include "kiln/passes/Passes.h.inc"
+} // namespace kiln::passes
+
+using namespace mlir;
+namespace memory = kiln::passes::memory;
+
+namespace {
+
+bool isKernel(Operation *op) {
+  return llvm::isa<kiln::ir::KernelOpInterface>(op);
+}
+
+void applyOrder(Block &body, ArrayRef<Operation *> order) {
+  Operation *terminator = body.getTerminator();
+  for (Operation *op : order) {
+    op->moveBefore(terminator);
+  }
+}
+
+struct ScheduleForMemoryPass
+    : kiln::passes::impl::KilnScheduleForMemoryBase<ScheduleForMemoryPass> {
+  using KilnScheduleForMemoryBase::KilnScheduleForMemoryBase;
+
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (!func.isExternal()) {
+        scheduleFunction(func);
+      }
+    }
+  }
+
+  void scheduleFunction(func::FuncOp func) {
+    Block &body = func.getBody().front();
+    SmallVector<Operation *> original;
+    for (Operation &op : body.without_terminator()) {
+      original.push_back(&op);
+    }
+    memory::Liveness before = memory::analyzeLiveness(func, /*inPlace=*/false);
+
+    // Readers left per arena storage root, and each kernel op's kernel
+    // predecessors (through views).
+    llvm::DenseMap<Value, int> readersLeft;
+    llvm::DenseMap<Operation *, int> waitingOn;
+    llvm::DenseMap<Operation *, SmallVector<Operation *>> successors;
+    for (Operation *op : original) {
+      if (!isKernel(op) && !llvm::isa<kiln::ir::AssignOp>(op)) {
+        continue;
+      }
+      llvm::SmallSetVector<Value, 4> roots;
+      llvm::SmallSetVector<Operation *, 4> producers;
+      for (Value operand : op->getOperands()) {
+        Value root = memory::storageRoot(operand);
+        roots.insert(root);
+        if (Operation *def = root.getDefiningOp(); def && isKernel(def)) {
+          producers.insert(def);
+        }
+      }
+      for (Value root : roots) {
+        ++readersLeft[root];
+      }
+      if (isKernel(op)) {
+        waitingOn[op] = producers.size();
+        for (Operation *producer : producers) {
+          successors[producer].push_back(op);
+        }
+      }
+    }
+    llvm::DenseMap<Operation *, int> position;
+    for (auto [i, op] : llvm::enumerate(original)) {
+      position[op] = static_cast<int>(i);
+    }
+
+    auto growth = [&](Operation *op) {
+      int64_t bytes = 0;
+      for (Value result : op->getResults()) {
+        if (before.blockOf.count(result)) {
+          bytes += memory::alignedBytes(result.getType());
+        }
+      }
+      llvm::SmallSetVector<Value, 4> roots;
+      for (Value operand : op->getOperands()) {
+        roots.insert(memory::storageRoot(operand));
+      }
+      for (Value root : roots) {
+        if (before.blockOf.count(root) && readersLeft.lookup(root) == 1) {
+          bytes -= memory::alignedBytes(root.getType());
+        }
+      }
+      return bytes;
+    };
+
+    SmallVector<Operation *> order;
+    llvm::DenseSet<Operation *> emitted;
+    std::function<void(Operation *)> emit = [&](Operation *op) {
+      if (!emitted.insert(op).second) {
+        return;
+      }
+      for (Value operand : op->getOperands()) {
+        if (Operation *def = operand.getDefiningOp()) {
+          emit(def);
+        }
+      }
+      order.push_back(op);
+    };
+
+    SmallVector<Operation *> ready;
+    for (Operation *op : original) {
+      if (isKernel(op) && waitingOn[op] == 0) {
+        ready.push_back(op);
+      }
+    }
+    while (!ready.empty()) {
+      auto best = ready.begin();
+      int64_t bestGrowth = growth(*best);
+      for (auto it = std::next(ready.begin()); it != ready.end(); ++it) {
+        int64_t g = growth(*it);
+        if (g < bestGrowth ||
+            (g == bestGrowth && position[*it] < position[*best])) {
+          best = it;
+          bestGrowth = g;
+        }
+      }
+      Operation *op = *best;
+      ready.erase(best);
+      emit(op);
+      llvm::SmallSetVector<Value, 4> roots;
+      for (Value operand : op->getOperands()) {
+        roots.insert(memory::storageRoot(operand));
+      }
+      for (Value root : roots) {
+        --readersLeft[root];
+      }
+      for (Operation *next : successors[op]) {
+        if (--waitingOn[next] == 0) {
+          ready.push_back(next);
+        }
+      }
+    }
+    // Assigns, unused parameters and views last, in program order.
+    for (Operation *op : original) {
+      emit(op);
+    }
+
+    SmallVector<Operation *> best = original;
+    int64_t bestPeak = before.peakLiveBytes;
+    applyOrder(body, order);
+    if (int64_t peak = memory::analyzeLiveness(func, /*inPlace=*/false).peakLiveBytes;
+        peak < bestPeak) {
+      best = order;
+      bestPeak = peak;
+    }
+
+    applyOrder(body, original);
+    SmallVector<Operation *> sunk = sinkOrder(body, original);
+    if (int64_t peak = memory::analyzeLiveness(func, /*inPlace=*/false).peakLiveBytes;
+        peak < bestPeak) {
+      best = sunk;
+      bestPeak = peak;
+    }
+    applyOrder(body, best);
+  }
+
+  // Step 3 on the IR; returns the resulting order.
+  static SmallVector<Operation *> sinkOrder(Block &body,
+                                            ArrayRef<Operation *> original) {
+    for (Operation *op : llvm::reverse(original)) {
+      if (llvm::isa<kiln::ir::AssignOp>(op) || op->use_empty()) {
+        continue;
+      }
+      Operation *first = nullptr;
+      for (Operation *user : op->getUsers()) {
+        if (!first || user->isBeforeInBlock(first)) {
+          first = user;
+        }
+      }
+      op->moveBefore(first);
+    }
+    SmallVector<Operation *> order;
+    for (Operation &op : body.without_terminator()) {
+      order.push_back(&op);
+    }
+    return order;
+  }
+};
+} // namespace

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""ResNet-18, MobileNetV2 and a small BatchNorm CNN from PyTorch through ONNX.
+
+Usage: torch_models.py WORK_DIR [MODEL ...]
+
+For each model (random weights, random BatchNorm running statistics, eval
+mode): export to ONNX with torch.onnx, import with `kiln-onnx-driver import`
+(IR + initializer values as safetensors), run with `kiln run --weights
+... --input x=FILE.npy --output DIR` and compare with PyTorch's output
+(rtol 1e-3 on max|diff| / max|reference|, plus elementwise allclose with
+rtol 1e-3, atol 1e-4). The CNN is exported in training mode (BatchNorm kept
+as BatchNormalization) and trained for a few steps with `kiln train`, whose
+loss must fall.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torchvision
+
+DRIVER = os.environ.get("KILN_ONNX_DRIVER", "kiln-onnx-driver")
+KILN = os.environ.get("KILN_BIN", "kiln")
+
+
+def randomize_bn(model, gen):
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(c, generator=gen) * 0.5 + 0.75)
+            m.weight.data.copy_(torch.rand(c, generator=gen) * 0.5 + 0.75)
+            m.bias.data.copy_(torch.randn(c, generator=gen) * 0.1)
+
+
+def run(cmd):
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def check_inference(name, model, shape, work):
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    randomize_bn(model, gen)
+    model.eval()
+    x = torch.randn(*shape, generator=gen)
+    with torch.no_grad():
+        want = model(x).numpy()
+    onnx_path = os.path.join(work, name + ".onnx")
+    torch.onnx.export(model, x, onnx_path, input_names=["x"],
+                      output_names=["y"], opset_version=13,
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    mlir = os.path.join(work, name + ".mlir")
+    weights = os.path.join(work, name + ".safetensors")
+    run([DRIVER, "import", onnx_path, mlir, weights,
+         "--batch", str(shape[0])])
+    x_path = os.path.join(work, name + "_x.npy")
+    np.save(x_path, x.numpy())
+    out_dir = os.path.join(work, name + "_out")
+    run([KILN, "run", mlir, "--weights", weights, "--input", "x=" + x_path,
+         "--output", out_dir])
+    got = np.load(os.path.join(out_dir, "y.npy"))
+    err = float(np.max(np.abs(got - want)))
+    rel = err / float(np.max(np.abs(want)))
+    ok = got.shape == want.shape and rel <= 1e-3 and np.allclose(
+        got, want, rtol=1e-3, atol=1e-4)
+    print(f"{name}: max abs error {err:.3g}, relative {rel:.3g} "
+          f"-> {'OK' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
+class SmallCNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.bn1 = torch.nn.BatchNorm2d(8)
+        self.conv2 = torch.nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.bn2 = torch.nn.BatchNorm2d(16)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.fc = torch.nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.pool(torch.relu(self.bn2(self.conv2(x))))
+        return self.fc(torch.flatten(x, 1))
+
+
+def check_training(work):
+    model = SmallCNN()
+    onnx_path = os.path.join(work, "cnn.onnx")
+    x = torch.randn(4, 1, 28, 28)
+    # PRESERVE with the model in eval mode keeps BatchNormalization nodes
+    # (not folded into the convolutions), with their running statistics.
+    model.eval()
+    torch.onnx.export(model, x, onnx_path, input_names=["x"],
+                      output_names=["logits"], opset_version=13,
+                      training=torch.onnx.TrainingMode.PRESERVE,
+                      do_constant_folding=False,
+                      dynamic_axes={"x": {0: "batch"}})
+    mlir = os.path.join(work, "cnn.mlir")
+    weights = os.path.join(work, "cnn.safetensors")
+    run([DRIVER, "import", onnx_path, mlir, weights, "--batch", "32"])
+    text = open(mlir).read()
+    assert "kiln.batch_norm" in text, "BatchNorm was folded away"
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((256, 1, 28, 28)).astype(np.float32)
+    ys = (xs.reshape(256, -1)[:, :10].argmax(axis=1)).astype(np.int32)
+    np.save(os.path.join(work, "cnn_x.npy"), xs)
+    np.save(os.path.join(work, "cnn_y.npy"), ys)
+    log = os.path.join(work, "cnn_log.csv")
+    run([KILN, "train", mlir, "--data",
+         os.path.join(work, "cnn_x.npy") + "," + os.path.join(work, "cnn_y.npy"),
+         "--loss", "sparse-cce", "--optimizer", "adam", "--lr", "0.003",
+         "--epochs", "3", "--batch", "32", "--load", weights,
+         "--save", os.path.join(work, "cnn_trained.safetensors"),
+         "--log", log])
+    rows = [l.split(",") for l in open(log).read().split("\n")[1:] if l]
+    losses = [float(r[1]) for r in rows]
+    ok = len(losses) >= 2 and losses[-1] < losses[0]
+    print(f"cnn training losses {losses} -> {'OK' if ok else 'NOT FALLING'}",
+          flush=True)
+    return ok
+
+
+def main():
+    work = sys.argv[1]
+    os.makedirs(work, exist_ok=True)
+    wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "cnn_train"]
+    ok = True
+    torch.manual_seed(0)
+    if "resnet18" in wanted:
+        ok &= check_inference("resnet18", torchvision.models.resnet18(),
+                              (2, 3, 224, 224), work)
+    if "mobilenet_v2" in wanted:
+        ok &= check_inference("mobilenet_v2",
+                              torchvision.models.mobilenet_v2(),
+                              (2, 3, 224, 224), work)
+    if "cnn_train" in wanted:
+        ok &= check_training(work)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
