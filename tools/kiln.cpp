@@ -370,6 +370,7 @@ int compileCommand(const CommonFlags &common, AotFlags flags) {
   options.target = common.target;
   options.cacheDir = common.cacheDir;
   options.verbose = common.verbose;
+  options.dumpDir = common.dumpKernels;
   options.embedWeights = flags.weights == "embed";
   kiln::aot::Bundle bundle = kiln::aot::compileBundle(common.model, options);
   std::error_code ec;

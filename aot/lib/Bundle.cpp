@@ -193,6 +193,7 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   compile.target = options.target;
   compile.cacheDir = options.cacheDir;
   compile.verbose = options.verbose;
+  compile.dumpDir = options.dumpDir;
   compile.link = false;
   compile.training = options.training;
   compile.mode = compiler::Mode::Inference;

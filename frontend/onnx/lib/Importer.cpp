@@ -1097,7 +1097,8 @@ void Importer::reshapeLikeOp() {
     }
     viewShape = allowZero ? out : shape;
   } else if (op == "Flatten") {
-    int64_t axis = normAxis(attrInt("axis", 1), rank, true);
+    int64_t axis = attrInt("axis", 1);
+    axis = normAxis(axis < 0 ? axis + rank : axis, rank, true);
     out = {product(x, 0, axis), product(x, axis)};
     viewShape = out;
   } else {

@@ -50,6 +50,7 @@ struct AotOptions {
   compiler::TrainingOptions training;
   std::string cacheDir; // kernel cache (see CompileOptions)
   bool verbose = false;
+  std::string dumpDir; // Halide .stmt and assembly per kernel
 };
 
 struct Bundle {
