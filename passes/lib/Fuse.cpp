@@ -30,8 +30,10 @@ bool isFusibleElementwise(Operation *op) {
 struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
   using KilnFuseBase::KilnFuseBase;
 
-  // The chain that starts at `op`, or empty.
-  SmallVector<Operation *> chainFrom(Operation *op) {
+  // The chain that starts at `op` and avoids the ops already `taken` by an
+  // earlier chain, or empty.
+  SmallVector<Operation *>
+  chainFrom(Operation *op, const llvm::SmallPtrSetImpl<Operation *> &taken) {
     bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
     if (!(anchor && epilogue) &&
         !(!anchor && elementwise && isFusibleElementwise(op))) {
@@ -44,7 +46,8 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         break;
       }
       Operation *user = *value.getUsers().begin();
-      if (user->getBlock() != op->getBlock() || !isFusibleElementwise(user) ||
+      if (user->getBlock() != op->getBlock() || taken.contains(user) ||
+          !isFusibleElementwise(user) ||
           user->getResult(0).getType() != value.getType()) {
         break;
       }
@@ -98,7 +101,7 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
       if (taken.contains(&op)) {
         continue;
       }
-      SmallVector<Operation *> chain = chainFrom(&op);
+      SmallVector<Operation *> chain = chainFrom(&op, taken);
       if (chain.empty()) {
         continue;
       }

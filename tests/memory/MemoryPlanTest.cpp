@@ -169,8 +169,14 @@ TEST_P(ExamplePlans, FitTheLowerBound) {
   json plan = readJson(compiled.planPath);
   PlanStats stats = checkPlan(plan, name);
   // The bar: within 5% of the lower bound and below the naive sum.
+  // With fusion a small plan can keep only buffers that are all live at
+  // once (the fused MLP: two activations), where the naive sum is optimal.
   EXPECT_LE(stats.arena, stats.peak * 105 / 100);
-  EXPECT_LT(stats.arena, stats.naive);
+  if (stats.peak < stats.naive) {
+    EXPECT_LT(stats.arena, stats.naive);
+  } else {
+    EXPECT_EQ(stats.arena, stats.naive);
+  }
   std::printf("%s %s: arena %lld, peak live %lld, naive %lld\n", name.c_str(),
               mode == Mode::Train ? "train" : "inference",
               (long long)stats.arena, (long long)stats.peak,
