@@ -142,6 +142,8 @@ Halide::Func sumAll(
 using UnaryFn =
     std::function<Halide::Expr(Halide::Expr x, const KernelSpec &spec)>;
 const UnaryFn *findUnary(const std::string &name);
+// Makes `name` inlinable into fused kernels (every unary kernel registers).
+void addFusibleUnary(const std::string &name, UnaryFn fn);
 
 // `in` read at the output coordinates `v` with numpy broadcasting (trailing
 // dims aligned; size-1 dims read index 0).

@@ -46,7 +46,7 @@ Kernel buildUnary(const KernelSpec &spec, const Target &target,
 
 void registerUnary(OpRegistry &r, const std::string &name,
                    std::vector<const char *> floatAttrs, UnaryFn fn) {
-  unaryTable()[name] = fn;
+  addFusibleUnary(name, fn);
   r[name] = {[floatAttrs](const KernelSpec &s) { validateUnary(s, floatAttrs); },
              [fn](const KernelSpec &s, const Target &t) {
                return buildUnary(s, t, fn);
@@ -165,6 +165,10 @@ void validateBinary(const KernelSpec &s) {
 
 // Index of a broadcast operand: trailing dims align, extent-1 dims stay 0.
 } // namespace
+
+void addFusibleUnary(const std::string &name, UnaryFn fn) {
+  unaryTable()[name] = std::move(fn);
+}
 
 const UnaryFn *findUnary(const std::string &name) {
   auto it = unaryTable().find(name);

@@ -16,7 +16,8 @@ namespace kiln::codegen::detail {
 namespace {
 
 const std::set<std::string> &binaryOps() {
-  static const std::set<std::string> ops = {"add", "sub", "mul", "div"};
+  static const std::set<std::string> ops = {"add", "sub", "mul", "div",
+                                            "pow"};
   return ops;
 }
 
@@ -155,6 +156,9 @@ private:
     }
     if (binaryOps().count(op)) {
       Expr a = operand(node, 0, value, v), b = operand(node, 1, value, v);
+      if (op == "pow") {
+        return pow(a, b);
+      }
       return op == "add" ? a + b : op == "sub" ? a - b : op == "mul" ? a * b
                                                                      : a / b;
     }

@@ -15,10 +15,9 @@ Expr f32(double v) { return cast<float>(Expr(v)); }
 // Unary maps
 //===----------------------------------------------------------------------===//
 
-using UnaryFn = std::function<Expr(Expr x, const KernelSpec &spec)>;
-
 void registerMap(OpRegistry &r, const std::string &name,
                  std::vector<const char *> floatAttrs, UnaryFn fn) {
+  addFusibleUnary(name, fn);
   r[name] = {[floatAttrs](const KernelSpec &s) {
                expectCounts(s, 1, 1, 1);
                expectF32Except(s);
@@ -41,15 +40,6 @@ void registerMap(OpRegistry &r, const std::string &name,
 //===----------------------------------------------------------------------===//
 // pow with numpy broadcasting
 //===----------------------------------------------------------------------===//
-
-Expr broadcastAt(ImageParam in, const TensorSpec &t, const std::vector<Var> &v) {
-  std::vector<int> extents = halideShape(t);
-  std::vector<Expr> args;
-  for (size_t i = 0; i < extents.size(); ++i) {
-    args.push_back(extents[i] == 1 ? Expr(0) : Expr(v[i]));
-  }
-  return in(args);
-}
 
 void validatePow(const KernelSpec &s) {
   expectCounts(s, 2, 2, 1);
