@@ -493,6 +493,18 @@ int main(int argc, char **argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   bench->add_flag("--json", benchJson, "Print one JSON object");
 
+  std::string importModelPath, importOut, importWeights;
+  int64_t importBatch = 0;
+  CLI::App *importApp =
+      app.add_subcommand("import", "Convert an ONNX model to kiln IR");
+  importApp->add_option("MODEL", importModelPath, "Model: .onnx")->required();
+  importApp->add_option("-o,--output", importOut, "The .mlir to write")
+      ->required();
+  importApp->add_option("--weights", importWeights,
+                        "Also write the initializers to this .safetensors");
+  importApp->add_option("--batch", importBatch,
+                        "Batch size for a dynamic batch dim (default 1)");
+
   CommonFlags inspectFlags;
   bool dot = false, json = false;
   CLI::App *inspect = app.add_subcommand("inspect", "Describe a model");
@@ -544,6 +556,13 @@ int main(int argc, char **argv) {
   try {
     if (*run) {
       return runCommand(runFlags, inputs, outputDir, seed, weights);
+    }
+    if (*importApp) {
+      int params = kiln::compiler::importModel(importModelPath, importOut,
+                                               importWeights, importBatch);
+      fmt::print("imported {} ({} parameters) to {}\n", importModelPath,
+                 params, importOut);
+      return 0;
     }
     if (*bench) {
       return benchCommand(benchFlags, benchTrain, benchRuns, benchJson);

@@ -16,6 +16,10 @@
 #include "kiln/codegen/Codegen.h"
 #include "kiln/ir/KilnDialect.h"
 #include "kiln/ir/KilnFusion.h"
+#include "kiln/runtime/Safetensors.h"
+#ifdef KILN_HAVE_ONNX
+#include "kiln/frontend/Onnx.h"
+#endif
 #include "kiln/passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -117,7 +121,43 @@ struct LoadedModel {
   OwningOpRef<ModuleOp> module;
   func::FuncOp entry;
   std::string ir;
+  // Parameter values that come with the model (ONNX initializers), and a
+  // hash of them for the cache key: the IR names parameters, not values.
+  std::map<std::string, runtime::Tensor> weights;
+  std::string weightsHash;
 };
+
+// Imports an ONNX model: its graph as kiln IR, its initializers as weights.
+void importOnnxModel(const std::string &path, const CompileOptions &options,
+                     LoadedModel &model) {
+#ifdef KILN_HAVE_ONNX
+  frontend::OnnxImportOptions importOptions;
+  importOptions.batch = options.batch > 0 ? options.batch : 1;
+  frontend::OnnxModel onnx;
+  try {
+    onnx = frontend::importOnnx(path, model.context, importOptions);
+  } catch (const std::exception &e) {
+    throw Error(e.what());
+  }
+  model.module = std::move(onnx.module);
+  std::string digest;
+  for (const auto &[name, tensor] : onnx.weights) {
+    runtime::Tensor value(tensor.shape, runtime::DType::F32);
+    for (int64_t i = 0; i < value.numElements(); ++i) {
+      value.f32()[i] = static_cast<float>(tensor.values[i]);
+    }
+    digest += name + ":" +
+              std::string(value.bytes.begin(), value.bytes.end()) + "\n";
+    model.weights.emplace(name, std::move(value));
+  }
+  model.weightsHash = hex(fnv1a(digest));
+#else
+  (void)options;
+  (void)model;
+  throw Error("'" + path + "': this kiln was built without ONNX support "
+              "(libonnx-dev and libprotobuf-dev were missing)");
+#endif
+}
 
 // Collects the first error diagnostic as "file:line:col: message".
 class FirstError {
@@ -154,21 +194,21 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path,
   if (fs::is_directory(path, ec)) {
     throw Error("cannot open model '" + path + "': it is a directory");
   }
-  if (fs::path(path).extension() == ".onnx") {
-    throw Error("'" + path + "': ONNX import is not available yet in this "
-                "build; give a kiln dialect .mlir model");
-  }
   auto model = std::make_unique<LoadedModel>();
   model->context.loadDialect<kiln::ir::KilnDialect, func::FuncDialect>();
   FirstError errors(model->context);
-  llvm::SourceMgr sourceMgr;
-  std::string includeError;
-  if (sourceMgr.AddIncludeFile(path, SMLoc(), includeError) == 0) {
-    throw Error("cannot read model '" + path + "'");
-  }
-  model->module = parseSourceFile<ModuleOp>(sourceMgr, &model->context);
-  if (!model->module) {
-    throw Error(errors.take(path + ": not a valid kiln model"));
+  if (fs::path(path).extension() == ".onnx") {
+    importOnnxModel(path, options, *model);
+  } else {
+    llvm::SourceMgr sourceMgr;
+    std::string includeError;
+    if (sourceMgr.AddIncludeFile(path, SMLoc(), includeError) == 0) {
+      throw Error("cannot read model '" + path + "'");
+    }
+    model->module = parseSourceFile<ModuleOp>(sourceMgr, &model->context);
+    if (!model->module) {
+      throw Error(errors.take(path + ": not a valid kiln model"));
+    }
   }
   PassManager pm(&model->context);
   buildPipeline(pm, options);
@@ -434,6 +474,26 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 } // namespace
 
+int importModel(const std::string &onnxPath, const std::string &irPath,
+                const std::string &weightsPath, int64_t batch) {
+  if (fs::path(onnxPath).extension() != ".onnx") {
+    throw Error("'" + onnxPath + "': kiln import takes an .onnx model");
+  }
+  LoadedModel model;
+  model.context.loadDialect<kiln::ir::KilnDialect, func::FuncDialect>();
+  CompileOptions options;
+  options.batch = batch;
+  importOnnxModel(onnxPath, options, model);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  model.module->print(os);
+  writeAtomically(irPath, os.str());
+  if (!weightsPath.empty()) {
+    runtime::writeSafetensors(weightsPath, model.weights);
+  }
+  return static_cast<int>(model.weights.size());
+}
+
 std::string defaultCacheDir() {
   if (const char *dir = std::getenv("KILN_CACHE_DIR"); dir && *dir) {
     return dir;
@@ -452,7 +512,8 @@ CompiledModel compileModel(const std::string &modelPath,
       options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir;
   std::string key =
       hex(fnv1a(std::string(kPlanVersion) + "\n" + options.target +
-                (options.link ? "\n" : "\nobjects-only\n") + model->ir));
+                (options.link ? "\n" : "\nobjects-only\n") + model->ir +
+                model->weightsHash));
   fs::path planDir = fs::path(cacheDir) / "models" / key;
   fs::path planPath = planDir / "plan.json";
 
@@ -532,6 +593,13 @@ CompiledModel compileModel(const std::string &modelPath,
                {"compile_seconds", result.seconds}};
   plan.update(lowered.memory);
   fs::create_directories(planDir);
+  if (!model->weights.empty()) {
+    // The model's own parameter values (ONNX initializers), loaded by the
+    // runtime in place of the initializers.
+    runtime::writeSafetensors((planDir / "weights.safetensors").string(),
+                              model->weights);
+    plan["weights"] = "weights.safetensors";
+  }
   writeAtomically(planPath, plan.dump(1));
   writeAtomically(planDir / "model.mlir", model->ir);
   return result;

@@ -293,6 +293,14 @@ Plan readPlan(const std::string &path) {
   }
   size_t count = plan.buffers.size();
   checkViews(r, plan);
+  if (root.contains("weights")) {
+    plan.weights = r.string(root["weights"], "weights");
+    size_t slash = path.find_last_of('/');
+    if (!plan.weights.empty() && plan.weights.front() != '/' &&
+        slash != std::string::npos) {
+      plan.weights = path.substr(0, slash + 1) + plan.weights;
+    }
+  }
   if (root.contains("arena_bytes")) {
     plan.arenaBytes = r.integer(root["arena_bytes"], "arena_bytes");
     if (plan.arenaBytes < 0) {

@@ -43,6 +43,9 @@ struct Plan {
   std::vector<PlanOutput> outputs;
   std::vector<PlanCall> calls;
   int64_t arenaBytes = 0; // temps with an offset live in an arena this big
+  // Optional safetensors file with parameter values that replace their
+  // initializers (e.g. an imported ONNX model's weights); "" if none.
+  std::string weights;
 };
 
 // Reads and checks the plan: every field present and well typed, indices in

@@ -230,6 +230,16 @@ struct Session::Impl {
                     value.bytes.size());
       }
     }
+    if (!plan.weights.empty()) {
+      // Values for the parameters the plan kept (the compiler may have
+      // dropped unused ones, so other names are skipped).
+      for (const auto &[name, value] : readSafetensors(plan.weights)) {
+        auto it = parameterBuffer.find(name);
+        if (it != parameterBuffer.end()) {
+          write(it->second, value, "parameter", name);
+        }
+      }
+    }
     inputSet.assign(count, false);
     buildHalideBuffers();
     prepared = true;

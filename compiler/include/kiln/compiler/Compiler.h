@@ -76,6 +76,12 @@ struct CompiledModel {
 CompiledModel compileModel(const std::string &modelPath,
                            const CompileOptions &options);
 
+// `kiln import`: an ONNX model as kiln dialect text (written to `irPath`)
+// and its initializers as a safetensors file (`weightsPath`, skipped when
+// empty). Returns the number of parameters written. Throws Error.
+int importModel(const std::string &onnxPath, const std::string &irPath,
+                const std::string &weightsPath, int64_t batch);
+
 // Default cache directory ($KILN_CACHE_DIR, else ~/.cache/kiln).
 std::string defaultCacheDir();
 
