@@ -53,7 +53,7 @@ def check_inference(name, model, shape, work):
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     mlir = os.path.join(work, name + ".mlir")
     weights = os.path.join(work, name + ".safetensors")
-    run([DRIVER, "import", onnx_path, mlir, weights,
+    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
          "--batch", str(shape[0])])
     x_path = os.path.join(work, name + "_x.npy")
     np.save(x_path, x.numpy())
@@ -61,6 +61,15 @@ def check_inference(name, model, shape, work):
     run([KILN, "run", mlir, "--weights", weights, "--input", "x=" + x_path,
          "--output", out_dir])
     got = np.load(os.path.join(out_dir, "y.npy"))
+    # The .onnx file straight into kiln run: same kernels, same weights.
+    direct_dir = os.path.join(work, name + "_direct")
+    run([KILN, "run", onnx_path, "--batch", str(shape[0]), "--input",
+         "x=" + x_path, "--output", direct_dir])
+    direct = np.load(os.path.join(direct_dir, "y.npy"))
+    if not np.array_equal(direct, got):
+        print(f"{name}: kiln run on the .onnx differs from the imported .mlir",
+              flush=True)
+        return False
     err = float(np.max(np.abs(got - want)))
     rel = err / float(np.max(np.abs(want)))
     ok = got.shape == want.shape and rel <= 1e-3 and np.allclose(
