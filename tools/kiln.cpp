@@ -309,6 +309,48 @@ std::string dotEscape(const std::string &s) {
   return out;
 }
 
+// `kiln inspect --memory`: the arena plan of the inference graph or the
+// training step, as numbers (or JSON) plus an SVG picture of the plan.
+int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
+                  bool json, std::string svgPath) {
+  CompileOptions options = flags.options();
+  if (trainStep) {
+    options.mode = kiln::compiler::Mode::Train;
+    options.training.loss = "sparse-cce";
+    options.training.optimizer = "adam";
+    options.training.memoryBudget = budget;
+  }
+  kiln::compiler::MemoryReport report =
+      kiln::compiler::planMemoryReport(flags.model, options);
+  if (svgPath.empty()) {
+    svgPath = fs::path(flags.model).filename().string() +
+              (trainStep ? ".train" : "") + ".memory.svg";
+  }
+  {
+    std::ofstream svg(svgPath);
+    svg << kiln::compiler::memoryPlanSvg(report);
+    if (!svg) {
+      throw kiln::runtime::Error("cannot write '" + svgPath + "'");
+    }
+  }
+  if (json) {
+    fmt::print("{}\n", kiln::compiler::memoryReportJson(report));
+    return 0;
+  }
+  fmt::print("{} ({}): {} kernels\n", flags.model,
+             trainStep ? "training step" : "inference", report.kernelCount);
+  fmt::print("  arena bytes      {:>12}\n", report.arenaBytes);
+  fmt::print("  peak live bytes  {:>12}  (lower bound)\n", report.peakLiveBytes);
+  fmt::print("  naive bytes      {:>12}  (every buffer separate)\n",
+             report.naiveBytes);
+  if (report.rematBytesSaved > 0) {
+    fmt::print("  rematerialized   {:>12} bytes saved, {} FLOPs added per step\n",
+               report.rematBytesSaved, report.rematFlops);
+  }
+  fmt::print("  plan picture     {}\n", svgPath);
+  return 0;
+}
+
 int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
   kiln::compiler::ModelSummary summary =
       kiln::compiler::summarizeModel(flags.model, flags.options());
@@ -473,6 +515,9 @@ int main(int argc, char **argv) {
     trainApp->add_option("--weight-decay", t.weightDecay, "L2 weight decay");
     trainApp->add_option("--clip-value", t.clipValue,
                          "Clamp gradients to [-c, c]");
+    trainApp->add_option("--memory-budget", t.memoryBudget,
+                         "Rematerialize forward values until the step's "
+                         "arena fits in this many bytes");
     trainApp->add_option("--clip-norm", t.clipNorm,
                          "Clip the global gradient norm to this");
     trainApp->add_option("--l1", t.l1, "L1 regularization of the weights");
@@ -511,6 +556,17 @@ int main(int argc, char **argv) {
   inspectFlags.add(inspect);
   inspect->add_flag("--dot", dot, "Print the graph in Graphviz dot");
   inspect->add_flag("--json", json, "Print one JSON object");
+  bool inspectMemory = false, inspectTrain = false;
+  int64_t inspectBudget = 0;
+  std::string memorySvg;
+  inspect->add_flag("--memory", inspectMemory,
+                    "The memory plan: arena, lower bound, naive total");
+  inspect->add_flag("--train", inspectTrain,
+                    "Inspect the training step (sparse-cce, Adam)");
+  inspect->add_option("--memory-budget", inspectBudget,
+                      "Training: rematerialize until the arena fits (bytes)");
+  inspect->add_option("--memory-svg", memorySvg,
+                      "Where to draw the plan (default MODEL.memory.svg)");
 
   CommonFlags compileCommon;
   AotFlags aotFlags;
@@ -575,6 +631,10 @@ int main(int argc, char **argv) {
     }
     if (*compileApp) {
       return compileCommand(compileCommon, aotFlags);
+    }
+    if (inspectMemory) {
+      return memoryCommand(inspectFlags, inspectTrain, inspectBudget, json,
+                           memorySvg);
     }
     return inspectCommand(inspectFlags, dot, json);
   } catch (const std::exception &e) {
