@@ -248,12 +248,12 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
 
 // Times Session::run() of the compiled model (inference, or the training
 // step with --train) on seeded random inputs.
-int benchCommand(const CommonFlags &flags, bool trainStep, int runs,
-                 bool json) {
+int benchCommand(const CommonFlags &flags, bool trainStep,
+                 const std::string &loss, int runs, bool json) {
   CompileOptions options = flags.options();
   if (trainStep) {
     options.mode = kiln::compiler::Mode::Train;
-    options.training.loss = "sparse-cce";
+    options.training.loss = loss;
     options.training.optimizer = "adam";
   }
   kiln::compiler::CompiledModel compiled =
@@ -532,8 +532,10 @@ int main(int argc, char **argv) {
   int benchRuns = 50;
   CLI::App *bench = app.add_subcommand("bench", "Time a compiled model");
   benchFlags.add(bench);
+  std::string benchLoss = "sparse-cce";
   bench->add_flag("--train", benchTrain,
-                  "Time the training step (sparse-cce, Adam)");
+                  "Time the training step (Adam; --loss, default sparse-cce)");
+  bench->add_option("--loss", benchLoss, "Loss of the timed training step");
   bench->add_option("--runs", benchRuns, "Timed runs")
       ->check(CLI::PositiveNumber)->capture_default_str();
   bench->add_flag("--json", benchJson, "Print one JSON object");
@@ -621,7 +623,8 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (*bench) {
-      return benchCommand(benchFlags, benchTrain, benchRuns, benchJson);
+      return benchCommand(benchFlags, benchTrain, benchLoss, benchRuns,
+                          benchJson);
     }
     if (*trainApp) {
       if (trainCommon.batch > 0) {
