@@ -143,7 +143,7 @@ Kernel buildPrelu(const KernelSpec &s, const Target &target) {
 }
 
 //===----------------------------------------------------------------------===//
-// add / sub / mul / div with numpy broadcasting
+// add / sub / mul / div / pow with numpy broadcasting
 //===----------------------------------------------------------------------===//
 
 void validateBinary(const KernelSpec &s) {
@@ -364,6 +364,7 @@ void registerElementwiseOps(OpRegistry &r) {
   registerBinary(r, "sub", [](Expr a, Expr b) { return a - b; });
   registerBinary(r, "mul", [](Expr a, Expr b) { return a * b; });
   registerBinary(r, "div", [](Expr a, Expr b) { return a / b; });
+  registerBinary(r, "pow", [](Expr a, Expr b) { return pow(a, b); });
   r["concat"] = {validateConcat, buildConcat};
   r["softmax"] = {validateSoftmax, [](const KernelSpec &s, const Target &t) {
                     return buildSoftmax(s, t, false);

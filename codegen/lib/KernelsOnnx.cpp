@@ -1,5 +1,6 @@
 // Kernels of the ONNX data-path ops: exp, log, sqrt, erf, abs, clip (unary
-// maps), pow (broadcasting), transpose and pad (pure index remaps). All are
+// maps), transpose and pad (pure index remaps); pow is a broadcasting binary
+// op with add/sub/mul/div in KernelsElementwise.cpp. All are
 // memory-bound: each is one pure Func scheduled with scheduleElementwise
 // (vectorized innermost, parallel outer dims); nothing else is worth tuning.
 #include "Kernels.h"
@@ -35,38 +36,6 @@ void registerMap(OpRegistry &r, const std::string &name,
                scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
                return Kernel({x}, out);
              }};
-}
-
-//===----------------------------------------------------------------------===//
-// pow with numpy broadcasting
-//===----------------------------------------------------------------------===//
-
-void validatePow(const KernelSpec &s) {
-  expectCounts(s, 2, 2, 1);
-  expectF32Except(s);
-  const auto &a = s.inputs[0].shape, &b = s.inputs[1].shape;
-  size_t rank = std::max(a.size(), b.size());
-  std::vector<int64_t> shape(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    int64_t ea = i < a.size() ? a[a.size() - 1 - i] : 1;
-    int64_t eb = i < b.size() ? b[b.size() - 1 - i] : 1;
-    if (ea != eb && ea != 1 && eb != 1) {
-      fail(s, "inputs do not broadcast");
-    }
-    shape[rank - 1 - i] = std::max(ea, eb);
-  }
-  expectShape(s, s.outputs[0], "output", shape);
-}
-
-Kernel buildPow(const KernelSpec &s, const Target &target) {
-  ImageParam a = makeInput(s.inputs[0], "a");
-  ImageParam b = makeInput(s.inputs[1], "b");
-  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
-  Func out("out");
-  out(v) = pow(broadcastAt(a, s.inputs[0], v), broadcastAt(b, s.inputs[1], v));
-  constrainOutput(out, s.outputs[0]);
-  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
-  return {{a, b}, out};
 }
 
 //===----------------------------------------------------------------------===//
@@ -165,7 +134,6 @@ void registerOnnxOps(OpRegistry &r) {
   registerMap(r, "clip", {"min", "max"}, [](Expr x, const KernelSpec &s) {
     return min(max(x, f32(attrFloat(s, "min"))), f32(attrFloat(s, "max")));
   });
-  r["pow"] = {validatePow, buildPow};
   r["transpose"] = {validateTranspose, buildTranspose};
   r["pad"] = {validatePad, buildPad};
 }

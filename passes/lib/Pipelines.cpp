@@ -20,64 +20,56 @@ static void addMemoryPasses(mlir::OpPassManager &pm, int64_t memoryBudget) {
   pm.addPass(createKilnPlanMemory());
 }
 
-void buildInferencePipeline(mlir::OpPassManager &pm,
-                            const InferencePipelineOptions &options) {
+// Shape inference with the batch size, then (for the training-related
+// pipelines) the loss.
+static void addFront(mlir::OpPassManager &pm, int64_t batch,
+                     const KilnAppendLossOptions *loss) {
   KilnShapeInferenceOptions shapes;
-  shapes.batch = options.batch;
+  shapes.batch = batch;
   pm.addPass(createKilnShapeInference(shapes));
+  if (loss) {
+    pm.addPass(createKilnAppendLoss(*loss));
+  }
+}
+
+// Clean-up, fusion, then the memory passes: the end of every pipeline.
+static void addBack(mlir::OpPassManager &pm, bool fuse,
+                    const KilnFuseOptions &fusion, int64_t memoryBudget) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
-  if (options.fuse) {
-    pm.addPass(createKilnFuse(options.fusion));
+  if (fuse) {
+    pm.addPass(createKilnFuse(fusion));
   }
-  addMemoryPasses(pm, /*memoryBudget=*/0);
+  addMemoryPasses(pm, memoryBudget);
+}
+
+void buildInferencePipeline(mlir::OpPassManager &pm,
+                            const InferencePipelineOptions &options) {
+  addFront(pm, options.batch, nullptr);
+  addBack(pm, options.fuse, options.fusion, /*memoryBudget=*/0);
 }
 
 void buildTrainPipeline(mlir::OpPassManager &pm,
                         const TrainPipelineOptions &options) {
-  KilnShapeInferenceOptions shapes;
-  shapes.batch = options.batch;
-  pm.addPass(createKilnShapeInference(shapes));
-  pm.addPass(createKilnAppendLoss(options.loss));
+  addFront(pm, options.batch, &options.loss);
   pm.addPass(createKilnTrainingMode());
   pm.addPass(createKilnAutodiff());
   pm.addPass(createKilnOptimizer(options.optimizer));
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  if (options.fuse) {
-    pm.addPass(createKilnFuse(options.fusion));
-  }
-  addMemoryPasses(pm, options.memoryBudget);
+  addBack(pm, options.fuse, options.fusion, options.memoryBudget);
 }
 
 void buildGradientPipeline(mlir::OpPassManager &pm,
                            const TrainPipelineOptions &options) {
-  KilnShapeInferenceOptions shapes;
-  shapes.batch = options.batch;
-  pm.addPass(createKilnShapeInference(shapes));
-  pm.addPass(createKilnAppendLoss(options.loss));
+  addFront(pm, options.batch, &options.loss);
   pm.addPass(createKilnTrainingMode());
   pm.addPass(createKilnAutodiff());
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  if (options.fuse) {
-    pm.addPass(createKilnFuse(options.fusion));
-  }
-  addMemoryPasses(pm, options.memoryBudget);
+  addBack(pm, options.fuse, options.fusion, options.memoryBudget);
 }
 
 void buildEvalPipeline(mlir::OpPassManager &pm,
                        const TrainPipelineOptions &options) {
-  KilnShapeInferenceOptions shapes;
-  shapes.batch = options.batch;
-  pm.addPass(createKilnShapeInference(shapes));
-  pm.addPass(createKilnAppendLoss(options.loss));
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  if (options.fuse) {
-    pm.addPass(createKilnFuse(options.fusion));
-  }
-  addMemoryPasses(pm, /*memoryBudget=*/0);
+  addFront(pm, options.batch, &options.loss);
+  addBack(pm, options.fuse, options.fusion, /*memoryBudget=*/0);
 }
 
 namespace {
