@@ -245,43 +245,6 @@ std::string resultName(func::FuncOp func, unsigned index) {
   return "output" + std::to_string(index);
 }
 
-json attrToJson(Attribute attr, Operation *op, StringRef name) {
-  if (auto b = llvm::dyn_cast<BoolAttr>(attr)) {
-    return b.getValue();
-  }
-  if (auto i = llvm::dyn_cast<IntegerAttr>(attr)) {
-    return i.getInt();
-  }
-  if (auto f = llvm::dyn_cast<FloatAttr>(attr)) {
-    return f.getValueAsDouble();
-  }
-  if (auto s = llvm::dyn_cast<StringAttr>(attr)) {
-    return s.str();
-  }
-  if (auto a = llvm::dyn_cast<DenseI64ArrayAttr>(attr)) {
-    return std::vector<int64_t>(a.asArrayRef().begin(), a.asArrayRef().end());
-  }
-  if (auto d = llvm::dyn_cast<DictionaryAttr>(attr)) {
-    json object = json::object();
-    for (NamedAttribute entry : d) {
-      object[entry.getName().str()] =
-          attrToJson(entry.getValue(), op, entry.getName());
-    }
-    return object;
-  }
-  if (auto a = llvm::dyn_cast<ArrayAttr>(attr)) {
-    json list = json::array();
-    for (Attribute element : a) {
-      list.push_back(attrToJson(element, op, name));
-    }
-    return list;
-  }
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "attribute '" << name << "' of " << op->getName()
-     << " has a kind kiln cannot lower: " << attr;
-  throw Error(os.str());
-}
 
 codegen::TensorSpec tensorSpec(Value value) {
   auto type = llvm::cast<RankedTensorType>(value.getType());
@@ -411,20 +374,11 @@ Lowered lower(func::FuncOp func) {
     }
     codegen::KernelSpec spec;
     spec.op = op.getName().stripDialect().str();
-    NamedAttrList attrs(op.getAttrs());
-    op.getName().populateDefaultAttrs(attrs);
-    for (NamedAttribute attr : attrs) {
-      // kiln.* are annotations of the passes (memory plan), not kernel
-      // attributes: they must not change the kernel.
-      if (attr.getName().strref().starts_with("kiln.")) {
-        continue;
-      }
-      spec.attrs[attr.getName().str()] =
-          attrToJson(attr.getValue(), &op, attr.getName());
-    }
-    if (failed(kernelOp.canonicalizeKernelAttrs(spec.attrs))) {
+    FailureOr<json> attrs = kiln::ir::kernelAttributes(&op);
+    if (failed(attrs)) {
       throw Error("cannot lower " + name + ": invalid attributes");
     }
+    spec.attrs = std::move(*attrs);
     std::vector<int> args;
     for (Value operand : op.getOperands()) {
       spec.inputs.push_back(tensorSpec(operand));

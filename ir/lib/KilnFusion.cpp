@@ -69,6 +69,11 @@ FailureOr<json> kiln::ir::kernelAttributes(Operation *op) {
   op->getName().populateDefaultAttrs(attrs);
   json out = json::object();
   for (NamedAttribute attr : attrs) {
+    // kiln.* are annotations of the passes (the memory plan), not kernel
+    // attributes: they must not change the kernel.
+    if (attr.getName().strref().starts_with("kiln.")) {
+      continue;
+    }
     auto value = attrToJson(attr.getValue(), op, attr.getName());
     if (failed(value)) {
       return failure();

@@ -16,7 +16,8 @@
 namespace kiln::ir {
 
 // An op's kernel attributes (docs/ops.md): every attribute converted to
-// JSON with defaults filled in, then the op's canonicalizeKernelAttrs.
+// JSON with defaults filled in (pass annotations `kiln.*` left out), then
+// the op's canonicalizeKernelAttrs. Used by the lowering and fused kernels.
 // Emits an error on the op and fails for attributes kiln cannot lower.
 mlir::FailureOr<nlohmann::json> kernelAttributes(mlir::Operation *op);
 
