@@ -414,6 +414,24 @@ Tensor Session::parameter(const std::string &name) const {
 
 void Session::loadParameters(const std::string &path) {
   std::map<std::string, Tensor> tensors = readSafetensors(path);
+  // A training checkpoint also holds optimizer state named after its
+  // parameter (`<param>.<kind>.<slot>`); a plan without those slots (e.g.
+  // inference) skips it.
+  for (auto it = tensors.begin(); it != tensors.end();) {
+    bool stateOfParameter = false;
+    if (!impl_->parameterBuffer.count(it->first)) {
+      for (const auto &[param, b] : impl_->parameterBuffer) {
+        (void)b;
+        if (it->first.size() > param.size() + 1 &&
+            it->first.compare(0, param.size(), param) == 0 &&
+            it->first[param.size()] == '.') {
+          stateOfParameter = true;
+          break;
+        }
+      }
+    }
+    it = stateOfParameter ? tensors.erase(it) : std::next(it);
+  }
   // Check everything before writing anything: a bad file leaves the
   // session unchanged.
   for (const auto &[name, tensor] : tensors) {

@@ -238,6 +238,18 @@ TEST(Session, SaveAndLoadParameters) {
   EXPECT_NE(message.find("'q' is not a parameter"), std::string::npos)
       << message;
   EXPECT_EQ(c.parameter("w").f32()[2], 9.0f);
+
+  // A training checkpoint's optimizer state of a parameter is skipped by a
+  // plan without it; a name that merely starts like a parameter is not.
+  writeSafetensors(dir + "/checkpoint.safetensors",
+                   {{"w", f32({4}, {5, 6, 7, 8})},
+                    {"w.adam.exp_avg", Tensor({4}, DType::F32)}});
+  c.loadParameters(dir + "/checkpoint.safetensors");
+  EXPECT_EQ(c.parameter("w").f32()[0], 5.0f);
+  writeSafetensors(dir + "/wx.safetensors", {{"wx", Tensor({4}, DType::F32)}});
+  message = KILN_ERROR_MESSAGE(c.loadParameters(dir + "/wx.safetensors"));
+  EXPECT_NE(message.find("'wx' is not a parameter"), std::string::npos)
+      << message;
 }
 
 TEST(Session, KernelFailureNamesTheCall) {

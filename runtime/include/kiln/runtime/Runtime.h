@@ -120,8 +120,10 @@ public:
   Tensor parameter(const std::string &name) const;
 
   // Parameters from/to a safetensors file (see Safetensors.h). Every tensor
-  // in the file must name a parameter with the same shape and dtype;
-  // parameters absent from the file keep their current values.
+  // in the file must name a parameter with the same shape and dtype, except
+  // the optimizer state of a parameter (`<param>.<kind>.<slot>`, as in a
+  // training checkpoint), which a plan without it skips; parameters absent
+  // from the file keep their current values.
   void loadParameters(const std::string &path);
   void saveParameters(const std::string &path) const;
 
