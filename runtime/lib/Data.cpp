@@ -440,14 +440,17 @@ Dataset splitValidation(Dataset &train, double fraction) {
   return validation;
 }
 
-Dataset gatherRows(const Dataset &data, const std::vector<int64_t> &indices,
-                   int64_t begin, int64_t count) {
-  Dataset batch;
+void gatherRowsInto(const Dataset &data, const std::vector<int64_t> &indices,
+                    int64_t begin, int64_t count, Dataset &batch) {
   for (auto [source, target] :
        {std::pair{&data.x, &batch.x}, std::pair{&data.y, &batch.y}}) {
     std::vector<int64_t> shape = source->shape;
     shape[0] = count;
-    *target = Tensor(shape, source->dtype);
+    // Reused when the shape matches: a fresh multi-page tensor every step
+    // costs page faults, not just a copy.
+    if (target->shape != shape || target->dtype != source->dtype) {
+      *target = Tensor(shape, source->dtype);
+    }
     size_t rowBytes =
         static_cast<size_t>(rowElements(*source)) * dtypeSize(source->dtype);
     for (int64_t i = 0; i < count; ++i) {
@@ -456,6 +459,12 @@ Dataset gatherRows(const Dataset &data, const std::vector<int64_t> &indices,
                   source->bytes.data() + row * rowBytes, rowBytes);
     }
   }
+}
+
+Dataset gatherRows(const Dataset &data, const std::vector<int64_t> &indices,
+                   int64_t begin, int64_t count) {
+  Dataset batch;
+  gatherRowsInto(data, indices, begin, count, batch);
   return batch;
 }
 

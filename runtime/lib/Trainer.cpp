@@ -271,8 +271,9 @@ Evaluation evaluate(Plan &full, std::vector<Plan> &tails, const Dataset &data,
   std::iota(order.begin(), order.end(), 0);
   Totals totals;
   int64_t batches = size / full.batch;
+  Dataset batch;
   for (int64_t b = 0; b < batches; ++b) {
-    Dataset batch = gatherRows(data, order, b * full.batch, full.batch);
+    gatherRowsInto(data, order, b * full.batch, full.batch, batch);
     totals.add(runBatch(full, batch), full.batch);
   }
   int64_t rest = size - batches * full.batch;
@@ -716,6 +717,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
     }
   };
 
+  Dataset samples; // one batch buffer for the whole run
   for (int64_t epoch = state.epoch; epoch < options.epochs && !stop; ++epoch) {
     std::vector<int64_t> order;
     if (options.shuffle) {
@@ -738,7 +740,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
       }
       int64_t count = b < fullBatches ? batch : rest;
       Plan &plan = count == batch ? trainPlan : *trainTail;
-      Dataset samples = gatherRows(trainSet, order, b * batch, count);
+      gatherRowsInto(trainSet, order, b * batch, count, samples);
       Clock::time_point stepStart = Clock::now();
       if (&plan != &trainPlan) {
         copyParameters(trainPlan.session, plan.session);

@@ -67,6 +67,9 @@ Dataset splitValidation(Dataset &train, double fraction);
 // Rows indices[begin, begin + count) of `data`, in that order.
 Dataset gatherRows(const Dataset &data, const std::vector<int64_t> &indices,
                    int64_t begin, int64_t count);
+// The same into `batch`, reusing its storage when the shapes match.
+void gatherRowsInto(const Dataset &data, const std::vector<int64_t> &indices,
+                    int64_t begin, int64_t count, Dataset &batch);
 
 struct LrSchedule {
   enum Kind { Constant, Step, Exponential, Cosine } kind = Constant;
