@@ -270,21 +270,6 @@ void addConvGrads(GradCaseTable &table, const std::string &name,
       });
 }
 
-ref::Pool2dParams poolParams(std::array<int64_t, 2> kernel,
-                             std::array<int64_t, 2> strides,
-                             std::array<int64_t, 4> pads, bool ceilMode = false,
-                             bool countIncludePad = true,
-                             std::array<int64_t, 2> dilations = {1, 1}) {
-  ref::Pool2dParams p;
-  p.kernel = kernel;
-  p.strides = strides;
-  p.pads = pads;
-  p.ceilMode = ceilMode;
-  p.countIncludePad = countIncludePad;
-  p.dilations = dilations;
-  return p;
-}
-
 // The canonical pads of docs/ops.md: ceil_mode's extra bottom/right padding
 // folded into the user's pads.
 std::array<int64_t, 4> canonicalPads(const std::vector<int64_t> &xShape,

@@ -196,21 +196,6 @@ void addPool(CaseTable &table, const std::string &op, const std::string &name,
   table.add(name, op, attrs, f32({x}), {y});
 }
 
-ref::Pool2dParams poolParams(std::array<int64_t, 2> kernel,
-                             std::array<int64_t, 2> strides,
-                             std::array<int64_t, 4> pads, bool ceilMode = false,
-                             bool countIncludePad = true,
-                             std::array<int64_t, 2> dilations = {1, 1}) {
-  ref::Pool2dParams p;
-  p.kernel = kernel;
-  p.strides = strides;
-  p.pads = pads;
-  p.ceilMode = ceilMode;
-  p.countIncludePad = countIncludePad;
-  p.dilations = dilations;
-  return p;
-}
-
 void addGlobalAvgPool(CaseTable &table, const std::string &name,
                       std::vector<int64_t> xShape) {
   Rng rng("global_avg_pool/" + name);

@@ -8,6 +8,7 @@
 #include "kiln/runtime/Runtime.h"
 #include "reference/Reference.h"
 
+#include <array>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -92,6 +93,22 @@ inline std::string shapeText(const std::vector<int64_t> &shape) {
   }
   out << "]";
   return out.str();
+}
+
+// Pool parameters in PyTorch terms, for the reference and the test tables.
+inline reference::Pool2dParams poolParams(std::array<int64_t, 2> kernel,
+                             std::array<int64_t, 2> strides,
+                             std::array<int64_t, 4> pads, bool ceilMode = false,
+                             bool countIncludePad = true,
+                             std::array<int64_t, 2> dilations = {1, 1}) {
+  reference::Pool2dParams p;
+  p.kernel = kernel;
+  p.strides = strides;
+  p.pads = pads;
+  p.ceilMode = ceilMode;
+  p.countIncludePad = countIncludePad;
+  p.dilations = dilations;
+  return p;
 }
 
 } // namespace kiln::test
