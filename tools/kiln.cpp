@@ -246,21 +246,59 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
   return 0;
 }
 
+struct BenchFlags {
+  bool train = false, json = false, profile = false;
+  std::string loss = "sparse-cce";
+  int runs = 50;
+};
+
+// Per-call median times of `runs` profiled runs, summed per label (a fused
+// kernel's label names its ops), longest first.
+nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
+  std::vector<std::vector<double>> perCall;
+  std::vector<kiln::runtime::CallTime> last;
+  for (int i = 0; i < runs; ++i) {
+    last = session.profile();
+    perCall.resize(last.size());
+    for (size_t c = 0; c < last.size(); ++c) {
+      perCall[c].push_back(last[c].seconds * 1e3);
+    }
+  }
+  std::map<std::string, std::pair<int, double>> byLabel;
+  for (size_t c = 0; c < last.size(); ++c) {
+    std::sort(perCall[c].begin(), perCall[c].end());
+    auto &[calls, ms] = byLabel[last[c].op];
+    ++calls;
+    ms += perCall[c][perCall[c].size() / 2];
+  }
+  std::vector<std::pair<std::string, std::pair<int, double>>> rows(
+      byLabel.begin(), byLabel.end());
+  std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
+    return a.second.second > b.second.second;
+  });
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto &[label, row] : rows) {
+    out.push_back({{"label", label}, {"calls", row.first},
+                   {"median_ms", row.second}});
+  }
+  return out;
+}
+
 // Times Session::run() of the compiled model (inference, or the training
-// step with --train) on seeded random inputs.
-int benchCommand(const CommonFlags &flags, bool trainStep,
-                 const std::string &loss, int runs, bool json) {
+// step with --train) on seeded random inputs; --profile adds the time of
+// each kind of kernel call.
+int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
   CompileOptions options = flags.options();
-  if (trainStep) {
+  if (bench.train) {
     options.mode = kiln::compiler::Mode::Train;
-    options.training.loss = loss;
+    options.training.loss = bench.loss;
     options.training.optimizer = "adam";
   }
   kiln::compiler::CompiledModel compiled =
       kiln::compiler::compileModel(flags.model, options);
   auto session = kiln::runtime::Session::load(compiled.planPath);
   session.prepare();
-  if (trainStep) {
+  if (bench.train) {
     kiln::runtime::Tensor scalar({}, kiln::runtime::DType::F32);
     scalar.f32()[0] = 1e-3f;
     session.setInput("lr", scalar);
@@ -272,7 +310,7 @@ int benchCommand(const CommonFlags &flags, bool trainStep,
     session.run(); // warm-up
   }
   std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
+  for (int i = 0; i < bench.runs; ++i) {
     auto start = std::chrono::steady_clock::now();
     session.run();
     ms.push_back(std::chrono::duration<double, std::milli>(
@@ -281,19 +319,38 @@ int benchCommand(const CommonFlags &flags, bool trainStep,
   }
   std::sort(ms.begin(), ms.end());
   double median = ms[ms.size() / 2];
-  if (json) {
-    fmt::print("{}\n", nlohmann::json{{"model", flags.model},
-                                      {"train", trainStep},
-                                      {"fusion", options.fusion},
-                                      {"median_ms", median},
-                                      {"min_ms", ms.front()},
-                                      {"runs", runs},
-                                      {"kernels", compiled.calls}}
-                           .dump());
-  } else {
-    fmt::print("{}: median {:.3f} ms, min {:.3f} ms over {} runs, {} kernel "
-               "calls\n",
-               flags.model, median, ms.front(), runs, compiled.calls);
+  nlohmann::json profile;
+  if (bench.profile) {
+    profile = profileCalls(session, bench.runs);
+  }
+  if (bench.json) {
+    nlohmann::json out{{"model", flags.model},  {"train", bench.train},
+                       {"fusion", options.fusion}, {"median_ms", median},
+                       {"min_ms", ms.front()},  {"runs", bench.runs},
+                       {"kernels", compiled.calls}};
+    if (bench.profile) {
+      out["profile"] = profile;
+    }
+    fmt::print("{}\n", out.dump());
+    return 0;
+  }
+  fmt::print("{}: median {:.3f} ms, min {:.3f} ms over {} runs, {} kernel "
+             "calls\n",
+             flags.model, median, ms.front(), bench.runs, compiled.calls);
+  if (bench.profile) {
+    double total = 0;
+    for (const auto &row : profile) {
+      total += row["median_ms"].get<double>();
+    }
+    fmt::print("{:>10} {:>6} {:>6}  {}\n", "ms", "%", "calls", "kernel");
+    for (const auto &row : profile) {
+      double rowMs = row["median_ms"].get<double>();
+      fmt::print("{:>10.3f} {:>6.1f} {:>6}  {}\n", rowMs,
+                 total > 0 ? 100 * rowMs / total : 0.0,
+                 row["calls"].get<int>(), row["label"].get<std::string>());
+    }
+    fmt::print("{:>10.3f} {:>6} {:>6}  (sum of per-call medians)\n", total,
+               "", "");
   }
   return 0;
 }
@@ -528,17 +585,18 @@ int main(int argc, char **argv) {
   trainFlags.trainer.batch = 32; // --batch overrides (Keras's default)
 
   CommonFlags benchFlags;
-  bool benchTrain = false, benchJson = false;
-  int benchRuns = 50;
+  BenchFlags b;
   CLI::App *bench = app.add_subcommand("bench", "Time a compiled model");
   benchFlags.add(bench);
-  std::string benchLoss = "sparse-cce";
-  bench->add_flag("--train", benchTrain,
+  bench->add_flag("--train", b.train,
                   "Time the training step (Adam; --loss, default sparse-cce)");
-  bench->add_option("--loss", benchLoss, "Loss of the timed training step");
-  bench->add_option("--runs", benchRuns, "Timed runs")
+  bench->add_option("--loss", b.loss, "Loss of the timed training step");
+  bench->add_option("--runs", b.runs, "Timed runs")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  bench->add_flag("--json", benchJson, "Print one JSON object");
+  bench->add_flag("--json", b.json, "Print one JSON object");
+  bench->add_flag("--profile", b.profile,
+                  "Also time each kernel call (per-call medians over --runs "
+                  "more runs), summed per op or fused group");
 
   std::string importModelPath, importOut, importWeights;
   int64_t importBatch = 0;
@@ -623,8 +681,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (*bench) {
-      return benchCommand(benchFlags, benchTrain, benchLoss, benchRuns,
-                          benchJson);
+      return benchCommand(benchFlags, b);
     }
     if (*trainApp) {
       if (trainCommon.batch > 0) {

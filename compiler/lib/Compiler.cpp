@@ -13,6 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/compiler/Compiler.h"
+
+#include "CompilerSourceHash.h"
 #include "kiln/codegen/Codegen.h"
 #include "kiln/ir/KilnDialect.h"
 #include "kiln/ir/KilnFusion.h"
@@ -262,6 +264,7 @@ struct Lowered {
   json outputs = json::array();
   std::vector<codegen::KernelSpec> specs;
   std::vector<std::vector<int>> callArgs;
+  std::vector<std::string> labels; // kiln::ir::kernelLabel of each call
   int viewOps = 0;
   json memory = json::object(); // arena_bytes, peak_live_bytes, naive_bytes
 };
@@ -396,6 +399,7 @@ Lowered lower(func::FuncOp func) {
     }
     out.specs.push_back(std::move(spec));
     out.callArgs.push_back(std::move(args));
+    out.labels.push_back(kiln::ir::kernelLabel(&op));
   }
   for (auto [value, param] : assigns) {
     codegen::KernelSpec copy;
@@ -404,6 +408,7 @@ Lowered lower(func::FuncOp func) {
     copy.outputs.push_back(tensorSpec(param));
     out.specs.push_back(std::move(copy));
     out.callArgs.push_back({bufferOf.at(value), bufferOf.at(param)});
+    out.labels.push_back("copy");
   }
   return out;
 }
@@ -465,7 +470,8 @@ CompiledModel compileModel(const std::string &modelPath,
   std::string cacheDir =
       options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir;
   std::string key =
-      hex(fnv1a(std::string(kPlanVersion) + "\n" + options.target +
+      hex(fnv1a(std::string(kPlanVersion) + "\n" + KILN_COMPILER_SOURCE_HASH +
+                "\n" + options.target +
                 (options.link ? "\n" : "\nobjects-only\n") + model->ir +
                 model->weightsHash));
   fs::path planDir = fs::path(cacheDir) / "models" / key;
@@ -515,6 +521,7 @@ CompiledModel compileModel(const std::string &modelPath,
   for (size_t i = 0; i < lowered.specs.size(); ++i) {
     calls.push_back({{"kernel", library.functionNames[i]},
                      {"op", lowered.specs[i].op},
+                     {"label", lowered.labels[i]},
                      {"args", lowered.callArgs[i]}});
   }
   std::vector<std::string> distinct = library.functionNames;
@@ -596,15 +603,7 @@ ModelSummary summarizeModel(const std::string &modelPath,
       ++summary.viewOps;
     } else if (llvm::isa<kiln::ir::KernelOpInterface>(op)) {
       ++summary.kernelOps;
-      if (auto fused = llvm::dyn_cast<kiln::ir::FusedOp>(op)) {
-        // "fused epilogue: conv2d+batch_norm+relu"
-        std::string ops;
-        for (Operation &inner : fused.getBody().front().without_terminator()) {
-          ops += (ops.empty() ? "" : "+") +
-                 inner.getName().stripDialect().str();
-        }
-        node.label = "fused " + fused.getKind().str() + ": " + ops;
-      }
+      node.label = kiln::ir::kernelLabel(&op);
     }
     if (op.getNumResults() == 1) {
       node.result =
@@ -624,6 +623,7 @@ std::string lowerPlanJson(const std::string &modelPath,
   for (size_t i = 0; i < lowered.specs.size(); ++i) {
     calls.push_back({{"kernel", ""},
                      {"op", lowered.specs[i].op},
+                     {"label", lowered.labels[i]},
                      {"args", lowered.callArgs[i]}});
   }
   json plan = {{"version", 1},

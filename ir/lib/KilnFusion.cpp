@@ -88,6 +88,18 @@ FailureOr<json> kiln::ir::kernelAttributes(Operation *op) {
   return out;
 }
 
+std::string kiln::ir::kernelLabel(Operation *op) {
+  auto fused = llvm::dyn_cast<FusedOp>(op);
+  if (!fused) {
+    return op->getName().stripDialect().str();
+  }
+  std::string ops;
+  for (Operation &inner : fused.getBody().front().without_terminator()) {
+    ops += (ops.empty() ? "" : "+") + inner.getName().stripDialect().str();
+  }
+  return "fused " + fused.getKind().str() + ": " + ops;
+}
+
 void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
   DenseOp::attachInterface<AnchorModel<DenseOp>>(*context);

@@ -372,6 +372,9 @@ Plan readPlan(const std::string &path) {
     PlanCall call;
     call.kernel = r.string(r.field(calls[i], where, "kernel"), where + ".kernel");
     call.op = r.string(r.field(calls[i], where, "op"), where + ".op");
+    call.label = calls[i].contains("label")
+                     ? r.string(calls[i]["label"], where + ".label")
+                     : call.op;
     const json &args = r.array(r.field(calls[i], where, "args"), where + ".args");
     for (size_t a = 0; a < args.size(); ++a) {
       call.args.push_back(r.index(args[a], PlanReader::at(where + ".args", a), count));

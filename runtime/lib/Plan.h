@@ -31,6 +31,7 @@ struct PlanOutput {
 struct PlanCall {
   std::string kernel;
   std::string op;
+  std::string label; // for reports; the op when the plan has none
   std::vector<int> args;
 };
 

@@ -9,6 +9,7 @@
 //            2. copy constants, initialize parameters;
 //            3. build one halide_buffer_t per (call, argument), so that
 //               run() only walks an array of prepared argument lists.
+#include <chrono>
 #include "FileIO.h"
 #include "Plan.h"
 #include "kiln/runtime/Runtime.h"
@@ -16,6 +17,7 @@
 
 #include <HalideRuntime.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -324,7 +326,7 @@ struct Session::Impl {
     argBegin.push_back(arg);
   }
 
-  void run() {
+  void checkInputsSet() {
     prepare();
     for (int b : plan.inputs) {
       if (!inputSet[b]) {
@@ -332,15 +334,37 @@ struct Session::Impl {
                     "' not set (call setInput or fillMissingInputs)");
       }
     }
-    for (size_t c = 0; c < plan.calls.size(); ++c) {
-      int status = callFunctions[c](callArgs.data() + argBegin[c]);
-      if (status != 0) {
-        const auto &call = plan.calls[c];
-        throw Error(plan.path + ": call " + std::to_string(c) + " (kernel '" +
-                    call.kernel + "', op '" + call.op + "') failed with status " +
-                    std::to_string(status));
-      }
+  }
+
+  void call(size_t c) {
+    int status = callFunctions[c](callArgs.data() + argBegin[c]);
+    if (status != 0) {
+      const auto &call = plan.calls[c];
+      throw Error(plan.path + ": call " + std::to_string(c) + " (kernel '" +
+                  call.kernel + "', op '" + call.op + "') failed with status " +
+                  std::to_string(status));
     }
+  }
+
+  void run() {
+    checkInputsSet();
+    for (size_t c = 0; c < plan.calls.size(); ++c) {
+      call(c);
+    }
+  }
+
+  std::vector<CallTime> profile() {
+    checkInputsSet();
+    std::vector<CallTime> times;
+    times.reserve(plan.calls.size());
+    for (size_t c = 0; c < plan.calls.size(); ++c) {
+      auto start = std::chrono::steady_clock::now();
+      call(c);
+      std::chrono::duration<double> took =
+          std::chrono::steady_clock::now() - start;
+      times.push_back({plan.calls[c].kernel, plan.calls[c].label, took.count()});
+    }
+    return times;
   }
 };
 
@@ -464,6 +488,8 @@ void Session::saveParameters(const std::string &path) const {
 }
 
 void Session::run() { impl_->run(); }
+
+std::vector<CallTime> Session::profile() { return impl_->profile(); }
 
 Tensor Session::output(const std::string &name) const {
   int b = impl_->find(impl_->outputBuffer, impl_->outputs, "output", name);

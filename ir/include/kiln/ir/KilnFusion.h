@@ -21,6 +21,11 @@ namespace kiln::ir {
 // Emits an error on the op and fails for attributes kiln cannot lower.
 mlir::FailureOr<nlohmann::json> kernelAttributes(mlir::Operation *op);
 
+// A human-readable name of a kernel op for reports: the op's name without
+// the dialect ("conv2d"), or for a fused op its kind and inner ops
+// ("fused epilogue: conv2d+batch_norm+relu").
+std::string kernelLabel(mlir::Operation *op);
+
 // Attaches FusionAnchorOpInterface to conv2d and dense (called from the
 // dialect's initialize(), after the ops are added).
 void attachFusionInterfaces(mlir::MLIRContext *context);

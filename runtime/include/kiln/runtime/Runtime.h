@@ -86,6 +86,13 @@ struct TensorInfo {
   DType dtype;
 };
 
+// One kernel call of a plan and the wall time it took (Session::profile).
+struct CallTime {
+  std::string kernel;
+  std::string op; // the op, or "fused epilogue: conv2d+batch_norm+relu"
+  double seconds = 0;
+};
+
 struct SessionOptions {
   uint64_t seed = 0; // parameter initialization and random inputs
 };
@@ -130,6 +137,9 @@ public:
   // Runs every kernel call in order; throws Error naming the kernel if one
   // fails.
   void run();
+  // run(), timing each kernel call with a steady clock; one entry per call,
+  // in plan order.
+  std::vector<CallTime> profile();
   Tensor output(const std::string &name) const;
 
   // Bytes of all buffers the session allocated (0 before prepare()): the
