@@ -43,7 +43,8 @@ struct CommonFlags {
   std::string cacheDir;
   bool verbose = false;
   std::string dumpKernels;
-  bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false;
+  bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
+       noBatchNormFolding = false;
 
   void add(CLI::App *cmd) {
     cmd->add_option("MODEL", model, "Model: kiln dialect .mlir")->required();
@@ -61,6 +62,9 @@ struct CommonFlags {
                   "Do not fuse elementwise ops into conv2d / dense");
     cmd->add_flag("--no-elementwise-fusion", noElementwiseFusion,
                   "Do not fuse chains of elementwise ops");
+    cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
+                  "Do not fold inference batch norms into conv2d / dense "
+                  "weights (they stay in the conv's epilogue)");
   }
 
   CompileOptions options() const {
@@ -73,6 +77,7 @@ struct CommonFlags {
     o.fusion = !noFusion;
     o.fuseEpilogues = !noEpilogueFusion;
     o.fuseElementwise = !noElementwiseFusion;
+    o.foldBatchNorm = !noBatchNormFolding;
     return o;
   }
 };
@@ -327,7 +332,8 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
     nlohmann::json out{{"model", flags.model},  {"train", bench.train},
                        {"fusion", options.fusion}, {"median_ms", median},
                        {"min_ms", ms.front()},  {"runs", bench.runs},
-                       {"kernels", compiled.calls}};
+                       {"kernels", compiled.calls},
+                       {"load_time_kernels", compiled.loadTimeCalls}};
     if (bench.profile) {
       out["profile"] = profile;
     }
@@ -335,8 +341,11 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
     return 0;
   }
   fmt::print("{}: median {:.3f} ms, min {:.3f} ms over {} runs, {} kernel "
-             "calls\n",
-             flags.model, median, ms.front(), bench.runs, compiled.calls);
+             "calls{}\n",
+             flags.model, median, ms.front(), bench.runs, compiled.calls,
+             compiled.loadTimeCalls
+                 ? fmt::format(" (+{} at load time)", compiled.loadTimeCalls)
+                 : std::string());
   if (bench.profile) {
     double total = 0;
     for (const auto &row : profile) {
@@ -434,6 +443,7 @@ int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
     nlohmann::json out = {{"inputs", summary.inputs},
                           {"outputs", summary.outputs},
                           {"kernel_ops", summary.kernelOps},
+                          {"load_time_ops", summary.loadTimeOps},
                           {"view_ops", summary.viewOps},
                           {"params", summary.params},
                           {"parameter_elements", summary.parameterCount}};
@@ -452,9 +462,12 @@ int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
   for (const auto &node : summary.nodes) {
     fmt::print("  {:<18} {:<24} {}\n", node.name, node.label, node.result);
   }
-  fmt::print("{} kernel ops, {} views, {} parameters ({} elements)\n",
-             summary.kernelOps, summary.viewOps, summary.params,
-             summary.parameterCount);
+  fmt::print("{} kernel ops{}, {} views, {} parameters ({} elements)\n",
+             summary.kernelOps,
+             summary.loadTimeOps
+                 ? fmt::format(" (+{} at load time)", summary.loadTimeOps)
+                 : std::string(),
+             summary.viewOps, summary.params, summary.parameterCount);
   return 0;
 }
 

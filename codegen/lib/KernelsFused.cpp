@@ -215,8 +215,61 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
   return {arguments, out};
 }
 
+//===----------------------------------------------------------------------===//
+// fold_batch_norm: weight [O,...], [bias [O]], gamma, beta, mean, var [O]
+// -> weight * scale[o], (bias - mean) * scale + beta, with
+// scale = gamma / sqrt(var + epsilon). Runs once per parameter change.
+//===----------------------------------------------------------------------===//
+
+void validateFoldBatchNorm(const KernelSpec &s) {
+  expectCounts(s, 5, 6, 2);
+  expectF32Except(s);
+  expectValidShapes(s);
+  expectMinRank(s, s.inputs[0], "weight", 2);
+  std::vector<int64_t> c = {s.inputs[0].shape[0]};
+  const char *names[] = {"bias", "gamma", "beta", "mean", "var"};
+  size_t first = s.inputs.size() == 6 ? 0 : 1;
+  for (size_t i = 1; i < s.inputs.size(); ++i) {
+    expectShape(s, s.inputs[i], names[first + i - 1], c);
+  }
+  expectShape(s, s.outputs[0], "folded_weight", s.inputs[0].shape);
+  expectShape(s, s.outputs[1], "folded_bias", c);
+  attrFloat(s, "epsilon");
+}
+
+Kernel buildFoldBatchNorm(const KernelSpec &s, const Target &target) {
+  bool hasBias = s.inputs.size() == 6;
+  ImageParam weight = makeInput(s.inputs[0], "weight");
+  std::vector<ImageParam> params = {weight};
+  for (size_t i = 1; i < s.inputs.size(); ++i) {
+    params.push_back(makeInput(s.inputs[i], "in" + std::to_string(i)));
+  }
+  size_t g = hasBias ? 2 : 1;
+  ImageParam gamma = params[g], beta = params[g + 1], mean = params[g + 2],
+             var = params[g + 3];
+  Expr eps = cast<float>(Expr(attrFloat(s, "epsilon")));
+  Var c("c");
+  Func scale("scale");
+  scale(c) = gamma(c) / sqrt(var(c) + eps);
+  scale.compute_root();
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  Func foldedWeight("folded_weight"), foldedBias("folded_bias");
+  foldedWeight(v) = weight(v) * scale(v.back()); // O is the outermost dim
+  Expr bias = hasBias ? Expr(params[1](c)) : Expr(0.0f);
+  foldedBias(c) = (bias - mean(c)) * scale(c) + beta(c);
+  constrainOutput(foldedWeight, s.outputs[0]);
+  constrainOutput(foldedBias, s.outputs[1]);
+  scheduleElementwise(foldedWeight, v, halideShape(s.outputs[0]), target);
+  scheduleElementwise(foldedBias, {c}, halideShape(s.outputs[1]), target);
+  return {std::vector<Argument>(params.begin(), params.end()),
+          std::vector<Func>{foldedWeight, foldedBias}};
+}
+
 } // namespace
 
-void registerFusedOps(OpRegistry &r) { r["fused"] = {validateFused, buildFused}; }
+void registerFusedOps(OpRegistry &r) {
+  r["fused"] = {validateFused, buildFused};
+  r["fold_batch_norm"] = {validateFoldBatchNorm, buildFoldBatchNorm};
+}
 
 } // namespace kiln::codegen::detail

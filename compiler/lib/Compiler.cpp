@@ -82,6 +82,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fuse = options.fusion;
     pipeline.fusion.epilogue = options.fuseEpilogues;
     pipeline.fusion.elementwise = options.fuseElementwise;
+    pipeline.foldBatchNorm = options.foldBatchNorm;
     passes::buildInferencePipeline(pm, pipeline);
     return;
   }
@@ -91,6 +92,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.fuse = options.fusion;
   pipeline.fusion.epilogue = options.fuseEpilogues;
   pipeline.fusion.elementwise = options.fuseElementwise;
+  pipeline.foldBatchNorm = options.foldBatchNorm;
   pipeline.loss.loss = t.loss;
   pipeline.loss.delta = t.delta;
   pipeline.loss.l1 = t.l1;
@@ -265,6 +267,7 @@ struct Lowered {
   std::vector<codegen::KernelSpec> specs;
   std::vector<std::vector<int>> callArgs;
   std::vector<std::string> labels; // kiln::ir::kernelLabel of each call
+  std::vector<bool> once;          // load-time calls (kiln.load_time)
   int viewOps = 0;
   json memory = json::object(); // arena_bytes, peak_live_bytes, naive_bytes
 };
@@ -400,6 +403,7 @@ Lowered lower(func::FuncOp func) {
     out.specs.push_back(std::move(spec));
     out.callArgs.push_back(std::move(args));
     out.labels.push_back(kiln::ir::kernelLabel(&op));
+    out.once.push_back(op.hasAttr(kiln::ir::kLoadTimeAttr));
   }
   for (auto [value, param] : assigns) {
     codegen::KernelSpec copy;
@@ -409,6 +413,7 @@ Lowered lower(func::FuncOp func) {
     out.specs.push_back(std::move(copy));
     out.callArgs.push_back({bufferOf.at(value), bufferOf.at(param)});
     out.labels.push_back("copy");
+    out.once.push_back(false);
   }
   return out;
 }
@@ -489,7 +494,9 @@ CompiledModel compileModel(const std::string &modelPath,
     if (usable) {
       result.cached = true;
       result.kernels = plan.value("kernel_count", 0);
-      result.calls = static_cast<int>(plan["calls"].size());
+      for (const json &call : plan["calls"]) {
+        ++(call.value("once", false) ? result.loadTimeCalls : result.calls);
+      }
       result.originalSeconds = plan.value("compile_seconds", 0.0);
       result.seconds = secondsSince(start);
       return result;
@@ -522,6 +529,7 @@ CompiledModel compileModel(const std::string &modelPath,
     calls.push_back({{"kernel", library.functionNames[i]},
                      {"op", lowered.specs[i].op},
                      {"label", lowered.labels[i]},
+                     {"once", lowered.once[i]},
                      {"args", lowered.callArgs[i]}});
   }
   std::vector<std::string> distinct = library.functionNames;
@@ -529,7 +537,9 @@ CompiledModel compileModel(const std::string &modelPath,
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
 
   result.kernels = static_cast<int>(distinct.size());
-  result.calls = static_cast<int>(calls.size());
+  result.loadTimeCalls = static_cast<int>(
+      std::count(lowered.once.begin(), lowered.once.end(), true));
+  result.calls = static_cast<int>(calls.size()) - result.loadTimeCalls;
   result.kernelsCompiled = library.kernelsCompiled;
   result.seconds = secondsSince(start);
   result.originalSeconds = result.seconds;
@@ -602,13 +612,18 @@ ModelSummary summarizeModel(const std::string &modelPath,
     } else if (llvm::isa<kiln::ir::ViewOpInterface>(op)) {
       ++summary.viewOps;
     } else if (llvm::isa<kiln::ir::KernelOpInterface>(op)) {
-      ++summary.kernelOps;
       node.label = kiln::ir::kernelLabel(&op);
+      if (op.hasAttr(kiln::ir::kLoadTimeAttr)) {
+        ++summary.loadTimeOps;
+        node.label += " (load time)";
+      } else {
+        ++summary.kernelOps;
+      }
     }
-    if (op.getNumResults() == 1) {
-      node.result =
-          shapeString(llvm::cast<RankedTensorType>(op.getResult(0).getType()));
-      nodeOf[op.getResult(0)] = static_cast<int>(summary.nodes.size());
+    for (Value result : op.getResults()) {
+      node.result += (node.result.empty() ? "" : ", ") +
+                     shapeString(llvm::cast<RankedTensorType>(result.getType()));
+      nodeOf[result] = static_cast<int>(summary.nodes.size());
     }
     summary.nodes.push_back(node);
   }
@@ -624,6 +639,7 @@ std::string lowerPlanJson(const std::string &modelPath,
     calls.push_back({{"kernel", ""},
                      {"op", lowered.specs[i].op},
                      {"label", lowered.labels[i]},
+                     {"once", lowered.once[i]},
                      {"args", lowered.callArgs[i]}});
   }
   json plan = {{"version", 1},

@@ -202,3 +202,31 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
   attrs["nodes"] = std::move(nodes);
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// FoldBatchNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+FoldBatchNormOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto weight = llvm::cast<RankedTensorType>(getWeight().getType());
+  if (weight.getRank() < 2) {
+    return emitOpError() << "expects a weight with the output channel first "
+                            "and rank >= 2, got "
+                         << weight;
+  }
+  auto channels = RankedTensorType::get({weight.getDimSize(0)},
+                                        weight.getElementType());
+  SmallVector<Value> perChannel = {getGamma(), getBeta(), getMean(), getVar()};
+  if (getBias()) {
+    perChannel.push_back(getBias());
+  }
+  for (Value v : perChannel) {
+    if (v.getType() != channels) {
+      return emitOpError() << "per-channel operand " << v.getType()
+                           << " does not match the weight's " << channels;
+    }
+  }
+  types.append({weight, channels});
+  return success();
+}

@@ -49,10 +49,16 @@ Liveness analyzeLiveness(func::FuncOp func, bool inPlace) {
   }
   live.kernelCount = step;
 
-  // 2. Storage returned to the caller stays outside the arena.
+  // 2. Storage returned to the caller stays outside the arena, and so do
+  //    the results of load-time kernels, which must survive between runs.
   llvm::DenseSet<Value> external;
   for (Value value : body.getTerminator()->getOperands()) {
     external.insert(storageRoot(value));
+  }
+  for (Operation &op : body) {
+    if (op.hasAttr(kiln::ir::kLoadTimeAttr)) {
+      external.insert(op.getResults().begin(), op.getResults().end());
+    }
   }
   auto inArena = [&](Value root) {
     Operation *def = root.getDefiningOp();

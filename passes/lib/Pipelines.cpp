@@ -32,21 +32,47 @@ static void addFront(mlir::OpPassManager &pm, int64_t batch,
   }
 }
 
+// What the end of a pipeline does besides fusion.
+struct BackOptions {
+  bool fuse = true;
+  KilnFuseOptions fusion;
+  // A graph that never updates its parameters (inference, evaluation): BN
+  // folding applies and parameter-only kernels run at load time.
+  bool inference = false;
+  bool foldBatchNorm = true;
+  int64_t memoryBudget = 0;
+};
+
 // Clean-up, fusion, then the memory passes: the end of every pipeline.
-static void addBack(mlir::OpPassManager &pm, bool fuse,
-                    const KilnFuseOptions &fusion, int64_t memoryBudget) {
+static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
-  if (fuse) {
-    pm.addPass(createKilnFuse(fusion));
+  if (options.fuse && options.inference && options.foldBatchNorm) {
+    pm.addPass(createKilnFoldBatchNorm());
   }
-  addMemoryPasses(pm, memoryBudget);
+  if (options.fuse) {
+    pm.addPass(createKilnFuse(options.fusion));
+  }
+  if (options.inference) {
+    pm.addPass(createKilnHoistLoadTime());
+  }
+  addMemoryPasses(pm, options.memoryBudget);
+}
+
+template <typename Options>
+static BackOptions backOptions(const Options &options, bool inference) {
+  BackOptions back;
+  back.fuse = options.fuse;
+  back.fusion = options.fusion;
+  back.inference = inference;
+  back.foldBatchNorm = options.foldBatchNorm;
+  return back;
 }
 
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options) {
   addFront(pm, options.batch, nullptr);
-  addBack(pm, options.fuse, options.fusion, /*memoryBudget=*/0);
+  addBack(pm, backOptions(options, /*inference=*/true));
 }
 
 void buildTrainPipeline(mlir::OpPassManager &pm,
@@ -55,7 +81,9 @@ void buildTrainPipeline(mlir::OpPassManager &pm,
   pm.addPass(createKilnTrainingMode());
   pm.addPass(createKilnAutodiff());
   pm.addPass(createKilnOptimizer(options.optimizer));
-  addBack(pm, options.fuse, options.fusion, options.memoryBudget);
+  BackOptions back = backOptions(options, /*inference=*/false);
+  back.memoryBudget = options.memoryBudget;
+  addBack(pm, back);
 }
 
 void buildGradientPipeline(mlir::OpPassManager &pm,
@@ -63,13 +91,15 @@ void buildGradientPipeline(mlir::OpPassManager &pm,
   addFront(pm, options.batch, &options.loss);
   pm.addPass(createKilnTrainingMode());
   pm.addPass(createKilnAutodiff());
-  addBack(pm, options.fuse, options.fusion, options.memoryBudget);
+  BackOptions back = backOptions(options, /*inference=*/false);
+  back.memoryBudget = options.memoryBudget;
+  addBack(pm, back);
 }
 
 void buildEvalPipeline(mlir::OpPassManager &pm,
                        const TrainPipelineOptions &options) {
   addFront(pm, options.batch, &options.loss);
-  addBack(pm, options.fuse, options.fusion, /*memoryBudget=*/0);
+  addBack(pm, backOptions(options, /*inference=*/true));
 }
 
 namespace {
@@ -88,6 +118,10 @@ struct TrainPipelineCLOptions
                     llvm::cl::init(0.0)};
   Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run kiln-fuse"),
                     llvm::cl::init(true)};
+  Option<bool> foldBatchNorm{
+      *this, "fold-batch-norm",
+      llvm::cl::desc("Run kiln-fold-batch-norm (eval pipeline, with fuse)"),
+      llvm::cl::init(true)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",
       llvm::cl::desc("Arena bytes to fit in by rematerializing (0: off)"),
@@ -101,6 +135,7 @@ struct TrainPipelineCLOptions
     options.loss.l2 = l2;
     options.optimizer.kind = optimizer;
     options.fuse = fuse;
+    options.foldBatchNorm = foldBatchNorm;
     options.memoryBudget = memoryBudget;
     return options;
   }
@@ -114,6 +149,10 @@ struct InferencePipelineCLOptions
                         llvm::cl::init(0)};
   Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run kiln-fuse"),
                     llvm::cl::init(true)};
+  Option<bool> foldBatchNorm{
+      *this, "fold-batch-norm",
+      llvm::cl::desc("Run kiln-fold-batch-norm (with fuse)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -126,6 +165,7 @@ void registerAllPasses() {
         InferencePipelineOptions options;
         options.batch = cl.batch;
         options.fuse = cl.fuse;
+        options.foldBatchNorm = cl.foldBatchNorm;
         buildInferencePipeline(pm, options);
       });
   mlir::PassPipelineRegistration<TrainPipelineCLOptions>(

@@ -375,6 +375,12 @@ Plan readPlan(const std::string &path) {
     call.label = calls[i].contains("label")
                      ? r.string(calls[i]["label"], where + ".label")
                      : call.op;
+    if (calls[i].contains("once")) {
+      if (!calls[i]["once"].is_boolean()) {
+        r.fail(where + ".once", "expected true or false");
+      }
+      call.once = calls[i]["once"].get<bool>();
+    }
     const json &args = r.array(r.field(calls[i], where, "args"), where + ".args");
     for (size_t a = 0; a < args.size(); ++a) {
       call.args.push_back(r.index(args[a], PlanReader::at(where + ".args", a), count));

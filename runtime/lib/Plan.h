@@ -32,6 +32,7 @@ struct PlanCall {
   std::string kernel;
   std::string op;
   std::string label; // for reports; the op when the plan has none
+  bool once = false;  // load-time call: only after the parameters change
   std::vector<int> args;
 };
 

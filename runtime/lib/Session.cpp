@@ -75,6 +75,9 @@ struct Session::Impl {
   std::vector<int> root; // per buffer: the buffer owning its storage
 
   bool prepared = false;
+  // The parameters changed since the load-time calls (`once`) last ran:
+  // set by prepare() and every parameter write.
+  bool loadTimeStale = true;
   std::unique_ptr<uint8_t, ArenaDeleter> persistent;
   std::unique_ptr<uint8_t, ArenaDeleter> ownArena; // unless lent
   uint8_t *arena = nullptr;                        // own or lent
@@ -135,6 +138,9 @@ struct Session::Impl {
     if (value.shape != expected.shape || value.dtype != expected.dtype) {
       throw Error(std::string(what) + " '" + name + "': expected " +
                   describe(info(b, name)) + ", got " + value.shapeString());
+    }
+    if (expected.kind == BufferKind::Param) {
+      loadTimeStale = true;
     }
     if (value.bytes.size() != byteSize(b)) {
       throw Error(std::string(what) + " '" + name + "': tensor holds " +
@@ -346,11 +352,18 @@ struct Session::Impl {
     }
   }
 
+  // Load-time calls run only when the parameters changed since they last
+  // ran.
+  bool skip(size_t c) const { return plan.calls[c].once && !loadTimeStale; }
+
   void run() {
     checkInputsSet();
     for (size_t c = 0; c < plan.calls.size(); ++c) {
-      call(c);
+      if (!skip(c)) {
+        call(c);
+      }
     }
+    loadTimeStale = false;
   }
 
   std::vector<CallTime> profile() {
@@ -358,12 +371,16 @@ struct Session::Impl {
     std::vector<CallTime> times;
     times.reserve(plan.calls.size());
     for (size_t c = 0; c < plan.calls.size(); ++c) {
+      if (skip(c)) {
+        continue;
+      }
       auto start = std::chrono::steady_clock::now();
       call(c);
       std::chrono::duration<double> took =
           std::chrono::steady_clock::now() - start;
       times.push_back({plan.calls[c].kernel, plan.calls[c].label, took.count()});
     }
+    loadTimeStale = false;
     return times;
   }
 };

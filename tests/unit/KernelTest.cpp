@@ -220,6 +220,41 @@ void addBatchNorm(CaseTable &table, const std::string &name,
   table.add(name, "batch_norm", attrs, f32({x, weight, bias, mean, var}), {y});
 }
 
+// fold_batch_norm against the formula in plain double precision:
+// scale = gamma / sqrt(var + eps), weight[o, ...] * scale[o],
+// (bias - mean) * scale + beta.
+void addFoldBatchNorm(CaseTable &table, const std::string &name,
+                      std::vector<int64_t> weightShape, bool withBias,
+                      double epsilon) {
+  Rng rng("fold_batch_norm/" + name);
+  const int64_t c = weightShape[0];
+  ref::Tensor weight = rng.tensor(weightShape, -1, 1);
+  ref::Tensor bias = rng.tensor({c}, -1, 1);
+  ref::Tensor gamma = rng.tensor({c}, 0.5, 1.5);
+  ref::Tensor beta = rng.tensor({c}, -1, 1);
+  ref::Tensor mean = rng.tensor({c}, -1, 1);
+  ref::Tensor var = rng.tensor({c}, 0.01, 2);
+  ref::Tensor foldedWeight(weightShape), foldedBias({c});
+  const int64_t perChannel = weight.numElements() / c;
+  for (int64_t o = 0; o < c; ++o) {
+    double scale = gamma.data[o] / std::sqrt(var.data[o] + epsilon);
+    for (int64_t i = 0; i < perChannel; ++i) {
+      foldedWeight.data[o * perChannel + i] =
+          weight.data[o * perChannel + i] * scale;
+    }
+    foldedBias.data[o] =
+        ((withBias ? bias.data[o] : 0.0) - mean.data[o]) * scale +
+        beta.data[o];
+  }
+  std::vector<ref::Tensor> inputs = {weight};
+  if (withBias) {
+    inputs.push_back(bias);
+  }
+  inputs.insert(inputs.end(), {gamma, beta, mean, var});
+  table.add(name, "fold_batch_norm", {{"epsilon", epsilon}}, f32(inputs),
+            {foldedWeight, foldedBias});
+}
+
 void addLayerNorm(CaseTable &table, const std::string &name,
                   std::vector<int64_t> xShape, int64_t axis, bool affine,
                   double epsilon, double low = -2, double high = 3) {
@@ -517,6 +552,11 @@ CaseTable buildCases() {
   addBatchNorm(t, "eval_n3_c5_4x4", {3, 5, 4, 4}, false, 1e-5);
   addBatchNorm(t, "eval_2d_c17", {2, 17}, false, 1e-5);
   addBatchNorm(t, "eval_n1_eps1e-3", {1, 3, 5, 5}, false, 1e-3);
+  addFoldBatchNorm(t, "conv_5x3x3x3", {5, 3, 3, 3}, false, 1e-5);
+  addFoldBatchNorm(t, "conv_bias_17x2x1x3", {17, 2, 1, 3}, true, 1e-3);
+  addFoldBatchNorm(t, "depthwise_4x1x3x3", {4, 1, 3, 3}, true, 1e-5);
+  addFoldBatchNorm(t, "one_1x1x1x1", {1, 1, 1, 1}, false, 1e-5);
+  addFoldBatchNorm(t, "dense_bias_7x33", {7, 33}, true, 1e-5);
   addBatchNorm(t, "train_n3_c5_4x4", {3, 5, 4, 4}, true, 1e-5);
   addBatchNorm(t, "train_2d_n4_c3", {4, 3}, true, 1e-5);
   addBatchNorm(t, "train_n1_c3_5x5", {1, 3, 5, 5}, true, 1e-5);
@@ -788,6 +828,7 @@ KILN_KERNEL_CASES(MaxPool2d, "max_pool2d");
 KILN_KERNEL_CASES(AvgPool2d, "avg_pool2d");
 KILN_KERNEL_CASES(GlobalAvgPool, "global_avg_pool");
 KILN_KERNEL_CASES(BatchNorm, "batch_norm");
+KILN_KERNEL_CASES(FoldBatchNorm, "fold_batch_norm");
 KILN_KERNEL_CASES(LayerNorm, "layer_norm");
 KILN_KERNEL_CASES(Add, "add");
 KILN_KERNEL_CASES(Sub, "sub");

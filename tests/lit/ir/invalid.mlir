@@ -365,3 +365,19 @@ func.func @fused_yield(%x: tensor<2xf32>) -> tensor<2xf32> {
   }
   return %f : tensor<2xf32>
 }
+
+// -----
+
+func.func @fold_batch_norm_channels(%w: tensor<4x2x3x3xf32>, %c: tensor<3xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{per-channel operand 'tensor<3xf32>' does not match the weight's 'tensor<4xf32>'}}
+  %fw, %fb = kiln.fold_batch_norm %w, %c, %c, %c, %c : (tensor<4x2x3x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<4x2x3x3xf32>, tensor<4xf32>)
+  return %fb : tensor<4xf32>
+}
+
+// -----
+
+func.func @fold_batch_norm_rank(%w: tensor<4xf32>, %c: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{expects a weight with the output channel first and rank >= 2}}
+  %fw, %fb = kiln.fold_batch_norm %w, %c, %c, %c, %c : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
+  return %fb : tensor<4xf32>
+}

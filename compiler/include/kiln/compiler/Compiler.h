@@ -58,6 +58,7 @@ struct CompileOptions {
   bool fusion = true;           // kiln-fuse (false: one kernel per op)
   bool fuseEpilogues = true;    // kiln-fuse patterns, each switchable
   bool fuseElementwise = true;
+  bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them
 };
@@ -65,7 +66,8 @@ struct CompileOptions {
 struct CompiledModel {
   std::string planPath;       // plan.json for kiln::runtime::Session::load
   int kernels = 0;            // distinct kernel functions in the library
-  int calls = 0;              // kernel calls per run
+  int calls = 0;              // kernel calls per run, load-time ones excluded
+  int loadTimeCalls = 0;      // calls run once per parameter change
   int kernelsCompiled = 0;    // built by this call (0 on a cache hit)
   bool cached = false;        // the whole plan came from the cache
   double seconds = 0;         // wall time of this compilation
@@ -98,6 +100,7 @@ struct ModelSummary {
   std::vector<std::string> inputs, outputs;
   int64_t parameterCount = 0;         // elements over all params
   int kernelOps = 0, viewOps = 0, params = 0;
+  int loadTimeOps = 0;                // kernel ops run once per parameter change
   std::string ir;                     // the module after the pipeline
 };
 ModelSummary summarizeModel(const std::string &modelPath,

@@ -15,6 +15,11 @@
 #include "kiln/ir/KilnDialect.h.inc"
 
 namespace kiln::ir {
+// Unit attribute of kernel ops that read only parameters and constants
+// (kiln-hoist-load-time): run once per parameter change, results kept
+// outside the arena.
+inline constexpr const char *kLoadTimeAttr = "kiln.load_time";
+
 // Checks that an op's declared result types equal the inferred ones.
 mlir::LogicalResult verifyInferredTypes(mlir::Operation *op);
 // Result type of numpy broadcasting of the two operands.

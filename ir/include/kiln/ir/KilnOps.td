@@ -633,6 +633,30 @@ def Kiln_RunningStatsUpdateOp : Kiln_TrainOp<"running_stats_update",
   let results = (outs Kiln_F32Tensor:$new_mean, Kiln_F32Tensor:$new_var);
 }
 
+def Kiln_FoldBatchNormOp : Kiln_KernelOp<"fold_batch_norm"> {
+  let summary = "fold an inference batch norm into the preceding layer's weights";
+  let description = [{
+    For `batch_norm(layer(x, weight, bias))` with running statistics, the
+    weight and bias that make `layer(x, folded_weight, folded_bias)` equal:
+    `scale = gamma / sqrt(var + epsilon)`,
+    `folded_weight[o, ...] = weight[o, ...] * scale[o]`,
+    `folded_bias = (bias - mean) * scale + beta` (`bias` 0 when absent).
+    `weight` has the output channel first (conv2d `[O,C/g,KH,KW]`, dense
+    `[O,K]`). Made by `kiln-fold-batch-norm`; over parameters it runs once
+    per parameter change (`kiln-hoist-load-time`).
+
+    ```mlir
+    %w2, %b2 = kiln.fold_batch_norm %w, %g, %beta, %m, %v {epsilon = 1.0e-05 : f32}
+        : (tensor<8x1x3x3xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<8x1x3x3xf32>, tensor<8xf32>)
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$weight, Optional<Kiln_F32Tensor>:$bias,
+      Kiln_F32Tensor:$gamma, Kiln_F32Tensor:$beta, Kiln_F32Tensor:$mean,
+      Kiln_F32Tensor:$var, DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Kiln_F32Tensor:$folded_weight,
+                      Kiln_F32Tensor:$folded_bias);
+}
+
 def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
     "gradients of layer_norm"> {
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,

@@ -20,12 +20,13 @@ struct InferencePipelineOptions {
   int64_t batch = 0; // 0 keeps the model's batch size
   KilnFuseOptions fusion;
   bool fuse = true;  // false: one kernel per op (kiln --no-fusion)
+  bool foldBatchNorm = true; // kiln-fold-batch-norm (when fuse)
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
-// shape inference (with the batch), canonicalization, CSE, fusion, then the
-// memory passes (kiln-schedule-for-memory, kiln-plan-memory), as every
-// pipeline.
+// shape inference (with the batch), canonicalization, CSE, batch norm
+// folding and fusion, kiln-hoist-load-time, then the memory passes
+// (kiln-schedule-for-memory, kiln-plan-memory), as every pipeline.
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options);
 
@@ -33,6 +34,7 @@ struct TrainPipelineOptions {
   int64_t batch = 0;
   KilnFuseOptions fusion;
   bool fuse = true;
+  bool foldBatchNorm = true; // the eval pipeline's kiln-fold-batch-norm
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
   // Training and gradients: recompute cheap forward values until the arena

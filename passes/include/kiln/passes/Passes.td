@@ -127,6 +127,35 @@ def KilnOptimizer : Pass<"kiln-optimizer", "mlir::ModuleOp"> {
 // Fusion
 //===----------------------------------------------------------------------===//
 
+def KilnFoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::ModuleOp"> {
+  let summary = "Fold inference batch norms into the preceding conv2d / dense";
+  let description = [{
+    `batch_norm(conv2d(x, w, b))` with running statistics (`training =
+    false`) becomes `conv2d(x, w', b')`, where `w', b' =
+    kiln.fold_batch_norm(w, b, gamma, beta, mean, var)` (docs/fusion.md);
+    the same for `dense`. The layer's result must have no other use.
+    - When every operand of the fold is a `kiln.constant`, the pass computes
+      the folded weight and bias itself (in double precision, stored as
+      f32) and the layer reads two new constants.
+    - Otherwise (runtime parameters) the `kiln.fold_batch_norm` op stays:
+      `kiln-hoist-load-time` marks it to run once per parameter change, not
+      per inference.
+    Only for inference graphs: in training the statistics are the batch's.
+  }];
+}
+
+def KilnHoistLoadTime : Pass<"kiln-hoist-load-time", "mlir::ModuleOp"> {
+  let summary = "Mark kernels that read only parameters and constants";
+  let description = [{
+    A kernel op whose operands all come (through views) from `kiln.param`,
+    `kiln.constant` or other marked kernels gets the unit attribute
+    `kiln.load_time`. Its plan call is flagged `once`: the runtime runs it
+    when the parameters were (re)loaded or set, and skips it otherwise; its
+    results live outside the arena so they survive between runs. Only for
+    graphs that do not update their parameters (inference, evaluation).
+  }];
+}
+
 def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
   let summary = "Group producer-consumer chains into kiln.fused kernels";
   let description = [{
