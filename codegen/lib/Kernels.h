@@ -166,6 +166,12 @@ Halide::Func buildDenseWithEpilogue(const KernelSpec &spec,
                                     const Epilogue &epilogue,
                                     const Halide::Target &target);
 
+// batch_norm_train with an epilogue on y: outputs {y, mean, var}, over the
+// input parameters (x, weight, bias).
+std::vector<Halide::Func> buildBatchNormTrainWithEpilogue(
+    const KernelSpec &spec, const std::vector<Halide::ImageParam> &in,
+    const Epilogue &epilogue, const Halide::Target &target);
+
 void registerFusedOps(OpRegistry &registry);
 
 //===----------------------------------------------------------------------===//

@@ -8,6 +8,7 @@
 //         "nodes": [{"op", "attrs", "operands": [-1 = running value, k]}]}
 #include "Kernels.h"
 
+#include <map>
 #include <set>
 
 using namespace Halide;
@@ -44,20 +45,29 @@ KernelSpec anchorSpec(const KernelSpec &s) {
   return spec;
 }
 
+// Anchors and the number of outputs each gives the fused kernel: the
+// chain's value (from the anchor's first output), then its other outputs.
+const std::map<std::string, size_t> &anchorOutputs() {
+  static const std::map<std::string, size_t> anchors = {
+      {"conv2d", 1}, {"dense", 1}, {"batch_norm_train", 3}};
+  return anchors;
+}
+
 void validateFused(const KernelSpec &s) {
-  expectCounts(s, 1, 64, 1);
-  expectF32Except(s);
   for (const char *key : {"anchor", "anchor_attrs", "anchor_inputs", "nodes"}) {
     if (!s.attrs.contains(key)) {
       fail(s, std::string("missing attribute '") + key + "'");
     }
   }
   const std::string anchor = s.attrs.at("anchor").get<std::string>();
+  auto outputs = anchorOutputs().find(anchor);
+  if (!anchor.empty() && outputs == anchorOutputs().end()) {
+    fail(s, "unsupported anchor '" + anchor + "'");
+  }
+  expectCounts(s, 1, 64, anchor.empty() ? 1 : outputs->second);
+  expectF32Except(s);
   bool haveValue = false;
   if (!anchor.empty()) {
-    if (anchor != "conv2d" && anchor != "dense") {
-      fail(s, "unsupported anchor '" + anchor + "'");
-    }
     for (int64_t index : s.attrs.at("anchor_inputs")) {
       if (index < 0 || index >= static_cast<int64_t>(s.inputs.size())) {
         fail(s, "anchor input index out of range");
@@ -201,6 +211,10 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
       anchorParams.push_back(params[index]);
     }
     KernelSpec spec = anchorSpec(s);
+    if (anchor == "batch_norm_train") {
+      return {arguments, buildBatchNormTrainWithEpilogue(spec, anchorParams,
+                                                         epilogue, target)};
+    }
     Func out = anchor == "conv2d"
                    ? buildConv2dWithEpilogue(spec, anchorParams, epilogue, target)
                    : buildDenseWithEpilogue(spec, anchorParams, epilogue, target);

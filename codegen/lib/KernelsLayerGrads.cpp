@@ -214,15 +214,18 @@ void validateBatchNormTrain(const KernelSpec &s) {
 
 Expr channelOf(const std::vector<Var> &v) { return v[v.size() - 2]; }
 
+} // namespace
+
 // Target: x86-64 AVX-512, 2 cores. Two-pass statistics (channelSum: one
 // channel per task, partial sums vectorized along the innermost dim), then
-// y as one FMA per element (scheduleElementwise). Memory bound: x is read
-// three times.
-Kernel buildBatchNormTrain(const KernelSpec &s, const Target &target) {
+// y as one FMA per element (scheduleElementwise) with the epilogue applied
+// in the same loop. Memory bound: x is read three times.
+std::vector<Func>
+buildBatchNormTrainWithEpilogue(const KernelSpec &s,
+                                const std::vector<ImageParam> &in,
+                                const Epilogue &epilogue, const Target &target) {
   const TensorSpec &xs = s.inputs[0];
-  ImageParam x = makeInput(xs, "x");
-  ImageParam weight = makeInput(s.inputs[1], "weight");
-  ImageParam bias = makeInput(s.inputs[2], "bias");
+  ImageParam x = in[0], weight = in[1], bias = in[2];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
   Var c("c");
@@ -243,14 +246,26 @@ Kernel buildBatchNormTrain(const KernelSpec &s, const Target &target) {
   scale(c) = weight(c) / sqrt(var(c) + eps);
   shift(c) = bias(c) - mean(c) * scale(c);
   std::vector<Var> v = makeVars(extents.size());
-  y(v) = x(v) * scale(channelOf(v)) + shift(channelOf(v));
+  y(v) = epilogue(x(v) * scale(channelOf(v)) + shift(channelOf(v)), v);
   constrainOutput(y, s.outputs[0]);
   constrainOutput(mean, s.outputs[1]);
   constrainOutput(var, s.outputs[2]);
   scale.compute_root();
   shift.compute_root();
   scheduleElementwise(y, v, extents, target);
-  return {{x, weight, bias}, std::vector<Func>{y, mean, var}};
+  return {y, mean, var};
+}
+
+namespace {
+
+Kernel buildBatchNormTrain(const KernelSpec &s, const Target &target) {
+  std::vector<ImageParam> in = {makeInput(s.inputs[0], "x"),
+                                makeInput(s.inputs[1], "weight"),
+                                makeInput(s.inputs[2], "bias")};
+  return {std::vector<Argument>(in.begin(), in.end()),
+          buildBatchNormTrainWithEpilogue(
+              s, in, [](Expr value, const std::vector<Var> &) { return value; },
+              target)};
 }
 
 //===----------------------------------------------------------------------===//

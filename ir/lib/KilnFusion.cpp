@@ -103,6 +103,7 @@ std::string kiln::ir::kernelLabel(Operation *op) {
 void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
   DenseOp::attachInterface<AnchorModel<DenseOp>>(*context);
+  BatchNormTrainOp::attachInterface<AnchorModel<BatchNormTrainOp>>(*context);
 }
 
 //===----------------------------------------------------------------------===//
@@ -127,8 +128,9 @@ LogicalResult FusedOp::verify() {
     return emitOpError() << "body must end in kiln.yield";
   }
   // Anchor (optional, first) then a chain: every op but the first consumes
-  // the previous op's result and otherwise only block arguments.
+  // the previous op's first result and otherwise only block arguments.
   Value previous;
+  Operation *anchorOp = nullptr;
   for (Operation &op : body.without_terminator()) {
     bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
     if (anchor && previous) {
@@ -136,6 +138,9 @@ LogicalResult FusedOp::verify() {
     }
     if (!anchor && !llvm::isa<ElementwiseOpInterface>(op)) {
       return op.emitOpError() << "is neither a fusion anchor nor elementwise";
+    }
+    if (anchor) {
+      anchorOp = &op;
     }
     bool usesPrevious = !previous;
     for (Value operand : op.getOperands()) {
@@ -146,13 +151,22 @@ LogicalResult FusedOp::verify() {
                                    "result or a kernel input";
       }
     }
-    if (!usesPrevious || op.getNumResults() != 1) {
+    if (!usesPrevious || (!anchor && op.getNumResults() != 1)) {
       return op.emitOpError() << "must consume the previous op's result";
     }
     previous = op.getResult(0);
   }
-  if (!previous || yield.getValue() != previous) {
-    return emitOpError() << "must yield the result of its last op";
+  // yield: the chain's value, then the anchor's other results in order.
+  SmallVector<Value> expected = {previous};
+  if (anchorOp) {
+    llvm::append_range(expected, anchorOp->getResults().drop_front());
+  }
+  if (!previous || yield.getValues().size() != expected.size() ||
+      !llvm::equal(yield.getValues(), expected)) {
+    return emitOpError() << "must yield the result of its last op"
+                         << (expected.size() > 1
+                                 ? ", then the anchor's other results"
+                                 : "");
   }
   return success();
 }
@@ -162,7 +176,9 @@ LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (!yield) {
     return emitOpError() << "body must end in kiln.yield";
   }
-  types.push_back(yield.getValue().getType());
+  for (Value value : yield.getValues()) {
+    types.push_back(value.getType());
+  }
   return success();
 }
 

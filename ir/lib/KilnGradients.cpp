@@ -106,9 +106,15 @@ LogicalResult kiln::ir::buildActivationGradient(
   op->getName().populateDefaultAttrs(attrs);
   attrs.set("activation",
             builder.getStringAttr(op->getName().stripDialect()));
+  // relu and relu6 have the same derivative at y = f(x) as at x (y > 0 iff
+  // x > 0; 0 < y < 6 iff 0 < x < 6, kinks included), so their rule reads
+  // the output: the pre-activation then has one use and its producer (a
+  // batch norm, an add) fuses with the activation (docs/fusion.md).
+  Value at = llvm::isa<ReluOp, Relu6Op>(op) ? op->getResult(0)
+                                            : op->getOperand(0);
   auto grad = builder.create<ActivationGradOp>(
       op->getLoc(), op->getOperand(0).getType(),
-      ValueRange{op->getOperand(0), resultGrads[0]}, attrs.getAttrs());
+      ValueRange{at, resultGrads[0]}, attrs.getAttrs());
   operandGrads.push_back(grad);
   return success();
 }

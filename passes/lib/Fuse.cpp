@@ -56,8 +56,7 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
   }
 
-  void fuse(ArrayRef<Operation *> chain) {
-    Operation *last = chain.back();
+  static SmallVector<Value> chainInputs(ArrayRef<Operation *> chain) {
     llvm::SmallPtrSet<Operation *, 8> inChain(chain.begin(), chain.end());
     SmallVector<Value> inputs;
     for (Operation *op : chain) {
@@ -69,10 +68,51 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         }
       }
     }
-    OpBuilder builder(last);
-    bool anchored = llvm::isa<FusionAnchorOpInterface>(chain.front());
+    return inputs;
+  }
+
+  // Where the fused op can go: at the chain's last op, unless an extra
+  // result of the anchor (batch_norm_train's mean, var) is used before it;
+  // then at the anchor, if every input is defined before it. Null: nowhere.
+  static Operation *insertionPoint(ArrayRef<Operation *> chain,
+                                   ArrayRef<Value> inputs) {
+    Operation *anchor = chain.front(), *last = chain.back();
+    bool extraUsedEarly = llvm::any_of(
+        anchor->getResults().drop_front(), [&](Value extra) {
+          return llvm::any_of(extra.getUsers(), [&](Operation *user) {
+            return !last->isBeforeInBlock(user);
+          });
+        });
+    if (!extraUsedEarly) {
+      return last;
+    }
+    bool inputsEarly = llvm::all_of(inputs, [&](Value input) {
+      Operation *def = input.getDefiningOp();
+      return !def || def->isBeforeInBlock(anchor);
+    });
+    return inputsEarly ? anchor : nullptr;
+  }
+
+  void fuse(ArrayRef<Operation *> chain) {
+    Operation *anchor = chain.front(), *last = chain.back();
+    SmallVector<Value> inputs = chainInputs(chain);
+    Operation *at = insertionPoint(chain, inputs);
+    if (!at) {
+      return;
+    }
+    bool anchored = llvm::isa<FusionAnchorOpInterface>(anchor);
+    // Results: the chain's value, then an anchor's other results.
+    SmallVector<Value> results = {last->getResult(0)};
+    if (anchored) {
+      llvm::append_range(results, anchor->getResults().drop_front());
+    }
+    SmallVector<Type> extraTypes;
+    for (Value extra : llvm::drop_begin(results)) {
+      extraTypes.push_back(extra.getType());
+    }
+    OpBuilder builder(at);
     auto fused = builder.create<FusedOp>(
-        last->getLoc(), last->getResult(0).getType(),
+        last->getLoc(), last->getResult(0).getType(), extraTypes,
         builder.getStringAttr(anchored ? "epilogue" : "elementwise"), inputs);
     Block *body = builder.createBlock(&fused.getBody());
     IRMapping mapping;
@@ -82,9 +122,14 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     for (Operation *op : chain) {
       builder.clone(*op, mapping);
     }
-    builder.create<YieldOp>(last->getLoc(),
-                            mapping.lookup(last->getResult(0)));
-    last->getResult(0).replaceAllUsesWith(fused.getResult());
+    SmallVector<Value> yielded;
+    for (Value result : results) {
+      yielded.push_back(mapping.lookup(result));
+    }
+    builder.create<YieldOp>(last->getLoc(), yielded);
+    for (auto [result, replacement] : llvm::zip(results, fused.getResults())) {
+      result.replaceAllUsesWith(replacement);
+    }
     for (Operation *op : llvm::reverse(chain)) {
       op->erase();
     }

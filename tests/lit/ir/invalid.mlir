@@ -381,3 +381,16 @@ func.func @fold_batch_norm_rank(%w: tensor<4xf32>, %c: tensor<4xf32>) -> tensor<
   %fw, %fb = kiln.fold_batch_norm %w, %c, %c, %c, %c : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
   return %fb : tensor<4xf32>
 }
+
+// -----
+
+func.func @fused_anchor_results(%x: tensor<2x3xf32>, %g: tensor<3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{must yield the result of its last op, then the anchor's other results}}
+  %f = kiln.fused "epilogue"(%x, %g) : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32> {
+  ^bb0(%a: tensor<2x3xf32>, %b: tensor<3xf32>):
+    %y, %m, %v = kiln.batch_norm_train %a, %b, %b : (tensor<2x3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3xf32>, tensor<3xf32>, tensor<3xf32>)
+    %r = kiln.relu %y : (tensor<2x3xf32>) -> tensor<2x3xf32>
+    kiln.yield %r : tensor<2x3xf32>
+  }
+  return %f : tensor<2x3xf32>
+}

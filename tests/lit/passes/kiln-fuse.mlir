@@ -75,3 +75,32 @@ func.func @softmax_ends(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
   %p = kiln.softmax %s : (tensor<2x5xf32>) -> tensor<2x5xf32>
   return %p : tensor<2x5xf32>
 }
+
+// -----
+
+// Training: batch_norm_train is an anchor; its batch mean and variance are
+// extra results of the fused op. The running-statistics update reads them
+// before the chain's last op, so the fused op goes where the anchor was.
+// CHECK-LABEL: func.func @bn_train_relu
+// CHECK: %[[Y:[a-z0-9_]+]], %[[S:[a-z0-9_]+]]:2 = kiln.fused "epilogue"(%arg0, %{{.+}}, %{{.+}}, %arg1) : (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<2x3x4x4xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: %[[R:[a-z0-9_]+]], %[[M:[a-z0-9_]+]], %[[V:[a-z0-9_]+]] = kiln.batch_norm_train
+// CHECK-NEXT: %[[A:[a-z0-9_]+]] = kiln.add %[[R]]
+// CHECK-NEXT: %[[O:[a-z0-9_]+]] = kiln.relu %[[A]]
+// CHECK-NEXT: kiln.yield %[[O]], %[[M]], %[[V]] : tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>
+// CHECK: kiln.running_stats_update %{{.+}}, %{{.+}}, %[[S]]#0, %[[S]]#1
+// CHECK: return %[[Y]]
+// NOEPI-LABEL: func.func @bn_train_relu
+// NOEPI: kiln.batch_norm_train
+// NOEPI: kiln.fused "elementwise"
+func.func @bn_train_relu(%x: tensor<2x3x4x4xf32>, %skip: tensor<2x3x4x4xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %b = kiln.param "b" : tensor<3xf32>
+  %rm = kiln.param "rm" : tensor<3xf32>
+  %rv = kiln.param "rv" {init = "ones"} : tensor<3xf32>
+  %y, %mean, %var = kiln.batch_norm_train %x, %g, %b : (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  %nm, %nv = kiln.running_stats_update %rm, %rv, %mean, %var {count = 32 : i64} : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>)
+  %a = kiln.add %y, %skip : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %r = kiln.relu %a : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  return %r, %nm, %nv : tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>
+}

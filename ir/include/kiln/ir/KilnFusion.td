@@ -15,7 +15,9 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def Kiln_FusionAnchorOpInterface : OpInterface<"FusionAnchorOpInterface"> {
   let description = [{
     The op's kernel can take an elementwise epilogue: the ops that consume
-    its result may run inside its output loop (conv2d, dense).
+    its first result may run inside its output loop (conv2d, dense, and
+    batch_norm_train, whose batch mean and variance become extra results of
+    the fused op).
   }];
   let cppNamespace = "::kiln::ir";
 }
@@ -29,8 +31,10 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     The body computes the result from the block arguments (the kernel's
     inputs): optionally an anchor (an op with FusionAnchorOpInterface) and
     then a chain of elementwise ops, each consuming the previous result.
-    `kind` names the pattern that made it (`conv_bn_act`, `epilogue`,
-    `elementwise`).
+    The first result is the chain's; an anchor with several results
+    (batch_norm_train: y, mean, var) yields its other results after it, in
+    order, and the fused op returns them too. `kind` names the pattern that
+    made it (`epilogue`, `elementwise`).
 
     ```mlir
     %y = kiln.fused "conv_bn_act" (%x, %w, %g, %b, %m, %v) : (...) -> tensor<1x8x4x4xf32> {
@@ -43,7 +47,8 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     ```
   }];
   let arguments = (ins StrAttr:$kind, Variadic<AnyRankedTensor>:$inputs);
-  let results = (outs RankedTensorOf<[F32]>:$result);
+  let results = (outs RankedTensorOf<[F32]>:$result,
+                      Variadic<RankedTensorOf<[F32]>>:$anchor_results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $kind `(` $inputs `)` attr-dict `:` functional-type($inputs, results) $body
@@ -53,9 +58,9 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
 
 def Kiln_YieldOp : Op<Kiln_Dialect, "yield", [Pure, Terminator,
     HasParent<"FusedOp">]> {
-  let summary = "the result of a fused kernel";
-  let arguments = (ins AnyRankedTensor:$value);
-  let assemblyFormat = "$value attr-dict `:` type($value)";
+  let summary = "the results of a fused kernel";
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
 }
 
 #endif // KILN_FUSION_TD
