@@ -44,7 +44,7 @@ struct CommonFlags {
   bool verbose = false;
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
-       noBatchNormFolding = false;
+       noBatchNormFolding = false, noPrologueFusion = false;
 
   void add(CLI::App *cmd) {
     cmd->add_option("MODEL", model, "Model: kiln dialect .mlir")->required();
@@ -62,6 +62,8 @@ struct CommonFlags {
                   "Do not fuse elementwise ops into conv2d / dense");
     cmd->add_flag("--no-elementwise-fusion", noElementwiseFusion,
                   "Do not fuse chains of elementwise ops");
+    cmd->add_flag("--no-prologue-fusion", noPrologueFusion,
+                  "Do not fuse activation_grad into batch_norm_grad");
     cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
                   "Do not fold inference batch norms into conv2d / dense "
                   "weights (they stay in the conv's epilogue)");
@@ -78,6 +80,7 @@ struct CommonFlags {
     o.fuseEpilogues = !noEpilogueFusion;
     o.fuseElementwise = !noElementwiseFusion;
     o.foldBatchNorm = !noBatchNormFolding;
+    o.fusePrologues = !noPrologueFusion;
     return o;
   }
 };
@@ -252,7 +255,7 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
 }
 
 struct BenchFlags {
-  bool train = false, json = false, profile = false;
+  bool train = false, json = false, profile = false, compare = false;
   std::string loss = "sparse-cce";
   int runs = 50;
 };
@@ -289,19 +292,47 @@ nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
   return out;
 }
 
-// Times Session::run() of the compiled model (inference, or the training
-// step with --train) on seeded random inputs; --profile adds the time of
-// each kind of kernel call.
-int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
-  CompileOptions options = flags.options();
-  if (bench.train) {
-    options.mode = kiln::compiler::Mode::Train;
-    options.training.loss = bench.loss;
-    options.training.optimizer = "adam";
+// One compiled plan being timed.
+struct BenchCase {
+  CompileOptions options;
+  kiln::compiler::CompiledModel compiled;
+  std::optional<kiln::runtime::Session> session;
+  std::vector<double> ms;
+
+  double timeOneRun() {
+    auto start = std::chrono::steady_clock::now();
+    session->run();
+    double took = std::chrono::duration<double, std::milli>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    ms.push_back(took);
+    return took;
   }
-  kiln::compiler::CompiledModel compiled =
-      kiln::compiler::compileModel(flags.model, options);
-  auto session = kiln::runtime::Session::load(compiled.planPath);
+  double median() const {
+    std::vector<double> sorted = ms;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[sorted.size() / 2];
+  }
+  double min() const { return *std::min_element(ms.begin(), ms.end()); }
+  nlohmann::json json() const {
+    return {{"fusion", options.fusion},   {"median_ms", median()},
+            {"min_ms", min()},            {"kernels", compiled.calls},
+            {"load_time_kernels", compiled.loadTimeCalls}};
+  }
+};
+
+// Compiles the model (inference, or the training step with --train) and
+// readies a session on seeded random inputs, warmed up.
+void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
+                      BenchCase &c) {
+  if (bench.train) {
+    c.options.mode = kiln::compiler::Mode::Train;
+    c.options.training.loss = bench.loss;
+    c.options.training.optimizer = "adam";
+  }
+  c.compiled = kiln::compiler::compileModel(flags.model, c.options);
+  c.session.emplace(kiln::runtime::Session::load(c.compiled.planPath));
+  kiln::runtime::Session &session = *c.session;
   session.prepare();
   if (bench.train) {
     kiln::runtime::Tensor scalar({}, kiln::runtime::DType::F32);
@@ -314,38 +345,83 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
   for (int i = 0; i < 3; ++i) {
     session.run(); // warm-up
   }
-  std::vector<double> ms;
+}
+
+std::string kernelCount(const kiln::compiler::CompiledModel &compiled) {
+  return fmt::format("{} kernel calls{}", compiled.calls,
+                     compiled.loadTimeCalls
+                         ? fmt::format(" (+{} at load time)",
+                                       compiled.loadTimeCalls)
+                         : std::string());
+}
+
+// --compare-no-fusion: the plan as flagged and its --no-fusion twin, runs
+// alternating (A B A B ...) so that both see the same machine load; the
+// ratio is unfused median / fused median.
+int benchCompare(const CommonFlags &flags, const BenchFlags &bench) {
+  BenchCase fused, unfused;
+  fused.options = flags.options();
+  unfused.options = flags.options();
+  unfused.options.fusion = false;
+  prepareBenchCase(flags, bench, fused);
+  prepareBenchCase(flags, bench, unfused);
   for (int i = 0; i < bench.runs; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    session.run();
-    ms.push_back(std::chrono::duration<double, std::milli>(
-                     std::chrono::steady_clock::now() - start)
-                     .count());
+    fused.timeOneRun();
+    unfused.timeOneRun();
   }
-  std::sort(ms.begin(), ms.end());
-  double median = ms[ms.size() / 2];
+  double ratio = unfused.median() / fused.median();
+  if (bench.json) {
+    fmt::print("{}\n", nlohmann::json{{"model", flags.model},
+                                      {"train", bench.train},
+                                      {"runs", bench.runs},
+                                      {"fused", fused.json()},
+                                      {"unfused", unfused.json()},
+                                      {"speedup", ratio}}
+                           .dump());
+    return 0;
+  }
+  for (const BenchCase *c : {&fused, &unfused}) {
+    fmt::print("{} ({}): median {:.3f} ms, min {:.3f} ms over {} runs, {}\n",
+               flags.model, c->options.fusion ? "fused" : "--no-fusion",
+               c->median(), c->min(), bench.runs, kernelCount(c->compiled));
+  }
+  fmt::print("speedup of fusion: {:.3f}x (median --no-fusion / median "
+             "fused, runs alternating)\n",
+             ratio);
+  return 0;
+}
+
+// Times Session::run() of the compiled model (inference, or the training
+// step with --train) on seeded random inputs; --profile adds the time of
+// each kind of kernel call.
+int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
+  if (bench.compare) {
+    return benchCompare(flags, bench);
+  }
+  BenchCase c;
+  c.options = flags.options();
+  prepareBenchCase(flags, bench, c);
+  for (int i = 0; i < bench.runs; ++i) {
+    c.timeOneRun();
+  }
   nlohmann::json profile;
   if (bench.profile) {
-    profile = profileCalls(session, bench.runs);
+    profile = profileCalls(*c.session, bench.runs);
   }
   if (bench.json) {
-    nlohmann::json out{{"model", flags.model},  {"train", bench.train},
-                       {"fusion", options.fusion}, {"median_ms", median},
-                       {"min_ms", ms.front()},  {"runs", bench.runs},
-                       {"kernels", compiled.calls},
-                       {"load_time_kernels", compiled.loadTimeCalls}};
+    nlohmann::json out = c.json();
+    out["model"] = flags.model;
+    out["train"] = bench.train;
+    out["runs"] = bench.runs;
     if (bench.profile) {
       out["profile"] = profile;
     }
     fmt::print("{}\n", out.dump());
     return 0;
   }
-  fmt::print("{}: median {:.3f} ms, min {:.3f} ms over {} runs, {} kernel "
-             "calls{}\n",
-             flags.model, median, ms.front(), bench.runs, compiled.calls,
-             compiled.loadTimeCalls
-                 ? fmt::format(" (+{} at load time)", compiled.loadTimeCalls)
-                 : std::string());
+  fmt::print("{}: median {:.3f} ms, min {:.3f} ms over {} runs, {}\n",
+             flags.model, c.median(), c.min(), bench.runs,
+             kernelCount(c.compiled));
   if (bench.profile) {
     double total = 0;
     for (const auto &row : profile) {
@@ -607,6 +683,9 @@ int main(int argc, char **argv) {
   bench->add_option("--runs", b.runs, "Timed runs")
       ->check(CLI::PositiveNumber)->capture_default_str();
   bench->add_flag("--json", b.json, "Print one JSON object");
+  bench->add_flag("--compare-no-fusion", b.compare,
+                  "Time the plan and its --no-fusion twin, runs alternating, "
+                  "and print the speedup of fusion");
   bench->add_flag("--profile", b.profile,
                   "Also time each kernel call (per-call medians over --runs "
                   "more runs), summed per op or fused group");

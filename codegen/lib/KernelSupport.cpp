@@ -239,9 +239,46 @@ std::vector<Expr> asExprs(const std::vector<Var> &vars) {
 // Reduction helpers (algorithm and schedule together: small, shared stages)
 //===----------------------------------------------------------------------===//
 
-Func channelSum(const std::string &name, const std::vector<int> &extents,
-                const std::function<Expr(const std::vector<Expr> &)> &term,
-                const Target &target) {
+namespace {
+
+// f(c) = zeros, or f(c) += terms, for one value or a Tuple of several.
+Tuple zeros(size_t n) { return Tuple(std::vector<Expr>(n, Expr(0.0f))); }
+void accumulate(Func f, const std::vector<Expr> &at,
+                const std::vector<Expr> &terms) {
+  if (terms.size() == 1) {
+    f(at) += terms[0];
+    return;
+  }
+  std::vector<Expr> sums;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    sums.push_back(f(at)[i] + terms[i]);
+  }
+  f(at) = Tuple(sums);
+}
+void initialize(Func f, const std::vector<Var> &at, size_t n) {
+  if (n == 1) {
+    f(at) = 0.0f;
+  } else {
+    f(at) = zeros(n);
+  }
+}
+std::vector<Expr> elements(FuncRef ref, size_t n) {
+  if (n == 1) {
+    return {Expr(ref)};
+  }
+  std::vector<Expr> out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(ref[i]);
+  }
+  return out;
+}
+
+} // namespace
+
+Func channelSums(
+    const std::string &name, const std::vector<int> &extents, size_t count,
+    const std::function<std::vector<Expr>(const std::vector<Expr> &)> &terms,
+    const Target &target) {
   size_t rank = extents.size();
   int vec = target.natural_vector_size<float>();
   int64_t total = 1;
@@ -250,11 +287,11 @@ Func channelSum(const std::string &name, const std::vector<int> &extents,
   }
   Var c("c"), w("w");
   Func sum(name);
-  sum(c) = 0.0f;
+  initialize(sum, {c}, count);
   sum.compute_root();
   if (rank == 2) { // [N,C]: reduce over N, vectorized over C
     RDom rn(0, extents[1], name + "_rn");
-    sum(c) += term({c, rn});
+    accumulate(sum, {c}, terms({c, rn}));
     int width = vectorWidthFor(extents[0], vec);
     if (width > 1) {
       sum.vectorize(c, width, TailStrategy::GuardWithIf);
@@ -277,10 +314,10 @@ Func channelSum(const std::string &name, const std::vector<int> &extents,
     at.push_back(i == rank - 2 ? Expr(c) : Expr(rest[j++]));
   }
   Func partial(name + "_partial");
-  partial(w, c) = 0.0f;
-  partial(w, c) += term(at);
+  initialize(partial, {w, c}, count);
+  accumulate(partial, {w, c}, terms(at));
   RDom rw(0, extents[0], name + "_rw");
-  sum(c) += partial(rw, c);
+  accumulate(sum, {c}, elements(partial(rw, c), count));
   if (total >= kParallelGrain) {
     sum.update().parallel(c);
   }
@@ -296,6 +333,15 @@ Func channelSum(const std::string &name, const std::vector<int> &extents,
     partial.update().vectorize(w, width, TailStrategy::GuardWithIf);
   }
   return sum;
+}
+
+Func channelSum(const std::string &name, const std::vector<int> &extents,
+                const std::function<Expr(const std::vector<Expr> &)> &term,
+                const Target &target) {
+  return channelSums(
+      name, extents, 1,
+      [&](const std::vector<Expr> &at) { return std::vector<Expr>{term(at)}; },
+      target);
 }
 
 Func sumAll(const std::string &name, const std::vector<int> &extents,

@@ -130,6 +130,14 @@ Halide::Func channelSum(
     const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term,
     const Halide::Target &target);
 
+// channelSum of `count` terms in one pass over the data: a Tuple-valued
+// Func (a plain one when count is 1).
+Halide::Func channelSums(
+    const std::string &name, const std::vector<int> &extents, size_t count,
+    const std::function<std::vector<Halide::Expr>(
+        const std::vector<Halide::Expr> &)> &terms,
+    const Halide::Target &target);
+
 // Sum of term(coordinates) over a whole dense domain: a compute_root scalar
 // Func, vectorized along the innermost dim (rfactor) when it fills a vector.
 Halide::Func sumAll(
@@ -165,6 +173,19 @@ Halide::Func buildDenseWithEpilogue(const KernelSpec &spec,
                                     const std::vector<Halide::ImageParam> &in,
                                     const Epilogue &epilogue,
                                     const Halide::Target &target);
+
+// dy * f'(x) for activation_grad's `activation` (and its attrs) in
+// spec.attrs; validated specs only.
+Halide::Expr activationGrad(const KernelSpec &spec, Halide::Expr x,
+                            Halide::Expr dy);
+
+// batch_norm_grad reading dy through `dy` (a pure Func over the x
+// coordinates, inlined): outputs {dx, dweight, dbias}, over the input
+// parameters (x, weight, mean, var).
+std::vector<Halide::Func> buildBatchNormGradWithPrologue(
+    const KernelSpec &spec, Halide::ImageParam x, Halide::Func dy,
+    Halide::ImageParam weight, Halide::ImageParam mean, Halide::ImageParam var,
+    const Halide::Target &target);
 
 // batch_norm_train with an epilogue on y: outputs {y, mean, var}, over the
 // input parameters (x, weight, bias).

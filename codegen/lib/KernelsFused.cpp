@@ -24,7 +24,30 @@ const std::set<std::string> &binaryOps() {
 
 bool isNodeOp(const std::string &op) {
   return findUnary(op) || binaryOps().count(op) || op == "prelu" ||
-         op == "scale" || op == "batch_norm";
+         op == "scale" || op == "batch_norm" || op == "activation_grad";
+}
+
+// Prologue consumers: the input index they read the chain's value at.
+const std::map<std::string, size_t> &consumers() {
+  static const std::map<std::string, size_t> ops = {{"batch_norm_grad", 1}};
+  return ops;
+}
+
+std::string consumerOf(const KernelSpec &s) {
+  return s.attrs.value("consumer", std::string());
+}
+
+// The consumer's own spec: the chain's value (-1) has the shape of the
+// consumer's first output (batch_norm_grad: dy like dx).
+KernelSpec consumerSpec(const KernelSpec &s) {
+  KernelSpec spec;
+  spec.op = consumerOf(s);
+  spec.attrs = s.attrs.at("consumer_attrs");
+  for (int64_t index : s.attrs.at("consumer_inputs")) {
+    spec.inputs.push_back(index < 0 ? s.outputs.at(0) : s.inputs.at(index));
+  }
+  spec.outputs = s.outputs;
+  return spec;
 }
 
 KernelSpec nodeSpec(const KernelSpec &s, const nlohmann::json &node) {
@@ -64,7 +87,32 @@ void validateFused(const KernelSpec &s) {
   if (!anchor.empty() && outputs == anchorOutputs().end()) {
     fail(s, "unsupported anchor '" + anchor + "'");
   }
-  expectCounts(s, 1, 64, anchor.empty() ? 1 : outputs->second);
+  const std::string consumer = consumerOf(s);
+  if (!consumer.empty()) {
+    if (!consumers().count(consumer) || !anchor.empty()) {
+      fail(s, "unsupported prologue consumer '" + consumer + "'");
+    }
+    for (const char *key : {"consumer_attrs", "consumer_inputs"}) {
+      if (!s.attrs.contains(key)) {
+        fail(s, std::string("missing attribute '") + key + "'");
+      }
+    }
+    const auto &inputs = s.attrs.at("consumer_inputs");
+    size_t k = consumers().at(consumer);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      int64_t index = inputs[i];
+      if ((i == k) != (index == -1) ||
+          index >= static_cast<int64_t>(s.inputs.size()) || index < -1) {
+        fail(s, "consumer input " + std::to_string(i) + " is invalid");
+      }
+    }
+    if (s.outputs.empty()) {
+      fail(s, "a prologue kernel has its consumer's outputs");
+    }
+    lookupOp(consumer).validate(consumerSpec(s));
+  } else {
+    expectCounts(s, 1, 64, anchor.empty() ? 1 : outputs->second);
+  }
   expectF32Except(s);
   bool haveValue = false;
   if (!anchor.empty()) {
@@ -84,6 +132,12 @@ void validateFused(const KernelSpec &s) {
     }
     if (op == "batch_norm" && node.at("attrs").value("training", false)) {
       fail(s, "batch_norm with batch statistics cannot be fused");
+    }
+    if (op == "activation_grad") {
+      KernelSpec grad = nodeSpec(s, node);
+      grad.inputs = {s.outputs[0], s.outputs[0]};
+      grad.outputs = {s.outputs[0]};
+      lookupOp(op).validate(grad);
     }
     for (int64_t operand : node.at("operands")) {
       if (operand == -1) {
@@ -176,6 +230,10 @@ private:
       return cast<float>(Expr(node.at("attrs").at("factor").get<double>())) *
              operand(node, 0, value, v);
     }
+    if (op == "activation_grad") {
+      return activationGrad(nodeSpec(spec_, node), operand(node, 0, value, v),
+                            operand(node, 1, value, v));
+    }
     if (op == "prelu") {
       Expr x = operand(node, 0, value, v);
       int64_t k = node.at("operands").at(1);
@@ -205,6 +263,20 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
     return chain.apply(value, v);
   };
   std::string anchor = s.attrs.at("anchor").get<std::string>();
+  std::string consumer = consumerOf(s);
+  if (!consumer.empty()) {
+    // The chain computes the consumer's prologue operand, inlined where the
+    // consumer reads it.
+    KernelSpec spec = consumerSpec(s);
+    std::vector<Var> v = makeVars(spec.inputs[0].shape.size());
+    Func value("prologue");
+    value(v) = chain.apply(Expr(), v);
+    const auto &at = s.attrs.at("consumer_inputs");
+    auto input = [&](size_t i) { return params[at[i].get<int64_t>()]; };
+    return {arguments,
+            buildBatchNormGradWithPrologue(spec, input(0), value, input(2),
+                                           input(3), input(4), target)};
+  }
   if (!anchor.empty()) {
     std::vector<ImageParam> anchorParams;
     for (int64_t index : s.attrs.at("anchor_inputs")) {

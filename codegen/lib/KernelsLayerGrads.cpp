@@ -288,36 +288,36 @@ void validateBatchNormGrad(const KernelSpec &s) {
   attrFloat(s, "epsilon");
 }
 
+} // namespace
+
 // With xhat = (x - mean) * invstd and M elements per channel:
 //   dbias = sum dy, dweight = sum dy * xhat,
 //   dx = weight * invstd * (dy - dbias/M - xhat * dweight/M)
 //      = a * dy + b * x + k  (per-channel a, b, k).
-// Target: x86-64 AVX-512, 2 cores. Both sums in one channelSum pass each,
-// dx one elementwise pass. Memory bound.
-Kernel buildBatchNormGrad(const KernelSpec &s, const Target &target) {
+// Target: x86-64 AVX-512, 2 cores. Both sums in one pass (channelSums),
+// dx one elementwise pass: x and dy are read twice. Memory bound. A fused
+// producer of dy (activation_grad) is inlined into both passes.
+std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam x,
+                                                 Func dy, ImageParam weight,
+                                                 ImageParam mean, ImageParam var,
+                                                 const Target &target) {
   const TensorSpec &xs = s.inputs[0];
-  ImageParam x = makeInput(xs, "x");
-  ImageParam dy = makeInput(s.inputs[1], "dy");
-  ImageParam weight = makeInput(s.inputs[2], "weight");
-  ImageParam mean = makeInput(s.inputs[3], "mean");
-  ImageParam var = makeInput(s.inputs[4], "var");
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
   Var c("c");
-  Func dbias = channelSum(
-      "dbias", extents, [&](const std::vector<Expr> &at) { return dy(at); },
-      target);
-  Func sumDyXc = channelSum(
-      "sum_dy_xc", extents,
+  Func sums = channelSums(
+      "sums", extents, 2,
       [&](const std::vector<Expr> &at) {
-        return dy(at) * (x(at) - mean(at[at.size() - 2]));
+        Expr d = dy(at);
+        return std::vector<Expr>{d, d * (x(at) - mean(at[at.size() - 2]))};
       },
       target);
   Expr eps = f32(attrFloat(s, "epsilon"));
-  Func invStd("inv_std"), dweight("dweight"), a("a"), b("b"), k("k"),
-      dx("dx");
+  Func invStd("inv_std"), dweight("dweight"), dbias("dbias"), a("a"), b("b"),
+      k("k"), dx("dx");
   invStd(c) = 1.0f / sqrt(var(c) + eps);
-  dweight(c) = sumDyXc(c) * invStd(c);
+  dbias(c) = sums(c)[0];
+  dweight(c) = sums(c)[1] * invStd(c);
   a(c) = weight(c) * invStd(c);
   b(c) = -a(c) * invStd(c) * dweight(c) / count;
   k(c) = -a(c) * dbias(c) / count - b(c) * mean(c);
@@ -331,7 +331,22 @@ Kernel buildBatchNormGrad(const KernelSpec &s, const Target &target) {
     coeff.compute_root();
   }
   scheduleElementwise(dx, v, extents, target);
-  return {{x, dy, weight, mean, var}, std::vector<Func>{dx, dweight, dbias}};
+  return {dx, dweight, dbias};
+}
+
+namespace {
+
+Kernel buildBatchNormGrad(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam dyIn = makeInput(s.inputs[1], "dy");
+  ImageParam weight = makeInput(s.inputs[2], "weight");
+  ImageParam mean = makeInput(s.inputs[3], "mean");
+  ImageParam var = makeInput(s.inputs[4], "var");
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  Func dy("dy_in");
+  dy(v) = dyIn(v);
+  return {{x, dyIn, weight, mean, var},
+          buildBatchNormGradWithPrologue(s, x, dy, weight, mean, var, target)};
 }
 
 //===----------------------------------------------------------------------===//

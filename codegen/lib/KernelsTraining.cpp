@@ -60,6 +60,8 @@ void validateActivationGrad(const KernelSpec &s) {
   }
 }
 
+} // namespace
+
 Expr activationGrad(const KernelSpec &s, Expr x, Expr dy) {
   std::string act = attrString(s, "activation");
   const double seluAlpha = 1.6732632423543772, seluScale = 1.0507009873554805;
@@ -113,6 +115,8 @@ Expr activationGrad(const KernelSpec &s, Expr x, Expr dy) {
   // sin
   return dy * cos(x);
 }
+
+namespace {
 
 // Target: x86-64 AVX-512, 2 cores: scheduleElementwise (memory bound except
 // gelu/erf, a polynomial per element).

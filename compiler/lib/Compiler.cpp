@@ -82,6 +82,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fuse = options.fusion;
     pipeline.fusion.epilogue = options.fuseEpilogues;
     pipeline.fusion.elementwise = options.fuseElementwise;
+    pipeline.fusion.prologue = options.fusePrologues;
     pipeline.foldBatchNorm = options.foldBatchNorm;
     passes::buildInferencePipeline(pm, pipeline);
     return;
@@ -92,6 +93,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.fuse = options.fusion;
   pipeline.fusion.epilogue = options.fuseEpilogues;
   pipeline.fusion.elementwise = options.fuseElementwise;
+  pipeline.fusion.prologue = options.fusePrologues;
   pipeline.foldBatchNorm = options.foldBatchNorm;
   pipeline.loss.loss = t.loss;
   pipeline.loss.delta = t.delta;

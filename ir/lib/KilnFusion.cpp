@@ -62,6 +62,13 @@ template <typename OpTy>
 struct AnchorModel
     : FusionAnchorOpInterface::ExternalModel<AnchorModel<OpTy>, OpTy> {};
 
+// batch_norm_grad(x, dy, ...) computes dy from its producer.
+struct BatchNormGradPrologueModel
+    : FusionPrologueOpInterface::ExternalModel<BatchNormGradPrologueModel,
+                                               BatchNormGradOp> {
+  unsigned getPrologueOperand(Operation *) const { return 1; }
+};
+
 } // namespace
 
 FailureOr<json> kiln::ir::kernelAttributes(Operation *op) {
@@ -104,6 +111,7 @@ void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
   DenseOp::attachInterface<AnchorModel<DenseOp>>(*context);
   BatchNormTrainOp::attachInterface<AnchorModel<BatchNormTrainOp>>(*context);
+  BatchNormGradOp::attachInterface<BatchNormGradPrologueModel>(*context);
 }
 
 //===----------------------------------------------------------------------===//
@@ -131,7 +139,11 @@ LogicalResult FusedOp::verify() {
   // the previous op's first result and otherwise only block arguments.
   Value previous;
   Operation *anchorOp = nullptr;
+  Operation *consumer = prologueConsumer();
   for (Operation &op : body.without_terminator()) {
+    if (&op == consumer) {
+      break;
+    }
     bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
     if (anchor && previous) {
       return op.emitOpError() << "can only be the first op of a fused kernel";
@@ -156,6 +168,28 @@ LogicalResult FusedOp::verify() {
     }
     previous = op.getResult(0);
   }
+  if (consumer) {
+    // Prologue form: the consumer reads the chain's value at its prologue
+    // operand, kernel inputs otherwise, and every result is yielded.
+    unsigned k =
+        llvm::cast<FusionPrologueOpInterface>(consumer).getPrologueOperand();
+    if (anchorOp || !previous || k >= consumer->getNumOperands() ||
+        consumer->getOperand(k) != previous) {
+      return consumer->emitOpError()
+             << "must read the chain's value (without an anchor) as operand "
+             << k;
+    }
+    for (auto [i, operand] : llvm::enumerate(consumer->getOperands())) {
+      if (i != k && !llvm::isa<BlockArgument>(operand)) {
+        return consumer->emitOpError()
+               << "reads a value other than the chain's or a kernel input";
+      }
+    }
+    if (!llvm::equal(yield.getValues(), consumer->getResults())) {
+      return emitOpError() << "must yield the results of its last op";
+    }
+    return success();
+  }
   // yield: the chain's value, then the anchor's other results in order.
   SmallVector<Value> expected = {previous};
   if (anchorOp) {
@@ -169,6 +203,15 @@ LogicalResult FusedOp::verify() {
                                  : "");
   }
   return success();
+}
+
+Operation *FusedOp::prologueConsumer() {
+  Block &body = getBody().front();
+  if (body.empty() || &body.front() == body.getTerminator()) {
+    return nullptr;
+  }
+  Operation *last = body.getTerminator()->getPrevNode();
+  return llvm::isa<FusionPrologueOpInterface>(last) ? last : nullptr;
 }
 
 LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
@@ -190,6 +233,7 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
   attrs = json{{"kind", getKind().str()}, {"anchor", ""},
                {"anchor_attrs", json::object()},
                {"anchor_inputs", json::array()}};
+  Operation *consumer = prologueConsumer();
   Value previous;
   for (Operation &op : getBody().front().without_terminator()) {
     auto opAttrs = kernelAttributes(&op);
@@ -205,7 +249,11 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
                                        .getArgNumber()));
     }
     std::string name = op.getName().stripDialect().str();
-    if (llvm::isa<FusionAnchorOpInterface>(op)) {
+    if (&op == consumer) {
+      attrs["consumer"] = name;
+      attrs["consumer_attrs"] = *opAttrs;
+      attrs["consumer_inputs"] = operands;
+    } else if (llvm::isa<FusionAnchorOpInterface>(op)) {
       attrs["anchor"] = name;
       attrs["anchor_attrs"] = *opAttrs;
       attrs["anchor_inputs"] = operands;

@@ -56,6 +56,24 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
   }
 
+  // [producer, consumer] when the consumer's prologue operand comes from an
+  // activation_grad used only there; else empty.
+  SmallVector<Operation *>
+  prologueFrom(Operation *op, const llvm::SmallPtrSetImpl<Operation *> &taken) {
+    auto consumer = llvm::dyn_cast<FusionPrologueOpInterface>(op);
+    if (!prologue || !consumer) {
+      return {};
+    }
+    Value operand = op->getOperand(consumer.getPrologueOperand());
+    Operation *producer = operand.getDefiningOp();
+    if (!producer || !llvm::isa<ActivationGradOp>(producer) ||
+        !operand.hasOneUse() || producer->getBlock() != op->getBlock() ||
+        taken.contains(producer)) {
+      return {};
+    }
+    return {producer, op};
+  }
+
   static SmallVector<Value> chainInputs(ArrayRef<Operation *> chain) {
     llvm::SmallPtrSet<Operation *, 8> inChain(chain.begin(), chain.end());
     SmallVector<Value> inputs;
@@ -93,7 +111,40 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     return inputsEarly ? anchor : nullptr;
   }
 
+  // A producer + consumer pair: one kernel at the consumer, returning all
+  // its results.
+  void fusePrologue(ArrayRef<Operation *> chain) {
+    Operation *consumer = chain.back();
+    SmallVector<Value> inputs = chainInputs(chain);
+    OpBuilder builder(consumer);
+    auto fused = builder.create<FusedOp>(
+        consumer->getLoc(), consumer->getResult(0).getType(),
+        TypeRange(consumer->getResultTypes()).drop_front(),
+        builder.getStringAttr("prologue"), inputs);
+    Block *body = builder.createBlock(&fused.getBody());
+    IRMapping mapping;
+    for (Value input : inputs) {
+      mapping.map(input, body->addArgument(input.getType(), input.getLoc()));
+    }
+    for (Operation *op : chain) {
+      builder.clone(*op, mapping);
+    }
+    SmallVector<Value> yielded;
+    for (Value result : consumer->getResults()) {
+      yielded.push_back(mapping.lookup(result));
+    }
+    builder.create<YieldOp>(consumer->getLoc(), yielded);
+    consumer->replaceAllUsesWith(fused.getResults());
+    for (Operation *op : llvm::reverse(chain)) {
+      op->erase();
+    }
+  }
+
   void fuse(ArrayRef<Operation *> chain) {
+    if (llvm::isa<FusionPrologueOpInterface>(chain.back())) {
+      fusePrologue(chain);
+      return;
+    }
     Operation *anchor = chain.front(), *last = chain.back();
     SmallVector<Value> inputs = chainInputs(chain);
     Operation *at = insertionPoint(chain, inputs);
@@ -147,6 +198,9 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         continue;
       }
       SmallVector<Operation *> chain = chainFrom(&op, taken);
+      if (chain.empty()) {
+        chain = prologueFrom(&op, taken);
+      }
       if (chain.empty()) {
         continue;
       }

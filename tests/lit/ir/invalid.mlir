@@ -394,3 +394,16 @@ func.func @fused_anchor_results(%x: tensor<2x3xf32>, %g: tensor<3xf32>) -> tenso
   }
   return %f : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @fused_prologue_operand(%x: tensor<2x3xf32>, %c: tensor<3xf32>) -> tensor<2x3xf32> {
+  %f, %g:2 = kiln.fused "prologue"(%x, %c) : (tensor<2x3xf32>, tensor<3xf32>) -> (tensor<2x3xf32>, tensor<3xf32>, tensor<3xf32>) {
+  ^bb0(%a: tensor<2x3xf32>, %b: tensor<3xf32>):
+    %d = kiln.activation_grad %a, %a {activation = "relu"} : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+    // expected-error @+1 {{must read the chain's value (without an anchor) as operand 1}}
+    %dx, %dw, %db = kiln.batch_norm_grad %d, %a, %b, %b, %b : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3xf32>, tensor<3xf32>, tensor<3xf32>)
+    kiln.yield %dx, %dw, %db : tensor<2x3xf32>, tensor<3xf32>, tensor<3xf32>
+  }
+  return %f : tensor<2x3xf32>
+}

@@ -1,6 +1,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=epilogue=false | FileCheck %s --check-prefix=NOEPI
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=elementwise=false | FileCheck %s --check-prefix=NOELT
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=prologue=false | FileCheck %s --check-prefix=NOPRO
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
 
 // conv + batch norm + relu become one kernel; the conv's inputs and the
@@ -103,4 +104,33 @@ func.func @bn_train_relu(%x: tensor<2x3x4x4xf32>, %skip: tensor<2x3x4x4xf32>) ->
   %a = kiln.add %y, %skip : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   %r = kiln.relu %a : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   return %r, %nm, %nv : tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// Backward: activation_grad feeding only batch_norm_grad's dy is computed
+// inside the BN gradient kernel (both reductions and dx read it inline).
+// CHECK-LABEL: func.func @act_grad_bn_grad
+// CHECK: %[[DX:[a-z0-9_]+]], %[[P:[a-z0-9_]+]]:2 = kiln.fused "prologue"(%arg1, %arg2, %arg0, %{{.+}}, %arg3, %arg4) : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: %[[G:[a-z0-9_]+]] = kiln.activation_grad %{{.+}}, %{{.+}} {activation = "relu"}
+// CHECK-NEXT: %[[R0:[a-z0-9_]+]], %[[R1:[a-z0-9_]+]], %[[R2:[a-z0-9_]+]] = kiln.batch_norm_grad %{{.+}}, %[[G]],
+// CHECK-NEXT: kiln.yield %[[R0]], %[[R1]], %[[R2]]
+// CHECK: return %[[DX]], %[[P]]#0, %[[P]]#1
+// NOPRO-LABEL: func.func @act_grad_bn_grad
+// NOPRO-NOT: kiln.fused
+// An activation_grad with a second use stays a kernel of its own.
+// CHECK-LABEL: func.func @act_grad_shared
+// CHECK-NOT: kiln.fused
+func.func @act_grad_bn_grad(%x: tensor<2x3x4x4xf32>, %y: tensor<2x3x4x4xf32>, %dy: tensor<2x3x4x4xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %d = kiln.activation_grad %y, %dy {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  return %dx, %dg, %db : tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>
+}
+func.func @act_grad_shared(%x: tensor<2x3x4x4xf32>, %y: tensor<2x3x4x4xf32>, %dy: tensor<2x3x4x4xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %d = kiln.activation_grad %y, %dy {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  return %dx, %d : tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>
 }

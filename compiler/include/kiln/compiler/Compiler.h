@@ -58,6 +58,7 @@ struct CompileOptions {
   bool fusion = true;           // kiln-fuse (false: one kernel per op)
   bool fuseEpilogues = true;    // kiln-fuse patterns, each switchable
   bool fuseElementwise = true;
+  bool fusePrologues = true;    // activation_grad into batch_norm_grad
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them

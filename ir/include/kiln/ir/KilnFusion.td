@@ -22,6 +22,20 @@ def Kiln_FusionAnchorOpInterface : OpInterface<"FusionAnchorOpInterface"> {
   let cppNamespace = "::kiln::ir";
 }
 
+def Kiln_FusionPrologueOpInterface : OpInterface<"FusionPrologueOpInterface"> {
+  let description = [{
+    The op's kernel can compute one of its operands itself, from an
+    elementwise producer inlined where it reads the operand (batch_norm_grad
+    reading dy through activation_grad): the producer's result is never
+    written to memory.
+  }];
+  let cppNamespace = "::kiln::ir";
+  let methods = [
+    InterfaceMethod<"The operand the producer chain computes.",
+      "unsigned", "getPrologueOperand">,
+  ];
+}
+
 def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     DeclareOpInterfaceMethods<Kiln_ShapeInferenceOpInterface>,
     DeclareOpInterfaceMethods<Kiln_KernelOpInterface,
@@ -33,8 +47,11 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     then a chain of elementwise ops, each consuming the previous result.
     The first result is the chain's; an anchor with several results
     (batch_norm_train: y, mean, var) yields its other results after it, in
-    order, and the fused op returns them too. `kind` names the pattern that
-    made it (`epilogue`, `elementwise`).
+    order, and the fused op returns them too. Prologue form: the chain
+    (without an anchor) ends in a consumer (FusionPrologueOpInterface) that
+    reads the chain's value as its prologue operand and block arguments
+    otherwise; the body yields all the consumer's results. `kind` names the
+    pattern that made it (`epilogue`, `elementwise`, `prologue`).
 
     ```mlir
     %y = kiln.fused "conv_bn_act" (%x, %w, %g, %b, %m, %v) : (...) -> tensor<1x8x4x4xf32> {
@@ -54,6 +71,10 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     $kind `(` $inputs `)` attr-dict `:` functional-type($inputs, results) $body
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    // The body's last op when it is a prologue consumer, else null.
+    ::mlir::Operation *prologueConsumer();
+  }];
 }
 
 def Kiln_YieldOp : Op<Kiln_Dialect, "yield", [Pure, Terminator,

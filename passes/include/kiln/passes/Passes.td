@@ -167,6 +167,9 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       activation, conv + residual add + activation, dense + bias-free
       activation, ...
     - `elementwise`: a chain of elementwise ops without an anchor.
+    - `prologue`: an `activation_grad` whose only use is the operand a
+      consumer (FusionPrologueOpInterface: batch_norm_grad's dy) computes
+      itself: activation-grad + BN-grad reductions in one kernel.
 
     Algorithm:
     1. Visit the ops of the entry function in program order; an op not yet
@@ -184,6 +187,8 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
            "Fuse elementwise consumers into conv2d / dense">,
     Option<"elementwise", "elementwise", "bool", "true",
            "Fuse chains of elementwise ops">,
+    Option<"prologue", "prologue", "bool", "true",
+           "Fuse activation_grad into the batch_norm_grad reading it">,
   ];
 }
 
