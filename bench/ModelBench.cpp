@@ -99,6 +99,13 @@ BENCHMARK_CAPTURE(BM_Fusion, block64_fused, kBlock64, false, true)
     ->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Fusion, block64_unfused, kBlock64, false, false)
     ->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+const std::string kMobileNetBlock =
+    std::string(KILN_SOURCE_DIR) + "/bench/models/mobilenet_v2_block.mlir";
+BENCHMARK_CAPTURE(BM_Fusion, mobilenet_block_fused, kMobileNetBlock, false, true)
+    ->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Fusion, mobilenet_block_unfused, kMobileNetBlock, false,
+                  false)
+    ->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Fusion, cnn_train_fused, "cnn.mlir", true, true)
     ->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Fusion, cnn_train_unfused, "cnn.mlir", true, false)

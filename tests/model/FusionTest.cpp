@@ -105,6 +105,12 @@ TEST(FusionTest, ResNetBasicBlock64) {
                     kiln::compiler::Mode::Inference, 1);
 }
 
+TEST(FusionTest, MobileNetV2Block) {
+  expectSameResults(std::string(KILN_SOURCE_DIR) +
+                        "/bench/models/mobilenet_v2_block.mlir",
+                    kiln::compiler::Mode::Inference, 1);
+}
+
 TEST(FusionTest, Gradients) {
   expectSameResults(std::string(KILN_TEST_INPUTS_DIR) + "/grad_cnn.mlir",
                     kiln::compiler::Mode::Gradients, 0);
