@@ -111,60 +111,21 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     return inputsEarly ? anchor : nullptr;
   }
 
-  // A producer + consumer pair: one kernel at the consumer, returning all
-  // its results.
-  void fusePrologue(ArrayRef<Operation *> chain) {
-    Operation *consumer = chain.back();
+  // Replaces `chain` by one kiln.fused op of `kind` at `at`, whose results
+  // are `results` (values of the chain's ops) in order.
+  static void replaceByFused(ArrayRef<Operation *> chain,
+                             ArrayRef<Value> results, Operation *at,
+                             StringRef kind) {
     SmallVector<Value> inputs = chainInputs(chain);
-    OpBuilder builder(consumer);
-    auto fused = builder.create<FusedOp>(
-        consumer->getLoc(), consumer->getResult(0).getType(),
-        TypeRange(consumer->getResultTypes()).drop_front(),
-        builder.getStringAttr("prologue"), inputs);
-    Block *body = builder.createBlock(&fused.getBody());
-    IRMapping mapping;
-    for (Value input : inputs) {
-      mapping.map(input, body->addArgument(input.getType(), input.getLoc()));
-    }
-    for (Operation *op : chain) {
-      builder.clone(*op, mapping);
-    }
-    SmallVector<Value> yielded;
-    for (Value result : consumer->getResults()) {
-      yielded.push_back(mapping.lookup(result));
-    }
-    builder.create<YieldOp>(consumer->getLoc(), yielded);
-    consumer->replaceAllUsesWith(fused.getResults());
-    for (Operation *op : llvm::reverse(chain)) {
-      op->erase();
-    }
-  }
-
-  void fuse(ArrayRef<Operation *> chain) {
-    if (llvm::isa<FusionPrologueOpInterface>(chain.back())) {
-      fusePrologue(chain);
-      return;
-    }
-    Operation *anchor = chain.front(), *last = chain.back();
-    SmallVector<Value> inputs = chainInputs(chain);
-    Operation *at = insertionPoint(chain, inputs);
-    if (!at) {
-      return;
-    }
-    bool anchored = llvm::isa<FusionAnchorOpInterface>(anchor);
-    // Results: the chain's value, then an anchor's other results.
-    SmallVector<Value> results = {last->getResult(0)};
-    if (anchored) {
-      llvm::append_range(results, anchor->getResults().drop_front());
-    }
     SmallVector<Type> extraTypes;
-    for (Value extra : llvm::drop_begin(results)) {
+    for (Value extra : results.drop_front()) {
       extraTypes.push_back(extra.getType());
     }
     OpBuilder builder(at);
-    auto fused = builder.create<FusedOp>(
-        last->getLoc(), last->getResult(0).getType(), extraTypes,
-        builder.getStringAttr(anchored ? "epilogue" : "elementwise"), inputs);
+    Location loc = chain.back()->getLoc();
+    auto fused = builder.create<FusedOp>(loc, results.front().getType(),
+                                         extraTypes,
+                                         builder.getStringAttr(kind), inputs);
     Block *body = builder.createBlock(&fused.getBody());
     IRMapping mapping;
     for (Value input : inputs) {
@@ -177,13 +138,35 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     for (Value result : results) {
       yielded.push_back(mapping.lookup(result));
     }
-    builder.create<YieldOp>(last->getLoc(), yielded);
+    builder.create<YieldOp>(loc, yielded);
     for (auto [result, replacement] : llvm::zip(results, fused.getResults())) {
-      result.replaceAllUsesWith(replacement);
+      Value(result).replaceAllUsesWith(replacement);
     }
     for (Operation *op : llvm::reverse(chain)) {
       op->erase();
     }
+  }
+
+  void fuse(ArrayRef<Operation *> chain) {
+    Operation *first = chain.front(), *last = chain.back();
+    if (llvm::isa<FusionPrologueOpInterface>(last)) {
+      // Producer + consumer: one kernel at the consumer, with all its
+      // results.
+      SmallVector<Value> results(last->getResults());
+      replaceByFused(chain, results, last, "prologue");
+      return;
+    }
+    Operation *at = insertionPoint(chain, chainInputs(chain));
+    if (!at) {
+      return;
+    }
+    bool anchored = llvm::isa<FusionAnchorOpInterface>(first);
+    // Results: the chain's value, then an anchor's other results.
+    SmallVector<Value> results = {last->getResult(0)};
+    if (anchored) {
+      llvm::append_range(results, first->getResults().drop_front());
+    }
+    replaceByFused(chain, results, at, anchored ? "epilogue" : "elementwise");
   }
 
   void runOnOperation() override {
