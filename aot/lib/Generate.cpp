@@ -160,7 +160,8 @@ Entry readEntry(const std::string &planPath, const std::string &function) {
     for (const json &value : plan.at("calls")) {
       entry.calls.push_back({value.at("kernel").get<std::string>(),
                              value.at("op").get<std::string>(),
-                             value.at("args").get<std::vector<int>>()});
+                             value.at("args").get<std::vector<int>>(),
+                             value.value("once", false)});
     }
     if (plan.contains("arena_bytes")) {
       entry.plannedArenaBytes = plan.at("arena_bytes").get<size_t>();
@@ -207,10 +208,26 @@ void layoutArena(Entry &entry) {
   entry.location.assign(entry.buffers.size(), Location{});
   size_t planned = entry.plannedArenaBytes.value_or(0);
   size_t next = alignUp(planned);
+  std::set<int> derived; // temps of load-time calls
+  for (const Call &call : entry.calls) {
+    if (call.once) {
+      for (int b : call.args) {
+        int root = entry.buffers[b].root;
+        if (entry.buffers[root].kind == Kind::Temp) {
+          derived.insert(root);
+        }
+      }
+    }
+  }
+  for (int b : derived) {
+    entry.location[b] = {Place::Derived, entry.derivedBytes};
+    entry.derivedBytes += alignUp(entry.buffers[b].bytes);
+  }
   for (size_t b = 0; b < entry.buffers.size(); ++b) {
     const Buffer &buffer = entry.buffers[b];
     if (buffer.root != static_cast<int>(b) ||
-        (buffer.kind != Kind::Temp && buffer.kind != Kind::Input)) {
+        (buffer.kind != Kind::Temp && buffer.kind != Kind::Input) ||
+        derived.count(static_cast<int>(b))) {
       continue;
     }
     if (entry.plannedArenaBytes && buffer.offset) {
@@ -587,12 +604,15 @@ std::string planFunction(const std::string &n, const Entry &entry) {
   }
   c << "    NULL\n};\n\n";
 
+  // mode: KILN_PLAN_RUN (the per-run calls, inputs and outputs),
+  // KILN_PLAN_LOAD_TIME (the load-time calls, into `derived`), or both.
   c << "static int " << p << "(const uint8_t *weights, uint8_t *params,\n"
-    << "    const void *const *inputs, void *const *outputs, uint8_t *arena) "
-       "{\n"
+    << "    const void *const *inputs, void *const *outputs, uint8_t *arena,\n"
+    << "    uint8_t *derived, int mode) {\n"
     << "  halide_buffer_t b[" << entry.buffers.size() << "];\n"
     << "  int status = 0;\n"
     << "  (void)weights;\n  (void)params;\n  (void)status;\n"
+    << "  (void)derived;\n  (void)mode;\n"
     << "  memcpy(b, " << p << "_buffers, sizeof b);\n";
   for (size_t b = 0; b < entry.buffers.size(); ++b) {
     const Buffer &buffer = entry.buffers[b];
@@ -600,9 +620,10 @@ std::string planFunction(const std::string &n, const Entry &entry) {
       continue;
     }
     const Location &at = entry.location[b];
-    const char *base = at.place == Place::Arena    ? "arena"
-                       : at.place == Place::Params ? "params"
-                                                   : "(uint8_t *)weights";
+    const char *base = at.place == Place::Arena     ? "arena"
+                       : at.place == Place::Params  ? "params"
+                       : at.place == Place::Derived ? "derived"
+                                                    : "(uint8_t *)weights";
     c << "  b[" << b << "].host = " << base << " + " << at.offset << ";\n";
   }
   for (size_t b = 0; b < entry.buffers.size(); ++b) {
@@ -611,6 +632,20 @@ std::string planFunction(const std::string &n, const Entry &entry) {
         << "].host; /* view */\n";
     }
   }
+  for (size_t i = 0; i < entry.calls.size(); ++i) {
+    const Call &call = entry.calls[i];
+    if (!call.once) {
+      continue;
+    }
+    c << "  if ((mode & KILN_PLAN_LOAD_TIME) && (status = " << call.kernel
+      << "(";
+    for (size_t a = 0; a < call.args.size(); ++a) {
+      c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
+    }
+    c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i
+      << ", " << p << "_call_names[" << i << "]);\n  }\n";
+  }
+  c << "  if (!(mode & KILN_PLAN_RUN)) {\n    return 0;\n  }\n";
   for (size_t i = 0; i < entry.inputs.size(); ++i) {
     int b = entry.inputs[i];
     c << "  memcpy(b[" << b << "].host, inputs[" << i << "], "
@@ -618,6 +653,9 @@ std::string planFunction(const std::string &n, const Entry &entry) {
   }
   for (size_t i = 0; i < entry.calls.size(); ++i) {
     const Call &call = entry.calls[i];
+    if (call.once) {
+      continue;
+    }
     c << "  if ((status = " << call.kernel << "(";
     for (size_t a = 0; a < call.args.size(); ++a) {
       c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
@@ -634,12 +672,20 @@ std::string planFunction(const std::string &n, const Entry &entry) {
   return c.str();
 }
 
+// How an entry point treats the load-time calls of its plan.
+enum class LoadTime {
+  None,       // the plan has none (training step)
+  FromModel,  // N_open computed them into model->derived (N_run)
+  EveryCall,  // parameters change between calls (N_run_state): recompute
+};
+
 // Checks and arena handling shared by every public entry point.
 std::string entryFunction(const std::string &n, const std::string &signature,
                           const std::string &entry,
                           const std::string &numInputs,
                           const std::string &arenaBytes,
-                          const std::string &params, bool needsState) {
+                          const std::string &params, bool needsState,
+                          LoadTime loadTime, size_t derivedBytes) {
   std::ostringstream c;
   c << signature << " {\n"
     << "  uint8_t *owned = NULL;\n  int status;\n  int i;\n"
@@ -664,10 +710,27 @@ std::string entryFunction(const std::string &n, const std::string &signature,
     << "  } else if ((uintptr_t)arena % KILN_AOT_ALIGNMENT != 0) {\n    return "
     << n
     << "_fail(KILN_AOT_ERROR_ARGUMENT, \"arena is not 64-byte aligned\");\n  "
-       "}\n"
-    << "  status = " << n << "_plan_" << entry << "(model->weights, " << params
-    << ", inputs, outputs, (uint8_t *)arena);\n"
-    << "  free(owned);\n  return status;\n}\n\n";
+       "}\n";
+  std::string derived = "NULL", mode = "KILN_PLAN_RUN";
+  if (loadTime == LoadTime::FromModel) {
+    derived = "model->derived";
+  } else if (loadTime == LoadTime::EveryCall && derivedBytes) {
+    c << "  uint8_t *derived = (uint8_t *)aligned_alloc(KILN_AOT_ALIGNMENT, "
+      << derivedBytes << ");\n"
+      << "  if (!derived) {\n    free(owned);\n    return " << n
+      << "_fail(KILN_AOT_ERROR_MEMORY, \"cannot allocate %zu bytes\", "
+         "(size_t)"
+      << derivedBytes << ");\n  }\n";
+    derived = "derived";
+    mode = "KILN_PLAN_RUN | KILN_PLAN_LOAD_TIME";
+  }
+  c << "  status = " << n << "_plan_" << entry << "(model->weights, " << params
+    << ", inputs, outputs, (uint8_t *)arena, " << derived << ", " << mode
+    << ");\n";
+  if (derived == "derived") {
+    c << "  free(derived);\n";
+  }
+  c << "  free(owned);\n  return status;\n}\n\n";
   return c.str();
 }
 
@@ -717,7 +780,9 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
                     fnv1a(blob.bytes.data(), blob.bytes.size())));
   c << "#define " << N << "_WEIGHTS_HASH " << hash << " /* FNV-1a */\n\n"
     << "struct " << n
-    << "_model {\n  const uint8_t *weights;\n  uint8_t *owned;\n};\n\n"
+    << "_model {\n  const uint8_t *weights;\n  uint8_t *owned;\n"
+    << "  uint8_t *derived; /* results of the load-time calls */\n};\n\n"
+    << "#define KILN_PLAN_RUN 1\n#define KILN_PLAN_LOAD_TIME 2\n\n"
     << "/* Halide reports errors through a process-wide handler that cannot "
        "tell\n"
     << " * callers apart; it keeps the message per thread. Weak: every kiln\n"
@@ -764,6 +829,8 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
       << tableBody(rows) << "};\n";
   }
   c << "\n";
+
+  c << planFunction(n, run);
 
   // open / close.
   c << "int " << n << "_open(" << n
@@ -830,17 +897,35 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
          "mismatch)\", weights_path);\n  }\n"
       << "  m->weights = m->owned;\n";
   }
+  if (run.derivedBytes) {
+    // Load-time calls (batch norm folds): once, into model-owned memory.
+    c << "  m->derived = (uint8_t *)aligned_alloc(KILN_AOT_ALIGNMENT, "
+      << run.derivedBytes << ");\n"
+      << "  {\n    uint8_t *arena = (uint8_t *)aligned_alloc("
+         "KILN_AOT_ALIGNMENT, "
+      << N << "_ARENA_BYTES);\n"
+      << "    int status = m->derived && arena ? 0 : KILN_AOT_ERROR_MEMORY;\n"
+      << "    if (status == 0) {\n      status = " << n
+      << "_plan_run(m->weights, (uint8_t *)m->weights, NULL, NULL, arena,\n"
+      << "          m->derived, KILN_PLAN_LOAD_TIME);\n    } else {\n"
+      << "      " << n
+      << "_fail(status, \"cannot allocate the load-time buffers\");\n    }\n"
+      << "    free(arena);\n"
+      << "    if (status != 0) {\n      " << n
+      << "_close(m);\n      return status;\n    }\n  }\n";
+  }
   c << "  *model = m;\n  return 0;\n}\n\n"
     << "void " << n << "_close(" << n << "_model *model) {\n"
-    << "  if (model) {\n    free(model->owned);\n    free(model);\n  }\n}\n\n";
+    << "  if (model) {\n    free(model->derived);\n    free(model->owned);\n"
+    << "    free(model);\n  }\n}\n\n";
 
-  c << planFunction(n, run);
   c << entryFunction(n,
                      "int " + n + "_run(const " + n +
                          "_model *model, const void *const inputs[],\n    void "
                          "*const outputs[], void *arena)",
                      "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES",
-                     "(uint8_t *)model->weights", false);
+                     "(uint8_t *)model->weights", false, LoadTime::FromModel,
+                     run.derivedBytes);
   if (train) {
     c << planFunction(n, *train);
     c << "int " << n << "_state_init(const " << n
@@ -854,13 +939,15 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
                            "_model *model, void *state,\n    const void *const "
                            "inputs[], void *const outputs[], void *arena)",
                        "train_step", N + "_TRAIN_NUM_INPUTS",
-                       N + "_TRAIN_ARENA_BYTES", "(uint8_t *)state", true);
+                       N + "_TRAIN_ARENA_BYTES", "(uint8_t *)state", true,
+                       LoadTime::None, 0);
     c << entryFunction(
         n,
         "int " + n + "_run_state(const " + n +
             "_model *model, const void *state,\n    const void "
             "*const inputs[], void *const outputs[], void *arena)",
-        "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES", "(uint8_t *)state", true);
+        "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES", "(uint8_t *)state", true,
+        LoadTime::EveryCall, run.derivedBytes);
   }
 
   // The type-erased descriptor (generic drivers, the --exe main).

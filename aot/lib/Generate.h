@@ -37,6 +37,7 @@ struct Buffer {
 struct Call {
   std::string kernel, op;
   std::vector<int> args;
+  bool once = false; // load-time call (plan "once"): reads only parameters
 };
 
 struct Output {
@@ -44,8 +45,9 @@ struct Output {
   int buffer = -1;
 };
 
-// Where a root buffer lives at run time.
-enum class Place { Arena, Params, Weights };
+// Where a root buffer lives at run time. Derived: results of load-time
+// calls, computed by N_open into model-owned memory (docs/aot.md).
+enum class Place { Arena, Params, Weights, Derived };
 struct Location {
   Place place = Place::Arena;
   size_t offset = 0;
@@ -64,13 +66,15 @@ struct Entry {
   std::string runtimeObject;
   std::vector<Location> location; // per buffer (roots; views copy theirs)
   size_t arenaBytes = 0;
+  size_t derivedBytes = 0; // Place::Derived storage (0: no load-time call)
 };
 
 // Reads and checks a plan file. Throws kiln::aot::Error.
 Entry readEntry(const std::string &planPath, const std::string &function);
 
 // Arena layout of one entry: the planner's offsets where given, the rest
-// sequentially after them.
+// sequentially after them; temps that load-time calls read or write go to
+// the derived block instead.
 void layoutArena(Entry &entry);
 
 // The parameters and constants of all entries, 64-byte aligned. Parameters

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -41,10 +42,16 @@ Tensor scalarI32(int32_t value) {
   return t;
 }
 
-void runParity(const std::string &optimizer) {
-  const std::string model = std::string(KILN_EXAMPLES_DIR) + "/mlp.mlir";
-  fs::path dir = fs::temp_directory_path() / ("kiln-aot-train-" + optimizer +
-                                              "-" + std::to_string(getpid()));
+// `name`: an example model (mlp, cnn). With checkRunState, N_run_state on
+// the trained state must equal an inference Session holding the same
+// parameters: for the CNN this reruns the batch norm folds (load-time calls)
+// on every call, as the state changes.
+void runParity(const std::string &name, const std::string &optimizer,
+               bool checkRunState = false) {
+  const std::string model = std::string(KILN_EXAMPLES_DIR) + "/" + name + ".mlir";
+  fs::path dir = fs::temp_directory_path() /
+                 ("kiln-aot-train-" + name + "-" + optimizer + "-" +
+                  std::to_string(getpid()));
   kiln::aot::AotOptions options;
   options.outputDir = dir.string();
   options.train = true;
@@ -54,7 +61,7 @@ void runParity(const std::string &optimizer) {
   options.cacheDir = cacheDir();
   kiln::aot::Bundle bundle = kiln::aot::compileBundle(model, options);
 
-  std::string shared = (dir / "libmlp.so").string();
+  std::string shared = (dir / ("lib" + name + ".so")).string();
   std::string link = "c++ -shared -o " + shared + " -Wl,--whole-archive " +
                      bundle.library +
                      " -Wl,--no-whole-archive -lpthread -ldl -lm";
@@ -65,16 +72,19 @@ void runParity(const std::string &optimizer) {
   using StateInit = int (*)(const void *, void *);
   using TrainStep =
       int (*)(const void *, void *, const void *const *, void *const *, void *);
-  auto open = reinterpret_cast<Open>(dlsym(library, "mlp_open"));
-  auto stateInit =
-      reinterpret_cast<StateInit>(dlsym(library, "mlp_state_init"));
-  auto trainStep =
-      reinterpret_cast<TrainStep>(dlsym(library, "mlp_train_step"));
+  auto symbol = [&](const std::string &suffix) {
+    return dlsym(library, (name + "_" + suffix).c_str());
+  };
+  auto open = reinterpret_cast<Open>(symbol("open"));
+  auto stateInit = reinterpret_cast<StateInit>(symbol("state_init"));
+  auto trainStep = reinterpret_cast<TrainStep>(symbol("train_step"));
+  auto runState = reinterpret_cast<TrainStep>(symbol("run_state"));
   auto stateTensors =
-      static_cast<const kiln_aot_tensor *>(dlsym(library, "mlp_state_tensors"));
+      static_cast<const kiln_aot_tensor *>(symbol("state_tensors"));
   auto trainInputs =
-      static_cast<const kiln_aot_tensor *>(dlsym(library, "mlp_train_inputs"));
-  ASSERT_TRUE(open && stateInit && trainStep && stateTensors && trainInputs);
+      static_cast<const kiln_aot_tensor *>(symbol("train_inputs"));
+  ASSERT_TRUE(open && stateInit && trainStep && runState && stateTensors &&
+              trainInputs);
 
   kiln::compiler::CompileOptions compile;
   compile.mode = kiln::compiler::Mode::Train;
@@ -145,11 +155,36 @@ void runParity(const std::string &optimizer) {
     ++checked;
   }
   EXPECT_GT(checked, 0);
+  if (checkRunState) {
+    kiln::compiler::CompileOptions inference;
+    inference.cacheDir = options.cacheDir;
+    auto eval = kiln::runtime::Session::load(
+        kiln::compiler::compileModel(model, inference).planPath);
+    eval.prepare();
+    for (const auto &info : eval.parameters()) {
+      eval.setParameter(info.name, session.parameter(info.name));
+    }
+    eval.setInput("image", image);
+    eval.run();
+    Tensor expected = eval.output("logits");
+    float logits[10];
+    const void *inputs[] = {image.bytes.data()};
+    void *outputs[] = {logits};
+    ASSERT_EQ(runState(handle, state.get(), inputs, outputs, nullptr), 0);
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_NEAR(logits[i], expected.f32()[i],
+                  1e-6 * std::max(1.0f, std::fabs(expected.f32()[i])))
+          << "logit " << i;
+    }
+  }
   dlclose(library);
   fs::remove_all(dir);
 }
 
-TEST(AotTrain, SgdStepsEqualTheRuntime) { runParity("sgd"); }
-TEST(AotTrain, AdamStepsEqualTheRuntime) { runParity("adam"); }
+TEST(AotTrain, SgdStepsEqualTheRuntime) { runParity("mlp", "sgd"); }
+TEST(AotTrain, AdamStepsEqualTheRuntime) { runParity("mlp", "adam"); }
+TEST(AotTrain, CnnRunStateFoldsTheTrainedBatchNorm) {
+  runParity("cnn", "sgd", /*checkRunState=*/true);
+}
 
 } // namespace
