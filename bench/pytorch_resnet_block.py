@@ -1,33 +1,73 @@
 #!/usr/bin/python3
 """PyTorch on the ResNet basic block of bench/models/resnet_basic_block64.mlir
-(64 channels, 56x56), 2 threads: inference batch 1 and 8, and a training
-step (MSE + Adam) at batch 32. Prints (median ms, min ms).
+(64 channels, 56x56), for comparison with `kiln bench` (docs/results.md):
+inference at batch 1 and 8, and a training step (MSE + Adam) at batch 32.
 
-    /usr/bin/python3 bench/pytorch_resnet_block.py
+    /usr/bin/python3 bench/pytorch_resnet_block.py [--threads 2]
+
+Prints one line per case: median and minimum milliseconds.
 """
-import time, statistics, torch, torch.nn as nn
-torch.set_num_threads(2)
-class Block(nn.Module):
-    def __init__(s):
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+
+class BasicBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN + skip + ReLU, as the kiln model."""
+
+    def __init__(self, channels=64):
         super().__init__()
-        s.c1=nn.Conv2d(64,64,3,padding=1,bias=False); s.b1=nn.BatchNorm2d(64)
-        s.c2=nn.Conv2d(64,64,3,padding=1,bias=False); s.b2=nn.BatchNorm2d(64)
-    def forward(s,x):
-        return torch.relu(s.b2(s.c2(torch.relu(s.b1(s.c1(x)))))+x)
-m=Block()
-def med(fn,runs):
-    for _ in range(3): fn()
-    t=[]
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + x)
+
+
+def time_ms(fn, runs, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
     for _ in range(runs):
-        a=time.perf_counter(); fn(); t.append((time.perf_counter()-a)*1e3)
-    return statistics.median(t), min(t)
-m.eval()
-for b in (1,8):
-    x=torch.randn(b,64,56,56)
-    with torch.no_grad(): print("inference", b, med(lambda: m(x), 40))
-m.train()
-opt=torch.optim.Adam(m.parameters(),1e-3)
-x=torch.randn(32,64,56,56); y=torch.randn(32,64,56,56)
-def step():
-    opt.zero_grad(); l=((m(x)-y)**2).mean(); l.backward(); opt.step()
-print("train 32", med(step,8))
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    block = BasicBlock()
+    block.eval()
+    for batch in (1, 8):
+        x = torch.randn(batch, 64, 56, 56)
+        with torch.no_grad():
+            median, best = time_ms(lambda: block(x), runs=40)
+        print(f"inference batch={batch} median_ms={median:.3f} min_ms={best:.3f}")
+    block.train()
+    optimizer = torch.optim.Adam(block.parameters(), lr=1e-3)
+    x = torch.randn(32, 64, 56, 56)
+    target = torch.randn(32, 64, 56, 56)
+
+    def step():
+        optimizer.zero_grad()
+        loss = ((block(x) - target) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+
+    median, best = time_ms(step, runs=8)
+    print(f"training step batch=32 median_ms={median:.3f} min_ms={best:.3f}")
+
+
+if __name__ == "__main__":
+    main()
