@@ -28,7 +28,8 @@ def cnn():
         nn.Flatten(), nn.Linear(1568, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
 
 
-def median_ms(fn, runs, warmup=5):
+def times_ms(fn, runs, warmup=5):
+    """Milliseconds of each of `runs` calls of fn, after `warmup` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -36,7 +37,11 @@ def median_ms(fn, runs, warmup=5):
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return times
+
+
+def median_ms(fn, runs, warmup=5):
+    return statistics.median(times_ms(fn, runs, warmup))
 
 
 def main():

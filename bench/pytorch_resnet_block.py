@@ -9,10 +9,11 @@ Prints one line per case: median and minimum milliseconds.
 """
 import argparse
 import statistics
-import time
 
 import torch
 import torch.nn as nn
+
+from pytorch_compare import times_ms
 
 
 class BasicBlock(nn.Module):
@@ -30,14 +31,8 @@ class BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(y)) + x)
 
 
-def time_ms(fn, runs, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
+def time_ms(fn, runs):
+    times = times_ms(fn, runs, warmup=3)
     return statistics.median(times), min(times)
 
 
