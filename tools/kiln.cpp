@@ -254,6 +254,17 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
   return 0;
 }
 
+// The median of `values` (the upper one of an even count).
+double medianOf(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// " (+N at load time)", or nothing when N is 0.
+std::string loadTimeSuffix(int count) {
+  return count ? fmt::format(" (+{} at load time)", count) : std::string();
+}
+
 struct BenchFlags {
   bool train = false, json = false, profile = false, compare = false;
   std::string loss = "sparse-cce";
@@ -274,10 +285,9 @@ nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
   }
   std::map<std::string, std::pair<int, double>> byLabel;
   for (size_t c = 0; c < last.size(); ++c) {
-    std::sort(perCall[c].begin(), perCall[c].end());
-    auto &[calls, ms] = byLabel[last[c].op];
+    auto &[calls, ms] = byLabel[last[c].label];
     ++calls;
-    ms += perCall[c][perCall[c].size() / 2];
+    ms += medianOf(perCall[c]);
   }
   std::vector<std::pair<std::string, std::pair<int, double>>> rows(
       byLabel.begin(), byLabel.end());
@@ -308,11 +318,7 @@ struct BenchCase {
     ms.push_back(took);
     return took;
   }
-  double median() const {
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    return sorted[sorted.size() / 2];
-  }
+  double median() const { return medianOf(ms); }
   double min() const { return *std::min_element(ms.begin(), ms.end()); }
   nlohmann::json json() const {
     return {{"fusion", options.fusion},   {"median_ms", median()},
@@ -349,10 +355,7 @@ void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
 
 std::string kernelCount(const kiln::compiler::CompiledModel &compiled) {
   return fmt::format("{} kernel calls{}", compiled.calls,
-                     compiled.loadTimeCalls
-                         ? fmt::format(" (+{} at load time)",
-                                       compiled.loadTimeCalls)
-                         : std::string());
+                     loadTimeSuffix(compiled.loadTimeCalls));
 }
 
 // --compare-no-fusion: the plan as flagged and its --no-fusion twin, runs
@@ -561,10 +564,7 @@ int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
     fmt::print("  {:<18} {:<24} {}\n", node.name, node.label, node.result);
   }
   fmt::print("{} kernel ops{}, {} views, {} parameters ({} elements)\n",
-             summary.kernelOps,
-             summary.loadTimeOps
-                 ? fmt::format(" (+{} at load time)", summary.loadTimeOps)
-                 : std::string(),
+             summary.kernelOps, loadTimeSuffix(summary.loadTimeOps),
              summary.viewOps, summary.params, summary.parameterCount);
   return 0;
 }

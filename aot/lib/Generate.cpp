@@ -632,37 +632,29 @@ std::string planFunction(const std::string &n, const Entry &entry) {
         << "].host; /* view */\n";
     }
   }
-  for (size_t i = 0; i < entry.calls.size(); ++i) {
-    const Call &call = entry.calls[i];
-    if (!call.once) {
-      continue;
+  // The load-time calls first (when asked for), then the per-run ones.
+  auto emitCalls = [&](bool once, const std::string &condition) {
+    for (size_t i = 0; i < entry.calls.size(); ++i) {
+      const Call &call = entry.calls[i];
+      if (call.once != once) {
+        continue;
+      }
+      c << "  if (" << condition << "(status = " << call.kernel << "(";
+      for (size_t a = 0; a < call.args.size(); ++a) {
+        c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
+      }
+      c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i
+        << ", " << p << "_call_names[" << i << "]);\n  }\n";
     }
-    c << "  if ((mode & KILN_PLAN_LOAD_TIME) && (status = " << call.kernel
-      << "(";
-    for (size_t a = 0; a < call.args.size(); ++a) {
-      c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
-    }
-    c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i
-      << ", " << p << "_call_names[" << i << "]);\n  }\n";
-  }
+  };
+  emitCalls(true, "(mode & KILN_PLAN_LOAD_TIME) && ");
   c << "  if (!(mode & KILN_PLAN_RUN)) {\n    return 0;\n  }\n";
   for (size_t i = 0; i < entry.inputs.size(); ++i) {
     int b = entry.inputs[i];
     c << "  memcpy(b[" << b << "].host, inputs[" << i << "], "
       << entry.buffers[b].bytes << ");\n";
   }
-  for (size_t i = 0; i < entry.calls.size(); ++i) {
-    const Call &call = entry.calls[i];
-    if (call.once) {
-      continue;
-    }
-    c << "  if ((status = " << call.kernel << "(";
-    for (size_t a = 0; a < call.args.size(); ++a) {
-      c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
-    }
-    c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i
-      << ", " << p << "_call_names[" << i << "]);\n  }\n";
-  }
+  emitCalls(false, "");
   for (size_t i = 0; i < entry.outputs.size(); ++i) {
     int b = entry.outputs[i].buffer;
     c << "  if (outputs[" << i << "]) {\n    memcpy(outputs[" << i << "], b["

@@ -76,12 +76,16 @@ const std::map<std::string, size_t> &anchorOutputs() {
   return anchors;
 }
 
-void validateFused(const KernelSpec &s) {
-  for (const char *key : {"anchor", "anchor_attrs", "anchor_inputs", "nodes"}) {
+void requireAttrs(const KernelSpec &s, std::initializer_list<const char *> keys) {
+  for (const char *key : keys) {
     if (!s.attrs.contains(key)) {
       fail(s, std::string("missing attribute '") + key + "'");
     }
   }
+}
+
+void validateFused(const KernelSpec &s) {
+  requireAttrs(s, {"anchor", "anchor_attrs", "anchor_inputs", "nodes"});
   const std::string anchor = s.attrs.at("anchor").get<std::string>();
   auto outputs = anchorOutputs().find(anchor);
   if (!anchor.empty() && outputs == anchorOutputs().end()) {
@@ -92,11 +96,7 @@ void validateFused(const KernelSpec &s) {
     if (!consumers().count(consumer) || !anchor.empty()) {
       fail(s, "unsupported prologue consumer '" + consumer + "'");
     }
-    for (const char *key : {"consumer_attrs", "consumer_inputs"}) {
-      if (!s.attrs.contains(key)) {
-        fail(s, std::string("missing attribute '") + key + "'");
-      }
-    }
+    requireAttrs(s, {"consumer_attrs", "consumer_inputs"});
     const auto &inputs = s.attrs.at("consumer_inputs");
     size_t k = consumers().at(consumer);
     for (size_t i = 0; i < inputs.size(); ++i) {

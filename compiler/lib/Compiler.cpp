@@ -272,6 +272,19 @@ struct Lowered {
   std::vector<bool> once;          // load-time calls (kiln.load_time)
   int viewOps = 0;
   json memory = json::object(); // arena_bytes, peak_live_bytes, naive_bytes
+
+  // The plan's "calls" (docs/plan-format.md), kernel names given per call.
+  json callsJson(const std::vector<std::string> &kernelNames) const {
+    json calls = json::array();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      calls.push_back({{"kernel", kernelNames[i]},
+                       {"op", specs[i].op},
+                       {"label", labels[i]},
+                       {"once", static_cast<bool>(once[i])},
+                       {"args", callArgs[i]}});
+    }
+    return calls;
+  }
 };
 
 // The function attributes kiln-plan-memory leaves (absent: not planned).
@@ -526,14 +539,7 @@ CompiledModel compileModel(const std::string &modelPath,
     throw Error(e.what());
   }
 
-  json calls = json::array();
-  for (size_t i = 0; i < lowered.specs.size(); ++i) {
-    calls.push_back({{"kernel", library.functionNames[i]},
-                     {"op", lowered.specs[i].op},
-                     {"label", lowered.labels[i]},
-                     {"once", lowered.once[i]},
-                     {"args", lowered.callArgs[i]}});
-  }
+  json calls = lowered.callsJson(library.functionNames);
   std::vector<std::string> distinct = library.functionNames;
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
@@ -636,14 +642,8 @@ std::string lowerPlanJson(const std::string &modelPath,
                           const CompileOptions &options) {
   std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
   Lowered lowered = lower(model->entry);
-  json calls = json::array();
-  for (size_t i = 0; i < lowered.specs.size(); ++i) {
-    calls.push_back({{"kernel", ""},
-                     {"op", lowered.specs[i].op},
-                     {"label", lowered.labels[i]},
-                     {"once", lowered.once[i]},
-                     {"args", lowered.callArgs[i]}});
-  }
+  json calls = lowered.callsJson(
+      std::vector<std::string>(lowered.specs.size(), std::string()));
   json plan = {{"version", 1},
                {"model", fs::absolute(modelPath).string()},
                {"buffers", std::move(lowered.buffers)},

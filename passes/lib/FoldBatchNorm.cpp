@@ -59,8 +59,8 @@ struct FoldBatchNormPass
     }
   }
 
-  // The layer's weight, bias (may be null) and input when `bn` reads a
-  // conv2d / dense result used by nothing else; else nullptr.
+  // The conv2d / dense whose result `bn` (running statistics) reads and
+  // nothing else does; else nullptr.
   static Operation *foldableLayer(BatchNormOp bn) {
     if (bn.getTraining()) {
       return nullptr;

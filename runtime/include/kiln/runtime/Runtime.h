@@ -89,7 +89,7 @@ struct TensorInfo {
 // One kernel call of a plan and the wall time it took (Session::profile).
 struct CallTime {
   std::string kernel;
-  std::string op; // the op, or "fused epilogue: conv2d+batch_norm+relu"
+  std::string label; // the op, or "fused epilogue: conv2d+batch_norm+relu"
   double seconds = 0;
 };
 
