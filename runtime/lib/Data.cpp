@@ -1,5 +1,6 @@
 // Datasets for the trainer: IDX folders (Fashion-MNIST), .npy pairs and CSV
 // files, feature scaling and the validation split.
+#include "CheckedSize.h"
 #include "kiln/runtime/Trainer.h"
 
 #include <zlib.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -271,11 +273,16 @@ Dataset loadCsv(const std::string &path) {
 }
 
 int64_t rowElements(const Tensor &tensor) {
-  int64_t count = 1;
-  for (size_t d = 1; d < tensor.shape.size(); ++d) {
-    count *= tensor.shape[d];
+  if (tensor.shape.size() < 2) {
+    return 1;
   }
-  return count;
+  const int64_t *dims = tensor.shape.data();
+  std::optional<int64_t> count =
+      detail::checkedSize(dims + 1, dims + tensor.shape.size());
+  if (!count) { // only for a shape edited after construction
+    throw Error("tensor: " + detail::sizeProblem(tensor.shape));
+  }
+  return *count;
 }
 
 // Rows [begin, end) of `tensor`.
@@ -312,11 +319,11 @@ Tensor readIdx(const std::string &path) {
                 " dimensions)");
   }
   std::vector<int64_t> shape;
-  uint64_t count = 1;
   for (int d = 0; d < rank; ++d) {
     shape.push_back(readBigEndian(file.data() + 4 + 4 * d));
-    count *= static_cast<uint64_t>(shape.back());
   }
+  uint64_t count = static_cast<uint64_t>(
+      detail::requireByteSize(shape, 1, path + ": IDX header"));
   if (file.size() - header != count) {
     std::string dims;
     for (int64_t dim : shape) {

@@ -1,6 +1,7 @@
 // .npy reader and writer (format versions 1.0, 2.0 and 3.0; see
 // numpy/lib/format.py). The header is a Python dict literal; only the three
 // keys numpy writes are understood.
+#include "CheckedSize.h"
 #include "FileIO.h"
 #include "kiln/runtime/Runtime.h"
 
@@ -187,16 +188,20 @@ Tensor readNpy(const std::string &path) {
                        "numpy.ascontiguousarray)");
   }
 
-  Tensor tensor(header.shape, dtype);
-  size_t count = static_cast<size_t>(tensor.numElements());
+  // Sized from the header before anything is allocated: a bad shape or a
+  // short file is an error, not a huge allocation.
+  size_t need = static_cast<size_t>(
+      detail::requireByteSize(header.shape, itemSize, path));
+  size_t count = need / itemSize;
   size_t dataStart = headerStart + headerLength;
   size_t available = file.size() - dataStart;
-  if (available < count * itemSize) {
+  if (available < need) {
     throw Error(path + ": truncated data: " + std::to_string(count) +
-                " elements of " + descr + " need " +
-                std::to_string(count * itemSize) + " bytes, file has " +
-                std::to_string(available));
+                " elements of " + descr + " need " + std::to_string(need) +
+                " bytes, file has " + std::to_string(available));
   }
+  // Its size cannot overflow: no more elements than the file has bytes.
+  Tensor tensor(header.shape, dtype);
   const uint8_t *data = file.data() + dataStart;
   if (itemSize == 4) {
     std::memcpy(tensor.bytes.data(), data, count * 4);
@@ -250,8 +255,8 @@ void writeNpy(const std::string &path, const Tensor &tensor) {
     file.push_back(static_cast<uint8_t>(header.size() >> (8 * i)));
   }
   file.insert(file.end(), header.begin(), header.end());
-  size_t expected = static_cast<size_t>(tensor.numElements()) *
-                    dtypeSize(tensor.dtype);
+  size_t expected = static_cast<size_t>(
+      detail::requireByteSize(tensor.shape, dtypeSize(tensor.dtype), path));
   if (tensor.bytes.size() != expected) {
     throw Error(path + ": tensor " + tensor.shapeString() + " holds " +
                 std::to_string(tensor.bytes.size()) + " bytes, expected " +

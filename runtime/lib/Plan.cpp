@@ -1,9 +1,11 @@
 #include "Plan.h"
 
+#include "CheckedSize.h"
 #include "FileIO.h"
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <set>
 
 namespace kiln::runtime::detail {
@@ -124,6 +126,11 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
     r.fail(where + ".dtype", "unsupported dtype '" + dtype +
                                  "' (expected f32 or i32)");
   }
+  // Every later size computation (views, arena fit, the session's layout
+  // and strides) relies on this.
+  if (!byteSize(buffer.shape, dtypeSize(buffer.dtype))) {
+    r.fail(where + ".shape", sizeProblem(buffer.shape));
+  }
   buffer.kind = parseKind(
       r, r.string(r.field(value, where, "kind"), where + ".kind"),
       where + ".kind");
@@ -161,12 +168,14 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
   }
   case BufferKind::Const: {
     const json &data = r.array(r.field(value, where, "data"), where + ".data");
-    buffer.data = Tensor(buffer.shape, buffer.dtype);
-    if (static_cast<int64_t>(data.size()) != buffer.data.numElements()) {
-      r.fail(where + ".data",
-             "has " + std::to_string(data.size()) + " values, shape needs " +
-                 std::to_string(buffer.data.numElements()));
+    // Checked before allocating: the plan's own values then bound the size.
+    int64_t count = *elementCount(buffer.shape);
+    if (static_cast<int64_t>(data.size()) != count) {
+      r.fail(where + ".data", "has " + std::to_string(data.size()) +
+                                  " values, shape needs " +
+                                  std::to_string(count));
     }
+    buffer.data = Tensor(buffer.shape, buffer.dtype);
     for (size_t i = 0; i < data.size(); ++i) {
       std::string at = PlanReader::at(where + ".data", i);
       if (buffer.dtype == DType::F32) {
@@ -201,14 +210,6 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
   return buffer;
 }
 
-int64_t elementCount(const std::vector<int64_t> &shape) {
-  int64_t count = 1;
-  for (int64_t dim : shape) {
-    count *= dim;
-  }
-  return count;
-}
-
 void checkViews(const PlanReader &r, const Plan &plan) {
   size_t count = plan.buffers.size();
   for (size_t i = 0; i < count; ++i) {
@@ -227,7 +228,7 @@ void checkViews(const PlanReader &r, const Plan &plan) {
     }
     std::string where = PlanReader::at("buffers", i) + ".alias";
     const PlanBuffer &target = plan.buffers[view.alias];
-    if (elementCount(view.shape) != elementCount(target.shape) ||
+    if (*elementCount(view.shape) != *elementCount(target.shape) ||
         view.dtype != target.dtype) {
       r.fail(where, "view '" + view.name + "' (" +
                         Tensor(view.shape, view.dtype).shapeString() +
@@ -309,9 +310,9 @@ Plan readPlan(const std::string &path) {
   }
   for (size_t b = 0; b < count; ++b) {
     const PlanBuffer &buffer = plan.buffers[b];
-    int64_t bytes = elementCount(buffer.shape) *
-                    static_cast<int64_t>(dtypeSize(buffer.dtype));
-    if (buffer.offset >= 0 && buffer.offset + bytes > plan.arenaBytes) {
+    int64_t bytes = *byteSize(buffer.shape, dtypeSize(buffer.dtype));
+    std::optional<int64_t> end = checkedAdd(buffer.offset, bytes);
+    if (buffer.offset >= 0 && (!end || *end > plan.arenaBytes)) {
       r.fail(PlanReader::at("buffers", b) + ".offset",
              "buffer '" + buffer.name + "' (" + std::to_string(bytes) +
                  " bytes at " + std::to_string(buffer.offset) +

@@ -51,8 +51,9 @@ struct Plan {
 };
 
 // Reads and checks the plan: every field present and well typed, indices in
-// range, view chains acyclic with matching element counts and dtypes, temp
-// offsets 64-byte aligned and inside "arena_bytes". A
+// range, every buffer's byte size within int64_t (CheckedSize.h), view chains
+// acyclic with matching element counts and dtypes, temp offsets 64-byte
+// aligned and inside "arena_bytes". A
 // relative "library" is resolved against the plan's directory. Throws Error
 // "<plan>: <field>: <problem>".
 Plan readPlan(const std::string &path);

@@ -1,10 +1,12 @@
 #include "kiln/runtime/Safetensors.h"
 
+#include "CheckedSize.h"
 #include "FileIO.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <optional>
 
 namespace kiln::runtime {
 
@@ -103,7 +105,14 @@ std::map<std::string, Tensor> readSafetensors(const std::string &path) {
       if (!dim.is_number_unsigned()) {
         throw Error(where + "shape must hold non-negative integers");
       }
+      if (dim.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+        throw Error(where + "dimension " + dim.dump() + " out of range");
+      }
       shape.push_back(dim.get<int64_t>());
+    }
+    std::optional<int64_t> bytes = detail::byteSize(shape, dtypeSize(dtype));
+    if (!bytes) {
+      throw Error(where + detail::sizeProblem(shape));
     }
     const json &offsets = entry["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 ||
@@ -112,17 +121,22 @@ std::map<std::string, Tensor> readSafetensors(const std::string &path) {
     }
     uint64_t begin = offsets[0].get<uint64_t>();
     uint64_t end = offsets[1].get<uint64_t>();
-    Tensor tensor(shape, dtype);
     if (begin > end || end > dataSize) {
       throw Error(where + "data_offsets [" + std::to_string(begin) + ", " +
                   std::to_string(end) + "] outside the " +
                   std::to_string(dataSize) + " data bytes (truncated file?)");
     }
-    if (end - begin != tensor.bytes.size()) {
-      throw Error(where + tensor.shapeString() + " needs " +
-                  std::to_string(tensor.bytes.size()) + " bytes, offsets give " +
+    // Checked before the tensor is allocated, so that it holds no more
+    // bytes than the file; `described` is unallocated, for the message.
+    if (end - begin != static_cast<uint64_t>(*bytes)) {
+      Tensor described;
+      described.shape = shape;
+      described.dtype = dtype;
+      throw Error(where + described.shapeString() + " needs " +
+                  std::to_string(*bytes) + " bytes, offsets give " +
                   std::to_string(end - begin));
     }
+    Tensor tensor(shape, dtype);
     std::memcpy(tensor.bytes.data(), data + begin, tensor.bytes.size());
     tensors.emplace(name, std::move(tensor));
   }
@@ -138,8 +152,9 @@ void writeSafetensors(const std::string &path,
   }
   uint64_t offset = 0;
   for (const auto &[name, tensor] : tensors) {
-    size_t expected =
-        static_cast<size_t>(tensor.numElements()) * dtypeSize(tensor.dtype);
+    size_t expected = static_cast<size_t>(
+        detail::requireByteSize(tensor.shape, dtypeSize(tensor.dtype),
+                                path + ": tensor '" + name + "'"));
     if (tensor.bytes.size() != expected) {
       throw Error(path + ": tensor '" + name + "' " + tensor.shapeString() +
                   " holds " + std::to_string(tensor.bytes.size()) +

@@ -10,6 +10,7 @@
 //            3. build one halide_buffer_t per (call, argument), so that
 //               run() only walks an array of prepared argument lists.
 #include <chrono>
+#include "CheckedSize.h"
 #include "FileIO.h"
 #include "Plan.h"
 #include "kiln/runtime/Runtime.h"
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <map>
+#include <optional>
 
 namespace kiln::runtime {
 
@@ -103,12 +105,17 @@ struct Session::Impl {
     const PlanBuffer &r = buffer(root[b]);
     return r.offset >= 0 ? arena + r.offset : persistent.get() + offset[root[b]];
   }
+  // readPlan checked every buffer's size already; the check stays next to
+  // the arithmetic that depends on it.
   size_t byteSize(int b) const {
-    int64_t count = 1;
-    for (int64_t dim : buffer(b).shape) {
-      count *= dim;
+    const PlanBuffer &desc = buffer(b);
+    std::optional<int64_t> bytes =
+        detail::byteSize(desc.shape, dtypeSize(desc.dtype));
+    if (!bytes) {
+      throw Error(plan.path + ": buffer '" + desc.name +
+                  "': " + detail::sizeProblem(desc.shape));
     }
-    return static_cast<size_t>(count) * dtypeSize(buffer(b).dtype);
+    return static_cast<size_t>(*bytes);
   }
 
   TensorInfo info(int b, const std::string &name) const {
@@ -214,7 +221,16 @@ struct Session::Impl {
     for (size_t b = 0; b < count; ++b) {
       if (root[b] == static_cast<int>(b) && buffer(b).offset < 0) {
         offset[b] = total;
-        total += alignUp(byteSize(static_cast<int>(b)));
+        std::optional<int64_t> slot = detail::checkedAlignUp(
+            static_cast<int64_t>(byteSize(static_cast<int>(b))), kAlignment);
+        std::optional<int64_t> end =
+            slot ? detail::checkedAdd(static_cast<int64_t>(total), *slot)
+                 : std::nullopt;
+        if (!end) {
+          throw Error(plan.path + ": the persistent buffers' total size "
+                                  "overflows 64 bits");
+        }
+        total = static_cast<size_t>(*end);
       }
     }
     persistent.reset(allocate(total, "the plan's persistent buffers"));
@@ -312,18 +328,22 @@ struct Session::Impl {
         hb.type.lanes = 1;
         hb.dimensions = static_cast<int32_t>(desc.shape.size());
         hb.dim = hb.dimensions > 0 ? &dims[dim] : nullptr;
-        // Halide order: innermost first, dense strides.
+        // Halide order: innermost first, dense strides. Every stride and
+        // the element count must fit Halide's int32_t.
         int64_t stride = 1;
         for (int d = hb.dimensions - 1; d >= 0; --d) {
           halide_dimension_t &hd = dims[dim++];
           hd.min = 0;
           hd.extent = static_cast<int32_t>(desc.shape[d]);
           hd.stride = static_cast<int32_t>(stride);
-          stride *= desc.shape[d];
-        }
-        if (stride > INT32_MAX) {
-          throw Error(plan.path + ": buffer '" + desc.name +
-                      "' has more elements than a Halide buffer can address");
+          std::optional<int64_t> next =
+              detail::checkedMul(stride, desc.shape[d]);
+          if (!next || *next > INT32_MAX) {
+            throw Error(plan.path + ": buffer '" + desc.name +
+                        "' has more elements than a Halide buffer can "
+                        "address");
+          }
+          stride = *next;
         }
         callArgs[arg] = &hb;
         ++arg;

@@ -1,3 +1,4 @@
+#include "CheckedSize.h"
 #include "kiln/runtime/Runtime.h"
 
 namespace kiln::runtime {
@@ -21,25 +22,16 @@ size_t dtypeSize(DType dtype) {
   return 0;
 }
 
-static int64_t countElements(const std::vector<int64_t> &shape) {
-  int64_t count = 1;
-  for (int64_t dim : shape) {
-    if (dim < 0) {
-      throw Error("negative dimension in tensor shape");
-    }
-    count *= dim;
-  }
-  return count;
-}
-
 Tensor::Tensor(std::vector<int64_t> shape, DType dtype)
     : shape(std::move(shape)), dtype(dtype) {
-  bytes.assign(static_cast<size_t>(countElements(this->shape)) *
-                   dtypeSize(dtype),
+  bytes.assign(static_cast<size_t>(detail::requireByteSize(
+                   this->shape, dtypeSize(dtype), "cannot create a tensor")),
                0);
 }
 
-int64_t Tensor::numElements() const { return countElements(shape); }
+int64_t Tensor::numElements() const {
+  return detail::requireByteSize(shape, 1, "tensor");
+}
 
 // The accessors hand out typed views of `bytes`; vector storage comes from
 // operator new, which is aligned for float and int32_t.

@@ -95,6 +95,14 @@ TEST(Data, IdxErrorsNameTheFile) {
             shortFile +
                 ": IDX header says 3x2x2 = 12 bytes of data, file has 11");
 
+  // The dims' product overflows 64 bits (an unsigned count wraps to 0,
+  // matching the empty data).
+  std::string huge = dir + "/huge";
+  test::writeText(huge, idx({65536, 65536, 65536, 65536}, {}));
+  EXPECT_EQ(KILN_ERROR_MESSAGE(readIdx(huge)),
+            huge + ": IDX header: shape 65536x65536x65536x65536 is too large "
+                   "(its size overflows 64 bits)");
+
   std::string floats = dir + "/floats";
   test::writeText(floats, std::string("\0\0\x0d\x01\0\0\0\0", 8));
   EXPECT_EQ(KILN_ERROR_MESSAGE(readIdx(floats)),

@@ -176,5 +176,45 @@ TEST(Npy, Errors) {
                Error);
 }
 
+// A header's shape is input: sizes that overflow 64 bits are refused with an
+// error naming the file, never wrapped into a small tensor.
+TEST(Npy, HugeShapesAreRefused) {
+  std::string dir = tempDir();
+  std::string path = dir + "/huge.npy";
+  test::writeText(path, npyBytes("{'descr': '<f4', 'fortran_order': False, "
+                                 "'shape': (4294967296, 4294967296), }",
+                                 ""));
+  EXPECT_EQ(KILN_ERROR_MESSAGE(readNpy(path)),
+            path + ": shape 4294967296x4294967296 is too large (its size "
+                   "overflows 64 bits)");
+
+  // The element count fits; times the 8-byte items it does not.
+  test::writeText(path, npyBytes("{'descr': '<f8', 'fortran_order': False, "
+                                 "'shape': (4294967296, 1073741824), }",
+                                 ""));
+  EXPECT_NE(KILN_ERROR_MESSAGE(readNpy(path)).find("is too large"),
+            std::string::npos);
+
+  // An empty array too, as numpy refuses it: the other dims overflow.
+  test::writeText(path, npyBytes("{'descr': '<f4', 'fortran_order': False, "
+                                 "'shape': (0, 4294967296, 4294967296), }",
+                                 ""));
+  EXPECT_NE(KILN_ERROR_MESSAGE(readNpy(path)).find("is too large"),
+            std::string::npos);
+}
+
+TEST(Tensor, ShapeSizesAreChecked) {
+  EXPECT_EQ(KILN_ERROR_MESSAGE(Tensor({2, -1}, DType::F32)),
+            "cannot create a tensor: shape 2x-1 has a negative dimension");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(Tensor({int64_t{1} << 62}, DType::F32)),
+            "cannot create a tensor: shape 4611686018427387904 is too large "
+            "(its size overflows 64 bits)");
+  Tensor t({3}, DType::F32);
+  t.shape = {int64_t{1} << 32, int64_t{1} << 32};
+  EXPECT_NE(KILN_ERROR_MESSAGE(t.numElements()).find("is too large"),
+            std::string::npos);
+  EXPECT_EQ(Tensor({0, 5}, DType::I32).numElements(), 0);
+}
+
 } // namespace
 } // namespace kiln::runtime

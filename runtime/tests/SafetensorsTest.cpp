@@ -112,5 +112,31 @@ TEST(Safetensors, Errors) {
   EXPECT_THROW(readSafetensors(dir + "/length.safetensors"), Error);
 }
 
+// Shapes in the header are input: a size that overflows is refused before
+// anything is allocated, with the file and tensor named.
+TEST(Safetensors, HugeShapesAreRefused) {
+  std::string dir = tempDir();
+  std::string path = dir + "/huge.safetensors";
+  test::writeText(path, withLength(R"({"x":{"dtype":"F32",)"
+                                   R"("shape":[4294967296,4294967296],)"
+                                   R"("data_offsets":[0,0]}})"));
+  EXPECT_EQ(KILN_ERROR_MESSAGE(readSafetensors(path)),
+            path + ": tensor 'x': shape 4294967296x4294967296 is too large "
+                   "(its size overflows 64 bits)");
+
+  // 2^62 elements fit; their 2^64 bytes do not.
+  test::writeText(path, withLength(R"({"x":{"dtype":"I32",)"
+                                   R"("shape":[4611686018427387904],)"
+                                   R"("data_offsets":[0,0]}})"));
+  EXPECT_NE(KILN_ERROR_MESSAGE(readSafetensors(path)).find("is too large"),
+            std::string::npos);
+
+  test::writeText(path, withLength(R"({"x":{"dtype":"F32",)"
+                                   R"("shape":[18446744073709551615],)"
+                                   R"("data_offsets":[0,0]}})"));
+  EXPECT_EQ(KILN_ERROR_MESSAGE(readSafetensors(path)),
+            path + ": tensor 'x': dimension 18446744073709551615 out of range");
+}
+
 } // namespace
 } // namespace kiln::runtime

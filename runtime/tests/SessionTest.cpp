@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+
 namespace kiln::runtime {
 namespace {
 
@@ -372,6 +374,29 @@ TEST(Session, UnreadablePlans) {
 
   test::writeText(dir + "/array.json", "[]");
   EXPECT_THROW(Session::load(dir + "/array.json"), Error);
+}
+
+// plan.json may sit in a shared cache: sizes that overflow are refused at
+// load, before they can shrink an arena slot or a Halide stride.
+TEST(Session, PlanSizesAreChecked) {
+  json plan = examplePlan();
+  plan["arena_bytes"] = 64;
+  plan["buffers"][3]["shape"] = {65536, 65536, 65536, 65536};
+  plan["buffers"][3]["offset"] = 0;
+  expectLoadError(plan, "buffers[3].shape: shape 65536x65536x65536x65536 is "
+                        "too large (its size overflows 64 bits)");
+
+  plan = examplePlan();
+  plan["buffers"][4]["shape"] = {65536, 65536, 65536, 65536};
+  plan["buffers"][4]["data"] = json::array();
+  expectLoadError(plan, "buffers[4].shape: shape 65536x65536x65536x65536 is "
+                        "too large");
+
+  // offset + size overflows.
+  plan = examplePlan();
+  plan["arena_bytes"] = 64;
+  plan["buffers"][3]["offset"] = INT64_MAX / 64 * 64;
+  expectLoadError(plan, "does not fit in arena_bytes 64");
 }
 
 } // namespace
