@@ -272,7 +272,9 @@ struct BenchFlags {
 };
 
 // Per-call median times of `runs` profiled runs, summed per label (a fused
-// kernel's label names its ops), longest first.
+// kernel's label names its ops), longest first, with the rate each group
+// reached: GFLOP/s (the counted flops, see KernelSpec::flops) and GB/s (the
+// bytes of the calls' inputs and outputs, a lower bound of their traffic).
 nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
   std::vector<std::vector<double>> perCall;
   std::vector<kiln::runtime::CallTime> last;
@@ -283,21 +285,36 @@ nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
       perCall[c].push_back(last[c].seconds * 1e3);
     }
   }
-  std::map<std::string, std::pair<int, double>> byLabel;
+  struct Group {
+    int calls = 0;
+    double ms = 0;
+    double flops = 0, bytes = 0;
+  };
+  std::map<std::string, Group> byLabel;
   for (size_t c = 0; c < last.size(); ++c) {
-    auto &[calls, ms] = byLabel[last[c].label];
-    ++calls;
-    ms += medianOf(perCall[c]);
+    Group &group = byLabel[last[c].label];
+    ++group.calls;
+    group.ms += medianOf(perCall[c]);
+    group.flops += static_cast<double>(last[c].flops);
+    group.bytes += static_cast<double>(last[c].bytes);
   }
-  std::vector<std::pair<std::string, std::pair<int, double>>> rows(
-      byLabel.begin(), byLabel.end());
+  std::vector<std::pair<std::string, Group>> rows(byLabel.begin(),
+                                                  byLabel.end());
   std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
-    return a.second.second > b.second.second;
+    return a.second.ms > b.second.ms;
   });
   nlohmann::json out = nlohmann::json::array();
-  for (const auto &[label, row] : rows) {
-    out.push_back({{"label", label}, {"calls", row.first},
-                   {"median_ms", row.second}});
+  for (const auto &[label, group] : rows) {
+    double seconds = group.ms * 1e-3;
+    auto rate = [&](double count) {
+      return seconds > 0 ? count / seconds * 1e-9 : 0.0;
+    };
+    out.push_back({{"label", label},
+                   {"calls", group.calls},
+                   {"median_ms", group.ms},
+                   {"flops", group.flops},
+                   {"gflop_per_s", rate(group.flops)},
+                   {"gbyte_per_s", rate(group.bytes)}});
   }
   return out;
 }
@@ -452,15 +469,20 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
     for (const auto &row : profile) {
       total += row["median_ms"].get<double>();
     }
-    fmt::print("{:>10} {:>6} {:>6}  {}\n", "ms", "%", "calls", "kernel");
+    fmt::print("{:>10} {:>6} {:>6} {:>8} {:>7}  {}\n", "ms", "%", "calls",
+               "GFLOP/s", "GB/s", "kernel");
     for (const auto &row : profile) {
       double rowMs = row["median_ms"].get<double>();
-      fmt::print("{:>10.3f} {:>6.1f} {:>6}  {}\n", rowMs,
+      double gflops = row["gflop_per_s"].get<double>();
+      fmt::print("{:>10.3f} {:>6.1f} {:>6} {:>8} {:>7.1f}  {}\n", rowMs,
                  total > 0 ? 100 * rowMs / total : 0.0,
-                 row["calls"].get<int>(), row["label"].get<std::string>());
+                 row["calls"].get<int>(),
+                 gflops > 0 ? fmt::format("{:.1f}", gflops) : std::string("-"),
+                 row["gbyte_per_s"].get<double>(),
+                 row["label"].get<std::string>());
     }
-    fmt::print("{:>10.3f} {:>6} {:>6}  (sum of per-call medians)\n", total,
-               "", "");
+    fmt::print("{:>10.3f} {:>6} {:>6} {:>8} {:>7}  (sum of per-call medians)\n",
+               total, "", "", "", "");
   }
   return 0;
 }

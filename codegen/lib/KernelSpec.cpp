@@ -3,6 +3,8 @@
 
 #include "kiln/codegen/Codegen.h"
 
+#include <algorithm>
+
 namespace kiln::codegen {
 
 const char *dtypeName(DType dtype) {
@@ -87,5 +89,57 @@ KernelSpec KernelSpec::fromJson(const nlohmann::json &j) {
 
 // nlohmann::json objects are std::maps, so dump() already sorts the keys.
 std::string KernelSpec::key() const { return toJson().dump(); }
+
+namespace {
+
+// 2 * (output elements) * (products summed into each): conv2d's window is
+// C/g * KH * KW of weight [O, C/g, KH, KW]; dense's K of weight [O, K].
+int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
+                    const std::vector<TensorSpec> &in,
+                    const std::vector<TensorSpec> &out) {
+  auto elements = [](const TensorSpec &t) { return t.numElements(); };
+  if ((op == "conv2d" || op == "dense") && in.size() >= 2 && !out.empty()) {
+    const auto &w = in[1].shape;
+    return 2 * elements(out[0]) * (elements(in[1]) / std::max<int64_t>(w[0], 1));
+  }
+  if (op == "conv2d_grad_input" && in.size() == 2) {
+    // The forward's count: dy [N,O,OH,OW] times the window C/g * KH * KW.
+    const auto &w = in[1].shape;
+    return 2 * elements(in[0]) * (elements(in[1]) / std::max<int64_t>(w[0], 1));
+  }
+  if (op == "conv2d_grad_weight" && in.size() == 2 && !out.empty()) {
+    const auto &dw = out[0].shape;
+    return 2 * elements(in[1]) * (elements(out[0]) / std::max<int64_t>(dw[0], 1));
+  }
+  if (op == "matmul" && in.size() == 2 && !out.empty() &&
+      in[0].shape.size() == 2) {
+    // op(a) is [M, K]: K is a's dim 0 when transposed, else its dim 1.
+    bool transposeA = attrs.value("transpose_a", false);
+    return 2 * elements(out[0]) * in[0].shape[transposeA ? 0 : 1];
+  }
+  return 0;
+}
+
+} // namespace
+
+int64_t KernelSpec::flops() const {
+  if (op != "fused") {
+    return anchorFlops(op, attrs, inputs, outputs);
+  }
+  std::string anchor = attrs.value("anchor", std::string());
+  if (anchor.empty() || !attrs.contains("anchor_inputs")) {
+    return 0;
+  }
+  std::vector<TensorSpec> in;
+  for (const auto &index : attrs.at("anchor_inputs")) {
+    int64_t i = index.get<int64_t>();
+    if (i < 0 || i >= static_cast<int64_t>(inputs.size())) {
+      return 0;
+    }
+    in.push_back(inputs[i]);
+  }
+  return anchorFlops(anchor, attrs.value("anchor_attrs", nlohmann::json::object()), in,
+                     outputs);
+}
 
 } // namespace kiln::codegen

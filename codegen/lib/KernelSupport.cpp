@@ -18,6 +18,7 @@ const OpInfo &lookupOp(const std::string &op) {
     OpRegistry r;
     registerElementwiseOps(r);
     registerLayerOps(r);
+    registerConvOps(r);
     registerLossOps(r);
     registerTensorOps(r);
     registerConvGradOps(r);

@@ -49,6 +49,7 @@ const OpInfo &lookupOp(const std::string &op);
 
 void registerElementwiseOps(OpRegistry &registry);
 void registerLayerOps(OpRegistry &registry);
+void registerConvOps(OpRegistry &registry);
 void registerLossOps(OpRegistry &registry);
 void registerTensorOps(OpRegistry &registry);
 void registerConvGradOps(OpRegistry &registry);
@@ -108,6 +109,15 @@ int64_t windowOutput(int64_t in, int64_t padBegin, int64_t padEnd,
 Window readWindow(const KernelSpec &spec, int64_t kh, int64_t kw,
                   bool hasDilations);
 bool hasPadding(const Window &w);
+// Checks a window op's output shape: [n, c, OH, OW] from inputs[0]'s H, W.
+void expectWindowOutput(const KernelSpec &spec, const Window &w, int64_t n,
+                        int64_t c);
+// The input as a Func over all integers: `exterior` outside the image.
+Halide::Func paddedInput(Halide::ImageParam x, const Window &w,
+                         Halide::Expr exterior);
+// One ImageParam per spec input, named in order.
+std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
+                                            std::vector<const char *> names);
 
 // dense (and matmul): out(o, n) = sum_k x(k, n) * weightT(o, k). The
 // algorithm defines weightT, acc and out; scheduleDense tiles them. `shape`

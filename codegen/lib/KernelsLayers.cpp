@@ -1,4 +1,4 @@
-// Layer kernels: dense, conv2d, pools, batch_norm, layer_norm.
+// Layer kernels: dense, pools, batch_norm, layer_norm (conv2d: KernelsConv.cpp).
 #include "Kernels.h"
 
 #include <limits>
@@ -80,6 +80,39 @@ bool hasPadding(const Window &w) {
   return w.padTop || w.padLeft || w.padBottom || w.padRight;
 }
 
+std::vector<ImageParam> layerInputs(const KernelSpec &s,
+                                    std::vector<const char *> names) {
+  std::vector<ImageParam> in;
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    in.push_back(makeInput(s.inputs[i], names[i]));
+  }
+  return in;
+}
+
+void expectWindowOutput(const KernelSpec &s, const Window &w, int64_t n,
+                        int64_t c) {
+  const auto &x = s.inputs[0].shape;
+  int64_t oh = windowOutput(x[2], w.padTop, w.padBottom, w.dh, w.kh, w.sh);
+  int64_t ow = windowOutput(x[3], w.padLeft, w.padRight, w.dw, w.kw, w.sw);
+  if (oh < 1 || ow < 1) {
+    fail(s, "window larger than the padded input");
+  }
+  expectShape(s, s.outputs[0], "output", {n, c, oh, ow});
+}
+
+// The input as a Func over all integers: `exterior` outside the image.
+Func paddedInput(ImageParam x, const Window &w, Expr exterior) {
+  Func padded("padded");
+  Var px("px"), py("py"), pc("pc"), pn("pn");
+  if (hasPadding(w)) {
+    padded(px, py, pc, pn) =
+        BoundaryConditions::constant_exterior(x, exterior)(px, py, pc, pn);
+  } else {
+    padded(px, py, pc, pn) = x(px, py, pc, pn);
+  }
+  return padded;
+}
+
 namespace {
 
 Expr f32(double v) { return cast<float>(Expr(v)); }
@@ -127,170 +160,10 @@ DenseFuncs defineDense(const KernelSpec &s, const std::vector<ImageParam> &in,
   return f;
 }
 
-std::vector<ImageParam> layerInputs(const KernelSpec &s,
-                                    std::vector<const char *> names) {
-  std::vector<ImageParam> in;
-  for (size_t i = 0; i < s.inputs.size(); ++i) {
-    in.push_back(makeInput(s.inputs[i], names[i]));
-  }
-  return in;
-}
-
 Kernel buildDense(const KernelSpec &s, const Target &target) {
   DenseFuncs f =
       defineDense(s, layerInputs(s, {"x", "weight", "bias"}), Epilogue());
   scheduleDense(f, s.outputs[0].shape, target);
-  return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
-}
-
-void expectWindowOutput(const KernelSpec &s, const Window &w, int64_t n,
-                        int64_t c) {
-  const auto &x = s.inputs[0].shape;
-  int64_t oh = windowOutput(x[2], w.padTop, w.padBottom, w.dh, w.kh, w.sh);
-  int64_t ow = windowOutput(x[3], w.padLeft, w.padRight, w.dw, w.kw, w.sw);
-  if (oh < 1 || ow < 1) {
-    fail(s, "window larger than the padded input");
-  }
-  expectShape(s, s.outputs[0], "output", {n, c, oh, ow});
-}
-
-// The input as a Func over all integers: `exterior` outside the image.
-Func paddedInput(ImageParam x, const Window &w, Expr exterior) {
-  Func padded("padded");
-  Var px("px"), py("py"), pc("pc"), pn("pn");
-  if (hasPadding(w)) {
-    padded(px, py, pc, pn) =
-        BoundaryConditions::constant_exterior(x, exterior)(px, py, pc, pn);
-  } else {
-    padded(px, py, pc, pn) = x(px, py, pc, pn);
-  }
-  return padded;
-}
-
-//===----------------------------------------------------------------------===//
-// conv2d
-//===----------------------------------------------------------------------===//
-
-void validateConv2d(const KernelSpec &s) {
-  expectCounts(s, 2, 3, 1);
-  expectF32Except(s);
-  expectRank(s, s.inputs[0], "x", 4);
-  expectRank(s, s.inputs[1], "weight", 4);
-  const auto &x = s.inputs[0].shape, &wt = s.inputs[1].shape;
-  int64_t groups = attrInt(s, "groups");
-  if (groups < 1 || x[1] % groups || wt[0] % groups) {
-    fail(s, "groups must divide the input and output channels");
-  }
-  if (wt[1] != x[1] / groups) {
-    fail(s, "weight.shape[1] must be C/groups");
-  }
-  Window w = readWindow(s, wt[2], wt[3], true);
-  if (s.inputs.size() == 3) {
-    expectShape(s, s.inputs[2], "bias", {wt[0]});
-  }
-  expectWindowOutput(s, w, x[0], wt[0]);
-}
-
-struct ConvFuncs {
-  std::vector<ImageParam> inputs;
-  Var x{"x"}, y{"y"}, o{"o"}, n{"n"};
-  RDom r;
-  Func padded, acc{"acc"}, out{"out"};
-  bool padInput = false;
-};
-
-ConvFuncs defineConv2d(const KernelSpec &s, const std::vector<ImageParam> &inputs,
-                       const Epilogue &epilogue) {
-  ConvFuncs f;
-  const auto &wt = s.inputs[1].shape;
-  Window w = readWindow(s, wt[2], wt[3], true);
-  int64_t groups = attrInt(s, "groups");
-  ImageParam in = inputs[0];
-  ImageParam weight = inputs[1];
-  f.inputs = {in, weight};
-  f.padInput = hasPadding(w);
-  f.padded = paddedInput(in, w, 0.0f);
-  int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
-  f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
-             "r");
-  Expr c = groups == 1 ? Expr(f.r.z) : (f.o / og) * cg + f.r.z;
-  if (inputs.size() == 3) {
-    ImageParam b = inputs[2];
-    f.inputs.push_back(b);
-    f.acc(f.x, f.y, f.o, f.n) = b(f.o);
-  } else {
-    f.acc(f.x, f.y, f.o, f.n) = 0.0f;
-  }
-  Expr ix = f.x * static_cast<int>(w.sw) + f.r.x * static_cast<int>(w.dw) -
-            static_cast<int>(w.padLeft);
-  Expr iy = f.y * static_cast<int>(w.sh) + f.r.y * static_cast<int>(w.dh) -
-            static_cast<int>(w.padTop);
-  f.acc(f.x, f.y, f.o, f.n) +=
-      weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
-  Expr value = f.acc(f.x, f.y, f.o, f.n);
-  f.out(f.x, f.y, f.o, f.n) =
-      epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
-  constrainOutput(f.out, s.outputs[0]);
-  return f;
-}
-
-// Target: x86-64 AVX-512 (16 lanes), 2 cores. Register tile: one vector of
-// output x times 2 output rows times 8 output channels (16 zmm accumulators);
-// each input vector feeds 8 FMAs with broadcast weights. The zero-padded
-// input is materialized once (compute_root) so the inner loop has no
-// selects. Tails use ShiftInwards (tile sizes never exceed the extents), so
-// any width down to 1 works. Measured: see docs/codegen.md.
-void scheduleConv2d(ConvFuncs &f, const KernelSpec &s, const Target &target) {
-  int vec = target.natural_vector_size<float>();
-  const auto &outShape = s.outputs[0].shape;
-  int outC = static_cast<int>(outShape[1]);
-  int outH = static_cast<int>(outShape[2]);
-  int outW = static_cast<int>(outShape[3]);
-  int vw = vectorWidthFor(outW, vec);
-  int yb = std::min(outH, 2);
-  int ob = std::min(outC, 8);
-  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), oo("oo"), oi("oi"), task("task");
-  f.out.split(f.x, xo, xi, vw, TailStrategy::ShiftInwards)
-      .split(f.y, yo, yi, yb, TailStrategy::ShiftInwards)
-      .split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
-      .reorder(xi, yi, oi, xo, yo, oo, f.n)
-      .unroll(yi)
-      .unroll(oi)
-      .fuse(oo, f.n, task)
-      .parallel(task);
-  if (vw > 1) {
-    f.out.vectorize(xi);
-  }
-  f.acc.compute_at(f.out, xo);
-  Var ax("ax"), ay("ay"), ao("ao");
-  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
-    stage.split(f.x, ax, f.x, vw)
-        .split(f.y, ay, f.y, yb)
-        .split(f.o, ao, f.o, ob)
-        .unroll(f.y)
-        .unroll(f.o);
-    if (vw > 1) {
-      stage.vectorize(f.x);
-    }
-  }
-  f.acc.update().reorder(f.x, f.y, f.o, ax, ay, ao, f.r.x, f.r.y, f.r.z);
-  if (s.inputs[1].shape[3] <= 7) {
-    f.acc.update().unroll(f.r.x);
-  }
-  if (f.padInput) {
-    Var px = f.padded.args()[0], pc = f.padded.args()[2],
-        pn = f.padded.args()[3], plane("plane");
-    f.padded.compute_root().fuse(pc, pn, plane).parallel(plane);
-    if (s.inputs[0].shape[3] >= vec) {
-      f.padded.vectorize(px, vec, TailStrategy::GuardWithIf);
-    }
-  }
-}
-
-Kernel buildConv2d(const KernelSpec &s, const Target &target) {
-  ConvFuncs f =
-      defineConv2d(s, layerInputs(s, {"x", "weight", "bias"}), Epilogue());
-  scheduleConv2d(f, s, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }
 
@@ -680,14 +553,6 @@ Kernel buildLayerNorm(const KernelSpec &s, const Target &target) {
 
 } // namespace
 
-Func buildConv2dWithEpilogue(const KernelSpec &s,
-                             const std::vector<ImageParam> &in,
-                             const Epilogue &epilogue, const Target &target) {
-  ConvFuncs f = defineConv2d(s, in, epilogue);
-  scheduleConv2d(f, s, target);
-  return f.out;
-}
-
 Func buildDenseWithEpilogue(const KernelSpec &s,
                             const std::vector<ImageParam> &in,
                             const Epilogue &epilogue, const Target &target) {
@@ -698,7 +563,6 @@ Func buildDenseWithEpilogue(const KernelSpec &s,
 
 void registerLayerOps(OpRegistry &r) {
   r["dense"] = {validateDense, buildDense};
-  r["conv2d"] = {validateConv2d, buildConv2d};
   r["max_pool2d"] = {[](const KernelSpec &s) { validatePool(s, true); },
                      [](const KernelSpec &s, const Target &t) {
                        return buildPool(s, t, true);

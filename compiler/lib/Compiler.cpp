@@ -281,6 +281,7 @@ struct Lowered {
                        {"op", specs[i].op},
                        {"label", labels[i]},
                        {"once", static_cast<bool>(once[i])},
+                       {"flops", specs[i].flops()},
                        {"args", callArgs[i]}});
     }
     return calls;

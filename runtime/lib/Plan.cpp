@@ -382,6 +382,12 @@ Plan readPlan(const std::string &path) {
       }
       call.once = calls[i]["once"].get<bool>();
     }
+    if (calls[i].contains("flops")) {
+      call.flops = r.integer(calls[i]["flops"], where + ".flops");
+      if (call.flops < 0) {
+        r.fail(where + ".flops", "must be non-negative");
+      }
+    }
     const json &args = r.array(r.field(calls[i], where, "args"), where + ".args");
     for (size_t a = 0; a < args.size(); ++a) {
       call.args.push_back(r.index(args[a], PlanReader::at(where + ".args", a), count));

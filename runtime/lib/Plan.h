@@ -33,6 +33,7 @@ struct PlanCall {
   std::string op;
   std::string label; // for reports; the op when the plan has none
   bool once = false;  // load-time call: only after the parameters change
+  int64_t flops = 0;  // floating-point operations, for reports (0: unknown)
   std::vector<int> args;
 };
 

@@ -398,7 +398,12 @@ struct Session::Impl {
       call(c);
       std::chrono::duration<double> took =
           std::chrono::steady_clock::now() - start;
-      times.push_back({plan.calls[c].kernel, plan.calls[c].label, took.count()});
+      int64_t bytes = 0;
+      for (int arg : plan.calls[c].args) {
+        bytes += static_cast<int64_t>(byteSize(arg));
+      }
+      times.push_back({plan.calls[c].kernel, plan.calls[c].label, took.count(),
+                       plan.calls[c].flops, bytes});
     }
     loadTimeStale = false;
     return times;

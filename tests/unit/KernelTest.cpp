@@ -699,6 +699,17 @@ CaseTable buildCases() {
   addDense(t, "n8_k256_o64_bias", 8, 256, 64, true);
   addConv(t, "n2_c16_20x20_o32_same", {2, 16, 20, 20}, 32, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}), true);
+  // The conv2d forms (KernelsConv.cpp) on real network shapes: flattened
+  // phase planes for a 7x7 stage with a channel tail, a strided small plane
+  // and a 7x7 stride-2 stem; rows for a wide strided layer.
+  addConv(t, "planes_n2_c64_7x7_o40_same", {2, 64, 7, 7}, 40, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true);
+  addConv(t, "planes_n3_c8_14x14_o24_stride2", {3, 8, 14, 14}, 24, {3, 3},
+          convParams({2, 2}, {1, 1, 1, 1}), false);
+  addConv(t, "planes_stem_k7_stride2_pad3", {2, 3, 23, 23}, 16, {7, 7},
+          convParams({2, 2}, {3, 3, 3, 3}), true);
+  addConv(t, "rows_n2_c8_40x40_o16_stride2", {2, 8, 40, 40}, 16, {3, 3},
+          convParams({2, 2}, {1, 1, 1, 1}), true);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},

@@ -43,6 +43,11 @@ struct KernelSpec {
   static KernelSpec fromJson(const nlohmann::json &j);
   // Canonical text of the spec (sorted keys): equal specs give equal keys.
   std::string key() const;
+  // Floating-point operations of one call, a multiply-add counting 2, for
+  // the kernels that do arithmetic beyond one pass over their data:
+  // conv2d, dense, matmul and the conv gradients (also as a fused kernel's
+  // anchor). 0 for the others, which `kiln bench --profile` rates in GB/s.
+  int64_t flops() const;
 };
 
 } // namespace kiln::codegen

@@ -91,6 +91,8 @@ struct CallTime {
   std::string kernel;
   std::string label; // the op, or "fused epilogue: conv2d+batch_norm+relu"
   double seconds = 0;
+  int64_t flops = 0; // floating-point operations (0: not counted)
+  int64_t bytes = 0; // bytes of the call's inputs and outputs
 };
 
 struct SessionOptions {

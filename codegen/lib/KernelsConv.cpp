@@ -1,0 +1,354 @@
+// conv2d forward kernels in two forms, chosen per shape (chooseConvForm):
+//
+// - rows: vectors along the output row, a register tile of 1 vector x 2
+//   rows x 8 output channels over the zero-padded input. Best where rows
+//   fill vectors and the reduction is short (wide planes, 1x1, depthwise,
+//   strided).
+// - planes: the input split into its stride phases, each phase plane
+//   flattened with a row pitch, so that a whole output plane is one
+//   vectorizable axis and every tap a constant offset. Best on small planes
+//   (14x14, 7x7), where rows waste most of each vector.
+#include "Kernels.h"
+
+#include <set>
+
+using namespace Halide;
+
+namespace kiln::codegen::detail {
+namespace {
+
+void validateConv2d(const KernelSpec &s) {
+  expectCounts(s, 2, 3, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 4);
+  expectRank(s, s.inputs[1], "weight", 4);
+  const auto &x = s.inputs[0].shape, &wt = s.inputs[1].shape;
+  int64_t groups = attrInt(s, "groups");
+  if (groups < 1 || x[1] % groups || wt[0] % groups) {
+    fail(s, "groups must divide the input and output channels");
+  }
+  if (wt[1] != x[1] / groups) {
+    fail(s, "weight.shape[1] must be C/groups");
+  }
+  Window w = readWindow(s, wt[2], wt[3], true);
+  if (s.inputs.size() == 3) {
+    expectShape(s, s.inputs[2], "bias", {wt[0]});
+  }
+  expectWindowOutput(s, w, x[0], wt[0]);
+}
+
+//===----------------------------------------------------------------------===//
+// rows
+//===----------------------------------------------------------------------===//
+
+struct RowConvFuncs {
+  std::vector<ImageParam> inputs;
+  Var x{"x"}, y{"y"}, o{"o"}, n{"n"};
+  RDom r;
+  Func padded, acc{"acc"}, out{"out"};
+  bool padInput = false;
+};
+
+RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &inputs,
+                       const Epilogue &epilogue) {
+  RowConvFuncs f;
+  const auto &wt = s.inputs[1].shape;
+  Window w = readWindow(s, wt[2], wt[3], true);
+  int64_t groups = attrInt(s, "groups");
+  ImageParam in = inputs[0];
+  ImageParam weight = inputs[1];
+  f.inputs = {in, weight};
+  f.padInput = hasPadding(w);
+  f.padded = paddedInput(in, w, 0.0f);
+  int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
+  f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
+             "r");
+  Expr c = groups == 1 ? Expr(f.r.z) : (f.o / og) * cg + f.r.z;
+  if (inputs.size() == 3) {
+    ImageParam b = inputs[2];
+    f.inputs.push_back(b);
+    f.acc(f.x, f.y, f.o, f.n) = b(f.o);
+  } else {
+    f.acc(f.x, f.y, f.o, f.n) = 0.0f;
+  }
+  Expr ix = f.x * static_cast<int>(w.sw) + f.r.x * static_cast<int>(w.dw) -
+            static_cast<int>(w.padLeft);
+  Expr iy = f.y * static_cast<int>(w.sh) + f.r.y * static_cast<int>(w.dh) -
+            static_cast<int>(w.padTop);
+  f.acc(f.x, f.y, f.o, f.n) +=
+      weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
+  Expr value = f.acc(f.x, f.y, f.o, f.n);
+  f.out(f.x, f.y, f.o, f.n) =
+      epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Register tile: one vector of
+// output x times 2 output rows times 8 output channels (16 zmm accumulators);
+// each input vector feeds 8 FMAs with broadcast weights. The zero-padded
+// input is materialized once (compute_root) so the inner loop has no
+// selects. Tails use ShiftInwards (tile sizes never exceed the extents), so
+// any width down to 1 works. Measured: see docs/codegen.md.
+void scheduleRowConv(RowConvFuncs &f, const KernelSpec &s, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const auto &outShape = s.outputs[0].shape;
+  int outC = static_cast<int>(outShape[1]);
+  int outH = static_cast<int>(outShape[2]);
+  int outW = static_cast<int>(outShape[3]);
+  int vw = vectorWidthFor(outW, vec);
+  int yb = std::min(outH, 2);
+  int ob = std::min(outC, 8);
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), oo("oo"), oi("oi"), task("task");
+  f.out.split(f.x, xo, xi, vw, TailStrategy::ShiftInwards)
+      .split(f.y, yo, yi, yb, TailStrategy::ShiftInwards)
+      .split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
+      .reorder(xi, yi, oi, xo, yo, oo, f.n)
+      .unroll(yi)
+      .unroll(oi)
+      .fuse(oo, f.n, task)
+      .parallel(task);
+  if (vw > 1) {
+    f.out.vectorize(xi);
+  }
+  f.acc.compute_at(f.out, xo);
+  Var ax("ax"), ay("ay"), ao("ao");
+  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
+    stage.split(f.x, ax, f.x, vw)
+        .split(f.y, ay, f.y, yb)
+        .split(f.o, ao, f.o, ob)
+        .unroll(f.y)
+        .unroll(f.o);
+    if (vw > 1) {
+      stage.vectorize(f.x);
+    }
+  }
+  f.acc.update().reorder(f.x, f.y, f.o, ax, ay, ao, f.r.x, f.r.y, f.r.z);
+  if (s.inputs[1].shape[3] <= 7) {
+    f.acc.update().unroll(f.r.x);
+  }
+  if (f.padInput) {
+    Var px = f.padded.args()[0], pc = f.padded.args()[2],
+        pn = f.padded.args()[3], plane("plane");
+    f.padded.compute_root().fuse(pc, pn, plane).parallel(plane);
+    if (s.inputs[0].shape[3] >= vec) {
+      f.padded.vectorize(px, vec, TailStrategy::GuardWithIf);
+    }
+  }
+}
+
+
+//===----------------------------------------------------------------------===//
+// planes
+//===----------------------------------------------------------------------===//
+
+struct PlaneConvFuncs {
+  std::vector<ImageParam> inputs;
+  Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, p{"p"};
+  RDom r; // (kx, ky, input channel within the group)
+  Func phases{"phases"}, acc{"acc"}, accOut{"acc_out"}, out{"out"};
+  std::vector<RDom> phaseUpdates; // the image part of each phase read
+  int pitch = 0;      // row pitch Wq of the flattened phase planes
+};
+
+// conv2d over flattened phase planes. The zero-padded input is split into
+// its sh x sw stride phases, phase (a, b) holding padded rows sh*i + a and
+// columns sw*j + b, and each phase plane is flattened with a row pitch Wq
+// that covers the window's overhang: phases(q, phase, c, n) with q = i*Wq +
+// j. A tap (kx, ky) then reads phase ((ky*dh) % sh, (kx*dw) % sw) at the
+// constant offset ((ky*dh) / sh) * Wq + (kx*dw) / sw from the output position
+// p = oy*Wq + ox. So every convolution (any stride, dilation, 1x1, 7x7,
+// depthwise) becomes one long vectorizable axis p: a 7x7 plane is 63 lanes
+// (4 vectors) instead of seven 7-wide rows, a 14x14 plane 224 (14 vectors).
+// The Wq - OW columns at the end of each row compute values that are never
+// copied out.
+PlaneConvFuncs definePlaneConv(const KernelSpec &s, const std::vector<ImageParam> &inputs,
+                       const Epilogue &epilogue) {
+  PlaneConvFuncs f;
+  const auto &xs = s.inputs[0].shape, &wt = s.inputs[1].shape;
+  const auto &os = s.outputs[0].shape;
+  Window w = readWindow(s, wt[2], wt[3], true);
+  int64_t groups = attrInt(s, "groups");
+  ImageParam in = inputs[0];
+  ImageParam weight = inputs[1];
+  f.inputs = {in, weight};
+  int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
+  int dh = static_cast<int>(w.dh), dw = static_cast<int>(w.dw);
+  int kh = static_cast<int>(w.kh), kw = static_cast<int>(w.kw);
+  int height = static_cast<int>(xs[2]), width = static_cast<int>(xs[3]);
+  int outW = static_cast<int>(os[3]);
+  f.pitch = outW + (kw - 1) * dw / sw;
+
+  // Zero everywhere, then one update per phase that some tap reads, over
+  // exactly the phase plane's rows and columns inside the image: no selects
+  // or clamps, dense stores along the row (loads of stride sw).
+  Var q("q"), phase("phase"), c("c"), pn("pn");
+  f.phases(q, phase, c, pn) = 0.0f;
+  std::set<std::pair<int, int>> used;
+  for (int ky = 0; ky < kh; ++ky) {
+    for (int kx = 0; kx < kw; ++kx) {
+      used.insert({ky * dh % sh, kx * dw % sw});
+    }
+  }
+  // Phase-plane indices t whose image coordinate t*stride + a - pad lies
+  // in [0, extent).
+  auto inside = [](int a, int stride, int pad, int extent) {
+    int first = std::max(0, (pad - a + stride - 1) / stride);
+    int last = (extent - 1 + pad - a) / stride; // may be < first
+    return std::make_pair(first, last - first + 1);
+  };
+  for (auto [a, b] : used) {
+    auto [i0, rows] = inside(a, sh, static_cast<int>(w.padTop), height);
+    auto [j0, cols] = inside(b, sw, static_cast<int>(w.padLeft), width);
+    if (rows < 1 || cols < 1) {
+      continue;
+    }
+    RDom rp(j0, cols, i0, rows, "rp");
+    f.phases(rp.y * f.pitch + rp.x, a * sw + b, c, pn) =
+        in(rp.x * sw + b - static_cast<int>(w.padLeft),
+           rp.y * sh + a - static_cast<int>(w.padTop), c, pn);
+    f.phaseUpdates.push_back(rp);
+  }
+
+  int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
+  f.r = RDom(0, kw, 0, kh, 0, cg, "r");
+  Expr ci = groups == 1 ? Expr(f.r.z) : (f.o / og) * cg + f.r.z;
+  Expr ty = f.r.y * dh, tx = f.r.x * dw;
+  Expr tap = f.p + (ty / sh) * f.pitch + tx / sw;
+  Expr tapPhase = (ty % sh) * sw + tx % sw;
+  if (inputs.size() == 3) {
+    ImageParam b = inputs[2];
+    f.inputs.push_back(b);
+    f.acc(f.p, f.o, f.n) = b(f.o);
+  } else {
+    f.acc(f.p, f.o, f.n) = 0.0f;
+  }
+  f.acc(f.p, f.o, f.n) +=
+      weight(f.r.x, f.r.y, f.r.z, f.o) * f.phases(tap, tapPhase, ci, f.n);
+  f.accOut(f.p, f.o, f.n) = f.acc(f.p, f.o, f.n);
+  Expr value = f.accOut(f.y * f.pitch + f.x, f.o, f.n);
+  f.out(f.x, f.y, f.o, f.n) =
+      epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Each parallel task is one
+// block of 8 output channels of one image: its flattened output plane is
+// computed in register tiles of 2 vectors of positions x 8 channels (16 zmm
+// accumulators; each input vector feeds 8 FMAs with broadcast weights), the
+// (kx, ky, c) reduction inside the tile, then copied out without the pitch
+// columns, applying the epilogue. The phase planes are built once (root,
+// parallel over planes). Measured: see docs/codegen.md.
+void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const auto &os = s.outputs[0].shape;
+  int channels = static_cast<int>(os[1]);
+  int height = static_cast<int>(os[2]), width = static_cast<int>(os[3]);
+  int ob = std::min(channels, 8);
+  bool parallel = s.outputs[0].numElements() >= kParallelGrain / 4;
+  Var oo("oo"), oi("oi"), task("task");
+  f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
+      .reorder(f.x, f.y, oi, oo, f.n)
+      .fuse(oo, f.n, task);
+  if (parallel) {
+    f.out.parallel(task);
+  }
+  int xw = vectorWidthFor(width, vec);
+  if (xw > 1) {
+    f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
+  }
+
+  int extent = height * f.pitch;
+  int pw = vectorWidthFor(extent, vec);
+  int tile = extent >= 2 * pw ? 2 * pw : pw;
+  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
+  f.accOut.compute_at(f.out, task)
+      .split(f.p, po, pi, tile, TailStrategy::ShiftInwards)
+      .reorder(pi, f.o, po, f.n);
+  if (pw > 1) {
+    f.accOut.vectorize(pi, pw);
+  }
+  f.acc.compute_at(f.accOut, po);
+  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
+    stage.split(f.p, ao, f.p, tile)
+        .split(f.p, pv, pl, std::max(pw, 1))
+        .unroll(pv)
+        .unroll(f.o);
+    if (pw > 1) {
+      stage.vectorize(pl);
+    }
+  }
+  f.acc.update().reorder(pl, pv, f.o, ao, f.r.x, f.r.y, f.r.z);
+  if (s.inputs[1].shape[3] <= 7) {
+    f.acc.update().unroll(f.r.x);
+  }
+  Var q = f.phases.args()[0], c = f.phases.args()[2],
+      pn = f.phases.args()[3], plane("plane");
+  f.phases.compute_root().fuse(c, pn, plane);
+  if (parallel) {
+    f.phases.parallel(plane);
+  }
+  f.phases.vectorize(q, vec, TailStrategy::GuardWithIf);
+  for (size_t i = 0; i < f.phaseUpdates.size(); ++i) {
+    Stage update = f.phases.update(static_cast<int>(i));
+    update.fuse(c, pn, plane);
+    if (parallel) {
+      update.parallel(plane);
+    }
+    // Each (row, column) of the phase plane is one position q: no races.
+    update.allow_race_conditions().vectorize(f.phaseUpdates[i].x, vec,
+                                             TailStrategy::GuardWithIf);
+  }
+}
+
+enum class ConvForm { Rows, Planes };
+
+// Measured on this machine (2 threads, AVX-512), batch 1 and 8, per-layer
+// times in docs/codegen.md: planes win on the spatial (KH*KW > 1)
+// convolutions at stride 1 (ResNet's 3x3 layers: 1.2x at 56x56, 1.3x at
+// 14x14, 2.7x at 7x7) and on small strided planes; rows win on 1x1 and
+// depthwise convolutions and on wide strided ones, whose reductions are
+// short and whose rows already fill vectors.
+ConvForm chooseConvForm(const KernelSpec &s) {
+  const auto &wt = s.inputs[1].shape;
+  std::vector<int64_t> strides = attrInts(s, "strides", 2);
+  bool spatial = wt[2] * wt[3] > 1;
+  bool unitStride = strides[0] == 1 && strides[1] == 1;
+  bool smallPlane = s.outputs[0].shape[3] < 20;
+  return attrInt(s, "groups") == 1 && spatial && (unitStride || smallPlane)
+             ? ConvForm::Planes
+             : ConvForm::Rows;
+}
+
+Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
+                  const Epilogue &epilogue, const Target &target) {
+  if (chooseConvForm(s) == ConvForm::Planes) {
+    PlaneConvFuncs f = definePlaneConv(s, in, epilogue);
+    schedulePlaneConv(f, s, target);
+    return f.out;
+  }
+  RowConvFuncs f = defineRowConv(s, in, epilogue);
+  scheduleRowConv(f, s, target);
+  return f.out;
+}
+
+Kernel buildConv2d(const KernelSpec &s, const Target &target) {
+  std::vector<ImageParam> in = layerInputs(s, {"x", "weight", "bias"});
+  return {std::vector<Argument>(in.begin(), in.end()),
+          conv2dOutput(s, in, Epilogue(), target)};
+}
+
+} // namespace
+
+Func buildConv2dWithEpilogue(const KernelSpec &s,
+                             const std::vector<ImageParam> &in,
+                             const Epilogue &epilogue, const Target &target) {
+  return conv2dOutput(s, in, epilogue, target);
+}
+
+void registerConvOps(OpRegistry &r) {
+  r["conv2d"] = {validateConv2d, buildConv2d};
+}
+
+} // namespace kiln::codegen::detail
