@@ -710,6 +710,14 @@ CaseTable buildCases() {
           convParams({2, 2}, {3, 3, 3, 3}), true);
   addConv(t, "rows_n2_c8_40x40_o16_stride2", {2, 8, 40, 40}, 16, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), true);
+  // Pointwise form: 1x1, stride 1, unpadded, over the flattened plane (a
+  // 25-position plane: one vector and a shifted tail), grouped too.
+  addConv(t, "pointwise_n3_c24_5x5_o17", {3, 24, 5, 5}, 17, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true);
+  addConv(t, "pointwise_groups4_n2_c16_9x7_o12", {2, 16, 9, 7}, 12, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 4), false);
+  addConv(t, "pointwise_n2_c32_28x28_o48", {2, 32, 28, 28}, 48, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},
