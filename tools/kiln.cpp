@@ -271,10 +271,11 @@ struct BenchFlags {
   int runs = 50;
 };
 
-// Per-call median times of `runs` profiled runs, summed per label (a fused
-// kernel's label names its ops), longest first, with the rate each group
-// reached: GFLOP/s (the counted flops, see KernelSpec::flops) and GB/s (the
-// bytes of the calls' inputs and outputs, a lower bound of their traffic).
+// Per-call median times of `runs` profiled runs, summed per kernel (one
+// row per distinct compiled kernel: its label, e.g. a fused kernel's ops,
+// and output shape), longest first, with the rate each reached: GFLOP/s
+// (the counted flops, see KernelSpec::flops) and GB/s (the bytes of the
+// calls' inputs and outputs, a lower bound of their memory traffic).
 nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
   std::vector<std::vector<double>> perCall;
   std::vector<kiln::runtime::CallTime> last;
@@ -286,30 +287,35 @@ nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
     }
   }
   struct Group {
+    std::string label, shape;
     int calls = 0;
     double ms = 0;
     double flops = 0, bytes = 0;
   };
-  std::map<std::string, Group> byLabel;
+  std::map<std::string, Group> byKernel;
   for (size_t c = 0; c < last.size(); ++c) {
-    Group &group = byLabel[last[c].label];
+    Group &group = byKernel[last[c].kernel];
+    group.label = last[c].label;
+    group.shape = fmt::format("{}", fmt::join(last[c].shape, "x"));
     ++group.calls;
     group.ms += medianOf(perCall[c]);
     group.flops += static_cast<double>(last[c].flops);
     group.bytes += static_cast<double>(last[c].bytes);
   }
-  std::vector<std::pair<std::string, Group>> rows(byLabel.begin(),
-                                                  byLabel.end());
-  std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
-    return a.second.ms > b.second.ms;
-  });
+  std::vector<Group> rows;
+  for (auto &entry : byKernel) {
+    rows.push_back(std::move(entry.second));
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const Group &a, const Group &b) { return a.ms > b.ms; });
   nlohmann::json out = nlohmann::json::array();
-  for (const auto &[label, group] : rows) {
+  for (const Group &group : rows) {
     double seconds = group.ms * 1e-3;
     auto rate = [&](double count) {
       return seconds > 0 ? count / seconds * 1e-9 : 0.0;
     };
-    out.push_back({{"label", label},
+    out.push_back({{"label", group.label},
+                   {"shape", group.shape},
                    {"calls", group.calls},
                    {"median_ms", group.ms},
                    {"flops", group.flops},
@@ -470,7 +476,7 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
       total += row["median_ms"].get<double>();
     }
     fmt::print("{:>10} {:>6} {:>6} {:>8} {:>7}  {}\n", "ms", "%", "calls",
-               "GFLOP/s", "GB/s", "kernel");
+               "GFLOP/s", "GB/s", "kernel (output shape)");
     for (const auto &row : profile) {
       double rowMs = row["median_ms"].get<double>();
       double gflops = row["gflop_per_s"].get<double>();
@@ -479,7 +485,8 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
                  row["calls"].get<int>(),
                  gflops > 0 ? fmt::format("{:.1f}", gflops) : std::string("-"),
                  row["gbyte_per_s"].get<double>(),
-                 row["label"].get<std::string>());
+                 row["label"].get<std::string>() + " (" +
+                     row["shape"].get<std::string>() + ")");
     }
     fmt::print("{:>10.3f} {:>6} {:>6} {:>8} {:>7}  (sum of per-call medians)\n",
                total, "", "", "", "");

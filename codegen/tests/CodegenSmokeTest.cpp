@@ -322,3 +322,61 @@ TEST(CodegenSmoke, BadSpecsNameTheOp) {
 }
 
 } // namespace
+
+// KernelSpec::flops against hand-computed counts (a multiply-add is 2).
+TEST(KernelSpecFlops, CountsTheArithmeticKernels) {
+  KernelSpec conv;
+  conv.op = "conv2d";
+  conv.attrs = {{"groups", 1}};
+  conv.inputs = {f32({2, 3, 8, 8}), f32({4, 3, 3, 3})};
+  conv.outputs = {f32({2, 4, 8, 8})};
+  // 2 * (2*4*8*8 outputs) * (3*3*3 products each).
+  EXPECT_EQ(conv.flops(), 2 * 512 * 27);
+
+  KernelSpec depthwise = conv;
+  depthwise.attrs = {{"groups", 4}};
+  depthwise.inputs = {f32({1, 4, 5, 5}), f32({4, 1, 3, 3})};
+  depthwise.outputs = {f32({1, 4, 3, 3})};
+  EXPECT_EQ(depthwise.flops(), 2 * 36 * 9);
+
+  KernelSpec dense;
+  dense.op = "dense";
+  dense.inputs = {f32({5, 7}), f32({3, 7}), f32({3})};
+  dense.outputs = {f32({5, 3})};
+  EXPECT_EQ(dense.flops(), 2 * 15 * 7);
+
+  KernelSpec matmul;
+  matmul.op = "matmul";
+  matmul.attrs = {{"transpose_a", true}, {"transpose_b", false}};
+  matmul.inputs = {f32({6, 4}), f32({6, 9})}; // op(a) = [4, 6]
+  matmul.outputs = {f32({4, 9})};
+  EXPECT_EQ(matmul.flops(), 2 * 36 * 6);
+
+  KernelSpec gradInput;
+  gradInput.op = "conv2d_grad_input";
+  gradInput.inputs = {f32({2, 4, 8, 8}), f32({4, 3, 3, 3})};
+  gradInput.outputs = {f32({2, 3, 8, 8})};
+  EXPECT_EQ(gradInput.flops(), conv.flops());
+
+  KernelSpec gradWeight;
+  gradWeight.op = "conv2d_grad_weight";
+  gradWeight.inputs = {f32({2, 3, 8, 8}), f32({2, 4, 8, 8})};
+  gradWeight.outputs = {f32({4, 3, 3, 3})};
+  EXPECT_EQ(gradWeight.flops(), conv.flops());
+
+  KernelSpec fused;
+  fused.op = "fused";
+  fused.attrs = {{"anchor", "conv2d"},
+                 {"anchor_attrs", {{"groups", 1}}},
+                 {"anchor_inputs", {2, 0}},
+                 {"nodes", nlohmann::json::array()}};
+  fused.inputs = {f32({4, 3, 3, 3}), f32({2, 4, 8, 8}), f32({2, 3, 8, 8})};
+  fused.outputs = {f32({2, 4, 8, 8})};
+  EXPECT_EQ(fused.flops(), conv.flops());
+
+  KernelSpec relu;
+  relu.op = "relu";
+  relu.inputs = {f32({2, 4})};
+  relu.outputs = {f32({2, 4})};
+  EXPECT_EQ(relu.flops(), 0);
+}

@@ -402,8 +402,11 @@ struct Session::Impl {
       for (int arg : plan.calls[c].args) {
         bytes += static_cast<int64_t>(byteSize(arg));
       }
+      const std::vector<int> &args = plan.calls[c].args;
       times.push_back({plan.calls[c].kernel, plan.calls[c].label, took.count(),
-                       plan.calls[c].flops, bytes});
+                       plan.calls[c].flops, bytes,
+                       args.empty() ? std::vector<int64_t>()
+                                    : buffer(args.back()).shape});
     }
     loadTimeStale = false;
     return times;
