@@ -10,6 +10,9 @@
 // Strided convolutions fall back to direct forms.
 #include "Kernels.h"
 
+#include <climits>
+#include <numeric>
+
 using namespace Halide;
 
 namespace kiln::codegen::detail {
@@ -84,15 +87,70 @@ void validateConvGradInput(const KernelSpec &s) {
   expectShape(s, s.outputs[0], "output", {g.n, g.c, g.h, g.wd});
 }
 
+// The taps of one stride phase along one dim: k = first + t * step for t in
+// [0, count), those whose offset k * dilation is congruent to the phase
+// modulo the stride.
+struct PhaseTaps {
+  int first = 0, step = 1, count = 0;
+};
+
+PhaseTaps phaseTaps(int phase, int kernel, int dilation, int stride) {
+  PhaseTaps taps;
+  taps.step = stride / std::gcd(stride, dilation);
+  taps.first = -1;
+  for (int k = 0; k < std::min(kernel, taps.step); ++k) {
+    if (k * dilation % stride == phase) {
+      taps.first = k;
+      break;
+    }
+  }
+  if (taps.first >= 0) {
+    taps.count = (kernel - 1 - taps.first) / taps.step + 1;
+  }
+  return taps;
+}
+
+// The indices t of a phase's positions inside [0, extent): the positions
+// are t * stride + phase - pad. Returns {first t, count} (count may be <= 0).
+std::pair<int, int> phaseInside(int phase, int stride, int pad, int extent) {
+  int first = std::max(0, (pad - phase + stride - 1) / stride);
+  int last = (extent - 1 + pad - phase) / stride;
+  return {first, last - first + 1};
+}
+
+// One stride phase (a, b) of dx: the positions iy = sh*(i + i0) + a - padTop,
+// ix = sw*(j + j0) + b - padLeft inside the image, as a flattened plane
+// q = i * pitch + j, and the stride-1 correlation of dy with the taps whose
+// offsets fall in this phase.
+struct GradInputPhase {
+  int a = 0, b = 0;
+  int i0 = 0, rows = 0, j0 = 0, cols = 0;
+  RDom r; // (tap t along x, tap t along y, output channel within the group)
+  Func acc, accOut;
+  RDom scatter; // (j, i): this phase's positions in dx (strided only)
+};
+
 struct ConvGradInputFuncs {
   std::vector<ImageParam> inputs;
   Var x{"x"}, y{"y"}, c{"c"}, n{"n"}, p{"p"};
-  RDom r; // (kx, ky, output channel within the group)
-  Func dyFlat{"dy_flat"}, acc{"acc"}, accOut{"acc_out"}, out{"dx"};
-  bool flat = false;
-  int pitch = 0; // row pitch Wp of the flattened planes
+  Func dyFlat{"dy_flat"}, out{"dx"};
+  RDom dyInterior;
+  std::vector<GradInputPhase> phases;
+  int pitch = 0; // row pitch of dyFlat and of the phase planes
+  bool unitStride = false;
 };
 
+// dx(ix, iy) = sum over taps and o of w(kx, ky) * dy(ox, oy) where
+// ox * sw = ix + padLeft - kx * dw (likewise y): a transposed convolution.
+// Split by the stride phases of dx, each phase is a stride-1 correlation of
+// zero-padded dy with the taps in that phase (ResNet's stride-2 3x3: phases
+// of 4, 2, 2 and 1 taps), so no lane computes a product that the stride
+// makes zero. dy is laid out once as a flattened plane of row pitch Wp + SX
+// (SX = the largest tap shift), so every tap is a constant offset of the
+// phase position q and a whole phase plane is one vectorizable axis. Stride
+// 1 is the one-phase case, copied out directly; strided phases are written
+// into their interleaved positions of a zeroed dx (phases without taps stay
+// 0).
 ConvGradInputFuncs defineConvGradInput(const KernelSpec &s) {
   ConvGradInputFuncs f;
   ConvGradGeometry g = gradInputGeometry(s);
@@ -103,120 +161,202 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s) {
   int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
   int kw = static_cast<int>(w.kw), kh = static_cast<int>(w.kh);
   int dw = static_cast<int>(w.dw), dh = static_cast<int>(w.dh);
+  int sw = static_cast<int>(w.sw), sh = static_cast<int>(w.sh);
+  int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
   int oh = static_cast<int>(g.oh), ow = static_cast<int>(g.ow);
-  f.r = RDom(0, kw, 0, kh, 0, og, "r");
-  Expr o = g.groups == 1 ? Expr(f.r.z) : (f.c / cg) * og + f.r.z;
-  Expr wt = weight(f.r.x, f.r.y, g.groups == 1 ? Expr(f.c) : f.c % cg, o);
-  f.flat = w.sh == 1 && w.sw == 1;
-  if (f.flat) {
-    // dx(ix, iy) = sum w(kx, ky) * dy(ix + padLeft - kx*dw, iy + padTop -
-    // ky*dh): a correlation of zero-padded dy with the flipped weight. dy is
-    // laid out with pitch Wp = W + (KW-1)*dw, shifted so every tap offset is
-    // non-negative: dyFlat(q) = dy(qx - (KW-1)*dw + padLeft, qy - (KH-1)*dh +
-    // padTop).
-    f.pitch = static_cast<int>(g.wd) + (kw - 1) * dw;
-    Expr qx = f.p % f.pitch, qy = f.p / f.pitch;
-    Expr sx = qx - (kw - 1) * dw + static_cast<int>(w.padLeft);
-    Expr sy = qy - (kh - 1) * dh + static_cast<int>(w.padTop);
-    Expr inside = sx >= 0 && sx < ow && sy >= 0 && sy < oh;
-    Var pc("pc"), pn("pn");
-    f.dyFlat(f.p, pc, pn) =
-        select(inside, dy(clamp(sx, 0, ow - 1), clamp(sy, 0, oh - 1), pc, pn),
-               0.0f);
-    Expr tap = f.p + ((kh - 1) * dh - f.r.y * dh) * f.pitch +
-               ((kw - 1) * dw - f.r.x * dw);
-    f.acc(f.p, f.c, f.n) = 0.0f;
-    f.acc(f.p, f.c, f.n) += wt * f.dyFlat(tap, o, f.n);
-    f.accOut(f.p, f.c, f.n) = f.acc(f.p, f.c, f.n);
-    f.out(f.x, f.y, f.c, f.n) = f.accOut(f.y * f.pitch + f.x, f.c, f.n);
+  int height = static_cast<int>(g.h), width = static_cast<int>(g.wd);
+  f.unitStride = sh == 1 && sw == 1;
+
+  for (int a = 0; a < sh; ++a) {
+    for (int b = 0; b < sw; ++b) {
+      PhaseTaps ty = phaseTaps(a, kh, dh, sh), tx = phaseTaps(b, kw, dw, sw);
+      auto [i0, rows] = phaseInside(a, sh, padT, height);
+      auto [j0, cols] = phaseInside(b, sw, padL, width);
+      if (ty.count < 1 || tx.count < 1 || rows < 1 || cols < 1) {
+        continue;
+      }
+      GradInputPhase phase;
+      phase.a = a;
+      phase.b = b;
+      phase.i0 = i0;
+      phase.rows = rows;
+      phase.j0 = j0;
+      phase.cols = cols;
+      std::string suffix = "_" + std::to_string(a) + "_" + std::to_string(b);
+      phase.acc = Func("acc" + suffix);
+      phase.accOut = Func("acc_out" + suffix);
+      phase.r = RDom(0, tx.count, 0, ty.count, 0, og, "r" + suffix);
+      f.phases.push_back(phase);
+    }
+  }
+  // The dy rows and columns the phases read: position (i, j) of a phase
+  // reads dy(j + j0 - kx*dw/sw, i + i0 - ky*dh/sh) for each of its taps.
+  int colBase = INT32_MAX, colMax = INT32_MIN;
+  int rowBase = INT32_MAX, rowMax = INT32_MIN;
+  for (const GradInputPhase &phase : f.phases) {
+    PhaseTaps ty = phaseTaps(phase.a, kh, dh, sh);
+    PhaseTaps tx = phaseTaps(phase.b, kw, dw, sw);
+    int sxMin = tx.first * dw / sw;
+    int sxMax = (tx.first + (tx.count - 1) * tx.step) * dw / sw;
+    int syMin = ty.first * dh / sh;
+    int syMax = (ty.first + (ty.count - 1) * ty.step) * dh / sh;
+    colBase = std::min(colBase, phase.j0 - sxMax);
+    colMax = std::max(colMax, phase.j0 + phase.cols - 1 - sxMin);
+    rowBase = std::min(rowBase, phase.i0 - syMax);
+    rowMax = std::max(rowMax, phase.i0 + phase.rows - 1 - syMin);
+  }
+  if (f.phases.empty()) {
+    colBase = colMax = rowBase = rowMax = 0;
+  }
+  f.pitch = colMax - colBase + 1;
+
+  // dyFlat(q) = dy(q % pitch + colBase, q / pitch + rowBase), zero outside
+  // dy: zeros, then the part of dy inside that window copied in.
+  Var q("q"), fo("fo"), fn("fn");
+  f.dyFlat(q, fo, fn) = 0.0f;
+  int x0 = std::max(0, colBase), x1 = std::min(ow, colMax + 1);
+  int y0 = std::max(0, rowBase), y1 = std::min(oh, rowMax + 1);
+  if (x1 > x0 && y1 > y0) {
+    f.dyInterior = RDom(x0, x1 - x0, y0, y1 - y0, "dy_interior");
+    f.dyFlat((f.dyInterior.y - rowBase) * f.pitch + f.dyInterior.x - colBase,
+             fo, fn) = dy(f.dyInterior.x, f.dyInterior.y, fo, fn);
+  }
+
+  for (GradInputPhase &phase : f.phases) {
+    PhaseTaps ty = phaseTaps(phase.a, kh, dh, sh);
+    PhaseTaps tx = phaseTaps(phase.b, kw, dw, sw);
+    Expr kx = tx.first + phase.r.x * tx.step;
+    Expr ky = ty.first + phase.r.y * ty.step;
+    // dy at (j + j0 - kx*dw/sw, i + i0 - ky*dh/sh).
+    Expr offset = (phase.i0 - ky * dh / sh - rowBase) * f.pitch +
+                  (phase.j0 - kx * dw / sw - colBase);
+    Expr o = g.groups == 1 ? Expr(phase.r.z) : (f.c / cg) * og + phase.r.z;
+    Expr wt = weight(kx, ky, g.groups == 1 ? Expr(f.c) : f.c % cg, o);
+    phase.acc(f.p, f.c, f.n) = 0.0f;
+    phase.acc(f.p, f.c, f.n) += wt * f.dyFlat(f.p + offset, o, f.n);
+    phase.accOut(f.p, f.c, f.n) = phase.acc(f.p, f.c, f.n);
+  }
+
+  if (f.unitStride) {
+    // One phase with i0 = padT, j0 = padL: q = y * pitch + x.
+    f.out(f.x, f.y, f.c, f.n) =
+        f.phases.empty() ? Expr(0.0f)
+                         : Expr(f.phases[0].accOut(f.y * f.pitch + f.x, f.c,
+                                                   f.n));
   } else {
-    // Strided: gather the output positions whose window touches (ix, iy).
-    auto source = [](Expr i, int pad, Expr k, int dil, int stride,
-                     int extent, Expr &valid) {
-      Expr t = i + pad - k * dil;
-      valid = valid && t % stride == 0 && t >= 0 && t / stride < extent;
-      return clamp(t / stride, 0, extent - 1);
-    };
-    Expr valid = Internal::const_true();
-    Expr ox = source(f.x, static_cast<int>(w.padLeft), f.r.x, dw,
-                     static_cast<int>(w.sw), ow, valid);
-    Expr oy = source(f.y, static_cast<int>(w.padTop), f.r.y, dh,
-                     static_cast<int>(w.sh), oh, valid);
-    f.acc(f.x, f.y, f.c, f.n) = 0.0f;
-    f.acc(f.x, f.y, f.c, f.n) += wt * select(valid, dy(ox, oy, o, f.n), 0.0f);
-    f.out(f.x, f.y, f.c, f.n) = f.acc(f.x, f.y, f.c, f.n);
+    f.out(f.x, f.y, f.c, f.n) = 0.0f;
+    for (GradInputPhase &phase : f.phases) {
+      phase.scatter = RDom(0, phase.cols, 0, phase.rows,
+                           "scatter_" + std::to_string(phase.a) + "_" +
+                               std::to_string(phase.b));
+      Expr ix = sw * (phase.scatter.x + phase.j0) + phase.b - padL;
+      Expr iy = sh * (phase.scatter.y + phase.i0) + phase.a - padT;
+      f.out(ix, iy, f.c, f.n) = phase.accOut(
+          phase.scatter.y * f.pitch + phase.scatter.x, f.c, f.n);
+    }
   }
   constrainOutput(f.out, s.outputs[0]);
   return f;
 }
 
-// Target: x86-64 AVX-512 (16 lanes), 2 cores. Stride 1: the flattened plane
-// of 8 input channels is computed per parallel (channel block, n) task in
-// register tiles of 2 vectors x 8 channels (16 zmm accumulators, each dy
-// vector feeds 8 FMAs), the (kx, ky, o) reduction inside the tile, then
-// copied out without the pitch columns. dyFlat is built once (root).
-// Measured for dy [64,32,14,14], w [32,16,3,3], pad 1: see docs/codegen.md.
+// The register tiles of one phase plane (rows x pitch positions) inside a
+// parallel task that owns `cb` channels: 2 vectors x 8 channels (16 zmm
+// accumulators, each dy vector feeding 8 FMAs with broadcast weights), the
+// (kx, ky, o) reduction inside the tile.
+void scheduleGradInputPhase(GradInputPhase &phase, Var p, Var c, Var n,
+                            int pitch, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  int extent = phase.rows * pitch;
+  int pw = vectorWidthFor(extent, vec);
+  int tile = extent >= 2 * pw ? 2 * pw : pw;
+  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
+  phase.accOut.split(p, po, pi, tile, TailStrategy::ShiftInwards)
+      .reorder(pi, c, po, n);
+  if (pw > 1) {
+    phase.accOut.vectorize(pi, pw);
+  }
+  phase.acc.compute_at(phase.accOut, po);
+  for (Stage stage : {Stage(phase.acc), phase.acc.update()}) {
+    stage.split(p, ao, p, tile)
+        .split(p, pv, pl, std::max(pw, 1))
+        .unroll(pv)
+        .unroll(c);
+    if (pw > 1) {
+      stage.vectorize(pl);
+    }
+  }
+  phase.acc.update().reorder(pl, pv, c, ao, phase.r.x, phase.r.y, phase.r.z);
+  phase.acc.update().unroll(phase.r.x);
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Per parallel (8-channel block,
+// n) task, each phase plane of those channels is computed in register tiles
+// (scheduleGradInputPhase), then copied out without the pitch columns (stride
+// 1) or written to its interleaved positions (strided). dyFlat is built once
+// (root, parallel over planes). Measured: see docs/codegen.md.
 void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
                            const Target &target) {
   int vec = target.natural_vector_size<float>();
   const auto &dx = s.outputs[0].shape;
   int channels = static_cast<int>(dx[1]);
-  int height = static_cast<int>(dx[2]), width = static_cast<int>(dx[3]);
+  int width = static_cast<int>(dx[3]);
   int cb = std::min(channels, 8);
-  bool parallel = s.outputs[0].numElements() >= kParallelGrain;
+  bool parallel = s.outputs[0].numElements() >= kParallelGrain / 4;
   Var co("co"), ci("ci"), task("task");
-  f.out.split(f.c, co, ci, cb, TailStrategy::ShiftInwards)
-      .reorder(f.x, f.y, ci, co, f.n)
-      .fuse(co, f.n, task);
-  if (parallel) {
-    f.out.parallel(task);
-  }
   int xw = vectorWidthFor(width, vec);
-  if (xw > 1) {
-    f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
-  }
-  if (s.inputs[1].shape[3] <= 7) {
-    f.acc.update().unroll(f.r.x);
-  }
-  if (f.flat) {
-    int extent = height * f.pitch;
-    int pw = vectorWidthFor(extent, vec);
-    int tile = extent >= 2 * pw ? 2 * pw : pw;
-    Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
-    f.accOut.compute_at(f.out, task)
-        .split(f.p, po, pi, tile, TailStrategy::ShiftInwards)
-        .reorder(pi, f.c, po, f.n);
-    if (pw > 1) {
-      f.accOut.vectorize(pi, pw);
-    }
-    f.acc.compute_at(f.accOut, po);
-    for (Stage stage : {Stage(f.acc), f.acc.update()}) {
-      stage.split(f.p, ao, f.p, tile)
-          .split(f.p, pv, pl, pw)
-          .unroll(pv)
-          .unroll(f.c);
-      if (pw > 1) {
-        stage.vectorize(pl);
-      }
-    }
-    f.acc.update().reorder(pl, pv, f.c, ao, f.r.x, f.r.y, f.r.z);
-    Var q = f.dyFlat.args()[0], pc = f.dyFlat.args()[1],
-        pn = f.dyFlat.args()[2], plane("plane");
-    f.dyFlat.compute_root().fuse(pc, pn, plane);
+  if (f.unitStride) {
+    f.out.split(f.c, co, ci, cb, TailStrategy::ShiftInwards)
+        .reorder(f.x, f.y, ci, co, f.n)
+        .fuse(co, f.n, task);
     if (parallel) {
-      f.dyFlat.parallel(plane);
+      f.out.parallel(task);
     }
-    f.dyFlat.vectorize(q, vec, TailStrategy::GuardWithIf);
+    if (xw > 1) {
+      f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
+    }
+    for (GradInputPhase &phase : f.phases) {
+      phase.accOut.compute_at(f.out, task);
+      scheduleGradInputPhase(phase, f.p, f.c, f.n, f.pitch, target);
+    }
   } else {
-    Var ax("ax");
-    f.acc.compute_at(f.out, f.y);
-    for (Stage stage : {Stage(f.acc), f.acc.update()}) {
-      stage.split(f.x, ax, f.x, std::max(xw, 1), TailStrategy::GuardWithIf);
-      if (xw > 1) {
-        stage.vectorize(f.x);
-      }
+    std::vector<Var> v = f.out.args();
+    Var plane("plane");
+    f.out.fuse(v[2], v[3], plane);
+    if (parallel) {
+      f.out.parallel(plane);
     }
-    f.acc.update().reorder(f.x, f.r.x, f.r.y, f.r.z, ax);
+    if (xw > 1) {
+      f.out.vectorize(v[0], xw, TailStrategy::GuardWithIf);
+    }
+    for (size_t k = 0; k < f.phases.size(); ++k) {
+      GradInputPhase &phase = f.phases[k];
+      Stage update = f.out.update(static_cast<int>(k));
+      update.split(f.c, co, ci, cb, TailStrategy::GuardWithIf)
+          .reorder(phase.scatter.x, phase.scatter.y, ci, co, f.n)
+          .fuse(co, f.n, task);
+      if (parallel) {
+        update.parallel(task);
+      }
+      phase.accOut.compute_at(f.out, task);
+      scheduleGradInputPhase(phase, f.p, f.c, f.n, f.pitch, target);
+    }
+  }
+  Var q = f.dyFlat.args()[0], fo = f.dyFlat.args()[1], fn = f.dyFlat.args()[2],
+      plane("plane");
+  f.dyFlat.compute_root().fuse(fo, fn, plane);
+  if (parallel) {
+    f.dyFlat.parallel(plane);
+  }
+  f.dyFlat.vectorize(q, vec, TailStrategy::GuardWithIf);
+  if (f.dyFlat.num_update_definitions() > 0) {
+    Stage update = f.dyFlat.update();
+    update.fuse(fo, fn, plane);
+    if (parallel) {
+      update.parallel(plane);
+    }
+    // Each dy element has its own position in dyFlat: no races.
+    update.allow_race_conditions().vectorize(f.dyInterior.x, vec,
+                                             TailStrategy::GuardWithIf);
   }
 }
 

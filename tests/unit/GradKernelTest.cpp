@@ -606,6 +606,17 @@ GradCaseTable buildCases() {
                convParams({3, 3}, {0, 0, 0, 0}));
   addConvGrads(t, "pointwise_c17_o16_n2", {2, 17, 3, 4}, 16, {1, 1},
                convParams({1, 1}, {0, 0, 0, 0}));
+  // Strided shapes of real networks (conv2d_grad_input by stride phases):
+  // ResNet's 3x3 and 1x1 downsampling, the 7x7 stem on an odd image, and
+  // stride 2 with dilation 2, where only one phase has taps.
+  addConvGrads(t, "resnet_3x3_stride2_n2_c16_14x14_o24", {2, 16, 14, 14}, 24,
+               {3, 3}, convParams({2, 2}, {1, 1, 1, 1}));
+  addConvGrads(t, "resnet_1x1_stride2_n2_c16_14x14_o32", {2, 16, 14, 14}, 32,
+               {1, 1}, convParams({2, 2}, {0, 0, 0, 0}));
+  addConvGrads(t, "stem_7x7_stride2_pad3_n2_c3_23x23_o8", {2, 3, 23, 23}, 8,
+               {7, 7}, convParams({2, 2}, {3, 3, 3, 3}));
+  addConvGrads(t, "stride2_dilation2_n1_c4_11x10_o5", {1, 4, 11, 10}, 5,
+               {3, 3}, convParams({2, 2}, {2, 2, 2, 2}, {2, 2}));
 
   addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
