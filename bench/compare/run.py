@@ -1,0 +1,772 @@
+#!/usr/bin/python3
+"""kiln against its peers, in one run, on the same number of threads.
+
+    /usr/bin/python3 bench/compare/run.py [--threads 2] [--runs N]
+        [--cases resnet18,conv3x3_bn_relu-b8,...] [--peers eager,ort,kiln,...]
+        [--kiln build/bin/kiln] [--json results.json]
+
+Peers, each timed on the same models (random weights, eval mode) one after
+another, all with --threads threads:
+
+  eager        PyTorch eager (torch.no_grad, torch.set_num_threads)
+  torchscript  PyTorch frozen TorchScript: optimize_for_inference(freeze(trace))
+  ort          ONNX Runtime 1.20.1 (CPU) through onnxruntime-node; installed
+               into bench/compare/node/ with npm on first use
+  onednn       oneDNN (Debian's libdnnl-dev, installed with apt when missing):
+               the conv3x3 64->64 56x56 (+bias +ReLU) cases only
+  kiln         `kiln bench MODEL.onnx --batch B --json`, HL_NUM_THREADS=threads
+
+It also measures the machine's single-precision FMA peak (fma_peak.cpp) on
+the same threads, counts each model's conv/dense FLOPs from its ONNX graph,
+and prints Markdown tables (stdout; progress goes to stderr): medians, kiln's
+speed-up over each peer (peer ms / kiln ms, above 1 = kiln faster), and
+GFLOP/s with the fraction of the FMA peak. Exported models and compiled
+helpers are cached in bench/compare/.models/. A peer that is missing or fails
+on a case reads "n/a"; the reason is listed under the tables.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+CACHE = HERE / ".models"
+NODE_DIR = HERE / "node"
+ORT_VERSION = "1.20.1"
+OPSET = 17
+
+BUSY = 0.10  # other processes' share of the CPUs above which a number is flagged
+PEERS = ["eager", "torchscript", "ort", "onednn", "kiln"]
+PEER_LABEL = {
+    "eager": "PyTorch eager",
+    "torchscript": "TorchScript (frozen)",
+    "ort": "ONNX Runtime",
+    "onednn": "oneDNN conv",
+    "kiln": "kiln",
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- the cases
+
+class Case:
+    def __init__(self, name, family, batch, shape, runs, onednn=False):
+        self.name = name          # e.g. resnet18-b8
+        self.family = family      # e.g. resnet18
+        self.batch = batch
+        self.shape = shape        # input shape, batch first
+        self.runs = runs          # default timed runs
+        self.onednn = onednn      # has a oneDNN conv equivalent
+
+    @property
+    def onnx_path(self):
+        return CACHE / f"{self.family}_b{self.batch}_opset{OPSET}.onnx"
+
+
+def all_cases():
+    cases = []
+    for b in (1, 8):
+        cases.append(Case(f"resnet18-b{b}", "resnet18", b, (b, 3, 224, 224), 30))
+    for b in (1, 8):
+        cases.append(Case(f"mobilenet_v2-b{b}", "mobilenet_v2", b, (b, 3, 224, 224), 30))
+    for b in (1, 8):
+        cases.append(Case(f"conv3x3_bn_relu-b{b}", "conv3x3_bn_relu", b,
+                          (b, 64, 56, 56), 100, onednn=True))
+    cases.append(Case("inverted_residual-b8", "inverted_residual", 8, (8, 24, 56, 56), 100))
+    cases.append(Case("cnn-b1", "cnn", 1, (1, 1, 28, 28), 300))
+    cases.append(Case("cnn-b64", "cnn", 64, (64, 1, 28, 28), 100))
+    return cases
+
+
+def randomize_batch_norm(model, gen):
+    """Random but reasonable BatchNorm parameters and running statistics
+    (positive variances), so that nothing folds to a degenerate layer."""
+    import torch
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            c = m.num_features
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(c, generator=gen) * 0.5 + 0.75)
+                m.weight.copy_(torch.rand(c, generator=gen) * 0.5 + 0.75)
+                m.bias.copy_(torch.randn(c, generator=gen) * 0.1)
+
+
+def build_model(family):
+    """The family's model, eval mode, seeded random weights (the same on
+    every call, so the cached .onnx holds the weights PyTorch runs)."""
+    import torch
+    import torch.nn as nn
+    import torchvision
+    torch.manual_seed(0)
+    if family == "resnet18":
+        model = torchvision.models.resnet18(weights=None)
+    elif family == "mobilenet_v2":
+        model = torchvision.models.mobilenet_v2(weights=None)
+    elif family == "conv3x3_bn_relu":
+        model = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1, bias=False),
+                              nn.BatchNorm2d(64), nn.ReLU())
+    elif family == "inverted_residual":
+        from torchvision.models.mobilenetv2 import InvertedResidual
+        model = InvertedResidual(24, 24, 1, 6)
+    elif family == "cnn":
+        sys.path.insert(0, str(ROOT / "bench"))
+        from pytorch_compare import cnn
+        model = cnn()
+    else:
+        raise ValueError(family)
+    randomize_batch_norm(model, torch.Generator().manual_seed(1))
+    return model.eval()
+
+
+def export_onnx(case, model):
+    """Exports the model at the case's fixed batch unless cached."""
+    import torch
+    path = case.onnx_path
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    x = torch.randn(*case.shape, generator=torch.Generator().manual_seed(2))
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=CACHE)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, x, tmp, opset_version=OPSET,
+                              input_names=["x"], output_names=["y"],
+                              do_constant_folding=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+# ------------------------------------------------------------------ FLOPs
+
+def onnx_flops(path):
+    """2*MACs of the Conv, Gemm and MatMul nodes of an ONNX model (shapes
+    from ONNX shape inference); None when a shape is unknown."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    g = model.graph
+    shapes = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        dims = [d.dim_value if d.HasField("dim_value") else None
+                for d in vi.type.tensor_type.shape.dim]
+        shapes[vi.name] = dims
+    for init in g.initializer:
+        shapes[init.name] = list(init.dims)
+    for node in g.node:
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    shapes[node.output[0]] = list(numpy_helper.to_array(a.t).shape)
+
+    def known(dims):
+        return dims is not None and all(isinstance(d, int) and d > 0 for d in dims)
+
+    total = 0
+    for node in g.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Conv":
+            out, w = shapes.get(node.output[0]), shapes.get(node.input[1])
+            if not (known(out) and known(w)):
+                return None
+            # 2 * N * O * OH * OW * (C/g) * KH * KW; w is [O, C/g, KH, KW].
+            per_output = 1
+            for d in w[1:]:
+                per_output *= d
+            n_out = 1
+            for d in out:
+                n_out *= d
+            total += 2 * n_out * per_output
+        elif node.op_type == "Gemm":
+            a, b = shapes.get(node.input[0]), shapes.get(node.input[1])
+            if not (known(a) and known(b)):
+                return None
+            m, k = (a[1], a[0]) if attrs.get("transA", 0) else (a[0], a[1])
+            n = b[0] if attrs.get("transB", 0) else b[1]
+            total += 2 * m * n * k
+        elif node.op_type == "MatMul":
+            a, b, out = (shapes.get(node.input[0]), shapes.get(node.input[1]),
+                         shapes.get(node.output[0]))
+            if not (known(a) and known(out)):
+                return None
+            k = a[-1]
+            n_out = 1
+            for d in out:
+                n_out *= d
+            total += 2 * n_out * k
+    return total
+
+
+# ------------------------------------------------------- machine and tools
+
+def cpu_info():
+    info = {"model_name": platform.processor() or "unknown", "vendor": "",
+            "flags": set(), "online": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        first = text.split("\n\n")[0]
+        for line in first.splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "model name":
+                info["model_name"] = value
+            elif key == "vendor_id":
+                info["vendor"] = value
+            elif key == "flags":
+                info["flags"] = set(value.split())
+            elif key in ("cpu family", "model", "stepping"):
+                info[key.replace(" ", "_")] = value
+    except OSError:
+        pass
+    try:
+        info["affinity"] = len(os.sched_getaffinity(0))
+    except AttributeError:
+        pass
+    return info
+
+
+def cpu_busy(seconds=1.0):
+    """Fraction of all CPUs' time spent busy over `seconds` (this process is
+    asleep meanwhile): other load that would distort every number."""
+    def sample():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return None if total <= 0 else 1.0 - (idle1 - idle0) / total
+
+
+class OtherLoad:
+    """Share of the machine's CPU time that other processes (or the
+    hypervisor, as steal time) took while the block ran: /proc/stat's busy
+    time minus this process's and its waited-for children's CPU time."""
+    HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    @staticmethod
+    def _stat():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        v += [0] * (8 - len(v))
+        user, nice, system, idle, iowait, irq, softirq, steal = v
+        return user + nice + system + irq + softirq + steal, sum(v)
+
+    @staticmethod
+    def _own():
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def __enter__(self):
+        self.fraction = None
+        try:
+            self._b0, self._t0 = self._stat()
+        except (OSError, ValueError):
+            self._b0 = None
+        self._o0 = self._own()
+        return self
+
+    def __exit__(self, *exc):
+        if self._b0 is None:
+            return False
+        try:
+            b1, t1 = self._stat()
+        except (OSError, ValueError):
+            return False
+        total = (t1 - self._t0) / self.HZ
+        if total > 0:
+            others = (b1 - self._b0) / self.HZ - (self._own() - self._o0)
+            self.fraction = max(0.0, min(1.0, others / total))
+        return False
+
+
+def compile_cpp(source, binary, flags, libs=()):
+    """g++ source -> binary in the cache, unless the binary is newer."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+        return binary
+    cmd = ["g++", *flags, str(source), "-o", str(binary), *libs]
+    log("+ " + " ".join(cmd))
+    subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   text=True)
+    return binary
+
+
+def last_json(stdout):
+    for line in reversed(stdout.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError("no JSON object in the output")
+
+
+def run_json(cmd, env=None, timeout=600, cwd=None):
+    """Runs cmd, returns the last JSON line of its stdout; raises with the
+    tail of stderr on failure."""
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env, timeout=timeout, cwd=cwd)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"exit {proc.returncode}: " + " | ".join(tail))
+    return last_json(proc.stdout)
+
+
+def child_env(threads, **extra):
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def fma_peak(threads):
+    binary = compile_cpp(HERE / "fma_peak.cpp", CACHE / "fma_peak",
+                         ["-O2", "-march=native", "-pthread"])
+    return run_json([str(binary), "--threads", str(threads), "--seconds", "0.5",
+                     "--repeats", "3"], timeout=120)
+
+
+def ensure_onednn():
+    """Installs libdnnl-dev with apt when dpkg does not have it."""
+    q = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "libdnnl-dev"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if "install ok installed" in q.stdout:
+        return
+    log("libdnnl-dev is missing: installing it with apt-get")
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = prefix + ["apt-get", "install", "-y", "-q", "libdnnl-dev"]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(prefix + ["apt-get", "update", "-q"], env=env,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=True)
+
+
+def onednn_binary():
+    ensure_onednn()
+    return compile_cpp(HERE / "dnnl_conv.cpp", CACHE / "dnnl_conv",
+                       ["-O2"], ["-ldnnl", "-fopenmp"])
+
+
+def ensure_ort():
+    """onnxruntime-node under bench/compare/node/ (npm, no install scripts:
+    the CPU binaries ship inside the npm package)."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed (apt-get install nodejs npm)")
+    if not (NODE_DIR / "node_modules" / "onnxruntime-node" / "package.json").exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is not installed (apt-get install npm)")
+        log(f"installing onnxruntime-node@{ORT_VERSION} into {NODE_DIR}")
+        subprocess.run([npm, "install", f"onnxruntime-node@{ORT_VERSION}",
+                        "--save-exact", "--ignore-scripts", "--no-audit",
+                        "--no-fund"], cwd=NODE_DIR, check=True,
+                       stdout=subprocess.DEVNULL)
+    return node
+
+
+def kiln_version(kiln):
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True).stdout.strip()
+    except OSError:
+        rev = ""
+    built = ""
+    if kiln.exists():
+        built = datetime.datetime.fromtimestamp(kiln.stat().st_mtime).strftime(
+            "%Y-%m-%d %H:%M")
+    return rev, built
+
+
+# ----------------------------------------------------------------- timing
+
+def time_calls(fn, runs, warmup):
+    for _ in range(warmup):
+        fn()
+    ms = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return {"median_ms": statistics.median(ms), "min_ms": min(ms), "runs": runs}
+
+
+def bench_torch(case, model, runs, mode):
+    import torch
+    x = torch.randn(*case.shape, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        if mode == "eager":
+            return time_calls(lambda: model(x), runs, warmup=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model, x)
+            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        # The profiling executor specializes during the first runs.
+        return time_calls(lambda: frozen(x), runs, warmup=10)
+
+
+def bench_ort(case, runs, threads):
+    node = ensure_ort()
+    out = run_json([node, str(HERE / "ort_bench.js"), str(case.onnx_path),
+                    "--shape", ",".join(map(str, case.shape)),
+                    "--threads", str(threads), "--runs", str(runs), "--warmup", "5"],
+                   env=child_env(threads), timeout=600)
+    return {"median_ms": out["median_ms"], "min_ms": out["min_ms"], "runs": runs}
+
+
+def bench_onednn(case, runs, threads):
+    binary = onednn_binary()
+    out = run_json([str(binary), "--batch", str(case.batch), "--threads",
+                    str(threads), "--runs", str(runs)],
+                   env=child_env(threads), timeout=300)
+    return {"median_ms": out["median_ms"], "min_ms": out["min_ms"], "runs": runs,
+            "impl": out.get("impl"), "onednn": out.get("onednn"),
+            "gflops": out.get("gflops")}
+
+
+def bench_kiln(case, runs, threads, kiln, timeout):
+    if not kiln.exists() or not os.access(kiln, os.X_OK):
+        raise RuntimeError(f"{kiln} not built")
+    t0 = time.perf_counter()
+    out = run_json([str(kiln), "bench", str(case.onnx_path), "--batch",
+                    str(case.batch), "--json", "--runs", str(runs)],
+                   env=child_env(threads, HL_NUM_THREADS=threads), timeout=timeout)
+    return {"median_ms": out["median_ms"], "min_ms": out.get("min_ms"), "runs": runs,
+            "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def wait_quiet(max_s=30):
+    """Waits (up to max_s) until the CPUs are idle for a second."""
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        busy = cpu_busy(1.0)
+        if busy is None or busy <= BUSY:
+            return
+
+
+def less_disturbed(a, b):
+    """Of two results of one peer: a success over an error, an undisturbed
+    one over a disturbed one, else the faster (the less disturbed)."""
+    if "error" in a or "error" in b:
+        return b if "error" in a else a
+    busy_a, busy_b = a.get("other_load", 0) > BUSY, b.get("other_load", 0) > BUSY
+    if busy_a != busy_b:
+        return b if busy_a else a
+    return a if a["median_ms"] <= b["median_ms"] else b
+
+
+def measure(p, case, model, runs, threads, kiln, args):
+    """One peer on one case: its result dict, with the share of the CPUs
+    that other processes took meanwhile, or {"error": ...}."""
+    try:
+        with OtherLoad() as load:
+            if p in ("eager", "torchscript"):
+                r = bench_torch(case, model, runs, p)
+            elif p == "ort":
+                r = bench_ort(case, runs, threads)
+            elif p == "onednn":
+                r = bench_onednn(case, runs, threads)
+            else:
+                r = bench_kiln(case, runs, threads, kiln, args.kiln_timeout)
+        if load.fraction is not None:
+            r["other_load"] = round(load.fraction, 3)
+        log(f"{case.name}: {PEER_LABEL[p]} median {r['median_ms']:.3f} ms"
+            + (f" (other load {100 * load.fraction:.0f}%)" if load.fraction is not None else ""))
+        return r
+    except subprocess.TimeoutExpired as e:
+        r = {"error": f"timed out after {e.timeout} s"}
+    except Exception as e:  # noqa: BLE001 - a report, not a crash
+        msg = str(e).strip().replace("\n", " ")
+        r = {"error": msg[:300] or type(e).__name__}
+    log(f"{case.name}: {PEER_LABEL[p]} n/a: {r['error']}")
+    return r
+
+
+# ----------------------------------------------------------------- report
+
+def fmt_ms(r):
+    if r is None or "median_ms" not in r:
+        return "n/a"
+    v = r["median_ms"]
+    text = f"{v:.3f}" if v < 10 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
+    return text + (" (busy)" if r.get("other_load", 0) > BUSY else "")
+
+
+def markdown(meta, results, peers):
+    lines = []
+    cpu = meta["cpu"]
+    lines.append(f"## kiln vs peers, {meta['date']}")
+    lines.append("")
+    lines.append(f"- CPU: {cpu['model_name']} ({cpu['vendor']}, family {cpu.get('cpu_family', '?')} "
+                 f"model {cpu.get('model', '?')}, {cpu['online']} logical CPUs online, "
+                 f"avx512f: {'yes' if cpu['avx512f'] else 'no'})")
+    peak = meta.get("fma_peak")
+    if peak:
+        if (peak.get("other_load") or 0) > BUSY:
+            lines.append(f"- **FMA peak measured while other processes took "
+                         f"{100 * peak['other_load']:.0f}% of the CPUs: too low**")
+        lines.append(f"- threads: {meta['threads']} for every engine; FMA peak measured on "
+                     f"{peak['threads']} threads ({peak['isa']}, {peak['chains']} chains, "
+                     f"pinned: {'yes' if peak['pinned'] else 'no'}): "
+                     f"**{peak['gflops']:.1f} GFLOP/s** ({peak['gflops_per_thread']:.1f} per thread)")
+    else:
+        lines.append(f"- threads: {meta['threads']} for every engine; FMA peak: n/a")
+    lines.append(f"- versions: {meta['versions']}")
+    busy = meta.get("busy_before")
+    if busy is not None:
+        warn = (" **(other load: timings distorted, rerun on an idle machine)**"
+                if busy > 0.15 else "")
+        lines.append(f"- CPU busy in the second before the start: {100 * busy:.0f}%{warn}; "
+                     f"whole run {meta.get('wall_s', '?')} s")
+    lines.append("")
+    others = [p for p in peers if p != "kiln"]
+    # Table 1: medians and kiln's speed-up.
+    head = ["case", "GFLOP"] + [f"{PEER_LABEL[p]} ms" for p in peers]
+    if "kiln" in peers:
+        head += [f"kiln speed-up vs {PEER_LABEL[p]}" for p in others]
+    lines.append("Median milliseconds per inference. Speed-up = peer ms / kiln ms "
+                 "(above 1: kiln is faster).")
+    lines.append("")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for row in results:
+        cells = [row["case"], f"{row['gflop']:.3g}" if row["gflop"] else "?"]
+        cells += ["" if p not in row["peers"] else fmt_ms(row["peers"][p])
+                  for p in peers]
+        if "kiln" in peers:
+            k = row["peers"].get("kiln") or {}
+            for p in others:
+                r = row["peers"].get(p) or {}
+                if "median_ms" in k and "median_ms" in r:
+                    cells.append(f"{r['median_ms'] / k['median_ms']:.2f}x")
+                else:
+                    cells.append("n/a" if p != "onednn" or "onednn" in row["peers"] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    # Table 2: GFLOP/s and % of the FMA peak.
+    lines.append("Conv/dense GFLOP/s at the median (FLOPs = 2 x MACs of Conv, Gemm, MatMul "
+                 "from the ONNX graph) and % of the measured FMA peak.")
+    lines.append("")
+    head = ["case"] + [PEER_LABEL[p] for p in peers]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for row in results:
+        cells = [row["case"]]
+        for p in peers:
+            r = row["peers"].get(p)
+            if r is None:
+                cells.append("")
+            elif "median_ms" not in r or not row["gflop"]:
+                cells.append("n/a")
+            else:
+                gf = row["gflop"] / (r["median_ms"] / 1e3)
+                pct = f" ({100 * gf / peak['gflops']:.0f}%)" if peak else ""
+                cells.append(f"{gf:.1f}{pct}")
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = []
+    for row in results:
+        for p in peers:
+            r = row["peers"].get(p)
+            if r and r.get("other_load", 0) > BUSY:
+                notes.append(f"- {row['case']}, {PEER_LABEL[p]}: (busy) other processes took "
+                             f"{100 * r['other_load']:.0f}% of the CPUs during this measurement")
+            if r and "error" in r:
+                notes.append(f"- {row['case']}, {PEER_LABEL[p]}: n/a ({r['error']})")
+            if r and p == "onednn" and r.get("impl"):
+                notes.append(f"- {row['case']}, oneDNN {r.get('onednn', '')}: kernel "
+                             f"{r['impl']}, conv + bias + ReLU, layouts chosen by oneDNN")
+            if r and p == "kiln" and r.get("wall_s") is not None:
+                notes.append(f"- {row['case']}, kiln: {r['wall_s']} s wall for the whole "
+                             "`kiln bench` (compile or cache load + runs)")
+    if notes:
+        lines.append("")
+        lines.append("Notes:")
+        lines.append("")
+        lines.extend(notes)
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------- main
+
+def select_cases(spec):
+    cases = all_cases()
+    if not spec:
+        return cases
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    chosen = [c for c in cases if any(w in (c.name, c.family) for w in wanted)]
+    unknown = [w for w in wanted if not any(w in (c.name, c.family) for c in cases)]
+    if unknown:
+        names = ", ".join(c.name for c in cases)
+        raise SystemExit(f"unknown case(s) {', '.join(unknown)}; known: {names}")
+    return chosen
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description="Time kiln against PyTorch, TorchScript, ONNX Runtime and oneDNN.")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads for every engine (default 2)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="timed runs per engine and case (default: 30 for "
+                             "the whole networks, 100-300 for the small cases)")
+    parser.add_argument("--cases", default="",
+                        help="comma list of cases or families (default: all): " +
+                        ", ".join(c.name for c in all_cases()))
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help="comma list of engines (default: %(default)s)")
+    parser.add_argument("--kiln", default="build/bin/kiln",
+                        help="kiln binary; a relative path is tried from the current "
+                             "directory, then the repository root (default %(default)s)")
+    parser.add_argument("--kiln-timeout", type=int, default=600,
+                        help="seconds per `kiln bench` call, compilation included")
+    parser.add_argument("--retries", type=int, default=1,
+                        help="measure a peer again (keeping the less disturbed result) "
+                             "when other processes took over 10%% of the CPUs meanwhile")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+
+    threads = max(1, args.threads)
+    cases = select_cases(args.cases)
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    bad = [p for p in peers if p not in PEERS]
+    if bad:
+        raise SystemExit(f"unknown peer(s) {', '.join(bad)}; known: {', '.join(PEERS)}")
+    peers = [p for p in PEERS if p in peers]  # fixed column order
+    kiln = Path(args.kiln)
+    if not kiln.is_absolute() and not kiln.exists():
+        kiln = ROOT / kiln
+    kiln = kiln.resolve()
+
+    import torch
+    import torchvision
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+
+    cpu = cpu_info()
+    cpu["avx512f"] = "avx512f" in cpu["flags"]
+    meta = {
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "threads": threads,
+        "cpu": {k: v for k, v in cpu.items() if k != "flags"},
+    }
+    log(f"CPU: {cpu['model_name']}, avx512f: {cpu['avx512f']}, threads: {threads}")
+    busy = cpu_busy()
+    meta["busy_before"] = busy
+    if busy is not None and busy > 0.15:
+        log(f"WARNING: the CPUs were {100 * busy:.0f}% busy before the start: "
+            "other processes will distort the timings")
+
+    meta["fma_peak"] = None
+    for attempt in range(3):
+        try:
+            with OtherLoad() as load:
+                peak = fma_peak(threads)
+            peak["other_load"] = load.fraction
+            log(f"FMA peak: {peak['gflops']:.1f} GFLOP/s ({peak['isa']})")
+        except Exception as e:  # noqa: BLE001 - a report, not a crash
+            log(f"FMA peak: n/a ({e})")
+            break
+        if meta["fma_peak"] is None or peak["gflops"] > meta["fma_peak"]["gflops"]:
+            meta["fma_peak"] = peak
+        if (load.fraction or 0) <= BUSY:
+            break
+        log("FMA peak: other processes were busy; measuring again")
+        wait_quiet()
+
+    rev, built = kiln_version(kiln)
+    versions = [f"torch {torch.__version__}", f"torchvision {torchvision.__version__}",
+                f"onnxruntime-node {ORT_VERSION}"]
+    try:
+        v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libdnnl-dev"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True).stdout.strip()
+        if v:
+            versions.append(f"oneDNN (libdnnl-dev) {v}")
+    except OSError:
+        pass
+    versions.append(f"kiln {rev or '?'}" + (f" (binary built {built})" if built else
+                                            " (binary not built)"))
+    meta["versions"] = ", ".join(versions)
+    meta["kiln"] = str(kiln)
+
+    results = []
+    started = time.perf_counter()
+    for case in cases:
+        row = {"case": case.name, "batch": case.batch, "shape": list(case.shape),
+               "onnx": str(case.onnx_path), "gflop": None, "peers": {}}
+        results.append(row)
+        runs = args.runs or case.runs
+        try:
+            model = build_model(case.family)
+            export_onnx(case, model)
+        except Exception as e:  # noqa: BLE001
+            log(f"{case.name}: model/export failed: {e}")
+            for p in peers:
+                if p != "onednn" or case.onednn:
+                    row["peers"][p] = {"error": f"export failed: {e}"}
+            continue
+        try:
+            flops = onnx_flops(case.onnx_path)
+            row["gflop"] = flops / 1e9 if flops else None
+        except Exception as e:  # noqa: BLE001
+            log(f"{case.name}: FLOP count failed: {e}")
+        for p in peers:
+            if p == "onednn" and not case.onednn:
+                continue
+            r = None
+            attempts = 1 + max(0, args.retries)
+            for attempt in range(attempts):
+                log(f"{case.name}: {PEER_LABEL[p]} ({runs} runs)...")
+                this = measure(p, case, model, runs, threads, kiln, args)
+                r = this if r is None else less_disturbed(r, this)
+                if "error" in r or r.get("other_load", 0) <= BUSY:
+                    break
+                if attempt + 1 < attempts:
+                    log(f"{case.name}: {PEER_LABEL[p]}: other processes took "
+                        f"{100 * this['other_load']:.0f}% of the CPUs; waiting for a "
+                        "quiet moment and measuring again")
+                    wait_quiet()
+            row["peers"][p] = r
+        del model
+    meta["wall_s"] = round(time.perf_counter() - started, 1)
+
+    print(markdown(meta, results, peers), end="")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "cases": results}, f, indent=2)
+            f.write("\n")
+        log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
