@@ -115,6 +115,25 @@ void expectWindowOutput(const KernelSpec &spec, const Window &w, int64_t n,
 // The input as a Func over all integers: `exterior` outside the image.
 Halide::Func paddedInput(Halide::ImageParam x, const Window &w,
                          Halide::Expr exterior);
+// The zero-padded input x [N,C,H,W] split into its stride phases, each
+// phase plane flattened with row pitch `pitch` (KernelsConv.cpp):
+// func(q, phase, c, n) holds padded row sh*i + a and column sw*j + b of x at
+// q = i*pitch + j, phase = a*sw + b, so that the window tap (kx, ky) of
+// output position p = oy*pitch + ox is one element of one phase plane at a
+// constant offset of p. Used by conv2d's planes form and conv2d_grad_weight.
+struct StridePhases {
+  Halide::Func func{"phases"};
+  std::vector<Halide::RDom> updates; // the image part of each phase read
+};
+StridePhases defineStridePhases(Halide::ImageParam x, const TensorSpec &xs,
+                                const Window &w, int pitch);
+// The input at window tap (kx, ky) of output position p (p = oy*pitch + ox).
+Halide::Expr readStridePhases(const StridePhases &phases, const Window &w,
+                              int pitch, Halide::Expr p, Halide::Expr kx,
+                              Halide::Expr ky, Halide::Expr c, Halide::Expr n);
+// compute_root, vectorized along the rows, parallel over planes if asked.
+void scheduleStridePhases(StridePhases &phases, bool parallel,
+                          const Halide::Target &target);
 // One ImageParam per spec input, named in order.
 std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
                                             std::vector<const char *> names);

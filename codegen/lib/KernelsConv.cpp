@@ -142,12 +142,86 @@ void scheduleRowConv(RowConvFuncs &f, const KernelSpec &s, const Target &target)
 // planes
 //===----------------------------------------------------------------------===//
 
+} // namespace
+
+// Zero everywhere, then one update per phase that some tap reads, over
+// exactly the phase plane's rows and columns inside the image: no selects
+// or clamps, dense stores along the row (loads of stride sw).
+StridePhases defineStridePhases(ImageParam x, const TensorSpec &xs,
+                                const Window &w, int pitch) {
+  StridePhases phases;
+  int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
+  int dh = static_cast<int>(w.dh), dw = static_cast<int>(w.dw);
+  int height = static_cast<int>(xs.shape[2]);
+  int width = static_cast<int>(xs.shape[3]);
+  Var q("q"), phase("phase"), c("c"), n("n");
+  phases.func(q, phase, c, n) = 0.0f;
+  std::set<std::pair<int, int>> used;
+  for (int ky = 0; ky < w.kh; ++ky) {
+    for (int kx = 0; kx < w.kw; ++kx) {
+      used.insert({ky * dh % sh, kx * dw % sw});
+    }
+  }
+  // Phase-plane indices t whose image coordinate t*stride + a - pad lies
+  // in [0, extent).
+  auto inside = [](int a, int stride, int pad, int extent) {
+    int first = std::max(0, (pad - a + stride - 1) / stride);
+    int last = (extent - 1 + pad - a) / stride; // may be < first
+    return std::make_pair(first, last - first + 1);
+  };
+  for (auto [a, b] : used) {
+    auto [i0, rows] = inside(a, sh, static_cast<int>(w.padTop), height);
+    auto [j0, cols] = inside(b, sw, static_cast<int>(w.padLeft), width);
+    if (rows < 1 || cols < 1) {
+      continue;
+    }
+    RDom rp(j0, cols, i0, rows, "rp");
+    phases.func(rp.y * pitch + rp.x, a * sw + b, c, n) =
+        x(rp.x * sw + b - static_cast<int>(w.padLeft),
+          rp.y * sh + a - static_cast<int>(w.padTop), c, n);
+    phases.updates.push_back(rp);
+  }
+  return phases;
+}
+
+Expr readStridePhases(const StridePhases &phases, const Window &w, int pitch,
+                      Expr p, Expr kx, Expr ky, Expr c, Expr n) {
+  int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
+  Expr ty = ky * static_cast<int>(w.dh), tx = kx * static_cast<int>(w.dw);
+  return phases.func(p + (ty / sh) * pitch + tx / sw, (ty % sh) * sw + tx % sw,
+                     c, n);
+}
+
+void scheduleStridePhases(StridePhases &phases, bool parallel,
+                          const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  Func f = phases.func;
+  Var q = f.args()[0], c = f.args()[2], n = f.args()[3], plane("plane");
+  f.compute_root().fuse(c, n, plane);
+  if (parallel) {
+    f.parallel(plane);
+  }
+  f.vectorize(q, vec, TailStrategy::GuardWithIf);
+  for (size_t i = 0; i < phases.updates.size(); ++i) {
+    Stage update = f.update(static_cast<int>(i));
+    update.fuse(c, n, plane);
+    if (parallel) {
+      update.parallel(plane);
+    }
+    // Each (row, column) of a phase plane is one position q: no races.
+    update.allow_race_conditions().vectorize(phases.updates[i].x, vec,
+                                             TailStrategy::GuardWithIf);
+  }
+}
+
+namespace {
+
 struct PlaneConvFuncs {
   std::vector<ImageParam> inputs;
   Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, p{"p"};
   RDom r; // (kx, ky, input channel within the group)
-  Func phases{"phases"}, acc{"acc"}, accOut{"acc_out"}, out{"out"};
-  std::vector<RDom> phaseUpdates; // the image part of each phase read
+  StridePhases phases;
+  Func acc{"acc"}, accOut{"acc_out"}, out{"out"};
   int pitch = 0;      // row pitch Wq of the flattened phase planes
 };
 
@@ -172,50 +246,14 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s, const std::vector<ImageParam
   ImageParam in = inputs[0];
   ImageParam weight = inputs[1];
   f.inputs = {in, weight};
-  int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
-  int dh = static_cast<int>(w.dh), dw = static_cast<int>(w.dw);
-  int kh = static_cast<int>(w.kh), kw = static_cast<int>(w.kw);
-  int height = static_cast<int>(xs[2]), width = static_cast<int>(xs[3]);
   int outW = static_cast<int>(os[3]);
-  f.pitch = outW + (kw - 1) * dw / sw;
+  f.pitch = outW + static_cast<int>((w.kw - 1) * w.dw / w.sw);
 
-  // Zero everywhere, then one update per phase that some tap reads, over
-  // exactly the phase plane's rows and columns inside the image: no selects
-  // or clamps, dense stores along the row (loads of stride sw).
-  Var q("q"), phase("phase"), c("c"), pn("pn");
-  f.phases(q, phase, c, pn) = 0.0f;
-  std::set<std::pair<int, int>> used;
-  for (int ky = 0; ky < kh; ++ky) {
-    for (int kx = 0; kx < kw; ++kx) {
-      used.insert({ky * dh % sh, kx * dw % sw});
-    }
-  }
-  // Phase-plane indices t whose image coordinate t*stride + a - pad lies
-  // in [0, extent).
-  auto inside = [](int a, int stride, int pad, int extent) {
-    int first = std::max(0, (pad - a + stride - 1) / stride);
-    int last = (extent - 1 + pad - a) / stride; // may be < first
-    return std::make_pair(first, last - first + 1);
-  };
-  for (auto [a, b] : used) {
-    auto [i0, rows] = inside(a, sh, static_cast<int>(w.padTop), height);
-    auto [j0, cols] = inside(b, sw, static_cast<int>(w.padLeft), width);
-    if (rows < 1 || cols < 1) {
-      continue;
-    }
-    RDom rp(j0, cols, i0, rows, "rp");
-    f.phases(rp.y * f.pitch + rp.x, a * sw + b, c, pn) =
-        in(rp.x * sw + b - static_cast<int>(w.padLeft),
-           rp.y * sh + a - static_cast<int>(w.padTop), c, pn);
-    f.phaseUpdates.push_back(rp);
-  }
+  f.phases = defineStridePhases(in, s.inputs[0], w, f.pitch);
 
   int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
-  f.r = RDom(0, kw, 0, kh, 0, cg, "r");
+  f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg, "r");
   Expr ci = groups == 1 ? Expr(f.r.z) : (f.o / og) * cg + f.r.z;
-  Expr ty = f.r.y * dh, tx = f.r.x * dw;
-  Expr tap = f.p + (ty / sh) * f.pitch + tx / sw;
-  Expr tapPhase = (ty % sh) * sw + tx % sw;
   if (inputs.size() == 3) {
     ImageParam b = inputs[2];
     f.inputs.push_back(b);
@@ -224,7 +262,8 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s, const std::vector<ImageParam
     f.acc(f.p, f.o, f.n) = 0.0f;
   }
   f.acc(f.p, f.o, f.n) +=
-      weight(f.r.x, f.r.y, f.r.z, f.o) * f.phases(tap, tapPhase, ci, f.n);
+      weight(f.r.x, f.r.y, f.r.z, f.o) *
+      readStridePhases(f.phases, w, f.pitch, f.p, f.r.x, f.r.y, ci, f.n);
   f.accOut(f.p, f.o, f.n) = f.acc(f.p, f.o, f.n);
   Expr value = f.accOut(f.y * f.pitch + f.x, f.o, f.n);
   f.out(f.x, f.y, f.o, f.n) =
@@ -283,23 +322,7 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   if (s.inputs[1].shape[3] <= 7) {
     f.acc.update().unroll(f.r.x);
   }
-  Var q = f.phases.args()[0], c = f.phases.args()[2],
-      pn = f.phases.args()[3], plane("plane");
-  f.phases.compute_root().fuse(c, pn, plane);
-  if (parallel) {
-    f.phases.parallel(plane);
-  }
-  f.phases.vectorize(q, vec, TailStrategy::GuardWithIf);
-  for (size_t i = 0; i < f.phaseUpdates.size(); ++i) {
-    Stage update = f.phases.update(static_cast<int>(i));
-    update.fuse(c, pn, plane);
-    if (parallel) {
-      update.parallel(plane);
-    }
-    // Each (row, column) of the phase plane is one position q: no races.
-    update.allow_race_conditions().vectorize(f.phaseUpdates[i].x, vec,
-                                             TailStrategy::GuardWithIf);
-  }
+  scheduleStridePhases(f.phases, parallel, target);
 }
 
 //===----------------------------------------------------------------------===//

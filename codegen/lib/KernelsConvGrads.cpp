@@ -402,12 +402,22 @@ void validateConvGradWeight(const KernelSpec &s) {
 struct ConvGradWeightFuncs {
   std::vector<ImageParam> inputs;
   Var kx{"kx"}, ky{"ky"}, ci{"ci"}, o{"o"}, lane{"lane"};
-  RDom r;    // (vector of positions, row, n)
+  RDom r;     // (vector of positions, n)
   RDom lanes; // the lanes of `part`
-  Func dyPadded{"dy_padded"}, xPadded{"x_padded"}, part{"part"}, out{"dw"};
+  RDom dyInterior;
+  StridePhases xPhases;
+  Func dyPadded{"dy_padded"}, part{"part"}, out{"dw"};
   int width = 1; // lanes of part
 };
 
+// dw(kx, ky, c, o) = sum over n and output positions of dy * x at the tap.
+// dy is flattened with the row pitch P = OW + (KW-1)*dw/sw of the forward
+// planes form (zero in the pitch columns and past the last row), x split
+// into its stride phases with the same pitch (defineStridePhases): then the
+// tap (kx, ky) of output position p is one element of one phase plane at a
+// constant offset of p, for every stride, so the sum runs over whole vectors
+// of p: part(lane, kx, ky, c, o) += dyPadded(v*16 + lane) * x at the tap,
+// then a 16-lane sum.
 ConvGradWeightFuncs defineConvGradWeight(const KernelSpec &s,
                                          const Target &target) {
   ConvGradWeightFuncs f;
@@ -418,49 +428,24 @@ ConvGradWeightFuncs defineConvGradWeight(const KernelSpec &s,
   f.inputs = {x, dy};
   int vec = target.natural_vector_size<float>();
   int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
-  int kw = static_cast<int>(w.kw);
-  int dw = static_cast<int>(w.dw), dh = static_cast<int>(w.dh);
   int oh = static_cast<int>(g.oh), ow = static_cast<int>(g.ow);
-  int h = static_cast<int>(g.h), wd = static_cast<int>(g.wd);
-  int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
+  int pitch = ow + static_cast<int>((w.kw - 1) * w.dw / w.sw);
+  int extent = oh * pitch;
+  f.width = vectorWidthFor(extent, vec);
+  int positions = roundUp(extent, f.width);
+  f.r = RDom(0, positions / f.width, 0, static_cast<int>(g.n), "r");
+
+  Var q("q"), pc("pc"), pn("pn");
+  f.dyPadded(q, pc, pn) = 0.0f;
+  f.dyInterior = RDom(0, ow, 0, oh, "dy_interior");
+  f.dyPadded(f.dyInterior.y * pitch + f.dyInterior.x, pc, pn) =
+      dy(f.dyInterior.x, f.dyInterior.y, pc, pn);
+  f.xPhases = defineStridePhases(x, s.inputs[0], w, pitch);
+
   Expr c = g.groups == 1 ? Expr(f.ci) : (f.o / og) * cg + f.ci;
-  Var q("q"), row("row"), pc("pc"), pn("pn");
-  auto xAt = [&](Expr sx, Expr sy, Expr ch, Expr nn) {
-    Expr inside = sx >= 0 && sx < wd && sy >= 0 && sy < h;
-    return select(inside, x(clamp(sx, 0, wd - 1), clamp(sy, 0, h - 1), ch, nn),
-                  0.0f);
-  };
-  Expr lhs, rhs;
-  if (w.sh == 1 && w.sw == 1) {
-    // dw(kx, ky) = sum_{n, p} dyPadded(p) * xPadded(p + ky*dh*Wp + kx*dw)
-    // over flattened planes of pitch Wp = OW + (KW-1)*dw; dyPadded is zero
-    // in the pitch columns and past the last row.
-    int pitch = ow + (kw - 1) * dw;
-    int extent = oh * pitch;
-    f.width = vectorWidthFor(extent, vec);
-    int positions = roundUp(extent, f.width);
-    f.r = RDom(0, positions / f.width, 0, 1, 0, static_cast<int>(g.n), "r");
-    Expr px = q % pitch, py = q / pitch;
-    f.dyPadded(q, pc, pn) =
-        select(px < ow && py < oh,
-               dy(clamp(px, 0, ow - 1), clamp(py, 0, oh - 1), pc, pn), 0.0f);
-    f.xPadded(q, pc, pn) = xAt(q % pitch - padL, q / pitch - padT, pc, pn);
-    Expr pos = f.r.x * f.width + f.lane;
-    lhs = f.dyPadded(pos, f.o, f.r.z);
-    rhs = f.xPadded(pos + f.ky * (dh * pitch) + f.kx * dw, c, f.r.z);
-  } else {
-    // Strided: vectors along ox (dy zero-padded to a whole vector).
-    f.width = vectorWidthFor(ow, vec);
-    int positions = roundUp(ow, f.width);
-    f.r = RDom(0, positions / f.width, 0, oh, 0, static_cast<int>(g.n), "r");
-    f.dyPadded(q, row, pc, pn) =
-        select(q < ow, dy(clamp(q, 0, ow - 1), row, pc, pn), 0.0f);
-    f.xPadded(q, row, pc, pn) = xAt(q - padL, row - padT, pc, pn);
-    Expr pos = f.r.x * f.width + f.lane;
-    lhs = f.dyPadded(pos, f.r.y, f.o, f.r.z);
-    rhs = f.xPadded(pos * static_cast<int>(w.sw) + f.kx * dw,
-                    f.r.y * static_cast<int>(w.sh) + f.ky * dh, c, f.r.z);
-  }
+  Expr pos = f.r.x * f.width + f.lane;
+  Expr lhs = f.dyPadded(pos, f.o, f.r.y);
+  Expr rhs = readStridePhases(f.xPhases, w, pitch, pos, f.kx, f.ky, c, f.r.y);
   // One partial sum per lane, then the horizontal sum.
   f.part(f.lane, f.kx, f.ky, f.ci, f.o) = 0.0f;
   f.part(f.lane, f.kx, f.ky, f.ci, f.o) += lhs * rhs;
@@ -476,7 +461,8 @@ ConvGradWeightFuncs defineConvGradWeight(const KernelSpec &s,
 // KH taps x oTile channels (18 zmm for 3x3 and 2 channels): every dy vector
 // feeds KH*KW FMAs, every (shifted) x vector oTile FMAs. The reduction runs
 // n-outer, channel-inner, so one image's padded planes stay in L1/L2 while
-// all input channels consume them. Padded planes are built once (root).
+// all input channels consume them. x's stride phases and the flattened dy
+// are built once (root).
 // Measured for x [64,16,14,14], dy [64,32,14,14], pad 1: see docs/codegen.md.
 void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
                             const Target &target) {
@@ -509,25 +495,23 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
   }
   update.unroll(f.o);
   if (unrollKy) {
-    update.reorder(f.lane, f.kx, f.ky, f.o, f.r.x, f.r.y, f.ci, f.r.z);
+    update.reorder(f.lane, f.kx, f.ky, f.o, f.r.x, f.ci, f.r.y);
   } else {
-    update.reorder(f.lane, f.kx, f.o, f.r.x, f.r.y, f.ky, f.ci, f.r.z);
+    update.reorder(f.lane, f.kx, f.o, f.r.x, f.ky, f.ci, f.r.y);
   }
-  for (Func padded : {f.dyPadded, f.xPadded}) {
-    std::vector<Var> args = padded.args();
-    Var plane("plane"), image("image");
-    padded.compute_root();
-    if (args.size() == 4) {
-      padded.fuse(args[1], args[2], plane).fuse(plane, args[3], image);
-      plane = image;
-    } else {
-      padded.fuse(args[1], args[2], plane);
-    }
-    if (parallel) {
-      padded.parallel(plane);
-    }
-    padded.vectorize(args[0], vec, TailStrategy::GuardWithIf);
+  scheduleStridePhases(f.xPhases, parallel, target);
+  Var q = f.dyPadded.args()[0], pc = f.dyPadded.args()[1],
+      pn = f.dyPadded.args()[2], plane("plane");
+  f.dyPadded.compute_root().fuse(pc, pn, plane);
+  f.dyPadded.update().fuse(pc, pn, plane);
+  if (parallel) {
+    f.dyPadded.parallel(plane);
+    f.dyPadded.update().parallel(plane);
   }
+  f.dyPadded.vectorize(q, vec, TailStrategy::GuardWithIf);
+  // Each dy element has its own position: no races.
+  f.dyPadded.update().allow_race_conditions().vectorize(
+      f.dyInterior.x, vec, TailStrategy::GuardWithIf);
 }
 
 Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
