@@ -4,6 +4,7 @@
     /usr/bin/python3 bench/compare/run.py [--threads 2] [--runs N]
         [--cases resnet18,conv3x3_bn_relu-b8,...] [--peers eager,ort,kiln,...]
         [--kiln build/bin/kiln] [--json results.json]
+        [--train] [--train-runs N]
 
 Peers, each timed on the same models (random weights, eval mode) one after
 another, all with --threads threads:
@@ -23,6 +24,21 @@ speed-up over each peer (peer ms / kiln ms, above 1 = kiln faster), and
 GFLOP/s with the fraction of the FMA peak. Exported models and compiled
 helpers are cached in bench/compare/.models/. A peer that is missing or fails
 on a case reads "n/a"; the reason is listed under the tables.
+
+Training cases (train-resnet18-b16, train-lenet-b64, train-mlp-b64; family
+"train" selects all three) time one training step: Adam (lr 1e-3, PyTorch's
+defaults), cross-entropy on the logits, BatchNorm on batch statistics. They
+run with --train (added to the default inference cases) or when --cases
+names them (--cases train: the training cases only), and only two peers
+apply:
+
+  eager        model.train(); zero_grad + forward + CrossEntropyLoss +
+               backward + Adam step, timed per step after warm-up steps
+  kiln         `kiln bench MODEL.onnx --train --loss sparse-cce --json`
+               (Adam is bench's optimizer), HL_NUM_THREADS=threads, on the
+               model exported in eval mode with do_constant_folding=False and
+               TrainingMode.PRESERVE (BatchNormalization nodes kept, without
+               training_mode; kiln switches them to batch statistics itself)
 """
 import argparse
 import datetime
@@ -64,17 +80,21 @@ def log(msg):
 # ---------------------------------------------------------------- the cases
 
 class Case:
-    def __init__(self, name, family, batch, shape, runs, onednn=False):
-        self.name = name          # e.g. resnet18-b8
-        self.family = family      # e.g. resnet18
+    def __init__(self, name, family, batch, shape, runs, onednn=False,
+                 train=False, classes=None):
+        self.name = name          # e.g. resnet18-b8, train-resnet18-b16
+        self.family = family      # e.g. resnet18, train-resnet18
         self.batch = batch
         self.shape = shape        # input shape, batch first
         self.runs = runs          # default timed runs
         self.onednn = onednn      # has a oneDNN conv equivalent
+        self.train = train        # times the training step, not inference
+        self.classes = classes    # training: number of classes (logits)
 
     @property
     def onnx_path(self):
-        return CACHE / f"{self.family}_b{self.batch}_opset{OPSET}.onnx"
+        stem = self.family.replace("-", "_")
+        return CACHE / f"{stem}_b{self.batch}_opset{OPSET}.onnx"
 
 
 def all_cases():
@@ -90,6 +110,22 @@ def all_cases():
     cases.append(Case("cnn-b1", "cnn", 1, (1, 1, 28, 28), 300))
     cases.append(Case("cnn-b64", "cnn", 64, (64, 1, 28, 28), 100))
     return cases
+
+
+TRAIN_GROUP = "train"                # --cases train: every training case
+TRAIN_PEERS = ("eager", "kiln")      # the peers that time a training step
+
+
+def train_cases():
+    """Training-step cases: family "train-<model>" (build_train_model)."""
+    return [
+        Case("train-resnet18-b16", "train-resnet18", 16, (16, 3, 224, 224), 10,
+             train=True, classes=1000),
+        Case("train-lenet-b64", "train-lenet", 64, (64, 1, 28, 28), 50,
+             train=True, classes=10),
+        Case("train-mlp-b64", "train-mlp", 64, (64, 1, 28, 28), 100,
+             train=True, classes=10),
+    ]
 
 
 def randomize_batch_norm(model, gen):
@@ -133,22 +169,82 @@ def build_model(family):
     return model.eval()
 
 
+def build_train_model(family):
+    """A training case's model, seeded: PyTorch's default initialization but
+    random BatchNorm parameters and statistics, returned in eval mode for
+    the export; bench_torch_train switches it to train mode.
+
+    The BatchNorm randomization is needed: an eval-mode export merges
+    initializers of equal value (torch.onnx's initializer deduplication), so
+    the default ones / zeros would make every BatchNorm's weight, bias and
+    running statistics of one shape a single ONNX initializer (read through
+    Identity nodes), which kiln would then train as one shared tensor."""
+    import torch
+    import torch.nn as nn
+    import torchvision
+    torch.manual_seed(0)
+    kind = family[len("train-"):] if family.startswith("train-") else family
+    if kind == "resnet18":
+        model = torchvision.models.resnet18(weights=None, num_classes=1000)
+    elif kind == "lenet":
+        # 1x28x28 -> 32x28x28 -> 32x14x14 -> 64x14x14 -> 64x7x7 -> 128 -> 10
+        model = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+            nn.Linear(128, 10))
+    elif kind == "mlp":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(),
+                              nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    else:
+        raise ValueError(family)
+    randomize_batch_norm(model, torch.Generator().manual_seed(1))
+    return model.eval()
+
+
+def check_distinct_initializers(path):
+    """Raises when the exporter merged parameters of equal value: an
+    Identity node that reads an initializer (see build_train_model)."""
+    import onnx
+    g = onnx.load(str(path)).graph
+    inits = {i.name for i in g.initializer}
+    shared = [n.output[0] for n in g.node
+              if n.op_type == "Identity" and n.input and n.input[0] in inits]
+    if shared:
+        raise RuntimeError(f"the export shares initializers between parameters "
+                           f"({len(shared)}, e.g. {shared[0]}): training would tie them")
+
+
 def export_onnx(case, model):
-    """Exports the model at the case's fixed batch unless cached."""
+    """Exports the model at the case's fixed batch unless cached. Inference
+    cases fold constants (BatchNorm into the convs); training cases keep
+    every BatchNormalization node (no constant folding, TrainingMode.PRESERVE
+    on the eval-mode model: no training_mode attribute, which kiln refuses)
+    so that kiln can train their parameters and switch them to batch
+    statistics."""
     import torch
     path = case.onnx_path
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
     x = torch.randn(*case.shape, generator=torch.Generator().manual_seed(2))
+    if case.train:
+        model.eval()
+        options = {"do_constant_folding": False,
+                   "training": torch.onnx.TrainingMode.PRESERVE}
+    else:
+        options = {"do_constant_folding": True}
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=CACHE)
     os.close(fd)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(model, x, tmp, opset_version=OPSET,
-                              input_names=["x"], output_names=["y"],
-                              do_constant_folding=True)
+                              input_names=["x"], output_names=["y"], **options)
+        if case.train:
+            check_distinct_initializers(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
@@ -391,6 +487,18 @@ def ensure_ort():
     return node
 
 
+def torch_blas():
+    """The libblas.so.3 that Debian's PyTorch loads (its Linear layers and
+    their gradients call it): the alternatives link's target, or None.
+    The reference BLAS (.../blas/libblas.so.3) is several times slower than
+    OpenBLAS (.../openblas-pthread/libblas.so.3)."""
+    link = Path("/etc/alternatives/libblas.so.3-x86_64-linux-gnu")
+    try:
+        return os.path.realpath(link) if link.exists() else None
+    except OSError:
+        return None
+
+
 def kiln_version(kiln):
     try:
         rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
@@ -432,6 +540,30 @@ def bench_torch(case, model, runs, mode):
         return time_calls(lambda: frozen(x), runs, warmup=10)
 
 
+def bench_torch_train(case, model, runs):
+    """PyTorch eager training step: zero_grad + forward + cross-entropy +
+    backward + Adam step (lr 1e-3, PyTorch's defaults), BatchNorm in train
+    mode; 3 warm-up steps (Adam allocates its state in the first)."""
+    import torch
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(*case.shape, generator=gen)
+    target = torch.randint(0, case.classes, (case.batch,), generator=gen)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), target)
+        loss.backward()
+        optimizer.step()
+
+    try:
+        return time_calls(step, runs, warmup=3)
+    finally:
+        model.eval()
+
+
 def bench_ort(case, runs, threads):
     node = ensure_ort()
     out = run_json([node, str(HERE / "ort_bench.js"), str(case.onnx_path),
@@ -454,11 +586,15 @@ def bench_onednn(case, runs, threads):
 def bench_kiln(case, runs, threads, kiln, timeout):
     if not kiln.exists() or not os.access(kiln, os.X_OK):
         raise RuntimeError(f"{kiln} not built")
+    cmd = [str(kiln), "bench", str(case.onnx_path), "--batch", str(case.batch),
+           "--json", "--runs", str(runs)]
+    if case.train:
+        # bench --train: Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), 3 warm-up steps.
+        cmd += ["--train", "--loss", "sparse-cce"]
     t0 = time.perf_counter()
-    out = run_json([str(kiln), "bench", str(case.onnx_path), "--batch",
-                    str(case.batch), "--json", "--runs", str(runs)],
-                   env=child_env(threads, HL_NUM_THREADS=threads), timeout=timeout)
+    out = run_json(cmd, env=child_env(threads, HL_NUM_THREADS=threads), timeout=timeout)
     return {"median_ms": out["median_ms"], "min_ms": out.get("min_ms"), "runs": runs,
+            "kernels": out.get("kernels"),
             "wall_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -487,7 +623,11 @@ def measure(p, case, model, runs, threads, kiln, args):
     that other processes took meanwhile, or {"error": ...}."""
     try:
         with OtherLoad() as load:
-            if p in ("eager", "torchscript"):
+            if case.train and p == "eager":
+                r = bench_torch_train(case, model, runs)
+            elif case.train and p != "kiln":
+                raise RuntimeError("no training step for this peer")
+            elif p in ("eager", "torchscript"):
                 r = bench_torch(case, model, runs, p)
             elif p == "ort":
                 r = bench_ort(case, runs, threads)
@@ -546,6 +686,43 @@ def markdown(meta, results, peers):
         lines.append(f"- CPU busy in the second before the start: {100 * busy:.0f}%{warn}; "
                      f"whole run {meta.get('wall_s', '?')} s")
     lines.append("")
+    infer_rows = [row for row in results if not row.get("train")]
+    train_rows = [row for row in results if row.get("train")]
+    if infer_rows:
+        lines.extend(inference_tables(infer_rows, peers, peak))
+    if train_rows:
+        if infer_rows:
+            lines.append("")
+        lines.extend(training_tables(train_rows, [p for p in peers if p in TRAIN_PEERS],
+                                     peak))
+    notes = []
+    for row in results:
+        for p in peers:
+            r = row["peers"].get(p)
+            if r and r.get("other_load", 0) > BUSY:
+                notes.append(f"- {row['case']}, {PEER_LABEL[p]}: (busy) other processes took "
+                             f"{100 * r['other_load']:.0f}% of the CPUs during this measurement")
+            if r and "error" in r:
+                notes.append(f"- {row['case']}, {PEER_LABEL[p]}: n/a ({r['error']})")
+            if r and p == "onednn" and r.get("impl"):
+                notes.append(f"- {row['case']}, oneDNN {r.get('onednn', '')}: kernel "
+                             f"{r['impl']}, conv + bias + ReLU, layouts chosen by oneDNN")
+            if r and p == "kiln" and r.get("wall_s") is not None:
+                what = "`kiln bench --train`" if row.get("train") else "`kiln bench`"
+                notes.append(f"- {row['case']}, kiln: {r['wall_s']} s wall for the whole "
+                             f"{what} (compile or cache load + runs)")
+    if notes:
+        lines.append("")
+        lines.append("Notes:")
+        lines.append("")
+        lines.extend(notes)
+    return "\n".join(lines) + "\n"
+
+
+def inference_tables(results, peers, peak):
+    """Markdown lines: inference medians with kiln's speed-ups, then
+    GFLOP/s and % of the FMA peak."""
+    lines = []
     others = [p for p in peers if p != "kiln"]
     # Table 1: medians and kiln's speed-up.
     head = ["case", "GFLOP"] + [f"{PEER_LABEL[p]} ms" for p in peers]
@@ -590,42 +767,78 @@ def markdown(meta, results, peers):
                 pct = f" ({100 * gf / peak['gflops']:.0f}%)" if peak else ""
                 cells.append(f"{gf:.1f}{pct}")
         lines.append("| " + " | ".join(cells) + " |")
-    notes = []
+    return lines
+
+
+def training_tables(results, peers, peak):
+    """Markdown lines: training-step medians, PyTorch eager / kiln, then
+    estimated GFLOP/s (3 x the forward conv/dense FLOPs per step)."""
+    lines = []
+    lines.append("Training step: median milliseconds per step (PyTorch eager: zero_grad + "
+                 "forward + CrossEntropyLoss + backward + Adam step; kiln: one "
+                 "`kiln bench --train --loss sparse-cce` step, Adam). Adam lr 1e-3 with "
+                 "PyTorch's defaults, BatchNorm on batch statistics. Speed-up = "
+                 "PyTorch eager ms / kiln ms (above 1: kiln is faster).")
+    lines.append("")
+    both = "eager" in peers and "kiln" in peers
+    head = ["case", "batch"] + [f"{PEER_LABEL[p]} ms" for p in peers]
+    if both:
+        head.append("speed-up PyTorch eager / kiln")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
     for row in results:
+        cells = [row["case"], str(row["batch"])]
+        cells += [fmt_ms(row["peers"].get(p)) for p in peers]
+        if both:
+            e, k = row["peers"].get("eager") or {}, row["peers"].get("kiln") or {}
+            cells.append(f"{e['median_ms'] / k['median_ms']:.2f}x"
+                         if "median_ms" in e and "median_ms" in k else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Estimated GFLOP per training step = 3 x the forward conv/dense FLOPs "
+                 "of the ONNX graph (forward + input gradient + weight gradient; an "
+                 "estimate: it counts the first layer's unneeded input gradient and "
+                 "leaves out BatchNorm, pooling, loss and Adam), the GFLOP/s it "
+                 "implies at the median and % of the measured FMA peak.")
+    lines.append("")
+    head = ["case", "GFLOP/step (est.)"] + [f"{PEER_LABEL[p]} GFLOP/s (est.)"
+                                            for p in peers]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for row in results:
+        est = row.get("train_gflop_est")
+        cells = [row["case"], f"{est:.3g}" if est else "?"]
         for p in peers:
             r = row["peers"].get(p)
-            if r and r.get("other_load", 0) > BUSY:
-                notes.append(f"- {row['case']}, {PEER_LABEL[p]}: (busy) other processes took "
-                             f"{100 * r['other_load']:.0f}% of the CPUs during this measurement")
-            if r and "error" in r:
-                notes.append(f"- {row['case']}, {PEER_LABEL[p]}: n/a ({r['error']})")
-            if r and p == "onednn" and r.get("impl"):
-                notes.append(f"- {row['case']}, oneDNN {r.get('onednn', '')}: kernel "
-                             f"{r['impl']}, conv + bias + ReLU, layouts chosen by oneDNN")
-            if r and p == "kiln" and r.get("wall_s") is not None:
-                notes.append(f"- {row['case']}, kiln: {r['wall_s']} s wall for the whole "
-                             "`kiln bench` (compile or cache load + runs)")
-    if notes:
-        lines.append("")
-        lines.append("Notes:")
-        lines.append("")
-        lines.extend(notes)
-    return "\n".join(lines) + "\n"
+            if r is None or "median_ms" not in r or not est:
+                cells.append("n/a")
+            else:
+                gf = est / (r["median_ms"] / 1e3)
+                pct = f" ({100 * gf / peak['gflops']:.0f}%)" if peak else ""
+                cells.append(f"{gf:.1f}{pct}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 # ------------------------------------------------------------------- main
 
-def select_cases(spec):
-    cases = all_cases()
-    if not spec:
-        return cases
+def select_cases(spec, train=False):
+    """The cases --cases names (case names, families, or "train" for every
+    training case; default: every inference case), plus every training case
+    with --train."""
+    cases = all_cases() + train_cases()
+
+    def keys(c):
+        return (c.name, c.family) + ((TRAIN_GROUP,) if c.train else ())
+
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
-    chosen = [c for c in cases if any(w in (c.name, c.family) for w in wanted)]
-    unknown = [w for w in wanted if not any(w in (c.name, c.family) for c in cases)]
+    unknown = [w for w in wanted if not any(w in keys(c) for c in cases)]
     if unknown:
-        names = ", ".join(c.name for c in cases)
+        names = ", ".join([c.name for c in cases] + [TRAIN_GROUP])
         raise SystemExit(f"unknown case(s) {', '.join(unknown)}; known: {names}")
-    return chosen
+    return [c for c in cases
+            if (any(w in keys(c) for w in wanted) if wanted else not c.train)
+            or (train and c.train)]
 
 
 def main():
@@ -637,8 +850,17 @@ def main():
                         help="timed runs per engine and case (default: 30 for "
                              "the whole networks, 100-300 for the small cases)")
     parser.add_argument("--cases", default="",
-                        help="comma list of cases or families (default: all): " +
-                        ", ".join(c.name for c in all_cases()))
+                        help="comma list of cases or families (default: every "
+                             "inference case): " + ", ".join(c.name for c in all_cases())
+                             + "; training steps: " + ", ".join(c.name for c in train_cases())
+                             + f" ('{TRAIN_GROUP}': all three)")
+    parser.add_argument("--train", action="store_true",
+                        help="also time the training cases (PyTorch eager and kiln "
+                             "only); --cases train times only them")
+    parser.add_argument("--train-runs", type=int, default=None,
+                        help="timed steps per engine and training case (default: "
+                             "--runs if given, else 10 for ResNet-18, 50-100 for the "
+                             "small models)")
     parser.add_argument("--peers", default=",".join(PEERS),
                         help="comma list of engines (default: %(default)s)")
     parser.add_argument("--kiln", default="build/bin/kiln",
@@ -653,7 +875,7 @@ def main():
     args = parser.parse_args()
 
     threads = max(1, args.threads)
-    cases = select_cases(args.cases)
+    cases = select_cases(args.cases, args.train)
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     bad = [p for p in peers if p not in PEERS]
     if bad:
@@ -714,6 +936,9 @@ def main():
             versions.append(f"oneDNN (libdnnl-dev) {v}")
     except OSError:
         pass
+    blas = torch_blas()
+    if blas:
+        versions.append(f"PyTorch's libblas.so.3: {blas}")
     versions.append(f"kiln {rev or '?'}" + (f" (binary built {built})" if built else
                                             " (binary not built)"))
     meta["versions"] = ", ".join(versions)
@@ -724,24 +949,38 @@ def main():
     for case in cases:
         row = {"case": case.name, "batch": case.batch, "shape": list(case.shape),
                "onnx": str(case.onnx_path), "gflop": None, "peers": {}}
+        if case.train:
+            # gflop: the forward pass; train_gflop_est: 3 x that per step.
+            row.update({"train": True, "classes": case.classes, "train_gflop_est": None})
         results.append(row)
-        runs = args.runs or case.runs
+        if case.train:
+            runs = args.train_runs or args.runs or case.runs
+        else:
+            runs = args.runs or case.runs
+
+        def applies(p):
+            if case.train:
+                return p in TRAIN_PEERS
+            return p != "onednn" or case.onednn
+
         try:
-            model = build_model(case.family)
+            model = (build_train_model if case.train else build_model)(case.family)
             export_onnx(case, model)
         except Exception as e:  # noqa: BLE001
             log(f"{case.name}: model/export failed: {e}")
             for p in peers:
-                if p != "onednn" or case.onednn:
+                if applies(p):
                     row["peers"][p] = {"error": f"export failed: {e}"}
             continue
         try:
             flops = onnx_flops(case.onnx_path)
             row["gflop"] = flops / 1e9 if flops else None
+            if case.train and flops:
+                row["train_gflop_est"] = 3 * flops / 1e9
         except Exception as e:  # noqa: BLE001
             log(f"{case.name}: FLOP count failed: {e}")
         for p in peers:
-            if p == "onednn" and not case.onednn:
+            if not applies(p):
                 continue
             r = None
             attempts = 1 + max(0, args.retries)
