@@ -113,6 +113,20 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
     f.share(ox, oy, f.c, f.n) =
         dy(ox, oy, f.c, f.n) / cast<float>(max(count, 1));
   }
+  if (isMax) {
+    // Scatter: each output position adds its dy to its window's winner (a
+    // window lying entirely in padding has none and passes nothing).
+    f.out(f.x, f.y, f.c, f.n) = 0.0f;
+    f.r = RDom(0, ow, 0, oh, "r");
+    Expr tap = f.winner(f.r.x, f.r.y, f.c, f.n)[0];
+    f.r.where(tap >= 0);
+    Expr wx = f.r.x * sw - padL + (tap % kw) * dw;
+    Expr wy = f.r.y * sh - padT + (tap / kw) * dh;
+    f.out(clamp(wx, 0, inW - 1), clamp(wy, 0, inH - 1), f.c, f.n) +=
+        f.share(f.r.x, f.r.y, f.c, f.n);
+    constrainOutput(f.out, s.outputs[0]);
+    return f;
+  }
   // Gather: input (x, y) is tap (kx, ky) of output (ox, oy) when
   // x + padL - kx*dw = ox*sw with 0 <= ox < OW (and likewise for y).
   f.r = RDom(0, kw, 0, kh, "r");
@@ -120,26 +134,27 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
   Expr valid = tx >= 0 && ty >= 0 && tx % sw == 0 && ty % sh == 0 &&
                tx / sw < ow && ty / sh < oh;
   Expr cx = clamp(tx / sw, 0, ow - 1), cy = clamp(ty / sh, 0, oh - 1);
-  if (isMax) {
-    valid = valid && f.winner(cx, cy, f.c, f.n)[0] == f.r.y * kw + f.r.x;
-  }
   f.out(f.x, f.y, f.c, f.n) =
       sum(select(valid, f.share(cx, cy, f.c, f.n), 0.0f), "taps");
   constrainOutput(f.out, s.outputs[0]);
   return f;
 }
 
-// Target: x86-64 AVX-512, 2 cores. One parallel task per (c, n) plane: the
-// plane's winners / shares are computed first (vectorized along ox), then dx
-// gathers from them vectorized along x. Memory bound.
+// Target: x86-64 AVX-512, 2 cores. One parallel task per (c, n) plane.
+// max: the plane's winners (vectorized along ox), then dx zeroed
+// (vectorized) and each dy added to its winner (a scalar scatter: one add
+// per output position instead of a KH*KW-tap gather per input position).
+// avg: the shares, then dx gathers from them vectorized along x. Memory
+// bound.
 void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
                       const Target &target) {
   int vec = target.natural_vector_size<float>();
   int width = static_cast<int>(s.outputs[0].shape[3]);
   int outW = static_cast<int>(s.inputs[f.isMax ? 1 : 0].shape[3]);
+  bool parallel = s.outputs[0].numElements() >= kParallelGrain;
   Var plane("plane");
   f.out.fuse(f.c, f.n, plane);
-  if (s.outputs[0].numElements() >= kParallelGrain) {
+  if (parallel) {
     f.out.parallel(plane);
   }
   int xw = vectorWidthFor(width, vec);
@@ -147,17 +162,24 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
     f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
   }
   int ow = vectorWidthFor(outW, vec);
-  f.share.compute_at(f.out, plane);
-  if (ow > 1) {
-    f.share.vectorize(f.share.args()[0], ow, TailStrategy::GuardWithIf);
-  }
   if (f.isMax) {
+    // Planes are disjoint: the scatter of one (c, n) stays in its plane.
+    Stage scatter = f.out.update();
+    scatter.reorder(f.r.x, f.r.y, f.c, f.n).fuse(f.c, f.n, plane);
+    if (parallel) {
+      scatter.parallel(plane);
+    }
     Var wx = f.winner.args()[0];
     f.winner.compute_at(f.out, plane);
     if (ow > 1) {
       f.winner.vectorize(wx, ow, TailStrategy::GuardWithIf);
       f.winner.update().vectorize(wx, ow, TailStrategy::GuardWithIf);
     }
+    return;
+  }
+  f.share.compute_at(f.out, plane);
+  if (ow > 1) {
+    f.share.vectorize(f.share.args()[0], ow, TailStrategy::GuardWithIf);
   }
 }
 
