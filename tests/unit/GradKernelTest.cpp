@@ -617,6 +617,13 @@ GradCaseTable buildCases() {
                {7, 7}, convParams({2, 2}, {3, 3, 3, 3}));
   addConvGrads(t, "stride2_dilation2_n1_c4_11x10_o5", {1, 4, 11, 10}, 5,
                {3, 3}, convParams({2, 2}, {2, 2, 2, 2}, {2, 2}));
+  // Channel forms (16-channel vectors: dx channels for grad_input, x
+  // channels for grad_weight): 3 vectors per task on a 7x7 plane, and a
+  // dilated 4-vector case.
+  addConvGrads(t, "channels_n2_c48_7x7_o20", {2, 48, 7, 7}, 20, {3, 3},
+               convParams({1, 1}, {1, 1, 1, 1}));
+  addConvGrads(t, "channels_n1_c64_9x9_o16_dilation2", {1, 64, 9, 9}, 16,
+               {3, 3}, convParams({1, 1}, {2, 2, 2, 2}, {2, 2}));
 
   addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
