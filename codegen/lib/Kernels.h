@@ -134,6 +134,20 @@ Halide::Expr readStridePhases(const StridePhases &phases, const Window &w,
 // compute_root, vectorized along the rows, parallel over planes if asked.
 void scheduleStridePhases(StridePhases &phases, bool parallel,
                           const Halide::Target &target);
+// The "channel form" of the flattened-plane convolutions (conv2d's planes
+// form, conv2d_grad_input): the channels the kernel produces in 16-lane
+// vectors, from weights repacked per call so that 16 such channels of one
+// tap are contiguous, the input broadcast. channelVectorsFor: vectors per
+// task (up to 4, dividing `channels`), 0 where the form does not apply
+// (groups, channels not a multiple of 16, no AVX-512).
+int channelVectorsFor(const KernelSpec &spec, int channels,
+                      const Halide::Target &target);
+// accOut(lane, p, block, n) over `positions` positions, computed per task in
+// register tiles of 6 positions x channelVectors vectors (24 zmm at 4),
+// acc(lane, p, block, n) reducing over r = (kx, ky, channel) inside: each
+// weight vector feeds 6 FMAs, each broadcast input value channelVectors.
+void scheduleChannelTiles(Halide::Func accOut, Halide::Func acc,
+                          Halide::RDom r, int positions, int channelVectors);
 // One ImageParam per spec input, named in order.
 std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
                                             std::vector<const char *> names);

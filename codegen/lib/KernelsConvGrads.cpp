@@ -155,16 +155,8 @@ struct ConvGradInputFuncs {
 // 3x3 layers at batch 4 and 16: 1.05x (64 channels, 56x56) to 1.5x (512,
 // 7x7) over the position form.
 int gradInputChannelVectors(const KernelSpec &s, const Target &target) {
-  int channels = static_cast<int>(s.outputs[0].shape[1]);
-  if (target.natural_vector_size<float>() != 16 ||
-      attrInt(s, "groups") != 1 || channels % 16 != 0) {
-    return 0;
-  }
-  int k = std::min(4, channels / 16);
-  while (channels % (16 * k) != 0) {
-    --k;
-  }
-  return k;
+  return channelVectorsFor(s, static_cast<int>(s.outputs[0].shape[1]),
+                           target);
 }
 
 // dx(ix, iy) = sum over taps and o of w(kx, ky) * dy(ox, oy) where
@@ -341,43 +333,20 @@ void scheduleGradInputPhase(GradInputPhase &phase, Var p, Var c, Var n,
 // (scheduleGradInputPhase), then copied out without the pitch columns (stride
 // 1) or written to its interleaved positions (strided). dyFlat is built once
 // (root, parallel over planes). Measured: see docs/codegen.md.
-void scheduleGradInputPhaseChannels(GradInputPhase &phase, int pitch,
-                                    int channelVectors);
-
 // One phase's sums, computed per parallel task (a block of dx channels of
 // one image) in the position or the channel form.
 void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
                            Var task, const Target &target) {
   if (f.channelVectors > 0) {
     phase.accOutC.compute_at(f.out, task);
-    scheduleGradInputPhaseChannels(phase, f.pitch, f.channelVectors);
+    scheduleChannelTiles(phase.accOutC, phase.accC, phase.r,
+                         phase.rows * f.pitch, f.channelVectors);
     return;
   }
   phase.accOut.compute_at(f.out, task);
   scheduleGradInputPhase(phase, f.p, f.c, f.n, f.pitch, target);
 }
 
-// The channel form's tiles of one phase plane inside a task of
-// channelVectors 16-channel vectors: 6 positions x channelVectors vectors.
-void scheduleGradInputPhaseChannels(GradInputPhase &phase, int pitch,
-                                    int channelVectors) {
-  int extent = phase.rows * pitch;
-  int tile = std::min(extent, 6);
-  std::vector<Var> v = phase.accOutC.args(); // (ci, p, cb, n)
-  Var po("po"), pi("pi");
-  phase.accOutC.split(v[1], po, pi, tile, TailStrategy::ShiftInwards)
-      .reorder(v[0], pi, v[2], po, v[3])
-      .vectorize(v[0]);
-  phase.accC.compute_at(phase.accOutC, po)
-      .bound_extent(phase.accC.args()[2], channelVectors);
-  std::vector<Var> a = phase.accC.args();
-  for (Stage stage : {Stage(phase.accC), phase.accC.update()}) {
-    stage.vectorize(a[0]).unroll(a[1]).unroll(a[2]);
-  }
-  phase.accC.update().reorder(a[0], a[1], a[2], phase.r.x, phase.r.y,
-                              phase.r.z);
-  phase.accC.update().unroll(phase.r.x);
-}
 
 void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
                            const Target &target) {

@@ -710,6 +710,12 @@ CaseTable buildCases() {
           convParams({2, 2}, {3, 3, 3, 3}), true);
   addConv(t, "rows_n2_c8_40x40_o16_stride2", {2, 8, 40, 40}, 16, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), true);
+  // Planes in the channel form (output channels in 16-lane vectors, at
+  // least 4096 output positions): 2 vectors per task, and stride 2.
+  addConv(t, "planes_channels_n2_c8_48x48_o32", {2, 8, 48, 48}, 32, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true);
+  addConv(t, "planes_channels_n16_c5_37x37_o48_stride2", {16, 5, 37, 37}, 48,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), false);
   // Pointwise form: 1x1, stride 1, unpadded, over the flattened plane (a
   // 25-position plane: one vector and a shifted tail), grouped too.
   addConv(t, "pointwise_n3_c24_5x5_o17", {3, 24, 5, 5}, 17, {1, 1},
