@@ -121,6 +121,9 @@ Halide::Func paddedInput(Halide::ImageParam x, const Window &w,
 // q = i*pitch + j, phase = a*sw + b, so that the window tap (kx, ky) of
 // output position p = oy*pitch + ox is one element of one phase plane at a
 // constant offset of p. Used by conv2d's planes form and conv2d_grad_weight.
+// The indices t of one stride phase's positions t * stride + phase - pad
+// that lie in [0, extent): {first t, count} (count may be <= 0).
+std::pair<int, int> phaseInside(int phase, int stride, int pad, int extent);
 struct StridePhases {
   Halide::Func func{"phases"};
   std::vector<Halide::RDom> updates; // the image part of each phase read

@@ -17,6 +17,13 @@ using namespace Halide;
 namespace kiln::codegen::detail {
 namespace {
 
+// out(x, y, o, n) = the epilogue of the convolution's value there.
+void defineOutput(Func out, const std::vector<Var> &v, Expr value,
+                  const Epilogue &epilogue, const KernelSpec &s) {
+  out(v) = epilogue ? epilogue(value, v) : value;
+  constrainOutput(out, s.outputs[0]);
+}
+
 void validateConv2d(const KernelSpec &s) {
   expectCounts(s, 2, 3, 1);
   expectF32Except(s);
@@ -78,9 +85,7 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   f.acc(f.x, f.y, f.o, f.n) +=
       weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
   Expr value = f.acc(f.x, f.y, f.o, f.n);
-  f.out(f.x, f.y, f.o, f.n) =
-      epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
-  constrainOutput(f.out, s.outputs[0]);
+  defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
   return f;
 }
 
@@ -144,6 +149,12 @@ void scheduleRowConv(RowConvFuncs &f, const KernelSpec &s, const Target &target)
 
 } // namespace
 
+std::pair<int, int> phaseInside(int phase, int stride, int pad, int extent) {
+  int first = std::max(0, (pad - phase + stride - 1) / stride);
+  int last = (extent - 1 + pad - phase) / stride; // may be < first
+  return {first, last - first + 1};
+}
+
 // Zero everywhere, then one update per phase that some tap reads, over
 // exactly the phase plane's rows and columns inside the image: no selects
 // or clamps, dense stores along the row (loads of stride sw).
@@ -162,16 +173,9 @@ StridePhases defineStridePhases(ImageParam x, const TensorSpec &xs,
       used.insert({ky * dh % sh, kx * dw % sw});
     }
   }
-  // Phase-plane indices t whose image coordinate t*stride + a - pad lies
-  // in [0, extent).
-  auto inside = [](int a, int stride, int pad, int extent) {
-    int first = std::max(0, (pad - a + stride - 1) / stride);
-    int last = (extent - 1 + pad - a) / stride; // may be < first
-    return std::make_pair(first, last - first + 1);
-  };
   for (auto [a, b] : used) {
-    auto [i0, rows] = inside(a, sh, static_cast<int>(w.padTop), height);
-    auto [j0, cols] = inside(b, sw, static_cast<int>(w.padLeft), width);
+    auto [i0, rows] = phaseInside(a, sh, static_cast<int>(w.padTop), height);
+    auto [j0, cols] = phaseInside(b, sw, static_cast<int>(w.padLeft), width);
     if (rows < 1 || cols < 1) {
       continue;
     }
@@ -317,9 +321,7 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
     f.accOut(f.p, f.o, f.n) = f.acc(f.p, f.o, f.n);
   }
   Expr value = f.accOut(f.y * f.pitch + f.x, f.o, f.n);
-  f.out(f.x, f.y, f.o, f.n) =
-      epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
-  constrainOutput(f.out, s.outputs[0]);
+  defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
   return f;
 }
 
@@ -424,9 +426,7 @@ PointwiseConvFuncs definePointwiseConv(const KernelSpec &s,
       weight(0, 0, f.r, f.o) * in(f.p % width, f.p / width, c, f.n);
   f.accOut(f.p, f.o, f.n) = f.acc(f.p, f.o, f.n);
   Expr value = f.accOut(f.y * width + f.x, f.o, f.n);
-  f.out(f.x, f.y, f.o, f.n) =
-      epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
-  constrainOutput(f.out, s.outputs[0]);
+  defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
   return f;
 }
 

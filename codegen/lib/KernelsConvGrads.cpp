@@ -110,13 +110,6 @@ PhaseTaps phaseTaps(int phase, int kernel, int dilation, int stride) {
   return taps;
 }
 
-// The indices t of a phase's positions inside [0, extent): the positions
-// are t * stride + phase - pad. Returns {first t, count} (count may be <= 0).
-std::pair<int, int> phaseInside(int phase, int stride, int pad, int extent) {
-  int first = std::max(0, (pad - phase + stride - 1) / stride);
-  int last = (extent - 1 + pad - phase) / stride;
-  return {first, last - first + 1};
-}
 
 // One stride phase (a, b) of dx: the positions iy = sh*(i + i0) + a - padTop,
 // ix = sw*(j + j0) + b - padLeft inside the image, as a flattened plane
