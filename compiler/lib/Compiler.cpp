@@ -340,11 +340,20 @@ Lowered lower(func::FuncOp func) {
   // Parameter write-backs run after every other kernel: until then, reads
   // of the parameter see its old value.
   std::vector<std::pair<Value, Value>> assigns;
+  // State updates written straight into their parameter: no temp, no copy.
+  llvm::DenseMap<Value, Value> updatesParam;
+  for (auto assign : body.getOps<kiln::ir::AssignOp>()) {
+    if (kiln::ir::isUpdatedInPlace(assign)) {
+      updatesParam[assign.getValue()] = assign.getParam();
+    }
+  }
   int opIndex = 0;
   for (Operation &op : body) {
     ++opIndex;
     if (auto assign = llvm::dyn_cast<kiln::ir::AssignOp>(op)) {
-      assigns.push_back({assign.getValue(), assign.getParam()});
+      if (!updatesParam.count(assign.getValue())) {
+        assigns.push_back({assign.getValue(), assign.getParam()});
+      }
       continue;
     }
     if (auto ret = llvm::dyn_cast<func::ReturnOp>(op)) {
@@ -409,6 +418,12 @@ Lowered lower(func::FuncOp func) {
     auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("kiln.offsets");
     for (auto [i, result] : llvm::enumerate(op.getResults())) {
       spec.outputs.push_back(tensorSpec(result));
+      if (auto param = updatesParam.find(result); param != updatesParam.end()) {
+        int id = bufferOf.at(param->second);
+        bufferOf[result] = id;
+        args.push_back(id);
+        continue;
+      }
       int id = addBuffer(result, name, "temp");
       if (offsets && static_cast<int64_t>(i) < offsets.size() &&
           offsets[i] >= 0) {

@@ -223,6 +223,11 @@ LogicalResult BatchNormGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+// new_mean, new_var are the new running_mean, running_var.
+unsigned RunningStatsUpdateOp::updatedOperand(unsigned result) {
+  return result;
+}
+
 LogicalResult
 RunningStatsUpdateOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.append({getRunningMean().getType(), getRunningVar().getType()});
@@ -266,6 +271,11 @@ LogicalResult DropoutTrainOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 LogicalResult LossGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(getPred().getType());
   return success();
+}
+
+// updated = (param, slots...); operands = (param, grad, lr, step, slots...).
+unsigned OptimizerUpdateOp::updatedOperand(unsigned result) {
+  return result == 0 ? 0 : getSlots().getBeginOperandIndex() + result - 1;
 }
 
 LogicalResult
@@ -363,4 +373,38 @@ LogicalResult DropoutOp::convertToTraining(OpBuilder &builder, Value seed,
   getResult().replaceAllUsesWith(train.getResult());
   erase();
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Write-backs without a copy
+//===----------------------------------------------------------------------===//
+
+bool kiln::ir::isUpdatedInPlace(AssignOp assign) {
+  auto result = llvm::dyn_cast<OpResult>(assign.getValue());
+  if (!result || !result.hasOneUse()) {
+    return false;
+  }
+  Operation *update = result.getOwner();
+  auto updateOp = llvm::dyn_cast<UpdateOpInterface>(update);
+  if (!updateOp ||
+      update->getOperand(updateOp.updatedOperand(result.getResultNumber())) !=
+          assign.getParam()) {
+    return false;
+  }
+  auto readsParam = [&](Value operand) {
+    while (Operation *def = operand.getDefiningOp()) {
+      if (!llvm::isa<ViewOpInterface>(def)) {
+        break;
+      }
+      operand = def->getOperand(0);
+    }
+    return operand == assign.getParam();
+  };
+  for (Operation *op = update->getNextNode(); op; op = op->getNextNode()) {
+    if (llvm::isa<KernelOpInterface>(op) &&
+        llvm::any_of(op->getOperands(), readsParam)) {
+      return false;
+    }
+  }
+  return true;
 }

@@ -59,6 +59,11 @@ Liveness analyzeLiveness(func::FuncOp func, bool inPlace) {
     if (op.hasAttr(kiln::ir::kLoadTimeAttr)) {
       external.insert(op.getResults().begin(), op.getResults().end());
     }
+    // A state update written straight into its parameter needs no temp.
+    auto assign = llvm::dyn_cast<kiln::ir::AssignOp>(op);
+    if (assign && kiln::ir::isUpdatedInPlace(assign)) {
+      external.insert(assign.getValue());
+    }
   }
   auto inArena = [&](Value root) {
     Operation *def = root.getDefiningOp();

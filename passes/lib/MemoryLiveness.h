@@ -12,7 +12,8 @@
 // storage is returned (directly or through views) and those of load-time
 // kernels (kiln.load_time): the caller reads them after the step, or a later
 // step does, so they live outside the arena like inputs, parameters and
-// constants. A view shares its root's storage, so it extends the root's
+// constants. A state update written straight into its parameter
+// (kiln::ir::isUpdatedInPlace) has no storage of its own either. A view shares its root's storage, so it extends the root's
 // lifetime. An elementwise kernel may write its result over an operand whose
 // storage dies at that kernel: both values then form one block of the arena.
 //

@@ -57,4 +57,15 @@ buildLossGradient(mlir::Operation *op, mlir::OpBuilder &builder,
 #define GET_OP_CLASSES
 #include "kiln/ir/KilnOps.h.inc"
 
+namespace kiln::ir {
+// Whether `assign`'s write-back needs no copy: its value is a state update
+// (UpdateOpInterface) of the assigned parameter itself, used only by the
+// assign, and no kernel after the update reads the parameter or a view of
+// it. The update kernel then writes straight into the parameter's storage,
+// and every earlier reader still sees the old value. Memory planning keeps
+// such values out of the arena; the lowering passes the parameter's buffer
+// as the kernel's output.
+bool isUpdatedInPlace(AssignOp assign);
+} // namespace kiln::ir
+
 #endif // KILN_IR_KILNDIALECT_H

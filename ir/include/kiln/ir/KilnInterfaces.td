@@ -30,6 +30,23 @@ def Kiln_ViewOpInterface : OpInterface<"ViewOpInterface"> {
   let cppNamespace = "::kiln::ir";
 }
 
+def Kiln_UpdateOpInterface : OpInterface<"UpdateOpInterface"> {
+  let description = [{
+    A state update (optimizer step, running statistics): each element of
+    every result depends only on the operand elements at the same index,
+    and result `r` is the new value of operand `updatedOperand(r)`. When
+    that result is only written back to the operand's parameter
+    (`kiln.assign`) and nothing reads the parameter after the update, the
+    plan lets the kernel write straight into the parameter: no temporary,
+    no write-back copy.
+  }];
+  let cppNamespace = "::kiln::ir";
+  let methods = [
+    InterfaceMethod<"The operand that result `result` is the new value of.",
+      "unsigned", "updatedOperand", (ins "unsigned":$result)>,
+  ];
+}
+
 def Kiln_ElementwiseOpInterface : OpInterface<"ElementwiseOpInterface"> {
   let description = [{
     Each element of the (single) result depends only on the operand

@@ -626,7 +626,8 @@ def Kiln_BatchNormGradOp : Kiln_TrainOp<"batch_norm_grad",
 }
 
 def Kiln_RunningStatsUpdateOp : Kiln_TrainOp<"running_stats_update",
-    "BatchNorm running statistics update (PyTorch's momentum rule)"> {
+    "BatchNorm running statistics update (PyTorch's momentum rule)",
+    [DeclareOpInterfaceMethods<Kiln_UpdateOpInterface>]> {
   let arguments = (ins Kiln_F32Tensor:$running_mean, Kiln_F32Tensor:$running_var,
       Kiln_F32Tensor:$mean, Kiln_F32Tensor:$var,
       DefaultValuedAttr<F32Attr, "0.1">:$momentum, I64Attr:$count);
@@ -705,7 +706,8 @@ def Kiln_LossGradOp : Kiln_TrainOp<"loss_grad",
 }
 
 def Kiln_OptimizerUpdateOp : Kiln_TrainOp<"optimizer_update",
-    "one optimizer step for one parameter and its slots"> {
+    "one optimizer step for one parameter and its slots",
+    [DeclareOpInterfaceMethods<Kiln_UpdateOpInterface>]> {
   let arguments = (ins Kiln_F32Tensor:$param, Kiln_F32Tensor:$grad,
       Kiln_Scalar:$lr, Kiln_Scalar:$step, Variadic<Kiln_F32Tensor>:$slots,
       StrAttr:$kind, DictionaryAttr:$hyper);
