@@ -135,7 +135,19 @@ void scheduleRowConv(RowConvFuncs &f, const KernelSpec &s, const Target &target)
   if (f.padInput) {
     Var px = f.padded.args()[0], pc = f.padded.args()[2],
         pn = f.padded.args()[3], plane("plane");
-    f.padded.compute_root().fuse(pc, pn, plane).parallel(plane);
+    // A task's output channels read only their own input channels when each
+    // group has one output channel per input channel (depthwise): the task
+    // pads just those planes, in cache, instead of a pass over the whole
+    // input before the convolution (MobileNetV2 at batch 1: 1.27x; alone,
+    // with a warm cache, stride-2 layers measure up to 1.3x slower, but in
+    // the network their input comes from memory either way).
+    const auto &wt = s.inputs[1].shape;
+    bool ownPlanes = wt[1] == 1 && attrInt(s, "groups") == wt[0];
+    if (ownPlanes) {
+      f.padded.compute_at(f.out, task);
+    } else {
+      f.padded.compute_root().fuse(pc, pn, plane).parallel(plane);
+    }
     if (s.inputs[0].shape[3] >= vec) {
       f.padded.vectorize(px, vec, TailStrategy::GuardWithIf);
     }

@@ -710,6 +710,12 @@ CaseTable buildCases() {
           convParams({2, 2}, {3, 3, 3, 3}), true);
   addConv(t, "rows_n2_c8_40x40_o16_stride2", {2, 8, 40, 40}, 16, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), true);
+  // Depthwise in the rows form, each task padding its own input planes: a
+  // channel count with a shifted last block of 8, at stride 1 and 2.
+  addConv(t, "depthwise_n2_c20_30x30_same", {2, 20, 30, 30}, 20, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
+  addConv(t, "depthwise_n2_c20_31x31_stride2", {2, 20, 31, 31}, 20, {3, 3},
+          convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 20), false);
   // Planes in the channel form (output channels in 16-lane vectors, at
   // least 4096 output positions): 2 vectors per task, and stride 2.
   addConv(t, "planes_channels_n2_c8_48x48_o32", {2, 8, 48, 48}, 32, {3, 3},
