@@ -2,7 +2,7 @@
 # Before/after ratio of two kiln builds, measured in one run: each case is
 # timed with `kiln bench --json` by the old and the new binary in turn,
 # twice, each binary with its own kernel cache, and the medians are printed
-# side by side with new/old.
+# side by side with the speed-up old/new (of the faster median of each).
 #
 #   bench/before_after.sh OLD_KILN NEW_KILN CASE...
 #   CASE = MODEL[:RUNS[:train]]     e.g. resnet18_b1.onnx:30 resnet18_b16.onnx:3:train
@@ -26,7 +26,7 @@ median() { # binary cache model runs [train]
     /usr/bin/python3 -c 'import json,sys; print("%.2f" % json.load(sys.stdin)["median_ms"])'
 }
 
-printf '| case | before ms | after ms | after / before |\n|---|---|---|---|\n'
+printf '| case | before ms | after ms | speed-up (before / after) |\n|---|---|---|---|\n'
 for spec in "$@"; do
   IFS=: read -r model runs mode <<<"$spec"
   runs=${runs:-20}
@@ -39,6 +39,6 @@ import sys
 model, mode, o1, o2, n1, n2 = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
 old, new = min(o1, o2), min(n1, n2)
 name = model.rsplit("/", 1)[-1] + (" (training step)" if mode == "train" else "")
-print(f"| {name} | {o1:g} / {o2:g} | {n1:g} / {n2:g} | {new / old:.2f} |")
+print(f"| {name} | {o1:g} / {o2:g} | {n1:g} / {n2:g} | {old / new:.2f}x |")
 PY
 done
