@@ -1,13 +1,17 @@
-// conv2d forward kernels in two forms, chosen per shape (chooseConvForm):
+// conv2d forward kernels in three forms, chosen per shape (chooseConvForm):
 //
 // - rows: vectors along the output row, a register tile of 1 vector x 2
-//   rows x 8 output channels over the zero-padded input. Best where rows
-//   fill vectors and the reduction is short (wide planes, 1x1, depthwise,
-//   strided).
+//   rows x 8 output channels over the zero-padded input. Kept where rows
+//   fill vectors and the reduction is short (depthwise, strided 1x1, wide
+//   strided planes).
 // - planes: the input split into its stride phases, each phase plane
 //   flattened with a row pitch, so that a whole output plane is one
-//   vectorizable axis and every tap a constant offset. Best on small planes
-//   (14x14, 7x7), where rows waste most of each vector.
+//   vectorizable axis and every tap a constant offset; with a channel form
+//   (output channels in 16-lane vectors) where there are many positions.
+// - pointwise: 1x1 at stride 1 as a matrix product over the flattened
+//   plane, reading the input in place.
+// Also the stride-phase planes and channel tiles that conv2d_grad_input and
+// conv2d_grad_weight share (Kernels.h). Measurements: docs/codegen.md.
 #include "Kernels.h"
 
 #include <set>
