@@ -458,9 +458,15 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
   const auto &os = s.outputs[0].shape;
   int channels = static_cast<int>(os[1]);
   int plane = static_cast<int>(os[2] * os[3]);
-  int ob = std::min(channels, 8);
   int pw = vectorWidthFor(plane, vec);
-  int tile = plane >= 2 * pw ? 2 * pw : pw;
+  // Tiles of 2 vectors x 8 channels, or 4 x 4 where 8-channel blocks would
+  // leave fewer than 4 tasks (MobileNetV2's 24-channel projections: 3 tasks
+  // on 2 threads), so that the threads stay balanced.
+  int batch = static_cast<int>(os[0]);
+  bool fewBlocks = (channels + 7) / 8 * batch < 4 && channels >= 4;
+  int ob = std::min(channels, fewBlocks ? 4 : 8);
+  int vectors = fewBlocks ? 4 : 2;
+  int tile = plane >= vectors * pw ? vectors * pw : pw;
   Var oo("oo"), oi("oi"), task("task"), xy("xy");
   f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
       .fuse(f.x, f.y, xy)

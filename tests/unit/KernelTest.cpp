@@ -730,6 +730,10 @@ CaseTable buildCases() {
           convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 4), false);
   addConv(t, "pointwise_n2_c32_28x28_o48", {2, 32, 28, 28}, 48, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
+  // Few output channels: tiles of 4 vectors x 4 channels, the last block
+  // shifted (6 channels: 0-3 and 2-5).
+  addConv(t, "pointwise_n1_c40_12x12_o6", {1, 40, 12, 12}, 6, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},
