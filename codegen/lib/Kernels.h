@@ -141,8 +141,9 @@ void scheduleStridePhases(StridePhases &phases, bool parallel,
 // form, conv2d_grad_input): the channels the kernel produces in 16-lane
 // vectors, from weights repacked per call so that 16 such channels of one
 // tap are contiguous, the input broadcast. channelVectorsFor: vectors per
-// task (up to 4, dividing `channels`), 0 where the form does not apply
-// (groups, channels not a multiple of 16, no AVX-512).
+// task (up to 4, dividing `channels`, fewer where images x blocks would be
+// under 4 tasks), 0 where the form does not apply (groups, channels not a
+// multiple of 16, no AVX-512).
 int channelVectorsFor(const KernelSpec &spec, int channels,
                       const Halide::Target &target);
 // accOut(lane, p, block, n) over `positions` positions, computed per task in

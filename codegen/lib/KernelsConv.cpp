@@ -218,8 +218,13 @@ int channelVectorsFor(const KernelSpec &s, int channels,
       attrInt(s, "groups") != 1 || channels % 16 != 0) {
     return 0;
   }
+  // Up to 4 vectors per task, fewer where that would leave under 4 tasks
+  // (images x channel blocks) for the threads: 64 channels of one image
+  // are 4 tasks of 1 vector, not 1 task of 4.
+  int images = static_cast<int>(s.outputs[0].shape[0]);
   int k = std::min(4, channels / 16);
-  while (channels % (16 * k) != 0) {
+  while (k > 1 && (channels % (16 * k) != 0 ||
+                   channels / (16 * k) * images < 4)) {
     --k;
   }
   return k;
@@ -299,12 +304,14 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
   ImageParam in = inputs[0];
   ImageParam weight = inputs[1];
   f.inputs = {in, weight};
-  // The channel form repacks the weights on every call: it pays where
-  // there are many positions per weight (measured on ResNet-18's 3x3
-  // layers: 1.1-1.3x at batch 8 on 28x28 and 56x56 planes, 0.7x at batch 1
-  // and on 7x7 and 14x14 planes, where the weights dominate).
-  if (os[0] * os[2] * os[3] >= 4096) {
-    f.channelVectors = channelVectorsFor(s, static_cast<int>(wt[0]), target);
+  // The channel form repacks the weights on every call, and its tiles need
+  // 2 or more channel vectors: measured on ResNet-18's 3x3 layers, it wins
+  // on planes of 28x28 and up (1.45x on 128 channels at 28x28, batch 1;
+  // 1.1-1.3x at batch 8 on 28x28 and 56x56) and loses on 14x14 and 7x7
+  // (0.7-0.9x), where the weights dominate. docs/codegen.md.
+  if (os[2] * os[3] >= 28 * 28) {
+    int k = channelVectorsFor(s, static_cast<int>(wt[0]), target);
+    f.channelVectors = k >= 2 ? k : 0;
   }
   int outW = static_cast<int>(os[3]);
   f.pitch = outW + static_cast<int>((w.kw - 1) * w.dw / w.sw);

@@ -716,12 +716,16 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addConv(t, "depthwise_n2_c20_31x31_stride2", {2, 20, 31, 31}, 20, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 20), false);
-  // Planes in the channel form (output channels in 16-lane vectors, at
-  // least 4096 output positions): 2 vectors per task, and stride 2.
-  addConv(t, "planes_channels_n2_c8_48x48_o32", {2, 8, 48, 48}, 32, {3, 3},
+  // Planes in the channel form (output channels in 16-lane vectors, planes
+  // of 28x28 and up): 4 vectors per task over 4 images, and 3 per task (6
+  // vectors: 2 tasks per image) on a wider plane. Then a batch of small
+  // strided planes in the position form.
+  addConv(t, "planes_channels_n4_c8_28x28_o64", {4, 8, 28, 28}, 64, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}), true);
-  addConv(t, "planes_channels_n16_c5_37x37_o48_stride2", {16, 5, 37, 37}, 48,
-          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), false);
+  addConv(t, "planes_channels_n2_c5_30x33_o96", {2, 5, 30, 33}, 96, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), false);
+  addConv(t, "planes_n16_c5_37x37_o48_stride2", {16, 5, 37, 37}, 48, {3, 3},
+          convParams({2, 2}, {1, 1, 1, 1}), false);
   // Pointwise form: 1x1, stride 1, unpadded, over the flattened plane (a
   // 25-position plane: one vector and a shifted tail), grouped too.
   addConv(t, "pointwise_n3_c24_5x5_o17", {3, 24, 5, 5}, 17, {1, 1},
