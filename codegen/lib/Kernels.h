@@ -137,6 +137,12 @@ Halide::Expr readStridePhases(const StridePhases &phases, const Window &w,
 // compute_root, vectorized along the rows, parallel over planes if asked.
 void scheduleStridePhases(StridePhases &phases, bool parallel,
                           const Halide::Target &target);
+// The same for any zero-initialized flattened Func f(q, ..., c, n) whose
+// update i copies data over `updates[i]` (its x dimension vectorized):
+// compute_root, each stage parallel over the fused (c, n) planes.
+void scheduleZeroedPlanes(Halide::Func f,
+                          const std::vector<Halide::RDom> &updates,
+                          bool parallel, const Halide::Target &target);
 // The "channel form" of the flattened-plane convolutions (conv2d's planes
 // form, conv2d_grad_input): the channels the kernel produces in 16-lane
 // vectors, from weights repacked per call so that 16 such channels of one
@@ -152,6 +158,15 @@ int channelVectorsFor(const KernelSpec &spec, int channels,
 // weight vector feeds 6 FMAs, each broadcast input value channelVectors.
 void scheduleChannelTiles(Halide::Func accOut, Halide::Func acc,
                           Halide::RDom r, int positions, int channelVectors);
+// The position form of the same convolutions: accOut(p, channel, n) over
+// `positions` positions in register tiles of `tileVectors` vectors of
+// positions x the task's channels (2 x 8: 16 zmm, each input vector feeding
+// 8 FMAs with broadcast weights), acc(p, channel, n) reducing over
+// `reduction` inside (its first dimension unrolled if asked).
+void schedulePositionTiles(Halide::Func accOut, Halide::Func acc,
+                           const std::vector<Halide::RVar> &reduction,
+                           int positions, int tileVectors, bool unrollFirst,
+                           const Halide::Target &target);
 // One ImageParam per spec input, named in order.
 std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
                                             std::vector<const char *> names);

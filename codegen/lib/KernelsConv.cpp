@@ -245,26 +245,64 @@ void scheduleChannelTiles(Func accOut, Func acc, RDom r, int positions,
   acc.update().reorder(a[0], a[1], a[2], r.x, r.y, r.z).unroll(r.x);
 }
 
-void scheduleStridePhases(StridePhases &phases, bool parallel,
-                          const Target &target) {
+void schedulePositionTiles(Func accOut, Func acc,
+                           const std::vector<RVar> &reduction, int positions,
+                           int tileVectors, bool unrollFirst,
+                           const Target &target) {
   int vec = target.natural_vector_size<float>();
-  Func f = phases.func;
-  Var q = f.args()[0], c = f.args()[2], n = f.args()[3], plane("plane");
+  int pw = vectorWidthFor(positions, vec);
+  int tile = positions >= tileVectors * pw ? tileVectors * pw : pw;
+  std::vector<Var> v = accOut.args(); // (p, channel, n), as acc's
+  Var p = v[0], ch = v[1], n = v[2];
+  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
+  accOut.split(p, po, pi, tile, TailStrategy::ShiftInwards)
+      .reorder(pi, ch, po, n);
+  if (pw > 1) {
+    accOut.vectorize(pi, pw);
+  }
+  acc.compute_at(accOut, po);
+  for (Stage stage : {Stage(acc), acc.update()}) {
+    stage.split(p, ao, p, tile)
+        .split(p, pv, pl, std::max(pw, 1))
+        .unroll(pv)
+        .unroll(ch);
+    if (pw > 1) {
+      stage.vectorize(pl);
+    }
+  }
+  std::vector<VarOrRVar> order = {pl, pv, ch, ao};
+  order.insert(order.end(), reduction.begin(), reduction.end());
+  acc.update().reorder(order);
+  if (unrollFirst) {
+    acc.update().unroll(reduction[0]);
+  }
+}
+
+void scheduleZeroedPlanes(Func f, const std::vector<RDom> &updates,
+                          bool parallel, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  std::vector<Var> v = f.args();
+  Var q = v[0], c = v[v.size() - 2], n = v.back(), plane("plane");
   f.compute_root().fuse(c, n, plane);
   if (parallel) {
     f.parallel(plane);
   }
   f.vectorize(q, vec, TailStrategy::GuardWithIf);
-  for (size_t i = 0; i < phases.updates.size(); ++i) {
+  for (size_t i = 0; i < updates.size(); ++i) {
     Stage update = f.update(static_cast<int>(i));
     update.fuse(c, n, plane);
     if (parallel) {
       update.parallel(plane);
     }
-    // Each (row, column) of a phase plane is one position q: no races.
-    update.allow_race_conditions().vectorize(phases.updates[i].x, vec,
+    // Each copied element has its own position q: no races.
+    update.allow_race_conditions().vectorize(updates[i].x, vec,
                                              TailStrategy::GuardWithIf);
   }
+}
+
+void scheduleStridePhases(StridePhases &phases, bool parallel,
+                          const Target &target) {
+  scheduleZeroedPlanes(phases.func, phases.updates, parallel, target);
 }
 
 namespace {
@@ -382,30 +420,10 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
     std::vector<Var> w = f.weightT.args();
     f.weightT.compute_root().parallel(w[4]).vectorize(w[0]);
   } else {
-    int extent = height * f.pitch;
-    int pw = vectorWidthFor(extent, vec);
-    int tile = extent >= 2 * pw ? 2 * pw : pw;
-    Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
-    f.accOut.compute_at(f.out, task)
-        .split(f.p, po, pi, tile, TailStrategy::ShiftInwards)
-        .reorder(pi, f.o, po, f.n);
-    if (pw > 1) {
-      f.accOut.vectorize(pi, pw);
-    }
-    f.acc.compute_at(f.accOut, po);
-    for (Stage stage : {Stage(f.acc), f.acc.update()}) {
-      stage.split(f.p, ao, f.p, tile)
-          .split(f.p, pv, pl, std::max(pw, 1))
-          .unroll(pv)
-          .unroll(f.o);
-      if (pw > 1) {
-        stage.vectorize(pl);
-      }
-    }
-    f.acc.update().reorder(pl, pv, f.o, ao, f.r.x, f.r.y, f.r.z);
-    if (s.inputs[1].shape[3] <= 7) {
-      f.acc.update().unroll(f.r.x);
-    }
+    f.accOut.compute_at(f.out, task);
+    schedulePositionTiles(f.accOut, f.acc, {f.r.x, f.r.y, f.r.z},
+                          height * f.pitch, 2, s.inputs[1].shape[3] <= 7,
+                          target);
   }
   scheduleStridePhases(f.phases, parallel, target);
 }
@@ -473,7 +491,6 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
   bool fewBlocks = (channels + 7) / 8 * batch < 4 && channels >= 4;
   int ob = std::min(channels, fewBlocks ? 4 : 8);
   int vectors = fewBlocks ? 4 : 2;
-  int tile = plane >= vectors * pw ? vectors * pw : pw;
   Var oo("oo"), oi("oi"), task("task"), xy("xy");
   f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
       .fuse(f.x, f.y, xy)
@@ -485,24 +502,9 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
   if (pw > 1) {
     f.out.vectorize(xy, pw, TailStrategy::ShiftInwards);
   }
-  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
-  f.accOut.compute_at(f.out, task)
-      .split(f.p, po, pi, tile, TailStrategy::ShiftInwards)
-      .reorder(pi, f.o, po, f.n);
-  if (pw > 1) {
-    f.accOut.vectorize(pi, pw);
-  }
-  f.acc.compute_at(f.accOut, po);
-  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
-    stage.split(f.p, ao, f.p, tile)
-        .split(f.p, pv, pl, std::max(pw, 1))
-        .unroll(pv)
-        .unroll(f.o);
-    if (pw > 1) {
-      stage.vectorize(pl);
-    }
-  }
-  f.acc.update().reorder(pl, pv, f.o, ao, f.r);
+  f.accOut.compute_at(f.out, task);
+  schedulePositionTiles(f.accOut, f.acc, {f.r.x}, plane, vectors, false,
+                        target);
 }
 
 enum class ConvForm { Rows, Planes, Pointwise };

@@ -291,41 +291,6 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s,
   return f;
 }
 
-// The register tiles of one phase plane (rows x pitch positions) inside a
-// parallel task that owns `cb` channels: 2 vectors x 8 channels (16 zmm
-// accumulators, each dy vector feeding 8 FMAs with broadcast weights), the
-// (kx, ky, o) reduction inside the tile.
-void scheduleGradInputPhase(GradInputPhase &phase, Var p, Var c, Var n,
-                            int pitch, const Target &target) {
-  int vec = target.natural_vector_size<float>();
-  int extent = phase.rows * pitch;
-  int pw = vectorWidthFor(extent, vec);
-  int tile = extent >= 2 * pw ? 2 * pw : pw;
-  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
-  phase.accOut.split(p, po, pi, tile, TailStrategy::ShiftInwards)
-      .reorder(pi, c, po, n);
-  if (pw > 1) {
-    phase.accOut.vectorize(pi, pw);
-  }
-  phase.acc.compute_at(phase.accOut, po);
-  for (Stage stage : {Stage(phase.acc), phase.acc.update()}) {
-    stage.split(p, ao, p, tile)
-        .split(p, pv, pl, std::max(pw, 1))
-        .unroll(pv)
-        .unroll(c);
-    if (pw > 1) {
-      stage.vectorize(pl);
-    }
-  }
-  phase.acc.update().reorder(pl, pv, c, ao, phase.r.x, phase.r.y, phase.r.z);
-  phase.acc.update().unroll(phase.r.x);
-}
-
-// Target: x86-64 AVX-512 (16 lanes), 2 cores. Per parallel (8-channel block,
-// n) task, each phase plane of those channels is computed in register tiles
-// (scheduleGradInputPhase), then copied out without the pitch columns (stride
-// 1) or written to its interleaved positions (strided). dyFlat is built once
-// (root, parallel over planes). Measured: see docs/codegen.md.
 // One phase's sums, computed per parallel task (a block of dx channels of
 // one image) in the position or the channel form.
 void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
@@ -337,10 +302,16 @@ void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
     return;
   }
   phase.accOut.compute_at(f.out, task);
-  scheduleGradInputPhase(phase, f.p, f.c, f.n, f.pitch, target);
+  schedulePositionTiles(phase.accOut, phase.acc,
+                        {phase.r.x, phase.r.y, phase.r.z},
+                        phase.rows * f.pitch, 2, true, target);
 }
 
-
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Per parallel (8-channel block,
+// n) task, each phase plane of those channels is computed in register tiles
+// (schedulePositionTiles), then copied out without the pitch columns (stride
+// 1) or written to its interleaved positions (strided). dyFlat is built once
+// (root, parallel over planes). Measured: see docs/codegen.md.
 void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
                            const Target &target) {
   int vec = target.natural_vector_size<float>();
@@ -391,23 +362,11 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
     std::vector<Var> w = f.weightT.args();
     f.weightT.compute_root().parallel(w[4]).vectorize(w[0]);
   }
-  Var q = f.dyFlat.args()[0], fo = f.dyFlat.args()[1], fn = f.dyFlat.args()[2],
-      plane("plane");
-  f.dyFlat.compute_root().fuse(fo, fn, plane);
-  if (parallel) {
-    f.dyFlat.parallel(plane);
-  }
-  f.dyFlat.vectorize(q, vec, TailStrategy::GuardWithIf);
-  if (f.dyFlat.num_update_definitions() > 0) {
-    Stage update = f.dyFlat.update();
-    update.fuse(fo, fn, plane);
-    if (parallel) {
-      update.parallel(plane);
-    }
-    // Each dy element has its own position in dyFlat: no races.
-    update.allow_race_conditions().vectorize(f.dyInterior.x, vec,
-                                             TailStrategy::GuardWithIf);
-  }
+  scheduleZeroedPlanes(f.dyFlat,
+                       f.dyFlat.num_update_definitions() > 0
+                           ? std::vector<RDom>{f.dyInterior}
+                           : std::vector<RDom>{},
+                       parallel, target);
 }
 
 Kernel buildConvGradInput(const KernelSpec &s, const Target &target) {
@@ -518,7 +477,6 @@ ConvGradWeightFuncs defineConvGradWeight(const KernelSpec &s,
 // Measured for x [64,16,14,14], dy [64,32,14,14], pad 1: see docs/codegen.md.
 void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
                             const Target &target) {
-  int vec = target.natural_vector_size<float>();
   const auto &dw = s.outputs[0].shape;
   int outC = static_cast<int>(dw[0]);
   int kh = static_cast<int>(dw[2]), kw = static_cast<int>(dw[3]);
@@ -552,18 +510,7 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
     update.reorder(f.lane, f.kx, f.o, f.r.x, f.ky, f.ci, f.r.y);
   }
   scheduleStridePhases(f.xPhases, parallel, target);
-  Var q = f.dyPadded.args()[0], pc = f.dyPadded.args()[1],
-      pn = f.dyPadded.args()[2], plane("plane");
-  f.dyPadded.compute_root().fuse(pc, pn, plane);
-  f.dyPadded.update().fuse(pc, pn, plane);
-  if (parallel) {
-    f.dyPadded.parallel(plane);
-    f.dyPadded.update().parallel(plane);
-  }
-  f.dyPadded.vectorize(q, vec, TailStrategy::GuardWithIf);
-  // Each dy element has its own position: no races.
-  f.dyPadded.update().allow_race_conditions().vectorize(
-      f.dyInterior.x, vec, TailStrategy::GuardWithIf);
+  scheduleZeroedPlanes(f.dyPadded, {f.dyInterior}, parallel, target);
 }
 
 // conv2d_grad_weight as a matrix product vectorized over input channels,
