@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/compare/run.py [--threads 2] [--runs N]
         [--cases resnet18,conv3x3_bn_relu-b8,...] [--peers eager,ort,kiln,...]
-        [--kiln build/bin/kiln] [--json results.json]
+        [--kiln build/bin/kiln] [--kiln-before OLD_KILN] [--json results.json]
         [--train] [--train-runs N]
 
 Peers, each timed on the same models (random weights, eval mode) one after
@@ -16,6 +16,8 @@ another, all with --threads threads:
   onednn       oneDNN (Debian's libdnnl-dev, installed with apt when missing):
                the conv3x3 64->64 56x56 (+bias +ReLU) cases only
   kiln         `kiln bench MODEL.onnx --batch B --json`, HL_NUM_THREADS=threads
+  kiln-before  the same with --kiln-before OLD_KILN (e.g. a build of the
+               base commit): a before/after ratio measured beside the peers
 
 It also measures the machine's single-precision FMA peak (fma_peak.cpp) on
 the same threads, counts each model's conv/dense FLOPs from its ONNX graph,
@@ -63,12 +65,13 @@ ORT_VERSION = "1.20.1"
 OPSET = 17
 
 BUSY = 0.10  # other processes' share of the CPUs above which a number is flagged
-PEERS = ["eager", "torchscript", "ort", "onednn", "kiln"]
+PEERS = ["eager", "torchscript", "ort", "onednn", "kiln-before", "kiln"]
 PEER_LABEL = {
     "eager": "PyTorch eager",
     "torchscript": "TorchScript (frozen)",
     "ort": "ONNX Runtime",
     "onednn": "oneDNN conv",
+    "kiln-before": "kiln before",  # --kiln-before: an older build, same run
     "kiln": "kiln",
 }
 
@@ -113,7 +116,7 @@ def all_cases():
 
 
 TRAIN_GROUP = "train"                # --cases train: every training case
-TRAIN_PEERS = ("eager", "kiln")      # the peers that time a training step
+TRAIN_PEERS = ("eager", "kiln-before", "kiln")  # peers that time a training step
 
 
 def train_cases():
@@ -625,7 +628,7 @@ def measure(p, case, model, runs, threads, kiln, args):
         with OtherLoad() as load:
             if case.train and p == "eager":
                 r = bench_torch_train(case, model, runs)
-            elif case.train and p != "kiln":
+            elif case.train and p not in ("kiln", "kiln-before"):
                 raise RuntimeError("no training step for this peer")
             elif p in ("eager", "torchscript"):
                 r = bench_torch(case, model, runs, p)
@@ -633,6 +636,9 @@ def measure(p, case, model, runs, threads, kiln, args):
                 r = bench_ort(case, runs, threads)
             elif p == "onednn":
                 r = bench_onednn(case, runs, threads)
+            elif p == "kiln-before":
+                r = bench_kiln(case, runs, threads, args.kiln_before_path,
+                               args.kiln_timeout)
             else:
                 r = bench_kiln(case, runs, threads, kiln, args.kiln_timeout)
         if load.fraction is not None:
@@ -782,8 +788,11 @@ def training_tables(results, peers, peak):
     lines.append("")
     both = "eager" in peers and "kiln" in peers
     head = ["case", "batch"] + [f"{PEER_LABEL[p]} ms" for p in peers]
+    before = "kiln-before" in peers and "kiln" in peers
     if both:
         head.append("speed-up PyTorch eager / kiln")
+    if before:
+        head.append("speed-up kiln before / kiln")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for row in results:
@@ -793,6 +802,10 @@ def training_tables(results, peers, peak):
             e, k = row["peers"].get("eager") or {}, row["peers"].get("kiln") or {}
             cells.append(f"{e['median_ms'] / k['median_ms']:.2f}x"
                          if "median_ms" in e and "median_ms" in k else "n/a")
+        if before:
+            b, k = row["peers"].get("kiln-before") or {}, row["peers"].get("kiln") or {}
+            cells.append(f"{b['median_ms'] / k['median_ms']:.2f}x"
+                         if "median_ms" in b and "median_ms" in k else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Estimated GFLOP per training step = 3 x the forward conv/dense FLOPs "
@@ -866,6 +879,10 @@ def main():
     parser.add_argument("--kiln", default="build/bin/kiln",
                         help="kiln binary; a relative path is tried from the current "
                              "directory, then the repository root (default %(default)s)")
+    parser.add_argument("--kiln-before", default=None,
+                        help="an older kiln binary, timed in the same run beside "
+                             "the others: its column and kiln's speed-up over it "
+                             "give a before/after ratio beside the peers")
     parser.add_argument("--kiln-timeout", type=int, default=600,
                         help="seconds per `kiln bench` call, compilation included")
     parser.add_argument("--retries", type=int, default=1,
@@ -880,6 +897,11 @@ def main():
     bad = [p for p in peers if p not in PEERS]
     if bad:
         raise SystemExit(f"unknown peer(s) {', '.join(bad)}; known: {', '.join(PEERS)}")
+    if args.kiln_before:
+        peers.append("kiln-before")
+        args.kiln_before_path = Path(args.kiln_before).resolve()
+    elif "kiln-before" in peers:
+        raise SystemExit("peer kiln-before needs --kiln-before PATH")
     peers = [p for p in PEERS if p in peers]  # fixed column order
     kiln = Path(args.kiln)
     if not kiln.is_absolute() and not kiln.exists():
