@@ -126,7 +126,7 @@ int runCommand(const CommonFlags &flags,
   kiln::compiler::CompiledModel compiled = compile(flags);
   kiln::runtime::SessionOptions options;
   options.seed = seed;
-  auto session = kiln::runtime::Session::load(compiled.planPath, options);
+  auto session = kiln::runtime::Session::load(*compiled.plan, options);
   session.prepare();
   if (!weights.empty()) {
     session.loadParameters(weights);
@@ -360,7 +360,7 @@ void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
     c.options.training.optimizer = "adam";
   }
   c.compiled = kiln::compiler::compileModel(flags.model, c.options);
-  c.session.emplace(kiln::runtime::Session::load(c.compiled.planPath));
+  c.session.emplace(kiln::runtime::Session::load(*c.compiled.plan));
   kiln::runtime::Session &session = *c.session;
   session.prepare();
   if (bench.train) {

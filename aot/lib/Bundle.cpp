@@ -2,6 +2,7 @@
 #include "Generate.h"
 
 #include "kiln/aot/Aot.h"
+#include "kiln/support/Hash.h"
 
 #include <cctype>
 #include <cstdio>
@@ -124,7 +125,7 @@ void writeWeightsFile(const fs::path &path, const std::vector<uint8_t> &blob) {
   uint8_t header[64] = {};
   std::memcpy(header, "KILNWTS1", 8);
   uint64_t bytes = blob.size();
-  uint64_t hash = fnv1a(blob.data(), blob.size());
+  uint64_t hash = support::fnv1a(blob.data(), blob.size());
   std::memcpy(header + 8, &bytes, 8);
   std::memcpy(header + 16, &hash, 8);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -197,12 +198,11 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   compile.link = false;
   compile.training = options.training;
   compile.mode = compiler::Mode::Inference;
-  Entry run =
-      readEntry(compiler::compileModel(modelPath, compile).planPath, "run");
+  Entry run = makeEntry(*compiler::compileModel(modelPath, compile).plan, "run");
   std::optional<Entry> train;
   if (options.train) {
     compile.mode = compiler::Mode::Train;
-    train = readEntry(compiler::compileModel(modelPath, compile).planPath,
+    train = makeEntry(*compiler::compileModel(modelPath, compile).plan,
                       "train_step");
   }
 

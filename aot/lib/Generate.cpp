@@ -4,6 +4,7 @@
 #include "kiln/aot/Aot.h"
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Safetensors.h"
+#include "kiln/support/Hash.h"
 
 #include <algorithm>
 #include <cctype>
@@ -20,19 +21,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string &plan, const std::string &problem) {
   throw Error(plan + ": " + problem);
-}
-
-Kind parseKind(const std::string &plan, const std::string &text) {
-  static const std::map<std::string, Kind> kinds = {{"input", Kind::Input},
-                                                    {"param", Kind::Param},
-                                                    {"const", Kind::Const},
-                                                    {"temp", Kind::Temp},
-                                                    {"view", Kind::View}};
-  auto it = kinds.find(text);
-  if (it == kinds.end()) {
-    fail(plan, "unknown buffer kind '" + text + "'");
-  }
-  return it->second;
 }
 
 std::string shapeText(const Buffer &buffer) {
@@ -86,120 +74,56 @@ std::string upper(std::string text) {
 
 } // namespace
 
-uint64_t fnv1a(const uint8_t *data, size_t size) {
-  uint64_t hash = 1469598103934665603ull;
-  for (size_t i = 0; i < size; ++i) {
-    hash ^= data[i];
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
-
-Entry readEntry(const std::string &planPath, const std::string &function) {
-  std::ifstream file(planPath);
-  json plan = json::parse(file, nullptr, /*allow_exceptions=*/false);
-  if (!file || plan.is_discarded()) {
-    fail(planPath, "cannot read the plan");
-  }
+Entry makeEntry(const runtime::Plan &plan, const std::string &function) {
   Entry entry;
   entry.function = function;
-  entry.planPath = planPath;
-  try {
-    for (const json &value : plan.at("buffers")) {
-      Buffer buffer;
-      buffer.name = value.at("name").get<std::string>();
-      buffer.shape = value.at("shape").get<std::vector<int64_t>>();
-      std::string dtype = value.at("dtype").get<std::string>();
-      if (dtype != "f32" && dtype != "i32") {
-        fail(planPath,
-             "buffer '" + buffer.name + "': unsupported dtype '" + dtype + "'");
-      }
-      buffer.i32 = dtype == "i32";
-      if (buffer.shape.size() > 8) {
-        fail(planPath, "buffer '" + buffer.name + "' has rank > 8");
-      }
-      buffer.kind = parseKind(planPath, value.at("kind").get<std::string>());
-      int64_t count = 1;
-      for (int64_t dim : buffer.shape) {
-        if (dim < 0 || dim > INT32_MAX) {
-          fail(planPath, "buffer '" + buffer.name + "': bad dimension");
-        }
-        count *= dim;
-      }
-      if (count > INT32_MAX) {
-        fail(planPath,
-             "buffer '" + buffer.name +
-                 "' has more elements than a Halide buffer addresses");
-      }
-      buffer.bytes = static_cast<size_t>(count) * 4;
-      if (buffer.kind == Kind::View) {
-        buffer.alias = value.at("alias").get<int>();
-      }
-      if (buffer.kind == Kind::Param) {
-        buffer.init = value.at("init");
-      }
-      if (buffer.kind == Kind::Const) {
-        buffer.data = value.at("data");
-        if (buffer.data.size() != static_cast<size_t>(count)) {
-          fail(planPath, "const '" + buffer.name + "' has the wrong size");
-        }
-      }
-      buffer.classes = value.value("classes", int64_t{0});
-      if (value.contains("offset")) {
-        buffer.offset = value.at("offset").get<size_t>();
-      }
-      entry.buffers.push_back(std::move(buffer));
+  entry.planPath = plan.path;
+  for (const runtime::PlanBuffer &planned : plan.buffers) {
+    Buffer buffer;
+    buffer.name = planned.name;
+    buffer.shape = planned.shape;
+    buffer.i32 = planned.dtype == runtime::DType::I32;
+    buffer.kind = planned.kind;
+    if (buffer.shape.size() > 8) {
+      fail(plan.path, "buffer '" + buffer.name + "' has rank > 8");
     }
-    for (const json &value : plan.at("inputs")) {
-      entry.inputs.push_back(value.get<int>());
+    int64_t count = 1;
+    for (int64_t dim : buffer.shape) {
+      count *= dim; // the plan reader bounded the byte size
     }
-    for (const json &value : plan.at("outputs")) {
-      entry.outputs.push_back(
-          {value.at("name").get<std::string>(), value.at("buffer").get<int>()});
+    if (count > INT32_MAX) {
+      fail(plan.path, "buffer '" + buffer.name +
+                          "' has more elements than a Halide buffer addresses");
     }
-    for (const json &value : plan.at("calls")) {
-      entry.calls.push_back({value.at("kernel").get<std::string>(),
-                             value.at("op").get<std::string>(),
-                             value.at("args").get<std::vector<int>>(),
-                             value.value("once", false)});
+    buffer.bytes = static_cast<size_t>(count) * 4;
+    buffer.alias = static_cast<int>(planned.alias);
+    buffer.init = planned.init;
+    buffer.data = planned.data;
+    buffer.classes = planned.classes;
+    if (planned.offset >= 0) {
+      buffer.offset = static_cast<size_t>(planned.offset);
     }
-    if (plan.contains("arena_bytes")) {
-      entry.plannedArenaBytes = plan.at("arena_bytes").get<size_t>();
-    }
-    entry.objects = plan.at("objects").get<std::vector<std::string>>();
-    entry.runtimeObject = plan.at("runtime_object").get<std::string>();
-  } catch (const json::exception &e) {
-    fail(planPath, std::string("malformed plan: ") + e.what());
+    entry.buffers.push_back(std::move(buffer));
   }
-
-  size_t count = entry.buffers.size();
-  auto check = [&](int b, const std::string &where) {
-    if (b < 0 || static_cast<size_t>(b) >= count) {
-      fail(planPath,
-           where + ": buffer index " + std::to_string(b) + " out of range");
-    }
-  };
-  for (size_t b = 0; b < count; ++b) {
+  entry.inputs = plan.inputs;
+  for (const runtime::PlanOutput &output : plan.outputs) {
+    entry.outputs.push_back({output.name, output.buffer});
+  }
+  for (const runtime::PlanCall &call : plan.calls) {
+    entry.calls.push_back({call.kernel, call.op, call.args, call.once});
+  }
+  if (plan.arenaBytes > 0) {
+    entry.plannedArenaBytes = static_cast<size_t>(plan.arenaBytes);
+  }
+  entry.objects = plan.objects;
+  entry.runtimeObject = plan.runtimeObject;
+  // The plan reader checked the views (in range, acyclic).
+  for (size_t b = 0; b < entry.buffers.size(); ++b) {
     int r = static_cast<int>(b);
-    for (size_t steps = 0; entry.buffers[r].kind == Kind::View; ++steps) {
-      check(entry.buffers[r].alias, "view '" + entry.buffers[r].name + "'");
-      if (steps > count) {
-        fail(planPath, "view '" + entry.buffers[b].name + "' has a cycle");
-      }
+    while (entry.buffers[r].kind == Kind::View) {
       r = entry.buffers[r].alias;
     }
     entry.buffers[b].root = r;
-  }
-  for (int b : entry.inputs) {
-    check(b, "inputs");
-  }
-  for (const Output &output : entry.outputs) {
-    check(output.buffer, "output '" + output.name + "'");
-  }
-  for (const Call &call : entry.calls) {
-    for (int b : call.args) {
-      check(b, "call to " + call.kernel);
-    }
   }
   return entry;
 }
@@ -326,31 +250,18 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
     if (auto it = loaded.find(name); it != loaded.end()) {
       value = it->second;
     } else {
-      runtime::InitSpec init;
-      init.kind = buffer.init.value("kind", std::string("zeros"));
-      init.fanIn = buffer.init.value("fan_in", int64_t{0});
-      init.fanOut = buffer.init.value("fan_out", int64_t{0});
       value = runtime::initializeParameter(name, buffer.shape,
                                            buffer.i32 ? runtime::DType::I32
                                                       : runtime::DType::F32,
-                                           init, source.seed);
+                                           buffer.init, source.seed);
     }
     std::memcpy(blob.bytes.data() + param.offset, value.bytes.data(),
                 buffer.bytes);
     blob.paramOffset[name] = param.offset;
   }
   for (const auto &[offset, buffer] : consts) {
-    uint8_t *out = blob.bytes.data() + offset;
-    for (size_t i = 0; i < buffer->data.size(); ++i) {
-      // As the runtime's plan reader converts them.
-      if (buffer->i32) {
-        int32_t v = static_cast<int32_t>(buffer->data[i].get<int64_t>());
-        std::memcpy(out + 4 * i, &v, 4);
-      } else {
-        float v = buffer->data[i].get<float>();
-        std::memcpy(out + 4 * i, &v, 4);
-      }
-    }
+    std::memcpy(blob.bytes.data() + offset, buffer->data.bytes.data(),
+                buffer->data.bytes.size());
   }
   return blob;
 }
@@ -769,7 +680,7 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
   char hash[32];
   std::snprintf(hash, sizeof(hash), "0x%016llxull",
                 static_cast<unsigned long long>(
-                    fnv1a(blob.bytes.data(), blob.bytes.size())));
+                    support::fnv1a(blob.bytes.data(), blob.bytes.size())));
   c << "#define " << N << "_WEIGHTS_HASH " << hash << " /* FNV-1a */\n\n"
     << "struct " << n
     << "_model {\n  const uint8_t *weights;\n  uint8_t *owned;\n"
@@ -880,9 +791,9 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
          "weights\", weights_path, (size_t)"
       << N << "_WEIGHTS_BYTES);\n  }\n"
       << "  fclose(file);\n"
-      << "  h = 1469598103934665603ull;\n"
+      << "  h = " << support::kFnvOffset << "ull; /* FNV-1a */\n"
       << "  for (i = 0; i < " << N << "_WEIGHTS_BYTES; ++i) {\n"
-      << "    h = (h ^ m->owned[i]) * 1099511628211ull;\n  }\n"
+      << "    h = (h ^ m->owned[i]) * " << support::kFnvPrime << "ull;\n  }\n"
       << "  if (h != " << N << "_WEIGHTS_HASH) {\n    " << n
       << "_close(m);\n    return " << n
       << "_fail(KILN_AOT_ERROR_WEIGHTS, \"'%s' is corrupt (checksum "

@@ -3,7 +3,8 @@
 #ifndef KILN_AOT_LIB_GENERATE_H
 #define KILN_AOT_LIB_GENERATE_H
 
-#include <nlohmann/json.hpp>
+#include "kiln/runtime/Plan.h"
+#include "kiln/support/Align.h"
 
 #include <cstdint>
 #include <map>
@@ -13,12 +14,10 @@
 
 namespace kiln::aot::detail {
 
-constexpr size_t kAlignment = 64;
-inline size_t alignUp(size_t n) {
-  return (n + kAlignment - 1) / kAlignment * kAlignment;
-}
+using support::alignUp;
+constexpr size_t kAlignment = support::kAlignment;
 
-enum class Kind { Input, Param, Const, Temp, View };
+using Kind = runtime::BufferKind;
 
 struct Buffer {
   std::string name;
@@ -27,8 +26,8 @@ struct Buffer {
   Kind kind = Kind::Temp;
   int alias = -1;               // View
   int root = -1;                // the buffer owning the storage
-  nlohmann::json init;          // Param
-  nlohmann::json data;          // Const
+  runtime::InitSpec init;       // Param
+  runtime::Tensor data;         // Const
   int64_t classes = 0;          // i32 Input
   std::optional<size_t> offset; // planned arena offset (memory planner)
   size_t bytes = 0;
@@ -69,8 +68,10 @@ struct Entry {
   size_t derivedBytes = 0; // Place::Derived storage (0: no load-time call)
 };
 
-// Reads and checks a plan file. Throws kiln::aot::Error.
-Entry readEntry(const std::string &planPath, const std::string &function);
+// One plan (read and checked by the runtime's plan reader) as an entry
+// point; checks what the generated C needs beyond that (rank <= 8, element
+// counts a Halide buffer addresses). Throws kiln::aot::Error.
+Entry makeEntry(const runtime::Plan &plan, const std::string &function);
 
 // Arena layout of one entry: the planner's offsets where given, the rest
 // sequentially after them; temps that load-time calls read or write go to

@@ -10,6 +10,7 @@
 // concurrent compilations of the same kernels never see partial files.
 #include "CodegenSourceHash.h"
 #include "Kernels.h"
+#include "kiln/support/Hash.h"
 
 #include <chrono>
 #include <cstdio>
@@ -36,21 +37,8 @@ namespace {
 constexpr const char *kCodegenVersion =
     "kiln-codegen-2-" KILN_CODEGEN_SOURCE_HASH;
 
-uint64_t fnv1a(const std::string &text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : text) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-std::string hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(v));
-  return buf;
-}
+using support::fnv1a;
+using support::hex16;
 
 Halide::Target parseTarget(const std::string &text) {
   if (text.empty() || text == "host") {

@@ -18,7 +18,9 @@
 #include "kiln/codegen/Codegen.h"
 #include "kiln/ir/KilnDialect.h"
 #include "kiln/ir/KilnFusion.h"
+#include "kiln/runtime/Plan.h"
 #include "kiln/runtime/Safetensors.h"
+#include "kiln/support/Hash.h"
 #ifdef KILN_HAVE_ONNX
 #include "kiln/frontend/Onnx.h"
 #endif
@@ -32,12 +34,15 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/xxhash.h"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <sstream>
 
 #include <unistd.h>
@@ -53,19 +58,8 @@ namespace {
 // ignored.
 constexpr const char *kPlanVersion = "kiln-plan-3";
 
-uint64_t fnv1a(const std::string &text) {
-  uint64_t hash = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    hash = (hash ^ c) * 1099511628211ull;
-  }
-  return hash;
-}
-
-std::string hex(uint64_t value) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)value);
-  return buf;
-}
+using support::fnv1a;
+using support::hex16;
 
 std::string shapeString(RankedTensorType type) {
   std::string s;
@@ -127,10 +121,8 @@ struct LoadedModel {
   OwningOpRef<ModuleOp> module;
   func::FuncOp entry;
   std::string ir;
-  // Parameter values that come with the model (ONNX initializers), and a
-  // hash of them for the cache key: the IR names parameters, not values.
+  // Parameter values that come with the model (ONNX initializers).
   std::map<std::string, runtime::Tensor> weights;
-  std::string weightsHash;
 };
 
 // Imports an ONNX model: its graph as kiln IR, its initializers as weights.
@@ -146,17 +138,13 @@ void importOnnxModel(const std::string &path, const CompileOptions &options,
     throw Error(e.what());
   }
   model.module = std::move(onnx.module);
-  std::string digest;
   for (const auto &[name, tensor] : onnx.weights) {
     runtime::Tensor value(tensor.shape, runtime::DType::F32);
     for (int64_t i = 0; i < value.numElements(); ++i) {
       value.f32()[i] = static_cast<float>(tensor.values[i]);
     }
-    digest += name + ":" +
-              std::string(value.bytes.begin(), value.bytes.end()) + "\n";
     model.weights.emplace(name, std::move(value));
   }
-  model.weightsHash = hex(fnv1a(digest));
 #else
   (void)options;
   (void)model;
@@ -191,8 +179,7 @@ private:
   ScopedDiagnosticHandler handler_;
 };
 
-std::unique_ptr<LoadedModel> loadModel(const std::string &path,
-                                       const CompileOptions &options) {
+void checkModelFile(const std::string &path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     throw Error("cannot open model '" + path + "': no such file");
@@ -200,6 +187,11 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path,
   if (fs::is_directory(path, ec)) {
     throw Error("cannot open model '" + path + "': it is a directory");
   }
+}
+
+std::unique_ptr<LoadedModel> loadModel(const std::string &path,
+                                       const CompileOptions &options) {
+  checkModelFile(path);
   auto model = std::make_unique<LoadedModel>();
   model->context.loadDialect<kiln::ir::KilnDialect, func::FuncDialect>();
   FirstError errors(model->context);
@@ -499,41 +491,77 @@ std::string defaultCacheDir() {
   return (fs::temp_directory_path() / "kiln-cache").string();
 }
 
+namespace {
+
+// The plan cache key, computed before any import or pass: a hash of the
+// model file's bytes, the pass pipeline with every option it was built
+// with (printed as text, so a new pass option is part of the key without
+// being listed here), the target, the kind of library and the sources of
+// everything that shapes a plan. A cache hit then costs one read of the
+// model file and one of the plan: no import, no pass.
+std::string planKey(const std::string &modelPath,
+                    const CompileOptions &options) {
+  std::vector<uint8_t> bytes;
+  {
+    std::ifstream file(modelPath, std::ios::binary);
+    if (!file) {
+      throw Error("cannot open model '" + modelPath + "'");
+    }
+    bytes.assign(std::istreambuf_iterator<char>(file), {});
+  }
+  MLIRContext context(MLIRContext::Threading::DISABLED);
+  PassManager pm(&context);
+  buildPipeline(pm, options);
+  std::string pipeline;
+  llvm::raw_string_ostream os(pipeline);
+  pm.printAsTextualPipeline(os);
+  os.flush();
+  return hex16(fnv1a(std::string(kPlanVersion) + "\n" +
+                   KILN_COMPILER_SOURCE_HASH + "\n" + options.target +
+                   (options.link ? "\n" : "\nobjects-only\n") + pipeline +
+                   "\n" + hex16(llvm::xxh3_64bits(bytes))));
+}
+
+} // namespace
+
 CompiledModel compileModel(const std::string &modelPath,
                            const CompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
+  checkModelFile(modelPath);
   std::string cacheDir =
       options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir;
-  std::string key =
-      hex(fnv1a(std::string(kPlanVersion) + "\n" + KILN_COMPILER_SOURCE_HASH +
-                "\n" + options.target +
-                (options.link ? "\n" : "\nobjects-only\n") + model->ir +
-                model->weightsHash));
-  fs::path planDir = fs::path(cacheDir) / "models" / key;
+  fs::path planDir =
+      fs::path(cacheDir) / "models" / planKey(modelPath, options);
   fs::path planPath = planDir / "plan.json";
 
   CompiledModel result;
   result.planPath = planPath.string();
   std::error_code ec;
   if (fs::exists(planPath, ec) && options.dumpDir.empty()) {
-    std::ifstream file(planPath);
-    json plan = json::parse(file, nullptr, /*allow_exceptions=*/false);
-    bool usable = !plan.is_discarded() &&
-                  (options.link ? fs::exists(plan.value("library", ""), ec)
-                                : fs::exists(plan.value("runtime_object", ""), ec));
+    // A plan that does not read back (say, from an older kiln or a
+    // damaged cache) is rebuilt and replaced, not an error.
+    std::optional<runtime::Plan> plan;
+    try {
+      plan = runtime::readPlan(result.planPath);
+    } catch (const runtime::Error &) {
+    }
+    bool usable = plan && fs::exists(options.link ? plan->library
+                                                  : plan->runtimeObject,
+                                     ec);
     if (usable) {
       result.cached = true;
-      result.kernels = plan.value("kernel_count", 0);
-      for (const json &call : plan["calls"]) {
-        ++(call.value("once", false) ? result.loadTimeCalls : result.calls);
+      result.kernels = static_cast<int>(plan->kernelCount);
+      for (const runtime::PlanCall &call : plan->calls) {
+        ++(call.once ? result.loadTimeCalls : result.calls);
       }
-      result.originalSeconds = plan.value("compile_seconds", 0.0);
+      result.originalSeconds = plan->compileSeconds;
+      result.plan = std::make_shared<const runtime::Plan>(std::move(*plan));
       result.seconds = secondsSince(start);
       return result;
     }
   }
 
+  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
   Lowered lowered = lower(model->entry);
   for (const codegen::KernelSpec &spec : lowered.specs) {
     try {
@@ -597,6 +625,13 @@ CompiledModel compileModel(const std::string &modelPath,
   }
   writeAtomically(planPath, plan.dump(1));
   writeAtomically(planDir / "model.mlir", model->ir);
+  try {
+    result.plan = std::make_shared<const runtime::Plan>(
+        runtime::planFromJson(plan, result.planPath));
+  } catch (const runtime::Error &e) {
+    throw Error(std::string("internal error: the plan kiln wrote does not "
+                            "read back: ") + e.what());
+  }
   return result;
 }
 

@@ -17,7 +17,7 @@ int64_t alignedBytes(Type type) {
   auto tensor = llvm::cast<RankedTensorType>(type);
   int64_t bytes = tensor.getNumElements() *
                   ((tensor.getElementTypeBitWidth() + 7) / 8);
-  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  return support::alignUp(bytes);
 }
 
 Value storageRoot(Value value) {

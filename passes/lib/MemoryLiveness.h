@@ -21,6 +21,7 @@
 #ifndef KILN_PASSES_LIB_MEMORYLIVENESS_H
 #define KILN_PASSES_LIB_MEMORYLIVENESS_H
 
+#include "kiln/support/Align.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 
@@ -30,7 +31,7 @@
 
 namespace kiln::passes::memory {
 
-constexpr int64_t kAlignment = 64;
+using support::kAlignment;
 
 // Bytes of a ranked tensor (rank 0 included), rounded up to kAlignment.
 int64_t alignedBytes(mlir::Type type);

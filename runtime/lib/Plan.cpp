@@ -1,18 +1,20 @@
-#include "Plan.h"
+#include "kiln/runtime/Plan.h"
 
 #include "CheckedSize.h"
 #include "FileIO.h"
+#include "kiln/support/Align.h"
 
 #include <nlohmann/json.hpp>
 
 #include <optional>
 #include <set>
 
-namespace kiln::runtime::detail {
+namespace kiln::runtime {
 
 namespace {
 
 using nlohmann::json;
+using namespace detail;
 
 // Typed access to the plan's JSON; every failure names the file and the
 // field path ("buffers[3].shape[1]").
@@ -201,8 +203,9 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
   case BufferKind::Temp:
     if (value.contains("offset")) {
       buffer.offset = r.integer(value["offset"], where + ".offset");
-      if (buffer.offset < 0 || buffer.offset % 64 != 0) {
-        r.fail(where + ".offset", "must be a non-negative multiple of 64");
+      if (buffer.offset < 0 || buffer.offset % support::kAlignment != 0) {
+        r.fail(where + ".offset", "must be a non-negative multiple of " +
+                                      std::to_string(support::kAlignment));
       }
     }
     break;
@@ -263,6 +266,10 @@ Plan readPlan(const std::string &path) {
   } catch (const json::exception &e) {
     throw Error(path + ": invalid JSON: " + e.what());
   }
+  return planFromJson(root, path);
+}
+
+Plan planFromJson(const json &root, const std::string &path) {
   PlanReader r(path);
   r.object(root, "(top level)");
 
@@ -273,11 +280,23 @@ Plan readPlan(const std::string &path) {
     r.fail("version", "unsupported plan version " + std::to_string(version) +
                           " (this runtime reads version 1)");
   }
+  if (root.contains("runtime_object")) {
+    plan.runtimeObject = r.string(root["runtime_object"], "runtime_object");
+  }
+  if (root.contains("objects")) {
+    const json &objects = r.array(root["objects"], "objects");
+    for (size_t i = 0; i < objects.size(); ++i) {
+      plan.objects.push_back(
+          r.string(objects[i], PlanReader::at("objects", i)));
+    }
+  }
   plan.library = r.string(r.field(root, "", "library"), "library");
-  if (plan.library.empty()) {
+  // A plan of kernel objects (for kiln compile) has no library: it names
+  // the Halide runtime object instead.
+  if (plan.library.empty() && plan.runtimeObject.empty()) {
     r.fail("library", "empty path");
   }
-  if (plan.library[0] != '/') {
+  if (!plan.library.empty() && plan.library[0] != '/') {
     size_t slash = path.rfind('/');
     if (slash != std::string::npos) {
       plan.library = path.substr(0, slash + 1) + plan.library;
@@ -285,6 +304,15 @@ Plan readPlan(const std::string &path) {
   }
   if (root.contains("target")) {
     plan.target = r.string(root["target"], "target");
+  }
+  if (root.contains("kernel_count")) {
+    plan.kernelCount = r.integer(root["kernel_count"], "kernel_count");
+  }
+  if (root.contains("compile_seconds")) {
+    if (!root["compile_seconds"].is_number()) {
+      r.fail("compile_seconds", "expected a number");
+    }
+    plan.compileSeconds = root["compile_seconds"].get<double>();
   }
 
   const json &buffers = r.array(r.field(root, "", "buffers"), "buffers");
@@ -397,4 +425,4 @@ Plan readPlan(const std::string &path) {
   return plan;
 }
 
-} // namespace kiln::runtime::detail
+} // namespace kiln::runtime

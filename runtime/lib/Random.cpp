@@ -1,4 +1,5 @@
 #include "kiln/runtime/Runtime.h"
+#include "kiln/support/Hash.h"
 
 #include <cmath>
 
@@ -32,13 +33,6 @@ float Random::normal(float mean, float stddev) {
   return static_cast<float>(mean + stddev * z);
 }
 
-uint64_t hashName(const std::string &name) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : name) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
+uint64_t hashName(const std::string &name) { return support::fnv1a(name); }
 
 } // namespace kiln::runtime

@@ -9,12 +9,12 @@
 //            2. copy constants, initialize parameters;
 //            3. build one halide_buffer_t per (call, argument), so that
 //               run() only walks an array of prepared argument lists.
-#include <chrono>
 #include "CheckedSize.h"
 #include "FileIO.h"
-#include "Plan.h"
+#include "kiln/runtime/Plan.h"
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Safetensors.h"
+#include "kiln/support/Align.h"
 
 #include <HalideRuntime.h>
 
@@ -27,19 +27,13 @@
 
 namespace kiln::runtime {
 
-using detail::BufferKind;
-using detail::Plan;
-using detail::PlanBuffer;
 
 namespace {
 
 using KernelFunction = int (*)(void **);
 
-constexpr size_t kAlignment = 64;
-
-size_t alignUp(size_t size) {
-  return (size + kAlignment - 1) / kAlignment * kAlignment;
-}
+constexpr size_t kAlignment = support::kAlignment;
+using support::alignUp;
 
 struct ArenaDeleter {
   void operator()(uint8_t *p) const { std::free(p); }
@@ -183,6 +177,10 @@ struct Session::Impl {
       outputs.push_back(info(output.buffer, output.name));
     }
 
+    if (plan.library.empty()) {
+      throw Error(plan.path + ": the plan has kernel objects for kiln "
+                              "compile, no library to run");
+    }
     library = dlopen(plan.library.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library) {
       const char *reason = dlerror();
@@ -420,8 +418,12 @@ Session::~Session() = default;
 
 Session Session::load(const std::string &planPath,
                       const SessionOptions &options) {
+  return load(readPlan(planPath), options);
+}
+
+Session Session::load(Plan plan, const SessionOptions &options) {
   auto impl = std::make_unique<Impl>();
-  impl->plan = detail::readPlan(planPath);
+  impl->plan = std::move(plan);
   impl->options = options;
   impl->load();
   return Session(std::move(impl));

@@ -76,7 +76,7 @@ void note(const std::string &message) {
 }
 
 // A loaded plan with the bindings the trainer needs.
-struct Plan {
+struct LoadedPlan {
   std::string path;
   Session session;
   int64_t batch = 0;
@@ -101,10 +101,10 @@ struct Plan {
   }
 };
 
-Plan openPlan(const std::string &path, uint64_t seed) {
+LoadedPlan openPlan(const std::string &path, uint64_t seed) {
   SessionOptions options;
   options.seed = seed;
-  Plan plan{path, Session::load(path, options)};
+  LoadedPlan plan{path, Session::load(path, options)};
   for (const TensorInfo &info : plan.session.inputs()) {
     if (kStepInputs.count(info.name)) {
       continue;
@@ -144,7 +144,7 @@ Plan openPlan(const std::string &path, uint64_t seed) {
 
 // The data must fit the plan's bindings (dtype and per-sample shape of the
 // model input and of "target").
-void checkData(const Plan &plan, const Dataset &data,
+void checkData(const LoadedPlan &plan, const Dataset &data,
                const std::string &split) {
   for (const auto &[input, tensor, what] :
        {std::tuple{plan.modelInput, &data.x, "features"},
@@ -164,7 +164,7 @@ void checkData(const Plan &plan, const Dataset &data,
   }
 }
 
-Tensor scalarInput(const Plan &plan, const std::string &name, double value) {
+Tensor scalarInput(const LoadedPlan &plan, const std::string &name, double value) {
   const TensorInfo &info = plan.input(name);
   Tensor tensor(info.shape, info.dtype);
   for (int64_t i = 0; i < tensor.numElements(); ++i) {
@@ -177,7 +177,7 @@ Tensor scalarInput(const Plan &plan, const std::string &name, double value) {
   return tensor;
 }
 
-void setIfPresent(Plan &plan, const std::string &name, double value) {
+void setIfPresent(LoadedPlan &plan, const std::string &name, double value) {
   if (plan.hasInput(name)) {
     plan.session.setInput(name, scalarInput(plan, name, value));
   }
@@ -190,7 +190,7 @@ void copyParameters(const Session &from, Session &to) {
   }
 }
 
-void checkParametersSubset(const Plan &from, const Plan &to) {
+void checkParametersSubset(const LoadedPlan &from, const LoadedPlan &to) {
   std::set<std::string> names;
   for (const TensorInfo &info : from.session.parameters()) {
     names.insert(info.name);
@@ -222,7 +222,7 @@ struct BatchResult {
   int64_t correct = -1; // -1: accuracy not measurable for this target
 };
 
-BatchResult runBatch(Plan &plan, const Dataset &batch) {
+BatchResult runBatch(LoadedPlan &plan, const Dataset &batch) {
   plan.session.setInput(plan.modelInput, batch.x);
   plan.session.setInput("target", batch.y);
   plan.session.run();
@@ -264,7 +264,7 @@ struct Evaluation {
 
 // Full batches with `full`, the remainder with the tail plan of that batch
 // size (skipped, with a note, when there is none).
-Evaluation evaluate(Plan &full, std::vector<Plan> &tails, const Dataset &data,
+Evaluation evaluate(LoadedPlan &full, std::vector<LoadedPlan> &tails, const Dataset &data,
                     const std::string &split, std::set<std::string> &noted) {
   int64_t size = data.size();
   std::vector<int64_t> order(size);
@@ -278,8 +278,8 @@ Evaluation evaluate(Plan &full, std::vector<Plan> &tails, const Dataset &data,
   }
   int64_t rest = size - batches * full.batch;
   if (rest > 0) {
-    Plan *tail = nullptr;
-    for (Plan &candidate : tails) {
+    LoadedPlan *tail = nullptr;
+    for (LoadedPlan &candidate : tails) {
       if (candidate.batch == rest) {
         tail = &candidate;
       }
@@ -610,7 +610,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   }
 
   // Plans.
-  Plan trainPlan = openPlan(plans.train, options.seed);
+  LoadedPlan trainPlan = openPlan(plans.train, options.seed);
   int64_t batch = trainPlan.batch;
   if (options.batch != batch) {
     throw Error(plans.train + ": compiled for batch " + std::to_string(batch) +
@@ -620,7 +620,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   checkData(trainPlan, trainSet, "train");
   int64_t fullBatches = size / batch;
   int64_t rest = size % batch;
-  std::optional<Plan> trainTail;
+  std::optional<LoadedPlan> trainTail;
   if (rest > 0 && !plans.trainTail.empty()) {
     trainTail.emplace(openPlan(plans.trainTail, options.seed));
     if (trainTail->batch != rest) {
@@ -641,8 +641,8 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
                 std::to_string(batch));
   }
 
-  std::optional<Plan> evalPlan;
-  std::vector<Plan> evalTails;
+  std::optional<LoadedPlan> evalPlan;
+  std::vector<LoadedPlan> evalTails;
   if (!plans.eval.empty()) {
     evalPlan.emplace(openPlan(plans.eval, options.seed));
     checkParametersSubset(trainPlan, *evalPlan);
@@ -739,7 +739,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
         break;
       }
       int64_t count = b < fullBatches ? batch : rest;
-      Plan &plan = count == batch ? trainPlan : *trainTail;
+      LoadedPlan &plan = count == batch ? trainPlan : *trainTail;
       gatherRowsInto(trainSet, order, b * batch, count, samples);
       Clock::time_point stepStart = Clock::now();
       if (&plan != &trainPlan) {

@@ -4,9 +4,9 @@
 #include "kiln/aot/Aot.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <fstream>
+#include <cstring>
 
 namespace {
 
@@ -26,7 +26,9 @@ json samplePlan() {
   constant["data"] = {1.5, -2.0};
   json view = buffer("v", {10}, "view");
   view["alias"] = 2;
-  return {{"buffers",
+  return {{"version", 1},
+          {"library", ""},
+          {"buffers",
            {buffer("x", {1, 10}, "input"), param, buffer("t1", {1, 10}, "temp"),
             view, buffer("t2", {1, 10}, "temp"), constant}},
           {"inputs", {0}},
@@ -39,14 +41,7 @@ json samplePlan() {
 }
 
 Entry readJson(const json &plan) {
-  std::string path =
-      (std::filesystem::temp_directory_path() /
-       ("kiln-aot-layout-" + std::to_string(::getpid()) + ".json"))
-          .string();
-  std::ofstream(path) << plan.dump();
-  Entry entry = readEntry(path, "run");
-  std::filesystem::remove(path);
-  return entry;
+  return makeEntry(kiln::runtime::planFromJson(plan, "plan.json"), "run");
 }
 
 TEST(AotLayout, SequentialWithoutPlannedOffsets) {
@@ -75,8 +70,9 @@ TEST(AotLayout, BadPlannedOffsetIsAnError) {
   json plan = samplePlan();
   plan["arena_bytes"] = 64;
   plan["buffers"][2]["offset"] = 32;
-  Entry entry = readJson(plan);
-  EXPECT_THROW(layoutArena(entry), kiln::aot::Error);
+  EXPECT_THROW(readJson(plan), kiln::runtime::Error);
+  plan["buffers"][2]["offset"] = 64; // 40 bytes at 64: past the arena
+  EXPECT_THROW(readJson(plan), kiln::runtime::Error);
 }
 
 TEST(AotLayout, BlobHoldsInitializedParametersAndConstants) {

@@ -37,12 +37,8 @@ inline reference::Tensor scalar(double value) {
 // in which cases are built, nor on the standard library's distributions.
 class Rng {
 public:
-  explicit Rng(const std::string &name) {
-    state_ = 1469598103934665603ull; // FNV-1a
-    for (unsigned char c : name) {
-      state_ = (state_ ^ c) * 1099511628211ull;
-    }
-  }
+  explicit Rng(const std::string &name)
+      : state_(kiln::runtime::hashName(name)) {}
   uint64_t next() {
     uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

@@ -3,12 +3,16 @@
 // compileModel() parses a model (kiln dialect text), runs the inference
 // pipeline, lowers every op to a buffer or a kernel call, has codegen build
 // (or fetch from the cache) the kernel library and writes the plan the
-// runtime loads. A model compiled before with the same IR, batch and target
-// is found in the cache and compiles nothing.
+// runtime loads. A model file compiled before with the same options and
+// target is found in the cache before any import or pass runs, and
+// compiles nothing.
 #ifndef KILN_COMPILER_COMPILER_H
 #define KILN_COMPILER_COMPILER_H
 
+#include "kiln/runtime/Plan.h"
+
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,7 +69,10 @@ struct CompileOptions {
 };
 
 struct CompiledModel {
-  std::string planPath;       // plan.json for kiln::runtime::Session::load
+  std::string planPath;       // plan.json, its copy in the cache
+  // The plan itself, for kiln::runtime::Session::load: the runtime takes it
+  // in memory, with no second read of plan.json.
+  std::shared_ptr<const runtime::Plan> plan;
   int kernels = 0;            // distinct kernel functions in the library
   int calls = 0;              // kernel calls per run, load-time ones excluded
   int loadTimeCalls = 0;      // calls run once per parameter change

@@ -96,6 +96,8 @@ struct CallTime {
   std::vector<int64_t> shape; // of the call's last output
 };
 
+struct Plan; // Plan.h
+
 struct SessionOptions {
   uint64_t seed = 0; // parameter initialization and random inputs
 };
@@ -105,6 +107,9 @@ public:
   // Loads the plan and the kernel library; throws Error.
   static Session load(const std::string &planPath,
                       const SessionOptions &options = {});
+  // The same with a plan already in memory (Plan.h), e.g. the one
+  // compiler::compileModel returns.
+  static Session load(Plan plan, const SessionOptions &options = {});
   Session(Session &&) noexcept;
   Session &operator=(Session &&) noexcept;
   Session(const Session &) = delete;

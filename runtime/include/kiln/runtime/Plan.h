@@ -1,13 +1,18 @@
-// The parsed plan file (docs/plan-format.md). Internal to the runtime.
-#ifndef KILN_RUNTIME_LIB_PLAN_H
-#define KILN_RUNTIME_LIB_PLAN_H
+// A compiled model's plan (docs/plan-format.md) as plain data: the kernel
+// library, the buffers and the ordered kernel calls. The compiler hands it to
+// the runtime in memory (compiler::CompiledModel::plan); plan.json, its JSON
+// form, exists only on disk, in the cache.
+#ifndef KILN_RUNTIME_PLAN_H
+#define KILN_RUNTIME_PLAN_H
 
 #include "kiln/runtime/Runtime.h"
+
+#include <nlohmann/json_fwd.hpp>
 
 #include <string>
 #include <vector>
 
-namespace kiln::runtime::detail {
+namespace kiln::runtime {
 
 enum class BufferKind { Input, Param, Const, Temp, View };
 
@@ -39,7 +44,7 @@ struct PlanCall {
 
 struct Plan {
   std::string path; // of the plan file, for messages
-  std::string library;
+  std::string library; // the kernels' shared library; "" for kernel objects
   std::string target;
   std::vector<PlanBuffer> buffers;
   std::vector<int> inputs;
@@ -49,6 +54,13 @@ struct Plan {
   // Optional safetensors file with parameter values that replace their
   // initializers (e.g. an imported ONNX model's weights); "" if none.
   std::string weights;
+  // Facts about the compilation, for reports (absent fields read 0 / "").
+  int64_t kernelCount = 0;    // distinct kernel functions in the library
+  double compileSeconds = 0;  // wall time of the compilation that built it
+  // A plan of kernel objects (compiler option link = false, for kiln
+  // compile) has no library: the objects and the Halide runtime's instead.
+  std::vector<std::string> objects;
+  std::string runtimeObject;
 };
 
 // Reads and checks the plan: every field present and well typed, indices in
@@ -58,7 +70,11 @@ struct Plan {
 // relative "library" is resolved against the plan's directory. Throws Error
 // "<plan>: <field>: <problem>".
 Plan readPlan(const std::string &path);
+// The same checks on a plan already in memory as JSON; `path` is where it
+// lives (or will live) on disk: messages name it, and relative "library"
+// and "weights" paths are resolved against its directory.
+Plan planFromJson(const nlohmann::json &root, const std::string &path);
 
-} // namespace kiln::runtime::detail
+} // namespace kiln::runtime
 
-#endif // KILN_RUNTIME_LIB_PLAN_H
+#endif // KILN_RUNTIME_PLAN_H

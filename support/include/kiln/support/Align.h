@@ -1,0 +1,20 @@
+// The one alignment of kiln's buffers: every arena offset, tensor block and
+// AOT weight is a multiple of 64 bytes (a cache line, one AVX-512 vector).
+#ifndef KILN_SUPPORT_ALIGN_H
+#define KILN_SUPPORT_ALIGN_H
+
+#include <cstdint>
+
+namespace kiln::support {
+
+constexpr int64_t kAlignment = 64;
+
+// n rounded up to kAlignment. n must be at most INT64_MAX - 63 (callers
+// with untrusted sizes use runtime/lib/CheckedSize.h's checkedAlignUp).
+template <typename T> constexpr T alignUp(T n) {
+  return (n + T(kAlignment) - 1) / T(kAlignment) * T(kAlignment);
+}
+
+} // namespace kiln::support
+
+#endif // KILN_SUPPORT_ALIGN_H
