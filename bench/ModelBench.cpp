@@ -32,7 +32,7 @@ void timeModel(
           ? std::string(KILN_EXAMPLES_DIR) + "/" + model
           : model,
       options);
-  auto session = kiln::runtime::Session::load(compiled.planPath);
+  auto session = kiln::runtime::Session::load(*compiled.plan);
   session.prepare();
   if (bind) {
     bind(session);

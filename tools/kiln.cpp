@@ -216,7 +216,7 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
     compile.mode = mode;
     compile.training = flags.training;
     compile.batch = size;
-    return kiln::compiler::compileModel(common.model, compile).planPath;
+    return kiln::compiler::compileModel(common.model, compile).plan;
   };
   TrainingPlans plans;
   plans.train = compileFor(kiln::compiler::Mode::Train, batch);
@@ -233,8 +233,9 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
   }
   evalRemainders.erase(0);
   for (int64_t remainder : evalRemainders) {
-    std::string plan = compileFor(kiln::compiler::Mode::Eval, remainder);
-    if (plans.evalTail.empty()) {
+    kiln::runtime::PlanRef plan =
+        compileFor(kiln::compiler::Mode::Eval, remainder);
+    if (!plans.evalTail) {
       plans.evalTail = plan;
     } else {
       plans.extraEvalTails.push_back(plan);

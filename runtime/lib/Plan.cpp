@@ -269,6 +269,10 @@ Plan readPlan(const std::string &path) {
   return planFromJson(root, path);
 }
 
+PlanRef loadPlan(const std::string &path) {
+  return std::make_shared<const Plan>(readPlan(path));
+}
+
 Plan planFromJson(const json &root, const std::string &path) {
   PlanReader r(path);
   r.object(root, "(top level)");

@@ -101,10 +101,11 @@ struct LoadedPlan {
   }
 };
 
-LoadedPlan openPlan(const std::string &path, uint64_t seed) {
+LoadedPlan openPlan(const PlanRef &source, uint64_t seed) {
   SessionOptions options;
   options.seed = seed;
-  LoadedPlan plan{path, Session::load(path, options)};
+  const std::string &path = source->path;
+  LoadedPlan plan{path, Session::load(*source, options)};
   for (const TensorInfo &info : plan.session.inputs()) {
     if (kStepInputs.count(info.name)) {
       continue;
@@ -583,7 +584,7 @@ int64_t countCorrect(const Tensor &output, const Tensor &target) {
 
 TrainResult train(const TrainingPlans &plans, const DataSplits &data,
                   const TrainerOptions &options) {
-  if (plans.train.empty()) {
+  if (!plans.train) {
     throw Error("train: no train plan");
   }
   if (options.epochs < 0 || options.maxSteps < 0) {
@@ -613,7 +614,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   LoadedPlan trainPlan = openPlan(plans.train, options.seed);
   int64_t batch = trainPlan.batch;
   if (options.batch != batch) {
-    throw Error(plans.train + ": compiled for batch " + std::to_string(batch) +
+    throw Error(plans.train->path + ": compiled for batch " + std::to_string(batch) +
                 ", the trainer was asked for batch " +
                 std::to_string(options.batch));
   }
@@ -621,10 +622,10 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   int64_t fullBatches = size / batch;
   int64_t rest = size % batch;
   std::optional<LoadedPlan> trainTail;
-  if (rest > 0 && !plans.trainTail.empty()) {
+  if (rest > 0 && plans.trainTail) {
     trainTail.emplace(openPlan(plans.trainTail, options.seed));
     if (trainTail->batch != rest) {
-      throw Error(plans.trainTail + ": tail plan for batch " +
+      throw Error(plans.trainTail->path + ": tail plan for batch " +
                   std::to_string(trainTail->batch) + ", but " +
                   std::to_string(size) + " training samples leave " +
                   std::to_string(rest));
@@ -643,15 +644,15 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
 
   std::optional<LoadedPlan> evalPlan;
   std::vector<LoadedPlan> evalTails;
-  if (!plans.eval.empty()) {
+  if (plans.eval) {
     evalPlan.emplace(openPlan(plans.eval, options.seed));
     checkParametersSubset(trainPlan, *evalPlan);
-    std::vector<std::string> tailPaths = plans.extraEvalTails;
-    if (!plans.evalTail.empty()) {
-      tailPaths.insert(tailPaths.begin(), plans.evalTail);
+    std::vector<PlanRef> tails = plans.extraEvalTails;
+    if (plans.evalTail) {
+      tails.insert(tails.begin(), plans.evalTail);
     }
-    for (const std::string &path : tailPaths) {
-      evalTails.push_back(openPlan(path, options.seed));
+    for (const PlanRef &tail : tails) {
+      evalTails.push_back(openPlan(tail, options.seed));
       checkParametersSubset(trainPlan, evalTails.back());
     }
     if (validation) {

@@ -103,10 +103,10 @@ struct Fixture {
   TrainerOptions options;
 
   Fixture() {
-    plans.train = trainPlan(dir, 4, "train.json");
-    plans.trainTail = trainPlan(dir, 2, "train_tail.json");
-    plans.eval = evalPlan(dir, 4, "eval.json");
-    plans.evalTail = evalPlan(dir, 1, "eval_tail.json");
+    plans.train = loadPlan(trainPlan(dir, 4, "train.json"));
+    plans.trainTail = loadPlan(trainPlan(dir, 2, "train_tail.json"));
+    plans.eval = loadPlan(evalPlan(dir, 4, "eval.json"));
+    plans.evalTail = loadPlan(evalPlan(dir, 1, "eval_tail.json"));
     data.train = line(10, 2.0f);
     data.test = line(5, 2.0f, 0.5f);
     options.batch = 4;
@@ -269,10 +269,10 @@ TEST(Trainer, EarlyStoppingRestoresTheBestWeights) {
   }
   f.options.validationSplit = 0.2;
   f.options.batch = 4; // 8 training samples: no tail
-  f.plans.trainTail.clear();
-  f.plans.evalTail.clear();
-  f.plans.extraEvalTails = {evalPlan(f.dir, 2, "eval2.json"),
-                            evalPlan(f.dir, 1, "eval1.json")};
+  f.plans.trainTail.reset();
+  f.plans.evalTail.reset();
+  f.plans.extraEvalTails = {loadPlan(evalPlan(f.dir, 2, "eval2.json")),
+                            loadPlan(evalPlan(f.dir, 1, "eval1.json"))};
   f.options.epochs = 1;
   f.options.savePath = f.dir + "/one.safetensors";
   train(f.plans, f.data, f.options);
@@ -354,7 +354,7 @@ TEST(Trainer, AccuracyAgainstClassLabels) {
   })");
   test::writeText(dir + "/plan.json", plan.dump());
   TrainingPlans plans;
-  plans.train = plans.eval = dir + "/plan.json";
+  plans.train = plans.eval = loadPlan(dir + "/plan.json");
   // Samples i: x one-hot at i % 3, label i % 3 except for samples 1 and 6.
   DataSplits data;
   data.train.x = Tensor({8, 3}, DType::F32);
@@ -377,7 +377,7 @@ TEST(Trainer, AccuracyAgainstClassLabels) {
 
 TEST(Trainer, WithoutTailPlanTheRemainderIsSkipped) {
   Fixture f;
-  f.plans.trainTail.clear();
+  f.plans.trainTail.reset();
   f.options.epochs = 2;
   TrainResult result = train(f.plans, f.data, f.options);
   EXPECT_EQ(result.steps, 4);
@@ -387,18 +387,18 @@ TEST(Trainer, Errors) {
   Fixture f;
   f.options.batch = 8;
   EXPECT_EQ(KILN_ERROR_MESSAGE(train(f.plans, f.data, f.options)),
-            f.plans.train +
+            f.plans.train->path +
                 ": compiled for batch 4, the trainer was asked for batch 8");
   f.options.batch = 4;
-  f.plans.trainTail = trainPlan(f.dir, 3, "tail3.json");
+  f.plans.trainTail = loadPlan(trainPlan(f.dir, 3, "tail3.json"));
   EXPECT_EQ(KILN_ERROR_MESSAGE(train(f.plans, f.data, f.options)),
-            f.plans.trainTail + ": tail plan for batch 3, but 10 training "
+            f.plans.trainTail->path + ": tail plan for batch 3, but 10 training "
                                 "samples leave 2");
-  f.plans.trainTail.clear();
+  f.plans.trainTail.reset();
   DataSplits wide = f.data;
   wide.train.x = Tensor({10, 3}, DType::F32);
   EXPECT_EQ(KILN_ERROR_MESSAGE(train(f.plans, wide, f.options)),
-            f.plans.train + ": input 'x' is 4x1xf32 per batch, but the train "
+            f.plans.train->path + ": input 'x' is 4x1xf32 per batch, but the train "
                             "features are 10x3xf32");
   f.data.train.y = Tensor({10}, DType::I32);
   EXPECT_NE(KILN_ERROR_MESSAGE(train(f.plans, f.data, f.options))

@@ -93,7 +93,7 @@ void runParity(const std::string &name, const std::string &optimizer,
   kiln::runtime::SessionOptions sessionOptions;
   sessionOptions.seed = options.seed;
   auto session = kiln::runtime::Session::load(
-      kiln::compiler::compileModel(model, compile).planPath, sessionOptions);
+      *kiln::compiler::compileModel(model, compile).plan, sessionOptions);
   session.prepare();
 
   void *handle = nullptr;
@@ -159,7 +159,7 @@ void runParity(const std::string &name, const std::string &optimizer,
     kiln::compiler::CompileOptions inference;
     inference.cacheDir = options.cacheDir;
     auto eval = kiln::runtime::Session::load(
-        kiln::compiler::compileModel(model, inference).planPath);
+        *kiln::compiler::compileModel(model, inference).plan);
     eval.prepare();
     for (const auto &info : eval.parameters()) {
       eval.setParameter(info.name, session.parameter(info.name));

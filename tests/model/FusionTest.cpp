@@ -36,7 +36,7 @@ Run run(const std::string &path, kiln::compiler::Mode mode, int64_t batch,
   auto compiled = kiln::compiler::compileModel(path, options);
   rt::SessionOptions sessionOptions;
   sessionOptions.seed = 5;
-  rt::Session session = rt::Session::load(compiled.planPath, sessionOptions);
+  rt::Session session = rt::Session::load(*compiled.plan, sessionOptions);
   session.prepare();
   session.fillMissingInputs(3);
   // A first run with the initial parameters: load-time kernels (the batch

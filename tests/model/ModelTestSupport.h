@@ -27,7 +27,7 @@ inline runtime::Session compileSession(const std::string &path,
   runtime::SessionOptions sessionOptions;
   sessionOptions.seed = seed;
   runtime::Session session =
-      runtime::Session::load(compiled.planPath, sessionOptions);
+      runtime::Session::load(*compiled.plan, sessionOptions);
   session.prepare();
   return session;
 }

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string compile(kiln::compiler::Mode mode, int64_t batch,
+rt::PlanRef compile(kiln::compiler::Mode mode, int64_t batch,
                     const std::string &optimizer = "adam") {
   kiln::compiler::CompileOptions options;
   options.mode = mode;
@@ -25,7 +25,7 @@ std::string compile(kiln::compiler::Mode mode, int64_t batch,
   options.cacheDir = kiln::testing::cacheDir();
   return kiln::compiler::compileModel(
              std::string(KILN_TEST_INPUTS_DIR) + "/small_cnn.mlir", options)
-      .planPath;
+      .plan;
 }
 
 // 4-class images whose label is unrelated to the pixels: only memorizing

@@ -210,7 +210,7 @@ int nodeTestsCommand(int argc, char **argv) {
         writeModule(*model.module, mlirPath);
         kiln::compiler::CompileOptions compileOptions;
         auto compiled = kiln::compiler::compileModel(mlirPath, compileOptions);
-        auto session = kiln::runtime::Session::load(compiled.planPath);
+        auto session = kiln::runtime::Session::load(*compiled.plan);
         session.prepare();
         for (const auto &[paramName, t] : model.weights) {
           session.setParameter(paramName, toRuntime(t, false));

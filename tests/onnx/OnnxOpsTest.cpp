@@ -225,7 +225,7 @@ TEST_P(OnnxOpsTest, ForwardAndGradients) {
                                 : kiln::compiler::Mode::Eval;
   options.training.loss = "mse";
   auto compiled = kiln::compiler::compileModel(writeModel(c), options);
-  rt::Session session = rt::Session::load(compiled.planPath);
+  rt::Session session = rt::Session::load(*compiled.plan);
   session.prepare();
 
   std::mt19937 rng(5);

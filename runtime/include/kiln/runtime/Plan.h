@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,11 @@ Plan readPlan(const std::string &path);
 // lives (or will live) on disk: messages name it, and relative "library"
 // and "weights" paths are resolved against its directory.
 Plan planFromJson(const nlohmann::json &root, const std::string &path);
+
+// A plan shared by the code that runs it (the compiler's result, the
+// trainer's plans): read once, never copied.
+using PlanRef = std::shared_ptr<const Plan>;
+PlanRef loadPlan(const std::string &path); // readPlan, shared
 
 } // namespace kiln::runtime
 

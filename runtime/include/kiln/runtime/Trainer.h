@@ -20,6 +20,7 @@
 #ifndef KILN_RUNTIME_TRAINER_H
 #define KILN_RUNTIME_TRAINER_H
 
+#include "kiln/runtime/Plan.h"
 #include "kiln/runtime/Runtime.h"
 
 #include <functional>
@@ -116,13 +117,14 @@ struct TrainResult {
   int64_t bestEpoch = 0;     // with early stopping: epoch of the best val loss
 };
 
+// The plans in memory (compiler::CompiledModel::plan, or loadPlan(path)).
 struct TrainingPlans {
-  std::string train, trainTail; // tail: "" when batch divides the data
-  std::string eval, evalTail;
+  PlanRef train, trainTail; // tail: null when batch divides the data
+  PlanRef eval, evalTail;
   // More eval tails, for when the validation and test splits leave
   // different remainders; each eval pass uses the tail whose batch size is
   // its remainder (a remainder without one is skipped, with a note).
-  std::vector<std::string> extraEvalTails;
+  std::vector<PlanRef> extraEvalTails;
 };
 
 // Runs the loop. Checkpoints are safetensors files with every parameter of
