@@ -85,10 +85,14 @@ struct CommonFlags {
   }
 };
 
-kiln::compiler::CompiledModel compile(const CommonFlags &flags) {
+// compileModel, reporting the cache, the pass pipeline (replayable with
+// `kiln-opt --pass-pipeline=...`) and the plan with --verbose.
+kiln::compiler::CompiledModel
+compileReported(const std::string &model,
+                const kiln::compiler::CompileOptions &options, bool verbose) {
   kiln::compiler::CompiledModel compiled =
-      kiln::compiler::compileModel(flags.model, flags.options());
-  if (flags.verbose) {
+      kiln::compiler::compileModel(model, options);
+  if (verbose) {
     if (compiled.cached) {
       fmt::print(stderr,
                  "kiln: cache hit: compiled no kernel ({} kernels, {} calls) "
@@ -101,9 +105,14 @@ kiln::compiler::CompiledModel compile(const CommonFlags &flags) {
                  compiled.kernelsCompiled, compiled.kernels, compiled.calls,
                  compiled.seconds);
     }
+    fmt::print(stderr, "kiln: pipeline {}\n", compiled.pipeline);
     fmt::print(stderr, "kiln: plan {}\n", compiled.planPath);
   }
   return compiled;
+}
+
+kiln::compiler::CompiledModel compile(const CommonFlags &flags) {
+  return compileReported(flags.model, flags.options(), flags.verbose);
 }
 
 void printSummary(const std::string &name, const kiln::runtime::Tensor &t) {
@@ -216,7 +225,7 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
     compile.mode = mode;
     compile.training = flags.training;
     compile.batch = size;
-    return kiln::compiler::compileModel(common.model, compile).plan;
+    return compileReported(common.model, compile, common.verbose).plan;
   };
   TrainingPlans plans;
   plans.train = compileFor(kiln::compiler::Mode::Train, batch);
@@ -360,7 +369,7 @@ void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
     c.options.training.loss = bench.loss;
     c.options.training.optimizer = "adam";
   }
-  c.compiled = kiln::compiler::compileModel(flags.model, c.options);
+  c.compiled = compileReported(flags.model, c.options, flags.verbose);
   c.session.emplace(kiln::runtime::Session::load(*c.compiled.plan));
   kiln::runtime::Session &session = *c.session;
   session.prepare();

@@ -207,13 +207,24 @@ Halide::Func sumAll(
     const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term,
     const Halide::Target &target);
 
-// An activation's elementwise definition by op name (relu, gelu, ...);
-// nullptr for other names. Reads its attributes from spec.attrs.
+// An elementwise op's math, registered once by registerUnary: the forward
+// kernel, fused chains (forward) and activation_grad (gradient) all look it
+// up by op name. Both read the op's attributes from spec.attrs.
 using UnaryFn =
     std::function<Halide::Expr(Halide::Expr x, const KernelSpec &spec)>;
-const UnaryFn *findUnary(const std::string &name);
-// Makes `name` inlinable into fused kernels (every unary kernel registers).
-void addFusibleUnary(const std::string &name, UnaryFn fn);
+using UnaryGradFn = std::function<Halide::Expr(
+    Halide::Expr x, Halide::Expr dy, const KernelSpec &spec)>;
+struct UnaryMath {
+  std::vector<const char *> floatAttrs; // checked present and numeric
+  UnaryFn forward;                      // f(x)
+  UnaryGradFn gradient;                 // dy * f'(x); empty: none
+  // Further attribute checks (e.g. gelu's `approximate`); may be empty.
+  std::function<void(const KernelSpec &)> checkAttrs;
+};
+// nullptr for names that are not registered unary ops.
+const UnaryMath *findUnary(const std::string &name);
+// Registers `name`'s math and its elementwise kernel.
+void registerUnary(OpRegistry &r, const std::string &name, UnaryMath math);
 
 // `in` read at the output coordinates `v` with numpy broadcasting (trailing
 // dims aligned; size-1 dims read index 0).
@@ -235,6 +246,16 @@ Halide::Func buildDenseWithEpilogue(const KernelSpec &spec,
                                     const std::vector<Halide::ImageParam> &in,
                                     const Epilogue &epilogue,
                                     const Halide::Target &target);
+
+// Batch norm as a per-channel affine map, y = x * scale(c) + shift(c):
+// defines scale(c) = gamma / sqrt(var + eps) and shift(c) = beta - mean *
+// scale(c). The one definition behind batch_norm, batch_norm_train, the
+// fused chains and the load-time weight fold (passes/lib/FoldBatchNorm.cpp
+// folds constants on the host with the same formula).
+void defineBatchNormAffine(Halide::Func scale, Halide::Func shift,
+                           Halide::Var c, Halide::Expr gamma,
+                           Halide::Expr beta, Halide::Expr mean,
+                           Halide::Expr var, Halide::Expr eps);
 
 // dy * f'(x) for activation_grad's `activation` (and its attrs) in
 // spec.attrs; validated specs only.

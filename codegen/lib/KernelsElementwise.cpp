@@ -13,9 +13,9 @@ namespace {
 // Unary activations
 //===----------------------------------------------------------------------===//
 
-// The activations by name, for fused kernels (filled by registerUnary).
-std::map<std::string, UnaryFn> &unaryTable() {
-  static std::map<std::string, UnaryFn> table;
+// Every registered unary op's math, by name (registerUnary).
+std::map<std::string, UnaryMath> &unaryTable() {
+  static std::map<std::string, UnaryMath> table;
   return table;
 }
 
@@ -23,38 +23,10 @@ Expr f32(double v) { return cast<float>(Expr(v)); }
 
 Expr sigmoid(Expr x) { return 1.0f / (1.0f + exp(-x)); }
 
-void validateUnary(const KernelSpec &spec,
-                   const std::vector<const char *> &floatAttrs) {
-  expectCounts(spec, 1, 1, 1);
-  expectF32Except(spec);
-  expectShape(spec, spec.outputs[0], "output", spec.inputs[0].shape);
-  for (const char *name : floatAttrs) {
-    attrFloat(spec, name);
-  }
-}
-
-Kernel buildUnary(const KernelSpec &spec, const Target &target,
-                  const UnaryFn &fn) {
-  ImageParam x = makeInput(spec.inputs[0], "x");
-  std::vector<Var> v = makeVars(spec.inputs[0].shape.size());
-  Func out("out");
-  out(v) = fn(x(v), spec);
-  constrainOutput(out, spec.outputs[0]);
-  scheduleElementwise(out, v, halideShape(spec.outputs[0]), target);
-  return {{x}, out};
-}
-
-void registerUnary(OpRegistry &r, const std::string &name,
-                   std::vector<const char *> floatAttrs, UnaryFn fn) {
-  addFusibleUnary(name, fn);
-  r[name] = {[floatAttrs](const KernelSpec &s) { validateUnary(s, floatAttrs); },
-             [fn](const KernelSpec &s, const Target &t) {
-               return buildUnary(s, t, fn);
-             }};
-}
-
+// Each activation with its derivative, written side by side: dy * f'(x),
+// with PyTorch's values at the kinks (relu'(0) = 0, ...).
 void registerActivations(OpRegistry &r) {
-  registerUnary(r, "copy", {}, [](Expr x, const KernelSpec &) { return x; });
+  registerUnary(r, "copy", {{}, [](Expr x, const KernelSpec &) { return x; }});
   // copy also moves i32 tensors (labels).
   r["copy"].validate = [](const KernelSpec &s) {
     expectCounts(s, 1, 1, 1);
@@ -63,54 +35,137 @@ void registerActivations(OpRegistry &r) {
       fail(s, "output dtype must equal the input's");
     }
   };
-  registerUnary(r, "step", {}, [](Expr x, const KernelSpec &) {
-    return select(x > 0.0f, 1.0f, 0.0f);
-  });
-  registerUnary(r, "sigmoid", {},
-                [](Expr x, const KernelSpec &) { return sigmoid(x); });
-  registerUnary(r, "tanh", {},
-                [](Expr x, const KernelSpec &) { return tanh(x); });
-  registerUnary(r, "relu", {},
-                [](Expr x, const KernelSpec &) { return max(x, 0.0f); });
-  registerUnary(r, "relu6", {}, [](Expr x, const KernelSpec &) {
-    return min(max(x, 0.0f), 6.0f);
-  });
-  registerUnary(r, "leaky_relu", {"alpha"}, [](Expr x, const KernelSpec &s) {
-    return select(x >= 0.0f, x, f32(attrFloat(s, "alpha")) * x);
-  });
-  registerUnary(r, "elu", {"alpha"}, [](Expr x, const KernelSpec &s) {
-    return select(x > 0.0f, x, f32(attrFloat(s, "alpha")) * (exp(x) - 1.0f));
-  });
-  registerUnary(r, "selu", {}, [](Expr x, const KernelSpec &) {
-    const double alpha = 1.6732632423543772, scale = 1.0507009873554805;
-    return f32(scale) * select(x > 0.0f, x, f32(alpha) * (exp(x) - 1.0f));
-  });
-  registerUnary(r, "silu", {},
-                [](Expr x, const KernelSpec &) { return x * sigmoid(x); });
-  registerUnary(r, "gelu", {}, [](Expr x, const KernelSpec &s) {
-    if (attrString(s, "approximate") == "tanh") {
-      Expr inner = f32(std::sqrt(2.0 / M_PI)) * (x + 0.044715f * x * x * x);
-      return 0.5f * x * (1.0f + tanh(inner));
-    }
-    return 0.5f * x * (1.0f + erf(x * f32(M_SQRT1_2)));
-  });
-  r["gelu"].validate = [](const KernelSpec &s) {
-    validateUnary(s, {});
-    std::string mode = attrString(s, "approximate");
-    if (mode != "none" && mode != "tanh") {
-      fail(s, "attribute 'approximate' must be \"none\" or \"tanh\", got \"" +
-                  mode + "\"");
-    }
+  registerUnary(
+      r, "step",
+      {{},
+       [](Expr x, const KernelSpec &) { return select(x > 0.0f, 1.0f, 0.0f); },
+       [](Expr, Expr, const KernelSpec &) { return Expr(0.0f); }});
+  registerUnary(r, "sigmoid",
+                {{},
+                 [](Expr x, const KernelSpec &) { return sigmoid(x); },
+                 [](Expr x, Expr dy, const KernelSpec &) {
+                   Expr y = sigmoid(x);
+                   return dy * y * (1.0f - y);
+                 }});
+  registerUnary(r, "tanh",
+                {{},
+                 [](Expr x, const KernelSpec &) { return tanh(x); },
+                 [](Expr x, Expr dy, const KernelSpec &) {
+                   Expr y = tanh(x);
+                   return dy * (1.0f - y * y);
+                 }});
+  registerUnary(r, "relu",
+                {{},
+                 [](Expr x, const KernelSpec &) { return max(x, 0.0f); },
+                 [](Expr x, Expr dy, const KernelSpec &) {
+                   return select(x > 0.0f, dy, 0.0f);
+                 }});
+  registerUnary(r, "relu6",
+                {{},
+                 [](Expr x, const KernelSpec &) {
+                   return min(max(x, 0.0f), 6.0f);
+                 },
+                 [](Expr x, Expr dy, const KernelSpec &) {
+                   return select(x > 0.0f && x < 6.0f, dy, 0.0f);
+                 }});
+  registerUnary(r, "leaky_relu",
+                {{"alpha"},
+                 [](Expr x, const KernelSpec &s) {
+                   return select(x >= 0.0f, x, f32(attrFloat(s, "alpha")) * x);
+                 },
+                 [](Expr x, Expr dy, const KernelSpec &s) {
+                   return select(x > 0.0f, dy,
+                                 dy * f32(attrFloat(s, "alpha")));
+                 }});
+  registerUnary(r, "elu",
+                {{"alpha"},
+                 [](Expr x, const KernelSpec &s) {
+                   return select(x > 0.0f, x,
+                                 f32(attrFloat(s, "alpha")) * (exp(x) - 1.0f));
+                 },
+                 [](Expr x, Expr dy, const KernelSpec &s) {
+                   return select(x > 0.0f, dy,
+                                 dy * f32(attrFloat(s, "alpha")) * exp(x));
+                 }});
+  const double seluAlpha = 1.6732632423543772, seluScale = 1.0507009873554805;
+  registerUnary(r, "selu",
+                {{},
+                 [=](Expr x, const KernelSpec &) {
+                   return f32(seluScale) *
+                          select(x > 0.0f, x, f32(seluAlpha) * (exp(x) - 1.0f));
+                 },
+                 [=](Expr x, Expr dy, const KernelSpec &) {
+                   return select(x > 0.0f, dy * f32(seluScale),
+                                 dy * f32(seluScale * seluAlpha) * exp(x));
+                 }});
+  registerUnary(r, "silu",
+                {{},
+                 [](Expr x, const KernelSpec &) { return x * sigmoid(x); },
+                 [](Expr x, Expr dy, const KernelSpec &) {
+                   Expr sg = sigmoid(x);
+                   return dy * sg * (1.0f + x * (1.0f - sg));
+                 }});
+  // PyTorch's mish: softplus with beta 1 and threshold 20.
+  auto softplus1 = [](Expr x) {
+    return select(x > 20.0f, x, log(1.0f + exp(x)));
   };
-  registerUnary(r, "softplus", {"beta", "threshold"},
-                [](Expr x, const KernelSpec &s) {
-                  Expr beta = f32(attrFloat(s, "beta"));
-                  Expr bx = beta * x;
-                  return select(bx > f32(attrFloat(s, "threshold")), x,
-                                log(1.0f + exp(bx)) / beta);
-                });
-  registerUnary(r, "sin", {},
-                [](Expr x, const KernelSpec &) { return sin(x); });
+  registerUnary(r, "mish",
+                {{},
+                 [=](Expr x, const KernelSpec &) {
+                   return x * tanh(softplus1(x));
+                 },
+                 [=](Expr x, Expr dy, const KernelSpec &) {
+                   Expr t = tanh(softplus1(x));
+                   return dy * (t + x * (1.0f - t * t) * sigmoid(x));
+                 }});
+  registerUnary(
+      r, "gelu",
+      {{},
+       [](Expr x, const KernelSpec &s) {
+         if (attrString(s, "approximate") == "tanh") {
+           Expr inner = f32(std::sqrt(2.0 / M_PI)) * (x + 0.044715f * x * x * x);
+           return 0.5f * x * (1.0f + tanh(inner));
+         }
+         return 0.5f * x * (1.0f + erf(x * f32(M_SQRT1_2)));
+       },
+       [](Expr x, Expr dy, const KernelSpec &s) {
+         if (attrString(s, "approximate") == "tanh") {
+           const double k = std::sqrt(2.0 / M_PI);
+           Expr x2 = x * x;
+           Expr t = tanh(f32(k) * (x + 0.044715f * x2 * x));
+           Expr dInner = f32(k) * (1.0f + f32(3 * 0.044715) * x2);
+           return dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dInner);
+         }
+         Expr cdf = 0.5f * (1.0f + erf(x * f32(M_SQRT1_2)));
+         Expr pdf = f32(1.0 / std::sqrt(2.0 * M_PI)) * exp(-0.5f * x * x);
+         return dy * (cdf + x * pdf);
+       },
+       [](const KernelSpec &s) {
+         std::string mode = attrString(s, "approximate");
+         if (mode != "none" && mode != "tanh") {
+           fail(s, "attribute 'approximate' must be \"none\" or \"tanh\", "
+                   "got \"" + mode + "\"");
+         }
+       }});
+  registerUnary(r, "softplus",
+                {{"beta", "threshold"},
+                 [](Expr x, const KernelSpec &s) {
+                   Expr beta = f32(attrFloat(s, "beta"));
+                   Expr bx = beta * x;
+                   return select(bx > f32(attrFloat(s, "threshold")), x,
+                                 log(1.0f + exp(bx)) / beta);
+                 },
+                 [](Expr x, Expr dy, const KernelSpec &s) {
+                   Expr bx = f32(attrFloat(s, "beta")) * x;
+                   return select(bx > f32(attrFloat(s, "threshold")), dy,
+                                 dy * sigmoid(bx));
+                 }});
+  registerUnary(r, "sin",
+                {{},
+                 [](Expr x, const KernelSpec &) { return sin(x); },
+                 [](Expr x, Expr dy, const KernelSpec &) {
+                   return dy * cos(x);
+                 }});
 }
 
 //===----------------------------------------------------------------------===//
@@ -166,13 +221,35 @@ void validateBinary(const KernelSpec &s) {
 // Index of a broadcast operand: trailing dims align, extent-1 dims stay 0.
 } // namespace
 
-void addFusibleUnary(const std::string &name, UnaryFn fn) {
-  unaryTable()[name] = std::move(fn);
-}
-
-const UnaryFn *findUnary(const std::string &name) {
+const UnaryMath *findUnary(const std::string &name) {
   auto it = unaryTable().find(name);
   return it == unaryTable().end() ? nullptr : &it->second;
+}
+
+// The kernel of a unary op: one pure Func, scheduled by scheduleElementwise
+// (memory bound; vectorized innermost, parallel outer dims).
+void registerUnary(OpRegistry &r, const std::string &name, UnaryMath math) {
+  unaryTable()[name] = math;
+  r[name] = {[math](const KernelSpec &s) {
+               expectCounts(s, 1, 1, 1);
+               expectF32Except(s);
+               expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+               for (const char *attr : math.floatAttrs) {
+                 attrFloat(s, attr);
+               }
+               if (math.checkAttrs) {
+                 math.checkAttrs(s);
+               }
+             },
+             [fn = math.forward](const KernelSpec &s, const Target &target) {
+               ImageParam x = makeInput(s.inputs[0], "x");
+               std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+               Func out("out");
+               out(v) = fn(x(v), s);
+               constrainOutput(out, s.outputs[0]);
+               scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+               return Kernel({x}, out);
+             }};
 }
 
 Expr broadcastAt(ImageParam in, const TensorSpec &t,

@@ -205,8 +205,7 @@ private:
     Var c("c");
     Func scale("bn_scale_" + std::to_string(index)),
         shift("bn_shift_" + std::to_string(index));
-    scale(c) = w(c) / sqrt(var(c) + eps);
-    shift(c) = b(c) - mean(c) * scale(c);
+    defineBatchNormAffine(scale, shift, c, w(c), b(c), mean(c), var(c), eps);
     scale.compute_root();
     shift.compute_root();
     batchNorm_[index] = {scale, shift};
@@ -215,8 +214,8 @@ private:
   Expr applyNode(const nlohmann::json &node, int index, Expr value,
                  const std::vector<Var> &v) const {
     std::string op = node.at("op").get<std::string>();
-    if (const UnaryFn *fn = findUnary(op)) {
-      return (*fn)(operand(node, 0, value, v), nodeSpec(spec_, node));
+    if (const UnaryMath *math = findUnary(op)) {
+      return math->forward(operand(node, 0, value, v), nodeSpec(spec_, node));
     }
     if (binaryOps().count(op)) {
       Expr a = operand(node, 0, value, v), b = operand(node, 1, value, v);
@@ -336,13 +335,16 @@ Kernel buildFoldBatchNorm(const KernelSpec &s, const Target &target) {
   Expr eps = cast<float>(Expr(attrFloat(s, "epsilon")));
   Var c("c");
   Func scale("scale");
-  scale(c) = gamma(c) / sqrt(var(c) + eps);
+  Func shift("shift");
+  defineBatchNormAffine(scale, shift, c, gamma(c), beta(c), mean(c), var(c),
+                        eps);
   scale.compute_root();
+  shift.compute_root();
   std::vector<Var> v = makeVars(s.inputs[0].shape.size());
   Func foldedWeight("folded_weight"), foldedBias("folded_bias");
   foldedWeight(v) = weight(v) * scale(v.back()); // O is the outermost dim
   Expr bias = hasBias ? Expr(params[1](c)) : Expr(0.0f);
-  foldedBias(c) = (bias - mean(c)) * scale(c) + beta(c);
+  foldedBias(c) = bias * scale(c) + shift(c);
   constrainOutput(foldedWeight, s.outputs[0]);
   constrainOutput(foldedBias, s.outputs[1]);
   scheduleElementwise(foldedWeight, v, halideShape(s.outputs[0]), target);

@@ -265,8 +265,8 @@ buildBatchNormTrainWithEpilogue(const KernelSpec &s,
       target);
   var(c) = sumSq(c) / count;
   Expr eps = f32(attrFloat(s, "epsilon"));
-  scale(c) = weight(c) / sqrt(var(c) + eps);
-  shift(c) = bias(c) - mean(c) * scale(c);
+  defineBatchNormAffine(scale, shift, c, weight(c), bias(c), mean(c), var(c),
+                        eps);
   std::vector<Var> v = makeVars(extents.size());
   y(v) = epilogue(x(v) * scale(channelOf(v)) + shift(channelOf(v)), v);
   constrainOutput(y, s.outputs[0]);

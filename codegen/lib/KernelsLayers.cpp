@@ -391,8 +391,8 @@ BatchNormFuncs defineBatchNorm(const KernelSpec &s) {
     mean = runMean(c);
     var = runVar(c);
   }
-  f.scale(c) = weight(c) / sqrt(var + eps);
-  f.shift(c) = bias(c) - mean * f.scale(c);
+  defineBatchNormAffine(f.scale, f.shift, c, weight(c), bias(c), mean, var,
+                        eps);
   f.out(f.v) = x(f.v) * f.scale(c) + f.shift(c);
   constrainOutput(f.out, s.outputs[0]);
   return f;
@@ -574,6 +574,12 @@ void registerLayerOps(OpRegistry &r) {
   r["global_avg_pool"] = {validateGlobalAvgPool, buildGlobalAvgPool};
   r["batch_norm"] = {validateBatchNorm, buildBatchNorm};
   r["layer_norm"] = {validateLayerNorm, buildLayerNorm};
+}
+
+void defineBatchNormAffine(Func scale, Func shift, Var c, Expr gamma,
+                           Expr beta, Expr mean, Expr var, Expr eps) {
+  scale(c) = gamma / sqrt(var + eps);
+  shift(c) = beta - mean * scale(c);
 }
 
 } // namespace kiln::codegen::detail

@@ -16,28 +16,6 @@ Expr f32(double v) { return cast<float>(Expr(v)); }
 // Unary maps
 //===----------------------------------------------------------------------===//
 
-void registerMap(OpRegistry &r, const std::string &name,
-                 std::vector<const char *> floatAttrs, UnaryFn fn) {
-  addFusibleUnary(name, fn);
-  r[name] = {[floatAttrs](const KernelSpec &s) {
-               expectCounts(s, 1, 1, 1);
-               expectF32Except(s);
-               expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
-               for (const char *attr : floatAttrs) {
-                 attrFloat(s, attr);
-               }
-             },
-             [fn](const KernelSpec &s, const Target &target) {
-               ImageParam x = makeInput(s.inputs[0], "x");
-               std::vector<Var> v = makeVars(s.inputs[0].shape.size());
-               Func out("out");
-               out(v) = fn(x(v), s);
-               constrainOutput(out, s.outputs[0]);
-               scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
-               return Kernel({x}, out);
-             }};
-}
-
 //===----------------------------------------------------------------------===//
 // transpose: out[i_0..] = x[j] with j[perm[d]] = i_d
 //===----------------------------------------------------------------------===//
@@ -125,15 +103,16 @@ Kernel buildPad(const KernelSpec &s, const Target &target) {
 } // namespace
 
 void registerOnnxOps(OpRegistry &r) {
-  registerMap(r, "exp", {}, [](Expr x, const KernelSpec &) { return exp(x); });
-  registerMap(r, "log", {}, [](Expr x, const KernelSpec &) { return log(x); });
-  registerMap(r, "sqrt", {},
-              [](Expr x, const KernelSpec &) { return sqrt(x); });
-  registerMap(r, "erf", {}, [](Expr x, const KernelSpec &) { return erf(x); });
-  registerMap(r, "abs", {}, [](Expr x, const KernelSpec &) { return abs(x); });
-  registerMap(r, "clip", {"min", "max"}, [](Expr x, const KernelSpec &s) {
-    return min(max(x, f32(attrFloat(s, "min"))), f32(attrFloat(s, "max")));
-  });
+  registerUnary(r, "exp", {{}, [](Expr x, const KernelSpec &) { return exp(x); }});
+  registerUnary(r, "log", {{}, [](Expr x, const KernelSpec &) { return log(x); }});
+  registerUnary(r, "sqrt",
+                {{}, [](Expr x, const KernelSpec &) { return sqrt(x); }});
+  registerUnary(r, "erf", {{}, [](Expr x, const KernelSpec &) { return erf(x); }});
+  registerUnary(r, "abs", {{}, [](Expr x, const KernelSpec &) { return abs(x); }});
+  registerUnary(r, "clip", {{"min", "max"}, [](Expr x, const KernelSpec &s) {
+                              return min(max(x, f32(attrFloat(s, "min"))),
+                                         f32(attrFloat(s, "max")));
+                            }});
   r["transpose"] = {validateTranspose, buildTranspose};
   r["pad"] = {validatePad, buildPad};
 }

@@ -27,15 +27,15 @@ Kernel elementwiseKernel(const KernelSpec &s, const Target &target,
 // activation_grad: x, dy -> dx = dy * f'(x), PyTorch's values at kinks
 //===----------------------------------------------------------------------===//
 
-// The attrs each activation carries (present only for its op).
-const std::map<std::string, std::vector<const char *>> &activationAttrs() {
-  static const std::map<std::string, std::vector<const char *>> attrs = {
-      {"step", {}},        {"sigmoid", {}},         {"tanh", {}},
-      {"relu", {}},        {"relu6", {}},           {"leaky_relu", {"alpha"}},
-      {"elu", {"alpha"}},  {"selu", {}},            {"silu", {}},
-      {"gelu", {}},        {"softplus", {"beta", "threshold"}},
-      {"sin", {}}};
-  return attrs;
+// The activation's registered gradient (registerUnary); its attributes
+// are checked as the forward op's.
+const UnaryMath &activationMath(const KernelSpec &s) {
+  std::string act = attrString(s, "activation");
+  const UnaryMath *math = findUnary(act);
+  if (!math || !math->gradient) {
+    fail(s, "unknown activation '" + act + "'");
+  }
+  return *math;
 }
 
 void validateActivationGrad(const KernelSpec &s) {
@@ -43,77 +43,19 @@ void validateActivationGrad(const KernelSpec &s) {
   expectF32Except(s);
   expectShape(s, s.inputs[1], "dy", s.inputs[0].shape);
   expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
-  std::string act = attrString(s, "activation");
-  auto it = activationAttrs().find(act);
-  if (it == activationAttrs().end()) {
-    fail(s, "unknown activation '" + act + "'");
-  }
-  for (const char *name : it->second) {
+  const UnaryMath &math = activationMath(s);
+  for (const char *name : math.floatAttrs) {
     attrFloat(s, name);
   }
-  if (act == "gelu") {
-    std::string mode = attrString(s, "approximate");
-    if (mode != "none" && mode != "tanh") {
-      fail(s, "attribute 'approximate' must be \"none\" or \"tanh\", got \"" +
-                  mode + "\"");
-    }
+  if (math.checkAttrs) {
+    math.checkAttrs(s);
   }
 }
 
 } // namespace
 
 Expr activationGrad(const KernelSpec &s, Expr x, Expr dy) {
-  std::string act = attrString(s, "activation");
-  const double seluAlpha = 1.6732632423543772, seluScale = 1.0507009873554805;
-  if (act == "step") {
-    return Expr(0.0f);
-  }
-  if (act == "sigmoid") {
-    Expr y = sigmoid(x);
-    return dy * y * (1.0f - y);
-  }
-  if (act == "tanh") {
-    Expr y = tanh(x);
-    return dy * (1.0f - y * y);
-  }
-  if (act == "relu") {
-    return select(x > 0.0f, dy, 0.0f);
-  }
-  if (act == "relu6") {
-    return select(x > 0.0f && x < 6.0f, dy, 0.0f);
-  }
-  if (act == "leaky_relu") {
-    return select(x > 0.0f, dy, dy * f32(attrFloat(s, "alpha")));
-  }
-  if (act == "elu") {
-    return select(x > 0.0f, dy, dy * f32(attrFloat(s, "alpha")) * exp(x));
-  }
-  if (act == "selu") {
-    return select(x > 0.0f, dy * f32(seluScale),
-                  dy * f32(seluScale * seluAlpha) * exp(x));
-  }
-  if (act == "silu") {
-    Expr sg = sigmoid(x);
-    return dy * sg * (1.0f + x * (1.0f - sg));
-  }
-  if (act == "gelu") {
-    if (attrString(s, "approximate") == "tanh") {
-      const double k = std::sqrt(2.0 / M_PI);
-      Expr x2 = x * x;
-      Expr t = tanh(f32(k) * (x + 0.044715f * x2 * x));
-      Expr dInner = f32(k) * (1.0f + f32(3 * 0.044715) * x2);
-      return dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dInner);
-    }
-    Expr cdf = 0.5f * (1.0f + erf(x * f32(M_SQRT1_2)));
-    Expr pdf = f32(1.0 / std::sqrt(2.0 * M_PI)) * exp(-0.5f * x * x);
-    return dy * (cdf + x * pdf);
-  }
-  if (act == "softplus") {
-    Expr bx = f32(attrFloat(s, "beta")) * x;
-    return select(bx > f32(attrFloat(s, "threshold")), dy, dy * sigmoid(bx));
-  }
-  // sin
-  return dy * cos(x);
+  return activationMath(s).gradient(x, dy, s);
 }
 
 namespace {

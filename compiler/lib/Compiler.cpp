@@ -493,13 +493,26 @@ std::string defaultCacheDir() {
 
 namespace {
 
+// The pass pipeline of options.mode, printed with every option it was
+// built with (kiln-opt --pass-pipeline accepts it as it is).
+std::string pipelineText(const CompileOptions &options) {
+  MLIRContext context(MLIRContext::Threading::DISABLED);
+  PassManager pm(&context);
+  buildPipeline(pm, options);
+  std::string pipeline;
+  llvm::raw_string_ostream os(pipeline);
+  pm.printAsTextualPipeline(os);
+  os.flush();
+  return pipeline;
+}
+
 // The plan cache key, computed before any import or pass: a hash of the
 // model file's bytes, the pass pipeline with every option it was built
 // with (printed as text, so a new pass option is part of the key without
 // being listed here), the target, the kind of library and the sources of
 // everything that shapes a plan. A cache hit then costs one read of the
 // model file and one of the plan: no import, no pass.
-std::string planKey(const std::string &modelPath,
+std::string planKey(const std::string &modelPath, const std::string &pipeline,
                     const CompileOptions &options) {
   std::vector<uint8_t> bytes;
   {
@@ -509,17 +522,10 @@ std::string planKey(const std::string &modelPath,
     }
     bytes.assign(std::istreambuf_iterator<char>(file), {});
   }
-  MLIRContext context(MLIRContext::Threading::DISABLED);
-  PassManager pm(&context);
-  buildPipeline(pm, options);
-  std::string pipeline;
-  llvm::raw_string_ostream os(pipeline);
-  pm.printAsTextualPipeline(os);
-  os.flush();
   return hex16(fnv1a(std::string(kPlanVersion) + "\n" +
-                   KILN_COMPILER_SOURCE_HASH + "\n" + options.target +
-                   (options.link ? "\n" : "\nobjects-only\n") + pipeline +
-                   "\n" + hex16(llvm::xxh3_64bits(bytes))));
+                     KILN_COMPILER_SOURCE_HASH + "\n" + options.target +
+                     (options.link ? "\n" : "\nobjects-only\n") + pipeline +
+                     "\n" + hex16(llvm::xxh3_64bits(bytes))));
 }
 
 } // namespace
@@ -530,11 +536,11 @@ CompiledModel compileModel(const std::string &modelPath,
   checkModelFile(modelPath);
   std::string cacheDir =
       options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir;
-  fs::path planDir =
-      fs::path(cacheDir) / "models" / planKey(modelPath, options);
-  fs::path planPath = planDir / "plan.json";
-
   CompiledModel result;
+  result.pipeline = pipelineText(options);
+  fs::path planDir = fs::path(cacheDir) / "models" /
+                     planKey(modelPath, result.pipeline, options);
+  fs::path planPath = planDir / "plan.json";
   result.planPath = planPath.string();
   std::error_code ec;
   if (fs::exists(planPath, ec) && options.dumpDir.empty()) {

@@ -429,6 +429,7 @@ Tensor GraphBuilder::tanh(Tensor x) { return create<kir::TanhOp>({x}); }
 Tensor GraphBuilder::step(Tensor x) { return create<kir::StepOp>({x}); }
 Tensor GraphBuilder::selu(Tensor x) { return create<kir::SeluOp>({x}); }
 Tensor GraphBuilder::silu(Tensor x) { return create<kir::SiluOp>({x}); }
+Tensor GraphBuilder::mish(Tensor x) { return create<kir::MishOp>({x}); }
 Tensor GraphBuilder::sin(Tensor x) { return create<kir::SinOp>({x}); }
 Tensor GraphBuilder::identity(Tensor x) { return create<kir::IdentityOp>({x}); }
 
@@ -615,6 +616,7 @@ KILN_SEQUENTIAL_UNARY(tanh)
 KILN_SEQUENTIAL_UNARY(step)
 KILN_SEQUENTIAL_UNARY(selu)
 KILN_SEQUENTIAL_UNARY(silu)
+KILN_SEQUENTIAL_UNARY(mish)
 KILN_SEQUENTIAL_UNARY(sin)
 KILN_SEQUENTIAL_UNARY(identity)
 KILN_SEQUENTIAL_UNARY(globalAvgPool)

@@ -29,7 +29,7 @@ using kiln::compiler::Mode;
 
 // Ops whose kernels read and write each element at the same index.
 const std::set<std::string> kElementwise = {
-    "relu", "relu6", "sigmoid", "tanh", "selu", "silu", "sin", "leaky_relu",
+    "relu", "relu6", "sigmoid", "tanh", "selu", "silu", "mish", "sin", "leaky_relu",
     "elu", "gelu", "softplus", "step", "add", "sub", "mul", "div",
     "batch_norm", "prelu", "scale", "regularizer_grad", "activation_grad",
     "dropout_train"};

@@ -124,7 +124,7 @@ std::string randomModel(uint32_t seed) {
   std::mt19937 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % n); };
   const char *activations[] = {"relu", "relu6", "leaky_relu", "elu", "selu",
-                               "silu", "gelu", "softplus", "sigmoid", "tanh"};
+                               "silu", "mish", "gelu", "softplus", "sigmoid", "tanh"};
   int c = 2 + pick(4), h = 5 + pick(4);
   std::ostringstream ir;
   auto t = [&](int ch) {

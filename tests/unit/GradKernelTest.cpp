@@ -675,6 +675,7 @@ GradCaseTable buildCases() {
       {"tanh", A::Tanh, -8, 8, {}},       {"relu", A::Relu, -8, 8, {0}},
       {"relu6", A::Relu6, -8, 8, {0, 6}}, {"selu", A::Selu, -8, 8, {0}},
       {"silu", A::Silu, -8, 8, {}},       {"sin", A::Sin, -10, 10, {}},
+      {"mish", A::Mish, -30, 30, {}},
   };
   for (const Simple &s : simple) {
     addActivationGrad(t, s.name, s.kind, {{"activation", s.name}}, image, s.low,

@@ -599,6 +599,7 @@ CaseTable buildCases() {
       {"relu6", A::Relu6, -8, 8, true}, {"sigmoid", A::Sigmoid, -8, 8, false},
       {"tanh", A::Tanh, -8, 8, false},  {"selu", A::Selu, -8, 8, true},
       {"silu", A::Silu, -8, 8, true},   {"sin", A::Sin, -10, 10, false},
+      {"mish", A::Mish, -8, 8, true},
   };
   for (const Simple &s : simple) {
     addActivation(t, s.op, "n3_c5_7x6", s.kind, none, image, s.low, s.high);
@@ -666,6 +667,7 @@ CaseTable buildCases() {
       {"sigmoid", A::Sigmoid, -100, 100, false},
       {"tanh", A::Tanh, -100, 100, false},
       {"silu", A::Silu, -100, 100, false},
+      {"mish", A::Mish, -100, 100, false},
       {"selu", A::Selu, -100, 100, false},
       {"sin", A::Sin, -100, 100, false},
   };
@@ -884,6 +886,7 @@ KILN_KERNEL_CASES(Prelu, "prelu");
 KILN_KERNEL_CASES(Elu, "elu");
 KILN_KERNEL_CASES(Selu, "selu");
 KILN_KERNEL_CASES(Silu, "silu");
+KILN_KERNEL_CASES(Mish, "mish");
 KILN_KERNEL_CASES(Gelu, "gelu");
 KILN_KERNEL_CASES(Softplus, "softplus");
 KILN_KERNEL_CASES(Softmax, "softmax");

@@ -21,6 +21,8 @@ func.func @activations(%x: tensor<2x3x4x4xf32>, %a: tensor<3xf32>) -> tensor<2x3
   %7 = kiln.selu %6 : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   // CHECK: kiln.silu %{{.+}} : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   %8 = kiln.silu %7 : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  // CHECK: kiln.mish %{{.+}} : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %mish = kiln.mish %8 : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   // CHECK: kiln.gelu %{{.+}} {approximate = "tanh"} : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   %9 = kiln.gelu %8 {approximate = "tanh"} : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   // CHECK: kiln.softplus %{{.+}} {beta = 2.000000e+00 : f32, threshold = 1.000000e+01 : f32} : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>

@@ -399,6 +399,8 @@ double activate(Activation op, double x, const ActivationParams &p) {
     return kSeluScale * (x > 0 ? x : kSeluAlpha * (std::exp(x) - 1.0));
   case Activation::Silu:
     return x / (1.0 + std::exp(-x));
+  case Activation::Mish:
+    return x * std::tanh(x > 20 ? x : std::log1p(std::exp(x)));
   case Activation::GeluErf:
     return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
   case Activation::GeluTanh:

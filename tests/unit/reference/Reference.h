@@ -94,6 +94,7 @@ enum class Activation {
   Elu,       // alpha
   Selu,
   Silu,
+  Mish, // x * tanh(softplus(x)), softplus with beta 1, threshold 20
   GeluErf,
   GeluTanh,
   Softplus, // beta, threshold

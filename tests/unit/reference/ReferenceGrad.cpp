@@ -330,6 +330,10 @@ double activationDerivative(Activation op, double x,
     return x > 0 ? kSeluScale : kSeluScale * kSeluAlpha * std::exp(x);
   case Activation::Silu:
     return sigmoid(x) * (1 + x * (1 - sigmoid(x)));
+  case Activation::Mish: { // tanh(sp) + x * sech^2(sp) * sigmoid(x)
+    const double t = std::tanh(x > 20 ? x : std::log1p(std::exp(x)));
+    return t + x * (1 - t * t) * sigmoid(x);
+  }
   case Activation::GeluErf: // Φ(x) + x·φ(x)
     return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) +
            x * std::exp(-0.5 * x * x) / std::sqrt(2 * kPi);

@@ -182,7 +182,7 @@ TEST(ReferenceGradTest, ActivationDerivativesMatchFiniteDifferences) {
   using A = Activation;
   const A all[] = {A::Step,      A::Sigmoid,  A::Tanh, A::Relu, A::Relu6,
                    A::LeakyRelu, A::Elu,      A::Selu, A::Silu, A::GeluErf,
-                   A::GeluTanh,  A::Softplus, A::Sin};
+                   A::GeluTanh,  A::Softplus, A::Sin,  A::Mish};
   ActivationParams p;
   p.alpha = 0.3;
   p.beta = 2;

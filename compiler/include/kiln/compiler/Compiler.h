@@ -73,6 +73,9 @@ struct CompiledModel {
   // The plan itself, for kiln::runtime::Session::load: the runtime takes it
   // in memory, with no second read of plan.json.
   std::shared_ptr<const runtime::Plan> plan;
+  // The pass pipeline that built it, as text: `kiln-opt
+  // --pass-pipeline='<pipeline>' model.mlir` replays the compilation's IR.
+  std::string pipeline;
   int kernels = 0;            // distinct kernel functions in the library
   int calls = 0;              // kernel calls per run, load-time ones excluded
   int loadTimeCalls = 0;      // calls run once per parameter change

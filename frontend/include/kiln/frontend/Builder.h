@@ -209,6 +209,7 @@ public:
   Tensor step(Tensor x);
   Tensor selu(Tensor x);
   Tensor silu(Tensor x);
+  Tensor mish(Tensor x); // x * tanh(softplus(x))
   Tensor sin(Tensor x);
   Tensor identity(Tensor x);
   Tensor leakyRelu(Tensor x, double alpha = 0.01);
@@ -299,6 +300,7 @@ public:
   Sequential &step();
   Sequential &selu();
   Sequential &silu();
+  Sequential &mish();
   Sequential &sin();
   Sequential &identity();
   Sequential &leakyRelu(double alpha = 0.01);

@@ -370,6 +370,7 @@ def Kiln_Relu6Op : Kiln_ElementwiseUnaryOp<"relu6", "min(max(x, 0), 6)">;
 def Kiln_SeluOp : Kiln_ElementwiseUnaryOp<"selu",
     "1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * (exp(x) - 1))">;
 def Kiln_SiluOp : Kiln_ElementwiseUnaryOp<"silu", "x * sigmoid(x)">;
+def Kiln_MishOp : Kiln_ElementwiseUnaryOp<"mish", "x * tanh(softplus(x))">;
 def Kiln_SinOp : Kiln_ElementwiseUnaryOp<"sin", "sin(x)">;
 
 def Kiln_LeakyReluOp : Kiln_ElementwiseUnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
