@@ -128,6 +128,27 @@ void printSummary(const std::string &name, const kiln::runtime::Tensor &t) {
              t.shapeString(), lo, hi, n ? sum / n : 0.0);
 }
 
+// An --input NAME: the input's name, or its safe file name
+// (kiln::runtime::fileNameFor) when that names exactly one input.
+std::string inputNamed(const kiln::runtime::Session &session,
+                       const std::string &name) {
+  std::vector<std::string> matches;
+  for (const kiln::runtime::TensorInfo &info : session.inputs()) {
+    if (info.name == name) {
+      return name;
+    }
+    if (kiln::runtime::fileNameFor(info.name) == name) {
+      matches.push_back(info.name);
+    }
+  }
+  if (matches.size() > 1) {
+    throw kiln::runtime::Error("--input " + name + ": ambiguous, it is the "
+                               "file name of '" + matches[0] + "' and '" +
+                               matches[1] + "'");
+  }
+  return matches.empty() ? name : matches[0];
+}
+
 int runCommand(const CommonFlags &flags,
                const std::vector<std::string> &inputs,
                const std::string &outputDir, uint64_t seed,
@@ -146,7 +167,7 @@ int runCommand(const CommonFlags &flags,
       throw kiln::runtime::Error("--input expects NAME=FILE.npy, got '" +
                                  binding + "'");
     }
-    session.setInput(binding.substr(0, eq),
+    session.setInput(inputNamed(session, binding.substr(0, eq)),
                      kiln::runtime::readNpy(binding.substr(eq + 1)));
   }
   session.fillMissingInputs(seed);
@@ -158,12 +179,19 @@ int runCommand(const CommonFlags &flags,
   if (!outputDir.empty()) {
     fs::create_directories(outputDir);
   }
+  std::set<std::string> written;
   for (const kiln::runtime::TensorInfo &info : session.outputs()) {
     kiln::runtime::Tensor value = session.output(info.name);
     printSummary(info.name, value);
     if (!outputDir.empty()) {
-      kiln::runtime::writeNpy((fs::path(outputDir) / (info.name + ".npy")).string(),
-                              value);
+      // Safe names that collide get -2, -3, ... in output order.
+      std::string base = kiln::runtime::fileNameFor(info.name), file = base;
+      for (int n = 2; !written.insert(file).second; ++n) {
+        file = base + "-" + std::to_string(n);
+      }
+      fs::path path = fs::path(outputDir) / (file + ".npy");
+      kiln::runtime::writeNpy(path.string(), value);
+      fmt::print("{} -> {}\n", info.name, path.string());
     }
   }
   if (flags.verbose) {

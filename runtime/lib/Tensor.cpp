@@ -52,4 +52,19 @@ std::string Tensor::shapeString() const {
   return text + dtypeName(dtype);
 }
 
+std::string fileNameFor(const std::string &tensorName) {
+  std::string name = tensorName.empty() ? "_" : tensorName;
+  for (char &c : name) {
+    bool portable = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!portable) {
+      c = '_';
+    }
+  }
+  if (name[0] == '.') {
+    name[0] = '_';
+  }
+  return name;
+}
+
 } // namespace kiln::runtime

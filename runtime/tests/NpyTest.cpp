@@ -33,6 +33,17 @@ template <typename T> std::string raw(std::initializer_list<T> values) {
   return bytes;
 }
 
+TEST(FileNameFor, ReplacesWhatIsNotPortable) {
+  EXPECT_EQ(fileNameFor("logits"), "logits");
+  EXPECT_EQ(fileNameFor("gpu_0/softmax_1"), "gpu_0_softmax_1");
+  EXPECT_EQ(fileNameFor("a:b c\\d"), "a_b_c_d");
+  EXPECT_EQ(fileNameFor("conv1.weight-2"), "conv1.weight-2");
+  EXPECT_EQ(fileNameFor(".."), "_.");
+  EXPECT_EQ(fileNameFor(".hidden"), "_hidden");
+  EXPECT_EQ(fileNameFor(""), "_");
+  EXPECT_EQ(fileNameFor("\xc3\xa9t\xc3\xa9"), "__t__"); // UTF-8 bytes
+}
+
 TEST(Npy, RoundTrip) {
   std::string dir = tempDir();
   Tensor f({2, 3}, DType::F32);

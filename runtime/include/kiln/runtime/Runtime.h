@@ -65,6 +65,12 @@ private:
 };
 uint64_t hashName(const std::string &name); // FNV-1a, for per-tensor seeds
 
+// A tensor name made safe as a file name (`kiln run --output`): every
+// character other than ASCII letters, digits, '-', '_' and '.' becomes '_',
+// and a leading '.' does too (no hidden files, no ".."); "" becomes "_".
+// ONNX's "gpu_0/softmax_1" is written as gpu_0_softmax_1.npy.
+std::string fileNameFor(const std::string &tensorName);
+
 // A parameter initializer (plan field `init`, table in docs/ops.md).
 // fanIn/fanOut of 0 mean "derive from the shape" (PyTorch's convention;
 // rank 1: both are shape[0], rank 0: both are 1).
