@@ -128,25 +128,15 @@ void printSummary(const std::string &name, const kiln::runtime::Tensor &t) {
              t.shapeString(), lo, hi, n ? sum / n : 0.0);
 }
 
-// An --input NAME: the input's name, or its safe file name
-// (kiln::runtime::fileNameFor) when that names exactly one input.
+// An --input NAME: the input's name, or its safe file name.
 std::string inputNamed(const kiln::runtime::Session &session,
                        const std::string &name) {
-  std::vector<std::string> matches;
+  std::vector<std::string> names;
   for (const kiln::runtime::TensorInfo &info : session.inputs()) {
-    if (info.name == name) {
-      return name;
-    }
-    if (kiln::runtime::fileNameFor(info.name) == name) {
-      matches.push_back(info.name);
-    }
+    names.push_back(info.name);
   }
-  if (matches.size() > 1) {
-    throw kiln::runtime::Error("--input " + name + ": ambiguous, it is the "
-                               "file name of '" + matches[0] + "' and '" +
-                               matches[1] + "'");
-  }
-  return matches.empty() ? name : matches[0];
+  int index = kiln::runtime::findInput(names, name);
+  return index < 0 ? name : names[index]; // unknown: setInput says so
 }
 
 int runCommand(const CommonFlags &flags,
@@ -179,19 +169,17 @@ int runCommand(const CommonFlags &flags,
   if (!outputDir.empty()) {
     fs::create_directories(outputDir);
   }
-  std::set<std::string> written;
+  std::vector<std::string> names;
   for (const kiln::runtime::TensorInfo &info : session.outputs()) {
-    kiln::runtime::Tensor value = session.output(info.name);
-    printSummary(info.name, value);
+    names.push_back(info.name);
+  }
+  std::vector<std::string> files = kiln::runtime::outputFileNames(names);
+  for (size_t i = 0; i < names.size(); ++i) {
+    kiln::runtime::Tensor value = session.output(names[i]);
+    printSummary(names[i], value);
     if (!outputDir.empty()) {
-      // Safe names that collide get -2, -3, ... in output order.
-      std::string base = kiln::runtime::fileNameFor(info.name), file = base;
-      for (int n = 2; !written.insert(file).second; ++n) {
-        file = base + "-" + std::to_string(n);
-      }
-      fs::path path = fs::path(outputDir) / (file + ".npy");
-      kiln::runtime::writeNpy(path.string(), value);
-      fmt::print("{} -> {}\n", info.name, path.string());
+      kiln::runtime::writeNpy((fs::path(outputDir) / files[i]).string(), value);
+      fmt::print("{} -> {}\n", names[i], files[i]);
     }
   }
   if (flags.verbose) {

@@ -187,12 +187,11 @@ int runMain(int argc, char **argv) {
   std::vector<Tensor> inputs(lib.num_inputs);
   std::vector<bool> given(lib.num_inputs, false);
   for (const auto &[name, file] : args.inputs) {
-    int index = -1;
+    std::vector<std::string> names;
     for (int i = 0; i < lib.num_inputs; ++i) {
-      if (name == lib.inputs[i].name) {
-        index = i;
-      }
+      names.push_back(lib.inputs[i].name);
     }
+    int index = kiln::runtime::findInput(names, name);
     if (index < 0) {
       fail("unknown input '" + name + "' (valid: " + validNames(lib) + ")");
     }
@@ -257,13 +256,17 @@ int runMain(int argc, char **argv) {
   if (!args.outputDir.empty()) {
     fs::create_directories(args.outputDir);
   }
+  std::vector<std::string> names;
+  for (int i = 0; i < lib.num_outputs; ++i) {
+    names.push_back(lib.outputs[i].name);
+  }
+  std::vector<std::string> files = kiln::runtime::outputFileNames(names);
   for (int i = 0; i < lib.num_outputs; ++i) {
     printSummary(lib.outputs[i].name, outputs[i]);
     if (!args.outputDir.empty()) {
-      kiln::runtime::writeNpy((fs::path(args.outputDir) /
-                               (std::string(lib.outputs[i].name) + ".npy"))
-                                  .string(),
+      kiln::runtime::writeNpy((fs::path(args.outputDir) / files[i]).string(),
                               outputs[i]);
+      std::printf("%s -> %s\n", lib.outputs[i].name, files[i].c_str());
     }
   }
   if (args.repeat > 1) {

@@ -1,6 +1,8 @@
 #include "CheckedSize.h"
 #include "kiln/runtime/Runtime.h"
 
+#include <set>
+
 namespace kiln::runtime {
 
 const char *dtypeName(DType dtype) {
@@ -65,6 +67,39 @@ std::string fileNameFor(const std::string &tensorName) {
     name[0] = '_';
   }
   return name;
+}
+
+std::vector<std::string> outputFileNames(const std::vector<std::string> &names) {
+  std::set<std::string> taken;
+  std::vector<std::string> files;
+  for (const std::string &name : names) {
+    std::string base = fileNameFor(name), file = base;
+    for (int n = 2; !taken.insert(file).second; ++n) {
+      file = base + "-" + std::to_string(n);
+    }
+    files.push_back(file + ".npy");
+  }
+  return files;
+}
+
+int findInput(const std::vector<std::string> &inputNames,
+              const std::string &name) {
+  int match = -1;
+  for (size_t i = 0; i < inputNames.size(); ++i) {
+    if (inputNames[i] == name) {
+      return static_cast<int>(i);
+    }
+  }
+  for (size_t i = 0; i < inputNames.size(); ++i) {
+    if (fileNameFor(inputNames[i]) == name) {
+      if (match >= 0) {
+        throw Error("--input " + name + ": ambiguous, it is the file name of '" +
+                    inputNames[match] + "' and '" + inputNames[i] + "'");
+      }
+      match = static_cast<int>(i);
+    }
+  }
+  return match;
 }
 
 } // namespace kiln::runtime

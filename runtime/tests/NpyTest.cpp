@@ -44,6 +44,18 @@ TEST(FileNameFor, ReplacesWhatIsNotPortable) {
   EXPECT_EQ(fileNameFor("\xc3\xa9t\xc3\xa9"), "__t__"); // UTF-8 bytes
 }
 
+TEST(FileNameFor, OutputFilesAreUniqueAndInputsFoundBySafeName) {
+  EXPECT_EQ(outputFileNames({"gpu_0/y", "gpu_0:y", "z", "gpu_0_y"}),
+            (std::vector<std::string>{"gpu_0_y.npy", "gpu_0_y-2.npy", "z.npy",
+                                      "gpu_0_y-3.npy"}));
+  std::vector<std::string> inputs = {"gpu_0/data_0", "label", "a/b", "a:b"};
+  EXPECT_EQ(findInput(inputs, "label"), 1);
+  EXPECT_EQ(findInput(inputs, "gpu_0_data_0"), 0);
+  EXPECT_EQ(findInput(inputs, "a:b"), 3); // the exact name first
+  EXPECT_EQ(findInput(inputs, "nothing"), -1);
+  EXPECT_THROW(findInput(inputs, "a_b"), Error);
+}
+
 TEST(Npy, RoundTrip) {
   std::string dir = tempDir();
   Tensor f({2, 3}, DType::F32);

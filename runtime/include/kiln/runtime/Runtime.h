@@ -70,6 +70,15 @@ uint64_t hashName(const std::string &name); // FNV-1a, for per-tensor seeds
 // and a leading '.' does too (no hidden files, no ".."); "" becomes "_".
 // ONNX's "gpu_0/softmax_1" is written as gpu_0_softmax_1.npy.
 std::string fileNameFor(const std::string &tensorName);
+// The files `--output DIR` writes (kiln run and AOT executables), one per
+// output in order: fileNameFor(name) + ".npy", with -2, -3, ... before the
+// extension where safe names collide.
+std::vector<std::string> outputFileNames(const std::vector<std::string> &names);
+// The input an `--input NAME=...` means: the one named NAME, else the one
+// whose fileNameFor is NAME; -1 if none. Throws Error if NAME is the safe
+// name of two inputs.
+int findInput(const std::vector<std::string> &inputNames,
+              const std::string &name);
 
 // A parameter initializer (plan field `init`, table in docs/ops.md).
 // fanIn/fanOut of 0 mean "derive from the shape" (PyTorch's convention;
