@@ -176,9 +176,15 @@ std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
 // is the output's [N, O].
 struct DenseFuncs {
   std::vector<Halide::ImageParam> inputs;
-  Halide::Var o{"o"}, n{"n"};
+  Halide::Var o{"o"}, n{"n"}, lane{"lane"};
   Halide::RDom k;
   Halide::Func weightT{"weight_t"}, acc{"acc"}, out{"out"};
+  // The rows form (dense at batch 1-2, a matrix-vector product): no weightT;
+  // part(lane, o, n) sums x * weight along K in 16-lane vectors of a weight
+  // row, then acc adds the lanes (k: the vectors, lanes: the lanes).
+  bool rows = false;
+  Halide::Func part{"part"};
+  Halide::RDom lanes;
 };
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Halide::Target &target);

@@ -38,14 +38,35 @@ Window readWindow(const KernelSpec &s, int64_t kh, int64_t kw,
   return w;
 }
 
+// The rows form. Target: x86-64 AVX-512, 2 cores. Memory bound (every
+// weight is read once): parallel over blocks of 8 outputs, whose 8 x batch
+// partial-sum vectors stay in registers while one x vector feeds them all.
+void scheduleDenseRows(DenseFuncs &f, int outFeatures) {
+  Var oo("oo"), oi("oi");
+  f.out.split(f.o, oo, oi, std::min(outFeatures, 8), TailStrategy::ShiftInwards)
+      .reorder(oi, f.n, oo)
+      .parallel(oo);
+  f.acc.compute_at(f.out, oo);
+  f.part.compute_at(f.out, oo).vectorize(f.lane);
+  f.part.update()
+      .reorder(f.lane, f.o, f.n, f.k)
+      .vectorize(f.lane)
+      .unroll(f.o)
+      .unroll(f.n);
+}
+
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. Register tile of 2 vectors of
 // output features x 4 batch rows (8 zmm accumulators), K innermost-but-one;
 // the transposed weight slice of a column block is built once per parallel
 // task and stays in L2. [64,784]x[128,784]: see docs/codegen.md for numbers.
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Target &target) {
-  int vec = target.natural_vector_size<float>();
   int outFeatures = static_cast<int>(shape[1]);
+  if (f.rows) {
+    scheduleDenseRows(f, outFeatures);
+    return;
+  }
+  int vec = target.natural_vector_size<float>();
   int batch = static_cast<int>(shape[0]);
   int ov = vectorWidthFor(outFeatures, vec);
   int oTile = outFeatures >= 2 * vec ? 2 * vec : ov;
@@ -136,24 +157,37 @@ void validateDense(const KernelSpec &s) {
 }
 
 DenseFuncs defineDense(const KernelSpec &s, const std::vector<ImageParam> &in,
-                       const Epilogue &epilogue) {
+                       const Epilogue &epilogue, const Target &target) {
   DenseFuncs f;
   ImageParam x = in[0];
   ImageParam w = in[1];
   f.inputs = {x, w};
   int k = static_cast<int>(s.inputs[0].shape[1]);
-  f.k = RDom(0, k, "k");
-  // weight [O,K] transposed so that the output feature is the unit stride.
-  Var kv("kv");
-  f.weightT(f.o, kv) = w(kv, f.o);
+  int vec = target.natural_vector_size<float>();
+  Expr bias = 0.0f;
   if (in.size() == 3) {
-    ImageParam b = in[2];
-    f.inputs.push_back(b);
-    f.acc(f.o, f.n) = b(f.o);
-  } else {
-    f.acc(f.o, f.n) = 0.0f;
+    f.inputs.push_back(in[2]);
+    bias = in[2](f.o);
   }
-  f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
+  // At batch 1-2 the weights are read once: each output is a dot product
+  // along a weight row (contiguous), with no per-call transposition.
+  f.rows = s.inputs[0].shape[0] <= 2 && k % vec == 0;
+  if (f.rows) {
+    f.k = RDom(0, k / vec, "k");
+    f.lanes = RDom(0, vec, "lanes");
+    Expr at = f.k * vec + f.lane;
+    f.part(f.lane, f.o, f.n) = 0.0f;
+    f.part(f.lane, f.o, f.n) += x(at, f.n) * w(at, f.o);
+    f.acc(f.o, f.n) = bias;
+    f.acc(f.o, f.n) += f.part(f.lanes, f.o, f.n);
+  } else {
+    f.k = RDom(0, k, "k");
+    // weight [O,K] transposed so that the output feature is the unit stride.
+    Var kv("kv");
+    f.weightT(f.o, kv) = w(kv, f.o);
+    f.acc(f.o, f.n) = bias;
+    f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
+  }
   f.out(f.o, f.n) = epilogue ? epilogue(f.acc(f.o, f.n), {f.o, f.n})
                              : Expr(f.acc(f.o, f.n));
   constrainOutput(f.out, s.outputs[0]);
@@ -161,8 +195,8 @@ DenseFuncs defineDense(const KernelSpec &s, const std::vector<ImageParam> &in,
 }
 
 Kernel buildDense(const KernelSpec &s, const Target &target) {
-  DenseFuncs f =
-      defineDense(s, layerInputs(s, {"x", "weight", "bias"}), Epilogue());
+  DenseFuncs f = defineDense(s, layerInputs(s, {"x", "weight", "bias"}),
+                             Epilogue(), target);
   scheduleDense(f, s.outputs[0].shape, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }
@@ -556,7 +590,7 @@ Kernel buildLayerNorm(const KernelSpec &s, const Target &target) {
 Func buildDenseWithEpilogue(const KernelSpec &s,
                             const std::vector<ImageParam> &in,
                             const Epilogue &epilogue, const Target &target) {
-  DenseFuncs f = defineDense(s, in, epilogue);
+  DenseFuncs f = defineDense(s, in, epilogue, target);
   scheduleDense(f, s.outputs[0].shape, target);
   return f.out;
 }
