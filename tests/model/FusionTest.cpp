@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 namespace rt = kiln::runtime;
@@ -90,6 +91,68 @@ void expectSameResults(const std::string &path, kiln::compiler::Mode mode,
       }
     }
   }
+}
+
+// The labels of a compiled plan's kernel calls, load-time calls included:
+// "fused epilogue: conv2d+relu", "fold_batch_norm", "dense", ...
+std::multiset<std::string> callLabels(const std::string &path,
+                                      kiln::compiler::Mode mode, int64_t batch,
+                                      Fusion fusion) {
+  kiln::compiler::CompileOptions options;
+  options.mode = mode;
+  options.batch = batch;
+  options.fusion = fusion != Fusion::Off;
+  options.foldBatchNorm = fusion != Fusion::NoBatchNormFolding;
+  options.training.loss = "mse";
+  options.cacheDir = kiln::testing::cacheDir();
+  auto compiled = kiln::compiler::compileModel(path, options);
+  std::multiset<std::string> labels;
+  for (const rt::PlanCall &call : compiled.plan->calls) {
+    labels.insert(call.label);
+  }
+  return labels;
+}
+
+std::string listed(const std::multiset<std::string> &labels) {
+  std::string text;
+  for (const std::string &label : labels) {
+    text += "\n  " + label;
+  }
+  return text;
+}
+
+// kiln-fuse forms the groups it is meant to: the results above would also
+// agree if it fused nothing.
+TEST(FusionTest, ExpectedGroupsExist) {
+  using kiln::compiler::Mode;
+  std::string cnn = std::string(KILN_EXAMPLES_DIR) + "/cnn.mlir";
+  auto labels = callLabels(cnn, Mode::Inference, 3, Fusion::On);
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+relu"), 2u) << listed(labels);
+  EXPECT_EQ(labels.count("fused epilogue: dense+relu"), 1u) << listed(labels);
+  EXPECT_EQ(labels.count("fold_batch_norm"), 2u) << listed(labels);
+  EXPECT_EQ(labels.count("batch_norm"), 0u) << listed(labels);
+
+  labels = callLabels(cnn, Mode::Inference, 3, Fusion::NoBatchNormFolding);
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+batch_norm+relu"), 2u)
+      << listed(labels);
+
+  labels = callLabels(cnn, Mode::Inference, 3, Fusion::Off);
+  for (const std::string &label : labels) {
+    EXPECT_EQ(label.find("fused"), std::string::npos) << listed(labels);
+  }
+
+  labels = callLabels(std::string(KILN_SOURCE_DIR) +
+                          "/bench/models/resnet_basic_block64.mlir",
+                      Mode::Inference, 1, Fusion::On);
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+relu"), 1u) << listed(labels);
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+add+relu"), 1u)
+      << listed(labels);
+
+  labels = callLabels(std::string(KILN_TEST_INPUTS_DIR) + "/grad_cnn.mlir",
+                      Mode::Gradients, 0, Fusion::On);
+  EXPECT_GE(labels.count("fused prologue: activation_grad+batch_norm_grad"),
+            1u)
+      << listed(labels);
 }
 
 TEST(FusionTest, ExamplesInference) {
