@@ -1,0 +1,254 @@
+//===- Bench.cpp - kiln bench ---===//
+#include "Cli.h"
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace kiln::cli {
+namespace {
+
+// The median of `values` (the upper one of an even count).
+double medianOf(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+
+// Per-call median times of `runs` profiled runs, summed per kernel (one
+// row per distinct compiled kernel: its label, e.g. a fused kernel's ops,
+// and output shape), longest first, with the rate each reached: GFLOP/s
+// (the counted flops, see KernelSpec::flops) and GB/s (the bytes of the
+// calls' inputs and outputs, a lower bound of their memory traffic).
+nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
+  std::vector<std::vector<double>> perCall;
+  std::vector<kiln::runtime::CallTime> last;
+  for (int i = 0; i < runs; ++i) {
+    last = session.profile();
+    perCall.resize(last.size());
+    for (size_t c = 0; c < last.size(); ++c) {
+      perCall[c].push_back(last[c].seconds * 1e3);
+    }
+  }
+  struct Group {
+    std::string label, shape;
+    int calls = 0;
+    double ms = 0;
+    double flops = 0, bytes = 0;
+  };
+  std::map<std::string, Group> byKernel;
+  for (size_t c = 0; c < last.size(); ++c) {
+    Group &group = byKernel[last[c].kernel];
+    group.label = last[c].label;
+    group.shape = fmt::format("{}", fmt::join(last[c].shape, "x"));
+    ++group.calls;
+    group.ms += medianOf(perCall[c]);
+    group.flops += static_cast<double>(last[c].flops);
+    group.bytes += static_cast<double>(last[c].bytes);
+  }
+  std::vector<Group> rows;
+  for (auto &entry : byKernel) {
+    rows.push_back(std::move(entry.second));
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const Group &a, const Group &b) { return a.ms > b.ms; });
+  nlohmann::json out = nlohmann::json::array();
+  for (const Group &group : rows) {
+    double seconds = group.ms * 1e-3;
+    auto rate = [&](double count) {
+      return seconds > 0 ? count / seconds * 1e-9 : 0.0;
+    };
+    out.push_back({{"label", group.label},
+                   {"shape", group.shape},
+                   {"calls", group.calls},
+                   {"median_ms", group.ms},
+                   {"flops", group.flops},
+                   {"gflop_per_s", rate(group.flops)},
+                   {"gbyte_per_s", rate(group.bytes)}});
+  }
+  return out;
+}
+
+// One compiled plan being timed.
+struct BenchCase {
+  CompileOptions options;
+  kiln::compiler::CompiledModel compiled;
+  std::optional<kiln::runtime::Session> session;
+  std::vector<double> ms;
+
+  double timeOneRun() {
+    auto start = std::chrono::steady_clock::now();
+    session->run();
+    double took = std::chrono::duration<double, std::milli>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    ms.push_back(took);
+    return took;
+  }
+  double median() const { return medianOf(ms); }
+  double min() const { return *std::min_element(ms.begin(), ms.end()); }
+  nlohmann::json json() const {
+    return {{"fusion", options.fusion},   {"median_ms", median()},
+            {"min_ms", min()},            {"kernels", compiled.calls},
+            {"load_time_kernels", compiled.loadTimeCalls}};
+  }
+};
+
+// Compiles the model (inference, or the training step with --train) and
+// readies a session on seeded random inputs, warmed up.
+void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
+                      BenchCase &c) {
+  if (bench.train) {
+    c.options.mode = kiln::compiler::Mode::Train;
+    c.options.training.loss = bench.loss;
+    c.options.training.optimizer = "adam";
+  }
+  c.compiled = compileReported(flags.model, c.options, flags.verbose);
+  c.session.emplace(kiln::runtime::Session::load(*c.compiled.plan));
+  kiln::runtime::Session &session = *c.session;
+  session.prepare();
+  if (bench.train) {
+    kiln::runtime::Tensor scalar({}, kiln::runtime::DType::F32);
+    scalar.f32()[0] = 1e-3f;
+    session.setInput("lr", scalar);
+    scalar.f32()[0] = 1.0f;
+    session.setInput("step", scalar);
+  }
+  session.fillMissingInputs(0);
+  for (int i = 0; i < 3; ++i) {
+    session.run(); // warm-up
+  }
+}
+
+std::string kernelCount(const kiln::compiler::CompiledModel &compiled) {
+  return fmt::format("{} kernel calls{}", compiled.calls,
+                     loadTimeSuffix(compiled.loadTimeCalls));
+}
+
+// --compare-no-fusion: the plan as flagged and its --no-fusion twin, runs
+// alternating (A B A B ...) so that both see the same machine load; the
+// ratio is unfused median / fused median.
+int benchCompare(const CommonFlags &flags, const BenchFlags &bench) {
+  BenchCase fused, unfused;
+  fused.options = flags.options();
+  unfused.options = flags.options();
+  unfused.options.fusion = false;
+  prepareBenchCase(flags, bench, fused);
+  prepareBenchCase(flags, bench, unfused);
+  // Pairs alternate which plan runs first, so neither always runs on a
+  // cache the other warmed.
+  std::vector<double> pairRatios;
+  for (int i = 0; i < bench.runs; ++i) {
+    double a, b;
+    if (i % 2 == 0) {
+      a = fused.timeOneRun();
+      b = unfused.timeOneRun();
+    } else {
+      b = unfused.timeOneRun();
+      a = fused.timeOneRun();
+    }
+    pairRatios.push_back(b / a);
+  }
+  double ratio = unfused.median() / fused.median();
+  // The per-pair ratios: their median and quartiles show how much of the
+  // speedup survives the machine's run-to-run noise.
+  std::sort(pairRatios.begin(), pairRatios.end());
+  auto quantile = [&](double q) {
+    return pairRatios[static_cast<size_t>(q * (pairRatios.size() - 1))];
+  };
+  if (bench.json) {
+    fmt::print("{}\n", nlohmann::json{{"model", flags.model},
+                                      {"train", bench.train},
+                                      {"runs", bench.runs},
+                                      {"fused", fused.json()},
+                                      {"unfused", unfused.json()},
+                                      {"speedup", ratio},
+                                      {"paired_speedup",
+                                       {{"median", quantile(0.5)},
+                                        {"q1", quantile(0.25)},
+                                        {"q3", quantile(0.75)}}}}
+                           .dump());
+    return 0;
+  }
+  for (const BenchCase *c : {&fused, &unfused}) {
+    fmt::print("{} ({}): median {:.3f} ms, min {:.3f} ms over {} runs, {}\n",
+               flags.model, c->options.fusion ? "fused" : "--no-fusion",
+               c->median(), c->min(), bench.runs, kernelCount(c->compiled));
+  }
+  fmt::print("speedup of fusion: {:.3f}x (median --no-fusion / median "
+             "fused, runs alternating)\n",
+             ratio);
+  fmt::print("per-pair speedup: median {:.3f}x, quartiles {:.3f}x-{:.3f}x\n",
+             quantile(0.5), quantile(0.25), quantile(0.75));
+  return 0;
+}
+
+} // namespace
+
+// Times Session::run() of the compiled model (inference, or the training
+// step with --train) on seeded random inputs; --profile adds the time of
+// each kind of kernel call.
+int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
+  if (bench.compare) {
+    return benchCompare(flags, bench);
+  }
+  BenchCase c;
+  c.options = flags.options();
+  prepareBenchCase(flags, bench, c);
+  for (int i = 0; i < bench.runs; ++i) {
+    c.timeOneRun();
+  }
+  nlohmann::json profile;
+  if (bench.profile) {
+    profile = profileCalls(*c.session, bench.runs);
+  }
+  if (bench.json) {
+    nlohmann::json out = c.json();
+    out["model"] = flags.model;
+    out["train"] = bench.train;
+    out["runs"] = bench.runs;
+    if (bench.profile) {
+      out["profile"] = profile;
+    }
+    fmt::print("{}\n", out.dump());
+    return 0;
+  }
+  fmt::print("{}: median {:.3f} ms, min {:.3f} ms over {} runs, {}\n",
+             flags.model, c.median(), c.min(), bench.runs,
+             kernelCount(c.compiled));
+  if (bench.profile) {
+    double total = 0;
+    for (const auto &row : profile) {
+      total += row["median_ms"].get<double>();
+    }
+    fmt::print("{:>10} {:>6} {:>6} {:>8} {:>7}  {}\n", "ms", "%", "calls",
+               "GFLOP/s", "GB/s", "kernel (output shape)");
+    for (const auto &row : profile) {
+      double rowMs = row["median_ms"].get<double>();
+      double gflops = row["gflop_per_s"].get<double>();
+      fmt::print("{:>10.3f} {:>6.1f} {:>6} {:>8} {:>7.1f}  {}\n", rowMs,
+                 total > 0 ? 100 * rowMs / total : 0.0,
+                 row["calls"].get<int>(),
+                 gflops > 0 ? fmt::format("{:.1f}", gflops) : std::string("-"),
+                 row["gbyte_per_s"].get<double>(),
+                 row["label"].get<std::string>() + " (" +
+                     row["shape"].get<std::string>() + ")");
+    }
+    fmt::print("{:>10.3f} {:>6} {:>6} {:>8} {:>7}  (sum of per-call medians)\n",
+               total, "", "", "", "");
+  }
+  return 0;
+}
+
+} // namespace kiln::cli

@@ -1,0 +1,129 @@
+//===- Cli.h - what kiln's subcommands share --------------------------------===//
+//
+// tools/kiln/: one file per subcommand (Run.cpp, Train.cpp, Bench.cpp,
+// Inspect.cpp, Compile.cpp), the flags every one takes and the compile
+// step they share (Cli.cpp), and main.cpp, which declares the command line
+// with CLI11 and dispatches.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_TOOLS_KILN_CLI_H
+#define KILN_TOOLS_KILN_CLI_H
+
+#include "kiln/aot/Aot.h"
+#include "kiln/compiler/Compiler.h"
+#include "kiln/runtime/Runtime.h"
+#include "kiln/runtime/Trainer.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln::cli {
+
+using kiln::compiler::CompileOptions;
+
+// The flags of every subcommand that compiles a model.
+struct CommonFlags {
+  std::string model;
+  int64_t batch = 0;
+  std::string target = "host";
+  std::string cacheDir;
+  bool verbose = false;
+  std::string dumpKernels;
+  bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
+       noBatchNormFolding = false, noPrologueFusion = false;
+
+  void add(CLI::App *cmd) {
+    cmd->add_option("MODEL", model, "Model: kiln dialect .mlir")->required();
+    cmd->add_option("--batch", batch, "Batch size (leading dim of inputs)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--target", target, "Halide target string")
+        ->capture_default_str();
+    cmd->add_option("--cache-dir", cacheDir,
+                    "Kernel cache (default $KILN_CACHE_DIR or ~/.cache/kiln)");
+    cmd->add_flag("-v,--verbose", verbose, "Report compilation and caching");
+    cmd->add_option("--dump-kernels", dumpKernels,
+                    "Write each kernel's Halide .stmt and assembly here");
+    cmd->add_flag("--no-fusion", noFusion, "One kernel per op");
+    cmd->add_flag("--no-epilogue-fusion", noEpilogueFusion,
+                  "Do not fuse elementwise ops into conv2d / dense");
+    cmd->add_flag("--no-elementwise-fusion", noElementwiseFusion,
+                  "Do not fuse chains of elementwise ops");
+    cmd->add_flag("--no-prologue-fusion", noPrologueFusion,
+                  "Do not fuse activation_grad into batch_norm_grad");
+    cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
+                  "Do not fold inference batch norms into conv2d / dense "
+                  "weights (they stay in the conv's epilogue)");
+  }
+
+  CompileOptions options() const {
+    CompileOptions o;
+    o.batch = batch;
+    o.target = target;
+    o.cacheDir = cacheDir;
+    o.verbose = verbose;
+    o.dumpDir = dumpKernels;
+    o.fusion = !noFusion;
+    o.fuseEpilogues = !noEpilogueFusion;
+    o.fuseElementwise = !noElementwiseFusion;
+    o.foldBatchNorm = !noBatchNormFolding;
+    o.fusePrologues = !noPrologueFusion;
+    return o;
+  }
+};
+
+// compileModel, reporting the cache, the pass pipeline (replayable with
+// `kiln-opt --pass-pipeline=...`) and the plan with --verbose.
+kiln::compiler::CompiledModel
+compileReported(const std::string &model,
+                const kiln::compiler::CompileOptions &options, bool verbose);
+kiln::compiler::CompiledModel compile(const CommonFlags &flags);
+// " (+N at load time)", or nothing when N is 0.
+std::string loadTimeSuffix(int count);
+// "NAME: SHAPE min=... max=... mean=..." on stdout.
+void printSummary(const std::string &name, const kiln::runtime::Tensor &t);
+
+// kiln run (Run.cpp).
+int runCommand(const CommonFlags &flags,
+               const std::vector<std::string> &inputs,
+               const std::string &outputDir, uint64_t seed,
+               const std::string &weights);
+
+// kiln train (Train.cpp).
+struct TrainFlags {
+  std::string data;
+  kiln::compiler::TrainingOptions training;
+  kiln::runtime::TrainerOptions trainer;
+  std::optional<double> lr;
+  std::string scale = "none";
+  std::string schedule = "constant";
+  bool noRestoreBest = false;
+};
+int trainCommand(const CommonFlags &common, TrainFlags flags);
+
+// kiln bench (Bench.cpp).
+struct BenchFlags {
+  bool train = false, json = false, profile = false, compare = false;
+  std::string loss = "sparse-cce";
+  int runs = 50;
+};
+int benchCommand(const CommonFlags &flags, const BenchFlags &bench);
+
+// kiln inspect, kiln inspect --memory (Inspect.cpp).
+int inspectCommand(const CommonFlags &flags, bool dot, bool json);
+int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
+                  bool json, std::string svgPath);
+
+// kiln compile (Compile.cpp).
+struct AotFlags {
+  kiln::aot::AotOptions options;
+  std::string weights = "embed";
+};
+int compileCommand(const CommonFlags &common, AotFlags flags);
+
+} // namespace kiln::cli
+
+#endif // KILN_TOOLS_KILN_CLI_H

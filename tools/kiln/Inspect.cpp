@@ -1,0 +1,128 @@
+//===- Inspect.cpp - kiln inspect ---===//
+#include "Cli.h"
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace kiln::cli {
+namespace {
+
+std::string dotEscape(const std::string &s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+} // namespace
+
+// `kiln inspect --memory`: the arena plan of the inference graph or the
+// training step, as numbers (or JSON) plus an SVG picture of the plan.
+int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
+                  bool json, std::string svgPath) {
+  CompileOptions options = flags.options();
+  if (trainStep) {
+    options.mode = kiln::compiler::Mode::Train;
+    options.training.loss = "sparse-cce";
+    options.training.optimizer = "adam";
+    options.training.memoryBudget = budget;
+  }
+  kiln::compiler::MemoryReport report =
+      kiln::compiler::planMemoryReport(flags.model, options);
+  if (svgPath.empty()) {
+    svgPath = fs::path(flags.model).filename().string() +
+              (trainStep ? ".train" : "") + ".memory.svg";
+  }
+  {
+    std::ofstream svg(svgPath);
+    svg << kiln::compiler::memoryPlanSvg(report);
+    if (!svg) {
+      throw kiln::runtime::Error("cannot write '" + svgPath + "'");
+    }
+  }
+  if (json) {
+    fmt::print("{}\n", kiln::compiler::memoryReportJson(report));
+    return 0;
+  }
+  fmt::print("{} ({}): {} kernels\n", flags.model,
+             trainStep ? "training step" : "inference", report.kernelCount);
+  fmt::print("  arena bytes      {:>12}\n", report.arenaBytes);
+  fmt::print("  peak live bytes  {:>12}  (lower bound)\n", report.peakLiveBytes);
+  fmt::print("  naive bytes      {:>12}  (every buffer separate)\n",
+             report.naiveBytes);
+  if (report.rematBytesSaved > 0) {
+    fmt::print("  rematerialized   {:>12} bytes saved, {} FLOPs added per step\n",
+               report.rematBytesSaved, report.rematFlops);
+  }
+  fmt::print("  plan picture     {}\n", svgPath);
+  return 0;
+}
+
+int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
+  kiln::compiler::ModelSummary summary =
+      kiln::compiler::summarizeModel(flags.model, flags.options());
+  if (dot) {
+    fmt::print("digraph kiln {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n");
+    for (size_t i = 0; i < summary.nodes.size(); ++i) {
+      const auto &node = summary.nodes[i];
+      std::string shape = node.name == "kiln.param" ? "note"
+                          : node.name == "input" ? "invhouse"
+                          : node.name == "func.return" ? "house"
+                                                       : "box";
+      fmt::print("  n{} [shape={}, label=\"{}\\n{}\"];\n", i, shape,
+                 dotEscape(node.label), dotEscape(node.result));
+      for (int operand : node.operands) {
+        if (operand >= 0) {
+          fmt::print("  n{} -> n{};\n", operand, i);
+        }
+      }
+    }
+    fmt::print("}}\n");
+    return 0;
+  }
+  if (json) {
+    nlohmann::json out = {{"inputs", summary.inputs},
+                          {"outputs", summary.outputs},
+                          {"kernel_ops", summary.kernelOps},
+                          {"load_time_ops", summary.loadTimeOps},
+                          {"view_ops", summary.viewOps},
+                          {"params", summary.params},
+                          {"parameter_elements", summary.parameterCount}};
+    nlohmann::json ops = nlohmann::json::array();
+    for (const auto &node : summary.nodes) {
+      ops.push_back({{"op", node.name}, {"label", node.label},
+                     {"type", node.result}});
+    }
+    out["ops"] = std::move(ops);
+    fmt::print("{}\n", out.dump());
+    return 0;
+  }
+  fmt::print("model {}\n", flags.model);
+  fmt::print("inputs: {}\noutputs: {}\n", fmt::join(summary.inputs, ", "),
+             fmt::join(summary.outputs, ", "));
+  for (const auto &node : summary.nodes) {
+    fmt::print("  {:<18} {:<24} {}\n", node.name, node.label, node.result);
+  }
+  fmt::print("{} kernel ops{}, {} views, {} parameters ({} elements)\n",
+             summary.kernelOps, loadTimeSuffix(summary.loadTimeOps),
+             summary.viewOps, summary.params, summary.parameterCount);
+  return 0;
+}
+
+} // namespace kiln::cli

@@ -1,0 +1,106 @@
+//===- Train.cpp - kiln train ---===//
+#include "Cli.h"
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace kiln::cli {
+namespace {
+
+// PyTorch has no default learning rate for SGD; these are the usual ones.
+double defaultLearningRate(const std::string &optimizer) {
+  if (optimizer == "adam") {
+    return 1e-3;
+  }
+  if (optimizer == "adadelta") {
+    return 1.0;
+  }
+  return 1e-2;
+}
+
+} // namespace
+
+int trainCommand(const CommonFlags &common, TrainFlags flags) {
+  using namespace kiln::runtime;
+  kiln::runtime::TrainerOptions &options = flags.trainer;
+  options.restoreBest = !flags.noRestoreBest;
+  options.lr = flags.lr.value_or(defaultLearningRate(flags.training.optimizer));
+  static const std::map<std::string, LrSchedule::Kind> schedules = {
+      {"constant", LrSchedule::Constant},
+      {"step", LrSchedule::Step},
+      {"exponential", LrSchedule::Exponential},
+      {"cosine", LrSchedule::Cosine}};
+  options.schedule.kind = schedules.at(flags.schedule);
+
+  DataSplits data = loadData(flags.data);
+  if (flags.scale != "none") {
+    std::vector<Dataset *> others;
+    if (data.test) {
+      others.push_back(&*data.test);
+    }
+    scaleFeatures(flags.scale == "minmax" ? Scaling::MinMax : Scaling::Standard,
+                  data.train, others);
+  }
+  // Plans are compiled for exact batch sizes: the full batch and the
+  // remainders the train / validation / test splits leave.
+  int64_t rows = data.train.size();
+  int64_t trainRows = static_cast<int64_t>(
+      std::floor(rows * (1.0 - options.validationSplit)));
+  int64_t batch = options.batch;
+  auto compileFor = [&](kiln::compiler::Mode mode, int64_t size) {
+    CompileOptions compile = common.options();
+    compile.mode = mode;
+    compile.training = flags.training;
+    compile.batch = size;
+    return compileReported(common.model, compile, common.verbose).plan;
+  };
+  TrainingPlans plans;
+  plans.train = compileFor(kiln::compiler::Mode::Train, batch);
+  plans.eval = compileFor(kiln::compiler::Mode::Eval, batch);
+  if (trainRows % batch != 0) {
+    plans.trainTail = compileFor(kiln::compiler::Mode::Train, trainRows % batch);
+  }
+  std::set<int64_t> evalRemainders;
+  if (rows - trainRows > 0) {
+    evalRemainders.insert((rows - trainRows) % batch);
+  }
+  if (data.test) {
+    evalRemainders.insert(data.test->size() % batch);
+  }
+  evalRemainders.erase(0);
+  for (int64_t remainder : evalRemainders) {
+    kiln::runtime::PlanRef plan =
+        compileFor(kiln::compiler::Mode::Eval, remainder);
+    if (!plans.evalTail) {
+      plans.evalTail = plan;
+    } else {
+      plans.extraEvalTails.push_back(plan);
+    }
+  }
+
+  TrainResult result = kiln::runtime::train(plans, data, options);
+  if (common.verbose && result.steps > 0) {
+    fmt::print(stderr, "kiln: {} steps, {:.3f} ms per step\n", result.steps,
+               result.secondsPerStep * 1e3);
+  }
+  if (result.testLoss) {
+    fmt::print("test_loss={:.6f} test_accuracy={}\n", *result.testLoss,
+               result.testAccuracy ? fmt::format("{:.4f}", *result.testAccuracy)
+                                   : std::string());
+  }
+  return 0;
+}
+
+} // namespace kiln::cli
