@@ -1,18 +1,21 @@
 //===- Compiler.cpp - model file -> plan + kernel library -----------------===//
 //
-// 1. Parse the model (kiln dialect text) and verify it; the first diagnostic
-//    becomes the error message, with file:line:col.
-// 2. Run the inference pipeline (shape inference with the batch, canonicalize,
-//    CSE) and hash the resulting IR with the target: the cache key.
-// 3. On a cache hit, return the stored plan. Otherwise lower the entry
-//    function: each value gets a buffer (input, param, const, view or temp),
-//    each KernelOpInterface op a kernel call with its KernelSpec.
+// 1. The cache key, before anything is parsed: the model file's bytes, the
+//    pass pipeline of the mode printed with its options, the target and the
+//    sources that shape a plan. On a hit, return the stored plan, read once.
+// 2. Otherwise parse (or import) the model and verify it; the first
+//    diagnostic becomes the error message, with file:line:col.
+// 3. Run the pipeline, lower the entry function (Lowering.cpp).
 // 4. Compile the specs with codegen into one library and write the plan
 //    atomically (temp file + rename), so an interrupted run never leaves a
-//    half-written plan in the cache.
+//    half-written plan in the cache; return it in memory.
+//
+// Reports.cpp holds kiln inspect's summary and the memory report.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/compiler/Compiler.h"
+
+#include "CompilerInternal.h"
 
 #include "CompilerSourceHash.h"
 #include "kiln/codegen/Codegen.h"
@@ -52,6 +55,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace kiln::compiler {
+
+using detail::LoadedModel;
+
 namespace {
 
 // Bump when the plan format or lowering changes: old cache entries are then
@@ -60,70 +66,6 @@ constexpr const char *kPlanVersion = "kiln-plan-3";
 
 using support::fnv1a;
 using support::hex16;
-
-std::string shapeString(RankedTensorType type) {
-  std::string s;
-  for (int64_t d : type.getShape()) {
-    s += std::to_string(d) + "x";
-  }
-  return s + (type.getElementType().isInteger(32) ? "i32" : "f32");
-}
-
-void buildPipeline(PassManager &pm, const CompileOptions &options) {
-  if (options.mode == Mode::Inference) {
-    passes::InferencePipelineOptions pipeline;
-    pipeline.batch = options.batch;
-    pipeline.fuse = options.fusion;
-    pipeline.fusion.epilogue = options.fuseEpilogues;
-    pipeline.fusion.elementwise = options.fuseElementwise;
-    pipeline.fusion.prologue = options.fusePrologues;
-    pipeline.foldBatchNorm = options.foldBatchNorm;
-    passes::buildInferencePipeline(pm, pipeline);
-    return;
-  }
-  const TrainingOptions &t = options.training;
-  passes::TrainPipelineOptions pipeline;
-  pipeline.batch = options.batch;
-  pipeline.fuse = options.fusion;
-  pipeline.fusion.epilogue = options.fuseEpilogues;
-  pipeline.fusion.elementwise = options.fuseElementwise;
-  pipeline.fusion.prologue = options.fusePrologues;
-  pipeline.foldBatchNorm = options.foldBatchNorm;
-  pipeline.loss.loss = t.loss;
-  pipeline.loss.delta = t.delta;
-  pipeline.loss.l1 = t.l1;
-  pipeline.loss.l2 = t.l2;
-  pipeline.optimizer.kind = t.optimizer;
-  pipeline.optimizer.momentum = t.momentum;
-  pipeline.optimizer.dampening = t.dampening;
-  pipeline.optimizer.beta1 = t.beta1;
-  pipeline.optimizer.beta2 = t.beta2;
-  pipeline.optimizer.epsilon = t.epsilon;
-  pipeline.optimizer.rho = t.rho;
-  pipeline.optimizer.alpha = t.alpha;
-  pipeline.optimizer.lrDecay = t.lrDecay;
-  pipeline.optimizer.weightDecay = t.weightDecay;
-  pipeline.optimizer.clipValue = t.clipValue;
-  pipeline.optimizer.clipNorm = t.clipNorm;
-  pipeline.memoryBudget = t.memoryBudget;
-  if (options.mode == Mode::Train) {
-    passes::buildTrainPipeline(pm, pipeline);
-  } else if (options.mode == Mode::Gradients) {
-    passes::buildGradientPipeline(pm, pipeline);
-  } else {
-    passes::buildEvalPipeline(pm, pipeline);
-  }
-}
-
-// Owns the context and the parsed, pipelined module.
-struct LoadedModel {
-  MLIRContext context;
-  OwningOpRef<ModuleOp> module;
-  func::FuncOp entry;
-  std::string ir;
-  // Parameter values that come with the model (ONNX initializers).
-  std::map<std::string, runtime::Tensor> weights;
-};
 
 // Imports an ONNX model: its graph as kiln IR, its initializers as weights.
 void importOnnxModel(const std::string &path, const CompileOptions &options,
@@ -189,6 +131,82 @@ void checkModelFile(const std::string &path) {
   }
 }
 
+void writeAtomically(const fs::path &path, const std::string &text) {
+  fs::path temp = path;
+  temp += ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream file(temp, std::ios::binary);
+    file << text;
+    if (!file) {
+      throw Error("cannot write '" + temp.string() + "'");
+    }
+  }
+  fs::rename(temp, path);
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+} // namespace
+
+namespace detail {
+
+std::string shapeString(RankedTensorType type) {
+  std::string s;
+  for (int64_t d : type.getShape()) {
+    s += std::to_string(d) + "x";
+  }
+  return s + (type.getElementType().isInteger(32) ? "i32" : "f32");
+}
+
+void buildPipeline(PassManager &pm, const CompileOptions &options) {
+  if (options.mode == Mode::Inference) {
+    passes::InferencePipelineOptions pipeline;
+    pipeline.batch = options.batch;
+    pipeline.fuse = options.fusion;
+    pipeline.fusion.epilogue = options.fuseEpilogues;
+    pipeline.fusion.elementwise = options.fuseElementwise;
+    pipeline.fusion.prologue = options.fusePrologues;
+    pipeline.foldBatchNorm = options.foldBatchNorm;
+    passes::buildInferencePipeline(pm, pipeline);
+    return;
+  }
+  const TrainingOptions &t = options.training;
+  passes::TrainPipelineOptions pipeline;
+  pipeline.batch = options.batch;
+  pipeline.fuse = options.fusion;
+  pipeline.fusion.epilogue = options.fuseEpilogues;
+  pipeline.fusion.elementwise = options.fuseElementwise;
+  pipeline.fusion.prologue = options.fusePrologues;
+  pipeline.foldBatchNorm = options.foldBatchNorm;
+  pipeline.loss.loss = t.loss;
+  pipeline.loss.delta = t.delta;
+  pipeline.loss.l1 = t.l1;
+  pipeline.loss.l2 = t.l2;
+  pipeline.optimizer.kind = t.optimizer;
+  pipeline.optimizer.momentum = t.momentum;
+  pipeline.optimizer.dampening = t.dampening;
+  pipeline.optimizer.beta1 = t.beta1;
+  pipeline.optimizer.beta2 = t.beta2;
+  pipeline.optimizer.epsilon = t.epsilon;
+  pipeline.optimizer.rho = t.rho;
+  pipeline.optimizer.alpha = t.alpha;
+  pipeline.optimizer.lrDecay = t.lrDecay;
+  pipeline.optimizer.weightDecay = t.weightDecay;
+  pipeline.optimizer.clipValue = t.clipValue;
+  pipeline.optimizer.clipNorm = t.clipNorm;
+  pipeline.memoryBudget = t.memoryBudget;
+  if (options.mode == Mode::Train) {
+    passes::buildTrainPipeline(pm, pipeline);
+  } else if (options.mode == Mode::Gradients) {
+    passes::buildGradientPipeline(pm, pipeline);
+  } else {
+    passes::buildEvalPipeline(pm, pipeline);
+  }
+}
+
 std::unique_ptr<LoadedModel> loadModel(const std::string &path,
                                        const CompileOptions &options) {
   checkModelFile(path);
@@ -229,237 +247,12 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path,
   return model;
 }
 
-std::string argName(func::FuncOp func, unsigned index) {
-  if (auto name = func.getArgAttrOfType<StringAttr>(index, "kiln.name")) {
-    return name.str();
-  }
-  return "input" + std::to_string(index);
-}
+} // namespace detail
 
-std::string resultName(func::FuncOp func, unsigned index) {
-  if (auto name = func.getResultAttrOfType<StringAttr>(index, "kiln.name")) {
-    return name.str();
-  }
-  return "output" + std::to_string(index);
-}
-
-
-codegen::TensorSpec tensorSpec(Value value) {
-  auto type = llvm::cast<RankedTensorType>(value.getType());
-  codegen::TensorSpec spec;
-  spec.shape.assign(type.getShape().begin(), type.getShape().end());
-  spec.dtype = type.getElementType().isInteger(32) ? codegen::DType::I32
-                                                   : codegen::DType::F32;
-  return spec;
-}
-
-// The plan of one entry function, before codegen fills in kernel names.
-struct Lowered {
-  json buffers = json::array();
-  json inputs = json::array();
-  json outputs = json::array();
-  std::vector<codegen::KernelSpec> specs;
-  std::vector<std::vector<int>> callArgs;
-  std::vector<std::string> labels; // kiln::ir::kernelLabel of each call
-  std::vector<bool> once;          // load-time calls (kiln.load_time)
-  int viewOps = 0;
-  json memory = json::object(); // arena_bytes, peak_live_bytes, naive_bytes
-
-  // The plan's "calls" (docs/plan-format.md), kernel names given per call.
-  json callsJson(const std::vector<std::string> &kernelNames) const {
-    json calls = json::array();
-    for (size_t i = 0; i < specs.size(); ++i) {
-      calls.push_back({{"kernel", kernelNames[i]},
-                       {"op", specs[i].op},
-                       {"label", labels[i]},
-                       {"once", static_cast<bool>(once[i])},
-                       {"flops", specs[i].flops()},
-                       {"args", callArgs[i]}});
-    }
-    return calls;
-  }
-};
-
-// The function attributes kiln-plan-memory leaves (absent: not planned).
-constexpr const char *kMemoryAttrs[] = {"arena_bytes", "peak_live_bytes",
-                                        "naive_bytes"};
-
-json initSpec(kiln::ir::ParamOp param) {
-  auto type = llvm::cast<RankedTensorType>(param.getType());
-  ArrayRef<int64_t> shape = type.getShape();
-  int64_t receptive = 1;
-  for (size_t i = 2; i < shape.size(); ++i) {
-    receptive *= shape[i];
-  }
-  int64_t fanIn = shape.size() >= 2 ? shape[1] * receptive
-                                    : (shape.empty() ? 1 : shape[0]);
-  int64_t fanOut = shape.empty() ? 1 : shape[0] * receptive;
-  return json{{"kind", param.getInit().str()},
-              {"fan_in", param.getFanIn().value_or(fanIn)},
-              {"fan_out", param.getFanOut().value_or(fanOut)}};
-}
-
-Lowered lower(func::FuncOp func) {
-  Lowered out;
-  for (const char *key : kMemoryAttrs) {
-    if (auto attr = func->getAttrOfType<IntegerAttr>(std::string("kiln.") + key)) {
-      out.memory[key] = attr.getInt();
-    }
-  }
-  llvm::DenseMap<Value, int> bufferOf;
-  auto addBuffer = [&](Value value, std::string name, const char *kind) {
-    codegen::TensorSpec spec = tensorSpec(value);
-    json buffer = {{"name", std::move(name)},
-                   {"shape", spec.shape},
-                   {"dtype", codegen::dtypeName(spec.dtype)},
-                   {"kind", kind}};
-    out.buffers.push_back(std::move(buffer));
-    int id = static_cast<int>(out.buffers.size()) - 1;
-    bufferOf[value] = id;
-    return id;
-  };
-
-  Block &body = func.getBody().front();
-  for (BlockArgument arg : body.getArguments()) {
-    if (!llvm::isa<RankedTensorType>(arg.getType())) {
-      throw Error("input #" + std::to_string(arg.getArgNumber()) +
-                  " of the model is not a ranked tensor");
-    }
-    out.inputs.push_back(
-        addBuffer(arg, argName(func, arg.getArgNumber()), "input"));
-  }
-
-  // Parameter write-backs run after every other kernel: until then, reads
-  // of the parameter see its old value.
-  std::vector<std::pair<Value, Value>> assigns;
-  // State updates written straight into their parameter: no temp, no copy.
-  llvm::DenseMap<Value, Value> updatesParam;
-  for (auto assign : body.getOps<kiln::ir::AssignOp>()) {
-    if (kiln::ir::isUpdatedInPlace(assign)) {
-      updatesParam[assign.getValue()] = assign.getParam();
-    }
-  }
-  int opIndex = 0;
-  for (Operation &op : body) {
-    ++opIndex;
-    if (auto assign = llvm::dyn_cast<kiln::ir::AssignOp>(op)) {
-      if (!updatesParam.count(assign.getValue())) {
-        assigns.push_back({assign.getValue(), assign.getParam()});
-      }
-      continue;
-    }
-    if (auto ret = llvm::dyn_cast<func::ReturnOp>(op)) {
-      for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
-        out.outputs.push_back(
-            {{"name", resultName(func, i)}, {"buffer", bufferOf.at(value)}});
-      }
-      continue;
-    }
-    std::string name = op.getName().stripDialect().str() + "_" +
-                       std::to_string(opIndex);
-    if (auto param = llvm::dyn_cast<kiln::ir::ParamOp>(op)) {
-      int id = addBuffer(param, param.getName().str(), "param");
-      out.buffers[id]["init"] = initSpec(param);
-      continue;
-    }
-    if (auto constant = llvm::dyn_cast<kiln::ir::ConstantOp>(op)) {
-      int id = addBuffer(constant, name, "const");
-      auto elements = llvm::dyn_cast<DenseElementsAttr>(constant.getValue());
-      if (!elements) {
-        throw Error("constant " + name + " must be a dense elements attribute");
-      }
-      json data = json::array();
-      if (elements.getElementType().isF32()) {
-        for (float v : elements.getValues<float>()) {
-          data.push_back(v);
-        }
-      } else {
-        for (APInt v : elements.getValues<APInt>()) {
-          data.push_back(v.getSExtValue());
-        }
-      }
-      out.buffers[id]["data"] = std::move(data);
-      continue;
-    }
-    if (llvm::isa<kiln::ir::ViewOpInterface>(op)) {
-      int id = addBuffer(op.getResult(0), name, "view");
-      out.buffers[id]["alias"] = bufferOf.at(op.getOperand(0));
-      ++out.viewOps;
-      continue;
-    }
-    auto kernelOp = llvm::dyn_cast<kiln::ir::KernelOpInterface>(op);
-    if (!kernelOp) {
-      std::string text;
-      llvm::raw_string_ostream os(text);
-      os << "op '" << op.getName() << "' at " << op.getLoc()
-         << " cannot be lowered to a kernel";
-      throw Error(os.str());
-    }
-    codegen::KernelSpec spec;
-    spec.op = op.getName().stripDialect().str();
-    FailureOr<json> attrs = kiln::ir::kernelAttributes(&op);
-    if (failed(attrs)) {
-      throw Error("cannot lower " + name + ": invalid attributes");
-    }
-    spec.attrs = std::move(*attrs);
-    std::vector<int> args;
-    for (Value operand : op.getOperands()) {
-      spec.inputs.push_back(tensorSpec(operand));
-      args.push_back(bufferOf.at(operand));
-    }
-    auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("kiln.offsets");
-    for (auto [i, result] : llvm::enumerate(op.getResults())) {
-      spec.outputs.push_back(tensorSpec(result));
-      if (auto param = updatesParam.find(result); param != updatesParam.end()) {
-        int id = bufferOf.at(param->second);
-        bufferOf[result] = id;
-        args.push_back(id);
-        continue;
-      }
-      int id = addBuffer(result, name, "temp");
-      if (offsets && static_cast<int64_t>(i) < offsets.size() &&
-          offsets[i] >= 0) {
-        out.buffers[id]["offset"] = offsets[i];
-      }
-      args.push_back(id);
-    }
-    out.specs.push_back(std::move(spec));
-    out.callArgs.push_back(std::move(args));
-    out.labels.push_back(kiln::ir::kernelLabel(&op));
-    out.once.push_back(op.hasAttr(kiln::ir::kLoadTimeAttr));
-  }
-  for (auto [value, param] : assigns) {
-    codegen::KernelSpec copy;
-    copy.op = "copy";
-    copy.inputs.push_back(tensorSpec(value));
-    copy.outputs.push_back(tensorSpec(param));
-    out.specs.push_back(std::move(copy));
-    out.callArgs.push_back({bufferOf.at(value), bufferOf.at(param)});
-    out.labels.push_back("copy");
-    out.once.push_back(false);
-  }
-  return out;
-}
-
-void writeAtomically(const fs::path &path, const std::string &text) {
-  fs::path temp = path;
-  temp += ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream file(temp, std::ios::binary);
-    file << text;
-    if (!file) {
-      throw Error("cannot write '" + temp.string() + "'");
-    }
-  }
-  fs::rename(temp, path);
-}
-
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-} // namespace
+using detail::buildPipeline;
+using detail::loadModel;
+using detail::lower;
+using detail::Lowered;
 
 int importModel(const std::string &onnxPath, const std::string &irPath,
                 const std::string &weightsPath, int64_t batch) {
@@ -641,215 +434,5 @@ CompiledModel compileModel(const std::string &modelPath,
   return result;
 }
 
-ModelSummary summarizeModel(const std::string &modelPath,
-                            const CompileOptions &options) {
-  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
-  ModelSummary summary;
-  summary.ir = model->ir;
-  func::FuncOp func = model->entry;
-  llvm::DenseMap<Value, int> nodeOf;
-  for (BlockArgument arg : func.getArguments()) {
-    ModelSummary::Op node;
-    node.name = "input";
-    node.label = argName(func, arg.getArgNumber());
-    node.result = shapeString(llvm::cast<RankedTensorType>(arg.getType()));
-    summary.inputs.push_back(node.label);
-    nodeOf[arg] = static_cast<int>(summary.nodes.size());
-    summary.nodes.push_back(node);
-  }
-  for (Operation &op : func.getBody().front()) {
-    ModelSummary::Op node;
-    node.name = op.getName().getStringRef().str();
-    node.label = op.getName().stripDialect().str();
-    for (Value operand : op.getOperands()) {
-      node.operands.push_back(nodeOf.lookup(operand));
-    }
-    if (auto ret = llvm::dyn_cast<func::ReturnOp>(op)) {
-      for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
-        summary.outputs.push_back(resultName(func, i));
-      }
-      node.label = "outputs";
-    } else if (auto param = llvm::dyn_cast<kiln::ir::ParamOp>(op)) {
-      node.label = param.getName().str();
-      ++summary.params;
-      summary.parameterCount +=
-          llvm::cast<RankedTensorType>(param.getType()).getNumElements();
-    } else if (llvm::isa<kiln::ir::ViewOpInterface>(op)) {
-      ++summary.viewOps;
-    } else if (llvm::isa<kiln::ir::KernelOpInterface>(op)) {
-      node.label = kiln::ir::kernelLabel(&op);
-      if (op.hasAttr(kiln::ir::kLoadTimeAttr)) {
-        ++summary.loadTimeOps;
-        node.label += " (load time)";
-      } else {
-        ++summary.kernelOps;
-      }
-    }
-    for (Value result : op.getResults()) {
-      node.result += (node.result.empty() ? "" : ", ") +
-                     shapeString(llvm::cast<RankedTensorType>(result.getType()));
-      nodeOf[result] = static_cast<int>(summary.nodes.size());
-    }
-    summary.nodes.push_back(node);
-  }
-  return summary;
-}
-
-std::string lowerPlanJson(const std::string &modelPath,
-                          const CompileOptions &options) {
-  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
-  Lowered lowered = lower(model->entry);
-  json calls = lowered.callsJson(
-      std::vector<std::string>(lowered.specs.size(), std::string()));
-  json plan = {{"version", 1},
-               {"model", fs::absolute(modelPath).string()},
-               {"buffers", std::move(lowered.buffers)},
-               {"inputs", std::move(lowered.inputs)},
-               {"outputs", std::move(lowered.outputs)},
-               {"calls", std::move(calls)}};
-  plan.update(lowered.memory);
-  return plan.dump(1);
-}
-
-MemoryReport planMemoryReport(const std::string &modelPath,
-                              const CompileOptions &options) {
-  std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
-  func::FuncOp func = model->entry;
-  MemoryReport report;
-  auto intAttr = [&](const char *name) -> int64_t {
-    auto attr = func->getAttrOfType<IntegerAttr>(name);
-    return attr ? attr.getInt() : 0;
-  };
-  report.arenaBytes = intAttr("kiln.arena_bytes");
-  report.peakLiveBytes = intAttr("kiln.peak_live_bytes");
-  report.naiveBytes = intAttr("kiln.naive_bytes");
-  report.rematBytesSaved = intAttr("kiln.remat_bytes_saved");
-  report.rematFlops = intAttr("kiln.remat_flops");
-  llvm::DenseMap<Value, int> bufferOf;
-  int opIndex = 0;
-  for (Operation &op : func.getBody().front()) {
-    ++opIndex;
-    if (llvm::isa<kiln::ir::AssignOp>(op)) {
-      ++report.kernelCount;
-      continue;
-    }
-    if (!llvm::isa<kiln::ir::KernelOpInterface>(op)) {
-      continue;
-    }
-    ++report.kernelCount;
-    auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("kiln.offsets");
-    auto live = op.getAttrOfType<DenseI64ArrayAttr>("kiln.live");
-    auto inPlace = op.getAttrOfType<IntegerAttr>("kiln.in_place");
-    if (!offsets || !live) {
-      throw Error(modelPath + ": the memory plan is missing (op " +
-                  op.getName().getStringRef().str() + ")");
-    }
-    std::string name =
-        op.getName().stripDialect().str() + "_" + std::to_string(opIndex);
-    for (auto [i, result] : llvm::enumerate(op.getResults())) {
-      auto type = llvm::cast<RankedTensorType>(result.getType());
-      MemoryReport::Buffer buffer;
-      buffer.name = i == 0 ? name : name + "#" + std::to_string(i);
-      buffer.op = op.getName().stripDialect().str();
-      buffer.shape.assign(type.getShape().begin(), type.getShape().end());
-      buffer.bytes = (type.getNumElements() * 4 + 63) / 64 * 64;
-      buffer.offset = offsets[i];
-      buffer.first = static_cast<int>(live[2 * i]);
-      buffer.last = static_cast<int>(live[2 * i + 1]);
-      if (inPlace && i == 0) {
-        Value operand = op.getOperand(inPlace.getInt());
-        while (Operation *def = operand.getDefiningOp()) {
-          if (!llvm::isa<kiln::ir::ViewOpInterface>(def)) {
-            break;
-          }
-          operand = def->getOperand(0);
-        }
-        buffer.inPlaceOf = bufferOf.lookup(operand);
-      }
-      bufferOf[result] = static_cast<int>(report.buffers.size());
-      report.buffers.push_back(std::move(buffer));
-    }
-  }
-  return report;
-}
-
-std::string memoryReportJson(const MemoryReport &report) {
-  json buffers = json::array();
-  for (const MemoryReport::Buffer &b : report.buffers) {
-    json entry = {{"name", b.name},   {"op", b.op},         {"shape", b.shape},
-                  {"bytes", b.bytes}, {"offset", b.offset}, {"first", b.first},
-                  {"last", b.last}};
-    if (b.inPlaceOf >= 0) {
-      entry["in_place_of"] = report.buffers[b.inPlaceOf].name;
-    }
-    buffers.push_back(std::move(entry));
-  }
-  json out = {{"arena_bytes", report.arenaBytes},
-              {"peak_live_bytes", report.peakLiveBytes},
-              {"naive_bytes", report.naiveBytes},
-              {"kernel_count", report.kernelCount},
-              {"remat_bytes_saved", report.rematBytesSaved},
-              {"remat_flops", report.rematFlops},
-              {"buffers", std::move(buffers)}};
-  return out.dump();
-}
-
-std::string memoryPlanSvg(const MemoryReport &report) {
-  // Kernel steps across, arena offsets up; one rectangle per arena buffer.
-  const double left = 90, top = 40, width = 960, height = 540;
-  int steps = std::max(report.kernelCount, 1);
-  double arena = std::max<double>(report.arenaBytes, 1);
-  double stepWidth = width / steps;
-  auto escape = [](const std::string &text) {
-    std::string out;
-    for (char c : text) {
-      out += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;"
-             : c == '"' ? "&quot;" : std::string(1, c);
-    }
-    return out;
-  };
-  std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\""
-      << left + width + 20 << "\" height=\"" << top + height + 50
-      << "\" font-family=\"sans-serif\" font-size=\"10\">\n";
-  svg << "<text x=\"" << left << "\" y=\"20\" font-size=\"13\">arena "
-      << report.arenaBytes << " B, peak live " << report.peakLiveBytes
-      << " B, naive " << report.naiveBytes << " B</text>\n";
-  svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << width
-      << "\" height=\"" << height
-      << "\" fill=\"none\" stroke=\"#888\"/>\n";
-  for (const MemoryReport::Buffer &b : report.buffers) {
-    if (b.offset < 0) {
-      continue;
-    }
-    double x = left + b.first * stepWidth;
-    double w = (b.last - b.first + 1) * stepWidth;
-    double y = top + height * (1 - (b.offset + b.bytes) / arena);
-    double h = height * b.bytes / arena;
-    unsigned hue = static_cast<unsigned>(fnv1a(b.op) % 360);
-    svg << "<g><title>" << escape(b.name) << ": " << b.bytes << " B at "
-        << b.offset << ", steps " << b.first << "-" << b.last
-        << "</title><rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << w
-        << "\" height=\"" << h << "\" fill=\"hsl(" << hue
-        << ",60%,75%)\" stroke=\"#333\" stroke-width=\"0.5\"/>";
-    if (h >= 10 && w >= 6.0 * b.name.size()) {
-      svg << "<text x=\"" << x + 2 << "\" y=\"" << y + h / 2 + 3 << "\">"
-          << escape(b.name) << "</text>";
-    }
-    svg << "</g>\n";
-  }
-  svg << "<text x=\"" << left + width / 2 << "\" y=\"" << top + height + 30
-      << "\" text-anchor=\"middle\">kernel step (0-" << steps - 1
-      << ")</text>\n";
-  svg << "<text x=\"" << left - 5 << "\" y=\"" << top + height
-      << "\" text-anchor=\"end\">0</text>\n";
-  svg << "<text x=\"" << left - 5 << "\" y=\"" << top + 10
-      << "\" text-anchor=\"end\">" << report.arenaBytes << "</text>\n";
-  svg << "<text x=\"20\" y=\"" << top + height / 2
-      << "\" transform=\"rotate(-90 20 " << top + height / 2
-      << ")\" text-anchor=\"middle\">arena offset (bytes)</text>\n";
-  svg << "</svg>\n";
-  return svg.str();
-}
 
 } // namespace kiln::compiler
