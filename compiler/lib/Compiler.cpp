@@ -162,25 +162,24 @@ std::string shapeString(RankedTensorType type) {
 }
 
 void buildPipeline(PassManager &pm, const CompileOptions &options) {
-  if (options.mode == Mode::Inference) {
-    passes::InferencePipelineOptions pipeline;
+  // The options both pipelines take.
+  auto common = [&](auto &pipeline) {
     pipeline.batch = options.batch;
     pipeline.fuse = options.fusion;
     pipeline.fusion.epilogue = options.fuseEpilogues;
     pipeline.fusion.elementwise = options.fuseElementwise;
     pipeline.fusion.prologue = options.fusePrologues;
     pipeline.foldBatchNorm = options.foldBatchNorm;
+  };
+  if (options.mode == Mode::Inference) {
+    passes::InferencePipelineOptions pipeline;
+    common(pipeline);
     passes::buildInferencePipeline(pm, pipeline);
     return;
   }
   const TrainingOptions &t = options.training;
   passes::TrainPipelineOptions pipeline;
-  pipeline.batch = options.batch;
-  pipeline.fuse = options.fusion;
-  pipeline.fusion.epilogue = options.fuseEpilogues;
-  pipeline.fusion.elementwise = options.fuseElementwise;
-  pipeline.fusion.prologue = options.fusePrologues;
-  pipeline.foldBatchNorm = options.foldBatchNorm;
+  common(pipeline);
   pipeline.loss.loss = t.loss;
   pipeline.loss.delta = t.delta;
   pipeline.loss.l1 = t.l1;

@@ -25,8 +25,9 @@ struct Run {
 
 enum class Fusion { Off, On, NoBatchNormFolding };
 
-Run run(const std::string &path, kiln::compiler::Mode mode, int64_t batch,
-        Fusion fusion) {
+kiln::compiler::CompiledModel compile(const std::string &path,
+                                      kiln::compiler::Mode mode, int64_t batch,
+                                      Fusion fusion) {
   kiln::compiler::CompileOptions options;
   options.mode = mode;
   options.batch = batch;
@@ -34,7 +35,12 @@ Run run(const std::string &path, kiln::compiler::Mode mode, int64_t batch,
   options.foldBatchNorm = fusion != Fusion::NoBatchNormFolding;
   options.training.loss = "mse";
   options.cacheDir = kiln::testing::cacheDir();
-  auto compiled = kiln::compiler::compileModel(path, options);
+  return kiln::compiler::compileModel(path, options);
+}
+
+Run run(const std::string &path, kiln::compiler::Mode mode, int64_t batch,
+        Fusion fusion) {
+  auto compiled = compile(path, mode, batch, fusion);
   rt::SessionOptions sessionOptions;
   sessionOptions.seed = 5;
   rt::Session session = rt::Session::load(*compiled.plan, sessionOptions);
@@ -98,14 +104,7 @@ void expectSameResults(const std::string &path, kiln::compiler::Mode mode,
 std::multiset<std::string> callLabels(const std::string &path,
                                       kiln::compiler::Mode mode, int64_t batch,
                                       Fusion fusion) {
-  kiln::compiler::CompileOptions options;
-  options.mode = mode;
-  options.batch = batch;
-  options.fusion = fusion != Fusion::Off;
-  options.foldBatchNorm = fusion != Fusion::NoBatchNormFolding;
-  options.training.loss = "mse";
-  options.cacheDir = kiln::testing::cacheDir();
-  auto compiled = kiln::compiler::compileModel(path, options);
+  auto compiled = compile(path, mode, batch, fusion);
   std::multiset<std::string> labels;
   for (const rt::PlanCall &call : compiled.plan->calls) {
     labels.insert(call.label);
