@@ -385,4 +385,9 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   return result;
 }
 
+std::string describeCodegen() {
+  return std::string("Halide ") + KILN_HALIDE_VERSION + ", host target " +
+         Halide::get_host_target().to_string();
+}
+
 } // namespace kiln::codegen

@@ -36,6 +36,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/xxhash.h"
 
@@ -271,6 +272,12 @@ int importModel(const std::string &onnxPath, const std::string &irPath,
     runtime::writeSafetensors(weightsPath, model.weights);
   }
   return static_cast<int>(model.weights.size());
+}
+
+std::string versionText() {
+  return std::string("kiln ") + KILN_VERSION + " (sources " +
+         KILN_COMPILER_SOURCE_HASH + ")\nMLIR " + LLVM_VERSION_STRING + "\n" +
+         codegen::describeCodegen();
 }
 
 std::string defaultCacheDir() {

@@ -37,7 +37,8 @@ struct CommonFlags {
        noBatchNormFolding = false, noPrologueFusion = false;
 
   void add(CLI::App *cmd) {
-    cmd->add_option("MODEL", model, "Model: kiln dialect .mlir")->required();
+    cmd->add_option("MODEL", model, "Model: kiln dialect .mlir or .onnx")
+        ->required();
     cmd->add_option("--batch", batch, "Batch size (leading dim of inputs)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--target", target, "Halide target string")

@@ -33,7 +33,8 @@ std::string dotEscape(const std::string &s) {
 } // namespace
 
 // `kiln inspect --memory`: the arena plan of the inference graph or the
-// training step, as numbers (or JSON) plus an SVG picture of the plan.
+// training step, as numbers (or JSON), and with --memory-svg an SVG picture
+// of the plan.
 int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
                   bool json, std::string svgPath) {
   CompileOptions options = flags.options();
@@ -45,11 +46,8 @@ int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
   }
   kiln::compiler::MemoryReport report =
       kiln::compiler::planMemoryReport(flags.model, options);
-  if (svgPath.empty()) {
-    svgPath = fs::path(flags.model).filename().string() +
-              (trainStep ? ".train" : "") + ".memory.svg";
-  }
-  {
+  // The picture only where asked for: inspect writes no file unasked.
+  if (!svgPath.empty()) {
     std::ofstream svg(svgPath);
     svg << kiln::compiler::memoryPlanSvg(report);
     if (!svg) {
@@ -70,7 +68,9 @@ int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
     fmt::print("  rematerialized   {:>12} bytes saved, {} FLOPs added per step\n",
                report.rematBytesSaved, report.rematFlops);
   }
-  fmt::print("  plan picture     {}\n", svgPath);
+  if (!svgPath.empty()) {
+    fmt::print("  plan picture     {}\n", svgPath);
+  }
   return 0;
 }
 

@@ -20,8 +20,17 @@
 using namespace kiln::cli;
 
 int main(int argc, char **argv) {
-  CLI::App app{"kiln: compile and run neural-network models"};
+  CLI::App app{"kiln: compile and run neural-network models\n\n"
+               "  kiln run model.onnx --output out/\n"
+               "  kiln train examples/cnn.mlir --data fashion-mnist "
+               "--loss sparse-cce --epochs 5\n"
+               "  kiln bench model.onnx --batch 8 --profile\n"
+               "  kiln inspect examples/cnn.mlir --memory\n"
+               "  kiln compile model.onnx -o bundle/ --exe\n"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] {
+    return kiln::compiler::versionText();
+  });
 
   CommonFlags runFlags;
   std::vector<std::string> inputs;
@@ -150,7 +159,7 @@ int main(int argc, char **argv) {
   inspect->add_option("--memory-budget", inspectBudget,
                       "Training: rematerialize until the arena fits (bytes)");
   inspect->add_option("--memory-svg", memorySvg,
-                      "Where to draw the plan (default MODEL.memory.svg)");
+                      "Also draw the plan as SVG into this file");
 
   CommonFlags compileCommon;
   AotFlags aotFlags;
@@ -185,9 +194,14 @@ int main(int argc, char **argv) {
         ->capture_default_str();
   }
 
+  if (argc == 1) { // usage, once, instead of CLI11's bare message
+    app.name("kiln");
+    std::cerr << app.help() << "error: a subcommand is required\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp &e) {
+  } catch (const CLI::Success &e) { // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError &e) {
     std::cerr << "error: " << e.what() << "\n";

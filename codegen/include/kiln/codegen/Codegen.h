@@ -66,6 +66,9 @@ CompiledLibrary compileKernels(const std::vector<KernelSpec> &specs,
 // attributes early). Throws Error.
 void validateSpec(const KernelSpec &spec);
 
+// "Halide 14.0.0, host target x86-64-linux-avx512..." for `kiln --version`.
+std::string describeCodegen();
+
 } // namespace kiln::codegen
 
 #endif // KILN_CODEGEN_CODEGEN_H

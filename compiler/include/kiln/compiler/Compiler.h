@@ -95,6 +95,10 @@ CompiledModel compileModel(const std::string &modelPath,
 int importModel(const std::string &onnxPath, const std::string &irPath,
                 const std::string &weightsPath, int64_t batch);
 
+// `kiln --version`: kiln's, MLIR's and Halide's versions and the host
+// target, one per line.
+std::string versionText();
+
 // Default cache directory ($KILN_CACHE_DIR, else ~/.cache/kiln).
 std::string defaultCacheDir();
 
