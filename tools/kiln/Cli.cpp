@@ -65,4 +65,48 @@ std::string loadTimeSuffix(int count) {
   return count ? fmt::format(" (+{} at load time)", count) : std::string();
 }
 
+namespace {
+
+// The number in `text`, or nullopt when it is not one.
+std::optional<double> number(const std::string &text) {
+  try {
+    size_t used = 0;
+    double value = std::stod(text, &used);
+    if (used == text.size()) {
+      return value;
+    }
+  } catch (const std::exception &) {
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+CLI::Validator atLeast(double low) {
+  return CLI::Validator(
+      [low](std::string &text) -> std::string {
+        std::optional<double> value = number(text);
+        if (!value) {
+          return "must be a number, got '" + text + "'";
+        }
+        return *value >= low ? std::string()
+                             : fmt::format("must be >= {}, got {}", low, text);
+      },
+      fmt::format(">= {}", low));
+}
+
+CLI::Validator between(double low, double high) {
+  return CLI::Validator(
+      [low, high](std::string &text) -> std::string {
+        std::optional<double> value = number(text);
+        if (!value) {
+          return "must be a number, got '" + text + "'";
+        }
+        return *value >= low && *value <= high
+                   ? std::string()
+                   : fmt::format("must be in [{}, {}], got {}", low, high, text);
+      },
+      fmt::format("in [{}, {}]", low, high));
+}
+
 } // namespace kiln::cli

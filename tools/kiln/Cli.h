@@ -25,6 +25,11 @@ namespace kiln::cli {
 
 using kiln::compiler::CompileOptions;
 
+// Range checks that read like "--batch: must be >= 1, got 0" (CLI11's own
+// print the range up to the largest double).
+CLI::Validator atLeast(double low);
+CLI::Validator between(double low, double high);
+
 // The flags of every subcommand that compiles a model.
 struct CommonFlags {
   std::string model;
@@ -40,7 +45,7 @@ struct CommonFlags {
     cmd->add_option("MODEL", model, "Model: kiln dialect .mlir or .onnx")
         ->required();
     cmd->add_option("--batch", batch, "Batch size (leading dim of inputs)")
-        ->check(CLI::PositiveNumber);
+        ->check(atLeast(1));
     cmd->add_option("--target", target, "Halide target string")
         ->capture_default_str();
     cmd->add_option("--cache-dir", cacheDir,

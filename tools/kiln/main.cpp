@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
                          "Learning rate (default: 1e-3 adam, 1.0 adadelta, "
                          "else 1e-2)");
     trainApp->add_option("--epochs", o.epochs, "Epochs")
-        ->check(CLI::PositiveNumber)->capture_default_str();
+        ->check(atLeast(1))->capture_default_str();
     trainApp->add_option("--steps", o.maxSteps, "Stop after N steps");
     trainApp->add_option("--seed", o.seed, "Seed for weights, shuffling, dropout");
     trainApp->add_flag("--shuffle,!--no-shuffle", o.shuffle,
@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
                          "Per-epoch CSV (and a .svg plot next to it)");
     trainApp->add_option("--val-split", o.validationSplit,
                          "Fraction of the training set held out")
-        ->check(CLI::Range(0.0, 0.99));
+        ->check(between(0, 0.99));
     trainApp->add_option("--patience", o.patience,
                          "Early stopping patience in epochs (0: off)");
     trainApp->add_flag("--no-restore-best", trainFlags.noRestoreBest,
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
                   "Time the training step (Adam; --loss, default sparse-cce)");
   bench->add_option("--loss", b.loss, "Loss of the timed training step");
   bench->add_option("--runs", b.runs, "Timed runs")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(atLeast(1))->capture_default_str();
   bench->add_flag("--json", b.json, "Print one JSON object");
   bench->add_flag("--compare-no-fusion", b.compare,
                   "Time the plan and its --no-fusion twin, runs alternating, "
