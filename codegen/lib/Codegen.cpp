@@ -50,6 +50,29 @@ Halide::Target parseTarget(const std::string &text) {
   return Halide::Target(text).without_feature(Halide::Target::NoRuntime);
 }
 
+// No kernel family has a GPU schedule yet, and Halide compiles a schedule
+// without GPU loops for the host even when the target names a GPU: a GPU
+// target would silently run on the CPU. Refuse it, naming the families.
+void rejectGpuTarget(const Halide::Target &target,
+                     const std::vector<KernelSpec> &specs) {
+  if (!target.has_gpu_feature()) {
+    return;
+  }
+  std::set<std::string> families;
+  for (const KernelSpec &spec : specs) {
+    families.insert(spec.op);
+  }
+  std::string names;
+  for (const std::string &family : families) {
+    names += (names.empty() ? "" : ", ") + family;
+  }
+  throw Error("target '" + target.to_string() +
+              "' asks for a GPU, but these kernel families have no GPU "
+              "schedule yet and would run on the CPU: " +
+              (names.empty() ? std::string("(none)") : names) +
+              ". Use a CPU target such as 'host'.");
+}
+
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                        start)
@@ -306,6 +329,7 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   }
   JobOptions jobOptions{parseTarget(options.target), options.dumpDir,
                         options.verbose};
+  rejectGpuTarget(jobOptions.target, specs);
   std::string targetText = jobOptions.target.to_string();
 
   CompiledLibrary result;
@@ -339,7 +363,13 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
                             hex16(fnv1a(targetText + "\n" + kCodegenVersion));
   result.runtimeObject = (cache / "obj" / (runtimeName + ".o")).string();
 
-  if (options.link && fs::exists(libPath)) {
+  // --dump-kernels: a cached kernel is compiled again for its .stmt and
+  // assembly, unless they are already in the dump directory.
+  auto dumped = [&](const std::string &function) {
+    return options.dumpDir.empty() ||
+           fs::exists(fs::path(options.dumpDir) / (function + ".stmt"));
+  };
+  if (options.link && fs::exists(libPath) && options.dumpDir.empty()) {
     result.libraryCached = true;
     result.kernelsCached = static_cast<int>(unique.size());
     result.seconds = secondsSince(start);
@@ -348,7 +378,7 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   size_t index = 0;
   for (const auto &[function, spec] : unique) {
     const std::string &object = result.objectPaths[index++];
-    if (fs::exists(object)) {
+    if (fs::exists(object) && dumped(function)) {
       ++result.kernelsCached;
     } else {
       jobs.push_back({spec, function, object});

@@ -30,6 +30,14 @@ std::string dotEscape(const std::string &s) {
   return out;
 }
 
+// inspect itself compiles no kernel; --dump-kernels asks for them.
+void dumpKernelsIfAsked(const CommonFlags &flags, const CompileOptions &options) {
+  if (!flags.dumpKernels.empty()) {
+    compileReported(flags.model, options, flags.verbose);
+    fmt::print(stderr, "kernels' .stmt and assembly in {}\n", flags.dumpKernels);
+  }
+}
+
 } // namespace
 
 // `kiln inspect --memory`: the arena plan of the inference graph or the
@@ -44,6 +52,7 @@ int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
     options.training.optimizer = "adam";
     options.training.memoryBudget = budget;
   }
+  dumpKernelsIfAsked(flags, options);
   kiln::compiler::MemoryReport report =
       kiln::compiler::planMemoryReport(flags.model, options);
   // The picture only where asked for: inspect writes no file unasked.
@@ -75,6 +84,7 @@ int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
 }
 
 int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
+  dumpKernelsIfAsked(flags, flags.options());
   kiln::compiler::ModelSummary summary =
       kiln::compiler::summarizeModel(flags.model, flags.options());
   if (dot) {
