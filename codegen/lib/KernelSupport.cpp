@@ -279,7 +279,7 @@ std::vector<Expr> elements(FuncRef ref, size_t n) {
 Func channelSums(
     const std::string &name, const std::vector<int> &extents, size_t count,
     const std::function<std::vector<Expr>(const std::vector<Expr> &)> &terms,
-    const Target &target) {
+    const Target &target, bool perChannel) {
   size_t rank = extents.size();
   int vec = target.natural_vector_size<float>();
   int64_t total = 1;
@@ -289,7 +289,9 @@ Func channelSums(
   Var c("c"), w("w");
   Func sum(name);
   initialize(sum, {c}, count);
-  sum.compute_root();
+  if (!perChannel) {
+    sum.compute_root();
+  }
   if (rank == 2) { // [N,C]: reduce over N, vectorized over C
     RDom rn(0, extents[1], name + "_rn");
     accumulate(sum, {c}, terms({c, rn}));
@@ -319,7 +321,7 @@ Func channelSums(
   accumulate(partial, {w, c}, terms(at));
   RDom rw(0, extents[0], name + "_rw");
   accumulate(sum, {c}, elements(partial(rw, c), count));
-  if (total >= kParallelGrain) {
+  if (total >= kParallelGrain && !perChannel) {
     sum.update().parallel(c);
   }
   partial.compute_at(sum, c);
@@ -338,11 +340,55 @@ Func channelSums(
 
 Func channelSum(const std::string &name, const std::vector<int> &extents,
                 const std::function<Expr(const std::vector<Expr> &)> &term,
-                const Target &target) {
+                const Target &target, bool perChannel) {
   return channelSums(
       name, extents, 1,
       [&](const std::vector<Expr> &at) { return std::vector<Expr>{term(at)}; },
-      target);
+      target, perChannel);
+}
+
+bool channelMajor(const std::vector<int> &extents) {
+  size_t rank = extents.size();
+  if (rank < 3 || extents[rank - 2] < 4) {
+    return false;
+  }
+  // Planes under 16x16 (ResNet's 14x14 and 7x7) keep the flat schedule:
+  // their short rows fill vectors poorly one channel at a time.
+  int64_t plane = 1;
+  for (size_t i = 0; i + 2 < rank; ++i) {
+    plane *= extents[i];
+  }
+  return plane >= 256;
+}
+
+void scheduleChannelMajor(Func f, const std::vector<Var> &vars,
+                          const std::vector<int> &extents,
+                          const Target &target) {
+  size_t rank = vars.size();
+  int vec = target.natural_vector_size<float>();
+  Var c = vars[rank - 2], n = vars[rank - 1];
+  // The dims inside the channel: the spatial ones (dense: they fuse into
+  // one linear index), then the batch.
+  Var inner = vars[0];
+  int innerExtent = extents[0];
+  for (size_t i = 1; i + 2 < rank; ++i) {
+    Var fused(inner.name() + "_" + vars[i].name());
+    f.fuse(inner, vars[i], fused);
+    inner = fused;
+    innerExtent *= extents[i];
+  }
+  f.reorder(inner, n, c);
+  int width = vectorWidthFor(innerExtent, vec);
+  if (width > 1) {
+    f.vectorize(inner, width, TailStrategy::GuardWithIf);
+  }
+  int64_t total = 1;
+  for (int e : extents) {
+    total *= e;
+  }
+  if (total >= kParallelGrain) {
+    f.parallel(c);
+  }
 }
 
 Func sumAll(const std::string &name, const std::vector<int> &extents,

@@ -196,15 +196,30 @@ void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
 Halide::Func channelSum(
     const std::string &name, const std::vector<int> &extents,
     const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term,
-    const Halide::Target &target);
+    const Halide::Target &target, bool perChannel = false);
 
 // channelSum of `count` terms in one pass over the data: a Tuple-valued
-// Func (a plain one when count is 1).
+// Func (a plain one when count is 1). perChannel: neither compute_root nor
+// parallel; the caller computes it at a consumer's channel loop
+// (scheduleChannelMajor).
 Halide::Func channelSums(
     const std::string &name, const std::vector<int> &extents, size_t count,
     const std::function<std::vector<Halide::Expr>(
         const std::vector<Halide::Expr> &)> &terms,
-    const Halide::Target &target);
+    const Halide::Target &target, bool perChannel = false);
+
+// Channel-major kernels (batch norm): for [N,C,spatial...] extents with
+// enough channels, each parallel task handles one channel: its statistics,
+// then its elementwise pass, which finds the channel's data (N*H*W floats,
+// 800 KB for ResNet's stem at batch 16) still in L2 instead of streaming
+// the tensor from memory once per pass.
+bool channelMajor(const std::vector<int> &extents);
+// Loops of f: the spatial dims fused and vectorized, then the batch, then
+// the channel, parallel. The caller computes per-channel Funcs at
+// (f, vars[rank - 2]).
+void scheduleChannelMajor(Halide::Func f, const std::vector<Halide::Var> &vars,
+                          const std::vector<int> &extents,
+                          const Halide::Target &target);
 
 // Sum of term(coordinates) over a whole dense domain: a compute_root scalar
 // Func, vectorized along the innermost dim (rfactor) when it fills a vector.

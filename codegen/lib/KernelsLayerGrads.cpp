@@ -250,28 +250,51 @@ buildBatchNormTrainWithEpilogue(const KernelSpec &s,
   ImageParam x = in[0], weight = in[1], bias = in[2];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
-  Var c("c");
-  Func mean("mean"), var("var"), scale("scale"), shift("shift"), y("y");
+  bool major = channelMajor(extents);
+  std::vector<Var> v = makeVars(extents.size());
+  Var c = v[v.size() - 2]; // y's channel loop, by name, for compute_with
+  // batchMean and batchVar feed y; the outputs mean and var copy them, so
+  // that in the channel-major schedule they can share y's channel loop
+  // (compute_with needs outputs that y does not read).
+  Func batchMean("batch_mean"), batchVar("batch_var"), mean("mean"),
+      var("var"), scale("scale"), shift("shift"), y("y");
   Func sumX = channelSum(
       "sum_x", extents, [&](const std::vector<Expr> &at) { return x(at); },
-      target);
-  mean(c) = sumX(c) / count;
+      target, major);
+  batchMean(c) = sumX(c) / count;
   Func sumSq = channelSum(
       "sum_sq", extents,
       [&](const std::vector<Expr> &at) {
-        Expr d = x(at) - mean(at[at.size() - 2]);
+        Expr d = x(at) - batchMean(at[at.size() - 2]);
         return d * d;
       },
-      target);
-  var(c) = sumSq(c) / count;
+      target, major);
+  batchVar(c) = sumSq(c) / count;
+  mean(c) = batchMean(c);
+  var(c) = batchVar(c);
   Expr eps = f32(attrFloat(s, "epsilon"));
-  defineBatchNormAffine(scale, shift, c, weight(c), bias(c), mean(c), var(c),
-                        eps);
-  std::vector<Var> v = makeVars(extents.size());
+  defineBatchNormAffine(scale, shift, c, weight(c), bias(c), batchMean(c),
+                        batchVar(c), eps);
   y(v) = epilogue(x(v) * scale(channelOf(v)) + shift(channelOf(v)), v);
   constrainOutput(y, s.outputs[0]);
   constrainOutput(mean, s.outputs[1]);
   constrainOutput(var, s.outputs[2]);
+  if (major) {
+    // One task per channel: both statistics passes and y, in cache; the
+    // mean and var outputs are written in the same loop.
+    scheduleChannelMajor(y, v, extents, target);
+    for (Func f : {sumX, sumSq, scale, shift}) {
+      f.compute_at(y, c);
+    }
+    int64_t total = xs.numElements();
+    for (Func stat : {mean, var}) {
+      if (total >= kParallelGrain) { // as scheduleChannelMajor's loop
+        stat.parallel(c);
+      }
+      stat.compute_with(y, c);
+    }
+    return {y, mean, var};
+  }
   scale.compute_root();
   shift.compute_root();
   scheduleElementwise(y, v, extents, target);
@@ -326,29 +349,48 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
   const TensorSpec &xs = s.inputs[0];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
-  Var c("c");
+  bool major = channelMajor(extents);
+  std::vector<Var> v = makeVars(extents.size());
+  Var c = v[v.size() - 2]; // dx's channel loop, by name, for compute_with
   Func sums = channelSums(
       "sums", extents, 2,
       [&](const std::vector<Expr> &at) {
         Expr d = dy(at);
         return std::vector<Expr>{d, d * (x(at) - mean(at[at.size() - 2]))};
       },
-      target);
+      target, major);
   Expr eps = f32(attrFloat(s, "epsilon"));
+  // sumDy and sumDyXhat feed dx; the outputs dbias and dweight are computed
+  // from sums beside it (compute_with needs outputs that dx does not read).
   Func invStd("inv_std"), dweight("dweight"), dbias("dbias"), a("a"), b("b"),
       k("k"), dx("dx");
   invStd(c) = 1.0f / sqrt(var(c) + eps);
-  dbias(c) = sums(c)[0];
-  dweight(c) = sums(c)[1] * invStd(c);
+  Expr sumDy = sums(c)[0], sumDyXhat = sums(c)[1] * invStd(c);
+  dbias(c) = sumDy;
+  dweight(c) = sumDyXhat;
   a(c) = weight(c) * invStd(c);
-  b(c) = -a(c) * invStd(c) * dweight(c) / count;
-  k(c) = -a(c) * dbias(c) / count - b(c) * mean(c);
-  std::vector<Var> v = makeVars(extents.size());
+  b(c) = -a(c) * invStd(c) * sumDyXhat / count;
+  k(c) = -a(c) * sumDy / count - b(c) * mean(c);
   Expr ch = channelOf(v);
   dx(v) = a(ch) * dy(v) + b(ch) * x(v) + k(ch);
   constrainOutput(dx, s.outputs[0]);
   constrainOutput(dweight, s.outputs[1]);
   constrainOutput(dbias, s.outputs[2]);
+  if (major) {
+    // One task per channel: the sums pass, then dx from cache, with the
+    // dweight and dbias outputs in the same loop.
+    scheduleChannelMajor(dx, v, extents, target);
+    for (Func f : {sums, invStd, a, b, k}) {
+      f.compute_at(dx, c);
+    }
+    for (Func grad : {dweight, dbias}) {
+      if (xs.numElements() >= kParallelGrain) { // as dx's channel loop
+        grad.parallel(c);
+      }
+      grad.compute_with(dx, c);
+    }
+    return {dx, dweight, dbias};
+  }
   for (Func coeff : {invStd, a, b, k}) {
     coeff.compute_root();
   }

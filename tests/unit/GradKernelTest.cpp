@@ -653,6 +653,10 @@ GradCaseTable buildCases() {
   addBatchNormGrad(t, "n3_c5_4x4", {3, 5, 4, 4}, 1e-5);
   addBatchNormGrad(t, "2d_n5_c3", {5, 3}, 1e-5);
   addBatchNormGrad(t, "n1_c17_3x2_eps1e-3", {1, 17, 3, 2}, 1e-3);
+  // Planes of 256 and more run channel-major (one task per channel): an
+  // odd 17x19 plane (vector tail) and a rank-3 [N,C,L] input.
+  addBatchNormGrad(t, "n2_c5_17x19_channel_major", {2, 5, 17, 19}, 1e-5);
+  addBatchNormGrad(t, "n3_c4_l300_channel_major", {3, 4, 300}, 1e-5);
   // Values ~11: the step scales with |x| (1e-2) while the spread is ~0.6,
   // so a smaller h keeps the truncation error down.
   addBatchNormGrad(t, "mean_offset10", {3, 5, 4, 4}, 1e-5, 10, 12, 1e-4);
@@ -853,6 +857,8 @@ GradCaseTable buildCases() {
   addBatchNormTrain(t, "n3_c5_4x4", {3, 5, 4, 4}, 1e-5);
   addBatchNormTrain(t, "2d_n4_c3", {4, 3}, 1e-5);
   addBatchNormTrain(t, "n1_c17_3x2_eps1e-3", {1, 17, 3, 2}, 1e-3);
+  addBatchNormTrain(t, "n2_c5_17x19_channel_major", {2, 5, 17, 19}, 1e-5);
+  addBatchNormTrain(t, "n3_c4_l300_channel_major", {3, 4, 300}, 1e-5);
   addBatchNormTrain(t, "mean_offset10", {3, 5, 4, 4}, 1e-5, 10, 12);
 
   addDropout(t, "rate0_5_seed42", {3, 5, 7, 6}, 0.5, 42, 0);
