@@ -62,6 +62,7 @@ struct PoolGradFuncs {
   // Per output position: the window's gradient share (dy or dy/divisor)
   // and, for max, the winning tap ky*KW + kx (-1 if none).
   Func share{"share"}, winner{"winner"}, out{"dx"};
+  RDom winnerTaps; // max: the window's taps (kx, ky)
   bool isMax = false;
 };
 
@@ -91,6 +92,7 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
     f.inputs = {x, dy};
     // First maximum in row-major window order; padding never wins.
     RDom t(0, kw, 0, kh, "t");
+    f.winnerTaps = t;
     Expr ix = sx + t.x * dw, iy = sy + t.y * dh;
     Expr inside = ix >= 0 && ix < inW && iy >= 0 && iy < inH;
     Expr v = x(clamp(ix, 0, inW - 1), clamp(iy, 0, inH - 1), f.c, f.n);
@@ -174,6 +176,13 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
     if (ow > 1) {
       f.winner.vectorize(wx, ow, TailStrategy::GuardWithIf);
       f.winner.update().vectorize(wx, ow, TailStrategy::GuardWithIf);
+    }
+    // The window's taps unrolled inside the vector of outputs: the running
+    // winner stays in registers (not a load and store per tap).
+    std::vector<int64_t> k = attrInts(s, "kernel", 2);
+    if (k[0] * k[1] <= 16) {
+      RVar tx = f.winnerTaps.x, ty = f.winnerTaps.y;
+      f.winner.update().reorder(tx, ty, wx).unroll(tx).unroll(ty);
     }
     return;
   }
