@@ -600,30 +600,55 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
   int taps = kh * kw;
   bool unrollTaps = taps <= 9;
   int oTile = std::max(1, std::min(outC, unrollTaps ? 18 / taps : 8));
+  int channelVectors = (static_cast<int>(s.inputs[0].shape[1]) + vec - 1) / vec;
+  // 1x1: a matrix product. One channel vector x 18 output channels would
+  // load 18 broadcasts per 18 FMAs; a tile of up to 4 channel vectors x 6
+  // output channels (24 zmm) loads 4 vectors + 6 broadcasts per 24 FMAs.
+  int cTile = 1;
+  if (taps == 1) {
+    cTile = std::min(4, channelVectors);
+    while (cTile > 1 && channelVectors % cTile != 0) {
+      --cTile;
+    }
+    oTile = std::min(outC, 24 / cTile);
+  }
   // A task covers up to 64 output channels, one register tile of oTile
   // after another, image by image: the image's xT block (its stride phases
   // of 16 channels) is then read from L2 by every tile instead of streaming
   // the whole batch's xT per tile (3.4 MB at 56x56, batch 16). Measured at
   // batch 16 against one tile per task: 64x64 3x3 at 56x56 1.2x, 128x64
   // 3x3 stride 2 1.7x. At least 4 tasks stay for the threads.
-  int channelVectors = (static_cast<int>(s.inputs[0].shape[1]) + vec - 1) / vec;
   int oTask = std::min(outC, 32 * oTile);
   while (oTask > oTile &&
-         (outC + oTask - 1) / oTask * channelVectors < 4) {
+         (outC + oTask - 1) / oTask * (channelVectors / cTile) < 4) {
     oTask = std::max(oTile, oTask / 2);
   }
   Var co("co"), ci("ci"), oo("oo"), oi("oi"), task("task");
-  f.out.split(f.c, co, ci, vec, TailStrategy::GuardWithIf)
+  f.out.split(f.c, co, ci, vec * cTile, TailStrategy::GuardWithIf)
       .split(f.o, oo, oi, oTask, TailStrategy::ShiftInwards)
       .reorder(f.kx, f.ky, ci, oi, oo, co)
       .fuse(oo, co, task)
       .parallel(task);
   // A whole channel vector also for the last, partial block: xT is zero
   // past C, and the guarded output keeps only the real channels.
-  f.tile.compute_at(f.out, task).bound_extent(f.c, vec).vectorize(f.c);
+  f.tile.compute_at(f.out, task).bound_extent(f.c, vec * cTile);
   Stage update = f.tile.update();
-  update.vectorize(f.c);
-  if (unrollTaps && oTask > oTile) {
+  if (cTile > 1) {
+    Var cv("cv"), cl("cl"), ot("ot"), ol("ol");
+    f.tile.split(f.c, cv, cl, vec).vectorize(cl).unroll(cv);
+    update.split(f.c, cv, cl, vec)
+        .split(f.o, ot, ol, oTile, TailStrategy::GuardWithIf)
+        .vectorize(cl)
+        .unroll(cv)
+        .unroll(ol)
+        .reorder(cl, cv, ol, f.r.x, f.r.y, ot, f.r.z);
+  } else {
+    f.tile.vectorize(f.c);
+    update.vectorize(f.c);
+  }
+  if (cTile > 1) {
+    // scheduled above
+  } else if (unrollTaps && oTask > oTile) {
     Var ot("ot"), ol("ol");
     update.split(f.o, ot, ol, oTile, TailStrategy::GuardWithIf)
         .unroll(ol)

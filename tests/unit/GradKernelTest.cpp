@@ -624,6 +624,13 @@ GradCaseTable buildCases() {
                convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "channels_n1_c64_9x9_o16_dilation2", {1, 64, 9, 9}, 16,
                {3, 3}, convParams({1, 1}, {2, 2, 2, 2}, {2, 2}));
+  // 1x1 grad_weight tiles of several channel vectors: 40 channels (3
+  // vectors, the last partial) x 20 outputs (a partial output tile) at
+  // stride 2, and 64 x 13 at stride 1.
+  addConvGrads(t, "pointwise_tiles_n2_c40_9x7_o20_stride2", {2, 40, 9, 7}, 20,
+               {1, 1}, convParams({2, 2}, {0, 0, 0, 0}));
+  addConvGrads(t, "pointwise_tiles_n1_c64_5x6_o13", {1, 64, 5, 6}, 13, {1, 1},
+               convParams({1, 1}, {0, 0, 0, 0}));
 
   addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
