@@ -347,6 +347,19 @@ Func channelSum(const std::string &name, const std::vector<int> &extents,
       target, perChannel);
 }
 
+void parallelPlanes(Stage stage, const Var &plane, int64_t planeElements) {
+  int64_t planes = std::max<int64_t>(
+      1, kParallelGrain / 4 / std::max<int64_t>(1, planeElements));
+  if (planes == 1) {
+    stage.parallel(plane);
+    return;
+  }
+  Var task(plane.name() + "_task");
+  stage.split(plane, task, plane, static_cast<int>(planes),
+              TailStrategy::GuardWithIf)
+      .parallel(task);
+}
+
 bool channelMajor(const std::vector<int> &extents) {
   size_t rank = extents.size();
   if (rank < 3 || extents[rank - 2] < 4) {

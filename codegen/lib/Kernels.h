@@ -127,6 +127,7 @@ std::pair<int, int> phaseInside(int phase, int stride, int pad, int extent);
 struct StridePhases {
   Halide::Func func{"phases"};
   std::vector<Halide::RDom> updates; // the image part of each phase read
+  int64_t planeElements = 0;         // about the elements per (c, n)
 };
 StridePhases defineStridePhases(Halide::ImageParam x, const TensorSpec &xs,
                                 const Window &w, int pitch);
@@ -139,10 +140,13 @@ void scheduleStridePhases(StridePhases &phases, bool parallel,
                           const Halide::Target &target);
 // The same for any zero-initialized flattened Func f(q, ..., c, n) whose
 // update i copies data over `updates[i]` (its x dimension vectorized):
-// compute_root, each stage parallel over the fused (c, n) planes.
+// compute_root, each stage parallel over runs of the fused (c, n) planes,
+// of at least kParallelGrain / 4 elements when a plane holds about
+// `planeElements`.
 void scheduleZeroedPlanes(Halide::Func f,
                           const std::vector<Halide::RDom> &updates,
-                          bool parallel, const Halide::Target &target);
+                          bool parallel, int64_t planeElements,
+                          const Halide::Target &target);
 // The "channel form" of the flattened-plane convolutions (conv2d's planes
 // form, conv2d_grad_input): the channels the kernel produces in 16-lane
 // vectors, from weights repacked per call so that 16 such channels of one
@@ -305,6 +309,14 @@ void registerFusedOps(OpRegistry &registry);
 
 // Elements below which a loop is not worth a parallel task.
 constexpr int64_t kParallelGrain = 1 << 15;
+
+// Parallel over `plane` (fused channel and image planes of about
+// planeElements elements each) in runs of planes of at least
+// kParallelGrain / 4 elements: one task per small plane (7x7, 14x14) costs
+// more in task overhead than its work. The inner loop keeps the name
+// `plane`, so compute_at(f, plane) still means one plane.
+void parallelPlanes(Halide::Stage stage, const Halide::Var &plane,
+                    int64_t planeElements);
 
 // Largest of vec, vec/2, vec/4 not above extent; 1 if extent < vec/4.
 int vectorWidthFor(int extent, int vec);

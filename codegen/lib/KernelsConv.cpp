@@ -150,7 +150,9 @@ void scheduleRowConv(RowConvFuncs &f, const KernelSpec &s, const Target &target)
     if (ownPlanes) {
       f.padded.compute_at(f.out, task);
     } else {
-      f.padded.compute_root().fuse(pc, pn, plane).parallel(plane);
+      f.padded.compute_root().fuse(pc, pn, plane);
+      const auto &xs = s.inputs[0].shape;
+      parallelPlanes(f.padded, plane, (xs[2] + 2) * (xs[3] + 2));
     }
     if (s.inputs[0].shape[3] >= vec) {
       f.padded.vectorize(px, vec, TailStrategy::GuardWithIf);
@@ -183,6 +185,8 @@ StridePhases defineStridePhases(ImageParam x, const TensorSpec &xs,
   int width = static_cast<int>(xs.shape[3]);
   Var q("q"), phase("phase"), c("c"), n("n");
   phases.func(q, phase, c, n) = 0.0f;
+  phases.planeElements = static_cast<int64_t>(height + w.padTop + w.padBottom) *
+                         pitch * sw;
   std::set<std::pair<int, int>> used;
   for (int ky = 0; ky < w.kh; ++ky) {
     for (int kx = 0; kx < w.kw; ++kx) {
@@ -279,21 +283,26 @@ void schedulePositionTiles(Func accOut, Func acc,
 }
 
 void scheduleZeroedPlanes(Func f, const std::vector<RDom> &updates,
-                          bool parallel, const Target &target) {
+                          bool parallel, int64_t planeElements,
+                          const Target &target) {
   int vec = target.natural_vector_size<float>();
   std::vector<Var> v = f.args();
   Var q = v[0], c = v[v.size() - 2], n = v.back(), plane("plane");
-  f.compute_root().fuse(c, n, plane);
-  if (parallel) {
-    f.parallel(plane);
-  }
+  // Runs of planes per task: one task per plane was 1024 tasks per stage
+  // for a 16-channel 14x14 layer at batch 64 (the example CNN's second
+  // convolution, 1.14 -> 0.72 ms).
+  auto distribute = [&](Stage stage) {
+    stage.fuse(c, n, plane);
+    if (parallel) {
+      parallelPlanes(stage, plane, planeElements);
+    }
+  };
+  f.compute_root();
+  distribute(f);
   f.vectorize(q, vec, TailStrategy::GuardWithIf);
   for (size_t i = 0; i < updates.size(); ++i) {
     Stage update = f.update(static_cast<int>(i));
-    update.fuse(c, n, plane);
-    if (parallel) {
-      update.parallel(plane);
-    }
+    distribute(update);
     // Each copied element has its own position q: no races.
     update.allow_race_conditions().vectorize(updates[i].x, vec,
                                              TailStrategy::GuardWithIf);
@@ -302,7 +311,8 @@ void scheduleZeroedPlanes(Func f, const std::vector<RDom> &updates,
 
 void scheduleStridePhases(StridePhases &phases, bool parallel,
                           const Target &target) {
-  scheduleZeroedPlanes(phases.func, phases.updates, parallel, target);
+  scheduleZeroedPlanes(phases.func, phases.updates, parallel,
+                       phases.planeElements, target);
 }
 
 namespace {

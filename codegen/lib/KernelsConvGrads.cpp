@@ -341,7 +341,8 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
     Var plane("plane");
     f.out.fuse(v[2], v[3], plane);
     if (parallel) {
-      f.out.parallel(plane);
+      parallelPlanes(f.out, plane,
+                     s.outputs[0].shape[2] * s.outputs[0].shape[3]);
     }
     if (xw > 1) {
       f.out.vectorize(v[0], xw, TailStrategy::GuardWithIf);
@@ -366,7 +367,8 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
                        f.dyFlat.num_update_definitions() > 0
                            ? std::vector<RDom>{f.dyInterior}
                            : std::vector<RDom>{},
-                       parallel, target);
+                       parallel, s.inputs[0].shape[2] * s.inputs[0].shape[3],
+                       target);
 }
 
 Kernel buildConvGradInput(const KernelSpec &s, const Target &target) {
@@ -668,10 +670,9 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
   }
   std::vector<Var> v = f.xT.args();
   Var plane("plane");
-  f.xT.compute_root()
-      .fuse(v[4], v[5], plane)
-      .parallel(plane)
-      .vectorize(v[0]);
+  f.xT.compute_root().fuse(v[4], v[5], plane).vectorize(v[0]);
+  const auto &xs = s.inputs[0].shape;
+  parallelPlanes(f.xT, plane, vec * xs[2] * xs[3]);
 }
 
 Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {

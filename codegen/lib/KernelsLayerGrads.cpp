@@ -155,9 +155,11 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
   int outW = static_cast<int>(s.inputs[f.isMax ? 1 : 0].shape[3]);
   bool parallel = s.outputs[0].numElements() >= kParallelGrain;
   Var plane("plane");
+  const auto &xs = s.outputs[0].shape;
+  int64_t planeElements = xs[2] * xs[3];
   f.out.fuse(f.c, f.n, plane);
   if (parallel) {
-    f.out.parallel(plane);
+    parallelPlanes(f.out, plane, planeElements);
   }
   int xw = vectorWidthFor(width, vec);
   if (xw > 1) {
@@ -169,7 +171,7 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
     Stage scatter = f.out.update();
     scatter.reorder(f.r.x, f.r.y, f.c, f.n).fuse(f.c, f.n, plane);
     if (parallel) {
-      scatter.parallel(plane);
+      parallelPlanes(scatter, plane, planeElements);
     }
     Var wx = f.winner.args()[0];
     f.winner.compute_at(f.out, plane);
