@@ -424,9 +424,28 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   }
 
   if (f.channelVectors > 0) {
-    f.accOutC.compute_at(f.out, task);
-    scheduleChannelTiles(f.accOutC, f.accC, f.r, height * f.pitch,
-                         f.channelVectors);
+    // The task's whole plane of sums, updated run of 8 input channels by
+    // run: within a run, register tiles of 6 positions x the task's
+    // channel vectors (24 zmm for 4) sweep the plane while the run's
+    // weights (64 x 8 x 9 floats, 18 KB) stay in L1, instead of every tile
+    // streaming all of the task's weights from L2. The order of each sum
+    // is unchanged (the input channel stays the outermost reduction
+    // variable). Measured at batch 8, alternating: 64x64 on 56x56 and
+    // 128x128 on 28x28, 1.05x.
+    Func acc = f.accC;
+    std::vector<Var> a = acc.args(); // (lane, p, block, n)
+    acc.compute_at(f.out, task).bound_extent(a[2], f.channelVectors);
+    acc.vectorize(a[0]);
+    RVar rzo("rzo"), rzi("rzi");
+    Var po("po"), pi("pi");
+    acc.update()
+        .split(f.r.z, rzo, rzi, 8)
+        .split(a[1], po, pi, 6, TailStrategy::RoundUp)
+        .reorder(a[0], pi, a[2], f.r.x, f.r.y, rzi, po, rzo)
+        .vectorize(a[0])
+        .unroll(pi)
+        .unroll(a[2])
+        .unroll(f.r.x);
     std::vector<Var> w = f.weightT.args();
     f.weightT.compute_root().parallel(w[4]).vectorize(w[0]);
   } else {

@@ -731,6 +731,10 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}), true);
   addConv(t, "planes_channels_n2_c5_30x33_o96", {2, 5, 30, 33}, 96, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}), false);
+  // 20 input channels: the sums run over two whole runs of 8 channels and
+  // a partial one.
+  addConv(t, "planes_channels_n2_c20_28x29_o64", {2, 20, 28, 29}, 64, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true);
   addConv(t, "planes_n16_c5_37x37_o48_stride2", {16, 5, 37, 37}, 48, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), false);
   // Pointwise form: 1x1, stride 1, unpadded, over the flattened plane (a
