@@ -234,6 +234,27 @@ int channelVectorsFor(const KernelSpec &s, int channels,
   return k;
 }
 
+// conv2d's channel form: acc(lane, p, block, n) over the consumer task's
+// whole plane, its reduction r = (kx, ky, input channel) in runs of 8 input
+// channels, each run sweeping the plane in register tiles of 6 positions x
+// channelVectors vectors (see schedulePlaneConv).
+static void scheduleChannelRuns(Func acc, const RDom &r, Func consumer,
+                                Var task, int channelVectors) {
+  std::vector<Var> a = acc.args(); // (lane, p, block, n)
+  acc.compute_at(consumer, task).bound_extent(a[2], channelVectors);
+  acc.vectorize(a[0]);
+  RVar rzo("rzo"), rzi("rzi");
+  Var po("po"), pi("pi");
+  acc.update()
+      .split(r.z, rzo, rzi, 8)
+      .split(a[1], po, pi, 6, TailStrategy::RoundUp)
+      .reorder(a[0], pi, a[2], r.x, r.y, rzi, po, rzo)
+      .vectorize(a[0])
+      .unroll(pi)
+      .unroll(a[2])
+      .unroll(r.x);
+}
+
 void scheduleChannelTiles(Func accOut, Func acc, RDom r, int positions,
                           int channelVectors) {
   std::vector<Var> v = accOut.args(); // (lane, p, block, n)
@@ -432,20 +453,7 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
     // is unchanged (the input channel stays the outermost reduction
     // variable). Measured at batch 8, alternating: 64x64 on 56x56 and
     // 128x128 on 28x28, 1.05x.
-    Func acc = f.accC;
-    std::vector<Var> a = acc.args(); // (lane, p, block, n)
-    acc.compute_at(f.out, task).bound_extent(a[2], f.channelVectors);
-    acc.vectorize(a[0]);
-    RVar rzo("rzo"), rzi("rzi");
-    Var po("po"), pi("pi");
-    acc.update()
-        .split(f.r.z, rzo, rzi, 8)
-        .split(a[1], po, pi, 6, TailStrategy::RoundUp)
-        .reorder(a[0], pi, a[2], f.r.x, f.r.y, rzi, po, rzo)
-        .vectorize(a[0])
-        .unroll(pi)
-        .unroll(a[2])
-        .unroll(f.r.x);
+    scheduleChannelRuns(f.accC, f.r, f.out, task, f.channelVectors);
     std::vector<Var> w = f.weightT.args();
     f.weightT.compute_root().parallel(w[4]).vectorize(w[0]);
   } else {

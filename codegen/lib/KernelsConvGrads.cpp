@@ -296,6 +296,9 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s,
 void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
                            Var task, const Target &target) {
   if (f.channelVectors > 0) {
+    // Runs of 8 reduction channels over a task-sized plane of sums
+    // (scheduleChannelRuns, conv2d's channel form) measured 1.4x slower
+    // here: 64 channels on 56x56 at batch 16, 10.6 -> 15.0 ms.
     phase.accOutC.compute_at(f.out, task);
     scheduleChannelTiles(phase.accOutC, phase.accC, phase.r,
                          phase.rows * f.pitch, f.channelVectors);
