@@ -60,6 +60,12 @@ func.func @multi_result_assign(%x: tensor<4x16xf32>) -> tensor<4x16xf32> {
 // CHECK-LABEL: func.func @update_then_read
 // CHECK-SAME: kiln.arena_bytes = 448 : i64
 // CHECK: kiln.running_stats_update {{.+}}kiln.live = array<i64: 1, 3, 1, 4>, kiln.offsets = array<i64: 384, -1>}
+// kiln-schedule-for-memory makes the update wait for the add, the last
+// other reader of %rm: then it writes straight into both parameters, with
+// no temporary and no copy.
+// SCHED-LABEL: func.func @update_then_read
+// SCHED: kiln.add
+// SCHED: kiln.running_stats_update {{.+}}kiln.offsets = array<i64: -1, -1>}
 func.func @update_then_read(%x: tensor<4x16xf32>) -> tensor<4x16xf32> {
   %w = kiln.param "w" : tensor<16xf32>
   %b = kiln.param "b" : tensor<16xf32>
