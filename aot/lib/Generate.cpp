@@ -517,7 +517,7 @@ std::string planFunction(const std::string &n, const Entry &entry) {
 
   // mode: KILN_PLAN_RUN (the per-run calls, inputs and outputs),
   // KILN_PLAN_LOAD_TIME (the load-time calls, into `derived`), or both.
-  c << "static int " << p << "(const uint8_t *weights, uint8_t *params,\n"
+  c << "static int " << p << "_calls(const uint8_t *weights, uint8_t *params,\n"
     << "    const void *const *inputs, void *const *outputs, uint8_t *arena,\n"
     << "    uint8_t *derived, int mode) {\n"
     << "  halide_buffer_t b[" << entry.buffers.size() << "];\n"
@@ -572,6 +572,22 @@ std::string planFunction(const std::string &n, const Entry &entry) {
       << b << "].host, " << entry.buffers[b].bytes << ");\n  }\n";
   }
   c << "  return 0;\n}\n\n";
+  // The calls run with denormal floats flushed to zero, as in the runtime
+  // (kiln/support/Denormals.h); the caller's mode is restored.
+  c << "static int " << p << "(const uint8_t *weights, uint8_t *params,\n"
+    << "    const void *const *inputs, void *const *outputs, uint8_t *arena,\n"
+    << "    uint8_t *derived, int mode) {\n"
+    << "  int status;\n"
+    << "#if KILN_AOT_HAVE_MXCSR\n"
+    << "  unsigned int csr = _mm_getcsr();\n"
+    << "  _mm_setcsr(csr | 0x8040u); /* flush to zero, denormals are zero */\n"
+    << "#endif\n"
+    << "  status = " << p
+    << "_calls(weights, params, inputs, outputs, arena, derived, mode);\n"
+    << "#if KILN_AOT_HAVE_MXCSR\n"
+    << "  _mm_setcsr(csr);\n"
+    << "#endif\n"
+    << "  return status;\n}\n\n";
   return c.str();
 }
 
@@ -652,7 +668,10 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
     << "#include \"" << n << ".h\"\n\n"
     << "#include <HalideRuntime.h>\n\n"
     << "#include <stdarg.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
-    << "#include <string.h>\n\n";
+    << "#include <string.h>\n\n"
+    << "#if defined(__SSE__) || defined(__x86_64__)\n"
+    << "#include <xmmintrin.h>\n#define KILN_AOT_HAVE_MXCSR 1\n#else\n"
+    << "#define KILN_AOT_HAVE_MXCSR 0\n#endif\n\n";
 
   std::map<std::string, size_t> kernels;
   for (const Entry *entry : {&run, train}) {

@@ -431,12 +431,17 @@ Kernel buildOptimizerUpdate(const KernelSpec &s, const Target &target) {
     Expr b1 = f32(attr("beta1")), b2 = f32(attr("beta2"));
     Expr m = b1 * slots[0](v) + f32(1 - attr("beta1")) * g;
     Expr vv = b2 * slots[1](v) + f32(1 - attr("beta2")) * g * g;
-    // Bias corrections in double: pow of a scalar, once per call.
+    // Bias corrections in double: pow of a scalar, once per call. The
+    // update is PyTorch's (torch.optim.Adam, 1.13): step_size = lr / bc1,
+    // denom = sqrt(v) / sqrt(bc2) + eps, p - step_size * m / denom; one
+    // vector sqrt and two divisions per element.
     Expr tt = cast<double>(t);
-    Expr bc1 = cast<float>(Expr(1.0) - pow(Expr(attr("beta1")), tt));
-    Expr bc2 = cast<float>(Expr(1.0) - pow(Expr(attr("beta2")), tt));
-    values = {p - lr * (m / bc1) / (sqrt(vv / bc2) + f32(attr("epsilon"))),
-              m, vv};
+    Expr bc1 = Expr(1.0) - pow(Expr(attr("beta1")), tt);
+    Expr bc2 = Expr(1.0) - pow(Expr(attr("beta2")), tt);
+    Expr stepSize = cast<float>(cast<double>(lr) / bc1);
+    Expr bc2Sqrt = cast<float>(sqrt(bc2));
+    Expr denom = sqrt(vv) / bc2Sqrt + f32(attr("epsilon"));
+    values = {p - stepSize * (m / denom), m, vv};
   }
   Func out("updated");
   if (values.size() == 1) {

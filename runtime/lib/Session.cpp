@@ -15,6 +15,7 @@
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Safetensors.h"
 #include "kiln/support/Align.h"
+#include "kiln/support/Denormals.h"
 
 #include <HalideRuntime.h>
 
@@ -376,6 +377,7 @@ struct Session::Impl {
 
   void run() {
     checkInputsSet();
+    support::ScopedFlushDenormals flush;
     for (size_t c = 0; c < plan.calls.size(); ++c) {
       if (!skip(c)) {
         call(c);
@@ -386,6 +388,7 @@ struct Session::Impl {
 
   std::vector<CallTime> profile() {
     checkInputsSet();
+    support::ScopedFlushDenormals flush;
     std::vector<CallTime> times;
     times.reserve(plan.calls.size());
     for (size_t c = 0; c < plan.calls.size(); ++c) {

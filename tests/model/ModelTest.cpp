@@ -9,6 +9,10 @@
 #include <cstdlib>
 #include <random>
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 namespace ref = kiln::reference;
 namespace rt = kiln::runtime;
 
@@ -160,3 +164,34 @@ TEST(ModelTest, WrongInputShapeIsAnError) {
 }
 
 } // namespace
+
+#if defined(__SSE__) || defined(__x86_64__)
+// Kernels run with denormal floats flushed (kiln/support/Denormals.h): a
+// denormal input reads as 0, a normal one is unaffected, and the caller's
+// floating-point mode is the same after run() as before.
+TEST(ModelTest, DenormalsAreFlushedAndTheCallersModeRestored) {
+  rt::Session session = kiln::testing::compileSession(
+      std::string(KILN_TEST_INPUTS_DIR) + "/scale-up.mlir", {}, 1);
+  rt::Tensor x({4}, rt::DType::F32);
+  const float scale = std::ldexp(1.0f, 100);
+  x.f32()[0] = std::ldexp(1.0f, -130); // denormal
+  x.f32()[1] = -std::ldexp(1.0f, -140); // denormal
+  x.f32()[2] = std::ldexp(1.0f, -120); // normal
+  x.f32()[3] = 0.5f;
+  ASSERT_NE(std::fpclassify(x.f32()[0]), FP_NORMAL);
+  session.setInput("x", x);
+  unsigned before = _mm_getcsr();
+  session.run();
+  EXPECT_EQ(_mm_getcsr(), before);
+  rt::Tensor y = session.output("y");
+  EXPECT_EQ(y.f32()[0], 0.0f);
+  EXPECT_EQ(y.f32()[1], 0.0f);
+  EXPECT_EQ(y.f32()[2], std::ldexp(1.0f, -20));
+  EXPECT_EQ(y.f32()[3], 0.5f * scale);
+  // The same with the caller in flush mode already: kept as it was.
+  _mm_setcsr(before | 0x8040);
+  session.run();
+  EXPECT_EQ(_mm_getcsr(), before | 0x8040);
+  _mm_setcsr(before);
+}
+#endif
