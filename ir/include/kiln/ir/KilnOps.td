@@ -499,7 +499,6 @@ def Kiln_SparseCCEOp : Kiln_KernelOp<"sparse_cce", [DeclareOpInterfaceMethods<Ki
 class Kiln_TrainOp<string mnemonic, string summaryText, list<Trait> traits = []>
     : Kiln_KernelOp<mnemonic, traits> {
   let summary = summaryText;
-  let description = "See docs/training-ops.md for the exact definition.";
 }
 
 def Kiln_MatmulOp : Kiln_TrainOp<"matmul", "matrix product with optional transposes",
@@ -520,6 +519,10 @@ def Kiln_MatmulOp : Kiln_TrainOp<"matmul", "matrix product with optional transpo
 
 def Kiln_ReduceSumOp : Kiln_TrainOp<"reduce_sum", "sum over axes",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = [{
+    Sum over `axes` (sorted, non-negative, non-empty). The reduced dims are
+    dropped, or kept with size 1 when `keepdims`.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$axes,
       DefaultValuedAttr<BoolAttr, "false">:$keepdims);
   let results = (outs Kiln_F32Tensor:$result);
@@ -529,6 +532,10 @@ def Kiln_ReduceSumOp : Kiln_TrainOp<"reduce_sum", "sum over axes",
 }
 
 def Kiln_SliceOp : Kiln_TrainOp<"slice", "contiguous slice along one axis"> {
+  let description = [{
+    `result = input[..., start:start+size, ...]` along `axis`: a contiguous
+    slice of one axis.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, I64Attr:$axis, I64Attr:$start,
       I64Attr:$size);
   let results = (outs Kiln_F32Tensor:$result);
@@ -537,6 +544,9 @@ def Kiln_SliceOp : Kiln_TrainOp<"slice", "contiguous slice along one axis"> {
 def Kiln_ScaleOp : Kiln_TrainOp<"scale", "multiply by a constant",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
      Kiln_ElementwiseOpInterface]> {
+  let description = [{
+    `result = factor · input`, elementwise (`factor` an f64 attribute).
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, F64Attr:$factor);
   let results = (outs Kiln_F32Tensor:$result);
 }
@@ -544,6 +554,10 @@ def Kiln_ScaleOp : Kiln_TrainOp<"scale", "multiply by a constant",
 def Kiln_RegularizerOp : Kiln_TrainOp<"regularizer",
     "elastic-net penalty l1·Σ|w| + l2·Σw²",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = [{
+    The elastic-net penalty of one weight, `l1·Σ|w| + l2·Σw²` (the Keras
+    convention), as a scalar added to the loss.
+  }];
   let arguments = (ins Kiln_F32Tensor:$weight,
       DefaultValuedAttr<F64Attr, "0.0">:$l1, DefaultValuedAttr<F64Attr, "0.0">:$l2);
   let results = (outs Kiln_Scalar:$penalty);
@@ -562,6 +576,11 @@ def Kiln_ClipFactorOp : Kiln_TrainOp<"clip_factor",
 def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
     "gradient of the elastic-net penalty",
     [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
+  let description = [{
+    `result = dloss · (l1·sign(w) + 2·l2·w)` with sign(0) = 0: the
+    gradient of `regularizer` scaled by the loss gradient `dloss` (a
+    scalar).
+  }];
   let arguments = (ins Kiln_F32Tensor:$weight, Kiln_Scalar:$dloss,
       DefaultValuedAttr<F64Attr, "0.0">:$l1, DefaultValuedAttr<F64Attr, "0.0">:$l2);
   let results = (outs Kiln_F32Tensor:$result);
@@ -569,6 +588,13 @@ def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
 
 def Kiln_Conv2DGradInputOp : Kiln_TrainOp<"conv2d_grad_input",
     "gradient of conv2d with respect to its input"> {
+  let description = [{
+    The vector-Jacobian product of conv2d with respect to its input: for
+    `dy [N,O,OH,OW]` and `weight [O,C/g,KH,KW]`, `dx [N,C,H,W]` (`H,W` =
+    `input_size`) is the gradient of `Σ conv2d(x, weight) ⊙ dy`, a
+    transposed convolution. `strides`, `pads`, `dilations` and `groups` are
+    the forward convolution's.
+  }];
   let arguments = (ins Kiln_F32Tensor:$dy, Kiln_F32Tensor:$weight,
       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
       DenseI64ArrayAttr:$dilations, I64Attr:$groups,
@@ -578,6 +604,13 @@ def Kiln_Conv2DGradInputOp : Kiln_TrainOp<"conv2d_grad_input",
 
 def Kiln_Conv2DGradWeightOp : Kiln_TrainOp<"conv2d_grad_weight",
     "gradient of conv2d with respect to its weight"> {
+  let description = [{
+    The vector-Jacobian product of conv2d with respect to its weight: for
+    the forward input `x [N,C,H,W]` and `dy [N,O,OH,OW]`, `dw [O,C/g,KH,KW]`
+    (`KH,KW` = `kernel`) is the gradient of `Σ conv2d(x, w) ⊙ dy`.
+    `strides`, `pads`, `dilations` and `groups` are the forward
+    convolution's.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
       DenseI64ArrayAttr:$dilations, I64Attr:$groups,
@@ -587,6 +620,12 @@ def Kiln_Conv2DGradWeightOp : Kiln_TrainOp<"conv2d_grad_weight",
 
 def Kiln_MaxPool2DGradOp : Kiln_TrainOp<"max_pool2d_grad",
     "gradient of max_pool2d (to the first maximum of each window)"> {
+  let description = [{
+    Each window's `dy` goes to the window's maximum element of the forward
+    input `x`; ties go to the first element in row-major window order, and
+    padding never wins (as PyTorch). Overlapping windows sum. The result has
+    `x`'s shape.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$strides,
       DenseI64ArrayAttr:$pads, DenseI64ArrayAttr:$dilations);
@@ -595,6 +634,12 @@ def Kiln_MaxPool2DGradOp : Kiln_TrainOp<"max_pool2d_grad",
 
 def Kiln_AvgPool2DGradOp : Kiln_TrainOp<"avg_pool2d_grad",
     "gradient of avg_pool2d"> {
+  let description = [{
+    Each window's `dy / divisor` is added to every input element of the
+    window, with the divisor exactly as the forward avg_pool2d computes it
+    (`divisor_pads`, `count_include_pad`). The result is
+    `[N,C,input_size[0],input_size[1]]`.
+  }];
   let arguments = (ins Kiln_F32Tensor:$dy, DenseI64ArrayAttr:$kernel,
       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
       DenseI64ArrayAttr:$divisor_pads, BoolAttr:$count_include_pad,
@@ -604,6 +649,10 @@ def Kiln_AvgPool2DGradOp : Kiln_TrainOp<"avg_pool2d_grad",
 
 def Kiln_GlobalAvgPoolGradOp : Kiln_TrainOp<"global_avg_pool_grad",
     "gradient of global_avg_pool"> {
+  let description = [{
+    `dx = dy / (H·W)` broadcast over the plane: `dy [N,C,1,1]` to
+    `dx [N,C,H,W]` with `H,W` = `input_size`.
+  }];
   let arguments = (ins Kiln_F32Tensor:$dy, DenseI64ArrayAttr:$input_size);
   let results = (outs Kiln_F32Tensor:$result);
 }
@@ -611,6 +660,12 @@ def Kiln_GlobalAvgPoolGradOp : Kiln_TrainOp<"global_avg_pool_grad",
 def Kiln_BatchNormTrainOp : Kiln_TrainOp<"batch_norm_train",
     "batch normalization with batch statistics (training)",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = [{
+    Batch normalization with batch statistics: `mean` and the biased `var`
+    over every dim but 1 (the channel), then
+    `result = (x − mean) / √(var + ε) · weight + bias`. The statistics are
+    results too: the gradient and the running-statistics update use them.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$weight,
       Kiln_F32Tensor:$bias, DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
   let results = (outs Kiln_F32Tensor:$result, Kiln_F32Tensor:$mean,
@@ -619,6 +674,12 @@ def Kiln_BatchNormTrainOp : Kiln_TrainOp<"batch_norm_train",
 
 def Kiln_BatchNormGradOp : Kiln_TrainOp<"batch_norm_grad",
     "gradients of batch_norm_train"> {
+  let description = [{
+    The gradients of batch_norm_train's result (the batch statistics
+    depending on `x`): with `x̂ = (x − mean)/√(var + ε)` and M elements per
+    channel, `dbias = Σ dy`, `dweight = Σ dy·x̂`,
+    `dx = weight/√(var + ε) · (dy − dbias/M − x̂·dweight/M)`.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       Kiln_F32Tensor:$weight, Kiln_F32Tensor:$mean, Kiln_F32Tensor:$var,
       DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
@@ -629,6 +690,12 @@ def Kiln_BatchNormGradOp : Kiln_TrainOp<"batch_norm_grad",
 def Kiln_RunningStatsUpdateOp : Kiln_TrainOp<"running_stats_update",
     "BatchNorm running statistics update (PyTorch's momentum rule)",
     [DeclareOpInterfaceMethods<Kiln_UpdateOpInterface>]> {
+  let description = [{
+    PyTorch's momentum rule for BatchNorm's running statistics:
+    `new = (1 − momentum)·old + momentum·batch`, with the unbiased batch
+    variance `var·count/(count − 1)`; `count` is the element count per
+    channel (N·H·W).
+  }];
   let arguments = (ins Kiln_F32Tensor:$running_mean, Kiln_F32Tensor:$running_var,
       Kiln_F32Tensor:$mean, Kiln_F32Tensor:$var,
       DefaultValuedAttr<F32Attr, "0.1">:$momentum, I64Attr:$count);
@@ -661,6 +728,11 @@ def Kiln_FoldBatchNormOp : Kiln_KernelOp<"fold_batch_norm"> {
 
 def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
     "gradients of layer_norm"> {
+  let description = [{
+    The gradients of layer_norm over the dims from `axis` on: `dx`, and
+    when `weight` is given also `dweight` and `dbias` (`Σ dy` over the outer
+    dims).
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       Optional<Kiln_F32Tensor>:$weight, I64Attr:$axis,
       DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
@@ -670,6 +742,15 @@ def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
 def Kiln_ActivationGradOp : Kiln_TrainOp<"activation_grad",
     "gradient of an elementwise activation",
     [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
+  let description = [{
+    `dx = dy · f'(x)` for the forward activation named by `activation`
+    (step, sigmoid, tanh, relu, relu6, leaky_relu, elu, selu, silu, gelu,
+    softplus, mish, sin), with that op's attributes and PyTorch's values at
+    kinks (relu: 0 at x ≤ 0; relu6: 1 for 0 < x < 6, else 0; leaky_relu:
+    alpha at x ≤ 0; softplus: sigmoid(beta·x) below threshold, else 1). The
+    autodiff rule of relu and relu6 passes the forward output as `input`:
+    f'(y) = f'(x) for both.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       StrAttr:$activation, OptionalAttr<F32Attr>:$alpha,
       OptionalAttr<StrAttr>:$approximate, OptionalAttr<F32Attr>:$beta,
@@ -678,6 +759,11 @@ def Kiln_ActivationGradOp : Kiln_TrainOp<"activation_grad",
 }
 
 def Kiln_PReluGradOp : Kiln_TrainOp<"prelu_grad", "gradients of prelu"> {
+  let description = [{
+    `dx = dy · (x > 0 ? 1 : slope)`; `dslope = Σ dy·x` over the elements
+    with x ≤ 0, per channel (axis 1), or over all elements for a `[1]`
+    slope.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$slope,
       Kiln_F32Tensor:$dy);
   let results = (outs Kiln_F32Tensor:$dx, Kiln_F32Tensor:$dslope);
@@ -685,6 +771,10 @@ def Kiln_PReluGradOp : Kiln_TrainOp<"prelu_grad", "gradients of prelu"> {
 
 def Kiln_SoftmaxGradOp : Kiln_TrainOp<"softmax_grad",
     "gradient of softmax / log_softmax from the forward output"> {
+  let description = [{
+    From the forward output `y`: softmax `dx = y·(dy − Σ_axis dy·y)`;
+    log_softmax (`log`) `dx = dy − exp(y)·Σ_axis dy`.
+  }];
   let arguments = (ins Kiln_F32Tensor:$output, Kiln_F32Tensor:$dy,
       I64Attr:$axis, DefaultValuedAttr<BoolAttr, "false">:$log);
   let results = (outs Kiln_F32Tensor:$result);
@@ -694,6 +784,12 @@ def Kiln_DropoutTrainOp : Kiln_TrainOp<"dropout_train",
     "dropout with a hashed mask (training)",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
      DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
+  let description = [{
+    `result = keep ? x/(1 − rate) : 0`, with `keep` a hash of the element's
+    row-major index, the `seed` input and the `salt` attribute (bit-exact
+    definition in docs/training-ops.md). Its own gradient is
+    `dropout_train(dy, seed)` with the same salt.
+  }];
   let arguments = (ins Kiln_F32Tensor:$input, 0DTensorOf<[I32]>:$seed,
       F32Attr:$rate, I64Attr:$salt);
   let results = (outs Kiln_F32Tensor:$result);
@@ -701,6 +797,13 @@ def Kiln_DropoutTrainOp : Kiln_TrainOp<"dropout_train",
 
 def Kiln_LossGradOp : Kiln_TrainOp<"loss_grad",
     "gradient of a mean loss with respect to the prediction"> {
+  let description = [{
+    `dloss · ∂(mean loss)/∂pred` for `loss` one of mse, mae, huber (with
+    `delta`), bce, bce_logits, cce, sparse_cce (an `i32 [N]` target) and
+    hinge, with PyTorch's values at kinks (mae: sign(0) = 0; bce: the
+    denominator clamped at 1e-12). The mean divides by the element count
+    (N for cce and sparse_cce).
+  }];
   let arguments = (ins Kiln_F32Tensor:$pred, AnyRankedTensor:$target,
       Kiln_Scalar:$dloss, StrAttr:$loss, OptionalAttr<F32Attr>:$delta);
   let results = (outs Kiln_F32Tensor:$result);
@@ -709,6 +812,18 @@ def Kiln_LossGradOp : Kiln_TrainOp<"loss_grad",
 def Kiln_OptimizerUpdateOp : Kiln_TrainOp<"optimizer_update",
     "one optimizer step for one parameter and its slots",
     [DeclareOpInterfaceMethods<Kiln_UpdateOpInterface>]> {
+  let description = [{
+    One optimizer step for one parameter: operands `param`, `grad`, `lr`,
+    `step` (1 on the first update), then the slots of `kind`; results the
+    new parameter, then the new slots. `hyper` holds every hyperparameter of
+    the kind with PyTorch's defaults, plus `weight_decay` (`g += wd·param`)
+    and `clip_value` (`g = clamp(g, −c, c)` first, 0 = off). Kinds: sgd;
+    momentum and nesterov (slot buf); adagrad (sum); adadelta (square_avg,
+    acc_delta); rmsprop (square_avg); adam (exp_avg, exp_avg_sq; PyTorch's
+    `p −= lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + ε)`). The update formulas:
+    docs/training-ops.md. Writes in place when nothing reads the parameter
+    after it (UpdateOpInterface).
+  }];
   let arguments = (ins Kiln_F32Tensor:$param, Kiln_F32Tensor:$grad,
       Kiln_Scalar:$lr, Kiln_Scalar:$step, Variadic<Kiln_F32Tensor>:$slots,
       StrAttr:$kind, DictionaryAttr:$hyper);
