@@ -12,7 +12,11 @@
 #include "kiln/ir/KilnDialect.h"
 #include "kiln/passes/Passes.h"
 
+#include <cmath>
+#include <limits>
+
 #include "mlir/IR/Builders.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace kiln::passes {
 #define GEN_PASS_DEF_KILNOPTIMIZER
@@ -78,6 +82,48 @@ struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
     return b.getDictionaryAttr(attrs);
   }
 
+  // Every hyperparameter finite and in its range (PyTorch's checks, plus
+  // the ones PyTorch leaves to the user): a NaN beta or a negative decay
+  // would train silently into garbage.
+  LogicalResult checkHyperparameters(func::FuncOp func) {
+    struct Check {
+      const char *name;
+      double value, low, high;
+      bool openHigh;
+    };
+    const double inf = std::numeric_limits<double>::infinity();
+    std::vector<Check> checks = {
+        {"weight-decay", weightDecay, 0, inf, true},
+        {"clip-value", clipValue, 0, inf, true},
+        {"clip-norm", clipNorm, 0, inf, true},
+        {"momentum", momentum, 0, 1, true},
+        {"dampening", dampening, 0, 1, false},
+        {"beta1", beta1, 0, 1, true},
+        {"beta2", beta2, 0, 1, true},
+        {"rho", rho, 0, 1, false},
+        {"alpha", alpha, 0, 1, false},
+        {"lr-decay", lrDecay, 0, inf, true}};
+    for (const Check &c : checks) {
+      bool inRange = std::isfinite(c.value) && c.value >= c.low &&
+                     (c.openHigh ? c.value < c.high : c.value <= c.high);
+      if (!inRange) {
+        return func.emitError()
+               << "optimizer " << kind << ": " << c.name << " must be "
+               << (c.high == inf ? "a finite number >= " + std::to_string(0)
+                                 : std::string("in [0, 1") +
+                                       (c.openHigh ? ")" : "]"))
+               << ", got " << llvm::formatv("{0}", c.value).str();
+      }
+    }
+    // epsilon: -1 picks the optimizer's default.
+    if (!(epsilon == -1.0 || (std::isfinite(epsilon) && epsilon > 0))) {
+      return func.emitError() << "optimizer " << kind
+                              << ": epsilon must be a finite number > 0, got "
+                              << llvm::formatv("{0}", epsilon.getValue()).str();
+    }
+    return success();
+  }
+
   // g *= min(1, clipNorm / (sqrt(Σ all g²) + 1e-6)) for every gradient.
   void clipByGlobalNorm(OpBuilder &builder, Location loc, Type scalar,
                         SmallVectorImpl<kiln::passes::NamedValue> &grads) {
@@ -109,6 +155,9 @@ struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
           << "unknown optimizer '" << kind
           << "' (expected sgd, momentum, nesterov, adagrad, adadelta, "
              "rmsprop or adam)";
+      return signalPassFailure();
+    }
+    if (failed(checkHyperparameters(func))) {
       return signalPassFailure();
     }
     auto scalar = RankedTensorType::get({}, Float32Type::get(&getContext()));

@@ -218,6 +218,35 @@ void restore(Session &session, const std::map<std::string, Tensor> &tensors) {
   }
 }
 
+std::string numberText(double v) {
+  if (std::isnan(v)) {
+    return "nan"; // not "-nan": the sign of a NaN means nothing here
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
+
+} // namespace
+
+void checkTrainerOptions(const TrainerOptions &options) {
+  if (!std::isfinite(options.lr) || options.lr <= 0) {
+    throw Error("train: the learning rate must be a finite number > 0, got " +
+                numberText(options.lr));
+  }
+  const LrSchedule &s = options.schedule;
+  if (!std::isfinite(s.gamma) || s.gamma <= 0) {
+    throw Error("train: the schedule's gamma must be a finite number > 0, "
+                "got " + numberText(s.gamma));
+  }
+  if (!std::isfinite(s.etaMin) || s.etaMin < 0) {
+    throw Error("train: the schedule's eta_min must be a finite number >= 0, "
+                "got " + numberText(s.etaMin));
+  }
+}
+
+namespace {
+
 struct BatchResult {
   double loss = 0;
   int64_t correct = -1; // -1: accuracy not measurable for this target
@@ -590,6 +619,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   if (options.epochs < 0 || options.maxSteps < 0) {
     throw Error("train: epochs and max steps must be non-negative");
   }
+  checkTrainerOptions(options);
   // The training set is only copied when a validation split is cut off.
   Dataset splitTrain;
   const Dataset *trainData = &data.train;
@@ -751,6 +781,21 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
       setIfPresent(plan, "step", static_cast<double>(state.step));
       setIfPresent(plan, "seed", stepSeed(options.seed, state.step));
       BatchResult outcome = runBatch(plan, samples);
+      if (!std::isfinite(outcome.loss) && !options.continueOnNan) {
+        // As Keras's TerminateOnNaN: the weights are already damaged, so
+        // nothing is saved; the last checkpoint (if any) stays as it was.
+        progress.clear();
+        throw Error(
+            "step " + std::to_string(state.step) + " (epoch " +
+            std::to_string(epoch + 1) + "): the training loss is " +
+            numberText(outcome.loss) + "; training stopped" +
+            (options.savePath.empty() || !std::filesystem::exists(options.savePath)
+                 ? std::string(" (nothing saved)")
+                 : " (" + options.savePath +
+                       " keeps the last completed epoch's weights)") +
+            ". Lower the learning rate, clip gradients (--clip-norm), or "
+            "pass --continue-on-nan to train on");
+      }
       if (&plan != &trainPlan) {
         copyParameters(plan.session, trainPlan.session);
       }

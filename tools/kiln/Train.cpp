@@ -43,6 +43,7 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
       {"exponential", LrSchedule::Exponential},
       {"cosine", LrSchedule::Cosine}};
   options.schedule.kind = schedules.at(flags.schedule);
+  checkTrainerOptions(options); // before the data and the compilation
 
   DataSplits data = loadData(flags.data);
   if (flags.scale != "none") {

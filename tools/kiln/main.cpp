@@ -111,6 +111,9 @@ int main(int argc, char **argv) {
     trainApp->add_option("--l2", t.l2, "L2 regularization of the weights");
     trainApp->add_option("--delta", t.delta, "Huber delta");
     trainApp->add_flag("--no-progress{false}", o.progress, "No progress bar");
+    trainApp->add_flag("--continue-on-nan", o.continueOnNan,
+                       "Train on when the loss becomes NaN or infinite "
+                       "(default: stop, naming the step)");
   }
   trainFlags.trainer.batch = 32; // --batch overrides (Keras's default)
 

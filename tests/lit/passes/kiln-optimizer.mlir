@@ -20,3 +20,9 @@ func.func @main(%t: tensor<3xf32>) -> (tensor<f32> {kiln.name = "loss"}, tensor<
   %g = kiln.sub %w, %t : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
   return %l, %g : tensor<f32>, tensor<3xf32>
 }
+
+// -----
+
+// Hyperparameters must be finite and in range.
+// RUN: not kiln-opt %s --split-input-file --kiln-optimizer="kind=adam beta1=1.0" 2>&1 | FileCheck %s --check-prefix=RANGE
+// RANGE: optimizer adam: beta1 must be in [0, 1), got 1.00

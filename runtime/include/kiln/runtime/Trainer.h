@@ -96,7 +96,15 @@ struct TrainerOptions {
   std::string savePath;       // checkpoint after every epoch and at the end
   std::string logPath;        // per-epoch CSV (and <log>.svg plot)
   bool progress = true;       // live progress bar on stderr (if a tty)
+  // A non-finite training loss stops training with an Error naming the
+  // step (Keras's TerminateOnNaN) unless this is set.
+  bool continueOnNan = false;
 };
+
+// Throws Error unless the learning rate is finite and > 0 and the
+// schedule's gamma and eta_min are finite and in range. train() checks;
+// callers may check before they compile.
+void checkTrainerOptions(const TrainerOptions &options);
 
 struct EpochMetrics {
   int64_t epoch = 0;                        // 1-based
