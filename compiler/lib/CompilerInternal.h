@@ -62,6 +62,7 @@ struct Lowered {
   std::vector<std::vector<int>> callArgs;
   std::vector<std::string> labels; // kiln::ir::kernelLabel of each call
   std::vector<bool> once;          // load-time calls (kiln.load_time)
+  std::vector<std::string> locs;   // each call's op location in the model
   int viewOps = 0;
   json memory = json::object(); // arena_bytes, peak_live_bytes, naive_bytes
 
@@ -74,6 +75,8 @@ struct Lowered {
                        {"label", labels[i]},
                        {"once", static_cast<bool>(once[i])},
                        {"flops", specs[i].flops()},
+                       {"outputs", specs[i].outputs.size()},
+                       {"loc", locs[i]},
                        {"args", callArgs[i]}});
     }
     return calls;

@@ -10,6 +10,25 @@ using namespace mlir;
 
 namespace kiln::compiler::detail {
 
+// "file:line:col" of the first file location in `loc` (fused ops carry
+// several), else MLIR's own text of it; for --check-numerics messages.
+static std::string locationText(Location loc) {
+  std::string text;
+  loc->walk([&](Location inner) {
+    if (auto file = llvm::dyn_cast<FileLineColLoc>(inner)) {
+      text = (file.getFilename().str() + ":" + std::to_string(file.getLine()) +
+              ":" + std::to_string(file.getColumn()));
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (text.empty()) {
+    llvm::raw_string_ostream os(text);
+    os << loc;
+  }
+  return text;
+}
+
 std::string argName(func::FuncOp func, unsigned index) {
   if (auto name = func.getArgAttrOfType<StringAttr>(index, "kiln.name")) {
     return name.str();
@@ -184,6 +203,7 @@ Lowered lower(func::FuncOp func) {
     out.callArgs.push_back(std::move(args));
     out.labels.push_back(kiln::ir::kernelLabel(&op));
     out.once.push_back(op.hasAttr(kiln::ir::kLoadTimeAttr));
+    out.locs.push_back(locationText(op.getLoc()));
   }
   for (auto [value, param] : assigns) {
     codegen::KernelSpec copy;
@@ -194,6 +214,7 @@ Lowered lower(func::FuncOp func) {
     out.callArgs.push_back({bufferOf.at(value), bufferOf.at(param)});
     out.labels.push_back("copy");
     out.once.push_back(false);
+    out.locs.push_back(locationText(param.getLoc()));
   }
   return out;
 }

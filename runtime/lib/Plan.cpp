@@ -424,6 +424,19 @@ Plan planFromJson(const json &root, const std::string &path) {
     for (size_t a = 0; a < args.size(); ++a) {
       call.args.push_back(r.index(args[a], PlanReader::at(where + ".args", a), count));
     }
+    if (calls[i].contains("outputs")) {
+      int64_t outputs = r.integer(calls[i]["outputs"], where + ".outputs");
+      if (outputs < 0 || outputs > static_cast<int64_t>(call.args.size())) {
+        r.fail(where + ".outputs", "must be in [0, " +
+                                       std::to_string(call.args.size()) + "]");
+      }
+      call.outputs = static_cast<int>(outputs);
+    } else {
+      call.outputs = call.args.empty() ? 0 : 1;
+    }
+    if (calls[i].contains("loc")) {
+      call.loc = r.string(calls[i]["loc"], where + ".loc");
+    }
     plan.calls.push_back(std::move(call));
   }
   return plan;

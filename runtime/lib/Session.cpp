@@ -20,6 +20,7 @@
 #include <HalideRuntime.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -368,6 +369,39 @@ struct Session::Impl {
       throw Error(plan.path + ": call " + std::to_string(c) + " (kernel '" +
                   call.kernel + "', op '" + call.op + "') failed with status " +
                   std::to_string(status));
+    }
+    if (options.checkNumerics) {
+      checkNumerics(c);
+    }
+  }
+
+  // SessionOptions::checkNumerics: the first NaN or infinity in a result of
+  // call c is an Error naming the op, its label and its place in the model.
+  void checkNumerics(size_t c) {
+    const PlanCall &call = plan.calls[c];
+    for (size_t k = call.args.size() - call.outputs; k < call.args.size();
+         ++k) {
+      int b = call.args[k];
+      if (buffer(b).dtype != DType::F32) {
+        continue;
+      }
+      const auto *data = reinterpret_cast<const float *>(storage(b));
+      size_t count = byteSize(b) / sizeof(float);
+      for (size_t i = 0; i < count; ++i) {
+        if (std::isfinite(data[i])) {
+          continue;
+        }
+        std::string what = std::isnan(data[i]) ? "NaN"
+                           : data[i] > 0       ? "+Inf"
+                                               : "-Inf";
+        throw Error("check-numerics: " + what + " in result " +
+                    std::to_string(k - (call.args.size() - call.outputs)) +
+                    " (" + buffer(b).name + ", element " + std::to_string(i) +
+                    " of " + describe(info(b, buffer(b).name)) + ") of op '" +
+                    call.op + "' (" + call.label + ")" +
+                    (call.loc.empty() ? std::string() : " at " + call.loc) +
+                    ", call " + std::to_string(c));
+      }
     }
   }
 

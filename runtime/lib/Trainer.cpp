@@ -101,9 +101,11 @@ struct LoadedPlan {
   }
 };
 
-LoadedPlan openPlan(const PlanRef &source, uint64_t seed) {
+LoadedPlan openPlan(const PlanRef &source, uint64_t seed,
+                    bool checkNumerics) {
   SessionOptions options;
   options.seed = seed;
+  options.checkNumerics = checkNumerics;
   const std::string &path = source->path;
   LoadedPlan plan{path, Session::load(*source, options)};
   for (const TensorInfo &info : plan.session.inputs()) {
@@ -641,7 +643,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   }
 
   // Plans.
-  LoadedPlan trainPlan = openPlan(plans.train, options.seed);
+  LoadedPlan trainPlan = openPlan(plans.train, options.seed, options.checkNumerics);
   int64_t batch = trainPlan.batch;
   if (options.batch != batch) {
     throw Error(plans.train->path + ": compiled for batch " + std::to_string(batch) +
@@ -653,7 +655,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   int64_t rest = size % batch;
   std::optional<LoadedPlan> trainTail;
   if (rest > 0 && plans.trainTail) {
-    trainTail.emplace(openPlan(plans.trainTail, options.seed));
+    trainTail.emplace(openPlan(plans.trainTail, options.seed, options.checkNumerics));
     if (trainTail->batch != rest) {
       throw Error(plans.trainTail->path + ": tail plan for batch " +
                   std::to_string(trainTail->batch) + ", but " +
@@ -675,14 +677,14 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   std::optional<LoadedPlan> evalPlan;
   std::vector<LoadedPlan> evalTails;
   if (plans.eval) {
-    evalPlan.emplace(openPlan(plans.eval, options.seed));
+    evalPlan.emplace(openPlan(plans.eval, options.seed, options.checkNumerics));
     checkParametersSubset(trainPlan, *evalPlan);
     std::vector<PlanRef> tails = plans.extraEvalTails;
     if (plans.evalTail) {
       tails.insert(tails.begin(), plans.evalTail);
     }
     for (const PlanRef &tail : tails) {
-      evalTails.push_back(openPlan(tail, options.seed));
+      evalTails.push_back(openPlan(tail, options.seed, options.checkNumerics));
       checkParametersSubset(trainPlan, evalTails.back());
     }
     if (validation) {

@@ -115,7 +115,10 @@ void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
     c.options.training.optimizer = "adam";
   }
   c.compiled = compileReported(flags.model, c.options, flags.verbose);
-  c.session.emplace(kiln::runtime::Session::load(*c.compiled.plan));
+  kiln::runtime::SessionOptions sessionOptions;
+  sessionOptions.checkNumerics = flags.checkNumerics;
+  c.session.emplace(
+      kiln::runtime::Session::load(*c.compiled.plan, sessionOptions));
   kiln::runtime::Session &session = *c.session;
   session.prepare();
   if (bench.train) {

@@ -40,6 +40,13 @@ struct CommonFlags {
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false;
+  bool checkNumerics = false; // run, train, bench
+
+  void addCheckNumerics(CLI::App *cmd) {
+    cmd->add_flag("--check-numerics", checkNumerics,
+                  "Stop at the first NaN or Inf a kernel produces, naming "
+                  "the op and its place in the model (slow: for debugging)");
+  }
 
   void add(CLI::App *cmd) {
     cmd->add_option("MODEL", model, "Model: kiln dialect .mlir or .onnx")

@@ -39,6 +39,7 @@ int runCommand(const CommonFlags &flags,
   kiln::compiler::CompiledModel compiled = compile(flags);
   kiln::runtime::SessionOptions options;
   options.seed = seed;
+  options.checkNumerics = flags.checkNumerics;
   auto session = kiln::runtime::Session::load(*compiled.plan, options);
   session.prepare();
   if (!weights.empty()) {

@@ -36,6 +36,7 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
   using namespace kiln::runtime;
   kiln::runtime::TrainerOptions &options = flags.trainer;
   options.restoreBest = !flags.noRestoreBest;
+  options.checkNumerics = common.checkNumerics;
   options.lr = flags.lr.value_or(defaultLearningRate(flags.training.optimizer));
   static const std::map<std::string, LrSchedule::Kind> schedules = {
       {"constant", LrSchedule::Constant},

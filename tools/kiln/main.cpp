@@ -42,11 +42,13 @@ int main(int argc, char **argv) {
   run->add_option("--output", outputDir, "Write DIR/<output>.npy");
   run->add_option("--seed", seed, "Seed for random inputs and parameters");
   run->add_option("--weights", weights, "Parameters from a .safetensors file");
+  runFlags.addCheckNumerics(run);
 
   CommonFlags trainCommon;
   TrainFlags trainFlags;
   CLI::App *trainApp = app.add_subcommand("train", "Compile and run training");
   trainCommon.add(trainApp);
+  trainCommon.addCheckNumerics(trainApp);
   {
     auto &t = trainFlags.training;
     auto &o = trainFlags.trainer;
@@ -121,6 +123,7 @@ int main(int argc, char **argv) {
   BenchFlags b;
   CLI::App *bench = app.add_subcommand("bench", "Time a compiled model");
   benchFlags.add(bench);
+  benchFlags.addCheckNumerics(bench);
   bench->add_flag("--train", b.train,
                   "Time the training step (Adam; --loss, default sparse-cce)");
   bench->add_option("--loss", b.loss, "Loss of the timed training step");

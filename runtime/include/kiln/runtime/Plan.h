@@ -40,7 +40,9 @@ struct PlanCall {
   std::string label; // for reports; the op when the plan has none
   bool once = false;  // load-time call: only after the parameters change
   int64_t flops = 0;  // floating-point operations, for reports (0: unknown)
-  std::vector<int> args;
+  std::vector<int> args; // the operands' buffers, then the results'
+  int outputs = 1;       // how many of args, at the end, are results
+  std::string loc;       // the op's location in the model ("" if unknown)
 };
 
 struct Plan {

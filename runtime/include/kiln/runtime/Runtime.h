@@ -115,6 +115,11 @@ struct Plan; // Plan.h
 
 struct SessionOptions {
   uint64_t seed = 0; // parameter initialization and random inputs
+  // After every kernel call, scan its f32 results: the first NaN or
+  // infinity is an Error naming the op, its label and its location in the
+  // model (as PyTorch's anomaly mode or TensorFlow's check_numerics). One
+  // extra pass over each result: for debugging, not for speed.
+  bool checkNumerics = false;
 };
 
 class Session {

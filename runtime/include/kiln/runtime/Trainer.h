@@ -99,6 +99,7 @@ struct TrainerOptions {
   // A non-finite training loss stops training with an Error naming the
   // step (Keras's TerminateOnNaN) unless this is set.
   bool continueOnNan = false;
+  bool checkNumerics = false; // SessionOptions::checkNumerics for every plan
 };
 
 // Throws Error unless the learning rate is finite and > 0 and the
