@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Cli.h"
+#include "kiln/support/Printable.h"
 
 #include <fmt/core.h>
 
@@ -19,6 +20,8 @@
 
 using namespace kiln::cli;
 
+// Every message is printed through support::printable: errors quote names
+// from files (ONNX node names, paths), never raw control bytes.
 int main(int argc, char **argv) {
   CLI::App app{"kiln: compile and run neural-network models\n\n"
                "  kiln run model.onnx --output out/\n"
@@ -210,7 +213,7 @@ int main(int argc, char **argv) {
   } catch (const CLI::Success &e) { // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError &e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << kiln::support::printable(e.what()) << "\n";
     return 2;
   }
   try {
@@ -242,7 +245,7 @@ int main(int argc, char **argv) {
     }
     return inspectCommand(inspectFlags, dot, json);
   } catch (const std::exception &e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << kiln::support::printable(e.what()) << "\n";
     return 1;
   }
 }
