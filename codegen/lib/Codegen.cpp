@@ -10,6 +10,7 @@
 // concurrent compilations of the same kernels never see partial files.
 #include "CodegenSourceHash.h"
 #include "Kernels.h"
+#include "kiln/support/Checksum.h"
 #include "kiln/support/Hash.h"
 
 #include <chrono>
@@ -118,6 +119,8 @@ void compileJob(const Job &job, const JobOptions &opts) {
         .compile_to(outputs, kernel.inputs, job.function,
                     opts.target.with_feature(Halide::Target::NoRuntime));
   }
+  // The sidecar first: no reader sees the object without it.
+  support::writeSum(job.objectPath, tmp);
   fs::rename(tmp, job.objectPath);
   if (opts.verbose) {
     std::fprintf(stderr, "kiln-codegen: compiled %s (%s) in %.2f s\n",
@@ -295,6 +298,7 @@ void linkLibrary(const std::vector<std::string> &objects,
     throw Error("linking " + libPath + " failed (exit " + std::to_string(rc) +
                 "): " + output);
   }
+  support::writeSum(libPath, tmp);
   fs::rename(tmp, libPath);
 }
 
@@ -369,7 +373,25 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
     return options.dumpDir.empty() ||
            fs::exists(fs::path(options.dumpDir) / (function + ".stmt"));
   };
-  if (options.link && fs::exists(libPath) && options.dumpDir.empty()) {
+  // A cached artifact is used only when it matches its sidecar
+  // (kiln/support/Checksum.h); a damaged one is deleted and rebuilt.
+  auto usable = [&](const std::string &path) {
+    if (!fs::exists(path)) {
+      return false;
+    }
+    if (support::verifySum(path)) {
+      return true;
+    }
+    if (options.verbose) {
+      std::fprintf(stderr,
+                   "kiln-codegen: %s is damaged (it does not match its "
+                   ".sum): rebuilding it\n",
+                   path.c_str());
+    }
+    support::removeArtifact(path);
+    return false;
+  };
+  if (options.link && options.dumpDir.empty() && usable(libPath)) {
     result.libraryCached = true;
     result.kernelsCached = static_cast<int>(unique.size());
     result.seconds = secondsSince(start);
@@ -378,13 +400,13 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   size_t index = 0;
   for (const auto &[function, spec] : unique) {
     const std::string &object = result.objectPaths[index++];
-    if (fs::exists(object) && dumped(function)) {
+    if (dumped(function) && usable(object)) {
       ++result.kernelsCached;
     } else {
       jobs.push_back({spec, function, object});
     }
   }
-  if (!fs::exists(result.runtimeObject)) {
+  if (!usable(result.runtimeObject)) {
     jobs.push_back({nullptr, runtimeName, result.runtimeObject});
   }
 

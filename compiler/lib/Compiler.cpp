@@ -20,6 +20,7 @@
 #include "CompilerSourceHash.h"
 #include "kiln/codegen/Codegen.h"
 #include "kiln/ir/KilnDialect.h"
+#include "kiln/support/Checksum.h"
 #include "kiln/ir/KilnFusion.h"
 #include "kiln/runtime/Plan.h"
 #include "kiln/runtime/Safetensors.h"
@@ -142,6 +143,7 @@ void writeAtomically(const fs::path &path, const std::string &text) {
       throw Error("cannot write '" + temp.string() + "'");
     }
   }
+  support::writeSum(path.string(), temp.string()); // before it is in place
   fs::rename(temp, path);
 }
 
@@ -350,9 +352,29 @@ CompiledModel compileModel(const std::string &modelPath,
       plan = runtime::readPlan(result.planPath);
     } catch (const runtime::Error &) {
     }
-    bool usable = plan && fs::exists(options.link ? plan->library
-                                                  : plan->runtimeObject,
-                                     ec);
+    // Every artifact the plan names must match its sidecar
+    // (kiln/support/Checksum.h): a damaged plan, weights file, library or
+    // object makes this a miss, and the compilation below rebuilds it.
+    auto intact = [&](const std::string &path) {
+      bool ok = support::verifySum(path);
+      if (!ok && options.verbose) {
+        std::fprintf(stderr,
+                     "kiln: %s is damaged or missing (it does not match its "
+                     ".sum): rebuilding\n",
+                     path.c_str());
+      }
+      return ok;
+    };
+    bool usable = plan && intact(result.planPath) &&
+                  (plan->weights.empty() || intact(plan->weights));
+    if (usable && options.link) {
+      usable = intact(plan->library);
+    } else if (usable) {
+      usable = intact(plan->runtimeObject);
+      for (const std::string &object : plan->objects) {
+        usable = usable && intact(object);
+      }
+    }
     if (usable) {
       result.cached = true;
       result.kernels = static_cast<int>(plan->kernelCount);
@@ -424,8 +446,9 @@ CompiledModel compileModel(const std::string &modelPath,
   if (!model->weights.empty()) {
     // The model's own parameter values (ONNX initializers), loaded by the
     // runtime in place of the initializers.
-    runtime::writeSafetensors((planDir / "weights.safetensors").string(),
-                              model->weights);
+    std::string weights = (planDir / "weights.safetensors").string();
+    runtime::writeSafetensors(weights, model->weights);
+    support::writeSum(weights); // before the plan that names it
     plan["weights"] = "weights.safetensors";
   }
   writeAtomically(planPath, plan.dump(1));

@@ -15,11 +15,13 @@
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Safetensors.h"
 #include "kiln/support/Align.h"
+#include "kiln/support/Checksum.h"
 #include "kiln/support/Denormals.h"
 
 #include <HalideRuntime.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -182,6 +184,15 @@ struct Session::Impl {
     if (plan.library.empty()) {
       throw Error(plan.path + ": the plan has kernel objects for kiln "
                               "compile, no library to run");
+    }
+    // Never map a damaged library (a truncated .so dies with SIGBUS): it
+    // must match the sidecar the compiler wrote (kiln/support/Checksum.h).
+    std::error_code missing;
+    if (std::filesystem::exists(plan.library, missing) &&
+        !support::verifySum(plan.library)) {
+      throw Error(plan.path + ": kernel library '" + plan.library +
+                  "' is damaged or unverified (it does not match its .sum); "
+                  "compiling the model again rebuilds it");
     }
     library = dlopen(plan.library.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library) {

@@ -158,11 +158,37 @@ TEST(Session, FillMissingInputs) {
 TEST(Session, RelativeLibraryIsNextToThePlan) {
   std::string dir = tempDir();
   std::filesystem::copy_file(KILN_TEST_KERNELS, dir + "/kernels.so");
+  support::writeSum(dir + "/kernels.so");
   json plan = examplePlan();
   plan["library"] = "kernels.so";
   Session session = Session::load(writePlan(dir, plan));
   session.fillMissingInputs(0);
   session.run();
+}
+
+// A damaged library (truncated: mapping it would die with SIGBUS; or
+// without its sidecar) is refused with an error, never loaded.
+TEST(Session, DamagedLibraryIsRefused) {
+  std::string dir = tempDir();
+  std::string library = dir + "/kernels.so";
+  std::filesystem::copy_file(KILN_TEST_KERNELS, library);
+  support::writeSum(library);
+  std::filesystem::resize_file(library, 1000);
+  json plan = examplePlan();
+  plan["library"] = "kernels.so";
+  std::string path = writePlan(dir, plan);
+  try {
+    Session::load(path);
+    FAIL() << "a truncated library was loaded";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("is damaged or unverified"),
+              std::string::npos)
+        << e.what();
+  }
+  std::filesystem::copy_file(KILN_TEST_KERNELS, library,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(library + ".sum");
+  EXPECT_THROW(Session::load(path), Error);
 }
 
 TEST(Session, RandomLabelsUseClasses) {

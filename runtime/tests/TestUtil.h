@@ -3,6 +3,7 @@
 #define KILN_RUNTIME_TESTS_TESTUTIL_H
 
 #include "kiln/runtime/Runtime.h"
+#include "kiln/support/Checksum.h"
 
 #include <gtest/gtest.h>
 
@@ -12,6 +13,13 @@
 #include <unistd.h>
 
 namespace kiln::runtime::test {
+
+#ifdef KILN_TEST_KERNELS
+// The stand-in kernel library is built by CMake, not by kiln's codegen: give
+// it the sidecar codegen writes (kiln/support/Checksum.h) before any session
+// loads it; sessions refuse a library without one.
+inline const bool kTestKernelsSigned = support::writeSum(KILN_TEST_KERNELS);
+#endif
 
 // A fresh directory per test (tests may run in parallel under ctest).
 inline std::string tempDir() {
