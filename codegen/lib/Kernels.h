@@ -318,6 +318,21 @@ constexpr int64_t kParallelGrain = 1 << 15;
 void parallelPlanes(Halide::Stage stage, const Halide::Var &plane,
                     int64_t planeElements);
 
+// lrn and lrn_grad (KernelsLayers.cpp): the attributes checked, and
+// s(v) = bias + alpha/size * (sum of term over the channel window of v),
+// with v in Halide order (the channel is v[rank - 2]) and zero outside
+// [0, C): term(at) reads the operand at coordinates `at`.
+struct LrnParams {
+  int size = 1, lo = 0, hi = 0, channels = 1;
+  float alpha = 0, beta = 0, bias = 1;
+};
+LrnParams validateLrn(const KernelSpec &spec, const TensorSpec &x);
+// Sum of term(at) over the channels c + first .. c + first + size - 1 of
+// position v that lie in [0, C).
+Halide::Expr lrnWindowSum(
+    const LrnParams &p, const std::vector<Halide::Var> &v, int first,
+    const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term);
+
 // Largest of vec, vec/2, vec/4 not above extent; 1 if extent < vec/4.
 int vectorWidthFor(int extent, int vec);
 

@@ -597,7 +597,50 @@ Kernel buildLayerNormGrad(const KernelSpec &s, const Target &target) {
 
 } // namespace
 
+namespace {
+
+void validateLrnGrad(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s);
+  validateLrn(s, s.inputs[0]);
+  expectShape(s, s.inputs[1], "dy", s.inputs[0].shape);
+  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+}
+
+// With s = bias + alpha/size * (window sum of x^2) and t = dy*x*s^(-beta-1):
+// dx[i] = dy[i]*s[i]^-beta - (2*alpha*beta/size) * x[i] * (sum of t over
+// the channels c whose window holds i: c in [i - hi, i + lo]). s and t are
+// computed once (root), then dx elementwise.
+Kernel buildLrnGrad(const KernelSpec &s, const Target &target) {
+  LrnParams p = validateLrn(s, s.inputs[0]);
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  std::vector<int> extents = halideShape(s.inputs[0]);
+  Func base("lrn_base"), t("lrn_t"), dx("dx");
+  base(v) = p.bias + (p.alpha / p.size) *
+                         lrnWindowSum(p, v, -p.lo,
+                                      [&](const std::vector<Expr> &at) {
+                                        return x(at) * x(at);
+                                      });
+  t(v) = dy(v) * x(v) * pow(base(v), -p.beta - 1.0f);
+  Expr spread = lrnWindowSum(p, v, -p.hi,
+                             [&](const std::vector<Expr> &at) { return t(at); });
+  dx(v) = dy(v) * pow(base(v), -p.beta) -
+          (2.0f * p.alpha * p.beta / p.size) * x(v) * spread;
+  constrainOutput(dx, s.outputs[0]);
+  base.compute_root();
+  t.compute_root();
+  scheduleElementwise(base, v, extents, target);
+  scheduleElementwise(t, v, extents, target);
+  scheduleElementwise(dx, v, extents, target);
+  return {{x, dy}, dx};
+}
+
+} // namespace
+
 void registerLayerGradOps(OpRegistry &r) {
+  r["lrn_grad"] = {validateLrnGrad, buildLrnGrad};
   r["max_pool2d_grad"] = {[](const KernelSpec &s) { validatePoolGrad(s, true); },
                           [](const KernelSpec &s, const Target &t) {
                             return buildPoolGrad(s, t, true);

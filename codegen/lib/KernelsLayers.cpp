@@ -603,7 +603,66 @@ Func buildDenseWithEpilogue(const KernelSpec &s,
   return f.out;
 }
 
+LrnParams validateLrn(const KernelSpec &s, const TensorSpec &x) {
+  expectMinRank(s, x, "x", 2);
+  LrnParams p;
+  int64_t size = attrInt(s, "size");
+  if (size < 1 || size > 4096) {
+    fail(s, "size must be in [1, 4096]");
+  }
+  p.size = static_cast<int>(size);
+  p.lo = (p.size - 1) / 2;
+  p.hi = p.size - 1 - p.lo;
+  p.channels = static_cast<int>(x.shape[1]);
+  p.alpha = static_cast<float>(attrFloat(s, "alpha"));
+  p.beta = static_cast<float>(attrFloat(s, "beta"));
+  p.bias = static_cast<float>(attrFloat(s, "bias"));
+  if (!std::isfinite(p.alpha) || !std::isfinite(p.beta) ||
+      !std::isfinite(p.bias) || p.alpha < 0 || p.bias <= 0) {
+    fail(s, "alpha >= 0, beta and bias > 0 must be finite");
+  }
+  return p;
+}
+
+Expr lrnWindowSum(const LrnParams &p, const std::vector<Var> &v, int first,
+                  const std::function<Expr(const std::vector<Expr> &)> &term) {
+  size_t ch = v.size() - 2;
+  RDom r(0, p.size); // unnamed: unique per call
+  Expr c = v[ch] + first + r;
+  std::vector<Expr> at(v.begin(), v.end());
+  at[ch] = clamp(c, 0, p.channels - 1);
+  return sum(select(c >= 0 && c < p.channels, term(at), 0.0f));
+}
+
+namespace {
+
+void validateLrnOp(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  validateLrn(s, s.inputs[0]);
+  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+}
+
+// Target: any; memory bound (size reads per element, from cache), as an
+// elementwise loop.
+Kernel buildLrn(const KernelSpec &s, const Target &target) {
+  LrnParams p = validateLrn(s, s.inputs[0]);
+  ImageParam x = makeInput(s.inputs[0], "x");
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  Expr squares = lrnWindowSum(p, v, -p.lo, [&](const std::vector<Expr> &at) {
+    return x(at) * x(at);
+  });
+  Func y("y");
+  y(v) = x(v) * pow(p.bias + (p.alpha / p.size) * squares, -p.beta);
+  constrainOutput(y, s.outputs[0]);
+  scheduleElementwise(y, v, halideShape(s.outputs[0]), target);
+  return {{x}, y};
+}
+
+} // namespace
+
 void registerLayerOps(OpRegistry &r) {
+  r["lrn"] = {validateLrnOp, buildLrn};
   r["dense"] = {validateDense, buildDense};
   r["max_pool2d"] = {[](const KernelSpec &s) { validatePool(s, true); },
                      [](const KernelSpec &s, const Target &t) {

@@ -397,6 +397,15 @@ LogicalResult ConcatOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+LogicalResult LRNOp::buildGradients(OpBuilder &builder,
+                                    ArrayRef<Value> resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(builder.create<LRNGradOp>(
+      getLoc(), getInput().getType(), getInput(), resultGrads[0],
+      getSizeAttr(), getAlphaAttr(), getBetaAttr(), getBiasAttr()));
+  return success();
+}
+
 LogicalResult PReluOp::buildGradients(OpBuilder &builder,
                                       ArrayRef<Value> resultGrads,
                                       SmallVectorImpl<Value> &operandGrads) {

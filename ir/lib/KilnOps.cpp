@@ -1,5 +1,7 @@
 //===- KilnOps.cpp - kiln op verifiers, shape inference, kernel attrs -----===//
 #include "kiln/ir/KilnDialect.h"
+
+#include <cmath>
 #include "Window.h"
 
 #include "mlir/IR/Builders.h"
@@ -570,6 +572,32 @@ LogicalResult SoftmaxOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
 LogicalResult LogSoftmaxOp::verify() { return verifyAxis(*this); }
 LogicalResult LogSoftmaxOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
   return canonicalizeAxis(*this, attrs);
+}
+
+LogicalResult LRNOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getInput().getType());
+  return success();
+}
+
+LogicalResult LRNOp::verify() {
+  auto input = llvm::cast<RankedTensorType>(getInput().getType());
+  if (input.getRank() < 2) {
+    return emitOpError() << "input " << input
+                         << " needs a channel axis 1 (rank >= 2)";
+  }
+  if (getSize() < 1) {
+    return emitOpError() << "size must be >= 1, got " << getSize();
+  }
+  float alpha = getAlpha().convertToFloat(), beta = getBeta().convertToFloat(),
+        bias = getBias().convertToFloat();
+  if (!std::isfinite(alpha) || !std::isfinite(beta) || !std::isfinite(bias) ||
+      bias <= 0 || alpha < 0) {
+    return emitOpError() << "alpha >= 0, beta and bias > 0 must be finite "
+                            "(got alpha "
+                         << alpha << ", beta " << beta << ", bias " << bias
+                         << ")";
+  }
+  return success();
 }
 
 LogicalResult PReluOp::inferResultTypes(SmallVectorImpl<Type> &types) {

@@ -253,6 +253,11 @@ LogicalResult ActivationGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+LogicalResult LRNGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(getInput().getType());
+  return success();
+}
+
 LogicalResult PReluGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.append({getInput().getType(), getSlope().getType()});
   return success();

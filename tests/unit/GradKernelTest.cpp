@@ -429,6 +429,23 @@ void addPreluGrad(GradCaseTable &table, const std::string &name,
       });
 }
 
+void addLrnGrad(GradCaseTable &table, const std::string &name,
+                std::vector<int64_t> shape, int64_t size, double alpha,
+                double beta, double bias) {
+  Rng rng("lrn_grad/" + name);
+  const ref::Tensor x = rng.tensor(shape, -2, 2);
+  const ref::Tensor dy = rng.tensor(shape, -1, 1);
+  table.add(name, "lrn_grad",
+            {{"size", size}, {"alpha", alpha}, {"beta", beta}, {"bias", bias}},
+            f32({x, dy}), {shape}, [=] {
+              return std::vector<ref::Tensor>{vjp(
+                  [&](const ref::Tensor &v) {
+                    return ref::lrn(v, size, alpha, beta, bias);
+                  },
+                  x, dy)};
+            });
+}
+
 void addSoftmaxGrad(GradCaseTable &table, const std::string &name,
                     std::vector<int64_t> shape, int64_t axis, bool log) {
   Rng rng("softmax_grad/" + name);
@@ -721,6 +738,10 @@ GradCaseTable buildCases() {
   addPreluGrad(t, "per_channel_c5", {3, 5, 4, 4}, 5);
   addPreluGrad(t, "shared_slope", {3, 5, 4, 4}, 1);
   addPreluGrad(t, "per_channel_2d_c17", {2, 17}, 17);
+
+  addLrnGrad(t, "size5_n2_c7_4x3", {2, 7, 4, 3}, 5, 0.5, 0.75, 2.0);
+  addLrnGrad(t, "size4_even_c6", {1, 6, 3, 5}, 4, 1.0, 0.75, 1.0);
+  addLrnGrad(t, "size7_wider_than_c3", {2, 3, 2, 2}, 7, 2.0, 0.5, 1.5);
 
   addSoftmaxGrad(t, "2d_axis1", {4, 7}, 1, false);
   addSoftmaxGrad(t, "2d_axis1_log", {4, 7}, 1, true);
@@ -1162,6 +1183,7 @@ KILN_GRAD_CASES(AvgPool2dGrad, "avg_pool2d_grad");
 KILN_GRAD_CASES(GlobalAvgPoolGrad, "global_avg_pool_grad");
 KILN_GRAD_CASES(BatchNormGrad, "batch_norm_grad");
 KILN_GRAD_CASES(LayerNormGrad, "layer_norm_grad");
+KILN_GRAD_CASES(LrnGrad, "lrn_grad");
 KILN_GRAD_CASES(ActivationGrad, "activation_grad");
 KILN_GRAD_CASES(PreluGrad, "prelu_grad");
 KILN_GRAD_CASES(SoftmaxGrad, "softmax_grad");

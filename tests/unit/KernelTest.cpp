@@ -337,6 +337,16 @@ void addPrelu(CaseTable &table, const std::string &name,
             {ref::prelu(x, slope)});
 }
 
+void addLrn(CaseTable &table, const std::string &name,
+            std::vector<int64_t> shape, int64_t size, double alpha,
+            double beta, double bias) {
+  Rng rng("lrn/" + name);
+  ref::Tensor x = rng.tensor(std::move(shape), -3, 3);
+  table.add(name, "lrn",
+            {{"size", size}, {"alpha", alpha}, {"beta", beta}, {"bias", bias}},
+            f32({x}), {ref::lrn(x, size, alpha, beta, bias)});
+}
+
 void addSoftmax(CaseTable &table, const std::string &op,
                 const std::string &name, std::vector<int64_t> shape,
                 int64_t axis, double spread = 5) {
@@ -634,6 +644,14 @@ CaseTable buildCases() {
   addPrelu(t, "shared_slope", {3, 5, 4, 4}, 1);
   addPrelu(t, "per_channel_2d_c17", {2, 17}, 17);
 
+  // LRN: odd and even windows, a window wider than the channels, rank 2
+  // and 5, AlexNet's parameters.
+  addLrn(t, "size5_alexnet", {2, 7, 5, 3}, 5, 1e-4, 0.75, 2.0);
+  addLrn(t, "size4_even_window", {3, 6, 4, 5}, 4, 0.5, 0.75, 1.0);
+  addLrn(t, "size7_wider_than_c3", {2, 3, 6, 2}, 7, 2.0, 0.5, 1.5);
+  addLrn(t, "rank2_size3", {5, 9}, 3, 1.0, 1.0, 1.0);
+  addLrn(t, "rank5_size2", {1, 4, 2, 3, 5}, 2, 0.3, 0.25, 0.5);
+
   for (const std::string op : {"softmax", "log_softmax"}) {
     addSoftmax(t, op, "2d_axis0", {4, 7}, 0);
     addSoftmax(t, op, "2d_axis1", {4, 7}, 1);
@@ -880,6 +898,7 @@ KILN_KERNEL_CASES(GlobalAvgPool, "global_avg_pool");
 KILN_KERNEL_CASES(BatchNorm, "batch_norm");
 KILN_KERNEL_CASES(FoldBatchNorm, "fold_batch_norm");
 KILN_KERNEL_CASES(LayerNorm, "layer_norm");
+KILN_KERNEL_CASES(Lrn, "lrn");
 KILN_KERNEL_CASES(Add, "add");
 KILN_KERNEL_CASES(Sub, "sub");
 KILN_KERNEL_CASES(Mul, "mul");

@@ -475,6 +475,29 @@ void requireSameShape(const Tensor &a, const Tensor &b) {
 
 } // namespace
 
+Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
+           double bias) {
+  int64_t outer, channels, inner;
+  splitAt(x.shape, 1, outer, channels, inner);
+  const int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
+  Tensor y(x.shape);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      auto at = [&](int64_t c) { return (o * channels + c) * inner + i; };
+      for (int64_t c = 0; c < channels; ++c) {
+        double squares = 0;
+        for (int64_t j = std::max<int64_t>(0, c - lo);
+             j <= std::min(channels - 1, c + hi); ++j) {
+          squares += x.data[at(j)] * x.data[at(j)];
+        }
+        y.data[at(c)] =
+            x.data[at(c)] / std::pow(bias + alpha / size * squares, beta);
+      }
+    }
+  }
+  return y;
+}
+
 Tensor softmax(const Tensor &x, int64_t axis) {
   return softmaxImpl(x, axis, false);
 }

@@ -111,6 +111,10 @@ Tensor elementwise(Activation op, const Tensor &x,
 // slope [C] (per channel, axis 1) or [1].
 Tensor prelu(const Tensor &x, const Tensor &slope);
 Tensor softmax(const Tensor &x, int64_t axis);
+// ONNX LRN over axis 1: y[c] = x[c] / (bias + alpha/size * sum of x[j]^2
+// for j in [c - (size-1)/2, c + size-1-(size-1)/2] within [0, C))^beta.
+Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
+           double bias);
 Tensor logSoftmax(const Tensor &x, int64_t axis);
 
 // ---------------------------------------------------------------------------

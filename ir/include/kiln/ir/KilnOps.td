@@ -317,6 +317,27 @@ def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Ki
   let results = (outs Kiln_F32Tensor:$result);
 }
 
+def Kiln_LRNOp : Kiln_KernelOp<"lrn", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let summary = "local response normalization across channels";
+  let description = [{
+    ONNX LRN (AlexNet, GoogLeNet): over the channel axis 1 of an
+    `[N,C,...]` input, `y[c] = x[c] / (bias + alpha/size · Σ x[j]²)^beta`
+    with `j` from `c − ⌊(size−1)/2⌋` to `c + ⌈(size−1)/2⌉`, clipped to
+    `[0, C)`.
+
+    ```mlir
+    %y = kiln.lrn %x {size = 5 : i64, alpha = 1.0e-04 : f32, beta = 0.75 : f32, bias = 1.0 : f32}
+        : (tensor<1x8x6x6xf32>) -> tensor<1x8x6x6xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, I64Attr:$size,
+      DefaultValuedAttr<F32Attr, "1.0e-4">:$alpha,
+      DefaultValuedAttr<F32Attr, "0.75">:$beta,
+      DefaultValuedAttr<F32Attr, "1.0">:$bias);
+  let results = (outs Kiln_F32Tensor:$result);
+  let hasVerifier = 1;
+}
+
 def Kiln_LayerNormOp : Kiln_KernelOp<"layer_norm", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "layer normalization over the dims from `axis` on";
   let description = [{
@@ -724,6 +745,17 @@ def Kiln_FoldBatchNormOp : Kiln_KernelOp<"fold_batch_norm"> {
       Kiln_F32Tensor:$var, DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
   let results = (outs Kiln_F32Tensor:$folded_weight,
                       Kiln_F32Tensor:$folded_bias);
+}
+
+def Kiln_LRNGradOp : Kiln_TrainOp<"lrn_grad", "gradient of lrn"> {
+  let description = [{
+    With `s[c] = bias + alpha/size · Σ_{j ∈ W(c)} x[j]²` (the window of
+    lrn): `dx[i] = dy[i]·s[i]^−β − (2αβ/size)·x[i]·Σ_{c : i ∈ W(c)}
+    dy[c]·x[c]·s[c]^(−β−1)`. The attributes are lrn's.
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
+      I64Attr:$size, F32Attr:$alpha, F32Attr:$beta, F32Attr:$bias);
+  let results = (outs Kiln_F32Tensor:$result);
 }
 
 def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
