@@ -1696,6 +1696,17 @@ void Importer::importNode(const onnx::NodeProto &proto) {
     matmulOp();
   } else if (op == "Softmax" || op == "LogSoftmax") {
     softmaxOp(op == "LogSoftmax");
+  } else if (op == "LRN") {
+    // Opsets 1 and 13 define the same op; size is required.
+    requireFloat(0);
+    if (!attr("size")) {
+      fail("LRN needs the attribute 'size'");
+    }
+    setOutput(0, emit("kiln.lrn", {data(0)},
+                      {i64("size", attrInt("size", 0)),
+                       f32("alpha", attrFloat("alpha", 1e-4)),
+                       f32("beta", attrFloat("beta", 0.75)),
+                       f32("bias", attrFloat("bias", 1.0))}));
   } else if (op == "LeakyRelu") {
     requireFloat(0);
     setOutput(0, emit("kiln.leaky_relu", {data(0)},
