@@ -1,0 +1,43 @@
+// RUN: kiln-opt %s --split-input-file --kiln-schedule-for-memory | FileCheck %s
+
+// %big is only needed by the add: it is computed there (sinking), not
+// before both dense layers, so it is not alive across them.
+// CHECK-LABEL: func.func @sink
+// CHECK: %[[A:.+]] = kiln.dense %[[X:[^,]+]],
+// CHECK: %[[B:.+]] = kiln.dense %[[A]],
+// CHECK: %[[BIG:.+]] = kiln.relu %[[X]]
+// CHECK: kiln.add %[[B]], %[[BIG]]
+func.func @sink(%x: tensor<4x64xf32>) -> tensor<4x2xf32> {
+  %big = kiln.relu %x : (tensor<4x64xf32>) -> tensor<4x64xf32>
+  %w1 = kiln.param "w1" : tensor<256x64xf32>
+  %a = kiln.dense %x, %w1 : (tensor<4x64xf32>, tensor<256x64xf32>) -> tensor<4x256xf32>
+  %w2 = kiln.param "w2" : tensor<64x256xf32>
+  %b = kiln.dense %a, %w2 : (tensor<4x256xf32>, tensor<64x256xf32>) -> tensor<4x64xf32>
+  %c = kiln.add %b, %big : (tensor<4x64xf32>, tensor<4x64xf32>) -> tensor<4x64xf32>
+  %w3 = kiln.param "w3" : tensor<2x64xf32>
+  %y = kiln.dense %c, %w3 : (tensor<4x64xf32>, tensor<2x64xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+// A state update waits for every other kernel that reads its parameter, so
+// that it can write in place: the add reads the old %rm first. Without the
+// scheduler the update came first and needed a copy (kiln-plan-memory.mlir).
+// CHECK-LABEL: func.func @update_after_readers
+// CHECK: kiln.batch_norm_train
+// CHECK: kiln.add
+// CHECK: kiln.running_stats_update
+// CHECK: kiln.assign
+func.func @update_after_readers(%x: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  %w = kiln.param "w" : tensor<16xf32>
+  %b = kiln.param "b" : tensor<16xf32>
+  %y:3 = kiln.batch_norm_train %x, %w, %b : (tensor<4x16xf32>, tensor<16xf32>, tensor<16xf32>) -> (tensor<4x16xf32>, tensor<16xf32>, tensor<16xf32>)
+  %rm = kiln.param "rm" : tensor<16xf32>
+  %rv = kiln.param "rv" : tensor<16xf32>
+  %n:2 = kiln.running_stats_update %rm, %rv, %y#1, %y#2 {count = 4 : i64} : (tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>) -> (tensor<16xf32>, tensor<16xf32>)
+  kiln.assign %rm, %n#0 : tensor<16xf32>
+  kiln.assign %rv, %n#1 : tensor<16xf32>
+  %z = kiln.add %y#0, %rm : (tensor<4x16xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+  return %z : tensor<4x16xf32>
+}
