@@ -14,16 +14,20 @@
 #include "kiln/support/Hash.h"
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,26 +133,95 @@ void compileJob(const Job &job, const JobOptions &opts) {
   }
 }
 
-std::string errorPathOf(const Job &job, pid_t pid) {
-  return job.objectPath + ".err." + std::to_string(pid);
+std::string errorPathOf(const Job &job) {
+  return job.objectPath + ".err." + std::to_string(getpid());
 }
 
-// Child side: never returns; the message of a failure goes to a file the
-// parent reads.
-[[noreturn]] void runChild(const Job &job, const JobOptions &opts) {
-  std::string message;
-  try {
-    compileJob(job, opts);
-    std::_Exit(0);
-  } catch (const Halide::Error &e) {
-    message = e.what();
-  } catch (const std::exception &e) {
-    message = e.what();
-  } catch (...) {
-    message = "unknown exception";
+std::string jobPathOf(const Job &job) {
+  return job.objectPath + ".job." + std::to_string(getpid());
+}
+
+// The worker executable: $KILN_CODEGEN_WORKER, else next to the running
+// program (build/bin, or an installed bin/), else where the build put it.
+std::string workerPath() {
+  if (const char *env = std::getenv("KILN_CODEGEN_WORKER"); env && *env) {
+    return env;
   }
-  std::ofstream(errorPathOf(job, getpid())) << message;
-  std::_Exit(1);
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path beside = self.parent_path() / "kiln-codegen-worker";
+    if (fs::exists(beside, ec)) {
+      return beside.string();
+    }
+  }
+  if (fs::exists(KILN_CODEGEN_WORKER_PATH, ec)) {
+    return KILN_CODEGEN_WORKER_PATH;
+  }
+  throw Error("kiln-codegen-worker not found (next to the program, or at " +
+              std::string(KILN_CODEGEN_WORKER_PATH) +
+              "); set KILN_CODEGEN_WORKER to its path");
+}
+
+// JSON has no infinity or NaN (nlohmann writes null): attributes such as
+// clip's unbounded max cross to the worker as {"kiln_float": "inf"}.
+nlohmann::json encodeFloats(const nlohmann::json &j) {
+  if (j.is_number_float() && !std::isfinite(j.get<double>())) {
+    double v = j.get<double>();
+    return {{"kiln_float", std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"}};
+  }
+  if (j.is_structured()) {
+    nlohmann::json out = j;
+    for (auto it = out.begin(); it != out.end(); ++it) {
+      *it = encodeFloats(*it);
+    }
+    return out;
+  }
+  return j;
+}
+
+nlohmann::json decodeFloats(const nlohmann::json &j) {
+  if (j.is_object() && j.size() == 1 && j.contains("kiln_float")) {
+    std::string v = j["kiln_float"].get<std::string>();
+    return v == "nan"   ? std::numeric_limits<double>::quiet_NaN()
+           : v == "inf" ? std::numeric_limits<double>::infinity()
+                        : -std::numeric_limits<double>::infinity();
+  }
+  if (j.is_structured()) {
+    nlohmann::json out = j;
+    for (auto it = out.begin(); it != out.end(); ++it) {
+      *it = decodeFloats(*it);
+    }
+    return out;
+  }
+  return j;
+}
+
+// Writes the job file a worker reads (runWorkerJob).
+void writeJobFile(const Job &job, const JobOptions &opts) {
+  nlohmann::json j = {{"function", job.function},
+                      {"object", job.objectPath},
+                      {"target", opts.target.to_string()},
+                      {"dump_dir", opts.dumpDir},
+                      {"verbose", opts.verbose},
+                      {"error", errorPathOf(job)}};
+  j["spec"] =
+      job.spec ? encodeFloats(job.spec->toJson()) : nlohmann::json(nullptr);
+  std::ofstream(jobPathOf(job)) << j.dump();
+}
+
+pid_t spawnWorker(const std::string &worker, const Job &job) {
+  std::string jobPath = jobPathOf(job);
+  std::vector<char *> argv = {const_cast<char *>(worker.c_str()),
+                              const_cast<char *>(jobPath.c_str()), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, worker.c_str(), nullptr, nullptr, argv.data(),
+                       environ);
+  if (rc != 0) {
+    errno = rc;
+    return -1;
+  }
+  return pid;
 }
 
 std::string describe(const Job &job) {
@@ -156,8 +229,10 @@ std::string describe(const Job &job) {
                   : "Halide runtime (" + job.function + ")";
 }
 
-// Runs the jobs in up to `parallelism` forked children (Halide's compiler is
-// not used from several threads). Throws Error naming every failed job.
+// Runs the jobs in up to `parallelism` worker processes, started by
+// posix_spawn (Halide's compiler is not used from several threads, and a
+// forked child of a multithreaded process may hang). Throws Error naming
+// every failed job.
 void runJobs(const std::vector<Job> &jobs, int parallelism,
              const JobOptions &opts) {
   std::map<pid_t, size_t> running;
@@ -165,18 +240,19 @@ void runJobs(const std::vector<Job> &jobs, int parallelism,
   size_t next = 0;
   std::fflush(stderr);
   std::fflush(stdout);
+  std::string worker = jobs.empty() ? std::string() : workerPath();
   while (next < jobs.size() || !running.empty()) {
     while (next < jobs.size() &&
            static_cast<int>(running.size()) < parallelism) {
-      pid_t pid = fork();
+      writeJobFile(jobs[next], opts);
+      pid_t pid = spawnWorker(worker, jobs[next]);
       if (pid < 0) {
-        failures.push_back(describe(jobs[next]) +
-                           ": fork failed: " + std::strerror(errno));
+        failures.push_back(describe(jobs[next]) + ": cannot start " + worker +
+                           ": " + std::strerror(errno));
+        std::error_code ignored;
+        fs::remove(jobPathOf(jobs[next]), ignored);
         ++next;
         continue;
-      }
-      if (pid == 0) {
-        runChild(jobs[next], opts);
       }
       running[pid] = next++;
     }
@@ -194,8 +270,10 @@ void runJobs(const std::vector<Job> &jobs, int parallelism,
         continue;
       }
       const Job &job = jobs[it->second];
+      std::error_code ignoredJob;
+      fs::remove(jobPathOf(job), ignoredJob);
       if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::string errorPath = errorPathOf(job, it->first);
+        std::string errorPath = errorPathOf(job);
         std::string message = readFile(errorPath);
         if (message.empty()) {
           message = WIFSIGNALED(status)
@@ -435,6 +513,39 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
                  result.kernelsCached, result.seconds);
   }
   return result;
+}
+
+int runWorkerJob(const std::string &jobPath) {
+  std::string errorPath;
+  std::string message;
+  try {
+    std::ifstream in(jobPath);
+    nlohmann::json j = nlohmann::json::parse(in);
+    errorPath = j.at("error").get<std::string>();
+    std::optional<KernelSpec> spec;
+    if (!j.at("spec").is_null()) {
+      spec = KernelSpec::fromJson(decodeFloats(j.at("spec")));
+    }
+    Job job{spec ? &*spec : nullptr, j.at("function").get<std::string>(),
+            j.at("object").get<std::string>()};
+    JobOptions opts{parseTarget(j.at("target").get<std::string>()),
+                    j.at("dump_dir").get<std::string>(),
+                    j.at("verbose").get<bool>()};
+    compileJob(job, opts);
+    return 0;
+  } catch (const Halide::Error &e) {
+    message = e.what();
+  } catch (const std::exception &e) {
+    message = e.what();
+  } catch (...) {
+    message = "unknown exception";
+  }
+  if (!errorPath.empty()) {
+    std::ofstream(errorPath) << message;
+  } else {
+    std::fprintf(stderr, "kiln-codegen-worker: %s\n", message.c_str());
+  }
+  return 1;
 }
 
 std::string describeCodegen() {

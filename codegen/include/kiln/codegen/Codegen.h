@@ -69,6 +69,14 @@ void validateSpec(const KernelSpec &spec);
 // "Halide 14.0.0, host target x86-64-linux-avx512..." for `kiln --version`.
 std::string describeCodegen();
 
+// The body of `kiln-codegen-worker JOB.json`: compiles one kernel object (or
+// the Halide runtime) as the job file describes, writing a failure's message
+// to the job's error file. compileKernels runs every compilation in such a
+// worker, started with posix_spawn (fork + exec): Halide never runs in a
+// child forked from a multithreaded process, where another thread may have
+// held the allocator's lock at fork time. Returns the exit status.
+int runWorkerJob(const std::string &jobPath);
+
 } // namespace kiln::codegen
 
 #endif // KILN_CODEGEN_CODEGEN_H
