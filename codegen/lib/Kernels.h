@@ -326,7 +326,7 @@ struct LrnParams {
   int size = 1, lo = 0, hi = 0, channels = 1;
   float alpha = 0, beta = 0, bias = 1;
 };
-LrnParams validateLrn(const KernelSpec &spec, const TensorSpec &x);
+LrnParams validateLrn(const KernelSpec &spec); // lrn and lrn_grad
 // Sum of term(at) over the channels c + first .. c + first + size - 1 of
 // position v that lie in [0, C).
 Halide::Expr lrnWindowSum(

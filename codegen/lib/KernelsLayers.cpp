@@ -603,8 +603,17 @@ Func buildDenseWithEpilogue(const KernelSpec &s,
   return f.out;
 }
 
-LrnParams validateLrn(const KernelSpec &s, const TensorSpec &x) {
+LrnParams validateLrn(const KernelSpec &s) {
+  // lrn: x -> y; lrn_grad: x, dy -> dx; every tensor of x's shape.
+  size_t inputs = s.op == "lrn_grad" ? 2 : 1;
+  expectCounts(s, inputs, inputs, 1);
+  expectF32Except(s);
+  const TensorSpec &x = s.inputs[0];
   expectMinRank(s, x, "x", 2);
+  if (inputs == 2) {
+    expectShape(s, s.inputs[1], "dy", x.shape);
+  }
+  expectShape(s, s.outputs[0], "output", x.shape);
   LrnParams p;
   int64_t size = attrInt(s, "size");
   if (size < 1 || size > 4096) {
@@ -636,17 +645,10 @@ Expr lrnWindowSum(const LrnParams &p, const std::vector<Var> &v, int first,
 
 namespace {
 
-void validateLrnOp(const KernelSpec &s) {
-  expectCounts(s, 1, 1, 1);
-  expectF32Except(s);
-  validateLrn(s, s.inputs[0]);
-  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
-}
-
 // Target: any; memory bound (size reads per element, from cache), as an
 // elementwise loop.
 Kernel buildLrn(const KernelSpec &s, const Target &target) {
-  LrnParams p = validateLrn(s, s.inputs[0]);
+  LrnParams p = validateLrn(s);
   ImageParam x = makeInput(s.inputs[0], "x");
   std::vector<Var> v = makeVars(s.inputs[0].shape.size());
   Expr squares = lrnWindowSum(p, v, -p.lo, [&](const std::vector<Expr> &at) {
@@ -662,7 +664,7 @@ Kernel buildLrn(const KernelSpec &s, const Target &target) {
 } // namespace
 
 void registerLayerOps(OpRegistry &r) {
-  r["lrn"] = {validateLrnOp, buildLrn};
+  r["lrn"] = {[](const KernelSpec &s) { validateLrn(s); }, buildLrn};
   r["dense"] = {validateDense, buildDense};
   r["max_pool2d"] = {[](const KernelSpec &s) { validatePool(s, true); },
                      [](const KernelSpec &s, const Target &t) {
