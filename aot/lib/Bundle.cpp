@@ -322,10 +322,14 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
              exeSource.string(), "-o", exeObject.string()},
             log, options.verbose);
     fs::path exeTemp = scratch.path / n;
-    runTool({"c++", "-O2", "-o", exeTemp.string(), exeObject.string(),
-             KILN_AOT_MAIN_LIBRARY, bundle.library, KILN_AOT_RUNTIME_LIBRARY,
-             "-lz", "-lpthread", "-ldl", "-lm"},
-            log, options.verbose);
+    std::vector<std::string> link = {
+        "c++", "-O2", "-o", exeTemp.string(), exeObject.string(),
+        KILN_AOT_MAIN_LIBRARY, bundle.library, KILN_AOT_RUNTIME_LIBRARY,
+        "-lz", "-lpthread", "-ldl", "-lm"};
+    if (std::string(KILN_AOT_SANITIZE_FLAGS) != "") {
+      link.push_back(KILN_AOT_SANITIZE_FLAGS); // a sanitizer build's runtime
+    }
+    runTool(link, log, options.verbose);
     bundle.executable = (dir / n).string();
     fs::rename(exeTemp, bundle.executable);
   }
