@@ -93,7 +93,8 @@ std::string KernelSpec::key() const { return toJson().dump(); }
 namespace {
 
 // 2 * (output elements) * (products summed into each): conv2d's window is
-// C/g * KH * KW of weight [O, C/g, KH, KW]; dense's K of weight [O, K].
+// C/g * KH * KW of weight [O, C/g, KH, KW]; dense's K of weight [O, K];
+// conv2d_winograd is counted as the direct convolution.
 int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
                     const std::vector<TensorSpec> &in,
                     const std::vector<TensorSpec> &out) {
@@ -101,6 +102,11 @@ int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
   if ((op == "conv2d" || op == "dense") && in.size() >= 2 && !out.empty()) {
     const auto &w = in[1].shape;
     return 2 * elements(out[0]) * (elements(in[1]) / std::max<int64_t>(w[0], 1));
+  }
+  if (op == "conv2d_winograd" && in.size() >= 2 && !out.empty()) {
+    // The direct convolution's count (filter [16, C, O]: C * 3 * 3), so that
+    // the rate compares with conv2d's.
+    return 2 * elements(out[0]) * in[1].shape[1] * 9;
   }
   if (op == "conv2d_grad_input" && in.size() == 2) {
     // The forward's count: dy [N,O,OH,OW] times the window C/g * KH * KW.

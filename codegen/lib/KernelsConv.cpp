@@ -544,6 +544,342 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
                         target);
 }
 
+//===----------------------------------------------------------------------===//
+// winograd
+//===----------------------------------------------------------------------===//
+
+// Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016): each 2x2
+// output tile of a 3x3 stride-1 convolution is A^T [(G g G^T) . (B^T d B)] A
+// for its 4x4 input tile d, so 16 multiplies per tile and channel pair
+// instead of 36 (2.25x fewer), in 16 matrix products, one per point xi of
+// the 4x4 transform domain:
+//   M(t, o, xi) = sum_c U(o, c, xi) * V(t, c, xi)
+// with U = G g G^T the transformed weights and V = B^T d B the transformed
+// input tiles. The rows of B^T, G and A^T:
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+//   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+// Tiles are numbered within chunks of R tile rows (t = tx + TX*tyLocal), so
+// that one parallel task transforms its chunk's input once, in cache, and
+// runs every output channel block over it.
+struct WinogradConvFuncs {
+  std::vector<ImageParam> inputs;
+  Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, t{"t"}, c{"c"}, xi{"xi"}, chunk{"chunk"};
+  Var tx{"tx"}, iy{"iy"}, a{"a"};
+  RDom r;          // input channel
+  RDom tile;       // (tx, tyLocal) over one chunk
+  Func padded, dx{"wino_dx"};
+  Func v{"wino_v"}, acc{"wino_acc"}, m{"wino_m"}, out{"out"};
+  int tilesX = 0, tileRows = 0; // TX, R
+  int groups = 1;                // output channel groups per chunk
+};
+
+// B^T's row `row` applied to d(0..3).
+Expr inputTransform(int row, const std::function<Expr(int)> &d) {
+  switch (row) {
+  case 0: return d(0) - d(2);
+  case 1: return d(1) + d(2);
+  case 2: return d(2) - d(1);
+  default: return d(1) - d(3);
+  }
+}
+
+// G's row `row` applied to g(0..2).
+Expr weightTransform(int row, const std::function<Expr(int)> &g) {
+  switch (row) {
+  case 0: return g(0);
+  case 1: return 0.5f * (g(0) + g(1) + g(2));
+  case 2: return 0.5f * (g(0) - g(1) + g(2));
+  default: return g(2);
+  }
+}
+
+// A^T's row `row` applied to m(0..3).
+Expr outputTransform(int row, const std::function<Expr(int)> &m) {
+  return row == 0 ? m(0) + m(1) + m(2) : m(1) - m(2) - m(3);
+}
+
+// The task split: chunks of R tile rows (R divides TY) and groups of the
+// output channels (a power of 2), with 4 or more tasks over the images, and
+// a task's transformed input and products, 16 x (C + O / groups) x TX x R
+// floats, within about 1.5 MB of L2. Each group transforms the chunk's
+// input again, so: the fewest groups, then the most rows, preferring
+// chunks of 32 tiles or more (2 vectors of tiles per register tile).
+struct WinogradSplit {
+  int tileRows = 1, groups = 1;
+};
+
+WinogradSplit winogradSplit(int tilesX, int tilesY, int inChannels,
+                            int outChannels, int images) {
+  for (int minTiles : {32, 1}) {
+    for (int groups = 1; outChannels % (8 * groups) == 0; groups *= 2) {
+      for (int r = tilesY; r >= 1; --r) {
+        int64_t bytes = int64_t(16) * tilesX * r *
+                        (inChannels + outChannels / groups) * 4;
+        if (tilesY % r == 0 && (tilesY / r) * images * groups >= 4 &&
+            tilesX * r >= std::min(minTiles, tilesX * tilesY) &&
+            bytes <= (int64_t(3) << 19)) {
+          return {r, groups};
+        }
+      }
+    }
+  }
+  return {};
+}
+
+// conv2d_winograd's window: 3x3, strides and dilations 1, its pads.
+Window winogradWindow(const KernelSpec &s) {
+  std::vector<int64_t> pads = attrInts(s, "pads", 4);
+  for (int64_t p : pads) {
+    if (p < 0) {
+      fail(s, "pads must be non-negative");
+    }
+  }
+  return {3, 3, 1, 1, pads[0], pads[1], pads[2], pads[3], 1, 1};
+}
+
+WinogradConvFuncs defineWinogradConv(const KernelSpec &s,
+                                     const std::vector<ImageParam> &inputs,
+                                     const Epilogue &epilogue) {
+  WinogradConvFuncs f;
+  const auto &xs = s.inputs[0].shape;
+  const auto &os = s.outputs[0].shape;
+  Window w = winogradWindow(s);
+  ImageParam in = inputs[0], filter = inputs[1];
+  f.inputs = {in, filter};
+  if (inputs.size() == 3) {
+    f.inputs.push_back(inputs[2]);
+  }
+  int channels = static_cast<int>(xs[1]);
+  f.tilesX = static_cast<int>(os[3] / 2);
+  int tilesY = static_cast<int>(os[2] / 2);
+  WinogradSplit split =
+      winogradSplit(f.tilesX, tilesY, channels, static_cast<int>(os[1]),
+                    static_cast<int>(os[0]));
+  f.tileRows = split.tileRows;
+  f.groups = split.groups;
+  Func padded = paddedInput(in, w, 0.0f);
+  int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
+
+  // The input transform in two passes, each reading two values per output
+  // (B^T has two nonzeros per row): along x into dx(tx, iy, c, a, n), then
+  // along y into V(t, c, xi, chunk, n), one update per xi = 4b + a over the
+  // chunk's tiles.
+  f.padded = padded;
+  f.dx(f.tx, f.iy, f.c, f.a, f.n) = select(
+      f.a == 0, inputTransform(0, [&](int kx) {
+        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
+      }),
+      f.a == 1, inputTransform(1, [&](int kx) {
+        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
+      }),
+      f.a == 2, inputTransform(2, [&](int kx) {
+        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
+      }),
+      inputTransform(3, [&](int kx) {
+        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
+      }));
+  f.tile = RDom(0, f.tilesX, 0, f.tileRows, "tile");
+  Expr ty = f.chunk * f.tileRows + f.tile.y;
+  f.v(f.t, f.c, f.xi, f.chunk, f.n) = undef<float>();
+  for (int b = 0; b < 4; ++b) {
+    for (int a = 0; a < 4; ++a) {
+      Expr value = inputTransform(b, [&](int ky) {
+        return Expr(f.dx(f.tile.x, 2 * ty + ky - padT, f.c, a, f.n));
+      });
+      f.v(f.tile.x + f.tilesX * f.tile.y, f.c, 4 * b + a, f.chunk, f.n) =
+          value;
+    }
+  }
+
+  f.r = RDom(0, channels, "r");
+  f.acc(f.t, f.o, f.xi, f.chunk, f.n) = 0.0f;
+  f.acc(f.t, f.o, f.xi, f.chunk, f.n) +=
+      filter(f.o, f.r, f.xi) * f.v(f.t, f.r, f.xi, f.chunk, f.n);
+  f.m(f.t, f.o, f.xi, f.chunk, f.n) = f.acc(f.t, f.o, f.xi, f.chunk, f.n);
+
+  // out = A^T M A at (x % 2, y % 2) of tile (x / 2, y / 2), plus the bias.
+  Expr tileY = f.y / 2;
+  Expr local = f.x / 2 + f.tilesX * (tileY % f.tileRows);
+  Expr tileChunk = tileY / f.tileRows;
+  auto mAt = [&](int a, int b) {
+    return Expr(f.m(local, f.o, 4 * b + a, tileChunk, f.n));
+  };
+  auto rowOf = [&](int i, int b) {
+    return outputTransform(i, [&](int a) { return mAt(a, b); });
+  };
+  Expr value;
+  for (int j = 1; j >= 0; --j) {
+    for (int i = 1; i >= 0; --i) {
+      Expr y2 = outputTransform(j, [&](int b) { return rowOf(i, b); });
+      value = value.defined()
+                  ? select(f.x % 2 == i && f.y % 2 == j, y2, value)
+                  : y2;
+    }
+  }
+  if (inputs.size() == 3) {
+    value = value + inputs[2](f.o);
+  }
+  defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
+  return f;
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Parallel tasks: (chunk of R
+// tile rows, group of output channels, image). Per task the chunk's input
+// is transformed once (V, up to about 1 MB); then per block of 8 output
+// channels the 16 products run in register tiles of 2 vectors of tiles x 8
+// channels (16 zmm, each V vector feeding 8 FMAs with broadcast U), the
+// input-channel reduction inside; then the output transform writes the
+// block's 2R output rows through the epilogue, a tile's two rows and two
+// columns unrolled (so that the x % 2 and y % 2 of the transform fold).
+void scheduleWinogradConv(WinogradConvFuncs &f, const KernelSpec &s,
+                          const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const auto &os = s.outputs[0].shape;
+  int images = static_cast<int>(os[0]);
+  int channels = static_cast<int>(os[1]);
+  int ob = std::min(channels, 8);
+  int groups = f.groups;
+  int groupSize = channels / groups;
+  Var yo("yo"), yi("yi"), yp("yp"), yl("yl"), og("og"), oin("oin"),
+      oo("oo"), oi("oi"), xo("xo"), xl("xl"), task("task");
+  f.out.split(f.y, yo, yi, 2 * f.tileRows)
+      .split(yi, yp, yl, 2)
+      .split(f.o, og, oin, groupSize)
+      .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
+      .split(f.x, xo, xl, 2)
+      .unroll(xl)
+      .unroll(yl)
+      .reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n)
+      .fuse(og, yo, task)
+      .fuse(task, f.n, task)
+      .parallel(task);
+  int xw = vectorWidthFor(f.tilesX, vec);
+  if (xw > 1) {
+    f.out.vectorize(xo, xw, TailStrategy::ShiftInwards);
+  }
+  {
+    std::vector<Var> pv = f.padded.args();
+    f.padded.compute_at(f.out, task);
+    if (s.inputs[0].shape[3] >= vec) {
+      f.padded.vectorize(pv[0], vec, TailStrategy::GuardWithIf);
+    }
+  }
+  int dw = vectorWidthFor(f.tilesX, vec);
+  f.dx.compute_at(f.out, task).reorder(f.tx, f.a, f.iy, f.c).unroll(f.a);
+  if (dw > 1) {
+    f.dx.vectorize(f.tx, dw, TailStrategy::ShiftInwards);
+  }
+  f.v.compute_at(f.out, task);
+  for (int k = 0; k < 16; ++k) {
+    Stage update = f.v.update(k);
+    update.allow_race_conditions();
+    if (dw > 1 && f.tilesX % dw == 0) {
+      update.vectorize(f.tile.x, dw);
+    } else if (dw > 1) {
+      update.vectorize(f.tile.x, dw, TailStrategy::GuardWithIf);
+    }
+  }
+  // The products per task: per (xi, block of 2 vectors of tiles), the
+  // block's V (C x 32 floats) stays in L1 while every 8-channel block of
+  // the group runs over it, in register tiles of 2 vectors of tiles x 8
+  // channels.
+  int tiles = f.tilesX * f.tileRows;
+  int tw = vectorWidthFor(tiles, vec);
+  int tileVectors = tiles >= 2 * tw ? 2 : 1;
+  Var to("to"), tv("tv"), tl("tl"), mo("mo"), mi("mi");
+  f.m.compute_at(f.out, task)
+      .split(f.t, to, tl, tileVectors * tw, TailStrategy::ShiftInwards)
+      .split(f.o, mo, mi, ob, TailStrategy::ShiftInwards)
+      .reorder(tl, mi, mo, to, f.xi);
+  f.acc.compute_at(f.m, mo);
+  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
+    stage.split(f.t, tv, tl, tw).unroll(tv).unroll(f.o);
+  }
+  if (tw > 1) {
+    f.m.vectorize(tl, tw);
+    f.acc.vectorize(tl);
+    f.acc.update().vectorize(tl);
+  }
+  f.acc.update().reorder(tl, tv, f.o, f.r, f.xi);
+}
+
+void validateWinogradFilter(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  const auto &wt = s.inputs[0].shape;
+  expectRank(s, s.inputs[0], "weight", 4);
+  if (wt[2] != 3 || wt[3] != 3) {
+    fail(s, "weight must be a 3x3 kernel [O,C,3,3]");
+  }
+  expectShape(s, s.outputs[0], "filter", {16, wt[1], wt[0]});
+}
+
+// U(o, c, xi) = (G g G^T)[xi / 4][xi % 4] for g = weight[o, c]: vectorized
+// over output channels (gathers of the weight), the 16 points unrolled so
+// that they share the loaded taps. Load time over parameters.
+Kernel buildWinogradFilter(const KernelSpec &s, const Target &target) {
+  std::vector<ImageParam> in = layerInputs(s, {"weight"});
+  ImageParam weight = in[0];
+  Var o("o"), c("c"), xi("xi");
+  std::vector<Expr> points;
+  for (int b = 0; b < 4; ++b) {
+    for (int a = 0; a < 4; ++a) {
+      points.push_back(weightTransform(b, [&](int ky) {
+        return weightTransform(a, [&](int kx) {
+          return Expr(weight(kx, ky, c, o));
+        });
+      }));
+    }
+  }
+  Expr value = points.back();
+  for (int k = 14; k >= 0; --k) {
+    value = select(xi == k, points[k], value);
+  }
+  Func u("filter");
+  u(o, c, xi) = value;
+  constrainOutput(u, s.outputs[0]);
+  u.reorder(xi, o, c).unroll(xi).parallel(c);
+  int vec = target.natural_vector_size<float>();
+  if (s.outputs[0].shape[2] >= vec) {
+    u.vectorize(o, vec, TailStrategy::GuardWithIf);
+  }
+  return {{weight}, u};
+}
+
+void validateConv2dWinograd(const KernelSpec &s) {
+  expectCounts(s, 2, 3, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 4);
+  expectRank(s, s.inputs[1], "filter", 3);
+  const auto &x = s.inputs[0].shape, &u = s.inputs[1].shape;
+  if (u[0] != 16 || u[1] != x[1]) {
+    fail(s, "filter must be [16,C,O] (kiln.winograd_filter of the weight)");
+  }
+  if (s.inputs.size() == 3) {
+    expectShape(s, s.inputs[2], "bias", {u[2]});
+  }
+  expectWindowOutput(s, winogradWindow(s), x[0], u[2]);
+  const auto &os = s.outputs[0].shape;
+  if (os[2] % 2 || os[3] % 2) {
+    fail(s, "the output plane must be even (2x2 tiles)");
+  }
+}
+
+Func conv2dWinogradOutput(const KernelSpec &s,
+                          const std::vector<ImageParam> &in,
+                          const Epilogue &epilogue, const Target &target) {
+  WinogradConvFuncs f = defineWinogradConv(s, in, epilogue);
+  scheduleWinogradConv(f, s, target);
+  return f.out;
+}
+
+Kernel buildConv2dWinograd(const KernelSpec &s, const Target &target) {
+  std::vector<ImageParam> in = layerInputs(s, {"x", "filter", "bias"});
+  return {std::vector<Argument>(in.begin(), in.end()),
+          conv2dWinogradOutput(s, in, Epilogue(), target)};
+}
+
 enum class ConvForm { Rows, Planes, Pointwise };
 
 // Measured on this machine (2 threads, AVX-512), batch 1 and 8, per-layer
@@ -552,6 +888,31 @@ enum class ConvForm { Rows, Planes, Pointwise };
 // 14x14, 2.7x at 7x7) and on small strided planes; rows win on 1x1 and
 // depthwise convolutions and on wide strided ones, whose reductions are
 // short and whose rows already fill vectors.
+// Measured on this machine (2 threads, AVX-512), batch 1 and 8, per-layer
+// times in docs/codegen.md: planes win on the spatial (KH*KW > 1)
+// convolutions at stride 1 (ResNet's 3x3 layers: 1.2x at 56x56, 1.3x at
+// 14x14, 2.7x at 7x7) and on small strided planes; rows win on 1x1 and
+// depthwise convolutions and on wide strided ones, whose reductions are
+// short and whose rows already fill vectors.
+// Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions with groups 1, even
+// output planes, and enough tiles per call to amortize the per-call weight
+// transform (at least 32 tiles of 2x2 outputs over the batch).
+bool useWinograd(const KernelSpec &s) {
+  const auto &wt = s.inputs[1].shape;
+  const auto &os = s.outputs[0].shape;
+  if (wt[2] != 3 || wt[3] != 3 || attrInt(s, "groups") != 1 ||
+      getenv("KILN_NO_WINOGRAD")) {
+    return false;
+  }
+  std::vector<int64_t> strides = attrInts(s, "strides", 2);
+  std::vector<int64_t> dilations = attrInts(s, "dilations", 2);
+  if (strides[0] != 1 || strides[1] != 1 || dilations[0] != 1 ||
+      dilations[1] != 1 || os[2] % 2 || os[3] % 2) {
+    return false;
+  }
+  return os[0] * (os[2] / 2) * (os[3] / 2) >= 32 && wt[1] >= 16 && wt[0] >= 16;
+}
+
 ConvForm chooseConvForm(const KernelSpec &s) {
   const auto &wt = s.inputs[1].shape;
   std::vector<int64_t> strides = attrInts(s, "strides", 2);
@@ -595,11 +956,15 @@ Kernel buildConv2d(const KernelSpec &s, const Target &target) {
 Func buildConv2dWithEpilogue(const KernelSpec &s,
                              const std::vector<ImageParam> &in,
                              const Epilogue &epilogue, const Target &target) {
-  return conv2dOutput(s, in, epilogue, target);
+  return s.op == "conv2d_winograd"
+             ? conv2dWinogradOutput(s, in, epilogue, target)
+             : conv2dOutput(s, in, epilogue, target);
 }
 
 void registerConvOps(OpRegistry &r) {
   r["conv2d"] = {validateConv2d, buildConv2d};
+  r["winograd_filter"] = {validateWinogradFilter, buildWinogradFilter};
+  r["conv2d_winograd"] = {validateConv2dWinograd, buildConv2dWinograd};
 }
 
 } // namespace kiln::codegen::detail

@@ -72,7 +72,8 @@ KernelSpec anchorSpec(const KernelSpec &s) {
 // chain's value (from the anchor's first output), then its other outputs.
 const std::map<std::string, size_t> &anchorOutputs() {
   static const std::map<std::string, size_t> anchors = {
-      {"conv2d", 1}, {"dense", 1}, {"batch_norm_train", 3}};
+      {"conv2d", 1}, {"conv2d_winograd", 1}, {"dense", 1},
+      {"batch_norm_train", 3}};
   return anchors;
 }
 
@@ -286,7 +287,7 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
       return {arguments, buildBatchNormTrainWithEpilogue(spec, anchorParams,
                                                          epilogue, target)};
     }
-    Func out = anchor == "conv2d"
+    Func out = anchor == "conv2d" || anchor == "conv2d_winograd"
                    ? buildConv2dWithEpilogue(spec, anchorParams, epilogue, target)
                    : buildDenseWithEpilogue(spec, anchorParams, epilogue, target);
     return {arguments, out};

@@ -109,6 +109,7 @@ std::string kiln::ir::kernelLabel(Operation *op) {
 
 void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
+  Conv2DWinogradOp::attachInterface<AnchorModel<Conv2DWinogradOp>>(*context);
   DenseOp::attachInterface<AnchorModel<DenseOp>>(*context);
   BatchNormTrainOp::attachInterface<AnchorModel<BatchNormTrainOp>>(*context);
   BatchNormGradOp::attachInterface<BatchNormGradPrologueModel>(*context);
@@ -292,5 +293,59 @@ FoldBatchNormOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     }
   }
   types.append({weight, channels});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// WinogradFilterOp, Conv2DWinogradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+WinogradFilterOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto weight = llvm::cast<RankedTensorType>(getWeight().getType());
+  if (weight.getRank() != 4 || weight.getDimSize(2) != 3 ||
+      weight.getDimSize(3) != 3) {
+    return emitOpError() << "expects a 3x3 conv2d weight [O,C,3,3], got "
+                         << weight;
+  }
+  types.push_back(RankedTensorType::get(
+      {16, weight.getDimSize(1), weight.getDimSize(0)},
+      weight.getElementType()));
+  return success();
+}
+
+LogicalResult
+Conv2DWinogradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = llvm::cast<RankedTensorType>(getInput().getType());
+  auto filter = llvm::cast<RankedTensorType>(getFilter().getType());
+  if (input.getRank() != 4 || filter.getRank() != 3 ||
+      filter.getDimSize(0) != 16 ||
+      filter.getDimSize(1) != input.getDimSize(1)) {
+    return emitOpError() << "expects input [N,C,H,W] and a Winograd filter "
+                            "[16,C,O] (kiln.winograd_filter), got "
+                         << input << " and " << filter;
+  }
+  int64_t outChannels = filter.getDimSize(2);
+  if (getBias()) {
+    auto bias = llvm::cast<RankedTensorType>(getBias().getType());
+    if (bias.getRank() != 1 || bias.getDimSize(0) != outChannels) {
+      return emitOpError() << "bias " << bias << " does not match "
+                           << outChannels << " output channels";
+    }
+  }
+  ArrayRef<int64_t> pads = getPads();
+  if (pads.size() != 4 || llvm::any_of(pads, [](int64_t p) { return p < 0; })) {
+    return emitOpError() << "expects 4 non-negative pads [top, left, bottom, "
+                            "right]";
+  }
+  int64_t height = input.getDimSize(2) + pads[0] + pads[2] - 2;
+  int64_t width = input.getDimSize(3) + pads[1] + pads[3] - 2;
+  if (height < 2 || width < 2 || height % 2 || width % 2) {
+    return emitOpError() << "output plane " << height << "x" << width
+                         << " must be even and at least 2x2 (2x2 tiles)";
+  }
+  types.push_back(RankedTensorType::get(
+      {input.getDimSize(0), outChannels, height, width},
+      input.getElementType()));
   return success();
 }

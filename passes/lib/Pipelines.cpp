@@ -40,6 +40,7 @@ struct BackOptions {
   // folding applies and parameter-only kernels run at load time.
   bool inference = false;
   bool foldBatchNorm = true;
+  bool winograd = true;
   int64_t memoryBudget = 0;
 };
 
@@ -49,6 +50,9 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   pm.addPass(mlir::createCSEPass());
   if (options.fuse && options.inference && options.foldBatchNorm) {
     pm.addPass(createKilnFoldBatchNorm());
+  }
+  if (options.inference && options.winograd) {
+    pm.addPass(createKilnWinograd());
   }
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
@@ -66,6 +70,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.fusion = options.fusion;
   back.inference = inference;
   back.foldBatchNorm = options.foldBatchNorm;
+  back.winograd = options.winograd;
   return back;
 }
 
@@ -122,6 +127,9 @@ struct TrainPipelineCLOptions
       *this, "fold-batch-norm",
       llvm::cl::desc("Run kiln-fold-batch-norm (eval pipeline, with fuse)"),
       llvm::cl::init(true)};
+  Option<bool> winograd{*this, "winograd",
+                        llvm::cl::desc("Run kiln-winograd (eval pipeline)"),
+                        llvm::cl::init(true)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",
       llvm::cl::desc("Arena bytes to fit in by rematerializing (0: off)"),
@@ -136,6 +144,7 @@ struct TrainPipelineCLOptions
     options.optimizer.kind = optimizer;
     options.fuse = fuse;
     options.foldBatchNorm = foldBatchNorm;
+    options.winograd = winograd;
     options.memoryBudget = memoryBudget;
     return options;
   }
@@ -153,6 +162,8 @@ struct InferencePipelineCLOptions
       *this, "fold-batch-norm",
       llvm::cl::desc("Run kiln-fold-batch-norm (with fuse)"),
       llvm::cl::init(true)};
+  Option<bool> winograd{*this, "winograd", llvm::cl::desc("Run kiln-winograd"),
+                        llvm::cl::init(true)};
 };
 } // namespace
 
@@ -166,6 +177,7 @@ void registerAllPasses() {
         options.batch = cl.batch;
         options.fuse = cl.fuse;
         options.foldBatchNorm = cl.foldBatchNorm;
+        options.winograd = cl.winograd;
         buildInferencePipeline(pm, options);
       });
   mlir::PassPipelineRegistration<TrainPipelineCLOptions>(

@@ -155,6 +155,27 @@ void addConv(CaseTable &table, const std::string &name,
   table.add(name, "conv2d", attrs, f32(inputs), {y});
 }
 
+// conv2d_winograd over winograd_filter(w) (both from the reference), against
+// the direct convolution; and winograd_filter itself.
+void addWinograd(CaseTable &table, const std::string &name,
+                 std::vector<int64_t> xShape, int64_t outChannels,
+                 std::array<int64_t, 4> pads, bool withBias) {
+  Rng rng("conv2d_winograd/" + name);
+  ref::Tensor x = rng.tensor(xShape, -1, 1);
+  ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
+  ref::Tensor b = rng.tensor({outChannels}, -1, 1);
+  ref::Conv2dParams params;
+  params.pads = pads;
+  ref::Tensor y = ref::conv2d(x, w, withBias ? &b : nullptr, params);
+  ref::Tensor u = ref::winogradFilter(w);
+  std::vector<ref::Tensor> inputs = {x, u};
+  if (withBias) {
+    inputs.push_back(b);
+  }
+  table.add(name, "conv2d_winograd", {{"pads", pads}}, f32(inputs), {y});
+  table.add(name, "winograd_filter", json::object(), f32({w}), {u});
+}
+
 ref::Conv2dParams convParams(std::array<int64_t, 2> strides,
                              std::array<int64_t, 4> pads,
                              std::array<int64_t, 2> dilations = {1, 1},
@@ -767,6 +788,17 @@ CaseTable buildCases() {
   // shifted (6 channels: 0-3 and 2-5).
   addConv(t, "pointwise_n1_c40_12x12_o6", {1, 40, 12, 12}, 6, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
+  // Winograd F(2x2, 3x3): a 7-tile row with 5 tile rows (chunks and a
+  // shifted last tile block), asymmetric pads, output channels that are not
+  // a multiple of 16 over 9 tiles per image (scalar tiles), and a ResNet
+  // stage at batch 2 (2 tile vectors, channel groups per chunk).
+  addWinograd(t, "n2_c20_10x14_o24_same", {2, 20, 10, 14}, 24, {1, 1, 1, 1},
+              true);
+  addWinograd(t, "n1_c16_9x11_o32_pads0110", {1, 16, 9, 11}, 32, {0, 1, 1, 0},
+              false);
+  addWinograd(t, "n3_c17_6x6_o40_same", {3, 17, 6, 6}, 40, {1, 1, 1, 1}, true);
+  addWinograd(t, "n2_c64_28x28_o64_same", {2, 64, 28, 28}, 64, {1, 1, 1, 1},
+              true);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},
@@ -892,6 +924,8 @@ std::string caseName(const ::testing::TestParamInfo<const KernelCase *> &info) {
 
 KILN_KERNEL_CASES(Dense, "dense");
 KILN_KERNEL_CASES(Conv2d, "conv2d");
+KILN_KERNEL_CASES(Conv2dWinograd, "conv2d_winograd");
+KILN_KERNEL_CASES(WinogradFilter, "winograd_filter");
 KILN_KERNEL_CASES(MaxPool2d, "max_pool2d");
 KILN_KERNEL_CASES(AvgPool2d, "avg_pool2d");
 KILN_KERNEL_CASES(GlobalAvgPool, "global_avg_pool");

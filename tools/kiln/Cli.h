@@ -39,7 +39,8 @@ struct CommonFlags {
   bool verbose = false;
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
-       noBatchNormFolding = false, noPrologueFusion = false;
+       noBatchNormFolding = false, noPrologueFusion = false,
+       noWinograd = false;
   bool checkNumerics = false; // run, train, bench
 
   void addCheckNumerics(CLI::App *cmd) {
@@ -70,6 +71,9 @@ struct CommonFlags {
     cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
                   "Do not fold inference batch norms into conv2d / dense "
                   "weights (they stay in the conv's epilogue)");
+    cmd->add_flag("--no-winograd", noWinograd,
+                  "Compute 3x3 convolutions directly, not by Winograd's "
+                  "F(2x2, 3x3)");
   }
 
   CompileOptions options() const {
@@ -83,6 +87,7 @@ struct CommonFlags {
     o.fuseEpilogues = !noEpilogueFusion;
     o.fuseElementwise = !noElementwiseFusion;
     o.foldBatchNorm = !noBatchNormFolding;
+    o.winograd = !noWinograd;
     o.fusePrologues = !noPrologueFusion;
     return o;
   }

@@ -407,3 +407,27 @@ func.func @fused_prologue_operand(%x: tensor<2x3xf32>, %c: tensor<3xf32>) -> ten
   }
   return %f : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @winograd_filter_kernel(%w: tensor<4x2x5x5xf32>) {
+  // expected-error @+1 {{expects a 3x3 conv2d weight [O,C,3,3], got 'tensor<4x2x5x5xf32>'}}
+  %u = kiln.winograd_filter %w : (tensor<4x2x5x5xf32>) -> tensor<16x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @conv2d_winograd_filter(%x: tensor<1x3x8x8xf32>, %u: tensor<16x2x4xf32>) {
+  // expected-error @+1 {{expects input [N,C,H,W] and a Winograd filter [16,C,O] (kiln.winograd_filter), got 'tensor<1x3x8x8xf32>' and 'tensor<16x2x4xf32>'}}
+  %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x8x8xf32>, tensor<16x2x4xf32>) -> tensor<1x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @conv2d_winograd_odd(%x: tensor<1x2x7x8xf32>, %u: tensor<16x2x4xf32>) {
+  // expected-error @+1 {{output plane 7x8 must be even and at least 2x2 (2x2 tiles)}}
+  %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x2x7x8xf32>, tensor<16x2x4xf32>) -> tensor<1x4x7x8xf32>
+  return
+}

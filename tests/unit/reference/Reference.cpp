@@ -128,6 +128,33 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
   return y;
 }
 
+Tensor winogradFilter(const Tensor &weight) {
+  require(weight.shape.size() == 4 && weight.shape[2] == 3 &&
+              weight.shape[3] == 3,
+          "winograd_filter weight [O,C,3,3]");
+  const int64_t o = weight.shape[0], c = weight.shape[1];
+  const double g[4][3] = {
+      {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  Tensor u({16, c, o});
+  for (int64_t oc = 0; oc < o; ++oc) {
+    for (int64_t ic = 0; ic < c; ++ic) {
+      const double *w = &weight.data[(oc * c + ic) * 9];
+      for (int b = 0; b < 4; ++b) {
+        for (int a = 0; a < 4; ++a) {
+          double sum = 0;
+          for (int ky = 0; ky < 3; ++ky) {
+            for (int kx = 0; kx < 3; ++kx) {
+              sum += g[b][ky] * w[ky * 3 + kx] * g[a][kx];
+            }
+          }
+          u.data[((4 * b + a) * c + ic) * o + oc] = sum;
+        }
+      }
+    }
+  }
+  return u;
+}
+
 int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
                    int64_t padEnd, int64_t dilation, bool ceilMode) {
   const int64_t span = in + padBegin + padEnd - dilation * (kernel - 1) - 1;

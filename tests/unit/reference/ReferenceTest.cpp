@@ -19,6 +19,30 @@ Tensor iota(std::vector<int64_t> shape, double start = 1) {
   return t;
 }
 
+// A kernel of ones: G's row sums are 1, 3/2, 1/2 and 1, so U[4b + a] is
+// their product; a single 1 at tap (ky, kx) = (0, 2) gives G[b][0] G[a][2].
+TEST(ReferenceTest, WinogradFilterByHand) {
+  Tensor ones({1, 1, 3, 3});
+  std::fill(ones.data.begin(), ones.data.end(), 1.0);
+  const double rows[4] = {1, 1.5, 0.5, 1};
+  Tensor u = winogradFilter(ones);
+  ASSERT_EQ(u.shape, (std::vector<int64_t>{16, 1, 1}));
+  for (int b = 0; b < 4; ++b) {
+    for (int a = 0; a < 4; ++a) {
+      EXPECT_DOUBLE_EQ(u.data[4 * b + a], rows[b] * rows[a]);
+    }
+  }
+  Tensor corner({1, 1, 3, 3});
+  corner.data[2] = 1;
+  const double first[4] = {1, 0.5, 0.5, 0}, last[4] = {0, 0.5, 0.5, 1};
+  u = winogradFilter(corner);
+  for (int b = 0; b < 4; ++b) {
+    for (int a = 0; a < 4; ++a) {
+      EXPECT_DOUBLE_EQ(u.data[4 * b + a], first[b] * last[a]);
+    }
+  }
+}
+
 TEST(ReferenceTest, PooledSizeFollowsPyTorchCeilMode) {
   EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, false), 3);
   EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, true), 4);

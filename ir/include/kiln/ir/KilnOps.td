@@ -747,6 +747,49 @@ def Kiln_FoldBatchNormOp : Kiln_KernelOp<"fold_batch_norm"> {
                       Kiln_F32Tensor:$folded_bias);
 }
 
+def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
+  let summary = "transform 3x3 conv2d weights for Winograd's F(2x2, 3x3)";
+  let description = [{
+    `weight [O,C,3,3]` becomes `filter [16,C,O]` with
+    `filter[4·b + a, c, o] = (G · weight[o, c] · Gᵀ)[b][a]`, where the rows
+    of `G` are `[1, 0, 0]`, `[½, ½, ½]`, `[½, −½, ½]` and `[0, 0, 1]` (Lavin
+    and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+    Made by `kiln-winograd` for `kiln.conv2d_winograd`; over parameters it
+    runs once per parameter change (`kiln-hoist-load-time`).
+
+    ```mlir
+    %u = kiln.winograd_filter %w : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$weight);
+  let results = (outs Kiln_F32Tensor:$filter);
+}
+
+def Kiln_Conv2DWinogradOp : Kiln_KernelOp<"conv2d_winograd"> {
+  let summary = "3x3 stride-1 conv2d by Winograd's F(2x2, 3x3)";
+  let description = [{
+    `conv2d(input, weight, bias)` with a 3x3 kernel, strides and dilations
+    1, groups 1 and `pads [top, left, bottom, right]`, computed from
+    `filter = winograd_filter(weight)` (`[16,C,O]`): for each 2x2 output
+    tile, `Aᵀ [U ⊙ (Bᵀ d B)] A` over its 4x4 input tile `d`, 16 multiplies
+    per tile and channel pair instead of 36. The rows of `Bᵀ` are
+    `[1, 0, −1, 0]`, `[0, 1, 1, 0]`, `[0, −1, 1, 0]`, `[0, 1, 0, −1]`; of
+    `Aᵀ`, `[1, 1, 1, 0]` and `[0, 1, −1, −1]`. The output height and width
+    (`H + top + bottom − 2`, `W + left + right − 2`) must be even. Results
+    agree with the direct convolution to about 1e-6 relative (the
+    transforms add and halve; docs/codegen.md). Made by `kiln-winograd`.
+
+    ```mlir
+    %y = kiln.conv2d_winograd %x, %u, %b {pads = array<i64: 1, 1, 1, 1>}
+        : (tensor<1x16x8x8xf32>, tensor<16x16x32xf32>, tensor<32xf32>) -> tensor<1x32x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$filter,
+      Optional<Kiln_F32Tensor>:$bias,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$pads);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
 def Kiln_LRNGradOp : Kiln_TrainOp<"lrn_grad", "gradient of lrn"> {
   let description = [{
     With `s[c] = bias + alpha/size · Σ_{j ∈ W(c)} x[j]²` (the window of

@@ -21,11 +21,12 @@ struct InferencePipelineOptions {
   KilnFuseOptions fusion;
   bool fuse = true;  // false: one kernel per op (kiln --no-fusion)
   bool foldBatchNorm = true; // kiln-fold-batch-norm (when fuse)
+  bool winograd = true;      // kiln-winograd
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
 // shape inference (with the batch), canonicalization, CSE, batch norm
-// folding and fusion, kiln-hoist-load-time, then the memory passes
+// folding, kiln-winograd and fusion, kiln-hoist-load-time, then the memory passes
 // (kiln-schedule-for-memory, kiln-plan-memory), as every pipeline.
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options);
@@ -35,6 +36,7 @@ struct TrainPipelineOptions {
   KilnFuseOptions fusion;
   bool fuse = true;
   bool foldBatchNorm = true; // the eval pipeline's kiln-fold-batch-norm
+  bool winograd = true;      // the eval pipeline's kiln-winograd
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
   // Training and gradients: recompute cheap forward values until the arena

@@ -144,6 +144,34 @@ def KilnFoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::ModuleOp"> {
   }];
 }
 
+def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
+  let summary = "Compute 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3)";
+  let description = [{
+    `conv2d(x, w, b)` with a 3x3 kernel, strides and dilations 1, groups 1,
+    16 or more input and output channels and an even output plane becomes
+    `conv2d_winograd(x, winograd_filter(w), b)` (docs/codegen.md) when its
+    batch has at least `min-tiles` 2x2 output tiles: 2.25x fewer multiplies,
+    at the price of the input and output transforms, which small planes do
+    not repay. Only for graphs that do not update their parameters:
+    `kiln-hoist-load-time` then runs the filter transform once per
+    parameter change. Run it after `kiln-fold-batch-norm` (which folds into
+    conv2d's weights) and before `kiln-fuse` (the new op is a fusion
+    anchor, like conv2d).
+
+    ```mlir
+    // kiln-opt --kiln-winograd
+    %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : ...
+    // becomes
+    %u = kiln.winograd_filter %w : (tensor<64x64x3x3xf32>) -> tensor<16x64x64xf32>
+    %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : ...
+    ```
+  }];
+  let options = [
+    Option<"minTiles", "min-tiles", "int64_t", "128",
+           "Least 2x2 output tiles over the batch (N x OH/2 x OW/2)">,
+  ];
+}
+
 def KilnHoistLoadTime : Pass<"kiln-hoist-load-time", "mlir::ModuleOp"> {
   let summary = "Mark kernels that read only parameters and constants";
   let description = [{

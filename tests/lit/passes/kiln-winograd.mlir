@@ -1,0 +1,62 @@
+// RUN: kiln-opt %s --split-input-file --kiln-winograd | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-winograd | kiln-opt --split-input-file | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-winograd=min-tiles=1000 | FileCheck %s --check-prefix=FEW
+
+// A 3x3 stride-1 conv with 16 input and output channels and 8x8x2 = 128
+// tiles becomes the filter transform plus conv2d_winograd, keeping its pads
+// and bias; the filter is [16, C, O].
+// CHECK-LABEL: func.func @same
+// CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
+// CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
+// CHECK: %[[B:[a-z0-9_]+]] = kiln.param "b"
+// CHECK: %[[Y:[a-z0-9_]+]] = kiln.conv2d_winograd %arg0, %[[U]], %[[B]] {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<16x16x32xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+// CHECK-NOT: kiln.conv2d %
+// CHECK: kiln.relu %[[Y]]
+// FEW-LABEL: func.func @same
+// FEW-NOT: winograd
+// FEW: kiln.conv2d %
+func.func @same(%x: tensor<2x16x16x16xf32>) -> tensor<2x32x16x16xf32> {
+  %w = kiln.param "w" : tensor<32x16x3x3xf32>
+  %b = kiln.param "b" : tensor<32xf32>
+  %c = kiln.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<32x16x3x3xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+  %r = kiln.relu %c : (tensor<2x32x16x16xf32>) -> tensor<2x32x16x16xf32>
+  return %r : tensor<2x32x16x16xf32>
+}
+
+// -----
+
+// auto_pad becomes explicit pads (same: 1 on every side at stride 1);
+// valid needs none (the default). Two convs of one weight share its filter.
+// CHECK-LABEL: func.func @auto_pad
+// CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter
+// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x32x32xf32>, tensor<16x16x16xf32>) -> tensor<1x16x32x32xf32>
+// CHECK-NOT: kiln.winograd_filter
+// CHECK: kiln.conv2d_winograd %arg1, %[[U]] : (tensor<1x16x34x34xf32>, tensor<16x16x16xf32>) -> tensor<1x16x32x32xf32>
+func.func @auto_pad(%x: tensor<1x16x32x32xf32>, %z: tensor<1x16x34x34xf32>) -> (tensor<1x16x32x32xf32>, tensor<1x16x32x32xf32>) {
+  %w = kiln.param "w" : tensor<16x16x3x3xf32>
+  %c = kiln.conv2d %x, %w {auto_pad = "same_lower", strides = array<i64: 1, 1>} : (tensor<1x16x32x32xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x32x32xf32>
+  %d = kiln.conv2d %z, %w {auto_pad = "valid"} : (tensor<1x16x34x34xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x32x32xf32>
+  return %c, %d : tensor<1x16x32x32xf32>, tensor<1x16x32x32xf32>
+}
+
+// -----
+
+// Left alone: a strided, a grouped, a dilated and a 5x5 conv, an odd output
+// plane, too few channels, too few tiles.
+// CHECK-LABEL: func.func @not_these
+// CHECK-NOT: winograd
+// CHECK: return
+func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x15x15xf32>, %z: tensor<4x8x16x16xf32>, %s: tensor<1x16x8x8xf32>) -> (tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x15x15xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>) {
+  %w = kiln.param "w" : tensor<16x16x3x3xf32>
+  %wg = kiln.param "wg" : tensor<16x8x3x3xf32>
+  %w5 = kiln.param "w5" : tensor<16x16x5x5xf32>
+  %w8 = kiln.param "w8" : tensor<16x8x3x3xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x8x8xf32>
+  %b = kiln.conv2d %x, %wg {pads = array<i64: 1, 1, 1, 1>, groups = 2 : i64} : (tensor<4x16x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
+  %c = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
+  %d = kiln.conv2d %x, %w5 {pads = array<i64: 2, 2, 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x5x5xf32>) -> tensor<4x16x16x16xf32>
+  %e = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x15x15xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x15x15xf32>
+  %f = kiln.conv2d %z, %w8 {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x8x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
+  %g = kiln.conv2d %s, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x8x8xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x8x8xf32>
+  return %a, %b, %c, %d, %e, %f, %g : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x15x15xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>
+}
