@@ -565,10 +565,9 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
 struct WinogradConvFuncs {
   std::vector<ImageParam> inputs;
   Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, t{"t"}, c{"c"}, xi{"xi"}, chunk{"chunk"};
-  Var tx{"tx"}, iy{"iy"}, a{"a"};
+  Var tx{"tx"}, ty{"ty"};
   RDom r;          // input channel
-  RDom tile;       // (tx, tyLocal) over one chunk
-  Func padded, dx{"wino_dx"};
+  Func padded;
   Func v{"wino_v"}, acc{"wino_acc"}, m{"wino_m"}, out{"out"};
   int tilesX = 0, tileRows = 0; // TX, R
   int groups = 1;                // output channel groups per chunk
@@ -661,41 +660,37 @@ WinogradConvFuncs defineWinogradConv(const KernelSpec &s,
   Func padded = paddedInput(in, w, 0.0f);
   int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
 
-  // The input transform in two passes, each reading two values per output
-  // (B^T has two nonzeros per row): along x into dx(tx, iy, c, a, n), then
-  // along y into V(t, c, xi, chunk, n), one update per xi = 4b + a over the
-  // chunk's tiles.
+  // The input transform V(tx, tyLocal, c, xi, chunk, n) = (B^T d B)[xi]
+  // for the 4x4 input tile d of tile (tx, chunk * R + tyLocal): a pure Func
+  // whose 16 points are computed together (unrolled, sharing the 16 loads
+  // of d). The products read it as V(t % TX, t / TX, ...), which flattens
+  // back to the dense index t.
   f.padded = padded;
-  f.dx(f.tx, f.iy, f.c, f.a, f.n) = select(
-      f.a == 0, inputTransform(0, [&](int kx) {
-        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
-      }),
-      f.a == 1, inputTransform(1, [&](int kx) {
-        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
-      }),
-      f.a == 2, inputTransform(2, [&](int kx) {
-        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
-      }),
-      inputTransform(3, [&](int kx) {
-        return Expr(padded(2 * f.tx + kx - padL, f.iy, f.c, f.n));
-      }));
-  f.tile = RDom(0, f.tilesX, 0, f.tileRows, "tile");
-  Expr ty = f.chunk * f.tileRows + f.tile.y;
-  f.v(f.t, f.c, f.xi, f.chunk, f.n) = undef<float>();
+  Expr ty = f.chunk * f.tileRows + f.ty;
+  std::vector<Expr> points;
   for (int b = 0; b < 4; ++b) {
     for (int a = 0; a < 4; ++a) {
-      Expr value = inputTransform(b, [&](int ky) {
-        return Expr(f.dx(f.tile.x, 2 * ty + ky - padT, f.c, a, f.n));
-      });
-      f.v(f.tile.x + f.tilesX * f.tile.y, f.c, 4 * b + a, f.chunk, f.n) =
-          value;
+      points.push_back(inputTransform(b, [&](int ky) {
+        return inputTransform(a, [&](int kx) {
+          return Expr(padded(2 * f.tx + kx - padL, 2 * ty + ky - padT, f.c,
+                             f.n));
+        });
+      }));
     }
   }
+  Expr vValue = points.back();
+  for (int k = 14; k >= 0; --k) {
+    vValue = select(f.xi == k, points[k], vValue);
+  }
+  f.v(f.tx, f.ty, f.c, f.xi, f.chunk, f.n) = vValue;
+  auto vAt = [&](Expr t, Expr c) {
+    return f.v(t % f.tilesX, t / f.tilesX, c, f.xi, f.chunk, f.n);
+  };
 
   f.r = RDom(0, channels, "r");
   f.acc(f.t, f.o, f.xi, f.chunk, f.n) = 0.0f;
   f.acc(f.t, f.o, f.xi, f.chunk, f.n) +=
-      filter(f.o, f.r, f.xi) * f.v(f.t, f.r, f.xi, f.chunk, f.n);
+      filter(f.o, f.r, f.xi) * vAt(f.t, f.r);
   f.m(f.t, f.o, f.xi, f.chunk, f.n) = f.acc(f.t, f.o, f.xi, f.chunk, f.n);
 
   // out = A^T M A at (x % 2, y % 2) of tile (x / 2, y / 2), plus the bias.
@@ -766,19 +761,9 @@ void scheduleWinogradConv(WinogradConvFuncs &f, const KernelSpec &s,
     }
   }
   int dw = vectorWidthFor(f.tilesX, vec);
-  f.dx.compute_at(f.out, task).reorder(f.tx, f.a, f.iy, f.c).unroll(f.a);
+  f.v.compute_at(f.out, task).reorder(f.xi, f.tx, f.ty, f.c).unroll(f.xi);
   if (dw > 1) {
-    f.dx.vectorize(f.tx, dw, TailStrategy::ShiftInwards);
-  }
-  f.v.compute_at(f.out, task);
-  for (int k = 0; k < 16; ++k) {
-    Stage update = f.v.update(k);
-    update.allow_race_conditions();
-    if (dw > 1 && f.tilesX % dw == 0) {
-      update.vectorize(f.tile.x, dw);
-    } else if (dw > 1) {
-      update.vectorize(f.tile.x, dw, TailStrategy::GuardWithIf);
-    }
+    f.v.vectorize(f.tx, dw, TailStrategy::ShiftInwards);
   }
   // The products per task: per (xi, block of 2 vectors of tiles), the
   // block's V (C x 32 floats) stays in L1 while every 8-channel block of
