@@ -797,23 +797,29 @@ void validateWinogradFilter(const KernelSpec &s) {
   if (wt[2] != 3 || wt[3] != 3) {
     fail(s, "weight must be a 3x3 kernel [O,C,3,3]");
   }
-  expectShape(s, s.outputs[0], "filter", {16, wt[1], wt[0]});
+  bool inputGradient = attrBool(s, "input_gradient");
+  expectShape(s, s.outputs[0], "filter",
+              {16, inputGradient ? wt[0] : wt[1], inputGradient ? wt[1] : wt[0]});
 }
 
-// U(o, c, xi) = (G g G^T)[xi / 4][xi % 4] for g = weight[o, c]: vectorized
-// over output channels (gathers of the weight), the 16 points unrolled so
-// that they share the loaded taps. Load time over parameters.
+// U(o, c, xi) = (G g G^T)[xi / 4][xi % 4] for g = weight[o, c] (input
+// gradient: g = rot180(weight[c, o]), o indexing the weight's input
+// channels): vectorized over o (gathers of the weight), the 16 points
+// unrolled so that they share the loaded taps. Load time over parameters.
 Kernel buildWinogradFilter(const KernelSpec &s, const Target &target) {
   std::vector<ImageParam> in = layerInputs(s, {"weight"});
   ImageParam weight = in[0];
+  bool inputGradient = attrBool(s, "input_gradient");
   Var o("o"), c("c"), xi("xi");
+  auto tap = [&](int kx, int ky) {
+    return inputGradient ? Expr(weight(2 - kx, 2 - ky, o, c))
+                         : Expr(weight(kx, ky, c, o));
+  };
   std::vector<Expr> points;
   for (int b = 0; b < 4; ++b) {
     for (int a = 0; a < 4; ++a) {
       points.push_back(weightTransform(b, [&](int ky) {
-        return weightTransform(a, [&](int kx) {
-          return Expr(weight(kx, ky, c, o));
-        });
+        return weightTransform(a, [&](int kx) { return tap(kx, ky); });
       }));
     }
   }

@@ -308,9 +308,12 @@ WinogradFilterOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     return emitOpError() << "expects a 3x3 conv2d weight [O,C,3,3], got "
                          << weight;
   }
-  types.push_back(RankedTensorType::get(
-      {16, weight.getDimSize(1), weight.getDimSize(0)},
-      weight.getElementType()));
+  int64_t in = weight.getDimSize(1), out = weight.getDimSize(0);
+  if (getInputGradient()) {
+    std::swap(in, out);
+  }
+  types.push_back(
+      RankedTensorType::get({16, in, out}, weight.getElementType()));
   return success();
 }
 

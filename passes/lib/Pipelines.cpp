@@ -37,7 +37,8 @@ struct BackOptions {
   bool fuse = true;
   KilnFuseOptions fusion;
   // A graph that never updates its parameters (inference, evaluation): BN
-  // folding applies and parameter-only kernels run at load time.
+  // folding applies and parameter-only kernels (the BN folds, Winograd
+  // filters) run at load time.
   bool inference = false;
   bool foldBatchNorm = true;
   bool winograd = true;
@@ -51,7 +52,7 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   if (options.fuse && options.inference && options.foldBatchNorm) {
     pm.addPass(createKilnFoldBatchNorm());
   }
-  if (options.inference && options.winograd) {
+  if (options.winograd) {
     pm.addPass(createKilnWinograd());
   }
   if (options.fuse) {
@@ -128,7 +129,7 @@ struct TrainPipelineCLOptions
       llvm::cl::desc("Run kiln-fold-batch-norm (eval pipeline, with fuse)"),
       llvm::cl::init(true)};
   Option<bool> winograd{*this, "winograd",
-                        llvm::cl::desc("Run kiln-winograd (eval pipeline)"),
+                        llvm::cl::desc("Run kiln-winograd"),
                         llvm::cl::init(true)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",

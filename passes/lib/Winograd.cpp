@@ -24,38 +24,62 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   using KilnWinogradBase::KilnWinogradBase;
 
   void runOnOperation() override {
-    SmallVector<Conv2DOp> convs;
-    getOperation().walk([&](Conv2DOp conv) {
-      if (applies(conv)) {
-        convs.push_back(conv);
+    SmallVector<Operation *> convs;
+    getOperation().walk([&](Operation *op) {
+      if (auto conv = llvm::dyn_cast<Conv2DOp>(op); conv && applies(conv)) {
+        convs.push_back(op);
+      }
+      if (auto grad = llvm::dyn_cast<Conv2DGradInputOp>(op);
+          grad && applies(grad)) {
+        convs.push_back(op);
       }
     });
-    for (Conv2DOp conv : convs) {
-      rewrite(conv);
+    for (Operation *op : convs) {
+      if (auto conv = llvm::dyn_cast<Conv2DOp>(op)) {
+        rewrite(conv);
+      } else {
+        rewrite(llvm::cast<Conv2DGradInputOp>(op));
+      }
     }
-    filters.clear();
+    filters[0].clear();
+    filters[1].clear();
   }
 
-  llvm::DenseMap<Value, Value> filters;
-
-  bool applies(Conv2DOp conv) {
-    auto input = llvm::cast<RankedTensorType>(conv.getInput().getType());
-    auto weight = llvm::cast<RankedTensorType>(conv.getWeight().getType());
-    auto result = llvm::cast<RankedTensorType>(conv.getResult().getType());
-    if (!input.hasStaticShape() || !weight.hasStaticShape() ||
-        !result.hasStaticShape() || weight.getRank() != 4 ||
-        result.getRank() != 4) {
+  // Shapes that suit F(2x2, 3x3): a 3x3 kernel with 16 or more channels on
+  // either side, an even result plane of at least min-tiles tiles over the
+  // batch.
+  bool suits(RankedTensorType weight, RankedTensorType result) const {
+    if (!weight.hasStaticShape() || !result.hasStaticShape() ||
+        weight.getRank() != 4 || result.getRank() != 4) {
       return false;
     }
-    auto ones = [](ArrayRef<int64_t> v) {
-      return llvm::all_of(v, [](int64_t x) { return x == 1; });
-    };
     int64_t height = result.getDimSize(2), width = result.getDimSize(3);
     return weight.getDimSize(2) == 3 && weight.getDimSize(3) == 3 &&
-           conv.getGroups() == 1 && ones(conv.getStrides()) &&
-           ones(conv.getDilations()) && weight.getDimSize(0) >= 16 &&
-           weight.getDimSize(1) >= 16 && height % 2 == 0 && width % 2 == 0 &&
+           weight.getDimSize(0) >= 16 && weight.getDimSize(1) >= 16 &&
+           height % 2 == 0 && width % 2 == 0 &&
            result.getDimSize(0) * (height / 2) * (width / 2) >= minTiles;
+  }
+
+  static bool ones(ArrayRef<int64_t> v) {
+    return llvm::all_of(v, [](int64_t x) { return x == 1; });
+  }
+
+  bool applies(Conv2DOp conv) const {
+    auto input = llvm::cast<RankedTensorType>(conv.getInput().getType());
+    return input.hasStaticShape() && conv.getGroups() == 1 &&
+           ones(conv.getStrides()) && ones(conv.getDilations()) &&
+           suits(llvm::cast<RankedTensorType>(conv.getWeight().getType()),
+                 llvm::cast<RankedTensorType>(conv.getResult().getType()));
+  }
+
+  // At stride 1 the input gradient is a convolution of dy with the turned
+  // kernel and pads 2 - pad: every pad must be at most 2.
+  bool applies(Conv2DGradInputOp grad) const {
+    return grad.getGroups() == 1 && ones(grad.getStrides()) &&
+           ones(grad.getDilations()) &&
+           llvm::all_of(grad.getPads(), [](int64_t p) { return p <= 2; }) &&
+           suits(llvm::cast<RankedTensorType>(grad.getWeight().getType()),
+                 llvm::cast<RankedTensorType>(grad.getResult().getType()));
   }
 
   // The explicit pads: the output plane is the input's plus pads minus 2.
@@ -76,32 +100,52 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     return pads;
   }
 
-  // One filter per weight, right after the weight's definition (convs of
-  // one weight share it).
-  Value filterOf(Value weight) {
-    Value &filter = filters[weight];
+  // One filter per (weight, direction), right after the weight's
+  // definition (convs of one weight share it).
+  Value filterOf(Value weight, bool inputGradient) {
+    Value &filter = filters[inputGradient][weight];
     if (!filter) {
       OpBuilder builder(weight.getContext());
       builder.setInsertionPointAfterValue(weight);
       auto type = llvm::cast<RankedTensorType>(weight.getType());
-      auto filterType = RankedTensorType::get(
-          {16, type.getDimSize(1), type.getDimSize(0)}, type.getElementType());
-      filter = builder.create<WinogradFilterOp>(weight.getLoc(), filterType,
-                                                weight);
+      int64_t in = type.getDimSize(1), out = type.getDimSize(0);
+      if (inputGradient) {
+        std::swap(in, out);
+      }
+      filter = builder.create<WinogradFilterOp>(
+          weight.getLoc(),
+          RankedTensorType::get({16, in, out}, type.getElementType()), weight,
+          builder.getBoolAttr(inputGradient));
     }
     return filter;
   }
 
-  void rewrite(Conv2DOp conv) {
-    OpBuilder builder(conv);
-    Location loc = conv.getLoc();
-    Value filter = filterOf(conv.getWeight());
+  void replace(Operation *op, Value input, Value filter, Value bias,
+               ArrayRef<int64_t> pads) {
+    OpBuilder builder(op);
     auto winograd = builder.create<Conv2DWinogradOp>(
-        loc, conv.getResult().getType(), conv.getInput(), filter,
-        conv.getBias(), builder.getDenseI64ArrayAttr(explicitPads(conv)));
-    conv.getResult().replaceAllUsesWith(winograd.getResult());
-    conv.erase();
+        op->getLoc(), op->getResult(0).getType(), input, filter, bias,
+        builder.getDenseI64ArrayAttr(pads));
+    op->getResult(0).replaceAllUsesWith(winograd.getResult());
+    op->erase();
   }
+
+  void rewrite(Conv2DOp conv) {
+    replace(conv, conv.getInput(), filterOf(conv.getWeight(), false),
+            conv.getBias(), explicitPads(conv));
+  }
+
+  void rewrite(Conv2DGradInputOp grad) {
+    SmallVector<int64_t> pads;
+    for (int64_t p : grad.getPads()) {
+      pads.push_back(2 - p);
+    }
+    replace(grad, grad.getDy(), filterOf(grad.getWeight(), true), Value(),
+            pads);
+  }
+
+  // [inputGradient]: weight -> filter.
+  llvm::DenseMap<Value, Value> filters[2];
 };
 
 } // namespace

@@ -270,6 +270,36 @@ void addConvGrads(GradCaseTable &table, const std::string &name,
       });
 }
 
+// kiln-winograd's form of a stride-1 3x3 conv2d_grad_input: conv2d_winograd
+// of dy with the input-gradient filter (from the reference transform) and
+// pads 2 - pad, against finite differences of the forward; and the filter
+// kernel itself.
+void addWinogradGradInput(GradCaseTable &table, const std::string &name,
+                          std::vector<int64_t> xShape, int64_t outChannels,
+                          std::array<int64_t, 4> pads) {
+  Rng rng("conv2d_winograd_grad/" + name);
+  const ref::Conv2dParams p = convParams({1, 1}, pads);
+  const ref::Tensor x = rng.tensor(xShape, -1, 1);
+  const ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
+  const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
+  const ref::Tensor u = ref::winogradFilter(w, true);
+  std::array<int64_t, 4> turned;
+  for (int i = 0; i < 4; ++i) {
+    turned[i] = 2 - pads[i];
+  }
+  table.add(name, "conv2d_winograd", {{"pads", turned}}, f32({dy, u}),
+            {x.shape}, [=] {
+              return std::vector<ref::Tensor>{vjp(
+                  [&](const ref::Tensor &v) {
+                    return ref::conv2d(v, w, nullptr, p);
+                  },
+                  x, dy)};
+            });
+  table.add(name, "winograd_filter", {{"input_gradient", true}}, f32({w}),
+            {u.shape}, [=] { return std::vector<ref::Tensor>{u}; },
+            Check::Forward);
+}
+
 // The canonical pads of docs/ops.md: ceil_mode's extra bottom/right padding
 // folded into the user's pads.
 std::array<int64_t, 4> canonicalPads(const std::vector<int64_t> &xShape,
@@ -648,6 +678,12 @@ GradCaseTable buildCases() {
                {1, 1}, convParams({2, 2}, {0, 0, 0, 0}));
   addConvGrads(t, "pointwise_tiles_n1_c64_5x6_o13", {1, 64, 5, 6}, 13, {1, 1},
                convParams({1, 1}, {0, 0, 0, 0}));
+  // Winograd's input gradient: same pads on a ResNet-like plane, and
+  // asymmetric pads 0..2 (dy pads 2..0) with 17 -> 20 channels.
+  addWinogradGradInput(t, "same_n2_c16_12x10_o24", {2, 16, 12, 10}, 24,
+                       {1, 1, 1, 1});
+  addWinogradGradInput(t, "pads0212_n1_c20_8x6_o17", {1, 20, 8, 6}, 17,
+                       {0, 2, 1, 2});
 
   addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
@@ -1178,6 +1214,8 @@ std::string caseName(const ::testing::TestParamInfo<const GradCase *> &info) {
 
 KILN_GRAD_CASES(Conv2dGradInput, "conv2d_grad_input");
 KILN_GRAD_CASES(Conv2dGradWeight, "conv2d_grad_weight");
+KILN_GRAD_CASES(Conv2dWinogradGradInput, "conv2d_winograd");
+KILN_GRAD_CASES(WinogradFilterGradInput, "winograd_filter");
 KILN_GRAD_CASES(MaxPool2dGrad, "max_pool2d_grad");
 KILN_GRAD_CASES(AvgPool2dGrad, "avg_pool2d_grad");
 KILN_GRAD_CASES(GlobalAvgPoolGrad, "global_avg_pool_grad");

@@ -173,7 +173,8 @@ void addWinograd(CaseTable &table, const std::string &name,
     inputs.push_back(b);
   }
   table.add(name, "conv2d_winograd", {{"pads", pads}}, f32(inputs), {y});
-  table.add(name, "winograd_filter", json::object(), f32({w}), {u});
+  table.add(name, "winograd_filter", {{"input_gradient", false}}, f32({w}),
+            {u});
 }
 
 ref::Conv2dParams convParams(std::array<int64_t, 2> strides,

@@ -60,3 +60,22 @@ func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x15x15xf32>, %z:
   %g = kiln.conv2d %s, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x8x8xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x8x8xf32>
   return %a, %b, %c, %d, %e, %f, %g : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x15x15xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>
 }
+
+// -----
+
+// conv2d_grad_input at stride 1 is a convolution of dy with the kernel turned
+// 180 degrees and the channels swapped (the filter's input_gradient form,
+// [16, O, C]) and pads 2 - pad; the forward conv of the same weight gets
+// its own filter.
+// CHECK-LABEL: func.func @grad_input
+// CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
+// CHECK-DAG: %[[UG:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {input_gradient = true} : (tensor<32x16x3x3xf32>) -> tensor<16x32x16xf32>
+// CHECK-DAG: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
+// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 0, 1, 2, 1>}
+// CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>} : (tensor<2x32x16x16xf32>, tensor<16x32x16xf32>) -> tensor<2x16x16x16xf32>
+func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -> (tensor<2x32x16x16xf32>, tensor<2x16x16x16xf32>) {
+  %w = kiln.param "w" : tensor<32x16x3x3xf32>
+  %y = kiln.conv2d %x, %w {pads = array<i64: 0, 1, 2, 1>} : (tensor<2x16x16x16xf32>, tensor<32x16x3x3xf32>) -> tensor<2x32x16x16xf32>
+  %dx = kiln.conv2d_grad_input %dy, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 1, 2, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, input_size = array<i64: 16, 16>} : (tensor<2x32x16x16xf32>, tensor<32x16x3x3xf32>) -> tensor<2x16x16x16xf32>
+  return %y, %dx : tensor<2x32x16x16xf32>, tensor<2x16x16x16xf32>
+}

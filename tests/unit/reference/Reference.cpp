@@ -128,14 +128,15 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
   return y;
 }
 
-Tensor winogradFilter(const Tensor &weight) {
+Tensor winogradFilter(const Tensor &weight, bool inputGradient) {
   require(weight.shape.size() == 4 && weight.shape[2] == 3 &&
               weight.shape[3] == 3,
           "winograd_filter weight [O,C,3,3]");
   const int64_t o = weight.shape[0], c = weight.shape[1];
   const double g[4][3] = {
       {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  Tensor u({16, c, o});
+  Tensor u(inputGradient ? std::vector<int64_t>{16, o, c}
+                          : std::vector<int64_t>{16, c, o});
   for (int64_t oc = 0; oc < o; ++oc) {
     for (int64_t ic = 0; ic < c; ++ic) {
       const double *w = &weight.data[(oc * c + ic) * 9];
@@ -144,10 +145,14 @@ Tensor winogradFilter(const Tensor &weight) {
           double sum = 0;
           for (int ky = 0; ky < 3; ++ky) {
             for (int kx = 0; kx < 3; ++kx) {
-              sum += g[b][ky] * w[ky * 3 + kx] * g[a][kx];
+              double tap = inputGradient ? w[(2 - ky) * 3 + (2 - kx)]
+                                         : w[ky * 3 + kx];
+              sum += g[b][ky] * tap * g[a][kx];
             }
           }
-          u.data[((4 * b + a) * c + ic) * o + oc] = sum;
+          size_t at = inputGradient ? ((4 * b + a) * o + oc) * c + ic
+                                    : ((4 * b + a) * c + ic) * o + oc;
+          u.data[at] = sum;
         }
       }
     }

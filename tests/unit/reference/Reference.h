@@ -47,8 +47,10 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
               const Conv2dParams &params);
 // Winograd F(2x2, 3x3)'s filter transform of weight [O,C,3,3]: [16,C,O]
 // with [4b + a, c, o] = (G w[o,c] G^T)[b][a], G's rows [1,0,0],
-// [1/2,1/2,1/2], [1/2,-1/2,1/2], [0,0,1].
-Tensor winogradFilter(const Tensor &weight);
+// [1/2,1/2,1/2], [1/2,-1/2,1/2], [0,0,1]. With inputGradient, the filter of
+// the input gradient's convolution: [16,O,C] with [4b + a, o, c] =
+// (G rot180(w[o,c]) G^T)[b][a].
+Tensor winogradFilter(const Tensor &weight, bool inputGradient = false);
 
 // Pools in PyTorch's terms: the padding the user asked for (may be
 // asymmetric) plus ceil_mode; the functions work out the output size and,

@@ -41,6 +41,21 @@ TEST(ReferenceTest, WinogradFilterByHand) {
       EXPECT_DOUBLE_EQ(u.data[4 * b + a], first[b] * last[a]);
     }
   }
+  // Turned 180 degrees for the input gradient, the 1 is at (2, 0); and the
+  // channels swap places: w [2,1,3,3] gives [16,2,1].
+  u = winogradFilter(corner, true);
+  for (int b = 0; b < 4; ++b) {
+    for (int a = 0; a < 4; ++a) {
+      EXPECT_DOUBLE_EQ(u.data[4 * b + a], last[b] * first[a]);
+    }
+  }
+  Tensor two({2, 1, 3, 3});
+  two.data[9 + 4] = 1; // w[1, 0, 1, 1]
+  u = winogradFilter(two, true);
+  ASSERT_EQ(u.shape, (std::vector<int64_t>{16, 2, 1}));
+  EXPECT_DOUBLE_EQ(u.data[0 * 2 + 1], 0.0);   // xi 0 needs tap (0, 0)
+  EXPECT_DOUBLE_EQ(u.data[5 * 2 + 1], 0.25);  // G[1][1] * G[1][1]
+  EXPECT_DOUBLE_EQ(u.data[5 * 2 + 0], 0.0);   // w[0] is zero
 }
 
 TEST(ReferenceTest, PooledSizeFollowsPyTorchCeilMode) {

@@ -757,11 +757,17 @@ def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
     Made by `kiln-winograd` for `kiln.conv2d_winograd`; over parameters it
     runs once per parameter change (`kiln-hoist-load-time`).
 
+    With `input_gradient`, the filter of the convolution's input gradient
+    (`conv2d_grad_input` at stride 1: a convolution of `dy` with the kernel
+    turned 180° and the channels swapped): `filter [16,O,C]`,
+    `filter[4·b + a, o, c] = (G · rot180(weight[o, c]) · Gᵀ)[b][a]`.
+
     ```mlir
     %u = kiln.winograd_filter %w : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
     ```
   }];
-  let arguments = (ins Kiln_F32Tensor:$weight);
+  let arguments = (ins Kiln_F32Tensor:$weight,
+      DefaultValuedAttr<BoolAttr, "false">:$input_gradient);
   let results = (outs Kiln_F32Tensor:$filter);
 }
 

@@ -36,7 +36,7 @@ struct TrainPipelineOptions {
   KilnFuseOptions fusion;
   bool fuse = true;
   bool foldBatchNorm = true; // the eval pipeline's kiln-fold-batch-norm
-  bool winograd = true;      // the eval pipeline's kiln-winograd
+  bool winograd = true;      // kiln-winograd
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
   // Training and gradients: recompute cheap forward values until the arena

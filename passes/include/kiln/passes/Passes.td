@@ -152,11 +152,15 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     `conv2d_winograd(x, winograd_filter(w), b)` (docs/codegen.md) when its
     batch has at least `min-tiles` 2x2 output tiles: 2.25x fewer multiplies,
     at the price of the input and output transforms, which small planes do
-    not repay. Only for graphs that do not update their parameters:
-    `kiln-hoist-load-time` then runs the filter transform once per
-    parameter change. Run it after `kiln-fold-batch-norm` (which folds into
-    conv2d's weights) and before `kiln-fuse` (the new op is a fusion
-    anchor, like conv2d).
+    not repay. `conv2d_grad_input` of such a convolution (pads at most 2,
+    an even input plane) becomes `conv2d_winograd(dy,
+    winograd_filter(w) {input_gradient}, pads 2 - pad)`. Convolutions of
+    one weight share its filter. Over parameters that do not change
+    (inference, evaluation) `kiln-hoist-load-time` runs the filter
+    transforms once per parameter change; in training they run every step,
+    on the weights the step's convolutions read (before their update). Run it after `kiln-fold-batch-norm`
+    (which folds into conv2d's weights) and before `kiln-fuse` (the new op
+    is a fusion anchor, like conv2d).
 
     ```mlir
     // kiln-opt --kiln-winograd
