@@ -19,6 +19,7 @@ const OpInfo &lookupOp(const std::string &op) {
     registerElementwiseOps(r);
     registerLayerOps(r);
     registerConvOps(r);
+    registerWinogradOps(r);
     registerLossOps(r);
     registerTensorOps(r);
     registerConvGradOps(r);

@@ -50,6 +50,7 @@ const OpInfo &lookupOp(const std::string &op);
 void registerElementwiseOps(OpRegistry &registry);
 void registerLayerOps(OpRegistry &registry);
 void registerConvOps(OpRegistry &registry);
+void registerWinogradOps(OpRegistry &registry);
 void registerLossOps(OpRegistry &registry);
 void registerTensorOps(OpRegistry &registry);
 void registerConvGradOps(OpRegistry &registry);
@@ -261,8 +262,13 @@ Halide::Expr broadcastAt(Halide::ImageParam in, const TensorSpec &t,
 using Epilogue = std::function<Halide::Expr(
     Halide::Expr value, const std::vector<Halide::Var> &coords)>;
 
-// conv2d / dense with an epilogue in their output stage, over the given
-// input parameters (x, weight[, bias]); scheduled as the plain kernels.
+// conv2d_winograd with an epilogue (KernelsWinograd.cpp).
+Halide::Func buildConv2dWinogradWithEpilogue(
+    const KernelSpec &spec, const std::vector<Halide::ImageParam> &in,
+    const Epilogue &epilogue, const Halide::Target &target);
+// conv2d (or conv2d_winograd) / dense with an epilogue in their output
+// stage, over the given input parameters (x, weight[, bias]); scheduled as
+// the plain kernels.
 Halide::Func buildConv2dWithEpilogue(const KernelSpec &spec,
                                      const std::vector<Halide::ImageParam> &in,
                                      const Epilogue &epilogue,

@@ -173,7 +173,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.elementwise = options.fuseElementwise;
     pipeline.fusion.prologue = options.fusePrologues;
     pipeline.foldBatchNorm = options.foldBatchNorm;
-    pipeline.winograd = options.winograd;
+    pipeline.winogradTile = options.winogradTile;
   };
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;

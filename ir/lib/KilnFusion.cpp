@@ -308,12 +308,16 @@ WinogradFilterOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     return emitOpError() << "expects a 3x3 conv2d weight [O,C,3,3], got "
                          << weight;
   }
+  int64_t tile = getTile();
+  if (tile != 2 && tile != 4) {
+    return emitOpError() << "tile must be 2 or 4, got " << tile;
+  }
   int64_t in = weight.getDimSize(1), out = weight.getDimSize(0);
   if (getInputGradient()) {
     std::swap(in, out);
   }
-  types.push_back(
-      RankedTensorType::get({16, in, out}, weight.getElementType()));
+  types.push_back(RankedTensorType::get({(tile + 2) * (tile + 2), in, out},
+                                        weight.getElementType()));
   return success();
 }
 
@@ -321,12 +325,17 @@ LogicalResult
 Conv2DWinogradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto input = llvm::cast<RankedTensorType>(getInput().getType());
   auto filter = llvm::cast<RankedTensorType>(getFilter().getType());
+  int64_t tile = getTile();
+  if (tile != 2 && tile != 4) {
+    return emitOpError() << "tile must be 2 or 4, got " << tile;
+  }
+  int64_t points = (tile + 2) * (tile + 2);
   if (input.getRank() != 4 || filter.getRank() != 3 ||
-      filter.getDimSize(0) != 16 ||
+      filter.getDimSize(0) != points ||
       filter.getDimSize(1) != input.getDimSize(1)) {
-    return emitOpError() << "expects input [N,C,H,W] and a Winograd filter "
-                            "[16,C,O] (kiln.winograd_filter), got "
-                         << input << " and " << filter;
+    return emitOpError() << "expects input [N,C,H,W] and a Winograd filter ["
+                         << points << ",C,O] (kiln.winograd_filter, tile "
+                         << tile << "), got " << input << " and " << filter;
   }
   int64_t outChannels = filter.getDimSize(2);
   if (getBias()) {
@@ -343,9 +352,10 @@ Conv2DWinogradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   }
   int64_t height = input.getDimSize(2) + pads[0] + pads[2] - 2;
   int64_t width = input.getDimSize(3) + pads[1] + pads[3] - 2;
-  if (height < 2 || width < 2 || height % 2 || width % 2) {
+  if (height < tile || width < tile || height % tile || width % tile) {
     return emitOpError() << "output plane " << height << "x" << width
-                         << " must be even and at least 2x2 (2x2 tiles)";
+                         << " must be a multiple of the " << tile << "x"
+                         << tile << " tiles";
   }
   types.push_back(RankedTensorType::get(
       {input.getDimSize(0), outChannels, height, width},

@@ -41,7 +41,7 @@ struct BackOptions {
   // filters) run at load time.
   bool inference = false;
   bool foldBatchNorm = true;
-  bool winograd = true;
+  int winogradTile = 2;
   int64_t memoryBudget = 0;
 };
 
@@ -52,8 +52,10 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   if (options.fuse && options.inference && options.foldBatchNorm) {
     pm.addPass(createKilnFoldBatchNorm());
   }
-  if (options.winograd) {
-    pm.addPass(createKilnWinograd());
+  if (options.winogradTile > 0) {
+    KilnWinogradOptions winograd;
+    winograd.tile = options.winogradTile;
+    pm.addPass(createKilnWinograd(winograd));
   }
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
@@ -71,7 +73,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.fusion = options.fusion;
   back.inference = inference;
   back.foldBatchNorm = options.foldBatchNorm;
-  back.winograd = options.winograd;
+  back.winogradTile = options.winogradTile;
   return back;
 }
 
@@ -128,9 +130,10 @@ struct TrainPipelineCLOptions
       *this, "fold-batch-norm",
       llvm::cl::desc("Run kiln-fold-batch-norm (eval pipeline, with fuse)"),
       llvm::cl::init(true)};
-  Option<bool> winograd{*this, "winograd",
-                        llvm::cl::desc("Run kiln-winograd"),
-                        llvm::cl::init(true)};
+  Option<int> winograd{
+      *this, "winograd",
+      llvm::cl::desc("kiln-winograd's largest tile (2 or 4; 0: off)"),
+      llvm::cl::init(2)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",
       llvm::cl::desc("Arena bytes to fit in by rematerializing (0: off)"),
@@ -145,7 +148,7 @@ struct TrainPipelineCLOptions
     options.optimizer.kind = optimizer;
     options.fuse = fuse;
     options.foldBatchNorm = foldBatchNorm;
-    options.winograd = winograd;
+    options.winogradTile = winograd;
     options.memoryBudget = memoryBudget;
     return options;
   }
@@ -163,8 +166,10 @@ struct InferencePipelineCLOptions
       *this, "fold-batch-norm",
       llvm::cl::desc("Run kiln-fold-batch-norm (with fuse)"),
       llvm::cl::init(true)};
-  Option<bool> winograd{*this, "winograd", llvm::cl::desc("Run kiln-winograd"),
-                        llvm::cl::init(true)};
+  Option<int> winograd{
+      *this, "winograd",
+      llvm::cl::desc("kiln-winograd's largest tile (2 or 4; 0: off)"),
+      llvm::cl::init(2)};
 };
 } // namespace
 
@@ -178,7 +183,7 @@ void registerAllPasses() {
         options.batch = cl.batch;
         options.fuse = cl.fuse;
         options.foldBatchNorm = cl.foldBatchNorm;
-        options.winograd = cl.winograd;
+        options.winogradTile = cl.winograd;
         buildInferencePipeline(pm, options);
       });
   mlir::PassPipelineRegistration<TrainPipelineCLOptions>(

@@ -10,6 +10,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <map>
+
 namespace kiln::passes {
 #define GEN_PASS_DEF_KILNWINOGRAD
 #include "kiln/passes/Passes.h.inc"
@@ -41,8 +43,7 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
         rewrite(llvm::cast<Conv2DGradInputOp>(op));
       }
     }
-    filters[0].clear();
-    filters[1].clear();
+    filters.clear();
   }
 
   // Shapes that suit F(2x2, 3x3): a 3x3 kernel with 16 or more channels on
@@ -100,10 +101,21 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     return pads;
   }
 
-  // One filter per (weight, direction), right after the weight's
+  // The output tile: 4 where the plane is a multiple of 4 (and the option
+  // allows it), else 2.
+  int64_t tileFor(Operation *op) const {
+    auto result = llvm::cast<RankedTensorType>(op->getResult(0).getType());
+    return tile >= 4 && result.getDimSize(2) % 4 == 0 &&
+                   result.getDimSize(3) % 4 == 0
+               ? 4
+               : 2;
+  }
+
+  // One filter per (weight, direction, tile), right after the weight's
   // definition (convs of one weight share it).
-  Value filterOf(Value weight, bool inputGradient) {
-    Value &filter = filters[inputGradient][weight];
+  Value filterOf(Value weight, bool inputGradient, int64_t tileSize) {
+    Value &filter = filters[{weight.getAsOpaquePointer(),
+                             inputGradient ? -tileSize : tileSize}];
     if (!filter) {
       OpBuilder builder(weight.getContext());
       builder.setInsertionPointAfterValue(weight);
@@ -112,27 +124,31 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
       if (inputGradient) {
         std::swap(in, out);
       }
+      int64_t points = (tileSize + 2) * (tileSize + 2);
       filter = builder.create<WinogradFilterOp>(
           weight.getLoc(),
-          RankedTensorType::get({16, in, out}, type.getElementType()), weight,
-          builder.getBoolAttr(inputGradient));
+          RankedTensorType::get({points, in, out}, type.getElementType()),
+          weight, builder.getBoolAttr(inputGradient),
+          builder.getI64IntegerAttr(tileSize));
     }
     return filter;
   }
 
-  void replace(Operation *op, Value input, Value filter, Value bias,
-               ArrayRef<int64_t> pads) {
+  void replace(Operation *op, Value input, Value weight, bool inputGradient,
+               Value bias, ArrayRef<int64_t> pads) {
+    int64_t tileSize = tileFor(op);
+    Value filter = filterOf(weight, inputGradient, tileSize);
     OpBuilder builder(op);
     auto winograd = builder.create<Conv2DWinogradOp>(
         op->getLoc(), op->getResult(0).getType(), input, filter, bias,
-        builder.getDenseI64ArrayAttr(pads));
+        builder.getDenseI64ArrayAttr(pads), builder.getI64IntegerAttr(tileSize));
     op->getResult(0).replaceAllUsesWith(winograd.getResult());
     op->erase();
   }
 
   void rewrite(Conv2DOp conv) {
-    replace(conv, conv.getInput(), filterOf(conv.getWeight(), false),
-            conv.getBias(), explicitPads(conv));
+    replace(conv, conv.getInput(), conv.getWeight(), false, conv.getBias(),
+            explicitPads(conv));
   }
 
   void rewrite(Conv2DGradInputOp grad) {
@@ -140,12 +156,11 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     for (int64_t p : grad.getPads()) {
       pads.push_back(2 - p);
     }
-    replace(grad, grad.getDy(), filterOf(grad.getWeight(), true), Value(),
-            pads);
+    replace(grad, grad.getDy(), grad.getWeight(), true, Value(), pads);
   }
 
-  // [inputGradient]: weight -> filter.
-  llvm::DenseMap<Value, Value> filters[2];
+  // (weight, +-tile: negative for the input gradient) -> filter.
+  std::map<std::pair<const void *, int64_t>, Value> filters;
 };
 
 } // namespace

@@ -276,18 +276,19 @@ void addConvGrads(GradCaseTable &table, const std::string &name,
 // kernel itself.
 void addWinogradGradInput(GradCaseTable &table, const std::string &name,
                           std::vector<int64_t> xShape, int64_t outChannels,
-                          std::array<int64_t, 4> pads) {
+                          std::array<int64_t, 4> pads, int tile = 2) {
   Rng rng("conv2d_winograd_grad/" + name);
   const ref::Conv2dParams p = convParams({1, 1}, pads);
   const ref::Tensor x = rng.tensor(xShape, -1, 1);
   const ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
   const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
-  const ref::Tensor u = ref::winogradFilter(w, true);
+  const ref::Tensor u = ref::winogradFilter(w, true, tile);
   std::array<int64_t, 4> turned;
   for (int i = 0; i < 4; ++i) {
     turned[i] = 2 - pads[i];
   }
-  table.add(name, "conv2d_winograd", {{"pads", turned}}, f32({dy, u}),
+  table.add(name, "conv2d_winograd", {{"pads", turned}, {"tile", tile}},
+            f32({dy, u}),
             {x.shape}, [=] {
               return std::vector<ref::Tensor>{vjp(
                   [&](const ref::Tensor &v) {
@@ -295,7 +296,8 @@ void addWinogradGradInput(GradCaseTable &table, const std::string &name,
                   },
                   x, dy)};
             });
-  table.add(name, "winograd_filter", {{"input_gradient", true}}, f32({w}),
+  table.add(name, "winograd_filter",
+            {{"input_gradient", true}, {"tile", tile}}, f32({w}),
             {u.shape}, [=] { return std::vector<ref::Tensor>{u}; },
             Check::Forward);
 }
@@ -684,6 +686,8 @@ GradCaseTable buildCases() {
                        {1, 1, 1, 1});
   addWinogradGradInput(t, "pads0212_n1_c20_8x6_o17", {1, 20, 8, 6}, 17,
                        {0, 2, 1, 2});
+  addWinogradGradInput(t, "tile4_same_n2_c16_12x8_o20", {2, 16, 12, 8}, 20,
+                       {1, 1, 1, 1}, 4);
 
   addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));

@@ -39,8 +39,8 @@ struct CommonFlags {
   bool verbose = false;
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
-       noBatchNormFolding = false, noPrologueFusion = false,
-       noWinograd = false;
+       noBatchNormFolding = false, noPrologueFusion = false;
+  int winograd = 2; // the largest Winograd output tile; 0: off
   bool checkNumerics = false; // run, train, bench
 
   void addCheckNumerics(CLI::App *cmd) {
@@ -71,9 +71,12 @@ struct CommonFlags {
     cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
                   "Do not fold inference batch norms into conv2d / dense "
                   "weights (they stay in the conv's epilogue)");
-    cmd->add_flag("--no-winograd", noWinograd,
-                  "Compute 3x3 convolutions directly, not by Winograd's "
-                  "F(2x2, 3x3)");
+    cmd->add_option("--winograd", winograd,
+                    "3x3 stride-1 convolutions by Winograd: 2 = F(2x2, 3x3) "
+                    "(about 1e-6 relative), 4 = F(4x4, 3x3) where the plane "
+                    "allows (faster; about 1e-5), 0 = direct")
+        ->check(CLI::IsMember({0, 2, 4}))
+        ->capture_default_str();
   }
 
   CompileOptions options() const {
@@ -87,7 +90,7 @@ struct CommonFlags {
     o.fuseEpilogues = !noEpilogueFusion;
     o.fuseElementwise = !noElementwiseFusion;
     o.foldBatchNorm = !noBatchNormFolding;
-    o.winograd = !noWinograd;
+    o.winogradTile = winograd;
     o.fusePrologues = !noPrologueFusion;
     return o;
   }

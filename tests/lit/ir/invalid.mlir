@@ -419,7 +419,7 @@ func.func @winograd_filter_kernel(%w: tensor<4x2x5x5xf32>) {
 // -----
 
 func.func @conv2d_winograd_filter(%x: tensor<1x3x8x8xf32>, %u: tensor<16x2x4xf32>) {
-  // expected-error @+1 {{expects input [N,C,H,W] and a Winograd filter [16,C,O] (kiln.winograd_filter), got 'tensor<1x3x8x8xf32>' and 'tensor<16x2x4xf32>'}}
+  // expected-error @+1 {{expects input [N,C,H,W] and a Winograd filter [16,C,O] (kiln.winograd_filter, tile 2), got 'tensor<1x3x8x8xf32>' and 'tensor<16x2x4xf32>'}}
   %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x8x8xf32>, tensor<16x2x4xf32>) -> tensor<1x4x8x8xf32>
   return
 }
@@ -427,7 +427,23 @@ func.func @conv2d_winograd_filter(%x: tensor<1x3x8x8xf32>, %u: tensor<16x2x4xf32
 // -----
 
 func.func @conv2d_winograd_odd(%x: tensor<1x2x7x8xf32>, %u: tensor<16x2x4xf32>) {
-  // expected-error @+1 {{output plane 7x8 must be even and at least 2x2 (2x2 tiles)}}
+  // expected-error @+1 {{output plane 7x8 must be a multiple of the 2x2 tiles}}
   %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x2x7x8xf32>, tensor<16x2x4xf32>) -> tensor<1x4x7x8xf32>
+  return
+}
+
+// -----
+
+func.func @conv2d_winograd_tile4(%x: tensor<1x2x8x8xf32>, %u: tensor<36x2x4xf32>) {
+  // expected-error @+1 {{output plane 6x6 must be a multiple of the 4x4 tiles}}
+  %y = kiln.conv2d_winograd %x, %u {tile = 4 : i64} : (tensor<1x2x8x8xf32>, tensor<36x2x4xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @winograd_filter_tile(%w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{tile must be 2 or 4, got 3}}
+  %u = kiln.winograd_filter %w {tile = 3 : i64} : (tensor<4x2x3x3xf32>) -> tensor<25x2x4xf32>
   return
 }

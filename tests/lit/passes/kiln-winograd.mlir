@@ -1,15 +1,20 @@
-// RUN: kiln-opt %s --split-input-file --kiln-winograd | FileCheck %s
-// RUN: kiln-opt %s --split-input-file --kiln-winograd | kiln-opt --split-input-file | FileCheck %s
-// RUN: kiln-opt %s --split-input-file --kiln-winograd=min-tiles=1000 | FileCheck %s --check-prefix=FEW
+// RUN: kiln-opt %s --split-input-file --kiln-winograd=tile=4 | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-winograd=tile=4 | kiln-opt --split-input-file | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-tiles=1000" | FileCheck %s --check-prefix=FEW
+// RUN: kiln-opt %s --split-input-file --kiln-winograd | FileCheck %s --check-prefix=TWO
 
 // A 3x3 stride-1 conv with 16 input and output channels and 8x8x2 = 128
-// tiles becomes the filter transform plus conv2d_winograd, keeping its pads
-// and bias; the filter is [16, C, O].
+// 2x2 tiles becomes the filter transform plus conv2d_winograd, keeping its
+// pads and bias: with tile=4, F(4x4, 3x3) on this 16x16 plane (the filter
+// [36, C, O]); by default F(2x2, 3x3) ([16, C, O]).
 // CHECK-LABEL: func.func @same
 // CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
-// CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
+// CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x16x32xf32>
 // CHECK: %[[B:[a-z0-9_]+]] = kiln.param "b"
-// CHECK: %[[Y:[a-z0-9_]+]] = kiln.conv2d_winograd %arg0, %[[U]], %[[B]] {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<16x16x32xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+// CHECK: %[[Y:[a-z0-9_]+]] = kiln.conv2d_winograd %arg0, %[[U]], %[[B]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x16x16x16xf32>, tensor<36x16x32xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+// TWO-LABEL: func.func @same
+// TWO: kiln.winograd_filter %{{.+}} : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
+// TWO: kiln.conv2d_winograd %arg0, %{{.+}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<16x16x32xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
 // CHECK-NOT: kiln.conv2d %
 // CHECK: kiln.relu %[[Y]]
 // FEW-LABEL: func.func @same
@@ -29,9 +34,9 @@ func.func @same(%x: tensor<2x16x16x16xf32>) -> tensor<2x32x16x16xf32> {
 // valid needs none (the default). Two convs of one weight share its filter.
 // CHECK-LABEL: func.func @auto_pad
 // CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter
-// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x32x32xf32>, tensor<16x16x16xf32>) -> tensor<1x16x32x32xf32>
+// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<1x16x32x32xf32>, tensor<36x16x16xf32>) -> tensor<1x16x32x32xf32>
 // CHECK-NOT: kiln.winograd_filter
-// CHECK: kiln.conv2d_winograd %arg1, %[[U]] : (tensor<1x16x34x34xf32>, tensor<16x16x16xf32>) -> tensor<1x16x32x32xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %[[U]] {tile = 4 : i64} : (tensor<1x16x34x34xf32>, tensor<36x16x16xf32>) -> tensor<1x16x32x32xf32>
 func.func @auto_pad(%x: tensor<1x16x32x32xf32>, %z: tensor<1x16x34x34xf32>) -> (tensor<1x16x32x32xf32>, tensor<1x16x32x32xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
   %c = kiln.conv2d %x, %w {auto_pad = "same_lower", strides = array<i64: 1, 1>} : (tensor<1x16x32x32xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x32x32xf32>
@@ -69,13 +74,25 @@ func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x15x15xf32>, %z:
 // its own filter.
 // CHECK-LABEL: func.func @grad_input
 // CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
-// CHECK-DAG: %[[UG:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {input_gradient = true} : (tensor<32x16x3x3xf32>) -> tensor<16x32x16xf32>
-// CHECK-DAG: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
-// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 0, 1, 2, 1>}
-// CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>} : (tensor<2x32x16x16xf32>, tensor<16x32x16xf32>) -> tensor<2x16x16x16xf32>
+// CHECK-DAG: %[[UG:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {input_gradient = true, tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x32x16xf32>
+// CHECK-DAG: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x16x32xf32>
+// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 0, 1, 2, 1>, tile = 4 : i64}
+// CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>, tile = 4 : i64} : (tensor<2x32x16x16xf32>, tensor<36x32x16xf32>) -> tensor<2x16x16x16xf32>
 func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -> (tensor<2x32x16x16xf32>, tensor<2x16x16x16xf32>) {
   %w = kiln.param "w" : tensor<32x16x3x3xf32>
   %y = kiln.conv2d %x, %w {pads = array<i64: 0, 1, 2, 1>} : (tensor<2x16x16x16xf32>, tensor<32x16x3x3xf32>) -> tensor<2x32x16x16xf32>
   %dx = kiln.conv2d_grad_input %dy, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 1, 2, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, input_size = array<i64: 16, 16>} : (tensor<2x32x16x16xf32>, tensor<32x16x3x3xf32>) -> tensor<2x16x16x16xf32>
   return %y, %dx : tensor<2x32x16x16xf32>, tensor<2x16x16x16xf32>
+}
+
+// -----
+
+// An even plane that is not a multiple of 4 (14x14) takes F(2x2, 3x3).
+// CHECK-LABEL: func.func @plane14
+// CHECK: kiln.winograd_filter %{{.+}} : (tensor<16x16x3x3xf32>) -> tensor<16x16x16xf32>
+// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x14x14xf32>, tensor<16x16x16xf32>) -> tensor<4x16x14x14xf32>
+func.func @plane14(%x: tensor<4x16x14x14xf32>) -> tensor<4x16x14x14xf32> {
+  %w = kiln.param "w" : tensor<16x16x3x3xf32>
+  %c = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x14x14xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
+  return %c : tensor<4x16x14x14xf32>
 }

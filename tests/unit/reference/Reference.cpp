@@ -128,30 +128,40 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
   return y;
 }
 
-Tensor winogradFilter(const Tensor &weight, bool inputGradient) {
+Tensor winogradFilter(const Tensor &weight, bool inputGradient, int tile) {
   require(weight.shape.size() == 4 && weight.shape[2] == 3 &&
               weight.shape[3] == 3,
           "winograd_filter weight [O,C,3,3]");
+  require(tile == 2 || tile == 4, "winograd_filter tile 2 or 4");
   const int64_t o = weight.shape[0], c = weight.shape[1];
-  const double g[4][3] = {
+  const double g2[4][3] = {
       {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  Tensor u(inputGradient ? std::vector<int64_t>{16, o, c}
-                          : std::vector<int64_t>{16, c, o});
+  const double g4[6][3] = {{1, 0, 0},
+                           {-1.0 / 3, -1.0 / 3, -1.0 / 3},
+                           {1.0 / 3, -1.0 / 3, 1.0 / 3},
+                           {1.0 / 15, 2.0 / 15, 4.0 / 15},
+                           {-16.0 / 15, 8.0 / 15, -4.0 / 15},
+                           {0, 0, 1}};
+  const int alpha = tile + 2;
+  auto g = [&](int row, int k) { return tile == 2 ? g2[row][k] : g4[row][k]; };
+  const int64_t points = alpha * alpha;
+  Tensor u(inputGradient ? std::vector<int64_t>{points, o, c}
+                          : std::vector<int64_t>{points, c, o});
   for (int64_t oc = 0; oc < o; ++oc) {
     for (int64_t ic = 0; ic < c; ++ic) {
       const double *w = &weight.data[(oc * c + ic) * 9];
-      for (int b = 0; b < 4; ++b) {
-        for (int a = 0; a < 4; ++a) {
+      for (int b = 0; b < alpha; ++b) {
+        for (int a = 0; a < alpha; ++a) {
           double sum = 0;
           for (int ky = 0; ky < 3; ++ky) {
             for (int kx = 0; kx < 3; ++kx) {
               double tap = inputGradient ? w[(2 - ky) * 3 + (2 - kx)]
                                          : w[ky * 3 + kx];
-              sum += g[b][ky] * tap * g[a][kx];
+              sum += g(b, ky) * tap * g(a, kx);
             }
           }
-          size_t at = inputGradient ? ((4 * b + a) * o + oc) * c + ic
-                                    : ((4 * b + a) * c + ic) * o + oc;
+          size_t at = inputGradient ? ((alpha * b + a) * o + oc) * c + ic
+                                    : ((alpha * b + a) * c + ic) * o + oc;
           u.data[at] = sum;
         }
       }

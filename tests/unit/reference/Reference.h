@@ -45,12 +45,17 @@ struct Conv2dParams {
 // x [N,C,H,W], weight [O,C/groups,KH,KW], bias [O] or null.
 Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
               const Conv2dParams &params);
-// Winograd F(2x2, 3x3)'s filter transform of weight [O,C,3,3]: [16,C,O]
-// with [4b + a, c, o] = (G w[o,c] G^T)[b][a], G's rows [1,0,0],
-// [1/2,1/2,1/2], [1/2,-1/2,1/2], [0,0,1]. With inputGradient, the filter of
-// the input gradient's convolution: [16,O,C] with [4b + a, o, c] =
-// (G rot180(w[o,c]) G^T)[b][a].
-Tensor winogradFilter(const Tensor &weight, bool inputGradient = false);
+// Winograd F(m x m, 3x3)'s filter transform of weight [O,C,3,3] (m = tile,
+// 2 or 4, alpha = m + 2): [alpha^2,C,O] with [alpha b + a, c, o] =
+// (G w[o,c] G^T)[b][a], G from Toom-Cook interpolation (Lavin and Gray,
+// 2016): for m = 2 (points 0, 1, -1, infinity) the rows [1,0,0],
+// [1/2,1/2,1/2], [1/2,-1/2,1/2], [0,0,1]; for m = 4 (points 0, 1, -1, 2,
+// -1/2, infinity) [1,0,0], [-1/3,-1/3,-1/3], [1/3,-1/3,1/3],
+// [1/15,2/15,4/15], [-16/15,8/15,-4/15], [0,0,1]. With inputGradient, the
+// filter of the input gradient's convolution: [alpha^2,O,C] with
+// [alpha b + a, o, c] = (G rot180(w[o,c]) G^T)[b][a].
+Tensor winogradFilter(const Tensor &weight, bool inputGradient = false,
+                      int tile = 2);
 
 // Pools in PyTorch's terms: the padding the user asked for (may be
 // asymmetric) plus ceil_mode; the functions work out the output size and,

@@ -49,6 +49,15 @@ TEST(ReferenceTest, WinogradFilterByHand) {
       EXPECT_DOUBLE_EQ(u.data[4 * b + a], last[b] * first[a]);
     }
   }
+  // F(4x4, 3x3): G's row sums are 1, -1, 1/3, 7/15, -4/5 and 1.
+  const double rows4[6] = {1, -1, 1.0 / 3, 7.0 / 15, -0.8, 1};
+  u = winogradFilter(ones, false, 4);
+  ASSERT_EQ(u.shape, (std::vector<int64_t>{36, 1, 1}));
+  for (int b = 0; b < 6; ++b) {
+    for (int a = 0; a < 6; ++a) {
+      EXPECT_NEAR(u.data[6 * b + a], rows4[b] * rows4[a], 1e-15);
+    }
+  }
   Tensor two({2, 1, 3, 3});
   two.data[9 + 4] = 1; // w[1, 0, 1, 1]
   u = winogradFilter(two, true);

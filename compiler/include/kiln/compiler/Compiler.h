@@ -64,7 +64,7 @@ struct CompileOptions {
   bool fuseElementwise = true;
   bool fusePrologues = true;    // activation_grad into batch_norm_grad
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)
-  bool winograd = true;         // kiln-winograd
+  int winogradTile = 2;         // kiln-winograd's largest tile (0: off)
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them
 };

@@ -748,42 +748,51 @@ def Kiln_FoldBatchNormOp : Kiln_KernelOp<"fold_batch_norm"> {
 }
 
 def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
-  let summary = "transform 3x3 conv2d weights for Winograd's F(2x2, 3x3)";
+  let summary = "transform 3x3 conv2d weights for Winograd's F(m x m, 3x3)";
   let description = [{
-    `weight [O,C,3,3]` becomes `filter [16,C,O]` with
-    `filter[4·b + a, c, o] = (G · weight[o, c] · Gᵀ)[b][a]`, where the rows
-    of `G` are `[1, 0, 0]`, `[½, ½, ½]`, `[½, −½, ½]` and `[0, 0, 1]` (Lavin
-    and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
-    Made by `kiln-winograd` for `kiln.conv2d_winograd`; over parameters it
-    runs once per parameter change (`kiln-hoist-load-time`).
+    For output tiles of `tile` = m = 2 or 4 (α = m + 2), `weight [O,C,3,3]`
+    becomes `filter [α²,C,O]` with
+    `filter[α·b + a, c, o] = (G · weight[o, c] · Gᵀ)[b][a]` (Lavin and
+    Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; `G`
+    by Toom-Cook interpolation). For m = 2 (points 0, ±1, ∞) the rows of
+    `G` are `[1, 0, 0]`, `[½, ½, ½]`, `[½, −½, ½]`, `[0, 0, 1]`; for m = 4
+    (points 0, 1, −1, 2, −½, ∞) `[1, 0, 0]`, `[−⅓, −⅓, −⅓]`, `[⅓, −⅓, ⅓]`,
+    `[1/15, 2/15, 4/15]`, `[−16/15, 8/15, −4/15]`, `[0, 0, 1]`. Made by `kiln-winograd` for
+    `kiln.conv2d_winograd`; over parameters it runs once per parameter
+    change (`kiln-hoist-load-time`).
 
     With `input_gradient`, the filter of the convolution's input gradient
     (`conv2d_grad_input` at stride 1: a convolution of `dy` with the kernel
-    turned 180° and the channels swapped): `filter [16,O,C]`,
-    `filter[4·b + a, o, c] = (G · rot180(weight[o, c]) · Gᵀ)[b][a]`.
+    turned 180° and the channels swapped): `filter [α²,O,C]`,
+    `filter[α·b + a, o, c] = (G · rot180(weight[o, c]) · Gᵀ)[b][a]`.
 
     ```mlir
     %u = kiln.winograd_filter %w : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
     ```
   }];
   let arguments = (ins Kiln_F32Tensor:$weight,
-      DefaultValuedAttr<BoolAttr, "false">:$input_gradient);
+      DefaultValuedAttr<BoolAttr, "false">:$input_gradient,
+      DefaultValuedAttr<I64Attr, "2">:$tile);
   let results = (outs Kiln_F32Tensor:$filter);
 }
 
 def Kiln_Conv2DWinogradOp : Kiln_KernelOp<"conv2d_winograd"> {
-  let summary = "3x3 stride-1 conv2d by Winograd's F(2x2, 3x3)";
+  let summary = "3x3 stride-1 conv2d by Winograd's F(m x m, 3x3)";
   let description = [{
     `conv2d(input, weight, bias)` with a 3x3 kernel, strides and dilations
     1, groups 1 and `pads [top, left, bottom, right]`, computed from
-    `filter = winograd_filter(weight)` (`[16,C,O]`): for each 2x2 output
-    tile, `Aᵀ [U ⊙ (Bᵀ d B)] A` over its 4x4 input tile `d`, 16 multiplies
-    per tile and channel pair instead of 36. The rows of `Bᵀ` are
-    `[1, 0, −1, 0]`, `[0, 1, 1, 0]`, `[0, −1, 1, 0]`, `[0, 1, 0, −1]`; of
-    `Aᵀ`, `[1, 1, 1, 0]` and `[0, 1, −1, −1]`. The output height and width
-    (`H + top + bottom − 2`, `W + left + right − 2`) must be even. Results
-    agree with the direct convolution to about 1e-6 relative (the
-    transforms add and halve; docs/codegen.md). Made by `kiln-winograd`.
+    `filter = winograd_filter(weight)` of the same `tile` m = 2 or 4
+    (`[α²,C,O]`, α = m + 2): for each m x m output tile,
+    `Aᵀ [U ⊙ (Bᵀ d B)] A` over its α x α input tile `d`, α² multiplies per
+    tile and channel pair instead of 9m² (2.25x fewer at m = 2, 4x at
+    m = 4). For m = 2 the rows of `Bᵀ` are `[1, 0, −1, 0]`, `[0, 1, 1, 0]`,
+    `[0, −1, 1, 0]`, `[0, 1, 0, −1]` and of `Aᵀ` `[1, 1, 1, 0]`,
+    `[0, 1, −1, −1]`; m = 4 uses the points 0, 1, −1, 2, −½, ∞
+    (docs/codegen.md).
+    The output height and width (`H + top + bottom − 2`,
+    `W + left + right − 2`) must be multiples of m. Measured against the
+    direct convolution: about 1e-6 relative at m = 2, a few 1e-6 (up to
+    about 2e-5) at m = 4 (docs/codegen.md). Made by `kiln-winograd`.
 
     ```mlir
     %y = kiln.conv2d_winograd %x, %u, %b {pads = array<i64: 1, 1, 1, 1>}
@@ -792,7 +801,8 @@ def Kiln_Conv2DWinogradOp : Kiln_KernelOp<"conv2d_winograd"> {
   }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$filter,
       Optional<Kiln_F32Tensor>:$bias,
-      DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$pads);
+      DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$pads,
+      DefaultValuedAttr<I64Attr, "2">:$tile);
   let results = (outs Kiln_F32Tensor:$result);
 }
 

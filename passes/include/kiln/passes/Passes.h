@@ -21,7 +21,7 @@ struct InferencePipelineOptions {
   KilnFuseOptions fusion;
   bool fuse = true;  // false: one kernel per op (kiln --no-fusion)
   bool foldBatchNorm = true; // kiln-fold-batch-norm (when fuse)
-  bool winograd = true;      // kiln-winograd
+  int winogradTile = 2;      // kiln-winograd's largest tile (0: off)
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
@@ -36,7 +36,7 @@ struct TrainPipelineOptions {
   KilnFuseOptions fusion;
   bool fuse = true;
   bool foldBatchNorm = true; // the eval pipeline's kiln-fold-batch-norm
-  bool winograd = true;      // kiln-winograd
+  int winogradTile = 2;      // kiln-winograd's largest tile (0: off)
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
   // Training and gradients: recompute cheap forward values until the arena

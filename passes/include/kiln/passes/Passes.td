@@ -150,7 +150,10 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     `conv2d(x, w, b)` with a 3x3 kernel, strides and dilations 1, groups 1,
     16 or more input and output channels and an even output plane becomes
     `conv2d_winograd(x, winograd_filter(w), b)` (docs/codegen.md) when its
-    batch has at least `min-tiles` 2x2 output tiles: 2.25x fewer multiplies,
+    batch has at least `min-tiles` 2x2 output tiles: F(2x2, 3x3) (2.25x
+    fewer multiplies; results within about 1e-6 relative of the direct
+    convolution) or, with `tile` 4 and a plane that is a multiple of 4,
+    F(4x4, 3x3) (4x fewer; about 1e-5, up to 1e-4 on wide sums: opt-in),
     at the price of the input and output transforms, which small planes do
     not repay. `conv2d_grad_input` of such a convolution (pads at most 2,
     an even input plane) becomes `conv2d_winograd(dy,
@@ -173,6 +176,9 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
   let options = [
     Option<"minTiles", "min-tiles", "int64_t", "128",
            "Least 2x2 output tiles over the batch (N x OH/2 x OW/2)">,
+    Option<"tile", "tile", "int64_t", "2",
+           "Largest output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3) where "
+           "the plane is a multiple of 4, else F(2x2, 3x3))">,
   ];
 }
 

@@ -1,0 +1,377 @@
+// Winograd's minimal filtering F(m x m, 3x3) for 3x3 stride-1 convolutions
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+// 2016), m = 2 or 4: each m x m output tile is A^T [U . V] A with
+// U = G g G^T the transformed 3x3 kernel and V = B^T d B the transformed
+// (m + 2) x (m + 2) input tile d, so (m + 2)^2 multiplies per tile and
+// channel pair instead of 9 m^2: 2.25x fewer at m = 2, 4x at m = 4. Over a
+// batch of tiles these are P = (m + 2)^2 matrix products, one per point xi
+// of the transform domain:
+//   M(t, o, xi) = sum_c U(o, c, xi) * V(t, c, xi).
+// kiln.winograd_filter computes U (once per parameter change over
+// parameters); kiln.conv2d_winograd the rest. Made by kiln-winograd.
+// Measurements: docs/codegen.md.
+#include "Kernels.h"
+
+namespace kiln::codegen::detail {
+
+using namespace Halide;
+
+namespace {
+
+// The transform matrices, row-major with their sizes (A^T: m x (m+2);
+// G: (m+2) x 3; B^T: (m+2) x (m+2)), from Toom-Cook interpolation at the
+// points 0, 1, -1 (m = 2) and 0, 1, -1, 2, -1/2 (m = 4), plus infinity.
+// Lavin and Gray's F(4x4, 3x3) points 0, +-1, +-2 were measured 3.4x less
+// accurate in float32 (max error 1.3e-5 against 3.9e-6 relative to the
+// largest output, 64 channels of values in [-1, 1]; docs/codegen.md).
+struct Matrices {
+  int m;
+  std::vector<std::vector<double>> at, g, bt;
+};
+
+const Matrices &matrices(int m) {
+  static const Matrices two{
+      2,
+      {{1, 1, 1, 0}, {0, 1, -1, -1}},
+      {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+      {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}};
+  static const Matrices four{
+      4,
+      {{1, 1, 1, 1, 1, 0},
+       {0, 1, -1, 2, -0.5, 0},
+       {0, 1, 1, 4, 0.25, 0},
+       {0, 1, -1, 8, -0.125, 1}},
+      {{1, 0, 0},
+       {-1.0 / 3, -1.0 / 3, -1.0 / 3},
+       {1.0 / 3, -1.0 / 3, 1.0 / 3},
+       {1.0 / 15, 2.0 / 15, 4.0 / 15},
+       {-16.0 / 15, 8.0 / 15, -4.0 / 15},
+       {0, 0, 1}},
+      {{1, 1.5, -2, -1.5, 1, 0},
+       {0, -1, -2.5, -0.5, 1, 0},
+       {0, 1, 0.5, -2.5, 1, 0},
+       {0, -0.5, -1, 0.5, 1, 0},
+       {0, 2, -1, -2, 1, 0},
+       {0, 1, 1.5, -2, -1.5, 1}}};
+  return m == 4 ? four : two;
+}
+
+// Row `row` of a matrix applied to v(0..n-1), skipping zeros: +-1 as adds
+// and subtracts, other coefficients as multiplies.
+Expr applyRow(const std::vector<double> &row,
+              const std::function<Expr(int)> &v) {
+  Expr sum;
+  for (size_t j = 0; j < row.size(); ++j) {
+    double k = row[j];
+    if (k == 0) {
+      continue;
+    }
+    Expr term = v(static_cast<int>(j));
+    if (!sum.defined()) {
+      sum = k == 1 ? term : k == -1 ? -term : Expr(static_cast<float>(k)) * term;
+    } else if (k == 1) {
+      sum = sum + term;
+    } else if (k == -1) {
+      sum = sum - term;
+    } else {
+      sum = sum + Expr(static_cast<float>(k)) * term;
+    }
+  }
+  return sum;
+}
+
+// One value per point xi = alpha * b + a of an alpha x alpha transform
+// (alpha = rows of `left`): left[b] (.) right[a] applied to v(i, j) =
+// v at column i, row j.
+std::vector<Expr> transform2d(const std::vector<std::vector<double>> &left,
+                              const std::function<Expr(int, int)> &v) {
+  std::vector<Expr> points;
+  for (const auto &rowB : left) {
+    for (const auto &rowA : left) {
+      points.push_back(applyRow(rowB, [&](int j) {
+        return applyRow(rowA, [&](int i) { return v(i, j); });
+      }));
+    }
+  }
+  return points;
+}
+
+// The point `index` of `points` (a select chain: unrolled loops over the
+// point fold it to one case).
+Expr pointSelect(const std::vector<Expr> &points, Expr index) {
+  Expr value = points.back();
+  for (int k = static_cast<int>(points.size()) - 2; k >= 0; --k) {
+    value = select(index == k, points[k], value);
+  }
+  return value;
+}
+
+int tileAttr(const KernelSpec &s) {
+  int64_t m = attrInt(s, "tile");
+  if (m != 2 && m != 4) {
+    fail(s, "tile must be 2 or 4 (F(2x2, 3x3) or F(4x4, 3x3))");
+  }
+  return static_cast<int>(m);
+}
+
+//===----------------------------------------------------------------------===//
+// winograd_filter
+//===----------------------------------------------------------------------===//
+
+void validateWinogradFilter(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  const auto &wt = s.inputs[0].shape;
+  expectRank(s, s.inputs[0], "weight", 4);
+  if (wt[2] != 3 || wt[3] != 3) {
+    fail(s, "weight must be a 3x3 kernel [O,C,3,3]");
+  }
+  int alpha = tileAttr(s) + 2;
+  bool inputGradient = attrBool(s, "input_gradient");
+  expectShape(s, s.outputs[0], "filter",
+              {alpha * alpha, inputGradient ? wt[0] : wt[1],
+               inputGradient ? wt[1] : wt[0]});
+}
+
+// U(o, c, xi) = (G g G^T)[xi / alpha][xi % alpha] for g = weight[o, c]
+// (input gradient: g = rot180(weight[c, o]), o indexing the weight's input
+// channels): vectorized over o (gathers of the weight), the points unrolled
+// so that they share the loaded taps. Load time over parameters.
+Kernel buildWinogradFilter(const KernelSpec &s, const Target &target) {
+  std::vector<ImageParam> in = layerInputs(s, {"weight"});
+  ImageParam weight = in[0];
+  bool inputGradient = attrBool(s, "input_gradient");
+  Var o("o"), c("c"), xi("xi");
+  std::vector<Expr> points =
+      transform2d(matrices(tileAttr(s)).g, [&](int kx, int ky) {
+        return inputGradient ? Expr(weight(2 - kx, 2 - ky, o, c))
+                             : Expr(weight(kx, ky, c, o));
+      });
+  Func u("filter");
+  u(o, c, xi) = pointSelect(points, xi);
+  constrainOutput(u, s.outputs[0]);
+  u.reorder(xi, o, c).unroll(xi).parallel(c);
+  int vec = target.natural_vector_size<float>();
+  if (s.outputs[0].shape[2] >= vec) {
+    u.vectorize(o, vec, TailStrategy::GuardWithIf);
+  }
+  return {{weight}, u};
+}
+
+//===----------------------------------------------------------------------===//
+// conv2d_winograd
+//===----------------------------------------------------------------------===//
+
+// conv2d_winograd's window: 3x3, strides and dilations 1, its pads.
+Window winogradWindow(const KernelSpec &s) {
+  std::vector<int64_t> pads = attrInts(s, "pads", 4);
+  for (int64_t p : pads) {
+    if (p < 0) {
+      fail(s, "pads must be non-negative");
+    }
+  }
+  return {3, 3, 1, 1, pads[0], pads[1], pads[2], pads[3], 1, 1};
+}
+
+void validateConv2dWinograd(const KernelSpec &s) {
+  expectCounts(s, 2, 3, 1);
+  expectF32Except(s);
+  expectRank(s, s.inputs[0], "x", 4);
+  expectRank(s, s.inputs[1], "filter", 3);
+  int m = tileAttr(s);
+  const auto &x = s.inputs[0].shape, &u = s.inputs[1].shape;
+  if (u[0] != (m + 2) * (m + 2) || u[1] != x[1]) {
+    fail(s, "filter must be [(tile+2)^2,C,O] (kiln.winograd_filter of the "
+            "weight, same tile)");
+  }
+  if (s.inputs.size() == 3) {
+    expectShape(s, s.inputs[2], "bias", {u[2]});
+  }
+  expectWindowOutput(s, winogradWindow(s), x[0], u[2]);
+  const auto &os = s.outputs[0].shape;
+  if (os[2] % m || os[3] % m) {
+    fail(s, "the output plane must be a multiple of the tile");
+  }
+}
+
+// Tiles are numbered within chunks of R tile rows (t = tx + TX * tyLocal),
+// so that one parallel task transforms its chunk's input once, in cache,
+// and runs every output channel block of its group over it.
+struct WinogradFuncs {
+  Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, t{"t"}, c{"c"}, xi{"xi"},
+      chunk{"chunk"}, tx{"tx"}, ty{"ty"};
+  RDom r; // input channel
+  Func padded, v{"wino_v"}, acc{"wino_acc"}, m{"wino_m"}, out{"out"};
+  int tile = 2, points = 16;    // m, (m + 2)^2
+  int tilesX = 0, tileRows = 0; // TX, R
+  int groups = 1;               // output channel groups per chunk
+};
+
+// The task split: chunks of R tile rows (R divides TY) and groups of the
+// output channels (a power of 2), with 4 or more tasks over the images, and
+// a task's transformed input and products, P x (C + O / groups) x TX x R
+// floats, within about 1.5 MB of L2. Each group transforms the chunk's
+// input again, so: the fewest groups, then the most rows, preferring
+// chunks of 32 tiles or more (2 vectors of tiles per register tile).
+void chooseSplit(WinogradFuncs &f, int tilesY, int inChannels,
+                 int outChannels, int images) {
+  for (int minTiles : {32, 1}) {
+    for (int groups = 1; outChannels % (8 * groups) == 0; groups *= 2) {
+      for (int r = tilesY; r >= 1; --r) {
+        int64_t bytes = int64_t(f.points) * f.tilesX * r *
+                        (inChannels + outChannels / groups) * 4;
+        if (tilesY % r == 0 && (tilesY / r) * images * groups >= 4 &&
+            f.tilesX * r >= std::min(minTiles, f.tilesX * tilesY) &&
+            bytes <= (int64_t(3) << 19)) {
+          f.tileRows = r;
+          f.groups = groups;
+          return;
+        }
+      }
+    }
+  }
+  f.tileRows = 1;
+  f.groups = 1;
+}
+
+WinogradFuncs defineWinograd(const KernelSpec &s,
+                             const std::vector<ImageParam> &inputs,
+                             const Epilogue &epilogue) {
+  WinogradFuncs f;
+  const auto &xs = s.inputs[0].shape;
+  const auto &os = s.outputs[0].shape;
+  const Matrices &mat = matrices(tileAttr(s));
+  f.tile = mat.m;
+  f.points = (f.tile + 2) * (f.tile + 2);
+  Window w = winogradWindow(s);
+  ImageParam in = inputs[0], filter = inputs[1];
+  int channels = static_cast<int>(xs[1]);
+  f.tilesX = static_cast<int>(os[3]) / f.tile;
+  chooseSplit(f, static_cast<int>(os[2]) / f.tile, channels,
+              static_cast<int>(os[1]), static_cast<int>(os[0]));
+  f.padded = paddedInput(in, w, 0.0f);
+  int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
+
+  // V(tx, tyLocal, c, xi, chunk, n) = (B^T d B)[xi] for the input tile d of
+  // tile (tx, chunk * R + tyLocal): a pure Func whose points are computed
+  // together (unrolled, sharing the loads of d). The products read it as
+  // V(t % TX, t / TX, ...), which flattens back to the dense index t.
+  Expr ty = f.chunk * f.tileRows + f.ty;
+  std::vector<Expr> points = transform2d(mat.bt, [&](int kx, int ky) {
+    return Expr(f.padded(f.tile * f.tx + kx - padL,
+                         f.tile * ty + ky - padT, f.c, f.n));
+  });
+  f.v(f.tx, f.ty, f.c, f.xi, f.chunk, f.n) = pointSelect(points, f.xi);
+
+  f.r = RDom(0, channels, "r");
+  f.acc(f.t, f.o, f.xi, f.chunk, f.n) = 0.0f;
+  f.acc(f.t, f.o, f.xi, f.chunk, f.n) +=
+      filter(f.o, f.r, f.xi) *
+      f.v(f.t % f.tilesX, f.t / f.tilesX, f.r, f.xi, f.chunk, f.n);
+  f.m(f.t, f.o, f.xi, f.chunk, f.n) = f.acc(f.t, f.o, f.xi, f.chunk, f.n);
+
+  // out = (A^T M A)[y % m][x % m] of tile (x / m, y / m), plus the bias.
+  int alpha = f.tile + 2;
+  Expr tileY = f.y / f.tile;
+  Expr local = f.x / f.tile + f.tilesX * (tileY % f.tileRows);
+  Expr tileChunk = tileY / f.tileRows;
+  std::vector<Expr> outputs = transform2d(mat.at, [&](int a, int b) {
+    return Expr(f.m(local, f.o, alpha * b + a, tileChunk, f.n));
+  });
+  Expr value =
+      pointSelect(outputs, (f.y % f.tile) * f.tile + f.x % f.tile);
+  if (inputs.size() == 3) {
+    value = value + inputs[2](f.o);
+  }
+  f.out(f.x, f.y, f.o, f.n) = epilogue ? epilogue(value, {f.x, f.y, f.o, f.n})
+                                       : value;
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Parallel tasks: (chunk of R
+// tile rows, group of output channels, image). Per task the chunk's
+// zero-padded input is copied once and transformed once (V, vectorized
+// along the tile row, its points unrolled); then per (point, block of 2
+// vectors of tiles) the block's V (C x 32 floats) stays in L1 while every
+// 8-channel block of the group runs over it, in register tiles of 2 vectors
+// of tiles x 8 channels (16 zmm, each V vector feeding 8 FMAs with
+// broadcast U), the input-channel reduction inside; then the output
+// transform writes the task's rows through the epilogue, a tile's rows and
+// columns unrolled (so that x % m and y % m fold).
+void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
+                      const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const auto &os = s.outputs[0].shape;
+  int channels = static_cast<int>(os[1]);
+  int ob = std::min(channels, 8);
+  int groupSize = channels / f.groups;
+  Var yo("yo"), yi("yi"), yp("yp"), yl("yl"), og("og"), oin("oin"),
+      oo("oo"), oi("oi"), xo("xo"), xl("xl"), task("task");
+  f.out.split(f.y, yo, yi, f.tile * f.tileRows)
+      .split(yi, yp, yl, f.tile)
+      .split(f.o, og, oin, groupSize)
+      .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
+      .split(f.x, xo, xl, f.tile)
+      .unroll(xl)
+      .unroll(yl)
+      .reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n)
+      .fuse(og, yo, task)
+      .fuse(task, f.n, task)
+      .parallel(task);
+  int xw = vectorWidthFor(f.tilesX, vec);
+  if (xw > 1) {
+    f.out.vectorize(xo, xw, TailStrategy::ShiftInwards);
+  }
+  std::vector<Var> pv = f.padded.args();
+  f.padded.compute_at(f.out, task);
+  if (s.inputs[0].shape[3] >= vec) {
+    f.padded.vectorize(pv[0], vec, TailStrategy::GuardWithIf);
+  }
+  f.v.compute_at(f.out, task).reorder(f.xi, f.tx, f.ty, f.c).unroll(f.xi);
+  if (xw > 1) {
+    f.v.vectorize(f.tx, xw, TailStrategy::ShiftInwards);
+  }
+  int tiles = f.tilesX * f.tileRows;
+  int tw = vectorWidthFor(tiles, vec);
+  int tileVectors = tiles >= 2 * tw ? 2 : 1;
+  Var to("to"), tv("tv"), tl("tl"), mo("mo"), mi("mi");
+  f.m.compute_at(f.out, task)
+      .split(f.t, to, tl, tileVectors * tw, TailStrategy::ShiftInwards)
+      .split(f.o, mo, mi, ob, TailStrategy::ShiftInwards)
+      .reorder(tl, mi, mo, to, f.xi);
+  f.acc.compute_at(f.m, mo);
+  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
+    stage.split(f.t, tv, tl, tw).unroll(tv).unroll(f.o);
+  }
+  if (tw > 1) {
+    f.m.vectorize(tl, tw);
+    f.acc.vectorize(tl);
+    f.acc.update().vectorize(tl);
+  }
+  f.acc.update().reorder(tl, tv, f.o, f.r, f.xi);
+}
+
+Kernel buildConv2dWinograd(const KernelSpec &s, const Target &target) {
+  std::vector<ImageParam> in = layerInputs(s, {"x", "filter", "bias"});
+  return {std::vector<Argument>(in.begin(), in.end()),
+          buildConv2dWinogradWithEpilogue(s, in, Epilogue(), target)};
+}
+
+} // namespace
+
+Func buildConv2dWinogradWithEpilogue(const KernelSpec &s,
+                                     const std::vector<ImageParam> &in,
+                                     const Epilogue &epilogue,
+                                     const Target &target) {
+  WinogradFuncs f = defineWinograd(s, in, epilogue);
+  scheduleWinograd(f, s, target);
+  return f.out;
+}
+
+void registerWinogradOps(OpRegistry &r) {
+  r["winograd_filter"] = {validateWinogradFilter, buildWinogradFilter};
+  r["conv2d_winograd"] = {validateConv2dWinograd, buildConv2dWinograd};
+}
+
+} // namespace kiln::codegen::detail
