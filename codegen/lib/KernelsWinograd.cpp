@@ -188,10 +188,6 @@ void validateConv2dWinograd(const KernelSpec &s) {
     expectShape(s, s.inputs[2], "bias", {u[2]});
   }
   expectWindowOutput(s, winogradWindow(s), x[0], u[2]);
-  const auto &os = s.outputs[0].shape;
-  if (os[2] % m || os[3] % m) {
-    fail(s, "the output plane must be a multiple of the tile");
-  }
 }
 
 // Tiles are numbered within chunks of R tile rows (t = tx + TX * tyLocal),
@@ -246,8 +242,10 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   Window w = winogradWindow(s);
   ImageParam in = inputs[0], filter = inputs[1];
   int channels = static_cast<int>(xs[1]);
-  f.tilesX = static_cast<int>(os[3]) / f.tile;
-  chooseSplit(f, static_cast<int>(os[2]) / f.tile, channels,
+  // Planes that are not a multiple of the tile get a last row and column
+  // of partial tiles (the input beyond the image reads as zeros).
+  f.tilesX = static_cast<int>((os[3] + f.tile - 1) / f.tile);
+  chooseSplit(f, static_cast<int>((os[2] + f.tile - 1) / f.tile), channels,
               static_cast<int>(os[1]), static_cast<int>(os[0]));
   f.padded = paddedInput(in, w, 0.0f);
   int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
@@ -308,11 +306,16 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
   int groupSize = channels / f.groups;
   Var yo("yo"), yi("yi"), yp("yp"), yl("yl"), og("og"), oin("oin"),
       oo("oo"), oi("oi"), xo("xo"), xl("xl"), task("task");
-  f.out.split(f.y, yo, yi, f.tile * f.tileRows)
+  // Partial tiles: the stores past the plane are guarded.
+  auto tail = [&](int extent, int factor) {
+    return extent % factor ? TailStrategy::GuardWithIf : TailStrategy::Auto;
+  };
+  int height = static_cast<int>(os[2]), width = static_cast<int>(os[3]);
+  f.out.split(f.y, yo, yi, f.tile * f.tileRows, tail(height, f.tile * f.tileRows))
       .split(yi, yp, yl, f.tile)
       .split(f.o, og, oin, groupSize)
       .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
-      .split(f.x, xo, xl, f.tile)
+      .split(f.x, xo, xl, f.tile, tail(width, f.tile))
       .unroll(xl)
       .unroll(yl)
       .reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n)

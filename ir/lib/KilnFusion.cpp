@@ -352,10 +352,9 @@ Conv2DWinogradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   }
   int64_t height = input.getDimSize(2) + pads[0] + pads[2] - 2;
   int64_t width = input.getDimSize(3) + pads[1] + pads[3] - 2;
-  if (height < tile || width < tile || height % tile || width % tile) {
+  if (height < 1 || width < 1) {
     return emitOpError() << "output plane " << height << "x" << width
-                         << " must be a multiple of the " << tile << "x"
-                         << tile << " tiles";
+                         << " is empty";
   }
   types.push_back(RankedTensorType::get(
       {input.getDimSize(0), outChannels, height, width},

@@ -688,6 +688,8 @@ GradCaseTable buildCases() {
                        {0, 2, 1, 2});
   addWinogradGradInput(t, "tile4_same_n2_c16_12x8_o20", {2, 16, 12, 8}, 20,
                        {1, 1, 1, 1}, 4);
+  addWinogradGradInput(t, "partial_same_n2_c16_7x9_o16", {2, 16, 7, 9}, 16,
+                       {1, 1, 1, 1});
 
   addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));

@@ -819,6 +819,14 @@ CaseTable buildCases() {
               {0, 2, 1, 1}, false, 4);
   addWinograd(t, "tile4_n1_c20_12x8_o24_same", {1, 20, 12, 8}, 24,
               {1, 1, 1, 1}, true, 4);
+  // Partial tiles (planes that are not a multiple of the tile): 9x7 with
+  // 2x2 tiles, 14x14 and 12x11 with 4x4 tiles.
+  addWinograd(t, "partial_n2_c16_9x7_o24_same", {2, 16, 9, 7}, 24,
+              {1, 1, 1, 1}, true);
+  addWinograd(t, "partial_tile4_n2_c24_14x14_o32_same", {2, 24, 14, 14}, 32,
+              {1, 1, 1, 1}, false, 4);
+  addWinograd(t, "partial_tile4_n1_c16_13x10_o16_pads0112", {1, 16, 13, 10},
+              16, {0, 1, 1, 2}, true, 4);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},

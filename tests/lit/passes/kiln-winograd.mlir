@@ -46,12 +46,12 @@ func.func @auto_pad(%x: tensor<1x16x32x32xf32>, %z: tensor<1x16x34x34xf32>) -> (
 
 // -----
 
-// Left alone: a strided, a grouped, a dilated and a 5x5 conv, an odd output
-// plane, too few channels, too few tiles.
+// Left alone: a strided, a grouped, a dilated and a 5x5 conv, a 7x7 plane
+// (16 2x2 tiles per image), too few channels, too few tiles.
 // CHECK-LABEL: func.func @not_these
 // CHECK-NOT: winograd
 // CHECK: return
-func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x15x15xf32>, %z: tensor<4x8x16x16xf32>, %s: tensor<1x16x8x8xf32>) -> (tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x15x15xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>) {
+func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<16x16x7x7xf32>, %z: tensor<4x8x16x16xf32>, %s: tensor<1x16x8x8xf32>) -> (tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<16x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
   %wg = kiln.param "wg" : tensor<16x8x3x3xf32>
   %w5 = kiln.param "w5" : tensor<16x16x5x5xf32>
@@ -60,10 +60,10 @@ func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x15x15xf32>, %z:
   %b = kiln.conv2d %x, %wg {pads = array<i64: 1, 1, 1, 1>, groups = 2 : i64} : (tensor<4x16x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
   %c = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
   %d = kiln.conv2d %x, %w5 {pads = array<i64: 2, 2, 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x5x5xf32>) -> tensor<4x16x16x16xf32>
-  %e = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x15x15xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x15x15xf32>
+  %e = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<16x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<16x16x7x7xf32>
   %f = kiln.conv2d %z, %w8 {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x8x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
   %g = kiln.conv2d %s, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x8x8xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x8x8xf32>
-  return %a, %b, %c, %d, %e, %f, %g : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x15x15xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>
+  return %a, %b, %c, %d, %e, %f, %g : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<16x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>
 }
 
 // -----
@@ -87,12 +87,19 @@ func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -
 
 // -----
 
-// An even plane that is not a multiple of 4 (14x14) takes F(2x2, 3x3).
-// CHECK-LABEL: func.func @plane14
-// CHECK: kiln.winograd_filter %{{.+}} : (tensor<16x16x3x3xf32>) -> tensor<16x16x16xf32>
-// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x14x14xf32>, tensor<16x16x16xf32>) -> tensor<4x16x14x14xf32>
-func.func @plane14(%x: tensor<4x16x14x14xf32>) -> tensor<4x16x14x14xf32> {
+// Planes that are not a multiple of the tile get partial tiles where they
+// add at most a third to the work: 14x14 and 15x15 take 4x4 tiles (256 /
+// 196, 256 / 225), 10x14 2x2 ones only (4x4: 192 / 140).
+// CHECK-LABEL: func.func @partial
+// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x14x14xf32>, tensor<36x16x16xf32>) -> tensor<4x16x14x14xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x15x15xf32>, tensor<36x16x16xf32>) -> tensor<4x16x15x15xf32>
+// CHECK: kiln.conv2d_winograd %arg2, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x10x14xf32>, tensor<16x16x16xf32>) -> tensor<8x16x10x14xf32>
+// TWO-LABEL: func.func @partial
+// TWO-COUNT-3: kiln.conv2d_winograd %arg{{[0-2]}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} :
+func.func @partial(%x: tensor<4x16x14x14xf32>, %y: tensor<4x16x15x15xf32>, %z: tensor<8x16x10x14xf32>) -> (tensor<4x16x14x14xf32>, tensor<4x16x15x15xf32>, tensor<8x16x10x14xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
-  %c = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x14x14xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
-  return %c : tensor<4x16x14x14xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x14x14xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
+  %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x15x15xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x15x15xf32>
+  %c = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x10x14xf32>, tensor<16x16x3x3xf32>) -> tensor<8x16x10x14xf32>
+  return %a, %b, %c : tensor<4x16x14x14xf32>, tensor<4x16x15x15xf32>, tensor<8x16x10x14xf32>
 }

@@ -147,16 +147,19 @@ def KilnFoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::ModuleOp"> {
 def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
   let summary = "Compute 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3)";
   let description = [{
-    `conv2d(x, w, b)` with a 3x3 kernel, strides and dilations 1, groups 1,
-    16 or more input and output channels and an even output plane becomes
+    `conv2d(x, w, b)` with a 3x3 kernel, strides and dilations 1, groups 1
+    and 16 or more input and output channels becomes
     `conv2d_winograd(x, winograd_filter(w), b)` (docs/codegen.md) when its
-    batch has at least `min-tiles` 2x2 output tiles: F(2x2, 3x3) (2.25x
-    fewer multiplies; results within about 1e-6 relative of the direct
-    convolution) or, with `tile` 4 and a plane that is a multiple of 4,
+    batch has at least `min-tiles` 2x2 output tiles (counting partial ones)
+    and 32 per image (7x7 planes stay direct), and the partial tiles of a
+    plane that is not a multiple of the tile add at most a third to the
+    work (14x14 qualifies for 4x4 tiles, 10x10 does not): F(2x2, 3x3)
+    (2.25x fewer multiplies; results within about 1e-6 relative of the
+    direct convolution) or, with `tile` 4 where its partial tiles allow,
     F(4x4, 3x3) (4x fewer; about 1e-5, up to 1e-4 on wide sums: opt-in),
     at the price of the input and output transforms, which small planes do
-    not repay. `conv2d_grad_input` of such a convolution (pads at most 2,
-    an even input plane) becomes `conv2d_winograd(dy,
+    not repay. `conv2d_grad_input` of such a convolution (pads at most 2)
+    becomes `conv2d_winograd(dy,
     winograd_filter(w) {input_gradient}, pads 2 - pad)`. Convolutions of
     one weight share its filter. Over parameters that do not change
     (inference, evaluation) `kiln-hoist-load-time` runs the filter
