@@ -789,10 +789,12 @@ def Kiln_Conv2DWinogradOp : Kiln_KernelOp<"conv2d_winograd"> {
     `[0, −1, 1, 0]`, `[0, 1, 0, −1]` and of `Aᵀ` `[1, 1, 1, 0]`,
     `[0, 1, −1, −1]`; m = 4 uses the points 0, 1, −1, 2, −½, ∞
     (docs/codegen.md).
-    The output height and width (`H + top + bottom − 2`,
-    `W + left + right − 2`) must be multiples of m. Measured against the
-    direct convolution: about 1e-6 relative at m = 2, a few 1e-6 (up to
-    about 2e-5) at m = 4 (docs/codegen.md). Made by `kiln-winograd`.
+    Where the output height or width (`H + top + bottom − 2`,
+    `W + left + right − 2`) is not a multiple of m, the last row or column
+    of tiles is partial (the input past the image reads as zeros; only the
+    plane is written). Measured against the direct convolution: about 1e-6
+    relative at m = 2, a few 1e-6 (up to 1e-4 on wide sums of large
+    values) at m = 4 (docs/codegen.md). Made by `kiln-winograd`.
 
     ```mlir
     %y = kiln.conv2d_winograd %x, %u, %b {pads = array<i64: 1, 1, 1, 1>}
