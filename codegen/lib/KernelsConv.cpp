@@ -552,31 +552,6 @@ enum class ConvForm { Rows, Planes, Pointwise };
 // 14x14, 2.7x at 7x7) and on small strided planes; rows win on 1x1 and
 // depthwise convolutions and on wide strided ones, whose reductions are
 // short and whose rows already fill vectors.
-// Measured on this machine (2 threads, AVX-512), batch 1 and 8, per-layer
-// times in docs/codegen.md: planes win on the spatial (KH*KW > 1)
-// convolutions at stride 1 (ResNet's 3x3 layers: 1.2x at 56x56, 1.3x at
-// 14x14, 2.7x at 7x7) and on small strided planes; rows win on 1x1 and
-// depthwise convolutions and on wide strided ones, whose reductions are
-// short and whose rows already fill vectors.
-// Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions with groups 1, even
-// output planes, and enough tiles per call to amortize the per-call weight
-// transform (at least 32 tiles of 2x2 outputs over the batch).
-bool useWinograd(const KernelSpec &s) {
-  const auto &wt = s.inputs[1].shape;
-  const auto &os = s.outputs[0].shape;
-  if (wt[2] != 3 || wt[3] != 3 || attrInt(s, "groups") != 1 ||
-      getenv("KILN_NO_WINOGRAD")) {
-    return false;
-  }
-  std::vector<int64_t> strides = attrInts(s, "strides", 2);
-  std::vector<int64_t> dilations = attrInts(s, "dilations", 2);
-  if (strides[0] != 1 || strides[1] != 1 || dilations[0] != 1 ||
-      dilations[1] != 1 || os[2] % 2 || os[3] % 2) {
-    return false;
-  }
-  return os[0] * (os[2] / 2) * (os[3] / 2) >= 32 && wt[1] >= 16 && wt[0] >= 16;
-}
-
 ConvForm chooseConvForm(const KernelSpec &s) {
   const auto &wt = s.inputs[1].shape;
   std::vector<int64_t> strides = attrInts(s, "strides", 2);
