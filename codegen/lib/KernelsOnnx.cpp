@@ -100,6 +100,83 @@ Kernel buildPad(const KernelSpec &s, const Target &target) {
   return {{x}, out};
 }
 
+//===----------------------------------------------------------------------===//
+// pad_grad: the adjoint of an edge / reflect pad
+//===----------------------------------------------------------------------===//
+
+void validatePadGrad(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  size_t rank = s.outputs[0].shape.size();
+  std::vector<int64_t> pads = attrInts(s, "pads", 2 * rank);
+  std::string mode = attrString(s, "mode");
+  if (mode != "reflect" && mode != "edge") {
+    fail(s, "mode must be reflect or edge");
+  }
+  std::vector<int64_t> shape = attrInts(s, "input_shape", rank), padded;
+  for (size_t d = 0; d < rank; ++d) {
+    int64_t begin = pads[d], end = pads[d + rank], in = shape[d];
+    if (begin < 0 || end < 0 ||
+        (mode == "reflect" && (begin >= in || end >= in))) {
+      fail(s, "pads must be non-negative (and, to reflect, below the size)");
+    }
+    padded.push_back(in + begin + end);
+  }
+  expectShape(s, s.inputs[0], "dy", padded);
+  expectShape(s, s.outputs[0], "dx", shape);
+}
+
+// Dim by dim (the padding is separable): along a dim with pads (b, e) and
+// input size n, dx[i] = dy[i + b] plus, for edge, the b leading values at
+// i = 0 and the e trailing ones at i = n - 1; for reflect, dy[b - i] for
+// 1 <= i <= b and dy[b + 2(n - 1) - i] for n - 1 - e <= i <= n - 2.
+Kernel buildPadGrad(const KernelSpec &s, const Target &target) {
+  size_t rank = s.outputs[0].shape.size();
+  std::vector<int64_t> pads = attrInts(s, "pads", 2 * rank);
+  bool edge = attrString(s, "mode") == "edge";
+  ImageParam dy = makeInput(s.inputs[0], "dy");
+  std::vector<Var> v = makeVars(rank);
+  Func current = Func(dy);
+  std::vector<int> extents = halideShape(s.outputs[0]);
+  for (size_t i = 0; i < rank; ++i) { // Halide dim i is logical rank-1-i
+    int b = static_cast<int>(pads[rank - 1 - i]);
+    int e = static_cast<int>(pads[2 * rank - 1 - i]);
+    int n = extents[i];
+    if (b == 0 && e == 0) {
+      continue;
+    }
+    auto at = [&](Expr index) {
+      std::vector<Expr> coords(v.begin(), v.end());
+      coords[i] = index;
+      return Expr(current(coords));
+    };
+    Expr value = at(v[i] + b);
+    if (edge) {
+      Expr lead = 0.0f, trail = 0.0f;
+      for (int j = 0; j < b; ++j) {
+        lead += at(j);
+      }
+      for (int j = 0; j < e; ++j) {
+        trail += at(b + n + j);
+      }
+      value += select(v[i] == 0, lead, 0.0f) + select(v[i] == n - 1, trail, 0.0f);
+    } else {
+      Expr front = clamp(b - v[i], 0, b + n + e - 1);
+      Expr back = clamp(b + 2 * (n - 1) - v[i], 0, b + n + e - 1);
+      value += select(v[i] >= 1 && v[i] <= b, at(front), 0.0f) +
+               select(v[i] >= n - 1 - e && v[i] <= n - 2, at(back), 0.0f);
+    }
+    Func next("pad_grad_dim" + std::to_string(i));
+    next(v) = value;
+    current = next;
+  }
+  Func out("out");
+  out(v) = current(v);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, extents, target);
+  return {{dy}, out};
+}
+
 } // namespace
 
 void registerOnnxOps(OpRegistry &r) {
@@ -115,6 +192,7 @@ void registerOnnxOps(OpRegistry &r) {
                             }});
   r["transpose"] = {validateTranspose, buildTranspose};
   r["pad"] = {validatePad, buildPad};
+  r["pad_grad"] = {validatePadGrad, buildPadGrad};
 }
 
 } // namespace kiln::codegen::detail

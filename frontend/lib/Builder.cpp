@@ -314,13 +314,36 @@ Tensor GraphBuilder::dense(Tensor x, int64_t outFeatures,
 
 Tensor GraphBuilder::conv2d(Tensor x, Tensor weight, std::optional<Tensor> bias,
                             const Conv2DOptions &options) {
+  std::vector<int64_t> pads = options.pads;
+  if (options.paddingMode != "zeros") {
+    const std::string &mode = options.paddingMode;
+    if (mode != "replicate" && mode != "reflect") {
+      throw Error("conv2d: padding mode '" + mode +
+                  "' is not zeros, replicate or reflect");
+    }
+    if (options.autoPad != "notset") {
+      throw Error("conv2d: padding mode '" + mode +
+                  "' needs explicit pads, not auto_pad '" + options.autoPad +
+                  "'");
+    }
+    if (x.rank() != 4 || pads.size() != 4) {
+      throw Error("conv2d: padding mode '" + mode +
+                  "' expects input [N,C,H,W] and 4 pads, got " +
+                  str(x.type()));
+    }
+    Attrs padAttrs(ctx_);
+    padAttrs.i64s("pads", {0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]}, {})
+        .string("mode", mode == "replicate" ? "edge" : "reflect", "constant");
+    x = create<kir::PadOp>({x}, padAttrs.get());
+    pads = {0, 0, 0, 0};
+  }
   SmallVector<Tensor, 3> operands = {x, weight};
   if (bias) {
     operands.push_back(*bias);
   }
   Attrs attrs(ctx_);
   attrs.i64s("strides", options.strides, {1, 1})
-      .i64s("pads", options.pads, {0, 0, 0, 0})
+      .i64s("pads", pads, {0, 0, 0, 0})
       .i64s("dilations", options.dilations, {1, 1})
       .i64("groups", options.groups, 1)
       .string("auto_pad", options.autoPad, "notset");

@@ -158,6 +158,47 @@ TEST(BuilderTest, FunctionalBranchesAndConcatVerify) {
   EXPECT_NE(text.find("{kiln.name = \"pooled\"}"), std::string::npos) << text;
 }
 
+// padding_mode replicate / reflect: the input padded by kiln.pad (edge /
+// reflect), the convolution unpadded, as ONNX exports PyTorch's Conv2d.
+TEST(BuilderTest, ConvPaddingModes) {
+  mlir::MLIRContext ctx;
+  GraphBuilder b(ctx);
+  Tensor x = b.input("x", {2, 3, 8, 8});
+  Tensor r = b.conv2d(x, 4, {3, 3}, "rep",
+                      Conv2DOptions().withPadding(1).withPaddingMode("replicate"));
+  Tensor f = b.conv2d(x, 4, {3, 3}, "ref",
+                      Conv2DOptions().withPads({2, 1, 0, 1}).withPaddingMode("reflect"));
+  EXPECT_EQ(r.shape(), llvm::ArrayRef<int64_t>({2, 4, 8, 8}));
+  EXPECT_EQ(f.shape(), llvm::ArrayRef<int64_t>({2, 4, 8, 8}));
+  b.output("r", r);
+  b.output("f", f);
+  auto module = b.finish();
+  ASSERT_TRUE(module);
+  EXPECT_TRUE(mlir::succeeded(mlir::verify(*module)));
+  std::string text = print(*module);
+  EXPECT_NE(text.find("kiln.pad %arg0 {mode = \"edge\", pads = array<i64: 0, 0, "
+                      "1, 1, 0, 0, 1, 1>}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kiln.pad %arg0 {mode = \"reflect\", pads = array<i64: 0, "
+                      "0, 2, 1, 0, 0, 0, 1>}"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("pads = array<i64: 1, 1, 1, 1>"), std::string::npos)
+      << text;
+
+  GraphBuilder bad(ctx);
+  Tensor y = bad.input("y", {1, 3, 4, 4});
+  EXPECT_THROW(bad.conv2d(y, 2, {3, 3}, "c",
+                          Conv2DOptions().withPadding(1).withPaddingMode("circular")),
+               kiln::frontend::Error);
+  // Reflection needs pads smaller than the image: the pad op's verifier
+  // names the dim.
+  EXPECT_THROW(bad.conv2d(y, 2, {3, 3}, "d",
+                          Conv2DOptions().withPadding(4).withPaddingMode("reflect")),
+               kiln::frontend::Error);
+}
+
 TEST(BuilderTest, LossesAndOtherLayers) {
   mlir::MLIRContext ctx;
   GraphBuilder b(ctx);

@@ -261,8 +261,15 @@ LogicalResult PadOp::buildGradients(OpBuilder &builder,
                                     ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
   if (getMode() != "constant") {
-    return emitOpError() << "has no gradient in mode '" << getMode()
-                         << "' (only constant padding is differentiable)";
+    if (llvm::any_of(getPads(), [](int64_t p) { return p < 0; })) {
+      return emitOpError() << "has no gradient in mode '" << getMode()
+                           << "' with negative pads (crops)";
+    }
+    operandGrads.push_back(builder.create<PadGradOp>(
+        getLoc(), getInput().getType(), resultGrads[0], getPadsAttr(),
+        getModeAttr(),
+        builder.getDenseI64ArrayAttr(rankedType(getInput()).getShape())));
+    return success();
   }
   SmallVector<int64_t> negated;
   for (int64_t p : getPads()) {
@@ -272,5 +279,33 @@ LogicalResult PadOp::buildGradients(OpBuilder &builder,
       getLoc(), getInput().getType(), resultGrads[0],
       builder.getDenseI64ArrayAttr(negated), builder.getF32FloatAttr(0.0f),
       builder.getStringAttr("constant")));
+  return success();
+}
+
+LogicalResult PadGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto dy = rankedType(getDy());
+  ArrayRef<int64_t> shape = getInputShape(), pads = getPads();
+  int64_t rank = static_cast<int64_t>(shape.size());
+  if (dy.getRank() != rank || static_cast<int64_t>(pads.size()) != 2 * rank) {
+    return emitOpError() << "expects dy of rank " << rank << " and "
+                         << 2 * rank << " pads, got " << dy << " and "
+                         << pads.size();
+  }
+  StringRef mode = getMode();
+  if (mode != "reflect" && mode != "edge") {
+    return emitOpError() << "mode must be reflect or edge, got '" << mode
+                         << "'";
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t begin = pads[d], end = pads[d + rank], in = shape[d];
+    if (begin < 0 || end < 0 || in < 1 ||
+        dy.getDimSize(d) != in + begin + end ||
+        (mode == "reflect" && (begin >= in || end >= in))) {
+      return emitOpError() << "dy " << dy << " is not input_shape padded by "
+                           << "pads " << begin << ", " << end << " in dim "
+                           << d << " (" << mode << ")";
+    }
+  }
+  types.push_back(RankedTensorType::get(shape, dy.getElementType()));
   return success();
 }

@@ -132,6 +132,40 @@ TEST(GradientTest, ConvBatchNormPoolingDense) {
   checkGradients(session, params, loss);
 }
 
+// Edge and reflect pads (kiln.pad_grad) between convolutions.
+TEST(GradientTest, ReplicateAndReflectPadding) {
+  rt::Session session = compileGradients("grad_pad.mlir", "sparse-cce");
+  std::mt19937 rng(5);
+  rt::Tensor x = randomInput({2, 2, 6, 5}, rng);
+  rt::Tensor labels({2}, rt::DType::I32);
+  std::vector<int32_t> labelValues = {2, 0};
+  labels.i32()[0] = labelValues[0];
+  labels.i32()[1] = labelValues[1];
+  session.setInput("x", x);
+  session.setInput("target", labels);
+  session.fillMissingInputs(1);
+  session.run();
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    ref::Conv2dParams plain;
+    ref::Tensor y = ref::conv2d(input, p.at("c1.weight"), &p.at("c1.bias"), plain);
+    y = ref::pad(y, {0, 0, 1, 1, 0, 0, 1, 1}, "edge");
+    y = ref::conv2d(y, p.at("c2.weight"), nullptr, plain);
+    y = ref::elementwise(ref::Activation::Tanh, y);
+    y = ref::pad(y, {0, 0, 2, 0, 0, 0, 0, 1}, "reflect");
+    ref::Conv2dParams strided;
+    strided.strides = {2, 2};
+    y = ref::conv2d(y, p.at("c3.weight"), nullptr, strided);
+    y.shape = {2, 12};
+    y = ref::dense(y, p.at("fc.weight"), nullptr);
+    return ref::sparseCce(y, labelValues);
+  };
+  Params params = trainable(session);
+  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
+  checkGradients(session, params, loss);
+}
+
 TEST(GradientTest, NormsBranchesResidualSoftmaxCrossEntropy) {
   rt::Session session = compileGradients("grad_misc.mlir", "cce");
   std::mt19937 rng(12);

@@ -239,6 +239,24 @@ ref::Conv2dParams convParams(std::array<int64_t, 2> strides,
   return p;
 }
 
+// pad_grad against finite differences of the reference pad.
+void addPadGrad(GradCaseTable &table, const std::string &name,
+                std::vector<int64_t> xShape, std::vector<int64_t> pads,
+                const std::string &mode) {
+  Rng rng("pad_grad/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -1, 1);
+  const ref::Tensor dy = rng.tensor(ref::pad(x, pads, mode).shape, -1, 1);
+  table.add(name, "pad_grad",
+            {{"pads", pads}, {"mode", mode}, {"input_shape", xShape}},
+            f32({dy}), {xShape}, [=] {
+              return std::vector<ref::Tensor>{vjp(
+                  [&](const ref::Tensor &v) {
+                    return ref::pad(v, pads, mode);
+                  },
+                  x, dy)};
+            });
+}
+
 // Both conv gradients of one convolution.
 void addConvGrads(GradCaseTable &table, const std::string &name,
                   std::vector<int64_t> xShape, int64_t outChannels,
@@ -690,6 +708,16 @@ GradCaseTable buildCases() {
                        {1, 1, 1, 1}, 4);
   addWinogradGradInput(t, "partial_same_n2_c16_7x9_o16", {2, 16, 7, 9}, 16,
                        {1, 1, 1, 1});
+  // Replicate / reflect padding (Conv2d's padding_mode): pads of 1 and 2
+  // on an image, asymmetric, and pads as wide as reflection allows.
+  addPadGrad(t, "edge_n2_c3_5x4_pads1", {2, 3, 5, 4}, {0, 0, 1, 1, 0, 0, 1, 1},
+             "edge");
+  addPadGrad(t, "edge_n1_c2_4x6_asym", {1, 2, 4, 6}, {0, 0, 2, 0, 0, 0, 1, 3},
+             "edge");
+  addPadGrad(t, "reflect_n2_c3_5x4_pads1", {2, 3, 5, 4},
+             {0, 0, 1, 1, 0, 0, 1, 1}, "reflect");
+  addPadGrad(t, "reflect_n1_c2_4x6_widest", {1, 2, 4, 6},
+             {0, 0, 3, 2, 0, 0, 1, 5}, "reflect");
 
   addMaxPoolGrad(t, "k3_s2_pad1_n3_c5", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
@@ -1228,6 +1256,7 @@ KILN_GRAD_CASES(GlobalAvgPoolGrad, "global_avg_pool_grad");
 KILN_GRAD_CASES(BatchNormGrad, "batch_norm_grad");
 KILN_GRAD_CASES(LayerNormGrad, "layer_norm_grad");
 KILN_GRAD_CASES(LrnGrad, "lrn_grad");
+KILN_GRAD_CASES(PadGrad, "pad_grad");
 KILN_GRAD_CASES(ActivationGrad, "activation_grad");
 KILN_GRAD_CASES(PreluGrad, "prelu_grad");
 KILN_GRAD_CASES(SoftmaxGrad, "softmax_grad");

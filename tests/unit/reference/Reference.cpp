@@ -170,6 +170,35 @@ Tensor winogradFilter(const Tensor &weight, bool inputGradient, int tile) {
   return u;
 }
 
+Tensor pad(const Tensor &x, const std::vector<int64_t> &pads,
+           const std::string &mode) {
+  const size_t rank = x.shape.size();
+  require(pads.size() == 2 * rank, "pad: 2 * rank pads");
+  require(mode == "edge" || mode == "reflect", "pad: mode edge or reflect");
+  std::vector<int64_t> shape;
+  for (size_t d = 0; d < rank; ++d) {
+    shape.push_back(x.shape[d] + pads[d] + pads[d + rank]);
+  }
+  Tensor y(shape);
+  for (int64_t flat = 0; flat < y.numElements(); ++flat) {
+    int64_t rest = flat, source = 0, stride = 1;
+    for (size_t d = rank; d-- > 0;) {
+      const int64_t n = x.shape[d];
+      int64_t k = rest % shape[d] - pads[d];
+      rest /= shape[d];
+      if (mode == "edge") {
+        k = std::min(std::max<int64_t>(k, 0), n - 1);
+      } else {
+        k = k < 0 ? -k : k >= n ? 2 * (n - 1) - k : k;
+      }
+      source += k * stride;
+      stride *= n;
+    }
+    y.data[flat] = x.data[source];
+  }
+  return y;
+}
+
 int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
                    int64_t padEnd, int64_t dilation, bool ceilMode) {
   const int64_t span = in + padBegin + padEnd - dilation * (kernel - 1) - 1;

@@ -70,6 +70,10 @@ struct Conv2DOptions {
   std::string autoPad = "notset"; // notset, valid, same_upper, same_lower
   bool bias = true;
   std::string weightInit = "torch_default";
+  // PyTorch's padding_mode: zeros, replicate or reflect. Replicate and
+  // reflect pad the input with kiln.pad (modes edge / reflect) and give the
+  // convolution no padding of its own, as ONNX exports them (Pad + Conv).
+  std::string paddingMode = "zeros";
 
   Conv2DOptions &withStrides(std::vector<int64_t> v) {
     strides = std::move(v);
@@ -101,6 +105,10 @@ struct Conv2DOptions {
   }
   Conv2DOptions &withWeightInit(std::string init) {
     weightInit = std::move(init);
+    return *this;
+  }
+  Conv2DOptions &withPaddingMode(std::string mode) {
+    paddingMode = std::move(mode);
     return *this;
   }
 };

@@ -1027,7 +1027,9 @@ def Kiln_PadOp : Kiln_KernelOp<"pad", [DeclareOpInterfaceMethods<Kiln_GradientOp
     Pad order); a negative entry removes elements. `mode` is `constant`
     (fill with `value`), `reflect` (mirror without the edge) or `edge`
     (repeat the edge). A constant pad's gradient is the pad with the
-    opposite pads (a crop), which is also how the importer slices.
+    opposite pads (a crop), which is also how the importer slices; an edge
+    or reflect pad's is `kiln.pad_grad`. With `kiln.conv2d` after it, this
+    is PyTorch's `Conv2d(padding_mode="replicate" | "reflect")`.
 
     ```mlir
     %p = kiln.pad %x {pads = array<i64: 0, 0, 1, 1, 0, 0, 1, 1>}
@@ -1037,6 +1039,23 @@ def Kiln_PadOp : Kiln_KernelOp<"pad", [DeclareOpInterfaceMethods<Kiln_GradientOp
   let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$pads,
       DefaultValuedAttr<F32Attr, "0.0">:$value,
       DefaultValuedStrAttr<StrAttr, "constant">:$mode);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_PadGradOp : Kiln_TrainOp<"pad_grad", "gradient of an edge or reflect pad"> {
+  let description = [{
+    The vector-Jacobian product of `kiln.pad` in mode `edge` or `reflect`
+    (pads not negative) for `dy` of the padded shape: each element of the
+    result (`input_shape`) sums `dy` over the padded positions that read it,
+    its own and those of the padding that repeat or mirror it.
+
+    ```mlir
+    %dx = kiln.pad_grad %dy {pads = array<i64: 0, 0, 1, 2, 0, 0, 1, 2>, mode = "edge", input_shape = array<i64: 1, 2, 3, 3>}
+        : (tensor<1x2x5x7xf32>) -> tensor<1x2x3x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$dy, DenseI64ArrayAttr:$pads,
+      StrAttr:$mode, DenseI64ArrayAttr:$input_shape);
   let results = (outs Kiln_F32Tensor:$result);
 }
 
