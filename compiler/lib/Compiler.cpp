@@ -199,6 +199,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.optimizer.lrDecay = t.lrDecay;
   pipeline.optimizer.weightDecay = t.weightDecay;
   pipeline.optimizer.clipValue = t.clipValue;
+  pipeline.frozen = t.frozen;
   pipeline.optimizer.clipNorm = t.clipNorm;
   pipeline.memoryBudget = t.memoryBudget;
   if (options.mode == Mode::Train) {

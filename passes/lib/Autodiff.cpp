@@ -10,6 +10,7 @@
 #include "kiln/passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/Support/GlobPattern.h"
 
 namespace kiln::passes {
 #define GEN_PASS_DEF_KILNAUTODIFF
@@ -88,11 +89,42 @@ struct AutodiffPass : kiln::passes::impl::KilnAutodiffBase<AutodiffPass> {
       }
     }
 
+    SmallVector<llvm::GlobPattern> patterns;
+    for (const std::string &text : frozen) {
+      auto pattern = llvm::GlobPattern::create(text);
+      if (!pattern) {
+        func.emitError() << "frozen pattern '" << text
+                         << "' is not a glob: "
+                         << llvm::toString(pattern.takeError());
+        return signalPassFailure();
+      }
+      patterns.push_back(std::move(*pattern));
+    }
+    std::vector<bool> used(patterns.size(), false);
+    auto isFrozen = [&](StringRef name) {
+      bool match = false;
+      for (size_t i = 0; i < patterns.size(); ++i) {
+        if (patterns[i].match(name)) {
+          used[i] = match = true;
+        }
+      }
+      return match;
+    };
     func.walk([&](ParamOp param) {
+      if (isFrozen(param.getName())) {
+        return;
+      }
       if (Value grad = grads.lookup(param.getResult())) {
         results.push_back({grad, "grad:" + param.getName().str()});
       }
     });
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      if (!used[i]) {
+        func.emitError() << "frozen pattern '" << frozen[i]
+                         << "' matches no parameter";
+        return signalPassFailure();
+      }
+    }
     if (wrtInputs) {
       for (BlockArgument arg : func.getArguments()) {
         if (Value grad = grads.lookup(arg)) {

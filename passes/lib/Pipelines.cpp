@@ -83,11 +83,17 @@ void buildInferencePipeline(mlir::OpPassManager &pm,
   addBack(pm, backOptions(options, /*inference=*/true));
 }
 
+static KilnAutodiffOptions autodiffOptions(const TrainPipelineOptions &options) {
+  KilnAutodiffOptions autodiff;
+  autodiff.frozen = options.frozen;
+  return autodiff;
+}
+
 void buildTrainPipeline(mlir::OpPassManager &pm,
                         const TrainPipelineOptions &options) {
   addFront(pm, options.batch, &options.loss);
   pm.addPass(createKilnTrainingMode());
-  pm.addPass(createKilnAutodiff());
+  pm.addPass(createKilnAutodiff(autodiffOptions(options)));
   pm.addPass(createKilnOptimizer(options.optimizer));
   BackOptions back = backOptions(options, /*inference=*/false);
   back.memoryBudget = options.memoryBudget;
@@ -98,7 +104,7 @@ void buildGradientPipeline(mlir::OpPassManager &pm,
                            const TrainPipelineOptions &options) {
   addFront(pm, options.batch, &options.loss);
   pm.addPass(createKilnTrainingMode());
-  pm.addPass(createKilnAutodiff());
+  pm.addPass(createKilnAutodiff(autodiffOptions(options)));
   BackOptions back = backOptions(options, /*inference=*/false);
   back.memoryBudget = options.memoryBudget;
   addBack(pm, back);

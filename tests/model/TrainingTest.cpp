@@ -16,12 +16,14 @@ namespace fs = std::filesystem;
 namespace {
 
 rt::PlanRef compile(kiln::compiler::Mode mode, int64_t batch,
-                    const std::string &optimizer = "adam") {
+                    const std::string &optimizer = "adam",
+                    std::vector<std::string> frozen = {}) {
   kiln::compiler::CompileOptions options;
   options.mode = mode;
   options.batch = batch;
   options.training.loss = "sparse-cce";
   options.training.optimizer = optimizer;
+  options.training.frozen = std::move(frozen);
   options.cacheDir = kiln::testing::cacheDir();
   return kiln::compiler::compileModel(
              std::string(KILN_TEST_INPUTS_DIR) + "/small_cnn.mlir", options)
@@ -106,6 +108,46 @@ TEST(TrainingTest, ResumedRunEqualsUninterruptedRun) {
   // Momentum buffers and BatchNorm statistics are part of the state.
   EXPECT_TRUE(full.count("conv.weight.momentum.momentum_buffer"));
   EXPECT_TRUE(full.count("bn.running_mean"));
+}
+
+// --freeze (transfer learning): the frozen convolution keeps its initial
+// weights bit for bit and gets no Adam state, while the head trains; without
+// freezing the same run changes the convolution (so the check can fail).
+TEST(TrainingTest, FrozenParametersStayBitIdentical) {
+  rt::DataSplits data = randomData(32, 4);
+  fs::path dir = tempDir("frozen");
+  auto run = [&](const std::vector<std::string> &frozen, int epochs,
+                 const std::string &file) {
+    rt::TrainingPlans plans;
+    plans.train = compile(kiln::compiler::Mode::Train, 16, "adam", frozen);
+    plans.eval = compile(kiln::compiler::Mode::Eval, 16, "adam");
+    rt::TrainerOptions options;
+    options.batch = 16;
+    options.lr = 0.01;
+    options.progress = false;
+    options.seed = 7;
+    options.epochs = epochs;
+    options.savePath = (dir / file).string();
+    rt::train(plans, data, options);
+    return rt::readSafetensors(options.savePath);
+  };
+  auto one = run({"conv.*"}, 1, "one.safetensors");
+  auto three = run({"conv.*"}, 3, "three.safetensors");
+  auto all = run({}, 1, "all.safetensors");
+  for (const char *name : {"conv.weight", "conv.bias"}) {
+    EXPECT_EQ(one.at(name).bytes, three.at(name).bytes) << name;
+    EXPECT_NE(one.at(name).bytes, all.at(name).bytes) << name;
+  }
+  EXPECT_NE(one.at("fc.weight").bytes, three.at("fc.weight").bytes);
+  for (const auto &[name, tensor] : three) {
+    EXPECT_NE(name.rfind("conv.weight.adam", 0), 0u) << name;
+    EXPECT_NE(name.rfind("conv.bias.adam", 0), 0u) << name;
+  }
+  bool headState = false;
+  for (const auto &[name, tensor] : three) {
+    headState = headState || name.rfind("fc.weight.adam", 0) == 0;
+  }
+  EXPECT_TRUE(headState);
 }
 
 } // namespace

@@ -112,6 +112,10 @@ int main(int argc, char **argv) {
                          "arena fits in this many bytes");
     trainApp->add_option("--clip-norm", t.clipNorm,
                          "Clip the global gradient norm to this");
+    trainApp->add_option("--freeze", t.frozen,
+                         "Hold the parameters matching this glob constant "
+                         "(repeatable; e.g. 'layer1.*'): no gradient, no "
+                         "optimizer state");
     trainApp->add_option("--l1", t.l1, "L1 regularization of the weights");
     trainApp->add_option("--l2", t.l2, "L2 regularization of the weights");
     trainApp->add_option("--delta", t.delta, "Huber delta");

@@ -37,6 +37,9 @@ struct TrainingOptions {
   double beta1 = 0.9, beta2 = 0.999, epsilon = -1.0;
   double rho = 0.9, alpha = 0.99, lrDecay = 0.0;
   double weightDecay = 0.0, clipValue = 0.0, clipNorm = 0.0;
+  // Glob patterns of parameters held constant (transfer learning): no
+  // gradient, no optimizer slots (kiln-autodiff's frozen).
+  std::vector<std::string> frozen;
   // Recompute cheap forward values in the backward pass until the planned
   // arena fits in this many bytes (0: off). docs/memory.md.
   int64_t memoryBudget = 0;

@@ -7,6 +7,8 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace kiln::passes {
 
@@ -39,6 +41,8 @@ struct TrainPipelineOptions {
   int winogradTile = 2;      // kiln-winograd's largest tile (0: off)
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
+  // Glob patterns of parameters held constant (kiln-autodiff's frozen).
+  std::vector<std::string> frozen;
   // Training and gradients: recompute cheap forward values until the arena
   // fits in this many bytes (0: never; kiln-rematerialize).
   int64_t memoryBudget = 0;

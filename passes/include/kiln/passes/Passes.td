@@ -82,10 +82,18 @@ def KilnAutodiff : Pass<"kiln-autodiff", "mlir::ModuleOp"> {
        gradients (`kiln.add`).
     4. Append the gradients of parameters (and inputs) as results.
     An op on the path to the loss without a gradient rule is an error.
+
+    Parameters whose names match a `frozen` glob pattern (`kiln train
+    --freeze`, transfer learning) get no gradient result: the optimizer then
+    keeps no slots for them and leaves them unchanged, and canonicalization
+    removes the backward work only they needed. A pattern that matches no
+    parameter is an error naming it.
   }];
   let options = [
     Option<"wrtInputs", "wrt-inputs", "bool", "false",
            "Also return the gradients of the function arguments">,
+    ListOption<"frozen", "frozen", "std::string",
+               "Glob patterns of parameters held constant (no gradient)">,
   ];
 }
 
