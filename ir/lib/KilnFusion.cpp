@@ -300,6 +300,14 @@ FoldBatchNormOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 // WinogradFilterOp, Conv2DWinogradOp
 //===----------------------------------------------------------------------===//
 
+// F(2x2, 3x3) or F(4x4, 3x3): the tiles kiln's Winograd kernels have.
+static LogicalResult checkWinogradTile(Operation *op, int64_t tile) {
+  if (tile != 2 && tile != 4) {
+    return op->emitOpError() << "tile must be 2 or 4, got " << tile;
+  }
+  return success();
+}
+
 LogicalResult
 WinogradFilterOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto weight = llvm::cast<RankedTensorType>(getWeight().getType());
@@ -309,8 +317,8 @@ WinogradFilterOp::inferResultTypes(SmallVectorImpl<Type> &types) {
                          << weight;
   }
   int64_t tile = getTile();
-  if (tile != 2 && tile != 4) {
-    return emitOpError() << "tile must be 2 or 4, got " << tile;
+  if (failed(checkWinogradTile(*this, tile))) {
+    return failure();
   }
   int64_t in = weight.getDimSize(1), out = weight.getDimSize(0);
   if (getInputGradient()) {
@@ -326,8 +334,8 @@ Conv2DWinogradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto input = llvm::cast<RankedTensorType>(getInput().getType());
   auto filter = llvm::cast<RankedTensorType>(getFilter().getType());
   int64_t tile = getTile();
-  if (tile != 2 && tile != 4) {
-    return emitOpError() << "tile must be 2 or 4, got " << tile;
+  if (failed(checkWinogradTile(*this, tile))) {
+    return failure();
   }
   int64_t points = (tile + 2) * (tile + 2);
   if (input.getRank() != 4 || filter.getRank() != 3 ||

@@ -99,22 +99,12 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
                  llvm::cast<RankedTensorType>(grad.getResult().getType()));
   }
 
-  // The explicit pads: the output plane is the input's plus pads minus 2.
+  // The explicit pads (auto_pad resolved), as conv2d's kernel gets them.
   static SmallVector<int64_t> explicitPads(Conv2DOp conv) {
-    auto input = llvm::cast<RankedTensorType>(conv.getInput().getType());
-    auto result = llvm::cast<RankedTensorType>(conv.getResult().getType());
-    if (conv.getAutoPad() == "notset") {
-      return SmallVector<int64_t>(conv.getPads());
-    }
-    SmallVector<int64_t> pads(4, 0);
-    for (int d = 0; d < 2; ++d) {
-      int64_t total = result.getDimSize(2 + d) + 2 - input.getDimSize(2 + d);
-      int64_t small = total / 2, large = total - small;
-      bool upper = conv.getAutoPad() != "same_lower";
-      pads[d] = upper ? small : large;
-      pads[d + 2] = upper ? large : small;
-    }
-    return pads;
+    nlohmann::json attrs;
+    (void)conv.canonicalizeKernelAttrs(attrs); // verified: cannot fail here
+    std::vector<int64_t> pads = attrs["pads"].get<std::vector<int64_t>>();
+    return SmallVector<int64_t>(pads.begin(), pads.end());
   }
 
   // The output tile: 4 where the option allows it and its partial tiles
