@@ -28,6 +28,13 @@ void defineOutput(Func out, const std::vector<Var> &v, Expr value,
   constrainOutput(out, s.outputs[0]);
 }
 
+// One output channel per input channel: a task's output channels read only
+// their own input planes.
+bool isDepthwise(const KernelSpec &s) {
+  const auto &wt = s.inputs[1].shape;
+  return wt[1] == 1 && attrInt(s, "groups") == wt[0];
+}
+
 void validateConv2d(const KernelSpec &s) {
   expectCounts(s, 2, 3, 1);
   expectF32Except(s);
@@ -145,9 +152,7 @@ void scheduleRowConv(RowConvFuncs &f, const KernelSpec &s, const Target &target)
     // input before the convolution (MobileNetV2 at batch 1: 1.27x; alone,
     // with a warm cache, stride-2 layers measure up to 1.3x slower, but in
     // the network their input comes from memory either way).
-    const auto &wt = s.inputs[1].shape;
-    bool ownPlanes = wt[1] == 1 && attrInt(s, "groups") == wt[0];
-    if (ownPlanes) {
+    if (isDepthwise(s)) {
       f.padded.compute_at(f.out, task);
     } else {
       f.padded.compute_root().fuse(pc, pn, plane);
@@ -423,7 +428,8 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
 // accumulators; each input vector feeds 8 FMAs with broadcast weights), the
 // (kx, ky, c) reduction inside the tile, then copied out without the pitch
 // columns, applying the epilogue. The phase planes are built once (root,
-// parallel over planes). Measured: see docs/codegen.md.
+// parallel over planes), or per task for depthwise convolutions. Measured:
+// see docs/codegen.md.
 void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &target) {
   int vec = target.natural_vector_size<float>();
   const auto &os = s.outputs[0].shape;
@@ -462,7 +468,20 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
                           height * f.pitch, 2, s.inputs[1].shape[3] <= 7,
                           target);
   }
-  scheduleStridePhases(f.phases, parallel, target);
+  if (isDepthwise(s)) {
+    // As rows does: each task builds only its own channels' phase planes,
+    // in cache.
+    Func ph = f.phases.func;
+    Var q = ph.args()[0];
+    ph.compute_at(f.out, task).vectorize(q, vec, TailStrategy::GuardWithIf);
+    for (size_t i = 0; i < f.phases.updates.size(); ++i) {
+      ph.update(static_cast<int>(i))
+          .allow_race_conditions()
+          .vectorize(f.phases.updates[i].x, vec, TailStrategy::GuardWithIf);
+    }
+  } else {
+    scheduleStridePhases(f.phases, parallel, target);
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -508,39 +527,61 @@ PointwiseConvFuncs definePointwiseConv(const KernelSpec &s,
   return f;
 }
 
-// Target: x86-64 AVX-512 (16 lanes), 2 cores. As the planes form without
-// the phase copy: per parallel (8-channel block, n) task, register tiles of
-// 2 vectors of positions x 8 output channels (16 zmm accumulators, each
-// input vector feeding 8 FMAs with broadcast weights) with the channel
-// reduction inside, then the plane copied out along the fused (x, y) with
-// the epilogue.
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Blocked like a matrix
+// product (out = W x): the plane is cut into chunks of positions whose
+// input panel (C x chunk floats) stays in L2, and each parallel (chunk,
+// channel group, n) task runs every 8-channel block over its chunk, so the
+// input is read from memory once (one task per channel block re-read the
+// whole input per block: MobileNetV2's 144->24 projection at 56x56 ran at
+// 65 GFLOP/s). Inside a block: register tiles of 2 vectors of positions x
+// 8 output channels (16 zmm accumulators, each input vector feeding 8 FMAs
+// with broadcast weights) with the channel reduction inside, then the
+// block copied out with the epilogue.
 void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
                            const Target &target) {
   int vec = target.natural_vector_size<float>();
   const auto &os = s.outputs[0].shape;
   int channels = static_cast<int>(os[1]);
   int plane = static_cast<int>(os[2] * os[3]);
-  int pw = vectorWidthFor(plane, vec);
-  // Tiles of 2 vectors x 8 channels, or 4 x 4 where 8-channel blocks would
-  // leave fewer than 4 tasks (MobileNetV2's 24-channel projections: 3 tasks
-  // on 2 threads), so that the threads stay balanced.
   int batch = static_cast<int>(os[0]);
-  bool fewBlocks = (channels + 7) / 8 * batch < 4 && channels >= 4;
-  int ob = std::min(channels, fewBlocks ? 4 : 8);
-  int vectors = fewBlocks ? 4 : 2;
-  Var oo("oo"), oi("oi"), task("task"), xy("xy");
+  int inputs = static_cast<int>(s.inputs[1].shape[1]);
+  int pw = vectorWidthFor(plane, vec);
+  constexpr int kTileVectors = 2;
+  int tile = std::max(pw, 1) * kTileVectors;
+  // Chunks: as few as keep the panel within kPanelBytes (half of L2; 128
+  // KB split 7x7 and 14x14 planes needlessly: 1.3-2x slower there), of
+  // equal size rounded up to whole tiles (the last one shifts inwards).
+  constexpr int64_t kPanelBytes = 1024 * 1024;
+  int64_t maxChunk = std::max<int64_t>(
+      tile, kPanelBytes / (4 * static_cast<int64_t>(inputs)) / tile * tile);
+  int chunks = static_cast<int>((plane + maxChunk - 1) / maxChunk);
+  int chunk = (plane + chunks - 1) / chunks;
+  chunk = std::min(plane, (chunk + tile - 1) / tile * tile);
+  chunks = (plane + chunk - 1) / chunk;
+  // Channel groups where chunks x batch alone would leave fewer than 8
+  // tasks on 2 threads (7x7 and 14x14 planes at batch 1), which balance
+  // better than 4 when one thread is late.
+  int ob = std::min(channels, 8);
+  int blocks = (channels + ob - 1) / ob;
+  int groups = std::min(blocks, (8 + chunks * batch - 1) / (chunks * batch));
+  int perGroup = (blocks + groups - 1) / groups;
+  Var oo("oo"), oi("oi"), og("og"), xo("xo"), xi("xi"), task("task"),
+      xy("xy");
   f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
       .fuse(f.x, f.y, xy)
-      .reorder(xy, oi, oo, f.n)
-      .fuse(oo, f.n, task);
+      .split(xy, xo, xi, chunk, TailStrategy::ShiftInwards)
+      .split(oo, og, oo, perGroup, TailStrategy::ShiftInwards)
+      .reorder(xi, oi, oo, xo, og, f.n)
+      .fuse(xo, og, task)
+      .fuse(task, f.n, task);
   if (s.outputs[0].numElements() >= kParallelGrain / 4) {
     f.out.parallel(task);
   }
   if (pw > 1) {
-    f.out.vectorize(xy, pw, TailStrategy::ShiftInwards);
+    f.out.vectorize(xi, pw, TailStrategy::ShiftInwards);
   }
-  f.accOut.compute_at(f.out, task);
-  schedulePositionTiles(f.accOut, f.acc, {f.r.x}, plane, vectors, false,
+  f.accOut.compute_at(f.out, oo);
+  schedulePositionTiles(f.accOut, f.acc, {f.r.x}, chunk, kTileVectors, false,
                         target);
 }
 
@@ -549,9 +590,10 @@ enum class ConvForm { Rows, Planes, Pointwise };
 // Measured on this machine (2 threads, AVX-512), batch 1 and 8, per-layer
 // times in docs/codegen.md: planes win on the spatial (KH*KW > 1)
 // convolutions at stride 1 (ResNet's 3x3 layers: 1.2x at 56x56, 1.3x at
-// 14x14, 2.7x at 7x7) and on small strided planes; rows win on 1x1 and
-// depthwise convolutions and on wide strided ones, whose reductions are
-// short and whose rows already fill vectors.
+// 14x14, 2.7x at 7x7) and on small strided planes, depthwise ones too
+// (MobileNetV2's 384 channels on 14x14: 0.055 -> 0.028 ms at batch 1, 0.32
+// -> 0.23 at batch 8); rows win on 1x1 convolutions, on depthwise ones of
+// 28x28 and up and on wide strided ones, whose rows already fill vectors.
 ConvForm chooseConvForm(const KernelSpec &s) {
   const auto &wt = s.inputs[1].shape;
   std::vector<int64_t> strides = attrInts(s, "strides", 2);
@@ -562,6 +604,9 @@ ConvForm chooseConvForm(const KernelSpec &s) {
     return ConvForm::Pointwise;
   }
   bool smallPlane = s.outputs[0].shape[3] < 20;
+  if (isDepthwise(s) && spatial && smallPlane) {
+    return ConvForm::Planes;
+  }
   return attrInt(s, "groups") == 1 && spatial && (unitStride || smallPlane)
              ? ConvForm::Planes
              : ConvForm::Rows;

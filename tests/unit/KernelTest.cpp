@@ -774,6 +774,12 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addConv(t, "depthwise_n2_c20_31x31_stride2", {2, 20, 31, 31}, 20, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 20), false);
+  // Depthwise on small planes in the planes form, each task building its
+  // own phase planes: 7x7 and a strided 13x13 (7x7 output), 20 channels.
+  addConv(t, "depthwise_planes_n2_c20_7x7_same", {2, 20, 7, 7}, 20, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
+  addConv(t, "depthwise_planes_n1_c20_13x13_stride2", {1, 20, 13, 13}, 20,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 20), false);
   // Planes in the channel form (output channels in 16-lane vectors, planes
   // of 28x28 and up): 4 vectors per task over 4 images, and 3 per task (6
   // vectors: 2 tasks per image) on a wider plane. Then a batch of small
@@ -796,10 +802,17 @@ CaseTable buildCases() {
           convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 4), false);
   addConv(t, "pointwise_n2_c32_28x28_o48", {2, 32, 28, 28}, 48, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
-  // Few output channels: tiles of 4 vectors x 4 channels, the last block
-  // shifted (6 channels: 0-3 and 2-5).
+  // Fewer output channels than a block of 8.
   addConv(t, "pointwise_n1_c40_12x12_o6", {1, 40, 12, 12}, 6, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
+  // A plane cut into chunks (600 input channels: a 1 MB panel holds 416
+  // positions, so 900 positions make 3 chunks of 320, the last shifted),
+  // with a shifted last block of channels; and a 7x7 plane whose 13
+  // channel blocks are split into groups (the last group shifted).
+  addConv(t, "pointwise_chunks_n1_c600_30x30_o20", {1, 600, 30, 30}, 20,
+          {1, 1}, convParams({1, 1}, {0, 0, 0, 0}), true);
+  addConv(t, "pointwise_groups_n1_c24_7x7_o100", {1, 24, 7, 7}, 100, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), false);
   // Winograd F(2x2, 3x3): a 7-tile row with 5 tile rows (chunks and a
   // shifted last tile block), asymmetric pads, output channels that are not
   // a multiple of 16 over 9 tiles per image (scalar tiles), and a ResNet
