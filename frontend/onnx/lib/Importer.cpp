@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "OnnxSupport.h"
+#include "OpVersions.h"
 
 #include "kiln/ir/KilnDialect.h"
 
@@ -46,7 +47,8 @@ using onnx_detail::fromProto;
 using TP = onnx::TensorProto;
 
 constexpr llvm::StringLiteral kNameAttr = "kiln.name";
-constexpr int64_t kMinOpset = 7, kMaxOpset = 17;
+using onnx_detail::kMaxOpset;
+using onnx_detail::kMinOpset;
 
 int64_t product(const std::vector<int64_t> &shape, size_t from = 0,
                 size_t to = SIZE_MAX) {
@@ -142,6 +144,7 @@ private:
   struct Node {
     const onnx::NodeProto &proto;
     std::set<std::string> read;
+    int64_t version = 0; // the op's ONNX version at the model's opset
   };
 
   //===-- errors, attributes, inputs ----------------------------------------===//
@@ -153,7 +156,10 @@ private:
     const onnx::NodeProto &n = node_->proto;
     std::string name = n.name().empty() ? (n.output_size() ? n.output(0) : "")
                                         : n.name();
-    throw Error("ONNX " + n.op_type() + " node '" + name + "': " + problem);
+    std::string version =
+        node_->version ? "-" + std::to_string(node_->version) : "";
+    throw Error("ONNX " + n.op_type() + version + " node '" + name +
+                "': " + problem);
   }
 
   const onnx::AttributeProto *attr(const std::string &name) {
@@ -486,6 +492,8 @@ private:
   void padOp();
   void powOp();
   void binaryOp(const std::string &kind);
+  void legacyBroadcast();
+  int castTarget();
   void layerNormOp();
   void sceLossOp();
   void preluOp();
@@ -681,7 +689,7 @@ bool Importer::foldOnHost() {
   }
   if (op == "Cast") {
     OnnxTensor t = *host(0);
-    t.elementType = static_cast<int>(attrInt("to", TP::FLOAT));
+    t.elementType = castTarget();
     if (t.elementType == TP::STRING || !TP::DataType_IsValid(t.elementType)) {
       unsupportedValue("to", elementTypeName(t.elementType));
     }
@@ -838,6 +846,12 @@ void Importer::poolOp(bool max) {
   } else {
     attrs.push_back(
         boolean("count_include_pad", attrInt("count_include_pad", 0) != 0));
+    // AveragePool-19 has dilations; kiln's avg_pool2d has none.
+    if (auto d = attrInts("dilations")) {
+      if (std::any_of(d->begin(), d->end(), [](int64_t v) { return v != 1; })) {
+        unsupportedValue("dilations", shapeText(*d));
+      }
+    }
   }
   setOutput(0, emit(max ? "kiln.max_pool2d" : "kiln.avg_pool2d", {data(0)},
                     attrs));
@@ -863,6 +877,10 @@ void Importer::batchNormOp() {
   double momentum = attrFloat("momentum", 0.9);
   if (attrInt("spatial", 1) != 1) {
     unsupportedValue("spatial", "0");
+  }
+  if (opset_ < 7 && attrInt("is_test", 0) == 0 &&
+      node_->proto.output_size() > 1) {
+    unsupportedValue("is_test", "0 (training mode)");
   }
   if (attrInt("training_mode", 0) != 0) {
     unsupportedValue("training_mode", "1 (export the model in eval mode; "
@@ -1033,6 +1051,9 @@ void Importer::clipOp() {
 
 void Importer::dropoutOp() {
   double rate = 0.5;
+  if (opset_ < 7) {
+    attrInt("is_test", 0); // inference either way: kiln run never drops
+  }
   if (opset_ < 12) {
     rate = attrFloat("ratio", 0.5);
   } else {
@@ -1064,7 +1085,10 @@ void Importer::reshapeLikeOp() {
   int64_t rank = x.size();
   std::vector<int64_t> viewShape; // for kiln.reshape (0 and -1 allowed)
   if (op == "Reshape") {
-    std::vector<int64_t> shape = hostInts(1, "shape");
+    // Reshape-1 took the shape as an attribute.
+    std::vector<int64_t> shape =
+        opset_ < 5 ? attrInts("shape").value_or(std::vector<int64_t>{})
+                   : hostInts(1, "shape");
     bool allowZero = attrInt("allowzero", 0) != 0;
     int64_t known = 1, inferred = -1;
     for (size_t i = 0; i < shape.size(); ++i) {
@@ -1248,12 +1272,27 @@ void Importer::splitOp() {
   int64_t rank = x.size();
   int64_t axis = normAxis(attrInt("axis", 0), rank);
   std::vector<int64_t> sizes;
-  if (opset_ >= 13 && hasInput(1)) {
+  // Split-1 took the sizes as an attribute or a second input, 2-11 as the
+  // attribute, 13 on as the input.
+  if ((opset_ >= 13 || opset_ < 2) && hasInput(1)) {
     sizes = hostInts(1, "split");
   } else if (auto s = attrInts("split")) {
     sizes = *s;
   }
   int64_t outputs = node_->proto.output_size();
+  if (opset_ >= 18 && sizes.empty()) {
+    // Split-18: num_outputs parts of ceil(dim / num_outputs), the last
+    // one smaller.
+    int64_t parts = attrInt("num_outputs", 0);
+    if (parts != outputs || parts < 1) {
+      fail("num_outputs must equal the number of outputs (" +
+           std::to_string(outputs) + ") when no split sizes are given");
+    }
+    int64_t chunk = (x[axis] + parts - 1) / parts;
+    for (int64_t i = 0, left = x[axis]; i < parts; ++i, left -= chunk) {
+      sizes.push_back(std::max<int64_t>(0, std::min(chunk, left)));
+    }
+  }
   if (sizes.empty()) {
     if (x[axis] % outputs) {
       fail("dim " + std::to_string(x[axis]) + " does not split into " +
@@ -1326,7 +1365,8 @@ void Importer::gatherOp() {
 
 std::vector<int64_t> Importer::reduceAxes(int64_t rank) {
   std::vector<int64_t> axes;
-  bool fromInput = node_->proto.op_type() == "ReduceSum" ? opset_ >= 13 : false;
+  // Axes moved from the attribute to an input: ReduceSum-13, the others 18.
+  bool fromInput = opset_ >= (node_->proto.op_type() == "ReduceSum" ? 13 : 18);
   if (fromInput) {
     if (hasInput(1)) {
       axes = hostInts(1, "axes");
@@ -1380,7 +1420,9 @@ void Importer::padOp() {
   std::vector<int64_t> pads;
   double value = 0;
   if (opset_ < 11) {
-    pads = attrInts("pads").value_or(std::vector<int64_t>{});
+    // Pad-1 named the attribute `paddings`.
+    pads = attrInts(opset_ < 2 ? "paddings" : "pads")
+               .value_or(std::vector<int64_t>{});
     value = attrFloat("value", 0);
   } else {
     pads = hostInts(1, "pads");
@@ -1389,7 +1431,23 @@ void Importer::padOp() {
       value = v.values.empty() ? 0 : v.values[0];
     }
     if (hasInput(3)) {
-      fail("the 'axes' input (opset 18) is not supported");
+      // Pad-18: pads = [begins, ends] of the listed axes only.
+      std::vector<int64_t> axes = hostInts(3, "axes");
+      if (pads.size() != 2 * axes.size()) {
+        fail("pads must have 2 entries per axis (" +
+             std::to_string(2 * axes.size()) + ")");
+      }
+      std::vector<int64_t> full(2 * rank, 0);
+      std::set<int64_t> seen;
+      for (size_t i = 0; i < axes.size(); ++i) {
+        int64_t axis = normAxis(axes[i], rank);
+        if (!seen.insert(axis).second) {
+          fail("axis " + std::to_string(axes[i]) + " is listed twice");
+        }
+        full[axis] = pads[i];
+        full[rank + axis] = pads[axes.size() + i];
+      }
+      pads = full;
     }
   }
   if (static_cast<int64_t>(pads.size()) != 2 * rank) {
@@ -1410,6 +1468,7 @@ void Importer::padOp() {
 
 void Importer::powOp() {
   requireFloat(0);
+  legacyBroadcast();
   if (const OnnxTensor *e = host(1); e && e->numElements() == 1) {
     double p = e->values[0];
     Value x = data(0);
@@ -1435,13 +1494,44 @@ void Importer::powOp() {
   setOutput(0, emit("kiln.pow", {data(0), data(1)}));
 }
 
+// Versions 1-6 of the arithmetic ops broadcast only with broadcast = 1, B
+// aligned with A from `axis` on. That is NumPy broadcasting where B lines
+// up with A's last dims (the default axis); other axes mean otherwise.
+void Importer::legacyBroadcast() {
+  if (opset_ >= 7) {
+    return;
+  }
+  int64_t rankA = shapeOf(0).size(), rankB = shapeOf(1).size();
+  bool broadcast = attrInt("broadcast", 0) != 0;
+  if (const auto *a = attr("axis"); a && broadcast) {
+    int64_t axis = a->i() < 0 ? a->i() + rankA : a->i();
+    if (axis != rankA - rankB) {
+      fail("legacy broadcasting from axis " + std::to_string(a->i()) +
+           " (B not aligned with A's last dims) is not supported");
+    }
+  }
+  if (!broadcast && shapeOf(0) != shapeOf(1)) {
+    fail("without broadcast = 1 the inputs must have one shape");
+  }
+}
+
+// Cast's target type: Cast-1 names it ("FLOAT"), later versions number it.
+int Importer::castTarget() {
+  if (opset_ >= 6) {
+    return static_cast<int>(attrInt("to", TP::FLOAT));
+  }
+  std::string name = attrString("to", "FLOAT");
+  TP::DataType type;
+  if (!TP::DataType_Parse(name, &type)) {
+    unsupportedValue("to", name);
+  }
+  return type;
+}
+
 void Importer::binaryOp(const std::string &kind) {
   requireFloat(0);
   requireFloat(1);
-  if (opset_ < 7) {
-    attrInt("broadcast", 0);
-    attrInt("axis", 0);
-  }
+  legacyBroadcast();
   Value a = data(0), b = data(1);
   if (kind == "mul") {
     // x * sigmoid(x) is SiLU (PyTorch exports nn.SiLU this way).
@@ -1582,6 +1672,10 @@ void Importer::importNode(const onnx::NodeProto &proto) {
   const std::string &op = proto.op_type();
   if (!proto.domain().empty() && proto.domain() != "ai.onnx") {
     fail("operators of domain '" + proto.domain() + "' are not supported");
+  }
+  node.version = onnx_detail::opVersion(op, opset_);
+  if (opset_ < 6) {
+    attr("consumed_inputs"); // a legacy memory hint, no semantics
   }
   if (op == "Constant") {
     OnnxTensor t;
@@ -1735,6 +1829,13 @@ void Importer::importNode(const onnx::NodeProto &proto) {
     requireFloat(0);
     setOutput(0, hardSigmoid(data(0), attrFloat("alpha", 0.2),
                              attrFloat("beta", 0.5)));
+  } else if (op == "Gelu") {
+    requireFloat(0);
+    std::string approximate = attrString("approximate", "none");
+    if (approximate != "none" && approximate != "tanh") {
+      unsupportedValue("approximate", approximate);
+    }
+    setOutput(0, emit("kiln.gelu", {data(0)}, {str("approximate", approximate)}));
   } else if (op == "HardSwish") {
     requireFloat(0);
     setOutput(0, emit("kiln.mul", {data(0), hardSigmoid(data(0), 1.0 / 6, 0.5)}));
@@ -1757,7 +1858,7 @@ void Importer::importNode(const onnx::NodeProto &proto) {
   } else if (op == "Identity") {
     setOutput(0, data(0));
   } else if (op == "Cast") {
-    int to = static_cast<int>(attrInt("to", TP::FLOAT));
+    int to = castTarget();
     if (to != TP::FLOAT || elementTypeOf(0) != TP::FLOAT) {
       fail("Cast of data to " + elementTypeName(to) +
            " is not supported (kiln computes in f32)");

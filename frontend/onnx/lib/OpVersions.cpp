@@ -1,0 +1,101 @@
+//===- OpVersions.cpp - ONNX operator versions kiln imports ---------------===//
+#include "OpVersions.h"
+
+#include <map>
+#include <vector>
+
+namespace kiln::frontend::onnx_detail {
+
+namespace {
+
+// Every version (since_version) of each operator the importer handles, up
+// to opset 21: opsets 1-17 from the operator schemas of Debian's onnx 1.12
+// (onnx.defs.get_all_schemas_with_history), 18-21 from ONNX's operator
+// changelog (1.13-1.16). A version that only adds element types kiln does
+// not take (bfloat16, int4) still counts: the importer accepts it with the
+// version before it.
+const std::map<std::string, std::vector<int64_t>> &versions() {
+  static const std::map<std::string, std::vector<int64_t>> table = {
+      {"Abs", {1, 6, 13}},
+      {"Add", {1, 6, 7, 13, 14}},
+      {"AveragePool", {1, 7, 10, 11, 19}},
+      {"BatchNormalization", {1, 6, 7, 9, 14, 15}},
+      {"Cast", {1, 6, 9, 13, 19, 21}},
+      {"Clip", {1, 6, 11, 12, 13}},
+      {"Concat", {1, 4, 11, 13}},
+      {"Constant", {1, 9, 11, 12, 13, 19, 21}},
+      {"ConstantOfShape", {9, 20, 21}},
+      {"Conv", {1, 11}},
+      {"Cos", {7}},
+      {"Div", {1, 6, 7, 13, 14}},
+      {"Dropout", {1, 6, 7, 10, 12, 13}},
+      {"Elu", {1, 6}},
+      {"Erf", {9, 13}},
+      {"Exp", {1, 6, 13}},
+      {"Expand", {8, 13}},
+      {"Flatten", {1, 9, 11, 13, 21}},
+      {"Gather", {1, 11, 13}},
+      {"Gelu", {20}},
+      {"Gemm", {1, 6, 7, 9, 11, 13}},
+      {"GlobalAveragePool", {1}},
+      {"GlobalMaxPool", {1}},
+      {"HardSigmoid", {1, 6}},
+      {"HardSwish", {14}},
+      {"Identity", {1, 13, 14, 16, 19, 21}},
+      {"LRN", {1, 13}},
+      {"LayerNormalization", {17}},
+      {"LeakyRelu", {1, 6, 16}},
+      {"Log", {1, 6, 13}},
+      {"LogSoftmax", {1, 11, 13}},
+      {"MatMul", {1, 9, 13}},
+      {"MaxPool", {1, 8, 10, 11, 12}},
+      {"Mean", {1, 6, 8, 13}},
+      {"Mul", {1, 6, 7, 13, 14}},
+      {"Neg", {1, 6, 13}},
+      {"PRelu", {1, 6, 7, 9, 16}},
+      {"Pad", {1, 2, 11, 13, 18, 19, 21}},
+      {"Pow", {1, 7, 12, 13, 15}},
+      {"Reciprocal", {1, 6, 13}},
+      {"ReduceMean", {1, 11, 13, 18}},
+      {"ReduceSum", {1, 11, 13}},
+      {"ReduceSumSquare", {1, 11, 13, 18}},
+      {"Relu", {1, 6, 13, 14}},
+      {"Reshape", {1, 5, 13, 14, 19, 21}},
+      {"Selu", {1, 6}},
+      {"Shape", {1, 13, 15, 19, 21}},
+      {"Sigmoid", {1, 6, 13}},
+      {"Sin", {7}},
+      {"Size", {1, 13, 19, 21}},
+      {"Slice", {1, 10, 11, 13}},
+      {"Softmax", {1, 11, 13}},
+      {"SoftmaxCrossEntropyLoss", {12, 13}},
+      {"Softplus", {1}},
+      {"Split", {1, 2, 11, 13, 18}},
+      {"Sqrt", {1, 6, 13}},
+      {"Squeeze", {1, 11, 13, 21}},
+      {"Sub", {1, 6, 7, 13, 14}},
+      {"Sum", {1, 6, 8, 13}},
+      {"Tanh", {1, 6, 13}},
+      {"Transpose", {1, 13, 21}},
+      {"Unsqueeze", {1, 11, 13, 21}},
+  };
+  return table;
+}
+
+} // namespace
+
+int64_t opVersion(const std::string &op, int64_t opset) {
+  auto it = versions().find(op);
+  if (it == versions().end()) {
+    return 0;
+  }
+  int64_t version = 0;
+  for (int64_t v : it->second) {
+    if (v <= opset) {
+      version = v;
+    }
+  }
+  return version;
+}
+
+} // namespace kiln::frontend::onnx_detail
