@@ -56,12 +56,12 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   }
 
   // Shapes that suit F(2x2, 3x3): a 3x3 kernel with 16 or more channels on
-  // either side, at least min-tiles 2x2 tiles over the batch and 32 per
-  // image, and partial tiles adding at most a third to the work (14x14
-  // with 4x4 tiles: 256 / 196). The kernel's tasks hold the tiles of one
-  // image: with fewer (7x7: 16) its register tiles are half empty and every
-  // task streams all the transformed weights (512 -> 512 on 7x7 at batch 8:
-  // 9.0 ms against 7.5 direct; docs/codegen.md).
+  // either side, at least min-tiles 2x2 tiles over the batch, and partial
+  // tiles adding at most a third to the work (14x14 with 4x4 tiles: 256 /
+  // 196). Planes of fewer than 32 tiles (7x7: 16) need 64 or more over the
+  // batch: the kernel's batch form runs them as products over the whole
+  // batch (512 -> 512 on 7x7 at batch 8: 5.5 ms against 7.3 direct; a task
+  // per image was 9.0; docs/codegen.md).
   bool suits(RankedTensorType weight, RankedTensorType result) const {
     if (!weight.hasStaticShape() || !result.hasStaticShape() ||
         weight.getRank() != 4 || result.getRank() != 4) {
@@ -71,7 +71,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     int64_t imageTiles = ((height + 1) / 2) * ((width + 1) / 2);
     return weight.getDimSize(2) == 3 && weight.getDimSize(3) == 3 &&
            weight.getDimSize(0) >= 16 && weight.getDimSize(1) >= 16 &&
-           tileWaste(result, 2) <= kMaxWaste && imageTiles >= 32 &&
+           tileWaste(result, 2) <= kMaxWaste &&
+           (imageTiles >= 32 || result.getDimSize(0) * imageTiles >= 64) &&
            result.getDimSize(0) * imageTiles >= minTiles;
   }
 

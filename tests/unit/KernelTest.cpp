@@ -832,6 +832,17 @@ CaseTable buildCases() {
               {0, 2, 1, 1}, false, 4);
   addWinograd(t, "tile4_n1_c20_12x8_o24_same", {1, 20, 12, 8}, 24,
               {1, 1, 1, 1}, true, 4);
+  // The batch form (planes of fewer than 32 tiles, 64 or more over the
+  // batch): 7x7 at batch 8 in chunks of 32 tiles (8 tile rows spanning
+  // two images), 20 output channels (a shifted block, 2 groups); at batch 5
+  // in chunks of 16 (the batch's 20 tile rows do not divide by 8); F(4x4)
+  // on 7x7 at batch 16 (2x2 partial tiles per image, chunks of 16 rows).
+  addWinograd(t, "batch_n8_c16_7x7_o20_same", {8, 16, 7, 7}, 20,
+              {1, 1, 1, 1}, true);
+  addWinograd(t, "batch_n5_c24_7x7_o16_same", {5, 24, 7, 7}, 16,
+              {1, 1, 1, 1}, false);
+  addWinograd(t, "batch_tile4_n16_c16_7x7_o16_same", {16, 16, 7, 7}, 16,
+              {1, 1, 1, 1}, true, 4);
   // Partial tiles (planes that are not a multiple of the tile): 9x7 with
   // 2x2 tiles, 14x14 and 12x11 with 4x4 tiles.
   addWinograd(t, "partial_n2_c16_9x7_o24_same", {2, 16, 9, 7}, 24,

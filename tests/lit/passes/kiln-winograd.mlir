@@ -46,12 +46,13 @@ func.func @auto_pad(%x: tensor<1x16x32x32xf32>, %z: tensor<1x16x34x34xf32>) -> (
 
 // -----
 
-// Left alone: a strided, a grouped, a dilated and a 5x5 conv, a 7x7 plane
-// (16 2x2 tiles per image), too few channels, too few tiles.
+// Left alone: a strided, a grouped, a dilated and a 5x5 conv, 7x7 planes
+// at batch 4 (16 2x2 tiles per image, 64 in all), too few channels, too
+// few tiles.
 // CHECK-LABEL: func.func @not_these
 // CHECK-NOT: winograd
 // CHECK: return
-func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<16x16x7x7xf32>, %z: tensor<4x8x16x16xf32>, %s: tensor<1x16x8x8xf32>) -> (tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<16x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>) {
+func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x7x7xf32>, %z: tensor<4x8x16x16xf32>, %s: tensor<1x16x8x8xf32>) -> (tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
   %wg = kiln.param "wg" : tensor<16x8x3x3xf32>
   %w5 = kiln.param "w5" : tensor<16x16x5x5xf32>
@@ -60,10 +61,10 @@ func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<16x16x7x7xf32>, %z: 
   %b = kiln.conv2d %x, %wg {pads = array<i64: 1, 1, 1, 1>, groups = 2 : i64} : (tensor<4x16x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
   %c = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
   %d = kiln.conv2d %x, %w5 {pads = array<i64: 2, 2, 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x5x5xf32>) -> tensor<4x16x16x16xf32>
-  %e = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<16x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<16x16x7x7xf32>
+  %e = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x7x7xf32>
   %f = kiln.conv2d %z, %w8 {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x8x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
   %g = kiln.conv2d %s, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x8x8xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x8x8xf32>
-  return %a, %b, %c, %d, %e, %f, %g : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<16x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>
+  return %a, %b, %c, %d, %e, %f, %g : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>
 }
 
 // -----
@@ -102,4 +103,17 @@ func.func @partial(%x: tensor<4x16x14x14xf32>, %y: tensor<4x16x15x15xf32>, %z: t
   %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x15x15xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x15x15xf32>
   %c = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x10x14xf32>, tensor<16x16x3x3xf32>) -> tensor<8x16x10x14xf32>
   return %a, %b, %c : tensor<4x16x14x14xf32>, tensor<4x16x15x15xf32>, tensor<8x16x10x14xf32>
+}
+
+// -----
+
+// 7x7 planes over a batch of 8: 16 tiles per image, 128 in all (the
+// kernel's batch form).
+// CHECK-LABEL: func.func @small_planes
+// CHECK: kiln.winograd_filter
+// CHECK: kiln.conv2d_winograd
+func.func @small_planes(%x: tensor<8x16x7x7xf32>) -> tensor<8x16x7x7xf32> {
+  %w = kiln.param "w" : tensor<16x16x3x3xf32>
+  %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<8x16x7x7xf32>
+  return %y : tensor<8x16x7x7xf32>
 }

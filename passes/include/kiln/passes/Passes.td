@@ -159,7 +159,8 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     and 16 or more input and output channels becomes
     `conv2d_winograd(x, winograd_filter(w), b)` (docs/codegen.md) when its
     batch has at least `min-tiles` 2x2 output tiles (counting partial ones)
-    and 32 per image (7x7 planes stay direct), and the partial tiles of a
+    and 32 per image or 64 over the batch (7x7 planes at batch 4 or more:
+    the kernel's batch form), and the partial tiles of a
     plane that is not a multiple of the tile add at most a third to the
     work (14x14 qualifies for 4x4 tiles, 10x10 does not): F(2x2, 3x3)
     (2.25x fewer multiplies; results within about 1e-6 relative of the
