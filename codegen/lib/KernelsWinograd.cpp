@@ -128,33 +128,34 @@ void validateWinogradFilter(const KernelSpec &s) {
   }
   int alpha = tileAttr(s) + 2;
   bool inputGradient = attrBool(s, "input_gradient");
-  expectShape(s, s.outputs[0], "filter",
-              {alpha * alpha, inputGradient ? wt[0] : wt[1],
-               inputGradient ? wt[1] : wt[0]});
+  int64_t in = inputGradient ? wt[0] : wt[1], out = inputGradient ? wt[1] : wt[0];
+  if (out % 8) {
+    fail(s, "the output channels must be a multiple of 8 (blocks of 8)");
+  }
+  expectShape(s, s.outputs[0], "filter", {alpha * alpha, out / 8, in, 8});
 }
 
-// U(o, c, xi) = (G g G^T)[xi / alpha][xi % alpha] for g = weight[o, c]
-// (input gradient: g = rot180(weight[c, o]), o indexing the weight's input
-// channels): vectorized over o (gathers of the weight), the points unrolled
-// so that they share the loaded taps. Load time over parameters.
+// U(o % 8, c, o / 8, xi) = (G g G^T)[xi / alpha][xi % alpha] for g =
+// weight[o, c] (input gradient: g = rot180(weight[c, o]), o indexing the
+// weight's input channels): 8 output channels in a vector (gathers of the
+// weight), the points unrolled so that they share the loaded taps. Load
+// time over parameters; once per step in training.
 Kernel buildWinogradFilter(const KernelSpec &s, const Target &target) {
+  (void)target;
   std::vector<ImageParam> in = layerInputs(s, {"weight"});
   ImageParam weight = in[0];
   bool inputGradient = attrBool(s, "input_gradient");
-  Var o("o"), c("c"), xi("xi");
+  Var oi("oi"), c("c"), ob("ob"), xi("xi");
+  Expr o = ob * 8 + oi;
   std::vector<Expr> points =
       transform2d(matrices(tileAttr(s)).g, [&](int kx, int ky) {
         return inputGradient ? Expr(weight(2 - kx, 2 - ky, o, c))
                              : Expr(weight(kx, ky, c, o));
       });
   Func u("filter");
-  u(o, c, xi) = pointSelect(points, xi);
+  u(oi, c, ob, xi) = pointSelect(points, xi);
   constrainOutput(u, s.outputs[0]);
-  u.reorder(xi, o, c).unroll(xi).parallel(c);
-  int vec = target.natural_vector_size<float>();
-  if (s.outputs[0].shape[2] >= vec) {
-    u.vectorize(o, vec, TailStrategy::GuardWithIf);
-  }
+  u.reorder(xi, oi, c, ob).unroll(xi).vectorize(oi).parallel(ob);
   return {{weight}, u};
 }
 
@@ -177,17 +178,17 @@ void validateConv2dWinograd(const KernelSpec &s) {
   expectCounts(s, 2, 3, 1);
   expectF32Except(s);
   expectRank(s, s.inputs[0], "x", 4);
-  expectRank(s, s.inputs[1], "filter", 3);
+  expectRank(s, s.inputs[1], "filter", 4);
   int m = tileAttr(s);
   const auto &x = s.inputs[0].shape, &u = s.inputs[1].shape;
-  if (u[0] != (m + 2) * (m + 2) || u[1] != x[1]) {
-    fail(s, "filter must be [(tile+2)^2,C,O] (kiln.winograd_filter of the "
-            "weight, same tile)");
+  if (u[0] != (m + 2) * (m + 2) || u[2] != x[1] || u[3] != 8) {
+    fail(s, "filter must be [(tile+2)^2,O/8,C,8] (kiln.winograd_filter of "
+            "the weight, same tile)");
   }
   if (s.inputs.size() == 3) {
-    expectShape(s, s.inputs[2], "bias", {u[2]});
+    expectShape(s, s.inputs[2], "bias", {u[1] * 8});
   }
-  expectWindowOutput(s, winogradWindow(s), x[0], u[2]);
+  expectWindowOutput(s, winogradWindow(s), x[0], u[1] * 8);
 }
 
 // Tiles are numbered within chunks of R tile rows (t = tx + TX * tyLocal),
@@ -202,7 +203,6 @@ struct WinogradFuncs {
       chunk{"chunk"}, tx{"tx"}, ty{"ty"}, nb{"nb"};
   RDom r; // input channel
   Func padded, v{"wino_v"}, acc{"wino_acc"}, m{"wino_m"}, out{"out"};
-  Func packed{"wino_u"}; // U in blocks of 8 output channels
   int tile = 2, points = 16;    // m, (m + 2)^2
   int tilesX = 0, tileRows = 0; // TX, R
   int groups = 1;               // output channel groups per chunk
@@ -298,22 +298,8 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
 
   f.r = RDom(0, channels, "r");
   f.acc(f.t, f.o, f.xi, f.chunk, f.nb) = 0.0f;
-  // The products read U through a copy packed per call in blocks of 8
-  // output channels, U(8 * b + i, c, xi) at packed(i, c, b, xi), so that
-  // each block's reduction reads one contiguous run: read in place, every
-  // channel step touched a new line 4 * O bytes further (2 KB at 512
-  // channels), which the prefetchers did not follow once U (16.8 MB at
-  // 512 channels, 4.2 MB at 256) came from memory. Three 512 -> 512
-  // layers on 7x7 at batch 8 in a row: 24.2 -> 19.0 ms; ResNet-18 at
-  // batch 8: 1.05x (256 -> 256 on 14x14: 13.5 -> 10.8 ms for 2 calls);
-  // batch 1 unchanged. Output channels not a multiple of 8 read U in place.
-  bool pack = os[1] % 8 == 0;
-  if (pack) {
-    Var pi("pi"), pc("pc"), pb("pb"), px("px");
-    f.packed(pi, pc, pb, px) = filter(pb * 8 + pi, pc, px);
-  }
   f.acc(f.t, f.o, f.xi, f.chunk, f.nb) +=
-      (pack ? f.packed(f.o % 8, f.r, f.o / 8, f.xi) : filter(f.o, f.r, f.xi)) *
+      filter(f.o % 8, f.r, f.o / 8, f.xi) *
       f.v(f.t % f.tilesX, f.t / f.tilesX, f.r, f.xi, f.chunk, f.nb);
   f.m(f.t, f.o, f.xi, f.chunk, f.nb) = f.acc(f.t, f.o, f.xi, f.chunk, f.nb);
 
@@ -390,15 +376,6 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
     f.padded.vectorize(pv[0], vec, TailStrategy::GuardWithIf);
   }
   f.v.compute_at(f.out, task).reorder(f.xi, f.tx, f.ty, f.c).unroll(f.xi);
-  if (f.packed.defined()) {
-    // Once per call (every task reads all of its group's U): parallel
-    // over the points, copied along U's rows.
-    std::vector<Var> pv = f.packed.args();
-    f.packed.compute_root()
-        .reorder(pv[0], pv[2], pv[1], pv[3])
-        .vectorize(pv[0], 8)
-        .parallel(pv[3]);
-  }
   if (xw > 1) {
     f.v.vectorize(f.tx, xw, TailStrategy::ShiftInwards);
   }
@@ -408,7 +385,7 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
   Var to("to"), tv("tv"), tl("tl"), mo("mo"), mi("mi");
   f.m.compute_at(f.out, task)
       .split(f.t, to, tl, tileVectors * tw, TailStrategy::ShiftInwards)
-      .split(f.o, mo, mi, ob, TailStrategy::ShiftInwards)
+      .split(f.o, mo, mi, ob, TailStrategy::RoundUp)
       .reorder(tl, mi, mo, to, f.xi);
   f.acc.compute_at(f.m, mo);
   for (Stage stage : {Stage(f.acc), f.acc.update()}) {
@@ -427,9 +404,10 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
 // of output channels) task the product M = V U over all tiles, so that
 // each transformed weight is read once per call, in register tiles of one
 // chunk (2 vectors of tiles) x 8 channels with the channel reduction
-// inside, reading the chunk's V and the block's packed U as contiguous
-// runs (32 x C and 8 x C floats: 64 and 16 KB at 512 channels); then the
-// output transform per (channel block, image) through the epilogue.
+// inside, reading the chunk's V and the block's U (the filter holds U in
+// blocks of 8 output channels) as contiguous runs (32 x C and 8 x C
+// floats: 64 and 16 KB at 512 channels); then the output transform per
+// (channel block, image) through the epilogue.
 void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
                            const Target &target) {
   int vec = target.natural_vector_size<float>();
@@ -470,19 +448,12 @@ void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
   int perGroup = (blocks + groups - 1) / groups;
   Var tv("tv"), tl("tl"), mo("mo"), mi("mi"), mg("mg");
   f.m.compute_root()
-      .split(f.o, mo, mi, ob, TailStrategy::ShiftInwards)
+      .split(f.o, mo, mi, ob, TailStrategy::RoundUp)
       .split(mo, mg, mo, perGroup, TailStrategy::ShiftInwards)
       .reorder(f.t, mi, f.chunk, mo, mg, f.xi)
       .fuse(mg, f.xi, task)
       .parallel(task);
   f.acc.compute_at(f.m, f.chunk);
-  if (f.packed.defined()) {
-    // Per task: its point and its group's blocks, copied along U's rows.
-    std::vector<Var> pv = f.packed.args();
-    f.packed.compute_at(f.m, task)
-        .reorder(pv[0], pv[2], pv[1])
-        .vectorize(pv[0], 8);
-  }
   for (Stage stage : {Stage(f.acc), f.acc.update()}) {
     stage.split(f.t, tv, tl, tw).unroll(tv).unroll(f.o);
   }

@@ -324,8 +324,13 @@ WinogradFilterOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (getInputGradient()) {
     std::swap(in, out);
   }
-  types.push_back(RankedTensorType::get({(tile + 2) * (tile + 2), in, out},
-                                        weight.getElementType()));
+  if (out % 8 != 0) {
+    return emitOpError() << "packs the transformed kernels in blocks of 8 "
+                            "output channels: "
+                         << out << " is not a multiple of 8";
+  }
+  types.push_back(RankedTensorType::get(
+      {(tile + 2) * (tile + 2), out / 8, in, 8}, weight.getElementType()));
   return success();
 }
 
@@ -338,14 +343,15 @@ Conv2DWinogradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     return failure();
   }
   int64_t points = (tile + 2) * (tile + 2);
-  if (input.getRank() != 4 || filter.getRank() != 3 ||
+  if (input.getRank() != 4 || filter.getRank() != 4 ||
       filter.getDimSize(0) != points ||
-      filter.getDimSize(1) != input.getDimSize(1)) {
+      filter.getDimSize(2) != input.getDimSize(1) ||
+      filter.getDimSize(3) != 8) {
     return emitOpError() << "expects input [N,C,H,W] and a Winograd filter ["
-                         << points << ",C,O] (kiln.winograd_filter, tile "
+                         << points << ",O/8,C,8] (kiln.winograd_filter, tile "
                          << tile << "), got " << input << " and " << filter;
   }
-  int64_t outChannels = filter.getDimSize(2);
+  int64_t outChannels = filter.getDimSize(1) * 8;
   if (getBias()) {
     auto bias = llvm::cast<RankedTensorType>(getBias().getType());
     if (bias.getRank() != 1 || bias.getDimSize(0) != outChannels) {

@@ -56,7 +56,9 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   }
 
   // Shapes that suit F(2x2, 3x3): a 3x3 kernel with 16 or more channels on
-  // either side, at least min-tiles 2x2 tiles over the batch, and partial
+  // either side, multiples of 8 (the filter holds its transformed kernels
+  // in blocks of 8 channels, in both directions for training), at least
+  // min-tiles 2x2 tiles over the batch, and partial
   // tiles adding at most a third to the work (14x14 with 4x4 tiles: 256 /
   // 196). Planes of fewer than 32 tiles (7x7: 16) need 64 or more over the
   // batch: the kernel's batch form runs them as products over the whole
@@ -71,6 +73,7 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     int64_t imageTiles = ((height + 1) / 2) * ((width + 1) / 2);
     return weight.getDimSize(2) == 3 && weight.getDimSize(3) == 3 &&
            weight.getDimSize(0) >= 16 && weight.getDimSize(1) >= 16 &&
+           weight.getDimSize(0) % 8 == 0 && weight.getDimSize(1) % 8 == 0 &&
            tileWaste(result, 2) <= kMaxWaste &&
            (imageTiles >= 32 || result.getDimSize(0) * imageTiles >= 64) &&
            result.getDimSize(0) * imageTiles >= minTiles;
@@ -132,7 +135,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
       int64_t points = (tileSize + 2) * (tileSize + 2);
       filter = builder.create<WinogradFilterOp>(
           weight.getLoc(),
-          RankedTensorType::get({points, in, out}, type.getElementType()),
+          RankedTensorType::get({points, out / 8, in, 8},
+                                type.getElementType()),
           weight, builder.getBoolAttr(inputGradient),
           builder.getI64IntegerAttr(tileSize));
     }

@@ -176,7 +176,7 @@ void addWinograd(CaseTable &table, const std::string &name,
   ref::Conv2dParams params;
   params.pads = pads;
   ref::Tensor y = ref::conv2d(x, w, withBias ? &b : nullptr, params);
-  ref::Tensor u = ref::winogradFilter(w, false, tile);
+  ref::Tensor u = ref::packWinogradFilter(ref::winogradFilter(w, false, tile));
   std::vector<ref::Tensor> inputs = {x, u};
   if (withBias) {
     inputs.push_back(b);
@@ -834,10 +834,10 @@ CaseTable buildCases() {
               {1, 1, 1, 1}, true, 4);
   // The batch form (planes of fewer than 32 tiles, 64 or more over the
   // batch): 7x7 at batch 8 in chunks of 32 tiles (8 tile rows spanning
-  // two images), 20 output channels (a shifted block, 2 groups); at batch 5
+  // two images), 24 output channels (3 blocks in 2 groups); at batch 5
   // in chunks of 16 (the batch's 20 tile rows do not divide by 8); F(4x4)
   // on 7x7 at batch 16 (2x2 partial tiles per image, chunks of 16 rows).
-  addWinograd(t, "batch_n8_c16_7x7_o20_same", {8, 16, 7, 7}, 20,
+  addWinograd(t, "batch_n8_c16_7x7_o24_same", {8, 16, 7, 7}, 24,
               {1, 1, 1, 1}, true);
   addWinograd(t, "batch_n5_c24_7x7_o16_same", {5, 24, 7, 7}, 16,
               {1, 1, 1, 1}, false);

@@ -418,17 +418,25 @@ func.func @winograd_filter_kernel(%w: tensor<4x2x5x5xf32>) {
 
 // -----
 
-func.func @conv2d_winograd_filter(%x: tensor<1x3x8x8xf32>, %u: tensor<16x2x4xf32>) {
-  // expected-error @+1 {{expects input [N,C,H,W] and a Winograd filter [16,C,O] (kiln.winograd_filter, tile 2), got 'tensor<1x3x8x8xf32>' and 'tensor<16x2x4xf32>'}}
-  %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x8x8xf32>, tensor<16x2x4xf32>) -> tensor<1x4x8x8xf32>
+func.func @conv2d_winograd_filter(%x: tensor<1x3x8x8xf32>, %u: tensor<16x1x2x8xf32>) {
+  // expected-error @+1 {{expects input [N,C,H,W] and a Winograd filter [16,O/8,C,8] (kiln.winograd_filter, tile 2), got 'tensor<1x3x8x8xf32>' and 'tensor<16x1x2x8xf32>'}}
+  %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x8x8xf32>, tensor<16x1x2x8xf32>) -> tensor<1x8x8x8xf32>
   return
 }
 
 // -----
 
-func.func @conv2d_winograd_empty(%x: tensor<1x2x1x8xf32>, %u: tensor<16x2x4xf32>) {
+func.func @conv2d_winograd_empty(%x: tensor<1x2x1x8xf32>, %u: tensor<16x1x2x8xf32>) {
   // expected-error @+1 {{output plane -1x6 is empty}}
-  %y = kiln.conv2d_winograd %x, %u : (tensor<1x2x1x8xf32>, tensor<16x2x4xf32>) -> tensor<1x4x1x6xf32>
+  %y = kiln.conv2d_winograd %x, %u : (tensor<1x2x1x8xf32>, tensor<16x1x2x8xf32>) -> tensor<1x8x1x6xf32>
+  return
+}
+
+// -----
+
+func.func @winograd_filter_blocks(%w: tensor<12x16x3x3xf32>) {
+  // expected-error @+1 {{packs the transformed kernels in blocks of 8 output channels: 12 is not a multiple of 8}}
+  %u = kiln.winograd_filter %w : (tensor<12x16x3x3xf32>) -> tensor<16x1x16x8xf32>
   return
 }
 

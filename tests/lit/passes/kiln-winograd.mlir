@@ -9,12 +9,12 @@
 // [36, C, O]); by default F(2x2, 3x3) ([16, C, O]).
 // CHECK-LABEL: func.func @same
 // CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
-// CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x16x32xf32>
+// CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x4x16x8xf32>
 // CHECK: %[[B:[a-z0-9_]+]] = kiln.param "b"
-// CHECK: %[[Y:[a-z0-9_]+]] = kiln.conv2d_winograd %arg0, %[[U]], %[[B]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x16x16x16xf32>, tensor<36x16x32xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+// CHECK: %[[Y:[a-z0-9_]+]] = kiln.conv2d_winograd %arg0, %[[U]], %[[B]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x16x16x16xf32>, tensor<36x4x16x8xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
 // TWO-LABEL: func.func @same
-// TWO: kiln.winograd_filter %{{.+}} : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
-// TWO: kiln.conv2d_winograd %arg0, %{{.+}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<16x16x32xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+// TWO: kiln.winograd_filter %{{.+}} : (tensor<32x16x3x3xf32>) -> tensor<16x4x16x8xf32>
+// TWO: kiln.conv2d_winograd %arg0, %{{.+}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<16x4x16x8xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
 // CHECK-NOT: kiln.conv2d %
 // CHECK: kiln.relu %[[Y]]
 // FEW-LABEL: func.func @same
@@ -34,9 +34,9 @@ func.func @same(%x: tensor<2x16x16x16xf32>) -> tensor<2x32x16x16xf32> {
 // valid needs none (the default). Two convs of one weight share its filter.
 // CHECK-LABEL: func.func @auto_pad
 // CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter
-// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<1x16x32x32xf32>, tensor<36x16x16xf32>) -> tensor<1x16x32x32xf32>
+// CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<1x16x32x32xf32>, tensor<36x2x16x8xf32>) -> tensor<1x16x32x32xf32>
 // CHECK-NOT: kiln.winograd_filter
-// CHECK: kiln.conv2d_winograd %arg1, %[[U]] {tile = 4 : i64} : (tensor<1x16x34x34xf32>, tensor<36x16x16xf32>) -> tensor<1x16x32x32xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %[[U]] {tile = 4 : i64} : (tensor<1x16x34x34xf32>, tensor<36x2x16x8xf32>) -> tensor<1x16x32x32xf32>
 func.func @auto_pad(%x: tensor<1x16x32x32xf32>, %z: tensor<1x16x34x34xf32>) -> (tensor<1x16x32x32xf32>, tensor<1x16x32x32xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
   %c = kiln.conv2d %x, %w {auto_pad = "same_lower", strides = array<i64: 1, 1>} : (tensor<1x16x32x32xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x32x32xf32>
@@ -75,10 +75,10 @@ func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x7x7xf32>, %z: t
 // its own filter.
 // CHECK-LABEL: func.func @grad_input
 // CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
-// CHECK-DAG: %[[UG:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {input_gradient = true, tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x32x16xf32>
-// CHECK-DAG: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x16x32xf32>
+// CHECK-DAG: %[[UG:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {input_gradient = true, tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x2x32x8xf32>
+// CHECK-DAG: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x4x16x8xf32>
 // CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 0, 1, 2, 1>, tile = 4 : i64}
-// CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>, tile = 4 : i64} : (tensor<2x32x16x16xf32>, tensor<36x32x16xf32>) -> tensor<2x16x16x16xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>, tile = 4 : i64} : (tensor<2x32x16x16xf32>, tensor<36x2x32x8xf32>) -> tensor<2x16x16x16xf32>
 func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -> (tensor<2x32x16x16xf32>, tensor<2x16x16x16xf32>) {
   %w = kiln.param "w" : tensor<32x16x3x3xf32>
   %y = kiln.conv2d %x, %w {pads = array<i64: 0, 1, 2, 1>} : (tensor<2x16x16x16xf32>, tensor<32x16x3x3xf32>) -> tensor<2x32x16x16xf32>
@@ -92,9 +92,9 @@ func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -
 // add at most a third to the work: 14x14 and 15x15 take 4x4 tiles (256 /
 // 196, 256 / 225), 10x14 2x2 ones only (4x4: 192 / 140).
 // CHECK-LABEL: func.func @partial
-// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x14x14xf32>, tensor<36x16x16xf32>) -> tensor<4x16x14x14xf32>
-// CHECK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x15x15xf32>, tensor<36x16x16xf32>) -> tensor<4x16x15x15xf32>
-// CHECK: kiln.conv2d_winograd %arg2, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x10x14xf32>, tensor<16x16x16xf32>) -> tensor<8x16x10x14xf32>
+// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x14x14xf32>, tensor<36x2x16x8xf32>) -> tensor<4x16x14x14xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x15x15xf32>, tensor<36x2x16x8xf32>) -> tensor<4x16x15x15xf32>
+// CHECK: kiln.conv2d_winograd %arg2, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x10x14xf32>, tensor<16x2x16x8xf32>) -> tensor<8x16x10x14xf32>
 // TWO-LABEL: func.func @partial
 // TWO-COUNT-3: kiln.conv2d_winograd %arg{{[0-2]}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} :
 func.func @partial(%x: tensor<4x16x14x14xf32>, %y: tensor<4x16x15x15xf32>, %z: tensor<8x16x10x14xf32>) -> (tensor<4x16x14x14xf32>, tensor<4x16x15x15xf32>, tensor<8x16x10x14xf32>) {

@@ -128,6 +128,23 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
   return y;
 }
 
+Tensor packWinogradFilter(const Tensor &filter) {
+  require(filter.shape.size() == 3 && filter.shape[2] % 8 == 0,
+          "packWinogradFilter: [P, In, Out] with Out a multiple of 8");
+  const int64_t points = filter.shape[0], in = filter.shape[1],
+                out = filter.shape[2];
+  Tensor packed({points, out / 8, in, 8});
+  for (int64_t p = 0; p < points; ++p) {
+    for (int64_t i = 0; i < in; ++i) {
+      for (int64_t k = 0; k < out; ++k) {
+        packed.data[((p * (out / 8) + k / 8) * in + i) * 8 + k % 8] =
+            filter.data[(p * in + i) * out + k];
+      }
+    }
+  }
+  return packed;
+}
+
 Tensor winogradFilter(const Tensor &weight, bool inputGradient, int tile) {
   require(weight.shape.size() == 4 && weight.shape[2] == 3 &&
               weight.shape[3] == 3,

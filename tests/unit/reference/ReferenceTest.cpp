@@ -67,6 +67,21 @@ TEST(ReferenceTest, WinogradFilterByHand) {
   EXPECT_DOUBLE_EQ(u.data[5 * 2 + 0], 0.0);   // w[0] is zero
 }
 
+// Packing: element [p, i, k] of a [2, 3, 16] filter lands at [p, k / 8, i,
+// k % 8] of [2, 2, 3, 8].
+TEST(ReferenceTest, WinogradFilterPackingByHand) {
+  Tensor u({2, 3, 16});
+  for (size_t i = 0; i < u.data.size(); ++i) {
+    u.data[i] = static_cast<double>(i);
+  }
+  Tensor packed = packWinogradFilter(u);
+  ASSERT_EQ(packed.shape, (std::vector<int64_t>{2, 2, 3, 8}));
+  // [1, 2, 13]: 1*48 + 2*16 + 13 = 93, at ((1*2 + 1)*3 + 2)*8 + 5 = 93.
+  EXPECT_DOUBLE_EQ(packed.data[((1 * 2 + 1) * 3 + 2) * 8 + 5], 93.0);
+  // [0, 1, 4]: 20, at ((0*2 + 0)*3 + 1)*8 + 4 = 12.
+  EXPECT_DOUBLE_EQ(packed.data[12], 20.0);
+}
+
 TEST(ReferenceTest, PooledSizeFollowsPyTorchCeilMode) {
   EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, false), 3);
   EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, true), 4);

@@ -751,8 +751,10 @@ def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
   let summary = "transform 3x3 conv2d weights for Winograd's F(m x m, 3x3)";
   let description = [{
     For output tiles of `tile` = m = 2 or 4 (α = m + 2), `weight [O,C,3,3]`
-    becomes `filter [α²,C,O]` with
-    `filter[α·b + a, c, o] = (G · weight[o, c] · Gᵀ)[b][a]` (Lavin and
+    becomes `filter [α²,O/8,C,8]`, the transformed kernels in blocks of 8
+    output channels (O a multiple of 8), with
+    `filter[α·b + a, o / 8, c, o % 8] = (G · weight[o, c] · Gᵀ)[b][a]`:
+    each block's reduction over c reads one contiguous run (Lavin and
     Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; `G`
     by Toom-Cook interpolation). For m = 2 (points 0, ±1, ∞) the rows of
     `G` are `[1, 0, 0]`, `[½, ½, ½]`, `[½, −½, ½]`, `[0, 0, 1]`; for m = 4
@@ -763,11 +765,12 @@ def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
 
     With `input_gradient`, the filter of the convolution's input gradient
     (`conv2d_grad_input` at stride 1: a convolution of `dy` with the kernel
-    turned 180° and the channels swapped): `filter [α²,O,C]`,
-    `filter[α·b + a, o, c] = (G · rot180(weight[o, c]) · Gᵀ)[b][a]`.
+    turned 180° and the channels swapped): `filter [α²,C/8,O,8]` (C a
+    multiple of 8),
+    `filter[α·b + a, c / 8, o, c % 8] = (G · rot180(weight[o, c]) · Gᵀ)[b][a]`.
 
     ```mlir
-    %u = kiln.winograd_filter %w : (tensor<32x16x3x3xf32>) -> tensor<16x16x32xf32>
+    %u = kiln.winograd_filter %w : (tensor<32x16x3x3xf32>) -> tensor<16x4x16x8xf32>
     ```
   }];
   let arguments = (ins Kiln_F32Tensor:$weight,
@@ -782,7 +785,7 @@ def Kiln_Conv2DWinogradOp : Kiln_KernelOp<"conv2d_winograd"> {
     `conv2d(input, weight, bias)` with a 3x3 kernel, strides and dilations
     1, groups 1 and `pads [top, left, bottom, right]`, computed from
     `filter = winograd_filter(weight)` of the same `tile` m = 2 or 4
-    (`[α²,C,O]`, α = m + 2): for each m x m output tile,
+    (`[α²,O/8,C,8]`, α = m + 2): for each m x m output tile,
     `Aᵀ [U ⊙ (Bᵀ d B)] A` over its α x α input tile `d`, α² multiplies per
     tile and channel pair instead of 9m² (2.25x fewer at m = 2, 4x at
     m = 4). For m = 2 the rows of `Bᵀ` are `[1, 0, −1, 0]`, `[0, 1, 1, 0]`,
@@ -798,7 +801,7 @@ def Kiln_Conv2DWinogradOp : Kiln_KernelOp<"conv2d_winograd"> {
 
     ```mlir
     %y = kiln.conv2d_winograd %x, %u, %b {pads = array<i64: 1, 1, 1, 1>}
-        : (tensor<1x16x8x8xf32>, tensor<16x16x32xf32>, tensor<32xf32>) -> tensor<1x32x8x8xf32>
+        : (tensor<1x16x8x8xf32>, tensor<16x4x16x8xf32>, tensor<32xf32>) -> tensor<1x32x8x8xf32>
     ```
   }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$filter,

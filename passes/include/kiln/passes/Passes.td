@@ -156,7 +156,7 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
   let summary = "Compute 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3)";
   let description = [{
     `conv2d(x, w, b)` with a 3x3 kernel, strides and dilations 1, groups 1
-    and 16 or more input and output channels becomes
+    and 16 or more input and output channels, multiples of 8, becomes
     `conv2d_winograd(x, winograd_filter(w), b)` (docs/codegen.md) when its
     batch has at least `min-tiles` 2x2 output tiles (counting partial ones)
     and 32 per image or 64 over the batch (7x7 planes at batch 4 or more:
@@ -181,7 +181,7 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     // kiln-opt --kiln-winograd
     %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : ...
     // becomes
-    %u = kiln.winograd_filter %w : (tensor<64x64x3x3xf32>) -> tensor<16x64x64xf32>
+    %u = kiln.winograd_filter %w : (tensor<64x64x3x3xf32>) -> tensor<16x8x64x8xf32>
     %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : ...
     ```
   }];
