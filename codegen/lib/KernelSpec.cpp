@@ -104,9 +104,9 @@ int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
     return 2 * elements(out[0]) * (elements(in[1]) / std::max<int64_t>(w[0], 1));
   }
   if (op == "conv2d_winograd" && in.size() >= 2 && !out.empty()) {
-    // The direct convolution's count (filter [16, C, O]: C * 3 * 3), so that
-    // the rate compares with conv2d's.
-    return 2 * elements(out[0]) * in[1].shape[1] * 9;
+    // The direct convolution's count (filter [P, O/8, C, 8]: C * 3 * 3), so
+    // that the rate compares with conv2d's.
+    return 2 * elements(out[0]) * in[1].shape[2] * 9;
   }
   if (op == "conv2d_grad_input" && in.size() == 2) {
     // The forward's count: dy [N,O,OH,OW] times the window C/g * KH * KW.

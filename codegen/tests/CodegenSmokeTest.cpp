@@ -339,6 +339,14 @@ TEST(KernelSpecFlops, CountsTheArithmeticKernels) {
   depthwise.outputs = {f32({1, 4, 3, 3})};
   EXPECT_EQ(depthwise.flops(), 2 * 36 * 9);
 
+  // Winograd counts as the direct convolution: filter [16, O/8, C, 8].
+  KernelSpec winograd;
+  winograd.op = "conv2d_winograd";
+  winograd.attrs = {{"pads", {1, 1, 1, 1}}, {"tile", 2}};
+  winograd.inputs = {f32({2, 24, 8, 8}), f32({16, 2, 24, 8})};
+  winograd.outputs = {f32({2, 16, 8, 8})};
+  EXPECT_EQ(winograd.flops(), 2 * (2 * 16 * 64) * (24 * 9));
+
   KernelSpec dense;
   dense.op = "dense";
   dense.inputs = {f32({5, 7}), f32({3, 7}), f32({3})};
