@@ -201,6 +201,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.optimizer.clipValue = t.clipValue;
   pipeline.frozen = t.frozen;
   pipeline.optimizer.clipNorm = t.clipNorm;
+  pipeline.optimizer.gradNorms = t.gradNorms;
   pipeline.memoryBudget = t.memoryBudget;
   if (options.mode == Mode::Train) {
     passes::buildTrainPipeline(pm, pipeline);

@@ -4,7 +4,9 @@
 // 2. For every result named `grad:<param>`: create the optimizer's slots as
 //    zero-initialized parameters `<param>.<kind>.<slot>`, an optimizer_update
 //    of the parameter, and assign its results to the parameter and slots.
-// 3. Drop the gradient results.
+// 3. Drop the gradient results; with grad-norms, return the sums of squares
+//    of each gradient, weight and update instead (grad_sq:, weight_sq:,
+//    update_sq:<param>).
 // Hyperparameters are PyTorch's defaults unless the options say otherwise.
 //
 //===----------------------------------------------------------------------===//
@@ -171,7 +173,7 @@ struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
     OpBuilder builder(body.getTerminator());
     OpBuilder paramBuilder = OpBuilder::atBlockBegin(&body);
     DictionaryAttr hyper = hyperparameters(builder);
-    SmallVector<kiln::passes::NamedValue> kept, gradients;
+    SmallVector<kiln::passes::NamedValue> kept, gradients, norms;
     for (const auto &result : kiln::passes::functionResults(func)) {
       (llvm::StringRef(result.name).starts_with("grad:") ? gradients : kept)
           .push_back(result);
@@ -206,7 +208,20 @@ struct OptimizerPass : kiln::passes::impl::KilnOptimizerBase<OptimizerPass> {
       for (auto [i, slot] : llvm::enumerate(slots)) {
         builder.create<AssignOp>(loc, slot, update.getResult(i + 1));
       }
+      if (gradNorms) {
+        auto squares = [&](Value v) -> Value {
+          return builder.create<RegularizerOp>(loc, scalar, v,
+                                               builder.getF64FloatAttr(0.0),
+                                               builder.getF64FloatAttr(1.0));
+        };
+        Value change = builder.create<SubOp>(loc, param.getType(),
+                                             update.getResult(0), param);
+        norms.push_back({squares(result.value), "grad_sq:" + name.str()});
+        norms.push_back({squares(param), "weight_sq:" + name.str()});
+        norms.push_back({squares(change), "update_sq:" + name.str()});
+      }
     }
+    kept.append(norms.begin(), norms.end());
     kiln::passes::setFunctionResults(func, kept);
   }
 };

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <set>
 #include <tuple>
@@ -74,6 +75,110 @@ const std::set<std::string> kStepInputs = {"target", "lr", "step", "seed"};
 void note(const std::string &message) {
   std::fprintf(stderr, "kiln train: note: %s\n", message.c_str());
 }
+
+// Gradient-flow diagnostics (TrainerOptions::gradNormsEvery): the norms a
+// train plan returns, recorded every N steps, and per epoch which
+// parameters' gradients stayed vanishing (< 1e-7) or exploding (> 1e3).
+class GradNormLog {
+public:
+  static constexpr double kVanishing = 1e-7, kExploding = 1e3;
+
+  GradNormLog(const TrainerOptions &options, const Session &train,
+              int64_t resumedStep)
+      : every_(options.gradNormsEvery) {
+    if (every_ <= 0) {
+      return;
+    }
+    if (options.logPath.empty()) {
+      throw Error("--log-grad-norms needs --log (the norms go next to it)");
+    }
+    path_ = gradNormLogPath(options.logPath);
+    for (const TensorInfo &info : train.outputs()) {
+      addIfGradient(info.name);
+    }
+    if (parameters_.empty()) {
+      throw Error("the train plan returns no gradient norms (grad_sq:<param>); "
+                  "compile it with gradient norms");
+    }
+    if (resumedStep > 0 && std::filesystem::exists(path_)) {
+      for (const GradNormRecord &r : readGradNormLog(path_)) {
+        if (r.step <= resumedStep) {
+          records_.push_back(r);
+        }
+      }
+    }
+  }
+
+  bool enabled() const { return every_ > 0; }
+
+  void afterStep(const Session &session, int64_t step, int64_t epoch) {
+    if (!enabled() || step % every_ != 0) {
+      return;
+    }
+    for (const std::string &p : parameters_) {
+      auto scalar = [&](const char *prefix) {
+        return static_cast<double>(session.output(prefix + p).f32()[0]);
+      };
+      GradNormRecord r;
+      r.step = step;
+      r.epoch = epoch;
+      r.parameter = p;
+      r.gradNorm = std::sqrt(scalar("grad_sq:"));
+      r.weightNorm = std::sqrt(scalar("weight_sq:"));
+      double update = std::sqrt(scalar("update_sq:"));
+      r.updateRatio = r.weightNorm > 0 ? update / r.weightNorm : 0;
+      records_.push_back(r);
+      Range &range = epochRange_[p];
+      range.low = std::min(range.low, r.gradNorm);
+      range.high = std::max(range.high, r.gradNorm);
+    }
+  }
+
+  // Writes the log and warns about this epoch's vanishing or exploding
+  // gradients; then starts the next epoch.
+  void endEpoch(int64_t epoch) {
+    if (!enabled()) {
+      return;
+    }
+    writeGradNormLog(path_, records_);
+    for (const std::string &p : parameters_) {
+      auto it = epochRange_.find(p);
+      if (it == epochRange_.end()) {
+        continue;
+      }
+      const Range &range = it->second;
+      if (range.high < kVanishing) {
+        std::fprintf(stderr,
+                     "kiln train: warning: epoch %lld: the gradient of '%s' "
+                     "vanishes (L2 norm below 1e-7 all epoch, at most %.3g)\n",
+                     static_cast<long long>(epoch), p.c_str(), range.high);
+      } else if (range.low > kExploding) {
+        std::fprintf(stderr,
+                     "kiln train: warning: epoch %lld: the gradient of '%s' "
+                     "explodes (L2 norm above 1e3 all epoch, at least %.3g)\n",
+                     static_cast<long long>(epoch), p.c_str(), range.low);
+      }
+    }
+    epochRange_.clear();
+  }
+
+private:
+  struct Range {
+    double low = INFINITY, high = -INFINITY;
+  };
+  void addIfGradient(const std::string &name) {
+    const std::string prefix = "grad_sq:";
+    if (name.compare(0, prefix.size(), prefix) == 0) {
+      parameters_.push_back(name.substr(prefix.size()));
+    }
+  }
+
+  int64_t every_;
+  std::string path_;
+  std::vector<std::string> parameters_;
+  std::vector<GradNormRecord> records_;
+  std::map<std::string, Range> epochRange_;
+};
 
 // A loaded plan with the bindings the trainer needs.
 struct LoadedPlan {
@@ -135,7 +240,8 @@ LoadedPlan openPlan(const PlanRef &source, uint64_t seed,
   for (const TensorInfo &info : plan.session.outputs()) {
     if (info.name == "loss") {
       hasLoss = true;
-    } else if (plan.modelOutput.empty()) {
+    } else if (plan.modelOutput.empty() &&
+               info.name.find(':') == std::string::npos) {
       plan.modelOutput = info.name;
     }
   }
@@ -723,6 +829,8 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
     }
   }
 
+  GradNormLog gradNorms(options, trainPlan.session,
+                        state.epoch > 0 || state.step > 0 ? state.step : 0);
   TrainResult result;
   result.bestEpoch = state.bestEpoch;
   Progress progress(options.progress);
@@ -783,6 +891,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
       setIfPresent(plan, "step", static_cast<double>(state.step));
       setIfPresent(plan, "seed", stepSeed(options.seed, state.step));
       BatchResult outcome = runBatch(plan, samples);
+      gradNorms.afterStep(plan.session, state.step, epoch + 1);
       if (!std::isfinite(outcome.loss) && !options.continueOnNan) {
         // As Keras's TerminateOnNaN: the weights are already damaged, so
         // nothing is saved; the last checkpoint (if any) stays as it was.
@@ -867,6 +976,7 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
     if (!options.logPath.empty()) {
       writeTrainingLog(options.logPath, history);
     }
+    gradNorms.endEpoch(m.epoch);
     if (!options.savePath.empty()) {
       writeCheckpoint(options.savePath, trainPlan.session, state, options.seed);
     }

@@ -62,7 +62,8 @@ struct Series {
 // legend.
 void drawPanel(std::ostringstream &svg, const std::string &title,
                const std::vector<Series> &series, double left, double top,
-               double width, double height, int64_t lastEpoch) {
+               double width, double height, int64_t lastEpoch,
+               const char *xLabel = "epoch") {
   svg << "<text x=\"" << coordinate(left) << "\" y=\"" << coordinate(top - 12)
       << "\" font-weight=\"bold\">" << title << "</text>\n";
   double low = INFINITY, high = -INFINITY;
@@ -118,7 +119,7 @@ void drawPanel(std::ostringstream &svg, const std::string &title,
   }
   svg << "<text x=\"" << coordinate(left + width / 2) << "\" y=\""
       << coordinate(top + height + 38)
-      << "\" text-anchor=\"middle\">epoch</text>\n";
+      << "\" text-anchor=\"middle\">" << xLabel << "</text>\n";
   // Lines with a marker per epoch (a single epoch shows as a dot).
   for (const Series &s : series) {
     if (s.points.empty()) {
@@ -248,6 +249,120 @@ std::string trainingPlotSvg(const std::vector<EpochMetrics> &epochs) {
   drawPanel(svg, "loss", loss, margin, top, panelWidth, panelHeight, lastEpoch);
   drawPanel(svg, "accuracy", accuracy, 2 * margin + panelWidth + 30, top,
             panelWidth, panelHeight, lastEpoch);
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+namespace {
+const char kGradHeader[] =
+    "step,epoch,parameter,grad_norm,weight_norm,update_ratio";
+} // namespace
+
+std::string gradNormLogPath(const std::string &logPath) {
+  std::string stem = logPath;
+  if (stem.size() >= 4 && stem.compare(stem.size() - 4, 4, ".csv") == 0) {
+    stem.resize(stem.size() - 4);
+  }
+  return stem + ".grads.csv";
+}
+
+void writeGradNormLog(const std::string &path,
+                      const std::vector<GradNormRecord> &records) {
+  std::string text = std::string(kGradHeader) + "\n";
+  for (const GradNormRecord &r : records) {
+    text += std::to_string(r.step) + "," + std::to_string(r.epoch) + "," +
+            r.parameter + "," + cell(r.gradNorm, "%.6e") + "," +
+            cell(r.weightNorm, "%.6e") + "," + cell(r.updateRatio, "%.6e") +
+            "\n";
+  }
+  detail::writeFileAtomically(path, text.data(), text.size());
+  std::string plot = path;
+  plot.resize(plot.size() - 4); // ".csv"
+  std::string svg = gradNormPlotSvg(records);
+  detail::writeFileAtomically(plot + ".svg", svg.data(), svg.size());
+}
+
+std::vector<GradNormRecord> readGradNormLog(const std::string &path) {
+  std::ifstream stream(path);
+  if (!stream) {
+    throw Error("cannot open '" + path + "'");
+  }
+  std::string line;
+  if (!std::getline(stream, line) || line != kGradHeader) {
+    throw Error(path + ": not a kiln gradient-norm log (header '" + line +
+                "')");
+  }
+  std::vector<GradNormRecord> records;
+  while (std::getline(stream, line)) {
+    if (line.empty()) {
+      continue;
+    }
+    std::vector<std::string> cells;
+    std::istringstream row(line);
+    std::string value;
+    while (std::getline(row, value, ',')) {
+      cells.push_back(value);
+    }
+    if (cells.size() != 6) {
+      throw Error(path + ": row '" + line + "' has " +
+                  std::to_string(cells.size()) + " cells, expected 6");
+    }
+    GradNormRecord r;
+    r.step = std::strtoll(cells[0].c_str(), nullptr, 10);
+    r.epoch = std::strtoll(cells[1].c_str(), nullptr, 10);
+    r.parameter = cells[2];
+    r.gradNorm = std::strtod(cells[3].c_str(), nullptr);
+    r.weightNorm = std::strtod(cells[4].c_str(), nullptr);
+    r.updateRatio = std::strtod(cells[5].c_str(), nullptr);
+    records.push_back(r);
+  }
+  return records;
+}
+
+std::string gradNormPlotSvg(const std::vector<GradNormRecord> &records) {
+  // Parameters in order of first appearance, a panel each.
+  std::vector<std::string> names;
+  int64_t lastStep = 1;
+  for (const GradNormRecord &r : records) {
+    if (std::find(names.begin(), names.end(), r.parameter) == names.end()) {
+      names.push_back(r.parameter);
+    }
+    lastStep = std::max(lastStep, r.step);
+  }
+  const double panelWidth = 300, panelHeight = 170, margin = 60, top = 50;
+  const double cellWidth = margin + panelWidth + 30,
+               cellHeight = top + panelHeight + 50;
+  const int columns = 3;
+  int rows = static_cast<int>((names.size() + columns - 1) / columns);
+  double width = columns * cellWidth + 20;
+  double height = std::max(1, rows) * cellHeight + 30;
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
+      << "\" height=\"" << height << "\" viewBox=\"0 0 " << width << " "
+      << height << "\" font-family=\"sans-serif\" font-size=\"11\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"10\" y=\"18\">log10 of the gradient L2 norm and of "
+         "||update|| / ||weight|| per parameter</text>\n";
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::vector<Series> series = {{"grad", "#1f77b4", {}},
+                                  {"update", "#ff7f0e", {}}};
+    for (const GradNormRecord &r : records) {
+      if (r.parameter != names[i]) {
+        continue;
+      }
+      double s = static_cast<double>(r.step);
+      if (r.gradNorm > 0 && std::isfinite(r.gradNorm)) {
+        series[0].points.emplace_back(s, std::log10(r.gradNorm));
+      }
+      if (r.updateRatio > 0 && std::isfinite(r.updateRatio)) {
+        series[1].points.emplace_back(s, std::log10(r.updateRatio));
+      }
+    }
+    double left = margin + static_cast<double>(i % columns) * cellWidth;
+    double y = 30 + top + static_cast<double>(i / columns) * cellHeight;
+    drawPanel(svg, names[i], series, left, y, panelWidth, panelHeight,
+              lastStep, "step");
+  }
   svg << "</svg>\n";
   return svg.str();
 }

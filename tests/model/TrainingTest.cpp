@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 
 namespace rt = kiln::runtime;
@@ -17,13 +18,15 @@ namespace {
 
 rt::PlanRef compile(kiln::compiler::Mode mode, int64_t batch,
                     const std::string &optimizer = "adam",
-                    std::vector<std::string> frozen = {}) {
+                    std::vector<std::string> frozen = {},
+                    bool gradNorms = false) {
   kiln::compiler::CompileOptions options;
   options.mode = mode;
   options.batch = batch;
   options.training.loss = "sparse-cce";
   options.training.optimizer = optimizer;
   options.training.frozen = std::move(frozen);
+  options.training.gradNorms = gradNorms;
   options.cacheDir = kiln::testing::cacheDir();
   return kiln::compiler::compileModel(
              std::string(KILN_TEST_INPUTS_DIR) + "/small_cnn.mlir", options)
@@ -148,6 +151,68 @@ TEST(TrainingTest, FrozenParametersStayBitIdentical) {
     headState = headState || name.rfind("fc.weight.adam", 0) == 0;
   }
   EXPECT_TRUE(headState);
+}
+
+// --log-grad-norms: the sums of squares the train step returns, against
+// the host's sums over the gradient plan's grad:<param> tensors and the
+// initial weights, and (plain SGD: the update is -lr * g) the update's
+// against lr^2 times the gradient's. One step, the same seed and batch.
+TEST(TrainingTest, GradNormsMatchTheGradientsAndTheSgdUpdate) {
+  rt::DataSplits data = randomData(16, 5);
+  const double lr = 0.05;
+  auto start = [&](kiln::compiler::Mode mode, bool norms) {
+    rt::SessionOptions options;
+    options.seed = 11;
+    rt::Session session = rt::Session::load(
+        *compile(mode, 16, "sgd", {}, norms), options);
+    session.prepare();
+    session.setInput("image", data.train.x);
+    session.setInput("target", data.train.y);
+    return session;
+  };
+  rt::Session gradients = start(kiln::compiler::Mode::Gradients, false);
+  gradients.setInput("seed", rt::Tensor({}, rt::DType::I32));
+  gradients.run();
+  rt::Session step = start(kiln::compiler::Mode::Train, true);
+  step.setInput("seed", rt::Tensor({}, rt::DType::I32));
+  rt::Tensor lrValue({}, rt::DType::F32), stepValue({}, rt::DType::F32);
+  lrValue.f32()[0] = static_cast<float>(lr);
+  stepValue.f32()[0] = 1.0f;
+  step.setInput("lr", lrValue);
+  step.setInput("step", stepValue);
+  std::map<std::string, double> weightSquares;
+  for (const rt::TensorInfo &info : step.parameters()) {
+    rt::Tensor w = step.parameter(info.name);
+    double sum = 0;
+    for (int64_t i = 0; i < w.numElements(); ++i) {
+      sum += double(w.f32()[i]) * w.f32()[i];
+    }
+    weightSquares[info.name] = sum;
+  }
+  step.run();
+  int checked = 0;
+  for (const rt::TensorInfo &info : gradients.outputs()) {
+    if (info.name.rfind("grad:", 0) != 0) {
+      continue;
+    }
+    std::string param = info.name.substr(5);
+    rt::Tensor g = gradients.output(info.name);
+    double sum = 0;
+    for (int64_t i = 0; i < g.numElements(); ++i) {
+      sum += double(g.f32()[i]) * g.f32()[i];
+    }
+    double grad = step.output("grad_sq:" + param).f32()[0];
+    double weight = step.output("weight_sq:" + param).f32()[0];
+    double update = step.output("update_sq:" + param).f32()[0];
+    EXPECT_NEAR(grad, sum, 1e-4 * sum + 1e-12) << param;
+    EXPECT_NEAR(weight, weightSquares.at(param),
+                1e-5 * weightSquares.at(param)) << param;
+    // The update is computed in float32 next to weights of norm ~1: a few
+    // ulps of each weight's change.
+    EXPECT_NEAR(update, lr * lr * sum, 2e-3 * lr * lr * sum + 1e-10) << param;
+    ++checked;
+  }
+  EXPECT_GE(checked, 4); // conv, bn and fc weights and biases
 }
 
 } // namespace

@@ -45,6 +45,11 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
       {"cosine", LrSchedule::Cosine}};
   options.schedule.kind = schedules.at(flags.schedule);
   checkTrainerOptions(options); // before the data and the compilation
+  if (options.gradNormsEvery > 0 && options.logPath.empty()) {
+    throw Error("--log-grad-norms needs --log (the norms go to "
+                "LOG.grads.csv next to it)");
+  }
+  flags.training.gradNorms = options.gradNormsEvery > 0;
 
   DataSplits data = loadData(flags.data);
   if (flags.scale != "none") {

@@ -80,6 +80,12 @@ int main(int argc, char **argv) {
                          "Checkpoint (.safetensors) after every epoch");
     trainApp->add_option("--log", o.logPath,
                          "Per-epoch CSV (and a .svg plot next to it)");
+    trainApp->add_flag("--log-grad-norms{1}", o.gradNormsEvery,
+                       "Every N steps (--log-grad-norms=N; default 1), each "
+                       "parameter's gradient and weight L2 norms and update "
+                       "ratio to LOG.grads.csv (+ .svg); warns when a "
+                       "gradient vanishes or explodes for a whole epoch")
+        ->check(atLeast(1));
     trainApp->add_option("--val-split", o.validationSplit,
                          "Fraction of the training set held out")
         ->check(between(0, 0.99));

@@ -43,6 +43,9 @@ struct TrainingOptions {
   // Recompute cheap forward values in the backward pass until the planned
   // arena fits in this many bytes (0: off). docs/memory.md.
   int64_t memoryBudget = 0;
+  // The train step also returns grad_sq:, weight_sq: and update_sq:<param>
+  // (kiln-optimizer's grad-norms; `kiln train --log-grad-norms`).
+  bool gradNorms = false;
 };
 
 enum class Mode {

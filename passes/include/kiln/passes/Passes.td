@@ -108,6 +108,11 @@ def KilnOptimizer : Pass<"kiln-optimizer", "mlir::ModuleOp"> {
     `clip-norm`, every gradient is first multiplied by the global-norm
     clipping factor computed from all of them (`regularizer` with l2 = 1
     gives each one's sum of squares, `clip_factor` the coefficient).
+    With `grad-norms`, three scalar results per parameter for gradient-flow
+    diagnostics (`kiln train --log-grad-norms`), computed inside the step:
+    `grad_sq:<param>`, `weight_sq:<param>` and `update_sq:<param>`, the sums
+    of squares of the gradient the update uses, of the weight before the
+    update and of the change the update makes.
   }];
   let options = [
     Option<"kind", "kind", "std::string", "\"sgd\"",
@@ -128,6 +133,8 @@ def KilnOptimizer : Pass<"kiln-optimizer", "mlir::ModuleOp"> {
     Option<"clipNorm", "clip-norm", "double", "0.0",
            "Scale all gradients so their global L2 norm is at most this "
            "(0: off)">,
+    Option<"gradNorms", "grad-norms", "bool", "false",
+           "Return grad_sq:, weight_sq: and update_sq:<param> scalars">,
   ];
 }
 

@@ -100,6 +100,13 @@ struct TrainerOptions {
   // step (Keras's TerminateOnNaN) unless this is set.
   bool continueOnNan = false;
   bool checkNumerics = false; // SessionOptions::checkNumerics for every plan
+  // Every this many steps (0 = off), the L2 norms of each parameter's
+  // gradient and weight and the update-to-weight ratio, from the train
+  // plan's grad_sq:, weight_sq: and update_sq:<param> outputs (compiled with
+  // TrainingOptions::gradNorms), go to gradNormLogPath(logPath) with an SVG
+  // plot; a parameter whose gradient norm stays below 1e-7 or above 1e3
+  // through a whole epoch gets a warning. Needs logPath.
+  int64_t gradNormsEvery = 0;
 };
 
 // Throws Error unless the learning rate is finite and > 0 and the
@@ -170,6 +177,23 @@ void writeTrainingLog(const std::string &path,
                       const std::vector<EpochMetrics> &epochs);
 std::vector<EpochMetrics> readTrainingLog(const std::string &path);
 std::string trainingPlotSvg(const std::vector<EpochMetrics> &epochs);
+
+// One gradient-flow record (TrainerOptions::gradNormsEvery).
+struct GradNormRecord {
+  int64_t step = 0, epoch = 0; // global step, 1-based epoch
+  std::string parameter;
+  double gradNorm = 0, weightNorm = 0;
+  double updateRatio = 0; // ||update|| / ||weight|| (0 for a zero weight)
+};
+// X.csv -> X.grads.csv (any other name: name + ".grads.csv").
+std::string gradNormLogPath(const std::string &logPath);
+// The CSV (step,epoch,parameter,grad_norm,weight_norm,update_ratio) and its
+// SVG plot next to it (X.grads.svg: a panel per parameter, log10 of the
+// gradient norm and of the update ratio against the step).
+void writeGradNormLog(const std::string &path,
+                      const std::vector<GradNormRecord> &records);
+std::vector<GradNormRecord> readGradNormLog(const std::string &path);
+std::string gradNormPlotSvg(const std::vector<GradNormRecord> &records);
 
 } // namespace kiln::runtime
 
