@@ -531,6 +531,64 @@ Tensor Session::parameter(const std::string &name) const {
   return impl_->read(b);
 }
 
+std::vector<std::string>
+Session::loadMatchingParameters(const std::string &path) {
+  std::map<std::string, Tensor> tensors = readSafetensors(path);
+  std::vector<std::string> skipped;
+  std::vector<std::pair<int, const Tensor *>> matched;
+  for (const auto &[name, tensor] : tensors) {
+    // Optimizer state (`<param>.<kind>.<slot>` of a tensor in the file) is
+    // left out without a word: a new run starts its optimizer afresh.
+    bool state = false;
+    for (const auto &[other, t] : tensors) {
+      (void)t;
+      state = state || (name.size() > other.size() + 1 &&
+                        name.compare(0, other.size(), other) == 0 &&
+                        name[other.size()] == '.');
+    }
+    if (state) {
+      continue;
+    }
+    auto it = impl_->parameterBuffer.find(name);
+    if (it == impl_->parameterBuffer.end()) {
+      skipped.push_back(name + ": not a parameter here");
+      continue;
+    }
+    const PlanBuffer &desc = impl_->buffer(it->second);
+    if (tensor.shape != desc.shape || tensor.dtype != desc.dtype) {
+      skipped.push_back(name + ": " + tensor.shapeString() +
+                        " in the file, " +
+                        describe(impl_->info(it->second, name)) + " here");
+      continue;
+    }
+    matched.emplace_back(it->second, &tensor);
+  }
+  if (matched.empty()) {
+    throw Error(path + ": no tensor names a parameter of this model with "
+                       "its shape (parameters: " +
+                listNames(impl_->parameters) + ")");
+  }
+  impl_->prepare();
+  for (const auto &[buffer, tensor] : matched) {
+    impl_->write(buffer, *tensor, "parameter", impl_->buffer(buffer).name);
+  }
+  return skipped;
+}
+
+void Session::reinitializeParameter(const std::string &name) {
+  auto it = impl_->parameterBuffer.find(name);
+  if (it == impl_->parameterBuffer.end()) {
+    throw Error("no parameter '" + name + "' (parameters: " +
+                listNames(impl_->parameters) + ")");
+  }
+  impl_->prepare();
+  const PlanBuffer &desc = impl_->buffer(it->second);
+  impl_->write(it->second,
+               initializeParameter(desc.name, desc.shape, desc.dtype,
+                                   desc.init, impl_->options.seed),
+               "parameter", name);
+}
+
 void Session::loadParameters(const std::string &path) {
   std::map<std::string, Tensor> tensors = readSafetensors(path);
   // A training checkpoint also holds optimizer state named after its

@@ -21,6 +21,7 @@
 #include <numeric>
 #include <set>
 #include <tuple>
+#include <fnmatch.h>
 #include <unistd.h>
 
 namespace kiln::runtime {
@@ -604,11 +605,33 @@ int64_t metadataInteger(const std::map<std::string, std::string> &metadata,
   return value;
 }
 
-// Loads weights (any safetensors file) and, from a kiln checkpoint, where
-// the loop stopped.
-LoopState resume(const std::string &path, Session &session, uint64_t seed) {
-  session.loadParameters(path);
+// Loads weights (any safetensors file) and, from a kiln checkpoint of this
+// model, where the loop stopped. Weights that do not all fit (transfer
+// learning: a new head), or a run that re-initializes parameters, start
+// from epoch 0 with what fits, listing the rest.
+LoopState resume(const std::string &path, Session &session, uint64_t seed,
+                 bool fineTune) {
   LoopState state;
+  if (!fineTune) {
+    try {
+      session.loadParameters(path); // checks everything before writing
+    } catch (const Error &) {
+      fineTune = true;
+    }
+  }
+  if (fineTune) {
+    std::vector<std::string> skipped = session.loadMatchingParameters(path);
+    std::string list;
+    for (const std::string &line : skipped) {
+      list += "\n  " + line;
+    }
+    note("starting a new run from the weights in " + path +
+         (skipped.empty() ? std::string()
+                          : "; skipped " + std::to_string(skipped.size()) +
+                                " tensor(s) that do not fit this model:" +
+                                list));
+    return state;
+  }
   std::map<std::string, std::string> metadata = readSafetensorsMetadata(path);
   if (metadata.count("format") == 0 ||
       metadata.at("format") != "kiln-checkpoint") {
@@ -811,12 +834,25 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   LoopState state;
   std::map<std::string, Tensor> bestWeights;
   if (!options.loadPath.empty()) {
-    state = resume(options.loadPath, trainPlan.session, options.seed);
+    state = resume(options.loadPath, trainPlan.session, options.seed,
+                   !options.reinit.empty());
     if (earlyStopping && state.bestEpoch > 0) {
       std::string best = bestPath(options.loadPath);
       if (std::filesystem::exists(best)) {
         bestWeights = readSafetensors(best);
       }
+    }
+  }
+  for (const std::string &pattern : options.reinit) {
+    int drawn = 0;
+    for (const TensorInfo &info : trainPlan.session.parameters()) {
+      if (::fnmatch(pattern.c_str(), info.name.c_str(), 0) == 0) {
+        trainPlan.session.reinitializeParameter(info.name);
+        ++drawn;
+      }
+    }
+    if (drawn == 0) {
+      throw Error("--reinit '" + pattern + "' matches no parameter");
     }
   }
   std::vector<EpochMetrics> history;

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -19,7 +20,9 @@ namespace {
 rt::PlanRef compile(kiln::compiler::Mode mode, int64_t batch,
                     const std::string &optimizer = "adam",
                     std::vector<std::string> frozen = {},
-                    bool gradNorms = false) {
+                    bool gradNorms = false,
+                    const std::string &model = std::string(KILN_TEST_INPUTS_DIR) +
+                                               "/small_cnn.mlir") {
   kiln::compiler::CompileOptions options;
   options.mode = mode;
   options.batch = batch;
@@ -28,9 +31,7 @@ rt::PlanRef compile(kiln::compiler::Mode mode, int64_t batch,
   options.training.frozen = std::move(frozen);
   options.training.gradNorms = gradNorms;
   options.cacheDir = kiln::testing::cacheDir();
-  return kiln::compiler::compileModel(
-             std::string(KILN_TEST_INPUTS_DIR) + "/small_cnn.mlir", options)
-      .plan;
+  return kiln::compiler::compileModel(model, options).plan;
 }
 
 // 4-class images whose label is unrelated to the pixels: only memorizing
@@ -151,6 +152,74 @@ TEST(TrainingTest, FrozenParametersStayBitIdentical) {
     headState = headState || name.rfind("fc.weight.adam", 0) == 0;
   }
   EXPECT_TRUE(headState);
+}
+
+// Transfer learning: a checkpoint of the 4-class CNN loads into a 3-class
+// variant (the head is skipped: its shape differs), and with the body frozen
+// the body stays bit for bit the checkpoint's; --reinit 'fc.*' on the same
+// model draws the head exactly as a fresh run does. A pattern that matches
+// nothing is an error.
+TEST(TrainingTest, NewHeadLoadsTheBodyAndReinitDrawsTheHeadAgain) {
+  fs::path dir = tempDir("transfer");
+  std::string text;
+  {
+    std::ifstream in(std::string(KILN_TEST_INPUTS_DIR) + "/small_cnn.mlir");
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  for (auto [from, to] : {std::pair<std::string, std::string>{"1x4xf32", "1x3xf32"},
+                          {"4x96xf32", "3x96xf32"},
+                          {"tensor<4xf32>", "tensor<3xf32>"}}) {
+    for (size_t at = text.find(from); at != std::string::npos;
+         at = text.find(from, at + to.size())) {
+      text.replace(at, from.size(), to);
+    }
+  }
+  std::string threeClasses = (dir / "small_cnn_3.mlir").string();
+  std::ofstream(threeClasses) << text;
+
+  rt::DataSplits data = randomData(32, 6);
+  auto run = [&](const std::string &model, const std::vector<std::string> &frozen,
+                 const std::string &load, const std::vector<std::string> &reinit,
+                 const std::string &save, const rt::DataSplits &d) {
+    rt::TrainingPlans plans;
+    plans.train = compile(kiln::compiler::Mode::Train, 16, "adam", frozen,
+                          false, model);
+    rt::TrainerOptions options;
+    options.batch = 16;
+    options.lr = 0.01;
+    options.progress = false;
+    options.seed = 9;
+    options.loadPath = load;
+    options.reinit = reinit;
+    options.savePath = (dir / save).string();
+    rt::train(plans, d, options);
+    return rt::readSafetensors(options.savePath);
+  };
+  std::string cnn = std::string(KILN_TEST_INPUTS_DIR) + "/small_cnn.mlir";
+  auto trained = run(cnn, {}, "", {}, "a.safetensors", data);
+
+  rt::DataSplits three = data;
+  for (int64_t i = 0; i < three.train.y.numElements(); ++i) {
+    three.train.y.i32()[i] %= 3;
+  }
+  auto headless = run(threeClasses, {"conv.*", "bn.weight", "bn.bias"},
+                      (dir / "a.safetensors").string(), {}, "b.safetensors",
+                      three);
+  for (const char *name : {"conv.weight", "conv.bias", "bn.weight", "bn.bias"}) {
+    EXPECT_EQ(headless.at(name).bytes, trained.at(name).bytes) << name;
+  }
+  EXPECT_EQ(headless.at("fc.weight").shape, (std::vector<int64_t>{3, 96}));
+
+  auto fresh = run(cnn, {"fc.*"}, "", {}, "d.safetensors", data);
+  auto redrawn = run(cnn, {"fc.*"}, (dir / "a.safetensors").string(),
+                     {"fc.*"}, "c.safetensors", data);
+  for (const char *name : {"fc.weight", "fc.bias"}) {
+    EXPECT_EQ(redrawn.at(name).bytes, fresh.at(name).bytes) << name;
+    EXPECT_NE(redrawn.at(name).bytes, trained.at(name).bytes) << name;
+  }
+  EXPECT_THROW(run(cnn, {}, (dir / "a.safetensors").string(), {"head.*"},
+                   "e.safetensors", data),
+               rt::Error);
 }
 
 // --log-grad-norms: the sums of squares the train step returns, against

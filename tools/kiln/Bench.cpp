@@ -113,6 +113,7 @@ void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
     c.options.mode = kiln::compiler::Mode::Train;
     c.options.training.loss = bench.loss;
     c.options.training.optimizer = "adam";
+    c.options.training.frozen = bench.frozen;
   }
   c.compiled = compileReported(flags.model, c.options, flags.verbose);
   kiln::runtime::SessionOptions sessionOptions;

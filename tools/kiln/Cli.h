@@ -130,6 +130,7 @@ struct BenchFlags {
   bool train = false, json = false, profile = false, compare = false;
   std::string loss = "sparse-cce";
   int runs = 50;
+  std::vector<std::string> frozen; // --train: parameters held constant
 };
 int benchCommand(const CommonFlags &flags, const BenchFlags &bench);
 

@@ -118,6 +118,10 @@ int main(int argc, char **argv) {
                          "arena fits in this many bytes");
     trainApp->add_option("--clip-norm", t.clipNorm,
                          "Clip the global gradient norm to this");
+    trainApp->add_option("--reinit", o.reinit,
+                         "After --load, draw the parameters matching this "
+                         "glob again from their initializers (repeatable; "
+                         "e.g. 'fc.*' for a new head); starts a new run");
     trainApp->add_option("--freeze", t.frozen,
                          "Hold the parameters matching this glob constant "
                          "(repeatable; e.g. 'layer1.*'): no gradient, no "
@@ -140,6 +144,9 @@ int main(int argc, char **argv) {
   bench->add_flag("--train", b.train,
                   "Time the training step (Adam; --loss, default sparse-cce)");
   bench->add_option("--loss", b.loss, "Loss of the timed training step");
+  bench->add_option("--freeze", b.frozen,
+                    "With --train: hold the parameters matching this glob "
+                    "constant (repeatable), as kiln train --freeze");
   bench->add_option("--runs", b.runs, "Timed runs")
       ->check(atLeast(1))->capture_default_str();
   bench->add_flag("--json", b.json, "Print one JSON object");

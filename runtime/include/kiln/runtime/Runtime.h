@@ -161,6 +161,16 @@ public:
   // from the file keep their current values.
   void loadParameters(const std::string &path);
   void saveParameters(const std::string &path) const;
+  // Transfer learning: loads every tensor of the file that names a
+  // parameter of the same shape and dtype, leaves the other parameters as
+  // they are, and returns what it skipped, one line each ("fc.weight: [10,
+  // 512] in the file, [5, 512] here"; "aux.weight: not a parameter here").
+  // Optimizer state (`<param>.<kind>.<slot>`) is never loaded: a new run
+  // starts its optimizer afresh. Throws Error when nothing matches.
+  std::vector<std::string> loadMatchingParameters(const std::string &path);
+  // Draws parameter `name` again from its initializer (as prepare() did
+  // with options.seed), e.g. to replace a loaded head.
+  void reinitializeParameter(const std::string &name);
 
   // Runs every kernel call in order; throws Error naming the kernel if one
   // fails.

@@ -92,7 +92,11 @@ struct TrainerOptions {
   double validationSplit = 0; // fraction of train held out (last samples)
   int64_t patience = 0;       // early stopping on val loss (0 = off)
   bool restoreBest = true;    // with early stopping: best weights at the end
-  std::string loadPath;       // resume from this checkpoint
+  std::string loadPath;       // resume from this checkpoint, or start from
+                              // these weights (see train())
+  // Glob patterns (fnmatch) of parameters drawn again from their
+  // initializers after loadPath (a new head); each must match.
+  std::vector<std::string> reinit;
   std::string savePath;       // checkpoint after every epoch and at the end
   std::string logPath;        // per-epoch CSV (and <log>.svg plot)
   bool progress = true;       // live progress bar on stderr (if a tty)
@@ -147,7 +151,10 @@ struct TrainingPlans {
 // the train plan plus metadata (epoch, step, seed, best val loss); a run
 // resumed from an epoch checkpoint ends with the same weights as one that
 // was never interrupted (shuffling and dropout seeds derive from the seed,
-// the epoch and the step only).
+// the epoch and the step only). A loadPath whose tensors do not all fit the
+// model (another head), or any reinit pattern, starts a new run instead
+// (transfer learning): the tensors that fit are loaded, the others are
+// listed in a note, the optimizer starts afresh.
 //
 // While it runs, SIGINT finishes the current step, writes the checkpoint (if
 // savePath) and returns with `interrupted` set; a second SIGINT kills the
