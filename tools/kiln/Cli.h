@@ -49,11 +49,14 @@ struct CommonFlags {
                   "the op and its place in the model (slow: for debugging)");
   }
 
-  void add(CLI::App *cmd) {
+  // withBatch false: the command has its own --batch (kiln tune's list).
+  void add(CLI::App *cmd, bool withBatch = true) {
     cmd->add_option("MODEL", model, "Model: kiln dialect .mlir or .onnx")
         ->required();
-    cmd->add_option("--batch", batch, "Batch size (leading dim of inputs)")
-        ->check(atLeast(1));
+    if (withBatch) {
+      cmd->add_option("--batch", batch, "Batch size (leading dim of inputs)")
+          ->check(atLeast(1));
+    }
     cmd->add_option("--target", target, "Halide target string")
         ->capture_default_str();
     cmd->add_option("--cache-dir", cacheDir,
@@ -124,6 +127,27 @@ struct TrainFlags {
   bool noRestoreBest = false;
 };
 int trainCommand(const CommonFlags &common, TrainFlags flags);
+// The pieces kiln tune reuses: the trainer options from the flags, checked
+// (before the data and the compilation); the data with --scale applied;
+// the plans compiled for flags' batch and trained on `data`.
+void prepareTrainFlags(const CommonFlags &common, TrainFlags &flags);
+kiln::runtime::DataSplits loadScaledData(const TrainFlags &flags);
+kiln::runtime::TrainResult trainOnData(const CommonFlags &common,
+                                       const TrainFlags &flags,
+                                       const kiln::runtime::DataSplits &data);
+
+// kiln tune (Tune.cpp): hyperparameter search over kiln train runs.
+struct TuneFlags {
+  int trials = 8;
+  std::string search = "random";      // random | grid
+  std::string lr = "1e-4:1e-1:log";   // LO:HI[:log|lin] or a,b,c
+  int gridPoints = 3;                 // values per range in a grid
+  std::vector<int64_t> batches;       // empty: --batch (or 32)
+  std::vector<std::string> optimizers; // empty: --optimizer
+  std::string out = "tune";
+};
+int tuneCommand(const CommonFlags &common, TrainFlags base,
+                const TuneFlags &tune);
 
 // kiln bench (Bench.cpp).
 struct BenchFlags {

@@ -32,7 +32,7 @@ double defaultLearningRate(const std::string &optimizer) {
 
 } // namespace
 
-int trainCommand(const CommonFlags &common, TrainFlags flags) {
+void prepareTrainFlags(const CommonFlags &common, TrainFlags &flags) {
   using namespace kiln::runtime;
   kiln::runtime::TrainerOptions &options = flags.trainer;
   options.restoreBest = !flags.noRestoreBest;
@@ -44,22 +44,19 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
       {"exponential", LrSchedule::Exponential},
       {"cosine", LrSchedule::Cosine}};
   options.schedule.kind = schedules.at(flags.schedule);
-  checkTrainerOptions(options); // before the data and the compilation
+  checkTrainerOptions(options);
   if (options.gradNormsEvery > 0 && options.logPath.empty()) {
     throw Error("--log-grad-norms needs --log (the norms go to "
                 "LOG.grads.csv next to it)");
   }
   flags.training.gradNorms = options.gradNormsEvery > 0;
+}
 
-  DataSplits data = loadData(flags.data);
-  if (flags.scale != "none") {
-    std::vector<Dataset *> others;
-    if (data.test) {
-      others.push_back(&*data.test);
-    }
-    scaleFeatures(flags.scale == "minmax" ? Scaling::MinMax : Scaling::Standard,
-                  data.train, others);
-  }
+kiln::runtime::TrainResult trainOnData(const CommonFlags &common,
+                                       const TrainFlags &flags,
+                                       const kiln::runtime::DataSplits &data) {
+  using namespace kiln::runtime;
+  const kiln::runtime::TrainerOptions &options = flags.trainer;
   // Plans are compiled for exact batch sizes: the full batch and the
   // remainders the train / validation / test splits leave.
   int64_t rows = data.train.size();
@@ -97,7 +94,28 @@ int trainCommand(const CommonFlags &common, TrainFlags flags) {
     }
   }
 
-  TrainResult result = kiln::runtime::train(plans, data, options);
+  return kiln::runtime::train(plans, data, options);
+}
+
+kiln::runtime::DataSplits loadScaledData(const TrainFlags &flags) {
+  using namespace kiln::runtime;
+  DataSplits data = loadData(flags.data);
+  if (flags.scale != "none") {
+    std::vector<Dataset *> others;
+    if (data.test) {
+      others.push_back(&*data.test);
+    }
+    scaleFeatures(flags.scale == "minmax" ? Scaling::MinMax : Scaling::Standard,
+                  data.train, others);
+  }
+  return data;
+}
+
+int trainCommand(const CommonFlags &common, TrainFlags flags) {
+  using namespace kiln::runtime;
+  prepareTrainFlags(common, flags); // before the data and the compilation
+  DataSplits data = loadScaledData(flags);
+  TrainResult result = trainOnData(common, flags, data);
   if (common.verbose && result.steps > 0) {
     fmt::print(stderr, "kiln: {} steps, {:.3f} ms per step\n", result.steps,
                result.secondsPerStep * 1e3);

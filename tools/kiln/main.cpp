@@ -136,6 +136,58 @@ int main(int argc, char **argv) {
   }
   trainFlags.trainer.batch = 32; // --batch overrides (Keras's default)
 
+  CommonFlags tuneCommon;
+  TrainFlags tuneBase;
+  TuneFlags tune;
+  CLI::App *tuneApp = app.add_subcommand(
+      "tune", "Hyperparameter search: kiln train runs ranked by val loss");
+  tuneCommon.add(tuneApp, false);
+  {
+    auto &t = tuneBase.training;
+    auto &o = tuneBase.trainer;
+    o.batch = 32;
+    o.validationSplit = 0.2;
+    o.patience = 2;
+    tuneApp->add_option("--data", tuneBase.data,
+                        "fashion-mnist, an IDX folder, X.npy,Y.npy or a CSV")
+        ->required();
+    tuneApp->add_option("--loss", t.loss, "Loss")
+        ->check(CLI::IsMember({"mse", "mae", "huber", "bce", "bce-logits",
+                               "cce", "sparse-cce", "hinge", "model"}))
+        ->required();
+    tuneApp->add_option("--trials", tune.trials, "Random search: trials")
+        ->check(atLeast(1))->capture_default_str();
+    tuneApp->add_option("--search", tune.search, "random or grid")
+        ->check(CLI::IsMember({"random", "grid"}))->capture_default_str();
+    tuneApp->add_option("--lr", tune.lr,
+                        "LO:HI[:log|lin] or a,b,c (default 1e-4:1e-1:log)");
+    tuneApp->add_option("--grid-points", tune.gridPoints,
+                        "Grid search: values per --lr range")
+        ->check(atLeast(1))->capture_default_str();
+    tuneApp->add_option("--batch", tune.batches, "Batch sizes, e.g. 32,64")
+        ->delimiter(',')->check(atLeast(1));
+    tuneApp->add_option("--optimizer", tune.optimizers,
+                        "Optimizers, e.g. adam,sgd")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad",
+                               "adadelta", "rmsprop", "adam"}));
+    tuneApp->add_option("--epochs", o.epochs, "Epochs per trial (at most)")
+        ->check(atLeast(1))->capture_default_str();
+    tuneApp->add_option("--val-split", o.validationSplit,
+                        "Fraction held out to rank the trials")
+        ->check(between(0.01, 0.99))->capture_default_str();
+    tuneApp->add_option("--patience", o.patience,
+                        "Early stopping per trial (0: off)")
+        ->capture_default_str();
+    tuneApp->add_option("--seed", o.seed, "Seed for the draws and each run");
+    tuneApp->add_option("--scale", tuneBase.scale, "Feature scaling")
+        ->check(CLI::IsMember({"none", "minmax", "standard"}));
+    tuneApp->add_option("--out", tune.out,
+                        "Folder for results.csv, trial-K.safetensors and "
+                        "best.safetensors")
+        ->capture_default_str();
+  }
+
   CommonFlags benchFlags;
   BenchFlags b;
   CLI::App *bench = app.add_subcommand("bench", "Time a compiled model");
@@ -255,6 +307,9 @@ int main(int argc, char **argv) {
     }
     if (*compileApp) {
       return compileCommand(compileCommon, aotFlags);
+    }
+    if (*tuneApp) {
+      return tuneCommand(tuneCommon, tuneBase, tune);
     }
     if (inspectMemory) {
       return memoryCommand(inspectFlags, inspectTrain, inspectBudget, json,
