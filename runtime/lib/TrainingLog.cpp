@@ -153,37 +153,37 @@ void drawPanel(std::ostringstream &svg, const std::string &title,
   }
 }
 
-} // namespace
-
-void writeTrainingLog(const std::string &path,
-                      const std::vector<EpochMetrics> &epochs) {
-  std::string text = std::string(kHeader) + "\n";
-  for (const EpochMetrics &m : epochs) {
-    text += std::to_string(m.epoch) + "," + cell(m.trainLoss) + "," +
-            cell(m.trainAccuracy) + "," + cell(m.valLoss) + "," +
-            cell(m.valAccuracy) + "," + cell(m.testLoss) + "," +
-            cell(m.testAccuracy) + "," + cell(m.seconds, "%.3f") + "\n";
+// X.csv -> X (any other name stays).
+std::string withoutCsv(std::string path) {
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0) {
+    path.resize(path.size() - 4);
   }
-  detail::writeFileAtomically(path, text.data(), text.size());
-
-  std::string plot = path;
-  if (plot.size() >= 4 && plot.compare(plot.size() - 4, 4, ".csv") == 0) {
-    plot.resize(plot.size() - 4);
-  }
-  std::string svg = trainingPlotSvg(epochs);
-  detail::writeFileAtomically(plot + ".svg", svg.data(), svg.size());
+  return path;
 }
 
-std::vector<EpochMetrics> readTrainingLog(const std::string &path) {
+// A CSV and its SVG picture next to it (X.csv and X.svg), each atomically.
+void writeCsvAndPlot(const std::string &path, const std::string &csv,
+                     const std::string &svg) {
+  detail::writeFileAtomically(path, csv.data(), csv.size());
+  detail::writeFileAtomically(withoutCsv(path) + ".svg", svg.data(),
+                              svg.size());
+}
+
+// The rows of a CSV written by kiln (`what` names it in errors): the header
+// must be `header`, every row `columns` cells (a trailing empty one too).
+std::vector<std::vector<std::string>> readCsvRows(const std::string &path,
+                                                  const char *header,
+                                                  const char *what,
+                                                  size_t columns) {
   std::ifstream stream(path);
   if (!stream) {
     throw Error("cannot open '" + path + "'");
   }
   std::string line;
-  if (!std::getline(stream, line) || line != kHeader) {
-    throw Error(path + ": not a kiln training log (header '" + line + "')");
+  if (!std::getline(stream, line) || line != header) {
+    throw Error(path + ": not a kiln " + what + " (header '" + line + "')");
   }
-  std::vector<EpochMetrics> epochs;
+  std::vector<std::vector<std::string>> rows;
   while (std::getline(stream, line)) {
     if (line.empty()) {
       continue;
@@ -197,10 +197,33 @@ std::vector<EpochMetrics> readTrainingLog(const std::string &path) {
     if (line.back() == ',') {
       cells.push_back("");
     }
-    if (cells.size() != 8) {
+    if (cells.size() != columns) {
       throw Error(path + ": row '" + line + "' has " +
-                  std::to_string(cells.size()) + " cells, expected 8");
+                  std::to_string(cells.size()) + " cells, expected " +
+                  std::to_string(columns));
     }
+    rows.push_back(std::move(cells));
+  }
+  return rows;
+}
+
+} // namespace
+
+void writeTrainingLog(const std::string &path,
+                      const std::vector<EpochMetrics> &epochs) {
+  std::string text = std::string(kHeader) + "\n";
+  for (const EpochMetrics &m : epochs) {
+    text += std::to_string(m.epoch) + "," + cell(m.trainLoss) + "," +
+            cell(m.trainAccuracy) + "," + cell(m.valLoss) + "," +
+            cell(m.valAccuracy) + "," + cell(m.testLoss) + "," +
+            cell(m.testAccuracy) + "," + cell(m.seconds, "%.3f") + "\n";
+  }
+  writeCsvAndPlot(path, text, trainingPlotSvg(epochs));
+}
+
+std::vector<EpochMetrics> readTrainingLog(const std::string &path) {
+  std::vector<EpochMetrics> epochs;
+  for (const auto &cells : readCsvRows(path, kHeader, "training log", 8)) {
     auto parse = [&](const std::string &text) {
       return text.empty() ? -1.0 : std::strtod(text.c_str(), nullptr);
     };
@@ -259,11 +282,7 @@ const char kGradHeader[] =
 } // namespace
 
 std::string gradNormLogPath(const std::string &logPath) {
-  std::string stem = logPath;
-  if (stem.size() >= 4 && stem.compare(stem.size() - 4, 4, ".csv") == 0) {
-    stem.resize(stem.size() - 4);
-  }
-  return stem + ".grads.csv";
+  return withoutCsv(logPath) + ".grads.csv";
 }
 
 void writeGradNormLog(const std::string &path,
@@ -275,38 +294,13 @@ void writeGradNormLog(const std::string &path,
             cell(r.weightNorm, "%.6e") + "," + cell(r.updateRatio, "%.6e") +
             "\n";
   }
-  detail::writeFileAtomically(path, text.data(), text.size());
-  std::string plot = path;
-  plot.resize(plot.size() - 4); // ".csv"
-  std::string svg = gradNormPlotSvg(records);
-  detail::writeFileAtomically(plot + ".svg", svg.data(), svg.size());
+  writeCsvAndPlot(path, text, gradNormPlotSvg(records));
 }
 
 std::vector<GradNormRecord> readGradNormLog(const std::string &path) {
-  std::ifstream stream(path);
-  if (!stream) {
-    throw Error("cannot open '" + path + "'");
-  }
-  std::string line;
-  if (!std::getline(stream, line) || line != kGradHeader) {
-    throw Error(path + ": not a kiln gradient-norm log (header '" + line +
-                "')");
-  }
   std::vector<GradNormRecord> records;
-  while (std::getline(stream, line)) {
-    if (line.empty()) {
-      continue;
-    }
-    std::vector<std::string> cells;
-    std::istringstream row(line);
-    std::string value;
-    while (std::getline(row, value, ',')) {
-      cells.push_back(value);
-    }
-    if (cells.size() != 6) {
-      throw Error(path + ": row '" + line + "' has " +
-                  std::to_string(cells.size()) + " cells, expected 6");
-    }
+  for (const auto &cells :
+       readCsvRows(path, kGradHeader, "gradient-norm log", 6)) {
     GradNormRecord r;
     r.step = std::strtoll(cells[0].c_str(), nullptr, 10);
     r.epoch = std::strtoll(cells[1].c_str(), nullptr, 10);

@@ -51,6 +51,16 @@ rt::DataSplits randomData(int64_t rows, uint32_t seed) {
   return data;
 }
 
+// Adam-style runs of the tests: batch 16, lr 0.01, quiet, seeded.
+rt::TrainerOptions quietOptions(uint64_t seed) {
+  rt::TrainerOptions options;
+  options.batch = 16;
+  options.lr = 0.01;
+  options.progress = false;
+  options.seed = seed;
+  return options;
+}
+
 fs::path tempDir(const std::string &name) {
   fs::path dir = fs::temp_directory_path() /
                  ("kiln-training-test-" + std::to_string(::getpid())) / name;
@@ -125,11 +135,7 @@ TEST(TrainingTest, FrozenParametersStayBitIdentical) {
     rt::TrainingPlans plans;
     plans.train = compile(kiln::compiler::Mode::Train, 16, "adam", frozen);
     plans.eval = compile(kiln::compiler::Mode::Eval, 16, "adam");
-    rt::TrainerOptions options;
-    options.batch = 16;
-    options.lr = 0.01;
-    options.progress = false;
-    options.seed = 7;
+    rt::TrainerOptions options = quietOptions(7);
     options.epochs = epochs;
     options.savePath = (dir / file).string();
     rt::train(plans, data, options);
@@ -184,11 +190,7 @@ TEST(TrainingTest, NewHeadLoadsTheBodyAndReinitDrawsTheHeadAgain) {
     rt::TrainingPlans plans;
     plans.train = compile(kiln::compiler::Mode::Train, 16, "adam", frozen,
                           false, model);
-    rt::TrainerOptions options;
-    options.batch = 16;
-    options.lr = 0.01;
-    options.progress = false;
-    options.seed = 9;
+    rt::TrainerOptions options = quietOptions(9);
     options.loadPath = load;
     options.reinit = reinit;
     options.savePath = (dir / save).string();

@@ -47,6 +47,21 @@ int main(int argc, char **argv) {
   run->add_option("--weights", weights, "Parameters from a .safetensors file");
   runFlags.addCheckNumerics(run);
 
+  // --data and --loss, as train and tune take them.
+  const std::vector<std::string> losses = {"mse", "mae", "huber", "bce",
+                                           "bce-logits", "cce", "sparse-cce",
+                                           "hinge", "model"};
+  const std::vector<std::string> optimizerKinds = {
+      "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"};
+  auto addDataAndLoss = [&](CLI::App *cmd, TrainFlags &flags) {
+    cmd->add_option("--data", flags.data,
+                    "fashion-mnist, an IDX folder, X.npy,Y.npy or a CSV")
+        ->required();
+    cmd->add_option("--loss", flags.training.loss, "Loss")
+        ->check(CLI::IsMember(losses))
+        ->required();
+  };
+
   CommonFlags trainCommon;
   TrainFlags trainFlags;
   CLI::App *trainApp = app.add_subcommand("train", "Compile and run training");
@@ -55,16 +70,9 @@ int main(int argc, char **argv) {
   {
     auto &t = trainFlags.training;
     auto &o = trainFlags.trainer;
-    trainApp->add_option("--data", trainFlags.data,
-                         "fashion-mnist, an IDX folder, X.npy,Y.npy or a CSV")
-        ->required();
-    trainApp->add_option("--loss", t.loss, "Loss")
-        ->check(CLI::IsMember({"mse", "mae", "huber", "bce", "bce-logits",
-                               "cce", "sparse-cce", "hinge", "model"}))
-        ->required();
+    addDataAndLoss(trainApp, trainFlags);
     trainApp->add_option("--optimizer", t.optimizer, "Optimizer")
-        ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad",
-                               "adadelta", "rmsprop", "adam"}))
+        ->check(CLI::IsMember(optimizerKinds))
         ->capture_default_str();
     trainApp->add_option("--lr", trainFlags.lr,
                          "Learning rate (default: 1e-3 adam, 1.0 adadelta, "
@@ -143,18 +151,11 @@ int main(int argc, char **argv) {
       "tune", "Hyperparameter search: kiln train runs ranked by val loss");
   tuneCommon.add(tuneApp, false);
   {
-    auto &t = tuneBase.training;
     auto &o = tuneBase.trainer;
     o.batch = 32;
     o.validationSplit = 0.2;
     o.patience = 2;
-    tuneApp->add_option("--data", tuneBase.data,
-                        "fashion-mnist, an IDX folder, X.npy,Y.npy or a CSV")
-        ->required();
-    tuneApp->add_option("--loss", t.loss, "Loss")
-        ->check(CLI::IsMember({"mse", "mae", "huber", "bce", "bce-logits",
-                               "cce", "sparse-cce", "hinge", "model"}))
-        ->required();
+    addDataAndLoss(tuneApp, tuneBase);
     tuneApp->add_option("--trials", tune.trials, "Random search: trials")
         ->check(atLeast(1))->capture_default_str();
     tuneApp->add_option("--search", tune.search, "random or grid")
@@ -169,8 +170,7 @@ int main(int argc, char **argv) {
     tuneApp->add_option("--optimizer", tune.optimizers,
                         "Optimizers, e.g. adam,sgd")
         ->delimiter(',')
-        ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad",
-                               "adadelta", "rmsprop", "adam"}));
+        ->check(CLI::IsMember(optimizerKinds));
     tuneApp->add_option("--epochs", o.epochs, "Epochs per trial (at most)")
         ->check(atLeast(1))->capture_default_str();
     tuneApp->add_option("--val-split", o.validationSplit,
