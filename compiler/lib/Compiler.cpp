@@ -200,6 +200,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.optimizer.weightDecay = t.weightDecay;
   pipeline.optimizer.clipValue = t.clipValue;
   pipeline.frozen = t.frozen;
+  pipeline.dropoutRate = t.dropoutRate;
   pipeline.optimizer.clipNorm = t.clipNorm;
   pipeline.optimizer.gradNorms = t.gradNorms;
   pipeline.memoryBudget = t.memoryBudget;

@@ -92,7 +92,7 @@ static KilnAutodiffOptions autodiffOptions(const TrainPipelineOptions &options) 
 void buildTrainPipeline(mlir::OpPassManager &pm,
                         const TrainPipelineOptions &options) {
   addFront(pm, options.batch, &options.loss);
-  pm.addPass(createKilnTrainingMode());
+  pm.addPass(createKilnTrainingMode({options.dropoutRate}));
   pm.addPass(createKilnAutodiff(autodiffOptions(options)));
   pm.addPass(createKilnOptimizer(options.optimizer));
   BackOptions back = backOptions(options, /*inference=*/false);
@@ -103,7 +103,7 @@ void buildTrainPipeline(mlir::OpPassManager &pm,
 void buildGradientPipeline(mlir::OpPassManager &pm,
                            const TrainPipelineOptions &options) {
   addFront(pm, options.batch, &options.loss);
-  pm.addPass(createKilnTrainingMode());
+  pm.addPass(createKilnTrainingMode({options.dropoutRate}));
   pm.addPass(createKilnAutodiff(autodiffOptions(options)));
   BackOptions back = backOptions(options, /*inference=*/false);
   back.memoryBudget = options.memoryBudget;

@@ -144,6 +144,7 @@ struct TuneFlags {
   int gridPoints = 3;                 // values per range in a grid
   std::vector<int64_t> batches;       // empty: --batch (or 32)
   std::vector<std::string> optimizers; // empty: --optimizer
+  std::string dropout;                // "": the model's rates
   std::string out = "tune";
 };
 int tuneCommand(const CommonFlags &common, TrainFlags base,

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <random>
 
 namespace fs = std::filesystem;
@@ -23,8 +24,8 @@ namespace {
 
 using kiln::runtime::Error;
 
-// --lr: "LO:HI[:log|lin]" (a range) or "a,b,c" (values).
-struct LrSpec {
+// --lr, --dropout: "LO:HI[:log|lin]" (a range) or "a,b,c" (values).
+struct Spec {
   std::vector<double> values; // a list
   double low = 0, high = 0;   // a range
   bool log = true;
@@ -54,18 +55,32 @@ struct LrSpec {
   }
 };
 
-double parseNumber(const std::string &text, const std::string &spec) {
+// What a value of an option may be: the learning rate > 0, a dropout rate
+// in [0, 1).
+struct Domain {
+  const char *option;
+  bool dropout;
+  bool logByDefault;
+};
+const Domain kLr{"--lr", false, true}, kDropout{"--dropout", true, false};
+
+double parseNumber(const std::string &text, const std::string &spec,
+                   const Domain &domain) {
   char *end = nullptr;
   double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(value) || value <= 0) {
-    throw Error("--lr '" + spec + "': '" + text +
-                "' is not a finite number > 0");
+  bool valid = !text.empty() && *end == '\0' && std::isfinite(value) &&
+               (domain.dropout ? value >= 0 && value < 1 : value > 0);
+  if (!valid) {
+    throw Error(std::string(domain.option) + " '" + spec + "': '" + text +
+                (domain.dropout ? "' is not a rate in [0, 1)"
+                                : "' is not a finite number > 0"));
   }
   return value;
 }
 
-LrSpec parseLr(const std::string &spec) {
-  LrSpec lr;
+Spec parseSpec(const std::string &spec, const Domain &domain) {
+  Spec lr;
+  const std::string option = domain.option;
   if (spec.find(':') != std::string::npos) {
     std::vector<std::string> parts;
     size_t start = 0;
@@ -76,22 +91,26 @@ LrSpec parseLr(const std::string &spec) {
     parts.push_back(spec.substr(start));
     if (parts.size() < 2 || parts.size() > 3 ||
         (parts.size() == 3 && parts[2] != "log" && parts[2] != "lin")) {
-      throw Error("--lr '" + spec + "': expected LO:HI, LO:HI:log, LO:HI:lin "
-                                    "or a,b,c");
+      throw Error(option + " '" + spec +
+                  "': expected LO:HI, LO:HI:log, LO:HI:lin or a,b,c");
     }
-    lr.low = parseNumber(parts[0], spec);
-    lr.high = parseNumber(parts[1], spec);
-    lr.log = parts.size() == 2 || parts[2] == "log";
+    lr.low = parseNumber(parts[0], spec, domain);
+    lr.high = parseNumber(parts[1], spec, domain);
+    lr.log = parts.size() == 2 ? domain.logByDefault : parts[2] == "log";
     if (lr.low > lr.high) {
-      throw Error("--lr '" + spec + "': the range's low end is above its "
-                                    "high end");
+      throw Error(option + " '" + spec +
+                  "': the range's low end is above its high end");
+    }
+    if (lr.log && lr.low <= 0) {
+      throw Error(option + " '" + spec + "': a log range needs LO > 0");
     }
     return lr;
   }
   size_t start = 0;
   for (size_t comma;; start = comma + 1) {
     comma = spec.find(',', start);
-    lr.values.push_back(parseNumber(spec.substr(start, comma - start), spec));
+    lr.values.push_back(
+        parseNumber(spec.substr(start, comma - start), spec, domain));
     if (comma == std::string::npos) {
       break;
     }
@@ -104,6 +123,7 @@ struct Trial {
   double lr = 0;
   int64_t batch = 0;
   std::string optimizer;
+  double dropout = -1; // -1: the model's own
   double bestValLoss = std::numeric_limits<double>::infinity();
   double bestValAccuracy = -1;
   int64_t bestEpoch = 0, epochs = 0;
@@ -118,7 +138,13 @@ std::string number(double value) { return fmt::format("{:.6g}", value); }
 int tuneCommand(const CommonFlags &common, TrainFlags base,
                 const TuneFlags &tune) {
   using namespace kiln::runtime;
-  LrSpec lr = parseLr(tune.lr);
+  Spec lr = parseSpec(tune.lr, kLr);
+  std::optional<Spec> dropout;
+  if (!tune.dropout.empty()) {
+    dropout = parseSpec(tune.dropout, kDropout);
+  }
+  std::vector<double> dropouts =
+      dropout ? dropout->grid(tune.gridPoints) : std::vector<double>{-1.0};
   std::vector<int64_t> batches = tune.batches;
   if (batches.empty()) {
     batches.push_back(base.trainer.batch);
@@ -138,11 +164,14 @@ int tuneCommand(const CommonFlags &common, TrainFlags base,
     for (double rate : lr.grid(tune.gridPoints)) {
       for (int64_t batch : batches) {
         for (const std::string &optimizer : optimizers) {
-          Trial t;
-          t.lr = rate;
-          t.batch = batch;
-          t.optimizer = optimizer;
-          trials.push_back(t);
+          for (double d : dropouts) {
+            Trial t;
+            t.lr = rate;
+            t.batch = batch;
+            t.optimizer = optimizer;
+            t.dropout = d;
+            trials.push_back(t);
+          }
         }
       }
     }
@@ -153,6 +182,7 @@ int tuneCommand(const CommonFlags &common, TrainFlags base,
       t.lr = lr.sample(rng);
       t.batch = batches[rng() % batches.size()];
       t.optimizer = optimizers[rng() % optimizers.size()];
+      t.dropout = dropout ? dropout->sample(rng) : -1.0;
       trials.push_back(t);
     }
   }
@@ -168,6 +198,7 @@ int tuneCommand(const CommonFlags &common, TrainFlags base,
     flags.lr = t.lr;
     flags.trainer.batch = t.batch;
     flags.training.optimizer = t.optimizer;
+    flags.training.dropoutRate = t.dropout;
     flags.trainer.savePath =
         (fs::path(tune.out) / fmt::format("trial-{}.safetensors", t.index))
             .string();
@@ -193,9 +224,10 @@ int tuneCommand(const CommonFlags &common, TrainFlags base,
       t.status = std::string("failed: ") + e.what();
     }
     fmt::print(stderr,
-               "kiln tune: trial {}/{}: lr={} batch={} optimizer={}: "
+               "kiln tune: trial {}/{}: lr={} batch={} optimizer={}{}: "
                "val_loss={} ({})\n",
                t.index, trials.size(), number(t.lr), t.batch, t.optimizer,
+               t.dropout >= 0 ? " dropout=" + number(t.dropout) : "",
                std::isfinite(t.bestValLoss) ? number(t.bestValLoss) : "-",
                t.status);
   }
@@ -209,10 +241,10 @@ int tuneCommand(const CommonFlags &common, TrainFlags base,
                    [](const Trial *a, const Trial *b) {
                      return a->bestValLoss < b->bestValLoss;
                    });
-  std::string csv = "rank,trial,lr,batch,optimizer,best_val_loss,"
+  std::string csv = "rank,trial,lr,batch,optimizer,dropout,best_val_loss,"
                     "best_val_accuracy,best_epoch,epochs,seconds,status\n";
-  fmt::print("rank  trial  lr          batch  optimizer  val_loss    val_acc  "
-             "epoch\n");
+  fmt::print("rank  trial  lr          batch  optimizer  dropout  val_loss    "
+             "val_acc  epoch\n");
   for (size_t r = 0; r < ranked.size(); ++r) {
     const Trial &t = *ranked[r];
     bool measured = std::isfinite(t.bestValLoss);
@@ -221,13 +253,15 @@ int tuneCommand(const CommonFlags &common, TrainFlags base,
         t.bestValAccuracy >= 0 ? fmt::format("{:.4f}", t.bestValAccuracy) : "";
     std::string status = t.status;
     std::replace(status.begin(), status.end(), ',', ';');
-    csv += fmt::format("{},{},{},{},{},{},{},{},{},{:.3f},{}\n", r + 1,
-                       t.index, number(t.lr), t.batch, t.optimizer, loss,
-                       accuracy, t.bestEpoch, t.epochs, t.seconds, status);
-    fmt::print("{:<5} {:<6} {:<11} {:<6} {:<10} {:<11} {:<8} {}\n", r + 1,
-               t.index, number(t.lr), t.batch, t.optimizer,
-               measured ? loss : "-", accuracy.empty() ? "-" : accuracy,
-               t.bestEpoch);
+    std::string rate = t.dropout >= 0 ? number(t.dropout) : "";
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{:.3f},{}\n", r + 1,
+                       t.index, number(t.lr), t.batch, t.optimizer, rate,
+                       loss, accuracy, t.bestEpoch, t.epochs, t.seconds,
+                       status);
+    fmt::print("{:<5} {:<6} {:<11} {:<6} {:<10} {:<8} {:<11} {:<8} {}\n",
+               r + 1, t.index, number(t.lr), t.batch, t.optimizer,
+               rate.empty() ? "-" : rate, measured ? loss : "-",
+               accuracy.empty() ? "-" : accuracy, t.bestEpoch);
   }
   std::string results = (fs::path(tune.out) / "results.csv").string();
   {

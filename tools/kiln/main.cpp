@@ -134,6 +134,9 @@ int main(int argc, char **argv) {
                          "Hold the parameters matching this glob constant "
                          "(repeatable; e.g. 'layer1.*'): no gradient, no "
                          "optimizer state");
+    trainApp->add_option("--dropout", t.dropoutRate,
+                         "Set every dropout's rate (default: the model's)")
+        ->check(between(0, 0.999999));
     trainApp->add_option("--l1", t.l1, "L1 regularization of the weights");
     trainApp->add_option("--l2", t.l2, "L2 regularization of the weights");
     trainApp->add_option("--delta", t.delta, "Huber delta");
@@ -171,6 +174,9 @@ int main(int argc, char **argv) {
                         "Optimizers, e.g. adam,sgd")
         ->delimiter(',')
         ->check(CLI::IsMember(optimizerKinds));
+    tuneApp->add_option("--dropout", tune.dropout,
+                        "Every dropout's rate: LO:HI[:lin|log] or a,b,c "
+                        "(default: the model's)");
     tuneApp->add_option("--epochs", o.epochs, "Epochs per trial (at most)")
         ->check(atLeast(1))->capture_default_str();
     tuneApp->add_option("--val-split", o.validationSplit,

@@ -1,4 +1,11 @@
 // RUN: kiln-opt %s --kiln-training-mode | FileCheck %s
+// RUN: kiln-opt %s --kiln-training-mode=dropout-rate=0.3 | FileCheck %s --check-prefix=RATE
+// RUN: not kiln-opt %s --kiln-training-mode=dropout-rate=1.5 2>&1 | FileCheck %s --check-prefix=BAD
+
+// dropout-rate sets every dropout's rate (kiln tune --dropout).
+// RATE: kiln.dropout_train %{{.+}}, %{{.+}} {rate = 3.000000e-01 : f32, salt = 1 : i64}
+// RATE: kiln.dropout_train %{{.+}}, %{{.+}} {rate = 3.000000e-01 : f32, salt = 2 : i64}
+// BAD: dropout-rate must be in [0, 1), got 1.5
 
 // Batch norm uses batch statistics and writes its running statistics back;
 // dropout draws its mask from the new seed argument, one salt per op.

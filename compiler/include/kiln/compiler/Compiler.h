@@ -46,6 +46,8 @@ struct TrainingOptions {
   // The train step also returns grad_sq:, weight_sq: and update_sq:<param>
   // (kiln-optimizer's grad-norms; `kiln train --log-grad-norms`).
   bool gradNorms = false;
+  // Every dropout's rate in training (negative: the model's own).
+  double dropoutRate = -1.0;
 };
 
 enum class Mode {

@@ -43,6 +43,9 @@ struct TrainPipelineOptions {
   KilnOptimizerOptions optimizer;
   // Glob patterns of parameters held constant (kiln-autodiff's frozen).
   std::vector<std::string> frozen;
+  // Every dropout's rate in training (kiln-training-mode's dropout-rate;
+  // negative: the model's own).
+  double dropoutRate = -1.0;
   // Training and gradients: recompute cheap forward values until the arena
   // fits in this many bytes (0: never; kiln-rematerialize).
   int64_t memoryBudget = 0;

@@ -60,8 +60,14 @@ def KilnTrainingMode : Pass<"kiln-training-mode", "mlir::ModuleOp"> {
     Adds an `i32` scalar argument `seed` to the entry function and lets every
     op with TrainingModeOpInterface rewrite itself: batch norm uses batch
     statistics and updates its running statistics (`kiln.assign`), dropout
-    draws a hashed mask from the seed and a per-op salt.
+    draws a hashed mask from the seed and a per-op salt. With
+    `dropout-rate` (in [0, 1)), every dropout's rate is set to it first
+    (`kiln tune --dropout`, `kiln train --dropout`).
   }];
+  let options = [
+    Option<"dropoutRate", "dropout-rate", "double", "-1.0",
+           "Every dropout's rate (negative: the model's own)">,
+  ];
 }
 
 def KilnAutodiff : Pass<"kiln-autodiff", "mlir::ModuleOp"> {

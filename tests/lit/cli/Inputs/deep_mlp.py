@@ -2,7 +2,8 @@
 """deep_mlp.py DIR: writes DIR/sigmoid.mlir (a 16-layer sigmoid MLP with
 PyTorch's default init: its first layers' gradients vanish), DIR/relu.mlir
 (the same with ReLU and He init) and a 4-class dataset DIR/x.npy, DIR/y.npy
-(256 samples of 16 features, the label the argmax of a fixed projection)."""
+(256 samples of 16 features, the label the argmax of a fixed projection);
+DIR/dropout.mlir is the ReLU net with dropout 0.5 after each activation."""
 import sys
 
 import numpy as np
@@ -15,7 +16,7 @@ np.save(f"{out}/x.npy", x)
 np.save(f"{out}/y.npy", y)
 
 
-def mlp(activation, init, layers, width=16):
+def mlp(activation, init, layers, width=16, dropout=None):
     lines = ['func.func @main(%x: tensor<1x16xf32> {kiln.name = "x"})',
              '    -> (tensor<1x4xf32> {kiln.name = "logits"}) {']
     h, fan = "%x", 16
@@ -28,6 +29,9 @@ def mlp(activation, init, layers, width=16):
         if i < layers:
             lines.append(f'  %a{i} = kiln.{activation} %d{i} : (tensor<1x{o}xf32>) -> tensor<1x{o}xf32>')
             h = f"%a{i}"
+            if dropout is not None:
+                lines.append(f'  %q{i} = kiln.dropout %a{i} {{rate = {dropout} : f32}} : (tensor<1x{o}xf32>) -> tensor<1x{o}xf32>')
+                h = f"%q{i}"
         fan = o
     lines.append(f"  return {h} : tensor<1x4xf32>")
     lines.append("}")
@@ -37,3 +41,5 @@ def mlp(activation, init, layers, width=16):
 layers = int(sys.argv[2]) if len(sys.argv) > 2 else 16
 open(f"{out}/sigmoid.mlir", "w").write(mlp("sigmoid", "torch_default", layers))
 open(f"{out}/relu.mlir", "w").write(mlp("relu", "he_normal", layers))
+open(f"{out}/dropout.mlir", "w").write(
+    mlp("relu", "he_normal", layers, dropout=0.5))
