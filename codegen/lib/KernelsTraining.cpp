@@ -182,6 +182,23 @@ Kernel buildSoftmaxGrad(const KernelSpec &s, const Target &target) {
 // dropout_train: x, seed (i32 scalar) -> y, the documented uint32 hash
 //===----------------------------------------------------------------------===//
 
+Expr u32(uint32_t value) { return Internal::make_const(UInt(32), value); }
+
+// The documented uint32 hash of (index, seed, salt) (docs/training-ops.md):
+// dropout_train's mask and augment's draws.
+Expr hashU32(Expr index, Expr seed, uint32_t salt) {
+  Expr h = cast<uint32_t>(index) ^ (cast<uint32_t>(seed) * u32(0x9E3779B9u)) ^
+           u32(salt * 0x85EBCA6Bu);
+  h = h ^ (h >> 16);
+  h = h * u32(0x7FEB352Du);
+  h = h ^ (h >> 15);
+  h = h * u32(0x846CA68Bu);
+  return h ^ (h >> 16);
+}
+
+// Uniform in [0, 1) from a hash: its top 24 bits, exact in float.
+Expr uniformOf(Expr h) { return cast<float>(h >> 8) * f32(1.0 / 16777216.0); }
+
 void validateDropoutTrain(const KernelSpec &s) {
   expectCounts(s, 2, 2, 1);
   expectF32Except(s, {1});
@@ -206,24 +223,105 @@ Kernel buildDropoutTrain(const KernelSpec &s, const Target &target) {
   std::vector<int> extents = halideShape(s.inputs[0]);
   std::vector<Var> v = makeVars(extents.size());
   // Row-major linear index.
-  auto u32 = [](uint32_t value) { return Internal::make_const(UInt(32), value); };
   Expr index = u32(0);
   uint32_t stride = 1;
   for (size_t i = 0; i < extents.size(); ++i) {
     index = index + cast<uint32_t>(v[i]) * u32(stride);
     stride *= static_cast<uint32_t>(extents[i]);
   }
-  Expr h = index ^ (cast<uint32_t>(seed()) * u32(0x9E3779B9u)) ^
-           u32(salt * 0x85EBCA6Bu);
-  h = h ^ (h >> 16);
-  h = h * u32(0x7FEB352Du);
-  h = h ^ (h >> 15);
-  h = h * u32(0x846CA68Bu);
-  h = h ^ (h >> 16);
+  Expr h = hashU32(index, seed(), salt);
   Expr keep = (h >> 8) >= u32(threshold);
   Func out("y");
   out(v) = select(keep, x(v) / f32(1.0 - rate), 0.0f);
   return elementwiseKernel(s, target, {x, seed}, out, v);
+}
+
+//===----------------------------------------------------------------------===//
+// augment: x [N,C,H,W], seed -> random flips, shift, rotation, zoom, noise
+//===----------------------------------------------------------------------===//
+
+// Salts of augment's draws (docs/training-ops.md): per image u_k(n) =
+// uniform(hash(8n + k, seed, kAugmentSalt)); per pixel e the noise's two
+// uniforms from hash(2e and 2e + 1, seed, kNoiseSalt).
+constexpr uint32_t kAugmentSalt = 1000003, kNoiseSalt = 2000003;
+
+void validateAugment(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s, {1});
+  expectRank(s, s.inputs[0], "x", 4);
+  expectShape(s, s.inputs[1], "seed", {});
+  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+  for (const char *name : {"shift", "rotate", "zoom", "noise"}) {
+    double value = attrFloat(s, name);
+    if (!std::isfinite(value) || value < 0) {
+      fail(s, std::string(name) + " must be finite and >= 0");
+    }
+  }
+  if (attrFloat(s, "zoom") >= 1) {
+    fail(s, "zoom must be below 1");
+  }
+}
+
+// Per image, the inverse transform of an output pixel (X, Y), centred:
+// undo the shift, the rotation by a (source = R(-a) p) and the zoom z,
+// then the flips; sample the input there bilinearly (zero outside), add
+// noise. The image's six numbers are computed once (geometry(j, n), root).
+Kernel buildAugment(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam seed = makeInput(s.inputs[1], "seed");
+  const auto &shape = s.inputs[0].shape; // [N, C, H, W]
+  int width = static_cast<int>(shape[3]), height = static_cast<int>(shape[2]);
+  int channels = static_cast<int>(shape[1]);
+  bool flipH = attrBool(s, "flip_h"), flipV = attrBool(s, "flip_v");
+  double shift = attrFloat(s, "shift"), zoom = attrFloat(s, "zoom");
+  double rotate = attrFloat(s, "rotate") * 3.14159265358979323846 / 180.0;
+  double noise = attrFloat(s, "noise");
+
+  Var j("j"), n("n");
+  auto draw = [&](int k) {
+    return uniformOf(hashU32(8 * n + k, seed(), kAugmentSalt));
+  };
+  auto signedDraw = [&](int k, double range) {
+    return (2.0f * draw(k) - 1.0f) * f32(range);
+  };
+  Expr angle = signedDraw(4, rotate);
+  Expr scale = 1.0f + signedDraw(5, zoom);
+  Func geometry("geometry");
+  geometry(j, n) = select(
+      j == 0, cos(angle) / scale, j == 1, sin(angle) / scale, j == 2,
+      signedDraw(2, shift), j == 3, signedDraw(3, shift), j == 4,
+      select(flipH && draw(0) < 0.5f, -1.0f, 1.0f),
+      select(flipV && draw(1) < 0.5f, -1.0f, 1.0f));
+
+  Var px("x"), py("y"), pc("c"), pn("n");
+  Expr cx = f32((width - 1) / 2.0), cy = f32((height - 1) / 2.0);
+  Expr dx = cast<float>(px) - cx - geometry(2, pn);
+  Expr dy = cast<float>(py) - cy - geometry(3, pn);
+  Expr u = (geometry(0, pn) * dx + geometry(1, pn) * dy) * geometry(4, pn) + cx;
+  Expr v = (geometry(0, pn) * dy - geometry(1, pn) * dx) * geometry(5, pn) + cy;
+  Expr fu = floor(u), fv = floor(v);
+  Expr x0 = cast<int>(fu), y0 = cast<int>(fv);
+  Expr wx = u - fu, wy = v - fv;
+  Func padded = BoundaryConditions::constant_exterior(x, 0.0f);
+  Expr value = (1.0f - wy) * ((1.0f - wx) * padded(x0, y0, pc, pn) +
+                              wx * padded(x0 + 1, y0, pc, pn)) +
+               wy * ((1.0f - wx) * padded(x0, y0 + 1, pc, pn) +
+                     wx * padded(x0 + 1, y0 + 1, pc, pn));
+  if (noise > 0) {
+    Expr e = cast<uint32_t>(px) +
+             u32(width) * (cast<uint32_t>(py) +
+                           u32(height) * (cast<uint32_t>(pc) +
+                                          u32(channels) * cast<uint32_t>(pn)));
+    Expr u1 = (cast<float>(hashU32(2 * e, seed(), kNoiseSalt) >> 8) + 0.5f) *
+              f32(1.0 / 16777216.0);
+    Expr u2 = uniformOf(hashU32(2 * e + 1, seed(), kNoiseSalt));
+    value += f32(noise) * sqrt(-2.0f * log(u1)) *
+             cos(f32(2 * 3.14159265358979323846) * u2);
+  }
+  Func out("augmented");
+  out(px, py, pc, pn) = value;
+  geometry.compute_root().bound(j, 0, 6).unroll(j);
+  return elementwiseKernel(s, target, {x, seed}, out, {px, py, pc, pn});
 }
 
 //===----------------------------------------------------------------------===//
@@ -459,6 +557,7 @@ void registerTrainingOps(OpRegistry &r) {
   r["prelu_grad"] = {validatePreluGrad, buildPreluGrad};
   r["softmax_grad"] = {validateSoftmaxGrad, buildSoftmaxGrad};
   r["dropout_train"] = {validateDropoutTrain, buildDropoutTrain};
+  r["augment"] = {validateAugment, buildAugment};
   r["loss_grad"] = {validateLossGrad, buildLossGrad};
   r["optimizer_update"] = {validateOptimizerUpdate, buildOptimizerUpdate};
 }

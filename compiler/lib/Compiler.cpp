@@ -201,6 +201,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   pipeline.optimizer.clipValue = t.clipValue;
   pipeline.frozen = t.frozen;
   pipeline.dropoutRate = t.dropoutRate;
+  pipeline.augment = t.augment;
   pipeline.optimizer.clipNorm = t.clipNorm;
   pipeline.optimizer.gradNorms = t.gradNorms;
   pipeline.memoryBudget = t.memoryBudget;

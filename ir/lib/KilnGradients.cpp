@@ -211,6 +211,17 @@ LogicalResult DropoutOp::buildGradients(OpBuilder &builder,
   return viewGradient(*this, builder, resultGrads, operandGrads);
 }
 
+// Augmentation transforms the data: nothing upstream takes a gradient.
+LogicalResult AugmentOp::buildGradients(OpBuilder &builder,
+                                        ArrayRef<Value> resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  (void)builder;
+  (void)resultGrads;
+  operandGrads.push_back(Value());
+  operandGrads.push_back(Value());
+  return success();
+}
+
 LogicalResult
 DropoutTrainOp::buildGradients(OpBuilder &builder, ArrayRef<Value> resultGrads,
                                SmallVectorImpl<Value> &operandGrads) {

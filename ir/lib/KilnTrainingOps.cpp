@@ -9,6 +9,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace kiln::ir;
 
@@ -270,6 +272,27 @@ LogicalResult SoftmaxGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 
 LogicalResult DropoutTrainOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(getInput().getType());
+  return success();
+}
+
+LogicalResult AugmentOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = llvm::cast<RankedTensorType>(getInput().getType());
+  if (input.getRank() != 4) {
+    return emitOpError() << "expects an image batch [N,C,H,W], got " << input;
+  }
+  for (double value : {getShift().convertToDouble(),
+                       getRotate().convertToDouble(),
+                       getZoom().convertToDouble(),
+                       getNoise().convertToDouble()}) {
+    if (!std::isfinite(value) || value < 0) {
+      return emitOpError()
+             << "shift, rotate, zoom and noise must be finite and >= 0";
+    }
+  }
+  if (getZoom().convertToDouble() >= 1) {
+    return emitOpError() << "zoom must be below 1 (a factor in (0, 2))";
+  }
+  types.push_back(input);
   return success();
 }
 

@@ -93,6 +93,9 @@ void buildTrainPipeline(mlir::OpPassManager &pm,
                         const TrainPipelineOptions &options) {
   addFront(pm, options.batch, &options.loss);
   pm.addPass(createKilnTrainingMode({options.dropoutRate}));
+  if (!options.augment.empty()) {
+    pm.addPass(createKilnAugment({options.augment}));
+  }
   pm.addPass(createKilnAutodiff(autodiffOptions(options)));
   pm.addPass(createKilnOptimizer(options.optimizer));
   BackOptions back = backOptions(options, /*inference=*/false);

@@ -650,6 +650,22 @@ void addDropout(GradCaseTable &table, const std::string &name,
              {ref::dropoutTrain(x, seed, salt, rate)});
 }
 
+void addAugment(GradCaseTable &table, const std::string &name,
+                std::vector<int64_t> shape, int32_t seed,
+                const ref::AugmentParams &p) {
+  Rng rng("augment/" + name);
+  ref::Tensor x = rng.tensor(shape, -2, 2);
+  addForward(table, name, "augment",
+             {{"flip_h", p.flipH},
+              {"flip_v", p.flipV},
+              {"shift", p.shift},
+              {"rotate", p.rotate},
+              {"zoom", p.zoom},
+              {"noise", p.noise}},
+             {{x, codegen::DType::F32}, {scalar(seed), codegen::DType::I32}},
+             {ref::augment(x, seed, p)});
+}
+
 // ---------------------------------------------------------------------------
 // The table
 // ---------------------------------------------------------------------------
@@ -657,6 +673,26 @@ void addDropout(GradCaseTable &table, const std::string &name,
 GradCaseTable buildCases() {
   GradCaseTable t;
   using A = ref::Activation;
+
+  // augment: each transform alone on an odd plane (9x11, 3 channels, 6
+  // images: both flip outcomes occur), then all of them with noise.
+  {
+    ref::AugmentParams flips, shift, rotate, zoom, all;
+    flips.flipH = flips.flipV = true;
+    shift.shift = 2.5;
+    rotate.rotate = 30;
+    zoom.zoom = 0.3;
+    all = flips;
+    all.shift = 1.5;
+    all.rotate = 15;
+    all.zoom = 0.1;
+    all.noise = 0.05;
+    addAugment(t, "flips_n6_c3_9x11", {6, 3, 9, 11}, 7, flips);
+    addAugment(t, "shift_n6_c3_9x11", {6, 3, 9, 11}, 8, shift);
+    addAugment(t, "rotate_n6_c3_9x11", {6, 3, 9, 11}, 9, rotate);
+    addAugment(t, "zoom_n6_c3_9x11", {6, 3, 9, 11}, 10, zoom);
+    addAugment(t, "all_n4_c2_28x28", {4, 2, 28, 28}, -3, all);
+  }
 
   // conv2d_grad_input / conv2d_grad_weight (one case of each per line).
   addConvGrads(t, "stride2_asym_pads_n3", {3, 5, 7, 6}, 4, {3, 3},
@@ -1271,6 +1307,7 @@ KILN_GRAD_CASES(Regularizer, "regularizer");
 KILN_GRAD_CASES(RunningStatsUpdate, "running_stats_update");
 KILN_GRAD_CASES(BatchNormTrain, "batch_norm_train");
 KILN_GRAD_CASES(DropoutTrain, "dropout_train");
+KILN_GRAD_CASES(Augment, "augment");
 
 // Three updates, each output fed back as the next input, step = 1, 2, 3;
 // every update is compared with the reference applied to the kernel's own

@@ -134,6 +134,10 @@ int main(int argc, char **argv) {
                          "Hold the parameters matching this glob constant "
                          "(repeatable; e.g. 'layer1.*'): no gradient, no "
                          "optimizer state");
+    trainApp->add_option("--augment", t.augment,
+                         "Augment each training batch: flip-h, flip-v, "
+                         "shift=PIXELS, rotate=DEGREES, zoom=FRACTION, "
+                         "noise=SIGMA (comma-separated)");
     trainApp->add_option("--dropout", t.dropoutRate,
                          "Set every dropout's rate (default: the model's)")
         ->check(between(0, 0.999999));

@@ -296,6 +296,59 @@ bool dropoutKeep(uint32_t index, int32_t seed, int64_t salt, double rate) {
   return u >= rate;
 }
 
+Tensor augment(const Tensor &x, int32_t seed, const AugmentParams &p) {
+  require(x.shape.size() == 4, "augment: x [N,C,H,W]");
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  const double pi = 3.14159265358979323846;
+  auto uniform = [](uint32_t hash) { return (hash >> 8) / 16777216.0; };
+  Tensor y(x.shape);
+  for (int64_t i = 0; i < n; ++i) {
+    auto u = [&](int k) {
+      return uniform(dropoutHash(static_cast<uint32_t>(8 * i + k), seed,
+                                 1000003));
+    };
+    const double sx = p.flipH && u(0) < 0.5 ? -1 : 1;
+    const double sy = p.flipV && u(1) < 0.5 ? -1 : 1;
+    const double dx = (2 * u(2) - 1) * p.shift, dy = (2 * u(3) - 1) * p.shift;
+    const double angle = (2 * u(4) - 1) * p.rotate * pi / 180;
+    const double zoom = 1 + (2 * u(5) - 1) * p.zoom;
+    const double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const double *plane = &x.data[((i * c + ch) * h) * w];
+      auto at = [&](int64_t r, int64_t col) {
+        return r < 0 || r >= h || col < 0 || col >= w ? 0.0
+                                                       : plane[r * w + col];
+      };
+      for (int64_t r = 0; r < h; ++r) {
+        for (int64_t col = 0; col < w; ++col) {
+          const double ox = col - cx - dx, oy = r - cy - dy;
+          const double srcX =
+              sx * (std::cos(angle) * ox + std::sin(angle) * oy) / zoom + cx;
+          const double srcY =
+              sy * (std::cos(angle) * oy - std::sin(angle) * ox) / zoom + cy;
+          const double fx = std::floor(srcX), fy = std::floor(srcY);
+          const int64_t x0 = static_cast<int64_t>(fx),
+                        y0 = static_cast<int64_t>(fy);
+          const double wx = srcX - fx, wy = srcY - fy;
+          double value = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) +
+                         wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1));
+          if (p.noise > 0) {
+            const uint32_t e = static_cast<uint32_t>(
+                ((i * c + ch) * h + r) * w + col);
+            const double u1 =
+                ((dropoutHash(2 * e, seed, 2000003) >> 8) + 0.5) / 16777216.0;
+            const double u2 = uniform(dropoutHash(2 * e + 1, seed, 2000003));
+            value += p.noise * std::sqrt(-2 * std::log(u1)) *
+                     std::cos(2 * pi * u2);
+          }
+          y.data[((i * c + ch) * h + r) * w + col] = value;
+        }
+      }
+    }
+  }
+  return y;
+}
+
 Tensor dropoutTrain(const Tensor &x, int32_t seed, int64_t salt, double rate) {
   Tensor y(x.shape);
   for (size_t i = 0; i < x.data.size(); ++i) {

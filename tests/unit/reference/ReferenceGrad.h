@@ -81,6 +81,19 @@ uint32_t dropoutHash(uint32_t index, int32_t seed, int64_t salt);
 bool dropoutKeep(uint32_t index, int32_t seed, int64_t salt, double rate);
 // y = keep ? x/(1 - rate) : 0.
 Tensor dropoutTrain(const Tensor &x, int32_t seed, int64_t salt, double rate);
+// kiln.augment of x [N,C,H,W] (docs/training-ops.md), in double: per image
+// u_k = (dropoutHash(8n + k, seed, 1000003) >> 8) / 2^24; flip_h when
+// u_0 < 1/2, flip_v when u_1 < 1/2, shift (2u_2 - 1, 2u_3 - 1) * shift,
+// angle (2u_4 - 1) * rotate degrees, zoom 1 + (2u_5 - 1) * zoom; output
+// pixel p samples x bilinearly (zero outside) at the centre +
+// flip(R(-angle) (p - centre - shift) / zoom); plus noise * N(0,1) from
+// Box-Muller on the hashes of 2e and 2e + 1 (salt 2000003) of the
+// row-major element index e.
+struct AugmentParams {
+  bool flipH = false, flipV = false;
+  double shift = 0, rotate = 0, zoom = 0, noise = 0;
+};
+Tensor augment(const Tensor &x, int32_t seed, const AugmentParams &p);
 
 // f'(x) of an activation with PyTorch's values at kinks (the table in
 // docs/training-ops.md): relu 0 at x <= 0, relu6 1 only inside (0, 6),

@@ -18,6 +18,37 @@ Tensor iota(std::vector<int64_t> shape, double start = 1) {
   return t;
 }
 
+// augment by hand: with flips only, each image is itself or its mirror
+// exactly (8 images: both outcomes occur); with nothing enabled it is the
+// identity; a zero shift range leaves the pixels where they are.
+TEST(ReferenceGradTest, AugmentFlipsAndIdentity) {
+  Tensor x({8, 1, 3, 4});
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    x.data[i] = static_cast<double>(i % 13) - 6;
+  }
+  AugmentParams none;
+  EXPECT_EQ(augment(x, 5, none).data, x.data);
+  AugmentParams flip;
+  flip.flipH = true;
+  Tensor y = augment(x, 5, flip);
+  int mirrored = 0, kept = 0;
+  for (int n = 0; n < 8; ++n) {
+    bool same = true, mirror = true;
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        double out = y.data[(n * 3 + r) * 4 + c];
+        same = same && out == x.data[(n * 3 + r) * 4 + c];
+        mirror = mirror && out == x.data[(n * 3 + r) * 4 + (3 - c)];
+      }
+    }
+    EXPECT_TRUE(same || mirror) << n;
+    mirrored += mirror && !same;
+    kept += same && !mirror;
+  }
+  EXPECT_GT(mirrored, 0);
+  EXPECT_GT(kept, 0);
+}
+
 TEST(ReferenceGradTest, MatmulTransposes) {
   const Tensor a({2, 2}, {1, 2, 3, 4}), b({2, 2}, {5, 6, 7, 8});
   EXPECT_EQ(matmul(a, b, false, false).data,

@@ -48,6 +48,9 @@ struct TrainingOptions {
   bool gradNorms = false;
   // Every dropout's rate in training (negative: the model's own).
   double dropoutRate = -1.0;
+  // Data augmentation of the training step (kiln-augment's spec, e.g.
+  // "flip-h,shift=2,rotate=15"; "" off).
+  std::string augment;
 };
 
 enum class Mode {

@@ -891,6 +891,34 @@ def Kiln_DropoutTrainOp : Kiln_TrainOp<"dropout_train",
   let results = (outs Kiln_F32Tensor:$result);
 }
 
+def Kiln_AugmentOp : Kiln_TrainOp<"augment",
+    "random flips, shifts, rotation, zoom and noise of a training batch",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = [{
+    Data augmentation of an image batch `[N,C,H,W]` (made by
+    `kiln-augment` at the model input of the training step). Each image `n`
+    draws its own transform from `u_k = hash(seed, n, k)` (uniform in
+    [0, 1), the uint32 hash of docs/training-ops.md): a horizontal flip
+    when `flip_h` and `u_0 < 1/2`, a vertical one when `flip_v` and
+    `u_1 < 1/2`, a shift of `(2u_2 − 1)·shift` and `(2u_3 − 1)·shift`
+    pixels, a rotation by `(2u_4 − 1)·rotate` degrees and a zoom by
+    `1 + (2u_5 − 1)·zoom` about the image centre. An output pixel samples
+    the input bilinearly where the inverse transform takes it (zero outside
+    the image, as Keras's `fill_mode="constant"`), then adds
+    `noise·N(0, 1)` (Box-Muller on two hashes of the pixel). The same seed
+    gives the same batch. Its gradient rule gives none: it transforms
+    data, which has no gradient in training.
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, 0DTensorOf<[I32]>:$seed,
+      DefaultValuedAttr<BoolAttr, "false">:$flip_h,
+      DefaultValuedAttr<BoolAttr, "false">:$flip_v,
+      DefaultValuedAttr<F64Attr, "0.0">:$shift,
+      DefaultValuedAttr<F64Attr, "0.0">:$rotate,
+      DefaultValuedAttr<F64Attr, "0.0">:$zoom,
+      DefaultValuedAttr<F64Attr, "0.0">:$noise);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
 def Kiln_LossGradOp : Kiln_TrainOp<"loss_grad",
     "gradient of a mean loss with respect to the prediction"> {
   let description = [{

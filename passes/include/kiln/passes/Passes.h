@@ -46,6 +46,8 @@ struct TrainPipelineOptions {
   // Every dropout's rate in training (kiln-training-mode's dropout-rate;
   // negative: the model's own).
   double dropoutRate = -1.0;
+  // The training step's data augmentation (kiln-augment's spec; "" off).
+  std::string augment;
   // Training and gradients: recompute cheap forward values until the arena
   // fits in this many bytes (0: never; kiln-rematerialize).
   int64_t memoryBudget = 0;

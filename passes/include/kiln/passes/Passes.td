@@ -70,6 +70,23 @@ def KilnTrainingMode : Pass<"kiln-training-mode", "mlir::ModuleOp"> {
   ];
 }
 
+def KilnAugment : Pass<"kiln-augment", "mlir::ModuleOp"> {
+  let summary = "Augment the training batch at the model input";
+  let description = [{
+    Inserts `kiln.augment(input, seed)` after the entry function's image
+    input (the one `[N,C,H,W]` f32 argument) and feeds the model from it;
+    `seed` is the argument `kiln-training-mode` adds. `spec` is the
+    `kiln train --augment` text: comma-separated `flip-h`, `flip-v`,
+    `shift=PIXELS`, `rotate=DEGREES`, `zoom=FRACTION` (below 1) and
+    `noise=SIGMA`. Only the training step gets it: evaluation and test data
+    are never augmented.
+  }];
+  let options = [
+    Option<"spec", "spec", "std::string", "\"\"",
+           "flip-h,flip-v,shift=P,rotate=D,zoom=Z,noise=S">,
+  ];
+}
+
 def KilnAutodiff : Pass<"kiln-autodiff", "mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of the scalar loss";
   let description = [{
