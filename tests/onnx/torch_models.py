@@ -10,7 +10,8 @@ mode): export to ONNX with torch.onnx, import with `kiln-onnx-driver import`
 (rtol 1e-3 on max|diff| / max|reference|, plus elementwise allclose with
 rtol 1e-3, atol 1e-4). The CNN is exported in training mode (BatchNorm kept
 as BatchNormalization) and trained for a few steps with `kiln train`, whose
-loss must fall.
+loss must fall; ResNet-18 with a new head is fine-tuned with its body
+frozen, which must stay bit for bit as loaded.
 """
 import os
 import subprocess
@@ -132,10 +133,75 @@ def check_training(work):
     return ok
 
 
+def read_safetensors(path):
+    """{name: numpy array} of a safetensors file (F32 tensors)."""
+    import json
+    import struct
+    data = open(path, "rb").read()
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size])
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__" or info["dtype"] != "F32":
+            continue
+        begin, end = info["data_offsets"]
+        raw = data[8 + size + begin:8 + size + end]
+        tensors[name] = np.frombuffer(raw, np.float32).reshape(info["shape"])
+    return tensors
+
+
+def check_finetune(work):
+    """Fine-tuning ResNet-18's head (issue 16): torchvision's ResNet-18 with
+    a 10-class head, exported with its BatchNormalization nodes, trained one
+    epoch with everything but fc.* frozen. Every frozen weight must come out
+    bit for bit as loaded (BatchNorm's running statistics are state and keep
+    updating, as in PyTorch's train()); the head must change."""
+    torch.manual_seed(1)
+    model = torchvision.models.resnet18(num_classes=10)
+    # Distinct BatchNorm values: the exporter merges equal initializers, and
+    # a fresh model's weight (ones) and running_var (ones) would become one
+    # tensor, which training-mode statistics then update.
+    randomize_bn(model, torch.Generator().manual_seed(1))
+    model.eval()
+    x = torch.randn(8, 3, 64, 64)
+    onnx_path = os.path.join(work, "resnet18_ft.onnx")
+    torch.onnx.export(model, x, onnx_path, input_names=["x"],
+                      output_names=["logits"], opset_version=13,
+                      training=torch.onnx.TrainingMode.PRESERVE,
+                      do_constant_folding=False,
+                      dynamic_axes={"x": {0: "batch"}})
+    mlir = os.path.join(work, "resnet18_ft.mlir")
+    weights = os.path.join(work, "resnet18_ft.safetensors")
+    run([DRIVER, "import", onnx_path, mlir, weights, "--batch", "8"])
+    rng = np.random.default_rng(1)
+    xs = rng.standard_normal((16, 3, 64, 64)).astype(np.float32)
+    ys = rng.integers(0, 10, 16).astype(np.int32)
+    np.save(os.path.join(work, "ft_x.npy"), xs)
+    np.save(os.path.join(work, "ft_y.npy"), ys)
+    out = os.path.join(work, "resnet18_ft_trained.safetensors")
+    run([KILN, "train", mlir, "--data",
+         os.path.join(work, "ft_x.npy") + "," + os.path.join(work, "ft_y.npy"),
+         "--loss", "sparse-cce", "--optimizer", "adam", "--lr", "0.01",
+         "--epochs", "1", "--batch", "8", "--load", weights,
+         "--freeze", "conv1.*", "--freeze", "bn1.*", "--freeze", "layer*",
+         "--save", out, "--no-progress"])
+    before, after = read_safetensors(weights), read_safetensors(out)
+    frozen = [n for n in before if not n.startswith("fc.")
+              and "running_" not in n and "num_batches" not in n]
+    same = [n for n in frozen if np.array_equal(before[n], after[n])]
+    head_moved = not np.array_equal(before["fc.weight"], after["fc.weight"])
+    ok = len(frozen) > 40 and len(same) == len(frozen) and head_moved
+    print(f"resnet18 fine-tune: {len(same)}/{len(frozen)} frozen tensors "
+          f"bit-identical, head changed: {head_moved} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
 def main():
     work = sys.argv[1]
     os.makedirs(work, exist_ok=True)
-    wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "cnn_train"]
+    wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "cnn_train",
+                              "resnet18_finetune"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -147,6 +213,8 @@ def main():
                               (2, 3, 224, 224), work)
     if "cnn_train" in wanted:
         ok &= check_training(work)
+    if "resnet18_finetune" in wanted:
+        ok &= check_finetune(work)
     return 0 if ok else 1
 
 
