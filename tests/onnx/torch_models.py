@@ -96,32 +96,43 @@ class SmallCNN(torch.nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-def check_training(work):
-    model = SmallCNN()
-    onnx_path = os.path.join(work, "cnn.onnx")
-    x = torch.randn(4, 1, 28, 28)
-    # PRESERVE with the model in eval mode keeps BatchNormalization nodes
-    # (not folded into the convolutions), with their running statistics.
+def export_for_training(model, x, name, batch, work):
+    """Exports `model` (eval mode) with its BatchNormalization nodes kept
+    (PRESERVE: not folded into the convolutions) and imports it for `batch`;
+    returns the .mlir and the weights' .safetensors paths."""
     model.eval()
+    onnx_path = os.path.join(work, name + ".onnx")
     torch.onnx.export(model, x, onnx_path, input_names=["x"],
                       output_names=["logits"], opset_version=13,
                       training=torch.onnx.TrainingMode.PRESERVE,
                       do_constant_folding=False,
                       dynamic_axes={"x": {0: "batch"}})
-    mlir = os.path.join(work, "cnn.mlir")
-    weights = os.path.join(work, "cnn.safetensors")
-    run([DRIVER, "import", onnx_path, mlir, weights, "--batch", "32"])
+    mlir = os.path.join(work, name + ".mlir")
+    weights = os.path.join(work, name + ".safetensors")
+    run([DRIVER, "import", onnx_path, mlir, weights, "--batch", str(batch)])
+    return mlir, weights
+
+
+def save_dataset(xs, ys, name, work):
+    """Writes NAME_x.npy and NAME_y.npy; returns kiln train's --data."""
+    x_path = os.path.join(work, name + "_x.npy")
+    y_path = os.path.join(work, name + "_y.npy")
+    np.save(x_path, xs)
+    np.save(y_path, ys)
+    return x_path + "," + y_path
+
+
+def check_training(work):
+    mlir, weights = export_for_training(SmallCNN(), torch.randn(4, 1, 28, 28),
+                                        "cnn", 32, work)
     text = open(mlir).read()
     assert "kiln.batch_norm" in text, "BatchNorm was folded away"
     rng = np.random.default_rng(0)
     xs = rng.standard_normal((256, 1, 28, 28)).astype(np.float32)
     ys = (xs.reshape(256, -1)[:, :10].argmax(axis=1)).astype(np.int32)
-    np.save(os.path.join(work, "cnn_x.npy"), xs)
-    np.save(os.path.join(work, "cnn_y.npy"), ys)
+    data = save_dataset(xs, ys, "cnn", work)
     log = os.path.join(work, "cnn_log.csv")
-    run([KILN, "train", mlir, "--data",
-         os.path.join(work, "cnn_x.npy") + "," + os.path.join(work, "cnn_y.npy"),
-         "--loss", "sparse-cce", "--optimizer", "adam", "--lr", "0.003",
+    run([KILN, "train", mlir, "--data", data, "--loss", "sparse-cce", "--optimizer", "adam", "--lr", "0.003",
          "--epochs", "3", "--batch", "32", "--load", weights,
          "--save", os.path.join(work, "cnn_trained.safetensors"),
          "--log", log])
@@ -162,26 +173,13 @@ def check_finetune(work):
     # a fresh model's weight (ones) and running_var (ones) would become one
     # tensor, which training-mode statistics then update.
     randomize_bn(model, torch.Generator().manual_seed(1))
-    model.eval()
-    x = torch.randn(8, 3, 64, 64)
-    onnx_path = os.path.join(work, "resnet18_ft.onnx")
-    torch.onnx.export(model, x, onnx_path, input_names=["x"],
-                      output_names=["logits"], opset_version=13,
-                      training=torch.onnx.TrainingMode.PRESERVE,
-                      do_constant_folding=False,
-                      dynamic_axes={"x": {0: "batch"}})
-    mlir = os.path.join(work, "resnet18_ft.mlir")
-    weights = os.path.join(work, "resnet18_ft.safetensors")
-    run([DRIVER, "import", onnx_path, mlir, weights, "--batch", "8"])
+    mlir, weights = export_for_training(model, torch.randn(8, 3, 64, 64),
+                                        "resnet18_ft", 8, work)
     rng = np.random.default_rng(1)
-    xs = rng.standard_normal((16, 3, 64, 64)).astype(np.float32)
-    ys = rng.integers(0, 10, 16).astype(np.int32)
-    np.save(os.path.join(work, "ft_x.npy"), xs)
-    np.save(os.path.join(work, "ft_y.npy"), ys)
+    data = save_dataset(rng.standard_normal((16, 3, 64, 64)).astype(np.float32),
+                        rng.integers(0, 10, 16).astype(np.int32), "ft", work)
     out = os.path.join(work, "resnet18_ft_trained.safetensors")
-    run([KILN, "train", mlir, "--data",
-         os.path.join(work, "ft_x.npy") + "," + os.path.join(work, "ft_y.npy"),
-         "--loss", "sparse-cce", "--optimizer", "adam", "--lr", "0.01",
+    run([KILN, "train", mlir, "--data", data, "--loss", "sparse-cce", "--optimizer", "adam", "--lr", "0.01",
          "--epochs", "1", "--batch", "8", "--load", weights,
          "--freeze", "conv1.*", "--freeze", "bn1.*", "--freeze", "layer*",
          "--save", out, "--no-progress"])

@@ -79,7 +79,7 @@ double parseNumber(const std::string &text, const std::string &spec,
 }
 
 Spec parseSpec(const std::string &spec, const Domain &domain) {
-  Spec lr;
+  Spec parsed;
   const std::string option = domain.option;
   if (spec.find(':') != std::string::npos) {
     std::vector<std::string> parts;
@@ -94,28 +94,28 @@ Spec parseSpec(const std::string &spec, const Domain &domain) {
       throw Error(option + " '" + spec +
                   "': expected LO:HI, LO:HI:log, LO:HI:lin or a,b,c");
     }
-    lr.low = parseNumber(parts[0], spec, domain);
-    lr.high = parseNumber(parts[1], spec, domain);
-    lr.log = parts.size() == 2 ? domain.logByDefault : parts[2] == "log";
-    if (lr.low > lr.high) {
+    parsed.low = parseNumber(parts[0], spec, domain);
+    parsed.high = parseNumber(parts[1], spec, domain);
+    parsed.log = parts.size() == 2 ? domain.logByDefault : parts[2] == "log";
+    if (parsed.low > parsed.high) {
       throw Error(option + " '" + spec +
                   "': the range's low end is above its high end");
     }
-    if (lr.log && lr.low <= 0) {
+    if (parsed.log && parsed.low <= 0) {
       throw Error(option + " '" + spec + "': a log range needs LO > 0");
     }
-    return lr;
+    return parsed;
   }
   size_t start = 0;
   for (size_t comma;; start = comma + 1) {
     comma = spec.find(',', start);
-    lr.values.push_back(
+    parsed.values.push_back(
         parseNumber(spec.substr(start, comma - start), spec, domain));
     if (comma == std::string::npos) {
       break;
     }
   }
-  return lr;
+  return parsed;
 }
 
 struct Trial {
