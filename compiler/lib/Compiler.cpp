@@ -173,7 +173,9 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.elementwise = options.fuseElementwise;
     pipeline.fusion.prologue = options.fusePrologues;
     pipeline.foldBatchNorm = options.foldBatchNorm;
-    pipeline.winogradTile = options.winogradTile;
+    if (options.winogradTile >= 0) {
+      pipeline.winogradTile = options.winogradTile;
+    }
   };
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;

@@ -142,7 +142,7 @@ struct TrainPipelineCLOptions
   Option<int> winograd{
       *this, "winograd",
       llvm::cl::desc("kiln-winograd's largest tile (2 or 4; 0: off)"),
-      llvm::cl::init(2)};
+      llvm::cl::init(4)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",
       llvm::cl::desc("Arena bytes to fit in by rematerializing (0: off)"),

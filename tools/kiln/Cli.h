@@ -40,7 +40,7 @@ struct CommonFlags {
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false;
-  int winograd = 2; // the largest Winograd output tile; 0: off
+  int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   bool checkNumerics = false; // run, train, bench
 
   void addCheckNumerics(CLI::App *cmd) {
@@ -77,9 +77,9 @@ struct CommonFlags {
     cmd->add_option("--winograd", winograd,
                     "3x3 stride-1 convolutions by Winograd: 2 = F(2x2, 3x3) "
                     "(about 1e-6 relative), 4 = F(4x4, 3x3) where the plane "
-                    "allows (faster; about 1e-5), 0 = direct")
-        ->check(CLI::IsMember({0, 2, 4}))
-        ->capture_default_str();
+                    "allows (faster; about 1e-5), 0 = direct. Default: 2 "
+                    "for inference, 4 for training")
+        ->check(CLI::IsMember({0, 2, 4}));
   }
 
   CompileOptions options() const {
@@ -160,7 +160,8 @@ struct BenchFlags {
 int benchCommand(const CommonFlags &flags, const BenchFlags &bench);
 
 // kiln inspect, kiln inspect --memory (Inspect.cpp).
-int inspectCommand(const CommonFlags &flags, bool dot, bool json);
+int inspectCommand(const CommonFlags &flags, bool trainStep, bool dot,
+                   bool json);
 int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
                   bool json, std::string svgPath);
 

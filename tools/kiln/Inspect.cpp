@@ -38,13 +38,10 @@ void dumpKernelsIfAsked(const CommonFlags &flags, const CompileOptions &options)
   }
 }
 
-} // namespace
-
-// `kiln inspect --memory`: the arena plan of the inference graph or the
-// training step, as numbers (or JSON), and with --memory-svg an SVG picture
-// of the plan.
-int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
-                  bool json, std::string svgPath) {
+// The options of the inference graph, or with --train of the training step
+// (sparse-cce, Adam) that `kiln train` would build.
+CompileOptions inspectOptions(const CommonFlags &flags, bool trainStep,
+                              int64_t budget) {
   CompileOptions options = flags.options();
   if (trainStep) {
     options.mode = kiln::compiler::Mode::Train;
@@ -52,6 +49,17 @@ int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
     options.training.optimizer = "adam";
     options.training.memoryBudget = budget;
   }
+  return options;
+}
+
+} // namespace
+
+// `kiln inspect --memory`: the arena plan of the inference graph or the
+// training step, as numbers (or JSON), and with --memory-svg an SVG picture
+// of the plan.
+int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
+                  bool json, std::string svgPath) {
+  CompileOptions options = inspectOptions(flags, trainStep, budget);
   dumpKernelsIfAsked(flags, options);
   kiln::compiler::MemoryReport report =
       kiln::compiler::planMemoryReport(flags.model, options);
@@ -83,10 +91,12 @@ int memoryCommand(const CommonFlags &flags, bool trainStep, int64_t budget,
   return 0;
 }
 
-int inspectCommand(const CommonFlags &flags, bool dot, bool json) {
-  dumpKernelsIfAsked(flags, flags.options());
+int inspectCommand(const CommonFlags &flags, bool trainStep, bool dot,
+                   bool json) {
+  CompileOptions options = inspectOptions(flags, trainStep, 0);
+  dumpKernelsIfAsked(flags, options);
   kiln::compiler::ModelSummary summary =
-      kiln::compiler::summarizeModel(flags.model, flags.options());
+      kiln::compiler::summarizeModel(flags.model, options);
   if (dot) {
     fmt::print("digraph kiln {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n");
     for (size_t i = 0; i < summary.nodes.size(); ++i) {

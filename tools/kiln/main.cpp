@@ -325,7 +325,7 @@ int main(int argc, char **argv) {
       return memoryCommand(inspectFlags, inspectTrain, inspectBudget, json,
                            memorySvg);
     }
-    return inspectCommand(inspectFlags, dot, json);
+    return inspectCommand(inspectFlags, inspectTrain, dot, json);
   } catch (const std::exception &e) {
     std::cerr << "error: " << kiln::support::printable(e.what()) << "\n";
     return 1;

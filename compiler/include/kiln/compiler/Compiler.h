@@ -75,7 +75,8 @@ struct CompileOptions {
   bool fuseElementwise = true;
   bool fusePrologues = true;    // activation_grad into batch_norm_grad
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)
-  int winogradTile = 2;         // kiln-winograd's largest tile (0: off)
+  int winogradTile = -1;        // kiln-winograd's largest tile (0: off;
+                                // -1: the pipeline's, 2 / 4 in training)
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them
 };
