@@ -262,6 +262,11 @@ Halide::Expr broadcastAt(Halide::ImageParam in, const TensorSpec &t,
 using Epilogue = std::function<Halide::Expr(
     Halide::Expr value, const std::vector<Halide::Var> &coords)>;
 
+// conv2d_grad_weight with a `tile` m of 2 or 4: Winograd F(m x m, 3x3) over
+// the batch's tiles (KernelsWinograd.cpp; kiln-winograd sets the tile).
+void validateConv2dGradWeightWinograd(const KernelSpec &spec);
+Kernel buildConv2dGradWeightWinograd(const KernelSpec &spec,
+                                     const Halide::Target &target);
 // conv2d_winograd with an epilogue (KernelsWinograd.cpp).
 Halide::Func buildConv2dWinogradWithEpilogue(
     const KernelSpec &spec, const std::vector<Halide::ImageParam> &in,

@@ -402,6 +402,12 @@ ConvGradGeometry gradWeightGeometry(const KernelSpec &s) {
   return g;
 }
 
+// The Winograd tile (0: direct); specs written before it default to 0.
+int64_t gradWeightTile(const KernelSpec &s) {
+  return s.attrs.is_object() && s.attrs.contains("tile") ? attrInt(s, "tile")
+                                                         : 0;
+}
+
 void validateConvGradWeight(const KernelSpec &s) {
   expectCounts(s, 2, 2, 1);
   expectF32Except(s);
@@ -411,6 +417,9 @@ void validateConvGradWeight(const KernelSpec &s) {
   expectGroups(s, g.groups, g.c, g.o);
   expectDyShape(s, g, s.inputs[1]);
   expectShape(s, s.outputs[0], "output", {g.o, g.cg, g.w.kh, g.w.kw});
+  if (gradWeightTile(s) != 0) {
+    validateConv2dGradWeightWinograd(s);
+  }
 }
 
 struct ConvGradWeightFuncs {
@@ -679,6 +688,9 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
 }
 
 Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
+  if (gradWeightTile(s) != 0) {
+    return buildConv2dGradWeightWinograd(s, target);
+  }
   if (channelGradWeightFits(s, target)) {
     ChannelGradWeightFuncs f = defineChannelGradWeight(s);
     scheduleChannelGradWeight(f, s, target);

@@ -471,6 +471,230 @@ Kernel buildConv2dWinograd(const KernelSpec &s, const Target &target) {
           buildConv2dWinogradWithEpilogue(s, in, Epilogue(), target)};
 }
 
+//===----------------------------------------------------------------------===//
+// conv2d_grad_weight with a tile (kiln-winograd)
+//===----------------------------------------------------------------------===//
+
+// The transpose of a matrix given row-major.
+std::vector<std::vector<double>>
+transposed(const std::vector<std::vector<double>> &a) {
+  std::vector<std::vector<double>> t(a[0].size(),
+                                     std::vector<double>(a.size()));
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t j = 0; j < a[i].size(); ++j) {
+      t[j][i] = a[i][j];
+    }
+  }
+  return t;
+}
+
+// The weight gradient through the forward transform: a tile's output is
+// y = A^T Y A with Y = sum_c U(o, c) . V(c) and U = G g G^T, so dy's m x m
+// tile gives dY = A dy A^T, dU(o, c) = sum over the batch's tiles of
+// dY(o) . V(c), and dw = G^T dU G. Over the T tiles of the batch these are
+// P = (m + 2)^2 matrix products C x O with the tiles as the reduction:
+// (m + 2)^2 multiplies per tile and channel pair against 9 m^2 directly.
+// Tiles past the plane (partial tiles) meet dy = 0 there; the input past
+// the image reads as zeros (its padding).
+struct WinogradGradWeightFuncs {
+  Var t{"t"}, c{"c"}, o{"o"}, xi{"xi"}, kx{"kx"}, ky{"ky"}, cv{"cv"};
+  RDom r; // the batch's tiles
+  // x zero-padded with the channel innermost; V(c, t, xi) and dY(t, o, xi)
+  // for every tile; the products; G^T dU G.
+  Func xc{"x_c"}, v{"wino_v"}, d{"wino_dy"}, part{"wino_part"},
+      du{"wino_du"}, out{"dw"};
+  int tile = 2, tilesX = 0, tilesY = 0, tiles = 0;
+};
+
+WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
+                                                 ImageParam x, ImageParam dy,
+                                                 int lanes) {
+  WinogradGradWeightFuncs f;
+  const Matrices &mat = matrices(tileAttr(s));
+  int m = f.tile = mat.m, alpha = m + 2;
+  Window w = readWindow(s, 3, 3, true);
+  const auto &xs = s.inputs[0].shape, &ds = s.inputs[1].shape;
+  int channels = static_cast<int>(xs[1]);
+  int xh = static_cast<int>(xs[2]), xw = static_cast<int>(xs[3]);
+  f.tilesX = (static_cast<int>(ds[3]) + m - 1) / m;
+  f.tilesY = (static_cast<int>(ds[2]) + m - 1) / m;
+  int planeTiles = f.tilesX * f.tilesY;
+  f.tiles = planeTiles * static_cast<int>(xs[0]);
+  Var px("px"), py("py"), pn("pn");
+  // Channels past C (a partial register tile) read channel C - 1: they
+  // only reach gradient rows that are not stored.
+  f.xc(f.c, px, py, pn) =
+      select(px >= 0 && px < xw && py >= 0 && py < xh,
+             x(clamp(px, 0, xw - 1), clamp(py, 0, xh - 1),
+               min(f.c, channels - 1), pn),
+             0.0f);
+  Func dyz = BoundaryConditions::constant_exterior(dy, 0.0f);
+  Expr tx = f.t % f.tilesX, ty = (f.t / f.tilesX) % f.tilesY,
+       n = f.t / planeTiles;
+  int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
+  // V(cl, t, xi, cv) for channel cv * 16 + cl: each vector of channels a
+  // contiguous run over the points and tiles. With the channel innermost
+  // across all C (a row of 2 KB at 512 channels), the rows a register tile
+  // reads would map to a few cache sets (measured 2x slower).
+  Expr channel = f.cv * lanes + f.c;
+  f.v(f.c, f.t, f.xi, f.cv) = pointSelect(
+      transform2d(mat.bt,
+                  [&](int i, int j) {
+                    return Expr(f.xc(channel, m * tx + i - padL,
+                                     m * ty + j - padT, n));
+                  }),
+      f.xi);
+  f.d(f.t, f.o, f.xi) = pointSelect(
+      transform2d(transposed(mat.at),
+                  [&](int i, int j) {
+                    return Expr(dyz(m * tx + i, m * ty + j, f.o, n));
+                  }),
+      f.xi);
+  f.r = RDom(0, f.tiles, "r");
+  f.part(f.c, f.o, f.xi) = 0.0f;
+  f.part(f.c, f.o, f.xi) += f.v(f.c % lanes, f.r, f.xi, f.c / lanes) *
+                            f.d(f.r, f.o, f.xi);
+  f.du(f.c, f.o, f.xi) = f.part(f.c, f.o, f.xi);
+  // dw(kx, ky) = (G^T dU G)[ky][kx].
+  f.out(f.kx, f.ky, f.c, f.o) = pointSelect(
+      transform2d(transposed(mat.g),
+                  [&](int i, int j) {
+                    return Expr(f.du(f.c, f.o, alpha * j + i));
+                  }),
+      f.ky * 3 + f.kx);
+  constrainOutput(f.out, s.outputs[0]);
+  return f;
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. x copied once with the
+// channel innermost (root); V for every tile vectorized over channels (the
+// tile index split back into image, tile row and tile, the points unrolled
+// over shared loads) and dY vectorized along the tile row (root); then the
+// products in register tiles of up to 4 channel vectors x 6 output
+// channels (24 zmm; 4 loads and 6 broadcasts per 24 FMAs) with the whole
+// tile reduction inside. Two loop orders: where one register tile column
+// of V for all points fits in 1 MB (ResNet's 7x7 layers: few tiles, many
+// channels), tasks over (output block, channel block) run every point and
+// transform their dU block to dw while it is in cache (the P x C x O dU
+// through memory would cost more than the products); otherwise per point
+// (parallel) every block over that point's V and dY in L2, dU root.
+void scheduleWinogradGradWeight(WinogradGradWeightFuncs &f,
+                                const KernelSpec &s, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const auto &dwShape = s.outputs[0].shape;
+  int outChannels = static_cast<int>(dwShape[0]);
+  int channels = static_cast<int>(dwShape[1]);
+  int points = (f.tile + 2) * (f.tile + 2);
+  // Whole register tiles (constant extents, so that the accumulators stay
+  // in registers): the last block of channels and of outputs shifts inwards
+  // (C >= 16 here, as kiln-winograd asks; fewer channels take partial
+  // vectors).
+  int cTile = std::max(1, std::min(4, channels / vec));
+  int oTile = std::min(outChannels, 24 / cTile);
+  TailStrategy cTail = channels >= vec * cTile ? TailStrategy::ShiftInwards
+                                               : TailStrategy::GuardWithIf;
+
+  Var xv = f.xc.args()[0];
+  std::vector<Var> xa = f.xc.args();
+  Var plane("plane");
+  f.xc.compute_root()
+      .vectorize(xv, vec, TailStrategy::RoundUp)
+      .fuse(xa[2], xa[3], plane)
+      .parallel(plane);
+  {
+    Var row("row"), image("image"), ty("ty"), tx("tx"), task("task");
+    f.v.compute_root()
+        .split(f.t, row, tx, f.tilesX, TailStrategy::RoundUp)
+        .split(row, image, ty, f.tilesY, TailStrategy::RoundUp)
+        .reorder(f.xi, f.c, f.cv, tx, ty, image)
+        .vectorize(f.c)
+        .unroll(f.xi)
+        .fuse(ty, image, task)
+        .parallel(task);
+  }
+  {
+    Var row("row"), image("image"), ty("ty"), tx("tx");
+    int xw = vectorWidthFor(f.tilesX, vec);
+    f.d.compute_root()
+        .split(f.t, row, tx, f.tilesX, TailStrategy::RoundUp)
+        .split(row, image, ty, f.tilesY, TailStrategy::RoundUp)
+        .reorder(f.xi, tx, ty, image, f.o)
+        .unroll(f.xi)
+        .parallel(f.o);
+    // Each output channel's dY a contiguous run over points and tiles (as
+    // V's channel vectors: no run of broadcasts on a few cache sets).
+    f.d.reorder_storage(f.t, f.xi, f.o);
+    if (xw > 1) {
+      f.d.vectorize(tx, xw, TailStrategy::ShiftInwards);
+    }
+  }
+
+  Var cb("cb"), ci("ci"), ob("ob"), oi("oi"), task("task"), cv("cv"),
+      cl("cl");
+  int64_t columnBytes = int64_t(points) * f.tiles * vec * cTile * 4;
+  if (columnBytes <= (int64_t(1) << 20)) {
+    f.out.split(f.c, cb, ci, vec * cTile, cTail)
+        .split(f.o, ob, oi, oTile, TailStrategy::ShiftInwards)
+        .reorder(f.kx, f.ky, ci, oi, ob, cb)
+        .unroll(f.kx)
+        .unroll(f.ky)
+        .vectorize(ci, vec, TailStrategy::GuardWithIf)
+        .fuse(ob, cb, task)
+        .parallel(task);
+    f.du.compute_at(f.out, task)
+        .reorder(f.c, f.o, f.xi)
+        .vectorize(f.c, vec, TailStrategy::RoundUp);
+    f.part.compute_at(f.du, f.xi);
+  } else {
+    f.du.compute_root()
+        .split(f.c, cb, ci, vec * cTile, cTail)
+        .split(f.o, ob, oi, oTile, TailStrategy::ShiftInwards)
+        .reorder(ci, oi, cb, ob, f.xi)
+        .vectorize(ci, vec, TailStrategy::GuardWithIf)
+        .parallel(f.xi);
+    f.part.compute_at(f.du, cb);
+    f.out.reorder(f.kx, f.ky, f.c, f.o)
+        .unroll(f.kx)
+        .unroll(f.ky)
+        .vectorize(f.c, std::min(vec, channels), TailStrategy::GuardWithIf)
+        .parallel(f.o);
+  }
+  f.part.split(f.c, cv, cl, vec, TailStrategy::RoundUp)
+      .vectorize(cl)
+      .unroll(cv);
+  f.part.update()
+      .split(f.c, cv, cl, vec, TailStrategy::RoundUp)
+      .vectorize(cl)
+      .unroll(cv)
+      .unroll(f.o)
+      .reorder(cl, cv, f.o, f.r);
+}
+
+} // namespace
+
+void validateConv2dGradWeightWinograd(const KernelSpec &s) {
+  (void)tileAttr(s);
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  Window w = readWindow(s, k[0], k[1], true);
+  if (k[0] != 3 || k[1] != 3 || w.sh != 1 || w.sw != 1 || w.dh != 1 ||
+      w.dw != 1 || attrInt(s, "groups") != 1) {
+    fail(s, "a tile (Winograd) needs a 3x3 kernel with strides and "
+            "dilations 1 and groups 1");
+  }
+}
+
+Kernel buildConv2dGradWeightWinograd(const KernelSpec &s,
+                                     const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  WinogradGradWeightFuncs f = defineWinogradGradWeight(
+      s, x, dy, target.natural_vector_size<float>());
+  scheduleWinogradGradWeight(f, s, target);
+  return {{x, dy}, f.out};
+}
+
+namespace {
+
 } // namespace
 
 Func buildConv2dWinogradWithEpilogue(const KernelSpec &s,

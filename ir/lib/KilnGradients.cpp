@@ -298,7 +298,8 @@ LogicalResult Conv2DOp::buildGradients(OpBuilder &builder,
       builder.getDenseI64ArrayAttr(input.getShape().drop_front(2))));
   operandGrads.push_back(buildInferred<Conv2DGradWeightOp>(
       builder, loc, 1, getInput(), dy, strides, pads, dilations,
-      getGroupsAttr(), builder.getDenseI64ArrayAttr(window->kernel)));
+      getGroupsAttr(), builder.getDenseI64ArrayAttr(window->kernel),
+      builder.getI64IntegerAttr(0)));
   if (getBias()) {
     operandGrads.push_back(buildInferred<ReduceSumOp>(
         builder, loc, 1, dy, builder.getDenseI64ArrayAttr({0, 2, 3}),

@@ -161,6 +161,21 @@ Conv2DGradWeightOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (getKernel().size() != 2 || getGroups() < 1) {
     return emitOpError() << "kernel must be [KH, KW] and groups >= 1";
   }
+  if (getTile() != 0) {
+    auto ones = [](ArrayRef<int64_t> v) {
+      return llvm::all_of(v, [](int64_t e) { return e == 1; });
+    };
+    if (getTile() != 2 && getTile() != 4) {
+      return emitOpError() << "tile must be 0 (direct), 2 or 4, got "
+                           << getTile();
+    }
+    if (getKernel()[0] != 3 || getKernel()[1] != 3 || getGroups() != 1 ||
+        !ones(getStrides()) || !ones(getDilations())) {
+      return emitOpError() << "tile " << getTile()
+                           << " (Winograd) needs a 3x3 kernel with strides "
+                              "and dilations 1 and groups 1";
+    }
+  }
   auto x = rankedType(getInput()), dy = rankedType(getDy());
   types.push_back(f32Tensor(*this, {dy.getDimSize(1),
                                     x.getDimSize(1) / getGroups(),

@@ -35,6 +35,11 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
           grad && applies(grad)) {
         convs.push_back(op);
       }
+      // The weight gradient keeps its op and takes the tile.
+      if (auto grad = llvm::dyn_cast<Conv2DGradWeightOp>(op);
+          grad && applies(grad)) {
+        grad.setTile(tileFor(grad));
+      }
     });
     for (Operation *op : convs) {
       if (auto conv = llvm::dyn_cast<Conv2DOp>(op)) {
@@ -103,6 +108,15 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
                  llvm::cast<RankedTensorType>(grad.getResult().getType()));
   }
 
+  // The weight gradient over the forward convolution's tiles: the forward
+  // output is dy's plane.
+  bool applies(Conv2DGradWeightOp grad) const {
+    auto weight = llvm::cast<RankedTensorType>(grad.getResult().getType());
+    auto dy = llvm::cast<RankedTensorType>(grad.getDy().getType());
+    return grad.getGroups() == 1 && ones(grad.getStrides()) &&
+           ones(grad.getDilations()) && suits(weight, dy);
+  }
+
   // The explicit pads (auto_pad resolved), as conv2d's kernel gets them.
   static SmallVector<int64_t> explicitPads(Conv2DOp conv) {
     nlohmann::json attrs;
@@ -115,7 +129,11 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   // waste no more than 2x2 tiles would (so F(4x4)'s 4x fewer multiplies
   // beat F(2x2)'s 2.25x), else 2.
   int64_t tileFor(Operation *op) const {
-    auto result = llvm::cast<RankedTensorType>(op->getResult(0).getType());
+    // The forward output's plane: the result, or dy for the weight gradient.
+    auto result = llvm::cast<RankedTensorType>(
+        (llvm::isa<Conv2DGradWeightOp>(op) ? op->getOperand(1)
+                                           : op->getResult(0))
+            .getType());
     return tile >= 4 && tileWaste(result, 4) <= kMaxWaste ? 4 : 2;
   }
 

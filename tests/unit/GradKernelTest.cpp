@@ -321,6 +321,66 @@ void addWinogradGradInput(GradCaseTable &table, const std::string &name,
             Check::Forward);
 }
 
+// The weight gradient of a 3x3 stride-1 convolution as its defining sum:
+// dw[o][c][ky][kx] = sum over n, oy, ox of dy[n][o][oy][ox] *
+// x[n][c][oy + ky - top][ox + kx - left] (zero outside the image). Exact,
+// for planes too large for finite differences.
+ref::Tensor gradWeightBySum(const ref::Tensor &x, const ref::Tensor &dy,
+                            std::array<int64_t, 4> pads) {
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
+                wd = x.shape[3], o = dy.shape[1], oh = dy.shape[2],
+                ow = dy.shape[3];
+  ref::Tensor dw({o, c, 3, 3});
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t oc = 0; oc < o; ++oc) {
+      for (int64_t ic = 0; ic < c; ++ic) {
+        for (int64_t ky = 0; ky < 3; ++ky) {
+          for (int64_t kx = 0; kx < 3; ++kx) {
+            double sum = 0;
+            for (int64_t oy = 0; oy < oh; ++oy) {
+              int64_t iy = oy + ky - pads[0];
+              for (int64_t ox = 0; iy >= 0 && iy < h && ox < ow; ++ox) {
+                int64_t ix = ox + kx - pads[1];
+                if (ix >= 0 && ix < wd) {
+                  sum += dy.data[((b * o + oc) * oh + oy) * ow + ox] *
+                         x.data[((b * c + ic) * h + iy) * wd + ix];
+                }
+              }
+            }
+            dw.data[((oc * c + ic) * 3 + ky) * 3 + kx] += sum;
+          }
+        }
+      }
+    }
+  }
+  return dw;
+}
+
+// conv2d_grad_weight with kiln-winograd's tile (F(m x m, 3x3) over the
+// batch's tiles), against finite differences of the forward, or with
+// `bySum` against gradWeightBySum.
+void addWinogradGradWeight(GradCaseTable &table, const std::string &name,
+                           std::vector<int64_t> xShape, int64_t outChannels,
+                           std::array<int64_t, 4> pads, int tile,
+                           bool bySum = false) {
+  Rng rng("conv2d_grad_weight_winograd/" + name);
+  const ref::Conv2dParams p = convParams({1, 1}, pads);
+  const ref::Tensor x = rng.tensor(xShape, -1, 1);
+  const ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
+  const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
+  const json attrs = {{"strides", p.strides}, {"pads", p.pads},
+                      {"dilations", p.dilations}, {"groups", 1},
+                      {"kernel", {3, 3}}, {"tile", tile}};
+  table.add(name, "conv2d_grad_weight", attrs, f32({x, dy}), {w.shape}, [=] {
+    if (bySum) {
+      return std::vector<ref::Tensor>{gradWeightBySum(x, dy, pads)};
+    }
+    return std::vector<ref::Tensor>{vjp(
+        [&](const ref::Tensor &v) { return ref::conv2d(x, v, nullptr, p); },
+        w, dy)};
+  });
+}
+
 // The canonical pads of docs/ops.md: ceil_mode's extra bottom/right padding
 // folded into the user's pads.
 std::array<int64_t, 4> canonicalPads(const std::vector<int64_t> &xShape,
@@ -745,6 +805,20 @@ GradCaseTable buildCases() {
                        {1, 1, 1, 1}, 4);
   addWinogradGradInput(t, "partial_same_n2_c16_7x9_o16", {2, 16, 7, 9}, 16,
                        {1, 1, 1, 1});
+  // Winograd's weight gradient: 60 tiles (not whole vectors of 16) with
+  // partial tiles on a 7x9 plane, 4x4 tiles with asymmetric pads and
+  // channel counts that are not multiples of the 4 x 4 register tile, and
+  // 4x4 tiles over a batch of 7x7 planes (ResNet's deepest layers).
+  addWinogradGradWeight(t, "tile2_partial_n2_c16_7x9_o24", {2, 16, 7, 9}, 24,
+                        {1, 1, 1, 1}, 2);
+  addWinogradGradWeight(t, "tile4_pads0212_n1_c17_8x6_o18", {1, 17, 8, 6}, 18,
+                        {0, 2, 1, 2}, 4);
+  addWinogradGradWeight(t, "tile4_n5_c16_7x7_o16", {5, 16, 7, 7}, 16,
+                        {1, 1, 1, 1}, 4);
+  // Many tiles (484): the per-point loop order, 20 -> 20 channels (partial
+  // register tiles both ways), asymmetric pads.
+  addWinogradGradWeight(t, "tile4_per_point_n1_c20_88x88_o20",
+                        {1, 20, 88, 88}, 20, {1, 0, 1, 2}, 4, true);
   // Replicate / reflect padding (Conv2d's padding_mode): pads of 1 and 2
   // on an image, asymmetric, and pads as wide as reflection allows.
   addPadGrad(t, "edge_n2_c3_5x4_pads1", {2, 3, 5, 4}, {0, 0, 1, 1, 0, 0, 1, 1},

@@ -447,3 +447,19 @@ func.func @winograd_filter_tile(%w: tensor<4x2x3x3xf32>) {
   %u = kiln.winograd_filter %w {tile = 3 : i64} : (tensor<4x2x3x3xf32>) -> tensor<25x2x4xf32>
   return
 }
+
+// -----
+
+func.func @conv2d_grad_weight_tile_strided(%x: tensor<1x16x8x8xf32>, %dy: tensor<1x16x4x4xf32>) {
+  // expected-error @+1 {{tile 4 (Winograd) needs a 3x3 kernel with strides and dilations 1 and groups 1}}
+  %g = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, tile = 4 : i64} : (tensor<1x16x8x8xf32>, tensor<1x16x4x4xf32>) -> tensor<16x16x3x3xf32>
+  return
+}
+
+// -----
+
+func.func @conv2d_grad_weight_tile_value(%x: tensor<1x16x8x8xf32>, %dy: tensor<1x16x8x8xf32>) {
+  // expected-error @+1 {{tile must be 0 (direct), 2 or 4, got 3}}
+  %g = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, tile = 3 : i64} : (tensor<1x16x8x8xf32>, tensor<1x16x8x8xf32>) -> tensor<16x16x3x3xf32>
+  return
+}

@@ -88,6 +88,29 @@ func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -
 
 // -----
 
+// conv2d_grad_weight keeps its op and takes the tile of its forward
+// convolution's plane (dy's); a strided one (no Winograd form) and one of
+// too few tiles (the 7x7 plane at batch 1: 16) stay direct.
+// CHECK-LABEL: func.func @grad_weight
+// CHECK: kiln.conv2d_grad_weight %arg0, %arg1 {{{.*}}tile = 4 : i64} : (tensor<2x16x16x16xf32>, tensor<2x32x16x16xf32>) -> tensor<32x16x3x3xf32>
+// CHECK: kiln.conv2d_grad_weight %arg2, %arg3 {{{.*}}tile = 2 : i64} : (tensor<4x16x10x14xf32>, tensor<4x32x10x14xf32>) -> tensor<32x16x3x3xf32>
+// CHECK-NOT: tile
+// CHECK: return
+// FEW-LABEL: func.func @grad_weight
+// FEW-NOT: tile
+// FEW: return
+// TWO-LABEL: func.func @grad_weight
+// TWO: kiln.conv2d_grad_weight %arg0, %arg1 {{{.*}}tile = 2 : i64}
+func.func @grad_weight(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>, %x2: tensor<4x16x10x14xf32>, %dy2: tensor<4x32x10x14xf32>, %dy3: tensor<2x32x8x8xf32>, %x4: tensor<1x16x7x7xf32>, %dy4: tensor<1x32x7x7xf32>) -> (tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>) {
+  %a = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<2x16x16x16xf32>, tensor<2x32x16x16xf32>) -> tensor<32x16x3x3xf32>
+  %b = kiln.conv2d_grad_weight %x2, %dy2 {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<4x16x10x14xf32>, tensor<4x32x10x14xf32>) -> tensor<32x16x3x3xf32>
+  %c = kiln.conv2d_grad_weight %x, %dy3 {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<2x16x16x16xf32>, tensor<2x32x8x8xf32>) -> tensor<32x16x3x3xf32>
+  %d = kiln.conv2d_grad_weight %x4, %dy4 {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<1x16x7x7xf32>, tensor<1x32x7x7xf32>) -> tensor<32x16x3x3xf32>
+  return %a, %b, %c, %d : tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>
+}
+
+// -----
+
 // Planes that are not a multiple of the tile get partial tiles where they
 // add at most a third to the work: 14x14 and 15x15 take 4x4 tiles (256 /
 // 196, 256 / 225), 10x14 2x2 ones only (4x4: 192 / 140).

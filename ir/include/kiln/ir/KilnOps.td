@@ -630,12 +630,16 @@ def Kiln_Conv2DGradWeightOp : Kiln_TrainOp<"conv2d_grad_weight",
     the forward input `x [N,C,H,W]` and `dy [N,O,OH,OW]`, `dw [O,C/g,KH,KW]`
     (`KH,KW` = `kernel`) is the gradient of `Σ conv2d(x, w) ⊙ dy`.
     `strides`, `pads`, `dilations` and `groups` are the forward
-    convolution's.
+    convolution's. `tile` = m = 2 or 4 (set by kiln-winograd; 3x3 kernels
+    at stride and dilation 1, groups 1) computes it by Winograd
+    F(m x m, 3x3): per tile of the batch dY = A dy Aᵀ and V = Bᵀ d B,
+    dU = Σ over tiles of dY ⊙ V (one C x O product per transform point),
+    then `dw = Gᵀ dU G`; 0 (the default) directly.
   }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
       DenseI64ArrayAttr:$dilations, I64Attr:$groups,
-      DenseI64ArrayAttr:$kernel);
+      DenseI64ArrayAttr:$kernel, DefaultValuedAttr<I64Attr, "0">:$tile);
   let results = (outs Kiln_F32Tensor:$result);
 }
 

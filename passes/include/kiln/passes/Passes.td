@@ -199,7 +199,10 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     at the price of the input and output transforms, which small planes do
     not repay. `conv2d_grad_input` of such a convolution (pads at most 2)
     becomes `conv2d_winograd(dy,
-    winograd_filter(w) {input_gradient}, pads 2 - pad)`. Convolutions of
+    winograd_filter(w) {input_gradient}, pads 2 - pad)`, and
+    `conv2d_grad_weight` of such a convolution takes the same `tile` (its
+    kernel computes the gradient over the transformed tiles of x and dy).
+    Convolutions of
     one weight share its filter. Over parameters that do not change
     (inference, evaluation) `kiln-hoist-load-time` runs the filter
     transforms once per parameter change; in training they run every step,
