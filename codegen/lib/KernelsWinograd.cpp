@@ -496,15 +496,76 @@ transposed(const std::vector<std::vector<double>> &a) {
 // (m + 2)^2 multiplies per tile and channel pair against 9 m^2 directly.
 // Tiles past the plane (partial tiles) meet dy = 0 there; the input past
 // the image reads as zeros (its padding).
+// The loop orders of the products (scheduleWinogradGradWeight).
+enum class GradWeightForm { Blocks, Points, Slices };
+
 struct WinogradGradWeightFuncs {
-  Var t{"t"}, c{"c"}, o{"o"}, xi{"xi"}, kx{"kx"}, ky{"ky"}, cv{"cv"};
-  RDom r; // the batch's tiles
-  // x zero-padded with the channel innermost; V(c, t, xi) and dY(t, o, xi)
-  // for every tile; the products; G^T dU G.
+  Var t{"t"}, c{"c"}, o{"o"}, xi{"xi"}, kx{"kx"}, ky{"ky"}, cv{"cv"},
+      k{"k"}, slice{"slice"};
+  RDom r; // the batch's tiles, or a chunk's
+  RDom chunks; // Slices: the chunks of a slice
+  // x zero-padded with the channel innermost; V(cl, t, xi, cv) and
+  // dY(t, o, xi); the products (Slices: per chunk, summed per slice); dU;
+  // G^T dU G.
   Func xc{"x_c"}, v{"wino_v"}, d{"wino_dy"}, part{"wino_part"},
-      du{"wino_du"}, out{"dw"};
+      sliceSum{"wino_slice"}, du{"wino_du"}, out{"dw"};
+  GradWeightForm form = GradWeightForm::Points;
   int tile = 2, tilesX = 0, tilesY = 0, tiles = 0;
+  int cTile = 1, oTile = 1; // register tile: channel vectors x outputs
+  int chunkTiles = 0, slices = 1; // Slices
 };
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores, 2 MB of L2 per core. The
+// register tile: up to 4 channel vectors x 6 output channels (24 zmm; 4
+// loads and 6 broadcasts per 24 FMAs). The loop order:
+// - Blocks, where one register tile column of V for all points (P x T x 64
+//   floats) fits in 1 MB (ResNet's 7x7 layers: few tiles, many channels):
+//   tasks over (channel block, output block) run every point with the whole
+//   tile reduction inside and transform their dU block to dw while it is in
+//   cache (the P x C x O dU through memory costs more than the products).
+// - Slices, where there are many tiles but dU (P x C x O) fits in 1 MB
+//   (64 channels on 56x56): V and dY never go through memory. Each of 2
+//   slices (a thread each) runs its chunks of R tile rows in turn, builds
+//   the chunk's V and dY (within 512 KB) and adds the chunk's products to
+//   its own dU; then the two are summed. Against V and dY for the whole
+//   batch (root, 29 MB each at batch 16): 10.7 -> see docs/codegen.md.
+// - Points otherwise: V and dY root, then per point (parallel) every
+//   register tile over that point's V and dY in L2, dU root.
+void chooseGradWeightForm(WinogradGradWeightFuncs &f, const KernelSpec &s,
+                          int vec) {
+  const auto &dwShape = s.outputs[0].shape;
+  int outChannels = static_cast<int>(dwShape[0]);
+  int channels = static_cast<int>(dwShape[1]);
+  int points = (f.tile + 2) * (f.tile + 2);
+  f.cTile = std::max(1, std::min(4, channels / vec));
+  f.oTile = std::min(outChannels, 24 / f.cTile);
+  int64_t column = int64_t(points) * f.tiles * vec * f.cTile * 4;
+  if (column <= (int64_t(1) << 20)) {
+    f.form = GradWeightForm::Blocks;
+    return;
+  }
+  f.form = GradWeightForm::Points;
+  if (int64_t(points) * channels * outChannels * 4 > (int64_t(1) << 20) ||
+      channels % (vec * f.cTile) != 0) {
+    return;
+  }
+  int rows = f.tiles / f.tilesX; // tile rows of the batch
+  for (int r = rows / 2; r >= 1; --r) {
+    int64_t bytes =
+        int64_t(points) * r * f.tilesX * ((channels + vec - 1) / vec * vec + outChannels) * 4;
+    if (rows % (2 * r) == 0 && bytes <= (int64_t(1) << 19)) {
+      f.form = GradWeightForm::Slices;
+      f.chunkTiles = r * f.tilesX;
+      f.slices = 2;
+      // The slice sums are an update: their blocks cannot shift inwards,
+      // so the register tile divides the channels.
+      while (outChannels % f.oTile != 0) {
+        --f.oTile;
+      }
+      return;
+    }
+  }
+}
 
 WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
                                                  ImageParam x, ImageParam dy,
@@ -520,6 +581,7 @@ WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
   f.tilesY = (static_cast<int>(ds[2]) + m - 1) / m;
   int planeTiles = f.tilesX * f.tilesY;
   f.tiles = planeTiles * static_cast<int>(xs[0]);
+  chooseGradWeightForm(f, s, lanes);
   Var px("px"), py("py"), pn("pn");
   // Channels past C (a partial register tile) read channel C - 1: they
   // only reach gradient rows that are not stored.
@@ -535,7 +597,7 @@ WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
   // V(cl, t, xi, cv) for channel cv * 16 + cl: each vector of channels a
   // contiguous run over the points and tiles. With the channel innermost
   // across all C (a row of 2 KB at 512 channels), the rows a register tile
-  // reads would map to a few cache sets (measured 2x slower).
+  // reads would map to a few cache sets (measured 2.4x slower).
   Expr channel = f.cv * lanes + f.c;
   f.v(f.c, f.t, f.xi, f.cv) = pointSelect(
       transform2d(mat.bt,
@@ -550,11 +612,30 @@ WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
                     return Expr(dyz(m * tx + i, m * ty + j, f.o, n));
                   }),
       f.xi);
-  f.r = RDom(0, f.tiles, "r");
-  f.part(f.c, f.o, f.xi) = 0.0f;
-  f.part(f.c, f.o, f.xi) += f.v(f.c % lanes, f.r, f.xi, f.c / lanes) *
-                            f.d(f.r, f.o, f.xi);
-  f.du(f.c, f.o, f.xi) = f.part(f.c, f.o, f.xi);
+  if (f.form == GradWeightForm::Slices) {
+    // part(c, o, xi, k): chunk k's products; sliceSum: a slice's chunks.
+    f.r = RDom(0, f.chunkTiles, "r");
+    Expr at = f.k * f.chunkTiles + f.r;
+    f.part(f.c, f.o, f.xi, f.k) = 0.0f;
+    f.part(f.c, f.o, f.xi, f.k) +=
+        f.v(f.c % lanes, at, f.xi, f.c / lanes) * f.d(at, f.o, f.xi);
+    int perSlice = f.tiles / f.chunkTiles / f.slices;
+    f.chunks = RDom(0, perSlice, "chunks");
+    f.sliceSum(f.c, f.o, f.xi, f.slice) = 0.0f;
+    f.sliceSum(f.c, f.o, f.xi, f.slice) +=
+        f.part(f.c, f.o, f.xi, f.slice * perSlice + f.chunks);
+    Expr total = f.sliceSum(f.c, f.o, f.xi, 0);
+    for (int i = 1; i < f.slices; ++i) {
+      total = total + f.sliceSum(f.c, f.o, f.xi, i);
+    }
+    f.du(f.c, f.o, f.xi) = total;
+  } else {
+    f.r = RDom(0, f.tiles, "r");
+    f.part(f.c, f.o, f.xi) = 0.0f;
+    f.part(f.c, f.o, f.xi) += f.v(f.c % lanes, f.r, f.xi, f.c / lanes) *
+                              f.d(f.r, f.o, f.xi);
+    f.du(f.c, f.o, f.xi) = f.part(f.c, f.o, f.xi);
+  }
   // dw(kx, ky) = (G^T dU G)[ky][kx].
   f.out(f.kx, f.ky, f.c, f.o) = pointSelect(
       transform2d(transposed(mat.g),
@@ -566,43 +647,43 @@ WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
   return f;
 }
 
-// Target: x86-64 AVX-512 (16 lanes), 2 cores. x copied once with the
-// channel innermost (root); V for every tile vectorized over channels (the
-// tile index split back into image, tile row and tile, the points unrolled
-// over shared loads) and dY vectorized along the tile row (root); then the
-// products in register tiles of up to 4 channel vectors x 6 output
-// channels (24 zmm; 4 loads and 6 broadcasts per 24 FMAs) with the whole
-// tile reduction inside. Two loop orders: where one register tile column
-// of V for all points fits in 1 MB (ResNet's 7x7 layers: few tiles, many
-// channels), tasks over (output block, channel block) run every point and
-// transform their dU block to dw while it is in cache (the P x C x O dU
-// through memory would cost more than the products); otherwise per point
-// (parallel) every block over that point's V and dY in L2, dU root.
+// The schedule of the form chooseGradWeightForm picked. x is copied once
+// with the channel innermost (root); V is vectorized over channels and dY
+// along the tile row, the tile index split back into tile rows and tiles
+// (and, for the whole batch, images), the points unrolled over shared
+// loads.
 void scheduleWinogradGradWeight(WinogradGradWeightFuncs &f,
                                 const KernelSpec &s, const Target &target) {
   int vec = target.natural_vector_size<float>();
-  const auto &dwShape = s.outputs[0].shape;
-  int outChannels = static_cast<int>(dwShape[0]);
-  int channels = static_cast<int>(dwShape[1]);
-  int points = (f.tile + 2) * (f.tile + 2);
+  int channels = static_cast<int>(s.outputs[0].shape[1]);
   // Whole register tiles (constant extents, so that the accumulators stay
   // in registers): the last block of channels and of outputs shifts inwards
   // (C >= 16 here, as kiln-winograd asks; fewer channels take partial
   // vectors).
-  int cTile = std::max(1, std::min(4, channels / vec));
-  int oTile = std::min(outChannels, 24 / cTile);
-  TailStrategy cTail = channels >= vec * cTile ? TailStrategy::ShiftInwards
-                                               : TailStrategy::GuardWithIf;
-
-  Var xv = f.xc.args()[0];
+  TailStrategy cTail = channels >= vec * f.cTile ? TailStrategy::ShiftInwards
+                                                 : TailStrategy::GuardWithIf;
   std::vector<Var> xa = f.xc.args();
   Var plane("plane");
   f.xc.compute_root()
-      .vectorize(xv, vec, TailStrategy::RoundUp)
+      .vectorize(xa[0], vec, TailStrategy::RoundUp)
       .fuse(xa[2], xa[3], plane)
       .parallel(plane);
-  {
-    Var row("row"), image("image"), ty("ty"), tx("tx"), task("task");
+  int xw = vectorWidthFor(f.tilesX, vec);
+  Var row("row"), image("image"), ty("ty"), tx("tx"), task("task"),
+      cb("cb"), ci("ci"), ob("ob"), oi("oi"), cv("cv"), cl("cl");
+  bool sliced = f.form == GradWeightForm::Slices;
+  if (sliced) {
+    // Per chunk: whole tile rows, within the slice's thread.
+    f.v.compute_at(f.sliceSum, f.chunks)
+        .split(f.t, row, tx, f.tilesX, TailStrategy::RoundUp)
+        .reorder(f.xi, f.c, f.cv, tx, row)
+        .vectorize(f.c)
+        .unroll(f.xi);
+    f.d.compute_at(f.sliceSum, f.chunks)
+        .split(f.t, row, tx, f.tilesX, TailStrategy::RoundUp)
+        .reorder(f.xi, tx, row, f.o)
+        .unroll(f.xi);
+  } else {
     f.v.compute_root()
         .split(f.t, row, tx, f.tilesX, TailStrategy::RoundUp)
         .split(row, image, ty, f.tilesY, TailStrategy::RoundUp)
@@ -611,31 +692,37 @@ void scheduleWinogradGradWeight(WinogradGradWeightFuncs &f,
         .unroll(f.xi)
         .fuse(ty, image, task)
         .parallel(task);
-  }
-  {
-    Var row("row"), image("image"), ty("ty"), tx("tx");
-    int xw = vectorWidthFor(f.tilesX, vec);
     f.d.compute_root()
         .split(f.t, row, tx, f.tilesX, TailStrategy::RoundUp)
         .split(row, image, ty, f.tilesY, TailStrategy::RoundUp)
         .reorder(f.xi, tx, ty, image, f.o)
         .unroll(f.xi)
         .parallel(f.o);
-    // Each output channel's dY a contiguous run over points and tiles (as
-    // V's channel vectors: no run of broadcasts on a few cache sets).
-    f.d.reorder_storage(f.t, f.xi, f.o);
-    if (xw > 1) {
-      f.d.vectorize(tx, xw, TailStrategy::ShiftInwards);
-    }
   }
+  if (xw > 1) {
+    f.d.vectorize(tx, xw, TailStrategy::ShiftInwards);
+  }
+  // Each output channel's dY a contiguous run over points and tiles (as
+  // V's channel vectors: no run of broadcasts on a few cache sets).
+  f.d.reorder_storage(f.t, f.xi, f.o);
 
-  Var cb("cb"), ci("ci"), ob("ob"), oi("oi"), task("task"), cv("cv"),
-      cl("cl");
-  int64_t columnBytes = int64_t(points) * f.tiles * vec * cTile * 4;
-  if (columnBytes <= (int64_t(1) << 20)) {
-    f.out.split(f.c, cb, ci, vec * cTile, cTail)
-        .split(f.o, ob, oi, oTile, TailStrategy::ShiftInwards)
-        .reorder(f.kx, f.ky, ci, oi, ob, cb)
+  Stage partUpdate = f.part.update();
+  f.part.split(f.c, cv, cl, vec, TailStrategy::RoundUp).vectorize(cl).unroll(cv);
+  partUpdate.split(f.c, cv, cl, vec, TailStrategy::RoundUp)
+      .vectorize(cl)
+      .unroll(cv)
+      .unroll(f.o)
+      .reorder(cl, cv, f.o, f.r);
+  auto blocks = [&](Stage stage, bool update) {
+    stage.split(f.c, cb, ci, vec * f.cTile,
+                update ? TailStrategy::GuardWithIf : cTail)
+        .split(f.o, ob, oi, f.oTile,
+               update ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards);
+  };
+  switch (f.form) {
+  case GradWeightForm::Blocks:
+    blocks(f.out, false);
+    f.out.reorder(f.kx, f.ky, ci, oi, ob, cb)
         .unroll(f.kx)
         .unroll(f.ky)
         .vectorize(ci, vec, TailStrategy::GuardWithIf)
@@ -645,29 +732,32 @@ void scheduleWinogradGradWeight(WinogradGradWeightFuncs &f,
         .reorder(f.c, f.o, f.xi)
         .vectorize(f.c, vec, TailStrategy::RoundUp);
     f.part.compute_at(f.du, f.xi);
-  } else {
-    f.du.compute_root()
-        .split(f.c, cb, ci, vec * cTile, cTail)
-        .split(f.o, ob, oi, oTile, TailStrategy::ShiftInwards)
-        .reorder(ci, oi, cb, ob, f.xi)
+    return;
+  case GradWeightForm::Points:
+    f.du.compute_root();
+    blocks(f.du, false);
+    f.du.reorder(ci, oi, cb, ob, f.xi)
         .vectorize(ci, vec, TailStrategy::GuardWithIf)
         .parallel(f.xi);
     f.part.compute_at(f.du, cb);
-    f.out.reorder(f.kx, f.ky, f.c, f.o)
-        .unroll(f.kx)
-        .unroll(f.ky)
-        .vectorize(f.c, std::min(vec, channels), TailStrategy::GuardWithIf)
-        .parallel(f.o);
+    break;
+  case GradWeightForm::Slices: {
+    f.sliceSum.compute_root().vectorize(f.c, vec, TailStrategy::RoundUp);
+    Stage update = f.sliceSum.update();
+    blocks(update, true);
+    update.reorder(ci, oi, cb, ob, f.xi, f.chunks, f.slice)
+        .vectorize(ci, vec, TailStrategy::GuardWithIf)
+        .parallel(f.slice);
+    f.part.compute_at(f.sliceSum, cb);
+    f.du.compute_root().vectorize(f.c, vec, TailStrategy::GuardWithIf);
+    break;
   }
-  f.part.split(f.c, cv, cl, vec, TailStrategy::RoundUp)
-      .vectorize(cl)
-      .unroll(cv);
-  f.part.update()
-      .split(f.c, cv, cl, vec, TailStrategy::RoundUp)
-      .vectorize(cl)
-      .unroll(cv)
-      .unroll(f.o)
-      .reorder(cl, cv, f.o, f.r);
+  }
+  f.out.reorder(f.kx, f.ky, f.c, f.o)
+      .unroll(f.kx)
+      .unroll(f.ky)
+      .vectorize(f.c, std::min(vec, channels), TailStrategy::GuardWithIf)
+      .parallel(f.o);
 }
 
 } // namespace

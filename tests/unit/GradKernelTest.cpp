@@ -819,6 +819,10 @@ GradCaseTable buildCases() {
   // register tiles both ways), asymmetric pads.
   addWinogradGradWeight(t, "tile4_per_point_n1_c20_88x88_o20",
                         {1, 20, 88, 88}, 20, {1, 0, 1, 2}, 4, true);
+  // Many tiles and a small dU: the sliced order (2 slices of 2 chunks of 32
+  // tiles; 20 outputs in register tiles of 5).
+  addWinogradGradWeight(t, "tile4_slices_n2_c64_32x32_o20", {2, 64, 32, 32},
+                        20, {1, 1, 1, 1}, 4, true);
   // Replicate / reflect padding (Conv2d's padding_mode): pads of 1 and 2
   // on an image, asymmetric, and pads as wide as reflection allows.
   addPadGrad(t, "edge_n2_c3_5x4_pads1", {2, 3, 5, 4}, {0, 0, 1, 1, 0, 0, 1, 1},
