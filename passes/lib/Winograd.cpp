@@ -126,15 +126,25 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   }
 
   // The output tile: 4 where the option allows it and its partial tiles
-  // waste no more than 2x2 tiles would (so F(4x4)'s 4x fewer multiplies
-  // beat F(2x2)'s 2.25x), else 2.
+  // waste no more than kMaxWaste (so F(4x4)'s 4x fewer multiplies beat
+  // F(2x2)'s 2.25x), and where the kernel keeps a task per image (32 or
+  // more 4x4 tiles per plane) or the channels repay the batch form's
+  // transforms through memory (128 or more both ways: ResNet's 14x14 and
+  // 7x7 layers). The LeNet-style CNN's 32 -> 64 and 64 -> 32 on 14x14 at
+  // batch 64 ran 2.4x slower at F(4x4) than at F(2x2) (docs/codegen.md).
   int64_t tileFor(Operation *op) const {
-    // The forward output's plane: the result, or dy for the weight gradient.
+    bool weightGradient = llvm::isa<Conv2DGradWeightOp>(op);
+    // The forward output's plane (dy's for the weight gradient) and the
+    // weight [O, C, 3, 3].
     auto result = llvm::cast<RankedTensorType>(
-        (llvm::isa<Conv2DGradWeightOp>(op) ? op->getOperand(1)
-                                           : op->getResult(0))
-            .getType());
-    return tile >= 4 && tileWaste(result, 4) <= kMaxWaste ? 4 : 2;
+        (weightGradient ? op->getOperand(1) : op->getResult(0)).getType());
+    auto weight = llvm::cast<RankedTensorType>(
+        (weightGradient ? op->getResult(0) : op->getOperand(1)).getType());
+    int64_t planeTiles =
+        ((result.getDimSize(2) + 3) / 4) * ((result.getDimSize(3) + 3) / 4);
+    bool repays = planeTiles >= 32 ||
+                  std::min(weight.getDimSize(0), weight.getDimSize(1)) >= 128;
+    return tile >= 4 && repays && tileWaste(result, 4) <= kMaxWaste ? 4 : 2;
   }
 
   // One filter per (weight, direction, tile), right after the weight's

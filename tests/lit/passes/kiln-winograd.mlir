@@ -3,29 +3,30 @@
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-tiles=1000" | FileCheck %s --check-prefix=FEW
 // RUN: kiln-opt %s --split-input-file --kiln-winograd | FileCheck %s --check-prefix=TWO
 
-// A 3x3 stride-1 conv with 16 input and output channels and 8x8x2 = 128
-// 2x2 tiles becomes the filter transform plus conv2d_winograd, keeping its
-// pads and bias: with tile=4, F(4x4, 3x3) on this 16x16 plane (the filter
-// [36, C, O]); by default F(2x2, 3x3) ([16, C, O]).
+// A 3x3 stride-1 conv with 16 input and 32 output channels and 12x12x2 =
+// 288 2x2 tiles becomes the filter transform plus conv2d_winograd, keeping
+// its pads and bias: with tile=4, F(4x4, 3x3) on this 24x24 plane (36 4x4
+// tiles, so the kernel keeps a task per image; the filter [36, O/8, C, 8]);
+// by default F(2x2, 3x3) ([16, O/8, C, 8]).
 // CHECK-LABEL: func.func @same
 // CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
 // CHECK: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x4x16x8xf32>
 // CHECK: %[[B:[a-z0-9_]+]] = kiln.param "b"
-// CHECK: %[[Y:[a-z0-9_]+]] = kiln.conv2d_winograd %arg0, %[[U]], %[[B]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x16x16x16xf32>, tensor<36x4x16x8xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+// CHECK: %[[Y:[a-z0-9_]+]] = kiln.conv2d_winograd %arg0, %[[U]], %[[B]] {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x16x24x24xf32>, tensor<36x4x16x8xf32>, tensor<32xf32>) -> tensor<2x32x24x24xf32>
 // TWO-LABEL: func.func @same
 // TWO: kiln.winograd_filter %{{.+}} : (tensor<32x16x3x3xf32>) -> tensor<16x4x16x8xf32>
-// TWO: kiln.conv2d_winograd %arg0, %{{.+}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<16x4x16x8xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
+// TWO: kiln.conv2d_winograd %arg0, %{{.+}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x24x24xf32>, tensor<16x4x16x8xf32>, tensor<32xf32>) -> tensor<2x32x24x24xf32>
 // CHECK-NOT: kiln.conv2d %
 // CHECK: kiln.relu %[[Y]]
 // FEW-LABEL: func.func @same
 // FEW-NOT: winograd
 // FEW: kiln.conv2d %
-func.func @same(%x: tensor<2x16x16x16xf32>) -> tensor<2x32x16x16xf32> {
+func.func @same(%x: tensor<2x16x24x24xf32>) -> tensor<2x32x24x24xf32> {
   %w = kiln.param "w" : tensor<32x16x3x3xf32>
   %b = kiln.param "b" : tensor<32xf32>
-  %c = kiln.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x16x16xf32>, tensor<32x16x3x3xf32>, tensor<32xf32>) -> tensor<2x32x16x16xf32>
-  %r = kiln.relu %c : (tensor<2x32x16x16xf32>) -> tensor<2x32x16x16xf32>
-  return %r : tensor<2x32x16x16xf32>
+  %c = kiln.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x24x24xf32>, tensor<32x16x3x3xf32>, tensor<32xf32>) -> tensor<2x32x24x24xf32>
+  %r = kiln.relu %c : (tensor<2x32x24x24xf32>) -> tensor<2x32x24x24xf32>
+  return %r : tensor<2x32x24x24xf32>
 }
 
 // -----
@@ -78,12 +79,12 @@ func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x7x7xf32>, %z: t
 // CHECK-DAG: %[[UG:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {input_gradient = true, tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x2x32x8xf32>
 // CHECK-DAG: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x4x16x8xf32>
 // CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 0, 1, 2, 1>, tile = 4 : i64}
-// CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>, tile = 4 : i64} : (tensor<2x32x16x16xf32>, tensor<36x2x32x8xf32>) -> tensor<2x16x16x16xf32>
-func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -> (tensor<2x32x16x16xf32>, tensor<2x16x16x16xf32>) {
+// CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>, tile = 4 : i64} : (tensor<2x32x24x24xf32>, tensor<36x2x32x8xf32>) -> tensor<2x16x24x24xf32>
+func.func @grad_input(%x: tensor<2x16x24x24xf32>, %dy: tensor<2x32x24x24xf32>) -> (tensor<2x32x24x24xf32>, tensor<2x16x24x24xf32>) {
   %w = kiln.param "w" : tensor<32x16x3x3xf32>
-  %y = kiln.conv2d %x, %w {pads = array<i64: 0, 1, 2, 1>} : (tensor<2x16x16x16xf32>, tensor<32x16x3x3xf32>) -> tensor<2x32x16x16xf32>
-  %dx = kiln.conv2d_grad_input %dy, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 1, 2, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, input_size = array<i64: 16, 16>} : (tensor<2x32x16x16xf32>, tensor<32x16x3x3xf32>) -> tensor<2x16x16x16xf32>
-  return %y, %dx : tensor<2x32x16x16xf32>, tensor<2x16x16x16xf32>
+  %y = kiln.conv2d %x, %w {pads = array<i64: 0, 1, 2, 1>} : (tensor<2x16x24x24xf32>, tensor<32x16x3x3xf32>) -> tensor<2x32x24x24xf32>
+  %dx = kiln.conv2d_grad_input %dy, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 1, 2, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, input_size = array<i64: 24, 24>} : (tensor<2x32x24x24xf32>, tensor<32x16x3x3xf32>) -> tensor<2x16x24x24xf32>
+  return %y, %dx : tensor<2x32x24x24xf32>, tensor<2x16x24x24xf32>
 }
 
 // -----
@@ -92,8 +93,8 @@ func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -
 // convolution's plane (dy's); a strided one (no Winograd form) and one of
 // too few tiles (the 7x7 plane at batch 1: 16) stay direct.
 // CHECK-LABEL: func.func @grad_weight
-// CHECK: kiln.conv2d_grad_weight %arg0, %arg1 {{{.*}}tile = 4 : i64} : (tensor<2x16x16x16xf32>, tensor<2x32x16x16xf32>) -> tensor<32x16x3x3xf32>
-// CHECK: kiln.conv2d_grad_weight %arg2, %arg3 {{{.*}}tile = 2 : i64} : (tensor<4x16x10x14xf32>, tensor<4x32x10x14xf32>) -> tensor<32x16x3x3xf32>
+// CHECK: kiln.conv2d_grad_weight %arg0, %arg1 {{{.*}}tile = 4 : i64} : (tensor<2x16x24x24xf32>, tensor<2x32x24x24xf32>) -> tensor<32x16x3x3xf32>
+// CHECK: kiln.conv2d_grad_weight %arg3, %arg4 {{{.*}}tile = 2 : i64} : (tensor<4x16x10x14xf32>, tensor<4x32x10x14xf32>) -> tensor<32x16x3x3xf32>
 // CHECK-NOT: tile
 // CHECK: return
 // FEW-LABEL: func.func @grad_weight
@@ -101,10 +102,10 @@ func.func @grad_input(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>) -
 // FEW: return
 // TWO-LABEL: func.func @grad_weight
 // TWO: kiln.conv2d_grad_weight %arg0, %arg1 {{{.*}}tile = 2 : i64}
-func.func @grad_weight(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>, %x2: tensor<4x16x10x14xf32>, %dy2: tensor<4x32x10x14xf32>, %dy3: tensor<2x32x8x8xf32>, %x4: tensor<1x16x7x7xf32>, %dy4: tensor<1x32x7x7xf32>) -> (tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>) {
-  %a = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<2x16x16x16xf32>, tensor<2x32x16x16xf32>) -> tensor<32x16x3x3xf32>
+func.func @grad_weight(%x: tensor<2x16x24x24xf32>, %dy: tensor<2x32x24x24xf32>, %xs: tensor<2x16x16x16xf32>, %x2: tensor<4x16x10x14xf32>, %dy2: tensor<4x32x10x14xf32>, %dy3: tensor<2x32x8x8xf32>, %x4: tensor<1x16x7x7xf32>, %dy4: tensor<1x32x7x7xf32>) -> (tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>) {
+  %a = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<2x16x24x24xf32>, tensor<2x32x24x24xf32>) -> tensor<32x16x3x3xf32>
   %b = kiln.conv2d_grad_weight %x2, %dy2 {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<4x16x10x14xf32>, tensor<4x32x10x14xf32>) -> tensor<32x16x3x3xf32>
-  %c = kiln.conv2d_grad_weight %x, %dy3 {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<2x16x16x16xf32>, tensor<2x32x8x8xf32>) -> tensor<32x16x3x3xf32>
+  %c = kiln.conv2d_grad_weight %xs, %dy3 {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<2x16x16x16xf32>, tensor<2x32x8x8xf32>) -> tensor<32x16x3x3xf32>
   %d = kiln.conv2d_grad_weight %x4, %dy4 {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<1x16x7x7xf32>, tensor<1x32x7x7xf32>) -> tensor<32x16x3x3xf32>
   return %a, %b, %c, %d : tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>
 }
@@ -113,19 +114,20 @@ func.func @grad_weight(%x: tensor<2x16x16x16xf32>, %dy: tensor<2x32x16x16xf32>, 
 
 // Planes that are not a multiple of the tile get partial tiles where they
 // add at most a third to the work: 14x14 and 15x15 take 4x4 tiles (256 /
-// 196, 256 / 225), 10x14 2x2 ones only (4x4: 192 / 140).
+// 196, 256 / 225; 16 4x4 tiles per image, and 128 channels that repay the
+// kernel's batch form), 10x14 2x2 ones only (4x4: 192 / 140).
 // CHECK-LABEL: func.func @partial
-// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x14x14xf32>, tensor<36x2x16x8xf32>) -> tensor<4x16x14x14xf32>
-// CHECK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x16x15x15xf32>, tensor<36x2x16x8xf32>) -> tensor<4x16x15x15xf32>
-// CHECK: kiln.conv2d_winograd %arg2, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x10x14xf32>, tensor<16x2x16x8xf32>) -> tensor<8x16x10x14xf32>
+// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x128x14x14xf32>, tensor<36x16x128x8xf32>) -> tensor<4x128x14x14xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<4x128x15x15xf32>, tensor<36x16x128x8xf32>) -> tensor<4x128x15x15xf32>
+// CHECK: kiln.conv2d_winograd %arg2, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x128x10x14xf32>, tensor<16x16x128x8xf32>) -> tensor<8x128x10x14xf32>
 // TWO-LABEL: func.func @partial
 // TWO-COUNT-3: kiln.conv2d_winograd %arg{{[0-2]}}, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} :
-func.func @partial(%x: tensor<4x16x14x14xf32>, %y: tensor<4x16x15x15xf32>, %z: tensor<8x16x10x14xf32>) -> (tensor<4x16x14x14xf32>, tensor<4x16x15x15xf32>, tensor<8x16x10x14xf32>) {
-  %w = kiln.param "w" : tensor<16x16x3x3xf32>
-  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x14x14xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
-  %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x15x15xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x15x15xf32>
-  %c = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x10x14xf32>, tensor<16x16x3x3xf32>) -> tensor<8x16x10x14xf32>
-  return %a, %b, %c : tensor<4x16x14x14xf32>, tensor<4x16x15x15xf32>, tensor<8x16x10x14xf32>
+func.func @partial(%x: tensor<4x128x14x14xf32>, %y: tensor<4x128x15x15xf32>, %z: tensor<8x128x10x14xf32>) -> (tensor<4x128x14x14xf32>, tensor<4x128x15x15xf32>, tensor<8x128x10x14xf32>) {
+  %w = kiln.param "w" : tensor<128x128x3x3xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x128x14x14xf32>, tensor<128x128x3x3xf32>) -> tensor<4x128x14x14xf32>
+  %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x128x15x15xf32>, tensor<128x128x3x3xf32>) -> tensor<4x128x15x15xf32>
+  %c = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x128x10x14xf32>, tensor<128x128x3x3xf32>) -> tensor<8x128x10x14xf32>
+  return %a, %b, %c : tensor<4x128x14x14xf32>, tensor<4x128x15x15xf32>, tensor<8x128x10x14xf32>
 }
 
 // -----
@@ -139,4 +141,17 @@ func.func @small_planes(%x: tensor<8x16x7x7xf32>) -> tensor<8x16x7x7xf32> {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
   %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<8x16x7x7xf32>
   return %y : tensor<8x16x7x7xf32>
+}
+
+// -----
+
+// Small planes with few channels stay at F(2x2, 3x3) under tile=4: the
+// LeNet-style CNN's 14x14 layers (16 4x4 tiles per image, 32 and 64
+// channels) at batch 64, whose F(4x4) batch form ran 2.4x slower.
+// CHECK-LABEL: func.func @few_channels
+// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<64x32x14x14xf32>, tensor<16x8x32x8xf32>) -> tensor<64x64x14x14xf32>
+func.func @few_channels(%x: tensor<64x32x14x14xf32>) -> tensor<64x64x14x14xf32> {
+  %w = kiln.param "w" : tensor<64x32x3x3xf32>
+  %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<64x32x14x14xf32>, tensor<64x32x3x3xf32>) -> tensor<64x64x14x14xf32>
+  return %y : tensor<64x64x14x14xf32>
 }
