@@ -27,8 +27,9 @@ GFLOP/s with the fraction of the FMA peak. Exported models and compiled
 helpers are cached in bench/compare/.models/. A peer that is missing or fails
 on a case reads "n/a"; the reason is listed under the tables.
 
-Training cases (train-resnet18-b16, train-lenet-b64, train-mlp-b64; family
-"train" selects all three) time one training step: Adam (lr 1e-3, PyTorch's
+Training cases (train-resnet18-b16, train-mobilenet_v2-b16, train-lenet-b64,
+train-lenet-b256, train-mlp-b64; family "train" selects them all) time one
+training step: Adam (lr 1e-3, PyTorch's
 defaults), cross-entropy on the logits, BatchNorm on batch statistics. They
 run with --train (added to the default inference cases) or when --cases
 names them (--cases train: the training cases only), and only two peers
@@ -124,7 +125,11 @@ def train_cases():
     return [
         Case("train-resnet18-b16", "train-resnet18", 16, (16, 3, 224, 224), 10,
              train=True, classes=1000),
+        Case("train-mobilenet_v2-b16", "train-mobilenet_v2", 16,
+             (16, 3, 224, 224), 10, train=True, classes=1000),
         Case("train-lenet-b64", "train-lenet", 64, (64, 1, 28, 28), 50,
+             train=True, classes=10),
+        Case("train-lenet-b256", "train-lenet", 256, (256, 1, 28, 28), 20,
              train=True, classes=10),
         Case("train-mlp-b64", "train-mlp", 64, (64, 1, 28, 28), 100,
              train=True, classes=10),
@@ -189,6 +194,8 @@ def build_train_model(family):
     kind = family[len("train-"):] if family.startswith("train-") else family
     if kind == "resnet18":
         model = torchvision.models.resnet18(weights=None, num_classes=1000)
+    elif kind == "mobilenet_v2":
+        model = torchvision.models.mobilenet_v2(weights=None, num_classes=1000)
     elif kind == "lenet":
         # 1x28x28 -> 32x28x28 -> 32x14x14 -> 64x14x14 -> 64x7x7 -> 128 -> 10
         model = nn.Sequential(
