@@ -123,7 +123,6 @@ struct GradInputPhase {
   // Channel form: the sums over 16-channel vectors, accC(ci, p, cb, n) for
   // dx channel cb*16 + ci; accOut then reads accOutC.
   Func accC, accOutC;
-  RDom scatter; // (j, i): this phase's positions in dx (strided only)
 };
 
 struct ConvGradInputFuncs {
@@ -276,16 +275,18 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s,
                          : Expr(f.phases[0].accOut(f.y * f.pitch + f.x, f.c,
                                                    f.n));
   } else {
-    f.out(f.x, f.y, f.c, f.n) = 0.0f;
+    // Each position reads its own phase's plane (phases without taps: 0).
+    // The schedule unrolls the phases of x and y, so that the selects fold
+    // and the phase loads are dense.
+    Expr value = 0.0f;
     for (GradInputPhase &phase : f.phases) {
-      phase.scatter = RDom(0, phase.cols, 0, phase.rows,
-                           "scatter_" + std::to_string(phase.a) + "_" +
-                               std::to_string(phase.b));
-      Expr ix = sw * (phase.scatter.x + phase.j0) + phase.b - padL;
-      Expr iy = sh * (phase.scatter.y + phase.i0) + phase.a - padT;
-      f.out(ix, iy, f.c, f.n) = phase.accOut(
-          phase.scatter.y * f.pitch + phase.scatter.x, f.c, f.n);
+      Expr i = (f.y + padT - phase.a) / sh - phase.i0;
+      Expr j = (f.x + padL - phase.b) / sw - phase.j0;
+      Expr mine =
+          (f.y + padT) % sh == phase.a && (f.x + padL) % sw == phase.b;
+      value = select(mine, phase.accOut(i * f.pitch + j, f.c, f.n), value);
     }
+    f.out(f.x, f.y, f.c, f.n) = value;
   }
   constrainOutput(f.out, s.outputs[0]);
   return f;
@@ -340,25 +341,30 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
       scheduleGradInputTask(f, phase, task, target);
     }
   } else {
-    std::vector<Var> v = f.out.args();
-    Var plane("plane");
-    f.out.fuse(v[2], v[3], plane);
+    // Per task, the phase planes, then dx with the stride phases of x and y
+    // unrolled inside vectors along the phase column (the stores of the x
+    // phases interleave into dense ones). Against writing each phase into
+    // its strided positions of a zeroed dx (scalar stores): depthwise 3x3
+    // stride 2, 96 channels on 112x112 at batch 16, see docs/codegen.md.
+    ConvGradGeometry g = gradInputGeometry(s);
+    int sw = static_cast<int>(g.w.sw), sh = static_cast<int>(g.w.sh);
+    Var xo("xo"), xb("xb"), yo("yo"), yb("yb");
+    int phaseWidth = (width + sw - 1) / sw;
+    int pw = vectorWidthFor(phaseWidth, vec);
+    f.out.split(f.c, co, ci, cb, TailStrategy::ShiftInwards)
+        .split(f.x, xo, xb, sw, TailStrategy::GuardWithIf)
+        .split(f.y, yo, yb, sh, TailStrategy::GuardWithIf)
+        .reorder(xb, xo, yb, yo, ci, co, f.n)
+        .unroll(xb)
+        .unroll(yb)
+        .fuse(co, f.n, task);
     if (parallel) {
-      parallelPlanes(f.out, plane,
-                     s.outputs[0].shape[2] * s.outputs[0].shape[3]);
+      f.out.parallel(task);
     }
-    if (xw > 1) {
-      f.out.vectorize(v[0], xw, TailStrategy::GuardWithIf);
+    if (pw > 1) {
+      f.out.vectorize(xo, pw, TailStrategy::GuardWithIf);
     }
-    for (size_t k = 0; k < f.phases.size(); ++k) {
-      GradInputPhase &phase = f.phases[k];
-      Stage update = f.out.update(static_cast<int>(k));
-      update.split(f.c, co, ci, cb, TailStrategy::GuardWithIf)
-          .reorder(phase.scatter.x, phase.scatter.y, ci, co, f.n)
-          .fuse(co, f.n, task);
-      if (parallel) {
-        update.parallel(task);
-      }
+    for (GradInputPhase &phase : f.phases) {
       scheduleGradInputTask(f, phase, task, target);
     }
   }
@@ -525,7 +531,25 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
   } else {
     update.reorder(f.lane, f.kx, f.o, f.r.x, f.ky, f.ci, f.r.y);
   }
-  scheduleStridePhases(f.xPhases, parallel, target);
+  if (attrInt(s, "groups") > 1) {
+    // Grouped (depthwise): the task's channels of x are its own, so their
+    // stride phases are built per task and image, in cache like dy, never
+    // the whole batch's through memory (96 channels, 3x3 stride 2 on
+    // 112x112 at batch 16: see docs/codegen.md).
+    Var pq = f.xPhases.func.args()[0];
+    f.xPhases.func.compute_at(f.part, f.r.y)
+        .vectorize(pq, target.natural_vector_size<float>(),
+                   TailStrategy::GuardWithIf);
+    for (size_t i = 0; i < f.xPhases.updates.size(); ++i) {
+      f.xPhases.func.update(static_cast<int>(i))
+          .allow_race_conditions()
+          .vectorize(f.xPhases.updates[i].x,
+                     target.natural_vector_size<float>(),
+                     TailStrategy::GuardWithIf);
+    }
+  } else {
+    scheduleStridePhases(f.xPhases, parallel, target);
+  }
   // dy is flattened per task and image: only the task's channels, into a
   // block that stays in L2 while the taps read it, never the whole batch
   // through memory (the stem's dy is 51 MB at batch 16: 47 -> 27 ms).
