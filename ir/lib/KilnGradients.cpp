@@ -292,10 +292,26 @@ LogicalResult Conv2DOp::buildGradients(OpBuilder &builder,
   auto strides = builder.getDenseI64ArrayAttr(window->strides);
   auto pads = builder.getDenseI64ArrayAttr(window->pads);
   auto dilations = builder.getDenseI64ArrayAttr(window->dilations);
-  operandGrads.push_back(buildInferred<Conv2DGradInputOp>(
-      builder, loc, 1, dy, getWeight(), strides, pads, dilations,
-      getGroupsAttr(),
-      builder.getDenseI64ArrayAttr(input.getShape().drop_front(2))));
+  auto ones = [](ArrayRef<int64_t> v) {
+    return llvm::all_of(v, [](int64_t e) { return e == 1; });
+  };
+  if (ones(window->kernel) && ones(window->strides) &&
+      llvm::all_of(window->pads, [](int64_t p) { return p == 0; }) &&
+      getGroups() == 1) {
+    // A pointwise convolution's input gradient is the pointwise convolution
+    // of dy with the transposed weight [C, O, 1, 1], which runs on conv2d's
+    // matrix-product schedule (MobileNetV2's 144 -> 24 on 56x56 at batch
+    // 16: 7.1 -> 2.6 ms; docs/codegen.md).
+    Value turned = buildInferred<TransposeOp>(
+        builder, loc, 1, getWeight(), builder.getDenseI64ArrayAttr({1, 0, 2, 3}));
+    operandGrads.push_back(buildInferred<Conv2DOp>(
+        builder, loc, 1, ValueRange{dy, turned}, ArrayRef<NamedAttribute>{}));
+  } else {
+    operandGrads.push_back(buildInferred<Conv2DGradInputOp>(
+        builder, loc, 1, dy, getWeight(), strides, pads, dilations,
+        getGroupsAttr(),
+        builder.getDenseI64ArrayAttr(input.getShape().drop_front(2))));
+  }
   operandGrads.push_back(buildInferred<Conv2DGradWeightOp>(
       builder, loc, 1, getInput(), dy, strides, pads, dilations,
       getGroupsAttr(), builder.getDenseI64ArrayAttr(window->kernel),

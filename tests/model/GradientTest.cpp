@@ -132,7 +132,8 @@ TEST(GradientTest, ConvBatchNormPoolingDense) {
   checkGradients(session, params, loss);
 }
 
-// Edge and reflect pads (kiln.pad_grad) between convolutions.
+// Edge and reflect pads (kiln.pad_grad) between convolutions, and a
+// pointwise convolution's input gradient.
 TEST(GradientTest, ReplicateAndReflectPadding) {
   rt::Session session = compileGradients("grad_pad.mlir", "sparse-cce");
   std::mt19937 rng(5);
@@ -153,6 +154,7 @@ TEST(GradientTest, ReplicateAndReflectPadding) {
     y = ref::pad(y, {0, 0, 1, 1, 0, 0, 1, 1}, "edge");
     y = ref::conv2d(y, p.at("c2.weight"), nullptr, plain);
     y = ref::elementwise(ref::Activation::Tanh, y);
+    y = ref::conv2d(y, p.at("mix.weight"), nullptr, plain);
     y = ref::pad(y, {0, 0, 2, 0, 0, 0, 0, 1}, "reflect");
     ref::Conv2dParams strided;
     strided.strides = {2, 2};

@@ -73,6 +73,25 @@ func.func @conv(%t: tensor<1x8xf32>) -> tensor<f32> {
 
 // -----
 
+// A pointwise (1x1, stride 1, unpadded, ungrouped) convolution's input
+// gradient is the pointwise convolution of dy with the weight transposed to
+// [C, O, 1, 1]; its weight gradient stays conv2d_grad_weight.
+// CHECK-LABEL: func.func @pointwise
+// CHECK: %[[T:[a-z0-9_]+]] = kiln.transpose %{{.+}} {perm = array<i64: 1, 0, 2, 3>} : (tensor<3x2x1x1xf32>) -> tensor<2x3x1x1xf32>
+// CHECK: kiln.conv2d %{{.+}}, %[[T]] : (tensor<1x3x4x4xf32>, tensor<2x3x1x1xf32>) -> tensor<1x2x4x4xf32>
+// CHECK-NOT: kiln.conv2d_grad_input
+// CHECK: kiln.conv2d_grad_weight
+func.func @pointwise(%t: tensor<1x48xf32>) -> tensor<f32> {
+  %x = kiln.param "x" : tensor<1x2x4x4xf32>
+  %w = kiln.param "w" : tensor<3x2x1x1xf32>
+  %c = kiln.conv2d %x, %w : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
+  %f = kiln.flatten %c : (tensor<1x3x4x4xf32>) -> tensor<1x48xf32>
+  %l = kiln.mse %f, %t : (tensor<1x48xf32>, tensor<1x48xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // Softmax, layer norm, concat and prelu rules.
 // CHECK-LABEL: func.func @misc
 // CHECK: kiln.softmax_grad %{{.+}}, %{{.+}} {axis = 1 : i64}
