@@ -64,6 +64,7 @@ struct PoolGradFuncs {
   Func share{"share"}, winner{"winner"}, out{"dx"};
   RDom winnerTaps; // max: the window's taps (kx, ky)
   bool isMax = false;
+  bool gather = false; // max without dilation: dx gathers from its windows
 };
 
 // Number of taps k in [0,K) with lo <= start + k < hi (as the forward).
@@ -115,9 +116,35 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
     f.share(ox, oy, f.c, f.n) =
         dy(ox, oy, f.c, f.n) / cast<float>(max(count, 1));
   }
+  if (isMax && dh == 1 && dw == 1) {
+    // Gather: input (x, y) is tap (kx, ky) = (x + padL - ox*sw, y + padT -
+    // oy*sh) of the windows ox = (x + padL) / sw - jx, jx < ceil(KW / sw)
+    // (likewise oy) with kx < KW inside dy; it takes each such window's dy
+    // whose winner it is. Same sums as the scatter below, but a pure
+    // function of (x, y): vectorizable (the schedule unrolls the stride
+    // phases of x and y, so that the window loads are dense).
+    f.gather = true;
+    int jw = (kw + sw - 1) / sw, jh = (kh + sh - 1) / sh;
+    Expr value = 0.0f;
+    for (int jy = 0; jy < jh; ++jy) {
+      for (int jx = 0; jx < jw; ++jx) {
+        Expr oxw = (f.x + padL) / sw - jx, oyw = (f.y + padT) / sh - jy;
+        Expr kx = f.x + padL - oxw * sw, ky = f.y + padT - oyw * sh;
+        Expr cx = clamp(oxw, 0, ow - 1), cy = clamp(oyw, 0, oh - 1);
+        Expr mine = oxw >= 0 && oxw < ow && oyw >= 0 && oyw < oh &&
+                    kx < kw && ky < kh &&
+                    f.winner(cx, cy, f.c, f.n)[0] == ky * kw + kx;
+        value = value + select(mine, f.share(cx, cy, f.c, f.n), 0.0f);
+      }
+    }
+    f.out(f.x, f.y, f.c, f.n) = value;
+    constrainOutput(f.out, s.outputs[0]);
+    return f;
+  }
   if (isMax) {
-    // Scatter: each output position adds its dy to its window's winner (a
-    // window lying entirely in padding has none and passes nothing).
+    // Scatter (dilated windows): each output position adds its dy to its
+    // window's winner (a window lying entirely in padding has none and
+    // passes nothing).
     f.out(f.x, f.y, f.c, f.n) = 0.0f;
     f.r = RDom(0, ow, 0, oh, "r");
     Expr tap = f.winner(f.r.x, f.r.y, f.c, f.n)[0];
@@ -157,6 +184,41 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
   Var plane("plane");
   const auto &xs = s.outputs[0].shape;
   int64_t planeElements = xs[2] * xs[3];
+  if (f.gather) {
+    // Per plane: the winners (vectorized along ox, the taps unrolled), then
+    // dx with x and y split by the strides and their phases unrolled inside
+    // vectors along the phase column: the selects fold and the window
+    // loads are dense.
+    std::vector<int64_t> st = attrInts(s, "strides", 2);
+    int sh = static_cast<int>(st[0]), sw = static_cast<int>(st[1]);
+    Var xo("xo"), xb("xb"), yo("yo"), yb("yb");
+    f.out.split(f.x, xo, xb, sw, TailStrategy::GuardWithIf)
+        .split(f.y, yo, yb, sh, TailStrategy::GuardWithIf)
+        .reorder(xb, xo, yb, yo, f.c, f.n)
+        .unroll(xb)
+        .unroll(yb)
+        .fuse(f.c, f.n, plane);
+    if (parallel) {
+      parallelPlanes(f.out, plane, planeElements);
+    }
+    int pw = vectorWidthFor((width + sw - 1) / sw, vec);
+    if (pw > 1) {
+      f.out.vectorize(xo, pw, TailStrategy::GuardWithIf);
+    }
+    Var wx = f.winner.args()[0];
+    int ww = vectorWidthFor(outW, vec);
+    f.winner.compute_at(f.out, plane);
+    if (ww > 1) {
+      f.winner.vectorize(wx, ww, TailStrategy::GuardWithIf);
+      f.winner.update().vectorize(wx, ww, TailStrategy::GuardWithIf);
+    }
+    std::vector<int64_t> k = attrInts(s, "kernel", 2);
+    if (k[0] * k[1] <= 16) {
+      RVar tx = f.winnerTaps.x, ty = f.winnerTaps.y;
+      f.winner.update().reorder(tx, ty, wx).unroll(tx).unroll(ty);
+    }
+    return;
+  }
   f.out.fuse(f.c, f.n, plane);
   if (parallel) {
     parallelPlanes(f.out, plane, planeElements);
