@@ -444,14 +444,31 @@ LogicalResult PReluOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+// Every summed element gets the sum's gradient: dy with the reduced axes
+// kept as 1, broadcast back to x's shape (numpy rules, through an add of
+// zeros, as the ONNX importer's Expand). ReduceMean arrives as reduce_sum
+// then a scale (transformers' mean pooling, decomposed LayerNorm).
 LogicalResult ReduceSumOp::buildGradients(OpBuilder &builder,
                                           ArrayRef<Value> resultGrads,
                                           SmallVectorImpl<Value> &operandGrads) {
-  (void)builder;
-  (void)resultGrads;
-  (void)operandGrads;
-  return emitOpError() << "has no gradient rule yet (it only appears in "
-                          "backward graphs)";
+  Location loc = getLoc();
+  auto input = rankedType(getInput());
+  SmallVector<int64_t> kept(input.getShape());
+  for (int64_t axis : getAxes()) {
+    kept[axis < 0 ? axis + input.getRank() : axis] = 1;
+  }
+  Value dy = reshapeTo(builder, loc, resultGrads[0],
+                       RankedTensorType::get(kept, input.getElementType()));
+  if (kept == SmallVector<int64_t>(input.getShape())) {
+    operandGrads.push_back(dy);
+    return success();
+  }
+  auto zerosType = RankedTensorType::get(input.getShape(), builder.getF32Type());
+  Value zeros = builder.create<ConstantOp>(
+      loc, zerosType, DenseElementsAttr::get(zerosType, 0.0f));
+  operandGrads.push_back(
+      buildInferred<AddOp>(builder, loc, 1, dy, zeros).getResult());
+  return success();
 }
 
 LogicalResult ScaleOp::buildGradients(OpBuilder &builder,

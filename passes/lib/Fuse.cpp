@@ -22,6 +22,12 @@ using namespace kiln::ir;
 
 namespace {
 
+// The most inputs a fused kernel takes (codegen's fused kernels: 64 Halide
+// buffer arguments). A chain stops before it would need more: the
+// gradient of 256 slices of one tensor (a batched matmul the importer
+// splits) is a chain of 256 adds.
+constexpr size_t kMaxFusedInputs = 64;
+
 bool isFusibleElementwise(Operation *op) {
   auto elementwise = llvm::dyn_cast<ElementwiseOpInterface>(op);
   return elementwise && elementwise.isFusible() && op->getNumResults() == 1;
@@ -52,6 +58,10 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         break;
       }
       chain.push_back(user);
+      if (chainInputs(chain).size() > kMaxFusedInputs) {
+        chain.pop_back();
+        break;
+      }
     }
     return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
   }

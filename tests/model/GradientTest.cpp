@@ -168,6 +168,47 @@ TEST(GradientTest, ReplicateAndReflectPadding) {
   checkGradients(session, params, loss);
 }
 
+// reduce_sum's gradient: dy broadcast back over the summed axes (mean
+// pooling over tokens, a keepdims sum added back).
+TEST(GradientTest, ReduceSumBroadcastsBack) {
+  rt::Session session = compileGradients("grad_reduce.mlir", "sparse-cce");
+  std::mt19937 rng(3);
+  rt::Tensor x = randomInput({2, 3, 4}, rng);
+  rt::Tensor labels({2}, rt::DType::I32);
+  std::vector<int32_t> labelValues = {1, 2};
+  labels.i32()[0] = labelValues[0];
+  labels.i32()[1] = labelValues[1];
+  session.setInput("x", x);
+  session.setInput("target", labels);
+  session.fillMissingInputs(1);
+  session.run();
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    const ref::Tensor &t = p.at("tokens.weight");
+    ref::Tensor pooled({2, 4});
+    for (int n = 0; n < 2; ++n) {
+      for (int k = 0; k < 3; ++k) {
+        double rowSum = 0;
+        for (int d = 0; d < 4; ++d) {
+          int i = (n * 3 + k) * 4 + d;
+          rowSum += input.data[i] * t.data[i];
+        }
+        for (int d = 0; d < 4; ++d) {
+          int i = (n * 3 + k) * 4 + d;
+          pooled.data[n * 4 + d] +=
+              std::tanh(input.data[i] * t.data[i] + rowSum) / 3.0;
+        }
+      }
+    }
+    return ref::sparseCce(ref::dense(pooled, p.at("head.weight"), nullptr),
+                          labelValues);
+  };
+  Params params = trainable(session);
+  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
+  checkGradients(session, params, loss);
+}
+
 TEST(GradientTest, NormsBranchesResidualSoftmaxCrossEntropy) {
   rt::Session session = compileGradients("grad_misc.mlir", "cce");
   std::mt19937 rng(12);

@@ -92,6 +92,21 @@ func.func @pointwise(%t: tensor<1x48xf32>) -> tensor<f32> {
 
 // -----
 
+// reduce_sum's gradient: dy reshaped with the summed axes kept as 1, then
+// broadcast back to x's shape by an add of zeros.
+// CHECK-LABEL: func.func @reduce
+// CHECK: %[[R:[a-z0-9_]+]] = kiln.reshape %{{.+}} {shape = array<i64: 2, 1, 4>} : (tensor<2x4xf32>) -> tensor<2x1x4xf32>
+// CHECK: %[[Z:[a-z0-9_]+]] = kiln.constant dense<0.000000e+00> : tensor<2x3x4xf32>
+// CHECK: kiln.add %[[R]], %[[Z]] : (tensor<2x1x4xf32>, tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+func.func @reduce(%t: tensor<2x4xf32>) -> tensor<f32> {
+  %x = kiln.param "x" : tensor<2x3x4xf32>
+  %s = kiln.reduce_sum %x {axes = array<i64: 1>, keepdims = false} : (tensor<2x3x4xf32>) -> tensor<2x4xf32>
+  %l = kiln.mse %s, %t : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // Softmax, layer norm, concat and prelu rules.
 // CHECK-LABEL: func.func @misc
 // CHECK: kiln.softmax_grad %{{.+}}, %{{.+}} {axis = 1 : i64}
