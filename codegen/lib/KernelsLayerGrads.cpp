@@ -175,6 +175,25 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
 // per output position instead of a KH*KW-tap gather per input position).
 // avg: the shares, then dx gathers from them vectorized along x. Memory
 // bound.
+// max: the winners per plane of dx, vectorized along ox, the window's taps
+// unrolled inside the vector of outputs: the running winner stays in
+// registers (not a load and store per tap).
+void scheduleWinners(PoolGradFuncs &f, const KernelSpec &s, Var plane,
+                     int vec) {
+  Var wx = f.winner.args()[0];
+  int ww = vectorWidthFor(static_cast<int>(s.inputs[1].shape[3]), vec);
+  f.winner.compute_at(f.out, plane);
+  if (ww > 1) {
+    f.winner.vectorize(wx, ww, TailStrategy::GuardWithIf);
+    f.winner.update().vectorize(wx, ww, TailStrategy::GuardWithIf);
+  }
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  if (k[0] * k[1] <= 16) {
+    RVar tx = f.winnerTaps.x, ty = f.winnerTaps.y;
+    f.winner.update().reorder(tx, ty, wx).unroll(tx).unroll(ty);
+  }
+}
+
 void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
                       const Target &target) {
   int vec = target.natural_vector_size<float>();
@@ -205,18 +224,7 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
     if (pw > 1) {
       f.out.vectorize(xo, pw, TailStrategy::GuardWithIf);
     }
-    Var wx = f.winner.args()[0];
-    int ww = vectorWidthFor(outW, vec);
-    f.winner.compute_at(f.out, plane);
-    if (ww > 1) {
-      f.winner.vectorize(wx, ww, TailStrategy::GuardWithIf);
-      f.winner.update().vectorize(wx, ww, TailStrategy::GuardWithIf);
-    }
-    std::vector<int64_t> k = attrInts(s, "kernel", 2);
-    if (k[0] * k[1] <= 16) {
-      RVar tx = f.winnerTaps.x, ty = f.winnerTaps.y;
-      f.winner.update().reorder(tx, ty, wx).unroll(tx).unroll(ty);
-    }
+    scheduleWinners(f, s, plane, vec);
     return;
   }
   f.out.fuse(f.c, f.n, plane);
@@ -235,19 +243,7 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
     if (parallel) {
       parallelPlanes(scatter, plane, planeElements);
     }
-    Var wx = f.winner.args()[0];
-    f.winner.compute_at(f.out, plane);
-    if (ow > 1) {
-      f.winner.vectorize(wx, ow, TailStrategy::GuardWithIf);
-      f.winner.update().vectorize(wx, ow, TailStrategy::GuardWithIf);
-    }
-    // The window's taps unrolled inside the vector of outputs: the running
-    // winner stays in registers (not a load and store per tap).
-    std::vector<int64_t> k = attrInts(s, "kernel", 2);
-    if (k[0] * k[1] <= 16) {
-      RVar tx = f.winnerTaps.x, ty = f.winnerTaps.y;
-      f.winner.update().reorder(tx, ty, wx).unroll(tx).unroll(ty);
-    }
+    scheduleWinners(f, s, plane, vec);
     return;
   }
   f.share.compute_at(f.out, plane);

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +38,19 @@ rt::Tensor randomInput(std::vector<int64_t> shape, std::mt19937 &rng) {
     t.f32()[i] = dist(rng);
   }
   return t;
+}
+
+// One run of the gradient step on x with sparse labels (the dropout seed,
+// unused here, filled in).
+void runWithLabels(rt::Session &session, const rt::Tensor &x,
+                   const std::vector<int32_t> &labelValues) {
+  rt::Tensor labels({static_cast<int64_t>(labelValues.size())},
+                    rt::DType::I32);
+  std::copy(labelValues.begin(), labelValues.end(), labels.i32());
+  session.setInput("x", x);
+  session.setInput("target", labels);
+  session.fillMissingInputs(1);
+  session.run();
 }
 
 // Compares every `grad:<param>` output with central differences of `loss`
@@ -92,15 +107,8 @@ TEST(GradientTest, ConvBatchNormPoolingDense) {
   rt::Session session = compileGradients("grad_cnn.mlir", "sparse-cce");
   std::mt19937 rng(11);
   rt::Tensor x = randomInput({3, 2, 7, 6}, rng);
-  rt::Tensor labels({3}, rt::DType::I32);
   std::vector<int32_t> labelValues = {4, 0, 2};
-  for (int i = 0; i < 3; ++i) {
-    labels.i32()[i] = labelValues[i];
-  }
-  session.setInput("x", x);
-  session.setInput("target", labels);
-  session.fillMissingInputs(1); // the dropout seed (unused here)
-  session.run();
+  runWithLabels(session, x, labelValues);
 
   ref::Tensor input = toRef(x);
   auto loss = [&](const Params &p) {
@@ -138,14 +146,8 @@ TEST(GradientTest, ReplicateAndReflectPadding) {
   rt::Session session = compileGradients("grad_pad.mlir", "sparse-cce");
   std::mt19937 rng(5);
   rt::Tensor x = randomInput({2, 2, 6, 5}, rng);
-  rt::Tensor labels({2}, rt::DType::I32);
   std::vector<int32_t> labelValues = {2, 0};
-  labels.i32()[0] = labelValues[0];
-  labels.i32()[1] = labelValues[1];
-  session.setInput("x", x);
-  session.setInput("target", labels);
-  session.fillMissingInputs(1);
-  session.run();
+  runWithLabels(session, x, labelValues);
 
   ref::Tensor input = toRef(x);
   auto loss = [&](const Params &p) {
@@ -174,14 +176,8 @@ TEST(GradientTest, ReduceSumBroadcastsBack) {
   rt::Session session = compileGradients("grad_reduce.mlir", "sparse-cce");
   std::mt19937 rng(3);
   rt::Tensor x = randomInput({2, 3, 4}, rng);
-  rt::Tensor labels({2}, rt::DType::I32);
   std::vector<int32_t> labelValues = {1, 2};
-  labels.i32()[0] = labelValues[0];
-  labels.i32()[1] = labelValues[1];
-  session.setInput("x", x);
-  session.setInput("target", labels);
-  session.fillMissingInputs(1);
-  session.run();
+  runWithLabels(session, x, labelValues);
 
   ref::Tensor input = toRef(x);
   auto loss = [&](const Params &p) {
