@@ -202,7 +202,7 @@ struct WinogradFuncs {
   Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, t{"t"}, c{"c"}, xi{"xi"},
       chunk{"chunk"}, tx{"tx"}, ty{"ty"}, nb{"nb"};
   RDom r; // input channel
-  Func padded, v{"wino_v"}, acc{"wino_acc"}, m{"wino_m"}, out{"out"};
+  Func padded{"padded"}, v{"wino_v"}, acc{"wino_acc"}, m{"wino_m"}, out{"out"};
   int tile = 2, points = 16;    // m, (m + 2)^2
   int tilesX = 0, tileRows = 0; // TX, R
   int groups = 1;               // output channel groups per chunk
@@ -279,7 +279,11 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
     chooseSplit(f, f.tilesY, channels, static_cast<int>(os[1]),
                 static_cast<int>(os[0]));
   }
-  f.padded = paddedInput(in, w, 0.0f);
+  // Zeros outside the image even without padding: partial tiles (a plane
+  // that is not a multiple of the tile) read past it.
+  Var px("px"), py("py"), pc("pc"), pn("pn");
+  f.padded(px, py, pc, pn) =
+      BoundaryConditions::constant_exterior(in, 0.0f)(px, py, pc, pn);
   int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
 
   // V(tx, tyLocal, c, xi, chunk, n) = (B^T d B)[xi] for the input tile d of

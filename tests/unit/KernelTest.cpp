@@ -851,6 +851,13 @@ CaseTable buildCases() {
               {1, 1, 1, 1}, false, 4);
   addWinograd(t, "partial_tile4_n1_c16_13x10_o16_pads0112", {1, 16, 13, 10},
               16, {0, 1, 1, 2}, true, 4);
+  // Unpadded ("valid") with partial tiles: the tiles past the 13x13 output
+  // read past the 15x15 input, which must read as zeros (no padding means
+  // no boundary condition otherwise).
+  addWinograd(t, "partial_valid_n2_c16_15x15_o16", {2, 16, 15, 15}, 16,
+              {0, 0, 0, 0}, false);
+  addWinograd(t, "partial_valid_tile4_n2_c16_15x15_o16", {2, 16, 15, 15}, 16,
+              {0, 0, 0, 0}, false, 4);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},
