@@ -118,10 +118,12 @@ int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
     return 2 * elements(in[1]) * (elements(out[0]) / std::max<int64_t>(dw[0], 1));
   }
   if (op == "matmul" && in.size() == 2 && !out.empty() &&
-      in[0].shape.size() == 2) {
-    // op(a) is [M, K]: K is a's dim 0 when transposed, else its dim 1.
+      in[0].shape.size() >= 2) {
+    // op(a) is [(B,) M, K]: K is a's second-last dim when transposed, else
+    // its last.
     bool transposeA = attrs.value("transpose_a", false);
-    return 2 * elements(out[0]) * in[0].shape[transposeA ? 0 : 1];
+    size_t rank = in[0].shape.size();
+    return 2 * elements(out[0]) * in[0].shape[transposeA ? rank - 2 : rank - 1];
   }
   return 0;
 }

@@ -45,20 +45,33 @@ LogicalResult expectSameShape(Operation *op, Value a, Value b, StringRef what) {
 } // namespace
 
 LogicalResult MatmulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
-  if (failed(expectRank(*this, getA(), 2, "a")) ||
-      failed(expectRank(*this, getB(), 2, "b"))) {
-    return failure();
-  }
   auto a = rankedType(getA()), b = rankedType(getB());
-  int64_t m = getTransposeA() ? a.getDimSize(1) : a.getDimSize(0);
-  int64_t ka = getTransposeA() ? a.getDimSize(0) : a.getDimSize(1);
-  int64_t kb = getTransposeB() ? b.getDimSize(1) : b.getDimSize(0);
-  int64_t n = getTransposeB() ? b.getDimSize(0) : b.getDimSize(1);
+  int64_t rank = a.getRank();
+  if ((rank != 2 && rank != 3) || b.getRank() != rank) {
+    return emitOpError() << "expects two matrices or two [B, ., .] batches, "
+                            "got "
+                         << a << " and " << b;
+  }
+  if (rank == 3 && a.getDimSize(0) != b.getDimSize(0)) {
+    return emitOpError() << "batch dims differ: " << a << " and " << b;
+  }
+  // The last two dims are the matrices.
+  auto dim = [&](RankedTensorType t, int64_t i) {
+    return t.getDimSize(rank - 2 + i);
+  };
+  int64_t m = getTransposeA() ? dim(a, 1) : dim(a, 0);
+  int64_t ka = getTransposeA() ? dim(a, 0) : dim(a, 1);
+  int64_t kb = getTransposeB() ? dim(b, 1) : dim(b, 0);
+  int64_t n = getTransposeB() ? dim(b, 0) : dim(b, 1);
   if (ka != kb) {
     return emitOpError() << "inner dims differ: " << a << " and " << b
                          << " give " << ka << " vs " << kb;
   }
-  types.push_back(f32Tensor(*this, {m, n}));
+  if (rank == 3) {
+    types.push_back(f32Tensor(*this, {a.getDimSize(0), m, n}));
+  } else {
+    types.push_back(f32Tensor(*this, {m, n}));
+  }
   return success();
 }
 

@@ -205,6 +205,46 @@ TEST(GradientTest, ReduceSumBroadcastsBack) {
   checkGradients(session, params, loss);
 }
 
+// The batched matmul's gradients (both operands, with and without a
+// transpose), against a per-element reference.
+TEST(GradientTest, BatchedMatmul) {
+  rt::Session session = compileGradients("grad_bmm.mlir", "sparse-cce");
+  std::mt19937 rng(8);
+  rt::Tensor x = randomInput({2, 3, 4}, rng);
+  std::vector<int32_t> labelValues = {0, 2};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    const ref::Tensor &k = p.at("k"), &v = p.at("v");
+    ref::Tensor flat({2, 12});
+    for (int b = 0; b < 2; ++b) {
+      for (int i = 0; i < 3; ++i) {
+        double t[5];
+        for (int j = 0; j < 5; ++j) {
+          double sum = 0;
+          for (int d = 0; d < 4; ++d) {
+            sum += input.data[(b * 3 + i) * 4 + d] * k.data[(b * 5 + j) * 4 + d];
+          }
+          t[j] = std::tanh(sum);
+        }
+        for (int d = 0; d < 4; ++d) {
+          double sum = 0;
+          for (int j = 0; j < 5; ++j) {
+            sum += t[j] * v.data[(b * 5 + j) * 4 + d];
+          }
+          flat.data[b * 12 + i * 4 + d] = sum;
+        }
+      }
+    }
+    return ref::sparseCce(ref::dense(flat, p.at("head.weight"), nullptr),
+                          labelValues);
+  };
+  Params params = trainable(session);
+  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
+  checkGradients(session, params, loss);
+}
+
 TEST(GradientTest, NormsBranchesResidualSoftmaxCrossEntropy) {
   rt::Session session = compileGradients("grad_misc.mlir", "cce");
   std::mt19937 rng(12);

@@ -624,6 +624,36 @@ void addMatmul(GradCaseTable &table, const std::string &name,
       {c.shape}, [=] { return std::vector<ref::Tensor>{c}; }, Check::Forward);
 }
 
+// A batch of products: the reference product of each batch element's
+// matrices, stacked.
+void addBatchedMatmul(GradCaseTable &table, const std::string &name,
+                      std::vector<int64_t> aShape, std::vector<int64_t> bShape,
+                      bool transposeA, bool transposeB) {
+  Rng rng("matmul/" + name);
+  const ref::Tensor a = rng.tensor(aShape, -1, 1);
+  const ref::Tensor b = rng.tensor(bShape, -1, 1);
+  auto element = [](const ref::Tensor &t, int64_t i) {
+    ref::Tensor m({t.shape[1], t.shape[2]});
+    std::copy_n(t.data.begin() + i * m.data.size(), m.data.size(),
+                m.data.begin());
+    return m;
+  };
+  std::vector<ref::Tensor> parts;
+  for (int64_t i = 0; i < aShape[0]; ++i) {
+    parts.push_back(
+        ref::matmul(element(a, i), element(b, i), transposeA, transposeB));
+  }
+  ref::Tensor c({aShape[0], parts[0].shape[0], parts[0].shape[1]});
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::copy(parts[i].data.begin(), parts[i].data.end(),
+              c.data.begin() + i * parts[i].data.size());
+  }
+  table.add(
+      name, "matmul",
+      {{"transpose_a", transposeA}, {"transpose_b", transposeB}}, f32({a, b}),
+      {c.shape}, [=] { return std::vector<ref::Tensor>{c}; }, Check::Forward);
+}
+
 // dense y = x·Wᵀ: dx = dy·W (matmul), dW = dyᵀ·x (matmul, transpose_a),
 // checked against finite differences of the dense reference.
 void addDenseGradMatmuls(GradCaseTable &table, const std::string &name,
@@ -1033,6 +1063,13 @@ GradCaseTable buildCases() {
   addDenseGradMatmuls(t, "n8_k33_o16", 8, 33, 16);
   addMatmul(t, "transpose_b_dense_forward", {3, 17}, {5, 17}, false, true);
   addMatmul(t, "transpose_both", {17, 3}, {5, 17}, true, true);
+  // Batches (attention's [B*H, T, D] products): a partial vector of columns
+  // and a partial row tile, and every transpose.
+  addBatchedMatmul(t, "batch3_17x5_5x20", {3, 17, 5}, {3, 5, 20}, false,
+                   false);
+  addBatchedMatmul(t, "batch4_scores_tb", {4, 16, 8}, {4, 16, 8}, false, true);
+  addBatchedMatmul(t, "batch2_ta", {2, 7, 9}, {2, 7, 33}, true, false);
+  addBatchedMatmul(t, "batch5_both", {5, 6, 11}, {5, 13, 6}, true, true);
 
   addReduceSum(t, "axes0_2", {3, 5, 7}, {0, 2}, false);
   addReduceSum(t, "bias_grad_axis0", {4, 17}, {0}, false);

@@ -973,9 +973,26 @@ void Importer::matmulOp() {
       fail("batch dims do not broadcast: " + shapeText(a) + " x " +
            shapeText(bs));
     }
-    // One product per batch element, then concatenated: batched matmul in
-    // terms of 2-D matmul, crop and concat (all differentiable).
     int64_t count = product(batch);
+    if (batchA == batchB) {
+      // The same batch on both sides (attention's products): one batched
+      // kiln.matmul over [B, M, K] x [B, K, N].
+      y = emit("kiln.matmul", {reshape(av, {count, m, k}),
+                               reshape(bv, {count, k, n})});
+      resultShape = batch;
+      resultShape.push_back(m);
+      resultShape.push_back(n);
+      if (aVec) {
+        resultShape.erase(resultShape.end() - 2);
+      }
+      if (bVec) {
+        resultShape.pop_back();
+      }
+      setOutput(0, reshape(y, resultShape));
+      return;
+    }
+    // Broadcast batches: one product per batch element, then concatenated
+    // (2-D matmul, crop and concat, all differentiable).
     std::vector<int64_t> fa = batchA, fb = batchB;
     Value a3 = reshape(av, {product(batchA), m, k});
     Value b3 = reshape(bv, {product(batchB), k, n});

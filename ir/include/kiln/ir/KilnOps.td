@@ -526,7 +526,9 @@ def Kiln_MatmulOp : Kiln_TrainOp<"matmul", "matrix product with optional transpo
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let description = [{
     `c = op(a) · op(b)` with `op` the transpose where `transpose_a` /
-    `transpose_b` is set.
+    `transpose_b` is set. `a` and `b` are matrices, or both `[B, ·, ·]`
+    with the same batch `B`: one product per batch element (`op`
+    transposes the last two dims), `c` is `[B, M, N]`.
 
     ```mlir
     %c = kiln.matmul %a, %b {transpose_a = true} : (tensor<4x2xf32>, tensor<4x3xf32>) -> tensor<2x3xf32>
