@@ -80,6 +80,28 @@ def check_inference(name, model, shape, work):
     return ok
 
 
+class SmallViT(torch.nn.Module):
+    """A ViT-style classifier: 7x7 stride-7 patches of a 28x28 image as 16
+    tokens, a learned position embedding, a 2-layer TransformerEncoder (4
+    heads, GELU; exported at opset 13 its LayerNorms decompose into
+    ReduceMean, Pow, Sqrt and Div, and attention's products are batched
+    MatMuls), a LayerNorm, mean pooling over tokens and a linear head."""
+
+    def __init__(self, dim=32):
+        super().__init__()
+        self.patch = torch.nn.Conv2d(1, dim, 7, stride=7)
+        self.pos = torch.nn.Parameter(torch.randn(1, 16, dim) * 0.02)
+        layer = torch.nn.TransformerEncoderLayer(
+            dim, 4, dim * 2, dropout=0.0, activation="gelu", batch_first=True)
+        self.enc = torch.nn.TransformerEncoder(layer, 2)
+        self.norm = torch.nn.LayerNorm(dim)
+        self.head = torch.nn.Linear(dim, 10)
+
+    def forward(self, x):
+        t = self.patch(x).flatten(2).transpose(1, 2) + self.pos
+        return self.head(self.norm(self.enc(t)).mean(1))
+
+
 class SmallCNN(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -198,7 +220,7 @@ def check_finetune(work):
 def main():
     work = sys.argv[1]
     os.makedirs(work, exist_ok=True)
-    wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "cnn_train",
+    wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "cnn_train",
                               "resnet18_finetune"]
     ok = True
     torch.manual_seed(0)
@@ -209,6 +231,8 @@ def main():
         ok &= check_inference("mobilenet_v2",
                               torchvision.models.mobilenet_v2(),
                               (2, 3, 224, 224), work)
+    if "vit" in wanted:
+        ok &= check_inference("vit", SmallViT(), (2, 1, 28, 28), work)
     if "cnn_train" in wanted:
         ok &= check_training(work)
     if "resnet18_finetune" in wanted:
