@@ -917,8 +917,10 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
       }
       int64_t count = b < fullBatches ? batch : rest;
       LoadedPlan &plan = count == batch ? trainPlan : *trainTail;
-      gatherRowsInto(trainSet, order, b * batch, count, samples);
+      // A step's time includes its batch copy (the overhead of kiln train
+      // over the compiled step: docs/training.md).
       Clock::time_point stepStart = Clock::now();
+      gatherRowsInto(trainSet, order, b * batch, count, samples);
       if (&plan != &trainPlan) {
         copyParameters(trainPlan.session, plan.session);
       }

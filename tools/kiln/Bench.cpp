@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -98,9 +99,15 @@ struct BenchCase {
   }
   double median() const { return medianOf(ms); }
   double min() const { return *std::min_element(ms.begin(), ms.end()); }
+  // The mean, comparable with kiln train --verbose's ms per step (a mean).
+  double mean() const {
+    return std::accumulate(ms.begin(), ms.end(), 0.0) /
+           static_cast<double>(ms.size());
+  }
   nlohmann::json json() const {
     return {{"fusion", options.fusion},   {"median_ms", median()},
-            {"min_ms", min()},            {"kernels", compiled.calls},
+            {"mean_ms", mean()},          {"min_ms", min()},
+            {"kernels", compiled.calls},
             {"load_time_kernels", compiled.loadTimeCalls}};
   }
 };
