@@ -28,7 +28,8 @@ helpers are cached in bench/compare/.models/. A peer that is missing or fails
 on a case reads "n/a"; the reason is listed under the tables.
 
 Training cases (train-resnet18-b16, train-mobilenet_v2-b16, train-lenet-b64,
-train-lenet-b256, train-mlp-b64; family "train" selects them all) time one
+train-lenet-b256, train-mlp-b64, and ResNet-18, LeNet and the MLP again with
+"-sgd": plain SGD instead of Adam; family "train" selects them all) time one
 training step: Adam (lr 1e-3, PyTorch's
 defaults), cross-entropy on the logits, BatchNorm on batch statistics. They
 run with --train (added to the default inference cases) or when --cases
@@ -36,9 +37,10 @@ names them (--cases train: the training cases only), and only two peers
 apply:
 
   eager        model.train(); zero_grad + forward + CrossEntropyLoss +
-               backward + Adam step, timed per step after warm-up steps
-  kiln         `kiln bench MODEL.onnx --train --loss sparse-cce --json`
-               (Adam is bench's optimizer), HL_NUM_THREADS=threads, on the
+               backward + Adam (or SGD) step, timed per step after warm-up
+               steps
+  kiln         `kiln bench MODEL.onnx --train --loss sparse-cce --optimizer
+               adam|sgd --json`, HL_NUM_THREADS=threads, on the
                model exported in eval mode with do_constant_folding=False and
                TrainingMode.PRESERVE (BatchNormalization nodes kept, without
                training_mode; kiln switches them to batch statistics itself)
@@ -85,7 +87,7 @@ def log(msg):
 
 class Case:
     def __init__(self, name, family, batch, shape, runs, onednn=False,
-                 train=False, classes=None):
+                 train=False, classes=None, optimizer="adam"):
         self.name = name          # e.g. resnet18-b8, train-resnet18-b16
         self.family = family      # e.g. resnet18, train-resnet18
         self.batch = batch
@@ -94,6 +96,7 @@ class Case:
         self.onednn = onednn      # has a oneDNN conv equivalent
         self.train = train        # times the training step, not inference
         self.classes = classes    # training: number of classes (logits)
+        self.optimizer = optimizer  # training: "adam" or "sgd"
 
     @property
     def onnx_path(self):
@@ -133,6 +136,15 @@ def train_cases():
              train=True, classes=10),
         Case("train-mlp-b64", "train-mlp", 64, (64, 1, 28, 28), 100,
              train=True, classes=10),
+        # The same steps with plain SGD (lr 1e-2, no momentum): the
+        # optimizer's share of the step.
+        Case("train-resnet18-b16-sgd", "train-resnet18", 16,
+             (16, 3, 224, 224), 10, train=True, classes=1000,
+             optimizer="sgd"),
+        Case("train-lenet-b64-sgd", "train-lenet", 64, (64, 1, 28, 28), 50,
+             train=True, classes=10, optimizer="sgd"),
+        Case("train-mlp-b64-sgd", "train-mlp", 64, (64, 1, 28, 28), 100,
+             train=True, classes=10, optimizer="sgd"),
     ]
 
 
@@ -552,14 +564,18 @@ def bench_torch(case, model, runs, mode):
 
 def bench_torch_train(case, model, runs):
     """PyTorch eager training step: zero_grad + forward + cross-entropy +
-    backward + Adam step (lr 1e-3, PyTorch's defaults), BatchNorm in train
-    mode; 3 warm-up steps (Adam allocates its state in the first)."""
+    backward + Adam step (lr 1e-3, PyTorch's defaults) or SGD step (lr
+    1e-2), BatchNorm in train mode; 3 warm-up steps (Adam allocates its
+    state in the first)."""
     import torch
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(*case.shape, generator=gen)
     target = torch.randint(0, case.classes, (case.batch,), generator=gen)
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if case.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-2)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step():
@@ -599,8 +615,9 @@ def bench_kiln(case, runs, threads, kiln, timeout):
     cmd = [str(kiln), "bench", str(case.onnx_path), "--batch", str(case.batch),
            "--json", "--runs", str(runs)]
     if case.train:
-        # bench --train: Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), 3 warm-up steps.
-        cmd += ["--train", "--loss", "sparse-cce"]
+        # bench --train: Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8) or SGD,
+        # 3 warm-up steps.
+        cmd += ["--train", "--loss", "sparse-cce", "--optimizer", case.optimizer]
     t0 = time.perf_counter()
     out = run_json(cmd, env=child_env(threads, HL_NUM_THREADS=threads), timeout=timeout)
     return {"median_ms": out["median_ms"], "min_ms": out.get("min_ms"), "runs": runs,
@@ -788,9 +805,10 @@ def training_tables(results, peers, peak):
     estimated GFLOP/s (3 x the forward conv/dense FLOPs per step)."""
     lines = []
     lines.append("Training step: median milliseconds per step (PyTorch eager: zero_grad + "
-                 "forward + CrossEntropyLoss + backward + Adam step; kiln: one "
-                 "`kiln bench --train --loss sparse-cce` step, Adam). Adam lr 1e-3 with "
-                 "PyTorch's defaults, BatchNorm on batch statistics. Speed-up = "
+                 "forward + CrossEntropyLoss + backward + optimizer step; kiln: one "
+                 "`kiln bench --train --loss sparse-cce --optimizer adam|sgd` step). "
+                 "Adam lr 1e-3 with PyTorch's defaults; \"-sgd\" cases plain SGD, lr "
+                 "1e-2; BatchNorm on batch statistics. Speed-up = "
                  "PyTorch eager ms / kiln ms (above 1: kiln is faster).")
     lines.append("")
     both = "eager" in peers and "kiln" in peers

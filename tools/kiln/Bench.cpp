@@ -119,7 +119,7 @@ void prepareBenchCase(const CommonFlags &flags, const BenchFlags &bench,
   if (bench.train) {
     c.options.mode = kiln::compiler::Mode::Train;
     c.options.training.loss = bench.loss;
-    c.options.training.optimizer = "adam";
+    c.options.training.optimizer = bench.optimizer;
     c.options.training.frozen = bench.frozen;
   }
   c.compiled = compileReported(flags.model, c.options, flags.verbose);

@@ -154,6 +154,7 @@ int tuneCommand(const CommonFlags &common, TrainFlags base,
 struct BenchFlags {
   bool train = false, json = false, profile = false, compare = false;
   std::string loss = "sparse-cce";
+  std::string optimizer = "adam"; // --train: the step's optimizer
   int runs = 50;
   std::vector<std::string> frozen; // --train: parameters held constant
 };

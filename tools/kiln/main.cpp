@@ -204,8 +204,13 @@ int main(int argc, char **argv) {
   benchFlags.add(bench);
   benchFlags.addCheckNumerics(bench);
   bench->add_flag("--train", b.train,
-                  "Time the training step (Adam; --loss, default sparse-cce)");
+                  "Time the training step (--optimizer, default Adam; "
+                  "--loss, default sparse-cce)");
   bench->add_option("--loss", b.loss, "Loss of the timed training step");
+  bench->add_option("--optimizer", b.optimizer,
+                    "Optimizer of the timed training step")
+      ->check(CLI::IsMember(optimizerKinds))
+      ->capture_default_str();
   bench->add_option("--freeze", b.frozen,
                     "With --train: hold the parameters matching this glob "
                     "constant (repeatable), as kiln train --freeze");
