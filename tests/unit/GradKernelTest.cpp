@@ -611,17 +611,24 @@ void addPointwiseLossGrad(GradCaseTable &table, const std::string &name,
 
 // ----- generic tensor ops --------------------------------------------------
 
+// A matmul case with operands a, b and the expected product c.
+void addMatmulCase(GradCaseTable &table, const std::string &name,
+                   const ref::Tensor &a, const ref::Tensor &b,
+                   bool transposeA, bool transposeB, const ref::Tensor &c) {
+  table.add(
+      name, "matmul",
+      {{"transpose_a", transposeA}, {"transpose_b", transposeB}}, f32({a, b}),
+      {c.shape}, [=] { return std::vector<ref::Tensor>{c}; }, Check::Forward);
+}
+
 void addMatmul(GradCaseTable &table, const std::string &name,
                std::vector<int64_t> aShape, std::vector<int64_t> bShape,
                bool transposeA, bool transposeB) {
   Rng rng("matmul/" + name);
   const ref::Tensor a = rng.tensor(aShape, -1, 1);
   const ref::Tensor b = rng.tensor(bShape, -1, 1);
-  const ref::Tensor c = ref::matmul(a, b, transposeA, transposeB);
-  table.add(
-      name, "matmul",
-      {{"transpose_a", transposeA}, {"transpose_b", transposeB}}, f32({a, b}),
-      {c.shape}, [=] { return std::vector<ref::Tensor>{c}; }, Check::Forward);
+  addMatmulCase(table, name, a, b, transposeA, transposeB,
+                ref::matmul(a, b, transposeA, transposeB));
 }
 
 // A batch of products: the reference product of each batch element's
@@ -648,10 +655,7 @@ void addBatchedMatmul(GradCaseTable &table, const std::string &name,
     std::copy(parts[i].data.begin(), parts[i].data.end(),
               c.data.begin() + i * parts[i].data.size());
   }
-  table.add(
-      name, "matmul",
-      {{"transpose_a", transposeA}, {"transpose_b", transposeB}}, f32({a, b}),
-      {c.shape}, [=] { return std::vector<ref::Tensor>{c}; }, Check::Forward);
+  addMatmulCase(table, name, a, b, transposeA, transposeB, c);
 }
 
 // dense y = x·Wᵀ: dx = dy·W (matmul), dW = dyᵀ·x (matmul, transpose_a),

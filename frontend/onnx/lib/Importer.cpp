@@ -979,33 +979,22 @@ void Importer::matmulOp() {
       // kiln.matmul over [B, M, K] x [B, K, N].
       y = emit("kiln.matmul", {reshape(av, {count, m, k}),
                                reshape(bv, {count, k, n})});
-      resultShape = batch;
-      resultShape.push_back(m);
-      resultShape.push_back(n);
-      if (aVec) {
-        resultShape.erase(resultShape.end() - 2);
+    } else {
+      // Broadcast batches: one product per batch element, then
+      // concatenated (2-D matmul, crop and concat, all differentiable).
+      Value a3 = reshape(av, {product(batchA), m, k});
+      Value b3 = reshape(bv, {product(batchB), k, n});
+      SmallVector<Value> parts;
+      for (int64_t i = 0; i < count; ++i) {
+        int64_t ia = broadcastIndex(i, batch, batchA),
+                ib = broadcastIndex(i, batch, batchB);
+        Value ai = reshape(crop(a3, {ia, 0, 0}, {ia + 1, m, k}), {m, k});
+        Value bi = reshape(crop(b3, {ib, 0, 0}, {ib + 1, k, n}), {k, n});
+        parts.push_back(emit("kiln.matmul", {ai, bi}));
       }
-      if (bVec) {
-        resultShape.pop_back();
-      }
-      setOutput(0, reshape(y, resultShape));
-      return;
+      y = parts.size() == 1 ? parts[0]
+                            : emit("kiln.concat", parts, {i64("axis", 0)});
     }
-    // Broadcast batches: one product per batch element, then concatenated
-    // (2-D matmul, crop and concat, all differentiable).
-    std::vector<int64_t> fa = batchA, fb = batchB;
-    Value a3 = reshape(av, {product(batchA), m, k});
-    Value b3 = reshape(bv, {product(batchB), k, n});
-    SmallVector<Value> parts;
-    for (int64_t i = 0; i < count; ++i) {
-      std::vector<int64_t> ia{broadcastIndex(i, batch, batchA)},
-          ib{broadcastIndex(i, batch, batchB)};
-      Value ai = reshape(crop(a3, {ia[0], 0, 0}, {ia[0] + 1, m, k}), {m, k});
-      Value bi = reshape(crop(b3, {ib[0], 0, 0}, {ib[0] + 1, k, n}), {k, n});
-      parts.push_back(emit("kiln.matmul", {ai, bi}));
-    }
-    y = parts.size() == 1 ? parts[0]
-                          : emit("kiln.concat", parts, {i64("axis", 0)});
     resultShape = batch;
     resultShape.push_back(m);
     resultShape.push_back(n);
