@@ -56,6 +56,9 @@ def generate(out_dir):
 
 
 def main():
+    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
     out_dir = sys.argv[1]
     if not os.path.exists(os.path.join(out_dir, STAMP)):
         generate(out_dir)
