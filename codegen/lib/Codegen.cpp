@@ -623,6 +623,10 @@ int runWorkerJob(const std::string &jobPath) {
   return 1;
 }
 
+int floatVectorWidth(const std::string &target) {
+  return parseTarget(target).natural_vector_size<float>();
+}
+
 std::string describeCodegen() {
   return std::string("Halide ") + KILN_HALIDE_VERSION + ", host target " +
          Halide::get_host_target().to_string();

@@ -93,15 +93,19 @@ std::string KernelSpec::key() const { return toJson().dump(); }
 namespace {
 
 // 2 * (output elements) * (products summed into each): conv2d's window is
-// C/g * KH * KW of weight [O, C/g, KH, KW]; dense's K of weight [O, K];
+// C/g * KH * KW of weight [O, C/g, KH, KW] (or [O/B, C, KH, KW, B]); dense's
+// K of weight [O, K];
 // conv2d_winograd is counted as the direct convolution.
 int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
                     const std::vector<TensorSpec> &in,
                     const std::vector<TensorSpec> &out) {
   auto elements = [](const TensorSpec &t) { return t.numElements(); };
-  if ((op == "conv2d" || op == "dense") && in.size() >= 2 && !out.empty()) {
-    const auto &w = in[1].shape;
-    return 2 * elements(out[0]) * (elements(in[1]) / std::max<int64_t>(w[0], 1));
+  if ((op == "conv2d" || op == "dense") && in.size() >= 2 && !out.empty() &&
+      out[0].shape.size() >= 2) {
+    // The output channels: a packed conv2d weight [O/B, C, KH, KW, B] holds
+    // them in two dims.
+    return 2 * elements(out[0]) *
+           (elements(in[1]) / std::max<int64_t>(out[0].shape[1], 1));
   }
   if (op == "conv2d_winograd" && in.size() >= 2 && !out.empty()) {
     // The direct convolution's count (filter [P, O/8, C, 8]: C * 3 * 3), so

@@ -176,6 +176,8 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;
     }
+    pipeline.packBlock =
+        options.packWeights ? codegen::floatVectorWidth(options.target) : 0;
   };
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;

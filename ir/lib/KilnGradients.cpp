@@ -280,6 +280,10 @@ LogicalResult Conv2DOp::buildGradients(OpBuilder &builder,
                                        ArrayRef<Value> resultGrads,
                                        SmallVectorImpl<Value> &operandGrads) {
   Location loc = getLoc();
+  if (hasPackedWeight()) {
+    return emitOpError() << "has a packed weight (kiln-pack-weights packs "
+                            "inference graphs only): no gradient";
+  }
   Value dy = resultGrads[0];
   auto input = rankedType(getInput());
   auto weight = rankedType(getWeight());

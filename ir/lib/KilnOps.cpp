@@ -322,13 +322,21 @@ LogicalResult DenseOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 LogicalResult Conv2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto input = rankedType(getInput());
   auto weight = rankedType(getWeight());
-  if (input.getRank() != 4 || weight.getRank() != 4) {
+  if (input.getRank() != 4 || (weight.getRank() != 4 && weight.getRank() != 5)) {
     return emitOpError() << "expects input [N,C,H,W] and weight "
-                            "[O,C/groups,KH,KW], got "
+                            "[O,C/groups,KH,KW] (or packed [O/B,C,KH,KW,B]), "
+                            "got "
                          << input << " and " << weight;
   }
   int64_t groups = getGroups();
   int64_t channels = input.getDimSize(1), outChannels = weight.getDimSize(0);
+  if (hasPackedWeight()) {
+    if (groups != 1) {
+      return emitOpError() << "a packed weight " << weight
+                           << " needs groups 1, got " << groups;
+    }
+    outChannels *= weight.getDimSize(4);
+  }
   if (groups < 1 || channels % groups != 0 || outChannels % groups != 0) {
     return emitOpError() << "groups " << groups << " must divide the input "
                          << "channels " << channels << " and output channels "
@@ -348,7 +356,7 @@ LogicalResult Conv2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
     }
   }
   auto window = resolveWindow(
-      *this, input.getShape().drop_front(2), weight.getShape().drop_front(2),
+      *this, input.getShape().drop_front(2), weight.getShape().slice(2, 2),
       getStrides(), getDilations(), getPads(), getAutoPad(), false);
   if (failed(window)) {
     return failure();
@@ -362,7 +370,7 @@ LogicalResult Conv2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
   auto input = rankedType(getInput());
   auto weight = rankedType(getWeight());
   auto window = resolveWindow(
-      *this, input.getShape().drop_front(2), weight.getShape().drop_front(2),
+      *this, input.getShape().drop_front(2), weight.getShape().slice(2, 2),
       getStrides(), getDilations(), getPads(), getAutoPad(), false);
   if (failed(window)) {
     return failure();

@@ -70,6 +70,10 @@ struct FoldBatchNormPass
         !layer->getResult(0).hasOneUse()) {
       return nullptr;
     }
+    if (auto conv = llvm::dyn_cast<Conv2DOp>(layer);
+        conv && conv.hasPackedWeight()) {
+      return nullptr; // the fold scales [O, ...] weights
+    }
     return layer;
   }
 

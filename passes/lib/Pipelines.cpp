@@ -42,6 +42,7 @@ struct BackOptions {
   bool inference = false;
   bool foldBatchNorm = true;
   int winogradTile = 2;
+  int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
   int64_t memoryBudget = 0;
 };
 
@@ -56,6 +57,9 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
     KilnWinogradOptions winograd;
     winograd.tile = options.winogradTile;
     pm.addPass(createKilnWinograd(winograd));
+  }
+  if (options.inference && options.packBlock > 0) {
+    pm.addPass(createKilnPackWeights({options.packBlock}));
   }
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
@@ -74,6 +78,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.inference = inference;
   back.foldBatchNorm = options.foldBatchNorm;
   back.winogradTile = options.winogradTile;
+  back.packBlock = options.packBlock;
   return back;
 }
 
@@ -143,6 +148,10 @@ struct TrainPipelineCLOptions
       *this, "winograd",
       llvm::cl::desc("kiln-winograd's largest tile (2 or 4; 0: off)"),
       llvm::cl::init(4)};
+  Option<int> packWeights{
+      *this, "pack-weights",
+      llvm::cl::desc("kiln-pack-weights' block in the eval pipeline (0: off)"),
+      llvm::cl::init(0)};
   Option<int64_t> memoryBudget{
       *this, "memory-budget",
       llvm::cl::desc("Arena bytes to fit in by rematerializing (0: off)"),
@@ -158,6 +167,7 @@ struct TrainPipelineCLOptions
     options.fuse = fuse;
     options.foldBatchNorm = foldBatchNorm;
     options.winogradTile = winograd;
+    options.packBlock = packWeights;
     options.memoryBudget = memoryBudget;
     return options;
   }
@@ -179,6 +189,10 @@ struct InferencePipelineCLOptions
       *this, "winograd",
       llvm::cl::desc("kiln-winograd's largest tile (2 or 4; 0: off)"),
       llvm::cl::init(2)};
+  Option<int> packWeights{
+      *this, "pack-weights",
+      llvm::cl::desc("kiln-pack-weights' block (0: off)"),
+      llvm::cl::init(0)};
 };
 } // namespace
 
@@ -193,6 +207,7 @@ void registerAllPasses() {
         options.fuse = cl.fuse;
         options.foldBatchNorm = cl.foldBatchNorm;
         options.winogradTile = cl.winograd;
+        options.packBlock = cl.packWeights;
         buildInferencePipeline(pm, options);
       });
   mlir::PassPipelineRegistration<TrainPipelineCLOptions>(

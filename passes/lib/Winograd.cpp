@@ -93,7 +93,7 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   bool applies(Conv2DOp conv) const {
     auto input = llvm::cast<RankedTensorType>(conv.getInput().getType());
     return input.hasStaticShape() && conv.getGroups() == 1 &&
-           ones(conv.getStrides()) && ones(conv.getDilations()) &&
+           !conv.hasPackedWeight() && ones(conv.getStrides()) && ones(conv.getDilations()) &&
            suits(llvm::cast<RankedTensorType>(conv.getWeight().getType()),
                  llvm::cast<RankedTensorType>(conv.getResult().getType()));
   }

@@ -143,17 +143,21 @@ std::array<int64_t, 4> samePads2d(const std::vector<int64_t> &xShape,
   return {h[0], w[0], h[1], w[1]};
 }
 
+// packBlock > 0: the weight packed by blocks of that many output channels
+// ([O/B, C, KH, KW, B], as kiln-pack-weights makes it), against the
+// reference convolution of the unpacked weight.
 void addConv(CaseTable &table, const std::string &name,
              std::vector<int64_t> xShape, int64_t outChannels,
              std::array<int64_t, 2> kernel, const ref::Conv2dParams &params,
-             bool withBias) {
+             bool withBias, int64_t packBlock = 0) {
   Rng rng("conv2d/" + name);
   ref::Tensor x = rng.tensor(xShape, -1, 1);
   ref::Tensor w = rng.tensor(
       {outChannels, xShape[1] / params.groups, kernel[0], kernel[1]}, -1, 1);
   ref::Tensor b = rng.tensor({outChannels}, -1, 1);
   ref::Tensor y = ref::conv2d(x, w, withBias ? &b : nullptr, params);
-  std::vector<ref::Tensor> inputs = {x, w};
+  std::vector<ref::Tensor> inputs = {
+      x, packBlock > 0 ? ref::packConvWeight(w, packBlock) : w};
   if (withBias) {
     inputs.push_back(b);
   }
@@ -794,6 +798,33 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}), true);
   addConv(t, "planes_n16_c5_37x37_o48_stride2", {16, 5, 37, 37}, 48, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), false);
+  // The channel form (strided, 16 or more input channels, whole vectors of
+  // output channels): tiles of 8 (8x8 output) over 2 vectors and a partial
+  // run of 4 input channels; 3 vectors (one per task) on a 15-wide output
+  // (tiles of 5); an unpadded 1x1 read in place (tiles of 7); an unpadded
+  // 11-wide output whose last tile of 7 is rounded up over a padded copy;
+  // dilation; batch 1 split into row chunks.
+  addConv(t, "channels_n2_c18_15x15_o32_stride2", {2, 18, 15, 15}, 32, {3, 3},
+          convParams({2, 2}, {1, 1, 1, 1}), true);
+  addConv(t, "channels_n3_c16_29x29_o48_stride2", {3, 16, 29, 29}, 48, {3, 3},
+          convParams({2, 2}, {1, 1, 1, 1}), false);
+  addConv(t, "channels_1x1_n2_c32_14x14_o32_stride2", {2, 32, 14, 14}, 32,
+          {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), true);
+  addConv(t, "channels_1x1_n2_c16_21x21_o32_stride2", {2, 16, 21, 21}, 32,
+          {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), false);
+  addConv(t, "channels_dilated_n1_c16_20x20_o32_stride2", {1, 16, 20, 20}, 32,
+          {3, 3}, convParams({2, 2}, {2, 1, 2, 1}, {2, 2}), true);
+  // Packed weights [O/B, C, KH, KW, B] (kiln-pack-weights) take the channel
+  // form at any stride: a 7x7 stage, a 14-wide plane with asymmetric pads,
+  // blocks of 8, and a strided 1x1.
+  addConv(t, "packed_n1_c32_7x7_o64_same", {1, 32, 7, 7}, 64, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true, 16);
+  addConv(t, "packed_n2_c20_14x14_o32_pads", {2, 20, 14, 14}, 32, {3, 3},
+          convParams({1, 1}, {0, 1, 2, 1}), false, 16);
+  addConv(t, "packed_b8_n2_c16_9x9_o24", {2, 16, 9, 9}, 24, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true, 8);
+  addConv(t, "packed_1x1_n2_c64_14x14_o32_stride2", {2, 64, 14, 14}, 32,
+          {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), true, 16);
   // Pointwise form: 1x1, stride 1, unpadded, over the flattened plane (a
   // 25-position plane: one vector and a shifted tail), grouped too.
   addConv(t, "pointwise_n3_c24_5x5_o17", {3, 24, 5, 5}, 17, {1, 1},
@@ -832,17 +863,20 @@ CaseTable buildCases() {
               {0, 2, 1, 1}, false, 4);
   addWinograd(t, "tile4_n1_c20_12x8_o24_same", {1, 20, 12, 8}, 24,
               {1, 1, 1, 1}, true, 4);
-  // The batch form (planes of fewer than 32 tiles, 64 or more over the
+  // The batch form (planes of fewer than 32 tiles, 32 or more over the
   // batch): 7x7 at batch 8 in chunks of 32 tiles (8 tile rows spanning
   // two images), 24 output channels (3 blocks in 2 groups); at batch 5
   // in chunks of 16 (the batch's 20 tile rows do not divide by 8); F(4x4)
-  // on 7x7 at batch 16 (2x2 partial tiles per image, chunks of 16 rows).
+  // on 7x7 at batch 16 (2x2 partial tiles per image, chunks of 16 rows)
+  // and at batch 8 (32 tiles: one chunk).
   addWinograd(t, "batch_n8_c16_7x7_o24_same", {8, 16, 7, 7}, 24,
               {1, 1, 1, 1}, true);
   addWinograd(t, "batch_n5_c24_7x7_o16_same", {5, 24, 7, 7}, 16,
               {1, 1, 1, 1}, false);
   addWinograd(t, "batch_tile4_n16_c16_7x7_o16_same", {16, 16, 7, 7}, 16,
               {1, 1, 1, 1}, true, 4);
+  addWinograd(t, "batch_tile4_n8_c16_7x7_o32_same", {8, 16, 7, 7}, 32,
+              {1, 1, 1, 1}, false, 4);
   // Partial tiles (planes that are not a multiple of the tile): 9x7 with
   // 2x2 tiles, 14x14 and 12x11 with 4x4 tiles.
   addWinograd(t, "partial_n2_c16_9x7_o24_same", {2, 16, 9, 7}, 24,

@@ -39,7 +39,8 @@ struct CommonFlags {
   bool verbose = false;
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
-       noBatchNormFolding = false, noPrologueFusion = false;
+       noBatchNormFolding = false, noPrologueFusion = false,
+       noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   bool checkNumerics = false; // run, train, bench
 
@@ -74,6 +75,9 @@ struct CommonFlags {
     cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
                   "Do not fold inference batch norms into conv2d / dense "
                   "weights (they stay in the conv's epilogue)");
+    cmd->add_flag("--no-weight-packing", noWeightPacking,
+                  "Do not pack conv2d weights by blocks of output channels "
+                  "at load time (kiln-pack-weights; inference)");
     cmd->add_option("--winograd", winograd,
                     "3x3 stride-1 convolutions by Winograd: 2 = F(2x2, 3x3) "
                     "(about 1e-6 relative), 4 = F(4x4, 3x3) where the plane "
@@ -94,6 +98,7 @@ struct CommonFlags {
     o.fuseElementwise = !noElementwiseFusion;
     o.foldBatchNorm = !noBatchNormFolding;
     o.winogradTile = winograd;
+    o.packWeights = !noWeightPacking;
     o.fusePrologues = !noPrologueFusion;
     return o;
   }

@@ -65,6 +65,22 @@ func.func @conv_groups(%x: tensor<1x4x8x8xf32>, %w: tensor<5x2x3x3xf32>) {
 
 // -----
 
+func.func @conv_packed_groups(%x: tensor<1x4x8x8xf32>, %w: tensor<1x2x3x3x16xf32>) {
+  // expected-error @+1 {{a packed weight 'tensor<1x2x3x3x16xf32>' needs groups 1, got 2}}
+  %y = kiln.conv2d %x, %w {groups = 2} : (tensor<1x4x8x8xf32>, tensor<1x2x3x3x16xf32>) -> tensor<1x16x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_packed_channels(%x: tensor<1x4x8x8xf32>, %w: tensor<1x2x3x3x16xf32>) {
+  // expected-error @+1 {{input channels 4 of 'tensor<1x4x8x8xf32>' do not match weight 'tensor<1x2x3x3x16xf32>' with groups 1}}
+  %y = kiln.conv2d %x, %w : (tensor<1x4x8x8xf32>, tensor<1x2x3x3x16xf32>) -> tensor<1x16x6x6xf32>
+  return
+}
+
+// -----
+
 func.func @conv_rank(%x: tensor<3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
   // expected-error @+1 {{expects input [N,C,H,W] and weight [O,C/groups,KH,KW]}}
   %y = kiln.conv2d %x, %w : (tensor<3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>

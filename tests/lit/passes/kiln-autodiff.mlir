@@ -134,3 +134,15 @@ func.func @not_scalar(%x: tensor<2xf32>) -> tensor<2xf32> {
   // expected-error @-1 {{kiln-autodiff needs the first result to be the scalar f32 loss}}
   return %x : tensor<2xf32>
 }
+
+// -----
+
+// kiln-pack-weights packs inference graphs only: a packed conv2d has no
+// gradient rule.
+func.func @packed_conv(%x: tensor<1x16x8x8xf32>, %t: tensor<1x16x4x4xf32>) -> tensor<f32> {
+  %w = kiln.param "w" : tensor<1x16x3x3x16xf32>
+  // expected-error @+1 {{has a packed weight (kiln-pack-weights packs inference graphs only): no gradient}}
+  %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x16x8x8xf32>, tensor<1x16x3x3x16xf32>) -> tensor<1x16x4x4xf32>
+  %l = kiln.mse %y, %t : (tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

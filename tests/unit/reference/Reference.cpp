@@ -128,6 +128,21 @@ Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
   return y;
 }
 
+Tensor packConvWeight(const Tensor &weight, int64_t block) {
+  require(weight.shape.size() == 4 && block > 0 && weight.shape[0] % block == 0,
+          "packConvWeight: [O, C, KH, KW] with O a multiple of the block");
+  const int64_t o = weight.shape[0], rest = weight.numElements() / o;
+  Tensor packed({o / block, weight.shape[1], weight.shape[2], weight.shape[3],
+                 block});
+  for (int64_t k = 0; k < o; ++k) {
+    for (int64_t j = 0; j < rest; ++j) {
+      packed.data[((k / block) * rest + j) * block + k % block] =
+          weight.data[k * rest + j];
+    }
+  }
+  return packed;
+}
+
 Tensor packWinogradFilter(const Tensor &filter) {
   require(filter.shape.size() == 3 && filter.shape[2] % 8 == 0,
           "packWinogradFilter: [P, In, Out] with Out a multiple of 8");

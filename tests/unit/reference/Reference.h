@@ -36,6 +36,11 @@ int64_t numElements(const std::vector<int64_t> &shape);
 // x [N,K], weight [O,K], bias [O] or null -> [N,O].
 Tensor dense(const Tensor &x, const Tensor &weight, const Tensor *bias);
 
+// A conv2d weight [O, C, KH, KW] packed by blocks of `block` output
+// channels, as kiln-pack-weights does: [O/block, C, KH, KW, block], channel
+// b * block + i at [b, c, ky, kx, i].
+Tensor packConvWeight(const Tensor &weight, int64_t block);
+
 struct Conv2dParams {
   std::array<int64_t, 2> strides{1, 1};
   std::array<int64_t, 4> pads{0, 0, 0, 0}; // top, left, bottom, right

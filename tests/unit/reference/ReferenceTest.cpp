@@ -82,6 +82,20 @@ TEST(ReferenceTest, WinogradFilterPackingByHand) {
   EXPECT_DOUBLE_EQ(packed.data[12], 20.0);
 }
 
+TEST(ReferenceTest, PackConvWeightBlocksOutputChannels) {
+  Tensor w({4, 3, 1, 2});
+  for (size_t i = 0; i < w.data.size(); ++i) {
+    w.data[i] = static_cast<double>(i);
+  }
+  Tensor packed = packConvWeight(w, 2);
+  ASSERT_EQ(packed.shape, (std::vector<int64_t>{2, 3, 1, 2, 2}));
+  // w[1, 1, 0, 0] = 1*6 + 1*2 = 8, at [0, 1, 0, 0, 1]:
+  // ((0*3 + 1)*2 + 0)*2 + 1 = 5.
+  EXPECT_DOUBLE_EQ(packed.data[5], 8.0);
+  // w[2, 0, 0, 1] = 13, at [1, 0, 0, 1, 0]: ((1*3 + 0)*2 + 1)*2 = 14.
+  EXPECT_DOUBLE_EQ(packed.data[14], 13.0);
+}
+
 TEST(ReferenceTest, PooledSizeFollowsPyTorchCeilMode) {
   EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, false), 3);
   EXPECT_EQ(pooledSize(8, 3, 2, 0, 0, 1, true), 4);

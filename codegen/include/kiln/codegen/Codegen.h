@@ -66,6 +66,11 @@ CompiledLibrary compileKernels(const std::vector<KernelSpec> &specs,
 // attributes early). Throws Error.
 void validateSpec(const KernelSpec &spec);
 
+// Floats in the target's natural vector (16 for AVX-512, 8 for AVX2): the
+// block kiln-pack-weights packs conv2d weights by. Throws Error for a bad
+// target string.
+int floatVectorWidth(const std::string &target);
+
 // "Halide 14.0.0, host target x86-64-linux-avx512..." for `kiln --version`.
 std::string describeCodegen();
 

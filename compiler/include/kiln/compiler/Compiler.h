@@ -77,6 +77,8 @@ struct CompileOptions {
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)
   int winogradTile = -1;        // kiln-winograd's largest tile (0: off;
                                 // -1: the pipeline's, 2 / 4 in training)
+  bool packWeights = true;      // kiln-pack-weights (inference, eval), by
+                                // the target's float vector width
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them
 };

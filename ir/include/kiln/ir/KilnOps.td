@@ -236,6 +236,12 @@ def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d", [DeclareOpInterfaceMethods<Kiln_Grad
     `pads` are `[top, left, bottom, right]`; `auto_pad` is `notset` (use
     `pads`), `valid`, `same_upper` or `same_lower` as in ONNX.
 
+    The weight may also come packed by blocks of `B` output channels,
+    `[O/B, C, KH, KW, B]` with channel `b*B + i` at `[b, c, ky, kx, i]`
+    (groups 1): `kiln-pack-weights` packs the weights of inference graphs
+    so that the kernel reads vectors of output channels, once at load time
+    instead of on every call. A packed convolution has no gradient.
+
     ```mlir
     %y = kiln.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>}
         : (tensor<1x1x28x28xf32>, tensor<8x1x3x3xf32>, tensor<8xf32>) -> tensor<1x8x28x28xf32>
@@ -251,6 +257,11 @@ def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d", [DeclareOpInterfaceMethods<Kiln_Grad
   let results = (outs Kiln_F32Tensor:$result);
   let extraClassDeclaration = [{
     ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+    /// The weight is [O/B, C, KH, KW, B] (kiln-pack-weights).
+    bool hasPackedWeight() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getWeight().getType())
+                 .getRank() == 5;
+    }
   }];
 }
 

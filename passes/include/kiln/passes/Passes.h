@@ -24,11 +24,13 @@ struct InferencePipelineOptions {
   bool fuse = true;  // false: one kernel per op (kiln --no-fusion)
   bool foldBatchNorm = true; // kiln-fold-batch-norm (when fuse)
   int winogradTile = 2;      // kiln-winograd's largest tile (0: off)
+  int packBlock = 0;         // kiln-pack-weights' block (0: off)
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
 // shape inference (with the batch), canonicalization, CSE, batch norm
-// folding, kiln-winograd and fusion, kiln-hoist-load-time, then the memory passes
+// folding, kiln-winograd, kiln-pack-weights and fusion, kiln-hoist-load-time,
+// then the memory passes
 // (kiln-schedule-for-memory, kiln-plan-memory), as every pipeline.
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options);
@@ -42,6 +44,7 @@ struct TrainPipelineOptions {
   // ResNet-18's step (docs/codegen.md); its ~1e-5 relative error is far
   // below the gradient noise of a batch.
   int winogradTile = 4;
+  int packBlock = 0; // the eval pipeline's kiln-pack-weights block (0: off)
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;
   // Glob patterns of parameters held constant (kiln-autodiff's frozen).

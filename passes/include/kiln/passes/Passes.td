@@ -227,6 +227,37 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
   ];
 }
 
+def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
+  let summary = "Pack conv2d weights by blocks of output channels";
+  let description = [{
+    Gives `conv2d` the weight `[O/B, C, KH, KW, B]` (`B` = `block`, the
+    target's float vector width) through a reshape and a transpose, so that
+    its kernel reads a vector of `B` output channels per tap and input
+    channel (codegen's channel form, docs/codegen.md). Over parameters that
+    do not change, `kiln-hoist-load-time` makes the transpose a load-time
+    kernel: the weights are packed once, not on every call. It applies to
+    strided convolutions without groups, with 16 or more input channels and
+    `O` a multiple of `B` (the shapes where codegen's channel form wins;
+    without packing it repacks the weight on every call). Run it after
+    `kiln-fold-batch-norm` (which scales `[O, ...]` weights) and
+    `kiln-winograd`, before `kiln-fuse`; inference and evaluation graphs
+    only (a packed convolution has no gradient).
+
+    ```mlir
+    // kiln-opt --kiln-pack-weights
+    %y = kiln.conv2d %x, %w {strides = array<i64: 2, 2>} : (tensor<1x64x56x56xf32>, tensor<128x64x3x3xf32>) -> ...
+    // becomes
+    %r = kiln.reshape %w {shape = array<i64: 8, 16, 64, 3, 3>} : ...
+    %p = kiln.transpose %r {perm = array<i64: 0, 2, 3, 4, 1>} : ... -> tensor<8x64x3x3x16xf32>
+    %y = kiln.conv2d %x, %p {strides = array<i64: 2, 2>} : ...
+    ```
+  }];
+  let options = [
+    Option<"block", "block", "int64_t", "16",
+           "Output channels per block: the target's float vector width">,
+  ];
+}
+
 def KilnHoistLoadTime : Pass<"kiln-hoist-load-time", "mlir::ModuleOp"> {
   let summary = "Mark kernels that read only parameters and constants";
   let description = [{

@@ -1,0 +1,58 @@
+// RUN: kiln-opt %s --split-input-file --kiln-pack-weights | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-pack-weights | kiln-opt --split-input-file | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-pack-weights=block=8 | FileCheck %s --check-prefix=EIGHT
+
+// A strided conv without groups, with 16 or more input channels and whole
+// blocks of 16 output channels, reads its weight packed as [O/16, C, KH,
+// KW, 16]: a reshape to [O/16, 16, C, KH, KW] and a transpose, right after
+// the weight. Two convs of one weight share the packed copy; the bias stays.
+// CHECK-LABEL: func.func @strided
+// CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w"
+// CHECK: %[[R:[a-z0-9_]+]] = kiln.reshape %[[W]] {shape = array<i64: 2, 16, 16, 3, 3>} : (tensor<32x16x3x3xf32>) -> tensor<2x16x16x3x3xf32>
+// CHECK: %[[P:[a-z0-9_]+]] = kiln.transpose %[[R]] {perm = array<i64: 0, 2, 3, 4, 1>} : (tensor<2x16x16x3x3xf32>) -> tensor<2x16x3x3x16xf32>
+// CHECK: kiln.conv2d %arg0, %[[P]], %{{.+}} {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<2x16x24x24xf32>, tensor<2x16x3x3x16xf32>, tensor<32xf32>) -> tensor<2x32x12x12xf32>
+// CHECK-NOT: kiln.transpose
+// CHECK: kiln.conv2d %arg1, %[[P]] {strides = array<i64: 2, 2>} : (tensor<1x16x9x9xf32>, tensor<2x16x3x3x16xf32>) -> tensor<1x32x4x4xf32>
+// EIGHT-LABEL: func.func @strided
+// EIGHT: kiln.transpose %{{.+}} : (tensor<4x8x16x3x3xf32>) -> tensor<4x16x3x3x8xf32>
+func.func @strided(%x: tensor<2x16x24x24xf32>, %z: tensor<1x16x9x9xf32>) -> (tensor<2x32x12x12xf32>, tensor<1x32x4x4xf32>) {
+  %w = kiln.param "w" : tensor<32x16x3x3xf32>
+  %b = kiln.param "b" : tensor<32xf32>
+  %c = kiln.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<2x16x24x24xf32>, tensor<32x16x3x3xf32>, tensor<32xf32>) -> tensor<2x32x12x12xf32>
+  %d = kiln.conv2d %z, %w {strides = array<i64: 2, 2>} : (tensor<1x16x9x9xf32>, tensor<32x16x3x3xf32>) -> tensor<1x32x4x4xf32>
+  return %c, %d : tensor<2x32x12x12xf32>, tensor<1x32x4x4xf32>
+}
+
+// -----
+
+// A 1x1 stride-2 conv (ResNet's downsampling shortcut) too.
+// CHECK-LABEL: func.func @shortcut
+// CHECK: kiln.conv2d %arg0, %{{.+}} {strides = array<i64: 2, 2>} : (tensor<1x64x14x14xf32>, tensor<8x64x1x1x16xf32>) -> tensor<1x128x7x7xf32>
+func.func @shortcut(%x: tensor<1x64x14x14xf32>) -> tensor<1x128x7x7xf32> {
+  %w = kiln.param "w" : tensor<128x64x1x1xf32>
+  %c = kiln.conv2d %x, %w {strides = array<i64: 2, 2>} : (tensor<1x64x14x14xf32>, tensor<128x64x1x1xf32>) -> tensor<1x128x7x7xf32>
+  return %c : tensor<1x128x7x7xf32>
+}
+
+// -----
+
+// Left alone: stride 1, groups, 3 input channels (a stem), 24 output
+// channels (not whole blocks of 16).
+// CHECK-LABEL: func.func @not_these
+// CHECK-NOT: kiln.transpose
+// CHECK: return
+// EIGHT-LABEL: func.func @not_these
+// EIGHT: kiln.transpose %{{.+}} : (tensor<3x8x16x3x3xf32>) -> tensor<3x16x3x3x8xf32>
+// EIGHT-NOT: kiln.transpose
+// EIGHT: return
+func.func @not_these(%x: tensor<1x16x16x16xf32>, %s: tensor<1x3x16x16xf32>) -> (tensor<1x16x16x16xf32>, tensor<1x16x8x8xf32>, tensor<1x16x8x8xf32>, tensor<1x24x8x8xf32>) {
+  %w = kiln.param "w" : tensor<16x16x3x3xf32>
+  %wg = kiln.param "wg" : tensor<16x8x3x3xf32>
+  %ws = kiln.param "ws" : tensor<16x3x3x3xf32>
+  %w24 = kiln.param "w24" : tensor<24x16x3x3xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x16x16xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x16x16xf32>
+  %g = kiln.conv2d %x, %wg {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>, groups = 2} : (tensor<1x16x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<1x16x8x8xf32>
+  %t = kiln.conv2d %s, %ws {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x3x16x16xf32>, tensor<16x3x3x3xf32>) -> tensor<1x16x8x8xf32>
+  %o = kiln.conv2d %x, %w24 {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x16x16x16xf32>, tensor<24x16x3x3xf32>) -> tensor<1x24x8x8xf32>
+  return %a, %g, %t, %o : tensor<1x16x16x16xf32>, tensor<1x16x8x8xf32>, tensor<1x16x8x8xf32>, tensor<1x24x8x8xf32>
+}
