@@ -48,17 +48,34 @@ struct PackWeightsPass
     }
   }
 
-  // Strided convolutions without groups, with 16 or more input channels and
-  // whole blocks of output channels: the kernel's channel form, which beats
-  // the position forms there (docs/codegen.md). Stride-1 ones keep their
-  // forms: on ResNet-18's 7x7 and 14x14 layers at batch 1, packed, the
-  // channel form ran 1.1-1.3x slower in the network (though faster alone).
+  // Convolutions without groups, with 16 or more input channels and whole
+  // blocks of output channels, where the kernel's channel form beats the
+  // position forms (docs/codegen.md): strided ones, and 1x1 ones over
+  // planes of at most 64 positions (MobileNetV2's 7x7 stage: 1.1-2.3x
+  // alone at batch 1 and 8; on 14x14 planes the matrix product over the
+  // plane wins). Other stride-1 ones keep their forms: on ResNet-18's 7x7
+  // and 14x14 layers at batch 1, packed, the channel form ran 1.1-1.3x
+  // slower in the network (though faster alone).
   bool applies(Conv2DOp conv) const {
     auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
-    return weight && weight.getRank() == 4 && weight.hasStaticShape() &&
-           conv.getGroups() == 1 && weight.getDimSize(1) >= 16 &&
-           weight.getDimSize(0) % block == 0 &&
-           llvm::any_of(conv.getStrides(), [](int64_t s) { return s > 1; });
+    auto result = llvm::cast<RankedTensorType>(conv.getResult().getType());
+    if (!weight || weight.getRank() != 4 || !weight.hasStaticShape() ||
+        !result.hasStaticShape() || conv.getGroups() != 1 ||
+        weight.getDimSize(1) < 16 || weight.getDimSize(0) % block != 0) {
+      return false;
+    }
+    if (llvm::any_of(conv.getStrides(), [](int64_t s) { return s > 1; })) {
+      return true;
+    }
+    nlohmann::json attrs;
+    if (failed(conv.canonicalizeKernelAttrs(attrs))) {
+      return false;
+    }
+    bool padded = llvm::any_of(attrs["pads"].get<std::vector<int64_t>>(),
+                               [](int64_t p) { return p != 0; });
+    return weight.getDimSize(2) == 1 && weight.getDimSize(3) == 1 && !padded &&
+           llvm::all_of(conv.getDilations(), [](int64_t d) { return d == 1; }) &&
+           result.getDimSize(2) * result.getDimSize(3) <= 64;
   }
 
   // The packed weight, right after the weight's definition.

@@ -56,3 +56,21 @@ func.func @not_these(%x: tensor<1x16x16x16xf32>, %s: tensor<1x3x16x16xf32>) -> (
   %o = kiln.conv2d %x, %w24 {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x16x16x16xf32>, tensor<24x16x3x3xf32>) -> tensor<1x24x8x8xf32>
   return %a, %g, %t, %o : tensor<1x16x16x16xf32>, tensor<1x16x8x8xf32>, tensor<1x16x8x8xf32>, tensor<1x24x8x8xf32>
 }
+
+// -----
+
+// A 1x1 stride-1 conv over a plane of at most 64 positions (MobileNetV2's
+// 7x7 stage) is packed; over a larger plane it stays a matrix product over
+// the plane, and so does a padded one.
+// CHECK-LABEL: func.func @pointwise
+// CHECK: kiln.conv2d %arg0, %{{.+}} : (tensor<1x32x7x7xf32>, tensor<4x32x1x1x16xf32>) -> tensor<1x64x7x7xf32>
+// CHECK: kiln.conv2d %arg1, %{{.+}} : (tensor<1x32x9x9xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
+// CHECK: kiln.conv2d %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
+func.func @pointwise(%x: tensor<1x32x7x7xf32>, %z: tensor<1x32x9x9xf32>) -> (tensor<1x64x7x7xf32>, tensor<1x64x9x9xf32>, tensor<1x64x9x9xf32>) {
+  %w = kiln.param "w" : tensor<64x32x1x1xf32>
+  %v = kiln.param "v" : tensor<64x32x1x1xf32>
+  %a = kiln.conv2d %x, %w : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x7x7xf32>
+  %b = kiln.conv2d %z, %v : (tensor<1x32x9x9xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
+  %c = kiln.conv2d %x, %v {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
+  return %a, %b, %c : tensor<1x64x7x7xf32>, tensor<1x64x9x9xf32>, tensor<1x64x9x9xf32>
+}

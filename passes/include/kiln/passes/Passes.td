@@ -236,9 +236,11 @@ def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
     channel (codegen's channel form, docs/codegen.md). Over parameters that
     do not change, `kiln-hoist-load-time` makes the transpose a load-time
     kernel: the weights are packed once, not on every call. It applies to
-    strided convolutions without groups, with 16 or more input channels and
-    `O` a multiple of `B` (the shapes where codegen's channel form wins;
-    without packing it repacks the weight on every call). Run it after
+    convolutions without groups, with 16 or more input channels and `O` a
+    multiple of `B`, that are strided, or 1x1 (stride 1, unpadded) over
+    output planes of at most 64 positions: the shapes where codegen's
+    channel form wins (without packing, a strided one repacks its weight
+    on every call). Run it after
     `kiln-fold-batch-norm` (which scales `[O, ...]` weights) and
     `kiln-winograd`, before `kiln-fuse`; inference and evaluation graphs
     only (a packed convolution has no gradient).
