@@ -898,6 +898,15 @@ CaseTable buildCases() {
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true, false));
+  // The separable pools' column pass in vectors with a tail: 45 input
+  // columns (2 vectors and 13), asymmetric pads, a 3x2 window; dilated;
+  // an average excluding the pads.
+  addPool(t, mp, "n2_c5_37x45_k3x2_s2_asym", {2, 5, 37, 45},
+          poolParams({3, 2}, {2, 2}, {1, 0, 1, 1}));
+  addPool(t, mp, "n1_c3_33x41_k3_s1_dilation2", {1, 3, 33, 41},
+          poolParams({3, 3}, {1, 1}, {2, 2, 2, 2}, false, true, {2, 2}));
+  addPool(t, ap, "n2_c5_37x45_k3x2_s2_asym_exclude_pad", {2, 5, 37, 45},
+          poolParams({3, 2}, {2, 2}, {1, 0, 1, 1}, false, false));
   addGlobalAvgPool(t, "n2_c64_14x14", {2, 64, 14, 14});
   addBatchNorm(t, "train_n8_c32_16x16", {8, 32, 16, 16}, true, 1e-5);
   addLayerNorm(t, "n8_768_affine", {8, 768}, 1, true, 1e-5);
