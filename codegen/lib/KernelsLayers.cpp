@@ -226,9 +226,11 @@ void validatePool(const KernelSpec &s, bool isMax) {
 struct PoolFuncs {
   ImageParam in;
   Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
-  RDom rx, ry;
-  // Separable: col reduces each input column over the window's rows, then
-  // window reduces col along the row.
+  RDom r;
+  // Overlapping windows (a stride below the kernel) are separable: col
+  // reduces each input column over the window's rows, then window reduces
+  // col along the row. Others reduce the input directly.
+  bool separable = false;
   Func padded, col{"col"}, window{"window"}, out{"out"};
 };
 
@@ -244,24 +246,29 @@ PoolFuncs definePool(const KernelSpec &s, bool isMax) {
   f.in = makeInput(s.inputs[0], "x");
   Expr lowest = Float(32).min();
   f.padded = paddedInput(f.in, w, isMax ? lowest : Expr(0.0f));
-  f.rx = RDom(0, static_cast<int>(w.kw), "rx");
-  f.ry = RDom(0, static_cast<int>(w.kh), "ry");
   Expr sx = f.x * static_cast<int>(w.sw) - static_cast<int>(w.padLeft);
   Expr sy = f.y * static_cast<int>(w.sh) - static_cast<int>(w.padTop);
-  // col(ix, y): input column ix over output row y's window rows; the
-  // window then reads col at its columns.
-  Expr rowTap = f.padded(f.x, sy + f.ry * static_cast<int>(w.dh), f.c, f.n);
-  f.col(f.x, f.y, f.c, f.n) = isMax ? lowest : Expr(0.0f);
-  f.col(f.x, f.y, f.c, f.n) = isMax ? max(f.col(f.x, f.y, f.c, f.n), rowTap)
-                                    : f.col(f.x, f.y, f.c, f.n) + rowTap;
-  Expr colTap = f.col(sx + f.rx * static_cast<int>(w.dw), f.y, f.c, f.n);
+  int dw = static_cast<int>(w.dw), dh = static_cast<int>(w.dh);
+  // f(x, y, c, n) = the max or sum of `tap` over its reduction.
+  auto reduce = [&](Func g, Expr tap) {
+    std::vector<Var> v = {f.x, f.y, f.c, f.n};
+    g(v) = isMax ? lowest : Expr(0.0f);
+    g(v) = isMax ? max(g(v), tap) : g(v) + tap;
+  };
+  f.separable = w.kh > w.sh || w.kw > w.sw;
+  if (f.separable) {
+    RDom ry(0, static_cast<int>(w.kh), "ry");
+    f.r = RDom(0, static_cast<int>(w.kw), "rx");
+    reduce(f.col, f.padded(f.x, sy + ry * dh, f.c, f.n));
+    reduce(f.window, f.col(sx + f.r.x * dw, f.y, f.c, f.n));
+    f.col.update().reorder(f.x, ry);
+  } else {
+    f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), "r");
+    reduce(f.window, f.padded(sx + f.r.x * dw, sy + f.r.y * dh, f.c, f.n));
+  }
   if (isMax) {
-    f.window(f.x, f.y, f.c, f.n) = lowest;
-    f.window(f.x, f.y, f.c, f.n) = max(f.window(f.x, f.y, f.c, f.n), colTap);
     f.out(f.x, f.y, f.c, f.n) = f.window(f.x, f.y, f.c, f.n);
   } else {
-    f.window(f.x, f.y, f.c, f.n) = 0.0f;
-    f.window(f.x, f.y, f.c, f.n) += colTap;
     // The divisor counts the taps inside the input, or inside the input
     // grown by divisor_pads when count_include_pad (docs/ops.md).
     int inH = static_cast<int>(s.inputs[0].shape[2]);
@@ -285,11 +292,13 @@ PoolFuncs definePool(const KernelSpec &s, bool isMax) {
 // over runs of (c, n) planes of at least kParallelGrain / 4 outputs (one
 // task per 7x7 plane drowned the work in task overhead: the example CNN's
 // second pool at batch 64, 2048 planes, 0.50 -> 0.05 ms). Pools are memory
-// bound. Separable: per output row, the window's input rows are reduced
-// column by column (dense vector loads), then the row of column values
-// along x (KW strided loads per output vector instead of KH x KW):
-// ResNet-18's 3x3 stride-2 stem pool alone, 1.95 -> 0.77 ms at batch 8, 0.24
-// -> 0.14 at batch 1.
+// bound. Overlapping windows are separable: per output row, the window's
+// input rows are reduced column by column (dense vector loads), then the
+// row of column values along x (KW strided loads per output vector instead
+// of KH x KW): ResNet-18's 3x3 stride-2 stem pool alone, 1.95 -> 0.77 ms at
+// batch 8, 0.24 -> 0.14 at batch 1. Windows that do not overlap (2x2
+// stride 2) read each input once either way: a row pass per output row
+// measured 1.6-3x slower on the LeNet-style CNN's 28x28 and 14x14 planes.
 void schedulePool(PoolFuncs &f, const KernelSpec &s, const Target &target) {
   int vec = target.natural_vector_size<float>();
   const auto &os = s.outputs[0].shape;
@@ -307,14 +316,20 @@ void schedulePool(PoolFuncs &f, const KernelSpec &s, const Target &target) {
   f.window.compute_at(f.out, xo);
   if (vw > 1) {
     f.window.vectorize(f.x, vw);
-    f.window.update().reorder(f.x, f.rx).vectorize(f.x, vw);
+    std::vector<VarOrRVar> order = {f.x};
+    for (int i = 0; i < f.r.dimensions(); ++i) {
+      order.push_back(f.r[i]);
+    }
+    f.window.update().reorder(order).vectorize(f.x, vw);
   }
-  const auto &xs = s.inputs[0].shape;
-  int cw = vectorWidthFor(static_cast<int>(xs[3]), vec);
-  f.col.compute_at(f.out, f.y);
-  if (cw > 1) {
-    f.col.vectorize(f.x, cw, TailStrategy::GuardWithIf);
-    f.col.update().reorder(f.x, f.ry).vectorize(f.x, cw, TailStrategy::GuardWithIf);
+  if (f.separable) {
+    const auto &xs = s.inputs[0].shape;
+    int cw = vectorWidthFor(static_cast<int>(xs[3]), vec);
+    f.col.compute_at(f.out, f.y);
+    if (cw > 1) {
+      f.col.vectorize(f.x, cw, TailStrategy::GuardWithIf);
+      f.col.update().vectorize(f.x, cw, TailStrategy::GuardWithIf);
+    }
   }
   // The window reads the input directly, the padding inline: Halide splits
   // the loops so that the interior has no selects. A padded copy per plane
