@@ -12,6 +12,7 @@ packages=(
   graphviz python3 dataset-fashion-mnist
   libonnx-dev libprotobuf-dev protobuf-compiler
   python3-onnx python3-numpy python3-torch python3-torchvision
+  pybind11-dev python3-dev python3-pytest
 )
 
 missing=()

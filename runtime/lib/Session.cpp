@@ -139,21 +139,36 @@ struct Session::Impl {
 
   void write(int b, const Tensor &value, const char *what,
              const std::string &name) {
+    write(b, TensorView{value.bytes.data(), value.shape, value.dtype,
+                        value.bytes.size()},
+          what, name);
+  }
+
+  void write(int b, const TensorView &value, const char *what,
+             const std::string &name) {
     const PlanBuffer &expected = buffer(b);
     if (value.shape != expected.shape || value.dtype != expected.dtype) {
+      Tensor shown;
+      shown.shape = value.shape;
+      shown.dtype = value.dtype;
       throw Error(std::string(what) + " '" + name + "': expected " +
-                  describe(info(b, name)) + ", got " + value.shapeString());
+                  describe(info(b, name)) + ", got " + shown.shapeString());
     }
     if (expected.kind == BufferKind::Param) {
       loadTimeStale = true;
     }
-    if (value.bytes.size() != byteSize(b)) {
+    if (value.bytes != byteSize(b) || (value.bytes > 0 && !value.data)) {
+      Tensor shown;
+      shown.shape = value.shape;
+      shown.dtype = value.dtype;
       throw Error(std::string(what) + " '" + name + "': tensor holds " +
-                  std::to_string(value.bytes.size()) + " bytes, " +
-                  value.shapeString() + " needs " +
+                  std::to_string(value.bytes) + " bytes, " +
+                  shown.shapeString() + " needs " +
                   std::to_string(byteSize(b)));
     }
-    std::memcpy(storage(b), value.bytes.data(), value.bytes.size());
+    if (value.bytes > 0) {
+      std::memcpy(storage(b), value.data, value.bytes);
+    }
   }
 
   void load() {
@@ -494,6 +509,13 @@ void Session::setInput(const std::string &name, const Tensor &value) {
   impl_->inputSet[b] = true;
 }
 
+void Session::setInput(const std::string &name, const TensorView &value) {
+  int b = impl_->find(impl_->inputBuffer, impl_->inputs, "input", name);
+  impl_->prepare();
+  impl_->write(b, value, "input", name);
+  impl_->inputSet[b] = true;
+}
+
 void Session::fillMissingInputs(uint64_t seed) {
   impl_->prepare();
   for (int b : impl_->plan.inputs) {
@@ -648,6 +670,20 @@ Tensor Session::output(const std::string &name) const {
   int b = impl_->find(impl_->outputBuffer, impl_->outputs, "output", name);
   impl_->prepare();
   return impl_->read(b);
+}
+
+void Session::copyOutput(const std::string &name, void *data,
+                         size_t bytes) const {
+  int b = impl_->find(impl_->outputBuffer, impl_->outputs, "output", name);
+  impl_->prepare();
+  size_t size = impl_->byteSize(b);
+  if (bytes != size || (size > 0 && !data)) {
+    throw Error("output '" + name + "': " + std::to_string(size) +
+                " bytes, the destination holds " + std::to_string(bytes));
+  }
+  if (size > 0) {
+    std::memcpy(data, impl_->storage(b), size);
+  }
 }
 
 size_t Session::allocatedBytes() const { return impl_->allocated; }

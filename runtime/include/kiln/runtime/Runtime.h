@@ -95,6 +95,15 @@ Tensor initializeParameter(const std::string &name,
                            const std::vector<int64_t> &shape, DType dtype,
                            const InitSpec &init, uint64_t seed);
 
+// A caller's dense, row-major tensor (e.g. a NumPy array) for setInput,
+// without a Tensor in between: `bytes` must match the shape and dtype.
+struct TensorView {
+  const void *data = nullptr;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+  size_t bytes = 0;
+};
+
 struct TensorInfo {
   std::string name;
   std::vector<int64_t> shape;
@@ -146,6 +155,7 @@ public:
 
   // Input binding: shape and dtype must match exactly (Error otherwise).
   void setInput(const std::string &name, const Tensor &value);
+  void setInput(const std::string &name, const TensorView &value);
   // Fill every input not set with seeded random values: f32 ~ N(0,1);
   // i32 labels uniform in [0, classes) where classes is recorded in the plan
   // (else [0, 10)). Each input's stream is seeded with seed ^ hashName(name).
@@ -179,6 +189,9 @@ public:
   // in plan order.
   std::vector<CallTime> profile();
   Tensor output(const std::string &name) const;
+  // Copies output `name` into the caller's `bytes` bytes at `data` (exactly
+  // the output's size; Error otherwise).
+  void copyOutput(const std::string &name, void *data, size_t bytes) const;
 
   // Bytes of all buffers the session allocated (0 before prepare()): the
   // persistent block (inputs, outputs, parameters, constants) plus the

@@ -1,0 +1,160 @@
+"""kiln from Python: compile a model and run it on NumPy arrays.
+
+    import kiln, numpy as np
+    model = kiln.compile("model.onnx", batch=8)
+    outputs = model(np.zeros((8, 3, 224, 224), np.float32))  # {name: array}
+
+`kiln.compile` takes a path to a `.mlir` or `.onnx` file, kiln dialect
+text, ONNX bytes, or a `torch.nn.Module` with `example` inputs (exported to
+ONNX in eval mode). Errors are `kiln.Error`, with kiln's messages. The GIL
+is released while kernels run; a `Model` is not thread-safe (one per
+thread). docs/python.md.
+"""
+
+import hashlib
+import io
+import os
+import tempfile
+
+from . import _kiln
+
+Error = _kiln.Error
+__all__ = ["Error", "Model", "compile", "version"]
+
+
+def version():
+    """kiln's, MLIR's and Halide's versions and the host target."""
+    return _kiln.version()
+
+
+class Model:
+    """A compiled model with its kernels loaded.
+
+    `model(*arrays, **arrays)` binds the inputs (by position, then by
+    name), runs, and returns `{output name: array}`; with one output,
+    `model.run1(...)` returns the array alone. Inputs are converted to the
+    input's dtype (float32 or int32) and copied once into the model's
+    buffers; outputs are new arrays.
+    """
+
+    def __init__(self, impl, source):
+        self._impl = impl
+        self.source = source
+
+    inputs = property(lambda self: self._impl.inputs,
+                      doc="[{'name', 'shape', 'dtype'}] of the inputs")
+    outputs = property(lambda self: self._impl.outputs,
+                       doc="[{'name', 'shape', 'dtype'}] of the outputs")
+    parameters = property(lambda self: self._impl.parameters,
+                          doc="[{'name', 'shape', 'dtype'}] of the weights")
+    cached = property(lambda self: self._impl.cached,
+                      doc="whether the whole plan came from the cache")
+    pipeline = property(lambda self: self._impl.pipeline,
+                        doc="the pass pipeline, for kiln-opt --pass-pipeline")
+
+    def __call__(self, *arrays, **named):
+        return self._impl.run(*arrays, **named)
+
+    def run1(self, *arrays, **named):
+        """The only output of a one-output model."""
+        outputs = self._impl.run(*arrays, **named)
+        if len(outputs) != 1:
+            raise Error("run1: the model has %d outputs" % len(outputs))
+        return next(iter(outputs.values()))
+
+    def bench(self, runs=50):
+        """{'median_ms', 'min_ms', 'runs'} over `runs` timed runs."""
+        return self._impl.bench(runs)
+
+    def parameter(self, name):
+        return self._impl.parameter(name)
+
+    def set_parameter(self, name, value):
+        self._impl.set_parameter(name, value)
+
+    def load_weights(self, path):
+        """Parameters from a safetensors file (as `kiln run --weights`)."""
+        self._impl.load_weights(os.fspath(path))
+
+    def save_weights(self, path):
+        self._impl.save_weights(os.fspath(path))
+
+
+def _model_file(model, example, batch, cache_dir):
+    """A path to a model file for `model`: itself, or a file written under
+    the cache directory, named by the content's hash."""
+    if isinstance(model, os.PathLike) or (
+            isinstance(model, str) and "\n" not in model
+            and model.endswith((".mlir", ".onnx"))):
+        return os.fspath(model), os.fspath(model)
+    if isinstance(model, str):
+        data, suffix, source = model.encode(), ".mlir", "<mlir text>"
+    elif isinstance(model, (bytes, bytearray)):
+        data, suffix, source = bytes(model), ".onnx", "<onnx bytes>"
+    elif _is_torch_module(model):
+        if example is None:
+            raise Error("compiling a torch.nn.Module needs example inputs")
+        data, suffix = _export_torch(model, example, batch), ".onnx"
+        source = "<%s>" % type(model).__name__
+    else:
+        raise Error("cannot compile a %s: give a path, MLIR text, ONNX bytes "
+                    "or a torch.nn.Module" % type(model).__name__)
+    directory = os.path.join(cache_dir or _kiln.default_cache_dir(), "python")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory,
+                        hashlib.sha256(data).hexdigest()[:24] + suffix)
+    if not os.path.exists(path):
+        # Written whole, then renamed: a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return path, source
+
+
+def _is_torch_module(model):
+    try:
+        import torch
+    except ImportError:
+        return False
+    return isinstance(model, torch.nn.Module)
+
+
+def _export_torch(module, example, batch):
+    """ONNX bytes of `module` traced on `example` in eval mode; with
+    `batch`, on examples of that leading dim (an export bakes the traced
+    batch into shapes such as Flatten's)."""
+    import torch
+    args = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    if batch:
+        args = tuple(a.new_zeros((batch,) + tuple(a.shape[1:]))
+                     if isinstance(a, torch.Tensor) and a.dim() > 0 else a
+                     for a in args)
+    buffer = io.BytesIO()
+    was_training = module.training
+    module.eval()
+    try:
+        torch.onnx.export(module, args, buffer, opset_version=17,
+                          do_constant_folding=True)
+    finally:
+        module.train(was_training)
+    return buffer.getvalue()
+
+
+def compile(model, example=None, *, batch=None, target="host", fusion=True,
+            fold_batch_norm=True, winograd=None, weight_packing=True,
+            cache_dir=None, seed=0):
+    """Compile `model` for inference and load it: a `Model`.
+
+    batch: the leading dim of every input (None keeps the model's).
+    winograd: 0, 2 or 4 (None: kiln's default, 2 for inference).
+    The other options are `kiln run`'s (--no-fusion,
+    --no-batch-norm-folding, --no-weight-packing, --cache-dir, --seed).
+    """
+    path, source = _model_file(model, example, batch, cache_dir)
+    impl = _kiln.Model(path, batch=batch or 0, target=target, fusion=fusion,
+                       fold_batch_norm=fold_batch_norm,
+                       winograd=-1 if winograd is None else winograd,
+                       weight_packing=weight_packing,
+                       cache_dir=cache_dir or "", seed=seed)
+    return Model(impl, source)

@@ -1,0 +1,159 @@
+"""The kiln Python package against independent references: NumPy, PyTorch
+and the kiln CLI. Run by ctest (`python`) with PYTHONPATH=build/python."""
+
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+import kiln
+
+DENSE = """
+func.func @main(%x: tensor<4x6xf32> {kiln.name = "x"}, %w: tensor<5x6xf32> {kiln.name = "w"}, %b: tensor<5xf32> {kiln.name = "b"}) -> (tensor<4x5xf32> {kiln.name = "y"}, tensor<4x5xf32> {kiln.name = "z"}) {
+  %d = kiln.dense %x, %w, %b : (tensor<4x6xf32>, tensor<5x6xf32>, tensor<5xf32>) -> tensor<4x5xf32>
+  %r = kiln.relu %d : (tensor<4x5xf32>) -> tensor<4x5xf32>
+  %s = kiln.sigmoid %d : (tensor<4x5xf32>) -> tensor<4x5xf32>
+  return %r, %s : tensor<4x5xf32>, tensor<4x5xf32>
+}
+"""
+
+
+def rng_arrays(seed, *shapes):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes]
+
+
+def test_mlir_text_matches_numpy():
+    model = kiln.compile(DENSE)
+    assert [i["name"] for i in model.inputs] == ["x", "w", "b"]
+    assert model.outputs[0]["shape"] == (4, 5)
+    x, w, b = rng_arrays(1, (4, 6), (5, 6), (5,))
+    d = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    # Positional, then by name, in any order; float64 inputs are converted.
+    out = model(x, b=b.astype(np.float64), w=w)
+    np.testing.assert_allclose(out["y"], np.maximum(d, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["z"], 1 / (1 + np.exp(-d)), rtol=1e-5,
+                               atol=1e-6)
+    assert out["y"].dtype == np.float32
+
+
+def test_bad_inputs_raise_kiln_error():
+    model = kiln.compile(DENSE)
+    x, w, b = rng_arrays(2, (4, 6), (5, 6), (5,))
+    with pytest.raises(kiln.Error, match=r"input 'x': expected 4x6xf32, got 3x6xf32"):
+        model(x[:3], w, b)
+    with pytest.raises(kiln.Error, match="input 'b' is missing"):
+        model(x, w)
+    with pytest.raises(kiln.Error, match="no input 'bias'"):
+        model(x, w, bias=b)
+    with pytest.raises(kiln.Error, match="input 'w' given twice"):
+        model(x, w, b, w=w)
+
+
+def test_bad_model_raises_kiln_error():
+    with pytest.raises(kiln.Error, match="no_such_model.onnx"):
+        kiln.compile("/nonexistent/no_such_model.onnx")
+    with pytest.raises(kiln.Error, match="kiln.relu"):
+        kiln.compile("func.func @main(%x: tensor<2xf32>) -> tensor<3xf32> {\n"
+                     "  %r = kiln.relu %x : (tensor<2xf32>) -> tensor<3xf32>\n"
+                     "  return %r : tensor<3xf32>\n}\n")
+
+
+def small_cnn():
+    import torch
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16),
+        torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        # Strided, 16 input and 32 output channels: kiln packs its weight.
+        torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(32, 10))
+    with torch.no_grad():
+        bn = net[1]
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    return net.eval()
+
+
+def test_torch_module_matches_pytorch():
+    import torch
+    net = small_cnn()
+    x = torch.randn(2, 3, 20, 20)
+    model = kiln.compile(net, x)
+    got = model.run1(x.numpy())
+    want = net(x).detach().numpy()
+    assert got.shape == (2, 10)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # batch= recompiles the same module for another batch size.
+    model4 = kiln.compile(net, x, batch=4)
+    x4 = torch.randn(4, 3, 20, 20)
+    np.testing.assert_allclose(model4.run1(x4.numpy()),
+                               net(x4).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_torchvision_resnet18_matches_pytorch():
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18().eval()
+    x = torch.randn(1, 3, 224, 224)
+    got = kiln.compile(net, x).run1(x.numpy())
+    want = net(x).detach().numpy()
+    scale = np.abs(want).max()
+    assert np.abs(got - want).max() <= 1e-4 * scale
+
+
+def test_matches_the_cli():
+    """The same model through `kiln run` gives the same numbers."""
+    binary = os.environ.get("KILN_BIN")
+    if not binary:
+        pytest.skip("KILN_BIN not set (ctest sets it)")
+    model = kiln.compile(DENSE)
+    x, w, b = rng_arrays(3, (4, 6), (5, 6), (5,))
+    out = model(x, w, b)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "dense.mlir")
+        with open(path, "w") as f:
+            f.write(DENSE)
+        for name, value in (("x", x), ("w", w), ("b", b)):
+            np.save(os.path.join(d, name + ".npy"), value)
+        subprocess.run([binary, "run", path, "--input", "x=" + d + "/x.npy",
+                        "--input", "w=" + d + "/w.npy", "--input",
+                        "b=" + d + "/b.npy", "--output", d + "/out"],
+                       check=True, capture_output=True)
+        for name in ("y", "z"):
+            np.testing.assert_array_equal(
+                out[name], np.load(os.path.join(d, "out", name + ".npy")))
+
+
+def test_parameters_round_trip(tmp_path):
+    net = small_cnn()
+    import torch
+    x = torch.randn(1, 3, 20, 20)
+    model = kiln.compile(net, x)
+    names = [p["name"] for p in model.parameters]
+    assert names
+    first = names[0]
+    value = model.parameter(first)
+    path = tmp_path / "weights.safetensors"
+    model.save_weights(path)
+    model.set_parameter(first, np.zeros_like(value))
+    assert not model.parameter(first).any()
+    model.load_weights(path)
+    np.testing.assert_array_equal(model.parameter(first), value)
+    with pytest.raises(kiln.Error, match="no parameter 'nope'"):
+        model.set_parameter("nope", value)
+
+
+def test_bench_reports_times():
+    model = kiln.compile(DENSE)
+    result = model.bench(runs=5)
+    assert result["runs"] == 5
+    assert 0 < result["min_ms"] <= result["median_ms"]
+    with pytest.raises(kiln.Error, match="runs must be >= 1"):
+        model.bench(runs=0)
