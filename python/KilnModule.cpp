@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/compiler/Compiler.h"
 #include "kiln/runtime/Runtime.h"
+#include "kiln/runtime/Trainer.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -198,6 +199,103 @@ private:
   kiln::runtime::Session session_;
 };
 
+// A NumPy array as a runtime Tensor of `dtype` (copied).
+kiln::runtime::Tensor toTensor(const py::handle &value, DType dtype,
+                               const char *what) {
+  py::array array = py::array::ensure(value, py::array::c_style |
+                                                 py::array::forcecast);
+  if (!array) {
+    throw kiln::runtime::Error(std::string(what) +
+                               " is not convertible to an array");
+  }
+  array = array.attr("astype")(numpyDType(dtype), "C", "unsafe", true, false);
+  kiln::runtime::Tensor t(
+      std::vector<int64_t>(array.shape(), array.shape() + array.ndim()), dtype);
+  std::copy_n(static_cast<const uint8_t *>(array.data()), t.bytes.size(),
+              t.bytes.begin());
+  return t;
+}
+
+py::array toArray(const kiln::runtime::Tensor &t) {
+  py::array array(numpyDType(t.dtype), t.shape);
+  std::copy(t.bytes.begin(), t.bytes.end(),
+            static_cast<uint8_t *>(array.mutable_data()));
+  return array;
+}
+
+// x [N, ...] as f32; y [N] as i32 class labels when integral, else f32.
+kiln::runtime::Dataset toDataset(const py::handle &x, const py::handle &y) {
+  kiln::runtime::Dataset d;
+  d.x = toTensor(x, DType::F32, "x");
+  py::array ya = py::array::ensure(y);
+  bool labels = ya && py::str(ya.dtype().attr("kind")).cast<std::string>()
+                              .find_first_of("iub") != std::string::npos;
+  d.y = toTensor(y, labels ? DType::I32 : DType::F32, "y");
+  if (d.x.shape.empty() || d.y.shape.empty() || d.x.shape[0] != d.y.shape[0]) {
+    throw kiln::runtime::Error("x and y need the same number of rows, got " +
+                               d.x.shapeString() + " and " +
+                               d.y.shapeString());
+  }
+  return d;
+}
+
+// One training run of kiln::runtime::train on arrays: the plans for the
+// batch and its remainders compiled from `path`, then the loop. Returns
+// {"epochs": [per-epoch metrics], "test_loss", "test_accuracy", "steps",
+// "seconds_per_step", "stopped_early"}.
+py::dict train(const std::string &path, const py::handle &x,
+               const py::handle &y, const py::object &xTest,
+               const py::object &yTest,
+               kiln::compiler::CompileOptions compile,
+               kiln::compiler::TrainingOptions training,
+               kiln::runtime::TrainerOptions options) {
+  kiln::runtime::DataSplits data;
+  data.train = toDataset(x, y);
+  if (!xTest.is_none()) {
+    data.test = toDataset(xTest, yTest);
+  }
+  kiln::runtime::TrainResult result;
+  {
+    py::gil_scoped_release release;
+    auto compileFor = [&](bool train, int64_t batch) {
+      kiln::compiler::CompileOptions o = compile;
+      o.mode = train ? kiln::compiler::Mode::Train : kiln::compiler::Mode::Eval;
+      o.training = training;
+      o.batch = batch;
+      return kiln::compiler::compileModel(path, o).plan;
+    };
+    result = kiln::runtime::train(
+        kiln::runtime::compileTrainingPlans(data, options, compileFor), data,
+        options);
+  }
+  py::list epochs;
+  auto metric = [](double v) { return v < 0 ? py::object(py::none()) : py::float_(v); };
+  for (const auto &e : result.epochs) {
+    py::dict d;
+    d["epoch"] = e.epoch;
+    d["loss"] = e.trainLoss;
+    d["accuracy"] = metric(e.trainAccuracy);
+    d["val_loss"] = metric(e.valLoss);
+    d["val_accuracy"] = metric(e.valAccuracy);
+    d["test_loss"] = metric(e.testLoss);
+    d["test_accuracy"] = metric(e.testAccuracy);
+    d["seconds"] = e.seconds;
+    epochs.append(d);
+  }
+  py::dict out;
+  out["epochs"] = epochs;
+  out["test_loss"] = result.testLoss ? py::object(py::float_(*result.testLoss))
+                                     : py::object(py::none());
+  out["test_accuracy"] = result.testAccuracy
+                             ? py::object(py::float_(*result.testAccuracy))
+                             : py::object(py::none());
+  out["steps"] = result.steps;
+  out["seconds_per_step"] = result.secondsPerStep;
+  out["stopped_early"] = result.stoppedEarly;
+  out["interrupted"] = result.interrupted;
+  return out;
+}
+
 } // namespace
 
 PYBIND11_MODULE(_kiln, m) {
@@ -220,6 +318,58 @@ PYBIND11_MODULE(_kiln, m) {
   m.def("version", &kiln::compiler::versionText,
         "kiln's, MLIR's and Halide's versions and the host target");
   m.def("default_cache_dir", &kiln::compiler::defaultCacheDir);
+  m.def("default_learning_rate", &kiln::runtime::defaultLearningRate);
+  m.def("load_data", [](const std::string &spec) {
+    kiln::runtime::DataSplits data = kiln::runtime::loadData(spec);
+    py::tuple train = py::make_tuple(toArray(data.train.x), toArray(data.train.y));
+    if (!data.test) {
+      return py::make_tuple(train, py::none());
+    }
+    return py::make_tuple(
+        train, py::make_tuple(toArray(data.test->x), toArray(data.test->y)));
+  }, py::arg("spec"));
+  m.def(
+      "train",
+      [](const std::string &path, const py::handle &x, const py::handle &y,
+         const py::object &xTest, const py::object &yTest,
+         const std::string &loss, const std::string &optimizer, double lr,
+         double momentum, double weightDecay, int64_t epochs,
+         int64_t initialEpoch, int64_t batch, double validationSplit,
+         bool shuffle, uint64_t seed, const std::string &save,
+         const std::string &load, bool progress, int64_t patience,
+         const std::string &target, bool fusion, int winograd,
+         const std::string &cacheDir) {
+        kiln::compiler::CompileOptions compile;
+        compile.target = target;
+        compile.fusion = fusion;
+        compile.winogradTile = winograd;
+        compile.cacheDir = cacheDir;
+        kiln::compiler::TrainingOptions training;
+        training.loss = loss;
+        training.optimizer = optimizer;
+        training.momentum = momentum;
+        training.weightDecay = weightDecay;
+        kiln::runtime::TrainerOptions options;
+        options.epochs = initialEpoch + epochs;
+        options.batch = batch;
+        options.lr = lr > 0 ? lr : kiln::runtime::defaultLearningRate(optimizer);
+        options.validationSplit = validationSplit;
+        options.shuffle = shuffle;
+        options.seed = seed;
+        options.savePath = save;
+        options.loadPath = load;
+        options.progress = progress;
+        options.patience = patience;
+        kiln::runtime::checkTrainerOptions(options);
+        return train(path, x, y, xTest, yTest, compile, training, options);
+      },
+      py::arg("path"), py::arg("x"), py::arg("y"), py::arg("x_test"),
+      py::arg("y_test"), py::arg("loss"), py::arg("optimizer"), py::arg("lr"),
+      py::arg("momentum"), py::arg("weight_decay"), py::arg("epochs"),
+      py::arg("initial_epoch"), py::arg("batch"), py::arg("validation_split"),
+      py::arg("shuffle"), py::arg("seed"), py::arg("save"), py::arg("load"),
+      py::arg("progress"), py::arg("patience"), py::arg("target"),
+      py::arg("fusion"), py::arg("winograd"), py::arg("cache_dir"));
 
   py::class_<Model>(m, "Model")
       .def(py::init([](const std::string &path, int64_t batch,

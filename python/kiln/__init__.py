@@ -19,7 +19,7 @@ import tempfile
 from . import _kiln
 
 Error = _kiln.Error
-__all__ = ["Error", "Model", "compile", "version"]
+__all__ = ["Error", "Model", "Trainer", "compile", "load_data", "version"]
 
 
 def version():
@@ -158,3 +158,97 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
                        weight_packing=weight_packing,
                        cache_dir=cache_dir or "", seed=seed)
     return Model(impl, source)
+
+
+def load_data(spec="fashion-mnist"):
+    """`((x_train, y_train), (x_test, y_test) or None)` as arrays, from a
+    DATA spec of `kiln train`: "fashion-mnist" (Debian's
+    dataset-fashion-mnist), a folder of IDX files, "X.npy,Y.npy[,XT.npy,
+    YT.npy]" or a CSV file. Images are [N, 1, H, W] floats in [0, 1]."""
+    return _kiln.load_data(os.fspath(spec))
+
+
+class Trainer:
+    """Trains a model with kiln's compiled training step (`kiln train`).
+
+        trainer = kiln.Trainer("examples/cnn.mlir", optimizer="adam")
+        history = trainer.fit(x, y, epochs=5, batch_size=64,
+                              test=(x_test, y_test))
+        history["test_accuracy"]
+
+    `model` is what `kiln.compile` takes (a torch module is exported in
+    eval mode: BatchNorm folds into the convolutions, so export such a
+    module to ONNX with TrainingMode.TRAINING yourself). The weights live
+    in a checkpoint (`checkpoint`, default: a file under the cache
+    directory): each `fit` continues from the previous one, as Keras's
+    `initial_epoch` does, and `model()` compiles the trained network for
+    inference with them.
+    """
+
+    def __init__(self, model, example=None, *, loss="sparse-cce",
+                 optimizer="adam", lr=None, momentum=0.9, weight_decay=0.0,
+                 seed=0, checkpoint=None, target="host", fusion=True,
+                 winograd=None, cache_dir=None):
+        self._path, self.source = _model_file(model, example, None, cache_dir)
+        self._settings = dict(loss=loss, optimizer=optimizer, lr=lr or 0.0,
+                              momentum=momentum, weight_decay=weight_decay,
+                              target=target, fusion=fusion,
+                              winograd=-1 if winograd is None else winograd,
+                              cache_dir=cache_dir or "")
+        self.seed = seed
+        self.epochs_done = 0
+        if checkpoint is None:
+            directory = os.path.join(cache_dir or _kiln.default_cache_dir(),
+                                     "python")
+            os.makedirs(directory, exist_ok=True)
+            fd, checkpoint = tempfile.mkstemp(dir=directory,
+                                              suffix=".safetensors")
+            os.close(fd)
+            os.unlink(checkpoint)
+        self.checkpoint = os.fspath(checkpoint)
+
+    def fit(self, x, y, *, epochs=1, batch_size=32, validation_split=0.0,
+            shuffle=True, test=None, patience=0, progress=None):
+        """Trains `epochs` more epochs on arrays x [N, ...] and y [N]
+        (integer class labels, or float targets). `test=(x, y)` is
+        evaluated after every epoch. Returns a Keras-style history:
+        {"loss": [...], "accuracy": [...], "val_loss", "val_accuracy",
+        "test_loss", "test_accuracy" (lists per epoch), "steps",
+        "seconds_per_step"}."""
+        x_test, y_test = test if test is not None else (None, None)
+        if progress is None:
+            progress = _stderr_is_tty()
+        result = _kiln.train(
+            self._path, x, y, x_test, y_test,
+            epochs=epochs, initial_epoch=self.epochs_done, batch=batch_size,
+            validation_split=validation_split, shuffle=shuffle,
+            seed=self.seed, save=self.checkpoint,
+            load=self.checkpoint if self.epochs_done else "",
+            progress=progress, patience=patience, **self._settings)
+        self.epochs_done += len(result["epochs"])
+        history = {key: [e[key] for e in result["epochs"]]
+                   for key in ("loss", "accuracy", "val_loss",
+                               "val_accuracy", "test_loss", "test_accuracy",
+                               "seconds")}
+        history.update(steps=result["steps"],
+                       seconds_per_step=result["seconds_per_step"],
+                       stopped_early=result["stopped_early"])
+        return history
+
+    def model(self, batch=None):
+        """The trained network compiled for inference, with its weights."""
+        model = compile(self._path, batch=batch,
+                        target=self._settings["target"],
+                        fusion=self._settings["fusion"],
+                        cache_dir=self._settings["cache_dir"] or None)
+        if self.epochs_done:
+            model.load_weights(self.checkpoint)
+        return model
+
+
+def _stderr_is_tty():
+    import sys
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -742,6 +742,48 @@ int64_t countCorrect(const Tensor &output, const Tensor &target) {
   return correct;
 }
 
+double defaultLearningRate(const std::string &optimizer) {
+  if (optimizer == "adam") {
+    return 1e-3;
+  }
+  if (optimizer == "adadelta") {
+    return 1.0;
+  }
+  return 1e-2;
+}
+
+TrainingPlans compileTrainingPlans(
+    const DataSplits &data, const TrainerOptions &options,
+    const std::function<PlanRef(bool train, int64_t batch)> &compile) {
+  int64_t rows = data.train.size();
+  int64_t trainRows = static_cast<int64_t>(
+      std::floor(rows * (1.0 - options.validationSplit)));
+  int64_t batch = options.batch;
+  TrainingPlans plans;
+  plans.train = compile(true, batch);
+  plans.eval = compile(false, batch);
+  if (trainRows % batch != 0) {
+    plans.trainTail = compile(true, trainRows % batch);
+  }
+  std::set<int64_t> evalRemainders;
+  if (rows - trainRows > 0) {
+    evalRemainders.insert((rows - trainRows) % batch);
+  }
+  if (data.test) {
+    evalRemainders.insert(data.test->size() % batch);
+  }
+  evalRemainders.erase(0);
+  for (int64_t remainder : evalRemainders) {
+    PlanRef plan = compile(false, remainder);
+    if (!plans.evalTail) {
+      plans.evalTail = plan;
+    } else {
+      plans.extraEvalTails.push_back(plan);
+    }
+  }
+  return plans;
+}
+
 TrainResult train(const TrainingPlans &plans, const DataSplits &data,
                   const TrainerOptions &options) {
   if (!plans.train) {

@@ -17,27 +17,14 @@
 namespace fs = std::filesystem;
 
 namespace kiln::cli {
-namespace {
-
-// PyTorch has no default learning rate for SGD; these are the usual ones.
-double defaultLearningRate(const std::string &optimizer) {
-  if (optimizer == "adam") {
-    return 1e-3;
-  }
-  if (optimizer == "adadelta") {
-    return 1.0;
-  }
-  return 1e-2;
-}
-
-} // namespace
 
 void prepareTrainFlags(const CommonFlags &common, TrainFlags &flags) {
   using namespace kiln::runtime;
   kiln::runtime::TrainerOptions &options = flags.trainer;
   options.restoreBest = !flags.noRestoreBest;
   options.checkNumerics = common.checkNumerics;
-  options.lr = flags.lr.value_or(defaultLearningRate(flags.training.optimizer));
+  options.lr = flags.lr.value_or(
+      kiln::runtime::defaultLearningRate(flags.training.optimizer));
   static const std::map<std::string, LrSchedule::Kind> schedules = {
       {"constant", LrSchedule::Constant},
       {"step", LrSchedule::Step},
@@ -57,44 +44,17 @@ kiln::runtime::TrainResult trainOnData(const CommonFlags &common,
                                        const kiln::runtime::DataSplits &data) {
   using namespace kiln::runtime;
   const kiln::runtime::TrainerOptions &options = flags.trainer;
-  // Plans are compiled for exact batch sizes: the full batch and the
-  // remainders the train / validation / test splits leave.
-  int64_t rows = data.train.size();
-  int64_t trainRows = static_cast<int64_t>(
-      std::floor(rows * (1.0 - options.validationSplit)));
-  int64_t batch = options.batch;
-  auto compileFor = [&](kiln::compiler::Mode mode, int64_t size) {
+  auto compileFor = [&](bool train, int64_t size) {
     CompileOptions compile = common.options();
-    compile.mode = mode;
+    compile.mode =
+        train ? kiln::compiler::Mode::Train : kiln::compiler::Mode::Eval;
     compile.training = flags.training;
     compile.batch = size;
     return compileReported(common.model, compile, common.verbose).plan;
   };
-  TrainingPlans plans;
-  plans.train = compileFor(kiln::compiler::Mode::Train, batch);
-  plans.eval = compileFor(kiln::compiler::Mode::Eval, batch);
-  if (trainRows % batch != 0) {
-    plans.trainTail = compileFor(kiln::compiler::Mode::Train, trainRows % batch);
-  }
-  std::set<int64_t> evalRemainders;
-  if (rows - trainRows > 0) {
-    evalRemainders.insert((rows - trainRows) % batch);
-  }
-  if (data.test) {
-    evalRemainders.insert(data.test->size() % batch);
-  }
-  evalRemainders.erase(0);
-  for (int64_t remainder : evalRemainders) {
-    kiln::runtime::PlanRef plan =
-        compileFor(kiln::compiler::Mode::Eval, remainder);
-    if (!plans.evalTail) {
-      plans.evalTail = plan;
-    } else {
-      plans.extraEvalTails.push_back(plan);
-    }
-  }
-
-  return kiln::runtime::train(plans, data, options);
+  return kiln::runtime::train(
+      kiln::runtime::compileTrainingPlans(data, options, compileFor), data,
+      options);
 }
 
 kiln::runtime::DataSplits loadScaledData(const TrainFlags &flags) {

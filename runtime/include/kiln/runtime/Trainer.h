@@ -113,6 +113,11 @@ struct TrainerOptions {
   int64_t gradNormsEvery = 0;
 };
 
+// The learning rate `kiln train` takes when none is given: 1e-3 for Adam,
+// 1.0 for Adadelta, else 1e-2 (PyTorch has no default for SGD; these are
+// the usual ones).
+double defaultLearningRate(const std::string &optimizer);
+
 // Throws Error unless the learning rate is finite and > 0 and the
 // schedule's gamma and eta_min are finite and in range. train() checks;
 // callers may check before they compile.
@@ -146,6 +151,14 @@ struct TrainingPlans {
   // its remainder (a remainder without one is skipped, with a note).
   std::vector<PlanRef> extraEvalTails;
 };
+
+// The plans train() needs for `data` and `options`, each made by
+// `compile(train, batch)` (a Train plan when `train`, else an Eval plan):
+// plans are compiled for exact batch sizes, the full batch and the
+// remainders that the train, validation and test splits leave.
+TrainingPlans compileTrainingPlans(
+    const DataSplits &data, const TrainerOptions &options,
+    const std::function<PlanRef(bool train, int64_t batch)> &compile);
 
 // Runs the loop. Checkpoints are safetensors files with every parameter of
 // the train plan plus metadata (epoch, step, seed, best val loss); a run
