@@ -199,6 +199,18 @@ private:
   kiln::runtime::Session session_;
 };
 
+// The options the Python entry points share with `kiln run`'s flags.
+kiln::compiler::CompileOptions compileOptions(const std::string &target,
+                                              bool fusion, int winograd,
+                                              const std::string &cacheDir) {
+  kiln::compiler::CompileOptions o;
+  o.target = target;
+  o.fusion = fusion;
+  o.winogradTile = winograd;
+  o.cacheDir = cacheDir;
+  return o;
+}
+
 // A NumPy array as a runtime Tensor of `dtype` (copied).
 kiln::runtime::Tensor toTensor(const py::handle &value, DType dtype,
                                const char *what) {
@@ -339,11 +351,8 @@ PYBIND11_MODULE(_kiln, m) {
          const std::string &load, bool progress, int64_t patience,
          const std::string &target, bool fusion, int winograd,
          const std::string &cacheDir) {
-        kiln::compiler::CompileOptions compile;
-        compile.target = target;
-        compile.fusion = fusion;
-        compile.winogradTile = winograd;
-        compile.cacheDir = cacheDir;
+        kiln::compiler::CompileOptions compile =
+            compileOptions(target, fusion, winograd, cacheDir);
         kiln::compiler::TrainingOptions training;
         training.loss = loss;
         training.optimizer = optimizer;
@@ -376,14 +385,11 @@ PYBIND11_MODULE(_kiln, m) {
                        const std::string &target, bool fusion,
                        bool foldBatchNorm, int winograd, bool weightPacking,
                        const std::string &cacheDir, uint64_t seed) {
-             kiln::compiler::CompileOptions o;
+             kiln::compiler::CompileOptions o =
+                 compileOptions(target, fusion, winograd, cacheDir);
              o.batch = batch;
-             o.target = target;
-             o.fusion = fusion;
              o.foldBatchNorm = foldBatchNorm;
-             o.winogradTile = winograd;
              o.packWeights = weightPacking;
-             o.cacheDir = cacheDir;
              py::gil_scoped_release release;
              return std::make_unique<Model>(path, o, seed);
            }),
