@@ -54,7 +54,10 @@ public:
   std::string pipeline() const { return compiled_.pipeline; }
 
   // Binds every input (by position, then by name: each once), runs with the
-  // GIL released, and returns the outputs by name, as new arrays.
+  // GIL released, and returns the outputs by name, as new arrays. An array
+  // already of the input's dtype, C-contiguous and aligned is read in place
+  // (Session::bindInput, no copy) and unbound after the run; others are
+  // converted, then copied once.
   py::dict call(const py::args &args, const py::kwargs &kwargs) {
     const auto &ins = session_.inputs();
     if (args.size() > ins.size()) {
@@ -77,36 +80,56 @@ public:
         throw kiln::runtime::Error("input '" + ins[i].name +
                                    "' is not convertible to an array");
       }
-      array = array.attr("astype")(numpyDType(ins[i].dtype), "C", "unsafe",
-                                   true, false);
+      bool inPlace = array.dtype().is(numpyDType(ins[i].dtype)) &&
+                     (array.flags() & py::array::c_style) &&
+                     (array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_);
+      if (!inPlace) {
+        array = array.attr("astype")(numpyDType(ins[i].dtype), "C", "unsafe",
+                                     true, false);
+      }
       std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
-      session_.setInput(ins[i].name,
-                        kiln::runtime::TensorView{
-                            array.data(), shape, ins[i].dtype,
-                            static_cast<size_t>(array.nbytes())});
+      kiln::runtime::TensorView view{array.data(), shape, ins[i].dtype,
+                                     static_cast<size_t>(array.nbytes())};
+      if (inPlace) {
+        session_.bindInput(ins[i].name, view);
+      } else {
+        session_.setInput(ins[i].name, view);
+      }
       keep.push_back(array);
       bound[i] = true;
     };
-    for (size_t i = 0; i < args.size(); ++i) {
-      bind(i, args[i]);
-    }
-    for (auto item : kwargs) {
-      std::string name = py::cast<std::string>(item.first);
-      auto it = std::find_if(ins.begin(), ins.end(),
-                             [&](const auto &info) { return info.name == name; });
-      if (it == ins.end()) {
-        throw kiln::runtime::Error("the model has no input '" + name + "'");
+    try {
+      for (size_t i = 0; i < args.size(); ++i) {
+        bind(i, args[i]);
       }
-      bind(static_cast<size_t>(it - ins.begin()), item.second);
-    }
-    for (size_t i = 0; i < ins.size(); ++i) {
-      if (!bound[i]) {
-        throw kiln::runtime::Error("input '" + ins[i].name + "' is missing");
+      for (auto item : kwargs) {
+        std::string name = py::cast<std::string>(item.first);
+        auto it = std::find_if(ins.begin(), ins.end(), [&](const auto &info) {
+          return info.name == name;
+        });
+        if (it == ins.end()) {
+          throw kiln::runtime::Error("the model has no input '" + name + "'");
+        }
+        bind(static_cast<size_t>(it - ins.begin()), item.second);
       }
+      for (size_t i = 0; i < ins.size(); ++i) {
+        if (!bound[i]) {
+          throw kiln::runtime::Error("input '" + ins[i].name + "' is missing");
+        }
+      }
+    } catch (...) {
+      session_.unbindInputs(); // no binding outlives `keep`'s arrays
+      throw;
     }
     {
       py::gil_scoped_release release;
-      session_.run();
+      try {
+        session_.run();
+      } catch (...) {
+        session_.unbindInputs();
+        throw;
+      }
+      session_.unbindInputs(); // `keep` lets go of the arrays next
     }
     py::dict out;
     for (const auto &info : session_.outputs()) {
@@ -172,6 +195,11 @@ public:
     std::copy_n(static_cast<const uint8_t *>(array.data()), t.bytes.size(),
                 t.bytes.begin());
     session_.setParameter(name, t);
+  }
+
+  // Where the next run reads input `name` (for tests of zero-copy binding).
+  uintptr_t inputAddress(const std::string &name) const {
+    return reinterpret_cast<uintptr_t>(session_.inputAddress(name));
   }
 
   void loadWeights(const std::string &path) { session_.loadParameters(path); }
@@ -409,6 +437,7 @@ PYBIND11_MODULE(_kiln, m) {
       .def("parameter", &Model::parameter, py::arg("name"))
       .def("set_parameter", &Model::setParameter, py::arg("name"),
            py::arg("value"))
+      .def("input_address", &Model::inputAddress, py::arg("name"))
       .def("load_weights", &Model::loadWeights, py::arg("path"))
       .def("save_weights", &Model::saveWeights, py::arg("path"));
 }

@@ -32,9 +32,10 @@ class Model:
 
     `model(*arrays, **arrays)` binds the inputs (by position, then by
     name), runs, and returns `{output name: array}`; with one output,
-    `model.run1(...)` returns the array alone. Inputs are converted to the
-    input's dtype (float32 or int32) and copied once into the model's
-    buffers; outputs are new arrays.
+    `model.run1(...)` returns the array alone. An array that is already of
+    the input's dtype (float32 or int32), C-contiguous and aligned is read
+    in place during the call (no copy); others are converted and copied
+    once. Outputs are new arrays.
     """
 
     def __init__(self, impl, source):
@@ -61,6 +62,12 @@ class Model:
         if len(outputs) != 1:
             raise Error("run1: the model has %d outputs" % len(outputs))
         return next(iter(outputs.values()))
+
+    def input_address(self, name):
+        """The address the next run reads input `name` from: the model's
+        own buffer (a call reads its float32 C-contiguous arrays in place
+        and lets go of them when it returns)."""
+        return self._impl.input_address(name)
 
     def bench(self, runs=50):
         """{'median_ms', 'min_ms', 'runs'} over `runs` timed runs."""

@@ -88,6 +88,10 @@ struct Session::Impl {
   // Halide argument lists: callArgs[argBegin[c] .. argBegin[c+1]) are call
   // c's args, pointing into halideBuffers, whose dims point into dims.
   std::vector<halide_buffer_t> halideBuffers;
+  std::vector<std::vector<size_t>> argsOfRoot; // per root: its arguments
+  // Per root: the caller's memory a bound input reads (bindInput), else
+  // nullptr.
+  std::vector<uint8_t *> external;
   std::vector<halide_dimension_t> dims;
   std::vector<void *> callArgs;
   std::vector<size_t> argBegin;
@@ -100,8 +104,30 @@ struct Session::Impl {
 
   const PlanBuffer &buffer(int b) const { return plan.buffers[b]; }
   uint8_t *storage(int b) {
+    if (!external.empty() && external[root[b]]) {
+      return external[root[b]];
+    }
+    return ownStorage(b);
+  }
+  uint8_t *ownStorage(int b) {
     const PlanBuffer &r = buffer(root[b]);
     return r.offset >= 0 ? arena + r.offset : persistent.get() + offset[root[b]];
+  }
+
+  // Points every prepared argument of root buffer `r` at `host`.
+  void repoint(int r, uint8_t *host) {
+    for (size_t arg : argsOfRoot[r]) {
+      halideBuffers[arg].host = host;
+    }
+  }
+
+  // Input `b` reads the caller's memory (nullptr: its own storage again).
+  // Kernels never write into inputs (the memory plan overwrites only arena
+  // temps in place), so the caller's memory is only read.
+  void bind(int b, const void *data) {
+    int r = root[b];
+    external[r] = static_cast<uint8_t *>(const_cast<void *>(data));
+    repoint(r, storage(b));
   }
   // readPlan checked every buffer's size already; the check stays next to
   // the arithmetic that depends on it.
@@ -146,6 +172,18 @@ struct Session::Impl {
 
   void write(int b, const TensorView &value, const char *what,
              const std::string &name) {
+    check(b, value, what, name);
+    if (buffer(b).kind == BufferKind::Param) {
+      loadTimeStale = true;
+    }
+    if (value.bytes > 0) {
+      std::memcpy(storage(b), value.data, value.bytes);
+    }
+  }
+
+  // Throws unless `value` has buffer b's shape, dtype and byte size.
+  void check(int b, const TensorView &value, const char *what,
+             const std::string &name) {
     const PlanBuffer &expected = buffer(b);
     if (value.shape != expected.shape || value.dtype != expected.dtype) {
       Tensor shown;
@@ -153,9 +191,6 @@ struct Session::Impl {
       shown.dtype = value.dtype;
       throw Error(std::string(what) + " '" + name + "': expected " +
                   describe(info(b, name)) + ", got " + shown.shapeString());
-    }
-    if (expected.kind == BufferKind::Param) {
-      loadTimeStale = true;
     }
     if (value.bytes != byteSize(b) || (value.bytes > 0 && !value.data)) {
       Tensor shown;
@@ -165,9 +200,6 @@ struct Session::Impl {
                   std::to_string(value.bytes) + " bytes, " +
                   shown.shapeString() + " needs " +
                   std::to_string(byteSize(b)));
-    }
-    if (value.bytes > 0) {
-      std::memcpy(storage(b), value.data, value.bytes);
     }
   }
 
@@ -291,6 +323,7 @@ struct Session::Impl {
       }
     }
     inputSet.assign(count, false);
+    external.assign(count, nullptr);
     buildHalideBuffers();
     prepared = true;
   }
@@ -338,6 +371,7 @@ struct Session::Impl {
     }
     // Sized once: the pointers taken below stay valid.
     halideBuffers.assign(argCount, halide_buffer_t{});
+    argsOfRoot.assign(plan.buffers.size(), {});
     dims.assign(dimCount, halide_dimension_t{});
     callArgs.assign(argCount, nullptr);
     argBegin.clear();
@@ -348,6 +382,7 @@ struct Session::Impl {
         const PlanBuffer &desc = buffer(b);
         halide_buffer_t &hb = halideBuffers[arg];
         hb.host = storage(b);
+        argsOfRoot[root[b]].push_back(arg);
         hb.type.code =
             desc.dtype == DType::F32 ? halide_type_float : halide_type_int;
         hb.type.bits = 32;
@@ -503,17 +538,44 @@ const std::vector<TensorInfo> &Session::parameters() const {
 void Session::prepare() { impl_->prepare(); }
 
 void Session::setInput(const std::string &name, const Tensor &value) {
-  int b = impl_->find(impl_->inputBuffer, impl_->inputs, "input", name);
-  impl_->prepare();
-  impl_->write(b, value, "input", name);
-  impl_->inputSet[b] = true;
+  setInput(name, TensorView{value.bytes.data(), value.shape, value.dtype,
+                            value.bytes.size()});
 }
 
 void Session::setInput(const std::string &name, const TensorView &value) {
   int b = impl_->find(impl_->inputBuffer, impl_->inputs, "input", name);
   impl_->prepare();
+  impl_->bind(b, nullptr);
   impl_->write(b, value, "input", name);
   impl_->inputSet[b] = true;
+}
+
+void Session::bindInput(const std::string &name, const TensorView &value) {
+  int b = impl_->find(impl_->inputBuffer, impl_->inputs, "input", name);
+  impl_->prepare();
+  impl_->check(b, value, "input", name);
+  if (reinterpret_cast<uintptr_t>(value.data) % dtypeSize(value.dtype) != 0) {
+    throw Error("input '" + name + "': the bound memory is not aligned to " +
+                std::to_string(dtypeSize(value.dtype)) + " bytes");
+  }
+  impl_->bind(b, value.data);
+  impl_->inputSet[b] = true;
+}
+
+void Session::unbindInputs() {
+  impl_->prepare();
+  for (int b : impl_->plan.inputs) {
+    if (impl_->external[impl_->root[b]]) {
+      impl_->bind(b, nullptr);
+      impl_->inputSet[b] = false;
+    }
+  }
+}
+
+const void *Session::inputAddress(const std::string &name) const {
+  int b = impl_->find(impl_->inputBuffer, impl_->inputs, "input", name);
+  impl_->prepare();
+  return impl_->storage(b);
 }
 
 void Session::fillMissingInputs(uint64_t seed) {

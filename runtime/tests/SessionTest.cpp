@@ -136,6 +136,44 @@ TEST(Session, InputChecks) {
       << message;
 }
 
+TEST(Session, BoundInputsAreReadInPlace) {
+  std::string dir = tempDir();
+  Session session = Session::load(writePlan(dir, examplePlan()));
+  session.prepare();
+  std::vector<float> x = {1, 2, 3, 4};
+  TensorView view{x.data(), {2, 2}, DType::F32, x.size() * sizeof(float)};
+  session.bindInput("x", view);
+  EXPECT_EQ(session.inputAddress("x"), x.data());
+  session.setInput("labels", Tensor({3}, DType::I32));
+  session.run();
+  EXPECT_EQ(session.output("y").f32()[0], 12.0f);
+  // Not copied: the next run sees the caller's change.
+  x[0] = 101;
+  session.run();
+  EXPECT_EQ(session.output("y").f32()[0], 112.0f);
+  EXPECT_EQ(x[0], 101.0f); // and never writes into it
+  // setInput copies into the session's own storage again.
+  session.setInput("x", f32({2, 2}, {1, 2, 3, 4}));
+  EXPECT_NE(session.inputAddress("x"), x.data());
+  x[0] = 7;
+  session.run();
+  EXPECT_EQ(session.output("y").f32()[0], 12.0f);
+  // unbindInputs: the input reads its own storage and must be set again.
+  session.bindInput("x", view);
+  session.unbindInputs();
+  EXPECT_NE(session.inputAddress("x"), x.data());
+  std::string message = KILN_ERROR_MESSAGE(session.run());
+  EXPECT_NE(message.find("input 'x' not set"), std::string::npos) << message;
+  // Checked like setInput, and for alignment.
+  TensorView wrong{x.data(), {4}, DType::F32, 16};
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.bindInput("x", wrong)),
+            "input 'x': expected 2x2xf32, got 4xf32");
+  TensorView odd{reinterpret_cast<const char *>(x.data()) + 1, {2, 2},
+                 DType::F32, 16};
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.bindInput("x", odd)),
+            "input 'x': the bound memory is not aligned to 4 bytes");
+}
+
 TEST(Session, FillMissingInputs) {
   std::string dir = tempDir();
   std::string plan = writePlan(dir, examplePlan());

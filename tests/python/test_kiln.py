@@ -39,6 +39,24 @@ def test_mlir_text_matches_numpy():
     assert out["y"].dtype == np.float32
 
 
+def test_inputs_read_in_place_or_converted():
+    """float32 C-contiguous arrays are read in place (bound for the run,
+    unbound after it), others converted; both give the same results, and no
+    binding outlives the call."""
+    model = kiln.compile(DENSE)
+    x, w, b = rng_arrays(4, (4, 6), (5, 6), (5,))
+    bound = model(x, w, b)
+    wide = np.zeros((4, 12), np.float32)
+    wide[:, ::2] = x
+    converted = model(wide[:, ::2], w.astype(np.float64), b.tolist())
+    np.testing.assert_array_equal(bound["y"], converted["y"])
+    np.testing.assert_array_equal(bound["z"], converted["z"])
+    assert model.input_address("x") != x.ctypes.data
+    with pytest.raises(kiln.Error, match="input 'b' is missing"):
+        model(x, w)
+    assert model.input_address("x") != x.ctypes.data
+
+
 def test_bad_inputs_raise_kiln_error():
     model = kiln.compile(DENSE)
     x, w, b = rng_arrays(2, (4, 6), (5, 6), (5,))

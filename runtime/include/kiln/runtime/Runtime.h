@@ -156,6 +156,16 @@ public:
   // Input binding: shape and dtype must match exactly (Error otherwise).
   void setInput(const std::string &name, const Tensor &value);
   void setInput(const std::string &name, const TensorView &value);
+  // Zero-copy input: the following runs read input `name` straight from
+  // the caller's memory (dense, row-major, aligned to its element size),
+  // which must stay alive and unchanged while they run; kernels never
+  // write into inputs. setInput, bindInput again or unbindInputs ends the
+  // binding; unbindInputs also marks the unbound inputs as not set.
+  void bindInput(const std::string &name, const TensorView &value);
+  void unbindInputs();
+  // Where the next run reads input `name`: the session's own storage, or
+  // the memory bound by bindInput.
+  const void *inputAddress(const std::string &name) const;
   // Fill every input not set with seeded random values: f32 ~ N(0,1);
   // i32 labels uniform in [0, classes) where classes is recorded in the plan
   // (else [0, 10)). Each input's stream is seeded with seed ^ hashName(name).
