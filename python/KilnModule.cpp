@@ -35,6 +35,30 @@ py::dict describe(const kiln::runtime::TensorInfo &info) {
   return d;
 }
 
+// A NumPy array as a runtime Tensor of `dtype` (copied).
+kiln::runtime::Tensor toTensor(const py::handle &value, DType dtype,
+                               const char *what) {
+  py::array array = py::array::ensure(value, py::array::c_style |
+                                                 py::array::forcecast);
+  if (!array) {
+    throw kiln::runtime::Error(std::string(what) +
+                               " is not convertible to an array");
+  }
+  array = array.attr("astype")(numpyDType(dtype), "C", "unsafe", true, false);
+  kiln::runtime::Tensor t(
+      std::vector<int64_t>(array.shape(), array.shape() + array.ndim()), dtype);
+  std::copy_n(static_cast<const uint8_t *>(array.data()), t.bytes.size(),
+              t.bytes.begin());
+  return t;
+}
+
+py::array toArray(const kiln::runtime::Tensor &t) {
+  py::array array(numpyDType(t.dtype), t.shape);
+  std::copy(t.bytes.begin(), t.bytes.end(),
+            static_cast<uint8_t *>(array.mutable_data()));
+  return array;
+}
+
 // One compiled model and its session: a plan in memory, its kernels loaded.
 class Model {
 public:
@@ -170,11 +194,7 @@ public:
   }
 
   py::array parameter(const std::string &name) const {
-    kiln::runtime::Tensor t = session_.parameter(name);
-    py::array array(numpyDType(t.dtype), t.shape);
-    std::copy(t.bytes.begin(), t.bytes.end(),
-              static_cast<uint8_t *>(array.mutable_data()));
-    return array;
+    return toArray(session_.parameter(name));
   }
 
   void setParameter(const std::string &name, const py::array &value) {
@@ -184,16 +204,7 @@ public:
     if (it == params.end()) {
       throw kiln::runtime::Error("the model has no parameter '" + name + "'");
     }
-    py::array array = value.attr("astype")(numpyDType(it->dtype), "C",
-                                           "unsafe", true, false);
-    kiln::runtime::Tensor t(
-        std::vector<int64_t>(array.shape(), array.shape() + array.ndim()),
-        it->dtype);
-    if (t.bytes.size() != static_cast<size_t>(array.nbytes())) {
-      throw kiln::runtime::Error("parameter '" + name + "': bad size");
-    }
-    std::copy_n(static_cast<const uint8_t *>(array.data()), t.bytes.size(),
-                t.bytes.begin());
+    kiln::runtime::Tensor t = toTensor(value, it->dtype, "parameter");
     session_.setParameter(name, t);
   }
 
@@ -237,30 +248,6 @@ kiln::compiler::CompileOptions compileOptions(const std::string &target,
   o.winogradTile = winograd;
   o.cacheDir = cacheDir;
   return o;
-}
-
-// A NumPy array as a runtime Tensor of `dtype` (copied).
-kiln::runtime::Tensor toTensor(const py::handle &value, DType dtype,
-                               const char *what) {
-  py::array array = py::array::ensure(value, py::array::c_style |
-                                                 py::array::forcecast);
-  if (!array) {
-    throw kiln::runtime::Error(std::string(what) +
-                               " is not convertible to an array");
-  }
-  array = array.attr("astype")(numpyDType(dtype), "C", "unsafe", true, false);
-  kiln::runtime::Tensor t(
-      std::vector<int64_t>(array.shape(), array.shape() + array.ndim()), dtype);
-  std::copy_n(static_cast<const uint8_t *>(array.data()), t.bytes.size(),
-              t.bytes.begin());
-  return t;
-}
-
-py::array toArray(const kiln::runtime::Tensor &t) {
-  py::array array(numpyDType(t.dtype), t.shape);
-  std::copy(t.bytes.begin(), t.bytes.end(),
-            static_cast<uint8_t *>(array.mutable_data()));
-  return array;
 }
 
 // x [N, ...] as f32; y [N] as i32 class labels when integral, else f32.

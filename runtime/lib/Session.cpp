@@ -107,9 +107,6 @@ struct Session::Impl {
     if (!external.empty() && external[root[b]]) {
       return external[root[b]];
     }
-    return ownStorage(b);
-  }
-  uint8_t *ownStorage(int b) {
     const PlanBuffer &r = buffer(root[b]);
     return r.offset >= 0 ? arena + r.offset : persistent.get() + offset[root[b]];
   }
@@ -185,17 +182,14 @@ struct Session::Impl {
   void check(int b, const TensorView &value, const char *what,
              const std::string &name) {
     const PlanBuffer &expected = buffer(b);
+    Tensor shown; // for its shapeString
+    shown.shape = value.shape;
+    shown.dtype = value.dtype;
     if (value.shape != expected.shape || value.dtype != expected.dtype) {
-      Tensor shown;
-      shown.shape = value.shape;
-      shown.dtype = value.dtype;
       throw Error(std::string(what) + " '" + name + "': expected " +
                   describe(info(b, name)) + ", got " + shown.shapeString());
     }
     if (value.bytes != byteSize(b) || (value.bytes > 0 && !value.data)) {
-      Tensor shown;
-      shown.shape = value.shape;
-      shown.dtype = value.dtype;
       throw Error(std::string(what) + " '" + name + "': tensor holds " +
                   std::to_string(value.bytes) + " bytes, " +
                   shown.shapeString() + " needs " +
