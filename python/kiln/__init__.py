@@ -16,6 +16,8 @@ import io
 import os
 import tempfile
 
+import numpy as np
+
 from . import _kiln
 
 Error = _kiln.Error
@@ -188,8 +190,8 @@ class Trainer:
     module to ONNX with TrainingMode.TRAINING yourself). The weights live
     in a checkpoint (`checkpoint`, default: a file under the cache
     directory): each `fit` continues from the previous one, as Keras's
-    `initial_epoch` does, and `model()` compiles the trained network for
-    inference with them.
+    `initial_epoch` does; `evaluate`, `predict` and `model()` (the trained
+    network compiled for inference) use them.
     """
 
     def __init__(self, model, example=None, *, loss="sparse-cce",
@@ -241,6 +243,36 @@ class Trainer:
                        seconds_per_step=result["seconds_per_step"],
                        stopped_early=result["stopped_early"])
         return history
+
+    def evaluate(self, x, y, *, batch_size=32):
+        """{"loss", "accuracy"} of the current weights on x, y (accuracy
+        None where the loss has none), by kiln's evaluation step (the
+        model's loss, inference behaviour)."""
+        result = _kiln.train(
+            self._path, x, y, x, y, epochs=0,
+            initial_epoch=self.epochs_done, batch=batch_size,
+            validation_split=0.0, shuffle=False, seed=self.seed, save="",
+            load=self.checkpoint if self.epochs_done else "",
+            progress=False, patience=0, **self._settings)
+        return {"loss": result["test_loss"],
+                "accuracy": result["test_accuracy"]}
+
+    def predict(self, x, *, batch_size=256):
+        """The trained network's outputs for x, in batches: an array for a
+        one-output model, else {name: array}."""
+        x = np.asarray(x)
+        if len(x) == 0:
+            raise Error("predict: no rows in x")
+        models = {}
+        parts = []
+        for start in range(0, len(x), batch_size):
+            rows = x[start:start + batch_size]
+            if len(rows) not in models:
+                models[len(rows)] = self.model(batch=len(rows))
+            parts.append(models[len(rows)](rows))
+        names = list(parts[0])
+        joined = {n: np.concatenate([p[n] for p in parts]) for n in names}
+        return joined[names[0]] if len(names) == 1 else joined
 
     def model(self, batch=None):
         """The trained network compiled for inference, with its weights."""

@@ -200,3 +200,10 @@ def test_trainer_fits_fashion_mnist():
         logits = model.run1(x_test[i:i + 1000])
         correct += int((logits.argmax(axis=1) == y_test[i:i + 1000]).sum())
     assert abs(correct / len(x_test) - second["test_accuracy"][-1]) < 1e-3
+    # predict (batches of 3000 and a remainder of 1000) and evaluate agree.
+    logits = trainer.predict(x_test, batch_size=3000)
+    assert logits.shape == (10000, 10)
+    assert (logits.argmax(axis=1) == y_test).sum() == correct
+    scores = trainer.evaluate(x_test, y_test, batch_size=1000)
+    assert scores["accuracy"] == pytest.approx(correct / len(x_test))
+    assert scores["loss"] == pytest.approx(second["test_loss"][-1], rel=1e-5)
