@@ -103,6 +103,15 @@ Params trainable(const rt::Session &session) {
   return params;
 }
 
+// The session's loss against `loss` of its parameters, then every gradient
+// against central differences of it (checkGradients).
+void checkLossAndGradients(const rt::Session &session,
+                           const std::function<double(const Params &)> &loss) {
+  Params params = trainable(session);
+  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
+  checkGradients(session, params, loss);
+}
+
 TEST(GradientTest, ConvBatchNormPoolingDense) {
   rt::Session session = compileGradients("grad_cnn.mlir", "sparse-cce");
   std::mt19937 rng(11);
@@ -135,9 +144,7 @@ TEST(GradientTest, ConvBatchNormPoolingDense) {
     y = ref::dense(y, p.at("fc.weight"), &p.at("fc.bias"));
     return ref::sparseCce(y, labelValues);
   };
-  Params params = trainable(session);
-  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
-  checkGradients(session, params, loss);
+  checkLossAndGradients(session, loss);
 }
 
 // Edge and reflect pads (kiln.pad_grad) between convolutions, and a
@@ -165,9 +172,7 @@ TEST(GradientTest, ReplicateAndReflectPadding) {
     y = ref::dense(y, p.at("fc.weight"), nullptr);
     return ref::sparseCce(y, labelValues);
   };
-  Params params = trainable(session);
-  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
-  checkGradients(session, params, loss);
+  checkLossAndGradients(session, loss);
 }
 
 // reduce_sum's gradient: dy broadcast back over the summed axes (mean
@@ -200,9 +205,7 @@ TEST(GradientTest, ReduceSumBroadcastsBack) {
     return ref::sparseCce(ref::dense(pooled, p.at("head.weight"), nullptr),
                           labelValues);
   };
-  Params params = trainable(session);
-  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
-  checkGradients(session, params, loss);
+  checkLossAndGradients(session, loss);
 }
 
 // The batched matmul's gradients (both operands, with and without a
@@ -240,9 +243,7 @@ TEST(GradientTest, BatchedMatmul) {
     return ref::sparseCce(ref::dense(flat, p.at("head.weight"), nullptr),
                           labelValues);
   };
-  Params params = trainable(session);
-  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
-  checkGradients(session, params, loss);
+  checkLossAndGradients(session, loss);
 }
 
 TEST(GradientTest, NormsBranchesResidualSoftmaxCrossEntropy) {
@@ -282,9 +283,7 @@ TEST(GradientTest, NormsBranchesResidualSoftmaxCrossEntropy) {
                                   ref::binary(ref::BinaryOp::Mul, pooled, p.at("scale")), cat);
     return ref::cce(res, t); // cce reads the logits under the softmax
   };
-  Params params = trainable(session);
-  EXPECT_NEAR(session.output("loss").f32()[0], loss(params), 1e-5);
-  checkGradients(session, params, loss);
+  checkLossAndGradients(session, loss);
 }
 
 } // namespace
