@@ -1,8 +1,10 @@
 // Generic tensor kernels of training graphs (docs/training-ops.md): matmul,
-// reduce_sum, slice, scale, regularizer, regularizer_grad.
+// reductions (sum, max, min, prod) and their gradient, slice, scale,
+// regularizer, regularizer_grad.
 #include "Kernels.h"
 
 #include <algorithm>
+#include <limits>
 
 using namespace Halide;
 
@@ -122,7 +124,8 @@ Kernel buildMatmul(const KernelSpec &s, const Target &target) {
 }
 
 //===----------------------------------------------------------------------===//
-// reduce_sum over sorted axes, keepdims or not
+// reduce_sum, reduce_max, reduce_min, reduce_prod over sorted axes, keepdims
+// or not; reduce_grad (their gradient but sum's)
 //===----------------------------------------------------------------------===//
 
 std::vector<int64_t> readAxes(const KernelSpec &s) {
@@ -141,10 +144,10 @@ std::vector<int64_t> readAxes(const KernelSpec &s) {
   return axes;
 }
 
-void validateReduceSum(const KernelSpec &s) {
-  expectCounts(s, 1, 1, 1);
-  expectF32Except(s);
-  const auto &x = s.inputs[0].shape;
+// The result shape of reducing x over `axes` (checked: sorted, unique, in
+// range).
+std::vector<int64_t> reducedShape(const KernelSpec &s,
+                                  const std::vector<int64_t> &x) {
   std::vector<int64_t> axes = readAxes(s);
   bool keepdims = attrBool(s, "keepdims");
   for (size_t i = 0; i < axes.size(); ++i) {
@@ -165,67 +168,133 @@ void validateReduceSum(const KernelSpec &s) {
       shape.push_back(1);
     }
   }
-  expectShape(s, s.outputs[0], "output", shape);
+  return shape;
 }
 
-struct ReduceSumFuncs {
-  ImageParam x;
-  std::vector<Var> v; // output vars (Halide order)
-  std::vector<int> keptX; // Halide dims of x that are kept, innermost first
-  RDom r;             // the reduced dims of x, innermost first
-  Func sum{"sum"}, out{"out"};
-  bool full = false; // every dim reduced
+void validateReduce(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  expectShape(s, s.outputs[0], "output", reducedShape(s, s.inputs[0].shape));
+}
+
+// The reduction's combiner and identity: "sum", "max", "min" or "prod".
+struct Combiner {
+  std::string kind;
+  Expr identity() const {
+    float inf = std::numeric_limits<float>::infinity();
+    return kind == "sum" ? f32(0) : kind == "prod" ? f32(1)
+                                  : kind == "max"  ? Expr(-inf)
+                                                   : Expr(inf);
+  }
+  Expr operator()(Expr a, Expr b) const {
+    return kind == "sum" ? a + b : kind == "prod" ? a * b
+                                 : kind == "max"  ? max(a, b)
+                                                  : min(a, b);
+  }
 };
 
-ReduceSumFuncs defineReduceSum(const KernelSpec &s, const Target &target) {
-  ReduceSumFuncs f;
-  f.x = makeInput(s.inputs[0], "x");
-  size_t rank = s.inputs[0].shape.size();
-  std::vector<int64_t> axes = readAxes(s);
-  bool keepdims = attrBool(s, "keepdims");
-  std::vector<int> extents = halideShape(s.inputs[0]);
-  std::vector<bool> reduced(rank, false);
-  for (int64_t a : axes) {
-    reduced[rank - 1 - a] = true;
+// Which of x's dims (Halide order) a reduction removes, and the index
+// maps between x, the kept dims and the output (y, dy).
+struct ReduceAxes {
+  std::vector<bool> reduced; // per Halide dim of x
+  std::vector<int> keptX;    // Halide dims of x that are kept, innermost first
+  std::vector<int> extents;  // x's Halide extents
+  bool keepdims = false;
+
+  ReduceAxes(const KernelSpec &s) : extents(halideShape(s.inputs[0])) {
+    size_t rank = s.inputs[0].shape.size();
+    reduced.assign(rank, false);
+    for (int64_t a : readAxes(s)) {
+      reduced[rank - 1 - a] = true;
+    }
+    for (size_t i = 0; i < rank; ++i) {
+      if (!reduced[i]) {
+        keptX.push_back(static_cast<int>(i));
+      }
+    }
+    keepdims = attrBool(s, "keepdims");
   }
+
+  RDom domain() const {
+    Region ranges;
+    for (size_t i = 0; i < reduced.size(); ++i) {
+      if (reduced[i]) {
+        ranges.push_back({0, extents[i]});
+      }
+    }
+    return RDom(ranges, "r");
+  }
+  // x at the kept coordinates `kept` and the reduced ones from `r`.
+  std::vector<Expr> xAt(const std::vector<Var> &kept, const RDom &r) const {
+    std::vector<Expr> at;
+    for (size_t i = 0, ri = 0, ki = 0; i < reduced.size(); ++i) {
+      at.push_back(reduced[i] ? Expr(r[ri++]) : Expr(kept[ki++]));
+    }
+    return at;
+  }
+  // The kept coordinates of output coordinates `out`, or of x's `x`.
+  std::vector<Expr> keptOfOutput(const std::vector<Var> &out) const {
+    std::vector<Expr> kept;
+    for (size_t i = 0, oi = 0; i < reduced.size(); ++i) {
+      if (!reduced[i]) {
+        kept.push_back(out[oi++]);
+      } else if (keepdims) {
+        ++oi;
+      }
+    }
+    return kept;
+  }
+  std::vector<Expr> keptOfX(const std::vector<Var> &x) const {
+    std::vector<Expr> kept;
+    for (int d : keptX) {
+      kept.push_back(x[d]);
+    }
+    return kept;
+  }
+  // The output coordinates of kept coordinates `kept`.
+  std::vector<Expr> outputOfKept(const std::vector<Expr> &kept) const {
+    std::vector<Expr> out;
+    for (size_t i = 0, ki = 0; i < reduced.size(); ++i) {
+      if (!reduced[i]) {
+        out.push_back(kept[ki++]);
+      } else if (keepdims) {
+        out.push_back(0);
+      }
+    }
+    return out;
+  }
+};
+
+struct ReduceFuncs {
+  ImageParam x;
+  std::vector<Var> v; // output vars (Halide order)
+  std::vector<int> keptX;
+  RDom r;             // the reduced dims of x, innermost first
+  Func sum{"sum"}, out{"out"};
+  bool full = false; // every dim reduced, by the shared vectorized sum
+};
+
+ReduceFuncs defineReduce(const KernelSpec &s, const Combiner &combine,
+                         const Target &target) {
+  ReduceFuncs f;
+  f.x = makeInput(s.inputs[0], "x");
+  ReduceAxes axes(s);
+  f.keptX = axes.keptX;
   f.v = makeVars(s.outputs[0].shape.size());
-  if (axes.size() == rank) {
-    // A full reduction: the shared vectorized scalar sum.
+  if (axes.keptX.empty() && combine.kind == "sum") {
     f.full = true;
-    Func total = sumAll("total", extents,
+    Func total = sumAll("total", axes.extents,
                         [&](const std::vector<Expr> &at) { return f.x(at); },
                         target);
     f.out(f.v) = total();
     constrainOutput(f.out, s.outputs[0]);
     return f;
   }
-  Region ranges;
-  for (size_t i = 0; i < rank; ++i) {
-    if (reduced[i]) {
-      ranges.push_back({0, extents[i]});
-    } else {
-      f.keptX.push_back(static_cast<int>(i));
-    }
-  }
-  f.r = RDom(ranges, "r");
-  std::vector<Var> kept = makeVars(f.keptX.size());
-  std::vector<Expr> at;
-  for (size_t i = 0, ri = 0, ki = 0; i < rank; ++i) {
-    at.push_back(reduced[i] ? Expr(f.r[ri++]) : Expr(kept[ki++]));
-  }
-  f.sum = Func("sum");
-  f.sum(kept) = 0.0f;
-  f.sum(kept) += f.x(at);
-  // Output index: keepdims leaves extent-1 dims in place of reduced ones.
-  std::vector<Expr> keptAt;
-  for (size_t i = 0, oi = 0; i < rank; ++i) {
-    if (!reduced[i]) {
-      keptAt.push_back(f.v[oi++]);
-    } else if (keepdims) {
-      ++oi;
-    }
-  }
-  f.out(f.v) = f.sum(keptAt);
+  f.r = axes.domain();
+  std::vector<Var> kept = makeVars(axes.keptX.size());
+  f.sum(kept) = combine.identity();
+  f.sum(kept) = combine(f.sum(kept), f.x(axes.xAt(kept, f.r)));
+  f.out(f.v) = f.sum(axes.keptOfOutput(f.v));
   constrainOutput(f.out, s.outputs[0]);
   return f;
 }
@@ -233,9 +302,10 @@ ReduceSumFuncs defineReduceSum(const KernelSpec &s, const Target &target) {
 // Target: x86-64 AVX-512, 2 cores. Reductions of training graphs are bias
 // gradients (sum over the batch) and squared norms: memory bound. When the
 // innermost dim is kept the sums are vectorized along it and the reduction
-// loops run outside; otherwise each output is one rfactor'd vector sum.
-void scheduleReduceSum(ReduceSumFuncs &f, const KernelSpec &s,
-                       const Target &target) {
+// loops run outside; otherwise each output is one rfactor'd vector
+// reduction (max, min and products too: Halide proves them associative).
+void scheduleReduce(ReduceFuncs &f, const KernelSpec &s,
+                    const Target &target) {
   if (f.full) {
     return;
   }
@@ -244,7 +314,7 @@ void scheduleReduceSum(ReduceSumFuncs &f, const KernelSpec &s,
   std::vector<Var> kept = f.sum.args();
   f.sum.compute_root();
   bool large = s.inputs[0].numElements() >= kParallelGrain;
-  if (f.keptX[0] == 0) {
+  if (!f.keptX.empty() && f.keptX[0] == 0) {
     // Kept innermost dim: vector accumulators, reduction loops outside.
     int width = vectorWidthFor(extents[0], vec);
     std::vector<VarOrRVar> order = {kept[0]};
@@ -263,26 +333,89 @@ void scheduleReduceSum(ReduceSumFuncs &f, const KernelSpec &s,
       f.sum.update().parallel(kept.back());
     }
   } else {
-    // Reduced innermost dim: per output, lane partial sums along it.
+    // Reduced innermost dim: per output, lane partial results along it.
     if (extents[0] >= vec) {
       RVar ro("ro"), ri("ri");
       Var lane("lane");
       Func lanes =
           f.sum.update().split(f.r[0], ro, ri, vec).rfactor(ri, lane);
-      lanes.compute_at(f.sum, kept.back()).vectorize(lane);
+      if (kept.empty()) {
+        lanes.compute_root();
+      } else {
+        lanes.compute_at(f.sum, kept.back());
+      }
+      lanes.vectorize(lane);
       lanes.update().vectorize(lane);
     }
-    if (large) {
+    if (large && !kept.empty()) {
       f.sum.update().parallel(kept.back());
     }
   }
   scheduleElementwise(f.out, f.v, halideShape(s.outputs[0]), target);
 }
 
-Kernel buildReduceSum(const KernelSpec &s, const Target &target) {
-  ReduceSumFuncs f = defineReduceSum(s, target);
-  scheduleReduceSum(f, s, target);
+Kernel buildReduce(const KernelSpec &s, const Target &target) {
+  ReduceFuncs f = defineReduce(s, {s.op.substr(std::string("reduce_").size())},
+                               target);
+  scheduleReduce(f, s, target);
   return {{f.x}, f.out};
+}
+
+void validateReduceGrad(const KernelSpec &s) {
+  expectCounts(s, 3, 3, 1);
+  expectF32Except(s);
+  std::string kind = attrString(s, "kind");
+  if (kind != "max" && kind != "min" && kind != "prod") {
+    fail(s, "kind must be max, min or prod, got '" + kind + "'");
+  }
+  std::vector<int64_t> y = reducedShape(s, s.inputs[0].shape);
+  expectShape(s, s.inputs[1], "result", y);
+  expectShape(s, s.inputs[2], "dy", y);
+  expectShape(s, s.outputs[0], "dx", s.inputs[0].shape);
+}
+
+// Per slice (kept coordinates) a count and, for prod, the product of the
+// non-zero elements, both root; then dx elementwise over x.
+Kernel buildReduceGrad(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x"), y = makeInput(s.inputs[1], "y"),
+             dy = makeInput(s.inputs[2], "dy");
+  std::string kind = attrString(s, "kind");
+  ReduceAxes axes(s);
+  RDom r = axes.domain();
+  std::vector<Var> kept = makeVars(axes.keptX.size());
+  Expr xr = x(axes.xAt(kept, r));
+  // max/min: the elements equal to the extreme; prod: the zeros.
+  Expr marked = kind == "prod" ? xr == 0.0f
+                               : xr == y(axes.outputOfKept(
+                                     std::vector<Expr>(kept.begin(), kept.end())));
+  Func count("count"), nonZero("non_zero");
+  count(kept) = 0;
+  count(kept) += select(marked, 1, 0);
+  count.compute_root();
+  if (kind == "prod") {
+    nonZero(kept) = f32(1);
+    nonZero(kept) *= select(xr == 0.0f, f32(1), xr);
+    nonZero.compute_root();
+  }
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  std::vector<Expr> k = axes.keptOfX(v);
+  Expr g = dy(axes.outputOfKept(k));
+  Expr xv = x(v);
+  Expr n = count(k);
+  Expr value;
+  if (kind == "prod") {
+    Expr rest = nonZero(k);
+    value = select(n == 0, g * rest / xv,
+                   n == 1 && xv == 0.0f, g * rest, f32(0));
+  } else {
+    value = select(xv == y(axes.outputOfKept(k)), g / cast<float>(n),
+                   f32(0));
+  }
+  Func dx("dx");
+  dx(v) = value;
+  constrainOutput(dx, s.outputs[0]);
+  scheduleElementwise(dx, v, halideShape(s.outputs[0]), target);
+  return {{x, y, dy}, dx};
 }
 
 //===----------------------------------------------------------------------===//
@@ -414,7 +547,10 @@ Kernel buildRegularizerGrad(const KernelSpec &s, const Target &target) {
 
 void registerTensorOps(OpRegistry &r) {
   r["matmul"] = {validateMatmul, buildMatmul};
-  r["reduce_sum"] = {validateReduceSum, buildReduceSum};
+  for (const char *op : {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"}) {
+    r[op] = {validateReduce, buildReduce};
+  }
+  r["reduce_grad"] = {validateReduceGrad, buildReduceGrad};
   r["slice"] = {validateSlice, buildSlice};
   r["scale"] = {validateScale, buildScale};
   r["clip_factor"] = {validateClipFactor, buildClipFactor};

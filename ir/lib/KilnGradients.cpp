@@ -475,6 +475,23 @@ LogicalResult ReduceSumOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+// reduce_max / reduce_min / reduce_prod: one gradient kernel, reduce_grad,
+// that reads x, the result and dy (docs/training-ops.md).
+#define KILN_REDUCE_GRADIENT(Op, kind)                                         \
+  LogicalResult Op::buildGradients(OpBuilder &builder,                         \
+                                   ArrayRef<Value> resultGrads,                \
+                                   SmallVectorImpl<Value> &operandGrads) {     \
+    operandGrads.push_back(builder.create<ReduceGradOp>(                       \
+        getLoc(), getInput().getType(), getInput(), getResult(),               \
+        resultGrads[0], builder.getStringAttr(kind), getAxesAttr(),            \
+        getKeepdimsAttr()));                                                   \
+    return success();                                                          \
+  }
+KILN_REDUCE_GRADIENT(ReduceMaxOp, "max")
+KILN_REDUCE_GRADIENT(ReduceMinOp, "min")
+KILN_REDUCE_GRADIENT(ReduceProdOp, "prod")
+#undef KILN_REDUCE_GRADIENT
+
 LogicalResult ScaleOp::buildGradients(OpBuilder &builder,
                                       ArrayRef<Value> resultGrads,
                                       SmallVectorImpl<Value> &operandGrads) {

@@ -75,14 +75,20 @@ LogicalResult MatmulOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
-LogicalResult ReduceSumOp::inferResultTypes(SmallVectorImpl<Type> &types) {
-  auto input = rankedType(getInput());
+namespace {
+
+// The result of a reduction of `input` over `axes` (negative from the end).
+LogicalResult inferReduced(Operation *op, Value inputValue,
+                           ArrayRef<int64_t> axes, bool keepdims,
+                           SmallVectorImpl<Type> &types) {
+  auto input = rankedType(inputValue);
   llvm::SmallVector<bool> reduced(input.getRank(), false);
-  for (int64_t axis : getAxes()) {
+  for (int64_t axis : axes) {
     int64_t a = axis < 0 ? axis + input.getRank() : axis;
     if (a < 0 || a >= input.getRank()) {
-      return emitOpError() << "axis " << axis << " is out of range for rank "
-                           << input.getRank();
+      return op->emitOpError() << "axis " << axis
+                               << " is out of range for rank "
+                               << input.getRank();
     }
     reduced[a] = true;
   }
@@ -90,27 +96,68 @@ LogicalResult ReduceSumOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   for (int64_t d = 0; d < input.getRank(); ++d) {
     if (!reduced[d]) {
       shape.push_back(input.getDimSize(d));
-    } else if (getKeepdims()) {
+    } else if (keepdims) {
       shape.push_back(1);
     }
   }
-  types.push_back(f32Tensor(*this, shape));
+  types.push_back(f32Tensor(op, shape));
   return success();
 }
 
-LogicalResult ReduceSumOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
-  int64_t rank = rankedType(getInput()).getRank();
+// The kernel's axes: non-negative, sorted, unique, non-empty.
+LogicalResult canonicalAxes(Operation *op, Value input, ArrayRef<int64_t> given,
+                            nlohmann::json &attrs) {
+  int64_t rank = rankedType(input).getRank();
   std::vector<int64_t> axes;
-  for (int64_t axis : getAxes()) {
+  for (int64_t axis : given) {
     axes.push_back(axis < 0 ? axis + rank : axis);
   }
   std::sort(axes.begin(), axes.end());
   axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
   if (axes.empty()) {
-    return emitOpError() << "needs at least one axis";
+    return op->emitOpError() << "needs at least one axis";
   }
   attrs["axes"] = axes;
   return success();
+}
+
+} // namespace
+
+#define KILN_REDUCE_OP(Op)                                                     \
+  LogicalResult Op::inferResultTypes(SmallVectorImpl<Type> &types) {          \
+    return inferReduced(*this, getInput(), getAxes(), getKeepdims(), types);  \
+  }                                                                            \
+  LogicalResult Op::canonicalizeKernelAttrs(nlohmann::json &attrs) {          \
+    return canonicalAxes(*this, getInput(), getAxes(), attrs);                \
+  }
+KILN_REDUCE_OP(ReduceSumOp)
+KILN_REDUCE_OP(ReduceMaxOp)
+KILN_REDUCE_OP(ReduceMinOp)
+KILN_REDUCE_OP(ReduceProdOp)
+#undef KILN_REDUCE_OP
+
+LogicalResult ReduceGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  StringRef kind = getKind();
+  if (kind != "max" && kind != "min" && kind != "prod") {
+    return emitOpError() << "kind must be max, min or prod, got '" << kind
+                         << "'";
+  }
+  SmallVector<Type> reduced;
+  if (failed(inferReduced(*this, getInput(), getAxes(), getKeepdims(),
+                          reduced))) {
+    return failure();
+  }
+  if (getResult().getType() != reduced[0] || getDy().getType() != reduced[0]) {
+    return emitOpError() << "result and dy must be " << reduced[0] << ", got "
+                         << getResult().getType() << " and "
+                         << getDy().getType();
+  }
+  types.push_back(getInput().getType());
+  return success();
+}
+
+LogicalResult ReduceGradOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  return canonicalAxes(*this, getInput(), getAxes(), attrs);
 }
 
 LogicalResult SliceOp::inferResultTypes(SmallVectorImpl<Type> &types) {

@@ -208,6 +208,49 @@ TEST(GradientTest, ReduceSumBroadcastsBack) {
   checkLossAndGradients(session, loss);
 }
 
+// reduce_max / reduce_min / reduce_prod's gradients (reduce_grad) inside a
+// model, against central differences of a per-element reference.
+TEST(GradientTest, ReduceMaxMinProd) {
+  rt::Session session =
+      compileGradients("grad_reduce_extremes.mlir", "sparse-cce");
+  std::mt19937 rng(5);
+  rt::Tensor x = randomInput({2, 3, 4}, rng);
+  std::vector<int32_t> labelValues = {2, 0};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    const ref::Tensor &t = p.at("tokens.weight");
+    auto a = [&](int n, int k, int d) {
+      int i = (n * 3 + k) * 4 + d;
+      return input.data[i] * t.data[i];
+    };
+    ref::Tensor pooled({2, 4});
+    for (int n = 0; n < 2; ++n) {
+      for (int d = 0; d < 4; ++d) {
+        double low = a(n, 0, d), product = 1;
+        for (int k = 0; k < 3; ++k) {
+          low = std::min(low, a(n, k, d));
+          product *= std::tanh(a(n, k, d));
+        }
+        pooled.data[n * 4 + d] = low + product;
+      }
+    }
+    ref::Tensor logits = ref::dense(pooled, p.at("head.weight"), nullptr);
+    for (int n = 0; n < 2; ++n) {
+      for (int k = 0; k < 3; ++k) {
+        double high = a(n, k, 0);
+        for (int d = 1; d < 4; ++d) {
+          high = std::max(high, a(n, k, d));
+        }
+        logits.data[n * 3 + k] += high;
+      }
+    }
+    return ref::sparseCce(logits, labelValues);
+  };
+  checkLossAndGradients(session, loss);
+}
+
 // The batched matmul's gradients (both operands, with and without a
 // transpose), against a per-element reference.
 TEST(GradientTest, BatchedMatmul) {

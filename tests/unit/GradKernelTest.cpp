@@ -6,16 +6,16 @@
 //
 // - gradient ops (conv2d_grad_input/_weight, max/avg/global pool grads,
 //   batch_norm_grad, layer_norm_grad, activation_grad, prelu_grad,
-//   softmax_grad, loss_grad, regularizer_grad, and matmul as dense's
-//   gradient): central finite differences of the reference *forward*
+//   softmax_grad, loss_grad, regularizer_grad, reduce_grad, and matmul as
+//   dense's gradient): central finite differences of the reference *forward*
 //   (reference/Reference.h), f(x) = Σ forward(x) ⊙ dy, step
 //   s = 1e-3·max(1, |x_i|). Inputs keep clear of kinks by more than s (|x|
 //   >= 0.05 around relu's 0, distinct values in max-pool windows, ...);
 //   the values AT the kinks are tested separately against the table of
 //   docs/training-ops.md (the *Kinks tests below);
-// - forward-like ops (matmul, reduce_sum, slice, scale, regularizer,
-//   batch_norm_train, running_stats_update, dropout_train, and the
-//   optimizer updates): the references of reference/ReferenceGrad.h.
+// - forward-like ops (matmul, reduce_sum/max/min/prod, slice, scale,
+//   regularizer, batch_norm_train, running_stats_update, dropout_train,
+//   and the optimizer updates): the references of reference/ReferenceGrad.h.
 //
 // Pass criteria, per element:
 // - forward-like ops: |got - want| <= 1e-5 · max(1, |want|), as in
@@ -706,6 +706,84 @@ void addReduceSum(GradCaseTable &table, const std::string &name,
              {ref::reduceSum(x, axes, keepdims)});
 }
 
+void addReduce(GradCaseTable &table, const std::string &name,
+               const std::string &kind, std::vector<int64_t> shape,
+               std::vector<int64_t> axes, bool keepdims) {
+  Rng rng("reduce_" + kind + "/" + name);
+  // Products of up to ~40 factors stay near 1.
+  const ref::Tensor x = kind == "prod" ? rng.tensor(shape, 0.9, 1.1)
+                                       : rng.tensor(shape, -2, 2);
+  addForward(table, name, "reduce_" + kind,
+             {{"axes", axes}, {"keepdims", keepdims}}, f32({x}),
+             {ref::reduce(x, axes, keepdims, kind)});
+}
+
+// x with distinct values (spaced 4/n, far beyond the finite-difference
+// step, so no maximum changes place) for max/min; away from zero with
+// mixed signs for prod.
+ref::Tensor reduceGradInput(Rng &rng, const std::string &kind,
+                            std::vector<int64_t> shape) {
+  ref::Tensor x = rng.tensor(shape, 0.5, 1.5);
+  const int64_t n = x.numElements();
+  for (int64_t i = 0; i < n; ++i) {
+    x.data[i] = kind == "prod" ? (i % 3 == 1 ? -x.data[i] : x.data[i])
+                               : -2 + 4.0 * ((i * 37) % n) / n;
+  }
+  return x;
+}
+
+void addReduceGrad(GradCaseTable &table, const std::string &name,
+                   const std::string &kind, std::vector<int64_t> shape,
+                   std::vector<int64_t> axes, bool keepdims) {
+  Rng rng("reduce_grad/" + name);
+  const ref::Tensor x = reduceGradInput(rng, kind, shape);
+  const ref::Tensor y = ref::reduce(x, axes, keepdims, kind);
+  const ref::Tensor dy = rng.tensor(y.shape, -1, 1);
+  table.add(name, "reduce_grad",
+            {{"kind", kind}, {"axes", axes}, {"keepdims", keepdims}},
+            f32({x, y, dy}), {shape}, [=] {
+              return std::vector<ref::Tensor>{vjp(
+                  [&](const ref::Tensor &v) {
+                    return ref::reduce(v, axes, keepdims, kind);
+                  },
+                  x, dy)};
+            });
+}
+
+// reduce_grad where finite differences do not apply, against the rule of
+// docs/training-ops.md worked by hand: tied maxima share dy equally; a
+// product with one zero passes the product of the rest to the zero, with
+// two zeros nothing.
+void addReduceGradKinks(GradCaseTable &table) {
+  auto tensor = [](std::vector<int64_t> shape, std::vector<double> values) {
+    ref::Tensor t(shape);
+    t.data = std::move(values);
+    return t;
+  };
+  const ref::Tensor maxX = tensor({2, 4}, {1, 3, 3, 2, -1, -5, -1, -1});
+  const ref::Tensor maxY = tensor({2}, {3, -1});
+  const ref::Tensor maxDy = tensor({2}, {0.6, -0.9});
+  table.add("max_ties", "reduce_grad",
+            {{"kind", "max"}, {"axes", {1}}, {"keepdims", false}},
+            f32({maxX, maxY, maxDy}), {{2, 4}},
+            [=] {
+              return std::vector<ref::Tensor>{
+                  tensor({2, 4}, {0, 0.3, 0.3, 0, -0.3, 0, -0.3, -0.3})};
+            },
+            Check::Forward);
+  const ref::Tensor prodX = tensor({3, 3}, {2, 0, 3, 0, 4, 0, 2, -1, 0.5});
+  const ref::Tensor prodY = tensor({3, 1}, {0, 0, -1});
+  const ref::Tensor prodDy = tensor({3, 1}, {0.5, 2, 0.25});
+  table.add("prod_zeros", "reduce_grad",
+            {{"kind", "prod"}, {"axes", {1}}, {"keepdims", true}},
+            f32({prodX, prodY, prodDy}), {{3, 3}},
+            [=] {
+              return std::vector<ref::Tensor>{tensor(
+                  {3, 3}, {0, 3, 0, 0, 0, 0, -0.125, 0.25, -0.5})};
+            },
+            Check::Forward);
+}
+
 void addSlice(GradCaseTable &table, const std::string &name,
               std::vector<int64_t> shape, int64_t axis, int64_t start,
               int64_t size) {
@@ -1079,6 +1157,18 @@ GradCaseTable buildCases() {
   addReduceSum(t, "bias_grad_axis0", {4, 17}, {0}, false);
   addReduceSum(t, "axes0_2_3_keepdims", {2, 3, 4, 5}, {0, 2, 3}, true);
   addReduceSum(t, "all_to_scalar", {3, 5}, {0, 1}, false);
+  for (const std::string kind : {"max", "min", "prod"}) {
+    // Kept innermost dim (vector accumulators), reduced innermost dim
+    // (rfactor'd lanes: 37 = 2 vectors + 5), everything, keepdims.
+    addReduce(t, "axes0_2", kind, {3, 5, 7}, {0, 2}, false);
+    addReduce(t, "axis0_17", kind, {4, 17}, {0}, false);
+    addReduce(t, "axis1_37_lanes", kind, {3, 37}, {1}, true);
+    addReduce(t, "all_to_scalar", kind, {3, 41}, {0, 1}, false);
+    addReduceGrad(t, kind + "_axes0_2", kind, {3, 5, 7}, {0, 2}, false);
+    addReduceGrad(t, kind + "_axis1_keepdims", kind, {4, 19}, {1}, true);
+    addReduceGrad(t, kind + "_all", kind, {2, 3, 4}, {0, 1, 2}, false);
+  }
+  addReduceGradKinks(t);
 
   addSlice(t, "axis1", {3, 7, 5}, 1, 2, 4);
   addSlice(t, "axis0_last_row", {6, 4}, 0, 5, 1);
@@ -1420,6 +1510,10 @@ KILN_GRAD_CASES(LossGrad, "loss_grad");
 KILN_GRAD_CASES(RegularizerGrad, "regularizer_grad");
 KILN_GRAD_CASES(Matmul, "matmul");
 KILN_GRAD_CASES(ReduceSum, "reduce_sum");
+KILN_GRAD_CASES(ReduceMax, "reduce_max");
+KILN_GRAD_CASES(ReduceMin, "reduce_min");
+KILN_GRAD_CASES(ReduceProd, "reduce_prod");
+KILN_GRAD_CASES(ReduceGrad, "reduce_grad");
 KILN_GRAD_CASES(Slice, "slice");
 KILN_GRAD_CASES(Scale, "scale");
 KILN_GRAD_CASES(Regularizer, "regularizer");

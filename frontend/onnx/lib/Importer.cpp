@@ -1393,27 +1393,58 @@ std::vector<int64_t> Importer::reduceAxes(int64_t rank) {
   return {sorted.begin(), sorted.end()};
 }
 
+// ReduceMean, ReduceSum, ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum
+// and ReduceLogSumExp through reduce_sum; ReduceMax, ReduceMin and
+// ReduceProd through their own reductions. Without axes (and
+// noop_with_empty_axes) the input passes unreduced, as ONNX's reference
+// does, after the elementwise part of L1, L2, SumSquare and LogSum.
 void Importer::reduceOp(const std::string &kind) {
   requireFloat(0);
   std::vector<int64_t> x = shapeOf(0);
   bool keepdims = attrInt("keepdims", 1) != 0;
   std::vector<int64_t> axes = reduceAxes(x.size());
   Value v = data(0);
-  if (kind == "sum_square") {
-    v = emit("kiln.mul", {v, v});
-  }
-  if (axes.empty()) {
-    setOutput(0, v);
+  auto reduce = [&](const char *op, Value input, bool keep) {
+    return emit(op, {input}, {ints("axes", axes), boolean("keepdims", keep)});
+  };
+  if (kind == "max" || kind == "min" || kind == "prod") {
+    setOutput(0, axes.empty() ? v
+                              : reduce(kind == "max"   ? "kiln.reduce_max"
+                                       : kind == "min" ? "kiln.reduce_min"
+                                                       : "kiln.reduce_prod",
+                                       v, keepdims));
     return;
   }
-  Value y = emit("kiln.reduce_sum", {v},
-                 {ints("axes", axes), boolean("keepdims", keepdims)});
-  if (kind == "mean") {
+  if (kind == "log_sum_exp") {
+    if (axes.empty()) {
+      setOutput(0, v);
+      return;
+    }
+    // m + log(sum(exp(x - m))) with m the slice's maximum, so that exp
+    // cannot overflow.
+    Value m = reduce("kiln.reduce_max", v, true);
+    Value s = reduce("kiln.reduce_sum", emit("kiln.exp", {emit("kiln.sub", {v, m})}),
+                     keepdims);
+    Value y = emit("kiln.log", {s});
+    setOutput(0, emit("kiln.add", {y, keepdims ? m : reshape(m, shapeOf(y))}));
+    return;
+  }
+  if (kind == "sum_square" || kind == "l2") {
+    v = emit("kiln.mul", {v, v});
+  } else if (kind == "l1") {
+    v = emit("kiln.abs", {v});
+  }
+  Value y = axes.empty() ? v : reduce("kiln.reduce_sum", v, keepdims);
+  if (kind == "mean" && !axes.empty()) {
     int64_t count = 1;
     for (int64_t a : axes) {
       count *= x[a];
     }
     y = scale(y, 1.0 / static_cast<double>(count));
+  } else if (kind == "l2") {
+    y = emit("kiln.sqrt", {y});
+  } else if (kind == "log_sum") {
+    y = emit("kiln.log", {y});
   }
   setOutput(0, y);
 }
@@ -1900,6 +1931,20 @@ void Importer::importNode(const onnx::NodeProto &proto) {
     reduceOp("sum");
   } else if (op == "ReduceSumSquare") {
     reduceOp("sum_square");
+  } else if (op == "ReduceMax") {
+    reduceOp("max");
+  } else if (op == "ReduceMin") {
+    reduceOp("min");
+  } else if (op == "ReduceProd") {
+    reduceOp("prod");
+  } else if (op == "ReduceL1") {
+    reduceOp("l1");
+  } else if (op == "ReduceL2") {
+    reduceOp("l2");
+  } else if (op == "ReduceLogSum") {
+    reduceOp("log_sum");
+  } else if (op == "ReduceLogSumExp") {
+    reduceOp("log_sum_exp");
   } else if (op == "Pad") {
     padOp();
   } else if (op == "Sum" || op == "Mean") {

@@ -479,3 +479,27 @@ func.func @conv2d_grad_weight_tile_value(%x: tensor<1x16x8x8xf32>, %dy: tensor<1
   %g = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, tile = 3 : i64} : (tensor<1x16x8x8xf32>, tensor<1x16x8x8xf32>) -> tensor<16x16x3x3xf32>
   return
 }
+
+// -----
+
+func.func @reduce_max_axis(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %y = kiln.reduce_max %x {axes = array<i64: 2>} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_grad_kind(%x: tensor<2x3xf32>, %y: tensor<2xf32>) {
+  // expected-error @+1 {{kind must be max, min or prod, got 'sum'}}
+  %g = kiln.reduce_grad %x, %y, %y {kind = "sum", axes = array<i64: 1>} : (tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_grad_dy(%x: tensor<2x3xf32>, %y: tensor<2xf32>, %dy: tensor<3xf32>) {
+  // expected-error @+1 {{result and dy must be 'tensor<2xf32>', got 'tensor<2xf32>' and 'tensor<3xf32>'}}
+  %g = kiln.reduce_grad %x, %y, %dy {kind = "min", axes = array<i64: 1>} : (tensor<2x3xf32>, tensor<2xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  return
+}

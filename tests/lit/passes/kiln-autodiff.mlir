@@ -146,3 +146,23 @@ func.func @packed_conv(%x: tensor<1x16x8x8xf32>, %t: tensor<1x16x4x4xf32>) -> te
   %l = kiln.mse %y, %t : (tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// reduce_max / reduce_prod: one reduce_grad each, reading the input, the
+// reduction's own result and dy, with the reduction's axes and keepdims.
+// CHECK-LABEL: func.func @reduce_extremes
+// CHECK: %[[P:[a-z0-9_]+]] = kiln.param "p" : tensor<2x3xf32>
+// CHECK: %[[M:[a-z0-9_]+]] = kiln.reduce_max %[[P]] {axes = array<i64: 1>} : (tensor<2x3xf32>) -> tensor<2xf32>
+// CHECK: %[[Q:[a-z0-9_]+]] = kiln.reduce_prod %[[P]] {axes = array<i64: -1>, keepdims = true} : (tensor<2x3xf32>) -> tensor<2x1xf32>
+// CHECK-DAG: kiln.reduce_grad %[[P]], %[[M]], %{{.+}} {axes = array<i64: 1>, kind = "max"} : (tensor<2x3xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<2x3xf32>
+// CHECK-DAG: kiln.reduce_grad %[[P]], %[[Q]], %{{.+}} {axes = array<i64: -1>, keepdims = true, kind = "prod"} : (tensor<2x3xf32>, tensor<2x1xf32>, tensor<2x1xf32>) -> tensor<2x3xf32>
+func.func @reduce_extremes(%t: tensor<2xf32>) -> tensor<f32> {
+  %p = kiln.param "p" : tensor<2x3xf32>
+  %m = kiln.reduce_max %p {axes = array<i64: 1>} : (tensor<2x3xf32>) -> tensor<2xf32>
+  %q = kiln.reduce_prod %p {axes = array<i64: -1>, keepdims = true} : (tensor<2x3xf32>) -> tensor<2x1xf32>
+  %r = kiln.reshape %q {shape = array<i64: 2>} : (tensor<2x1xf32>) -> tensor<2xf32>
+  %s = kiln.add %m, %r : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  %l = kiln.mse %s, %t : (tensor<2xf32>, tensor<2xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -49,18 +49,26 @@ Tensor matmul(const Tensor &a, const Tensor &b, bool transposeA,
 
 Tensor reduceSum(const Tensor &x, const std::vector<int64_t> &axes,
                  bool keepdims) {
+  return reduce(x, axes, keepdims, "sum");
+}
+
+Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes,
+              bool keepdims, const std::string &kind) {
   const size_t rank = x.shape.size();
   std::vector<bool> reduced(rank, false);
   for (int64_t axis : axes) {
     require(axis >= 0 && axis < static_cast<int64_t>(rank) && !reduced[axis],
-            "reduce_sum axes");
+            "reduce axes");
     reduced[axis] = true;
   }
+  require(kind == "sum" || kind == "max" || kind == "min" || kind == "prod",
+          "reduce kind");
   std::vector<int64_t> keptShape(rank); // the output with keepdims
   for (size_t d = 0; d < rank; ++d) {
     keptShape[d] = reduced[d] ? 1 : x.shape[d];
   }
   Tensor y(keptShape);
+  std::vector<bool> seen(y.data.size(), false);
   std::vector<int64_t> index(rank);
   for (int64_t flat = 0; flat < x.numElements(); ++flat) {
     int64_t rest = flat;
@@ -72,7 +80,16 @@ Tensor reduceSum(const Tensor &x, const std::vector<int64_t> &axes,
     for (size_t d = 0; d < rank; ++d) {
       out = out * keptShape[d] + (reduced[d] ? 0 : index[d]);
     }
-    y.data[out] += x.data[flat];
+    double v = x.data[flat], &acc = y.data[out];
+    if (!seen[out]) {
+      acc = v;
+      seen[out] = true;
+    } else {
+      acc = kind == "sum"   ? acc + v
+            : kind == "max" ? std::max(acc, v)
+            : kind == "min" ? std::min(acc, v)
+                            : acc * v;
+    }
   }
   if (!keepdims) {
     std::vector<int64_t> shape;

@@ -30,6 +30,9 @@ Tensor matmul(const Tensor &a, const Tensor &b, bool transposeA,
 // unless keepdims (then size 1).
 Tensor reduceSum(const Tensor &x, const std::vector<int64_t> &axes,
                  bool keepdims);
+// The same with another combiner: kind "sum", "max", "min" or "prod".
+Tensor reduce(const Tensor &x, const std::vector<int64_t> &axes,
+              bool keepdims, const std::string &kind);
 // x[..., start:start+size, ...] along `axis`.
 Tensor slice(const Tensor &x, int64_t axis, int64_t start, int64_t size);
 Tensor scale(const Tensor &x, double factor);

@@ -551,15 +551,45 @@ def Kiln_MatmulOp : Kiln_TrainOp<"matmul", "matrix product with optional transpo
   let results = (outs Kiln_F32Tensor:$result);
 }
 
-def Kiln_ReduceSumOp : Kiln_TrainOp<"reduce_sum", "sum over axes",
-    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
-  let description = [{
-    Sum over `axes` (sorted, non-negative, non-empty). The reduced dims are
-    dropped, or kept with size 1 when `keepdims`.
-  }];
+// A reduction over `axes`: one kernel family (KernelsTensor.cpp), the
+// combiner named by the mnemonic.
+class Kiln_ReduceOp<string mnemonic, string what, string extra = "">
+    : Kiln_TrainOp<mnemonic, what # " over axes",
+        [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = "The " # what # " over `axes` (in the kernel: sorted, " #
+    "non-negative, non-empty; negative axes count from the end). The " #
+    "reduced dims are dropped, or kept with size 1 when `keepdims`." # extra;
   let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$axes,
       DefaultValuedAttr<BoolAttr, "false">:$keepdims);
   let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
+def Kiln_ReduceSumOp : Kiln_ReduceOp<"reduce_sum", "sum">;
+def Kiln_ReduceMaxOp : Kiln_ReduceOp<"reduce_max", "maximum",
+    " Gradient: `reduce_grad` (kind max), shared equally by tied maxima.">;
+def Kiln_ReduceMinOp : Kiln_ReduceOp<"reduce_min", "minimum",
+    " Gradient: `reduce_grad` (kind min), shared equally by tied minima.">;
+def Kiln_ReduceProdOp : Kiln_ReduceOp<"reduce_prod", "product",
+    " Gradient: `reduce_grad` (kind prod), the product of the other " #
+    "elements (exact with zeros).">;
+
+def Kiln_ReduceGradOp : Kiln_TrainOp<"reduce_grad",
+    "gradient of reduce_max, reduce_min or reduce_prod"> {
+  let description = [{
+    `dx` for `y = reduce_<kind>(x, axes, keepdims)` given `dy` (both shaped
+    like `y`). `max` / `min`: `dy / n` at each of the `n` elements equal to
+    the slice's extreme, 0 elsewhere (PyTorch's `amax`/`amin`). `prod`: `dy`
+    times the product of the slice's other elements: with no zero in the
+    slice `y / x`; with one zero, the product of the rest at the zero and 0
+    elsewhere; with more, 0.
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$result,
+      Kiln_F32Tensor:$dy, StrAttr:$kind, DenseI64ArrayAttr:$axes,
+      DefaultValuedAttr<BoolAttr, "false">:$keepdims);
+  let results = (outs Kiln_F32Tensor:$dx);
   let extraClassDeclaration = [{
     ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
   }];
