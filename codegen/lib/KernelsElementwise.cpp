@@ -3,6 +3,7 @@
 #include "Kernels.h"
 
 #include <cmath>
+#include <functional>
 
 using namespace Halide;
 
@@ -165,6 +166,70 @@ void registerActivations(OpRegistry &r) {
                  [](Expr x, const KernelSpec &) { return sin(x); },
                  [](Expr x, Expr dy, const KernelSpec &) {
                    return dy * cos(x);
+                 }});
+  // The ONNX math functions with their derivatives (asin, acos, atanh: |x|
+  // < 1; acosh: x > 1; outside, NaN as in PyTorch).
+  using Math = std::function<Expr(Expr)>;
+  auto smooth = [&r](const char *name, Math f, Math df) {
+    registerUnary(r, name,
+                  {{},
+                   [f](Expr x, const KernelSpec &) { return f(x); },
+                   [df](Expr x, Expr dy, const KernelSpec &) {
+                     return dy * df(x);
+                   }});
+  };
+  smooth("tan", [](Expr x) { return tan(x); },
+         [](Expr x) { Expr t = tan(x); return 1.0f + t * t; });
+  smooth("sinh", [](Expr x) { return sinh(x); },
+         [](Expr x) { return cosh(x); });
+  smooth("cosh", [](Expr x) { return cosh(x); },
+         [](Expr x) { return sinh(x); });
+  smooth("asin", [](Expr x) { return asin(x); },
+         [](Expr x) { return 1.0f / sqrt(1.0f - x * x); });
+  smooth("acos", [](Expr x) { return acos(x); },
+         [](Expr x) { return -1.0f / sqrt(1.0f - x * x); });
+  smooth("atan", [](Expr x) { return atan(x); },
+         [](Expr x) { return 1.0f / (1.0f + x * x); });
+  smooth("asinh", [](Expr x) { return asinh(x); },
+         [](Expr x) { return 1.0f / sqrt(x * x + 1.0f); });
+  smooth("acosh", [](Expr x) { return acosh(x); },
+         [](Expr x) { return 1.0f / sqrt(x * x - 1.0f); });
+  smooth("atanh", [](Expr x) { return atanh(x); },
+         [](Expr x) { return 1.0f / (1.0f - x * x); });
+  smooth("softsign", [](Expr x) { return x / (1.0f + abs(x)); },
+         [](Expr x) { Expr d = 1.0f + abs(x); return 1.0f / (d * d); });
+  // Piecewise constant: zero gradient (PyTorch's), kinks included.
+  auto flat = [&r](const char *name, Math f) {
+    registerUnary(r, name,
+                  {{},
+                   [f](Expr x, const KernelSpec &) { return f(x); },
+                   [](Expr, Expr, const KernelSpec &) { return Expr(0.0f); }});
+  };
+  flat("ceil", [](Expr x) { return ceil(x); });
+  flat("floor", [](Expr x) { return floor(x); });
+  flat("round", [](Expr x) { return round(x); }); // halves to even
+  flat("sign", [](Expr x) {
+    return select(x > 0.0f, 1.0f, select(x < 0.0f, -1.0f, 0.0f));
+  });
+  registerUnary(r, "thresholded_relu",
+                {{"alpha"},
+                 [](Expr x, const KernelSpec &s) {
+                   return select(x > f32(attrFloat(s, "alpha")), x, 0.0f);
+                 },
+                 [](Expr x, Expr dy, const KernelSpec &s) {
+                   return select(x > f32(attrFloat(s, "alpha")), dy, 0.0f);
+                 }});
+  registerUnary(r, "shrink",
+                {{"bias", "lambd"},
+                 [](Expr x, const KernelSpec &s) {
+                   Expr bias = f32(attrFloat(s, "bias"));
+                   Expr lambd = f32(attrFloat(s, "lambd"));
+                   return select(x < -lambd, x + bias,
+                                 select(x > lambd, x - bias, 0.0f));
+                 },
+                 [](Expr x, Expr dy, const KernelSpec &s) {
+                   Expr lambd = f32(attrFloat(s, "lambd"));
+                   return select(x < -lambd || x > lambd, dy, 0.0f);
                  }});
 }
 

@@ -1001,6 +1001,16 @@ GradCaseTable buildCases() {
       {"relu6", A::Relu6, -8, 8, {0, 6}}, {"selu", A::Selu, -8, 8, {0}},
       {"silu", A::Silu, -8, 8, {}},       {"sin", A::Sin, -10, 10, {}},
       {"mish", A::Mish, -30, 30, {}},
+      {"tan", A::Tan, -1.4, 1.4, {}},     {"sinh", A::Sinh, -5, 5, {}},
+      {"cosh", A::Cosh, -5, 5, {}},       {"asin", A::Asin, -0.95, 0.95, {}},
+      {"acos", A::Acos, -0.95, 0.95, {}}, {"atan", A::Atan, -8, 8, {}},
+      {"asinh", A::Asinh, -8, 8, {}},     {"acosh", A::Acosh, 1.1, 9, {}},
+      {"atanh", A::Atanh, -0.95, 0.95, {}},
+      {"softsign", A::Softsign, -8, 8, {0}},
+      {"ceil", A::Ceil, -3, 3, {-3, -2, -1, 0, 1, 2, 3}},
+      {"floor", A::Floor, -3, 3, {-3, -2, -1, 0, 1, 2, 3}},
+      {"round", A::Round, -3, 3, {-2.5, -1.5, -0.5, 0.5, 1.5, 2.5}},
+      {"sign", A::Sign, -3, 3, {0}},
   };
   for (const Simple &s : simple) {
     addActivationGrad(t, s.name, s.kind, {{"activation", s.name}}, image, s.low,
@@ -1014,6 +1024,17 @@ GradCaseTable buildCases() {
   p.alpha = 0.7;
   addActivationGrad(t, "elu", A::Elu, {{"activation", "elu"}, {"alpha", 0.7}},
                     image, -8, 8, {0}, p);
+  p.alpha = 0.3;
+  addActivationGrad(t, "thresholded_relu", A::ThresholdedRelu,
+                    {{"activation", "thresholded_relu"}, {"alpha", 0.3}},
+                    image, -2, 2, {0.3}, p);
+  p = {};
+  p.bias = 0.25;
+  p.lambd = 0.6;
+  addActivationGrad(t, "shrink", A::Shrink,
+                    {{"activation", "shrink"}, {"bias", 0.25}, {"lambd", 0.6}},
+                    image, -2, 2, {-0.6, 0.6}, p);
+  p = {};
   addActivationGrad(t, "gelu_none", A::GeluErf,
                     {{"activation", "gelu"}, {"approximate", "none"}}, image,
                     -6, 6, {});
@@ -1684,6 +1705,16 @@ TEST(ActivationGradKinks, PyTorchValues) {
   expectActivationKink("softplus_beta2_threshold5", 2.5,
                        1 / (1 + std::exp(-5.0)));
   expectActivationKink("softplus_beta2_threshold5", 2.75, 1);
+  // Piecewise constant: 0 at the jumps too; thresholded_relu and shrink
+  // take the zero branch at their thresholds (PyTorch's threshold and
+  // softshrink/hardshrink).
+  expectActivationKink("floor", 2, 0);
+  expectActivationKink("round", 0.5, 0);
+  expectActivationKink("sign", 0, 0);
+  expectActivationKink("thresholded_relu", 0.3, 0);
+  expectActivationKink("shrink", 0.6, 0);
+  expectActivationKink("shrink", -0.6, 0);
+  expectActivationKink("shrink", 0.61, 1);
 }
 
 TEST(PreluGradKinks, ZeroTakesTheSlope) {

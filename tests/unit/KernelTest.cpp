@@ -647,6 +647,14 @@ CaseTable buildCases() {
       {"tanh", A::Tanh, -8, 8, false},  {"selu", A::Selu, -8, 8, true},
       {"silu", A::Silu, -8, 8, true},   {"sin", A::Sin, -10, 10, false},
       {"mish", A::Mish, -8, 8, true},
+      {"tan", A::Tan, -1.5, 1.5, false},  {"sinh", A::Sinh, -8, 8, false},
+      {"cosh", A::Cosh, -8, 8, true},     {"asin", A::Asin, -1, 1, false},
+      {"acos", A::Acos, -1, 1, true},     {"atan", A::Atan, -8, 8, false},
+      {"asinh", A::Asinh, -8, 8, true},   {"acosh", A::Acosh, 1, 9, false},
+      {"atanh", A::Atanh, -0.99, 0.99, true},
+      {"softsign", A::Softsign, -8, 8, true},
+      {"ceil", A::Ceil, -8, 8, true},     {"floor", A::Floor, -8, 8, false},
+      {"round", A::Round, -8, 8, true},   {"sign", A::Sign, -8, 8, false},
   };
   for (const Simple &s : simple) {
     addActivation(t, s.op, "n3_c5_7x6", s.kind, none, image, s.low, s.high);
@@ -663,6 +671,16 @@ CaseTable buildCases() {
                 {{"alpha", 0.2}}, vec, -8, 8, p);
   p.alpha = 1.0;
   addActivation(t, "elu", "alpha1", A::Elu, {{"alpha", 1.0}}, image, -8, 8, p);
+  p.alpha = 0.3;
+  addActivation(t, "thresholded_relu", "alpha0_3", A::ThresholdedRelu,
+                {{"alpha", 0.3}}, image, -2, 2, p);
+  p = {};
+  p.bias = 0.25;
+  p.lambd = 0.6;
+  addActivation(t, "shrink", "bias0_25_lambd0_6", A::Shrink,
+                {{"bias", 0.25}, {"lambd", 0.6}}, image, -2, 2, p);
+  p = {};
+  p.alpha = 1.0;
   p.alpha = 0.7;
   addActivation(t, "elu", "alpha0_7_len17", A::Elu, {{"alpha", 0.7}}, vec, -8,
                 8, p);
@@ -1053,6 +1071,22 @@ KILN_KERNEL_CASES(Elu, "elu");
 KILN_KERNEL_CASES(Selu, "selu");
 KILN_KERNEL_CASES(Silu, "silu");
 KILN_KERNEL_CASES(Mish, "mish");
+KILN_KERNEL_CASES(Tan, "tan");
+KILN_KERNEL_CASES(Sinh, "sinh");
+KILN_KERNEL_CASES(Cosh, "cosh");
+KILN_KERNEL_CASES(Asin, "asin");
+KILN_KERNEL_CASES(Acos, "acos");
+KILN_KERNEL_CASES(Atan, "atan");
+KILN_KERNEL_CASES(Asinh, "asinh");
+KILN_KERNEL_CASES(Acosh, "acosh");
+KILN_KERNEL_CASES(Atanh, "atanh");
+KILN_KERNEL_CASES(Softsign, "softsign");
+KILN_KERNEL_CASES(Ceil, "ceil");
+KILN_KERNEL_CASES(Floor, "floor");
+KILN_KERNEL_CASES(Round, "round");
+KILN_KERNEL_CASES(Sign, "sign");
+KILN_KERNEL_CASES(ThresholdedRelu, "thresholded_relu");
+KILN_KERNEL_CASES(Shrink, "shrink");
 KILN_KERNEL_CASES(Gelu, "gelu");
 KILN_KERNEL_CASES(Softplus, "softplus");
 KILN_KERNEL_CASES(Softmax, "softmax");

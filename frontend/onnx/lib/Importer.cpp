@@ -1801,6 +1801,11 @@ void Importer::importNode(const onnx::NodeProto &proto) {
       {"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},
       {"Sin", "sin"},   {"Exp", "exp"},         {"Log", "log"},
       {"Sqrt", "sqrt"}, {"Erf", "erf"},         {"Abs", "abs"},
+      {"Tan", "tan"},   {"Sinh", "sinh"},       {"Cosh", "cosh"},
+      {"Asin", "asin"}, {"Acos", "acos"},       {"Atan", "atan"},
+      {"Asinh", "asinh"}, {"Acosh", "acosh"},   {"Atanh", "atanh"},
+      {"Softsign", "softsign"}, {"Ceil", "ceil"}, {"Floor", "floor"},
+      {"Round", "round"}, {"Sign", "sign"},
   };
   static const std::map<std::string, std::string> binary = {
       {"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"}, {"Div", "div"}};
@@ -1842,6 +1847,15 @@ void Importer::importNode(const onnx::NodeProto &proto) {
     requireFloat(0);
     setOutput(0, emit("kiln.leaky_relu", {data(0)},
                       {f32("alpha", attrFloat("alpha", 0.01))}));
+  } else if (op == "ThresholdedRelu") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.thresholded_relu", {data(0)},
+                      {f32("alpha", attrFloat("alpha", 1.0))}));
+  } else if (op == "Shrink") {
+    requireFloat(0);
+    setOutput(0, emit("kiln.shrink", {data(0)},
+                      {f32("bias", attrFloat("bias", 0.0)),
+                       f32("lambd", attrFloat("lambd", 0.5))}));
   } else if (op == "Elu") {
     requireFloat(0);
     setOutput(0, emit("kiln.elu", {data(0)},

@@ -514,6 +514,40 @@ double activate(Activation op, double x, const ActivationParams &p) {
                                     : std::log1p(std::exp(p.beta * x)) / p.beta;
   case Activation::Sin:
     return std::sin(x);
+  case Activation::Tan:
+    return std::tan(x);
+  case Activation::Sinh:
+    return std::sinh(x);
+  case Activation::Cosh:
+    return std::cosh(x);
+  case Activation::Asin:
+    return std::asin(x);
+  case Activation::Acos:
+    return std::acos(x);
+  case Activation::Atan:
+    return std::atan(x);
+  case Activation::Asinh:
+    return std::asinh(x);
+  case Activation::Acosh:
+    return std::acosh(x);
+  case Activation::Atanh:
+    return std::atanh(x);
+  case Activation::Softsign:
+    return x / (1 + std::fabs(x));
+  case Activation::Ceil:
+    return std::ceil(x);
+  case Activation::Floor:
+    return std::floor(x);
+  case Activation::Round: { // halves to even, whatever the rounding mode
+    const double f = std::floor(x), d = x - f;
+    return d < 0.5 ? f : d > 0.5 ? f + 1 : (std::fmod(f, 2) == 0 ? f : f + 1);
+  }
+  case Activation::Sign:
+    return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0;
+  case Activation::ThresholdedRelu:
+    return x > p.alpha ? x : 0.0;
+  case Activation::Shrink:
+    return x < -p.lambd ? x + p.bias : x > p.lambd ? x - p.bias : 0.0;
   }
   throw std::invalid_argument("reference: unknown activation");
 }

@@ -123,11 +123,29 @@ enum class Activation {
   GeluTanh,
   Softplus, // beta, threshold
   Sin,
+  Tan,
+  Sinh,
+  Cosh,
+  Asin,
+  Acos,
+  Atan,
+  Asinh,
+  Acosh,
+  Atanh,
+  Softsign,
+  Ceil,
+  Floor,
+  Round, // halves to even
+  Sign,
+  ThresholdedRelu, // alpha
+  Shrink,          // bias, lambd
 };
 struct ActivationParams {
   double alpha = 0;
   double beta = 1;
   double threshold = 20;
+  double bias = 0;
+  double lambd = 0.5;
 };
 double activate(Activation op, double x, const ActivationParams &params = {});
 Tensor elementwise(Activation op, const Tensor &x,

@@ -417,6 +417,35 @@ double activationDerivative(Activation op, double x,
     return p.beta * x <= p.threshold ? sigmoid(p.beta * x) : 1.0;
   case Activation::Sin:
     return std::cos(x);
+  case Activation::Tan:
+    return 1 / (std::cos(x) * std::cos(x));
+  case Activation::Sinh:
+    return std::cosh(x);
+  case Activation::Cosh:
+    return std::sinh(x);
+  case Activation::Asin:
+    return 1 / std::sqrt(1 - x * x);
+  case Activation::Acos:
+    return -1 / std::sqrt(1 - x * x);
+  case Activation::Atan:
+    return 1 / (1 + x * x);
+  case Activation::Asinh:
+    return 1 / std::sqrt(x * x + 1);
+  case Activation::Acosh:
+    return 1 / std::sqrt(x * x - 1);
+  case Activation::Atanh:
+    return 1 / (1 - x * x);
+  case Activation::Softsign:
+    return 1 / ((1 + std::fabs(x)) * (1 + std::fabs(x)));
+  case Activation::Ceil:
+  case Activation::Floor:
+  case Activation::Round:
+  case Activation::Sign:
+    return 0;
+  case Activation::ThresholdedRelu:
+    return x > p.alpha ? 1 : 0;
+  case Activation::Shrink:
+    return x < -p.lambd || x > p.lambd ? 1 : 0;
   }
   throw std::invalid_argument("reference: unknown activation");
 }

@@ -230,6 +230,46 @@ TEST(ReferenceGradTest, ActivationDerivativesMatchFiniteDifferences) {
   }
 }
 
+// The ONNX math functions' derivatives on their domains (asin, acos,
+// atanh: |x| < 1; acosh: x > 1), and the piecewise ones between kinks.
+TEST(ReferenceGradTest, MathDerivativesMatchFiniteDifferences) {
+  using A = Activation;
+  const std::vector<double> wide = {-3.1, -1.2, -0.4, 0.3, 0.8, 2.6},
+                            unit = {-0.93, -0.5, -0.1, 0.2, 0.7, 0.95},
+                            aboveOne = {1.05, 1.5, 3, 9},
+                            tan = {-1.4, -0.6, 0.1, 0.9, 1.3};
+  const std::pair<A, const std::vector<double> *> cases[] = {
+      {A::Tan, &tan},          {A::Sinh, &wide},     {A::Cosh, &wide},
+      {A::Asin, &unit},        {A::Acos, &unit},     {A::Atan, &wide},
+      {A::Asinh, &wide},       {A::Acosh, &aboveOne}, {A::Atanh, &unit},
+      {A::Softsign, &wide},    {A::Ceil, &wide},     {A::Floor, &wide},
+      {A::Round, &wide},       {A::Sign, &wide},     {A::ThresholdedRelu, &wide},
+      {A::Shrink, &wide}};
+  ActivationParams p;
+  p.alpha = 0.5;
+  p.bias = 0.25;
+  p.lambd = 0.6;
+  for (const auto &[op, xs] : cases) {
+    for (double x : *xs) {
+      const Tensor g = numericGrad(
+          [&](const Tensor &t) { return activate(op, t.data[0], p); },
+          Tensor({1}, {x}), 1e-5);
+      EXPECT_NEAR(g.data[0], activationDerivative(op, x, p),
+                  1e-5 * std::max(1.0, std::fabs(g.data[0])))
+          << static_cast<int>(op) << " at " << x;
+    }
+  }
+  // Values by hand: ONNX Round takes halves to the even neighbour.
+  EXPECT_EQ(activate(A::Round, 2.5), 2);
+  EXPECT_EQ(activate(A::Round, -2.5), -2);
+  EXPECT_EQ(activate(A::Round, 3.5), 4);
+  EXPECT_EQ(activate(A::Round, -0.49), 0);
+  EXPECT_EQ(activate(A::Sign, 0), 0);
+  EXPECT_EQ(activate(A::Shrink, -0.7, p), -0.7 + 0.25);
+  EXPECT_EQ(activate(A::Shrink, 0.6, p), 0);
+  EXPECT_EQ(activate(A::ThresholdedRelu, 0.5, p), 0);
+}
+
 // The values at kinks, from the table in docs/training-ops.md.
 TEST(ReferenceGradTest, ActivationDerivativesAtKinks) {
   using A = Activation;

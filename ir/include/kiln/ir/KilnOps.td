@@ -404,10 +404,39 @@ def Kiln_SeluOp : Kiln_ElementwiseUnaryOp<"selu",
 def Kiln_SiluOp : Kiln_ElementwiseUnaryOp<"silu", "x * sigmoid(x)">;
 def Kiln_MishOp : Kiln_ElementwiseUnaryOp<"mish", "x * tanh(softplus(x))">;
 def Kiln_SinOp : Kiln_ElementwiseUnaryOp<"sin", "sin(x)">;
+def Kiln_TanOp : Kiln_ElementwiseUnaryOp<"tan", "tan(x)">;
+def Kiln_SinhOp : Kiln_ElementwiseUnaryOp<"sinh", "sinh(x)">;
+def Kiln_CoshOp : Kiln_ElementwiseUnaryOp<"cosh", "cosh(x)">;
+def Kiln_AsinOp : Kiln_ElementwiseUnaryOp<"asin", "asin(x)">;
+def Kiln_AcosOp : Kiln_ElementwiseUnaryOp<"acos", "acos(x)">;
+def Kiln_AtanOp : Kiln_ElementwiseUnaryOp<"atan", "atan(x)">;
+def Kiln_AsinhOp : Kiln_ElementwiseUnaryOp<"asinh", "asinh(x)">;
+def Kiln_AcoshOp : Kiln_ElementwiseUnaryOp<"acosh", "acosh(x)">;
+def Kiln_AtanhOp : Kiln_ElementwiseUnaryOp<"atanh", "atanh(x)">;
+def Kiln_SoftsignOp : Kiln_ElementwiseUnaryOp<"softsign", "x / (1 + |x|)">;
+// Piecewise constant: their gradient is 0 everywhere (PyTorch's).
+def Kiln_CeilOp : Kiln_ElementwiseUnaryOp<"ceil", "ceil(x)">;
+def Kiln_FloorOp : Kiln_ElementwiseUnaryOp<"floor", "floor(x)">;
+def Kiln_RoundOp : Kiln_ElementwiseUnaryOp<"round",
+    "round(x), halves to the even neighbour">;
+def Kiln_SignOp : Kiln_ElementwiseUnaryOp<"sign", "x > 0 ? 1 : (x < 0 ? -1 : 0)">;
 
 def Kiln_LeakyReluOp : Kiln_ElementwiseUnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
   let arguments = (ins Kiln_F32Tensor:$input,
                        DefaultValuedAttr<F32Attr, "0.01">:$alpha);
+}
+
+def Kiln_ThresholdedReluOp : Kiln_ElementwiseUnaryOp<"thresholded_relu",
+    "x > alpha ? x : 0"> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<F32Attr, "1.0">:$alpha);
+}
+
+def Kiln_ShrinkOp : Kiln_ElementwiseUnaryOp<"shrink",
+    "x < -lambd ? x + bias : (x > lambd ? x - bias : 0)"> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<F32Attr, "0.0">:$bias,
+                       DefaultValuedAttr<F32Attr, "0.5">:$lambd);
 }
 
 def Kiln_EluOp : Kiln_ElementwiseUnaryOp<"elu", "x > 0 ? x : alpha * (exp(x) - 1)"> {
