@@ -252,6 +252,12 @@ const UnaryMath *findUnary(const std::string &name);
 // Registers `name`'s math and its elementwise kernel.
 void registerUnary(OpRegistry &r, const std::string &name, UnaryMath math);
 
+// A broadcasting binary op's math (add, sub, mul, div, pow, maximum,
+// minimum), registered once by registerBinary: its kernel and fused chains
+// look it up by op name. nullptr for other names.
+using BinaryFn = std::function<Halide::Expr(Halide::Expr, Halide::Expr)>;
+const BinaryFn *findBinary(const std::string &name);
+
 // `in` read at the output coordinates `v` with numpy broadcasting (trailing
 // dims aligned; size-1 dims read index 0).
 Halide::Expr broadcastAt(Halide::ImageParam in, const TensorSpec &t,

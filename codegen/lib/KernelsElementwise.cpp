@@ -14,6 +14,12 @@ namespace {
 // Unary activations
 //===----------------------------------------------------------------------===//
 
+// Every registered binary op's math, by name (registerBinary).
+std::map<std::string, BinaryFn> &binaryTable() {
+  static std::map<std::string, BinaryFn> table;
+  return table;
+}
+
 // Every registered unary op's math, by name (registerUnary).
 std::map<std::string, UnaryMath> &unaryTable() {
   static std::map<std::string, UnaryMath> table;
@@ -286,6 +292,11 @@ void validateBinary(const KernelSpec &s) {
 // Index of a broadcast operand: trailing dims align, extent-1 dims stay 0.
 } // namespace
 
+const BinaryFn *findBinary(const std::string &name) {
+  auto it = binaryTable().find(name);
+  return it == binaryTable().end() ? nullptr : &it->second;
+}
+
 const UnaryMath *findUnary(const std::string &name) {
   auto it = unaryTable().find(name);
   return it == unaryTable().end() ? nullptr : &it->second;
@@ -341,8 +352,8 @@ Kernel buildBinary(const KernelSpec &s, const Target &target,
   return {{a, b}, out};
 }
 
-void registerBinary(OpRegistry &r, const std::string &name,
-                    std::function<Expr(Expr, Expr)> fn) {
+void registerBinary(OpRegistry &r, const std::string &name, BinaryFn fn) {
+  binaryTable()[name] = fn;
   r[name] = {validateBinary, [fn](const KernelSpec &s, const Target &t) {
                return buildBinary(s, t, fn);
              }};
@@ -507,6 +518,8 @@ void registerElementwiseOps(OpRegistry &r) {
   registerBinary(r, "mul", [](Expr a, Expr b) { return a * b; });
   registerBinary(r, "div", [](Expr a, Expr b) { return a / b; });
   registerBinary(r, "pow", [](Expr a, Expr b) { return pow(a, b); });
+  registerBinary(r, "maximum", [](Expr a, Expr b) { return max(a, b); });
+  registerBinary(r, "minimum", [](Expr a, Expr b) { return min(a, b); });
   r["concat"] = {validateConcat, buildConcat};
   r["softmax"] = {validateSoftmax, [](const KernelSpec &s, const Target &t) {
                     return buildSoftmax(s, t, false);

@@ -16,14 +16,8 @@ using namespace Halide;
 namespace kiln::codegen::detail {
 namespace {
 
-const std::set<std::string> &binaryOps() {
-  static const std::set<std::string> ops = {"add", "sub", "mul", "div",
-                                            "pow"};
-  return ops;
-}
-
 bool isNodeOp(const std::string &op) {
-  return findUnary(op) || binaryOps().count(op) || op == "prelu" ||
+  return findUnary(op) || findBinary(op) || op == "prelu" ||
          op == "scale" || op == "batch_norm" || op == "activation_grad";
 }
 
@@ -218,13 +212,8 @@ private:
     if (const UnaryMath *math = findUnary(op)) {
       return math->forward(operand(node, 0, value, v), nodeSpec(spec_, node));
     }
-    if (binaryOps().count(op)) {
-      Expr a = operand(node, 0, value, v), b = operand(node, 1, value, v);
-      if (op == "pow") {
-        return pow(a, b);
-      }
-      return op == "add" ? a + b : op == "sub" ? a - b : op == "mul" ? a * b
-                                                                     : a / b;
+    if (const BinaryFn *math = findBinary(op)) {
+      return (*math)(operand(node, 0, value, v), operand(node, 1, value, v));
     }
     if (op == "scale") {
       return cast<float>(Expr(node.at("attrs").at("factor").get<double>())) *

@@ -149,6 +149,17 @@ LogicalResult kiln::ir::buildBinaryGradient(
   } else if (llvm::isa<MulOp>(op)) {
     da = binary(builder, op, "kiln.mul", dy, b);
     db = binary(builder, op, "kiln.mul", dy, a);
+  } else if (llvm::isa<MaximumOp, MinimumOp>(op)) {
+    // t = dy * sign(a - b): max gives a (dy + t) / 2 and b (dy - t) / 2, so
+    // dy to the larger and dy / 2 to each at a tie; min the other way.
+    Value d = binary(builder, op, "kiln.sub", a, b);
+    Value sign = builder.create<SignOp>(loc, d.getType(), d);
+    Value t = binary(builder, op, "kiln.mul", dy, sign);
+    Value plus = scale(builder, loc, binary(builder, op, "kiln.add", dy, t), 0.5);
+    Value minus = scale(builder, loc, binary(builder, op, "kiln.sub", dy, t), 0.5);
+    bool isMax = llvm::isa<MaximumOp>(op);
+    da = isMax ? plus : minus;
+    db = isMax ? minus : plus;
   } else {
     // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b.
     da = binary(builder, op, "kiln.div", dy, b);

@@ -251,6 +251,54 @@ TEST(GradientTest, ReduceMaxMinProd) {
   checkLossAndGradients(session, loss);
 }
 
+// maximum / minimum with broadcasting, against central differences.
+TEST(GradientTest, MaximumMinimumBroadcast) {
+  rt::Session session = compileGradients("grad_maximum.mlir", "sparse-cce");
+  std::mt19937 rng(6);
+  rt::Tensor x = randomInput({2, 3, 4}, rng);
+  std::vector<int32_t> labelValues = {2, 0};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    using B = ref::BinaryOp;
+    ref::Tensor a = ref::binary(B::Mul, input, p.at("tokens.weight"));
+    ref::Tensor m = ref::binary(B::Maximum, a, p.at("floor.weight"));
+    ref::Tensor n = ref::binary(B::Minimum, m, p.at("ceiling.weight"));
+    ref::Tensor logits({2, 3});
+    for (size_t i = 0; i < n.data.size(); ++i) {
+      logits.data[i / 4] += n.data[i];
+    }
+    return ref::sparseCce(logits, labelValues);
+  };
+  checkLossAndGradients(session, loss);
+}
+
+// At a tie each side of maximum takes dy / 2 (PyTorch's rule): with
+// tokens.weight and floor.weight 0, every a = x * t ties with u = 0 below
+// the ceiling, the logits are 0 and d loss / d logit[n, k] = (1/3 -
+// [label_n = k]) / 2, so grad u[k] = 1/2 * 4 * sum_n of it, by hand:
+// labels {2, 0} give -1/3, 2/3, -1/3.
+TEST(GradientTest, MaximumTiesShareTheGradient) {
+  rt::Session session = compileGradients("grad_maximum.mlir", "sparse-cce");
+  session.setParameter("tokens.weight", rt::Tensor({2, 3, 4}, rt::DType::F32));
+  session.setParameter("floor.weight", rt::Tensor({3, 1}, rt::DType::F32));
+  rt::Tensor ceiling({4}, rt::DType::F32);
+  std::fill(ceiling.f32(), ceiling.f32() + 4, 1.0f);
+  session.setParameter("ceiling.weight", ceiling);
+  std::mt19937 rng(6);
+  runWithLabels(session, randomInput({2, 3, 4}, rng), {2, 0});
+  rt::Tensor grad = session.output("grad:floor.weight");
+  const float want[] = {-1.0f / 3, 2.0f / 3, -1.0f / 3};
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_NEAR(grad.f32()[k], want[k], 1e-6) << "k = " << k;
+  }
+  rt::Tensor ceilingGrad = session.output("grad:ceiling.weight");
+  for (int d = 0; d < 4; ++d) {
+    EXPECT_EQ(ceilingGrad.f32()[d], 0.0f) << "d = " << d;
+  }
+}
+
 // The batched matmul's gradients (both operands, with and without a
 // transpose), against a per-element reference.
 TEST(GradientTest, BatchedMatmul) {

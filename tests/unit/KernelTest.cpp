@@ -625,6 +625,10 @@ CaseTable buildCases() {
   addBinary(t, "mul", B::Mul, "same_shape_17", {17}, {17});
   addBinary(t, "div", B::Div, "bcast_2x3x4_3x1", {2, 3, 4}, {3, 1});
   addBinary(t, "div", B::Div, "bcast_both_5x1_1x4", {5, 1}, {1, 4});
+  addBinary(t, "maximum", B::Maximum, "bcast_2x3x4_3x1", {2, 3, 4}, {3, 1});
+  addBinary(t, "maximum", B::Maximum, "same_shape_17", {17}, {17});
+  addBinary(t, "minimum", B::Minimum, "bcast_both_4x1x5_1x6x1", {4, 1, 5},
+            {1, 6, 1});
 
   addConcat(t, "axis0", {{2, 3, 4, 5}, {1, 3, 4, 5}}, 0);
   addConcat(t, "axis1_three_inputs", {{3, 2, 4, 4}, {3, 5, 4, 4}, {3, 1, 4, 4}},
@@ -1071,6 +1075,8 @@ KILN_KERNEL_CASES(Elu, "elu");
 KILN_KERNEL_CASES(Selu, "selu");
 KILN_KERNEL_CASES(Silu, "silu");
 KILN_KERNEL_CASES(Mish, "mish");
+KILN_KERNEL_CASES(Maximum, "maximum");
+KILN_KERNEL_CASES(Minimum, "minimum");
 KILN_KERNEL_CASES(Tan, "tan");
 KILN_KERNEL_CASES(Sinh, "sinh");
 KILN_KERNEL_CASES(Cosh, "cosh");

@@ -1961,6 +1961,37 @@ void Importer::importNode(const onnx::NodeProto &proto) {
     reduceOp("log_sum_exp");
   } else if (op == "Pad") {
     padOp();
+  } else if (op == "Trilu") {
+    // The upper (j - i >= k) or lower (j - i <= k) triangle of the last two
+    // dims: a product with a constant 0/1 mask, so its gradient is the
+    // mask too.
+    requireFloat(0);
+    std::vector<int64_t> x = shapeOf(0);
+    if (x.size() < 2) {
+      fail("Trilu needs a rank-2 or higher input");
+    }
+    int64_t k = hasInput(1) ? hostInts(1, "k").at(0) : 0;
+    bool upper = attrInt("upper", 1) != 0;
+    int64_t rows = x[x.size() - 2], cols = x.back();
+    OnnxTensor mask;
+    mask.shape = {rows, cols};
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        mask.values.push_back((upper ? j - i >= k : j - i <= k) ? 1.0 : 0.0);
+      }
+    }
+    setOutput(0, emit("kiln.mul", {data(0), makeConstant(mask)}));
+  } else if (op == "Max" || op == "Min") {
+    // Variadic with numpy broadcasting (versions before 8 took equal
+    // shapes only, a case of it).
+    Value acc = data(0);
+    requireFloat(0);
+    for (size_t i = 1; i < numInputs(); ++i) {
+      requireFloat(i);
+      acc = emit(op == "Max" ? "kiln.maximum" : "kiln.minimum",
+                 {acc, data(i)});
+    }
+    setOutput(0, acc);
   } else if (op == "Sum" || op == "Mean") {
     Value acc = data(0);
     for (size_t i = 1; i < numInputs(); ++i) {

@@ -57,8 +57,10 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Log", {1, 6, 13}},
       {"LogSoftmax", {1, 11, 13}},
       {"MatMul", {1, 9, 13}},
+      {"Max", {1, 6, 8, 12, 13}},
       {"MaxPool", {1, 8, 10, 11, 12}},
       {"Mean", {1, 6, 8, 13}},
+      {"Min", {1, 6, 8, 12, 13}},
       {"Mul", {1, 6, 7, 13, 14}},
       {"Neg", {1, 6, 13}},
       {"PRelu", {1, 6, 7, 9, 16}},
@@ -100,6 +102,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Tanh", {1, 6, 13}},
       {"ThresholdedRelu", {10}},
       {"Transpose", {1, 13, 21}},
+      {"Trilu", {14}},
       {"Unsqueeze", {1, 11, 13, 21}},
   };
   return table;

@@ -443,6 +443,12 @@ Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b) {
     case BinaryOp::Div:
       y.data[flat] = va / vb;
       break;
+    case BinaryOp::Maximum:
+      y.data[flat] = std::max(va, vb);
+      break;
+    case BinaryOp::Minimum:
+      y.data[flat] = std::min(va, vb);
+      break;
     }
   }
   return y;

@@ -99,7 +99,7 @@ Tensor batchNorm(const Tensor &x, const Tensor &weight, const Tensor &bias,
 Tensor layerNorm(const Tensor &x, const Tensor *weight, const Tensor *bias,
                  int64_t axis, double epsilon);
 
-enum class BinaryOp { Add, Sub, Mul, Div };
+enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum };
 // numpy broadcasting.
 Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b);
 Tensor concat(const std::vector<Tensor> &xs, int64_t axis);

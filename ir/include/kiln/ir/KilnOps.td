@@ -374,6 +374,10 @@ def Kiln_AddOp : Kiln_BinaryOp<"add", "lhs + rhs">;
 def Kiln_SubOp : Kiln_BinaryOp<"sub", "lhs - rhs">;
 def Kiln_MulOp : Kiln_BinaryOp<"mul", "lhs * rhs">;
 def Kiln_DivOp : Kiln_BinaryOp<"div", "lhs / rhs">;
+// Gradient: dy to the larger (smaller) operand, dy / 2 to each at ties
+// (PyTorch's), through sign(lhs - rhs).
+def Kiln_MaximumOp : Kiln_BinaryOp<"maximum", "max(lhs, rhs)">;
+def Kiln_MinimumOp : Kiln_BinaryOp<"minimum", "min(lhs, rhs)">;
 
 def Kiln_ConcatOp : Kiln_KernelOp<"concat", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "concatenate tensors along `axis`";

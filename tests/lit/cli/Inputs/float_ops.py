@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""float_ops.py DIR: writes ONNX models whose node tests in ONNX's suite use
+integer tensors or miss a case (Trilu on floats, Max/Min over three
+broadcast inputs, ReduceLogSumExp of values whose exp overflows float32)
+to DIR, with DIR/x.npy and the expected outputs computed with NumPy
+(DIR/<model>_<output>.npy).
+float_ops.py --check WANT.npy GOT.npy: exits 1 unless they agree to 1e-5."""
+import sys
+
+import numpy as np
+
+if sys.argv[1] == "--check":
+    want, got = np.load(sys.argv[2]), np.load(sys.argv[3])
+    error = np.abs(want - got).max() / max(1.0, np.abs(want).max())
+    print(f"shape {got.shape} max error {error:.2e}")
+    sys.exit(0 if want.shape == got.shape and error <= 1e-5 else 1)
+
+from onnx import TensorProto, helper, numpy_helper, save
+
+out = sys.argv[1]
+rng = np.random.default_rng(1)
+x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+np.save(f"{out}/x.npy", x)
+F = TensorProto.FLOAT
+
+
+def model(name, nodes, outputs, inits=()):
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("x", F, list(x.shape))],
+        [helper.make_tensor_value_info(o, F, list(v.shape))
+         for o, v in outputs.items()],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in inits])
+    proto = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)])
+    save(proto, f"{out}/{name}.onnx")
+    for o, v in outputs.items():
+        np.save(f"{out}/{name}_{o}.npy", np.asarray(v, np.float32))
+
+
+# Trilu: upper with k = 1, lower with k = -1 and the default k = 0, on a
+# batch of 3x5 matrices (non-square).
+model("trilu", [
+    helper.make_node("Trilu", ["x", "k1"], ["upper"]),
+    helper.make_node("Trilu", ["x", "km1"], ["lower"], upper=0),
+    helper.make_node("Trilu", ["x"], ["lower0"], upper=0),
+], {"upper": np.triu(x, 1), "lower": np.tril(x, -1), "lower0": np.tril(x)},
+    [("k1", np.array(1, np.int64)), ("km1", np.array(-1, np.int64))])
+
+# Max and Min of three inputs that broadcast to x's shape.
+a = rng.standard_normal((3, 1)).astype(np.float32)
+b = rng.standard_normal((5,)).astype(np.float32)
+model("maxmin", [
+    helper.make_node("Max", ["x", "a", "b"], ["hi"]),
+    helper.make_node("Min", ["x", "a", "b"], ["lo"]),
+], {"hi": np.maximum(np.maximum(x, a), b), "lo": np.minimum(np.minimum(x, a), b)},
+    [("a", a), ("b", b)])
+
+# ReduceLogSumExp over values near 100 (exp(100) overflows float32): the
+# maximum is taken out first. Expected in float64.
+big = 90.0 + 10.0 * x.astype(np.float64)
+model("logsumexp", [
+    helper.make_node("Mul", ["x", "ten"], ["t"]),
+    helper.make_node("Add", ["t", "ninety"], ["z"]),
+    helper.make_node("ReduceLogSumExp", ["z"], ["y"], axes=[2], keepdims=0),
+], {"y": np.log(np.exp(big - big.max(2, keepdims=True)).sum(2))
+    + big.max(2)},
+    [("ten", np.array(10, np.float32)), ("ninety", np.array(90, np.float32))])
