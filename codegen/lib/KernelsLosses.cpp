@@ -175,9 +175,172 @@ void registerCce(OpRegistry &r, const std::string &name, bool sparse) {
              }};
 }
 
+//===----------------------------------------------------------------------===//
+// nll_loss / nll_loss_grad: log-probabilities [N,C,d...] at labels [N,d...]
+//===----------------------------------------------------------------------===//
+
+// The shared part of both kernels: operands, attributes and the per-element
+// class weight (0 for ignored elements) at target coordinates.
+struct NllFuncs {
+  ImageParam input, target, dy, weight;
+  bool hasWeight = false, hasIgnore = false;
+  int64_t ignore = 0;
+  int classes = 0;
+  std::string reduction;
+  std::vector<Var> tv;  // target coordinates (Halide order: d..., n)
+  Func weightAt{"weight_at"}, weightSum{"weight_sum"};
+
+  // input's coordinates for class `c` at target coordinates `at`.
+  std::vector<Expr> inputAt(const std::vector<Expr> &at, Expr c) const {
+    std::vector<Expr> in(at.begin(), at.end() - 1);
+    in.push_back(c);
+    in.push_back(at.back());
+    return in;
+  }
+  Expr label(const std::vector<Expr> &at) const { return target(at); }
+  Expr valid(Expr t) const {
+    return hasIgnore ? t != cast<int>(Expr(ignore)) : Halide::Internal::const_true();
+  }
+};
+
+// grad: inputs (input, target, dy, [weight]); else (input, target, [weight]).
+void validateNll(const KernelSpec &s, bool grad) {
+  size_t base = grad ? 3 : 2;
+  expectCounts(s, base, base + 1, 1);
+  expectF32Except(s, {1});
+  const auto &x = s.inputs[0].shape;
+  expectMinRank(s, s.inputs[0], "input", 2);
+  std::vector<int64_t> t = {x[0]};
+  t.insert(t.end(), x.begin() + 2, x.end());
+  expectShape(s, s.inputs[1], "target", t);
+  if (s.inputs.size() == base + 1) {
+    expectShape(s, s.inputs[base], "weight", {x[1]});
+  }
+  std::string reduction = attrString(s, "reduction");
+  if (reduction != "mean" && reduction != "sum" && reduction != "none") {
+    fail(s, "reduction must be mean, sum or none, got '" + reduction + "'");
+  }
+  std::vector<int64_t> loss = reduction == "none" ? t : std::vector<int64_t>{};
+  if (grad) {
+    expectShape(s, s.inputs[2], "dy", loss);
+    expectShape(s, s.outputs[0], "dx", x);
+  } else {
+    expectShape(s, s.outputs[0], "loss", loss);
+  }
+  if (s.attrs.contains("ignore_index")) {
+    attrInt(s, "ignore_index");
+  }
+}
+
+NllFuncs defineNllCommon(const KernelSpec &s, bool grad) {
+  NllFuncs f;
+  size_t base = grad ? 3 : 2;
+  f.input = makeInput(s.inputs[0], "input");
+  f.target = makeInput(s.inputs[1], "target");
+  if (grad) {
+    f.dy = makeInput(s.inputs[2], "dy");
+  }
+  f.hasWeight = s.inputs.size() == base + 1;
+  if (f.hasWeight) {
+    f.weight = makeInput(s.inputs[base], "weight");
+  }
+  f.hasIgnore = s.attrs.contains("ignore_index");
+  f.ignore = f.hasIgnore ? attrInt(s, "ignore_index") : 0;
+  f.classes = static_cast<int>(s.inputs[0].shape[1]);
+  f.reduction = attrString(s, "reduction");
+  f.tv = makeVars(s.inputs[1].shape.size());
+  // The element's class weight, 0 where ignored; a label outside [0, C)
+  // that is not ignored makes the kernel return an error.
+  Expr t = f.target(f.tv);
+  Expr tc = clamp(t, 0, f.classes - 1);
+  Expr w = f.hasWeight ? Expr(f.weight(tc)) : Expr(1.0f);
+  f.weightAt(f.tv) =
+      require(!f.valid(t) || (t >= 0 && t < f.classes),
+              select(f.valid(t), w, 0.0f), "nll_loss: label", t,
+              "outside [0,", f.classes, ")");
+  std::vector<int> extents = halideShape(s.inputs[1]);
+  Region ranges;
+  for (int e : extents) {
+    ranges.push_back({0, e});
+  }
+  RDom r(ranges, "r");
+  std::vector<Expr> at;
+  for (int i = 0; i < r.dimensions(); ++i) {
+    at.push_back(r[i]);
+  }
+  f.weightSum() = 0.0f;
+  f.weightSum() += f.weightAt(at);
+  f.weightAt.compute_root();
+  f.weightSum.compute_root();
+  return f;
+}
+
+Kernel buildNll(const KernelSpec &s, const Target &target) {
+  NllFuncs f = defineNllCommon(s, false);
+  std::vector<Expr> tv(f.tv.begin(), f.tv.end());
+  Expr tc = clamp(f.label(tv), 0, f.classes - 1);
+  Func loss("loss");
+  loss(f.tv) = -f.weightAt(f.tv) * f.input(f.inputAt(tv, tc));
+  Func out("out");
+  if (f.reduction == "none") {
+    out(f.tv) = loss(f.tv);
+    constrainOutput(out, s.outputs[0]);
+    scheduleElementwise(out, f.tv, halideShape(s.outputs[0]), target);
+  } else {
+    loss.compute_root();
+    std::vector<int> extents = halideShape(s.inputs[1]);
+    Region ranges;
+    for (int e : extents) {
+      ranges.push_back({0, e});
+    }
+    RDom r(ranges, "r");
+    std::vector<Expr> at;
+    for (int i = 0; i < r.dimensions(); ++i) {
+      at.push_back(r[i]);
+    }
+    Func total("total");
+    total() = 0.0f;
+    total() += loss(at);
+    total.compute_root();
+    out() = f.reduction == "sum" ? Expr(total()) : total() / f.weightSum();
+    constrainOutput(out, s.outputs[0]);
+  }
+  std::vector<Argument> args = {f.input, f.target};
+  if (f.hasWeight) {
+    args.push_back(f.weight);
+  }
+  return {args, out};
+}
+
+Kernel buildNllGrad(const KernelSpec &s, const Target &target) {
+  NllFuncs f = defineNllCommon(s, true);
+  std::vector<Var> v = makeVars(s.inputs[0].shape.size());
+  size_t rank = v.size();
+  // Target coordinates of input coordinates (d..., c, n).
+  std::vector<Expr> at(v.begin(), v.end() - 2);
+  at.push_back(v[rank - 1]);
+  Expr c = v[rank - 2];
+  Expr g = f.reduction == "none" ? Expr(f.dy(at))
+           : f.reduction == "sum" ? Expr(f.dy())
+                                  : f.dy() / f.weightSum();
+  Func dx("dx");
+  dx(v) = select(c == f.label(at), -f.weightAt(at) * g, 0.0f);
+  constrainOutput(dx, s.outputs[0]);
+  scheduleElementwise(dx, v, halideShape(s.outputs[0]), target);
+  std::vector<Argument> args = {f.input, f.target, f.dy};
+  if (f.hasWeight) {
+    args.push_back(f.weight);
+  }
+  return {args, dx};
+}
+
 } // namespace
 
 void registerLossOps(OpRegistry &r) {
+  r["nll_loss"] = {[](const KernelSpec &s) { validateNll(s, false); },
+                   buildNll};
+  r["nll_loss_grad"] = {[](const KernelSpec &s) { validateNll(s, true); },
+                        buildNllGrad};
   registerPairLoss(r, "mse", {}, [](Expr p, Expr t, const KernelSpec &) {
     Expr d = p - t;
     return d * d;

@@ -520,6 +520,20 @@ LogicalResult RegularizerOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+// The input's gradient; targets and class weights are data.
+LogicalResult NllLossOp::buildGradients(OpBuilder &builder,
+                                        ArrayRef<Value> resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(builder.create<NllLossGradOp>(
+      getLoc(), getInput().getType(), getInput(), getTarget(), resultGrads[0],
+      getWeight(), getReductionAttr(), getIgnoreIndexAttr()));
+  operandGrads.push_back(Value());
+  if (getWeight()) {
+    operandGrads.push_back(Value());
+  }
+  return success();
+}
+
 LogicalResult SparseCCEOp::buildGradients(OpBuilder &builder,
                                           ArrayRef<Value> resultGrads,
                                           SmallVectorImpl<Value> &operandGrads) {

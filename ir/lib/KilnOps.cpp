@@ -637,5 +637,67 @@ LogicalResult SparseCCEOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+namespace {
+
+// nll_loss's operands: input [N,C,d...], target [N,d...], weight [C]; the
+// result shape for `reduction`.
+LogicalResult inferNllLoss(Operation *op, Value inputValue, Value targetValue,
+                           Value weightValue, StringRef reduction,
+                           SmallVectorImpl<int64_t> &result) {
+  auto input = rankedType(inputValue);
+  auto target = rankedType(targetValue);
+  SmallVector<int64_t> expected;
+  if (input.getRank() >= 2) {
+    expected.push_back(input.getDimSize(0));
+    llvm::append_range(expected, input.getShape().drop_front(2));
+  }
+  if (input.getRank() < 2 || target.getShape() != ArrayRef(expected)) {
+    return op->emitOpError() << "expects input [N,C,d...] and target "
+                                "[N,d...], got "
+                             << input << " and " << target;
+  }
+  if (weightValue) {
+    auto weight = rankedType(weightValue);
+    if (weight.getRank() != 1 || weight.getDimSize(0) != input.getDimSize(1)) {
+      return op->emitOpError() << "weight must be [" << input.getDimSize(1)
+                               << "] (the classes), got " << weight;
+    }
+  }
+  if (reduction != "mean" && reduction != "sum" && reduction != "none") {
+    return op->emitOpError() << "reduction must be mean, sum or none, got '"
+                             << reduction << "'";
+  }
+  if (reduction == "none") {
+    result.assign(expected.begin(), expected.end());
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult NllLossOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> shape;
+  if (failed(inferNllLoss(*this, getInput(), getTarget(), getWeight(),
+                          getReduction(), shape))) {
+    return failure();
+  }
+  types.push_back(f32Tensor(*this, shape));
+  return success();
+}
+
+LogicalResult NllLossGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> shape;
+  if (failed(inferNllLoss(*this, getInput(), getTarget(), getWeight(),
+                          getReduction(), shape))) {
+    return failure();
+  }
+  if (rankedType(getDy()).getShape() != ArrayRef(shape)) {
+    return emitOpError() << "dy must have the loss's shape, got "
+                         << getDy().getType();
+  }
+  types.push_back(getInput().getType());
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "kiln/ir/KilnOps.cpp.inc"

@@ -6,8 +6,8 @@
 //
 // - gradient ops (conv2d_grad_input/_weight, max/avg/global pool grads,
 //   batch_norm_grad, layer_norm_grad, activation_grad, prelu_grad,
-//   softmax_grad, loss_grad, regularizer_grad, reduce_grad, and matmul as
-//   dense's gradient): central finite differences of the reference *forward*
+//   softmax_grad, loss_grad, nll_loss_grad, regularizer_grad, reduce_grad,
+//   and matmul as dense's gradient): central finite differences of the reference *forward*
 //   (reference/Reference.h), f(x) = Σ forward(x) ⊙ dy, step
 //   s = 1e-3·max(1, |x_i|). Inputs keep clear of kinks by more than s (|x|
 //   >= 0.05 around relu's 0, distinct values in max-pool windows, ...);
@@ -77,6 +77,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -784,6 +785,45 @@ void addReduceGradKinks(GradCaseTable &table) {
             Check::Forward);
 }
 
+// nll_loss_grad against finite differences of the reference nll_loss.
+void addNllLossGrad(GradCaseTable &table, const std::string &name,
+                    std::vector<int64_t> shape, bool weighted,
+                    const std::string &reduction, const int64_t *ignore) {
+  Rng rng("nll_loss_grad/" + name);
+  const ref::Tensor input = rng.tensor(shape, -4, 0);
+  std::vector<int64_t> targetShape = {shape[0]};
+  targetShape.insert(targetShape.end(), shape.begin() + 2, shape.end());
+  ref::Tensor target(targetShape);
+  for (size_t i = 0; i < target.data.size(); ++i) {
+    target.data[i] = ignore && i % 3 == 1
+                         ? static_cast<double>(*ignore)
+                         : rng.integer(0, static_cast<int32_t>(shape[1]));
+  }
+  const ref::Tensor weight = rng.tensor({shape[1]}, 0.2, 2);
+  const ref::Tensor dy = rng.tensor(
+      reduction == "none" ? targetShape : std::vector<int64_t>{}, -1, 1);
+  std::vector<Operand> inputs = {{input, codegen::DType::F32},
+                                 {target, codegen::DType::I32},
+                                 {dy, codegen::DType::F32}};
+  if (weighted) {
+    inputs.push_back({weight, codegen::DType::F32});
+  }
+  json attrs = {{"reduction", reduction}};
+  std::optional<int64_t> ignored;
+  if (ignore) {
+    attrs["ignore_index"] = *ignore;
+    ignored = *ignore;
+  }
+  table.add(name, "nll_loss_grad", attrs, inputs, {shape}, [=] {
+    return std::vector<ref::Tensor>{vjp(
+        [&](const ref::Tensor &v) {
+          return ref::nllLoss(v, target, weighted ? &weight : nullptr,
+                              reduction, ignored ? &*ignored : nullptr);
+        },
+        input, dy)};
+  });
+}
+
 void addSlice(GradCaseTable &table, const std::string &name,
               std::vector<int64_t> shape, int64_t axis, int64_t start,
               int64_t size) {
@@ -1190,6 +1230,13 @@ GradCaseTable buildCases() {
     addReduceGrad(t, kind + "_all", kind, {2, 3, 4}, {0, 1, 2}, false);
   }
   addReduceGradKinks(t);
+  const int64_t ignoreOne = 1;
+  addNllLossGrad(t, "mean_5x7", {5, 7}, false, "mean", nullptr);
+  addNllLossGrad(t, "weighted_mean_ignore1_2x4x3x5", {2, 4, 3, 5}, true,
+                 "mean", &ignoreOne);
+  addNllLossGrad(t, "sum_4x6", {4, 6}, true, "sum", nullptr);
+  addNllLossGrad(t, "none_ignore1_3x5x17", {3, 5, 17}, false, "none",
+                 &ignoreOne);
 
   addSlice(t, "axis1", {3, 7, 5}, 1, 2, 4);
   addSlice(t, "axis0_last_row", {6, 4}, 0, 5, 1);
@@ -1535,6 +1582,7 @@ KILN_GRAD_CASES(ReduceMax, "reduce_max");
 KILN_GRAD_CASES(ReduceMin, "reduce_min");
 KILN_GRAD_CASES(ReduceProd, "reduce_prod");
 KILN_GRAD_CASES(ReduceGrad, "reduce_grad");
+KILN_GRAD_CASES(NllLossGrad, "nll_loss_grad");
 KILN_GRAD_CASES(Slice, "slice");
 KILN_GRAD_CASES(Scale, "scale");
 KILN_GRAD_CASES(Regularizer, "regularizer");

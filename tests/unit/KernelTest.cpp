@@ -495,6 +495,37 @@ void addSparseCce(CaseTable &table, const std::string &name, int64_t n,
             {scalar(expected)}, badLabel != nullptr);
 }
 
+// nll_loss on log-probabilities: labels drawn in [0, C), every third one
+// ignore_index when given (the index itself a valid class, so ignoring it
+// is what keeps it out).
+void addNllLoss(CaseTable &table, const std::string &name,
+                std::vector<int64_t> shape, bool weighted,
+                const std::string &reduction, const int64_t *ignore) {
+  Rng rng("nll_loss/" + name);
+  ref::Tensor input = rng.tensor(shape, -4, 0);
+  std::vector<int64_t> targetShape = {shape[0]};
+  targetShape.insert(targetShape.end(), shape.begin() + 2, shape.end());
+  ref::Tensor target(targetShape);
+  for (size_t i = 0; i < target.data.size(); ++i) {
+    target.data[i] = ignore && i % 3 == 1
+                         ? static_cast<double>(*ignore)
+                         : rng.integer(0, static_cast<int32_t>(shape[1]));
+  }
+  ref::Tensor weight = rng.tensor({shape[1]}, 0.2, 2);
+  std::vector<Operand> inputs = {{input, codegen::DType::F32},
+                                 {target, codegen::DType::I32}};
+  if (weighted) {
+    inputs.push_back({weight, codegen::DType::F32});
+  }
+  json attrs = {{"reduction", reduction}};
+  if (ignore) {
+    attrs["ignore_index"] = *ignore;
+  }
+  table.add(name, "nll_loss", attrs, inputs,
+            {ref::nllLoss(input, target, weighted ? &weight : nullptr,
+                          reduction, ignore)});
+}
+
 void addHinge(CaseTable &table, const std::string &name,
               std::vector<int64_t> shape) {
   Rng rng("hinge/" + name);
@@ -735,6 +766,11 @@ CaseTable buildCases() {
   addSparseCce(t, "label_too_large_fails", 5, 10, &tooLarge);
   addSparseCce(t, "negative_label_fails", 5, 10, &negative);
   addHinge(t, "3x5", {3, 5});
+  const int64_t ignoreTwo = 2;
+  addNllLoss(t, "mean_5x7", {5, 7}, false, "mean", nullptr);
+  addNllLoss(t, "weighted_mean_ignore2_6x4", {6, 4}, true, "mean", &ignoreTwo);
+  addNllLoss(t, "sum_2x3x5x4", {2, 3, 5, 4}, false, "sum", nullptr);
+  addNllLoss(t, "weighted_none_3x5x17", {3, 5, 17}, true, "none", &ignoreTwo);
 
   // Inputs far from 0, where a formula that is right on paper overflows,
   // cancels or takes log(0): exp(89) = inf in float, softmax terms below
@@ -1075,6 +1111,7 @@ KILN_KERNEL_CASES(Elu, "elu");
 KILN_KERNEL_CASES(Selu, "selu");
 KILN_KERNEL_CASES(Silu, "silu");
 KILN_KERNEL_CASES(Mish, "mish");
+KILN_KERNEL_CASES(NllLoss, "nll_loss");
 KILN_KERNEL_CASES(Maximum, "maximum");
 KILN_KERNEL_CASES(Minimum, "minimum");
 KILN_KERNEL_CASES(Tan, "tan");

@@ -489,6 +489,8 @@ private:
   void splitOp();
   void gatherOp();
   void reduceOp(const std::string &kind);
+  Value labelsOf(size_t i);
+  Value nllLoss(Value logProb);
   void padOp();
   void powOp();
   void binaryOp(const std::string &kind);
@@ -1613,33 +1615,55 @@ void Importer::layerNormOp() {
                     {i64("axis", axis), f32("epsilon", epsilon)}));
 }
 
-void Importer::sceLossOp() {
-  if (has("ignore_index")) {
-    fail("unsupported attribute 'ignore_index'");
+// Labels as an i32 value: a graph input, or a constant known on the host.
+Value Importer::labelsOf(size_t i) {
+  Entry &labels = input(i);
+  if (labels.value) {
+    return labels.value;
   }
-  std::string reduction = attrString("reduction", "mean");
-  if (reduction != "mean") {
-    unsupportedValue("reduction", reduction);
-  }
+  const OnnxTensor &t = *labels.host;
+  auto type = RankedTensorType::get(t.shape, b_.getI32Type());
+  std::vector<int32_t> v(t.values.begin(), t.values.end());
+  return b_.create<kir::ConstantOp>(
+             loc(), type, DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v)))
+      .getResult();
+}
+
+// nll_loss of log-probabilities `logProb` with the node's target (input 1),
+// class weights (input 2), reduction and ignore_index.
+Value Importer::nllLoss(Value logProb) {
+  SmallVector<Value> operands = {logProb, labelsOf(1)};
   if (hasInput(2)) {
-    fail("class weights (input #2) are not supported");
+    requireFloat(2);
+    operands.push_back(data(2));
   }
-  if (shapeOf(0).size() != 2) {
-    fail("only scores of shape [N,C] are supported");
+  std::vector<NamedAttribute> attrs = {
+      str("reduction", attrString("reduction", "mean"))};
+  if (has("ignore_index")) {
+    attrs.push_back(i64("ignore_index", attrInt("ignore_index", 0)));
   }
-  markUnsupportedOutputs(1, "log_prob is not computed");
-  Entry &labels = input(1);
-  Value l = labels.value;
-  if (!l) {
-    const OnnxTensor &t = *labels.host;
-    auto type = RankedTensorType::get(t.shape, b_.getI32Type());
-    std::vector<int32_t> v(t.values.begin(), t.values.end());
-    l = b_.create<kir::ConstantOp>(
-              loc(), type,
-              DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v)))
-            .getResult();
+  return emit("kiln.nll_loss", operands, attrs);
+}
+
+// SoftmaxCrossEntropyLoss: sparse_cce (one fused kernel) for the common
+// form, [N,C] scores with the mean and nothing else; otherwise log_softmax
+// over the classes and nll_loss, which also gives the log_prob output.
+void Importer::sceLossOp() {
+  requireFloat(0);
+  bool plain = shapeOf(0).size() == 2 && !hasInput(2) &&
+               !has("ignore_index") &&
+               attrString("reduction", "mean") == "mean" &&
+               !(node_->proto.output_size() > 1 &&
+                 !node_->proto.output(1).empty());
+  if (plain) {
+    setOutput(0, emit("kiln.sparse_cce", {data(0), labelsOf(1)}));
+    return;
   }
-  setOutput(0, emit("kiln.sparse_cce", {data(0), l}));
+  Value logProb = emit("kiln.log_softmax", {data(0)}, {i64("axis", 1)});
+  setOutput(0, nllLoss(logProb));
+  if (node_->proto.output_size() > 1 && !node_->proto.output(1).empty()) {
+    setOutput(1, logProb);
+  }
 }
 
 void Importer::preluOp() {
@@ -2006,6 +2030,9 @@ void Importer::importNode(const onnx::NodeProto &proto) {
     layerNormOp();
   } else if (op == "SoftmaxCrossEntropyLoss") {
     sceLossOp();
+  } else if (op == "NegativeLogLikelihoodLoss") {
+    requireFloat(0);
+    setOutput(0, nllLoss(data(0)));
   } else if (op == "Expand") {
     requireFloat(0);
     std::vector<int64_t> shape = hostInts(1, "shape");

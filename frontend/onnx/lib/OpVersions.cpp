@@ -63,6 +63,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Min", {1, 6, 8, 12, 13}},
       {"Mul", {1, 6, 7, 13, 14}},
       {"Neg", {1, 6, 13}},
+      {"NegativeLogLikelihoodLoss", {12, 13}},
       {"PRelu", {1, 6, 7, 9, 16}},
       {"Pad", {1, 2, 11, 13, 18, 19, 21}},
       {"Pow", {1, 7, 12, 13, 15}},

@@ -503,3 +503,27 @@ func.func @reduce_grad_dy(%x: tensor<2x3xf32>, %y: tensor<2xf32>, %dy: tensor<3x
   %g = kiln.reduce_grad %x, %y, %dy {kind = "min", axes = array<i64: 1>} : (tensor<2x3xf32>, tensor<2xf32>, tensor<3xf32>) -> tensor<2x3xf32>
   return
 }
+
+// -----
+
+func.func @nll_loss_target(%x: tensor<4x10x3xf32>, %t: tensor<4xi32>) {
+  // expected-error @+1 {{expects input [N,C,d...] and target [N,d...], got 'tensor<4x10x3xf32>' and 'tensor<4xi32>'}}
+  %l = kiln.nll_loss %x, %t : (tensor<4x10x3xf32>, tensor<4xi32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @nll_loss_reduction(%x: tensor<4x10xf32>, %t: tensor<4xi32>) {
+  // expected-error @+1 {{reduction must be mean, sum or none, got 'avg'}}
+  %l = kiln.nll_loss %x, %t {reduction = "avg"} : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @nll_loss_none_shape(%x: tensor<4x10xf32>, %t: tensor<4xi32>) {
+  // expected-error @+1 {{result #0 has type 'tensor<f32>' but its operands imply 'tensor<4xf32>'}}
+  %l = kiln.nll_loss %x, %t {reduction = "none"} : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
+  return
+}

@@ -166,3 +166,16 @@ func.func @reduce_extremes(%t: tensor<2xf32>) -> tensor<f32> {
   %l = kiln.mse %s, %t : (tensor<2xf32>, tensor<2xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// nll_loss: nll_loss_grad of the input with the loss's reduction and
+// ignore_index; the labels get no gradient.
+// CHECK-LABEL: func.func @nll
+// CHECK: %[[P:[a-z0-9_]+]] = kiln.param "p" : tensor<2x3xf32>
+// CHECK: kiln.nll_loss_grad %[[P]], %{{.+}}, %{{.+}} {ignore_index = 1 : i64, reduction = "sum"} : (tensor<2x3xf32>, tensor<2xi32>, tensor<f32>) -> tensor<2x3xf32>
+func.func @nll(%t: tensor<2xi32>) -> tensor<f32> {
+  %p = kiln.param "p" : tensor<2x3xf32>
+  %l = kiln.nll_loss %p, %t {reduction = "sum", ignore_index = 1 : i64} : (tensor<2x3xf32>, tensor<2xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -740,4 +740,31 @@ double hinge(const Tensor &pred, const Tensor &target) {
   return sum / pred.data.size();
 }
 
+Tensor nllLoss(const Tensor &input, const Tensor &target, const Tensor *weight,
+               const std::string &reduction, const int64_t *ignore) {
+  const int64_t n = input.shape[0], c = input.shape[1];
+  const int64_t inner = input.numElements() / (n * c);
+  require(target.numElements() == n * inner, "nll_loss target shape");
+  Tensor losses(target.shape);
+  double total = 0, weights = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t s = 0; s < inner; ++s) {
+      const int64_t t = static_cast<int64_t>(target.data[i * inner + s]);
+      if (ignore && t == *ignore) {
+        continue;
+      }
+      require(t >= 0 && t < c, "nll_loss label out of range");
+      const double w = weight ? weight->data[t] : 1.0;
+      const double l = -w * input.data[(i * c + t) * inner + s];
+      losses.data[i * inner + s] = l;
+      total += l;
+      weights += w;
+    }
+  }
+  if (reduction == "none") {
+    return losses;
+  }
+  return Tensor({}, {reduction == "sum" ? total : total / weights});
+}
+
 } // namespace kiln::reference

@@ -172,6 +172,11 @@ double cce(const Tensor &logits, const Tensor &target);
 // Throws std::out_of_range for a label outside [0, C).
 double sparseCce(const Tensor &logits, const std::vector<int32_t> &labels);
 double hinge(const Tensor &pred, const Tensor &target);
+// PyTorch's nll_loss: input [N,C,d...] (log-probabilities), target [N,d...]
+// (labels as doubles), optional class weights [C], reduction "mean", "sum"
+// or "none" (then shaped like target), labels equal to *ignore skipped.
+Tensor nllLoss(const Tensor &input, const Tensor &target, const Tensor *weight,
+               const std::string &reduction, const int64_t *ignore);
 
 } // namespace kiln::reference
 

@@ -556,6 +556,43 @@ def Kiln_SparseCCEOp : Kiln_KernelOp<"sparse_cce", [DeclareOpInterfaceMethods<Ki
 }
 
 
+def Kiln_NllLossOp : Kiln_KernelOp<"nll_loss", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let summary = "negative log-likelihood of log-probabilities at integer labels";
+  let description = [{
+    ONNX's NegativeLogLikelihoodLoss and PyTorch's `nll_loss`: `input
+    [N,C]` or `[N,C,d1,...]` (log-probabilities), `target [N]` or
+    `[N,d1,...]` (`i32`, each in `[0, C)` or `ignore_index`), optional
+    class `weight [C]`. Per element `l = -weight[t] · input[n, t, ...]`,
+    0 where `t == ignore_index`. `reduction`: `mean` (Σ l / Σ weight[t]
+    over the elements not ignored: a rank-0 result), `sum` (rank 0) or
+    `none` (shaped like `target`). Gradient: `nll_loss_grad`.
+
+    ```mlir
+    %l = kiln.nll_loss %p, %y {reduction = "sum", ignore_index = 0 : i64} : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_LabelTensor:$target,
+      Optional<Kiln_F32Tensor>:$weight,
+      DefaultValuedAttr<StrAttr, "\"mean\"">:$reduction,
+      OptionalAttr<I64Attr>:$ignore_index);
+  let results = (outs Kiln_F32Tensor:$loss);
+}
+
+def Kiln_NllLossGradOp : Kiln_KernelOp<"nll_loss_grad"> {
+  let summary = "gradient of nll_loss with respect to its input";
+  let description = [{
+    `dx` shaped like `input`: `-weight[t] · g` at class `t` of each element
+    not ignored, 0 elsewhere, with `g` = `dy` (`none`: dy shaped like
+    `target`), `dy()` (`sum`) or `dy() / Σ weight[t]` (`mean`). Operands as
+    `nll_loss`'s with `dy` before the optional weight.
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_LabelTensor:$target,
+      Kiln_F32Tensor:$dy, Optional<Kiln_F32Tensor>:$weight,
+      DefaultValuedAttr<StrAttr, "\"mean\"">:$reduction,
+      OptionalAttr<I64Attr>:$ignore_index);
+  let results = (outs Kiln_F32Tensor:$dx);
+}
+
 //===----------------------------------------------------------------------===//
 // Training: generic tensor ops, gradients, optimizer (docs/training-ops.md)
 //===----------------------------------------------------------------------===//
