@@ -1610,9 +1610,38 @@ void Importer::layerNormOp() {
     }
     operands.push_back(p);
   }
-  markUnsupportedOutputs(1, "Mean and InvStdDev outputs are not computed");
   setOutput(0, emit("kiln.layer_norm", operands,
                     {i64("axis", axis), f32("epsilon", epsilon)}));
+  // Mean and InvStdDev (shaped like x with the normalized dims 1), when
+  // used: the statistics again, from reduce_sum and elementwise ops (so
+  // that they have gradients too); layer_norm's kernel keeps its own.
+  auto used = [&](int i) {
+    return node_->proto.output_size() > i && !node_->proto.output(i).empty();
+  };
+  if (!used(1) && !used(2)) {
+    return;
+  }
+  std::vector<int64_t> axes;
+  for (int64_t d = axis; d < static_cast<int64_t>(x.size()); ++d) {
+    axes.push_back(d);
+  }
+  double count = static_cast<double>(product(normalized));
+  auto mean = [&](Value v) {
+    return scale(emit("kiln.reduce_sum", {v},
+                      {ints("axes", axes), boolean("keepdims", true)}),
+                 1.0 / count);
+  };
+  Value m = mean(data(0));
+  if (used(1)) {
+    setOutput(1, m);
+  }
+  if (used(2)) {
+    Value d = emit("kiln.sub", {data(0), m});
+    Value var = mean(emit("kiln.mul", {d, d}));
+    Value stddev =
+        emit("kiln.sqrt", {emit("kiln.add", {var, scalarConstant(epsilon)})});
+    setOutput(2, emit("kiln.div", {scalarConstant(1.0), stddev}));
+  }
 }
 
 // Labels as an i32 value: a graph input, or a constant known on the host.
