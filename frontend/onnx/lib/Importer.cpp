@@ -1040,6 +1040,20 @@ void Importer::clipOp() {
     lo = attrFloat("min", lo);
     hi = attrFloat("max", hi);
   } else {
+    // Bounds computed at run time (graph inputs, data-path values):
+    // maximum / minimum, so they broadcast and have gradients.
+    bool runtimeLo = hasInput(1) && !host(1), runtimeHi = hasInput(2) && !host(2);
+    if (runtimeLo || runtimeHi) {
+      Value y = data(0);
+      if (hasInput(1)) {
+        y = emit("kiln.maximum", {y, data(1)});
+      }
+      if (hasInput(2)) {
+        y = emit("kiln.minimum", {y, data(2)});
+      }
+      setOutput(0, y);
+      return;
+    }
     if (hasInput(1)) {
       lo = requireHost(1, "min").values.at(0);
     }
