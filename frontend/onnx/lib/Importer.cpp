@@ -125,7 +125,9 @@ private:
 class Importer {
 public:
   Importer(MLIRContext &ctx, const OnnxImportOptions &options)
-      : ctx_(ctx), b_(&ctx), options_(options) {}
+      : ctx_(ctx), b_(&ctx), options_(options) {
+    registerHandlers();
+  }
 
   OnnxModel run(const onnx::ModelProto &model);
 
@@ -517,6 +519,9 @@ private:
   std::map<std::string, Value> params_;
   // sigmoid result -> its input, to recognize x * sigmoid(x) as silu.
   llvm::DenseMap<Value, Value> sigmoidOf_;
+  // The data-path ops' handlers by ONNX op type (registerHandlers).
+  std::map<std::string, std::function<void()>> handlers_;
+  void registerHandlers();
 };
 
 //===----------------------------------------------------------------------===//
@@ -1770,6 +1775,243 @@ void Importer::concatOp() {
                    : emit("kiln.concat", operands, {i64("axis", axis)}));
 }
 
+// The data-path ops by ONNX op type (docs/onnx.md "Mapping"): each handler
+// reads the current node's inputs and attributes and sets its outputs.
+void Importer::registerHandlers() {
+  auto on = [this](std::initializer_list<const char *> ops,
+                   std::function<void()> handler) {
+    for (const char *op : ops) {
+      handlers_[op] = handler;
+    }
+  };
+  // Ops that map one to one.
+  static const std::pair<const char *, const char *> unary[] = {
+      {"Relu", "relu"},         {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},
+      {"Sin", "sin"},           {"Exp", "exp"},         {"Log", "log"},
+      {"Sqrt", "sqrt"},         {"Erf", "erf"},         {"Abs", "abs"},
+      {"Tan", "tan"},           {"Sinh", "sinh"},       {"Cosh", "cosh"},
+      {"Asin", "asin"},         {"Acos", "acos"},       {"Atan", "atan"},
+      {"Asinh", "asinh"},       {"Acosh", "acosh"},     {"Atanh", "atanh"},
+      {"Softsign", "softsign"}, {"Ceil", "ceil"},       {"Floor", "floor"},
+      {"Round", "round"},       {"Sign", "sign"},
+  };
+  for (auto [onnxOp, kilnOp] : unary) {
+    std::string name = std::string("kiln.") + kilnOp;
+    on({onnxOp}, [this, name] {
+      requireFloat(0);
+      Value y = emit(name, {data(0)});
+      if (node_->proto.op_type() == "Sigmoid") {
+        sigmoidOf_[y] = data(0);
+      }
+      setOutput(0, y);
+    });
+  }
+  static const std::pair<const char *, const char *> binary[] = {
+      {"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"}, {"Div", "div"}};
+  for (auto [onnxOp, kilnOp] : binary) {
+    std::string name = kilnOp;
+    on({onnxOp}, [this, name] { binaryOp(name); });
+  }
+  on({"Conv"}, [this] { convOp(); });
+  on({"MaxPool"}, [this] { poolOp(true); });
+  on({"AveragePool"}, [this] { poolOp(false); });
+  on({"GlobalMaxPool"}, [this] { globalPoolOp(true); });
+  on({"GlobalAveragePool"}, [this] { globalPoolOp(false); });
+  on({"BatchNormalization"}, [this] { batchNormOp(); });
+  on({"Gemm"}, [this] { gemmOp(); });
+  on({"MatMul"}, [this] { matmulOp(); });
+  on({"Softmax"}, [this] { softmaxOp(false); });
+  on({"LogSoftmax"}, [this] { softmaxOp(true); });
+  on({"LRN"}, [this] {
+    // Opsets 1 and 13 define the same op; size is required.
+    requireFloat(0);
+    if (!attr("size")) {
+      fail("LRN needs the attribute 'size'");
+    }
+    setOutput(0, emit("kiln.lrn", {data(0)},
+                      {i64("size", attrInt("size", 0)),
+                       f32("alpha", attrFloat("alpha", 1e-4)),
+                       f32("beta", attrFloat("beta", 0.75)),
+                       f32("bias", attrFloat("bias", 1.0))}));
+  });
+  on({"LeakyRelu"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.leaky_relu", {data(0)},
+                      {f32("alpha", attrFloat("alpha", 0.01))}));
+  });
+  on({"ThresholdedRelu"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.thresholded_relu", {data(0)},
+                      {f32("alpha", attrFloat("alpha", 1.0))}));
+  });
+  on({"Shrink"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.shrink", {data(0)},
+                      {f32("bias", attrFloat("bias", 0.0)),
+                       f32("lambd", attrFloat("lambd", 0.5))}));
+  });
+  on({"Elu"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.elu", {data(0)},
+                      {f32("alpha", attrFloat("alpha", 1.0))}));
+  });
+  on({"Selu"}, [this] {
+    requireFloat(0);
+    double alpha = attrFloat("alpha", 1.67326319217681884765625);
+    double gamma = attrFloat("gamma", 1.05070102214813232421875);
+    if (std::fabs(alpha - 1.6732632423543772) < 1e-6 &&
+        std::fabs(gamma - 1.0507009873554805) < 1e-6) {
+      setOutput(0, emit("kiln.selu", {data(0)}));
+    } else {
+      setOutput(
+          0, scale(emit("kiln.elu", {data(0)}, {f32("alpha", alpha)}), gamma));
+    }
+  });
+  on({"PRelu"}, [this] { preluOp(); });
+  on({"Softplus"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.softplus", {data(0)}));
+  });
+  on({"HardSigmoid"}, [this] {
+    requireFloat(0);
+    setOutput(0, hardSigmoid(data(0), attrFloat("alpha", 0.2),
+                             attrFloat("beta", 0.5)));
+  });
+  on({"Gelu"}, [this] {
+    requireFloat(0);
+    std::string approximate = attrString("approximate", "none");
+    if (approximate != "none" && approximate != "tanh") {
+      unsupportedValue("approximate", approximate);
+    }
+    setOutput(0,
+              emit("kiln.gelu", {data(0)}, {str("approximate", approximate)}));
+  });
+  on({"HardSwish"}, [this] {
+    requireFloat(0);
+    setOutput(0,
+              emit("kiln.mul", {data(0), hardSigmoid(data(0), 1.0 / 6, 0.5)}));
+  });
+  on({"Clip"}, [this] { clipOp(); });
+  on({"Neg"}, [this] {
+    requireFloat(0);
+    setOutput(0, scale(data(0), -1));
+  });
+  on({"Reciprocal"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.div", {scalarConstant(1), data(0)}));
+  });
+  on({"Cos"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.sin",
+                      {emit("kiln.add", {data(0), scalarConstant(M_PI_2)})}));
+  });
+  on({"Pow"}, [this] { powOp(); });
+  on({"Dropout"}, [this] { dropoutOp(); });
+  on({"Cast"}, [this] {
+    int to = castTarget();
+    if (to != TP::FLOAT || elementTypeOf(0) != TP::FLOAT) {
+      fail("Cast of data to " + elementTypeName(to) +
+           " is not supported (kiln computes in f32)");
+    }
+    setOutput(0, data(0));
+  });
+  on({"Flatten", "Reshape", "Squeeze", "Unsqueeze"},
+     [this] { reshapeLikeOp(); });
+  on({"Transpose"}, [this] {
+    requireFloat(0);
+    int64_t rank = shapeOf(0).size();
+    std::vector<int64_t> perm(rank);
+    std::iota(perm.rbegin(), perm.rend(), 0);
+    if (auto p = attrInts("perm")) {
+      perm = *p;
+    }
+    std::vector<int64_t> identity(rank);
+    std::iota(identity.begin(), identity.end(), 0);
+    setOutput(0, perm == identity
+                     ? data(0)
+                     : emit("kiln.transpose", {data(0)}, {ints("perm", perm)}));
+  });
+  on({"Concat"}, [this] { concatOp(); });
+  on({"Slice"}, [this] { sliceOp(); });
+  on({"Split"}, [this] { splitOp(); });
+  on({"Gather"}, [this] { gatherOp(); });
+  static const std::pair<const char *, const char *> reductions[] = {
+      {"ReduceMean", "mean"},
+      {"ReduceSum", "sum"},
+      {"ReduceSumSquare", "sum_square"},
+      {"ReduceMax", "max"},
+      {"ReduceMin", "min"},
+      {"ReduceProd", "prod"},
+      {"ReduceL1", "l1"},
+      {"ReduceL2", "l2"},
+      {"ReduceLogSum", "log_sum"},
+      {"ReduceLogSumExp", "log_sum_exp"}};
+  for (auto [onnxOp, kind] : reductions) {
+    std::string name = kind;
+    on({onnxOp}, [this, name] { reduceOp(name); });
+  }
+  on({"Pad"}, [this] { padOp(); });
+  on({"Trilu"}, [this] {
+    // The upper (j - i >= k) or lower (j - i <= k) triangle of the last two
+    // dims: a product with a constant 0/1 mask, so its gradient is the
+    // mask too.
+    requireFloat(0);
+    std::vector<int64_t> x = shapeOf(0);
+    if (x.size() < 2) {
+      fail("Trilu needs a rank-2 or higher input");
+    }
+    int64_t k = hasInput(1) ? hostInts(1, "k").at(0) : 0;
+    bool upper = attrInt("upper", 1) != 0;
+    int64_t rows = x[x.size() - 2], cols = x.back();
+    OnnxTensor mask;
+    mask.shape = {rows, cols};
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        mask.values.push_back((upper ? j - i >= k : j - i <= k) ? 1.0 : 0.0);
+      }
+    }
+    setOutput(0, emit("kiln.mul", {data(0), makeConstant(mask)}));
+  });
+  on({"Max", "Min"}, [this] {
+    const std::string &op = node_->proto.op_type();
+    // Variadic with numpy broadcasting (versions before 8 took equal
+    // shapes only, a case of it).
+    Value acc = data(0);
+    requireFloat(0);
+    for (size_t i = 1; i < numInputs(); ++i) {
+      requireFloat(i);
+      acc = emit(op == "Max" ? "kiln.maximum" : "kiln.minimum", {acc, data(i)});
+    }
+    setOutput(0, acc);
+  });
+  on({"Sum", "Mean"}, [this] {
+    const std::string &op = node_->proto.op_type();
+    Value acc = data(0);
+    for (size_t i = 1; i < numInputs(); ++i) {
+      requireFloat(i);
+      acc = emit("kiln.add", {acc, data(i)});
+    }
+    if (op == "Mean" && numInputs() > 1) {
+      acc = scale(acc, 1.0 / static_cast<double>(numInputs()));
+    }
+    setOutput(0, acc);
+  });
+  on({"LayerNormalization"}, [this] { layerNormOp(); });
+  on({"SoftmaxCrossEntropyLoss"}, [this] { sceLossOp(); });
+  on({"NegativeLogLikelihoodLoss"}, [this] {
+    requireFloat(0);
+    setOutput(0, nllLoss(data(0)));
+  });
+  on({"Expand"}, [this] {
+    requireFloat(0);
+    std::vector<int64_t> shape = hostInts(1, "shape");
+    OnnxTensor zeros;
+    zeros.shape = shape;
+    zeros.values.assign(product(shape), 0.0);
+    setOutput(0, emit("kiln.add", {data(0), makeConstant(zeros)}));
+  });
+}
+
 void Importer::importNode(const onnx::NodeProto &proto) {
   Node node{proto, {}};
   node_ = &node;
@@ -1863,229 +2105,11 @@ void Importer::importNode(const onnx::NodeProto &proto) {
     node_ = nullptr;
     return;
   }
-  // Unary activations that map one to one.
-  static const std::map<std::string, std::string> unary = {
-      {"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},
-      {"Sin", "sin"},   {"Exp", "exp"},         {"Log", "log"},
-      {"Sqrt", "sqrt"}, {"Erf", "erf"},         {"Abs", "abs"},
-      {"Tan", "tan"},   {"Sinh", "sinh"},       {"Cosh", "cosh"},
-      {"Asin", "asin"}, {"Acos", "acos"},       {"Atan", "atan"},
-      {"Asinh", "asinh"}, {"Acosh", "acosh"},   {"Atanh", "atanh"},
-      {"Softsign", "softsign"}, {"Ceil", "ceil"}, {"Floor", "floor"},
-      {"Round", "round"}, {"Sign", "sign"},
-  };
-  static const std::map<std::string, std::string> binary = {
-      {"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"}, {"Div", "div"}};
-  if (auto it = unary.find(op); it != unary.end()) {
-    requireFloat(0);
-    Value y = emit("kiln." + it->second, {data(0)});
-    if (op == "Sigmoid") {
-      sigmoidOf_[y] = data(0);
-    }
-    setOutput(0, y);
-  } else if (auto it = binary.find(op); it != binary.end()) {
-    binaryOp(it->second);
-  } else if (op == "Conv") {
-    convOp();
-  } else if (op == "MaxPool" || op == "AveragePool") {
-    poolOp(op == "MaxPool");
-  } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
-    globalPoolOp(op == "GlobalMaxPool");
-  } else if (op == "BatchNormalization") {
-    batchNormOp();
-  } else if (op == "Gemm") {
-    gemmOp();
-  } else if (op == "MatMul") {
-    matmulOp();
-  } else if (op == "Softmax" || op == "LogSoftmax") {
-    softmaxOp(op == "LogSoftmax");
-  } else if (op == "LRN") {
-    // Opsets 1 and 13 define the same op; size is required.
-    requireFloat(0);
-    if (!attr("size")) {
-      fail("LRN needs the attribute 'size'");
-    }
-    setOutput(0, emit("kiln.lrn", {data(0)},
-                      {i64("size", attrInt("size", 0)),
-                       f32("alpha", attrFloat("alpha", 1e-4)),
-                       f32("beta", attrFloat("beta", 0.75)),
-                       f32("bias", attrFloat("bias", 1.0))}));
-  } else if (op == "LeakyRelu") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.leaky_relu", {data(0)},
-                      {f32("alpha", attrFloat("alpha", 0.01))}));
-  } else if (op == "ThresholdedRelu") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.thresholded_relu", {data(0)},
-                      {f32("alpha", attrFloat("alpha", 1.0))}));
-  } else if (op == "Shrink") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.shrink", {data(0)},
-                      {f32("bias", attrFloat("bias", 0.0)),
-                       f32("lambd", attrFloat("lambd", 0.5))}));
-  } else if (op == "Elu") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.elu", {data(0)},
-                      {f32("alpha", attrFloat("alpha", 1.0))}));
-  } else if (op == "Selu") {
-    requireFloat(0);
-    double alpha = attrFloat("alpha", 1.67326319217681884765625);
-    double gamma = attrFloat("gamma", 1.05070102214813232421875);
-    if (std::fabs(alpha - 1.6732632423543772) < 1e-6 &&
-        std::fabs(gamma - 1.0507009873554805) < 1e-6) {
-      setOutput(0, emit("kiln.selu", {data(0)}));
-    } else {
-      setOutput(0, scale(emit("kiln.elu", {data(0)}, {f32("alpha", alpha)}),
-                         gamma));
-    }
-  } else if (op == "PRelu") {
-    preluOp();
-  } else if (op == "Softplus") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.softplus", {data(0)}));
-  } else if (op == "HardSigmoid") {
-    requireFloat(0);
-    setOutput(0, hardSigmoid(data(0), attrFloat("alpha", 0.2),
-                             attrFloat("beta", 0.5)));
-  } else if (op == "Gelu") {
-    requireFloat(0);
-    std::string approximate = attrString("approximate", "none");
-    if (approximate != "none" && approximate != "tanh") {
-      unsupportedValue("approximate", approximate);
-    }
-    setOutput(0, emit("kiln.gelu", {data(0)}, {str("approximate", approximate)}));
-  } else if (op == "HardSwish") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.mul", {data(0), hardSigmoid(data(0), 1.0 / 6, 0.5)}));
-  } else if (op == "Clip") {
-    clipOp();
-  } else if (op == "Neg") {
-    requireFloat(0);
-    setOutput(0, scale(data(0), -1));
-  } else if (op == "Reciprocal") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.div", {scalarConstant(1), data(0)}));
-  } else if (op == "Cos") {
-    requireFloat(0);
-    setOutput(0, emit("kiln.sin", {emit("kiln.add", {data(0),
-                                                     scalarConstant(M_PI_2)})}));
-  } else if (op == "Pow") {
-    powOp();
-  } else if (op == "Dropout") {
-    dropoutOp();
-  } else if (op == "Identity") {
-    setOutput(0, data(0));
-  } else if (op == "Cast") {
-    int to = castTarget();
-    if (to != TP::FLOAT || elementTypeOf(0) != TP::FLOAT) {
-      fail("Cast of data to " + elementTypeName(to) +
-           " is not supported (kiln computes in f32)");
-    }
-    setOutput(0, data(0));
-  } else if (op == "Flatten" || op == "Reshape" || op == "Squeeze" ||
-             op == "Unsqueeze") {
-    reshapeLikeOp();
-  } else if (op == "Transpose") {
-    requireFloat(0);
-    int64_t rank = shapeOf(0).size();
-    std::vector<int64_t> perm(rank);
-    std::iota(perm.rbegin(), perm.rend(), 0);
-    if (auto p = attrInts("perm")) {
-      perm = *p;
-    }
-    std::vector<int64_t> identity(rank);
-    std::iota(identity.begin(), identity.end(), 0);
-    setOutput(0, perm == identity
-                     ? data(0)
-                     : emit("kiln.transpose", {data(0)}, {ints("perm", perm)}));
-  } else if (op == "Concat") {
-    concatOp();
-  } else if (op == "Slice") {
-    sliceOp();
-  } else if (op == "Split") {
-    splitOp();
-  } else if (op == "Gather") {
-    gatherOp();
-  } else if (op == "ReduceMean") {
-    reduceOp("mean");
-  } else if (op == "ReduceSum") {
-    reduceOp("sum");
-  } else if (op == "ReduceSumSquare") {
-    reduceOp("sum_square");
-  } else if (op == "ReduceMax") {
-    reduceOp("max");
-  } else if (op == "ReduceMin") {
-    reduceOp("min");
-  } else if (op == "ReduceProd") {
-    reduceOp("prod");
-  } else if (op == "ReduceL1") {
-    reduceOp("l1");
-  } else if (op == "ReduceL2") {
-    reduceOp("l2");
-  } else if (op == "ReduceLogSum") {
-    reduceOp("log_sum");
-  } else if (op == "ReduceLogSumExp") {
-    reduceOp("log_sum_exp");
-  } else if (op == "Pad") {
-    padOp();
-  } else if (op == "Trilu") {
-    // The upper (j - i >= k) or lower (j - i <= k) triangle of the last two
-    // dims: a product with a constant 0/1 mask, so its gradient is the
-    // mask too.
-    requireFloat(0);
-    std::vector<int64_t> x = shapeOf(0);
-    if (x.size() < 2) {
-      fail("Trilu needs a rank-2 or higher input");
-    }
-    int64_t k = hasInput(1) ? hostInts(1, "k").at(0) : 0;
-    bool upper = attrInt("upper", 1) != 0;
-    int64_t rows = x[x.size() - 2], cols = x.back();
-    OnnxTensor mask;
-    mask.shape = {rows, cols};
-    for (int64_t i = 0; i < rows; ++i) {
-      for (int64_t j = 0; j < cols; ++j) {
-        mask.values.push_back((upper ? j - i >= k : j - i <= k) ? 1.0 : 0.0);
-      }
-    }
-    setOutput(0, emit("kiln.mul", {data(0), makeConstant(mask)}));
-  } else if (op == "Max" || op == "Min") {
-    // Variadic with numpy broadcasting (versions before 8 took equal
-    // shapes only, a case of it).
-    Value acc = data(0);
-    requireFloat(0);
-    for (size_t i = 1; i < numInputs(); ++i) {
-      requireFloat(i);
-      acc = emit(op == "Max" ? "kiln.maximum" : "kiln.minimum",
-                 {acc, data(i)});
-    }
-    setOutput(0, acc);
-  } else if (op == "Sum" || op == "Mean") {
-    Value acc = data(0);
-    for (size_t i = 1; i < numInputs(); ++i) {
-      requireFloat(i);
-      acc = emit("kiln.add", {acc, data(i)});
-    }
-    if (op == "Mean" && numInputs() > 1) {
-      acc = scale(acc, 1.0 / static_cast<double>(numInputs()));
-    }
-    setOutput(0, acc);
-  } else if (op == "LayerNormalization") {
-    layerNormOp();
-  } else if (op == "SoftmaxCrossEntropyLoss") {
-    sceLossOp();
-  } else if (op == "NegativeLogLikelihoodLoss") {
-    requireFloat(0);
-    setOutput(0, nllLoss(data(0)));
-  } else if (op == "Expand") {
-    requireFloat(0);
-    std::vector<int64_t> shape = hostInts(1, "shape");
-    OnnxTensor zeros;
-    zeros.shape = shape;
-    zeros.values.assign(product(shape), 0.0);
-    setOutput(0, emit("kiln.add", {data(0), makeConstant(zeros)}));
-  } else {
+  auto handler = handlers_.find(op);
+  if (handler == handlers_.end()) {
     fail("unsupported op type '" + op + "'");
   }
+  handler->second();
   checkAllAttributesRead();
   node_ = nullptr;
 }
