@@ -203,7 +203,10 @@ Tensor readNpy(const std::string &path) {
   // Its size cannot overflow: no more elements than the file has bytes.
   Tensor tensor(header.shape, dtype);
   const uint8_t *data = file.data() + dataStart;
-  if (itemSize == 4) {
+  if (count == 0) {
+    // An empty array (numpy saves shape (0, 4)): nothing to copy, and no
+    // buffer to copy into.
+  } else if (itemSize == 4) {
     std::memcpy(tensor.bytes.data(), data, count * 4);
   } else if (code == "f8") {
     for (size_t i = 0; i < count; ++i) {

@@ -137,7 +137,9 @@ std::map<std::string, Tensor> readSafetensors(const std::string &path) {
                   std::to_string(end - begin));
     }
     Tensor tensor(shape, dtype);
-    std::memcpy(tensor.bytes.data(), data + begin, tensor.bytes.size());
+    if (!tensor.bytes.empty()) { // an empty tensor has no buffer
+      std::memcpy(tensor.bytes.data(), data + begin, tensor.bytes.size());
+    }
     tensors.emplace(name, std::move(tensor));
   }
   return tensors;

@@ -226,6 +226,23 @@ TEST(Npy, HugeShapesAreRefused) {
             std::string::npos);
 }
 
+// Empty arrays (numpy writes them) read as empty tensors of every dtype.
+// libFuzzer found the f4 case copying 0 bytes into a null buffer, which
+// UndefinedBehaviorSanitizer reports (fuzz/regressions/npy).
+TEST(Npy, EmptyArraysRead) {
+  std::string dir = tempDir();
+  std::string path = dir + "/empty.npy";
+  for (const char *descr : {"<f4", "<i4", "<f8", "<i8", "|u1"}) {
+    test::writeText(path, npyBytes(std::string("{'descr': '") + descr +
+                                       "', 'fortran_order': False, "
+                                       "'shape': (0, 4), }",
+                                   ""));
+    Tensor t = readNpy(path);
+    EXPECT_EQ(t.shape, (std::vector<int64_t>{0, 4})) << descr;
+    EXPECT_EQ(t.numElements(), 0) << descr;
+  }
+}
+
 TEST(Tensor, ShapeSizesAreChecked) {
   EXPECT_EQ(KILN_ERROR_MESSAGE(Tensor({2, -1}, DType::F32)),
             "cannot create a tensor: shape 2x-1 has a negative dimension");
