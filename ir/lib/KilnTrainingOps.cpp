@@ -202,12 +202,15 @@ Conv2DGradInputOp::inferResultTypes(SmallVectorImpl<Type> &types) {
       failed(expectRank(*this, getWeight(), 4, "weight"))) {
     return failure();
   }
-  if (getInputSize().size() != 2) {
-    return emitOpError() << "input_size must be [H, W]";
+  // The attribute is an i64 read back as uint64_t: a negative value is a
+  // huge one here.
+  auto groups = static_cast<int64_t>(getGroups());
+  if (getInputSize().size() != 2 || groups < 1) {
+    return emitOpError() << "input_size must be [H, W] and groups >= 1";
   }
   auto dy = rankedType(getDy()), weight = rankedType(getWeight());
   types.push_back(f32Tensor(*this, {dy.getDimSize(0),
-                                    weight.getDimSize(1) * getGroups(),
+                                    weight.getDimSize(1) * groups,
                                     getInputSize()[0], getInputSize()[1]}));
   return success();
 }
@@ -218,7 +221,8 @@ Conv2DGradWeightOp::inferResultTypes(SmallVectorImpl<Type> &types) {
       failed(expectRank(*this, getDy(), 4, "dy"))) {
     return failure();
   }
-  if (getKernel().size() != 2 || getGroups() < 1) {
+  auto groups = static_cast<int64_t>(getGroups()); // negative: huge unsigned
+  if (getKernel().size() != 2 || groups < 1) {
     return emitOpError() << "kernel must be [KH, KW] and groups >= 1";
   }
   if (getTile() != 0) {
@@ -238,7 +242,7 @@ Conv2DGradWeightOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   }
   auto x = rankedType(getInput()), dy = rankedType(getDy());
   types.push_back(f32Tensor(*this, {dy.getDimSize(1),
-                                    x.getDimSize(1) / getGroups(),
+                                    x.getDimSize(1) / groups,
                                     getKernel()[0], getKernel()[1]}));
   return success();
 }

@@ -527,3 +527,21 @@ func.func @nll_loss_none_shape(%x: tensor<4x10xf32>, %t: tensor<4xi32>) {
   %l = kiln.nll_loss %x, %t {reduction = "none"} : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
   return
 }
+
+// -----
+
+// groups is an i64 attribute that MLIR hands back as uint64_t: zero and
+// negative values must be refused, not multiplied into a shape.
+func.func @conv2d_grad_input_groups(%dy: tensor<1x2x4x4xf32>, %w: tensor<2x1x3x3xf32>) {
+  // expected-error @+1 {{input_size must be [H, W] and groups >= 1}}
+  %g = kiln.conv2d_grad_input %dy, %w {dilations = array<i64: 1, 1>, groups = 0 : i64, input_size = array<i64: 4, 4>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<1x2x4x4xf32>, tensor<2x1x3x3xf32>) -> tensor<1x1x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @conv2d_grad_weight_negative_groups(%x: tensor<1x16x8x8xf32>, %dy: tensor<1x16x8x8xf32>) {
+  // expected-error @+1 {{kernel must be [KH, KW] and groups >= 1}}
+  %g = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = -1 : i64, kernel = array<i64: 3, 3>} : (tensor<1x16x8x8xf32>, tensor<1x16x8x8xf32>) -> tensor<16x16x3x3xf32>
+  return
+}
