@@ -198,6 +198,19 @@ struct NllFuncs {
     return in;
   }
   Expr label(const std::vector<Expr> &at) const { return target(at); }
+  // Target coordinates over every element (an RDom over target's shape).
+  std::vector<Expr> everyElement(const KernelSpec &s) const {
+    Region ranges;
+    for (int e : halideShape(s.inputs[1])) {
+      ranges.push_back({0, e});
+    }
+    RDom r(ranges, "r");
+    std::vector<Expr> at;
+    for (int i = 0; i < r.dimensions(); ++i) {
+      at.push_back(r[i]);
+    }
+    return at;
+  }
   Expr valid(Expr t) const {
     return hasIgnore ? t != cast<int>(Expr(ignore)) : Halide::Internal::const_true();
   }
@@ -258,18 +271,8 @@ NllFuncs defineNllCommon(const KernelSpec &s, bool grad) {
       require(!f.valid(t) || (t >= 0 && t < f.classes),
               select(f.valid(t), w, 0.0f), "nll_loss: label", t,
               "outside [0,", f.classes, ")");
-  std::vector<int> extents = halideShape(s.inputs[1]);
-  Region ranges;
-  for (int e : extents) {
-    ranges.push_back({0, e});
-  }
-  RDom r(ranges, "r");
-  std::vector<Expr> at;
-  for (int i = 0; i < r.dimensions(); ++i) {
-    at.push_back(r[i]);
-  }
   f.weightSum() = 0.0f;
-  f.weightSum() += f.weightAt(at);
+  f.weightSum() += f.weightAt(f.everyElement(s));
   f.weightAt.compute_root();
   f.weightSum.compute_root();
   return f;
@@ -288,19 +291,9 @@ Kernel buildNll(const KernelSpec &s, const Target &target) {
     scheduleElementwise(out, f.tv, halideShape(s.outputs[0]), target);
   } else {
     loss.compute_root();
-    std::vector<int> extents = halideShape(s.inputs[1]);
-    Region ranges;
-    for (int e : extents) {
-      ranges.push_back({0, e});
-    }
-    RDom r(ranges, "r");
-    std::vector<Expr> at;
-    for (int i = 0; i < r.dimensions(); ++i) {
-      at.push_back(r[i]);
-    }
     Func total("total");
     total() = 0.0f;
-    total() += loss(at);
+    total() += loss(f.everyElement(s));
     total.compute_root();
     out() = f.reduction == "sum" ? Expr(total()) : total() / f.weightSum();
     constrainOutput(out, s.outputs[0]);

@@ -791,17 +791,10 @@ void addNllLossGrad(GradCaseTable &table, const std::string &name,
                     const std::string &reduction, const int64_t *ignore) {
   Rng rng("nll_loss_grad/" + name);
   const ref::Tensor input = rng.tensor(shape, -4, 0);
-  std::vector<int64_t> targetShape = {shape[0]};
-  targetShape.insert(targetShape.end(), shape.begin() + 2, shape.end());
-  ref::Tensor target(targetShape);
-  for (size_t i = 0; i < target.data.size(); ++i) {
-    target.data[i] = ignore && i % 3 == 1
-                         ? static_cast<double>(*ignore)
-                         : rng.integer(0, static_cast<int32_t>(shape[1]));
-  }
+  const ref::Tensor target = rng.nllTarget(shape, ignore);
   const ref::Tensor weight = rng.tensor({shape[1]}, 0.2, 2);
   const ref::Tensor dy = rng.tensor(
-      reduction == "none" ? targetShape : std::vector<int64_t>{}, -1, 1);
+      reduction == "none" ? target.shape : std::vector<int64_t>{}, -1, 1);
   std::vector<Operand> inputs = {{input, codegen::DType::F32},
                                  {target, codegen::DType::I32},
                                  {dy, codegen::DType::F32}};

@@ -495,22 +495,13 @@ void addSparseCce(CaseTable &table, const std::string &name, int64_t n,
             {scalar(expected)}, badLabel != nullptr);
 }
 
-// nll_loss on log-probabilities: labels drawn in [0, C), every third one
-// ignore_index when given (the index itself a valid class, so ignoring it
-// is what keeps it out).
+// nll_loss on log-probabilities (labels: Rng::nllTarget).
 void addNllLoss(CaseTable &table, const std::string &name,
                 std::vector<int64_t> shape, bool weighted,
                 const std::string &reduction, const int64_t *ignore) {
   Rng rng("nll_loss/" + name);
   ref::Tensor input = rng.tensor(shape, -4, 0);
-  std::vector<int64_t> targetShape = {shape[0]};
-  targetShape.insert(targetShape.end(), shape.begin() + 2, shape.end());
-  ref::Tensor target(targetShape);
-  for (size_t i = 0; i < target.data.size(); ++i) {
-    target.data[i] = ignore && i % 3 == 1
-                         ? static_cast<double>(*ignore)
-                         : rng.integer(0, static_cast<int32_t>(shape[1]));
-  }
+  const ref::Tensor target = rng.nllTarget(shape, ignore);
   ref::Tensor weight = rng.tensor({shape[1]}, 0.2, 2);
   std::vector<Operand> inputs = {{input, codegen::DType::F32},
                                  {target, codegen::DType::I32}};

@@ -63,6 +63,22 @@ public:
     return t;
   }
 
+  // nll_loss's target for input `shape` [N, C, d...]: labels [N, d...] in
+  // [0, C), every third one `*ignore` when given (a valid class itself, so
+  // only ignoring keeps it out).
+  reference::Tensor nllTarget(const std::vector<int64_t> &shape,
+                              const int64_t *ignore) {
+    std::vector<int64_t> targetShape = {shape[0]};
+    targetShape.insert(targetShape.end(), shape.begin() + 2, shape.end());
+    reference::Tensor target(targetShape);
+    for (size_t i = 0; i < target.data.size(); ++i) {
+      target.data[i] = ignore && i % 3 == 1
+                           ? static_cast<double>(*ignore)
+                           : integer(0, static_cast<int32_t>(shape[1]));
+    }
+    return target;
+  }
+
 private:
   uint64_t state_;
 };
