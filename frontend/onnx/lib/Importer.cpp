@@ -350,8 +350,12 @@ private:
   //===-- building kiln ops -------------------------------------------------===//
 
   Location loc() {
+    // The node's name, else its first output's, else its op type (a node
+    // may have neither: found by fuzz-onnx).
     const onnx::NodeProto &n = node_->proto;
-    std::string name = n.name().empty() ? n.output(0) : n.name();
+    std::string name = !n.name().empty()     ? n.name()
+                       : n.output_size() > 0 ? n.output(0)
+                                             : n.op_type();
     return NameLoc::get(b_.getStringAttr(name));
   }
 

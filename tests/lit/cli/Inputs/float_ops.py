@@ -54,3 +54,11 @@ model("logsumexp", [
 ], {"y": np.log(np.exp(big - big.max(2, keepdims=True)).sum(2))
     + big.max(2)},
     [("ten", np.array(10, np.float32)), ("ninety", np.array(90, np.float32))])
+
+# A node with no name and no outputs (dead code an exporter may leave):
+# imported without reading past its output list (found by fuzz-onnx), and
+# the graph runs.
+model("no_outputs", [
+    helper.make_node("ReduceSum", ["x"], [], keepdims=0),
+    helper.make_node("Neg", ["x"], ["y"]),
+], {"y": -x})
