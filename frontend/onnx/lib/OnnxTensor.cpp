@@ -7,10 +7,19 @@
 
 namespace kiln::frontend {
 
+// Checked: shapes come from the file (fuzz-onnx found dims whose product
+// overflowed int64_t, undefined behaviour before the size check).
 int64_t OnnxTensor::numElements() const {
   int64_t n = 1;
   for (int64_t d : shape) {
-    n *= d;
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) {
+      std::string dims;
+      for (int64_t e : shape) {
+        dims += (dims.empty() ? "" : "x") + std::to_string(e);
+      }
+      throw Error("tensor '" + name + "' of shape " + dims +
+                  ": its element count is negative or overflows 64 bits");
+    }
   }
   return n;
 }

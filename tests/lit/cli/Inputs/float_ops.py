@@ -13,7 +13,7 @@ from onnx_cases import check_mode, writer
 
 check_mode()
 
-from onnx import helper
+from onnx import TensorProto, helper, save
 
 out = sys.argv[1]
 rng = np.random.default_rng(1)
@@ -62,3 +62,16 @@ model("no_outputs", [
     helper.make_node("ReduceSum", ["x"], [], keepdims=0),
     helper.make_node("Neg", ["x"], ["y"]),
 ], {"y": -x})
+
+# An initializer whose dims multiply past 2^63 (found by fuzz-onnx: the
+# element count overflowed before the size check): a clear error.
+huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2**62, 4],
+                   raw_data=b"")
+opset17_graph = helper.make_graph(
+    [helper.make_node("Add", ["x", "w"], ["y"])], "huge",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(x.shape))],
+    [huge])
+save(helper.make_model(opset17_graph,
+                       opset_imports=[helper.make_opsetid("", 17)]),
+     f"{out}/huge.onnx")
