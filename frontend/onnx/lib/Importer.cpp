@@ -644,6 +644,13 @@ bool Importer::foldOnHost() {
     }
   }
   const std::string &op = n.op_type();
+  // Input i, which the fold needs: a node may list fewer inputs than its op
+  // takes (found by fuzz-onnx: a null dereference).
+  auto in = [&](size_t i) -> const OnnxTensor & {
+    (void)input(i); // "missing input #i"
+    std::string what = "#" + std::to_string(i);
+    return requireHost(i, what.c_str());
+  };
   static const std::map<std::string, std::function<double(double, double)>>
       binaries = {
           {"Add", [](double a, double b) { return a + b; }},
@@ -674,7 +681,7 @@ bool Importer::foldOnHost() {
       {"Not", [](double x) { return double(x == 0); }},
   };
   if (auto it = binaries.find(op); it != binaries.end() && numInputs() == 2) {
-    const OnnxTensor &a = *host(0), &b = *host(1);
+    const OnnxTensor &a = in(0), &b = in(1);
     auto fn = it->second;
     if (op == "Div" && isIntegerType(a.elementType)) {
       fn = [](double x, double y) { return std::trunc(x / y); };
@@ -683,11 +690,11 @@ bool Importer::foldOnHost() {
     return true;
   }
   if (auto it = comparisons.find(op); it != comparisons.end()) {
-    setHostOutput(0, hostBroadcast(*host(0), *host(1), TP::BOOL, it->second));
+    setHostOutput(0, hostBroadcast(in(0), in(1), TP::BOOL, it->second));
     return true;
   }
   if (auto it = unaries.find(op); it != unaries.end()) {
-    OnnxTensor t = *host(0);
+    OnnxTensor t = in(0);
     for (double &v : t.values) {
       v = roundTo(t.elementType, it->second(v));
     }
@@ -695,11 +702,11 @@ bool Importer::foldOnHost() {
     return true;
   }
   if (op == "Identity") {
-    setHostOutput(0, *host(0));
+    setHostOutput(0, in(0));
     return true;
   }
   if (op == "Cast") {
-    OnnxTensor t = *host(0);
+    OnnxTensor t = in(0);
     t.elementType = castTarget();
     if (t.elementType == TP::STRING || !TP::DataType_IsValid(t.elementType)) {
       unsupportedValue("to", elementTypeName(t.elementType));
@@ -711,7 +718,7 @@ bool Importer::foldOnHost() {
     return true;
   }
   if (op == "Where") {
-    const OnnxTensor &c = *host(0), &x = *host(1), &y = *host(2);
+    const OnnxTensor &c = in(0), &x = in(1), &y = in(2);
     OnnxTensor cx = hostBroadcast(c, x, TP::DOUBLE,
                                   [](double c, double) { return c; });
     OnnxTensor sel = hostBroadcast(cx, y, TP::DOUBLE,
@@ -727,13 +734,13 @@ bool Importer::foldOnHost() {
     return true;
   }
   if (op == "Range") {
-    double start = host(0)->values.at(0), limit = host(1)->values.at(0),
-           delta = host(2)->values.at(0);
+    double start = in(0).values.at(0), limit = in(1).values.at(0),
+           delta = in(2).values.at(0);
     if (delta == 0) {
       fail("delta must not be 0");
     }
     OnnxTensor t;
-    t.elementType = host(0)->elementType;
+    t.elementType = in(0).elementType;
     int64_t count = std::max<int64_t>(
         0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
     for (int64_t i = 0; i < count; ++i) {
@@ -744,18 +751,18 @@ bool Importer::foldOnHost() {
     return true;
   }
   if (op == "Expand") {
-    OnnxTensor shape = *host(1);
+    OnnxTensor shape = in(1);
     OnnxTensor ones;
     for (double v : shape.values) {
       ones.shape.push_back(toInt(v));
     }
     ones.values.assign(product(ones.shape), 1.0);
-    setHostOutput(0, hostBroadcast(*host(0), ones, host(0)->elementType,
+    setHostOutput(0, hostBroadcast(in(0), ones, in(0).elementType,
                                    [](double x, double) { return x; }));
     return true;
   }
   if (op == "Transpose") {
-    const OnnxTensor &x = *host(0);
+    const OnnxTensor &x = in(0);
     std::vector<int64_t> perm(x.shape.size());
     std::iota(perm.rbegin(), perm.rend(), 0);
     if (auto p = attrInts("perm")) {

@@ -75,3 +75,11 @@ opset17_graph = helper.make_graph(
 save(helper.make_model(opset17_graph,
                        opset_imports=[helper.make_opsetid("", 17)]),
      f"{out}/huge.onnx")
+
+# A node with fewer inputs than its op takes, all of them (none) known at
+# import time (found by fuzz-onnx: host folding dereferenced the missing
+# input): a clear error.
+model("missing_input", [
+    helper.make_node("Neg", [], ["c"]),
+    helper.make_node("Add", ["x", "c"], ["y"]),
+], {"y": x})
