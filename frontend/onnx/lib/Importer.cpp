@@ -151,6 +151,16 @@ private:
 
   //===-- errors, attributes, inputs ----------------------------------------===//
 
+  // An integer from a host tensor's value (a shape, axis, pad or index):
+  // infinities saturate, NaN is an error (found by fuzz-onnx: a NaN pad
+  // was cast to int64_t, which is undefined).
+  int64_t hostInt(double v) const {
+    if (std::isnan(v)) {
+      fail("NaN where an integer (a shape, axis, pad or index) is expected");
+    }
+    return toInt(v);
+  }
+
   [[noreturn]] void fail(const std::string &problem) const {
     if (!node_) {
       throw Error(problem);
@@ -261,7 +271,7 @@ private:
   std::vector<int64_t> hostInts(size_t i, const char *what) {
     std::vector<int64_t> out;
     for (double v : requireHost(i, what).values) {
-      out.push_back(toInt(v));
+      out.push_back(hostInt(v));
     }
     return out;
   }
@@ -600,10 +610,10 @@ OnnxTensor Importer::hostGather(const OnnxTensor &data,
                    data.shape.end());
   for (int64_t o = 0; o < outer; ++o) {
     for (double iv : indices.values) {
-      int64_t idx = toInt(iv);
+      int64_t idx = hostInt(iv);
       idx = idx < 0 ? idx + dim : idx;
       if (idx < 0 || idx >= dim) {
-        fail("index " + std::to_string(toInt(iv)) + " is out of range");
+        fail("index " + std::to_string(hostInt(iv)) + " is out of range");
       }
       for (int64_t k = 0; k < inner; ++k) {
         out.values.push_back(data.values[(o * dim + idx) * inner + k]);
@@ -754,7 +764,7 @@ bool Importer::foldOnHost() {
     OnnxTensor shape = in(1);
     OnnxTensor ones;
     for (double v : shape.values) {
-      ones.shape.push_back(toInt(v));
+      ones.shape.push_back(hostInt(v));
     }
     ones.values.assign(product(ones.shape), 1.0);
     setHostOutput(0, hostBroadcast(in(0), ones, in(0).elementType,
@@ -1379,10 +1389,10 @@ void Importer::gatherOp() {
   requireFloat(0);
   SmallVector<Value> parts;
   for (double iv : indices.values) {
-    int64_t idx = toInt(iv);
+    int64_t idx = hostInt(iv);
     idx = idx < 0 ? idx + x[axis] : idx;
     if (idx < 0 || idx >= x[axis]) {
-      fail("index " + std::to_string(toInt(iv)) + " is out of range");
+      fail("index " + std::to_string(hostInt(iv)) + " is out of range");
     }
     std::vector<int64_t> begin(rank, 0), end = x;
     begin[axis] = idx;

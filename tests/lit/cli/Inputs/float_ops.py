@@ -83,3 +83,8 @@ model("missing_input", [
     helper.make_node("Neg", [], ["c"]),
     helper.make_node("Add", ["x", "c"], ["y"]),
 ], {"y": x})
+
+# Pads that are NaN (a float tensor where ONNX wants int64; found by
+# fuzz-onnx: the cast to an integer was undefined): a clear error.
+model("nan_pads", [helper.make_node("Pad", ["x", "pads"], ["y"])], {"y": x},
+      [("pads", np.full(6, np.nan, np.float32))])
