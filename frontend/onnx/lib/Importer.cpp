@@ -1983,7 +1983,15 @@ void Importer::registerHandlers() {
     }
     int64_t k = hasInput(1) ? hostInts(1, "k").at(0) : 0;
     bool upper = attrInt("upper", 1) != 0;
-    int64_t rows = x[x.size() - 2], cols = x.back();
+    int64_t rows = x[x.size() - 2], cols = x.back(), count = 0;
+    // The mask is built on the host (found by fuzz-onnx: a declared
+    // 2^31 x 2^31 input asked for it all).
+    constexpr int64_t kMaxMask = int64_t(1) << 24;
+    if (__builtin_mul_overflow(rows, cols, &count) || count > kMaxMask) {
+      fail("Trilu over " + std::to_string(rows) + "x" + std::to_string(cols) +
+           " matrices is not supported (its mask is built at import time; " +
+           "at most " + std::to_string(kMaxMask) + " elements)");
+    }
     OnnxTensor mask;
     mask.shape = {rows, cols};
     for (int64_t i = 0; i < rows; ++i) {

@@ -88,3 +88,12 @@ model("missing_input", [
 # fuzz-onnx: the cast to an integer was undefined): a clear error.
 model("nan_pads", [helper.make_node("Pad", ["x", "pads"], ["y"])], {"y": x},
       [("pads", np.full(6, np.nan, np.float32))])
+
+# Trilu over matrices too large for the mask kiln builds at import time
+# (found by fuzz-onnx: a 4 GB allocation): a clear error.
+big = helper.make_graph(
+    [helper.make_node("Trilu", ["x"], ["y"])], "big_trilu",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 65536, 65536])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 65536, 65536])])
+save(helper.make_model(big, opset_imports=[helper.make_opsetid("", 17)]),
+     f"{out}/big_trilu.onnx")
