@@ -284,6 +284,16 @@ Halide::Func buildConv2dWithEpilogue(const KernelSpec &spec,
                                      const std::vector<Halide::ImageParam> &in,
                                      const Epilogue &epilogue,
                                      const Halide::Target &target);
+// The producer form of kiln-fuse: a 1x1 conv2d `pw` (inputs x, weight[,
+// bias]) through `producer`, read by the depthwise conv2d `dw` (inputs
+// weight[, bias]) with `epilogue`; the 1x1 convolution's value is computed
+// in cache, never written (KernelsConv.cpp).
+void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw);
+Halide::Func buildPointwiseDepthwise(
+    const KernelSpec &pw, const std::vector<Halide::ImageParam> &pin,
+    const Epilogue &producer, const KernelSpec &dw,
+    const std::vector<Halide::ImageParam> &din, const Epilogue &epilogue,
+    const Halide::Target &target);
 Halide::Func buildDenseWithEpilogue(const KernelSpec &spec,
                                     const std::vector<Halide::ImageParam> &in,
                                     const Epilogue &epilogue,

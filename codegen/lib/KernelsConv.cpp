@@ -846,6 +846,165 @@ Func buildConv2dWithEpilogue(const KernelSpec &s,
              : conv2dOutput(s, in, epilogue, target);
 }
 
+//===----------------------------------------------------------------------===//
+// pointwise into depthwise (kiln-fuse's producer form)
+//===----------------------------------------------------------------------===//
+
+void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw) {
+  validateConv2d(pw);
+  validateConv2d(dw);
+  const auto &w = pw.inputs[1].shape;
+  std::vector<int64_t> strides = attrInts(pw, "strides", 2);
+  if (hasPackedWeight(pw) || w[2] != 1 || w[3] != 1 ||
+      attrInt(pw, "groups") != 1 || strides[0] != 1 || strides[1] != 1 ||
+      hasPadding(readWindow(pw, 1, 1, true))) {
+    fail(pw, "a producer must be a 1x1 conv2d at stride 1 without padding, "
+             "groups or a packed weight");
+  }
+  if (hasPackedWeight(dw) || !isDepthwise(dw) ||
+      dw.inputs[0].shape[1] != dw.inputs[1].shape[0]) {
+    fail(dw, "the consumer of a producer must be a depthwise conv2d "
+             "(weight [C, 1, KH, KW], groups C)");
+  }
+}
+
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. The depthwise convolution is
+// scheduled as the rows form (register tiles of 1 vector x 2 rows x 8
+// channels per parallel task of 8 channels of one image); its input, the
+// 1x1 convolution's value through the producer chain, zero outside the
+// image, is computed per task row by row in a sliding window (store_at the
+// task, compute_at the tile row: each row once, a few rows of 8 channels
+// in cache), each row in register tiles of 1 vector x 8 channels (each
+// input vector feeds 8 FMAs). The expanded tensor is never written.
+Func buildPointwiseDepthwise(const KernelSpec &pw,
+                             const std::vector<ImageParam> &pin,
+                             const Epilogue &producer, const KernelSpec &dw,
+                             const std::vector<ImageParam> &din,
+                             const Epilogue &epilogue, const Target &target) {
+  const auto &xs = pw.inputs[0].shape;
+  int cin = static_cast<int>(xs[1]);
+  int height = static_cast<int>(xs[2]), width = static_cast<int>(xs[3]);
+  Var x("x"), y("y"), c("c"), n("n");
+
+  // The 1x1 convolution: a register tile per call of `tile`, its row per
+  // call of `row`, then the producer chain and the zero exterior.
+  // Planes narrower than 20 (14x14, 7x7) are computed whole per task,
+  // flattened (position p = y * W + x): rows would not fill vectors.
+  bool flat = width < 20;
+  Var p("p");
+  Func tile("expand_tile"), row("expand_row"), value("expand_value");
+  RDom rc(0, cin, "rc");
+  Expr bias = pin.size() == 3 ? pin[2](c) : Expr(0.0f);
+  if (flat) {
+    tile(p, c, n) = bias;
+    tile(p, c, n) += pin[1](0, 0, rc, c) * pin[0](p % width, p / width, rc, n);
+    row(p, c, n) = tile(p, c, n);
+    value(x, y, c, n) = row(y * width + x, c, n);
+  } else {
+    tile(x, y, c, n) = bias;
+    tile(x, y, c, n) += pin[1](0, 0, rc, c) * pin[0](x, y, rc, n);
+    row(x, y, c, n) = tile(x, y, c, n);
+    value(x, y, c, n) = row(x, y, c, n);
+  }
+  if (producer) {
+    Func chained("expand_chain");
+    chained(x, y, c, n) = producer(value(x, y, c, n), {x, y, c, n});
+    value = chained;
+  }
+  Func padded = BoundaryConditions::constant_exterior(
+      value, 0.0f, {{0, width}, {0, height}});
+
+  // The depthwise convolution over it.
+  const auto &wt = dw.inputs[1].shape;
+  Window w = readWindow(dw, wt[2], wt[3], true);
+  RDom rk(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), "rk");
+  Func acc("acc"), out("out");
+  acc(x, y, c, n) = din.size() == 2 ? din[1](c) : Expr(0.0f);
+  acc(x, y, c, n) +=
+      din[0](rk.x, rk.y, 0, c) *
+      padded(x * static_cast<int>(w.sw) + rk.x * static_cast<int>(w.dw) -
+                 static_cast<int>(w.padLeft),
+             y * static_cast<int>(w.sh) + rk.y * static_cast<int>(w.dh) -
+                 static_cast<int>(w.padTop),
+             c, n);
+  defineOutput(out, {x, y, c, n}, acc(x, y, c, n), epilogue, dw);
+
+  int vec = target.natural_vector_size<float>();
+  const auto &os = dw.outputs[0].shape;
+  int channels = static_cast<int>(os[1]);
+  int vw = vectorWidthFor(static_cast<int>(os[3]), vec);
+  int yb = std::min(static_cast<int>(os[2]), 2);
+  int cb = std::min(channels, 8);
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
+  out.split(x, xo, xi, vw, TailStrategy::ShiftInwards)
+      .split(y, yo, yi, yb, TailStrategy::ShiftInwards)
+      .split(c, co, ci, cb, TailStrategy::ShiftInwards)
+      .reorder(xi, yi, ci, xo, yo, co, n)
+      .unroll(yi)
+      .unroll(ci)
+      .fuse(co, n, task)
+      .parallel(task);
+  if (vw > 1) {
+    out.vectorize(xi);
+  }
+  acc.compute_at(out, xo);
+  Var ax("ax"), ay("ay"), ac("ac");
+  for (Stage stage : {Stage(acc), acc.update()}) {
+    stage.split(x, ax, x, vw).split(y, ay, y, yb).split(c, ac, c, cb)
+        .unroll(y)
+        .unroll(c);
+    if (vw > 1) {
+      stage.vectorize(x);
+    }
+  }
+  acc.update().reorder(x, y, c, ax, ay, ac, rk.x, rk.y).unroll(rk.x);
+
+  std::vector<Var> pv = padded.args();
+  int pw0 = vectorWidthFor(width, vec);
+  if (pw0 > 1) {
+    padded.vectorize(pv[0], pw0, TailStrategy::GuardWithIf);
+  }
+  if (flat) {
+    // The task's whole padded plane, from its flattened plane in register
+    // tiles of 2 vectors of positions x 8 channels (16 zmm).
+    padded.compute_at(out, task);
+    int positions = width * height;
+    int pt = std::min(positions, 2 * vec);
+    Var po("po"), pi("pi");
+    row.compute_at(out, task)
+        .split(p, po, pi, pt, TailStrategy::ShiftInwards)
+        .reorder(pi, c, po, n)
+        .unroll(c, cb, TailStrategy::GuardWithIf)
+        .vectorize(pi, std::min(pt, vec));
+    tile.compute_at(row, po);
+    tile.vectorize(p, std::min(pt, vec));
+    tile.update()
+        .reorder(p, c, rc, n)
+        .vectorize(p, std::min(pt, vec))
+        .unroll(c);
+    return out;
+  }
+  // Rows of the padded value: each computed once per task (the window
+  // slides down the rows of the output tiles), all its channels per row.
+  padded.store_at(out, task).compute_at(out, yo).reorder(pv[0], pv[2], pv[1],
+                                                         pv[3]);
+  row.compute_at(padded, pv[1])
+      .split(x, xo, xi, pw0, TailStrategy::ShiftInwards)
+      .reorder(xi, c, xo, y, n)
+      .unroll(c, cb, TailStrategy::GuardWithIf);
+  if (pw0 > 1) {
+    row.vectorize(xi);
+  }
+  tile.compute_at(row, xo);
+  for (Stage stage : {Stage(tile), tile.update()}) {
+    if (pw0 > 1) {
+      stage.vectorize(x);
+    }
+  }
+  tile.update().reorder(x, c, rc, y, n).unroll(c);
+  return out;
+}
+
 void registerConvOps(OpRegistry &r) {
   r["conv2d"] = {validateConv2d, buildConv2d};
 }

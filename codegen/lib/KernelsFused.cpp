@@ -6,6 +6,9 @@
 // attrs: {"kind", "anchor": "" | "conv2d" | "dense", "anchor_attrs",
 //         "anchor_inputs": [input indices],
 //         "nodes": [{"op", "attrs", "operands": [-1 = running value, k]}]}
+// and, in the producer form (a 1x1 conv2d's chain computed inside the
+// depthwise conv2d reading it, anchor input -1), "producer": the first
+// segment's {"anchor", "anchor_attrs", "anchor_inputs", "nodes"}.
 #include "Kernels.h"
 
 #include <map>
@@ -51,12 +54,55 @@ KernelSpec nodeSpec(const KernelSpec &s, const nlohmann::json &node) {
   return spec;
 }
 
+void requireAttrs(const KernelSpec &s, std::initializer_list<const char *> keys) {
+  for (const char *key : keys) {
+    if (!s.attrs.contains(key)) {
+      fail(s, std::string("missing attribute '") + key + "'");
+    }
+  }
+}
+
+// The producer form's first segment ("producer": anchor, anchor_attrs,
+// anchor_inputs, nodes) as a spec of its own, over the kernel's inputs:
+// its value is a 1x1 conv2d's, [N, O, H, W] for x [N, C, H, W] and weight
+// [O, ...].
+KernelSpec producerSpec(const KernelSpec &s) {
+  KernelSpec spec;
+  spec.op = "fused";
+  spec.attrs = s.attrs.at("producer");
+  spec.inputs = s.inputs;
+  if (!spec.attrs.is_object()) {
+    fail(s, "attribute 'producer' must be an object");
+  }
+  requireAttrs(spec, {"anchor", "anchor_attrs", "anchor_inputs", "nodes"});
+  const auto &at = spec.attrs.at("anchor_inputs");
+  if (at.size() < 2 || at[0].get<int64_t>() < 0 || at[1].get<int64_t>() < 0 ||
+      at[0].get<int64_t>() >= static_cast<int64_t>(s.inputs.size()) ||
+      at[1].get<int64_t>() >= static_cast<int64_t>(s.inputs.size())) {
+    fail(s, "the producer needs an input and a weight");
+  }
+  const auto &x = s.inputs[at[0].get<int64_t>()].shape;
+  const auto &w = s.inputs[at[1].get<int64_t>()].shape;
+  if (x.size() != 4 || w.empty()) {
+    fail(s, "the producer reads x [N, C, H, W] and a weight [O, ...]");
+  }
+  spec.outputs = {TensorSpec{{x[0], w[0], x[2], x[3]}}};
+  return spec;
+}
+
+// The anchor's own spec; input -1 (the producer form's second anchor) is
+// the producer's value.
 KernelSpec anchorSpec(const KernelSpec &s) {
   KernelSpec spec;
   spec.op = s.attrs.at("anchor").get<std::string>();
   spec.attrs = s.attrs.at("anchor_attrs");
   for (int64_t index : s.attrs.at("anchor_inputs")) {
-    spec.inputs.push_back(s.inputs.at(index));
+    if (index < -1 || index >= static_cast<int64_t>(s.inputs.size()) ||
+        (index == -1 && !s.attrs.contains("producer"))) {
+      fail(s, "anchor input index out of range");
+    }
+    spec.inputs.push_back(index < 0 ? producerSpec(s).outputs.at(0)
+                                    : s.inputs.at(index));
   }
   spec.outputs = s.outputs;
   return spec;
@@ -71,13 +117,7 @@ const std::map<std::string, size_t> &anchorOutputs() {
   return anchors;
 }
 
-void requireAttrs(const KernelSpec &s, std::initializer_list<const char *> keys) {
-  for (const char *key : keys) {
-    if (!s.attrs.contains(key)) {
-      fail(s, std::string("missing attribute '") + key + "'");
-    }
-  }
-}
+void validateNodes(const KernelSpec &s, bool haveValue);
 
 void validateFused(const KernelSpec &s) {
   requireAttrs(s, {"anchor", "anchor_attrs", "anchor_inputs", "nodes"});
@@ -109,16 +149,33 @@ void validateFused(const KernelSpec &s) {
     expectCounts(s, 1, 64, anchor.empty() ? 1 : outputs->second);
   }
   expectF32Except(s);
+  bool producer = s.attrs.contains("producer");
+  if (producer) {
+    KernelSpec first = producerSpec(s);
+    if (first.attrs.at("anchor") != "conv2d" || anchor != "conv2d") {
+      fail(s, "a producer kernel fuses two conv2d anchors");
+    }
+    validateNodes(first, true);
+    validatePointwiseDepthwise(anchorSpec(first), anchorSpec(s));
+  }
   bool haveValue = false;
   if (!anchor.empty()) {
-    for (int64_t index : s.attrs.at("anchor_inputs")) {
-      if (index < 0 || index >= static_cast<int64_t>(s.inputs.size())) {
-        fail(s, "anchor input index out of range");
+    // anchorSpec checks the indices; -1 (the producer's value) only first.
+    const auto &at = s.attrs.at("anchor_inputs");
+    for (size_t i = 0; i < at.size(); ++i) {
+      if ((at[i] == -1) != (producer && i == 0)) {
+        fail(s, "anchor input " + std::to_string(i) + " is invalid");
       }
     }
     lookupOp(anchor).validate(anchorSpec(s));
     haveValue = true;
   }
+  validateNodes(s, haveValue);
+}
+
+// The elementwise nodes of s.attrs["nodes"], after an anchor's value if
+// haveValue.
+void validateNodes(const KernelSpec &s, bool haveValue) {
   const auto &outShape = s.outputs[0].shape;
   for (const auto &node : s.attrs.at("nodes")) {
     std::string op = node.at("op").get<std::string>();
@@ -265,6 +322,27 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
     return {arguments,
             buildBatchNormGradWithPrologue(spec, input(0), value, input(2),
                                            input(3), input(4), target)};
+  }
+  if (s.attrs.contains("producer")) {
+    // The first segment's value is computed where the second anchor (a
+    // depthwise conv2d) reads it.
+    KernelSpec first = producerSpec(s);
+    Chain producer(first, params);
+    std::vector<ImageParam> pin, din;
+    for (int64_t index : first.attrs.at("anchor_inputs")) {
+      pin.push_back(params[index]);
+    }
+    for (int64_t index : s.attrs.at("anchor_inputs")) {
+      if (index >= 0) {
+        din.push_back(params[index]);
+      }
+    }
+    Epilogue producerChain = [&producer](Expr value, const std::vector<Var> &v) {
+      return producer.apply(value, v);
+    };
+    return {arguments,
+            buildPointwiseDepthwise(anchorSpec(first), pin, producerChain,
+                                    anchorSpec(s), din, epilogue, target)};
   }
   if (!anchor.empty()) {
     std::vector<ImageParam> anchorParams;

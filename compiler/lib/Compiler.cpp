@@ -172,6 +172,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.epilogue = options.fuseEpilogues;
     pipeline.fusion.elementwise = options.fuseElementwise;
     pipeline.fusion.prologue = options.fusePrologues;
+    pipeline.fusion.producer = options.fuseProducers;
     pipeline.foldBatchNorm = options.foldBatchNorm;
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;

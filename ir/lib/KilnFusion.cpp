@@ -146,8 +146,15 @@ LogicalResult FusedOp::verify() {
       break;
     }
     bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
-    if (anchor && previous) {
-      return op.emitOpError() << "can only be the first op of a fused kernel";
+    // Producer form: a second anchor reads the first segment's value as its
+    // first operand and computes it itself (docs/fusion.md).
+    if (anchor && previous &&
+        (!anchorOp || anchorOp != &*body.begin() ||
+         op.getNumOperands() == 0 || op.getOperand(0) != previous)) {
+      return op.emitOpError()
+             << "can only be the first op of a fused kernel, or the second "
+                "anchor, reading the first anchor's chain as its first "
+                "operand";
     }
     if (!anchor && !llvm::isa<ElementwiseOpInterface>(op)) {
       return op.emitOpError() << "is neither a fusion anchor nor elementwise";
@@ -228,7 +235,8 @@ LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 
 // {"anchor": op name or "", "anchor_attrs": {...}, "anchor_inputs": [...],
 //  "nodes": [{"op", "attrs", "operands": [-1 = running value, k = input k]}]}
-// (docs/fusion.md).
+// and, in the producer form, "producer": the first segment's {"anchor",
+// "anchor_attrs", "anchor_inputs", "nodes"} (docs/fusion.md).
 LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
   json nodes = json::array();
   attrs = json{{"kind", getKind().str()}, {"anchor", ""},
@@ -255,6 +263,14 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
       attrs["consumer_attrs"] = *opAttrs;
       attrs["consumer_inputs"] = operands;
     } else if (llvm::isa<FusionAnchorOpInterface>(op)) {
+      if (!attrs["anchor"].get<std::string>().empty()) {
+        // Producer form: the first segment moves to "producer".
+        attrs["producer"] = {{"anchor", attrs["anchor"]},
+                             {"anchor_attrs", attrs["anchor_attrs"]},
+                             {"anchor_inputs", attrs["anchor_inputs"]},
+                             {"nodes", std::move(nodes)}};
+        nodes = json::array();
+      }
       attrs["anchor"] = name;
       attrs["anchor_attrs"] = *opAttrs;
       attrs["anchor_inputs"] = operands;

@@ -33,6 +33,40 @@ bool isFusibleElementwise(Operation *op) {
   return elementwise && elementwise.isFusible() && op->getNumResults() == 1;
 }
 
+// A 4-D weight with static shape [O, C, KH, KW], or null.
+RankedTensorType plainWeight(Conv2DOp conv) {
+  auto type = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
+  return type && type.getRank() == 4 && type.hasStaticShape() ? type : nullptr;
+}
+
+// The producer form's first anchor: a 1x1 conv2d at stride 1 without
+// padding or groups, its weight unpacked.
+bool isPointwiseConv(Operation *op) {
+  auto conv = llvm::dyn_cast<Conv2DOp>(op);
+  RankedTensorType weight = conv ? plainWeight(conv) : nullptr;
+  nlohmann::json attrs;
+  if (!weight || weight.getDimSize(2) != 1 || weight.getDimSize(3) != 1 ||
+      conv.getGroups() != 1 ||
+      llvm::any_of(conv.getStrides(), [](int64_t s) { return s != 1; }) ||
+      failed(conv.canonicalizeKernelAttrs(attrs))) {
+    return false;
+  }
+  return llvm::all_of(attrs["pads"].get<std::vector<int64_t>>(),
+                      [](int64_t p) { return p == 0; });
+}
+
+// The producer form's second anchor: a depthwise conv2d (one output
+// channel per input channel, weight [C, 1, KH, KW]).
+bool isDepthwiseConv(Operation *op) {
+  auto conv = llvm::dyn_cast<Conv2DOp>(op);
+  RankedTensorType weight = conv ? plainWeight(conv) : nullptr;
+  auto input = conv ? llvm::dyn_cast<RankedTensorType>(conv.getInput().getType())
+                    : nullptr;
+  return weight && input && input.getRank() == 4 &&
+         weight.getDimSize(1) == 1 && conv.getGroups() == weight.getDimSize(0) &&
+         input.getDimSize(1) == weight.getDimSize(0);
+}
+
 struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
   using KilnFuseBase::KilnFuseBase;
 
@@ -82,6 +116,38 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
       return {};
     }
     return {producer, op};
+  }
+
+  // The producer form: `op`, a depthwise conv2d, and its chain (`chain`,
+  // or just `op`) appended to the chain `chains[i]` of a 1x1 conv2d whose
+  // value only `op` reads. Returns whether it merged.
+  bool mergeProducer(Operation *op, ArrayRef<Operation *> chain,
+                     SmallVectorImpl<SmallVector<Operation *>> &chains,
+                     const llvm::DenseMap<Operation *, size_t> &chainEnds) {
+    if (!producer || !isDepthwiseConv(op)) {
+      return false;
+    }
+    Value input = op->getOperand(0);
+    auto end = chainEnds.find(input.getDefiningOp());
+    if (!input.hasOneUse() || end == chainEnds.end()) {
+      return false;
+    }
+    SmallVector<Operation *> &first = chains[end->second];
+    if (!isPointwiseConv(first.front()) ||
+        first.front()->getBlock() != op->getBlock()) {
+      return false;
+    }
+    SmallVector<Operation *> merged = first;
+    if (chain.empty()) {
+      merged.push_back(op);
+    } else {
+      merged.append(chain.begin(), chain.end());
+    }
+    if (chainInputs(merged).size() > kMaxFusedInputs) {
+      return false;
+    }
+    first = std::move(merged);
+    return true;
   }
 
   static SmallVector<Value> chainInputs(ArrayRef<Operation *> chain) {
@@ -171,12 +237,18 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
       return;
     }
     bool anchored = llvm::isa<FusionAnchorOpInterface>(first);
+    auto anchors = llvm::count_if(chain, [](Operation *op) {
+      return llvm::isa<FusionAnchorOpInterface>(op);
+    });
     // Results: the chain's value, then an anchor's other results.
     SmallVector<Value> results = {last->getResult(0)};
-    if (anchored) {
+    if (anchored && anchors == 1) {
       llvm::append_range(results, first->getResults().drop_front());
     }
-    replaceByFused(chain, results, at, anchored ? "epilogue" : "elementwise");
+    replaceByFused(chain, results, at,
+                   anchors == 2  ? "producer"
+                   : anchored    ? "epilogue"
+                                 : "elementwise");
   }
 
   void runOnOperation() override {
@@ -186,11 +258,17 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     }
     SmallVector<SmallVector<Operation *>> chains;
     llvm::SmallPtrSet<Operation *, 32> taken;
+    llvm::DenseMap<Operation *, size_t> chainEnds; // last op -> chain
     for (Operation &op : func.getBody().front()) {
       if (taken.contains(&op)) {
         continue;
       }
       SmallVector<Operation *> chain = chainFrom(&op, taken);
+      if (mergeProducer(&op, chain, chains, chainEnds)) {
+        taken.insert(&op);
+        taken.insert(chain.begin(), chain.end());
+        continue;
+      }
       if (chain.empty()) {
         chain = prologueFrom(&op, taken);
       }
@@ -198,6 +276,7 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         continue;
       }
       taken.insert(chain.begin(), chain.end());
+      chainEnds[chain.back()] = chains.size();
       chains.push_back(std::move(chain));
     }
     for (const auto &chain : chains) {

@@ -39,7 +39,7 @@ struct CommonFlags {
   bool verbose = false;
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
-       noBatchNormFolding = false, noPrologueFusion = false,
+       noBatchNormFolding = false, noPrologueFusion = false, noProducerFusion = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   bool checkNumerics = false; // run, train, bench
@@ -72,6 +72,9 @@ struct CommonFlags {
                   "Do not fuse chains of elementwise ops");
     cmd->add_flag("--no-prologue-fusion", noPrologueFusion,
                   "Do not fuse activation_grad into batch_norm_grad");
+    cmd->add_flag("--no-producer-fusion", noProducerFusion,
+                  "Do not fuse a 1x1 conv2d and its epilogue into the "
+                  "depthwise conv2d reading it (inference)");
     cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
                   "Do not fold inference batch norms into conv2d / dense "
                   "weights (they stay in the conv's epilogue)");
@@ -100,6 +103,7 @@ struct CommonFlags {
     o.winogradTile = winograd;
     o.packWeights = !noWeightPacking;
     o.fusePrologues = !noPrologueFusion;
+    o.fuseProducers = !noProducerFusion;
     return o;
   }
 };

@@ -50,8 +50,13 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     order, and the fused op returns them too. Prologue form: the chain
     (without an anchor) ends in a consumer (FusionPrologueOpInterface) that
     reads the chain's value as its prologue operand and block arguments
-    otherwise; the body yields all the consumer's results. `kind` names the
-    pattern that made it (`epilogue`, `elementwise`, `prologue`).
+    otherwise; the body yields all the consumer's results. Producer form:
+    after the first anchor's chain, a second anchor reads the chain's value
+    as its first operand, followed by its own chain; the kernel computes
+    the first chain's value in cache, where the second anchor reads it
+    (a 1x1 conv2d + activation into a depthwise conv2d: the expanded tensor
+    is never written). `kind` names the pattern that made it (`epilogue`,
+    `elementwise`, `prologue`, `producer`).
 
     ```mlir
     %y = kiln.fused "conv_bn_act" (%x, %w, %g, %b, %m, %v) : (...) -> tensor<1x8x4x4xf32> {

@@ -286,6 +286,10 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
     - `prologue`: an `activation_grad` whose only use is the operand a
       consumer (FusionPrologueOpInterface: batch_norm_grad's dy) computes
       itself: activation-grad + BN-grad reductions in one kernel.
+    - `producer`: an epilogue chain of a 1x1 conv2d (stride 1, no padding
+      or groups) whose only use is a depthwise conv2d, with that conv's own
+      chain: MobileNet's expansion + depthwise layers in one kernel, which
+      computes the expanded tensor in cache and never writes it.
 
     Algorithm:
     1. Visit the ops of the entry function in program order; an op not yet
@@ -295,6 +299,8 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
        fusible elementwise op (ElementwiseOpInterface::isFusible) whose
        result has the same type. Values used twice (e.g. kept for the
        backward pass) end a chain: fusing them would recompute or spill.
+       With `producer`, a depthwise conv2d reading the end of a 1x1
+       conv2d's chain (its only use) extends that chain, with its own.
     3. A chain of two or more ops becomes a `kiln.fused` op placed at its
        last op, with the chain's outside operands as inputs.
   }];
@@ -305,6 +311,8 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
            "Fuse chains of elementwise ops">,
     Option<"prologue", "prologue", "bool", "true",
            "Fuse activation_grad into the batch_norm_grad reading it">,
+    Option<"producer", "producer", "bool", "true",
+           "Fuse a 1x1 conv2d's chain into the depthwise conv2d reading it">,
   ];
 }
 
