@@ -134,24 +134,67 @@ int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
 
 } // namespace
 
+namespace {
+
+// The anchor count of one fused segment ({"anchor", "anchor_attrs",
+// "anchor_inputs"}) over `inputs`; anchor input -1 is `value`, the
+// producer's value in the producer form. 0 where it does not apply.
+int64_t segmentFlops(const nlohmann::json &segment,
+                     const std::vector<TensorSpec> &inputs,
+                     const std::vector<TensorSpec> &outputs,
+                     const TensorSpec *value) {
+  if (!segment.is_object()) {
+    return 0;
+  }
+  std::string anchor = segment.value("anchor", std::string());
+  if (anchor.empty() || !segment.contains("anchor_inputs")) {
+    return 0;
+  }
+  std::vector<TensorSpec> in;
+  for (const auto &index : segment.at("anchor_inputs")) {
+    int64_t i = index.is_number_integer() ? index.get<int64_t>() : -2;
+    if (i == -1 && value) {
+      in.push_back(*value);
+    } else if (i < 0 || i >= static_cast<int64_t>(inputs.size())) {
+      return 0;
+    } else {
+      in.push_back(inputs[i]);
+    }
+  }
+  return anchorFlops(anchor,
+                     segment.value("anchor_attrs", nlohmann::json::object()),
+                     in, outputs);
+}
+
+} // namespace
+
 int64_t KernelSpec::flops() const {
   if (op != "fused") {
     return anchorFlops(op, attrs, inputs, outputs);
   }
-  std::string anchor = attrs.value("anchor", std::string());
-  if (anchor.empty() || !attrs.contains("anchor_inputs")) {
+  if (!attrs.contains("producer")) {
+    return segmentFlops(attrs, inputs, outputs, nullptr);
+  }
+  // Producer form: a 1x1 conv2d's value [N, O, H, W] (x [N, C, H, W],
+  // weight [O, ...]) read by the second anchor.
+  const auto &producer = attrs.at("producer");
+  if (!producer.is_object() || !producer.contains("anchor_inputs") ||
+      producer.at("anchor_inputs").size() < 2) {
     return 0;
   }
-  std::vector<TensorSpec> in;
-  for (const auto &index : attrs.at("anchor_inputs")) {
-    int64_t i = index.get<int64_t>();
-    if (i < 0 || i >= static_cast<int64_t>(inputs.size())) {
-      return 0;
-    }
-    in.push_back(inputs[i]);
+  auto input = [&](size_t k) -> const TensorSpec * {
+    const auto &index = producer.at("anchor_inputs").at(k);
+    int64_t i = index.is_number_integer() ? index.get<int64_t>() : -1;
+    return i >= 0 && i < static_cast<int64_t>(inputs.size()) ? &inputs[i]
+                                                             : nullptr;
+  };
+  const TensorSpec *x = input(0), *w = input(1);
+  if (!x || !w || x->shape.size() != 4 || w->shape.empty()) {
+    return 0;
   }
-  return anchorFlops(anchor, attrs.value("anchor_attrs", nlohmann::json::object()), in,
-                     outputs);
+  TensorSpec value{{x->shape[0], w->shape[0], x->shape[2], x->shape[3]}};
+  return segmentFlops(producer, inputs, {value}, nullptr) +
+         segmentFlops(attrs, inputs, outputs, &value);
 }
 
 } // namespace kiln::codegen

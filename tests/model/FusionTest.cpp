@@ -176,9 +176,16 @@ TEST(FusionTest, ResNetBasicBlock64) {
 }
 
 TEST(FusionTest, MobileNetV2Block) {
-  expectSameResults(std::string(KILN_SOURCE_DIR) +
-                        "/bench/models/mobilenet_v2_block.mlir",
-                    kiln::compiler::Mode::Inference, 1);
+  std::string block =
+      std::string(KILN_SOURCE_DIR) + "/bench/models/mobilenet_v2_block.mlir";
+  expectSameResults(block, kiln::compiler::Mode::Inference, 1);
+  // The expansion and the depthwise layer are one kernel (the producer
+  // form); the projection adds the skip in its epilogue.
+  auto labels =
+      callLabels(block, kiln::compiler::Mode::Inference, 2, Fusion::On);
+  EXPECT_EQ(labels.count("fused producer: conv2d+relu6+conv2d+relu6"), 1u)
+      << listed(labels);
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+add"), 1u) << listed(labels);
 }
 
 TEST(FusionTest, Gradients) {

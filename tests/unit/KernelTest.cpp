@@ -168,6 +168,55 @@ void addConv(CaseTable &table, const std::string &name,
   table.add(name, "conv2d", attrs, f32(inputs), {y});
 }
 
+// kiln-fuse's producer form (a "fused" kernel): relu(depthwise conv2d of
+// relu6(1x1 conv2d of x)), against the reference convolutions with the
+// activations applied in between.
+void addProducer(CaseTable &table, const std::string &name,
+                 std::vector<int64_t> xShape, int64_t expanded, int64_t k,
+                 const ref::Conv2dParams &depthwise, bool withBias) {
+  Rng rng("fused/producer/" + name);
+  ref::Tensor x = rng.tensor(xShape, -1, 1);
+  ref::Tensor we = rng.tensor({expanded, xShape[1], 1, 1}, -1, 1);
+  ref::Tensor be = rng.tensor({expanded}, -1, 1);
+  ref::Tensor wd = rng.tensor({expanded, 1, k, k}, -1, 1);
+  ref::Tensor bd = rng.tensor({expanded}, -1, 1);
+  ref::Tensor e = ref::conv2d(x, we, withBias ? &be : nullptr, {});
+  for (double &v : e.data) {
+    v = std::min(std::max(v, 0.0), 6.0);
+  }
+  ref::Tensor y = ref::conv2d(e, wd, withBias ? &bd : nullptr, depthwise);
+  for (double &v : y.data) {
+    v = std::max(v, 0.0);
+  }
+  auto convAttrs = [](const ref::Conv2dParams &p) {
+    return json{{"strides", p.strides}, {"pads", p.pads},
+                {"dilations", p.dilations}, {"groups", p.groups}};
+  };
+  auto node = [](const char *op) {
+    return json{{"op", op}, {"attrs", json::object()}, {"operands", {-1}}};
+  };
+  json attrs = {
+      {"kind", "producer"},
+      {"producer",
+       {{"anchor", "conv2d"},
+        {"anchor_attrs", convAttrs({})},
+        {"anchor_inputs", withBias ? json{0, 1, 2} : json{0, 1}},
+        {"nodes", {node("relu6")}}}},
+      {"anchor", "conv2d"},
+      {"anchor_attrs", convAttrs(depthwise)},
+      {"anchor_inputs", withBias ? json{-1, 3, 4} : json{-1, 2}},
+      {"nodes", {node("relu")}}};
+  std::vector<ref::Tensor> inputs = {x, we};
+  if (withBias) {
+    inputs.push_back(be);
+  }
+  inputs.push_back(wd);
+  if (withBias) {
+    inputs.push_back(bd);
+  }
+  table.add(name, "fused", attrs, f32(inputs), {y});
+}
+
 // conv2d_winograd over winograd_filter(w) (both from the reference), against
 // the direct convolution; and winograd_filter itself.
 void addWinograd(CaseTable &table, const std::string &name,
@@ -833,6 +882,24 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addConv(t, "depthwise_planes_n1_c20_13x13_stride2", {1, 20, 13, 13}, 20,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 20), false);
+  // kiln-fuse's producer form (1x1 conv2d + relu6 computed inside the
+  // depthwise conv2d + relu reading it). Rows of 20 and up, in a sliding
+  // window: expansions with a shifted last block of 8 channels, an odd
+  // width at stride 1, a non-square plane at stride 2, a dilated 5x5.
+  // Narrower planes, flattened: 7x7 at stride 1, 13x13 at stride 2 with a
+  // 5x5 window, and a 2x3 plane smaller than one vector.
+  addProducer(t, "rows_n2_c5_23x23_e20", {2, 5, 23, 23}, 20, 3,
+              convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
+  addProducer(t, "rows_n1_c3_30x31_e12_stride2", {1, 3, 30, 31}, 12, 3,
+              convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false);
+  addProducer(t, "rows_n2_c4_24x21_e9_k5_dilated", {2, 4, 24, 21}, 9, 5,
+              convParams({1, 1}, {4, 3, 4, 5}, {2, 2}, 9), true);
+  addProducer(t, "flat_n3_c16_7x7_e24", {3, 16, 7, 7}, 24, 3,
+              convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 24), true);
+  addProducer(t, "flat_n2_c7_13x13_e9_k5_stride2", {2, 7, 13, 13}, 9, 5,
+              convParams({2, 2}, {2, 2, 2, 2}, {1, 1}, 9), false);
+  addProducer(t, "flat_n1_c2_2x3_e3", {1, 2, 2, 3}, 3, 3,
+              convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 3), true);
   // Planes in the channel form (output channels in 16-lane vectors, planes
   // of 28x28 and up): 4 vectors per task over 4 images, and 3 per task (6
   // vectors: 2 tasks per image) on a wider plane. Then a batch of small
@@ -1078,6 +1145,7 @@ std::string caseName(const ::testing::TestParamInfo<const KernelCase *> &info) {
 KILN_KERNEL_CASES(Dense, "dense");
 KILN_KERNEL_CASES(Conv2d, "conv2d");
 KILN_KERNEL_CASES(Conv2dWinograd, "conv2d_winograd");
+KILN_KERNEL_CASES(Fused, "fused");
 KILN_KERNEL_CASES(WinogradFilter, "winograd_filter");
 KILN_KERNEL_CASES(MaxPool2d, "max_pool2d");
 KILN_KERNEL_CASES(AvgPool2d, "avg_pool2d");

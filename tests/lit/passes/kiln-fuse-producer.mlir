@@ -1,0 +1,66 @@
+// kiln-fuse's producer form: a 1x1 conv2d's epilogue chain whose only use is
+// a depthwise conv2d becomes one kernel with that conv and its own chain.
+// RUN: kiln-opt %s --split-input-file --kiln-fuse | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=producer=false | FileCheck %s --check-prefix=NOPROD
+// RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @expand_depthwise
+// CHECK: %[[F:[a-z0-9_]+]] = kiln.fused "producer"(%arg0, %arg1, %arg2, %arg3, %arg4) : (tensor<2x4x9x9xf32>, tensor<12x4x1x1xf32>, tensor<12xf32>, tensor<12x1x3x3xf32>, tensor<12xf32>) -> tensor<2x12x5x5xf32> {
+// CHECK-NEXT: ^bb0(%[[X:[a-z0-9_]+]]: {{.+}}, %[[WE:[a-z0-9_]+]]: {{.+}}, %[[BE:[a-z0-9_]+]]: {{.+}}, %[[WD:[a-z0-9_]+]]: {{.+}}, %[[BD:[a-z0-9_]+]]: {{.+}}):
+// CHECK-NEXT: %[[E:[a-z0-9_]+]] = kiln.conv2d %[[X]], %[[WE]], %[[BE]] :
+// CHECK-NEXT: %[[R:[a-z0-9_]+]] = kiln.relu6 %[[E]] :
+// CHECK-NEXT: %[[D:[a-z0-9_]+]] = kiln.conv2d %[[R]], %[[WD]], %[[BD]] {groups = 12 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} :
+// CHECK-NEXT: %[[Y:[a-z0-9_]+]] = kiln.relu6 %[[D]] :
+// CHECK-NEXT: kiln.yield %[[Y]] : tensor<2x12x5x5xf32>
+// CHECK: return %[[F]]
+// NOPROD-LABEL: func.func @expand_depthwise
+// NOPROD-NOT: "producer"
+// NOPROD: kiln.fused "epilogue"
+// NOPROD: kiln.fused "epilogue"
+func.func @expand_depthwise(%x: tensor<2x4x9x9xf32>, %we: tensor<12x4x1x1xf32>, %be: tensor<12xf32>, %wd: tensor<12x1x3x3xf32>, %bd: tensor<12xf32>) -> tensor<2x12x5x5xf32> {
+  %e = kiln.conv2d %x, %we, %be : (tensor<2x4x9x9xf32>, tensor<12x4x1x1xf32>, tensor<12xf32>) -> tensor<2x12x9x9xf32>
+  %r = kiln.relu6 %e : (tensor<2x12x9x9xf32>) -> tensor<2x12x9x9xf32>
+  %d = kiln.conv2d %r, %wd, %bd {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>, groups = 12 : i64} : (tensor<2x12x9x9xf32>, tensor<12x1x3x3xf32>, tensor<12xf32>) -> tensor<2x12x5x5xf32>
+  %y = kiln.relu6 %d : (tensor<2x12x5x5xf32>) -> tensor<2x12x5x5xf32>
+  return %y : tensor<2x12x5x5xf32>
+}
+
+// -----
+
+// A depthwise conv2d without a chain of its own joins the 1x1's chain.
+// CHECK-LABEL: func.func @depthwise_alone
+// CHECK: kiln.fused "producer"
+// CHECK: kiln.conv2d
+// CHECK-NEXT: kiln.relu
+// CHECK-NEXT: %[[D:[a-z0-9_]+]] = kiln.conv2d
+// CHECK-NEXT: kiln.yield %[[D]]
+func.func @depthwise_alone(%x: tensor<1x3x6x6xf32>, %we: tensor<8x3x1x1xf32>, %wd: tensor<8x1x3x3xf32>) -> tensor<1x8x6x6xf32> {
+  %e = kiln.conv2d %x, %we : (tensor<1x3x6x6xf32>, tensor<8x3x1x1xf32>) -> tensor<1x8x6x6xf32>
+  %r = kiln.relu %e : (tensor<1x8x6x6xf32>) -> tensor<1x8x6x6xf32>
+  %d = kiln.conv2d %r, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 8 : i64} : (tensor<1x8x6x6xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x6x6xf32>
+  return %d : tensor<1x8x6x6xf32>
+}
+
+// -----
+
+// Not the producer form: the 1x1's value has a second use (here returned,
+// as a training step keeps it for the backward pass); a strided 1x1; a 3x3
+// producer; a grouped consumer that is not depthwise.
+// CHECK-LABEL: func.func @not_producers
+// CHECK-NOT: "producer"
+// CHECK: return
+func.func @not_producers(%x: tensor<1x4x8x8xf32>, %we: tensor<8x4x1x1xf32>, %w3: tensor<8x4x3x3xf32>, %wd: tensor<8x1x3x3xf32>, %wg: tensor<8x4x3x3xf32>) -> (tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>, tensor<1x8x4x4xf32>, tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>) {
+  %e1 = kiln.conv2d %x, %we : (tensor<1x4x8x8xf32>, tensor<8x4x1x1xf32>) -> tensor<1x8x8x8xf32>
+  %r1 = kiln.relu %e1 : (tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
+  %d1 = kiln.conv2d %r1, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 8 : i64} : (tensor<1x8x8x8xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x8x8xf32>
+  %e2 = kiln.conv2d %x, %we {strides = array<i64: 2, 2>} : (tensor<1x4x8x8xf32>, tensor<8x4x1x1xf32>) -> tensor<1x8x4x4xf32>
+  %r2 = kiln.relu %e2 : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %d2 = kiln.conv2d %r2, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 8 : i64} : (tensor<1x8x4x4xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x4x4xf32>
+  %e3 = kiln.conv2d %x, %w3 {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x4x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x8x8xf32>
+  %r3 = kiln.relu %e3 : (tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
+  %d3 = kiln.conv2d %r3, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 8 : i64} : (tensor<1x8x8x8xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x8x8xf32>
+  %e4 = kiln.conv2d %x, %we : (tensor<1x4x8x8xf32>, tensor<8x4x1x1xf32>) -> tensor<1x8x8x8xf32>
+  %r4 = kiln.relu %e4 : (tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
+  %d4 = kiln.conv2d %r4, %wg {pads = array<i64: 1, 1, 1, 1>, groups = 2 : i64} : (tensor<1x8x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x8x8xf32>
+  return %r1, %d1, %d2, %d3, %d4 : tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>, tensor<1x8x4x4xf32>, tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>
+}
