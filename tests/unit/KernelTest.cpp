@@ -885,11 +885,14 @@ CaseTable buildCases() {
   // kiln-fuse's producer form (1x1 conv2d + relu6 computed inside the
   // depthwise conv2d + relu reading it). Rows of 20 and up, in a sliding
   // window: expansions with a shifted last block of 8 channels, an odd
-  // width at stride 1, a non-square plane at stride 2, a dilated 5x5.
+  // width at stride 1, rows of 2 vectors and a shifted third tile (40
+  // wide), a non-square plane at stride 2, a dilated 5x5.
   // Narrower planes, flattened: 7x7 at stride 1, 13x13 at stride 2 with a
   // 5x5 window, and a 2x3 plane smaller than one vector.
   addProducer(t, "rows_n2_c5_23x23_e20", {2, 5, 23, 23}, 20, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
+  addProducer(t, "rows_n1_c6_9x40_e16_two_vectors", {1, 6, 9, 40}, 16, 3,
+              convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 16), true);
   addProducer(t, "rows_n1_c3_30x31_e12_stride2", {1, 3, 30, 31}, 12, 3,
               convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false);
   addProducer(t, "rows_n2_c4_24x21_e9_k5_dilated", {2, 4, 24, 21}, 9, 5,
