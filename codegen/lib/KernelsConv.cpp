@@ -919,7 +919,71 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
   Window w = readWindow(dw, wt[2], wt[3], true);
   RDom rk(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), "rk");
   Func acc("acc"), out("out");
-  acc(x, y, c, n) = din.size() == 2 ? din[1](c) : Expr(0.0f);
+  int vec = target.natural_vector_size<float>();
+  const auto &os = dw.outputs[0].shape;
+  int channels = static_cast<int>(os[1]);
+  int cb = std::min(channels, 8);
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
+  // The flattened 1x1 convolution of a narrow plane: the task's whole plane
+  // in register tiles of 2 vectors of positions x 8 channels (16 zmm).
+  auto scheduleFlatRow = [&] {
+    int positions = width * height;
+    int pt = std::min(positions, 2 * vec);
+    Var po("po"), pi("pi");
+    row.compute_at(out, task)
+        .split(p, po, pi, pt, TailStrategy::ShiftInwards)
+        .reorder(pi, c, po, n)
+        .unroll(c, cb, TailStrategy::GuardWithIf)
+        .vectorize(pi, std::min(pt, vec));
+    tile.compute_at(row, po);
+    tile.vectorize(p, std::min(pt, vec));
+    tile.update()
+        .reorder(p, c, rc, n)
+        .vectorize(p, std::min(pt, vec))
+        .unroll(c);
+  };
+  Expr depthwiseBias = din.size() == 2 ? din[1](c) : Expr(0.0f);
+  if (flat && w.sh == 1 && w.sw == 1) {
+    // Stride 1 on a narrow plane, as conv2d's planes form: the padded value
+    // flattened with row pitch P (the padded width), so that output
+    // position q = y * P + x is one vectorizable axis and tap (kx, ky) the
+    // constant offset ky * dh * P + kx * dw (rows of 14 would fill half
+    // vectors). Per parallel task of 8 channels of one image: the flattened
+    // padded plane (a gather per vector, once), then per channel the taps
+    // unrolled over vectors of positions, copied out without the pitch.
+    int pitch = width + static_cast<int>(w.padLeft + w.padRight);
+    Var q("q");
+    Func flatPadded("expand_padded");
+    flatPadded(q, c, n) = padded(q % pitch - static_cast<int>(w.padLeft),
+                                 q / pitch - static_cast<int>(w.padTop), c, n);
+    acc(q, c, n) = depthwiseBias;
+    acc(q, c, n) += din[0](rk.x, rk.y, 0, c) *
+                    flatPadded(q + rk.y * static_cast<int>(w.dh) * pitch +
+                                   rk.x * static_cast<int>(w.dw),
+                               c, n);
+    defineOutput(out, {x, y, c, n}, acc(y * pitch + x, c, n), epilogue, dw);
+    int vw = vectorWidthFor(static_cast<int>(os[3]), vec);
+    out.split(c, co, ci, cb, TailStrategy::ShiftInwards)
+        .reorder(x, y, ci, co, n)
+        .fuse(co, n, task)
+        .parallel(task);
+    if (vw > 1) {
+      out.vectorize(x, vw, TailStrategy::ShiftInwards);
+    }
+    Var qo("qo"), qi("qi");
+    acc.compute_at(out, task).vectorize(q, vec, TailStrategy::RoundUp);
+    acc.update()
+        .split(q, qo, qi, vec, TailStrategy::RoundUp)
+        .reorder(qi, rk.x, rk.y, qo, c, n)
+        .vectorize(qi)
+        .unroll(rk.x)
+        .unroll(rk.y);
+    flatPadded.compute_at(out, task).vectorize(q, vec,
+                                               TailStrategy::GuardWithIf);
+    scheduleFlatRow();
+    return out;
+  }
+  acc(x, y, c, n) = depthwiseBias;
   acc(x, y, c, n) +=
       din[0](rk.x, rk.y, 0, c) *
       padded(x * static_cast<int>(w.sw) + rk.x * static_cast<int>(w.dw) -
@@ -929,13 +993,8 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
              c, n);
   defineOutput(out, {x, y, c, n}, acc(x, y, c, n), epilogue, dw);
 
-  int vec = target.natural_vector_size<float>();
-  const auto &os = dw.outputs[0].shape;
-  int channels = static_cast<int>(os[1]);
   int vw = vectorWidthFor(static_cast<int>(os[3]), vec);
   int yb = std::min(static_cast<int>(os[2]), 2);
-  int cb = std::min(channels, 8);
-  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
   out.split(x, xo, xi, vw, TailStrategy::ShiftInwards)
       .split(y, yo, yi, yb, TailStrategy::ShiftInwards)
       .split(c, co, ci, cb, TailStrategy::ShiftInwards)
@@ -968,20 +1027,7 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
     // The task's whole padded plane, from its flattened plane in register
     // tiles of 2 vectors of positions x 8 channels (16 zmm).
     padded.compute_at(out, task);
-    int positions = width * height;
-    int pt = std::min(positions, 2 * vec);
-    Var po("po"), pi("pi");
-    row.compute_at(out, task)
-        .split(p, po, pi, pt, TailStrategy::ShiftInwards)
-        .reorder(pi, c, po, n)
-        .unroll(c, cb, TailStrategy::GuardWithIf)
-        .vectorize(pi, std::min(pt, vec));
-    tile.compute_at(row, po);
-    tile.vectorize(p, std::min(pt, vec));
-    tile.update()
-        .reorder(p, c, rc, n)
-        .vectorize(p, std::min(pt, vec))
-        .unroll(c);
+    scheduleFlatRow();
     return out;
   }
   // Rows of the padded value: each computed once per task (the window

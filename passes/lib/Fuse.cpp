@@ -40,7 +40,10 @@ RankedTensorType plainWeight(Conv2DOp conv) {
 }
 
 // The producer form's first anchor: a 1x1 conv2d at stride 1 without
-// padding or groups, its weight unpacked.
+// padding or groups, its weight unpacked. (kiln-pack-weights packs the 1x1
+// layers of planes of 64 positions or fewer, whose channel form beats the
+// fused kernel's flattened plane: MobileNetV2's three 960-channel 7x7
+// pairs at batch 8, 2.87 ms unfused against 3.53 fused.)
 bool isPointwiseConv(Operation *op) {
   auto conv = llvm::dyn_cast<Conv2DOp>(op);
   RankedTensorType weight = conv ? plainWeight(conv) : nullptr;

@@ -887,8 +887,10 @@ CaseTable buildCases() {
   // window: expansions with a shifted last block of 8 channels, an odd
   // width at stride 1, rows of 2 vectors and a shifted third tile (40
   // wide), a non-square plane at stride 2, a dilated 5x5.
-  // Narrower planes, flattened: 7x7 at stride 1, 13x13 at stride 2 with a
-  // 5x5 window, and a 2x3 plane smaller than one vector.
+  // Narrower planes, flattened: at stride 1 the depthwise layer over the
+  // flattened padded plane too (7x7, a dilated window with asymmetric
+  // pads, a 2x3 plane smaller than one vector); 13x13 at stride 2 with a
+  // 5x5 window in rows.
   addProducer(t, "rows_n2_c5_23x23_e20", {2, 5, 23, 23}, 20, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addProducer(t, "rows_n1_c6_9x40_e16_two_vectors", {1, 6, 9, 40}, 16, 3,
@@ -899,6 +901,8 @@ CaseTable buildCases() {
               convParams({1, 1}, {4, 3, 4, 5}, {2, 2}, 9), true);
   addProducer(t, "flat_n3_c16_7x7_e24", {3, 16, 7, 7}, 24, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 24), true);
+  addProducer(t, "flat_n2_c5_11x9_e10_dilated_asymmetric", {2, 5, 11, 9}, 10,
+              3, convParams({1, 1}, {2, 1, 1, 2}, {2, 2}, 10), true);
   addProducer(t, "flat_n2_c7_13x13_e9_k5_stride2", {2, 7, 13, 13}, 9, 5,
               convParams({2, 2}, {2, 2, 2, 2}, {1, 1}, 9), false);
   addProducer(t, "flat_n1_c2_2x3_e3", {1, 2, 2, 3}, 3, 3,
