@@ -337,7 +337,8 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
         din.push_back(params[index]);
       }
     }
-    Epilogue producerChain = [&producer](Expr value, const std::vector<Var> &v) {
+    Epilogue producerChain = [&producer](Expr value,
+                                         const std::vector<Var> &v) {
       return producer.apply(value, v);
     };
     return {arguments,

@@ -63,10 +63,12 @@ bool isPointwiseConv(Operation *op) {
 bool isDepthwiseConv(Operation *op) {
   auto conv = llvm::dyn_cast<Conv2DOp>(op);
   RankedTensorType weight = conv ? plainWeight(conv) : nullptr;
-  auto input = conv ? llvm::dyn_cast<RankedTensorType>(conv.getInput().getType())
-                    : nullptr;
+  auto input =
+      conv ? llvm::dyn_cast<RankedTensorType>(conv.getInput().getType())
+           : nullptr;
   return weight && input && input.getRank() == 4 &&
-         weight.getDimSize(1) == 1 && conv.getGroups() == weight.getDimSize(0) &&
+         weight.getDimSize(1) == 1 &&
+         conv.getGroups() == weight.getDimSize(0) &&
          input.getDimSize(1) == weight.getDimSize(0);
 }
 

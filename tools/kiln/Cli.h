@@ -39,7 +39,8 @@ struct CommonFlags {
   bool verbose = false;
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
-       noBatchNormFolding = false, noPrologueFusion = false, noProducerFusion = false,
+       noBatchNormFolding = false, noPrologueFusion = false,
+       noProducerFusion = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   bool checkNumerics = false; // run, train, bench
