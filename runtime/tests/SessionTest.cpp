@@ -136,6 +136,44 @@ TEST(Session, InputChecks) {
       << message;
 }
 
+// The pointer-taking entry points refuse null or short memory, wrong
+// shapes and dtypes with an Error naming the tensor, and the session still
+// runs afterwards.
+TEST(Session, PointerArgumentChecks) {
+  std::string dir = tempDir();
+  Session session = Session::load(writePlan(dir, examplePlan()));
+  std::vector<float> x = {1, 2, 3, 4};
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.setInput(
+                "x", TensorView{nullptr, {2, 2}, DType::F32, 16})),
+            "input 'x': tensor holds 16 bytes, 2x2xf32 needs 16");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.bindInput(
+                "x", TensorView{x.data(), {2, 2}, DType::F32, 12})),
+            "input 'x': tensor holds 12 bytes, 2x2xf32 needs 16");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.bindInput(
+                "x", TensorView{x.data(), {4}, DType::F32, 16})),
+            "input 'x': expected 2x2xf32, got 4xf32");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.bindInput(
+                "labels", TensorView{x.data(), {3}, DType::F32, 12})),
+            "input 'labels': expected 3xi32, got 3xf32");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.bindInput(
+                "image", TensorView{x.data(), {2, 2}, DType::F32, 16})),
+            "unknown input 'image' (valid: 'x', 'labels')");
+  float y[4];
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.copyOutput("y", nullptr, sizeof y)),
+            "output 'y': 16 bytes, the destination holds 16");
+  EXPECT_EQ(KILN_ERROR_MESSAGE(session.copyOutput("y", y, 8)),
+            "output 'y': 16 bytes, the destination holds 8");
+  std::string arena = KILN_ERROR_MESSAGE(session.setArena(nullptr, 1 << 20));
+  EXPECT_NE(arena.find("the arena must be 64-byte aligned"), std::string::npos)
+      << arena;
+
+  session.bindInput("x", TensorView{x.data(), {2, 2}, DType::F32, 16});
+  session.fillMissingInputs(1);
+  session.run();
+  session.copyOutput("y", y, sizeof y);
+  EXPECT_EQ(y[3], 45.0f); // x + w + c: 4 + 1 + 40
+}
+
 TEST(Session, BoundInputsAreReadInPlace) {
   std::string dir = tempDir();
   Session session = Session::load(writePlan(dir, examplePlan()));
