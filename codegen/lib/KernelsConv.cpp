@@ -875,7 +875,10 @@ void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw) {
 // image, is computed per task row by row in a sliding window (store_at the
 // task, compute_at the tile row: each row once, a few rows of 8 channels
 // in cache), each row in register tiles of 2 vectors x 8 channels (each
-// input vector feeds 8 FMAs). The expanded tensor is never written.
+// input vector feeds 8 FMAs). Planes narrower than 20: the 1x1
+// convolution over the task's whole flattened plane, and at stride 1 the
+// depthwise one over the padded plane flattened with a row pitch (below).
+// The expanded tensor is never written.
 Func buildPointwiseDepthwise(const KernelSpec &pw,
                              const std::vector<ImageParam> &pin,
                              const Epilogue &producer, const KernelSpec &dw,
