@@ -416,6 +416,21 @@ void halide_default_free(void *user_context, void *ptr) {
   }
   free(base);
 }
+
+/* The cached blocks go back to the C heap when the kernel library is
+ * unloaded (dlclose when a session ends, or process exit): a process that
+ * loads and unloads many models must not keep up to kiln_cache_limit bytes
+ * per library it has closed (LeakSanitizer found them). */
+__attribute__((destructor)) static void kiln_cache_release(void) {
+  pthread_mutex_lock(&kiln_cache_lock);
+  for (int i = 0; i < kiln_slots; ++i) {
+    free(kiln_cache[i].base);
+    kiln_cache[i].base = NULL;
+    kiln_cache[i].size = 0;
+  }
+  kiln_cached_bytes = 0;
+  pthread_mutex_unlock(&kiln_cache_lock);
+}
 #ifdef __cplusplus
 }
 #endif
