@@ -405,7 +405,7 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
   // on planes of 28x28 and up (1.45x on 128 channels at 28x28, batch 1;
   // 1.1-1.3x at batch 8 on 28x28 and 56x56) and loses on 14x14 and 7x7
   // (0.7-0.9x), where the weights dominate. docs/codegen.md.
-  if (os[2] * os[3] >= 28 * 28) {
+  if (os[2] * os[3] >= 28 * 28 && wt[1] >= 16) {
     int k = channelVectorsFor(s, static_cast<int>(wt[0]), target);
     f.channelVectors = k >= 2 ? k : 0;
   }

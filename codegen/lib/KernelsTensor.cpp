@@ -215,9 +215,32 @@ struct ReduceAxes {
     keepdims = attrBool(s, "keepdims");
   }
 
+  // The leading (innermost) reduced dims, dense in memory, are one
+  // flattened reduction dim: a 14x14 plane is 196 positions that fill
+  // vectors, not rows of 14 (kiln bench --profile on the LeNet-style CNN's
+  // training step: its 64-channel bias gradient 0.33 -> 0.09 ms).
+  int flattened() const {
+    int k = 0;
+    while (k < static_cast<int>(reduced.size()) && reduced[k]) {
+      ++k;
+    }
+    return k;
+  }
+  // The flattened dim's extent (0: the innermost dim is kept).
+  int flatExtent() const {
+    int k = flattened(), plane = 1;
+    for (int i = 0; i < k; ++i) {
+      plane *= extents[i];
+    }
+    return k > 0 ? plane : 0;
+  }
   RDom domain() const {
     Region ranges;
-    for (size_t i = 0; i < reduced.size(); ++i) {
+    int k = flattened();
+    if (k > 0) {
+      ranges.push_back({0, flatExtent()});
+    }
+    for (size_t i = k; i < reduced.size(); ++i) {
       if (reduced[i]) {
         ranges.push_back({0, extents[i]});
       }
@@ -227,7 +250,14 @@ struct ReduceAxes {
   // x at the kept coordinates `kept` and the reduced ones from `r`.
   std::vector<Expr> xAt(const std::vector<Var> &kept, const RDom &r) const {
     std::vector<Expr> at;
-    for (size_t i = 0, ri = 0, ki = 0; i < reduced.size(); ++i) {
+    int k = flattened();
+    Expr stride = 1;
+    for (int i = 0; i < k; ++i) {
+      Expr coord = Expr(r[0]) / stride;
+      at.push_back(i + 1 < k ? coord % extents[i] : coord);
+      stride = stride * extents[i];
+    }
+    for (size_t i = k, ri = k > 0 ? 1 : 0, ki = 0; i < reduced.size(); ++i) {
       at.push_back(reduced[i] ? Expr(r[ri++]) : Expr(kept[ki++]));
     }
     return at;
@@ -270,6 +300,7 @@ struct ReduceFuncs {
   std::vector<Var> v; // output vars (Halide order)
   std::vector<int> keptX;
   RDom r;             // the reduced dims of x, innermost first
+  int flatExtent = 0; // r[0]'s extent when it is x's innermost dims
   Func sum{"sum"}, out{"out"};
   bool full = false; // every dim reduced, by the shared vectorized sum
 };
@@ -291,6 +322,7 @@ ReduceFuncs defineReduce(const KernelSpec &s, const Combiner &combine,
     return f;
   }
   f.r = axes.domain();
+  f.flatExtent = axes.flatExtent();
   std::vector<Var> kept = makeVars(axes.keptX.size());
   f.sum(kept) = combine.identity();
   f.sum(kept) = combine(f.sum(kept), f.x(axes.xAt(kept, f.r)));
@@ -334,7 +366,7 @@ void scheduleReduce(ReduceFuncs &f, const KernelSpec &s,
     }
   } else {
     // Reduced innermost dim: per output, lane partial results along it.
-    if (extents[0] >= vec) {
+    if (f.flatExtent >= vec) {
       RVar ro("ro"), ri("ri");
       Var lane("lane");
       Func lanes =

@@ -1011,6 +1011,8 @@ GradCaseTable buildCases() {
   // odd 17x19 plane (vector tail) and a rank-3 [N,C,L] input.
   addBatchNormGrad(t, "n2_c5_17x19_channel_major", {2, 5, 17, 19}, 1e-5);
   addBatchNormGrad(t, "n3_c4_l300_channel_major", {3, 4, 300}, 1e-5);
+  // Past channelSums' flattened planes (4096 positions): sums along rows.
+  addBatchNormGrad(t, "n2_c2_67x65_rows", {2, 2, 67, 65}, 1e-5);
   // Values ~11: the step scales with |x| (1e-2) while the spread is ~0.6,
   // so a smaller h keeps the truncation error down.
   addBatchNormGrad(t, "mean_offset10", {3, 5, 4, 4}, 1e-5, 10, 12, 1e-4);
@@ -1211,6 +1213,9 @@ GradCaseTable buildCases() {
   addReduceSum(t, "bias_grad_axis0", {4, 17}, {0}, false);
   addReduceSum(t, "axes0_2_3_keepdims", {2, 3, 4, 5}, {0, 2, 3}, true);
   addReduceSum(t, "all_to_scalar", {3, 5}, {0, 1}, false);
+  // Innermost reduced dims flattened into one (a 14x14 plane: 196 lanes).
+  addReduceSum(t, "bias_grad_14x14", {3, 5, 14, 14}, {0, 2, 3}, false);
+  addReduceSum(t, "plane_3x7x5", {2, 3, 7, 5}, {1, 2, 3}, true);
   for (const std::string kind : {"max", "min", "prod"}) {
     // Kept innermost dim (vector accumulators), reduced innermost dim
     // (rfactor'd lanes: 37 = 2 vectors + 5), everything, keepdims.
@@ -1218,9 +1223,11 @@ GradCaseTable buildCases() {
     addReduce(t, "axis0_17", kind, {4, 17}, {0}, false);
     addReduce(t, "axis1_37_lanes", kind, {3, 37}, {1}, true);
     addReduce(t, "all_to_scalar", kind, {3, 41}, {0, 1}, false);
+    addReduce(t, "plane_6x7", kind, {2, 3, 6, 7}, {0, 2, 3}, false);
     addReduceGrad(t, kind + "_axes0_2", kind, {3, 5, 7}, {0, 2}, false);
     addReduceGrad(t, kind + "_axis1_keepdims", kind, {4, 19}, {1}, true);
     addReduceGrad(t, kind + "_all", kind, {2, 3, 4}, {0, 1, 2}, false);
+    addReduceGrad(t, kind + "_plane_6x7", kind, {2, 3, 6, 7}, {2, 3}, true);
   }
   addReduceGradKinks(t);
   const int64_t ignoreOne = 1;
@@ -1264,6 +1271,7 @@ GradCaseTable buildCases() {
   addBatchNormTrain(t, "n1_c17_3x2_eps1e-3", {1, 17, 3, 2}, 1e-3);
   addBatchNormTrain(t, "n2_c5_17x19_channel_major", {2, 5, 17, 19}, 1e-5);
   addBatchNormTrain(t, "n3_c4_l300_channel_major", {3, 4, 300}, 1e-5);
+  addBatchNormTrain(t, "n2_c2_67x65_rows", {2, 2, 67, 65}, 1e-5);
   addBatchNormTrain(t, "mean_offset10", {3, 5, 4, 4}, 1e-5, 10, 12);
 
   addDropout(t, "rate0_5_seed42", {3, 5, 7, 6}, 0.5, 42, 0);
