@@ -183,6 +183,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;
     common(pipeline);
+    pipeline.splitBatch = options.splitBatch;
     passes::buildInferencePipeline(pm, pipeline);
     return;
   }

@@ -43,6 +43,7 @@ struct BackOptions {
   bool foldBatchNorm = true;
   int winogradTile = 2;
   int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
+  bool splitBatch = false; // kiln-split-batch (the inference pipeline)
   int64_t memoryBudget = 0;
 };
 
@@ -60,6 +61,9 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   }
   if (options.inference && options.packBlock > 0) {
     pm.addPass(createKilnPackWeights({options.packBlock}));
+  }
+  if (options.splitBatch) {
+    pm.addPass(createKilnSplitBatch());
   }
   if (options.fuse) {
     pm.addPass(createKilnFuse(options.fusion));
@@ -85,7 +89,9 @@ static BackOptions backOptions(const Options &options, bool inference) {
 void buildInferencePipeline(mlir::OpPassManager &pm,
                             const InferencePipelineOptions &options) {
   addFront(pm, options.batch, nullptr);
-  addBack(pm, backOptions(options, /*inference=*/true));
+  BackOptions back = backOptions(options, /*inference=*/true);
+  back.splitBatch = options.splitBatch;
+  addBack(pm, back);
 }
 
 static KilnAutodiffOptions autodiffOptions(const TrainPipelineOptions &options) {
@@ -193,6 +199,9 @@ struct InferencePipelineCLOptions
       *this, "pack-weights",
       llvm::cl::desc("kiln-pack-weights' block (0: off)"),
       llvm::cl::init(0)};
+  Option<bool> splitBatch{*this, "split-batch",
+                          llvm::cl::desc("Run kiln-split-batch"),
+                          llvm::cl::init(true)};
 };
 } // namespace
 
@@ -208,6 +217,7 @@ void registerAllPasses() {
         options.foldBatchNorm = cl.foldBatchNorm;
         options.winogradTile = cl.winograd;
         options.packBlock = cl.packWeights;
+        options.splitBatch = cl.splitBatch;
         buildInferencePipeline(pm, options);
       });
   mlir::PassPipelineRegistration<TrainPipelineCLOptions>(

@@ -40,7 +40,7 @@ struct CommonFlags {
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false,
-       noProducerFusion = false,
+       noProducerFusion = false, noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   bool checkNumerics = false; // run, train, bench
@@ -76,6 +76,9 @@ struct CommonFlags {
     cmd->add_flag("--no-producer-fusion", noProducerFusion,
                   "Do not fuse a 1x1 conv2d and its epilogue into the "
                   "depthwise conv2d reading it (inference)");
+    cmd->add_flag("--no-batch-split", noBatchSplit,
+                  "Do not run the memory-bound first layers image by image "
+                  "at batch > 1 (kiln-split-batch; inference)");
     cmd->add_flag("--no-batch-norm-folding", noBatchNormFolding,
                   "Do not fold inference batch norms into conv2d / dense "
                   "weights (they stay in the conv's epilogue)");
@@ -105,6 +108,7 @@ struct CommonFlags {
     o.packWeights = !noWeightPacking;
     o.fusePrologues = !noPrologueFusion;
     o.fuseProducers = !noProducerFusion;
+    o.splitBatch = !noBatchSplit;
     return o;
   }
 };

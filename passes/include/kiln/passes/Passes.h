@@ -25,11 +25,13 @@ struct InferencePipelineOptions {
   bool foldBatchNorm = true; // kiln-fold-batch-norm (when fuse)
   int winogradTile = 2;      // kiln-winograd's largest tile (0: off)
   int packBlock = 0;         // kiln-pack-weights' block (0: off)
+  bool splitBatch = true;    // kiln-split-batch
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
 // shape inference (with the batch), canonicalization, CSE, batch norm
-// folding, kiln-winograd, kiln-pack-weights and fusion, kiln-hoist-load-time,
+// folding, kiln-winograd, kiln-pack-weights, kiln-split-batch and fusion,
+// kiln-hoist-load-time,
 // then the memory passes
 // (kiln-schedule-for-memory, kiln-plan-memory), as every pipeline.
 void buildInferencePipeline(mlir::OpPassManager &pm,

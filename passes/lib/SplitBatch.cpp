@@ -1,0 +1,279 @@
+//===- SplitBatch.cpp - kiln-split-batch ----------------------------------===//
+//
+// Runs the memory-bound head of an inference graph one image at a time; see
+// Passes.td. The algorithm:
+//   1. The head: the longest program-order run of ops that read the batched
+//      function arguments (directly or through other head ops) and compute
+//      each image independently (convolutions, pools, inference batch norm,
+//      elementwise ops, concatenation along channels), every batched
+//      operand and result with the batch as its leading dim. Ops that do
+//      not read the batch (weights, their load-time transforms) are shared.
+//   2. Its end: the first "cut" at or after the last large memory-bound
+//      value (full-batch bytes >= min-bytes, FLOPs per result byte below
+//      max-intensity) whose value is small (min-bytes / 8), else the first
+//      cut there, else the last before: a cut is a head op whose result is
+//      the only head value (and no batched argument) read after it.
+//   3. Per image b: kiln.slice of each batched argument at b, the head's ops
+//      cloned on it with batch-1 types (ShapeInferenceOpInterface); then
+//      kiln.concat of the N results along the batch replaces the cut value.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/ir/KilnDialect.h"
+#include "kiln/passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+#include <limits>
+
+namespace kiln::passes {
+#define GEN_PASS_DEF_KILNSPLITBATCH
+#include "kiln/passes/Passes.h.inc"
+} // namespace kiln::passes
+
+using namespace mlir;
+using namespace kiln::ir;
+
+namespace {
+
+RankedTensorType rankedType(Value v) {
+  return llvm::dyn_cast<RankedTensorType>(v.getType());
+}
+
+int64_t bytesOf(RankedTensorType type) {
+  return type && type.hasStaticShape()
+             ? type.getNumElements() *
+                   static_cast<int64_t>(type.getElementTypeBitWidth() / 8)
+             : 0;
+}
+
+// Multiply-adds x 2 of a convolution; other head ops do a few operations
+// per result element (pools: a window's worth). Winograd convolutions are
+// 3x3 ones over 16 or more channels: compute bound.
+double flopsOf(Operation *op) {
+  auto result = rankedType(op->getResult(0));
+  double elements = static_cast<double>(result.getNumElements());
+  if (auto conv = llvm::dyn_cast<Conv2DOp>(op)) {
+    // [O, C/g, KH, KW], or packed [O/B, C, KH, KW, B]: dims 1-3 either way.
+    auto w = rankedType(conv.getWeight()).getShape();
+    return 2.0 * elements * static_cast<double>(w[1] * w[2] * w[3]);
+  }
+  if (llvm::isa<Conv2DWinogradOp>(op)) {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (llvm::isa<MaxPool2DOp, AvgPool2DOp>(op)) {
+    return elements * 9.0;
+  }
+  return elements;
+}
+
+struct SplitBatchPass
+    : kiln::passes::impl::KilnSplitBatchBase<SplitBatchPass> {
+  using KilnSplitBatchBase::KilnSplitBatchBase;
+
+  void runOnOperation() override {
+    getOperation().walk([&](func::FuncOp func) {
+      if (!func.isExternal()) {
+        splitFunction(func);
+      }
+    });
+  }
+
+  // Whether `op` computes each image independently, given which of its
+  // operands carry the batch (`batched`), all of leading dim `n`.
+  static bool separable(Operation *op, const llvm::DenseSet<Value> &batched,
+                        int64_t n) {
+    if (op->getNumResults() != 1 || op->getNumRegions() != 0 ||
+        !llvm::isa<ShapeInferenceOpInterface>(op)) {
+      return false;
+    }
+    auto result = rankedType(op->getResult(0));
+    if (!result || result.getRank() < 2 || result.getDimSize(0) != n) {
+      return false;
+    }
+    bool kind =
+        llvm::isa<Conv2DOp, Conv2DWinogradOp, MaxPool2DOp, AvgPool2DOp,
+                  GlobalAvgPoolOp, ElementwiseOpInterface>(op) ||
+        (llvm::isa<BatchNormOp>(op) &&
+         !llvm::cast<BatchNormOp>(op).getTraining()) ||
+        (llvm::isa<ConcatOp>(op) && llvm::cast<ConcatOp>(op).getAxis() != 0);
+    if (!kind) {
+      return false;
+    }
+    for (Value operand : op->getOperands()) {
+      auto type = rankedType(operand);
+      if (!type) {
+        return false;
+      }
+      if (batched.contains(operand)) {
+        if (type.getRank() != result.getRank() || type.getDimSize(0) != n) {
+          return false;
+        }
+      } else if (llvm::isa<ElementwiseOpInterface, ConcatOp>(op) &&
+                 type.getRank() == result.getRank() && type.getDimSize(0) != 1) {
+        // A batch-sized operand that does not come from the input (a
+        // constant per image): it would need slicing too.
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void splitFunction(func::FuncOp func) {
+    Block &body = func.getBody().front();
+    llvm::DenseSet<Value> batched;
+    int64_t n = 0;
+    for (BlockArgument arg : body.getArguments()) {
+      auto type = rankedType(arg);
+      if (!type || type.getRank() < 2 || !type.hasStaticShape()) {
+        continue;
+      }
+      if (n == 0) {
+        n = type.getDimSize(0);
+      }
+      if (type.getDimSize(0) == n) {
+        batched.insert(arg);
+      }
+    }
+    if (n < 2) {
+      return;
+    }
+
+    // 1. The head.
+    SmallVector<Operation *> head;
+    for (Operation &op : body.without_terminator()) {
+      bool reads = llvm::any_of(op.getOperands(), [&](Value v) {
+        return batched.contains(v);
+      });
+      if (!reads) {
+        continue;
+      }
+      if (!separable(&op, batched, n)) {
+        break;
+      }
+      head.push_back(&op);
+      batched.insert(op.getResult(0));
+    }
+
+    // 2. Its end. A value is read after head op i if a user lies after it
+    // in the body (head users included).
+    llvm::DenseMap<Operation *, unsigned> position;
+    unsigned index = 0;
+    for (Operation &op : body) {
+      position[&op] = index++;
+    }
+    auto lastUse = [&](Value v) {
+      unsigned last = 0;
+      for (Operation *user : v.getUsers()) {
+        last = std::max(last, position.lookup(user));
+      }
+      return last;
+    };
+    // Elementwise ops do not count: kiln-fuse joins them to their producer
+    // (ResNet's stem conv2d + relu is one compute-bound kernel).
+    int last = -1;
+    for (int i = 0; i < static_cast<int>(head.size()); ++i) {
+      Operation *op = head[i];
+      if (llvm::isa<ElementwiseOpInterface>(op)) {
+        continue;
+      }
+      auto type = rankedType(op->getResult(0));
+      double bytes = static_cast<double>(bytesOf(type));
+      if (bytes >= static_cast<double>(minBytes) &&
+          flopsOf(op) / bytes < maxIntensity) {
+        last = i;
+      }
+    }
+    if (last < 0) {
+      return;
+    }
+    auto isCut = [&](int i) {
+      unsigned at = position.lookup(head[i]);
+      for (BlockArgument arg : body.getArguments()) {
+        if (batched.contains(arg) && lastUse(arg) > at) {
+          return false;
+        }
+      }
+      for (int j = 0; j < i; ++j) {
+        if (lastUse(head[j]->getResult(0)) > at) {
+          return false;
+        }
+      }
+      return true;
+    };
+    // Preferably a small cut value (at most min-bytes / 8: the concat
+    // copies it), such as a block's output: not the large value itself,
+    // nor a convolution whose one user is its activation (which kiln-fuse
+    // would then not join).
+    auto small = [&](int i) {
+      Value v = head[i]->getResult(0);
+      bool epilogue = v.hasOneUse() &&
+                      llvm::isa<ElementwiseOpInterface>(*v.getUsers().begin());
+      return bytesOf(rankedType(v)) <= minBytes / 8 && !epilogue;
+    };
+    int end = -1;
+    for (int i = last; i < static_cast<int>(head.size()) && end < 0; ++i) {
+      if (isCut(i) && small(i)) {
+        end = i;
+      }
+    }
+    for (int i = last; i < static_cast<int>(head.size()) && end < 0; ++i) {
+      if (isCut(i)) {
+        end = i;
+      }
+    }
+    for (int i = last - 1; i >= 0 && end < 0; --i) {
+      if (isCut(i)) {
+        end = i;
+      }
+    }
+    if (end < 0) {
+      return;
+    }
+
+    // 3. One copy of the head per image, after the head's last op.
+    Operation *cutOp = head[end];
+    Value cut = cutOp->getResult(0);
+    OpBuilder builder(cutOp->getContext());
+    builder.setInsertionPointAfter(cutOp);
+    SmallVector<Value> images;
+    for (int64_t b = 0; b < n; ++b) {
+      IRMapping mapping;
+      for (BlockArgument arg : body.getArguments()) {
+        if (!batched.contains(arg) || arg.use_empty()) {
+          continue;
+        }
+        auto type = rankedType(arg);
+        SmallVector<int64_t> shape(type.getShape());
+        shape[0] = 1;
+        Value slice = builder.create<SliceOp>(
+            arg.getLoc(), type.clone(shape), arg, builder.getI64IntegerAttr(0),
+            builder.getI64IntegerAttr(b), builder.getI64IntegerAttr(1));
+        mapping.map(arg, slice);
+      }
+      for (int i = 0; i <= end; ++i) {
+        Operation *clone = builder.clone(*head[i], mapping);
+        SmallVector<Type> types;
+        if (failed(llvm::cast<ShapeInferenceOpInterface>(clone)
+                       .inferResultTypes(types))) {
+          signalPassFailure();
+          return;
+        }
+        clone->getResult(0).setType(types[0]);
+      }
+      images.push_back(mapping.lookup(cut));
+    }
+    Value joined = builder.create<ConcatOp>(cutOp->getLoc(), cut.getType(),
+                                            images, builder.getI64IntegerAttr(0));
+    cut.replaceAllUsesWith(joined);
+    for (int i = end; i >= 0; --i) {
+      head[i]->erase();
+    }
+  }
+};
+
+} // namespace
