@@ -1,6 +1,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=16384" | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=16384" | kiln-opt --split-input-file | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-split-batch | FileCheck %s --check-prefix=DEFAULT
+// RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=65536" | FileCheck %s --check-prefix=PIECES
 
 // A memory-bound head (a depthwise conv of few FLOPs per byte, 16 KiB at
 // batch 2) runs per image: a slice of the input, the head's ops on batch-1
@@ -72,4 +73,27 @@ func.func @stops(%x: tensor<2x8x16x16xf32>) -> tensor<2x128xf32> {
   %p = kiln.max_pool2d %d {kernel = array<i64: 4, 4>, strides = array<i64: 4, 4>} : (tensor<2x8x16x16xf32>) -> tensor<2x8x4x4xf32>
   %f = kiln.flatten %p : (tensor<2x8x4x4xf32>) -> tensor<2x128xf32>
   return %f : tensor<2x128xf32>
+}
+
+// -----
+
+// Pieces of several images: at min-bytes = 64 KiB the head's largest value
+// (the depthwise conv's, 64 KiB at batch 8) allows 2 images per piece
+// (16 KiB each, min-bytes / 4): 4 pieces, one concat of 4 inputs.
+// PIECES-LABEL: func.func @pieces
+// PIECES: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 0 : i64} : (tensor<8x8x16x16xf32>) -> tensor<2x8x16x16xf32>
+// PIECES: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 2 : i64}
+// PIECES: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 4 : i64}
+// PIECES: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 6 : i64}
+// PIECES: kiln.concat {{.+}} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<8x8x4x4xf32>
+// At min-bytes = 16 KiB the only cut after the depthwise conv, the pool's
+// 4 KiB, is not small (over min-bytes / 8): no split.
+// CHECK-LABEL: func.func @pieces
+// CHECK-NOT: kiln.slice
+func.func @pieces(%x: tensor<8x8x16x16xf32>) -> tensor<8x128xf32> {
+  %wd = kiln.param "wd" : tensor<8x1x3x3xf32>
+  %d = kiln.conv2d %x, %wd {groups = 8 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<8x8x16x16xf32>, tensor<8x1x3x3xf32>) -> tensor<8x8x16x16xf32>
+  %p = kiln.max_pool2d %d {kernel = array<i64: 4, 4>, strides = array<i64: 4, 4>} : (tensor<8x8x16x16xf32>) -> tensor<8x8x4x4xf32>
+  %f = kiln.flatten %p : (tensor<8x8x4x4xf32>) -> tensor<8x128xf32>
+  return %f : tensor<8x128xf32>
 }

@@ -274,11 +274,13 @@ def KilnSplitBatch : Pass<"kiln-split-batch", "mlir::ModuleOp"> {
     least `min-bytes`, fewer than `max-intensity` FLOPs per result byte)
     whose result is the only head value read later (a cut), at most
     `min-bytes` / 8 and not a convolution's value that only its activation
-    reads (a block's output: the join copies it), else at the first cut
-    there. Then per image
-    `b` it slices each batched input at `b` (`kiln.slice`, axis 0), clones
-    the head on that slice with batch-1 shapes, and joins the N results
-    with one `kiln.concat` along axis 0, which replaces the cut value. Ops
+    reads (a block's output: the join copies it); without such a cut the
+    graph is left unchanged. It cuts the batch into pieces of as many images as keep the
+    head's largest value within `min-bytes` / 4 (one image for
+    MobileNetV2), at most 16 pieces. Then per piece it slices each batched
+    input (`kiln.slice`, axis 0), clones the head on that slice with the
+    piece's shapes, and joins the pieces' results with one `kiln.concat`
+    along axis 0, which replaces the cut value. Ops
     that do not read the batch (weights and their folds, packs and Winograd
     filters) stay shared. Graphs without such a head are left unchanged.
     Measured on MobileNetV2 at batch 8: docs/codegen.md. Inference only,
