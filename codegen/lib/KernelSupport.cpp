@@ -307,8 +307,7 @@ Func channelSums(
   // Partial sums partial(w, c) along the innermost dim, vectorized over w
   // (scalar sums are bound by the add latency), then a short sum over w.
   // Planes of up to kFlatPlane positions are summed flattened: w runs over
-  // the whole plane (x = w % W, y = w / W: a dense load, the simplifier
-  // folds the index back to w), so 14- and 28-wide rows fill whole vectors
+  // the whole plane (unflatten), so 14- and 28-wide rows fill whole vectors
   // and only the batch is looped over. Measured on the LeNet-style CNN's
   // training step at batch 64 (kiln bench --profile): batch_norm_train +
   // relu on 64 channels of 14x14 0.55 -> 0.21 ms, on 32 of 28x28 0.73 ->
@@ -327,17 +326,10 @@ Func channelSums(
     }
   }
   RDom rest(ranges, name + "_r");
-  std::vector<Expr> at;
-  if (flat) {
-    Expr stride = 1;
-    for (size_t i = 0; i + 2 < rank; ++i) {
-      Expr coord = Expr(w) / stride;
-      at.push_back(i + 3 < rank ? coord % extents[i] : coord);
-      stride = stride * extents[i];
-    }
-  } else {
-    at.push_back(w);
-  }
+  std::vector<Expr> at =
+      flat ? unflatten(w, std::vector<int>(extents.begin(),
+                                           extents.begin() + (rank - 2)))
+           : std::vector<Expr>{w};
   for (size_t i = at.size(), j = 0; i < rank; ++i) {
     at.push_back(i == rank - 2 ? Expr(c) : Expr(rest[j++]));
   }
@@ -464,6 +456,17 @@ Func sumAll(const std::string &name, const std::vector<int> &extents,
 //===----------------------------------------------------------------------===//
 // Schedule helpers
 //===----------------------------------------------------------------------===//
+
+std::vector<Expr> unflatten(Expr index, const std::vector<int> &extents) {
+  std::vector<Expr> at;
+  Expr stride = 1;
+  for (size_t i = 0; i < extents.size(); ++i) {
+    Expr coord = index / stride;
+    at.push_back(i + 1 < extents.size() ? coord % extents[i] : coord);
+    stride = stride * extents[i];
+  }
+  return at;
+}
 
 int vectorWidthFor(int extent, int vec) {
   for (int w = vec; w >= std::max(vec / 4, 2); w /= 2) {

@@ -363,6 +363,14 @@ Halide::Expr lrnWindowSum(
 // Largest of vec, vec/2, vec/4 not above extent; 1 if extent < vec/4.
 int vectorWidthFor(int extent, int vec);
 
+// The coordinates of the first extents.size() dims (innermost first) at
+// linear position `index` of their dense flattening: index % e0,
+// (index / e0) % e1, ..., the last without the modulo. Over a buffer with
+// dense strides the simplifier folds the address back to `index`, so the
+// flattened dim vectorizes as one run (a 14x14 plane: 196 lanes).
+std::vector<Halide::Expr> unflatten(Halide::Expr index,
+                                    const std::vector<int> &extents);
+
 // Schedules a pure Func over a dense static domain: the innermost dims are
 // fused until they fill a vector, vectorized, and the outer dims are fused
 // into one parallel loop. Works for any shape, including rank 0 and 1x1.

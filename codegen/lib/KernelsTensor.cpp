@@ -249,14 +249,11 @@ struct ReduceAxes {
   }
   // x at the kept coordinates `kept` and the reduced ones from `r`.
   std::vector<Expr> xAt(const std::vector<Var> &kept, const RDom &r) const {
-    std::vector<Expr> at;
     int k = flattened();
-    Expr stride = 1;
-    for (int i = 0; i < k; ++i) {
-      Expr coord = Expr(r[0]) / stride;
-      at.push_back(i + 1 < k ? coord % extents[i] : coord);
-      stride = stride * extents[i];
-    }
+    std::vector<Expr> at =
+        k > 0 ? unflatten(r[0], std::vector<int>(extents.begin(),
+                                                  extents.begin() + k))
+              : std::vector<Expr>{};
     for (size_t i = k, ri = k > 0 ? 1 : 0, ki = 0; i < reduced.size(); ++i) {
       at.push_back(reduced[i] ? Expr(r[ri++]) : Expr(kept[ki++]));
     }
