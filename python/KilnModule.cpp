@@ -399,19 +399,22 @@ PYBIND11_MODULE(_kiln, m) {
       .def(py::init([](const std::string &path, int64_t batch,
                        const std::string &target, bool fusion,
                        bool foldBatchNorm, int winograd, bool weightPacking,
-                       const std::string &cacheDir, uint64_t seed) {
+                       bool batchSplit, const std::string &cacheDir,
+                       uint64_t seed) {
              kiln::compiler::CompileOptions o =
                  compileOptions(target, fusion, winograd, cacheDir);
              o.batch = batch;
              o.foldBatchNorm = foldBatchNorm;
              o.packWeights = weightPacking;
+             o.splitBatch = batchSplit;
              py::gil_scoped_release release;
              return std::make_unique<Model>(path, o, seed);
            }),
            py::arg("path"), py::arg("batch") = 0, py::arg("target") = "host",
            py::arg("fusion") = true, py::arg("fold_batch_norm") = true,
            py::arg("winograd") = -1, py::arg("weight_packing") = true,
-           py::arg("cache_dir") = "", py::arg("seed") = 0)
+           py::arg("batch_split") = true, py::arg("cache_dir") = "",
+           py::arg("seed") = 0)
       .def_property_readonly("inputs", &Model::inputs)
       .def_property_readonly("outputs", &Model::outputs)
       .def_property_readonly("parameters", &Model::parameters)

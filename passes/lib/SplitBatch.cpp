@@ -108,9 +108,13 @@ struct SplitBatchPass
     if (!kind) {
       return false;
     }
-    for (Value operand : op->getOperands()) {
+    // A layer's weights are its operands after the first: one that carries
+    // the batch (a function argument whose leading dim happens to equal
+    // it) would be sliced, so the op stays whole.
+    bool layer = !llvm::isa<ElementwiseOpInterface, ConcatOp>(op);
+    for (auto [index, operand] : llvm::enumerate(op->getOperands())) {
       auto type = rankedType(operand);
-      if (!type) {
+      if (!type || (layer && index > 0 && batched.contains(operand))) {
         return false;
       }
       if (batched.contains(operand)) {

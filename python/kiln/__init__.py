@@ -152,19 +152,20 @@ def _export_torch(module, example, batch):
 
 def compile(model, example=None, *, batch=None, target="host", fusion=True,
             fold_batch_norm=True, winograd=None, weight_packing=True,
-            cache_dir=None, seed=0):
+            batch_split=True, cache_dir=None, seed=0):
     """Compile `model` for inference and load it: a `Model`.
 
     batch: the leading dim of every input (None keeps the model's).
     winograd: 0, 2 or 4 (None: kiln's default, 2 for inference).
     The other options are `kiln run`'s (--no-fusion,
-    --no-batch-norm-folding, --no-weight-packing, --cache-dir, --seed).
+    --no-batch-norm-folding, --no-weight-packing, --no-batch-split,
+    --cache-dir, --seed).
     """
     path, source = _model_file(model, example, batch, cache_dir)
     impl = _kiln.Model(path, batch=batch or 0, target=target, fusion=fusion,
                        fold_batch_norm=fold_batch_norm,
                        winograd=-1 if winograd is None else winograd,
-                       weight_packing=weight_packing,
+                       weight_packing=weight_packing, batch_split=batch_split,
                        cache_dir=cache_dir or "", seed=seed)
     return Model(impl, source)
 

@@ -149,6 +149,34 @@ def test_matches_the_cli():
                 out[name], np.load(os.path.join(d, "out", name + ".npy")))
 
 
+HEAD = """
+func.func @main(%x: tensor<8x32x96x96xf32> {kiln.name = "x"}, %wd: tensor<32x1x3x3xf32> {kiln.name = "wd"}, %wp: tensor<1x32x1x1xf32> {kiln.name = "wp"}) -> (tensor<8x1x1x1xf32> {kiln.name = "y"}) {
+  %d = kiln.conv2d %x, %wd {groups = 32 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<8x32x96x96xf32>, tensor<32x1x3x3xf32>) -> tensor<8x32x96x96xf32>
+  %p = kiln.conv2d %d, %wp : (tensor<8x32x96x96xf32>, tensor<1x32x1x1xf32>) -> tensor<8x1x96x96xf32>
+  %g = kiln.global_avg_pool %p : (tensor<8x1x96x96xf32>) -> tensor<8x1x1x1xf32>
+  return %g : tensor<8x1x1x1xf32>
+}
+"""
+
+
+def test_batch_split_matches_numpy():
+    """A depthwise conv of 9.4 MB at batch 8 is split image by image
+    (kiln-split-batch): the same numbers as the whole batch and NumPy."""
+    x, wd, wp = rng_arrays(4, (8, 32, 96, 96), (32, 1, 3, 3), (1, 32, 1, 1))
+    split = kiln.compile(HEAD)
+    whole = kiln.compile(HEAD, batch_split=False)
+    assert "kiln-split-batch" in split.pipeline
+    assert "kiln-split-batch" not in whole.pipeline
+    got = split(x, wd, wp)["y"]
+    np.testing.assert_array_equal(got, whole(x, wd, wp)["y"])
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    d = sum(xp[:, :, i:i + 96, j:j + 96] * wd[None, :, 0, i, j, None, None]
+            for i in range(3) for j in range(3))
+    want = np.einsum("nchw,c->n", d, wp[0, :, 0, 0].astype(np.float64))
+    np.testing.assert_allclose(got.reshape(8), want / (96 * 96), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_parameters_round_trip(tmp_path):
     net = small_cnn()
     import torch

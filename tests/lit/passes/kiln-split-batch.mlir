@@ -97,3 +97,17 @@ func.func @pieces(%x: tensor<8x8x16x16xf32>) -> tensor<8x128xf32> {
   %f = kiln.flatten %p : (tensor<8x8x4x4xf32>) -> tensor<8x128xf32>
   return %f : tensor<8x128xf32>
 }
+
+// -----
+
+// Left alone: the depthwise weight is a function argument whose leading
+// dim equals the batch (8): it counts as batched, and a layer whose
+// weight carries the batch is not split (at min-bytes = 64 KiB the same
+// graph with a parameter weight is: @pieces).
+// PIECES-LABEL: func.func @batched_weight
+// PIECES-NOT: kiln.slice
+func.func @batched_weight(%x: tensor<8x8x16x16xf32>, %w: tensor<8x1x3x3xf32>) -> tensor<8x8x4x4xf32> {
+  %d = kiln.conv2d %x, %w {groups = 8 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<8x8x16x16xf32>, tensor<8x1x3x3xf32>) -> tensor<8x8x16x16xf32>
+  %p = kiln.max_pool2d %d {kernel = array<i64: 4, 4>, strides = array<i64: 4, 4>} : (tensor<8x8x16x16xf32>) -> tensor<8x8x4x4xf32>
+  return %p : tensor<8x8x4x4xf32>
+}
