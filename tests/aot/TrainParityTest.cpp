@@ -69,6 +69,7 @@ void runParity(const std::string &name, const std::string &optimizer,
   void *library = dlopen(shared.c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(library, nullptr) << dlerror();
   using Open = int (*)(void **, const char *);
+  using Close = void (*)(void *);
   using StateInit = int (*)(const void *, void *);
   using TrainStep =
       int (*)(const void *, void *, const void *const *, void *const *, void *);
@@ -76,6 +77,7 @@ void runParity(const std::string &name, const std::string &optimizer,
     return dlsym(library, (name + "_" + suffix).c_str());
   };
   auto open = reinterpret_cast<Open>(symbol("open"));
+  auto close = reinterpret_cast<Close>(symbol("close"));
   auto stateInit = reinterpret_cast<StateInit>(symbol("state_init"));
   auto trainStep = reinterpret_cast<TrainStep>(symbol("train_step"));
   auto runState = reinterpret_cast<TrainStep>(symbol("run_state"));
@@ -83,7 +85,7 @@ void runParity(const std::string &name, const std::string &optimizer,
       static_cast<const kiln_aot_tensor *>(symbol("state_tensors"));
   auto trainInputs =
       static_cast<const kiln_aot_tensor *>(symbol("train_inputs"));
-  ASSERT_TRUE(open && stateInit && trainStep && runState && stateTensors &&
+  ASSERT_TRUE(open && close && stateInit && trainStep && runState && stateTensors &&
               trainInputs);
 
   kiln::compiler::CompileOptions compile;
@@ -177,6 +179,7 @@ void runParity(const std::string &name, const std::string &optimizer,
           << "logit " << i;
     }
   }
+  close(handle);
   dlclose(library);
   fs::remove_all(dir);
 }
