@@ -32,6 +32,18 @@ void defineOutput(Func out, const std::vector<Var> &v, Expr value,
   constrainOutput(out, s.outputs[0]);
 }
 
+// Whether a convolution's output is worth parallel tasks: many outputs,
+// or few with long reductions. By outputs alone (kParallelGrain / 4),
+// MobileNetV2's 960 -> 160 projections on 7x7 planes (7,840 outputs, 7.5
+// M multiply-adds) ran on one thread: 0.17 ms at batch 1 on either 1 or 2.
+constexpr int64_t kParallelMacs = 1 << 20;
+bool worthParallelTasks(const KernelSpec &s) {
+  const auto &wt = s.inputs[1].shape;
+  int64_t outputs = s.outputs[0].numElements();
+  return outputs >= kParallelGrain / 4 ||
+         outputs * wt[1] * wt[2] * wt[3] >= kParallelMacs;
+}
+
 // One output channel per input channel: a task's output channels read only
 // their own input planes.
 bool isDepthwise(const KernelSpec &s) {
@@ -462,7 +474,7 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   int height = static_cast<int>(os[2]), width = static_cast<int>(os[3]);
   int ob = f.channelVectors > 0 ? 16 * f.channelVectors
                                 : std::min(channels, 8);
-  bool parallel = s.outputs[0].numElements() >= kParallelGrain / 4;
+  bool parallel = worthParallelTasks(s);
   Var oo("oo"), oi("oi"), task("task");
   f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
       .reorder(f.x, f.y, oi, oo, f.n)
@@ -542,7 +554,15 @@ int channelTileFor(int width) {
 
 // Input channels summed per sweep of a task's rows: their weights (B x
 // vectors x KH x KW floats each) stay in L1 while the register tiles sweep.
+// A sweep loads and stores the tile's accumulators once, so a run covers
+// at least kRunTaps (channel, tap) pairs: 4 channels of a 3x3 window, 36
+// channels of a 1x1 one (4 KB of weights per vector of output channels).
 constexpr int kChannelRun = 4;
+constexpr int kRunTaps = 36;
+int channelRunFor(int64_t channels, int64_t taps) {
+  int64_t run = std::max<int64_t>(kChannelRun, kRunTaps / taps);
+  return static_cast<int>(std::min(run, channels));
+}
 
 // Whether the channel form computes this conv2d: always for a packed
 // weight; for an unpacked one, strided convolutions without groups, with
@@ -644,7 +664,7 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
       .reorder(f.x, yi, oi, oo, yo, f.n)
       .fuse(oo, yo, chunk)
       .fuse(chunk, f.n, task);
-  if (s.outputs[0].numElements() >= kParallelGrain / 4) {
+  if (worthParallelTasks(s)) {
     f.out.parallel(task);
   }
   int xw = vectorWidthFor(width, vec);
@@ -658,7 +678,8 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
       .vectorize(a[0]);
   RVar rzo("rzo"), rzi("rzi");
   Var xo("xo"), xi("xi");
-  int run = std::min<int>(kChannelRun, static_cast<int>(s.inputs[1].shape[1]));
+  const auto &wt = s.inputs[1].shape;
+  int run = channelRunFor(wt[1], wt[2] * wt[3]);
   f.acc.update()
       .split(f.r.z, rzo, rzi, run, TailStrategy::GuardWithIf)
       .split(a[1], xo, xi, f.tile, TailStrategy::RoundUp)
@@ -773,7 +794,7 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
       .reorder(xi, oi, oo, xo, og, f.n)
       .fuse(xo, og, task)
       .fuse(task, f.n, task);
-  if (s.outputs[0].numElements() >= kParallelGrain / 4) {
+  if (worthParallelTasks(s)) {
     f.out.parallel(task);
   }
   if (pw > 1) {

@@ -225,9 +225,15 @@ struct ScheduleForMemoryPass
       bestPeak = peak;
     }
     applyOrder(body, best);
+    updatesAfterReaders(body);
   }
 
-  // Step 3 on the IR; returns the resulting order.
+  // Step 3 on the IR; returns the resulting order. Sinking a reader of a
+  // parameter to its first user can take it past the parameter's update
+  // (ResNet-18's step: the flipped Winograd filters of 7 conv weights, read
+  // for the input gradient after the optimizer step, each costing a
+  // temporary and a write-back copy: 3 ms a step), so the updates are then
+  // moved after their readers again (updatesAfterReaders).
   static SmallVector<Operation *> sinkOrder(Block &body,
                                             ArrayRef<Operation *> original) {
     for (Operation *op : llvm::reverse(original)) {
@@ -242,11 +248,61 @@ struct ScheduleForMemoryPass
       }
       op->moveBefore(first);
     }
+    updatesAfterReaders(body);
     SmallVector<Operation *> order;
     for (Operation &op : body.without_terminator()) {
       order.push_back(&op);
     }
     return order;
+  }
+
+  // Moves each state update whose parameter a later kernel reads right
+  // after the last such reader, where none of the update's users but its
+  // write-backs comes before that reader.
+  static void updatesAfterReaders(Block &body) {
+    SmallVector<Operation *> updates;
+    for (Operation &op : body.without_terminator()) {
+      if (llvm::isa<kiln::ir::UpdateOpInterface>(op)) {
+        updates.push_back(&op);
+      }
+    }
+    for (Operation *op : updates) {
+      auto update = llvm::cast<kiln::ir::UpdateOpInterface>(op);
+      llvm::SmallSetVector<Value, 2> params;
+      for (OpResult result : op->getResults()) {
+        Value param = memory::storageRoot(
+            op->getOperand(update.updatedOperand(result.getResultNumber())));
+        if (param.getDefiningOp<kiln::ir::ParamOp>()) {
+          params.insert(param);
+        }
+      }
+      Operation *last = nullptr;
+      for (Operation *other = op->getNextNode(); other;
+           other = other->getNextNode()) {
+        if (isKernel(other) &&
+            llvm::any_of(other->getOperands(), [&](Value operand) {
+              return params.contains(memory::storageRoot(operand));
+            })) {
+          last = other;
+        }
+      }
+      // Its write-backs (kiln.assign: they run at the end of the step
+      // wherever they stand) move along with it.
+      if (!last || llvm::any_of(op->getUsers(), [&](Operation *user) {
+            return !llvm::isa<kiln::ir::AssignOp>(user) &&
+                   !last->isBeforeInBlock(user);
+          })) {
+        continue;
+      }
+      op->moveAfter(last);
+      Operation *after = op;
+      for (Operation *user : llvm::to_vector(op->getUsers())) {
+        if (llvm::isa<kiln::ir::AssignOp>(user) && user->isBeforeInBlock(op)) {
+          user->moveAfter(after);
+          after = user;
+        }
+      }
+    }
   }
 };
 } // namespace
