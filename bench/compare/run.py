@@ -4,7 +4,7 @@
     /usr/bin/python3 bench/compare/run.py [--threads 2] [--runs N]
         [--cases resnet18,conv3x3_bn_relu-b8,...] [--peers eager,ort,kiln,...]
         [--kiln build/bin/kiln] [--kiln-before OLD_KILN] [--json results.json]
-        [--train] [--train-runs N]
+        [--train] [--train-runs N] [--rounds N]
 
 Peers, each timed on the same models (random weights, eval mode) one after
 another, all with --threads threads:
@@ -26,6 +26,13 @@ speed-up over each peer (peer ms / kiln ms, above 1 = kiln faster), and
 GFLOP/s with the fraction of the FMA peak. Exported models and compiled
 helpers are cached in bench/compare/.models/. A peer that is missing or fails
 on a case reads "n/a"; the reason is listed under the tables.
+
+--rounds N measures every engine N times per case, round-robin (engine A,
+B, C, A, B, C, ...), and reports the median of its N medians (the per-round
+medians go into the JSON as "round_ms"). On a host whose speed changes for
+seconds at a time (another tenant on the same cores), one measurement per
+engine can fall into a slow phase and make a ratio of the run wrong by
+1.3-1.7x; alternating rounds spread the phases over every engine.
 
 Training cases (train-resnet18-b16, train-mobilenet_v2-b16, train-lenet-b64,
 train-lenet-b256, train-mlp-b64, and ResNet-18, LeNet and the MLP again with
@@ -638,6 +645,25 @@ def wait_quiet(max_s=30):
             return
 
 
+def combine_rounds(rs):
+    """One engine's results of several rounds on one case: the median of
+    the rounds' medians (and the least of their minimums), the per-round
+    medians as round_ms, the highest other load; an error only when every
+    round failed."""
+    ok = [r for r in rs if "error" not in r]
+    if len(rs) == 1 or not ok:
+        return rs[0]
+    r = dict(ok[0])
+    r["round_ms"] = [x["median_ms"] for x in ok]
+    r["median_ms"] = statistics.median(r["round_ms"])
+    mins = [x["min_ms"] for x in ok if x.get("min_ms") is not None]
+    r["min_ms"] = min(mins) if mins else None
+    r["other_load"] = max(x.get("other_load", 0) for x in ok)
+    if len(ok) < len(rs):
+        r["failed_rounds"] = len(rs) - len(ok)
+    return r
+
+
 def less_disturbed(a, b):
     """Of two results of one peer: a success over an error, an undisturbed
     one over a disturbed one, else the faster (the less disturbed)."""
@@ -719,6 +745,9 @@ def markdown(meta, results, peers):
                 if busy > 0.15 else "")
         lines.append(f"- CPU busy in the second before the start: {100 * busy:.0f}%{warn}; "
                      f"whole run {meta.get('wall_s', '?')} s")
+    if meta.get("rounds", 1) > 1:
+        lines.append(f"- {meta['rounds']} rounds per case, the engines round-robin; "
+                     "each time is the median of the rounds' medians")
     lines.append("")
     infer_rows = [row for row in results if not row.get("train")]
     train_rows = [row for row in results if row.get("train")]
@@ -917,10 +946,15 @@ def main():
     parser.add_argument("--retries", type=int, default=1,
                         help="measure a peer again (keeping the less disturbed result) "
                              "when other processes took over 10%% of the CPUs meanwhile")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every engine this many times per case, "
+                             "round-robin, and report the median of the rounds' "
+                             "medians (for hosts whose speed changes; default 1)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
 
     threads = max(1, args.threads)
+    rounds = max(1, args.rounds)
     cases = select_cases(args.cases, args.train)
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     bad = [p for p in peers if p not in PEERS]
@@ -950,6 +984,7 @@ def main():
     meta = {
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "threads": threads,
+        "rounds": rounds,
         "cpu": {k: v for k, v in cpu.items() if k != "flags"},
     }
     log(f"CPU: {cpu['model_name']}, avx512f: {cpu['avx512f']}, threads: {threads}")
@@ -1030,23 +1065,28 @@ def main():
                 row["train_gflop_est"] = 3 * flops / 1e9
         except Exception as e:  # noqa: BLE001
             log(f"{case.name}: FLOP count failed: {e}")
-        for p in peers:
-            if not applies(p):
-                continue
-            r = None
-            attempts = 1 + max(0, args.retries)
-            for attempt in range(attempts):
-                log(f"{case.name}: {PEER_LABEL[p]} ({runs} runs)...")
-                this = measure(p, case, model, runs, threads, kiln, args)
-                r = this if r is None else less_disturbed(r, this)
-                if "error" in r or r.get("other_load", 0) <= BUSY:
-                    break
-                if attempt + 1 < attempts:
-                    log(f"{case.name}: {PEER_LABEL[p]}: other processes took "
-                        f"{100 * this['other_load']:.0f}% of the CPUs; waiting for a "
-                        "quiet moment and measuring again")
-                    wait_quiet()
-            row["peers"][p] = r
+        # Round-robin over the engines, --rounds times (see the docstring).
+        measured = {p: [] for p in peers if applies(p)}
+        for rnd in range(rounds):
+            for p in measured:
+                r = None
+                attempts = 1 + max(0, args.retries)
+                for attempt in range(attempts):
+                    log(f"{case.name}: {PEER_LABEL[p]} ({runs} runs"
+                        + (f", round {rnd + 1} of {rounds}" if rounds > 1 else "")
+                        + ")...")
+                    this = measure(p, case, model, runs, threads, kiln, args)
+                    r = this if r is None else less_disturbed(r, this)
+                    if "error" in r or r.get("other_load", 0) <= BUSY:
+                        break
+                    if attempt + 1 < attempts:
+                        log(f"{case.name}: {PEER_LABEL[p]}: other processes took "
+                            f"{100 * this['other_load']:.0f}% of the CPUs; waiting for a "
+                            "quiet moment and measuring again")
+                        wait_quiet()
+                measured[p].append(r)
+        for p, rs in measured.items():
+            row["peers"][p] = combine_rounds(rs)
         del model
     meta["wall_s"] = round(time.perf_counter() - started, 1)
 
