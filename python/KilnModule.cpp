@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/compiler/Compiler.h"
 #include "kiln/runtime/Runtime.h"
+#include "kiln/runtime/Safetensors.h"
 #include "kiln/runtime/Trainer.h"
 
 #include <pybind11/numpy.h>
@@ -64,7 +65,8 @@ class Model {
 public:
   Model(const std::string &path, const kiln::compiler::CompileOptions &options,
         uint64_t seed)
-      : compiled_(kiln::compiler::compileModel(path, options)),
+      : path_(path), options_(options),
+        compiled_(kiln::compiler::compileModel(path, options)),
         session_(load(compiled_, seed)) {
     session_.prepare();
   }
@@ -77,12 +79,75 @@ public:
   int calls() const { return compiled_.calls; }
   std::string pipeline() const { return compiled_.pipeline; }
 
+  // `kiln inspect`: the graph after the pipeline (ops, their results and
+  // labels, the IR text) and its counts.
+  py::dict inspect() const {
+    kiln::compiler::ModelSummary m;
+    {
+      py::gil_scoped_release release;
+      m = kiln::compiler::summarizeModel(path_, options_);
+    }
+    py::list ops;
+    for (const auto &op : m.nodes) {
+      py::dict d;
+      d["op"] = op.name;
+      d["result"] = op.result;
+      d["label"] = op.label;
+      d["operands"] = op.operands;
+      ops.append(d);
+    }
+    py::dict d;
+    d["ops"] = ops;
+    d["inputs"] = m.inputs;
+    d["outputs"] = m.outputs;
+    d["parameter_elements"] = m.parameterCount;
+    d["kernel_ops"] = m.kernelOps;
+    d["view_ops"] = m.viewOps;
+    d["params"] = m.params;
+    d["load_time_ops"] = m.loadTimeOps;
+    d["ir"] = m.ir;
+    return d;
+  }
+
+  // `kiln inspect --memory --json`: the memory plan as JSON text.
+  std::string memory() const {
+    py::gil_scoped_release release;
+    return kiln::compiler::memoryReportJson(
+        kiln::compiler::planMemoryReport(path_, options_));
+  }
+
+  // `--dump-kernels DIR`: compiles the kernels again, writing each one's
+  // Halide .stmt and assembly into `dir`.
+  void dumpKernels(const std::string &dir) const {
+    py::gil_scoped_release release;
+    kiln::compiler::CompileOptions o = options_;
+    o.dumpDir = dir;
+    kiln::compiler::compileModel(path_, o);
+  }
+
   // Binds every input (by position, then by name: each once), runs with the
-  // GIL released, and returns the outputs by name, as new arrays. An array
-  // already of the input's dtype, C-contiguous and aligned is read in place
-  // (Session::bindInput, no copy) and unbound after the run; others are
-  // converted, then copied once.
-  py::dict call(const py::args &args, const py::kwargs &kwargs) {
+  // GIL released, and returns the outputs by name: new arrays, or the
+  // caller's arrays in `into` ({name: array}; each of the output's shape
+  // and dtype, C-contiguous and writeable), which receive the output with
+  // one copy and no allocation. An array already of the input's dtype,
+  // C-contiguous and aligned is read in place (Session::bindInput, no copy)
+  // and unbound after the run; others are converted, then copied once.
+  py::dict call(const py::tuple &args, const py::dict &kwargs,
+                const py::dict &into) {
+    const auto &outs = session_.outputs();
+    std::vector<py::object> dests(outs.size());
+    for (auto item : into) {
+      std::string name = py::cast<std::string>(item.first);
+      auto it = std::find_if(outs.begin(), outs.end(), [&](const auto &info) {
+        return info.name == name;
+      });
+      if (it == outs.end()) {
+        throw kiln::runtime::Error("out: the model has no output '" + name +
+                                   "'");
+      }
+      dests[static_cast<size_t>(it - outs.begin())] =
+          destination(*it, item.second);
+    }
     const auto &ins = session_.inputs();
     if (args.size() > ins.size()) {
       throw kiln::runtime::Error(
@@ -156,13 +221,38 @@ public:
       session_.unbindInputs(); // `keep` lets go of the arrays next
     }
     py::dict out;
-    for (const auto &info : session_.outputs()) {
-      py::array array(numpyDType(info.dtype), info.shape);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const auto &info = outs[i];
+      py::array array = dests[i] ? py::array(dests[i])
+                                 : py::array(numpyDType(info.dtype), info.shape);
       session_.copyOutput(info.name, array.mutable_data(),
                           static_cast<size_t>(array.nbytes()));
       out[py::str(info.name)] = array;
     }
     return out;
+  }
+
+  // A caller's array for output `info`, checked before the run.
+  static py::object destination(const kiln::runtime::TensorInfo &info,
+                                const py::handle &value) {
+    std::string what = "out['" + info.name + "']";
+    if (!py::isinstance<py::array>(value)) {
+      throw kiln::runtime::Error(what + " is not a NumPy array");
+    }
+    py::array array = py::reinterpret_borrow<py::array>(value);
+    std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
+    if (!array.dtype().is(numpyDType(info.dtype)) || shape != info.shape) {
+      throw kiln::runtime::Error(
+          what + " must be " + kiln::runtime::Tensor(info.shape, info.dtype)
+                                   .shapeString() +
+          ", got " + py::str(array.dtype()).cast<std::string>() + " of shape " +
+          py::str(array.attr("shape")).cast<std::string>());
+    }
+    if (!(array.flags() & py::array::c_style) || !array.writeable()) {
+      throw kiln::runtime::Error(what +
+                                 " must be C-contiguous and writeable");
+    }
+    return py::reinterpret_borrow<py::object>(value);
   }
 
   // Times `runs` runs on the bound inputs (random ones where none were
@@ -234,6 +324,8 @@ private:
     return list;
   }
 
+  std::string path_;
+  kiln::compiler::CompileOptions options_;
   kiln::compiler::CompiledModel compiled_;
   kiln::runtime::Session session_;
 };
@@ -346,6 +438,30 @@ PYBIND11_MODULE(_kiln, m) {
         "kiln's, MLIR's and Halide's versions and the host target");
   m.def("default_cache_dir", &kiln::compiler::defaultCacheDir);
   m.def("default_learning_rate", &kiln::runtime::defaultLearningRate);
+  m.def("read_safetensors", [](const std::string &path) {
+    py::dict d;
+    for (const auto &[name, tensor] : kiln::runtime::readSafetensors(path)) {
+      d[py::str(name)] = toArray(tensor);
+    }
+    return d;
+  }, py::arg("path"));
+  m.def("read_safetensors_metadata", [](const std::string &path) {
+    return kiln::runtime::readSafetensorsMetadata(path);
+  }, py::arg("path"));
+  m.def("write_safetensors", [](const std::string &path, const py::dict &d,
+                                const std::map<std::string, std::string> &meta) {
+    std::map<std::string, kiln::runtime::Tensor> tensors;
+    for (auto item : d) {
+      std::string name = py::cast<std::string>(item.first);
+      py::array a = py::array::ensure(item.second);
+      bool integral = a && py::str(a.dtype().attr("kind")).cast<std::string>()
+                                   .find_first_of("iub") != std::string::npos;
+      tensors[name] = toTensor(item.second, integral ? DType::I32 : DType::F32,
+                               name.c_str());
+    }
+    kiln::runtime::writeSafetensors(path, tensors, meta);
+  }, py::arg("path"), py::arg("tensors"),
+     py::arg("metadata") = std::map<std::string, std::string>());
   m.def("load_data", [](const std::string &spec) {
     kiln::runtime::DataSplits data = kiln::runtime::loadData(spec);
     py::tuple train = py::make_tuple(toArray(data.train.x), toArray(data.train.y));
@@ -422,8 +538,12 @@ PYBIND11_MODULE(_kiln, m) {
       .def_property_readonly("kernels", &Model::kernels)
       .def_property_readonly("calls", &Model::calls)
       .def_property_readonly("pipeline", &Model::pipeline)
-      .def("run", &Model::call)
+      .def("run", &Model::call, py::arg("arrays"), py::arg("named"),
+           py::arg("into"))
       .def("bench", &Model::bench, py::arg("runs") = 50)
+      .def("inspect", &Model::inspect)
+      .def("memory", &Model::memory)
+      .def("dump_kernels", &Model::dumpKernels, py::arg("dir"))
       .def("parameter", &Model::parameter, py::arg("name"))
       .def("set_parameter", &Model::setParameter, py::arg("name"),
            py::arg("value"))

@@ -13,7 +13,9 @@ thread). docs/python.md.
 
 import hashlib
 import io
+import math
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -21,7 +23,9 @@ import numpy as np
 from . import _kiln
 
 Error = _kiln.Error
-__all__ = ["Error", "Model", "Trainer", "compile", "load_data", "version"]
+__all__ = ["Callback", "EarlyStopping", "Error", "LearningRateScheduler",
+           "Model", "ModelCheckpoint", "Trainer", "compile", "load_data",
+           "read_safetensors", "version", "write_safetensors"]
 
 
 def version():
@@ -37,7 +41,9 @@ class Model:
     `model.run1(...)` returns the array alone. An array that is already of
     the input's dtype (float32 or int32), C-contiguous and aligned is read
     in place during the call (no copy); others are converted and copied
-    once. Outputs are new arrays.
+    once. Outputs are new arrays, or with `out={name: array}` (or, for a
+    one-output model, `out=array`) the caller's arrays, written in place:
+    each of the output's shape and dtype, C-contiguous and writeable.
     """
 
     def __init__(self, impl, source):
@@ -55,15 +61,25 @@ class Model:
     pipeline = property(lambda self: self._impl.pipeline,
                         doc="the pass pipeline, for kiln-opt --pass-pipeline")
 
-    def __call__(self, *arrays, **named):
-        return self._impl.run(*arrays, **named)
+    def __call__(self, *arrays, out=None, **named):
+        return self._impl.run(arrays, named, self._destinations(out))
 
-    def run1(self, *arrays, **named):
+    def run1(self, *arrays, out=None, **named):
         """The only output of a one-output model."""
-        outputs = self._impl.run(*arrays, **named)
-        if len(outputs) != 1:
-            raise Error("run1: the model has %d outputs" % len(outputs))
+        if len(self.outputs) != 1:
+            raise Error("run1: the model has %d outputs" % len(self.outputs))
+        outputs = self._impl.run(arrays, named, self._destinations(out))
         return next(iter(outputs.values()))
+
+    def _destinations(self, out):
+        if out is None:
+            return {}
+        if isinstance(out, dict):
+            return out
+        if len(self.outputs) != 1:
+            raise Error("out: the model has %d outputs; give {name: array}"
+                        % len(self.outputs))
+        return {self.outputs[0]["name"]: out}
 
     def input_address(self, name):
         """The address the next run reads input `name` from: the model's
@@ -74,6 +90,27 @@ class Model:
     def bench(self, runs=50):
         """{'median_ms', 'min_ms', 'runs'} over `runs` timed runs."""
         return self._impl.bench(runs)
+
+    def inspect(self):
+        """`kiln inspect`: {"ops": [{"op", "result", "label", "operands"}],
+        "inputs", "outputs", "kernel_ops", "view_ops", "params",
+        "load_time_ops", "parameter_elements", "ir"} of the graph after
+        the pass pipeline."""
+        return self._impl.inspect()
+
+    def memory(self):
+        """`kiln inspect --memory --json`: the memory plan ("arena_bytes",
+        "peak_live_bytes", "naive_bytes", "buffers": [...])."""
+        import json
+        return json.loads(self._impl.memory())
+
+    def dump_kernels(self, directory):
+        """Compiles the kernels again, writing each one's Halide .stmt and
+        assembly into `directory`; returns the files written there."""
+        directory = os.fspath(directory)
+        os.makedirs(directory, exist_ok=True)
+        self._impl.dump_kernels(directory)
+        return sorted(os.listdir(directory))
 
     def parameter(self, name):
         return self._impl.parameter(name)
@@ -89,9 +126,10 @@ class Model:
         self._impl.save_weights(os.fspath(path))
 
 
-def _model_file(model, example, batch, cache_dir):
+def _model_file(model, example, batch, cache_dir, training=False):
     """A path to a model file for `model`: itself, or a file written under
-    the cache directory, named by the content's hash."""
+    the cache directory, named by the content's hash. `training`: a torch
+    module is exported for training (see _export_torch)."""
     if isinstance(model, os.PathLike) or (
             isinstance(model, str) and "\n" not in model
             and model.endswith((".mlir", ".onnx"))):
@@ -103,7 +141,7 @@ def _model_file(model, example, batch, cache_dir):
     elif _is_torch_module(model):
         if example is None:
             raise Error("compiling a torch.nn.Module needs example inputs")
-        data, suffix = _export_torch(model, example, batch), ".onnx"
+        data, suffix = _export_torch(model, example, batch, training), ".onnx"
         source = "<%s>" % type(model).__name__
     else:
         raise Error("cannot compile a %s: give a path, MLIR text, ONNX bytes "
@@ -129,10 +167,13 @@ def _is_torch_module(model):
     return isinstance(model, torch.nn.Module)
 
 
-def _export_torch(module, example, batch):
+def _export_torch(module, example, batch, training=False):
     """ONNX bytes of `module` traced on `example` in eval mode; with
     `batch`, on examples of that leading dim (an export bakes the traced
-    batch into shapes such as Flatten's)."""
+    batch into shapes such as Flatten's). For training, without constant
+    folding and with the BatchNormalization nodes kept (TrainingMode
+    PRESERVE; kiln switches them to batch statistics itself): the
+    initializers keep the module's state_dict names and values."""
     import torch
     args = tuple(example) if isinstance(example, (tuple, list)) else (example,)
     if batch:
@@ -143,8 +184,13 @@ def _export_torch(module, example, batch):
     was_training = module.training
     module.eval()
     try:
-        torch.onnx.export(module, args, buffer, opset_version=17,
-                          do_constant_folding=True)
+        if training:
+            torch.onnx.export(module, args, buffer, opset_version=17,
+                              do_constant_folding=False,
+                              training=torch.onnx.TrainingMode.PRESERVE)
+        else:
+            torch.onnx.export(module, args, buffer, opset_version=17,
+                              do_constant_folding=True)
     finally:
         module.train(was_training)
     return buffer.getvalue()
@@ -178,28 +224,162 @@ def load_data(spec="fashion-mnist"):
     return _kiln.load_data(os.fspath(spec))
 
 
+def read_safetensors(path):
+    """{name: array} of a safetensors file (weights or a checkpoint)."""
+    return _kiln.read_safetensors(os.fspath(path))
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Writes {name: array} (float32; integer arrays as int32) to a
+    safetensors file, atomically (a temporary file renamed over it)."""
+    _kiln.write_safetensors(os.fspath(path), dict(tensors), metadata or {})
+
+
+class Callback:
+    """The base of `Trainer.fit`'s callbacks, with Keras's hooks. `logs`
+    holds the epoch's "loss", "accuracy", "val_loss", "val_accuracy",
+    "test_loss", "test_accuracy" (None where not measured), "seconds" and
+    "lr". `self.trainer` is the Trainer; setting `trainer.stop_training`
+    ends the fit after the current epoch."""
+
+    trainer = None
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class _Monitor:
+    """A metric to watch: lower is better, or higher ('accuracy' in the
+    name, or mode="max")."""
+
+    def __init__(self, owner, monitor, mode, min_delta):
+        if mode not in ("auto", "min", "max"):
+            raise Error("%s: mode must be auto, min or max, got %r"
+                        % (owner, mode))
+        self.owner, self.monitor = owner, monitor
+        self.higher = mode == "max" or (mode == "auto" and "acc" in monitor)
+        self.min_delta = abs(min_delta)
+        self.best = -math.inf if self.higher else math.inf
+
+    def value(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise Error("%s: the epoch's logs have no '%s' (have: %s)" % (
+                self.owner, self.monitor,
+                ", ".join(k for k, v in sorted((logs or {}).items())
+                          if v is not None)))
+        return value
+
+    def improves(self, value):
+        if self.higher:
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
+
+
+class EarlyStopping(Callback):
+    """Stops when `monitor` has not improved by more than `min_delta` for
+    `patience` epochs (Keras's EarlyStopping); with
+    `restore_best_weights`, the weights of the best epoch are put back."""
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0,
+                 mode="auto", restore_best_weights=False):
+        self.monitor, self.min_delta, self.mode = monitor, min_delta, mode
+        self.patience = patience
+        self.restore_best_weights = restore_best_weights
+        self.stopped_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self._watch = _Monitor("EarlyStopping", self.monitor, self.mode,
+                               self.min_delta)
+        self.wait, self.best_weights, self.stopped_epoch = 0, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._watch.value(logs)
+        if self._watch.improves(value):
+            self._watch.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_weights = self.trainer.state_dict()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.trainer.stop_training = True
+            if self.best_weights is not None:
+                self.trainer.load_state_dict(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Saves the trainer's checkpoint (`Trainer.save`: weights, optimizer
+    state, progress) after every epoch to `filepath`, which may name
+    `{epoch}` and the logs' keys (`"ckpt-{epoch:02d}-{val_loss:.3f}
+    .safetensors"`); with `save_best_only`, only when `monitor`
+    improved."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False,
+                 mode="auto"):
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = save_best_only
+        self._watch = _Monitor("ModelCheckpoint", monitor, mode, 0.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            value = self._watch.value(logs)
+            if not self._watch.improves(value):
+                return
+            self._watch.best = value
+        fields = {k: v for k, v in (logs or {}).items() if v is not None}
+        self.trainer.save(self.filepath.format(epoch=epoch + 1, **fields))
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate before each epoch to `schedule(epoch, lr)`
+    (epoch from 0, lr the current one), as Keras's callback does."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = float(self.schedule(epoch, self.trainer.lr))
+        if not math.isfinite(lr) or lr <= 0:
+            raise Error("LearningRateScheduler: the schedule gave lr=%r for "
+                        "epoch %d; it must be finite and > 0" % (lr, epoch))
+        self.trainer.lr = lr
+
+
 class Trainer:
     """Trains a model with kiln's compiled training step (`kiln train`).
 
         trainer = kiln.Trainer("examples/cnn.mlir", optimizer="adam")
         history = trainer.fit(x, y, epochs=5, batch_size=64,
-                              test=(x_test, y_test))
+                              test=(x_test, y_test),
+                              callbacks=[kiln.EarlyStopping(patience=2)])
         history["test_accuracy"]
 
-    `model` is what `kiln.compile` takes (a torch module is exported in
-    eval mode: BatchNorm folds into the convolutions, so export such a
-    module to ONNX with TrainingMode.TRAINING yourself). The weights live
-    in a checkpoint (`checkpoint`, default: a file under the cache
-    directory): each `fit` continues from the previous one, as Keras's
-    `initial_epoch` does; `evaluate`, `predict` and `model()` (the trained
-    network compiled for inference) use them.
+    `model` is what `kiln.compile` takes. A torch module (with `example`
+    inputs) is exported for training: BatchNormalization kept, no constant
+    folding, so its parameters keep the module's state_dict names
+    (`state_dict()` and `load_state_dict()` move weights both ways). The
+    weights live in a checkpoint (`checkpoint`, default: a file under the
+    cache directory): each `fit` continues from the previous one, as
+    Keras's `initial_epoch` does; `evaluate`, `predict` and `model()` (the
+    trained network compiled for inference) use them.
     """
 
     def __init__(self, model, example=None, *, loss="sparse-cce",
                  optimizer="adam", lr=None, momentum=0.9, weight_decay=0.0,
                  seed=0, checkpoint=None, target="host", fusion=True,
                  winograd=None, cache_dir=None):
-        self._path, self.source = _model_file(model, example, None, cache_dir)
+        self._path, self.source = _model_file(model, example, None, cache_dir,
+                                              training=True)
         self._settings = dict(loss=loss, optimizer=optimizer, lr=lr or 0.0,
                               momentum=momentum, weight_decay=weight_decay,
                               target=target, fusion=fusion,
@@ -207,6 +387,8 @@ class Trainer:
                               cache_dir=cache_dir or "")
         self.seed = seed
         self.epochs_done = 0
+        self.stop_training = False
+        self._weights = False  # the checkpoint holds weights to start from
         if checkpoint is None:
             directory = os.path.join(cache_dir or _kiln.default_cache_dir(),
                                      "python")
@@ -217,32 +399,98 @@ class Trainer:
             os.unlink(checkpoint)
         self.checkpoint = os.fspath(checkpoint)
 
+    @property
+    def lr(self):
+        """The learning rate of the next epoch (the optimizer's default
+        until set)."""
+        return (self._settings["lr"] or
+                _kiln.default_learning_rate(self._settings["optimizer"]))
+
+    @lr.setter
+    def lr(self, value):
+        value = float(value)
+        if not math.isfinite(value) or value <= 0:
+            raise Error("lr must be finite and > 0, got %r" % value)
+        self._settings["lr"] = value
+
+    def _trained(self):
+        return self.epochs_done > 0 or self._weights
+
     def fit(self, x, y, *, epochs=1, batch_size=32, validation_split=0.0,
-            shuffle=True, test=None, patience=0, progress=None):
+            shuffle=True, test=None, patience=0, callbacks=(), progress=None):
         """Trains `epochs` more epochs on arrays x [N, ...] and y [N]
         (integer class labels, or float targets). `test=(x, y)` is
-        evaluated after every epoch. Returns a Keras-style history:
-        {"loss": [...], "accuracy": [...], "val_loss", "val_accuracy",
-        "test_loss", "test_accuracy" (lists per epoch), "steps",
-        "seconds_per_step"}."""
+        evaluated after every epoch. `callbacks`: Callback objects
+        (EarlyStopping, ModelCheckpoint, LearningRateScheduler or your
+        own); with callbacks the epochs run one `kiln train` call each,
+        resuming from the checkpoint (the same steps as one call). Ctrl-C
+        finishes the current step and keeps the checkpoint; the history
+        then says `interrupted`. Returns a Keras-style history: {"loss":
+        [...], "accuracy": [...], "val_loss", "val_accuracy", "test_loss",
+        "test_accuracy", "seconds", "lr" (lists per epoch), "steps",
+        "seconds_per_step", "stopped_early", "interrupted"}."""
+        callbacks = list(callbacks or ())
+        if not callbacks:
+            return self._fit(x, y, epochs, batch_size, validation_split,
+                             shuffle, test, patience, progress)
+        self.stop_training = False
+        for cb in callbacks:
+            cb.trainer = self
+            cb.on_train_begin({})
+        history, logs, steps, seconds = None, {}, 0, 0.0
+        for _ in range(epochs):
+            epoch = self.epochs_done
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch, {"lr": self.lr})
+            h = self._fit(x, y, 1, batch_size, validation_split, shuffle,
+                          test, patience, progress)
+            if history is None:
+                history = {k: [] for k in _EPOCH_KEYS}
+            if not h["loss"]:
+                history.update(interrupted=h["interrupted"])
+                break
+            logs = {k: h[k][0] for k in _EPOCH_KEYS}
+            for k in _EPOCH_KEYS:
+                history[k].append(logs[k])
+            steps += h["steps"]
+            seconds += h["steps"] * h["seconds_per_step"]
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training or h["stopped_early"] or h["interrupted"]:
+                history.update(interrupted=h["interrupted"])
+                break
+        for cb in callbacks:
+            cb.on_train_end(logs)
+        history = history or {k: [] for k in _EPOCH_KEYS}
+        history.update(steps=steps,
+                       seconds_per_step=seconds / steps if steps else 0.0,
+                       stopped_early=self.stop_training or
+                       history.get("stopped_early", False))
+        history.setdefault("interrupted", False)
+        return history
+
+    def _fit(self, x, y, epochs, batch_size, validation_split, shuffle, test,
+             patience, progress):
         x_test, y_test = test if test is not None else (None, None)
         if progress is None:
             progress = _stderr_is_tty()
+        lr = self.lr
         result = _kiln.train(
             self._path, x, y, x_test, y_test,
             epochs=epochs, initial_epoch=self.epochs_done, batch=batch_size,
             validation_split=validation_split, shuffle=shuffle,
             seed=self.seed, save=self.checkpoint,
-            load=self.checkpoint if self.epochs_done else "",
-            progress=progress, patience=patience, **self._settings)
+            load=self.checkpoint if self._trained() else "",
+            progress=progress, patience=patience,
+            **dict(self._settings, lr=lr))
         self.epochs_done += len(result["epochs"])
         history = {key: [e[key] for e in result["epochs"]]
-                   for key in ("loss", "accuracy", "val_loss",
-                               "val_accuracy", "test_loss", "test_accuracy",
-                               "seconds")}
+                   for key in _EPOCH_KEYS if key != "lr"}
+        history["lr"] = [lr] * len(result["epochs"])
         history.update(steps=result["steps"],
                        seconds_per_step=result["seconds_per_step"],
-                       stopped_early=result["stopped_early"])
+                       stopped_early=result["stopped_early"],
+                       interrupted=result["interrupted"])
         return history
 
     def evaluate(self, x, y, *, batch_size=32):
@@ -253,7 +501,7 @@ class Trainer:
             self._path, x, y, x, y, epochs=0,
             initial_epoch=self.epochs_done, batch=batch_size,
             validation_split=0.0, shuffle=False, seed=self.seed, save="",
-            load=self.checkpoint if self.epochs_done else "",
+            load=self.checkpoint if self._trained() else "",
             progress=False, patience=0, **self._settings)
         return {"loss": result["test_loss"],
                 "accuracy": result["test_accuracy"]}
@@ -280,10 +528,82 @@ class Trainer:
         model = compile(self._path, batch=batch,
                         target=self._settings["target"],
                         fusion=self._settings["fusion"],
-                        cache_dir=self._settings["cache_dir"] or None)
-        if self.epochs_done:
+                        cache_dir=self._settings["cache_dir"] or None,
+                        seed=self.seed)
+        if self._trained():
             model.load_weights(self.checkpoint)
         return model
+
+    def state_dict(self):
+        """{name: array} of every parameter (BatchNorm's running statistics
+        included), by the model's names: a torch module's state_dict names
+        (without num_batches_tracked)."""
+        model = self.model()
+        return {p["name"]: model.parameter(p["name"])
+                for p in model.parameters}
+
+    def load_state_dict(self, state, strict=True):
+        """Sets parameters from {name: array} (a state_dict of this model,
+        or a torch module's, as NumPy arrays or tensors). With `strict`,
+        the names must be exactly this model's parameters. The next fit,
+        evaluate, predict or model() uses them; a checkpoint keeps its
+        optimizer state and progress."""
+        expected = {p["name"]: tuple(p["shape"])
+                    for p in self.model().parameters}
+        values = {}
+        for name, value in state.items():
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            if name not in expected:
+                if strict:
+                    raise Error("load_state_dict: the model has no parameter "
+                                "'%s'" % name)
+                continue
+            value = np.asarray(value)
+            if tuple(value.shape) != expected[name]:
+                raise Error("load_state_dict: '%s' has shape %s, the model's "
+                            "is %s" % (name, tuple(value.shape),
+                                       expected[name]))
+            values[name] = value
+        missing = sorted(set(expected) - set(values))
+        if strict and missing:
+            raise Error("load_state_dict: missing %s" % ", ".join(missing))
+        tensors, metadata = {}, {}
+        if self._trained():
+            tensors = read_safetensors(self.checkpoint)
+            metadata = _kiln.read_safetensors_metadata(self.checkpoint)
+        tensors.update(values)
+        write_safetensors(self.checkpoint, tensors, metadata)
+        self._weights = True
+
+    def save(self, path):
+        """Writes the checkpoint (weights, optimizer state, epoch and step)
+        to `path` (safetensors)."""
+        if not self._trained():
+            raise Error("save: nothing trained or loaded yet")
+        path = os.fspath(path)
+        directory = os.path.dirname(path) or "."
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".safetensors")
+        os.close(fd)
+        shutil.copyfile(self.checkpoint, tmp)
+        os.replace(tmp, path)
+
+    def load(self, path):
+        """Continues from a checkpoint written by `save` (or `kiln train
+        --save`), or starts from plain weights (a safetensors file of
+        parameters: epoch 0)."""
+        path = os.fspath(path)
+        metadata = _kiln.read_safetensors_metadata(path)
+        read_safetensors(path)  # a clear error for a bad file, now
+        shutil.copyfile(path, self.checkpoint)
+        self.epochs_done = (int(metadata["epoch"])
+                            if metadata.get("format") == "kiln-checkpoint"
+                            else 0)
+        self._weights = True
+
+
+_EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "test_loss",
+               "test_accuracy", "seconds", "lr")
 
 
 def _stderr_is_tty():

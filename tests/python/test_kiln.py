@@ -235,3 +235,162 @@ def test_trainer_fits_fashion_mnist():
     scores = trainer.evaluate(x_test, y_test, batch_size=1000)
     assert scores["accuracy"] == pytest.approx(correct / len(x_test))
     assert scores["loss"] == pytest.approx(second["test_loss"][-1], rel=1e-5)
+
+
+def test_outputs_into_caller_arrays():
+    """out= writes the outputs into the caller's arrays (same objects
+    returned), checked against NumPy; a wrong array is a kiln.Error."""
+    model = kiln.compile(DENSE)
+    x, w, b = rng_arrays(11, (4, 6), (5, 6), (5,))
+    y = np.full((4, 5), np.nan, np.float32)
+    result = model(x, w, b, out={"y": y})
+    assert result["y"] is y
+    np.testing.assert_allclose(y, np.maximum(x @ w.T + b, 0), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(result["z"], 1 / (1 + np.exp(-(x @ w.T + b))),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(kiln.Error, match=r"out\['y'\] must be 4x5xf32"):
+        model(x, w, b, out={"y": np.zeros((5, 4), np.float32)})
+    with pytest.raises(kiln.Error, match=r"out\['y'\] must be 4x5xf32"):
+        model(x, w, b, out={"y": np.zeros((4, 5), np.float64)})
+    with pytest.raises(kiln.Error, match="C-contiguous and writeable"):
+        model(x, w, b, out={"y": np.zeros((5, 4), np.float32).T})
+    with pytest.raises(kiln.Error, match="no output 'q'"):
+        model(x, w, b, out={"q": y})
+    with pytest.raises(kiln.Error, match="give {name: array}"):
+        model(x, w, b, out=y)
+
+
+def fashion_subset(rows=2048):
+    (x, y), (x_test, y_test) = kiln.load_data("fashion-mnist")
+    return (x[:rows], y[:rows]), (x_test[:1024], y_test[:1024])
+
+
+def examples_path(name):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    return os.path.join(root, "examples", name)
+
+
+def test_callbacks_run_the_same_steps(tmp_path):
+    """With callbacks the epochs run one call each, resuming from the
+    checkpoint: the losses equal one two-epoch call's."""
+    (x, y), test = fashion_subset()
+    plain = kiln.Trainer(examples_path("mlp.mlir"), optimizer="adam",
+                         checkpoint=tmp_path / "a.safetensors")
+    one = plain.fit(x, y, epochs=2, batch_size=64, test=test, progress=False)
+    stepped = kiln.Trainer(examples_path("mlp.mlir"), optimizer="adam",
+                           checkpoint=tmp_path / "b.safetensors")
+    seen = []
+
+    class Record(kiln.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, logs["loss"]))
+
+    two = stepped.fit(x, y, epochs=2, batch_size=64, test=test,
+                      callbacks=[Record()], progress=False)
+    assert seen == [(0, two["loss"][0]), (1, two["loss"][1])]
+    np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-6)
+    np.testing.assert_allclose(two["test_loss"], one["test_loss"], rtol=1e-6)
+    assert two["steps"] == one["steps"] and stepped.epochs_done == 2
+
+
+def test_scheduler_early_stopping_and_checkpoints(tmp_path):
+    (x, y), test = fashion_subset()
+    trainer = kiln.Trainer(examples_path("mlp.mlir"), optimizer="sgd",
+                           checkpoint=tmp_path / "run.safetensors")
+    stop = kiln.EarlyStopping(monitor="test_loss", min_delta=1e9,
+                              restore_best_weights=True)
+    history = trainer.fit(
+        x, y, epochs=4, batch_size=64, test=test, progress=False,
+        callbacks=[kiln.LearningRateScheduler(lambda e, lr: 0.02 * 0.5 ** e),
+                   kiln.ModelCheckpoint(tmp_path / "ckpt-{epoch}.safetensors",
+                                        monitor="test_loss"),
+                   stop])
+    # The first epoch sets the best; no later one improves by 1e9: stop
+    # after the second, with the first epoch's weights back.
+    assert history["lr"] == [0.02, 0.01]
+    assert len(history["loss"]) == 2 and history["stopped_early"]
+    assert stop.stopped_epoch == 1
+    assert sorted(os.listdir(tmp_path)) == [
+        "ckpt-1.safetensors", "ckpt-2.safetensors", "run.safetensors"]
+    first = kiln.read_safetensors(tmp_path / "ckpt-1.safetensors")
+    restored = trainer.state_dict()
+    for name, value in restored.items():
+        np.testing.assert_array_equal(value, first[name])
+    scores = trainer.evaluate(*test, batch_size=64)
+    assert scores["loss"] == pytest.approx(history["test_loss"][0], rel=1e-5)
+    # load() resumes a saved checkpoint's progress.
+    other = kiln.Trainer(examples_path("mlp.mlir"), optimizer="sgd",
+                         checkpoint=tmp_path / "other.safetensors")
+    other.load(tmp_path / "ckpt-2.safetensors")
+    assert other.epochs_done == 2
+    with pytest.raises(kiln.Error, match="lr must be finite and > 0"):
+        trainer.lr = float("nan")
+    with pytest.raises(kiln.Error, match="no 'val_loss'"):
+        trainer.fit(x, y, epochs=1, batch_size=64, progress=False,
+                    callbacks=[kiln.EarlyStopping()])
+
+
+def test_state_dict_moves_weights_both_ways():
+    """A torch module's state_dict goes into the Trainer and back under
+    PyTorch's names; the inference model then matches the module."""
+    import torch
+    net = small_cnn()
+    x = torch.randn(2, 3, 20, 20)
+    trainer = kiln.Trainer(net, x)
+    theirs = {k: v for k, v in net.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
+    ours = trainer.state_dict()
+    assert set(ours) == set(theirs)
+    trainer.load_state_dict(theirs)
+    with torch.no_grad():
+        expected = net(x).numpy()
+    got = trainer.model(batch=2).run1(x.numpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    back = small_cnn()
+    with torch.no_grad():
+        for p in back.parameters():
+            p.zero_()
+    missing = back.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in trainer.state_dict().items()},
+        strict=False)
+    assert all(k.endswith("num_batches_tracked") for k in missing.missing_keys)
+    with torch.no_grad():
+        np.testing.assert_allclose(back.eval()(x).numpy(), expected,
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(kiln.Error, match="no parameter 'nope'"):
+        trainer.load_state_dict(dict(theirs, nope=np.zeros(1)))
+    with pytest.raises(kiln.Error, match="missing"):
+        trainer.load_state_dict({"0.weight": theirs["0.weight"]})
+
+
+def test_inspect_memory_and_kernel_dumps(tmp_path):
+    """Model.inspect(), memory() and dump_kernels() report this model: its
+    ops and names, a memory plan that holds its buffers, and one .stmt
+    and one assembly file per kernel; the memory plan is `kiln inspect
+    --memory --json`'s."""
+    model = kiln.compile(DENSE)
+    info = model.inspect()
+    assert info["inputs"] == ["x", "w", "b"] and info["outputs"] == ["y", "z"]
+    ops = [op["op"] for op in info["ops"]]
+    assert "kiln.dense" in ops and "kiln.sigmoid" in ops
+    assert "kiln.dense" in info["ir"]
+    plan = model.memory()
+    shapes = [b["shape"] for b in plan["buffers"]]
+    assert [4, 5] in shapes
+    assert plan["naive_bytes"] >= plan["arena_bytes"] >= plan["peak_live_bytes"]
+    assert plan["peak_live_bytes"] >= 4 * 5 * 4
+    files = model.dump_kernels(tmp_path / "dump")
+    stmts = [f for f in files if f.endswith(".stmt")]
+    assert stmts and len([f for f in files if f.endswith(".s")]) == len(stmts)
+    assert "produce" in (tmp_path / "dump" / stmts[0]).read_text()
+    binary = os.environ.get("KILN_BIN")
+    if binary:
+        path = tmp_path / "dense.mlir"
+        path.write_text(DENSE)
+        cli = subprocess.run([binary, "inspect", str(path), "--memory",
+                              "--json"], check=True, capture_output=True,
+                             text=True).stdout
+        import json
+        assert json.loads(cli)["arena_bytes"] == plan["arena_bytes"]
