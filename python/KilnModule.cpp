@@ -6,6 +6,7 @@
 // files and wraps this module. docs/python.md.
 //
 //===----------------------------------------------------------------------===//
+#include "Graph.h"
 #include "kiln/compiler/Compiler.h"
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Safetensors.h"
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 
 namespace py = pybind11;
@@ -342,6 +344,59 @@ kiln::compiler::CompileOptions compileOptions(const std::string &target,
   return o;
 }
 
+// kiln-fuse's patterns by name (kiln.compile's and Trainer's `fuse=`:
+// {"epilogue": False, ...}), as kiln's --no-*-fusion flags.
+void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
+  static const std::map<std::string, bool kiln::compiler::CompileOptions::*>
+      patterns = {
+          {"epilogue", &kiln::compiler::CompileOptions::fuseEpilogues},
+          {"elementwise", &kiln::compiler::CompileOptions::fuseElementwise},
+          {"prologue", &kiln::compiler::CompileOptions::fusePrologues},
+          {"producer", &kiln::compiler::CompileOptions::fuseProducers},
+      };
+  for (auto item : fuse) {
+    std::string name = py::cast<std::string>(item.first);
+    auto it = patterns.find(name);
+    if (it == patterns.end()) {
+      throw kiln::runtime::Error(
+          "fuse: unknown pattern '" + name +
+          "' (epilogue, elementwise, prologue, producer)");
+    }
+    o.*(it->second) = py::cast<bool>(item.second);
+  }
+}
+
+// An optimizer's hyperparameters by kiln train's flag names (kiln.optim:
+// {"beta1": 0.9, "clip_norm": 1.0, ...}) and memory_budget.
+void applyHyper(kiln::compiler::TrainingOptions &t, const py::dict &hyper) {
+  static const std::map<std::string, double kiln::compiler::TrainingOptions::*>
+      fields = {
+          {"momentum", &kiln::compiler::TrainingOptions::momentum},
+          {"dampening", &kiln::compiler::TrainingOptions::dampening},
+          {"beta1", &kiln::compiler::TrainingOptions::beta1},
+          {"beta2", &kiln::compiler::TrainingOptions::beta2},
+          {"eps", &kiln::compiler::TrainingOptions::epsilon},
+          {"rho", &kiln::compiler::TrainingOptions::rho},
+          {"alpha", &kiln::compiler::TrainingOptions::alpha},
+          {"lr_decay", &kiln::compiler::TrainingOptions::lrDecay},
+          {"weight_decay", &kiln::compiler::TrainingOptions::weightDecay},
+          {"clip_value", &kiln::compiler::TrainingOptions::clipValue},
+          {"clip_norm", &kiln::compiler::TrainingOptions::clipNorm},
+      };
+  for (auto item : hyper) {
+    std::string name = py::cast<std::string>(item.first);
+    if (name == "memory_budget") {
+      t.memoryBudget = py::cast<int64_t>(item.second);
+      continue;
+    }
+    auto it = fields.find(name);
+    if (it == fields.end()) {
+      throw kiln::runtime::Error("unknown training option '" + name + "'");
+    }
+    t.*(it->second) = py::cast<double>(item.second);
+  }
+}
+
 // x [N, ...] as f32; y [N] as i32 class labels when integral, else f32.
 kiln::runtime::Dataset toDataset(const py::handle &x, const py::handle &y) {
   kiln::runtime::Dataset d;
@@ -357,6 +412,93 @@ kiln::runtime::Dataset toDataset(const py::handle &x, const py::handle &y) {
   }
   return d;
 }
+
+// Trainer.train_step: the training step compiled at one batch size, its
+// session (parameters and optimizer slots) kept between calls. A step
+// sets the inputs as kiln::runtime::train does: the batch, "target", and
+// where the plan has them "lr", "step" (1-based, global) and "seed"
+// (runtime::stepSeed).
+class TrainStepper {
+public:
+  TrainStepper(const std::string &path, kiln::compiler::CompileOptions compile,
+               const kiln::compiler::TrainingOptions &training, int64_t batch,
+               uint64_t seed, const std::string &load)
+      : seed_(seed) {
+    compile.mode = kiln::compiler::Mode::Train;
+    compile.training = training;
+    compile.batch = batch;
+    kiln::runtime::SessionOptions options;
+    options.seed = seed;
+    auto plan = kiln::compiler::compileModel(path, compile).plan;
+    session_ = std::make_unique<kiln::runtime::Session>(
+        kiln::runtime::Session::load(*plan, options));
+    session_->prepare();
+    if (!load.empty()) {
+      session_->loadParameters(load);
+    }
+    for (const auto &info : session_->inputs()) {
+      if (info.name != "target" && info.name != "lr" && info.name != "step" &&
+          info.name != "seed") {
+        if (!modelInput_.empty()) {
+          throw kiln::runtime::Error(
+              "train_step: the model has several inputs ('" + modelInput_ +
+              "', '" + info.name + "'); use fit");
+        }
+        modelInput_ = info.name;
+      }
+    }
+  }
+
+  double step(const py::handle &x, const py::handle &y, double lr,
+              int64_t step) {
+    const auto &ins = session_->inputs();
+    auto info = [&](const std::string &name) -> const kiln::runtime::TensorInfo * {
+      for (const auto &i : ins) {
+        if (i.name == name) {
+          return &i;
+        }
+      }
+      return nullptr;
+    };
+    session_->setInput(modelInput_, toTensor(x, info(modelInput_)->dtype, "x"));
+    session_->setInput("target", toTensor(y, info("target")->dtype, "y"));
+    auto scalar = [&](const std::string &name, double value) {
+      if (const auto *i = info(name)) {
+        kiln::runtime::Tensor t(i->shape, i->dtype);
+        for (int64_t k = 0; k < t.numElements(); ++k) {
+          if (i->dtype == DType::F32) {
+            t.f32()[k] = static_cast<float>(value);
+          } else {
+            t.i32()[k] = static_cast<int32_t>(value);
+          }
+        }
+        session_->setInput(name, t);
+      }
+    };
+    scalar("lr", lr);
+    scalar("step", static_cast<double>(step));
+    scalar("seed", kiln::runtime::stepSeed(seed_, step));
+    {
+      py::gil_scoped_release release;
+      session_->run();
+    }
+    return session_->output("loss").f32()[0];
+  }
+
+  // Every parameter and optimizer slot, for the checkpoint.
+  py::dict state() const {
+    py::dict d;
+    for (const auto &info : session_->parameters()) {
+      d[py::str(info.name)] = toArray(session_->parameter(info.name));
+    }
+    return d;
+  }
+
+private:
+  uint64_t seed_;
+  std::unique_ptr<kiln::runtime::Session> session_;
+  std::string modelInput_;
+};
 
 // One training run of kiln::runtime::train on arrays: the plans for the
 // batch and its remainders compiled from `path`, then the loop. Returns
@@ -481,7 +623,8 @@ PYBIND11_MODULE(_kiln, m) {
          bool shuffle, uint64_t seed, const std::string &save,
          const std::string &load, bool progress, int64_t patience,
          const std::string &target, bool fusion, int winograd,
-         const std::string &cacheDir) {
+         const std::string &cacheDir, double l1, double l2,
+         const py::dict &fuse, const py::dict &hyper) {
         kiln::compiler::CompileOptions compile =
             compileOptions(target, fusion, winograd, cacheDir);
         kiln::compiler::TrainingOptions training;
@@ -489,6 +632,10 @@ PYBIND11_MODULE(_kiln, m) {
         training.optimizer = optimizer;
         training.momentum = momentum;
         training.weightDecay = weightDecay;
+        training.l1 = l1;
+        training.l2 = l2;
+        applyHyper(training, hyper);
+        applyFusion(compile, fuse);
         kiln::runtime::TrainerOptions options;
         options.epochs = initialEpoch + epochs;
         options.batch = batch;
@@ -509,16 +656,125 @@ PYBIND11_MODULE(_kiln, m) {
       py::arg("initial_epoch"), py::arg("batch"), py::arg("validation_split"),
       py::arg("shuffle"), py::arg("seed"), py::arg("save"), py::arg("load"),
       py::arg("progress"), py::arg("patience"), py::arg("target"),
-      py::arg("fusion"), py::arg("winograd"), py::arg("cache_dir"));
+      py::arg("fusion"), py::arg("winograd"), py::arg("cache_dir"),
+      py::arg("l1") = 0.0, py::arg("l2") = 0.0, py::arg("fuse") = py::dict(),
+      py::arg("hyper") = py::dict());
+
+  py::class_<TrainStepper>(m, "TrainStepper")
+      .def(py::init([](const std::string &path, int64_t batch,
+                       const std::string &loss, const std::string &optimizer,
+                       double l1, double l2, const py::dict &hyper,
+                       const std::string &target, bool fusion, int winograd,
+                       const std::string &cacheDir, const py::dict &fuse,
+                       uint64_t seed, const std::string &load) {
+             kiln::compiler::CompileOptions compile =
+                 compileOptions(target, fusion, winograd, cacheDir);
+             applyFusion(compile, fuse);
+             kiln::compiler::TrainingOptions training;
+             training.loss = loss;
+             training.optimizer = optimizer;
+             training.l1 = l1;
+             training.l2 = l2;
+             applyHyper(training, hyper);
+             py::gil_scoped_release release;
+             return std::make_unique<TrainStepper>(path, compile, training,
+                                                   batch, seed, load);
+           }),
+           py::arg("path"), py::arg("batch"), py::arg("loss"),
+           py::arg("optimizer"), py::arg("l1"), py::arg("l2"),
+           py::arg("hyper"), py::arg("target"), py::arg("fusion"),
+           py::arg("winograd"), py::arg("cache_dir"), py::arg("fuse"),
+           py::arg("seed"), py::arg("load"))
+      .def("step", &TrainStepper::step, py::arg("x"), py::arg("y"),
+           py::arg("lr"), py::arg("step"))
+      .def("state", &TrainStepper::state);
+
+  // kiln.Graph's builder (python/Graph.h); tensors are indices.
+  using kiln::python::ConvSpec;
+  using kiln::python::Graph;
+  using kiln::python::PoolSpec;
+  auto pool = [](std::array<int64_t, 2> kernel, std::vector<int64_t> strides,
+                 std::vector<int64_t> pads, bool ceil, bool countIncludePad) {
+    PoolSpec s;
+    s.kernel = kernel;
+    s.strides = std::move(strides);
+    s.pads = std::move(pads);
+    s.ceilMode = ceil;
+    s.countIncludePad = countIncludePad;
+    return s;
+  };
+  py::class_<Graph>(m, "GraphBuilder")
+      .def(py::init<>())
+      .def("input", &Graph::input, py::arg("name"), py::arg("shape"),
+           py::arg("dtype"))
+      .def("output", &Graph::output, py::arg("name"), py::arg("value"))
+      .def("finish", &Graph::finish)
+      .def("shape", &Graph::shape, py::arg("value"))
+      .def("dense", &Graph::dense, py::arg("x"), py::arg("units"),
+           py::arg("name"), py::arg("bias"))
+      .def("conv2d",
+           [](Graph &g, int x, int64_t channels, std::array<int64_t, 2> kernel,
+              std::vector<int64_t> strides, std::vector<int64_t> pads,
+              std::vector<int64_t> dilations, int64_t groups, bool bias,
+              const std::string &paddingMode, const std::string &name) {
+             ConvSpec s;
+             s.kernel = kernel;
+             s.strides = std::move(strides);
+             s.pads = std::move(pads);
+             s.dilations = std::move(dilations);
+             s.groups = groups;
+             s.bias = bias;
+             s.paddingMode = paddingMode;
+             return g.conv2d(x, channels, s, name);
+           },
+           py::arg("x"), py::arg("channels"), py::arg("kernel"),
+           py::arg("strides"), py::arg("pads"), py::arg("dilations"),
+           py::arg("groups"), py::arg("bias"), py::arg("padding_mode"),
+           py::arg("name"))
+      .def("batch_norm", &Graph::batchNorm, py::arg("x"), py::arg("name"),
+           py::arg("epsilon"), py::arg("momentum"))
+      .def("layer_norm", &Graph::layerNorm, py::arg("x"), py::arg("name"),
+           py::arg("axis"), py::arg("epsilon"))
+      .def("prelu", &Graph::prelu, py::arg("x"), py::arg("name"),
+           py::arg("channels"))
+      .def("activation", &Graph::activation, py::arg("x"), py::arg("kind"),
+           py::arg("a") = 0.0, py::arg("b") = 0.0,
+           py::arg("approximate") = "none")
+      .def("max_pool2d",
+           [pool](Graph &g, int x, std::array<int64_t, 2> kernel,
+                  std::vector<int64_t> strides, std::vector<int64_t> pads,
+                  bool ceil) {
+             return g.maxPool2d(x, pool(kernel, strides, pads, ceil, true));
+           },
+           py::arg("x"), py::arg("kernel"), py::arg("strides"),
+           py::arg("pads"), py::arg("ceil_mode"))
+      .def("avg_pool2d",
+           [pool](Graph &g, int x, std::array<int64_t, 2> kernel,
+                  std::vector<int64_t> strides, std::vector<int64_t> pads,
+                  bool ceil, bool countIncludePad) {
+             return g.avgPool2d(
+                 x, pool(kernel, strides, pads, ceil, countIncludePad));
+           },
+           py::arg("x"), py::arg("kernel"), py::arg("strides"),
+           py::arg("pads"), py::arg("ceil_mode"),
+           py::arg("count_include_pad"))
+      .def("global_avg_pool", &Graph::globalAvgPool, py::arg("x"))
+      .def("flatten", &Graph::flatten, py::arg("x"), py::arg("axis"))
+      .def("reshape", &Graph::reshape, py::arg("x"), py::arg("shape"))
+      .def("dropout", &Graph::dropout, py::arg("x"), py::arg("rate"))
+      .def("binary", &Graph::binary, py::arg("kind"), py::arg("lhs"),
+           py::arg("rhs"))
+      .def("concat", &Graph::concat, py::arg("values"), py::arg("axis"));
 
   py::class_<Model>(m, "Model")
       .def(py::init([](const std::string &path, int64_t batch,
                        const std::string &target, bool fusion,
                        bool foldBatchNorm, int winograd, bool weightPacking,
                        bool batchSplit, const std::string &cacheDir,
-                       uint64_t seed) {
+                       uint64_t seed, const py::dict &fuse) {
              kiln::compiler::CompileOptions o =
                  compileOptions(target, fusion, winograd, cacheDir);
+             applyFusion(o, fuse);
              o.batch = batch;
              o.foldBatchNorm = foldBatchNorm;
              o.packWeights = weightPacking;
@@ -530,7 +786,7 @@ PYBIND11_MODULE(_kiln, m) {
            py::arg("fusion") = true, py::arg("fold_batch_norm") = true,
            py::arg("winograd") = -1, py::arg("weight_packing") = true,
            py::arg("batch_split") = true, py::arg("cache_dir") = "",
-           py::arg("seed") = 0)
+           py::arg("seed") = 0, py::arg("fuse") = py::dict())
       .def_property_readonly("inputs", &Model::inputs)
       .def_property_readonly("outputs", &Model::outputs)
       .def_property_readonly("parameters", &Model::parameters)

@@ -5,8 +5,9 @@
     outputs = model(np.zeros((8, 3, 224, 224), np.float32))  # {name: array}
 
 `kiln.compile` takes a path to a `.mlir` or `.onnx` file, kiln dialect
-text, ONNX bytes, or a `torch.nn.Module` with `example` inputs (exported to
-ONNX in eval mode). Errors are `kiln.Error`, with kiln's messages. The GIL
+text, ONNX bytes, a `torch.nn.Module` with `example` inputs (exported to
+ONNX in eval mode), or a graph built here (`kiln.Sequential`,
+`kiln.Graph`; kiln.layers). Errors are `kiln.Error`, with kiln's messages. The GIL
 is released while kernels run; a `Model` is not thread-safe (one per
 thread). docs/python.md.
 """
@@ -21,10 +22,14 @@ import tempfile
 import numpy as np
 
 from . import _kiln
+from . import layers
+from . import optim
+from .layers import Graph, Sequential, Tensor
 
 Error = _kiln.Error
-__all__ = ["Callback", "EarlyStopping", "Error", "LearningRateScheduler",
-           "Model", "ModelCheckpoint", "Trainer", "compile", "load_data",
+__all__ = ["Callback", "EarlyStopping", "Error", "Graph",
+           "LearningRateScheduler", "Model", "ModelCheckpoint", "Sequential",
+           "Tensor", "Trainer", "compile", "layers", "load_data", "optim",
            "read_safetensors", "version", "write_safetensors"]
 
 
@@ -58,6 +63,10 @@ class Model:
                           doc="[{'name', 'shape', 'dtype'}] of the weights")
     cached = property(lambda self: self._impl.cached,
                       doc="whether the whole plan came from the cache")
+    kernels = property(lambda self: self._impl.kernels,
+                       doc="distinct kernels in the model's library")
+    calls = property(lambda self: self._impl.calls,
+                     doc="kernel calls per run (load-time ones excluded)")
     pipeline = property(lambda self: self._impl.pipeline,
                         doc="the pass pipeline, for kiln-opt --pass-pipeline")
 
@@ -134,7 +143,10 @@ def _model_file(model, example, batch, cache_dir, training=False):
             isinstance(model, str) and "\n" not in model
             and model.endswith((".mlir", ".onnx"))):
         return os.fspath(model), os.fspath(model)
-    if isinstance(model, str):
+    if isinstance(model, (Graph, Sequential)):
+        data, suffix = model.to_mlir().encode(), ".mlir"
+        source = "<kiln.%s>" % type(model).__name__
+    elif isinstance(model, str):
         data, suffix, source = model.encode(), ".mlir", "<mlir text>"
     elif isinstance(model, (bytes, bytearray)):
         data, suffix, source = bytes(model), ".onnx", "<onnx bytes>"
@@ -198,11 +210,14 @@ def _export_torch(module, example, batch, training=False):
 
 def compile(model, example=None, *, batch=None, target="host", fusion=True,
             fold_batch_norm=True, winograd=None, weight_packing=True,
-            batch_split=True, cache_dir=None, seed=0):
+            batch_split=True, fuse=None, cache_dir=None, seed=0):
     """Compile `model` for inference and load it: a `Model`.
 
     batch: the leading dim of every input (None keeps the model's).
     winograd: 0, 2 or 4 (None: kiln's default, 2 for inference).
+    fuse: kiln-fuse's patterns switched one by one, {"epilogue": False,
+    "elementwise": ..., "prologue": ..., "producer": ...} (kiln's
+    --no-<pattern>-fusion); fusion=False turns all of them off.
     The other options are `kiln run`'s (--no-fusion,
     --no-batch-norm-folding, --no-weight-packing, --no-batch-split,
     --cache-dir, --seed).
@@ -212,7 +227,8 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
                        fold_batch_norm=fold_batch_norm,
                        winograd=-1 if winograd is None else winograd,
                        weight_packing=weight_packing, batch_split=batch_split,
-                       cache_dir=cache_dir or "", seed=seed)
+                       cache_dir=cache_dir or "", seed=seed,
+                       fuse=dict(fuse or {}))
     return Model(impl, source)
 
 
@@ -364,6 +380,12 @@ class Trainer:
                               callbacks=[kiln.EarlyStopping(patience=2)])
         history["test_accuracy"]
 
+    `regularizers={"l1": a, "l2": b}` adds kiln.regularizer terms on every
+    weight (parameters of rank 2 or more) to the loss, as kiln train's
+    --l1/--l2 do (docs/training.md); `metrics` chooses
+    the history's metrics besides the loss ("accuracy", the default, is
+    None where the targets have no classes).
+
     `model` is what `kiln.compile` takes. A torch module (with `example`
     inputs) is exported for training: BatchNormalization kept, no constant
     folding, so its parameters keep the module's state_dict names
@@ -375,16 +397,46 @@ class Trainer:
     """
 
     def __init__(self, model, example=None, *, loss="sparse-cce",
-                 optimizer="adam", lr=None, momentum=0.9, weight_decay=0.0,
+                 optimizer="adam", lr=None, momentum=None, weight_decay=None,
+                 regularizers=None, metrics=("accuracy",), memory_budget=0,
                  seed=0, checkpoint=None, target="host", fusion=True,
-                 winograd=None, cache_dir=None):
+                 fuse=None, winograd=None, cache_dir=None):
         self._path, self.source = _model_file(model, example, None, cache_dir,
                                               training=True)
-        self._settings = dict(loss=loss, optimizer=optimizer, lr=lr or 0.0,
-                              momentum=momentum, weight_decay=weight_decay,
+        penalties = dict(regularizers or {})
+        unknown = sorted(set(penalties) - {"l1", "l2"})
+        if unknown or any(not math.isfinite(v) or v < 0
+                          for v in penalties.values()):
+            raise Error("regularizers: {'l1': x, 'l2': y} with finite x, y "
+                        ">= 0 (penalties on the weights added to the loss), "
+                        "got %r" % (regularizers,))
+        self.metrics = tuple(metrics or ())
+        bad = [m for m in self.metrics if m not in _METRICS]
+        if bad:
+            raise Error("metrics: unknown %s (kiln reports %s)"
+                        % (", ".join(map(repr, bad)), ", ".join(_METRICS)))
+        if isinstance(optimizer, optim.Optimizer):
+            if lr is not None or momentum is not None or \
+                    weight_decay is not None:
+                raise Error("give lr, momentum and weight_decay to the "
+                            "kiln.optim object, not to Trainer")
+            kind, lr, hyper = optimizer.kind, optimizer.lr, dict(
+                optimizer.hyper)
+        else:
+            kind, hyper = optimizer, {}
+            hyper["momentum"] = 0.9 if momentum is None else momentum
+            hyper["weight_decay"] = weight_decay or 0.0
+        if memory_budget:
+            hyper["memory_budget"] = int(memory_budget)
+        self._settings = dict(loss=loss, optimizer=kind, lr=lr or 0.0,
                               target=target, fusion=fusion,
                               winograd=-1 if winograd is None else winograd,
-                              cache_dir=cache_dir or "")
+                              cache_dir=cache_dir or "",
+                              l1=float(penalties.get("l1", 0.0)),
+                              l2=float(penalties.get("l2", 0.0)),
+                              fuse=dict(fuse or {}), hyper=hyper)
+        self._stepper = None  # train_step's session: (batch, TrainStepper)
+        self._step = 0        # global steps done by train_step since load
         self.seed = seed
         self.epochs_done = 0
         self.stop_training = False
@@ -413,8 +465,71 @@ class Trainer:
             raise Error("lr must be finite and > 0, got %r" % value)
         self._settings["lr"] = value
 
+    def _train_settings(self, lr):
+        settings = dict(self._settings, lr=lr)
+        settings.update(momentum=settings["hyper"].get("momentum", 0.9),
+                        weight_decay=settings["hyper"].get("weight_decay",
+                                                           0.0))
+        return settings
+
     def _trained(self):
+        self._flush()
         return self.epochs_done > 0 or self._weights
+
+    def train_step(self, x, y):
+        """One optimizer step on the batch (x, y): the training step
+        compiled at len(x) (kept for the next call of that size),
+        continuing from the checkpoint's weights, optimizer state and step
+        count. Returns the loss. The weights reach the checkpoint before
+        the next fit, evaluate, predict, model, state_dict or save; a
+        non-finite loss raises kiln.Error and leaves the checkpoint at the
+        last good step."""
+        x = np.asarray(x)
+        batch = len(x)
+        if batch == 0 or len(np.asarray(y)) != batch:
+            raise Error("train_step: x and y need the same number of rows "
+                        "(at least one), got %d and %d"
+                        % (batch, len(np.asarray(y))))
+        if self._stepper is None or self._stepper[0] != batch:
+            start = self.epochs_done > 0 or self._weights
+            self._flush()
+            metadata = (_kiln.read_safetensors_metadata(self.checkpoint)
+                        if start else {})
+            self._step = int(metadata.get("step", 0))
+            s = self._settings
+            self._stepper = (batch, _kiln.TrainStepper(
+                self._path, batch=batch, loss=s["loss"],
+                optimizer=s["optimizer"], l1=s["l1"], l2=s["l2"],
+                hyper=s["hyper"], target=s["target"], fusion=s["fusion"],
+                winograd=s["winograd"], cache_dir=s["cache_dir"],
+                fuse=s["fuse"], seed=self.seed,
+                load=self.checkpoint if start else ""), False)
+        loss = self._stepper[1].step(x, y, self.lr, self._step + 1)
+        if not math.isfinite(loss):
+            self._stepper = None
+            raise Error("train_step: the training loss is %r at step %d; "
+                        "the checkpoint keeps the last good weights"
+                        % (loss, self._step + 1))
+        self._step += 1
+        self._stepper = (self._stepper[0], self._stepper[1], True)
+        return loss
+
+    def _flush(self):
+        """train_step's weights and optimizer state into the checkpoint
+        (its progress: the step count), then lets the session go."""
+        if self._stepper is None:
+            return
+        batch, stepper, dirty = self._stepper
+        self._stepper = None
+        if not dirty:
+            return
+        metadata = {}
+        if self.epochs_done > 0 or self._weights:
+            metadata = _kiln.read_safetensors_metadata(self.checkpoint)
+        if metadata.get("format") == "kiln-checkpoint":
+            metadata["step"] = str(self._step)
+        write_safetensors(self.checkpoint, stepper.state(), metadata)
+        self._weights = True
 
     def fit(self, x, y, *, epochs=1, batch_size=32, validation_split=0.0,
             shuffle=True, test=None, patience=0, callbacks=(), progress=None):
@@ -444,13 +559,14 @@ class Trainer:
                 cb.on_epoch_begin(epoch, {"lr": self.lr})
             h = self._fit(x, y, 1, batch_size, validation_split, shuffle,
                           test, patience, progress)
+            keys = self._epoch_keys()
             if history is None:
-                history = {k: [] for k in _EPOCH_KEYS}
+                history = {k: [] for k in keys}
             if not h["loss"]:
                 history.update(interrupted=h["interrupted"])
                 break
-            logs = {k: h[k][0] for k in _EPOCH_KEYS}
-            for k in _EPOCH_KEYS:
+            logs = {k: h[k][0] for k in keys}
+            for k in keys:
                 history[k].append(logs[k])
             steps += h["steps"]
             seconds += h["steps"] * h["seconds_per_step"]
@@ -461,7 +577,7 @@ class Trainer:
                 break
         for cb in callbacks:
             cb.on_train_end(logs)
-        history = history or {k: [] for k in _EPOCH_KEYS}
+        history = history or {k: [] for k in self._epoch_keys()}
         history.update(steps=steps,
                        seconds_per_step=seconds / steps if steps else 0.0,
                        stopped_early=self.stop_training or
@@ -482,16 +598,24 @@ class Trainer:
             seed=self.seed, save=self.checkpoint,
             load=self.checkpoint if self._trained() else "",
             progress=progress, patience=patience,
-            **dict(self._settings, lr=lr))
+            **self._train_settings(lr))
         self.epochs_done += len(result["epochs"])
         history = {key: [e[key] for e in result["epochs"]]
-                   for key in _EPOCH_KEYS if key != "lr"}
+                   for key in self._epoch_keys() if key != "lr"}
         history["lr"] = [lr] * len(result["epochs"])
         history.update(steps=result["steps"],
                        seconds_per_step=result["seconds_per_step"],
                        stopped_early=result["stopped_early"],
                        interrupted=result["interrupted"])
         return history
+
+    def _epoch_keys(self):
+        """The history's per-epoch keys: the losses, and the metrics asked
+        for (accuracy: None where the targets have no classes)."""
+        keys = ["loss", "val_loss", "test_loss", "seconds", "lr"]
+        if "accuracy" in self.metrics:
+            keys += ["accuracy", "val_accuracy", "test_accuracy"]
+        return keys
 
     def evaluate(self, x, y, *, batch_size=32):
         """{"loss", "accuracy"} of the current weights on x, y (accuracy
@@ -502,7 +626,7 @@ class Trainer:
             initial_epoch=self.epochs_done, batch=batch_size,
             validation_split=0.0, shuffle=False, seed=self.seed, save="",
             load=self.checkpoint if self._trained() else "",
-            progress=False, patience=0, **self._settings)
+            progress=False, patience=0, **self._train_settings(self.lr))
         return {"loss": result["test_loss"],
                 "accuracy": result["test_accuracy"]}
 
@@ -595,6 +719,7 @@ class Trainer:
         path = os.fspath(path)
         metadata = _kiln.read_safetensors_metadata(path)
         read_safetensors(path)  # a clear error for a bad file, now
+        self._stepper = None  # steps not yet saved give way to the file
         shutil.copyfile(path, self.checkpoint)
         self.epochs_done = (int(metadata["epoch"])
                             if metadata.get("format") == "kiln-checkpoint"
@@ -602,8 +727,7 @@ class Trainer:
         self._weights = True
 
 
-_EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "test_loss",
-               "test_accuracy", "seconds", "lr")
+_METRICS = ("accuracy", "loss")
 
 
 def _stderr_is_tty():

@@ -394,3 +394,170 @@ def test_inspect_memory_and_kernel_dumps(tmp_path):
                              text=True).stdout
         import json
         assert json.loads(cli)["arena_bytes"] == plan["arena_bytes"]
+
+
+def test_sequential_matches_pytorch():
+    """kiln.Sequential builds the same network as torch.nn.Sequential:
+    PyTorch's weights under kiln's layer names give PyTorch's outputs."""
+    import torch
+    from kiln import layers as L
+    net = kiln.Sequential([
+        L.Conv2D(4, 3, padding=1), L.BatchNorm(), L.ReLU(), L.MaxPool2D(2),
+        L.Conv2D(6, 3, strides=2, padding="valid", use_bias=False), L.GELU(),
+        L.AvgPool2D(2, strides=1, padding=1, count_include_pad=False),
+        L.Flatten(), L.Dense(5), L.LogSoftmax(axis=1),
+    ], input_shape=(2, 3, 12, 12), input_name="image", output_name="logp")
+    torch.manual_seed(1)
+    ref = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 6, 3, stride=2, bias=False), torch.nn.GELU(),
+        torch.nn.AvgPool2d(2, stride=1, padding=1, count_include_pad=False),
+        torch.nn.Flatten(), torch.nn.Linear(6 * 3 * 3, 5),
+        torch.nn.LogSoftmax(dim=1)).eval()
+    with torch.no_grad():
+        ref[1].running_mean.uniform_(-0.5, 0.5)
+        ref[1].running_var.uniform_(0.5, 2.0)
+        ref[1].weight.uniform_(0.5, 1.5)
+    names = {"conv1": ref[0], "bn1": ref[1], "conv2": ref[4], "fc1": ref[8]}
+    model = kiln.compile(net)
+    assert {p["name"] for p in model.parameters} == {
+        "conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias",
+        "bn1.running_mean", "bn1.running_var", "conv2.weight", "fc1.weight",
+        "fc1.bias"}
+    for p in model.parameters:
+        layer, field = p["name"].split(".")
+        model.set_parameter(p["name"],
+                            getattr(names[layer], field).detach().numpy())
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        want = ref(x).numpy()
+    got = model(image=x.numpy())["logp"]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_functional_graph_and_errors():
+    """kiln.Graph: branches, a residual add, concat; compared with NumPy.
+    Shape errors are kiln.Errors naming the op; a failed layer leaves the
+    graph usable."""
+    from kiln import layers as L
+    g = kiln.Graph()
+    x = g.input("x", (3, 8))
+    a = L.Dense(8, name="a")(x)
+    y = L.ReLU()(a) + x
+    z = L.concat([y, L.Sigmoid()(x)], axis=1)
+    assert z.shape == (3, 16)
+    with pytest.raises(kiln.Error, match="add"):
+        _ = y + z  # [3, 8] + [3, 16]
+    g.output("z", z)
+    model = kiln.compile(g)
+    w, b = rng_arrays(5, (8, 8), (8,))
+    model.set_parameter("a.weight", w)
+    model.set_parameter("a.bias", b)
+    (xv,) = rng_arrays(6, (3, 8))
+    got = model.run1(xv)
+    want = np.concatenate([np.maximum(xv @ w.T + b, 0) + xv,
+                           1 / (1 + np.exp(-xv))], axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(kiln.Error, match="conv2d"):
+        kiln.Sequential([L.Conv2D(4, 3, groups=3)],
+                        input_shape=(1, 4, 8, 8)).to_mlir()
+    with pytest.raises(kiln.Error, match="padding='same' needs stride 1"):
+        L.Conv2D(4, 3, strides=2, padding="same")
+    with pytest.raises(kiln.Error, match="kiln.layers objects"):
+        kiln.Sequential([lambda t: t], input_shape=(1, 4))
+
+
+def test_trainer_fits_a_sequential(tmp_path):
+    from kiln import layers as L
+    (x, y), test = fashion_subset()
+    net = kiln.Sequential([L.Flatten(), L.Dense(64), L.ReLU(), L.Dense(10)],
+                          input_shape=(1, 1, 28, 28))
+    trainer = kiln.Trainer(net, optimizer="adam",
+                           checkpoint=tmp_path / "seq.safetensors")
+    history = trainer.fit(x, y, epochs=2, batch_size=64, test=test,
+                          progress=False)
+    assert history["loss"][1] < history["loss"][0]
+    assert history["test_accuracy"][-1] > 0.6
+    assert set(trainer.state_dict()) == {"fc1.weight", "fc1.bias",
+                                         "fc2.weight", "fc2.bias"}
+
+
+def test_trainer_regularizers_and_metrics(tmp_path):
+    """An L2 penalty shrinks the trained weights against the same run
+    without it; metrics chooses the history's keys."""
+    (x, y), test = fashion_subset()
+
+    def run(name, **kw):
+        trainer = kiln.Trainer(examples_path("mlp.mlir"), optimizer="sgd",
+                               checkpoint=tmp_path / name, **kw)
+        history = trainer.fit(x, y, epochs=1, batch_size=64, progress=False)
+        weights = trainer.state_dict()
+        return history, sum(float((v ** 2).sum()) for k, v in weights.items()
+                            if v.ndim >= 2)
+
+    plain, plain_norm = run("a.safetensors")
+    shrunk, shrunk_norm = run("b.safetensors", regularizers={"l2": 0.5},
+                              metrics=["loss"])
+    assert shrunk_norm < 0.9 * plain_norm
+    assert shrunk["loss"][0] > plain["loss"][0]  # the penalty is in the loss
+    assert "accuracy" in plain and "accuracy" not in shrunk
+    with pytest.raises(kiln.Error, match="metrics: unknown 'auc'"):
+        kiln.Trainer(examples_path("mlp.mlir"), metrics=["auc"])
+    with pytest.raises(kiln.Error, match="regularizers"):
+        kiln.Trainer(examples_path("mlp.mlir"), regularizers={"l3": 1.0})
+
+
+def test_train_step_takes_fits_steps(tmp_path):
+    """train_step on the batches a fit without shuffling takes gives the
+    fit's weights (same step count, seeds, learning rate and optimizer
+    state); kiln.optim objects set the optimizer."""
+    (x, y), _ = fashion_subset(256)
+    opt = kiln.optim.Adam(lr=2e-3, betas=(0.8, 0.99))
+    fitted = kiln.Trainer(examples_path("mlp.mlir"), optimizer=opt,
+                          checkpoint=tmp_path / "fit.safetensors")
+    fitted.fit(x, y, epochs=1, batch_size=64, shuffle=False, progress=False)
+    stepped = kiln.Trainer(examples_path("mlp.mlir"), optimizer=opt,
+                           checkpoint=tmp_path / "steps.safetensors")
+    losses = [stepped.train_step(x[i:i + 64], y[i:i + 64])
+              for i in range(0, 256, 64)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    want, got = fitted.state_dict(), stepped.state_dict()
+    assert set(want) == set(got)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5,
+                                   atol=1e-7)
+    # A second epoch of fit continues after the steps (step 5 on).
+    history = stepped.fit(x, y, epochs=1, batch_size=64, progress=False)
+    assert len(history["loss"]) == 1
+    with pytest.raises(kiln.Error, match="to the kiln.optim object"):
+        kiln.Trainer(examples_path("mlp.mlir"), optimizer=opt, lr=0.1)
+    with pytest.raises(kiln.Error, match="same number of rows"):
+        stepped.train_step(x[:4], y[:3])
+
+
+CHAIN = """
+func.func @main(%x: tensor<4x6xf32> {kiln.name = "x"}, %w: tensor<5x6xf32> {kiln.name = "w"}) -> (tensor<4x5xf32> {kiln.name = "y"}) {
+  %d = kiln.dense %x, %w : (tensor<4x6xf32>, tensor<5x6xf32>) -> tensor<4x5xf32>
+  %r = kiln.relu %d : (tensor<4x5xf32>) -> tensor<4x5xf32>
+  %s = kiln.sigmoid %r : (tensor<4x5xf32>) -> tensor<4x5xf32>
+  return %s : tensor<4x5xf32>
+}
+"""
+
+
+def test_fuse_switches_match_unfused():
+    """fuse={...} turns kiln-fuse's patterns off one by one: more kernel
+    calls, the same numbers (NumPy); an unknown pattern is an error."""
+    x, w = rng_arrays(8, (4, 6), (5, 6))
+    want = 1 / (1 + np.exp(-np.maximum(x @ w.T, 0)))
+    calls = {}
+    for key, fuse in (("all", None), ("no epilogue", {"epilogue": False}),
+                      ("none", {"epilogue": False, "elementwise": False})):
+        model = kiln.compile(CHAIN, fuse=fuse)
+        calls[key] = model.calls
+        np.testing.assert_allclose(model.run1(x, w), want, rtol=1e-5,
+                                   atol=1e-6)
+    assert calls == {"all": 1, "no epilogue": 2, "none": 3}
+    with pytest.raises(kiln.Error, match="unknown pattern 'loops'"):
+        kiln.compile(CHAIN, fuse={"loops": False})
