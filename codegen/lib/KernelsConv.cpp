@@ -667,8 +667,19 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   if (worthParallelTasks(s)) {
     f.out.parallel(task);
   }
-  int xw = vectorWidthFor(width, vec);
-  if (xw > 1) {
+  if (width > 1 && width < vec) {
+    // Rows narrower than a vector (7x7 and 14x14 planes): the copy-out
+    // transposes the accumulators' channel vectors into rows. As one 2-D
+    // vector (x fastest, then 16 channels), the acc reads are one dense
+    // block shuffled in registers and the stores 16 rows, not 4-lane
+    // gathers of stride 16: MobileNetV2's 960-channel 7x7 expansions at
+    // batch 1 0.59 -> 0.46 ms, its 1280-channel layer 0.34 -> 0.30.
+    Var ob("ob"), ol("ol");
+    f.out.split(oi, ob, ol, f.lanes)
+        .reorder(f.x, ol, yi, ob, task)
+        .vectorize(f.x, width)
+        .vectorize(ol);
+  } else if (int xw = vectorWidthFor(width, vec); xw > 1) {
     f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
   }
 
