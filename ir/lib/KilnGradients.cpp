@@ -339,6 +339,30 @@ LogicalResult Conv2DOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+// dx = conv2d_grad_input(dy, w) is linear in dy and in w (ONNX's
+// ConvTranspose imports as it): the forward convolution of dx's gradient g
+// with w gives dy's gradient, and conv2d_grad_weight of (g, dy) w's.
+LogicalResult Conv2DGradInputOp::buildGradients(
+    OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  Location loc = getLoc();
+  Value g = resultGrads[0];
+  auto weight = rankedType(getWeight());
+  SmallVector<NamedAttribute> attrs = {
+      builder.getNamedAttr("strides", getStridesAttr()),
+      builder.getNamedAttr("pads", getPadsAttr()),
+      builder.getNamedAttr("dilations", getDilationsAttr()),
+      builder.getNamedAttr("groups", getGroupsAttr())};
+  operandGrads.push_back(buildInferred<Conv2DOp>(
+      builder, loc, 1, ValueRange{g, getWeight()}, attrs));
+  operandGrads.push_back(buildInferred<Conv2DGradWeightOp>(
+      builder, loc, 1, g, getDy(), getStridesAttr(), getPadsAttr(),
+      getDilationsAttr(), getGroupsAttr(),
+      builder.getDenseI64ArrayAttr(weight.getShape().drop_front(2)),
+      builder.getI64IntegerAttr(0)));
+  return success();
+}
+
 LogicalResult MaxPool2DOp::buildGradients(OpBuilder &builder,
                                           ArrayRef<Value> resultGrads,
                                           SmallVectorImpl<Value> &operandGrads) {

@@ -175,6 +175,34 @@ TEST(GradientTest, ReplicateAndReflectPadding) {
   checkLossAndGradients(session, loss);
 }
 
+// ConvTranspose (kiln.conv2d_grad_input) as a layer: its gradients (conv2d
+// for its input, conv2d_grad_weight for its weight) against differences of
+// the reference's scattered transposed convolution.
+TEST(GradientTest, TransposedConvolutions) {
+  rt::Session session = compileGradients("grad_conv_transpose.mlir", "sparse-cce");
+  std::mt19937 rng(11);
+  rt::Tensor x = randomInput({2, 3, 4, 5}, rng);
+  std::vector<int32_t> labelValues = {1, 2};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    ref::Conv2dParams first;
+    first.strides = {2, 2};
+    first.pads = {1, 0, 0, 1};
+    ref::Tensor y = ref::convTranspose2d(input, p.at("t1.weight"), first, {9, 11});
+    y = ref::elementwise(ref::Activation::Tanh, y);
+    ref::Conv2dParams second;
+    second.dilations = {1, 2};
+    second.groups = 2;
+    y = ref::convTranspose2d(y, p.at("t2.weight"), second, {10, 13});
+    y.shape = {2, 260};
+    y = ref::dense(y, p.at("fc.weight"), nullptr);
+    return ref::sparseCce(y, labelValues);
+  };
+  checkLossAndGradients(session, loss);
+}
+
 // reduce_sum's gradient: dy broadcast back over the summed axes (mean
 // pooling over tokens, a keepdims sum added back).
 TEST(GradientTest, ReduceSumBroadcastsBack) {

@@ -114,6 +114,24 @@ class SmallViT(torch.nn.Module):
         return self.head(self.norm(self.enc(t)).mean(1))
 
 
+class SmallDecoder(torch.nn.Module):
+    """An encoder-decoder (U-Net-style upsampling): a strided conv, then
+    ConvTranspose2d back up (stride 2 with output_padding, then grouped
+    and dilated), imported as kiln.conv2d_grad_input."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.up1 = torch.nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1,
+                                            output_padding=1)
+        self.up2 = torch.nn.ConvTranspose2d(6, 4, 2, groups=2, dilation=2)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.down(x)))
+        return self.up2(torch.relu(self.up1(x)))
+
+
 class SmallCNN(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -232,8 +250,8 @@ def check_finetune(work):
 def main():
     work = sys.argv[1]
     os.makedirs(work, exist_ok=True)
-    wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "cnn_train",
-                              "resnet18_finetune"]
+    wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
+                              "cnn_train", "resnet18_finetune"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -245,6 +263,8 @@ def main():
                               (2, 3, 224, 224), work, split_batch=True)
     if "vit" in wanted:
         ok &= check_inference("vit", SmallViT(), (2, 1, 28, 28), work)
+    if "decoder" in wanted:
+        ok &= check_inference("decoder", SmallDecoder(), (2, 3, 15, 17), work)
     if "cnn_train" in wanted:
         ok &= check_training(work)
     if "resnet18_finetune" in wanted:

@@ -492,6 +492,7 @@ private:
 
   void importNode(const onnx::NodeProto &node);
   void convOp();
+  void convTransposeOp();
   void poolOp(bool max);
   void globalPoolOp(bool max);
   void batchNormOp();
@@ -850,6 +851,111 @@ void Importer::convOp() {
     operands.push_back(data(2, "torch_default"));
   }
   setOutput(0, emit("kiln.conv2d", operands, attrs));
+}
+
+// ConvTranspose is the input gradient of the convolution it transposes:
+// kiln.conv2d_grad_input with this node's input as dy and its weight
+// [C_in, C_out/g, KH, KW] as the forward convolution's [O, C/g, KH, KW].
+// The output size (the forward convolution's input_size) is
+// s*(H-1) + output_padding + (K-1)*d + 1 - pads, or output_shape (or H*s
+// for auto_pad SAME_*) with the pads that gives, split as the ONNX
+// operator's definition says; then the bias.
+void Importer::convTransposeOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0), w = shapeOf(1);
+  if (x.size() != 4 || w.size() != 4) {
+    fail("only 2-D transposed convolution (rank-4 input and weight) is "
+         "supported, got " + shapeText(x));
+  }
+  if (auto k = attrInts("kernel_shape")) {
+    if (*k != std::vector<int64_t>{w[2], w[3]}) {
+      fail("kernel_shape " + shapeText(*k) + " does not match the weight " +
+           shapeText(w));
+    }
+  }
+  auto pair = [&](const char *name, int64_t def) {
+    std::vector<int64_t> v = attrInts(name).value_or(std::vector<int64_t>{def, def});
+    if (v.size() != 2) {
+      fail(std::string(name) + " must have 2 entries, got " + shapeText(v));
+    }
+    return v;
+  };
+  std::vector<int64_t> strides = pair("strides", 1), dilations = pair("dilations", 1),
+                       outputPadding = pair("output_padding", 0);
+  std::vector<int64_t> pads = attrInts("pads").value_or(std::vector<int64_t>{0, 0, 0, 0});
+  if (pads.size() != 4) {
+    fail("pads must have 4 entries, got " + shapeText(pads));
+  }
+  std::string autoPad = llvm::StringRef(attrString("auto_pad", "NOTSET")).lower();
+  if (autoPad != "notset" && autoPad != "valid" && autoPad != "same_upper" &&
+      autoPad != "same_lower") {
+    unsupportedValue("auto_pad", autoPad);
+  }
+  std::optional<std::vector<int64_t>> outputShape = attrInts("output_shape");
+  if (outputShape && outputShape->size() == 4) {
+    outputShape = std::vector<int64_t>(outputShape->begin() + 2, outputShape->end());
+  }
+  if (outputShape && outputShape->size() != 2) {
+    fail("output_shape must have 2 (or 4) entries, got " + shapeText(*outputShape));
+  }
+  std::vector<int64_t> size(2);
+  for (int i = 0; i < 2; ++i) {
+    if (strides[i] < 1 || dilations[i] < 1 || outputPadding[i] < 0 ||
+        outputPadding[i] >= std::max(strides[i], dilations[i])) {
+      fail("strides and dilations must be >= 1 and output_padding below the "
+           "stride or dilation, got strides " + shapeText(strides) +
+           ", dilations " + shapeText(dilations) + ", output_padding " +
+           shapeText(outputPadding));
+    }
+    int64_t full = strides[i] * (x[2 + i] - 1) + outputPadding[i] +
+                   (w[2 + i] - 1) * dilations[i] + 1;
+    if (outputShape || autoPad == "same_upper" || autoPad == "same_lower") {
+      int64_t target = outputShape ? (*outputShape)[i] : x[2 + i] * strides[i];
+      int64_t total = full - target;
+        // Python's floor division, as ONNX's reference: an output_shape
+      // beyond the full output gives a negative pad, zeros at the end.
+      int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+      bool upper = autoPad == "same_upper";
+      pads[i] = upper ? half : total - half;
+      pads[i + 2] = total - pads[i];
+      size[i] = target;
+    } else {
+      if (autoPad == "valid") {
+        pads[i] = pads[i + 2] = 0;
+      }
+      size[i] = full - pads[i] - pads[i + 2];
+    }
+    if (size[i] < 1) {
+      fail("the output would have " + std::to_string(size[i]) +
+           " positions along axis " + std::to_string(2 + i));
+    }
+  }
+  // A negative pad is an output position no tap reaches: the convolution
+  // runs without it and the result is padded with zeros there.
+  std::vector<int64_t> outerPads(8, 0);
+  for (int i = 0; i < 4; ++i) {
+    if (pads[i] < 0) {
+      outerPads[2 + (i % 2) + (i / 2) * 4] = -pads[i];
+      size[i % 2] += pads[i];
+      pads[i] = 0;
+    }
+  }
+  int64_t groups = attrInt("group", 1);
+  std::vector<NamedAttribute> attrs{ints("strides", strides), ints("pads", pads),
+                                    ints("dilations", dilations),
+                                    i64("groups", groups),
+                                    ints("input_size", size)};
+  Value y = emit("kiln.conv2d_grad_input", {data(0), data(1, "torch_default")},
+                 attrs);
+  if (std::any_of(outerPads.begin(), outerPads.end(),
+                  [](int64_t p) { return p != 0; })) {
+    y = emit("kiln.pad", {y}, {ints("pads", outerPads)});
+  }
+  if (hasInput(2)) {
+    y = emit("kiln.add",
+             {y, reshape(data(2, "torch_default"), {w[1] * groups, 1, 1})});
+  }
+  setOutput(0, y);
 }
 
 void Importer::poolOp(bool max) {
@@ -1834,6 +1940,7 @@ void Importer::registerHandlers() {
     on({onnxOp}, [this, name] { binaryOp(name); });
   }
   on({"Conv"}, [this] { convOp(); });
+  on({"ConvTranspose"}, [this] { convTransposeOp(); });
   on({"MaxPool"}, [this] { poolOp(true); });
   on({"AveragePool"}, [this] { poolOp(false); });
   on({"GlobalMaxPool"}, [this] { globalPoolOp(true); });

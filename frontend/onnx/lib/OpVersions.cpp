@@ -33,6 +33,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Constant", {1, 9, 11, 12, 13, 19, 21}},
       {"ConstantOfShape", {9, 20, 21}},
       {"Conv", {1, 11}},
+      {"ConvTranspose", {1, 11}},
       {"Cos", {7}},
       {"Cosh", {9}},
       {"Div", {1, 6, 7, 13, 14}},

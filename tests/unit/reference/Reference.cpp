@@ -76,6 +76,47 @@ Tensor dense(const Tensor &x, const Tensor &weight, const Tensor *bias) {
   return y;
 }
 
+Tensor convTranspose2d(const Tensor &x, const Tensor &weight,
+                       const Conv2dParams &p, std::array<int64_t, 2> size) {
+  require(x.shape.size() == 4 && weight.shape.size() == 4,
+          "convTranspose2d rank");
+  const int64_t n = x.shape[0], ci = x.shape[1], h = x.shape[2], w = x.shape[3];
+  const int64_t cog = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3];
+  require(weight.shape[0] == ci && ci % p.groups == 0,
+          "convTranspose2d channels");
+  const int64_t cig = ci / p.groups, co = cog * p.groups;
+  Tensor y({n, co, size[0], size[1]});
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t c = 0; c < ci; ++c) {
+      const int64_t group = c / cig;
+      for (int64_t i = 0; i < h; ++i) {
+        for (int64_t j = 0; j < w; ++j) {
+          const double v = x.data[((b * ci + c) * h + i) * w + j];
+          for (int64_t o = 0; o < cog; ++o) {
+            const int64_t oc = group * cog + o;
+            for (int64_t ky = 0; ky < kh; ++ky) {
+              const int64_t oy = i * p.strides[0] + ky * p.dilations[0] - p.pads[0];
+              if (oy < 0 || oy >= size[0]) {
+                continue;
+              }
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                const int64_t ox =
+                    j * p.strides[1] + kx * p.dilations[1] - p.pads[1];
+                if (ox < 0 || ox >= size[1]) {
+                  continue;
+                }
+                y.data[((b * co + oc) * size[0] + oy) * size[1] + ox] +=
+                    v * weight.data[((c * cog + o) * kh + ky) * kw + kx];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
 Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
               const Conv2dParams &p) {
   require(x.shape.size() == 4 && weight.shape.size() == 4, "conv2d rank");

@@ -50,6 +50,14 @@ struct Conv2dParams {
 // x [N,C,H,W], weight [O,C/groups,KH,KW], bias [O] or null.
 Tensor conv2d(const Tensor &x, const Tensor &weight, const Tensor *bias,
               const Conv2dParams &params);
+// ONNX's ConvTranspose, scattered input by input: x [N,Ci,H,W], weight
+// [Ci,Co/groups,KH,KW], y [N,Co,size[0],size[1]] with
+// y[n, g*Cog + co, i*sh + ky*dh - padTop, j*sw + kx*dw - padLeft] +=
+// x[n, g*Cig + ci, i, j] * weight[g*Cig + ci, co, ky, kx] (positions
+// outside y dropped; `params.pads` bottom/right unused: `size` says it).
+Tensor convTranspose2d(const Tensor &x, const Tensor &weight,
+                       const Conv2dParams &params,
+                       std::array<int64_t, 2> size);
 // Winograd F(m x m, 3x3)'s filter transform of weight [O,C,3,3] (m = tile,
 // 2 or 4, alpha = m + 2): [alpha^2,C,O] with [alpha b + a, c, o] =
 // (G w[o,c] G^T)[b][a], G from Toom-Cook interpolation (Lavin and Gray,

@@ -721,13 +721,17 @@ def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
 }
 
 def Kiln_Conv2DGradInputOp : Kiln_TrainOp<"conv2d_grad_input",
-    "gradient of conv2d with respect to its input"> {
+    "gradient of conv2d with respect to its input",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let description = [{
     The vector-Jacobian product of conv2d with respect to its input: for
     `dy [N,O,OH,OW]` and `weight [O,C/g,KH,KW]`, `dx [N,C,H,W]` (`H,W` =
     `input_size`) is the gradient of `Σ conv2d(x, weight) ⊙ dy`, a
     transposed convolution. `strides`, `pads`, `dilations` and `groups` are
-    the forward convolution's.
+    the forward convolution's. ONNX's ConvTranspose imports as this op
+    (its input as `dy`, its `[C_in, C_out/g, KH, KW]` weight as `weight`),
+    so it has gradients of its own: conv2d of the result's gradient with
+    `weight` for `dy`, conv2d_grad_weight for `weight`.
   }];
   let arguments = (ins Kiln_F32Tensor:$dy, Kiln_F32Tensor:$weight,
       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
