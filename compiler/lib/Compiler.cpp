@@ -223,6 +223,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
 std::unique_ptr<LoadedModel> loadModel(const std::string &path,
                                        const CompileOptions &options) {
   checkModelFile(path);
+  auto start = std::chrono::steady_clock::now();
   auto model = std::make_unique<LoadedModel>();
   model->context.loadDialect<kiln::ir::KilnDialect, func::FuncDialect>();
   FirstError errors(model->context);
@@ -239,11 +240,14 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path,
       throw Error(errors.take(path + ": not a valid kiln model"));
     }
   }
+  model->importSeconds = secondsSince(start);
+  start = std::chrono::steady_clock::now();
   PassManager pm(&model->context);
   buildPipeline(pm, options);
   if (failed(pm.run(*model->module))) {
     throw Error(errors.take(path + ": the inference pipeline failed"));
   }
+  model->passSeconds = secondsSince(start);
   for (auto func : model->module->getOps<func::FuncOp>()) {
     if (func.isExternal()) {
       continue;
@@ -400,6 +404,13 @@ CompiledModel compileModel(const std::string &modelPath,
   }
 
   std::unique_ptr<LoadedModel> model = loadModel(modelPath, options);
+  auto phaseStart = std::chrono::steady_clock::now();
+  auto phase = [&](const char *name) {
+    result.phases.emplace_back(name, secondsSince(phaseStart));
+    phaseStart = std::chrono::steady_clock::now();
+  };
+  result.phases = {{"import", model->importSeconds},
+                   {"passes", model->passSeconds}};
   Lowered lowered = lower(model->entry);
   for (const codegen::KernelSpec &spec : lowered.specs) {
     try {
@@ -408,6 +419,7 @@ CompiledModel compileModel(const std::string &modelPath,
       throw Error(e.what());
     }
   }
+  phase("lowering");
   codegen::CompileOptions codegenOptions;
   codegenOptions.target = options.target;
   codegenOptions.cacheDir = cacheDir;
@@ -420,6 +432,7 @@ CompiledModel compileModel(const std::string &modelPath,
   } catch (const codegen::Error &e) {
     throw Error(e.what());
   }
+  phase("codegen");
 
   json calls = lowered.callsJson(library.functionNames);
   std::vector<std::string> distinct = library.functionNames;
@@ -464,6 +477,7 @@ CompiledModel compileModel(const std::string &modelPath,
   }
   writeAtomically(planPath, plan.dump(1));
   writeAtomically(planDir / "model.mlir", model->ir);
+  phase("writing the plan and weights");
   try {
     result.plan = std::make_shared<const runtime::Plan>(
         runtime::planFromJson(plan, result.planPath));

@@ -39,6 +39,8 @@ struct LoadedModel {
   std::string ir;
   // Parameter values that come with the model (ONNX initializers).
   std::map<std::string, runtime::Tensor> weights;
+  // Wall time of the import (parse, or ONNX import) and of the pipeline.
+  double importSeconds = 0, passSeconds = 0;
 };
 
 // Parses (or imports, for .onnx) the model and runs the pipeline of

@@ -36,6 +36,12 @@ compileReported(const std::string &model,
                  "kiln: compiled {} of {} kernels ({} calls) in {:.2f} s\n",
                  compiled.kernelsCompiled, compiled.kernels, compiled.calls,
                  compiled.seconds);
+      std::string phases;
+      for (const auto &[name, seconds] : compiled.phases) {
+        phases += fmt::format("{}{} {:.2f} s", phases.empty() ? "" : ", ",
+                              name, seconds);
+      }
+      fmt::print(stderr, "kiln: phases: {}\n", phases);
     }
     fmt::print(stderr, "kiln: pipeline {}\n", compiled.pipeline);
     fmt::print(stderr, "kiln: plan {}\n", compiled.planPath);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kiln::compiler {
@@ -99,6 +100,9 @@ struct CompiledModel {
   int kernelsCompiled = 0;    // built by this call (0 on a cache hit)
   bool cached = false;        // the whole plan came from the cache
   double seconds = 0;         // wall time of this compilation
+  // Its phases and their wall times (import, passes, lowering, codegen,
+  // writing the plan and weights); empty on a cache hit.
+  std::vector<std::pair<std::string, double>> phases;
   double originalSeconds = 0; // wall time of the compilation that built it
 };
 
