@@ -699,5 +699,9 @@ LogicalResult NllLossGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+// The fold scales the weight's rows [O, ...]; a packed weight [O/B, C, KH,
+// KW, B] holds them in blocks.
+bool Conv2DOp::canFoldChannelAffine() { return !hasPackedWeight(); }
+
 #define GET_OP_CLASSES
 #include "kiln/ir/KilnOps.cpp.inc"

@@ -278,6 +278,10 @@ GlobalAvgPoolGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return inferFromInputSize(*this, getDy(), getInputSize(), types);
 }
 
+// Recomputing batch_norm_train also recomputes the batch statistics (mean
+// and variance) before normalizing: about 5 FLOPs per element.
+int64_t BatchNormTrainOp::recomputeFlopsPerElement() { return 5; }
+
 LogicalResult
 BatchNormTrainOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto input = rankedType(getInput());

@@ -59,20 +59,17 @@ struct FoldBatchNormPass
     }
   }
 
-  // The conv2d / dense whose result `bn` (running statistics) reads and
-  // nothing else does; else nullptr.
+  // The layer (ChannelAffineFoldOpInterface: conv2d, dense) whose result
+  // `bn` (running statistics) reads and nothing else does; else nullptr.
   static Operation *foldableLayer(BatchNormOp bn) {
     if (bn.getTraining()) {
       return nullptr;
     }
-    Operation *layer = bn.getInput().getDefiningOp();
-    if (!layer || !llvm::isa<Conv2DOp, DenseOp>(layer) ||
+    auto layer = llvm::dyn_cast_or_null<ChannelAffineFoldOpInterface>(
+        bn.getInput().getDefiningOp());
+    if (!layer || !layer.canFoldChannelAffine() ||
         !layer->getResult(0).hasOneUse()) {
       return nullptr;
-    }
-    if (auto conv = llvm::dyn_cast<Conv2DOp>(layer);
-        conv && conv.hasPackedWeight()) {
-      return nullptr; // the fold scales [O, ...] weights
     }
     return layer;
   }

@@ -36,20 +36,18 @@ namespace memory = kiln::passes::memory;
 
 namespace {
 
-// FLOPs per output element of a recomputation: one per elementwise op;
-// batch_norm_train also recomputes the batch statistics (mean, variance)
-// before normalizing. An estimate, reported as such.
-int64_t recomputeFlops(Operation *op) {
+// FLOPs of a recomputation (RecomputeOpInterface's estimate per element
+// of the first result), reported as an estimate.
+int64_t recomputeFlops(kiln::ir::RecomputeOpInterface op) {
   int64_t elements =
       llvm::cast<RankedTensorType>(op->getResult(0).getType()).getNumElements();
-  return llvm::isa<kiln::ir::BatchNormTrainOp>(op) ? 5 * elements : elements;
+  return op.recomputeFlopsPerElement() * elements;
 }
 
-// Cheap to recompute. batch_norm_train is named by type: ir/ has no
-// "cheap to recompute" interface yet (docs/memory.md).
+// Cheap to recompute: the ops that say so in ODS (RecomputeOpInterface:
+// the elementwise ops and batch_norm_train).
 bool isCheap(Operation *op) {
-  return llvm::isa<kiln::ir::ElementwiseOpInterface>(op) ||
-         llvm::isa<kiln::ir::BatchNormTrainOp>(op);
+  return llvm::isa<kiln::ir::RecomputeOpInterface>(op);
 }
 
 struct Candidate {
@@ -113,7 +111,7 @@ struct RematerializePass
         }
         Candidate candidate{op, readers[i + 1].second,
                             memory::alignedBytes(value.getType()),
-                            recomputeFlops(op)};
+                            recomputeFlops(llvm::cast<kiln::ir::RecomputeOpInterface>(op))};
         if (!best || candidate.bytes > best->bytes ||
             (candidate.bytes == best->bytes && candidate.flops < best->flops)) {
           best = candidate;

@@ -67,6 +67,39 @@ def Kiln_ElementwiseOpInterface : OpInterface<"ElementwiseOpInterface"> {
   ];
 }
 
+def Kiln_RecomputeOpInterface : OpInterface<"RecomputeOpInterface"> {
+  let description = [{
+    Cheap to compute again: kiln-rematerialize may drop the op's result
+    after its first readers and recompute it next to a later one instead
+    of keeping it alive across the gap (docs/memory.md). The estimate of
+    the work added is reported with the memory saved.
+  }];
+  let cppNamespace = "::kiln::ir";
+  let methods = [
+    InterfaceMethod<[{Floating-point operations per element of the first
+      result to compute it again (an estimate).}],
+      "int64_t", "recomputeFlopsPerElement", (ins), [{}],
+      [{ return 1; }]>,
+  ];
+}
+
+def Kiln_ChannelAffineFoldOpInterface
+    : OpInterface<"ChannelAffineFoldOpInterface"> {
+  let description = [{
+    A layer `(input, weight [O, ...], bias [O]?) -> [N, O, ...]` whose
+    output channel o is linear in row o of the weight plus bias[o]: a
+    per-channel affine map after it (an inference batch norm) folds into
+    its weight and bias (kiln-fold-batch-norm), which scale the weight's
+    rows and shift the bias.
+  }];
+  let cppNamespace = "::kiln::ir";
+  let methods = [
+    InterfaceMethod<[{Whether the fold applies to this op as it stands
+      (a conv2d with a packed weight holds its rows in blocks: no).}],
+      "bool", "canFoldChannelAffine", (ins), [{}], [{ return true; }]>,
+  ];
+}
+
 def Kiln_KernelOpInterface : OpInterface<"KernelOpInterface"> {
   let description = [{
     The op becomes one kernel. Its kernel attributes (docs/ops.md) are its

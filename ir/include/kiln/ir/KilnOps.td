@@ -56,12 +56,14 @@ class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
 
 // An elementwise activation (ElementwiseOpInterface: may run in place).
 class Kiln_ElementwiseUnaryOp<string mnemonic, string formula>
-    : Kiln_UnaryOp<mnemonic, formula, [Kiln_ElementwiseOpInterface]>;
+    : Kiln_UnaryOp<mnemonic, formula, [Kiln_ElementwiseOpInterface,
+                                       Kiln_RecomputeOpInterface]>;
 
 // Numpy-broadcasting binary elementwise op.
 class Kiln_BinaryOp<string mnemonic, string formula>
     : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
-                               Kiln_ElementwiseOpInterface]> {
+                               Kiln_ElementwiseOpInterface,
+                               Kiln_RecomputeOpInterface]> {
   let summary = "elementwise " # formula # " with numpy broadcasting";
   let description = "Computes `" # formula # "` elementwise; shapes broadcast " #
     "as in numpy (trailing dims aligned, size-1 dims stretched).\n\n" #
@@ -213,7 +215,8 @@ def Kiln_IdentityOp : Kiln_ViewOp<"identity"> {
 // Layers
 //===----------------------------------------------------------------------===//
 
-def Kiln_DenseOp : Kiln_KernelOp<"dense", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+def Kiln_DenseOp : Kiln_KernelOp<"dense", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+                                           Kiln_ChannelAffineFoldOpInterface]> {
   let summary = "fully connected layer: x·weightᵀ + bias";
   let description = [{
     `input [N,K]`, `weight [O,K]` (PyTorch Linear layout), optional
@@ -229,7 +232,8 @@ def Kiln_DenseOp : Kiln_KernelOp<"dense", [DeclareOpInterfaceMethods<Kiln_Gradie
 }
 
 
-def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_ChannelAffineFoldOpInterface, ["canFoldChannelAffine"]>]> {
   let summary = "2-D convolution (NCHW), stride, padding, dilation, groups";
   let description = [{
     `input [N,C,H,W]`, `weight [O,C/groups,KH,KW]`, optional `bias [O]`.
@@ -307,7 +311,7 @@ def Kiln_GlobalAvgPoolOp : Kiln_KernelOp<"global_avg_pool", [DeclareOpInterfaceM
   let results = (outs Kiln_F32Tensor:$result);
 }
 
-def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>, DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
+def Kiln_BatchNormOp : Kiln_KernelOp<"batch_norm", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>, DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>, Kiln_RecomputeOpInterface]> {
   let summary = "batch normalization over axis 1";
   let description = [{
     `(x - mean) / sqrt(var + epsilon) * weight + bias` per channel (axis 1).
@@ -490,7 +494,7 @@ def Kiln_SoftmaxOp : Kiln_AxisUnaryOp<"softmax",
 def Kiln_LogSoftmaxOp : Kiln_AxisUnaryOp<"log_softmax",
     "x - log(sum(exp(x))) along axis">;
 
-def Kiln_PReluOp : Kiln_KernelOp<"prelu", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>, Kiln_ElementwiseOpInterface]> {
+def Kiln_PReluOp : Kiln_KernelOp<"prelu", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>, Kiln_ElementwiseOpInterface, Kiln_RecomputeOpInterface]> {
   let summary = "parametric ReLU with a learned slope per channel";
   let description = [{
     `x >= 0 ? x : slope * x`; `slope` is `[C]` (channel axis 1) or `[1]`.
@@ -677,7 +681,7 @@ def Kiln_SliceOp : Kiln_TrainOp<"slice", "contiguous slice along one axis"> {
 
 def Kiln_ScaleOp : Kiln_TrainOp<"scale", "multiply by a constant",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
-     Kiln_ElementwiseOpInterface]> {
+     Kiln_ElementwiseOpInterface, Kiln_RecomputeOpInterface]> {
   let description = [{
     `result = factor · input`, elementwise (`factor` an f64 attribute).
   }];
@@ -709,7 +713,8 @@ def Kiln_ClipFactorOp : Kiln_TrainOp<"clip_factor",
 
 def Kiln_RegularizerGradOp : Kiln_TrainOp<"regularizer_grad",
     "gradient of the elastic-net penalty",
-    [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
+    [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>,
+     Kiln_RecomputeOpInterface]> {
   let description = [{
     `result = dloss · (l1·sign(w) + 2·l2·w)` with sign(0) = 0: the
     gradient of `regularizer` scaled by the loss gradient `dloss` (a
@@ -801,7 +806,9 @@ def Kiln_GlobalAvgPoolGradOp : Kiln_TrainOp<"global_avg_pool_grad",
 
 def Kiln_BatchNormTrainOp : Kiln_TrainOp<"batch_norm_train",
     "batch normalization with batch statistics (training)",
-    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+     DeclareOpInterfaceMethods<Kiln_RecomputeOpInterface,
+                               ["recomputeFlopsPerElement"]>]> {
   let description = [{
     Batch normalization with batch statistics: `mean` and the biased `var`
     over every dim but 1 (the channel), then
@@ -958,7 +965,8 @@ def Kiln_LayerNormGradOp : Kiln_TrainOp<"layer_norm_grad",
 
 def Kiln_ActivationGradOp : Kiln_TrainOp<"activation_grad",
     "gradient of an elementwise activation",
-    [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
+    [DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>,
+     Kiln_RecomputeOpInterface]> {
   let description = [{
     `dx = dy · f'(x)` for the forward activation named by `activation`
     (step, sigmoid, tanh, relu, relu6, leaky_relu, elu, selu, silu, gelu,
@@ -1000,7 +1008,8 @@ def Kiln_SoftmaxGradOp : Kiln_TrainOp<"softmax_grad",
 def Kiln_DropoutTrainOp : Kiln_TrainOp<"dropout_train",
     "dropout with a hashed mask (training)",
     [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
-     DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>]> {
+     DeclareOpInterfaceMethods<Kiln_ElementwiseOpInterface, ["isFusible"]>,
+     Kiln_RecomputeOpInterface]> {
   let description = [{
     `result = keep ? x/(1 − rate) : 0`, with `keep` a hash of the element's
     row-major index, the `seed` input and the `salt` attribute (bit-exact
@@ -1102,7 +1111,8 @@ def Kiln_AssignOp : Op<Kiln_Dialect, "assign", [AllTypesMatch<["param", "value"]
 // (ir/lib/KilnOnnxOps.cpp), so it needs no gradient kernel of its own.
 class Kiln_MathUnaryOp<string mnemonic, string formula>
     : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
-                               Kiln_ElementwiseOpInterface]> {
+                               Kiln_ElementwiseOpInterface,
+                               Kiln_RecomputeOpInterface]> {
   let summary = "elementwise " # formula;
   let arguments = (ins Kiln_F32Tensor:$input);
   let results = (outs Kiln_F32Tensor:$result);
@@ -1138,7 +1148,8 @@ def Kiln_ClipOp : Kiln_MathUnaryOp<"clip", "min(max(x, min), max)"> {
 }
 
 def Kiln_PowOp : Kiln_KernelOp<"pow", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
-                                       Kiln_ElementwiseOpInterface]> {
+                                       Kiln_ElementwiseOpInterface,
+                                       Kiln_RecomputeOpInterface]> {
   let summary = "elementwise lhs ^ rhs with numpy broadcasting";
   let description = [{
     `pow(lhs, rhs)` as C's `powf` (ONNX Pow on floats); shapes broadcast as
