@@ -462,22 +462,11 @@ public:
     };
     session_->setInput(modelInput_, toTensor(x, info(modelInput_)->dtype, "x"));
     session_->setInput("target", toTensor(y, info("target")->dtype, "y"));
-    auto scalar = [&](const std::string &name, double value) {
-      if (const auto *i = info(name)) {
-        kiln::runtime::Tensor t(i->shape, i->dtype);
-        for (int64_t k = 0; k < t.numElements(); ++k) {
-          if (i->dtype == DType::F32) {
-            t.f32()[k] = static_cast<float>(value);
-          } else {
-            t.i32()[k] = static_cast<int32_t>(value);
-          }
-        }
-        session_->setInput(name, t);
-      }
-    };
-    scalar("lr", lr);
-    scalar("step", static_cast<double>(step));
-    scalar("seed", kiln::runtime::stepSeed(seed_, step));
+    kiln::runtime::setScalarInputIfPresent(*session_, "lr", lr);
+    kiln::runtime::setScalarInputIfPresent(*session_, "step",
+                                           static_cast<double>(step));
+    kiln::runtime::setScalarInputIfPresent(
+        *session_, "seed", kiln::runtime::stepSeed(seed_, step));
     {
       py::gil_scoped_release release;
       session_->run();

@@ -274,23 +274,8 @@ void checkData(const LoadedPlan &plan, const Dataset &data,
   }
 }
 
-Tensor scalarInput(const LoadedPlan &plan, const std::string &name, double value) {
-  const TensorInfo &info = plan.input(name);
-  Tensor tensor(info.shape, info.dtype);
-  for (int64_t i = 0; i < tensor.numElements(); ++i) {
-    if (info.dtype == DType::F32) {
-      tensor.f32()[i] = static_cast<float>(value);
-    } else {
-      tensor.i32()[i] = static_cast<int32_t>(value);
-    }
-  }
-  return tensor;
-}
-
 void setIfPresent(LoadedPlan &plan, const std::string &name, double value) {
-  if (plan.hasInput(name)) {
-    plan.session.setInput(name, scalarInput(plan, name, value));
-  }
+  setScalarInputIfPresent(plan.session, name, value);
 }
 
 // Every parameter of `to` gets the value it has in `from`.
@@ -689,6 +674,24 @@ std::vector<int64_t> epochPermutation(int64_t size, uint64_t seed,
     std::swap(order[i], order[j]);
   }
   return order;
+}
+
+void setScalarInputIfPresent(Session &session, const std::string &name,
+                             double value) {
+  for (const TensorInfo &info : session.inputs()) {
+    if (info.name != name) {
+      continue;
+    }
+    Tensor tensor(info.shape, info.dtype);
+    for (int64_t i = 0; i < tensor.numElements(); ++i) {
+      if (info.dtype == DType::F32) {
+        tensor.f32()[i] = static_cast<float>(value);
+      } else {
+        tensor.i32()[i] = static_cast<int32_t>(value);
+      }
+    }
+    session.setInput(name, tensor);
+  }
 }
 
 int32_t stepSeed(uint64_t seed, int64_t step) {

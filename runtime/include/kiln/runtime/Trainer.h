@@ -187,6 +187,11 @@ std::vector<int64_t> epochPermutation(int64_t size, uint64_t seed,
                                       int64_t epoch);
 // The "seed" input of global step `step` (1-based): non-negative i32.
 int32_t stepSeed(uint64_t seed, int64_t step);
+// Sets input `name` of `session`, if its plan has one, to `value` in every
+// element, in the input's dtype: a training plan's scalar step inputs
+// ("lr", "step", "seed").
+void setScalarInputIfPresent(Session &session, const std::string &name,
+                             double value);
 // Correct predictions of `output` [B, C] (argmax per row) against `target`:
 // i32 labels [B], or f32 one-hot rows [B, C]; -1 when the target is neither.
 int64_t countCorrect(const Tensor &output, const Tensor &target);
