@@ -491,8 +491,8 @@ class Trainer:
                         "(at least one), got %d and %d"
                         % (batch, len(np.asarray(y))))
         if self._stepper is None or self._stepper[0] != batch:
+            self._flush()  # a session of another batch size: its steps first
             start = self.epochs_done > 0 or self._weights
-            self._flush()
             metadata = (_kiln.read_safetensors_metadata(self.checkpoint)
                         if start else {})
             self._step = int(metadata.get("step", 0))

@@ -527,7 +527,19 @@ def test_train_step_takes_fits_steps(tmp_path):
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-5,
                                    atol=1e-7)
-    # A second epoch of fit continues after the steps (step 5 on).
+    # A step at another batch size continues from the steps before it: the
+    # first session's weights reach the checkpoint first, whether or not
+    # something read them in between (state_dict above did, here nothing).
+    stepped.train_step(x[:32], y[:32])
+    direct = kiln.Trainer(examples_path("mlp.mlir"), optimizer=opt,
+                          checkpoint=tmp_path / "direct.safetensors")
+    for i in range(0, 256, 64):
+        direct.train_step(x[i:i + 64], y[i:i + 64])
+    direct.train_step(x[:32], y[:32])
+    theirs = direct.state_dict()
+    for name, value in stepped.state_dict().items():
+        np.testing.assert_allclose(theirs[name], value, rtol=1e-6, atol=1e-7)
+    # A second epoch of fit continues after the steps.
     history = stepped.fit(x, y, epochs=1, batch_size=64, progress=False)
     assert len(history["loss"]) == 1
     with pytest.raises(kiln.Error, match="to the kiln.optim object"):
