@@ -14,6 +14,7 @@ packages=(
   python3-onnx python3-numpy python3-torch python3-torchvision
   pybind11-dev python3-dev python3-pytest
   clang-16 libfuzzer-16-dev libclang-rt-16-dev
+  pocl-opencl-icd ocl-icd-opencl-dev
 )
 
 missing=()

@@ -2,6 +2,7 @@
 #include "Generate.h"
 
 #include "kiln/aot/Aot.h"
+#include "kiln/codegen/Codegen.h"
 #include "kiln/support/Hash.h"
 
 #include <cctype>
@@ -185,6 +186,16 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
                 "' is not a C identifier (letters, digits, '_')");
   }
   const std::string &n = bundle.name;
+  // The generated C runtime passes host buffers only: a GPU kernel's
+  // results would stay on the device. Refuse until bundles manage device
+  // memory (docs/gpu.md).
+  if (!options.target.empty() && options.target != "host" &&
+      codegen::targetInfo(options.target).gpu) {
+    throw Error("target '" + options.target +
+                "' names a GPU, and AOT bundles do not manage device "
+                "memory yet (kiln run, bench and train do; docs/gpu.md). Use "
+                "a CPU target such as 'host'.");
+  }
   bundle.target = options.target;
   bundle.native = isNative(options.target);
 

@@ -8,8 +8,10 @@
 //                                      function list and the target
 // Every file is written under a temporary name and renamed into place, so
 // concurrent compilations of the same kernels never see partial files.
+#include "CodegenDriverHash.h"
 #include "CodegenSourceHash.h"
-#include "Kernels.h"
+#include "WorkerProtocol.h"
+#include "kiln/codegen/Codegen.h"
 #include "kiln/support/Checksum.h"
 #include "kiln/support/Hash.h"
 
@@ -25,6 +27,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <atomic>
+#include <mutex>
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -34,137 +38,9 @@
 namespace fs = std::filesystem;
 
 namespace kiln::codegen {
-namespace {
 
-// Part of every cache key: bump the number when the object/library layout
-// changes; the source hash makes any change to a kernel's algorithm or
-// schedule produce new keys, so a stale object is never reused.
-constexpr const char *kCodegenVersion =
-    "kiln-codegen-2-" KILN_CODEGEN_SOURCE_HASH;
+namespace detail {
 
-using support::fnv1a;
-using support::hex16;
-
-Halide::Target parseTarget(const std::string &text) {
-  if (text.empty() || text == "host") {
-    return Halide::get_host_target();
-  }
-  if (!Halide::Target::validate_target_string(text)) {
-    throw Error("invalid Halide target '" + text + "'");
-  }
-  return Halide::Target(text).without_feature(Halide::Target::NoRuntime);
-}
-
-// No kernel family has a GPU schedule yet, and Halide compiles a schedule
-// without GPU loops for the host even when the target names a GPU: a GPU
-// target would silently run on the CPU. Refuse it, naming the families.
-void rejectGpuTarget(const Halide::Target &target,
-                     const std::vector<KernelSpec> &specs) {
-  if (!target.has_gpu_feature()) {
-    return;
-  }
-  std::set<std::string> families;
-  for (const KernelSpec &spec : specs) {
-    families.insert(spec.op);
-  }
-  std::string names;
-  for (const std::string &family : families) {
-    names += (names.empty() ? "" : ", ") + family;
-  }
-  throw Error("target '" + target.to_string() +
-              "' asks for a GPU, but these kernel families have no GPU "
-              "schedule yet and would run on the CPU: " +
-              (names.empty() ? std::string("(none)") : names) +
-              ". Use a CPU target such as 'host'.");
-}
-
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
-      .count();
-}
-
-std::string readFile(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// One unit of work for a child process: a kernel object or the runtime.
-struct Job {
-  const KernelSpec *spec = nullptr; // null: the standalone runtime
-  std::string function;
-  std::string objectPath;
-};
-
-struct JobOptions {
-  Halide::Target target;
-  std::string dumpDir;
-  bool verbose = false;
-};
-
-void compileJob(const Job &job, const JobOptions &opts) {
-  auto start = std::chrono::steady_clock::now();
-  std::string tmp = job.objectPath + ".tmp." + std::to_string(getpid());
-  if (!job.spec) {
-    Halide::compile_standalone_runtime(tmp, opts.target);
-  } else {
-    detail::Kernel kernel =
-        detail::lookupOp(job.spec->op).build(*job.spec, opts.target);
-    std::map<Halide::OutputFileType, std::string> outputs = {
-        {Halide::OutputFileType::object, tmp}};
-    if (!opts.dumpDir.empty()) {
-      std::string base = opts.dumpDir + "/" + job.function;
-      outputs[Halide::OutputFileType::stmt] = base + ".stmt";
-      outputs[Halide::OutputFileType::assembly] = base + ".s";
-    }
-    Halide::Pipeline(kernel.outputs)
-        .compile_to(outputs, kernel.inputs, job.function,
-                    opts.target.with_feature(Halide::Target::NoRuntime));
-  }
-  // The sidecar first: no reader sees the object without it.
-  support::writeSum(job.objectPath, tmp);
-  fs::rename(tmp, job.objectPath);
-  if (opts.verbose) {
-    std::fprintf(stderr, "kiln-codegen: compiled %s (%s) in %.2f s\n",
-                 job.spec ? job.spec->op.c_str() : "halide runtime",
-                 job.function.c_str(), secondsSince(start));
-  }
-}
-
-std::string errorPathOf(const Job &job) {
-  return job.objectPath + ".err." + std::to_string(getpid());
-}
-
-std::string jobPathOf(const Job &job) {
-  return job.objectPath + ".job." + std::to_string(getpid());
-}
-
-// The worker executable: $KILN_CODEGEN_WORKER, else next to the running
-// program (build/bin, or an installed bin/), else where the build put it.
-std::string workerPath() {
-  if (const char *env = std::getenv("KILN_CODEGEN_WORKER"); env && *env) {
-    return env;
-  }
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path beside = self.parent_path() / "kiln-codegen-worker";
-    if (fs::exists(beside, ec)) {
-      return beside.string();
-    }
-  }
-  if (fs::exists(KILN_CODEGEN_WORKER_PATH, ec)) {
-    return KILN_CODEGEN_WORKER_PATH;
-  }
-  throw Error("kiln-codegen-worker not found (next to the program, or at " +
-              std::string(KILN_CODEGEN_WORKER_PATH) +
-              "); set KILN_CODEGEN_WORKER to its path");
-}
-
-// JSON has no infinity or NaN (nlohmann writes null): attributes such as
-// clip's unbounded max cross to the worker as {"kiln_float": "inf"}.
 nlohmann::json encodeFloats(const nlohmann::json &j) {
   if (j.is_number_float() && !std::isfinite(j.get<double>())) {
     double v = j.get<double>();
@@ -197,21 +73,90 @@ nlohmann::json decodeFloats(const nlohmann::json &j) {
   return j;
 }
 
+} // namespace detail
+
+namespace {
+
+// Part of every cache key: bump the number when the object/library layout
+// changes; the source hash makes any change to a kernel's algorithm or
+// schedule produce new keys, so a stale object is never reused.
+constexpr const char *kCodegenVersion =
+    "kiln-codegen-2-" KILN_CODEGEN_SOURCE_HASH;
+
+using support::fnv1a;
+using support::hex16;
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One unit of work for a child process: a kernel object or the runtime.
+struct Job {
+  const KernelSpec *spec = nullptr; // null: the standalone runtime
+  std::string function;
+  std::string objectPath;
+};
+
+struct JobOptions {
+  std::string target; // canonical Halide target string
+  std::string dumpDir;
+  bool verbose = false;
+};
+
+std::string errorPathOf(const Job &job) {
+  return job.objectPath + ".err." + std::to_string(getpid());
+}
+
+std::string jobPathOf(const Job &job) {
+  return job.objectPath + ".job." + std::to_string(getpid());
+}
+
+// The worker executable: $KILN_CODEGEN_WORKER, else next to the running
+// program (build/bin, or an installed bin/), else where the build put it.
+std::string workerPath() {
+  if (const char *env = std::getenv("KILN_CODEGEN_WORKER"); env && *env) {
+    return env;
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path beside = self.parent_path() / "kiln-codegen-worker";
+    if (fs::exists(beside, ec)) {
+      return beside.string();
+    }
+  }
+  if (fs::exists(KILN_CODEGEN_WORKER_PATH, ec)) {
+    return KILN_CODEGEN_WORKER_PATH;
+  }
+  throw Error("kiln-codegen-worker not found (next to the program, or at " +
+              std::string(KILN_CODEGEN_WORKER_PATH) +
+              "); set KILN_CODEGEN_WORKER to its path");
+}
+
 // Writes the job file a worker reads (runWorkerJob).
 void writeJobFile(const Job &job, const JobOptions &opts) {
   nlohmann::json j = {{"function", job.function},
                       {"object", job.objectPath},
-                      {"target", opts.target.to_string()},
+                      {"kind", "compile"},
+                      {"target", opts.target},
                       {"dump_dir", opts.dumpDir},
                       {"verbose", opts.verbose},
                       {"error", errorPathOf(job)}};
   j["spec"] =
-      job.spec ? encodeFloats(job.spec->toJson()) : nlohmann::json(nullptr);
+      job.spec ? detail::encodeFloats(job.spec->toJson()) : nlohmann::json(nullptr);
   std::ofstream(jobPathOf(job)) << j.dump();
 }
 
-pid_t spawnWorker(const std::string &worker, const Job &job) {
-  std::string jobPath = jobPathOf(job);
+pid_t spawnWorker(const std::string &worker, const std::string &jobPath) {
   std::vector<char *> argv = {const_cast<char *>(worker.c_str()),
                               const_cast<char *>(jobPath.c_str()), nullptr};
   pid_t pid = -1;
@@ -245,7 +190,7 @@ void runJobs(const std::vector<Job> &jobs, int parallelism,
     while (next < jobs.size() &&
            static_cast<int>(running.size()) < parallelism) {
       writeJobFile(jobs[next], opts);
-      pid_t pid = spawnWorker(worker, jobs[next]);
+      pid_t pid = spawnWorker(worker, jobPathOf(jobs[next]));
       if (pid < 0) {
         failures.push_back(describe(jobs[next]) + ": cannot start " + worker +
                            ": " + std::strerror(errno));
@@ -330,6 +275,87 @@ int runCommand(const std::vector<std::string> &argv,
     return -1;
   }
   return WEXITSTATUS(status);
+}
+
+struct CheckResult {
+  TargetInfo target;
+  std::vector<std::string> errors; // one per spec, "" when valid
+};
+
+// Asks a worker for Halide's view of a target and of some specs (a "check"
+// job): kiln's process never loads libHalide. Takes one process start
+// (about 35 ms); targetInfo keeps the answer for the process's lifetime.
+CheckResult runCheck(const std::vector<KernelSpec> &specs,
+                     const std::string &target) {
+  static std::atomic<int> counter{0};
+  std::string base =
+      (fs::temp_directory_path() /
+       ("kiln-check-" + std::to_string(getpid()) + "-" +
+        std::to_string(counter++)))
+          .string();
+  std::string jobPath = base + ".json";
+  std::string resultPath = base + ".result.json";
+  std::string errorPath = base + ".err";
+  nlohmann::json specsJson = nlohmann::json::array();
+  for (const KernelSpec &spec : specs) {
+    specsJson.push_back(detail::encodeFloats(spec.toJson()));
+  }
+  std::ofstream(jobPath) << nlohmann::json{{"kind", "check"},
+                                           {"target", target},
+                                           {"specs", specsJson},
+                                           {"result", resultPath},
+                                           {"error", errorPath}}
+                                .dump();
+  std::string worker = workerPath();
+  std::fflush(stderr);
+  std::fflush(stdout);
+  pid_t pid = spawnWorker(worker, jobPath);
+  int status = 0;
+  bool ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+            WEXITSTATUS(status) == 0;
+  std::string error = pid > 0 ? readFile(errorPath)
+                              : "cannot start " + worker + ": " +
+                                    std::strerror(errno);
+  std::string answer = readFile(resultPath);
+  std::error_code ignored;
+  for (const std::string &path : {jobPath, resultPath, errorPath}) {
+    fs::remove(path, ignored);
+  }
+  if (!ok) {
+    std::string what = "kiln-codegen-worker could not check " +
+                       std::to_string(specs.size()) + " kernels for target '" +
+                       target + "'";
+    throw Error(pid > 0 && !error.empty() && !WIFSIGNALED(status)
+                    ? error
+                    : what + ": " +
+                          (error.empty() ? "the worker failed" : error));
+  }
+  nlohmann::json j = nlohmann::json::parse(answer);
+  CheckResult result;
+  result.target = {j.at("target").get<std::string>(),
+                   j.at("vector_width").get<int>(), j.at("gpu").get<bool>(),
+                   j.at("halide").get<std::string>(),
+                   j.at("host").get<std::string>()};
+  result.errors = j.at("errors").get<std::vector<std::string>>();
+  return result;
+}
+
+std::mutex targetsLock;
+std::map<std::string, TargetInfo> &knownTargets() {
+  static std::map<std::string, TargetInfo> targets;
+  return targets;
+}
+
+void rememberTarget(const std::string &text, const TargetInfo &info) {
+  std::lock_guard<std::mutex> lock(targetsLock);
+  knownTargets().emplace(text, info);
+  knownTargets().emplace(info.canonical, info);
+}
+
+std::string functionNameFor(const KernelSpec &spec,
+                            const std::string &canonicalTarget) {
+  return "kiln_" + hex16(fnv1a(spec.key() + "\n" + canonicalTarget + "\n" +
+                               kCodegenVersion));
 }
 
 // Halide's default error handler aborts the process; kernels in a kiln
@@ -472,10 +498,21 @@ void linkLibrary(const std::vector<std::string> &objects,
 
 } // namespace
 
+const TargetInfo &targetInfo(const std::string &target) {
+  {
+    std::lock_guard<std::mutex> lock(targetsLock);
+    auto it = knownTargets().find(target);
+    if (it != knownTargets().end()) {
+      return it->second;
+    }
+  }
+  rememberTarget(target, runCheck({}, target).target);
+  std::lock_guard<std::mutex> lock(targetsLock);
+  return knownTargets().at(target);
+}
+
 std::string functionName(const KernelSpec &spec, const std::string &target) {
-  std::string canonicalTarget = parseTarget(target).to_string();
-  return "kiln_" + hex16(fnv1a(spec.key() + "\n" + canonicalTarget + "\n" +
-                               kCodegenVersion));
+  return functionNameFor(spec, targetInfo(target).canonical);
 }
 
 static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
@@ -496,18 +533,20 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   if (options.cacheDir.empty()) {
     throw Error("CompileOptions::cacheDir is required");
   }
-  for (const KernelSpec &spec : specs) {
-    validateSpec(spec);
+  CheckResult check = runCheck(specs, options.target);
+  for (const std::string &error : check.errors) {
+    if (!error.empty()) {
+      throw Error(error);
+    }
   }
-  JobOptions jobOptions{parseTarget(options.target), options.dumpDir,
-                        options.verbose};
-  rejectGpuTarget(jobOptions.target, specs);
-  std::string targetText = jobOptions.target.to_string();
+  rememberTarget(options.target, check.target);
+  std::string targetText = check.target.canonical;
+  JobOptions jobOptions{targetText, options.dumpDir, options.verbose};
 
   CompiledLibrary result;
   std::map<std::string, const KernelSpec *> unique;
   for (const KernelSpec &spec : specs) {
-    result.functionNames.push_back(functionName(spec, targetText));
+    result.functionNames.push_back(functionNameFor(spec, targetText));
     unique.emplace(result.functionNames.back(), &spec);
   }
 
@@ -523,7 +562,9 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   }
   fs::path libPath =
       cache / "lib" /
-      ("kiln_" + hex16(fnv1a(listing + targetText + "\n" + kCodegenVersion)) +
+      ("kiln_" +
+       hex16(fnv1a(listing + targetText + "\n" + kCodegenVersion + "\n" +
+                   KILN_CODEGEN_DRIVER_HASH)) +
        ".so");
   result.path = libPath.string();
 
@@ -605,46 +646,25 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   return result;
 }
 
-int runWorkerJob(const std::string &jobPath) {
-  std::string errorPath;
-  std::string message;
-  try {
-    std::ifstream in(jobPath);
-    nlohmann::json j = nlohmann::json::parse(in);
-    errorPath = j.at("error").get<std::string>();
-    std::optional<KernelSpec> spec;
-    if (!j.at("spec").is_null()) {
-      spec = KernelSpec::fromJson(decodeFloats(j.at("spec")));
-    }
-    Job job{spec ? &*spec : nullptr, j.at("function").get<std::string>(),
-            j.at("object").get<std::string>()};
-    JobOptions opts{parseTarget(j.at("target").get<std::string>()),
-                    j.at("dump_dir").get<std::string>(),
-                    j.at("verbose").get<bool>()};
-    compileJob(job, opts);
-    return 0;
-  } catch (const Halide::Error &e) {
-    message = e.what();
-  } catch (const std::exception &e) {
-    message = e.what();
-  } catch (...) {
-    message = "unknown exception";
-  }
-  if (!errorPath.empty()) {
-    std::ofstream(errorPath) << message;
-  } else {
-    std::fprintf(stderr, "kiln-codegen-worker: %s\n", message.c_str());
-  }
-  return 1;
-}
-
 int floatVectorWidth(const std::string &target) {
-  return parseTarget(target).natural_vector_size<float>();
+  return targetInfo(target).vectorWidth;
 }
 
 std::string describeCodegen() {
-  return std::string("Halide ") + KILN_HALIDE_VERSION + ", host target " +
-         Halide::get_host_target().to_string();
+  const TargetInfo &host = targetInfo("host");
+  return "Halide " + host.halideVersion + ", host target " + host.canonical;
+}
+
+std::vector<std::string> checkSpecs(const std::vector<KernelSpec> &specs,
+                                    const std::string &target) {
+  return runCheck(specs, target).errors;
+}
+
+void validateSpec(const KernelSpec &spec, const std::string &target) {
+  std::vector<std::string> errors = checkSpecs({spec}, target);
+  if (!errors.front().empty()) {
+    throw Error(errors.front());
+  }
 }
 
 } // namespace kiln::codegen

@@ -479,10 +479,33 @@ int vectorWidthFor(int extent, int vec) {
 
 // Target: x86-64 AVX-512 (16 f32 lanes), 2 cores. Elementwise kernels are
 // memory bound: relu over 64x16x28x28 runs at ~memory bandwidth.
+void scheduleElementwiseGpu(Func f, const std::vector<Var> &vars) {
+  if (vars.empty()) {
+    f.gpu_single_thread();
+    return;
+  }
+  // Every dim fused into one (dense buffers: the index stays linear), in
+  // blocks of kGpuThreads threads, one element each; consecutive threads
+  // touch consecutive floats (coalesced). The tail is guarded, never
+  // shifted, so the kernel may run in place.
+  Var all = vars[0];
+  for (size_t i = 1; i < vars.size(); ++i) {
+    Var fused(all.name() + "_" + vars[i].name());
+    f.fuse(all, vars[i], fused);
+    all = fused;
+  }
+  Var block(all.name() + "_block"), thread(all.name() + "_thread");
+  f.gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+}
+
 void scheduleElementwise(Func f, const std::vector<Var> &vars,
                          const std::vector<int> &extents,
                          const Target &target) {
   size_t rank = vars.size();
+  if (target.has_gpu_feature()) {
+    scheduleElementwiseGpu(f, vars);
+    return;
+  }
   if (rank == 0) {
     return;
   }
@@ -543,12 +566,11 @@ void scheduleElementwise(Func f, const std::vector<Var> &vars,
   }
 }
 
-} // namespace detail
-
-void validateSpec(const KernelSpec &spec) {
-  const detail::OpInfo &info = detail::lookupOp(spec.op);
-  detail::expectValidShapes(spec);
+void validateKernelSpec(const KernelSpec &spec) {
+  const OpInfo &info = lookupOp(spec.op);
+  expectValidShapes(spec);
   info.validate(spec);
 }
 
+} // namespace detail
 } // namespace kiln::codegen

@@ -47,6 +47,10 @@ using OpRegistry = std::map<std::string, OpInfo>;
 // Throws Error("unknown op ...") for ops without a kernel.
 const OpInfo &lookupOp(const std::string &op);
 
+// Throws Error naming the op and the problem if the spec cannot be built
+// (the worker's half of codegen::checkSpecs).
+void validateKernelSpec(const KernelSpec &spec);
+
 void registerElementwiseOps(OpRegistry &registry);
 void registerLayerOps(OpRegistry &registry);
 void registerConvOps(OpRegistry &registry);
@@ -374,9 +378,18 @@ std::vector<Halide::Expr> unflatten(Halide::Expr index,
 // Schedules a pure Func over a dense static domain: the innermost dims are
 // fused until they fill a vector, vectorized, and the outer dims are fused
 // into one parallel loop. Works for any shape, including rank 0 and 1x1.
+// On a GPU target (Target::has_gpu_feature) it is scheduleElementwiseGpu.
 void scheduleElementwise(Halide::Func f, const std::vector<Halide::Var> &vars,
                          const std::vector<int> &extents,
                          const Halide::Target &target);
+
+// Threads per block of the GPU schedules.
+constexpr int kGpuThreads = 256;
+
+// The GPU form of scheduleElementwise: every dim fused, one element per
+// thread, blocks of kGpuThreads; rank 0 runs as one GPU thread.
+void scheduleElementwiseGpu(Halide::Func f,
+                            const std::vector<Halide::Var> &vars);
 
 } // namespace kiln::codegen::detail
 

@@ -19,6 +19,7 @@
 
 #include "CompilerSourceHash.h"
 #include "kiln/codegen/Codegen.h"
+#include "kiln/support/Align.h"
 #include "kiln/ir/KilnDialect.h"
 #include "kiln/support/Checksum.h"
 #include "kiln/ir/KilnFusion.h"
@@ -179,6 +180,12 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     }
     pipeline.packBlock =
         options.packWeights ? codegen::floatVectorWidth(options.target) : 0;
+    // A GPU plan's buffers are sub-buffers of one device allocation, at
+    // offsets the device can address (kiln-plan-memory's alignment).
+    bool gpu = !options.target.empty() && options.target != "host" &&
+               codegen::targetInfo(options.target).gpu;
+    pipeline.arenaAlignment =
+        gpu ? support::kDeviceAlignment : support::kAlignment;
   };
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;
@@ -411,14 +418,9 @@ CompiledModel compileModel(const std::string &modelPath,
   };
   result.phases = {{"import", model->importSeconds},
                    {"passes", model->passSeconds}};
+  // compileKernels checks every spec (in kiln-codegen-worker) before it
+  // compiles any, and names the op of a bad one.
   Lowered lowered = lower(model->entry);
-  for (const codegen::KernelSpec &spec : lowered.specs) {
-    try {
-      codegen::validateSpec(spec);
-    } catch (const codegen::Error &e) {
-      throw Error(e.what());
-    }
-  }
   phase("lowering");
   codegen::CompileOptions codegenOptions;
   codegenOptions.target = options.target;

@@ -241,20 +241,17 @@ Tensor GraphBuilder::create(ArrayRef<Tensor> operands,
     operand.type(); // rejects an empty Tensor
     values.push_back(operand.value());
   }
-  // The result type is a placeholder until shape inference replaces it.
-  Type placeholder = UnrankedTensorType::get(builder_.getF32Type());
-  auto op = builder_.create<OpTy>(loc.value_or(builder_.getUnknownLoc()),
-                                  TypeRange{placeholder}, values, attributes);
+  // Operands that do not fit the op are the user's error, reported here:
+  // the ODS builder without result types would stop the process.
+  Location at = loc.value_or(builder_.getUnknownLoc());
   DiagnosticCollector diagnostics(ctx_);
   SmallVector<Type> types;
-  if (failed(llvm::cast<kir::ShapeInferenceOpInterface>(op.getOperation())
-                 .inferResultTypes(types))) {
-    op->erase();
+  if (failed(kir::inferResultTypesOf(
+          OperationName(OpTy::getOperationName(), &ctx_), at, values,
+          builder_.getDictionaryAttr(attributes), nullptr, types))) {
     diagnostics.fail("shape inference failed");
   }
-  for (auto [result, type] : llvm::zip(op->getResults(), types)) {
-    result.setType(type);
-  }
+  auto op = builder_.create<OpTy>(at, types, values, attributes);
   // Attribute checks (rates, axes, modes) report here rather than at finish.
   if (failed(verify(op))) {
     op->erase();

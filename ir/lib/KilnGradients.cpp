@@ -6,6 +6,7 @@
 // backward pass. Non-differentiable operands get a null gradient.
 //
 //===----------------------------------------------------------------------===//
+#include "GradientSupport.h"
 #include "kiln/ir/KilnDialect.h"
 #include "Window.h"
 
@@ -13,31 +14,14 @@
 
 using namespace mlir;
 using namespace kiln::ir;
+using kiln::ir::detail::scalar;
+using kiln::ir::detail::scale;
+using kiln::ir::detail::unbroadcast;
 
 namespace {
 
 RankedTensorType rankedType(Value value) {
   return llvm::cast<RankedTensorType>(value.getType());
-}
-
-// Builds a kernel op whose result types come from its shape inference.
-template <typename OpTy, typename... Args>
-OpTy buildInferred(OpBuilder &builder, Location loc, unsigned numResults,
-                   Args &&...args) {
-  // Placeholder result types, replaced right away by the inferred ones.
-  SmallVector<Type> placeholders(numResults, builder.getF32Type());
-  auto op = builder.create<OpTy>(loc, TypeRange(placeholders),
-                                 std::forward<Args>(args)...);
-  SmallVector<Type> types;
-  if (failed(llvm::cast<ShapeInferenceOpInterface>(op.getOperation())
-                 .inferResultTypes(types))) {
-    op->erase();
-    return nullptr;
-  }
-  for (auto [result, type] : llvm::zip(op->getResults(), types)) {
-    result.setType(type);
-  }
-  return op;
 }
 
 Value reshapeTo(OpBuilder &builder, Location loc, Value value,
@@ -49,8 +33,9 @@ Value reshapeTo(OpBuilder &builder, Location loc, Value value,
                                    builder.getDenseI64ArrayAttr(type.getShape()));
 }
 
-// Sums a broadcast gradient back to the operand's shape (numpy rules).
-Value unbroadcast(OpBuilder &builder, Location loc, Value grad,
+} // namespace
+
+Value kiln::ir::detail::unbroadcast(OpBuilder &builder, Location loc, Value grad,
                   RankedTensorType target) {
   auto type = rankedType(grad);
   if (type == target) {
@@ -66,7 +51,7 @@ Value unbroadcast(OpBuilder &builder, Location loc, Value grad,
   }
   Value summed = grad;
   if (!axes.empty()) {
-    summed = buildInferred<ReduceSumOp>(builder, loc, 1, grad,
+    summed = builder.create<ReduceSumOp>(loc, grad,
                                         builder.getDenseI64ArrayAttr(axes),
                                         builder.getBoolAttr(false))
                  .getResult();
@@ -74,24 +59,16 @@ Value unbroadcast(OpBuilder &builder, Location loc, Value grad,
   return reshapeTo(builder, loc, summed, target);
 }
 
-Value scale(OpBuilder &builder, Location loc, Value value, double factor) {
-  return builder.create<ScaleOp>(loc, value.getType(), value,
-                                 builder.getF64FloatAttr(factor));
+Value kiln::ir::detail::scale(OpBuilder &builder, Location loc, Value value,
+                              double factor) {
+  return builder.create<ScaleOp>(loc, value, builder.getF64FloatAttr(factor));
 }
 
-Value binary(OpBuilder &builder, Operation *like, StringRef name, Value a,
-             Value b) {
-  OperationState state(like->getLoc(), name);
-  state.addOperands({a, b});
-  state.addTypes(builder.getF32Type());
-  Operation *op = builder.create(state);
-  SmallVector<Type> types;
-  (void)llvm::cast<ShapeInferenceOpInterface>(op).inferResultTypes(types);
-  op->getResult(0).setType(types.front());
-  return op->getResult(0);
+Value kiln::ir::detail::scalar(OpBuilder &builder, Location loc, float value) {
+  auto type = RankedTensorType::get({}, builder.getF32Type());
+  return builder.create<ConstantOp>(loc, type,
+                                    DenseElementsAttr::get(type, value));
 }
-
-} // namespace
 
 //===----------------------------------------------------------------------===//
 // Family rules
@@ -147,24 +124,24 @@ LogicalResult kiln::ir::buildBinaryGradient(
     da = dy;
     db = scale(builder, loc, dy, -1.0);
   } else if (llvm::isa<MulOp>(op)) {
-    da = binary(builder, op, "kiln.mul", dy, b);
-    db = binary(builder, op, "kiln.mul", dy, a);
+    da = builder.create<MulOp>(loc, dy, b);
+    db = builder.create<MulOp>(loc, dy, a);
   } else if (llvm::isa<MaximumOp, MinimumOp>(op)) {
     // t = dy * sign(a - b): max gives a (dy + t) / 2 and b (dy - t) / 2, so
     // dy to the larger and dy / 2 to each at a tie; min the other way.
-    Value d = binary(builder, op, "kiln.sub", a, b);
+    Value d = builder.create<SubOp>(loc, a, b);
     Value sign = builder.create<SignOp>(loc, d.getType(), d);
-    Value t = binary(builder, op, "kiln.mul", dy, sign);
-    Value plus = scale(builder, loc, binary(builder, op, "kiln.add", dy, t), 0.5);
-    Value minus = scale(builder, loc, binary(builder, op, "kiln.sub", dy, t), 0.5);
+    Value t = builder.create<MulOp>(loc, dy, sign);
+    Value plus = scale(builder, loc, builder.create<AddOp>(loc, dy, t), 0.5);
+    Value minus = scale(builder, loc, builder.create<SubOp>(loc, dy, t), 0.5);
     bool isMax = llvm::isa<MaximumOp>(op);
     da = isMax ? plus : minus;
     db = isMax ? minus : plus;
   } else {
     // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b.
-    da = binary(builder, op, "kiln.div", dy, b);
-    Value t = binary(builder, op, "kiln.mul", dy, op->getResult(0));
-    db = scale(builder, loc, binary(builder, op, "kiln.div", t, b), -1.0);
+    da = builder.create<DivOp>(loc, dy, b);
+    Value t = builder.create<MulOp>(loc, dy, op->getResult(0));
+    db = scale(builder, loc, builder.create<DivOp>(loc, t, b), -1.0);
   }
   operandGrads.push_back(unbroadcast(builder, loc, da, rankedType(a)));
   operandGrads.push_back(unbroadcast(builder, loc, db, rankedType(b)));
@@ -254,15 +231,12 @@ LogicalResult DenseOp::buildGradients(OpBuilder &builder,
   Location loc = getLoc();
   Value dy = resultGrads[0];
   // y = x·Wᵀ + b: dx = dy·W, dW = dyᵀ·x, db = Σ_n dy.
-  operandGrads.push_back(buildInferred<MatmulOp>(
-      builder, loc, 1, dy, getWeight(), builder.getBoolAttr(false),
+  operandGrads.push_back(builder.create<MatmulOp>(loc, dy, getWeight(), builder.getBoolAttr(false),
       builder.getBoolAttr(false)));
-  operandGrads.push_back(buildInferred<MatmulOp>(
-      builder, loc, 1, dy, getInput(), builder.getBoolAttr(true),
+  operandGrads.push_back(builder.create<MatmulOp>(loc, dy, getInput(), builder.getBoolAttr(true),
       builder.getBoolAttr(false)));
   if (getBias()) {
-    operandGrads.push_back(buildInferred<ReduceSumOp>(
-        builder, loc, 1, dy, builder.getDenseI64ArrayAttr({0}),
+    operandGrads.push_back(builder.create<ReduceSumOp>(loc, dy, builder.getDenseI64ArrayAttr({0}),
         builder.getBoolAttr(false)));
   }
   return success();
@@ -275,7 +249,7 @@ LogicalResult MatmulOp::buildGradients(OpBuilder &builder,
   Value dc = resultGrads[0];
   bool ta = getTransposeA(), tb = getTransposeB();
   auto matmul = [&](Value x, Value y, bool tx, bool ty) -> Value {
-    return buildInferred<MatmulOp>(builder, loc, 1, x, y,
+    return builder.create<MatmulOp>(loc, x, y,
                                    builder.getBoolAttr(tx),
                                    builder.getBoolAttr(ty));
   };
@@ -317,23 +291,18 @@ LogicalResult Conv2DOp::buildGradients(OpBuilder &builder,
     // of dy with the transposed weight [C, O, 1, 1], which runs on conv2d's
     // matrix-product schedule (MobileNetV2's 144 -> 24 on 56x56 at batch
     // 16: 7.1 -> 2.6 ms; docs/codegen.md).
-    Value turned = buildInferred<TransposeOp>(
-        builder, loc, 1, getWeight(), builder.getDenseI64ArrayAttr({1, 0, 2, 3}));
-    operandGrads.push_back(buildInferred<Conv2DOp>(
-        builder, loc, 1, ValueRange{dy, turned}, ArrayRef<NamedAttribute>{}));
+    Value turned = builder.create<TransposeOp>(loc, getWeight(), builder.getDenseI64ArrayAttr({1, 0, 2, 3}));
+    operandGrads.push_back(builder.create<Conv2DOp>(loc, ValueRange{dy, turned}, ArrayRef<NamedAttribute>{}));
   } else {
-    operandGrads.push_back(buildInferred<Conv2DGradInputOp>(
-        builder, loc, 1, dy, getWeight(), strides, pads, dilations,
+    operandGrads.push_back(builder.create<Conv2DGradInputOp>(loc, dy, getWeight(), strides, pads, dilations,
         getGroupsAttr(),
         builder.getDenseI64ArrayAttr(input.getShape().drop_front(2))));
   }
-  operandGrads.push_back(buildInferred<Conv2DGradWeightOp>(
-      builder, loc, 1, getInput(), dy, strides, pads, dilations,
+  operandGrads.push_back(builder.create<Conv2DGradWeightOp>(loc, getInput(), dy, strides, pads, dilations,
       getGroupsAttr(), builder.getDenseI64ArrayAttr(window->kernel),
       builder.getI64IntegerAttr(0)));
   if (getBias()) {
-    operandGrads.push_back(buildInferred<ReduceSumOp>(
-        builder, loc, 1, dy, builder.getDenseI64ArrayAttr({0, 2, 3}),
+    operandGrads.push_back(builder.create<ReduceSumOp>(loc, dy, builder.getDenseI64ArrayAttr({0, 2, 3}),
         builder.getBoolAttr(false)));
   }
   return success();
@@ -353,10 +322,8 @@ LogicalResult Conv2DGradInputOp::buildGradients(
       builder.getNamedAttr("pads", getPadsAttr()),
       builder.getNamedAttr("dilations", getDilationsAttr()),
       builder.getNamedAttr("groups", getGroupsAttr())};
-  operandGrads.push_back(buildInferred<Conv2DOp>(
-      builder, loc, 1, ValueRange{g, getWeight()}, attrs));
-  operandGrads.push_back(buildInferred<Conv2DGradWeightOp>(
-      builder, loc, 1, g, getDy(), getStridesAttr(), getPadsAttr(),
+  operandGrads.push_back(builder.create<Conv2DOp>(loc, ValueRange{g, getWeight()}, attrs));
+  operandGrads.push_back(builder.create<Conv2DGradWeightOp>(loc, g, getDy(), getStridesAttr(), getPadsAttr(),
       getDilationsAttr(), getGroupsAttr(),
       builder.getDenseI64ArrayAttr(weight.getShape().drop_front(2)),
       builder.getI64IntegerAttr(0)));
@@ -432,8 +399,7 @@ LogicalResult LayerNormOp::buildGradients(OpBuilder &builder,
   int64_t rank = rankedType(getInput()).getRank();
   int64_t axis = static_cast<int64_t>(getAxis());
   axis = axis < 0 ? axis + rank : axis;
-  auto grad = buildInferred<LayerNormGradOp>(
-      builder, getLoc(), 3, getInput(), resultGrads[0], getWeight(),
+  auto grad = builder.create<LayerNormGradOp>(getLoc(), getInput(), resultGrads[0], getWeight(),
       builder.getI64IntegerAttr(axis), getEpsilonAttr());
   if (!grad) {
     return failure();
@@ -506,7 +472,7 @@ LogicalResult ReduceSumOp::buildGradients(OpBuilder &builder,
   Value zeros = builder.create<ConstantOp>(
       loc, zerosType, DenseElementsAttr::get(zerosType, 0.0f));
   operandGrads.push_back(
-      buildInferred<AddOp>(builder, loc, 1, dy, zeros).getResult());
+      builder.create<AddOp>(loc, dy, zeros).getResult());
   return success();
 }
 

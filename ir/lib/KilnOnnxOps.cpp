@@ -5,6 +5,7 @@
 // written in terms of other kiln ops, so they need no gradient kernels.
 //
 //===----------------------------------------------------------------------===//
+#include "GradientSupport.h"
 #include "kiln/ir/KilnDialect.h"
 
 #include "mlir/IR/Builders.h"
@@ -13,68 +14,14 @@
 
 using namespace mlir;
 using namespace kiln::ir;
+using kiln::ir::detail::scalar;
+using kiln::ir::detail::scale;
+using kiln::ir::detail::unbroadcast;
 
 namespace {
 
 RankedTensorType rankedType(Value value) {
   return llvm::cast<RankedTensorType>(value.getType());
-}
-
-// Creates `name` with result types from its shape inference.
-Value make(OpBuilder &builder, Location loc, StringRef name,
-           ValueRange operands, ArrayRef<NamedAttribute> attrs = {}) {
-  OperationState state(loc, name);
-  state.addOperands(operands);
-  state.addAttributes(attrs);
-  state.addTypes(builder.getF32Type());
-  Operation *op = builder.create(state);
-  SmallVector<Type> types;
-  if (failed(llvm::cast<ShapeInferenceOpInterface>(op).inferResultTypes(
-          types))) {
-    op->erase();
-    return nullptr;
-  }
-  op->getResult(0).setType(types.front());
-  return op->getResult(0);
-}
-
-Value scalar(OpBuilder &builder, Location loc, float v) {
-  auto type = RankedTensorType::get({}, builder.getF32Type());
-  return builder.create<ConstantOp>(loc, type, DenseElementsAttr::get(type, v));
-}
-
-Value scaled(OpBuilder &builder, Location loc, Value x, double factor) {
-  return make(builder, loc, "kiln.scale", {x},
-              {builder.getNamedAttr("factor", builder.getF64FloatAttr(factor))});
-}
-
-// Sums a broadcast gradient back to `target` (numpy rules).
-Value unbroadcast(OpBuilder &builder, Location loc, Value grad,
-                  RankedTensorType target) {
-  auto type = rankedType(grad);
-  if (type == target) {
-    return grad;
-  }
-  int64_t offset = type.getRank() - target.getRank();
-  SmallVector<int64_t> axes;
-  for (int64_t d = 0; d < type.getRank(); ++d) {
-    if (d < offset ||
-        (target.getDimSize(d - offset) == 1 && type.getDimSize(d) != 1)) {
-      axes.push_back(d);
-    }
-  }
-  Value summed = grad;
-  if (!axes.empty()) {
-    summed = make(builder, loc, "kiln.reduce_sum", {grad},
-                  {builder.getNamedAttr("axes",
-                                        builder.getDenseI64ArrayAttr(axes)),
-                   builder.getNamedAttr("keepdims", builder.getBoolAttr(false))});
-  }
-  if (rankedType(summed) == target) {
-    return summed;
-  }
-  return builder.create<ReshapeOp>(loc, target, summed,
-                                   builder.getDenseI64ArrayAttr(target.getShape()));
 }
 
 } // namespace
@@ -87,7 +34,7 @@ LogicalResult ExpOp::buildGradients(OpBuilder &builder,
                                     ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
   operandGrads.push_back(
-      make(builder, getLoc(), "kiln.mul", {resultGrads[0], getResult()}));
+      builder.create<MulOp>(getLoc(), resultGrads[0], getResult()));
   return success();
 }
 
@@ -95,7 +42,7 @@ LogicalResult LogOp::buildGradients(OpBuilder &builder,
                                     ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
   operandGrads.push_back(
-      make(builder, getLoc(), "kiln.div", {resultGrads[0], getInput()}));
+      builder.create<DivOp>(getLoc(), resultGrads[0], getInput()));
   return success();
 }
 
@@ -103,9 +50,9 @@ LogicalResult SqrtOp::buildGradients(OpBuilder &builder,
                                      ArrayRef<Value> resultGrads,
                                      SmallVectorImpl<Value> &operandGrads) {
   // d sqrt(x) = dy / (2 sqrt(x)).
-  Value half = scaled(builder, getLoc(), resultGrads[0], 0.5);
+  Value half = scale(builder, getLoc(), resultGrads[0], 0.5);
   operandGrads.push_back(
-      make(builder, getLoc(), "kiln.div", {half, getResult()}));
+      builder.create<DivOp>(getLoc(), half, getResult()));
   return success();
 }
 
@@ -115,12 +62,12 @@ LogicalResult ErfOp::buildGradients(OpBuilder &builder,
   // d erf(x) = 2/sqrt(pi) * exp(-x^2) * dy.
   Location loc = getLoc();
   Value x = getInput();
-  Value negSquare = scaled(builder, loc, make(builder, loc, "kiln.mul", {x, x}),
+  Value negSquare = scale(builder, loc, builder.create<MulOp>(loc, x, x),
                            -1.0);
-  Value density = scaled(builder, loc, make(builder, loc, "kiln.exp", {negSquare}),
+  Value density = scale(builder, loc, builder.create<ExpOp>(loc, negSquare),
                          2.0 / std::sqrt(M_PI));
   operandGrads.push_back(
-      make(builder, loc, "kiln.mul", {resultGrads[0], density}));
+      builder.create<MulOp>(loc, resultGrads[0], density));
   return success();
 }
 
@@ -130,10 +77,8 @@ LogicalResult AbsOp::buildGradients(OpBuilder &builder,
   // sign(x) = step(x) - step(-x), 0 at 0 (PyTorch).
   Location loc = getLoc();
   Value x = getInput();
-  Value sign = make(builder, loc, "kiln.sub",
-                    {make(builder, loc, "kiln.step", {x}),
-                     make(builder, loc, "kiln.step", {scaled(builder, loc, x, -1.0)})});
-  operandGrads.push_back(make(builder, loc, "kiln.mul", {resultGrads[0], sign}));
+  Value sign = builder.create<SubOp>(loc, builder.create<StepOp>(loc, x), builder.create<StepOp>(loc, scale(builder, loc, x, -1.0)));
+  operandGrads.push_back(builder.create<MulOp>(loc, resultGrads[0], sign));
   return success();
 }
 
@@ -152,14 +97,10 @@ LogicalResult ClipOp::buildGradients(OpBuilder &builder,
   // The gradient passes where min < x < max: step(x - min) * step(max - x).
   Location loc = getLoc();
   Value x = getInput();
-  Value above = make(builder, loc, "kiln.step",
-                     {make(builder, loc, "kiln.sub",
-                           {x, scalar(builder, loc, getMin().convertToFloat())})});
-  Value below = make(builder, loc, "kiln.step",
-                     {make(builder, loc, "kiln.sub",
-                           {scalar(builder, loc, getMax().convertToFloat()), x})});
-  Value mask = make(builder, loc, "kiln.mul", {above, below});
-  operandGrads.push_back(make(builder, loc, "kiln.mul", {resultGrads[0], mask}));
+  Value above = builder.create<StepOp>(loc, builder.create<SubOp>(loc, x, scalar(builder, loc, getMin().convertToFloat())));
+  Value below = builder.create<StepOp>(loc, builder.create<SubOp>(loc, scalar(builder, loc, getMax().convertToFloat()), x));
+  Value mask = builder.create<MulOp>(loc, above, below);
+  operandGrads.push_back(builder.create<MulOp>(loc, resultGrads[0], mask));
   return success();
 }
 
@@ -169,13 +110,9 @@ LogicalResult PowOp::buildGradients(OpBuilder &builder,
   // d(a^b)/da = b * a^(b-1); d(a^b)/db = log(a) * a^b.
   Location loc = getLoc();
   Value a = getLhs(), b = getRhs(), dy = resultGrads[0];
-  Value bMinusOne = make(builder, loc, "kiln.sub", {b, scalar(builder, loc, 1)});
-  Value da = make(builder, loc, "kiln.mul",
-                  {dy, make(builder, loc, "kiln.mul",
-                            {b, make(builder, loc, "kiln.pow", {a, bMinusOne})})});
-  Value db = make(builder, loc, "kiln.mul",
-                  {dy, make(builder, loc, "kiln.mul",
-                            {make(builder, loc, "kiln.log", {a}), getResult()})});
+  Value bMinusOne = builder.create<SubOp>(loc, b, scalar(builder, loc, 1));
+  Value da = builder.create<MulOp>(loc, dy, builder.create<MulOp>(loc, b, builder.create<PowOp>(loc, a, bMinusOne)));
+  Value db = builder.create<MulOp>(loc, dy, builder.create<MulOp>(loc, builder.create<LogOp>(loc, a), getResult()));
   operandGrads.push_back(unbroadcast(builder, loc, da, rankedType(a)));
   operandGrads.push_back(unbroadcast(builder, loc, db, rankedType(b)));
   return success();

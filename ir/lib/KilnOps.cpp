@@ -135,6 +135,34 @@ int64_t kiln::ir::windowOutputSize(int64_t in, int64_t padBegin,
   return out;
 }
 
+LogicalResult kiln::ir::inferResultTypesOf(
+    OperationName name, std::optional<Location> location, ValueRange operands,
+    DictionaryAttr attributes, OpaqueProperties properties,
+    SmallVectorImpl<Type> &types) {
+  MLIRContext *context = name.getContext();
+  Location loc = location ? *location : UnknownLoc::get(context);
+  NamedAttrList attrs;
+  if (attributes) {
+    attrs.append(attributes.getValue());
+  }
+  // Generic form (no properties): OperationState moves the inherent
+  // attributes into the twin's properties.
+  OperationState state(loc, name);
+  state.addOperands(operands);
+  state.addAttributes(attrs);
+  Operation *twin =
+      properties ? Operation::create(loc, name, TypeRange(), operands,
+                                     std::move(attrs), properties,
+                                     BlockRange(), /*numRegions=*/0)
+                 : Operation::create(state);
+  auto shaped = llvm::dyn_cast<ShapeInferenceOpInterface>(twin);
+  LogicalResult result =
+      shaped ? shaped.inferResultTypes(types)
+             : twin->emitOpError() << "has no shape inference";
+  twin->destroy();
+  return result;
+}
+
 LogicalResult kiln::ir::verifyInferredTypes(Operation *op) {
   SmallVector<Type> inferred;
   if (failed(llvm::cast<ShapeInferenceOpInterface>(op).inferResultTypes(

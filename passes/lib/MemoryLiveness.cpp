@@ -13,11 +13,11 @@ using namespace mlir;
 
 namespace kiln::passes::memory {
 
-int64_t alignedBytes(Type type) {
+int64_t alignedBytes(Type type, int64_t alignment) {
   auto tensor = llvm::cast<RankedTensorType>(type);
   int64_t bytes = tensor.getNumElements() *
                   ((tensor.getElementTypeBitWidth() + 7) / 8);
-  return support::alignUp(bytes);
+  return support::alignUp(bytes, alignment);
 }
 
 Value storageRoot(Value value) {
@@ -30,7 +30,7 @@ Value storageRoot(Value value) {
   return value;
 }
 
-Liveness analyzeLiveness(func::FuncOp func, bool inPlace) {
+Liveness analyzeLiveness(func::FuncOp func, bool inPlace, int64_t alignment) {
   Liveness live;
   Block &body = func.getBody().front();
 
@@ -136,7 +136,7 @@ Liveness analyzeLiveness(func::FuncOp func, bool inPlace) {
         continue;
       }
       ArenaBlock block;
-      block.bytes = alignedBytes(result.getType());
+      block.bytes = alignedBytes(result.getType(), alignment);
       block.first = index;
       block.last = live.lastUse.at(result);
       block.values.push_back(result);
@@ -151,7 +151,7 @@ Liveness analyzeLiveness(func::FuncOp func, bool inPlace) {
     delta[block.first] += block.bytes;
     delta[block.last + 1] -= block.bytes;
     for (Value value : block.values) {
-      live.naiveBytes += alignedBytes(value.getType());
+      live.naiveBytes += alignedBytes(value.getType(), alignment);
     }
   }
   int64_t bytes = 0;

@@ -34,7 +34,7 @@ namespace kiln::passes::memory {
 using support::kAlignment;
 
 // Bytes of a ranked tensor (rank 0 included), rounded up to kAlignment.
-int64_t alignedBytes(mlir::Type type);
+int64_t alignedBytes(mlir::Type type, int64_t alignment = kAlignment);
 
 // One contiguous piece of the arena: a temp value and the values written in
 // place over it, alive over kernel steps [first, last] (inclusive).
@@ -61,7 +61,9 @@ mlir::Value storageRoot(mlir::Value value);
 
 // Lifetimes over the function's kernel order; with `inPlace`, elementwise
 // kernels write over dying operands (ElementwiseOpInterface::canWriteOver).
-Liveness analyzeLiveness(mlir::func::FuncOp func, bool inPlace = true);
+// Block sizes are multiples of `alignment` bytes.
+Liveness analyzeLiveness(mlir::func::FuncOp func, bool inPlace = true,
+                         int64_t alignment = kAlignment);
 
 // Greedy-by-size offsets (Pisarchyk & Lee 2020, best fit among the blocks
 // whose lifetimes overlap), tried with several block orderings; the

@@ -8,7 +8,8 @@ namespace kiln::passes {
 
 // Every pipeline ends here: the order is final, so plan the arena
 // (docs/memory.md). Rematerialization first, when a budget is given.
-static void addMemoryPasses(mlir::OpPassManager &pm, int64_t memoryBudget) {
+static void addMemoryPasses(mlir::OpPassManager &pm, int64_t memoryBudget,
+                            int64_t arenaAlignment) {
   pm.addPass(createKilnScheduleForMemory());
   if (memoryBudget > 0) {
     KilnRematerializeOptions remat;
@@ -17,7 +18,9 @@ static void addMemoryPasses(mlir::OpPassManager &pm, int64_t memoryBudget) {
   }
   // In place is safe because elementwise kernels never recompute an element
   // (scheduleElementwise uses no ShiftInwards tails).
-  pm.addPass(createKilnPlanMemory());
+  KilnPlanMemoryOptions plan;
+  plan.alignment = arenaAlignment;
+  pm.addPass(createKilnPlanMemory(plan));
 }
 
 // Shape inference with the batch size, then (for the training-related
@@ -45,6 +48,7 @@ struct BackOptions {
   int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
   bool splitBatch = false; // kiln-split-batch (the inference pipeline)
   int64_t memoryBudget = 0;
+  int64_t arenaAlignment = 64; // kiln-plan-memory's alignment
 };
 
 // Clean-up, fusion, then the memory passes: the end of every pipeline.
@@ -71,7 +75,7 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   if (options.inference) {
     pm.addPass(createKilnHoistLoadTime());
   }
-  addMemoryPasses(pm, options.memoryBudget);
+  addMemoryPasses(pm, options.memoryBudget, options.arenaAlignment);
 }
 
 template <typename Options>
@@ -83,6 +87,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.foldBatchNorm = options.foldBatchNorm;
   back.winogradTile = options.winogradTile;
   back.packBlock = options.packBlock;
+  back.arenaAlignment = options.arenaAlignment;
   return back;
 }
 

@@ -57,7 +57,14 @@ struct PlanMemoryPass
   }
 
   void planFunction(func::FuncOp func) {
-    memory::Liveness live = memory::analyzeLiveness(func, inPlace);
+    if (alignment <= 0 || alignment % kiln::support::kAlignment != 0) {
+      func.emitError() << "kiln-plan-memory: alignment "
+                       << static_cast<int64_t>(alignment)
+                       << " is not a positive multiple of "
+                       << kiln::support::kAlignment;
+      return signalPassFailure();
+    }
+    memory::Liveness live = memory::analyzeLiveness(func, inPlace, alignment);
     memory::Placement placement = memory::placeBlocks(live.blocks);
     Builder builder(func.getContext());
     for (Operation &op : func.getBody().front()) {

@@ -62,6 +62,57 @@ std::string describe(const TensorInfo &info) {
   return text + dtypeName(info.dtype);
 }
 
+// The kernel library's device runtime, for plans of a GPU target (the
+// target names `opencl` or `cuda`): Halide's runtime is linked into every
+// kernel library, so the session calls the library's own functions.
+struct DeviceApi {
+  std::string name; // "OpenCL", "CUDA"
+  const halide_device_interface_t *interface = nullptr;
+  int (*malloc)(void *, halide_buffer_t *,
+                const halide_device_interface_t *) = nullptr;
+  int (*free)(void *, halide_buffer_t *) = nullptr;
+  int (*crop)(void *, const halide_buffer_t *, halide_buffer_t *) = nullptr;
+  int (*releaseCrop)(void *, halide_buffer_t *) = nullptr;
+  int (*toHost)(void *, halide_buffer_t *) = nullptr;
+  int (*toDevice)(void *, halide_buffer_t *,
+                  const halide_device_interface_t *) = nullptr;
+  int (*sync)(void *, halide_buffer_t *) = nullptr;
+};
+
+// "opencl" or "cuda" when a feature of the Halide target string names it.
+std::string gpuApiOf(const std::string &target) {
+  std::string api;
+  size_t start = 0;
+  while (start <= target.size()) {
+    size_t end = target.find('-', start);
+    std::string feature = target.substr(
+        start, end == std::string::npos ? std::string::npos : end - start);
+    if (feature == "opencl" || feature == "cuda") {
+      api = feature;
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return api;
+}
+
+// A 1-D byte view of `bytes` bytes at `offset` into a device allocation,
+// host side at `host`.
+struct ByteView {
+  halide_dimension_t dim{};
+  halide_buffer_t buffer{};
+
+  void describe(uint8_t *host, int64_t offset, int64_t bytes) {
+    dim = {static_cast<int32_t>(offset), static_cast<int32_t>(bytes), 1, 0};
+    buffer.host = host;
+    buffer.type = {halide_type_uint, 8, 1};
+    buffer.dimensions = 1;
+    buffer.dim = &dim;
+  }
+};
+
 } // namespace
 
 struct Session::Impl {
@@ -96,10 +147,168 @@ struct Session::Impl {
   std::vector<void *> callArgs;
   std::vector<size_t> argBegin;
 
+  // GPU plans (DeviceApi): the device copy of every buffer is the live
+  // one. The arena and the persistent block are one device allocation each
+  // (devArena, devPersistent) and every root buffer a crop of one of them
+  // at its planned offset (devRoot); each prepared argument carries its
+  // root's device handle. Inputs go to the device once per run, outputs
+  // and parameters come back when read (onHost says whose host copy is
+  // current), parameters and constants go up when written.
+  std::unique_ptr<DeviceApi> device;
+  ByteView devArena, devPersistent;
+  std::vector<ByteView> devRoot;
+  std::vector<bool> onHost; // per root
+  TransferCounts transfers;
+
   ~Impl() {
+    releaseDevice();
     if (library) {
       dlclose(library);
     }
+  }
+
+  void releaseDevice() {
+    if (!device) {
+      return;
+    }
+    for (ByteView &view : devRoot) {
+      if (view.buffer.device) {
+        device->releaseCrop(nullptr, &view.buffer);
+      }
+    }
+    devRoot.clear();
+    for (ByteView *whole : {&devArena, &devPersistent}) {
+      if (whole->buffer.device) {
+        device->free(nullptr, &whole->buffer);
+      }
+    }
+  }
+
+  // Loads the device runtime of a GPU plan from the kernel library.
+  void loadDeviceApi() {
+    std::string api = gpuApiOf(plan.target);
+    if (api.empty()) {
+      return;
+    }
+    auto api_ = std::make_unique<DeviceApi>();
+    api_->name = api == "opencl" ? "OpenCL" : "CUDA";
+    auto symbol = [&](const std::string &name) {
+      void *address = dlsym(library, name.c_str());
+      if (!address) {
+        throw Error(plan.path + ": kernel library '" + plan.library +
+                    "' of target '" + plan.target + "' lacks '" + name + "'");
+      }
+      return address;
+    };
+    using Interface = const halide_device_interface_t *(*)();
+    api_->interface = reinterpret_cast<Interface>(
+        symbol("halide_" + api + "_device_interface"))();
+    api_->malloc = reinterpret_cast<decltype(api_->malloc)>(
+        symbol("halide_device_malloc"));
+    api_->free =
+        reinterpret_cast<decltype(api_->free)>(symbol("halide_device_free"));
+    api_->crop =
+        reinterpret_cast<decltype(api_->crop)>(symbol("halide_device_crop"));
+    api_->releaseCrop = reinterpret_cast<decltype(api_->releaseCrop)>(
+        symbol("halide_device_release_crop"));
+    api_->toHost = reinterpret_cast<decltype(api_->toHost)>(
+        symbol("halide_copy_to_host"));
+    api_->toDevice = reinterpret_cast<decltype(api_->toDevice)>(
+        symbol("halide_copy_to_device"));
+    api_->sync =
+        reinterpret_cast<decltype(api_->sync)>(symbol("halide_device_sync"));
+    device = std::move(api_);
+  }
+
+  // Allocates the device arena and persistent block and crops every root
+  // buffer out of them. Throws a clear Error when there is no device.
+  void allocateDevice(size_t persistentBytes) {
+    auto whole = [&](ByteView &view, uint8_t *host, size_t bytes,
+                     const char *what) {
+      if (bytes + kAlignment > static_cast<size_t>(INT32_MAX)) {
+        throw Error(plan.path + ": " + what + " (" + std::to_string(bytes) +
+                    " bytes) is larger than a Halide device buffer can "
+                    "address");
+      }
+      view.describe(host, 0, static_cast<int64_t>(alignUp(bytes) + kAlignment));
+      int status = device->malloc(nullptr, &view.buffer, device->interface);
+      if (status != 0) {
+        throw Error("target '" + plan.target + "': cannot allocate " +
+                    std::to_string(bytes) + " bytes for " + what + " on an " +
+                    device->name + " device (halide_device_malloc: status " +
+                    std::to_string(status) +
+                    "; is an " + device->name +
+                    " platform installed and a device visible? see the "
+                    "kernel error above)");
+      }
+    };
+    whole(devArena, arena, static_cast<size_t>(plan.arenaBytes),
+          "the plan's arena");
+    whole(devPersistent, persistent.get(), persistentBytes,
+          "the plan's persistent buffers");
+    devRoot.assign(plan.buffers.size(), ByteView{});
+    onHost.assign(plan.buffers.size(), true);
+    for (size_t b = 0; b < plan.buffers.size(); ++b) {
+      if (root[b] != static_cast<int>(b)) {
+        continue;
+      }
+      const PlanBuffer &desc = buffer(static_cast<int>(b));
+      ByteView &parent = desc.offset >= 0 ? devArena : devPersistent;
+      int64_t at = desc.offset >= 0 ? desc.offset
+                                    : static_cast<int64_t>(offset[b]);
+      if (at % support::kDeviceAlignment != 0) {
+        throw Error(plan.path + ": buffer '" + desc.name + "' is at offset " +
+                    std::to_string(at) + ", not a multiple of " +
+                    std::to_string(support::kDeviceAlignment) +
+                    " bytes: the plan was not compiled for a GPU target");
+      }
+      // At least one byte: an empty tensor still gets a valid handle.
+      int64_t bytes = std::max<int64_t>(1, byteSize(static_cast<int>(b)));
+      devRoot[b].describe(storage(static_cast<int>(b)), at, bytes);
+      int status = device->crop(nullptr, &parent.buffer, &devRoot[b].buffer);
+      if (status != 0) {
+        throw Error(plan.path + ": cannot place buffer '" + desc.name +
+                    "' in the " + device->name +
+                    " allocation (halide_device_crop: status " +
+                    std::to_string(status) + ")");
+      }
+    }
+  }
+
+  // Host -> device for root r, from `host` (the caller's memory of a bound
+  // input, else its own storage).
+  void upload(int r, const uint8_t *host) {
+    halide_buffer_t &view = devRoot[r].buffer;
+    view.host = const_cast<uint8_t *>(host);
+    view.flags = halide_buffer_flag_host_dirty;
+    int status = device->toDevice(nullptr, &view, device->interface);
+    view.flags = 0;
+    if (status != 0) {
+      throw Error(plan.path + ": copying buffer '" + buffer(r).name +
+                  "' to the " + device->name + " device failed (status " +
+                  std::to_string(status) + ")");
+    }
+    ++transfers.toDevice;
+  }
+
+  // Device -> host for buffer b's root, unless the host copy is current.
+  void download(int b) {
+    int r = root[b];
+    if (!device || onHost[r]) {
+      return;
+    }
+    halide_buffer_t &view = devRoot[r].buffer;
+    view.host = storage(r);
+    view.flags = halide_buffer_flag_device_dirty;
+    int status = device->toHost(nullptr, &view);
+    view.flags = 0;
+    if (status != 0) {
+      throw Error(plan.path + ": copying buffer '" + buffer(r).name +
+                  "' from the " + device->name + " device failed (status " +
+                  std::to_string(status) + ")");
+    }
+    onHost[r] = true;
+    ++transfers.toHost;
   }
 
   const PlanBuffer &buffer(int b) const { return plan.buffers[b]; }
@@ -155,6 +364,7 @@ struct Session::Impl {
   }
 
   Tensor read(int b) {
+    download(b);
     Tensor tensor(buffer(b).shape, buffer(b).dtype);
     std::memcpy(tensor.bytes.data(), storage(b), tensor.bytes.size());
     return tensor;
@@ -175,6 +385,11 @@ struct Session::Impl {
     }
     if (value.bytes > 0) {
       std::memcpy(storage(b), value.data, value.bytes);
+    }
+    // Inputs go up at the next run; anything else (parameters) now.
+    if (device && prepared && buffer(b).kind != BufferKind::Input) {
+      upload(root[b], storage(b));
+      onHost[root[b]] = true;
     }
   }
 
@@ -261,6 +476,7 @@ struct Session::Impl {
       }
       callFunctions.push_back(it->second);
     }
+    loadDeviceApi();
   }
 
   void prepare() {
@@ -274,7 +490,8 @@ struct Session::Impl {
       if (root[b] == static_cast<int>(b) && buffer(b).offset < 0) {
         offset[b] = total;
         std::optional<int64_t> slot = detail::checkedAlignUp(
-            static_cast<int64_t>(byteSize(static_cast<int>(b))), kAlignment);
+            static_cast<int64_t>(byteSize(static_cast<int>(b))),
+            device ? support::kDeviceAlignment : kAlignment);
         std::optional<int64_t> end =
             slot ? detail::checkedAdd(static_cast<int64_t>(total), *slot)
                  : std::nullopt;
@@ -318,6 +535,16 @@ struct Session::Impl {
     }
     inputSet.assign(count, false);
     external.assign(count, nullptr);
+    if (device) {
+      allocateDevice(total);
+      for (size_t b = 0; b < count; ++b) {
+        BufferKind kind = buffer(static_cast<int>(b)).kind;
+        if (root[b] == static_cast<int>(b) &&
+            (kind == BufferKind::Const || kind == BufferKind::Param)) {
+          upload(static_cast<int>(b), storage(static_cast<int>(b)));
+        }
+      }
+    }
     buildHalideBuffers();
     prepared = true;
   }
@@ -376,6 +603,10 @@ struct Session::Impl {
         const PlanBuffer &desc = buffer(b);
         halide_buffer_t &hb = halideBuffers[arg];
         hb.host = storage(b);
+        if (device) {
+          hb.device = devRoot[root[b]].buffer.device;
+          hb.device_interface = device->interface;
+        }
         argsOfRoot[root[b]].push_back(arg);
         hb.type.code =
             desc.dtype == DType::F32 ? halide_type_float : halide_type_int;
@@ -419,6 +650,13 @@ struct Session::Impl {
 
   void call(size_t c) {
     int status = callFunctions[c](callArgs.data() + argBegin[c]);
+    if (device) {
+      // The device copies are the live ones: no argument stays dirty (a
+      // kernel marks its results device-dirty).
+      for (size_t a = argBegin[c]; a < argBegin[c + 1]; ++a) {
+        halideBuffers[a].flags = 0;
+      }
+    }
     if (status != 0) {
       const auto &call = plan.calls[c];
       throw Error(plan.path + ": call " + std::to_string(c) + " (kernel '" +
@@ -440,6 +678,7 @@ struct Session::Impl {
       if (buffer(b).dtype != DType::F32) {
         continue;
       }
+      download(b);
       const auto *data = reinterpret_cast<const float *>(storage(b));
       size_t count = byteSize(b) / sizeof(float);
       for (size_t i = 0; i < count; ++i) {
@@ -464,9 +703,25 @@ struct Session::Impl {
   // ran.
   bool skip(size_t c) const { return plan.calls[c].once && !loadTimeStale; }
 
+  // GPU plans: the inputs go to the device, and after the calls every
+  // host copy but the inputs' and constants' is stale.
+  void beginRun() {
+    if (!device) {
+      return;
+    }
+    for (int b : plan.inputs) {
+      upload(root[b], storage(b));
+    }
+    for (size_t b = 0; b < onHost.size(); ++b) {
+      BufferKind kind = buffer(static_cast<int>(b)).kind;
+      onHost[b] = kind == BufferKind::Input || kind == BufferKind::Const;
+    }
+  }
+
   void run() {
     checkInputsSet();
     support::ScopedFlushDenormals flush;
+    beginRun();
     for (size_t c = 0; c < plan.calls.size(); ++c) {
       if (!skip(c)) {
         call(c);
@@ -480,12 +735,17 @@ struct Session::Impl {
     support::ScopedFlushDenormals flush;
     std::vector<CallTime> times;
     times.reserve(plan.calls.size());
+    beginRun();
     for (size_t c = 0; c < plan.calls.size(); ++c) {
       if (skip(c)) {
         continue;
       }
       auto start = std::chrono::steady_clock::now();
       call(c);
+      if (device && !plan.calls[c].args.empty()) {
+        // Kernels are launched asynchronously: time them to completion.
+        device->sync(nullptr, &halideBuffers[argBegin[c + 1] - 1]);
+      }
       std::chrono::duration<double> took =
           std::chrono::steady_clock::now() - start;
       int64_t bytes = 0;
@@ -737,10 +997,13 @@ void Session::copyOutput(const std::string &name, void *data,
     throw Error("output '" + name + "': " + std::to_string(size) +
                 " bytes, the destination holds " + std::to_string(bytes));
   }
+  impl_->download(b);
   if (size > 0) {
     std::memcpy(data, impl_->storage(b), size);
   }
 }
+
+TransferCounts Session::transfers() const { return impl_->transfers; }
 
 size_t Session::allocatedBytes() const { return impl_->allocated; }
 

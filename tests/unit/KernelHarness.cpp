@@ -46,21 +46,25 @@ void KernelBatch::add(const codegen::KernelSpec &spec) {
 // validates but does not build), every spec is compiled on its own to find
 // out which ones are at fault: slow, but only on that error path.
 void KernelBatch::compilePending() {
-  std::vector<codegen::KernelSpec> valid;
+  std::vector<codegen::KernelSpec> unique;
   std::set<std::string> seen;
   for (const codegen::KernelSpec &spec : pending_) {
     const std::string key = spec.key();
-    if (compiled_.count(key) || !seen.insert(key).second) {
-      continue;
-    }
-    try {
-      codegen::validateSpec(spec);
-      valid.push_back(spec);
-    } catch (const std::exception &e) {
-      compiled_[key] = Compiled{"", "", e.what()};
+    if (!compiled_.count(key) && seen.insert(key).second) {
+      unique.push_back(spec);
     }
   }
   pending_.clear();
+  std::vector<codegen::KernelSpec> valid;
+  std::vector<std::string> errors =
+      codegen::checkSpecs(unique, options_.target);
+  for (size_t i = 0; i < unique.size(); ++i) {
+    if (errors[i].empty()) {
+      valid.push_back(unique[i]);
+    } else {
+      compiled_[unique[i].key()] = Compiled{"", "", errors[i]};
+    }
+  }
   if (valid.empty()) {
     return;
   }
@@ -183,10 +187,23 @@ KernelBatch::run(const codegen::KernelSpec &spec,
   return outputs;
 }
 
+bool lacksGpuSchedule(const std::exception &e) {
+  const char *target = std::getenv("KILN_TEST_TARGET");
+  return target && *target &&
+         std::string(e.what()).find("has no GPU schedule yet") !=
+             std::string::npos;
+}
+
 KernelBatch &sharedKernelBatch() {
   static KernelBatch batch([] {
     codegen::CompileOptions options;
     options.cacheDir = testCacheDir();
+    // $KILN_TEST_TARGET runs the same cases on another target (the GPU
+    // suite: host-opencl on PoCL).
+    if (const char *target = std::getenv("KILN_TEST_TARGET");
+        target && *target) {
+      options.target = target;
+    }
     return options;
   }());
   return batch;

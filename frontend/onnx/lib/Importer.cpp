@@ -374,18 +374,15 @@ private:
     OperationState state(loc(), opName);
     state.addOperands(operands);
     state.addAttributes(attrs);
-    state.addTypes(UnrankedTensorType::get(b_.getF32Type()));
     DiagnosticText diagnostics(ctx_);
-    Operation *op = b_.create(state);
     SmallVector<Type> types;
-    auto shaped = llvm::dyn_cast<kir::ShapeInferenceOpInterface>(op);
-    if (!shaped || failed(shaped.inferResultTypes(types))) {
-      op->erase();
+    if (failed(kir::inferResultTypesOf(state.name, state.location, operands,
+                                       b_.getDictionaryAttr(attrs), nullptr,
+                                       types))) {
       fail("cannot build " + opName.str() + ": " + diagnostics.text());
     }
-    for (auto [result, type] : llvm::zip(op->getResults(), types)) {
-      result.setType(type);
-    }
+    state.addTypes(types);
+    Operation *op = b_.create(state);
     if (failed(mlir::verify(op))) {
       op->erase();
       fail("cannot build " + opName.str() + ": " + diagnostics.text());

@@ -1,5 +1,9 @@
 // RUN: kiln-opt %s --split-input-file --kiln-plan-memory | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-plan-memory=in-place=false | FileCheck %s --check-prefix=COPY
+// GPU targets place every buffer at a multiple of 512 bytes:
+// RUN: kiln-opt %s --split-input-file --kiln-plan-memory="in-place=false alignment=512" | FileCheck %s --check-prefix=GPU
+// RUN: not kiln-opt %s --split-input-file --kiln-plan-memory=alignment=100 2>&1 | FileCheck %s --check-prefix=BADALIGN
+// BADALIGN: kiln-plan-memory: alignment 100 is not a positive multiple of 64
 // The passes that run before it in every pipeline:
 // RUN: kiln-opt %s --split-input-file --kiln-schedule-for-memory --kiln-plan-memory | FileCheck %s --check-prefix=SCHED
 // RUN: kiln-opt %s --split-input-file --kiln-rematerialize=memory-budget=1 --kiln-plan-memory | FileCheck %s --check-prefix=REMAT
@@ -17,6 +21,10 @@
 // COPY: kiln.dense {{.+}} kiln.offsets = array<i64: 0>
 // COPY-NOT: kiln.in_place
 // COPY: kiln.relu {{.+}} kiln.offsets = array<i64: 64>
+// GPU-LABEL: func.func @chain
+// GPU-SAME: attributes {kiln.arena_bytes = 1024 : i64, kiln.naive_bytes = 1024 : i64, kiln.peak_live_bytes = 1024 : i64}
+// GPU: kiln.dense {{.+}} kiln.offsets = array<i64: 0>
+// GPU: kiln.relu {{.+}} kiln.offsets = array<i64: 512>
 func.func @chain(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
   %w = kiln.param "w" : tensor<8x4xf32>
   %h = kiln.dense %x, %w : (tensor<2x4xf32>, tensor<8x4xf32>) -> tensor<2x8xf32>

@@ -1,6 +1,11 @@
 // Codegen: KernelSpecs -> Halide pipelines -> object code -> one cached
 // shared library.
 //
+// This library (KilnCodegen) holds no Halide: every use of Halide's compiler
+// runs in kiln-codegen-worker (KilnKernels + Halide), so that kiln, its
+// runtime and its tests never load libHalide (LLVM 14 stays out of the
+// process that runs MLIR 19 or a GPU driver such as PoCL).
+//
 // Every kernel is compiled once per (spec, target, kiln codegen version) into
 // an object file named after the hash of those three; objects are compiled in
 // parallel (one child process per job: Halide's compiler is not used from
@@ -54,17 +59,35 @@ struct CompiledLibrary {
   double seconds = 0;                      // wall time of this call
 };
 
+// Halide's view of a target string, as kiln-codegen-worker answers it (kiln's
+// own process never loads libHalide). Asked once per target and process.
+struct TargetInfo {
+  std::string canonical;     // Halide's canonical string ("host" resolved)
+  int vectorWidth = 0;       // floats in the natural vector (16 for AVX-512)
+  bool gpu = false;          // the target names a GPU API
+  std::string halideVersion; // "14.0.0"
+  std::string host;          // the host target of this machine
+};
+
+// Throws Error for a target string Halide does not accept.
+const TargetInfo &targetInfo(const std::string &target);
+
 // Name of the exported function for a spec (without the _argv suffix).
 std::string functionName(const KernelSpec &spec, const std::string &target);
 
 // Compile (or fetch from the cache) every spec and link them into one shared
-// library. Duplicate specs share one function.
+// library. Duplicate specs share one function. Throws Error naming the op of
+// the first spec that does not validate.
 CompiledLibrary compileKernels(const std::vector<KernelSpec> &specs,
                                const CompileOptions &options);
 
-// Check a spec without compiling it (used by the compiler to report bad
-// attributes early). Throws Error.
-void validateSpec(const KernelSpec &spec);
+// Checks specs without compiling them, in one worker process: one message
+// per spec naming the op and the problem, "" for a valid spec.
+std::vector<std::string> checkSpecs(const std::vector<KernelSpec> &specs,
+                                    const std::string &target = "host");
+
+// checkSpecs for one spec; throws Error with its message.
+void validateSpec(const KernelSpec &spec, const std::string &target = "host");
 
 // Floats in the target's natural vector (16 for AVX-512, 8 for AVX2): the
 // block kiln-pack-weights packs conv2d weights by. Throws Error for a bad
@@ -74,12 +97,12 @@ int floatVectorWidth(const std::string &target);
 // "Halide 14.0.0, host target x86-64-linux-avx512..." for `kiln --version`.
 std::string describeCodegen();
 
-// The body of `kiln-codegen-worker JOB.json`: compiles one kernel object (or
-// the Halide runtime) as the job file describes, writing a failure's message
-// to the job's error file. compileKernels runs every compilation in such a
-// worker, started with posix_spawn (fork + exec): Halide never runs in a
-// child forked from a multithreaded process, where another thread may have
-// held the allocator's lock at fork time. Returns the exit status.
+// The body of `kiln-codegen-worker JOB.json` (codegen/lib/WorkerProtocol.h):
+// compiles one kernel object or the Halide runtime, or checks a target and
+// specs, writing a failure's message to the job's error file. Every such
+// job runs in a worker started with posix_spawn (fork + exec): Halide never
+// runs in kiln's process, nor in a child forked from a multithreaded one.
+// Defined in the worker's library (KilnKernels); returns the exit status.
 int runWorkerJob(const std::string &jobPath);
 
 } // namespace kiln::codegen

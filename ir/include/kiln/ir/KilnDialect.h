@@ -8,6 +8,7 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,22 @@ inline constexpr const char *kLoadTimeAttr = "kiln.load_time";
 
 // Checks that an op's declared result types equal the inferred ones.
 mlir::LogicalResult verifyInferredTypes(mlir::Operation *op);
+// The result types an op of `name` would have over `operands` and
+// `attributes`/`properties` (either form), from its
+// ShapeInferenceOpInterface: a detached twin without results answers, and
+// its diagnostics name the problem at `location`. The one place that types
+// new ops: ODS builders (InferTypeOpInterface), GraphBuilder and the ONNX
+// importer all come here.
+mlir::LogicalResult inferResultTypesOf(
+    mlir::OperationName name, std::optional<mlir::Location> location,
+    mlir::ValueRange operands, mlir::DictionaryAttr attributes,
+    mlir::OpaqueProperties properties, llvm::SmallVectorImpl<mlir::Type> &types);
+
+// The trait behind Kiln_InferredResultTypes (KilnOps.td): its methods are
+// generated into each op.
+template <typename ConcreteType>
+class InferredResultTypes
+    : public mlir::OpTrait::TraitBase<ConcreteType, InferredResultTypes> {};
 // Result type of numpy broadcasting of the two operands.
 mlir::LogicalResult inferBroadcast(mlir::Operation *op,
                                    llvm::SmallVectorImpl<mlir::Type> &types);

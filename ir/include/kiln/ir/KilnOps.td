@@ -13,6 +13,7 @@ include "mlir/IR/BuiltinAttributes.td"
 include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/IR/CommonTypeConstraints.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 
 def Kiln_F32Tensor : RankedTensorOf<[F32]>;
 def Kiln_LabelTensor : RankedTensorOf<[I32]>;
@@ -21,10 +22,43 @@ def Kiln_Scalar : 0DTensorOf<[F32]>;
 class Kiln_Op<string mnemonic, list<Trait> traits = []>
     : Op<Kiln_Dialect, mnemonic, !listconcat(traits, [Pure])>;
 
+// ODS builders without result types for every op with shape inference:
+// `b.create<ReluOp>(loc, x)`, `b.create<MatmulOp>(loc, a, b, ta, tb)` or
+// `b.create<Conv2DOp>(loc, ValueRange{x, w}, attrs)`. InferTypeOpInterface's
+// inferReturnTypes asks the op's own ShapeInferenceOpInterface
+// (kiln::ir::inferResultTypesOf). Its verification is kiln's
+// (verifyInferredTypes, with its messages), so refineReturnTypes accepts the
+// declared types. A builder whose operands cannot be typed is a fatal error
+// (MLIR's rule); code that builds from user input asks inferResultTypesOf
+// first and reports the problem (GraphBuilder, the ONNX importer).
+def Kiln_InferredResultTypesTrait : NativeOpTrait<"InferredResultTypes", [], [{}], [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *context, std::optional<::mlir::Location> location,
+        ::mlir::ValueRange operands, ::mlir::DictionaryAttr attributes,
+        ::mlir::OpaqueProperties properties, ::mlir::RegionRange regions,
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      return ::kiln::ir::inferResultTypesOf(
+          ::mlir::OperationName(getOperationName(), context), location,
+          operands, attributes, properties, types);
+    }
+    ::llvm::LogicalResult $cppClass::refineReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location>,
+        ::mlir::ValueRange, ::mlir::DictionaryAttr, ::mlir::OpaqueProperties,
+        ::mlir::RegionRange, ::llvm::SmallVectorImpl<::mlir::Type> &) {
+      return ::mlir::success();
+    }
+  }]> {
+  let cppNamespace = "::kiln::ir";
+}
+def Kiln_InferredResultTypes : TraitList<[
+    DeclareOpInterfaceMethods<InferTypeOpInterface, ["refineReturnTypes"]>,
+    Kiln_InferredResultTypesTrait]>;
+
 // An op with inferred result shapes that becomes one kernel.
 class Kiln_KernelOp<string mnemonic, list<Trait> traits = []>
     : Kiln_Op<mnemonic, !listconcat(traits, [
         DeclareOpInterfaceMethods<Kiln_ShapeInferenceOpInterface>,
+        Kiln_InferredResultTypes,
         Kiln_KernelOpInterface])> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
@@ -155,6 +189,7 @@ def Kiln_ConstantOp : Kiln_Op<"constant", [ConstantLike,
 
 class Kiln_ViewOp<string mnemonic, list<Trait> traits = []> : Kiln_Op<mnemonic, !listconcat(traits, [
     DeclareOpInterfaceMethods<Kiln_ShapeInferenceOpInterface>,
+    Kiln_InferredResultTypes,
     DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
     Kiln_ViewOpInterface])> {
   let results = (outs AnyRankedTensor:$result);

@@ -26,6 +26,7 @@ struct InferencePipelineOptions {
   int winogradTile = 2;      // kiln-winograd's largest tile (0: off)
   int packBlock = 0;         // kiln-pack-weights' block (0: off)
   bool splitBatch = true;    // kiln-split-batch
+  int64_t arenaAlignment = 64; // kiln-plan-memory's (GPU targets: 512)
 };
 
 // What `kiln run`/`bench`/`inspect` apply before lowering to kernels:
@@ -59,6 +60,7 @@ struct TrainPipelineOptions {
   // Training and gradients: recompute cheap forward values until the arena
   // fits in this many bytes (0: never; kiln-rematerialize).
   int64_t memoryBudget = 0;
+  int64_t arenaAlignment = 64; // kiln-plan-memory's (GPU targets: 512)
 };
 
 // The whole training step: loss, training mode, autodiff, optimizer

@@ -404,7 +404,9 @@ def KilnPlanMemory : Pass<"kiln-plan-memory", "mlir::ModuleOp"> {
   let description = [{
     Liveness over the kernel order (kernel ops, then the `kiln.assign`
     write-backs), in-place elementwise kernels over dying operands, then
-    greedy-by-size placement with 64-byte alignment, best of several
+    greedy-by-size placement with 64-byte alignment (`alignment`; 512 for
+    GPU targets, whose buffers are sub-buffers of one device allocation),
+    best of several
     orderings. Annotates each kernel op with `kiln.offsets` (per result; -1:
     outside the arena), `kiln.live` (first and last kernel step per result)
     and `kiln.in_place` (the overwritten operand), and the function with
@@ -418,6 +420,9 @@ def KilnPlanMemory : Pass<"kiln-plan-memory", "mlir::ModuleOp"> {
   let options = [
     Option<"inPlace", "in-place", "bool", "true",
            "Let elementwise kernels overwrite operands that die there">,
+    Option<"alignment", "alignment", "int64_t", "64",
+           "Every offset and block size a multiple of this many bytes "
+           "(GPU targets: 512, kiln::support::kDeviceAlignment)">,
   ];
 }
 

@@ -131,6 +131,13 @@ struct SessionOptions {
   bool checkNumerics = false;
 };
 
+// Host <-> device copies a session of a GPU plan made (whole buffers);
+// zero for CPU plans.
+struct TransferCounts {
+  size_t toDevice = 0;
+  size_t toHost = 0;
+};
+
 class Session {
 public:
   // Loads the plan and the kernel library; throws Error.
@@ -207,6 +214,9 @@ public:
   // persistent block (inputs, outputs, parameters, constants) plus the
   // arena unless the caller provides it.
   size_t allocatedBytes() const;
+  // Copies between host and device so far (GPU plans: inputs go to the
+  // device once per run, outputs and parameters come back when read).
+  TransferCounts transfers() const;
 
   // The planned arena (docs/memory.md): every intermediate of a step lives
   // at a compile-time offset in one block of arenaBytes() bytes. By default

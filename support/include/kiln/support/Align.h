@@ -15,6 +15,17 @@ template <typename T> constexpr T alignUp(T n) {
   return (n + T(kAlignment) - 1) / T(kAlignment) * T(kAlignment);
 }
 
+// n rounded up to a multiple of `alignment` (> 0).
+template <typename T> constexpr T alignUp(T n, T alignment) {
+  return (n + alignment - 1) / alignment * alignment;
+}
+
+// Buffers of GPU plans start at multiples of this many bytes in their
+// device allocation: an OpenCL sub-buffer's offset must be a multiple of
+// the device's CL_DEVICE_MEM_BASE_ADDR_ALIGN (PoCL: 128 bytes, NVIDIA:
+// 512), and CUDA reads coalesce from 256-byte boundaries.
+constexpr int64_t kDeviceAlignment = 512;
+
 } // namespace kiln::support
 
 #endif // KILN_SUPPORT_ALIGN_H
