@@ -1,0 +1,258 @@
+//===- HostEval.cpp - the ONNX importer's constant propagation ------------===//
+//
+// A node whose inputs are all host tensors (initializers, constants, shapes
+// known at import time) and whose op has a host implementation here is
+// evaluated right away (Importer::foldOnHost): shape arithmetic, casts,
+// gathers, transposes and friends never become kernels.
+//
+//===----------------------------------------------------------------------===//
+#include "Importer.h"
+
+namespace kiln::frontend::onnx_import {
+
+
+std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a,
+                                     const std::vector<int64_t> &b,
+                                     bool &ok) {
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  ok = true;
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      ok = false;
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+int64_t broadcastIndex(int64_t index, const std::vector<int64_t> &out,
+                       const std::vector<int64_t> &shape) {
+  int64_t flat = 0, stride = 1;
+  for (int64_t d = static_cast<int64_t>(out.size()) - 1; d >= 0; --d) {
+    int64_t coord = index % out[d];
+    index /= out[d];
+    int64_t sd = d - static_cast<int64_t>(out.size() - shape.size());
+    if (sd >= 0) {
+      if (shape[sd] != 1) {
+        flat += coord * stride;
+      }
+      stride *= shape[sd];
+    }
+  }
+  return flat;
+}
+
+OnnxTensor
+Importer::hostBroadcast(const OnnxTensor &a, const OnnxTensor &b, int type,
+                        const std::function<double(double, double)> &fn) {
+  bool ok;
+  OnnxTensor out;
+  out.shape = broadcastShapes(a.shape, b.shape, ok);
+  if (!ok) {
+    fail("shapes " + shapeText(a.shape) + " and " + shapeText(b.shape) +
+         " do not broadcast");
+  }
+  out.elementType = type;
+  int64_t n = product(out.shape);
+  out.values.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    out.values[i] = roundTo(type, fn(a.values[broadcastIndex(i, out.shape, a.shape)],
+                                     b.values[broadcastIndex(i, out.shape, b.shape)]));
+  }
+  return out;
+}
+
+OnnxTensor Importer::hostGather(const OnnxTensor &data,
+                                const OnnxTensor &indices, int64_t axis) {
+  int64_t outer = product(data.shape, 0, axis), dim = data.shape[axis],
+          inner = product(data.shape, axis + 1);
+  OnnxTensor out;
+  out.elementType = data.elementType;
+  out.shape.assign(data.shape.begin(), data.shape.begin() + axis);
+  out.shape.insert(out.shape.end(), indices.shape.begin(), indices.shape.end());
+  out.shape.insert(out.shape.end(), data.shape.begin() + axis + 1,
+                   data.shape.end());
+  for (int64_t o = 0; o < outer; ++o) {
+    for (double iv : indices.values) {
+      int64_t idx = hostInt(iv);
+      idx = idx < 0 ? idx + dim : idx;
+      if (idx < 0 || idx >= dim) {
+        fail("index " + std::to_string(hostInt(iv)) + " is out of range");
+      }
+      for (int64_t k = 0; k < inner; ++k) {
+        out.values.push_back(data.values[(o * dim + idx) * inner + k]);
+      }
+    }
+  }
+  return out;
+}
+
+OnnxTensor Importer::hostTranspose(const OnnxTensor &x,
+                                   const std::vector<int64_t> &perm) {
+  OnnxTensor out;
+  out.elementType = x.elementType;
+  for (int64_t p : perm) {
+    out.shape.push_back(x.shape[p]);
+  }
+  std::vector<int64_t> inStrides = rowStrides(x.shape);
+  int64_t n = x.numElements();
+  out.values.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, src = 0;
+    for (int64_t d = static_cast<int64_t>(perm.size()) - 1; d >= 0; --d) {
+      src += (rest % out.shape[d]) * inStrides[perm[d]];
+      rest /= out.shape[d];
+    }
+    out.values[i] = x.values[src];
+  }
+  return out;
+}
+
+// Evaluates elementwise math and shape-only ops whose inputs are all host
+// tensors. Returns false when the node has to be imported as kiln ops.
+bool Importer::foldOnHost() {
+  const onnx::NodeProto &n = node_->proto;
+  for (size_t i = 0; i < numInputs(); ++i) {
+    if (hasInput(i) && !input(i).host) {
+      return false;
+    }
+  }
+  const std::string &op = n.op_type();
+  // Input i, which the fold needs: a node may list fewer inputs than its op
+  // takes (found by fuzz-onnx: a null dereference).
+  auto in = [&](size_t i) -> const OnnxTensor & {
+    (void)input(i); // "missing input #i"
+    std::string what = "#" + std::to_string(i);
+    return requireHost(i, what.c_str());
+  };
+  static const std::map<std::string, std::function<double(double, double)>>
+      binaries = {
+          {"Add", [](double a, double b) { return a + b; }},
+          {"Sub", [](double a, double b) { return a - b; }},
+          {"Mul", [](double a, double b) { return a * b; }},
+          {"Div", [](double a, double b) { return a / b; }},
+          {"Pow", [](double a, double b) { return std::pow(a, b); }},
+          {"Max", [](double a, double b) { return std::max(a, b); }},
+          {"Min", [](double a, double b) { return std::min(a, b); }},
+      };
+  static const std::map<std::string, std::function<double(double, double)>>
+      comparisons = {
+          {"Equal", [](double a, double b) { return double(a == b); }},
+          {"Less", [](double a, double b) { return double(a < b); }},
+          {"Greater", [](double a, double b) { return double(a > b); }},
+          {"And", [](double a, double b) { return double(a != 0 && b != 0); }},
+          {"Or", [](double a, double b) { return double(a != 0 || b != 0); }},
+      };
+  static const std::map<std::string, std::function<double(double)>> unaries = {
+      {"Neg", [](double x) { return -x; }},
+      {"Abs", [](double x) { return std::fabs(x); }},
+      {"Sqrt", [](double x) { return std::sqrt(x); }},
+      {"Exp", [](double x) { return std::exp(x); }},
+      {"Log", [](double x) { return std::log(x); }},
+      {"Floor", [](double x) { return std::floor(x); }},
+      {"Ceil", [](double x) { return std::ceil(x); }},
+      {"Reciprocal", [](double x) { return 1 / x; }},
+      {"Not", [](double x) { return double(x == 0); }},
+  };
+  if (auto it = binaries.find(op); it != binaries.end() && numInputs() == 2) {
+    const OnnxTensor &a = in(0), &b = in(1);
+    auto fn = it->second;
+    if (op == "Div" && isIntegerType(a.elementType)) {
+      fn = [](double x, double y) { return std::trunc(x / y); };
+    }
+    setHostOutput(0, hostBroadcast(a, b, a.elementType, fn));
+    return true;
+  }
+  if (auto it = comparisons.find(op); it != comparisons.end()) {
+    setHostOutput(0, hostBroadcast(in(0), in(1), TP::BOOL, it->second));
+    return true;
+  }
+  if (auto it = unaries.find(op); it != unaries.end()) {
+    OnnxTensor t = in(0);
+    for (double &v : t.values) {
+      v = roundTo(t.elementType, it->second(v));
+    }
+    setHostOutput(0, std::move(t));
+    return true;
+  }
+  if (op == "Identity") {
+    setHostOutput(0, in(0));
+    return true;
+  }
+  if (op == "Cast") {
+    OnnxTensor t = in(0);
+    t.elementType = castTarget();
+    if (t.elementType == TP::STRING || !TP::DataType_IsValid(t.elementType)) {
+      unsupportedValue("to", elementTypeName(t.elementType));
+    }
+    for (double &v : t.values) {
+      v = roundTo(t.elementType, v);
+    }
+    setHostOutput(0, std::move(t));
+    return true;
+  }
+  if (op == "Where") {
+    const OnnxTensor &c = in(0), &x = in(1), &y = in(2);
+    OnnxTensor cx = hostBroadcast(c, x, TP::DOUBLE,
+                                  [](double c, double) { return c; });
+    OnnxTensor sel = hostBroadcast(cx, y, TP::DOUBLE,
+                                   [](double c, double) { return c; });
+    OnnxTensor xs = hostBroadcast(x, sel, x.elementType,
+                                  [](double x, double) { return x; });
+    OnnxTensor ys = hostBroadcast(y, sel, x.elementType,
+                                  [](double y, double) { return y; });
+    for (size_t i = 0; i < xs.values.size(); ++i) {
+      xs.values[i] = sel.values[i] != 0 ? xs.values[i] : ys.values[i];
+    }
+    setHostOutput(0, std::move(xs));
+    return true;
+  }
+  if (op == "Range") {
+    double start = in(0).values.at(0), limit = in(1).values.at(0),
+           delta = in(2).values.at(0);
+    if (delta == 0) {
+      fail("delta must not be 0");
+    }
+    OnnxTensor t;
+    t.elementType = in(0).elementType;
+    int64_t count = std::max<int64_t>(
+        0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
+    for (int64_t i = 0; i < count; ++i) {
+      t.values.push_back(roundTo(t.elementType, start + i * delta));
+    }
+    t.shape = {count};
+    setHostOutput(0, std::move(t));
+    return true;
+  }
+  if (op == "Expand") {
+    OnnxTensor shape = in(1);
+    OnnxTensor ones;
+    for (double v : shape.values) {
+      ones.shape.push_back(hostInt(v));
+    }
+    ones.values.assign(product(ones.shape), 1.0);
+    setHostOutput(0, hostBroadcast(in(0), ones, in(0).elementType,
+                                   [](double x, double) { return x; }));
+    return true;
+  }
+  if (op == "Transpose") {
+    const OnnxTensor &x = in(0);
+    std::vector<int64_t> perm(x.shape.size());
+    std::iota(perm.rbegin(), perm.rend(), 0);
+    if (auto p = attrInts("perm")) {
+      perm = *p;
+    }
+    if (perm.size() != x.shape.size()) {
+      fail("perm has " + std::to_string(perm.size()) + " entries for rank " +
+           std::to_string(x.shape.size()));
+    }
+    setHostOutput(0, hostTranspose(x, perm));
+    return true;
+  }
+  return false;
+}
+
+} // namespace kiln::frontend::onnx_import
