@@ -59,8 +59,24 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures) {
 // output features x 4 batch rows (8 zmm accumulators), K innermost-but-one;
 // the transposed weight slice of a column block is built once per parallel
 // task and stays in L2. [64,784]x[128,784]: see docs/codegen.md for numbers.
+// GPU: one output per thread, blocks of 32 features x 8 rows (consecutive
+// threads read consecutive weights and write consecutive outputs); each
+// thread sums over K in a register. No shared-memory tiling yet.
+void scheduleDenseGpu(DenseFuncs &f) {
+  Var oo("oo"), oi("oi"), no("no"), ni("ni");
+  f.out.gpu_tile(f.o, f.n, oo, no, oi, ni, 32, 8, TailStrategy::GuardWithIf);
+  f.acc.compute_at(f.out, oi);
+  if (f.rows) {
+    f.part.compute_at(f.out, oi);
+  }
+}
+
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Target &target) {
+  if (target.has_gpu_feature()) {
+    scheduleDenseGpu(f);
+    return;
+  }
   int outFeatures = static_cast<int>(shape[1]);
   if (f.rows) {
     scheduleDenseRows(f, outFeatures);

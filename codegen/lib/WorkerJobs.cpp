@@ -26,7 +26,15 @@ Halide::Target parseTarget(const std::string &text) {
   if (!Halide::Target::validate_target_string(text)) {
     throw Error("invalid Halide target '" + text + "'");
   }
-  return Halide::Target(text).without_feature(Halide::Target::NoRuntime);
+  Halide::Target target =
+      Halide::Target(text).without_feature(Halide::Target::NoRuntime);
+  // Some kernels compute in double where float would lose accuracy (Adam's
+  // bias corrections): OpenCL needs the device's fp64 (PoCL and the
+  // desktop GPUs' drivers have it).
+  if (target.has_feature(Halide::Target::OpenCL)) {
+    target = target.with_feature(Halide::Target::CLDoubles);
+  }
+  return target;
 }
 
 // Collects the work of a lowered kernel that runs on the host. Halide's

@@ -81,6 +81,12 @@ void KernelBatch::compilePending() {
   }
 }
 
+std::string KernelBatch::compileError(const codegen::KernelSpec &spec) {
+  add(spec);
+  compilePending();
+  return compiled_.at(spec.key()).error;
+}
+
 std::vector<std::string> KernelBatch::compileRegistered() {
   compilePending();
   std::vector<std::string> failures;

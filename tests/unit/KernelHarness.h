@@ -49,6 +49,10 @@ public:
   // ("<spec key>: <codegen error>") per spec codegen could not build.
   std::vector<std::string> compileRegistered();
 
+  // Compiles `spec` (with every registered spec not compiled yet) and
+  // returns codegen's message for it, "" when it built.
+  std::string compileError(const codegen::KernelSpec &spec);
+
   // Kernels compiled (not found in the cache) by this batch so far.
   int kernelsCompiled() const { return kernelsCompiled_; }
 

@@ -1093,6 +1093,12 @@ TEST_P(KernelTest, MatchesReference) {
     inputs.push_back(toRuntime(operand));
   }
   if (c.expectRunError) {
+    // A family without a GPU schedule cannot show its run-time errors on
+    // the GPU suite's target.
+    if (std::string error = sharedKernelBatch().compileError(c.spec);
+        lacksGpuSchedule(std::runtime_error(error))) {
+      GTEST_SKIP() << error;
+    }
     // In a child process: if the kernel's failure abort()s (Halide's default
     // error handler does) instead of coming back as kiln::runtime::Error,
     // only this test fails. "threadsafe" re-executes the test binary rather
