@@ -429,6 +429,7 @@ Func sumAll(const std::string &name, const std::vector<int> &extents,
   sum.compute_root();
   if (extents.empty()) {
     sum() += term({});
+    rootStages(sum, target);
     return sum;
   }
   Region ranges;
@@ -441,6 +442,21 @@ Func sumAll(const std::string &name, const std::vector<int> &extents,
     at.push_back(r[i]);
   }
   sum() += term(at);
+  if (target.has_gpu_feature()) {
+    // Partial sums in parallel (one per slice of the outermost dim, or per
+    // chunk of 1024 elements of a 1-D domain), then one thread adds them.
+    Var part(name + "_part");
+    Func partial;
+    if (r.dimensions() >= 2) {
+      partial = sum.update().rfactor(r[r.dimensions() - 1], part);
+    } else {
+      RVar ro(name + "_ro"), ri(name + "_ri");
+      partial = sum.update().split(r[0], ro, ri, 1024).rfactor(ro, part);
+    }
+    rootStages(partial, target);
+    rootStages(sum, target);
+    return sum;
+  }
   int vec = target.natural_vector_size<float>();
   if (extents[0] >= vec) {
     // One partial sum per lane of the innermost dim, then a horizontal sum.
@@ -479,6 +495,38 @@ int vectorWidthFor(int extent, int vec) {
 
 // Target: x86-64 AVX-512 (16 f32 lanes), 2 cores. Elementwise kernels are
 // memory bound: relu over 64x16x28x28 runs at ~memory bandwidth.
+namespace {
+
+// scheduleElementwiseGpu's tiling of one stage.
+void gpuTileStage(Stage stage, const std::vector<Var> &vars) {
+  if (vars.empty()) {
+    stage.gpu_single_thread();
+    return;
+  }
+  Var all = vars[0];
+  for (size_t i = 1; i < vars.size(); ++i) {
+    Var fused(all.name() + "_" + vars[i].name());
+    stage.fuse(all, vars[i], fused);
+    all = fused;
+  }
+  Var block(all.name() + "_block"), thread(all.name() + "_thread");
+  stage.gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+}
+
+} // namespace
+
+void rootStages(Func f, const Target &target) {
+  f.compute_root();
+  if (!target.has_gpu_feature()) {
+    return;
+  }
+  std::vector<Var> vars = f.args();
+  gpuTileStage(f, vars);
+  for (int i = 0; i < f.num_update_definitions(); ++i) {
+    gpuTileStage(f.update(i), vars);
+  }
+}
+
 void scheduleElementwiseGpu(Func f, const std::vector<Var> &vars) {
   if (vars.empty()) {
     f.gpu_single_thread();

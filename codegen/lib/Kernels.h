@@ -391,6 +391,13 @@ constexpr int kGpuThreads = 256;
 void scheduleElementwiseGpu(Halide::Func f,
                             const std::vector<Halide::Var> &vars);
 
+// A Func computed at the root: on a CPU target just compute_root(); on a
+// GPU target also every stage (the pure definition and each update) as
+// one GPU thread per element of its pure dims (scheduleElementwiseGpu's
+// tiling), the reduction loops serial in the thread; a rank-0 Func runs
+// each stage as one GPU thread.
+void rootStages(Halide::Func f, const Halide::Target &target);
+
 } // namespace kiln::codegen::detail
 
 #endif // KILN_CODEGEN_LIB_KERNELS_H

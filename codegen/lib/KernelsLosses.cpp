@@ -123,7 +123,7 @@ struct CceFuncs {
       total{"total"}, out{"out"};
 };
 
-CceFuncs defineCce(const KernelSpec &s, bool sparse) {
+CceFuncs defineCce(const KernelSpec &s, bool sparse, const Target &target) {
   CceFuncs f;
   int batch = static_cast<int>(s.inputs[0].shape[0]);
   int classes = static_cast<int>(s.inputs[0].shape[1]);
@@ -136,13 +136,16 @@ CceFuncs defineCce(const KernelSpec &s, bool sparse) {
   f.rowSum(f.n) += exp(f.logits(c, f.n) - f.rowMax(f.n));
   Expr logSumExp = f.rowMax(f.n) + log(f.rowSum(f.n));
   if (sparse) {
-    // A label outside [0,C) makes the kernel return an error.
+    // A label outside [0,C) makes the kernel return an error (device code
+    // cannot: GPU sessions check labels before they go to the device).
     Expr label = f.target(f.n);
     Expr picked = f.logits(clamp(label, 0, classes - 1), f.n);
     f.rowLoss(f.n) =
-        require(label >= 0 && label < classes, logSumExp - picked,
-                "sparse_cce: label", label, "of row", f.n, "outside [0,",
-                classes, ")");
+        target.has_gpu_feature()
+            ? logSumExp - picked
+            : require(label >= 0 && label < classes, logSumExp - picked,
+                      "sparse_cce: label", label, "of row", f.n,
+                      "outside [0,", classes, ")");
   } else {
     // -sum_c t * (z - lse) = lse * sum_c t - sum_c t * z
     f.rowLoss(f.n) = 0.0f;
@@ -159,18 +162,21 @@ CceFuncs defineCce(const KernelSpec &s, bool sparse) {
 
 // Target: x86-64, 2 cores. [64,10] logits: a few microseconds; all stages are
 // small root loops over the batch.
-void scheduleCce(CceFuncs &f) {
-  f.rowMax.compute_root();
-  f.rowSum.compute_root();
-  f.rowLoss.compute_root();
-  f.total.compute_root();
+void scheduleCce(CceFuncs &f, const Target &target) {
+  rootStages(f.rowMax, target);
+  rootStages(f.rowSum, target);
+  rootStages(f.rowLoss, target);
+  rootStages(f.total, target);
+  if (target.has_gpu_feature()) {
+    f.out.gpu_single_thread();
+  }
 }
 
 void registerCce(OpRegistry &r, const std::string &name, bool sparse) {
   r[name] = {[sparse](const KernelSpec &s) { validateCce(s, sparse); },
-             [sparse](const KernelSpec &s, const Target &) {
-               CceFuncs f = defineCce(s, sparse);
-               scheduleCce(f);
+             [sparse](const KernelSpec &s, const Target &target) {
+               CceFuncs f = defineCce(s, sparse, target);
+               scheduleCce(f, target);
                return Kernel{{f.logits, f.target}, f.out};
              }};
 }

@@ -336,6 +336,13 @@ ReduceFuncs defineReduce(const KernelSpec &s, const Combiner &combine,
 void scheduleReduce(ReduceFuncs &f, const KernelSpec &s,
                     const Target &target) {
   if (f.full) {
+    scheduleElementwise(f.out, f.v, halideShape(s.outputs[0]), target);
+    return;
+  }
+  if (target.has_gpu_feature()) {
+    // One thread per output element, its reduction serial in the thread.
+    rootStages(f.sum, target);
+    scheduleElementwise(f.out, f.v, halideShape(s.outputs[0]), target);
     return;
   }
   int vec = target.natural_vector_size<float>();
@@ -420,11 +427,11 @@ Kernel buildReduceGrad(const KernelSpec &s, const Target &target) {
   Func count("count"), nonZero("non_zero");
   count(kept) = 0;
   count(kept) += select(marked, 1, 0);
-  count.compute_root();
+  rootStages(count, target);
   if (kind == "prod") {
     nonZero(kept) = f32(1);
     nonZero(kept) *= select(xr == 0.0f, f32(1), xr);
-    nonZero.compute_root();
+    rootStages(nonZero, target);
   }
   std::vector<Var> v = makeVars(s.inputs[0].shape.size());
   std::vector<Expr> k = axes.keptOfX(v);

@@ -386,20 +386,23 @@ Kernel buildLossGrad(const KernelSpec &s, const Target &target) {
       Func targetSum("target_sum");
       targetSum(n) = 0.0f;
       targetSum(n) += tgt(rc, n);
-      targetSum.compute_root();
+      rootStages(targetSum, target);
       g = softmax * targetSum(n) - tgt(c, n);
     } else {
       Expr label = tgt(n);
-      rowScale(n) = require(label >= 0 && label < classes, 1.0f / rowSum(n),
-                            "sparse_cce: label", label, "of row", n,
-                            "outside [0,", classes, ")");
-      rowScale.compute_root();
+      rowScale(n) = target.has_gpu_feature()
+                        ? 1.0f / rowSum(n)
+                        : require(label >= 0 && label < classes,
+                                  1.0f / rowSum(n), "sparse_cce: label",
+                                  label, "of row", n, "outside [0,", classes,
+                                  ")");
+      rootStages(rowScale, target);
       g = exp(pred(c, n) - rowMax(n)) * rowScale(n) -
           select(c == label, 1.0f, 0.0f);
     }
     dp(v) = scale * g;
-    rowMax.compute_root();
-    rowSum.compute_root();
+    rootStages(rowMax, target);
+    rootStages(rowSum, target);
     return elementwiseKernel(s, target, {pred, tgt, dloss}, dp, v);
   }
   Expr p = pred(v), t = tgt(v);

@@ -103,6 +103,23 @@ Lowered lower(func::FuncOp func) {
     }
     out.inputs.push_back(
         addBuffer(arg, argName(func, arg.getArgNumber()), "input"));
+    // Integer labels of a sparse categorical cross-entropy: the plan says
+    // their range, [0, classes), which random inputs use and GPU sessions
+    // check on the host (device kernels cannot fail).
+    for (Operation *user : arg.getUsers()) {
+      Value logits;
+      if (auto cce = llvm::dyn_cast<kiln::ir::SparseCCEOp>(user)) {
+        logits = cce.getLabels() == arg ? cce.getLogits() : Value();
+      } else if (auto grad = llvm::dyn_cast<kiln::ir::LossGradOp>(user)) {
+        logits = grad.getLoss() == "sparse_cce" && grad.getTarget() == arg
+                     ? grad.getPred()
+                     : Value();
+      }
+      if (logits) {
+        out.buffers.back()["classes"] =
+            llvm::cast<RankedTensorType>(logits.getType()).getDimSize(1);
+      }
+    }
   }
 
   // Parameter write-backs run after every other kernel: until then, reads

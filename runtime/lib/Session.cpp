@@ -703,6 +703,25 @@ struct Session::Impl {
   // ran.
   bool skip(size_t c) const { return plan.calls[c].once && !loadTimeStale; }
 
+  // Integer labels outside [0, classes) (PlanBuffer::classes): a CPU kernel
+  // fails on them itself; device code cannot, so GPU sessions check here.
+  void checkLabels(int b) {
+    const PlanBuffer &desc = buffer(b);
+    if (desc.classes <= 0 || desc.dtype != DType::I32) {
+      return;
+    }
+    const auto *labels = reinterpret_cast<const int32_t *>(storage(b));
+    size_t count = byteSize(b) / sizeof(int32_t);
+    for (size_t i = 0; i < count; ++i) {
+      if (labels[i] < 0 || labels[i] >= desc.classes) {
+        throw Error("input '" + desc.name + "': label " +
+                    std::to_string(labels[i]) + " at element " +
+                    std::to_string(i) + " is outside [0, " +
+                    std::to_string(desc.classes) + ")");
+      }
+    }
+  }
+
   // GPU plans: the inputs go to the device, and after the calls every
   // host copy but the inputs' and constants' is stale.
   void beginRun() {
@@ -710,6 +729,7 @@ struct Session::Impl {
       return;
     }
     for (int b : plan.inputs) {
+      checkLabels(b);
       upload(root[b], storage(b));
     }
     for (size_t b = 0; b < onHost.size(); ++b) {

@@ -136,6 +136,16 @@ std::string KernelBatch::writePlan(const codegen::KernelSpec &spec,
     inputs.push_back(
         addBuffer(spec.inputs[i], "in" + std::to_string(i), "input"));
   }
+  // The labels of a sparse categorical cross-entropy carry their range, as
+  // the compiler's lowering writes it (GPU sessions check it).
+  bool sparseLabels =
+      spec.op == "sparse_cce" ||
+      (spec.op == "loss_grad" &&
+       spec.attrs.value("loss", std::string()) == "sparse_cce");
+  if (sparseLabels && spec.inputs.size() > 1 &&
+      spec.inputs[0].shape.size() == 2) {
+    buffers[inputs[1].get<size_t>()]["classes"] = spec.inputs[0].shape[1];
+  }
   for (size_t i = 0; i < spec.outputs.size(); ++i) {
     const std::string name = "out" + std::to_string(i);
     outputs.push_back(
