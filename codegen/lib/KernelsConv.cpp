@@ -843,8 +843,28 @@ ConvForm chooseConvForm(const KernelSpec &s) {
              : ConvForm::Rows;
 }
 
+// GPU: the rows form's algorithm, one output per thread in tiles of up to
+// 16 x 16 pixels, the (channel, image) pairs as a third block dim; each
+// thread sums over its window and input channels in a register, the
+// padding and the epilogue inlined. No shared-memory tiling yet.
+void scheduleRowConvGpu(RowConvFuncs &f, const KernelSpec &s) {
+  const auto &os = s.outputs[0].shape;
+  int tw = static_cast<int>(std::min<int64_t>(16, os[3]));
+  int th = static_cast<int>(std::min<int64_t>(16, os[2]));
+  Var on("on"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
+  f.out.fuse(f.o, f.n, on)
+      .gpu_tile(f.x, f.y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
+      .gpu_blocks(on);
+  f.acc.compute_at(f.out, xi);
+}
+
 Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
                   const Epilogue &epilogue, const Target &target) {
+  if (target.has_gpu_feature() && !hasPackedWeight(s)) {
+    RowConvFuncs f = defineRowConv(s, in, epilogue);
+    scheduleRowConvGpu(f, s);
+    return f.out;
+  }
   if (useChannelForm(s, target)) {
     ChannelConvFuncs f = defineChannelConv(s, in, epilogue, target);
     scheduleChannelConv(f, s, target);

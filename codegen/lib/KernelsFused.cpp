@@ -217,8 +217,9 @@ void validateNodes(const KernelSpec &s, bool haveValue) {
 // Evaluates the chain at output coordinates `v` (Halide order).
 class Chain {
 public:
-  Chain(const KernelSpec &s, const std::vector<ImageParam> &params)
-      : spec_(s), params_(params) {
+  Chain(const KernelSpec &s, const std::vector<ImageParam> &params,
+        const Target &target)
+      : spec_(s), params_(params), target_(target) {
     int index = 0;
     for (const auto &node : s.attrs.at("nodes")) {
       if (node.at("op") == "batch_norm") {
@@ -258,8 +259,8 @@ private:
     Func scale("bn_scale_" + std::to_string(index)),
         shift("bn_shift_" + std::to_string(index));
     defineBatchNormAffine(scale, shift, c, w(c), b(c), mean(c), var(c), eps);
-    scale.compute_root();
-    shift.compute_root();
+    rootStages(scale, target_);
+    rootStages(shift, target_);
     batchNorm_[index] = {scale, shift};
   }
 
@@ -295,6 +296,7 @@ private:
 
   const KernelSpec &spec_;
   const std::vector<ImageParam> &params_;
+  Target target_;
   std::map<int, std::pair<Func, Func>> batchNorm_;
 };
 
@@ -304,7 +306,7 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
     params.push_back(makeInput(s.inputs[i], "in" + std::to_string(i)));
   }
   std::vector<Argument> arguments(params.begin(), params.end());
-  Chain chain(s, params);
+  Chain chain(s, params, target);
   auto epilogue = [&chain](Expr value, const std::vector<Var> &v) {
     return chain.apply(value, v);
   };
@@ -327,7 +329,7 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
     // The first segment's value is computed where the second anchor (a
     // depthwise conv2d) reads it.
     KernelSpec first = producerSpec(s);
-    Chain producer(first, params);
+    Chain producer(first, params, target);
     std::vector<ImageParam> pin, din;
     for (int64_t index : first.attrs.at("anchor_inputs")) {
       pin.push_back(params[index]);
@@ -407,8 +409,8 @@ Kernel buildFoldBatchNorm(const KernelSpec &s, const Target &target) {
   Func shift("shift");
   defineBatchNormAffine(scale, shift, c, gamma(c), beta(c), mean(c), var(c),
                         eps);
-  scale.compute_root();
-  shift.compute_root();
+  rootStages(scale, target);
+  rootStages(shift, target);
   std::vector<Var> v = makeVars(s.inputs[0].shape.size());
   Func foldedWeight("folded_weight"), foldedBias("folded_bias");
   foldedWeight(v) = weight(v) * scale(v.back()); // O is the outermost dim

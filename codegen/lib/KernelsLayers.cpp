@@ -316,6 +316,23 @@ PoolFuncs definePool(const KernelSpec &s, bool isMax) {
 // stride 2) read each input once either way: a row pass per output row
 // measured 1.6-3x slower on the LeNet-style CNN's 28x28 and 14x14 planes.
 void schedulePool(PoolFuncs &f, const KernelSpec &s, const Target &target) {
+  if (target.has_gpu_feature()) {
+    // One output per thread (x innermost: coalesced), the window in
+    // registers.
+    Var plane("plane"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
+    const auto &os = s.outputs[0].shape;
+    f.out.fuse(f.c, f.n, plane)
+        .gpu_tile(f.x, f.y, xo, yo, xi, yi,
+                  static_cast<int>(std::min<int64_t>(16, os[3])),
+                  static_cast<int>(std::min<int64_t>(16, os[2])),
+                  TailStrategy::GuardWithIf)
+        .gpu_blocks(plane);
+    f.window.compute_at(f.out, xi);
+    if (f.separable) {
+      f.col.compute_at(f.out, xi);
+    }
+    return;
+  }
   int vec = target.natural_vector_size<float>();
   const auto &os = s.outputs[0].shape;
   int outW = static_cast<int>(os[3]);
@@ -370,7 +387,7 @@ void validateGlobalAvgPool(const KernelSpec &s) {
   expectShape(s, s.outputs[0], "output", {x[0], x[1], 1, 1});
 }
 
-Kernel buildGlobalAvgPool(const KernelSpec &s, const Target &) {
+Kernel buildGlobalAvgPool(const KernelSpec &s, const Target &target) {
   ImageParam in = makeInput(s.inputs[0], "x");
   int h = static_cast<int>(s.inputs[0].shape[2]);
   int w = static_cast<int>(s.inputs[0].shape[3]);
@@ -381,6 +398,14 @@ Kernel buildGlobalAvgPool(const KernelSpec &s, const Target &) {
   sum(c, n) += in(r.x, r.y, c, n);
   out(x, y, c, n) = sum(c, n) / f32(double(h) * w);
   constrainOutput(out, s.outputs[0]);
+  if (target.has_gpu_feature()) {
+    // One thread per plane, its sum in a register.
+    Var block("block"), thread("thread");
+    out.fuse(c, n, plane).gpu_tile(plane, block, thread, 64,
+                                   TailStrategy::GuardWithIf);
+    sum.compute_at(out, thread);
+    return {{in}, out};
+  }
   // Target: x86-64, 2 cores. One scalar sum per plane, planes in parallel;
   // memory bound for the usual 7x7 planes.
   out.fuse(c, n, plane);

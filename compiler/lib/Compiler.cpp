@@ -186,6 +186,12 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
                codegen::targetInfo(options.target).gpu;
     pipeline.arenaAlignment =
         gpu ? support::kDeviceAlignment : support::kAlignment;
+    if (gpu) {
+      // The GPU convolution reads the plain [O, C, KH, KW] weight, and
+      // Winograd has no GPU schedule: neither rewrite applies.
+      pipeline.packBlock = 0;
+      pipeline.winogradTile = 0;
+    }
   };
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;
