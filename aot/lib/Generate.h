@@ -98,8 +98,6 @@ struct ParameterSource {
 Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
                const ParameterSource &source);
 
-uint64_t fnv1a(const uint8_t *data, size_t size);
-
 struct GenerateOptions {
   std::string name, modelPath, target;
   bool embed = true;

@@ -497,7 +497,11 @@ int vectorWidthFor(int extent, int vec) {
 // memory bound: relu over 64x16x28x28 runs at ~memory bandwidth.
 namespace {
 
-// scheduleElementwiseGpu's tiling of one stage.
+// One stage as one GPU thread per element of its pure dims: every dim
+// fused into one (dense buffers: the index stays linear), in blocks of
+// kGpuThreads threads; consecutive threads touch consecutive floats
+// (coalesced). The tail is guarded, never shifted, so an elementwise kernel
+// may run in place. Rank 0: one GPU thread.
 void gpuTileStage(Stage stage, const std::vector<Var> &vars) {
   if (vars.empty()) {
     stage.gpu_single_thread();
@@ -528,22 +532,7 @@ void rootStages(Func f, const Target &target) {
 }
 
 void scheduleElementwiseGpu(Func f, const std::vector<Var> &vars) {
-  if (vars.empty()) {
-    f.gpu_single_thread();
-    return;
-  }
-  // Every dim fused into one (dense buffers: the index stays linear), in
-  // blocks of kGpuThreads threads, one element each; consecutive threads
-  // touch consecutive floats (coalesced). The tail is guarded, never
-  // shifted, so the kernel may run in place.
-  Var all = vars[0];
-  for (size_t i = 1; i < vars.size(); ++i) {
-    Var fused(all.name() + "_" + vars[i].name());
-    f.fuse(all, vars[i], fused);
-    all = fused;
-  }
-  Var block(all.name() + "_block"), thread(all.name() + "_thread");
-  f.gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+  gpuTileStage(f, vars);
 }
 
 void scheduleElementwise(Func f, const std::vector<Var> &vars,

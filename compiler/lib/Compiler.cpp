@@ -187,16 +187,20 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.arenaAlignment =
         gpu ? support::kDeviceAlignment : support::kAlignment;
     if (gpu) {
-      // The GPU convolution reads the plain [O, C, KH, KW] weight, and
-      // Winograd has no GPU schedule: neither rewrite applies.
+      // CPU-only rewrites on a GPU target: the GPU convolution reads the
+      // plain [O, C, KH, KW] weight; Winograd and the pointwise-into-
+      // depthwise producer form have no GPU schedule (docs/gpu.md).
       pipeline.packBlock = 0;
       pipeline.winogradTile = 0;
+      pipeline.fusion.producer = false;
     }
+    return gpu;
   };
   if (options.mode == Mode::Inference) {
     passes::InferencePipelineOptions pipeline;
-    common(pipeline);
-    pipeline.splitBatch = options.splitBatch;
+    bool gpu = common(pipeline);
+    // Image by image keeps a CPU's caches warm; a GPU wants the batch.
+    pipeline.splitBatch = options.splitBatch && !gpu;
     passes::buildInferencePipeline(pm, pipeline);
     return;
   }

@@ -11,7 +11,9 @@ mode): export to ONNX with torch.onnx, import with `kiln-onnx-driver import`
 rtol 1e-3, atol 1e-4). The CNN is exported in training mode (BatchNorm kept
 as BatchNormalization) and trained for a few steps with `kiln train`, whose
 loss must fall; ResNet-18 with a new head is fine-tuned with its body
-frozen, which must stay bit for bit as loaded.
+frozen, which must stay bit for bit as loaded. With $KILN_GPU_TARGET
+(host-opencl in CI, on PoCL), ResNet-18 and MobileNetV2 also run on that
+target and must equal the CPU run within 1e-4 relative.
 """
 import os
 import subprocess
@@ -71,6 +73,22 @@ def check_inference(name, model, shape, work, split_batch=False):
         print(f"{name}: kiln run on the .onnx differs from the imported .mlir",
               flush=True)
         return False
+    gpu = os.environ.get("KILN_GPU_TARGET")
+    if gpu and name in ("resnet18", "mobilenet_v2"):
+        # The same model on a GPU target (OpenCL on PoCL in CI): every
+        # kernel on the device, equal to the CPU run within 1e-4.
+        gpu_dir = os.path.join(work, name + "_gpu")
+        cmd = [KILN, "run", onnx_path, "--batch", str(shape[0]), "--input",
+               "x=" + x_path, "--output", gpu_dir, "--target", gpu]
+        if os.environ.get("KILN_GPU_CACHE_DIR"):
+            cmd += ["--cache-dir", os.environ["KILN_GPU_CACHE_DIR"]]
+        run(cmd)
+        on_gpu = np.load(os.path.join(gpu_dir, "y.npy"))
+        diff = float(np.max(np.abs(on_gpu - got))) / float(np.max(np.abs(got)))
+        print(f"{name}: {gpu} against the CPU, relative {diff:.3g}",
+              flush=True)
+        if diff > 1e-4:
+            return False
     if split_batch:
         # kiln-split-batch runs the head image by image (batch 2 splits
         # MobileNetV2's first blocks): the same values as the whole batch.

@@ -39,6 +39,22 @@ def test_mlir_text_matches_numpy():
     assert out["y"].dtype == np.float32
 
 
+def test_opencl_target_matches_numpy(tmp_path):
+    # The same model on OpenCL (PoCL in CI: docs/gpu.md), with the caller's
+    # input arrays and output arrays: the session copies to and from the
+    # device.
+    model = kiln.compile(DENSE, target="host-opencl",
+                         cache_dir=os.environ.get("KILN_GPU_CACHE_DIR"))
+    x, w, b = rng_arrays(2, (4, 6), (5, 6), (5,))
+    d = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    y = np.empty((4, 5), np.float32)
+    out = model(x, w, b, out={"y": y})
+    assert out["y"] is y
+    np.testing.assert_allclose(y, np.maximum(d, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["z"], 1 / (1 + np.exp(-d)), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_inputs_read_in_place_or_converted():
     """float32 C-contiguous arrays are read in place (bound for the run,
     unbound after it), others converted; both give the same results, and no
