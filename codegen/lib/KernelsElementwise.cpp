@@ -482,6 +482,13 @@ SoftmaxFuncs defineSoftmax(const KernelSpec &s, bool logOutput) {
 // takes a few microseconds, dominated by the call overhead.
 void scheduleSoftmax(SoftmaxFuncs &f, const KernelSpec &s,
                      const Target &target) {
+  if (target.has_gpu_feature()) {
+    // The row statistics one thread per row, then one thread per output.
+    rootStages(f.rowMax, target);
+    rootStages(f.rowSum, target);
+    scheduleElementwiseGpu(f.out, f.v);
+    return;
+  }
   int vec = target.natural_vector_size<float>();
   std::vector<int> extents = halideShape(s.outputs[0]);
   size_t rank = extents.size();

@@ -638,6 +638,14 @@ LayerNormFuncs defineLayerNorm(const KernelSpec &s) {
 // innermost dim, slices in parallel.
 void scheduleLayerNorm(LayerNormFuncs &f, const KernelSpec &s,
                        const Target &target) {
+  if (target.has_gpu_feature()) {
+    // The statistics one thread per normalized slice, then one thread per
+    // output.
+    rootStages(f.sumX, target);
+    rootStages(f.sumSq, target);
+    scheduleElementwiseGpu(f.out, f.v);
+    return;
+  }
   int vec = target.natural_vector_size<float>();
   std::vector<int> extents = halideShape(s.outputs[0]);
   if (extents[0] >= vec) {

@@ -158,6 +158,11 @@ Kernel buildSoftmaxGrad(const KernelSpec &s, const Target &target) {
   dx(v) = logOutput ? dy(v) - exp(y(v)) * rowSum(rest)
                     : y(v) * (dy(v) - rowSum(rest));
   constrainOutput(dx, s.outputs[0]);
+  if (target.has_gpu_feature()) {
+    rootStages(rowSum, target);
+    scheduleElementwiseGpu(dx, v);
+    return {{y, dy}, dx};
+  }
   int vec = target.natural_vector_size<float>();
   std::vector<int> extents = halideShape(s.outputs[0]);
   if (extents[0] >= vec) {
