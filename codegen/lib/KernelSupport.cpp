@@ -290,6 +290,36 @@ Func channelSums(
   Var c("c"), w("w");
   Func sum(name);
   initialize(sum, {c}, count);
+  if (target.has_gpu_feature()) {
+    // Per (channel, image) a sum over the plane, one GPU thread each, then
+    // per channel the sum over the batch ([N, C]: over N directly).
+    if (rank == 2) {
+      RDom rn(0, extents[1], name + "_rn");
+      accumulate(sum, {c}, terms({c, rn}));
+      rootStages(sum, target);
+      return sum;
+    }
+    Var n("n");
+    Region plane;
+    for (size_t i = 0; i + 2 < rank; ++i) {
+      plane.push_back({0, extents[i]});
+    }
+    RDom rp(plane, name + "_rp");
+    std::vector<Expr> at;
+    for (int i = 0; i < rp.dimensions(); ++i) {
+      at.push_back(rp[i]);
+    }
+    at.push_back(c);
+    at.push_back(n);
+    Func partial(name + "_partial");
+    initialize(partial, {c, n}, count);
+    accumulate(partial, {c, n}, terms(at));
+    rootStages(partial, target);
+    RDom rn(0, extents[rank - 1], name + "_rn");
+    accumulate(sum, {c}, elements(partial(c, rn), count));
+    rootStages(sum, target);
+    return sum;
+  }
   if (!perChannel) {
     sum.compute_root();
   }

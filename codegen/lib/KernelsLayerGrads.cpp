@@ -319,7 +319,8 @@ buildBatchNormTrainWithEpilogue(const KernelSpec &s,
   ImageParam x = in[0], weight = in[1], bias = in[2];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
-  bool major = channelMajor(extents);
+  // GPU targets: the flat form (channel-major is a CPU cache schedule).
+  bool major = channelMajor(extents) && !target.has_gpu_feature();
   std::vector<Var> v = makeVars(extents.size());
   Var c = v[v.size() - 2]; // y's channel loop, by name, for compute_with
   // batchMean and batchVar feed y; the outputs mean and var copy them, so
@@ -364,9 +365,13 @@ buildBatchNormTrainWithEpilogue(const KernelSpec &s,
     }
     return {y, mean, var};
   }
-  scale.compute_root();
-  shift.compute_root();
+  rootStages(scale, target);
+  rootStages(shift, target);
   scheduleElementwise(y, v, extents, target);
+  if (target.has_gpu_feature()) {
+    scheduleElementwiseGpu(mean, {c});
+    scheduleElementwiseGpu(var, {c});
+  }
   return {y, mean, var};
 }
 
@@ -418,7 +423,8 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
   const TensorSpec &xs = s.inputs[0];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
-  bool major = channelMajor(extents);
+  // GPU targets: the flat form (channel-major is a CPU cache schedule).
+  bool major = channelMajor(extents) && !target.has_gpu_feature();
   std::vector<Var> v = makeVars(extents.size());
   Var c = v[v.size() - 2]; // dx's channel loop, by name, for compute_with
   Func sums = channelSums(
@@ -461,9 +467,13 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
     return {dx, dweight, dbias};
   }
   for (Func coeff : {invStd, a, b, k}) {
-    coeff.compute_root();
+    rootStages(coeff, target);
   }
   scheduleElementwise(dx, v, extents, target);
+  if (target.has_gpu_feature()) {
+    scheduleElementwiseGpu(dweight, {c});
+    scheduleElementwiseGpu(dbias, {c});
+  }
   return {dx, dweight, dbias};
 }
 

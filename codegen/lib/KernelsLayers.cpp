@@ -519,6 +519,17 @@ void scheduleBatchNorm(BatchNormFuncs &f, const KernelSpec &s,
   int vec = target.natural_vector_size<float>();
   size_t rank = f.v.size();
   Var c = f.v[rank - 2];
+  if (target.has_gpu_feature()) {
+    // Statistics one thread per channel, then one thread per output.
+    if (f.training) {
+      rootStages(f.sumX, target);
+      rootStages(f.sumSq, target);
+    }
+    rootStages(f.scale, target);
+    rootStages(f.shift, target);
+    scheduleElementwiseGpu(f.out, f.v);
+    return;
+  }
   f.scale.compute_root();
   f.shift.compute_root();
   if (f.training) {
