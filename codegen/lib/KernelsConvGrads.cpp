@@ -380,7 +380,56 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
                        target);
 }
 
+// GPU: one output element per thread in tiles of up to 16 x 16 (the
+// other two dims fused into the third block dim), its sum in a register.
+void scheduleGpuPlanes(Func out, Func acc, const std::vector<Var> &v,
+                       const std::vector<int> &extents) {
+  Var zw("zw"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
+  out.fuse(v[2], v[3], zw)
+      .gpu_tile(v[0], v[1], xo, yo, xi, yi, std::min(16, extents[0]),
+                std::min(16, extents[1]), TailStrategy::GuardWithIf)
+      .gpu_blocks(zw);
+  acc.compute_at(out, xi);
+}
+
+// GPU: dx gathers, per element, the (o, ky, kx) taps whose stride phase
+// reaches it: dx(x, y, c, n) = sum w(kx, ky, c % cg, o) * dy((x + pad -
+// kx * dil) / stride, ...) where the division is exact and in range. No
+// stride-phase planes or flattened layouts (the CPU forms').
+Kernel buildConvGradInputGpu(const KernelSpec &s) {
+  ConvGradGeometry g = gradInputGeometry(s);
+  ImageParam dy = makeInput(s.inputs[0], "dy");
+  ImageParam weight = makeInput(s.inputs[1], "weight");
+  std::vector<Var> v = {Var("x"), Var("y"), Var("c"), Var("n")};
+  int sw = static_cast<int>(g.w.sw), sh = static_cast<int>(g.w.sh);
+  int ow = static_cast<int>(g.ow), oh = static_cast<int>(g.oh);
+  int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
+  RDom r(0, static_cast<int>(g.w.kw), 0, static_cast<int>(g.w.kh), 0, og,
+         "r");
+  Expr o = (v[2] / cg) * og + r.z;
+  Expr tx = v[0] + static_cast<int>(g.w.padLeft) -
+            r.x * static_cast<int>(g.w.dw);
+  Expr ty = v[1] + static_cast<int>(g.w.padTop) -
+            r.y * static_cast<int>(g.w.dh);
+  Expr ox = tx / sw, oy = ty / sh;
+  Expr reached = tx >= 0 && ty >= 0 && tx % sw == 0 && ty % sh == 0 &&
+                 ox < ow && oy < oh;
+  Func acc("acc"), out("dx");
+  acc(v) = 0.0f;
+  acc(v) += select(reached,
+                   weight(r.x, r.y, v[2] % cg, o) *
+                       dy(clamp(ox, 0, ow - 1), clamp(oy, 0, oh - 1), o, v[3]),
+                   0.0f);
+  out(v) = acc(v);
+  constrainOutput(out, s.outputs[0]);
+  scheduleGpuPlanes(out, acc, v, halideShape(s.outputs[0]));
+  return {{dy, weight}, out};
+}
+
 Kernel buildConvGradInput(const KernelSpec &s, const Target &target) {
+  if (target.has_gpu_feature()) {
+    return buildConvGradInputGpu(s);
+  }
   ConvGradInputFuncs f = defineConvGradInput(s, target);
   scheduleConvGradInput(f, s, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
@@ -711,7 +760,40 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
   parallelPlanes(f.xT, plane, vec * xs[2] * xs[3]);
 }
 
+// GPU: one weight element per thread, summing dy x over the images and
+// output positions in a register (zero outside the input).
+Kernel buildConvGradWeightGpu(const KernelSpec &s) {
+  ConvGradGeometry g = gradWeightGeometry(s);
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  std::vector<Var> v = {Var("kx"), Var("ky"), Var("ci"), Var("o")};
+  int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
+  int width = static_cast<int>(g.wd), height = static_cast<int>(g.h);
+  RDom r(0, static_cast<int>(g.ow), 0, static_cast<int>(g.oh), 0,
+         static_cast<int>(g.n), "r");
+  Expr ix = r.x * static_cast<int>(g.w.sw) + v[0] * static_cast<int>(g.w.dw) -
+            static_cast<int>(g.w.padLeft);
+  Expr iy = r.y * static_cast<int>(g.w.sh) + v[1] * static_cast<int>(g.w.dh) -
+            static_cast<int>(g.w.padTop);
+  Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
+  Expr c = (v[3] / og) * cg + v[2];
+  Func acc("acc"), out("dw");
+  acc(v) = 0.0f;
+  acc(v) += select(inside,
+                   dy(r.x, r.y, v[3], r.z) *
+                       x(clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), c,
+                         r.z),
+                   0.0f);
+  out(v) = acc(v);
+  constrainOutput(out, s.outputs[0]);
+  scheduleGpuPlanes(out, acc, v, halideShape(s.outputs[0]));
+  return {{x, dy}, out};
+}
+
 Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
+  if (target.has_gpu_feature()) {
+    return buildConvGradWeightGpu(s);
+  }
   if (gradWeightTile(s) != 0) {
     return buildConv2dGradWeightWinograd(s, target);
   }
