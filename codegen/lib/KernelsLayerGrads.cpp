@@ -196,6 +196,19 @@ void scheduleWinners(PoolGradFuncs &f, const KernelSpec &s, Var plane,
 
 void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
                       const Target &target) {
+  if (target.has_gpu_feature()) {
+    // The gather forms: the windows' winners one thread per window, then
+    // one thread per dx element. The scatter of dilated max windows would
+    // need atomics: left without a GPU schedule (codegen refuses it).
+    if (f.isMax && !f.gather) {
+      return;
+    }
+    if (f.isMax) {
+      rootStages(f.winner, target);
+    }
+    scheduleElementwiseGpu(f.out, {f.x, f.y, f.c, f.n});
+    return;
+  }
   int vec = target.natural_vector_size<float>();
   int width = static_cast<int>(s.outputs[0].shape[3]);
   int outW = static_cast<int>(s.inputs[f.isMax ? 1 : 0].shape[3]);
