@@ -73,34 +73,32 @@ def check_inference(name, model, shape, work, split_batch=False):
         print(f"{name}: kiln run on the .onnx differs from the imported .mlir",
               flush=True)
         return False
+
+    def same_as_got(suffix, extra, what, bound):
+        # The .onnx run again with other options: relative to the first run.
+        out = os.path.join(work, f"{name}_{suffix}")
+        run([KILN, "run", onnx_path, "--batch", str(shape[0]), "--input",
+             "x=" + x_path, "--output", out] + extra)
+        value = np.load(os.path.join(out, "y.npy"))
+        diff = float(np.max(np.abs(value - got))) / float(np.max(np.abs(got)))
+        print(f"{name}: {what}, relative {diff:.3g}", flush=True)
+        return diff <= bound
+
     gpu = os.environ.get("KILN_GPU_TARGET")
     if gpu and name in ("resnet18", "mobilenet_v2"):
         # The same model on a GPU target (OpenCL on PoCL in CI): every
         # kernel on the device, equal to the CPU run within 1e-4.
-        gpu_dir = os.path.join(work, name + "_gpu")
-        cmd = [KILN, "run", onnx_path, "--batch", str(shape[0]), "--input",
-               "x=" + x_path, "--output", gpu_dir, "--target", gpu]
+        extra = ["--target", gpu]
         if os.environ.get("KILN_GPU_CACHE_DIR"):
-            cmd += ["--cache-dir", os.environ["KILN_GPU_CACHE_DIR"]]
-        run(cmd)
-        on_gpu = np.load(os.path.join(gpu_dir, "y.npy"))
-        diff = float(np.max(np.abs(on_gpu - got))) / float(np.max(np.abs(got)))
-        print(f"{name}: {gpu} against the CPU, relative {diff:.3g}",
-              flush=True)
-        if diff > 1e-4:
+            extra += ["--cache-dir", os.environ["KILN_GPU_CACHE_DIR"]]
+        if not same_as_got("gpu", extra, f"{gpu} against the CPU", 1e-4):
             return False
-    if split_batch:
-        # kiln-split-batch runs the head image by image (batch 2 splits
-        # MobileNetV2's first blocks): the same values as the whole batch.
-        whole_dir = os.path.join(work, name + "_whole")
-        run([KILN, "run", onnx_path, "--batch", str(shape[0]), "--input",
-             "x=" + x_path, "--output", whole_dir, "--no-batch-split"])
-        whole = np.load(os.path.join(whole_dir, "y.npy"))
-        diff = float(np.max(np.abs(whole - got))) / float(np.max(np.abs(whole)))
-        print(f"{name}: split batch against whole batch, relative {diff:.3g}",
-              flush=True)
-        if diff > 1e-5:
-            return False
+    # kiln-split-batch runs the head image by image (batch 2 splits
+    # MobileNetV2's first blocks): the same values as the whole batch.
+    if split_batch and not same_as_got("whole", ["--no-batch-split"],
+                                       "split batch against whole batch",
+                                       1e-5):
+        return False
     err = float(np.max(np.abs(got - want)))
     rel = err / float(np.max(np.abs(want)))
     ok = got.shape == want.shape and rel <= 1e-3 and np.allclose(
