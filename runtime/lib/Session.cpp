@@ -66,7 +66,7 @@ std::string describe(const TensorInfo &info) {
 // target names `opencl` or `cuda`): Halide's runtime is linked into every
 // kernel library, so the session calls the library's own functions.
 struct DeviceApi {
-  std::string name; // "OpenCL", "CUDA"
+  std::string name; // with its article: "an OpenCL", "a CUDA"
   const halide_device_interface_t *interface = nullptr;
   int (*malloc)(void *, halide_buffer_t *,
                 const halide_device_interface_t *) = nullptr;
@@ -191,7 +191,7 @@ struct Session::Impl {
       return;
     }
     auto api_ = std::make_unique<DeviceApi>();
-    api_->name = api == "opencl" ? "OpenCL" : "CUDA";
+    api_->name = api == "opencl" ? "an OpenCL" : "a CUDA";
     auto symbol = [&](const std::string &name) {
       void *address = dlsym(library, name.c_str());
       if (!address) {
@@ -234,12 +234,11 @@ struct Session::Impl {
       int status = device->malloc(nullptr, &view.buffer, device->interface);
       if (status != 0) {
         throw Error("target '" + plan.target + "': cannot allocate " +
-                    std::to_string(bytes) + " bytes for " + what + " on an " +
+                    std::to_string(bytes) + " bytes for " + what + " on " +
                     device->name + " device (halide_device_malloc: status " +
-                    std::to_string(status) +
-                    "; is an " + device->name +
-                    " platform installed and a device visible? see the "
-                    "kernel error above)");
+                    std::to_string(status) + "; is " + device->name +
+                    " driver installed and a device visible? see the kernel "
+                    "error above)");
       }
     };
     whole(devArena, arena, static_cast<size_t>(plan.arenaBytes),
@@ -268,8 +267,8 @@ struct Session::Impl {
       int status = device->crop(nullptr, &parent.buffer, &devRoot[b].buffer);
       if (status != 0) {
         throw Error(plan.path + ": cannot place buffer '" + desc.name +
-                    "' in the " + device->name +
-                    " allocation (halide_device_crop: status " +
+                    "' in " + device->name +
+                    " device allocation (halide_device_crop: status " +
                     std::to_string(status) + ")");
       }
     }
@@ -285,7 +284,7 @@ struct Session::Impl {
     view.flags = 0;
     if (status != 0) {
       throw Error(plan.path + ": copying buffer '" + buffer(r).name +
-                  "' to the " + device->name + " device failed (status " +
+                  "' to " + device->name + " device failed (status " +
                   std::to_string(status) + ")");
     }
     ++transfers.toDevice;
@@ -304,7 +303,7 @@ struct Session::Impl {
     view.flags = 0;
     if (status != 0) {
       throw Error(plan.path + ": copying buffer '" + buffer(r).name +
-                  "' from the " + device->name + " device failed (status " +
+                  "' from " + device->name + " device failed (status " +
                   std::to_string(status) + ")");
     }
     onHost[r] = true;
