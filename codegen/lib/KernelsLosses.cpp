@@ -70,6 +70,15 @@ PairLossFuncs definePairLoss(const KernelSpec &s, const PairFn &fn) {
 // when large), then one short serial sum.
 void schedulePairLoss(PairLossFuncs &f, const KernelSpec &s,
                       const Target &target) {
+  if (target.has_gpu_feature()) {
+    // The partial sums one thread per outermost index, then one thread.
+    if (!s.inputs[0].shape.empty()) {
+      rootStages(f.partial, target);
+      rootStages(f.total, target);
+    }
+    f.out.gpu_single_thread();
+    return;
+  }
   if (s.inputs[0].shape.empty()) {
     return;
   }
