@@ -14,6 +14,10 @@ Expr f32(double v) { return cast<float>(Expr(v)); }
 // max_pool2d_grad (x, dy -> dx), avg_pool2d_grad (dy -> dx)
 //===----------------------------------------------------------------------===//
 
+// Max windows of up to this many taps find their winner in one unrolled
+// expression; larger ones in a reduction over the taps.
+constexpr int kUnrolledWindow = 16;
+
 // The input [N,C,H,W] of the forward pool: x itself, or input_size.
 std::vector<int64_t> poolInputShape(const KernelSpec &s, bool isMax) {
   if (isMax) {
@@ -62,8 +66,15 @@ struct PoolGradFuncs {
   // Per output position: the window's gradient share (dy or dy/divisor)
   // and, for max, the winning tap ky*KW + kx (-1 if none).
   Func share{"share"}, winner{"winner"}, out{"dx"};
-  RDom winnerTaps; // max: the window's taps (kx, ky)
+  RDom winnerTaps; // max over a large window: its taps (kx, ky)
   bool isMax = false;
+  // The winning tap of window (ox, oy, c, n).
+  Expr winnerTap(Expr ox, Expr oy, Expr c, Expr n) const {
+    if (winnerTaps.defined()) {
+      return winner(ox, oy, c, n)[0];
+    }
+    return winner(ox, oy, c, n);
+  }
   bool gather = false; // max without dilation: dx gathers from its windows
 };
 
@@ -92,17 +103,50 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
     ImageParam x = makeInput(s.inputs[0], "x");
     f.inputs = {x, dy};
     // First maximum in row-major window order; padding never wins.
-    RDom t(0, kw, 0, kh, "t");
-    f.winnerTaps = t;
-    Expr ix = sx + t.x * dw, iy = sy + t.y * dh;
-    Expr inside = ix >= 0 && ix < inW && iy >= 0 && iy < inH;
-    Expr v = x(clamp(ix, 0, inW - 1), clamp(iy, 0, inH - 1), f.c, f.n);
-    f.winner(ox, oy, f.c, f.n) = Tuple(-1, Float(32).min());
-    Expr better = inside && (f.winner(ox, oy, f.c, f.n)[0] < 0 ||
-                             v > f.winner(ox, oy, f.c, f.n)[1]);
-    f.winner(ox, oy, f.c, f.n) =
-        Tuple(select(better, t.y * kw + t.x, f.winner(ox, oy, f.c, f.n)[0]),
-              select(better, v, f.winner(ox, oy, f.c, f.n)[1]));
+    if (kh * kw <= kUnrolledWindow) {
+      // Small windows: the taps as one expression, a pure function the
+      // schedule vectorizes with the running winner in registers. When
+      // every window lies inside the input (no padding reaches a tap), the
+      // first tap seeds the winner and no tap needs an inside test.
+      bool allInside =
+          padT == 0 && padL == 0 && (oh - 1) * sh + (kh - 1) * dh < inH &&
+          (ow - 1) * sw + (kw - 1) * dw < inW;
+      Expr tap = -1, best = Float(32).min();
+      for (int ty = 0; ty < kh; ++ty) {
+        for (int tx = 0; tx < kw; ++tx) {
+          Expr ix = sx + tx * dw, iy = sy + ty * dh;
+          Expr v = allInside
+                       ? x(ix, iy, f.c, f.n)
+                       : x(clamp(ix, 0, inW - 1), clamp(iy, 0, inH - 1), f.c,
+                           f.n);
+          if (allInside && ty == 0 && tx == 0) {
+            tap = 0;
+            best = v;
+            continue;
+          }
+          Expr better = v > best;
+          if (!allInside) {
+            better = ix >= 0 && ix < inW && iy >= 0 && iy < inH &&
+                     (tap < 0 || better);
+          }
+          tap = select(better, ty * kw + tx, tap);
+          best = select(better, v, best);
+        }
+      }
+      f.winner(ox, oy, f.c, f.n) = tap;
+    } else {
+      RDom t(0, kw, 0, kh, "t");
+      f.winnerTaps = t;
+      Expr ix = sx + t.x * dw, iy = sy + t.y * dh;
+      Expr inside = ix >= 0 && ix < inW && iy >= 0 && iy < inH;
+      Expr v = x(clamp(ix, 0, inW - 1), clamp(iy, 0, inH - 1), f.c, f.n);
+      f.winner(ox, oy, f.c, f.n) = Tuple(-1, Float(32).min());
+      Expr better = inside && (f.winner(ox, oy, f.c, f.n)[0] < 0 ||
+                               v > f.winner(ox, oy, f.c, f.n)[1]);
+      f.winner(ox, oy, f.c, f.n) =
+          Tuple(select(better, t.y * kw + t.x, f.winner(ox, oy, f.c, f.n)[0]),
+                select(better, v, f.winner(ox, oy, f.c, f.n)[1]));
+    }
     f.share(ox, oy, f.c, f.n) = dy(ox, oy, f.c, f.n);
   } else {
     f.inputs = {dy};
@@ -133,7 +177,7 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
         Expr cx = clamp(oxw, 0, ow - 1), cy = clamp(oyw, 0, oh - 1);
         Expr mine = oxw >= 0 && oxw < ow && oyw >= 0 && oyw < oh &&
                     kx < kw && ky < kh &&
-                    f.winner(cx, cy, f.c, f.n)[0] == ky * kw + kx;
+                    f.winnerTap(cx, cy, f.c, f.n) == ky * kw + kx;
         value = value + select(mine, f.share(cx, cy, f.c, f.n), 0.0f);
       }
     }
@@ -147,7 +191,7 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
     // passes nothing).
     f.out(f.x, f.y, f.c, f.n) = 0.0f;
     f.r = RDom(0, ow, 0, oh, "r");
-    Expr tap = f.winner(f.r.x, f.r.y, f.c, f.n)[0];
+    Expr tap = f.winnerTap(f.r.x, f.r.y, f.c, f.n);
     f.r.where(tap >= 0);
     Expr wx = f.r.x * sw - padL + (tap % kw) * dw;
     Expr wy = f.r.y * sh - padT + (tap / kw) * dh;
@@ -185,12 +229,9 @@ void scheduleWinners(PoolGradFuncs &f, const KernelSpec &s, Var plane,
   f.winner.compute_at(f.out, plane);
   if (ww > 1) {
     f.winner.vectorize(wx, ww, TailStrategy::GuardWithIf);
-    f.winner.update().vectorize(wx, ww, TailStrategy::GuardWithIf);
-  }
-  std::vector<int64_t> k = attrInts(s, "kernel", 2);
-  if (k[0] * k[1] <= 16) {
-    RVar tx = f.winnerTaps.x, ty = f.winnerTaps.y;
-    f.winner.update().reorder(tx, ty, wx).unroll(tx).unroll(ty);
+    if (f.winnerTaps.defined()) {
+      f.winner.update().vectorize(wx, ww, TailStrategy::GuardWithIf);
+    }
   }
 }
 

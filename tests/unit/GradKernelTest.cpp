@@ -989,6 +989,15 @@ GradCaseTable buildCases() {
                  poolParams({3, 3}, {1, 2}, {1, 0, 0, 1}));
   addMaxPoolGrad(t, "image1x1_k1", {3, 5, 1, 1},
                  poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
+  // Windows that tile the input, every tap inside (the LeNet CNN's pools):
+  // the winner seeded by the first tap, rows of 14 windows in vectors. One
+  // plane: 560 values 0.02 apart keep |x| small enough that the FD step
+  // stays under half their spacing.
+  addMaxPoolGrad(t, "k2_s2_valid_20x28", {1, 1, 20, 28},
+                 poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  // More taps than the unrolled winner takes (20): the reduction form.
+  addMaxPoolGrad(t, "k5x4_s3x2_pad2x1_large_window", {2, 3, 11, 9},
+                 poolParams({5, 4}, {3, 2}, {2, 1, 2, 1}));
 
   addAvgPoolGrad(t, "k3_s2_pad1_include_pad_n3", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));
@@ -1863,22 +1872,26 @@ TEST(RegularizerGradKinks, SignOfZeroIsZero) {
 // Ties in max-pool windows: the first maximum in row-major window order
 // takes the window's dy (PyTorch); overlapping windows add up. Integer
 // values in {0, 1, 2} make ties common; expected from the tie rule.
-TEST(MaxPoolGradKinks, TiesGoToTheFirstMaximum) {
-  const GradCase &c = gradCases().find("max_pool2d_grad", "k3_s2_pad1_n3_c5");
+void expectTiesGoFirst(const std::string &name, const ref::Pool2dParams &p) {
+  const GradCase &c = gradCases().find("max_pool2d_grad", name);
   const ref::Tensor &dy = c.inputs[1].values;
-  Rng rng("max_pool2d_grad/ties");
+  Rng rng("max_pool2d_grad/ties/" + name);
   ref::Tensor x(c.inputs[0].values.shape);
   for (double &v : x.data) {
     v = rng.integer(0, 3);
   }
-  ref::Pool2dParams p;
-  p.kernel = {3, 3};
-  p.strides = {2, 2};
-  p.pads = {1, 1, 1, 1};
-  const auto out =
-      runCaseKernel("max_pool2d_grad", "k3_s2_pad1_n3_c5", f32({x, dy}));
+  const auto out = runCaseKernel("max_pool2d_grad", name, f32({x, dy}));
   expectClose(ref::maxPool2dGrad(x, dy, p), out[0], kTolerance, 1.0, "kinks",
-              "max_pool2d_grad with ties");
+              "max_pool2d_grad " + name + " with ties");
+}
+
+TEST(MaxPoolGradKinks, TiesGoToTheFirstMaximum) {
+  expectTiesGoFirst("k3_s2_pad1_n3_c5",
+                    poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
+  expectTiesGoFirst("k2_s2_valid_20x28",
+                    poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  expectTiesGoFirst("k5x4_s3x2_pad2x1_large_window",
+                    poolParams({5, 4}, {3, 2}, {2, 1, 2, 1}));
 }
 
 } // namespace
