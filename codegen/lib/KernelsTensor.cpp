@@ -1,6 +1,6 @@
 // Generic tensor kernels of training graphs (docs/training-ops.md): matmul,
-// reductions (sum, max, min, prod) and their gradient, slice, scale,
-// regularizer, regularizer_grad.
+// reductions (sum, max, min, prod) and their gradient, slice, gather and
+// gather_grad, scale, regularizer, regularizer_grad.
 #include "Kernels.h"
 
 #include <algorithm>
@@ -493,6 +493,182 @@ Kernel buildSlice(const KernelSpec &s, const Target &target) {
 }
 
 //===----------------------------------------------------------------------===//
+// gather (x, indices -> x[:axis] + indices + x[axis+1:]) and gather_grad
+// (indices, dy -> dx): run-time i32 indices, negative ones counted from the
+// end. An index outside [-A, A) makes a CPU kernel return an error; device
+// code cannot, so GPU sessions check the indices on the host before they go
+// to the device (PlanBuffer::classes; negative ones are refused there).
+//===----------------------------------------------------------------------===//
+
+struct GatherShape {
+  int64_t axis = 0, size = 0; // the gathered axis and its extent A
+  size_t post = 0;            // Halide dims after the axis (innermost)
+  size_t indexRank = 0;
+};
+
+GatherShape gatherShape(const KernelSpec &s, const TensorSpec &indices,
+                        int64_t rank, int64_t size) {
+  GatherShape g;
+  g.axis = attrInt(s, "axis");
+  if (g.axis < 0 || g.axis >= rank) {
+    fail(s, "axis " + std::to_string(g.axis) + " out of range");
+  }
+  g.size = size;
+  g.post = static_cast<size_t>(rank - 1 - g.axis);
+  g.indexRank = indices.shape.size();
+  if (g.indexRank == 0) {
+    fail(s, "scalar run-time indices are not supported (give them rank 1)");
+  }
+  return g;
+}
+
+// The row of `index`, with the range check on CPU targets.
+Expr gatherRow(const KernelSpec &s, const GatherShape &g, Expr index,
+               const Target &target) {
+  int a = static_cast<int>(g.size);
+  Expr row = clamp(select(index < 0, index + a, index), 0, a - 1);
+  if (target.has_gpu_feature()) {
+    return row;
+  }
+  return require(index >= -a && index < a, row, s.op + ": index", index,
+                 "outside [", -a, ",", a, ")");
+}
+
+void validateGather(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s, {1});
+  expectValidShapes(s);
+  const auto &x = s.inputs[0].shape;
+  expectMinRank(s, s.inputs[0], "x", 1);
+  GatherShape g = gatherShape(s, s.inputs[1], static_cast<int64_t>(x.size()),
+                              0);
+  std::vector<int64_t> out(x.begin(), x.begin() + g.axis);
+  out.insert(out.end(), s.inputs[1].shape.begin(), s.inputs[1].shape.end());
+  out.insert(out.end(), x.begin() + g.axis + 1, x.end());
+  expectShape(s, s.outputs[0], "output", out);
+}
+
+// Target: any. Elementwise over the output: each element reads its index
+// (the innermost dims, those after the axis, vectorize: an embedding row).
+Kernel buildGather(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam indices = makeInput(s.inputs[1], "indices");
+  const auto &xs = s.inputs[0].shape;
+  GatherShape g = gatherShape(s, s.inputs[1], static_cast<int64_t>(xs.size()),
+                              xs[attrInt(s, "axis")]);
+  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
+  std::vector<Expr> indexAt(v.begin() + g.post,
+                            v.begin() + g.post + g.indexRank);
+  std::vector<Expr> at(v.begin(), v.begin() + g.post);
+  at.push_back(gatherRow(s, g, indices(indexAt), target));
+  at.insert(at.end(), v.begin() + g.post + g.indexRank, v.end());
+  Func out("out");
+  out(v) = x(at);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{x, indices}, out};
+}
+
+void validateGatherGrad(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s, {0});
+  expectValidShapes(s);
+  const auto &dy = s.inputs[1].shape;
+  const auto &idx = s.inputs[0].shape;
+  int64_t size = attrInt(s, "size");
+  GatherShape g = gatherShape(s, s.inputs[0],
+                              static_cast<int64_t>(dy.size() - idx.size() + 1),
+                              size);
+  if (size < 1 ||
+      !std::equal(idx.begin(), idx.end(), dy.begin() + g.axis)) {
+    fail(s, "dy does not hold the indices' shape at the axis, or size < 1");
+  }
+  std::vector<int64_t> dx(dy.begin(), dy.begin() + g.axis);
+  dx.push_back(size);
+  dx.insert(dx.end(), dy.begin() + g.axis + idx.size(), dy.end());
+  expectShape(s, s.outputs[0], "output", dx);
+}
+
+// Target: x86-64 AVX-512, 2 cores. dx zeroed, then every dy row added to
+// the row its index names, in index order (a repeated index adds up). The
+// indices loop is serial; the dims after the axis vectorize inside it and
+// split into parallel chunks when long (an embedding's width), the dims
+// before it run in parallel (their rows of dx are disjoint). No GPU
+// schedule: concurrent adds to one row would need atomics (codegen refuses
+// GPU targets for it).
+Kernel buildGatherGrad(const KernelSpec &s, const Target &target) {
+  ImageParam indices = makeInput(s.inputs[0], "indices");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  const auto &idx = s.inputs[0].shape;
+  GatherShape g = gatherShape(
+      s, s.inputs[0],
+      static_cast<int64_t>(s.inputs[1].shape.size() - idx.size() + 1),
+      attrInt(s, "size"));
+  std::vector<int> dxExtents = halideShape(s.outputs[0]);
+  std::vector<Var> v = makeVars(dxExtents.size());
+  Func dx("dx");
+  dx(v) = 0.0f;
+  Region bounds;
+  for (int e : halideShape(s.inputs[0])) {
+    bounds.push_back(Range(0, e));
+  }
+  RDom r(bounds, "r");
+  std::vector<Expr> indexAt;
+  for (size_t i = 0; i < g.indexRank; ++i) {
+    indexAt.push_back(r[i]);
+  }
+  std::vector<Expr> dxAt(v.begin(), v.begin() + g.post), dyAt = dxAt;
+  dxAt.push_back(gatherRow(s, g, indices(indexAt), target));
+  dyAt.insert(dyAt.end(), indexAt.begin(), indexAt.end());
+  dxAt.insert(dxAt.end(), v.begin() + g.post + 1, v.end());
+  dyAt.insert(dyAt.end(), v.begin() + g.post + 1, v.end());
+  dx(dxAt) += dy(dyAt);
+  constrainOutput(dx, s.outputs[0]);
+  if (target.has_gpu_feature()) {
+    return {{indices, dy}, dx};
+  }
+  scheduleElementwise(dx, v, dxExtents, target);
+  Stage update = dx.update();
+  // Loops, innermost first: the dims after the axis (the first in chunks
+  // when it is long enough to vectorize), the indices, the chunks, then the
+  // dims before the axis.
+  int vec = target.natural_vector_size<float>();
+  bool big = s.inputs[1].numElements() >= kParallelGrain;
+  bool chunked = g.post > 0 && dxExtents[0] >= vec;
+  Var chunk("chunk"), inner("inner");
+  int width = dxExtents[0] >= 8 * vec ? 4 * vec : vec;
+  std::vector<VarOrRVar> order;
+  if (chunked) {
+    update.split(v[0], chunk, inner, width, TailStrategy::GuardWithIf);
+    order.push_back(inner);
+  } else if (g.post > 0) {
+    order.push_back(v[0]);
+  }
+  for (size_t i = 1; i < g.post; ++i) {
+    order.push_back(v[i]);
+  }
+  for (int i = 0; i < r.dimensions(); ++i) {
+    order.push_back(r[i]);
+  }
+  if (chunked) {
+    order.push_back(chunk);
+  }
+  order.insert(order.end(), v.begin() + g.post + 1, v.end());
+  if (order.size() > 1) {
+    update.reorder(order);
+  }
+  if (chunked) {
+    update.vectorize(inner, vec);
+    if (big && dxExtents[0] >= 2 * width) {
+      update.parallel(chunk);
+    }
+  } else if (big && g.post + 1 < v.size()) {
+    update.parallel(v.back());
+  }
+  return {{indices, dy}, dx};
+}
+
+//===----------------------------------------------------------------------===//
 // scale, regularizer_grad (elementwise)
 //===----------------------------------------------------------------------===//
 
@@ -588,6 +764,8 @@ void registerTensorOps(OpRegistry &r) {
   }
   r["reduce_grad"] = {validateReduceGrad, buildReduceGrad};
   r["slice"] = {validateSlice, buildSlice};
+  r["gather"] = {validateGather, buildGather};
+  r["gather_grad"] = {validateGatherGrad, buildGatherGrad};
   r["scale"] = {validateScale, buildScale};
   r["clip_factor"] = {validateClipFactor, buildClipFactor};
   r["regularizer"] = {[](const KernelSpec &s) { validateRegularizer(s, false); },

@@ -106,18 +106,29 @@ Lowered lower(func::FuncOp func) {
     // Integer labels of a sparse categorical cross-entropy: the plan says
     // their range, [0, classes), which random inputs use and GPU sessions
     // check on the host (device kernels cannot fail).
+    // Gather's run-time indices likewise, signed: [-rows, rows) (negative
+    // ones count from the end).
     for (Operation *user : arg.getUsers()) {
       Value logits;
+      int64_t axis = 1;
+      bool gathers = false;
       if (auto cce = llvm::dyn_cast<kiln::ir::SparseCCEOp>(user)) {
         logits = cce.getLabels() == arg ? cce.getLogits() : Value();
       } else if (auto grad = llvm::dyn_cast<kiln::ir::LossGradOp>(user)) {
         logits = grad.getLoss() == "sparse_cce" && grad.getTarget() == arg
                      ? grad.getPred()
                      : Value();
+      } else if (auto gather = llvm::dyn_cast<kiln::ir::GatherOp>(user)) {
+        logits = gather.getIndices() == arg ? gather.getInput() : Value();
+        axis = gather.getAxis();
+        gathers = true;
       }
       if (logits) {
         out.buffers.back()["classes"] =
-            llvm::cast<RankedTensorType>(logits.getType()).getDimSize(1);
+            llvm::cast<RankedTensorType>(logits.getType()).getDimSize(axis);
+        if (gathers) {
+          out.buffers.back()["signed_indices"] = true;
+        }
       }
     }
   }

@@ -430,6 +430,16 @@ LogicalResult ConcatOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+LogicalResult GatherOp::buildGradients(OpBuilder &builder,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(builder.create<GatherGradOp>(
+      getLoc(), getIndices(), resultGrads[0], getAxisAttr(),
+      builder.getI64IntegerAttr(rankedType(getInput()).getDimSize(getAxis()))));
+  operandGrads.push_back(Value()); // indices are data, not parameters
+  return success();
+}
+
 LogicalResult LRNOp::buildGradients(OpBuilder &builder,
                                     ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {

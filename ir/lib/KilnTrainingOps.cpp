@@ -160,6 +160,39 @@ LogicalResult ReduceGradOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
   return canonicalAxes(*this, getInput(), getAxes(), attrs);
 }
 
+LogicalResult GatherOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  auto indices = rankedType(getIndices());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= input.getRank()) {
+    return emitOpError() << "axis " << axis << " is outside " << input;
+  }
+  SmallVector<int64_t> shape(input.getShape().take_front(axis));
+  llvm::append_range(shape, indices.getShape());
+  llvm::append_range(shape, input.getShape().drop_front(axis + 1));
+  types.push_back(f32Tensor(*this, shape));
+  return success();
+}
+
+// dy is input[:axis] + indices + input[axis+1:]: the input's shape is dy's
+// with the index dims replaced by size.
+LogicalResult GatherGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto indices = rankedType(getIndices());
+  auto dy = rankedType(getDy());
+  int64_t axis = getAxis(), rank = indices.getRank();
+  if (axis < 0 || axis + rank > dy.getRank() || getSize() < 1 ||
+      dy.getShape().slice(axis, rank) != indices.getShape()) {
+    return emitOpError() << "dy " << dy << " does not hold indices "
+                         << indices << " at axis " << axis
+                         << " (size " << getSize() << ")";
+  }
+  SmallVector<int64_t> shape(dy.getShape().take_front(axis));
+  shape.push_back(getSize());
+  llvm::append_range(shape, dy.getShape().drop_front(axis + rank));
+  types.push_back(f32Tensor(*this, shape));
+  return success();
+}
+
 LogicalResult SliceOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto input = rankedType(getInput());
   int64_t axis = getAxis();

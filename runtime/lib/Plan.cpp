@@ -144,6 +144,13 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
       if (buffer.classes <= 0) {
         r.fail(where + ".classes", "must be positive");
       }
+      if (value.contains("signed_indices")) {
+        const json &flag = value["signed_indices"];
+        if (!flag.is_boolean()) {
+          r.fail(where + ".signed_indices", "must be true or false");
+        }
+        buffer.signedIndices = flag.get<bool>();
+      }
     }
     break;
   case BufferKind::Param: {

@@ -711,11 +711,14 @@ struct Session::Impl {
     }
     const auto *labels = reinterpret_cast<const int32_t *>(storage(b));
     size_t count = byteSize(b) / sizeof(int32_t);
+    int64_t low = desc.signedIndices ? -desc.classes : 0;
     for (size_t i = 0; i < count; ++i) {
-      if (labels[i] < 0 || labels[i] >= desc.classes) {
-        throw Error("input '" + desc.name + "': label " +
+      if (labels[i] < low || labels[i] >= desc.classes) {
+        throw Error("input '" + desc.name + "': " +
+                    (desc.signedIndices ? "index " : "label ") +
                     std::to_string(labels[i]) + " at element " +
-                    std::to_string(i) + " is outside [0, " +
+                    std::to_string(i) + " is outside [" +
+                    std::to_string(low) + ", " +
                     std::to_string(desc.classes) + ")");
       }
     }

@@ -787,11 +787,42 @@ TrainingPlans compileTrainingPlans(
   return plans;
 }
 
-TrainResult train(const TrainingPlans &plans, const DataSplits &data,
+// Features for a model whose input is integer (token ids): the readers
+// give f32 features (npyPair converts integer arrays), turned back into
+// i32 here, exactly; a value that is not an integer i32 holds is refused.
+void featuresAsIds(Dataset &data, const std::string &input,
+                   const std::string &split) {
+  if (data.x.dtype != DType::F32) {
+    return;
+  }
+  Tensor ids(data.x.shape, DType::I32);
+  for (int64_t i = 0; i < ids.numElements(); ++i) {
+    float v = data.x.f32()[i];
+    if (!(v == std::floor(v)) || std::fabs(v) > 16777216.0f) {
+      throw Error("model input '" + input + "' takes integer ids, but " +
+                  split + " feature " + std::to_string(i) + " is " +
+                  std::to_string(v));
+    }
+    ids.i32()[i] = static_cast<int32_t>(v);
+  }
+  data.x = std::move(ids);
+}
+
+TrainResult train(const TrainingPlans &plans, const DataSplits &given,
                   const TrainerOptions &options) {
   if (!plans.train) {
     throw Error("train: no train plan");
   }
+  LoadedPlan trainPlan = openPlan(plans.train, options.seed, options.checkNumerics);
+  std::optional<DataSplits> ids;
+  if (trainPlan.input(trainPlan.modelInput).dtype == DType::I32) {
+    ids = given;
+    featuresAsIds(ids->train, trainPlan.modelInput, "train");
+    if (ids->test) {
+      featuresAsIds(*ids->test, trainPlan.modelInput, "test");
+    }
+  }
+  const DataSplits &data = ids ? *ids : given;
   if (options.epochs < 0 || options.maxSteps < 0) {
     throw Error("train: epochs and max steps must be non-negative");
   }
@@ -817,7 +848,6 @@ TrainResult train(const TrainingPlans &plans, const DataSplits &data,
   }
 
   // Plans.
-  LoadedPlan trainPlan = openPlan(plans.train, options.seed, options.checkNumerics);
   int64_t batch = trainPlan.batch;
   if (options.batch != batch) {
     throw Error(plans.train->path + ": compiled for batch " + std::to_string(batch) +

@@ -263,11 +263,80 @@ def check_finetune(work):
     return ok
 
 
+class TokenClassifier(torch.nn.Module):
+    """An embedding table read at run-time token ids (int64 input), a tanh,
+    the mean over the sequence and a linear head."""
+
+    def __init__(self, vocab=50, dim=24, classes=5):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, dim)
+        self.fc = torch.nn.Linear(dim, classes)
+
+    def forward(self, ids):
+        return self.fc(torch.tanh(self.emb(ids)).mean(1))
+
+
+def check_embedding(work):
+    """Gather at run-time indices: `kiln run` with int64 token ids against
+    PyTorch, then two SGD steps of `kiln train` (few distinct tokens, so
+    that rows repeat and their gradients add up) against the same two steps
+    in PyTorch, weight by weight."""
+    torch.manual_seed(3)
+    model = TokenClassifier().eval()
+    onnx_path = os.path.join(work, "tokens.onnx")
+    torch.onnx.export(model, torch.randint(0, 50, (4, 7)), onnx_path,
+                      input_names=["ids"], output_names=["logits"],
+                      opset_version=17, dynamic_axes={"ids": {0: "batch"}})
+    rng = np.random.default_rng(3)
+    ids = rng.integers(-50, 50, (4, 7)).astype(np.int64)  # negatives too
+    np.save(os.path.join(work, "tokens_ids.npy"), ids)
+    out_dir = os.path.join(work, "tokens_out")
+    run([KILN, "run", onnx_path, "--batch", "4", "--input",
+         "ids=" + os.path.join(work, "tokens_ids.npy"), "--output", out_dir])
+    with torch.no_grad():
+        want = model(torch.from_numpy(ids % 50)).numpy()
+    got = np.load(os.path.join(out_dir, "logits.npy"))
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= 1e-5
+    print(f"tokens inference: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+
+    mlir = os.path.join(work, "tokens.mlir")
+    weights = os.path.join(work, "tokens.safetensors")
+    run([DRIVER, "import", onnx_path, mlir, weights, "--batch", "8"])
+    xs = rng.integers(0, 12, (16, 7)).astype(np.int64)
+    ys = rng.integers(0, 5, 16).astype(np.int32)
+    data = save_dataset(xs, ys, "tokens", work)
+    trained = os.path.join(work, "tokens_trained.safetensors")
+    run([KILN, "train", mlir, "--data", data, "--loss", "sparse-cce",
+         "--optimizer", "sgd", "--lr", "0.5", "--epochs", "1", "--batch", "8",
+         "--no-shuffle", "--load", weights, "--save", trained, "--no-progress"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.train()
+    for b in range(2):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.from_numpy(xs[8 * b:8 * b + 8])),
+            torch.from_numpy(ys[8 * b:8 * b + 8]).long())
+        loss.backward()
+        optimizer.step()
+    after = read_safetensors(trained)
+    worst = 0.0
+    for name, p in model.named_parameters():
+        want = p.detach().numpy()
+        worst = max(worst, float(np.abs(after[name] - want).max() /
+                                 np.abs(want).max()))
+    train_ok = worst <= 1e-5
+    print(f"tokens training: 2 SGD steps, worst relative weight error "
+          f"{worst:.2e} -> {'OK' if train_ok else 'MISMATCH'}", flush=True)
+    return ok and train_ok
+
+
 def main():
     work = sys.argv[1]
     os.makedirs(work, exist_ok=True)
     wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
-                              "cnn_train", "resnet18_finetune"]
+                              "cnn_train", "resnet18_finetune", "embedding"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -285,6 +354,8 @@ def main():
         ok &= check_training(work)
     if "resnet18_finetune" in wanted:
         ok &= check_finetune(work)
+    if "embedding" in wanted:
+        ok &= check_embedding(work)
     return 0 if ok else 1
 
 

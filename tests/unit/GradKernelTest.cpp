@@ -541,6 +541,31 @@ void addPreluGrad(GradCaseTable &table, const std::string &name,
       });
 }
 
+// gather_grad against the vector-Jacobian product of the reference gather:
+// indices drawn from few rows, so that rows repeat and their dy add up.
+void addGatherGrad(GradCaseTable &table, const std::string &name,
+                   std::vector<int64_t> xShape, std::vector<int64_t> indexShape,
+                   int64_t axis) {
+  Rng rng("gather_grad/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -2, 2);
+  ref::Tensor indices(std::move(indexShape));
+  const int32_t rows = static_cast<int32_t>(xShape[axis]);
+  for (double &v : indices.data) {
+    v = rng.integer(-rows, std::min(rows, 3)); // repeats, negatives
+  }
+  const ref::Tensor dy =
+      rng.tensor(ref::gather(x, indices, axis).shape, -1, 1);
+  table.add(name, "gather_grad", {{"axis", axis}, {"size", rows}},
+            {{indices, codegen::DType::I32}, {dy, codegen::DType::F32}},
+            {xShape}, [=] {
+              return std::vector<ref::Tensor>{vjp(
+                  [&](const ref::Tensor &v) {
+                    return ref::gather(v, indices, axis);
+                  },
+                  x, dy)};
+            });
+}
+
 void addLrnGrad(GradCaseTable &table, const std::string &name,
                 std::vector<int64_t> shape, int64_t size, double alpha,
                 double beta, double bias) {
@@ -1102,6 +1127,9 @@ GradCaseTable buildCases() {
   addPreluGrad(t, "per_channel_2d_c17", {2, 17}, 17);
 
   addLrnGrad(t, "size5_n2_c7_4x3", {2, 7, 4, 3}, 5, 0.5, 0.75, 2.0);
+  addGatherGrad(t, "embedding_v9_d40_ids3x5", {9, 40}, {3, 5}, 0);
+  addGatherGrad(t, "axis1_2x6x5_idx7", {2, 6, 5}, {7}, 1);
+  addGatherGrad(t, "last_axis_3x4x5_idx2x2", {3, 4, 5}, {2, 2}, 2);
   addLrnGrad(t, "size4_even_c6", {1, 6, 3, 5}, 4, 1.0, 0.75, 1.0);
   addLrnGrad(t, "size7_wider_than_c3", {2, 3, 2, 2}, 7, 2.0, 0.5, 1.5);
 
@@ -1583,6 +1611,7 @@ KILN_GRAD_CASES(GlobalAvgPoolGrad, "global_avg_pool_grad");
 KILN_GRAD_CASES(BatchNormGrad, "batch_norm_grad");
 KILN_GRAD_CASES(LayerNormGrad, "layer_norm_grad");
 KILN_GRAD_CASES(LrnGrad, "lrn_grad");
+KILN_GRAD_CASES(GatherGrad, "gather_grad");
 KILN_GRAD_CASES(PadGrad, "pad_grad");
 KILN_GRAD_CASES(ActivationGrad, "activation_grad");
 KILN_GRAD_CASES(PreluGrad, "prelu_grad");

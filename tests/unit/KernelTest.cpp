@@ -433,6 +433,34 @@ void addLrn(CaseTable &table, const std::string &name,
             f32({x}), {ref::lrn(x, size, alpha, beta, bias)});
 }
 
+// gather at run-time i32 indices, negative ones among them; a bad index
+// (one past the end) replaces the first and makes run() fail instead.
+void addGather(CaseTable &table, const std::string &name,
+               std::vector<int64_t> xShape, std::vector<int64_t> indexShape,
+               int64_t axis, bool badIndex = false) {
+  Rng rng("gather/" + name);
+  ref::Tensor x = rng.tensor(xShape, -3, 3);
+  ref::Tensor indices(std::move(indexShape));
+  const int32_t rows = static_cast<int32_t>(xShape[axis]);
+  for (double &v : indices.data) {
+    v = rng.integer(-rows, rows);
+  }
+  if (badIndex) {
+    indices.data[0] = rows;
+  }
+  ref::Tensor expected = badIndex ? ref::Tensor(std::vector<int64_t>{1})
+                                  : ref::gather(x, indices, axis);
+  if (badIndex) {
+    std::vector<int64_t> shape(xShape.begin(), xShape.begin() + axis);
+    shape.insert(shape.end(), indices.shape.begin(), indices.shape.end());
+    shape.insert(shape.end(), xShape.begin() + axis + 1, xShape.end());
+    expected = ref::Tensor(shape);
+  }
+  table.add(name, "gather", {{"axis", axis}},
+            {{x, codegen::DType::F32}, {indices, codegen::DType::I32}},
+            {expected}, badIndex);
+}
+
 void addSoftmax(CaseTable &table, const std::string &op,
                 const std::string &name, std::vector<int64_t> shape,
                 int64_t axis, double spread = 5) {
@@ -776,6 +804,12 @@ CaseTable buildCases() {
 
   // LRN: odd and even windows, a window wider than the channels, rank 2
   // and 5, AlexNet's parameters.
+  // An embedding table read by token ids; a middle axis with a rank-1
+  // index list; the innermost axis (no dims after it to vectorize).
+  addGather(t, "embedding_v50_d24_ids4x7", {50, 24}, {4, 7}, 0);
+  addGather(t, "axis1_3x11x17_idx5", {3, 11, 17}, {5}, 1);
+  addGather(t, "last_axis_4x6x9_idx2x3", {4, 6, 9}, {2, 3}, 2);
+  addGather(t, "index_past_the_end_fails", {7, 5}, {3}, 0, true);
   addLrn(t, "size5_alexnet", {2, 7, 5, 3}, 5, 1e-4, 0.75, 2.0);
   addLrn(t, "size4_even_window", {3, 6, 4, 5}, 4, 0.5, 0.75, 1.0);
   addLrn(t, "size7_wider_than_c3", {2, 3, 6, 2}, 7, 2.0, 0.5, 1.5);
@@ -1170,6 +1204,7 @@ KILN_KERNEL_CASES(BatchNorm, "batch_norm");
 KILN_KERNEL_CASES(FoldBatchNorm, "fold_batch_norm");
 KILN_KERNEL_CASES(LayerNorm, "layer_norm");
 KILN_KERNEL_CASES(Lrn, "lrn");
+KILN_KERNEL_CASES(Gather, "gather");
 KILN_KERNEL_CASES(Add, "add");
 KILN_KERNEL_CASES(Sub, "sub");
 KILN_KERNEL_CASES(Mul, "mul");

@@ -717,6 +717,19 @@ void Importer::gatherOp() {
   std::vector<int64_t> x = shapeOf(0);
   int64_t rank = x.size();
   int64_t axis = normAxis(attrInt("axis", 0), rank);
+  if (!host(1)) {
+    // Indices known only at run time (token ids): kiln.gather, whose
+    // gradient adds into the gathered rows (an embedding table trains).
+    requireFloat(0);
+    if (elementTypeOf(1) != TP::INT32) {
+      fail("run-time indices must be an integer graph input");
+    }
+    if (shapeOf(1).empty()) {
+      fail("scalar run-time indices are not supported (give them rank 1)");
+    }
+    setOutput(0, emit("kiln.gather", {data(0), data(1)}, {i64("axis", axis)}));
+    return;
+  }
   const OnnxTensor &indices = requireHost(1, "indices");
   if (const OnnxTensor *h = host(0)) {
     setHostOutput(0, hostGather(*h, indices, axis));

@@ -575,3 +575,19 @@ func.func @conv2d_grad_weight_negative_groups(%x: tensor<1x16x8x8xf32>, %dy: ten
   %g = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = -1 : i64, kernel = array<i64: 3, 3>} : (tensor<1x16x8x8xf32>, tensor<1x16x8x8xf32>) -> tensor<16x16x3x3xf32>
   return
 }
+
+// -----
+
+func.func @gather_axis_out_of_range(%x: tensor<5x4xf32>, %i: tensor<3xi32>) {
+  // expected-error @+1 {{axis 2 is outside}}
+  %g = kiln.gather %x, %i {axis = 2 : i64} : (tensor<5x4xf32>, tensor<3xi32>) -> tensor<5x4xf32>
+  return
+}
+
+// -----
+
+func.func @gather_grad_dy_without_indices(%i: tensor<3xi32>, %dy: tensor<2x4xf32>) {
+  // expected-error @+1 {{does not hold indices}}
+  %g = kiln.gather_grad %i, %dy {axis = 0 : i64, size = 5 : i64} : (tensor<3xi32>, tensor<2x4xf32>) -> tensor<5x4xf32>
+  return
+}

@@ -179,3 +179,19 @@ func.func @nll(%t: tensor<2xi32>) -> tensor<f32> {
   %l = kiln.nll_loss %p, %t {reduction = "sum", ignore_index = 1 : i64} : (tensor<2x3xf32>, tensor<2xi32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// gather at run-time indices (an embedding): gather_grad adds dy into the
+// table's rows, with the axis and the table's extent along it; the indices
+// get no gradient.
+// CHECK-LABEL: func.func @embedding
+// CHECK: %[[E:[a-z0-9_]+]] = kiln.param "emb" : tensor<10x4xf32>
+// CHECK: kiln.gather %[[E]], %[[I:[a-z0-9_]+]] : (tensor<10x4xf32>, tensor<2x3xi32>) -> tensor<2x3x4xf32>
+// CHECK: kiln.gather_grad %[[I]], %{{.+}} {axis = 0 : i64, size = 10 : i64} : (tensor<2x3xi32>, tensor<2x3x4xf32>) -> tensor<10x4xf32>
+func.func @embedding(%ids: tensor<2x3xi32>, %t: tensor<2x3x4xf32>) -> tensor<f32> {
+  %e = kiln.param "emb" : tensor<10x4xf32>
+  %g = kiln.gather %e, %ids {axis = 0 : i64} : (tensor<10x4xf32>, tensor<2x3xi32>) -> tensor<2x3x4xf32>
+  %l = kiln.mse %g, %t : (tensor<2x3x4xf32>, tensor<2x3x4xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

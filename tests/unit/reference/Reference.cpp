@@ -682,6 +682,26 @@ Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
   return y;
 }
 
+Tensor gather(const Tensor &x, const Tensor &indices, int64_t axis) {
+  int64_t outer, rows, inner;
+  splitAt(x.shape, axis, outer, rows, inner);
+  std::vector<int64_t> shape(x.shape.begin(), x.shape.begin() + axis);
+  shape.insert(shape.end(), indices.shape.begin(), indices.shape.end());
+  shape.insert(shape.end(), x.shape.begin() + axis + 1, x.shape.end());
+  Tensor y(shape);
+  const int64_t count = static_cast<int64_t>(indices.data.size());
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t row = static_cast<int64_t>(indices.data[k]);
+      row = row < 0 ? row + rows : row;
+      for (int64_t i = 0; i < inner; ++i) {
+        y.data[(o * count + k) * inner + i] = x.data[(o * rows + row) * inner + i];
+      }
+    }
+  }
+  return y;
+}
+
 Tensor softmax(const Tensor &x, int64_t axis) {
   return softmaxImpl(x, axis, false);
 }

@@ -165,6 +165,9 @@ Tensor softmax(const Tensor &x, int64_t axis);
 // for j in [c - (size-1)/2, c + size-1-(size-1)/2] within [0, C))^beta.
 Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
            double bias);
+// ONNX Gather at run-time indices: x[:axis] + indices.shape + x[axis+1:],
+// each index (negative: from the end) naming a slice of x along axis.
+Tensor gather(const Tensor &x, const Tensor &indices, int64_t axis);
 Tensor logSoftmax(const Tensor &x, int64_t axis);
 
 // ---------------------------------------------------------------------------

@@ -704,6 +704,39 @@ def Kiln_ReduceGradOp : Kiln_TrainOp<"reduce_grad",
   }];
 }
 
+def Kiln_GatherOp : Kiln_TrainOp<"gather",
+    "gather along one axis at run-time indices (embeddings)",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = [{
+    ONNX Gather with indices known only at run time (token ids of an
+    embedding): `result[p..., i..., q...] = input[p..., indices[i...],
+    q...]` with `p` the dims before `axis` and `q` those after, so the
+    result's shape is `input[:axis] + indices + input[axis+1:]`. An index
+    may be negative (counted from the end, as in ONNX); one outside
+    `[-input[axis], input[axis])` stops the run with an error naming it.
+
+    ```mlir
+    %e = kiln.gather %table, %ids {axis = 0 : i64}
+        : (tensor<100x16xf32>, tensor<4x7xi32>) -> tensor<4x7x16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_LabelTensor:$indices,
+      DefaultValuedAttr<I64Attr, "0">:$axis);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_GatherGradOp : Kiln_TrainOp<"gather_grad",
+    "gradient of gather: dy added into the gathered rows"> {
+  let description = [{
+    `dx[p..., a, q...] = Σ_{i : indices[i] ≡ a} dy[p..., i..., q...]`: the
+    rows that gather read receive dy, added up where an index repeats
+    (a token that occurs twice). `size` is the input's extent along `axis`.
+  }];
+  let arguments = (ins Kiln_LabelTensor:$indices, Kiln_F32Tensor:$dy,
+      I64Attr:$axis, I64Attr:$size);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
 def Kiln_SliceOp : Kiln_TrainOp<"slice", "contiguous slice along one axis"> {
   let description = [{
     `result = input[..., start:start+size, ...]` along `axis`: a contiguous

@@ -26,6 +26,7 @@ struct PlanBuffer {
   int64_t alias = -1;     // View: the aliased buffer
   Tensor data;            // Const
   int64_t classes = 0;    // i32 Input: labels in [0, classes); 0 = unset
+  bool signedIndices = false; // ... or gather indices in [-classes, classes)
   int64_t offset = -1;    // Temp: byte offset in the arena; -1 = unplanned
 };
 
