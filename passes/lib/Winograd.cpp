@@ -65,11 +65,14 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   // in blocks of 8 channels, in both directions for training), at least
   // min-tiles 2x2 tiles over the batch, and partial
   // tiles adding at most a third to the work (14x14 with 4x4 tiles: 256 /
-  // 196). Planes of fewer than 32 tiles (7x7: 16) need 64 or more over the
-  // batch: the kernel's batch form runs them as products over the whole
-  // batch (512 -> 512 on 7x7 at batch 8: 5.5 ms against 7.3 direct; a task
-  // per image was 9.0; docs/codegen.md).
-  bool suits(RankedTensorType weight, RankedTensorType result) const {
+  // 196). A task per image needs 32 tiles, or 16 (a 7x7 plane) for a
+  // forward convolution (ResNet-18's 512 -> 512 on 7x7 at batch 1: 1.41 ->
+  // 1.29 ms; the gradients' forms were not measured there); at 64 or more
+  // tiles over the batch, smaller planes take the kernel's batch form,
+  // products over the whole batch (512 -> 512 on 7x7 at batch 8: 5.5 ms
+  // against 7.3 direct; a task per image was 9.0; docs/codegen.md).
+  bool suits(RankedTensorType weight, RankedTensorType result,
+             bool forward) const {
     if (!weight.hasStaticShape() || !result.hasStaticShape() ||
         weight.getRank() != 4 || result.getRank() != 4) {
       return false;
@@ -80,7 +83,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
            weight.getDimSize(0) >= 16 && weight.getDimSize(1) >= 16 &&
            weight.getDimSize(0) % 8 == 0 && weight.getDimSize(1) % 8 == 0 &&
            tileWaste(result, 2) <= kMaxWaste &&
-           (imageTiles >= 32 || result.getDimSize(0) * imageTiles >= 64) &&
+           (imageTiles >= (forward ? 16 : 32) ||
+            result.getDimSize(0) * imageTiles >= 64) &&
            result.getDimSize(0) * imageTiles >= minTiles;
   }
 
@@ -95,7 +99,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     return input.hasStaticShape() && conv.getGroups() == 1 &&
            !conv.hasPackedWeight() && ones(conv.getStrides()) && ones(conv.getDilations()) &&
            suits(llvm::cast<RankedTensorType>(conv.getWeight().getType()),
-                 llvm::cast<RankedTensorType>(conv.getResult().getType()));
+                 llvm::cast<RankedTensorType>(conv.getResult().getType()),
+                 /*forward=*/true);
   }
 
   // At stride 1 the input gradient is a convolution of dy with the turned
@@ -105,7 +110,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
            ones(grad.getDilations()) &&
            llvm::all_of(grad.getPads(), [](int64_t p) { return p <= 2; }) &&
            suits(llvm::cast<RankedTensorType>(grad.getWeight().getType()),
-                 llvm::cast<RankedTensorType>(grad.getResult().getType()));
+                 llvm::cast<RankedTensorType>(grad.getResult().getType()),
+                 /*forward=*/false);
   }
 
   // The weight gradient over the forward convolution's tiles: the forward
@@ -114,7 +120,7 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     auto weight = llvm::cast<RankedTensorType>(grad.getResult().getType());
     auto dy = llvm::cast<RankedTensorType>(grad.getDy().getType());
     return grad.getGroups() == 1 && ones(grad.getStrides()) &&
-           ones(grad.getDilations()) && suits(weight, dy);
+           ones(grad.getDilations()) && suits(weight, dy, /*forward=*/false);
   }
 
   // The explicit pads (auto_pad resolved), as conv2d's kernel gets them.

@@ -47,13 +47,13 @@ func.func @auto_pad(%x: tensor<1x16x32x32xf32>, %z: tensor<1x16x34x34xf32>) -> (
 
 // -----
 
-// Left alone: a strided, a grouped, a dilated and a 5x5 conv, 7x7 planes
-// at batch 4 (16 2x2 tiles per image, 64 in all), too few channels, too
-// few tiles.
+// Left alone: a strided, a grouped, a dilated and a 5x5 conv, too few
+// channels, and a 6x6 plane at batch 4 (9 2x2 tiles per image, 36 in all:
+// fewer than a 7x7 plane's 16, fewer than 64 over the batch).
 // CHECK-LABEL: func.func @not_these
 // CHECK-NOT: winograd
 // CHECK: return
-func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x7x7xf32>, %z: tensor<4x8x16x16xf32>, %s: tensor<1x16x8x8xf32>) -> (tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>) {
+func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x6x6xf32>, %z: tensor<4x8x16x16xf32>) -> (tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x6x6xf32>, tensor<4x16x16x16xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
   %wg = kiln.param "wg" : tensor<16x8x3x3xf32>
   %w5 = kiln.param "w5" : tensor<16x16x5x5xf32>
@@ -62,10 +62,26 @@ func.func @not_these(%x: tensor<4x16x16x16xf32>, %y: tensor<4x16x7x7xf32>, %z: t
   %b = kiln.conv2d %x, %wg {pads = array<i64: 1, 1, 1, 1>, groups = 2 : i64} : (tensor<4x16x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
   %c = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x14x14xf32>
   %d = kiln.conv2d %x, %w5 {pads = array<i64: 2, 2, 2, 2>} : (tensor<4x16x16x16xf32>, tensor<16x16x5x5xf32>) -> tensor<4x16x16x16xf32>
-  %e = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x7x7xf32>
+  %e = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x16x6x6xf32>, tensor<16x16x3x3xf32>) -> tensor<4x16x6x6xf32>
   %f = kiln.conv2d %z, %w8 {pads = array<i64: 1, 1, 1, 1>} : (tensor<4x8x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<4x16x16x16xf32>
-  %g = kiln.conv2d %s, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x8x8xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x8x8xf32>
-  return %a, %b, %c, %d, %e, %f, %g : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x7x7xf32>, tensor<4x16x16x16xf32>, tensor<1x16x8x8xf32>
+  return %a, %b, %c, %d, %e, %f : tensor<4x16x8x8xf32>, tensor<4x16x16x16xf32>, tensor<4x16x14x14xf32>, tensor<4x16x16x16xf32>, tensor<4x16x6x6xf32>, tensor<4x16x16x16xf32>
+}
+
+// -----
+
+// Small planes: a 7x7 plane at batch 1 (16 2x2 tiles, a task per image:
+// ResNet-18's last stage) and 14x14 at batch 1 (49 tiles) are converted;
+// with min-tiles above their count they stay direct.
+// CHECK-LABEL: func.func @small_planes
+// CHECK-COUNT-2: kiln.conv2d_winograd
+// FEW-LABEL: func.func @small_planes
+// FEW-NOT: winograd
+// FEW: return
+func.func @small_planes(%x: tensor<1x16x7x7xf32>, %y: tensor<1x16x14x14xf32>) -> (tensor<1x16x7x7xf32>, tensor<1x16x14x14xf32>) {
+  %w = kiln.param "w" : tensor<16x16x3x3xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x7x7xf32>
+  %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x14x14xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x14x14xf32>
+  return %a, %b : tensor<1x16x7x7xf32>, tensor<1x16x14x14xf32>
 }
 
 // -----

@@ -189,8 +189,9 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     and 16 or more input and output channels, multiples of 8, becomes
     `conv2d_winograd(x, winograd_filter(w), b)` (docs/codegen.md) when its
     batch has at least `min-tiles` 2x2 output tiles (counting partial ones)
-    and 32 per image or 64 over the batch (7x7 planes at batch 4 or more:
-    the kernel's batch form), and the partial tiles of a
+    and 32 per image (16, a 7x7 plane, for `conv2d` itself) or 64 over the
+    batch (smaller planes at a larger batch: the kernel's batch form), and
+    the partial tiles of a
     plane that is not a multiple of the tile add at most a third to the
     work (14x14 qualifies for 4x4 tiles, 10x10 does not): F(2x2, 3x3)
     (2.25x fewer multiplies; results within about 1e-6 relative of the
@@ -219,7 +220,7 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"minTiles", "min-tiles", "int64_t", "128",
+    Option<"minTiles", "min-tiles", "int64_t", "16",
            "Least 2x2 output tiles over the batch (N x OH/2 x OW/2)">,
     Option<"tile", "tile", "int64_t", "2",
            "Largest output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3) where "
