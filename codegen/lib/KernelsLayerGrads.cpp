@@ -497,11 +497,14 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
   Expr sumDy = sums(c)[0], sumDyXhat = sums(c)[1] * invStd(c);
   dbias(c) = sumDy;
   dweight(c) = sumDyXhat;
+  // dx = a·dy + b·(x - mean) + k: x centred before the product (as
+  // PyTorch's x̂), so that b·x and b·mean, large next to their difference
+  // when the activations have an offset, are never subtracted.
   a(c) = weight(c) * invStd(c);
   b(c) = -a(c) * invStd(c) * sumDyXhat / count;
-  k(c) = -a(c) * sumDy / count - b(c) * mean(c);
+  k(c) = -a(c) * sumDy / count;
   Expr ch = channelOf(v);
-  dx(v) = a(ch) * dy(v) + b(ch) * x(v) + k(ch);
+  dx(v) = a(ch) * dy(v) + b(ch) * (x(v) - mean(ch)) + k(ch);
   constrainOutput(dx, s.outputs[0]);
   constrainOutput(dweight, s.outputs[1]);
   constrainOutput(dbias, s.outputs[2]);
