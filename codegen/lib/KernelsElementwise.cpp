@@ -279,22 +279,29 @@ Kernel buildPrelu(const KernelSpec &s, const Target &target) {
 // add / sub / mul / div / pow with numpy broadcasting
 //===----------------------------------------------------------------------===//
 
-void validateBinary(const KernelSpec &s) {
-  expectCounts(s, 2, 2, 1);
+// n f32 inputs that broadcast (numpy) to the output's shape.
+void validateBroadcast(const KernelSpec &s, size_t n) {
+  expectCounts(s, n, n, 1);
   expectF32Except(s);
-  const auto &a = s.inputs[0].shape, &b = s.inputs[1].shape;
-  size_t rank = std::max(a.size(), b.size());
-  std::vector<int64_t> shape(rank);
-  for (size_t i = 0; i < rank; ++i) { // i counts from the innermost dim
-    int64_t ea = i < a.size() ? a[a.size() - 1 - i] : 1;
-    int64_t eb = i < b.size() ? b[b.size() - 1 - i] : 1;
-    if (ea != eb && ea != 1 && eb != 1) {
-      fail(s, "inputs do not broadcast");
+  std::vector<int64_t> shape;
+  for (const TensorSpec &in : s.inputs) {
+    const auto &b = in.shape;
+    size_t rank = std::max(shape.size(), b.size());
+    std::vector<int64_t> next(rank);
+    for (size_t i = 0; i < rank; ++i) { // i counts from the innermost dim
+      int64_t ea = i < shape.size() ? shape[shape.size() - 1 - i] : 1;
+      int64_t eb = i < b.size() ? b[b.size() - 1 - i] : 1;
+      if (ea != eb && ea != 1 && eb != 1) {
+        fail(s, "inputs do not broadcast");
+      }
+      next[rank - 1 - i] = std::max(ea, eb);
     }
-    shape[rank - 1 - i] = std::max(ea, eb);
+    shape = next;
   }
   expectShape(s, s.outputs[0], "output", shape);
 }
+
+void validateBinary(const KernelSpec &s) { validateBroadcast(s, 2); }
 
 // Index of a broadcast operand: trailing dims align, extent-1 dims stay 0.
 } // namespace
@@ -357,6 +364,38 @@ Kernel buildBinary(const KernelSpec &s, const Target &target,
   constrainOutput(out, s.outputs[0]);
   scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
   return {{a, b}, out};
+}
+
+// where: cond == 0 ? rhs : lhs, so that a NaN condition takes lhs (true,
+// as ONNX's Cast to bool); a select, so an infinite branch stays put.
+Kernel buildWhere(const KernelSpec &s, const Target &target) {
+  ImageParam cond = makeInput(s.inputs[0], "cond");
+  ImageParam a = makeInput(s.inputs[1], "lhs");
+  ImageParam b = makeInput(s.inputs[2], "rhs");
+  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
+  Func out("out");
+  out(v) = select(broadcastAt(cond, s.inputs[0], v) == 0.0f,
+                  broadcastAt(b, s.inputs[2], v), broadcastAt(a, s.inputs[1], v));
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{cond, a, b}, out};
+}
+
+// cast: i32 -> f32 (run-time ids or a boolean mask).
+void validateCast(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s, {0});
+  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+}
+
+Kernel buildCast(const KernelSpec &s, const Target &target) {
+  ImageParam in = makeInput(s.inputs[0], "in");
+  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
+  Func out("out");
+  out(v) = cast<float>(in(v));
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{in}, out};
 }
 
 void registerBinary(OpRegistry &r, const std::string &name, BinaryFn fn) {
@@ -527,6 +566,9 @@ Kernel buildSoftmax(const KernelSpec &s, const Target &target,
 void registerElementwiseOps(OpRegistry &r) {
   registerActivations(r);
   r["prelu"] = {validatePrelu, buildPrelu};
+  r["where"] = {[](const KernelSpec &s) { validateBroadcast(s, 3); },
+                buildWhere};
+  r["cast"] = {validateCast, buildCast};
   registerBinary(r, "add", [](Expr a, Expr b) { return a + b; });
   registerBinary(r, "sub", [](Expr a, Expr b) { return a - b; });
   registerBinary(r, "mul", [](Expr a, Expr b) { return a * b; });

@@ -430,6 +430,21 @@ LogicalResult ConcatOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+// lhs gets dy where the condition holds, rhs elsewhere: where itself,
+// with a zero in the other branch.
+LogicalResult WhereOp::buildGradients(OpBuilder &builder,
+                                      ArrayRef<Value> resultGrads,
+                                      SmallVectorImpl<Value> &operandGrads) {
+  Location loc = getLoc();
+  Value dy = resultGrads[0], zero = scalar(builder, loc, 0.0f);
+  Value dl = builder.create<WhereOp>(loc, getCond(), dy, zero);
+  Value dr = builder.create<WhereOp>(loc, getCond(), zero, dy);
+  operandGrads.push_back(Value()); // the condition is data
+  operandGrads.push_back(unbroadcast(builder, loc, dl, rankedType(getLhs())));
+  operandGrads.push_back(unbroadcast(builder, loc, dr, rankedType(getRhs())));
+  return success();
+}
+
 LogicalResult GatherOp::buildGradients(OpBuilder &builder,
                                        ArrayRef<Value> resultGrads,
                                        SmallVectorImpl<Value> &operandGrads) {

@@ -181,22 +181,46 @@ LogicalResult kiln::ir::verifyInferredTypes(Operation *op) {
   return success();
 }
 
+// Every operand's shape broadcast together (numpy: trailing dims aligned,
+// size-1 dims stretched).
 LogicalResult kiln::ir::inferBroadcast(Operation *op,
                                        SmallVectorImpl<Type> &types) {
-  auto lhs = rankedType(op->getOperand(0));
-  auto rhs = rankedType(op->getOperand(1));
-  int64_t rank = std::max(lhs.getRank(), rhs.getRank());
-  SmallVector<int64_t> shape(rank);
-  for (int64_t i = 0; i < rank; ++i) {
-    int64_t l = i < rank - lhs.getRank() ? 1 : lhs.getDimSize(i - (rank - lhs.getRank()));
-    int64_t r = i < rank - rhs.getRank() ? 1 : rhs.getDimSize(i - (rank - rhs.getRank()));
-    if (l != r && l != 1 && r != 1) {
-      return op->emitOpError() << "cannot broadcast " << lhs << " with " << rhs
-                               << ": dim " << i << " is " << l << " vs " << r;
+  SmallVector<int64_t> shape;
+  RankedTensorType first;
+  for (Value operand : op->getOperands()) {
+    auto type = rankedType(operand);
+    if (!first) {
+      first = type;
+      shape.assign(type.getShape().begin(), type.getShape().end());
+      continue;
     }
-    shape[i] = l == 1 ? r : l;
+    int64_t rank = std::max<int64_t>(shape.size(), type.getRank());
+    SmallVector<int64_t> next(rank);
+    for (int64_t i = 0; i < rank; ++i) {
+      int64_t offset = rank - static_cast<int64_t>(shape.size());
+      int64_t l = i < offset ? 1 : shape[i - offset];
+      int64_t r = i < rank - type.getRank()
+                      ? 1
+                      : type.getDimSize(i - (rank - type.getRank()));
+      if (l != r && l != 1 && r != 1) {
+        return op->emitOpError() << "cannot broadcast " << first << " with "
+                                 << type << ": dim " << i << " is " << l
+                                 << " vs " << r;
+      }
+      next[i] = l == 1 ? r : l;
+    }
+    shape = next;
   }
   types.push_back(f32Tensor(op, shape));
+  return success();
+}
+
+LogicalResult WhereOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  return inferBroadcast(getOperation(), types);
+}
+
+LogicalResult CastOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  types.push_back(f32Tensor(*this, rankedType(getInput()).getShape()));
   return success();
 }
 

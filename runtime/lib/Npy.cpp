@@ -171,7 +171,7 @@ Tensor readNpy(const std::string &path) {
   if (code == "f4" || code == "f8") {
     dtype = DType::F32;
     itemSize = code == "f4" ? 4 : 8;
-  } else if (code == "i4" || code == "i8" || code == "u1") {
+  } else if (code == "i4" || code == "i8" || code == "u1" || code == "b1") {
     dtype = DType::I32;
     itemSize = code == "i4" ? 4 : code == "i8" ? 8 : 1;
   } else {
@@ -181,7 +181,7 @@ Tensor readNpy(const std::string &path) {
   }
   if (!little || (descr[0] == '|' && itemSize != 1)) {
     throw Error(path + ": unsupported dtype '" + descr +
-                "' (kiln reads little-endian f4, f8, i4, i8, u1)");
+                "' (kiln reads little-endian f4, f8, i4, i8, u1, b1)");
   }
   if (header.fortranOrder) {
     throw Error(path + ": Fortran-order arrays are not supported (save with "
@@ -225,7 +225,7 @@ Tensor readNpy(const std::string &path) {
       }
       tensor.i32()[i] = static_cast<int32_t>(value);
     }
-  } else { // u1
+  } else { // u1, b1 (booleans: 0 and 1)
     for (size_t i = 0; i < count; ++i) {
       tensor.i32()[i] = data[i];
     }

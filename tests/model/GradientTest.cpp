@@ -236,6 +236,34 @@ TEST(GradientTest, ReduceSumBroadcastsBack) {
   checkLossAndGradients(session, loss);
 }
 
+// where's gradient (kiln.where at a run-time condition: a padding mask)
+// against central differences of a per-element reference.
+TEST(GradientTest, WhereSelectsTheGradient) {
+  rt::Session session = compileGradients("grad_where.mlir", "sparse-cce");
+  std::mt19937 rng(5);
+  rt::Tensor x = randomInput({2, 3, 4}, rng);
+  std::vector<int32_t> labelValues = {2, 0};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    const ref::Tensor &a = p.at("lhs.weight"), &b = p.at("rhs.weight");
+    ref::Tensor pooled({2, 4});
+    for (int n = 0; n < 2; ++n) {
+      for (int k = 0; k < 3; ++k) {
+        for (int d = 0; d < 4; ++d) {
+          double v = input.data[(n * 3 + k) * 4 + d];
+          pooled.data[n * 4 + d] += v > 0 ? v * a.data[k * 4 + d]
+                                          : b.data[n * 4 + d];
+        }
+      }
+    }
+    return ref::sparseCce(ref::dense(pooled, p.at("head.weight"), nullptr),
+                          labelValues);
+  };
+  checkLossAndGradients(session, loss);
+}
+
 // reduce_max / reduce_min / reduce_prod's gradients (reduce_grad) inside a
 // model, against central differences of a per-element reference.
 TEST(GradientTest, ReduceMaxMinProd) {

@@ -169,18 +169,20 @@ int nodeTestsCommand(int argc, char **argv) {
           break;
         }
         if (!t.isFloat() && t.elementType != 7 /*INT64*/ &&
-            t.elementType != 6 /*INT32*/) {
+            t.elementType != 6 /*INT32*/ && t.elementType != 9 /*BOOL*/) {
           status = "SKIP";
           detail = "input element type " + std::to_string(t.elementType) +
-                   " (kiln computes in f32, labels in i32)";
+                   " (kiln computes in f32, labels and booleans in i32)";
           break;
         }
         inputs[t.name] = t;
       }
       mlir::MLIRContext ctx;
       std::map<std::string, OnnxTensor> floatInputs;
+      // Floats and booleans (masks, conditions) are run-time inputs;
+      // integers (shapes, axes, indices) known values.
       for (auto &[inputName, t] : inputs) {
-        if (t.isFloat() && t.elementType == 1) {
+        if ((t.isFloat() && t.elementType == 1) || t.elementType == 9) {
           floatInputs[inputName] = t;
         } else {
           options.knownInputs[inputName] = t;
@@ -199,7 +201,8 @@ int nodeTestsCommand(int argc, char **argv) {
       if (status.empty()) {
         for (const std::string &file : outputFiles) {
           OnnxTensor t = kiln::frontend::readOnnxTensorFile(file);
-          if (!t.isFloat()) {
+          // Booleans compare as kiln's 0/1.
+          if (!t.isFloat() && t.elementType != 9 /*BOOL*/) {
             status = "SKIP";
             detail = "integer-valued output '" + t.name + "'";
           }

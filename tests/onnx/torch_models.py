@@ -18,6 +18,7 @@ target and must equal the CPU run within 1e-4 relative.
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -332,11 +333,62 @@ def check_embedding(work):
     return ok and train_ok
 
 
+class MaskedEncoder(torch.nn.Module):
+    """A BERT-style encoder: token embeddings (run-time int64 ids), two
+    TransformerEncoder layers with a boolean key padding mask (True: a
+    padding token), mean over tokens, a linear head."""
+
+    def __init__(self, vocab=100, dim=32):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, dim)
+        layer = torch.nn.TransformerEncoderLayer(dim, 4, 64, dropout=0.0,
+                                                 batch_first=True)
+        self.enc = torch.nn.TransformerEncoder(layer, 2,
+                                               enable_nested_tensor=False)
+        self.fc = torch.nn.Linear(dim, 3)
+
+    def forward(self, ids, mask):
+        return self.fc(self.enc(self.emb(ids), src_key_padding_mask=mask)
+                       .mean(1))
+
+
+def check_masked_encoder(work):
+    """The BERT-style encoder against PyTorch: int64 ids and a BOOL padding
+    mask (its -inf scores must stay out of the softmax's other entries)."""
+    torch.manual_seed(4)
+    model = MaskedEncoder().eval()
+    ids = torch.randint(0, 100, (2, 9))
+    mask = torch.zeros(2, 9, dtype=torch.bool)
+    mask[1, 6:] = True
+    onnx_path = os.path.join(work, "encoder.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (ids, mask), onnx_path,
+                          input_names=["ids", "mask"], output_names=["y"],
+                          opset_version=17)
+    np.save(os.path.join(work, "encoder_ids.npy"), ids.numpy())
+    np.save(os.path.join(work, "encoder_mask.npy"), mask.numpy())
+    out_dir = os.path.join(work, "encoder_out")
+    run([KILN, "run", onnx_path,
+         "--input", "ids=" + os.path.join(work, "encoder_ids.npy"),
+         "--input", "mask=" + os.path.join(work, "encoder_mask.npy"),
+         "--output", out_dir])
+    with torch.no_grad():
+        want = model(ids, mask).numpy()
+    got = np.load(os.path.join(out_dir, "y.npy"))
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= 1e-4
+    print(f"masked encoder: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
 def main():
     work = sys.argv[1]
     os.makedirs(work, exist_ok=True)
     wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
-                              "cnn_train", "resnet18_finetune", "embedding"]
+                              "cnn_train", "resnet18_finetune", "embedding",
+                              "masked_encoder"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -356,6 +408,8 @@ def main():
         ok &= check_finetune(work)
     if "embedding" in wanted:
         ok &= check_embedding(work)
+    if "masked_encoder" in wanted:
+        ok &= check_masked_encoder(work)
     return 0 if ok else 1
 
 

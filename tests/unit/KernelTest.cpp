@@ -433,6 +433,36 @@ void addLrn(CaseTable &table, const std::string &name,
             f32({x}), {ref::lrn(x, size, alpha, beta, bias)});
 }
 
+// where: conditions 0, 1, 0.5 and NaN (true), values up to 1e30 (a mask's
+// stand-in for -inf, which the tolerance check cannot compare).
+void addWhere(CaseTable &table, const std::string &name,
+              std::vector<int64_t> condShape, std::vector<int64_t> aShape,
+              std::vector<int64_t> bShape) {
+  Rng rng("where/" + name);
+  ref::Tensor cond(std::move(condShape));
+  const double choices[] = {0.0, 1.0, 0.5, std::nan("")};
+  for (double &v : cond.data) {
+    v = choices[rng.integer(0, 4)];
+  }
+  ref::Tensor a = rng.tensor(std::move(aShape), -3, 3);
+  ref::Tensor b = rng.tensor(std::move(bShape), -3, 3);
+  b.data[0] = -1e30;
+  table.add(name, "where", json::object(), f32({cond, a, b}),
+            {ref::where(cond, a, b)});
+}
+
+// cast: i32 -> f32, exact (negatives, 2^24).
+void addCast(CaseTable &table, const std::string &name,
+             std::vector<int64_t> shape) {
+  Rng rng("cast/" + name);
+  ref::Tensor in(std::move(shape));
+  for (double &v : in.data) {
+    v = rng.integer(-1000, 1000);
+  }
+  in.data[0] = 16777216;
+  table.add(name, "cast", json::object(), {{in, codegen::DType::I32}}, {in});
+}
+
 // gather at run-time i32 indices, negative ones among them; a bad index
 // (one past the end) replaces the first and makes run() fail instead.
 void addGather(CaseTable &table, const std::string &name,
@@ -800,6 +830,13 @@ CaseTable buildCases() {
   // and 5, AlexNet's parameters.
   // An embedding table read by token ids; a middle axis with a rank-1
   // index list; the innermost axis (no dims after it to vectorize).
+  // An attention mask [N,1,1,S] selecting over scores [N,H,S,S] with a
+  // scalar; all three broadcast; one shape for all.
+  addWhere(t, "mask_2x1x1x9_scalar_scores_2x4x9x9", {2, 1, 1, 9}, {1},
+           {2, 4, 9, 9});
+  addWhere(t, "all_broadcast_3x1x5_1x4x1_5", {3, 1, 5}, {1, 4, 1}, {5});
+  addWhere(t, "same_shape_17x3", {17, 3}, {17, 3}, {17, 3});
+  addCast(t, "i32_4x33", {4, 33});
   addGather(t, "embedding_v50_d24_ids4x7", {50, 24}, {4, 7}, 0);
   addGather(t, "axis1_3x11x17_idx5", {3, 11, 17}, {5}, 1);
   addGather(t, "last_axis_4x6x9_idx2x3", {4, 6, 9}, {2, 3}, 2);
@@ -1199,6 +1236,8 @@ KILN_KERNEL_CASES(FoldBatchNorm, "fold_batch_norm");
 KILN_KERNEL_CASES(LayerNorm, "layer_norm");
 KILN_KERNEL_CASES(Lrn, "lrn");
 KILN_KERNEL_CASES(Gather, "gather");
+KILN_KERNEL_CASES(Where, "where");
+KILN_KERNEL_CASES(Cast, "cast");
 KILN_KERNEL_CASES(Add, "add");
 KILN_KERNEL_CASES(Sub, "sub");
 KILN_KERNEL_CASES(Mul, "mul");

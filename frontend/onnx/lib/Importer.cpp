@@ -1279,12 +1279,37 @@ void Importer::registerHandlers() {
   on({"Pow"}, [this] { powOp(); });
   on({"Dropout"}, [this] { dropoutOp(); });
   on({"Cast"}, [this] {
-    int to = castTarget();
-    if (to != TP::FLOAT || elementTypeOf(0) != TP::FLOAT) {
+    // Run-time values are f32 (booleans as 0/1) or i32 (integer and
+    // boolean graph inputs).
+    int to = castTarget(), from = elementTypeOf(0);
+    if (from == TP::INT32 && isIntegerType(to)) {
+      setOutput(0, data(0)); // ids stay ids
+    } else if (from == TP::INT32 && to == TP::FLOAT) {
+      setOutput(0, emit("kiln.cast", {data(0)}));
+    } else if (from == TP::FLOAT && to == TP::BOOL) {
+      setOutput(0, truth(data(0)));
+    } else if (from == TP::FLOAT && to == TP::FLOAT) {
+      setOutput(0, data(0));
+    } else {
       fail("Cast of data to " + elementTypeName(to) +
            " is not supported (kiln computes in f32)");
     }
-    setOutput(0, data(0));
+  });
+  // Booleans at run time (a padding mask): f32 0/1, selected by kiln.where.
+  on({"Where"}, [this] {
+    requireFloat(1);
+    requireFloat(2);
+    setOutput(0, emit("kiln.where", {floatData(0), data(1), data(2)}));
+  });
+  on({"Not"}, [this] {
+    setOutput(0, emit("kiln.where", {floatData(0), scalarConstant(0),
+                                     scalarConstant(1)}));
+  });
+  on({"And", "Or"}, [this] {
+    bool isAnd = node_->proto.op_type() == "And";
+    Value b = truth(floatData(1));
+    setOutput(0, isAnd ? emit("kiln.where", {floatData(0), b, scalarConstant(0)})
+                       : emit("kiln.where", {floatData(0), scalarConstant(1), b}));
   });
   on({"Flatten", "Reshape", "Squeeze", "Unsqueeze"},
      [this] { reshapeLikeOp(); });
@@ -1530,6 +1555,7 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
   // Function arguments: the graph inputs that are not initializers.
   std::vector<std::string> argNames;
   SmallVector<Type> argTypes;
+  std::vector<bool> argBool; // BOOL inputs: i32 0/1 in, f32 0/1 inside
   for (const auto &in : graph.input()) {
     if (values_.count(in.name())) {
       continue;
@@ -1542,11 +1568,12 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
     int et = tensorType.elem_type();
     if (et == TP::FLOAT) {
       element = b_.getF32Type();
-    } else if (et == TP::INT64 || et == TP::INT32) {
-      element = b_.getI32Type(); // class labels
+    } else if (et == TP::INT64 || et == TP::INT32 || et == TP::BOOL) {
+      element = b_.getI32Type(); // class labels, token ids, masks
     } else {
       throw Error("graph input '" + in.name() + "' has element type " +
-                  elementTypeName(et) + "; kiln takes f32 (or integer labels)");
+                  elementTypeName(et) +
+                  "; kiln takes f32, integers (labels, ids) or booleans");
     }
     if (!tensorType.has_shape()) {
       throw Error("graph input '" + in.name() + "' has no shape");
@@ -1565,6 +1592,7 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
     }
     argNames.push_back(in.name());
     argTypes.push_back(RankedTensorType::get(shape, element));
+    argBool.push_back(et == TP::BOOL);
   }
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(b_.getUnknownLoc());
@@ -1572,13 +1600,17 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
   auto func = b_.create<func::FuncOp>(b_.getUnknownLoc(), "main",
                                       b_.getFunctionType(argTypes, {}));
   body_ = func.addEntryBlock();
+  b_.setInsertionPointToEnd(body_);
   for (auto [i, name] : llvm::enumerate(argNames)) {
     Entry e;
     e.value = body_->getArgument(i);
+    if (argBool[i]) {
+      // Booleans compute as f32 0/1 (kiln.where selects on them).
+      e.value = b_.create<kir::CastOp>(b_.getUnknownLoc(), e.value).getResult();
+    }
     values_[name] = e;
     func.setArgAttr(i, kNameAttr, b_.getStringAttr(name));
   }
-  b_.setInsertionPointToEnd(body_);
 
   for (const auto &node : graph.node()) {
     importNode(node);

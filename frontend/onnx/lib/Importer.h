@@ -309,6 +309,16 @@ private:
                ? TP::FLOAT
                : TP::INT32;
   }
+  // Input i as f32: a run-time i32 value (an integer or boolean graph
+  // input) through kiln.cast.
+  Value floatData(size_t i) {
+    return elementTypeOf(i) == TP::INT32 ? emit("kiln.cast", {data(i)})
+                                         : data(i);
+  }
+  // ONNX's Cast to bool of an f32 value: 1 where it is not 0 (NaN too).
+  Value truth(Value v) {
+    return emit("kiln.where", {v, scalarConstant(1), scalarConstant(0)});
+  }
   void requireFloat(size_t i) {
     int t = elementTypeOf(i);
     if (t != TP::FLOAT && !(input(i).host && isIntegerType(t) == false)) {

@@ -591,3 +591,11 @@ func.func @gather_grad_dy_without_indices(%i: tensor<3xi32>, %dy: tensor<2x4xf32
   %g = kiln.gather_grad %i, %dy {axis = 0 : i64, size = 5 : i64} : (tensor<3xi32>, tensor<2x4xf32>) -> tensor<5x4xf32>
   return
 }
+
+// -----
+
+func.func @where_shapes_do_not_broadcast(%c: tensor<2x3xf32>, %a: tensor<4xf32>, %b: tensor<f32>) {
+  // expected-error @+1 {{cannot broadcast}}
+  %w = kiln.where %c, %a, %b : (tensor<2x3xf32>, tensor<4xf32>, tensor<f32>) -> tensor<2x3xf32>
+  return
+}

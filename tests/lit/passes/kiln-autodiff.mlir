@@ -195,3 +195,24 @@ func.func @embedding(%ids: tensor<2x3xi32>, %t: tensor<2x3x4xf32>) -> tensor<f32
   %l = kiln.mse %g, %t : (tensor<2x3x4xf32>, tensor<2x3x4xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// where at a run-time condition: lhs gets where(cond, dy, 0), rhs
+// where(cond, 0, dy) summed back over its broadcast dim; the condition
+// gets none.
+// CHECK-LABEL: func.func @masked
+// CHECK: %[[A:[a-z0-9_]+]] = kiln.param "a" : tensor<2x3xf32>
+// CHECK: %[[B:[a-z0-9_]+]] = kiln.param "b" : tensor<1x3xf32>
+// CHECK: %[[Z:[a-z0-9_]+]] = kiln.constant dense<0.000000e+00> : tensor<f32>
+// CHECK-DAG: kiln.where %arg0, %[[DY:[a-z0-9_]+]], %[[Z]] : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
+// CHECK-DAG: %[[DB:[a-z0-9_]+]] = kiln.where %arg0, %[[Z]], %[[DY]] : (tensor<2x3xf32>, tensor<f32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+// CHECK: %[[S:[a-z0-9_]+]] = kiln.reduce_sum %[[DB]] {axes = array<i64: 0>} : (tensor<2x3xf32>) -> tensor<3xf32>
+// CHECK: kiln.reshape %[[S]] {shape = array<i64: 1, 3>} : (tensor<3xf32>) -> tensor<1x3xf32>
+func.func @masked(%c: tensor<2x3xf32>, %t: tensor<2x3xf32>) -> tensor<f32> {
+  %a = kiln.param "a" : tensor<2x3xf32>
+  %b = kiln.param "b" : tensor<1x3xf32>
+  %w = kiln.where %c, %a, %b : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x3xf32>) -> tensor<2x3xf32>
+  %l = kiln.mse %w, %t : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -682,6 +682,22 @@ Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
   return y;
 }
 
+Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
+  // Each operand stretched to the common shape by adding zeros of it
+  // (x + 0 is x for finite x and for infinities).
+  const Tensor shape = binary(BinaryOp::Add,
+                              binary(BinaryOp::Add, cond, a), b);
+  const Tensor zeros(shape.shape);
+  const Tensor c = binary(BinaryOp::Add, cond, zeros);
+  const Tensor x = binary(BinaryOp::Add, a, zeros);
+  const Tensor y = binary(BinaryOp::Add, b, zeros);
+  Tensor out(shape.shape);
+  for (size_t i = 0; i < out.data.size(); ++i) {
+    out.data[i] = !(c.data[i] == 0) ? x.data[i] : y.data[i];
+  }
+  return out;
+}
+
 Tensor gather(const Tensor &x, const Tensor &indices, int64_t axis) {
   int64_t outer, rows, inner;
   splitAt(x.shape, axis, outer, rows, inner);

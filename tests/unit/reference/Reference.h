@@ -110,6 +110,8 @@ Tensor layerNorm(const Tensor &x, const Tensor *weight, const Tensor *bias,
 enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum };
 // numpy broadcasting.
 Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b);
+// ONNX Where: cond != 0 (NaN counts as true) ? a : b, numpy broadcasting.
+Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b);
 Tensor concat(const std::vector<Tensor> &xs, int64_t axis);
 
 // ---------------------------------------------------------------------------

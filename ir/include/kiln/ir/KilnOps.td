@@ -418,6 +418,43 @@ def Kiln_DivOp : Kiln_BinaryOp<"div", "lhs / rhs">;
 def Kiln_MaximumOp : Kiln_BinaryOp<"maximum", "max(lhs, rhs)">;
 def Kiln_MinimumOp : Kiln_BinaryOp<"minimum", "min(lhs, rhs)">;
 
+def Kiln_WhereOp : Kiln_KernelOp<"where", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let summary = "elementwise cond ≠ 0 ? lhs : rhs, with numpy broadcasting";
+  let description = [{
+    ONNX Where at a condition known only at run time (an attention
+    padding mask): `result = cond != 0 ? lhs : rhs`, the three shapes
+    broadcast as in numpy. kiln holds booleans as f32 0/1; a NaN condition
+    counts as true (as ONNX's Cast to bool). A select, never arithmetic,
+    so an infinite branch (a mask's -inf) stays out of the other elements.
+    The gradient goes to `lhs` where the condition holds and to `rhs`
+    elsewhere, summed back over broadcast dims; `cond` gets none.
+
+    ```mlir
+    %s = kiln.where %mask, %ninf, %scores
+        : (tensor<2x1x1x9xf32>, tensor<f32>, tensor<2x4x9x9xf32>) -> tensor<2x4x9x9xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$cond, Kiln_F32Tensor:$lhs,
+      Kiln_F32Tensor:$rhs);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_CastOp : Kiln_KernelOp<"cast"> {
+  let summary = "run-time integers (or booleans) to f32";
+  let description = [{
+    ONNX Cast to float of an integer or boolean graph input, which kiln
+    holds as i32 (token ids, a padding mask): `result = float(input)`,
+    exact up to 2^24 in magnitude. Booleans become 0 and 1, the form
+    `kiln.where` and the arithmetic ops take.
+
+    ```mlir
+    %m = kiln.cast %mask : (tensor<2x9xi32>) -> tensor<2x9xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_LabelTensor:$input);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
 def Kiln_ConcatOp : Kiln_KernelOp<"concat", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "concatenate tensors along `axis`";
   let description = [{
