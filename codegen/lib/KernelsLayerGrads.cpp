@@ -675,14 +675,23 @@ Kernel buildLayerNormGrad(const KernelSpec &s, const Target &target) {
   dx(v) = rstd(outer) * (g(vv) - sumG(outer) / count -
                          xhat(vv) * sumGXhat(outer) / count);
   constrainOutput(dx, s.outputs[0]);
+  bool gpu = target.has_gpu_feature();
+  // GPU: each row's statistics one thread per row (its sums serial in the
+  // thread), dx one thread per element.
   for (Func stats : {mean, rstd, sumG, sumGXhat}) {
     stats.compute_root();
   }
+  if (gpu) {
+    for (Func stats : {sumX, mean, sumSq, rstd, sumG, sumGXhat}) {
+      rootStages(stats, target);
+    }
+    scheduleElementwiseGpu(dx, v);
+  }
   int vec = target.natural_vector_size<float>();
-  if (extents[0] >= vec) {
+  if (!gpu && extents[0] >= vec) {
     dx.vectorize(v[0], vec, TailStrategy::ShiftInwards);
   }
-  if (!outer.empty() && xs.numElements() >= kParallelGrain) {
+  if (!gpu && !outer.empty() && xs.numElements() >= kParallelGrain) {
     dx.parallel(outer.back());
     for (Func stats : {mean, rstd, sumG, sumGXhat}) {
       stats.parallel(outer.back());
@@ -701,9 +710,11 @@ Kernel buildLayerNormGrad(const KernelSpec &s, const Target &target) {
       dweight(inner) += dy(atRows) * xhat(atRows);
       dbias(inner) = 0.0f;
       dbias(inner) += dy(atRows);
-      int width = vectorWidthFor(extents[0], vec);
+      int width = gpu ? 1 : vectorWidthFor(extents[0], vec);
       for (Func f : {dweight, dbias}) {
-        if (width > 1) {
+        if (gpu) {
+          rootStages(f, target); // one thread per normalized element
+        } else if (width > 1) {
           f.vectorize(inner[0], width, TailStrategy::GuardWithIf);
           f.update().vectorize(inner[0], width, TailStrategy::GuardWithIf);
         }
@@ -711,6 +722,10 @@ Kernel buildLayerNormGrad(const KernelSpec &s, const Target &target) {
     } else {
       dweight(inner) = dy(atRows) * xhat(atRows);
       dbias(inner) = dy(atRows);
+      if (gpu) {
+        scheduleElementwiseGpu(dweight, inner);
+        scheduleElementwiseGpu(dbias, inner);
+      }
     }
     constrainOutput(dweight, s.outputs[1]);
     constrainOutput(dbias, s.outputs[2]);

@@ -112,6 +112,9 @@ Kernel buildPreluGrad(const KernelSpec &s, const Target &target) {
   constrainOutput(dx, s.outputs[0]);
   constrainOutput(dslope, s.outputs[1]);
   scheduleElementwise(dx, v, extents, target);
+  if (target.has_gpu_feature()) {
+    scheduleElementwiseGpu(dslope, {c});
+  }
   return {{x, slope, dy}, std::vector<Func>{dx, dslope}};
 }
 
