@@ -92,7 +92,8 @@ void expectShape(const KernelSpec &spec, const TensorSpec &t, const char *what,
   }
 }
 
-void expectF32Except(const KernelSpec &spec, std::vector<size_t> i32Inputs) {
+void expectF32Except(const KernelSpec &spec, std::vector<size_t> i32Inputs,
+                     bool i32Outputs) {
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
     bool wantI32 = std::find(i32Inputs.begin(), i32Inputs.end(), i) !=
                    i32Inputs.end();
@@ -103,9 +104,10 @@ void expectF32Except(const KernelSpec &spec, std::vector<size_t> i32Inputs) {
                      dtypeName(spec.inputs[i].dtype));
     }
   }
+  DType out = i32Outputs ? DType::I32 : DType::F32;
   for (size_t i = 0; i < spec.outputs.size(); ++i) {
-    if (spec.outputs[i].dtype != DType::F32) {
-      fail(spec, "output " + std::to_string(i) + " must be f32");
+    if (spec.outputs[i].dtype != out) {
+      fail(spec, "output " + std::to_string(i) + " must be " + dtypeName(out));
     }
   }
 }

@@ -75,7 +75,8 @@ void expectMinRank(const KernelSpec &spec, const TensorSpec &t,
 void expectShape(const KernelSpec &spec, const TensorSpec &t, const char *what,
                  const std::vector<int64_t> &shape);
 // Every tensor f32, except the listed input indices, which must be i32.
-void expectF32Except(const KernelSpec &spec, std::vector<size_t> i32Inputs = {});
+void expectF32Except(const KernelSpec &spec, std::vector<size_t> i32Inputs = {},
+                     bool i32Outputs = false);
 // Positive extents that fit Halide's 32-bit indexing.
 void expectValidShapes(const KernelSpec &spec);
 

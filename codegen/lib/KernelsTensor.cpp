@@ -493,6 +493,94 @@ Kernel buildSlice(const KernelSpec &s, const Target &target) {
 }
 
 //===----------------------------------------------------------------------===//
+// arg_reduce (ArgMax, ArgMin): x -> i32 indices along one axis
+//===----------------------------------------------------------------------===//
+
+void validateArgReduce(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s, {}, /*i32Outputs=*/true);
+  const auto &x = s.inputs[0].shape;
+  int64_t axis = attrInt(s, "axis");
+  std::string kind = attrString(s, "kind");
+  if (kind != "max" && kind != "min") {
+    fail(s, "kind must be max or min, got '" + kind + "'");
+  }
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
+    fail(s, "axis " + std::to_string(axis) + " out of range");
+  }
+  attrBool(s, "select_last_index");
+  std::vector<int64_t> out = x;
+  if (attrBool(s, "keepdims")) {
+    out[axis] = 1;
+  } else {
+    out.erase(out.begin() + axis);
+  }
+  expectShape(s, s.outputs[0], "output", out);
+}
+
+// The running (value, index) pair over the axis, seeded by its first
+// element; a NaN beats any number and the first NaN stays (NumPy).
+// Target: any. One output element per vector lane (CPU) or thread (GPU),
+// the axis serial.
+Kernel buildArgReduce(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  const auto &xs = s.inputs[0].shape;
+  size_t rank = xs.size();
+  int64_t axis = attrInt(s, "axis");
+  size_t h = rank - 1 - static_cast<size_t>(axis); // the axis' Halide dim
+  bool keep = attrBool(s, "keepdims");
+  bool max = attrString(s, "kind") == "max";
+  bool last = attrBool(s, "select_last_index");
+  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
+  RDom r(0, static_cast<int>(xs[axis]), "r");
+  auto at = [&](Expr i) {
+    std::vector<Expr> coords;
+    for (size_t d = 0; d < rank; ++d) {
+      if (d == h) {
+        coords.push_back(i);
+      } else {
+        coords.push_back(v[keep || d < h ? d : d - 1]);
+      }
+    }
+    return coords;
+  };
+  // NaN apart: the compiler may assume no NaN in float comparisons, so the
+  // running (value, index) pair compares NaN-free keys (a NaN as the
+  // weakest value) and the first (last) NaN's index, found on its own,
+  // takes precedence.
+  int length = static_cast<int>(xs[axis]);
+  Expr weakest = max ? Float(32).min() : Float(32).max();
+  auto key = [&](Expr i) {
+    Expr value = x(at(i));
+    return select(is_nan(value), weakest, value);
+  };
+  Func best("best"), nanAt("nan_at");
+  best(v) = Tuple(key(0), 0);
+  Expr value = key(r), current = best(v)[0];
+  Expr wins = max ? (last ? value >= current : value > current)
+                  : (last ? value <= current : value < current);
+  best(v) = Tuple(select(wins, value, current), select(wins, r, best(v)[1]));
+  Expr nan = is_nan(x(at(r)));
+  nanAt(v) = last ? -1 : length;
+  nanAt(v) = last ? Halide::max(nanAt(v), select(nan, r, -1))
+                  : Halide::min(nanAt(v), select(nan, r, length));
+  Func out("out");
+  out(v) = select(nanAt(v) >= 0 && nanAt(v) < length, nanAt(v), best(v)[1]);
+  constrainOutput(out, s.outputs[0]);
+  std::vector<int> extents = halideShape(s.outputs[0]);
+  scheduleElementwise(out, v, extents, target);
+  int vec = target.natural_vector_size<float>();
+  for (Func f : {best, nanAt}) {
+    rootStages(f, target); // GPU: a thread per output element
+    if (!target.has_gpu_feature() && !v.empty() && extents[0] >= vec) {
+      f.vectorize(v[0], vec, TailStrategy::GuardWithIf);
+      f.update().vectorize(v[0], vec, TailStrategy::GuardWithIf);
+    }
+  }
+  return {{x}, out};
+}
+
+//===----------------------------------------------------------------------===//
 // gather (x, indices -> x[:axis] + indices + x[axis+1:]) and gather_grad
 // (indices, dy -> dx): run-time i32 indices, negative ones counted from the
 // end. An index outside [-A, A) makes a CPU kernel return an error; device
@@ -766,6 +854,7 @@ void registerTensorOps(OpRegistry &r) {
   r["reduce_grad"] = {validateReduceGrad, buildReduceGrad};
   r["slice"] = {validateSlice, buildSlice};
   r["gather"] = {validateGather, buildGather};
+  r["arg_reduce"] = {validateArgReduce, buildArgReduce};
   r["gather_grad"] = {validateGatherGrad, buildGatherGrad};
   r["scale"] = {validateScale, buildScale};
   r["clip_factor"] = {validateClipFactor, buildClipFactor};

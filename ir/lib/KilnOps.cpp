@@ -219,6 +219,27 @@ LogicalResult WhereOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return inferBroadcast(getOperation(), types);
 }
 
+LogicalResult ArgReduceOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  int64_t axis = getAxis();
+  if (getKind() != "max" && getKind() != "min") {
+    return emitOpError() << "kind must be \"max\" or \"min\", got \""
+                         << getKind() << "\"";
+  }
+  if (axis < 0 || axis >= input.getRank()) {
+    return emitOpError() << "axis " << axis << " is outside " << input;
+  }
+  SmallVector<int64_t> shape(input.getShape());
+  if (getKeepdims()) {
+    shape[axis] = 1;
+  } else {
+    shape.erase(shape.begin() + axis);
+  }
+  types.push_back(RankedTensorType::get(
+      shape, IntegerType::get(getContext(), 32)));
+  return success();
+}
+
 LogicalResult CastOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(f32Tensor(*this, rankedType(getInput()).getShape()));
   return success();

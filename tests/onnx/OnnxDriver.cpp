@@ -201,8 +201,10 @@ int nodeTestsCommand(int argc, char **argv) {
       if (status.empty()) {
         for (const std::string &file : outputFiles) {
           OnnxTensor t = kiln::frontend::readOnnxTensorFile(file);
-          // Booleans compare as kiln's 0/1.
-          if (!t.isFloat() && t.elementType != 9 /*BOOL*/) {
+          // Booleans compare as kiln's 0/1, int64 and int32 (ArgMax's
+          // indices) as kiln's i32.
+          if (!t.isFloat() && t.elementType != 9 /*BOOL*/ &&
+              t.elementType != 7 /*INT64*/ && t.elementType != 6 /*INT32*/) {
             status = "SKIP";
             detail = "integer-valued output '" + t.name + "'";
           }

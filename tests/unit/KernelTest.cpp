@@ -76,7 +76,8 @@ class CaseTable {
 public:
   void add(std::string name, std::string op, json attrs,
            std::vector<Operand> inputs, std::vector<ref::Tensor> expected,
-           bool expectRunError = false, double tolerance = kTolerance) {
+           bool expectRunError = false, double tolerance = kTolerance,
+           codegen::DType outputType = codegen::DType::F32) {
     KernelCase c;
     c.tolerance = tolerance;
     c.name = std::move(name);
@@ -86,7 +87,7 @@ public:
       c.spec.inputs.push_back({input.values.shape, input.dtype});
     }
     for (const ref::Tensor &output : expected) {
-      c.spec.outputs.push_back({output.shape, codegen::DType::F32});
+      c.spec.outputs.push_back({output.shape, outputType});
     }
     c.inputs = std::move(inputs);
     c.expected = std::move(expected);
@@ -449,6 +450,27 @@ void addWhere(CaseTable &table, const std::string &name,
   b.data[0] = -1e30;
   table.add(name, "where", json::object(), f32({cond, a, b}),
             {ref::where(cond, a, b)});
+}
+
+// arg_reduce (ArgMax, ArgMin) on values from {0, 1, 2}, so that ties are
+// common; nan: some elements NaN (the first NaN wins, as NumPy).
+void addArgReduce(CaseTable &table, const std::string &name,
+                  std::vector<int64_t> shape, int64_t axis,
+                  const std::string &kind, bool keepdims, bool last,
+                  bool nan = false) {
+  Rng rng("arg_reduce/" + name);
+  ref::Tensor x(std::move(shape));
+  for (double &v : x.data) {
+    v = rng.integer(0, 3);
+    if (nan && rng.integer(0, 7) == 0) {
+      v = std::nan("");
+    }
+  }
+  table.add(name, "arg_reduce",
+            {{"kind", kind}, {"axis", axis}, {"keepdims", keepdims},
+             {"select_last_index", last}},
+            f32({x}), {ref::argReduce(x, axis, kind == "max", keepdims, last)},
+            false, 0.0, codegen::DType::I32);
 }
 
 // cast: i32 -> f32, exact (negatives, 2^24).
@@ -837,6 +859,14 @@ CaseTable buildCases() {
   addWhere(t, "all_broadcast_3x1x5_1x4x1_5", {3, 1, 5}, {1, 4, 1}, {5});
   addWhere(t, "same_shape_17x3", {17, 3}, {17, 3}, {17, 3});
   addCast(t, "i32_4x33", {4, 33});
+  addArgReduce(t, "max_axis1_5x17", {5, 17}, 1, "max", false, false);
+  addArgReduce(t, "max_last_axis0_keep_7x3x20", {7, 3, 20}, 0, "max", true,
+               true);
+  addArgReduce(t, "min_axis2_3x4x9", {3, 4, 9}, 2, "min", false, false);
+  addArgReduce(t, "min_last_axis1_keep_2x6x19", {2, 6, 19}, 1, "min", true,
+               true);
+  addArgReduce(t, "max_nan_axis0_11x18", {11, 18}, 0, "max", false, false,
+               true);
   addGather(t, "embedding_v50_d24_ids4x7", {50, 24}, {4, 7}, 0);
   addGather(t, "axis1_3x11x17_idx5", {3, 11, 17}, {5}, 1);
   addGather(t, "last_axis_4x6x9_idx2x3", {4, 6, 9}, {2, 3}, 2);
@@ -1187,12 +1217,14 @@ TEST_P(KernelTest, MatchesReference) {
     const ref::Tensor &want = c.expected[o];
     const runtime::Tensor &got = outputs[o];
     ASSERT_EQ(got.shape, want.shape) << "output " << o;
-    ASSERT_EQ(got.dtype, runtime::DType::F32) << "output " << o;
+    const bool ints = c.spec.outputs[o].dtype == codegen::DType::I32;
+    ASSERT_EQ(got.dtype, ints ? runtime::DType::I32 : runtime::DType::F32)
+        << "output " << o;
     double worst = 0; // max of |got - want| / max(1, |want|)
     int mismatches = 0;
     std::ostringstream details;
     for (size_t i = 0; i < want.data.size(); ++i) {
-      const double g = got.f32()[i], w = want.data[i];
+      const double g = ints ? got.i32()[i] : got.f32()[i], w = want.data[i];
       const double error = std::abs(g - w) / std::max(1.0, std::abs(w));
       const bool ok = error <= c.tolerance; // false for NaN
       worst = std::max(worst, std::isnan(error) ? INFINITY : error);
@@ -1238,6 +1270,7 @@ KILN_KERNEL_CASES(Lrn, "lrn");
 KILN_KERNEL_CASES(Gather, "gather");
 KILN_KERNEL_CASES(Where, "where");
 KILN_KERNEL_CASES(Cast, "cast");
+KILN_KERNEL_CASES(ArgReduce, "arg_reduce");
 KILN_KERNEL_CASES(Add, "add");
 KILN_KERNEL_CASES(Sub, "sub");
 KILN_KERNEL_CASES(Mul, "mul");

@@ -1301,6 +1301,18 @@ void Importer::registerHandlers() {
     requireFloat(2);
     setOutput(0, emit("kiln.where", {floatData(0), data(1), data(2)}));
   });
+  on({"ArgMax", "ArgMin"}, [this] {
+    requireFloat(0);
+    int64_t rank = shapeOf(0).size();
+    bool isMax = node_->proto.op_type() == "ArgMax";
+    setOutput(0, emit("kiln.arg_reduce",
+                      {data(0)},
+                      {str("kind", isMax ? "max" : "min"),
+                       i64("axis", normAxis(attrInt("axis", 0), rank)),
+                       boolean("keepdims", attrInt("keepdims", 1) != 0),
+                       boolean("select_last_index",
+                               attrInt("select_last_index", 0) != 0)}));
+  });
   on({"Not"}, [this] {
     setOutput(0, emit("kiln.where", {floatData(0), scalarConstant(0),
                                      scalarConstant(1)}));

@@ -20,6 +20,9 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Acos", {7}},
       {"Acosh", {9}},
       {"Add", {1, 6, 7, 13, 14}},
+      {"And", {1, 7}},
+      {"ArgMax", {1, 11, 12, 13}},
+      {"ArgMin", {1, 11, 12, 13}},
       {"Asin", {7}},
       {"Asinh", {9}},
       {"Atan", {7}},
@@ -65,6 +68,8 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Mul", {1, 6, 7, 13, 14}},
       {"Neg", {1, 6, 13}},
       {"NegativeLogLikelihoodLoss", {12, 13}},
+      {"Not", {1}},
+      {"Or", {1, 7}},
       {"PRelu", {1, 6, 7, 9, 16}},
       {"Pad", {1, 2, 11, 13, 18, 19, 21}},
       {"Pow", {1, 7, 12, 13, 15}},
@@ -106,6 +111,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Transpose", {1, 13, 21}},
       {"Trilu", {14}},
       {"Unsqueeze", {1, 11, 13, 21}},
+      {"Where", {9, 16}},
   };
   return table;
 }

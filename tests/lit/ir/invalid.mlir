@@ -599,3 +599,11 @@ func.func @where_shapes_do_not_broadcast(%c: tensor<2x3xf32>, %a: tensor<4xf32>,
   %w = kiln.where %c, %a, %b : (tensor<2x3xf32>, tensor<4xf32>, tensor<f32>) -> tensor<2x3xf32>
   return
 }
+
+// -----
+
+func.func @arg_reduce_bad_kind(%x: tensor<4x10xf32>) {
+  // expected-error @+1 {{kind must be "max" or "min", got "mean"}}
+  %i = kiln.arg_reduce %x {kind = "mean", axis = 1 : i64} : (tensor<4x10xf32>) -> tensor<4x1xi32>
+  return
+}

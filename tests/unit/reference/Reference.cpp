@@ -682,6 +682,42 @@ Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
   return y;
 }
 
+Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
+                 bool last) {
+  int64_t outer, length, inner;
+  splitAt(x.shape, axis, outer, length, inner);
+  std::vector<int64_t> shape = x.shape;
+  if (keepdims) {
+    shape[axis] = 1;
+  } else {
+    shape.erase(shape.begin() + axis);
+  }
+  Tensor y(shape);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t best = -1;
+      for (int64_t k = 0; k < length; ++k) {
+        double v = x.data[(o * length + k) * inner + i];
+        if (best >= 0 && std::isnan(x.data[(o * length + best) * inner + i])) {
+          break; // the first NaN stays
+        }
+        if (std::isnan(v)) {
+          best = k;
+          continue;
+        }
+        double b = best < 0 ? 0 : x.data[(o * length + best) * inner + i];
+        bool better = best < 0 || (max ? (last ? v >= b : v > b)
+                                       : (last ? v <= b : v < b));
+        if (better) {
+          best = k;
+        }
+      }
+      y.data[o * inner + i] = static_cast<double>(best);
+    }
+  }
+  return y;
+}
+
 Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
   // Each operand stretched to the common shape by adding zeros of it
   // (x + 0 is x for finite x and for infinities).

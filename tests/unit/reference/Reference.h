@@ -167,6 +167,10 @@ Tensor softmax(const Tensor &x, int64_t axis);
 // for j in [c - (size-1)/2, c + size-1-(size-1)/2] within [0, C))^beta.
 Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
            double bias);
+// ONNX ArgMax (max) / ArgMin along axis: the first index of the extreme,
+// or the last with `last`; the first NaN wins over any number (NumPy).
+Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
+                 bool last);
 // ONNX Gather at run-time indices: x[:axis] + indices.shape + x[axis+1:],
 // each index (negative: from the end) naming a slice of x along axis.
 Tensor gather(const Tensor &x, const Tensor &indices, int64_t axis);

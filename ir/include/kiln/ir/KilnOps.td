@@ -439,6 +439,27 @@ def Kiln_WhereOp : Kiln_KernelOp<"where", [DeclareOpInterfaceMethods<Kiln_Gradie
   let results = (outs Kiln_F32Tensor:$result);
 }
 
+def Kiln_ArgReduceOp : Kiln_KernelOp<"arg_reduce"> {
+  let summary = "index of the largest or smallest element along one axis";
+  let description = [{
+    ONNX ArgMax (`kind = "max"`) and ArgMin (`kind = "min"`): the index
+    along `axis`, as i32 (ONNX's int64 holds the same values), the axis
+    kept with extent 1 when `keepdims`. Among equal elements the first
+    index wins, or the last with `select_last_index`; a NaN counts as the
+    extreme (as NumPy's argmax, ONNX's reference). No gradient: the result
+    is an integer.
+
+    ```mlir
+    %i = kiln.arg_reduce %logits {kind = "max", axis = 1 : i64, keepdims = false}
+        : (tensor<4x10xf32>) -> tensor<4xi32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, StrAttr:$kind, I64Attr:$axis,
+      DefaultValuedAttr<BoolAttr, "true">:$keepdims,
+      DefaultValuedAttr<BoolAttr, "false">:$select_last_index);
+  let results = (outs Kiln_LabelTensor:$result);
+}
+
 def Kiln_CastOp : Kiln_KernelOp<"cast"> {
   let summary = "run-time integers (or booleans) to f32";
   let description = [{
