@@ -1282,12 +1282,12 @@ void Importer::registerHandlers() {
     // Run-time values are f32 (booleans as 0/1) or i32 (integer and
     // boolean graph inputs).
     int to = castTarget(), from = elementTypeOf(0);
-    if (from == TP::INT32 && isIntegerType(to)) {
+    if (from == TP::INT32 && isIntegerType(to) && to != TP::BOOL) {
       setOutput(0, data(0)); // ids stay ids
     } else if (from == TP::INT32 && to == TP::FLOAT) {
       setOutput(0, emit("kiln.cast", {data(0)}));
-    } else if (from == TP::FLOAT && to == TP::BOOL) {
-      setOutput(0, truth(data(0)));
+    } else if (to == TP::BOOL) {
+      setOutput(0, truth(floatData(0)));
     } else if (from == TP::FLOAT && to == TP::FLOAT) {
       setOutput(0, data(0));
     } else {
