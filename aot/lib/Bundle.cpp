@@ -3,6 +3,7 @@
 
 #include "kiln/aot/Aot.h"
 #include "kiln/codegen/Codegen.h"
+#include "kiln/support/GpuApi.h"
 #include "kiln/support/Hash.h"
 
 #include <cctype>
@@ -186,18 +187,18 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
                 "' is not a C identifier (letters, digits, '_')");
   }
   const std::string &n = bundle.name;
-  // The generated C runtime passes host buffers only: a GPU kernel's
-  // results would stay on the device. Refuse until bundles manage device
-  // memory (docs/gpu.md).
-  if (!options.target.empty() && options.target != "host" &&
-      codegen::targetInfo(options.target).gpu) {
-    throw Error("target '" + options.target +
-                "' names a GPU, and AOT bundles do not manage device "
-                "memory yet (kiln run, bench and train do; docs/gpu.md). Use "
-                "a CPU target such as 'host'.");
+  // A GPU target's bundle keeps its weights on the device and moves the
+  // inputs, outputs and state (docs/aot.md): its offsets are device-aligned.
+  std::string deviceApi;
+  if (!options.target.empty() && options.target != "host") {
+    deviceApi = support::gpuApiOf(codegen::targetInfo(options.target).canonical);
   }
+  size_t alignment = deviceApi.empty()
+                         ? kAlignment
+                         : static_cast<size_t>(support::kDeviceAlignment);
   bundle.target = options.target;
-  bundle.native = isNative(options.target);
+  bundle.native = isNative(options.target) ||
+                  isNative(codegen::targetInfo(options.target).canonical);
 
   // 1. Plans and kernel objects (no .so).
   compiler::CompileOptions compile;
@@ -218,14 +219,30 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   }
 
   // 2. Layout and weights.
-  layoutArena(run);
+  layoutArena(run, alignment);
   std::vector<Entry *> entries = {&run};
   if (train) {
-    layoutArena(*train);
+    layoutArena(*train, alignment);
     entries.push_back(&*train);
   }
   Blob blob = buildBlob(entries, train ? &*train : nullptr,
-                        ParameterSource{options.seed, options.loadPath});
+                        ParameterSource{options.seed, options.loadPath},
+                        alignment);
+  if (!deviceApi.empty()) {
+    // A device block is one Halide buffer of bytes: int32 extents.
+    for (auto [what, bytes] :
+         {std::pair<const char *, size_t>{"the arena", run.arenaBytes},
+          {"the training arena", train ? train->arenaBytes : 0},
+          {"the weights", blob.bytes.size()},
+          {"the load-time results", run.derivedBytes}}) {
+      if (bytes > static_cast<size_t>(INT32_MAX)) {
+        throw Error("target '" + options.target + "': " + what + " (" +
+                    std::to_string(bytes) +
+                    " bytes) is larger than a Halide device buffer can "
+                    "address");
+      }
+    }
+  }
   bundle.arenaBytes = run.arenaBytes;
   bundle.trainArenaBytes = train ? train->arenaBytes : 0;
   bundle.stateBytes = train ? blob.stateBytes : 0;
@@ -236,7 +253,7 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   fs::path dir = fs::absolute(options.outputDir);
   fs::create_directories(dir);
   GenerateOptions generate{n, fs::absolute(modelPath).string(), options.target,
-                           options.embedWeights};
+                           options.embedWeights, deviceApi};
   bundle.header = (dir / (n + ".h")).string();
   bundle.source = (dir / (n + ".c")).string();
   bundle.library = (dir / ("lib" + n + ".a")).string();

@@ -100,6 +100,7 @@ Entry makeEntry(const runtime::Plan &plan, const std::string &function) {
     buffer.init = planned.init;
     buffer.data = planned.data;
     buffer.classes = planned.classes;
+    buffer.signedIndices = planned.signedIndices;
     if (planned.offset >= 0) {
       buffer.offset = static_cast<size_t>(planned.offset);
     }
@@ -128,10 +129,10 @@ Entry makeEntry(const runtime::Plan &plan, const std::string &function) {
   return entry;
 }
 
-void layoutArena(Entry &entry) {
+void layoutArena(Entry &entry, size_t alignment) {
   entry.location.assign(entry.buffers.size(), Location{});
   size_t planned = entry.plannedArenaBytes.value_or(0);
-  size_t next = alignUp(planned);
+  size_t next = alignUp(planned, alignment);
   std::set<int> derived; // temps of load-time calls
   for (const Call &call : entry.calls) {
     if (call.once) {
@@ -145,7 +146,7 @@ void layoutArena(Entry &entry) {
   }
   for (int b : derived) {
     entry.location[b] = {Place::Derived, entry.derivedBytes};
-    entry.derivedBytes += alignUp(entry.buffers[b].bytes);
+    entry.derivedBytes += alignUp(entry.buffers[b].bytes, alignment);
   }
   for (size_t b = 0; b < entry.buffers.size(); ++b) {
     const Buffer &buffer = entry.buffers[b];
@@ -155,7 +156,7 @@ void layoutArena(Entry &entry) {
       continue;
     }
     if (entry.plannedArenaBytes && buffer.offset) {
-      if (*buffer.offset % kAlignment != 0 ||
+      if (*buffer.offset % alignment != 0 ||
           *buffer.offset + buffer.bytes > planned) {
         fail(entry.planPath, "buffer '" + buffer.name + "': planned offset " +
                                  std::to_string(*buffer.offset) +
@@ -164,15 +165,15 @@ void layoutArena(Entry &entry) {
       entry.location[b] = {Place::Arena, *buffer.offset};
     } else {
       entry.location[b] = {Place::Arena, next};
-      next += alignUp(buffer.bytes);
+      next += alignUp(buffer.bytes, alignment);
     }
   }
   // Never 0: a caller-allocated arena of 0 bytes has no valid pointer.
-  entry.arenaBytes = std::max(next, kAlignment);
+  entry.arenaBytes = std::max(next, alignment);
 }
 
 Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
-               const ParameterSource &source) {
+               const ParameterSource &source, size_t alignment) {
   Blob blob;
   size_t cursor = 0;
   struct Param {
@@ -186,7 +187,7 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
     auto it = params.find(buffer.name);
     if (it == params.end()) {
       it = params.emplace(buffer.name, Param{cursor, &buffer}).first;
-      cursor += alignUp(buffer.bytes);
+      cursor += alignUp(buffer.bytes, alignment);
     } else if (it->second.buffer->shape != buffer.shape ||
                it->second.buffer->i32 != buffer.i32) {
       fail(entry.planPath, "parameter '" + buffer.name + "' is " +
@@ -203,7 +204,7 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
         blob.state.push_back({static_cast<int>(b), offset});
       }
     }
-    blob.stateBytes = std::max(cursor, kAlignment);
+    blob.stateBytes = std::max(cursor, alignment);
     cursor = blob.stateBytes;
   }
   for (Entry *entry : entries) {
@@ -215,7 +216,7 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
       } else if (buffer.kind == Kind::Const) {
         entry->location[b] = {Place::Weights, cursor};
         consts.push_back({cursor, &buffer});
-        cursor += alignUp(buffer.bytes);
+        cursor += alignUp(buffer.bytes, alignment);
       }
     }
   }
@@ -470,8 +471,11 @@ std::string generateHeader(const GenerateOptions &options, const Entry &run,
 namespace {
 
 // The internal plan function of one entry: a halide_buffer_t table, then
-// straight-line code.
-std::string planFunction(const std::string &n, const Entry &entry) {
+// straight-line code. `gpu`: every root buffer is also a crop of a device
+// block (arena, parameters or state, weights, derived), inputs go up and
+// outputs come down once per call; `stateBytes` sizes a state block.
+std::string planFunction(const std::string &n, const Entry &entry, bool gpu,
+                         size_t stateBytes) {
   std::string p = n + "_plan_" + entry.function;
   std::ostringstream c;
   c << "/* " << entry.function << ": " << entry.calls.size()
@@ -515,21 +519,41 @@ std::string planFunction(const std::string &n, const Entry &entry) {
   }
   c << "    NULL\n};\n\n";
 
+  // The root buffers, in order; on a GPU each has a crop.
+  std::vector<int> roots;
+  std::map<int, size_t> cropOf;
+  for (size_t b = 0; b < entry.buffers.size(); ++b) {
+    if (entry.buffers[b].root == static_cast<int>(b)) {
+      cropOf[static_cast<int>(b)] = roots.size();
+      roots.push_back(static_cast<int>(b));
+    }
+  }
+  auto place = [&](int b) { return entry.location[entry.buffers[b].root].place; };
+
   // mode: KILN_PLAN_RUN (the per-run calls, inputs and outputs),
-  // KILN_PLAN_LOAD_TIME (the load-time calls, into `derived`), or both.
-  c << "static int " << p << "_calls(const uint8_t *weights, uint8_t *params,\n"
-    << "    const void *const *inputs, void *const *outputs, uint8_t *arena,\n"
-    << "    uint8_t *derived, int mode) {\n"
+  // KILN_PLAN_LOAD_TIME (the load-time calls, into `derived`), or both;
+  // on a GPU also KILN_PLAN_STATE (params is a caller's state block: it
+  // goes up) and KILN_PLAN_STATE_OUT (and comes back after the calls).
+  c << "static int " << p << "_calls(const " << n
+    << "_model *model, const uint8_t *weights,\n"
+    << "    uint8_t *params, const void *const *inputs, void *const *outputs,\n"
+    << "    uint8_t *arena, uint8_t *derived, int mode) {\n"
     << "  halide_buffer_t b[" << entry.buffers.size() << "];\n"
     << "  int status = 0;\n"
-    << "  (void)weights;\n  (void)params;\n  (void)status;\n"
-    << "  (void)derived;\n  (void)mode;\n"
-    << "  memcpy(b, " << p << "_buffers, sizeof b);\n";
-  for (size_t b = 0; b < entry.buffers.size(); ++b) {
-    const Buffer &buffer = entry.buffers[b];
-    if (buffer.root != static_cast<int>(b)) {
-      continue;
-    }
+    << "  (void)model;\n  (void)weights;\n  (void)params;\n"
+    << "  (void)derived;\n  (void)mode;\n";
+  if (gpu) {
+    c << "  " << n << "_block dev_arena, dev_state, dev_scratch, crop["
+      << std::max<size_t>(roots.size(), 1) << "];\n"
+      << "  const " << n << "_block *dev_params = &model->dev_weights;\n"
+      << "  const " << n << "_block *dev_derived = &model->dev_derived;\n"
+      << "  memset(&dev_arena, 0, sizeof dev_arena);\n"
+      << "  memset(&dev_state, 0, sizeof dev_state);\n"
+      << "  memset(&dev_scratch, 0, sizeof dev_scratch);\n"
+      << "  memset(crop, 0, sizeof crop);\n";
+  }
+  c << "  memcpy(b, " << p << "_buffers, sizeof b);\n";
+  for (int b : roots) {
     const Location &at = entry.location[b];
     const char *base = at.place == Place::Arena     ? "arena"
                        : at.place == Place::Params  ? "params"
@@ -543,6 +567,43 @@ std::string planFunction(const std::string &n, const Entry &entry) {
         << "].host; /* view */\n";
     }
   }
+  if (gpu) {
+    // The blocks of this call, then every root a crop of its block.
+    c << "  if ((status = " << n << "_block_alloc(&dev_arena, arena, "
+      << entry.arenaBytes << "u, \"the arena\")) != 0) {\n    goto done;\n  }\n"
+      << "  if (mode & KILN_PLAN_STATE) {\n"
+      << "    if ((status = " << n << "_block_alloc(&dev_state, params, "
+      << stateBytes << "u, \"the state\")) != 0 ||\n"
+      << "        (status = " << n
+      << "_block_copy(&dev_state, params, 1, \"the state\")) != 0) {\n"
+      << "      goto done;\n    }\n"
+      << "    dev_params = &dev_state;\n  }\n";
+    if (entry.derivedBytes) {
+      c << "  if (derived != model->derived) {\n"
+        << "    if ((status = " << n << "_block_alloc(&dev_scratch, derived, "
+        << entry.derivedBytes
+        << "u, \"the load-time results\")) != 0) {\n      goto done;\n    }\n"
+        << "    dev_derived = &dev_scratch;\n  }\n";
+    }
+    for (int b : roots) {
+      const Location &at = entry.location[b];
+      const char *parent = at.place == Place::Arena     ? "&dev_arena"
+                           : at.place == Place::Params  ? "dev_params"
+                           : at.place == Place::Derived ? "dev_derived"
+                                                        : "&model->dev_weights";
+      size_t k = cropOf[b];
+      c << "  if ((status = " << n << "_block_crop(" << parent << ", &crop["
+        << k << "], b[" << b << "].host, " << at.offset << "u, "
+        << std::max<size_t>(entry.buffers[b].bytes, 1) << "u, "
+        << quote(entry.buffers[b].name) << ")) != 0) {\n    goto done;\n  }\n";
+    }
+    for (size_t b = 0; b < entry.buffers.size(); ++b) {
+      size_t k = cropOf[entry.buffers[b].root];
+      c << "  b[" << b << "].device = crop[" << k << "].buf.device;\n"
+        << "  b[" << b << "].device_interface = crop[" << k
+        << "].buf.device_interface;\n";
+    }
+  }
   // The load-time calls first (when asked for), then the per-run ones.
   auto emitCalls = [&](bool once, const std::string &condition) {
     for (size_t i = 0; i < entry.calls.size(); ++i) {
@@ -554,42 +615,87 @@ std::string planFunction(const std::string &n, const Entry &entry) {
       for (size_t a = 0; a < call.args.size(); ++a) {
         c << (a ? ", " : "") << "&b[" << call.args[a] << "]";
       }
-      c << ")) != 0) {\n    return " << n << "_kernel_failed(status, " << i
-        << ", " << p << "_call_names[" << i << "]);\n  }\n";
+      c << ")) != 0) {\n    status = " << n << "_kernel_failed(status, " << i
+        << ", " << p << "_call_names[" << i << "]);\n    goto done;\n  }\n";
     }
   };
   emitCalls(true, "(mode & KILN_PLAN_LOAD_TIME) && ");
-  c << "  if (!(mode & KILN_PLAN_RUN)) {\n    return 0;\n  }\n";
+  c << "  if (!(mode & KILN_PLAN_RUN)) {\n    goto done;\n  }\n";
   for (size_t i = 0; i < entry.inputs.size(); ++i) {
     int b = entry.inputs[i];
-    c << "  memcpy(b[" << b << "].host, inputs[" << i << "], "
-      << entry.buffers[b].bytes << ");\n";
+    const Buffer &buffer = entry.buffers[b];
+    if (!gpu) {
+      c << "  memcpy(b[" << b << "].host, inputs[" << i << "], "
+        << buffer.bytes << ");\n";
+      continue;
+    }
+    if (buffer.i32 && buffer.classes > 0) {
+      // Device code cannot fail on a label outside the classes: checked
+      // here, as a CPU kernel checks it.
+      int64_t low = buffer.signedIndices ? -buffer.classes : 0;
+      c << "  if ((status = " << n << "_check_ids(inputs[" << i << "], "
+        << buffer.bytes / 4 << "u, " << low << ", " << buffer.classes << ", "
+        << quote(buffer.name) << ", " << (buffer.signedIndices ? 1 : 0)
+        << ")) != 0) {\n    goto done;\n  }\n";
+    }
+    c << "  if ((status = " << n << "_block_copy(&crop[" << cropOf[buffer.root]
+      << "], inputs[" << i << "], 1, " << quote(buffer.name)
+      << ")) != 0) {\n    goto done;\n  }\n";
   }
   emitCalls(false, "");
+  if (gpu) {
+    c << "  if ((mode & KILN_PLAN_STATE_OUT) &&\n"
+      << "      (status = " << n
+      << "_block_copy(&dev_state, params, 0, \"the state\")) != 0) {\n"
+      << "    goto done;\n  }\n";
+  }
   for (size_t i = 0; i < entry.outputs.size(); ++i) {
     int b = entry.outputs[i].buffer;
-    c << "  if (outputs[" << i << "]) {\n    memcpy(outputs[" << i << "], b["
-      << b << "].host, " << entry.buffers[b].bytes << ");\n  }\n";
+    int r = entry.buffers[b].root;
+    c << "  if (outputs[" << i << "]) {\n";
+    if (gpu && (place(b) == Place::Arena || place(b) == Place::Derived)) {
+      // The host copies of parameters and weights are current.
+      c << "    if ((status = " << n << "_block_copy(&crop[" << cropOf[r]
+        << "], b[" << r << "].host, 0, " << quote(entry.outputs[i].name)
+        << ")) != 0) {\n      goto done;\n    }\n";
+    }
+    c << "    memcpy(outputs[" << i << "], b[" << b << "].host, "
+      << entry.buffers[b].bytes << ");\n  }\n";
   }
-  c << "  return 0;\n}\n\n";
+  c << "done:\n";
+  if (gpu) {
+    c << "  for (int i = " << std::max<size_t>(roots.size(), 1)
+      << "; i-- > 0;) {\n    " << n << "_block_release(&crop[i]);\n  }\n"
+      << "  " << n << "_block_free(&dev_scratch);\n"
+      << "  " << n << "_block_free(&dev_state);\n"
+      << "  " << n << "_block_free(&dev_arena);\n";
+  }
+  c << "  return status;\n}\n\n";
   // The calls run with denormal floats flushed to zero, as in the runtime
   // (kiln/support/Denormals.h); the caller's mode is restored.
-  c << "static int " << p << "(const uint8_t *weights, uint8_t *params,\n"
-    << "    const void *const *inputs, void *const *outputs, uint8_t *arena,\n"
-    << "    uint8_t *derived, int mode) {\n"
+  c << "static int " << p << "(const " << n
+    << "_model *model, const uint8_t *weights,\n"
+    << "    uint8_t *params, const void *const *inputs, void *const *outputs,\n"
+    << "    uint8_t *arena, uint8_t *derived, int mode) {\n"
     << "  int status;\n"
     << "#if KILN_AOT_HAVE_MXCSR\n"
     << "  unsigned int csr = _mm_getcsr();\n"
     << "  _mm_setcsr(csr | 0x8040u); /* flush to zero, denormals are zero */\n"
     << "#endif\n"
     << "  status = " << p
-    << "_calls(weights, params, inputs, outputs, arena, derived, mode);\n"
+    << "_calls(model, weights, params, inputs, outputs, arena, derived, "
+       "mode);\n"
     << "#if KILN_AOT_HAVE_MXCSR\n"
     << "  _mm_setcsr(csr);\n"
     << "#endif\n"
     << "  return status;\n}\n\n";
   return c.str();
 }
+
+// How an entry point treats the parameters: the model's weights, or a
+// caller's state block that it reads (N_run_state) or also updates
+// (N_train_step). On a GPU a state block goes up per call (and comes back).
+enum class State { None, Read, Update };
 
 // How an entry point treats the load-time calls of its plan.
 enum class LoadTime {
@@ -603,8 +709,9 @@ std::string entryFunction(const std::string &n, const std::string &signature,
                           const std::string &entry,
                           const std::string &numInputs,
                           const std::string &arenaBytes,
-                          const std::string &params, bool needsState,
+                          const std::string &params, State state,
                           LoadTime loadTime, size_t derivedBytes) {
+  bool needsState = state != State::None;
   std::ostringstream c;
   c << signature << " {\n"
     << "  uint8_t *owned = NULL;\n  int status;\n  int i;\n"
@@ -643,13 +750,121 @@ std::string entryFunction(const std::string &n, const std::string &signature,
     derived = "derived";
     mode = "KILN_PLAN_RUN | KILN_PLAN_LOAD_TIME";
   }
-  c << "  status = " << n << "_plan_" << entry << "(model->weights, " << params
-    << ", inputs, outputs, (uint8_t *)arena, " << derived << ", " << mode
-    << ");\n";
+  if (state != State::None) {
+    mode += " | KILN_PLAN_STATE";
+  }
+  if (state == State::Update) {
+    mode += " | KILN_PLAN_STATE_OUT";
+  }
+  c << "  status = " << n << "_plan_" << entry << "(model, model->weights, "
+    << params << ", inputs, outputs, (uint8_t *)arena, " << derived << ", "
+    << mode << ");\n";
   if (derived == "derived") {
     c << "  free(derived);\n";
   }
   c << "  free(owned);\n  return status;\n}\n\n";
+  return c.str();
+}
+
+} // namespace
+
+namespace {
+
+// The device memory helpers of a GPU bundle (docs/aot.md): a block is a
+// 1-D byte buffer with a device allocation; a tensor is a crop of one, at
+// its offset, that its kernels' buffers share.
+std::string deviceHelpers(const std::string &n, const std::string &api) {
+  bool cl = api == "opencl";
+  std::string device = cl ? "an OpenCL device" : "a CUDA device";
+  std::string driver = cl ? "an OpenCL platform (libOpenCL.so and an ICD)"
+                          : "the NVIDIA driver (libcuda.so)";
+  std::ostringstream c;
+  c << "extern const struct halide_device_interface_t *halide_" << api
+    << "_device_interface(void);\n\n"
+    << "static const char *" << n << "_halide_text(void) {\n"
+    << "  return kiln_aot_halide_message[0] ? kiln_aot_halide_message : "
+       "\"no message\";\n}\n\n"
+    << "static void " << n << "_describe(" << n
+    << "_block *block, uint8_t *host, size_t offset,\n    size_t bytes) {\n"
+    << "  memset(block, 0, sizeof *block);\n"
+    << "  block->dim.min = (int32_t)offset;\n"
+    << "  block->dim.extent = (int32_t)bytes;\n"
+    << "  block->dim.stride = 1;\n"
+    << "  block->buf.host = host;\n"
+    << "  block->buf.type.code = halide_type_uint;\n"
+    << "  block->buf.type.bits = 8;\n"
+    << "  block->buf.type.lanes = 1;\n"
+    << "  block->buf.dimensions = 1;\n"
+    << "  block->buf.dim = &block->dim;\n}\n\n"
+    << "static int " << n << "_block_alloc(" << n
+    << "_block *block, const uint8_t *host,\n    size_t bytes, const char "
+       "*what) {\n"
+    << "  int status;\n"
+    << "  " << n << "_describe(block, (uint8_t *)host, 0, bytes);\n"
+    << "  status = halide_device_malloc(NULL, &block->buf, halide_" << api
+    << "_device_interface());\n"
+    << "  if (status != 0) {\n    block->buf.device = 0;\n    return " << n
+    << "_fail(KILN_AOT_ERROR_MEMORY,\n"
+    << "        \"cannot allocate %zu bytes for %s on " << device
+    << " (halide_device_malloc: \"\n"
+    << "        \"status %d; is " << driver
+    << " installed and a device visible?): %s\",\n"
+    << "        bytes, what, status, " << n << "_halide_text());\n  }\n"
+    << "  return 0;\n}\n\n"
+    << "static void " << n << "_block_free(" << n << "_block *block) {\n"
+    << "  if (block->buf.device) {\n"
+    << "    halide_device_free(NULL, &block->buf);\n  }\n}\n\n"
+    << "static int " << n << "_block_crop(const " << n << "_block *parent, "
+    << n << "_block *crop,\n"
+    << "    uint8_t *host, size_t offset, size_t bytes, const char *name) {\n"
+    << "  int status;\n"
+    << "  " << n << "_describe(crop, host, offset, bytes);\n"
+    << "  status = halide_device_crop(NULL, &parent->buf, &crop->buf);\n"
+    << "  if (status != 0) {\n    crop->buf.device = 0;\n    return " << n
+    << "_fail(KILN_AOT_ERROR_MEMORY,\n"
+    << "        \"cannot place buffer '%s' in its device allocation \"\n"
+    << "        \"(halide_device_crop: status %d): %s\", name, status, " << n
+    << "_halide_text());\n  }\n  return 0;\n}\n\n"
+    << "static void " << n << "_block_release(" << n << "_block *crop) {\n"
+    << "  if (crop->buf.device) {\n"
+    << "    halide_device_release_crop(NULL, &crop->buf);\n  }\n}\n\n"
+    << "/* Host -> device (to_device) or device -> host, with `host` as the "
+       "host side. */\n"
+    << "static int " << n << "_block_copy(" << n
+    << "_block *block, const void *host, int to_device,\n"
+    << "    const char *name) {\n"
+    << "  int status;\n"
+    << "  block->buf.host = (uint8_t *)host;\n"
+    << "  block->buf.flags = to_device ? halide_buffer_flag_host_dirty\n"
+    << "                               : halide_buffer_flag_device_dirty;\n"
+    << "  status = to_device ? halide_copy_to_device(NULL, &block->buf,\n"
+    << "                           halide_" << api
+    << "_device_interface())\n"
+    << "                     : halide_copy_to_host(NULL, &block->buf);\n"
+    << "  block->buf.flags = 0;\n"
+    << "  if (status != 0) {\n    return " << n
+    << "_fail(KILN_AOT_ERROR_KERNEL, \"copying '%s' %s " << device
+    << " failed \"\n"
+    << "        \"(status %d): %s\", name, to_device ? \"to\" : \"from\", "
+       "status,\n        "
+    << n << "_halide_text());\n  }\n  return 0;\n}\n\n"
+    << "/* Labels and ids: a device kernel cannot fail on one outside its "
+       "range,\n * so they are checked here, as a CPU kernel checks them. "
+       "*/\n"
+    << "static int " << n
+    << "_check_ids(const void *data, size_t count, int64_t low,\n"
+    << "    int64_t classes, const char *name, int ids) {\n"
+    << "  const int32_t *values = (const int32_t *)data;\n"
+    << "  size_t i;\n"
+    << "  for (i = 0; i < count; ++i) {\n"
+    << "    if (values[i] < low || values[i] >= classes) {\n"
+    << "      return " << n
+    << "_fail(KILN_AOT_ERROR_ARGUMENT,\n"
+    << "          \"input '%s': %s %d at element %zu is outside [%lld, "
+       "%lld)\", name,\n"
+    << "          ids ? \"index\" : \"label\", (int)values[i], i, (long "
+       "long)low,\n"
+    << "          (long long)classes);\n    }\n  }\n  return 0;\n}\n\n";
   return c.str();
 }
 
@@ -701,10 +916,22 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
                 static_cast<unsigned long long>(
                     support::fnv1a(blob.bytes.data(), blob.bytes.size())));
   c << "#define " << N << "_WEIGHTS_HASH " << hash << " /* FNV-1a */\n\n"
-    << "struct " << n
+    ;
+  bool gpu = !options.deviceApi.empty();
+  if (gpu) {
+    c << "/* A device memory block (1-D bytes) or a tensor's crop of one. */\n"
+      << "typedef struct " << n << "_block {\n  halide_dimension_t dim;\n"
+      << "  halide_buffer_t buf;\n} " << n << "_block;\n\n";
+  }
+  c << "struct " << n
     << "_model {\n  const uint8_t *weights;\n  uint8_t *owned;\n"
-    << "  uint8_t *derived; /* results of the load-time calls */\n};\n\n"
-    << "#define KILN_PLAN_RUN 1\n#define KILN_PLAN_LOAD_TIME 2\n\n"
+    << "  uint8_t *derived; /* results of the load-time calls */\n"
+    << (gpu ? "  " + n + "_block dev_weights; /* the weights on the device */\n  " +
+                  n + "_block dev_derived; /* the load-time results there */\n"
+            : std::string())
+    << "};\n\n"
+    << "#define KILN_PLAN_RUN 1\n#define KILN_PLAN_LOAD_TIME 2\n"
+    << "#define KILN_PLAN_STATE 4\n#define KILN_PLAN_STATE_OUT 8\n\n"
     << "/* Halide reports errors through a process-wide handler that cannot "
        "tell\n"
     << " * callers apart; it keeps the message per thread. Weak: every kiln\n"
@@ -732,6 +959,9 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
     << "  kiln_aot_halide_message[0] = 0;\n  return result;\n}\n\n"
     << "const char *" << n << "_error_message(void) {\n  return " << n
     << "_message;\n}\n\n";
+  if (gpu) {
+    c << deviceHelpers(n, options.deviceApi);
+  }
 
   std::vector<std::string> rows;
   c << "const kiln_aot_tensor " << n << "_inputs[] = {\n"
@@ -752,12 +982,15 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
   }
   c << "\n";
 
-  c << planFunction(n, run);
+  c << planFunction(n, run, gpu, blob.stateBytes);
 
   // open / close.
   c << "int " << n << "_open(" << n
     << "_model **model, const char *weights_path) {\n"
     << "  " << n << "_model *m;\n";
+  if (gpu) {
+    c << "  int status;\n";
+  }
   if (!options.embed) {
     c << "  FILE *file;\n  unsigned char header[64];\n  uint64_t bytes, hash, "
          "h;\n"
@@ -819,16 +1052,37 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
          "mismatch)\", weights_path);\n  }\n"
       << "  m->weights = m->owned;\n";
   }
+  if (gpu) {
+    // The weights go to the device once; device allocations are reused
+    // from call to call (each call's arena).
+    size_t bytes = std::max<size_t>(blob.bytes.size(), 1);
+    c << "  halide_reuse_device_allocations(NULL, true);\n"
+      << "  if ((status = " << n << "_block_alloc(&m->dev_weights, m->weights, "
+      << bytes << "u, \"the weights\")) != 0 ||\n"
+      << "      (status = " << n
+      << "_block_copy(&m->dev_weights, m->weights, 1, \"the weights\")) != "
+         "0) {\n"
+      << "    " << n << "_close(m);\n    return status;\n  }\n";
+  }
   if (run.derivedBytes) {
     // Load-time calls (batch norm folds): once, into model-owned memory.
     c << "  m->derived = (uint8_t *)aligned_alloc(KILN_AOT_ALIGNMENT, "
-      << run.derivedBytes << ");\n"
+      << run.derivedBytes << ");\n";
+    if (gpu) {
+      c << "  if (!m->derived) {\n    " << n << "_close(m);\n    return " << n
+        << "_fail(KILN_AOT_ERROR_MEMORY, \"out of memory\");\n  }\n"
+        << "  if ((status = " << n << "_block_alloc(&m->dev_derived, m->derived, "
+        << run.derivedBytes << "u,\n      \"the load-time results\")) != 0) {\n"
+        << "    " << n << "_close(m);\n    return status;\n  }\n";
+    }
+    c
       << "  {\n    uint8_t *arena = (uint8_t *)aligned_alloc("
          "KILN_AOT_ALIGNMENT, "
       << N << "_ARENA_BYTES);\n"
       << "    int status = m->derived && arena ? 0 : KILN_AOT_ERROR_MEMORY;\n"
       << "    if (status == 0) {\n      status = " << n
-      << "_plan_run(m->weights, (uint8_t *)m->weights, NULL, NULL, arena,\n"
+      << "_plan_run(m, m->weights, (uint8_t *)m->weights, NULL, NULL, "
+         "arena,\n"
       << "          m->derived, KILN_PLAN_LOAD_TIME);\n    } else {\n"
       << "      " << n
       << "_fail(status, \"cannot allocate the load-time buffers\");\n    }\n"
@@ -838,7 +1092,11 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
   }
   c << "  *model = m;\n  return 0;\n}\n\n"
     << "void " << n << "_close(" << n << "_model *model) {\n"
-    << "  if (model) {\n    free(model->derived);\n    free(model->owned);\n"
+    << "  if (model) {\n"
+    << (gpu ? "    " + n + "_block_free(&model->dev_derived);\n    " + n +
+                  "_block_free(&model->dev_weights);\n"
+            : std::string())
+    << "    free(model->derived);\n    free(model->owned);\n"
     << "    free(model);\n  }\n}\n\n";
 
   c << entryFunction(n,
@@ -846,10 +1104,10 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
                          "_model *model, const void *const inputs[],\n    void "
                          "*const outputs[], void *arena)",
                      "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES",
-                     "(uint8_t *)model->weights", false, LoadTime::FromModel,
+                     "(uint8_t *)model->weights", State::None, LoadTime::FromModel,
                      run.derivedBytes);
   if (train) {
-    c << planFunction(n, *train);
+    c << planFunction(n, *train, gpu, blob.stateBytes);
     c << "int " << n << "_state_init(const " << n
       << "_model *model, void *state) {\n"
       << "  if (!model || !state) {\n    return " << n
@@ -861,14 +1119,14 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
                            "_model *model, void *state,\n    const void *const "
                            "inputs[], void *const outputs[], void *arena)",
                        "train_step", N + "_TRAIN_NUM_INPUTS",
-                       N + "_TRAIN_ARENA_BYTES", "(uint8_t *)state", true,
+                       N + "_TRAIN_ARENA_BYTES", "(uint8_t *)state", State::Update,
                        LoadTime::None, 0);
     c << entryFunction(
         n,
         "int " + n + "_run_state(const " + n +
             "_model *model, const void *state,\n    const void "
             "*const inputs[], void *const outputs[], void *arena)",
-        "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES", "(uint8_t *)state", true,
+        "run", N + "_NUM_INPUTS", N + "_ARENA_BYTES", "(uint8_t *)state", State::Read,
         LoadTime::EveryCall, run.derivedBytes);
   }
 

@@ -29,6 +29,7 @@ struct Buffer {
   runtime::InitSpec init;       // Param
   runtime::Tensor data;         // Const
   int64_t classes = 0;          // i32 Input
+  bool signedIndices = false;   // i32 Input: ids in [-classes, classes)
   std::optional<size_t> offset; // planned arena offset (memory planner)
   size_t bytes = 0;
 };
@@ -75,8 +76,9 @@ Entry makeEntry(const runtime::Plan &plan, const std::string &function);
 
 // Arena layout of one entry: the planner's offsets where given, the rest
 // sequentially after them; temps that load-time calls read or write go to
-// the derived block instead.
-void layoutArena(Entry &entry);
+// the derived block instead. Every offset is a multiple of `alignment`
+// (kAlignment; support::kDeviceAlignment for GPU targets).
+void layoutArena(Entry &entry, size_t alignment = kAlignment);
 
 // The parameters and constants of all entries, 64-byte aligned. Parameters
 // of `stateEntry` (if any) come first, in plan order: that prefix is the
@@ -96,11 +98,14 @@ struct ParameterSource {
   std::string loadPath; // safetensors; empty: initializers only
 };
 Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
-               const ParameterSource &source);
+               const ParameterSource &source, size_t alignment = kAlignment);
 
 struct GenerateOptions {
   std::string name, modelPath, target;
   bool embed = true;
+  // "opencl" or "cuda" for a GPU target: the generated code keeps the
+  // weights on the device and moves inputs, outputs and state (docs/aot.md).
+  std::string deviceApi;
 };
 // N.h and N.c. `train` is null for an inference-only bundle.
 std::string generateHeader(const GenerateOptions &options, const Entry &run,

@@ -17,6 +17,7 @@
 #include "kiln/support/Align.h"
 #include "kiln/support/Checksum.h"
 #include "kiln/support/Denormals.h"
+#include "kiln/support/GpuApi.h"
 
 #include <HalideRuntime.h>
 
@@ -78,25 +79,6 @@ struct DeviceApi {
                   const halide_device_interface_t *) = nullptr;
   int (*sync)(void *, halide_buffer_t *) = nullptr;
 };
-
-// "opencl" or "cuda" when a feature of the Halide target string names it.
-std::string gpuApiOf(const std::string &target) {
-  std::string api;
-  size_t start = 0;
-  while (start <= target.size()) {
-    size_t end = target.find('-', start);
-    std::string feature = target.substr(
-        start, end == std::string::npos ? std::string::npos : end - start);
-    if (feature == "opencl" || feature == "cuda") {
-      api = feature;
-    }
-    if (end == std::string::npos) {
-      break;
-    }
-    start = end + 1;
-  }
-  return api;
-}
 
 // A 1-D byte view of `bytes` bytes at `offset` into a device allocation,
 // host side at `host`.
@@ -186,7 +168,7 @@ struct Session::Impl {
 
   // Loads the device runtime of a GPU plan from the kernel library.
   void loadDeviceApi() {
-    std::string api = gpuApiOf(plan.target);
+    std::string api = support::gpuApiOf(plan.target);
     if (api.empty()) {
       return;
     }

@@ -89,4 +89,23 @@ TEST(AotLayout, BlobHoldsInitializedParametersAndConstants) {
   EXPECT_EQ(c1, -2.0f);
 }
 
+// GPU bundles: every arena, parameter and constant offset is a multiple of
+// the device alignment (OpenCL sub-buffers, CUDA's coalesced reads).
+TEST(AotLayout, DeviceAlignmentForGpuBundles) {
+  constexpr size_t align = 512;
+  Entry entry = readJson(samplePlan());
+  layoutArena(entry, align);
+  EXPECT_EQ(entry.location[0].offset, 0u);    // input x: 40 bytes -> 512
+  EXPECT_EQ(entry.location[2].offset, 512u);  // t1
+  EXPECT_EQ(entry.location[4].offset, 1024u); // t2
+  EXPECT_EQ(entry.arenaBytes, 1536u);
+  Blob blob = buildBlob({&entry}, nullptr, ParameterSource{}, align);
+  ASSERT_EQ(blob.bytes.size(), 1024u);
+  EXPECT_EQ(entry.location[1].offset % align, 0u);
+  EXPECT_EQ(entry.location[5].offset % align, 0u);
+  float c1;
+  std::memcpy(&c1, blob.bytes.data() + entry.location[5].offset + 4, 4);
+  EXPECT_EQ(c1, -2.0f);
+}
+
 } // namespace
