@@ -78,6 +78,7 @@ Entry makeEntry(const runtime::Plan &plan, const std::string &function) {
   Entry entry;
   entry.function = function;
   entry.planPath = plan.path;
+  entry.weightsPath = plan.weights;
   for (const runtime::PlanBuffer &planned : plan.buffers) {
     Buffer buffer;
     buffer.name = planned.name;
@@ -245,11 +246,37 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
       }
     }
   }
+  // An imported model's own values (the plans' weights files), as a
+  // Session loads them over the initializers; --load overrides both.
+  std::map<std::string, runtime::Tensor> imported;
+  std::set<std::string> importedFiles;
+  for (Entry *entry : entries) {
+    if (entry->weightsPath.empty() ||
+        !importedFiles.insert(entry->weightsPath).second) {
+      continue;
+    }
+    for (auto &[name, tensor] : runtime::readSafetensors(entry->weightsPath)) {
+      auto it = params.find(name);
+      if (it == params.end()) {
+        continue; // the compiler dropped an unused parameter
+      }
+      const Buffer &buffer = *it->second.buffer;
+      if (tensor.shape != buffer.shape ||
+          (tensor.dtype == runtime::DType::I32) != buffer.i32) {
+        throw Error(entry->weightsPath + ": parameter '" + name +
+                    "': expected " + shapeText(buffer) + ", got " +
+                    tensor.shapeString());
+      }
+      imported[name] = std::move(tensor);
+    }
+  }
   for (const auto &[name, param] : params) {
     const Buffer &buffer = *param.buffer;
     runtime::Tensor value;
     if (auto it = loaded.find(name); it != loaded.end()) {
       value = it->second;
+    } else if (auto at = imported.find(name); at != imported.end()) {
+      value = at->second;
     } else {
       value = runtime::initializeParameter(name, buffer.shape,
                                            buffer.i32 ? runtime::DType::I32

@@ -57,6 +57,9 @@ struct Location {
 struct Entry {
   std::string function; // C name of the internal plan function
   std::string planPath;
+  // The plan's parameter values (plan "weights": an imported model's
+  // initializers, safetensors), or empty.
+  std::string weightsPath;
   std::vector<Buffer> buffers;
   std::vector<int> inputs;
   std::vector<Output> outputs;

@@ -75,6 +75,23 @@ def check_inference(name, model, shape, work, split_batch=False):
               flush=True)
         return False
 
+    def bundle_output(suffix, extra):
+        # kiln compile --exe: the executable (its weights embedded) on x.
+        bundle = os.path.join(work, f"{name}_{suffix}")
+        run([KILN, "compile", onnx_path, "-o", bundle, "--exe", "--batch",
+             str(shape[0]), "--name", name] + extra)
+        out = bundle + "_out"
+        run([os.path.join(bundle, name), "--input", "x=" + x_path,
+             "--output", out])
+        return np.load(os.path.join(out, "y.npy"))
+
+    if name in ("resnet18", "mobilenet_v2"):
+        # The bundle holds the model's own weights and runs the same kernels.
+        if not np.array_equal(bundle_output("bundle", []), got):
+            print(f"{name}: the kiln compile executable differs from kiln run",
+                  flush=True)
+            return False
+
     def same_as_got(suffix, extra, what, bound):
         # The .onnx run again with other options: relative to the first run.
         out = os.path.join(work, f"{name}_{suffix}")
@@ -93,6 +110,13 @@ def check_inference(name, model, shape, work, split_batch=False):
         if os.environ.get("KILN_GPU_CACHE_DIR"):
             extra += ["--cache-dir", os.environ["KILN_GPU_CACHE_DIR"]]
         if not same_as_got("gpu", extra, f"{gpu} against the CPU", 1e-4):
+            return False
+        # And its AOT bundle: weights on the device, the same kernels.
+        value = bundle_output("gpu_bundle", extra)
+        diff = float(np.max(np.abs(value - got))) / float(np.max(np.abs(got)))
+        print(f"{name}: {gpu} bundle against the CPU, relative {diff:.3g}",
+              flush=True)
+        if not diff <= 1e-4:
             return False
     # kiln-split-batch runs the head image by image (batch 2 splits
     # MobileNetV2's first blocks): the same values as the whole batch.
