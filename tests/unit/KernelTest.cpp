@@ -1075,6 +1075,11 @@ CaseTable buildCases() {
   addWinograd(t, "n3_c17_6x6_o40_same", {3, 17, 6, 6}, 40, {1, 1, 1, 1}, true);
   addWinograd(t, "n2_c64_28x28_o64_same", {2, 64, 28, 28}, 64, {1, 1, 1, 1},
               true);
+  // One vector of tiles at batch 1 (ResNet's 7x7 stages: the plane's 16
+  // tiles in one chunk, 4 groups of output channels): register tiles of
+  // 16 output channels, 40 input channels.
+  addWinograd(t, "n1_c40_7x7_o64_same", {1, 40, 7, 7}, 64, {1, 1, 1, 1},
+              true);
   // F(4x4, 3x3): a ResNet 28x28 stage at batch 2, a 3-tile row with
   // asymmetric pads and 40 output channels, a 12x8 plane of 20 channels.
   addWinograd(t, "tile4_n2_c64_28x28_o64_same", {2, 64, 28, 28}, 64,
