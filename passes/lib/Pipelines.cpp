@@ -199,7 +199,7 @@ struct InferencePipelineCLOptions
   Option<int> winograd{
       *this, "winograd",
       llvm::cl::desc("kiln-winograd's largest tile (2 or 4; 0: off)"),
-      llvm::cl::init(2)};
+      llvm::cl::init(4)};
   Option<int> packWeights{
       *this, "pack-weights",
       llvm::cl::desc("kiln-pack-weights' block (0: off)"),

@@ -136,8 +136,10 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   // F(2x2)'s 2.25x), and where the kernel keeps a task per image (32 or
   // more 4x4 tiles per plane) or the channels repay the batch form's
   // transforms through memory (128 or more both ways: ResNet's 14x14 and
-  // 7x7 layers). The LeNet-style CNN's 32 -> 64 and 64 -> 32 on 14x14 at
-  // batch 64 ran 2.4x slower at F(4x4) than at F(2x2) (docs/codegen.md).
+  // 7x7 layers) and the batch has 32 or more 4x4 tiles for it. The
+  // LeNet-style CNN's 32 -> 64 and 64 -> 32 on 14x14 at batch 64 ran 2.4x
+  // slower at F(4x4) than at F(2x2); ResNet-18's 512 -> 512 on 7x7 at
+  // batch 1 (4 tiles) 1.9x slower (docs/codegen.md).
   int64_t tileFor(Operation *op) const {
     bool weightGradient = llvm::isa<Conv2DGradWeightOp>(op);
     // The forward output's plane (dy's for the weight gradient) and the
@@ -149,7 +151,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     int64_t planeTiles =
         ((result.getDimSize(2) + 3) / 4) * ((result.getDimSize(3) + 3) / 4);
     bool repays = planeTiles >= 32 ||
-                  std::min(weight.getDimSize(0), weight.getDimSize(1)) >= 128;
+                  (std::min(weight.getDimSize(0), weight.getDimSize(1)) >= 128 &&
+                   result.getDimSize(0) * planeTiles >= 32);
     return tile >= 4 && repays && tileWaste(result, 4) <= kMaxWaste ? 4 : 2;
   }
 

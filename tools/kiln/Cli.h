@@ -88,8 +88,9 @@ struct CommonFlags {
     cmd->add_option("--winograd", winograd,
                     "3x3 stride-1 convolutions by Winograd: 2 = F(2x2, 3x3) "
                     "(about 1e-6 relative), 4 = F(4x4, 3x3) where the plane "
-                    "allows (faster; about 1e-5), 0 = direct. Default: 2 "
-                    "for inference, 4 for training")
+                    "and batch repay it, else F(2x2) (faster; about 1e-5, "
+                    "up to 1e-4 on wide sums of uniform values), 0 = "
+                    "direct. Default: 4")
         ->check(CLI::IsMember({0, 2, 4}));
   }
 

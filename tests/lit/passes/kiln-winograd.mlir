@@ -171,3 +171,19 @@ func.func @few_channels(%x: tensor<64x32x14x14xf32>) -> tensor<64x64x14x14xf32> 
   %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<64x32x14x14xf32>, tensor<64x32x3x3xf32>) -> tensor<64x64x14x14xf32>
   return %y : tensor<64x64x14x14xf32>
 }
+
+// -----
+
+// Wide channels repay F(4x4, 3x3)'s batch form only over 32 or more 4x4
+// tiles: ResNet-18's 512 -> 512 on 7x7 (4 tiles per image) takes F(4x4)
+// at batch 8 (32 tiles) but F(2x2) at batch 1 (16 2x2 tiles, a task per
+// image; F(4x4) ran 1.9x slower there).
+// CHECK-LABEL: func.func @wide_small_planes
+// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<8x128x7x7xf32>, tensor<36x16x128x8xf32>) -> tensor<8x128x7x7xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x128x7x7xf32>, tensor<16x16x128x8xf32>) -> tensor<1x128x7x7xf32>
+func.func @wide_small_planes(%x: tensor<8x128x7x7xf32>, %z: tensor<1x128x7x7xf32>) -> (tensor<8x128x7x7xf32>, tensor<1x128x7x7xf32>) {
+  %w = kiln.param "w" : tensor<128x128x3x3xf32>
+  %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<8x128x7x7xf32>, tensor<128x128x3x3xf32>) -> tensor<8x128x7x7xf32>
+  %v = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x128x7x7xf32>, tensor<128x128x3x3xf32>) -> tensor<1x128x7x7xf32>
+  return %y, %v : tensor<8x128x7x7xf32>, tensor<1x128x7x7xf32>
+}

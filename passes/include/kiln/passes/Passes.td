@@ -195,10 +195,13 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     plane that is not a multiple of the tile add at most a third to the
     work (14x14 qualifies for 4x4 tiles, 10x10 does not): F(2x2, 3x3)
     (2.25x fewer multiplies; results within about 1e-6 relative of the
-    direct convolution) or, with `tile` 4 where its partial tiles allow,
-    F(4x4, 3x3) (4x fewer; about 1e-5, up to 1e-4 on wide sums: opt-in),
-    at the price of the input and output transforms, which small planes do
-    not repay. `conv2d_grad_input` of such a convolution (pads at most 2)
+    direct convolution) or, with `tile` 4 where its partial tiles allow
+    and the plane has 32 or more 4x4 tiles per image (or 128 or more
+    channels both ways and 32 or more 4x4 tiles over the batch), F(4x4,
+    3x3) (4x fewer; about 1e-5 of the sums, up to 1e-4 on wide sums of
+    uniform values; ResNet-18 8e-7), at the price of the input and output
+    transforms, which small planes do not repay. `kiln run`, `bench`,
+    `compile` and `train` pass tile 4 (`--winograd 2` for F(2x2) only). `conv2d_grad_input` of such a convolution (pads at most 2)
     becomes `conv2d_winograd(dy,
     winograd_filter(w) {input_gradient}, pads 2 - pad)`, and
     `conv2d_grad_weight` of such a convolution takes the same `tile` (its
