@@ -1,7 +1,11 @@
-// Layer kernels: dense, pools, batch_norm, layer_norm (conv2d: KernelsConv.cpp).
+// Layer kernels: dense, pools, batch_norm, layer_norm, lrn, resize (conv2d:
+// KernelsConv.cpp).
 #include "Kernels.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <set>
 
 using namespace Halide;
 
@@ -749,10 +753,173 @@ Kernel buildLrn(const KernelSpec &s, const Target &target) {
   return {{x}, y};
 }
 
+//===----------------------------------------------------------------------===//
+// resize: input [..., H, W] -> [..., OH, OW] (kiln.resize; ONNX Resize)
+//===----------------------------------------------------------------------===//
+
+struct ResizeParams {
+  std::string mode, transform, nearest;
+  double a = -0.75;
+  bool excludeOutside = false;
+  int taps = 1; // per axis: nearest 1, linear 2, cubic 4
+};
+
+ResizeParams validateResize(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  const TensorSpec &x = s.inputs[0];
+  expectMinRank(s, x, "input", 2);
+  std::vector<int64_t> sizes = attrInts(s, "sizes", 2);
+  std::vector<int64_t> shape = x.shape;
+  shape[shape.size() - 2] = sizes[0];
+  shape[shape.size() - 1] = sizes[1];
+  expectShape(s, s.outputs[0], "output", shape);
+  const auto &scales = s.attrs.at("scales");
+  if (!scales.is_array() || scales.size() != 2) {
+    fail(s, "scales must hold 2 numbers (H, W)");
+  }
+  for (const auto &scale : scales) {
+    if (!scale.is_number() || !(scale.get<double>() > 0) ||
+        !std::isfinite(scale.get<double>())) {
+      fail(s, "scales must be positive and finite");
+    }
+  }
+  ResizeParams p;
+  p.mode = attrString(s, "mode");
+  p.transform = attrString(s, "coordinate_transformation_mode");
+  p.nearest = attrString(s, "nearest_mode");
+  p.a = attrFloat(s, "cubic_coeff_a");
+  p.excludeOutside = attrBool(s, "exclude_outside");
+  p.taps = p.mode == "nearest" ? 1 : p.mode == "linear" ? 2 : 4;
+  if (p.mode != "nearest" && p.mode != "linear" && p.mode != "cubic") {
+    fail(s, "mode must be nearest, linear or cubic");
+  }
+  static const std::set<std::string> transforms = {
+      "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+      "tf_half_pixel_for_nn"};
+  if (!transforms.count(p.transform)) {
+    fail(s, "unsupported coordinate_transformation_mode '" + p.transform +
+                "'");
+  }
+  static const std::set<std::string> nearest = {
+      "round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+  if (!nearest.count(p.nearest)) {
+    fail(s, "unsupported nearest_mode '" + p.nearest + "'");
+  }
+  return p;
+}
+
+// One axis' taps at output coordinate x: index(k, x) into the input and
+// weight(k, x), k < taps, as ONNX's reference computes them (in double):
+// the source coordinate, then its floor f and fraction r; indices clamped
+// to the input (its edge repeated). Computed here, at compile time, into
+// constant tables: every target then takes the same taps (a device's
+// division or rounding cannot move a tie of nearest).
+void defineResizeAxis(const ResizeParams &p, Func index, Func weight, int in,
+                      int out, double scale) {
+  Buffer<int32_t> indices(p.taps, out, index.name() + "_table");
+  Buffer<float> weights(p.taps, out, weight.name() + "_table");
+  // The resized length as the reference takes it: in x scale, unfloored
+  // (sizes given: scale = out / in).
+  double length = scale * double(in);
+  for (int x = 0; x < out; ++x) {
+    double src;
+    if (p.transform == "half_pixel") {
+      src = (x + 0.5) / scale - 0.5;
+    } else if (p.transform == "pytorch_half_pixel") {
+      src = length != 1.0 ? (x + 0.5) / scale - 0.5 : -0.5;
+    } else if (p.transform == "align_corners") {
+      src = length != 1.0 ? x * (double(in - 1) / (length - 1.0)) : 0.0;
+    } else if (p.transform == "asymmetric") {
+      src = x / scale;
+    } else { // tf_half_pixel_for_nn
+      src = (x + 0.5) / scale;
+    }
+    double f = std::floor(src), r = src - f;
+    int fi = static_cast<int>(f);
+    std::vector<int> at;
+    std::vector<double> w;
+    if (p.mode == "nearest") {
+      // An integral source takes itself; else f or f + 1 by nearest_mode.
+      bool up = p.nearest == "round_prefer_floor"  ? r > 0.5
+                : p.nearest == "round_prefer_ceil" ? r >= 0.5
+                : p.nearest == "ceil"              ? r > 0.0
+                                                   : false;
+      at = {up ? fi + 1 : fi};
+      w = {1.0};
+    } else if (p.mode == "linear") {
+      at = {fi, fi + 1};
+      w = {1.0 - r, r};
+    } else {
+      // Keys' cubic convolution at taps f - 1 .. f + 2 (distances 1 + r,
+      // r, 1 - r, 2 - r), as the reference's cubic_coeffs.
+      double a = p.a, r1 = r + 1.0, q = 1.0 - r, q1 = q + 1.0;
+      at = {fi - 1, fi, fi + 1, fi + 2};
+      w = {((a * r1 - 5 * a) * r1 + 8 * a) * r1 - 4 * a,
+           ((a + 2) * r - (a + 3)) * r * r + 1,
+           ((a + 2) * q - (a + 3)) * q * q + 1,
+           ((a * q1 - 5 * a) * q1 + 8 * a) * q1 - 4 * a};
+      if (p.excludeOutside) {
+        // Taps outside the input count 0; the rest renormalized.
+        double total = 0;
+        for (int t = 0; t < 4; ++t) {
+          w[t] = at[t] >= 0 && at[t] < in ? w[t] : 0.0;
+          total += w[t];
+        }
+        for (double &wt : w) {
+          wt /= total;
+        }
+      }
+    }
+    for (int t = 0; t < p.taps; ++t) {
+      indices(t, x) = std::clamp(at[t], 0, in - 1);
+      weights(t, x) = static_cast<float>(w[t]);
+    }
+  }
+  Var k("k"), x("x");
+  index(k, x) = clamp(indices(k, x), 0, in - 1); // bounds for Halide
+  weight(k, x) = weights(k, x);
+}
+
+// Target: any. Every output element sums its taps x taps products with the
+// axes' constant tap tables, as an elementwise loop (memory bound when
+// upsampling; the taps read from cache).
+Kernel buildResize(const KernelSpec &s, const Target &target) {
+  ResizeParams p = validateResize(s);
+  ImageParam x = makeInput(s.inputs[0], "input");
+  const auto &in = s.inputs[0].shape;
+  const auto &out = s.outputs[0].shape;
+  size_t rank = in.size();
+  const auto &scales = s.attrs.at("scales");
+  Func ix("index_x"), wx("weight_x"), iy("index_y"), wy("weight_y");
+  defineResizeAxis(p, ix, wx, static_cast<int>(in[rank - 1]),
+                   static_cast<int>(out[rank - 1]), scales[1].get<double>());
+  defineResizeAxis(p, iy, wy, static_cast<int>(in[rank - 2]),
+                   static_cast<int>(out[rank - 2]), scales[0].get<double>());
+  std::vector<Var> v = makeVars(rank);
+  Expr value = 0.0f;
+  for (int j = 0; j < p.taps; ++j) {
+    Expr row = 0.0f;
+    for (int k = 0; k < p.taps; ++k) {
+      std::vector<Expr> at(v.begin(), v.end());
+      at[0] = ix(k, v[0]);
+      at[1] = iy(j, v[1]);
+      row = row + wx(k, v[0]) * x(at);
+    }
+    value = value + wy(j, v[1]) * row;
+  }
+  Func y("y");
+  y(v) = value;
+  constrainOutput(y, s.outputs[0]);
+  scheduleElementwise(y, v, halideShape(s.outputs[0]), target);
+  return {{x}, y};
+}
+
 } // namespace
 
 void registerLayerOps(OpRegistry &r) {
   r["lrn"] = {[](const KernelSpec &s) { validateLrn(s); }, buildLrn};
+  r["resize"] = {[](const KernelSpec &s) { validateResize(s); }, buildResize};
   r["dense"] = {validateDense, buildDense};
   r["max_pool2d"] = {[](const KernelSpec &s) { validatePool(s, true); },
                      [](const KernelSpec &s, const Target &t) {

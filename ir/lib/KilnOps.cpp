@@ -655,6 +655,56 @@ LogicalResult LogSoftmaxOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
   return canonicalizeAxis(*this, attrs);
 }
 
+LogicalResult ResizeOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  if (input.getRank() < 2 || getSizes().size() != 2) {
+    return emitOpError() << "resizes the last two dims of an input of rank "
+                            ">= 2 to sizes [OH, OW], got "
+                         << input << " and " << getSizes().size() << " sizes";
+  }
+  SmallVector<int64_t> shape(input.getShape());
+  shape[shape.size() - 2] = getSizes()[0];
+  shape[shape.size() - 1] = getSizes()[1];
+  types.push_back(f32Tensor(*this, shape));
+  return success();
+}
+
+LogicalResult ResizeOp::verify() {
+  for (int64_t size : getSizes()) {
+    if (size < 1) {
+      return emitOpError() << "sizes must be positive, got " << size;
+    }
+  }
+  if (getScales().size() != 2) {
+    return emitOpError() << "needs 2 scales (H, W), got "
+                         << getScales().size();
+  }
+  for (Attribute scale : getScales()) {
+    double s = llvm::cast<FloatAttr>(scale).getValueAsDouble();
+    if (!(s > 0) || !std::isfinite(s)) {
+      return emitOpError() << "scales must be positive and finite, got " << s;
+    }
+  }
+  StringRef mode = getMode();
+  if (mode != "nearest" && mode != "linear" && mode != "cubic") {
+    return emitOpError() << "mode must be nearest, linear or cubic, got \""
+                         << mode << "\"";
+  }
+  StringRef transform = getCoordinateTransformationMode();
+  if (transform != "half_pixel" && transform != "pytorch_half_pixel" &&
+      transform != "align_corners" && transform != "asymmetric" &&
+      transform != "tf_half_pixel_for_nn") {
+    return emitOpError() << "unsupported coordinate_transformation_mode \""
+                         << transform << "\"";
+  }
+  StringRef nearest = getNearestMode();
+  if (nearest != "round_prefer_floor" && nearest != "round_prefer_ceil" &&
+      nearest != "floor" && nearest != "ceil") {
+    return emitOpError() << "unsupported nearest_mode \"" << nearest << "\"";
+  }
+  return success();
+}
+
 LogicalResult LRNOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(getInput().getType());
   return success();

@@ -173,6 +173,31 @@ class SmallDecoder(torch.nn.Module):
         return self.up2(torch.relu(self.up1(x)))
 
 
+class SmallFPN(torch.nn.Module):
+    """A feature-pyramid head (FPN, U-Net decoders, YOLO's neck): a coarse
+    map upsampled by nn.Upsample (nearest, x2), added to a lateral 1x1
+    conv, then bilinear (align_corners False and True) and bicubic
+    F.interpolate to odd sizes; imported as kiln.resize."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.lateral = torch.nn.Conv2d(3, 8, 1)
+        self.up = torch.nn.Upsample(scale_factor=2, mode="nearest")
+
+    def forward(self, x):
+        f = self.lateral(x) + self.up(torch.relu(self.down(x)))
+        a = torch.nn.functional.interpolate(f, size=(11, 13),
+                                            mode="bilinear",
+                                            align_corners=False)
+        b = torch.nn.functional.interpolate(f, size=(11, 13),
+                                            mode="bilinear",
+                                            align_corners=True)
+        c = torch.nn.functional.interpolate(f, size=(7, 9), mode="bicubic",
+                                            align_corners=False)
+        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1)], 1)
+
+
 class SmallCNN(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -411,6 +436,7 @@ def main():
     work = sys.argv[1]
     os.makedirs(work, exist_ok=True)
     wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
+                              "fpn",
                               "cnn_train", "resnet18_finetune", "embedding",
                               "masked_encoder"]
     ok = True
@@ -426,6 +452,8 @@ def main():
         ok &= check_inference("vit", SmallViT(), (2, 1, 28, 28), work)
     if "decoder" in wanted:
         ok &= check_inference("decoder", SmallDecoder(), (2, 3, 15, 17), work)
+    if "fpn" in wanted:
+        ok &= check_inference("fpn", SmallFPN(), (2, 3, 16, 20), work)
     if "cnn_train" in wanted:
         ok &= check_training(work)
     if "resnet18_finetune" in wanted:

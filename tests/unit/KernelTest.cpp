@@ -434,6 +434,37 @@ void addLrn(CaseTable &table, const std::string &name,
             f32({x}), {ref::lrn(x, size, alpha, beta, bias)});
 }
 
+void addResize(CaseTable &table, const std::string &name,
+               std::vector<int64_t> shape, int64_t oh, int64_t ow,
+               const ref::ResizeSpec &spec) {
+  Rng rng("resize/" + name);
+  ref::Tensor x = rng.tensor(std::move(shape), -2, 2);
+  table.add(name, "resize",
+            {{"sizes", {oh, ow}},
+             {"scales", {spec.scaleH, spec.scaleW}},
+             {"mode", spec.mode},
+             {"coordinate_transformation_mode", spec.transform},
+             {"nearest_mode", spec.nearest},
+             {"cubic_coeff_a", spec.cubicA},
+             {"exclude_outside", spec.excludeOutside}},
+            f32({x}), {ref::resize(x, oh, ow, spec)});
+}
+
+ref::ResizeSpec resizeSpec(const std::string &mode,
+                           const std::string &transform, double scaleH,
+                           double scaleW,
+                           const std::string &nearest = "round_prefer_floor",
+                           bool excludeOutside = false) {
+  ref::ResizeSpec spec;
+  spec.mode = mode;
+  spec.transform = transform;
+  spec.scaleH = scaleH;
+  spec.scaleW = scaleW;
+  spec.nearest = nearest;
+  spec.excludeOutside = excludeOutside;
+  return spec;
+}
+
 // where: conditions 0, 1, 0.5 and NaN (true), values up to 1e30 (a mask's
 // stand-in for -inf, which the tolerance check cannot compare).
 void addWhere(CaseTable &table, const std::string &name,
@@ -871,6 +902,33 @@ CaseTable buildCases() {
   addGather(t, "axis1_3x11x17_idx5", {3, 11, 17}, {5}, 1);
   addGather(t, "last_axis_4x6x9_idx2x3", {4, 6, 9}, {2, 3}, 2);
   addGather(t, "index_past_the_end_fails", {7, 5}, {3}, 0, true);
+  // resize: upsampling by 2 (a U-Net or FPN decoder), by non-integral
+  // and unequal factors, downsampling, every coordinate transform and
+  // nearest mode, cubic with and without the outside taps, rank 3.
+  addResize(t, "nearest_up2_asymmetric_floor", {2, 3, 5, 4}, 10, 8,
+            resizeSpec("nearest", "asymmetric", 2, 2, "floor"));
+  addResize(t, "nearest_up_half_pixel_round", {1, 2, 4, 5}, 7, 12,
+            resizeSpec("nearest", "half_pixel", 1.75, 2.4));
+  addResize(t, "nearest_down_ceil_align", {1, 3, 9, 7}, 4, 3,
+            resizeSpec("nearest", "align_corners", 4.0 / 9, 3.0 / 7, "ceil"));
+  addResize(t, "nearest_round_prefer_ceil_tf", {2, 1, 6, 6}, 9, 4,
+            resizeSpec("nearest", "tf_half_pixel_for_nn", 1.5, 4.0 / 6,
+                       "round_prefer_ceil"));
+  addResize(t, "linear_up2_half_pixel", {2, 4, 6, 5}, 12, 10,
+            resizeSpec("linear", "half_pixel", 2, 2));
+  addResize(t, "linear_align_corners", {1, 2, 5, 7}, 8, 3,
+            resizeSpec("linear", "align_corners", 8.0 / 5, 3.0 / 7));
+  addResize(t, "linear_pytorch_half_pixel_one_column", {1, 2, 6, 5}, 4, 1,
+            resizeSpec("linear", "pytorch_half_pixel", 4.0 / 6, 1.0 / 5));
+  addResize(t, "linear_down_asymmetric", {3, 2, 8, 9}, 5, 6,
+            resizeSpec("linear", "asymmetric", 0.6, 0.7));
+  addResize(t, "cubic_up_half_pixel", {1, 3, 4, 5}, 9, 8,
+            resizeSpec("cubic", "half_pixel", 2.25, 1.6));
+  addResize(t, "cubic_exclude_outside", {2, 2, 5, 4}, 3, 7,
+            resizeSpec("cubic", "half_pixel", 0.6, 1.75, "round_prefer_floor",
+                       true));
+  addResize(t, "cubic_align_corners_rank3", {3, 4, 6}, 7, 5,
+            resizeSpec("cubic", "align_corners", 7.0 / 4, 5.0 / 6));
   addLrn(t, "size5_alexnet", {2, 7, 5, 3}, 5, 1e-4, 0.75, 2.0);
   addLrn(t, "size4_even_window", {3, 6, 4, 5}, 4, 0.5, 0.75, 1.0);
   addLrn(t, "size7_wider_than_c3", {2, 3, 6, 2}, 7, 2.0, 0.5, 1.5);
@@ -1272,6 +1330,7 @@ KILN_KERNEL_CASES(BatchNorm, "batch_norm");
 KILN_KERNEL_CASES(FoldBatchNorm, "fold_batch_norm");
 KILN_KERNEL_CASES(LayerNorm, "layer_norm");
 KILN_KERNEL_CASES(Lrn, "lrn");
+KILN_KERNEL_CASES(Resize, "resize");
 KILN_KERNEL_CASES(Gather, "gather");
 KILN_KERNEL_CASES(Where, "where");
 KILN_KERNEL_CASES(Cast, "cast");

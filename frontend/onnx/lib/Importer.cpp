@@ -713,6 +713,124 @@ void Importer::splitOp() {
   }
 }
 
+// Resize (opsets 10-19) and Upsample (7, 9): kiln.resize over the last two
+// dims, with constant scales or sizes.
+void Importer::resizeOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t rank = x.size();
+  bool upsample = node_->proto.op_type() == "Upsample";
+  // Opset 10 and Upsample: scales only, asymmetric coordinates, nearest
+  // floors (the values of their reference).
+  bool legacy = upsample || opset_ < 11;
+  std::string mode = attrString("mode", "nearest");
+  std::string transform =
+      legacy ? "asymmetric"
+             : attrString("coordinate_transformation_mode", "half_pixel");
+  std::string nearest =
+      legacy ? "floor" : attrString("nearest_mode", "round_prefer_floor");
+  if (!legacy) {
+    attrFloat("extrapolation_value", 0.0); // tf_crop_and_resize only
+    if (attrInt("antialias", 0) != 0) {
+      unsupportedValue("antialias", "1");
+    }
+    std::string policy = attrString("keep_aspect_ratio_policy", "stretch");
+    if (policy != "stretch") {
+      unsupportedValue("keep_aspect_ratio_policy", policy);
+    }
+  }
+  if (mode == "bilinear") {
+    mode = "linear"; // Upsample-7's name
+  }
+  if (transform == "tf_crop_and_resize") {
+    fail("coordinate_transformation_mode tf_crop_and_resize (a region of "
+         "interest) is not supported");
+  }
+  static const std::set<std::string> transforms = {
+      "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+      "tf_half_pixel_for_nn"};
+  if (!transforms.count(transform)) {
+    unsupportedValue("coordinate_transformation_mode", transform);
+  }
+  if (mode != "nearest" && mode != "linear" && mode != "cubic") {
+    unsupportedValue("mode", mode);
+  }
+  // The resized axes: all (scales and sizes cover every dim) or `axes`.
+  std::vector<int64_t> axes(rank);
+  std::iota(axes.begin(), axes.end(), 0);
+  if (auto given = attrInts("axes")) {
+    axes.clear();
+    for (int64_t a : *given) {
+      axes.push_back(normAxis(a, rank));
+    }
+  }
+  std::vector<double> scale(rank, 1.0);
+  std::vector<int64_t> size(x);
+  size_t scalesInput = upsample && opset_ < 9 ? 0 : legacy ? 1 : 2;
+  std::vector<double> given;
+  if (upsample && opset_ < 9) {
+    const auto *a = attr("scales");
+    if (!a) {
+      fail("Upsample needs the attribute 'scales'");
+    }
+    given.assign(a->floats().begin(), a->floats().end());
+  } else if (hasInput(scalesInput) &&
+             requireHost(scalesInput, "scales").numElements() > 0) {
+    given = requireHost(scalesInput, "scales").values;
+  }
+  if (!given.empty()) {
+    if (given.size() != axes.size()) {
+      fail("scales has " + std::to_string(given.size()) + " entries for " +
+           std::to_string(axes.size()) + " axes");
+    }
+    for (size_t i = 0; i < axes.size(); ++i) {
+      if (!(given[i] > 0)) {
+        fail("scales must be positive");
+      }
+      scale[axes[i]] = given[i];
+      size[axes[i]] = static_cast<int64_t>(
+          std::floor(static_cast<double>(x[axes[i]]) * given[i]));
+    }
+  } else if (!legacy && hasInput(3)) {
+    std::vector<int64_t> sizes = hostInts(3, "sizes");
+    if (sizes.size() != axes.size()) {
+      fail("sizes has " + std::to_string(sizes.size()) + " entries for " +
+           std::to_string(axes.size()) + " axes");
+    }
+    for (size_t i = 0; i < axes.size(); ++i) {
+      size[axes[i]] = sizes[i];
+      scale[axes[i]] =
+          static_cast<double>(sizes[i]) / static_cast<double>(x[axes[i]]);
+    }
+  } else {
+    fail("needs constant scales or sizes");
+  }
+  for (int64_t d = 0; d + 2 < rank; ++d) {
+    if (size[d] != x[d]) {
+      fail("resizes dim " + std::to_string(d) +
+           ": kiln resizes only the last two dims");
+    }
+  }
+  if (rank < 2 || size[rank - 2] < 1 || size[rank - 1] < 1) {
+    fail("the output would have no elements");
+  }
+  if (size == x && mode != "cubic") {
+    // Nearest or linear at scale 1 copy their input in every mode.
+    setOutput(0, data(0));
+    return;
+  }
+  setOutput(0, emit("kiln.resize", {data(0)},
+                    {ints("sizes", {size[rank - 2], size[rank - 1]}),
+                     named("scales", b_.getF64ArrayAttr(
+                                         {scale[rank - 2], scale[rank - 1]})),
+                     str("mode", mode),
+                     str("coordinate_transformation_mode", transform),
+                     str("nearest_mode", nearest),
+                     f32("cubic_coeff_a", attrFloat("cubic_coeff_a", -0.75)),
+                     boolean("exclude_outside",
+                             attrInt("exclude_outside", 0) != 0)}));
+}
+
 void Importer::gatherOp() {
   std::vector<int64_t> x = shapeOf(0);
   int64_t rank = x.size();
@@ -1343,6 +1461,7 @@ void Importer::registerHandlers() {
   on({"Slice"}, [this] { sliceOp(); });
   on({"Split"}, [this] { splitOp(); });
   on({"Gather"}, [this] { gatherOp(); });
+  on({"Resize", "Upsample"}, [this] { resizeOp(); });
   static const std::pair<const char *, const char *> reductions[] = {
       {"ReduceMean", "mean"},
       {"ReduceSum", "sum"},

@@ -513,6 +513,7 @@ private:
   void sliceOp();
   void splitOp();
   void gatherOp();
+  void resizeOp();
   void reduceOp(const std::string &kind);
   Value labelsOf(size_t i);
   Value nllLoss(Value logProb);

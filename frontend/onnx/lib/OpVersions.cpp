@@ -86,6 +86,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"ReduceSumSquare", {1, 11, 13, 18}},
       {"Relu", {1, 6, 13, 14}},
       {"Reshape", {1, 5, 13, 14, 19, 21}},
+      {"Resize", {10, 11, 13, 18, 19}},
       {"Round", {11}},
       {"Selu", {1, 6}},
       {"Shape", {1, 13, 15, 19, 21}},
@@ -111,6 +112,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Transpose", {1, 13, 21}},
       {"Trilu", {14}},
       {"Unsqueeze", {1, 11, 13, 21}},
+      {"Upsample", {7, 9}},
       {"Where", {9, 16}},
   };
   return table;

@@ -607,3 +607,27 @@ func.func @arg_reduce_bad_kind(%x: tensor<4x10xf32>) {
   %i = kiln.arg_reduce %x {kind = "mean", axis = 1 : i64} : (tensor<4x10xf32>) -> tensor<4x1xi32>
   return
 }
+
+// -----
+
+func.func @resize_bad_mode(%x: tensor<1x3x4x4xf32>) {
+  // expected-error @+1 {{mode must be nearest, linear or cubic, got "area"}}
+  %y = kiln.resize %x {sizes = array<i64: 8, 8>, scales = [2.0, 2.0], mode = "area"} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @resize_bad_scale(%x: tensor<1x3x4x4xf32>) {
+  // expected-error @+1 {{scales must be positive and finite, got 0}}
+  %y = kiln.resize %x {sizes = array<i64: 8, 8>, scales = [0.0, 2.0], mode = "linear"} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @resize_bad_sizes(%x: tensor<1x3x4x4xf32>) {
+  // expected-error @+1 {{resizes the last two dims of an input of rank >= 2 to sizes [OH, OW]}}
+  %y = kiln.resize %x {sizes = array<i64: 8>, scales = [2.0, 2.0], mode = "linear"} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>
+  return
+}

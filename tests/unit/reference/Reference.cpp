@@ -682,6 +682,119 @@ Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
   return y;
 }
 
+namespace {
+
+// One output coordinate of one axis: (input index, weight) pairs.
+std::vector<std::pair<int64_t, double>>
+resizeTaps(const ResizeSpec &spec, int64_t x, int64_t in, int64_t out,
+           double scale) {
+  double xo;
+  const std::string &t = spec.transform;
+  // The reference's output length: scale x in, not floored.
+  double length = scale * double(in);
+  (void)out;
+  if (t == "align_corners") {
+    xo = length == 1 ? 0.0 : double(x) * double(in - 1) / (length - 1);
+  } else if (t == "asymmetric") {
+    xo = double(x) / scale;
+  } else if (t == "pytorch_half_pixel") {
+    xo = length == 1 ? -0.5 : (double(x) + 0.5) / scale - 0.5;
+  } else if (t == "tf_half_pixel_for_nn") {
+    xo = (double(x) + 0.5) / scale;
+  } else {
+    xo = (double(x) + 0.5) / scale - 0.5;
+  }
+  double base = std::floor(xo);
+  // The reference prefers the left pixel: an integral coordinate has
+  // ratio 1 (between x - 1 and x).
+  double ratio = xo == base ? 1.0 : xo - base;
+  std::vector<double> coeffs;
+  if (spec.mode == "nearest") {
+    bool right;
+    if (ratio == 1.0) {
+      right = true;
+    } else if (spec.nearest == "round_prefer_ceil") {
+      right = ratio >= 0.5;
+    } else if (spec.nearest == "floor") {
+      right = false;
+    } else if (spec.nearest == "ceil") {
+      right = true;
+    } else {
+      right = ratio > 0.5;
+    }
+    coeffs = {right ? 0.0 : 1.0, right ? 1.0 : 0.0};
+  } else if (spec.mode == "linear") {
+    coeffs = {1 - ratio, ratio};
+  } else {
+    double a = spec.cubicA, r = ratio, q = 1 - ratio;
+    coeffs = {((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
+              ((a + 2) * r - (a + 3)) * r * r + 1,
+              ((a + 2) * q - (a + 3)) * q * q + 1,
+              ((a * (q + 1) - 5 * a) * (q + 1) + 8 * a) * (q + 1) - 4 * a};
+  }
+  // The n indices of the input padded by n/2 (rounded up) edge copies
+  // nearest to xo, ties to the smaller index, in order.
+  int64_t n = static_cast<int64_t>(coeffs.size()), pad = (n + 1) / 2;
+  std::vector<int64_t> order(in + 2 * pad);
+  for (int64_t i = 0; i < in + 2 * pad; ++i) {
+    order[i] = i;
+  }
+  double xp = xo + double(pad);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return std::fabs(xp - double(a)) < std::fabs(xp - double(b));
+  });
+  std::vector<int64_t> chosen(order.begin(), order.begin() + n);
+  std::sort(chosen.begin(), chosen.end());
+  if (spec.excludeOutside) {
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t idx = chosen[i] - pad;
+      if (idx < 0 || idx >= in) {
+        coeffs[i] = 0;
+      }
+      total += coeffs[i];
+    }
+    for (double &c : coeffs) {
+      c /= total;
+    }
+  }
+  std::vector<std::pair<int64_t, double>> taps;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t idx = std::clamp<int64_t>(chosen[i] - pad, 0, in - 1);
+    taps.push_back({idx, coeffs[i]});
+  }
+  return taps;
+}
+
+} // namespace
+
+Tensor resize(const Tensor &x, int64_t oh, int64_t ow,
+              const ResizeSpec &spec) {
+  size_t rank = x.shape.size();
+  int64_t h = x.shape[rank - 2], w = x.shape[rank - 1];
+  int64_t planes = x.numElements() / (h * w);
+  std::vector<int64_t> shape = x.shape;
+  shape[rank - 2] = oh;
+  shape[rank - 1] = ow;
+  Tensor y(shape);
+  for (int64_t p = 0; p < planes; ++p) {
+    for (int64_t i = 0; i < oh; ++i) {
+      auto rows = resizeTaps(spec, i, h, oh, spec.scaleH);
+      for (int64_t j = 0; j < ow; ++j) {
+        auto cols = resizeTaps(spec, j, w, ow, spec.scaleW);
+        double value = 0;
+        for (const auto &[r, wr] : rows) {
+          for (const auto &[c, wc] : cols) {
+            value += wr * wc * x.data[(p * h + r) * w + c];
+          }
+        }
+        y.data[(p * oh + i) * ow + j] = value;
+      }
+    }
+  }
+  return y;
+}
+
 Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
                  bool last) {
   int64_t outer, length, inner;

@@ -165,6 +165,18 @@ Tensor prelu(const Tensor &x, const Tensor &slope);
 Tensor softmax(const Tensor &x, int64_t axis);
 // ONNX LRN over axis 1: y[c] = x[c] / (bias + alpha/size * sum of x[j]^2
 // for j in [c - (size-1)/2, c + size-1-(size-1)/2] within [0, C))^beta.
+// ONNX Resize over the last two dims to [oh, ow], as ONNX's reference
+// (onnx/backend/test/case/node/resize.py) computes it: per axis the
+// source coordinate, the coefficients of its fraction, and the nearest
+// indices of the edge-padded input.
+struct ResizeSpec {
+  std::string mode = "nearest", transform = "half_pixel",
+              nearest = "round_prefer_floor";
+  double scaleH = 1, scaleW = 1, cubicA = -0.75;
+  bool excludeOutside = false;
+};
+Tensor resize(const Tensor &x, int64_t oh, int64_t ow, const ResizeSpec &spec);
+
 Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
            double bias);
 // ONNX ArgMax (max) / ArgMin along axis: the first index of the extreme,

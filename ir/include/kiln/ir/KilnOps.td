@@ -388,6 +388,42 @@ def Kiln_LRNOp : Kiln_KernelOp<"lrn", [DeclareOpInterfaceMethods<Kiln_GradientOp
   let hasVerifier = 1;
 }
 
+def Kiln_ResizeOp : Kiln_KernelOp<"resize"> {
+  let summary = "resampling of the last two dims: nearest, linear or cubic";
+  let description = [{
+    ONNX Resize and Upsample over the last two dims (H, W) of an input of
+    rank 2 or more, to `sizes` = [OH, OW]. Along each axis an output
+    coordinate `x` maps to the input coordinate `x'` by
+    `coordinate_transformation_mode` with the axis' `scales` entry `s`:
+    `half_pixel` `(x + 0.5) / s - 0.5`; `pytorch_half_pixel` the same, or
+    `-0.5` when `L = s · in` (the unfloored resized length, as ONNX's
+    reference) is 1; `align_corners` `x (in - 1) / (L - 1)` (0 when L is
+    1); `asymmetric` `x / s`;
+    `tf_half_pixel_for_nn` `(x + 0.5) / s`. Then with `f = floor(x')`,
+    `r = x' - f` and indices clamped to the input (its edge repeated):
+    `nearest` takes `f` or `f + 1` by `nearest_mode`
+    (`round_prefer_floor`, `round_prefer_ceil`, `floor`, `ceil`; an
+    integral `x'` takes itself); `linear` `(1 - r) in[f] + r in[f + 1]`;
+    `cubic` the 4 taps `f - 1 .. f + 2` with Keys' weights for
+    `cubic_coeff_a`, those outside the input dropped and the rest
+    renormalized when `exclude_outside`. Separable: the 2-D result is the
+    product of the two axes' weights. No gradient yet.
+
+    ```mlir
+    %y = kiln.resize %x {sizes = array<i64: 8, 8>, scales = [2.0, 2.0], mode = "linear"}
+        : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$sizes,
+      F64ArrayAttr:$scales, StrAttr:$mode,
+      DefaultValuedAttr<StrAttr, "\"half_pixel\"">:$coordinate_transformation_mode,
+      DefaultValuedAttr<StrAttr, "\"round_prefer_floor\"">:$nearest_mode,
+      DefaultValuedAttr<F32Attr, "-0.75">:$cubic_coeff_a,
+      DefaultValuedAttr<BoolAttr, "false">:$exclude_outside);
+  let results = (outs Kiln_F32Tensor:$result);
+  let hasVerifier = 1;
+}
+
 def Kiln_LayerNormOp : Kiln_KernelOp<"layer_norm", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "layer normalization over the dims from `axis` on";
   let description = [{
