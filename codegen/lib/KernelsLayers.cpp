@@ -764,16 +764,30 @@ struct ResizeParams {
   int taps = 1; // per axis: nearest 1, linear 2, cubic 4
 };
 
+// resize: input -> output; resize_grad: dy (the output's shape) -> dx
+// (input_sizes in the last two dims).
 ResizeParams validateResize(const KernelSpec &s) {
   expectCounts(s, 1, 1, 1);
   expectF32Except(s);
+  bool grad = s.op == "resize_grad";
   const TensorSpec &x = s.inputs[0];
-  expectMinRank(s, x, "input", 2);
+  expectMinRank(s, x, grad ? "dy" : "input", 2);
   std::vector<int64_t> sizes = attrInts(s, "sizes", 2);
   std::vector<int64_t> shape = x.shape;
+  if (grad) {
+    std::vector<int64_t> inputSizes = attrInts(s, "input_sizes", 2);
+    if (shape[shape.size() - 2] != sizes[0] ||
+        shape[shape.size() - 1] != sizes[1]) {
+      fail(s, "dy must end in sizes");
+    }
+    sizes = inputSizes;
+  }
+  if (sizes[0] < 1 || sizes[1] < 1) {
+    fail(s, "sizes must be positive");
+  }
   shape[shape.size() - 2] = sizes[0];
   shape[shape.size() - 1] = sizes[1];
-  expectShape(s, s.outputs[0], "output", shape);
+  expectShape(s, s.outputs[0], grad ? "dx" : "output", shape);
   const auto &scales = s.attrs.at("scales");
   if (!scales.is_array() || scales.size() != 2) {
     fail(s, "scales must hold 2 numbers (H, W)");
@@ -809,16 +823,16 @@ ResizeParams validateResize(const KernelSpec &s) {
   return p;
 }
 
-// One axis' taps at output coordinate x: index(k, x) into the input and
-// weight(k, x), k < taps, as ONNX's reference computes them (in double):
-// the source coordinate, then its floor f and fraction r; indices clamped
-// to the input (its edge repeated). Computed here, at compile time, into
-// constant tables: every target then takes the same taps (a device's
-// division or rounding cannot move a tie of nearest).
-void defineResizeAxis(const ResizeParams &p, Func index, Func weight, int in,
-                      int out, double scale) {
-  Buffer<int32_t> indices(p.taps, out, index.name() + "_table");
-  Buffer<float> weights(p.taps, out, weight.name() + "_table");
+// One axis' taps at every output coordinate x: (input index, weight)
+// pairs, as ONNX's reference computes them (in double): the source
+// coordinate, then its floor f and fraction r; indices clamped to the input
+// (its edge repeated). Computed at compile time into constant tables, so
+// every target takes the same taps (a device's division or rounding cannot
+// move a tie of nearest).
+using ResizeTaps = std::vector<std::vector<std::pair<int, double>>>;
+
+ResizeTaps resizeTaps(const ResizeParams &p, int in, int out, double scale) {
+  ResizeTaps taps(out);
   // The resized length as the reference takes it: in x scale, unfloored
   // (sizes given: scale = out / in).
   double length = scale * double(in);
@@ -871,55 +885,109 @@ void defineResizeAxis(const ResizeParams &p, Func index, Func weight, int in,
         }
       }
     }
-    for (int t = 0; t < p.taps; ++t) {
-      indices(t, x) = std::clamp(at[t], 0, in - 1);
-      weights(t, x) = static_cast<float>(w[t]);
+    for (size_t t = 0; t < at.size(); ++t) {
+      taps[x].push_back({std::clamp(at[t], 0, in - 1), w[t]});
+    }
+  }
+  return taps;
+}
+
+// The transpose: for every input index, the (output, weight) pairs of the
+// taps that read it.
+ResizeTaps transposeTaps(const ResizeTaps &taps, int in) {
+  ResizeTaps readers(in);
+  for (size_t x = 0; x < taps.size(); ++x) {
+    for (const auto &[i, w] : taps[x]) {
+      readers[i].push_back({static_cast<int>(x), w});
+    }
+  }
+  return readers;
+}
+
+// taps as index(k, x) and weight(k, x) over constant tables, k below the
+// most taps of any x (returned; the missing ones weigh 0); indices within
+// [0, limit).
+int tabulate(const ResizeTaps &taps, Func index, Func weight, int limit) {
+  size_t most = 1;
+  for (const auto &t : taps) {
+    most = std::max(most, t.size());
+  }
+  int count = static_cast<int>(most), extent = static_cast<int>(taps.size());
+  Buffer<int32_t> indices(count, extent, index.name() + "_table");
+  Buffer<float> weights(count, extent, weight.name() + "_table");
+  indices.fill(0);
+  weights.fill(0.0f);
+  for (int x = 0; x < extent; ++x) {
+    for (size_t k = 0; k < taps[x].size(); ++k) {
+      indices(static_cast<int>(k), x) = taps[x][k].first;
+      weights(static_cast<int>(k), x) = static_cast<float>(taps[x][k].second);
     }
   }
   Var k("k"), x("x");
-  index(k, x) = clamp(indices(k, x), 0, in - 1); // bounds for Halide
+  index(k, x) = clamp(indices(k, x), 0, limit - 1); // bounds for Halide
   weight(k, x) = weights(k, x);
+  return count;
 }
 
-// Target: any. Every output element sums its taps x taps products with the
-// axes' constant tap tables, as an elementwise loop (memory bound when
-// upsampling; the taps read from cache).
-Kernel buildResize(const KernelSpec &s, const Target &target) {
+// resize: each output element sums taps x taps products; resize_grad: each
+// input element those of the outputs reading it (the transposed tables).
+// Target: any. An elementwise loop over the result with the constant tap
+// tables (memory bound when upsampling; the taps read from cache).
+Kernel buildResizeOrGrad(const KernelSpec &s, const Target &target,
+                         bool grad) {
   ResizeParams p = validateResize(s);
-  ImageParam x = makeInput(s.inputs[0], "input");
-  const auto &in = s.inputs[0].shape;
-  const auto &out = s.outputs[0].shape;
-  size_t rank = in.size();
+  ImageParam in = makeInput(s.inputs[0], grad ? "dy" : "input");
+  const auto &from = s.inputs[0].shape;
+  const auto &to = s.outputs[0].shape;
+  size_t rank = from.size();
+  // The forward's input and output extents along H and W.
+  const auto &small = grad ? to : from, &large = grad ? from : to;
   const auto &scales = s.attrs.at("scales");
   Func ix("index_x"), wx("weight_x"), iy("index_y"), wy("weight_y");
-  defineResizeAxis(p, ix, wx, static_cast<int>(in[rank - 1]),
-                   static_cast<int>(out[rank - 1]), scales[1].get<double>());
-  defineResizeAxis(p, iy, wy, static_cast<int>(in[rank - 2]),
-                   static_cast<int>(out[rank - 2]), scales[0].get<double>());
+  int count[2];
+  for (int axis = 0; axis < 2; ++axis) {
+    size_t d = rank - 1 - axis;
+    int inLen = static_cast<int>(small[d]), outLen = static_cast<int>(large[d]);
+    ResizeTaps taps =
+        resizeTaps(p, inLen, outLen, scales[1 - axis].get<double>());
+    if (grad) {
+      taps = transposeTaps(taps, inLen);
+    }
+    count[axis] = tabulate(taps, axis == 0 ? ix : iy, axis == 0 ? wx : wy,
+                           static_cast<int>(from[d]));
+  }
   std::vector<Var> v = makeVars(rank);
   Expr value = 0.0f;
-  for (int j = 0; j < p.taps; ++j) {
+  int tapsX = count[0], tapsY = count[1];
+  for (int j = 0; j < tapsY; ++j) {
     Expr row = 0.0f;
-    for (int k = 0; k < p.taps; ++k) {
+    for (int k = 0; k < tapsX; ++k) {
       std::vector<Expr> at(v.begin(), v.end());
       at[0] = ix(k, v[0]);
       at[1] = iy(j, v[1]);
-      row = row + wx(k, v[0]) * x(at);
+      row = row + wx(k, v[0]) * in(at);
     }
     value = value + wy(j, v[1]) * row;
   }
-  Func y("y");
+  Func y(grad ? "dx" : "y");
   y(v) = value;
   constrainOutput(y, s.outputs[0]);
   scheduleElementwise(y, v, halideShape(s.outputs[0]), target);
-  return {{x}, y};
+  return {{in}, y};
 }
 
 } // namespace
 
 void registerLayerOps(OpRegistry &r) {
   r["lrn"] = {[](const KernelSpec &s) { validateLrn(s); }, buildLrn};
-  r["resize"] = {[](const KernelSpec &s) { validateResize(s); }, buildResize};
+  r["resize"] = {[](const KernelSpec &s) { validateResize(s); },
+                 [](const KernelSpec &s, const Target &t) {
+                   return buildResizeOrGrad(s, t, false);
+                 }};
+  r["resize_grad"] = {[](const KernelSpec &s) { validateResize(s); },
+                      [](const KernelSpec &s, const Target &t) {
+                        return buildResizeOrGrad(s, t, true);
+                      }};
   r["dense"] = {validateDense, buildDense};
   r["max_pool2d"] = {[](const KernelSpec &s) { validatePool(s, true); },
                      [](const KernelSpec &s, const Target &t) {

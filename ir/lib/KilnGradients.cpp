@@ -464,6 +464,18 @@ LogicalResult LRNOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+LogicalResult ResizeOp::buildGradients(OpBuilder &builder,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  auto x = llvm::cast<RankedTensorType>(getInput().getType());
+  operandGrads.push_back(builder.create<ResizeGradOp>(
+      getLoc(), x, resultGrads[0],
+      builder.getDenseI64ArrayAttr(x.getShape().take_back(2)), getSizesAttr(),
+      getScalesAttr(), getModeAttr(), getCoordinateTransformationModeAttr(),
+      getNearestModeAttr(), getCubicCoeffAAttr(), getExcludeOutsideAttr()));
+  return success();
+}
+
 LogicalResult PReluOp::buildGradients(OpBuilder &builder,
                                       ArrayRef<Value> resultGrads,
                                       SmallVectorImpl<Value> &operandGrads) {

@@ -371,6 +371,25 @@ LogicalResult ActivationGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+LogicalResult ResizeGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto dy = llvm::cast<RankedTensorType>(getDy().getType());
+  if (dy.getRank() < 2 || getInputSizes().size() != 2 ||
+      getSizes().size() != 2) {
+    return emitOpError() << "needs dy of rank >= 2 and 2 input_sizes and "
+                            "sizes, got "
+                         << dy;
+  }
+  if (dy.getShape().take_back(2) != getSizes()) {
+    return emitOpError() << "dy " << dy << " does not end in sizes ["
+                         << getSizes()[0] << ", " << getSizes()[1] << "]";
+  }
+  SmallVector<int64_t> shape(dy.getShape());
+  shape[shape.size() - 2] = getInputSizes()[0];
+  shape[shape.size() - 1] = getInputSizes()[1];
+  types.push_back(RankedTensorType::get(shape, dy.getElementType()));
+  return success();
+}
+
 LogicalResult LRNGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(getInput().getType());
   return success();

@@ -175,6 +175,46 @@ TEST(GradientTest, ReplicateAndReflectPadding) {
   checkLossAndGradients(session, loss);
 }
 
+// Resize in a decoder (kiln.resize_grad: the transposed taps): bilinear
+// up, nearest x2, cubic down with the outside taps excluded, against
+// differences of the reference's resize.
+TEST(GradientTest, ResizeUpAndDown) {
+  rt::Session session = compileGradients("grad_resize.mlir", "sparse-cce");
+  std::mt19937 rng(7);
+  rt::Tensor x = randomInput({2, 2, 5, 4}, rng);
+  std::vector<int32_t> labelValues = {2, 1};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    ref::Conv2dParams same;
+    same.pads = {1, 1, 1, 1};
+    ref::Tensor y =
+        ref::conv2d(input, p.at("c1.weight"), &p.at("c1.bias"), same);
+    ref::ResizeSpec linear;
+    linear.mode = "linear";
+    linear.scaleH = 1.8;
+    linear.scaleW = 1.75;
+    y = ref::resize(y, 9, 7, linear);
+    y = ref::elementwise(ref::Activation::Tanh, y);
+    ref::ResizeSpec nearest;
+    nearest.transform = "asymmetric";
+    nearest.nearest = "floor";
+    nearest.scaleH = nearest.scaleW = 2;
+    y = ref::resize(y, 18, 14, nearest);
+    ref::ResizeSpec cubic;
+    cubic.mode = "cubic";
+    cubic.excludeOutside = true;
+    cubic.scaleH = 0.2222222222222222;
+    cubic.scaleW = 0.21428571428571427;
+    y = ref::resize(y, 4, 3, cubic);
+    y.shape = {2, 36};
+    y = ref::dense(y, p.at("fc.weight"), nullptr);
+    return ref::sparseCce(y, labelValues);
+  };
+  checkLossAndGradients(session, loss);
+}
+
 // ConvTranspose (kiln.conv2d_grad_input) as a layer: its gradients (conv2d
 // for its input, conv2d_grad_weight for its weight) against differences of
 // the reference's scattered transposed convolution.

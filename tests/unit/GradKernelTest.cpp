@@ -566,6 +566,36 @@ void addGatherGrad(GradCaseTable &table, const std::string &name,
             });
 }
 
+// resize_grad: the vector-Jacobian product of the reference's resize
+// (linear in its input) at random dy.
+void addResizeGrad(GradCaseTable &table, const std::string &name,
+                   std::vector<int64_t> xShape, int64_t oh, int64_t ow,
+                   const ref::ResizeSpec &spec) {
+  Rng rng("resize_grad/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -2, 2);
+  std::vector<int64_t> yShape = xShape;
+  yShape[yShape.size() - 2] = oh;
+  yShape[yShape.size() - 1] = ow;
+  const ref::Tensor dy = rng.tensor(yShape, -1, 1);
+  int64_t h = xShape[xShape.size() - 2], w = xShape[xShape.size() - 1];
+  table.add(name, "resize_grad",
+            {{"input_sizes", {h, w}},
+             {"sizes", {oh, ow}},
+             {"scales", {spec.scaleH, spec.scaleW}},
+             {"mode", spec.mode},
+             {"coordinate_transformation_mode", spec.transform},
+             {"nearest_mode", spec.nearest},
+             {"cubic_coeff_a", spec.cubicA},
+             {"exclude_outside", spec.excludeOutside}},
+            f32({dy}), {xShape}, [=] {
+              return std::vector<ref::Tensor>{vjp(
+                  [&](const ref::Tensor &v) {
+                    return ref::resize(v, oh, ow, spec);
+                  },
+                  x, dy)};
+            });
+}
+
 void addLrnGrad(GradCaseTable &table, const std::string &name,
                 std::vector<int64_t> shape, int64_t size, double alpha,
                 double beta, double bias) {
@@ -1126,6 +1156,34 @@ GradCaseTable buildCases() {
   addPreluGrad(t, "shared_slope", {3, 5, 4, 4}, 1);
   addPreluGrad(t, "per_channel_2d_c17", {2, 17}, 17);
 
+  {
+    // resize_grad: nearest x2 (4 readers per input), bilinear by a
+    // non-integral factor, bicubic down with the outside taps excluded,
+    // align_corners up on a rank-3 input.
+    ref::ResizeSpec nearest;
+    nearest.transform = "asymmetric";
+    nearest.nearest = "floor";
+    nearest.scaleH = nearest.scaleW = 2;
+    addResizeGrad(t, "nearest_up2", {2, 3, 4, 5}, 8, 10, nearest);
+    ref::ResizeSpec linear;
+    linear.mode = "linear";
+    linear.scaleH = 1.75;
+    linear.scaleW = 2.5;
+    addResizeGrad(t, "linear_up_half_pixel", {1, 2, 4, 4}, 7, 10, linear);
+    ref::ResizeSpec cubic;
+    cubic.mode = "cubic";
+    cubic.excludeOutside = true;
+    cubic.scaleH = 0.6;
+    cubic.scaleW = 0.5;
+    addResizeGrad(t, "cubic_down_exclude_outside", {2, 2, 10, 8}, 6, 4,
+                  cubic);
+    ref::ResizeSpec corners;
+    corners.mode = "linear";
+    corners.transform = "align_corners";
+    corners.scaleH = 7.0 / 3;
+    corners.scaleW = 9.0 / 5;
+    addResizeGrad(t, "linear_align_corners_rank3", {2, 3, 5}, 7, 9, corners);
+  }
   addLrnGrad(t, "size5_n2_c7_4x3", {2, 7, 4, 3}, 5, 0.5, 0.75, 2.0);
   addGatherGrad(t, "embedding_v9_d40_ids3x5", {9, 40}, {3, 5}, 0);
   addGatherGrad(t, "axis1_2x6x5_idx7", {2, 6, 5}, {7}, 1);
@@ -1611,6 +1669,7 @@ KILN_GRAD_CASES(GlobalAvgPoolGrad, "global_avg_pool_grad");
 KILN_GRAD_CASES(BatchNormGrad, "batch_norm_grad");
 KILN_GRAD_CASES(LayerNormGrad, "layer_norm_grad");
 KILN_GRAD_CASES(LrnGrad, "lrn_grad");
+KILN_GRAD_CASES(ResizeGrad, "resize_grad");
 KILN_GRAD_CASES(GatherGrad, "gather_grad");
 KILN_GRAD_CASES(PadGrad, "pad_grad");
 KILN_GRAD_CASES(ActivationGrad, "activation_grad");

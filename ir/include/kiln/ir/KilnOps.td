@@ -388,7 +388,7 @@ def Kiln_LRNOp : Kiln_KernelOp<"lrn", [DeclareOpInterfaceMethods<Kiln_GradientOp
   let hasVerifier = 1;
 }
 
-def Kiln_ResizeOp : Kiln_KernelOp<"resize"> {
+def Kiln_ResizeOp : Kiln_KernelOp<"resize", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "resampling of the last two dims: nearest, linear or cubic";
   let description = [{
     ONNX Resize and Upsample over the last two dims (H, W) of an input of
@@ -407,7 +407,7 @@ def Kiln_ResizeOp : Kiln_KernelOp<"resize"> {
     `cubic` the 4 taps `f - 1 .. f + 2` with Keys' weights for
     `cubic_coeff_a`, those outside the input dropped and the rest
     renormalized when `exclude_outside`. Separable: the 2-D result is the
-    product of the two axes' weights. No gradient yet.
+    product of the two axes' weights. Its gradient is `kiln.resize_grad`.
 
     ```mlir
     %y = kiln.resize %x {sizes = array<i64: 8, 8>, scales = [2.0, 2.0], mode = "linear"}
@@ -1109,6 +1109,27 @@ def Kiln_LRNGradOp : Kiln_TrainOp<"lrn_grad", "gradient of lrn"> {
   }];
   let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$dy,
       I64Attr:$size, F32Attr:$alpha, F32Attr:$beta, F32Attr:$bias);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_ResizeGradOp : Kiln_TrainOp<"resize_grad", "gradient of resize"> {
+  let description = [{
+    The transpose of `kiln.resize` (a linear map): every input element of
+    `[..., input_sizes[0], input_sizes[1]]` gathers `dy` from the outputs
+    whose taps read it, times the taps' weights. The other attributes are
+    resize's.
+
+    ```mlir
+    %dx = kiln.resize_grad %dy {input_sizes = array<i64: 4, 4>, sizes = array<i64: 8, 8>, scales = [2.0, 2.0], mode = "linear"}
+        : (tensor<1x3x8x8xf32>) -> tensor<1x3x4x4xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$dy, DenseI64ArrayAttr:$input_sizes,
+      DenseI64ArrayAttr:$sizes, F64ArrayAttr:$scales, StrAttr:$mode,
+      DefaultValuedAttr<StrAttr, "\"half_pixel\"">:$coordinate_transformation_mode,
+      DefaultValuedAttr<StrAttr, "\"round_prefer_floor\"">:$nearest_mode,
+      DefaultValuedAttr<F32Attr, "-0.75">:$cubic_coeff_a,
+      DefaultValuedAttr<BoolAttr, "false">:$exclude_outside);
   let results = (outs Kiln_F32Tensor:$result);
 }
 
