@@ -382,6 +382,88 @@ def check_embedding(work):
     return ok and train_ok
 
 
+class SeqClassifier(torch.nn.Module):
+    """Recurrent layers: a bidirectional LSTM (batch first), a GRU and an
+    Elman RNN over its outputs, a linear head on the last step; exported
+    as ONNX LSTM, GRU and RNN, which kiln unrolls over the sequence."""
+
+    def __init__(self, features=5, classes=3):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(features, 8, batch_first=True,
+                                  bidirectional=True)
+        self.gru = torch.nn.GRU(16, 6, batch_first=True)
+        self.rnn = torch.nn.RNN(6, 5, batch_first=True)
+        self.fc = torch.nn.Linear(5, classes)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        y, _ = self.gru(y)
+        y, _ = self.rnn(y)
+        return self.fc(y[:, -1])
+
+
+def check_recurrent(work):
+    """LSTM, GRU and RNN: `kiln run` against PyTorch, then two SGD steps of
+    `kiln train` against the same steps in PyTorch, compared on the
+    trained models' outputs (the export reorders the gates into new
+    initializers, so the weights do not keep PyTorch's names)."""
+    torch.manual_seed(5)
+    model = SeqClassifier().eval()
+    rng = np.random.default_rng(5)
+    xs = rng.standard_normal((16, 7, 5)).astype(np.float32)
+    ys = rng.integers(0, 3, 16).astype(np.int32)
+    onnx_path = os.path.join(work, "seq.onnx")
+    torch.onnx.export(model, torch.from_numpy(xs[:8]), onnx_path,
+                      input_names=["x"], output_names=["y"], opset_version=14)
+    mlir = os.path.join(work, "seq.mlir")
+    weights = os.path.join(work, "seq.safetensors")
+    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
+         "--batch", "8"])
+    x_path = os.path.join(work, "seq_x8.npy")
+    np.save(x_path, xs[:8])
+
+    def outputs(extra, name):
+        out = os.path.join(work, name)
+        run([KILN, "run", mlir, "--input", "x=" + x_path, "--output", out]
+            + extra)
+        return np.load(os.path.join(out, "y.npy"))
+
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    got = outputs(["--weights", weights], "seq_out")
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= 1e-5
+    print(f"recurrent inference: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+
+    data = save_dataset(xs, ys, "seq", work)
+    trained = os.path.join(work, "seq_trained.safetensors")
+    run([KILN, "train", mlir, "--data", data, "--loss", "sparse-cce",
+         "--optimizer", "sgd", "--lr", "0.5", "--epochs", "1", "--batch", "8",
+         "--no-shuffle", "--load", weights, "--save", trained, "--no-progress"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.train()
+    for b in range(2):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.from_numpy(xs[8 * b:8 * b + 8])),
+            torch.from_numpy(ys[8 * b:8 * b + 8]).long())
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    got = outputs(["--weights", trained], "seq_trained_out")
+    moved = float(np.abs(want - outputs(["--weights", weights],
+                                        "seq_before")).max())
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    train_ok = err <= 1e-4 and moved > 1e-3
+    print(f"recurrent training: 2 SGD steps, outputs moved by {moved:.3g}, "
+          f"relative error after {err:.2e} -> "
+          f"{'OK' if train_ok else 'MISMATCH'}", flush=True)
+    return ok and train_ok
+
+
 class MaskedEncoder(torch.nn.Module):
     """A BERT-style encoder: token embeddings (run-time int64 ids), two
     TransformerEncoder layers with a boolean key padding mask (True: a
@@ -438,7 +520,7 @@ def main():
     wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
                               "fpn",
                               "cnn_train", "resnet18_finetune", "embedding",
-                              "masked_encoder"]
+                              "masked_encoder", "recurrent"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -460,6 +542,8 @@ def main():
         ok &= check_finetune(work)
     if "embedding" in wanted:
         ok &= check_embedding(work)
+    if "recurrent" in wanted:
+        ok &= check_recurrent(work)
     if "masked_encoder" in wanted:
         ok &= check_masked_encoder(work)
     return 0 if ok else 1

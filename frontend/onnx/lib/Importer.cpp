@@ -713,6 +713,232 @@ void Importer::splitOp() {
   }
 }
 
+// RNN, GRU and LSTM (opsets 7, 14), unrolled over the static sequence into
+// dense, add, mul and the gate activations, so that they train through
+// those ops' gradients. ONNX's gate orders: LSTM i, o, f, c (W [D, 4H,
+// I]); GRU z, r, h; B holds the W biases then the R biases. Layout 0: X
+// is [seq, batch, input], Y [seq, D, batch, H], Y_h (and LSTM's Y_c and
+// the initial states) [D, batch, H]; layout 1 (opset 14) puts the batch
+// first: X [batch, seq, input], Y [batch, seq, D, H], Y_h [batch, D, H].
+// A reverse direction runs from the last step.
+void Importer::recurrentOp() {
+  requireFloat(0);
+  std::string type = node_->proto.op_type();
+  int gates = type == "LSTM" ? 4 : type == "GRU" ? 3 : 1;
+  std::vector<int64_t> x = shapeOf(0);
+  if (x.size() != 3) {
+    fail("X must be [seq_length, batch, input_size] (layout 1: batch first)");
+  }
+  int64_t layout = attrInt("layout", 0);
+  if (layout != 0 && layout != 1) {
+    unsupportedValue("layout", std::to_string(layout));
+  }
+  bool batchFirst = layout == 1;
+  int64_t seq = x[batchFirst ? 1 : 0], batch = x[batchFirst ? 0 : 1],
+          inputSize = x[2];
+  int64_t hidden = attrInt("hidden_size", 0);
+  std::string direction = attrString("direction", "forward");
+  int64_t dirs = direction == "bidirectional" ? 2 : 1;
+  if (direction != "forward" && direction != "reverse" &&
+      direction != "bidirectional") {
+    unsupportedValue("direction", direction);
+  }
+  if (hidden <= 0) {
+    fail("needs the attribute hidden_size");
+  }
+  if (attr("clip")) {
+    unsupportedValue("clip", std::to_string(attrFloat("clip", 0)));
+  }
+  if (type == "LSTM" && attrInt("input_forget", 0) != 0) {
+    unsupportedValue("input_forget", "1");
+  }
+  bool linearBeforeReset =
+      type == "GRU" && attrInt("linear_before_reset", 0) != 0;
+  // Activations: ONNX's defaults, or named ones without parameters.
+  std::vector<std::string> activations;
+  if (const auto *a = attr("activations")) {
+    for (const auto &name : a->strings()) {
+      activations.push_back(name);
+    }
+    if (attr("activation_alpha") || attr("activation_beta")) {
+      fail("activations with alpha or beta are not supported");
+    }
+  }
+  size_t perDir = type == "LSTM" ? 3 : type == "GRU" ? 2 : 1;
+  if (activations.empty()) {
+    std::vector<std::string> defaults =
+        type == "LSTM" ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+        : type == "GRU" ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                        : std::vector<std::string>{"Tanh"};
+    for (int64_t d = 0; d < dirs; ++d) {
+      activations.insert(activations.end(), defaults.begin(), defaults.end());
+    }
+  }
+  if (activations.size() != perDir * dirs) {
+    fail("expects " + std::to_string(perDir * dirs) + " activations, got " +
+         std::to_string(activations.size()));
+  }
+  auto activate = [&](const std::string &name, Value v) -> Value {
+    static const std::map<std::string, std::string> ops = {
+        {"Sigmoid", "kiln.sigmoid"}, {"Tanh", "kiln.tanh"},
+        {"Relu", "kiln.relu"}};
+    auto it = ops.find(name);
+    if (it == ops.end()) {
+      unsupportedValue("activations", name);
+    }
+    return emit(it->second, {v});
+  };
+  std::vector<int64_t> w = shapeOf(1), r = shapeOf(2);
+  if (w != std::vector<int64_t>{dirs, gates * hidden, inputSize} ||
+      r != std::vector<int64_t>{dirs, gates * hidden, hidden}) {
+    fail("W must be [" + std::to_string(dirs) + ", " +
+         std::to_string(gates * hidden) + ", " + std::to_string(inputSize) +
+         "] and R [" + std::to_string(dirs) + ", " +
+         std::to_string(gates * hidden) + ", " + std::to_string(hidden) + "]");
+  }
+  if (hasInput(4)) {
+    // Every sequence at full length: the unrolled steps are all valid.
+    for (int64_t len : hostInts(4, "sequence_lens")) {
+      if (len != seq) {
+        fail("sequence_lens shorter than the sequence (" +
+             std::to_string(len) + " of " + std::to_string(seq) +
+             ") are not supported");
+      }
+    }
+  }
+  // [D, rows, cols] input i's direction d as a [rows, cols] matrix.
+  auto slab = [&](Value v, int64_t d) {
+    std::vector<int64_t> s = shapeOf(v);
+    std::vector<int64_t> begin = {d, 0, 0}, end = {d + 1, s[1], s[2]};
+    if (s.size() == 2) {
+      begin = {d, 0};
+      end = {d + 1, s[1]};
+      return reshape(crop(v, begin, end), {s[1]});
+    }
+    return reshape(crop(v, begin, end), {s[1], s[2]});
+  };
+  // Columns [g H, (g + 1) H) of a [batch, G H] value (or a [G H] vector).
+  auto gate = [&](Value v, int64_t g) {
+    std::vector<int64_t> s = shapeOf(v);
+    if (s.size() == 1) {
+      return crop(v, {g * hidden}, {(g + 1) * hidden});
+    }
+    return crop(v, {0, g * hidden}, {s[0], (g + 1) * hidden});
+  };
+  auto zeros = [&](std::vector<int64_t> shape) {
+    OnnxTensor t;
+    t.shape = shape;
+    t.values.assign(product(shape), 0.0);
+    return makeConstant(t);
+  };
+  Value W = data(1, "torch_default"), R = data(2, "torch_default");
+  Value B = hasInput(3) ? data(3, "zeros") : Value();
+  Value H0 = hasInput(5) ? data(5) : Value();
+  Value C0 = type == "LSTM" && hasInput(6) ? data(6) : Value();
+  Value P = type == "LSTM" && hasInput(7) ? data(7) : Value();
+  std::vector<Value> stepOutputs(seq * dirs), lastH(dirs), lastC(dirs);
+  for (int64_t d = 0; d < dirs; ++d) {
+    bool reverse = direction == "reverse" || d == 1;
+    const std::string *act = &activations[d * perDir];
+    Value Wd = slab(W, d), Rd = slab(R, d);
+    Value bw, br;
+    if (B) {
+      Value bd = slab(B, d);
+      bw = crop(bd, {0}, {gates * hidden});
+      br = crop(bd, {gates * hidden}, {2 * gates * hidden});
+    }
+    // The initial states, [D, batch, H] (layout 1: [batch, D, H]).
+    auto initial = [&](Value v) {
+      return batchFirst ? reshape(crop(v, {0, d, 0}, {batch, d + 1, hidden}),
+                                  {batch, hidden})
+                        : slab(v, d);
+    };
+    Value h = H0 ? initial(H0) : zeros({batch, hidden});
+    Value c = C0 ? initial(C0) : zeros({batch, hidden});
+    Value pd = P ? slab(P, d) : Value();
+    for (int64_t k = 0; k < seq; ++k) {
+      int64_t t = reverse ? seq - 1 - k : k;
+      Value xt = reshape(
+          batchFirst ? crop(data(0), {0, t, 0}, {batch, t + 1, inputSize})
+                     : crop(data(0), {t, 0, 0}, {t + 1, batch, inputSize}),
+          {batch, inputSize});
+      Value gx = bw ? emit("kiln.dense", {xt, Wd, bw})
+                    : emit("kiln.dense", {xt, Wd});
+      Value gh = br ? emit("kiln.dense", {h, Rd, br})
+                    : emit("kiln.dense", {h, Rd});
+      if (type == "RNN") {
+        h = activate(act[0], emit("kiln.add", {gx, gh}));
+      } else if (type == "GRU") {
+        Value z = activate(act[0], emit("kiln.add", {gate(gx, 0), gate(gh, 0)}));
+        Value rr =
+            activate(act[0], emit("kiln.add", {gate(gx, 1), gate(gh, 1)}));
+        Value candidate;
+        if (linearBeforeReset) {
+          candidate = emit("kiln.add",
+                           {gate(gx, 2), emit("kiln.mul", {rr, gate(gh, 2)})});
+        } else {
+          // (r ⊙ H) Rhᵀ + Rbh.
+          Value rh = emit("kiln.mul", {rr, h});
+          Value Rh = crop(Rd, {2 * hidden, 0}, {3 * hidden, hidden});
+          Value hh = br ? emit("kiln.dense", {rh, Rh, gate(br, 2)})
+                        : emit("kiln.dense", {rh, Rh});
+          candidate = emit("kiln.add", {gate(gx, 2), hh});
+        }
+        Value ht = activate(act[1], candidate);
+        // H = (1 - z) ⊙ h̃ + z ⊙ H_prev = h̃ + z ⊙ (H_prev - h̃).
+        h = emit("kiln.add",
+                 {ht, emit("kiln.mul", {z, emit("kiln.sub", {h, ht})})});
+      } else {
+        Value g = emit("kiln.add", {gx, gh});
+        Value pre[4] = {gate(g, 0), gate(g, 1), gate(g, 2), gate(g, 3)};
+        if (pd) {
+          // Peepholes P = [p_i, p_o, p_f]: i and f see C_{t-1}, o C_t.
+          pre[0] = emit("kiln.add",
+                        {pre[0], emit("kiln.mul", {gate(pd, 0), c})});
+          pre[2] = emit("kiln.add",
+                        {pre[2], emit("kiln.mul", {gate(pd, 2), c})});
+        }
+        Value i = activate(act[0], pre[0]), f = activate(act[0], pre[2]);
+        Value cc = activate(act[1], pre[3]);
+        c = emit("kiln.add",
+                 {emit("kiln.mul", {f, c}), emit("kiln.mul", {i, cc})});
+        if (pd) {
+          pre[1] = emit("kiln.add",
+                        {pre[1], emit("kiln.mul", {gate(pd, 1), c})});
+        }
+        Value o = activate(act[0], pre[1]);
+        h = emit("kiln.mul", {o, activate(act[2], c)});
+      }
+      stepOutputs[t * dirs + d] =
+          reshape(h, batchFirst ? std::vector<int64_t>{batch, 1, 1, hidden}
+                                : std::vector<int64_t>{1, 1, batch, hidden});
+    }
+    std::vector<int64_t> state = batchFirst
+                                     ? std::vector<int64_t>{batch, 1, hidden}
+                                     : std::vector<int64_t>{1, batch, hidden};
+    lastH[d] = reshape(h, state);
+    lastC[d] = reshape(c, state);
+  }
+  auto join = [&](const std::vector<Value> &parts, int64_t axis) {
+    return parts.size() == 1
+               ? parts[0]
+               : emit("kiln.concat", SmallVector<Value>(parts.begin(),
+                                                        parts.end()),
+                      {i64("axis", axis)});
+  };
+  std::vector<Value> steps;
+  for (int64_t t = 0; t < seq; ++t) {
+    std::vector<Value> both(stepOutputs.begin() + t * dirs,
+                            stepOutputs.begin() + (t + 1) * dirs);
+    steps.push_back(join(both, batchFirst ? 2 : 1));
+  }
+  setOutput(0, join(steps, batchFirst ? 1 : 0));
+  setOutput(1, join(lastH, batchFirst ? 1 : 0));
+  if (type == "LSTM") {
+    setOutput(2, join(lastC, batchFirst ? 1 : 0));
+  }
+}
+
 // Resize (opsets 10-19) and Upsample (7, 9): kiln.resize over the last two
 // dims, with constant scales or sizes.
 void Importer::resizeOp() {
@@ -1462,6 +1688,7 @@ void Importer::registerHandlers() {
   on({"Split"}, [this] { splitOp(); });
   on({"Gather"}, [this] { gatherOp(); });
   on({"Resize", "Upsample"}, [this] { resizeOp(); });
+  on({"RNN", "GRU", "LSTM"}, [this] { recurrentOp(); });
   static const std::pair<const char *, const char *> reductions[] = {
       {"ReduceMean", "mean"},
       {"ReduceSum", "sum"},
