@@ -326,6 +326,27 @@ class TokenClassifier(torch.nn.Module):
         return self.fc(torch.tanh(self.emb(ids)).mean(1))
 
 
+def two_sgd_steps(model, mlir, weights, xs, ys, name, work):
+    """Two SGD steps (lr 0.5, batches of 8 in order, cross-entropy) by
+    `kiln train` from `weights` and the same two on `model` in PyTorch;
+    returns kiln's trained safetensors."""
+    data = save_dataset(xs, ys, name, work)
+    trained = os.path.join(work, name + "_trained.safetensors")
+    run([KILN, "train", mlir, "--data", data, "--loss", "sparse-cce",
+         "--optimizer", "sgd", "--lr", "0.5", "--epochs", "1", "--batch", "8",
+         "--no-shuffle", "--load", weights, "--save", trained, "--no-progress"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.train()
+    for b in range(2):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.from_numpy(xs[8 * b:8 * b + 8])),
+            torch.from_numpy(ys[8 * b:8 * b + 8]).long())
+        loss.backward()
+        optimizer.step()
+    return trained
+
+
 def check_embedding(work):
     """Gather at run-time indices: `kiln run` with int64 token ids against
     PyTorch, then two SGD steps of `kiln train` (few distinct tokens, so
@@ -356,20 +377,7 @@ def check_embedding(work):
     run([DRIVER, "import", onnx_path, mlir, weights, "--batch", "8"])
     xs = rng.integers(0, 12, (16, 7)).astype(np.int64)
     ys = rng.integers(0, 5, 16).astype(np.int32)
-    data = save_dataset(xs, ys, "tokens", work)
-    trained = os.path.join(work, "tokens_trained.safetensors")
-    run([KILN, "train", mlir, "--data", data, "--loss", "sparse-cce",
-         "--optimizer", "sgd", "--lr", "0.5", "--epochs", "1", "--batch", "8",
-         "--no-shuffle", "--load", weights, "--save", trained, "--no-progress"])
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    model.train()
-    for b in range(2):
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(
-            model(torch.from_numpy(xs[8 * b:8 * b + 8])),
-            torch.from_numpy(ys[8 * b:8 * b + 8]).long())
-        loss.backward()
-        optimizer.step()
+    trained = two_sgd_steps(model, mlir, weights, xs, ys, "tokens", work)
     after = read_safetensors(trained)
     worst = 0.0
     for name, p in model.named_parameters():
@@ -436,20 +444,7 @@ def check_recurrent(work):
     print(f"recurrent inference: relative error {err:.2e} -> "
           f"{'OK' if ok else 'MISMATCH'}", flush=True)
 
-    data = save_dataset(xs, ys, "seq", work)
-    trained = os.path.join(work, "seq_trained.safetensors")
-    run([KILN, "train", mlir, "--data", data, "--loss", "sparse-cce",
-         "--optimizer", "sgd", "--lr", "0.5", "--epochs", "1", "--batch", "8",
-         "--no-shuffle", "--load", weights, "--save", trained, "--no-progress"])
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    model.train()
-    for b in range(2):
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(
-            model(torch.from_numpy(xs[8 * b:8 * b + 8])),
-            torch.from_numpy(ys[8 * b:8 * b + 8]).long())
-        loss.backward()
-        optimizer.step()
+    trained = two_sgd_steps(model, mlir, weights, xs, ys, "seq", work)
     model.eval()
     with torch.no_grad():
         want = model(torch.from_numpy(xs[:8])).numpy()

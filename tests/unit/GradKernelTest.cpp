@@ -578,16 +578,9 @@ void addResizeGrad(GradCaseTable &table, const std::string &name,
   yShape[yShape.size() - 1] = ow;
   const ref::Tensor dy = rng.tensor(yShape, -1, 1);
   int64_t h = xShape[xShape.size() - 2], w = xShape[xShape.size() - 1];
-  table.add(name, "resize_grad",
-            {{"input_sizes", {h, w}},
-             {"sizes", {oh, ow}},
-             {"scales", {spec.scaleH, spec.scaleW}},
-             {"mode", spec.mode},
-             {"coordinate_transformation_mode", spec.transform},
-             {"nearest_mode", spec.nearest},
-             {"cubic_coeff_a", spec.cubicA},
-             {"exclude_outside", spec.excludeOutside}},
-            f32({dy}), {xShape}, [=] {
+  nlohmann::json attrs = resizeAttrs(spec, oh, ow);
+  attrs["input_sizes"] = {h, w};
+  table.add(name, "resize_grad", attrs, f32({dy}), {xShape}, [=] {
               return std::vector<ref::Tensor>{vjp(
                   [&](const ref::Tensor &v) {
                     return ref::resize(v, oh, ow, spec);
@@ -1160,29 +1153,15 @@ GradCaseTable buildCases() {
     // resize_grad: nearest x2 (4 readers per input), bilinear by a
     // non-integral factor, bicubic down with the outside taps excluded,
     // align_corners up on a rank-3 input.
-    ref::ResizeSpec nearest;
-    nearest.transform = "asymmetric";
-    nearest.nearest = "floor";
-    nearest.scaleH = nearest.scaleW = 2;
-    addResizeGrad(t, "nearest_up2", {2, 3, 4, 5}, 8, 10, nearest);
-    ref::ResizeSpec linear;
-    linear.mode = "linear";
-    linear.scaleH = 1.75;
-    linear.scaleW = 2.5;
-    addResizeGrad(t, "linear_up_half_pixel", {1, 2, 4, 4}, 7, 10, linear);
-    ref::ResizeSpec cubic;
-    cubic.mode = "cubic";
-    cubic.excludeOutside = true;
-    cubic.scaleH = 0.6;
-    cubic.scaleW = 0.5;
+    addResizeGrad(t, "nearest_up2", {2, 3, 4, 5}, 8, 10,
+                  resizeSpec("nearest", "asymmetric", 2, 2, "floor"));
+    addResizeGrad(t, "linear_up_half_pixel", {1, 2, 4, 4}, 7, 10,
+                  resizeSpec("linear", "half_pixel", 1.75, 2.5));
     addResizeGrad(t, "cubic_down_exclude_outside", {2, 2, 10, 8}, 6, 4,
-                  cubic);
-    ref::ResizeSpec corners;
-    corners.mode = "linear";
-    corners.transform = "align_corners";
-    corners.scaleH = 7.0 / 3;
-    corners.scaleW = 9.0 / 5;
-    addResizeGrad(t, "linear_align_corners_rank3", {2, 3, 5}, 7, 9, corners);
+                  resizeSpec("cubic", "half_pixel", 0.6, 0.5,
+                             "round_prefer_floor", true));
+    addResizeGrad(t, "linear_align_corners_rank3", {2, 3, 5}, 7, 9,
+                  resizeSpec("linear", "align_corners", 7.0 / 3, 9.0 / 5));
   }
   addLrnGrad(t, "size5_n2_c7_4x3", {2, 7, 4, 3}, 5, 0.5, 0.75, 2.0);
   addGatherGrad(t, "embedding_v9_d40_ids3x5", {9, 40}, {3, 5}, 0);

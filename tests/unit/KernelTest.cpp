@@ -439,30 +439,8 @@ void addResize(CaseTable &table, const std::string &name,
                const ref::ResizeSpec &spec) {
   Rng rng("resize/" + name);
   ref::Tensor x = rng.tensor(std::move(shape), -2, 2);
-  table.add(name, "resize",
-            {{"sizes", {oh, ow}},
-             {"scales", {spec.scaleH, spec.scaleW}},
-             {"mode", spec.mode},
-             {"coordinate_transformation_mode", spec.transform},
-             {"nearest_mode", spec.nearest},
-             {"cubic_coeff_a", spec.cubicA},
-             {"exclude_outside", spec.excludeOutside}},
-            f32({x}), {ref::resize(x, oh, ow, spec)});
-}
-
-ref::ResizeSpec resizeSpec(const std::string &mode,
-                           const std::string &transform, double scaleH,
-                           double scaleW,
-                           const std::string &nearest = "round_prefer_floor",
-                           bool excludeOutside = false) {
-  ref::ResizeSpec spec;
-  spec.mode = mode;
-  spec.transform = transform;
-  spec.scaleH = scaleH;
-  spec.scaleW = scaleW;
-  spec.nearest = nearest;
-  spec.excludeOutside = excludeOutside;
-  return spec;
+  table.add(name, "resize", resizeAttrs(spec, oh, ow), f32({x}),
+            {ref::resize(x, oh, ow, spec)});
 }
 
 // where: conditions 0, 1, 0.5 and NaN (true), values up to 1e30 (a mask's

@@ -8,6 +8,8 @@
 #include "kiln/runtime/Runtime.h"
 #include "reference/Reference.h"
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <cstdint>
 #include <sstream>
@@ -121,6 +123,34 @@ inline reference::Pool2dParams poolParams(std::array<int64_t, 2> kernel,
   p.countIncludePad = countIncludePad;
   p.dilations = dilations;
   return p;
+}
+
+// A resize (and resize_grad) case: the reference's spec and the kernel
+// attributes that say the same.
+inline reference::ResizeSpec
+resizeSpec(const std::string &mode, const std::string &transform,
+           double scaleH, double scaleW,
+           const std::string &nearest = "round_prefer_floor",
+           bool excludeOutside = false) {
+  reference::ResizeSpec spec;
+  spec.mode = mode;
+  spec.transform = transform;
+  spec.scaleH = scaleH;
+  spec.scaleW = scaleW;
+  spec.nearest = nearest;
+  spec.excludeOutside = excludeOutside;
+  return spec;
+}
+
+inline nlohmann::json resizeAttrs(const reference::ResizeSpec &spec,
+                                  int64_t oh, int64_t ow) {
+  return {{"sizes", {oh, ow}},
+          {"scales", {spec.scaleH, spec.scaleW}},
+          {"mode", spec.mode},
+          {"coordinate_transformation_mode", spec.transform},
+          {"nearest_mode", spec.nearest},
+          {"cubic_coeff_a", spec.cubicA},
+          {"exclude_outside", spec.excludeOutside}};
 }
 
 } // namespace kiln::test
