@@ -389,6 +389,45 @@ void Importer::softmaxOp(bool log) {
   setOutput(0, reshape(v, x));
 }
 
+// Hardmax: 1 at the first maximum along the axis, else 0 (opsets 1 and 11
+// coerce to 2-D as Softmax does). The index from kiln.arg_reduce (kept
+// axis), then 1 - |sign(position - index)| against a constant of the
+// positions along the axis: no new kernel, and a zero gradient, as the
+// function is piecewise constant.
+void Importer::hardmaxOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  int64_t rank = x.size();
+  Value v = data(0);
+  int64_t axis;
+  if (opset_ >= 13) {
+    axis = normAxis(attrInt("axis", -1), rank);
+  } else {
+    int64_t from = normAxis(attrInt("axis", 1), rank, true);
+    v = reshape(v, {product(x, 0, from), product(x, from)});
+    axis = 1;
+  }
+  std::vector<int64_t> shape = shapeOf(v);
+  Value index = emit("kiln.cast",
+                     {emit("kiln.arg_reduce", {v},
+                           {str("kind", "max"), i64("axis", axis),
+                            boolean("keepdims", true),
+                            boolean("select_last_index", false)})});
+  // Positions 0..n-1 along the axis, broadcastable against v.
+  OnnxTensor positions;
+  positions.shape.assign(shape.size(), 1);
+  positions.shape[axis] = shape[axis];
+  for (int64_t i = 0; i < shape[axis]; ++i) {
+    positions.values.push_back(static_cast<double>(i));
+  }
+  Value apart = emit("kiln.abs", {emit("kiln.sign", {emit(
+                                      "kiln.sub",
+                                      {makeConstant(positions), index})})});
+  // [.., 1, ..] index against [1, .., n, .., 1] positions: v's shape.
+  Value y = emit("kiln.sub", {scalarConstant(1), apart});
+  setOutput(0, reshape(y, x));
+}
+
 Value Importer::hardSigmoid(Value x, double alpha, double beta) {
   Value y = emit("kiln.add", {scale(x, alpha), scalarConstant(beta)});
   return emit("kiln.clip", {y}, {f32("min", 0), f32("max", 1)});
@@ -1688,6 +1727,7 @@ void Importer::registerHandlers() {
   on({"Split"}, [this] { splitOp(); });
   on({"Gather"}, [this] { gatherOp(); });
   on({"Resize", "Upsample"}, [this] { resizeOp(); });
+  on({"Hardmax"}, [this] { hardmaxOp(); });
   on({"RNN", "GRU", "LSTM"}, [this] { recurrentOp(); });
   static const std::pair<const char *, const char *> reductions[] = {
       {"ReduceMean", "mean"},

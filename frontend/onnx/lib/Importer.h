@@ -514,6 +514,7 @@ private:
   void splitOp();
   void gatherOp();
   void resizeOp();
+  void hardmaxOp();
   void recurrentOp();
   void reduceOp(const std::string &kind);
   Value labelsOf(size_t i);

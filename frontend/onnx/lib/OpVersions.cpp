@@ -54,6 +54,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"GlobalAveragePool", {1}},
       {"GlobalMaxPool", {1}},
       {"HardSigmoid", {1, 6}},
+      {"Hardmax", {1, 11, 13}},
       {"HardSwish", {14}},
       {"Identity", {1, 13, 14, 16, 19, 21}},
       {"LRN", {1, 13}},
