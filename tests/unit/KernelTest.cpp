@@ -1028,6 +1028,15 @@ CaseTable buildCases() {
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 16), true);
   addProducer(t, "rows_n1_c3_30x31_e12_stride2", {1, 3, 30, 31}, 12, 3,
               convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false);
+  // Strided output rows of a vector or more read the expanded row as its
+  // stride phases: an odd width and a 5x5 window at stride 2, no padding
+  // at stride 2, stride 3 with a dilated window.
+  addProducer(t, "rows_n2_c4_25x41_e10_k5_stride2", {2, 4, 25, 41}, 10, 5,
+              convParams({2, 2}, {2, 2, 2, 2}, {1, 1}, 10), false);
+  addProducer(t, "rows_n1_c5_22x34_e8_stride2_unpadded", {1, 5, 22, 34}, 8, 3,
+              convParams({2, 2}, {0, 0, 0, 0}, {1, 1}, 8), false);
+  addProducer(t, "rows_n1_c3_26x52_e11_stride3_dilated", {1, 3, 26, 52}, 11,
+              3, convParams({3, 3}, {1, 2, 2, 1}, {2, 2}, 11), false);
   addProducer(t, "rows_n2_c4_24x21_e9_k5_dilated", {2, 4, 24, 21}, 9, 5,
               convParams({1, 1}, {4, 3, 4, 5}, {2, 2}, 9), true);
   addProducer(t, "flat_n3_c16_7x7_e24", {3, 16, 7, 7}, 24, 3,
