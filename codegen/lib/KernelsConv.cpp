@@ -475,10 +475,26 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   int ob = f.channelVectors > 0 ? 16 * f.channelVectors
                                 : std::min(channels, 8);
   bool parallel = worthParallelTasks(s);
-  Var oo("oo"), oi("oi"), task("task");
-  f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
-      .reorder(f.x, f.y, oi, oo, f.n)
-      .fuse(oo, f.n, task);
+  bool depthwise = isDepthwise(s);
+  Var oo("oo"), oi("oi"), ot("ot"), task("task");
+  f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards);
+  // A depthwise task's block of 8 channels is a few hundred FMAs on a 7x7
+  // plane: tasks of several blocks, about 32 over the batch.
+  int blocks = (channels + ob - 1) / ob;
+  int perTask = depthwise && f.channelVectors == 0
+                    ? std::max(1, std::min(blocks, blocks *
+                                                       static_cast<int>(os[0]) /
+                                                       32))
+                    : 1;
+  Var block = oo;
+  if (perTask > 1) {
+    f.out.split(oo, ot, oo, perTask, TailStrategy::GuardWithIf)
+        .reorder(f.x, f.y, oi, oo, ot, f.n)
+        .fuse(ot, f.n, task);
+  } else {
+    f.out.reorder(f.x, f.y, oi, oo, f.n).fuse(oo, f.n, task);
+    block = task;
+  }
   if (parallel) {
     f.out.parallel(task);
   }
@@ -500,17 +516,17 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
     std::vector<Var> w = f.weightT.args();
     f.weightT.compute_root().parallel(w[4]).vectorize(w[0]);
   } else {
-    f.accOut.compute_at(f.out, task);
+    f.accOut.compute_at(f.out, block);
     schedulePositionTiles(f.accOut, f.acc, {f.r.x, f.r.y, f.r.z},
                           height * f.pitch, 2, s.inputs[1].shape[3] <= 7,
                           target);
   }
-  if (isDepthwise(s)) {
-    // As rows does: each task builds only its own channels' phase planes,
+  if (depthwise) {
+    // As rows does: each block builds only its own channels' phase planes,
     // in cache.
     Func ph = f.phases.func;
     Var q = ph.args()[0];
-    ph.compute_at(f.out, task).vectorize(q, vec, TailStrategy::GuardWithIf);
+    ph.compute_at(f.out, block).vectorize(q, vec, TailStrategy::GuardWithIf);
     for (size_t i = 0; i < f.phases.updates.size(); ++i) {
       ph.update(static_cast<int>(i))
           .allow_race_conditions()

@@ -1011,6 +1011,10 @@ CaseTable buildCases() {
   // own phase planes: 7x7 and a strided 13x13 (7x7 output), 20 channels.
   addConv(t, "depthwise_planes_n2_c20_7x7_same", {2, 20, 7, 7}, 20, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
+  // Many channels: tasks of several 8-channel blocks, the last task
+  // guarded (33 blocks in tasks of 2) and the last block shifted inwards.
+  addConv(t, "depthwise_planes_n2_c261_7x7_tasks", {2, 261, 7, 7}, 261,
+          {3, 3}, convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 261), true);
   addConv(t, "depthwise_planes_n1_c20_13x13_stride2", {1, 20, 13, 13}, 20,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 20), false);
   // kiln-fuse's producer form (1x1 conv2d + relu6 computed inside the
