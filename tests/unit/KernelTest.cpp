@@ -20,8 +20,9 @@
 // other case below 7e-7, most elementwise ops below 1.5e-7.
 //
 // The one exception: conv2d_winograd with 4x4 output tiles (F(4x4, 3x3),
-// opt-in with --winograd 4) trades accuracy for speed: its transforms
-// scale values by up to 8 before the sums, so it gets kWinograd4Tolerance.
+// kiln-winograd's choice where it repays; --winograd 2 turns it off)
+// trades accuracy for speed: its transforms scale values by up to 8 before
+// the sums, so it gets kWinograd4Tolerance.
 // Measured: 9.4e-5 on 64 channels of values and weights in [-1, 1] (the
 // direct convolution's sums stay below 3.4e-6), 1.3e-5 on 17-20 channels.
 //
@@ -1132,6 +1133,10 @@ CaseTable buildCases() {
   // F(4x4, 3x3): a ResNet 28x28 stage at batch 2, a 3-tile row with
   // asymmetric pads and 40 output channels, a 12x8 plane of 20 channels.
   addWinograd(t, "tile4_n2_c64_28x28_o64_same", {2, 64, 28, 28}, 64,
+              {1, 1, 1, 1}, true, 4);
+  // A ResNet 56x56 stage at batch 2: one group in chunks of 2 tile rows
+  // (28 tiles), 14 tasks (chooseSplit's second rule).
+  addWinograd(t, "tile4_n2_c64_56x56_o64_same", {2, 64, 56, 56}, 64,
               {1, 1, 1, 1}, true, 4);
   addWinograd(t, "tile4_n3_c17_13x11_o40_pads0210", {3, 17, 13, 11}, 40,
               {0, 2, 1, 1}, false, 4);
