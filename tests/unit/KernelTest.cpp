@@ -993,13 +993,16 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}), true);
   // The conv2d forms (KernelsConv.cpp) on real network shapes: flattened
   // phase planes for a 7x7 stage with a channel tail, a strided small plane
-  // and a 7x7 stride-2 stem; rows for a wide strided layer.
+  // and 7x7 stride-2 stems (small, and with output rows of 20 and more);
+  // rows for a wide strided layer.
   addConv(t, "planes_n2_c64_7x7_o40_same", {2, 64, 7, 7}, 40, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}), true);
   addConv(t, "planes_n3_c8_14x14_o24_stride2", {3, 8, 14, 14}, 24, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), false);
   addConv(t, "planes_stem_k7_stride2_pad3", {2, 3, 23, 23}, 16, {7, 7},
           convParams({2, 2}, {3, 3, 3, 3}), true);
+  addConv(t, "planes_stem_n1_c3_50x45_o24_k7_stride2", {1, 3, 50, 45}, 24,
+          {7, 7}, convParams({2, 2}, {3, 3, 3, 3}), false);
   addConv(t, "rows_n2_c8_40x40_o16_stride2", {2, 8, 40, 40}, 16, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), true);
   // Depthwise in the rows form, each task padding its own input planes: a
