@@ -100,6 +100,10 @@ struct RowConvFuncs {
   RDom r;
   Func padded, acc{"acc"}, out{"out"};
   bool padInput = false;
+  // Strided rows: the padded input as its stride phases along x,
+  // phased(j, phase, y, c, n) = padded(sw * j + phase, y, c, n).
+  Func phased{"phased"};
+  bool phases = false;
 };
 
 RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &inputs,
@@ -111,8 +115,16 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   ImageParam in = inputs[0];
   ImageParam weight = inputs[1];
   f.inputs = {in, weight};
-  f.padInput = hasPadding(w);
-  f.padded = paddedInput(in, w, 0.0f);
+  int sw = static_cast<int>(w.sw), dw = static_cast<int>(w.dw);
+  // With the taps unrolled (windows up to 7 wide), tap kx of a strided row
+  // reads phase (kx * dw - padLeft) mod sw densely, where the padded input
+  // read at x * sw + kx * dw - padLeft deinterleaves per tap. The phases
+  // cover whole rows of every phase, so they read zeros past the input
+  // even without padding.
+  f.phases = sw > 1 && wt[3] <= 7;
+  f.padInput = hasPadding(w) || f.phases;
+  f.padded = f.phases ? BoundaryConditions::constant_exterior(in, 0.0f)
+                      : paddedInput(in, w, 0.0f);
   int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
   f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
              "r");
@@ -124,12 +136,23 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   } else {
     f.acc(f.x, f.y, f.o, f.n) = 0.0f;
   }
-  Expr ix = f.x * static_cast<int>(w.sw) + f.r.x * static_cast<int>(w.dw) -
-            static_cast<int>(w.padLeft);
   Expr iy = f.y * static_cast<int>(w.sh) + f.r.y * static_cast<int>(w.dh) -
             static_cast<int>(w.padTop);
-  f.acc(f.x, f.y, f.o, f.n) +=
-      weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
+  if (f.phases) {
+    Var j("j"), phase("phase"), py("py"), pc("pc"), pn("pn");
+    int lead = static_cast<int>(w.padLeft);
+    // Phases start at column -lead rounded down to a multiple of sw.
+    int origin = -((lead + sw - 1) / sw) * sw;
+    f.phased(j, phase, py, pc, pn) =
+        f.padded(j * sw + phase + origin, py, pc, pn);
+    Expr col = f.r.x * dw - lead - origin; // >= 0
+    f.acc(f.x, f.y, f.o, f.n) += weight(f.r.x, f.r.y, f.r.z, f.o) *
+                                 f.phased(f.x + col / sw, col % sw, iy, c, f.n);
+  } else {
+    Expr ix = f.x * sw + f.r.x * dw - static_cast<int>(w.padLeft);
+    f.acc(f.x, f.y, f.o, f.n) +=
+        weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
+  }
   Expr value = f.acc(f.x, f.y, f.o, f.n);
   defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
   return f;
@@ -177,6 +200,37 @@ void scheduleRowConv(RowConvFuncs &f, const KernelSpec &s, const Target &target)
   f.acc.update().reorder(f.x, f.y, f.o, ax, ay, ao, f.r.x, f.r.y, f.r.z);
   if (s.inputs[1].shape[3] <= 7) {
     f.acc.update().unroll(f.r.x);
+  }
+  if (f.phases) {
+    // The phases where the padded input would be (the padded input, if
+    // any, per phase plane): per task for depthwise, else once, parallel
+    // over planes.
+    std::vector<Var> pv = f.phased.args();
+    Var plane("plane");
+    const auto &xs = s.inputs[0].shape;
+    int sw = static_cast<int>(attrInts(s, "strides", 2)[1]);
+    f.phased.reorder(pv[0], pv[1], pv[2], pv[3], pv[4]).unroll(pv[1]);
+    if (isDepthwise(s)) {
+      f.phased.compute_at(f.out, task);
+    } else {
+      f.phased.compute_root().fuse(pv[3], pv[4], plane);
+      parallelPlanes(f.phased, plane, (xs[2] + 2) * (xs[3] + 2));
+    }
+    if (xs[3] / sw >= vec) {
+      f.phased.vectorize(pv[0], vec, TailStrategy::GuardWithIf);
+    }
+    if (f.padInput) {
+      std::vector<Var> qv = f.padded.args();
+      if (isDepthwise(s)) {
+        f.padded.compute_at(f.out, task);
+      } else {
+        f.padded.compute_at(f.phased, plane);
+      }
+      if (xs[3] >= vec) {
+        f.padded.vectorize(qv[0], vec, TailStrategy::GuardWithIf);
+      }
+    }
+    return;
   }
   if (f.padInput) {
     Var px = f.padded.args()[0], pc = f.padded.args()[2],

@@ -1003,6 +1003,12 @@ CaseTable buildCases() {
           convParams({2, 2}, {3, 3, 3, 3}), true);
   addConv(t, "planes_stem_n1_c3_50x45_o24_k7_stride2", {1, 3, 50, 45}, 24,
           {7, 7}, convParams({2, 2}, {3, 3, 3, 3}), false);
+  // Strided rows read the input's stride phases: stride 3 with a dilated
+  // window, asymmetric pads and 2 groups; stride 2 without padding.
+  addConv(t, "rows_n1_c6_70x65_o8_stride3_dilated_groups2", {1, 6, 70, 65}, 8,
+          {3, 3}, convParams({3, 3}, {2, 1, 0, 3}, {2, 2}, 2), true);
+  addConv(t, "rows_n1_c4_45x47_o8_stride2_unpadded", {1, 4, 45, 47}, 8,
+          {3, 3}, convParams({2, 2}, {0, 0, 0, 0}), false);
   addConv(t, "rows_n2_c8_40x40_o16_stride2", {2, 8, 40, 40}, 16, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}), true);
   // Depthwise in the rows form, each task padding its own input planes: a
