@@ -11,6 +11,7 @@
 //               run() only walks an array of prepared argument lists.
 #include "CheckedSize.h"
 #include "FileIO.h"
+#include "ThreadPool.h"
 #include "kiln/runtime/Plan.h"
 #include "kiln/runtime/Runtime.h"
 #include "kiln/runtime/Safetensors.h"
@@ -437,6 +438,7 @@ struct Session::Impl {
       throw Error(plan.path + ": cannot load kernel library '" + plan.library +
                   "': " + (reason ? reason : "unknown error"));
     }
+    detail::installParallelFor(library);
     std::map<std::string, KernelFunction> functions;
     for (size_t c = 0; c < plan.calls.size(); ++c) {
       const std::string &kernel = plan.calls[c].kernel;

@@ -16,7 +16,7 @@ binary="$work/threads_tsan_$(basename "$model" .mlir)_$#"
 c++ -std=c++17 -O1 -g -fsanitize=thread -I"$src/runtime/include" \
   -I"$src/runtime/lib" -I"$src/support/include" -I/usr/include/halide14 \
   "$src/tests/runtime/threads.cpp" \
-  "$src"/runtime/lib/{FileIO,Initializers,Npy,Plan,Random,Safetensors,Session,Tensor}.cpp \
+  "$src"/runtime/lib/{FileIO,Initializers,Npy,Plan,Random,Safetensors,Session,Tensor,ThreadPool}.cpp \
   -lpthread -ldl -o "$binary"
 TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$src/tests/runtime/tsan.supp" \
   "$binary" "$plan" 20 2
