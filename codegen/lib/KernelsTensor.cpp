@@ -1,6 +1,7 @@
 // Generic tensor kernels of training graphs (docs/training-ops.md): matmul,
 // reductions (sum, max, min, prod) and their gradient, slice, gather and
-// gather_grad, scale, regularizer, regularizer_grad.
+// gather_grad, gather_elements, gather_elements_grad, scale, regularizer,
+// regularizer_grad.
 #include "Kernels.h"
 
 #include <algorithm>
@@ -757,6 +758,101 @@ Kernel buildGatherGrad(const KernelSpec &s, const Target &target) {
 }
 
 //===----------------------------------------------------------------------===//
+// gather_elements (x, indices -> indices' shape) and gather_elements_grad
+// (indices, dy -> dx): run-time i32 indices of x's rank, negative ones
+// counted from the end, range-checked as gather's (gatherRow).
+//===----------------------------------------------------------------------===//
+
+// Indices of x's rank, no larger than x off the axis.
+void expectElementsShapes(const KernelSpec &s, const std::vector<int64_t> &x,
+                          const std::vector<int64_t> &indices) {
+  int64_t axis = attrInt(s, "axis");
+  int64_t rank = static_cast<int64_t>(x.size());
+  if (axis < 0 || axis >= rank ||
+      static_cast<int64_t>(indices.size()) != rank) {
+    fail(s, "indices must have the input's rank, and axis lie within it");
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d != axis && indices[d] > x[d]) {
+      fail(s, "indices exceed the input off the axis at dim " +
+                  std::to_string(d));
+    }
+  }
+}
+
+GatherShape elementsShape(const KernelSpec &s, const TensorSpec &indices,
+                          int64_t size) {
+  return gatherShape(s, indices, static_cast<int64_t>(indices.shape.size()),
+                     size);
+}
+
+void validateGatherElements(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s, {1});
+  expectValidShapes(s);
+  expectElementsShapes(s, s.inputs[0].shape, s.inputs[1].shape);
+  expectShape(s, s.outputs[0], "output", s.inputs[1].shape);
+}
+
+// Target: any. Elementwise over the output, each element reading its
+// index (scheduleElementwise).
+Kernel buildGatherElements(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam indices = makeInput(s.inputs[1], "indices");
+  GatherShape g = elementsShape(s, s.inputs[1],
+                                s.inputs[0].shape[attrInt(s, "axis")]);
+  std::vector<Var> v = makeVars(s.outputs[0].shape.size());
+  std::vector<Expr> at(v.begin(), v.end());
+  at[g.post] = gatherRow(s, g, indices(at), target);
+  Func out("out");
+  out(v) = x(at);
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
+  return {{x, indices}, out};
+}
+
+void validateGatherElementsGrad(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s, {0});
+  expectValidShapes(s);
+  expectShape(s, s.inputs[1], "dy", s.inputs[0].shape);
+  expectElementsShapes(s, s.outputs[0].shape, s.inputs[0].shape);
+}
+
+// Target: any. A gather, not a scatter: each dx element sums, over the
+// indices along the axis at its own position off the axis, the dy whose
+// index names it (zero off the indices' extents), so that no two threads
+// add into one element and the GPU needs no atomics.
+Kernel buildGatherElementsGrad(const KernelSpec &s, const Target &target) {
+  ImageParam indices = makeInput(s.inputs[0], "indices");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  const auto &dxShape = s.outputs[0].shape;
+  GatherShape g = elementsShape(s, s.inputs[0], dxShape[attrInt(s, "axis")]);
+  std::vector<int> idx = halideShape(s.inputs[0]);
+  std::vector<int> dxExtents = halideShape(s.outputs[0]);
+  std::vector<Var> v = makeVars(dxExtents.size());
+  RDom r(0, idx[g.post], "r");
+  Expr inside = Internal::const_true();
+  std::vector<Expr> at;
+  for (size_t d = 0; d < v.size(); ++d) {
+    if (d == g.post) {
+      at.push_back(r);
+    } else if (idx[d] < dxExtents[d]) {
+      inside = inside && v[d] < idx[d];
+      at.push_back(min(v[d], idx[d] - 1));
+    } else {
+      at.push_back(v[d]);
+    }
+  }
+  Expr hit = inside && gatherRow(s, g, indices(at), target) == v[g.post];
+  Func dx("dx");
+  dx(v) = sum(select(hit, dy(at), 0.0f));
+  constrainOutput(dx, s.outputs[0]);
+  scheduleElementwise(dx, v, dxExtents, target);
+  return {{indices, dy}, dx};
+}
+
+//===----------------------------------------------------------------------===//
 // scale, regularizer_grad (elementwise)
 //===----------------------------------------------------------------------===//
 
@@ -856,6 +952,9 @@ void registerTensorOps(OpRegistry &r) {
   r["gather"] = {validateGather, buildGather};
   r["arg_reduce"] = {validateArgReduce, buildArgReduce};
   r["gather_grad"] = {validateGatherGrad, buildGatherGrad};
+  r["gather_elements"] = {validateGatherElements, buildGatherElements};
+  r["gather_elements_grad"] = {validateGatherElementsGrad,
+                               buildGatherElementsGrad};
   r["scale"] = {validateScale, buildScale};
   r["clip_factor"] = {validateClipFactor, buildClipFactor};
   r["regularizer"] = {[](const KernelSpec &s) { validateRegularizer(s, false); },

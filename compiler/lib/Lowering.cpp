@@ -106,8 +106,8 @@ Lowered lower(func::FuncOp func) {
     // Integer labels of a sparse categorical cross-entropy: the plan says
     // their range, [0, classes), which random inputs use and GPU sessions
     // check on the host (device kernels cannot fail).
-    // Gather's run-time indices likewise, signed: [-rows, rows) (negative
-    // ones count from the end).
+    // Gather's and GatherElements' run-time indices likewise, signed:
+    // [-rows, rows) (negative ones count from the end).
     for (Operation *user : arg.getUsers()) {
       Value logits;
       int64_t axis = 1;
@@ -121,6 +121,11 @@ Lowered lower(func::FuncOp func) {
       } else if (auto gather = llvm::dyn_cast<kiln::ir::GatherOp>(user)) {
         logits = gather.getIndices() == arg ? gather.getInput() : Value();
         axis = gather.getAxis();
+        gathers = true;
+      } else if (auto elements =
+                     llvm::dyn_cast<kiln::ir::GatherElementsOp>(user)) {
+        logits = elements.getIndices() == arg ? elements.getInput() : Value();
+        axis = elements.getAxis();
         gathers = true;
       }
       if (logits) {

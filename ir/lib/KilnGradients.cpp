@@ -455,6 +455,16 @@ LogicalResult GatherOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+LogicalResult GatherElementsOp::buildGradients(
+    OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(builder.create<GatherElementsGradOp>(
+      getLoc(), getIndices(), resultGrads[0], getAxisAttr(),
+      builder.getDenseI64ArrayAttr(rankedType(getInput()).getShape())));
+  operandGrads.push_back(Value()); // indices are data, not parameters
+  return success();
+}
+
 LogicalResult LRNOp::buildGradients(OpBuilder &builder,
                                     ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {

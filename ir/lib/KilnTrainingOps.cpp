@@ -193,6 +193,61 @@ LogicalResult GatherGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+// indices [d0, ..., dr-1] with the input's rank, no larger than the input
+// off the axis; the result has the indices' shape.
+static LogicalResult checkGatherElements(Operation *op, ArrayRef<int64_t> input,
+                                         ArrayRef<int64_t> indices,
+                                         int64_t axis) {
+  int64_t rank = static_cast<int64_t>(input.size());
+  if (axis < 0 || axis >= rank ||
+      static_cast<int64_t>(indices.size()) != rank) {
+    return op->emitOpError()
+           << "indices of rank " << indices.size() << " at axis " << axis
+           << " do not fit an input of rank " << rank;
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    if (indices[d] < 1 || (d != axis && indices[d] > input[d])) {
+      auto dims = [](ArrayRef<int64_t> shape) {
+        std::string text;
+        for (int64_t e : shape) {
+          text += (text.empty() ? "" : "x") + std::to_string(e);
+        }
+        return text;
+      };
+      return op->emitOpError()
+             << "indices " << dims(indices) << " do not fit the input "
+             << dims(input) << " off axis " << axis;
+    }
+  }
+  return success();
+}
+
+LogicalResult GatherElementsOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto indices = rankedType(getIndices());
+  if (failed(checkGatherElements(*this, rankedType(getInput()).getShape(),
+                                 indices.getShape(), getAxis()))) {
+    return failure();
+  }
+  types.push_back(f32Tensor(*this, indices.getShape()));
+  return success();
+}
+
+LogicalResult
+GatherElementsGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto indices = rankedType(getIndices());
+  if (rankedType(getDy()).getShape() != indices.getShape()) {
+    return emitOpError() << "dy " << getDy().getType()
+                         << " does not have the indices' shape "
+                         << getIndices().getType();
+  }
+  if (failed(checkGatherElements(*this, getShape(), indices.getShape(),
+                                 getAxis()))) {
+    return failure();
+  }
+  types.push_back(f32Tensor(*this, getShape()));
+  return success();
+}
+
 LogicalResult SliceOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   auto input = rankedType(getInput());
   int64_t axis = getAxis();

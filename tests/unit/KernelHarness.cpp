@@ -147,7 +147,8 @@ std::string KernelBatch::writePlan(const codegen::KernelSpec &spec,
     buffers[inputs[1].get<size_t>()]["classes"] = spec.inputs[0].shape[1];
   }
   // Gather's run-time indices likewise: the rows along its axis.
-  if (spec.op == "gather" && spec.inputs.size() == 2) {
+  if ((spec.op == "gather" || spec.op == "gather_elements") &&
+      spec.inputs.size() == 2) {
     int64_t axis = spec.attrs.value("axis", int64_t{0});
     if (axis >= 0 && axis < static_cast<int64_t>(spec.inputs[0].shape.size())) {
       buffers[inputs[1].get<size_t>()]["classes"] = spec.inputs[0].shape[axis];

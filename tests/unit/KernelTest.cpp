@@ -517,6 +517,29 @@ void addGather(CaseTable &table, const std::string &name,
             {expected}, badIndex);
 }
 
+// gather_elements at run-time i32 indices (negative ones among them), the
+// indices smaller than x off the axis where xShape allows; a bad index
+// (one past the end) replaces the first and makes run() fail instead.
+void addGatherElements(CaseTable &table, const std::string &name,
+                       std::vector<int64_t> xShape,
+                       std::vector<int64_t> indexShape, int64_t axis,
+                       bool badIndex = false) {
+  Rng rng("gather_elements/" + name);
+  ref::Tensor x = rng.tensor(xShape, -3, 3);
+  ref::Tensor indices(std::move(indexShape));
+  const int32_t rows = static_cast<int32_t>(xShape[axis]);
+  for (double &v : indices.data) {
+    v = rng.integer(-rows, rows);
+  }
+  ref::Tensor expected = ref::gatherElements(x, indices, axis);
+  if (badIndex) {
+    indices.data[0] = rows;
+  }
+  table.add(name, "gather_elements", {{"axis", axis}},
+            {{x, codegen::DType::F32}, {indices, codegen::DType::I32}},
+            {expected}, badIndex);
+}
+
 void addSoftmax(CaseTable &table, const std::string &op,
                 const std::string &name, std::vector<int64_t> shape,
                 int64_t axis, double spread = 5) {
@@ -881,6 +904,16 @@ CaseTable buildCases() {
   addGather(t, "axis1_3x11x17_idx5", {3, 11, 17}, {5}, 1);
   addGather(t, "last_axis_4x6x9_idx2x3", {4, 6, 9}, {2, 3}, 2);
   addGather(t, "index_past_the_end_fails", {7, 5}, {3}, 0, true);
+  // gather_elements: along the rows of a matrix, along the last axis with
+  // indices narrower than the input off the axis, along a middle axis of a
+  // 4-D tensor with indices longer than the axis, a bad index.
+  addGatherElements(t, "elements_axis0_5x7_idx3x7", {5, 7}, {3, 7}, 0);
+  addGatherElements(t, "elements_last_axis_4x6x9_idx3x5x12", {4, 6, 9},
+                    {3, 5, 12}, 2);
+  addGatherElements(t, "elements_axis2_2x3x4x19_idx2x2x7x17", {2, 3, 4, 19},
+                    {2, 2, 7, 17}, 2);
+  addGatherElements(t, "elements_index_past_the_end_fails", {4, 5}, {4, 2}, 1,
+                    true);
   // resize: upsampling by 2 (a U-Net or FPN decoder), by non-integral
   // and unequal factors, downsampling, every coordinate transform and
   // nearest mode, cubic with and without the outside taps, rank 3.
@@ -1337,6 +1370,7 @@ KILN_KERNEL_CASES(LayerNorm, "layer_norm");
 KILN_KERNEL_CASES(Lrn, "lrn");
 KILN_KERNEL_CASES(Resize, "resize");
 KILN_KERNEL_CASES(Gather, "gather");
+KILN_KERNEL_CASES(GatherElements, "gather_elements");
 KILN_KERNEL_CASES(Where, "where");
 KILN_KERNEL_CASES(Cast, "cast");
 KILN_KERNEL_CASES(ArgReduce, "arg_reduce");

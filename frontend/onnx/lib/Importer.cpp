@@ -1096,6 +1096,10 @@ void Importer::resizeOp() {
                              attrInt("exclude_outside", 0) != 0)}));
 }
 
+// Gathers of at most this many constant indices become crops (which fuse
+// and need no index buffer); more, a kiln.gather.
+constexpr size_t kMaxCropGathers = 64;
+
 void Importer::gatherOp() {
   std::vector<int64_t> x = shapeOf(0);
   int64_t rank = x.size();
@@ -1119,13 +1123,23 @@ void Importer::gatherOp() {
     return;
   }
   requireFloat(0);
+  for (double iv : indices.values) {
+    int64_t idx = hostInt(iv);
+    if (idx < -x[axis] || idx >= x[axis]) {
+      fail("index " + std::to_string(idx) + " is out of range");
+    }
+  }
+  // Many constant indices: kiln.gather at a constant i32 tensor, not one
+  // crop each (the expanded NegativeLogLikelihoodLoss of a 5-D target
+  // gathers 6,480 of them).
+  if (indices.values.size() > kMaxCropGathers && !indices.shape.empty()) {
+    setOutput(0, emit("kiln.gather", {data(0), labelsOf(1)}, {i64("axis", axis)}));
+    return;
+  }
   SmallVector<Value> parts;
   for (double iv : indices.values) {
     int64_t idx = hostInt(iv);
     idx = idx < 0 ? idx + x[axis] : idx;
-    if (idx < 0 || idx >= x[axis]) {
-      fail("index " + std::to_string(hostInt(iv)) + " is out of range");
-    }
     std::vector<int64_t> begin(rank, 0), end = x;
     begin[axis] = idx;
     end[axis] = idx + 1;
@@ -1141,6 +1155,31 @@ void Importer::gatherOp() {
   out.insert(out.end(), indices.shape.begin(), indices.shape.end());
   out.insert(out.end(), x.begin() + axis + 1, x.end());
   setOutput(0, reshape(v, out));
+}
+
+// GatherElements: kiln.gather_elements at i32 indices, a graph input (or
+// labels computed from one) or a constant known at import time (checked
+// here); its gradient adds dy where each index points.
+void Importer::gatherElementsOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0), indices = shapeOf(1);
+  if (indices.size() != x.size() || x.empty()) {
+    fail("indices must have the data's rank");
+  }
+  int64_t axis = normAxis(attrInt("axis", 0), x.size());
+  if (const OnnxTensor *h = host(1)) {
+    for (double v : h->values) {
+      int64_t index = hostInt(v);
+      if (index < -x[axis] || index >= x[axis]) {
+        fail("index " + std::to_string(index) + " is outside [" +
+             std::to_string(-x[axis]) + ", " + std::to_string(x[axis]) + ")");
+      }
+    }
+  } else if (elementTypeOf(1) != TP::INT32) {
+    fail("run-time indices must be an integer graph input");
+  }
+  setOutput(0, emit("kiln.gather_elements", {data(0), labelsOf(1)},
+                    {i64("axis", axis)}));
 }
 
 std::vector<int64_t> Importer::reduceAxes(int64_t rank) {
@@ -1726,6 +1765,7 @@ void Importer::registerHandlers() {
   on({"Slice"}, [this] { sliceOp(); });
   on({"Split"}, [this] { splitOp(); });
   on({"Gather"}, [this] { gatherOp(); });
+  on({"GatherElements"}, [this] { gatherElementsOp(); });
   on({"Resize", "Upsample"}, [this] { resizeOp(); });
   on({"Hardmax"}, [this] { hardmaxOp(); });
   on({"RNN", "GRU", "LSTM"}, [this] { recurrentOp(); });

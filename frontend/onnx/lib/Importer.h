@@ -513,6 +513,7 @@ private:
   void sliceOp();
   void splitOp();
   void gatherOp();
+  void gatherElementsOp();
   void resizeOp();
   void hardmaxOp();
   void recurrentOp();

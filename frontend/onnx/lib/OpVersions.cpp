@@ -49,6 +49,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Floor", {1, 6, 13}},
       {"GRU", {7, 14}},
       {"Gather", {1, 11, 13}},
+      {"GatherElements", {11, 13}},
       {"Gelu", {20}},
       {"Gemm", {1, 6, 7, 9, 11, 13}},
       {"GlobalAveragePool", {1}},

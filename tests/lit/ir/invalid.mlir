@@ -586,6 +586,30 @@ func.func @gather_axis_out_of_range(%x: tensor<5x4xf32>, %i: tensor<3xi32>) {
 
 // -----
 
+func.func @gather_elements_rank(%x: tensor<5x4xf32>, %i: tensor<3xi32>) {
+  // expected-error @+1 {{indices of rank 1 at axis 0 do not fit an input of rank 2}}
+  %g = kiln.gather_elements %x, %i {axis = 0 : i64} : (tensor<5x4xf32>, tensor<3xi32>) -> tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @gather_elements_wider_off_axis(%x: tensor<5x4xf32>, %i: tensor<2x6xi32>) {
+  // expected-error @+1 {{indices 2x6 do not fit the input 5x4 off axis 0}}
+  %g = kiln.gather_elements %x, %i {axis = 0 : i64} : (tensor<5x4xf32>, tensor<2x6xi32>) -> tensor<2x6xf32>
+  return
+}
+
+// -----
+
+func.func @gather_elements_grad_dy_shape(%i: tensor<2x4xi32>, %dy: tensor<2x3xf32>) {
+  // expected-error @+1 {{does not have the indices' shape}}
+  %g = kiln.gather_elements_grad %i, %dy {axis = 0 : i64, shape = array<i64: 5, 4>} : (tensor<2x4xi32>, tensor<2x3xf32>) -> tensor<5x4xf32>
+  return
+}
+
+// -----
+
 func.func @gather_grad_dy_without_indices(%i: tensor<3xi32>, %dy: tensor<2x4xf32>) {
   // expected-error @+1 {{does not hold indices}}
   %g = kiln.gather_grad %i, %dy {axis = 0 : i64, size = 5 : i64} : (tensor<3xi32>, tensor<2x4xf32>) -> tensor<5x4xf32>

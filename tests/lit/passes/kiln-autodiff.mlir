@@ -182,6 +182,21 @@ func.func @nll(%t: tensor<2xi32>) -> tensor<f32> {
 
 // -----
 
+// gather_elements: its gradient sends dy where each index points, with the
+// input's shape; the indices get no gradient.
+// CHECK-LABEL: func.func @gather_elements
+// CHECK: %[[W:[a-z0-9_]+]] = kiln.param "w" : tensor<5x4xf32>
+// CHECK: kiln.gather_elements %[[W]], %[[I:[a-z0-9_]+]] {axis = 1 : i64} : (tensor<5x4xf32>, tensor<3x6xi32>) -> tensor<3x6xf32>
+// CHECK: kiln.gather_elements_grad %[[I]], %{{.+}} {axis = 1 : i64, shape = array<i64: 5, 4>} : (tensor<3x6xi32>, tensor<3x6xf32>) -> tensor<5x4xf32>
+func.func @gather_elements(%ids: tensor<3x6xi32>, %t: tensor<3x6xf32>) -> tensor<f32> {
+  %w = kiln.param "w" : tensor<5x4xf32>
+  %g = kiln.gather_elements %w, %ids {axis = 1 : i64} : (tensor<5x4xf32>, tensor<3x6xi32>) -> tensor<3x6xf32>
+  %l = kiln.mse %g, %t : (tensor<3x6xf32>, tensor<3x6xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // gather at run-time indices (an embedding): gather_grad adds dy into the
 // table's rows, with the axis and the table's extent along it; the indices
 // get no gradient.

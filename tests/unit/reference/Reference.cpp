@@ -867,6 +867,28 @@ Tensor gather(const Tensor &x, const Tensor &indices, int64_t axis) {
   return y;
 }
 
+Tensor gatherElements(const Tensor &x, const Tensor &indices, int64_t axis) {
+  const size_t rank = x.shape.size();
+  Tensor y(indices.shape);
+  std::vector<int64_t> at(rank, 0);
+  for (size_t k = 0; k < indices.data.size(); ++k) {
+    // k's coordinates in the indices, then x's flat position.
+    int64_t rest = static_cast<int64_t>(k);
+    for (size_t d = rank; d-- > 0;) {
+      at[d] = rest % indices.shape[d];
+      rest /= indices.shape[d];
+    }
+    int64_t row = static_cast<int64_t>(indices.data[k]);
+    at[axis] = row < 0 ? row + x.shape[axis] : row;
+    int64_t flat = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      flat = flat * x.shape[d] + at[d];
+    }
+    y.data[k] = x.data[flat];
+  }
+  return y;
+}
+
 Tensor softmax(const Tensor &x, int64_t axis) {
   return softmaxImpl(x, axis, false);
 }

@@ -186,6 +186,9 @@ Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
 // ONNX Gather at run-time indices: x[:axis] + indices.shape + x[axis+1:],
 // each index (negative: from the end) naming a slice of x along axis.
 Tensor gather(const Tensor &x, const Tensor &indices, int64_t axis);
+// ONNX GatherElements: y[i] = x[i with i[axis] = indices[i]] over the
+// indices' positions (negative indices from the end).
+Tensor gatherElements(const Tensor &x, const Tensor &indices, int64_t axis);
 Tensor logSoftmax(const Tensor &x, int64_t axis);
 
 // ---------------------------------------------------------------------------

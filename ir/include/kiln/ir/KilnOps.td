@@ -831,6 +831,39 @@ def Kiln_GatherGradOp : Kiln_TrainOp<"gather_grad",
   let results = (outs Kiln_F32Tensor:$result);
 }
 
+def Kiln_GatherElementsOp : Kiln_TrainOp<"gather_elements",
+    "element-wise gather along one axis at run-time indices",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let description = [{
+    ONNX GatherElements: `result[i] = input[i with i[axis] replaced by
+    indices[i]]` for every position `i` of `indices`, which has the
+    input's rank and, off the axis, no larger extents; the result has the
+    indices' shape. An index may be negative (counted from the end); one
+    outside `[-input[axis], input[axis])` stops the run with an error
+    naming it.
+
+    ```mlir
+    %g = kiln.gather_elements %x, %idx {axis = 1 : i64}
+        : (tensor<2x5xf32>, tensor<2x3xi32>) -> tensor<2x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_LabelTensor:$indices,
+      DefaultValuedAttr<I64Attr, "0">:$axis);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_GatherElementsGradOp : Kiln_TrainOp<"gather_elements_grad",
+    "gradient of gather_elements: dy added where each index points"> {
+  let description = [{
+    `dx[j] = Σ_{i : i off the axis = j off the axis, indices[i] ≡ j[axis]}
+    dy[i]`: each element of dy goes to the input element its index named,
+    added up where indices repeat; zero elsewhere. `shape` is the input's.
+  }];
+  let arguments = (ins Kiln_LabelTensor:$indices, Kiln_F32Tensor:$dy,
+      I64Attr:$axis, DenseI64ArrayAttr:$shape);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
 def Kiln_SliceOp : Kiln_TrainOp<"slice", "contiguous slice along one axis"> {
   let description = [{
     `result = input[..., start:start+size, ...]` along `axis`: a contiguous
