@@ -541,54 +541,35 @@ void addPreluGrad(GradCaseTable &table, const std::string &name,
       });
 }
 
-// gather_grad against the vector-Jacobian product of the reference gather:
-// indices drawn from few rows, so that rows repeat and their dy add up.
-void addGatherGrad(GradCaseTable &table, const std::string &name,
-                   std::vector<int64_t> xShape, std::vector<int64_t> indexShape,
-                   int64_t axis) {
-  Rng rng("gather_grad/" + name);
+// gather_grad and gather_elements_grad against the vector-Jacobian product
+// of the reference gather (gather_elements): indices drawn from few rows,
+// so that they repeat and their dy add up, and negative ones.
+void addGatherGrad(GradCaseTable &table, const std::string &op,
+                   const std::string &name, std::vector<int64_t> xShape,
+                   std::vector<int64_t> indexShape, int64_t axis) {
+  Rng rng(op + "/" + name);
   const ref::Tensor x = rng.tensor(xShape, -2, 2);
   ref::Tensor indices(std::move(indexShape));
   const int32_t rows = static_cast<int32_t>(xShape[axis]);
   for (double &v : indices.data) {
     v = rng.integer(-rows, std::min(rows, 3)); // repeats, negatives
   }
-  const ref::Tensor dy =
-      rng.tensor(ref::gather(x, indices, axis).shape, -1, 1);
-  table.add(name, "gather_grad", {{"axis", axis}, {"size", rows}},
-            {{indices, codegen::DType::I32}, {dy, codegen::DType::F32}},
-            {xShape}, [=] {
-              return std::vector<ref::Tensor>{vjp(
-                  [&](const ref::Tensor &v) {
-                    return ref::gather(v, indices, axis);
-                  },
-                  x, dy)};
-            });
-}
-
-// gather_elements_grad against the vector-Jacobian product of the
-// reference gather_elements: indices drawn from few rows, so that they
-// repeat and their dy add up, and negative ones.
-void addGatherElementsGrad(GradCaseTable &table, const std::string &name,
-                           std::vector<int64_t> xShape,
-                           std::vector<int64_t> indexShape, int64_t axis) {
-  Rng rng("gather_elements_grad/" + name);
-  const ref::Tensor x = rng.tensor(xShape, -2, 2);
-  ref::Tensor indices(std::move(indexShape));
-  const int32_t rows = static_cast<int32_t>(xShape[axis]);
-  for (double &v : indices.data) {
-    v = rng.integer(-rows, std::min(rows, 3));
+  bool elements = op == "gather_elements_grad";
+  auto gather = [=](const ref::Tensor &v) {
+    return elements ? ref::gatherElements(v, indices, axis)
+                    : ref::gather(v, indices, axis);
+  };
+  const ref::Tensor dy = rng.tensor(gather(x).shape, -1, 1);
+  json attrs = {{"axis", axis}};
+  if (elements) {
+    attrs["shape"] = xShape;
+  } else {
+    attrs["size"] = rows;
   }
-  const ref::Tensor dy = rng.tensor(indices.shape, -1, 1);
-  table.add(name, "gather_elements_grad",
-            {{"axis", axis}, {"shape", xShape}},
+  table.add(name, op, attrs,
             {{indices, codegen::DType::I32}, {dy, codegen::DType::F32}},
             {xShape}, [=] {
-              return std::vector<ref::Tensor>{vjp(
-                  [&](const ref::Tensor &v) {
-                    return ref::gatherElements(v, indices, axis);
-                  },
-                  x, dy)};
+              return std::vector<ref::Tensor>{vjp(gather, x, dy)};
             });
 }
 
@@ -1190,14 +1171,19 @@ GradCaseTable buildCases() {
                   resizeSpec("linear", "align_corners", 7.0 / 3, 9.0 / 5));
   }
   addLrnGrad(t, "size5_n2_c7_4x3", {2, 7, 4, 3}, 5, 0.5, 0.75, 2.0);
-  addGatherGrad(t, "embedding_v9_d40_ids3x5", {9, 40}, {3, 5}, 0);
-  addGatherGrad(t, "axis1_2x6x5_idx7", {2, 6, 5}, {7}, 1);
-  addGatherGrad(t, "last_axis_3x4x5_idx2x2", {3, 4, 5}, {2, 2}, 2);
-  addGatherElementsGrad(t, "elements_axis0_6x5_idx9x4", {6, 5}, {9, 4}, 0);
-  addGatherElementsGrad(t, "elements_last_axis_3x4x21_idx2x4x30", {3, 4, 21},
-                        {2, 4, 30}, 2);
-  addGatherElementsGrad(t, "elements_axis1_2x5x3x18_idx2x8x2x18",
-                        {2, 5, 3, 18}, {2, 8, 2, 18}, 1);
+  addGatherGrad(t, "gather_grad", "embedding_v9_d40_ids3x5", {9, 40}, {3, 5},
+                0);
+  addGatherGrad(t, "gather_grad", "axis1_2x6x5_idx7", {2, 6, 5}, {7}, 1);
+  addGatherGrad(t, "gather_grad", "last_axis_3x4x5_idx2x2", {3, 4, 5}, {2, 2},
+                2);
+  addGatherGrad(t, "gather_elements_grad", "elements_axis0_6x5_idx9x4", {6, 5},
+                {9, 4}, 0);
+  addGatherGrad(t, "gather_elements_grad",
+                "elements_last_axis_3x4x21_idx2x4x30", {3, 4, 21}, {2, 4, 30},
+                2);
+  addGatherGrad(t, "gather_elements_grad",
+                "elements_axis1_2x5x3x18_idx2x8x2x18", {2, 5, 3, 18},
+                {2, 8, 2, 18}, 1);
   addLrnGrad(t, "size4_even_c6", {1, 6, 3, 5}, 4, 1.0, 0.75, 1.0);
   addLrnGrad(t, "size7_wider_than_c3", {2, 3, 2, 2}, 7, 2.0, 0.5, 1.5);
 

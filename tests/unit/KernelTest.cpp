@@ -495,12 +495,14 @@ void addCast(CaseTable &table, const std::string &name,
   table.add(name, "cast", json::object(), {{in, codegen::DType::I32}}, {in});
 }
 
-// gather at run-time i32 indices, negative ones among them; a bad index
-// (one past the end) replaces the first and makes run() fail instead.
-void addGather(CaseTable &table, const std::string &name,
-               std::vector<int64_t> xShape, std::vector<int64_t> indexShape,
-               int64_t axis, bool badIndex = false) {
-  Rng rng("gather/" + name);
+// gather or gather_elements at run-time i32 indices, negative ones among
+// them; a bad index (one past the end) replaces the first and makes run()
+// fail instead.
+void addGather(CaseTable &table, const std::string &op,
+               const std::string &name, std::vector<int64_t> xShape,
+               std::vector<int64_t> indexShape, int64_t axis,
+               bool badIndex = false) {
+  Rng rng(op + "/" + name);
   ref::Tensor x = rng.tensor(xShape, -3, 3);
   ref::Tensor indices(std::move(indexShape));
   const int32_t rows = static_cast<int32_t>(xShape[axis]);
@@ -508,34 +510,13 @@ void addGather(CaseTable &table, const std::string &name,
     v = rng.integer(-rows, rows);
   }
   // The output's shape (and, for valid indices, its values).
-  ref::Tensor expected = ref::gather(x, indices, axis);
+  ref::Tensor expected = op == "gather"
+                             ? ref::gather(x, indices, axis)
+                             : ref::gatherElements(x, indices, axis);
   if (badIndex) {
     indices.data[0] = rows;
   }
-  table.add(name, "gather", {{"axis", axis}},
-            {{x, codegen::DType::F32}, {indices, codegen::DType::I32}},
-            {expected}, badIndex);
-}
-
-// gather_elements at run-time i32 indices (negative ones among them), the
-// indices smaller than x off the axis where xShape allows; a bad index
-// (one past the end) replaces the first and makes run() fail instead.
-void addGatherElements(CaseTable &table, const std::string &name,
-                       std::vector<int64_t> xShape,
-                       std::vector<int64_t> indexShape, int64_t axis,
-                       bool badIndex = false) {
-  Rng rng("gather_elements/" + name);
-  ref::Tensor x = rng.tensor(xShape, -3, 3);
-  ref::Tensor indices(std::move(indexShape));
-  const int32_t rows = static_cast<int32_t>(xShape[axis]);
-  for (double &v : indices.data) {
-    v = rng.integer(-rows, rows);
-  }
-  ref::Tensor expected = ref::gatherElements(x, indices, axis);
-  if (badIndex) {
-    indices.data[0] = rows;
-  }
-  table.add(name, "gather_elements", {{"axis", axis}},
+  table.add(name, op, {{"axis", axis}},
             {{x, codegen::DType::F32}, {indices, codegen::DType::I32}},
             {expected}, badIndex);
 }
@@ -900,20 +881,21 @@ CaseTable buildCases() {
                true);
   addArgReduce(t, "max_nan_axis0_11x18", {11, 18}, 0, "max", false, false,
                true);
-  addGather(t, "embedding_v50_d24_ids4x7", {50, 24}, {4, 7}, 0);
-  addGather(t, "axis1_3x11x17_idx5", {3, 11, 17}, {5}, 1);
-  addGather(t, "last_axis_4x6x9_idx2x3", {4, 6, 9}, {2, 3}, 2);
-  addGather(t, "index_past_the_end_fails", {7, 5}, {3}, 0, true);
+  addGather(t, "gather", "embedding_v50_d24_ids4x7", {50, 24}, {4, 7}, 0);
+  addGather(t, "gather", "axis1_3x11x17_idx5", {3, 11, 17}, {5}, 1);
+  addGather(t, "gather", "last_axis_4x6x9_idx2x3", {4, 6, 9}, {2, 3}, 2);
+  addGather(t, "gather", "index_past_the_end_fails", {7, 5}, {3}, 0, true);
   // gather_elements: along the rows of a matrix, along the last axis with
   // indices narrower than the input off the axis, along a middle axis of a
   // 4-D tensor with indices longer than the axis, a bad index.
-  addGatherElements(t, "elements_axis0_5x7_idx3x7", {5, 7}, {3, 7}, 0);
-  addGatherElements(t, "elements_last_axis_4x6x9_idx3x5x12", {4, 6, 9},
-                    {3, 5, 12}, 2);
-  addGatherElements(t, "elements_axis2_2x3x4x19_idx2x2x7x17", {2, 3, 4, 19},
-                    {2, 2, 7, 17}, 2);
-  addGatherElements(t, "elements_index_past_the_end_fails", {4, 5}, {4, 2}, 1,
-                    true);
+  addGather(t, "gather_elements", "elements_axis0_5x7_idx3x7", {5, 7}, {3, 7},
+            0);
+  addGather(t, "gather_elements", "elements_last_axis_4x6x9_idx3x5x12",
+            {4, 6, 9}, {3, 5, 12}, 2);
+  addGather(t, "gather_elements", "elements_axis2_2x3x4x19_idx2x2x7x17",
+            {2, 3, 4, 19}, {2, 2, 7, 17}, 2);
+  addGather(t, "gather_elements", "elements_index_past_the_end_fails", {4, 5},
+            {4, 2}, 1, true);
   // resize: upsampling by 2 (a U-Net or FPN decoder), by non-integral
   // and unequal factors, downsampling, every coordinate transform and
   // nearest mode, cubic with and without the outside taps, rank 3.
