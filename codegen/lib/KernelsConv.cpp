@@ -536,11 +536,11 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   // A depthwise task's block of 8 channels is a few hundred FMAs on a 7x7
   // plane: tasks of several blocks, about 32 over the batch.
   int blocks = (channels + ob - 1) / ob;
-  int perTask = depthwise && f.channelVectors == 0
-                    ? std::max(1, std::min(blocks, blocks *
-                                                       static_cast<int>(os[0]) /
-                                                       32))
-                    : 1;
+  int images = static_cast<int>(os[0]);
+  int perTask = 1;
+  if (depthwise && f.channelVectors == 0) {
+    perTask = std::max(1, std::min(blocks, blocks * images / 32));
+  }
   Var block = oo;
   if (perTask > 1) {
     f.out.split(oo, ot, oo, perTask, TailStrategy::GuardWithIf)
