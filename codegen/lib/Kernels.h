@@ -319,13 +319,42 @@ void defineBatchNormAffine(Halide::Func scale, Halide::Func shift,
 Halide::Expr activationGrad(const KernelSpec &spec, Halide::Expr x,
                             Halide::Expr dy);
 
+// Computes a prologue Func at a loop level of its consumer, or at the root
+// (`root`, before it), with its own schedule.
+using StagePrologue =
+    std::function<void(Halide::Func value, Halide::LoopLevel at, bool root)>;
+
 // batch_norm_grad reading dy through `dy` (a pure Func over the x
-// coordinates, inlined): outputs {dx, dweight, dbias}, over the input
-// parameters (x, weight, mean, var).
+// coordinates): outputs {dx, dweight, dbias}, over the input parameters
+// (x, weight, mean, var). dy is inlined into both passes, or, with
+// `stage`, computed once per channel (inside the channel-major schedule's
+// channel loop; before the kernel's passes otherwise).
 std::vector<Halide::Func> buildBatchNormGradWithPrologue(
     const KernelSpec &spec, Halide::ImageParam x, Halide::Func dy,
     Halide::ImageParam weight, Halide::ImageParam mean, Halide::ImageParam var,
-    const Halide::Target &target);
+    const Halide::Target &target, const StagePrologue &stage = {});
+
+struct PoolGradFuncs;
+
+// max_pool2d_grad (spec: x, dy -> dx) with unit dilations, in its gather
+// form over a fused kernel's parameters, for a prologue: each position
+// sums the dy of the windows it wins. KernelsLayerGrads.cpp.
+class MaxPoolGradGather {
+public:
+  MaxPoolGradGather(const KernelSpec &spec, Halide::ImageParam x,
+                    Halide::ImageParam dy);
+  // dx at v = (x, y, c, n).
+  Halide::Expr operator()(const std::vector<Halide::Var> &v) const;
+  // Computes `value` (a pure Func over dx's coordinates reading this
+  // gather) at `at` with the gather's schedule, and the windows' winners
+  // inside it.
+  void schedule(Halide::Func value, Halide::LoopLevel at, bool root,
+                const Halide::Target &target);
+
+private:
+  KernelSpec spec_;
+  std::shared_ptr<PoolGradFuncs> f_;
+};
 
 // batch_norm_train with an epilogue on y: outputs {y, mean, var}, over the
 // input parameters (x, weight, bias).

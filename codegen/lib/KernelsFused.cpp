@@ -12,6 +12,7 @@
 #include "Kernels.h"
 
 #include <map>
+#include <optional>
 #include <set>
 
 using namespace Halide;
@@ -21,7 +22,8 @@ namespace {
 
 bool isNodeOp(const std::string &op) {
   return findUnary(op) || findBinary(op) || op == "prelu" ||
-         op == "scale" || op == "batch_norm" || op == "activation_grad";
+         op == "scale" || op == "batch_norm" || op == "activation_grad" ||
+         op == "max_pool2d_grad";
 }
 
 // Prologue consumers: the input index they read the chain's value at.
@@ -51,6 +53,17 @@ KernelSpec nodeSpec(const KernelSpec &s, const nlohmann::json &node) {
   KernelSpec spec;
   spec.op = node.at("op").get<std::string>();
   spec.attrs = node.at("attrs");
+  return spec;
+}
+
+// A prologue's max_pool2d_grad: x and dy from the kernel's inputs, dx
+// shaped as the consumer's first output.
+KernelSpec poolSpec(const KernelSpec &s, const nlohmann::json &node) {
+  KernelSpec spec = nodeSpec(s, node);
+  for (int64_t index : node.at("operands")) {
+    spec.inputs.push_back(s.inputs.at(index));
+  }
+  spec.outputs = {s.outputs.at(0)};
   return spec;
 }
 
@@ -185,6 +198,24 @@ void validateNodes(const KernelSpec &s, bool haveValue) {
     if (op == "batch_norm" && node.at("attrs").value("training", false)) {
       fail(s, "batch_norm with batch statistics cannot be fused");
     }
+    if (op == "max_pool2d_grad") {
+      // A prologue's first node (kiln::ir::isPrologueSource): its x and dy
+      // are inputs, its result has the consumer's operand's shape.
+      const auto &operands = node.at("operands");
+      if (consumerOf(s).empty() || haveValue || operands.size() != 2 ||
+          operands[0] < 0 || operands[1] < 0 ||
+          operands[0] >= static_cast<int64_t>(s.inputs.size()) ||
+          operands[1] >= static_cast<int64_t>(s.inputs.size())) {
+        fail(s, "max_pool2d_grad can only start a prologue, reading inputs");
+      }
+      KernelSpec pool = poolSpec(s, node);
+      lookupOp(op).validate(pool);
+      for (int64_t d : attrInts(pool, "dilations", 2)) {
+        if (d != 1) {
+          fail(s, "a fused max_pool2d_grad needs unit dilations");
+        }
+      }
+    }
     if (op == "activation_grad") {
       KernelSpec grad = nodeSpec(s, node);
       grad.inputs = {s.outputs[0], s.outputs[0]};
@@ -225,8 +256,24 @@ public:
       if (node.at("op") == "batch_norm") {
         prepareBatchNorm(node, index);
       }
+      if (node.at("op") == "max_pool2d_grad") {
+        const auto &ops = node.at("operands");
+        gather_.emplace(poolSpec(s, node), params_[ops.at(0)],
+                        params_[ops.at(1)]);
+      }
       ++index;
     }
+  }
+
+  // How a prologue kernel computes the chain's value: inlined (empty), or,
+  // starting with a max_pool2d_grad, staged with the gather's schedule.
+  StagePrologue stage() {
+    if (!gather_) {
+      return {};
+    }
+    return [this](Func value, LoopLevel at, bool root) {
+      gather_->schedule(value, at, root, target_);
+    };
   }
 
   Expr apply(Expr value, const std::vector<Var> &v) const {
@@ -277,6 +324,9 @@ private:
       return cast<float>(Expr(node.at("attrs").at("factor").get<double>())) *
              operand(node, 0, value, v);
     }
+    if (op == "max_pool2d_grad") {
+      return (*gather_)(v);
+    }
     if (op == "activation_grad") {
       return activationGrad(nodeSpec(spec_, node), operand(node, 0, value, v),
                             operand(node, 1, value, v));
@@ -298,6 +348,7 @@ private:
   const std::vector<ImageParam> &params_;
   Target target_;
   std::map<int, std::pair<Func, Func>> batchNorm_;
+  std::optional<MaxPoolGradGather> gather_;
 };
 
 Kernel buildFused(const KernelSpec &s, const Target &target) {
@@ -323,7 +374,8 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
     auto input = [&](size_t i) { return params[at[i].get<int64_t>()]; };
     return {arguments,
             buildBatchNormGradWithPrologue(spec, input(0), value, input(2),
-                                           input(3), input(4), target)};
+                                           input(3), input(4), target,
+                                           chain.stage())};
   }
   if (s.attrs.contains("producer")) {
     // The first segment's value is computed where the second anchor (a

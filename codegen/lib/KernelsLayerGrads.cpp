@@ -59,6 +59,9 @@ void validatePoolGrad(const KernelSpec &s, bool isMax) {
   expectShape(s, s.outputs[0], "output", in);
 }
 
+} // namespace
+
+// Outside the anonymous namespace: MaxPoolGradGather holds one.
 struct PoolGradFuncs {
   std::vector<ImageParam> inputs;
   Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
@@ -78,12 +81,17 @@ struct PoolGradFuncs {
   bool gather = false; // max without dilation: dx gathers from its windows
 };
 
+namespace {
+
 // Number of taps k in [0,K) with lo <= start + k < hi (as the forward).
 Expr tapsInside(Expr start, int k, int lo, int hi) {
   return max(min(k, hi - start) - max(0, lo - start), 0);
 }
 
-PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
+// `given`: the inputs (x, dy for max) as a fused kernel's parameters; by
+// default the kernel's own.
+PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax,
+                             const std::vector<ImageParam> &given = {}) {
   PoolGradFuncs f;
   f.isMax = isMax;
   std::vector<int64_t> k = attrInts(s, "kernel", 2);
@@ -96,11 +104,11 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
   int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
   int dh = static_cast<int>(w.dh), dw = static_cast<int>(w.dw);
   int padT = static_cast<int>(w.padTop), padL = static_cast<int>(w.padLeft);
-  ImageParam dy = makeInput(dys, "dy");
+  ImageParam dy = given.empty() ? makeInput(dys, "dy") : given.back();
   Var ox("ox"), oy("oy");
   Expr sx = ox * sw - padL, sy = oy * sh - padT;
   if (isMax) {
-    ImageParam x = makeInput(s.inputs[0], "x");
+    ImageParam x = given.empty() ? makeInput(s.inputs[0], "x") : given[0];
     f.inputs = {x, dy};
     // First maximum in row-major window order; padding never wins.
     if (kh * kw <= kUnrolledWindow) {
@@ -214,25 +222,60 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax) {
 }
 
 // Target: x86-64 AVX-512, 2 cores. One parallel task per (c, n) plane.
-// max: the plane's winners (vectorized along ox), then dx zeroed
-// (vectorized) and each dy added to its winner (a scalar scatter: one add
-// per output position instead of a KH*KW-tap gather per input position).
-// avg: the shares, then dx gathers from them vectorized along x. Memory
-// bound.
-// max: the winners per plane of dx, vectorized along ox, the window's taps
+// max: the plane's winners (vectorized along ox, the window's taps
 // unrolled inside the vector of outputs: the running winner stays in
-// registers (not a load and store per tap).
-void scheduleWinners(PoolGradFuncs &f, const KernelSpec &s, Var plane,
+// registers, not a load and store per tap), then dx: gathered from them
+// (unit dilations), or zeroed (vectorized) and each dy added to its
+// winner (a scalar scatter: one add per output position instead of a
+// KH*KW-tap gather per input position). avg: the shares, then dx gathers
+// from them vectorized along x. Memory bound.
+// The winners of the planes `out` (dx, or a fused Func over dx's
+// coordinates reading the gather) needs, computed at its loop `at`.
+void scheduleWinners(PoolGradFuncs &f, const KernelSpec &s, Func out, Var at,
                      int vec) {
   Var wx = f.winner.args()[0];
   int ww = vectorWidthFor(static_cast<int>(s.inputs[1].shape[3]), vec);
-  f.winner.compute_at(f.out, plane);
+  f.winner.compute_at(out, at);
   if (ww > 1) {
     f.winner.vectorize(wx, ww, TailStrategy::GuardWithIf);
     if (f.winnerTaps.defined()) {
       f.winner.update().vectorize(wx, ww, TailStrategy::GuardWithIf);
     }
   }
+}
+
+// The gather form's schedule of `out` (dx, or a fused Func over dx's
+// coordinates v = (x, y, c, n) reading the gather inlined): x and y split
+// by the strides, their phases unrolled inside vectors along the phase
+// column, so that the selects fold and the window loads are dense; the
+// winners per plane. Parallel over the planes, or, `perChannel`, computed
+// inside a consumer's channel loop, the winners per image.
+void scheduleGather(PoolGradFuncs &f, const KernelSpec &s, Func out,
+                    const std::vector<Var> &v, bool perChannel,
+                    const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const auto &xs = s.outputs[0].shape;
+  std::vector<int64_t> st = attrInts(s, "strides", 2);
+  int sh = static_cast<int>(st[0]), sw = static_cast<int>(st[1]);
+  Var xo("xo"), xb("xb"), yo("yo"), yb("yb"), plane("plane");
+  out.split(v[0], xo, xb, sw, TailStrategy::GuardWithIf)
+      .split(v[1], yo, yb, sh, TailStrategy::GuardWithIf)
+      .reorder(xb, xo, yb, yo, v[2], v[3])
+      .unroll(xb)
+      .unroll(yb);
+  Var at = v[3];
+  if (!perChannel) {
+    out.fuse(v[2], v[3], plane);
+    if (s.outputs[0].numElements() >= kParallelGrain) {
+      parallelPlanes(out, plane, xs[2] * xs[3]);
+    }
+    at = plane;
+  }
+  int pw = vectorWidthFor(static_cast<int>((xs[3] + sw - 1) / sw), vec);
+  if (pw > 1) {
+    out.vectorize(xo, pw, TailStrategy::GuardWithIf);
+  }
+  scheduleWinners(f, s, out, at, vec);
 }
 
 void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
@@ -250,6 +293,10 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
     scheduleElementwiseGpu(f.out, {f.x, f.y, f.c, f.n});
     return;
   }
+  if (f.gather) {
+    scheduleGather(f, s, f.out, {f.x, f.y, f.c, f.n}, false, target);
+    return;
+  }
   int vec = target.natural_vector_size<float>();
   int width = static_cast<int>(s.outputs[0].shape[3]);
   int outW = static_cast<int>(s.inputs[f.isMax ? 1 : 0].shape[3]);
@@ -257,30 +304,6 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
   Var plane("plane");
   const auto &xs = s.outputs[0].shape;
   int64_t planeElements = xs[2] * xs[3];
-  if (f.gather) {
-    // Per plane: the winners (vectorized along ox, the taps unrolled), then
-    // dx with x and y split by the strides and their phases unrolled inside
-    // vectors along the phase column: the selects fold and the window
-    // loads are dense.
-    std::vector<int64_t> st = attrInts(s, "strides", 2);
-    int sh = static_cast<int>(st[0]), sw = static_cast<int>(st[1]);
-    Var xo("xo"), xb("xb"), yo("yo"), yb("yb");
-    f.out.split(f.x, xo, xb, sw, TailStrategy::GuardWithIf)
-        .split(f.y, yo, yb, sh, TailStrategy::GuardWithIf)
-        .reorder(xb, xo, yb, yo, f.c, f.n)
-        .unroll(xb)
-        .unroll(yb)
-        .fuse(f.c, f.n, plane);
-    if (parallel) {
-      parallelPlanes(f.out, plane, planeElements);
-    }
-    int pw = vectorWidthFor((width + sw - 1) / sw, vec);
-    if (pw > 1) {
-      f.out.vectorize(xo, pw, TailStrategy::GuardWithIf);
-    }
-    scheduleWinners(f, s, plane, vec);
-    return;
-  }
   f.out.fuse(f.c, f.n, plane);
   if (parallel) {
     parallelPlanes(f.out, plane, planeElements);
@@ -297,7 +320,7 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
     if (parallel) {
       parallelPlanes(scatter, plane, planeElements);
     }
-    scheduleWinners(f, s, plane, vec);
+    scheduleWinners(f, s, f.out, plane, vec);
     return;
   }
   f.share.compute_at(f.out, plane);
@@ -360,6 +383,32 @@ void validateBatchNormTrain(const KernelSpec &s) {
 Expr channelOf(const std::vector<Var> &v) { return v[v.size() - 2]; }
 
 } // namespace
+
+MaxPoolGradGather::MaxPoolGradGather(const KernelSpec &spec, ImageParam x,
+                                     ImageParam dy)
+    : spec_(spec),
+      f_(std::make_shared<PoolGradFuncs>(definePoolGrad(spec, true, {x, dy}))) {
+  if (!f_->gather) {
+    fail(spec, "a fused max_pool2d_grad needs unit dilations");
+  }
+}
+
+Expr MaxPoolGradGather::operator()(const std::vector<Var> &v) const {
+  return f_->out(v);
+}
+
+void MaxPoolGradGather::schedule(Func value, LoopLevel at, bool root,
+                                 const Target &target) {
+  std::vector<Var> v = value.args();
+  if (target.has_gpu_feature()) {
+    value.compute_root();
+    rootStages(f_->winner, target);
+    scheduleElementwiseGpu(value, v);
+    return;
+  }
+  value.compute_at(at);
+  scheduleGather(*f_, spec_, value, v, !root, target);
+}
 
 // Target: x86-64 AVX-512, 2 cores. Two-pass statistics (channelSum: one
 // channel per task, partial sums vectorized along the innermost dim), then
@@ -473,7 +522,8 @@ void validateBatchNormGrad(const KernelSpec &s) {
 std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam x,
                                                  Func dy, ImageParam weight,
                                                  ImageParam mean, ImageParam var,
-                                                 const Target &target) {
+                                                 const Target &target,
+                                                 const StagePrologue &stage) {
   const TensorSpec &xs = s.inputs[0];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
@@ -515,6 +565,9 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
     for (Func f : {sums, invStd, a, b, k}) {
       f.compute_at(dx, c);
     }
+    if (stage) {
+      stage(dy, LoopLevel(dx, c), false);
+    }
     for (Func grad : {dweight, dbias}) {
       if (xs.numElements() >= kParallelGrain) { // as dx's channel loop
         grad.parallel(c);
@@ -525,6 +578,9 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
   }
   for (Func coeff : {invStd, a, b, k}) {
     rootStages(coeff, target);
+  }
+  if (stage) {
+    stage(dy, LoopLevel::root(), true);
   }
   scheduleElementwise(dx, v, extents, target);
   if (target.has_gpu_feature()) {

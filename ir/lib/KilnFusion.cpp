@@ -107,6 +107,12 @@ std::string kiln::ir::kernelLabel(Operation *op) {
   return "fused " + fused.getKind().str() + ": " + ops;
 }
 
+bool kiln::ir::isPrologueSource(Operation *op) {
+  auto pool = llvm::dyn_cast<MaxPool2DGradOp>(op);
+  return pool && llvm::all_of(pool.getDilations(),
+                              [](int64_t d) { return d == 1; });
+}
+
 void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
   Conv2DWinogradOp::attachInterface<AnchorModel<Conv2DWinogradOp>>(*context);
@@ -156,8 +162,14 @@ LogicalResult FusedOp::verify() {
                 "anchor, reading the first anchor's chain as its first "
                 "operand";
     }
-    if (!anchor && !llvm::isa<ElementwiseOpInterface>(op)) {
-      return op.emitOpError() << "is neither a fusion anchor nor elementwise";
+    // A prologue chain may start with a gather (max_pool2d_grad).
+    bool source = consumer && !previous && isPrologueSource(&op);
+    if (!anchor && !source && !llvm::isa<ElementwiseOpInterface>(op)) {
+      return op.emitOpError()
+             << "is neither a fusion anchor nor elementwise"
+             << (consumer ? " nor the first op of a prologue chain "
+                            "(max_pool2d_grad with unit dilations)"
+                          : "");
     }
     if (anchor) {
       anchorOp = &op;

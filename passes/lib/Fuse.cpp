@@ -105,22 +105,37 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
   }
 
-  // [producer, consumer] when the consumer's prologue operand comes from an
-  // activation_grad used only there; else empty.
+  // The chain whose value a prologue consumer `op` reads: [activation_grad,
+  // consumer], with a max_pool2d_grad (gather form) before the
+  // activation_grad, or alone, when it computes the activation_grad's dy
+  // or the consumer's operand; each value used only by the next op. Else
+  // empty.
   SmallVector<Operation *>
   prologueFrom(Operation *op, const llvm::SmallPtrSetImpl<Operation *> &taken) {
     auto consumer = llvm::dyn_cast<FusionPrologueOpInterface>(op);
     if (!prologue || !consumer) {
       return {};
     }
-    Value operand = op->getOperand(consumer.getPrologueOperand());
-    Operation *producer = operand.getDefiningOp();
-    if (!producer || !llvm::isa<ActivationGradOp>(producer) ||
-        !operand.hasOneUse() || producer->getBlock() != op->getBlock() ||
-        taken.contains(producer)) {
-      return {};
+    // The op defining `value` when only `user` reads it, in op's block.
+    auto soleProducer = [&](Value value) -> Operation * {
+      Operation *producer = value.getDefiningOp();
+      return producer && value.hasOneUse() &&
+                     producer->getBlock() == op->getBlock() &&
+                     !taken.contains(producer)
+                 ? producer
+                 : nullptr;
+    };
+    SmallVector<Operation *> chain = {op};
+    Operation *producer =
+        soleProducer(op->getOperand(consumer.getPrologueOperand()));
+    if (auto grad = llvm::dyn_cast_or_null<ActivationGradOp>(producer)) {
+      chain.insert(chain.begin(), grad);
+      producer = soleProducer(grad.getDy());
     }
-    return {producer, op};
+    if (producer && isPrologueSource(producer)) {
+      chain.insert(chain.begin(), producer);
+    }
+    return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
   }
 
   // The producer form: `op`, a depthwise conv2d, and its chain (`chain`,

@@ -414,6 +414,58 @@ void addMaxPoolGrad(GradCaseTable &table, const std::string &name,
   });
 }
 
+// kiln-fuse's prologue with a pool (a "fused" kernel): batch_norm_grad of
+// z reading dy = relu'(a) * max_pool2d_grad(a, dpool), checked against the
+// composition of the closed-form references. a (the pool's input) is any
+// set of distinct values, negative ones too (so that relu' masks), z and
+// its statistics another tensor: the kernel composes the three ops whether
+// or not a = relu(bn(z)).
+void addPoolPrologue(GradCaseTable &table, const std::string &name,
+                     std::vector<int64_t> xShape, const ref::Pool2dParams &p) {
+  Rng rng("fused_pool_prologue/" + name);
+  const int64_t c = xShape[1];
+  const ref::Tensor a = distinctValues(rng, xShape, 0.02);
+  const ref::Tensor dpool = rng.tensor(ref::maxPool2d(a, p).shape, -1, 1);
+  const ref::Tensor z = rng.tensor(xShape, -2, 3);
+  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
+  const double epsilon = 1e-5;
+  const ref::BatchNormTrainResult stats =
+      ref::batchNormTrain(z, w, rng.tensor({c}, -1, 1), epsilon);
+  const ref::Tensor mean = toFloat(stats.mean), var = toFloat(stats.var);
+  const json pool = {{"op", "max_pool2d_grad"},
+                     {"attrs",
+                      {{"kernel", p.kernel},
+                       {"strides", p.strides},
+                       {"pads", canonicalPads(xShape, dpool.shape, p)},
+                       {"dilations", p.dilations}}},
+                     {"operands", {0, 1}}};
+  const json relu = {{"op", "activation_grad"},
+                     {"attrs", {{"activation", "relu"}}},
+                     {"operands", {0, -1}}};
+  const json attrs = {{"kind", "prologue"},
+                      {"anchor", ""},
+                      {"anchor_attrs", json::object()},
+                      {"anchor_inputs", json::array()},
+                      {"nodes", {pool, relu}},
+                      {"consumer", "batch_norm_grad"},
+                      {"consumer_attrs", {{"epsilon", epsilon}}},
+                      {"consumer_inputs", {2, -1, 3, 4, 5}}};
+  table.add(name, "fused", attrs, f32({a, dpool, z, w, mean, var}),
+            {xShape, {c}, {c}},
+            [=] {
+              ref::Tensor dy = ref::maxPool2dGrad(a, dpool, p);
+              for (size_t i = 0; i < dy.data.size(); ++i) {
+                dy.data[i] *= ref::activationDerivative(
+                    ref::Activation::Relu, a.data[i]);
+              }
+              ref::BatchNormGradResult grad =
+                  ref::batchNormGrad(z, dy, w, mean, var, epsilon);
+              return std::vector<ref::Tensor>{grad.dx, grad.dweight,
+                                              grad.dbias};
+            },
+            Check::Forward);
+}
+
 void addAvgPoolGrad(GradCaseTable &table, const std::string &name,
                     std::vector<int64_t> xShape, const ref::Pool2dParams &p) {
   Rng rng("avg_pool2d_grad/" + name);
@@ -1054,6 +1106,17 @@ GradCaseTable buildCases() {
   addMaxPoolGrad(t, "k5x4_s3x2_pad2x1_large_window", {2, 3, 11, 9},
                  poolParams({5, 4}, {3, 2}, {2, 1, 2, 1}));
 
+  // The fused prologue: planes of 256 or more positions take the
+  // channel-major form (the gather computed per channel inside it), the
+  // smaller ones the flat form; odd planes leave a last row and column
+  // that no 2x2 window reads; overlapping padded windows sum.
+  addPoolPrologue(t, "k2_s2_n3_c5_17x19_channel_major", {3, 5, 17, 19},
+                  poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  addPoolPrologue(t, "k2_s2_n4_c3_6x7_flat", {4, 3, 6, 7},
+                  poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
+  addPoolPrologue(t, "k3_s2_pad1_n2_c4_16x18_channel_major", {2, 4, 16, 18},
+                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
+
   addAvgPoolGrad(t, "k3_s2_pad1_include_pad_n3", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));
   addAvgPoolGrad(t, "ceil_k3_s2_pad1_include_pad", {2, 3, 6, 6},
@@ -1660,6 +1723,7 @@ KILN_GRAD_CASES(Conv2dGradWeight, "conv2d_grad_weight");
 KILN_GRAD_CASES(Conv2dWinogradGradInput, "conv2d_winograd");
 KILN_GRAD_CASES(WinogradFilterGradInput, "winograd_filter");
 KILN_GRAD_CASES(MaxPool2dGrad, "max_pool2d_grad");
+KILN_GRAD_CASES(FusedPoolPrologue, "fused");
 KILN_GRAD_CASES(AvgPool2dGrad, "avg_pool2d_grad");
 KILN_GRAD_CASES(GlobalAvgPoolGrad, "global_avg_pool_grad");
 KILN_GRAD_CASES(BatchNormGrad, "batch_norm_grad");

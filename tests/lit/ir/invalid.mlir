@@ -426,6 +426,35 @@ func.func @fused_prologue_operand(%x: tensor<2x3xf32>, %c: tensor<3xf32>) -> ten
 
 // -----
 
+// A prologue chain may start with a max_pool2d_grad, but not a dilated one
+// (its scatter form is no pure function of the position).
+func.func @fused_prologue_dilated_pool(%a: tensor<1x2x6x6xf32>, %dp: tensor<1x2x2x2xf32>, %c: tensor<2xf32>) -> tensor<1x2x6x6xf32> {
+  %f, %g:2 = kiln.fused "prologue"(%a, %dp, %c) : (tensor<1x2x6x6xf32>, tensor<1x2x2x2xf32>, tensor<2xf32>) -> (tensor<1x2x6x6xf32>, tensor<2xf32>, tensor<2xf32>) {
+  ^bb0(%x: tensor<1x2x6x6xf32>, %d: tensor<1x2x2x2xf32>, %b: tensor<2xf32>):
+    // expected-error @+1 {{is neither a fusion anchor nor elementwise nor the first op of a prologue chain (max_pool2d_grad with unit dilations)}}
+    %p = kiln.max_pool2d_grad %x, %d {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 2, 2>} : (tensor<1x2x6x6xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x6x6xf32>
+    %dx, %dw, %db = kiln.batch_norm_grad %x, %p, %b, %b, %b : (tensor<1x2x6x6xf32>, tensor<1x2x6x6xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<1x2x6x6xf32>, tensor<2xf32>, tensor<2xf32>)
+    kiln.yield %dx, %dw, %db : tensor<1x2x6x6xf32>, tensor<2xf32>, tensor<2xf32>
+  }
+  return %f : tensor<1x2x6x6xf32>
+}
+
+// -----
+
+// Outside a prologue a max_pool2d_grad cannot be fused.
+func.func @fused_pool_not_prologue(%a: tensor<1x2x4x4xf32>, %dp: tensor<1x2x2x2xf32>) -> tensor<1x2x4x4xf32> {
+  %f = kiln.fused "elementwise"(%a, %dp) : (tensor<1x2x4x4xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x4x4xf32> {
+  ^bb0(%x: tensor<1x2x4x4xf32>, %d: tensor<1x2x2x2xf32>):
+    // expected-error @+1 {{is neither a fusion anchor nor elementwise}}
+    %p = kiln.max_pool2d_grad %x, %d {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x2x4x4xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x4x4xf32>
+    %r = kiln.relu %p : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+    kiln.yield %r : tensor<1x2x4x4xf32>
+  }
+  return %f : tensor<1x2x4x4xf32>
+}
+
+// -----
+
 // The producer form: a second anchor must read the first chain's value as
 // its first operand.
 func.func @fused_producer_operand(%x: tensor<1x2x4x4xf32>, %we: tensor<2x2x1x1xf32>, %wd: tensor<2x1x3x3xf32>) -> tensor<1x2x4x4xf32> {

@@ -119,20 +119,92 @@ func.func @bn_train_relu(%x: tensor<2x3x4x4xf32>, %skip: tensor<2x3x4x4xf32>) ->
 // CHECK: return %[[DX]], %[[P]]#0, %[[P]]#1
 // NOPRO-LABEL: func.func @act_grad_bn_grad
 // NOPRO-NOT: kiln.fused
-// An activation_grad with a second use stays a kernel of its own.
-// CHECK-LABEL: func.func @act_grad_shared
-// CHECK-NOT: kiln.fused
 func.func @act_grad_bn_grad(%x: tensor<2x3x4x4xf32>, %y: tensor<2x3x4x4xf32>, %dy: tensor<2x3x4x4xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) {
   %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
   %d = kiln.activation_grad %y, %dy {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
   return %dx, %dg, %db : tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>
 }
+
+// -----
+
+// An activation_grad with a second use stays a kernel of its own.
+// CHECK-LABEL: func.func @act_grad_shared
+// CHECK-NOT: kiln.fused
 func.func @act_grad_shared(%x: tensor<2x3x4x4xf32>, %y: tensor<2x3x4x4xf32>, %dy: tensor<2x3x4x4xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) {
   %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
   %d = kiln.activation_grad %y, %dy {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
   return %dx, %d : tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>
+}
+
+// -----
+
+// A max_pool2d_grad whose result only the activation_grad reads starts the
+// prologue chain (the LeNet CNN's pool after BN + ReLU).
+// CHECK-LABEL: func.func @pool_act_bn_grad
+// CHECK: %[[DX:[a-z0-9_]+]], %{{.+}}:2 = kiln.fused "prologue"(%arg1, %arg2, %arg0, %{{.+}}, %arg3, %arg4) : (tensor<2x3x4x4xf32>, tensor<2x3x2x2xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: %[[P:[a-z0-9_]+]] = kiln.max_pool2d_grad
+// CHECK-NEXT: %[[G:[a-z0-9_]+]] = kiln.activation_grad %{{.+}}, %[[P]] {activation = "relu"}
+// CHECK-NEXT: kiln.batch_norm_grad %{{.+}}, %[[G]],
+// CHECK: return %[[DX]]
+// NOPRO-LABEL: func.func @pool_act_bn_grad
+// NOPRO-NOT: kiln.fused
+func.func @pool_act_bn_grad(%x: tensor<2x3x4x4xf32>, %a: tensor<2x3x4x4xf32>, %dp: tensor<2x3x2x2xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x4x4xf32>, tensor<2x3x2x2xf32>) -> tensor<2x3x4x4xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  return %dx, %dg, %db : tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// So does one that batch_norm_grad reads directly.
+// CHECK-LABEL: func.func @pool_bn_grad
+// CHECK: kiln.fused "prologue"
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.max_pool2d_grad
+// CHECK-NEXT: kiln.batch_norm_grad
+func.func @pool_bn_grad(%x: tensor<2x3x4x4xf32>, %a: tensor<2x3x4x4xf32>, %dp: tensor<2x3x2x2xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> tensor<2x3x4x4xf32> {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x4x4xf32>, tensor<2x3x2x2xf32>) -> tensor<2x3x4x4xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %x, %p, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  return %dx : tensor<2x3x4x4xf32>
+}
+
+// -----
+
+// A dilated one (its scatter form is no pure function of the position)
+// stays a kernel of its own; the activation_grad still fuses.
+// CHECK-LABEL: func.func @pool_dilated
+// CHECK: kiln.max_pool2d_grad
+// CHECK: kiln.fused "prologue"
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.activation_grad
+func.func @pool_dilated(%x: tensor<2x3x4x4xf32>, %a: tensor<2x3x4x4xf32>, %dp: tensor<2x3x2x2xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> tensor<2x3x4x4xf32> {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 2, 2>} : (tensor<2x3x4x4xf32>, tensor<2x3x2x2xf32>) -> tensor<2x3x4x4xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  return %dx : tensor<2x3x4x4xf32>
+}
+
+// -----
+
+// So does one whose result has a second use.
+// CHECK-LABEL: func.func @pool_shared
+// CHECK: kiln.max_pool2d_grad
+// CHECK: kiln.fused "prologue"
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.activation_grad
+func.func @pool_shared(%x: tensor<2x3x4x4xf32>, %a: tensor<2x3x4x4xf32>, %dp: tensor<2x3x2x2xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x4x4xf32>, tensor<2x3x2x2xf32>) -> tensor<2x3x4x4xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  return %dx, %p : tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>
 }
 
 // -----

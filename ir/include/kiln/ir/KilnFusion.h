@@ -26,6 +26,12 @@ mlir::FailureOr<nlohmann::json> kernelAttributes(mlir::Operation *op);
 // ("fused epilogue: conv2d+batch_norm+relu").
 std::string kernelLabel(mlir::Operation *op);
 
+// Whether `op` can start a prologue chain although it is not elementwise:
+// max_pool2d_grad with unit dilations, whose gather form is a pure function
+// of the input position (each position takes the dy of the windows it
+// wins), so that the consumer computes it where it reads it.
+bool isPrologueSource(mlir::Operation *op);
+
 // Attaches FusionAnchorOpInterface to conv2d and dense (called from the
 // dialect's initialize(), after the ops are added).
 void attachFusionInterfaces(mlir::MLIRContext *context);

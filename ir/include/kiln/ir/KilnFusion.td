@@ -50,7 +50,9 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     order, and the fused op returns them too. Prologue form: the chain
     (without an anchor) ends in a consumer (FusionPrologueOpInterface) that
     reads the chain's value as its prologue operand and block arguments
-    otherwise; the body yields all the consumer's results. Producer form:
+    otherwise; the body yields all the consumer's results. A prologue chain
+    may start with a max_pool2d_grad with unit dilations (its gather form
+    computes each position's gradient from the windows it wins). Producer form:
     after the first anchor's chain, a second anchor reads the chain's value
     as its first operand, followed by its own chain; the kernel computes
     the first chain's value in cache, where the second anchor reads it
