@@ -353,6 +353,7 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
           {"elementwise", &kiln::compiler::CompileOptions::fuseElementwise},
           {"prologue", &kiln::compiler::CompileOptions::fusePrologues},
           {"producer", &kiln::compiler::CompileOptions::fuseProducers},
+          {"attention", &kiln::compiler::CompileOptions::fuseAttention},
       };
   for (auto item : fuse) {
     std::string name = py::cast<std::string>(item.first);

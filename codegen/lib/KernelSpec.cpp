@@ -172,6 +172,34 @@ int64_t KernelSpec::flops() const {
   if (op != "fused") {
     return anchorFlops(op, attrs, inputs, outputs);
   }
+  if (attrs.value("kind", std::string()) == "attention") {
+    // Both products: S = op(q) op(k) ([(B,) M, N], contraction K) and O =
+    // softmax(S) op(v) ([(B,) M, Dv], contraction N).
+    const auto &nodes = attrs.value("nodes", nlohmann::json::array());
+    if (nodes.size() < 3 || outputs.empty()) {
+      return 0;
+    }
+    auto input = [&](const nlohmann::json &node, size_t k) -> const TensorSpec * {
+      const auto &ops = node.value("operands", nlohmann::json::array());
+      int64_t i = k < ops.size() && ops[k].is_number_integer()
+                      ? ops[k].get<int64_t>() : -1;
+      return i >= 0 && i < static_cast<int64_t>(inputs.size()) ? &inputs[i]
+                                                               : nullptr;
+    };
+    const TensorSpec *q = input(nodes.front(), 0), *v = input(nodes.back(), 1);
+    if (!q || !v || q->shape.size() < 2 || v->shape.size() < 2) {
+      return 0;
+    }
+    auto transposed = [](const nlohmann::json &node, const char *flag) {
+      return node.value("attrs", nlohmann::json::object()).value(flag, false);
+    };
+    size_t r = q->shape.size();
+    int64_t k = q->shape[transposed(nodes.front(), "transpose_a") ? r - 2 : r - 1];
+    int64_t n = v->shape[transposed(nodes.back(), "transpose_b") ? r - 1 : r - 2];
+    const auto &o = outputs[0].shape;
+    int64_t rowsTimesBatch = outputs[0].numElements() / std::max<int64_t>(o.back(), 1);
+    return 2 * rowsTimesBatch * n * (k + o.back());
+  }
   if (!attrs.contains("producer")) {
     return segmentFlops(attrs, inputs, outputs, nullptr);
   }

@@ -131,9 +131,14 @@ const std::map<std::string, size_t> &anchorOutputs() {
 }
 
 void validateNodes(const KernelSpec &s, bool haveValue);
+void validateAttention(const KernelSpec &s);
 
 void validateFused(const KernelSpec &s) {
   requireAttrs(s, {"anchor", "anchor_attrs", "anchor_inputs", "nodes"});
+  if (s.attrs.value("kind", std::string()) == "attention") {
+    validateAttention(s);
+    return;
+  }
   const std::string anchor = s.attrs.at("anchor").get<std::string>();
   auto outputs = anchorOutputs().find(anchor);
   if (!anchor.empty() && outputs == anchorOutputs().end()) {
@@ -351,10 +356,235 @@ private:
   std::optional<MaxPoolGradGather> gather_;
 };
 
+//===----------------------------------------------------------------------===//
+// The attention form: nodes [matmul (scores S = op(a) op(b)), elementwise
+// nodes on S (scale, mask), softmax along the last axis, matmul (output O =
+// softmax(S) op(v))]; S and the probabilities stay in cache.
+//===----------------------------------------------------------------------===//
+
+// A node's matmul spec over the kernel's inputs (operand -1: `value`), its
+// output [B, M, N] or [M, N] from the operands and transposes.
+KernelSpec attentionMatmul(const KernelSpec &s, const nlohmann::json &node,
+                           const TensorSpec &value) {
+  KernelSpec spec = nodeSpec(s, node);
+  for (int64_t index : node.at("operands")) {
+    if (index < -1 || index >= static_cast<int64_t>(s.inputs.size())) {
+      fail(s, "attention matmul operand out of range");
+    }
+    spec.inputs.push_back(index < 0 ? value : s.inputs[index]);
+  }
+  if (spec.inputs.size() != 2) {
+    fail(s, "an attention matmul has two operands");
+  }
+  const auto &a = spec.inputs[0].shape, &b = spec.inputs[1].shape;
+  size_t rank = a.size();
+  if ((rank != 2 && rank != 3) || b.size() != rank) {
+    fail(s, "attention matmuls take matrices or [B, ., .] batches of them");
+  }
+  bool ta = attrBool(spec, "transpose_a"), tb = attrBool(spec, "transpose_b");
+  std::vector<int64_t> out;
+  if (rank == 3) {
+    out.push_back(a[0]);
+  }
+  out.push_back(ta ? a[rank - 1] : a[rank - 2]);
+  out.push_back(tb ? b[rank - 2] : b[rank - 1]);
+  spec.outputs = {TensorSpec{out}};
+  return spec;
+}
+
+// The elementwise nodes between the matmuls, as a chain spec over S.
+KernelSpec attentionChain(const KernelSpec &s, const TensorSpec &scores) {
+  const auto &nodes = s.attrs.at("nodes");
+  KernelSpec spec;
+  spec.op = "fused";
+  spec.inputs = s.inputs;
+  spec.outputs = {scores};
+  spec.attrs = {{"nodes", nlohmann::json::array()}};
+  for (size_t i = 1; i + 2 < nodes.size(); ++i) {
+    spec.attrs["nodes"].push_back(nodes[i]);
+  }
+  return spec;
+}
+
+void validateAttention(const KernelSpec &s) {
+  expectCounts(s, 3, 64, 1);
+  expectF32Except(s);
+  const auto &nodes = s.attrs.at("nodes");
+  if (!nodes.is_array() || nodes.size() < 3 ||
+      nodes.front().value("op", "") != "matmul" ||
+      nodes[nodes.size() - 2].value("op", "") != "softmax" ||
+      nodes.back().value("op", "") != "matmul") {
+    fail(s, "an attention kernel's nodes are matmul, elementwise nodes, "
+            "softmax, matmul");
+  }
+  const auto &first = nodes.front().at("operands");
+  if (first.size() != 2 || first[0] < 0 || first[1] < 0) {
+    fail(s, "the scores' matmul reads two inputs");
+  }
+  KernelSpec scores = attentionMatmul(s, nodes.front(), TensorSpec{});
+  lookupOp("matmul").validate(scores);
+  const TensorSpec &sc = scores.outputs[0];
+  validateNodes(attentionChain(s, sc), true);
+  const nlohmann::json &softmax = nodes[nodes.size() - 2];
+  int64_t rank = static_cast<int64_t>(sc.shape.size());
+  int64_t axis = softmax.at("attrs").value("axis", int64_t(-1));
+  if (softmax.at("operands") != nlohmann::json::array({-1}) ||
+      (axis != -1 && axis != rank - 1)) {
+    fail(s, "the softmax reads the scores along their last axis");
+  }
+  const nlohmann::json &last = nodes.back();
+  const auto &second = last.at("operands");
+  if (second.size() != 2 || second[0] != -1 || second[1] < 0 ||
+      last.at("attrs").value("transpose_a", false)) {
+    fail(s, "the output matmul reads the probabilities, untransposed, "
+            "and an input");
+  }
+  KernelSpec output = attentionMatmul(s, last, sc);
+  output.outputs = s.outputs;
+  lookupOp("matmul").validate(output);
+}
+
+// S(j, i, b) = sum_k op(a)(k, i, b) op(b)(j, k, b), then the chain T;
+// rowMax(i, b), e = exp(T - rowMax), rowSum(i, b) = sum_j e; O(d, i, b) =
+// sum_j e(j, i, b) op(v)(d, j, b) / rowSum(i, b): softmax's definition
+// (docs/training-ops.md) with the division after the product.
+// Target: x86-64 AVX-512, 2 cores: parallel over (blocks of 8 query rows,
+// batch), the block's S, e and statistics in cache, S and O in register
+// tiles of one vector of columns x 8 rows (the matmul kernel's).
+Kernel buildAttention(const KernelSpec &s, const std::vector<ImageParam> &params,
+                      const Target &target) {
+  const auto &nodes = s.attrs.at("nodes");
+  KernelSpec first = attentionMatmul(s, nodes.front(), TensorSpec{});
+  const TensorSpec &sc = first.outputs[0];
+  KernelSpec last = attentionMatmul(s, nodes.back(), sc);
+  KernelSpec chainSpec = attentionChain(s, sc);
+  Chain chain(chainSpec, params, target);
+  bool batched = sc.shape.size() == 3;
+  size_t r0 = batched ? 1 : 0; // the rows' dim in the logical shape
+  int rows = static_cast<int>(sc.shape[r0]);
+  int cols = static_cast<int>(sc.shape[r0 + 1]);
+  bool ta = attrBool(first, "transpose_a"), tb = attrBool(first, "transpose_b");
+  bool tv = attrBool(last, "transpose_b");
+  int depth = static_cast<int>(first.inputs[0].shape[ta ? r0 : r0 + 1]);
+  int width = static_cast<int>(s.outputs[0].shape[r0 + 1]);
+  ImageParam a = params[nodes.front().at("operands")[0].get<int64_t>()];
+  ImageParam b = params[nodes.front().at("operands")[1].get<int64_t>()];
+  ImageParam v = params[nodes.back().at("operands")[1].get<int64_t>()];
+  Var j("j"), i("i"), n("n"), d("d");
+  auto at = [&](Expr x, Expr y) {
+    std::vector<Expr> e = {x, y};
+    if (batched) {
+      e.push_back(n);
+    }
+    return e;
+  };
+  std::vector<Var> sv = {j, i}, rv = {i}, ov = {d, i};
+  if (batched) {
+    sv.push_back(n);
+    rv.push_back(n);
+    ov.push_back(n);
+  }
+  RDom rk(0, depth, "k"), rj(0, cols, "rj");
+  Func keys("att_keys"), scores("att_scores"), rowMax("att_row_max"),
+      e("att_exp"), rowSum("att_row_sum"), acc("att_acc"), out("out");
+  // op(b)(j, k) with the key column j innermost: the scores' vector loads
+  // (a transposing copy when transpose_b).
+  Var kv("kv");
+  std::vector<Var> kvars = {j, kv};
+  if (batched) {
+    kvars.push_back(n);
+  }
+  keys(kvars) = tb ? b(at(kv, j)) : b(at(j, kv));
+  scores(sv) = 0.0f;
+  scores(sv) += (ta ? a(at(i, rk)) : a(at(rk, i))) * keys(at(j, rk));
+  Func t("att_t");
+  t(sv) = chain.apply(scores(sv), sv);
+  auto atJ = [&](Expr col) {
+    std::vector<Expr> e = {col, i};
+    if (batched) {
+      e.push_back(n);
+    }
+    return e;
+  };
+  rowMax(rv) = Float(32).min();
+  rowMax(rv) = max(rowMax(rv), t(atJ(rj)));
+  e(sv) = exp(t(sv) - rowMax(rv));
+  rowSum(rv) = 0.0f;
+  rowSum(rv) += e(atJ(rj));
+  std::vector<Expr> vAt = tv ? at(rj, d) : at(d, rj);
+  acc(ov) = 0.0f;
+  acc(ov) += e(atJ(rj)) * v(vAt);
+  out(ov) = acc(ov) / rowSum(rv);
+  constrainOutput(out, s.outputs[0]);
+  std::vector<Argument> arguments(params.begin(), params.end());
+  if (target.has_gpu_feature()) {
+    // One thread per score, per row's statistics, per output element.
+    for (Func f : {scores, e, rowMax, rowSum, acc}) {
+      rootStages(f, target);
+    }
+    scheduleElementwiseGpu(out, ov);
+    return {arguments, out};
+  }
+  int vec = target.natural_vector_size<float>();
+  // Tasks of up to 32 query rows (one transposing copy of the keys each),
+  // register tiles of 8 rows x one vector of columns (scores: key columns;
+  // output: its columns), the reduction inside the tile.
+  int rowTile = std::min(rows, 8), rowBlock = std::min(rows, 32);
+  Var io("io"), ii("ii"), task("task"), it("it"), ir("ir"), jo("jo"),
+      ji("ji"), dO("d_o"), di("di");
+  out.split(i, io, ii, rowBlock, TailStrategy::ShiftInwards);
+  if (batched) {
+    out.reorder(d, ii, io, n).fuse(io, n, task);
+  } else {
+    out.reorder(d, ii, io).rename(io, task);
+  }
+  out.parallel(task);
+  int dw = vectorWidthFor(width, vec), jw = vectorWidthFor(cols, vec);
+  if (dw > 1) {
+    out.vectorize(d, dw, TailStrategy::ShiftInwards);
+  }
+  for (Func f : {scores, e, rowMax, rowSum, acc}) {
+    f.compute_at(out, task);
+  }
+  if (tb) {
+    keys.compute_at(out, task);
+    if (jw > 1) {
+      keys.vectorize(j, jw, TailStrategy::GuardWithIf);
+    }
+  }
+  if (jw > 1) {
+    scores.vectorize(j, jw, TailStrategy::GuardWithIf);
+    e.vectorize(j, jw, TailStrategy::GuardWithIf);
+  }
+  scores.update()
+      .split(j, jo, ji, std::max(jw, 1), TailStrategy::GuardWithIf)
+      .split(i, it, ir, rowTile, TailStrategy::GuardWithIf)
+      .reorder(ji, ir, rk, jo, it)
+      .unroll(ir);
+  if (jw > 1) {
+    scores.update().vectorize(ji);
+  }
+  if (dw > 1) {
+    acc.vectorize(d, dw, TailStrategy::GuardWithIf);
+  }
+  acc.update()
+      .split(d, dO, di, std::max(dw, 1), TailStrategy::GuardWithIf)
+      .split(i, it, ir, rowTile, TailStrategy::GuardWithIf)
+      .reorder(di, ir, rj, dO, it)
+      .unroll(ir);
+  if (dw > 1) {
+    acc.update().vectorize(di);
+  }
+  return {arguments, out};
+}
+
 Kernel buildFused(const KernelSpec &s, const Target &target) {
   std::vector<ImageParam> params;
   for (size_t i = 0; i < s.inputs.size(); ++i) {
     params.push_back(makeInput(s.inputs[i], "in" + std::to_string(i)));
+  }
+  if (s.attrs.value("kind", std::string()) == "attention") {
+    return buildAttention(s, params, target);
   }
   std::vector<Argument> arguments(params.begin(), params.end());
   Chain chain(s, params, target);

@@ -382,6 +382,24 @@ TEST(KernelSpecFlops, CountsTheArithmeticKernels) {
   fused.outputs = {f32({2, 4, 8, 8})};
   EXPECT_EQ(fused.flops(), conv.flops());
 
+  // Attention: q [3, 5, 4] . k^T (k [3, 7, 4]) -> S [3, 5, 7], then S . v
+  // (v [3, 7, 6]) -> [3, 5, 6]: 2 * 105 * 4 + 2 * 90 * 7.
+  KernelSpec attention;
+  attention.op = "fused";
+  auto node = [](const char *op, nlohmann::json attrs, nlohmann::json operands) {
+    return nlohmann::json{{"op", op}, {"attrs", attrs}, {"operands", operands}};
+  };
+  attention.attrs = {
+      {"kind", "attention"},
+      {"anchor", ""},
+      {"nodes",
+       {node("matmul", {{"transpose_b", true}}, {0, 1}),
+        node("softmax", {{"axis", 2}}, {-1}),
+        node("matmul", nlohmann::json::object(), {-1, 2})}}};
+  attention.inputs = {f32({3, 5, 4}), f32({3, 7, 4}), f32({3, 7, 6})};
+  attention.outputs = {f32({3, 5, 6})};
+  EXPECT_EQ(attention.flops(), 2 * 105 * 4 + 2 * 90 * 7);
+
   KernelSpec relu;
   relu.op = "relu";
   relu.inputs = {f32({2, 4})};

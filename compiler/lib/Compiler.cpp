@@ -174,6 +174,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.elementwise = options.fuseElementwise;
     pipeline.fusion.prologue = options.fusePrologues;
     pipeline.fusion.producer = options.fuseProducers;
+    pipeline.fusion.attention = options.fuseAttention;
     pipeline.foldBatchNorm = options.foldBatchNorm;
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;

@@ -125,6 +125,65 @@ void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
 // FusedOp
 //===----------------------------------------------------------------------===//
 
+// The attention form: [matmul, elementwise..., softmax (last axis),
+// matmul], each op consuming the previous op's result (the output matmul as
+// its untransposed left operand) and otherwise only kernel inputs; the body
+// yields the output.
+static LogicalResult verifyAttention(FusedOp fused, Block &body,
+                                     YieldOp yield) {
+  SmallVector<Operation *> ops;
+  for (Operation &op : body.without_terminator()) {
+    ops.push_back(&op);
+  }
+  auto fail = [&](Operation *op, const Twine &message) {
+    return op->emitOpError() << "in an attention kernel: " << message;
+  };
+  if (ops.size() < 3 || !llvm::isa<MatmulOp>(ops.front()) ||
+      !llvm::isa<SoftmaxOp>(ops[ops.size() - 2]) ||
+      !llvm::isa<MatmulOp>(ops.back())) {
+    return fused.emitOpError()
+           << "of kind attention must hold matmul, elementwise ops, "
+              "softmax, matmul";
+  }
+  Value previous;
+  for (auto [i, op] : llvm::enumerate(ops)) {
+    bool middle = i > 0 && i + 2 < ops.size();
+    if (middle && (!llvm::isa<ElementwiseOpInterface>(op) ||
+                   op->getNumResults() != 1)) {
+      return fail(op, "the ops between the matmul and softmax must be "
+                      "elementwise");
+    }
+    bool usesPrevious = !previous;
+    for (Value operand : op->getOperands()) {
+      if (operand == previous) {
+        usesPrevious = true;
+      } else if (!llvm::isa<BlockArgument>(operand)) {
+        return fail(op, "reads a value other than the previous op's result "
+                        "or a kernel input");
+      }
+    }
+    if (!usesPrevious) {
+      return fail(op, "must consume the previous op's result");
+    }
+    previous = op->getResult(0);
+  }
+  auto softmax = llvm::cast<SoftmaxOp>(ops[ops.size() - 2]);
+  auto scores = llvm::cast<RankedTensorType>(softmax.getType());
+  if (softmax.getAxis() != -1 && softmax.getAxis() != scores.getRank() - 1) {
+    return fail(softmax, "the softmax must be along the last axis");
+  }
+  auto output = llvm::cast<MatmulOp>(ops.back());
+  if (output.getA() != softmax.getResult() || output.getTransposeA()) {
+    return fail(output, "the output matmul must read the probabilities as "
+                        "its untransposed left operand");
+  }
+  if (yield.getValues().size() != 1 ||
+      yield.getValues().front() != output.getResult()) {
+    return fused.emitOpError() << "must yield the output matmul's result";
+  }
+  return success();
+}
+
 LogicalResult FusedOp::verify() {
   Block &body = getBody().front();
   if (body.getNumArguments() != getInputs().size()) {
@@ -141,6 +200,9 @@ LogicalResult FusedOp::verify() {
   auto yield = llvm::dyn_cast<YieldOp>(body.getTerminator());
   if (!yield) {
     return emitOpError() << "body must end in kiln.yield";
+  }
+  if (getKind() == "attention") {
+    return verifyAttention(*this, body, yield);
   }
   // Anchor (optional, first) then a chain: every op but the first consumes
   // the previous op's first result and otherwise only block arguments.

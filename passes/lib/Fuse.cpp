@@ -72,8 +72,69 @@ bool isDepthwiseConv(Operation *op) {
          input.getDimSize(1) == weight.getDimSize(0);
 }
 
+// A matmul of rank 2 or 3 with a static shape (attention's scores or
+// output).
+bool isStaticMatmul(Operation *op) {
+  auto matmul = llvm::dyn_cast_or_null<MatmulOp>(op);
+  auto type = matmul ? llvm::dyn_cast<RankedTensorType>(matmul.getType())
+                     : nullptr;
+  return type && type.hasStaticShape() &&
+         (type.getRank() == 2 || type.getRank() == 3);
+}
+
 struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
   using KilnFuseBase::KilnFuseBase;
+
+  // The attention chain around `op`, a softmax along the last axis:
+  // [matmul (the scores), elementwise ops (scale, mask), softmax, matmul
+  // reading the probabilities as its untransposed left operand], each value
+  // used only by the next op; else empty. The scores and probabilities are
+  // never written (docs/fusion.md).
+  SmallVector<Operation *> attentionAround(SoftmaxOp op) {
+    auto type = llvm::dyn_cast<RankedTensorType>(op.getType());
+    if (!attention || !type || !type.hasStaticShape() ||
+        (op.getAxis() != -1 && op.getAxis() != type.getRank() - 1) ||
+        !op->hasOneUse()) {
+      return {};
+    }
+    auto output = llvm::dyn_cast<MatmulOp>(*op->getUsers().begin());
+    if (!output || !isStaticMatmul(output) || output.getA() != op.getResult() ||
+        output.getB() == op.getResult() || output.getTransposeA() ||
+        output->getBlock() != op->getBlock()) {
+      return {};
+    }
+    SmallVector<Operation *> chain = {op, output};
+    Value value = op.getInput();
+    while (true) {
+      Operation *def = value.getDefiningOp();
+      if (!def || !value.hasOneUse() || def->getBlock() != op->getBlock() ||
+          def->getResult(0).getType() != type) {
+        return {};
+      }
+      chain.insert(chain.begin(), def);
+      if (isStaticMatmul(def)) {
+        break;
+      }
+      if (!isFusibleElementwise(def)) {
+        return {};
+      }
+      // The running value: an operand of the scores' type computed by a
+      // matmul or an elementwise op (a mask or a scale is an input).
+      auto same = llvm::find_if(def->getOperands(), [&](Value operand) {
+        Operation *producer = operand.getDefiningOp();
+        return operand.getType() == type && producer &&
+               (isStaticMatmul(producer) || isFusibleElementwise(producer));
+      });
+      if (same == def->operand_end()) {
+        return {};
+      }
+      value = *same;
+    }
+    if (chainInputs(chain).size() > kMaxFusedInputs) {
+      return {};
+    }
+    return chain;
+  }
 
   // The chain that starts at `op` and avoids the ops already `taken` by an
   // earlier chain, or empty.
@@ -245,6 +306,11 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
 
   void fuse(ArrayRef<Operation *> chain) {
     Operation *first = chain.front(), *last = chain.back();
+    if (llvm::isa<MatmulOp>(first) && llvm::isa<MatmulOp>(last)) {
+      // Attention: one kernel at the output matmul.
+      replaceByFused(chain, {last->getResult(0)}, last, "attention");
+      return;
+    }
     if (llvm::isa<FusionPrologueOpInterface>(last)) {
       // Producer + consumer: one kernel at the consumer, with all its
       // results.
@@ -279,6 +345,19 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     SmallVector<SmallVector<Operation *>> chains;
     llvm::SmallPtrSet<Operation *, 32> taken;
     llvm::DenseMap<Operation *, size_t> chainEnds; // last op -> chain
+    // Attention first: its scale and mask ops would otherwise start
+    // elementwise chains of their own.
+    for (Operation &op : func.getBody().front()) {
+      auto softmax = llvm::dyn_cast<SoftmaxOp>(op);
+      SmallVector<Operation *> chain =
+          softmax ? attentionAround(softmax) : SmallVector<Operation *>{};
+      if (!chain.empty() && llvm::none_of(chain, [&](Operation *member) {
+            return taken.contains(member);
+          })) {
+        taken.insert(chain.begin(), chain.end());
+        chains.push_back(std::move(chain));
+      }
+    }
     for (Operation &op : func.getBody().front()) {
       if (taken.contains(&op)) {
         continue;

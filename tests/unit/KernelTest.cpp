@@ -40,6 +40,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -217,6 +218,91 @@ void addProducer(CaseTable &table, const std::string &name,
     inputs.push_back(bd);
   }
   table.add(name, "fused", attrs, f32(inputs), {y});
+}
+
+// kiln-fuse's attention form (a "fused" kernel): softmax(op(q) op(k) *
+// scale + mask) op(v) along the last axis, against plain loops in double.
+// q, k, v are [B, ., .] (or matrices without `batch`), transposed where the
+// flags say; the scale a scalar input, the mask [M, N] (broadcast over the
+// batch) with -inf where `masked` (a padding mask: key columns j % 5 == 4).
+struct AttentionShape {
+  int64_t batch, rows, cols, depth, width; // B (0: none), M, N, K, Dv
+  bool transposeQ, transposeK, transposeV, masked;
+};
+
+void addAttention(CaseTable &table, const std::string &name,
+                  const AttentionShape &a) {
+  Rng rng("fused/attention/" + name);
+  auto shape = [&](int64_t x, int64_t y) {
+    return a.batch ? std::vector<int64_t>{a.batch, x, y}
+                   : std::vector<int64_t>{x, y};
+  };
+  ref::Tensor q = rng.tensor(a.transposeQ ? shape(a.depth, a.rows)
+                                          : shape(a.rows, a.depth), -2, 2);
+  ref::Tensor k = rng.tensor(a.transposeK ? shape(a.cols, a.depth)
+                                          : shape(a.depth, a.cols), -2, 2);
+  ref::Tensor v = rng.tensor(a.transposeV ? shape(a.width, a.cols)
+                                          : shape(a.cols, a.width), -1, 1);
+  ref::Tensor scale({}, {0.35});
+  ref::Tensor mask = rng.tensor({a.rows, a.cols}, -1, 1);
+  for (int64_t i = 0; i < a.rows && a.masked; ++i) {
+    for (int64_t j = 4; j < a.cols; j += 5) {
+      mask.data[i * a.cols + j] = -std::numeric_limits<double>::infinity();
+    }
+  }
+  // Element (x, y) of matrix b of a [B, X, Y] (or [X, Y]) tensor.
+  auto get = [](const ref::Tensor &t, int64_t b, int64_t x, int64_t y) {
+    size_t r = t.shape.size();
+    int64_t X = t.shape[r - 2], Y = t.shape[r - 1];
+    return t.data[(b * X + x) * Y + y];
+  };
+  ref::Tensor o(shape(a.rows, a.width));
+  for (int64_t b = 0; b < std::max<int64_t>(a.batch, 1); ++b) {
+    for (int64_t i = 0; i < a.rows; ++i) {
+      std::vector<double> t(a.cols);
+      double top = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < a.cols; ++j) {
+        double dot = 0;
+        for (int64_t c = 0; c < a.depth; ++c) {
+          dot += (a.transposeQ ? get(q, b, c, i) : get(q, b, i, c)) *
+                 (a.transposeK ? get(k, b, j, c) : get(k, b, c, j));
+        }
+        t[j] = dot * scale.data[0] + mask.data[i * a.cols + j];
+        top = std::max(top, t[j]);
+      }
+      double total = 0;
+      for (double &x : t) {
+        x = std::exp(x - top);
+        total += x;
+      }
+      for (int64_t d = 0; d < a.width; ++d) {
+        double sum = 0;
+        for (int64_t j = 0; j < a.cols; ++j) {
+          sum += t[j] / total *
+                 (a.transposeV ? get(v, b, d, j) : get(v, b, j, d));
+        }
+        o.data[(b * a.rows + i) * a.width + d] = sum;
+      }
+    }
+  }
+  auto node = [](const char *op, json attrs, json operands) {
+    return json{{"op", op}, {"attrs", attrs}, {"operands", operands}};
+  };
+  json attrs = {
+      {"kind", "attention"},
+      {"anchor", ""},
+      {"anchor_attrs", json::object()},
+      {"anchor_inputs", json::array()},
+      {"nodes",
+       {node("matmul",
+             {{"transpose_a", a.transposeQ}, {"transpose_b", a.transposeK}},
+             {0, 1}),
+        node("mul", json::object(), {-1, 3}),
+        node("add", json::object(), {-1, 4}),
+        node("softmax", {{"axis", a.batch ? 2 : 1}}, {-1}),
+        node("matmul", {{"transpose_a", false}, {"transpose_b", a.transposeV}},
+             {-1, 2})}}};
+  table.add(name, "fused", attrs, f32({q, k, v, scale, mask}), {o});
 }
 
 // conv2d_winograd over winograd_filter(w) (both from the reference), against
@@ -1051,6 +1137,18 @@ CaseTable buildCases() {
   // flattened padded plane too (7x7, a dilated window with asymmetric
   // pads, a 2x3 plane smaller than one vector); 13x13 at stride 2 with a
   // 5x5 window in rows.
+  // The attention form: a ViT-like head (16 tokens of 8, keys and values
+  // transposed); odd sizes (a row tile of 8 guarded, 17 and 33
+  // key columns over vectors with a guarded tail, 9 output columns) with a
+  // padding mask of -inf; matrices without a batch, the queries transposed.
+  addAttention(t, "vit_b6_t16_d8_kt_vt", {6, 16, 16, 8, 8, false, true, true, false});
+  addAttention(t, "b3_m13_n17_k5_dv9_masked", {3, 13, 17, 5, 9, false, false, false, true});
+  addAttention(t, "matrices_m20_n33_k6_dv20_qt_masked",
+               {0, 20, 33, 6, 20, true, false, false, true});
+  // Two blocks of 32 query rows (the second shifted inwards), the keys
+  // transposed (copied per block), 37 key columns.
+  addAttention(t, "b2_m40_n37_k12_dv16_kt_masked",
+               {2, 40, 37, 12, 16, false, true, false, true});
   addProducer(t, "rows_n2_c5_23x23_e20", {2, 5, 23, 23}, 20, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addProducer(t, "rows_n1_c6_9x40_e16_two_vectors", {1, 6, 9, 40}, 16, 3,

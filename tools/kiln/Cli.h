@@ -40,7 +40,8 @@ struct CommonFlags {
   std::string dumpKernels;
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false,
-       noProducerFusion = false, noBatchSplit = false,
+       noProducerFusion = false, noAttentionFusion = false,
+       noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   bool checkNumerics = false; // run, train, bench
@@ -76,6 +77,9 @@ struct CommonFlags {
     cmd->add_flag("--no-producer-fusion", noProducerFusion,
                   "Do not fuse a 1x1 conv2d and its epilogue into the "
                   "depthwise conv2d reading it (inference)");
+    cmd->add_flag("--no-attention-fusion", noAttentionFusion,
+                  "Do not fuse attention's matmul, scale/mask, softmax and "
+                  "matmul into one kernel");
     cmd->add_flag("--no-batch-split", noBatchSplit,
                   "Do not run the memory-bound first layers image by image "
                   "at batch > 1 (kiln-split-batch; inference)");
@@ -109,6 +113,7 @@ struct CommonFlags {
     o.packWeights = !noWeightPacking;
     o.fusePrologues = !noPrologueFusion;
     o.fuseProducers = !noProducerFusion;
+    o.fuseAttention = !noAttentionFusion;
     o.splitBatch = !noBatchSplit;
     return o;
   }

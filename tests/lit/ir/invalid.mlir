@@ -455,6 +455,35 @@ func.func @fused_pool_not_prologue(%a: tensor<1x2x4x4xf32>, %dp: tensor<1x2x2x2x
 
 // -----
 
+// The attention form's softmax runs along the last axis.
+func.func @fused_attention_axis(%q: tensor<2x4x3xf32>, %k: tensor<2x3x4xf32>, %v: tensor<2x4x5xf32>) -> tensor<2x4x5xf32> {
+  %o = kiln.fused "attention"(%q, %k, %v) : (tensor<2x4x3xf32>, tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x4x5xf32> {
+  ^bb0(%a: tensor<2x4x3xf32>, %b: tensor<2x3x4xf32>, %c: tensor<2x4x5xf32>):
+    %s = kiln.matmul %a, %b : (tensor<2x4x3xf32>, tensor<2x3x4xf32>) -> tensor<2x4x4xf32>
+    // expected-error @+1 {{in an attention kernel: the softmax must be along the last axis}}
+    %p = kiln.softmax %s {axis = 1 : i64} : (tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+    %r = kiln.matmul %p, %c : (tensor<2x4x4xf32>, tensor<2x4x5xf32>) -> tensor<2x4x5xf32>
+    kiln.yield %r : tensor<2x4x5xf32>
+  }
+  return %o : tensor<2x4x5xf32>
+}
+
+// -----
+
+// ... and its ops are matmul, elementwise ops, softmax, matmul.
+func.func @fused_attention_ops(%q: tensor<2x4x3xf32>, %k: tensor<2x3x4xf32>) -> tensor<2x4x4xf32> {
+  // expected-error @+1 {{of kind attention must hold matmul, elementwise ops, softmax, matmul}}
+  %o = kiln.fused "attention"(%q, %k) : (tensor<2x4x3xf32>, tensor<2x3x4xf32>) -> tensor<2x4x4xf32> {
+  ^bb0(%a: tensor<2x4x3xf32>, %b: tensor<2x3x4xf32>):
+    %s = kiln.matmul %a, %b : (tensor<2x4x3xf32>, tensor<2x3x4xf32>) -> tensor<2x4x4xf32>
+    %p = kiln.softmax %s {axis = 2 : i64} : (tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+    kiln.yield %p : tensor<2x4x4xf32>
+  }
+  return %o : tensor<2x4x4xf32>
+}
+
+// -----
+
 // The producer form: a second anchor must read the first chain's value as
 // its first operand.
 func.func @fused_producer_operand(%x: tensor<1x2x4x4xf32>, %we: tensor<2x2x1x1xf32>, %wd: tensor<2x1x3x3xf32>) -> tensor<1x2x4x4xf32> {

@@ -2,6 +2,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=epilogue=false | FileCheck %s --check-prefix=NOEPI
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=elementwise=false | FileCheck %s --check-prefix=NOELT
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=prologue=false | FileCheck %s --check-prefix=NOPRO
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=attention=false | FileCheck %s --check-prefix=NOATT
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
 
 // conv + batch norm + relu become one kernel; the conv's inputs and the
@@ -205,6 +206,64 @@ func.func @pool_shared(%x: tensor<2x3x4x4xf32>, %a: tensor<2x3x4x4xf32>, %dp: te
   %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
   return %dx, %p : tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>
+}
+
+// -----
+
+// Attention: the scores' matmul, the scale and mask, the softmax along the
+// last axis and the matmul reading the probabilities become one kernel
+// (matched before the scale and mask could start an elementwise chain).
+// CHECK-LABEL: func.func @attention
+// CHECK: %[[O:[a-z0-9_]+]] = kiln.fused "attention"(%arg0, %arg1, %{{.+}}, %arg3, %arg2) : (tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<f32>, tensor<16x16xf32>, tensor<4x16x8xf32>) -> tensor<4x16x8xf32> {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.matmul
+// CHECK-NEXT: kiln.mul
+// CHECK-NEXT: kiln.add
+// CHECK-NEXT: kiln.softmax
+// CHECK-NEXT: kiln.matmul
+// CHECK-NEXT: kiln.yield
+// CHECK: return %[[O]]
+// NOPRO-LABEL: func.func @attention
+// NOPRO: kiln.fused "attention"
+// NOATT-LABEL: func.func @attention
+// NOATT: kiln.matmul
+// NOATT: kiln.fused "elementwise"
+// NOATT: kiln.softmax
+// NOATT: kiln.matmul
+func.func @attention(%q: tensor<4x16x8xf32>, %kt: tensor<4x8x16xf32>, %v: tensor<4x16x8xf32>, %mask: tensor<16x16xf32>) -> tensor<4x16x8xf32> {
+  %scale = kiln.constant dense<0.35> : tensor<f32>
+  %s = kiln.matmul %q, %kt : (tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<4x16x16xf32>
+  %t = kiln.mul %s, %scale : (tensor<4x16x16xf32>, tensor<f32>) -> tensor<4x16x16xf32>
+  %m = kiln.add %t, %mask : (tensor<4x16x16xf32>, tensor<16x16xf32>) -> tensor<4x16x16xf32>
+  %p = kiln.softmax %m {axis = 2 : i64} : (tensor<4x16x16xf32>) -> tensor<4x16x16xf32>
+  %o = kiln.matmul %p, %v : (tensor<4x16x16xf32>, tensor<4x16x8xf32>) -> tensor<4x16x8xf32>
+  return %o : tensor<4x16x8xf32>
+}
+
+// -----
+
+// Probabilities with a second use (kept for a gradient, or returned) stay
+// a kernel's output: no attention kernel.
+// CHECK-LABEL: func.func @attention_probs_used
+// CHECK-NOT: kiln.fused "attention"
+func.func @attention_probs_used(%q: tensor<4x16x8xf32>, %kt: tensor<4x8x16xf32>, %v: tensor<4x16x8xf32>) -> (tensor<4x16x8xf32>, tensor<4x16x16xf32>) {
+  %s = kiln.matmul %q, %kt : (tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<4x16x16xf32>
+  %p = kiln.softmax %s {axis = 2 : i64} : (tensor<4x16x16xf32>) -> tensor<4x16x16xf32>
+  %o = kiln.matmul %p, %v : (tensor<4x16x16xf32>, tensor<4x16x8xf32>) -> tensor<4x16x8xf32>
+  return %o, %p : tensor<4x16x8xf32>, tensor<4x16x16xf32>
+}
+
+// -----
+
+// A softmax along another axis, or probabilities read transposed: no
+// attention kernel either.
+// CHECK-LABEL: func.func @attention_other_axis
+// CHECK-NOT: kiln.fused "attention"
+func.func @attention_other_axis(%q: tensor<4x16x8xf32>, %kt: tensor<4x8x16xf32>, %v: tensor<4x16x8xf32>) -> tensor<4x16x8xf32> {
+  %s = kiln.matmul %q, %kt : (tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<4x16x16xf32>
+  %p = kiln.softmax %s {axis = 1 : i64} : (tensor<4x16x16xf32>) -> tensor<4x16x16xf32>
+  %o = kiln.matmul %p, %v {transpose_a = true} : (tensor<4x16x16xf32>, tensor<4x16x8xf32>) -> tensor<4x16x8xf32>
+  return %o : tensor<4x16x8xf32>
 }
 
 // -----

@@ -58,7 +58,10 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     the first chain's value in cache, where the second anchor reads it
     (a 1x1 conv2d + activation into a depthwise conv2d: the expanded tensor
     is never written). `kind` names the pattern that made it (`epilogue`,
-    `elementwise`, `prologue`, `producer`).
+    `elementwise`, `prologue`, `producer`, `attention`). Attention form:
+    a matmul (the scores), elementwise ops on them (scale, mask), a softmax
+    along the last axis and a matmul reading its result as the untransposed
+    left operand; the body yields the last matmul's result.
 
     ```mlir
     %y = kiln.fused "conv_bn_act" (%x, %w, %g, %b, %m, %v) : (...) -> tensor<1x8x4x4xf32> {

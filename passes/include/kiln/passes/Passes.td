@@ -341,6 +341,11 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       or groups) whose only use is a depthwise conv2d, with that conv's own
       chain: MobileNet's expansion + depthwise layers in one kernel, which
       computes the expanded tensor in cache and never writes it.
+    - `attention`: a matmul (the scores), elementwise ops on them (scale,
+      mask), a softmax along the last axis and the matmul that reads the
+      probabilities as its left operand, each value used only by the next:
+      the scores and probabilities of a block of query rows stay in cache.
+      Matched first, from each softmax.
 
     Algorithm:
     1. Visit the ops of the entry function in program order; an op not yet
@@ -364,6 +369,8 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
            "Fuse activation_grad into the batch_norm_grad reading it">,
     Option<"producer", "producer", "bool", "true",
            "Fuse a 1x1 conv2d's chain into the depthwise conv2d reading it">,
+    Option<"attention", "attention", "bool", "true",
+           "Fuse attention's matmul, scale/mask, softmax and matmul">,
   ];
 }
 
