@@ -576,6 +576,18 @@ void registerElementwiseOps(OpRegistry &r) {
   registerBinary(r, "pow", [](Expr a, Expr b) { return pow(a, b); });
   registerBinary(r, "maximum", [](Expr a, Expr b) { return max(a, b); });
   registerBinary(r, "minimum", [](Expr a, Expr b) { return min(a, b); });
+  // Comparisons as 1 / 0 (run-time booleans), compared, not subtracted.
+  auto compare = [&](const std::string &name,
+                     std::function<Expr(Expr, Expr)> relation) {
+    registerBinary(r, name, [relation](Expr a, Expr b) {
+      return select(relation(a, b), 1.0f, 0.0f);
+    });
+  };
+  compare("less", [](Expr a, Expr b) { return a < b; });
+  compare("less_equal", [](Expr a, Expr b) { return a <= b; });
+  compare("greater", [](Expr a, Expr b) { return a > b; });
+  compare("greater_equal", [](Expr a, Expr b) { return a >= b; });
+  compare("equal", [](Expr a, Expr b) { return a == b; });
   r["concat"] = {validateConcat, buildConcat};
   r["softmax"] = {validateSoftmax, [](const KernelSpec &s, const Target &t) {
                     return buildSoftmax(s, t, false);

@@ -462,6 +462,33 @@ void addBinary(CaseTable &table, const std::string &op, ref::BinaryOp kind,
   table.add(name, op, json::object(), f32({a, b}), {ref::binary(kind, a, b)});
 }
 
+// A comparison over values on a grid of 0.5 in [-2, 2] (exact floats:
+// many ties), and, `tiny`, pairs of neighbouring floats near the smallest
+// normal one, whose difference is subnormal: flushed to zero it would
+// compare equal.
+void addCompare(CaseTable &table, const std::string &op, ref::BinaryOp kind,
+                const std::string &name, std::vector<int64_t> aShape,
+                std::vector<int64_t> bShape, bool tiny = false) {
+  Rng rng(op + "/" + name);
+  ref::Tensor a = rng.tensor(aShape, -2, 2.49);
+  ref::Tensor b = rng.tensor(bShape, -2, 2.49);
+  for (ref::Tensor *t : {&a, &b}) {
+    for (double &v : t->data) {
+      v = std::floor(v * 2) / 2;
+    }
+  }
+  if (tiny) {
+    float base = 1.5e-38f;
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      a.data[i] = i % 3 == 0 ? base : std::nextafter(base, 1.0f);
+    }
+    for (size_t i = 0; i < b.data.size(); ++i) {
+      b.data[i] = i % 2 == 0 ? base : std::nextafter(base, 1.0f);
+    }
+  }
+  table.add(name, op, json::object(), f32({a, b}), {ref::binary(kind, a, b)});
+}
+
 void addConcat(CaseTable &table, const std::string &name,
                std::vector<std::vector<int64_t>> shapes, int64_t axis) {
   Rng rng("concat/" + name);
@@ -874,6 +901,18 @@ CaseTable buildCases() {
   addBinary(t, "maximum", B::Maximum, "same_shape_17", {17}, {17});
   addBinary(t, "minimum", B::Minimum, "bcast_both_4x1x5_1x6x1", {4, 1, 5},
             {1, 6, 1});
+
+  addCompare(t, "less", B::Less, "bcast_2x3x4_3x1_ties", {2, 3, 4}, {3, 1});
+  addCompare(t, "less", B::Less, "subnormal_difference_37", {37}, {37}, true);
+  addCompare(t, "less_equal", B::LessEqual, "bcast_both_4x1x5_1x6x1",
+             {4, 1, 5}, {1, 6, 1});
+  addCompare(t, "greater", B::Greater, "subnormal_difference_5x7", {5, 7},
+             {5, 7}, true);
+  addCompare(t, "greater_equal", B::GreaterEqual, "bcast_rank0", {3, 17}, {});
+  addCompare(t, "equal", B::Equal, "bcast_3x5x7x6_5x1x1", {3, 5, 7, 6},
+             {5, 1, 1});
+  addCompare(t, "equal", B::Equal, "subnormal_difference_19", {19}, {19},
+             true);
 
   addConcat(t, "axis0", {{2, 3, 4, 5}, {1, 3, 4, 5}}, 0);
   addConcat(t, "axis1_three_inputs", {{3, 2, 4, 4}, {3, 5, 4, 4}, {3, 1, 4, 4}},
@@ -1473,6 +1512,11 @@ KILN_KERNEL_CASES(Mish, "mish");
 KILN_KERNEL_CASES(NllLoss, "nll_loss");
 KILN_KERNEL_CASES(Maximum, "maximum");
 KILN_KERNEL_CASES(Minimum, "minimum");
+KILN_KERNEL_CASES(Less, "less");
+KILN_KERNEL_CASES(LessEqual, "less_equal");
+KILN_KERNEL_CASES(Greater, "greater");
+KILN_KERNEL_CASES(GreaterEqual, "greater_equal");
+KILN_KERNEL_CASES(Equal, "equal");
 KILN_KERNEL_CASES(Tan, "tan");
 KILN_KERNEL_CASES(Sinh, "sinh");
 KILN_KERNEL_CASES(Cosh, "cosh");

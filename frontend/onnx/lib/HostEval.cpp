@@ -143,6 +143,9 @@ bool Importer::foldOnHost() {
           {"Equal", [](double a, double b) { return double(a == b); }},
           {"Less", [](double a, double b) { return double(a < b); }},
           {"Greater", [](double a, double b) { return double(a > b); }},
+          {"LessOrEqual", [](double a, double b) { return double(a <= b); }},
+          {"GreaterOrEqual",
+           [](double a, double b) { return double(a >= b); }},
           {"And", [](double a, double b) { return double(a != 0 && b != 0); }},
           {"Or", [](double a, double b) { return double(a != 0 || b != 0); }},
       };

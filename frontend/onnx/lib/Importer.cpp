@@ -1735,6 +1735,18 @@ void Importer::registerHandlers() {
                        boolean("select_last_index",
                                attrInt("select_last_index", 0) != 0)}));
   });
+  on({"Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal"}, [this] {
+    // Run-time comparisons: f32 1 / 0 (booleans at run time); integer
+    // inputs (ids) compare as f32, exact below 2^24.
+    static const std::map<std::string, std::string> ops = {
+        {"Less", "kiln.less"},
+        {"LessOrEqual", "kiln.less_equal"},
+        {"Greater", "kiln.greater"},
+        {"GreaterOrEqual", "kiln.greater_equal"},
+        {"Equal", "kiln.equal"}};
+    setOutput(0, emit(ops.at(node_->proto.op_type()),
+                      {floatData(0), floatData(1)}));
+  });
   on({"Not"}, [this] {
     setOutput(0, emit("kiln.where", {floatData(0), scalarConstant(0),
                                      scalarConstant(1)}));
@@ -2066,7 +2078,12 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
       throw Error("graph output '" + out.name() + "' is " + e.unsupported);
     }
     if (!e.value) {
-      if (!e.host->isFloat()) {
+      // Booleans known at import time output as f32 0/1, as computed ones.
+      OnnxTensor host = *e.host;
+      if (host.elementType == TP::BOOL) {
+        host.elementType = TP::FLOAT;
+      }
+      if (!host.isFloat()) {
         throw Error("graph output '" + out.name() + "' has element type " +
                     elementTypeName(e.host->elementType) +
                     "; kiln models output f32");
@@ -2075,8 +2092,8 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
                                   : onnx::NodeProto(),
                 {}};
       node_ = &fake;
-      e.value = e.initializer ? makeParam(e.paramName, *e.host, "zeros")
-                              : makeConstant(*e.host);
+      e.value = e.initializer ? makeParam(e.paramName, host, "zeros")
+                              : makeConstant(host);
       node_ = nullptr;
     }
     results.push_back(e.value);

@@ -231,3 +231,23 @@ func.func @masked(%c: tensor<2x3xf32>, %t: tensor<2x3xf32>) -> tensor<f32> {
   %l = kiln.mse %w, %t : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A run-time comparison (1 or 0) passes no gradient: the parameter it
+// compares gets its gradient only through the where's branch (where(c, dy,
+// 0)), none through the condition.
+// CHECK-LABEL: func.func @compared
+// CHECK: %[[A:[a-z0-9_]+]] = kiln.param "a" : tensor<2x3xf32>
+// CHECK: %[[C:[a-z0-9_]+]] = kiln.greater %[[A]], %arg0
+// CHECK: %[[Z:[a-z0-9_]+]] = kiln.constant dense<0.000000e+00> : tensor<f32>
+// CHECK: %[[DA:[a-z0-9_]+]] = kiln.where %[[C]], %{{.+}}, %[[Z]]
+// CHECK-NOT: kiln.add
+// CHECK: return %{{.+}}, %[[DA]]
+func.func @compared(%x: tensor<2x3xf32>, %t: tensor<2x3xf32>) -> tensor<f32> {
+  %a = kiln.param "a" : tensor<2x3xf32>
+  %c = kiln.greater %a, %x : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  %w = kiln.where %c, %a, %x : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  %l = kiln.mse %w, %t : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -490,6 +490,21 @@ Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b) {
     case BinaryOp::Minimum:
       y.data[flat] = std::min(va, vb);
       break;
+    case BinaryOp::Less:
+      y.data[flat] = va < vb;
+      break;
+    case BinaryOp::LessEqual:
+      y.data[flat] = va <= vb;
+      break;
+    case BinaryOp::Greater:
+      y.data[flat] = va > vb;
+      break;
+    case BinaryOp::GreaterEqual:
+      y.data[flat] = va >= vb;
+      break;
+    case BinaryOp::Equal:
+      y.data[flat] = va == vb;
+      break;
     }
   }
   return y;

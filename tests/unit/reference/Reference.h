@@ -107,7 +107,10 @@ Tensor batchNorm(const Tensor &x, const Tensor &weight, const Tensor &bias,
 Tensor layerNorm(const Tensor &x, const Tensor *weight, const Tensor *bias,
                  int64_t axis, double epsilon);
 
-enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum };
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Maximum, Minimum,
+  Less, LessEqual, Greater, GreaterEqual, Equal // 1 or 0
+};
 // numpy broadcasting.
 Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b);
 // ONNX Where: cond != 0 (NaN counts as true) ? a : b, numpy broadcasting.

@@ -454,6 +454,42 @@ def Kiln_DivOp : Kiln_BinaryOp<"div", "lhs / rhs">;
 def Kiln_MaximumOp : Kiln_BinaryOp<"maximum", "max(lhs, rhs)">;
 def Kiln_MinimumOp : Kiln_BinaryOp<"minimum", "min(lhs, rhs)">;
 
+// A comparison: 1 where it holds, else 0 (booleans at run time are f32 0/1,
+// docs/onnx.md), compared as such: no subtraction, so that values closer
+// than the smallest normal float still compare right under flush-to-zero.
+// Piecewise constant: no gradient reaches either operand.
+class Kiln_CompareOp<string mnemonic, string formula>
+    : Kiln_KernelOp<mnemonic, [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>,
+                               Kiln_ElementwiseOpInterface,
+                               Kiln_RecomputeOpInterface]> {
+  let summary = "elementwise " # formula # " as 1 or 0, with numpy broadcasting";
+  let description = "1 where `" # formula # "` holds, else 0; shapes " #
+    "broadcast as in numpy. ONNX's comparisons at run time; no gradient " #
+    "reaches the operands.\n\n" #
+    "```mlir\n%c = kiln." # mnemonic #
+    " %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>\n```";
+  let arguments = (ins Kiln_F32Tensor:$lhs, Kiln_F32Tensor:$rhs);
+  let results = (outs Kiln_F32Tensor:$result);
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      return ::kiln::ir::inferBroadcast(getOperation(), types);
+    }
+    ::mlir::LogicalResult $cppClass::buildGradients(::mlir::OpBuilder &,
+        ::llvm::ArrayRef<::mlir::Value>,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      operandGrads.append(2, ::mlir::Value());
+      return ::mlir::success();
+    }
+  }];
+}
+
+def Kiln_LessOp : Kiln_CompareOp<"less", "lhs < rhs">;
+def Kiln_LessEqualOp : Kiln_CompareOp<"less_equal", "lhs <= rhs">;
+def Kiln_GreaterOp : Kiln_CompareOp<"greater", "lhs > rhs">;
+def Kiln_GreaterEqualOp : Kiln_CompareOp<"greater_equal", "lhs >= rhs">;
+def Kiln_EqualOp : Kiln_CompareOp<"equal", "lhs == rhs">;
+
 def Kiln_WhereOp : Kiln_KernelOp<"where", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "elementwise cond ≠ 0 ? lhs : rhs, with numpy broadcasting";
   let description = [{
