@@ -563,8 +563,8 @@ void rootStages(Func f, const Target &target) {
   }
 }
 
-void scheduleElementwiseGpu(Func f, const std::vector<Var> &vars) {
-  gpuTileStage(f, vars);
+void scheduleElementwiseGpu(Stage stage, const std::vector<Var> &vars) {
+  gpuTileStage(stage, vars);
 }
 
 void scheduleElementwise(Func f, const std::vector<Var> &vars,

@@ -417,8 +417,10 @@ void scheduleElementwise(Halide::Func f, const std::vector<Halide::Var> &vars,
 constexpr int kGpuThreads = 256;
 
 // The GPU form of scheduleElementwise: every dim fused, one element per
-// thread, blocks of kGpuThreads; rank 0 runs as one GPU thread.
-void scheduleElementwiseGpu(Halide::Func f,
+// thread, blocks of kGpuThreads; rank 0 runs as one GPU thread. A stage
+// (an update) takes its pure dims; its reduction loops stay serial in the
+// thread.
+void scheduleElementwiseGpu(Halide::Stage stage,
                             const std::vector<Halide::Var> &vars);
 
 // A Func computed at the root: on a CPU target just compute_root(); on a

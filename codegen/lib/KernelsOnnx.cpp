@@ -177,6 +177,92 @@ Kernel buildPadGrad(const KernelSpec &s, const Target &target) {
   return {{dy}, out};
 }
 
+//===----------------------------------------------------------------------===//
+// cumsum: a scan along the axis
+//===----------------------------------------------------------------------===//
+
+void validateCumSum(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s);
+  expectMinRank(s, s.inputs[0], "input", 1);
+  int64_t axis = attrInt(s, "axis");
+  if (axis < 0 || axis >= static_cast<int64_t>(s.inputs[0].shape.size())) {
+    fail(s, "axis " + std::to_string(axis) + " out of range");
+  }
+  attrBool(s, "exclusive");
+  attrBool(s, "reverse");
+  expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
+}
+
+// Position k of the scan reads element idx(k) (n - 1 - k with reverse),
+// exclusive: idx(k - 1) (0 at k = 0); scan(k) = scan(k - 1) + term(k);
+// out at element i = scan(idx(i)) (idx is its own inverse). Target: x86-64
+// AVX-512, 2 cores: the scan in place, root, its serial loop outside the
+// innermost other dim (vectorized) and parallel over the outermost; GPU:
+// one thread per line of the scan. Memory bound.
+Kernel buildCumSum(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  size_t rank = s.inputs[0].shape.size();
+  size_t h = rank - 1 - static_cast<size_t>(attrInt(s, "axis"));
+  int n = static_cast<int>(s.inputs[0].shape[rank - 1 - h]);
+  bool exclusive = attrBool(s, "exclusive"), reverse = attrBool(s, "reverse");
+  std::vector<Var> v = makeVars(rank);
+  auto at = [&](Expr k) {
+    std::vector<Expr> e = asExprs(v);
+    e[h] = k;
+    return e;
+  };
+  auto idx = [&](Expr k) { return reverse ? Expr(n - 1) - k : k; };
+  Func term("term"), scan("scan"), out("out");
+  Expr k = v[h];
+  term(v) = exclusive ? select(k > 0, x(at(idx(max(k - 1, 0)))), 0.0f)
+                      : Expr(x(at(idx(k))));
+  scan(v) = term(v);
+  RDom r(1, std::max(n - 1, 0), "r");
+  if (n > 1) {
+    scan(at(r)) = scan(at(r - 1)) + term(at(r));
+  }
+  out(v) = scan(at(idx(v[h])));
+  constrainOutput(out, s.outputs[0]);
+  std::vector<int> extents = halideShape(s.outputs[0]);
+  scheduleElementwise(out, v, extents, target);
+  if (target.has_gpu_feature()) {
+    std::vector<Var> lines;
+    for (size_t i = 0; i < rank; ++i) {
+      if (i != h) {
+        lines.push_back(v[i]);
+      }
+    }
+    scan.compute_root();
+    scheduleElementwiseGpu(scan, v);
+    if (n > 1) {
+      scheduleElementwiseGpu(scan.update(), lines); // rank 1: one thread
+    }
+    return {{x}, out};
+  }
+  scan.compute_root();
+  int vec = target.natural_vector_size<float>();
+  // The innermost dim other than the axis: vectorized in both stages.
+  if (rank > 1) {
+    size_t inner = h == 0 ? 1 : 0;
+    int width = vectorWidthFor(extents[inner], vec);
+    if (width > 1) {
+      scan.vectorize(v[inner], width, TailStrategy::GuardWithIf);
+      if (n > 1) {
+        scan.update().vectorize(v[inner], width, TailStrategy::GuardWithIf);
+      }
+    }
+    size_t outer = rank - 1 == h ? rank - 2 : rank - 1;
+    if (outer != inner && s.outputs[0].numElements() >= kParallelGrain) {
+      scan.parallel(v[outer]);
+      if (n > 1) {
+        scan.update().parallel(v[outer]);
+      }
+    }
+  }
+  return {{x}, out};
+}
+
 } // namespace
 
 void registerOnnxOps(OpRegistry &r) {
@@ -193,6 +279,7 @@ void registerOnnxOps(OpRegistry &r) {
   r["transpose"] = {validateTranspose, buildTranspose};
   r["pad"] = {validatePad, buildPad};
   r["pad_grad"] = {validatePadGrad, buildPadGrad};
+  r["cumsum"] = {validateCumSum, buildCumSum};
 }
 
 } // namespace kiln::codegen::detail

@@ -159,6 +159,31 @@ LogicalResult TransposeOp::buildGradients(OpBuilder &builder,
 }
 
 //===----------------------------------------------------------------------===//
+// cumsum
+//===----------------------------------------------------------------------===//
+
+LogicalResult CumSumOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  if (getAxis() < 0 || getAxis() >= input.getRank()) {
+    return emitOpError() << "axis " << getAxis() << " is out of range for rank "
+                         << input.getRank();
+  }
+  types.push_back(input);
+  return success();
+}
+
+// y_i = sum_{j <= i} x_j (j < i exclusive): dx_j = sum_{i >= j} dy_i (i > j),
+// the same sum in the other direction.
+LogicalResult CumSumOp::buildGradients(OpBuilder &builder,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(builder.create<CumSumOp>(
+      getLoc(), getInput().getType(), resultGrads[0], getAxisAttr(),
+      getExclusiveAttr(), builder.getBoolAttr(!getReverse())));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // pad
 //===----------------------------------------------------------------------===//
 

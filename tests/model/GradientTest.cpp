@@ -459,8 +459,18 @@ TEST(GradientTest, NormsBranchesResidualSoftmaxCrossEntropy) {
     ref::Tensor n = ref::layerNorm(input, &p.at("ln.weight"), &p.at("ln.bias"), 1, 1e-5);
     ref::Tensor g = ref::elementwise(ref::Activation::GeluErf, n);
     ref::Tensor a = ref::prelu(ref::dense(g, p.at("a.weight"), nullptr), p.at("a.slope"));
-    ref::Tensor b = ref::elementwise(
+    ref::Tensor t2 = ref::elementwise(
         ref::Activation::Tanh, ref::dense(input, p.at("b.weight"), &p.at("b.bias")));
+    // t2 plus its reverse exclusive cumsum along the row: each element
+    // plus those after it.
+    ref::Tensor b = t2;
+    for (int64_t row = 0; row < 2; ++row) {
+      for (int64_t c = 0; c < 3; ++c) {
+        for (int64_t j = c + 1; j < 3; ++j) {
+          b.data[row * 3 + c] += t2.data[row * 3 + j];
+        }
+      }
+    }
     ref::Tensor cat = ref::concat({a, b}, 1);
     ref::Tensor r = cat;
     r.shape = {2, 7, 1, 1};

@@ -489,6 +489,42 @@ void addCompare(CaseTable &table, const std::string &op, ref::BinaryOp kind,
   table.add(name, op, json::object(), f32({a, b}), {ref::binary(kind, a, b)});
 }
 
+// cumsum along `axis` against plain loops in double: element i is the sum
+// of the elements j <= i (j < i exclusive), counted from the end with
+// reverse.
+void addCumSum(CaseTable &table, const std::string &name,
+               std::vector<int64_t> shape, int64_t axis, bool exclusive,
+               bool reverse) {
+  Rng rng("cumsum/" + name);
+  ref::Tensor x = rng.tensor(shape, -2, 2);
+  ref::Tensor y(shape);
+  int64_t n = shape[axis], inner = 1, outer = 1;
+  for (size_t d = axis + 1; d < shape.size(); ++d) {
+    inner *= shape[d];
+  }
+  for (int64_t d = 0; d < axis; ++d) {
+    outer *= shape[d];
+  }
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t in = 0; in < inner; ++in) {
+      auto at = [&](int64_t i) { return (o * n + i) * inner + in; };
+      for (int64_t i = 0; i < n; ++i) {
+        double sum = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          bool before = reverse ? j > i : j < i;
+          if (before || (!exclusive && j == i)) {
+            sum += x.data[at(j)];
+          }
+        }
+        y.data[at(i)] = sum;
+      }
+    }
+  }
+  table.add(name, "cumsum",
+            {{"axis", axis}, {"exclusive", exclusive}, {"reverse", reverse}},
+            f32({x}), {y});
+}
+
 void addConcat(CaseTable &table, const std::string &name,
                std::vector<std::vector<int64_t>> shapes, int64_t axis) {
   Rng rng("concat/" + name);
@@ -913,6 +949,16 @@ CaseTable buildCases() {
              {5, 1, 1});
   addCompare(t, "equal", B::Equal, "subnormal_difference_19", {19}, {19},
              true);
+
+  // cumsum along the innermost, a middle and the outermost axis, every
+  // exclusive / reverse combination, a 1-D line and a line of one.
+  addCumSum(t, "innermost_3x37", {3, 37}, 1, false, false);
+  addCumSum(t, "middle_2x19x5_exclusive", {2, 19, 5}, 1, true, false);
+  addCumSum(t, "outermost_23x17_reverse", {23, 17}, 0, false, true);
+  addCumSum(t, "innermost_4x3x11_exclusive_reverse", {4, 3, 11}, 2, true,
+            true);
+  addCumSum(t, "line_29_exclusive", {29}, 0, true, false);
+  addCumSum(t, "one_3x1", {3, 1}, 1, true, true);
 
   addConcat(t, "axis0", {{2, 3, 4, 5}, {1, 3, 4, 5}}, 0);
   addConcat(t, "axis1_three_inputs", {{3, 2, 4, 4}, {3, 5, 4, 4}, {3, 1, 4, 4}},
@@ -1512,6 +1558,7 @@ KILN_KERNEL_CASES(Mish, "mish");
 KILN_KERNEL_CASES(NllLoss, "nll_loss");
 KILN_KERNEL_CASES(Maximum, "maximum");
 KILN_KERNEL_CASES(Minimum, "minimum");
+KILN_KERNEL_CASES(CumSum, "cumsum");
 KILN_KERNEL_CASES(Less, "less");
 KILN_KERNEL_CASES(LessEqual, "less_equal");
 KILN_KERNEL_CASES(Greater, "greater");

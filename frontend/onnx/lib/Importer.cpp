@@ -1747,6 +1747,15 @@ void Importer::registerHandlers() {
     setOutput(0, emit(ops.at(node_->proto.op_type()),
                       {floatData(0), floatData(1)}));
   });
+  on({"CumSum"}, [this] {
+    // The axis is an input that must be known at import time.
+    requireFloat(0);
+    int64_t rank = shapeOf(0).size();
+    setOutput(0, emit("kiln.cumsum", {data(0)},
+                      {i64("axis", normAxis(hostInts(1, "axis").at(0), rank)),
+                       boolean("exclusive", attrInt("exclusive", 0) != 0),
+                       boolean("reverse", attrInt("reverse", 0) != 0)}));
+  });
   on({"Not"}, [this] {
     setOutput(0, emit("kiln.where", {floatData(0), scalarConstant(0),
                                      scalarConstant(1)}));

@@ -38,6 +38,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Conv", {1, 11}},
       {"ConvTranspose", {1, 11}},
       {"Cos", {7}},
+      {"CumSum", {11, 14}},
       {"Cosh", {9}},
       {"Div", {1, 6, 7, 13, 14}},
       {"Dropout", {1, 6, 7, 10, 12, 13}},

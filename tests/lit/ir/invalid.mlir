@@ -713,3 +713,11 @@ func.func @resize_bad_sizes(%x: tensor<1x3x4x4xf32>) {
   %y = kiln.resize %x {sizes = array<i64: 8>, scales = [2.0, 2.0], mode = "linear"} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>
   return
 }
+
+// -----
+
+func.func @cumsum_axis(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %c = kiln.cumsum %x {axis = 2 : i64} : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  return %c : tensor<2x5xf32>
+}

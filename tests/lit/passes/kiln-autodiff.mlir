@@ -251,3 +251,17 @@ func.func @compared(%x: tensor<2x3xf32>, %t: tensor<2x3xf32>) -> tensor<f32> {
   %l = kiln.mse %w, %t : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// cumsum: its gradient is the cumulative sum of dy the other way, with the
+// same exclusive flag.
+// CHECK-LABEL: func.func @cumsum
+// CHECK: kiln.cumsum %{{.+}} {axis = 1 : i64, exclusive = true} :
+// CHECK: kiln.cumsum %{{.+}} {axis = 1 : i64, exclusive = true, reverse = true} : (tensor<2x5xf32>) -> tensor<2x5xf32>
+func.func @cumsum(%t: tensor<2x5xf32>) -> tensor<f32> {
+  %w = kiln.param "w" : tensor<2x5xf32>
+  %c = kiln.cumsum %w {axis = 1 : i64, exclusive = true} : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  %l = kiln.mse %c, %t : (tensor<2x5xf32>, tensor<2x5xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

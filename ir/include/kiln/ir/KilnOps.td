@@ -1435,6 +1435,25 @@ def Kiln_TransposeOp : Kiln_KernelOp<"transpose", [DeclareOpInterfaceMethods<Kil
   let results = (outs Kiln_F32Tensor:$result);
 }
 
+def Kiln_CumSumOp : Kiln_KernelOp<"cumsum", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
+  let summary = "cumulative sum along one axis";
+  let description = [{
+    ONNX CumSum: element `i` along `axis` is the sum of the elements up to
+    it (`exclusive`: before it), from the end with `reverse`. The gradient
+    is the cumulative sum of `dy` in the other direction, with the same
+    `exclusive`.
+
+    ```mlir
+    %c = kiln.cumsum %x {axis = 1 : i64, exclusive = false, reverse = false}
+        : (tensor<2x5xf32>) -> tensor<2x5xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, I64Attr:$axis,
+      DefaultValuedAttr<BoolAttr, "false">:$exclusive,
+      DefaultValuedAttr<BoolAttr, "false">:$reverse);
+  let results = (outs Kiln_F32Tensor:$result);
+}
+
 def Kiln_PadOp : Kiln_KernelOp<"pad", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "pad (or, with negative pads, crop) every dim";
   let description = [{
