@@ -530,8 +530,7 @@ Kernel buildAttention(const KernelSpec &s, const std::vector<ImageParam> &params
   // register tiles of 8 rows x one vector of columns (scores: key columns;
   // output: its columns), the reduction inside the tile.
   int rowTile = std::min(rows, 8), rowBlock = std::min(rows, 32);
-  Var io("io"), ii("ii"), task("task"), it("it"), ir("ir"), jo("jo"),
-      ji("ji"), dO("d_o"), di("di");
+  Var io("io"), ii("ii"), task("task"), it("it"), ir("ir");
   out.split(i, io, ii, rowBlock, TailStrategy::ShiftInwards);
   if (batched) {
     out.reorder(d, ii, io, n).fuse(io, n, task);
@@ -553,28 +552,26 @@ Kernel buildAttention(const KernelSpec &s, const std::vector<ImageParam> &params
     }
   }
   if (jw > 1) {
-    scores.vectorize(j, jw, TailStrategy::GuardWithIf);
     e.vectorize(j, jw, TailStrategy::GuardWithIf);
   }
-  scores.update()
-      .split(j, jo, ji, std::max(jw, 1), TailStrategy::GuardWithIf)
-      .split(i, it, ir, rowTile, TailStrategy::GuardWithIf)
-      .reorder(ji, ir, rk, jo, it)
-      .unroll(ir);
-  if (jw > 1) {
-    scores.update().vectorize(ji);
-  }
-  if (dw > 1) {
-    acc.vectorize(d, dw, TailStrategy::GuardWithIf);
-  }
-  acc.update()
-      .split(d, dO, di, std::max(dw, 1), TailStrategy::GuardWithIf)
-      .split(i, it, ir, rowTile, TailStrategy::GuardWithIf)
-      .reorder(di, ir, rj, dO, it)
-      .unroll(ir);
-  if (dw > 1) {
-    acc.update().vectorize(di);
-  }
+  // A product's register tiles: `width` columns x rowTile rows, the
+  // reduction `r` inside.
+  auto registerTiles = [&](Func f, Var col, int width, RVar r) {
+    Var co(col.name() + "_o"), ci(col.name() + "_i");
+    if (width > 1) {
+      f.vectorize(col, width, TailStrategy::GuardWithIf);
+    }
+    f.update()
+        .split(col, co, ci, std::max(width, 1), TailStrategy::GuardWithIf)
+        .split(i, it, ir, rowTile, TailStrategy::GuardWithIf)
+        .reorder(ci, ir, r, co, it)
+        .unroll(ir);
+    if (width > 1) {
+      f.update().vectorize(ci);
+    }
+  };
+  registerTiles(scores, j, jw, rk.x);
+  registerTiles(acc, d, dw, rj.x);
   return {arguments, out};
 }
 
