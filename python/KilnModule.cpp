@@ -354,6 +354,7 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
           {"prologue", &kiln::compiler::CompileOptions::fusePrologues},
           {"producer", &kiln::compiler::CompileOptions::fuseProducers},
           {"attention", &kiln::compiler::CompileOptions::fuseAttention},
+          {"sinks", &kiln::compiler::CompileOptions::fuseSinks},
       };
   for (auto item : fuse) {
     std::string name = py::cast<std::string>(item.first);

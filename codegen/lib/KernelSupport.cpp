@@ -425,7 +425,7 @@ bool channelMajor(const std::vector<int> &extents) {
 
 void scheduleChannelMajor(Func f, const std::vector<Var> &vars,
                           const std::vector<int> &extents,
-                          const Target &target) {
+                          const Target &target, bool parallel) {
   size_t rank = vars.size();
   int vec = target.natural_vector_size<float>();
   Var c = vars[rank - 2], n = vars[rank - 1];
@@ -448,7 +448,7 @@ void scheduleChannelMajor(Func f, const std::vector<Var> &vars,
   for (int e : extents) {
     total *= e;
   }
-  if (total >= kParallelGrain) {
+  if (parallel && total >= kParallelGrain) {
     f.parallel(c);
   }
 }

@@ -225,11 +225,12 @@ Halide::Func channelSums(
 // the tensor from memory once per pass.
 bool channelMajor(const std::vector<int> &extents);
 // Loops of f: the spatial dims fused and vectorized, then the batch, then
-// the channel, parallel. The caller computes per-channel Funcs at
+// the channel, parallel (unless `parallel` is false: f computed inside
+// another channel loop). The caller computes per-channel Funcs at
 // (f, vars[rank - 2]).
 void scheduleChannelMajor(Halide::Func f, const std::vector<Halide::Var> &vars,
                           const std::vector<int> &extents,
-                          const Halide::Target &target);
+                          const Halide::Target &target, bool parallel = true);
 
 // Sum of term(coordinates) over a whole dense domain: a compute_root scalar
 // Func, vectorized along the innermost dim (rfactor) when it fills a vector.
@@ -324,15 +325,36 @@ Halide::Expr activationGrad(const KernelSpec &spec, Halide::Expr x,
 using StagePrologue =
     std::function<void(Halide::Func value, Halide::LoopLevel at, bool root)>;
 
+// A gradient sink of a fused batch_norm_grad (kiln::ir::isGradientSink,
+// docs/fusion.md): an op reducing dx inside the batch-norm gradient's
+// kernel. `spec` is the op's own (dx in its dx/dy slot); `x` is
+// conv2d_grad_weight's input.
+struct GradientSink {
+  KernelSpec spec; // reduce_sum over axes 0, 2, 3, or conv2d_grad_weight
+  Halide::ImageParam x;
+};
+
 // batch_norm_grad reading dy through `dy` (a pure Func over the x
 // coordinates): outputs {dx, dweight, dbias}, over the input parameters
 // (x, weight, mean, var). dy is inlined into both passes, or, with
 // `stage`, computed once per channel (inside the channel-major schedule's
-// channel loop; before the kernel's passes otherwise).
+// channel loop; before the kernel's passes otherwise). With `sinks`, each
+// sink's output follows, computed from dx in the same channel loop, and
+// dx is an output only if `writesDx`.
 std::vector<Halide::Func> buildBatchNormGradWithPrologue(
     const KernelSpec &spec, Halide::ImageParam x, Halide::Func dy,
     Halide::ImageParam weight, Halide::ImageParam mean, Halide::ImageParam var,
-    const Halide::Target &target, const StagePrologue &stage = {});
+    const Halide::Target &target, const StagePrologue &stage = {},
+    const std::vector<GradientSink> &sinks = {}, bool writesDx = true);
+
+// A gradient sink's conv2d_grad_weight: dw(kx, ky, ci, c) of the forward
+// input x and dy (a Func over [N, O, OH, OW] coordinates, computed by the
+// caller per channel), whose output-channel loop `c` the caller fuses
+// with its own channel loop (compute_with). KernelsConvGrads.cpp.
+Halide::Func convGradWeightOfChannel(const KernelSpec &spec,
+                                     Halide::ImageParam x, Halide::Func dy,
+                                     Halide::Var c, bool parallel,
+                                     const Halide::Target &target);
 
 struct PoolGradFuncs;
 

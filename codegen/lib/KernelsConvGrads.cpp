@@ -496,14 +496,15 @@ struct ConvGradWeightFuncs {
 // constant offset of p, for every stride, so the sum runs over whole vectors
 // of p: part(lane, kx, ky, c, o) += dyPadded(v*16 + lane) * x at the tap,
 // then a 16-lane sum.
-ConvGradWeightFuncs defineConvGradWeight(const KernelSpec &s,
-                                         const Target &target) {
+// `o` names the output-channel loop (a gradient sink's is the batch-norm
+// gradient's channel loop).
+ConvGradWeightFuncs defineConvGradWeight(const KernelSpec &s, ImageParam x,
+                                         Func dy, const Target &target,
+                                         Var o = Var("o")) {
   ConvGradWeightFuncs f;
+  f.o = o;
   ConvGradGeometry g = gradWeightGeometry(s);
   const Window &w = g.w;
-  ImageParam x = makeInput(s.inputs[0], "x");
-  ImageParam dy = makeInput(s.inputs[1], "dy");
-  f.inputs = {x, dy};
   int vec = target.natural_vector_size<float>();
   int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
   int oh = static_cast<int>(g.oh), ow = static_cast<int>(g.ow);
@@ -761,12 +762,12 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
 }
 
 // GPU: one weight element per thread, summing dy x over the images and
-// output positions in a register (zero outside the input).
-Kernel buildConvGradWeightGpu(const KernelSpec &s) {
+// output positions in a register (zero outside the input). `o` names the
+// output-channel loop.
+Func convGradWeightGpu(const KernelSpec &s, ImageParam x, Func dy,
+                       Var o = Var("o")) {
   ConvGradGeometry g = gradWeightGeometry(s);
-  ImageParam x = makeInput(s.inputs[0], "x");
-  ImageParam dy = makeInput(s.inputs[1], "dy");
-  std::vector<Var> v = {Var("kx"), Var("ky"), Var("ci"), Var("o")};
+  std::vector<Var> v = {Var("kx"), Var("ky"), Var("ci"), o};
   int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
   int width = static_cast<int>(g.wd), height = static_cast<int>(g.h);
   RDom r(0, static_cast<int>(g.ow), 0, static_cast<int>(g.oh), 0,
@@ -787,7 +788,13 @@ Kernel buildConvGradWeightGpu(const KernelSpec &s) {
   out(v) = acc(v);
   constrainOutput(out, s.outputs[0]);
   scheduleGpuPlanes(out, acc, v, halideShape(s.outputs[0]));
-  return {{x, dy}, out};
+  return out;
+}
+
+Kernel buildConvGradWeightGpu(const KernelSpec &s) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  return {{x, dy}, convGradWeightGpu(s, x, dy)};
 }
 
 Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
@@ -802,12 +809,47 @@ Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
     scheduleChannelGradWeight(f, s, target);
     return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
   }
-  ConvGradWeightFuncs f = defineConvGradWeight(s, target);
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  ConvGradWeightFuncs f = defineConvGradWeight(s, x, dy, target);
+  f.inputs = {x, dy};
   scheduleConvGradWeight(f, s, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }
 
 } // namespace
+
+// The lanes form (defineConvGradWeight) for one output channel at a time:
+// at each iteration of the caller's channel loop c, the KH*KW*C lane sums
+// (at most 27: kiln::ir::isGradientSink) in registers over the channel's
+// dy, flattened image by image into L1; x's stride phases built once
+// (root). GPU: the direct form over dy computed at the root.
+Func convGradWeightOfChannel(const KernelSpec &s, ImageParam x, Func dy,
+                             Var c, bool parallel, const Target &target) {
+  if (target.has_gpu_feature()) {
+    return convGradWeightGpu(s, x, dy, c);
+  }
+  ConvGradWeightFuncs f = defineConvGradWeight(s, x, dy, target, c);
+  if (parallel) {
+    f.out.parallel(c);
+  }
+  f.part.compute_at(f.out, c);
+  Stage update = f.part.update();
+  if (f.width > 1) {
+    f.part.vectorize(f.lane);
+    update.vectorize(f.lane);
+  }
+  update.unroll(f.kx).unroll(f.ky).unroll(f.ci).reorder(
+      f.lane, f.kx, f.ky, f.ci, f.r.x, f.r.y);
+  int vec = target.natural_vector_size<float>();
+  Var q = f.dyPadded.args()[0];
+  f.dyPadded.compute_at(f.part, f.r.y)
+      .vectorize(q, vec, TailStrategy::GuardWithIf);
+  f.dyPadded.update().allow_race_conditions().vectorize(
+      f.dyInterior.x, vec, TailStrategy::GuardWithIf);
+  scheduleStridePhases(f.xPhases, parallel, target);
+  return f.out;
+}
 
 void registerConvGradOps(OpRegistry &r) {
   r["conv2d_grad_input"] = {validateConvGradInput, buildConvGradInput};

@@ -8,7 +8,10 @@
 //         "nodes": [{"op", "attrs", "operands": [-1 = running value, k]}]}
 // and, in the producer form (a 1x1 conv2d's chain computed inside the
 // depthwise conv2d reading it, anchor input -1), "producer": the first
-// segment's {"anchor", "anchor_attrs", "anchor_inputs", "nodes"}.
+// segment's {"anchor", "anchor_attrs", "anchor_inputs", "nodes"}; in the
+// prologue form "consumer", "consumer_attrs", "consumer_inputs" (-1: the
+// chain's value) and optionally "sinks" (ops reducing the consumer's first
+// result, operand -1) and "writes_dx".
 #include "Kernels.h"
 
 #include <map>
@@ -36,17 +39,107 @@ std::string consumerOf(const KernelSpec &s) {
   return s.attrs.value("consumer", std::string());
 }
 
-// The consumer's own spec: the chain's value (-1) has the shape of the
-// consumer's first output (batch_norm_grad: dy like dx).
+// The value a chain computes: the first output, or in the prologue form
+// the consumer's prologue operand, shaped as the consumer's first input
+// (batch_norm_grad: dy like x; dx too).
+TensorSpec valueSpec(const KernelSpec &s) {
+  if (consumerOf(s).empty()) {
+    return s.outputs.at(0);
+  }
+  const auto &inputs = s.attrs.at("consumer_inputs");
+  int64_t index = inputs.empty() ? -1 : inputs[0].get<int64_t>();
+  if (index < 0 || index >= static_cast<int64_t>(s.inputs.size())) {
+    fail(s, "the consumer's first input must be a kernel input");
+  }
+  return s.inputs[index];
+}
+
+// Whether a prologue kernel writes its consumer's first result (dx) as its
+// first output; with gradient sinks it may leave it out.
+bool writesDx(const KernelSpec &s) { return s.attrs.value("writes_dx", true); }
+
+// The number of outputs the consumer gives the kernel (batch_norm_grad: dx,
+// dweight, dbias; dx only if written).
+size_t consumerOutputs(const KernelSpec &s) { return writesDx(s) ? 3 : 2; }
+
+// The consumer's own spec, with all its outputs.
 KernelSpec consumerSpec(const KernelSpec &s) {
   KernelSpec spec;
   spec.op = consumerOf(s);
   spec.attrs = s.attrs.at("consumer_attrs");
+  TensorSpec value = valueSpec(s);
   for (int64_t index : s.attrs.at("consumer_inputs")) {
-    spec.inputs.push_back(index < 0 ? s.outputs.at(0) : s.inputs.at(index));
+    spec.inputs.push_back(index < 0 ? value : s.inputs.at(index));
   }
-  spec.outputs = s.outputs;
+  size_t own = consumerOutputs(s);
+  if (s.outputs.size() < own) {
+    fail(s, "a prologue kernel has its consumer's outputs");
+  }
+  spec.outputs.assign(s.outputs.begin(), s.outputs.begin() + own);
+  if (!writesDx(s)) {
+    spec.outputs.insert(spec.outputs.begin(), value);
+  }
   return spec;
+}
+
+// The gradient sinks' own specs ("sinks": operand -1 is dx), each with its
+// output, after the consumer's.
+std::vector<KernelSpec> sinkSpecs(const KernelSpec &s) {
+  std::vector<KernelSpec> specs;
+  if (!s.attrs.contains("sinks")) {
+    return specs;
+  }
+  size_t next = consumerOutputs(s);
+  for (const auto &sink : s.attrs.at("sinks")) {
+    KernelSpec spec;
+    spec.op = sink.at("op").get<std::string>();
+    spec.attrs = sink.at("attrs");
+    for (int64_t index : sink.at("operands")) {
+      if (index < -1 || index >= static_cast<int64_t>(s.inputs.size())) {
+        fail(s, "sink '" + spec.op + "' input index out of range");
+      }
+      spec.inputs.push_back(index < 0 ? valueSpec(s) : s.inputs[index]);
+    }
+    if (next >= s.outputs.size()) {
+      fail(s, "sink '" + spec.op + "' has no output");
+    }
+    spec.outputs = {s.outputs[next++]};
+    specs.push_back(std::move(spec));
+  }
+  if (next != s.outputs.size()) {
+    fail(s, "a prologue kernel has its consumer's outputs, then one per sink");
+  }
+  return specs;
+}
+
+// A gradient sink as kiln::ir::isGradientSink admits it: the channel sum of
+// dx [N, C, H, W], or conv2d_grad_weight of an input and dx with groups 1,
+// no Winograd tile and at most 27 weights per output channel (the register
+// tile of convGradWeightOfChannel).
+void validateSink(const KernelSpec &s, const KernelSpec &sink,
+                  const nlohmann::json &operands) {
+  if (sink.inputs.empty() || sink.inputs[0].shape.size() != 4) {
+    fail(s, "a gradient sink reads dx [N, C, H, W]");
+  }
+  lookupOp(sink.op).validate(sink);
+  if (sink.op == "reduce_sum") {
+    if (operands != nlohmann::json::array({-1}) ||
+        sink.attrs.value("keepdims", false) ||
+        sink.attrs.at("axes") != nlohmann::json::array({0, 2, 3})) {
+      fail(s, "a reduce_sum sink sums dx over axes 0, 2, 3");
+    }
+    return;
+  }
+  if (sink.op != "conv2d_grad_weight") {
+    fail(s, "unsupported gradient sink '" + sink.op + "'");
+  }
+  const auto &w = sink.outputs[0].shape;
+  if (operands.size() != 2 || operands[0] < 0 || operands[1] != -1 ||
+      attrInt(sink, "groups") != 1 ||
+      sink.attrs.value("tile", int64_t{0}) != 0 || w[1] * w[2] * w[3] > 27) {
+    fail(s, "a conv2d_grad_weight sink reads an input and dx, with groups 1, "
+            "no Winograd tile and at most 27 weights per output channel");
+  }
 }
 
 KernelSpec nodeSpec(const KernelSpec &s, const nlohmann::json &node) {
@@ -63,7 +156,7 @@ KernelSpec poolSpec(const KernelSpec &s, const nlohmann::json &node) {
   for (int64_t index : node.at("operands")) {
     spec.inputs.push_back(s.inputs.at(index));
   }
-  spec.outputs = {s.outputs.at(0)};
+  spec.outputs = {valueSpec(s)};
   return spec;
 }
 
@@ -159,10 +252,14 @@ void validateFused(const KernelSpec &s) {
         fail(s, "consumer input " + std::to_string(i) + " is invalid");
       }
     }
-    if (s.outputs.empty()) {
-      fail(s, "a prologue kernel has its consumer's outputs");
-    }
     lookupOp(consumer).validate(consumerSpec(s));
+    std::vector<KernelSpec> sinks = sinkSpecs(s);
+    if (!writesDx(s) && sinks.empty()) {
+      fail(s, "a prologue kernel without sinks writes dx");
+    }
+    for (size_t i = 0; i < sinks.size(); ++i) {
+      validateSink(s, sinks[i], s.attrs.at("sinks")[i].at("operands"));
+    }
   } else {
     expectCounts(s, 1, 64, anchor.empty() ? 1 : outputs->second);
   }
@@ -194,7 +291,7 @@ void validateFused(const KernelSpec &s) {
 // The elementwise nodes of s.attrs["nodes"], after an anchor's value if
 // haveValue.
 void validateNodes(const KernelSpec &s, bool haveValue) {
-  const auto &outShape = s.outputs[0].shape;
+  const auto &outShape = valueSpec(s).shape;
   for (const auto &node : s.attrs.at("nodes")) {
     std::string op = node.at("op").get<std::string>();
     if (!isNodeOp(op)) {
@@ -223,8 +320,8 @@ void validateNodes(const KernelSpec &s, bool haveValue) {
     }
     if (op == "activation_grad") {
       KernelSpec grad = nodeSpec(s, node);
-      grad.inputs = {s.outputs[0], s.outputs[0]};
-      grad.outputs = {s.outputs[0]};
+      grad.inputs = {valueSpec(s), valueSpec(s)};
+      grad.outputs = {valueSpec(s)};
       lookupOp(op).validate(grad);
     }
     for (int64_t operand : node.at("operands")) {
@@ -599,10 +696,16 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
     value(v) = chain.apply(Expr(), v);
     const auto &at = s.attrs.at("consumer_inputs");
     auto input = [&](size_t i) { return params[at[i].get<int64_t>()]; };
+    std::vector<GradientSink> sinks;
+    std::vector<KernelSpec> specs = sinkSpecs(s);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      int64_t operand = s.attrs.at("sinks")[i].at("operands")[0];
+      sinks.push_back({specs[i], operand >= 0 ? params[operand] : ImageParam()});
+    }
     return {arguments,
             buildBatchNormGradWithPrologue(spec, input(0), value, input(2),
                                            input(3), input(4), target,
-                                           chain.stage())};
+                                           chain.stage(), sinks, writesDx(s))};
   }
   if (s.attrs.contains("producer")) {
     // The first segment's value is computed where the second anchor (a

@@ -518,12 +518,15 @@ void validateBatchNormGrad(const KernelSpec &s) {
 //      = a * dy + b * x + k  (per-channel a, b, k).
 // Target: x86-64 AVX-512, 2 cores. Both sums in one pass (channelSums),
 // dx one elementwise pass: x and dy are read twice. Memory bound. A fused
-// producer of dy (activation_grad) is inlined into both passes.
-std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam x,
-                                                 Func dy, ImageParam weight,
-                                                 ImageParam mean, ImageParam var,
-                                                 const Target &target,
-                                                 const StagePrologue &stage) {
+// producer of dy (activation_grad) is inlined into both passes. Gradient
+// sinks: the channel sum of dx from the sums pass (a third sum), the
+// weight gradient from dx computed per channel where it reads it (or from
+// a per-channel buffer in L2 that the dx output copies too).
+std::vector<Func> buildBatchNormGradWithPrologue(
+    const KernelSpec &s, ImageParam x, Func dy, ImageParam weight,
+    ImageParam mean, ImageParam var, const Target &target,
+    const StagePrologue &stage, const std::vector<GradientSink> &sinks,
+    bool writesDx) {
   const TensorSpec &xs = s.inputs[0];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
@@ -531,11 +534,21 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
   bool major = channelMajor(extents) && !target.has_gpu_feature();
   std::vector<Var> v = makeVars(extents.size());
   Var c = v[v.size() - 2]; // dx's channel loop, by name, for compute_with
+  auto sinkOf = [&](const std::string &op) {
+    return std::any_of(sinks.begin(), sinks.end(),
+                       [&](const GradientSink &g) { return g.spec.op == op; });
+  };
+  bool sumSink = sinkOf("reduce_sum"), convSink = sinkOf("conv2d_grad_weight");
+  // With a channel-sum sink, a third sum: x - mean (see below).
   Func sums = channelSums(
-      "sums", extents, 2,
+      "sums", extents, sumSink ? 3 : 2,
       [&](const std::vector<Expr> &at) {
-        Expr d = dy(at);
-        return std::vector<Expr>{d, d * (x(at) - mean(at[at.size() - 2]))};
+        Expr d = dy(at), centred = x(at) - mean(at[at.size() - 2]);
+        std::vector<Expr> terms = {d, d * centred};
+        if (sumSink) {
+          terms.push_back(centred);
+        }
+        return terms;
       },
       target, major);
   Expr eps = f32(attrFloat(s, "epsilon"));
@@ -554,27 +567,74 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
   b(c) = -a(c) * invStd(c) * sumDyXhat / count;
   k(c) = -a(c) * sumDy / count;
   Expr ch = channelOf(v);
-  dx(v) = a(ch) * dy(v) + b(ch) * (x(v) - mean(ch)) + k(ch);
-  constrainOutput(dx, s.outputs[0]);
+  // dx's values: the dx output; or, when a weight-gradient sink reads them
+  // too, a buffer of their own (per channel or root) that the output
+  // copies; or, dx not written, inlined where the sink reads them.
+  bool buffered = writesDx && convSink;
+  Func value = writesDx && !convSink ? dx : Func("dx_value");
+  value(v) = a(ch) * dy(v) + b(ch) * (x(v) - mean(ch)) + k(ch);
+  if (buffered) {
+    dx(v) = value(v);
+  }
+  // Outputs: dx (unless only sinks read it), dweight, dbias, the sinks'.
+  if (writesDx) {
+    constrainOutput(dx, s.outputs[0]);
+  }
   constrainOutput(dweight, s.outputs[1]);
   constrainOutput(dbias, s.outputs[2]);
+  std::vector<Func> outputs = {dweight, dbias};
+  if (writesDx) {
+    outputs.insert(outputs.begin(), dx);
+  }
+  size_t own = outputs.size();
+  bool parallel = xs.numElements() >= kParallelGrain;
+  for (const GradientSink &sink : sinks) {
+    if (sink.spec.op != "reduce_sum") {
+      outputs.push_back(convGradWeightOfChannel(
+          sink.spec, sink.x, value, c, parallel && major, target));
+      continue;
+    }
+    // The channel sum of dx without a pass over it: a·Σdy + b·Σ(x - mean)
+    // + k·M, from the sums pass.
+    Func out("sink_sum");
+    out(c) = a(c) * sumDy + b(c) * sums(c)[2] + k(c) * count;
+    constrainOutput(out, sink.spec.outputs[0]);
+    if (major) {
+      if (parallel) {
+        out.parallel(c);
+      }
+    } else if (target.has_gpu_feature()) {
+      scheduleElementwiseGpu(out, {c});
+    }
+    outputs.push_back(out);
+  }
   if (major) {
     // One task per channel: the sums pass, then dx from cache, with the
-    // dweight and dbias outputs in the same loop.
-    scheduleChannelMajor(dx, v, extents, target);
+    // other outputs in the same loop: the first output's (dx, or dweight
+    // when only the sinks read dx), fused by the name c (compute_with).
+    Func first = outputs.front();
+    if (writesDx) {
+      scheduleChannelMajor(dx, v, extents, target);
+    } else if (parallel) {
+      first.parallel(c);
+    }
     for (Func f : {sums, invStd, a, b, k}) {
-      f.compute_at(dx, c);
+      f.compute_at(first, c);
     }
     if (stage) {
-      stage(dy, LoopLevel(dx, c), false);
+      stage(dy, LoopLevel(first, c), false);
     }
-    for (Func grad : {dweight, dbias}) {
-      if (xs.numElements() >= kParallelGrain) { // as dx's channel loop
-        grad.parallel(c);
+    if (buffered) {
+      value.compute_at(first, c);
+      scheduleChannelMajor(value, v, extents, target, false);
+    }
+    for (size_t i = 1; i < outputs.size(); ++i) {
+      if (i < own && parallel) { // as the first output's loop
+        outputs[i].parallel(c);
       }
-      grad.compute_with(dx, c);
+      outputs[i].compute_with(first, c);
     }
-    return {dx, dweight, dbias};
+    return outputs;
   }
   for (Func coeff : {invStd, a, b, k}) {
     rootStages(coeff, target);
@@ -582,12 +642,18 @@ std::vector<Func> buildBatchNormGradWithPrologue(const KernelSpec &s, ImageParam
   if (stage) {
     stage(dy, LoopLevel::root(), true);
   }
-  scheduleElementwise(dx, v, extents, target);
+  if (writesDx) {
+    scheduleElementwise(dx, v, extents, target);
+  }
+  if (buffered) {
+    value.compute_root();
+    scheduleElementwise(value, v, extents, target);
+  }
   if (target.has_gpu_feature()) {
     scheduleElementwiseGpu(dweight, {c});
     scheduleElementwiseGpu(dbias, {c});
   }
-  return {dx, dweight, dbias};
+  return outputs;
 }
 
 namespace {

@@ -175,6 +175,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.prologue = options.fusePrologues;
     pipeline.fusion.producer = options.fuseProducers;
     pipeline.fusion.attention = options.fuseAttention;
+    pipeline.fusion.sinks = options.fuseSinks;
     pipeline.foldBatchNorm = options.foldBatchNorm;
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;

@@ -113,6 +113,33 @@ bool kiln::ir::isPrologueSource(Operation *op) {
                               [](int64_t d) { return d == 1; });
 }
 
+bool kiln::ir::isGradientSink(Operation *op, Value dx) {
+  auto type = llvm::dyn_cast<RankedTensorType>(dx.getType());
+  if (!type || !type.hasStaticShape() || type.getRank() != 4 ||
+      type.getDimSize(2) * type.getDimSize(3) < 256) {
+    return false;
+  }
+  if (auto sum = llvm::dyn_cast<ReduceSumOp>(op)) {
+    SmallVector<int64_t> axes;
+    for (int64_t axis : sum.getAxes()) {
+      axes.push_back(axis < 0 ? axis + 4 : axis);
+    }
+    llvm::sort(axes);
+    return sum.getInput() == dx && !sum.getKeepdims() &&
+           axes == SmallVector<int64_t>{0, 2, 3};
+  }
+  auto grad = llvm::dyn_cast<Conv2DGradWeightOp>(op);
+  if (!grad || grad.getDy() != dx || grad.getInput() == dx ||
+      grad.getGroups() != 1 || grad.getTile() != 0) {
+    return false;
+  }
+  auto input = llvm::dyn_cast<RankedTensorType>(grad.getInput().getType());
+  ArrayRef<int64_t> kernel = grad.getKernel();
+  return input && input.hasStaticShape() && input.getRank() == 4 &&
+         kernel.size() == 2 &&
+         input.getDimSize(1) * kernel[0] * kernel[1] <= 27;
+}
+
 void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
   Conv2DWinogradOp::attachInterface<AnchorModel<Conv2DWinogradOp>>(*context);
@@ -129,6 +156,44 @@ void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
 // matmul], each op consuming the previous op's result (the output matmul as
 // its untransposed left operand) and otherwise only kernel inputs; the body
 // yields the output.
+// The prologue form's tail: after the consumer, gradient sinks
+// (isGradientSink) reading its first result (dx) and kernel inputs. The
+// body yields the consumer's results, then each sink's; dx may be left out
+// when only sinks read it (the kernel then never writes it).
+static LogicalResult verifySinks(FusedOp fused, Operation *consumer,
+                                 YieldOp yield) {
+  Value dx = consumer->getResult(0);
+  SmallVector<Value> expected(consumer->getResults());
+  for (Operation *op = consumer->getNextNode(); op != yield;
+       op = op->getNextNode()) {
+    if (!isGradientSink(op, dx)) {
+      return op->emitOpError()
+             << "cannot follow a prologue consumer: a gradient sink is a "
+                "channel sum (reduce_sum over axes 0, 2, 3) or a "
+                "conv2d_grad_weight of groups 1 with at most 27 weights per "
+                "output channel, reading the consumer's first result, whose "
+                "planes have 256 or more positions";
+    }
+    for (Value operand : op->getOperands()) {
+      if (operand != dx && !llvm::isa<BlockArgument>(operand)) {
+        return op->emitOpError() << "reads a value other than the consumer's "
+                                    "first result or a kernel input";
+      }
+    }
+    llvm::append_range(expected, op->getResults());
+  }
+  ValueRange values = yield.getValues();
+  bool withDx = llvm::equal(values, expected);
+  bool withoutDx = expected.size() > consumer->getNumResults() &&
+                   llvm::equal(values, ArrayRef<Value>(expected).drop_front());
+  if (!withDx && !withoutDx) {
+    return fused.emitOpError()
+           << "must yield its consumer's results (the first may be left out "
+              "when gradient sinks read it), then its sinks' results";
+  }
+  return success();
+}
+
 static LogicalResult verifyAttention(FusedOp fused, Block &body,
                                      YieldOp yield) {
   SmallVector<Operation *> ops;
@@ -252,7 +317,7 @@ LogicalResult FusedOp::verify() {
   }
   if (consumer) {
     // Prologue form: the consumer reads the chain's value at its prologue
-    // operand, kernel inputs otherwise, and every result is yielded.
+    // operand, kernel inputs otherwise; gradient sinks may follow it.
     unsigned k =
         llvm::cast<FusionPrologueOpInterface>(consumer).getPrologueOperand();
     if (anchorOp || !previous || k >= consumer->getNumOperands() ||
@@ -267,10 +332,7 @@ LogicalResult FusedOp::verify() {
                << "reads a value other than the chain's or a kernel input";
       }
     }
-    if (!llvm::equal(yield.getValues(), consumer->getResults())) {
-      return emitOpError() << "must yield the results of its last op";
-    }
-    return success();
+    return verifySinks(*this, consumer, yield);
   }
   // yield: the chain's value, then the anchor's other results in order.
   SmallVector<Value> expected = {previous};
@@ -288,12 +350,12 @@ LogicalResult FusedOp::verify() {
 }
 
 Operation *FusedOp::prologueConsumer() {
-  Block &body = getBody().front();
-  if (body.empty() || &body.front() == body.getTerminator()) {
-    return nullptr;
+  for (Operation &op : getBody().front().without_terminator()) {
+    if (llvm::isa<FusionPrologueOpInterface>(op)) {
+      return &op;
+    }
   }
-  Operation *last = body.getTerminator()->getPrevNode();
-  return llvm::isa<FusionPrologueOpInterface>(last) ? last : nullptr;
+  return nullptr;
 }
 
 LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
@@ -310,7 +372,10 @@ LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 // {"anchor": op name or "", "anchor_attrs": {...}, "anchor_inputs": [...],
 //  "nodes": [{"op", "attrs", "operands": [-1 = running value, k = input k]}]}
 // and, in the producer form, "producer": the first segment's {"anchor",
-// "anchor_attrs", "anchor_inputs", "nodes"} (docs/fusion.md).
+// "anchor_attrs", "anchor_inputs", "nodes"}; in the prologue form
+// "consumer", "consumer_attrs", "consumer_inputs", and with gradient sinks
+// "sinks" ([{"op", "attrs", "operands": [-1 = the consumer's first result,
+// k]}]) and "writes_dx" (docs/fusion.md).
 LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
   json nodes = json::array();
   attrs = json{{"kind", getKind().str()}, {"anchor", ""},
@@ -332,6 +397,12 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
                                        .getArgNumber()));
     }
     std::string name = op.getName().stripDialect().str();
+    if (consumer && consumer->isBeforeInBlock(&op)) {
+      // A gradient sink: operand -1 is the consumer's first result.
+      attrs["sinks"].push_back(
+          {{"op", name}, {"attrs", *opAttrs}, {"operands", operands}});
+      continue;
+    }
     if (&op == consumer) {
       attrs["consumer"] = name;
       attrs["consumer_attrs"] = *opAttrs;
@@ -355,6 +426,13 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
     previous = op.getResult(0);
   }
   attrs["nodes"] = std::move(nodes);
+  if (attrs.contains("sinks")) {
+    // Whether the kernel writes the consumer's first result (its first
+    // output) or only its sinks read it.
+    attrs["writes_dx"] =
+        getBody().front().getTerminator()->getOperand(0) ==
+        consumer->getResult(0);
+  }
   return success();
 }
 

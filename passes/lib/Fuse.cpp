@@ -196,7 +196,42 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     if (producer && isPrologueSource(producer)) {
       chain.insert(chain.begin(), producer);
     }
-    return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
+    if (chain.size() < 2) {
+      return {};
+    }
+    appendSinks(chain, taken);
+    return chain;
+  }
+
+  // Gradient sinks of the prologue consumer chain.back() (isGradientSink)
+  // appended to the chain: each reads its first result and otherwise only
+  // values defined before the consumer, where the fused op goes.
+  void appendSinks(SmallVectorImpl<Operation *> &chain,
+                   const llvm::SmallPtrSetImpl<Operation *> &taken) {
+    if (!sinks) {
+      return;
+    }
+    Operation *consumer = chain.back();
+    Value dx = consumer->getResult(0);
+    SmallVector<Operation *> found;
+    for (Operation *user : dx.getUsers()) {
+      bool early = llvm::all_of(user->getOperands(), [&](Value operand) {
+        Operation *def = operand.getDefiningOp();
+        return operand == dx || !def || def->isBeforeInBlock(consumer);
+      });
+      if (user->getBlock() == consumer->getBlock() && !taken.contains(user) &&
+          early && isGradientSink(user, dx)) {
+        found.push_back(user);
+      }
+    }
+    llvm::sort(found, [](Operation *a, Operation *b) {
+      return a->isBeforeInBlock(b);
+    });
+    SmallVector<Operation *> candidate(chain.begin(), chain.end());
+    candidate.append(found.begin(), found.end());
+    if (!found.empty() && chainInputs(candidate).size() <= kMaxFusedInputs) {
+      chain.append(found.begin(), found.end());
+    }
   }
 
   // The producer form: `op`, a depthwise conv2d, and its chain (`chain`,
@@ -311,11 +346,25 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
       replaceByFused(chain, {last->getResult(0)}, last, "attention");
       return;
     }
-    if (llvm::isa<FusionPrologueOpInterface>(last)) {
-      // Producer + consumer: one kernel at the consumer, with all its
-      // results.
-      SmallVector<Value> results(last->getResults());
-      replaceByFused(chain, results, last, "prologue");
+    auto consumer = llvm::find_if(chain, [](Operation *op) {
+      return llvm::isa<FusionPrologueOpInterface>(op);
+    });
+    if (consumer != chain.end()) {
+      // Producer + consumer (+ gradient sinks): one kernel at the consumer,
+      // with all its results (the first only if read outside the kernel),
+      // then the sinks'.
+      Value dx = (*consumer)->getResult(0);
+      bool dxRead = llvm::any_of(dx.getUsers(), [&](Operation *user) {
+        return !llvm::is_contained(chain, user);
+      });
+      SmallVector<Value> results;
+      for (Operation *op : llvm::make_range(consumer, chain.end())) {
+        llvm::append_range(results, op->getResults());
+      }
+      if (!dxRead && results.size() > (*consumer)->getNumResults()) {
+        results.erase(results.begin());
+      }
+      replaceByFused(chain, results, *consumer, "prologue");
       return;
     }
     Operation *at = insertionPoint(chain, chainInputs(chain));

@@ -216,7 +216,8 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
     batch: the leading dim of every input (None keeps the model's).
     winograd: 0, 2 or 4 (None: kiln's default, 2 for inference).
     fuse: kiln-fuse's patterns switched one by one, {"epilogue": False,
-    "elementwise": ..., "prologue": ..., "producer": ..., "attention": ...}
+    "elementwise": ..., "prologue": ..., "producer": ..., "attention": ...,
+    "sinks": ...}
     (kiln's --no-<pattern>-fusion); fusion=False turns all of them off.
     The other options are `kiln run`'s (--no-fusion,
     --no-batch-norm-folding, --no-weight-packing, --no-batch-split,

@@ -420,8 +420,56 @@ void addMaxPoolGrad(GradCaseTable &table, const std::string &name,
 // set of distinct values, negative ones too (so that relu' masks), z and
 // its statistics another tensor: the kernel composes the three ops whether
 // or not a = relu(bn(z)).
+// Gradient sinks after the prologue's batch_norm_grad (kiln-fuse's
+// `sinks`): the channel sum of dx and/or conv2d_grad_weight of an input
+// [N, inChannels, ...] (0: none) and dx, with dx written or not.
+struct PrologueSinks {
+  bool sum = false;
+  int64_t inChannels = 0;
+  std::array<int64_t, 2> kernel{3, 3};
+  ref::Conv2dParams conv;
+  bool writesDx = true;
+};
+
+// conv2d_grad_weight as the plain sum over images and output positions:
+// dw[o][c][ky][kx] = sum dy[n][o][oy][ox] * x[n][c][iy][ix] with
+// iy = oy*sh + ky*dh - padTop (zero outside x), likewise ix.
+ref::Tensor convGradWeightLoops(const ref::Tensor &x, const ref::Tensor &dy,
+                                std::array<int64_t, 2> kernel,
+                                const ref::Conv2dParams &p) {
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
+                w = x.shape[3], o = dy.shape[1], oh = dy.shape[2],
+                ow = dy.shape[3];
+  ref::Tensor dw({o, c, kernel[0], kernel[1]});
+  for (int64_t oc = 0; oc < o; ++oc) {
+    for (int64_t ic = 0; ic < c; ++ic) {
+      for (int64_t ky = 0; ky < kernel[0]; ++ky) {
+        for (int64_t kx = 0; kx < kernel[1]; ++kx) {
+          double sum = 0;
+          for (int64_t b = 0; b < n; ++b) {
+            for (int64_t oy = 0; oy < oh; ++oy) {
+              int64_t iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
+              for (int64_t ox = 0; ox < ow; ++ox) {
+                int64_t ix =
+                    ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
+                if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                  sum += dy.data[((b * o + oc) * oh + oy) * ow + ox] *
+                         x.data[((b * c + ic) * h + iy) * w + ix];
+                }
+              }
+            }
+          }
+          dw.data[((oc * c + ic) * kernel[0] + ky) * kernel[1] + kx] = sum;
+        }
+      }
+    }
+  }
+  return dw;
+}
+
 void addPoolPrologue(GradCaseTable &table, const std::string &name,
-                     std::vector<int64_t> xShape, const ref::Pool2dParams &p) {
+                     std::vector<int64_t> xShape, const ref::Pool2dParams &p,
+                     const PrologueSinks &sinks = {}) {
   Rng rng("fused_pool_prologue/" + name);
   const int64_t c = xShape[1];
   const ref::Tensor a = distinctValues(rng, xShape, 0.02);
@@ -442,16 +490,54 @@ void addPoolPrologue(GradCaseTable &table, const std::string &name,
   const json relu = {{"op", "activation_grad"},
                      {"attrs", {{"activation", "relu"}}},
                      {"operands", {0, -1}}};
-  const json attrs = {{"kind", "prologue"},
-                      {"anchor", ""},
-                      {"anchor_attrs", json::object()},
-                      {"anchor_inputs", json::array()},
-                      {"nodes", {pool, relu}},
-                      {"consumer", "batch_norm_grad"},
-                      {"consumer_attrs", {{"epsilon", epsilon}}},
-                      {"consumer_inputs", {2, -1, 3, 4, 5}}};
-  table.add(name, "fused", attrs, f32({a, dpool, z, w, mean, var}),
-            {xShape, {c}, {c}},
+  json attrs = {{"kind", "prologue"},
+                {"anchor", ""},
+                {"anchor_attrs", json::object()},
+                {"anchor_inputs", json::array()},
+                {"nodes", {pool, relu}},
+                {"consumer", "batch_norm_grad"},
+                {"consumer_attrs", {{"epsilon", epsilon}}},
+                {"consumer_inputs", {2, -1, 3, 4, 5}}};
+  std::vector<ref::Tensor> inputs = {a, dpool, z, w, mean, var};
+  std::vector<std::vector<int64_t>> outputs = {{c}, {c}};
+  if (sinks.writesDx) {
+    outputs.insert(outputs.begin(), xShape);
+  }
+  // The conv whose output z is: input [N, inChannels, ...] at its stride
+  // and pads, giving z's plane.
+  ref::Tensor convIn;
+  if (sinks.inChannels > 0) {
+    const auto &cp = sinks.conv;
+    std::vector<int64_t> inShape = {
+        xShape[0], sinks.inChannels,
+        (xShape[2] - 1) * cp.strides[0] + (sinks.kernel[0] - 1) * cp.dilations[0] +
+            1 - cp.pads[0] - cp.pads[2],
+        (xShape[3] - 1) * cp.strides[1] + (sinks.kernel[1] - 1) * cp.dilations[1] +
+            1 - cp.pads[1] - cp.pads[3]};
+    convIn = rng.tensor(inShape, -1, 1);
+    inputs.push_back(convIn);
+    attrs["sinks"].push_back(
+        {{"op", "conv2d_grad_weight"},
+         {"attrs",
+          {{"strides", cp.strides},
+           {"pads", cp.pads},
+           {"dilations", cp.dilations},
+           {"groups", 1},
+           {"kernel", sinks.kernel},
+           {"tile", 0}}},
+         {"operands", {6, -1}}});
+    outputs.push_back({c, sinks.inChannels, sinks.kernel[0], sinks.kernel[1]});
+  }
+  if (sinks.sum) {
+    attrs["sinks"].push_back({{"op", "reduce_sum"},
+                              {"attrs", {{"axes", {0, 2, 3}}, {"keepdims", false}}},
+                              {"operands", {-1}}});
+    outputs.push_back({c});
+  }
+  if (attrs.contains("sinks")) {
+    attrs["writes_dx"] = sinks.writesDx;
+  }
+  table.add(name, "fused", attrs, f32(inputs), outputs,
             [=] {
               ref::Tensor dy = ref::maxPool2dGrad(a, dpool, p);
               for (size_t i = 0; i < dy.data.size(); ++i) {
@@ -460,8 +546,18 @@ void addPoolPrologue(GradCaseTable &table, const std::string &name,
               }
               ref::BatchNormGradResult grad =
                   ref::batchNormGrad(z, dy, w, mean, var, epsilon);
-              return std::vector<ref::Tensor>{grad.dx, grad.dweight,
-                                              grad.dbias};
+              std::vector<ref::Tensor> want = {grad.dweight, grad.dbias};
+              if (sinks.writesDx) {
+                want.insert(want.begin(), grad.dx);
+              }
+              if (sinks.inChannels > 0) {
+                want.push_back(convGradWeightLoops(convIn, grad.dx,
+                                                   sinks.kernel, sinks.conv));
+              }
+              if (sinks.sum) {
+                want.push_back(ref::reduceSum(grad.dx, {0, 2, 3}, false));
+              }
+              return want;
             },
             Check::Forward);
 }
@@ -1116,6 +1212,26 @@ GradCaseTable buildCases() {
                   poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}));
   addPoolPrologue(t, "k3_s2_pad1_n2_c4_16x18_channel_major", {2, 4, 16, 18},
                   poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
+  // Gradient sinks: the conv bias's gradient (the channel sum of dx) and a
+  // first layer's weight gradient, dx not written (LeNet's first layer) or
+  // written; RGB input at stride 2 with asymmetric pads; the flat form.
+  PrologueSinks lenet;
+  lenet.sum = true;
+  lenet.inChannels = 1;
+  lenet.conv = convParams({1, 1}, {1, 1, 1, 1});
+  lenet.writesDx = false;
+  addPoolPrologue(t, "sinks_sum_conv1_n3_c5_17x19_no_dx", {3, 5, 17, 19},
+                  poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}), lenet);
+  PrologueSinks rgb;
+  rgb.inChannels = 3;
+  rgb.conv = convParams({2, 2}, {1, 0, 1, 1});
+  addPoolPrologue(t, "sinks_conv3_s2_n2_c3_16x18_dx", {2, 3, 16, 18},
+                  poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}), rgb);
+  PrologueSinks flat = lenet;
+  flat.kernel = {3, 2};
+  flat.conv = convParams({1, 1}, {1, 0, 1, 1});
+  addPoolPrologue(t, "sinks_k3x2_n4_c3_6x7_flat_no_dx", {4, 3, 6, 7},
+                  poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}), flat);
 
   addAvgPoolGrad(t, "k3_s2_pad1_include_pad_n3", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));

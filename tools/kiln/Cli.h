@@ -41,6 +41,7 @@ struct CommonFlags {
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false,
        noProducerFusion = false, noAttentionFusion = false,
+       noSinkFusion = false,
        noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
@@ -77,6 +78,10 @@ struct CommonFlags {
     cmd->add_flag("--no-producer-fusion", noProducerFusion,
                   "Do not fuse a 1x1 conv2d and its epilogue into the "
                   "depthwise conv2d reading it (inference)");
+    cmd->add_flag("--no-sink-fusion", noSinkFusion,
+                  "Do not compute a conv bias's gradient and a first layer's "
+                  "weight gradient inside the batch_norm_grad kernel that "
+                  "computes their dy (training)");
     cmd->add_flag("--no-attention-fusion", noAttentionFusion,
                   "Do not fuse attention's matmul, scale/mask, softmax and "
                   "matmul into one kernel");
@@ -114,6 +119,7 @@ struct CommonFlags {
     o.fusePrologues = !noPrologueFusion;
     o.fuseProducers = !noProducerFusion;
     o.fuseAttention = !noAttentionFusion;
+    o.fuseSinks = !noSinkFusion;
     o.splitBatch = !noBatchSplit;
     return o;
   }

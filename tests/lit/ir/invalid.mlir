@@ -426,6 +426,35 @@ func.func @fused_prologue_operand(%x: tensor<2x3xf32>, %c: tensor<3xf32>) -> ten
 
 // -----
 
+// A gradient sink must reduce dx over every axis but the channel.
+func.func @fused_sink_axes(%x: tensor<2x3x16x16xf32>, %c: tensor<3xf32>) -> tensor<3xf32> {
+  %f, %g:2 = kiln.fused "prologue"(%x, %c) : (tensor<2x3x16x16xf32>, tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>, tensor<3x16xf32>) {
+  ^bb0(%a: tensor<2x3x16x16xf32>, %b: tensor<3xf32>):
+    %d = kiln.activation_grad %a, %a {activation = "relu"} : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+    %dx, %dw, %db = kiln.batch_norm_grad %a, %d, %b, %b, %b : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+    // expected-error @+1 {{cannot follow a prologue consumer: a gradient sink is a channel sum}}
+    %s = kiln.reduce_sum %dx {axes = array<i64: 0, 2>} : (tensor<2x3x16x16xf32>) -> tensor<3x16xf32>
+    kiln.yield %dw, %db, %s : tensor<3xf32>, tensor<3xf32>, tensor<3x16xf32>
+  }
+  return %f : tensor<3xf32>
+}
+
+// -----
+
+// dx may be left out of the results only when sinks read it.
+func.func @fused_sink_yield(%x: tensor<2x3x16x16xf32>, %c: tensor<3xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{must yield its consumer's results (the first may be left out when gradient sinks read it), then its sinks' results}}
+  %f, %g = kiln.fused "prologue"(%x, %c) : (tensor<2x3x16x16xf32>, tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>) {
+  ^bb0(%a: tensor<2x3x16x16xf32>, %b: tensor<3xf32>):
+    %d = kiln.activation_grad %a, %a {activation = "relu"} : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+    %dx, %dw, %db = kiln.batch_norm_grad %a, %d, %b, %b, %b : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+    kiln.yield %dw, %db : tensor<3xf32>, tensor<3xf32>
+  }
+  return %f : tensor<3xf32>
+}
+
+// -----
+
 // A prologue chain may start with a max_pool2d_grad, but not a dilated one
 // (its scatter form is no pure function of the position).
 func.func @fused_prologue_dilated_pool(%a: tensor<1x2x6x6xf32>, %dp: tensor<1x2x2x2xf32>, %c: tensor<2xf32>) -> tensor<1x2x6x6xf32> {

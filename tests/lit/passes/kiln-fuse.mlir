@@ -3,6 +3,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=elementwise=false | FileCheck %s --check-prefix=NOELT
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=prologue=false | FileCheck %s --check-prefix=NOPRO
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=attention=false | FileCheck %s --check-prefix=NOATT
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=sinks=false | FileCheck %s --check-prefix=NOSINK
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
 
 // conv + batch norm + relu become one kernel; the conv's inputs and the
@@ -206,6 +207,75 @@ func.func @pool_shared(%x: tensor<2x3x4x4xf32>, %a: tensor<2x3x4x4xf32>, %dp: te
   %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
   %dx, %dg, %db = kiln.batch_norm_grad %x, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
   return %dx, %p : tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>
+}
+
+// -----
+
+// Gradient sinks (LeNet's first layer): the conv bias's gradient (the
+// channel sum of dx) and the weight gradient of a 1-channel input join the
+// prologue kernel; only they read dx, so the kernel does not yield it.
+// CHECK-LABEL: func.func @sinks_first_layer
+// CHECK: %[[R:[a-z0-9_]+]], %[[A:[a-z0-9_]+]]:3 = kiln.fused "prologue"(%arg2, %arg3, %arg1, %{{.+}}, %arg4, %arg5, %arg0) : ({{.+}}) -> (tensor<3xf32>, tensor<3xf32>, tensor<3x1x3x3xf32>, tensor<3xf32>) {
+// CHECK: %[[DX:[a-z0-9_]+]], %{{.+}}, %{{.+}} = kiln.batch_norm_grad
+// CHECK-NEXT: %[[CW:[a-z0-9_]+]] = kiln.conv2d_grad_weight %{{.+}}, %[[DX]]
+// CHECK-NEXT: %[[CB:[a-z0-9_]+]] = kiln.reduce_sum %[[DX]]
+// CHECK-NEXT: kiln.yield %{{.+}}, %{{.+}}, %[[CW]], %[[CB]] : tensor<3xf32>, tensor<3xf32>, tensor<3x1x3x3xf32>, tensor<3xf32>
+// CHECK: return %[[A]]#1, %[[A]]#2, %[[R]]
+// NOSINK-LABEL: func.func @sinks_first_layer
+// NOSINK: kiln.fused "prologue"
+// NOSINK: kiln.conv2d_grad_weight
+// NOSINK: kiln.reduce_sum
+func.func @sinks_first_layer(%in: tensor<2x1x16x16xf32>, %z: tensor<2x3x16x16xf32>, %a: tensor<2x3x16x16xf32>, %dp: tensor<2x3x8x8xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> (tensor<3x1x3x3xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x16x16xf32>, tensor<2x3x8x8xf32>) -> tensor<2x3x16x16xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %z, %d, %g, %mean, %var : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+  %cw = kiln.conv2d_grad_weight %in, %dx {dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<2x1x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<3x1x3x3xf32>
+  %cb = kiln.reduce_sum %dx {axes = array<i64: 0, 2, 3>} : (tensor<2x3x16x16xf32>) -> tensor<3xf32>
+  return %cw, %cb, %dg : tensor<3x1x3x3xf32>, tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// A later layer: dx also feeds the input gradient, so the kernel yields it
+// first; the wide weight gradient (8 channels x 9 taps) and a sum keeping
+// dims stay kernels of their own.
+// CHECK-LABEL: func.func @sinks_dx_used
+// CHECK: %[[F:[a-z0-9_]+]], %{{.+}}:3 = kiln.fused "prologue"
+// CHECK: %[[DX:[a-z0-9_]+]], %{{.+}}, %{{.+}} = kiln.batch_norm_grad
+// CHECK-NEXT: %[[S:[a-z0-9_]+]] = kiln.reduce_sum %[[DX]] {axes = array<i64: 0, 2, 3>}
+// CHECK-NEXT: kiln.yield %[[DX]], %{{.+}}, %{{.+}}, %[[S]]
+// CHECK: kiln.conv2d_grad_input %[[F]],
+// CHECK: kiln.conv2d_grad_weight %arg0, %[[F]]
+// CHECK: kiln.reduce_sum %[[F]] {axes = array<i64: 0, 2, 3>, keepdims = true}
+func.func @sinks_dx_used(%in: tensor<2x8x16x16xf32>, %z: tensor<2x3x16x16xf32>, %a: tensor<2x3x16x16xf32>, %dp: tensor<2x3x8x8xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>, %w: tensor<3x8x3x3xf32>) -> (tensor<2x8x16x16xf32>, tensor<3x8x3x3xf32>, tensor<3xf32>, tensor<1x3x1x1xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x16x16xf32>, tensor<2x3x8x8xf32>) -> tensor<2x3x16x16xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %z, %d, %g, %mean, %var : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+  %cb = kiln.reduce_sum %dx {axes = array<i64: 0, 2, 3>} : (tensor<2x3x16x16xf32>) -> tensor<3xf32>
+  %gi = kiln.conv2d_grad_input %dx, %w {dilations = array<i64: 1, 1>, groups = 1 : i64, input_size = array<i64: 16, 16>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<2x3x16x16xf32>, tensor<3x8x3x3xf32>) -> tensor<2x8x16x16xf32>
+  %cw = kiln.conv2d_grad_weight %in, %dx {dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<2x8x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<3x8x3x3xf32>
+  %ck = kiln.reduce_sum %dx {axes = array<i64: 0, 2, 3>, keepdims = true} : (tensor<2x3x16x16xf32>) -> tensor<1x3x1x1xf32>
+  return %gi, %cw, %cb, %ck : tensor<2x8x16x16xf32>, tensor<3x8x3x3xf32>, tensor<3xf32>, tensor<1x3x1x1xf32>
+}
+
+// -----
+
+// Planes under 256 positions (the batch-norm gradient's flat form) take no
+// sinks.
+// CHECK-LABEL: func.func @sinks_small_plane
+// CHECK: kiln.fused "prologue"
+// CHECK: kiln.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: kiln.reduce_sum
+func.func @sinks_small_plane(%z: tensor<2x3x4x4xf32>, %a: tensor<2x3x4x4xf32>, %dp: tensor<2x3x2x2xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> tensor<3xf32> {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x4x4xf32>, tensor<2x3x2x2xf32>) -> tensor<2x3x4x4xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %z, %d, %g, %mean, %var : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3xf32>)
+  %cb = kiln.reduce_sum %dx {axes = array<i64: 0, 2, 3>} : (tensor<2x3x4x4xf32>) -> tensor<3xf32>
+  return %cb : tensor<3xf32>
 }
 
 // -----

@@ -76,6 +76,8 @@ struct CompileOptions {
   bool fuseElementwise = true;
   bool fusePrologues = true;    // activation_grad into batch_norm_grad
   bool fuseProducers = true;    // 1x1 conv2d chain into a depthwise conv2d
+  bool fuseSinks = true;        // conv bias / first-layer weight gradients
+                                // in the batch_norm_grad prologue kernel
   bool fuseAttention = true;    // matmul, scale/mask, softmax, matmul
   bool splitBatch = true;       // kiln-split-batch (inference)
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)

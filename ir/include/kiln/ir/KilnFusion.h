@@ -32,6 +32,16 @@ std::string kernelLabel(mlir::Operation *op);
 // wins), so that the consumer computes it where it reads it.
 bool isPrologueSource(mlir::Operation *op);
 
+// Whether `op` can reduce a prologue consumer's result `dx` inside the
+// consumer's kernel (a gradient sink, docs/fusion.md): the channel sum
+// (reduce_sum over every axis but 1: a conv bias's gradient) or a
+// conv2d_grad_weight with dy = dx, groups 1, no Winograd tile and at most
+// 27 weights per output channel (a first layer's: C * KH * KW, RGB 3x3),
+// where dx [N, C, H, W] has planes of 256 or more positions (the
+// batch-norm gradient's channel-major form, codegen's channelMajor), so
+// that the sink reads each channel of dx from cache.
+bool isGradientSink(mlir::Operation *op, mlir::Value dx);
+
 // Attaches FusionAnchorOpInterface to conv2d and dense (called from the
 // dialect's initialize(), after the ops are added).
 void attachFusionInterfaces(mlir::MLIRContext *context);

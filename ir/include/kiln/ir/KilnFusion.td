@@ -52,7 +52,12 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     reads the chain's value as its prologue operand and block arguments
     otherwise; the body yields all the consumer's results. A prologue chain
     may start with a max_pool2d_grad with unit dilations (its gather form
-    computes each position's gradient from the windows it wins). Producer form:
+    computes each position's gradient from the windows it wins). Gradient
+    sinks may follow the consumer: ops that reduce its first result (dx)
+    inside its channel loop (a channel sum, a first layer's
+    conv2d_grad_weight; `kiln::ir::isGradientSink`); the body then yields
+    the consumer's results, the first left out when only the sinks read
+    it, then the sinks' results. Producer form:
     after the first anchor's chain, a second anchor reads the chain's value
     as its first operand, followed by its own chain; the kernel computes
     the first chain's value in cache, where the second anchor reads it

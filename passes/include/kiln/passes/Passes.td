@@ -371,6 +371,9 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
            "Fuse a 1x1 conv2d's chain into the depthwise conv2d reading it">,
     Option<"attention", "attention", "bool", "true",
            "Fuse attention's matmul, scale/mask, softmax and matmul">,
+    Option<"sinks", "sinks", "bool", "true",
+           "Fuse a conv bias's and a first layer's weight gradient into the "
+           "prologue's batch_norm_grad (gradient sinks)">,
   ];
 }
 
