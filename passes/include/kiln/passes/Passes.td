@@ -336,7 +336,12 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
     - `elementwise`: a chain of elementwise ops without an anchor.
     - `prologue`: an `activation_grad` whose only use is the operand a
       consumer (FusionPrologueOpInterface: batch_norm_grad's dy) computes
-      itself: activation-grad + BN-grad reductions in one kernel.
+      itself: activation-grad + BN-grad reductions in one kernel; a
+      max_pool2d_grad (unit dilations) may start the chain.
+    - `sinks`: after a prologue's consumer, the ops reducing its first
+      result (kiln::ir::isGradientSink: a conv bias's gradient, a first
+      layer's weight gradient) join the kernel, which then writes dx only
+      if something else reads it; the fused op sits at the consumer.
     - `producer`: an epilogue chain of a 1x1 conv2d (stride 1, no padding
       or groups) whose only use is a depthwise conv2d, with that conv's own
       chain: MobileNet's expansion + depthwise layers in one kernel, which
