@@ -355,6 +355,7 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
           {"producer", &kiln::compiler::CompileOptions::fuseProducers},
           {"attention", &kiln::compiler::CompileOptions::fuseAttention},
           {"sinks", &kiln::compiler::CompileOptions::fuseSinks},
+          {"recompute", &kiln::compiler::CompileOptions::fuseRecompute},
       };
   for (auto item : fuse) {
     std::string name = py::cast<std::string>(item.first);

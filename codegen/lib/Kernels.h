@@ -359,11 +359,12 @@ Halide::Func convGradWeightOfChannel(const KernelSpec &spec,
 struct PoolGradFuncs;
 
 // max_pool2d_grad (spec: x, dy -> dx) with unit dilations, in its gather
-// form over a fused kernel's parameters, for a prologue: each position
-// sums the dy of the windows it wins. KernelsLayerGrads.cpp.
+// form over a fused kernel's parameters (x a parameter, or a value the
+// kernel recomputes), for a prologue: each position sums the dy of the
+// windows it wins. KernelsLayerGrads.cpp.
 class MaxPoolGradGather {
 public:
-  MaxPoolGradGather(const KernelSpec &spec, Halide::ImageParam x,
+  MaxPoolGradGather(const KernelSpec &spec, Halide::Func x,
                     Halide::ImageParam dy);
   // dx at v = (x, y, c, n).
   Halide::Expr operator()(const std::vector<Halide::Var> &v) const;

@@ -154,7 +154,7 @@ KernelSpec nodeSpec(const KernelSpec &s, const nlohmann::json &node) {
 KernelSpec poolSpec(const KernelSpec &s, const nlohmann::json &node) {
   KernelSpec spec = nodeSpec(s, node);
   for (int64_t index : node.at("operands")) {
-    spec.inputs.push_back(s.inputs.at(index));
+    spec.inputs.push_back(index < 0 ? valueSpec(s) : s.inputs.at(index));
   }
   spec.outputs = {valueSpec(s)};
   return spec;
@@ -292,6 +292,7 @@ void validateFused(const KernelSpec &s) {
 // haveValue.
 void validateNodes(const KernelSpec &s, bool haveValue) {
   const auto &outShape = valueSpec(s).shape;
+  bool recomputed = false; // a gather's x computed by the nodes before it
   for (const auto &node : s.attrs.at("nodes")) {
     std::string op = node.at("op").get<std::string>();
     if (!isNodeOp(op)) {
@@ -301,15 +302,20 @@ void validateNodes(const KernelSpec &s, bool haveValue) {
       fail(s, "batch_norm with batch statistics cannot be fused");
     }
     if (op == "max_pool2d_grad") {
-      // A prologue's first node (kiln::ir::isPrologueSource): its x and dy
-      // are inputs, its result has the consumer's operand's shape.
+      // A prologue's gather (kiln::ir::isPrologueSource): its x an input,
+      // or, after elementwise nodes, their value (recomputed: later nodes
+      // may read it as operand -2); dy an input; its result has the
+      // consumer's operand's shape.
       const auto &operands = node.at("operands");
-      if (consumerOf(s).empty() || haveValue || operands.size() != 2 ||
-          operands[0] < 0 || operands[1] < 0 ||
+      if (consumerOf(s).empty() || recomputed || operands.size() != 2 ||
+          operands[0] < (haveValue ? -1 : 0) ||
+          (haveValue && operands[0] != -1) || operands[1] < 0 ||
           operands[0] >= static_cast<int64_t>(s.inputs.size()) ||
           operands[1] >= static_cast<int64_t>(s.inputs.size())) {
-        fail(s, "max_pool2d_grad can only start a prologue, reading inputs");
+        fail(s, "max_pool2d_grad can only start a prologue, reading inputs, "
+                "or follow the elementwise nodes computing its x");
       }
+      recomputed = haveValue;
       KernelSpec pool = poolSpec(s, node);
       lookupOp(op).validate(pool);
       for (int64_t d : attrInts(pool, "dilations", 2)) {
@@ -329,6 +335,9 @@ void validateNodes(const KernelSpec &s, bool haveValue) {
         if (!haveValue) {
           fail(s, "node '" + op + "' reads a value before one is computed");
         }
+        continue;
+      }
+      if (operand == -2 && recomputed && op != "max_pool2d_grad") {
         continue;
       }
       if (operand < 0 || operand >= static_cast<int64_t>(s.inputs.size())) {
@@ -359,9 +368,17 @@ public:
         prepareBatchNorm(node, index);
       }
       if (node.at("op") == "max_pool2d_grad") {
+        // x: an input, or recomputed by the nodes before the gather.
         const auto &ops = node.at("operands");
-        gather_.emplace(poolSpec(s, node), params_[ops.at(0)],
-                        params_[ops.at(1)]);
+        Func x = params_[0];
+        if (ops.at(0) < 0) {
+          std::vector<Var> v = makeVars(valueSpec(s).shape.size());
+          recomputed_(v) = applyNodes(index, Expr(), v);
+          x = recomputed_;
+        } else {
+          x = params_[ops.at(0)];
+        }
+        gather_.emplace(poolSpec(s, node), x, params_[ops.at(1)]);
       }
       ++index;
     }
@@ -379,17 +396,26 @@ public:
   }
 
   Expr apply(Expr value, const std::vector<Var> &v) const {
-    int index = 0;
-    for (const auto &node : spec_.attrs.at("nodes")) {
-      value = applyNode(node, index++, value, v);
+    return applyNodes(spec_.attrs.at("nodes").size(), value, v);
+  }
+
+private:
+  // The first `count` nodes applied to `value`.
+  Expr applyNodes(size_t count, Expr value, const std::vector<Var> &v) const {
+    const auto &nodes = spec_.attrs.at("nodes");
+    for (size_t i = 0; i < count; ++i) {
+      value = applyNode(nodes[i], static_cast<int>(i), value, v);
     }
     return value;
   }
 
-private:
+  // Operand -1: the running value; -2: the gather's recomputed x.
   Expr operand(const nlohmann::json &node, size_t i, Expr value,
                const std::vector<Var> &v) const {
     int64_t k = node.at("operands").at(i);
+    if (k == -2) {
+      return recomputed_(v);
+    }
     return k < 0 ? value : broadcastAt(params_[k], spec_.inputs[k], v);
   }
 
@@ -450,6 +476,7 @@ private:
   const std::vector<ImageParam> &params_;
   Target target_;
   std::map<int, std::pair<Func, Func>> batchNorm_;
+  Func recomputed_{"recomputed"};
   std::optional<MaxPoolGradGather> gather_;
 };
 

@@ -89,9 +89,11 @@ Expr tapsInside(Expr start, int k, int lo, int hi) {
 }
 
 // `given`: the inputs (x, dy for max) as a fused kernel's parameters; by
-// default the kernel's own.
+// default the kernel's own. `xRead`: for max, x read through this Func
+// instead (a fused kernel's recomputed value).
 PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax,
-                             const std::vector<ImageParam> &given = {}) {
+                             const std::vector<ImageParam> &given = {},
+                             Func xRead = Func()) {
   PoolGradFuncs f;
   f.isMax = isMax;
   std::vector<int64_t> k = attrInts(s, "kernel", 2);
@@ -108,8 +110,9 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax,
   Var ox("ox"), oy("oy");
   Expr sx = ox * sw - padL, sy = oy * sh - padT;
   if (isMax) {
-    ImageParam x = given.empty() ? makeInput(s.inputs[0], "x") : given[0];
-    f.inputs = {x, dy};
+    ImageParam xParam = given.empty() ? makeInput(s.inputs[0], "x") : given[0];
+    f.inputs = {xParam, dy};
+    Func x = xRead.defined() ? xRead : Func(xParam);
     // First maximum in row-major window order; padding never wins.
     if (kh * kw <= kUnrolledWindow) {
       // Small windows: the taps as one expression, a pure function the
@@ -384,10 +387,10 @@ Expr channelOf(const std::vector<Var> &v) { return v[v.size() - 2]; }
 
 } // namespace
 
-MaxPoolGradGather::MaxPoolGradGather(const KernelSpec &spec, ImageParam x,
+MaxPoolGradGather::MaxPoolGradGather(const KernelSpec &spec, Func x,
                                      ImageParam dy)
-    : spec_(spec),
-      f_(std::make_shared<PoolGradFuncs>(definePoolGrad(spec, true, {x, dy}))) {
+    : spec_(spec), f_(std::make_shared<PoolGradFuncs>(
+                       definePoolGrad(spec, true, {ImageParam(), dy}, x))) {
   if (!f_->gather) {
     fail(spec, "a fused max_pool2d_grad needs unit dilations");
   }

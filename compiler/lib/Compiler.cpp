@@ -176,6 +176,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.producer = options.fuseProducers;
     pipeline.fusion.attention = options.fuseAttention;
     pipeline.fusion.sinks = options.fuseSinks;
+    pipeline.fusion.recompute = options.fuseRecompute;
     pipeline.foldBatchNorm = options.foldBatchNorm;
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;

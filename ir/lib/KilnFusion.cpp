@@ -271,7 +271,9 @@ LogicalResult FusedOp::verify() {
   }
   // Anchor (optional, first) then a chain: every op but the first consumes
   // the previous op's first result and otherwise only block arguments.
-  Value previous;
+  // recomputed: in a prologue, the value elementwise ops before the gather
+  // compute (its input, a forward value recomputed); later ops may read it.
+  Value previous, recomputed;
   Operation *anchorOp = nullptr;
   Operation *consumer = prologueConsumer();
   for (Operation &op : body.without_terminator()) {
@@ -289,8 +291,14 @@ LogicalResult FusedOp::verify() {
                 "anchor, reading the first anchor's chain as its first "
                 "operand";
     }
-    // A prologue chain may start with a gather (max_pool2d_grad).
-    bool source = consumer && !previous && isPrologueSource(&op);
+    // A prologue chain may start with a gather (max_pool2d_grad), or reach
+    // one after elementwise ops that compute its input.
+    bool source = consumer && !anchorOp && !recomputed &&
+                  isPrologueSource(&op) &&
+                  (!previous || op.getOperand(0) == previous);
+    if (source && previous) {
+      recomputed = previous;
+    }
     if (!anchor && !source && !llvm::isa<ElementwiseOpInterface>(op)) {
       return op.emitOpError()
              << "is neither a fusion anchor nor elementwise"
@@ -305,9 +313,11 @@ LogicalResult FusedOp::verify() {
     for (Value operand : op.getOperands()) {
       if (operand == previous) {
         usesPrevious = true;
-      } else if (!llvm::isa<BlockArgument>(operand)) {
+      } else if (operand != recomputed &&
+                 !llvm::isa<BlockArgument>(operand)) {
         return op.emitOpError() << "reads a value other than the previous op's "
-                                   "result or a kernel input";
+                                   "result, a recomputed gather input or a "
+                                   "kernel input";
       }
     }
     if (!usesPrevious || (!anchor && op.getNumResults() != 1)) {
@@ -373,7 +383,8 @@ LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 //  "nodes": [{"op", "attrs", "operands": [-1 = running value, k = input k]}]}
 // and, in the producer form, "producer": the first segment's {"anchor",
 // "anchor_attrs", "anchor_inputs", "nodes"}; in the prologue form
-// "consumer", "consumer_attrs", "consumer_inputs", and with gradient sinks
+// "consumer", "consumer_attrs", "consumer_inputs" (operand -2: the input of
+// the chain's gather that the nodes before it recompute), and with gradient sinks
 // "sinks" ([{"op", "attrs", "operands": [-1 = the consumer's first result,
 // k]}]) and "writes_dx" (docs/fusion.md).
 LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
@@ -382,7 +393,7 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
                {"anchor_attrs", json::object()},
                {"anchor_inputs", json::array()}};
   Operation *consumer = prologueConsumer();
-  Value previous;
+  Value previous, recomputed;
   for (Operation &op : getBody().front().without_terminator()) {
     auto opAttrs = kernelAttributes(&op);
     if (failed(opAttrs)) {
@@ -390,11 +401,15 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
     }
     json operands = json::array();
     for (Value operand : op.getOperands()) {
-      operands.push_back(operand == previous
-                             ? -1
-                             : static_cast<int64_t>(
-                                   llvm::cast<BlockArgument>(operand)
-                                       .getArgNumber()));
+      operands.push_back(operand == previous     ? -1
+                         : operand == recomputed ? -2
+                                                 : static_cast<int64_t>(
+                                                       llvm::cast<BlockArgument>(
+                                                           operand)
+                                                           .getArgNumber()));
+    }
+    if (previous && isPrologueSource(&op) && op.getOperand(0) == previous) {
+      recomputed = previous;
     }
     std::string name = op.getName().stripDialect().str();
     if (consumer && consumer->isBeforeInBlock(&op)) {

@@ -195,12 +195,71 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     }
     if (producer && isPrologueSource(producer)) {
       chain.insert(chain.begin(), producer);
+      prependRecompute(chain, taken);
     }
     if (chain.size() < 2) {
       return {};
     }
     appendSinks(chain, taken);
     return chain;
+  }
+
+  // With `recompute`: where the chain's gather (chain.front()) reads a =
+  // relu(y) for y, mean, var = batch_norm_train(z, gamma, beta), and the
+  // consumer (chain.back(), batch_norm_grad) reads z, gamma, mean and var
+  // (the same layer's BN), a is recomputed inside the kernel as
+  // relu(batch_norm(z, gamma, beta, mean, var)) from the z the consumer
+  // reads anyway: new ops before the gather, prepended to the chain, and
+  // the gather and activation_grad read their result. Only where dx's
+  // planes have 256 positions or more (the channel-major form, where z's
+  // channel is read from DRAM once for both).
+  void prependRecompute(SmallVectorImpl<Operation *> &chain,
+                        const llvm::SmallPtrSetImpl<Operation *> &taken) {
+    auto pool = llvm::dyn_cast<MaxPool2DGradOp>(chain.front());
+    auto grad = llvm::dyn_cast<BatchNormGradOp>(chain.back());
+    if (!recompute || !pool || !grad) {
+      return;
+    }
+    Value a = pool->getOperand(0);
+    auto relu = a.getDefiningOp<ReluOp>();
+    auto train = relu ? relu->getOperand(0).getDefiningOp<BatchNormTrainOp>()
+                      : BatchNormTrainOp();
+    auto type = llvm::dyn_cast<RankedTensorType>(a.getType());
+    if (!train || relu->getOperand(0) != train->getResult(0) || !type ||
+        type.getRank() != 4 || type.getDimSize(2) * type.getDimSize(3) < 256 ||
+        grad.getInput() != train.getInput() ||
+        grad.getWeight() != train.getWeight() ||
+        grad.getMean() != train.getMean() || grad.getVar() != train.getVar()) {
+      return;
+    }
+    // Every reader of a in the chain must be the gather's x or the ReLU
+    // gradient's (which reads the ReLU's output).
+    for (Operation *op : chain) {
+      for (OpOperand &use : op->getOpOperands()) {
+        if (use.get() == a && !(op == pool && use.getOperandNumber() == 0) &&
+            !(llvm::isa<ActivationGradOp>(op) &&
+              llvm::cast<ActivationGradOp>(op).getActivation() == "relu" &&
+              use.getOperandNumber() == 0)) {
+          return;
+        }
+      }
+    }
+    SmallVector<Operation *> candidate(chain.begin(), chain.end());
+    candidate.push_back(train); // stands for beta, the one new input
+    if (chainInputs(candidate).size() > kMaxFusedInputs) {
+      return;
+    }
+    OpBuilder builder(pool);
+    Location loc = pool.getLoc();
+    auto norm = builder.create<BatchNormOp>(
+        loc, type, train.getInput(), train.getWeight(), train.getBias(),
+        train.getMean(), train.getVar(), train.getEpsilonAttr(),
+        builder.getF32FloatAttr(0.1f), builder.getBoolAttr(false));
+    auto again = builder.create<ReluOp>(loc, type, norm.getResult());
+    for (Operation *op : chain) {
+      op->replaceUsesOfWith(a, again.getResult());
+    }
+    chain.insert(chain.begin(), {norm, again});
   }
 
   // Gradient sinks of the prologue consumer chain.back() (isGradientSink)

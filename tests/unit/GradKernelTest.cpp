@@ -429,6 +429,10 @@ struct PrologueSinks {
   std::array<int64_t, 2> kernel{3, 3};
   ref::Conv2dParams conv;
   bool writesDx = true;
+  // kiln-fuse's `recompute`: the pool's input is not an input but
+  // relu(batch_norm(z, w, beta, mean, var)), computed by the kernel's first
+  // nodes (input 0 is then beta).
+  bool recompute = false;
 };
 
 // conv2d_grad_weight as the plain sum over images and output positions:
@@ -472,33 +476,60 @@ void addPoolPrologue(GradCaseTable &table, const std::string &name,
                      const PrologueSinks &sinks = {}) {
   Rng rng("fused_pool_prologue/" + name);
   const int64_t c = xShape[1];
-  const ref::Tensor a = distinctValues(rng, xShape, 0.02);
-  const ref::Tensor dpool = rng.tensor(ref::maxPool2d(a, p).shape, -1, 1);
-  const ref::Tensor z = rng.tensor(xShape, -2, 3);
-  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
   const double epsilon = 1e-5;
+  ref::Tensor a = distinctValues(rng, xShape, 0.02);
+  ref::Tensor z = rng.tensor(xShape, -2, 3);
+  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
   const ref::BatchNormTrainResult stats =
       ref::batchNormTrain(z, w, rng.tensor({c}, -1, 1), epsilon);
-  const ref::Tensor mean = toFloat(stats.mean), var = toFloat(stats.var);
+  ref::Tensor mean = toFloat(stats.mean), var = toFloat(stats.var);
+  const ref::Tensor beta({c}); // zeros
+  if (sinks.recompute) {
+    // z distinct and 0.01 or more from 0, mean 0 and beta 0: a = relu(z *
+    // w / sqrt(var + eps)) keeps z's order and signs in float and double,
+    // so the windows' winners and ReLU's mask are the reference's.
+    z = a;
+    mean = ref::Tensor({c});
+    var = rng.tensor({c}, 0.5, 2);
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      const int64_t ch = static_cast<int64_t>(i) /
+                         (xShape[2] * xShape[3]) % c;
+      a.data[i] = std::max(
+          0.0, z.data[i] * w.data[ch] / std::sqrt(var.data[ch] + epsilon));
+    }
+  }
+  const ref::Tensor dpool = rng.tensor(ref::maxPool2d(a, p).shape, -1, 1);
   const json pool = {{"op", "max_pool2d_grad"},
                      {"attrs",
                       {{"kernel", p.kernel},
                        {"strides", p.strides},
                        {"pads", canonicalPads(xShape, dpool.shape, p)},
                        {"dilations", p.dilations}}},
-                     {"operands", {0, 1}}};
+                     {"operands", {sinks.recompute ? -1 : 0, 1}}};
   const json relu = {{"op", "activation_grad"},
                      {"attrs", {{"activation", "relu"}}},
-                     {"operands", {0, -1}}};
+                     {"operands", {sinks.recompute ? -2 : 0, -1}}};
+  json nodes = {pool, relu};
+  if (sinks.recompute) {
+    nodes.insert(nodes.begin(),
+                 {{{"op", "batch_norm"},
+                   {"attrs",
+                    {{"epsilon", epsilon}, {"momentum", 0.1},
+                     {"training", false}}},
+                   {"operands", {2, 3, 0, 4, 5}}},
+                  {{"op", "relu"}, {"attrs", json::object()},
+                   {"operands", {-1}}}});
+  }
   json attrs = {{"kind", "prologue"},
                 {"anchor", ""},
                 {"anchor_attrs", json::object()},
                 {"anchor_inputs", json::array()},
-                {"nodes", {pool, relu}},
+                {"nodes", nodes},
                 {"consumer", "batch_norm_grad"},
                 {"consumer_attrs", {{"epsilon", epsilon}}},
                 {"consumer_inputs", {2, -1, 3, 4, 5}}};
-  std::vector<ref::Tensor> inputs = {a, dpool, z, w, mean, var};
+  std::vector<ref::Tensor> inputs = {sinks.recompute ? beta : a, dpool, z,
+                                     w, mean, var};
   std::vector<std::vector<int64_t>> outputs = {{c}, {c}};
   if (sinks.writesDx) {
     outputs.insert(outputs.begin(), xShape);
@@ -1232,6 +1263,17 @@ GradCaseTable buildCases() {
   flat.conv = convParams({1, 1}, {1, 0, 1, 1});
   addPoolPrologue(t, "sinks_k3x2_n4_c3_6x7_flat_no_dx", {4, 3, 6, 7},
                   poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}), flat);
+  // The pool's input recomputed from z (kiln-fuse's `recompute`), with
+  // LeNet's sinks, channel-major; and alone, overlapping padded windows,
+  // flat.
+  PrologueSinks recompute = lenet;
+  recompute.recompute = true;
+  addPoolPrologue(t, "recompute_sinks_n3_c5_17x19", {3, 5, 17, 19},
+                  poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}), recompute);
+  PrologueSinks recomputeOnly;
+  recomputeOnly.recompute = true;
+  addPoolPrologue(t, "recompute_k3_s2_pad1_n2_c4_6x7_flat", {2, 4, 6, 7},
+                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}), recomputeOnly);
 
   addAvgPoolGrad(t, "k3_s2_pad1_include_pad_n3", {3, 5, 7, 7},
                  poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, false, true));

@@ -41,7 +41,7 @@ struct CommonFlags {
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false,
        noProducerFusion = false, noAttentionFusion = false,
-       noSinkFusion = false,
+       noSinkFusion = false, noRecomputeFusion = false,
        noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
@@ -82,6 +82,9 @@ struct CommonFlags {
                   "Do not compute a conv bias's gradient and a first layer's "
                   "weight gradient inside the batch_norm_grad kernel that "
                   "computes their dy (training)");
+    cmd->add_flag("--no-recompute-fusion", noRecomputeFusion,
+                  "Read the ReLU output back in the pool + BN gradient kernel "
+                  "instead of recomputing it from the BN's input (training)");
     cmd->add_flag("--no-attention-fusion", noAttentionFusion,
                   "Do not fuse attention's matmul, scale/mask, softmax and "
                   "matmul into one kernel");
@@ -120,6 +123,7 @@ struct CommonFlags {
     o.fuseProducers = !noProducerFusion;
     o.fuseAttention = !noAttentionFusion;
     o.fuseSinks = !noSinkFusion;
+    o.fuseRecompute = !noRecomputeFusion;
     o.splitBatch = !noBatchSplit;
     return o;
   }

@@ -78,6 +78,8 @@ struct CompileOptions {
   bool fuseProducers = true;    // 1x1 conv2d chain into a depthwise conv2d
   bool fuseSinks = true;        // conv bias / first-layer weight gradients
                                 // in the batch_norm_grad prologue kernel
+  bool fuseRecompute = true;    // a prologue's pool input recomputed from
+                                // the BN's input, not read back
   bool fuseAttention = true;    // matmul, scale/mask, softmax, matmul
   bool splitBatch = true;       // kiln-split-batch (inference)
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)

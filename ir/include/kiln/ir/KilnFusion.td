@@ -52,7 +52,11 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     reads the chain's value as its prologue operand and block arguments
     otherwise; the body yields all the consumer's results. A prologue chain
     may start with a max_pool2d_grad with unit dilations (its gather form
-    computes each position's gradient from the windows it wins). Gradient
+    computes each position's gradient from the windows it wins), or reach
+    one after elementwise ops that recompute its input from a forward
+    value (relu(batch_norm(z)) with the batch statistics: the ReLU output
+    is not read back); the ops after the gather may read that recomputed
+    value too. Gradient
     sinks may follow the consumer: ops that reduce its first result (dx)
     inside its channel loop (a channel sum, a first layer's
     conv2d_grad_weight; `kiln::ir::isGradientSink`); the body then yields

@@ -338,6 +338,10 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       consumer (FusionPrologueOpInterface: batch_norm_grad's dy) computes
       itself: activation-grad + BN-grad reductions in one kernel; a
       max_pool2d_grad (unit dilations) may start the chain.
+    - `recompute`: a prologue's max_pool2d_grad reading relu(y) of the
+      same layer's batch_norm_train reads it recomputed from the BN's input
+      and statistics inside the kernel (new batch_norm + relu ops at the
+      chain's head), so the ReLU output is not read back.
     - `sinks`: after a prologue's consumer, the ops reducing its first
       result (kiln::ir::isGradientSink: a conv bias's gradient, a first
       layer's weight gradient) join the kernel, which then writes dx only
@@ -376,6 +380,10 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
            "Fuse a 1x1 conv2d's chain into the depthwise conv2d reading it">,
     Option<"attention", "attention", "bool", "true",
            "Fuse attention's matmul, scale/mask, softmax and matmul">,
+    Option<"recompute", "recompute", "bool", "true",
+           "In a prologue whose max_pool2d_grad reads relu(batch_norm_train), "
+           "recompute that ReLU output from the BN's input instead of "
+           "reading it">,
     Option<"sinks", "sinks", "bool", "true",
            "Fuse a conv bias's and a first layer's weight gradient into the "
            "prologue's batch_norm_grad (gradient sinks)">,
