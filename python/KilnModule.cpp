@@ -356,6 +356,7 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
           {"attention", &kiln::compiler::CompileOptions::fuseAttention},
           {"sinks", &kiln::compiler::CompileOptions::fuseSinks},
           {"recompute", &kiln::compiler::CompileOptions::fuseRecompute},
+          {"pool", &kiln::compiler::CompileOptions::fusePools},
       };
   for (auto item : fuse) {
     std::string name = py::cast<std::string>(item.first);

@@ -380,10 +380,13 @@ private:
 };
 
 // batch_norm_train with an epilogue on y: outputs {y, mean, var}, over the
-// input parameters (x, weight, bias).
+// input parameters (x, weight, bias). With `tail` (a max_pool2d spec whose
+// windows tile the plane: kiln::ir::isPoolTail), the first output is y
+// pooled and y is never written.
 std::vector<Halide::Func> buildBatchNormTrainWithEpilogue(
     const KernelSpec &spec, const std::vector<Halide::ImageParam> &in,
-    const Epilogue &epilogue, const Halide::Target &target);
+    const Epilogue &epilogue, const Halide::Target &target,
+    const KernelSpec *tail = nullptr);
 
 void registerFusedOps(OpRegistry &registry);
 

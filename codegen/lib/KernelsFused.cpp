@@ -43,6 +43,15 @@ std::string consumerOf(const KernelSpec &s) {
 // the consumer's prologue operand, shaped as the consumer's first input
 // (batch_norm_grad: dy like x; dx too).
 TensorSpec valueSpec(const KernelSpec &s) {
+  if (s.attrs.contains("tail")) {
+    // A batch_norm_train chain's value, shaped as the anchor's x.
+    const auto &at = s.attrs.at("anchor_inputs");
+    int64_t index = at.empty() ? -1 : at[0].get<int64_t>();
+    if (index < 0 || index >= static_cast<int64_t>(s.inputs.size())) {
+      fail(s, "a pooling tail needs the anchor's x as an input");
+    }
+    return s.inputs[index];
+  }
   if (consumerOf(s).empty()) {
     return s.outputs.at(0);
   }
@@ -211,7 +220,48 @@ KernelSpec anchorSpec(const KernelSpec &s) {
                                     : s.inputs.at(index));
   }
   spec.outputs = s.outputs;
+  if (s.attrs.contains("tail") && !spec.outputs.empty()) {
+    spec.outputs[0] = valueSpec(s); // the pool reads y
+  }
   return spec;
+}
+
+// A pooling tail's spec (isPoolTail): the chain's value -> the kernel's
+// first output.
+KernelSpec tailSpec(const KernelSpec &s) {
+  KernelSpec spec;
+  const auto &tail = s.attrs.at("tail");
+  spec.op = tail.at("op").get<std::string>();
+  spec.attrs = tail.at("attrs");
+  spec.inputs = {valueSpec(s)};
+  spec.outputs = {s.outputs.at(0)};
+  return spec;
+}
+
+// A max_pool2d tail as kiln::ir::isPoolTail admits it: windows of at most
+// 3x3 that tile the plane without overlap or padding.
+void validateTail(const KernelSpec &s) {
+  KernelSpec tail = tailSpec(s);
+  if (tail.op != "max_pool2d" ||
+      s.attrs.at("anchor").get<std::string>() != "batch_norm_train") {
+    fail(s, "only a batch_norm_train chain ends in a pooling tail "
+            "(max_pool2d)");
+  }
+  lookupOp(tail.op).validate(tail);
+  std::vector<int64_t> k = attrInts(tail, "kernel", 2),
+                       st = attrInts(tail, "strides", 2),
+                       pads = attrInts(tail, "pads", 4),
+                       d = attrInts(tail, "dilations", 2);
+  const auto &in = tail.inputs[0].shape, &out = tail.outputs[0].shape;
+  bool tiles = k == st && d == std::vector<int64_t>{1, 1} &&
+               pads == std::vector<int64_t>{0, 0, 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    tiles = tiles && k[i] >= 1 && k[i] <= 3 && out[2 + i] * k[i] <= in[2 + i];
+  }
+  if (!tiles) {
+    fail(s, "a pooling tail's windows (at most 3x3) must tile the plane "
+            "without overlap or padding");
+  }
 }
 
 // Anchors and the number of outputs each gives the fused kernel: the
@@ -272,6 +322,9 @@ void validateFused(const KernelSpec &s) {
     }
     validateNodes(first, true);
     validatePointwiseDepthwise(anchorSpec(first), anchorSpec(s));
+  }
+  if (s.attrs.contains("tail")) {
+    validateTail(s);
   }
   bool haveValue = false;
   if (!anchor.empty()) {
@@ -763,8 +816,13 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
     }
     KernelSpec spec = anchorSpec(s);
     if (anchor == "batch_norm_train") {
-      return {arguments, buildBatchNormTrainWithEpilogue(spec, anchorParams,
-                                                         epilogue, target)};
+      std::optional<KernelSpec> tail;
+      if (s.attrs.contains("tail")) {
+        tail = tailSpec(s);
+      }
+      return {arguments,
+              buildBatchNormTrainWithEpilogue(spec, anchorParams, epilogue,
+                                              target, tail ? &*tail : nullptr)};
     }
     Func out = anchor == "conv2d" || anchor == "conv2d_winograd"
                    ? buildConv2dWithEpilogue(spec, anchorParams, epilogue, target)

@@ -413,14 +413,85 @@ void MaxPoolGradGather::schedule(Func value, LoopLevel at, bool root,
   scheduleGather(*f_, spec_, value, v, !root, target);
 }
 
+// batch_norm_train's pooling tail: out = the max over each window of y
+// (windows tiling the plane: no padding, no overlap). Channel-major: per
+// channel task, the statistics (perChannel), then image by image y's plane
+// in L1 and its pooled rows; flat (small planes, GPU): y at the root.
+std::vector<Func> poolBatchNormTrain(const KernelSpec &tail, Func y,
+                                     const std::vector<Var> &v,
+                                     const std::vector<Func> &sums,
+                                     const std::vector<Func> &affine,
+                                     const std::vector<Func> &stats,
+                                     bool major, const Target &target) {
+  std::vector<int64_t> k = attrInts(tail, "kernel", 2);
+  int kh = static_cast<int>(k[0]), kw = static_cast<int>(k[1]);
+  Expr best;
+  for (int ty = 0; ty < kh; ++ty) {
+    for (int tx = 0; tx < kw; ++tx) {
+      Expr tap = y(v[0] * kw + tx, v[1] * kh + ty, v[2], v[3]);
+      best = best.defined() ? max(best, tap) : tap;
+    }
+  }
+  Func out("pooled");
+  out(v) = best;
+  constrainOutput(out, tail.outputs[0]);
+  std::vector<int> extents = halideShape(tail.outputs[0]);
+  Var c = v[2], n = v[3];
+  if (!major) {
+    y.compute_root();
+    scheduleElementwise(y, v, halideShape(tail.inputs[0]), target);
+    for (Func f : affine) {
+      rootStages(f, target);
+    }
+    scheduleElementwise(out, v, extents, target);
+    if (target.has_gpu_feature()) {
+      for (Func stat : stats) {
+        scheduleElementwiseGpu(stat, {c});
+      }
+    }
+    return {out, stats[0], stats[1]};
+  }
+  int vec = target.natural_vector_size<float>();
+  out.reorder(v[0], v[1], n, c);
+  int width = vectorWidthFor(extents[0], vec);
+  if (width > 1) {
+    out.vectorize(v[0], width, TailStrategy::GuardWithIf);
+  }
+  bool parallel = tail.inputs[0].numElements() >= kParallelGrain;
+  if (parallel) {
+    out.parallel(c);
+  }
+  for (const auto &funcs : {sums, affine}) {
+    for (Func f : funcs) {
+      f.compute_at(out, c);
+    }
+  }
+  y.compute_at(out, n);
+  int yWidth = vectorWidthFor(static_cast<int>(tail.inputs[0].shape[3]), vec);
+  if (yWidth > 1) {
+    y.vectorize(v[0], yWidth, TailStrategy::GuardWithIf);
+  }
+  for (Func stat : stats) {
+    if (parallel) {
+      stat.parallel(c);
+    }
+    stat.compute_with(out, c);
+  }
+  return {out, stats[0], stats[1]};
+}
+
 // Target: x86-64 AVX-512, 2 cores. Two-pass statistics (channelSum: one
 // channel per task, partial sums vectorized along the innermost dim), then
 // y as one FMA per element (scheduleElementwise) with the epilogue applied
 // in the same loop. Memory bound: x is read three times.
+// With a pooling tail, the channel-major schedule computes y per image of
+// the channel (a plane, in L1) where the pool reads it; y is never
+// written.
 std::vector<Func>
 buildBatchNormTrainWithEpilogue(const KernelSpec &s,
                                 const std::vector<ImageParam> &in,
-                                const Epilogue &epilogue, const Target &target) {
+                                const Epilogue &epilogue, const Target &target,
+                                const KernelSpec *tail) {
   const TensorSpec &xs = s.inputs[0];
   ImageParam x = in[0], weight = in[1], bias = in[2];
   std::vector<int> extents = halideShape(xs);
@@ -452,9 +523,13 @@ buildBatchNormTrainWithEpilogue(const KernelSpec &s,
   defineBatchNormAffine(scale, shift, c, weight(c), bias(c), batchMean(c),
                         batchVar(c), eps);
   y(v) = epilogue(x(v) * scale(channelOf(v)) + shift(channelOf(v)), v);
-  constrainOutput(y, s.outputs[0]);
   constrainOutput(mean, s.outputs[1]);
   constrainOutput(var, s.outputs[2]);
+  if (tail) {
+    return poolBatchNormTrain(*tail, y, v, {sumX, sumSq}, {scale, shift},
+                              {mean, var}, major, target);
+  }
+  constrainOutput(y, s.outputs[0]);
   if (major) {
     // One task per channel: both statistics passes and y, in cache; the
     // mean and var outputs are written in the same loop.

@@ -177,6 +177,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.attention = options.fuseAttention;
     pipeline.fusion.sinks = options.fuseSinks;
     pipeline.fusion.recompute = options.fuseRecompute;
+    pipeline.fusion.pool = options.fusePools;
     pipeline.foldBatchNorm = options.foldBatchNorm;
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;

@@ -140,6 +140,31 @@ bool kiln::ir::isGradientSink(Operation *op, Value dx) {
          input.getDimSize(1) * kernel[0] * kernel[1] <= 27;
 }
 
+bool kiln::ir::isPoolTail(Operation *op) {
+  auto pool = llvm::dyn_cast<MaxPool2DOp>(op);
+  if (!pool || !pool.getStrides()) {
+    return false;
+  }
+  auto in = llvm::dyn_cast<RankedTensorType>(pool.getInput().getType());
+  auto out = llvm::dyn_cast<RankedTensorType>(pool.getType());
+  ArrayRef<int64_t> kernel = pool.getKernel(), strides = *pool.getStrides();
+  if (!in || !out || !in.hasStaticShape() || !out.hasStaticShape() ||
+      in.getRank() != 4 || kernel.size() != 2 || kernel != strides ||
+      in.getDimSize(2) * in.getDimSize(3) < 256 ||
+      pool.getAutoPad() != "notset" ||
+      llvm::any_of(pool.getPads(), [](int64_t p) { return p != 0; }) ||
+      llvm::any_of(pool.getDilations(), [](int64_t d) { return d != 1; })) {
+    return false;
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (kernel[i] < 1 || kernel[i] > 3 ||
+        out.getDimSize(2 + i) * kernel[i] > in.getDimSize(2 + i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
   Conv2DWinogradOp::attachInterface<AnchorModel<Conv2DWinogradOp>>(*context);
@@ -299,7 +324,11 @@ LogicalResult FusedOp::verify() {
     if (source && previous) {
       recomputed = previous;
     }
-    if (!anchor && !source && !llvm::isa<ElementwiseOpInterface>(op)) {
+    // A batch_norm_train chain may end in a pooling tail.
+    bool tail = anchorOp && llvm::isa<BatchNormTrainOp>(anchorOp) &&
+                isPoolTail(&op) && op.getNextNode() == body.getTerminator();
+    if (!anchor && !source && !tail &&
+        !llvm::isa<ElementwiseOpInterface>(op)) {
       return op.emitOpError()
              << "is neither a fusion anchor nor elementwise"
              << (consumer ? " nor the first op of a prologue chain "
@@ -412,6 +441,12 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
       recomputed = previous;
     }
     std::string name = op.getName().stripDialect().str();
+    if (llvm::isa<MaxPool2DOp>(op)) {
+      // A batch_norm_train chain's pooling tail (isPoolTail).
+      attrs["tail"] = {{"op", name}, {"attrs", *opAttrs}};
+      previous = op.getResult(0);
+      continue;
+    }
     if (consumer && consumer->isBeforeInBlock(&op)) {
       // A gradient sink: operand -1 is the consumer's first result.
       attrs["sinks"].push_back(

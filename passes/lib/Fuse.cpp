@@ -262,6 +262,24 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     chain.insert(chain.begin(), {norm, again});
   }
 
+  // With `pool`: a batch_norm_train chain whose value only a max_pool2d
+  // reads (isPoolTail) takes it as its tail.
+  void appendPoolTail(SmallVectorImpl<Operation *> &chain,
+                      const llvm::SmallPtrSetImpl<Operation *> &taken) {
+    if (!pool || !llvm::isa<BatchNormTrainOp>(chain.front())) {
+      return;
+    }
+    Value value = chain.back()->getResult(0);
+    if (!value.hasOneUse()) {
+      return;
+    }
+    Operation *user = *value.getUsers().begin();
+    if (user->getBlock() == chain.back()->getBlock() &&
+        !taken.contains(user) && isPoolTail(user)) {
+      chain.push_back(user);
+    }
+  }
+
   // Gradient sinks of the prologue consumer chain.back() (isGradientSink)
   // appended to the chain: each reads its first result and otherwise only
   // values defined before the consumer, where the fused op goes.
@@ -485,6 +503,11 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
       taken.insert(chain.begin(), chain.end());
       chainEnds[chain.back()] = chains.size();
       chains.push_back(std::move(chain));
+    }
+    // Pooling tails last: recompute may have taken the backward pass's
+    // reads of a chain's value.
+    for (auto &chain : chains) {
+      appendPoolTail(chain, taken);
     }
     for (const auto &chain : chains) {
       fuse(chain);

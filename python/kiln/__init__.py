@@ -217,7 +217,7 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
     winograd: 0, 2 or 4 (None: kiln's default, 2 for inference).
     fuse: kiln-fuse's patterns switched one by one, {"epilogue": False,
     "elementwise": ..., "prologue": ..., "producer": ..., "attention": ...,
-    "sinks": ..., "recompute": ...}
+    "sinks": ..., "recompute": ..., "pool": ...}
     (kiln's --no-<pattern>-fusion); fusion=False turns all of them off.
     The other options are `kiln run`'s (--no-fusion,
     --no-batch-norm-folding, --no-weight-packing, --no-batch-split,

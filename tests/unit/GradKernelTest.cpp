@@ -1074,6 +1074,43 @@ void addBatchNormTrain(GradCaseTable &table, const std::string &name,
              f32({x, w, b}), {r.y, r.mean, r.var});
 }
 
+// kiln-fuse's `pool`: batch_norm_train + ReLU ending in a max_pool2d
+// whose windows tile the plane (a "fused" kernel): the pooled ReLU output,
+// mean and var, against the references composed.
+void addBatchNormTrainPool(GradCaseTable &table, const std::string &name,
+                           std::vector<int64_t> xShape,
+                           std::array<int64_t, 2> kernel) {
+  Rng rng("batch_norm_train_pool/" + name);
+  const int64_t c = xShape[1];
+  const double epsilon = 1e-5;
+  const ref::Tensor x = rng.tensor(xShape, -2, 3);
+  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
+  const ref::Tensor b = rng.tensor({c}, -1, 1);
+  ref::BatchNormTrainResult r = ref::batchNormTrain(x, w, b, epsilon);
+  for (double &value : r.y.data) {
+    value = std::max(value, 0.0);
+  }
+  const ref::Pool2dParams p =
+      poolParams({kernel[0], kernel[1]}, {kernel[0], kernel[1]}, {0, 0, 0, 0});
+  const ref::Tensor pooled = ref::maxPool2d(r.y, p);
+  const json attrs = {
+      {"kind", "epilogue"},
+      {"anchor", "batch_norm_train"},
+      {"anchor_attrs", {{"epsilon", epsilon}}},
+      {"anchor_inputs", {0, 1, 2}},
+      {"nodes",
+       {{{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}},
+      {"tail",
+       {{"op", "max_pool2d"},
+        {"attrs",
+         {{"kernel", kernel},
+          {"strides", kernel},
+          {"pads", {0, 0, 0, 0}},
+          {"dilations", {1, 1}}}}}}};
+  addForward(table, name, "fused", attrs, f32({x, w, b}),
+             {pooled, r.mean, r.var});
+}
+
 void addDropout(GradCaseTable &table, const std::string &name,
                 std::vector<int64_t> shape, double rate, int32_t seed,
                 int64_t salt) {
@@ -1585,6 +1622,14 @@ GradCaseTable buildCases() {
   addBatchNormTrain(t, "n3_c4_l300_channel_major", {3, 4, 300}, 1e-5);
   addBatchNormTrain(t, "n2_c2_67x65_rows", {2, 2, 67, 65}, 1e-5);
   addBatchNormTrain(t, "mean_offset10", {3, 5, 4, 4}, 1e-5, 10, 12);
+  // The pooling tail: channel-major (planes of 256+), a last row and
+  // column no window reads, 3x3 windows; and the flat form.
+  addBatchNormTrainPool(t, "train_pool_tail_n3_c5_17x19_k2", {3, 5, 17, 19},
+                        {2, 2});
+  addBatchNormTrainPool(t, "train_pool_tail_n2_c3_18x16_k3", {2, 3, 18, 16},
+                        {3, 3});
+  addBatchNormTrainPool(t, "train_pool_tail_n4_c3_6x7_k2_flat", {4, 3, 6, 7},
+                        {2, 2});
 
   addDropout(t, "rate0_5_seed42", {3, 5, 7, 6}, 0.5, 42, 0);
   // Negative seed and a salt past 32 bits: both cast to uint32.

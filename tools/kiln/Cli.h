@@ -41,7 +41,7 @@ struct CommonFlags {
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false,
        noProducerFusion = false, noAttentionFusion = false,
-       noSinkFusion = false, noRecomputeFusion = false,
+       noSinkFusion = false, noRecomputeFusion = false, noPoolFusion = false,
        noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
@@ -85,6 +85,9 @@ struct CommonFlags {
     cmd->add_flag("--no-recompute-fusion", noRecomputeFusion,
                   "Read the ReLU output back in the pool + BN gradient kernel "
                   "instead of recomputing it from the BN's input (training)");
+    cmd->add_flag("--no-pool-fusion", noPoolFusion,
+                  "Do not pool inside the batch_norm_train (+ ReLU) kernel "
+                  "whose output only a max_pool2d reads");
     cmd->add_flag("--no-attention-fusion", noAttentionFusion,
                   "Do not fuse attention's matmul, scale/mask, softmax and "
                   "matmul into one kernel");
@@ -124,6 +127,7 @@ struct CommonFlags {
     o.fuseAttention = !noAttentionFusion;
     o.fuseSinks = !noSinkFusion;
     o.fuseRecompute = !noRecomputeFusion;
+    o.fusePools = !noPoolFusion;
     o.splitBatch = !noBatchSplit;
     return o;
   }

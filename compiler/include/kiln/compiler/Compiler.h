@@ -80,6 +80,7 @@ struct CompileOptions {
                                 // in the batch_norm_grad prologue kernel
   bool fuseRecompute = true;    // a prologue's pool input recomputed from
                                 // the BN's input, not read back
+  bool fusePools = true;        // max_pool2d as batch_norm_train's tail
   bool fuseAttention = true;    // matmul, scale/mask, softmax, matmul
   bool splitBatch = true;       // kiln-split-batch (inference)
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)

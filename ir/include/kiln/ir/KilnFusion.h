@@ -42,6 +42,14 @@ bool isPrologueSource(mlir::Operation *op);
 // that the sink reads each channel of dx from cache.
 bool isGradientSink(mlir::Operation *op, mlir::Value dx);
 
+// Whether `op` can end a batch_norm_train epilogue chain as its pooling
+// tail (docs/fusion.md): a max_pool2d with windows of at most 3x3 that
+// tile the plane without overlap or padding (kernel = strides, unit
+// dilations, every window inside), on planes of 256 or more positions
+// (the batch-norm kernel's channel-major form), so that the kernel pools
+// each image's plane in cache and the chain's value is never written.
+bool isPoolTail(mlir::Operation *op);
+
 // Attaches FusionAnchorOpInterface to conv2d and dense (called from the
 // dialect's initialize(), after the ops are added).
 void attachFusionInterfaces(mlir::MLIRContext *context);

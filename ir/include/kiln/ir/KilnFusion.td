@@ -61,7 +61,10 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     inside its channel loop (a channel sum, a first layer's
     conv2d_grad_weight; `kiln::ir::isGradientSink`); the body then yields
     the consumer's results, the first left out when only the sinks read
-    it, then the sinks' results. Producer form:
+    it, then the sinks' results. A batch_norm_train chain may end in a
+    max_pool2d (`kiln::ir::isPoolTail`: non-overlapping windows inside the
+    plane): the fused op then yields the pooled result (then mean and var)
+    and the chain's value is never written. Producer form:
     after the first anchor's chain, a second anchor reads the chain's value
     as its first operand, followed by its own chain; the kernel computes
     the first chain's value in cache, where the second anchor reads it
