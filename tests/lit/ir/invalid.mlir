@@ -426,6 +426,21 @@ func.func @fused_prologue_operand(%x: tensor<2x3xf32>, %c: tensor<3xf32>) -> ten
 
 // -----
 
+// A batch_norm_train chain's pooling tail must tile the plane: windows of
+// 3x3 at stride 2 overlap.
+func.func @fused_pool_tail_overlap(%x: tensor<2x3x16x16xf32>, %c: tensor<3xf32>) -> tensor<2x3x7x7xf32> {
+  %f, %g:2 = kiln.fused "epilogue"(%x, %c) : (tensor<2x3x16x16xf32>, tensor<3xf32>) -> (tensor<2x3x7x7xf32>, tensor<3xf32>, tensor<3xf32>) {
+  ^bb0(%a: tensor<2x3x16x16xf32>, %b: tensor<3xf32>):
+    %y, %m, %v = kiln.batch_norm_train %a, %b, %b : (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+    // expected-error @+1 {{is neither a fusion anchor nor elementwise}}
+    %p = kiln.max_pool2d %y {kernel = array<i64: 3, 3>, strides = array<i64: 2, 2>} : (tensor<2x3x16x16xf32>) -> tensor<2x3x7x7xf32>
+    kiln.yield %p, %m, %v : tensor<2x3x7x7xf32>, tensor<3xf32>, tensor<3xf32>
+  }
+  return %f : tensor<2x3x7x7xf32>
+}
+
+// -----
+
 // A gradient sink must reduce dx over every axis but the channel.
 func.func @fused_sink_axes(%x: tensor<2x3x16x16xf32>, %c: tensor<3xf32>) -> tensor<3xf32> {
   %f, %g:2 = kiln.fused "prologue"(%x, %c) : (tensor<2x3x16x16xf32>, tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>, tensor<3x16xf32>) {

@@ -4,6 +4,8 @@
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=prologue=false | FileCheck %s --check-prefix=NOPRO
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=attention=false | FileCheck %s --check-prefix=NOATT
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=sinks=false | FileCheck %s --check-prefix=NOSINK
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=recompute=false | FileCheck %s --check-prefix=NOREC
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=pool=false | FileCheck %s --check-prefix=NOPOOL
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
 
 // conv + batch norm + relu become one kernel; the conv's inputs and the
@@ -258,6 +260,53 @@ func.func @sinks_dx_used(%in: tensor<2x8x16x16xf32>, %z: tensor<2x3x16x16xf32>, 
   %cw = kiln.conv2d_grad_weight %in, %dx {dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<2x8x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<3x8x3x3xf32>
   %ck = kiln.reduce_sum %dx {axes = array<i64: 0, 2, 3>, keepdims = true} : (tensor<2x3x16x16xf32>) -> tensor<1x3x1x1xf32>
   return %gi, %cw, %cb, %ck : tensor<2x8x16x16xf32>, tensor<3x8x3x3xf32>, tensor<3xf32>, tensor<1x3x1x1xf32>
+}
+
+// -----
+
+// conv -> BN (batch statistics) -> ReLU -> max pool in a training step:
+// the backward prologue recomputes the ReLU output a from z and the
+// statistics (new batch_norm + relu ops at its head) instead of reading
+// it; a's only reader is then the forward pool, which becomes the BN
+// kernel's tail, so a is never written.
+// CHECK-LABEL: func.func @recompute_pool_tail
+// CHECK: %[[P:[a-z0-9_]+]], %[[S:[a-z0-9_]+]]:2 = kiln.fused "epilogue"(%arg0, %{{.+}}, %{{.+}}) : ({{.+}}) -> (tensor<2x3x8x8xf32>, tensor<3xf32>, tensor<3xf32>) {
+// CHECK: kiln.batch_norm_train
+// CHECK-NEXT: kiln.relu
+// CHECK-NEXT: %[[T:[a-z0-9_]+]] = kiln.max_pool2d
+// CHECK-NEXT: kiln.yield %[[T]],
+// CHECK: kiln.fused "prologue"(%arg0, %{{.+}}, %{{.+}}, %[[S]]#0, %[[S]]#1, %arg1)
+// CHECK: %[[N:[a-z0-9_]+]] = kiln.batch_norm
+// CHECK-NEXT: %[[R:[a-z0-9_]+]] = kiln.relu %[[N]]
+// CHECK-NEXT: %[[G:[a-z0-9_]+]] = kiln.max_pool2d_grad %[[R]],
+// CHECK-NEXT: kiln.activation_grad %[[R]], %[[G]]
+// CHECK-NEXT: kiln.batch_norm_grad
+// NOREC-LABEL: func.func @recompute_pool_tail
+// NOREC: kiln.fused "epilogue"
+// NOREC-NOT: kiln.max_pool2d
+// NOREC: kiln.yield
+// NOREC: kiln.max_pool2d %
+// NOREC: kiln.fused "prologue"
+// NOREC-NEXT: ^bb0(
+// NOREC-NEXT: kiln.max_pool2d_grad
+// NOPRO-LABEL: func.func @recompute_pool_tail
+// NOPOOL-LABEL: func.func @recompute_pool_tail
+// NOPOOL: kiln.fused "epilogue"
+// NOPOOL: kiln.yield
+// NOPOOL: kiln.max_pool2d %
+// NOPOOL: kiln.fused "prologue"
+// NOPOOL-NEXT: ^bb0(
+// NOPOOL-NEXT: kiln.batch_norm
+func.func @recompute_pool_tail(%z: tensor<2x3x16x16xf32>, %dp: tensor<2x3x8x8xf32>) -> (tensor<2x3x8x8xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %b = kiln.param "b" : tensor<3xf32>
+  %y, %mean, %var = kiln.batch_norm_train %z, %g, %b : (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+  %a = kiln.relu %y : (tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+  %pool = kiln.max_pool2d %a {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x3x16x16xf32>) -> tensor<2x3x8x8xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x16x16xf32>, tensor<2x3x8x8xf32>) -> tensor<2x3x16x16xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %z, %d, %g, %mean, %var : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+  return %pool, %dx, %dg, %db : tensor<2x3x8x8xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>
 }
 
 // -----
