@@ -240,7 +240,11 @@ void scheduleWinners(PoolGradFuncs &f, const KernelSpec &s, Func out, Var at,
   int ww = vectorWidthFor(static_cast<int>(s.inputs[1].shape[3]), vec);
   f.winner.compute_at(out, at);
   if (ww > 1) {
-    f.winner.vectorize(wx, ww, TailStrategy::GuardWithIf);
+    // Rows of a width that is no multiple of the vector (28x28 -> 14
+    // windows: 8 + 6): the last vector shifted inwards, not a scalar tail.
+    f.winner.vectorize(wx, ww,
+                       f.winnerTaps.defined() ? TailStrategy::GuardWithIf
+                                              : TailStrategy::ShiftInwards);
     if (f.winnerTaps.defined()) {
       f.winner.update().vectorize(wx, ww, TailStrategy::GuardWithIf);
     }
@@ -276,7 +280,9 @@ void scheduleGather(PoolGradFuncs &f, const KernelSpec &s, Func out,
   }
   int pw = vectorWidthFor(static_cast<int>((xs[3] + sw - 1) / sw), vec);
   if (pw > 1) {
-    out.vectorize(xo, pw, TailStrategy::GuardWithIf);
+    out.vectorize(xo, pw,
+                  xs[3] % sw == 0 ? TailStrategy::ShiftInwards
+                                  : TailStrategy::GuardWithIf);
   }
   scheduleWinners(f, s, out, at, vec);
 }
