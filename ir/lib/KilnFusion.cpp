@@ -115,8 +115,7 @@ bool kiln::ir::isPrologueSource(Operation *op) {
 
 bool kiln::ir::isGradientSink(Operation *op, Value dx) {
   auto type = llvm::dyn_cast<RankedTensorType>(dx.getType());
-  if (!type || !type.hasStaticShape() || type.getRank() != 4 ||
-      type.getDimSize(2) * type.getDimSize(3) < 256) {
+  if (!type || !type.hasStaticShape() || type.getRank() != 4) {
     return false;
   }
   if (auto sum = llvm::dyn_cast<ReduceSumOp>(op)) {
@@ -129,7 +128,8 @@ bool kiln::ir::isGradientSink(Operation *op, Value dx) {
            axes == SmallVector<int64_t>{0, 2, 3};
   }
   auto grad = llvm::dyn_cast<Conv2DGradWeightOp>(op);
-  if (!grad || grad.getDy() != dx || grad.getInput() == dx ||
+  if (!grad || type.getDimSize(2) * type.getDimSize(3) < 256 ||
+      grad.getDy() != dx || grad.getInput() == dx ||
       grad.getGroups() != 1 || grad.getTile() != 0) {
     return false;
   }

@@ -32,14 +32,15 @@ std::string kernelLabel(mlir::Operation *op);
 // wins), so that the consumer computes it where it reads it.
 bool isPrologueSource(mlir::Operation *op);
 
-// Whether `op` can reduce a prologue consumer's result `dx` inside the
-// consumer's kernel (a gradient sink, docs/fusion.md): the channel sum
-// (reduce_sum over every axis but 1: a conv bias's gradient) or a
+// Whether `op` can reduce a prologue consumer's result `dx` [N, C, H, W]
+// inside the consumer's kernel (a gradient sink, docs/fusion.md): the
+// channel sum (reduce_sum over every axis but 1: a conv bias's gradient,
+// computed from the kernel's sums without a pass over dx), or a
 // conv2d_grad_weight with dy = dx, groups 1, no Winograd tile and at most
-// 27 weights per output channel (a first layer's: C * KH * KW, RGB 3x3),
-// where dx [N, C, H, W] has planes of 256 or more positions (the
-// batch-norm gradient's channel-major form, codegen's channelMajor), so
-// that the sink reads each channel of dx from cache.
+// 27 weights per output channel (a first layer's: C * KH * KW, RGB 3x3)
+// where dx has planes of 256 or more positions (the batch-norm gradient's
+// channel-major form, codegen's channelMajor), so that it reads each
+// channel of dx from cache.
 bool isGradientSink(mlir::Operation *op, mlir::Value dx);
 
 // Whether `op` can end a batch_norm_train epilogue chain as its pooling
