@@ -347,9 +347,10 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       and statistics inside the kernel (new batch_norm + relu ops at the
       chain's head), so the ReLU output is not read back.
     - `sinks`: after a prologue's consumer, the ops reducing its first
-      result (kiln::ir::isGradientSink: a conv bias's gradient, a first
-      layer's weight gradient) join the kernel, which then writes dx only
-      if something else reads it; the fused op sits at the consumer.
+      result (kiln::ir::isGradientSink: a conv bias's gradient, and a
+      first layer's weight gradient where nothing else reads dx) join the
+      kernel, which then writes dx only if something else reads it; the
+      fused op sits at the consumer.
     - `producer`: an epilogue chain of a 1x1 conv2d (stride 1, no padding
       or groups) whose only use is a depthwise conv2d, with that conv's own
       chain: MobileNet's expansion + depthwise layers in one kernel, which
