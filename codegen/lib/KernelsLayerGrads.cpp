@@ -421,8 +421,10 @@ void MaxPoolGradGather::schedule(Func value, LoopLevel at, bool root,
 
 // batch_norm_train's pooling tail: out = the max over each window of y
 // (windows tiling the plane: no padding, no overlap). Channel-major: per
-// channel task, the statistics (perChannel), then image by image y's plane
-// in L1 and its pooled rows; flat (small planes, GPU): y at the root.
+// channel task, the statistics (`sums`, then `affine`: scale and shift),
+// then image by image y's plane in L1 and its pooled rows, with the mean
+// and var outputs (`stats`) in the channel loop; flat (small planes, GPU):
+// y at the root.
 std::vector<Func> poolBatchNormTrain(const KernelSpec &tail, Func y,
                                      const std::vector<Var> &v,
                                      const std::vector<Func> &sums,
