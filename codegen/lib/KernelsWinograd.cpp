@@ -208,6 +208,10 @@ struct WinogradFuncs {
   int groups = 1;               // output channel groups per chunk
   int tilesY = 0;               // TY
   bool batch = false;           // the batch form
+  int images = 1;               // images per chunk (imagesPerChunk)
+  // Tile rows numbered across the images (g = tile row + TY * image): the
+  // batch form, and chunks of several whole images.
+  bool rowsAcrossImages() const { return batch || images > 1; }
 };
 
 // Planes of fewer than 32 tiles (7x7) over a batch of 32 or more tiles:
@@ -276,9 +280,37 @@ void chooseSplit(WinogradFuncs &f, int tilesY, int inChannels,
   f.groups = 1;
 }
 
+// Chunks of several whole images, for planes whose tile count wastes lanes
+// in blocks of 2 vectors of tiles (the LeNet-style CNN's 14x14 layers at
+// F(2x2): 49 tiles in 64 lanes, 1.31x the products' work): k images per
+// chunk, k dividing the batch, the chunk's V and M (P x k x tiles x (C +
+// O / groups) floats) within about 1.5 MB of L2 and 4 or more tasks, the k
+// that computes the fewest lanes per tile (k = 4: 196 tiles in 224, 1.14x).
+// 1 where a plane is a whole number of blocks already, or has fewer than
+// 32 tiles (the batch form's).
+int imagesPerChunk(const WinogradFuncs &f, int inChannels, int outChannels,
+                   int images, int vec) {
+  int block = 2 * vec;
+  int tiles = f.tilesX * f.tilesY;
+  auto lanesPerTile = [&](int k) {
+    return double((k * tiles + block - 1) / block * block) / (k * tiles);
+  };
+  int best = 1;
+  for (int k = 2; k <= images; ++k) {
+    int64_t bytes = int64_t(f.points) * k * tiles *
+                    (inChannels + outChannels / f.groups) * 4;
+    if (images % k == 0 && bytes <= (int64_t(3) << 19) &&
+        (images / k) * f.groups >= 4 &&
+        lanesPerTile(k) < lanesPerTile(best) - 0.01) {
+      best = k;
+    }
+  }
+  return tiles < 32 || f.tileRows != f.tilesY ? 1 : best;
+}
+
 WinogradFuncs defineWinograd(const KernelSpec &s,
                              const std::vector<ImageParam> &inputs,
-                             const Epilogue &epilogue) {
+                             const Epilogue &epilogue, int vec) {
   WinogradFuncs f;
   const auto &xs = s.inputs[0].shape;
   const auto &os = s.outputs[0].shape;
@@ -299,6 +331,11 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   } else {
     chooseSplit(f, f.tilesY, channels, static_cast<int>(os[1]),
                 static_cast<int>(os[0]));
+    // Whole planes per chunk only: the output transform's rows of a task
+    // then name one chunk (the tile row sequence has no partial images).
+    f.images = imagesPerChunk(f, channels, static_cast<int>(os[1]),
+                              static_cast<int>(os[0]), vec);
+    f.tileRows *= f.images;
   }
   // Zeros outside the image even without padding: partial tiles (a plane
   // that is not a multiple of the tile) read past it.
@@ -313,8 +350,8 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   // V(t % TX, t / TX, ...), which flattens back to the dense index t.
   // In the batch form, nb is 0 and the row sequence names the image too.
   Expr g = f.chunk * f.tileRows + f.ty;
-  Expr ty = f.batch ? g % f.tilesY : g;
-  Expr image = f.batch ? g / f.tilesY : Expr(f.nb);
+  Expr ty = f.rowsAcrossImages() ? g % f.tilesY : g;
+  Expr image = f.rowsAcrossImages() ? g / f.tilesY : Expr(f.nb);
   std::vector<Expr> points = transform2d(mat.bt, [&](int kx, int ky) {
     return Expr(f.padded(f.tile * f.tx + kx - padL,
                          f.tile * ty + ky - padT, f.c, image));
@@ -331,10 +368,10 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   // out = (A^T M A)[y % m][x % m] of tile (x / m, y / m), plus the bias.
   int alpha = f.tile + 2;
   Expr tileY = f.y / f.tile;
-  Expr row = f.batch ? tileY + f.tilesY * f.n : tileY;
+  Expr row = f.rowsAcrossImages() ? tileY + f.tilesY * f.n : tileY;
   Expr local = f.x / f.tile + f.tilesX * (row % f.tileRows);
   Expr tileChunk = row / f.tileRows;
-  Expr block = f.batch ? Expr(0) : Expr(f.n);
+  Expr block = f.rowsAcrossImages() ? Expr(0) : Expr(f.n);
   std::vector<Expr> outputs = transform2d(mat.at, [&](int a, int b) {
     return Expr(f.m(local, f.o, alpha * b + a, tileChunk, block));
   });
@@ -395,17 +432,34 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
     return extent % factor ? TailStrategy::GuardWithIf : TailStrategy::Auto;
   };
   int height = static_cast<int>(os[2]), width = static_cast<int>(os[3]);
-  f.out.split(f.y, yo, yi, f.tile * f.tileRows, tail(height, f.tile * f.tileRows))
-      .split(yi, yp, yl, f.tile)
-      .split(f.o, og, oin, groupSize)
-      .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
-      .split(f.x, xo, xl, f.tile, tail(width, f.tile))
-      .unroll(xl)
-      .unroll(yl)
-      .reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n)
-      .fuse(og, yo, task)
-      .fuse(task, f.n, task)
-      .parallel(task);
+  if (f.images > 1) {
+    // A task: all rows of f.images images (its chunk), image by image.
+    Var ni("ni");
+    f.out.split(f.n, yo, ni, f.images)
+        .split(f.y, yp, yl, f.tile, tail(height, f.tile))
+        .split(f.o, og, oin, groupSize)
+        .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
+        .split(f.x, xo, xl, f.tile, tail(width, f.tile))
+        .unroll(xl)
+        .unroll(yl)
+        .reorder(xl, xo, yl, yp, ni, oi, oo, og, yo)
+        .fuse(og, yo, task)
+        .parallel(task);
+  } else {
+    f.out
+        .split(f.y, yo, yi, f.tile * f.tileRows,
+               tail(height, f.tile * f.tileRows))
+        .split(yi, yp, yl, f.tile)
+        .split(f.o, og, oin, groupSize)
+        .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
+        .split(f.x, xo, xl, f.tile, tail(width, f.tile))
+        .unroll(xl)
+        .unroll(yl)
+        .reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n)
+        .fuse(og, yo, task)
+        .fuse(task, f.n, task)
+        .parallel(task);
+  }
   int xw = vectorWidthFor(f.tilesX, vec);
   if (xw > 1) {
     f.out.vectorize(xo, xw, TailStrategy::ShiftInwards);
@@ -834,7 +888,8 @@ Func buildConv2dWinogradWithEpilogue(const KernelSpec &s,
                                      const std::vector<ImageParam> &in,
                                      const Epilogue &epilogue,
                                      const Target &target) {
-  WinogradFuncs f = defineWinograd(s, in, epilogue);
+  WinogradFuncs f =
+      defineWinograd(s, in, epilogue, target.natural_vector_size<float>());
   scheduleWinograd(f, s, target);
   return f.out;
 }

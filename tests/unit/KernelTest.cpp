@@ -1378,6 +1378,13 @@ CaseTable buildCases() {
               {0, 0, 0, 0}, false);
   addWinograd(t, "partial_valid_tile4_n2_c16_15x15_o16", {2, 16, 15, 15}, 16,
               {0, 0, 0, 0}, false, 4);
+  // Chunks of several whole images (planes of 49 tiles, whose blocks of 32
+  // tiles would compute 64): 14x14 at batch 16 in chunks of 4 images, and
+  // 13x13 (partial tiles) at batch 12 in chunks of 3.
+  addWinograd(t, "images_n16_c8_14x14_o24_same", {16, 8, 14, 14}, 24,
+              {1, 1, 1, 1}, true);
+  addWinograd(t, "images_partial_n12_c16_13x13_o16_same", {12, 16, 13, 13},
+              16, {1, 1, 1, 1}, false);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},
