@@ -2092,17 +2092,27 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
       if (host.elementType == TP::BOOL) {
         host.elementType = TP::FLOAT;
       }
-      if (!host.isFloat()) {
+      // Integers known at import time (Shape, Size, ...) output as i32,
+      // as ArgMax's indices do: every value must fit.
+      static const std::set<int> integers = {TP::INT8,  TP::UINT8,  TP::INT16,
+                                             TP::UINT16, TP::INT32, TP::INT64,
+                                             TP::UINT32, TP::UINT64};
+      bool integer = integers.count(host.elementType) > 0;
+      if (!host.isFloat() && !integer) {
         throw Error("graph output '" + out.name() + "' has element type " +
                     elementTypeName(e.host->elementType) +
-                    "; kiln models output f32");
+                    "; kiln models output f32, or i32 for integers");
       }
       Node fake{graph.node_size() ? graph.node(graph.node_size() - 1)
                                   : onnx::NodeProto(),
                 {}};
       node_ = &fake;
-      e.value = e.initializer ? makeParam(e.paramName, host, "zeros")
-                              : makeConstant(host);
+      if (integer) {
+        e.value = makeIntConstant(out.name(), host);
+      } else {
+        e.value = e.initializer ? makeParam(e.paramName, host, "zeros")
+                                : makeConstant(host);
+      }
       node_ = nullptr;
     }
     results.push_back(e.value);

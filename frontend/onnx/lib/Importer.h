@@ -20,6 +20,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -454,6 +455,24 @@ private:
             ? DenseElementsAttr::get(type, v[0])
             : DenseElementsAttr::get(type, llvm::ArrayRef<float>(v));
     return b_.create<kir::ConstantOp>(loc(), type, value).getResult();
+  }
+  // An integer tensor known at import time as an i32 constant (a graph
+  // output); throws naming `what` and the value if one does not fit.
+  Value makeIntConstant(const std::string &what, const OnnxTensor &t) {
+    auto type = RankedTensorType::get(t.shape, b_.getI32Type());
+    std::vector<int32_t> v;
+    v.reserve(t.values.size());
+    for (double x : t.values) {
+      if (!(x >= INT32_MIN && x <= INT32_MAX) || x != std::floor(x)) {
+        throw Error("graph output '" + what + "' holds " + std::to_string(static_cast<long long>(x)) +
+                    ", which kiln's i32 outputs cannot hold");
+      }
+      v.push_back(static_cast<int32_t>(x));
+    }
+    return b_.create<kir::ConstantOp>(
+                 loc(), type,
+                 DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v)))
+        .getResult();
   }
   Value scalarConstant(double v) {
     OnnxTensor t;

@@ -97,3 +97,18 @@ big = helper.make_graph(
     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 65536, 65536])])
 save(helper.make_model(big, opset_imports=[helper.make_opsetid("", 17)]),
      f"{out}/big_trilu.onnx")
+
+# Integer graph outputs known at import time (Shape of x) come out as i32;
+# one that does not fit in i32 (a Constant of 2^40) is a clear error.
+for name, node in [
+        ("shape_out", helper.make_node("Shape", ["x"], ["s"])),
+        ("big_int", helper.make_node(
+            "Constant", [], ["s"], value=helper.make_tensor(
+                "v", TensorProto.INT64, [1], [2**40])))]:
+    graph = helper.make_graph(
+        [node, helper.make_node("Neg", ["x"], ["y"])], name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("s", TensorProto.INT64, [None]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, list(x.shape))])
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+         f"{out}/{name}.onnx")
