@@ -576,6 +576,8 @@ void registerElementwiseOps(OpRegistry &r) {
   registerBinary(r, "pow", [](Expr a, Expr b) { return pow(a, b); });
   registerBinary(r, "maximum", [](Expr a, Expr b) { return max(a, b); });
   registerBinary(r, "minimum", [](Expr a, Expr b) { return min(a, b); });
+  registerBinary(r, "mod", [](Expr a, Expr b) { return a - b * floor(a / b); });
+  registerBinary(r, "fmod", [](Expr a, Expr b) { return a - b * trunc(a / b); });
   // Comparisons as 1 / 0 (run-time booleans), compared, not subtracted.
   auto compare = [&](const std::string &name,
                      std::function<Expr(Expr, Expr)> relation) {

@@ -137,6 +137,13 @@ LogicalResult kiln::ir::buildBinaryGradient(
     bool isMax = llvm::isa<MaximumOp>(op);
     da = isMax ? plus : minus;
     db = isMax ? minus : plus;
+  } else if (llvm::isa<ModOp, FmodOp>(op)) {
+    // r = a - b q with q piecewise constant: dr/da = 1, dr/db = -q, and
+    // -q = (r - a) / b.
+    da = dy;
+    Value negQ = builder.create<DivOp>(
+        loc, builder.create<SubOp>(loc, op->getResult(0), a), b);
+    db = builder.create<MulOp>(loc, dy, negQ);
   } else {
     // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b.
     da = builder.create<DivOp>(loc, dy, b);

@@ -370,6 +370,30 @@ TEST(GradientTest, MaximumMinimumBroadcast) {
   checkLossAndGradients(session, loss);
 }
 
+// fmod and mod with broadcasting, against central differences (away from
+// their jumps, where the quotient is constant).
+TEST(GradientTest, ModFmodBroadcast) {
+  rt::Session session = compileGradients("grad_mod.mlir", "sparse-cce");
+  std::mt19937 rng(7);
+  rt::Tensor x = randomInput({2, 3, 4}, rng);
+  std::vector<int32_t> labelValues = {1, 2};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  auto loss = [&](const Params &p) {
+    using B = ref::BinaryOp;
+    ref::Tensor a = ref::binary(B::Mul, input, p.at("tokens.weight"));
+    ref::Tensor m = ref::binary(B::Fmod, a, p.at("period.weight"));
+    ref::Tensor n = ref::binary(B::Mod, m, p.at("cycle.weight"));
+    ref::Tensor logits({2, 3});
+    for (size_t i = 0; i < n.data.size(); ++i) {
+      logits.data[i / 4] += n.data[i];
+    }
+    return ref::sparseCce(logits, labelValues);
+  };
+  checkLossAndGradients(session, loss);
+}
+
 // At a tie each side of maximum takes dy / 2 (PyTorch's rule): with
 // tokens.weight and floor.weight 0, every a = x * t ties with u = 0 below
 // the ceiling, the logits are 0 and d loss / d logit[n, k] = (1/3 -

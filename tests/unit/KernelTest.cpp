@@ -454,9 +454,17 @@ void addBinary(CaseTable &table, const std::string &op, ref::BinaryOp kind,
   Rng rng(op + "/" + name);
   ref::Tensor a = rng.tensor(aShape, -2, 2);
   ref::Tensor b = rng.tensor(bShape, -2, 2);
-  if (kind == ref::BinaryOp::Div) {
+  if (kind == ref::BinaryOp::Div || kind == ref::BinaryOp::Fmod) {
     for (double &v : b.data) { // keep divisors away from 0: |b| in [0.5, 2)
       v = std::copysign(0.5 + std::abs(v) * 0.75, v);
+    }
+  }
+  if (kind == ref::BinaryOp::Mod) { // integers (ONNX Mod with fmod = 0):
+    for (double &v : a.data) {      // a in [-20, 20], b in +-[1, 7]
+      v = std::round(v * 10);
+    }
+    for (double &v : b.data) {
+      v = std::copysign(1 + std::floor(std::abs(v) * 3), v);
     }
   }
   table.add(name, op, json::object(), f32({a, b}), {ref::binary(kind, a, b)});
@@ -937,6 +945,9 @@ CaseTable buildCases() {
   addBinary(t, "maximum", B::Maximum, "same_shape_17", {17}, {17});
   addBinary(t, "minimum", B::Minimum, "bcast_both_4x1x5_1x6x1", {4, 1, 5},
             {1, 6, 1});
+  addBinary(t, "mod", B::Mod, "integers_bcast_2x3x4_3x1", {2, 3, 4}, {3, 1});
+  addBinary(t, "fmod", B::Fmod, "mixed_signs_5x7", {5, 7}, {5, 7});
+  addBinary(t, "fmod", B::Fmod, "bcast_4x6_6", {4, 6}, {6});
 
   addCompare(t, "less", B::Less, "bcast_2x3x4_3x1_ties", {2, 3, 4}, {3, 1});
   addCompare(t, "less", B::Less, "subnormal_difference_37", {37}, {37}, true);
@@ -1565,6 +1576,8 @@ KILN_KERNEL_CASES(Mish, "mish");
 KILN_KERNEL_CASES(NllLoss, "nll_loss");
 KILN_KERNEL_CASES(Maximum, "maximum");
 KILN_KERNEL_CASES(Minimum, "minimum");
+KILN_KERNEL_CASES(Mod, "mod");
+KILN_KERNEL_CASES(Fmod, "fmod");
 KILN_KERNEL_CASES(CumSum, "cumsum");
 KILN_KERNEL_CASES(Less, "less");
 KILN_KERNEL_CASES(LessEqual, "less_equal");

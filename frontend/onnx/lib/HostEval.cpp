@@ -111,6 +111,21 @@ OnnxTensor Importer::hostTranspose(const OnnxTensor &x,
   return out;
 }
 
+std::function<double(double, double)> Importer::modFunction(bool integers) {
+  int64_t fmod = attrInt("fmod", 0);
+  if (fmod != 0 && fmod != 1) {
+    fail("fmod must be 0 or 1, got " + std::to_string(fmod));
+  }
+  if (fmod == 0 && !integers) {
+    fail("fmod = 0 (the sign of the divisor) is defined for integer inputs "
+         "only; floats need fmod = 1");
+  }
+  if (fmod == 1) {
+    return [](double a, double b) { return std::fmod(a, b); };
+  }
+  return [](double a, double b) { return a - b * std::floor(a / b); };
+}
+
 // Evaluates elementwise math and shape-only ops whose inputs are all host
 // tensors. Returns false when the node has to be imported as kiln ops.
 bool Importer::foldOnHost() {
@@ -137,6 +152,7 @@ bool Importer::foldOnHost() {
           {"Pow", [](double a, double b) { return std::pow(a, b); }},
           {"Max", [](double a, double b) { return std::max(a, b); }},
           {"Min", [](double a, double b) { return std::min(a, b); }},
+          {"Mod", nullptr}, // modFunction: by the fmod attribute
       };
   static const std::map<std::string, std::function<double(double, double)>>
       comparisons = {
@@ -165,6 +181,10 @@ bool Importer::foldOnHost() {
     auto fn = it->second;
     if (op == "Div" && isIntegerType(a.elementType)) {
       fn = [](double x, double y) { return std::trunc(x / y); };
+    }
+    if (op == "Mod") {
+      fn = modFunction(isIntegerType(a.elementType) &&
+                       isIntegerType(b.elementType));
     }
     setHostOutput(0, hostBroadcast(a, b, a.elementType, fn));
     return true;

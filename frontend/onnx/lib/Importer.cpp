@@ -1699,6 +1699,15 @@ void Importer::registerHandlers() {
                       {emit("kiln.add", {data(0), scalarConstant(M_PI_2)})}));
   });
   on({"Pow"}, [this] { powOp(); });
+  on({"Mod"}, [this] {
+    // fmod = 1: C's fmod; fmod = 0 (integers only, the sign of the
+    // divisor): run-time integers as f32, exact below 2^24.
+    bool integers = elementTypeOf(0) == TP::INT32 &&
+                    elementTypeOf(1) == TP::INT32;
+    (void)modFunction(integers); // checks fmod against the types
+    setOutput(0, emit(attrInt("fmod", 0) ? "kiln.fmod" : "kiln.mod",
+                      {floatData(0), floatData(1)}));
+  });
   on({"Dropout"}, [this] { dropoutOp(); });
   on({"Cast"}, [this] {
     // Run-time values are f32 (booleans as 0/1) or i32 (integer and

@@ -514,6 +514,9 @@ private:
   OnnxTensor hostTranspose(const OnnxTensor &x,
                            const std::vector<int64_t> &perm);
   bool foldOnHost();
+  // ONNX Mod's function by its fmod attribute; fails on fmod = 0 with
+  // float inputs (undefined by ONNX).
+  std::function<double(double, double)> modFunction(bool integers);
 
   //===-- node handlers ------------------------------------------------------===//
 

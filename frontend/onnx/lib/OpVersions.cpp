@@ -75,6 +75,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"MaxPool", {1, 8, 10, 11, 12}},
       {"Mean", {1, 6, 8, 13}},
       {"Min", {1, 6, 8, 12, 13}},
+      {"Mod", {10, 13}},
       {"Mul", {1, 6, 7, 13, 14}},
       {"Neg", {1, 6, 13}},
       {"NegativeLogLikelihoodLoss", {12, 13}},

@@ -490,6 +490,12 @@ Tensor binary(BinaryOp op, const Tensor &a, const Tensor &b) {
     case BinaryOp::Minimum:
       y.data[flat] = std::min(va, vb);
       break;
+    case BinaryOp::Mod:
+      y.data[flat] = va - vb * std::floor(va / vb);
+      break;
+    case BinaryOp::Fmod:
+      y.data[flat] = std::fmod(va, vb);
+      break;
     case BinaryOp::Less:
       y.data[flat] = va < vb;
       break;

@@ -109,6 +109,8 @@ Tensor layerNorm(const Tensor &x, const Tensor *weight, const Tensor *bias,
 
 enum class BinaryOp {
   Add, Sub, Mul, Div, Maximum, Minimum,
+  Mod,  // a - b floor(a / b): the sign of b (Python's %)
+  Fmod, // C's fmod: the sign of a
   Less, LessEqual, Greater, GreaterEqual, Equal // 1 or 0
 };
 // numpy broadcasting.

@@ -453,6 +453,11 @@ def Kiln_DivOp : Kiln_BinaryOp<"div", "lhs / rhs">;
 // (PyTorch's), through sign(lhs - rhs).
 def Kiln_MaximumOp : Kiln_BinaryOp<"maximum", "max(lhs, rhs)">;
 def Kiln_MinimumOp : Kiln_BinaryOp<"minimum", "min(lhs, rhs)">;
+// ONNX Mod: `mod` for integers (fmod = 0, the sign of rhs, as Python's %),
+// `fmod` as C's fmod (fmod = 1, the sign of lhs). The gradient: dy to lhs,
+// -dy * q to rhs for the quotient q = (lhs - result) / rhs, as PyTorch.
+def Kiln_ModOp : Kiln_BinaryOp<"mod", "lhs - rhs * floor(lhs / rhs)">;
+def Kiln_FmodOp : Kiln_BinaryOp<"fmod", "lhs - rhs * trunc(lhs / rhs)">;
 
 // A comparison: 1 where it holds, else 0 (booleans at run time are f32 0/1,
 // docs/onnx.md), compared as such: no subtraction, so that values closer
