@@ -472,6 +472,16 @@ LogicalResult GatherElementsOp::buildGradients(
   return success();
 }
 
+LogicalResult GatherElementsGradOp::buildGradients(
+    OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(Value()); // indices are data, not parameters
+  operandGrads.push_back(builder.create<GatherElementsOp>(
+      getLoc(), getDy().getType(), resultGrads[0], getIndices(),
+      getAxisAttr()));
+  return success();
+}
+
 LogicalResult LRNOp::buildGradients(OpBuilder &builder,
                                     ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {

@@ -394,6 +394,37 @@ TEST(GradientTest, ModFmodBroadcast) {
   checkLossAndGradients(session, loss);
 }
 
+// A scatter (ONNX ScatterElements' form: data - data * hit + scatter of the
+// updates) at constant indices with a repeat and a negative index, against
+// plain loops and central differences: the updates' gradient is a gather.
+TEST(GradientTest, ScatterElements) {
+  rt::Session session = compileGradients("grad_scatter.mlir", "sparse-cce");
+  std::mt19937 rng(8);
+  rt::Tensor x = randomInput({2, 5}, rng);
+  std::vector<int32_t> labelValues = {3, 0};
+  runWithLabels(session, x, labelValues);
+
+  ref::Tensor input = toRef(x);
+  const int indices[2][3] = {{0, 3, 3}, {4, 1, 0}}; // -5 is 0
+  auto loss = [&](const Params &p) {
+    const ref::Tensor &b = p.at("base.weight"), &u = p.at("updates.weight");
+    ref::Tensor logits({2, 5});
+    for (int n = 0; n < 2; ++n) {
+      double hit[5] = {0, 0, 0, 0, 0}, sum[5] = {0, 0, 0, 0, 0};
+      for (int i = 0; i < 3; ++i) {
+        hit[indices[n][i]] += 1;
+        sum[indices[n][i]] += u.data[n * 3 + i];
+      }
+      for (int j = 0; j < 5; ++j) {
+        double a = input.data[n * 5 + j] * b.data[n * 5 + j];
+        logits.data[n * 5 + j] = a - a * hit[j] + sum[j];
+      }
+    }
+    return ref::sparseCce(logits, labelValues);
+  };
+  checkLossAndGradients(session, loss);
+}
+
 // At a tie each side of maximum takes dy / 2 (PyTorch's rule): with
 // tokens.weight and floor.weight 0, every a = x * t ties with u = 0 below
 // the ceiling, the logits are 0 and d loss / d logit[n, k] = (1/3 -

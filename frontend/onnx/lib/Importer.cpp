@@ -1182,6 +1182,84 @@ void Importer::gatherElementsOp() {
                     {i64("axis", axis)}));
 }
 
+// ScatterElements (and Scatter, its opset 9-10 name): data with updates
+// written (reduction none) or added (add) where the indices point along the
+// axis, as gather_elements_grad (the scatter-add) of the updates: none is
+// data - data * hit + scatter(updates), hit = min(scatter of ones, 1) (1
+// where some index points). Indices known at import time are checked, and with
+// none a repeated index keeps its last update, as ONNX's reference does
+// (ONNX leaves it undefined; run-time indices add the repeats up).
+void Importer::scatterElementsOp() {
+  requireFloat(0);
+  requireFloat(2);
+  std::vector<int64_t> x = shapeOf(0), indices = shapeOf(1);
+  if (indices.size() != x.size() || x.empty() || shapeOf(2) != indices) {
+    fail("indices must have the data's rank and the updates' shape");
+  }
+  int64_t axis = normAxis(attrInt("axis", 0), x.size());
+  for (size_t d = 0; d < x.size(); ++d) {
+    if (indices[d] > x[d]) {
+      fail("indices dim " + std::to_string(d) + " (" +
+           std::to_string(indices[d]) + ") exceeds the data's (" +
+           std::to_string(x[d]) + ")");
+    }
+  }
+  std::string reduction = attrString("reduction", "none");
+  if (reduction != "none" && reduction != "add") {
+    unsupportedValue("reduction", reduction);
+  }
+  Value updates = data(2);
+  if (const OnnxTensor *h = host(1)) {
+    std::vector<double> keep(h->values.size(), 1.0);
+    std::map<std::vector<int64_t>, size_t> last; // target -> update index
+    std::vector<int64_t> strides(indices.size(), 1);
+    for (int64_t d = static_cast<int64_t>(indices.size()) - 2; d >= 0; --d) {
+      strides[d] = strides[d + 1] * indices[d + 1];
+    }
+    for (size_t i = 0; i < h->values.size(); ++i) {
+      int64_t index = hostInt(h->values[i]);
+      if (index < -x[axis] || index >= x[axis]) {
+        fail("index " + std::to_string(index) + " is outside [" +
+             std::to_string(-x[axis]) + ", " + std::to_string(x[axis]) + ")");
+      }
+      std::vector<int64_t> target(indices.size());
+      for (size_t d = 0; d < indices.size(); ++d) {
+        target[d] = (static_cast<int64_t>(i) / strides[d]) % indices[d];
+      }
+      target[axis] = index < 0 ? index + x[axis] : index;
+      auto [it, fresh] = last.emplace(target, i);
+      if (!fresh && reduction == "none") {
+        keep[it->second] = 0.0;
+        it->second = i;
+      }
+    }
+    if (std::find(keep.begin(), keep.end(), 0.0) != keep.end()) {
+      OnnxTensor mask;
+      mask.shape = indices;
+      mask.values = keep;
+      updates = emit("kiln.mul", {updates, makeConstant(mask)});
+    }
+  } else if (elementTypeOf(1) != TP::INT32) {
+    fail("run-time indices must be an integer graph input");
+  }
+  Value idx = labelsOf(1);
+  auto scatter = [&](Value v) {
+    return emit("kiln.gather_elements_grad", {idx, v},
+                {i64("axis", axis), ints("shape", x)});
+  };
+  Value base = data(0);
+  if (reduction == "none") {
+    OnnxTensor ones;
+    ones.shape = indices;
+    ones.values.assign(product(indices), 1.0);
+    // 1 where some index points (repeats counted once).
+    Value hit = emit("kiln.minimum",
+                     {scatter(makeConstant(ones)), scalarConstant(1)});
+    base = emit("kiln.sub", {base, emit("kiln.mul", {base, hit})});
+  }
+  setOutput(0, emit("kiln.add", {base, scatter(updates)}));
+}
+
 std::vector<int64_t> Importer::reduceAxes(int64_t rank) {
   std::vector<int64_t> axes;
   // Axes moved from the attribute to an input: ReduceSum-13, the others 18.
@@ -1796,6 +1874,7 @@ void Importer::registerHandlers() {
   on({"Split"}, [this] { splitOp(); });
   on({"Gather"}, [this] { gatherOp(); });
   on({"GatherElements"}, [this] { gatherElementsOp(); });
+  on({"ScatterElements", "Scatter"}, [this] { scatterElementsOp(); });
   on({"Resize", "Upsample"}, [this] { resizeOp(); });
   on({"Hardmax"}, [this] { hardmaxOp(); });
   on({"RNN", "GRU", "LSTM"}, [this] { recurrentOp(); });

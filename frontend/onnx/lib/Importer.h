@@ -541,6 +541,7 @@ private:
   void recurrentOp();
   void reduceOp(const std::string &kind);
   Value labelsOf(size_t i);
+  void scatterElementsOp();
   Value nllLoss(Value logProb);
   void padOp();
   void powOp();

@@ -100,6 +100,8 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Reshape", {1, 5, 13, 14, 19, 21}},
       {"Resize", {10, 11, 13, 18, 19}},
       {"Round", {11}},
+      {"Scatter", {9}},
+      {"ScatterElements", {11, 13, 16, 18}},
       {"Selu", {1, 6}},
       {"Shape", {1, 13, 15, 19, 21}},
       {"Shrink", {9}},

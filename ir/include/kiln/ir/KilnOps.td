@@ -894,11 +894,14 @@ def Kiln_GatherElementsOp : Kiln_TrainOp<"gather_elements",
 }
 
 def Kiln_GatherElementsGradOp : Kiln_TrainOp<"gather_elements_grad",
-    "gradient of gather_elements: dy added where each index points"> {
+    "gradient of gather_elements: dy added where each index points",
+    [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let description = [{
     `dx[j] = Σ_{i : i off the axis = j off the axis, indices[i] ≡ j[axis]}
     dy[i]`: each element of dy goes to the input element its index named,
     added up where indices repeat; zero elsewhere. `shape` is the input's.
+    Also ONNX ScatterElements' scatter. Its own gradient (to `dy`) is
+    `gather_elements` at the same indices.
   }];
   let arguments = (ins Kiln_LabelTensor:$indices, Kiln_F32Tensor:$dy,
       I64Attr:$axis, DenseI64ArrayAttr:$shape);

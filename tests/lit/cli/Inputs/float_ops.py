@@ -98,6 +98,28 @@ big = helper.make_graph(
 save(helper.make_model(big, opset_imports=[helper.make_opsetid("", 17)]),
      f"{out}/big_trilu.onnx")
 
+# ScatterElements along the last axis at known indices with repeats and
+# negative ones: reduction none keeps the last update of a repeat (ONNX's
+# reference), add adds them; mul is refused.
+idx = np.array([[[0, 4], [2, 2]], [[-1, 1], [3, 3]], [[1, -5], [0, 0]]],
+               np.int64).reshape(2, 3, 2)
+upd = rng.standard_normal((2, 3, 2)).astype(np.float32)
+want_none, want_add = x.copy(), x.copy()
+for n in range(2):
+    for c in range(3):
+        for i in range(2):
+            j = idx[n, c, i] % 5
+            want_none[n, c, j] = upd[n, c, i]
+            want_add[n, c, j] += upd[n, c, i]
+model("scatter", [
+    helper.make_node("ScatterElements", ["x", "idx", "upd"], ["none"], axis=2),
+    helper.make_node("ScatterElements", ["x", "idx", "upd"], ["add"], axis=-1,
+                     reduction="add"),
+], {"none": want_none, "add": want_add}, [("idx", idx), ("upd", upd)])
+opset17("scatter_mul", 18, [
+    helper.make_node("ScatterElements", ["x", "idx", "upd"], ["y"], axis=2,
+                     reduction="mul")], {"y": x}, [("idx", idx), ("upd", upd)])
+
 # Integer graph outputs known at import time (Shape of x) come out as i32;
 # one that does not fit in i32 (a Constant of 2^40) is a clear error.
 for name, node in [
