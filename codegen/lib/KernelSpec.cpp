@@ -35,8 +35,19 @@ int64_t TensorSpec::numElements() const {
   return n;
 }
 
+std::vector<int64_t> TensorSpec::physicalShape() const {
+  if (!blocked()) {
+    return shape;
+  }
+  return {shape[0], shape[1] / kLayoutBlock, shape[2], shape[3], kLayoutBlock};
+}
+
 nlohmann::json TensorSpec::toJson() const {
-  return {{"shape", shape}, {"dtype", dtypeName(dtype)}};
+  nlohmann::json j = {{"shape", shape}, {"dtype", dtypeName(dtype)}};
+  if (blocked()) {
+    j["layout"] = layout;
+  }
+  return j;
 }
 
 TensorSpec TensorSpec::fromJson(const nlohmann::json &j) {
@@ -45,6 +56,16 @@ TensorSpec TensorSpec::fromJson(const nlohmann::json &j) {
     t.shape = j.at("shape").get<std::vector<int64_t>>();
     if (j.contains("dtype")) {
       t.dtype = parseDType(j.at("dtype").get<std::string>());
+    }
+    if (j.contains("layout")) {
+      t.layout = j.at("layout").get<std::string>();
+      if (t.layout != kBlockedLayout || t.shape.size() != 4 ||
+          t.shape[1] % kLayoutBlock != 0) {
+        throw Error("bad tensor spec JSON: layout '" + t.layout +
+                    "' needs a rank-4 shape with channels in whole blocks "
+                    "of " + std::to_string(kLayoutBlock) + " (only '" +
+                    kBlockedLayout + "' is known)");
+      }
     }
   } catch (const nlohmann::json::exception &e) {
     throw Error(std::string("bad tensor spec JSON: ") + e.what());

@@ -193,7 +193,8 @@ std::vector<int64_t> attrInts(const KernelSpec &spec, const char *name,
 //===----------------------------------------------------------------------===//
 
 std::vector<int> halideShape(const TensorSpec &t) {
-  return std::vector<int>(t.shape.rbegin(), t.shape.rend());
+  std::vector<int64_t> dims = t.physicalShape();
+  return std::vector<int>(dims.rbegin(), dims.rend());
 }
 
 static Type halideType(DType dtype) {
@@ -635,10 +636,38 @@ void scheduleElementwise(Func f, const std::vector<Var> &vars,
   }
 }
 
+bool hasBlockedTensor(const KernelSpec &spec) {
+  auto blocked = [](const TensorSpec &t) { return t.blocked(); };
+  return std::any_of(spec.inputs.begin(), spec.inputs.end(), blocked) ||
+         std::any_of(spec.outputs.begin(), spec.outputs.end(), blocked);
+}
+
+bool supportsBlocked(const KernelSpec &spec) {
+  if (spec.op == "conv2d") {
+    return conv2dSupportsBlocked(spec);
+  }
+  if (spec.op == "fused") {
+    return fusedSupportsBlocked(spec);
+  }
+  if (spec.op == "global_avg_pool") {
+    return !spec.outputs[0].blocked();
+  }
+  return false;
+}
+
+Expr blockedAt(ImageParam in, Expr x, Expr y, Expr c, Expr n) {
+  int b = static_cast<int>(kLayoutBlock);
+  return in(c % b, x, y, c / b, n);
+}
+
 void validateKernelSpec(const KernelSpec &spec) {
   const OpInfo &info = lookupOp(spec.op);
   expectValidShapes(spec);
   info.validate(spec);
+  if (hasBlockedTensor(spec) && !supportsBlocked(spec)) {
+    fail(spec, std::string("has no kernel for the ") + kBlockedLayout +
+                   " layout in this form (docs/layout.md)");
+  }
 }
 
 } // namespace detail

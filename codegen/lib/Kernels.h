@@ -264,8 +264,22 @@ void registerUnary(OpRegistry &r, const std::string &name, UnaryMath math);
 using BinaryFn = std::function<Halide::Expr(Halide::Expr, Halide::Expr)>;
 const BinaryFn *findBinary(const std::string &name);
 
+// Layouts (docs/layout.md). Whether a tensor of the spec is blocked
+// (nchw16c), and whether the op has a kernel for the blocked tensors the
+// spec names (validateKernelSpec refuses the others by name): conv2d's
+// channel form (a packed weight) and depthwise form, an epilogue kernel
+// anchored on them, global_avg_pool's input.
+bool hasBlockedTensor(const KernelSpec &spec);
+bool supportsBlocked(const KernelSpec &spec);
+bool conv2dSupportsBlocked(const KernelSpec &spec);
+bool fusedSupportsBlocked(const KernelSpec &spec);
+// A blocked [N, C, H, W] tensor's element at logical (x, y, c, n), Halide
+// order (its buffer is (c % 16, x, y, c / 16, n)).
+Halide::Expr blockedAt(Halide::ImageParam in, Halide::Expr x, Halide::Expr y,
+                       Halide::Expr c, Halide::Expr n);
 // `in` read at the output coordinates `v` with numpy broadcasting (trailing
-// dims aligned; size-1 dims read index 0).
+// dims aligned; size-1 dims read index 0); a blocked input at its logical
+// coordinates.
 Halide::Expr broadcastAt(Halide::ImageParam in, const TensorSpec &t,
                          const std::vector<Halide::Var> &v);
 

@@ -602,6 +602,8 @@ struct ChannelConvFuncs {
   RDom r; // (kx, ky, input channel)
   Func padded, weightT{"weight_t"}, acc{"acc"}, out{"out"};
   bool padInput = false;
+  bool blockedInput = false, blockedOutput = false; // nchw16c
+  Func padded5;           // a blocked input's padded copy, in blocks
   bool repack = false;    // weightT is the unpacked weight repacked per call
   int lanes = 16;         // output channels per vector (the packing block)
   int channelVectors = 1; // per task
@@ -681,9 +683,27 @@ ChannelConvFuncs defineChannelConv(const KernelSpec &s,
   f.padInput = hasPadding(w) || width % f.tile != 0;
   Var px("px"), py("py"), pc("pc"), pn("pn");
   f.padded = Func("padded");
-  f.padded(px, py, pc, pn) =
-      f.padInput ? BoundaryConditions::constant_exterior(in, 0.0f)(px, py, pc, pn)
-                 : in(px, py, pc, pn);
+  const auto &xs = s.inputs[0].shape;
+  if (s.inputs[0].blocked()) {
+    // nchw16c: the padded copy keeps the blocks (padded5), read at the
+    // input channel's block and lane.
+    f.blockedInput = true;
+    int b = static_cast<int>(kLayoutBlock);
+    Var pl("pl"), pb("pb");
+    f.padded5 = Func("padded");
+    Expr inside = px >= 0 && px < static_cast<int>(xs[3]) && py >= 0 &&
+                  py < static_cast<int>(xs[2]);
+    Expr value = in(pl, clamp(px, 0, static_cast<int>(xs[3]) - 1),
+                    clamp(py, 0, static_cast<int>(xs[2]) - 1), pb, pn);
+    f.padded5(pl, px, py, pb, pn) =
+        f.padInput ? select(inside, value, 0.0f) : in(pl, px, py, pb, pn);
+    f.padded(px, py, pc, pn) = f.padded5(pc % b, px, py, pc / b, pn);
+  } else {
+    f.padded(px, py, pc, pn) =
+        f.padInput
+            ? BoundaryConditions::constant_exterior(in, 0.0f)(px, py, pc, pn)
+            : in(px, py, pc, pn);
+  }
   f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0,
              static_cast<int>(wt[1]), "r");
   Var wo("wo"), wx("wx"), wy("wy"), wc("wc"), wb("wb"), oi("oi"), ob("ob");
@@ -705,6 +725,22 @@ ChannelConvFuncs defineChannelConv(const KernelSpec &s,
   f.acc(oi, f.x, f.y, ob, f.n) +=
       f.weightT(oi, f.r.x, f.r.y, f.r.z, ob) * f.padded(ix, iy, f.r.z, f.n);
   Expr value = f.acc(f.o % f.lanes, f.x, f.y, f.o / f.lanes, f.n);
+  if (s.outputs[0].blocked()) {
+    // nchw16c: out(lane, x, y, block, n) straight from the accumulators'
+    // channel vectors (the packing block is the layout's), the epilogue
+    // inlined at the logical coordinates.
+    if (f.lanes != static_cast<int>(kLayoutBlock)) {
+      fail(s, "a blocked output needs weights packed in blocks of " +
+                  std::to_string(kLayoutBlock));
+    }
+    f.blockedOutput = true;
+    Func logical("logical");
+    logical(f.x, f.y, f.o, f.n) =
+        epilogue ? epilogue(value, {f.x, f.y, f.o, f.n}) : value;
+    f.out(oi, f.x, f.y, ob, f.n) = logical(f.x, f.y, ob * f.lanes + oi, f.n);
+    constrainOutput(f.out, s.outputs[0]);
+    return f;
+  }
   defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
   return f;
 }
@@ -730,15 +766,30 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   int rowChunks = std::min(height, std::max(1, 8 / tasksOverRows));
   int rows = (height + rowChunks - 1) / rowChunks;
   Var oo("oo"), oi("oi"), yo("yo"), yi("yi"), chunk("chunk"), task("task");
-  f.out.split(f.o, oo, oi, f.lanes * f.channelVectors)
-      .split(f.y, yo, yi, rows, TailStrategy::ShiftInwards)
-      .reorder(f.x, yi, oi, oo, yo, f.n)
-      .fuse(oo, yo, chunk)
-      .fuse(chunk, f.n, task);
+  if (f.blockedOutput) {
+    // (lane, x, y, block, n): a task's blocks and rows, stored as whole
+    // channel vectors.
+    std::vector<Var> v = f.out.args();
+    Var bo("bo"), bi("bi");
+    f.out.split(v[3], bo, bi, f.channelVectors)
+        .split(v[2], yo, yi, rows, TailStrategy::ShiftInwards)
+        .reorder(v[0], v[1], yi, bi, bo, yo, v[4])
+        .fuse(bo, yo, chunk)
+        .fuse(chunk, v[4], task)
+        .vectorize(v[0]);
+  } else {
+    f.out.split(f.o, oo, oi, f.lanes * f.channelVectors)
+        .split(f.y, yo, yi, rows, TailStrategy::ShiftInwards)
+        .reorder(f.x, yi, oi, oo, yo, f.n)
+        .fuse(oo, yo, chunk)
+        .fuse(chunk, f.n, task);
+  }
   if (worthParallelTasks(s)) {
     f.out.parallel(task);
   }
-  if (width > 1 && width < vec) {
+  if (f.blockedOutput) {
+    // Stored as computed.
+  } else if (width > 1 && width < vec) {
     // Rows narrower than a vector (7x7 and 14x14 planes): the copy-out
     // transposes the accumulators' channel vectors into rows. As one 2-D
     // vector (x fastest, then 16 channels), the acc reads are one dense
@@ -774,7 +825,16 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
     std::vector<Var> wv = f.weightT.args();
     f.weightT.compute_root().parallel(wv[4]).vectorize(wv[0]);
   }
-  if (f.padInput) {
+  if (f.blockedInput && f.padInput) {
+    // (lane, x, y, block, n): vectors of a block's lanes, planes in
+    // parallel.
+    std::vector<Var> pv = f.padded5.args();
+    Var plane("plane");
+    const auto &xs = s.inputs[0].shape;
+    f.padded5.compute_root().fuse(pv[3], pv[4], plane).vectorize(pv[0]);
+    parallelPlanes(f.padded5, plane,
+                   (xs[2] + 2) * (xs[3] + 2) * kLayoutBlock);
+  } else if (f.padInput) {
     std::vector<Var> pv = f.padded.args();
     Var plane("plane");
     f.padded.compute_root().fuse(pv[2], pv[3], plane);
@@ -935,8 +995,85 @@ void scheduleRowConvGpu(RowConvFuncs &f, const KernelSpec &s) {
   f.acc.compute_at(f.out, xi);
 }
 
+// Depthwise conv2d in nchw16c (input and output blocked, docs/layout.md):
+// out(lane, x, y, block, n) = bias + sum over the taps of w(c) * the input
+// at the tap, channel c = block * 16 + lane: the channels are the vector,
+// so every lane works on any plane (7x7 too) and nothing is transposed.
+// Target: x86-64 AVX-512 (16 lanes), 2 cores. Parallel tasks: (block,
+// image); per task the zero-padded plane of the block (16 lanes per pixel)
+// and its tap weights, then register tiles of one vector x `tile` output
+// positions along the row, the taps unrolled inside.
+Func blockedDepthwise(const KernelSpec &s, const std::vector<ImageParam> &in,
+                      const Epilogue &epilogue, const Target &target) {
+  const auto &wt = s.inputs[1].shape, &xs = s.inputs[0].shape;
+  const auto &os = s.outputs[0].shape;
+  Window w = readWindow(s, wt[2], wt[3], true);
+  int b = static_cast<int>(kLayoutBlock);
+  ImageParam x = in[0], weight = in[1];
+  Var l("lane"), ox("x"), oy("y"), cb("block"), n("n"), kx("kx"), ky("ky");
+  int xw = static_cast<int>(xs[3]), xh = static_cast<int>(xs[2]);
+  Func padded("padded");
+  if (hasPadding(w)) {
+    Expr inside = ox >= 0 && ox < xw && oy >= 0 && oy < xh;
+    padded(l, ox, oy, cb, n) =
+        select(inside,
+               x(l, clamp(ox, 0, xw - 1), clamp(oy, 0, xh - 1), cb, n), 0.0f);
+  } else {
+    padded(l, ox, oy, cb, n) = x(l, ox, oy, cb, n);
+  }
+  Func taps("weight_v");
+  taps(l, kx, ky, cb) = weight(kx, ky, 0, cb * b + l);
+  RDom r(0, static_cast<int>(wt[3]), 0, static_cast<int>(wt[2]), "r");
+  Func acc("acc");
+  acc(l, ox, oy, cb, n) = in.size() == 3 ? in[2](cb * b + l) : Expr(0.0f);
+  acc(l, ox, oy, cb, n) +=
+      taps(l, r.x, r.y, cb) *
+      padded(l, ox * static_cast<int>(w.sw) + r.x * static_cast<int>(w.dw) -
+                    static_cast<int>(w.padLeft),
+             oy * static_cast<int>(w.sh) + r.y * static_cast<int>(w.dh) -
+                 static_cast<int>(w.padTop),
+             cb, n);
+  Var x4("x4"), y4("y4"), o4("o4"), n4("n4");
+  Expr value = acc(o4 % b, x4, y4, o4 / b, n4);
+  Func logical("logical"), out("out");
+  logical(x4, y4, o4, n4) =
+      epilogue ? epilogue(value, {x4, y4, o4, n4}) : value;
+  out(l, ox, oy, cb, n) = logical(ox, oy, cb * b + l, n);
+  constrainOutput(out, s.outputs[0]);
+
+  int tile = channelTileFor(static_cast<int>(os[3]));
+  Var xo("xo"), xi("xi"), task("task");
+  out.split(ox, xo, xi, tile, TailStrategy::ShiftInwards)
+      .reorder(l, xi, xo, oy, cb, n)
+      .fuse(cb, n, task)
+      .vectorize(l, target.natural_vector_size<float>() >= b ? b : 1)
+      .unroll(xi);
+  if (s.outputs[0].numElements() >= kParallelGrain / 4) {
+    out.parallel(task);
+  }
+  acc.compute_at(out, xo).vectorize(l).unroll(ox);
+  acc.update()
+      .reorder(l, ox, r.x, r.y, oy, cb, n)
+      .vectorize(l)
+      .unroll(ox)
+      .unroll(r.x)
+      .unroll(r.y);
+  taps.compute_at(out, task).vectorize(l);
+  if (hasPadding(w)) {
+    padded.compute_at(out, task).vectorize(l);
+  }
+  return out;
+}
+
 Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
                   const Epilogue &epilogue, const Target &target) {
+  if (hasBlockedTensor(s) && target.has_gpu_feature()) {
+    fail(s, std::string("the ") + kBlockedLayout +
+                " layout has CPU kernels only (docs/layout.md)");
+  }
+  if (s.inputs[0].blocked() && !hasPackedWeight(s)) {
+    return blockedDepthwise(s, in, epilogue, target);
+  }
   if (target.has_gpu_feature() && !hasPackedWeight(s)) {
     RowConvFuncs f = defineRowConv(s, in, epilogue);
     scheduleRowConvGpu(f, s);
@@ -963,6 +1100,7 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
 }
 
 Kernel buildConv2d(const KernelSpec &s, const Target &target) {
+  // (conv2dSupportsBlocked: a blocked tensor reaches only the forms below.)
   std::vector<ImageParam> in = layerInputs(s, {"x", "weight", "bias"});
   return {std::vector<Argument>(in.begin(), in.end()),
           conv2dOutput(s, in, Epilogue(), target)};
@@ -1234,6 +1372,20 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
     tile.update().reorder(x, c, rc, y, n).unroll(c);
   }
   return out;
+}
+
+bool conv2dSupportsBlocked(const KernelSpec &s) {
+  if (s.inputs.size() >= 2 && s.inputs[1].blocked()) {
+    return false;
+  }
+  if (s.inputs.size() == 3 && s.inputs[2].blocked()) {
+    return false;
+  }
+  if (hasPackedWeight(s)) {
+    return s.inputs[1].shape[4] == kLayoutBlock; // the channel form
+  }
+  // The blocked depthwise form: both in nchw16c.
+  return isDepthwise(s) && s.inputs[0].blocked() && s.outputs[0].blocked();
 }
 
 void registerConvOps(OpRegistry &r) {

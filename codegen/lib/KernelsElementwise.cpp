@@ -344,6 +344,9 @@ void registerUnary(OpRegistry &r, const std::string &name, UnaryMath math) {
 
 Expr broadcastAt(ImageParam in, const TensorSpec &t,
                  const std::vector<Var> &v) {
+  if (t.blocked()) {
+    return blockedAt(in, v[0], v[1], v[2], v[3]);
+  }
   std::vector<int> extents = halideShape(t);
   std::vector<Expr> args;
   for (size_t i = 0; i < extents.size(); ++i) {

@@ -898,4 +898,26 @@ void registerFusedOps(OpRegistry &r) {
   r["fold_batch_norm"] = {validateFoldBatchNorm, buildFoldBatchNorm};
 }
 
+bool fusedSupportsBlocked(const KernelSpec &s) {
+  if (s.attrs.value("kind", std::string()) == "attention" ||
+      !consumerOf(s).empty() || s.attrs.contains("producer") ||
+      s.attrs.contains("tail") ||
+      s.attrs.value("anchor", std::string()) != "conv2d") {
+    return false;
+  }
+  // Other operands the chain reads blocked: whole tensors of the output's
+  // shape (a residual), read at the output's logical coordinates.
+  std::set<int64_t> anchorInputs;
+  for (int64_t index : s.attrs.at("anchor_inputs")) {
+    anchorInputs.insert(index);
+  }
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    if (s.inputs[i].blocked() && !anchorInputs.count(i) &&
+        s.inputs[i].shape != s.outputs[0].shape) {
+      return false;
+    }
+  }
+  return conv2dSupportsBlocked(anchorSpec(s));
+}
+
 } // namespace kiln::codegen::detail

@@ -399,6 +399,22 @@ Kernel buildGlobalAvgPool(const KernelSpec &s, const Target &target) {
   RDom r(0, w, 0, h, "r");
   Func sum("sum"), out("out");
   sum(c, n) = 0.0f;
+  if (s.inputs[0].blocked()) {
+    // nchw16c: 16 channels' sums in one vector, one plane pass per block.
+    sum(c, n) += blockedAt(in, r.x, r.y, c, n);
+    out(x, y, c, n) = sum(c, n) / f32(double(h) * w);
+    constrainOutput(out, s.outputs[0]);
+    Var co("co"), ci("ci");
+    int b = static_cast<int>(kLayoutBlock);
+    out.split(c, co, ci, b).reorder(ci, x, y, co, n).fuse(co, n, plane);
+    if (s.inputs[0].numElements() >= kParallelGrain) {
+      out.parallel(plane);
+    }
+    out.vectorize(ci);
+    sum.compute_at(out, plane).vectorize(c, b);
+    sum.update().reorder(c, r.x, r.y, n).vectorize(c, b);
+    return {{in}, out};
+  }
   sum(c, n) += in(r.x, r.y, c, n);
   out(x, y, c, n) = sum(c, n) / f32(double(h) * w);
   constrainOutput(out, s.outputs[0]);

@@ -125,8 +125,9 @@ std::string KernelBatch::writePlan(const codegen::KernelSpec &spec,
   auto addBuffer = [&](const codegen::TensorSpec &tensor,
                        const std::string &name, const char *kind) {
     const size_t index = buffers.size();
+    // A blocked tensor's buffer holds its physical dims (docs/layout.md).
     buffers.push_back({{"name", name},
-                       {"shape", tensor.shape},
+                       {"shape", tensor.physicalShape()},
                        {"dtype", codegen::dtypeName(tensor.dtype)},
                        {"kind", kind}});
     args.push_back(index);

@@ -91,6 +91,15 @@ public:
     for (const ref::Tensor &output : expected) {
       c.spec.outputs.push_back({output.shape, outputType});
     }
+    // nextBlocked: the listed tensors in nchw16c (docs/layout.md).
+    for (size_t i : blockedInputs_) {
+      c.spec.inputs.at(i).layout = codegen::kBlockedLayout;
+    }
+    if (blockedOutput_) {
+      c.spec.outputs.at(0).layout = codegen::kBlockedLayout;
+    }
+    blockedInputs_.clear();
+    blockedOutput_ = false;
     c.inputs = std::move(inputs);
     c.expected = std::move(expected);
     c.expectRunError = expectRunError;
@@ -108,9 +117,45 @@ public:
     return cases;
   }
 
+  // The next add()'s inputs `inputs` (and its output, if `output`) are
+  // blocked: the test feeds and reads them in nchw16c.
+  void nextBlocked(std::vector<size_t> inputs, bool output) {
+    blockedInputs_ = std::move(inputs);
+    blockedOutput_ = output;
+  }
+
 private:
   std::map<std::string, std::vector<KernelCase>> byOp_;
+  std::vector<size_t> blockedInputs_;
+  bool blockedOutput_ = false;
 };
+
+// [N, C, H, W] <-> [N, C/16, H, W, 16] (docs/layout.md), by plain loops.
+runtime::Tensor blockTensor(const runtime::Tensor &t, bool toBlocked) {
+  const auto &sh = t.shape;
+  int64_t n = sh[0], c = toBlocked ? sh[1] : sh[1] * sh[4], h = sh[2],
+          w = sh[3], b = codegen::kLayoutBlock;
+  runtime::Tensor out(toBlocked ? std::vector<int64_t>{n, c / b, h, w, b}
+                                : std::vector<int64_t>{n, c, h, w},
+                      runtime::DType::F32);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          int64_t plain = ((i * c + ch) * h + y) * w + x;
+          int64_t blocked = (((i * (c / b) + ch / b) * h + y) * w + x) * b +
+                            ch % b;
+          if (toBlocked) {
+            out.f32()[blocked] = t.f32()[plain];
+          } else {
+            out.f32()[plain] = t.f32()[blocked];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
 
 // ----- layers --------------------------------------------------------------
 
@@ -169,6 +214,36 @@ void addConv(CaseTable &table, const std::string &name,
                       {"dilations", params.dilations},
                       {"groups", params.groups}};
   table.add(name, "conv2d", attrs, f32(inputs), {y});
+}
+
+// An epilogue kernel in nchw16c: relu(conv2d(x, packed w, b) + r), x, r
+// and the output blocked, against the reference convolution.
+void addBlockedResidual(CaseTable &table, const std::string &name,
+                        std::vector<int64_t> xShape, int64_t outChannels) {
+  Rng rng("fused/blocked/" + name);
+  ref::Tensor x = rng.tensor(xShape, -1, 1);
+  ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
+  ref::Tensor b = rng.tensor({outChannels}, -1, 1);
+  ref::Conv2dParams params;
+  params.pads = {1, 1, 1, 1};
+  ref::Tensor y = ref::conv2d(x, w, &b, params);
+  ref::Tensor r = rng.tensor(y.shape, -1, 1);
+  for (size_t i = 0; i < y.data.size(); ++i) {
+    y.data[i] = std::max(y.data[i] + r.data[i], 0.0);
+  }
+  json attrs = {
+      {"kind", "epilogue"},
+      {"anchor", "conv2d"},
+      {"anchor_attrs",
+       {{"strides", {1, 1}}, {"pads", params.pads}, {"dilations", {1, 1}},
+        {"groups", 1}}},
+      {"anchor_inputs", {0, 1, 2}},
+      {"nodes",
+       {{{"op", "add"}, {"attrs", json::object()}, {"operands", {-1, 3}}},
+        {{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}}};
+  table.nextBlocked({0, 3}, true);
+  table.add(name, "fused", attrs,
+            f32({x, ref::packConvWeight(w, 16), b, r}), {y});
 }
 
 // kiln-fuse's producer form (a "fused" kernel): relu(depthwise conv2d of
@@ -1396,6 +1471,36 @@ CaseTable buildCases() {
               {1, 1, 1, 1}, true);
   addWinograd(t, "images_partial_n12_c16_13x13_o16_same", {12, 16, 13, 13},
               16, {1, 1, 1, 1}, false);
+  // nchw16c (docs/layout.md): the channel form with a blocked input and/or
+  // output (padded and strided, 1x1 on 7x7), the blocked depthwise form
+  // (stride 1 and 2, 5x5 with a dilation), global_avg_pool of a blocked
+  // input, and an epilogue kernel with a blocked residual.
+  t.nextBlocked({0}, true);
+  addConv(t, "blocked_in_out_n2_c32_9x11_o48_k3_s2_pad1", {2, 32, 9, 11}, 48,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);
+  t.nextBlocked({0}, false);
+  addConv(t, "blocked_in_n1_c16_7x7_o32_k1", {1, 16, 7, 7}, 32, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), false, 16);
+  t.nextBlocked({}, true);
+  addConv(t, "blocked_out_n2_c20_7x7_o32_k3_pad1", {2, 20, 7, 7}, 32, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true, 16);
+  t.nextBlocked({0}, true);
+  addConv(t, "blocked_depthwise_n2_c32_7x7_k3_pad1", {2, 32, 7, 7}, 32,
+          {3, 3}, convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 32), true);
+  t.nextBlocked({0}, true);
+  addConv(t, "blocked_depthwise_n1_c48_13x10_k3_s2_pads0112", {1, 48, 13, 10},
+          48, {3, 3}, convParams({2, 2}, {0, 1, 1, 2}, {1, 1}, 48), false);
+  t.nextBlocked({0}, true);
+  addConv(t, "blocked_depthwise_n1_c16_9x9_k5_dil2_pad4", {1, 16, 9, 9}, 16,
+          {5, 5}, convParams({1, 1}, {4, 4, 4, 4}, {2, 2}, 16), true);
+  {
+    Rng rng("global_avg_pool/blocked");
+    ref::Tensor x = rng.tensor({2, 32, 7, 5}, -1, 1);
+    t.nextBlocked({0}, false);
+    t.add("blocked_n2_c32_7x5", "global_avg_pool", json::object(), f32({x}),
+          {ref::globalAvgPool(x)});
+  }
+  addBlockedResidual(t, "blocked_residual_n2_c32_7x7_o32", {2, 32, 7, 7}, 32);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},
@@ -1468,8 +1573,11 @@ class KernelTest : public ::testing::TestWithParam<const KernelCase *> {};
 TEST_P(KernelTest, MatchesReference) {
   const KernelCase &c = *GetParam();
   std::vector<runtime::Tensor> inputs;
-  for (const Operand &operand : c.inputs) {
-    inputs.push_back(toRuntime(operand));
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    inputs.push_back(toRuntime(c.inputs[i]));
+    if (c.spec.inputs[i].blocked()) {
+      inputs.back() = blockTensor(inputs.back(), true);
+    }
   }
   if (c.expectRunError) {
     // A family without a GPU schedule cannot show its run-time errors on
@@ -1498,6 +1606,10 @@ TEST_P(KernelTest, MatchesReference) {
   }
   ASSERT_EQ(outputs.size(), c.expected.size());
   for (size_t o = 0; o < outputs.size(); ++o) {
+    if (c.spec.outputs[o].blocked()) {
+      ASSERT_EQ(outputs[o].shape.size(), 5u) << "output " << o;
+      outputs[o] = blockTensor(outputs[o], false);
+    }
     const ref::Tensor &want = c.expected[o];
     const runtime::Tensor &got = outputs[o];
     ASSERT_EQ(got.shape, want.shape) << "output " << o;

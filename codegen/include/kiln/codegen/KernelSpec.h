@@ -24,11 +24,22 @@ enum class DType { F32, I32 };
 const char *dtypeName(DType dtype); // "f32" / "i32"
 DType parseDType(const std::string &name); // throws kiln::codegen::Error
 
+// The channel-blocked physical layout kiln-layout gives intermediates
+// (docs/layout.md): a logical [N, C, H, W] tensor stored as [N, C/16, H, W,
+// 16], channel c at block c / 16, lane c % 16 (C a multiple of 16).
+constexpr const char *kBlockedLayout = "nchw16c";
+constexpr int64_t kLayoutBlock = 16;
+
 struct TensorSpec {
   std::vector<int64_t> shape; // logical order, outermost first (NCHW)
   DType dtype = DType::F32;
+  // Physical layout: "" (dense, in logical order) or kBlockedLayout.
+  std::string layout;
 
   int64_t numElements() const;
+  bool blocked() const { return !layout.empty(); }
+  // The dims as stored, outermost first: `shape`, or [N, C/16, H, W, 16].
+  std::vector<int64_t> physicalShape() const;
   nlohmann::json toJson() const;
   static TensorSpec fromJson(const nlohmann::json &j);
 };
