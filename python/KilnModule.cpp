@@ -764,7 +764,8 @@ PYBIND11_MODULE(_kiln, m) {
                        const std::string &target, bool fusion,
                        bool foldBatchNorm, int winograd, bool weightPacking,
                        bool batchSplit, const std::string &cacheDir,
-                       uint64_t seed, const py::dict &fuse) {
+                       uint64_t seed, const py::dict &fuse,
+                       const std::string &layout) {
              kiln::compiler::CompileOptions o =
                  compileOptions(target, fusion, winograd, cacheDir);
              applyFusion(o, fuse);
@@ -772,6 +773,7 @@ PYBIND11_MODULE(_kiln, m) {
              o.foldBatchNorm = foldBatchNorm;
              o.packWeights = weightPacking;
              o.splitBatch = batchSplit;
+             o.layout = layout;
              py::gil_scoped_release release;
              return std::make_unique<Model>(path, o, seed);
            }),
@@ -779,7 +781,8 @@ PYBIND11_MODULE(_kiln, m) {
            py::arg("fusion") = true, py::arg("fold_batch_norm") = true,
            py::arg("winograd") = -1, py::arg("weight_packing") = true,
            py::arg("batch_split") = true, py::arg("cache_dir") = "",
-           py::arg("seed") = 0, py::arg("fuse") = py::dict())
+           py::arg("seed") = 0, py::arg("fuse") = py::dict(),
+           py::arg("layout") = "nchw16c")
       .def_property_readonly("inputs", &Model::inputs)
       .def_property_readonly("outputs", &Model::outputs)
       .def_property_readonly("parameters", &Model::parameters)

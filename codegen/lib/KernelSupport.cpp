@@ -655,6 +655,14 @@ bool supportsBlocked(const KernelSpec &spec) {
   return false;
 }
 
+void refuseBlockedOnGpu(const KernelSpec &spec, const Target &target) {
+  if (target.has_gpu_feature() && hasBlockedTensor(spec)) {
+    fail(spec, std::string("the ") + kBlockedLayout +
+                   " layout has no GPU schedule yet (CPU kernels only, "
+                   "docs/layout.md)");
+  }
+}
+
 Expr blockedAt(ImageParam in, Expr x, Expr y, Expr c, Expr n) {
   int b = static_cast<int>(kLayoutBlock);
   return in(c % b, x, y, c / b, n);

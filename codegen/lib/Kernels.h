@@ -273,6 +273,9 @@ bool hasBlockedTensor(const KernelSpec &spec);
 bool supportsBlocked(const KernelSpec &spec);
 bool conv2dSupportsBlocked(const KernelSpec &spec);
 bool fusedSupportsBlocked(const KernelSpec &spec);
+// Throws naming the op where a GPU target meets a blocked tensor (the
+// layout's kernels are CPU schedules; kiln-layout never runs for GPUs).
+void refuseBlockedOnGpu(const KernelSpec &spec, const Halide::Target &target);
 // A blocked [N, C, H, W] tensor's element at logical (x, y, c, n), Halide
 // order (its buffer is (c % 16, x, y, c / 16, n)).
 Halide::Expr blockedAt(Halide::ImageParam in, Halide::Expr x, Halide::Expr y,

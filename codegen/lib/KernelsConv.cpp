@@ -1067,10 +1067,7 @@ Func blockedDepthwise(const KernelSpec &s, const std::vector<ImageParam> &in,
 
 Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
                   const Epilogue &epilogue, const Target &target) {
-  if (hasBlockedTensor(s) && target.has_gpu_feature()) {
-    fail(s, std::string("the ") + kBlockedLayout +
-                " layout has CPU kernels only (docs/layout.md)");
-  }
+  refuseBlockedOnGpu(s, target);
   if (s.inputs[0].blocked() && !hasPackedWeight(s)) {
     return blockedDepthwise(s, in, epilogue, target);
   }

@@ -399,6 +399,7 @@ Kernel buildGlobalAvgPool(const KernelSpec &s, const Target &target) {
   RDom r(0, w, 0, h, "r");
   Func sum("sum"), out("out");
   sum(c, n) = 0.0f;
+  refuseBlockedOnGpu(s, target);
   if (s.inputs[0].blocked()) {
     // nchw16c: 16 channels' sums in one vector, one plane pass per block.
     sum(c, n) += blockedAt(in, r.x, r.y, c, n);

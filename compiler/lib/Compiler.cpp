@@ -184,6 +184,11 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     }
     pipeline.packBlock =
         options.packWeights ? codegen::floatVectorWidth(options.target) : 0;
+    if (options.layout != "nchw" && options.layout != "nchw16c") {
+      throw Error("unknown layout '" + options.layout +
+                  "' (nchw or nchw16c)");
+    }
+    pipeline.blockedLayout = options.layout == "nchw16c";
     // A GPU plan's buffers are sub-buffers of one device allocation, at
     // offsets the device can address (kiln-plan-memory's alignment).
     bool gpu = !options.target.empty() && options.target != "host" &&

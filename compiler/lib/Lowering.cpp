@@ -3,6 +3,7 @@
 
 #include "kiln/ir/KilnDialect.h"
 #include "kiln/ir/KilnFusion.h"
+#include "kiln/passes/Layout.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -45,13 +46,23 @@ std::string resultName(func::FuncOp func, unsigned index) {
 
 namespace {
 
+// The value's logical shape and dtype, and the layout kiln-layout gave it.
 codegen::TensorSpec tensorSpec(Value value) {
   auto type = llvm::cast<RankedTensorType>(value.getType());
   codegen::TensorSpec spec;
   spec.shape.assign(type.getShape().begin(), type.getShape().end());
   spec.dtype = type.getElementType().isInteger(32) ? codegen::DType::I32
                                                    : codegen::DType::F32;
+  spec.layout = passes::layoutOf(value);
   return spec;
+}
+
+// A layout-agnostic (elementwise) kernel over blocked tensors reads and
+// writes them in their physical order: its spec names the physical dims.
+codegen::TensorSpec physical(codegen::TensorSpec t) {
+  t.shape = t.physicalShape();
+  t.layout.clear();
+  return t;
 }
 
 // The function attributes kiln-plan-memory leaves (absent: not planned).
@@ -85,10 +96,14 @@ Lowered lower(func::FuncOp func) {
   llvm::DenseMap<Value, int> bufferOf;
   auto addBuffer = [&](Value value, std::string name, const char *kind) {
     codegen::TensorSpec spec = tensorSpec(value);
+    // A blocked tensor's buffer holds its physical dims (docs/layout.md).
     json buffer = {{"name", std::move(name)},
-                   {"shape", spec.shape},
+                   {"shape", spec.physicalShape()},
                    {"dtype", codegen::dtypeName(spec.dtype)},
                    {"kind", kind}};
+    if (spec.blocked()) {
+      buffer["layout"] = spec.layout;
+    }
     out.buffers.push_back(std::move(buffer));
     int id = static_cast<int>(out.buffers.size()) - 1;
     bufferOf[value] = id;
@@ -212,13 +227,18 @@ Lowered lower(func::FuncOp func) {
     }
     spec.attrs = std::move(*attrs);
     std::vector<int> args;
+    bool agnostic = passes::layoutCapability(&op).agnostic;
+    auto specOf = [&](Value v) {
+      codegen::TensorSpec t = tensorSpec(v);
+      return agnostic && t.blocked() ? physical(t) : t;
+    };
     for (Value operand : op.getOperands()) {
-      spec.inputs.push_back(tensorSpec(operand));
+      spec.inputs.push_back(specOf(operand));
       args.push_back(bufferOf.at(operand));
     }
     auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("kiln.offsets");
     for (auto [i, result] : llvm::enumerate(op.getResults())) {
-      spec.outputs.push_back(tensorSpec(result));
+      spec.outputs.push_back(specOf(result));
       if (auto param = updatesParam.find(result); param != updatesParam.end()) {
         int id = bufferOf.at(param->second);
         bufferOf[result] = id;

@@ -46,6 +46,7 @@ struct BackOptions {
   bool foldBatchNorm = true;
   int winogradTile = 2;
   int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
+  bool blockedLayout = false; // kiln-layout (inference only, block 16)
   bool splitBatch = false; // kiln-split-batch (the inference pipeline)
   int64_t memoryBudget = 0;
   int64_t arenaAlignment = 64; // kiln-plan-memory's alignment
@@ -75,6 +76,10 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   if (options.inference) {
     pm.addPass(createKilnHoistLoadTime());
   }
+  // Channel blocks of 16: the packing block the blocked kernels read.
+  if (options.inference && options.blockedLayout && options.packBlock == 16) {
+    pm.addPass(createKilnLayout());
+  }
   addMemoryPasses(pm, options.memoryBudget, options.arenaAlignment);
 }
 
@@ -87,6 +92,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.foldBatchNorm = options.foldBatchNorm;
   back.winogradTile = options.winogradTile;
   back.packBlock = options.packBlock;
+  back.blockedLayout = options.blockedLayout;
   back.arenaAlignment = options.arenaAlignment;
   return back;
 }
@@ -207,6 +213,10 @@ struct InferencePipelineCLOptions
   Option<bool> splitBatch{*this, "split-batch",
                           llvm::cl::desc("Run kiln-split-batch"),
                           llvm::cl::init(true)};
+  Option<bool> layout{
+      *this, "blocked-layout",
+      llvm::cl::desc("Run kiln-layout (with pack-weights=16)"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -223,6 +233,7 @@ void registerAllPasses() {
         options.winogradTile = cl.winograd;
         options.packBlock = cl.packWeights;
         options.splitBatch = cl.splitBatch;
+        options.blockedLayout = cl.layout;
         buildInferencePipeline(pm, options);
       });
   mlir::PassPipelineRegistration<TrainPipelineCLOptions>(

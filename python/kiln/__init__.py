@@ -210,11 +210,15 @@ def _export_torch(module, example, batch, training=False):
 
 def compile(model, example=None, *, batch=None, target="host", fusion=True,
             fold_batch_norm=True, winograd=None, weight_packing=True,
-            batch_split=True, fuse=None, cache_dir=None, seed=0):
+            batch_split=True, fuse=None, cache_dir=None, seed=0,
+            layout="nchw16c"):
     """Compile `model` for inference and load it: a `Model`.
 
     batch: the leading dim of every input (None keeps the model's).
     winograd: 0, 2 or 4 (None: kiln's default, 2 for inference).
+    layout: the intermediates' physical layout, "nchw16c" (channels in
+    blocks of 16 between kernels that have a blocked form; AVX-512 CPU
+    targets) or "nchw" (kiln's --layout; docs/layout.md).
     fuse: kiln-fuse's patterns switched one by one, {"epilogue": False,
     "elementwise": ..., "prologue": ..., "producer": ..., "attention": ...,
     "sinks": ..., "recompute": ..., "pool": ...}
@@ -229,7 +233,7 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
                        winograd=-1 if winograd is None else winograd,
                        weight_packing=weight_packing, batch_split=batch_split,
                        cache_dir=cache_dir or "", seed=seed,
-                       fuse=dict(fuse or {}))
+                       fuse=dict(fuse or {}), layout=layout)
     return Model(impl, source)
 
 

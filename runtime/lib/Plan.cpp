@@ -208,6 +208,14 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
     buffer.alias = r.integer(r.field(value, where, "alias"), where + ".alias");
     break;
   case BufferKind::Temp:
+    if (value.contains("layout")) {
+      buffer.layout = r.string(value["layout"], where + ".layout");
+      if (buffer.layout != "nchw16c" || buffer.shape.size() != 5 ||
+          buffer.shape[4] != 16) {
+        r.fail(where + ".layout",
+               "must be \"nchw16c\" on a [N, C/16, H, W, 16] buffer");
+      }
+    }
     if (value.contains("offset")) {
       buffer.offset = r.integer(value["offset"], where + ".offset");
       if (buffer.offset < 0 || buffer.offset % support::kAlignment != 0) {

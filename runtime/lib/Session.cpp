@@ -762,7 +762,9 @@ struct Session::Impl {
       times.push_back({plan.calls[c].kernel, plan.calls[c].label, took.count(),
                        plan.calls[c].flops, bytes,
                        args.empty() ? std::vector<int64_t>()
-                                    : buffer(args.back()).shape});
+                                    : buffer(args.back()).shape,
+                       args.empty() ? std::string()
+                                    : buffer(args.back()).layout});
     }
     loadTimeStale = false;
     return times;

@@ -27,7 +27,10 @@ struct Run {
   int calls = 0;
 };
 
-enum class Fusion { Off, On, NoBatchNormFolding };
+// OnNchw: fused with every intermediate in NCHW (--layout nchw); the
+// others use the default layout (nchw16c where kernels have a blocked
+// form, docs/layout.md), so blocked and NCHW results are compared too.
+enum class Fusion { Off, On, NoBatchNormFolding, OnNchw };
 
 // The Winograd tile of a comparison: 2, or -1 for the pipelines' default.
 int winogradTile = -1;
@@ -41,6 +44,7 @@ kiln::compiler::CompiledModel compile(const std::string &path,
   options.batch = batch;
   options.fusion = fusion != Fusion::Off;
   options.foldBatchNorm = fusion != Fusion::NoBatchNormFolding;
+  options.layout = fusion == Fusion::OnNchw ? "nchw" : "nchw16c";
   options.training.loss = "mse";
   options.cacheDir = kiln::testing::cacheDir();
   return kiln::compiler::compileModel(path, options);
@@ -87,9 +91,12 @@ void expectSameResultsAtTile(const std::string &path,
   std::vector<Fusion> variants = {Fusion::On};
   if (mode == kiln::compiler::Mode::Inference) {
     variants.push_back(Fusion::NoBatchNormFolding);
+    variants.push_back(Fusion::OnNchw);
   }
   for (Fusion variant : variants) {
-    SCOPED_TRACE(variant == Fusion::On ? "fused" : "fused, BN not folded");
+    SCOPED_TRACE(variant == Fusion::On       ? "fused"
+                 : variant == Fusion::OnNchw ? "fused, layout nchw"
+                                             : "fused, BN not folded");
     Run fused = run(path, mode, batch, variant);
     EXPECT_LE(fused.calls, unfused.calls) << path;
     ASSERT_EQ(fused.outputs.size(), unfused.outputs.size());
@@ -286,6 +293,110 @@ std::string randomModel(uint32_t seed) {
   ir << "  %z = kiln.tanh %y : (tensor<1x3xf32>) -> tensor<1x3xf32>\n";
   ir << "  return %z : tensor<1x3xf32>\n}\n";
   return ir.str();
+}
+
+// A random model whose intermediates can be channel-blocked (docs/layout.md):
+// 16-48 channels on planes of 5x5 to 8x8, 1x1 convolutions (packed by
+// kiln-pack-weights on planes of 64 positions or fewer), depthwise 3x3 ones
+// (stride 1 or 2), batch norm, residual adds and activations, then a global
+// average pool and a dense layer.
+std::string randomBlockedModel(uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  const char *activations[] = {"relu", "relu6", "silu", "gelu", "tanh"};
+  int c = 16 * (1 + pick(2)), h = 5 + pick(4);
+  std::ostringstream ir;
+  auto t = [&](int ch, int size) {
+    return "tensor<2x" + std::to_string(ch) + "x" + std::to_string(size) +
+           "x" + std::to_string(size) + "xf32>";
+  };
+  ir << "func.func @main(%x: " << t(c, h) << ") -> tensor<2x3xf32> {\n";
+  std::string value = "%x";
+  int layers = 3 + pick(4);
+  for (int id = 0; id < layers; ++id) {
+    std::string n = std::to_string(id);
+    // The first layer a 1x1 conv: a depthwise one reading the graph input
+    // (dense) would keep its output, and the depthwise chain tied to it,
+    // dense.
+    bool depthwise = id > 0 && pick(2) == 1;
+    int out = depthwise ? c : 16 * (1 + pick(3));
+    int stride = depthwise && h >= 6 && pick(3) == 0 ? 2 : 1;
+    int size = depthwise ? (h + 2 - 3) / stride + 1 : h;
+    std::string wt = depthwise ? "tensor<" + std::to_string(c) + "x1x3x3xf32>"
+                               : "tensor<" + std::to_string(out) + "x" +
+                                     std::to_string(c) + "x1x1xf32>";
+    ir << "  %w" << n << " = kiln.param \"conv" << n
+       << ".weight\" {init = \"he_uniform\"} : " << wt << "\n";
+    ir << "  %b" << n << " = kiln.param \"conv" << n
+       << ".bias\" {init = \"he_uniform\", fan_in = 1} : tensor<" << out
+       << "xf32>\n";
+    ir << "  %c" << n << " = kiln.conv2d " << value << ", %w" << n << ", %b"
+       << n;
+    if (depthwise) {
+      ir << " {groups = " << c << " : i64, pads = array<i64: 1, 1, 1, 1>"
+         << ", strides = array<i64: " << stride << ", " << stride << ">}";
+    }
+    ir << " : (" << t(c, h) << ", " << wt << ", tensor<" << out
+       << "xf32>) -> " << t(out, size) << "\n";
+    std::string v = "%c" + n;
+    if (pick(2)) {
+      for (const char *p : {"weight", "bias", "running_mean", "running_var"}) {
+        ir << "  %bn" << n << p << " = kiln.param \"bn" << n << "." << p
+           << "\" {init = \""
+           << (std::string(p) == "running_var" ? "ones" : "he_uniform")
+           << "\", fan_in = 1} : tensor<" << out << "xf32>\n";
+      }
+      ir << "  %n" << n << " = kiln.batch_norm " << v << ", %bn" << n
+         << "weight, %bn" << n << "bias, %bn" << n << "running_mean, %bn" << n
+         << "running_var : (" << t(out, size) << ", tensor<" << out
+         << "xf32>, tensor<" << out << "xf32>, tensor<" << out
+         << "xf32>, tensor<" << out << "xf32>) -> " << t(out, size) << "\n";
+      v = "%n" + n;
+    }
+    if (out == c && size == h && pick(2)) {
+      ir << "  %r" << n << " = kiln.add " << v << ", " << value << " : ("
+         << t(out, size) << ", " << t(out, size) << ") -> " << t(out, size)
+         << "\n";
+      v = "%r" + n;
+    }
+    ir << "  %a" << n << " = kiln." << activations[pick(5)] << " " << v
+       << " : (" << t(out, size) << ") -> " << t(out, size) << "\n";
+    value = "%a" + n;
+    c = out;
+    h = size;
+  }
+  ir << "  %g = kiln.global_avg_pool " << value << " : (" << t(c, h)
+     << ") -> tensor<2x" << c << "x1x1xf32>\n";
+  ir << "  %f = kiln.flatten %g : (tensor<2x" << c
+     << "x1x1xf32>) -> tensor<2x" << c << "xf32>\n";
+  ir << "  %fw = kiln.param \"fc.weight\" {init = \"glorot_uniform\"} : "
+     << "tensor<3x" << c << "xf32>\n";
+  ir << "  %y = kiln.dense %f, %fw : (tensor<2x" << c << "xf32>, tensor<3x"
+     << c << "xf32>) -> tensor<2x3xf32>\n";
+  ir << "  return %y : tensor<2x3xf32>\n}\n";
+  return ir.str();
+}
+
+// Random models with blocked intermediates: blocked (the default) against
+// NCHW and unfused, and the pass blocks something in each.
+TEST(FusionTest, RandomBlockedModels) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("kiln-layout-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    fs::path path = dir / ("blocked" + std::to_string(seed) + ".mlir");
+    std::ofstream(path) << randomBlockedModel(seed);
+    SCOPED_TRACE(path.string());
+    expectSameResults(path.string(), kiln::compiler::Mode::Inference, 2);
+    auto compiled = compile(path.string(), kiln::compiler::Mode::Inference, 2,
+                            Fusion::On);
+    int blocked = 0;
+    for (const rt::PlanBuffer &buffer : compiled.plan->buffers) {
+      blocked += buffer.layout == "nchw16c";
+    }
+    EXPECT_GT(blocked, 0) << randomBlockedModel(seed);
+  }
+  fs::remove_all(dir);
 }
 
 TEST(FusionTest, RandomModels) {

@@ -589,3 +589,40 @@ def test_fuse_switches_match_unfused():
     assert calls == {"all": 1, "no epilogue": 2, "none": 3}
     with pytest.raises(kiln.Error, match="unknown pattern 'loops'"):
         kiln.compile(CHAIN, fuse={"loops": False})
+
+
+def test_blocked_layout_matches_pytorch():
+    """layout="nchw16c" (the default) stores the intermediates between a
+    strided conv, a depthwise conv, a 1x1 conv with a residual and the
+    global pool channel-blocked (docs/layout.md); both layouts match
+    PyTorch, and only the default runs kiln-layout."""
+    import torch
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = torch.nn.Conv2d(16, 32, 3, stride=2, padding=1)
+            self.dw = torch.nn.Conv2d(32, 32, 3, padding=1, groups=32)
+            self.pw = torch.nn.Conv2d(32, 32, 1)
+            self.head = torch.nn.Linear(32, 10)
+
+        def forward(self, x):
+            a = torch.relu(self.down(x))
+            b = torch.nn.functional.relu6(self.dw(a))
+            c = torch.relu(self.pw(b) + a)
+            return self.head(c.mean((2, 3)))
+
+    torch.manual_seed(3)
+    net = Block().eval()
+    x = torch.randn(2, 16, 14, 14)
+    want = net(x).detach().numpy()
+    for layout in ("nchw16c", "nchw"):
+        model = kiln.compile(net, x, layout=layout)
+        np.testing.assert_allclose(model.run1(x.numpy()), want, rtol=1e-4,
+                                   atol=1e-5)
+        # The pass runs where weights are packed by 16 (AVX-512 hosts).
+        avx512 = "avx512f" in open("/proc/cpuinfo").read()
+        assert ("kiln-layout" in model.pipeline) == (
+            layout == "nchw16c" and avx512)
+    with pytest.raises(kiln.Error, match="unknown layout 'nhwc'"):
+        kiln.compile(net, x, layout="nhwc")

@@ -52,7 +52,14 @@ nlohmann::json profileCalls(kiln::runtime::Session &session, int runs) {
   for (size_t c = 0; c < last.size(); ++c) {
     Group &group = byKernel[last[c].kernel];
     group.label = last[c].label;
-    group.shape = fmt::format("{}", fmt::join(last[c].shape, "x"));
+    std::vector<int64_t> shape = last[c].shape;
+    if (last[c].layout == "nchw16c") { // the logical [N, C, H, W]
+      shape = {shape[0], shape[1] * shape[4], shape[2], shape[3]};
+    }
+    group.shape = fmt::format("{}", fmt::join(shape, "x"));
+    if (!last[c].layout.empty()) {
+      group.shape += " " + last[c].layout;
+    }
     ++group.calls;
     group.ms += medianOf(perCall[c]);
     group.flops += static_cast<double>(last[c].flops);

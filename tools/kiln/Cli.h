@@ -45,6 +45,7 @@ struct CommonFlags {
        noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
+  std::string layout = "nchw16c"; // intermediates' physical layout
   bool checkNumerics = false; // run, train, bench
 
   void addCheckNumerics(CLI::App *cmd) {
@@ -107,6 +108,12 @@ struct CommonFlags {
                     "up to 1e-4 on wide sums of uniform values), 0 = "
                     "direct. Default: 4")
         ->check(CLI::IsMember({0, 2, 4}));
+    cmd->add_option("--layout", layout,
+                    "Physical layout of intermediates: nchw16c (channels in "
+                    "blocks of 16 between the kernels that have a blocked "
+                    "form, docs/layout.md; AVX-512 CPU targets) or nchw")
+        ->check(CLI::IsMember({"nchw", "nchw16c"}))
+        ->capture_default_str();
   }
 
   CompileOptions options() const {
@@ -129,6 +136,7 @@ struct CommonFlags {
     o.fuseRecompute = !noRecomputeFusion;
     o.fusePools = !noPoolFusion;
     o.splitBatch = !noBatchSplit;
+    o.layout = layout;
     return o;
   }
 };

@@ -88,6 +88,9 @@ struct CompileOptions {
                                 // -1: the pipeline's, 2 / 4 in training)
   bool packWeights = true;      // kiln-pack-weights (inference, eval), by
                                 // the target's float vector width
+  // Intermediates' physical layout (inference, eval; docs/layout.md):
+  // "nchw16c" (kiln-layout, on AVX-512 CPU targets) or "nchw".
+  std::string layout = "nchw16c";
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them
 };

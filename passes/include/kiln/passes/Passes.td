@@ -231,6 +231,34 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
   ];
 }
 
+def KilnLayout : Pass<"kiln-layout", "mlir::ModuleOp"> {
+  let summary = "Give intermediates the channel-blocked layout nchw16c";
+  let description = [{
+    Marks a rank-4 f32 intermediate with whole blocks of 16 channels as
+    `nchw16c` (stored `[N, C/16, H, W, 16]`) where the kernel that writes it
+    and every kernel that reads it have a blocked form: conv2d's channel
+    form (weights packed by 16, `kiln-pack-weights`), the depthwise form
+    (input and output blocked together), epilogue kernels anchored on them
+    (a residual operand in either layout), global_avg_pool's input, and
+    elementwise kernels whose operands all have the result's shape (they
+    read and write one physical order). The IR keeps NCHW semantics and
+    types: the layout is the producer's `kiln.layouts` attribute (one
+    string per result), which the lowering turns into the buffer's dims
+    and the kernels' specs. Graph inputs and outputs stay dense, so no
+    reorder kernel is needed: a blocked region begins at a kernel that
+    reads dense and writes blocked. Run it last before the memory passes
+    (docs/layout.md).
+
+    ```mlir
+    // kiln-opt --kiln-layout
+    %y = kiln.conv2d %x, %p : (tensor<1x160x7x7xf32>, tensor<60x160x1x1x16xf32>) -> tensor<1x960x7x7xf32>
+    %d = kiln.conv2d %y, %w {groups = 960 : i64, pads = array<i64: 1, 1, 1, 1>} : ...
+    // becomes
+    %y = kiln.conv2d %x, %p {kiln.layouts = ["nchw16c"]} : ...
+    ```
+  }];
+}
+
 def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
   let summary = "Pack conv2d weights by blocks of output channels";
   let description = [{

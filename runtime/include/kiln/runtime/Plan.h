@@ -28,6 +28,9 @@ struct PlanBuffer {
   int64_t classes = 0;    // i32 Input: labels in [0, classes); 0 = unset
   bool signedIndices = false; // ... or gather indices in [-classes, classes)
   int64_t offset = -1;    // Temp: byte offset in the arena; -1 = unplanned
+  // "nchw16c": a [N, C, H, W] intermediate stored as `shape` = [N, C/16, H,
+  // W, 16] (docs/layout.md); "" otherwise.
+  std::string layout;
 };
 
 struct PlanOutput {

@@ -117,7 +117,8 @@ struct CallTime {
   double seconds = 0;
   int64_t flops = 0; // floating-point operations (0: not counted)
   int64_t bytes = 0; // bytes of the call's inputs and outputs
-  std::vector<int64_t> shape; // of the call's last output
+  std::vector<int64_t> shape; // of the call's last output, as stored
+  std::string layout;         // its PlanBuffer::layout
 };
 
 struct Plan; // Plan.h
