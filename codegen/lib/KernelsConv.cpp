@@ -1046,7 +1046,7 @@ Func blockedDepthwise(const KernelSpec &s, const std::vector<ImageParam> &in,
   out.split(ox, xo, xi, tile, TailStrategy::ShiftInwards)
       .reorder(l, xi, xo, oy, cb, n)
       .fuse(cb, n, task)
-      .vectorize(l, target.natural_vector_size<float>() >= b ? b : 1)
+      .vectorize(l)
       .unroll(xi);
   if (s.outputs[0].numElements() >= kParallelGrain / 4) {
     out.parallel(task);

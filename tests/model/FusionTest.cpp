@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <set>
@@ -377,40 +378,45 @@ std::string randomBlockedModel(uint32_t seed) {
   return ir.str();
 }
 
+// Writes generator(seed) for seeds 1-6 into a temporary directory and runs
+// check on each file.
+void forEachRandomModel(
+    const std::string &name, std::string (*generator)(uint32_t),
+    const std::function<void(const std::string &, uint32_t)> &check) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("kiln-" + name + "-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    fs::path path = dir / (name + std::to_string(seed) + ".mlir");
+    std::ofstream(path) << generator(seed);
+    SCOPED_TRACE(path.string());
+    check(path.string(), seed);
+  }
+  fs::remove_all(dir);
+}
+
 // Random models with blocked intermediates: blocked (the default) against
 // NCHW and unfused, and the pass blocks something in each.
 TEST(FusionTest, RandomBlockedModels) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("kiln-layout-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  for (uint32_t seed = 1; seed <= 6; ++seed) {
-    fs::path path = dir / ("blocked" + std::to_string(seed) + ".mlir");
-    std::ofstream(path) << randomBlockedModel(seed);
-    SCOPED_TRACE(path.string());
-    expectSameResults(path.string(), kiln::compiler::Mode::Inference, 2);
-    auto compiled = compile(path.string(), kiln::compiler::Mode::Inference, 2,
-                            Fusion::On);
+  forEachRandomModel("layout", randomBlockedModel,
+                     [](const std::string &path, uint32_t seed) {
+    expectSameResults(path, kiln::compiler::Mode::Inference, 2);
+    auto compiled =
+        compile(path, kiln::compiler::Mode::Inference, 2, Fusion::On);
     int blocked = 0;
     for (const rt::PlanBuffer &buffer : compiled.plan->buffers) {
       blocked += buffer.layout == "nchw16c";
     }
     EXPECT_GT(blocked, 0) << randomBlockedModel(seed);
-  }
-  fs::remove_all(dir);
+  });
 }
 
 TEST(FusionTest, RandomModels) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("kiln-fusion-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  for (uint32_t seed = 1; seed <= 6; ++seed) {
-    fs::path path = dir / ("random" + std::to_string(seed) + ".mlir");
-    std::ofstream(path) << randomModel(seed);
-    SCOPED_TRACE(path.string());
-    expectSameResults(path.string(), kiln::compiler::Mode::Inference, 2);
-    expectSameResults(path.string(), kiln::compiler::Mode::Gradients, 2);
-  }
-  fs::remove_all(dir);
+  forEachRandomModel("fusion", randomModel,
+                     [](const std::string &path, uint32_t) {
+    expectSameResults(path, kiln::compiler::Mode::Inference, 2);
+    expectSameResults(path, kiln::compiler::Mode::Gradients, 2);
+  });
 }
 
 } // namespace

@@ -347,20 +347,25 @@ TEST(GradientTest, ReduceMaxMinProd) {
   checkLossAndGradients(session, loss);
 }
 
-// maximum / minimum with broadcasting, against central differences.
-TEST(GradientTest, MaximumMinimumBroadcast) {
-  rt::Session session = compileGradients("grad_maximum.mlir", "sparse-cce");
-  std::mt19937 rng(6);
+// A gradient-check model x [2, 3, 4] * tokens.weight, then two broadcasting
+// binary ops with parameters (`first` with param `firstParam` [3, 1], then
+// `second` with `secondParam` [4]), summed over the last axis into logits:
+// loss and gradients against the reference and central differences.
+void checkBinaryPair(const char *model, ref::BinaryOp first,
+                     const char *firstParam, ref::BinaryOp second,
+                     const char *secondParam, unsigned seed,
+                     std::vector<int32_t> labelValues) {
+  rt::Session session = compileGradients(model, "sparse-cce");
+  std::mt19937 rng(seed);
   rt::Tensor x = randomInput({2, 3, 4}, rng);
-  std::vector<int32_t> labelValues = {2, 0};
   runWithLabels(session, x, labelValues);
 
   ref::Tensor input = toRef(x);
   auto loss = [&](const Params &p) {
-    using B = ref::BinaryOp;
-    ref::Tensor a = ref::binary(B::Mul, input, p.at("tokens.weight"));
-    ref::Tensor m = ref::binary(B::Maximum, a, p.at("floor.weight"));
-    ref::Tensor n = ref::binary(B::Minimum, m, p.at("ceiling.weight"));
+    ref::Tensor a =
+        ref::binary(ref::BinaryOp::Mul, input, p.at("tokens.weight"));
+    ref::Tensor m = ref::binary(first, a, p.at(firstParam));
+    ref::Tensor n = ref::binary(second, m, p.at(secondParam));
     ref::Tensor logits({2, 3});
     for (size_t i = 0; i < n.data.size(); ++i) {
       logits.data[i / 4] += n.data[i];
@@ -370,28 +375,17 @@ TEST(GradientTest, MaximumMinimumBroadcast) {
   checkLossAndGradients(session, loss);
 }
 
+// maximum / minimum with broadcasting, against central differences.
+TEST(GradientTest, MaximumMinimumBroadcast) {
+  checkBinaryPair("grad_maximum.mlir", ref::BinaryOp::Maximum, "floor.weight",
+                  ref::BinaryOp::Minimum, "ceiling.weight", 6, {2, 0});
+}
+
 // fmod and mod with broadcasting, against central differences (away from
 // their jumps, where the quotient is constant).
 TEST(GradientTest, ModFmodBroadcast) {
-  rt::Session session = compileGradients("grad_mod.mlir", "sparse-cce");
-  std::mt19937 rng(7);
-  rt::Tensor x = randomInput({2, 3, 4}, rng);
-  std::vector<int32_t> labelValues = {1, 2};
-  runWithLabels(session, x, labelValues);
-
-  ref::Tensor input = toRef(x);
-  auto loss = [&](const Params &p) {
-    using B = ref::BinaryOp;
-    ref::Tensor a = ref::binary(B::Mul, input, p.at("tokens.weight"));
-    ref::Tensor m = ref::binary(B::Fmod, a, p.at("period.weight"));
-    ref::Tensor n = ref::binary(B::Mod, m, p.at("cycle.weight"));
-    ref::Tensor logits({2, 3});
-    for (size_t i = 0; i < n.data.size(); ++i) {
-      logits.data[i / 4] += n.data[i];
-    }
-    return ref::sparseCce(logits, labelValues);
-  };
-  checkLossAndGradients(session, loss);
+  checkBinaryPair("grad_mod.mlir", ref::BinaryOp::Fmod, "period.weight",
+                  ref::BinaryOp::Mod, "cycle.weight", 7, {1, 2});
 }
 
 // A scatter (ONNX ScatterElements' form: data - data * hit + scatter of the
