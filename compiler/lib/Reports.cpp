@@ -3,6 +3,7 @@
 
 #include "kiln/ir/KilnDialect.h"
 #include "kiln/ir/KilnFusion.h"
+#include "kiln/passes/Layout.h"
 #include "kiln/support/Hash.h"
 
 #include "mlir/IR/AsmState.h"
@@ -67,6 +68,10 @@ ModelSummary summarizeModel(const std::string &modelPath,
     for (Value result : op.getResults()) {
       node.result += (node.result.empty() ? "" : ", ") +
                      shapeString(llvm::cast<RankedTensorType>(result.getType()));
+      // kiln-layout's physical layout, after the logical shape.
+      if (std::string layout = passes::layoutOf(result); !layout.empty()) {
+        node.result += " " + layout;
+      }
       nodeOf[result] = static_cast<int>(summary.nodes.size());
     }
     summary.nodes.push_back(node);
