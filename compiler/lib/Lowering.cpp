@@ -227,7 +227,13 @@ Lowered lower(func::FuncOp func) {
     }
     spec.attrs = std::move(*attrs);
     std::vector<int> args;
-    bool agnostic = passes::layoutCapability(&op).agnostic;
+    // Only a kernel that touches a blocked value asks kiln-layout's rules.
+    bool agnostic =
+        op.hasAttr(passes::kLayoutsAttr) ||
+                llvm::any_of(op.getOperands(),
+                             [](Value v) { return !passes::layoutOf(v).empty(); })
+            ? passes::layoutCapability(&op).agnostic
+            : false;
     auto specOf = [&](Value v) {
       codegen::TensorSpec t = tensorSpec(v);
       return agnostic && t.blocked() ? physical(t) : t;

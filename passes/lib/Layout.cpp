@@ -58,9 +58,6 @@ bool depthwise(Type x, Type weight, int64_t groups) {
 LayoutCapability layoutCapability(Operation *op) {
   LayoutCapability c;
   if (op->getNumResults() != 1) {
-    if (auto pool = llvm::dyn_cast<GlobalAvgPoolOp>(op)) {
-      c.operands = {0};
-    }
     return c;
   }
   Type resultType = op->getResult(0).getType();
@@ -172,12 +169,9 @@ struct LayoutPass : impl::KilnLayoutBase<LayoutPass> {
       return it->second;
     };
     llvm::EquivalenceClasses<void *> tied;
-    llvm::DenseSet<void *> eligible, seen;
+    llvm::DenseSet<void *> eligible;
     SmallVector<Value> candidates;
     for (Operation &op : body) {
-      if (op.getNumResults() == 0 || op.getParentOp() != func) {
-        continue;
-      }
       if (op.getNumResults() != 1 || !blockable(op.getResult(0).getType())) {
         continue;
       }
