@@ -765,7 +765,8 @@ PYBIND11_MODULE(_kiln, m) {
                        bool foldBatchNorm, int winograd, bool weightPacking,
                        bool batchSplit, const std::string &cacheDir,
                        uint64_t seed, const py::dict &fuse,
-                       const std::string &layout) {
+                       const std::string &layout,
+                       const std::string &schedule) {
              kiln::compiler::CompileOptions o =
                  compileOptions(target, fusion, winograd, cacheDir);
              applyFusion(o, fuse);
@@ -774,6 +775,7 @@ PYBIND11_MODULE(_kiln, m) {
              o.packWeights = weightPacking;
              o.splitBatch = batchSplit;
              o.layout = layout;
+             o.schedule = schedule;
              py::gil_scoped_release release;
              return std::make_unique<Model>(path, o, seed);
            }),
@@ -782,7 +784,7 @@ PYBIND11_MODULE(_kiln, m) {
            py::arg("winograd") = -1, py::arg("weight_packing") = true,
            py::arg("batch_split") = true, py::arg("cache_dir") = "",
            py::arg("seed") = 0, py::arg("fuse") = py::dict(),
-           py::arg("layout") = "nchw16c")
+           py::arg("layout") = "nchw16c", py::arg("schedule") = "hand")
       .def_property_readonly("inputs", &Model::inputs)
       .def_property_readonly("outputs", &Model::outputs)
       .def_property_readonly("parameters", &Model::parameters)

@@ -82,7 +82,12 @@ nlohmann::json KernelSpec::toJson() const {
   for (const TensorSpec &t : outputs) {
     outs.push_back(t.toJson());
   }
-  return {{"op", op}, {"attrs", attrs}, {"inputs", ins}, {"outputs", outs}};
+  nlohmann::json j = {
+      {"op", op}, {"attrs", attrs}, {"inputs", ins}, {"outputs", outs}};
+  if (!schedule.empty()) {
+    j["schedule"] = schedule;
+  }
+  return j;
 }
 
 KernelSpec KernelSpec::fromJson(const nlohmann::json &j) {
@@ -102,6 +107,7 @@ KernelSpec KernelSpec::fromJson(const nlohmann::json &j) {
     for (const nlohmann::json &t : j.at("outputs")) {
       s.outputs.push_back(TensorSpec::fromJson(t));
     }
+    s.schedule = j.value("schedule", "");
   } catch (const nlohmann::json::exception &e) {
     throw Error(std::string("bad kernel spec JSON: ") + e.what());
   }

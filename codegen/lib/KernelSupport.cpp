@@ -672,6 +672,7 @@ void validateKernelSpec(const KernelSpec &spec) {
   const OpInfo &info = lookupOp(spec.op);
   expectValidShapes(spec);
   info.validate(spec);
+  validateSchedule(spec);
   if (hasBlockedTensor(spec) && !supportsBlocked(spec)) {
     fail(spec, std::string("has no kernel for the ") + kBlockedLayout +
                    " layout in this form (docs/layout.md)");

@@ -44,6 +44,15 @@ struct OpInfo {
 
 using OpRegistry = std::map<std::string, OpInfo>;
 
+// The kernel of spec.schedule "auto:NAME": `scheduled` (the builder's
+// pipeline) rebuilt from its definitions alone and scheduled by Halide's
+// autoscheduler NAME (AutoSchedule.cpp). Throws Error naming the op.
+Kernel autoSchedule(const Kernel &scheduled, const KernelSpec &spec,
+                    const Halide::Target &target);
+// Throws Error for a spec.schedule other than "" and "auto:NAME" of a known
+// autoscheduler.
+void validateSchedule(const KernelSpec &spec);
+
 // Throws Error("unknown op ...") for ops without a kernel.
 const OpInfo &lookupOp(const std::string &op);
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -93,6 +94,39 @@ void requireDeviceWork(const Halide::Module &module, const KernelSpec &spec,
               names + "). Use a CPU target such as 'host'.");
 }
 
+// Sends stderr to /dev/null while it lives (if `quiet`): the
+// autoschedulers print their search, and Halide warns about the schedules
+// they choose; errors reach kiln through the job's error file.
+class QuietStderr {
+public:
+  explicit QuietStderr(bool quiet) {
+    if (!quiet) {
+      return;
+    }
+    std::fflush(stderr);
+    saved_ = dup(2);
+    int null = open("/dev/null", O_WRONLY);
+    if (saved_ >= 0 && null >= 0) {
+      dup2(null, 2);
+    }
+    if (null >= 0) {
+      close(null);
+    }
+  }
+  ~QuietStderr() {
+    if (saved_ >= 0) {
+      std::fflush(stderr);
+      dup2(saved_, 2);
+      close(saved_);
+    }
+  }
+  QuietStderr(const QuietStderr &) = delete;
+  QuietStderr &operator=(const QuietStderr &) = delete;
+
+private:
+  int saved_ = -1;
+};
+
 void compileJob(const nlohmann::json &j) {
   auto start = std::chrono::steady_clock::now();
   Halide::Target target = parseTarget(j.at("target").get<std::string>());
@@ -107,7 +141,6 @@ void compileJob(const nlohmann::json &j) {
   if (!spec) {
     Halide::compile_standalone_runtime(tmp, target);
   } else {
-    detail::Kernel kernel = detail::lookupOp(spec->op).build(*spec, target);
     std::map<Halide::OutputFileType, std::string> outputs = {
         {Halide::OutputFileType::object, tmp}};
     if (!dumpDir.empty()) {
@@ -115,14 +148,41 @@ void compileJob(const nlohmann::json &j) {
       outputs[Halide::OutputFileType::stmt] = base + ".stmt";
       outputs[Halide::OutputFileType::assembly] = base + ".s";
     }
-    Halide::Module module =
-        Halide::Pipeline(kernel.outputs)
-            .compile_to_module(kernel.inputs, function,
-                               target.with_feature(Halide::Target::NoRuntime));
-    if (target.has_gpu_feature()) {
-      requireDeviceWork(module, *spec, target);
+    const detail::OpInfo &op = detail::lookupOp(spec->op);
+    auto compile = [&](const detail::Kernel &kernel) {
+      Halide::Module module =
+          Halide::Pipeline(kernel.outputs)
+              .compile_to_module(kernel.inputs, function,
+                                 target.with_feature(Halide::Target::NoRuntime));
+      if (target.has_gpu_feature()) {
+        requireDeviceWork(module, *spec, target);
+      }
+      module.compile(outputs);
+    };
+    if (spec->schedule.empty()) {
+      compile(op.build(*spec, target));
+    } else {
+      // An autoscheduler's schedule that Halide 14 cannot compile (Li2018's
+      // atomic vector stores, an RVar reorder it may not make) leaves the
+      // kernel on kiln's hand schedule, said on stderr: the model still
+      // runs, and the comparison names what it could not compare.
+      try {
+        QuietStderr quiet(!j.at("verbose").get<bool>());
+        compile(detail::autoSchedule(op.build(*spec, target), *spec, target));
+      } catch (const Halide::Error &e) {
+        std::string why = e.what();
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) {
+          why.pop_back();
+        }
+        std::fprintf(stderr,
+                     "kiln-codegen: %s's schedule of op '%s' (%s) does not "
+                     "compile in Halide %s (%s); this kernel keeps kiln's "
+                     "hand schedule\n",
+                     spec->schedule.c_str(), spec->op.c_str(),
+                     function.c_str(), KILN_HALIDE_VERSION, why.c_str());
+        compile(op.build(*spec, target));
+      }
     }
-    module.compile(outputs);
   }
   // The sidecar first: no reader sees the object without it.
   support::writeSum(objectPath, tmp);

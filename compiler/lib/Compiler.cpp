@@ -333,7 +333,26 @@ std::string defaultCacheDir() {
   return (fs::temp_directory_path() / "kiln-cache").string();
 }
 
+std::vector<std::string> scheduleChoices() {
+  std::vector<std::string> choices = {"hand"};
+  for (const char *name : codegen::kAutoSchedulers) {
+    choices.push_back(codegen::kAutoSchedulePrefix + std::string(name));
+  }
+  return choices;
+}
+
 namespace {
+
+void checkSchedule(const std::string &schedule) {
+  std::vector<std::string> choices = scheduleChoices();
+  if (std::find(choices.begin(), choices.end(), schedule) == choices.end()) {
+    std::string known;
+    for (const std::string &choice : choices) {
+      known += (known.empty() ? "" : ", ") + choice;
+    }
+    throw Error("unknown schedule '" + schedule + "' (" + known + ")");
+  }
+}
 
 // The pass pipeline of options.mode, printed with every option it was
 // built with (kiln-opt --pass-pipeline accepts it as it is).
@@ -366,6 +385,7 @@ std::string planKey(const std::string &modelPath, const std::string &pipeline,
   }
   return hex16(fnv1a(std::string(kPlanVersion) + "\n" +
                      KILN_COMPILER_SOURCE_HASH + "\n" + options.target +
+                     "\n" + options.schedule +
                      (options.link ? "\n" : "\nobjects-only\n") + pipeline +
                      "\n" + hex16(llvm::xxh3_64bits((*file)->getBuffer()))));
 }
@@ -376,6 +396,7 @@ CompiledModel compileModel(const std::string &modelPath,
                            const CompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
   checkModelFile(modelPath);
+  checkSchedule(options.schedule);
   std::string cacheDir =
       options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir;
   CompiledModel result;
@@ -440,6 +461,11 @@ CompiledModel compileModel(const std::string &modelPath,
   // compileKernels checks every spec (in kiln-codegen-worker) before it
   // compiles any, and names the op of a bad one.
   Lowered lowered = lower(model->entry);
+  if (options.schedule != "hand") {
+    for (codegen::KernelSpec &spec : lowered.specs) {
+      spec.schedule = options.schedule;
+    }
+  }
   phase("lowering");
   codegen::CompileOptions codegenOptions;
   codegenOptions.target = options.target;

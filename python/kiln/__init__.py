@@ -211,7 +211,7 @@ def _export_torch(module, example, batch, training=False):
 def compile(model, example=None, *, batch=None, target="host", fusion=True,
             fold_batch_norm=True, winograd=None, weight_packing=True,
             batch_split=True, fuse=None, cache_dir=None, seed=0,
-            layout="nchw16c"):
+            layout="nchw16c", schedule="hand"):
     """Compile `model` for inference and load it: a `Model`.
 
     batch: the leading dim of every input (None keeps the model's).
@@ -219,6 +219,9 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
     layout: the intermediates' physical layout, "nchw16c" (channels in
     blocks of 16 between kernels that have a blocked form; AVX-512 CPU
     targets) or "nchw" (kiln's --layout; docs/layout.md).
+    schedule: "hand" (kiln's schedules) or "auto:Adams2019",
+    "auto:Li2018", "auto:Mullapudi2016": one of Halide's autoschedulers on
+    every kernel, for comparison (kiln's --schedule; docs/codegen.md).
     fuse: kiln-fuse's patterns switched one by one, {"epilogue": False,
     "elementwise": ..., "prologue": ..., "producer": ..., "attention": ...,
     "sinks": ..., "recompute": ..., "pool": ...}
@@ -233,7 +236,8 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
                        winograd=-1 if winograd is None else winograd,
                        weight_packing=weight_packing, batch_split=batch_split,
                        cache_dir=cache_dir or "", seed=seed,
-                       fuse=dict(fuse or {}), layout=layout)
+                       fuse=dict(fuse or {}), layout=layout,
+                       schedule=schedule)
     return Model(impl, source)
 
 

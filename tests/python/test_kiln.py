@@ -626,3 +626,24 @@ def test_blocked_layout_matches_pytorch():
             layout == "nchw16c" and avx512)
     with pytest.raises(kiln.Error, match="unknown layout 'nhwc'"):
         kiln.compile(net, x, layout="nhwc")
+
+
+def test_autoscheduled_model_matches_pytorch():
+    """schedule="auto:Mullapudi2016" has Halide's autoscheduler schedule
+    every kernel of a small CNN (conv + BN + ReLU, pool, dense) in place of
+    kiln's hand schedules (docs/codegen.md); the result still matches
+    PyTorch, and an unknown schedule is refused by name."""
+    import torch
+
+    torch.manual_seed(5)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(8 * 5 * 5, 10)).eval()
+    x = torch.randn(2, 3, 10, 10)
+    want = net(x).detach().numpy()
+    model = kiln.compile(net, x, schedule="auto:Mullapudi2016")
+    np.testing.assert_allclose(model.run1(x.numpy()), want, rtol=1e-4,
+                               atol=1e-5)
+    with pytest.raises(kiln.Error, match="unknown schedule 'auto:Fast'"):
+        kiln.compile(net, x, schedule="auto:Fast")

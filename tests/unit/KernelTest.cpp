@@ -100,6 +100,8 @@ public:
     }
     blockedInputs_.clear();
     blockedOutput_ = false;
+    c.spec.schedule = std::move(schedule_);
+    schedule_.clear();
     c.inputs = std::move(inputs);
     c.expected = std::move(expected);
     c.expectRunError = expectRunError;
@@ -124,10 +126,14 @@ public:
     blockedOutput_ = output;
   }
 
+  // The next add()'s kernel is scheduled by `schedule` ("auto:NAME").
+  void nextSchedule(std::string schedule) { schedule_ = std::move(schedule); }
+
 private:
   std::map<std::string, std::vector<KernelCase>> byOp_;
   std::vector<size_t> blockedInputs_;
   bool blockedOutput_ = false;
+  std::string schedule_;
 };
 
 // [N, C, H, W] <-> [N, C/16, H, W, 16] (docs/layout.md), by plain loops.
@@ -1475,6 +1481,33 @@ CaseTable buildCases() {
   // output (padded and strided, 1x1 on 7x7), the blocked depthwise form
   // (stride 1 and 2, 5x5 with a dilation), global_avg_pool of a blocked
   // input, and an epilogue kernel with a blocked residual.
+  // Halide's autoschedulers on kiln's algorithms (--schedule auto:NAME,
+  // docs/codegen.md): a padded strided conv with bias, the channel form on
+  // a packed weight, the blocked depthwise form, dense, a pool, batch norm
+  // and softmax (multi-stage reductions), each against the same reference.
+  for (const char *name : codegen::kAutoSchedulers) {
+    const std::string schedule = codegen::kAutoSchedulePrefix + std::string(name);
+    const std::string prefix = "auto_" + std::string(name) + "_";
+    t.nextSchedule(schedule);
+    addConv(t, prefix + "n2_c5_11x9_o7_k3_s2_pad1", {2, 5, 11, 9}, 7, {3, 3},
+            convParams({2, 2}, {1, 1, 1, 1}), true);
+    t.nextSchedule(schedule);
+    addConv(t, prefix + "packed_n1_c16_9x7_o32_k3_pad1", {1, 16, 9, 7}, 32,
+            {3, 3}, convParams({1, 1}, {1, 1, 1, 1}), false, 16);
+    t.nextSchedule(schedule);
+    t.nextBlocked({0}, true);
+    addConv(t, prefix + "blocked_depthwise_n1_c32_7x7_k3_pad1", {1, 32, 7, 7},
+            32, {3, 3}, convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 32), true);
+    t.nextSchedule(schedule);
+    addDense(t, prefix + "n3_k37_o19", 3, 37, 19, true);
+    t.nextSchedule(schedule);
+    addPool(t, "max_pool2d", prefix + "n2_c3_9x8_k3_s2_pad1", {2, 3, 9, 8},
+            poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
+    t.nextSchedule(schedule);
+    addBatchNorm(t, prefix + "train_n3_c5_6x7", {3, 5, 6, 7}, true, 1e-5);
+    t.nextSchedule(schedule);
+    addSoftmax(t, "softmax", prefix + "rows_5x33", {5, 33}, 1);
+  }
   t.nextBlocked({0}, true);
   addConv(t, "blocked_in_out_n2_c32_9x11_o48_k3_s2_pad1", {2, 32, 9, 11}, 48,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);

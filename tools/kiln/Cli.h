@@ -46,6 +46,7 @@ struct CommonFlags {
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   std::string layout = "nchw16c"; // intermediates' physical layout
+  std::string schedule = "hand";  // or auto:<Halide autoscheduler>
   bool checkNumerics = false; // run, train, bench
 
   void addCheckNumerics(CLI::App *cmd) {
@@ -55,7 +56,10 @@ struct CommonFlags {
   }
 
   // withBatch false: the command has its own --batch (kiln tune's list).
-  void add(CLI::App *cmd, bool withBatch = true) {
+  // kernelScheduleOnly: --schedule names the learning-rate schedule (kiln
+  // train), so the kernels' is --kernel-schedule only.
+  void add(CLI::App *cmd, bool withBatch = true,
+           bool kernelScheduleOnly = false) {
     cmd->add_option("MODEL", model, "Model: kiln dialect .mlir or .onnx")
         ->required();
     if (withBatch) {
@@ -114,6 +118,15 @@ struct CommonFlags {
                     "form, docs/layout.md; AVX-512 CPU targets) or nchw")
         ->check(CLI::IsMember({"nchw", "nchw16c"}))
         ->capture_default_str();
+    cmd->add_option(kernelScheduleOnly ? "--kernel-schedule"
+                                       : "--schedule,--kernel-schedule",
+                    schedule,
+                    "Who schedules the kernels: hand (kiln's schedules) or "
+                    "one of Halide's autoschedulers on every kernel's "
+                    "algorithm, for comparison (research; compiling takes "
+                    "seconds per kernel, docs/codegen.md)")
+        ->check(CLI::IsMember(kiln::compiler::scheduleChoices()))
+        ->capture_default_str();
   }
 
   CompileOptions options() const {
@@ -137,6 +150,7 @@ struct CommonFlags {
     o.fusePools = !noPoolFusion;
     o.splitBatch = !noBatchSplit;
     o.layout = layout;
+    o.schedule = schedule;
     return o;
   }
 };

@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
   CommonFlags trainCommon;
   TrainFlags trainFlags;
   CLI::App *trainApp = app.add_subcommand("train", "Compile and run training");
-  trainCommon.add(trainApp);
+  trainCommon.add(trainApp, true, true);
   trainCommon.addCheckNumerics(trainApp);
   {
     auto &t = trainFlags.training;

@@ -30,6 +30,12 @@ DType parseDType(const std::string &name); // throws kiln::codegen::Error
 constexpr const char *kBlockedLayout = "nchw16c";
 constexpr int64_t kLayoutBlock = 16;
 
+// KernelSpec::schedule: "auto:" + one of Halide's autoschedulers (their
+// plugins ship with Debian's Halide 14).
+constexpr const char *kAutoSchedulePrefix = "auto:";
+constexpr const char *kAutoSchedulers[] = {"Adams2019", "Li2018",
+                                           "Mullapudi2016"};
+
 struct TensorSpec {
   std::vector<int64_t> shape; // logical order, outermost first (NCHW)
   DType dtype = DType::F32;
@@ -49,6 +55,10 @@ struct KernelSpec {
   nlohmann::json attrs = nlohmann::json::object(); // canonical attributes
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  // Who schedules the kernel: "" (kiln's hand schedule) or "auto:NAME", one
+  // of Halide's autoschedulers (Adams2019, Li2018, Mullapudi2016) on the
+  // kernel's algorithm (docs/codegen.md "Autoschedulers"). Part of the key.
+  std::string schedule;
 
   nlohmann::json toJson() const;
   static KernelSpec fromJson(const nlohmann::json &j);

@@ -91,6 +91,10 @@ struct CompileOptions {
   // Intermediates' physical layout (inference, eval; docs/layout.md):
   // "nchw16c" (kiln-layout, on AVX-512 CPU targets) or "nchw".
   std::string layout = "nchw16c";
+  // Who schedules the kernels: "hand" (kiln's schedules) or "auto:NAME",
+  // one of Halide's autoschedulers (Adams2019, Li2018, Mullapudi2016) on
+  // every kernel's algorithm, for research (docs/codegen.md).
+  std::string schedule = "hand";
   bool link = true;             // false: kernel objects only, no .so (AOT,
                                 // cross-compiling); the plan lists them
 };
@@ -128,6 +132,10 @@ int importModel(const std::string &onnxPath, const std::string &irPath,
 // `kiln --version`: kiln's, MLIR's and Halide's versions and the host
 // target, one per line.
 std::string versionText();
+
+// CompileOptions::schedule's choices: "hand", then "auto:NAME" for each of
+// Halide's autoschedulers.
+std::vector<std::string> scheduleChoices();
 
 // Default cache directory ($KILN_CACHE_DIR, else ~/.cache/kiln).
 std::string defaultCacheDir();
