@@ -52,6 +52,18 @@ struct BackOptions {
   int64_t arenaAlignment = 64; // kiln-plan-memory's alignment
 };
 
+// kiln-winograd's min-image-plane in the pipelines: a forward convolution
+// of one image takes Winograd only on planes of 40x40 and up. On Zen 5 (two
+// 512-bit FMA pipes) the direct convolution runs at 70-75% of the peak, and
+// on smaller planes the transforms and a filter 16/9 or 4x the weight's
+// size cost more than the multiplies save (ResNet-18 at batch 1, `kiln
+// bench --profile --winograd 4|0`: 512 -> 512 on 7x7 1.10 -> 0.82 ms, 256
+// on 14x14 0.77 -> 0.72, 128 on 28x28 0.81 -> 0.78; 64 on 56x56 stays
+// Winograd, 0.68 against 0.75; the CNN example's 16 -> 32 on 14x14: the
+// whole model 0.033 -> 0.027 ms). At batch 8 Winograd wins on every plane
+// (512 on 7x7: 5.25 against 6.52 ms).
+constexpr int64_t kMinImagePlane = 40 * 40;
+
 // Clean-up, fusion, then the memory passes: the end of every pipeline.
 static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   pm.addPass(mlir::createCanonicalizerPass());
@@ -62,6 +74,7 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   if (options.winogradTile > 0) {
     KilnWinogradOptions winograd;
     winograd.tile = options.winogradTile;
+    winograd.minImagePlane = kMinImagePlane;
     pm.addPass(createKilnWinograd(winograd));
   }
   if (options.inference && options.packBlock > 0) {

@@ -200,7 +200,10 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     channels both ways and 32 or more 4x4 tiles over the batch), F(4x4,
     3x3) (4x fewer; about 1e-5 of the sums, up to 1e-4 on wide sums of
     uniform values; ResNet-18 8e-7), at the price of the input and output
-    transforms, which small planes do not repay. `kiln run`, `bench`,
+    transforms, which small planes do not repay. A forward `conv2d` of one
+    image also needs an output plane of `min-image-plane` pixels: the
+    pipelines pass 1600 (40x40), where on Zen 5 the direct convolution wins
+    on smaller planes (docs/codegen.md). `kiln run`, `bench`,
     `compile` and `train` pass tile 4 (`--winograd 2` for F(2x2) only). `conv2d_grad_input` of such a convolution (pads at most 2)
     becomes `conv2d_winograd(dy,
     winograd_filter(w) {input_gradient}, pads 2 - pad)`, and
@@ -228,6 +231,9 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     Option<"tile", "tile", "int64_t", "2",
            "Largest output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3) where "
            "the plane is a multiple of 4, else F(2x2, 3x3))">,
+    Option<"minImagePlane", "min-image-plane", "int64_t", "0",
+           "A forward conv2d of batch 1 only on output planes of at least "
+           "this many pixels (the pipelines: 1600, i.e. 40x40)">,
   ];
 }
 
