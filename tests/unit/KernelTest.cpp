@@ -1383,7 +1383,7 @@ CaseTable buildCases() {
           {3, 3}, convParams({2, 2}, {2, 1, 2, 1}, {2, 2}), true);
   // Packed weights [O/B, C, KH, KW, B] (kiln-pack-weights) take the channel
   // form at any stride: a 7x7 stage, a 14-wide plane with asymmetric pads,
-  // blocks of 8, a strided 1x1 and a 1x1 on a 7x7 plane.
+  // blocks of 8, a strided 1x1, a 1x1 on a 7x7 plane and a stem.
   addConv(t, "packed_n1_c32_7x7_o64_same", {1, 32, 7, 7}, 64, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}), true, 16);
   addConv(t, "packed_n2_c20_14x14_o32_pads", {2, 20, 14, 14}, 32, {3, 3},
@@ -1394,6 +1394,8 @@ CaseTable buildCases() {
           {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), true, 16);
   addConv(t, "packed_1x1_n3_c40_7x7_o48", {3, 40, 7, 7}, 48, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false, 16);
+  addConv(t, "packed_stem_n2_c3_15x13_o32_k3_s2_pad1", {2, 3, 15, 13}, 32,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);
   // Pointwise form: 1x1, stride 1, unpadded, over the flattened plane (a
   // 25-position plane: one vector and a shifted tail), grouped too.
   addConv(t, "pointwise_n3_c24_5x5_o17", {3, 24, 5, 5}, 17, {1, 1},

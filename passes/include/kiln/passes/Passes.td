@@ -276,9 +276,11 @@ def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
     kernel: the weights are packed once, not on every call. It applies to
     convolutions without groups, with 16 or more input channels and `O` a
     multiple of `B`, that are strided, or 1x1 (stride 1, unpadded) over
-    output planes of at most 64 positions: the shapes where codegen's
-    channel form wins (without packing, a strided one repacks its weight
-    on every call). Run it after
+    output planes of at most 64 positions, and to strided stems with fewer
+    input channels and a window under 5x5 (MobileNetV2's 3x3 stem; a 7x7
+    stem keeps its planes form): the shapes where codegen's channel form
+    wins (without packing, a strided one repacks its weight on every
+    call). Run it after
     `kiln-fold-batch-norm` (which scales `[O, ...]` weights) and
     `kiln-winograd`, before `kiln-fuse`; inference and evaluation graphs
     only (a packed convolution has no gradient).
