@@ -50,12 +50,14 @@ struct PackWeightsPass
 
   // Convolutions without groups, with whole blocks of output channels and
   // 16 or more input channels, where the kernel's channel form beats the
-  // position forms (docs/codegen.md): strided ones, and 1x1 ones over
-  // planes of at most 64 positions (MobileNetV2's 7x7 stage: 1.1-2.3x
-  // alone at batch 1 and 8; on 14x14 planes the matrix product over the
-  // plane wins). Other stride-1 ones keep their forms: on ResNet-18's 7x7
-  // and 14x14 layers at batch 1, packed, the channel form ran 1.1-1.3x
-  // slower in the network (though faster alone).
+  // position forms (docs/codegen.md): strided ones; spatial ones at stride
+  // 1 with output channels in pairs of blocks (a task's two channel
+  // vectors), those Winograd left (small planes at batch 1): on Zen 5, in
+  // ResNet-18 at batch 1, 512 on 7x7 0.82 -> 0.72 ms, 256 on 14x14 0.71 ->
+  // 0.68, 128 on 28x28 0.76 -> 0.69 (the planes form computes the pitch
+  // columns: 63 lanes for a 7x7 plane); and 1x1 ones over planes of at most
+  // 64 positions (MobileNetV2's 7x7 stage: 1.1-2.3x alone at batch 1 and
+  // 8; on 14x14 planes the matrix product over the plane wins).
   //
   // Strided stems with fewer than 16 input channels and a window under 5x5
   // too (MobileNetV2's 3 -> 32 3x3 at stride 2): on Zen 5 the channel form
@@ -77,6 +79,9 @@ struct PackWeightsPass
     }
     if (strided) {
       return true;
+    }
+    if (weight.getDimSize(2) * weight.getDimSize(3) > 1) {
+      return weight.getDimSize(1) >= 64 && weight.getDimSize(0) % (2 * block) == 0;
     }
     nlohmann::json attrs;
     if (failed(conv.canonicalizeKernelAttrs(attrs))) {

@@ -1396,6 +1396,13 @@ CaseTable buildCases() {
           convParams({1, 1}, {0, 0, 0, 0}), false, 16);
   addConv(t, "packed_stem_n2_c3_15x13_o32_k3_s2_pad1", {2, 3, 15, 13}, 32,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);
+  // Stride-1 layers that kiln-pack-weights packs for the channel form: a
+  // run tail (19 = 4 runs of 4 + 3) on an 11-wide output rounded up to
+  // tiles of 7, and a 5x5 window (5 unrolled taps a row).
+  addConv(t, "packed_n1_c19_13x11_o64_k3_pad1", {1, 19, 13, 11}, 64, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true, 16);
+  addConv(t, "packed_n2_c20_9x9_o32_k5_pad2", {2, 20, 9, 9}, 32, {5, 5},
+          convParams({1, 1}, {2, 2, 2, 2}), false, 16);
   // Pointwise form: 1x1, stride 1, unpadded, over the flattened plane (a
   // 25-position plane: one vector and a shifted tail), grouped too.
   addConv(t, "pointwise_n3_c24_5x5_o17", {3, 24, 5, 5}, 17, {1, 1},

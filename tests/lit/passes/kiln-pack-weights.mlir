@@ -36,7 +36,7 @@ func.func @shortcut(%x: tensor<1x64x14x14xf32>) -> tensor<1x128x7x7xf32> {
 
 // -----
 
-// Left alone: stride 1, groups, a 7x7 stem of 3 input channels (its
+// Left alone: stride 1 with 16 input channels, groups, a 7x7 stem of 3 input channels (its
 // planes form wins), 24 output channels (not whole blocks of 16).
 // CHECK-LABEL: func.func @not_these
 // CHECK-NOT: kiln.transpose
@@ -88,4 +88,24 @@ func.func @pointwise(%x: tensor<1x32x7x7xf32>, %z: tensor<1x32x9x9xf32>) -> (ten
   %b = kiln.conv2d %z, %v : (tensor<1x32x9x9xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
   %c = kiln.conv2d %x, %v {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
   return %a, %b, %c : tensor<1x64x7x7xf32>, tensor<1x64x9x9xf32>, tensor<1x64x9x9xf32>
+}
+
+// -----
+
+// A spatial stride-1 conv (one that kiln-winograd left: small planes at
+// batch 1) with 64 or more input channels and output channels in pairs of
+// blocks is packed too (the channel form computes no pitch columns); with
+// fewer input channels, or 48 output channels, it keeps its form.
+// CHECK-LABEL: func.func @spatial
+// CHECK: kiln.conv2d %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x64x7x7xf32>, tensor<2x64x3x3x16xf32>) -> tensor<1x32x7x7xf32>
+// CHECK: kiln.conv2d %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<32x32x3x3xf32>) -> tensor<1x32x7x7xf32>
+// CHECK: kiln.conv2d %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x64x7x7xf32>, tensor<48x64x3x3xf32>) -> tensor<1x48x7x7xf32>
+func.func @spatial(%x: tensor<1x64x7x7xf32>, %z: tensor<1x32x7x7xf32>) -> (tensor<1x32x7x7xf32>, tensor<1x32x7x7xf32>, tensor<1x48x7x7xf32>) {
+  %w = kiln.param "w" : tensor<32x64x3x3xf32>
+  %v = kiln.param "v" : tensor<32x32x3x3xf32>
+  %u = kiln.param "u" : tensor<48x64x3x3xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x64x7x7xf32>, tensor<32x64x3x3xf32>) -> tensor<1x32x7x7xf32>
+  %b = kiln.conv2d %z, %v {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<32x32x3x3xf32>) -> tensor<1x32x7x7xf32>
+  %c = kiln.conv2d %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x64x7x7xf32>, tensor<48x64x3x3xf32>) -> tensor<1x48x7x7xf32>
+  return %a, %b, %c : tensor<1x32x7x7xf32>, tensor<1x32x7x7xf32>, tensor<1x48x7x7xf32>
 }
