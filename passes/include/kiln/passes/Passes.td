@@ -275,8 +275,10 @@ def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
     do not change, `kiln-hoist-load-time` makes the transpose a load-time
     kernel: the weights are packed once, not on every call. It applies to
     convolutions without groups, with 16 or more input channels and `O` a
-    multiple of `B`, that are strided, or 1x1 (stride 1, unpadded) over
-    output planes of at most 64 positions, and to strided stems with fewer
+    multiple of `B`, that are strided, spatial at stride 1 with 64 or more
+    input channels and `O` a multiple of `2B` (those `kiln-winograd` left:
+    small planes at batch 1), or 1x1 (stride 1, unpadded) over output
+    planes of at most 64 positions, and to strided stems with fewer
     input channels and a window under 5x5 (MobileNetV2's 3x3 stem; a 7x7
     stem keeps its planes form): the shapes where codegen's channel form
     wins (without packing, a strided one repacks its weight on every
