@@ -21,6 +21,7 @@ import sys
 import warnings
 
 import numpy as np
+import onnx
 import torch
 import torchvision
 
@@ -459,6 +460,82 @@ def check_recurrent(work):
     return ok and train_ok
 
 
+class PixelNet(torch.nn.Module):
+    """InstanceNorm2d (ONNX InstanceNormalization), PixelShuffle
+    (DepthToSpace, CRD), PixelUnshuffle and a repeat along the width (Tile),
+    then a linear head."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.norm = torch.nn.InstanceNorm2d(16, affine=True)
+        self.shuffle = torch.nn.PixelShuffle(2)
+        self.conv2 = torch.nn.Conv2d(4, 8, 3, padding=1)
+        self.unshuffle = torch.nn.PixelUnshuffle(2)
+        self.fc = torch.nn.Linear(32 * 6 * 10, classes)
+
+    def forward(self, x):
+        y = self.shuffle(torch.relu(self.norm(self.conv1(x))))
+        y = self.unshuffle(torch.tanh(self.conv2(y)))
+        return self.fc(torch.flatten(y.repeat(1, 1, 1, 2), 1))
+
+
+def check_pixel(work):
+    """InstanceNormalization, DepthToSpace and Tile: `kiln run` against
+    PyTorch, then two SGD steps of `kiln train` against the same steps in
+    PyTorch, compared on the trained models' outputs."""
+    torch.manual_seed(7)
+    model = PixelNet().eval()
+    with torch.no_grad():
+        model.norm.weight.uniform_(0.5, 1.5)
+        model.norm.bias.uniform_(-0.5, 0.5)
+    rng = np.random.default_rng(7)
+    xs = rng.standard_normal((16, 3, 6, 5)).astype(np.float32)
+    ys = rng.integers(0, 3, 16).astype(np.int32)
+    onnx_path = os.path.join(work, "pixel.onnx")
+    torch.onnx.export(model, torch.from_numpy(xs[:8]), onnx_path,
+                      input_names=["x"], output_names=["y"], opset_version=13)
+    ops = {n.op_type for n in onnx.load(onnx_path).graph.node}
+    wanted = {"InstanceNormalization", "DepthToSpace", "Tile"}
+    if not wanted <= ops:
+        print(f"pixel: the export has no {sorted(wanted - ops)}", flush=True)
+        return False
+    mlir = os.path.join(work, "pixel.mlir")
+    weights = os.path.join(work, "pixel.safetensors")
+    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
+         "--batch", "8"])
+    x_path = os.path.join(work, "pixel_x8.npy")
+    np.save(x_path, xs[:8])
+
+    def outputs(extra, name):
+        out = os.path.join(work, name)
+        run([KILN, "run", mlir, "--input", "x=" + x_path, "--output", out]
+            + extra)
+        return np.load(os.path.join(out, "y.npy"))
+
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    got = outputs(["--weights", weights], "pixel_out")
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= 1e-5
+    print(f"pixel inference: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+
+    trained = two_sgd_steps(model, mlir, weights, xs, ys, "pixel", work)
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    got = outputs(["--weights", trained], "pixel_trained_out")
+    moved = float(np.abs(want - outputs(["--weights", weights],
+                                        "pixel_before")).max())
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    train_ok = err <= 1e-4 and moved > 1e-3
+    print(f"pixel training: 2 SGD steps, outputs moved by {moved:.3g}, "
+          f"relative error after {err:.2e} -> "
+          f"{'OK' if train_ok else 'MISMATCH'}", flush=True)
+    return ok and train_ok
+
+
 class MaskedEncoder(torch.nn.Module):
     """A BERT-style encoder: token embeddings (run-time int64 ids), two
     TransformerEncoder layers with a boolean key padding mask (True: a
@@ -515,7 +592,7 @@ def main():
     wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
                               "fpn",
                               "cnn_train", "resnet18_finetune", "embedding",
-                              "masked_encoder", "recurrent"]
+                              "masked_encoder", "recurrent", "pixel"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -541,6 +618,8 @@ def main():
         ok &= check_recurrent(work)
     if "masked_encoder" in wanted:
         ok &= check_masked_encoder(work)
+    if "pixel" in wanted:
+        ok &= check_pixel(work)
     return 0 if ok else 1
 
 

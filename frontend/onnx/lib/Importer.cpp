@@ -1533,6 +1533,128 @@ void Importer::layerNormOp() {
   }
 }
 
+// DepthToSpace and SpaceToDepth: a reshape to 6-D, a transpose and a
+// reshape back (ONNX's own definition), so the gradient is theirs.
+void Importer::depthSpaceOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  if (x.size() != 4) {
+    fail("needs a rank-4 input [N, C, H, W], got " + shapeText(x));
+  }
+  int64_t b = attrInt("blocksize", 0);
+  if (b < 1) {
+    fail("blocksize must be 1 or more, got " + std::to_string(b));
+  }
+  int64_t n = x[0], c = x[1], h = x[2], w = x[3];
+  std::vector<int64_t> blocked, perm, out;
+  if (node_->proto.op_type() == "DepthToSpace") {
+    if (c % (b * b) != 0) {
+      fail("channels " + std::to_string(c) + " are not a multiple of " +
+           "blocksize^2 = " + std::to_string(b * b));
+    }
+    std::string mode = attrString("mode", "DCR");
+    if (mode == "DCR") {
+      blocked = {n, b, b, c / (b * b), h, w};
+      perm = {0, 3, 4, 1, 5, 2};
+    } else if (mode == "CRD") {
+      blocked = {n, c / (b * b), b, b, h, w};
+      perm = {0, 1, 4, 2, 5, 3};
+    } else {
+      unsupportedValue("mode", mode);
+    }
+    out = {n, c / (b * b), h * b, w * b};
+  } else {
+    if (h % b != 0 || w % b != 0) {
+      fail("spatial dims " + std::to_string(h) + "x" + std::to_string(w) +
+           " are not multiples of blocksize " + std::to_string(b));
+    }
+    blocked = {n, c, h / b, b, w / b, b};
+    perm = {0, 3, 5, 1, 2, 4};
+    out = {n, c * b * b, h / b, w / b};
+  }
+  if (b == 1) {
+    setOutput(0, data(0));
+    return;
+  }
+  Value v = reshape(data(0), blocked);
+  v = emit("kiln.transpose", {v}, {ints("perm", perm)});
+  setOutput(0, reshape(v, out));
+}
+
+// Tile (opset 6 on: the repeats as an input known at import time): x
+// reshaped to [1, d0, 1, d1, ...], broadcast against zeros of shape [r0,
+// d0, r1, d1, ...] (as Expand), reshaped to [r0 * d0, r1 * d1, ...]; the
+// gradient sums the copies.
+void Importer::tileOp() {
+  requireFloat(0);
+  if (node_->version < 6) {
+    fail("Tile-1 (the 'tiles' and 'axis' inputs) is not supported; Tile-6 "
+         "and later are");
+  }
+  std::vector<int64_t> x = shapeOf(0);
+  std::vector<int64_t> repeats = hostInts(1, "repeats");
+  if (repeats.size() != x.size()) {
+    fail("repeats has " + std::to_string(repeats.size()) +
+         " values for a rank-" + std::to_string(x.size()) + " input");
+  }
+  std::vector<int64_t> spread, wide, out;
+  for (size_t d = 0; d < x.size(); ++d) {
+    if (repeats[d] < 0) {
+      fail("repeats must not be negative, got " + std::to_string(repeats[d]));
+    }
+    spread.insert(spread.end(), {1, x[d]});
+    wide.insert(wide.end(), {repeats[d], x[d]});
+    out.push_back(repeats[d] * x[d]);
+  }
+  if (llvm::all_of(repeats, [](int64_t r) { return r == 1; })) {
+    setOutput(0, data(0));
+    return;
+  }
+  if (product(out) == 0) {
+    fail("the tiled output " + shapeText(out) + " is empty");
+  }
+  OnnxTensor zeros;
+  zeros.shape = wide;
+  zeros.values.assign(product(wide), 0.0);
+  Value v = emit("kiln.add", {reshape(data(0), spread), makeConstant(zeros)});
+  setOutput(0, reshape(v, out));
+}
+
+// InstanceNormalization: each (image, channel) plane normalized over its
+// spatial dims (layer_norm over the flattened plane, its scale ones), then
+// the per-channel scale and bias.
+void Importer::instanceNormOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  if (x.size() < 3) {
+    fail("needs an input [N, C, D1, ...] of rank 3 or more, got " +
+         shapeText(x));
+  }
+  int64_t plane = 1;
+  for (size_t d = 2; d < x.size(); ++d) {
+    plane *= x[d];
+  }
+  OnnxTensor ones;
+  ones.shape = {plane};
+  ones.values.assign(plane, 1.0);
+  Value v = reshape(data(0), {x[0], x[1], plane});
+  v = emit("kiln.layer_norm", {v, makeConstant(ones)},
+           {i64("axis", 2), f32("epsilon", attrFloat("epsilon", 1e-5))});
+  v = reshape(v, x);
+  std::vector<int64_t> perChannel(x.size() - 1, 1);
+  perChannel[0] = x[1];
+  for (size_t i = 1; i < 3; ++i) {
+    Value p = data(i, i == 1 ? "ones" : "zeros");
+    if (product(shapeOf(p)) != x[1]) {
+      fail(std::string(i == 1 ? "scale" : "B") + " must have " +
+           std::to_string(x[1]) + " values (one per channel), got " +
+           shapeText(shapeOf(p)));
+    }
+    v = emit(i == 1 ? "kiln.mul" : "kiln.add", {v, reshape(p, perChannel)});
+  }
+  setOutput(0, v);
+}
+
 // Labels as an i32 value: a graph input, or a constant known on the host.
 Value Importer::labelsOf(size_t i) {
   Entry &labels = input(i);
@@ -1855,6 +1977,32 @@ void Importer::registerHandlers() {
   });
   on({"Flatten", "Reshape", "Squeeze", "Unsqueeze"},
      [this] { reshapeLikeOp(); });
+  on({"DepthToSpace", "SpaceToDepth"}, [this] { depthSpaceOp(); });
+  on({"Tile"}, [this] { tileOp(); });
+  on({"InstanceNormalization"}, [this] { instanceNormOp(); });
+  on({"Xor"}, [this] {
+    Value b = truth(floatData(1));
+    Value notB = emit("kiln.where", {b, scalarConstant(0), scalarConstant(1)});
+    setOutput(0, emit("kiln.where", {floatData(0), notB, b}));
+  });
+  on({"EyeLike"}, [this] {
+    // A constant: ones on the k-th diagonal of the input's 2-D shape, in
+    // the `dtype` asked for (the input's by default).
+    std::vector<int64_t> x = shapeOf(0);
+    if (x.size() != 2) {
+      fail("EyeLike needs a rank-2 input, got " + shapeText(x));
+    }
+    OnnxTensor eye;
+    eye.shape = x;
+    eye.elementType = static_cast<int>(attrInt("dtype", elementTypeOf(0)));
+    int64_t k = attrInt("k", 0);
+    for (int64_t i = 0; i < x[0]; ++i) {
+      for (int64_t j = 0; j < x[1]; ++j) {
+        eye.values.push_back(j - i == k ? 1.0 : 0.0);
+      }
+    }
+    setHostOutput(0, std::move(eye));
+  });
   on({"Transpose"}, [this] {
     requireFloat(0);
     int64_t rank = shapeOf(0).size();

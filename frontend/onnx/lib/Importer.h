@@ -548,6 +548,9 @@ private:
   void binaryOp(const std::string &kind);
   void legacyBroadcast();
   int castTarget();
+  void depthSpaceOp();
+  void tileOp();
+  void instanceNormOp();
   void layerNormOp();
   void sceLossOp();
   void preluOp();
