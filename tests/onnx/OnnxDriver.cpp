@@ -197,8 +197,9 @@ int nodeTestsCommand(int argc, char **argv) {
                                              ctx, options);
         } catch (const kiln::frontend::Error &e) {
           // A model that needs a float input at import time (Resize's
-          // scales): small 1-D float inputs (16 elements or fewer) become
-          // known values too, as the integer ones.
+          // scales, OneHot's depth): small 0-D and 1-D float inputs (16
+          // elements or fewer) become known values too, as the integer
+          // ones.
           if (std::string(e.what()).find("must be known at import time") ==
               std::string::npos) {
             throw;
@@ -206,7 +207,7 @@ int nodeTestsCommand(int argc, char **argv) {
           bool moved = false;
           for (auto it = floatInputs.begin(); it != floatInputs.end();) {
             const OnnxTensor &t = it->second;
-            if (t.elementType == 1 && t.shape.size() == 1 &&
+            if (t.elementType == 1 && t.shape.size() <= 1 &&
                 t.numElements() <= 16) {
               options.knownInputs[it->first] = t;
               it = floatInputs.erase(it);

@@ -1620,6 +1620,68 @@ void Importer::tileOp() {
   setOutput(0, reshape(v, out));
 }
 
+// OneHot: `on` where the index (negative ones count from the end) equals
+// the position along the new axis, else `off`. Indices known at import
+// time fold on the host (in the values' element type); run-time ones are
+// compared with a constant of the positions (f32 values only).
+void Importer::oneHotOp() {
+  const OnnxTensor &depthT = requireHost(1, "depth");
+  const OnnxTensor &values = requireHost(2, "values");
+  if (depthT.values.size() != 1 || values.values.size() != 2) {
+    fail("depth must be one value and values two (off, on)");
+  }
+  int64_t depth = hostInt(depthT.values[0]);
+  if (depth < 1) {
+    fail("depth must be 1 or more, got " + std::to_string(depth));
+  }
+  double off = values.values[0], on = values.values[1];
+  std::vector<int64_t> in = shapeOf(0);
+  int64_t axis = normAxis(attrInt("axis", -1), in.size() + 1);
+  std::vector<int64_t> out = in;
+  out.insert(out.begin() + axis, depth);
+  if (const OnnxTensor *indices = host(0)) {
+    OnnxTensor y;
+    y.shape = out;
+    y.elementType = values.elementType;
+    int64_t inner = 1;
+    for (size_t d = axis; d < in.size(); ++d) {
+      inner *= in[d];
+    }
+    int64_t outer = product(in) / std::max<int64_t>(inner, 1);
+    y.values.assign(product(out), off);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t i = 0; i < inner; ++i) {
+        int64_t k = static_cast<int64_t>(indices->values[o * inner + i]);
+        k = k < 0 ? k + depth : k;
+        if (k >= 0 && k < depth) {
+          y.values[(o * depth + k) * inner + i] = on;
+        }
+      }
+    }
+    setHostOutput(0, std::move(y));
+    return;
+  }
+  if (values.elementType != TP::FLOAT) {
+    fail("run-time indices with values of element type " +
+         elementTypeName(values.elementType) + ": kiln computes them in f32 "
+         "only");
+  }
+  Value idx = floatData(0);
+  Value negative = emit("kiln.less", {idx, scalarConstant(0)});
+  idx = emit("kiln.where",
+             {negative, emit("kiln.add", {idx, scalarConstant(depth)}), idx});
+  std::vector<int64_t> spread = in, along(out.size(), 1);
+  spread.insert(spread.begin() + axis, 1);
+  along[axis] = depth;
+  OnnxTensor positions;
+  positions.shape = along;
+  for (int64_t k = 0; k < depth; ++k) {
+    positions.values.push_back(static_cast<double>(k));
+  }
+  Value hit = emit("kiln.equal", {reshape(idx, spread), makeConstant(positions)});
+  setOutput(0, emit("kiln.where", {hit, scalarConstant(on), scalarConstant(off)}));
+}
+
 // InstanceNormalization: each (image, channel) plane normalized over its
 // spatial dims (layer_norm over the flattened plane, its scale ones), then
 // the per-channel scale and bias.
@@ -1979,6 +2041,28 @@ void Importer::registerHandlers() {
      [this] { reshapeLikeOp(); });
   on({"DepthToSpace", "SpaceToDepth"}, [this] { depthSpaceOp(); });
   on({"Tile"}, [this] { tileOp(); });
+  on({"OneHot"}, [this] { oneHotOp(); });
+  on({"MeanVarianceNormalization"}, [this] {
+    // (x - mean) / (std + 1e-9) over `axes` (ONNX's function; the variance
+    // as the mean of squared deviations).
+    requireFloat(0);
+    std::vector<int64_t> x = shapeOf(0);
+    std::vector<int64_t> axes = attrInts("axes").value_or(
+        std::vector<int64_t>{0, 2, 3});
+    double count = 1;
+    for (int64_t &a : axes) {
+      a = normAxis(a, x.size());
+      count *= static_cast<double>(x[a]);
+    }
+    auto mean = [&](Value v) {
+      return scale(emit("kiln.reduce_sum", {v},
+                        {ints("axes", axes), boolean("keepdims", true)}),
+                   1.0 / count);
+    };
+    Value d = emit("kiln.sub", {data(0), mean(data(0))});
+    Value std = emit("kiln.sqrt", {mean(emit("kiln.mul", {d, d}))});
+    setOutput(0, emit("kiln.div", {d, emit("kiln.add", {std, scalarConstant(1e-9)})}));
+  });
   on({"InstanceNormalization"}, [this] { instanceNormOp(); });
   on({"Xor"}, [this] {
     Value b = truth(floatData(1));
