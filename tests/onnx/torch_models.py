@@ -536,6 +536,69 @@ def check_pixel(work):
     return ok and train_ok
 
 
+class IndexNet(torch.nn.Module):
+    """Advanced-index assignment at constant indices (ONNX ScatterND) of a
+    function of the gathered elements, behind a learned scale."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.linspace(0.5, 1.5, 12).reshape(3, 4))
+        self.fc = torch.nn.Linear(12, classes)
+        self.register_buffer("rows", torch.tensor([0, 2, 1, 2]))
+        self.register_buffer("cols", torch.tensor([1, 0, 3, 3]))
+
+    def forward(self, x):
+        z = x * self.w
+        g = z[:, self.rows, self.cols]
+        y = z.clone()
+        y[:, self.rows, self.cols] = torch.tanh(g)
+        return self.fc(y.flatten(1)) + g.sum(1, keepdim=True)
+
+
+def check_scatter_nd(work):
+    """ScatterND: `kiln run` against PyTorch, then two SGD steps of `kiln
+    train` against PyTorch's, weight by weight (the gradient reaches the
+    scale through the scattered and the kept elements)."""
+    torch.manual_seed(11)
+    model = IndexNet().eval()
+    rng = np.random.default_rng(11)
+    xs = rng.standard_normal((16, 3, 4)).astype(np.float32)
+    ys = rng.integers(0, 3, 16).astype(np.int32)
+    onnx_path = os.path.join(work, "scatternd.onnx")
+    torch.onnx.export(model, torch.from_numpy(xs[:8]), onnx_path,
+                      input_names=["x"], output_names=["y"], opset_version=13)
+    if "ScatterND" not in {n.op_type for n in onnx.load(onnx_path).graph.node}:
+        print("scatternd: the export has no ScatterND", flush=True)
+        return False
+    mlir = os.path.join(work, "scatternd.mlir")
+    weights = os.path.join(work, "scatternd.safetensors")
+    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
+         "--batch", "8"])
+    x_path = os.path.join(work, "scatternd_x8.npy")
+    np.save(x_path, xs[:8])
+    out = os.path.join(work, "scatternd_out")
+    run([KILN, "run", mlir, "--weights", weights, "--input", "x=" + x_path,
+         "--output", out])
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    got = np.load(os.path.join(out, "y.npy"))
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= 1e-5
+    print(f"scatternd inference: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+    trained = read_safetensors(
+        two_sgd_steps(model, mlir, weights, xs, ys, "scatternd", work))
+    worst = 0.0
+    for name, p in model.named_parameters():
+        want = p.detach().numpy()
+        worst = max(worst, float(np.abs(trained[name] - want).max() /
+                                 np.abs(want).max()))
+    train_ok = worst <= 1e-5
+    print(f"scatternd training: 2 SGD steps, worst relative weight error "
+          f"{worst:.2e} -> {'OK' if train_ok else 'MISMATCH'}", flush=True)
+    return ok and train_ok
+
+
 class MaskedEncoder(torch.nn.Module):
     """A BERT-style encoder: token embeddings (run-time int64 ids), two
     TransformerEncoder layers with a boolean key padding mask (True: a
@@ -592,7 +655,8 @@ def main():
     wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
                               "fpn",
                               "cnn_train", "resnet18_finetune", "embedding",
-                              "masked_encoder", "recurrent", "pixel"]
+                              "masked_encoder", "recurrent", "pixel",
+                              "scatternd"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -620,6 +684,8 @@ def main():
         ok &= check_masked_encoder(work)
     if "pixel" in wanted:
         ok &= check_pixel(work)
+    if "scatternd" in wanted:
+        ok &= check_scatter_nd(work)
     return 0 if ok else 1
 
 

@@ -1157,6 +1157,131 @@ void Importer::gatherOp() {
   setOutput(0, reshape(v, out));
 }
 
+// GatherND and ScatterND at indices known at import time (checked here):
+// the data viewed as rows [B * P, S] (B the batch_dims' extent, P the
+// indexed dims', S the rest's), each index tuple a row number. GatherND is
+// kiln.gather of those rows; ScatterND adds the updates' rows where they
+// point (gather_elements_grad along the rows) and, with reduction none,
+// first zeroes the rows it writes (a constant mask; of repeated tuples
+// the last one wins, as ONNX's reference). Both train through gather's
+// and gather_elements_grad's gradients.
+void Importer::gatherScatterNDOp() {
+  bool gather = node_->proto.op_type() == "GatherND";
+  std::vector<int64_t> x = shapeOf(0);
+  const OnnxTensor &indices = requireHost(1, "indices");
+  const std::vector<int64_t> &is = indices.shape;
+  int64_t r = x.size(), q = is.size();
+  int64_t b = gather ? attrInt("batch_dims", 0) : 0;
+  if (r < 1 || q < 1) {
+    fail("data and indices need rank 1 or more");
+  }
+  int64_t k = is.back();
+  if (b < 0 || b >= std::min(q, r)) {
+    fail("batch_dims " + std::to_string(b) + " must be in [0, " +
+         std::to_string(std::min(q, r)) + ")");
+  }
+  if (k < 1 || k > r - b) {
+    fail("index tuples of " + std::to_string(k) + " values for data " +
+         shapeText(x) + " (batch_dims " + std::to_string(b) + ")");
+  }
+  for (int64_t d = 0; d < b; ++d) {
+    if (is[d] != x[d]) {
+      fail("batch dim " + std::to_string(d) + " of indices " + shapeText(is) +
+           " differs from the data's " + shapeText(x));
+    }
+  }
+  int64_t batch = 1, rowsPer = 1, slice = 1;
+  for (int64_t d = 0; d < r; ++d) {
+    (d < b ? batch : d < b + k ? rowsPer : slice) *= x[d];
+  }
+  int64_t tuples = product(is) / k, perBatch = tuples / batch;
+  std::vector<double> rows(tuples);
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t flat = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t v = hostInt(indices.values[t * k + j]), dim = x[b + j];
+      if (v < -dim || v >= dim) {
+        fail("index " + std::to_string(v) + " of dim " +
+             std::to_string(b + j) + " is outside [" + std::to_string(-dim) +
+             ", " + std::to_string(dim) + ")");
+      }
+      flat = flat * dim + (v < 0 ? v + dim : v);
+    }
+    rows[t] = static_cast<double>((t / perBatch) * rowsPer + flat);
+  }
+  std::vector<int64_t> out(is.begin(), is.end() - 1);
+  out.insert(out.end(), x.begin() + b + k, x.end());
+  if (gather) {
+    if (const OnnxTensor *h = host(0)) {
+      OnnxTensor y;
+      y.shape = out;
+      y.elementType = h->elementType;
+      for (double row : rows) {
+        auto first = h->values.begin() + static_cast<int64_t>(row) * slice;
+        y.values.insert(y.values.end(), first, first + slice);
+      }
+      setHostOutput(0, std::move(y));
+      return;
+    }
+    requireFloat(0);
+    OnnxTensor rowsT;
+    rowsT.shape = {tuples};
+    rowsT.values = rows;
+    Value v = emit("kiln.gather",
+                   {reshape(data(0), {batch * rowsPer, slice}),
+                    makeIntConstant("GatherND indices", rowsT)},
+                   {i64("axis", 0)});
+    setOutput(0, reshape(v, out));
+    return;
+  }
+  requireFloat(0);
+  requireFloat(2);
+  if (shapeOf(2) != out) {
+    fail("updates must have the shape " + shapeText(out) + ", got " +
+         shapeText(shapeOf(2)));
+  }
+  std::string reduction = attrString("reduction", "none");
+  if (reduction != "none" && reduction != "add") {
+    unsupportedValue("reduction", reduction);
+  }
+  // Each update row's column indices: its row number in every column.
+  OnnxTensor cols;
+  cols.shape = {tuples, slice};
+  std::vector<double> keep(tuples, 1.0), hit(rowsPer, 0.0);
+  std::map<int64_t, int64_t> last; // row -> its last tuple
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t row = static_cast<int64_t>(rows[t]);
+    cols.values.insert(cols.values.end(), slice, rows[t]);
+    hit[row] = 1.0;
+    auto [it, fresh] = last.emplace(row, t);
+    if (!fresh && reduction == "none") {
+      keep[it->second] = 0.0;
+      it->second = t;
+    }
+  }
+  Value updates = reshape(data(2), {tuples, slice});
+  if (std::find(keep.begin(), keep.end(), 0.0) != keep.end()) {
+    OnnxTensor mask;
+    mask.shape = {tuples, 1};
+    mask.values = keep;
+    updates = emit("kiln.mul", {updates, makeConstant(mask)});
+  }
+  Value base = reshape(data(0), {rowsPer, slice});
+  if (reduction == "none") {
+    OnnxTensor untouched;
+    untouched.shape = {rowsPer, 1};
+    for (double h : hit) {
+      untouched.values.push_back(1.0 - h);
+    }
+    base = emit("kiln.mul", {base, makeConstant(untouched)});
+  }
+  Value scattered =
+      emit("kiln.gather_elements_grad",
+           {makeIntConstant("ScatterND indices", cols), updates},
+           {i64("axis", 0), ints("shape", {rowsPer, slice})});
+  setOutput(0, reshape(emit("kiln.add", {base, scattered}), x));
+}
+
 // GatherElements: kiln.gather_elements at i32 indices, a graph input (or
 // labels computed from one) or a constant known at import time (checked
 // here); its gradient adds dy where each index points.
@@ -2106,6 +2231,7 @@ void Importer::registerHandlers() {
   on({"Split"}, [this] { splitOp(); });
   on({"Gather"}, [this] { gatherOp(); });
   on({"GatherElements"}, [this] { gatherElementsOp(); });
+  on({"GatherND", "ScatterND"}, [this] { gatherScatterNDOp(); });
   on({"ScatterElements", "Scatter"}, [this] { scatterElementsOp(); });
   on({"Resize", "Upsample"}, [this] { resizeOp(); });
   on({"Hardmax"}, [this] { hardmaxOp(); });

@@ -550,6 +550,7 @@ private:
   int castTarget();
   void depthSpaceOp();
   void tileOp();
+  void gatherScatterNDOp();
   void oneHotOp();
   void instanceNormOp();
   void layerNormOp();
