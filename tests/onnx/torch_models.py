@@ -348,6 +348,56 @@ def two_sgd_steps(model, mlir, weights, xs, ys, name, work):
     return trained
 
 
+def run_and_train(model, xs, ys, name, label, opset, work, ops=()):
+    """Exports `model` (input x, output y) at `opset`, imports it for batch
+    8 and checks `kiln run` against PyTorch on xs[:8]; then two SGD steps of
+    `kiln train` against the same steps in PyTorch, compared on the trained
+    models' outputs (exports may rename the weights). `ops`: ONNX op types
+    the export must contain."""
+    onnx_path = os.path.join(work, name + ".onnx")
+    torch.onnx.export(model, torch.from_numpy(xs[:8]), onnx_path,
+                      input_names=["x"], output_names=["y"],
+                      opset_version=opset)
+    missing = set(ops) - {n.op_type for n in onnx.load(onnx_path).graph.node}
+    if missing:
+        print(f"{label}: the export has no {sorted(missing)}", flush=True)
+        return False
+    mlir = os.path.join(work, name + ".mlir")
+    weights = os.path.join(work, name + ".safetensors")
+    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
+         "--batch", "8"])
+    x_path = os.path.join(work, name + "_x8.npy")
+    np.save(x_path, xs[:8])
+
+    def outputs(extra, out_name):
+        out = os.path.join(work, name + out_name)
+        run([KILN, "run", mlir, "--input", "x=" + x_path, "--output", out]
+            + extra)
+        return np.load(os.path.join(out, "y.npy"))
+
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    got = outputs(["--weights", weights], "_out")
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= 1e-5
+    print(f"{label} inference: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+
+    trained = two_sgd_steps(model, mlir, weights, xs, ys, name, work)
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    got = outputs(["--weights", trained], "_trained_out")
+    moved = float(np.abs(want - outputs(["--weights", weights],
+                                        "_before")).max())
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    train_ok = err <= 1e-4 and moved > 1e-3
+    print(f"{label} training: 2 SGD steps, outputs moved by {moved:.3g}, "
+          f"relative error after {err:.2e} -> "
+          f"{'OK' if train_ok else 'MISMATCH'}", flush=True)
+    return ok and train_ok
+
+
 def check_embedding(work):
     """Gather at run-time indices: `kiln run` with int64 token ids against
     PyTorch, then two SGD steps of `kiln train` (few distinct tokens, so
@@ -421,43 +471,7 @@ def check_recurrent(work):
     rng = np.random.default_rng(5)
     xs = rng.standard_normal((16, 7, 5)).astype(np.float32)
     ys = rng.integers(0, 3, 16).astype(np.int32)
-    onnx_path = os.path.join(work, "seq.onnx")
-    torch.onnx.export(model, torch.from_numpy(xs[:8]), onnx_path,
-                      input_names=["x"], output_names=["y"], opset_version=14)
-    mlir = os.path.join(work, "seq.mlir")
-    weights = os.path.join(work, "seq.safetensors")
-    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
-         "--batch", "8"])
-    x_path = os.path.join(work, "seq_x8.npy")
-    np.save(x_path, xs[:8])
-
-    def outputs(extra, name):
-        out = os.path.join(work, name)
-        run([KILN, "run", mlir, "--input", "x=" + x_path, "--output", out]
-            + extra)
-        return np.load(os.path.join(out, "y.npy"))
-
-    with torch.no_grad():
-        want = model(torch.from_numpy(xs[:8])).numpy()
-    got = outputs(["--weights", weights], "seq_out")
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = err <= 1e-5
-    print(f"recurrent inference: relative error {err:.2e} -> "
-          f"{'OK' if ok else 'MISMATCH'}", flush=True)
-
-    trained = two_sgd_steps(model, mlir, weights, xs, ys, "seq", work)
-    model.eval()
-    with torch.no_grad():
-        want = model(torch.from_numpy(xs[:8])).numpy()
-    got = outputs(["--weights", trained], "seq_trained_out")
-    moved = float(np.abs(want - outputs(["--weights", weights],
-                                        "seq_before")).max())
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    train_ok = err <= 1e-4 and moved > 1e-3
-    print(f"recurrent training: 2 SGD steps, outputs moved by {moved:.3g}, "
-          f"relative error after {err:.2e} -> "
-          f"{'OK' if train_ok else 'MISMATCH'}", flush=True)
-    return ok and train_ok
+    return run_and_train(model, xs, ys, "seq", "recurrent", 14, work)
 
 
 class PixelNet(torch.nn.Module):
@@ -492,48 +506,8 @@ def check_pixel(work):
     rng = np.random.default_rng(7)
     xs = rng.standard_normal((16, 3, 6, 5)).astype(np.float32)
     ys = rng.integers(0, 3, 16).astype(np.int32)
-    onnx_path = os.path.join(work, "pixel.onnx")
-    torch.onnx.export(model, torch.from_numpy(xs[:8]), onnx_path,
-                      input_names=["x"], output_names=["y"], opset_version=13)
-    ops = {n.op_type for n in onnx.load(onnx_path).graph.node}
-    wanted = {"InstanceNormalization", "DepthToSpace", "Tile"}
-    if not wanted <= ops:
-        print(f"pixel: the export has no {sorted(wanted - ops)}", flush=True)
-        return False
-    mlir = os.path.join(work, "pixel.mlir")
-    weights = os.path.join(work, "pixel.safetensors")
-    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
-         "--batch", "8"])
-    x_path = os.path.join(work, "pixel_x8.npy")
-    np.save(x_path, xs[:8])
-
-    def outputs(extra, name):
-        out = os.path.join(work, name)
-        run([KILN, "run", mlir, "--input", "x=" + x_path, "--output", out]
-            + extra)
-        return np.load(os.path.join(out, "y.npy"))
-
-    with torch.no_grad():
-        want = model(torch.from_numpy(xs[:8])).numpy()
-    got = outputs(["--weights", weights], "pixel_out")
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = err <= 1e-5
-    print(f"pixel inference: relative error {err:.2e} -> "
-          f"{'OK' if ok else 'MISMATCH'}", flush=True)
-
-    trained = two_sgd_steps(model, mlir, weights, xs, ys, "pixel", work)
-    model.eval()
-    with torch.no_grad():
-        want = model(torch.from_numpy(xs[:8])).numpy()
-    got = outputs(["--weights", trained], "pixel_trained_out")
-    moved = float(np.abs(want - outputs(["--weights", weights],
-                                        "pixel_before")).max())
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    train_ok = err <= 1e-4 and moved > 1e-3
-    print(f"pixel training: 2 SGD steps, outputs moved by {moved:.3g}, "
-          f"relative error after {err:.2e} -> "
-          f"{'OK' if train_ok else 'MISMATCH'}", flush=True)
-    return ok and train_ok
+    return run_and_train(model, xs, ys, "pixel", "pixel", 13, work,
+                         {"InstanceNormalization", "DepthToSpace", "Tile"})
 
 
 class IndexNet(torch.nn.Module):
@@ -556,47 +530,16 @@ class IndexNet(torch.nn.Module):
 
 
 def check_scatter_nd(work):
-    """ScatterND: `kiln run` against PyTorch, then two SGD steps of `kiln
-    train` against PyTorch's, weight by weight (the gradient reaches the
-    scale through the scattered and the kept elements)."""
+    """ScatterND: `kiln run` and two SGD steps of `kiln train` against
+    PyTorch (the gradient reaches the scale through the scattered and the
+    kept elements)."""
     torch.manual_seed(11)
     model = IndexNet().eval()
     rng = np.random.default_rng(11)
     xs = rng.standard_normal((16, 3, 4)).astype(np.float32)
     ys = rng.integers(0, 3, 16).astype(np.int32)
-    onnx_path = os.path.join(work, "scatternd.onnx")
-    torch.onnx.export(model, torch.from_numpy(xs[:8]), onnx_path,
-                      input_names=["x"], output_names=["y"], opset_version=13)
-    if "ScatterND" not in {n.op_type for n in onnx.load(onnx_path).graph.node}:
-        print("scatternd: the export has no ScatterND", flush=True)
-        return False
-    mlir = os.path.join(work, "scatternd.mlir")
-    weights = os.path.join(work, "scatternd.safetensors")
-    run([KILN, "import", onnx_path, "-o", mlir, "--weights", weights,
-         "--batch", "8"])
-    x_path = os.path.join(work, "scatternd_x8.npy")
-    np.save(x_path, xs[:8])
-    out = os.path.join(work, "scatternd_out")
-    run([KILN, "run", mlir, "--weights", weights, "--input", "x=" + x_path,
-         "--output", out])
-    with torch.no_grad():
-        want = model(torch.from_numpy(xs[:8])).numpy()
-    got = np.load(os.path.join(out, "y.npy"))
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = err <= 1e-5
-    print(f"scatternd inference: relative error {err:.2e} -> "
-          f"{'OK' if ok else 'MISMATCH'}", flush=True)
-    trained = read_safetensors(
-        two_sgd_steps(model, mlir, weights, xs, ys, "scatternd", work))
-    worst = 0.0
-    for name, p in model.named_parameters():
-        want = p.detach().numpy()
-        worst = max(worst, float(np.abs(trained[name] - want).max() /
-                                 np.abs(want).max()))
-    train_ok = worst <= 1e-5
-    print(f"scatternd training: 2 SGD steps, worst relative weight error "
-          f"{worst:.2e} -> {'OK' if train_ok else 'MISMATCH'}", flush=True)
-    return ok and train_ok
+    return run_and_train(model, xs, ys, "scatternd", "scatternd", 13, work,
+                         {"ScatterND"})
 
 
 class MaskedEncoder(torch.nn.Module):
