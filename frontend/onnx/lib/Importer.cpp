@@ -1738,11 +1738,7 @@ void Importer::tileOp() {
   if (product(out) == 0) {
     fail("the tiled output " + shapeText(out) + " is empty");
   }
-  OnnxTensor zeros;
-  zeros.shape = wide;
-  zeros.values.assign(product(wide), 0.0);
-  Value v = emit("kiln.add", {reshape(data(0), spread), makeConstant(zeros)});
-  setOutput(0, reshape(v, out));
+  setOutput(0, reshape(broadcastTo(reshape(data(0), spread), wide), out));
 }
 
 // OneHot: `on` where the index (negative ones count from the end) equals
@@ -2313,11 +2309,7 @@ void Importer::registerHandlers() {
   });
   on({"Expand"}, [this] {
     requireFloat(0);
-    std::vector<int64_t> shape = hostInts(1, "shape");
-    OnnxTensor zeros;
-    zeros.shape = shape;
-    zeros.values.assign(product(shape), 0.0);
-    setOutput(0, emit("kiln.add", {data(0), makeConstant(zeros)}));
+    setOutput(0, broadcastTo(data(0), hostInts(1, "shape")));
   });
 }
 

@@ -479,6 +479,14 @@ private:
     t.values = {v};
     return makeConstant(t);
   }
+  // x broadcast (numpy rules) against `shape`: an add of a zero constant,
+  // whose gradient sums the copies back.
+  Value broadcastTo(Value x, const std::vector<int64_t> &shape) {
+    OnnxTensor zeros;
+    zeros.shape = shape;
+    zeros.values.assign(product(shape), 0.0);
+    return emit("kiln.add", {x, makeConstant(zeros)});
+  }
   Value scale(Value x, double factor) {
     return emit("kiln.scale", {x}, {f64("factor", factor)});
   }
