@@ -14,7 +14,7 @@
 //      a cut is a head op whose result is the only head value (and no
 //      batched argument) read after it.
 //   3. Pieces of the batch: as many images as keep the head's largest value
-//      within min-bytes / 4 (often one), at most 16 pieces.
+//      within min-bytes / 4, at least min-images (2), at most 16 pieces.
 //   4. Per piece: kiln.slice of each batched argument, the head's ops cloned
 //      on it with the piece's types (ShapeInferenceOpInterface); then
 //      kiln.concat of the pieces' results along the batch replaces the cut
@@ -238,8 +238,10 @@ struct SplitBatchPass
 
     // 3. Pieces of the batch: as many images as keep the head's largest
     // value within min-bytes / 4 (one image for MobileNetV2's 4.8 MB per
-    // image; 41 for the example CNN at batch 256), at most kMaxPieces of
-    // them (each adds a call per head kernel and an input to the concat).
+    // image; 41 for the example CNN at batch 256), at least min-images
+    // (Passes.td: a piece of 2 images keeps each of 2 threads on its own
+    // image), at most kMaxPieces of them (each adds a call per head kernel
+    // and an input to the concat).
     constexpr int64_t kMaxPieces = 16;
     int64_t largest = 1;
     for (int i = 0; i <= end; ++i) {
@@ -250,7 +252,8 @@ struct SplitBatchPass
                              static_cast<double>(minBytes / 4) /
                              static_cast<double>(largest)),
         1, n);
-    images = std::max(images, (n + kMaxPieces - 1) / kMaxPieces);
+    images = std::max({images, (n + kMaxPieces - 1) / kMaxPieces,
+                       std::max<int64_t>(minImages, 1)});
     if (images >= n) {
       return;
     }

@@ -1,7 +1,9 @@
-// RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=16384" | FileCheck %s
-// RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=16384" | kiln-opt --split-input-file | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=16384 min-images=1" | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=16384 min-images=1" | kiln-opt --split-input-file | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-split-batch | FileCheck %s --check-prefix=DEFAULT
 // RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=65536" | FileCheck %s --check-prefix=PIECES
+// RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=32768" | FileCheck %s --check-prefix=TWO
+// RUN: kiln-opt %s --split-input-file --kiln-split-batch="min-bytes=32768 min-images=1" | FileCheck %s --check-prefix=ONE
 
 // A memory-bound head (a depthwise conv of few FLOPs per byte, 16 KiB at
 // batch 2) runs per image: a slice of the input, the head's ops on batch-1
@@ -86,6 +88,19 @@ func.func @stops(%x: tensor<2x8x16x16xf32>) -> tensor<2x128xf32> {
 // PIECES: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 4 : i64}
 // PIECES: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 6 : i64}
 // PIECES: kiln.concat {{.+}} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<8x8x4x4xf32>
+// At min-bytes = 32 KiB the budget is one image per piece (8 KiB of the
+// depthwise conv's value, min-bytes / 4), but a piece holds at least
+// min-images (2 by default) images.
+// TWO-LABEL: func.func @pieces
+// TWO: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 0 : i64}
+// TWO: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 2 : i64}
+// TWO: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 4 : i64}
+// TWO: kiln.slice %arg0 {axis = 0 : i64, size = 2 : i64, start = 6 : i64}
+// TWO-NOT: kiln.slice
+// TWO: kiln.concat {{.+}} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<8x8x4x4xf32>
+// ONE-LABEL: func.func @pieces
+// ONE-COUNT-8: kiln.slice %arg0 {axis = 0 : i64, size = 1 : i64
+// ONE: kiln.concat {{.+}} -> tensor<8x8x4x4xf32>
 // At min-bytes = 16 KiB the only cut after the depthwise conv, the pool's
 // 4 KiB, is not small (over min-bytes / 8): no split.
 // CHECK-LABEL: func.func @pieces
