@@ -1295,6 +1295,13 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addConv(t, "depthwise_n2_c20_31x31_stride2", {2, 20, 31, 31}, 20, {3, 3},
           convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 20), false);
+  // One image: the rows in two strips per channel group (fuseChannelTasks),
+  // an odd count of tile rows (18 rows of 2 -> 9 each; 21 rows at stride 2:
+  // 11 tile rows, the second strip shifted inwards).
+  addConv(t, "depthwise_strips_n1_c20_35x33_same", {1, 20, 35, 33}, 20, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
+  addConv(t, "depthwise_strips_n1_c12_41x44_stride2", {1, 12, 41, 44}, 12,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false);
   // Depthwise on small planes in the planes form, each task building its
   // own phase planes: 7x7 and a strided 13x13 (7x7 output), 20 channels.
   addConv(t, "depthwise_planes_n2_c20_7x7_same", {2, 20, 7, 7}, 20, {3, 3},
@@ -1332,6 +1339,10 @@ CaseTable buildCases() {
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 16), true);
   addProducer(t, "rows_n1_c3_30x31_e12_stride2", {1, 3, 30, 31}, 12, 3,
               convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false);
+  // One image in two strips of rows (each sliding its own window from its
+  // first row): 37 rows, 19 tile rows, the second strip shifted inwards.
+  addProducer(t, "rows_strips_n1_c5_37x29_e20", {1, 5, 37, 29}, 20, 3,
+              convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   // Strided output rows of a vector or more read the expanded row as its
   // stride phases: an odd width and a 5x5 window at stride 2, no padding
   // at stride 2, stride 3 with a dilated window.
@@ -1422,6 +1433,10 @@ CaseTable buildCases() {
           {1, 1}, convParams({1, 1}, {0, 0, 0, 0}), true);
   addConv(t, "pointwise_groups_n1_c24_7x7_o100", {1, 24, 7, 7}, 100, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false);
+  // One image of 667 positions: two chunks though the panel fits (the
+  // second shifted inwards), position-major with 5 channel blocks.
+  addConv(t, "pointwise_strips_n1_c24_23x29_o40", {1, 24, 23, 29}, 40, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true);
   // Winograd F(2x2, 3x3): a 7-tile row with 5 tile rows (chunks and a
   // shifted last tile block), asymmetric pads, output channels that are not
   // a multiple of 16 over 9 tiles per image (scalar tiles), and a ResNet
