@@ -240,14 +240,17 @@ int batchFormRows(int tilesX, int tilesY, int images) {
 // floats, within about 1.5 MB of L2. Each group transforms the chunk's
 // input again, so: the fewest groups, then the most rows; within a group
 // count, chunks of 32 tiles or more (2 vectors of tiles per register tile),
-// else of 16 or more where the tasks split evenly over 2 threads (an even
-// count, or 16 and up). The second rule keeps F(4x4) on 56x56 planes of 64
-// channels in one group of 28-tile chunks (0.5 MB) instead of 2 groups of
-// 98 tiles (1.35 MB): ResNet-18's four 64 -> 64 layers at batch 8,
-// alternating runs, 20.1 -> 17.9 ms when the host is quiet and 40.7 ->
+// else of 16 or more where a batch's tasks split evenly over 2 threads (an
+// even count, or 16 and up). The second rule keeps F(4x4) on 56x56 planes
+// of 64 channels in one group of 28-tile chunks (0.5 MB) instead of 2
+// groups of 98 tiles (1.35 MB): ResNet-18's four 64 -> 64 layers at batch
+// 8, alternating runs, 20.1 -> 17.9 ms when the host is quiet and 40.7 ->
 // 24.2 in its slow phases (when, it seems, another guest shares the
-// cores' caches: the smaller task footprint loses less). At batch 1 its
-// 7 tasks would leave a thread idle 1/8 of the time: 2 groups there.
+// cores' caches: the smaller task footprint loses less). At batch 1 too,
+// though its 7 tasks split 4 + 3: 2 groups of 2 chunks (4 tasks, each
+// group transforming the input again, 1.35 MB each) took 0.45-0.50 ms
+// alone against 0.35-0.44, and 0.77-1.11 against 0.77-0.87 ms for two
+// layers in ResNet-18 (alternating `kiln bench --profile` runs).
 void chooseSplit(WinogradFuncs &f, int tilesY, int inChannels,
                  int outChannels, int images) {
   auto fits = [&](int minTiles, int groups, bool evenTasks) {
@@ -256,7 +259,7 @@ void chooseSplit(WinogradFuncs &f, int tilesY, int inChannels,
       int64_t bytes = int64_t(f.points) * f.tilesX * r *
                       (inChannels + outChannels / groups) * 4;
       if (tilesY % r == 0 && tasks >= 4 &&
-          (!evenTasks || tasks % 2 == 0 || tasks >= 16) &&
+          (!evenTasks || images == 1 || tasks % 2 == 0 || tasks >= 16) &&
           f.tilesX * r >= std::min(minTiles, f.tilesX * tilesY) &&
           bytes <= (int64_t(3) << 19)) {
         f.tileRows = r;
