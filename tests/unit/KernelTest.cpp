@@ -1407,6 +1407,13 @@ CaseTable buildCases() {
           convParams({1, 1}, {0, 0, 0, 0}), false, 16);
   addConv(t, "packed_stem_n2_c3_15x13_o32_k3_s2_pad1", {2, 3, 15, 13}, 32,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);
+  // Output rows of a vector or more, copied out in blocks of 16 columns x
+  // 16 channels (20 and 19 wide: the last block shifted inwards), packed
+  // and repacked per call.
+  addConv(t, "packed_stem_n1_c3_45x40_o32_k3_s2_pad1", {1, 3, 45, 40}, 32,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);
+  addConv(t, "channels_1x1_n2_c16_40x38_o32_stride2", {2, 16, 40, 38}, 32,
+          {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), false);
   // Stride-1 layers that kiln-pack-weights packs for the channel form: a
   // run tail (19 = 4 runs of 4 + 3) on an 11-wide output rounded up to
   // tiles of 7, and a 5x5 window (5 unrolled taps a row).
