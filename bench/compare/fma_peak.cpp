@@ -6,7 +6,14 @@
 //   ./fma_peak [--threads 2] [--seconds 0.5] [--repeats 3]
 //
 // Prints one JSON object: isa, threads, pinned, gflops (best repeat, all
-// threads together), gflops_per_thread.
+// threads together), gflops_per_thread, and with 2 or more threads
+// round_trip_ns: the median time for the first two CPUs, one pinned thread
+// each, to pass one cache line there and back (an atomic counter bumped in
+// turn). It tells the host's core placement apart: two vCPUs on separate
+// cores of one cache domain answer in tens of ns, on SMT siblings of one
+// core in tens of ns too (and then the FMA peak on 2 threads is one
+// core's), on cores further apart in hundreds, and then every cache line
+// one thread writes and the other reads costs that much.
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -89,6 +97,48 @@ bool pinToCpu(int index) {
   return false; // more threads than allowed CPUs: leave it to the OS
 }
 
+// Median nanoseconds of `rounds` round trips of a cache line between CPU 0
+// and CPU 1 (pinToCpu's indices), over 5 repeats; -1 if either cannot be
+// pinned.
+double roundTripNs(int rounds) {
+  cpu_set_t mask; // restored after each repeat: a thread inherits it
+  if (pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask) != 0) return -1;
+  std::vector<double> times;
+  for (int r = 0; r < 5; ++r) {
+    pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask);
+    alignas(64) std::atomic<int> flag{0};
+    std::atomic<bool> pinned{true};
+    std::thread other([&] {
+      if (!pinToCpu(1)) pinned = false;
+      for (int i = 0; i < rounds; ++i) {
+        while (flag.load(std::memory_order_acquire) != 2 * i + 1) {
+          if (!pinned.load(std::memory_order_relaxed)) return;
+        }
+        flag.store(2 * i + 2, std::memory_order_release);
+      }
+    });
+    if (!pinToCpu(0)) pinned = false;
+    if (!pinned.load()) {
+      pinned = false;
+      other.join();
+      return -1;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < rounds && pinned.load(std::memory_order_relaxed); ++i) {
+      flag.store(2 * i + 1, std::memory_order_release);
+      while (flag.load(std::memory_order_acquire) != 2 * i + 2 &&
+             pinned.load(std::memory_order_relaxed)) {
+      }
+    }
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    other.join();
+    if (!pinned.load()) return -1;
+    times.push_back(dt * 1e9 / rounds);
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -148,8 +198,10 @@ int main(int argc, char **argv) {
     best = std::max(best, gflops);
     for (float v : out) sink = sink + v;
   }
+  double roundTrip = threads >= 2 ? roundTripNs(100000) : -1;
   std::printf("{\"isa\": \"%s\", \"threads\": %d, \"pinned\": %s, \"gflops\": %.2f, "
-              "\"gflops_per_thread\": %.2f, \"chains\": %d}\n",
-              kIsa, threads, allPinned ? "true" : "false", best, best / threads, kChains);
+              "\"gflops_per_thread\": %.2f, \"chains\": %d, \"round_trip_ns\": %s}\n",
+              kIsa, threads, allPinned ? "true" : "false", best, best / threads, kChains,
+              roundTrip > 0 ? std::to_string(roundTrip).c_str() : "null");
   return sink == 12345.0f ? 1 : 0;
 }

@@ -20,7 +20,9 @@ another, all with --threads threads:
                base commit): a before/after ratio measured beside the peers
 
 It also measures the machine's single-precision FMA peak (fma_peak.cpp) on
-the same threads, counts each model's conv/dense FLOPs from its ONNX graph,
+the same threads and how long a cache line takes between the first two CPUs
+and back (the host's core placement: a 2-vCPU guest's two CPUs may be SMT
+siblings, cores sharing a cache, or cores far apart), counts each model's conv/dense FLOPs from its ONNX graph,
 and prints Markdown tables (stdout; progress goes to stderr): medians, kiln's
 speed-up over each peer (peer ms / kiln ms, above 1 = kiln faster), and
 GFLOP/s with the fraction of the FMA peak. Exported models and compiled
@@ -736,6 +738,11 @@ def markdown(meta, results, peers):
                      f"{peak['threads']} threads ({peak['isa']}, {peak['chains']} chains, "
                      f"pinned: {'yes' if peak['pinned'] else 'no'}): "
                      f"**{peak['gflops']:.1f} GFLOP/s** ({peak['gflops_per_thread']:.1f} per thread)")
+        if peak.get("round_trip_ns"):
+            lines.append(f"- a cache line between the first two CPUs and back (pinned threads): "
+                         f"{peak['round_trip_ns']:.0f} ns (tens of ns: one core's SMT siblings "
+                         f"or one cache domain; hundreds: cores apart, where data one thread "
+                         f"writes and the other reads is slow)")
     else:
         lines.append(f"- threads: {meta['threads']} for every engine; FMA peak: n/a")
     lines.append(f"- versions: {meta['versions']}")

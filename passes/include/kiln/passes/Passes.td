@@ -328,9 +328,9 @@ def KilnSplitBatch : Pass<"kiln-split-batch", "mlir::ModuleOp"> {
     half its input from the other core (a 1x1 conv's output channels need
     every input channel). MobileNetV2 at batch 8, alternating runs: 1 ->
     2 images per piece, 25.6-26.6 -> 23.3-24.3 ms (the 1x1 projections
-    16 x 112 x 112: 1.25 -> 0.74 ms for 8 images). Then per piece it slices each batched
-    input (`kiln.slice`, axis 0), clones the head on that slice with the
-    piece's shapes, and joins the pieces' results with one `kiln.concat`
+    16 x 112 x 112: 1.25 -> 0.74 ms for 8 images). Then per piece it
+    slices each batched input (`kiln.slice`, axis 0), clones the head on
+    that slice with the piece's shapes, and joins the pieces' results with one `kiln.concat`
     along axis 0, which replaces the cut value. Ops
     that do not read the batch (weights and their folds, packs and Winograd
     filters) stay shared. Graphs without such a head are left unchanged.
@@ -339,7 +339,7 @@ def KilnSplitBatch : Pass<"kiln-split-batch", "mlir::ModuleOp"> {
     the batch-1 graph would be).
 
     ```mlir
-    // kiln-opt --kiln-split-batch="min-bytes=1024"
+    // kiln-opt --kiln-split-batch="min-bytes=1024 min-images=1"
     %y = kiln.conv2d %x, %w : (tensor<2x3x16x16xf32>, ...) -> tensor<2x8x16x16xf32>
     %z = kiln.relu6 %y : ...
     // becomes, per image b = 0, 1:
