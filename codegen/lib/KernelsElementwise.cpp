@@ -224,6 +224,31 @@ void registerActivations(OpRegistry &r) {
   flat("sign", [](Expr x) {
     return select(x > 0.0f, 1.0f, select(x < 0.0f, -1.0f, 0.0f));
   });
+  // Tests of the value (ONNX IsNaN, IsInf), 1 or 0: Halide's is_nan and
+  // is_inf, which test the bits (x != x is what an optimizer may fold).
+  flat("is_nan", [](Expr x) { return select(is_nan(x), 1.0f, 0.0f); });
+  // detect_positive and detect_negative: true when absent (the op's
+  // defaults).
+  auto detect = [](const KernelSpec &s, const char *name) {
+    return !s.attrs.contains(name) || attrBool(s, name);
+  };
+  registerUnary(r, "is_inf",
+                {{},
+                 [detect](Expr x, const KernelSpec &s) {
+                   Expr hit = cast<bool>(false);
+                   if (detect(s, "detect_positive")) {
+                     hit = hit || (is_inf(x) && x > 0.0f);
+                   }
+                   if (detect(s, "detect_negative")) {
+                     hit = hit || (is_inf(x) && x < 0.0f);
+                   }
+                   return select(hit, 1.0f, 0.0f);
+                 },
+                 [](Expr, Expr, const KernelSpec &) { return Expr(0.0f); },
+                 [detect](const KernelSpec &s) {
+                   detect(s, "detect_positive");
+                   detect(s, "detect_negative");
+                 }});
   registerUnary(r, "thresholded_relu",
                 {{"alpha"},
                  [](Expr x, const KernelSpec &s) {

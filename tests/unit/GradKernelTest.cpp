@@ -1368,6 +1368,8 @@ GradCaseTable buildCases() {
       {"floor", A::Floor, -3, 3, {-3, -2, -1, 0, 1, 2, 3}},
       {"round", A::Round, -3, 3, {-2.5, -1.5, -0.5, 0.5, 1.5, 2.5}},
       {"sign", A::Sign, -3, 3, {0}},
+      {"is_nan", A::IsNan, -3, 3, {}},
+      {"is_inf", A::IsInf, -3, 3, {}},
   };
   for (const Simple &s : simple) {
     addActivationGrad(t, s.name, s.kind, {{"activation", s.name}}, image, s.low,

@@ -654,6 +654,27 @@ void addActivation(CaseTable &table, const std::string &op,
   table.add(name, op, attrs, f32({x}), {ref::elementwise(kind, x, params)});
 }
 
+// A test of the value (is_nan, is_inf) over finite values with NaNs and
+// infinities of both signs among them.
+void addValueTest(CaseTable &table, const std::string &op,
+                  const std::string &name, ref::Activation kind,
+                  const json &attrs, std::vector<int64_t> shape,
+                  const ref::ActivationParams &params = {}) {
+  Rng rng(op + "/" + name);
+  ref::Tensor x = rng.tensor(std::move(shape), -8, 8);
+  const double inf = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    if (i % 5 == 1) {
+      x.data[i] = std::numeric_limits<double>::quiet_NaN();
+    } else if (i % 7 == 2) {
+      x.data[i] = inf;
+    } else if (i % 11 == 3) {
+      x.data[i] = -inf;
+    }
+  }
+  table.add(name, op, attrs, f32({x}), {ref::elementwise(kind, x, params)});
+}
+
 void addPrelu(CaseTable &table, const std::string &name,
               std::vector<int64_t> shape, int64_t slopes) {
   Rng rng("prelu/" + name);
@@ -1088,6 +1109,22 @@ CaseTable buildCases() {
       addActivation(t, s.op, "len17", s.kind, none, vec, s.low, s.high);
     }
   }
+  addValueTest(t, "is_nan", "specials_n3_c5_7x6", A::IsNan, none, image);
+  addValueTest(t, "is_nan", "specials_len17", A::IsNan, none, vec);
+  for (auto [positive, negative] :
+       {std::pair{true, true}, {true, false}, {false, true}}) {
+    ref::ActivationParams q;
+    q.detectPositive = positive;
+    q.detectNegative = negative;
+    addValueTest(t, "is_inf",
+                 std::string("specials_pos") + (positive ? "1" : "0") +
+                     "_neg" + (negative ? "1" : "0"),
+                 A::IsInf,
+                 {{"detect_positive", positive}, {"detect_negative", negative}},
+                 image, q);
+  }
+  addValueTest(t, "is_inf", "specials_default_attrs_len17", A::IsInf, none,
+               vec);
   ref::ActivationParams p;
   p.alpha = 0.01;
   addActivation(t, "leaky_relu", "alpha0_01", A::LeakyRelu, {{"alpha", 0.01}},
@@ -1774,6 +1811,8 @@ KILN_KERNEL_CASES(Ceil, "ceil");
 KILN_KERNEL_CASES(Floor, "floor");
 KILN_KERNEL_CASES(Round, "round");
 KILN_KERNEL_CASES(Sign, "sign");
+KILN_KERNEL_CASES(IsNan, "is_nan");
+KILN_KERNEL_CASES(IsInf, "is_inf");
 KILN_KERNEL_CASES(ThresholdedRelu, "thresholded_relu");
 KILN_KERNEL_CASES(Shrink, "shrink");
 KILN_KERNEL_CASES(Gelu, "gelu");

@@ -2148,6 +2148,18 @@ void Importer::registerHandlers() {
                        boolean("exclusive", attrInt("exclusive", 0) != 0),
                        boolean("reverse", attrInt("reverse", 0) != 0)}));
   });
+  on({"IsNaN"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.is_nan", {data(0)}));
+  });
+  on({"IsInf"}, [this] {
+    requireFloat(0);
+    setOutput(0, emit("kiln.is_inf", {data(0)},
+                      {boolean("detect_positive",
+                               attrInt("detect_positive", 1) != 0),
+                       boolean("detect_negative",
+                               attrInt("detect_negative", 1) != 0)}));
+  });
   on({"Not"}, [this] {
     setOutput(0, emit("kiln.where", {floatData(0), scalarConstant(0),
                                      scalarConstant(1)}));

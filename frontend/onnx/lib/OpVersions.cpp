@@ -66,6 +66,8 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"HardSwish", {14}},
       {"Identity", {1, 13, 14, 16, 19, 21}},
       {"InstanceNormalization", {1, 6}},
+      {"IsInf", {10, 20}},
+      {"IsNaN", {9, 13, 20}},
       {"LRN", {1, 13}},
       {"LSTM", {7, 14}},
       {"LayerNormalization", {17}},

@@ -612,6 +612,12 @@ double activate(Activation op, double x, const ActivationParams &p) {
   }
   case Activation::Sign:
     return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0;
+  case Activation::IsNan:
+    return std::isnan(x) ? 1.0 : 0.0;
+  case Activation::IsInf:
+    return std::isinf(x) && (x > 0 ? p.detectPositive : p.detectNegative)
+               ? 1.0
+               : 0.0;
   case Activation::ThresholdedRelu:
     return x > p.alpha ? x : 0.0;
   case Activation::Shrink:

@@ -152,6 +152,8 @@ enum class Activation {
   Floor,
   Round, // halves to even
   Sign,
+  IsNan,           // 1 or 0
+  IsInf,           // detectPositive, detectNegative; 1 or 0
   ThresholdedRelu, // alpha
   Shrink,          // bias, lambd
 };
@@ -161,6 +163,7 @@ struct ActivationParams {
   double threshold = 20;
   double bias = 0;
   double lambd = 0.5;
+  bool detectPositive = true, detectNegative = true;
 };
 double activate(Activation op, double x, const ActivationParams &params = {});
 Tensor elementwise(Activation op, const Tensor &x,

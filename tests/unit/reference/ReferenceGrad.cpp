@@ -441,6 +441,8 @@ double activationDerivative(Activation op, double x,
   case Activation::Floor:
   case Activation::Round:
   case Activation::Sign:
+  case Activation::IsNan:
+  case Activation::IsInf:
     return 0;
   case Activation::ThresholdedRelu:
     return x > p.alpha ? 1 : 0;

@@ -598,6 +598,14 @@ def Kiln_FloorOp : Kiln_ElementwiseUnaryOp<"floor", "floor(x)">;
 def Kiln_RoundOp : Kiln_ElementwiseUnaryOp<"round",
     "round(x), halves to the even neighbour">;
 def Kiln_SignOp : Kiln_ElementwiseUnaryOp<"sign", "x > 0 ? 1 : (x < 0 ? -1 : 0)">;
+// Tests of the value (ONNX IsNaN, IsInf): 1 or 0, gradient 0.
+def Kiln_IsNanOp : Kiln_ElementwiseUnaryOp<"is_nan", "x is NaN ? 1 : 0">;
+def Kiln_IsInfOp : Kiln_ElementwiseUnaryOp<"is_inf",
+    "(x == +inf and detect_positive) or (x == -inf and detect_negative) ? 1 : 0"> {
+  let arguments = (ins Kiln_F32Tensor:$input,
+                       DefaultValuedAttr<BoolAttr, "true">:$detect_positive,
+                       DefaultValuedAttr<BoolAttr, "true">:$detect_negative);
+}
 
 def Kiln_LeakyReluOp : Kiln_ElementwiseUnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
   let arguments = (ins Kiln_F32Tensor:$input,
