@@ -353,6 +353,7 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
           {"elementwise", &kiln::compiler::CompileOptions::fuseElementwise},
           {"prologue", &kiln::compiler::CompileOptions::fusePrologues},
           {"producer", &kiln::compiler::CompileOptions::fuseProducers},
+          {"projection", &kiln::compiler::CompileOptions::fuseProjections},
           {"attention", &kiln::compiler::CompileOptions::fuseAttention},
           {"sinks", &kiln::compiler::CompileOptions::fuseSinks},
           {"recompute", &kiln::compiler::CompileOptions::fuseRecompute},
@@ -364,7 +365,8 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
     if (it == patterns.end()) {
       throw kiln::runtime::Error(
           "fuse: unknown pattern '" + name +
-          "' (epilogue, elementwise, prologue, producer)");
+          "' (epilogue, elementwise, prologue, producer, projection, "
+          "attention, sinks, recompute, pool)");
     }
     o.*(it->second) = py::cast<bool>(item.second);
   }

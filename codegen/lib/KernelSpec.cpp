@@ -4,6 +4,7 @@
 #include "kiln/codegen/Codegen.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace kiln::codegen {
 
@@ -193,6 +194,56 @@ int64_t segmentFlops(const nlohmann::json &segment,
                      in, outputs);
 }
 
+// A producer segment's value: its "value_shape" where given (a segment
+// with a producer of its own), else a 1x1 conv2d's [N, O, H, W] over its
+// input x [N, C, H, W] and weight [O, ...].
+std::optional<TensorSpec> producerValue(const nlohmann::json &producer,
+                                        const std::vector<TensorSpec> &inputs) {
+  if (!producer.is_object()) {
+    return std::nullopt;
+  }
+  if (producer.contains("value_shape")) {
+    const auto &shape = producer.at("value_shape");
+    if (!shape.is_array() ||
+        !std::all_of(shape.begin(), shape.end(), [](const auto &d) {
+          return d.is_number_integer();
+        })) {
+      return std::nullopt;
+    }
+    return TensorSpec{shape.get<std::vector<int64_t>>()};
+  }
+  const auto &at = producer.value("anchor_inputs", nlohmann::json::array());
+  auto input = [&](size_t k) -> const TensorSpec * {
+    int64_t i = k < at.size() && at[k].is_number_integer()
+                    ? at[k].get<int64_t>()
+                    : -1;
+    return i >= 0 && i < static_cast<int64_t>(inputs.size()) ? &inputs[i]
+                                                             : nullptr;
+  };
+  const TensorSpec *x = input(0), *w = input(1);
+  if (!x || !w || x->shape.size() != 4 || w->shape.empty()) {
+    return std::nullopt;
+  }
+  return TensorSpec{{x->shape[0], w->shape[0], x->shape[2], x->shape[3]}};
+}
+
+// A fused segment's count with its producers' (the producer form: each
+// segment's anchor reads its producer's value).
+int64_t chainFlops(const nlohmann::json &segment,
+                   const std::vector<TensorSpec> &inputs,
+                   const std::vector<TensorSpec> &outputs) {
+  if (!segment.is_object() || !segment.contains("producer")) {
+    return segmentFlops(segment, inputs, outputs, nullptr);
+  }
+  const auto &producer = segment.at("producer");
+  std::optional<TensorSpec> value = producerValue(producer, inputs);
+  if (!value) {
+    return 0;
+  }
+  return chainFlops(producer, inputs, {*value}) +
+         segmentFlops(segment, inputs, outputs, &*value);
+}
+
 } // namespace
 
 int64_t KernelSpec::flops() const {
@@ -227,29 +278,7 @@ int64_t KernelSpec::flops() const {
     int64_t rowsTimesBatch = outputs[0].numElements() / std::max<int64_t>(o.back(), 1);
     return 2 * rowsTimesBatch * n * (k + o.back());
   }
-  if (!attrs.contains("producer")) {
-    return segmentFlops(attrs, inputs, outputs, nullptr);
-  }
-  // Producer form: a 1x1 conv2d's value [N, O, H, W] (x [N, C, H, W],
-  // weight [O, ...]) read by the second anchor.
-  const auto &producer = attrs.at("producer");
-  if (!producer.is_object() || !producer.contains("anchor_inputs") ||
-      producer.at("anchor_inputs").size() < 2) {
-    return 0;
-  }
-  auto input = [&](size_t k) -> const TensorSpec * {
-    const auto &index = producer.at("anchor_inputs").at(k);
-    int64_t i = index.is_number_integer() ? index.get<int64_t>() : -1;
-    return i >= 0 && i < static_cast<int64_t>(inputs.size()) ? &inputs[i]
-                                                             : nullptr;
-  };
-  const TensorSpec *x = input(0), *w = input(1);
-  if (!x || !w || x->shape.size() != 4 || w->shape.empty()) {
-    return 0;
-  }
-  TensorSpec value{{x->shape[0], w->shape[0], x->shape[2], x->shape[3]}};
-  return segmentFlops(producer, inputs, {value}, nullptr) +
-         segmentFlops(attrs, inputs, outputs, &value);
+  return chainFlops(attrs, inputs, outputs);
 }
 
 } // namespace kiln::codegen

@@ -320,12 +320,23 @@ Halide::Func buildConv2dWithEpilogue(const KernelSpec &spec,
 // bias]) through `producer`, read by the depthwise conv2d `dw` (inputs
 // weight[, bias]) with `epilogue`; the 1x1 convolution's value is computed
 // in cache, never written (KernelsConv.cpp).
-void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw);
+// With a projection: a 1x1 conv2d `spec` (inputs weight[, bias] in `in`)
+// reads the depthwise conv2d's value through `epilogue` and gives the
+// kernel's output through `output` (kiln-fuse's `projection`: MobileNetV2's
+// whole inverted residual block); the depthwise value is never written
+// either.
+struct Projection {
+  const KernelSpec &spec;
+  std::vector<Halide::ImageParam> in;
+  Epilogue output;
+};
+void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw,
+                                const KernelSpec *projection = nullptr);
 Halide::Func buildPointwiseDepthwise(
     const KernelSpec &pw, const std::vector<Halide::ImageParam> &pin,
     const Epilogue &producer, const KernelSpec &dw,
     const std::vector<Halide::ImageParam> &din, const Epilogue &epilogue,
-    const Halide::Target &target);
+    const Halide::Target &target, const Projection *projection = nullptr);
 Halide::Func buildDenseWithEpilogue(const KernelSpec &spec,
                                     const std::vector<Halide::ImageParam> &in,
                                     const Epilogue &epilogue,

@@ -1188,9 +1188,32 @@ Func buildConv2dWithEpilogue(const KernelSpec &s,
 // pointwise into depthwise (kiln-fuse's producer form)
 //===----------------------------------------------------------------------===//
 
-void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw) {
+void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw,
+                                const KernelSpec *projection) {
   validateConv2d(pw);
   validateConv2d(dw);
+  if (projection) {
+    // The projection form computes rows of the depthwise value: planes of
+    // 20 columns or more (the rows form), output rows of a vector or more.
+    const KernelSpec &pr = *projection;
+    validateConv2d(pr);
+    const auto &pwt = pr.inputs[1].shape;
+    if (hasPackedWeight(pr) || pwt[2] != 1 || pwt[3] != 1 ||
+        attrInt(pr, "groups") != 1 ||
+        attrInts(pr, "strides", 2) != std::vector<int64_t>{1, 1} ||
+        hasPadding(readWindow(pr, 1, 1, true)) ||
+        pwt[1] != dw.outputs[0].shape[1]) {
+      fail(pr, "a projection must be a 1x1 conv2d at stride 1 without "
+               "padding, groups or a packed weight, reading every channel of "
+               "the depthwise conv2d");
+    }
+    if (pw.inputs[0].shape[3] < 20 || dw.outputs[0].shape[3] < 16) {
+      fail(pr, "a projection needs an expanded plane of 20 columns or more "
+               "and depthwise output rows of 16 or more, got " +
+                   std::to_string(pw.inputs[0].shape[3]) + " and " +
+                   std::to_string(dw.outputs[0].shape[3]));
+    }
+  }
   const auto &w = pw.inputs[1].shape;
   std::vector<int64_t> strides = attrInts(pw, "strides", 2);
   if (hasPackedWeight(pw) || w[2] != 1 || w[3] != 1 ||
@@ -1204,6 +1227,56 @@ void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw) {
     fail(dw, "the consumer of a producer must be a depthwise conv2d "
              "(weight [C, 1, KH, KW], groups C)");
   }
+}
+
+// kiln-fuse's projection: out = output(bias + sum over e of w(e, o) *
+// value(x, y, e, n)), a 1x1 convolution over the depthwise value computed
+// in cache, `rows` output rows at a time (the loop `yo`). Target: x86-64
+// AVX-512, 2 cores. Parallel tasks (`task`): strips of row pairs of one
+// image, as few as give 4 tasks; per row, register tiles of 2 vectors of
+// positions x 8 output channels (16 zmm) with the reduction over the
+// depthwise channels inside, reading the row of all of them (56 x 144
+// floats: 32 KB, in L1).
+Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
+                          Var task, Var yo, const Target &target) {
+  const KernelSpec &s = proj.spec;
+  const auto &os = s.outputs[0].shape;
+  int channels = static_cast<int>(s.inputs[1].shape[1]);
+  int outChannels = static_cast<int>(os[1]);
+  Var x("x"), y("y"), o("o"), n("n");
+  RDom re(0, channels, "re");
+  Func acc("project_acc"), out("project");
+  acc(x, y, o, n) = proj.in.size() == 2 ? proj.in[1](o) : Expr(0.0f);
+  acc(x, y, o, n) += proj.in[0](0, 0, re, o) * value(x, y, re, n);
+  defineOutput(out, {x, y, o, n}, acc(x, y, o, n), proj.output, s);
+
+  int vec = target.natural_vector_size<float>();
+  int width = static_cast<int>(os[3]);
+  int tile = width >= 2 * vec ? 2 * vec : vec;
+  int ob = std::min(outChannels, 8);
+  // Strips: 1 per image from 4 images, else 2 (4 for one image of 16 row
+  // pairs or more): an even number of tasks for 2 threads (3 strips of one
+  // image took 1.5x) with few halo rows recomputed.
+  int pairs = static_cast<int>((os[2] + rows - 1) / rows);
+  int strips = os[0] >= 2 || pairs < 4 ? 1 : pairs >= 16 ? 4 : 2;
+  Var yi("yi"), ys("ys"), xo("xo"), xi("xi"), oo("oo"), oi("oi");
+  out.split(y, yo, yi, rows, TailStrategy::ShiftInwards)
+      .split(yo, ys, yo, (pairs + strips - 1) / strips,
+             TailStrategy::ShiftInwards)
+      .split(x, xo, xi, tile, TailStrategy::ShiftInwards)
+      .split(o, oo, oi, ob, TailStrategy::ShiftInwards)
+      .reorder(xi, oi, xo, oo, yi, yo, ys, n)
+      .fuse(ys, n, task)
+      .parallel(task)
+      .vectorize(xi, vec)
+      .unroll(oi);
+  acc.compute_at(out, xo);
+  Var ax("ax"), al("al");
+  for (Stage stage : {Stage(acc), acc.update()}) {
+    stage.split(x, ax, al, vec).vectorize(al).unroll(ax).unroll(o);
+  }
+  acc.update().reorder(al, ax, o, y, re);
+  return out;
 }
 
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. The depthwise convolution is
@@ -1223,7 +1296,8 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
                              const std::vector<ImageParam> &pin,
                              const Epilogue &producer, const KernelSpec &dw,
                              const std::vector<ImageParam> &din,
-                             const Epilogue &epilogue, const Target &target) {
+                             const Epilogue &epilogue, const Target &target,
+                             const Projection *projection) {
   const auto &xs = pw.inputs[0].shape;
   int cin = static_cast<int>(xs[1]);
   int height = static_cast<int>(xs[2]), width = static_cast<int>(xs[3]);
@@ -1234,6 +1308,9 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
   // Planes narrower than 20 (14x14, 7x7) are computed whole per task,
   // flattened (position p = y * W + x): rows would not fill vectors.
   bool flat = width < 20;
+  if (flat && projection) {
+    fail(dw, "a projection needs planes of 20 columns or more");
+  }
   Var p("p");
   Func tile("expand_tile"), row("expand_row"), value("expand_value");
   RDom rc(0, cin, "rc");
@@ -1356,19 +1433,34 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
         din[0](rk.x, rk.y, 0, c) *
         padded(x * sw + rk.x * dwx - static_cast<int>(w.padLeft), rowY, c, n);
   }
-  defineOutput(out, {x, y, c, n}, acc(x, y, c, n), epilogue, dw);
-
   int vw = vectorWidthFor(static_cast<int>(os[3]), vec);
   int yb = std::min(static_cast<int>(os[2]), 2);
-  out.split(x, xo, xi, vw, TailStrategy::ShiftInwards)
-      .split(y, yo, yi, yb, TailStrategy::ShiftInwards)
-      .split(c, co, ci, cb, TailStrategy::ShiftInwards)
-      .reorder(xi, yi, ci, xo, yo, co, n)
-      .unroll(yi)
-      .unroll(ci);
-  fuseChannelTasks(out, yo, co, n, task, os[0],
-                   (static_cast<int>(os[2]) + yb - 1) / yb);
-  out.parallel(task);
+  // The kernel's output: the depthwise value, or its projection, whose
+  // loops (task, yo: a pair of output rows) the expanded rows slide along.
+  Func kernelOut = out;
+  if (projection) {
+    out(x, y, c, n) = epilogue(acc(x, y, c, n), {x, y, c, n});
+    kernelOut = projectDepthwiseRows(*projection, out, yb, task, yo, target);
+    Var dyo("dyo");
+    out.compute_at(kernelOut, yo)
+        .split(x, xo, xi, vw, TailStrategy::ShiftInwards)
+        .split(y, dyo, yi, yb, TailStrategy::ShiftInwards)
+        .split(c, co, ci, cb, TailStrategy::ShiftInwards)
+        .reorder(xi, yi, ci, xo, dyo, co, n)
+        .unroll(yi)
+        .unroll(ci);
+  } else {
+    defineOutput(out, {x, y, c, n}, acc(x, y, c, n), epilogue, dw);
+    out.split(x, xo, xi, vw, TailStrategy::ShiftInwards)
+        .split(y, yo, yi, yb, TailStrategy::ShiftInwards)
+        .split(c, co, ci, cb, TailStrategy::ShiftInwards)
+        .reorder(xi, yi, ci, xo, yo, co, n)
+        .unroll(yi)
+        .unroll(ci);
+    fuseChannelTasks(out, yo, co, n, task, os[0],
+                     (static_cast<int>(os[2]) + yb - 1) / yb);
+    out.parallel(task);
+  }
   if (vw > 1) {
     out.vectorize(xi);
   }
@@ -1404,8 +1496,8 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
   // 0.9x.)
   if (phasedRows) {
     int phw = vectorWidthFor((width + sw - 1) / sw, vec);
-    phased.store_at(out, task)
-        .compute_at(out, yo)
+    phased.store_at(kernelOut, task)
+        .compute_at(kernelOut, yo)
         .reorder(j, phase, c, y, n)
         .unroll(phase);
     if (phw > 1) {
@@ -1414,17 +1506,20 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
     padded.compute_at(phased, y).reorder(pv[0], pv[2], pv[1], pv[3]);
     row.compute_at(padded, pv[1]);
   } else {
-    padded.store_at(out, task).compute_at(out, yo).reorder(pv[0], pv[2],
-                                                           pv[1], pv[3]);
+    padded.store_at(kernelOut, task)
+        .compute_at(kernelOut, yo)
+        .reorder(pv[0], pv[2], pv[1], pv[3]);
     row.compute_at(padded, pv[1]);
   }
   // Register tiles of 2 vectors x 8 channels (16 zmm) where the row holds
   // 2 vectors: on the 144-channel 56x56 pair at batch 8, 1.14x over 1 x 8
   // (2.02-2.22 -> 1.74-1.82 ms, alternating); 3 vectors were no faster.
+  // Channel blocks outermost: a projection's row holds every channel.
   int xt = width >= 2 * pw0 ? 2 : 1;
   row.split(x, xo, xi, xt * pw0, TailStrategy::ShiftInwards)
-      .reorder(xi, c, xo, y, n)
-      .unroll(c, cb, TailStrategy::GuardWithIf);
+      .split(c, co, ci, cb, TailStrategy::GuardWithIf)
+      .reorder(xi, ci, xo, co, y, n)
+      .unroll(ci);
   if (pw0 > 1) {
     row.vectorize(xi, pw0);
   }
@@ -1440,7 +1535,7 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
   } else {
     tile.update().reorder(x, c, rc, y, n).unroll(c);
   }
-  return out;
+  return kernelOut;
 }
 
 bool conv2dSupportsBlocked(const KernelSpec &s) {

@@ -191,10 +191,26 @@ KernelSpec producerSpec(const KernelSpec &s) {
   }
   requireAttrs(spec, {"anchor", "anchor_attrs", "anchor_inputs", "nodes"});
   const auto &at = spec.attrs.at("anchor_inputs");
-  if (at.size() < 2 || at[0].get<int64_t>() < 0 || at[1].get<int64_t>() < 0 ||
+  // The input: a kernel input, or (a nested producer) the producer's value.
+  int64_t first = spec.attrs.contains("producer") ? -1 : 0;
+  if (at.size() < 2 || at[0].get<int64_t>() < first ||
+      at[1].get<int64_t>() < 0 ||
       at[0].get<int64_t>() >= static_cast<int64_t>(s.inputs.size()) ||
       at[1].get<int64_t>() >= static_cast<int64_t>(s.inputs.size())) {
     fail(s, "the producer needs an input and a weight");
+  }
+  if (spec.attrs.contains("producer")) {
+    // A producer of its own (the projection form's depthwise segment): its
+    // value's shape is given.
+    auto shape = spec.attrs.value("value_shape", nlohmann::json());
+    if (!shape.is_array() || shape.size() != 4 ||
+        !std::all_of(shape.begin(), shape.end(), [](const auto &d) {
+          return d.is_number_integer() && d.template get<int64_t>() > 0;
+        })) {
+      fail(s, "a nested producer needs its 'value_shape' [N, C, H, W]");
+    }
+    spec.outputs = {TensorSpec{shape.get<std::vector<int64_t>>()}};
+    return spec;
   }
   const auto &x = s.inputs[at[0].get<int64_t>()].shape;
   const auto &w = s.inputs[at[1].get<int64_t>()].shape;
@@ -203,6 +219,18 @@ KernelSpec producerSpec(const KernelSpec &s) {
   }
   spec.outputs = {TensorSpec{{x[0], w[0], x[2], x[3]}}};
   return spec;
+}
+
+// A segment's anchor inputs: -1 (the producer's value) first where it has
+// a producer, nowhere else.
+void checkAnchorInputs(const KernelSpec &s, const KernelSpec &segment) {
+  bool producer = segment.attrs.contains("producer");
+  const auto &at = segment.attrs.at("anchor_inputs");
+  for (size_t i = 0; i < at.size(); ++i) {
+    if ((at[i] == -1) != (producer && i == 0)) {
+      fail(s, "anchor input " + std::to_string(i) + " is invalid");
+    }
+  }
 }
 
 // The anchor's own spec; input -1 (the producer form's second anchor) is
@@ -316,12 +344,26 @@ void validateFused(const KernelSpec &s) {
   expectF32Except(s);
   bool producer = s.attrs.contains("producer");
   if (producer) {
+    // 1x1 conv2d -> depthwise conv2d, or (the projection form) 1x1 conv2d
+    // -> depthwise conv2d -> 1x1 conv2d, each with its chain.
     KernelSpec first = producerSpec(s);
-    if (first.attrs.at("anchor") != "conv2d" || anchor != "conv2d") {
-      fail(s, "a producer kernel fuses two conv2d anchors");
+    bool projection = first.attrs.contains("producer");
+    KernelSpec expand = projection ? producerSpec(first) : first;
+    if (expand.attrs.contains("producer") ||
+        expand.attrs.at("anchor") != "conv2d" ||
+        first.attrs.at("anchor") != "conv2d" || anchor != "conv2d") {
+      fail(s, "a producer kernel fuses two or three conv2d anchors");
     }
-    validateNodes(first, true);
-    validatePointwiseDepthwise(anchorSpec(first), anchorSpec(s));
+    validateNodes(expand, true);
+    if (projection) {
+      checkAnchorInputs(s, first);
+      validateNodes(first, true);
+      KernelSpec project = anchorSpec(s);
+      validatePointwiseDepthwise(anchorSpec(expand), anchorSpec(first),
+                                 &project);
+    } else {
+      validatePointwiseDepthwise(anchorSpec(first), anchorSpec(s));
+    }
   }
   if (s.attrs.contains("tail")) {
     validateTail(s);
@@ -329,12 +371,7 @@ void validateFused(const KernelSpec &s) {
   bool haveValue = false;
   if (!anchor.empty()) {
     // anchorSpec checks the indices; -1 (the producer's value) only first.
-    const auto &at = s.attrs.at("anchor_inputs");
-    for (size_t i = 0; i < at.size(); ++i) {
-      if ((at[i] == -1) != (producer && i == 0)) {
-        fail(s, "anchor input " + std::to_string(i) + " is invalid");
-      }
-    }
+    checkAnchorInputs(s, s);
     lookupOp(anchor).validate(anchorSpec(s));
     haveValue = true;
   }
@@ -789,25 +826,37 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
   }
   if (s.attrs.contains("producer")) {
     // The first segment's value is computed where the second anchor (a
-    // depthwise conv2d) reads it.
+    // depthwise conv2d) reads it; in the projection form the depthwise
+    // segment's value where the third (a 1x1 conv2d) reads it.
     KernelSpec first = producerSpec(s);
-    Chain producer(first, params, target);
-    std::vector<ImageParam> pin, din;
-    for (int64_t index : first.attrs.at("anchor_inputs")) {
-      pin.push_back(params[index]);
-    }
-    for (int64_t index : s.attrs.at("anchor_inputs")) {
-      if (index >= 0) {
-        din.push_back(params[index]);
+    bool projection = first.attrs.contains("producer");
+    KernelSpec expand = projection ? producerSpec(first) : first;
+    KernelSpec depthwise = projection ? first : s;
+    Chain producer(expand, params, target), middle(depthwise, params, target);
+    auto inputsOf = [&](const KernelSpec &segment) {
+      std::vector<ImageParam> in;
+      for (int64_t index : segment.attrs.at("anchor_inputs")) {
+        if (index >= 0) {
+          in.push_back(params[index]);
+        }
       }
-    }
+      return in;
+    };
     Epilogue producerChain = [&producer](Expr value,
                                          const std::vector<Var> &v) {
       return producer.apply(value, v);
     };
+    Epilogue middleChain = [&middle](Expr value, const std::vector<Var> &v) {
+      return middle.apply(value, v);
+    };
+    KernelSpec project = anchorSpec(s);
+    Projection proj{project, inputsOf(s), epilogue};
     return {arguments,
-            buildPointwiseDepthwise(anchorSpec(first), pin, producerChain,
-                                    anchorSpec(s), din, epilogue, target)};
+            buildPointwiseDepthwise(
+                anchorSpec(expand), inputsOf(expand), producerChain,
+                anchorSpec(depthwise), inputsOf(depthwise),
+                projection ? middleChain : epilogue, target,
+                projection ? &proj : nullptr)};
   }
   if (!anchor.empty()) {
     std::vector<ImageParam> anchorParams;

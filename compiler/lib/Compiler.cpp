@@ -174,6 +174,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.elementwise = options.fuseElementwise;
     pipeline.fusion.prologue = options.fusePrologues;
     pipeline.fusion.producer = options.fuseProducers;
+    pipeline.fusion.projection = options.fuseProjections;
     pipeline.fusion.attention = options.fuseAttention;
     pipeline.fusion.sinks = options.fuseSinks;
     pipeline.fusion.recompute = options.fuseRecompute;

@@ -306,14 +306,15 @@ LogicalResult FusedOp::verify() {
       break;
     }
     bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
-    // Producer form: a second anchor reads the first segment's value as its
-    // first operand and computes it itself (docs/fusion.md).
+    // Producer form: a later anchor reads the previous segment's value as
+    // its first operand and computes it itself (docs/fusion.md).
     if (anchor && previous &&
-        (!anchorOp || anchorOp != &*body.begin() ||
+        (!anchorOp ||
+         !llvm::isa<FusionAnchorOpInterface>(*body.begin()) ||
          op.getNumOperands() == 0 || op.getOperand(0) != previous)) {
       return op.emitOpError()
-             << "can only be the first op of a fused kernel, or the second "
-                "anchor, reading the first anchor's chain as its first "
+             << "can only be the first op of a fused kernel, or a later "
+                "anchor, reading the previous anchor's chain as its first "
                 "operand";
     }
     // A prologue chain may start with a gather (max_pool2d_grad), or reach
@@ -459,11 +460,19 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
       attrs["consumer_inputs"] = operands;
     } else if (llvm::isa<FusionAnchorOpInterface>(op)) {
       if (!attrs["anchor"].get<std::string>().empty()) {
-        // Producer form: the first segment moves to "producer".
-        attrs["producer"] = {{"anchor", attrs["anchor"]},
-                             {"anchor_attrs", attrs["anchor_attrs"]},
-                             {"anchor_inputs", attrs["anchor_inputs"]},
-                             {"nodes", std::move(nodes)}};
+        // Producer form: the previous segment moves to "producer", with
+        // its own producer (the projection form's first segment) and its
+        // value's shape.
+        json segment = {{"anchor", attrs["anchor"]},
+                        {"anchor_attrs", attrs["anchor_attrs"]},
+                        {"anchor_inputs", attrs["anchor_inputs"]},
+                        {"nodes", std::move(nodes)}};
+        if (attrs.contains("producer")) {
+          segment["producer"] = std::move(attrs["producer"]);
+          segment["value_shape"] =
+              llvm::cast<RankedTensorType>(previous.getType()).getShape().vec();
+        }
+        attrs["producer"] = std::move(segment);
         nodes = json::array();
       }
       attrs["anchor"] = name;

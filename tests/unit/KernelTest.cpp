@@ -255,9 +255,12 @@ void addBlockedResidual(CaseTable &table, const std::string &name,
 // kiln-fuse's producer form (a "fused" kernel): relu(depthwise conv2d of
 // relu6(1x1 conv2d of x)), against the reference convolutions with the
 // activations applied in between.
+// With `projected` output channels, the projection form: a 1x1 conv2d
+// (with a bias) of that value, plus a residual input where `residual`.
 void addProducer(CaseTable &table, const std::string &name,
                  std::vector<int64_t> xShape, int64_t expanded, int64_t k,
-                 const ref::Conv2dParams &depthwise, bool withBias) {
+                 const ref::Conv2dParams &depthwise, bool withBias,
+                 int64_t projected = 0, bool residual = false) {
   Rng rng("fused/producer/" + name);
   ref::Tensor x = rng.tensor(xShape, -1, 1);
   ref::Tensor we = rng.tensor({expanded, xShape[1], 1, 1}, -1, 1);
@@ -297,6 +300,40 @@ void addProducer(CaseTable &table, const std::string &name,
   inputs.push_back(wd);
   if (withBias) {
     inputs.push_back(bd);
+  }
+  if (projected > 0) {
+    // The depthwise segment (with its own producer) moves under
+    // "producer", its value's shape given.
+    ref::Tensor wp = rng.tensor({projected, expanded, 1, 1}, -1, 1);
+    ref::Tensor bp = rng.tensor({projected}, -1, 1);
+    ref::Tensor z = ref::conv2d(y, wp, &bp, {});
+    int64_t base = static_cast<int64_t>(inputs.size());
+    json nodes = json::array();
+    inputs.push_back(wp);
+    inputs.push_back(bp);
+    if (residual) {
+      ref::Tensor r = rng.tensor(z.shape, -1, 1);
+      for (size_t i = 0; i < z.data.size(); ++i) {
+        z.data[i] += r.data[i];
+      }
+      inputs.push_back(r);
+      nodes.push_back({{"op", "add"},
+                       {"attrs", json::object()},
+                       {"operands", {-1, base + 2}}});
+    }
+    json middle = {{"anchor", attrs["anchor"]},
+                   {"anchor_attrs", attrs["anchor_attrs"]},
+                   {"anchor_inputs", attrs["anchor_inputs"]},
+                   {"nodes", attrs["nodes"]},
+                   {"value_shape", y.shape},
+                   {"producer", attrs["producer"]}};
+    attrs = {{"kind", "producer"},
+             {"producer", middle},
+             {"anchor", "conv2d"},
+             {"anchor_attrs", convAttrs({})},
+             {"anchor_inputs", {-1, base, base + 1}},
+             {"nodes", nodes}};
+    y = z;
   }
   table.add(name, "fused", attrs, f32(inputs), {y});
 }
@@ -1399,6 +1436,18 @@ CaseTable buildCases() {
               convParams({2, 2}, {2, 2, 2, 2}, {1, 1}, 9), false);
   addProducer(t, "flat_n1_c2_2x3_e3", {1, 2, 2, 3}, 3, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 3), true);
+  // The projection form (MobileNetV2's inverted residual block in one
+  // kernel): 7 output channels (a block of 8 shifted inwards) with a
+  // residual; stride 2 to 18-column rows (a tile of one vector plus one
+  // shifted inwards) without biases before the projection; one image of
+  // 45 rows in 4 strips of row pairs with 24 output channels.
+  addProducer(t, "projection_n2_c5_23x23_e20_o7_residual", {2, 5, 23, 23}, 20,
+              3, convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true, 7, true);
+  addProducer(t, "projection_n1_c3_41x35_e12_stride2_o10", {1, 3, 41, 35}, 12,
+              3, convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false, 10);
+  addProducer(t, "projection_strips_n1_c4_45x37_e16_o24_residual",
+              {1, 4, 45, 37}, 16, 3,
+              convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 16), true, 24, true);
   // Planes in the channel form (output channels in 16-lane vectors, planes
   // of 28x28 and up): 4 vectors per task over 4 images, and 3 per task (6
   // vectors: 2 tasks per image) on a wider plane. Then a batch of small

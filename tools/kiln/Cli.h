@@ -41,8 +41,8 @@ struct CommonFlags {
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false,
        noProducerFusion = false, noAttentionFusion = false,
-       noSinkFusion = false, noRecomputeFusion = false, noPoolFusion = false,
-       noBatchSplit = false,
+       noSinkFusion = false, projectionFusion = false,
+       noRecomputeFusion = false, noPoolFusion = false, noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   std::string layout = "nchw16c"; // intermediates' physical layout
@@ -83,6 +83,10 @@ struct CommonFlags {
     cmd->add_flag("--no-producer-fusion", noProducerFusion,
                   "Do not fuse a 1x1 conv2d and its epilogue into the "
                   "depthwise conv2d reading it (inference)");
+    cmd->add_flag("--projection-fusion", projectionFusion,
+                  "Also fuse the 1x1 conv2d reading a producer kernel's "
+                  "value (MobileNetV2's inverted residual block in one "
+                  "kernel; off by default, docs/fusion.md)");
     cmd->add_flag("--no-sink-fusion", noSinkFusion,
                   "Do not compute a conv bias's gradient and a first layer's "
                   "weight gradient inside the batch_norm_grad kernel that "
@@ -146,6 +150,7 @@ struct CommonFlags {
     o.fuseProducers = !noProducerFusion;
     o.fuseAttention = !noAttentionFusion;
     o.fuseSinks = !noSinkFusion;
+    o.fuseProjections = projectionFusion;
     o.fuseRecompute = !noRecomputeFusion;
     o.fusePools = !noPoolFusion;
     o.splitBatch = !noBatchSplit;

@@ -528,14 +528,14 @@ func.func @fused_attention_ops(%q: tensor<2x4x3xf32>, %k: tensor<2x3x4xf32>) -> 
 
 // -----
 
-// The producer form: a second anchor must read the first chain's value as
+// The producer form: a later anchor must read the previous chain's value as
 // its first operand.
 func.func @fused_producer_operand(%x: tensor<1x2x4x4xf32>, %we: tensor<2x2x1x1xf32>, %wd: tensor<2x1x3x3xf32>) -> tensor<1x2x4x4xf32> {
   %f = kiln.fused "producer"(%x, %we, %wd) : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x4x4xf32> {
   ^bb0(%a: tensor<1x2x4x4xf32>, %b: tensor<2x2x1x1xf32>, %c: tensor<2x1x3x3xf32>):
     %e = kiln.conv2d %a, %b : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
     %r = kiln.relu %e : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
-    // expected-error @+1 {{can only be the first op of a fused kernel, or the second anchor, reading the first anchor's chain as its first operand}}
+    // expected-error @+1 {{can only be the first op of a fused kernel, or a later anchor, reading the previous anchor's chain as its first operand}}
     %d = kiln.conv2d %a, %c {pads = array<i64: 1, 1, 1, 1>, groups = 2 : i64} : (tensor<1x2x4x4xf32>, tensor<2x1x3x3xf32>) -> tensor<1x2x4x4xf32>
     kiln.yield %d : tensor<1x2x4x4xf32>
   }
@@ -544,13 +544,15 @@ func.func @fused_producer_operand(%x: tensor<1x2x4x4xf32>, %we: tensor<2x2x1x1xf
 
 // -----
 
+// A third anchor (the projection form) reads the second chain's value, not
+// the first's.
 func.func @fused_third_anchor(%x: tensor<1x2x4x4xf32>, %we: tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   %f = kiln.fused "producer"(%x, %we) : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32> {
   ^bb0(%a: tensor<1x2x4x4xf32>, %b: tensor<2x2x1x1xf32>):
     %e = kiln.conv2d %a, %b : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
     %d = kiln.conv2d %e, %b : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
-    // expected-error @+1 {{can only be the first op of a fused kernel, or the second anchor}}
-    %g = kiln.conv2d %d, %b : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+    // expected-error @+1 {{can only be the first op of a fused kernel, or a later anchor}}
+    %g = kiln.conv2d %e, %b : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
     kiln.yield %g : tensor<1x2x4x4xf32>
   }
   return %f : tensor<1x2x4x4xf32>

@@ -1,8 +1,11 @@
 // kiln-fuse's producer form: a 1x1 conv2d's epilogue chain whose only use is
-// a depthwise conv2d becomes one kernel with that conv and its own chain.
+// a depthwise conv2d becomes one kernel with that conv and its own chain;
+// with projection=true, so does the 1x1 conv2d reading that kernel's value.
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=producer=false | FileCheck %s --check-prefix=NOPROD
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=projection=true | FileCheck %s --check-prefix=PROJ
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=projection=true | kiln-opt --split-input-file | FileCheck %s --check-prefix=PROJ
 
 // CHECK-LABEL: func.func @expand_depthwise
 // CHECK: %[[F:[a-z0-9_]+]] = kiln.fused "producer"(%arg0, %arg1, %arg2, %arg3, %arg4) : (tensor<2x4x9x9xf32>, tensor<12x4x1x1xf32>, tensor<12xf32>, tensor<12x1x3x3xf32>, tensor<12xf32>) -> tensor<2x12x5x5xf32> {
@@ -63,4 +66,65 @@ func.func @not_producers(%x: tensor<1x4x8x8xf32>, %we: tensor<8x4x1x1xf32>, %w3:
   %r4 = kiln.relu %e4 : (tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
   %d4 = kiln.conv2d %r4, %wg {pads = array<i64: 1, 1, 1, 1>, groups = 2 : i64} : (tensor<1x8x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x8x8xf32>
   return %r1, %d1, %d2, %d3, %d4 : tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>, tensor<1x8x4x4xf32>, tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>
+}
+
+// -----
+
+// The projection form (projection=true; off by default): the 1x1 conv2d
+// reading a producer kernel's value, its only use, joins with its own chain
+// (the residual add): MobileNetV2's inverted residual block, 20 columns.
+// PROJ-LABEL: func.func @inverted_residual
+// PROJ: %[[F:[a-z0-9_]+]] = kiln.fused "producer"(%arg0, %arg1, %arg2, %arg3)
+// PROJ-NEXT: ^bb0(%[[X:[a-z0-9_]+]]: {{.+}}, %[[WE:[a-z0-9_]+]]: {{.+}}, %[[WD:[a-z0-9_]+]]: {{.+}}, %[[WP:[a-z0-9_]+]]: {{.+}}):
+// PROJ-NEXT: %[[E:[a-z0-9_]+]] = kiln.conv2d %[[X]], %[[WE]] :
+// PROJ-NEXT: %[[R:[a-z0-9_]+]] = kiln.relu6 %[[E]] :
+// PROJ-NEXT: %[[D:[a-z0-9_]+]] = kiln.conv2d %[[R]], %[[WD]] {groups = 12 : i64
+// PROJ-NEXT: %[[RD:[a-z0-9_]+]] = kiln.relu6 %[[D]] :
+// PROJ-NEXT: %[[P:[a-z0-9_]+]] = kiln.conv2d %[[RD]], %[[WP]] :
+// PROJ-NEXT: %[[S:[a-z0-9_]+]] = kiln.add %[[P]], %[[X]] :
+// PROJ-NEXT: kiln.yield %[[S]] : tensor<1x4x20x20xf32>
+// PROJ: return %[[F]]
+// CHECK-LABEL: func.func @inverted_residual
+// CHECK: kiln.fused "producer"
+// CHECK: kiln.fused "epilogue"
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: kiln.conv2d
+// CHECK-NEXT: kiln.add
+func.func @inverted_residual(%x: tensor<1x4x20x20xf32>, %we: tensor<12x4x1x1xf32>, %wd: tensor<12x1x3x3xf32>, %wp: tensor<4x12x1x1xf32>) -> tensor<1x4x20x20xf32> {
+  %e = kiln.conv2d %x, %we : (tensor<1x4x20x20xf32>, tensor<12x4x1x1xf32>) -> tensor<1x12x20x20xf32>
+  %r = kiln.relu6 %e : (tensor<1x12x20x20xf32>) -> tensor<1x12x20x20xf32>
+  %d = kiln.conv2d %r, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 12 : i64} : (tensor<1x12x20x20xf32>, tensor<12x1x3x3xf32>) -> tensor<1x12x20x20xf32>
+  %rd = kiln.relu6 %d : (tensor<1x12x20x20xf32>) -> tensor<1x12x20x20xf32>
+  %p = kiln.conv2d %rd, %wp : (tensor<1x12x20x20xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x20x20xf32>
+  %s = kiln.add %p, %x : (tensor<1x4x20x20xf32>, tensor<1x4x20x20xf32>) -> tensor<1x4x20x20xf32>
+  return %s : tensor<1x4x20x20xf32>
+}
+
+// -----
+
+// Not the projection form: a strided depthwise conv2d (its expanded rows
+// left L1); depthwise output rows under 16 columns; the depthwise value
+// read twice. The producers stay; the 1x1 conv2d after each stays alone.
+// PROJ-LABEL: func.func @not_projections
+// PROJ: kiln.fused "producer"{{.*}} -> tensor<1x12x16x16xf32>
+// PROJ: kiln.conv2d %{{.*}} -> tensor<1x4x16x16xf32>
+// PROJ: kiln.fused "producer"{{.*}} -> tensor<1x12x12x12xf32>
+// PROJ: kiln.conv2d %{{.*}} -> tensor<1x4x12x12xf32>
+// PROJ: kiln.fused "producer"{{.*}} -> tensor<1x12x32x32xf32>
+// PROJ: kiln.conv2d %{{.*}} -> tensor<1x4x32x32xf32>
+// PROJ: return
+func.func @not_projections(%x: tensor<1x4x32x32xf32>, %y: tensor<1x4x12x12xf32>, %we: tensor<12x4x1x1xf32>, %wd: tensor<12x1x3x3xf32>, %wp: tensor<4x12x1x1xf32>) -> (tensor<1x4x16x16xf32>, tensor<1x4x12x12xf32>, tensor<1x4x32x32xf32>, tensor<1x12x32x32xf32>) {
+  %e1 = kiln.conv2d %x, %we : (tensor<1x4x32x32xf32>, tensor<12x4x1x1xf32>) -> tensor<1x12x32x32xf32>
+  %r1 = kiln.relu6 %e1 : (tensor<1x12x32x32xf32>) -> tensor<1x12x32x32xf32>
+  %d1 = kiln.conv2d %r1, %wd {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>, groups = 12 : i64} : (tensor<1x12x32x32xf32>, tensor<12x1x3x3xf32>) -> tensor<1x12x16x16xf32>
+  %p1 = kiln.conv2d %d1, %wp : (tensor<1x12x16x16xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x16x16xf32>
+  %e2 = kiln.conv2d %y, %we : (tensor<1x4x12x12xf32>, tensor<12x4x1x1xf32>) -> tensor<1x12x12x12xf32>
+  %r2 = kiln.relu6 %e2 : (tensor<1x12x12x12xf32>) -> tensor<1x12x12x12xf32>
+  %d2 = kiln.conv2d %r2, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 12 : i64} : (tensor<1x12x12x12xf32>, tensor<12x1x3x3xf32>) -> tensor<1x12x12x12xf32>
+  %p2 = kiln.conv2d %d2, %wp : (tensor<1x12x12x12xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x12x12xf32>
+  %e3 = kiln.conv2d %x, %we : (tensor<1x4x32x32xf32>, tensor<12x4x1x1xf32>) -> tensor<1x12x32x32xf32>
+  %r3 = kiln.relu6 %e3 : (tensor<1x12x32x32xf32>) -> tensor<1x12x32x32xf32>
+  %d3 = kiln.conv2d %r3, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 12 : i64} : (tensor<1x12x32x32xf32>, tensor<12x1x3x3xf32>) -> tensor<1x12x32x32xf32>
+  %p3 = kiln.conv2d %d3, %wp : (tensor<1x12x32x32xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x32x32xf32>
+  return %p1, %p2, %p3, %d3 : tensor<1x4x16x16xf32>, tensor<1x4x12x12xf32>, tensor<1x4x32x32xf32>, tensor<1x12x32x32xf32>
 }

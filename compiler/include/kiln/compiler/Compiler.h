@@ -76,6 +76,7 @@ struct CompileOptions {
   bool fuseElementwise = true;
   bool fusePrologues = true;    // activation_grad into batch_norm_grad
   bool fuseProducers = true;    // 1x1 conv2d chain into a depthwise conv2d
+  bool fuseProjections = false; // and the 1x1 conv2d reading that kernel
   bool fuseSinks = true;        // conv bias / first-layer weight gradients
                                 // in the batch_norm_grad prologue kernel
   bool fuseRecompute = true;    // a prologue's pool input recomputed from

@@ -69,8 +69,12 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     as its first operand, followed by its own chain; the kernel computes
     the first chain's value in cache, where the second anchor reads it
     (a 1x1 conv2d + activation into a depthwise conv2d: the expanded tensor
-    is never written). `kind` names the pattern that made it (`epilogue`,
-    `elementwise`, `prologue`, `producer`, `attention`). Attention form:
+    is never written). A third anchor may read the second segment's value
+    the same way (the projection form: a 1x1 conv2d reading the depthwise
+    conv2d's chain, MobileNetV2's whole inverted residual block, whose
+    depthwise value is not written either). `kind` names the pattern that
+    made it (`epilogue`, `elementwise`, `prologue`, `producer`,
+    `attention`). Attention form:
     a matmul (the scores), elementwise ops on them (scale, mask), a softmax
     along the last axis and a matmul reading its result as the untransposed
     left operand; the body yields the last matmul's result.

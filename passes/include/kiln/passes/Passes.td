@@ -404,6 +404,14 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       or groups) whose only use is a depthwise conv2d, with that conv's own
       chain: MobileNet's expansion + depthwise layers in one kernel, which
       computes the expanded tensor in cache and never writes it.
+    - `projection` (with `producer`; off by default: docs/fusion.md's
+      measurements): a 1x1 conv2d (stride 1, no padding or
+      groups) whose input is a producer chain's value, its only use, with
+      its own chain (bias, residual add): MobileNetV2's whole inverted
+      residual block in one kernel, the depthwise value computed in cache
+      row by row and never written either. Only where codegen computes the
+      depthwise value in rows: expanded planes of 20 columns or more,
+      depthwise output rows of 16 or more.
     - `attention`: a matmul (the scores), elementwise ops on them (scale,
       mask), a softmax along the last axis and the matmul that reads the
       probabilities as its left operand, each value used only by the next:
@@ -419,7 +427,9 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
        result has the same type. Values used twice (e.g. kept for the
        backward pass) end a chain: fusing them would recompute or spill.
        With `producer`, a depthwise conv2d reading the end of a 1x1
-       conv2d's chain (its only use) extends that chain, with its own.
+       conv2d's chain (its only use) extends that chain, with its own;
+       with `projection`, so does a 1x1 conv2d reading the end of such a
+       chain.
     3. A chain of two or more ops becomes a `kiln.fused` op placed at its
        last op, with the chain's outside operands as inputs.
   }];
@@ -432,6 +442,9 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
            "Fuse activation_grad into the batch_norm_grad reading it">,
     Option<"producer", "producer", "bool", "true",
            "Fuse a 1x1 conv2d's chain into the depthwise conv2d reading it">,
+    Option<"projection", "projection", "bool", "false",
+           "With producer: fuse the 1x1 conv2d reading a producer kernel's "
+           "value into it">,
     Option<"attention", "attention", "bool", "true",
            "Fuse attention's matmul, scale/mask, softmax and matmul">,
     Option<"pool", "pool", "bool", "true",
