@@ -31,7 +31,8 @@ struct Run {
 // OnNchw: fused with every intermediate in NCHW (--layout nchw); the
 // others use the default layout (nchw16c where kernels have a blocked
 // form, docs/layout.md), so blocked and NCHW results are compared too.
-enum class Fusion { Off, On, NoBatchNormFolding, OnNchw };
+// OnProjection: On with kiln-fuse's projection form (off by default).
+enum class Fusion { Off, On, NoBatchNormFolding, OnNchw, OnProjection };
 
 // The Winograd tile of a comparison: 2, or -1 for the pipelines' default.
 int winogradTile = -1;
@@ -45,6 +46,7 @@ kiln::compiler::CompiledModel compile(const std::string &path,
   options.batch = batch;
   options.fusion = fusion != Fusion::Off;
   options.foldBatchNorm = fusion != Fusion::NoBatchNormFolding;
+  options.fuseProjections = fusion == Fusion::OnProjection;
   options.layout = fusion == Fusion::OnNchw ? "nchw" : "nchw16c";
   options.training.loss = "mse";
   options.cacheDir = kiln::testing::cacheDir();
@@ -93,11 +95,13 @@ void expectSameResultsAtTile(const std::string &path,
   if (mode == kiln::compiler::Mode::Inference) {
     variants.push_back(Fusion::NoBatchNormFolding);
     variants.push_back(Fusion::OnNchw);
+    variants.push_back(Fusion::OnProjection);
   }
   for (Fusion variant : variants) {
-    SCOPED_TRACE(variant == Fusion::On       ? "fused"
-                 : variant == Fusion::OnNchw ? "fused, layout nchw"
-                                             : "fused, BN not folded");
+    SCOPED_TRACE(variant == Fusion::On             ? "fused"
+                 : variant == Fusion::OnNchw       ? "fused, layout nchw"
+                 : variant == Fusion::OnProjection ? "fused, projection form"
+                                                   : "fused, BN not folded");
     Run fused = run(path, mode, batch, variant);
     EXPECT_LE(fused.calls, unfused.calls) << path;
     ASSERT_EQ(fused.outputs.size(), unfused.outputs.size());
@@ -220,6 +224,15 @@ TEST(FusionTest, MobileNetV2Block) {
   EXPECT_EQ(labels.count("fused producer: conv2d+relu6+conv2d+relu6"), 1u)
       << listed(labels);
   EXPECT_EQ(labels.count("fused epilogue: conv2d+add"), 1u) << listed(labels);
+  // With the projection form (compared above too), the whole block.
+  labels = callLabels(block, kiln::compiler::Mode::Inference, 2,
+                      Fusion::OnProjection);
+  EXPECT_EQ(labels.count("fused producer: conv2d+relu6+conv2d+relu6+conv2d+add"),
+            1u)
+      << listed(labels);
+  EXPECT_EQ(labels.count("fused producer: conv2d+relu6+conv2d+relu6"), 0u)
+      << listed(labels);
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+add"), 0u) << listed(labels);
 }
 
 TEST(FusionTest, Gradients) {
