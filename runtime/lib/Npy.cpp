@@ -138,6 +138,33 @@ uint32_t readLE(const uint8_t *p, int bytes) {
 
 } // namespace
 
+namespace {
+
+// One little-endian integer of npy type `code` (i1, i2, i8, u1, u2, u4, b1).
+int64_t readInteger(const uint8_t *p, const std::string &code) {
+  switch (code[1] - '0') {
+  case 1:
+    return code[0] == 'i' ? static_cast<int8_t>(p[0]) : p[0];
+  case 2: {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return code[0] == 'i' ? static_cast<int16_t>(v) : v;
+  }
+  case 4: {
+    uint32_t v; // u4 (i4 is copied whole)
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  default: {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  }
+}
+
+} // namespace
+
 Tensor readNpy(const std::string &path) {
   std::vector<uint8_t> file = detail::readFile(path);
   if (file.size() < kMagicSize + 2 ||
@@ -171,9 +198,10 @@ Tensor readNpy(const std::string &path) {
   if (code == "f4" || code == "f8") {
     dtype = DType::F32;
     itemSize = code == "f4" ? 4 : 8;
-  } else if (code == "i4" || code == "i8" || code == "u1" || code == "b1") {
+  } else if (code == "i1" || code == "i2" || code == "i4" || code == "i8" ||
+             code == "u1" || code == "u2" || code == "u4" || code == "b1") {
     dtype = DType::I32;
-    itemSize = code == "i4" ? 4 : code == "i8" ? 8 : 1;
+    itemSize = static_cast<size_t>(code[1] - '0');
   } else {
     little = false;
     itemSize = 0;
@@ -181,7 +209,8 @@ Tensor readNpy(const std::string &path) {
   }
   if (!little || (descr[0] == '|' && itemSize != 1)) {
     throw Error(path + ": unsupported dtype '" + descr +
-                "' (kiln reads little-endian f4, f8, i4, i8, u1, b1)");
+                "' (kiln reads little-endian f4, f8, i1, i2, i4, i8, u1, u2, "
+                "u4, b1)");
   }
   if (header.fortranOrder) {
     throw Error(path + ": Fortran-order arrays are not supported (save with "
@@ -206,7 +235,7 @@ Tensor readNpy(const std::string &path) {
   if (count == 0) {
     // An empty array (numpy saves shape (0, 4)): nothing to copy, and no
     // buffer to copy into.
-  } else if (itemSize == 4) {
+  } else if (code == "f4" || code == "i4") {
     std::memcpy(tensor.bytes.data(), data, count * 4);
   } else if (code == "f8") {
     for (size_t i = 0; i < count; ++i) {
@@ -214,20 +243,17 @@ Tensor readNpy(const std::string &path) {
       std::memcpy(&value, data + 8 * i, 8);
       tensor.f32()[i] = static_cast<float>(value);
     }
-  } else if (code == "i8") {
+  } else {
+    // The other integers (booleans: 0 and 1) widened or narrowed to i32;
+    // i8 and u4 values outside its range are an error.
     for (size_t i = 0; i < count; ++i) {
-      int64_t value;
-      std::memcpy(&value, data + 8 * i, 8);
+      int64_t value = readInteger(data + itemSize * i, code);
       if (value < std::numeric_limits<int32_t>::min() ||
           value > std::numeric_limits<int32_t>::max()) {
         throw Error(path + ": element " + std::to_string(i) + " (" +
                     std::to_string(value) + ") does not fit in i32");
       }
       tensor.i32()[i] = static_cast<int32_t>(value);
-    }
-  } else { // u1, b1 (booleans: 0 and 1)
-    for (size_t i = 0; i < count; ++i) {
-      tensor.i32()[i] = data[i];
     }
   }
   return tensor;

@@ -145,6 +145,48 @@ TEST(Npy, ReadsVersion2AndIntegerTypes) {
   EXPECT_EQ(u1.dtype, DType::I32);
   EXPECT_EQ(u1.i32()[1], 255);
   EXPECT_EQ(u1.i32()[2], 7);
+
+  // The narrow signed and unsigned types widen with their signs; u4 fits
+  // while it is at most 2^31 - 1.
+  test::writeText(dir + "/i1.npy",
+                  npyBytes("{'descr': '|i1', 'fortran_order': False, "
+                           "'shape': (3,), }",
+                           std::string("\x80\xff\x7f", 3)));
+  Tensor i1 = readNpy(dir + "/i1.npy");
+  EXPECT_EQ(i1.dtype, DType::I32);
+  EXPECT_EQ(i1.i32()[0], -128);
+  EXPECT_EQ(i1.i32()[1], -1);
+  EXPECT_EQ(i1.i32()[2], 127);
+  test::writeText(dir + "/i2.npy",
+                  npyBytes("{'descr': '<i2', 'fortran_order': False, "
+                           "'shape': (2,), }",
+                           raw<int16_t>({-30000, 1234})));
+  Tensor i2 = readNpy(dir + "/i2.npy");
+  EXPECT_EQ(i2.i32()[0], -30000);
+  EXPECT_EQ(i2.i32()[1], 1234);
+  test::writeText(dir + "/u2.npy",
+                  npyBytes("{'descr': '<u2', 'fortran_order': False, "
+                           "'shape': (2,), }",
+                           raw<uint16_t>({65535, 3})));
+  Tensor u2 = readNpy(dir + "/u2.npy");
+  EXPECT_EQ(u2.i32()[0], 65535);
+  EXPECT_EQ(u2.i32()[1], 3);
+  test::writeText(dir + "/u4.npy",
+                  npyBytes("{'descr': '<u4', 'fortran_order': False, "
+                           "'shape': (2,), }",
+                           raw<uint32_t>({2147483647u, 8})));
+  Tensor u4 = readNpy(dir + "/u4.npy");
+  EXPECT_EQ(u4.i32()[0], 2147483647);
+  EXPECT_EQ(u4.i32()[1], 8);
+  test::writeText(dir + "/u4_big.npy",
+                  npyBytes("{'descr': '<u4', 'fortran_order': False, "
+                           "'shape': (2,), }",
+                           raw<uint32_t>({1, 2147483648u})));
+  std::string message = KILN_ERROR_MESSAGE(readNpy(dir + "/u4_big.npy"));
+  EXPECT_NE(message.find("u4_big.npy: element 1 (2147483648) does not fit "
+                         "in i32"),
+            std::string::npos)
+      << message;
 }
 
 TEST(Npy, Errors) {

@@ -442,6 +442,50 @@ def check_embedding(work):
     return ok and train_ok
 
 
+class SmallIntInputs(torch.nn.Module):
+    """An 8-bit image (uint8, scaled to [0, 1] inside the model, as
+    deployed classifiers take camera frames) and int16 token ids into an
+    embedding: both narrow integer graph inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.emb = torch.nn.Embedding(300, 4)
+
+    def forward(self, image, ids):
+        x = self.conv(image.float() / 255.0).mean(dim=(2, 3))
+        return x + self.emb(ids.long()).sum(dim=1)
+
+
+def check_small_ints(work):
+    """uint8 and int16 graph inputs (read from uint8 / int16 .npy files)
+    against PyTorch."""
+    torch.manual_seed(5)
+    model = SmallIntInputs().eval()
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (2, 3, 9, 11)).astype(np.uint8)
+    ids = rng.integers(0, 300, (2, 5)).astype(np.int16)
+    onnx_path = os.path.join(work, "small_ints.onnx")
+    torch.onnx.export(model, (torch.from_numpy(image), torch.from_numpy(ids)),
+                      onnx_path, input_names=["image", "ids"],
+                      output_names=["y"], opset_version=17)
+    np.save(os.path.join(work, "small_ints_image.npy"), image)
+    np.save(os.path.join(work, "small_ints_ids.npy"), ids)
+    out_dir = os.path.join(work, "small_ints_out")
+    run([KILN, "run", onnx_path, "--input",
+         "image=" + os.path.join(work, "small_ints_image.npy"), "--input",
+         "ids=" + os.path.join(work, "small_ints_ids.npy"),
+         "--output", out_dir])
+    with torch.no_grad():
+        want = model(torch.from_numpy(image), torch.from_numpy(ids)).numpy()
+    got = np.load(os.path.join(out_dir, "y.npy"))
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= 1e-5
+    print(f"uint8 image + int16 ids: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
 class SeqClassifier(torch.nn.Module):
     """Recurrent layers: a bidirectional LSTM (batch first), a GRU and an
     Elman RNN over its outputs, a linear head on the last step; exported
@@ -600,7 +644,7 @@ def main():
                               "fpn",
                               "cnn_train", "resnet18_finetune", "embedding",
                               "masked_encoder", "recurrent", "pixel",
-                              "scatternd"]
+                              "scatternd", "small_ints"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -630,6 +674,8 @@ def main():
         ok &= check_pixel(work)
     if "scatternd" in wanted:
         ok &= check_scatter_nd(work)
+    if "small_ints" in wanted:
+        ok &= check_small_ints(work)
     return 0 if ok else 1
 
 
