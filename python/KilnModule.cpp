@@ -17,6 +17,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -38,6 +39,37 @@ py::dict describe(const kiln::runtime::TensorInfo &info) {
   return d;
 }
 
+// `array` converted to `dtype` (C order). Values an i32 tensor cannot hold
+// (wider integers out of its range, fractional or non-finite floats) are
+// an error naming `what` and the value, never wrapped or truncated.
+py::array convertTo(py::array array, DType dtype, const std::string &what) {
+  char kind = array.dtype().kind();
+  if (dtype == DType::I32 && array.size() > 0 &&
+      (kind == 'i' || kind == 'u' || kind == 'f') &&
+      !(kind != 'f' && array.itemsize() <= 2) &&
+      !(kind == 'i' && array.itemsize() == 4)) {
+    auto limit = [&](const char *name, double bound) {
+      double value = py::cast<double>(array.attr(name)());
+      bool fits = std::string(name) == "min" ? value >= bound : value <= bound;
+      if (!fits) { // NaN fails both
+        throw kiln::runtime::Error(
+            what + " holds " + py::str(array.attr(name)()).cast<std::string>() +
+            ", which an i32 input cannot hold");
+      }
+    };
+    limit("min", static_cast<double>(std::numeric_limits<int32_t>::min()));
+    limit("max", static_cast<double>(std::numeric_limits<int32_t>::max()));
+    if (kind == 'f' &&
+        !py::cast<bool>(
+            array.attr("__eq__")(py::module_::import("numpy").attr("floor")(
+                    array)).attr("all")())) {
+      throw kiln::runtime::Error(what + " holds fractional values; its i32 "
+                                        "input takes integers");
+    }
+  }
+  return array.attr("astype")(numpyDType(dtype), "C", "unsafe", true, false);
+}
+
 // A NumPy array as a runtime Tensor of `dtype` (copied).
 kiln::runtime::Tensor toTensor(const py::handle &value, DType dtype,
                                const char *what) {
@@ -47,7 +79,7 @@ kiln::runtime::Tensor toTensor(const py::handle &value, DType dtype,
     throw kiln::runtime::Error(std::string(what) +
                                " is not convertible to an array");
   }
-  array = array.attr("astype")(numpyDType(dtype), "C", "unsafe", true, false);
+  array = convertTo(array, dtype, what);
   kiln::runtime::Tensor t(
       std::vector<int64_t>(array.shape(), array.shape() + array.ndim()), dtype);
   std::copy_n(static_cast<const uint8_t *>(array.data()), t.bytes.size(),
@@ -175,8 +207,7 @@ public:
                      (array.flags() & py::array::c_style) &&
                      (array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_);
       if (!inPlace) {
-        array = array.attr("astype")(numpyDType(ins[i].dtype), "C", "unsafe",
-                                     true, false);
+        array = convertTo(array, ins[i].dtype, "input '" + ins[i].name + "'");
       }
       std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
       kiln::runtime::TensorView view{array.data(), shape, ins[i].dtype,

@@ -86,6 +86,36 @@ def test_bad_inputs_raise_kiln_error():
         model(x, w, b, w=w)
 
 
+IDS = """
+func.func @main(%i: tensor<4xi32> {kiln.name = "i"}) -> (tensor<4xf32> {kiln.name = "y"}) {
+  %c = kiln.cast %i : (tensor<4xi32>) -> tensor<4xf32>
+  return %c : tensor<4xf32>
+}
+"""
+
+
+def test_integer_inputs_are_checked():
+    """An i32 input takes any integer array whose values it holds, and
+    integral floats; wider values, fractions and NaN are an error naming
+    the input, never wrapped or truncated."""
+    model = kiln.compile(IDS)
+    for array in (np.array([1, -2, 300, 7], np.int64),
+                  np.array([1, 255, 3, 0], np.uint8),
+                  np.array([-30000, 2, 3, 4], np.int16),
+                  np.array([2.0, -1.0, 0.0, 5.0])):
+        np.testing.assert_array_equal(model(array)["y"],
+                                      array.astype(np.float32))
+    with pytest.raises(kiln.Error, match=r"input 'i' holds 4294967296, "
+                                         r"which an i32 input cannot hold"):
+        model(np.array([1, 2, 3, 2**32], np.int64))
+    with pytest.raises(kiln.Error, match="input 'i' holds 4294967295"):
+        model(np.array([0, 1, 2, 2**32 - 1], np.uint32))
+    with pytest.raises(kiln.Error, match="input 'i' holds fractional values"):
+        model(np.array([0.5, 1, 2, 3]))
+    with pytest.raises(kiln.Error, match="input 'i' holds nan"):
+        model(np.array([np.nan, 1, 2, 3]))
+
+
 def test_bad_model_raises_kiln_error():
     with pytest.raises(kiln.Error, match="no_such_model.onnx"):
         kiln.compile("/nonexistent/no_such_model.onnx")
