@@ -2478,17 +2478,18 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
     if (et == TP::FLOAT) {
       element = b_.getF32Type();
     } else if (et == TP::INT64 || et == TP::INT32 || et == TP::INT16 ||
-               et == TP::INT8 || et == TP::UINT16 || et == TP::UINT8 ||
-               et == TP::BOOL) {
+               et == TP::INT8 || et == TP::UINT32 || et == TP::UINT16 ||
+               et == TP::UINT8 || et == TP::BOOL) {
       // Class labels, token ids, masks, 8-bit images: i32 at run time,
-      // which holds every value of the narrower types exactly (int64's
-      // are range-checked where they are read, runtime/lib/Npy.cpp).
+      // which holds every value of the narrower types exactly (int64 and
+      // uint32 values are range-checked where they are read: .npy files,
+      // Python arrays).
       element = b_.getI32Type();
     } else {
       throw Error("graph input '" + in.name() + "' has element type " +
                   elementTypeName(et) +
-                  "; kiln takes f32, integers of 8-64 bits (int8-int64, "
-                  "uint8, uint16: labels, ids, 8-bit images) or booleans");
+                  "; kiln takes f32, integers (int8-int64, uint8-uint32: "
+                  "labels, ids, 8-bit images) or booleans");
     }
     if (!tensorType.has_shape()) {
       throw Error("graph input '" + in.name() + "' has no shape");
