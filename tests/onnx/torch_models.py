@@ -349,6 +349,16 @@ def two_sgd_steps(model, mlir, weights, xs, ys, name, work):
     return trained
 
 
+def matches(label, got, want, tolerance):
+    """Prints and returns whether `got` is within `tolerance` of `want`,
+    relative to want's largest magnitude."""
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = err <= tolerance
+    print(f"{label}: relative error {err:.2e} -> "
+          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
 def run_and_train(model, xs, ys, name, label, opset, work, ops=()):
     """Exports `model` (input x, output y) at `opset`, imports it for batch
     8 and checks `kiln run` against PyTorch on xs[:8]; then two SGD steps of
@@ -379,10 +389,7 @@ def run_and_train(model, xs, ys, name, label, opset, work, ops=()):
     with torch.no_grad():
         want = model(torch.from_numpy(xs[:8])).numpy()
     got = outputs(["--weights", weights], "_out")
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = err <= 1e-5
-    print(f"{label} inference: relative error {err:.2e} -> "
-          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+    ok = matches(f"{label} inference", got, want, 1e-5)
 
     trained = two_sgd_steps(model, mlir, weights, xs, ys, name, work)
     model.eval()
@@ -419,10 +426,7 @@ def check_embedding(work):
     with torch.no_grad():
         want = model(torch.from_numpy(ids % 50)).numpy()
     got = np.load(os.path.join(out_dir, "logits.npy"))
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = err <= 1e-5
-    print(f"tokens inference: relative error {err:.2e} -> "
-          f"{'OK' if ok else 'MISMATCH'}", flush=True)
+    ok = matches("tokens inference", got, want, 1e-5)
 
     mlir = os.path.join(work, "tokens.mlir")
     weights = os.path.join(work, "tokens.safetensors")
@@ -479,11 +483,7 @@ def check_small_ints(work):
     with torch.no_grad():
         want = model(torch.from_numpy(image), torch.from_numpy(ids)).numpy()
     got = np.load(os.path.join(out_dir, "y.npy"))
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = err <= 1e-5
-    print(f"uint8 image + int16 ids: relative error {err:.2e} -> "
-          f"{'OK' if ok else 'MISMATCH'}", flush=True)
-    return ok
+    return matches("uint8 image + int16 ids", got, want, 1e-5)
 
 
 class SeqClassifier(torch.nn.Module):
@@ -630,11 +630,7 @@ def check_masked_encoder(work):
     with torch.no_grad():
         want = model(ids, mask).numpy()
     got = np.load(os.path.join(out_dir, "y.npy"))
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = err <= 1e-4
-    print(f"masked encoder: relative error {err:.2e} -> "
-          f"{'OK' if ok else 'MISMATCH'}", flush=True)
-    return ok
+    return matches("masked encoder", got, want, 1e-4)
 
 
 def main():
