@@ -1233,10 +1233,10 @@ void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw,
 // value(x, y, e, n)), a 1x1 convolution over the depthwise value computed
 // in cache, `rows` output rows at a time (the loop `yo`). Target: x86-64
 // AVX-512, 2 cores. Parallel tasks (`task`): strips of row pairs of one
-// image, as few as give 4 tasks; per row, register tiles of 2 vectors of
-// positions x 8 output channels (16 zmm) with the reduction over the
-// depthwise channels inside, reading the row of all of them (56 x 144
-// floats: 32 KB, in L1).
+// image (one per image from 2 images); per row, register tiles of 2
+// vectors of positions x 8 output channels (16 zmm) with the reduction
+// over the depthwise channels inside, reading the row of all of them (56
+// x 144 floats: 32 KB, in L1).
 Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
                           Var task, Var yo, const Target &target) {
   const KernelSpec &s = proj.spec;
@@ -1438,25 +1438,21 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
   // The kernel's output: the depthwise value, or its projection, whose
   // loops (task, yo: a pair of output rows) the expanded rows slide along.
   Func kernelOut = out;
+  Var dyo("dyo"), rowPairs = projection ? dyo : yo;
   if (projection) {
     out(x, y, c, n) = epilogue(acc(x, y, c, n), {x, y, c, n});
     kernelOut = projectDepthwiseRows(*projection, out, yb, task, yo, target);
-    Var dyo("dyo");
-    out.compute_at(kernelOut, yo)
-        .split(x, xo, xi, vw, TailStrategy::ShiftInwards)
-        .split(y, dyo, yi, yb, TailStrategy::ShiftInwards)
-        .split(c, co, ci, cb, TailStrategy::ShiftInwards)
-        .reorder(xi, yi, ci, xo, dyo, co, n)
-        .unroll(yi)
-        .unroll(ci);
+    out.compute_at(kernelOut, yo);
   } else {
     defineOutput(out, {x, y, c, n}, acc(x, y, c, n), epilogue, dw);
-    out.split(x, xo, xi, vw, TailStrategy::ShiftInwards)
-        .split(y, yo, yi, yb, TailStrategy::ShiftInwards)
-        .split(c, co, ci, cb, TailStrategy::ShiftInwards)
-        .reorder(xi, yi, ci, xo, yo, co, n)
-        .unroll(yi)
-        .unroll(ci);
+  }
+  out.split(x, xo, xi, vw, TailStrategy::ShiftInwards)
+      .split(y, rowPairs, yi, yb, TailStrategy::ShiftInwards)
+      .split(c, co, ci, cb, TailStrategy::ShiftInwards)
+      .reorder(xi, yi, ci, xo, rowPairs, co, n)
+      .unroll(yi)
+      .unroll(ci);
+  if (!projection) {
     fuseChannelTasks(out, yo, co, n, task, os[0],
                      (static_cast<int>(os[2]) + yb - 1) / yb);
     out.parallel(task);
