@@ -389,6 +389,8 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
           {"sinks", &kiln::compiler::CompileOptions::fuseSinks},
           {"recompute", &kiln::compiler::CompileOptions::fuseRecompute},
           {"pool", &kiln::compiler::CompileOptions::fusePools},
+          {"recompute_conv",
+           &kiln::compiler::CompileOptions::fuseRecomputeConv},
       };
   for (auto item : fuse) {
     std::string name = py::cast<std::string>(item.first);
@@ -397,7 +399,7 @@ void applyFusion(kiln::compiler::CompileOptions &o, const py::dict &fuse) {
       throw kiln::runtime::Error(
           "fuse: unknown pattern '" + name +
           "' (epilogue, elementwise, prologue, producer, projection, "
-          "attention, sinks, recompute, pool)");
+          "attention, sinks, recompute, pool, recompute_conv)");
     }
     o.*(it->second) = py::cast<bool>(item.second);
   }

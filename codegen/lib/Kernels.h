@@ -377,12 +377,14 @@ struct GradientSink {
 // `stage`, computed once per channel (inside the channel-major schedule's
 // channel loop; before the kernel's passes otherwise). With `sinks`, each
 // sink's output follows, computed from dx in the same channel loop, and
-// dx is an output only if `writesDx`.
+// dx is an output only if `writesDx`. `recomputedX`: x is a value the
+// kernel computes (a recomputed input), staged once per channel.
 std::vector<Halide::Func> buildBatchNormGradWithPrologue(
-    const KernelSpec &spec, Halide::ImageParam x, Halide::Func dy,
+    const KernelSpec &spec, Halide::Func x, Halide::Func dy,
     Halide::ImageParam weight, Halide::ImageParam mean, Halide::ImageParam var,
     const Halide::Target &target, const StagePrologue &stage = {},
-    const std::vector<GradientSink> &sinks = {}, bool writesDx = true);
+    const std::vector<GradientSink> &sinks = {}, bool writesDx = true,
+    bool recomputedX = false);
 
 // A gradient sink's conv2d_grad_weight: dw(kx, ky, ci, c) of the forward
 // input x and dy (a Func over [N, O, OH, OW] coordinates, computed by the
@@ -416,14 +418,16 @@ private:
   std::shared_ptr<PoolGradFuncs> f_;
 };
 
-// batch_norm_train with an epilogue on y: outputs {y, mean, var}, over the
-// input parameters (x, weight, bias). With `tail` (a max_pool2d spec whose
+// batch_norm_train with an epilogue on y: outputs {y, mean, var}, over
+// (x, weight, bias): input parameters, x possibly a value the kernel
+// recomputes (a pure Func). With `tail` (a max_pool2d spec whose
 // windows tile the plane: kiln::ir::isPoolTail), the first output is y
-// pooled and y is never written.
+// pooled and y is never written. `recomputedX`: x is a value the kernel
+// computes (a recomputed input), staged once per channel.
 std::vector<Halide::Func> buildBatchNormTrainWithEpilogue(
-    const KernelSpec &spec, const std::vector<Halide::ImageParam> &in,
+    const KernelSpec &spec, const std::vector<Halide::Func> &in,
     const Epilogue &epilogue, const Halide::Target &target,
-    const KernelSpec *tail = nullptr);
+    const KernelSpec *tail = nullptr, bool recomputedX = false);
 
 void registerFusedOps(OpRegistry &registry);
 

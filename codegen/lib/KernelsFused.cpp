@@ -304,8 +304,122 @@ const std::map<std::string, size_t> &anchorOutputs() {
 void validateNodes(const KernelSpec &s, bool haveValue);
 void validateAttention(const KernelSpec &s);
 
+// The recomputed inputs' entries ("recomputed": [{"op", "attrs",
+// "operands", "shape"}]): conv2d ops reading kernel inputs, whose values
+// the kernel reads as the inputs numbered after its own.
+const nlohmann::json &recomputedEntries(const KernelSpec &s) {
+  static const nlohmann::json none = nlohmann::json::array();
+  auto it = s.attrs.find("recomputed");
+  return it == s.attrs.end() ? none : *it;
+}
+
+size_t realInputs(const KernelSpec &s) {
+  return s.inputs.size() - recomputedEntries(s).size();
+}
+
+// A recomputed input's own conv2d spec over the kernel's inputs.
+KernelSpec recomputedSpec(const KernelSpec &s, const nlohmann::json &entry,
+                          size_t inputs) {
+  if (!entry.is_object() || entry.value("op", std::string()) != "conv2d" ||
+      !entry.contains("attrs") || !entry.contains("operands") ||
+      !entry.contains("shape")) {
+    fail(s, "a recomputed input is {\"op\": \"conv2d\", \"attrs\", "
+            "\"operands\", \"shape\"}");
+  }
+  KernelSpec conv;
+  conv.op = "conv2d";
+  conv.attrs = entry.at("attrs");
+  for (const auto &operand : entry.at("operands")) {
+    int64_t index = operand.is_number_integer() ? operand.get<int64_t>() : -1;
+    if (index < 0 || index >= static_cast<int64_t>(inputs)) {
+      fail(s, "a recomputed input reads kernel inputs only");
+    }
+    conv.inputs.push_back(s.inputs[index]);
+  }
+  const auto &shape = entry.at("shape");
+  if (!shape.is_array() || shape.size() != 4) {
+    fail(s, "a recomputed input's shape is [N, C, H, W]");
+  }
+  conv.outputs = {TensorSpec{shape.get<std::vector<int64_t>>()}};
+  return conv;
+}
+
+// The spec with the recomputed inputs' tensors after the kernel's own
+// inputs (the indices the chain reads them at).
+KernelSpec withRecomputed(const KernelSpec &s) {
+  const auto &entries = recomputedEntries(s);
+  if (!entries.is_array()) {
+    fail(s, "attribute 'recomputed' must be an array");
+  }
+  KernelSpec spec = s;
+  size_t inputs = s.inputs.size();
+  for (const auto &entry : entries) {
+    spec.inputs.push_back(recomputedSpec(s, entry, inputs).outputs[0]);
+  }
+  return spec;
+}
+
+// Checks the recomputed inputs (conv2d of at most 27 multiplies per
+// output: kiln::ir::isRecomputableConv) and where the kernel reads them:
+// as batch_norm_train's x (the anchor), batch_norm_grad's x (the
+// consumer) or a batch_norm node's x; every other operand is a kernel
+// input of its own.
+void validateRecomputed(const KernelSpec &s) {
+  const auto &entries = recomputedEntries(s);
+  if (entries.empty()) {
+    return;
+  }
+  size_t inputs = realInputs(s);
+  for (const auto &entry : entries) {
+    KernelSpec conv = recomputedSpec(s, entry, inputs);
+    lookupOp("conv2d").validate(conv);
+    const auto &w = conv.inputs.at(1).shape;
+    if (w.size() != 4 || w[1] * w[2] * w[3] > 27 ||
+        attrInt(conv, "groups") != 1) {
+      fail(s, "a recomputed conv2d has groups 1 and at most 27 multiplies "
+              "per output");
+    }
+  }
+  auto real = [&](const nlohmann::json &indices, size_t allowed,
+                  const std::string &what) {
+    for (size_t i = 0; i < indices.size(); ++i) {
+      if (i != allowed && indices[i].get<int64_t>() >=
+                              static_cast<int64_t>(inputs)) {
+        fail(s, what + " reads a recomputed input as operand " +
+                    std::to_string(i) + " (only x may be recomputed)");
+      }
+    }
+  };
+  std::string anchor = s.attrs.at("anchor").get<std::string>();
+  real(s.attrs.at("anchor_inputs"), anchor == "batch_norm_train" ? 0 : SIZE_MAX,
+       "the anchor");
+  if (s.attrs.contains("consumer_inputs")) {
+    real(s.attrs.at("consumer_inputs"), 0, "the consumer");
+  }
+  for (const auto &node : s.attrs.at("nodes")) {
+    real(node.at("operands"), node.at("op") == "batch_norm" ? 0 : SIZE_MAX,
+         "node '" + node.at("op").get<std::string>() + "'");
+  }
+  if (s.attrs.contains("sinks")) {
+    for (const auto &sink : s.attrs.at("sinks")) {
+      real(sink.at("operands"), SIZE_MAX, "a gradient sink");
+    }
+  }
+  if (s.attrs.contains("producer") || s.attrs.value("kind", "") == "attention") {
+    fail(s, "only batch-norm kernels recompute their inputs");
+  }
+}
+
+void validateFusedForm(const KernelSpec &s);
+
 void validateFused(const KernelSpec &s) {
   requireAttrs(s, {"anchor", "anchor_attrs", "anchor_inputs", "nodes"});
+  KernelSpec spec = withRecomputed(s);
+  validateRecomputed(spec);
+  validateFusedForm(spec);
+}
+
+void validateFusedForm(const KernelSpec &s) {
   if (s.attrs.value("kind", std::string()) == "attention") {
     validateAttention(s);
     return;
@@ -449,9 +563,12 @@ void validateNodes(const KernelSpec &s, bool haveValue) {
 // Evaluates the chain at output coordinates `v` (Halide order).
 class Chain {
 public:
+  // `recomputed`: the recomputed inputs, numbered after `params`.
   Chain(const KernelSpec &s, const std::vector<ImageParam> &params,
-        const Target &target)
-      : spec_(s), params_(params), target_(target) {
+        const Target &target, const std::vector<Func> &recomputed = {})
+      : spec_(s), params_(params), inputs_(params.begin(), params.end()),
+        target_(target) {
+    inputs_.insert(inputs_.end(), recomputed.begin(), recomputed.end());
     int index = 0;
     for (const auto &node : s.attrs.at("nodes")) {
       if (node.at("op") == "batch_norm") {
@@ -460,13 +577,13 @@ public:
       if (node.at("op") == "max_pool2d_grad") {
         // x: an input, or recomputed by the nodes before the gather.
         const auto &ops = node.at("operands");
-        Func x = params_[0];
+        Func x;
         if (ops.at(0) < 0) {
           std::vector<Var> v = makeVars(valueSpec(s).shape.size());
           recomputed_(v) = applyNodes(index, Expr(), v);
           x = recomputed_;
         } else {
-          x = params_[ops.at(0)];
+          x = inputs_.at(ops.at(0));
         }
         gather_.emplace(poolSpec(s, node), x, params_[ops.at(1)]);
       }
@@ -506,6 +623,9 @@ private:
     if (k == -2) {
       return recomputed_(v);
     }
+    if (k >= static_cast<int64_t>(params_.size())) {
+      return inputs_.at(k)(v); // a recomputed input, shaped as the value
+    }
     return k < 0 ? value : broadcastAt(params_[k], spec_.inputs[k], v);
   }
 
@@ -517,8 +637,8 @@ private:
   void prepareBatchNorm(const nlohmann::json &node, int index) {
     // Per-channel scale and shift, computed once per kernel call (C values).
     const auto &ops = node.at("operands");
-    ImageParam w = params_[ops.at(1)], b = params_[ops.at(2)],
-               mean = params_[ops.at(3)], var = params_[ops.at(4)];
+    Func w = inputs_.at(ops.at(1)), b = inputs_.at(ops.at(2)),
+         mean = inputs_.at(ops.at(3)), var = inputs_.at(ops.at(4));
     Expr eps = cast<float>(Expr(node.at("attrs").at("epsilon").get<double>()));
     Var c("c");
     Func scale("bn_scale_" + std::to_string(index)),
@@ -564,6 +684,7 @@ private:
 
   const KernelSpec &spec_;
   const std::vector<ImageParam> &params_;
+  std::vector<Func> inputs_; // params_, then the recomputed inputs
   Target target_;
   std::map<int, std::pair<Func, Func>> batchNorm_;
   Func recomputed_{"recomputed"};
@@ -789,16 +910,76 @@ Kernel buildAttention(const KernelSpec &s, const std::vector<ImageParam> &params
   return {arguments, out};
 }
 
-Kernel buildFused(const KernelSpec &s, const Target &target) {
-  std::vector<ImageParam> params;
-  for (size_t i = 0; i < s.inputs.size(); ++i) {
-    params.push_back(makeInput(s.inputs[i], "in" + std::to_string(i)));
+// A recomputed input (`entry`, a conv2d of at most 27 multiplies per
+// output) as a pure Func over its output coordinates, inlined where the
+// kernel reads it: the sum of its C x KH x KW products, unrolled, over a
+// zero-padded copy of its input made once per call (computed at the root:
+// the taps then read memory without bounds checks).
+Func recomputedInput(const KernelSpec &s, const nlohmann::json &entry,
+                     const std::vector<ImageParam> &params,
+                     const Target &target) {
+  KernelSpec conv = recomputedSpec(s, entry, params.size());
+  const auto &operands = entry.at("operands");
+  ImageParam x = params.at(operands.at(0).get<int64_t>());
+  ImageParam weight = params.at(operands.at(1).get<int64_t>());
+  const auto &ws = conv.inputs[1].shape; // [O, C, KH, KW]
+  Window w = readWindow(conv, ws[2], ws[3], true);
+  Func padded = paddedInput(x, w, 0.0f);
+  Var px("px"), py("py"), pc("pc"), pn("pn");
+  Func copy("recomputed_padded");
+  copy(px, py, pc, pn) = padded(px, py, pc, pn);
+  if (target.has_gpu_feature()) {
+    rootStages(copy, target);
+  } else {
+    copy.compute_root().parallel(pn);
+    int width = vectorWidthFor(
+        static_cast<int>(conv.inputs[0].shape[3] + w.padLeft + w.padRight),
+        target.natural_vector_size<float>());
+    if (width > 1) {
+      copy.vectorize(px, width, TailStrategy::GuardWithIf);
+    }
   }
-  if (s.attrs.value("kind", std::string()) == "attention") {
-    return buildAttention(s, params, target);
+  Var ox("x"), oy("y"), o("o"), n("n");
+  Expr sum = operands.size() == 3
+                 ? Expr(params.at(operands.at(2).get<int64_t>())(o))
+                 : Expr(0.0f);
+  for (int c = 0; c < ws[1]; ++c) {
+    for (int ky = 0; ky < ws[2]; ++ky) {
+      for (int kx = 0; kx < ws[3]; ++kx) {
+        Expr col = ox * static_cast<int>(w.sw) +
+                   static_cast<int>(kx * w.dw - w.padLeft);
+        Expr row = oy * static_cast<int>(w.sh) +
+                   static_cast<int>(ky * w.dh - w.padTop);
+        sum = sum + weight(kx, ky, c, o) * copy(col, row, c, n);
+      }
+    }
+  }
+  Func value("recomputed_input");
+  value(ox, oy, o, n) = sum;
+  return value;
+}
+
+Kernel buildFused(const KernelSpec &spec, const Target &target) {
+  std::vector<ImageParam> params;
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    params.push_back(makeInput(spec.inputs[i], "in" + std::to_string(i)));
+  }
+  if (spec.attrs.value("kind", std::string()) == "attention") {
+    return buildAttention(spec, params, target);
   }
   std::vector<Argument> arguments(params.begin(), params.end());
-  Chain chain(s, params, target);
+  // The recomputed inputs follow the kernel's own (withRecomputed).
+  const KernelSpec s = withRecomputed(spec);
+  std::vector<Func> recomputed;
+  for (const auto &entry : recomputedEntries(s)) {
+    recomputed.push_back(recomputedInput(s, entry, params, target));
+  }
+  auto input = [&](int64_t index) -> Func {
+    return index < static_cast<int64_t>(params.size())
+               ? Func(params.at(index))
+               : recomputed.at(index - params.size());
+  };
+  Chain chain(s, params, target, recomputed);
   auto epilogue = [&chain](Expr value, const std::vector<Var> &v) {
     return chain.apply(value, v);
   };
@@ -807,12 +988,14 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
   if (!consumer.empty()) {
     // The chain computes the consumer's prologue operand, inlined where the
     // consumer reads it.
-    KernelSpec spec = consumerSpec(s);
-    std::vector<Var> v = makeVars(spec.inputs[0].shape.size());
+    KernelSpec consumed = consumerSpec(s);
+    std::vector<Var> v = makeVars(consumed.inputs[0].shape.size());
     Func value("prologue");
     value(v) = chain.apply(Expr(), v);
     const auto &at = s.attrs.at("consumer_inputs");
-    auto input = [&](size_t i) { return params[at[i].get<int64_t>()]; };
+    auto consumerInput = [&](size_t i) {
+      return params.at(at[i].get<int64_t>());
+    };
     std::vector<GradientSink> sinks;
     std::vector<KernelSpec> specs = sinkSpecs(s);
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -820,9 +1003,11 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
       sinks.push_back({specs[i], operand >= 0 ? params[operand] : ImageParam()});
     }
     return {arguments,
-            buildBatchNormGradWithPrologue(spec, input(0), value, input(2),
-                                           input(3), input(4), target,
-                                           chain.stage(), sinks, writesDx(s))};
+            buildBatchNormGradWithPrologue(
+                consumed, input(at[0].get<int64_t>()), value, consumerInput(2),
+                consumerInput(3), consumerInput(4), target, chain.stage(),
+                sinks, writesDx(s),
+                at[0].get<int64_t>() >= static_cast<int64_t>(params.size()))};
   }
   if (s.attrs.contains("producer")) {
     // The first segment's value is computed where the second anchor (a
@@ -859,23 +1044,30 @@ Kernel buildFused(const KernelSpec &s, const Target &target) {
                 projection ? &proj : nullptr)};
   }
   if (!anchor.empty()) {
-    std::vector<ImageParam> anchorParams;
-    for (int64_t index : s.attrs.at("anchor_inputs")) {
-      anchorParams.push_back(params[index]);
-    }
-    KernelSpec spec = anchorSpec(s);
+    KernelSpec anchored = anchorSpec(s);
     if (anchor == "batch_norm_train") {
+      std::vector<Func> anchorInputs;
+      for (int64_t index : s.attrs.at("anchor_inputs")) {
+        anchorInputs.push_back(input(index));
+      }
       std::optional<KernelSpec> tail;
       if (s.attrs.contains("tail")) {
         tail = tailSpec(s);
       }
-      return {arguments,
-              buildBatchNormTrainWithEpilogue(spec, anchorParams, epilogue,
-                                              target, tail ? &*tail : nullptr)};
+      bool recomputedX = s.attrs.at("anchor_inputs")[0].get<int64_t>() >=
+                         static_cast<int64_t>(params.size());
+      return {arguments, buildBatchNormTrainWithEpilogue(
+                             anchored, anchorInputs, epilogue, target,
+                             tail ? &*tail : nullptr, recomputedX)};
     }
-    Func out = anchor == "conv2d" || anchor == "conv2d_winograd"
-                   ? buildConv2dWithEpilogue(spec, anchorParams, epilogue, target)
-                   : buildDenseWithEpilogue(spec, anchorParams, epilogue, target);
+    std::vector<ImageParam> anchorParams;
+    for (int64_t index : s.attrs.at("anchor_inputs")) {
+      anchorParams.push_back(params.at(index));
+    }
+    Func out =
+        anchor == "conv2d" || anchor == "conv2d_winograd"
+            ? buildConv2dWithEpilogue(anchored, anchorParams, epilogue, target)
+            : buildDenseWithEpilogue(anchored, anchorParams, epilogue, target);
     return {arguments, out};
   }
   // Elementwise chain: the first node reads only inputs.

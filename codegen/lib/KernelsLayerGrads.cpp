@@ -3,6 +3,8 @@
 // batch_norm_grad, running_stats_update, layer_norm_grad.
 #include "Kernels.h"
 
+#include <optional>
+
 using namespace Halide;
 
 namespace kiln::codegen::detail {
@@ -391,6 +393,30 @@ void validateBatchNormTrain(const KernelSpec &s) {
 
 Expr channelOf(const std::vector<Var> &v) { return v[v.size() - 2]; }
 
+// A recomputed x (a pure Func whose taps read a padded copy of the
+// recomputed conv's input: KernelsFused.cpp) computed once into a buffer:
+// per channel at `at` in the channel-major schedules (in cache), at the
+// root otherwise; rows vectorized (a flattened plane would gather the
+// taps).
+void stageRecomputedX(Func x, const std::vector<int> &extents,
+                      std::optional<LoopLevel> at, const Target &target) {
+  std::vector<Var> v = x.args();
+  if (target.has_gpu_feature()) {
+    x.compute_root();
+    scheduleElementwiseGpu(x, v);
+    return;
+  }
+  if (at) {
+    x.compute_at(*at);
+  } else {
+    x.compute_root().parallel(v.back());
+  }
+  int width = vectorWidthFor(extents[0], target.natural_vector_size<float>());
+  if (width > 1) {
+    x.vectorize(v[0], width, TailStrategy::GuardWithIf);
+  }
+}
+
 } // namespace
 
 MaxPoolGradGather::MaxPoolGradGather(const KernelSpec &spec, Func x,
@@ -497,11 +523,11 @@ std::vector<Func> poolBatchNormTrain(const KernelSpec &tail, Func y,
 // written.
 std::vector<Func>
 buildBatchNormTrainWithEpilogue(const KernelSpec &s,
-                                const std::vector<ImageParam> &in,
+                                const std::vector<Func> &in,
                                 const Epilogue &epilogue, const Target &target,
-                                const KernelSpec *tail) {
+                                const KernelSpec *tail, bool recomputedX) {
   const TensorSpec &xs = s.inputs[0];
-  ImageParam x = in[0], weight = in[1], bias = in[2];
+  Func x = in[0], weight = in[1], bias = in[2];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
   // GPU targets: the flat form (channel-major is a CPU cache schedule).
@@ -534,10 +560,23 @@ buildBatchNormTrainWithEpilogue(const KernelSpec &s,
   constrainOutput(mean, s.outputs[1]);
   constrainOutput(var, s.outputs[2]);
   if (tail) {
-    return poolBatchNormTrain(*tail, y, v, {sumX, sumSq}, {scale, shift},
-                              {mean, var}, major, target);
+    std::vector<Func> outputs =
+        poolBatchNormTrain(*tail, y, v, {sumX, sumSq}, {scale, shift},
+                           {mean, var}, major, target);
+    if (recomputedX) {
+      stageRecomputedX(x, extents,
+                       major ? std::optional(LoopLevel(outputs[0], c))
+                             : std::nullopt,
+                       target);
+    }
+    return outputs;
   }
   constrainOutput(y, s.outputs[0]);
+  if (recomputedX) {
+    stageRecomputedX(
+        x, extents, major ? std::optional(LoopLevel(y, c)) : std::nullopt,
+        target);
+  }
   if (major) {
     // One task per channel: both statistics passes and y, in cache; the
     // mean and var outputs are written in the same loop.
@@ -572,7 +611,8 @@ Kernel buildBatchNormTrain(const KernelSpec &s, const Target &target) {
                                 makeInput(s.inputs[2], "bias")};
   return {std::vector<Argument>(in.begin(), in.end()),
           buildBatchNormTrainWithEpilogue(
-              s, in, [](Expr value, const std::vector<Var> &) { return value; },
+              s, std::vector<Func>(in.begin(), in.end()),
+              [](Expr value, const std::vector<Var> &) { return value; },
               target)};
 }
 
@@ -609,10 +649,10 @@ void validateBatchNormGrad(const KernelSpec &s) {
 // weight gradient from dx computed per channel where it reads it (or from
 // a per-channel buffer in L2 that the dx output copies too).
 std::vector<Func> buildBatchNormGradWithPrologue(
-    const KernelSpec &s, ImageParam x, Func dy, ImageParam weight,
+    const KernelSpec &s, Func x, Func dy, ImageParam weight,
     ImageParam mean, ImageParam var, const Target &target,
     const StagePrologue &stage, const std::vector<GradientSink> &sinks,
-    bool writesDx) {
+    bool writesDx, bool recomputedX) {
   const TensorSpec &xs = s.inputs[0];
   std::vector<int> extents = halideShape(xs);
   float count = static_cast<float>(xs.numElements() / xs.shape[1]);
@@ -704,6 +744,9 @@ std::vector<Func> buildBatchNormGradWithPrologue(
     } else if (parallel) {
       first.parallel(c);
     }
+    if (recomputedX) {
+      stageRecomputedX(x, extents, LoopLevel(first, c), target);
+    }
     for (Func f : {sums, invStd, a, b, k}) {
       f.compute_at(first, c);
     }
@@ -724,6 +767,9 @@ std::vector<Func> buildBatchNormGradWithPrologue(
   }
   for (Func coeff : {invStd, a, b, k}) {
     rootStages(coeff, target);
+  }
+  if (recomputedX) {
+    stageRecomputedX(x, extents, std::nullopt, target);
   }
   if (stage) {
     stage(dy, LoopLevel::root(), true);

@@ -179,6 +179,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.fusion.sinks = options.fuseSinks;
     pipeline.fusion.recompute = options.fuseRecompute;
     pipeline.fusion.pool = options.fusePools;
+    pipeline.fusion.recomputeConv = options.fuseRecomputeConv;
     pipeline.foldBatchNorm = options.foldBatchNorm;
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;

@@ -140,6 +140,22 @@ bool kiln::ir::isGradientSink(Operation *op, Value dx) {
          input.getDimSize(1) * kernel[0] * kernel[1] <= 27;
 }
 
+bool kiln::ir::isRecomputableConv(Operation *op) {
+  auto conv = llvm::dyn_cast<Conv2DOp>(op);
+  if (!conv || conv.getGroups() != 1 || conv.hasPackedWeight()) {
+    return false;
+  }
+  auto in = llvm::dyn_cast<RankedTensorType>(conv.getInput().getType());
+  auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
+  auto out = llvm::dyn_cast<RankedTensorType>(conv.getType());
+  return in && weight && out && in.hasStaticShape() &&
+         weight.hasStaticShape() && out.hasStaticShape() &&
+         in.getRank() == 4 && weight.getRank() == 4 && out.getRank() == 4 &&
+         weight.getDimSize(1) * weight.getDimSize(2) * weight.getDimSize(3) <=
+             27 &&
+         out.getDimSize(2) * out.getDimSize(3) >= 256;
+}
+
 bool kiln::ir::isPoolTail(Operation *op) {
   auto pool = llvm::dyn_cast<MaxPool2DOp>(op);
   if (!pool || !pool.getStrides()) {
@@ -200,7 +216,7 @@ static LogicalResult verifySinks(FusedOp fused, Operation *consumer,
                 "planes have 256 or more positions";
     }
     for (Value operand : op->getOperands()) {
-      if (operand != dx && !llvm::isa<BlockArgument>(operand)) {
+      if (operand != dx && !fused.isKernelInput(operand)) {
         return op->emitOpError() << "reads a value other than the consumer's "
                                     "first result or a kernel input";
       }
@@ -291,9 +307,42 @@ LogicalResult FusedOp::verify() {
   if (!yield) {
     return emitOpError() << "body must end in kiln.yield";
   }
+  int64_t recomputedInputs = getRecomputed();
+  if (getKind() == "attention" && recomputedInputs != 0) {
+    return emitOpError() << "an attention kernel recomputes no input";
+  }
   if (getKind() == "attention") {
     return verifyAttention(*this, body, yield);
   }
+  // Recomputed inputs: the first `recomputed` ops, conv2d ops that read
+  // only block arguments and that later ops read (never yielded).
+  auto ops = body.without_terminator();
+  if (recomputedInputs < 0 ||
+      recomputedInputs >=
+          static_cast<int64_t>(std::distance(ops.begin(), ops.end()))) {
+    return emitOpError() << "recomputes " << recomputedInputs
+                         << " inputs: must be from 0 to the number of ops "
+                            "before the last";
+  }
+  auto op = ops.begin();
+  for (int64_t i = 0; i < recomputedInputs; ++i, ++op) {
+    if (!isRecomputableConv(&*op) ||
+        !llvm::all_of(op->getOperands(), [](Value operand) {
+          return llvm::isa<BlockArgument>(operand);
+        })) {
+      return op->emitOpError()
+             << "cannot be a recomputed input: a conv2d of groups 1 with at "
+                "most 27 multiplies per output and planes of 256 or more "
+                "positions, reading only kernel inputs";
+    }
+    if (op->use_empty() || llvm::is_contained(yield.getValues(),
+                                              op->getResult(0))) {
+      return op->emitOpError()
+             << "is a recomputed input: later ops must read it and the "
+                "kernel cannot yield it";
+    }
+  }
+  Operation *first = &*op;
   // Anchor (optional, first) then a chain: every op but the first consumes
   // the previous op's first result and otherwise only block arguments.
   // recomputed: in a prologue, the value elementwise ops before the gather
@@ -301,7 +350,8 @@ LogicalResult FusedOp::verify() {
   Value previous, recomputed;
   Operation *anchorOp = nullptr;
   Operation *consumer = prologueConsumer();
-  for (Operation &op : body.without_terminator()) {
+  for (Operation &op : llvm::make_range(first->getIterator(),
+                                        body.without_terminator().end())) {
     if (&op == consumer) {
       break;
     }
@@ -309,8 +359,7 @@ LogicalResult FusedOp::verify() {
     // Producer form: a later anchor reads the previous segment's value as
     // its first operand and computes it itself (docs/fusion.md).
     if (anchor && previous &&
-        (!anchorOp ||
-         !llvm::isa<FusionAnchorOpInterface>(*body.begin()) ||
+        (!anchorOp || !llvm::isa<FusionAnchorOpInterface>(first) ||
          op.getNumOperands() == 0 || op.getOperand(0) != previous)) {
       return op.emitOpError()
              << "can only be the first op of a fused kernel, or a later "
@@ -343,8 +392,7 @@ LogicalResult FusedOp::verify() {
     for (Value operand : op.getOperands()) {
       if (operand == previous) {
         usesPrevious = true;
-      } else if (operand != recomputed &&
-                 !llvm::isa<BlockArgument>(operand)) {
+      } else if (operand != recomputed && !isKernelInput(operand)) {
         return op.emitOpError() << "reads a value other than the previous op's "
                                    "result, a recomputed gather input or a "
                                    "kernel input";
@@ -367,7 +415,7 @@ LogicalResult FusedOp::verify() {
              << k;
     }
     for (auto [i, operand] : llvm::enumerate(consumer->getOperands())) {
-      if (i != k && !llvm::isa<BlockArgument>(operand)) {
+      if (i != k && !isKernelInput(operand)) {
         return consumer->emitOpError()
                << "reads a value other than the chain's or a kernel input";
       }
@@ -387,6 +435,23 @@ LogicalResult FusedOp::verify() {
                                  : "");
   }
   return success();
+}
+
+bool FusedOp::isKernelInput(Value value) {
+  if (llvm::isa<BlockArgument>(value)) {
+    return true;
+  }
+  Operation *def = value.getDefiningOp();
+  int64_t index = 0;
+  for (Operation &op : getBody().front().without_terminator()) {
+    if (index++ >= getRecomputed()) {
+      return false;
+    }
+    if (&op == def) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Operation *FusedOp::prologueConsumer() {
@@ -416,7 +481,9 @@ LogicalResult FusedOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 // "consumer", "consumer_attrs", "consumer_inputs" (operand -2: the input of
 // the chain's gather that the nodes before it recompute), and with gradient sinks
 // "sinks" ([{"op", "attrs", "operands": [-1 = the consumer's first result,
-// k]}]) and "writes_dx" (docs/fusion.md).
+// k]}]) and "writes_dx"; with recomputed inputs "recomputed" ([{"op",
+// "attrs", "operands", "shape"}], the i-th read as input (arguments + i))
+// (docs/fusion.md).
 LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
   json nodes = json::array();
   attrs = json{{"kind", getKind().str()}, {"anchor", ""},
@@ -424,6 +491,10 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
                {"anchor_inputs", json::array()}};
   Operation *consumer = prologueConsumer();
   Value previous, recomputed;
+  // Recomputed inputs: the first `recomputed` ops' results, read as the
+  // inputs numbered after the block arguments.
+  llvm::DenseMap<Value, int64_t> inputs;
+  int64_t count = 0, arguments = getBody().front().getNumArguments();
   for (Operation &op : getBody().front().without_terminator()) {
     auto opAttrs = kernelAttributes(&op);
     if (failed(opAttrs)) {
@@ -431,17 +502,30 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
     }
     json operands = json::array();
     for (Value operand : op.getOperands()) {
-      operands.push_back(operand == previous     ? -1
-                         : operand == recomputed ? -2
-                                                 : static_cast<int64_t>(
-                                                       llvm::cast<BlockArgument>(
-                                                           operand)
-                                                           .getArgNumber()));
+      auto input = inputs.find(operand);
+      operands.push_back(
+          operand == previous     ? -1
+          : operand == recomputed ? -2
+          : input != inputs.end()
+              ? input->second
+              : static_cast<int64_t>(
+                    llvm::cast<BlockArgument>(operand).getArgNumber()));
+    }
+    std::string name = op.getName().stripDialect().str();
+    if (count < getRecomputed()) {
+      inputs[op.getResult(0)] = arguments + count++;
+      attrs["recomputed"].push_back(
+          {{"op", name},
+           {"attrs", *opAttrs},
+           {"operands", operands},
+           {"shape", llvm::cast<RankedTensorType>(op.getResult(0).getType())
+                         .getShape()
+                         .vec()}});
+      continue;
     }
     if (previous && isPrologueSource(&op) && op.getOperand(0) == previous) {
       recomputed = previous;
     }
-    std::string name = op.getName().stripDialect().str();
     if (llvm::isa<MaxPool2DOp>(op)) {
       // A batch_norm_train chain's pooling tail (isPoolTail).
       attrs["tail"] = {{"op", name}, {"attrs", *opAttrs}};

@@ -11,6 +11,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace kiln::passes {
 #define GEN_PASS_DEF_KILNFUSE
@@ -434,26 +435,32 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
   }
 
   // Replaces `chain` by one kiln.fused op of `kind` at `at`, whose results
-  // are `results` (values of the chain's ops) in order.
+  // are `results` (values of the chain's ops) in order; the ops of
+  // `recomputed` (isRecomputableConv, read by the chain) become its
+  // recomputed inputs, and stay where they are.
   static void replaceByFused(ArrayRef<Operation *> chain,
                              ArrayRef<Value> results, Operation *at,
-                             StringRef kind) {
-    SmallVector<Value> inputs = chainInputs(chain);
+                             StringRef kind,
+                             ArrayRef<Operation *> recomputed = {}) {
+    SmallVector<Operation *> ops(recomputed.begin(), recomputed.end());
+    ops.append(chain.begin(), chain.end());
+    SmallVector<Value> inputs = chainInputs(ops);
     SmallVector<Type> extraTypes;
     for (Value extra : results.drop_front()) {
       extraTypes.push_back(extra.getType());
     }
     OpBuilder builder(at);
     Location loc = chain.back()->getLoc();
-    auto fused = builder.create<FusedOp>(loc, results.front().getType(),
-                                         extraTypes,
-                                         builder.getStringAttr(kind), inputs);
+    auto fused = builder.create<FusedOp>(
+        loc, results.front().getType(), extraTypes,
+        builder.getStringAttr(kind), inputs,
+        builder.getI64IntegerAttr(static_cast<int64_t>(recomputed.size())));
     Block *body = builder.createBlock(&fused.getBody());
     IRMapping mapping;
     for (Value input : inputs) {
       mapping.map(input, body->addArgument(input.getType(), input.getLoc()));
     }
-    for (Operation *op : chain) {
+    for (Operation *op : ops) {
       builder.clone(*op, mapping);
     }
     SmallVector<Value> yielded;
@@ -469,7 +476,7 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     }
   }
 
-  void fuse(ArrayRef<Operation *> chain) {
+  void fuse(ArrayRef<Operation *> chain, ArrayRef<Operation *> recomputed) {
     Operation *first = chain.front(), *last = chain.back();
     if (llvm::isa<MatmulOp>(first) && llvm::isa<MatmulOp>(last)) {
       // Attention: one kernel at the output matmul.
@@ -494,10 +501,12 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
       if (!dxRead && results.size() > (*consumer)->getNumResults()) {
         results.erase(results.begin());
       }
-      replaceByFused(chain, results, *consumer, "prologue");
+      replaceByFused(chain, results, *consumer, "prologue", recomputed);
       return;
     }
-    Operation *at = insertionPoint(chain, chainInputs(chain));
+    SmallVector<Operation *> ops(recomputed.begin(), recomputed.end());
+    ops.append(chain.begin(), chain.end());
+    Operation *at = insertionPoint(chain, chainInputs(ops));
     if (!at) {
       return;
     }
@@ -513,7 +522,77 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     replaceByFused(chain, results, at,
                    anchors >= 2  ? "producer"
                    : anchored    ? "epilogue"
-                                 : "elementwise");
+                                 : "elementwise",
+                   recomputed);
+  }
+
+  // With `recomputeConv`: each conv2d that its readers can recompute
+  // (isRecomputableConv) and whose every reader is a chain's
+  // batch_norm_train anchor (reading it as x) or an op of a prologue chain
+  // other than a gradient sink, becomes a recomputed input of each of
+  // those chains (chain index -> its convs), and is computed nowhere else.
+  llvm::DenseMap<size_t, SmallVector<Operation *>>
+  recomputedConvs(ArrayRef<SmallVector<Operation *>> chains) {
+    llvm::DenseMap<size_t, SmallVector<Operation *>> found;
+    if (!recomputeConv) {
+      return found;
+    }
+    llvm::DenseMap<Operation *, size_t> chainOf;
+    for (auto [index, chain] : llvm::enumerate(chains)) {
+      for (Operation *op : chain) {
+        chainOf[op] = index;
+      }
+    }
+    func::FuncOp func = kiln::passes::entryFunction(getOperation());
+    for (Operation &op : func.getBody().front()) {
+      if (!isRecomputableConv(&op) || op.use_empty()) {
+        continue;
+      }
+      Value x = op.getResult(0);
+      SmallVector<size_t> readers;
+      bool recomputable = true;
+      for (OpOperand &use : x.getUses()) {
+        Operation *user = use.getOwner();
+        auto it = chainOf.find(user);
+        if (it == chainOf.end()) {
+          recomputable = false;
+          break;
+        }
+        ArrayRef<Operation *> chain = chains[it->second];
+        auto consumer = llvm::find_if(chain, [](Operation *member) {
+          return llvm::isa<FusionPrologueOpInterface>(member);
+        });
+        bool anchorInput = llvm::isa<BatchNormTrainOp>(chain.front()) &&
+                           user == chain.front() &&
+                           use.getOperandNumber() == 0;
+        bool prologueInput = consumer != chain.end() &&
+                        (user == *consumer ||
+                         user->isBeforeInBlock(*consumer));
+        if (!anchorInput && !prologueInput) {
+          recomputable = false;
+          break;
+        }
+        if (!llvm::is_contained(readers, it->second)) {
+          readers.push_back(it->second);
+        }
+      }
+      if (!recomputable) {
+        continue;
+      }
+      for (size_t index : readers) {
+        SmallVector<Operation *> ops = {&op};
+        ops.append(chains[index].begin(), chains[index].end());
+        if (chainInputs(ops).size() > kMaxFusedInputs) {
+          recomputable = false;
+        }
+      }
+      if (recomputable) {
+        for (size_t index : readers) {
+          found[index].push_back(&op);
+        }
+      }
+    }
+    return found;
   }
 
   void runOnOperation() override {
@@ -562,8 +641,22 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     for (auto &chain : chains) {
       appendPoolTail(chain, taken);
     }
-    for (const auto &chain : chains) {
-      fuse(chain);
+    auto recomputed = recomputedConvs(chains);
+    for (auto [index, chain] : llvm::enumerate(chains)) {
+      auto convs = recomputed.find(index);
+      fuse(chain, convs == recomputed.end() ? ArrayRef<Operation *>()
+                                            : ArrayRef<Operation *>(
+                                                  convs->second));
+    }
+    // The recomputed convs, now read by no kernel.
+    llvm::SetVector<Operation *> convs;
+    for (auto &entry : recomputed) {
+      convs.insert(entry.second.begin(), entry.second.end());
+    }
+    for (Operation *conv : convs) {
+      if (conv->use_empty()) {
+        conv->erase();
+      }
     }
   }
 };

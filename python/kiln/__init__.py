@@ -224,7 +224,7 @@ def compile(model, example=None, *, batch=None, target="host", fusion=True,
     every kernel, for comparison (kiln's --schedule; docs/codegen.md).
     fuse: kiln-fuse's patterns switched one by one, {"epilogue": False,
     "elementwise": ..., "prologue": ..., "producer": ..., "attention": ...,
-    "sinks": ..., "recompute": ..., "pool": ...}
+    "sinks": ..., "recompute": ..., "pool": ..., "recompute_conv": ...}
     (kiln's --no-<pattern>-fusion); fusion=False turns all of them off.
     The other options are `kiln run`'s (--no-fusion,
     --no-batch-norm-folding, --no-weight-packing, --no-batch-split,

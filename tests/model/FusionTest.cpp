@@ -240,6 +240,16 @@ TEST(FusionTest, Gradients) {
                     kiln::compiler::Mode::Gradients, 0);
   expectSameResults(std::string(KILN_TEST_INPUTS_DIR) + "/grad_misc.mlir",
                     kiln::compiler::Mode::Gradients, 0);
+  // recompute-conv: the first layer's conv2d is computed only inside the
+  // two batch-norm kernels (the forward one with its pool tail).
+  std::string first = std::string(KILN_TEST_INPUTS_DIR) + "/grad_first_conv.mlir";
+  expectSameResults(first, kiln::compiler::Mode::Gradients, 0);
+  auto labels =
+      callLabels(first, kiln::compiler::Mode::Gradients, 0, Fusion::On);
+  EXPECT_EQ(labels.count("conv2d"), 0u) << listed(labels);
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+batch_norm_train+relu+max_pool2d"),
+            1u)
+      << listed(labels);
 }
 
 // A random conv net: blocks of conv (1x1 or 3x3), optional batch norm, a

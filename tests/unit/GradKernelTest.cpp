@@ -1111,6 +1111,161 @@ void addBatchNormTrainPool(GradCaseTable &table, const std::string &name,
              {pooled, r.mean, r.var});
 }
 
+// kiln-fuse's `recompute-conv`: a first layer's conv2d recomputed inside
+// the batch_norm_train + ReLU + pool kernel ("recomputed": x is input 5,
+// after the image, the conv's weight and bias, gamma and beta), and inside
+// the backward prologue (pool gradient + ReLU gradient + batch_norm_grad,
+// the ReLU output recomputed from x, with the weight's and bias's gradient
+// sinks reading the image), against the references composed on the conv
+// computed in double.
+struct RecomputedConv {
+  std::vector<int64_t> in;     // the image [N, C, H, W]
+  int64_t channels = 3;        // the conv's output channels
+  std::array<int64_t, 2> kernel{3, 3};
+  ref::Conv2dParams conv;
+  std::array<int64_t, 2> pool{2, 2};
+};
+
+json convAttrs(const RecomputedConv &r) {
+  return {{"strides", r.conv.strides},
+          {"pads", r.conv.pads},
+          {"dilations", r.conv.dilations},
+          {"groups", 1}};
+}
+
+void addRecomputedConvTrain(GradCaseTable &table, const std::string &name,
+                            const RecomputedConv &r) {
+  Rng rng("recomputed_conv_train/" + name);
+  const double epsilon = 1e-5;
+  const ref::Tensor image = rng.tensor(r.in, -1, 1);
+  const ref::Tensor weight =
+      rng.tensor({r.channels, r.in[1], r.kernel[0], r.kernel[1]}, -1, 1);
+  const ref::Tensor bias = rng.tensor({r.channels}, -1, 1);
+  const ref::Tensor x = ref::conv2d(image, weight, &bias, r.conv);
+  const int64_t c = r.channels;
+  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
+  const ref::Tensor b = rng.tensor({c}, -1, 1);
+  ref::BatchNormTrainResult bn = ref::batchNormTrain(x, w, b, epsilon);
+  for (double &value : bn.y.data) {
+    value = std::max(value, 0.0);
+  }
+  const ref::Pool2dParams p = poolParams({r.pool[0], r.pool[1]},
+                                         {r.pool[0], r.pool[1]}, {0, 0, 0, 0});
+  const json attrs = {
+      {"kind", "epilogue"},
+      {"recomputed",
+       {{{"op", "conv2d"},
+         {"attrs", convAttrs(r)},
+         {"operands", {0, 1, 2}},
+         {"shape", x.shape}}}},
+      {"anchor", "batch_norm_train"},
+      {"anchor_attrs", {{"epsilon", epsilon}}},
+      {"anchor_inputs", {5, 3, 4}},
+      {"nodes",
+       {{{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}},
+      {"tail",
+       {{"op", "max_pool2d"},
+        {"attrs",
+         {{"kernel", r.pool},
+          {"strides", r.pool},
+          {"pads", {0, 0, 0, 0}},
+          {"dilations", {1, 1}}}}}}};
+  addForward(table, name, "fused", attrs, f32({image, weight, bias, w, b}),
+             {ref::maxPool2d(bn.y, p), bn.mean, bn.var});
+}
+
+void addRecomputedConvPrologue(GradCaseTable &table, const std::string &name,
+                               const RecomputedConv &r) {
+  Rng rng("recomputed_conv_prologue/" + name);
+  const double epsilon = 1e-5;
+  const ref::Tensor image = rng.tensor(r.in, -1, 1);
+  const ref::Tensor weight =
+      rng.tensor({r.channels, r.in[1], r.kernel[0], r.kernel[1]}, -1, 1);
+  const ref::Tensor bias = rng.tensor({r.channels}, -1, 1);
+  const ref::Tensor z = ref::conv2d(image, weight, &bias, r.conv);
+  const int64_t c = r.channels;
+  const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
+  const ref::Tensor beta = rng.tensor({c}, -0.5, 0.5);
+  const ref::BatchNormTrainResult stats =
+      ref::batchNormTrain(z, w, beta, epsilon);
+  const ref::Tensor mean = toFloat(stats.mean), var = toFloat(stats.var);
+  // a = relu(batch_norm(z)) as the kernel recomputes it (random values:
+  // the windows' winners are distinct).
+  ref::Tensor a = z;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    const int64_t ch = static_cast<int64_t>(i) / (z.shape[2] * z.shape[3]) % c;
+    a.data[i] = std::max(0.0, (z.data[i] - mean.data[ch]) * w.data[ch] /
+                                      std::sqrt(var.data[ch] + epsilon) +
+                                  beta.data[ch]);
+  }
+  const ref::Pool2dParams p = poolParams({r.pool[0], r.pool[1]},
+                                         {r.pool[0], r.pool[1]}, {0, 0, 0, 0});
+  const ref::Tensor dpool = rng.tensor(ref::maxPool2d(a, p).shape, -1, 1);
+  // Inputs: image 0, weight 1, bias 2, gamma 3, beta 4, mean 5, var 6,
+  // dpool 7; z (recomputed) 8.
+  const json nodes = {
+      {{"op", "batch_norm"},
+       {"attrs",
+        {{"epsilon", epsilon}, {"momentum", 0.1}, {"training", false}}},
+       {"operands", {8, 3, 4, 5, 6}}},
+      {{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}},
+      {{"op", "max_pool2d_grad"},
+       {"attrs",
+        {{"kernel", r.pool},
+         {"strides", r.pool},
+         {"pads", {0, 0, 0, 0}},
+         {"dilations", {1, 1}}}},
+       {"operands", {-1, 7}}},
+      {{"op", "activation_grad"},
+       {"attrs", {{"activation", "relu"}}},
+       {"operands", {-2, -1}}}};
+  json attrs = {{"kind", "prologue"},
+                {"recomputed",
+                 {{{"op", "conv2d"},
+                   {"attrs", convAttrs(r)},
+                   {"operands", {0, 1, 2}},
+                   {"shape", z.shape}}}},
+                {"anchor", ""},
+                {"anchor_attrs", json::object()},
+                {"anchor_inputs", json::array()},
+                {"nodes", nodes},
+                {"consumer", "batch_norm_grad"},
+                {"consumer_attrs", {{"epsilon", epsilon}}},
+                {"consumer_inputs", {8, -1, 3, 5, 6}},
+                {"sinks",
+                 {{{"op", "conv2d_grad_weight"},
+                   {"attrs",
+                    {{"strides", r.conv.strides},
+                     {"pads", r.conv.pads},
+                     {"dilations", r.conv.dilations},
+                     {"groups", 1},
+                     {"kernel", r.kernel},
+                     {"tile", 0}}},
+                   {"operands", {0, -1}}},
+                  {{"op", "reduce_sum"},
+                   {"attrs", {{"axes", {0, 2, 3}}, {"keepdims", false}}},
+                   {"operands", {-1}}}}},
+                {"writes_dx", false}};
+  const std::vector<int64_t> dw = {c, r.in[1], r.kernel[0], r.kernel[1]};
+  table.add(name, "fused", attrs,
+            f32({image, weight, bias, w, beta, mean, var, dpool}),
+            {{c}, {c}, dw, {c}},
+            [=] {
+              ref::Tensor dy = ref::maxPool2dGrad(a, dpool, p);
+              for (size_t i = 0; i < dy.data.size(); ++i) {
+                dy.data[i] *= ref::activationDerivative(
+                    ref::Activation::Relu, a.data[i]);
+              }
+              ref::BatchNormGradResult grad =
+                  ref::batchNormGrad(z, dy, w, mean, var, epsilon);
+              return std::vector<ref::Tensor>{
+                  grad.dweight, grad.dbias,
+                  convGradWeightLoops(image, grad.dx, r.kernel, r.conv),
+                  ref::reduceSum(grad.dx, {0, 2, 3}, false)};
+            },
+            Check::Forward);
+}
+
 void addDropout(GradCaseTable &table, const std::string &name,
                 std::vector<int64_t> shape, double rate, int32_t seed,
                 int64_t salt) {
@@ -1632,6 +1787,23 @@ GradCaseTable buildCases() {
                         {3, 3});
   addBatchNormTrainPool(t, "train_pool_tail_n4_c3_6x7_k2_flat", {4, 3, 6, 7},
                         {2, 2});
+  // kiln-fuse's recompute-conv: LeNet's first layer (one channel, 3x3, pad
+  // 1) on an odd plane, RGB with a bias at stride 2 and 3x3 windows, and a
+  // flat plane (under 256 positions).
+  {
+    RecomputedConv lenet{{3, 1, 17, 19}, 5};
+    lenet.conv.pads = {1, 1, 1, 1};
+    addRecomputedConvTrain(t, "recompute_conv_train_lenet_17x19", lenet);
+    addRecomputedConvPrologue(t, "recompute_conv_prologue_lenet_17x19", lenet);
+    RecomputedConv rgb{{2, 3, 37, 36}, 4};
+    rgb.conv.strides = {2, 2};
+    rgb.conv.pads = {1, 0, 1, 1};
+    rgb.pool = {3, 3};
+    addRecomputedConvTrain(t, "recompute_conv_train_rgb_stride2", rgb);
+    addRecomputedConvPrologue(t, "recompute_conv_prologue_rgb_stride2", rgb);
+    RecomputedConv flat{{4, 1, 8, 9}, 3};
+    addRecomputedConvTrain(t, "recompute_conv_train_flat_6x7", flat);
+  }
 
   addDropout(t, "rate0_5_seed42", {3, 5, 7, 6}, 0.5, 42, 0);
   // Negative seed and a salt past 32 bits: both cast to uint32.

@@ -42,7 +42,8 @@ struct CommonFlags {
        noBatchNormFolding = false, noPrologueFusion = false,
        noProducerFusion = false, noAttentionFusion = false,
        noSinkFusion = false, projectionFusion = false,
-       noRecomputeFusion = false, noPoolFusion = false, noBatchSplit = false,
+       noRecomputeFusion = false, noPoolFusion = false,
+       noRecomputeConvFusion = false, noBatchSplit = false,
        noWeightPacking = false;
   int winograd = -1; // the largest Winograd output tile; 0: off; -1: default
   std::string layout = "nchw16c"; // intermediates' physical layout
@@ -94,6 +95,10 @@ struct CommonFlags {
     cmd->add_flag("--no-recompute-fusion", noRecomputeFusion,
                   "Read the ReLU output back in the pool + BN gradient kernel "
                   "instead of recomputing it from the BN's input (training)");
+    cmd->add_flag("--no-recompute-conv-fusion", noRecomputeConvFusion,
+                  "Write a first layer's conv2d output instead of recomputing "
+                  "it inside the batch_norm_train and batch_norm_grad kernels "
+                  "that read it (training)");
     cmd->add_flag("--no-pool-fusion", noPoolFusion,
                   "Do not pool inside the batch_norm_train (+ ReLU) kernel "
                   "whose output only a max_pool2d reads");
@@ -153,6 +158,7 @@ struct CommonFlags {
     o.fuseProjections = projectionFusion;
     o.fuseRecompute = !noRecomputeFusion;
     o.fusePools = !noPoolFusion;
+    o.fuseRecomputeConv = !noRecomputeConvFusion;
     o.splitBatch = !noBatchSplit;
     o.layout = layout;
     o.schedule = schedule;

@@ -6,6 +6,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=sinks=false | FileCheck %s --check-prefix=NOSINK
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=recompute=false | FileCheck %s --check-prefix=NOREC
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=pool=false | FileCheck %s --check-prefix=NOPOOL
+// RUN: kiln-opt %s --split-input-file --kiln-fuse=recompute-conv=false | FileCheck %s --check-prefix=NORC
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
 
 // conv + batch norm + relu become one kernel; the conv's inputs and the
@@ -308,6 +309,69 @@ func.func @recompute_pool_tail(%z: tensor<2x3x16x16xf32>, %dp: tensor<2x3x8x8xf3
   %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
   %dx, %dg, %db = kiln.batch_norm_grad %z, %d, %g, %mean, %var : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
   return %pool, %dx, %dg, %db : tensor<2x3x8x8xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// A first layer in a training step (LeNet's: one input channel, 3x3): the
+// conv2d's output z is read only by the forward BN kernel and the
+// backward prologue, so both recompute it from the image (`recomputed =
+// 1`: the body's first op) and no kernel writes it. Its bias's and
+// weight's gradients stay sinks reading the image.
+// CHECK-LABEL: func.func @recompute_first_conv
+// CHECK-NOT: kiln.conv2d %arg0
+// CHECK: %[[P:[a-z0-9_]+]], %[[S:[a-z0-9_]+]]:2 = kiln.fused "epilogue"(%arg0, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) {recomputed = 1 : i64}
+// CHECK-NEXT: ^bb0(%[[I:[a-z0-9_]+]]: tensor<2x1x16x16xf32>,
+// CHECK-NEXT: %[[Z:[a-z0-9_]+]] = kiln.conv2d %[[I]],
+// CHECK-NEXT: kiln.batch_norm_train %[[Z]],
+// CHECK: kiln.max_pool2d
+// CHECK: kiln.fused "prologue"({{.+}}) {recomputed = 1 : i64}
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: %[[Z2:[a-z0-9_]+]] = kiln.conv2d
+// CHECK-NEXT: kiln.batch_norm %[[Z2]],
+// CHECK: kiln.batch_norm_grad %[[Z2]],
+// CHECK-NEXT: kiln.conv2d_grad_weight
+// CHECK-NEXT: kiln.reduce_sum
+// CHECK-NOT: kiln.conv2d %arg0
+// CHECK: return
+// NORC-LABEL: func.func @recompute_first_conv
+// NORC: kiln.conv2d %arg0
+// NORC-NOT: recomputed
+// NORC: return
+func.func @recompute_first_conv(%in: tensor<2x1x16x16xf32>, %dp: tensor<2x3x8x8xf32>) -> (tensor<2x3x8x8xf32>, tensor<3x1x3x3xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %w = kiln.param "w" : tensor<3x1x3x3xf32>
+  %cb0 = kiln.param "cb" : tensor<3xf32>
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %b = kiln.param "b" : tensor<3xf32>
+  %z = kiln.conv2d %in, %w, %cb0 {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x1x16x16xf32>, tensor<3x1x3x3xf32>, tensor<3xf32>) -> tensor<2x3x16x16xf32>
+  %y, %mean, %var = kiln.batch_norm_train %z, %g, %b : (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+  %a = kiln.relu %y : (tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+  %pool = kiln.max_pool2d %a {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x3x16x16xf32>) -> tensor<2x3x8x8xf32>
+  %p = kiln.max_pool2d_grad %a, %dp {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<2x3x16x16xf32>, tensor<2x3x8x8xf32>) -> tensor<2x3x16x16xf32>
+  %d = kiln.activation_grad %a, %p {activation = "relu"} : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+  %dx, %dg, %db = kiln.batch_norm_grad %z, %d, %g, %mean, %var : (tensor<2x3x16x16xf32>, tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+  %cw = kiln.conv2d_grad_weight %in, %dx {dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<2x1x16x16xf32>, tensor<2x3x16x16xf32>) -> tensor<3x1x3x3xf32>
+  %cb = kiln.reduce_sum %dx {axes = array<i64: 0, 2, 3>} : (tensor<2x3x16x16xf32>) -> tensor<3xf32>
+  return %pool, %cw, %cb, %dg : tensor<2x3x8x8xf32>, tensor<3x1x3x3xf32>, tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// A conv2d read by a kernel that cannot recompute it (here the return) is
+// written, and recomputed by none: both its BN kernels read it.
+// CHECK-LABEL: func.func @recompute_conv_read_elsewhere
+// CHECK: %[[Z:[a-z0-9_]+]] = kiln.conv2d %arg0
+// CHECK-NOT: recomputed
+// CHECK: return %{{.+}}, %[[Z]]
+func.func @recompute_conv_read_elsewhere(%in: tensor<2x1x16x16xf32>) -> (tensor<2x3x8x8xf32>, tensor<2x3x16x16xf32>) {
+  %w = kiln.param "w" : tensor<3x1x3x3xf32>
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %b = kiln.param "b" : tensor<3xf32>
+  %z = kiln.conv2d %in, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x1x16x16xf32>, tensor<3x1x3x3xf32>) -> tensor<2x3x16x16xf32>
+  %y, %mean, %var = kiln.batch_norm_train %z, %g, %b : (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+  %a = kiln.relu %y : (tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+  %pool = kiln.max_pool2d %a {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x3x16x16xf32>) -> tensor<2x3x8x8xf32>
+  return %pool, %z : tensor<2x3x8x8xf32>, tensor<2x3x16x16xf32>
 }
 
 // -----

@@ -82,6 +82,8 @@ struct CompileOptions {
   bool fuseRecompute = true;    // a prologue's pool input recomputed from
                                 // the BN's input, not read back
   bool fusePools = true;        // max_pool2d as batch_norm_train's tail
+  bool fuseRecomputeConv = true; // a first layer's conv2d recomputed in the
+                                 // BN kernels reading it, never written
   bool fuseAttention = true;    // matmul, scale/mask, softmax, matmul
   bool splitBatch = true;       // kiln-split-batch (inference)
   bool foldBatchNorm = true;    // kiln-fold-batch-norm (inference, eval)

@@ -51,6 +51,14 @@ bool isGradientSink(mlir::Operation *op, mlir::Value dx);
 // each image's plane in cache and the chain's value is never written.
 bool isPoolTail(mlir::Operation *op);
 
+// Whether a fused kernel may recompute the conv2d `op`'s result where it
+// reads it instead of reading it from memory (a recomputed input,
+// docs/fusion.md): groups 1, an unpacked weight, static shapes, at most
+// 27 multiplies per output (C * KH * KW: a first layer on one or three
+// channels, 3x3) and planes of 256 or more positions (the batch-norm
+// kernels' channel-major forms).
+bool isRecomputableConv(mlir::Operation *op);
+
 // Attaches FusionAnchorOpInterface to conv2d and dense (called from the
 // dialect's initialize(), after the ops are added).
 void attachFusionInterfaces(mlir::MLIRContext *context);

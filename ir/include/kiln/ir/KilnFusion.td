@@ -72,7 +72,13 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     is never written). A third anchor may read the second segment's value
     the same way (the projection form: a 1x1 conv2d reading the depthwise
     conv2d's chain, MobileNetV2's whole inverted residual block, whose
-    depthwise value is not written either). `kind` names the pattern that
+    depthwise value is not written either). Recomputed inputs: the first
+    `recomputed` ops of the body are conv2d ops reading only block
+    arguments (`kiln::ir::isRecomputableConv`: groups 1, at most 27
+    multiplies per output), whose results the other ops read as if they
+    were kernel inputs; the kernel computes them where they are read
+    (a first layer's conv2d inside its batch_norm_train and
+    batch_norm_grad kernels: its output is never written). `kind` names the pattern that
     made it (`epilogue`, `elementwise`, `prologue`, `producer`,
     `attention`). Attention form:
     a matmul (the scores), elementwise ops on them (scale, mask), a softmax
@@ -89,7 +95,8 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     }
     ```
   }];
-  let arguments = (ins StrAttr:$kind, Variadic<AnyRankedTensor>:$inputs);
+  let arguments = (ins StrAttr:$kind, Variadic<AnyRankedTensor>:$inputs,
+                       DefaultValuedAttr<I64Attr, "0">:$recomputed);
   let results = (outs RankedTensorOf<[F32]>:$result,
                       Variadic<RankedTensorOf<[F32]>>:$anchor_results);
   let regions = (region SizedRegion<1>:$body);
@@ -100,6 +107,9 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
   let extraClassDeclaration = [{
     // The body's last op when it is a prologue consumer, else null.
     ::mlir::Operation *prologueConsumer();
+    // Whether `value` is a kernel input: a block argument or the result of
+    // one of the first `recomputed` ops (a recomputed input).
+    bool isKernelInput(::mlir::Value value);
   }];
 }
 

@@ -400,6 +400,13 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       first layer's weight gradient where nothing else reads dx) join the
       kernel, which then writes dx only if something else reads it; the
       fused op sits at the consumer.
+    - `recompute-conv`: a conv2d that the kernel reading it can recompute
+      cheaply (isRecomputableConv: at most 27 multiplies per output, a
+      first layer on one or three channels) and whose every reader is a
+      batch_norm_train chain's anchor or an op of a prologue chain joins
+      each of those chains as a recomputed input (`recomputed` on the
+      fused op): its output, the largest tensor of a small CNN, is never
+      written. Applied after the other patterns.
     - `producer`: an epilogue chain of a 1x1 conv2d (stride 1, no padding
       or groups) whose only use is a depthwise conv2d, with that conv's own
       chain: MobileNet's expansion + depthwise layers in one kernel, which
@@ -454,6 +461,10 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
            "In a prologue whose max_pool2d_grad reads relu(batch_norm_train), "
            "recompute that ReLU output from the BN's input instead of "
            "reading it">,
+    Option<"recomputeConv", "recompute-conv", "bool", "true",
+           "Recompute a cheap conv2d (at most 27 multiplies per output) "
+           "inside the batch_norm_train and batch_norm_grad kernels that "
+           "read it, instead of writing its output">,
     Option<"sinks", "sinks", "bool", "true",
            "Fuse a conv bias's and a first layer's weight gradient into the "
            "prologue's batch_norm_grad (gradient sinks)">,
