@@ -148,12 +148,17 @@ bool kiln::ir::isRecomputableConv(Operation *op) {
   auto in = llvm::dyn_cast<RankedTensorType>(conv.getInput().getType());
   auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
   auto out = llvm::dyn_cast<RankedTensorType>(conv.getType());
-  return in && weight && out && in.hasStaticShape() &&
-         weight.hasStaticShape() && out.hasStaticShape() &&
-         in.getRank() == 4 && weight.getRank() == 4 && out.getRank() == 4 &&
-         weight.getDimSize(1) * weight.getDimSize(2) * weight.getDimSize(3) <=
+  if (!in || !weight || !out || !in.hasStaticShape() ||
+      !weight.hasStaticShape() || !out.hasStaticShape() ||
+      in.getRank() != 4 || weight.getRank() != 4 || out.getRank() != 4) {
+    return false;
+  }
+  int64_t plane = out.getDimSize(2) * out.getDimSize(3);
+  return weight.getDimSize(1) * weight.getDimSize(2) * weight.getDimSize(3) <=
              27 &&
-         out.getDimSize(2) * out.getDimSize(3) >= 256;
+         plane >= 256 &&
+         out.getDimSize(0) * plane * 4 <= kRecomputedChannelBytes &&
+         in.getNumElements() * 4 <= kRecomputedChannelBytes;
 }
 
 bool kiln::ir::isPoolTail(Operation *op) {

@@ -527,10 +527,11 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
   }
 
   // With `recomputeConv`: each conv2d that its readers can recompute
-  // (isRecomputableConv) and whose every reader is a chain's
-  // batch_norm_train anchor (reading it as x) or an op of a prologue chain
-  // other than a gradient sink, becomes a recomputed input of each of
-  // those chains (chain index -> its convs), and is computed nowhere else.
+  // (isRecomputableConv) and whose every reader reads it as x, as a
+  // chain's batch_norm_train anchor, a prologue chain's consumer
+  // (batch_norm_grad) or a batch_norm recomputing the forward in a
+  // prologue chain, becomes a recomputed input of each of those chains
+  // (chain index -> its convs), and is computed nowhere else.
   llvm::DenseMap<size_t, SmallVector<Operation *>>
   recomputedConvs(ArrayRef<SmallVector<Operation *>> chains) {
     llvm::DenseMap<size_t, SmallVector<Operation *>> found;
@@ -565,9 +566,12 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         bool anchorInput = llvm::isa<BatchNormTrainOp>(chain.front()) &&
                            user == chain.front() &&
                            use.getOperandNumber() == 0;
-        bool prologueInput = consumer != chain.end() &&
-                        (user == *consumer ||
-                         user->isBeforeInBlock(*consumer));
+        // As codegen reads a recomputed input: x of the consumer
+        // (batch_norm_grad) or of a batch_norm recomputing the forward.
+        bool prologueInput =
+            consumer != chain.end() && use.getOperandNumber() == 0 &&
+            (user == *consumer || (llvm::isa<BatchNormOp>(user) &&
+                                   user->isBeforeInBlock(*consumer)));
         if (!anchorInput && !prologueInput) {
           recomputable = false;
           break;

@@ -357,6 +357,27 @@ func.func @recompute_first_conv(%in: tensor<2x1x16x16xf32>, %dp: tensor<2x3x8x8x
 
 // -----
 
+// A first layer whose input (3 x 120 x 120 floats, 169 KB an image) or one
+// output channel over the batch is past kRecomputedChannelBytes (256 KB:
+// the kernels recompute it channel by channel, reading all of the input
+// each time) is written by a kernel of its own.
+// CHECK-LABEL: func.func @recompute_conv_too_large
+// CHECK: kiln.conv2d %arg0
+// CHECK-NOT: recomputed
+// CHECK: return
+func.func @recompute_conv_too_large(%in: tensor<2x3x120x120xf32>) -> (tensor<2x3x60x60xf32>, tensor<3xf32>) {
+  %w = kiln.param "w" : tensor<3x3x3x3xf32>
+  %g = kiln.param "g" {init = "ones"} : tensor<3xf32>
+  %b = kiln.param "b" : tensor<3xf32>
+  %z = kiln.conv2d %in, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x3x120x120xf32>, tensor<3x3x3x3xf32>) -> tensor<2x3x120x120xf32>
+  %y, %mean, %var = kiln.batch_norm_train %z, %g, %b : (tensor<2x3x120x120xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x120x120xf32>, tensor<3xf32>, tensor<3xf32>)
+  %a = kiln.relu %y : (tensor<2x3x120x120xf32>) -> tensor<2x3x120x120xf32>
+  %pool = kiln.max_pool2d %a {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x3x120x120xf32>) -> tensor<2x3x60x60xf32>
+  return %pool, %mean : tensor<2x3x60x60xf32>, tensor<3xf32>
+}
+
+// -----
+
 // A conv2d read by a kernel that cannot recompute it (here the return) is
 // written, and recomputed by none: both its BN kernels read it.
 // CHECK-LABEL: func.func @recompute_conv_read_elsewhere
