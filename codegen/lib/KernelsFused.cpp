@@ -911,8 +911,9 @@ Kernel buildAttention(const KernelSpec &s, const std::vector<ImageParam> &params
 }
 
 // A recomputed input (`entry`, a conv2d of at most 27 multiplies per
-// output) as a pure Func over its output coordinates, inlined where the
-// kernel reads it: the sum of its C x KH x KW products, unrolled, over a
+// output) as a pure Func over its output coordinates, which the
+// batch-norm builders compute channel by channel into a buffer
+// (`recomputedX`): the sum of its C x KH x KW products, unrolled, over a
 // zero-padded copy of its input made once per call (computed at the root:
 // the taps then read memory without bounds checks).
 Func recomputedInput(const KernelSpec &s, const nlohmann::json &entry,

@@ -337,8 +337,11 @@ LogicalResult FusedOp::verify() {
         })) {
       return op->emitOpError()
              << "cannot be a recomputed input: a conv2d of groups 1 with at "
-                "most 27 multiplies per output and planes of 256 or more "
-                "positions, reading only kernel inputs";
+                "most 27 multiplies per output, planes of 256 or more "
+                "positions and its input and one output channel over the "
+                "batch within "
+             << kRecomputedChannelBytes / 1024
+             << " KB (isRecomputableConv), reading only kernel inputs";
     }
     if (op->use_empty() || llvm::is_contained(yield.getValues(),
                                               op->getResult(0))) {

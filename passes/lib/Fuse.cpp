@@ -434,6 +434,15 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     return inputsEarly ? anchor : nullptr;
   }
 
+  // A chain's ops after the convs it recomputes (the fused op's body order).
+  static SmallVector<Operation *>
+  withRecomputed(ArrayRef<Operation *> recomputed,
+                 ArrayRef<Operation *> chain) {
+    SmallVector<Operation *> ops(recomputed.begin(), recomputed.end());
+    ops.append(chain.begin(), chain.end());
+    return ops;
+  }
+
   // Replaces `chain` by one kiln.fused op of `kind` at `at`, whose results
   // are `results` (values of the chain's ops) in order; the ops of
   // `recomputed` (isRecomputableConv, read by the chain) become its
@@ -442,8 +451,7 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
                              ArrayRef<Value> results, Operation *at,
                              StringRef kind,
                              ArrayRef<Operation *> recomputed = {}) {
-    SmallVector<Operation *> ops(recomputed.begin(), recomputed.end());
-    ops.append(chain.begin(), chain.end());
+    SmallVector<Operation *> ops = withRecomputed(recomputed, chain);
     SmallVector<Value> inputs = chainInputs(ops);
     SmallVector<Type> extraTypes;
     for (Value extra : results.drop_front()) {
@@ -504,9 +512,8 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
       replaceByFused(chain, results, *consumer, "prologue", recomputed);
       return;
     }
-    SmallVector<Operation *> ops(recomputed.begin(), recomputed.end());
-    ops.append(chain.begin(), chain.end());
-    Operation *at = insertionPoint(chain, chainInputs(ops));
+    Operation *at =
+        insertionPoint(chain, chainInputs(withRecomputed(recomputed, chain)));
     if (!at) {
       return;
     }
@@ -584,9 +591,8 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         continue;
       }
       for (size_t index : readers) {
-        SmallVector<Operation *> ops = {&op};
-        ops.append(chains[index].begin(), chains[index].end());
-        if (chainInputs(ops).size() > kMaxFusedInputs) {
+        if (chainInputs(withRecomputed({&op}, chains[index])).size() >
+            kMaxFusedInputs) {
           recomputable = false;
         }
       }

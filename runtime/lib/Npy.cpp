@@ -140,7 +140,9 @@ uint32_t readLE(const uint8_t *p, int bytes) {
 
 namespace {
 
-// One little-endian integer of npy type `code` (i1, i2, i8, u1, u2, u4, b1).
+// One little-endian integer of npy type `code` (i1, i2, i8, u1, u2, u4,
+// u8, b1); a u8 value past int64's range reads as its largest (out of i32's
+// range as well: the caller's error names the element, readU8 its value).
 int64_t readInteger(const uint8_t *p, const std::string &code) {
   switch (code[1] - '0') {
   case 1:
@@ -156,11 +158,29 @@ int64_t readInteger(const uint8_t *p, const std::string &code) {
     return v;
   }
   default: {
+    if (code[0] == 'u') {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return v > uint64_t(std::numeric_limits<int64_t>::max())
+                 ? std::numeric_limits<int64_t>::max()
+                 : static_cast<int64_t>(v);
+    }
     int64_t v;
     std::memcpy(&v, p, 8);
     return v;
   }
   }
+}
+
+// The value of element `i` as text, as written (u8 values past int64's
+// range too).
+std::string integerText(const uint8_t *p, const std::string &code) {
+  if (code == "u8") {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return std::to_string(v);
+  }
+  return std::to_string(readInteger(p, code));
 }
 
 } // namespace
@@ -199,7 +219,8 @@ Tensor readNpy(const std::string &path) {
     dtype = DType::F32;
     itemSize = code == "f4" ? 4 : 8;
   } else if (code == "i1" || code == "i2" || code == "i4" || code == "i8" ||
-             code == "u1" || code == "u2" || code == "u4" || code == "b1") {
+             code == "u1" || code == "u2" || code == "u4" || code == "u8" ||
+             code == "b1") {
     dtype = DType::I32;
     itemSize = static_cast<size_t>(code[1] - '0');
   } else {
@@ -210,7 +231,7 @@ Tensor readNpy(const std::string &path) {
   if (!little || (descr[0] == '|' && itemSize != 1)) {
     throw Error(path + ": unsupported dtype '" + descr +
                 "' (kiln reads little-endian f4, f8, i1, i2, i4, i8, u1, u2, "
-                "u4, b1)");
+                "u4, u8, b1)");
   }
   if (header.fortranOrder) {
     throw Error(path + ": Fortran-order arrays are not supported (save with "
@@ -245,13 +266,14 @@ Tensor readNpy(const std::string &path) {
     }
   } else {
     // The other integers (booleans: 0 and 1) widened or narrowed to i32;
-    // i8 and u4 values outside its range are an error.
+    // i8, u4 and u8 values outside its range are an error.
     for (size_t i = 0; i < count; ++i) {
       int64_t value = readInteger(data + itemSize * i, code);
       if (value < std::numeric_limits<int32_t>::min() ||
           value > std::numeric_limits<int32_t>::max()) {
         throw Error(path + ": element " + std::to_string(i) + " (" +
-                    std::to_string(value) + ") does not fit in i32");
+                    integerText(data + itemSize * i, code) +
+                    ") does not fit in i32");
       }
       tensor.i32()[i] = static_cast<int32_t>(value);
     }

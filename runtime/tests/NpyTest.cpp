@@ -187,6 +187,24 @@ TEST(Npy, ReadsVersion2AndIntegerTypes) {
                          "in i32"),
             std::string::npos)
       << message;
+  // u8 (ONNX uint64 ids): in range, and a value past int64's range named
+  // as written.
+  test::writeText(dir + "/u8.npy",
+                  npyBytes("{'descr': '<u8', 'fortran_order': False, "
+                           "'shape': (2,), }",
+                           raw<uint64_t>({7, 2147483647u})));
+  Tensor u8 = readNpy(dir + "/u8.npy");
+  EXPECT_EQ(u8.i32()[0], 7);
+  EXPECT_EQ(u8.i32()[1], 2147483647);
+  test::writeText(dir + "/u8_big.npy",
+                  npyBytes("{'descr': '<u8', 'fortran_order': False, "
+                           "'shape': (3,), }",
+                           raw<uint64_t>({0, 3, 18446744073709551615ull})));
+  message = KILN_ERROR_MESSAGE(readNpy(dir + "/u8_big.npy"));
+  EXPECT_NE(message.find("u8_big.npy: element 2 (18446744073709551615) does "
+                         "not fit in i32"),
+            std::string::npos)
+      << message;
 }
 
 TEST(Npy, Errors) {

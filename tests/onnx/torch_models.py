@@ -486,6 +486,48 @@ def check_small_ints(work):
     return matches("uint8 image + int16 ids", got, want, 1e-5)
 
 
+def check_uint64_ids(work):
+    """A uint64 graph input (ids read from a u8 .npy file; PyTorch has no
+    uint64 tensors, so the model is built with onnx.helper): Cast to int64,
+    Gather from an embedding table, ReduceSum, against NumPy; then an id
+    past i32's range is refused naming the file, the element and its
+    value."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(7)
+    table = rng.standard_normal((50, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["ids"], ["ids64"], to=TensorProto.INT64),
+         helper.make_node("Gather", ["table", "ids64"], ["rows"], axis=0),
+         helper.make_node("ReduceSum", ["rows"], ["y"], axes=[1],
+                          keepdims=0)],
+        "uint64_ids",
+        [helper.make_tensor_value_info("ids", TensorProto.UINT64, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+        [numpy_helper.from_array(table, "table")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    onnx_path = os.path.join(work, "uint64_ids.onnx")
+    onnx.save(model, onnx_path)
+    ids = rng.integers(0, 50, (2, 4)).astype(np.uint64)
+    ids_path = os.path.join(work, "uint64_ids.npy")
+    np.save(ids_path, ids)
+    out_dir = os.path.join(work, "uint64_ids_out")
+    run([KILN, "run", onnx_path, "--input", "ids=" + ids_path,
+         "--output", out_dir])
+    got = np.load(os.path.join(out_dir, "y.npy"))
+    ok = matches("uint64 ids", got, table[ids.astype(np.int64)].sum(axis=1),
+                 1e-6)
+    ids[1, 2] = 2**40
+    np.save(ids_path, ids)
+    result = subprocess.run([KILN, "run", onnx_path, "--input",
+                             "ids=" + ids_path], capture_output=True, text=True)
+    want = "element 6 (1099511627776) does not fit in i32"
+    if result.returncode == 0 or want not in result.stderr:
+        print(f"uint64 ids: an id past i32 ran or was not named: "
+              f"{result.stderr.strip()}")
+        return False
+    return ok
+
+
 class SeqClassifier(torch.nn.Module):
     """Recurrent layers: a bidirectional LSTM (batch first), a GRU and an
     Elman RNN over its outputs, a linear head on the last step; exported
@@ -640,7 +682,7 @@ def main():
                               "fpn",
                               "cnn_train", "resnet18_finetune", "embedding",
                               "masked_encoder", "recurrent", "pixel",
-                              "scatternd", "small_ints"]
+                              "scatternd", "small_ints", "uint64_ids"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -672,6 +714,8 @@ def main():
         ok &= check_scatter_nd(work)
     if "small_ints" in wanted:
         ok &= check_small_ints(work)
+    if "uint64_ids" in wanted:
+        ok &= check_uint64_ids(work)
     return 0 if ok else 1
 
 

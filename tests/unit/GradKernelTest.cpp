@@ -1133,15 +1133,38 @@ json convAttrs(const RecomputedConv &r) {
           {"groups", 1}};
 }
 
+// The layer's inputs (kernel inputs 0, 1, 2) and its output z in double.
+struct RecomputedLayer {
+  ref::Tensor image, weight, bias, z;
+  json entry; // the kernel's "recomputed" attribute
+};
+
+RecomputedLayer recomputedLayer(Rng &rng, const RecomputedConv &r) {
+  RecomputedLayer l;
+  l.image = rng.tensor(r.in, -1, 1);
+  l.weight = rng.tensor({r.channels, r.in[1], r.kernel[0], r.kernel[1]}, -1, 1);
+  l.bias = rng.tensor({r.channels}, -1, 1);
+  l.z = ref::conv2d(l.image, l.weight, &l.bias, r.conv);
+  l.entry = {{{"op", "conv2d"},
+              {"attrs", convAttrs(r)},
+              {"operands", {0, 1, 2}},
+              {"shape", l.z.shape}}};
+  return l;
+}
+
+json poolWindow(const RecomputedConv &r) {
+  return {{"kernel", r.pool},
+          {"strides", r.pool},
+          {"pads", {0, 0, 0, 0}},
+          {"dilations", {1, 1}}};
+}
+
 void addRecomputedConvTrain(GradCaseTable &table, const std::string &name,
                             const RecomputedConv &r) {
   Rng rng("recomputed_conv_train/" + name);
   const double epsilon = 1e-5;
-  const ref::Tensor image = rng.tensor(r.in, -1, 1);
-  const ref::Tensor weight =
-      rng.tensor({r.channels, r.in[1], r.kernel[0], r.kernel[1]}, -1, 1);
-  const ref::Tensor bias = rng.tensor({r.channels}, -1, 1);
-  const ref::Tensor x = ref::conv2d(image, weight, &bias, r.conv);
+  const RecomputedLayer layer = recomputedLayer(rng, r);
+  const ref::Tensor &x = layer.z;
   const int64_t c = r.channels;
   const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
   const ref::Tensor b = rng.tensor({c}, -1, 1);
@@ -1153,24 +1176,15 @@ void addRecomputedConvTrain(GradCaseTable &table, const std::string &name,
                                          {r.pool[0], r.pool[1]}, {0, 0, 0, 0});
   const json attrs = {
       {"kind", "epilogue"},
-      {"recomputed",
-       {{{"op", "conv2d"},
-         {"attrs", convAttrs(r)},
-         {"operands", {0, 1, 2}},
-         {"shape", x.shape}}}},
+      {"recomputed", layer.entry},
       {"anchor", "batch_norm_train"},
       {"anchor_attrs", {{"epsilon", epsilon}}},
       {"anchor_inputs", {5, 3, 4}},
       {"nodes",
        {{{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}},
-      {"tail",
-       {{"op", "max_pool2d"},
-        {"attrs",
-         {{"kernel", r.pool},
-          {"strides", r.pool},
-          {"pads", {0, 0, 0, 0}},
-          {"dilations", {1, 1}}}}}}};
-  addForward(table, name, "fused", attrs, f32({image, weight, bias, w, b}),
+      {"tail", {{"op", "max_pool2d"}, {"attrs", poolWindow(r)}}}};
+  addForward(table, name, "fused", attrs,
+             f32({layer.image, layer.weight, layer.bias, w, b}),
              {ref::maxPool2d(bn.y, p), bn.mean, bn.var});
 }
 
@@ -1178,11 +1192,8 @@ void addRecomputedConvPrologue(GradCaseTable &table, const std::string &name,
                                const RecomputedConv &r) {
   Rng rng("recomputed_conv_prologue/" + name);
   const double epsilon = 1e-5;
-  const ref::Tensor image = rng.tensor(r.in, -1, 1);
-  const ref::Tensor weight =
-      rng.tensor({r.channels, r.in[1], r.kernel[0], r.kernel[1]}, -1, 1);
-  const ref::Tensor bias = rng.tensor({r.channels}, -1, 1);
-  const ref::Tensor z = ref::conv2d(image, weight, &bias, r.conv);
+  const RecomputedLayer layer = recomputedLayer(rng, r);
+  const ref::Tensor &image = layer.image, &z = layer.z;
   const int64_t c = r.channels;
   const ref::Tensor w = rng.tensor({c}, 0.5, 1.5);
   const ref::Tensor beta = rng.tensor({c}, -0.5, 0.5);
@@ -1209,22 +1220,12 @@ void addRecomputedConvPrologue(GradCaseTable &table, const std::string &name,
         {{"epsilon", epsilon}, {"momentum", 0.1}, {"training", false}}},
        {"operands", {8, 3, 4, 5, 6}}},
       {{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}},
-      {{"op", "max_pool2d_grad"},
-       {"attrs",
-        {{"kernel", r.pool},
-         {"strides", r.pool},
-         {"pads", {0, 0, 0, 0}},
-         {"dilations", {1, 1}}}},
-       {"operands", {-1, 7}}},
+      {{"op", "max_pool2d_grad"}, {"attrs", poolWindow(r)}, {"operands", {-1, 7}}},
       {{"op", "activation_grad"},
        {"attrs", {{"activation", "relu"}}},
        {"operands", {-2, -1}}}};
   json attrs = {{"kind", "prologue"},
-                {"recomputed",
-                 {{{"op", "conv2d"},
-                   {"attrs", convAttrs(r)},
-                   {"operands", {0, 1, 2}},
-                   {"shape", z.shape}}}},
+                {"recomputed", layer.entry},
                 {"anchor", ""},
                 {"anchor_attrs", json::object()},
                 {"anchor_inputs", json::array()},
@@ -1248,7 +1249,7 @@ void addRecomputedConvPrologue(GradCaseTable &table, const std::string &name,
                 {"writes_dx", false}};
   const std::vector<int64_t> dw = {c, r.in[1], r.kernel[0], r.kernel[1]};
   table.add(name, "fused", attrs,
-            f32({image, weight, bias, w, beta, mean, var, dpool}),
+            f32({image, layer.weight, layer.bias, w, beta, mean, var, dpool}),
             {{c}, {c}, dw, {c}},
             [=] {
               ref::Tensor dy = ref::maxPool2dGrad(a, dpool, p);

@@ -2478,17 +2478,17 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
     if (et == TP::FLOAT) {
       element = b_.getF32Type();
     } else if (et == TP::INT64 || et == TP::INT32 || et == TP::INT16 ||
-               et == TP::INT8 || et == TP::UINT32 || et == TP::UINT16 ||
-               et == TP::UINT8 || et == TP::BOOL) {
+               et == TP::INT8 || et == TP::UINT64 || et == TP::UINT32 ||
+               et == TP::UINT16 || et == TP::UINT8 || et == TP::BOOL) {
       // Class labels, token ids, masks, 8-bit images: i32 at run time,
-      // which holds every value of the narrower types exactly (int64 and
-      // uint32 values are range-checked where they are read: .npy files,
-      // Python arrays).
+      // which holds every value of the narrower types exactly (int64,
+      // uint32 and uint64 values are range-checked where they are read:
+      // .npy files, Python arrays).
       element = b_.getI32Type();
     } else {
       throw Error("graph input '" + in.name() + "' has element type " +
                   elementTypeName(et) +
-                  "; kiln takes f32, integers (int8-int64, uint8-uint32: "
+                  "; kiln takes f32, integers (int8-int64, uint8-uint64: "
                   "labels, ids, 8-bit images) or booleans");
     }
     if (!tensorType.has_shape()) {

@@ -767,3 +767,44 @@ func.func @cumsum_axis(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
   %c = kiln.cumsum %x {axis = 2 : i64} : (tensor<2x5xf32>) -> tensor<2x5xf32>
   return %c : tensor<2x5xf32>
 }
+
+// -----
+
+// A recomputed input must be a conv2d that isRecomputableConv admits.
+func.func @fused_recomputed_not_conv(%x: tensor<2x3x16x16xf32>, %g: tensor<3xf32>, %b: tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %f:3 = kiln.fused "epilogue"(%x, %g, %b) {recomputed = 1 : i64} : (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) {
+  ^bb0(%a: tensor<2x3x16x16xf32>, %ga: tensor<3xf32>, %ba: tensor<3xf32>):
+    // expected-error @+1 {{cannot be a recomputed input: a conv2d of groups 1 with at most 27 multiplies per output}}
+    %z = kiln.relu %a : (tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32>
+    %y, %m, %v = kiln.batch_norm_train %z, %ga, %ba : (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>)
+    kiln.yield %y, %m, %v : tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>
+  }
+  return %f#0, %f#1, %f#2 : tensor<2x3x16x16xf32>, tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// A recomputed input is read by the kernel's ops, never yielded.
+func.func @fused_recomputed_yielded(%x: tensor<2x1x16x16xf32>, %w: tensor<3x1x3x3xf32>) -> tensor<2x3x16x16xf32> {
+  %f = kiln.fused "elementwise"(%x, %w) {recomputed = 1 : i64} : (tensor<2x1x16x16xf32>, tensor<3x1x3x3xf32>) -> tensor<2x3x16x16xf32> {
+  ^bb0(%a: tensor<2x1x16x16xf32>, %wa: tensor<3x1x3x3xf32>):
+    // expected-error @+1 {{is a recomputed input: later ops must read it and the kernel cannot yield it}}
+    %z = kiln.conv2d %a, %wa {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x1x16x16xf32>, tensor<3x1x3x3xf32>) -> tensor<2x3x16x16xf32>
+    %r = kiln.relu %a : (tensor<2x1x16x16xf32>) -> tensor<2x1x16x16xf32>
+    kiln.yield %z : tensor<2x3x16x16xf32>
+  }
+  return %f : tensor<2x3x16x16xf32>
+}
+
+// -----
+
+// At most the ops before the last can be recomputed inputs.
+func.func @fused_recomputed_count(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{recomputes 1 inputs: must be from 0 to the number of ops before the last}}
+  %f = kiln.fused "elementwise"(%x) {recomputed = 1 : i64} : (tensor<2xf32>) -> tensor<2xf32> {
+  ^bb0(%a: tensor<2xf32>):
+    %r = kiln.relu %a : (tensor<2xf32>) -> tensor<2xf32>
+    kiln.yield %r : tensor<2xf32>
+  }
+  return %f : tensor<2xf32>
+}

@@ -75,7 +75,8 @@ def Kiln_FusedOp : Op<Kiln_Dialect, "fused", [Pure, IsolatedFromAbove,
     depthwise value is not written either). Recomputed inputs: the first
     `recomputed` ops of the body are conv2d ops reading only block
     arguments (`kiln::ir::isRecomputableConv`: groups 1, at most 27
-    multiplies per output), whose results the other ops read as if they
+    multiplies per output, small enough to stay in L2), whose results the
+    other ops read as if they
     were kernel inputs; the kernel computes them where they are read
     (a first layer's conv2d inside its batch_norm_train and
     batch_norm_grad kernels: its output is never written). `kind` names the pattern that

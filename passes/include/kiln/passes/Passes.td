@@ -400,13 +400,15 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       first layer's weight gradient where nothing else reads dx) join the
       kernel, which then writes dx only if something else reads it; the
       fused op sits at the consumer.
-    - `recompute-conv`: a conv2d that the kernel reading it can recompute
-      cheaply (isRecomputableConv: at most 27 multiplies per output, a
-      first layer on one or three channels) and whose every reader is a
-      batch_norm_train chain's anchor or an op of a prologue chain joins
-      each of those chains as a recomputed input (`recomputed` on the
-      fused op): its output, the largest tensor of a small CNN, is never
-      written. Applied after the other patterns.
+    - `recompute-conv`: a conv2d that the kernels reading it can
+      recompute cheaply (isRecomputableConv: at most 27 multiplies per
+      output, a first layer on one or three channels, its input and one
+      output channel over the batch within 256 KB) and whose every reader
+      reads it as x, as a batch_norm_train chain's anchor, a prologue
+      chain's batch_norm_grad or a batch_norm recomputing the forward,
+      joins each of those chains as a recomputed input (`recomputed` on
+      the fused op): its output, the largest tensor of a small CNN, is
+      never written. Applied after the other patterns.
     - `producer`: an epilogue chain of a 1x1 conv2d (stride 1, no padding
       or groups) whose only use is a depthwise conv2d, with that conv's own
       chain: MobileNet's expansion + depthwise layers in one kernel, which
