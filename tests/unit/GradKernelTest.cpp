@@ -471,6 +471,37 @@ ref::Tensor convGradWeightLoops(const ref::Tensor &x, const ref::Tensor &dy,
   return dw;
 }
 
+// The prologue's reference: batch_norm_grad of z with dy = relu'(a) *
+// max_pool2d_grad(a, dpool).
+ref::BatchNormGradResult poolPrologueGrad(const ref::Tensor &a,
+                                          const ref::Tensor &dpool,
+                                          const ref::Pool2dParams &p,
+                                          const ref::Tensor &z,
+                                          const ref::Tensor &w,
+                                          const ref::Tensor &mean,
+                                          const ref::Tensor &var,
+                                          double epsilon) {
+  ref::Tensor dy = ref::maxPool2dGrad(a, dpool, p);
+  for (size_t i = 0; i < dy.data.size(); ++i) {
+    dy.data[i] *= ref::activationDerivative(ref::Activation::Relu, a.data[i]);
+  }
+  return ref::batchNormGrad(z, dy, w, mean, var, epsilon);
+}
+
+// A conv2d_grad_weight gradient sink reading input `input` and dx.
+json convGradWeightSink(const ref::Conv2dParams &cp,
+                        std::array<int64_t, 2> kernel, int64_t input) {
+  return {{"op", "conv2d_grad_weight"},
+          {"attrs",
+           {{"strides", cp.strides},
+            {"pads", cp.pads},
+            {"dilations", cp.dilations},
+            {"groups", 1},
+            {"kernel", kernel},
+            {"tile", 0}}},
+          {"operands", {input, -1}}};
+}
+
 void addPoolPrologue(GradCaseTable &table, const std::string &name,
                      std::vector<int64_t> xShape, const ref::Pool2dParams &p,
                      const PrologueSinks &sinks = {}) {
@@ -547,16 +578,7 @@ void addPoolPrologue(GradCaseTable &table, const std::string &name,
             1 - cp.pads[1] - cp.pads[3]};
     convIn = rng.tensor(inShape, -1, 1);
     inputs.push_back(convIn);
-    attrs["sinks"].push_back(
-        {{"op", "conv2d_grad_weight"},
-         {"attrs",
-          {{"strides", cp.strides},
-           {"pads", cp.pads},
-           {"dilations", cp.dilations},
-           {"groups", 1},
-           {"kernel", sinks.kernel},
-           {"tile", 0}}},
-         {"operands", {6, -1}}});
+    attrs["sinks"].push_back(convGradWeightSink(cp, sinks.kernel, 6));
     outputs.push_back({c, sinks.inChannels, sinks.kernel[0], sinks.kernel[1]});
   }
   if (sinks.sum) {
@@ -570,13 +592,8 @@ void addPoolPrologue(GradCaseTable &table, const std::string &name,
   }
   table.add(name, "fused", attrs, f32(inputs), outputs,
             [=] {
-              ref::Tensor dy = ref::maxPool2dGrad(a, dpool, p);
-              for (size_t i = 0; i < dy.data.size(); ++i) {
-                dy.data[i] *= ref::activationDerivative(
-                    ref::Activation::Relu, a.data[i]);
-              }
               ref::BatchNormGradResult grad =
-                  ref::batchNormGrad(z, dy, w, mean, var, epsilon);
+                  poolPrologueGrad(a, dpool, p, z, w, mean, var, epsilon);
               std::vector<ref::Tensor> want = {grad.dweight, grad.dbias};
               if (sinks.writesDx) {
                 want.insert(want.begin(), grad.dx);
@@ -1234,15 +1251,7 @@ void addRecomputedConvPrologue(GradCaseTable &table, const std::string &name,
                 {"consumer_attrs", {{"epsilon", epsilon}}},
                 {"consumer_inputs", {8, -1, 3, 5, 6}},
                 {"sinks",
-                 {{{"op", "conv2d_grad_weight"},
-                   {"attrs",
-                    {{"strides", r.conv.strides},
-                     {"pads", r.conv.pads},
-                     {"dilations", r.conv.dilations},
-                     {"groups", 1},
-                     {"kernel", r.kernel},
-                     {"tile", 0}}},
-                   {"operands", {0, -1}}},
+                 {convGradWeightSink(r.conv, r.kernel, 0),
                   {{"op", "reduce_sum"},
                    {"attrs", {{"axes", {0, 2, 3}}, {"keepdims", false}}},
                    {"operands", {-1}}}}},
@@ -1252,13 +1261,8 @@ void addRecomputedConvPrologue(GradCaseTable &table, const std::string &name,
             f32({image, layer.weight, layer.bias, w, beta, mean, var, dpool}),
             {{c}, {c}, dw, {c}},
             [=] {
-              ref::Tensor dy = ref::maxPool2dGrad(a, dpool, p);
-              for (size_t i = 0; i < dy.data.size(); ++i) {
-                dy.data[i] *= ref::activationDerivative(
-                    ref::Activation::Relu, a.data[i]);
-              }
               ref::BatchNormGradResult grad =
-                  ref::batchNormGrad(z, dy, w, mean, var, epsilon);
+                  poolPrologueGrad(a, dpool, p, z, w, mean, var, epsilon);
               return std::vector<ref::Tensor>{
                   grad.dweight, grad.dbias,
                   convGradWeightLoops(image, grad.dx, r.kernel, r.conv),
