@@ -629,6 +629,43 @@ def check_scatter_nd(work):
                          {"ScatterND"})
 
 
+class EinsumNet(torch.nn.Module):
+    """torch.einsum in the forms models write (ONNX Einsum): projections
+    with an ellipsis, attention scores over a batch, a contraction that sums
+    a subscript of one operand only, a diagonal, a broadcast size-1
+    subscript and an implicit output."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        g = torch.Generator().manual_seed(5)
+        self.wq = torch.nn.Parameter(torch.randn(4, 5, generator=g) * 0.5)
+        self.wk = torch.nn.Parameter(torch.randn(4, 5, generator=g) * 0.5)
+        self.gate = torch.nn.Parameter(torch.randn(1, 3, generator=g))
+        self.fc = torch.nn.Linear(9 + 5 + 3 + 3, classes)
+
+    def forward(self, x):  # x: [B, 3, 4]
+        q = torch.einsum("bik,kj->bij", x, self.wq)
+        k = torch.einsum("...k,kj->...j", x, self.wk)
+        s = torch.einsum("bid,bjd->bij", q, k).softmax(-1)
+        v = torch.einsum("bij,bjd->bd", s, k)
+        d = torch.einsum("bii->bi", s)
+        g = torch.einsum("bi,oi->bi", d, self.gate)
+        t = torch.einsum("...ij,...kj", x, x).sum(-1)
+        return self.fc(torch.cat([s.flatten(1), v, g, t], 1))
+
+
+def check_einsum(work):
+    """Einsum: `kiln run` and two SGD steps of `kiln train` against
+    PyTorch."""
+    torch.manual_seed(12)
+    model = EinsumNet().eval()
+    rng = np.random.default_rng(12)
+    xs = rng.standard_normal((16, 3, 4)).astype(np.float32)
+    ys = rng.integers(0, 3, 16).astype(np.int32)
+    return run_and_train(model, xs, ys, "einsum", "einsum", 13, work,
+                         {"Einsum"})
+
+
 class MaskedEncoder(torch.nn.Module):
     """A BERT-style encoder: token embeddings (run-time int64 ids), two
     TransformerEncoder layers with a boolean key padding mask (True: a
@@ -682,7 +719,8 @@ def main():
                               "fpn",
                               "cnn_train", "resnet18_finetune", "embedding",
                               "masked_encoder", "recurrent", "pixel",
-                              "scatternd", "small_ints", "uint64_ids"]
+                              "scatternd", "small_ints", "uint64_ids",
+                              "einsum"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -716,6 +754,8 @@ def main():
         ok &= check_small_ints(work)
     if "uint64_ids" in wanted:
         ok &= check_uint64_ids(work)
+    if "einsum" in wanted:
+        ok &= check_einsum(work)
     return 0 if ok else 1
 
 

@@ -372,6 +372,352 @@ void Importer::matmulOp() {
   setOutput(0, reshape(y, resultShape));
 }
 
+// Einsum. Each operand's subscripts become labels (a letter, or one of the
+// ellipsis's dims, numbered from the right so that they broadcast like
+// numpy's); a label of size 1 against a larger size elsewhere is squeezed
+// from its operand (broadcast). An operand's repeated label takes its
+// diagonal (a kiln.gather of the flattened pair at constant indices);
+// labels that appear nowhere else and not in the output are summed
+// (reduce_sum). Operands are then contracted left to right, two at a time:
+// each pair as one (batched) kiln.matmul over [batch, left, summed] x
+// [batch, summed, right], transposed into place. All of these have
+// gradients, so an Einsum trains.
+namespace {
+
+struct EinsumTerm {
+  Value value;
+  std::vector<int> labels; // per axis: a letter, or 1000 + k for the
+                           // ellipsis's k-th dim from the right
+};
+
+constexpr int kEllipsisLabel = 1000;
+
+std::string labelText(int label) {
+  if (label >= kEllipsisLabel) {
+    return "...[" + std::to_string(label - kEllipsisLabel) + "]";
+  }
+  return std::string(1, static_cast<char>(label));
+}
+
+} // namespace
+
+void Importer::einsumOp() {
+  std::string eq;
+  for (char ch : attrString("equation", "")) {
+    if (!std::isspace(static_cast<unsigned char>(ch))) {
+      eq += ch;
+    }
+  }
+  size_t arrow = eq.find("->");
+  std::string lhs = eq.substr(0, arrow);
+  std::vector<std::string> specs;
+  for (size_t start = 0;;) {
+    size_t comma = lhs.find(',', start);
+    specs.push_back(lhs.substr(start, comma - start));
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  if (specs.size() != numInputs()) {
+    fail("equation '" + eq + "' names " + std::to_string(specs.size()) +
+         " operands, the node has " + std::to_string(numInputs()));
+  }
+  // Subscripts -> labels; the ellipsis stands for the dims no letter takes.
+  auto parse = [&](const std::string &spec, int64_t rank,
+                   const std::string &what) {
+    std::vector<int> labels;
+    size_t dots = spec.find("...");
+    std::string letters = spec;
+    if (dots != std::string::npos) {
+      letters.erase(dots, 3);
+    }
+    for (char ch : letters) {
+      if (!std::isalpha(static_cast<unsigned char>(ch))) {
+        fail("equation '" + eq + "': '" + std::string(1, ch) + "' in " +
+             what + " is not a letter");
+      }
+    }
+    int64_t ellipsis = rank - static_cast<int64_t>(letters.size());
+    if (rank >= 0 && (ellipsis < 0 || (dots == std::string::npos && ellipsis))) {
+      fail("equation '" + eq + "': " + what + " has " +
+           std::to_string(letters.size()) + " subscripts for rank " +
+           std::to_string(rank));
+    }
+    for (size_t i = 0; i < spec.size(); ++i) {
+      if (i == dots) {
+        for (int64_t k = ellipsis - 1; k >= 0; --k) {
+          labels.push_back(kEllipsisLabel + static_cast<int>(k));
+        }
+        i += 2;
+      } else {
+        labels.push_back(spec[i]);
+      }
+    }
+    return labels;
+  };
+  std::vector<EinsumTerm> terms;
+  std::map<int, int64_t> size; // the broadcast size of each label
+  int64_t ellipsisRank = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    requireFloat(i);
+    std::vector<int64_t> shape = shapeOf(i);
+    EinsumTerm t{data(i), parse(specs[i], shape.size(),
+                                "operand #" + std::to_string(i))};
+    for (size_t a = 0; a < shape.size(); ++a) {
+      int label = t.labels[a];
+      if (label >= kEllipsisLabel) {
+        ellipsisRank = std::max<int64_t>(ellipsisRank, label - kEllipsisLabel + 1);
+      }
+      int64_t &n = size[label];
+      if (n > 1 && shape[a] > 1 && n != shape[a]) {
+        fail("equation '" + eq + "': subscript " + labelText(label) +
+             " has sizes " + std::to_string(n) + " and " +
+             std::to_string(shape[a]));
+      }
+      if (shape[a] == 0) {
+        fail("empty operands are not supported");
+      }
+      n = std::max(n, shape[a]);
+    }
+    terms.push_back(t);
+  }
+  // The output's labels: given, or (implicit) the ellipsis, then the
+  // letters used once, in alphabetical order.
+  std::vector<int> outLabels;
+  if (arrow != std::string::npos) {
+    outLabels = parse(eq.substr(arrow + 2), -1, "the output");
+    if (std::string out = eq.substr(arrow + 2); out.find("...") != std::string::npos) {
+      // parse() left the ellipsis empty without a rank: put its dims in.
+      size_t dots = out.find("...");
+      outLabels = parse(out.substr(0, dots), -1, "the output");
+      for (int64_t k = ellipsisRank - 1; k >= 0; --k) {
+        outLabels.push_back(kEllipsisLabel + static_cast<int>(k));
+      }
+      for (int l : parse(out.substr(dots + 3), -1, "the output")) {
+        outLabels.push_back(l);
+      }
+    }
+  } else {
+    std::map<int, int> uses;
+    for (const EinsumTerm &t : terms) {
+      for (int l : t.labels) {
+        ++uses[l];
+      }
+    }
+    for (int64_t k = ellipsisRank - 1; k >= 0; --k) {
+      outLabels.push_back(kEllipsisLabel + static_cast<int>(k));
+    }
+    for (auto [l, count] : uses) {
+      if (l < kEllipsisLabel && count == 1) {
+        outLabels.push_back(l);
+      }
+    }
+  }
+  for (size_t i = 0; i < outLabels.size(); ++i) {
+    if (!size.count(outLabels[i])) {
+      fail("equation '" + eq + "': output subscript " +
+           labelText(outLabels[i]) + " is in no operand");
+    }
+    if (std::count(outLabels.begin(), outLabels.end(), outLabels[i]) > 1) {
+      fail("equation '" + eq + "': output subscript " +
+           labelText(outLabels[i]) + " is repeated");
+    }
+  }
+
+  auto axisOf = [](const EinsumTerm &t, int label) {
+    return static_cast<int64_t>(
+        std::find(t.labels.begin(), t.labels.end(), label) - t.labels.begin());
+  };
+  // Moves t's axes into the order `labels` (a permutation of t.labels).
+  auto permute = [&](EinsumTerm &t, const std::vector<int> &labels) {
+    std::vector<int64_t> perm;
+    for (int l : labels) {
+      perm.push_back(axisOf(t, l));
+    }
+    std::vector<int64_t> identity(perm.size());
+    std::iota(identity.begin(), identity.end(), 0);
+    if (perm != identity) {
+      t.value = emit("kiln.transpose", {t.value}, {ints("perm", perm)});
+    }
+    t.labels = labels;
+  };
+  auto shapeFor = [&](const std::vector<int> &labels) {
+    std::vector<int64_t> shape;
+    for (int l : labels) {
+      shape.push_back(size[l]);
+    }
+    return shape;
+  };
+  // Broadcast dims squeezed, diagonals taken, and the labels that no other
+  // operand and not the output use summed.
+  auto simplify = [&](EinsumTerm &t, const std::set<int> &needed) {
+    if (t.labels.empty()) {
+      return; // a scalar (held as [1] after a sum or a product)
+    }
+    std::vector<int64_t> shape = shapeOf(t.value);
+    std::vector<int> kept;
+    std::vector<int64_t> keptShape;
+    for (size_t a = 0; a < shape.size(); ++a) {
+      if (shape[a] == 1 && size[t.labels[a]] > 1) {
+        continue; // broadcast against the other operands
+      }
+      kept.push_back(t.labels[a]);
+      keptShape.push_back(shape[a]);
+    }
+    if (kept.size() != t.labels.size()) {
+      t.value = reshape(t.value, keptShape);
+      t.labels = kept;
+    }
+    for (bool found = true; found;) {
+      found = false;
+      for (size_t a = 0; a < t.labels.size() && !found; ++a) {
+        auto again = std::find(t.labels.begin() + a + 1, t.labels.end(), t.labels[a]);
+        if (again == t.labels.end()) {
+          continue;
+        }
+        // The diagonal of axes (a, b): both moved last and flattened, then
+        // every (n + 1)-th element.
+        found = true;
+        int label = t.labels[a];
+        std::vector<int> rest, order;
+        for (size_t c = 0; c < t.labels.size(); ++c) {
+          if (c != a && t.labels.begin() + c != again) {
+            rest.push_back(t.labels[c]);
+          }
+        }
+        int64_t b = again - t.labels.begin();
+        std::vector<int64_t> perm;
+        for (size_t c = 0; c < t.labels.size(); ++c) {
+          if (c != a && static_cast<int64_t>(c) != b) {
+            perm.push_back(c);
+          }
+        }
+        perm.push_back(a);
+        perm.push_back(b);
+        Value v = emit("kiln.transpose", {t.value}, {ints("perm", perm)});
+        int64_t n = size[label];
+        std::vector<int64_t> flat = shapeFor(rest);
+        flat.push_back(n * n);
+        OnnxTensor index;
+        index.shape = {n};
+        for (int64_t i = 0; i < n; ++i) {
+          index.values.push_back(static_cast<double>(i * (n + 1)));
+        }
+        v = emit("kiln.gather",
+                 {reshape(v, flat), makeIntConstant("Einsum diagonal", index)},
+                 {i64("axis", static_cast<int64_t>(rest.size()))});
+        rest.push_back(label);
+        t.value = v;
+        t.labels = rest;
+      }
+    }
+    std::vector<int64_t> axes;
+    std::vector<int> left;
+    for (size_t a = 0; a < t.labels.size(); ++a) {
+      if (needed.count(t.labels[a])) {
+        left.push_back(t.labels[a]);
+      } else {
+        axes.push_back(a);
+      }
+    }
+    if (!axes.empty()) {
+      t.value = emit("kiln.reduce_sum", {t.value},
+                     {ints("axes", axes), boolean("keepdims", false)});
+      if (left.empty()) {
+        t.value = reshape(t.value, {1});
+      }
+      t.labels = left;
+    }
+  };
+  // The labels that the output or any operand from `from` on uses.
+  auto neededFrom = [&](size_t from) {
+    std::set<int> needed(outLabels.begin(), outLabels.end());
+    for (size_t i = from; i < terms.size(); ++i) {
+      needed.insert(terms[i].labels.begin(), terms[i].labels.end());
+    }
+    return needed;
+  };
+
+  EinsumTerm acc = terms[0];
+  simplify(acc, neededFrom(1));
+  for (size_t i = 1; i < terms.size(); ++i) {
+    EinsumTerm rhs = terms[i];
+    std::set<int> later = neededFrom(i + 1);
+    std::set<int> accNeeds = later, rhsNeeds = later;
+    accNeeds.insert(rhs.labels.begin(), rhs.labels.end());
+    rhsNeeds.insert(acc.labels.begin(), acc.labels.end());
+    simplify(acc, accNeeds);
+    simplify(rhs, rhsNeeds);
+    auto in = [](const EinsumTerm &t, int l) {
+      return std::find(t.labels.begin(), t.labels.end(), l) != t.labels.end();
+    };
+    std::vector<int> batch, left, right, summed;
+    for (int l : acc.labels) {
+      if (!in(rhs, l)) {
+        left.push_back(l);
+      } else if (later.count(l)) {
+        batch.push_back(l);
+      } else {
+        summed.push_back(l);
+      }
+    }
+    for (int l : rhs.labels) {
+      if (!in(acc, l)) {
+        right.push_back(l);
+      }
+    }
+    auto concat = [](std::vector<int> a, const std::vector<int> &b,
+                     const std::vector<int> &c) {
+      a.insert(a.end(), b.begin(), b.end());
+      a.insert(a.end(), c.begin(), c.end());
+      return a;
+    };
+    // A rank-0 operand after summing keeps one dim of 1 (no labels).
+    if (acc.labels.empty()) {
+      acc.value = reshape(acc.value, {1});
+    }
+    if (rhs.labels.empty()) {
+      rhs.value = reshape(rhs.value, {1});
+    }
+    if (!acc.labels.empty()) {
+      permute(acc, concat(batch, left, summed));
+    }
+    if (!rhs.labels.empty()) {
+      permute(rhs, concat(batch, summed, right));
+    }
+    auto count = [&](const std::vector<int> &labels) {
+      return product(shapeFor(labels));
+    };
+    int64_t nb = count(batch), m = count(left), k = count(summed),
+            n = count(right);
+    Value y;
+    if (batch.empty()) {
+      y = emit("kiln.matmul",
+               {reshape(acc.value, {m, k}), reshape(rhs.value, {k, n})});
+    } else {
+      y = emit("kiln.matmul", {reshape(acc.value, {nb, m, k}),
+                               reshape(rhs.value, {nb, k, n})});
+    }
+    acc.labels = concat(batch, left, right);
+    acc.value = reshape(y, acc.labels.empty() ? std::vector<int64_t>{1}
+                                              : shapeFor(acc.labels));
+  }
+  std::set<int> outSet(outLabels.begin(), outLabels.end());
+  simplify(acc, outSet);
+  // Output labels that no operand kept (all sizes 1) come back as dims of 1.
+  std::vector<int> present;
+  for (int l : outLabels) {
+    if (std::find(acc.labels.begin(), acc.labels.end(), l) != acc.labels.end()) {
+      present.push_back(l);
+    }
+  }
+  if (!present.empty()) {
+    permute(acc, present);
+  }
+  setOutput(0, reshape(acc.value, shapeFor(outLabels)));
+}
+
 void Importer::softmaxOp(bool log) {
   requireFloat(0);
   std::vector<int64_t> x = shapeOf(0);
@@ -1996,6 +2342,7 @@ void Importer::registerHandlers() {
   on({"BatchNormalization"}, [this] { batchNormOp(); });
   on({"Gemm"}, [this] { gemmOp(); });
   on({"MatMul"}, [this] { matmulOp(); });
+  on({"Einsum"}, [this] { einsumOp(); });
   on({"Softmax"}, [this] { softmaxOp(false); });
   on({"LogSoftmax"}, [this] { softmaxOp(true); });
   on({"LRN"}, [this] {
@@ -2030,6 +2377,17 @@ void Importer::registerHandlers() {
     requireFloat(0);
     setOutput(0, emit("kiln.elu", {data(0)},
                       {f32("alpha", attrFloat("alpha", 1.0))}));
+  });
+  on({"Celu"}, [this] {
+    // celu(x) = x for x > 0, else alpha (exp(x / alpha) - 1): alpha *
+    // elu(x / alpha).
+    requireFloat(0);
+    double alpha = attrFloat("alpha", 1.0);
+    if (!(alpha != 0) || !std::isfinite(alpha)) {
+      unsupportedValue("alpha", std::to_string(alpha));
+    }
+    Value y = emit("kiln.elu", {scale(data(0), 1.0 / alpha)}, {f32("alpha", 1.0)});
+    setOutput(0, scale(y, alpha));
   });
   on({"Selu"}, [this] {
     requireFloat(0);

@@ -536,6 +536,7 @@ private:
   void batchNormOp();
   void gemmOp();
   void matmulOp();
+  void einsumOp();
   void softmaxOp(bool log);
   void clipOp();
   void dropoutOp();

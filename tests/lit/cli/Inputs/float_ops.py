@@ -134,3 +134,32 @@ for name, node in [
          helper.make_tensor_value_info("y", TensorProto.FLOAT, list(x.shape))])
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
          f"{out}/{name}.onnx")
+
+# Einsum in forms ONNX's node tests leave out, against np.einsum: three
+# operands contracted left to right, an uppercase subscript, a subscript
+# of size 1 broadcast against 3, a trace to a scalar-shaped sum, an
+# implicit output with an ellipsis; then two equations kiln refuses.
+w = rng.standard_normal((5, 4)).astype(np.float32)
+v = rng.standard_normal((4, 2)).astype(np.float32)
+g = rng.standard_normal((1, 5)).astype(np.float32)
+sq = rng.standard_normal((3, 3)).astype(np.float32)
+model("einsum", [
+    helper.make_node("Einsum", ["x", "w", "v"], ["chain"],
+                     equation="nij,jk,kl->nil"),
+    helper.make_node("Einsum", ["x", "g"], ["bcast"],
+                     equation="nIj,Ij->nj"),
+    helper.make_node("Einsum", ["x", "sq"], ["trace"],
+                     equation="nij,ii->n"),
+    helper.make_node("Einsum", ["x", "x"], ["implicit"],
+                     equation="...ij , ...kj"),
+], {"chain": np.einsum("nij,jk,kl->nil", x, w, v),
+    "bcast": np.einsum("nIj,Ij->nj", x, np.broadcast_to(g, (3, 5))),
+    "trace": np.einsum("nij,ii->n", x, sq),
+    "implicit": np.einsum("...ij,...kj", x, x)},
+    [("w", w), ("v", v), ("g", g), ("sq", sq)])
+model("einsum_sizes", [
+    helper.make_node("Einsum", ["x", "w"], ["y"], equation="nij,ik->njk")],
+    {"y": x}, [("w", w)])
+model("einsum_operands", [
+    helper.make_node("Einsum", ["x"], ["y"], equation="nij,jk->nik")],
+    {"y": x})
