@@ -406,6 +406,15 @@ def run_and_train(model, xs, ys, name, label, opset, work, ops=()):
     return ok and train_ok
 
 
+def run_and_train_random(model, seed, shape, name, work, ops):
+    """run_and_train on 16 standard normal inputs of `shape` (their first
+    dim 16) and 3-class labels, drawn with `seed`, at opset 13."""
+    rng = np.random.default_rng(seed)
+    xs = rng.standard_normal(shape).astype(np.float32)
+    ys = rng.integers(0, 3, 16).astype(np.int32)
+    return run_and_train(model, xs, ys, name, name, 13, work, ops)
+
+
 def check_embedding(work):
     """Gather at run-time indices: `kiln run` with int64 token ids against
     PyTorch, then two SGD steps of `kiln train` (few distinct tokens, so
@@ -590,11 +599,9 @@ def check_pixel(work):
     with torch.no_grad():
         model.norm.weight.uniform_(0.5, 1.5)
         model.norm.bias.uniform_(-0.5, 0.5)
-    rng = np.random.default_rng(7)
-    xs = rng.standard_normal((16, 3, 6, 5)).astype(np.float32)
-    ys = rng.integers(0, 3, 16).astype(np.int32)
-    return run_and_train(model, xs, ys, "pixel", "pixel", 13, work,
-                         {"InstanceNormalization", "DepthToSpace", "Tile"})
+    return run_and_train_random(model, 7, (16, 3, 6, 5), "pixel", work,
+                                {"InstanceNormalization", "DepthToSpace",
+                                 "Tile"})
 
 
 class IndexNet(torch.nn.Module):
@@ -622,11 +629,8 @@ def check_scatter_nd(work):
     kept elements)."""
     torch.manual_seed(11)
     model = IndexNet().eval()
-    rng = np.random.default_rng(11)
-    xs = rng.standard_normal((16, 3, 4)).astype(np.float32)
-    ys = rng.integers(0, 3, 16).astype(np.int32)
-    return run_and_train(model, xs, ys, "scatternd", "scatternd", 13, work,
-                         {"ScatterND"})
+    return run_and_train_random(model, 11, (16, 3, 4), "scatternd", work,
+                                {"ScatterND"})
 
 
 class EinsumNet(torch.nn.Module):
@@ -659,11 +663,8 @@ def check_einsum(work):
     PyTorch."""
     torch.manual_seed(12)
     model = EinsumNet().eval()
-    rng = np.random.default_rng(12)
-    xs = rng.standard_normal((16, 3, 4)).astype(np.float32)
-    ys = rng.integers(0, 3, 16).astype(np.int32)
-    return run_and_train(model, xs, ys, "einsum", "einsum", 13, work,
-                         {"Einsum"})
+    return run_and_train_random(model, 12, (16, 3, 4), "einsum", work,
+                                {"Einsum"})
 
 
 class MaskedEncoder(torch.nn.Module):
