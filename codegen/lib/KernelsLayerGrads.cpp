@@ -489,7 +489,13 @@ std::vector<Func> poolBatchNormTrain(const KernelSpec &tail, Func y,
   out.reorder(v[0], v[1], n, c);
   int width = vectorWidthFor(extents[0], vec);
   if (width > 1) {
-    out.vectorize(v[0], width, TailStrategy::GuardWithIf);
+    // A row of a vector or more shifts its last vector inwards (computed
+    // twice where they overlap): guarded, the strided reads of y's taps
+    // in a predicated vector were assembled lane by lane (vbroadcastss +
+    // vblendps).
+    out.vectorize(v[0], width,
+                  extents[0] >= width ? TailStrategy::ShiftInwards
+                                      : TailStrategy::GuardWithIf);
   }
   bool parallel = tail.inputs[0].numElements() >= kParallelGrain;
   if (parallel) {
