@@ -582,6 +582,104 @@ Kernel buildArgReduce(const KernelSpec &s, const Target &target) {
 }
 
 //===----------------------------------------------------------------------===//
+// top_k (TopK's indices): x -> i32 indices of the k first elements along one
+// axis in the order (largest: greater first; a NaN above every number, so
+// first among the largest and last among the smallest; equal elements by
+// index)
+//===----------------------------------------------------------------------===//
+
+void validateTopK(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s, {}, /*i32Outputs=*/true);
+  const auto &x = s.inputs[0].shape;
+  int64_t axis = attrInt(s, "axis");
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
+    fail(s, "axis " + std::to_string(axis) + " out of range");
+  }
+  int64_t k = attrInt(s, "k");
+  if (k < 1 || k > x[axis]) {
+    fail(s, "k = " + std::to_string(k) + " must be in [1, " +
+                std::to_string(x[axis]) + "]");
+  }
+  attrBool(s, "largest");
+  std::vector<int64_t> out = x;
+  out[axis] = k;
+  expectShape(s, s.outputs[0], "output", out);
+}
+
+// Slot r holds the first element, in the order, of those after slot r - 1's
+// (the order is total: value, then index), found by one pass over the axis
+// per slot: k passes, none of them a sort. The slots are an update over
+// RDom (i inner, r outer), so slot r - 1 is final when slot r starts.
+// NaN apart (the compiler may assume no NaN in float comparisons): keys are
+// (is NaN, the value with NaN as 0).
+// Target: any. One output row (all its slots) per vector lane (CPU, where
+// the axis is not innermost) or thread (GPU).
+Kernel buildTopK(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  const auto &xs = s.inputs[0].shape;
+  size_t rank = xs.size();
+  int64_t axis = attrInt(s, "axis");
+  size_t h = rank - 1 - static_cast<size_t>(axis); // the axis' Halide dim
+  bool largest = attrBool(s, "largest");
+  int length = static_cast<int>(xs[axis]);
+  int k = static_cast<int>(attrInt(s, "k"));
+  std::vector<Var> v = makeVars(rank);
+  auto at = [&](Expr i) {
+    std::vector<Expr> coords(v.begin(), v.end());
+    coords[h] = clamp(i, 0, length - 1);
+    return coords;
+  };
+  // Whether element a comes before element b.
+  auto before = [&](Expr a, Expr b) {
+    Expr xa = x(at(a)), xb = x(at(b));
+    // NaN from the bits: with the axis across vector lanes, LLVM folded
+    // is_nan to false in a loop's tail.
+    auto nan = [](Expr value) {
+      return (reinterpret(UInt(32), value) & cast(UInt(32), 0x7fffffff)) >
+             cast(UInt(32), 0x7f800000);
+    };
+    Expr na = nan(xa), nb = nan(xb);
+    Expr va = select(na, 0.0f, xa), vb = select(nb, 0.0f, xb);
+    Expr ahead = largest ? va > vb : va < vb;
+    Expr nanFirst = largest ? na && !nb : nb && !na;
+    return nanFirst ||
+           (na == nb && (select(na, false, ahead) ||
+                         (select(na, true, va == vb) && a < b)));
+  };
+  Func slot("slot");
+  slot(v) = -1;
+  RDom r(0, length, 0, k, "r");
+  std::vector<Expr> here(v.begin(), v.end()), previous(v.begin(), v.end());
+  here[h] = r.y;
+  previous[h] = r.y - 1;
+  Expr current = slot(here), prior = slot(previous);
+  Expr take = (r.y == 0 || before(prior, r.x)) &&
+              (current < 0 || before(r.x, current));
+  slot(here) = select(take, r.x, current);
+  Func out("out");
+  out(v) = slot(v);
+  constrainOutput(out, s.outputs[0]);
+  std::vector<int> extents = halideShape(s.outputs[0]);
+  scheduleElementwise(out, v, extents, target);
+  slot.compute_root();
+  if (target.has_gpu_feature()) {
+    // A thread per element (the initial slots), then per row (its slots).
+    scheduleElementwiseGpu(slot, v);
+    std::vector<Var> rows = v;
+    rows.erase(rows.begin() + h);
+    scheduleElementwiseGpu(slot.update(), rows);
+    return {{x}, out};
+  }
+  int vec = target.natural_vector_size<float>();
+  if (h != 0 && extents[0] >= vec) {
+    slot.vectorize(v[0], vec, TailStrategy::GuardWithIf);
+    slot.update().vectorize(v[0], vec, TailStrategy::GuardWithIf);
+  }
+  return {{x}, out};
+}
+
+//===----------------------------------------------------------------------===//
 // gather (x, indices -> x[:axis] + indices + x[axis+1:]) and gather_grad
 // (indices, dy -> dx): run-time i32 indices, negative ones counted from the
 // end. An index outside [-A, A) makes a CPU kernel return an error; device
@@ -951,6 +1049,7 @@ void registerTensorOps(OpRegistry &r) {
   r["slice"] = {validateSlice, buildSlice};
   r["gather"] = {validateGather, buildGather};
   r["arg_reduce"] = {validateArgReduce, buildArgReduce};
+  r["top_k"] = {validateTopK, buildTopK};
   r["gather_grad"] = {validateGatherGrad, buildGatherGrad};
   r["gather_elements"] = {validateGatherElements, buildGatherElements};
   r["gather_elements_grad"] = {validateGatherElementsGrad,

@@ -240,6 +240,24 @@ LogicalResult ArgReduceOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+LogicalResult TopKOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= input.getRank()) {
+    return emitOpError() << "axis " << axis << " is outside " << input;
+  }
+  int64_t k = getK(), length = input.getDimSize(axis);
+  if (k < 1 || k > length) {
+    return emitOpError() << "k = " << k << " must be in [1, " << length
+                         << "] (the extent of axis " << axis << ")";
+  }
+  SmallVector<int64_t> shape(input.getShape());
+  shape[axis] = k;
+  types.push_back(RankedTensorType::get(
+      shape, IntegerType::get(getContext(), 32)));
+  return success();
+}
+
 LogicalResult CastOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(f32Tensor(*this, rankedType(getInput()).getShape()));
   return success();

@@ -667,6 +667,30 @@ def check_einsum(work):
                                 {"Einsum"})
 
 
+class TopKNet(torch.nn.Module):
+    """torch.topk (ONNX TopK): the 4 largest of 10 features and the
+    smallest of each row of the input, behind learned layers, so that the
+    gradient reaches fc1 through the chosen elements only."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(12, 10)
+        self.fc2 = torch.nn.Linear(4 + 3, classes)
+
+    def forward(self, x):  # x: [B, 3, 4]
+        top = torch.topk(self.fc1(x.flatten(1)), 4, dim=1).values
+        low = torch.topk(x, 1, dim=2, largest=False).values.flatten(1)
+        return self.fc2(torch.cat([top, low], 1))
+
+
+def check_top_k(work):
+    """TopK: `kiln run` and two SGD steps of `kiln train` against
+    PyTorch."""
+    torch.manual_seed(13)
+    return run_and_train_random(TopKNet().eval(), 13, (16, 3, 4), "topk",
+                                work, {"TopK"})
+
+
 class MaskedEncoder(torch.nn.Module):
     """A BERT-style encoder: token embeddings (run-time int64 ids), two
     TransformerEncoder layers with a boolean key padding mask (True: a
@@ -721,7 +745,7 @@ def main():
                               "cnn_train", "resnet18_finetune", "embedding",
                               "masked_encoder", "recurrent", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
-                              "einsum"]
+                              "einsum", "top_k"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -757,6 +781,8 @@ def main():
         ok &= check_uint64_ids(work)
     if "einsum" in wanted:
         ok &= check_einsum(work)
+    if "top_k" in wanted:
+        ok &= check_top_k(work)
     return 0 if ok else 1
 
 

@@ -779,6 +779,23 @@ void addArgReduce(CaseTable &table, const std::string &name,
             false, 0.0, codegen::DType::I32);
 }
 
+// top_k on values from {0, ..., 4} (ties common), some NaN with `nan`.
+void addTopK(CaseTable &table, const std::string &name,
+             std::vector<int64_t> shape, int64_t axis, int64_t k,
+             bool largest, bool nan = false) {
+  Rng rng("top_k/" + name);
+  ref::Tensor x(std::move(shape));
+  for (double &v : x.data) {
+    v = rng.integer(0, 5) - 2;
+    if (nan && rng.integer(0, 7) == 0) {
+      v = std::nan("");
+    }
+  }
+  table.add(name, "top_k", {{"k", k}, {"axis", axis}, {"largest", largest}},
+            f32({x}), {ref::topK(x, axis, k, largest)}, false, 0.0,
+            codegen::DType::I32);
+}
+
 // cast: i32 -> f32, exact (negatives, 2^24).
 void addCast(CaseTable &table, const std::string &name,
              std::vector<int64_t> shape) {
@@ -1210,6 +1227,12 @@ CaseTable buildCases() {
   addWhere(t, "all_broadcast_3x1x5_1x4x1_5", {3, 1, 5}, {1, 4, 1}, {5});
   addWhere(t, "same_shape_17x3", {17, 3}, {17, 3}, {17, 3});
   addCast(t, "i32_4x33", {4, 33});
+  addTopK(t, "largest_last_axis_5x17_k4", {5, 17}, 1, 4, true);
+  addTopK(t, "smallest_axis0_9x3x19_k9", {9, 3, 19}, 0, 9, false);
+  addTopK(t, "largest_middle_2x13x18_k13_all", {2, 13, 18}, 1, 13, true);
+  addTopK(t, "nan_largest_3x21_k6", {3, 21}, 1, 6, true, true);
+  addTopK(t, "nan_smallest_axis0_11x17_k5", {11, 17}, 0, 5, false, true);
+  addTopK(t, "single_1x1_k1", {1, 1}, 1, 1, true);
   addArgReduce(t, "max_axis1_5x17", {5, 17}, 1, "max", false, false);
   addArgReduce(t, "max_last_axis0_keep_7x3x20", {7, 3, 20}, 0, "max", true,
                true);
@@ -1819,6 +1842,7 @@ KILN_KERNEL_CASES(GatherElements, "gather_elements");
 KILN_KERNEL_CASES(Where, "where");
 KILN_KERNEL_CASES(Cast, "cast");
 KILN_KERNEL_CASES(ArgReduce, "arg_reduce");
+KILN_KERNEL_CASES(TopK, "top_k");
 KILN_KERNEL_CASES(Add, "add");
 KILN_KERNEL_CASES(Sub, "sub");
 KILN_KERNEL_CASES(Mul, "mul");

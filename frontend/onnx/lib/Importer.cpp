@@ -486,11 +486,12 @@ void Importer::einsumOp() {
   // letters used once, in alphabetical order.
   std::vector<int> outLabels;
   if (arrow != std::string::npos) {
-    outLabels = parse(eq.substr(arrow + 2), -1, "the output");
-    if (std::string out = eq.substr(arrow + 2); out.find("...") != std::string::npos) {
-      // parse() left the ellipsis empty without a rank: put its dims in.
-      size_t dots = out.find("...");
-      outLabels = parse(out.substr(0, dots), -1, "the output");
+    // The letters before and after the output's ellipsis, which stands for
+    // the operands' widest one.
+    std::string out = eq.substr(arrow + 2);
+    size_t dots = out.find("...");
+    outLabels = parse(out.substr(0, dots), -1, "the output");
+    if (dots != std::string::npos) {
       for (int64_t k = ellipsisRank - 1; k >= 0; --k) {
         outLabels.push_back(kEllipsisLabel + static_cast<int>(k));
       }
@@ -2484,6 +2485,34 @@ void Importer::registerHandlers() {
                        boolean("keepdims", attrInt("keepdims", 1) != 0),
                        boolean("select_last_index",
                                attrInt("select_last_index", 0) != 0)}));
+  });
+  on({"TopK"}, [this] {
+    // The indices from kiln.top_k (i32, as ArgMax's); the values gathered
+    // at them, which carries the gradient. A sorted output is also a valid
+    // unsorted one (sorted = 0).
+    requireFloat(0);
+    std::vector<int64_t> x = shapeOf(0);
+    int64_t rank = x.size();
+    int64_t axis = normAxis(attrInt("axis", -1), rank);
+    int64_t k = node_->version < 10 ? attrInt("k", 0) : [&] {
+      std::vector<int64_t> ks = hostInts(1, "K");
+      if (ks.size() != 1) {
+        fail("K must hold one value");
+      }
+      return ks[0];
+    }();
+    if (k < 1 || k > x[axis]) {
+      fail("k = " + std::to_string(k) + " must be in [1, " +
+           std::to_string(x[axis]) + "] (axis " + std::to_string(axis) +
+           " of " + shapeText(x) + ")");
+    }
+    attrInt("sorted", 1);
+    Value indices = emit("kiln.top_k", {data(0)},
+                         {i64("k", k), i64("axis", axis),
+                          boolean("largest", attrInt("largest", 1) != 0)});
+    setOutput(0, emit("kiln.gather_elements", {data(0), indices},
+                      {i64("axis", axis)}));
+    setOutput(1, indices);
   });
   on({"Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal"}, [this] {
     // Run-time comparisons: f32 1 / 0 (booleans at run time); integer

@@ -136,6 +136,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Tanh", {1, 6, 13}},
       {"ThresholdedRelu", {10}},
       {"Tile", {1, 6, 13}},
+      {"TopK", {1, 10, 11}},
       {"Transpose", {1, 13, 21}},
       {"Trilu", {14}},
       {"Unsqueeze", {1, 11, 13, 21}},

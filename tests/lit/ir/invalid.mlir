@@ -738,6 +738,22 @@ func.func @arg_reduce_bad_kind(%x: tensor<4x10xf32>) {
 
 // -----
 
+func.func @top_k_too_many(%x: tensor<4x10xf32>) {
+  // expected-error @+1 {{k = 11 must be in [1, 10] (the extent of axis 1)}}
+  %i = kiln.top_k %x {k = 11 : i64, axis = 1 : i64} : (tensor<4x10xf32>) -> tensor<4x11xi32>
+  return
+}
+
+// -----
+
+func.func @top_k_bad_axis(%x: tensor<4x10xf32>) {
+  // expected-error @+1 {{axis 2 is outside 'tensor<4x10xf32>'}}
+  %i = kiln.top_k %x {k = 1 : i64, axis = 2 : i64} : (tensor<4x10xf32>) -> tensor<4x1xi32>
+  return
+}
+
+// -----
+
 func.func @resize_bad_mode(%x: tensor<1x3x4x4xf32>) {
   // expected-error @+1 {{mode must be nearest, linear or cubic, got "area"}}
   %y = kiln.resize %x {sizes = array<i64: 8, 8>, scales = [2.0, 2.0], mode = "area"} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <limits>
 
 namespace kiln::reference {
@@ -853,6 +854,34 @@ Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
         }
       }
       y.data[o * inner + i] = static_cast<double>(best);
+    }
+  }
+  return y;
+}
+
+Tensor topK(const Tensor &x, int64_t axis, int64_t k, bool largest) {
+  int64_t outer, length, inner;
+  splitAt(x.shape, axis, outer, length, inner);
+  std::vector<int64_t> shape = x.shape;
+  shape[axis] = k;
+  Tensor y(shape);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      auto value = [&](int64_t j) { return x.data[(o * length + j) * inner + i]; };
+      std::vector<int64_t> order(length);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        double va = value(a), vb = value(b);
+        if (std::isnan(va) || std::isnan(vb)) {
+          // NaN above every number.
+          return largest ? std::isnan(va) && !std::isnan(vb)
+                         : std::isnan(vb) && !std::isnan(va);
+        }
+        return largest ? va > vb : va < vb;
+      });
+      for (int64_t r = 0; r < k; ++r) {
+        y.data[(o * k + r) * inner + i] = static_cast<double>(order[r]);
+      }
     }
   }
   return y;

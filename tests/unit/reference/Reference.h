@@ -191,6 +191,10 @@ Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
 // or the last with `last`; the first NaN wins over any number (NumPy).
 Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
                  bool last);
+// ONNX TopK's indices along axis: those of the k largest (smallest)
+// elements by a stable sort (NaN above every number, as NumPy's sort;
+// equal elements by index).
+Tensor topK(const Tensor &x, int64_t axis, int64_t k, bool largest);
 // ONNX Gather at run-time indices: x[:axis] + indices.shape + x[axis+1:],
 // each index (negative: from the end) naming a slice of x along axis.
 Tensor gather(const Tensor &x, const Tensor &indices, int64_t axis);

@@ -516,6 +516,27 @@ def Kiln_WhereOp : Kiln_KernelOp<"where", [DeclareOpInterfaceMethods<Kiln_Gradie
   let results = (outs Kiln_F32Tensor:$result);
 }
 
+def Kiln_TopKOp : Kiln_KernelOp<"top_k"> {
+  let summary = "indices of the k largest or smallest elements along one axis";
+  let description = [{
+    ONNX TopK's indices (as i32): along `axis`, the positions of the `k`
+    largest elements (`largest`, the default) or smallest, in that order;
+    among equal elements the lower index comes first, and a NaN ranks
+    above every number (first among the largest, last among the smallest:
+    NumPy's sort, as ONNX's reference). The values are
+    `gather_elements` of the input at these indices, which carries the
+    gradient. No gradient of its own: the result is an integer.
+
+    ```mlir
+    %i = kiln.top_k %scores {k = 5 : i64, axis = 1 : i64}
+        : (tensor<4x100xf32>) -> tensor<4x5xi32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, I64Attr:$k, I64Attr:$axis,
+      DefaultValuedAttr<BoolAttr, "true">:$largest);
+  let results = (outs Kiln_LabelTensor:$result);
+}
+
 def Kiln_ArgReduceOp : Kiln_KernelOp<"arg_reduce"> {
   let summary = "index of the largest or smallest element along one axis";
   let description = [{
