@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <sys/mman.h>
 #include <map>
 #include <optional>
 
@@ -39,6 +40,7 @@ namespace {
 using KernelFunction = int (*)(void **);
 
 constexpr size_t kAlignment = support::kAlignment;
+constexpr size_t kHugePage = size_t(2) << 20;
 using support::alignUp;
 
 struct ArenaDeleter {
@@ -535,13 +537,21 @@ struct Session::Impl {
   // Zeroed, 64-byte aligned; one extra slot so that even an empty plan gets
   // a valid pointer.
   uint8_t *allocate(size_t bytes, const char *what) {
+    size_t size = alignUp(bytes) + kAlignment;
+    bool huge = size >= kHugePage;
+    if (huge) {
+      size = (size + kHugePage - 1) / kHugePage * kHugePage;
+    }
     auto *memory = static_cast<uint8_t *>(
-        std::aligned_alloc(kAlignment, alignUp(bytes) + kAlignment));
+        std::aligned_alloc(huge ? kHugePage : kAlignment, size));
     if (!memory) {
       throw Error(plan.path + ": cannot allocate " + std::to_string(bytes) +
                   " bytes for " + what);
     }
-    std::memset(memory, 0, alignUp(bytes) + kAlignment);
+    if (huge) {
+      madvise(memory, size, MADV_HUGEPAGE);
+    }
+    std::memset(memory, 0, size);
     return memory;
   }
 
