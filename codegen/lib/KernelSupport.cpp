@@ -150,6 +150,14 @@ int64_t attrInt(const KernelSpec &spec, const char *name) {
   return v.get<int64_t>();
 }
 
+int64_t axisAttr(const KernelSpec &spec, size_t rank) {
+  int64_t axis = attrInt(spec, "axis");
+  if (axis < 0 || axis >= static_cast<int64_t>(rank)) {
+    fail(spec, "axis " + std::to_string(axis) + " out of range");
+  }
+  return axis;
+}
+
 double attrFloat(const KernelSpec &spec, const char *name) {
   const nlohmann::json &v = attr(spec, name);
   if (!v.is_number()) {

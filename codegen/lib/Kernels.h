@@ -90,6 +90,8 @@ void expectF32Except(const KernelSpec &spec, std::vector<size_t> i32Inputs = {},
 void expectValidShapes(const KernelSpec &spec);
 
 int64_t attrInt(const KernelSpec &spec, const char *name);
+// The "axis" attribute, which must name a dim of a rank-`rank` tensor.
+int64_t axisAttr(const KernelSpec &spec, size_t rank);
 double attrFloat(const KernelSpec &spec, const char *name);
 bool attrBool(const KernelSpec &spec, const char *name);
 std::string attrString(const KernelSpec &spec, const char *name);

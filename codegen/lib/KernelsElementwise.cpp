@@ -442,10 +442,7 @@ void validateConcat(const KernelSpec &s) {
   expectF32Except(s);
   const auto &first = s.inputs[0].shape;
   expectMinRank(s, s.inputs[0], "x0", 1);
-  int64_t axis = attrInt(s, "axis");
-  if (axis < 0 || axis >= static_cast<int64_t>(first.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
+  int64_t axis = axisAttr(s, first.size());
   std::vector<int64_t> shape = first;
   shape[axis] = 0;
   for (const TensorSpec &t : s.inputs) {
@@ -500,10 +497,7 @@ void validateSoftmax(const KernelSpec &s) {
   expectF32Except(s);
   expectMinRank(s, s.inputs[0], "x", 1);
   expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
-  int64_t axis = attrInt(s, "axis");
-  if (axis < 0 || axis >= static_cast<int64_t>(s.inputs[0].shape.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
+  int64_t axis = axisAttr(s, s.inputs[0].shape.size());
 }
 
 struct SoftmaxFuncs {

@@ -856,10 +856,7 @@ void validateLayerNormGrad(const KernelSpec &s) {
   expectCounts(s, 2, 3, s.inputs.size() == 3 ? 3 : 1);
   expectF32Except(s);
   const auto &x = s.inputs[0].shape;
-  int64_t axis = attrInt(s, "axis");
-  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
+  int64_t axis = axisAttr(s, x.size());
   attrFloat(s, "epsilon");
   expectShape(s, s.inputs[1], "dy", x);
   std::vector<int64_t> normalized(x.begin() + axis, x.end());

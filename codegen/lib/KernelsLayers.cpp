@@ -603,10 +603,7 @@ void validateLayerNorm(const KernelSpec &s) {
   expectCounts(s, 1, 3, 1);
   expectF32Except(s);
   const auto &x = s.inputs[0].shape;
-  int64_t axis = attrInt(s, "axis");
-  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
+  int64_t axis = axisAttr(s, x.size());
   attrFloat(s, "epsilon");
   std::vector<int64_t> normalized(x.begin() + axis, x.end());
   for (size_t i = 1; i < s.inputs.size(); ++i) {

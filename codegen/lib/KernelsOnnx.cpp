@@ -185,10 +185,7 @@ void validateCumSum(const KernelSpec &s) {
   expectCounts(s, 1, 1, 1);
   expectF32Except(s);
   expectMinRank(s, s.inputs[0], "input", 1);
-  int64_t axis = attrInt(s, "axis");
-  if (axis < 0 || axis >= static_cast<int64_t>(s.inputs[0].shape.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
+  int64_t axis = axisAttr(s, s.inputs[0].shape.size());
   attrBool(s, "exclusive");
   attrBool(s, "reverse");
   expectShape(s, s.outputs[0], "output", s.inputs[0].shape);

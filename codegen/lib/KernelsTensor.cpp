@@ -464,11 +464,8 @@ void validateSlice(const KernelSpec &s) {
   expectF32Except(s);
   expectMinRank(s, s.inputs[0], "x", 1);
   const auto &x = s.inputs[0].shape;
-  int64_t axis = attrInt(s, "axis"), start = attrInt(s, "start"),
+  int64_t axis = axisAttr(s, x.size()), start = attrInt(s, "start"),
           size = attrInt(s, "size");
-  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
   if (start < 0 || size < 1 || start + size > x[axis]) {
     fail(s, "slice [" + std::to_string(start) + ", " +
                 std::to_string(start + size) + ") outside [0, " +
@@ -501,13 +498,10 @@ void validateArgReduce(const KernelSpec &s) {
   expectCounts(s, 1, 1, 1);
   expectF32Except(s, {}, /*i32Outputs=*/true);
   const auto &x = s.inputs[0].shape;
-  int64_t axis = attrInt(s, "axis");
+  int64_t axis = axisAttr(s, x.size());
   std::string kind = attrString(s, "kind");
   if (kind != "max" && kind != "min") {
     fail(s, "kind must be max or min, got '" + kind + "'");
-  }
-  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
   }
   attrBool(s, "select_last_index");
   std::vector<int64_t> out = x;
@@ -592,10 +586,7 @@ void validateTopK(const KernelSpec &s) {
   expectCounts(s, 1, 1, 1);
   expectF32Except(s, {}, /*i32Outputs=*/true);
   const auto &x = s.inputs[0].shape;
-  int64_t axis = attrInt(s, "axis");
-  if (axis < 0 || axis >= static_cast<int64_t>(x.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
+  int64_t axis = axisAttr(s, x.size());
   int64_t k = attrInt(s, "k");
   if (k < 1 || k > x[axis]) {
     fail(s, "k = " + std::to_string(k) + " must be in [1, " +
@@ -696,10 +687,7 @@ struct GatherShape {
 GatherShape gatherShape(const KernelSpec &s, const TensorSpec &indices,
                         int64_t rank, int64_t size) {
   GatherShape g;
-  g.axis = attrInt(s, "axis");
-  if (g.axis < 0 || g.axis >= rank) {
-    fail(s, "axis " + std::to_string(g.axis) + " out of range");
-  }
+  g.axis = axisAttr(s, static_cast<size_t>(rank));
   g.size = size;
   g.post = static_cast<size_t>(rank - 1 - g.axis);
   g.indexRank = indices.shape.size();

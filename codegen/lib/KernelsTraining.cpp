@@ -128,10 +128,7 @@ void validateSoftmaxGrad(const KernelSpec &s) {
   expectMinRank(s, s.inputs[0], "y", 1);
   expectShape(s, s.inputs[1], "dy", s.inputs[0].shape);
   expectShape(s, s.outputs[0], "output", s.inputs[0].shape);
-  int64_t axis = attrInt(s, "axis");
-  if (axis < 0 || axis >= static_cast<int64_t>(s.inputs[0].shape.size())) {
-    fail(s, "axis " + std::to_string(axis) + " out of range");
-  }
+  axisAttr(s, s.inputs[0].shape.size());
   attrBool(s, "log");
 }
 
