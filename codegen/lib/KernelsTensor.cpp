@@ -633,10 +633,9 @@ Kernel buildTopK(const KernelSpec &s, const Target &target) {
     Expr na = nan(xa), nb = nan(xb);
     Expr va = select(na, 0.0f, xa), vb = select(nb, 0.0f, xb);
     Expr ahead = largest ? va > vb : va < vb;
+    // Two NaNs have keys 0 and 0: equal, so by index.
     Expr nanFirst = largest ? na && !nb : nb && !na;
-    return nanFirst ||
-           (na == nb && (select(na, false, ahead) ||
-                         (select(na, true, va == vb) && a < b)));
+    return nanFirst || (na == nb && (ahead || (va == vb && a < b)));
   };
   Func slot("slot");
   slot(v) = -1;
