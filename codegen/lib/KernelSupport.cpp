@@ -687,5 +687,44 @@ void validateKernelSpec(const KernelSpec &spec) {
   }
 }
 
+namespace {
+
+// Halide 14's SplitPrefetch (src/Prefetch.cpp) tiles a prefetch into one
+// call per cache line, `for (prefetch_split_B.i, 0, E) prefetch(B, base +
+// v * step, 1, ...)`, but its step is counted in bytes (64, or a
+// dimension's stride in bytes) and added to an offset counted in
+// elements: for floats every 4th line of the box is prefetched, and the
+// calls run 4 boxes past it. This pass divides the step by the element's
+// size, so that each line of the box is prefetched once.
+class PrefetchStepFix : public Halide::Internal::IRMutator {
+  using IRMutator::visit;
+
+  Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
+    using namespace Halide::Internal;
+    Stmt s = IRMutator::visit(op);
+    const For *loop = s.as<For>();
+    const Evaluate *body = loop ? loop->body.as<Evaluate>() : nullptr;
+    const Call *call = body ? body->value.as<Call>() : nullptr;
+    if (!call || !call->is_intrinsic(Call::prefetch) ||
+        loop->name.rfind("prefetch_split_", 0) != 0 ||
+        call->type.bytes() == 1) {
+      return s;
+    }
+    std::vector<Expr> args = call->args;
+    Expr first = substitute(loop->name, 0, args[1]);
+    args[1] = simplify(first + (args[1] - first) / call->type.bytes());
+    Stmt fixed = Evaluate::make(
+        Call::make(call->type, Call::prefetch, args, Call::Intrinsic));
+    return For::make(loop->name, loop->min, loop->extent, loop->for_type,
+                     loop->device_api, fixed);
+  }
+};
+
+} // namespace
+
+void fixPrefetchSteps(Halide::Pipeline &pipeline) {
+  pipeline.add_custom_lowering_pass(new PrefetchStepFix);
+}
+
 } // namespace detail
 } // namespace kiln::codegen

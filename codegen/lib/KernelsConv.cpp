@@ -877,6 +877,14 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
       .unroll(xi)
       .unroll(a[3])
       .unroll(f.r.x);
+  if (!f.repack) {
+    // The next run's weights, prefetched as this run starts: at batch 1 a
+    // run's first row of tiles reads its weights from memory and the other
+    // rows from L1, so the hardware prefetcher, which only follows misses,
+    // falls behind (fixPrefetchSteps makes Halide 14 touch every line).
+    f.acc.update().prefetch(f.inputs[1], rzo, rzo, 1,
+                            PrefetchBoundStrategy::NonFaulting);
+  }
   if (wt[1] * wt[2] * wt[3] <= kRunTaps) {
     // The whole reduction is one short run (the stems: 3 channels x 9
     // taps): unrolled, with no loop of 3 around 3 x 14 FMAs. MobileNetV2's

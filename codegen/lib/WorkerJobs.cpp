@@ -150,10 +150,10 @@ void compileJob(const nlohmann::json &j) {
     }
     const detail::OpInfo &op = detail::lookupOp(spec->op);
     auto compile = [&](const detail::Kernel &kernel) {
-      Halide::Module module =
-          Halide::Pipeline(kernel.outputs)
-              .compile_to_module(kernel.inputs, function,
-                                 target.with_feature(Halide::Target::NoRuntime));
+      Halide::Pipeline pipeline(kernel.outputs);
+      detail::fixPrefetchSteps(pipeline);
+      Halide::Module module = pipeline.compile_to_module(
+          kernel.inputs, function, target.with_feature(Halide::Target::NoRuntime));
       if (target.has_gpu_feature()) {
         requireDeviceWork(module, *spec, target);
       }
