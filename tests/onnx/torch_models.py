@@ -691,6 +691,37 @@ def check_top_k(work):
                                 work, {"TopK"})
 
 
+class ControlFlowNet(torch.nn.Module):
+    """Scripted control flow: residual steps repeated once per pair of
+    input features (ONNX Loop, its trip count known from the shape) and a
+    branch on the sign of the batch's sum (ONNX If, its condition computed
+    at run time)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(6, 6)
+        self.head = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        h = x
+        for _ in range(x.size(1) // 2):
+            h = h + torch.tanh(self.fc(h))
+        if bool(h.sum() > 0):
+            h = h * 2.0
+        else:
+            h = -h
+        return self.head(h)
+
+
+def check_control_flow(work):
+    """If and Loop from TorchScript: `kiln run` and two SGD steps of
+    `kiln train` against PyTorch."""
+    torch.manual_seed(17)
+    model = torch.jit.script(ControlFlowNet().eval())
+    return run_and_train_random(model, 17, (16, 6), "control_flow", work,
+                                {"If", "Loop"})
+
+
 class MaskedEncoder(torch.nn.Module):
     """A BERT-style encoder: token embeddings (run-time int64 ids), two
     TransformerEncoder layers with a boolean key padding mask (True: a
@@ -745,7 +776,7 @@ def main():
                               "cnn_train", "resnet18_finetune", "embedding",
                               "masked_encoder", "recurrent", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
-                              "einsum", "top_k"]
+                              "einsum", "top_k", "control_flow"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -783,6 +814,8 @@ def main():
         ok &= check_einsum(work)
     if "top_k" in wanted:
         ok &= check_top_k(work)
+    if "control_flow" in wanted:
+        ok &= check_control_flow(work)
     return 0 if ok else 1
 
 

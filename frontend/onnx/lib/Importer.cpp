@@ -2344,6 +2344,9 @@ void Importer::registerHandlers() {
   on({"Gemm"}, [this] { gemmOp(); });
   on({"MatMul"}, [this] { matmulOp(); });
   on({"Einsum"}, [this] { einsumOp(); });
+  on({"If"}, [this] { ifOp(); });
+  on({"Loop"}, [this] { loopOp(); });
+  on({"Scan"}, [this] { scanOp(); });
   on({"Softmax"}, [this] { softmaxOp(false); });
   on({"LogSoftmax"}, [this] { softmaxOp(true); });
   on({"LRN"}, [this] {

@@ -280,7 +280,11 @@ private:
   // The input as an SSA value; `init` names the initializer kind used if it
   // becomes a parameter.
   Value data(size_t i, const char *init = "zeros") {
-    Entry &e = input(i);
+    return valueOf(input(i), init);
+  }
+  // An entry as an SSA value (a host tensor becomes a constant, an
+  // initializer a parameter).
+  Value valueOf(Entry &e, const char *init = "zeros") {
     if (!e.value) {
       e.value = e.initializer ? makeParam(e.paramName, *e.host, init)
                               : makeConstant(*e.host);
@@ -529,6 +533,15 @@ private:
   //===-- node handlers ------------------------------------------------------===//
 
   void importNode(const onnx::NodeProto &node);
+  // Control flow, unrolled at import time (ControlFlow.cpp).
+  std::vector<Entry> importSubgraph(const onnx::GraphProto &graph,
+                                    const std::vector<Entry> &inputs);
+  const onnx::GraphProto &graphAttr(const std::string &name);
+  void setEntryOutput(size_t i, const Entry &e);
+  Value stack(const std::vector<Value> &steps, int64_t axis, bool reverse);
+  void ifOp();
+  void loopOp();
+  void scanOp();
   void convOp();
   void convTransposeOp();
   void poolOp(bool max);
@@ -579,6 +592,7 @@ private:
   Block *body_ = nullptr;
   Node *node_ = nullptr;
   std::map<std::string, Entry> values_;
+  int64_t unrolledNodes_ = 0; // imported from control-flow bodies
   std::map<std::string, OnnxTensor> weights_;
   std::map<std::string, Value> params_;
   // sigmoid result -> its input, to recognize x * sigmoid(x) as silu.
