@@ -1890,7 +1890,11 @@ void Importer::powOp() {
     setOutput(0, reshape(y, broadcastShapes(shape, e->shape, ok)));
     return;
   }
-  requireFloat(1);
+  // An integer exponent known at import time is a float constant (every
+  // int32 is exact in f64, the host's values).
+  if (!host(1)) {
+    requireFloat(1);
+  }
   setOutput(0, emit("kiln.pow", {data(0), data(1)}));
 }
 
@@ -2652,9 +2656,10 @@ void Importer::registerHandlers() {
   on({"Pad"}, [this] { padOp(); });
   on({"Trilu"}, [this] {
     // The upper (j - i >= k) or lower (j - i <= k) triangle of the last two
-    // dims: a product with a constant 0/1 mask, so its gradient is the
-    // mask too.
-    requireFloat(0);
+    // dims: a select at a constant 0/1 mask, so its gradient is the mask
+    // too. A select, not a product: a causal attention mask is the upper
+    // triangle of a matrix of -inf, and -inf * 0 is NaN. An input known at
+    // import time (any element type) is folded.
     std::vector<int64_t> x = shapeOf(0);
     if (x.size() < 2) {
       fail("Trilu needs a rank-2 or higher input");
@@ -2677,7 +2682,16 @@ void Importer::registerHandlers() {
         mask.values.push_back((upper ? j - i >= k : j - i <= k) ? 1.0 : 0.0);
       }
     }
-    setOutput(0, emit("kiln.mul", {data(0), makeConstant(mask)}));
+    if (const OnnxTensor *h = host(0)) {
+      setHostOutput(0, hostBroadcast(*h, mask, h->elementType,
+                                     [](double v, double keep) {
+                                       return keep != 0 ? v : 0.0;
+                                     }));
+      return;
+    }
+    requireFloat(0);
+    setOutput(0, emit("kiln.where",
+                      {makeConstant(mask), data(0), scalarConstant(0)}));
   });
   on({"Max", "Min"}, [this] {
     const std::string &op = node_->proto.op_type();

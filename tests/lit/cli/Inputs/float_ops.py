@@ -35,6 +35,23 @@ model("trilu", [
 ], {"upper": np.triu(x, 1), "lower": np.tril(x, -1), "lower0": np.tril(x)},
     [("k1", np.array(1, np.int64)), ("km1", np.array(-1, np.int64))])
 
+# Trilu of -inf (a causal attention mask) keeps -inf above the diagonal
+# and 0 elsewhere, not NaN (-inf * 0): on a constant, folded at import
+# time, and on a run-time tensor (x - x - inf). Exp turns the masks into
+# 0/1 (finite) outputs.
+ninf = np.full((3, 3), -np.inf, np.float32)
+model("trilu_inf", [
+    helper.make_node("Trilu", ["ninf", "k1"], ["mask"]),
+    helper.make_node("Exp", ["mask"], ["folded"]),
+    helper.make_node("Sub", ["x", "x"], ["zero"]),
+    helper.make_node("Add", ["zero", "ninf1"], ["all_ninf"]),
+    helper.make_node("Trilu", ["all_ninf", "k1"], ["mask_rt"]),
+    helper.make_node("Exp", ["mask_rt"], ["runtime"]),
+], {"folded": np.exp(np.triu(np.full((3, 3), -np.inf), 1) + np.tril(np.zeros((3, 3)))),
+    "runtime": 1.0 - np.triu(np.ones_like(x), 1)},
+    [("ninf", ninf), ("k1", np.array(1, np.int64)),
+     ("ninf1", np.array(-np.inf, np.float32))])
+
 # Max and Min of three inputs that broadcast to x's shape.
 a = rng.standard_normal((3, 1)).astype(np.float32)
 b = rng.standard_normal((5,)).astype(np.float32)
