@@ -691,6 +691,31 @@ def check_top_k(work):
                                 work, {"TopK"})
 
 
+class StridedSlices(torch.nn.Module):
+    """YOLOv5's Focus layer (the four pixel phases of x[..., ::2, ::2]
+    stacked on channels, then a conv) and a flip along the width (ONNX
+    Slice with steps 2 and -1 at run time)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(12, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4 * 3 * 4, 3)
+
+    def forward(self, x):
+        x = torch.cat([x[..., ::2, ::2], x[..., 1::2, ::2],
+                       x[..., ::2, 1::2], x[..., 1::2, 1::2]], 1)
+        y = torch.relu(self.conv(x))
+        return self.fc((y - torch.flip(y, [3]) * 0.5).flatten(1))
+
+
+def check_strided_slices(work):
+    """Slices with steps 2 and -1: `kiln run` and two SGD steps of `kiln
+    train` against PyTorch."""
+    torch.manual_seed(19)
+    return run_and_train_random(StridedSlices().eval(), 19, (16, 3, 6, 8),
+                                "strided_slices", work, {"Slice"})
+
+
 class ControlFlowNet(torch.nn.Module):
     """Scripted control flow: residual steps repeated once per pair of
     input features (ONNX Loop, its trip count known from the shape) and a
@@ -776,7 +801,8 @@ def main():
                               "cnn_train", "resnet18_finetune", "embedding",
                               "masked_encoder", "recurrent", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
-                              "einsum", "top_k", "control_flow"]
+                              "einsum", "top_k", "control_flow",
+                              "strided_slices"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -816,6 +842,8 @@ def main():
         ok &= check_top_k(work)
     if "control_flow" in wanted:
         ok &= check_control_flow(work)
+    if "strided_slices" in wanted:
+        ok &= check_strided_slices(work)
     return 0 if ok else 1
 
 

@@ -1024,17 +1024,31 @@ void Importer::sliceOp() {
     return;
   }
   requireFloat(0);
-  std::vector<int64_t> end(rank);
+  // Unit steps crop; every other step (x[:, ::2], a reversal) gathers its
+  // positions along the axis at a constant index tensor, which trains
+  // through gather's gradient.
+  std::vector<int64_t> cropBegin(rank, 0), cropEnd = x;
   for (int64_t d = 0; d < rank; ++d) {
-    if (step[d] != 1) {
-      fail("steps other than 1 are supported only on constants");
-    }
     if (count[d] == 0) {
       fail("the slice is empty along axis " + std::to_string(d));
     }
-    end[d] = begin[d] + count[d];
+    if (step[d] == 1) {
+      cropBegin[d] = begin[d];
+      cropEnd[d] = begin[d] + count[d];
+    }
   }
-  setOutput(0, crop(data(0), begin, end));
+  Value y = crop(data(0), cropBegin, cropEnd);
+  for (int64_t d = 0; d < rank; ++d) {
+    if (step[d] != 1) {
+      std::vector<int32_t> positions;
+      for (int64_t i = 0; i < count[d]; ++i) {
+        positions.push_back(static_cast<int32_t>(begin[d] + i * step[d]));
+      }
+      y = emit("kiln.gather", {y, i32Constant(positions, {count[d]})},
+               {i64("axis", d)});
+    }
+  }
+  setOutput(0, y);
 }
 
 void Importer::splitOp() {
@@ -2196,10 +2210,16 @@ Value Importer::labelsOf(size_t i) {
     return labels.value;
   }
   const OnnxTensor &t = *labels.host;
-  auto type = RankedTensorType::get(t.shape, b_.getI32Type());
-  std::vector<int32_t> v(t.values.begin(), t.values.end());
+  return i32Constant(std::vector<int32_t>(t.values.begin(), t.values.end()),
+                     t.shape);
+}
+
+Value Importer::i32Constant(const std::vector<int32_t> &values,
+                            const std::vector<int64_t> &shape) {
+  auto type = RankedTensorType::get(shape, b_.getI32Type());
   return b_.create<kir::ConstantOp>(
-             loc(), type, DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v)))
+               loc(), type,
+               DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(values)))
       .getResult();
 }
 

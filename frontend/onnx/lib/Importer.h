@@ -473,10 +473,7 @@ private:
       }
       v.push_back(static_cast<int32_t>(x));
     }
-    return b_.create<kir::ConstantOp>(
-                 loc(), type,
-                 DenseElementsAttr::get(type, llvm::ArrayRef<int32_t>(v)))
-        .getResult();
+    return i32Constant(v, t.shape);
   }
   Value scalarConstant(double v) {
     OnnxTensor t;
@@ -563,6 +560,8 @@ private:
   void recurrentOp();
   void reduceOp(const std::string &kind);
   Value labelsOf(size_t i);
+  Value i32Constant(const std::vector<int32_t> &values,
+                    const std::vector<int64_t> &shape);
   void scatterElementsOp();
   Value nllLoss(Value logProb);
   void padOp();
