@@ -9,7 +9,9 @@
 // - Loop: unrolled; the trip count and the condition (the initial one and
 //   the body's after every iteration) must be known at import time, as
 //   they are in a `for i in range(n)` exported from TorchScript.
-// - Scan (opset 9 and later): unrolled over the scan inputs' static length.
+// - Scan: unrolled over the scan inputs' static length (Scan-8, with a
+//   batch axis, once per batch element; its sequence_lens, if given, must
+//   be known at import time and cover the whole sequence).
 // A body is imported in the scope of the node: it reads outer values by
 // name. Its nodes' errors name them, prefixed with the control-flow node.
 #include "Importer.h"
@@ -22,14 +24,6 @@ namespace {
 constexpr int64_t kMaxUnroll = 4096;
 // Nodes imported from bodies and branches in all, nested loops included.
 constexpr int64_t kMaxUnrolledNodes = 1000000;
-
-std::string shapeText(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    s += (i ? "," : "") + std::to_string(shape[i]);
-  }
-  return s + "]";
-}
 
 } // namespace
 
@@ -119,9 +113,10 @@ void Importer::ifOp() {
     }
     return outs;
   };
-  if (product(shapeOf(0)) != 1) {
+  std::vector<int64_t> condShape = shapeOf(0);
+  if (product(condShape) != 1) {
     fail("the condition must hold one value, got shape " +
-         shapeText(shapeOf(0)));
+         shapeText(condShape));
   }
   if (const OnnxTensor *c = host(0)) {
     bool taken = c->values[0] != 0;
@@ -226,18 +221,81 @@ void Importer::loopOp() {
   }
 }
 
+// One scan: `states` carried through the body once per step of the scan
+// inputs (each read along its axis, backwards where reversed); returns the
+// final states, then each scan output stacked along its axis (backwards
+// where reversed).
+std::vector<Importer::Entry>
+Importer::scanSteps(const onnx::GraphProto &body, std::vector<Entry> states,
+                    const std::vector<Value> &inputs,
+                    const std::vector<int64_t> &inAxes,
+                    const std::vector<int64_t> &inReverse,
+                    const std::vector<int64_t> &outAxes,
+                    const std::vector<int64_t> &outReverse) {
+  size_t n = states.size(), k = outAxes.size();
+  int64_t length = -1;
+  for (size_t j = 0; j < inputs.size(); ++j) {
+    int64_t steps = shapeOf(inputs[j])[inAxes[j]];
+    if (length >= 0 && steps != length) {
+      fail("scan input #" + std::to_string(j) + " has " +
+           std::to_string(steps) + " steps along its axis, scan input #0 " +
+           std::to_string(length));
+    }
+    length = steps;
+  }
+  if (length < 1 || length > kMaxUnroll) {
+    fail("scans " + std::to_string(length) + " steps; kiln unrolls 1 to " +
+         std::to_string(kMaxUnroll));
+  }
+  std::vector<std::vector<Value>> scanned(k);
+  for (int64_t t = 0; t < length; ++t) {
+    std::vector<Entry> ins = states;
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      Entry step;
+      int64_t at = inReverse[j] ? length - 1 - t : t;
+      step.value = take(inputs[j], inAxes[j], at);
+      ins.push_back(step);
+    }
+    std::vector<Entry> outs = importSubgraph(body, ins);
+    states.assign(outs.begin(), outs.begin() + n);
+    for (size_t o = 0; o < k; ++o) {
+      scanned[o].push_back(valueOf(outs[n + o]));
+    }
+  }
+  for (size_t o = 0; o < k; ++o) {
+    int64_t rank = shapeOf(scanned[o][0]).size();
+    Entry e;
+    e.value = stack(scanned[o], normAxis(outAxes[o], rank, true),
+                    outReverse[o] != 0);
+    states.push_back(e);
+  }
+  return states;
+}
+
+// x at position `at` along `axis`, that axis dropped.
+Value Importer::take(Value x, int64_t axis, int64_t at) {
+  std::vector<int64_t> shape = shapeOf(x), begin(shape.size(), 0),
+                       end = shape;
+  begin[axis] = at;
+  end[axis] = at + 1;
+  shape.erase(shape.begin() + axis);
+  return reshape(crop(x, begin, end), shape);
+}
+
 void Importer::scanOp() {
-  if (node_->version < 9) {
-    fail("Scan-8 (a batch axis and sequence_lens) is not supported; "
-         "export at opset 9 or later");
-  }
   const onnx::GraphProto &body = graphAttr("body");
+  // Scan-8: input 0 is sequence_lens, then states and scan inputs with a
+  // batch axis first (the body sees one batch element: the scan runs per
+  // element, its results stacked back along axis 0), the sequence axis 1.
+  bool batched = node_->version < 9;
+  size_t first = batched ? 1 : 0;
   int64_t m = attrInt("num_scan_inputs", 0);
-  if (m < 1 || static_cast<size_t>(m) > numInputs()) {
+  if (m < 1 || static_cast<size_t>(m) + first > numInputs()) {
     fail("num_scan_inputs must be between 1 and the node's " +
-         std::to_string(numInputs()) + " inputs, got " + std::to_string(m));
+         std::to_string(numInputs() - first) + " inputs, got " +
+         std::to_string(m));
   }
-  size_t n = numInputs() - m;
+  size_t n = numInputs() - first - m;
   if (static_cast<size_t>(body.output_size()) < n) {
     fail("its body has fewer outputs than the " + std::to_string(n) +
          " state variables");
@@ -252,57 +310,67 @@ void Importer::scanOp() {
     }
     return v;
   };
-  std::vector<int64_t> inAxes = list("scan_input_axes", m);
-  std::vector<int64_t> inReverse = list("scan_input_directions", m);
-  std::vector<int64_t> outAxes = list("scan_output_axes", k);
-  std::vector<int64_t> outReverse = list("scan_output_directions", k);
-  int64_t length = -1;
+  std::vector<Value> inputs;
   for (int64_t j = 0; j < m; ++j) {
-    std::vector<int64_t> shape = shapeOf(n + j);
-    inAxes[j] = normAxis(inAxes[j], shape.size());
-    if (length >= 0 && shape[inAxes[j]] != length) {
-      fail("scan input #" + std::to_string(j) + " has " +
-           std::to_string(shape[inAxes[j]]) + " steps along its axis, " +
-           "scan input #0 " + std::to_string(length));
-    }
-    length = shape[inAxes[j]];
+    inputs.push_back(data(first + n + j));
   }
-  if (length < 1 || length > kMaxUnroll) {
-    fail("scans " + std::to_string(length) + " steps; kiln unrolls 1 to " +
-         std::to_string(kMaxUnroll));
-  }
-  std::vector<Entry> state;
-  for (size_t i = 0; i < n; ++i) {
-    state.push_back(input(i));
-  }
-  std::vector<std::vector<Value>> scanned(k);
-  for (int64_t t = 0; t < length; ++t) {
-    std::vector<Entry> ins = state;
+  if (!batched) {
+    std::vector<int64_t> inAxes = list("scan_input_axes", m);
     for (int64_t j = 0; j < m; ++j) {
-      Value x = data(n + j);
-      std::vector<int64_t> shape = shapeOf(x), begin(shape.size(), 0),
-                           end = shape;
-      int64_t at = inReverse[j] ? length - 1 - t : t;
-      begin[inAxes[j]] = at;
-      end[inAxes[j]] = at + 1;
-      shape.erase(shape.begin() + inAxes[j]);
-      Entry step;
-      step.value = reshape(crop(x, begin, end), shape);
-      ins.push_back(step);
+      inAxes[j] = normAxis(inAxes[j], shapeOf(inputs[j]).size());
     }
-    std::vector<Entry> outs = importSubgraph(body, ins);
-    state.assign(outs.begin(), outs.begin() + n);
-    for (size_t o = 0; o < k; ++o) {
-      scanned[o].push_back(valueOf(outs[n + o]));
+    std::vector<Entry> states;
+    for (size_t i = 0; i < n; ++i) {
+      states.push_back(input(i));
+    }
+    std::vector<Entry> outs = scanSteps(
+        body, states, inputs, inAxes, list("scan_input_directions", m),
+        list("scan_output_axes", k), list("scan_output_directions", k));
+    for (size_t i = 0; i < outs.size(); ++i) {
+      setEntryOutput(i, outs[i]);
+    }
+    return;
+  }
+  std::vector<int64_t> reverse = list("directions", m);
+  int64_t batch = shapeOf(inputs[0])[0];
+  for (size_t i = 0; i < n + m; ++i) {
+    std::vector<int64_t> shape = shapeOf(first + i);
+    if (shape.size() < (i < n ? 1u : 2u) || shape[0] != batch) {
+      fail("input #" + std::to_string(first + i) + " of shape " +
+           shapeText(shape) + " has no batch axis of " + std::to_string(batch));
     }
   }
-  for (size_t i = 0; i < n; ++i) {
-    setEntryOutput(i, state[i]);
+  if (hasInput(0)) {
+    int64_t steps = shapeOf(inputs[0])[1];
+    for (int64_t len : hostInts(0, "sequence_lens")) {
+      if (len != steps) {
+        fail("sequence_lens " + std::to_string(len) + " differs from the " +
+             std::to_string(steps) + " steps of the scan inputs; kiln "
+             "scans whole sequences only");
+      }
+    }
   }
-  for (size_t o = 0; o < k; ++o) {
-    int64_t rank = shapeOf(scanned[o][0]).size();
-    setOutput(n + o, stack(scanned[o], normAxis(outAxes[o], rank, true),
-                           outReverse[o] != 0));
+  std::vector<std::vector<Value>> perBatch(n + k);
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<Entry> states;
+    for (size_t i = 0; i < n; ++i) {
+      Entry e;
+      e.value = take(data(first + i), 0, b);
+      states.push_back(e);
+    }
+    std::vector<Value> slices;
+    for (Value x : inputs) {
+      slices.push_back(take(x, 0, b));
+    }
+    std::vector<Entry> outs =
+        scanSteps(body, states, slices, std::vector<int64_t>(m, 0), reverse,
+                  std::vector<int64_t>(k, 0), std::vector<int64_t>(k, 0));
+    for (size_t i = 0; i < outs.size(); ++i) {
+      perBatch[i].push_back(valueOf(outs[i]));
+    }
+  }
+  for (size_t i = 0; i < n + k; ++i) {
+    setOutput(i, stack(perBatch[i], 0, false));
   }
 }
 

@@ -536,6 +536,14 @@ private:
   const onnx::GraphProto &graphAttr(const std::string &name);
   void setEntryOutput(size_t i, const Entry &e);
   Value stack(const std::vector<Value> &steps, int64_t axis, bool reverse);
+  Value take(Value x, int64_t axis, int64_t at);
+  std::vector<Entry> scanSteps(const onnx::GraphProto &body,
+                               std::vector<Entry> states,
+                               const std::vector<Value> &inputs,
+                               const std::vector<int64_t> &inAxes,
+                               const std::vector<int64_t> &inReverse,
+                               const std::vector<int64_t> &outAxes,
+                               const std::vector<int64_t> &outReverse);
   void ifOp();
   void loopOp();
   void scanOp();

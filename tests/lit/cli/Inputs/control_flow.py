@@ -129,3 +129,18 @@ opset("scan", 11, [
                      scan_input_directions=[0, 1], scan_output_axes=[2],
                      scan_output_directions=[1])],
     {"s": s, "ys": np.stack(ys[::-1], axis=2)})
+
+# Scan-8: a batch axis (the body sees one element), the sequence along
+# axis 1 read backwards, sequence_lens covering the whole sequence.
+scan8_body = graph("scan8_body", [
+    helper.make_node("Add", ["s_in", "a"], ["s_out"]),
+    helper.make_node("Identity", ["s_out"], ["y"]),
+], [info("s_in", F, [3]), info("a", F, [3])],
+    [info("s_out", F, [3]), info("y", F, [3])])
+backwards = np.cumsum(x[:, ::-1, :], axis=1)
+opset("scan8", 8, [
+    const("lens", np.array([4, 4], np.int32)),
+    const("s0", np.zeros((2, 3), np.float32)),
+    helper.make_node("Scan", ["lens", "s0", "x"], ["s", "ys"],
+                     body=scan8_body, num_scan_inputs=1, directions=[1])],
+    {"s": x.sum(1), "ys": backwards})
