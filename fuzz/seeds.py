@@ -88,7 +88,7 @@ for pattern in ["examples/*.mlir", "tests/model/Inputs/*.mlir",
 
 # ONNX: the small models the lit tests generate.
 with tempfile.TemporaryDirectory() as tmp:
-    for script in ["opsets.py", "float_ops.py"]:
+    for script in ["opsets.py", "float_ops.py", "control_flow.py"]:
         subprocess.run(["/usr/bin/python3",
                         os.path.join(root, "tests/lit/cli/Inputs", script),
                         tmp], check=True, stdout=subprocess.DEVNULL)

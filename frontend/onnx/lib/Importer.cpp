@@ -880,7 +880,11 @@ void Importer::reshapeLikeOp() {
       if (d < 0) {
         fail("invalid shape entry " + std::to_string(d));
       }
-      known *= d;
+      // Found by fuzz-onnx: entries whose product overflows int64.
+      if (__builtin_mul_overflow(known, d, &known)) {
+        fail("shape " + shapeText(shape) +
+             ": its element count overflows 64 bits");
+      }
       out.push_back(d);
     }
     if (inferred >= 0) {

@@ -47,7 +47,8 @@ using onnx_detail::kMinOpset;
 inline int64_t product(const std::vector<int64_t> &shape, size_t from = 0,
                 size_t to = SIZE_MAX) {
   int64_t n = 1;
-  for (size_t i = from; i < std::min(to, shape.size()); ++i) {
+  size_t end = std::min(to, shape.size());
+  for (size_t i = from; i < end; ++i) {
     n *= shape[i];
   }
   return n;

@@ -115,6 +115,12 @@ big = helper.make_graph(
 save(helper.make_model(big, opset_imports=[helper.make_opsetid("", 17)]),
      f"{out}/big_trilu.onnx")
 
+# A Reshape whose shape entries multiply past 2^63 (found by fuzz-onnx:
+# signed overflow in the element count): an error naming the shape.
+model("reshape_overflow", [
+    helper.make_node("Reshape", ["x", "huge"], ["y"]),
+], {"y": x}, [("huge", np.array([2**40, 2**40, -1], np.int64))])
+
 # ScatterElements along the last axis at known indices with repeats and
 # negative ones: reduction none keeps the last update of a repeat (ONNX's
 # reference), add adds them; mul is refused.
