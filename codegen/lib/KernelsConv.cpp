@@ -877,14 +877,13 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
       .unroll(xi)
       .unroll(a[3])
       .unroll(f.r.x);
-  if (!f.repack) {
-    // The next run's weights, prefetched as this run starts: at batch 1 a
-    // run's first row of tiles reads its weights from memory and the other
-    // rows from L1, so the hardware prefetcher, which only follows misses,
-    // falls behind (fixPrefetchSteps makes Halide 14 touch every line).
-    f.acc.update().prefetch(f.inputs[1], rzo, rzo, 1,
-                            PrefetchBoundStrategy::NonFaulting);
-  }
+  // No software prefetch of the next run's weights. On Zen 5 it won a
+  // little (ResNet-18 at batch 1, 512 on 7x7 with the residual add 1.454 ->
+  // 1.405 ms); on the Intel Xeon (family 6 model 167) the 72 prefetcht0 a
+  // run issues at once (likely holding the line-fill buffers that the
+  // run's own loads need) cost 1.9x: eight
+  // 512 -> 512 layers on 7x7 with cold weights 5.81 ms without, 10.85 with
+  // (13.46 two runs ahead), ResNet-18 11.1 against 14.9 ms.
   if (wt[1] * wt[2] * wt[3] <= kRunTaps) {
     // The whole reduction is one short run (the stems: 3 channels x 9
     // taps): unrolled, with no loop of 3 around 3 x 14 FMAs. MobileNetV2's
