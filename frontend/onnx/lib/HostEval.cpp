@@ -130,12 +130,14 @@ std::function<double(double, double)> Importer::modFunction(bool integers) {
 // tensors. Returns false when the node has to be imported as kiln ops.
 bool Importer::foldOnHost() {
   const onnx::NodeProto &n = node_->proto;
-  for (size_t i = 0; i < numInputs(); ++i) {
+  const std::string &op = n.op_type();
+  // CastLike reads only the type of its second input, not its values.
+  size_t valueInputs = op == "CastLike" ? 1 : numInputs();
+  for (size_t i = 0; i < valueInputs; ++i) {
     if (hasInput(i) && !input(i).host) {
       return false;
     }
   }
-  const std::string &op = n.op_type();
   // Input i, which the fold needs: a node may list fewer inputs than its op
   // takes (found by fuzz-onnx: a null dereference).
   auto in = [&](size_t i) -> const OnnxTensor & {
@@ -205,7 +207,7 @@ bool Importer::foldOnHost() {
     setHostOutput(0, in(0));
     return true;
   }
-  if (op == "Cast") {
+  if (op == "Cast" || op == "CastLike") {
     OnnxTensor t = in(0);
     t.elementType = castTarget();
     if (t.elementType == TP::STRING || !TP::DataType_IsValid(t.elementType)) {

@@ -1939,6 +1939,9 @@ void Importer::legacyBroadcast() {
 
 // Cast's target type: Cast-1 names it ("FLOAT"), later versions number it.
 int Importer::castTarget() {
+  if (node_->proto.op_type() == "CastLike") {
+    return elementTypeOf(1); // the type of `target_type`
+  }
   if (opset_ >= 6) {
     return static_cast<int>(attrInt("to", TP::FLOAT));
   }
@@ -2482,7 +2485,7 @@ void Importer::registerHandlers() {
                       {floatData(0), floatData(1)}));
   });
   on({"Dropout"}, [this] { dropoutOp(); });
-  on({"Cast"}, [this] {
+  on({"Cast", "CastLike"}, [this] {
     // Run-time values are f32 (booleans as 0/1) or i32 (integer and
     // boolean graph inputs).
     int to = castTarget(), from = elementTypeOf(0);

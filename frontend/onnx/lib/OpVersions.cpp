@@ -30,6 +30,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"AveragePool", {1, 7, 10, 11, 19}},
       {"BatchNormalization", {1, 6, 7, 9, 14, 15}},
       {"Cast", {1, 6, 9, 13, 19, 21}},
+      {"CastLike", {15, 19, 21}},
       {"Ceil", {1, 6, 13}},
       {"Celu", {12}},
       {"Clip", {1, 6, 11, 12, 13}},
