@@ -716,6 +716,37 @@ def check_strided_slices(work):
                                 "strided_slices", work, {"Slice"})
 
 
+class Conv1dNet(torch.nn.Module):
+    """A 1-D CNN over sequences of 4 features (audio and time-series
+    models): Conv1d with padding, a strided and dilated Conv1d,
+    MaxPool1d, AvgPool1d, ConvTranspose1d and an adaptive average pool
+    (ONNX's rank-3 Conv, ConvTranspose, MaxPool, AveragePool and
+    GlobalAveragePool, which kiln imports as 2-D over a unit height)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv1d(4, 8, 5, padding=2)
+        self.conv2 = torch.nn.Conv1d(8, 8, 3, stride=2, dilation=2, padding=2)
+        self.up = torch.nn.ConvTranspose1d(8, 6, 4, stride=2, padding=1)
+        self.fc = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        x = torch.nn.functional.max_pool1d(torch.relu(self.conv1(x)), 2)
+        x = torch.nn.functional.avg_pool1d(torch.relu(self.conv2(x)), 2)
+        x = torch.tanh(self.up(x))
+        return self.fc(torch.nn.functional.adaptive_avg_pool1d(x, 1).flatten(1))
+
+
+def check_conv1d(work):
+    """1-D convolutions and pools: `kiln run` and two SGD steps of `kiln
+    train` against PyTorch."""
+    torch.manual_seed(23)
+    return run_and_train_random(Conv1dNet().eval(), 23, (16, 4, 32),
+                                "conv1d", work,
+                                {"Conv", "ConvTranspose", "MaxPool",
+                                 "AveragePool", "GlobalAveragePool"})
+
+
 class ControlFlowNet(torch.nn.Module):
     """Scripted control flow: residual steps repeated once per pair of
     input features (ONNX Loop, its trip count known from the shape) and a
@@ -802,7 +833,7 @@ def main():
                               "masked_encoder", "recurrent", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
                               "einsum", "top_k", "control_flow",
-                              "strided_slices"]
+                              "strided_slices", "conv1d"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -844,6 +875,8 @@ def main():
         ok &= check_control_flow(work)
     if "strided_slices" in wanted:
         ok &= check_strided_slices(work)
+    if "conv1d" in wanted:
+        ok &= check_conv1d(work)
     return 0 if ok else 1
 
 

@@ -2756,6 +2756,90 @@ void Importer::registerHandlers() {
   });
 }
 
+// The convolutions and pools kiln imports in 2-D, whose 1-D forms (rank-3
+// input [N, C, L]) importAs2d lifts to a unit height.
+bool Importer::isWindowOp(const std::string &op) {
+  static const std::set<std::string> ops = {
+      "Conv",        "ConvTranspose",     "MaxPool",
+      "AveragePool", "GlobalAveragePool", "GlobalMaxPool"};
+  return ops.count(op) > 0;
+}
+
+// A 1-D convolution or pool as its 2-D form over a unit height: the input
+// (and a convolution's weight) [.., .., L] reshaped to [.., .., 1, L], the
+// window attributes given the height's identity entry (kernel, stride and
+// dilation 1, pads and output padding 0), the node imported as that 2-D
+// node, and its outputs reshaped back. The weight stays the 3-D parameter
+// the model names (its reshape is in the graph, with a gradient), and the
+// 2-D node's own checks name the same node.
+void Importer::importAs2d() {
+  Node *outer = node_;
+  const onnx::NodeProto &proto = outer->proto;
+  onnx::NodeProto lifted = proto;
+  // A suffix no ONNX name ends with (a control character).
+  std::string tag = "\x1f" "2d" + std::to_string(liftedNodes_++);
+  auto unitHeight = [&](int i) {
+    Value v = data(i, "torch_default");
+    std::vector<int64_t> shape = shapeOf(v);
+    if (shape.size() != 3) {
+      fail("input #" + std::to_string(i) + " of a 1-D " + proto.op_type() +
+           " must have rank 3, got " + shapeText(shape));
+    }
+    shape.insert(shape.begin() + 2, 1);
+    Entry e;
+    e.value = reshape(v, shape);
+    values_[proto.input(i) + tag] = e;
+    lifted.set_input(i, proto.input(i) + tag);
+  };
+  unitHeight(0);
+  bool conv = proto.op_type() == "Conv" || proto.op_type() == "ConvTranspose";
+  if (conv && hasInput(1)) {
+    unitHeight(1);
+  }
+  for (onnx::AttributeProto &a : *lifted.mutable_attribute()) {
+    outer->read.insert(a.name());
+    std::vector<int64_t> v(a.ints().begin(), a.ints().end());
+    const std::string &name = a.name();
+    if (name == "kernel_shape" || name == "strides" || name == "dilations") {
+      v.insert(v.begin(), 1);
+    } else if (name == "output_padding") {
+      v.insert(v.begin(), 0);
+    } else if (name == "pads" && v.size() == 2) {
+      v = {0, v[0], 0, v[1]};
+    } else if (name == "output_shape") {
+      v.insert(v.end() - std::min<size_t>(v.size(), 1), 1); // [.., 1, L]
+    } else {
+      continue;
+    }
+    a.clear_ints();
+    for (int64_t x : v) {
+      a.add_ints(x);
+    }
+  }
+  for (int i = 0; i < lifted.output_size(); ++i) {
+    if (!lifted.output(i).empty()) {
+      lifted.set_output(i, lifted.output(i) + tag);
+    }
+  }
+  importNode(lifted);
+  node_ = outer;
+  for (int i = 0; i < proto.output_size(); ++i) {
+    auto it = values_.find(lifted.output(i));
+    if (proto.output(i).empty() || it == values_.end()) {
+      continue;
+    }
+    Entry out = it->second;
+    if (out.unsupported.empty()) {
+      Value v = valueOf(out);
+      std::vector<int64_t> shape = shapeOf(v);
+      shape.erase(shape.begin() + 2);
+      out.value = reshape(v, shape);
+      out.host.reset();
+    }
+    values_[proto.output(i)] = out;
+  }
+}
+
 void Importer::importNode(const onnx::NodeProto &proto) {
   Node node{proto, {}};
   node_ = &node;
@@ -2766,6 +2850,11 @@ void Importer::importNode(const onnx::NodeProto &proto) {
   node.version = onnx_detail::opVersion(op, opset_);
   if (opset_ < 6) {
     attr("consumed_inputs"); // a legacy memory hint, no semantics
+  }
+  if (isWindowOp(op) && hasInput(0) && shapeOf(0).size() == 3) {
+    importAs2d();
+    node_ = nullptr;
+    return;
   }
   if (op == "Constant") {
     OnnxTensor t;

@@ -578,6 +578,8 @@ private:
   void binaryOp(const std::string &kind);
   void legacyBroadcast();
   int castTarget();
+  static bool isWindowOp(const std::string &op);
+  void importAs2d();
   void depthSpaceOp();
   void tileOp();
   void gatherScatterNDOp();
@@ -600,6 +602,7 @@ private:
   Block *body_ = nullptr;
   Node *node_ = nullptr;
   std::map<std::string, Entry> values_;
+  int liftedNodes_ = 0; // importAs2d's nodes, for unique value names
   int64_t unrolledNodes_ = 0; // imported from control-flow bodies
   std::map<std::string, OnnxTensor> weights_;
   std::map<std::string, Value> params_;
