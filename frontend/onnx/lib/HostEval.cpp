@@ -10,6 +10,10 @@
 
 namespace kiln::frontend::onnx_import {
 
+// The most elements a tensor made on the host from a few known values may
+// have (Range, the window functions): a typo'd limit must not fill memory.
+constexpr int64_t kMaxHostElements = int64_t(1) << 24;
+
 
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a,
                                      const std::vector<int64_t> &b,
@@ -243,12 +247,46 @@ bool Importer::foldOnHost() {
     }
     OnnxTensor t;
     t.elementType = in(0).elementType;
-    int64_t count = std::max<int64_t>(
-        0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
+    double steps = std::ceil((limit - start) / delta);
+    if (!(steps <= kMaxHostElements)) { // NaN too
+      fail("Range(" + std::to_string(start) + ", " + std::to_string(limit) +
+           ", " + std::to_string(delta) + ") would have more than " +
+           std::to_string(kMaxHostElements) + " elements");
+    }
+    int64_t count = std::max<int64_t>(0, static_cast<int64_t>(steps));
     for (int64_t i = 0; i < count; ++i) {
       t.values.push_back(roundTo(t.elementType, start + i * delta));
     }
     t.shape = {count};
+    setHostOutput(0, std::move(t));
+    return true;
+  }
+  if (op == "HannWindow" || op == "HammingWindow" || op == "BlackmanWindow") {
+    // ONNX's window functions over n = 0 .. size-1, with N = size
+    // (periodic, the default) or size - 1 (symmetric).
+    int64_t size = hostInt(in(0).values.at(0));
+    if (size < 0 || size > kMaxHostElements) {
+      fail("window size " + std::to_string(size) + " must be in [0, " +
+           std::to_string(kMaxHostElements) + "]");
+    }
+    double n = attrInt("periodic", 1) != 0 ? size : size - 1;
+    OnnxTensor t;
+    t.elementType = static_cast<int>(attrInt("output_datatype", TP::FLOAT));
+    if (!TP::DataType_IsValid(t.elementType) || t.elementType == TP::STRING) {
+      unsupportedValue("output_datatype", elementTypeName(t.elementType));
+    }
+    t.shape = {size};
+    for (int64_t i = 0; i < size; ++i) {
+      double a = 2 * M_PI * static_cast<double>(i) / n, w;
+      if (op == "HannWindow") {
+        w = 0.5 - 0.5 * std::cos(a);
+      } else if (op == "HammingWindow") {
+        w = 25.0 / 46.0 - (21.0 / 46.0) * std::cos(a);
+      } else {
+        w = 0.42 - 0.5 * std::cos(a) + 0.08 * std::cos(2 * a);
+      }
+      t.values.push_back(roundTo(t.elementType, w));
+    }
     setHostOutput(0, std::move(t));
     return true;
   }

@@ -2485,6 +2485,15 @@ void Importer::registerHandlers() {
                       {floatData(0), floatData(1)}));
   });
   on({"Dropout"}, [this] { dropoutOp(); });
+  // Ops whose output shape is their inputs' values: folded on the host
+  // (HostEval.cpp) when those are known, else this error names the input.
+  on({"Range"}, [this] {
+    requireHost(0, "start");
+    requireHost(1, "limit");
+    requireHost(2, "delta");
+  });
+  on({"HannWindow", "HammingWindow", "BlackmanWindow"},
+     [this] { requireHost(0, "size"); });
   on({"Cast", "CastLike"}, [this] {
     // Run-time values are f32 (booleans as 0/1) or i32 (integer and
     // boolean graph inputs).
