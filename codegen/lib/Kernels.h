@@ -92,15 +92,15 @@ void expectValidShapes(const KernelSpec &spec);
 int64_t attrInt(const KernelSpec &spec, const char *name);
 // The "axis" attribute, which must name a dim of a rank-`rank` tensor.
 int64_t axisAttr(const KernelSpec &spec, size_t rank);
-
-// Registers a lowering pass that makes Halide 14's `prefetch` schedules
-// touch every cache line of the prefetched box (see KernelSupport.cpp).
-void fixPrefetchSteps(Halide::Pipeline &pipeline);
 double attrFloat(const KernelSpec &spec, const char *name);
 bool attrBool(const KernelSpec &spec, const char *name);
 std::string attrString(const KernelSpec &spec, const char *name);
 std::vector<int64_t> attrInts(const KernelSpec &spec, const char *name,
                               size_t count);
+
+// Registers a lowering pass that makes Halide 14's `prefetch` schedules
+// touch every cache line of the prefetched box (see KernelSupport.cpp).
+void fixPrefetchSteps(Halide::Pipeline &pipeline);
 
 //===----------------------------------------------------------------------===//
 // Algorithm helpers
