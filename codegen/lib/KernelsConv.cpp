@@ -881,9 +881,9 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   // little (ResNet-18 at batch 1, 512 on 7x7 with the residual add 1.454 ->
   // 1.405 ms); on the Intel Xeon (family 6 model 167) the 72 prefetcht0 a
   // run issues at once (likely holding the line-fill buffers that the
-  // run's own loads need) cost 1.9x: eight
-  // 512 -> 512 layers on 7x7 with cold weights 5.81 ms without, 10.85 with
-  // (13.46 two runs ahead), ResNet-18 11.1 against 14.9 ms.
+  // run's own loads need) cost 1.9x: eight 512 -> 512 layers on 7x7 with
+  // cold weights 5.81 ms without, 10.85 with (13.46 two runs ahead),
+  // ResNet-18 11.1 against 14.9 ms.
   if (wt[1] * wt[2] * wt[3] <= kRunTaps) {
     // The whole reduction is one short run (the stems: 3 channels x 9
     // taps): unrolled, with no loop of 3 around 3 x 14 FMAs. MobileNetV2's

@@ -14,7 +14,6 @@ namespace kiln::frontend::onnx_import {
 // have (Range, the window functions): a typo'd limit must not fill memory.
 constexpr int64_t kMaxHostElements = int64_t(1) << 24;
 
-
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t> &a,
                                      const std::vector<int64_t> &b,
                                      bool &ok) {
