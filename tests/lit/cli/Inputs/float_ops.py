@@ -121,6 +121,37 @@ model("reshape_overflow", [
     helper.make_node("Reshape", ["x", "huge"], ["y"]),
 ], {"y": x}, [("huge", np.array([2**40, 2**40, -1], np.int64))])
 
+# 1-D Conv (stride 2, pads 1 and 2, a bias) and MaxPool (kernel 2,
+# stride 1, pads 0 and 1) over x as [N, C, L]: kiln imports them as 2-D
+# over a unit height. A rank-2 weight with a rank-3 input is an error.
+w1 = rng.standard_normal((4, 3, 3)).astype(np.float32)
+b1 = rng.standard_normal(4).astype(np.float32)
+xp = np.pad(x, ((0, 0), (0, 0), (1, 2)))
+conv1 = np.zeros((2, 4, 3), np.float32)
+for o in range(4):
+    for l in range(3):
+        conv1[:, o, l] = np.einsum("nck,ck->n", xp[:, :, 2 * l:2 * l + 3],
+                                   w1[o]) + b1[o]
+xm = np.pad(x, ((0, 0), (0, 0), (0, 1)), constant_values=-np.inf)
+pool1 = np.maximum(xm[:, :, :-1], xm[:, :, 1:])
+model("conv1d", [
+    helper.make_node("Conv", ["x", "w1", "b1"], ["conv"], strides=[2],
+                     pads=[1, 2], kernel_shape=[3]),
+    helper.make_node("MaxPool", ["x"], ["pool"], kernel_shape=[2],
+                     pads=[0, 1]),
+], {"conv": conv1, "pool": pool1}, [("w1", w1), ("b1", b1)])
+model("conv1d_bad_weight", [
+    helper.make_node("Conv", ["x", "w2"], ["y"]),
+], {"y": x}, [("w2", w1[:, :, 0])])
+
+# Range whose start is computed at run time: its output's shape would be
+# a run-time value, an error naming the input.
+model("range_runtime", [
+    helper.make_node("ReduceMax", ["x"], ["start"], keepdims=0),
+    helper.make_node("Range", ["start", "limit", "delta"], ["y"]),
+], {"y": np.zeros(3)}, [("limit", np.array(10, np.float32)),
+                        ("delta", np.array(1, np.float32))])
+
 # ScatterElements along the last axis at known indices with repeats and
 # negative ones: reduction none keeps the last update of a repeat (ONNX's
 # reference), add adds them; mul is refused.
