@@ -196,10 +196,10 @@ int nodeTestsCommand(int argc, char **argv) {
           model = kiln::frontend::importOnnx((dir / "model.onnx").string(),
                                              ctx, options);
         } catch (const kiln::frontend::Error &e) {
-          // A model that needs a float input at import time (Resize's
-          // scales, OneHot's depth): small 0-D and 1-D float inputs (16
-          // elements or fewer) become known values too, as the integer
-          // ones.
+          // A model that needs a float or boolean input at import time
+          // (Resize's scales, OneHot's depth, Compress's condition): small
+          // 0-D and 1-D float and boolean inputs (16 elements or fewer)
+          // become known values too, as the integer ones.
           if (std::string(e.what()).find("must be known at import time") ==
               std::string::npos) {
             throw;
@@ -207,7 +207,8 @@ int nodeTestsCommand(int argc, char **argv) {
           bool moved = false;
           for (auto it = floatInputs.begin(); it != floatInputs.end();) {
             const OnnxTensor &t = it->second;
-            if (t.elementType == 1 && t.shape.size() <= 1 &&
+            if ((t.elementType == 1 || t.elementType == 9) &&
+                t.shape.size() <= 1 &&
                 t.numElements() <= 16) {
               options.knownInputs[it->first] = t;
               it = floatInputs.erase(it);

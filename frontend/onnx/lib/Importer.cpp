@@ -2494,6 +2494,43 @@ void Importer::registerHandlers() {
   });
   on({"HannWindow", "HammingWindow", "BlackmanWindow"},
      [this] { requireHost(0, "size"); });
+  on({"Compress"}, [this] {
+    // The output's length is the number of true conditions, so the
+    // condition must be known at import time; the kept positions are
+    // gathered along the axis (of the flattened input without one), which
+    // trains through gather's gradient.
+    const OnnxTensor &cond = requireHost(1, "condition");
+    requireFloat(0);
+    Value x = data(0);
+    std::vector<int64_t> shape = shapeOf(0);
+    int64_t axis = 0;
+    if (attr("axis")) {
+      axis = normAxis(attrInt("axis", 0), static_cast<int64_t>(shape.size()));
+    } else {
+      shape = {product(shape)};
+      x = reshape(x, shape);
+    }
+    if (cond.shape.size() != 1 ||
+        cond.shape[0] > shape[static_cast<size_t>(axis)]) {
+      fail("condition " + shapeText(cond.shape) +
+           " must be 1-D and no longer than the input's " +
+           std::to_string(shape[static_cast<size_t>(axis)]) +
+           " positions along the axis");
+    }
+    // ONNX: positions past the condition's length are dropped.
+    std::vector<int32_t> kept;
+    for (size_t i = 0; i < cond.values.size(); ++i) {
+      if (cond.values[i] != 0) {
+        kept.push_back(static_cast<int32_t>(i));
+      }
+    }
+    if (kept.empty()) {
+      fail("the condition keeps nothing (kiln has no empty tensors)");
+    }
+    int64_t count = static_cast<int64_t>(kept.size());
+    setOutput(0, emit("kiln.gather", {x, i32Constant(kept, {count})},
+                      {i64("axis", axis)}));
+  });
   on({"Cast", "CastLike"}, [this] {
     // Run-time values are f32 (booleans as 0/1) or i32 (integer and
     // boolean graph inputs).

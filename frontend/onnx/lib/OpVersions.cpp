@@ -35,6 +35,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"Ceil", {1, 6, 13}},
       {"Celu", {12}},
       {"Clip", {1, 6, 11, 12, 13}},
+      {"Compress", {9, 11}},
       {"Concat", {1, 4, 11, 13}},
       {"Constant", {1, 9, 11, 12, 13, 19, 21}},
       {"ConstantOfShape", {9, 20, 21}},
