@@ -1793,13 +1793,18 @@ GradCaseTable buildCases() {
   addBatchNormTrainPool(t, "train_pool_tail_n4_c3_6x7_k2_flat", {4, 3, 6, 7},
                         {2, 2});
   // kiln-fuse's recompute-conv: LeNet's first layer (one channel, 3x3, pad
-  // 1) on an odd plane, RGB with a bias at stride 2 and 3x3 windows, and a
+  // 1) on an odd plane and on 20 rows, RGB with a bias at stride 2 and 3x3 windows, and a
   // flat plane (under 256 positions).
   {
     RecomputedConv lenet{{3, 1, 17, 19}, 5};
     lenet.conv.pads = {1, 1, 1, 1};
     addRecomputedConvTrain(t, "recompute_conv_train_lenet_17x19", lenet);
     addRecomputedConvPrologue(t, "recompute_conv_prologue_lenet_17x19", lenet);
+    // Rows a multiple of 4: the recomputed rows unrolled by 4.
+    RecomputedConv rows4{{2, 1, 20, 19}, 3};
+    rows4.conv.pads = {1, 1, 1, 1};
+    addRecomputedConvTrain(t, "recompute_conv_train_lenet_20x19", rows4);
+    addRecomputedConvPrologue(t, "recompute_conv_prologue_lenet_20x19", rows4);
     RecomputedConv rgb{{2, 3, 37, 36}, 4};
     rgb.conv.strides = {2, 2};
     rgb.conv.pads = {1, 0, 1, 1};
