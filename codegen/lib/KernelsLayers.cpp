@@ -990,9 +990,161 @@ Kernel buildResizeOrGrad(const KernelSpec &s, const Target &target,
   return {{in}, y};
 }
 
+//===----------------------------------------------------------------------===//
+// grid_sample: input [N, C, H, W], grid [N, OH, OW, 2] -> [N, C, OH, OW]
+// (kiln.grid_sample; ONNX GridSample, PyTorch's grid_sample)
+//===----------------------------------------------------------------------===//
+
+struct GridSampleParams {
+  std::string mode, padding;
+  bool alignCorners = false;
+};
+
+GridSampleParams validateGridSample(const KernelSpec &s) {
+  expectCounts(s, 2, 2, 1);
+  expectF32Except(s);
+  const TensorSpec &x = s.inputs[0], &grid = s.inputs[1];
+  expectRank(s, x, "input", 4);
+  expectRank(s, grid, "grid", 4);
+  if (grid.shape[3] != 2 || grid.shape[0] != x.shape[0]) {
+    fail(s, "grid must be [N, OH, OW, 2] with the input's N");
+  }
+  expectShape(s, s.outputs[0], "output",
+              {x.shape[0], x.shape[1], grid.shape[1], grid.shape[2]});
+  GridSampleParams p;
+  p.mode = attrString(s, "mode");
+  p.padding = attrString(s, "padding_mode");
+  p.alignCorners = attrBool(s, "align_corners");
+  if (p.mode != "bilinear" && p.mode != "nearest" && p.mode != "bicubic") {
+    fail(s, "mode must be bilinear, nearest or bicubic");
+  }
+  if (p.padding != "zeros" && p.padding != "border" &&
+      p.padding != "reflection") {
+    fail(s, "padding_mode must be zeros, border or reflection");
+  }
+  return p;
+}
+
+// A normalized grid coordinate in [-1, 1] as a pixel coordinate along an
+// axis of `size` pixels (PyTorch's grid_sampler_unnormalize).
+Expr unnormalizeGrid(Expr coord, int size, bool alignCorners) {
+  return alignCorners ? (coord + 1.0f) / 2.0f * f32(size - 1)
+                      : ((coord + 1.0f) * f32(size) - 1.0f) / 2.0f;
+}
+
+// `border`: clamped into [0, size - 1]; `reflection`: reflected at the
+// borders (the edge pixels' centres with align_corners, else their outer
+// edges), then clamped; `zeros`: unchanged (PyTorch's compute_coordinates).
+Expr padGridCoordinate(Expr coord, int size, const GridSampleParams &p) {
+  if (p.padding == "zeros") {
+    return coord;
+  }
+  if (p.padding == "reflection") {
+    // Reflection between low and high: |coord - low| folded by the span.
+    float low = p.alignCorners ? 0.0f : -0.5f;
+    float span = static_cast<float>(p.alignCorners ? size - 1 : size);
+    if (span <= 0) {
+      coord = 0.0f; // a single pixel with align_corners: its centre
+    } else {
+      Expr d = abs(coord - low);
+      Expr flips = floor(d / span);
+      Expr extra = d - flips * span;
+      coord = select(cast<int>(flips) % 2 == 0, extra + low,
+                     span - extra + low);
+    }
+  }
+  return clamp(coord, 0.0f, f32(size - 1));
+}
+
+// Keys' cubic convolution weights (a = -0.75) of the taps at distances
+// 1 + t, t, 1 - t, 2 - t from the position (PyTorch's
+// get_cubic_upsample_coefficients).
+std::vector<Expr> cubicWeights(Expr t) {
+  const float a = -0.75f;
+  auto near = [&](Expr x) { return ((a + 2) * x - (a + 3)) * x * x + 1.0f; };
+  auto far = [&](Expr x) {
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  };
+  return {far(t + 1.0f), near(t), near(1.0f - t), far(2.0f - t)};
+}
+
+// Target: any. The pixel coordinates of each grid position computed once
+// (root, vectorized), then every channel's taps gathered elementwise; a
+// tap outside the image reads 0 (clamped indices keep the loads in
+// bounds).
+Kernel buildGridSample(const KernelSpec &s, const Target &target) {
+  GridSampleParams p = validateGridSample(s);
+  ImageParam in = makeInput(s.inputs[0], "input");
+  ImageParam grid = makeInput(s.inputs[1], "grid");
+  int width = static_cast<int>(s.inputs[0].shape[3]);
+  int height = static_cast<int>(s.inputs[0].shape[2]);
+  Var ox("ox"), oy("oy"), c("c"), n("n");
+  // Bicubic pads each tap, the other modes the position itself.
+  bool bicubic = p.mode == "bicubic";
+  Func position("position");
+  Expr px = unnormalizeGrid(grid(0, ox, oy, n), width, p.alignCorners);
+  Expr py = unnormalizeGrid(grid(1, ox, oy, n), height, p.alignCorners);
+  if (!bicubic) {
+    px = padGridCoordinate(px, width, p);
+    py = padGridCoordinate(py, height, p);
+  }
+  position(ox, oy, n) = Tuple(px, py);
+  Expr fx = position(ox, oy, n)[0], fy = position(ox, oy, n)[1];
+  // The pixel (ix, iy) of channel c, 0 outside the image.
+  auto pixel = [&](Expr ix, Expr iy) {
+    Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
+    return select(inside,
+                  in(clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), c, n),
+                  0.0f);
+  };
+  Expr value;
+  if (p.mode == "nearest") {
+    // Ties to even, as PyTorch's nearbyint (Halide's round).
+    value = pixel(cast<int>(round(fx)), cast<int>(round(fy)));
+  } else if (p.mode == "bilinear") {
+    Expr x0 = floor(fx), y0 = floor(fy);
+    Expr tx = fx - x0, ty = fy - y0;
+    Expr ix = cast<int>(x0), iy = cast<int>(y0);
+    value = (1.0f - ty) * ((1.0f - tx) * pixel(ix, iy) + tx * pixel(ix + 1, iy)) +
+            ty * ((1.0f - tx) * pixel(ix, iy + 1) +
+                  tx * pixel(ix + 1, iy + 1));
+  } else {
+    Expr x0 = floor(fx), y0 = floor(fy);
+    std::vector<Expr> wx = cubicWeights(fx - x0), wy = cubicWeights(fy - y0);
+    // Each tap's coordinate padded on its own (PyTorch's get_value_bounded).
+    auto tap = [&](Expr coord, int size) {
+      return cast<int>(padGridCoordinate(coord, size, p));
+    };
+    value = 0.0f;
+    for (int j = 0; j < 4; ++j) {
+      Expr iy = tap(y0 + f32(j - 1), height);
+      Expr row = 0.0f;
+      for (int i = 0; i < 4; ++i) {
+        row = row + wx[i] * pixel(tap(x0 + f32(i - 1), width), iy);
+      }
+      value = value + wy[j] * row;
+    }
+  }
+  Func out("out");
+  out(ox, oy, c, n) = value;
+  constrainOutput(out, s.outputs[0]);
+  std::vector<int> extents = halideShape(s.outputs[0]);
+  rootStages(position, target);
+  if (!target.has_gpu_feature()) {
+    int vec = vectorWidthFor(extents[0], target.natural_vector_size<float>());
+    if (vec > 1) {
+      position.vectorize(ox, vec, TailStrategy::GuardWithIf);
+    }
+  }
+  scheduleElementwise(out, {ox, oy, c, n}, extents, target);
+  return {{in, grid}, out};
+}
+
 } // namespace
 
 void registerLayerOps(OpRegistry &r) {
+  r["grid_sample"] = {[](const KernelSpec &s) { validateGridSample(s); },
+                      buildGridSample};
   r["lrn"] = {[](const KernelSpec &s) { validateLrn(s); }, buildLrn};
   r["resize"] = {[](const KernelSpec &s) { validateResize(s); },
                  [](const KernelSpec &s, const Target &t) {

@@ -723,6 +723,33 @@ LogicalResult ResizeOp::verify() {
   return success();
 }
 
+LogicalResult GridSampleOp::inferResultTypes(SmallVectorImpl<Type> &types) {
+  auto input = rankedType(getInput()), grid = rankedType(getGrid());
+  if (input.getRank() != 4 || grid.getRank() != 4 || grid.getDimSize(3) != 2 ||
+      input.getDimSize(0) != grid.getDimSize(0)) {
+    return emitOpError() << "samples an input [N, C, H, W] at a grid "
+                            "[N, OH, OW, 2], got "
+                         << input << " and " << grid;
+  }
+  types.push_back(f32Tensor(*this, {input.getDimSize(0), input.getDimSize(1),
+                                    grid.getDimSize(1), grid.getDimSize(2)}));
+  return success();
+}
+
+LogicalResult GridSampleOp::verify() {
+  StringRef mode = getMode(), padding = getPaddingMode();
+  if (mode != "bilinear" && mode != "nearest" && mode != "bicubic") {
+    return emitOpError() << "mode must be bilinear, nearest or bicubic, got \""
+                         << mode << "\"";
+  }
+  if (padding != "zeros" && padding != "border" && padding != "reflection") {
+    return emitOpError()
+           << "padding_mode must be zeros, border or reflection, got \""
+           << padding << "\"";
+  }
+  return success();
+}
+
 LogicalResult LRNOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.push_back(getInput().getType());
   return success();

@@ -2392,6 +2392,29 @@ void Importer::registerHandlers() {
                        f32("beta", attrFloat("beta", 0.75)),
                        f32("bias", attrFloat("bias", 1.0))}));
   });
+  on({"GridSample"}, [this] {
+    // Opset 16 names the modes bilinear, nearest and bicubic; opset 20
+    // linear, nearest and cubic (its default linear) and allows inputs of
+    // any rank: kiln samples 4-D inputs [N, C, H, W].
+    requireFloat(0);
+    requireFloat(1);
+    std::string mode =
+        attrString("mode", node_->version >= 20 ? "linear" : "bilinear");
+    if (mode == "linear") {
+      mode = "bilinear";
+    } else if (mode == "cubic") {
+      mode = "bicubic";
+    }
+    if (shapeOf(0).size() != 4) {
+      fail("GridSample samples 4-D inputs [N, C, H, W] only, got rank " +
+           std::to_string(shapeOf(0).size()));
+    }
+    setOutput(0, emit("kiln.grid_sample", {data(0), data(1)},
+                      {str("mode", mode),
+                       str("padding_mode", attrString("padding_mode", "zeros")),
+                       boolean("align_corners",
+                               attrInt("align_corners", 0) != 0)}));
+  });
   on({"LeakyRelu"}, [this] {
     requireFloat(0);
     setOutput(0, emit("kiln.leaky_relu", {data(0)},

@@ -66,6 +66,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"GlobalMaxPool", {1}},
       {"Greater", {7, 9, 13}},
       {"GreaterOrEqual", {12, 16}},
+      {"GridSample", {16, 20}},
       {"HammingWindow", {17}},
       {"HannWindow", {17}},
       {"HardSigmoid", {1, 6}},

@@ -424,6 +424,33 @@ def Kiln_ResizeOp : Kiln_KernelOp<"resize", [DeclareOpInterfaceMethods<Kiln_Grad
   let hasVerifier = 1;
 }
 
+def Kiln_GridSampleOp : Kiln_KernelOp<"grid_sample"> {
+  let summary = "sampling of an image at the positions of a grid";
+  let description = [{
+    ONNX GridSample (PyTorch's `grid_sample`): `input` [N, C, H, W] read at
+    `grid` [N, OH, OW, 2], whose last dim holds (x, y) normalized to
+    [-1, 1] (-1: the first pixel's left edge, or its centre with
+    `align_corners`), into [N, C, OH, OW]. `mode` `bilinear`, `nearest`
+    (ties to even) or `bicubic` (Keys' weights, a = -0.75, on the 4x4
+    pixels around); `padding_mode` for positions outside the image:
+    `zeros` (pixels outside read as 0), `border` (clamped to the edge
+    pixels) or `reflection` (reflected at the borders, then clamped). In
+    bicubic mode the padding applies to each of the 16 taps. No gradient
+    yet: training through it is refused by name.
+
+    ```mlir
+    %y = kiln.grid_sample %x, %grid {mode = "bilinear", padding_mode = "zeros"}
+        : (tensor<1x3x8x8xf32>, tensor<1x4x5x2xf32>) -> tensor<1x3x4x5xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$grid,
+      DefaultValuedAttr<StrAttr, "\"bilinear\"">:$mode,
+      DefaultValuedAttr<StrAttr, "\"zeros\"">:$padding_mode,
+      DefaultValuedAttr<BoolAttr, "false">:$align_corners);
+  let results = (outs Kiln_F32Tensor:$result);
+  let hasVerifier = 1;
+}
+
 def Kiln_LayerNormOp : Kiln_KernelOp<"layer_norm", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "layer normalization over the dims from `axis` on";
   let description = [{
