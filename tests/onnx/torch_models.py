@@ -747,6 +747,51 @@ def check_conv1d(work):
                                  "AveragePool", "GlobalAveragePool"})
 
 
+class GridSampler(torch.nn.Module):
+    """Features sampled at a run-time grid (spatial transformers, optical
+    flow warps): a conv, then F.grid_sample in its three modes, each with
+    another padding mode and corner convention (ONNX GridSample, opset
+    16)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x, grid):
+        f = torch.tanh(self.conv(x))
+        sample = torch.nn.functional.grid_sample
+        return (sample(f, grid, "bilinear", "zeros", align_corners=False) +
+                sample(f, grid, "nearest", "border", align_corners=True) +
+                sample(f, grid, "bicubic", "reflection", align_corners=False))
+
+
+def check_grid_sample(work):
+    """GridSample at a grid reaching past the image (every padding mode's
+    outside): `kiln run` with the image and the grid as inputs, against
+    PyTorch."""
+    torch.manual_seed(29)
+    model = GridSampler().eval()
+    rng = np.random.default_rng(29)
+    x = rng.standard_normal((2, 3, 9, 11)).astype(np.float32)
+    grid = rng.uniform(-1.3, 1.3, (2, 7, 6, 2)).astype(np.float32)
+    onnx_path = os.path.join(work, "grid_sample.onnx")
+    torch.onnx.export(model, (torch.from_numpy(x), torch.from_numpy(grid)),
+                      onnx_path, input_names=["x", "grid"],
+                      output_names=["y"], opset_version=16)
+    inputs = []
+    for name, value in (("x", x), ("grid", grid)):
+        path = os.path.join(work, f"grid_sample_{name}.npy")
+        np.save(path, value)
+        inputs += ["--input", f"{name}={path}"]
+    out_dir = os.path.join(work, "grid_sample_out")
+    run([KILN, "run", onnx_path, "--batch", "2"] + inputs +
+        ["--output", out_dir])
+    with torch.no_grad():
+        want = model(torch.from_numpy(x), torch.from_numpy(grid)).numpy()
+    got = np.load(os.path.join(out_dir, "y.npy"))
+    return matches("grid_sample inference", got, want, 1e-5)
+
+
 class ControlFlowNet(torch.nn.Module):
     """Scripted control flow: residual steps repeated once per pair of
     input features (ONNX Loop, its trip count known from the shape) and a
@@ -833,7 +878,7 @@ def main():
                               "masked_encoder", "recurrent", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
                               "einsum", "top_k", "control_flow",
-                              "strided_slices", "conv1d"]
+                              "strided_slices", "conv1d", "grid_sample"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -877,6 +922,8 @@ def main():
         ok &= check_strided_slices(work)
     if "conv1d" in wanted:
         ok &= check_conv1d(work)
+    if "grid_sample" in wanted:
+        ok &= check_grid_sample(work)
     return 0 if ok else 1
 
 

@@ -740,6 +740,34 @@ void addResize(CaseTable &table, const std::string &name,
             {ref::resize(x, oh, ow, spec)});
 }
 
+// grid_sample at pixel coordinates from 1.5 pixels before the image to
+// 1.5 past it (every padding mode's outside), normalized as the kernel
+// reads them; nearest keeps 0.1 pixel or more from the ties between two
+// pixels, so that float and double round alike.
+void addGridSample(CaseTable &table, const std::string &name,
+                   std::vector<int64_t> shape, int64_t oh, int64_t ow,
+                   const std::string &mode, const std::string &padding,
+                   bool alignCorners) {
+  Rng rng("grid_sample/" + name);
+  ref::Tensor x = rng.tensor(shape, -2, 2);
+  ref::Tensor grid({shape[0], oh, ow, 2});
+  for (size_t i = 0; i < grid.data.size(); ++i) {
+    int64_t size = shape[i % 2 == 0 ? 3 : 2];
+    double at = rng.uniform(-1.5, double(size) + 0.5);
+    if (mode == "nearest") {
+      at = std::round(at) + rng.uniform(-0.4, 0.4);
+    }
+    grid.data[i] = alignCorners ? (size > 1 ? at / double(size - 1) * 2 - 1 : 0)
+                                : (2 * at + 1) / double(size) - 1;
+    grid.data[i] = static_cast<float>(grid.data[i]);
+  }
+  table.add(name, "grid_sample",
+            {{"mode", mode}, {"padding_mode", padding},
+             {"align_corners", alignCorners}},
+            f32({x, grid}),
+            {ref::gridSample(x, grid, mode, padding, alignCorners)});
+}
+
 // where: conditions 0, 1, 0.5 and NaN (true), values up to 1e30 (a mask's
 // stand-in for -inf, which the tolerance check cannot compare).
 void addWhere(CaseTable &table, const std::string &name,
@@ -1256,6 +1284,30 @@ CaseTable buildCases() {
             {2, 3, 4, 19}, {2, 2, 7, 17}, 2);
   addGather(t, "gather_elements", "elements_index_past_the_end_fails", {4, 5},
             {4, 2}, 1, true);
+  // grid_sample: every mode with every padding, both corner conventions,
+  // odd planes, a grid larger and smaller than the image, one column.
+  addGridSample(t, "bilinear_zeros_2x3x5x7_to_4x6", {2, 3, 5, 7}, 4, 6,
+                "bilinear", "zeros", false);
+  addGridSample(t, "bilinear_border_align_1x2x6x5_to_9x8", {1, 2, 6, 5}, 9, 8,
+                "bilinear", "border", true);
+  addGridSample(t, "bilinear_reflection_1x3x7x9_to_5x11", {1, 3, 7, 9}, 5, 11,
+                "bilinear", "reflection", false);
+  addGridSample(t, "bilinear_reflection_align_2x1x4x6_to_3x7", {2, 1, 4, 6},
+                3, 7, "bilinear", "reflection", true);
+  addGridSample(t, "nearest_zeros_align_1x2x5x6_to_7x3", {1, 2, 5, 6}, 7, 3,
+                "nearest", "zeros", true);
+  addGridSample(t, "nearest_border_2x2x3x8_to_4x5", {2, 2, 3, 8}, 4, 5,
+                "nearest", "border", false);
+  addGridSample(t, "nearest_reflection_1x1x6x4_to_6x6", {1, 1, 6, 4}, 6, 6,
+                "nearest", "reflection", false);
+  addGridSample(t, "bicubic_zeros_1x2x6x7_to_5x9", {1, 2, 6, 7}, 5, 9,
+                "bicubic", "zeros", false);
+  addGridSample(t, "bicubic_border_align_2x1x5x5_to_4x4", {2, 1, 5, 5}, 4, 4,
+                "bicubic", "border", true);
+  addGridSample(t, "bicubic_reflection_1x3x4x7_to_6x5", {1, 3, 4, 7}, 6, 5,
+                "bicubic", "reflection", false);
+  addGridSample(t, "bilinear_reflection_align_one_column_1x2x5x1_to_3x4",
+                {1, 2, 5, 1}, 3, 4, "bilinear", "reflection", true);
   // resize: upsampling by 2 (a U-Net or FPN decoder), by non-integral
   // and unequal factors, downsampling, every coordinate transform and
   // nearest mode, cubic with and without the outside taps, rank 3.
@@ -1837,6 +1889,7 @@ KILN_KERNEL_CASES(FoldBatchNorm, "fold_batch_norm");
 KILN_KERNEL_CASES(LayerNorm, "layer_norm");
 KILN_KERNEL_CASES(Lrn, "lrn");
 KILN_KERNEL_CASES(Resize, "resize");
+KILN_KERNEL_CASES(GridSample, "grid_sample");
 KILN_KERNEL_CASES(Gather, "gather");
 KILN_KERNEL_CASES(GatherElements, "gather_elements");
 KILN_KERNEL_CASES(Where, "where");

@@ -754,6 +754,22 @@ func.func @top_k_bad_axis(%x: tensor<4x10xf32>) {
 
 // -----
 
+func.func @grid_sample_bad_grid(%x: tensor<1x3x4x4xf32>, %g: tensor<1x5x6x3xf32>) {
+  // expected-error @+1 {{samples an input [N, C, H, W] at a grid [N, OH, OW, 2], got 'tensor<1x3x4x4xf32>' and 'tensor<1x5x6x3xf32>'}}
+  %y = kiln.grid_sample %x, %g : (tensor<1x3x4x4xf32>, tensor<1x5x6x3xf32>) -> tensor<1x3x5x6xf32>
+  return
+}
+
+// -----
+
+func.func @grid_sample_bad_padding(%x: tensor<1x3x4x4xf32>, %g: tensor<1x5x6x2xf32>) {
+  // expected-error @+1 {{padding_mode must be zeros, border or reflection, got "wrap"}}
+  %y = kiln.grid_sample %x, %g {padding_mode = "wrap"} : (tensor<1x3x4x4xf32>, tensor<1x5x6x2xf32>) -> tensor<1x3x5x6xf32>
+  return
+}
+
+// -----
+
 func.func @resize_bad_mode(%x: tensor<1x3x4x4xf32>) {
   // expected-error @+1 {{mode must be nearest, linear or cubic, got "area"}}
   %y = kiln.resize %x {sizes = array<i64: 8, 8>, scales = [2.0, 2.0], mode = "area"} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>

@@ -1,6 +1,7 @@
 #include "reference/Reference.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 #include <limits>
@@ -854,6 +855,93 @@ Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
         }
       }
       y.data[o * inner + i] = static_cast<double>(best);
+    }
+  }
+  return y;
+}
+
+Tensor gridSample(const Tensor &x, const Tensor &grid, const std::string &mode,
+                  const std::string &padding, bool alignCorners) {
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  const int64_t oh = grid.shape[1], ow = grid.shape[2];
+  // Normalized [-1, 1] to a pixel coordinate along an axis of `size`.
+  auto unnormalize = [&](double g, int64_t size) {
+    return alignCorners ? (g + 1) / 2 * double(size - 1)
+                        : ((g + 1) * double(size) - 1) / 2;
+  };
+  // Reflected into [low, high] (twice-values as PyTorch's
+  // reflect_coordinates), by repeated folding.
+  auto reflect = [](double v, double low, double high) {
+    if (low == high) {
+      return 0.0;
+    }
+    while (v < low || v > high) {
+      v = v < low ? 2 * low - v : 2 * high - v;
+    }
+    return v;
+  };
+  auto pad = [&](double v, int64_t size) {
+    if (padding == "zeros") {
+      return v;
+    }
+    if (padding == "reflection") {
+      v = alignCorners ? reflect(v, 0, double(size - 1))
+                       : reflect(v, -0.5, double(size) - 0.5);
+    }
+    return std::min(std::max(v, 0.0), double(size - 1));
+  };
+  Tensor y({n, c, oh, ow});
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      auto pixel = [&](int64_t ix, int64_t iy) {
+        if (ix < 0 || ix >= w || iy < 0 || iy >= h) {
+          return 0.0;
+        }
+        return x.data[((b * c + ch) * h + iy) * w + ix];
+      };
+      for (int64_t i = 0; i < oh; ++i) {
+        for (int64_t j = 0; j < ow; ++j) {
+          const double *g = &grid.data[((b * oh + i) * ow + j) * 2];
+          double fx = unnormalize(g[0], w), fy = unnormalize(g[1], h);
+          double value = 0;
+          if (mode == "bicubic") {
+            double x0 = std::floor(fx), y0 = std::floor(fy);
+            auto weights = [](double t) {
+              const double a = -0.75;
+              auto k = [&](double d) {
+                d = std::abs(d);
+                return d <= 1 ? ((a + 2) * d - (a + 3)) * d * d + 1
+                              : ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
+              };
+              return std::array<double, 4>{k(1 + t), k(t), k(1 - t), k(2 - t)};
+            };
+            auto wx = weights(fx - x0), wy = weights(fy - y0);
+            for (int q = 0; q < 4; ++q) {
+              for (int p = 0; p < 4; ++p) {
+                auto ix = static_cast<int64_t>(pad(x0 - 1 + p, w));
+                auto iy = static_cast<int64_t>(pad(y0 - 1 + q, h));
+                value += wx[p] * wy[q] * pixel(ix, iy);
+              }
+            }
+          } else {
+            fx = pad(fx, w);
+            fy = pad(fy, h);
+            if (mode == "nearest") {
+              value = pixel(static_cast<int64_t>(std::nearbyint(fx)),
+                            static_cast<int64_t>(std::nearbyint(fy)));
+            } else {
+              double x0 = std::floor(fx), y0 = std::floor(fy);
+              double tx = fx - x0, ty = fy - y0;
+              auto ix = static_cast<int64_t>(x0), iy = static_cast<int64_t>(y0);
+              value = (1 - tx) * (1 - ty) * pixel(ix, iy) +
+                      tx * (1 - ty) * pixel(ix + 1, iy) +
+                      (1 - tx) * ty * pixel(ix, iy + 1) +
+                      tx * ty * pixel(ix + 1, iy + 1);
+            }
+          }
+          y.data[((b * c + ch) * oh + i) * ow + j] = value;
+        }
+      }
     }
   }
   return y;

@@ -184,6 +184,11 @@ struct ResizeSpec {
   bool excludeOutside = false;
 };
 Tensor resize(const Tensor &x, int64_t oh, int64_t ow, const ResizeSpec &spec);
+// PyTorch's grid_sample (ONNX GridSample) of x [N, C, H, W] at grid
+// [N, OH, OW, 2]: mode "bilinear", "nearest" or "bicubic"; padding
+// "zeros", "border" or "reflection".
+Tensor gridSample(const Tensor &x, const Tensor &grid, const std::string &mode,
+                  const std::string &padding, bool alignCorners);
 
 Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
            double bias);
