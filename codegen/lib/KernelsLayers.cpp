@@ -992,7 +992,8 @@ Kernel buildResizeOrGrad(const KernelSpec &s, const Target &target,
 
 //===----------------------------------------------------------------------===//
 // grid_sample: input [N, C, H, W], grid [N, OH, OW, 2] -> [N, C, OH, OW]
-// (kiln.grid_sample; ONNX GridSample, PyTorch's grid_sample)
+// (kiln.grid_sample; ONNX GridSample, PyTorch's grid_sample), and
+// grid_sample_grad: input, grid, dy -> dx, dgrid
 //===----------------------------------------------------------------------===//
 
 struct GridSampleParams {
@@ -1000,8 +1001,8 @@ struct GridSampleParams {
   bool alignCorners = false;
 };
 
-GridSampleParams validateGridSample(const KernelSpec &s) {
-  expectCounts(s, 2, 2, 1);
+GridSampleParams validateGridSample(const KernelSpec &s, bool grad) {
+  expectCounts(s, grad ? 3 : 2, grad ? 3 : 2, grad ? 2 : 1);
   expectF32Except(s);
   const TensorSpec &x = s.inputs[0], &grid = s.inputs[1];
   expectRank(s, x, "input", 4);
@@ -1009,8 +1010,15 @@ GridSampleParams validateGridSample(const KernelSpec &s) {
   if (grid.shape[3] != 2 || grid.shape[0] != x.shape[0]) {
     fail(s, "grid must be [N, OH, OW, 2] with the input's N");
   }
-  expectShape(s, s.outputs[0], "output",
-              {x.shape[0], x.shape[1], grid.shape[1], grid.shape[2]});
+  std::vector<int64_t> out = {x.shape[0], x.shape[1], grid.shape[1],
+                              grid.shape[2]};
+  if (grad) {
+    expectShape(s, s.inputs[2], "dy", out);
+    expectShape(s, s.outputs[0], "dx", x.shape);
+    expectShape(s, s.outputs[1], "dgrid", grid.shape);
+  } else {
+    expectShape(s, s.outputs[0], "output", out);
+  }
   GridSampleParams p;
   p.mode = attrString(s, "mode");
   p.padding = attrString(s, "padding_mode");
@@ -1025,126 +1033,250 @@ GridSampleParams validateGridSample(const KernelSpec &s) {
   return p;
 }
 
+// A coordinate and its derivative with respect to the grid value it came
+// from.
+struct GridCoordinate {
+  Expr value, grad;
+};
+
 // A normalized grid coordinate in [-1, 1] as a pixel coordinate along an
 // axis of `size` pixels (PyTorch's grid_sampler_unnormalize).
-Expr unnormalizeGrid(Expr coord, int size, bool alignCorners) {
-  return alignCorners ? (coord + 1.0f) / 2.0f * f32(size - 1)
-                      : ((coord + 1.0f) * f32(size) - 1.0f) / 2.0f;
+GridCoordinate unnormalizeGrid(Expr coord, int size, bool alignCorners) {
+  float scale = alignCorners ? (size - 1) / 2.0f : size / 2.0f;
+  return {alignCorners ? (coord + 1.0f) * scale
+                       : (coord + 1.0f) * scale - 0.5f,
+          Expr(scale)};
 }
 
 // `border`: clamped into [0, size - 1]; `reflection`: reflected at the
 // borders (the edge pixels' centres with align_corners, else their outer
-// edges), then clamped; `zeros`: unchanged (PyTorch's compute_coordinates).
-Expr padGridCoordinate(Expr coord, int size, const GridSampleParams &p) {
+// edges), then clamped; `zeros`: unchanged (PyTorch's compute_coordinates,
+// and its derivative: 0 where clamped, -1 on a flipped reflection).
+GridCoordinate padGridCoordinate(GridCoordinate coord, int size,
+                                 const GridSampleParams &p) {
   if (p.padding == "zeros") {
     return coord;
   }
+  Expr v = coord.value, grad = coord.grad;
   if (p.padding == "reflection") {
-    // Reflection between low and high: |coord - low| folded by the span.
     float low = p.alignCorners ? 0.0f : -0.5f;
     float span = static_cast<float>(p.alignCorners ? size - 1 : size);
     if (span <= 0) {
-      coord = 0.0f; // a single pixel with align_corners: its centre
-    } else {
-      Expr d = abs(coord - low);
-      Expr flips = floor(d / span);
-      Expr extra = d - flips * span;
-      coord = select(cast<int>(flips) % 2 == 0, extra + low,
-                     span - extra + low);
+      return {Expr(0.0f), Expr(0.0f)}; // one pixel, align_corners: its centre
     }
+    Expr d = abs(v - low), side = select(v < low, -1.0f, 1.0f);
+    Expr flips = floor(d / span);
+    Expr extra = d - flips * span;
+    Expr even = cast<int>(flips) % 2 == 0;
+    v = select(even, extra + low, span - extra + low);
+    grad = grad * select(even, side, -side);
   }
-  return clamp(coord, 0.0f, f32(size - 1));
+  Expr inside = v > 0.0f && v < f32(size - 1);
+  return {clamp(v, 0.0f, f32(size - 1)), select(inside, grad, 0.0f)};
 }
 
 // Keys' cubic convolution weights (a = -0.75) of the taps at distances
 // 1 + t, t, 1 - t, 2 - t from the position (PyTorch's
-// get_cubic_upsample_coefficients).
-std::vector<Expr> cubicWeights(Expr t) {
+// get_cubic_upsample_coefficients), and their derivatives in t.
+std::vector<Expr> cubicWeights(Expr t, bool derivative) {
   const float a = -0.75f;
-  auto near = [&](Expr x) { return ((a + 2) * x - (a + 3)) * x * x + 1.0f; };
-  auto far = [&](Expr x) {
-    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  auto near = [&](Expr x) {
+    return derivative ? (3 * (a + 2) * x - 2 * (a + 3)) * x
+                      : ((a + 2) * x - (a + 3)) * x * x + 1.0f;
   };
+  auto far = [&](Expr x) {
+    return derivative ? (3 * a * x - 10 * a) * x + 8 * a
+                      : ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  };
+  if (derivative) { // the last two taps' distances fall as t grows
+    return {far(t + 1.0f), near(t), -near(1.0f - t), -far(2.0f - t)};
+  }
   return {far(t + 1.0f), near(t), near(1.0f - t), far(2.0f - t)};
 }
 
+// One tap of a grid position: the pixel it reads (a tap outside the image
+// reads 0), its weight and the weight's derivatives in the unnormalized x
+// and y.
+struct GridTap {
+  Expr ix, iy, weight, dx, dy;
+};
+
+// The taps of the position (fx, fy): unnormalized, padded except in
+// bicubic mode, which pads each tap's pixel instead.
+std::vector<GridTap> gridTaps(const GridSampleParams &p, Expr fx, Expr fy,
+                              int width, int height) {
+  if (p.mode == "nearest") { // ties to even, as PyTorch's nearbyint
+    return {{cast<int>(round(fx)), cast<int>(round(fy)), Expr(1.0f),
+             Expr(0.0f), Expr(0.0f)}};
+  }
+  Expr x0 = floor(fx), y0 = floor(fy);
+  Expr tx = fx - x0, ty = fy - y0;
+  std::vector<GridTap> taps;
+  if (p.mode == "bilinear") {
+    Expr ix = cast<int>(x0), iy = cast<int>(y0);
+    Expr one = 1.0f;
+    taps.push_back({ix, iy, (one - tx) * (one - ty), ty - one, tx - one});
+    taps.push_back({ix + 1, iy, tx * (one - ty), one - ty, -tx});
+    taps.push_back({ix, iy + 1, (one - tx) * ty, -ty, one - tx});
+    taps.push_back({ix + 1, iy + 1, tx * ty, ty, tx});
+    return taps;
+  }
+  std::vector<Expr> wx = cubicWeights(tx, false), wy = cubicWeights(ty, false);
+  std::vector<Expr> dwx = cubicWeights(tx, true), dwy = cubicWeights(ty, true);
+  auto pad = [&](Expr coord, int size) {
+    return cast<int>(padGridCoordinate({coord, Expr(0.0f)}, size, p).value);
+  };
+  for (int j = 0; j < 4; ++j) {
+    Expr iy = pad(y0 + f32(j - 1), height);
+    for (int i = 0; i < 4; ++i) {
+      taps.push_back({pad(x0 + f32(i - 1), width), iy, wx[i] * wy[j],
+                      dwx[i] * wy[j], wx[i] * dwy[j]});
+    }
+  }
+  return taps;
+}
+
+// The pixel coordinates of every grid position and their derivatives in
+// the grid's x and y: one root stage (vectorized), as a Tuple (fx, fy,
+// dfx, dfy).
+Func gridPositions(const GridSampleParams &p, ImageParam grid, int width,
+                   int height, int outWidth, const std::vector<Var> &at,
+                   const Target &target) {
+  GridCoordinate fx = unnormalizeGrid(grid(0, at[0], at[1], at[2]), width,
+                                      p.alignCorners);
+  GridCoordinate fy = unnormalizeGrid(grid(1, at[0], at[1], at[2]), height,
+                                      p.alignCorners);
+  if (p.mode != "bicubic") {
+    fx = padGridCoordinate(fx, width, p);
+    fy = padGridCoordinate(fy, height, p);
+  }
+  Func position("position");
+  position(at) = Tuple(fx.value, fy.value, fx.grad, fy.grad);
+  rootStages(position, target);
+  if (!target.has_gpu_feature()) {
+    int vec = vectorWidthFor(outWidth, target.natural_vector_size<float>());
+    if (vec > 1) {
+      position.vectorize(at[0], vec, TailStrategy::GuardWithIf);
+    }
+  }
+  return position;
+}
+
 // Target: any. The pixel coordinates of each grid position computed once
-// (root, vectorized), then every channel's taps gathered elementwise; a
-// tap outside the image reads 0 (clamped indices keep the loads in
-// bounds).
+// (root), then every channel's taps gathered elementwise; a tap outside
+// the image reads 0 (clamped indices keep the loads in bounds).
 Kernel buildGridSample(const KernelSpec &s, const Target &target) {
-  GridSampleParams p = validateGridSample(s);
+  GridSampleParams p = validateGridSample(s, false);
   ImageParam in = makeInput(s.inputs[0], "input");
   ImageParam grid = makeInput(s.inputs[1], "grid");
   int width = static_cast<int>(s.inputs[0].shape[3]);
   int height = static_cast<int>(s.inputs[0].shape[2]);
   Var ox("ox"), oy("oy"), c("c"), n("n");
-  // Bicubic pads each tap, the other modes the position itself.
-  bool bicubic = p.mode == "bicubic";
-  Func position("position");
-  Expr px = unnormalizeGrid(grid(0, ox, oy, n), width, p.alignCorners);
-  Expr py = unnormalizeGrid(grid(1, ox, oy, n), height, p.alignCorners);
-  if (!bicubic) {
-    px = padGridCoordinate(px, width, p);
-    py = padGridCoordinate(py, height, p);
-  }
-  position(ox, oy, n) = Tuple(px, py);
-  Expr fx = position(ox, oy, n)[0], fy = position(ox, oy, n)[1];
-  // The pixel (ix, iy) of channel c, 0 outside the image.
-  auto pixel = [&](Expr ix, Expr iy) {
-    Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
-    return select(inside,
-                  in(clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), c, n),
-                  0.0f);
-  };
-  Expr value;
-  if (p.mode == "nearest") {
-    // Ties to even, as PyTorch's nearbyint (Halide's round).
-    value = pixel(cast<int>(round(fx)), cast<int>(round(fy)));
-  } else if (p.mode == "bilinear") {
-    Expr x0 = floor(fx), y0 = floor(fy);
-    Expr tx = fx - x0, ty = fy - y0;
-    Expr ix = cast<int>(x0), iy = cast<int>(y0);
-    value = (1.0f - ty) * ((1.0f - tx) * pixel(ix, iy) + tx * pixel(ix + 1, iy)) +
-            ty * ((1.0f - tx) * pixel(ix, iy + 1) +
-                  tx * pixel(ix + 1, iy + 1));
-  } else {
-    Expr x0 = floor(fx), y0 = floor(fy);
-    std::vector<Expr> wx = cubicWeights(fx - x0), wy = cubicWeights(fy - y0);
-    // Each tap's coordinate padded on its own (PyTorch's get_value_bounded).
-    auto tap = [&](Expr coord, int size) {
-      return cast<int>(padGridCoordinate(coord, size, p));
-    };
-    value = 0.0f;
-    for (int j = 0; j < 4; ++j) {
-      Expr iy = tap(y0 + f32(j - 1), height);
-      Expr row = 0.0f;
-      for (int i = 0; i < 4; ++i) {
-        row = row + wx[i] * pixel(tap(x0 + f32(i - 1), width), iy);
-      }
-      value = value + wy[j] * row;
-    }
+  Func position = gridPositions(p, grid, width, height,
+                                static_cast<int>(s.inputs[1].shape[2]),
+                                {ox, oy, n}, target);
+  Expr value = 0.0f;
+  for (const GridTap &tap : gridTaps(p, position(ox, oy, n)[0],
+                                     position(ox, oy, n)[1], width, height)) {
+    Expr inside = tap.ix >= 0 && tap.ix < width && tap.iy >= 0 &&
+                  tap.iy < height;
+    value = value + tap.weight * select(inside,
+                                        in(clamp(tap.ix, 0, width - 1),
+                                           clamp(tap.iy, 0, height - 1), c, n),
+                                        0.0f);
   }
   Func out("out");
   out(ox, oy, c, n) = value;
   constrainOutput(out, s.outputs[0]);
   std::vector<int> extents = halideShape(s.outputs[0]);
-  rootStages(position, target);
-  if (!target.has_gpu_feature()) {
-    int vec = vectorWidthFor(extents[0], target.natural_vector_size<float>());
-    if (vec > 1) {
-      position.vectorize(ox, vec, TailStrategy::GuardWithIf);
-    }
-  }
   scheduleElementwise(out, {ox, oy, c, n}, extents, target);
   return {{in, grid}, out};
+}
+
+// dx: per (channel, image) plane, zeros, then every output position's dy
+// times each tap's weight added into the pixel the tap reads (an update
+// per tap, in output order: taps that land on one pixel add up), planes in
+// parallel. dgrid: per grid position, the sum over the channels of dy
+// times the taps' pixels times their weights' derivatives, times the
+// coordinate's derivative in the grid value. Target: x86-64 (the scatter
+// is serial per plane; no GPU schedule).
+Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
+  GridSampleParams p = validateGridSample(s, true);
+  if (target.has_gpu_feature()) {
+    fail(s, "grid_sample_grad has no GPU schedule (its dx is a scatter)");
+  }
+  ImageParam in = makeInput(s.inputs[0], "input");
+  ImageParam grid = makeInput(s.inputs[1], "grid");
+  ImageParam dyIn = makeInput(s.inputs[2], "dy");
+  const auto &xs = s.inputs[0].shape, &gs = s.inputs[1].shape;
+  int width = static_cast<int>(xs[3]), height = static_cast<int>(xs[2]);
+  int channels = static_cast<int>(xs[1]);
+  Var ox("ox"), oy("oy"), c("c"), n("n"), x("x"), y("y"), k("k");
+  Func position = gridPositions(p, grid, width, height,
+                                static_cast<int>(s.inputs[1].shape[2]),
+                                {ox, oy, n}, target);
+  auto inside = [&](const GridTap &tap) {
+    return tap.ix >= 0 && tap.ix < width && tap.iy >= 0 && tap.iy < height;
+  };
+
+  // dx: the taps of the output position r.
+  RDom r(0, static_cast<int>(gs[2]), 0, static_cast<int>(gs[1]), "r");
+  Func plane("dx_plane"), dx("dx");
+  plane(x, y, c, n) = 0.0f;
+  std::vector<GridTap> atR = gridTaps(p, position(r.x, r.y, n)[0],
+                                      position(r.x, r.y, n)[1], width, height);
+  for (const GridTap &tap : atR) {
+    plane(clamp(tap.ix, 0, width - 1), clamp(tap.iy, 0, height - 1), c, n) +=
+        select(inside(tap), tap.weight * dyIn(r.x, r.y, c, n), 0.0f);
+  }
+  dx(x, y, c, n) = plane(x, y, c, n);
+  constrainOutput(dx, s.outputs[0]);
+  Var plane_("plane");
+  dx.fuse(c, n, plane_).parallel(plane_);
+  plane.compute_at(dx, plane_);
+
+  // dgrid: the channel sums of dy times the value's derivatives in fx, fy.
+  Func dgrid("dgrid");
+  if (p.mode == "nearest") {
+    dgrid(k, ox, oy, n) = 0.0f;
+  } else {
+    RDom rc(0, channels, "rc");
+    Expr sx = 0.0f, sy = 0.0f;
+    for (const GridTap &tap : gridTaps(p, position(ox, oy, n)[0],
+                                       position(ox, oy, n)[1], width,
+                                       height)) {
+      Expr pixel = select(inside(tap),
+                          in(clamp(tap.ix, 0, width - 1),
+                             clamp(tap.iy, 0, height - 1), rc, n),
+                          0.0f);
+      sx = sx + tap.dx * pixel;
+      sy = sy + tap.dy * pixel;
+    }
+    Func sums("dgrid_sums");
+    sums(ox, oy, n) = Tuple(0.0f, 0.0f);
+    Expr d = dyIn(ox, oy, rc, n);
+    sums(ox, oy, n) = Tuple(sums(ox, oy, n)[0] + d * sx,
+                            sums(ox, oy, n)[1] + d * sy);
+    dgrid(k, ox, oy, n) = select(k == 0, sums(ox, oy, n)[0] *
+                                             position(ox, oy, n)[2],
+                                 sums(ox, oy, n)[1] * position(ox, oy, n)[3]);
+    sums.compute_root().parallel(n);
+    sums.update().parallel(n);
+  }
+  constrainOutput(dgrid, s.outputs[1]);
+  dgrid.parallel(n);
+  return {{in, grid, dyIn}, {dx, dgrid}};
 }
 
 } // namespace
 
 void registerLayerOps(OpRegistry &r) {
-  r["grid_sample"] = {[](const KernelSpec &s) { validateGridSample(s); },
-                      buildGridSample};
+  r["grid_sample"] = {
+      [](const KernelSpec &s) { validateGridSample(s, false); },
+      buildGridSample};
+  r["grid_sample_grad"] = {
+      [](const KernelSpec &s) { validateGridSample(s, true); },
+      buildGridSampleGrad};
   r["lrn"] = {[](const KernelSpec &s) { validateLrn(s); }, buildLrn};
   r["resize"] = {[](const KernelSpec &s) { validateResize(s); },
                  [](const KernelSpec &s, const Target &t) {

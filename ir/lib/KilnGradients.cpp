@@ -503,6 +503,17 @@ LogicalResult ResizeOp::buildGradients(OpBuilder &builder,
   return success();
 }
 
+LogicalResult GridSampleOp::buildGradients(
+    OpBuilder &builder, ArrayRef<Value> resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  auto grad = builder.create<GridSampleGradOp>(
+      getLoc(), TypeRange{getInput().getType(), getGrid().getType()},
+      getInput(), getGrid(), resultGrads[0], getModeAttr(),
+      getPaddingModeAttr(), getAlignCornersAttr());
+  operandGrads.append({grad.getDx(), grad.getDgrid()});
+  return success();
+}
+
 LogicalResult PReluOp::buildGradients(OpBuilder &builder,
                                       ArrayRef<Value> resultGrads,
                                       SmallVectorImpl<Value> &operandGrads) {

@@ -450,6 +450,12 @@ LogicalResult LRNGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return success();
 }
 
+LogicalResult GridSampleGradOp::inferResultTypes(
+    SmallVectorImpl<Type> &types) {
+  types.append({getInput().getType(), getGrid().getType()});
+  return success();
+}
+
 LogicalResult PReluGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   types.append({getInput().getType(), getSlope().getType()});
   return success();

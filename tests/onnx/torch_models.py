@@ -792,6 +792,45 @@ def check_grid_sample(work):
     return matches("grid_sample inference", got, want, 1e-5)
 
 
+class WarpNet(torch.nn.Module):
+    """A spatial transformer's learned warp: per image, offsets predicted
+    from the pooled features move a learned grid, and the features are
+    sampled there (bilinear with zeros padding, bicubic with reflection):
+    the grid's gradient trains the offset layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        ys, xs = torch.meshgrid(torch.linspace(-1.2, 1.1, 5),
+                                torch.linspace(-1.1, 1.2, 6), indexing="ij")
+        # A parameter: kiln trains every initializer the data path reads
+        # (ONNX does not mark buffers), so PyTorch must train it too.
+        self.base = torch.nn.Parameter(torch.stack([xs, ys], -1)[None])
+        self.loc = torch.nn.Linear(4, 5 * 6 * 2)
+        self.fc = torch.nn.Linear(2 * 4 * 5 * 6, 3)
+
+    def forward(self, x):
+        f = torch.tanh(self.conv(x))
+        offset = torch.tanh(self.loc(f.mean((2, 3)))).reshape(-1, 5, 6, 2)
+        grid = self.base + 0.3 * offset
+        sample = torch.nn.functional.grid_sample
+        a = sample(f, grid, "bilinear", "zeros", align_corners=False)
+        b = sample(f, grid, "bicubic", "reflection", align_corners=True)
+        return self.fc(torch.cat([a, b], 1).flatten(1))
+
+
+def check_warp(work):
+    """GridSample's gradients, in the input and in the grid (a trained
+    offset): `kiln run` and two SGD steps of `kiln train` against
+    PyTorch."""
+    torch.manual_seed(31)
+    rng = np.random.default_rng(31)
+    xs = rng.standard_normal((16, 3, 7, 8)).astype(np.float32)
+    ys = rng.integers(0, 3, 16).astype(np.int32)
+    return run_and_train(WarpNet().eval(), xs, ys, "warp", "warp", 16, work,
+                         {"GridSample"})
+
+
 class ControlFlowNet(torch.nn.Module):
     """Scripted control flow: residual steps repeated once per pair of
     input features (ONNX Loop, its trip count known from the shape) and a
@@ -878,7 +917,7 @@ def main():
                               "masked_encoder", "recurrent", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
                               "einsum", "top_k", "control_flow",
-                              "strided_slices", "conv1d", "grid_sample"]
+                              "strided_slices", "conv1d", "grid_sample", "warp"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -924,6 +963,8 @@ def main():
         ok &= check_conv1d(work)
     if "grid_sample" in wanted:
         ok &= check_grid_sample(work)
+    if "warp" in wanted:
+        ok &= check_warp(work)
     return 0 if ok else 1
 
 

@@ -424,7 +424,7 @@ def Kiln_ResizeOp : Kiln_KernelOp<"resize", [DeclareOpInterfaceMethods<Kiln_Grad
   let hasVerifier = 1;
 }
 
-def Kiln_GridSampleOp : Kiln_KernelOp<"grid_sample"> {
+def Kiln_GridSampleOp : Kiln_KernelOp<"grid_sample", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
   let summary = "sampling of an image at the positions of a grid";
   let description = [{
     ONNX GridSample (PyTorch's `grid_sample`): `input` [N, C, H, W] read at
@@ -435,8 +435,8 @@ def Kiln_GridSampleOp : Kiln_KernelOp<"grid_sample"> {
     pixels around); `padding_mode` for positions outside the image:
     `zeros` (pixels outside read as 0), `border` (clamped to the edge
     pixels) or `reflection` (reflected at the borders, then clamped). In
-    bicubic mode the padding applies to each of the 16 taps. No gradient
-    yet: training through it is refused by name.
+    bicubic mode the padding applies to each of the 16 taps. Its
+    gradients (input and grid) are `kiln.grid_sample_grad`.
 
     ```mlir
     %y = kiln.grid_sample %x, %grid {mode = "bilinear", padding_mode = "zeros"}
@@ -1297,6 +1297,26 @@ def Kiln_ActivationGradOp : Kiln_TrainOp<"activation_grad",
       OptionalAttr<StrAttr>:$approximate, OptionalAttr<F32Attr>:$beta,
       OptionalAttr<F32Attr>:$threshold);
   let results = (outs Kiln_F32Tensor:$result);
+}
+
+def Kiln_GridSampleGradOp : Kiln_TrainOp<"grid_sample_grad",
+    "gradients of grid_sample"> {
+  let description = [{
+    The gradients of `kiln.grid_sample` (same attributes) for `dy` [N, C,
+    OH, OW]: `dx` [N, C, H, W], each output's `dy` added into the pixels
+    its taps read, times their weights; `dgrid` [N, OH, OW, 2], the sum
+    over the channels of `dy` times the derivative of the sampled value in
+    x and y, times the padding's derivative (0 where `border` or
+    `reflection` clamps, -1 where a reflection flips) and the
+    unnormalization's scale (PyTorch's grid_sampler_2d_backward: nearest
+    gives zeros; bicubic's padding of each tap passes no gradient).
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, Kiln_F32Tensor:$grid,
+      Kiln_F32Tensor:$dy,
+      DefaultValuedAttr<StrAttr, "\"bilinear\"">:$mode,
+      DefaultValuedAttr<StrAttr, "\"zeros\"">:$padding_mode,
+      DefaultValuedAttr<BoolAttr, "false">:$align_corners);
+  let results = (outs Kiln_F32Tensor:$dx, Kiln_F32Tensor:$dgrid);
 }
 
 def Kiln_PReluGradOp : Kiln_TrainOp<"prelu_grad", "gradients of prelu"> {
