@@ -243,6 +243,63 @@ void validatePool(const KernelSpec &s, bool isMax) {
   expectWindowOutput(s, w, x[0], x[1]);
 }
 
+// max_pool2d_indices: x -> i32 [N, C, OH, OW] (ONNX MaxPool's Indices).
+void validatePoolIndices(const KernelSpec &s) {
+  expectCounts(s, 1, 1, 1);
+  expectF32Except(s, {}, /*i32Outputs=*/true);
+  expectRank(s, s.inputs[0], "x", 4);
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  Window w = readWindow(s, k[0], k[1], true);
+  const auto &x = s.inputs[0].shape;
+  expectWindowOutput(s, w, x[0], x[1]);
+  if (s.inputs[0].numElements() > std::numeric_limits<int32_t>::max()) {
+    fail(s, "the input has more elements than an i32 index reaches");
+  }
+  int64_t order = attrInt(s, "storage_order");
+  if (order != 0 && order != 1) {
+    fail(s, "storage_order must be 0 (row major) or 1 (column major)");
+  }
+}
+
+// Each window's first maximum in row-major window order (Halide's argmax
+// keeps the first of equal values; a padded position reads -inf), as its
+// flattened position in x, rows or (storage_order 1) columns innermost.
+// Target: any; elementwise over the output.
+Kernel buildPoolIndices(const KernelSpec &s, const Target &target) {
+  validatePoolIndices(s);
+  std::vector<int64_t> k = attrInts(s, "kernel", 2);
+  Window w = readWindow(s, k[0], k[1], true);
+  ImageParam in = makeInput(s.inputs[0], "x");
+  const auto &xs = s.inputs[0].shape;
+  int channels = static_cast<int>(xs[1]), height = static_cast<int>(xs[2]),
+      width = static_cast<int>(xs[3]);
+  Var x("x"), y("y"), c("c"), n("n");
+  RDom r(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), "r");
+  auto at = [&](Expr out, Expr tap, int64_t stride, int64_t pad,
+                int64_t dilation) {
+    return out * static_cast<int>(stride) - static_cast<int>(pad) +
+           tap * static_cast<int>(dilation);
+  };
+  Expr ix = at(x, r.x, w.sw, w.padLeft, w.dw);
+  Expr iy = at(y, r.y, w.sh, w.padTop, w.dh);
+  Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
+  Expr value = select(inside,
+                      in(clamp(ix, 0, width - 1), clamp(iy, 0, height - 1),
+                         c, n),
+                      -std::numeric_limits<float>::infinity());
+  Tuple best = argmax(r, value, "best");
+  Expr bx = at(x, best[0], w.sw, w.padLeft, w.dw);
+  Expr by = at(y, best[1], w.sh, w.padTop, w.dh);
+  Func out("indices");
+  Expr plane = n * channels + c;
+  out(x, y, c, n) = attrInt(s, "storage_order") == 0
+                        ? (plane * height + by) * width + bx
+                        : (plane * width + bx) * height + by;
+  constrainOutput(out, s.outputs[0]);
+  scheduleElementwise(out, {x, y, c, n}, halideShape(s.outputs[0]), target);
+  return {{in}, out};
+}
+
 struct PoolFuncs {
   ImageParam in;
   Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
@@ -1271,6 +1328,7 @@ Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
 } // namespace
 
 void registerLayerOps(OpRegistry &r) {
+  r["max_pool2d_indices"] = {validatePoolIndices, buildPoolIndices};
   r["grid_sample"] = {
       [](const KernelSpec &s) { validateGridSample(s, false); },
       buildGridSample};

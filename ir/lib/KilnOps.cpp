@@ -484,7 +484,8 @@ FailureOr<Window> kiln::ir::detail::poolWindow(PoolOp op) {
     strides.assign(op.getStrides()->begin(), op.getStrides()->end());
   }
   SmallVector<int64_t> dilations = {1, 1};
-  if constexpr (std::is_same_v<PoolOp, MaxPool2DOp>) {
+  if constexpr (std::is_same_v<PoolOp, MaxPool2DOp> ||
+                std::is_same_v<PoolOp, MaxPool2DIndicesOp>) {
     dilations.assign(op.getDilations().begin(), op.getDilations().end());
   }
   return resolveWindow(op, input.getShape().drop_front(2), kernel, strides,
@@ -493,6 +494,7 @@ FailureOr<Window> kiln::ir::detail::poolWindow(PoolOp op) {
 }
 template FailureOr<Window> kiln::ir::detail::poolWindow(MaxPool2DOp);
 template FailureOr<Window> kiln::ir::detail::poolWindow(AvgPool2DOp);
+template FailureOr<Window> kiln::ir::detail::poolWindow(MaxPool2DIndicesOp);
 
 namespace {
 template <typename PoolOp>
@@ -512,8 +514,12 @@ LogicalResult MaxPool2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   return inferPool(*this, types);
 }
 
-LogicalResult MaxPool2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
-  auto window = kiln::ir::detail::poolWindow(*this);
+namespace {
+// max_pool2d's kernel attrs (and max_pool2d_indices'): the resolved
+// strides and pads.
+template <typename PoolOp>
+LogicalResult canonicalizeMaxPool(PoolOp op, nlohmann::json &attrs) {
+  auto window = kiln::ir::detail::poolWindow(op);
   if (failed(window)) {
     return failure();
   }
@@ -522,6 +528,30 @@ LogicalResult MaxPool2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
   attrs.erase("auto_pad");
   attrs.erase("ceil_mode");
   return success();
+}
+} // namespace
+
+LogicalResult MaxPool2DOp::canonicalizeKernelAttrs(nlohmann::json &attrs) {
+  return canonicalizeMaxPool(*this, attrs);
+}
+
+LogicalResult MaxPool2DIndicesOp::inferResultTypes(
+    SmallVectorImpl<Type> &types) {
+  auto window = kiln::ir::detail::poolWindow(*this);
+  if (failed(window)) {
+    return failure();
+  }
+  auto input = rankedType(getInput());
+  types.push_back(RankedTensorType::get(
+      {input.getDimSize(0), input.getDimSize(1), window->out[0],
+       window->out[1]},
+      IntegerType::get(getContext(), 32)));
+  return success();
+}
+
+LogicalResult MaxPool2DIndicesOp::canonicalizeKernelAttrs(
+    nlohmann::json &attrs) {
+  return canonicalizeMaxPool(*this, attrs);
 }
 
 LogicalResult AvgPool2DOp::inferResultTypes(SmallVectorImpl<Type> &types) {

@@ -463,16 +463,12 @@ ref::Conv2dParams convParams(std::array<int64_t, 2> strides,
 // them into the canonical kernel attrs of docs/ops.md: ceil_mode's extra
 // bottom/right padding folded into `pads`, the user's padding kept in
 // `divisor_pads` for avg_pool2d.
-void addPool(CaseTable &table, const std::string &op, const std::string &name,
-             std::vector<int64_t> xShape, const ref::Pool2dParams &params,
-             double low = -3, double high = 3) {
-  const bool isMax = op == "max_pool2d";
-  Rng rng(op + "/" + name);
-  ref::Tensor x = rng.tensor(xShape, low, high);
-  ref::Tensor y = isMax ? ref::maxPool2d(x, params) : ref::avgPool2d(x, params);
+json poolAttrs(const std::vector<int64_t> &xShape,
+               const std::vector<int64_t> &yShape,
+               const ref::Pool2dParams &params, bool isMax) {
   std::array<int64_t, 4> pads = params.pads;
   for (int d = 0; d < 2; ++d) {
-    const int64_t in = xShape[2 + d], out = y.shape[2 + d];
+    const int64_t in = xShape[2 + d], out = yShape[2 + d];
     const int64_t reach = (out - 1) * params.strides[d] +
                           params.dilations[d] * (params.kernel[d] - 1) + 1;
     pads[2 + d] += std::max<int64_t>(0, reach - (in + pads[d] + pads[2 + d]));
@@ -485,7 +481,35 @@ void addPool(CaseTable &table, const std::string &op, const std::string &name,
     attrs["count_include_pad"] = params.countIncludePad;
     attrs["divisor_pads"] = params.pads;
   }
-  table.add(name, op, attrs, f32({x}), {y});
+  return attrs;
+}
+
+void addPool(CaseTable &table, const std::string &op, const std::string &name,
+             std::vector<int64_t> xShape, const ref::Pool2dParams &params,
+             double low = -3, double high = 3) {
+  const bool isMax = op == "max_pool2d";
+  Rng rng(op + "/" + name);
+  ref::Tensor x = rng.tensor(xShape, low, high);
+  ref::Tensor y = isMax ? ref::maxPool2d(x, params) : ref::avgPool2d(x, params);
+  table.add(name, op, poolAttrs(xShape, y.shape, params, isMax), f32({x}),
+            {y});
+}
+
+// max_pool2d_indices on values from {-2, ..., 2}, so that windows hold
+// equal maxima (the first in row-major window order wins).
+void addPoolIndices(CaseTable &table, const std::string &name,
+                    std::vector<int64_t> xShape,
+                    const ref::Pool2dParams &params, bool columnMajor) {
+  Rng rng("max_pool2d_indices/" + name);
+  ref::Tensor x(xShape);
+  for (double &v : x.data) {
+    v = rng.integer(-2, 3);
+  }
+  ref::Tensor y = ref::maxPool2dIndices(x, params, columnMajor);
+  json attrs = poolAttrs(xShape, y.shape, params, true);
+  attrs["storage_order"] = columnMajor ? 1 : 0;
+  table.add(name, "max_pool2d_indices", attrs, f32({x}), {y}, false, 0.0,
+            codegen::DType::I32);
 }
 
 void addGlobalAvgPool(CaseTable &table, const std::string &name,
@@ -1069,6 +1093,18 @@ CaseTable buildCases() {
           poolParams({1, 1}, {1, 1}, {0, 0, 0, 0}));
   addPool(t, mp, "asym_pads_stride1x2", {2, 3, 6, 7},
           poolParams({3, 3}, {1, 2}, {1, 0, 0, 1}));
+
+  // max_pool2d_indices (ONNX MaxPool's Indices): ties, padding, ceil_mode,
+  // dilations, both storage orders.
+  addPoolIndices(t, "k2_s2_n2_c3_7x9", {2, 3, 7, 9},
+                 poolParams({2, 2}, {2, 2}, {0, 0, 0, 0}), false);
+  addPoolIndices(t, "k3_s2_pad1_ceil_n1_c4_8x7", {1, 4, 8, 7},
+                 poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}, true), false);
+  addPoolIndices(t, "k3_dilation2_pad2_column_major_n2_c2_9x6", {2, 2, 9, 6},
+                 poolParams({3, 3}, {1, 1}, {2, 2, 2, 2}, false, true, {2, 2}),
+                 true);
+  addPoolIndices(t, "k5_pad2_column_major_n1_c3_5x5", {1, 3, 5, 5},
+                 poolParams({5, 5}, {1, 1}, {2, 2, 2, 2}), true);
 
   const std::string ap = "avg_pool2d";
   addPool(t, ap, "k2_s2_valid", {1, 3, 8, 8},
@@ -1882,6 +1918,7 @@ KILN_KERNEL_CASES(Conv2dWinograd, "conv2d_winograd");
 KILN_KERNEL_CASES(Fused, "fused");
 KILN_KERNEL_CASES(WinogradFilter, "winograd_filter");
 KILN_KERNEL_CASES(MaxPool2d, "max_pool2d");
+KILN_KERNEL_CASES(MaxPool2dIndices, "max_pool2d_indices");
 KILN_KERNEL_CASES(AvgPool2d, "avg_pool2d");
 KILN_KERNEL_CASES(GlobalAvgPool, "global_avg_pool");
 KILN_KERNEL_CASES(BatchNorm, "batch_norm");

@@ -203,10 +203,17 @@ void Importer::poolOp(bool max) {
     attrs.push_back(boolean("ceil_mode", true));
   }
   if (max) {
-    if (attrInt("storage_order", 0) != 0) {
-      unsupportedValue("storage_order", "1");
+    // The Indices output (opsets 8-): kiln.max_pool2d_indices, in the
+    // storage order asked for.
+    int64_t order = attrInt("storage_order", 0);
+    if (order != 0 && order != 1) {
+      unsupportedValue("storage_order", std::to_string(order));
     }
-    markUnsupportedOutputs(1, "MaxPool indices are not computed");
+    if (node_->proto.output_size() > 1 && !node_->proto.output(1).empty()) {
+      std::vector<NamedAttribute> indexAttrs = attrs;
+      indexAttrs.push_back(i64("storage_order", order));
+      setOutput(1, emit("kiln.max_pool2d_indices", {data(0)}, indexAttrs));
+    }
   } else {
     attrs.push_back(
         boolean("count_include_pad", attrInt("count_include_pad", 0) != 0));
@@ -1750,6 +1757,79 @@ void Importer::scatterElementsOp() {
   setOutput(0, emit("kiln.add", {base, scatter(updates)}));
 }
 
+// MaxUnpool (opsets 9, 11): X's values written at their indices (MaxPool's
+// Indices: positions flattened over the whole unpooled tensor, row major)
+// into zeros of the unpooled shape ((in - 1)·stride - pads + kernel per
+// spatial dim); an output_shape (known at import time) larger than that
+// adds zero rows and columns at the end, as ONNX's reference. X and the
+// indices flattened to one row, gather_elements_grad (a scatter-add along
+// it; MaxPool's windows give distinct positions), a reshape and the pad:
+// it trains through their gradients. Indices known at import time are
+// checked.
+void Importer::maxUnpoolOp() {
+  requireFloat(0);
+  std::vector<int64_t> x = shapeOf(0);
+  if (x.size() != 4 || shapeOf(1) != x) {
+    fail("MaxUnpool takes X [N, C, H, W] and indices of its shape, got " +
+         shapeText(x) + " and " + shapeText(shapeOf(1)));
+  }
+  auto kernel = attrInts("kernel_shape");
+  if (!kernel || kernel->size() != 2) {
+    fail("kernel_shape must have 2 entries");
+  }
+  std::vector<int64_t> strides = attrInts("strides").value_or(
+      std::vector<int64_t>{1, 1});
+  std::vector<int64_t> pads = attrInts("pads").value_or(
+      std::vector<int64_t>{0, 0, 0, 0});
+  if (strides.size() != 2 || pads.size() != 4) {
+    fail("strides must have 2 entries and pads 4");
+  }
+  std::vector<int64_t> out = {x[0], x[1],
+                              (x[2] - 1) * strides[0] - pads[0] - pads[2] +
+                                  (*kernel)[0],
+                              (x[3] - 1) * strides[1] - pads[1] - pads[3] +
+                                  (*kernel)[1]};
+  if (std::any_of(out.begin(), out.end(), [](int64_t d) { return d < 1; })) {
+    fail("the unpooled shape " + shapeText(out) + " is empty");
+  }
+  std::vector<int64_t> padded = out;
+  if (hasInput(2)) {
+    padded = hostInts(2, "output_shape");
+    if (padded.size() != 4 || padded[0] != out[0] || padded[1] != out[1] ||
+        padded[2] < out[2] || padded[3] < out[3]) {
+      fail("output_shape " + shapeText(padded) + " must be [N, C, H, W] " +
+           "with H and W at least the unpooled " + shapeText(out));
+    }
+  }
+  int64_t count = product(x), total = product(out);
+  Value indices;
+  if (const OnnxTensor *h = host(1)) {
+    std::vector<int32_t> flat;
+    for (double v : h->values) {
+      int64_t index = hostInt(v);
+      if (index < 0 || index >= total) {
+        fail("index " + std::to_string(index) + " is outside the output's " +
+             std::to_string(total) + " elements");
+      }
+      flat.push_back(static_cast<int32_t>(index));
+    }
+    indices = i32Constant(flat, {1, count});
+  } else {
+    indices = emit("kiln.reshape", {labelsOf(1)}, {ints("shape", {1, count})});
+  }
+  Value values = emit("kiln.reshape", {data(0)}, {ints("shape", {1, count})});
+  Value scattered =
+      emit("kiln.gather_elements_grad", {indices, values},
+           {i64("axis", 1), ints("shape", {1, total})});
+  Value y = emit("kiln.reshape", {scattered}, {ints("shape", out)});
+  if (padded != out) {
+    y = emit("kiln.pad", {y},
+             {ints("pads", {0, 0, 0, 0, 0, 0, padded[2] - out[2],
+                            padded[3] - out[3]})});
+  }
+  setOutput(0, y);
+}
+
 std::vector<int64_t> Importer::reduceAxes(int64_t rank) {
   std::vector<int64_t> axes;
   // Axes moved from the attribute to an input: ReduceSum-13, the others 18.
@@ -2392,6 +2472,7 @@ void Importer::registerHandlers() {
                        f32("beta", attrFloat("beta", 0.75)),
                        f32("bias", attrFloat("bias", 1.0))}));
   });
+  on({"MaxUnpool"}, [this] { maxUnpoolOp(); });
   on({"GridSample"}, [this] {
     // Opset 16 names the modes bilinear, nearest and bicubic; opset 20
     // linear, nearest and cubic (its default linear) and allows inputs of

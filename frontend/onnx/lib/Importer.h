@@ -572,6 +572,7 @@ private:
   Value i32Constant(const std::vector<int32_t> &values,
                     const std::vector<int64_t> &shape);
   void scatterElementsOp();
+  void maxUnpoolOp();
   Value nllLoss(Value logProb);
   void padOp();
   void powOp();

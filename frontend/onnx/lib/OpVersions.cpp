@@ -89,6 +89,7 @@ const std::map<std::string, std::vector<int64_t>> &versions() {
       {"MatMul", {1, 9, 13}},
       {"Max", {1, 6, 8, 12, 13}},
       {"MaxPool", {1, 8, 10, 11, 12}},
+      {"MaxUnpool", {9, 11}},
       {"Mean", {1, 6, 8, 13}},
       {"Min", {1, 6, 8, 12, 13}},
       {"Mod", {10, 13}},

@@ -285,6 +285,44 @@ int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
   return out;
 }
 
+Tensor maxPool2dIndices(const Tensor &x, const Pool2dParams &p,
+                        bool columnMajor) {
+  require(x.shape.size() == 4, "max_pool2d rank");
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  const int64_t oh = pooledSize(h, p.kernel[0], p.strides[0], p.pads[0],
+                                p.pads[2], p.dilations[0], p.ceilMode);
+  const int64_t ow = pooledSize(w, p.kernel[1], p.strides[1], p.pads[1],
+                                p.pads[3], p.dilations[1], p.ceilMode);
+  Tensor y({n, c, oh, ow});
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        double best = 0;
+        int64_t at = -1;
+        for (int64_t ky = 0; ky < p.kernel[0]; ++ky) {
+          for (int64_t kx = 0; kx < p.kernel[1]; ++kx) {
+            const int64_t iy =
+                oy * p.strides[0] - p.pads[0] + ky * p.dilations[0];
+            const int64_t ix =
+                ox * p.strides[1] - p.pads[1] + kx * p.dilations[1];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+              continue;
+            }
+            double v = x.data[(plane * h + iy) * w + ix];
+            if (at < 0 || v > best) { // the first of equal maxima stays
+              best = v;
+              at = columnMajor ? (plane * w + ix) * h + iy
+                               : (plane * h + iy) * w + ix;
+            }
+          }
+        }
+        y.data[(plane * oh + oy) * ow + ox] = static_cast<double>(at);
+      }
+    }
+  }
+  return y;
+}
+
 Tensor maxPool2d(const Tensor &x, const Pool2dParams &p) {
   require(x.shape.size() == 4, "max_pool2d rank");
   const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];

@@ -94,6 +94,10 @@ struct Pool2dParams {
 int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
                    int64_t padEnd, int64_t dilation, bool ceilMode);
 Tensor maxPool2d(const Tensor &x, const Pool2dParams &params);
+// ONNX MaxPool's Indices: each window's first maximum (row-major window
+// order), flattened over x, rows innermost (or columns: columnMajor).
+Tensor maxPool2dIndices(const Tensor &x, const Pool2dParams &params,
+                        bool columnMajor);
 Tensor avgPool2d(const Tensor &x, const Pool2dParams &params);
 Tensor globalAvgPool(const Tensor &x); // [N,C,H,W] -> [N,C,1,1]
 

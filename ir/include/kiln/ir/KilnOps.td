@@ -326,6 +326,35 @@ def Kiln_MaxPool2DOp : Kiln_Pool2DOp<"max_pool2d", "max"> {
       DefaultValuedStrAttr<StrAttr, "notset">:$auto_pad);
 }
 
+def Kiln_MaxPool2DIndicesOp : Kiln_KernelOp<"max_pool2d_indices"> {
+  let summary = "positions of max_pool2d's maxima";
+  let description = [{
+    ONNX MaxPool's Indices output (as i32): for each window of
+    `kiln.max_pool2d` with the same attributes, the position of its first
+    maximum in row-major window order (padding never wins), flattened over
+    the whole input `[N, C, H, W]`: `((n·C + c)·H + h)·W + w` (ONNX's
+    storage_order 0, MaxUnpool's input), or with `storage_order` 1
+    `((n·C + c)·W + w)·H + h`. A padded position reads -inf. No gradient:
+    the result is an integer.
+
+    ```mlir
+    %i = kiln.max_pool2d_indices %x {kernel = array<i64: 2, 2>}
+        : (tensor<1x8x28x28xf32>) -> tensor<1x8x14x14xi32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$kernel,
+      OptionalAttr<DenseI64ArrayAttr>:$strides,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">:$pads,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilations,
+      DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+      DefaultValuedStrAttr<StrAttr, "notset">:$auto_pad,
+      DefaultValuedAttr<I64Attr, "0">:$storage_order);
+  let results = (outs Kiln_LabelTensor:$result);
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult canonicalizeKernelAttrs(::nlohmann::json &attrs);
+  }];
+}
+
 def Kiln_AvgPool2DOp : Kiln_Pool2DOp<"avg_pool2d", "average"> {
   let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$kernel,
       OptionalAttr<DenseI64ArrayAttr>:$strides,

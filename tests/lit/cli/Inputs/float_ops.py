@@ -144,6 +144,31 @@ model("conv1d_bad_weight", [
     helper.make_node("Conv", ["x", "w2"], ["y"]),
 ], {"y": x}, [("w2", w1[:, :, 0])])
 
+# MaxPool's Indices at run time (2x2 windows, stride 2, the last row and
+# column padded) feeding MaxUnpool (the node tests give MaxUnpool known
+# indices): the negated maxima written back where they were, in x viewed
+# as [1, 2, 3, 5].
+x4 = x.reshape(1, 2, 3, 5)
+pooled_idx = np.zeros((1, 2, 2, 3), np.int64)
+unpooled = np.zeros_like(x4)
+for c in range(2):
+    for i in range(2):
+        for j in range(3):
+            win = [(y, z) for y in (2 * i, 2 * i + 1) for z in (2 * j, 2 * j + 1)
+                   if y < 3 and z < 5]
+            y, z = max(win, key=lambda p: (x4[0, c][p], -win.index(p)))
+            pooled_idx[0, c, i, j] = (c * 3 + y) * 5 + z
+            unpooled[0, c, y, z] = -x4[0, c, y, z]
+model("unpool", [
+    helper.make_node("Reshape", ["x", "shape4"], ["x4"]),
+    helper.make_node("MaxPool", ["x4"], ["pooled", "indices"],
+                     kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 1]),
+    helper.make_node("Neg", ["pooled"], ["negated"]),
+    helper.make_node("MaxUnpool", ["negated", "indices"], ["unpooled"],
+                     kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 1]),
+], {"unpooled": unpooled, "indices": pooled_idx},
+    [("shape4", np.array([1, 2, 3, 5], np.int64))])
+
 # Range whose start is computed at run time: its output's shape would be
 # a run-time value, an error naming the input.
 model("range_runtime", [
