@@ -2473,6 +2473,43 @@ void Importer::registerHandlers() {
                        f32("bias", attrFloat("bias", 1.0))}));
   });
   on({"MaxUnpool"}, [this] { maxUnpoolOp(); });
+  on({"ReverseSequence"}, [this] {
+    // Each batch entry's first sequence_lens[b] steps along time_axis
+    // reversed, the rest kept: gather_elements at a constant index tensor
+    // (the lengths must be known at import time; it trains through
+    // gather_elements' gradient).
+    requireFloat(0);
+    std::vector<int64_t> x = shapeOf(0);
+    if (x.size() < 2) {
+      fail("the input must have rank 2 or more, got " + shapeText(x));
+    }
+    int64_t batchAxis = normAxis(attrInt("batch_axis", 1), x.size());
+    int64_t timeAxis = normAxis(attrInt("time_axis", 0), x.size());
+    if (batchAxis == timeAxis || batchAxis > 1 || timeAxis > 1) {
+      fail("batch_axis and time_axis must be 0 and 1 in some order");
+    }
+    std::vector<int64_t> lens = hostInts(1, "sequence_lens");
+    if (static_cast<int64_t>(lens.size()) != x[batchAxis]) {
+      fail("sequence_lens has " + std::to_string(lens.size()) +
+           " entries for a batch of " + std::to_string(x[batchAxis]));
+    }
+    int64_t inner = product(x) / (x[0] * x[1]);
+    std::vector<int32_t> index(product(x));
+    for (size_t i = 0; i < index.size(); ++i) {
+      int64_t outer = static_cast<int64_t>(i) / inner;
+      int64_t pos[2] = {outer / x[1], outer % x[1]};
+      int64_t b = pos[batchAxis], t = pos[timeAxis], len = lens[b];
+      if (len < 1 || len > x[timeAxis]) {
+        fail("sequence_lens[" + std::to_string(b) + "] = " +
+             std::to_string(len) + " is outside [1, " +
+             std::to_string(x[timeAxis]) + "]");
+      }
+      index[i] = static_cast<int32_t>(t < len ? len - 1 - t : t);
+    }
+    setOutput(0, emit("kiln.gather_elements", {data(0), i32Constant(index, x)},
+                      {i64("axis", timeAxis)}));
+  });
+
   on({"GridSample"}, [this] {
     // Opset 16 names the modes bilinear, nearest and bicubic; opset 20
     // linear, nearest and cubic (its default linear) and allows inputs of

@@ -169,6 +169,17 @@ model("unpool", [
 ], {"unpooled": unpooled, "indices": pooled_idx},
     [("shape4", np.array([1, 2, 3, 5], np.int64))])
 
+# ReverseSequence on a rank-3 input (the node tests are 2-D): batch axis
+# 0, time axis 1, each entry's first lens[b] steps reversed.
+lens = np.array([3, 2], np.int64)
+reversed_x = x.copy()
+for b in range(2):
+    reversed_x[b, :lens[b]] = x[b, :lens[b]][::-1]
+model("reverse_sequence", [
+    helper.make_node("ReverseSequence", ["x", "lens"], ["y"], batch_axis=0,
+                     time_axis=1),
+], {"y": reversed_x}, [("lens", lens)])
+
 # Range whose start is computed at run time: its output's shape would be
 # a run-time value, an error naming the input.
 model("range_runtime", [
