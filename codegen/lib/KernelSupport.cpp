@@ -525,6 +525,15 @@ std::vector<Expr> unflatten(Expr index, const std::vector<int> &extents) {
   return at;
 }
 
+// Halves to even (PyTorch, NumPy), written out: Halide 14's OpenCL back
+// end emits OpenCL's round(), which takes halves away from zero. Floats of
+// magnitude 2^23 and up are integers already.
+Expr roundHalfEven(Expr x) {
+  Expr r = floor(x + 0.5f);
+  Expr tie = r - x == 0.5f && r - 2.0f * floor(r * 0.5f) != 0.0f;
+  return select(abs(x) >= 8388608.0f, x, select(tie, r - 1.0f, r));
+}
+
 int vectorWidthFor(int extent, int vec) {
   for (int w = vec; w >= std::max(vec / 4, 2); w /= 2) {
     if (extent >= w) {

@@ -469,6 +469,8 @@ Halide::Expr lrnWindowSum(
 
 // Largest of vec, vec/2, vec/4 not above extent; 1 if extent < vec/4.
 int vectorWidthFor(int extent, int vec);
+// x rounded to the nearest integer, halves to even, on every target.
+Halide::Expr roundHalfEven(Halide::Expr x);
 
 // The coordinates of the first extents.size() dims (innermost first) at
 // linear position `index` of their dense flattening: index % e0,

@@ -213,14 +213,7 @@ void registerActivations(OpRegistry &r) {
   };
   flat("ceil", [](Expr x) { return ceil(x); });
   flat("floor", [](Expr x) { return floor(x); });
-  // Halves to even (PyTorch, NumPy), written out: Halide 14's OpenCL
-  // back end emits OpenCL's round(), which takes halves away from zero.
-  // Floats of magnitude 2^23 and up are integers already.
-  flat("round", [](Expr x) {
-    Expr r = floor(x + 0.5f);
-    Expr tie = r - x == 0.5f && r - 2.0f * floor(r * 0.5f) != 0.0f;
-    return select(abs(x) >= 8388608.0f, x, select(tie, r - 1.0f, r));
-  });
+  flat("round", [](Expr x) { return roundHalfEven(x); });
   flat("sign", [](Expr x) {
     return select(x > 0.0f, 1.0f, select(x < 0.0f, -1.0f, 0.0f));
   });

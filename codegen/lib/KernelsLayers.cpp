@@ -1163,8 +1163,8 @@ struct GridTap {
 std::vector<GridTap> gridTaps(const GridSampleParams &p, Expr fx, Expr fy,
                               int width, int height) {
   if (p.mode == "nearest") { // ties to even, as PyTorch's nearbyint
-    return {{cast<int>(round(fx)), cast<int>(round(fy)), Expr(1.0f),
-             Expr(0.0f), Expr(0.0f)}};
+    return {{cast<int>(roundHalfEven(fx)), cast<int>(roundHalfEven(fy)),
+             Expr(1.0f), Expr(0.0f), Expr(0.0f)}};
   }
   Expr x0 = floor(fx), y0 = floor(fy);
   Expr tx = fx - x0, ty = fy - y0;
@@ -1191,6 +1191,19 @@ std::vector<GridTap> gridTaps(const GridSampleParams &p, Expr fx, Expr fy,
     }
   }
   return taps;
+}
+
+// A tap's pixel of channel c, image n; 0 outside the image (the clamped
+// indices keep the load in bounds).
+Expr insideImage(const GridTap &tap, int width, int height) {
+  return tap.ix >= 0 && tap.ix < width && tap.iy >= 0 && tap.iy < height;
+}
+Expr tapPixel(ImageParam in, const GridTap &tap, Expr c, Expr n, int width,
+              int height) {
+  return select(insideImage(tap, width, height),
+                in(clamp(tap.ix, 0, width - 1), clamp(tap.iy, 0, height - 1),
+                   c, n),
+                0.0f);
 }
 
 // The pixel coordinates of every grid position and their derivatives in
@@ -1220,8 +1233,7 @@ Func gridPositions(const GridSampleParams &p, ImageParam grid, int width,
 }
 
 // Target: any. The pixel coordinates of each grid position computed once
-// (root), then every channel's taps gathered elementwise; a tap outside
-// the image reads 0 (clamped indices keep the loads in bounds).
+// (root), then every channel's taps gathered elementwise.
 Kernel buildGridSample(const KernelSpec &s, const Target &target) {
   GridSampleParams p = validateGridSample(s, false);
   ImageParam in = makeInput(s.inputs[0], "input");
@@ -1235,12 +1247,7 @@ Kernel buildGridSample(const KernelSpec &s, const Target &target) {
   Expr value = 0.0f;
   for (const GridTap &tap : gridTaps(p, position(ox, oy, n)[0],
                                      position(ox, oy, n)[1], width, height)) {
-    Expr inside = tap.ix >= 0 && tap.ix < width && tap.iy >= 0 &&
-                  tap.iy < height;
-    value = value + tap.weight * select(inside,
-                                        in(clamp(tap.ix, 0, width - 1),
-                                           clamp(tap.iy, 0, height - 1), c, n),
-                                        0.0f);
+    value = value + tap.weight * tapPixel(in, tap, c, n, width, height);
   }
   Func out("out");
   out(ox, oy, c, n) = value;
@@ -1272,9 +1279,6 @@ Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
   Func position = gridPositions(p, grid, width, height,
                                 static_cast<int>(s.inputs[1].shape[2]),
                                 {ox, oy, n}, target);
-  auto inside = [&](const GridTap &tap) {
-    return tap.ix >= 0 && tap.ix < width && tap.iy >= 0 && tap.iy < height;
-  };
 
   // dx: the taps of the output position r.
   RDom r(0, static_cast<int>(gs[2]), 0, static_cast<int>(gs[1]), "r");
@@ -1284,7 +1288,8 @@ Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
                                       position(r.x, r.y, n)[1], width, height);
   for (const GridTap &tap : atR) {
     plane(clamp(tap.ix, 0, width - 1), clamp(tap.iy, 0, height - 1), c, n) +=
-        select(inside(tap), tap.weight * dyIn(r.x, r.y, c, n), 0.0f);
+        select(insideImage(tap, width, height),
+               tap.weight * dyIn(r.x, r.y, c, n), 0.0f);
   }
   dx(x, y, c, n) = plane(x, y, c, n);
   constrainOutput(dx, s.outputs[0]);
@@ -1302,10 +1307,7 @@ Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
     for (const GridTap &tap : gridTaps(p, position(ox, oy, n)[0],
                                        position(ox, oy, n)[1], width,
                                        height)) {
-      Expr pixel = select(inside(tap),
-                          in(clamp(tap.ix, 0, width - 1),
-                             clamp(tap.iy, 0, height - 1), rc, n),
-                          0.0f);
+      Expr pixel = tapPixel(in, tap, rc, n, width, height);
       sx = sx + tap.dx * pixel;
       sy = sy + tap.dy * pixel;
     }
