@@ -758,9 +758,8 @@ void addGridSampleGrad(GradCaseTable &table, const std::string &name,
         static_cast<double>(rng.integer(-2, static_cast<int32_t>(size) + 2));
     double frac = rng.uniform(0.1, 0.4);
     double at = whole + (rng.integer(0, 2) == 0 ? frac : 1 - frac);
-    double g = alignCorners ? (size > 1 ? at / double(size - 1) * 2 - 1 : 0)
-                            : (2 * at + 1) / double(size) - 1;
-    grid.data[i] = static_cast<float>(g);
+    grid.data[i] =
+        static_cast<float>(ref::gridCoordinate(at, size, alignCorners));
   }
   const ref::Tensor dy = rng.tensor({shape[0], shape[1], oh, ow}, -1, 1);
   table.add(name, "grid_sample_grad",

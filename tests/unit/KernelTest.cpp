@@ -781,9 +781,8 @@ void addGridSample(CaseTable &table, const std::string &name,
     if (mode == "nearest") {
       at = std::round(at) + rng.uniform(-0.4, 0.4);
     }
-    grid.data[i] = alignCorners ? (size > 1 ? at / double(size - 1) * 2 - 1 : 0)
-                                : (2 * at + 1) / double(size) - 1;
-    grid.data[i] = static_cast<float>(grid.data[i]);
+    grid.data[i] =
+        static_cast<float>(ref::gridCoordinate(at, size, alignCorners));
   }
   table.add(name, "grid_sample",
             {{"mode", mode}, {"padding_mode", padding},

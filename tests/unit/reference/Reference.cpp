@@ -285,19 +285,24 @@ int64_t pooledSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
   return out;
 }
 
-Tensor maxPool2dIndices(const Tensor &x, const Pool2dParams &p,
-                        bool columnMajor) {
+namespace {
+// Each window's first maximum (row-major window order): its value into
+// `values` and its position in x, flattened rows innermost (or columns:
+// columnMajor), into `indices`.
+void maxPoolWindows(const Tensor &x, const Pool2dParams &p, bool columnMajor,
+                    Tensor &values, Tensor &indices) {
   require(x.shape.size() == 4, "max_pool2d rank");
   const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
   const int64_t oh = pooledSize(h, p.kernel[0], p.strides[0], p.pads[0],
                                 p.pads[2], p.dilations[0], p.ceilMode);
   const int64_t ow = pooledSize(w, p.kernel[1], p.strides[1], p.pads[1],
                                 p.pads[3], p.dilations[1], p.ceilMode);
-  Tensor y({n, c, oh, ow});
+  values = Tensor({n, c, oh, ow});
+  indices = Tensor({n, c, oh, ow});
   for (int64_t plane = 0; plane < n * c; ++plane) {
     for (int64_t oy = 0; oy < oh; ++oy) {
       for (int64_t ox = 0; ox < ow; ++ox) {
-        double best = 0;
+        double best = -std::numeric_limits<double>::infinity();
         int64_t at = -1;
         for (int64_t ky = 0; ky < p.kernel[0]; ++ky) {
           for (int64_t kx = 0; kx < p.kernel[1]; ++kx) {
@@ -316,41 +321,25 @@ Tensor maxPool2dIndices(const Tensor &x, const Pool2dParams &p,
             }
           }
         }
-        y.data[(plane * oh + oy) * ow + ox] = static_cast<double>(at);
+        values.data[(plane * oh + oy) * ow + ox] = best;
+        indices.data[(plane * oh + oy) * ow + ox] = static_cast<double>(at);
       }
     }
   }
-  return y;
+}
+} // namespace
+
+Tensor maxPool2dIndices(const Tensor &x, const Pool2dParams &p,
+                        bool columnMajor) {
+  Tensor values, indices;
+  maxPoolWindows(x, p, columnMajor, values, indices);
+  return indices;
 }
 
 Tensor maxPool2d(const Tensor &x, const Pool2dParams &p) {
-  require(x.shape.size() == 4, "max_pool2d rank");
-  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
-  const int64_t oh = pooledSize(h, p.kernel[0], p.strides[0], p.pads[0],
-                                p.pads[2], p.dilations[0], p.ceilMode);
-  const int64_t ow = pooledSize(w, p.kernel[1], p.strides[1], p.pads[1],
-                                p.pads[3], p.dilations[1], p.ceilMode);
-  Tensor y({n, c, oh, ow});
-  for (int64_t plane = 0; plane < n * c; ++plane) {
-    for (int64_t oy = 0; oy < oh; ++oy) {
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        double best = -std::numeric_limits<double>::infinity();
-        for (int64_t ky = 0; ky < p.kernel[0]; ++ky) {
-          const int64_t iy =
-              oy * p.strides[0] - p.pads[0] + ky * p.dilations[0];
-          for (int64_t kx = 0; kx < p.kernel[1]; ++kx) {
-            const int64_t ix =
-                ox * p.strides[1] - p.pads[1] + kx * p.dilations[1];
-            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-              best = std::max(best, x.data[(plane * h + iy) * w + ix]);
-            }
-          }
-        }
-        y.data[(plane * oh + oy) * ow + ox] = best;
-      }
-    }
-  }
-  return y;
+  Tensor values, indices;
+  maxPoolWindows(x, p, false, values, indices);
+  return values;
 }
 
 // PyTorch's avg_pool2d: the window is cut at the end of the (user) padding
@@ -896,6 +885,13 @@ Tensor argReduce(const Tensor &x, int64_t axis, bool max, bool keepdims,
     }
   }
   return y;
+}
+
+double gridCoordinate(double pixel, int64_t size, bool alignCorners) {
+  if (alignCorners) {
+    return size > 1 ? pixel / double(size - 1) * 2 - 1 : 0;
+  }
+  return (2 * pixel + 1) / double(size) - 1;
 }
 
 Tensor gridSample(const Tensor &x, const Tensor &grid, const std::string &mode,

@@ -193,6 +193,9 @@ Tensor resize(const Tensor &x, int64_t oh, int64_t ow, const ResizeSpec &spec);
 // "zeros", "border" or "reflection".
 Tensor gridSample(const Tensor &x, const Tensor &grid, const std::string &mode,
                   const std::string &padding, bool alignCorners);
+// The normalized grid coordinate of a pixel coordinate along an axis of
+// `size` pixels (the inverse of grid_sample's unnormalization).
+double gridCoordinate(double pixel, int64_t size, bool alignCorners);
 
 Tensor lrn(const Tensor &x, int64_t size, double alpha, double beta,
            double bias);
