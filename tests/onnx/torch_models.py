@@ -831,37 +831,6 @@ def check_warp(work):
                          {"GridSample"})
 
 
-class UnpoolNet(torch.nn.Module):
-    """SegNet's decoder: a max pool's indices (ONNX MaxPool's second
-    output) put the decoded features back where the maxima were
-    (MaxUnpool), then a conv and a classifier."""
-
-    def __init__(self):
-        super().__init__()
-        self.enc = torch.nn.Conv2d(3, 4, 3, padding=1)
-        self.mid = torch.nn.Conv2d(4, 4, 3, padding=1)
-        self.dec = torch.nn.Conv2d(4, 2, 3, padding=1)
-        self.fc = torch.nn.Linear(2 * 8 * 10, 3)
-
-    def forward(self, x):
-        f, idx = torch.nn.functional.max_pool2d(
-            torch.relu(self.enc(x)), 2, return_indices=True)
-        f = torch.tanh(self.mid(f))
-        f = torch.nn.functional.max_unpool2d(f, idx, 2, output_size=(8, 10))
-        return self.fc(torch.relu(self.dec(f)).flatten(1))
-
-
-def check_unpool(work):
-    """MaxPool's indices and MaxUnpool: `kiln run` and two SGD steps of
-    `kiln train` against PyTorch."""
-    torch.manual_seed(37)
-    rng = np.random.default_rng(37)
-    xs = rng.standard_normal((16, 3, 8, 10)).astype(np.float32)
-    ys = rng.integers(0, 3, 16).astype(np.int32)
-    return run_and_train(UnpoolNet().eval(), xs, ys, "unpool", "unpool", 11,
-                         work, {"MaxPool", "MaxUnpool"})
-
-
 class ControlFlowNet(torch.nn.Module):
     """Scripted control flow: residual steps repeated once per pair of
     input features (ONNX Loop, its trip count known from the shape) and a
@@ -948,8 +917,7 @@ def main():
                               "masked_encoder", "recurrent", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
                               "einsum", "top_k", "control_flow",
-                              "strided_slices", "conv1d", "grid_sample", "warp",
-                              "unpool"]
+                              "strided_slices", "conv1d", "grid_sample", "warp"]
     ok = True
     torch.manual_seed(0)
     if "resnet18" in wanted:
@@ -997,8 +965,6 @@ def main():
         ok &= check_grid_sample(work)
     if "warp" in wanted:
         ok &= check_warp(work)
-    if "unpool" in wanted:
-        ok &= check_unpool(work)
     return 0 if ok else 1
 
 
