@@ -1267,7 +1267,7 @@ Kernel buildGridSample(const KernelSpec &s, const Target &target) {
 Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
   GridSampleParams p = validateGridSample(s, true);
   if (target.has_gpu_feature()) {
-    fail(s, "grid_sample_grad has no GPU schedule (its dx is a scatter)");
+    fail(s, "grid_sample_grad has no GPU schedule yet (its dx is a scatter)");
   }
   ImageParam in = makeInput(s.inputs[0], "input");
   ImageParam grid = makeInput(s.inputs[1], "grid");
