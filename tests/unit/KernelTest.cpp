@@ -1629,15 +1629,17 @@ CaseTable buildCases() {
   addConv(t, "pointwise_n1_c40_12x12_o6", {1, 40, 12, 12}, 6, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
   // A plane cut into chunks (600 input channels: a 1 MB panel holds 416
-  // positions, so 900 positions make 3 chunks of 320, the last shifted),
+  // positions; chunks of about 7 tiles in an even number: 6 of 160, the
+  // last shifted),
   // with a shifted last block of channels; and a 7x7 plane whose 13
   // channel blocks are split into groups (the last group shifted).
   addConv(t, "pointwise_chunks_n1_c600_30x30_o20", {1, 600, 30, 30}, 20,
           {1, 1}, convParams({1, 1}, {0, 0, 0, 0}), true);
   addConv(t, "pointwise_groups_n1_c24_7x7_o100", {1, 24, 7, 7}, 100, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false);
-  // One image of 667 positions: two chunks though the panel fits (the
-  // second shifted inwards), position-major with 5 channel blocks.
+  // One image of 667 positions: cut though the panel fits, into an even
+  // number of chunks (4 of 192, the last shifted inwards), every one with
+  // all 5 channel blocks.
   addConv(t, "pointwise_strips_n1_c24_23x29_o40", {1, 24, 23, 29}, 40, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
   // Winograd F(2x2, 3x3): a 7-tile row with 5 tile rows (chunks and a
