@@ -1055,6 +1055,93 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
                         target);
 }
 
+// A pointwise convolution over one image's small plane (fewer than 16
+// register tiles: 14x14, 7x7) whose input a kernel split by channel groups
+// wrote (every small-plane form at batch 1): each of 2 threads would read
+// every input channel, half of them from the other core's cache. Instead
+// the reduction is cut in two halves of the input channels, as the
+// contiguous task shares of the kernel before split them (2 threads: each
+// reads the half it wrote), each into its own partial sum; the epilogue
+// then adds the two (a remote read of half of one partial: 96 x 196
+// floats / 2, against 576 x 196 / 2 input floats).
+bool usePointwiseHalves(const KernelSpec &s, const Target &target) {
+  const auto &os = s.outputs[0].shape;
+  const auto &wt = s.inputs[1].shape;
+  int vec = target.natural_vector_size<float>();
+  int64_t plane = os[2] * os[3];
+  return !target.has_gpu_feature() && os[0] == 1 &&
+         attrInt(s, "groups") == 1 && wt[1] % (2 * vec) == 0 &&
+         plane < 16 * 2 * vec && worthParallelTasks(s);
+}
+
+// Target: x86-64 AVX-512, 2 cores. partial(p, o, half) in register tiles
+// of 2 vectors of positions x 8 output channels (as schedulePointwiseConv)
+// per task of (half, output channel group), half-major; then the output,
+// bias + both partials through the epilogue, per group of output channels.
+Func pointwiseHalves(const KernelSpec &s, const std::vector<ImageParam> &in,
+                     const Epilogue &epilogue, const Target &target) {
+  const auto &os = s.outputs[0].shape;
+  int width = static_cast<int>(os[3]);
+  int plane = static_cast<int>(os[2] * os[3]);
+  int channels = static_cast<int>(os[1]);
+  int half = static_cast<int>(s.inputs[1].shape[1] / 2);
+  Var x("x"), y("y"), o("o"), n("n"), p("p"), k("k");
+  RDom r(0, half, "r");
+  Func part("part"), partOut("part_out"), out("out");
+  Expr c = k * half + r;
+  part(p, o, n, k) = 0.0f;
+  part(p, o, n, k) += in[1](0, 0, c, o) * in[0](p % width, p / width, c, n);
+  partOut(p, o, n, k) = part(p, o, n, k);
+  Expr sum = partOut(y * width + x, o, n, 0) + partOut(y * width + x, o, n, 1);
+  if (in.size() == 3) {
+    sum = in[2](o) + sum;
+  }
+  defineOutput(out, {x, y, o, n}, sum, epilogue, s);
+
+  int vec = target.natural_vector_size<float>();
+  int pw = vectorWidthFor(plane, vec);
+  int tile = plane >= 2 * pw ? 2 * pw : pw;
+  int ob = std::min(channels, 8);
+  int blocks = (channels + ob - 1) / ob;
+  // 4 tasks per half (8 on 2 threads), as the channel groups of
+  // schedulePointwiseConv on small planes.
+  int groups = std::min(blocks, 4);
+  int perGroup = (blocks + groups - 1) / groups;
+  Var po("po"), pi("pi"), oo("oo"), oi("oi"), og("og"), task("task");
+  partOut.compute_root()
+      .split(o, oo, oi, ob, TailStrategy::ShiftInwards)
+      .split(oo, og, oo, perGroup, TailStrategy::ShiftInwards)
+      .split(p, po, pi, tile, TailStrategy::ShiftInwards)
+      .reorder(pi, oi, po, oo, og, k, n)
+      .fuse(og, k, task)
+      .fuse(task, n, task)
+      .parallel(task);
+  if (pw > 1) {
+    partOut.vectorize(pi, pw);
+  }
+  part.compute_at(partOut, po);
+  Var pv("pv"), pl("pl");
+  for (Stage stage : {Stage(part), part.update()}) {
+    stage.split(p, pv, pl, std::max(pw, 1)).unroll(pv).unroll(o);
+    if (pw > 1) {
+      stage.vectorize(pl);
+    }
+  }
+  part.update().reorder(pl, pv, o, r);
+
+  Var xy("xy"), co("co"), ci("ci");
+  int cb = std::min(channels, 16);
+  out.fuse(x, y, xy)
+      .split(o, co, ci, cb, TailStrategy::ShiftInwards)
+      .reorder(xy, ci, co, n)
+      .fuse(co, n, task)
+      .parallel(task);
+  if (pw > 1) {
+    out.vectorize(xy, pw, TailStrategy::ShiftInwards);
+  }
+  return out;
+}
+
 enum class ConvForm { Rows, Planes, Pointwise };
 
 // Measured on this machine (2 threads, AVX-512), batch 1 and 8, per-layer
@@ -1195,6 +1282,9 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
     return f.out;
   }
   if (chooseConvForm(s) == ConvForm::Pointwise) {
+    if (usePointwiseHalves(s, target)) {
+      return pointwiseHalves(s, in, epilogue, target);
+    }
     PointwiseConvFuncs f = definePointwiseConv(s, in, epilogue);
     schedulePointwiseConv(f, s, target);
     return f.out;

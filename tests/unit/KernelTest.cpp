@@ -1642,6 +1642,14 @@ CaseTable buildCases() {
   // all 5 channel blocks.
   addConv(t, "pointwise_strips_n1_c24_23x29_o40", {1, 24, 23, 29}, 40, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
+  // One image's small plane with an even number of input vectors: the
+  // reduction in two halves (usePointwiseHalves), a shifted last tile of
+  // positions and a shifted last block of channels; a 5x5 plane under one
+  // tile of 2 vectors.
+  addConv(t, "pointwise_halves_n1_c96_13x11_o100", {1, 96, 13, 11}, 100,
+          {1, 1}, convParams({1, 1}, {0, 0, 0, 0}), true);
+  addConv(t, "pointwise_halves_n1_c128_5x5_o340", {1, 128, 5, 5}, 340,
+          {1, 1}, convParams({1, 1}, {0, 0, 0, 0}), false);
   // Winograd F(2x2, 3x3): a 7-tile row with 5 tile rows (chunks and a
   // shifted last tile block), asymmetric pads, output channels that are not
   // a multiple of 16 over 9 tiles per image (scalar tiles), and a ResNet
