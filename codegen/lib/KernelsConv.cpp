@@ -1075,8 +1075,8 @@ bool usePointwiseHalves(const KernelSpec &s, const Target &target) {
 }
 
 // Target: x86-64 AVX-512, 2 cores. partial(p, o, half) in register tiles
-// of 2 vectors of positions x 8 output channels (as schedulePointwiseConv)
-// per task of (half, output channel group), half-major; then the output,
+// of 2 vectors of positions x 8 output channels (schedulePositionTiles, as
+// schedulePointwiseConv) per task of (half, output channel group), half-major; then the output,
 // bias + both partials through the epilogue, per group of output channels.
 Func pointwiseHalves(const KernelSpec &s, const std::vector<ImageParam> &in,
                      const Epilogue &epilogue, const Target &target) {
@@ -1098,36 +1098,21 @@ Func pointwiseHalves(const KernelSpec &s, const std::vector<ImageParam> &in,
   }
   defineOutput(out, {x, y, o, n}, sum, epilogue, s);
 
-  int vec = target.natural_vector_size<float>();
-  int pw = vectorWidthFor(plane, vec);
-  int tile = plane >= 2 * pw ? 2 * pw : pw;
   int ob = std::min(channels, 8);
   int blocks = (channels + ob - 1) / ob;
   // 4 tasks per half (8 on 2 threads), as the channel groups of
   // schedulePointwiseConv on small planes.
   int groups = std::min(blocks, 4);
   int perGroup = (blocks + groups - 1) / groups;
+  schedulePositionTiles(partOut, part, {r.x}, plane, 2, false, target);
   Var po("po"), pi("pi"), oo("oo"), oi("oi"), og("og"), task("task");
   partOut.compute_root()
       .split(o, oo, oi, ob, TailStrategy::ShiftInwards)
       .split(oo, og, oo, perGroup, TailStrategy::ShiftInwards)
-      .split(p, po, pi, tile, TailStrategy::ShiftInwards)
       .reorder(pi, oi, po, oo, og, k, n)
       .fuse(og, k, task)
       .fuse(task, n, task)
       .parallel(task);
-  if (pw > 1) {
-    partOut.vectorize(pi, pw);
-  }
-  part.compute_at(partOut, po);
-  Var pv("pv"), pl("pl");
-  for (Stage stage : {Stage(part), part.update()}) {
-    stage.split(p, pv, pl, std::max(pw, 1)).unroll(pv).unroll(o);
-    if (pw > 1) {
-      stage.vectorize(pl);
-    }
-  }
-  part.update().reorder(pl, pv, o, r);
 
   Var xy("xy"), co("co"), ci("ci");
   int cb = std::min(channels, 16);
@@ -1136,6 +1121,7 @@ Func pointwiseHalves(const KernelSpec &s, const std::vector<ImageParam> &in,
       .reorder(xy, ci, co, n)
       .fuse(co, n, task)
       .parallel(task);
+  int pw = vectorWidthFor(plane, target.natural_vector_size<float>());
   if (pw > 1) {
     out.vectorize(xy, pw, TailStrategy::ShiftInwards);
   }
