@@ -65,7 +65,7 @@ namespace {
 
 // Bump when the plan format or lowering changes: old cache entries are then
 // ignored.
-constexpr const char *kPlanVersion = "kiln-plan-3";
+constexpr const char *kPlanVersion = "kiln-plan-4";
 
 using support::fnv1a;
 using support::hex16;

@@ -192,6 +192,18 @@ Lowered lower(func::FuncOp func) {
       if (!elements) {
         throw Error("constant " + name + " must be a dense elements attribute");
       }
+      // One value repeated (ONNX's ConstantOfShape, zeros): the plan holds it
+      // once, not a JSON number per element (a VGG-19 whose weights are
+      // ConstantOfShape wrote a 3.3 GB plan).
+      if (elements.isSplat()) {
+        if (elements.getElementType().isF32()) {
+          out.buffers[id]["splat"] = elements.getSplatValue<float>();
+        } else {
+          out.buffers[id]["splat"] =
+              elements.getSplatValue<APInt>().getSExtValue();
+        }
+        continue;
+      }
       json data = json::array();
       if (elements.getElementType().isF32()) {
         for (float v : elements.getValues<float>()) {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -57,6 +58,14 @@ public:
                       std::to_string(count) + ")");
     }
     return static_cast<int>(i);
+  }
+
+  int32_t int32(const json &value, const std::string &where) const {
+    int64_t v = integer(value, where);
+    if (v < INT32_MIN || v > INT32_MAX) {
+      fail(where, "value out of i32 range");
+    }
+    return static_cast<int32_t>(v);
   }
 
   const json &array(const json &value, const std::string &where) const {
@@ -176,6 +185,24 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
     break;
   }
   case BufferKind::Const: {
+    if (value.contains("splat")) {
+      // Every element the same value (sized like a param's initializer).
+      buffer.data = Tensor(buffer.shape, buffer.dtype);
+      const json &splat = value["splat"];
+      std::string at = where + ".splat";
+      if (buffer.dtype == DType::F32) {
+        if (!splat.is_number()) {
+          r.fail(at, std::string("expected a number, got ") +
+                         splat.type_name());
+        }
+        std::fill_n(buffer.data.f32(), buffer.data.numElements(),
+                    splat.get<float>());
+      } else {
+        std::fill_n(buffer.data.i32(), buffer.data.numElements(),
+                    r.int32(splat, at));
+      }
+      break;
+    }
     const json &data = r.array(r.field(value, where, "data"), where + ".data");
     // Checked before allocating: the plan's own values then bound the size.
     int64_t count = *elementCount(buffer.shape);
@@ -194,11 +221,7 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
         }
         buffer.data.f32()[i] = data[i].get<float>();
       } else {
-        int64_t v = r.integer(data[i], at);
-        if (v < INT32_MIN || v > INT32_MAX) {
-          r.fail(at, "value out of i32 range");
-        }
-        buffer.data.i32()[i] = static_cast<int32_t>(v);
+        buffer.data.i32()[i] = r.int32(data[i], at);
       }
     }
     break;

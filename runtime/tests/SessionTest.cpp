@@ -113,6 +113,22 @@ TEST(Session, RunsKernelsThroughViews) {
   EXPECT_EQ(moved.output("y").f32()[3], 45.0f);
 }
 
+// A constant of one repeated value is written once ("splat"), not once per
+// element.
+TEST(Session, SplatConstants) {
+  json plan = examplePlan();
+  plan["buffers"][4].erase("data");
+  plan["buffers"][4]["splat"] = 10;
+  Session session = Session::load(writePlan(tempDir(), plan));
+  session.setInput("x", f32({2, 2}, {1, 2, 3, 4}));
+  session.setInput("labels", Tensor({3}, DType::I32));
+  session.run();
+  Tensor y = session.output("y");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(y.f32()[i], i + 1 + 1 + 10.0f) << i;
+  }
+}
+
 TEST(Session, InputChecks) {
   std::string dir = tempDir();
   Session session = Session::load(writePlan(dir, examplePlan()));
@@ -433,6 +449,18 @@ TEST(Session, PlanErrors) {
   plan = examplePlan();
   plan["buffers"][4]["data"] = {1, 2, 3};
   expectLoadError(plan, "buffers[4].data: has 3 values, shape needs 4");
+
+  plan = examplePlan();
+  plan["buffers"][4].erase("data");
+  plan["buffers"][4]["splat"] = "ten";
+  expectLoadError(plan, "buffers[4].splat: expected a number, got string");
+
+  plan = examplePlan();
+  plan["buffers"][8]["kind"] = "const";
+  plan["buffers"][8].erase("classes");
+  plan["buffers"][8]["splat"] = int64_t{1} << 40;
+  plan["inputs"] = {0};
+  expectLoadError(plan, "buffers[8].splat: value out of i32 range");
 
   plan = examplePlan();
   plan["buffers"][1]["alias"] = 42;
