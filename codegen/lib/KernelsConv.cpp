@@ -1012,16 +1012,24 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
   // batch 8 (kernels of 2 images) 56x56 1.247 -> 0.870 ms (4 calls),
   // 112x112 0.870 -> 0.749. Whole 28x28 images at batch 8 (chunks of 224:
   // 0.925 -> 1.017 ms) stay whole.
+  // Some planes have no even count at all down to one tile a chunk (68x68:
+  // 145 tiles, every count from 21 up gives an odd number of chunks); they
+  // keep the first count.
   constexpr int kChunkTiles = 7;
   bool smallChunks = chunks >= 2;
   if (smallChunks) {
-    int count = std::max(
+    int first = std::max(
         chunks, (plane + kChunkTiles * tile - 1) / (kChunkTiles * tile));
-    for (;; ++count) {
-      chunk = chunkOf(count);
-      chunks = (plane + chunk - 1) / chunk;
-      if (batch > 1 || chunks % 2 == 0) {
-        break;
+    chunk = chunkOf(first);
+    chunks = (plane + chunk - 1) / chunk;
+    int tiles = (plane + tile - 1) / tile;
+    for (int count = first + 1; batch == 1 && chunks % 2 != 0 &&
+                                count <= tiles;
+         ++count) {
+      int next = chunkOf(count);
+      if ((plane + next - 1) / next % 2 == 0) {
+        chunk = next;
+        chunks = (plane + next - 1) / next;
       }
     }
   }

@@ -1642,6 +1642,10 @@ CaseTable buildCases() {
   // all 5 channel blocks.
   addConv(t, "pointwise_strips_n1_c24_23x29_o40", {1, 24, 23, 29}, 40, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
+  // A plane with no even chunk count (68x68: 145 tiles; the search for one
+  // used to never end): 21 chunks of 224.
+  addConv(t, "pointwise_odd_chunks_n1_c16_68x68_o24", {1, 16, 68, 68}, 24,
+          {1, 1}, convParams({1, 1}, {0, 0, 0, 0}), true);
   // One image's small plane with an even number of input vectors: the
   // reduction in two halves (usePointwiseHalves), a shifted last tile of
   // positions and a shifted last block of channels; a 5x5 plane under one
