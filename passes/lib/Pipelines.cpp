@@ -64,6 +64,17 @@ struct BackOptions {
 // (512 on 7x7: 5.25 against 6.52 ms).
 constexpr int64_t kMinImagePlane = 40 * 40;
 
+// kiln-winograd's min-reduction in the pipelines: a forward convolution or
+// an input gradient takes Winograd only where it sums over 32 channels or
+// more. Over 16 the transforms cost more than the multiplies save (Intel
+// Xeon, 2 threads, `kiln bench --profile --winograd 0|4`: the example
+// CNN's 16 -> 32 on 14x14 at batch 64 0.413-0.422 ms direct against
+// 0.621-0.640 Winograd in inference, 0.427-0.441 against 0.591-0.610 in
+// training), over 32 they repay them (the same CNN's input gradient 32 ->
+// 16: 0.521-0.537 against 0.556-0.575 direct; LeNet's 32 -> 64 at batch
+// 64: 1.30 against 1.44).
+constexpr int64_t kMinReduction = 32;
+
 // Clean-up, fusion, then the memory passes: the end of every pipeline.
 static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   pm.addPass(mlir::createCanonicalizerPass());
@@ -75,6 +86,7 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
     KilnWinogradOptions winograd;
     winograd.tile = options.winogradTile;
     winograd.minImagePlane = kMinImagePlane;
+    winograd.minReduction = kMinReduction;
     pm.addPass(createKilnWinograd(winograd));
   }
   if (options.inference && options.packBlock > 0) {

@@ -71,8 +71,12 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   // tiles over the batch, smaller planes take the kernel's batch form,
   // products over the whole batch (512 -> 512 on 7x7 at batch 8: 5.5 ms
   // against 7.3 direct; a task per image was 9.0; docs/codegen.md).
-  bool suits(RankedTensorType weight, RankedTensorType result,
-             bool forward) const {
+  // `reduction`: the channels the converted convolution sums over (a
+  // forward conv2d's inputs, an input gradient's dy channels; 0 for the
+  // weight gradient, whose sums run over the tiles), at least
+  // min-reduction.
+  bool suits(RankedTensorType weight, RankedTensorType result, bool forward,
+             int64_t reduction) const {
     if (!weight.hasStaticShape() || !result.hasStaticShape() ||
         weight.getRank() != 4 || result.getRank() != 4) {
       return false;
@@ -87,7 +91,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
              height * width < minImagePlane) &&
            (imageTiles >= (forward ? 16 : 32) ||
             result.getDimSize(0) * imageTiles >= 64) &&
-           result.getDimSize(0) * imageTiles >= minTiles;
+           result.getDimSize(0) * imageTiles >= minTiles &&
+           (reduction == 0 || reduction >= minReduction);
   }
 
   static constexpr double kMaxWaste = 1.34;
@@ -102,7 +107,7 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
            !conv.hasPackedWeight() && ones(conv.getStrides()) && ones(conv.getDilations()) &&
            suits(llvm::cast<RankedTensorType>(conv.getWeight().getType()),
                  llvm::cast<RankedTensorType>(conv.getResult().getType()),
-                 /*forward=*/true);
+                 /*forward=*/true, input.getDimSize(1));
   }
 
   // At stride 1 the input gradient is a convolution of dy with the turned
@@ -113,7 +118,9 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
            llvm::all_of(grad.getPads(), [](int64_t p) { return p <= 2; }) &&
            suits(llvm::cast<RankedTensorType>(grad.getWeight().getType()),
                  llvm::cast<RankedTensorType>(grad.getResult().getType()),
-                 /*forward=*/false);
+                 /*forward=*/false,
+                 llvm::cast<RankedTensorType>(grad.getWeight().getType())
+                     .getDimSize(0));
   }
 
   // The weight gradient over the forward convolution's tiles: the forward
@@ -122,7 +129,8 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     auto weight = llvm::cast<RankedTensorType>(grad.getResult().getType());
     auto dy = llvm::cast<RankedTensorType>(grad.getDy().getType());
     return grad.getGroups() == 1 && ones(grad.getStrides()) &&
-           ones(grad.getDilations()) && suits(weight, dy, /*forward=*/false);
+           ones(grad.getDilations()) &&
+           suits(weight, dy, /*forward=*/false, /*reduction=*/0);
   }
 
   // The explicit pads (auto_pad resolved), as conv2d's kernel gets them.

@@ -3,6 +3,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-tiles=1000" | FileCheck %s --check-prefix=FEW
 // RUN: kiln-opt %s --split-input-file --kiln-winograd | FileCheck %s --check-prefix=TWO
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-image-plane=1600" | FileCheck %s --check-prefix=IMAGE
+// RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-reduction=32" | FileCheck %s --check-prefix=RED
 
 // A 3x3 stride-1 conv with 16 input and 32 output channels and 12x12x2 =
 // 288 2x2 tiles becomes the filter transform plus conv2d_winograd, keeping
@@ -97,6 +98,12 @@ func.func @small_planes(%x: tensor<1x16x7x7xf32>, %y: tensor<1x16x14x14xf32>) ->
 // CHECK-DAG: %[[U:[a-z0-9_]+]] = kiln.winograd_filter %[[W]] {tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x4x16x8xf32>
 // CHECK: kiln.conv2d_winograd %arg0, %[[U]] {pads = array<i64: 0, 1, 2, 1>, tile = 4 : i64}
 // CHECK: kiln.conv2d_winograd %arg1, %[[UG]] {pads = array<i64: 2, 1, 0, 1>, tile = 4 : i64} : (tensor<2x32x24x24xf32>, tensor<36x2x32x8xf32>) -> tensor<2x16x24x24xf32>
+// min-reduction (the pipelines pass 32): the forward convolution sums over
+// 16 input channels and stays direct; the input gradient sums over dy's 32
+// channels and takes Winograd.
+// RED-LABEL: func.func @grad_input
+// RED: kiln.conv2d %arg0
+// RED: kiln.conv2d_winograd %arg1
 func.func @grad_input(%x: tensor<2x16x24x24xf32>, %dy: tensor<2x32x24x24xf32>) -> (tensor<2x32x24x24xf32>, tensor<2x16x24x24xf32>) {
   %w = kiln.param "w" : tensor<32x16x3x3xf32>
   %y = kiln.conv2d %x, %w {pads = array<i64: 0, 1, 2, 1>} : (tensor<2x16x24x24xf32>, tensor<32x16x3x3xf32>) -> tensor<2x32x24x24xf32>
@@ -119,6 +126,9 @@ func.func @grad_input(%x: tensor<2x16x24x24xf32>, %dy: tensor<2x32x24x24xf32>) -
 // FEW: return
 // TWO-LABEL: func.func @grad_weight
 // TWO: kiln.conv2d_grad_weight %arg0, %arg1 {{{.*}}tile = 2 : i64}
+// The weight gradient sums over tiles, whatever min-reduction says.
+// RED-LABEL: func.func @grad_weight
+// RED: kiln.conv2d_grad_weight %arg0, %arg1 {{{.*}}tile = 4 : i64}
 func.func @grad_weight(%x: tensor<2x16x24x24xf32>, %dy: tensor<2x32x24x24xf32>, %xs: tensor<2x16x16x16xf32>, %x2: tensor<4x16x10x14xf32>, %dy2: tensor<4x32x10x14xf32>, %dy3: tensor<2x32x8x8xf32>, %x4: tensor<1x16x7x7xf32>, %dy4: tensor<1x32x7x7xf32>) -> (tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>, tensor<32x16x3x3xf32>) {
   %a = kiln.conv2d_grad_weight %x, %dy {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<2x16x24x24xf32>, tensor<2x32x24x24xf32>) -> tensor<32x16x3x3xf32>
   %b = kiln.conv2d_grad_weight %x2, %dy2 {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, kernel = array<i64: 3, 3>} : (tensor<4x16x10x14xf32>, tensor<4x32x10x14xf32>) -> tensor<32x16x3x3xf32>

@@ -203,7 +203,10 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     transforms, which small planes do not repay. A forward `conv2d` of one
     image also needs an output plane of `min-image-plane` pixels: the
     pipelines pass 1600 (40x40), where on Zen 5 the direct convolution wins
-    on smaller planes (docs/codegen.md). `kiln run`, `bench`,
+    on smaller planes (docs/codegen.md). A `conv2d` or `conv2d_grad_input`
+    also needs `min-reduction` channels to sum over (its input channels, or
+    dy's): the pipelines pass 32, since a 16-channel sum does not repay the
+    transforms (docs/codegen.md). `kiln run`, `bench`,
     `compile` and `train` pass tile 4 (`--winograd 2` for F(2x2) only). `conv2d_grad_input` of such a convolution (pads at most 2)
     becomes `conv2d_winograd(dy,
     winograd_filter(w) {input_gradient}, pads 2 - pad)`, and
@@ -234,6 +237,9 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     Option<"minImagePlane", "min-image-plane", "int64_t", "0",
            "A forward conv2d of batch 1 only on output planes of at least "
            "this many pixels (the pipelines: 1600, i.e. 40x40)">,
+    Option<"minReduction", "min-reduction", "int64_t", "0",
+           "A conv2d or conv2d_grad_input only where it sums over at least "
+           "this many channels (the pipelines: 32)">,
   ];
 }
 
