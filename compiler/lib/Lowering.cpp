@@ -86,6 +86,17 @@ json initSpec(kiln::ir::ParamOp param) {
 
 } // namespace
 
+// A float of a const buffer in plan.json: a number, or "inf", "-inf" or
+// "nan", which JSON has no numbers for (nlohmann writes them as null, which
+// no reader takes back: an attention mask's -inf made every cached plan
+// unreadable, so each run compiled the model again).
+static json planFloat(float v) {
+  if (std::isfinite(v)) {
+    return v;
+  }
+  return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
 Lowered lower(func::FuncOp func) {
   Lowered out;
   for (const char *key : kMemoryAttrs) {
@@ -197,7 +208,7 @@ Lowered lower(func::FuncOp func) {
       // ConstantOfShape wrote a 3.3 GB plan).
       if (elements.isSplat()) {
         if (elements.getElementType().isF32()) {
-          out.buffers[id]["splat"] = elements.getSplatValue<float>();
+          out.buffers[id]["splat"] = planFloat(elements.getSplatValue<float>());
         } else {
           out.buffers[id]["splat"] =
               elements.getSplatValue<APInt>().getSExtValue();
@@ -207,7 +218,7 @@ Lowered lower(func::FuncOp func) {
       json data = json::array();
       if (elements.getElementType().isF32()) {
         for (float v : elements.getValues<float>()) {
-          data.push_back(v);
+          data.push_back(planFloat(v));
         }
       } else {
         for (APInt v : elements.getValues<APInt>()) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -66,6 +67,28 @@ public:
       fail(where, "value out of i32 range");
     }
     return static_cast<int32_t>(v);
+  }
+
+  // A const buffer's float: a number, or "inf", "-inf" or "nan" (JSON has
+  // no numbers for them).
+  float f32(const json &value, const std::string &where) const {
+    if (value.is_number()) {
+      return value.get<float>();
+    }
+    if (value.is_string()) {
+      const std::string &text = value.get_ref<const std::string &>();
+      if (text == "inf" || text == "-inf") {
+        return text[0] == '-' ? -std::numeric_limits<float>::infinity()
+                              : std::numeric_limits<float>::infinity();
+      }
+      if (text == "nan") {
+        return std::numeric_limits<float>::quiet_NaN();
+      }
+    }
+    fail(where, std::string("expected a number, \"inf\", \"-inf\" or "
+                            "\"nan\", got ") +
+                    (value.is_string() ? "\"" + value.get<std::string>() + "\""
+                                       : std::string(value.type_name())));
   }
 
   const json &array(const json &value, const std::string &where) const {
@@ -191,12 +214,8 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
       const json &splat = value["splat"];
       std::string at = where + ".splat";
       if (buffer.dtype == DType::F32) {
-        if (!splat.is_number()) {
-          r.fail(at, std::string("expected a number, got ") +
-                         splat.type_name());
-        }
         std::fill_n(buffer.data.f32(), buffer.data.numElements(),
-                    splat.get<float>());
+                    r.f32(splat, at));
       } else {
         std::fill_n(buffer.data.i32(), buffer.data.numElements(),
                     r.int32(splat, at));
@@ -212,16 +231,15 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
                                   std::to_string(count));
     }
     buffer.data = Tensor(buffer.shape, buffer.dtype);
+    // (The element's place is spelled out only for an error.)
     for (size_t i = 0; i < data.size(); ++i) {
-      std::string at = PlanReader::at(where + ".data", i);
+      const json &v = data[i];
       if (buffer.dtype == DType::F32) {
-        if (!data[i].is_number()) {
-          r.fail(at, std::string("expected a number, got ") +
-                         data[i].type_name());
-        }
-        buffer.data.f32()[i] = data[i].get<float>();
+        buffer.data.f32()[i] =
+            v.is_number() ? v.get<float>()
+                          : r.f32(v, PlanReader::at(where + ".data", i));
       } else {
-        buffer.data.i32()[i] = r.int32(data[i], at);
+        buffer.data.i32()[i] = r.int32(v, PlanReader::at(where + ".data", i));
       }
     }
     break;

@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace kiln::runtime {
 namespace {
@@ -127,6 +129,31 @@ TEST(Session, SplatConstants) {
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(y.f32()[i], i + 1 + 1 + 10.0f) << i;
   }
+}
+
+// JSON has no numbers for infinities and NaN: a const buffer spells them
+// "inf", "-inf" and "nan".
+TEST(Session, NonFiniteConstants) {
+  json plan = examplePlan();
+  plan["buffers"][4]["data"] = {"-inf", 1, "nan", "inf"};
+  Session session = Session::load(writePlan(tempDir(), plan));
+  session.setInput("x", f32({2, 2}, {1, 2, 3, 4}));
+  session.setInput("labels", Tensor({3}, DType::I32));
+  session.run();
+  Tensor y = session.output("y");
+  EXPECT_EQ(y.f32()[0], -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(y.f32()[1], 4.0f);
+  EXPECT_TRUE(std::isnan(y.f32()[2]));
+  EXPECT_EQ(y.f32()[3], std::numeric_limits<float>::infinity());
+
+  plan["buffers"][4].erase("data");
+  plan["buffers"][4]["splat"] = "-inf";
+  session = Session::load(writePlan(tempDir(), plan));
+  session.setInput("x", f32({2, 2}, {1, 2, 3, 4}));
+  session.setInput("labels", Tensor({3}, DType::I32));
+  session.run();
+  EXPECT_EQ(session.output("y").f32()[2],
+            -std::numeric_limits<float>::infinity());
 }
 
 TEST(Session, InputChecks) {
@@ -453,7 +480,13 @@ TEST(Session, PlanErrors) {
   plan = examplePlan();
   plan["buffers"][4].erase("data");
   plan["buffers"][4]["splat"] = "ten";
-  expectLoadError(plan, "buffers[4].splat: expected a number, got string");
+  expectLoadError(plan, "buffers[4].splat: expected a number, \"inf\", "
+                        "\"-inf\" or \"nan\", got \"ten\"");
+
+  plan = examplePlan();
+  plan["buffers"][4]["data"] = {1, 2, nullptr, 4};
+  expectLoadError(plan, "buffers[4].data[2]: expected a number, \"inf\", "
+                        "\"-inf\" or \"nan\", got null");
 
   plan = examplePlan();
   plan["buffers"][8]["kind"] = "const";
