@@ -1445,12 +1445,15 @@ CaseTable buildCases() {
 
   // Sizes large enough for the kernels' vectorized, tiled and parallel
   // schedules (the cases above mostly exercise their edges).
-  addDense(t, "n8_k256_o64_bias", 8, 256, 64, true);
-  // The rows form (batch 1-2, K a multiple of 16): a classifier head, and
-  // outputs that do not fill the last block of 8.
+  addDense(t, "n12_k256_o64_bias", 12, 256, 64, true);
+  // The rows form (batch 1-8, K a multiple of 16): a classifier head, and
+  // outputs that do not fill the last block of 8; from batch 3 row by row
+  // (MobileNetV2's head at batch 8).
   addDense(t, "rows_n1_k512_o1000_bias", 1, 512, 1000, true);
   addDense(t, "rows_n2_k48_o13", 2, 48, 13, false);
   addDense(t, "rows_n1_k16_o3_bias", 1, 16, 3, true);
+  addDense(t, "rows_n5_k64_o13_bias", 5, 64, 13, true);
+  addDense(t, "rows_n8_k1280_o1000_bias", 8, 1280, 1000, true);
   addConv(t, "n2_c16_20x20_o32_same", {2, 16, 20, 20}, 32, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}), true);
   // The conv2d forms (KernelsConv.cpp) on real network shapes: flattened
