@@ -1,7 +1,7 @@
 // The main() of `kiln compile --exe` executables (library KilnAotMain).
 //
 //   N [--input NAME=FILE.npy ...] [--output DIR] [--seed S] [--weights FILE]
-//     [--repeat R]
+//     [--repeat R] [--train-steps R [--lr LR]]
 //
 // Behaves as `kiln run MODEL` with the same flags: inputs not given are
 // drawn as Session::fillMissingInputs draws them, one summary line per
@@ -9,6 +9,13 @@
 // `kiln compile` time. Every failure prints one `error:` line on stderr and
 // exits non-zero. The model comes from the generated N_exe.c, which points
 // kiln_aot_exe_library at N_library.
+//
+// --train-steps R (bundles built with --train): R training steps from the
+// compiled parameters on one batch (the model's inputs and target from
+// --input or drawn as above, the seed input from --seed, the learning rate
+// from --lr, default 0.01), printing the loss of the first and the last step
+// and the median step time on stderr: a training benchmark with nothing but
+// the bundle (scripts/gpu-check.sh runs it on a GPU machine).
 #include "kiln/aot/kiln_aot.h"
 #include "kiln/runtime/Runtime.h"
 
@@ -48,14 +55,17 @@ struct Arguments {
   uint64_t seed = 0;
   std::string weights;
   int repeat = 1;
+  int trainSteps = 0;
+  float lr = 0.01f;
 };
 
 void usage(const kiln_aot_library &lib) {
   std::printf("%s: run the model compiled by `kiln compile` (target %s)\n"
               "usage: %s [--input NAME=FILE.npy ...] [--output DIR] "
-              "[--seed S]%s [--repeat R]\n",
+              "[--seed S]%s [--repeat R]%s\n",
               lib.name, lib.target, lib.name,
-              lib.weights_file ? " [--weights FILE]" : "");
+              lib.weights_file ? " [--weights FILE]" : "",
+              lib.train_step ? " [--train-steps R [--lr LR]]" : "");
 }
 
 uint64_t parseUnsigned(const std::string &flag, const std::string &text) {
@@ -89,7 +99,9 @@ Arguments parse(int argc, char **argv, const kiln_aot_library &lib) {
     }
     bool known = flag == "--input" || flag == "--output" || flag == "--seed" ||
                  flag == "--repeat" ||
-                 (flag == "--weights" && lib.weights_file);
+                 (flag == "--weights" && lib.weights_file) ||
+                 ((flag == "--train-steps" || flag == "--lr") &&
+                  lib.train_step);
     if (!known) {
       fail("unknown argument '" + std::string(argv[i]) + "' (see --help)", 2);
     }
@@ -111,6 +123,20 @@ Arguments parse(int argc, char **argv, const kiln_aot_library &lib) {
       args.seed = parseUnsigned(flag, value);
     } else if (flag == "--weights") {
       args.weights = value;
+    } else if (flag == "--train-steps") {
+      uint64_t steps = parseUnsigned(flag, value);
+      if (steps < 1 || steps > 1000000000) {
+        fail("--train-steps: expected 1 or more, got '" + value + "'", 2);
+      }
+      args.trainSteps = static_cast<int>(steps);
+    } else if (flag == "--lr") {
+      char *end = nullptr;
+      errno = 0;
+      float lr = std::strtof(value.c_str(), &end);
+      if (value.empty() || errno != 0 || *end != 0 || !(lr >= 0)) {
+        fail("--lr: expected a non-negative number, got '" + value + "'", 2);
+      }
+      args.lr = lr;
     } else {
       uint64_t repeat = parseUnsigned(flag, value);
       if (repeat < 1 || repeat > 1000000000) {
@@ -133,14 +159,6 @@ std::string describe(const kiln_aot_tensor &t) {
 Tensor emptyTensor(const kiln_aot_tensor &t) {
   return Tensor(std::vector<int64_t>(t.shape, t.shape + t.rank),
                 t.dtype == KILN_AOT_I32 ? DType::I32 : DType::F32);
-}
-
-std::string validNames(const kiln_aot_library &lib) {
-  std::string text;
-  for (int i = 0; i < lib.num_inputs; ++i) {
-    text += (i ? ", '" : "'") + std::string(lib.inputs[i].name) + "'";
-  }
-  return text.empty() ? "none" : text;
 }
 
 // As Session::fillMissingInputs: each input its own stream.
@@ -180,23 +198,28 @@ std::string defaultWeightsPath(const kiln_aot_library &lib) {
             : (self.parent_path() / lib.weights_file).string();
 }
 
-int runMain(int argc, char **argv) {
-  const kiln_aot_library &lib = *kiln_aot_exe_library;
-  Arguments args = parse(argc, argv, lib);
-
-  std::vector<Tensor> inputs(lib.num_inputs);
-  std::vector<bool> given(lib.num_inputs, false);
+// The tensors of `specs` from --input files by name, the others drawn
+// (random inputs; the training step's scalars are set by the caller).
+std::vector<Tensor> readInputs(const Arguments &args,
+                               const kiln_aot_tensor *specs, int count) {
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) {
+    names.push_back(specs[i].name);
+  }
+  std::vector<Tensor> inputs(count);
+  std::vector<bool> given(count, false);
   for (const auto &[name, file] : args.inputs) {
-    std::vector<std::string> names;
-    for (int i = 0; i < lib.num_inputs; ++i) {
-      names.push_back(lib.inputs[i].name);
-    }
     int index = kiln::runtime::findInput(names, name);
     if (index < 0) {
-      fail("unknown input '" + name + "' (valid: " + validNames(lib) + ")");
+      std::string valid;
+      for (const std::string &n : names) {
+        valid += (valid.empty() ? "'" : ", '") + n + "'";
+      }
+      fail("unknown input '" + name +
+           "' (valid: " + (valid.empty() ? "none" : valid) + ")");
     }
     Tensor value = kiln::runtime::readNpy(file);
-    const kiln_aot_tensor &expected = lib.inputs[index];
+    const kiln_aot_tensor &expected = specs[index];
     if (value.shape != emptyTensor(expected).shape ||
         value.dtype != emptyTensor(expected).dtype) {
       fail("input '" + name + "': expected " + describe(expected) + ", got " +
@@ -205,17 +228,125 @@ int runMain(int argc, char **argv) {
     inputs[index] = std::move(value);
     given[index] = true;
   }
-  for (int i = 0; i < lib.num_inputs; ++i) {
+  for (int i = 0; i < count; ++i) {
     if (!given[i]) {
-      inputs[i] = randomInput(lib.inputs[i], args.seed);
+      inputs[i] = randomInput(specs[i], args.seed);
     }
   }
+  return inputs;
+}
+
+void *alignedBytes(size_t bytes, const char *what) {
+  size_t rounded = (std::max<size_t>(bytes, 1) + KILN_AOT_ALIGNMENT - 1) /
+                   KILN_AOT_ALIGNMENT * KILN_AOT_ALIGNMENT;
+  void *p = std::aligned_alloc(KILN_AOT_ALIGNMENT, rounded);
+  if (!p) {
+    fail("cannot allocate " + std::to_string(bytes) + " " + what + " bytes");
+  }
+  return p;
+}
+
+void printTimes(const kiln_aot_library &lib, std::vector<double> ms,
+                const char *what) {
+  std::sort(ms.begin(), ms.end());
+  std::fprintf(stderr, "%s: %zu %s, median %.4f ms, min %.4f ms\n", lib.name,
+               ms.size(), what, ms[ms.size() / 2], ms.front());
+}
+
+double elapsedMs(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// --train-steps: R steps on one batch from the compiled parameters.
+int trainMain(const kiln_aot_library &lib, const Arguments &args, void *model) {
+  std::vector<Tensor> inputs =
+      readInputs(args, lib.train_inputs, lib.num_train_inputs);
+  Tensor *step = nullptr;
+  for (int i = 0; i < lib.num_train_inputs; ++i) {
+    std::string name = lib.train_inputs[i].name;
+    if (name == "seed") {
+      inputs[i].i32()[0] = static_cast<int32_t>(args.seed);
+    } else if (name == "lr") {
+      inputs[i].f32()[0] = args.lr;
+    } else if (name == "step") {
+      step = &inputs[i];
+    }
+  }
+  std::vector<const void *> inputPointers;
+  for (Tensor &t : inputs) {
+    inputPointers.push_back(t.bytes.data());
+  }
+  std::vector<Tensor> outputs;
+  std::vector<void *> outputPointers;
+  int lossIndex = -1;
+  for (int i = 0; i < lib.num_train_outputs; ++i) {
+    outputs.push_back(emptyTensor(lib.train_outputs[i]));
+    if (std::string(lib.train_outputs[i].name) == "loss") {
+      lossIndex = i;
+    }
+  }
+  for (Tensor &t : outputs) {
+    outputPointers.push_back(t.bytes.data());
+  }
+  void *state = alignedBytes(lib.state_bytes, "state");
+  void *arena = alignedBytes(lib.train_arena_bytes, "arena");
+  auto release = [&] {
+    std::free(state);
+    std::free(arena);
+    lib.close(model);
+  };
+  if (lib.state_init(model, state) != 0) {
+    std::string message = lib.error_message();
+    release();
+    fail(message);
+  }
+  std::vector<double> ms;
+  float first = 0, last = 0;
+  for (int r = 0; r < args.trainSteps; ++r) {
+    if (step) {
+      step->f32()[0] = static_cast<float>(r + 1);
+    }
+    auto start = std::chrono::steady_clock::now();
+    int status = lib.train_step(model, state, inputPointers.data(),
+                                outputPointers.data(), arena);
+    ms.push_back(elapsedMs(start));
+    if (status != 0) {
+      std::string message = lib.error_message();
+      release();
+      fail(message);
+    }
+    if (lossIndex >= 0) {
+      last = outputs[lossIndex].f32()[0];
+      first = r == 0 ? last : first;
+    }
+  }
+  release();
+  if (lossIndex >= 0) {
+    std::printf("loss: step 1 %.6g, step %d %.6g\n", first, args.trainSteps,
+                last);
+  }
+  printTimes(lib, ms, "training steps");
+  return 0;
+}
+
+int runMain(int argc, char **argv) {
+  const kiln_aot_library &lib = *kiln_aot_exe_library;
+  Arguments args = parse(argc, argv, lib);
 
   void *model = nullptr;
   std::string weights = args.weights;
   if (lib.weights_file && weights.empty()) {
     weights = defaultWeightsPath(lib);
   }
+  if (args.trainSteps > 0) {
+    if (lib.open(&model, weights.empty() ? nullptr : weights.c_str()) != 0) {
+      fail(lib.error_message());
+    }
+    return trainMain(lib, args, model);
+  }
+  std::vector<Tensor> inputs = readInputs(args, lib.inputs, lib.num_inputs);
   if (lib.open(&model, weights.empty() ? nullptr : weights.c_str()) != 0) {
     fail(lib.error_message());
   }
@@ -231,18 +362,13 @@ int runMain(int argc, char **argv) {
   for (Tensor &t : outputs) {
     outputPointers.push_back(t.bytes.data());
   }
-  void *arena = std::aligned_alloc(KILN_AOT_ALIGNMENT, lib.arena_bytes);
-  if (!arena) {
-    fail("cannot allocate " + std::to_string(lib.arena_bytes) + " arena bytes");
-  }
+  void *arena = alignedBytes(lib.arena_bytes, "arena");
   std::vector<double> ms;
   for (int r = 0; r < args.repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
     int status =
         lib.run(model, inputPointers.data(), outputPointers.data(), arena);
-    ms.push_back(std::chrono::duration<double, std::milli>(
-                     std::chrono::steady_clock::now() - start)
-                     .count());
+    ms.push_back(elapsedMs(start));
     if (status != 0) {
       std::string message = lib.error_message();
       std::free(arena);
@@ -270,9 +396,7 @@ int runMain(int argc, char **argv) {
     }
   }
   if (args.repeat > 1) {
-    std::sort(ms.begin(), ms.end());
-    std::fprintf(stderr, "%s: %d runs, median %.4f ms, min %.4f ms\n", lib.name,
-                 args.repeat, ms[ms.size() / 2], ms.front());
+    printTimes(lib, ms, "runs");
   }
   return 0;
 }

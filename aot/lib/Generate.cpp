@@ -1165,14 +1165,33 @@ std::string generateSource(const GenerateOptions &options, const Entry &run,
     << "static int " << n
     << "_run_any(const void *model, const void *const *inputs,\n"
     << "    void *const *outputs, void *arena) {\n  return " << n
-    << "_run((const " << n << "_model *)model, inputs, outputs, arena);\n}\n\n"
-    << "const kiln_aot_library " << n << "_library = {\n"
+    << "_run((const " << n << "_model *)model, inputs, outputs, arena);\n}\n\n";
+  if (train) {
+    c << "static int " << n
+      << "_state_init_any(const void *model, void *state) {\n  return " << n
+      << "_state_init((const " << n << "_model *)model, state);\n}\n"
+      << "static int " << n
+      << "_train_step_any(const void *model, void *state,\n"
+      << "    const void *const *inputs, void *const *outputs, void *arena) "
+         "{\n  return "
+      << n << "_train_step((const " << n
+      << "_model *)model, state, inputs, outputs, arena);\n}\n\n";
+  }
+  c << "const kiln_aot_library " << n << "_library = {\n"
     << "    " << quote(n) << ", " << N << "_TARGET, "
     << (options.embed ? std::string("NULL") : quote(n + ".weights")) << ",\n"
     << "    " << N << "_NUM_INPUTS, " << n << "_inputs, " << N
     << "_NUM_OUTPUTS, " << n << "_outputs,\n    " << N << "_ARENA_BYTES, " << n
     << "_open_any, " << n << "_close_any, " << n << "_run_any,\n    " << n
-    << "_error_message};\n";
+    << "_error_message,\n";
+  if (train) {
+    c << "    " << N << "_STATE_BYTES, " << N << "_TRAIN_ARENA_BYTES, " << N
+      << "_TRAIN_NUM_INPUTS, " << n << "_train_inputs,\n    " << N
+      << "_TRAIN_NUM_OUTPUTS, " << n << "_train_outputs, " << n
+      << "_state_init_any, " << n << "_train_step_any};\n";
+  } else {
+    c << "    0, 0, 0, NULL, 0, NULL, NULL, NULL};\n";
+  }
   return c.str();
 }
 

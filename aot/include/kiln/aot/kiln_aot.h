@@ -59,6 +59,17 @@ typedef struct kiln_aot_library {
   int (*run)(const void *model, const void *const *inputs,
              void *const *outputs, void *arena);
   const char *(*error_message)(void);
+  /* Training (--train builds; else 0 and NULL): N_state_init and
+   * N_train_step with their sizes and tensors. */
+  size_t state_bytes;
+  size_t train_arena_bytes;
+  int num_train_inputs;
+  const kiln_aot_tensor *train_inputs;
+  int num_train_outputs;
+  const kiln_aot_tensor *train_outputs;
+  int (*state_init)(const void *model, void *state);
+  int (*train_step)(const void *model, void *state, const void *const *inputs,
+                    void *const *outputs, void *arena);
 } kiln_aot_library;
 
 #ifdef __cplusplus
