@@ -111,11 +111,21 @@ struct BenchCase {
     return std::accumulate(ms.begin(), ms.end(), 0.0) /
            static_cast<double>(ms.size());
   }
+  // The floating-point operations one run counts (KernelSpec::flops of
+  // each call that runs every time; 0 where a kernel counts none).
+  double flops() const {
+    double total = 0;
+    for (const kiln::runtime::PlanCall &call : compiled.plan->calls) {
+      total += call.once ? 0.0 : static_cast<double>(call.flops);
+    }
+    return total;
+  }
   nlohmann::json json() const {
     return {{"fusion", options.fusion},   {"median_ms", median()},
             {"mean_ms", mean()},          {"min_ms", min()},
             {"kernels", compiled.calls},
-            {"load_time_kernels", compiled.loadTimeCalls}};
+            {"load_time_kernels", compiled.loadTimeCalls},
+            {"flops", flops()}};
   }
 };
 
