@@ -328,8 +328,9 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
   // Whether a producer chain (1x1 conv2d, its chain, a depthwise conv2d,
   // its chain) may take a projection: the rows form (codegen's
   // buildPointwiseDepthwise), expanded planes of 20 columns or more and
-  // depthwise output rows of 16 or more.
-  static bool projectable(ArrayRef<Operation *> chain) {
+  // depthwise output rows of 16 or more; with projection-max-columns,
+  // expanded planes narrower than that.
+  bool projectable(ArrayRef<Operation *> chain) const {
     auto anchors = llvm::to_vector(llvm::make_filter_range(
         chain, [](Operation *op) {
           return llvm::isa<FusionAnchorOpInterface>(op);
@@ -349,7 +350,9 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     // 144 channels on 56 -> 28 0.98 + 0.31 ms unfused, 1.64 fused; 96 on
     // 112 -> 56 2.17 + 0.68, 3.08 (`kiln bench --profile`).
     auto strides = llvm::cast<Conv2DOp>(anchors[1]).getStrides();
-    return width(anchors[0]->getOperand(0)) >= 20 &&
+    int64_t columns = width(anchors[0]->getOperand(0));
+    return columns >= 20 &&
+           (projectionMaxColumns == 0 || columns < projectionMaxColumns) &&
            width(anchors[1]->getResult(0)) >= 16 &&
            llvm::all_of(strides, [](int64_t s) { return s == 1; });
   }

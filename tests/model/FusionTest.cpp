@@ -31,7 +31,8 @@ struct Run {
 // OnNchw: fused with every intermediate in NCHW (--layout nchw); the
 // others use the default layout (nchw16c where kernels have a blocked
 // form, docs/layout.md), so blocked and NCHW results are compared too.
-// OnProjection: On with kiln-fuse's projection form (off by default).
+// OnProjection: On with kiln-fuse's projection form on planes of every
+// width (by default only under 40 columns).
 enum class Fusion { Off, On, NoBatchNormFolding, OnNchw, OnProjection };
 
 // The Winograd tile of a comparison: 2, or -1 for the pipelines' default.
@@ -46,7 +47,7 @@ kiln::compiler::CompiledModel compile(const std::string &path,
   options.batch = batch;
   options.fusion = fusion != Fusion::Off;
   options.foldBatchNorm = fusion != Fusion::NoBatchNormFolding;
-  options.fuseProjections = fusion == Fusion::OnProjection;
+  options.fuseWideProjections = fusion == Fusion::OnProjection;
   options.layout = fusion == Fusion::OnNchw ? "nchw" : "nchw16c";
   options.training.loss = "mse";
   options.cacheDir = kiln::testing::cacheDir();

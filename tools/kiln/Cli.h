@@ -41,7 +41,8 @@ struct CommonFlags {
   bool noFusion = false, noEpilogueFusion = false, noElementwiseFusion = false,
        noBatchNormFolding = false, noPrologueFusion = false,
        noProducerFusion = false, noAttentionFusion = false,
-       noSinkFusion = false, projectionFusion = false,
+       noSinkFusion = false, noProjectionFusion = false,
+       projectionFusion = false,
        noRecomputeFusion = false, noPoolFusion = false,
        noRecomputeConvFusion = false, noBatchSplit = false,
        noWeightPacking = false;
@@ -84,10 +85,16 @@ struct CommonFlags {
     cmd->add_flag("--no-producer-fusion", noProducerFusion,
                   "Do not fuse a 1x1 conv2d and its epilogue into the "
                   "depthwise conv2d reading it (inference)");
+    auto *noProjection = cmd->add_flag(
+        "--no-projection-fusion", noProjectionFusion,
+        "Do not fuse the 1x1 conv2d reading a producer kernel's value into "
+        "it (MobileNetV2's inverted residual block in one kernel; by default "
+        "on planes under 40 columns, docs/fusion.md)");
     cmd->add_flag("--projection-fusion", projectionFusion,
-                  "Also fuse the 1x1 conv2d reading a producer kernel's "
-                  "value (MobileNetV2's inverted residual block in one "
-                  "kernel; off by default, docs/fusion.md)");
+                  "Fuse the 1x1 conv2d reading a producer kernel's value "
+                  "into it on planes of any width (by default: under 40 "
+                  "columns)")
+        ->excludes(noProjection);
     cmd->add_flag("--no-sink-fusion", noSinkFusion,
                   "Do not compute a conv bias's gradient and a first layer's "
                   "weight gradient inside the batch_norm_grad kernel that "
@@ -155,7 +162,8 @@ struct CommonFlags {
     o.fuseProducers = !noProducerFusion;
     o.fuseAttention = !noAttentionFusion;
     o.fuseSinks = !noSinkFusion;
-    o.fuseProjections = projectionFusion;
+    o.fuseProjections = !noProjectionFusion;
+    o.fuseWideProjections = projectionFusion;
     o.fuseRecompute = !noRecomputeFusion;
     o.fusePools = !noPoolFusion;
     o.fuseRecomputeConv = !noRecomputeConvFusion;

@@ -1,11 +1,15 @@
 // kiln-fuse's producer form: a 1x1 conv2d's epilogue chain whose only use is
 // a depthwise conv2d becomes one kernel with that conv and its own chain;
-// with projection=true, so does the 1x1 conv2d reading that kernel's value.
+// with projection=true, so does the 1x1 conv2d reading that kernel's value
+// (with projection-max-columns=N only where the expanded plane is narrower
+// than N columns: the pipelines' default is 40, docs/fusion.md).
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=producer=false | FileCheck %s --check-prefix=NOPROD
 // RUN: kiln-opt %s --split-input-file --kiln-fuse | kiln-opt --split-input-file | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=projection=true | FileCheck %s --check-prefix=PROJ
 // RUN: kiln-opt %s --split-input-file --kiln-fuse=projection=true | kiln-opt --split-input-file | FileCheck %s --check-prefix=PROJ
+// RUN: kiln-opt %s --split-input-file "--kiln-fuse=projection=true projection-max-columns=21" | FileCheck %s --check-prefix=PROJ
+// RUN: kiln-opt %s --split-input-file "--kiln-fuse=projection=true projection-max-columns=20" | FileCheck %s --check-prefix=NARROW
 
 // CHECK-LABEL: func.func @expand_depthwise
 // CHECK: %[[F:[a-z0-9_]+]] = kiln.fused "producer"(%arg0, %arg1, %arg2, %arg3, %arg4) : (tensor<2x4x9x9xf32>, tensor<12x4x1x1xf32>, tensor<12xf32>, tensor<12x1x3x3xf32>, tensor<12xf32>) -> tensor<2x12x5x5xf32> {
@@ -84,6 +88,13 @@ func.func @not_producers(%x: tensor<1x4x8x8xf32>, %we: tensor<8x4x1x1xf32>, %w3:
 // PROJ-NEXT: %[[S:[a-z0-9_]+]] = kiln.add %[[P]], %[[X]] :
 // PROJ-NEXT: kiln.yield %[[S]] : tensor<1x4x20x20xf32>
 // PROJ: return %[[F]]
+// Under projection-max-columns=20 the 20-column block stays two kernels.
+// NARROW-LABEL: func.func @inverted_residual
+// NARROW: kiln.fused "producer"
+// NARROW: kiln.fused "epilogue"
+// NARROW-NEXT: ^bb0
+// NARROW-NEXT: kiln.conv2d
+// NARROW-NEXT: kiln.add
 // CHECK-LABEL: func.func @inverted_residual
 // CHECK: kiln.fused "producer"
 // CHECK: kiln.fused "epilogue"

@@ -76,7 +76,9 @@ struct CompileOptions {
   bool fuseElementwise = true;
   bool fusePrologues = true;    // activation_grad into batch_norm_grad
   bool fuseProducers = true;    // 1x1 conv2d chain into a depthwise conv2d
-  bool fuseProjections = false; // and the 1x1 conv2d reading that kernel
+  bool fuseProjections = true;  // and the 1x1 conv2d reading that kernel,
+                                // on planes under 40 columns (Compiler.cpp)
+  bool fuseWideProjections = false; // ... on planes of any width
   bool fuseSinks = true;        // conv bias / first-layer weight gradients
                                 // in the batch_norm_grad prologue kernel
   bool fuseRecompute = true;    // a prologue's pool input recomputed from

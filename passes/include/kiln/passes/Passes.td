@@ -460,6 +460,9 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
     Option<"projection", "projection", "bool", "false",
            "With producer: fuse the 1x1 conv2d reading a producer kernel's "
            "value into it">,
+    Option<"projectionMaxColumns", "projection-max-columns", "int64_t", "0",
+           "With projection: only where the expanded plane is narrower than "
+           "this many columns (0: any width)">,
     Option<"attention", "attention", "bool", "true",
            "Fuse attention's matmul, scale/mask, softmax and matmul">,
     Option<"pool", "pool", "bool", "true",
