@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <dlfcn.h>
 #include <filesystem>
+#include <thread>
 
 using namespace kiln::codegen;
 
@@ -292,6 +293,51 @@ TEST(CodegenSmoke, TrainingOps) {
   EXPECT_NE(call(8, {logits.get(), labels.get(), dloss.get(), dlogits.get()}),
             0);
 
+  std::filesystem::remove_all(options.cacheDir);
+}
+
+// The kernel libraries keep freed scratch blocks of 64 KB and up for the
+// next request of their size, and hand a thread one it freed itself before
+// one another thread freed (that block's lines sit in the other core's
+// cache). Blocks: A frees a1 then a2; B takes one (a1, none of its own) and
+// frees it; A's next request gets a2, its own, not a1 (the first fit by
+// slot, which it had got before).
+TEST(CodegenSmoke, ScratchBlocksStayWithTheirThread) {
+  KernelSpec relu{"relu", nlohmann::json::object(), {f32({4})}, {f32({4})}};
+  CompileOptions options;
+  options.cacheDir = freshCacheDir();
+  ASSERT_FALSE(options.cacheDir.empty());
+  CompiledLibrary compiled = compileKernels({relu}, options);
+  Library lib(compiled.path);
+  ASSERT_NE(lib.handle, nullptr) << dlerror();
+  using Malloc = void *(*)(void *, size_t);
+  using Free = void (*)(void *, void *);
+  auto allocate = reinterpret_cast<Malloc>(dlsym(lib.handle, "halide_malloc"));
+  auto release = reinterpret_cast<Free>(dlsym(lib.handle, "halide_free"));
+  ASSERT_NE(allocate, nullptr);
+  ASSERT_NE(release, nullptr);
+  constexpr size_t kBytes = size_t(1) << 20;
+  // Each step on its own thread, in order (a thread's identity is what the
+  // cache keys on, so A's steps run on one thread, B's on another).
+  auto onThread = [](auto &&step) { std::thread(step).join(); };
+  void *a1 = nullptr, *a2 = nullptr, *b = nullptr, *aAgain = nullptr;
+  std::thread a([&] {
+    a1 = allocate(nullptr, kBytes);
+    a2 = allocate(nullptr, kBytes);
+    release(nullptr, a1);
+    release(nullptr, a2);
+    onThread([&] {
+      b = allocate(nullptr, kBytes);
+      release(nullptr, b);
+    });
+    aAgain = allocate(nullptr, kBytes);
+  });
+  a.join();
+  ASSERT_NE(a1, nullptr);
+  ASSERT_NE(a2, nullptr);
+  EXPECT_EQ(b, a1);
+  EXPECT_EQ(aAgain, a2);
+  release(nullptr, aAgain);
   std::filesystem::remove_all(options.cacheDir);
 }
 
