@@ -377,7 +377,7 @@ std::string functionNameFor(const KernelSpec &spec,
 // allocate scratch each (Winograd's transformed tiles) had been swapping
 // blocks between the two threads at random: the LeNet-style CNN's 32 -> 64
 // Winograd layer at batch 64 ran 1.25-1.33 ms, each task 30% slower than
-// on one thread, against 0.94-1.05 with the blocks kept per thread
+// on one thread, against 0.94 with the blocks kept per thread
 // (`kiln bench`, 2 threads, alternating). Blocks are 128-byte aligned with
 // 128 bytes of slack on either side (Halide may read 8 bytes past both
 // ends).

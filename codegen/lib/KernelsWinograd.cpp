@@ -921,10 +921,6 @@ Kernel buildConv2dGradWeightWinograd(const KernelSpec &s,
   return {{x, dy}, f.out};
 }
 
-namespace {
-
-} // namespace
-
 Func buildConv2dWinogradWithEpilogue(const KernelSpec &s,
                                      const std::vector<ImageParam> &in,
                                      const Epilogue &epilogue,

@@ -317,19 +317,18 @@ TEST(CodegenSmoke, ScratchBlocksStayWithTheirThread) {
   ASSERT_NE(allocate, nullptr);
   ASSERT_NE(release, nullptr);
   constexpr size_t kBytes = size_t(1) << 20;
-  // Each step on its own thread, in order (a thread's identity is what the
-  // cache keys on, so A's steps run on one thread, B's on another).
-  auto onThread = [](auto &&step) { std::thread(step).join(); };
+  // A's steps run on one thread, B's on another, in order (the cache keys
+  // on the thread).
   void *a1 = nullptr, *a2 = nullptr, *b = nullptr, *aAgain = nullptr;
   std::thread a([&] {
     a1 = allocate(nullptr, kBytes);
     a2 = allocate(nullptr, kBytes);
     release(nullptr, a1);
     release(nullptr, a2);
-    onThread([&] {
+    std::thread([&] {
       b = allocate(nullptr, kBytes);
       release(nullptr, b);
-    });
+    }).join();
     aAgain = allocate(nullptr, kBytes);
   });
   a.join();
