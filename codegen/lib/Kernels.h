@@ -401,6 +401,30 @@ Halide::Func convGradWeightOfChannel(const KernelSpec &spec,
                                      Halide::Var c, bool parallel,
                                      const Halide::Target &target);
 
+// A gradient sink's conv2d_grad_weight in the batch-norm gradient's own
+// loop over the images, for a kernel that does not write dx (the first
+// layer's backward kernel): with dx = a·dy + b·xc + k (xc = x - mean),
+//   dw(tap) = a·Σ dy·x_tap + b·Σ xc·x_tap + k·Σ x_tap,
+// so that one loop over the batch sums Σdy, Σdy·xc, Σxc and both tap sums,
+// and dy and xc are computed image by image in L1, never for the whole
+// batch. KernelsConvGrads.cpp.
+struct SinkLoop {
+  Halide::Func part{"part"};   // part(lane, j, c): the lanes' partial sums
+  Halide::Func total{"total"}; // total(j, c): j = 0, 1, 2 Σdy, Σdy·xc, Σxc
+  Halide::RVar image;          // part's loop over the images
+  std::function<Halide::Func(Halide::Func a, Halide::Func b, Halide::Func k)>
+      output; // dw(kx, ky, ci, c) from the per-channel a, b, k
+};
+// Whether `spec` (a conv2d_grad_weight sink) fits the loop: groups 1, at
+// most 9 taps x input channels (21 accumulators), rows of a vector or more.
+bool fitsSinkLoop(const KernelSpec &spec, const Halide::Target &target);
+// The loop for channel loop `c`: part and total computed per channel by
+// the caller, dy and xc (Funcs over the batch-norm's x coordinates) at
+// `image`.
+SinkLoop defineSinkLoop(const KernelSpec &spec, Halide::ImageParam x,
+                        Halide::Func dy, Halide::Func xc, Halide::Var c,
+                        const Halide::Target &target);
+
 struct PoolGradFuncs;
 
 // max_pool2d_grad (spec: x, dy -> dx) with unit dilations, in its gather

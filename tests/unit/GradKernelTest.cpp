@@ -519,10 +519,14 @@ void addPoolPrologue(GradCaseTable &table, const std::string &name,
   ref::Tensor mean = toFloat(stats.mean), var = toFloat(stats.var);
   const ref::Tensor beta({c}); // zeros
   if (sinks.recompute) {
-    // z distinct and 0.01 or more from 0, mean 0 and beta 0: a = relu(z *
-    // w / sqrt(var + eps)) keeps z's order and signs in float and double,
-    // so the windows' winners and ReLU's mask are the reference's.
-    z = a;
+    // z distinct and away from 0, mean 0 and beta 0: a = relu(z * w /
+    // sqrt(var + eps)) keeps z's order and signs in float and double, so
+    // the windows' winners and ReLU's mask are the reference's. z spans
+    // [-3, 3], as normalized activations do: spread as a (+-48 against var
+    // 0.5-2, x̂ up to +-68), float32 sums of the conv sink's products were
+    // 1.0e-5 to 2.9e-5 relative off in every summation order tried.
+    z = distinctValues(rng, xShape,
+                       6.0 / static_cast<double>(a.data.size()));
     mean = ref::Tensor({c});
     var = rng.tensor({c}, 0.5, 2);
     for (size_t i = 0; i < a.data.size(); ++i) {
@@ -1184,6 +1188,7 @@ struct RecomputedConv {
   std::array<int64_t, 2> kernel{3, 3};
   ref::Conv2dParams conv;
   std::array<int64_t, 2> pool{2, 2};
+  double low = -1, high = 1; // the image's values
 };
 
 json convAttrs(const RecomputedConv &r) {
@@ -1201,7 +1206,7 @@ struct RecomputedLayer {
 
 RecomputedLayer recomputedLayer(Rng &rng, const RecomputedConv &r) {
   RecomputedLayer l;
-  l.image = rng.tensor(r.in, -1, 1);
+  l.image = rng.tensor(r.in, r.low, r.high);
   l.weight = rng.tensor({r.channels, r.in[1], r.kernel[0], r.kernel[1]}, -1, 1);
   l.bias = rng.tensor({r.channels}, -1, 1);
   l.z = ref::conv2d(l.image, l.weight, &l.bias, r.conv);
@@ -1867,6 +1872,13 @@ GradCaseTable buildCases() {
     rows4.conv.pads = {1, 1, 1, 1};
     addRecomputedConvTrain(t, "recompute_conv_train_lenet_20x19", rows4);
     addRecomputedConvPrologue(t, "recompute_conv_prologue_lenet_20x19", rows4);
+    // Pixels in [0, 1] (an offset the one-loop sink centres away) on rows
+    // of two whole vectors.
+    RecomputedConv pixels{{3, 1, 30, 32}, 4};
+    pixels.conv.pads = {1, 1, 1, 1};
+    pixels.low = 0;
+    addRecomputedConvPrologue(t, "recompute_conv_prologue_pixels_30x32",
+                              pixels);
     RecomputedConv rgb{{2, 3, 37, 36}, 4};
     rgb.conv.strides = {2, 2};
     rgb.conv.pads = {1, 0, 1, 1};
