@@ -805,6 +805,13 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   int rowChunks = std::min(height, std::max(1, 8 / tasksOverRows));
   int rows = (height + rowChunks - 1) / rowChunks;
   Var oo("oo"), oi("oi"), yo("yo"), yi("yi"), chunk("chunk"), task("task");
+  const auto &wt = s.inputs[1].shape;
+  // The whole reduction one short run (the stems: 3 channels x 9 taps) on
+  // rows of a vector or more, copied out transposed into NCHW: the sums of
+  // one output row at a time (14 KB for 32 channels of 112), so that the
+  // copy-out reads them from L1, not the task's rows from L2.
+  bool rowSums = wt[1] * wt[2] * wt[3] <= kRunTaps && !f.blockedOutput &&
+                 width >= vec;
   if (f.blockedOutput) {
     // (lane, x, y, block, n): a task's blocks and rows, stored as whole
     // channel vectors.
@@ -854,7 +861,7 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
     Var ob("ob"), ol("ol"), xo("xo"), xi("xi");
     f.out.split(oi, ob, ol, f.lanes)
         .split(f.x, xo, xi, vec, TailStrategy::ShiftInwards)
-        .reorder(xi, ol, xo, yi, ob, task)
+        .reorder(xi, ol, xo, rowSums ? ob : yi, rowSums ? yi : ob, task)
         .vectorize(xi)
         .unroll(ol);
   } else if (int xw = vectorWidthFor(width, vec); xw > 1) {
@@ -862,12 +869,11 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   }
 
   std::vector<Var> a = f.acc.args(); // (lane, x, y, block, n)
-  f.acc.compute_at(f.out, task)
+  f.acc.compute_at(f.out, rowSums ? yi : task)
       .bound_extent(a[3], f.channelVectors)
       .vectorize(a[0]);
   RVar rzo("rzo"), rzi("rzi");
   Var xo("xo"), xi("xi");
-  const auto &wt = s.inputs[1].shape;
   int run = channelRunFor(wt[1], wt[2] * wt[3]);
   f.acc.update()
       .split(f.r.z, rzo, rzi, run, TailStrategy::GuardWithIf)
