@@ -330,16 +330,18 @@ Halide::Func buildConv2dWithEpilogue(const KernelSpec &spec,
 // reads the depthwise conv2d's value through `epilogue` and gives the
 // kernel's output through `output` (kiln-fuse's `projection`: MobileNetV2's
 // whole inverted residual block); the depthwise value is never written
-// either.
+// either. `pw` null: no 1x1 conv2d, the depthwise conv2d reads pin[0] (an
+// inverted residual block without expansion, as MobileNetV2's first; only
+// with a projection).
 struct Projection {
   const KernelSpec &spec;
   std::vector<Halide::ImageParam> in;
   Epilogue output;
 };
-void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw,
+void validatePointwiseDepthwise(const KernelSpec *pw, const KernelSpec &dw,
                                 const KernelSpec *projection = nullptr);
 Halide::Func buildPointwiseDepthwise(
-    const KernelSpec &pw, const std::vector<Halide::ImageParam> &pin,
+    const KernelSpec *pw, const std::vector<Halide::ImageParam> &pin,
     const Epilogue &producer, const KernelSpec &dw,
     const std::vector<Halide::ImageParam> &din, const Epilogue &epilogue,
     const Halide::Target &target, const Projection *projection = nullptr);

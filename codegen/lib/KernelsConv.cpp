@@ -1315,9 +1315,11 @@ Func buildConv2dWithEpilogue(const KernelSpec &s,
 // pointwise into depthwise (kiln-fuse's producer form)
 //===----------------------------------------------------------------------===//
 
-void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw,
+void validatePointwiseDepthwise(const KernelSpec *pw, const KernelSpec &dw,
                                 const KernelSpec *projection) {
-  validateConv2d(pw);
+  if (pw) {
+    validateConv2d(*pw);
+  }
   validateConv2d(dw);
   if (projection) {
     // The projection form computes rows of the depthwise value: planes of
@@ -1334,20 +1336,24 @@ void validatePointwiseDepthwise(const KernelSpec &pw, const KernelSpec &dw,
                "padding, groups or a packed weight, reading every channel of "
                "the depthwise conv2d");
     }
-    if (pw.inputs[0].shape[3] < 20 || dw.outputs[0].shape[3] < 16) {
+    if (dw.inputs[0].shape[3] < 20 || dw.outputs[0].shape[3] < 16) {
       fail(pr, "a projection needs an expanded plane of 20 columns or more "
                "and depthwise output rows of 16 or more, got " +
-                   std::to_string(pw.inputs[0].shape[3]) + " and " +
+                   std::to_string(dw.inputs[0].shape[3]) + " and " +
                    std::to_string(dw.outputs[0].shape[3]));
     }
+  } else if (!pw) {
+    fail(dw, "a depthwise conv2d without a 1x1 producer needs a projection");
   }
-  const auto &w = pw.inputs[1].shape;
-  std::vector<int64_t> strides = attrInts(pw, "strides", 2);
-  if (hasPackedWeight(pw) || w[2] != 1 || w[3] != 1 ||
-      attrInt(pw, "groups") != 1 || strides[0] != 1 || strides[1] != 1 ||
-      hasPadding(readWindow(pw, 1, 1, true))) {
-    fail(pw, "a producer must be a 1x1 conv2d at stride 1 without padding, "
-             "groups or a packed weight");
+  if (pw) {
+    const auto &w = pw->inputs[1].shape;
+    std::vector<int64_t> strides = attrInts(*pw, "strides", 2);
+    if (hasPackedWeight(*pw) || w[2] != 1 || w[3] != 1 ||
+        attrInt(*pw, "groups") != 1 || strides[0] != 1 || strides[1] != 1 ||
+        hasPadding(readWindow(*pw, 1, 1, true))) {
+      fail(*pw, "a producer must be a 1x1 conv2d at stride 1 without "
+                "padding, groups or a packed weight");
+    }
   }
   if (hasPackedWeight(dw) || !isDepthwise(dw) ||
       dw.inputs[0].shape[1] != dw.inputs[1].shape[0]) {
@@ -1419,13 +1425,13 @@ Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
 // task's whole flattened plane, and at stride 1 the depthwise one over the
 // padded plane flattened with a row pitch (below).
 // The expanded tensor is never written.
-Func buildPointwiseDepthwise(const KernelSpec &pw,
+Func buildPointwiseDepthwise(const KernelSpec *pw,
                              const std::vector<ImageParam> &pin,
                              const Epilogue &producer, const KernelSpec &dw,
                              const std::vector<ImageParam> &din,
                              const Epilogue &epilogue, const Target &target,
                              const Projection *projection) {
-  const auto &xs = pw.inputs[0].shape;
+  const auto &xs = pw ? pw->inputs[0].shape : dw.inputs[0].shape;
   int cin = static_cast<int>(xs[1]);
   int height = static_cast<int>(xs[2]), width = static_cast<int>(xs[3]);
   Var x("x"), y("y"), c("c"), n("n");
@@ -1434,6 +1440,8 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
   // call of `row`, then the producer chain and the zero exterior.
   // Planes narrower than 20 (14x14, 7x7) are computed whole per task,
   // flattened (position p = y * W + x): rows would not fill vectors.
+  // Without a 1x1 convolution (`pw` null: a depthwise conv2d and its
+  // projection), the depthwise reads the kernel input pin[0].
   bool flat = width < 20;
   if (flat && projection) {
     fail(dw, "a projection needs planes of 20 columns or more");
@@ -1442,7 +1450,13 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
   Func tile("expand_tile"), row("expand_row"), value("expand_value");
   RDom rc(0, cin, "rc");
   Expr bias = pin.size() == 3 ? pin[2](c) : Expr(0.0f);
-  if (flat) {
+  if (!pw) {
+    if (flat || !projection) {
+      fail(dw, "a depthwise conv2d without a 1x1 producer fuses only with "
+               "its projection, on planes of 20 columns or more");
+    }
+    value(x, y, c, n) = pin[0](x, y, c, n);
+  } else if (flat) {
     tile(p, c, n) = bias;
     tile(p, c, n) += pin[1](0, 0, rc, c) * pin[0](p % width, p / width, rc, n);
     row(p, c, n) = tile(p, c, n);
@@ -1453,7 +1467,7 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
     row(x, y, c, n) = tile(x, y, c, n);
     value(x, y, c, n) = row(x, y, c, n);
   }
-  if (producer) {
+  if (pw && producer) {
     Func chained("expand_chain");
     chained(x, y, c, n) = producer(value(x, y, c, n), {x, y, c, n});
     value = chained;
@@ -1627,13 +1641,15 @@ Func buildPointwiseDepthwise(const KernelSpec &pw,
       phased.vectorize(j, phw, TailStrategy::RoundUp);
     }
     padded.compute_at(phased, y).reorder(pv[0], pv[2], pv[1], pv[3]);
-    row.compute_at(padded, pv[1]);
   } else {
     padded.store_at(kernelOut, task)
         .compute_at(kernelOut, yo)
         .reorder(pv[0], pv[2], pv[1], pv[3]);
-    row.compute_at(padded, pv[1]);
   }
+  if (!pw) {
+    return kernelOut;
+  }
+  row.compute_at(padded, pv[1]);
   // Register tiles of 2 vectors x 8 channels (16 zmm) where the row holds
   // 2 vectors: on the 144-channel 56x56 pair at batch 8, 1.14x over 1 x 8
   // (2.02-2.22 -> 1.74-1.82 ms, alternating); 3 vectors were no faster.

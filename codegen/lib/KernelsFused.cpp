@@ -181,6 +181,19 @@ void requireAttrs(const KernelSpec &s, std::initializer_list<const char *> keys)
 // anchor_inputs, nodes) as a spec of its own, over the kernel's inputs:
 // its value is a 1x1 conv2d's, [N, O, H, W] for x [N, C, H, W] and weight
 // [O, ...].
+// The producer form without a 1x1 producer: its first segment a depthwise
+// conv2d (weight [C, 1, KH, KW]) reading a kernel input, the second its
+// projection (an inverted residual block without expansion).
+bool depthwiseFirst(const KernelSpec &first) {
+  const auto &at = first.attrs.at("anchor_inputs");
+  if (first.attrs.contains("producer") || at.size() < 2) {
+    return false;
+  }
+  const auto &w = first.inputs.at(at[1].get<int64_t>()).shape;
+  return w.size() == 4 && w[1] == 1 && w[0] > 1 &&
+         first.attrs.at("anchor_attrs").value("groups", int64_t{1}) == w[0];
+}
+
 KernelSpec producerSpec(const KernelSpec &s) {
   KernelSpec spec;
   spec.op = "fused";
@@ -473,10 +486,14 @@ void validateFusedForm(const KernelSpec &s) {
       checkAnchorInputs(s, first);
       validateNodes(first, true);
       KernelSpec project = anchorSpec(s);
-      validatePointwiseDepthwise(anchorSpec(expand), anchorSpec(first),
-                                 &project);
+      KernelSpec pw = anchorSpec(expand);
+      validatePointwiseDepthwise(&pw, anchorSpec(first), &project);
+    } else if (depthwiseFirst(first)) {
+      KernelSpec project = anchorSpec(s);
+      validatePointwiseDepthwise(nullptr, anchorSpec(first), &project);
     } else {
-      validatePointwiseDepthwise(anchorSpec(first), anchorSpec(s));
+      KernelSpec pw = anchorSpec(first);
+      validatePointwiseDepthwise(&pw, anchorSpec(s));
     }
   }
   if (s.attrs.contains("tail")) {
@@ -1037,12 +1054,27 @@ Kernel buildFused(const KernelSpec &spec, const Target &target) {
     };
     KernelSpec project = anchorSpec(s);
     Projection proj{project, inputsOf(s), epilogue};
+    if (!projection && depthwiseFirst(first)) {
+      // depthwise conv2d -> 1x1 conv2d: inputsOf(first) is x, weight[,
+      // bias].
+      std::vector<ImageParam> in = inputsOf(first);
+      Chain dwChain(first, params, target);
+      Epilogue dwEpilogue = [&dwChain](Expr value,
+                                       const std::vector<Var> &v) {
+        return dwChain.apply(value, v);
+      };
+      return {arguments,
+              buildPointwiseDepthwise(
+                  nullptr, {in[0]}, Epilogue(), anchorSpec(first),
+                  std::vector<ImageParam>(in.begin() + 1, in.end()),
+                  dwEpilogue, target, &proj)};
+    }
+    KernelSpec pw = anchorSpec(expand);
     return {arguments,
             buildPointwiseDepthwise(
-                anchorSpec(expand), inputsOf(expand), producerChain,
-                anchorSpec(depthwise), inputsOf(depthwise),
-                projection ? middleChain : epilogue, target,
-                projection ? &proj : nullptr)};
+                &pw, inputsOf(expand), producerChain, anchorSpec(depthwise),
+                inputsOf(depthwise), projection ? middleChain : epilogue,
+                target, projection ? &proj : nullptr)};
   }
   if (!anchor.empty()) {
     KernelSpec anchored = anchorSpec(s);

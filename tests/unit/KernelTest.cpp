@@ -252,6 +252,55 @@ void addBlockedResidual(CaseTable &table, const std::string &name,
             f32({x, ref::packConvWeight(w, 16), b, r}), {y});
 }
 
+// The producer form without expansion: the projection 1x1 conv2d (with a
+// bias, plus a residual input where `residual`) of relu6(depthwise conv2d of
+// x + bias), against the reference convolutions.
+void addDepthwiseProjection(CaseTable &table, const std::string &name,
+                            std::vector<int64_t> xShape,
+                            const ref::Conv2dParams &depthwise,
+                            int64_t projected, bool residual) {
+  Rng rng("fused/depthwise_projection/" + name);
+  const int64_t c = xShape[1];
+  ref::Tensor x = rng.tensor(xShape, -1, 1);
+  ref::Tensor wd = rng.tensor({c, 1, 3, 3}, -1, 1);
+  ref::Tensor bd = rng.tensor({c}, -1, 1);
+  ref::Tensor wp = rng.tensor({projected, c, 1, 1}, -1, 1);
+  ref::Tensor bp = rng.tensor({projected}, -1, 1);
+  ref::Tensor y = ref::conv2d(x, wd, &bd, depthwise);
+  for (double &v : y.data) {
+    v = std::min(std::max(v, 0.0), 6.0);
+  }
+  ref::Tensor z = ref::conv2d(y, wp, &bp, {});
+  std::vector<ref::Tensor> inputs = {x, wd, bd, wp, bp};
+  json nodes = json::array();
+  if (residual) {
+    ref::Tensor r = rng.tensor(z.shape, -1, 1);
+    for (size_t i = 0; i < z.data.size(); ++i) {
+      z.data[i] += r.data[i];
+    }
+    inputs.push_back(r);
+    nodes.push_back(
+        {{"op", "add"}, {"attrs", json::object()}, {"operands", {-1, 5}}});
+  }
+  auto convAttrs = [](const ref::Conv2dParams &p) {
+    return json{{"strides", p.strides}, {"pads", p.pads},
+                {"dilations", p.dilations}, {"groups", p.groups}};
+  };
+  json attrs = {
+      {"kind", "producer"},
+      {"producer",
+       {{"anchor", "conv2d"},
+        {"anchor_attrs", convAttrs(depthwise)},
+        {"anchor_inputs", {0, 1, 2}},
+        {"nodes",
+         {{{"op", "relu6"}, {"attrs", json::object()}, {"operands", {-1}}}}}}},
+      {"anchor", "conv2d"},
+      {"anchor_attrs", convAttrs({})},
+      {"anchor_inputs", {-1, 3, 4}},
+      {"nodes", nodes}};
+  table.add(name, "fused", attrs, f32(inputs), {z});
+}
+
 // kiln-fuse's producer form (a "fused" kernel): relu(depthwise conv2d of
 // relu6(1x1 conv2d of x)), against the reference convolutions with the
 // activations applied in between.
@@ -1561,6 +1610,17 @@ CaseTable buildCases() {
   addProducer(t, "projection_strips_n1_c4_45x37_e16_o24_residual",
               {1, 4, 45, 37}, 16, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 16), true, 24, true);
+  // Without expansion (MobileNetV2's first block: 32 -> 16 on 112x112):
+  // 20 channels on 23-column rows, 7 outputs with a residual; one image of
+  // 41 rows (strips) and 24 outputs.
+  addDepthwiseProjection(t, "depthwise_projection_n2_c20_23x23_o7_residual",
+                         {2, 20, 23, 23},
+                         convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), 7,
+                         true);
+  addDepthwiseProjection(t, "depthwise_projection_n1_c12_41x35_o24",
+                         {1, 12, 41, 35},
+                         convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 12), 24,
+                         false);
   // Planes in the channel form (output channels in 16-lane vectors, planes
   // of 28x28 and up): 4 vectors per task over 4 images, and 3 per task (6
   // vectors: 2 tasks per image) on a wider plane. Then a batch of small

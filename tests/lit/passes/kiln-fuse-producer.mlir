@@ -139,3 +139,39 @@ func.func @not_projections(%x: tensor<1x4x32x32xf32>, %y: tensor<1x4x12x12xf32>,
   %p3 = kiln.conv2d %d3, %wp : (tensor<1x12x32x32xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x32x32xf32>
   return %p1, %p2, %p3, %d3 : tensor<1x4x16x16xf32>, tensor<1x4x12x12xf32>, tensor<1x4x32x32xf32>, tensor<1x12x32x32xf32>
 }
+
+// -----
+
+// Without expansion (MobileNetV2's first block): a depthwise conv2d's chain
+// whose only use is a 1x1 conv2d joins it under projection=true, whatever
+// projection-max-columns (no expanded rows to keep in cache). Not at stride
+// 2, nor on planes under 20 columns: the 1x1 conv2d then stays alone.
+// PROJ-LABEL: func.func @depthwise_projection
+// PROJ: %[[F:[a-z0-9_]+]] = kiln.fused "producer"(%arg0, %arg2, %arg3)
+// PROJ-NEXT: ^bb0(%[[X:[a-z0-9_]+]]: {{.+}}, %[[WD:[a-z0-9_]+]]: {{.+}}, %[[WP:[a-z0-9_]+]]: {{.+}}):
+// PROJ-NEXT: %[[D:[a-z0-9_]+]] = kiln.conv2d %[[X]], %[[WD]] {groups = 12 : i64
+// PROJ-NEXT: %[[R:[a-z0-9_]+]] = kiln.relu6 %[[D]] :
+// PROJ-NEXT: %[[P:[a-z0-9_]+]] = kiln.conv2d %[[R]], %[[WP]] :
+// PROJ-NEXT: kiln.yield %[[P]] : tensor<1x4x24x24xf32>
+// PROJ: kiln.fused "epilogue"{{.*}} -> tensor<1x12x12x12xf32>
+// PROJ: kiln.conv2d %{{.*}} -> tensor<1x4x12x12xf32>
+// PROJ: kiln.fused "epilogue"{{.*}} -> tensor<1x12x12x12xf32>
+// PROJ: kiln.conv2d %{{.*}} -> tensor<1x4x12x12xf32>
+// PROJ: return %[[F]]
+// NARROW-LABEL: func.func @depthwise_projection
+// NARROW: kiln.fused "producer"(%arg0, %arg2, %arg3)
+// CHECK-LABEL: func.func @depthwise_projection
+// CHECK-NOT: kiln.fused "producer"
+// CHECK: return
+func.func @depthwise_projection(%x: tensor<1x12x24x24xf32>, %y: tensor<1x12x12x12xf32>, %wd: tensor<12x1x3x3xf32>, %wp: tensor<4x12x1x1xf32>) -> (tensor<1x4x24x24xf32>, tensor<1x4x12x12xf32>, tensor<1x4x12x12xf32>) {
+  %d1 = kiln.conv2d %x, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 12 : i64} : (tensor<1x12x24x24xf32>, tensor<12x1x3x3xf32>) -> tensor<1x12x24x24xf32>
+  %r1 = kiln.relu6 %d1 : (tensor<1x12x24x24xf32>) -> tensor<1x12x24x24xf32>
+  %p1 = kiln.conv2d %r1, %wp : (tensor<1x12x24x24xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x24x24xf32>
+  %d2 = kiln.conv2d %y, %wd {pads = array<i64: 1, 1, 1, 1>, groups = 12 : i64} : (tensor<1x12x12x12xf32>, tensor<12x1x3x3xf32>) -> tensor<1x12x12x12xf32>
+  %r2 = kiln.relu6 %d2 : (tensor<1x12x12x12xf32>) -> tensor<1x12x12x12xf32>
+  %p2 = kiln.conv2d %r2, %wp : (tensor<1x12x12x12xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x12x12xf32>
+  %d3 = kiln.conv2d %x, %wd {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>, groups = 12 : i64} : (tensor<1x12x24x24xf32>, tensor<12x1x3x3xf32>) -> tensor<1x12x12x12xf32>
+  %r3 = kiln.relu6 %d3 : (tensor<1x12x12x12xf32>) -> tensor<1x12x12x12xf32>
+  %p3 = kiln.conv2d %r3, %wp : (tensor<1x12x12x12xf32>, tensor<4x12x1x1xf32>) -> tensor<1x4x12x12xf32>
+  return %p1, %p2, %p3 : tensor<1x4x24x24xf32>, tensor<1x4x12x12xf32>, tensor<1x4x12x12xf32>
+}
