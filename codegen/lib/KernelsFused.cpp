@@ -177,10 +177,6 @@ void requireAttrs(const KernelSpec &s, std::initializer_list<const char *> keys)
   }
 }
 
-// The producer form's first segment ("producer": anchor, anchor_attrs,
-// anchor_inputs, nodes) as a spec of its own, over the kernel's inputs:
-// its value is a 1x1 conv2d's, [N, O, H, W] for x [N, C, H, W] and weight
-// [O, ...].
 // The producer form without a 1x1 producer: its first segment a depthwise
 // conv2d (weight [C, 1, KH, KW]) reading a kernel input, the second its
 // projection (an inverted residual block without expansion).
@@ -194,6 +190,10 @@ bool depthwiseFirst(const KernelSpec &first) {
          first.attrs.at("anchor_attrs").value("groups", int64_t{1}) == w[0];
 }
 
+// The producer form's first segment ("producer": anchor, anchor_attrs,
+// anchor_inputs, nodes) as a spec of its own, over the kernel's inputs:
+// its value is a 1x1 conv2d's, [N, O, H, W] for x [N, C, H, W] and weight
+// [O, ...].
 KernelSpec producerSpec(const KernelSpec &s) {
   KernelSpec spec;
   spec.op = "fused";
@@ -1055,19 +1055,14 @@ Kernel buildFused(const KernelSpec &spec, const Target &target) {
     KernelSpec project = anchorSpec(s);
     Projection proj{project, inputsOf(s), epilogue};
     if (!projection && depthwiseFirst(first)) {
-      // depthwise conv2d -> 1x1 conv2d: inputsOf(first) is x, weight[,
-      // bias].
+      // depthwise conv2d (inputs x, weight[, bias]; its chain is
+      // `producer`'s, expand being first) -> 1x1 conv2d.
       std::vector<ImageParam> in = inputsOf(first);
-      Chain dwChain(first, params, target);
-      Epilogue dwEpilogue = [&dwChain](Expr value,
-                                       const std::vector<Var> &v) {
-        return dwChain.apply(value, v);
-      };
       return {arguments,
               buildPointwiseDepthwise(
                   nullptr, {in[0]}, Epilogue(), anchorSpec(first),
                   std::vector<ImageParam>(in.begin() + 1, in.end()),
-                  dwEpilogue, target, &proj)};
+                  producerChain, target, &proj)};
     }
     KernelSpec pw = anchorSpec(expand);
     return {arguments,
