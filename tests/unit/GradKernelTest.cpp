@@ -113,6 +113,9 @@ struct GradCase {
   // (finite differences are not free; listing tests should stay fast).
   std::function<std::vector<ref::Tensor>()> expected;
   Check check = Check::Gradient;
+  // A GPU target's tolerance where it differs from the CPU's (0: the same;
+  // each one listed with its reason in docs/gpu.md, Tests).
+  double gpuTolerance = 0;
 };
 
 void PrintTo(const GradCase *c, std::ostream *os) {
@@ -152,13 +155,14 @@ public:
            std::vector<Operand> inputs,
            std::vector<std::vector<int64_t>> outputShapes,
            std::function<std::vector<ref::Tensor>()> expected,
-           Check check = Check::Gradient) {
+           Check check = Check::Gradient, double gpuTolerance = 0) {
     GradCase c;
     c.name = std::move(name);
     c.spec = makeSpec(op, std::move(attrs), inputs, outputShapes);
     c.inputs = std::move(inputs);
     c.expected = std::move(expected);
     c.check = check;
+    c.gpuTolerance = gpuTolerance;
     registerSpec(c.spec);
     byOp_[c.spec.op].push_back(std::move(c));
   }
@@ -1189,6 +1193,7 @@ struct RecomputedConv {
   ref::Conv2dParams conv;
   std::array<int64_t, 2> pool{2, 2};
   double low = -1, high = 1; // the image's values
+  double gpuTolerance = 0;   // GradCase::gpuTolerance
 };
 
 json convAttrs(const RecomputedConv &r) {
@@ -1316,7 +1321,7 @@ void addRecomputedConvPrologue(GradCaseTable &table, const std::string &name,
                   convGradWeightLoops(image, grad.dx, r.kernel, r.conv),
                   ref::reduceSum(grad.dx, {0, 2, 3}, false)};
             },
-            Check::Forward);
+            Check::Forward, r.gpuTolerance);
 }
 
 void addDropout(GradCaseTable &table, const std::string &name,
@@ -1873,10 +1878,13 @@ GradCaseTable buildCases() {
     addRecomputedConvTrain(t, "recompute_conv_train_lenet_20x19", rows4);
     addRecomputedConvPrologue(t, "recompute_conv_prologue_lenet_20x19", rows4);
     // Pixels in [0, 1] (an offset the one-loop sink centres away) on rows
-    // of two whole vectors.
+    // of two whole vectors. GPU targets: the flat form's weight gradient
+    // sums the 2880 products of each weight in one thread, in order, 3.3e-5
+    // off on PoCL (docs/gpu.md).
     RecomputedConv pixels{{3, 1, 30, 32}, 4};
     pixels.conv.pads = {1, 1, 1, 1};
     pixels.low = 0;
+    pixels.gpuTolerance = 1e-4;
     addRecomputedConvPrologue(t, "recompute_conv_prologue_pixels_30x32",
                               pixels);
     RecomputedConv rgb{{2, 3, 37, 36}, 4};
@@ -2158,7 +2166,9 @@ TEST_P(GradKernelTest, MatchesReference) {
     const std::string label =
         c.spec.op + "/" + c.name + " output " + std::to_string(o);
     if (c.check == Check::Forward) {
-      expectClose(expected[o], outputs[o], kTolerance, 1.0, c.spec.op, label);
+      const double tolerance =
+          testsGpuTarget() && c.gpuTolerance > 0 ? c.gpuTolerance : kTolerance;
+      expectClose(expected[o], outputs[o], tolerance, 1.0, c.spec.op, label);
     } else {
       const double m = maxAbs(expected[o]);
       expectClose(expected[o], outputs[o], kFdTolerance, m > 0 ? 1e-2 * m : 1,

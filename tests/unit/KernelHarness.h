@@ -79,6 +79,9 @@ private:
 // One batch per test process, compiling into testCacheDir().
 KernelBatch &sharedKernelBatch();
 
+// True when $KILN_TEST_TARGET names a target (the GPU suite).
+bool testsGpuTarget();
+
 // True when $KILN_TEST_TARGET names a GPU target and `e` says the kernel
 // family has no GPU schedule yet (codegen refuses it): the GPU suite skips
 // those cases, naming the family, rather than failing them.
