@@ -685,7 +685,7 @@ std::vector<Func> buildBatchNormGradWithPrologue(
   // One conv2d_grad_weight sink of a kernel that does not write dx: the
   // sums and the sink in one loop over the images (SinkLoop). On the
   // LeNet-style CNN's first layer (1 -> 32 channels on 28x28 at batch 64,
-  // BN, ReLU, 2x2 max pool): see docs/codegen.md.
+  // BN, ReLU, 2x2 max pool): see docs/fusion.md, item 5.
   std::optional<SinkLoop> loop;
   if (major && !writesDx && sinks.size() - sumSink == 1 && convSink) {
     const GradientSink &sink = *std::find_if(
