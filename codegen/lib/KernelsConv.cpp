@@ -966,6 +966,14 @@ PointwiseConvFuncs definePointwiseConv(const KernelSpec &s,
   return f;
 }
 
+// Output channels per register tile of 2 vectors of positions: 12 (24
+// zmm accumulators; each input vector feeds 12 FMAs, 14 loads per 24) where
+// they divide the channels, else 8 (16 zmm). MobileNetV2 at batch 8, its
+// 14x14 layers (`kiln bench --profile`): the 576 -> 96 projections 1.198
+// -> 1.144 ms (2 calls), 96 alone 0.378 -> 0.349; 24 channels on 56x56
+// the same either way, and 32 in tiles of 12 (36 computed) 0.192 -> 0.204.
+static int tileChannels(int channels) { return channels % 12 == 0 ? 12 : 8; }
+
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. Blocked like a matrix
 // product (out = W x): the plane is cut into chunks of positions whose
 // input panel (C x chunk floats) stays in L2, and each parallel (chunk,
@@ -974,8 +982,9 @@ PointwiseConvFuncs definePointwiseConv(const KernelSpec &s,
 // whole input per block: MobileNetV2's 144->24 projection at 56x56 ran at
 // 65 GFLOP/s). Inside a block: register tiles of 2 vectors of positions x
 // 8 output channels (16 zmm accumulators, each input vector feeding 8 FMAs
-// with broadcast weights) with the channel reduction inside, then the
-// block copied out with the epilogue.
+// with broadcast weights; 12 channels where they divide the count:
+// tileChannels) with the channel reduction inside, then the block copied
+// out with the epilogue.
 void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
                            const Target &target) {
   int vec = target.natural_vector_size<float>();
@@ -1042,7 +1051,7 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
   // Channel groups where chunks x batch alone would leave fewer than 8
   // tasks on 2 threads (7x7 and 14x14 planes at batch 1), which balance
   // better than 4 when one thread is late.
-  int ob = std::min(channels, 8);
+  int ob = std::min(channels, tileChannels(channels));
   int blocks = (channels + ob - 1) / ob;
   int groups =
       smallChunks
@@ -1421,9 +1430,9 @@ Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
 // in cache), each row in register tiles of 2 vectors x 8 channels (each
 // input vector feeds 8 FMAs); at stride 2 and up, with output rows of a
 // vector or more, the rows are held as their stride phases. Planes
-// narrower than 20: tasks of 16 channels, the 1x1 convolution over the
-// task's whole flattened plane, and at stride 1 the depthwise one over the
-// padded plane flattened with a row pitch (below).
+// narrower than 20: tasks of 12 or 8 channels (tileChannels), the 1x1
+// convolution over the task's whole flattened plane, and at stride 1 the
+// depthwise one over the padded plane flattened with a row pitch (below).
 // The expanded tensor is never written.
 Func buildPointwiseDepthwise(const KernelSpec *pw,
                              const std::vector<ImageParam> &pin,
@@ -1483,28 +1492,35 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
   int vec = target.natural_vector_size<float>();
   const auto &os = dw.outputs[0].shape;
   int channels = static_cast<int>(os[1]);
-  int cb = std::min(channels, flat ? 16 : 8);
+  int cb = std::min(channels, flat ? tileChannels(channels) : 8);
   Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
   // The flattened 1x1 convolution of a narrow plane: the task's whole plane
-  // (16 channels) in register tiles of 1 vector of positions x 16 channels
-  // (16 zmm; 17 loads per 16 FMAs): a 14x14 plane is 13 vectors, where
-  // tiles of 2 vectors x 8 channels computed 14. MobileNetV2 at batch 8,
-  // alternating: 576 channels on 14x14 2.53 -> 2.28 ms (2 calls), 384 on
-  // 14x14 2.38 -> 2.25 (4 calls).
+  // (12 channels where they divide the count, else 8: tileChannels) in
+  // register tiles of 2 vectors of positions x the task's channels (24 or
+  // 16 zmm), 1 vector on planes under 2. A 14x14 plane is 13 vectors, 14
+  // in pairs; tiles of 1 vector x 16 channels (17 loads per 16 FMAs) had
+  // won over 2 x 8 on Zen 5 (session 12); on the Xeon of session 35,
+  // MobileNetV2's blocks at batch 8 (`kiln bench --profile` of one block,
+  // with the depthwise change below), the producer of 576 channels on 14x14
+  // 0.748 ms in 1 x 16 -> 0.706 in 2 x 8 -> 0.668 in 2 x 12; 384 channels
+  // 0.369 -> 0.349 -> 0.338 (24 channels a task: 0.687 and 0.343).
   auto scheduleFlatRow = [&] {
     int positions = width * height;
-    int pt = std::min(positions, vec);
-    Var po("po"), pi("pi");
+    int pt = std::min(positions, positions >= 2 * vec ? 2 * vec : vec);
+    int pv = std::min(pt, vec);
+    Var po("po"), pi("pi"), tq("tq");
     row.compute_at(out, task)
         .split(p, po, pi, pt, TailStrategy::ShiftInwards)
         .reorder(pi, c, po, n)
         .unroll(c, cb, TailStrategy::GuardWithIf)
-        .vectorize(pi, std::min(pt, vec));
+        .vectorize(pi, pv);
     tile.compute_at(row, po);
-    tile.vectorize(p, std::min(pt, vec));
+    tile.split(p, tq, p, pv).vectorize(p).unroll(tq);
     tile.update()
-        .reorder(p, c, rc, n)
-        .vectorize(p, std::min(pt, vec))
+        .split(p, tq, p, pv)
+        .reorder(p, tq, c, rc, n)
+        .vectorize(p)
+        .unroll(tq)
         .unroll(c);
   };
   Expr depthwiseBias = din.size() == 2 ? din[1](c) : Expr(0.0f);
@@ -1513,9 +1529,10 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
     // flattened with row pitch P (the padded width), so that output
     // position q = y * P + x is one vectorizable axis and tap (kx, ky) the
     // constant offset ky * dh * P + kx * dw (rows of 14 would fill half
-    // vectors). Per parallel task of 8 channels of one image: the flattened
-    // padded plane (a gather per vector, once), then per channel the taps
-    // unrolled over vectors of positions, copied out without the pitch.
+    // vectors). Per parallel task of 12 or 8 channels of one image: the
+    // flattened padded plane (a gather per vector, once), then per channel
+    // the taps over groups of vectors of positions (below), copied out
+    // without the pitch.
     int pitch = width + static_cast<int>(w.padLeft + w.padRight);
     Var q("q");
     Func flatPadded("expand_padded");
@@ -1537,10 +1554,22 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
     }
     Var qo("qo"), qi("qi");
     acc.compute_at(out, task).vectorize(q, vec, TailStrategy::RoundUp);
+    // The taps outside a group of up to 8 vectors of positions (8
+    // independent accumulators; one accumulator per vector through its 9
+    // taps waited on each FMA's latency): 14 vectors (14x14) in 2 groups of
+    // 7, 1 tap's broadcast weight per 7 FMAs. The producer of 576 channels
+    // on 14x14 at batch 8 0.776 -> 0.737 ms, 384 0.394 -> 0.372 (groups of
+    // 2: 0.761, 4: 0.754, 14: 0.755).
+    int qvectors = static_cast<int>(
+        (os[2] * pitch + vec - 1) / vec);
+    int group = (qvectors + (qvectors + 7) / 8 - 1) / ((qvectors + 7) / 8);
+    Var qg("qg");
     acc.update()
         .split(q, qo, qi, vec, TailStrategy::RoundUp)
-        .reorder(qi, rk.x, rk.y, qo, c, n)
+        .split(qo, qg, qo, group, TailStrategy::RoundUp)
+        .reorder(qi, qo, rk.x, rk.y, qg, c, n)
         .vectorize(qi)
+        .unroll(qo)
         .unroll(rk.x)
         .unroll(rk.y);
     flatPadded.compute_at(out, task).vectorize(q, vec,

@@ -1598,6 +1598,11 @@ CaseTable buildCases() {
               convParams({2, 2}, {2, 2, 2, 2}, {1, 1}, 9), false);
   addProducer(t, "flat_n1_c2_2x3_e3", {1, 2, 2, 3}, 3, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 3), true);
+  // Tasks of 12 channels (36: 3 per image) in tiles of 2 vectors x 12
+  // channels over 169 positions; the depthwise over 13 vectors of pitch 15
+  // in 2 groups of 7 (the last rounded up past the plane).
+  addProducer(t, "flat_n2_c6_13x13_e36", {2, 6, 13, 13}, 36, 3,
+              convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 36), true);
   // The projection form (MobileNetV2's inverted residual block in one
   // kernel): 7 output channels (a block of 8 shifted inwards) with a
   // residual; stride 2 to 18-column rows (a tile of one vector plus one
@@ -1688,6 +1693,10 @@ CaseTable buildCases() {
           convParams({1, 1}, {0, 0, 0, 0}, {1, 1}, 4), false);
   addConv(t, "pointwise_n2_c32_28x28_o48", {2, 32, 28, 28}, 48, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
+  // Register tiles of 12 output channels (36: 3 blocks), on a plane of
+  // 143 positions (the last tile of 2 vectors shifted inwards).
+  addConv(t, "pointwise_tiles12_n2_c20_11x13_o36", {2, 20, 11, 13}, 36,
+          {1, 1}, convParams({1, 1}, {0, 0, 0, 0}), true);
   // Fewer output channels than a block of 8.
   addConv(t, "pointwise_n1_c40_12x12_o6", {1, 40, 12, 12}, 6, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
