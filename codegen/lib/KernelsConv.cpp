@@ -1444,9 +1444,10 @@ Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
 // in cache), each row in register tiles of 2 vectors x 8 channels (each
 // input vector feeds 8 FMAs); at stride 2 and up, with output rows of a
 // vector or more, the rows are held as their stride phases. Planes
-// narrower than 20: tasks of 12 or 8 channels (tileChannels), the 1x1
-// convolution over the task's whole flattened plane, and at stride 1 the
-// depthwise one over the padded plane flattened with a row pitch (below).
+// narrower than 20 (and output rows narrower than a vector): tasks of 12 or
+// 8 channels (tileChannels), the 1x1 convolution over the task's whole
+// flattened plane, and at stride 1 the depthwise one over the padded plane
+// flattened with a row pitch (below).
 // The expanded tensor is never written.
 Func buildPointwiseDepthwise(const KernelSpec *pw,
                              const std::vector<ImageParam> &pin,
@@ -1462,10 +1463,17 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
   // The 1x1 convolution: a register tile per call of `tile`, its row per
   // call of `row`, then the producer chain and the zero exterior.
   // Planes narrower than 20 (14x14, 7x7) are computed whole per task,
-  // flattened (position p = y * W + x): rows would not fill vectors.
+  // flattened (position p = y * W + x): rows would not fill vectors. So
+  // are wider planes whose depthwise output rows are narrower than a vector
+  // (at stride 2: 28 -> 14), where the rows form's tiles of half vectors
+  // ran slower: MobileNetV2's 192 channels on 28 -> 14 (`kiln bench
+  // --profile`) 0.479-0.483 -> 0.411-0.422 ms at batch 8, 0.074-0.075 ->
+  // 0.067-0.068 at batch 1.
   // Without a 1x1 convolution (`pw` null: a depthwise conv2d and its
   // projection), the depthwise reads the kernel input pin[0].
-  bool flat = width < 20;
+  bool flat = width < 20 ||
+              (!projection && dw.outputs[0].shape[3] <
+                                  target.natural_vector_size<float>());
   if (flat && projection) {
     fail(dw, "a projection needs planes of 20 columns or more");
   }

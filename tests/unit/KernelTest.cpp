@@ -1598,6 +1598,10 @@ CaseTable buildCases() {
               convParams({2, 2}, {2, 2, 2, 2}, {1, 1}, 9), false);
   addProducer(t, "flat_n1_c2_2x3_e3", {1, 2, 2, 3}, 3, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 3), true);
+  // A plane of 20 columns or more whose strided output rows are narrower
+  // than a vector (24x26 -> 12x13) takes the flat form too.
+  addProducer(t, "flat_n2_c5_24x26_e12_stride2_narrow_rows", {2, 5, 24, 26},
+              12, 3, convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false);
   // Tasks of 12 channels (36: 3 per image) in tiles of 2 vectors x 12
   // channels over 169 positions; the depthwise over 13 vectors of pitch 15
   // in 2 groups of 7 (the last rounded up past the plane).
