@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kiln::codegen::detail {
@@ -213,6 +214,12 @@ struct DenseFuncs {
 };
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Halide::Target &target);
+// The (feature, row) a product term reads for output (f.o, f.n) of an
+// [N, O] output: on GPU targets clamped to the output, whose edge register
+// tiles sum past it (scheduleDense); elsewhere f.o and f.n.
+std::pair<Halide::Expr, Halide::Expr>
+gpuTileReads(const DenseFuncs &f, const std::vector<int64_t> &shape,
+             const Halide::Target &target);
 
 // Per-channel sum over every dim but the channel (logical axis 1) of
 // term(coordinates in Halide order), for [N,C,...] extents (Halide order).

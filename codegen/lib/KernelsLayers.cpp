@@ -80,16 +80,51 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // training step at batch 64 0.332-0.335 -> 0.317-0.319 ms, the LeNet-style
 // CNN's 3136 -> 128 dense and its two gradient products 0.213 + 0.183 +
 // 0.146 -> 0.196-0.202 + 0.168 + 0.136-0.137 ms.
-// GPU: one output per thread, blocks of 32 features x 8 rows (consecutive
-// threads read consecutive weights and write consecutive outputs); each
-// thread sums over K in a register. No shared-memory tiling yet.
+// GPU: blocks of 64 features x 32 rows, 16 x 8 threads, each summing a
+// register tile of 4 features x 4 rows over K (16 sums: 8 loads per 16
+// FMAs, where one output per thread made 2 per FMA; consecutive threads
+// take consecutive groups of 4 features). Edge tiles sum past the output
+// (their reads clamped: gpuTileReads) and store only inside it. The rows
+// form (batch 1-8): one output per thread, blocks of 32 x 8. No
+// shared-memory tiles yet.
+constexpr int kGpuTileFeatures = 4, kGpuTileRows = 4;
+
+std::pair<Expr, Expr> gpuTileReads(const DenseFuncs &f,
+                                   const std::vector<int64_t> &shape,
+                                   const Target &target) {
+  if (!target.has_gpu_feature()) {
+    return {f.o, f.n};
+  }
+  return {min(f.o, static_cast<int>(shape[1]) - 1),
+          min(f.n, static_cast<int>(shape[0]) - 1)};
+}
+
 void scheduleDenseGpu(DenseFuncs &f) {
   Var oo("oo"), oi("oi"), no("no"), ni("ni");
-  f.out.gpu_tile(f.o, f.n, oo, no, oi, ni, 32, 8, TailStrategy::GuardWithIf);
-  f.acc.compute_at(f.out, oi);
   if (f.rows) {
+    f.out.gpu_tile(f.o, f.n, oo, no, oi, ni, 32, 8,
+                   TailStrategy::GuardWithIf);
+    f.acc.compute_at(f.out, oi);
     f.part.compute_at(f.out, oi);
+    return;
   }
+  Var ot("ot"), nt("nt");
+  f.out
+      .tile(f.o, f.n, ot, nt, 16 * kGpuTileFeatures, 8 * kGpuTileRows,
+            TailStrategy::GuardWithIf)
+      .tile(ot, nt, oi, ni, kGpuTileFeatures, kGpuTileRows,
+            TailStrategy::GuardWithIf)
+      .reorder(oi, ni, ot, nt, f.o, f.n)
+      .gpu_blocks(f.o, f.n)
+      .gpu_threads(ot, nt)
+      .unroll(oi)
+      .unroll(ni);
+  f.acc.compute_at(f.out, ot)
+      .bound_extent(f.o, kGpuTileFeatures)
+      .bound_extent(f.n, kGpuTileRows)
+      .unroll(f.o)
+      .unroll(f.n);
+  f.acc.update().reorder(f.o, f.n, f.k).unroll(f.o).unroll(f.n);
 }
 
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
@@ -224,8 +259,14 @@ DenseFuncs defineDense(const KernelSpec &s, const std::vector<ImageParam> &in,
     // weight [O,K] transposed so that the output feature is the unit stride.
     Var kv("kv");
     f.weightT(f.o, kv) = w(kv, f.o);
+    // GPU: sums of whole register tiles, edge tiles past the output too,
+    // reading the last row and feature there (scheduleDenseGpu).
+    auto [o, n] = gpuTileReads(f, s.outputs[0].shape, target);
+    if (in.size() == 3) {
+      bias = in[2](o);
+    }
     f.acc(f.o, f.n) = bias;
-    f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
+    f.acc(f.o, f.n) += x(f.k, n) * f.weightT(o, f.k);
   }
   f.out(f.o, f.n) = epilogue ? epilogue(f.acc(f.o, f.n), {f.o, f.n})
                              : Expr(f.acc(f.o, f.n));

@@ -94,7 +94,7 @@ Kernel buildBatchedMatmul(const KernelSpec &s, const Target &target) {
 
 // The dense algorithm with x = op(a) ([M,K]) and weightT(col, k) = op(b)[k,
 // col], so that the output column is the unit stride of the vector loads.
-DenseFuncs defineMatmul(const KernelSpec &s) {
+DenseFuncs defineMatmul(const KernelSpec &s, const Target &target) {
   DenseFuncs f;
   ImageParam a = makeInput(s.inputs[0], "a");
   ImageParam b = makeInput(s.inputs[1], "b");
@@ -104,9 +104,10 @@ DenseFuncs defineMatmul(const KernelSpec &s) {
   f.k = RDom(0, k, "k");
   Var kv("kv");
   f.weightT(f.o, kv) = tb ? b(kv, f.o) : b(f.o, kv);
-  Expr lhs = ta ? a(f.n, f.k) : a(f.k, f.n);
+  auto [o, n] = gpuTileReads(f, s.outputs[0].shape, target);
+  Expr lhs = ta ? a(n, f.k) : a(f.k, n);
   f.acc(f.o, f.n) = 0.0f;
-  f.acc(f.o, f.n) += lhs * f.weightT(f.o, f.k);
+  f.acc(f.o, f.n) += lhs * f.weightT(o, f.k);
   f.out(f.o, f.n) = f.acc(f.o, f.n);
   constrainOutput(f.out, s.outputs[0]);
   return f;
@@ -119,7 +120,7 @@ Kernel buildMatmul(const KernelSpec &s, const Target &target) {
   if (s.inputs[0].shape.size() == 3) {
     return buildBatchedMatmul(s, target);
   }
-  DenseFuncs f = defineMatmul(s);
+  DenseFuncs f = defineMatmul(s, target);
   scheduleDense(f, s.outputs[0].shape, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }

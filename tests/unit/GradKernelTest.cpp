@@ -1784,6 +1784,9 @@ GradCaseTable buildCases() {
   addDenseGradMatmuls(t, "n8_k33_o16", 8, 33, 16);
   addMatmul(t, "transpose_b_dense_forward", {3, 17}, {5, 17}, false, true);
   addMatmul(t, "transpose_both", {17, 3}, {5, 17}, true, true);
+  // Partial GPU blocks and register tiles on both sides (70 x 75).
+  addMatmul(t, "m70_k33_n75", {70, 33}, {33, 75}, false, false);
+  addMatmul(t, "m70_k33_n75_transpose_a", {33, 70}, {33, 75}, true, false);
   // Batches (attention's [B*H, T, D] products): a partial vector of columns
   // and a partial row tile, and every transpose.
   addBatchedMatmul(t, "batch3_17x5_5x20", {3, 17, 5}, {3, 5, 20}, false,

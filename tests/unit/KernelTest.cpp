@@ -1495,6 +1495,9 @@ CaseTable buildCases() {
   // Sizes large enough for the kernels' vectorized, tiled and parallel
   // schedules (the cases above mostly exercise their edges).
   addDense(t, "n12_k256_o64_bias", 12, 256, 64, true);
+  // Several GPU blocks (64 features x 32 rows), the last ones partial in
+  // both dims, and register tiles partial at the edge.
+  addDense(t, "n70_k40_o75_bias", 70, 40, 75, true);
   // The rows form (batch 1-8, K a multiple of 16): a classifier head, and
   // outputs that do not fill the last block of 8; from batch 3 row by row
   // (MobileNetV2's head at batch 8).
