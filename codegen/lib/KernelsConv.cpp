@@ -134,7 +134,7 @@ struct RowConvFuncs {
 };
 
 RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &inputs,
-                       const Epilogue &epilogue) {
+                       const Epilogue &epilogue, bool gpu) {
   RowConvFuncs f;
   const auto &wt = s.inputs[1].shape;
   Window w = readWindow(s, wt[2], wt[3], true);
@@ -155,11 +155,14 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
   f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
              "r");
-  Expr c = groups == 1 ? Expr(f.r.z) : (f.o / og) * cg + f.r.z;
+  // GPU: register tiles of output channels, the edge tile summed past the
+  // last channel and reading it there (scheduleRowConvGpu).
+  Expr o = gpu ? min(f.o, static_cast<int>(wt[0]) - 1) : Expr(f.o);
+  Expr c = groups == 1 ? Expr(f.r.z) : (o / og) * cg + f.r.z;
   if (inputs.size() == 3) {
     ImageParam b = inputs[2];
     f.inputs.push_back(b);
-    f.acc(f.x, f.y, f.o, f.n) = b(f.o);
+    f.acc(f.x, f.y, f.o, f.n) = b(o);
   } else {
     f.acc(f.x, f.y, f.o, f.n) = 0.0f;
   }
@@ -173,12 +176,12 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
     f.phased(j, phase, py, pc, pn) =
         f.padded(j * sw + phase + origin, py, pc, pn);
     Expr col = f.r.x * dw - lead - origin; // >= 0
-    f.acc(f.x, f.y, f.o, f.n) += weight(f.r.x, f.r.y, f.r.z, f.o) *
+    f.acc(f.x, f.y, f.o, f.n) += weight(f.r.x, f.r.y, f.r.z, o) *
                                  f.phased(f.x + col / sw, col % sw, iy, c, f.n);
   } else {
     Expr ix = f.x * sw + f.r.x * dw - static_cast<int>(w.padLeft);
     f.acc(f.x, f.y, f.o, f.n) +=
-        weight(f.r.x, f.r.y, f.r.z, f.o) * f.padded(ix, iy, c, f.n);
+        weight(f.r.x, f.r.y, f.r.z, o) * f.padded(ix, iy, c, f.n);
   }
   Expr value = f.acc(f.x, f.y, f.o, f.n);
   defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
@@ -1184,19 +1187,27 @@ ConvForm chooseConvForm(const KernelSpec &s) {
              : ConvForm::Rows;
 }
 
-// GPU: the rows form's algorithm, one output per thread in tiles of up to
-// 16 x 16 pixels, the (channel, image) pairs as a third block dim; each
-// thread sums over its window and input channels in a register, the
-// padding and the epilogue inlined. No shared-memory tiling yet.
+// GPU: the rows form's algorithm in tiles of up to 16 x 16 pixels, one
+// pixel per thread, (group of output channels, image) as a third block
+// dim; each thread sums a register tile of up to 4 output channels of its
+// pixel over its window and input channels (each input value feeds 4
+// FMAs; the last group's tile sums past the last channel, reading it: see
+// defineRowConv), the padding and the epilogue inlined. No shared-memory
+// tiles yet.
 void scheduleRowConvGpu(RowConvFuncs &f, const KernelSpec &s) {
   const auto &os = s.outputs[0].shape;
   int tw = static_cast<int>(std::min<int64_t>(16, os[3]));
   int th = static_cast<int>(std::min<int64_t>(16, os[2]));
-  Var on("on"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
-  f.out.fuse(f.o, f.n, on)
+  int ot = static_cast<int>(std::min<int64_t>(4, os[1]));
+  Var on("on"), oo("oo"), oi("oi"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
+  f.out.split(f.o, oo, oi, ot, TailStrategy::GuardWithIf)
+      .fuse(oo, f.n, on)
       .gpu_tile(f.x, f.y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
-      .gpu_blocks(on);
-  f.acc.compute_at(f.out, xi);
+      .reorder(oi, xi, yi, xo, yo, on)
+      .gpu_blocks(on)
+      .unroll(oi);
+  f.acc.compute_at(f.out, xi).bound_extent(f.o, ot).unroll(f.o);
+  f.acc.update().reorder(f.o, f.r.x, f.r.y, f.r.z).unroll(f.o);
 }
 
 // Depthwise conv2d in nchw16c (input and output blocked, docs/layout.md):
@@ -1276,7 +1287,7 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
     return blockedDepthwise(s, in, epilogue, target);
   }
   if (target.has_gpu_feature() && !hasPackedWeight(s)) {
-    RowConvFuncs f = defineRowConv(s, in, epilogue);
+    RowConvFuncs f = defineRowConv(s, in, epilogue, /*gpu=*/true);
     scheduleRowConvGpu(f, s);
     return f.out;
   }
@@ -1298,7 +1309,7 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
     schedulePointwiseConv(f, s, target);
     return f.out;
   }
-  RowConvFuncs f = defineRowConv(s, in, epilogue);
+  RowConvFuncs f = defineRowConv(s, in, epilogue, /*gpu=*/false);
   scheduleRowConv(f, s, target);
   return f.out;
 }
