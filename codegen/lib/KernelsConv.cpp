@@ -1593,9 +1593,9 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
     // 7, 1 tap's broadcast weight per 7 FMAs. The producer of 576 channels
     // on 14x14 at batch 8 0.776 -> 0.737 ms, 384 0.394 -> 0.372 (groups of
     // 2: 0.761, 4: 0.754, 14: 0.755).
-    int qvectors = static_cast<int>(
-        (os[2] * pitch + vec - 1) / vec);
-    int group = (qvectors + (qvectors + 7) / 8 - 1) / ((qvectors + 7) / 8);
+    int qvectors = static_cast<int>((os[2] * pitch + vec - 1) / vec);
+    int groups = (qvectors + 7) / 8;
+    int group = (qvectors + groups - 1) / groups;
     Var qg("qg");
     acc.update()
         .split(q, qo, qi, vec, TailStrategy::RoundUp)
