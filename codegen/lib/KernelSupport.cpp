@@ -569,6 +569,20 @@ void gpuTileStage(Stage stage, const std::vector<Var> &vars) {
 
 } // namespace
 
+void gpuPlaneTiles(Stage stage, Var x, Var y, Var xi, Var yi, int tw, int th,
+                   const std::vector<Var> &outer) {
+  Var xo(x.name() + "_o"), yo(y.name() + "_o");
+  stage.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf);
+  Var block(xo.name() + "_" + yo.name());
+  stage.fuse(xo, yo, block);
+  for (const Var &v : outer) {
+    Var fused(block.name() + "_" + v.name());
+    stage.fuse(block, v, fused);
+    block = fused;
+  }
+  stage.gpu_blocks(block).gpu_threads(xi, yi);
+}
+
 void rootStages(Func f, const Target &target) {
   f.compute_root();
   if (!target.has_gpu_feature()) {

@@ -538,6 +538,15 @@ void scheduleElementwiseGpu(Halide::Stage stage,
 // each stage as one GPU thread.
 void rootStages(Halide::Func f, const Halide::Target &target);
 
+// GPU threads over a tw x th tile of (x, y) (xi, yi: thread x and y), the
+// tiles' indices and every dim in `outer` (innermost first) fused into one
+// block index, CUDA's block x: its y and z stop at 65535 blocks, which
+// (channels x images) of a batch-64 ResNet pass (cuLaunchKernel:
+// CUDA_ERROR_INVALID_VALUE on an H200). Tails guarded.
+void gpuPlaneTiles(Halide::Stage stage, Halide::Var x, Halide::Var y,
+                   Halide::Var xi, Halide::Var yi, int tw, int th,
+                   const std::vector<Halide::Var> &outer);
+
 } // namespace kiln::codegen::detail
 
 #endif // KILN_CODEGEN_LIB_KERNELS_H

@@ -380,15 +380,14 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
                        target);
 }
 
-// GPU: one output element per thread in tiles of up to 16 x 16 (the
-// other two dims fused into the third block dim), its sum in a register.
+// GPU: one output element per thread in tiles of up to 16 x 16 of its
+// first two dims, its sum in a register (gpuPlaneTiles: the other two dims
+// in the block index).
 void scheduleGpuPlanes(Func out, Func acc, const std::vector<Var> &v,
                        const std::vector<int> &extents) {
-  Var zw("zw"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
-  out.fuse(v[2], v[3], zw)
-      .gpu_tile(v[0], v[1], xo, yo, xi, yi, std::min(16, extents[0]),
-                std::min(16, extents[1]), TailStrategy::GuardWithIf)
-      .gpu_blocks(zw);
+  Var xi("xi"), yi("yi");
+  gpuPlaneTiles(out, v[0], v[1], xi, yi, std::min(16, extents[0]),
+                std::min(16, extents[1]), {v[2], v[3]});
   acc.compute_at(out, xi);
 }
 

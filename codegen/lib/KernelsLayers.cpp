@@ -440,14 +440,11 @@ void schedulePool(PoolFuncs &f, const KernelSpec &s, const Target &target) {
   if (target.has_gpu_feature()) {
     // One output per thread (x innermost: coalesced), the window in
     // registers.
-    Var plane("plane"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
+    Var xi("xi"), yi("yi");
     const auto &os = s.outputs[0].shape;
-    f.out.fuse(f.c, f.n, plane)
-        .gpu_tile(f.x, f.y, xo, yo, xi, yi,
+    gpuPlaneTiles(f.out, f.x, f.y, xi, yi,
                   static_cast<int>(std::min<int64_t>(16, os[3])),
-                  static_cast<int>(std::min<int64_t>(16, os[2])),
-                  TailStrategy::GuardWithIf)
-        .gpu_blocks(plane);
+                  static_cast<int>(std::min<int64_t>(16, os[2])), {f.c, f.n});
     f.window.compute_at(f.out, xi);
     if (f.separable) {
       f.col.compute_at(f.out, xi);

@@ -264,6 +264,51 @@ def check_training(work):
     return ok
 
 
+def check_bn_merged_init(work):
+    """BatchNorm at initialization, exported as is: torch.onnx.export merges
+    initializers of equal values, so both BNs (32 channels) read one
+    initializer as scale and running variance (ones) and one as shift and
+    running mean (zeros). The ONNX model ties the two BNs' scales and shifts
+    (so does the PyTorch model below), but each BN keeps its own running
+    statistics: two SGD steps of `kiln train` against PyTorch, compared on
+    the trained models' eval outputs (running statistics included). Before
+    the importer gave each BN its own statistics, training wrote them into
+    the scale and shift."""
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 32, 3, padding=1, bias=False),
+        torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 32, 3, padding=1, bias=False),
+        torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(32, 3))
+    mlir, weights = export_for_training(model, torch.randn(8, 3, 16, 16),
+                                        "bn_merged", 8, work)
+    onnx_path = os.path.join(work, "bn_merged.onnx")
+    vectors = [i for i in onnx.load(onnx_path).graph.initializer
+               if list(i.dims) == [32]]
+    if len(vectors) >= 8:
+        print(f"bn merged init: the export kept {len(vectors)} BN vectors "
+              "apart; nothing to check", flush=True)
+        return False
+    model[4].weight = model[1].weight
+    model[4].bias = model[1].bias
+    rng = np.random.default_rng(2)
+    xs = rng.standard_normal((16, 3, 16, 16)).astype(np.float32)
+    ys = rng.integers(0, 3, 16).astype(np.int32)
+    trained = two_sgd_steps(model, mlir, weights, xs, ys, "bn_merged", work)
+    x_path = os.path.join(work, "bn_merged_x8.npy")
+    np.save(x_path, xs[:8])
+    out = os.path.join(work, "bn_merged_out")
+    run([KILN, "run", mlir, "--weights", trained, "--input", "x=" + x_path,
+         "--output", out])
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(xs[:8])).numpy()
+    return matches("bn merged init: 2 SGD steps, eval outputs",
+                   np.load(os.path.join(out, "logits.npy")), want, 1e-4)
+
+
 def read_safetensors(path):
     """{name: numpy array} of a safetensors file (F32 tensors)."""
     import json
@@ -966,7 +1011,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     wanted = sys.argv[2:] or ["resnet18", "mobilenet_v2", "vit", "decoder",
                               "fpn",
-                              "cnn_train", "resnet18_finetune", "embedding",
+                              "cnn_train", "resnet18_finetune",
+                              "bn_merged_init", "embedding",
                               "masked_encoder", "recurrent",
                               "sequence_task", "pixel",
                               "scatternd", "small_ints", "uint64_ids",
@@ -991,6 +1037,8 @@ def main():
         ok &= check_training(work)
     if "resnet18_finetune" in wanted:
         ok &= check_finetune(work)
+    if "bn_merged_init" in wanted:
+        ok &= check_bn_merged_init(work)
     if "embedding" in wanted:
         ok &= check_embedding(work)
     if "recurrent" in wanted:

@@ -1508,6 +1508,16 @@ CaseTable buildCases() {
   addDense(t, "rows_n8_k1280_o1000_bias", 8, 1280, 1000, true);
   addConv(t, "n2_c16_20x20_o32_same", {2, 16, 20, 20}, 32, {3, 3},
           convParams({1, 1}, {1, 1, 1, 1}), true);
+  // Over 2^20 outputs (32Ki threads of 4 rows x 8 channels): the GPU's
+  // register tiles (scheduleRowConvGpu) partial at the last row (93 rows),
+  // channel (60) and column; 2-row tiles at stride 2 without padding (49
+  // output rows); a 1x1 layer of 33 channel tiles in threads of 2.
+  addConv(t, "gpu_tiles_n2_c5_93x95_o60_same", {2, 5, 93, 95}, 60, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true);
+  addConv(t, "gpu_tiles_n2_c6_99x101_o120_stride2", {2, 6, 99, 101}, 120,
+          {3, 3}, convParams({2, 2}, {0, 0, 0, 0}), false);
+  addConv(t, "gpu_tiles_n2_c16_45x47_o264_1x1", {2, 16, 45, 47}, 264, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true);
   // The conv2d forms (KernelsConv.cpp) on real network shapes: flattened
   // phase planes for a 7x7 stage with a channel tail, a strided small plane
   // and 7x7 stride-2 stems (small, and with output rows of 20 and more);
@@ -1793,6 +1803,8 @@ CaseTable buildCases() {
   // Chunks of several whole images (planes of 49 tiles, whose blocks of 32
   // tiles would compute 64): 14x14 at batch 16 in chunks of 4 images, and
   // 13x13 (partial tiles) at batch 12 in chunks of 3.
+  addWinograd(t, "resnet_tile4_n2_c128_28x28_o128_same", {2, 128, 28, 28}, 128,
+              {1, 1, 1, 1}, false, 4);
   addWinograd(t, "images_n16_c8_14x14_o24_same", {16, 8, 14, 14}, 24,
               {1, 1, 1, 1}, true);
   addWinograd(t, "images_partial_n12_c16_13x13_o16_same", {12, 16, 13, 13},

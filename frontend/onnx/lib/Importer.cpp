@@ -265,9 +265,30 @@ void Importer::batchNormOp() {
   // ONNX: running = momentum * running + (1 - momentum) * batch; kiln and
   // PyTorch weight the batch by `momentum`.
   setOutput(0, emit("kiln.batch_norm",
-                    {data(0), data(1, "ones"), data(2), data(3),
-                     data(4, "ones")},
+                    {data(0), data(1, "ones"), data(2),
+                     runningStatistic(3, "running_mean", "zeros"),
+                     runningStatistic(4, "running_var", "ones")},
                     {f32("epsilon", epsilon), f32("momentum", 1 - momentum)}));
+}
+
+// A running statistic that a training step overwrites must be this node's
+// own. torch.onnx.export merges initializers of equal values, so a model
+// exported at initialization names one initializer for every BN's running
+// variance and scale of a width (ones), and one for the running means and
+// shifts (zeros): training wrote the statistics into the scale and shift
+// (the running-statistics update and the optimizer both assigning one
+// parameter). An initializer the graph reads elsewhere too becomes a
+// parameter of its own here, named after the node.
+Value Importer::runningStatistic(size_t i, const char *statistic,
+                                 const char *init) {
+  Entry &e = input(i);
+  if (!e.initializer || !e.host || initializerUses_[e.paramName] < 2) {
+    return data(i, init);
+  }
+  const std::string &node = node_->proto.name().empty()
+                                ? node_->proto.output(0)
+                                : node_->proto.name();
+  return makeParam(node + "." + statistic, *e.host, init);
 }
 
 void Importer::gemmOp() {
@@ -3235,6 +3256,11 @@ OnnxModel Importer::run(const onnx::ModelProto &model) {
     func.setArgAttr(i, kNameAttr, b_.getStringAttr(name));
   }
 
+  for (const auto &node : graph.node()) {
+    for (const std::string &name : node.input()) {
+      ++initializerUses_[name];
+    }
+  }
   for (const auto &node : graph.node()) {
     importNode(node);
   }

@@ -553,6 +553,7 @@ private:
   void poolOp(bool max);
   void globalPoolOp(bool max);
   void batchNormOp();
+  Value runningStatistic(size_t i, const char *statistic, const char *init);
   void gemmOp();
   void matmulOp();
   void einsumOp();
@@ -607,6 +608,8 @@ private:
   int64_t unrolledNodes_ = 0; // imported from control-flow bodies
   std::map<std::string, OnnxTensor> weights_;
   std::map<std::string, Value> params_;
+  // How many node inputs of the main graph name each initializer.
+  std::map<std::string, int> initializerUses_;
   // sigmoid result -> its input, to recognize x * sigmoid(x) as silu.
   llvm::DenseMap<Value, Value> sigmoidOf_;
   // The data-path ops' handlers by ONNX op type (registerHandlers).
