@@ -794,10 +794,67 @@ Func convGradWeightGpu(const KernelSpec &s, ImageParam x, Func dy,
   return out;
 }
 
+// GPU, the whole weight gradient: the images in chunks, one thread per
+// (weight element, chunk) summing its chunk's positions in a register
+// (consecutive threads: neighbouring taps and input channels of one output
+// channel, so dy's loads are broadcasts), then one thread per weight
+// element summing the chunks. The chunk count is the largest divisor of
+// the batch that keeps the partial sums within 2^20 elements: one thread
+// per weight element alone left ResNet-18's 64-channel layers at batch 64
+// 37K threads of 200K terms each (9-thread blocks on an H200: 229 ms of
+// the 442 ms training step).
 Kernel buildConvGradWeightGpu(const KernelSpec &s) {
   ImageParam x = makeInput(s.inputs[0], "x");
   ImageParam dy = makeInput(s.inputs[1], "dy");
-  return {{x, dy}, convGradWeightGpu(s, x, dy)};
+  ConvGradGeometry g = gradWeightGeometry(s);
+  int64_t weights = s.outputs[0].numElements();
+  int chunks = 1;
+  for (int64_t d = g.n; d >= 1; --d) {
+    if (g.n % d == 0 && weights * d <= (int64_t(1) << 20)) {
+      chunks = static_cast<int>(d);
+      break;
+    }
+  }
+  int per = static_cast<int>(g.n) / chunks;
+  Var kx("kx"), ky("ky"), ci("ci"), o("o"), chunk("chunk");
+  int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
+  int width = static_cast<int>(g.wd), height = static_cast<int>(g.h);
+  RDom r(0, static_cast<int>(g.ow), 0, static_cast<int>(g.oh), 0, per, "r");
+  Expr image = chunk * per + r.z;
+  Expr ix = r.x * static_cast<int>(g.w.sw) + kx * static_cast<int>(g.w.dw) -
+            static_cast<int>(g.w.padLeft);
+  Expr iy = r.y * static_cast<int>(g.w.sh) + ky * static_cast<int>(g.w.dh) -
+            static_cast<int>(g.w.padTop);
+  Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
+  Expr c = (o / og) * cg + ci;
+  Func acc("acc"), partial("partial"), total("total"), out("dw");
+  acc(kx, ky, ci, o, chunk) = 0.0f;
+  acc(kx, ky, ci, o, chunk) +=
+      select(inside,
+             dy(r.x, r.y, o, image) * x(clamp(ix, 0, width - 1),
+                                        clamp(iy, 0, height - 1), c, image),
+             0.0f);
+  partial(kx, ky, ci, o, chunk) = acc(kx, ky, ci, o, chunk);
+  RDom rc(0, chunks, "rc");
+  total(kx, ky, ci, o) = 0.0f;
+  total(kx, ky, ci, o) += partial(kx, ky, ci, o, rc);
+  out(kx, ky, ci, o) = total(kx, ky, ci, o);
+  constrainOutput(out, s.outputs[0]);
+  Var t1("t1"), t2("t2"), t3("t3"), all("all"), block("block"),
+      thread("thread");
+  partial.compute_root()
+      .fuse(kx, ky, t1)
+      .fuse(t1, ci, t2)
+      .fuse(t2, o, t3)
+      .fuse(t3, chunk, all)
+      .gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+  acc.compute_at(partial, thread);
+  out.fuse(kx, ky, t1)
+      .fuse(t1, ci, t2)
+      .fuse(t2, o, all)
+      .gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+  total.compute_at(out, thread);
+  return {{x, dy}, out};
 }
 
 Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {

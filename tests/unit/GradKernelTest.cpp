@@ -478,6 +478,25 @@ ref::Tensor convGradWeightLoops(const ref::Tensor &x, const ref::Tensor &dy,
   return dw;
 }
 
+// conv2d_grad_weight alone against convGradWeightLoops (no vjp: sizes
+// where one conv2d per weight element would take minutes).
+void addConvGradWeightLoops(GradCaseTable &table, const std::string &name,
+                            std::vector<int64_t> xShape, int64_t outChannels,
+                            std::array<int64_t, 2> kernel,
+                            const ref::Conv2dParams &p) {
+  Rng rng("conv2d_grad_weight_loops/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -1, 1);
+  const ref::Tensor w =
+      rng.tensor({outChannels, xShape[1], kernel[0], kernel[1]}, -1, 1);
+  const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
+  const json attrs = {{"strides", p.strides}, {"pads", p.pads},
+                      {"dilations", p.dilations}, {"groups", 1},
+                      {"kernel", kernel}};
+  table.add(name, "conv2d_grad_weight", attrs, f32({x, dy}), {w.shape}, [=] {
+    return std::vector<ref::Tensor>{convGradWeightLoops(x, dy, kernel, p)};
+  });
+}
+
 // The prologue's reference: batch_norm_grad of z with dy = relu'(a) *
 // max_pool2d_grad(a, dpool).
 ref::BatchNormGradResult poolPrologueGrad(const ref::Tensor &a,
@@ -1422,6 +1441,10 @@ GradCaseTable buildCases() {
   // stride 2, and 64 x 13 at stride 1.
   addConvGrads(t, "pointwise_tiles_n2_c40_9x7_o20_stride2", {2, 40, 9, 7}, 20,
                {1, 1}, convParams({2, 2}, {0, 0, 0, 0}));
+  // The GPU's weight gradient in chunks of images (buildConvGradWeightGpu):
+  // 72,900 weights x 16 images pass 2^20 partial sums, so 8 chunks of 2.
+  addConvGradWeightLoops(t, "chunks_n16_c90_6x5_o90", {16, 90, 6, 5}, 90,
+                         {3, 3}, convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "pointwise_tiles_n1_c64_5x6_o13", {1, 64, 5, 6}, 13, {1, 1},
                convParams({1, 1}, {0, 0, 0, 0}));
   // Winograd's input gradient: same pads on a ResNet-like plane, and
