@@ -75,6 +75,13 @@ prepare() {
       flops=$("$kiln" bench "$model" --batch "$batch" --runs 1 --json --train \
         --loss sparse-cce --optimizer "$optimizer" 2>/dev/null | tail -n 1 |
         sed -n 's/.*"flops":\([0-9.e+]*\).*/\1/p')
+      # The CPU's losses of 3 steps (a host bundle of the same step), for
+      # `run` to compare.
+      "$kiln" compile "$model" -o "$dir/cpu" --exe --seed 5 --batch "$batch" \
+        --name cpu_step "$@" > /dev/null
+      "$dir/cpu/cpu_step" --train-steps 3 --seed 5 2> /dev/null |
+        sed -n 's/^loss: //p' > "$dir/ref_loss.txt"
+      rm -rf "$dir/cpu"
     else
       flops=$("$kiln" bench "$model" --batch "$batch" --runs 1 --json \
         2>/dev/null | tail -n 1 | sed -n 's/.*"flops":\([0-9.e+]*\).*/\1/p')
@@ -197,6 +204,22 @@ run() {
       wflag=(--weights "$out/$weights")
     fi
     if [ "$kind" = train ]; then
+      if [ -s "$dir/ref_loss.txt" ]; then
+        # Losses of steps 1 and 3 within 1e-3 relative of the CPU's.
+        got=$("$dir/$name" "${wflag[@]}" --train-steps 3 --seed 5 2> /dev/null |
+          sed -n 's/^loss: //p')
+        if awk -v a="$(cat "$dir/ref_loss.txt")" -v b="$got" 'BEGIN {
+            n = split(a, x, /[ ,]+/); m = split(b, y, /[ ,]+/)
+            if (n != m || n < 6) exit 1
+            for (i = 1; i <= n; ++i) if (x[i] ~ /^[-0-9.e+]+$/ && i % 3 == 0) {
+              d = x[i] - y[i]; if (d < 0) d = -d
+              s = x[i] < 0 ? -x[i] : x[i]; if (d > 1e-3 * s) exit 1 }
+            exit 0 }'; then
+          err="ok (loss $got; CPU $(cat "$dir/ref_loss.txt"))"
+        else
+          err="FAIL (loss $got; CPU $(cat "$dir/ref_loss.txt"))"; failed=1
+        fi
+      fi
       ms=$("$dir/$name" "${wflag[@]}" --train-steps "$steps" --seed 5 2>&1 >/dev/null |
         sed -n 's/.* median \([0-9.]*\) ms.*/\1/p') || ms=""
     else
