@@ -583,6 +583,41 @@ void gpuPlaneTiles(Stage stage, Var x, Var y, Var xi, Var yi, int tw, int th,
   stage.gpu_blocks(block).gpu_threads(xi, yi);
 }
 
+void convTilesGpu(Func out, Func acc, Var x, Var y, Var o, Var n, RDom r,
+                  const std::vector<int64_t> &shape, int64_t taps) {
+  int64_t outputs = shape[0] * shape[1] * shape[2] * shape[3];
+  int rows = static_cast<int>(std::min<int64_t>(4, shape[2]));
+  int channels = static_cast<int>(std::min<int64_t>(8, shape[1]));
+  while (outputs / (rows * channels) < 32768 && (rows > 1 || channels > 1)) {
+    (rows > 1 ? rows : channels) /= 2;
+  }
+  int64_t rowTiles = (shape[2] + rows - 1) / rows;
+  int64_t channelTiles = (shape[1] + channels - 1) / channels;
+  int tw = static_cast<int>(std::min<int64_t>(16, shape[3]));
+  int th = static_cast<int>(std::min<int64_t>(8, rowTiles));
+  int tc = 1;
+  while (tc * 2 * tw * th <= 256 && tc * 2 <= channelTiles) {
+    tc *= 2;
+  }
+  Var yt("yt"), yr("yr"), oo("oo"), oi("oi"), ob("ob"), oc("oc");
+  Var xi("xi"), yi("yi");
+  out.split(y, yt, yr, rows, TailStrategy::GuardWithIf)
+      .split(o, oo, oi, channels, TailStrategy::GuardWithIf)
+      .split(oo, ob, oc, tc, TailStrategy::GuardWithIf)
+      .reorder(oi, yr, oc, x, yt, ob, n);
+  gpuPlaneTiles(out, x, yt, xi, yi, tw, th, {ob, n});
+  out.gpu_threads(oc).reorder(oi, yr, xi, yi, oc).unroll(oi).unroll(yr);
+  acc.compute_at(out, xi)
+      .bound_extent(o, channels)
+      .bound_extent(y, rows)
+      .unroll(o)
+      .unroll(y);
+  acc.update().reorder(o, y, r.x, r.y, r.z).unroll(o).unroll(y);
+  if (taps <= 9) {
+    acc.update().unroll(r.x).unroll(r.y);
+  }
+}
+
 void rootStages(Func f, const Target &target) {
   f.compute_root();
   if (!target.has_gpu_feature()) {

@@ -156,7 +156,7 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
              "r");
   // GPU: register tiles of output channels, the edge tile summed past the
-  // last channel and reading it there (scheduleRowConvGpu).
+  // last channel and reading it there (convTilesGpu).
   Expr o = gpu ? min(f.o, static_cast<int>(wt[0]) - 1) : Expr(f.o);
   Expr c = groups == 1 ? Expr(f.r.z) : (o / og) * cg + f.r.z;
   if (inputs.size() == 3) {
@@ -167,7 +167,7 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
     f.acc(f.x, f.y, f.o, f.n) = 0.0f;
   }
   // GPU: the rows of a thread's register tile past the last output row read
-  // the last row's inputs (scheduleRowConvGpu).
+  // the last row's inputs (convTilesGpu).
   Expr y = gpu ? min(f.y, static_cast<int>(s.outputs[0].shape[2]) - 1)
                : Expr(f.y);
   Expr iy = y * static_cast<int>(w.sh) + f.r.y * static_cast<int>(w.dh) -
@@ -1191,52 +1191,6 @@ ConvForm chooseConvForm(const KernelSpec &s) {
              : ConvForm::Rows;
 }
 
-// GPU: the rows form's algorithm, each thread summing a register tile of
-// up to 4 output rows x 8 output channels of one column (each weight feeds
-// 4 FMAs, each input value 8; the taps of windows up to 3x3 unrolled, so
-// neighbouring taps share their loads). The tile shrinks (rows first) while
-// the layer would have under 32Ki threads. Threads: up to 16 columns x 8
-// row tiles, times channel tiles up to ~256 threads a block, so 7x7 and
-// 14x14 planes still fill blocks; (pixel tiles, channel tiles, image) in
-// the block index (gpuPlaneTiles). Edge tiles sum past the last row and
-// channel, reading those (defineRowConv), and store only inside. The
-// padding and the epilogue inlined; no shared-memory tiles yet.
-void scheduleRowConvGpu(RowConvFuncs &f, const KernelSpec &s) {
-  const auto &os = s.outputs[0].shape, &wt = s.inputs[1].shape;
-  int64_t outputs = s.outputs[0].numElements();
-  int rows = static_cast<int>(std::min<int64_t>(4, os[2]));
-  int channels = static_cast<int>(std::min<int64_t>(8, os[1]));
-  while (outputs / (rows * channels) < 32768 && (rows > 1 || channels > 1)) {
-    (rows > 1 ? rows : channels) /= 2;
-  }
-  int64_t rowTiles = (os[2] + rows - 1) / rows;
-  int64_t channelTiles = (os[1] + channels - 1) / channels;
-  int tw = static_cast<int>(std::min<int64_t>(16, os[3]));
-  int th = static_cast<int>(std::min<int64_t>(8, rowTiles));
-  int tc = 1;
-  while (tc * 2 * tw * th <= 256 && tc * 2 <= channelTiles) {
-    tc *= 2;
-  }
-  Var yt("yt"), yr("yr"), oo("oo"), oi("oi"), ob("ob"), oc("oc");
-  Var xi("xi"), yi("yi");
-  f.out.split(f.y, yt, yr, rows, TailStrategy::GuardWithIf)
-      .split(f.o, oo, oi, channels, TailStrategy::GuardWithIf)
-      .split(oo, ob, oc, tc, TailStrategy::GuardWithIf)
-      .reorder(oi, yr, oc, f.x, yt, ob, f.n);
-  gpuPlaneTiles(f.out, f.x, yt, xi, yi, tw, th, {ob, f.n});
-  f.out.gpu_threads(oc).reorder(oi, yr, xi, yi, oc).unroll(oi).unroll(yr);
-  f.acc.compute_at(f.out, xi)
-      .bound_extent(f.o, channels)
-      .bound_extent(f.y, rows)
-      .unroll(f.o)
-      .unroll(f.y);
-  f.acc.update().reorder(f.o, f.y, f.r.x, f.r.y, f.r.z).unroll(f.o).unroll(
-      f.y);
-  if (wt[2] * wt[3] <= 9) {
-    f.acc.update().unroll(f.r.x).unroll(f.r.y);
-  }
-}
-
 // Depthwise conv2d in nchw16c (input and output blocked, docs/layout.md):
 // out(lane, x, y, block, n) = bias + sum over the taps of w(c) * the input
 // at the tap, channel c = block * 16 + lane: the channels are the vector,
@@ -1314,8 +1268,11 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
     return blockedDepthwise(s, in, epilogue, target);
   }
   if (target.has_gpu_feature() && !hasPackedWeight(s)) {
+    // The padding and the epilogue inlined; no shared-memory tiles yet.
     RowConvFuncs f = defineRowConv(s, in, epilogue, /*gpu=*/true);
-    scheduleRowConvGpu(f, s);
+    const auto &wt = s.inputs[1].shape;
+    convTilesGpu(f.out, f.acc, f.x, f.y, f.o, f.n, f.r, s.outputs[0].shape,
+                 wt[2] * wt[3]);
     return f.out;
   }
   if (useChannelForm(s, target)) {

@@ -425,9 +425,40 @@ Kernel buildConvGradInputGpu(const KernelSpec &s) {
   return {{dy, weight}, out};
 }
 
+// GPU, stride 1, one group: dx is the convolution of dy (zero outside)
+// with the window flipped and the channels swapped, dx(x, y, c, n) = sum
+// over (kx, ky, o) of w(kx, ky, c, o) * dy(x + padLeft - kx * dil, ...), so
+// it takes the forward's register tiles (convTilesGpu), its reads of the
+// edge tiles' rows and channels past the end clamped.
+Kernel buildConvGradInputGpuTiles(const KernelSpec &s) {
+  ConvGradGeometry g = gradInputGeometry(s);
+  ImageParam dy = makeInput(s.inputs[0], "dy");
+  ImageParam weight = makeInput(s.inputs[1], "weight");
+  Var x("x"), y("y"), c("c"), n("n");
+  RDom r(0, static_cast<int>(g.w.kw), 0, static_cast<int>(g.w.kh), 0,
+         static_cast<int>(g.o), "r");
+  Func padded = BoundaryConditions::constant_exterior(dy, 0.0f);
+  Expr cc = min(c, static_cast<int>(g.c) - 1);
+  Expr yy = min(y, static_cast<int>(g.h) - 1);
+  Func acc("acc"), out("dx");
+  acc(x, y, c, n) = 0.0f;
+  acc(x, y, c, n) +=
+      weight(r.x, r.y, cc, r.z) *
+      padded(x + static_cast<int>(g.w.padLeft) - r.x * static_cast<int>(g.w.dw),
+             yy + static_cast<int>(g.w.padTop) - r.y * static_cast<int>(g.w.dh),
+             r.z, n);
+  out(x, y, c, n) = acc(x, y, c, n);
+  constrainOutput(out, s.outputs[0]);
+  convTilesGpu(out, acc, x, y, c, n, r, s.outputs[0].shape, g.w.kw * g.w.kh);
+  return {{dy, weight}, out};
+}
+
 Kernel buildConvGradInput(const KernelSpec &s, const Target &target) {
   if (target.has_gpu_feature()) {
-    return buildConvGradInputGpu(s);
+    ConvGradGeometry g = gradInputGeometry(s);
+    return g.w.sw == 1 && g.w.sh == 1 && g.groups == 1
+               ? buildConvGradInputGpuTiles(s)
+               : buildConvGradInputGpu(s);
   }
   ConvGradInputFuncs f = defineConvGradInput(s, target);
   scheduleConvGradInput(f, s, target);

@@ -478,6 +478,63 @@ ref::Tensor convGradWeightLoops(const ref::Tensor &x, const ref::Tensor &dy,
   return dw;
 }
 
+// conv2d_grad_input as the plain scatter of every dy element over its
+// window: dx[n][c][iy][ix] += w[o][c][ky][kx] * dy[n][o][oy][ox] with
+// iy = oy*sh + ky*dh - padTop inside x (one group).
+ref::Tensor convGradInputLoops(const ref::Tensor &dy, const ref::Tensor &w,
+                               std::vector<int64_t> xShape,
+                               const ref::Conv2dParams &p) {
+  const int64_t n = xShape[0], c = xShape[1], h = xShape[2], wd = xShape[3],
+                o = dy.shape[1], oh = dy.shape[2], ow = dy.shape[3],
+                kh = w.shape[2], kw = w.shape[3];
+  std::vector<double> sums(n * c * h * wd, 0.0);
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t oc = 0; oc < o; ++oc) {
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double g = dy.data[((b * o + oc) * oh + oy) * ow + ox];
+          for (int64_t ic = 0; ic < c; ++ic) {
+            for (int64_t ky = 0; ky < kh; ++ky) {
+              int64_t iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                int64_t ix =
+                    ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
+                if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
+                  sums[((b * c + ic) * h + iy) * wd + ix] +=
+                      g * w.data[((oc * c + ic) * kh + ky) * kw + kx];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  ref::Tensor dx(xShape);
+  for (size_t i = 0; i < sums.size(); ++i) {
+    dx.data[i] = static_cast<float>(sums[i]);
+  }
+  return dx;
+}
+
+// conv2d_grad_input alone against convGradInputLoops (no vjp).
+void addConvGradInputLoops(GradCaseTable &table, const std::string &name,
+                           std::vector<int64_t> xShape, int64_t outChannels,
+                           std::array<int64_t, 2> kernel,
+                           const ref::Conv2dParams &p) {
+  Rng rng("conv2d_grad_input_loops/" + name);
+  const ref::Tensor x = rng.tensor(xShape, -1, 1);
+  const ref::Tensor w =
+      rng.tensor({outChannels, xShape[1], kernel[0], kernel[1]}, -1, 1);
+  const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
+  json attrs = {{"strides", p.strides}, {"pads", p.pads},
+                {"dilations", p.dilations}, {"groups", 1}};
+  attrs["input_size"] = {xShape[2], xShape[3]};
+  table.add(name, "conv2d_grad_input", attrs, f32({dy, w}), {x.shape}, [=] {
+    return std::vector<ref::Tensor>{convGradInputLoops(dy, w, xShape, p)};
+  });
+}
+
 // conv2d_grad_weight alone against convGradWeightLoops (no vjp: sizes
 // where one conv2d per weight element would take minutes).
 void addConvGradWeightLoops(GradCaseTable &table, const std::string &name,
@@ -1441,6 +1498,14 @@ GradCaseTable buildCases() {
   // stride 2, and 64 x 13 at stride 1.
   addConvGrads(t, "pointwise_tiles_n2_c40_9x7_o20_stride2", {2, 40, 9, 7}, 20,
                {1, 1}, convParams({2, 2}, {0, 0, 0, 0}));
+  // The GPU's stride-1 input gradient in the forward's register tiles
+  // (buildConvGradInputGpuTiles): over 2^20 dx elements, so 4 rows x 8
+  // channels, partial at the last row (93), channel (60) and column; and a
+  // dilated window with asymmetric pads.
+  addConvGradInputLoops(t, "tiles_n2_c60_93x95_o5", {2, 60, 93, 95}, 5,
+                        {3, 3}, convParams({1, 1}, {1, 1, 1, 1}));
+  addConvGradInputLoops(t, "tiles_n1_c12_20x17_o7_dilated", {1, 12, 20, 17},
+                        7, {3, 3}, convParams({1, 1}, {2, 0, 1, 3}, {2, 2}));
   // The GPU's weight gradient in chunks of images (buildConvGradWeightGpu):
   // 72,900 weights x 16 images pass 2^20 partial sums, so 8 chunks of 2.
   addConvGradWeightLoops(t, "chunks_n16_c90_6x5_o90", {16, 90, 6, 5}, 90,
