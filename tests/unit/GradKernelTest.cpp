@@ -517,41 +517,33 @@ ref::Tensor convGradInputLoops(const ref::Tensor &dy, const ref::Tensor &w,
   return dx;
 }
 
-// conv2d_grad_input alone against convGradInputLoops (no vjp).
-void addConvGradInputLoops(GradCaseTable &table, const std::string &name,
-                           std::vector<int64_t> xShape, int64_t outChannels,
-                           std::array<int64_t, 2> kernel,
-                           const ref::Conv2dParams &p) {
-  Rng rng("conv2d_grad_input_loops/" + name);
-  const ref::Tensor x = rng.tensor(xShape, -1, 1);
-  const ref::Tensor w =
-      rng.tensor({outChannels, xShape[1], kernel[0], kernel[1]}, -1, 1);
-  const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
-  json attrs = {{"strides", p.strides}, {"pads", p.pads},
-                {"dilations", p.dilations}, {"groups", 1}};
-  attrs["input_size"] = {xShape[2], xShape[3]};
-  table.add(name, "conv2d_grad_input", attrs, f32({dy, w}), {x.shape}, [=] {
-    return std::vector<ref::Tensor>{convGradInputLoops(dy, w, xShape, p)};
-  });
-}
-
-// conv2d_grad_weight alone against convGradWeightLoops (no vjp: sizes
-// where one conv2d per weight element would take minutes).
-void addConvGradWeightLoops(GradCaseTable &table, const std::string &name,
-                            std::vector<int64_t> xShape, int64_t outChannels,
-                            std::array<int64_t, 2> kernel,
-                            const ref::Conv2dParams &p) {
-  Rng rng("conv2d_grad_weight_loops/" + name);
+// conv2d_grad_input and conv2d_grad_weight against convGradInputLoops and
+// convGradWeightLoops (no vjp: sizes where one conv2d per input or weight
+// element would take minutes).
+void addConvGradLoops(GradCaseTable &table, const std::string &name,
+                      std::vector<int64_t> xShape, int64_t outChannels,
+                      std::array<int64_t, 2> kernel,
+                      const ref::Conv2dParams &p) {
+  Rng rng("conv2d_grad_loops/" + name);
   const ref::Tensor x = rng.tensor(xShape, -1, 1);
   const ref::Tensor w =
       rng.tensor({outChannels, xShape[1], kernel[0], kernel[1]}, -1, 1);
   const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
   const json attrs = {{"strides", p.strides}, {"pads", p.pads},
-                      {"dilations", p.dilations}, {"groups", 1},
-                      {"kernel", kernel}};
-  table.add(name, "conv2d_grad_weight", attrs, f32({x, dy}), {w.shape}, [=] {
-    return std::vector<ref::Tensor>{convGradWeightLoops(x, dy, kernel, p)};
-  });
+                      {"dilations", p.dilations}, {"groups", 1}};
+  json inputAttrs = attrs, weightAttrs = attrs;
+  inputAttrs["input_size"] = {xShape[2], xShape[3]};
+  weightAttrs["kernel"] = kernel;
+  table.add(name, "conv2d_grad_input", inputAttrs, f32({dy, w}), {x.shape},
+            [=] {
+              return std::vector<ref::Tensor>{
+                  convGradInputLoops(dy, w, xShape, p)};
+            });
+  table.add(name, "conv2d_grad_weight", weightAttrs, f32({x, dy}), {w.shape},
+            [=] {
+              return std::vector<ref::Tensor>{
+                  convGradWeightLoops(x, dy, kernel, p)};
+            });
 }
 
 // The prologue's reference: batch_norm_grad of z with dy = relu'(a) *
@@ -1502,14 +1494,14 @@ GradCaseTable buildCases() {
   // (buildConvGradInputGpuTiles): over 2^20 dx elements, so 4 rows x 8
   // channels, partial at the last row (93), channel (60) and column; and a
   // dilated window with asymmetric pads.
-  addConvGradInputLoops(t, "tiles_n2_c60_93x95_o5", {2, 60, 93, 95}, 5,
-                        {3, 3}, convParams({1, 1}, {1, 1, 1, 1}));
-  addConvGradInputLoops(t, "tiles_n1_c12_20x17_o7_dilated", {1, 12, 20, 17},
-                        7, {3, 3}, convParams({1, 1}, {2, 0, 1, 3}, {2, 2}));
+  addConvGradLoops(t, "tiles_n2_c60_93x95_o5", {2, 60, 93, 95}, 5, {3, 3},
+                   convParams({1, 1}, {1, 1, 1, 1}));
+  addConvGradLoops(t, "tiles_n1_c12_20x17_o7_dilated", {1, 12, 20, 17}, 7,
+                   {3, 3}, convParams({1, 1}, {2, 0, 1, 3}, {2, 2}));
   // The GPU's weight gradient in chunks of images (buildConvGradWeightGpu):
   // 72,900 weights x 16 images pass 2^20 partial sums, so 8 chunks of 2.
-  addConvGradWeightLoops(t, "chunks_n16_c90_6x5_o90", {16, 90, 6, 5}, 90,
-                         {3, 3}, convParams({1, 1}, {1, 1, 1, 1}));
+  addConvGradLoops(t, "chunks_n16_c90_6x5_o90", {16, 90, 6, 5}, 90, {3, 3},
+                   convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "pointwise_tiles_n1_c64_5x6_o13", {1, 64, 5, 6}, 13, {1, 1},
                convParams({1, 1}, {0, 0, 0, 0}));
   // Winograd's input gradient: same pads on a ResNet-like plane, and
