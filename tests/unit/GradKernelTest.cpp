@@ -442,66 +442,30 @@ struct PrologueSinks {
   bool recompute = false;
 };
 
-// conv2d_grad_weight as the plain sum over images and output positions:
-// dw[o][c][ky][kx] = sum dy[n][o][oy][ox] * x[n][c][iy][ix] with
-// iy = oy*sh + ky*dh - padTop (zero outside x), likewise ix.
-ref::Tensor convGradWeightLoops(const ref::Tensor &x, const ref::Tensor &dy,
-                                std::array<int64_t, 2> kernel,
-                                const ref::Conv2dParams &p) {
-  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2],
-                w = x.shape[3], o = dy.shape[1], oh = dy.shape[2],
-                ow = dy.shape[3];
-  ref::Tensor dw({o, c, kernel[0], kernel[1]});
-  for (int64_t oc = 0; oc < o; ++oc) {
-    for (int64_t ic = 0; ic < c; ++ic) {
-      for (int64_t ky = 0; ky < kernel[0]; ++ky) {
-        for (int64_t kx = 0; kx < kernel[1]; ++kx) {
-          double sum = 0;
-          for (int64_t b = 0; b < n; ++b) {
-            for (int64_t oy = 0; oy < oh; ++oy) {
-              int64_t iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
-              for (int64_t ox = 0; ox < ow; ++ox) {
-                int64_t ix =
-                    ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
-                if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-                  sum += dy.data[((b * o + oc) * oh + oy) * ow + ox] *
-                         x.data[((b * c + ic) * h + iy) * w + ix];
-                }
-              }
-            }
-          }
-          dw.data[((oc * c + ic) * kernel[0] + ky) * kernel[1] + kx] = sum;
-        }
-      }
-    }
-  }
-  return dw;
-}
-
-// conv2d_grad_input as the plain scatter of every dy element over its
-// window: dx[n][c][iy][ix] += w[o][c][ky][kx] * dy[n][o][oy][ox] with
-// iy = oy*sh + ky*dh - padTop inside x (one group).
-ref::Tensor convGradInputLoops(const ref::Tensor &dy, const ref::Tensor &w,
-                               std::vector<int64_t> xShape,
-                               const ref::Conv2dParams &p) {
-  const int64_t n = xShape[0], c = xShape[1], h = xShape[2], wd = xShape[3],
-                o = dy.shape[1], oh = dy.shape[2], ow = dy.shape[3],
-                kh = w.shape[2], kw = w.shape[3];
-  std::vector<double> sums(n * c * h * wd, 0.0);
+// Every (image, output channel, output position, input channel, tap) of a
+// one-group conv2d whose input position is inside x: f(x index, dy index,
+// weight index), iy = oy*sh + ky*dh - padTop, likewise ix.
+template <typename F>
+void forEachConvTap(const std::vector<int64_t> &xShape,
+                    const std::vector<int64_t> &dyShape,
+                    std::array<int64_t, 2> kernel, const ref::Conv2dParams &p,
+                    F f) {
+  const int64_t n = xShape[0], c = xShape[1], h = xShape[2], w = xShape[3],
+                o = dyShape[1], oh = dyShape[2], ow = dyShape[3];
   for (int64_t b = 0; b < n; ++b) {
     for (int64_t oc = 0; oc < o; ++oc) {
       for (int64_t oy = 0; oy < oh; ++oy) {
         for (int64_t ox = 0; ox < ow; ++ox) {
-          double g = dy.data[((b * o + oc) * oh + oy) * ow + ox];
+          int64_t d = ((b * o + oc) * oh + oy) * ow + ox;
           for (int64_t ic = 0; ic < c; ++ic) {
-            for (int64_t ky = 0; ky < kh; ++ky) {
+            for (int64_t ky = 0; ky < kernel[0]; ++ky) {
               int64_t iy = oy * p.strides[0] + ky * p.dilations[0] - p.pads[0];
-              for (int64_t kx = 0; kx < kw; ++kx) {
+              for (int64_t kx = 0; kx < kernel[1]; ++kx) {
                 int64_t ix =
                     ox * p.strides[1] + kx * p.dilations[1] - p.pads[1];
-                if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
-                  sums[((b * c + ic) * h + iy) * wd + ix] +=
-                      g * w.data[((oc * c + ic) * kh + ky) * kw + kx];
+                if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                  f(((b * c + ic) * h + iy) * w + ix, d,
+                    ((oc * c + ic) * kernel[0] + ky) * kernel[1] + kx);
                 }
               }
             }
@@ -510,10 +474,31 @@ ref::Tensor convGradInputLoops(const ref::Tensor &dy, const ref::Tensor &w,
       }
     }
   }
+}
+
+// conv2d_grad_weight as the plain sum over images and output positions:
+// dw[o][c][ky][kx] = sum dy[n][o][oy][ox] * x[n][c][iy][ix].
+ref::Tensor convGradWeightLoops(const ref::Tensor &x, const ref::Tensor &dy,
+                                std::array<int64_t, 2> kernel,
+                                const ref::Conv2dParams &p) {
+  ref::Tensor dw({dy.shape[1], x.shape[1], kernel[0], kernel[1]});
+  forEachConvTap(x.shape, dy.shape, kernel, p,
+                 [&](int64_t xi, int64_t di, int64_t wi) {
+                   dw.data[wi] += dy.data[di] * x.data[xi];
+                 });
+  return dw;
+}
+
+// conv2d_grad_input as the plain scatter of every dy element over its
+// window: dx[n][c][iy][ix] += w[o][c][ky][kx] * dy[n][o][oy][ox].
+ref::Tensor convGradInputLoops(const ref::Tensor &dy, const ref::Tensor &w,
+                               std::vector<int64_t> xShape,
+                               const ref::Conv2dParams &p) {
   ref::Tensor dx(xShape);
-  for (size_t i = 0; i < sums.size(); ++i) {
-    dx.data[i] = static_cast<float>(sums[i]);
-  }
+  forEachConvTap(xShape, dy.shape, {w.shape[2], w.shape[3]}, p,
+                 [&](int64_t xi, int64_t di, int64_t wi) {
+                   dx.data[xi] += dy.data[di] * w.data[wi];
+                 });
   return dx;
 }
 
