@@ -795,6 +795,25 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
   parallelPlanes(f.xT, plane, vec * xs[2] * xs[3]);
 }
 
+// One term of the weight gradient on a GPU: dy at output position (ox,
+// oy) of channel o times x under tap (kx, ky) of input channel ci (of o's
+// group), zero outside x (reads clamped).
+Expr gradWeightTermGpu(const ConvGradGeometry &g, ImageParam x, Func dy,
+                       Expr kx, Expr ky, Expr ci, Expr o, Expr ox, Expr oy,
+                       Expr image) {
+  int width = static_cast<int>(g.wd), height = static_cast<int>(g.h);
+  Expr ix = ox * static_cast<int>(g.w.sw) + kx * static_cast<int>(g.w.dw) -
+            static_cast<int>(g.w.padLeft);
+  Expr iy = oy * static_cast<int>(g.w.sh) + ky * static_cast<int>(g.w.dh) -
+            static_cast<int>(g.w.padTop);
+  Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
+  Expr c = (o / static_cast<int>(g.og)) * static_cast<int>(g.cg) + ci;
+  return select(inside,
+                dy(ox, oy, o, image) * x(clamp(ix, 0, width - 1),
+                                         clamp(iy, 0, height - 1), c, image),
+                0.0f);
+}
+
 // GPU: one weight element per thread, summing dy x over the images and
 // output positions in a register (zero outside the input). `o` names the
 // output-channel loop.
@@ -802,23 +821,11 @@ Func convGradWeightGpu(const KernelSpec &s, ImageParam x, Func dy,
                        Var o = Var("o")) {
   ConvGradGeometry g = gradWeightGeometry(s);
   std::vector<Var> v = {Var("kx"), Var("ky"), Var("ci"), o};
-  int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
-  int width = static_cast<int>(g.wd), height = static_cast<int>(g.h);
   RDom r(0, static_cast<int>(g.ow), 0, static_cast<int>(g.oh), 0,
          static_cast<int>(g.n), "r");
-  Expr ix = r.x * static_cast<int>(g.w.sw) + v[0] * static_cast<int>(g.w.dw) -
-            static_cast<int>(g.w.padLeft);
-  Expr iy = r.y * static_cast<int>(g.w.sh) + v[1] * static_cast<int>(g.w.dh) -
-            static_cast<int>(g.w.padTop);
-  Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
-  Expr c = (v[3] / og) * cg + v[2];
   Func acc("acc"), out("dw");
   acc(v) = 0.0f;
-  acc(v) += select(inside,
-                   dy(r.x, r.y, v[3], r.z) *
-                       x(clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), c,
-                         r.z),
-                   0.0f);
+  acc(v) += gradWeightTermGpu(g, x, dy, v[0], v[1], v[2], v[3], r.x, r.y, r.z);
   out(v) = acc(v);
   constrainOutput(out, s.outputs[0]);
   scheduleGpuPlanes(out, acc, v, halideShape(s.outputs[0]));
@@ -848,23 +855,11 @@ Kernel buildConvGradWeightGpu(const KernelSpec &s) {
   }
   int per = static_cast<int>(g.n) / chunks;
   Var kx("kx"), ky("ky"), ci("ci"), o("o"), chunk("chunk");
-  int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
-  int width = static_cast<int>(g.wd), height = static_cast<int>(g.h);
   RDom r(0, static_cast<int>(g.ow), 0, static_cast<int>(g.oh), 0, per, "r");
-  Expr image = chunk * per + r.z;
-  Expr ix = r.x * static_cast<int>(g.w.sw) + kx * static_cast<int>(g.w.dw) -
-            static_cast<int>(g.w.padLeft);
-  Expr iy = r.y * static_cast<int>(g.w.sh) + ky * static_cast<int>(g.w.dh) -
-            static_cast<int>(g.w.padTop);
-  Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
-  Expr c = (o / og) * cg + ci;
   Func acc("acc"), partial("partial"), total("total"), out("dw");
   acc(kx, ky, ci, o, chunk) = 0.0f;
-  acc(kx, ky, ci, o, chunk) +=
-      select(inside,
-             dy(r.x, r.y, o, image) * x(clamp(ix, 0, width - 1),
-                                        clamp(iy, 0, height - 1), c, image),
-             0.0f);
+  acc(kx, ky, ci, o, chunk) += gradWeightTermGpu(g, x, dy, kx, ky, ci, o, r.x,
+                                                 r.y, chunk * per + r.z);
   partial(kx, ky, ci, o, chunk) = acc(kx, ky, ci, o, chunk);
   RDom rc(0, chunks, "rc");
   total(kx, ky, ci, o) = 0.0f;
