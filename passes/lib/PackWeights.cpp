@@ -61,11 +61,14 @@ struct PackWeightsPass
   // 64 positions (MobileNetV2's 7x7 stage: 1.1-2.3x alone at batch 1 and
   // 8; on 14x14 planes the matrix product over the plane wins).
   //
-  // Strided stems with fewer than 16 input channels and a window under 5x5
-  // too (MobileNetV2's 3 -> 32 3x3 at stride 2): on Zen 5 the channel form
-  // beats the rows form's per-tap deinterleaving, 2.36 -> 1.95 ms at batch 8
-  // (`kiln bench --profile`, alternating). ResNet's 7x7 stem keeps the
-  // planes form, 0.85 against 1.00 ms packed at batch 1.
+  // Strided stems with fewer than 16 input channels too: MobileNetV2's 3 ->
+  // 32 3x3 at stride 2 (on Zen 5 the channel form beats the rows form's
+  // per-tap deinterleaving, 2.36 -> 1.95 ms at batch 8, `kiln bench
+  // --profile`, alternating) and ResNet's 3 -> 64 7x7 (on the Intel Xeon,
+  // family 6 model 167, with the channel form's sums one output row at a
+  // time: 0.99-1.06 -> 0.79 ms at batch 1, 8.2-8.3 -> 6.5-6.7 ms at batch
+  // 8, against the planes form; on Zen 5, with the sums of a task's rows,
+  // it had lost, 0.85 against 1.00 ms).
   bool applies(Conv2DOp conv) const {
     auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
     auto result = llvm::cast<RankedTensorType>(conv.getResult().getType());
@@ -77,7 +80,7 @@ struct PackWeightsPass
     bool strided =
         llvm::any_of(conv.getStrides(), [](int64_t s) { return s > 1; });
     if (weight.getDimSize(1) < 16) {
-      return strided && weight.getDimSize(2) * weight.getDimSize(3) < 25;
+      return strided;
     }
     if (strided) {
       return true;

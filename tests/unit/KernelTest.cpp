@@ -1693,6 +1693,10 @@ CaseTable buildCases() {
   // and repacked per call.
   addConv(t, "packed_stem_n1_c3_45x40_o32_k3_s2_pad1", {1, 3, 45, 40}, 32,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);
+  // ResNet's 7x7 stem form: the whole reduction (3 channels x 49 taps) one
+  // run, summed one output row at a time (19 wide: tiles of 7 rounded up).
+  addConv(t, "packed_stem_n2_c3_45x38_o64_k7_s2_pad3", {2, 3, 45, 38}, 64,
+          {7, 7}, convParams({2, 2}, {3, 3, 3, 3}), true, 16);
   addConv(t, "channels_1x1_n2_c16_40x38_o32_stride2", {2, 16, 40, 38}, 32,
           {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), false);
   // Stride-1 layers that kiln-pack-weights packs for the channel form: a
