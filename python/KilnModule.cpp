@@ -336,7 +336,9 @@ public:
     return reinterpret_cast<uintptr_t>(session_.inputAddress(name));
   }
 
-  void loadWeights(const std::string &path) { session_.loadParameters(path); }
+  std::vector<std::string> loadWeights(const std::string &path) {
+    return session_.loadParameters(path);
+  }
   void saveWeights(const std::string &path) const {
     session_.saveParameters(path);
   }

@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -128,8 +129,15 @@ class Model:
         self._impl.set_parameter(name, value)
 
     def load_weights(self, path):
-        """Parameters from a safetensors file (as `kiln run --weights`)."""
-        self._impl.load_weights(os.fspath(path))
+        """Parameters from a safetensors file (as `kiln run --weights`).
+        Returns the names of the model's parameters that the file lacks
+        (sorted), which keep their values, and warns when there are any."""
+        absent = self._impl.load_weights(os.fspath(path))
+        if absent:
+            warnings.warn(f"{os.fspath(path)} lacks {len(absent)} of the model's "
+                          f"parameters, which keep their initial values: "
+                          + ", ".join(repr(n) for n in absent), stacklevel=2)
+        return absent
 
     def save_weights(self, path):
         self._impl.save_weights(os.fspath(path))

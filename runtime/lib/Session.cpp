@@ -945,7 +945,21 @@ void Session::reinitializeParameter(const std::string &name) {
                "parameter", name);
 }
 
-void Session::loadParameters(const std::string &path) {
+std::string absentParametersNote(const std::string &path,
+                                 const std::vector<std::string> &absent) {
+  if (absent.empty()) {
+    return "";
+  }
+  std::string names;
+  for (const std::string &name : absent) {
+    names += (names.empty() ? "'" : ", '") + name + "'";
+  }
+  return path + " lacks " + std::to_string(absent.size()) +
+         " of the model's parameters, which keep their initial values: " +
+         names;
+}
+
+std::vector<std::string> Session::loadParameters(const std::string &path) {
   std::map<std::string, Tensor> tensors = readSafetensors(path);
   // A training checkpoint also holds optimizer state named after its
   // parameter (`<param>.<kind>.<slot>`); a plan without those slots (e.g.
@@ -985,6 +999,14 @@ void Session::loadParameters(const std::string &path) {
   for (const auto &[name, tensor] : tensors) {
     impl_->write(impl_->parameterBuffer.at(name), tensor, "parameter", name);
   }
+  std::vector<std::string> absent;
+  for (const auto &[name, b] : impl_->parameterBuffer) {
+    (void)b;
+    if (!tensors.count(name)) {
+      absent.push_back(name);
+    }
+  }
+  return absent;
 }
 
 void Session::saveParameters(const std::string &path) const {

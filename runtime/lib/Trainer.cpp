@@ -599,7 +599,12 @@ LoopState resume(const std::string &path, Session &session, uint64_t seed,
   LoopState state;
   if (!fineTune) {
     try {
-      session.loadParameters(path); // checks everything before writing
+      // Checks everything before writing.
+      std::string absent =
+          absentParametersNote(path, session.loadParameters(path));
+      if (!absent.empty()) {
+        note(absent);
+      }
     } catch (const Error &) {
       fineTune = true;
     }

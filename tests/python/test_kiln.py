@@ -236,10 +236,23 @@ def test_parameters_round_trip(tmp_path):
     model.save_weights(path)
     model.set_parameter(first, np.zeros_like(value))
     assert not model.parameter(first).any()
-    model.load_weights(path)
+    assert model.load_weights(path) == []
     np.testing.assert_array_equal(model.parameter(first), value)
     with pytest.raises(kiln.Error, match="no parameter 'nope'"):
         model.set_parameter("nope", value)
+
+    # A file with the first parameter only: the others are named, with a
+    # warning (safetensors written by hand: 8-byte header size, JSON, data).
+    import json
+    import struct
+    data = np.ascontiguousarray(value, dtype=np.float32).tobytes()
+    header = json.dumps({first: {"dtype": "F32", "shape": list(value.shape),
+                                 "data_offsets": [0, len(data)]}}).encode()
+    partial = tmp_path / "partial.safetensors"
+    partial.write_bytes(struct.pack("<Q", len(header)) + header + data)
+    with pytest.warns(UserWarning, match=f"lacks {len(names) - 1} of the model's parameters"):
+        absent = model.load_weights(partial)
+    assert absent == sorted(names[1:])
 
 
 def test_bench_reports_times():

@@ -43,7 +43,11 @@ int runCommand(const CommonFlags &flags,
   auto session = kiln::runtime::Session::load(*compiled.plan, options);
   session.prepare();
   if (!weights.empty()) {
-    session.loadParameters(weights);
+    std::string absent =
+        kiln::runtime::absentParametersNote(weights, session.loadParameters(weights));
+    if (!absent.empty()) {
+      fmt::print(stderr, "kiln run: note: {}\n", absent);
+    }
   }
   for (const std::string &binding : inputs) {
     size_t eq = binding.find('=');

@@ -139,6 +139,12 @@ struct TransferCounts {
   size_t toHost = 0;
 };
 
+// What a caller of Session::loadParameters tells its user about the
+// parameters `absent` from the file at `path` ("" when none): "PATH lacks
+// 2 of the model's parameters, which keep their initial values: 'a', 'b'".
+std::string absentParametersNote(const std::string &path,
+                                 const std::vector<std::string> &absent);
+
 class Session {
 public:
   // Loads the plan and the kernel library; throws Error.
@@ -186,8 +192,10 @@ public:
   // in the file must name a parameter with the same shape and dtype, except
   // the optimizer state of a parameter (`<param>.<kind>.<slot>`, as in a
   // training checkpoint), which a plan without it skips; parameters absent
-  // from the file keep their current values.
-  void loadParameters(const std::string &path);
+  // from the file keep their current values, and their names are returned
+  // (sorted) so that a caller can say so: a file from another version of a
+  // model may lack a parameter that the model's output depends on.
+  std::vector<std::string> loadParameters(const std::string &path);
   void saveParameters(const std::string &path) const;
   // Transfer learning: loads every tensor of the file that names a
   // parameter of the same shape and dtype, leaves the other parameters as
