@@ -53,16 +53,21 @@ struct BackOptions {
 };
 
 // kiln-winograd's min-image-plane in the pipelines: a forward convolution
-// of one image takes Winograd only on planes of 40x40 and up. On Zen 5 (two
-// 512-bit FMA pipes) the direct convolution runs at 70-75% of the peak, and
-// on smaller planes the transforms and a filter 16/9 or 4x the weight's
-// size cost more than the multiplies save (ResNet-18 at batch 1, `kiln
-// bench --profile --winograd 4|0`: 512 -> 512 on 7x7 1.10 -> 0.82 ms, 256
-// on 14x14 0.77 -> 0.72, 128 on 28x28 0.81 -> 0.78; 64 on 56x56 stays
-// Winograd, 0.68 against 0.75; the CNN example's 16 -> 32 on 14x14: the
-// whole model 0.033 -> 0.027 ms). At batch 8 Winograd wins on every plane
-// (512 on 7x7: 5.25 against 6.52 ms).
-constexpr int64_t kMinImagePlane = 40 * 40;
+// of one image takes Winograd only on planes of 28x28 and up. On smaller
+// planes the transforms and a filter 16/9 or 4x the weight's size cost more
+// than the multiplies save. On the Intel Xeon (family 6 model 167, 2
+// threads), ResNet-18 at batch 1, five alternating `kiln bench --runs 400`
+// pairs with the threshold at 40x40 and at 28x28: 10.07 / 10.19 / 10.71 /
+// 11.66 / 11.62 against 9.69 / 10.03 / 10.72 / 10.77 / 11.25 ms (`kiln
+// bench --profile`: the four 128 -> 128 layers on 28x28 2.06-2.16 -> 1.81
+// -1.82 ms; on 14x14 Winograd lost, 2.13 -> 2.15-2.18 ms for the three 256
+// -> 256 layers). Zen 5 measured the other way on 28x28 (two 512-bit FMA
+// pipes: the direct convolution at 70-75% of the peak; `--winograd 4|0`:
+// 128 on 28x28 0.81 -> 0.78 ms, 256 on 14x14 0.77 -> 0.72, 512 on 7x7
+// 1.10 -> 0.82; 64 on 56x56 stays Winograd, 0.68 against 0.75; the CNN
+// example's 16 -> 32 on 14x14: the whole model 0.033 -> 0.027 ms). At batch
+// 8 Winograd wins on every plane (512 on 7x7: 5.25 against 6.52 ms).
+constexpr int64_t kMinImagePlane = 28 * 28;
 
 // kiln-winograd's min-reduction in the pipelines: a forward convolution or
 // an input gradient takes Winograd only where it sums over 32 channels or

@@ -2,7 +2,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-winograd=tile=4 | kiln-opt --split-input-file | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-tiles=1000" | FileCheck %s --check-prefix=FEW
 // RUN: kiln-opt %s --split-input-file --kiln-winograd | FileCheck %s --check-prefix=TWO
-// RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-image-plane=1600" | FileCheck %s --check-prefix=IMAGE
+// RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-image-plane=784" | FileCheck %s --check-prefix=IMAGE
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-reduction=32" | FileCheck %s --check-prefix=RED
 
 // A 3x3 stride-1 conv with 16 input and 32 output channels and 12x12x2 =
@@ -201,18 +201,18 @@ func.func @wide_small_planes(%x: tensor<8x128x7x7xf32>, %z: tensor<1x128x7x7xf32
 
 // -----
 
-// min-image-plane (the pipelines pass 1600): a forward convolution of one
-// image takes Winograd on a 40x40 plane, not on 38x38; batch 2 is not
+// min-image-plane (the pipelines pass 784): a forward convolution of one
+// image takes Winograd on a 28x28 plane, not on 26x28; batch 2 is not
 // bound by it.
 // IMAGE-LABEL: func.func @image_plane
 // IMAGE: kiln.conv2d_winograd %arg0
 // IMAGE: kiln.conv2d %arg1
 // IMAGE: kiln.conv2d_winograd %arg2
 // IMAGE: return
-func.func @image_plane(%x: tensor<1x16x40x40xf32>, %y: tensor<1x16x38x38xf32>, %z: tensor<2x16x14x14xf32>) -> (tensor<1x16x40x40xf32>, tensor<1x16x38x38xf32>, tensor<2x16x14x14xf32>) {
+func.func @image_plane(%x: tensor<1x16x28x28xf32>, %y: tensor<1x16x26x28xf32>, %z: tensor<2x16x14x14xf32>) -> (tensor<1x16x28x28xf32>, tensor<1x16x26x28xf32>, tensor<2x16x14x14xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
-  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x40x40xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x40x40xf32>
-  %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x38x38xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x38x38xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x28x28xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x28x28xf32>
+  %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x26x28xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x26x28xf32>
   %c = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x14x14xf32>, tensor<16x16x3x3xf32>) -> tensor<2x16x14x14xf32>
-  return %a, %b, %c : tensor<1x16x40x40xf32>, tensor<1x16x38x38xf32>, tensor<2x16x14x14xf32>
+  return %a, %b, %c : tensor<1x16x28x28xf32>, tensor<1x16x26x28xf32>, tensor<2x16x14x14xf32>
 }

@@ -202,8 +202,8 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     uniform values; ResNet-18 8e-7), at the price of the input and output
     transforms, which small planes do not repay. A forward `conv2d` of one
     image also needs an output plane of `min-image-plane` pixels: the
-    pipelines pass 1600 (40x40), where on Zen 5 the direct convolution wins
-    on smaller planes (docs/codegen.md). A `conv2d` or `conv2d_grad_input`
+    pipelines pass 784 (28x28), where on the Intel Xeon the direct
+    convolution wins on smaller planes (Zen 5 measured 1600, docs/codegen.md). A `conv2d` or `conv2d_grad_input`
     also needs `min-reduction` channels to sum over (its input channels, or
     dy's): the pipelines pass 32, since a 16-channel sum does not repay the
     transforms (docs/codegen.md). `kiln run`, `bench`,
@@ -236,7 +236,7 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
            "the plane is a multiple of 4, else F(2x2, 3x3))">,
     Option<"minImagePlane", "min-image-plane", "int64_t", "0",
            "A forward conv2d of batch 1 only on output planes of at least "
-           "this many pixels (the pipelines: 1600, i.e. 40x40)">,
+           "this many pixels (the pipelines: 784, i.e. 28x28)">,
     Option<"minReduction", "min-reduction", "int64_t", "0",
            "A conv2d or conv2d_grad_input only where it sums over at least "
            "this many channels (the pipelines: 32)">,
