@@ -163,7 +163,21 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
     bool repays = planeTiles >= 32 ||
                   (std::min(weight.getDimSize(0), weight.getDimSize(1)) >= 128 &&
                    result.getDimSize(0) * planeTiles >= 32);
-    return tile >= 4 && repays && tileWaste(result, 4) <= kMaxWaste ? 4 : 2;
+    // One image's forward convolution on fewer than 64 4x4 tiles (ResNet's
+    // 28x28 at batch 1: 49) gives F(4x4)'s kernel too few tiles for 4
+    // tasks: it splits the output channels into 4 groups, each transforming
+    // the input again, where F(2x2)'s 196 tiles make 4 tasks of 2 groups.
+    // ResNet-18's four 128 -> 128 layers on 28x28 at batch 1 (`kiln bench
+    // --profile --winograd 4|2`, two runs): 1.89 / 1.91 -> 1.78 / 1.74 ms;
+    // the network, five alternating pairs, 11.30 -> 11.17 ms on average.
+    // At batch 8 F(4x4) wins on every plane (28x28: 10.47 / 10.19 against
+    // 11.11 / 12.01 ms).
+    bool oneImage = llvm::isa<Conv2DOp>(op) && result.getDimSize(0) == 1 &&
+                    planeTiles < 64;
+    return tile >= 4 && repays && !oneImage &&
+                   tileWaste(result, 4) <= kMaxWaste
+               ? 4
+               : 2;
   }
 
   // One filter per (weight, direction, tile), right after the weight's

@@ -201,6 +201,22 @@ func.func @wide_small_planes(%x: tensor<8x128x7x7xf32>, %z: tensor<1x128x7x7xf32
 
 // -----
 
+// One image's forward convolution on fewer than 64 4x4 tiles (28x28: 49)
+// takes F(2x2) under tile=4; two images, or a plane of 64 tiles, F(4x4).
+// CHECK-LABEL: func.func @one_image_tiles
+// CHECK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x28x28xf32>, tensor<16x2x16x8xf32>) -> tensor<1x16x28x28xf32>
+// CHECK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x16x28x28xf32>, tensor<36x2x16x8xf32>) -> tensor<2x16x28x28xf32>
+// CHECK: kiln.conv2d_winograd %arg2, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<1x16x32x32xf32>, tensor<36x2x16x8xf32>) -> tensor<1x16x32x32xf32>
+func.func @one_image_tiles(%x: tensor<1x16x28x28xf32>, %y: tensor<2x16x28x28xf32>, %z: tensor<1x16x32x32xf32>) -> (tensor<1x16x28x28xf32>, tensor<2x16x28x28xf32>, tensor<1x16x32x32xf32>) {
+  %w = kiln.param "w" : tensor<16x16x3x3xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x28x28xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x28x28xf32>
+  %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x28x28xf32>, tensor<16x16x3x3xf32>) -> tensor<2x16x28x28xf32>
+  %c = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x32x32xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x32x32xf32>
+  return %a, %b, %c : tensor<1x16x28x28xf32>, tensor<2x16x28x28xf32>, tensor<1x16x32x32xf32>
+}
+
+// -----
+
 // min-image-plane (the pipelines pass 784): a forward convolution of one
 // image takes Winograd on a 28x28 plane, not on 26x28; batch 2 is not
 // bound by it.

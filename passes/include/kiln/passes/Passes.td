@@ -197,7 +197,8 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     (2.25x fewer multiplies; results within about 1e-6 relative of the
     direct convolution) or, with `tile` 4 where its partial tiles allow
     and the plane has 32 or more 4x4 tiles per image (or 128 or more
-    channels both ways and 32 or more 4x4 tiles over the batch), F(4x4,
+    channels both ways and 32 or more 4x4 tiles over the batch; a forward
+    `conv2d` of one image needs 64), F(4x4,
     3x3) (4x fewer; about 1e-5 of the sums, up to 1e-4 on wide sums of
     uniform values; ResNet-18 8e-7), at the price of the input and output
     transforms, which small planes do not repay. A forward `conv2d` of one
