@@ -47,15 +47,24 @@ struct ArenaDeleter {
   void operator()(uint8_t *p) const { std::free(p); }
 };
 
+// "'a', 'b'": names quoted, comma-separated.
+std::string quotedNames(const std::vector<std::string> &names) {
+  std::string text;
+  for (const std::string &name : names) {
+    text += (text.empty() ? "'" : ", '") + name + "'";
+  }
+  return text;
+}
+
 std::string listNames(const std::vector<TensorInfo> &infos) {
   if (infos.empty()) {
     return "none";
   }
-  std::string text;
+  std::vector<std::string> names;
   for (const TensorInfo &info : infos) {
-    text += (text.empty() ? "'" : ", '") + info.name + "'";
+    names.push_back(info.name);
   }
-  return text;
+  return quotedNames(names);
 }
 
 std::string describe(const TensorInfo &info) {
@@ -950,13 +959,9 @@ std::string absentParametersNote(const std::string &path,
   if (absent.empty()) {
     return "";
   }
-  std::string names;
-  for (const std::string &name : absent) {
-    names += (names.empty() ? "'" : ", '") + name + "'";
-  }
   return path + " lacks " + std::to_string(absent.size()) +
          " of the model's parameters, which keep their initial values: " +
-         names;
+         quotedNames(absent);
 }
 
 std::vector<std::string> Session::loadParameters(const std::string &path) {
