@@ -3,6 +3,7 @@
 
 #include "kiln/aot/Aot.h"
 #include "kiln/codegen/Codegen.h"
+#include "kiln/runtime/Runtime.h"
 #include "kiln/support/GpuApi.h"
 #include "kiln/support/Hash.h"
 
@@ -228,6 +229,10 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
   Blob blob = buildBlob(entries, train ? &*train : nullptr,
                         ParameterSource{options.seed, options.loadPath},
                         alignment);
+  if (!blob.absent.empty()) {
+    bundle.notes.push_back(
+        runtime::absentParametersNote(options.loadPath, blob.absent));
+  }
   if (!deviceApi.empty()) {
     // A device block is one Halide buffer of bytes: int32 extents.
     for (auto [what, bytes] :

@@ -245,6 +245,11 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
                     shapeText(buffer) + ", got " + tensor.shapeString());
       }
     }
+    for (const auto &[name, param] : params) {
+      if (!loaded.count(name)) {
+        blob.absent.push_back(name);
+      }
+    }
   }
   // An imported model's own values (the plans' weights files), as a
   // Session loads them over the initializers; --load overrides both.

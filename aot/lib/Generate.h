@@ -95,6 +95,9 @@ struct Blob {
     size_t offset;
   };
   std::vector<StateTensor> state; // stateEntry's parameters
+  // Parameters that ParameterSource::loadPath lacks (sorted): they keep
+  // their initializers or imported values.
+  std::vector<std::string> absent;
 };
 struct ParameterSource {
   uint64_t seed = 0;

@@ -24,8 +24,12 @@ text += b" " * ((8 - len(text) % 8) % 8)
 with open(sys.argv[1], "wb") as f:
     f.write(struct.pack("<Q", len(text)) + text + data)
 PY
-"$kiln" compile "$model" -o "$work/load" --exe --seed 3 --load "$work/params.safetensors"
-"$kiln" run "$model" --seed 3 --weights "$work/params.safetensors" --output "$work/run-load" > /dev/null
+"$kiln" compile "$model" -o "$work/load" --exe --seed 3 --load "$work/params.safetensors" > "$work/compile-load.txt"
+"$kiln" run "$model" --seed 3 --weights "$work/params.safetensors" --output "$work/run-load" 2> "$work/run-load.err" > /dev/null
+# Both name the four parameters that the file lacks.
+absent="params.safetensors lacks 4 of the model's parameters, which keep their initial values: 'fc1.bias', 'fc1.weight', 'fc2.weight', 'fc3.weight'"
+grep -qF "note: $work/$absent" "$work/compile-load.txt" || { echo "FAIL: kiln compile --load did not name the absent parameters" >&2; cat "$work/compile-load.txt" >&2; exit 1; }
+grep -qF "kiln run: note: $work/$absent" "$work/run-load.err" || { echo "FAIL: kiln run --weights did not name the absent parameters" >&2; cat "$work/run-load.err" >&2; exit 1; }
 "$work/load/$name" --seed 3 --output "$work/exe-load" > /dev/null
 cmp "$work/run-load/logits.npy" "$work/exe-load/logits.npy"
 "$kiln" run "$model" --seed 3 --output "$work/run-plain" > /dev/null
