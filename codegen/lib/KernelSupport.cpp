@@ -302,32 +302,41 @@ Func channelSums(
   Func sum(name);
   initialize(sum, {c}, count);
   if (target.has_gpu_feature()) {
-    // Per (channel, image) a sum over the plane, one GPU thread each, then
-    // per channel the sum over the batch ([N, C]: over N directly).
+    // Per (channel, image) kGpuSumLanes partial sums over the flattened
+    // plane, lane k summing positions k, k + 32, k + 64, ...: one GPU
+    // thread each, consecutive threads on consecutive floats (coalesced
+    // loads; one thread per (channel, image) read a plane apart from its
+    // neighbours and left a 64-channel layer at batch 64 4096 threads).
+    // Then per channel the sum over the lanes and the batch ([N, C]: over
+    // N directly).
     if (rank == 2) {
       RDom rn(0, extents[1], name + "_rn");
       accumulate(sum, {c}, terms({c, rn}));
       rootStages(sum, target);
       return sum;
     }
-    Var n("n");
-    Region plane;
-    for (size_t i = 0; i + 2 < rank; ++i) {
-      plane.push_back({0, extents[i]});
+    Var n("n"), k("k");
+    std::vector<int> plane(extents.begin(), extents.end() - 2);
+    int64_t positions = 1;
+    for (int e : plane) {
+      positions *= e;
     }
-    RDom rp(plane, name + "_rp");
-    std::vector<Expr> at;
-    for (int i = 0; i < rp.dimensions(); ++i) {
-      at.push_back(rp[i]);
-    }
+    int lanes = static_cast<int>(std::min<int64_t>(kGpuSumLanes, positions));
+    RDom rj(0, static_cast<int>((positions + lanes - 1) / lanes),
+            name + "_rj");
+    Expr p = rj * lanes + k;
+    rj.where(p < static_cast<int>(positions));
+    // Clamped for bounds inference, which does not see the where clause.
+    std::vector<Expr> at =
+        unflatten(min(p, static_cast<int>(positions) - 1), plane);
     at.push_back(c);
     at.push_back(n);
     Func partial(name + "_partial");
-    initialize(partial, {c, n}, count);
-    accumulate(partial, {c, n}, terms(at));
+    initialize(partial, {k, c, n}, count);
+    accumulate(partial, {k, c, n}, terms(at));
     rootStages(partial, target);
-    RDom rn(0, extents[rank - 1], name + "_rn");
-    accumulate(sum, {c}, elements(partial(c, rn), count));
+    RDom rkn(0, lanes, 0, extents[rank - 1], name + "_rkn");
+    accumulate(sum, {c}, elements(partial(rkn.x, c, rkn.y), count));
     rootStages(sum, target);
     return sum;
   }

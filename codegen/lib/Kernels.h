@@ -523,6 +523,9 @@ void scheduleElementwise(Halide::Func f, const std::vector<Halide::Var> &vars,
 
 // Threads per block of the GPU schedules.
 constexpr int kGpuThreads = 256;
+// Partial sums per (channel, image) of channelSums on a GPU: one warp's
+// coalesced read of the plane.
+constexpr int kGpuSumLanes = 32;
 
 // The GPU form of scheduleElementwise: every dim fused, one element per
 // thread, blocks of kGpuThreads; rank 0 runs as one GPU thread. A stage
