@@ -610,6 +610,8 @@ PYBIND11_MODULE(_kiln, m) {
         "kiln's, MLIR's and Halide's versions and the host target");
   m.def("default_cache_dir", &kiln::compiler::defaultCacheDir);
   m.def("default_learning_rate", &kiln::runtime::defaultLearningRate);
+  m.def("absent_parameters_note", &kiln::runtime::absentParametersNote,
+        py::arg("path"), py::arg("absent"));
   m.def("read_safetensors", [](const std::string &path) {
     py::dict d;
     for (const auto &[name, tensor] : kiln::runtime::readSafetensors(path)) {

@@ -134,9 +134,8 @@ class Model:
         (sorted), which keep their values, and warns when there are any."""
         absent = self._impl.load_weights(os.fspath(path))
         if absent:
-            warnings.warn(f"{os.fspath(path)} lacks {len(absent)} of the model's "
-                          f"parameters, which keep their initial values: "
-                          + ", ".join(repr(n) for n in absent), stacklevel=2)
+            warnings.warn(_kiln.absent_parameters_note(os.fspath(path), absent),
+                          stacklevel=2)
         return absent
 
     def save_weights(self, path):
