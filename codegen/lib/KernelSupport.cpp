@@ -307,8 +307,10 @@ Func channelSums(
     // thread each, consecutive threads on consecutive floats (coalesced
     // loads; one thread per (channel, image) read a plane apart from its
     // neighbours and left a 64-channel layer at batch 64 4096 threads).
-    // Then per channel the sum over the lanes and the batch ([N, C]: over
-    // N directly).
+    // Then per (channel, image) the sum over the lanes, and per channel
+    // over the batch ([N, C]: over N directly): one thread per channel
+    // summing the lanes and the batch (2048 terms at batch 64) took 0.37 ms
+    // a call on an H200, 15 ms of ResNet-18's training step.
     if (rank == 2) {
       RDom rn(0, extents[1], name + "_rn");
       accumulate(sum, {c}, terms({c, rn}));
@@ -335,8 +337,12 @@ Func channelSums(
     initialize(partial, {k, c, n}, count);
     accumulate(partial, {k, c, n}, terms(at));
     rootStages(partial, target);
-    RDom rkn(0, lanes, 0, extents[rank - 1], name + "_rkn");
-    accumulate(sum, {c}, elements(partial(rkn.x, c, rkn.y), count));
+    RDom rk(0, lanes, name + "_rk"), rn(0, extents[rank - 1], name + "_rn");
+    Func image(name + "_image");
+    initialize(image, {c, n}, count);
+    accumulate(image, {c, n}, elements(partial(rk, c, n), count));
+    rootStages(image, target);
+    accumulate(sum, {c}, elements(image(c, rn), count));
     rootStages(sum, target);
     return sum;
   }
@@ -592,8 +598,22 @@ void gpuPlaneTiles(Stage stage, Var x, Var y, Var xi, Var yi, int tw, int th,
   stage.gpu_blocks(block).gpu_threads(xi, yi);
 }
 
+Func gpuWeightsByChannel(ImageParam weight, int channelDim) {
+  Func byChannel("weight_by_channel");
+  Var ch("ch"), kx("kx"), ky("ky"), other("other");
+  Expr last = weight.dim(channelDim).extent() - 1;
+  Expr clamped = min(ch, last);
+  byChannel(ch, kx, ky, other) =
+      channelDim == 3 ? weight(kx, ky, other, clamped)
+                      : weight(kx, ky, clamped, other);
+  byChannel.compute_root();
+  gpuTileStage(byChannel, {ch, kx, ky, other});
+  return byChannel;
+}
+
 void convTilesGpu(Func out, Func acc, Var x, Var y, Var o, Var n, RDom r,
-                  const std::vector<int64_t> &shape, int64_t taps) {
+                  const std::vector<int64_t> &shape, int64_t taps,
+                  bool vectorChannels) {
   int64_t outputs = shape[0] * shape[1] * shape[2] * shape[3];
   int rows = static_cast<int>(std::min<int64_t>(4, shape[2]));
   int channels = static_cast<int>(std::min<int64_t>(8, shape[1]));
@@ -621,10 +641,24 @@ void convTilesGpu(Func out, Func acc, Var x, Var y, Var o, Var n, RDom r,
       .bound_extent(y, rows)
       .unroll(o)
       .unroll(y);
-  acc.update().reorder(o, y, r.x, r.y, r.z).unroll(o).unroll(y);
+  acc.update().reorder(o, y, r.x, r.y, r.z).unroll(y);
+  if (vectorChannels && channels % 4 == 0) {
+    acc.update().vectorize(o, 4).unroll(o);
+  } else {
+    acc.update().unroll(o);
+  }
   if (taps <= 9) {
     acc.update().unroll(r.x).unroll(r.y);
   }
+}
+
+Func gpuZeroPadded(ImageParam in, const std::string &name) {
+  Func padded(name);
+  std::vector<Var> v = {Var("px"), Var("py"), Var("pc"), Var("pn")};
+  padded(v) = BoundaryConditions::constant_exterior(in, 0.0f)(v);
+  padded.compute_root();
+  gpuTileStage(padded, v);
+  return padded;
 }
 
 void rootStages(Func f, const Target &target) {

@@ -148,10 +148,14 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   // read at x * sw + kx * dw - padLeft deinterleaves per tap. The phases
   // cover whole rows of every phase, so they read zeros past the input
   // even without padding.
-  f.phases = sw > 1 && wt[3] <= 7;
+  // GPU: neither (each thread's loads are scalar); the zero-padded input
+  // at the root instead (gpuZeroPadded).
+  f.phases = !gpu && sw > 1 && wt[3] <= 7;
   f.padInput = hasPadding(w) || f.phases;
-  f.padded = f.phases ? BoundaryConditions::constant_exterior(in, 0.0f)
-                      : paddedInput(in, w, 0.0f);
+  f.padded = gpu && f.padInput
+                 ? gpuZeroPadded(in, "padded")
+                 : (f.phases ? BoundaryConditions::constant_exterior(in, 0.0f)
+                             : paddedInput(in, w, 0.0f));
   int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
   f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
              "r");
@@ -184,8 +188,13 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
                                  f.phased(f.x + col / sw, col % sw, iy, c, f.n);
   } else {
     Expr ix = f.x * sw + f.r.x * dw - static_cast<int>(w.padLeft);
-    f.acc(f.x, f.y, f.o, f.n) +=
-        weight(f.r.x, f.r.y, f.r.z, o) * f.padded(ix, iy, c, f.n);
+    // GPU, one group: the weights by output channel, so that a register
+    // tile's channels load as vectors (convTilesGpu).
+    Expr wv = gpu && groups == 1
+                  ? Expr(gpuWeightsByChannel(weight, 3)(f.o, f.r.x, f.r.y,
+                                                        f.r.z))
+                  : Expr(weight(f.r.x, f.r.y, f.r.z, o));
+    f.acc(f.x, f.y, f.o, f.n) += wv * f.padded(ix, iy, c, f.n);
   }
   Expr value = f.acc(f.x, f.y, f.o, f.n);
   defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
@@ -1271,11 +1280,12 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
     return blockedDepthwise(s, in, epilogue, target);
   }
   if (target.has_gpu_feature() && !hasPackedWeight(s)) {
-    // The padding and the epilogue inlined; no shared-memory tiles yet.
+    // The padding at the root, the epilogue inlined; no shared-memory
+    // tiles yet.
     RowConvFuncs f = defineRowConv(s, in, epilogue, /*gpu=*/true);
     const auto &wt = s.inputs[1].shape;
     convTilesGpu(f.out, f.acc, f.x, f.y, f.o, f.n, f.r, s.outputs[0].shape,
-                 wt[2] * wt[3]);
+                 wt[2] * wt[3], attrInt(s, "groups") == 1);
     return f.out;
   }
   if (useChannelForm(s, target)) {

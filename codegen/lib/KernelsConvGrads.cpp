@@ -10,6 +10,7 @@
 // Strided convolutions fall back to direct forms.
 #include "Kernels.h"
 
+#include <algorithm>
 #include <climits>
 #include <numeric>
 
@@ -391,74 +392,80 @@ void scheduleGpuPlanes(Func out, Func acc, const std::vector<Var> &v,
   acc.compute_at(out, xi);
 }
 
-// GPU: dx gathers, per element, the (o, ky, kx) taps whose stride phase
-// reaches it: dx(x, y, c, n) = sum w(kx, ky, c % cg, o) * dy((x + pad -
-// kx * dil) / stride, ...) where the division is exact and in range. No
-// stride-phase planes or flattened layouts (the CPU forms').
+// GPU: dx by the stride phases of the CPU's form (defineConvGradInput), each
+// phase (a, b) with taps a stride-1 correlation of dy (zero outside) with
+// the taps whose offsets fall in it, in the forward's register tiles
+// (convTilesGpu): phase(j, i, c, n) = sum over its taps (kx, ky) and the
+// group's output channels o of w(kx, ky, c % cg, o) * dy(j + j0 - kx * dw /
+// sw, i + i0 - ky * dh / sh, o, n). Stride 1 is one phase, dx itself;
+// strided dx reads each position's phase (phases without taps: 0). One
+// thread per dx element summing every tap through a select (the form
+// before) ran ResNet-18's six strided input gradients at batch 64 in 50 ms
+// of a 232 ms training step on an H200, 3/4 of its 3x3 products and 3/4 of
+// its 1x1 ones multiplying zeros. Reads of the edge tiles' channels past
+// the last are clamped.
 Kernel buildConvGradInputGpu(const KernelSpec &s) {
   ConvGradGeometry g = gradInputGeometry(s);
+  const Window &w = g.w;
   ImageParam dy = makeInput(s.inputs[0], "dy");
   ImageParam weight = makeInput(s.inputs[1], "weight");
-  std::vector<Var> v = {Var("x"), Var("y"), Var("c"), Var("n")};
-  int sw = static_cast<int>(g.w.sw), sh = static_cast<int>(g.w.sh);
-  int ow = static_cast<int>(g.ow), oh = static_cast<int>(g.oh);
+  Func padded = gpuZeroPadded(dy, "dy_padded");
+  Func byChannel = g.groups == 1 ? gpuWeightsByChannel(weight, 2) : Func();
   int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
-  RDom r(0, static_cast<int>(g.w.kw), 0, static_cast<int>(g.w.kh), 0, og,
-         "r");
-  Expr o = (v[2] / cg) * og + r.z;
-  Expr tx = v[0] + static_cast<int>(g.w.padLeft) -
-            r.x * static_cast<int>(g.w.dw);
-  Expr ty = v[1] + static_cast<int>(g.w.padTop) -
-            r.y * static_cast<int>(g.w.dh);
-  Expr ox = tx / sw, oy = ty / sh;
-  Expr reached = tx >= 0 && ty >= 0 && tx % sw == 0 && ty % sh == 0 &&
-                 ox < ow && oy < oh;
-  Func acc("acc"), out("dx");
-  acc(v) = 0.0f;
-  acc(v) += select(reached,
-                   weight(r.x, r.y, v[2] % cg, o) *
-                       dy(clamp(ox, 0, ow - 1), clamp(oy, 0, oh - 1), o, v[3]),
-                   0.0f);
-  out(v) = acc(v);
-  constrainOutput(out, s.outputs[0]);
-  scheduleGpuPlanes(out, acc, v, halideShape(s.outputs[0]));
-  return {{dy, weight}, out};
-}
-
-// GPU, stride 1, one group: dx is the convolution of dy (zero outside)
-// with the window flipped and the channels swapped, dx(x, y, c, n) = sum
-// over (kx, ky, o) of w(kx, ky, c, o) * dy(x + padLeft - kx * dil, ...), so
-// it takes the forward's register tiles (convTilesGpu), its reads of the
-// edge tiles' rows and channels past the end clamped.
-Kernel buildConvGradInputGpuTiles(const KernelSpec &s) {
-  ConvGradGeometry g = gradInputGeometry(s);
-  ImageParam dy = makeInput(s.inputs[0], "dy");
-  ImageParam weight = makeInput(s.inputs[1], "weight");
+  int kw = static_cast<int>(w.kw), kh = static_cast<int>(w.kh);
+  int dw = static_cast<int>(w.dw), dh = static_cast<int>(w.dh);
+  int sw = static_cast<int>(w.sw), sh = static_cast<int>(w.sh);
+  int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
+  int height = static_cast<int>(g.h), width = static_cast<int>(g.wd);
+  bool unitStride = sw == 1 && sh == 1;
   Var x("x"), y("y"), c("c"), n("n");
-  RDom r(0, static_cast<int>(g.w.kw), 0, static_cast<int>(g.w.kh), 0,
-         static_cast<int>(g.o), "r");
-  Func padded = BoundaryConditions::constant_exterior(dy, 0.0f);
+  Func out("dx");
   Expr cc = min(c, static_cast<int>(g.c) - 1);
-  Expr yy = min(y, static_cast<int>(g.h) - 1);
-  Func acc("acc"), out("dx");
-  acc(x, y, c, n) = 0.0f;
-  acc(x, y, c, n) +=
-      weight(r.x, r.y, cc, r.z) *
-      padded(x + static_cast<int>(g.w.padLeft) - r.x * static_cast<int>(g.w.dw),
-             yy + static_cast<int>(g.w.padTop) - r.y * static_cast<int>(g.w.dh),
-             r.z, n);
-  out(x, y, c, n) = acc(x, y, c, n);
+  Expr value = 0.0f;
+  for (int a = 0; a < sh; ++a) {
+    for (int b = 0; b < sw; ++b) {
+      PhaseTaps ty = phaseTaps(a, kh, dh, sh), tx = phaseTaps(b, kw, dw, sw);
+      auto [i0, rows] = phaseInside(a, sh, padT, height);
+      auto [j0, cols] = phaseInside(b, sw, padL, width);
+      if (ty.count < 1 || tx.count < 1 || rows < 1 || cols < 1) {
+        continue;
+      }
+      std::string suffix = "_" + std::to_string(a) + "_" + std::to_string(b);
+      RDom r(0, tx.count, 0, ty.count, 0, og, "r" + suffix);
+      Expr kx = tx.first + r.x * tx.step, ky = ty.first + r.y * ty.step;
+      Expr o = g.groups == 1 ? Expr(r.z) : (cc / cg) * og + r.z;
+      Func acc("acc" + suffix);
+      Func phase = unitStride ? out : Func("phase" + suffix);
+      acc(x, y, c, n) = 0.0f;
+      Expr wv = g.groups == 1 ? Expr(byChannel(c, kx, ky, o))
+                              : Expr(weight(kx, ky, cc % cg, o));
+      acc(x, y, c, n) +=
+          wv * padded(x + j0 - kx * dw / sw, y + i0 - ky * dh / sh, o, n);
+      phase(x, y, c, n) = acc(x, y, c, n);
+      std::vector<int64_t> shape = {g.n, g.c, rows, cols};
+      convTilesGpu(phase, acc, x, y, c, n, r, shape, tx.count * ty.count,
+                   g.groups == 1);
+      if (unitStride) {
+        constrainOutput(out, s.outputs[0]);
+        return {{dy, weight}, out};
+      }
+      phase.compute_root();
+      Expr mine = (y + padT) % sh == a && (x + padL) % sw == b;
+      value = select(mine,
+                     phase((x + padL - b) / sw - j0, (y + padT - a) / sh - i0,
+                           c, n),
+                     value);
+    }
+  }
+  out(x, y, c, n) = value;
   constrainOutput(out, s.outputs[0]);
-  convTilesGpu(out, acc, x, y, c, n, r, s.outputs[0].shape, g.w.kw * g.w.kh);
+  scheduleElementwiseGpu(out, {x, y, c, n});
   return {{dy, weight}, out};
 }
 
 Kernel buildConvGradInput(const KernelSpec &s, const Target &target) {
   if (target.has_gpu_feature()) {
-    ConvGradGeometry g = gradInputGeometry(s);
-    return g.w.sw == 1 && g.w.sh == 1 && g.groups == 1
-               ? buildConvGradInputGpuTiles(s)
-               : buildConvGradInputGpu(s);
+    return buildConvGradInputGpu(s);
   }
   ConvGradInputFuncs f = defineConvGradInput(s, target);
   scheduleConvGradInput(f, s, target);
@@ -797,21 +804,16 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
 
 // One term of the weight gradient on a GPU: dy at output position (ox,
 // oy) of channel o times x under tap (kx, ky) of input channel ci (of o's
-// group), zero outside x (reads clamped).
-Expr gradWeightTermGpu(const ConvGradGeometry &g, ImageParam x, Func dy,
+// group); `padded` is x, zero outside.
+Expr gradWeightTermGpu(const ConvGradGeometry &g, Func padded, Func dy,
                        Expr kx, Expr ky, Expr ci, Expr o, Expr ox, Expr oy,
                        Expr image) {
-  int width = static_cast<int>(g.wd), height = static_cast<int>(g.h);
   Expr ix = ox * static_cast<int>(g.w.sw) + kx * static_cast<int>(g.w.dw) -
             static_cast<int>(g.w.padLeft);
   Expr iy = oy * static_cast<int>(g.w.sh) + ky * static_cast<int>(g.w.dh) -
             static_cast<int>(g.w.padTop);
-  Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
   Expr c = (o / static_cast<int>(g.og)) * static_cast<int>(g.cg) + ci;
-  return select(inside,
-                dy(ox, oy, o, image) * x(clamp(ix, 0, width - 1),
-                                         clamp(iy, 0, height - 1), c, image),
-                0.0f);
+  return dy(ox, oy, o, image) * padded(ix, iy, c, image);
 }
 
 // GPU: one weight element per thread, summing dy x over the images and
@@ -825,56 +827,114 @@ Func convGradWeightGpu(const KernelSpec &s, ImageParam x, Func dy,
          static_cast<int>(g.n), "r");
   Func acc("acc"), out("dw");
   acc(v) = 0.0f;
-  acc(v) += gradWeightTermGpu(g, x, dy, v[0], v[1], v[2], v[3], r.x, r.y, r.z);
+  acc(v) += gradWeightTermGpu(g, BoundaryConditions::constant_exterior(x, 0.0f),
+                              dy, v[0], v[1], v[2], v[3], r.x, r.y, r.z);
   out(v) = acc(v);
   constrainOutput(out, s.outputs[0]);
   scheduleGpuPlanes(out, acc, v, halideShape(s.outputs[0]));
   return out;
 }
 
-// GPU, the whole weight gradient: the images in chunks, one thread per
-// (weight element, chunk) summing its chunk's positions in a register
-// (consecutive threads: neighbouring taps and input channels of one output
-// channel, so dy's loads are broadcasts), then one thread per weight
-// element summing the chunks. The chunk count is the largest divisor of
-// the batch that keeps the partial sums within 2^20 elements: one thread
-// per weight element alone left ResNet-18's 64-channel layers at batch 64
-// 37K threads of 200K terms each (9-thread blocks on an H200: 229 ms of
-// the 442 ms training step).
+// GPU, the whole weight gradient as a GEMM over the output positions p =
+// (image, row, column) of dy, in two stages. First, one thread per
+// (register tile, lane, chunk) sums the positions p = (chunk * steps + j) *
+// lanes + lane of its chunk for a tile of up to 8 output channels x (every
+// tap of a window of up to 9) or (1x1) x 4 input channels, in registers:
+// each dy value feeds 9 (or 4) FMAs and each x value 8. Lanes are the
+// innermost threads, so a warp's loads of dy and x are runs of consecutive
+// positions (coalesced). Lanes (32, fewer while the partial sums would
+// pass 2^24 elements) and chunks (while the threads stay within 2^18 and
+// each weight element within 512 partial sums) set the parallelism. Then
+// one thread per weight element sums its lanes and chunks (coalesced).
+// Measured on an H200 (docs/gpu.md), ResNet-18's weight gradients at batch
+// 64: one thread per (weight element, chunk of images) 90 ms of the 232 ms
+// training step; register tiles with consecutive threads on consecutive
+// input channels (x loads a plane apart) still 86 ms. Reads past the last
+// channel of an edge tile are clamped, positions past the last are 0.
 Kernel buildConvGradWeightGpu(const KernelSpec &s) {
   ImageParam x = makeInput(s.inputs[0], "x");
   ImageParam dy = makeInput(s.inputs[1], "dy");
   ConvGradGeometry g = gradWeightGeometry(s);
+  int64_t taps = g.w.kw * g.w.kh;
+  bool unrollTaps = taps <= 9;
+  int oTile = static_cast<int>(std::min<int64_t>(8, g.o));
+  int ciTile = static_cast<int>(std::min<int64_t>(taps == 1 ? 4 : 1, g.cg));
+  int64_t tiles = (g.o + oTile - 1) / oTile * ((g.cg + ciTile - 1) / ciTile) *
+                  (unrollTaps ? 1 : taps);
   int64_t weights = s.outputs[0].numElements();
-  int chunks = 1;
-  for (int64_t d = g.n; d >= 1; --d) {
-    if (g.n % d == 0 && weights * d <= (int64_t(1) << 20)) {
-      chunks = static_cast<int>(d);
-      break;
-    }
+  int64_t positions = g.n * g.oh * g.ow;
+  constexpr int64_t kMaxPartials = int64_t(1) << 24;
+  constexpr int64_t kMaxThreads = int64_t(1) << 18;
+  constexpr int64_t kMaxTerms = 512;
+  int64_t lanes = 32;
+  while (lanes > 1 && (lanes > positions || weights * lanes > kMaxPartials)) {
+    lanes /= 2;
   }
-  int per = static_cast<int>(g.n) / chunks;
-  Var kx("kx"), ky("ky"), ci("ci"), o("o"), chunk("chunk");
-  RDom r(0, static_cast<int>(g.ow), 0, static_cast<int>(g.oh), 0, per, "r");
+  int64_t chunks = std::max<int64_t>(
+      1, std::min({kMaxThreads / (tiles * lanes),
+                   kMaxPartials / (weights * lanes), kMaxTerms / lanes,
+                   positions / (lanes * 64)}));
+  int64_t steps = (positions + lanes * chunks - 1) / (lanes * chunks);
+  chunks = (positions + lanes * steps - 1) / (lanes * steps);
+  int ow = static_cast<int>(g.ow), oh = static_cast<int>(g.oh);
+  int last = static_cast<int>(positions - 1);
+  Var kx("kx"), ky("ky"), ci("ci"), o("o"), lane("lane"), chunk("chunk");
+  RDom r(0, static_cast<int>(steps), "r");
+  Expr p = (chunk * static_cast<int>(steps) + r) * static_cast<int>(lanes) +
+           lane;
+  Expr at = min(p, last);
+  Func padded = gpuZeroPadded(x, "x_padded");
+  Expr term = gradWeightTermGpu(
+      g, padded, dy, kx, ky, min(ci, static_cast<int>(g.cg) - 1),
+      min(o, static_cast<int>(g.o) - 1), at % ow, at / ow % oh, at / (ow * oh));
   Func acc("acc"), partial("partial"), total("total"), out("dw");
-  acc(kx, ky, ci, o, chunk) = 0.0f;
-  acc(kx, ky, ci, o, chunk) += gradWeightTermGpu(g, x, dy, kx, ky, ci, o, r.x,
-                                                 r.y, chunk * per + r.z);
-  partial(kx, ky, ci, o, chunk) = acc(kx, ky, ci, o, chunk);
-  RDom rc(0, chunks, "rc");
+  acc(kx, ky, ci, o, lane, chunk) = 0.0f;
+  acc(kx, ky, ci, o, lane, chunk) += select(p <= last, term, 0.0f);
+  partial(kx, ky, ci, o, lane, chunk) = acc(kx, ky, ci, o, lane, chunk);
+  RDom rs(0, static_cast<int>(lanes), 0, static_cast<int>(chunks), "rs");
   total(kx, ky, ci, o) = 0.0f;
-  total(kx, ky, ci, o) += partial(kx, ky, ci, o, rc);
+  total(kx, ky, ci, o) += partial(kx, ky, ci, o, rs.x, rs.y);
   out(kx, ky, ci, o) = total(kx, ky, ci, o);
   constrainOutput(out, s.outputs[0]);
-  Var t1("t1"), t2("t2"), t3("t3"), all("all"), block("block"),
-      thread("thread");
+
+  Var oo("oo"), oi("oi"), co("co"), cj("cj"), t1("t1"), t2("t2"), all("all"),
+      block("block"), thread("thread");
   partial.compute_root()
-      .fuse(kx, ky, t1)
-      .fuse(t1, ci, t2)
-      .fuse(t2, o, t3)
-      .fuse(t3, chunk, all)
-      .gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
-  acc.compute_at(partial, thread);
+      .split(o, oo, oi, oTile, TailStrategy::GuardWithIf)
+      .split(ci, co, cj, ciTile, TailStrategy::GuardWithIf);
+  Var head = lane;
+  if (unrollTaps) {
+    partial.reorder(kx, ky, cj, oi, lane, co, oo, chunk);
+  } else {
+    partial.reorder(cj, oi, lane, kx, ky, co, oo, chunk);
+    for (Var v : {kx, ky}) {
+      Var fused(head.name() + "_" + v.name());
+      partial.fuse(head, v, fused);
+      head = fused;
+    }
+  }
+  for (Var v : {co, oo, chunk}) {
+    Var fused(head.name() + "_" + v.name());
+    partial.fuse(head, v, fused);
+    head = fused;
+  }
+  partial.gpu_tile(head, block, thread, kGpuThreads, TailStrategy::GuardWithIf)
+      .unroll(cj)
+      .unroll(oi);
+  acc.compute_at(partial, thread)
+      .bound_extent(o, oTile)
+      .bound_extent(ci, ciTile)
+      .unroll(o)
+      .unroll(ci);
+  acc.update().reorder(kx, ky, ci, o, r).unroll(o).unroll(ci);
+  if (unrollTaps) {
+    partial.unroll(kx).unroll(ky);
+    acc.bound_extent(kx, static_cast<int>(g.w.kw))
+        .bound_extent(ky, static_cast<int>(g.w.kh))
+        .unroll(kx)
+        .unroll(ky);
+    acc.update().unroll(kx).unroll(ky);
+  }
   out.fuse(kx, ky, t1)
       .fuse(t1, ci, t2)
       .fuse(t2, o, all)

@@ -211,6 +211,12 @@ struct Session::Impl {
         symbol("halide_copy_to_device"));
     api_->sync =
         reinterpret_cast<decltype(api_->sync)>(symbol("halide_device_sync"));
+    // Device buffers that kernels allocate for themselves (the GPU weight
+    // gradient's partial sums, up to 64 MB) are reused from call to call,
+    // not allocated and freed by the driver each time (as AOT bundles do).
+    using Reuse = int (*)(void *, bool);
+    reinterpret_cast<Reuse>(symbol("halide_reuse_device_allocations"))(
+        nullptr, true);
     device = std::move(api_);
   }
 

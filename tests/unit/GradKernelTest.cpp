@@ -1483,8 +1483,16 @@ GradCaseTable buildCases() {
                    convParams({1, 1}, {1, 1, 1, 1}));
   addConvGradLoops(t, "tiles_n1_c12_20x17_o7_dilated", {1, 12, 20, 17}, 7,
                    {3, 3}, convParams({1, 1}, {2, 0, 1, 3}, {2, 2}));
-  // The GPU's weight gradient in chunks of images (buildConvGradWeightGpu):
-  // 72,900 weights x 16 images pass 2^20 partial sums, so 8 chunks of 2.
+  // The GPU's strided input gradient by stride phases in register tiles
+  // (buildConvGradInputGpu): phase (0, 0) of dx holds 2 x 48 x 115 x 100 =
+  // 1.1M elements, so 4 rows x 8 channels, partial at the last channel
+  // (48 = 6 x 8: none) and row tile (115 = 28 x 4 + 3).
+  addConvGradLoops(t, "phases_n2_c48_230x200_o5_stride2", {2, 48, 230, 200}, 5,
+                   {3, 3}, convParams({2, 2}, {1, 1, 1, 1}));
+  // The GPU's weight gradient in register tiles of 8 output channels x 9
+  // taps over chunks of dy's rows (buildConvGradWeightGpu): 72,900 weights
+  // and 96 rows (16 images x 6): 48 chunks of 2 rows (72,900 x 48 within
+  // 2^22 partial sums); 90 output channels end in a partial tile.
   addConvGradLoops(t, "chunks_n16_c90_6x5_o90", {16, 90, 6, 5}, 90, {3, 3},
                    convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "pointwise_tiles_n1_c64_5x6_o13", {1, 64, 5, 6}, 13, {1, 1},
