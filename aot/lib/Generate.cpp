@@ -227,6 +227,18 @@ Blob buildBlob(std::vector<Entry *> entries, Entry *stateEntry,
   std::map<std::string, runtime::Tensor> loaded;
   if (!source.loadPath.empty()) {
     loaded = runtime::readSafetensors(source.loadPath);
+    // A training checkpoint's optimizer state of a parameter that this
+    // bundle has no slot for is skipped, as `kiln run --weights` skips it.
+    for (auto it = loaded.begin(); it != loaded.end();) {
+      bool state = false;
+      if (!params.count(it->first)) {
+        for (const auto &[param, entry] : params) {
+          (void)entry;
+          state = state || runtime::isStateOf(it->first, param);
+        }
+      }
+      it = state ? loaded.erase(it) : std::next(it);
+    }
     for (const auto &[name, tensor] : loaded) {
       auto it = params.find(name);
       if (it == params.end()) {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <climits>
 #include <numeric>
+#include <tuple>
 
 using namespace Halide;
 
@@ -112,6 +113,38 @@ PhaseTaps phaseTaps(int phase, int kernel, int dilation, int stride) {
 }
 
 
+// The stride phases (a, b) of dx that some tap reaches and that hold
+// positions inside the image: their taps along y and x, and their rows i0
+// .. i0 + rows - 1 and columns j0 .. j0 + cols - 1 (GradInputPhase).
+struct PhaseExtent {
+  int a = 0, b = 0;
+  PhaseTaps ty, tx;
+  int i0 = 0, rows = 0, j0 = 0, cols = 0;
+};
+
+std::vector<PhaseExtent> gradInputPhases(const ConvGradGeometry &g) {
+  const Window &w = g.w;
+  int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
+  std::vector<PhaseExtent> phases;
+  for (int a = 0; a < sh; ++a) {
+    for (int b = 0; b < sw; ++b) {
+      PhaseExtent e;
+      e.a = a;
+      e.b = b;
+      e.ty = phaseTaps(a, static_cast<int>(w.kh), static_cast<int>(w.dh), sh);
+      e.tx = phaseTaps(b, static_cast<int>(w.kw), static_cast<int>(w.dw), sw);
+      std::tie(e.i0, e.rows) = phaseInside(a, sh, static_cast<int>(w.padTop),
+                                           static_cast<int>(g.h));
+      std::tie(e.j0, e.cols) = phaseInside(b, sw, static_cast<int>(w.padLeft),
+                                           static_cast<int>(g.wd));
+      if (e.ty.count >= 1 && e.tx.count >= 1 && e.rows >= 1 && e.cols >= 1) {
+        phases.push_back(e);
+      }
+    }
+  }
+  return phases;
+}
+
 // One stride phase (a, b) of dx: the positions iy = sh*(i + i0) + a - padTop,
 // ix = sw*(j + j0) + b - padLeft inside the image, as a flattened plane
 // q = i * pitch + j, and the stride-1 correlation of dy with the taps whose
@@ -177,30 +210,21 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s,
   int sw = static_cast<int>(w.sw), sh = static_cast<int>(w.sh);
   int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
   int oh = static_cast<int>(g.oh), ow = static_cast<int>(g.ow);
-  int height = static_cast<int>(g.h), width = static_cast<int>(g.wd);
   f.unitStride = sh == 1 && sw == 1;
 
-  for (int a = 0; a < sh; ++a) {
-    for (int b = 0; b < sw; ++b) {
-      PhaseTaps ty = phaseTaps(a, kh, dh, sh), tx = phaseTaps(b, kw, dw, sw);
-      auto [i0, rows] = phaseInside(a, sh, padT, height);
-      auto [j0, cols] = phaseInside(b, sw, padL, width);
-      if (ty.count < 1 || tx.count < 1 || rows < 1 || cols < 1) {
-        continue;
-      }
-      GradInputPhase phase;
-      phase.a = a;
-      phase.b = b;
-      phase.i0 = i0;
-      phase.rows = rows;
-      phase.j0 = j0;
-      phase.cols = cols;
-      std::string suffix = "_" + std::to_string(a) + "_" + std::to_string(b);
-      phase.acc = Func("acc" + suffix);
-      phase.accOut = Func("acc_out" + suffix);
-      phase.r = RDom(0, tx.count, 0, ty.count, 0, og, "r" + suffix);
-      f.phases.push_back(phase);
-    }
+  for (const PhaseExtent &e : gradInputPhases(g)) {
+    GradInputPhase phase;
+    phase.a = e.a;
+    phase.b = e.b;
+    phase.i0 = e.i0;
+    phase.rows = e.rows;
+    phase.j0 = e.j0;
+    phase.cols = e.cols;
+    std::string suffix = "_" + std::to_string(e.a) + "_" + std::to_string(e.b);
+    phase.acc = Func("acc" + suffix);
+    phase.accOut = Func("acc_out" + suffix);
+    phase.r = RDom(0, e.tx.count, 0, e.ty.count, 0, og, "r" + suffix);
+    f.phases.push_back(phase);
   }
   // The dy rows and columns the phases read: position (i, j) of a phase
   // reads dy(j + j0 - kx*dw/sw, i + i0 - ky*dh/sh) for each of its taps.
@@ -412,50 +436,41 @@ Kernel buildConvGradInputGpu(const KernelSpec &s) {
   Func padded = gpuZeroPadded(dy, "dy_padded");
   Func byChannel = g.groups == 1 ? gpuWeightsByChannel(weight, 2) : Func();
   int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
-  int kw = static_cast<int>(w.kw), kh = static_cast<int>(w.kh);
   int dw = static_cast<int>(w.dw), dh = static_cast<int>(w.dh);
   int sw = static_cast<int>(w.sw), sh = static_cast<int>(w.sh);
   int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
-  int height = static_cast<int>(g.h), width = static_cast<int>(g.wd);
   bool unitStride = sw == 1 && sh == 1;
   Var x("x"), y("y"), c("c"), n("n");
   Func out("dx");
   Expr cc = min(c, static_cast<int>(g.c) - 1);
   Expr value = 0.0f;
-  for (int a = 0; a < sh; ++a) {
-    for (int b = 0; b < sw; ++b) {
-      PhaseTaps ty = phaseTaps(a, kh, dh, sh), tx = phaseTaps(b, kw, dw, sw);
-      auto [i0, rows] = phaseInside(a, sh, padT, height);
-      auto [j0, cols] = phaseInside(b, sw, padL, width);
-      if (ty.count < 1 || tx.count < 1 || rows < 1 || cols < 1) {
-        continue;
-      }
-      std::string suffix = "_" + std::to_string(a) + "_" + std::to_string(b);
-      RDom r(0, tx.count, 0, ty.count, 0, og, "r" + suffix);
-      Expr kx = tx.first + r.x * tx.step, ky = ty.first + r.y * ty.step;
-      Expr o = g.groups == 1 ? Expr(r.z) : (cc / cg) * og + r.z;
-      Func acc("acc" + suffix);
-      Func phase = unitStride ? out : Func("phase" + suffix);
-      acc(x, y, c, n) = 0.0f;
-      Expr wv = g.groups == 1 ? Expr(byChannel(c, kx, ky, o))
-                              : Expr(weight(kx, ky, cc % cg, o));
-      acc(x, y, c, n) +=
-          wv * padded(x + j0 - kx * dw / sw, y + i0 - ky * dh / sh, o, n);
-      phase(x, y, c, n) = acc(x, y, c, n);
-      std::vector<int64_t> shape = {g.n, g.c, rows, cols};
-      convTilesGpu(phase, acc, x, y, c, n, r, shape, tx.count * ty.count,
-                   g.groups == 1);
-      if (unitStride) {
-        constrainOutput(out, s.outputs[0]);
-        return {{dy, weight}, out};
-      }
-      phase.compute_root();
-      Expr mine = (y + padT) % sh == a && (x + padL) % sw == b;
-      value = select(mine,
-                     phase((x + padL - b) / sw - j0, (y + padT - a) / sh - i0,
-                           c, n),
-                     value);
+  for (const PhaseExtent &e : gradInputPhases(g)) {
+    const PhaseTaps &tx = e.tx, &ty = e.ty;
+    std::string suffix = "_" + std::to_string(e.a) + "_" + std::to_string(e.b);
+    RDom r(0, tx.count, 0, ty.count, 0, og, "r" + suffix);
+    Expr kx = tx.first + r.x * tx.step, ky = ty.first + r.y * ty.step;
+    Expr o = g.groups == 1 ? Expr(r.z) : (cc / cg) * og + r.z;
+    Func acc("acc" + suffix);
+    Func phase = unitStride ? out : Func("phase" + suffix);
+    acc(x, y, c, n) = 0.0f;
+    Expr wv = g.groups == 1 ? Expr(byChannel(c, kx, ky, o))
+                            : Expr(weight(kx, ky, cc % cg, o));
+    acc(x, y, c, n) +=
+        wv * padded(x + e.j0 - kx * dw / sw, y + e.i0 - ky * dh / sh, o, n);
+    phase(x, y, c, n) = acc(x, y, c, n);
+    std::vector<int64_t> shape = {g.n, g.c, e.rows, e.cols};
+    convTilesGpu(phase, acc, x, y, c, n, r, shape, tx.count * ty.count,
+                 g.groups == 1);
+    if (unitStride) {
+      constrainOutput(out, s.outputs[0]);
+      return {{dy, weight}, out};
     }
+    phase.compute_root();
+    Expr mine = (y + padT) % sh == e.a && (x + padL) % sw == e.b;
+    value = select(mine,
+                   phase((x + padL - e.b) / sw - e.j0,
+                         (y + padT - e.a) / sh - e.i0, c, n),
+                   value);
   }
   out(x, y, c, n) = value;
   constrainOutput(out, s.outputs[0]);

@@ -913,9 +913,7 @@ Session::loadMatchingParameters(const std::string &path) {
     bool state = false;
     for (const auto &[other, t] : tensors) {
       (void)t;
-      state = state || (name.size() > other.size() + 1 &&
-                        name.compare(0, other.size(), other) == 0 &&
-                        name[other.size()] == '.');
+      state = state || isStateOf(name, other);
     }
     if (state) {
       continue;
@@ -970,6 +968,12 @@ std::string absentParametersNote(const std::string &path,
          quotedNames(absent);
 }
 
+bool isStateOf(const std::string &name, const std::string &param) {
+  return name.size() > param.size() + 1 &&
+         name.compare(0, param.size(), param) == 0 &&
+         name[param.size()] == '.';
+}
+
 std::vector<std::string> Session::loadParameters(const std::string &path) {
   std::map<std::string, Tensor> tensors = readSafetensors(path);
   // A training checkpoint also holds optimizer state named after its
@@ -980,9 +984,7 @@ std::vector<std::string> Session::loadParameters(const std::string &path) {
     if (!impl_->parameterBuffer.count(it->first)) {
       for (const auto &[param, b] : impl_->parameterBuffer) {
         (void)b;
-        if (it->first.size() > param.size() + 1 &&
-            it->first.compare(0, param.size(), param) == 0 &&
-            it->first[param.size()] == '.') {
+        if (isStateOf(it->first, param)) {
           stateOfParameter = true;
           break;
         }

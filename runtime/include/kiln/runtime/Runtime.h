@@ -139,6 +139,12 @@ struct TransferCounts {
   size_t toHost = 0;
 };
 
+// Whether `name` is optimizer state of parameter `param` in a training
+// checkpoint (`<param>.<kind>.<slot>`, e.g. "fc1.weight.adam.m"): loading
+// it into a plan without that slot (inference, or a fresh optimizer)
+// skips it without a word.
+bool isStateOf(const std::string &name, const std::string &param);
+
 // What a caller of Session::loadParameters tells its user about the
 // parameters `absent` from the file at `path` ("" when none): "PATH lacks
 // 2 of the model's parameters, which keep their initial values: 'a', 'b'".
