@@ -1490,10 +1490,15 @@ GradCaseTable buildCases() {
   addConvGradLoops(t, "phases_n2_c48_230x200_o5_stride2", {2, 48, 230, 200}, 5,
                    {3, 3}, convParams({2, 2}, {1, 1, 1, 1}));
   // The GPU's weight gradient in register tiles of 8 output channels x 9
-  // taps over chunks of dy's rows (buildConvGradWeightGpu): 72,900 weights
-  // and 96 rows (16 images x 6): 48 chunks of 2 rows (72,900 x 48 within
-  // 2^22 partial sums); 90 output channels end in a partial tile.
+  // taps over lanes of consecutive positions (buildConvGradWeightGpu):
+  // 72,900 weights over 480 positions, 32 lanes of 15 positions, 90 output
+  // channels ending in a partial tile; 589,824 weights, whose partial sums
+  // would pass 2^24 with 32 lanes, so 16 (36 positions: the last lanes sum
+  // fewer). phases_n2_c48_230x200_o5_stride2 above: 11 chunks of 32 lanes x
+  // 66 positions, past the last of 23,000 (zeros).
   addConvGradLoops(t, "chunks_n16_c90_6x5_o90", {16, 90, 6, 5}, 90, {3, 3},
+                   convParams({1, 1}, {1, 1, 1, 1}));
+  addConvGradLoops(t, "lanes_n1_c256_6x6_o256", {1, 256, 6, 6}, 256, {3, 3},
                    convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "pointwise_tiles_n1_c64_5x6_o13", {1, 64, 5, 6}, 13, {1, 1},
                convParams({1, 1}, {0, 0, 0, 0}));
