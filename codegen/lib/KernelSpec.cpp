@@ -278,6 +278,14 @@ int64_t KernelSpec::flops() const {
     int64_t rowsTimesBatch = outputs[0].numElements() / std::max<int64_t>(o.back(), 1);
     return 2 * rowsTimesBatch * n * (k + o.back());
   }
+  auto tail = attrs.find("tail");
+  if (tail != attrs.end() && tail->contains("shape") && !outputs.empty()) {
+    // A pooling tail: the chain's value (the pool's input) is the anchor's
+    // output.
+    std::vector<TensorSpec> value = outputs;
+    value[0].shape = tail->at("shape").get<std::vector<int64_t>>();
+    return chainFlops(attrs, inputs, value);
+  }
   return chainFlops(attrs, inputs, outputs);
 }
 

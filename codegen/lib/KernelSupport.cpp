@@ -236,6 +236,22 @@ void constrainOutput(Func output, const TensorSpec &t) {
   }
 }
 
+Func definePoolTail(const KernelSpec &tail, Func y, const std::vector<Var> &v) {
+  std::vector<int64_t> k = attrInts(tail, "kernel", 2);
+  int kh = static_cast<int>(k[0]), kw = static_cast<int>(k[1]);
+  Expr best;
+  for (int ty = 0; ty < kh; ++ty) {
+    for (int tx = 0; tx < kw; ++tx) {
+      Expr tap = y(v[0] * kw + tx, v[1] * kh + ty, v[2], v[3]);
+      best = best.defined() ? max(best, tap) : tap;
+    }
+  }
+  Func out("pooled");
+  out(v) = best;
+  constrainOutput(out, tail.outputs[0]);
+  return out;
+}
+
 std::vector<Var> makeVars(size_t rank) {
   std::vector<Var> vars;
   for (size_t i = 0; i < rank; ++i) {

@@ -324,11 +324,22 @@ Halide::Func buildConv2dWinogradWithEpilogue(
     const Epilogue &epilogue, const Halide::Target &target);
 // conv2d (or conv2d_winograd) / dense with an epilogue in their output
 // stage, over the given input parameters (x, weight[, bias]); scheduled as
-// the plain kernels.
+// the plain kernels. With `tail` (a max_pool2d spec whose windows tile the
+// plane: kiln::ir::isPoolTail; a conv2d in the planes form), the output is
+// the chain's value pooled, each task pooling its planes from cache.
 Halide::Func buildConv2dWithEpilogue(const KernelSpec &spec,
                                      const std::vector<Halide::ImageParam> &in,
                                      const Epilogue &epilogue,
-                                     const Halide::Target &target);
+                                     const Halide::Target &target,
+                                     const KernelSpec *tail = nullptr);
+// Fails unless conv2d `spec` is in the planes form that takes a pooling
+// tail (kiln::ir::isPoolTail): groups 1, an unpacked weight with a window
+// larger than 1x1, unit strides, NCHW.
+void validatePoolTailAnchor(const KernelSpec &spec);
+// A pooling tail (`tail`: a max_pool2d whose windows tile the plane) over
+// y(x, y, c, n): the window maxima, constrained as the tail's output.
+Halide::Func definePoolTail(const KernelSpec &tail, Halide::Func y,
+                            const std::vector<Halide::Var> &v);
 // The producer form of kiln-fuse: a 1x1 conv2d `pw` (inputs x, weight[,
 // bias]) through `producer`, read by the depthwise conv2d `dw` (inputs
 // weight[, bias]) with `epilogue`; the 1x1 convolution's value is computed

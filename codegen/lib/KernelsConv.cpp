@@ -490,6 +490,7 @@ struct PlaneConvFuncs {
   Func weightT{"weight_t"}, accC{"acc_c"}, accOutC{"acc_out_c"};
   int channelVectors = 0; // per task; 0: the position form
   int pitch = 0;      // row pitch Wq of the flattened phase planes
+  int outWidth = 0;   // out's rows: the conv's, or its pooling tail's
 };
 
 // conv2d over flattened phase planes. The zero-padded input is split into
@@ -505,7 +506,8 @@ struct PlaneConvFuncs {
 // copied out.
 PlaneConvFuncs definePlaneConv(const KernelSpec &s,
                                const std::vector<ImageParam> &inputs,
-                               const Epilogue &epilogue, const Target &target) {
+                               const Epilogue &epilogue, const Target &target,
+                               const KernelSpec *tail) {
   PlaneConvFuncs f;
   const auto &wt = s.inputs[1].shape;
   const auto &os = s.outputs[0].shape;
@@ -557,7 +559,18 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
     f.accOut(f.p, f.o, f.n) = f.acc(f.p, f.o, f.n);
   }
   Expr value = f.accOut(f.y * f.pitch + f.x, f.o, f.n);
-  defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
+  if (tail) {
+    // The chain's value, inlined into the pool's window maxima: each
+    // position is read by one window.
+    Func conv("conv_value");
+    std::vector<Var> v = {f.x, f.y, f.o, f.n};
+    conv(v) = epilogue ? epilogue(value, v) : value;
+    f.out = definePoolTail(*tail, conv, v);
+    f.outWidth = static_cast<int>(tail->outputs[0].shape[3]);
+  } else {
+    defineOutput(f.out, {f.x, f.y, f.o, f.n}, value, epilogue, s);
+    f.outWidth = static_cast<int>(s.outputs[0].shape[3]);
+  }
   return f;
 }
 
@@ -573,7 +586,7 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   int vec = target.natural_vector_size<float>();
   const auto &os = s.outputs[0].shape;
   int channels = static_cast<int>(os[1]);
-  int height = static_cast<int>(os[2]), width = static_cast<int>(os[3]);
+  int height = static_cast<int>(os[2]);
   int ob = f.channelVectors > 0 ? 16 * f.channelVectors
                                 : std::min(channels, 8);
   bool parallel = worthParallelTasks(s);
@@ -600,7 +613,7 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   if (parallel) {
     f.out.parallel(task);
   }
-  int xw = vectorWidthFor(width, vec);
+  int xw = vectorWidthFor(f.outWidth, vec);
   if (xw > 1) {
     f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
   }
@@ -1273,9 +1286,28 @@ Func blockedDepthwise(const KernelSpec &s, const std::vector<ImageParam> &in,
   return out;
 }
 
+// conv2d's output stage; with `tail` (validatePoolTailAnchor), the chain's
+// value pooled.
 Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
-                  const Epilogue &epilogue, const Target &target) {
+                  const Epilogue &epilogue, const Target &target,
+                  const KernelSpec *tail = nullptr) {
   refuseBlockedOnGpu(s, target);
+  if (tail && target.has_gpu_feature()) {
+    // The value in the GPU register tiles at the root, then the pool.
+    Func value = conv2dOutput(s, in, epilogue, target);
+    value.compute_root();
+    std::vector<Var> v = value.args();
+    Func out = definePoolTail(*tail, value, v);
+    scheduleElementwiseGpu(out, v);
+    return out;
+  }
+  if (tail) {
+    // The planes form (isPoolTail's conv2d): each task pools its planes.
+    validatePoolTailAnchor(s);
+    PlaneConvFuncs f = definePlaneConv(s, in, epilogue, target, tail);
+    schedulePlaneConv(f, s, target);
+    return f.out;
+  }
   if (s.inputs[0].blocked() && !hasPackedWeight(s)) {
     return blockedDepthwise(s, in, epilogue, target);
   }
@@ -1294,7 +1326,7 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
     return f.out;
   }
   if (chooseConvForm(s) == ConvForm::Planes) {
-    PlaneConvFuncs f = definePlaneConv(s, in, epilogue, target);
+    PlaneConvFuncs f = definePlaneConv(s, in, epilogue, target, nullptr);
     schedulePlaneConv(f, s, target);
     return f.out;
   }
@@ -1320,12 +1352,28 @@ Kernel buildConv2d(const KernelSpec &s, const Target &target) {
 
 } // namespace
 
+void validatePoolTailAnchor(const KernelSpec &s) {
+  const auto &wt = s.inputs[1].shape;
+  if (hasPackedWeight(s) || attrInt(s, "groups") != 1 ||
+      attrInts(s, "strides", 2) != std::vector<int64_t>{1, 1} ||
+      wt[2] * wt[3] <= 1 || s.inputs[0].blocked() || s.outputs[0].blocked()) {
+    fail(s, "a conv2d ending in a pooling tail must be in the planes form: "
+            "groups 1, an unpacked weight with a window larger than 1x1, "
+            "unit strides, NCHW (kiln::ir::isPoolTail)");
+  }
+}
+
 Func buildConv2dWithEpilogue(const KernelSpec &s,
                              const std::vector<ImageParam> &in,
-                             const Epilogue &epilogue, const Target &target) {
+                             const Epilogue &epilogue, const Target &target,
+                             const KernelSpec *tail) {
+  if (tail && s.op != "conv2d") {
+    fail(s, "only a conv2d (or batch_norm_train) chain ends in a pooling "
+            "tail");
+  }
   return s.op == "conv2d_winograd"
              ? buildConv2dWinogradWithEpilogue(s, in, epilogue, target)
-             : conv2dOutput(s, in, epilogue, target);
+             : conv2dOutput(s, in, epilogue, target, tail);
 }
 
 //===----------------------------------------------------------------------===//

@@ -44,7 +44,17 @@ std::string consumerOf(const KernelSpec &s) {
 // (batch_norm_grad: dy like x; dx too).
 TensorSpec valueSpec(const KernelSpec &s) {
   if (s.attrs.contains("tail")) {
-    // A batch_norm_train chain's value, shaped as the anchor's x.
+    // A chain's value: the pool's input, of the tail's "shape"; without
+    // one (a batch_norm_train chain), shaped as the anchor's x.
+    const auto &tail = s.attrs.at("tail");
+    if (tail.contains("shape")) {
+      TensorSpec value;
+      value.shape = tail.at("shape").get<std::vector<int64_t>>();
+      if (value.shape.size() != 4) {
+        fail(s, "a pooling tail's shape must be [N, C, H, W]");
+      }
+      return value;
+    }
     const auto &at = s.attrs.at("anchor_inputs");
     int64_t index = at.empty() ? -1 : at[0].get<int64_t>();
     if (index < 0 || index >= static_cast<int64_t>(s.inputs.size())) {
@@ -283,10 +293,14 @@ KernelSpec tailSpec(const KernelSpec &s) {
 // 3x3 that tile the plane without overlap or padding.
 void validateTail(const KernelSpec &s) {
   KernelSpec tail = tailSpec(s);
+  std::string anchor = s.attrs.value("anchor", std::string());
   if (tail.op != "max_pool2d" ||
-      s.attrs.at("anchor").get<std::string>() != "batch_norm_train") {
-    fail(s, "only a batch_norm_train chain ends in a pooling tail "
+      (anchor != "batch_norm_train" && anchor != "conv2d")) {
+    fail(s, "only a batch_norm_train or conv2d chain ends in a pooling tail "
             "(max_pool2d)");
+  }
+  if (anchor == "conv2d") {
+    validatePoolTailAnchor(anchorSpec(s));
   }
   lookupOp(tail.op).validate(tail);
   std::vector<int64_t> k = attrInts(tail, "kernel", 2),
@@ -1073,14 +1087,14 @@ Kernel buildFused(const KernelSpec &spec, const Target &target) {
   }
   if (!anchor.empty()) {
     KernelSpec anchored = anchorSpec(s);
+    std::optional<KernelSpec> tail;
+    if (s.attrs.contains("tail")) {
+      tail = tailSpec(s);
+    }
     if (anchor == "batch_norm_train") {
       std::vector<Func> anchorInputs;
       for (int64_t index : s.attrs.at("anchor_inputs")) {
         anchorInputs.push_back(input(index));
-      }
-      std::optional<KernelSpec> tail;
-      if (s.attrs.contains("tail")) {
-        tail = tailSpec(s);
       }
       bool recomputedX = s.attrs.at("anchor_inputs")[0].get<int64_t>() >=
                          static_cast<int64_t>(params.size());
@@ -1094,7 +1108,8 @@ Kernel buildFused(const KernelSpec &spec, const Target &target) {
     }
     Func out =
         anchor == "conv2d" || anchor == "conv2d_winograd"
-            ? buildConv2dWithEpilogue(anchored, anchorParams, epilogue, target)
+            ? buildConv2dWithEpilogue(anchored, anchorParams, epilogue, target,
+                                      tail ? &*tail : nullptr)
             : buildDenseWithEpilogue(anchored, anchorParams, epilogue, target);
     return {arguments, out};
   }

@@ -468,18 +468,7 @@ std::vector<Func> poolBatchNormTrain(const KernelSpec &tail, Func y,
                                      const std::vector<Func> &affine,
                                      const std::vector<Func> &stats,
                                      bool major, const Target &target) {
-  std::vector<int64_t> k = attrInts(tail, "kernel", 2);
-  int kh = static_cast<int>(k[0]), kw = static_cast<int>(k[1]);
-  Expr best;
-  for (int ty = 0; ty < kh; ++ty) {
-    for (int tx = 0; tx < kw; ++tx) {
-      Expr tap = y(v[0] * kw + tx, v[1] * kh + ty, v[2], v[3]);
-      best = best.defined() ? max(best, tap) : tap;
-    }
-  }
-  Func out("pooled");
-  out(v) = best;
-  constrainOutput(out, tail.outputs[0]);
+  Func out = definePoolTail(tail, y, v);
   std::vector<int> extents = halideShape(tail.outputs[0]);
   Var c = v[2], n = v[3];
   if (!major) {

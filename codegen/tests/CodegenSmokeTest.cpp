@@ -427,6 +427,15 @@ TEST(KernelSpecFlops, CountsTheArithmeticKernels) {
   fused.outputs = {f32({2, 4, 8, 8})};
   EXPECT_EQ(fused.flops(), conv.flops());
 
+  // A pooling tail: the kernel's output is the pooled value, the FLOPs
+  // those of the conv's output.
+  KernelSpec pooled = fused;
+  pooled.attrs["tail"] = {{"op", "max_pool2d"},
+                          {"attrs", nlohmann::json::object()},
+                          {"shape", {2, 4, 8, 8}}};
+  pooled.outputs = {f32({2, 4, 4, 4})};
+  EXPECT_EQ(pooled.flops(), conv.flops());
+
   // Attention: q [3, 5, 4] . k^T (k [3, 7, 4]) -> S [3, 5, 7], then S . v
   // (v [3, 7, 6]) -> [3, 5, 6]: 2 * 105 * 4 + 2 * 90 * 7.
   KernelSpec attention;

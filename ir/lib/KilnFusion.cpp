@@ -161,9 +161,23 @@ bool kiln::ir::isRecomputableConv(Operation *op) {
          in.getNumElements() * 4 <= kRecomputedChannelBytes;
 }
 
-bool kiln::ir::isPoolTail(Operation *op) {
+// Whether codegen computes `op` in the conv2d planes form (whole planes
+// per task; KernelsConv.cpp, chooseConvForm and useChannelForm).
+static bool isPlanesFormConv(Operation *op) {
+  auto conv = llvm::dyn_cast_or_null<Conv2DOp>(op);
+  if (!conv || conv.getGroups() != 1 || conv.hasPackedWeight() ||
+      llvm::any_of(conv.getStrides(), [](int64_t s) { return s != 1; })) {
+    return false;
+  }
+  auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
+  return weight && weight.hasStaticShape() && weight.getRank() == 4 &&
+         weight.getDimSize(2) * weight.getDimSize(3) > 1;
+}
+
+bool kiln::ir::isPoolTail(Operation *anchor, Operation *op) {
   auto pool = llvm::dyn_cast<MaxPool2DOp>(op);
-  if (!pool || !pool.getStrides()) {
+  bool norm = llvm::isa_and_nonnull<BatchNormTrainOp>(anchor);
+  if (!pool || !pool.getStrides() || (!norm && !isPlanesFormConv(anchor))) {
     return false;
   }
   auto in = llvm::dyn_cast<RankedTensorType>(pool.getInput().getType());
@@ -171,7 +185,7 @@ bool kiln::ir::isPoolTail(Operation *op) {
   ArrayRef<int64_t> kernel = pool.getKernel(), strides = *pool.getStrides();
   if (!in || !out || !in.hasStaticShape() || !out.hasStaticShape() ||
       in.getRank() != 4 || kernel.size() != 2 || kernel != strides ||
-      in.getDimSize(2) * in.getDimSize(3) < 256 ||
+      (norm && in.getDimSize(2) * in.getDimSize(3) < 256) ||
       pool.getAutoPad() != "notset" ||
       llvm::any_of(pool.getPads(), [](int64_t p) { return p != 0; }) ||
       llvm::any_of(pool.getDilations(), [](int64_t d) { return d != 1; })) {
@@ -382,9 +396,9 @@ LogicalResult FusedOp::verify() {
     if (source && previous) {
       recomputed = previous;
     }
-    // A batch_norm_train chain may end in a pooling tail.
-    bool tail = anchorOp && llvm::isa<BatchNormTrainOp>(anchorOp) &&
-                isPoolTail(&op) && op.getNextNode() == body.getTerminator();
+    // A batch_norm_train or conv2d chain may end in a pooling tail.
+    bool tail = isPoolTail(anchorOp, &op) &&
+                op.getNextNode() == body.getTerminator();
     if (!anchor && !source && !tail &&
         !llvm::isa<ElementwiseOpInterface>(op)) {
       return op.emitOpError()
@@ -535,8 +549,14 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
       recomputed = previous;
     }
     if (llvm::isa<MaxPool2DOp>(op)) {
-      // A batch_norm_train chain's pooling tail (isPoolTail).
-      attrs["tail"] = {{"op", name}, {"attrs", *opAttrs}};
+      // A chain's pooling tail (isPoolTail), with the chain's value's
+      // shape (the pool's input).
+      attrs["tail"] = {
+          {"op", name},
+          {"attrs", *opAttrs},
+          {"shape", llvm::cast<RankedTensorType>(op.getOperand(0).getType())
+                        .getShape()
+                        .vec()}};
       previous = op.getResult(0);
       continue;
     }

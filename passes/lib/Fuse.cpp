@@ -263,11 +263,14 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     chain.insert(chain.begin(), {norm, again});
   }
 
-  // With `pool`: a batch_norm_train chain whose value only a max_pool2d
-  // reads (isPoolTail) takes it as its tail.
+  // With `pool`: an epilogue chain of one anchor (a batch_norm_train, or a
+  // conv2d in codegen's planes form) whose value only a max_pool2d reads
+  // (isPoolTail) takes it as its tail.
   void appendPoolTail(SmallVectorImpl<Operation *> &chain,
                       const llvm::SmallPtrSetImpl<Operation *> &taken) {
-    if (!pool || !llvm::isa<BatchNormTrainOp>(chain.front())) {
+    if (!pool || llvm::count_if(chain, [](Operation *op) {
+                   return llvm::isa<FusionAnchorOpInterface>(op);
+                 }) != 1) {
       return;
     }
     Value value = chain.back()->getResult(0);
@@ -276,7 +279,7 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
     }
     Operation *user = *value.getUsers().begin();
     if (user->getBlock() == chain.back()->getBlock() &&
-        !taken.contains(user) && isPoolTail(user)) {
+        !taken.contains(user) && isPoolTail(chain.front(), user)) {
       chain.push_back(user);
     }
   }

@@ -261,7 +261,8 @@ TEST(FusionTest, Gradients) {
 }
 
 // A random conv net: blocks of conv (1x1 or 3x3), optional batch norm, a
-// random activation, optional residual add; then dense layers.
+// random activation, optional residual add; an optional 2x2 max pool; then
+// a dense layer.
 std::string randomModel(uint32_t seed) {
   std::mt19937 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % n); };
@@ -314,6 +315,16 @@ std::string randomModel(uint32_t seed) {
        << t(out) << ") -> " << t(out) << "\n";
     value = "%a" + std::to_string(id - 1);
     c = out;
+  }
+  if (pick(2)) {
+    // A 2x2 max pool (a 7x7 plane: its last row and column unread): where
+    // the last block is a 3x3 conv, the tail of its kernel.
+    std::string in = t(c);
+    h /= 2;
+    ir << "  %p = kiln.max_pool2d " << value
+       << " {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (" << in
+       << ") -> " << t(c) << "\n";
+    value = "%p";
   }
   int features = c * h * h;
   ir << "  %f = kiln.flatten " << value << " : (" << t(c) << ") -> tensor<1x"
@@ -443,11 +454,19 @@ TEST(FusionTest, RandomBlockedModels) {
 }
 
 TEST(FusionTest, RandomModels) {
+  int tails = 0;
   forEachRandomModel("fusion", randomModel,
-                     [](const std::string &path, uint32_t) {
+                     [&](const std::string &path, uint32_t) {
     expectSameResults(path, kiln::compiler::Mode::Inference, 2);
     expectSameResults(path, kiln::compiler::Mode::Gradients, 2);
+    for (const std::string &label :
+         callLabels(path, kiln::compiler::Mode::Inference, 2, Fusion::On)) {
+      tails += label.rfind("fused epilogue: conv2d", 0) == 0 &&
+               label.find("+max_pool2d") != std::string::npos;
+    }
   });
+  // Some of the seeds end in a conv2d kernel with a pooling tail.
+  EXPECT_GT(tails, 0);
 }
 
 } // namespace

@@ -544,6 +544,43 @@ void addPool(CaseTable &table, const std::string &op, const std::string &name,
             {y});
 }
 
+// A conv2d chain ending in a pooling tail (kiln-fuse's `pool`, inference:
+// conv + bias + ReLU + max pool whose windows tile the plane): the pooled
+// relu(conv2d(x, w, b)), against the reference convolution and pool.
+void addConvPoolTail(CaseTable &table, const std::string &name,
+                     std::vector<int64_t> xShape, int64_t outChannels,
+                     int64_t kernel, const ref::Conv2dParams &params,
+                     int64_t window) {
+  Rng rng("fused/conv_pool_tail/" + name);
+  ref::Tensor x = rng.tensor(xShape, -1, 1);
+  ref::Tensor w =
+      rng.tensor({outChannels, xShape[1], kernel, kernel}, -1, 1);
+  ref::Tensor b = rng.tensor({outChannels}, -1, 1);
+  ref::Tensor y = ref::conv2d(x, w, &b, params);
+  for (double &v : y.data) {
+    v = std::max(v, 0.0);
+  }
+  const ref::Pool2dParams pool =
+      poolParams({window, window}, {window, window}, {0, 0, 0, 0});
+  ref::Tensor pooled = ref::maxPool2d(y, pool);
+  json attrs = {
+      {"kind", "epilogue"},
+      {"anchor", "conv2d"},
+      {"anchor_attrs",
+       {{"strides", params.strides},
+        {"pads", params.pads},
+        {"dilations", params.dilations},
+        {"groups", 1}}},
+      {"anchor_inputs", {0, 1, 2}},
+      {"nodes",
+       {{{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}},
+      {"tail",
+       {{"op", "max_pool2d"},
+        {"attrs", poolAttrs(y.shape, pooled.shape, pool, true)},
+        {"shape", y.shape}}}};
+  table.add(name, "fused", attrs, f32({x, w, b}), {pooled});
+}
+
 // max_pool2d_indices on values from {-2, ..., 2}, so that windows hold
 // equal maxima (the first in row-major window order wins).
 void addPoolIndices(CaseTable &table, const std::string &name,
@@ -1870,6 +1907,18 @@ CaseTable buildCases() {
           {ref::globalAvgPool(x)});
   }
   addBlockedResidual(t, "blocked_residual_n2_c32_7x7_o32", {2, 32, 7, 7}, 32);
+  // Pooling tails of the planes form: odd planes whose last row and column
+  // no window reads, 5 channels (a partial block of 8); 3x3 windows over a
+  // valid conv of one input channel; the channel form's planes (28x28, 16
+  // input channels, 2 vectors of output channels); a dilated window.
+  addConvPoolTail(t, "conv_pool_tail_n2_c3_13x11_o5_k2", {2, 3, 13, 11}, 5, 3,
+                  convParams({1, 1}, {1, 1, 1, 1}), 2);
+  addConvPoolTail(t, "conv_pool_tail_n3_c1_20x17_o16_k3", {3, 1, 20, 17}, 16,
+                  3, convParams({1, 1}, {0, 0, 0, 0}), 3);
+  addConvPoolTail(t, "conv_pool_tail_n2_c16_28x28_o32_k2", {2, 16, 28, 28},
+                  32, 3, convParams({1, 1}, {1, 1, 1, 1}), 2);
+  addConvPoolTail(t, "conv_pool_tail_n1_c4_15x16_o9_k2_dil2", {1, 4, 15, 16},
+                  9, 3, convParams({1, 1}, {2, 2, 2, 2}, {2, 2}), 2);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},

@@ -107,8 +107,9 @@ struct CommonFlags {
                   "it inside the batch_norm_train and batch_norm_grad kernels "
                   "that read it (training)");
     cmd->add_flag("--no-pool-fusion", noPoolFusion,
-                  "Do not pool inside the batch_norm_train (+ ReLU) kernel "
-                  "whose output only a max_pool2d reads");
+                  "Do not pool inside the batch_norm_train (+ ReLU) kernel, "
+                  "or the conv2d (+ epilogue) kernel, whose output only a "
+                  "max_pool2d reads");
     cmd->add_flag("--no-attention-fusion", noAttentionFusion,
                   "Do not fuse attention's matmul, scale/mask, softmax and "
                   "matmul into one kernel");

@@ -43,13 +43,18 @@ bool isPrologueSource(mlir::Operation *op);
 // channel of dx from cache.
 bool isGradientSink(mlir::Operation *op, mlir::Value dx);
 
-// Whether `op` can end a batch_norm_train epilogue chain as its pooling
-// tail (docs/fusion.md): a max_pool2d with windows of at most 3x3 that
-// tile the plane without overlap or padding (kernel = strides, unit
-// dilations, every window inside), on planes of 256 or more positions
-// (the batch-norm kernel's channel-major form), so that the kernel pools
-// each image's plane in cache and the chain's value is never written.
-bool isPoolTail(mlir::Operation *op);
+// Whether `op` can end the epilogue chain of `anchor` as its pooling tail
+// (docs/fusion.md), so that the kernel pools each plane in cache and the
+// chain's value is never written: a max_pool2d with windows of at most
+// 3x3 that tile the plane without overlap or padding (kernel = strides,
+// unit dilations, every window inside), after
+// - a batch_norm_train, on planes of 256 or more positions (the batch-norm
+//   kernel's channel-major form);
+// - a conv2d that codegen computes in its planes form, whole planes per
+//   task (groups 1, an unpacked 4-D weight with a window larger than 1x1,
+//   unit strides): the example CNN's and LeNet's conv + ReLU + 2x2 pool in
+//   inference.
+bool isPoolTail(mlir::Operation *anchor, mlir::Operation *op);
 
 // Whether a fused kernel may recompute the conv2d `op`'s result where it
 // reads it instead of reading it from memory (a recomputed input,

@@ -394,10 +394,13 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
       consumer (FusionPrologueOpInterface: batch_norm_grad's dy) computes
       itself: activation-grad + BN-grad reductions in one kernel; a
       max_pool2d_grad (unit dilations) may start the chain.
-    - `pool`: a batch_norm_train chain whose value only a max_pool2d reads
-      (isPoolTail: non-overlapping windows inside planes of 256 or more
-      positions) ends in it; appended after the other patterns, since
-      `recompute` removes the backward pass's reads of that value.
+    - `pool`: a batch_norm_train chain, or a conv2d chain that codegen
+      computes in whole planes (groups 1, unpacked weight, window larger
+      than 1x1, unit strides), whose value only a max_pool2d reads ends in
+      it (isPoolTail: non-overlapping windows, after a batch_norm_train
+      inside planes of 256 or more positions); appended after the other
+      patterns, since `recompute` removes the backward pass's reads of
+      that value.
     - `recompute`: a prologue's max_pool2d_grad reading relu(y) of the
       same layer's batch_norm_train reads it recomputed from the BN's input
       and statistics inside the kernel (new batch_norm + relu ops at the
@@ -467,8 +470,8 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
     Option<"attention", "attention", "bool", "true",
            "Fuse attention's matmul, scale/mask, softmax and matmul">,
     Option<"pool", "pool", "bool", "true",
-           "End a batch_norm_train chain in the max_pool2d reading it (its "
-           "value then never written)">,
+           "End a batch_norm_train or planes-form conv2d chain in the "
+           "max_pool2d reading it (its value then never written)">,
     Option<"recompute", "recompute", "bool", "true",
            "In a prologue whose max_pool2d_grad reads relu(batch_norm_train), "
            "recompute that ReLU output from the BN's input instead of "
