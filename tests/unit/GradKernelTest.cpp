@@ -1838,8 +1838,12 @@ GradCaseTable buildCases() {
     double l1, l2;
     std::vector<int64_t> shape;
   };
-  for (const Regularizer &r : {Regularizer{"l1_l2_5x7", 0.01, 0.001, {5, 7}},
-                               Regularizer{"l2_only_len17", 0, 0.5, {17}}}) {
+  // A 3x3 conv weight of 9657 elements: on GPU targets 2 blocks of 256
+  // threads, the second's last threads past the end.
+  for (const Regularizer &r :
+       {Regularizer{"l1_l2_5x7", 0.01, 0.001, {5, 7}},
+        Regularizer{"l2_only_len17", 0, 0.5, {17}},
+        Regularizer{"l1_l2_37x29x3x3", 0.01, 0.001, {37, 29, 3, 3}}}) {
     Rng rng(std::string("regularizer/") + r.name);
     ref::Tensor w = rng.tensor(r.shape, -2, 2);
     keepAwayFrom(w, {0});
@@ -1877,6 +1881,9 @@ GradCaseTable buildCases() {
   addReduceSum(t, "bias_grad_axis0", {4, 17}, {0}, false);
   addReduceSum(t, "axes0_2_3_keepdims", {2, 3, 4, 5}, {0, 2, 3}, true);
   addReduceSum(t, "all_to_scalar", {3, 5}, {0, 1}, false);
+  // 18,879 elements: on GPU targets 3 blocks of 256 threads, 25 terms a
+  // thread, the last round partial.
+  addReduceSum(t, "all_3x7x29x31", {3, 7, 29, 31}, {0, 1, 2, 3}, false);
   // Innermost reduced dims flattened into one (a 14x14 plane: 196 lanes).
   addReduceSum(t, "bias_grad_14x14", {3, 5, 14, 14}, {0, 2, 3}, false);
   addReduceSum(t, "plane_3x7x5", {2, 3, 7, 5}, {1, 2, 3}, true);
