@@ -164,7 +164,12 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
         break;
       }
     }
-    return chain.size() >= 2 ? chain : SmallVector<Operation *>{};
+    // An anchor alone is a chain when a pool takes it as its tail (a conv
+    // before its pool with no activation between, as Caffe's LeNet).
+    bool tailed = anchor && pool && op->getNumResults() == 1 &&
+                  op->getResult(0).hasOneUse() &&
+                  isPoolTail(op, *op->getResult(0).getUsers().begin());
+    return chain.size() >= 2 || tailed ? chain : SmallVector<Operation *>{};
   }
 
   // The chain whose value a prologue consumer `op` reads: [activation_grad,

@@ -550,7 +550,7 @@ void addPool(CaseTable &table, const std::string &op, const std::string &name,
 void addConvPoolTail(CaseTable &table, const std::string &name,
                      std::vector<int64_t> xShape, int64_t outChannels,
                      int64_t kernel, const ref::Conv2dParams &params,
-                     int64_t window) {
+                     int64_t window, bool relu = true) {
   Rng rng("fused/conv_pool_tail/" + name);
   ref::Tensor x = rng.tensor(xShape, -1, 1);
   ref::Tensor w =
@@ -558,7 +558,7 @@ void addConvPoolTail(CaseTable &table, const std::string &name,
   ref::Tensor b = rng.tensor({outChannels}, -1, 1);
   ref::Tensor y = ref::conv2d(x, w, &b, params);
   for (double &v : y.data) {
-    v = std::max(v, 0.0);
+    v = relu ? std::max(v, 0.0) : v;
   }
   const ref::Pool2dParams pool =
       poolParams({window, window}, {window, window}, {0, 0, 0, 0});
@@ -573,7 +573,8 @@ void addConvPoolTail(CaseTable &table, const std::string &name,
         {"groups", 1}}},
       {"anchor_inputs", {0, 1, 2}},
       {"nodes",
-       {{{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}},
+       relu ? json{{{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}
+            : json::array()},
       {"tail",
        {{"op", "max_pool2d"},
         {"attrs", poolAttrs(y.shape, pooled.shape, pool, true)},
@@ -1919,6 +1920,10 @@ CaseTable buildCases() {
                   32, 3, convParams({1, 1}, {1, 1, 1, 1}), 2);
   addConvPoolTail(t, "conv_pool_tail_n1_c4_15x16_o9_k2_dil2", {1, 4, 15, 16},
                   9, 3, convParams({1, 1}, {2, 2, 2, 2}, {2, 2}), 2);
+  // No activation between (Caffe's LeNet: 20 -> 50 channels, 5x5, valid).
+  addConvPoolTail(t, "conv_pool_tail_n2_c20_12x12_o50_k2_no_relu",
+                  {2, 20, 12, 12}, 50, 5, convParams({1, 1}, {0, 0, 0, 0}), 2,
+                  false);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},

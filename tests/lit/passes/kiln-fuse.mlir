@@ -46,7 +46,8 @@ func.func @conv_bn_relu(%x: tensor<1x2x6x6xf32>) -> tensor<1x4x6x6xf32> {
 // the pool becomes the tail of the conv's kernel (codegen's planes form
 // pools each plane from cache), whose value is never written. A strided
 // conv (not the planes form) keeps its pool as a kernel of its own; so
-// does a conv whose ReLU output is also returned.
+// does a conv whose ReLU output is also returned. A conv alone before its
+// pool (no activation between) takes it too.
 // CHECK-LABEL: func.func @conv_relu_pool_tail
 // CHECK: kiln.fused "epilogue"({{.+}}) -> tensor<2x4x3x3xf32> {
 // CHECK-NEXT: ^bb0(
@@ -58,12 +59,17 @@ func.func @conv_bn_relu(%x: tensor<1x2x6x6xf32>) -> tensor<1x4x6x6xf32> {
 // CHECK: kiln.max_pool2d %[[S]]
 // CHECK: %[[U:[a-z0-9_]+]] = kiln.fused "epilogue"({{.+}}) -> tensor<2x4x7x7xf32> {
 // CHECK: kiln.max_pool2d %[[U]]
+// CHECK: kiln.fused "epilogue"({{.+}}) -> tensor<2x4x2x2xf32> {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.conv2d
+// CHECK-NEXT: %[[V:[a-z0-9_]+]] = kiln.max_pool2d
+// CHECK-NEXT: kiln.yield %[[V]] : tensor<2x4x2x2xf32>
 // NOPOOL-LABEL: func.func @conv_relu_pool_tail
 // NOPOOL: %[[F:[a-z0-9_]+]] = kiln.fused "epilogue"({{.+}}) -> tensor<2x4x7x7xf32> {
 // NOPOOL-NOT: kiln.max_pool2d
 // NOPOOL: kiln.yield
 // NOPOOL: kiln.max_pool2d %[[F]]
-func.func @conv_relu_pool_tail(%x: tensor<2x1x7x7xf32>, %x2: tensor<2x3x12x12xf32>) -> (tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x7x7xf32>) {
+func.func @conv_relu_pool_tail(%x: tensor<2x1x7x7xf32>, %x2: tensor<2x3x12x12xf32>) -> (tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x7x7xf32>, tensor<2x4x2x2xf32>) {
   %w = kiln.param "w" : tensor<4x1x3x3xf32>
   %b = kiln.param "b" : tensor<4xf32>
   %c = kiln.conv2d %x, %w, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x1x7x7xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<2x4x7x7xf32>
@@ -76,7 +82,9 @@ func.func @conv_relu_pool_tail(%x: tensor<2x1x7x7xf32>, %x2: tensor<2x3x12x12xf3
   %c3 = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x1x7x7xf32>, tensor<4x1x3x3xf32>) -> tensor<2x4x7x7xf32>
   %r3 = kiln.relu %c3 : (tensor<2x4x7x7xf32>) -> tensor<2x4x7x7xf32>
   %p3 = kiln.max_pool2d %r3 {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x4x7x7xf32>) -> tensor<2x4x3x3xf32>
-  return %p, %p2, %p3, %r3 : tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x7x7xf32>
+  %c4 = kiln.conv2d %x, %w, %b : (tensor<2x1x7x7xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<2x4x5x5xf32>
+  %p4 = kiln.max_pool2d %c4 {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x4x5x5xf32>) -> tensor<2x4x2x2xf32>
+  return %p, %p2, %p3, %r3, %p4 : tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x3x3xf32>, tensor<2x4x7x7xf32>, tensor<2x4x2x2xf32>
 }
 
 // -----
