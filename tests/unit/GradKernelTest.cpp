@@ -1461,6 +1461,10 @@ GradCaseTable buildCases() {
                {1, 1}, convParams({2, 2}, {0, 0, 0, 0}));
   addConvGrads(t, "stem_7x7_stride2_pad3_n2_c3_23x23_o8", {2, 3, 23, 23}, 8,
                {7, 7}, convParams({2, 2}, {3, 3, 3, 3}));
+  // A partial tile of output channels (12 = 8 + 4) over rows of 7 taps
+  // (the GPU weight gradient's tiles of a window row), asymmetric pads.
+  addConvGrads(t, "stem_7x7_stride2_n1_c3_19x21_o12", {1, 3, 19, 21}, 12,
+               {7, 7}, convParams({2, 2}, {3, 2, 2, 3}));
   addConvGrads(t, "stride2_dilation2_n1_c4_11x10_o5", {1, 4, 11, 10}, 5,
                {3, 3}, convParams({2, 2}, {2, 2, 2, 2}, {2, 2}));
   // Channel forms (16-channel vectors: dx channels for grad_input, x
