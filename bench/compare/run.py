@@ -981,6 +981,9 @@ def main():
                              "round-robin, and report the median of the rounds' "
                              "medians (for hosts whose speed changes; default 1)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--allow-reference-blas", action="store_true",
+                        help="time PyTorch even when it would load the reference "
+                             "BLAS (refused by default: 20-70x slower than OpenBLAS)")
     args = parser.parse_args()
 
     threads = max(1, args.threads)
@@ -1000,6 +1003,16 @@ def main():
     if not kiln.is_absolute() and not kiln.exists():
         kiln = ROOT / kiln
     kiln = kiln.resolve()
+
+    blas = torch_blas()
+    torch_peers = [p for p in peers if p in ("eager", "torchscript")]
+    if (torch_peers and blas and "/blas/" in blas and not args.allow_reference_blas):
+        raise SystemExit(
+            f"PyTorch would load the reference BLAS ({blas}), 20-70x slower than "
+            "OpenBLAS in its dense layers, so peers "
+            f"{', '.join(torch_peers)} would be handicapped. Install "
+            "libopenblas0-pthread (apt-get install libopenblas0-pthread), or pass "
+            "--allow-reference-blas to time them anyway.")
 
     import torch
     import torchvision
@@ -1052,7 +1065,6 @@ def main():
             versions.append(f"oneDNN (libdnnl-dev) {v}")
     except OSError:
         pass
-    blas = torch_blas()
     if blas:
         versions.append(f"PyTorch's libblas.so.3: {blas}")
     versions.append(f"kiln {rev or '?'}" + (f" (binary built {built})" if built else
