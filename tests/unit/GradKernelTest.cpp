@@ -1516,6 +1516,10 @@ GradCaseTable buildCases() {
                        {1, 1, 1, 1}, 4);
   addWinogradGradInput(t, "partial_same_n2_c16_7x9_o16", {2, 16, 7, 9}, 16,
                        {1, 1, 1, 1});
+  // 40 dy channels: the filter's points in blocks of 32 of them, the
+  // second block shifted in to overlap the first (winograd_filter).
+  addWinogradGradInput(t, "blocks_tile4_n1_c16_6x7_o40", {1, 16, 6, 7}, 40,
+                       {1, 1, 1, 1}, 4);
   // Winograd's weight gradient: 60 tiles (not whole vectors of 16) with
   // partial tiles on a 7x9 plane, 4x4 tiles with asymmetric pads and
   // channel counts that are not multiples of the 4 x 4 register tile, and

@@ -1798,7 +1798,8 @@ CaseTable buildCases() {
               true);
   // One vector of tiles at batch 1 (ResNet's 7x7 stages: the plane's 16
   // tiles in one chunk, 4 groups of output channels): register tiles of
-  // 16 output channels, 40 input channels.
+  // 16 output channels, 40 input channels (winograd_filter: its points
+  // in blocks of 32 input channels, the second shifted in to overlap).
   addWinograd(t, "n1_c40_7x7_o64_same", {1, 40, 7, 7}, 64, {1, 1, 1, 1},
               true);
   // F(4x4, 3x3): a ResNet 28x28 stage at batch 2, a 3-tile row with
