@@ -9,7 +9,10 @@
 Peers, each timed on the same models (random weights, eval mode) one after
 another, all with --threads threads:
 
-  eager        PyTorch eager (torch.no_grad, torch.set_num_threads)
+  eager        PyTorch eager (torch.no_grad, torch.set_num_threads); Debian's
+               torch calls libblas.so.3 for its dense layers: the run refuses
+               when that is the reference BLAS (20-70x slower) until
+               libopenblas0-pthread is installed (or --allow-reference-blas)
   torchscript  PyTorch frozen TorchScript: optimize_for_inference(freeze(trace))
   ort          ONNX Runtime 1.20.1 (CPU) through onnxruntime-node; installed
                into bench/compare/node/ with npm on first use
