@@ -211,15 +211,26 @@ struct DenseFuncs {
   bool rows = false;
   Halide::Func part{"part"};
   Halide::RDom lanes;
+  // GPU (defineGpuProduct): the left operand as lhs(k, n, batch...), and
+  // acc, out, lhs and weightT with the pure `batch` dims last (a batched
+  // matmul's). kFast: K is the unit stride in memory of lhs, of weightT.
+  Halide::Func lhs{"lhs"};
+  std::vector<Halide::Var> batch;
+  bool lhsKFast = true, weightKFast = true;
 };
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Halide::Target &target);
-// The (feature, row) a product term reads for output (f.o, f.n) of an
-// [N, O] output: on GPU targets clamped to the output, whose edge register
-// tiles sum past it (scheduleDense); elsewhere f.o and f.n.
-std::pair<Halide::Expr, Halide::Expr>
-gpuTileReads(const DenseFuncs &f, const std::vector<int64_t> &shape,
-             const Halide::Target &target);
+// The GPU product term of f.acc: lhs(f.k, f.n, batch) * weightT(f.o, f.k,
+// batch), with lhs(kv, n, batch) = lhsAt(kv, n, batch) and weightT(o, kv,
+// batch) = weightAt(o, kv, batch) read inside an [N, O] output and K (the
+// edge register tiles of scheduleDense sum past the output: their reads
+// clamped to its last row and feature), zero past K, which f.k rounds up
+// to whole staging chunks (kGpuChunk).
+using DenseOperand = std::function<Halide::Expr(
+    Halide::Expr, Halide::Expr, const std::vector<Halide::Expr> &)>;
+Halide::Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,
+                              int k, const DenseOperand &lhsAt,
+                              const DenseOperand &weightAt);
 
 // Per-channel sum over every dim but the channel (logical axis 1) of
 // term(coordinates in Halide order), for [N,C,...] extents (Halide order).

@@ -83,21 +83,62 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // GPU: blocks of 64 features x 32 rows, 16 x 8 threads, each summing a
 // register tile of 4 features x 4 rows over K (16 sums: 8 loads per 16
 // FMAs, where one output per thread made 2 per FMA; consecutive threads
-// take consecutive groups of 4 features). Edge tiles sum past the output
-// (their reads clamped: gpuTileReads) and store only inside it. The rows
-// form (batch 1-8): one output per thread, blocks of 32 x 8. No
-// shared-memory tiles yet.
-constexpr int kGpuTileFeatures = 4, kGpuTileRows = 4;
+// take consecutive groups of 4 features). K runs in chunks of 16: the
+// block's operands of a chunk (16 x 32 of the left, 64 x 16 of the right)
+// are staged in shared memory by all 128 threads, consecutive threads
+// loading consecutive floats of each, then every thread's 16 x 8 loads of
+// the chunk come from there (the block reads each operand value from
+// memory once, where the threads read it 16 or 8 times). The block's sums
+// stay in registers across the chunks. Edge tiles sum past the output
+// (the staged reads clamped to its last row and feature, zero past K:
+// defineGpuProduct) and store only inside it. A batch of products
+// (attention's matmuls): the same register tiles with the batch in the
+// block index, not staged. The rows form (batch 1-8): one output per
+// thread, blocks of 32 x 8.
+constexpr int kGpuTileFeatures = 4, kGpuTileRows = 4, kGpuChunk = 16;
+constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
+constexpr int kGpuBlockFeatures = kGpuThreadsX * kGpuTileFeatures;
+constexpr int kGpuBlockRows = kGpuThreadsY * kGpuTileRows;
 
-std::pair<Expr, Expr> gpuTileReads(const DenseFuncs &f,
-                                   const std::vector<int64_t> &shape,
-                                   const Target &target) {
-  if (!target.has_gpu_feature()) {
-    return {f.o, f.n};
-  }
-  return {min(f.o, static_cast<int>(shape[1]) - 1),
-          min(f.n, static_cast<int>(shape[0]) - 1)};
+Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,
+                      int k, const DenseOperand &lhsAt,
+                      const DenseOperand &weightAt) {
+  Var kv("kv");
+  std::vector<Expr> b(f.batch.begin(), f.batch.end());
+  std::vector<Var> lhsArgs = {kv, f.n}, weightArgs = {f.o, kv};
+  lhsArgs.insert(lhsArgs.end(), f.batch.begin(), f.batch.end());
+  weightArgs.insert(weightArgs.end(), f.batch.begin(), f.batch.end());
+  Expr inK = kv < k, kc = min(kv, k - 1);
+  Expr n = min(f.n, static_cast<int>(shape[0]) - 1);
+  Expr o = min(f.o, static_cast<int>(shape[1]) - 1);
+  f.lhs(lhsArgs) = select(inK, lhsAt(kc, n, b), 0.0f);
+  f.weightT(weightArgs) = select(inK, weightAt(o, kc, b), 0.0f);
+  f.k = RDom(0, (k + kGpuChunk - 1) / kGpuChunk * kGpuChunk, "k");
+  std::vector<Expr> lhsAt2 = {f.k, f.n}, weightAt2 = {f.o, f.k};
+  lhsAt2.insert(lhsAt2.end(), b.begin(), b.end());
+  weightAt2.insert(weightAt2.end(), b.begin(), b.end());
+  return f.lhs(lhsAt2) * f.weightT(weightAt2);
 }
+
+namespace {
+
+// A staged operand's loops over its region in the block's threads:
+// kGpuThreadsX along `fast`, its unit stride in memory (each load
+// instruction of a warp reads runs of consecutive floats), by kGpuThreadsY
+// along `slow`; each thread's several values unrolled inside (one barrier
+// after the stage, where unrolled thread loops would need one each).
+void stageInBlock(Func f, Var fast, Var slow) {
+  Var fo(fast.name() + "_o"), fi(fast.name() + "_i");
+  Var so(slow.name() + "_o"), si(slow.name() + "_i");
+  f.split(fast, fo, fi, kGpuThreadsX)
+      .split(slow, so, si, kGpuThreadsY)
+      .reorder(fo, so, fi, si)
+      .gpu_threads(fi, si)
+      .unroll(fo)
+      .unroll(so);
+}
+
+} // namespace
 
 void scheduleDenseGpu(DenseFuncs &f) {
   Var oo("oo"), oi("oi"), no("no"), ni("ni");
@@ -108,23 +149,56 @@ void scheduleDenseGpu(DenseFuncs &f) {
     f.part.compute_at(f.out, oi);
     return;
   }
-  Var ot("ot"), nt("nt");
+  Var ot("ot"), nt("nt"), block("block");
   f.out
-      .tile(f.o, f.n, ot, nt, 16 * kGpuTileFeatures, 8 * kGpuTileRows,
+      .tile(f.o, f.n, ot, nt, kGpuBlockFeatures, kGpuBlockRows,
             TailStrategy::GuardWithIf)
       .tile(ot, nt, oi, ni, kGpuTileFeatures, kGpuTileRows,
             TailStrategy::GuardWithIf)
       .reorder(oi, ni, ot, nt, f.o, f.n)
-      .gpu_blocks(f.o, f.n)
-      .gpu_threads(ot, nt)
-      .unroll(oi)
-      .unroll(ni);
-  f.acc.compute_at(f.out, ot)
-      .bound_extent(f.o, kGpuTileFeatures)
-      .bound_extent(f.n, kGpuTileRows)
-      .unroll(f.o)
-      .unroll(f.n);
-  f.acc.update().reorder(f.o, f.n, f.k).unroll(f.o).unroll(f.n);
+      .fuse(f.o, f.n, block);
+  for (const Var &v : f.batch) {
+    f.out.fuse(block, v, block);
+  }
+  f.out.gpu_blocks(block).gpu_threads(ot, nt).unroll(oi).unroll(ni);
+  if (!f.batch.empty()) {
+    // A batch of products: each thread's tile summed in its registers
+    // over the whole of K, the operands read from memory (staged, a
+    // serial loop over the batch dim around the chunks left the sums in
+    // local memory in the PTX: 8 KiB a thread).
+    f.acc.compute_at(f.out, ot)
+        .bound_extent(f.o, kGpuTileFeatures)
+        .bound_extent(f.n, kGpuTileRows)
+        .unroll(f.o)
+        .unroll(f.n);
+    f.acc.update().reorder(f.o, f.n, f.k).unroll(f.o).unroll(f.n);
+    return;
+  }
+  // The block's sums in registers: each thread keeps its own tile. Halide
+  // 14 declares the block's whole tile in every thread; LLVM keeps the 16
+  // sums a thread touches in registers (no local memory in the PTX of
+  // dense and of every transposition of matmul).
+  f.acc.compute_at(f.out, block)
+      .store_in(MemoryType::Register)
+      .bound_extent(f.o, kGpuBlockFeatures)
+      .bound_extent(f.n, kGpuBlockRows);
+  RVar ko("ko"), ki("ki");
+  f.acc.update().split(f.k, ko, ki, kGpuChunk);
+  for (Stage stage : {Stage(f.acc), f.acc.update()}) {
+    stage.split(f.o, ot, oi, kGpuTileFeatures)
+        .split(f.n, nt, ni, kGpuTileRows)
+        .gpu_threads(ot, nt)
+        .unroll(oi)
+        .unroll(ni);
+  }
+  f.acc.reorder(oi, ni, ot, nt);
+  f.acc.update().reorder(oi, ni, ki, ot, nt, ko);
+  Var kv = f.lhs.args()[0];
+  f.lhs.compute_at(f.acc, ko).store_in(MemoryType::GPUShared);
+  stageInBlock(f.lhs, f.lhsKFast ? kv : f.n, f.lhsKFast ? f.n : kv);
+  f.weightT.compute_at(f.acc, ko).store_in(MemoryType::GPUShared);
+  stageInBlock(f.weightT, f.weightKFast ? kv : f.o,
+               f.weightKFast ? f.o : kv);
 }
 
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
@@ -255,18 +329,28 @@ DenseFuncs defineDense(const KernelSpec &s, const std::vector<ImageParam> &in,
     f.acc(f.o, f.n) = bias;
     f.acc(f.o, f.n) += f.part(f.lanes, f.o, f.n);
   } else {
-    f.k = RDom(0, k, "k");
-    // weight [O,K] transposed so that the output feature is the unit stride.
-    Var kv("kv");
-    f.weightT(f.o, kv) = w(kv, f.o);
-    // GPU: sums of whole register tiles, edge tiles past the output too,
-    // reading the last row and feature there (scheduleDenseGpu).
-    auto [o, n] = gpuTileReads(f, s.outputs[0].shape, target);
-    if (in.size() == 3) {
-      bias = in[2](o);
+    if (target.has_gpu_feature()) {
+      // Whole register tiles, staged in shared memory (scheduleDenseGpu).
+      const auto &shape = s.outputs[0].shape;
+      if (in.size() == 3) {
+        bias = in[2](min(f.o, static_cast<int>(shape[1]) - 1));
+      }
+      f.acc(f.o, f.n) = bias;
+      f.acc(f.o, f.n) += defineGpuProduct(
+          f, shape, k,
+          [&](Expr kv, Expr n, const std::vector<Expr> &) { return x(kv, n); },
+          [&](Expr o, Expr kv, const std::vector<Expr> &) {
+            return w(kv, o);
+          });
+    } else {
+      f.k = RDom(0, k, "k");
+      // weight [O,K] transposed so that the output feature is the unit
+      // stride.
+      Var kv("kv");
+      f.weightT(f.o, kv) = w(kv, f.o);
+      f.acc(f.o, f.n) = bias;
+      f.acc(f.o, f.n) += x(f.k, f.n) * f.weightT(f.o, f.k);
     }
-    f.acc(f.o, f.n) = bias;
-    f.acc(f.o, f.n) += x(f.k, n) * f.weightT(o, f.k);
   }
   f.out(f.o, f.n) = epilogue ? epilogue(f.acc(f.o, f.n), {f.o, f.n})
                              : Expr(f.acc(f.o, f.n));

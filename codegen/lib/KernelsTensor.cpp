@@ -92,32 +92,70 @@ Kernel buildBatchedMatmul(const KernelSpec &s, const Target &target) {
   return {{a, b}, out};
 }
 
+// GPU (plain and batched): the dense GPU product (defineGpuProduct) of
+// op(a) and op(b), each staged along its unit stride; f.batch holds the
+// batch var of rank-3 operands (their last Halide dim).
+Expr gpuMatmulProduct(DenseFuncs &f, const KernelSpec &s, ImageParam a,
+                      ImageParam b) {
+  bool ta = attrBool(s, "transpose_a"), tb = attrBool(s, "transpose_b");
+  const auto &as = s.inputs[0].shape;
+  size_t rank = as.size();
+  int k = static_cast<int>(ta ? as[rank - 2] : as[rank - 1]);
+  const auto &os = s.outputs[0].shape;
+  std::vector<int64_t> shape(os.end() - 2, os.end());
+  auto at = [](ImageParam p, Expr x, Expr y, const std::vector<Expr> &batch) {
+    std::vector<Expr> args = {x, y};
+    args.insert(args.end(), batch.begin(), batch.end());
+    return Expr(p(args));
+  };
+  f.lhsKFast = !ta;
+  f.weightKFast = tb;
+  return defineGpuProduct(
+      f, shape, k,
+      [&](Expr kv, Expr n, const std::vector<Expr> &batch) {
+        return ta ? at(a, n, kv, batch) : at(a, kv, n, batch);
+      },
+      [&](Expr o, Expr kv, const std::vector<Expr> &batch) {
+        return tb ? at(b, kv, o, batch) : at(b, o, kv, batch);
+      });
+}
+
 // The dense algorithm with x = op(a) ([M,K]) and weightT(col, k) = op(b)[k,
 // col], so that the output column is the unit stride of the vector loads.
+// GPU: also a batch of products (rank 3), the batch var last.
 DenseFuncs defineMatmul(const KernelSpec &s, const Target &target) {
   DenseFuncs f;
   ImageParam a = makeInput(s.inputs[0], "a");
   ImageParam b = makeInput(s.inputs[1], "b");
   f.inputs = {a, b};
-  bool ta = attrBool(s, "transpose_a"), tb = attrBool(s, "transpose_b");
-  int k = static_cast<int>(ta ? s.inputs[0].shape[0] : s.inputs[0].shape[1]);
-  f.k = RDom(0, k, "k");
-  Var kv("kv");
-  f.weightT(f.o, kv) = tb ? b(kv, f.o) : b(f.o, kv);
-  auto [o, n] = gpuTileReads(f, s.outputs[0].shape, target);
-  Expr lhs = ta ? a(n, f.k) : a(f.k, n);
-  f.acc(f.o, f.n) = 0.0f;
-  f.acc(f.o, f.n) += lhs * f.weightT(o, f.k);
-  f.out(f.o, f.n) = f.acc(f.o, f.n);
+  if (s.inputs[0].shape.size() == 3) {
+    f.batch = {Var("i")};
+  }
+  std::vector<Var> args = {f.o, f.n};
+  args.insert(args.end(), f.batch.begin(), f.batch.end());
+  f.acc(args) = 0.0f;
+  if (target.has_gpu_feature()) {
+    f.acc(args) += gpuMatmulProduct(f, s, a, b);
+  } else {
+    bool ta = attrBool(s, "transpose_a"), tb = attrBool(s, "transpose_b");
+    int k = static_cast<int>(ta ? s.inputs[0].shape[0] : s.inputs[0].shape[1]);
+    f.k = RDom(0, k, "k");
+    Var kv("kv");
+    f.weightT(f.o, kv) = tb ? b(kv, f.o) : b(f.o, kv);
+    Expr lhs = ta ? a(f.n, f.k) : a(f.k, f.n);
+    f.acc(args) += lhs * f.weightT(f.o, f.k);
+  }
+  f.out(args) = f.acc(args);
   constrainOutput(f.out, s.outputs[0]);
   return f;
 }
 
 // Target: x86-64 AVX-512, 2 cores: the dense schedule (scheduleDense); the
 // op(b) column block is copied per parallel task either way (a transposing
-// copy when transpose_b), 1/M of the FLOPs in memory traffic.
+// copy when transpose_b), 1/M of the FLOPs in memory traffic. GPU: the
+// dense GPU schedule for batches of products too.
 Kernel buildMatmul(const KernelSpec &s, const Target &target) {
-  if (s.inputs[0].shape.size() == 3) {
+  if (s.inputs[0].shape.size() == 3 && !target.has_gpu_feature()) {
     return buildBatchedMatmul(s, target);
   }
   DenseFuncs f = defineMatmul(s, target);

@@ -1877,6 +1877,10 @@ GradCaseTable buildCases() {
   // Partial GPU blocks and register tiles on both sides (70 x 75).
   addMatmul(t, "m70_k33_n75", {70, 33}, {33, 75}, false, false);
   addMatmul(t, "m70_k33_n75_transpose_a", {33, 70}, {33, 75}, true, false);
+  // GPU: K in three chunks of 16 staged in shared memory, the last partial
+  // (zero past K), with each operand's unit stride along K or not.
+  addMatmul(t, "m70_k33_n75_transpose_b", {70, 33}, {75, 33}, false, true);
+  addMatmul(t, "m70_k33_n75_transpose_both", {33, 70}, {75, 33}, true, true);
   // Batches (attention's [B*H, T, D] products): a partial vector of columns
   // and a partial row tile, and every transpose.
   addBatchedMatmul(t, "batch3_17x5_5x20", {3, 17, 5}, {3, 5, 20}, false,
@@ -1884,6 +1888,10 @@ GradCaseTable buildCases() {
   addBatchedMatmul(t, "batch4_scores_tb", {4, 16, 8}, {4, 16, 8}, false, true);
   addBatchedMatmul(t, "batch2_ta", {2, 7, 9}, {2, 7, 33}, true, false);
   addBatchedMatmul(t, "batch5_both", {5, 6, 11}, {5, 13, 6}, true, true);
+  // GPU: products wider than a block of 64 x 32 in both dims, the batch in
+  // the block index.
+  addBatchedMatmul(t, "batch2_40x19_19x70", {2, 40, 19}, {2, 19, 70}, false,
+                   false);
 
   addReduceSum(t, "axes0_2", {3, 5, 7}, {0, 2}, false);
   addReduceSum(t, "bias_grad_axis0", {4, 17}, {0}, false);
