@@ -102,6 +102,7 @@ Entry makeEntry(const runtime::Plan &plan, const std::string &function) {
     buffer.data = planned.data;
     buffer.classes = planned.classes;
     buffer.signedIndices = planned.signedIndices;
+    buffer.ignoreIndex = planned.ignoreIndex;
     if (planned.offset >= 0) {
       buffer.offset = static_cast<size_t>(planned.offset);
     }
@@ -679,7 +680,9 @@ std::string planFunction(const std::string &n, const Entry &entry, bool gpu,
       int64_t low = buffer.signedIndices ? -buffer.classes : 0;
       c << "  if ((status = " << n << "_check_ids(inputs[" << i << "], "
         << buffer.bytes / 4 << "u, " << low << ", " << buffer.classes << ", "
-        << quote(buffer.name) << ", " << (buffer.signedIndices ? 1 : 0)
+        << (buffer.ignoreIndex ? 1 : 0) << ", "
+        << buffer.ignoreIndex.value_or(0) << ", " << quote(buffer.name)
+        << ", " << (buffer.signedIndices ? 1 : 0)
         << ")) != 0) {\n    goto done;\n  }\n";
     }
     c << "  if ((status = " << n << "_block_copy(&crop[" << cropOf[buffer.root]
@@ -897,11 +900,14 @@ std::string deviceHelpers(const std::string &n, const std::string &api) {
        "*/\n"
     << "static int " << n
     << "_check_ids(const void *data, size_t count, int64_t low,\n"
-    << "    int64_t classes, const char *name, int ids) {\n"
+    << "    int64_t classes, int has_ignore, int64_t ignore, const char "
+       "*name,\n"
+    << "    int ids) {\n"
     << "  const int32_t *values = (const int32_t *)data;\n"
     << "  size_t i;\n"
     << "  for (i = 0; i < count; ++i) {\n"
-    << "    if (values[i] < low || values[i] >= classes) {\n"
+    << "    if ((values[i] < low || values[i] >= classes) &&\n"
+    << "        !(has_ignore && values[i] == ignore)) {\n"
     << "      return " << n
     << "_fail(KILN_AOT_ERROR_ARGUMENT,\n"
     << "          \"input '%s': %s %d at element %zu is outside [%lld, "

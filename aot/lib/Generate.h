@@ -30,6 +30,7 @@ struct Buffer {
   runtime::Tensor data;         // Const
   int64_t classes = 0;          // i32 Input
   bool signedIndices = false;   // i32 Input: ids in [-classes, classes)
+  std::optional<int64_t> ignoreIndex; // i32 Input: ... or this label
   std::optional<size_t> offset; // planned arena offset (memory planner)
   size_t bytes = 0;
 };

@@ -213,19 +213,6 @@ struct NllFuncs {
     return in;
   }
   Expr label(const std::vector<Expr> &at) const { return target(at); }
-  // Target coordinates over every element (an RDom over target's shape).
-  std::vector<Expr> everyElement(const KernelSpec &s) const {
-    Region ranges;
-    for (int e : halideShape(s.inputs[1])) {
-      ranges.push_back({0, e});
-    }
-    RDom r(ranges, "r");
-    std::vector<Expr> at;
-    for (int i = 0; i < r.dimensions(); ++i) {
-      at.push_back(r[i]);
-    }
-    return at;
-  }
   Expr valid(Expr t) const {
     return hasIgnore ? t != cast<int>(Expr(ignore)) : Halide::Internal::const_true();
   }
@@ -260,7 +247,8 @@ void validateNll(const KernelSpec &s, bool grad) {
   }
 }
 
-NllFuncs defineNllCommon(const KernelSpec &s, bool grad) {
+NllFuncs defineNllCommon(const KernelSpec &s, bool grad,
+                         const Target &target) {
   NllFuncs f;
   size_t base = grad ? 3 : 2;
   f.input = makeInput(s.inputs[0], "input");
@@ -278,23 +266,27 @@ NllFuncs defineNllCommon(const KernelSpec &s, bool grad) {
   f.reduction = attrString(s, "reduction");
   f.tv = makeVars(s.inputs[1].shape.size());
   // The element's class weight, 0 where ignored; a label outside [0, C)
-  // that is not ignored makes the kernel return an error.
+  // that is not ignored makes a CPU kernel return an error. Device code
+  // cannot fail: GPU sessions check the labels of a model input on the host
+  // (PlanBuffer::classes and ignoreIndex), and the kernel reads clamped.
   Expr t = f.target(f.tv);
   Expr tc = clamp(t, 0, f.classes - 1);
   Expr w = f.hasWeight ? Expr(f.weight(tc)) : Expr(1.0f);
+  Expr weightAt = select(f.valid(t), w, 0.0f);
   f.weightAt(f.tv) =
-      require(!f.valid(t) || (t >= 0 && t < f.classes),
-              select(f.valid(t), w, 0.0f), "nll_loss: label", t,
-              "outside [0,", f.classes, ")");
-  f.weightSum() = 0.0f;
-  f.weightSum() += f.weightAt(f.everyElement(s));
-  f.weightAt.compute_root();
-  f.weightSum.compute_root();
+      target.has_gpu_feature()
+          ? weightAt
+          : require(!f.valid(t) || (t >= 0 && t < f.classes), weightAt,
+                    "nll_loss: label", t, "outside [0,", f.classes, ")");
+  rootStages(f.weightAt, target);
+  f.weightSum = sumAll(
+      "weight_sum", halideShape(s.inputs[1]),
+      [&](const std::vector<Expr> &at) { return f.weightAt(at); }, target);
   return f;
 }
 
 Kernel buildNll(const KernelSpec &s, const Target &target) {
-  NllFuncs f = defineNllCommon(s, false);
+  NllFuncs f = defineNllCommon(s, false, target);
   std::vector<Expr> tv(f.tv.begin(), f.tv.end());
   Expr tc = clamp(f.label(tv), 0, f.classes - 1);
   Func loss("loss");
@@ -305,13 +297,12 @@ Kernel buildNll(const KernelSpec &s, const Target &target) {
     constrainOutput(out, s.outputs[0]);
     scheduleElementwise(out, f.tv, halideShape(s.outputs[0]), target);
   } else {
-    loss.compute_root();
-    Func total("total");
-    total() = 0.0f;
-    total() += loss(f.everyElement(s));
-    total.compute_root();
+    Func total = sumAll(
+        "total", halideShape(s.inputs[1]),
+        [&](const std::vector<Expr> &at) { return loss(at); }, target);
     out() = f.reduction == "sum" ? Expr(total()) : total() / f.weightSum();
     constrainOutput(out, s.outputs[0]);
+    scheduleElementwise(out, {}, {}, target);
   }
   std::vector<Argument> args = {f.input, f.target};
   if (f.hasWeight) {
@@ -321,7 +312,7 @@ Kernel buildNll(const KernelSpec &s, const Target &target) {
 }
 
 Kernel buildNllGrad(const KernelSpec &s, const Target &target) {
-  NllFuncs f = defineNllCommon(s, true);
+  NllFuncs f = defineNllCommon(s, true, target);
   std::vector<Var> v = makeVars(s.inputs[0].shape.size());
   size_t rank = v.size();
   // Target coordinates of input coordinates (d..., c, n).

@@ -806,9 +806,11 @@ void validateGatherGrad(const KernelSpec &s) {
 // the row its index names, in index order (a repeated index adds up). The
 // indices loop is serial; the dims after the axis vectorize inside it and
 // split into parallel chunks when long (an embedding's width), the dims
-// before it run in parallel (their rows of dx are disjoint). No GPU
-// schedule: concurrent adds to one row would need atomics (codegen refuses
-// GPU targets for it).
+// before it run in parallel (their rows of dx are disjoint). GPU: dx zeroed
+// one thread per element, then one thread per element of the dims before
+// and after the axis (consecutive threads along an embedding's width) adds
+// that column of every dy row in index order: no two threads write one
+// element, so repeated indices need no atomics.
 Kernel buildGatherGrad(const KernelSpec &s, const Target &target) {
   ImageParam indices = makeInput(s.inputs[0], "indices");
   ImageParam dy = makeInput(s.inputs[1], "dy");
@@ -838,6 +840,10 @@ Kernel buildGatherGrad(const KernelSpec &s, const Target &target) {
   dx(dxAt) += dy(dyAt);
   constrainOutput(dx, s.outputs[0]);
   if (target.has_gpu_feature()) {
+    scheduleElementwiseGpu(dx, v);
+    std::vector<Var> columns(v.begin(), v.begin() + g.post);
+    columns.insert(columns.end(), v.begin() + g.post + 1, v.end());
+    scheduleElementwiseGpu(dx.update(), columns);
     return {{indices, dy}, dx};
   }
   scheduleElementwise(dx, v, dxExtents, target);

@@ -325,7 +325,12 @@ Kernel buildAugment(const KernelSpec &s, const Target &target) {
   }
   Func out("augmented");
   out(px, py, pc, pn) = value;
-  geometry.compute_root().bound(j, 0, 6).unroll(j);
+  geometry.bound(j, 0, 6);
+  if (target.has_gpu_feature()) {
+    rootStages(geometry, target);
+  } else {
+    geometry.compute_root().unroll(j);
+  }
   return elementwiseKernel(s, target, {x, seed}, out, {px, py, pc, pn});
 }
 

@@ -133,12 +133,17 @@ Lowered lower(func::FuncOp func) {
     // their range, [0, classes), which random inputs use and GPU sessions
     // check on the host (device kernels cannot fail).
     // Gather's and GatherElements' run-time indices likewise, signed:
-    // [-rows, rows) (negative ones count from the end).
+    // [-rows, rows) (negative ones count from the end). NLL's labels: [0,
+    // classes) or its ignore index.
     for (Operation *user : arg.getUsers()) {
       Value logits;
       int64_t axis = 1;
       bool gathers = false;
-      if (auto cce = llvm::dyn_cast<kiln::ir::SparseCCEOp>(user)) {
+      std::optional<int64_t> ignore;
+      if (auto nll = llvm::dyn_cast<kiln::ir::NllLossOp>(user)) {
+        logits = nll.getTarget() == arg ? nll.getInput() : Value();
+        ignore = nll.getIgnoreIndex();
+      } else if (auto cce = llvm::dyn_cast<kiln::ir::SparseCCEOp>(user)) {
         logits = cce.getLabels() == arg ? cce.getLogits() : Value();
       } else if (auto grad = llvm::dyn_cast<kiln::ir::LossGradOp>(user)) {
         logits = grad.getLoss() == "sparse_cce" && grad.getTarget() == arg
@@ -159,6 +164,9 @@ Lowered lower(func::FuncOp func) {
             llvm::cast<RankedTensorType>(logits.getType()).getDimSize(axis);
         if (gathers) {
           out.buffers.back()["signed_indices"] = true;
+        }
+        if (ignore) {
+          out.buffers.back()["ignore_index"] = *ignore;
         }
       }
     }

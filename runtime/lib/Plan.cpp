@@ -183,6 +183,10 @@ PlanBuffer parseBuffer(const PlanReader &r, const json &value,
         }
         buffer.signedIndices = flag.get<bool>();
       }
+      if (value.contains("ignore_index")) {
+        buffer.ignoreIndex =
+            r.integer(value["ignore_index"], where + ".ignore_index");
+      }
     }
     break;
   case BufferKind::Param: {

@@ -722,13 +722,17 @@ struct Session::Impl {
     size_t count = byteSize(b) / sizeof(int32_t);
     int64_t low = desc.signedIndices ? -desc.classes : 0;
     for (size_t i = 0; i < count; ++i) {
-      if (labels[i] < low || labels[i] >= desc.classes) {
+      if ((labels[i] < low || labels[i] >= desc.classes) &&
+          labels[i] != desc.ignoreIndex) {
         throw Error("input '" + desc.name + "': " +
                     (desc.signedIndices ? "index " : "label ") +
                     std::to_string(labels[i]) + " at element " +
                     std::to_string(i) + " is outside [" +
                     std::to_string(low) + ", " +
-                    std::to_string(desc.classes) + ")");
+                    std::to_string(desc.classes) + ")" +
+                    (desc.ignoreIndex ? " and is not the ignore index " +
+                                            std::to_string(*desc.ignoreIndex)
+                                      : std::string()));
       }
     }
   }

@@ -10,6 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct PlanBuffer {
   Tensor data;            // Const
   int64_t classes = 0;    // i32 Input: labels in [0, classes); 0 = unset
   bool signedIndices = false; // ... or gather indices in [-classes, classes)
+  std::optional<int64_t> ignoreIndex; // ... or this label (nll_loss)
   int64_t offset = -1;    // Temp: byte offset in the arena; -1 = unplanned
   // "nchw16c": a [N, C, H, W] intermediate stored as `shape` = [N, C/16, H,
   // W, 16] (docs/layout.md); "" otherwise.
