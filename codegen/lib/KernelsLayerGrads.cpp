@@ -95,7 +95,7 @@ Expr tapsInside(Expr start, int k, int lo, int hi) {
 // instead (a fused kernel's recomputed value).
 PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax,
                              const std::vector<ImageParam> &given = {},
-                             Func xRead = Func()) {
+                             Func xRead = Func(), bool gpu = false) {
   PoolGradFuncs f;
   f.isMax = isMax;
   std::vector<int64_t> k = attrInts(s, "kernel", 2);
@@ -198,6 +198,21 @@ PoolGradFuncs definePoolGrad(const KernelSpec &s, bool isMax,
     constrainOutput(f.out, s.outputs[0]);
     return f;
   }
+  if (isMax && gpu) {
+    // Dilated windows on a GPU: the gather over the taps (as avg's below),
+    // input (x, y) taking the dy of each window in which it is the winning
+    // tap: one thread per dx element, no concurrent adds.
+    f.r = RDom(0, kw, 0, kh, "r");
+    Expr tx = f.x + padL - f.r.x * dw, ty = f.y + padT - f.r.y * dh;
+    Expr cx = clamp(tx / sw, 0, ow - 1), cy = clamp(ty / sh, 0, oh - 1);
+    Expr mine = tx >= 0 && ty >= 0 && tx % sw == 0 && ty % sh == 0 &&
+                tx / sw < ow && ty / sh < oh &&
+                f.winnerTap(cx, cy, f.c, f.n) == f.r.y * kw + f.r.x;
+    f.out(f.x, f.y, f.c, f.n) =
+        sum(select(mine, f.share(cx, cy, f.c, f.n), 0.0f), "taps");
+    constrainOutput(f.out, s.outputs[0]);
+    return f;
+  }
   if (isMax) {
     // Scatter (dilated windows): each output position adds its dy to its
     // window's winner (a window lying entirely in padding has none and
@@ -293,11 +308,7 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
                       const Target &target) {
   if (target.has_gpu_feature()) {
     // The gather forms: the windows' winners one thread per window, then
-    // one thread per dx element. The scatter of dilated max windows would
-    // need atomics: left without a GPU schedule (codegen refuses it).
-    if (f.isMax && !f.gather) {
-      return;
-    }
+    // one thread per dx element (dilated max windows: over every tap).
     if (f.isMax) {
       rootStages(f.winner, target);
     }
@@ -341,7 +352,8 @@ void schedulePoolGrad(PoolGradFuncs &f, const KernelSpec &s,
 }
 
 Kernel buildPoolGrad(const KernelSpec &s, const Target &target, bool isMax) {
-  PoolGradFuncs f = definePoolGrad(s, isMax);
+  PoolGradFuncs f =
+      definePoolGrad(s, isMax, {}, Func(), target.has_gpu_feature());
   schedulePoolGrad(f, s, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }

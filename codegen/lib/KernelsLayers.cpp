@@ -1404,12 +1404,12 @@ Kernel buildGridSample(const KernelSpec &s, const Target &target) {
 // parallel. dgrid: per grid position, the sum over the channels of dy
 // times the taps' pixels times their weights' derivatives, times the
 // coordinate's derivative in the grid value. Target: x86-64 (the scatter
-// is serial per plane; no GPU schedule).
+// is serial per plane). GPU: the same, each plane's adds of one tap one
+// thread (no two threads add into one pixel; one kernel per tap), every
+// other stage one thread per element.
 Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
   GridSampleParams p = validateGridSample(s, true);
-  if (target.has_gpu_feature()) {
-    fail(s, "grid_sample_grad has no GPU schedule yet (its dx is a scatter)");
-  }
+  bool gpu = target.has_gpu_feature();
   ImageParam in = makeInput(s.inputs[0], "input");
   ImageParam grid = makeInput(s.inputs[1], "grid");
   ImageParam dyIn = makeInput(s.inputs[2], "dy");
@@ -1434,9 +1434,18 @@ Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
   }
   dx(x, y, c, n) = plane(x, y, c, n);
   constrainOutput(dx, s.outputs[0]);
-  Var plane_("plane");
-  dx.fuse(c, n, plane_).parallel(plane_);
-  plane.compute_at(dx, plane_);
+  if (gpu) {
+    plane.compute_root();
+    scheduleElementwiseGpu(plane, {x, y, c, n});
+    for (int i = 0; i < plane.num_update_definitions(); ++i) {
+      scheduleElementwiseGpu(plane.update(i), {c, n});
+    }
+    scheduleElementwiseGpu(dx, {x, y, c, n});
+  } else {
+    Var plane_("plane");
+    dx.fuse(c, n, plane_).parallel(plane_);
+    plane.compute_at(dx, plane_);
+  }
 
   // dgrid: the channel sums of dy times the value's derivatives in fx, fy.
   Func dgrid("dgrid");
@@ -1460,11 +1469,19 @@ Kernel buildGridSampleGrad(const KernelSpec &s, const Target &target) {
     dgrid(k, ox, oy, n) = select(k == 0, sums(ox, oy, n)[0] *
                                              position(ox, oy, n)[2],
                                  sums(ox, oy, n)[1] * position(ox, oy, n)[3]);
-    sums.compute_root().parallel(n);
-    sums.update().parallel(n);
+    if (gpu) {
+      rootStages(sums, target);
+    } else {
+      sums.compute_root().parallel(n);
+      sums.update().parallel(n);
+    }
   }
   constrainOutput(dgrid, s.outputs[1]);
-  dgrid.parallel(n);
+  if (gpu) {
+    scheduleElementwiseGpu(dgrid, {k, ox, oy, n});
+  } else {
+    dgrid.parallel(n);
+  }
   return {{in, grid, dyIn}, {dx, dgrid}};
 }
 
