@@ -622,8 +622,8 @@ void gpuTileStage(Stage stage, const std::vector<Var> &vars) {
 
 } // namespace
 
-void gpuPlaneTiles(Stage stage, Var x, Var y, Var xi, Var yi, int tw, int th,
-                   const std::vector<Var> &outer) {
+Var gpuPlaneTiles(Stage stage, Var x, Var y, Var xi, Var yi, int tw, int th,
+                  const std::vector<Var> &outer) {
   Var xo(x.name() + "_o"), yo(y.name() + "_o");
   stage.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf);
   Var block(xo.name() + "_" + yo.name());
@@ -634,6 +634,7 @@ void gpuPlaneTiles(Stage stage, Var x, Var y, Var xi, Var yi, int tw, int th,
     block = fused;
   }
   stage.gpu_blocks(block).gpu_threads(xi, yi);
+  return block;
 }
 
 Func gpuWeightsByChannel(ImageParam weight, int channelDim) {
@@ -649,38 +650,53 @@ Func gpuWeightsByChannel(ImageParam weight, int channelDim) {
   return byChannel;
 }
 
+GpuConvTiles chooseConvTilesGpu(const std::vector<int64_t> &shape,
+                                int maxBlockRows) {
+  GpuConvTiles t;
+  int64_t outputs = shape[0] * shape[1] * shape[2] * shape[3];
+  t.rows = static_cast<int>(std::min<int64_t>(4, shape[2]));
+  t.channels = static_cast<int>(std::min<int64_t>(8, shape[1]));
+  while (outputs / (t.rows * t.channels) < 32768 &&
+         (t.rows > 1 || t.channels > 1)) {
+    (t.rows > 1 ? t.rows : t.channels) /= 2;
+  }
+  int64_t rowTiles = (shape[2] + t.rows - 1) / t.rows;
+  int64_t channelTiles = (shape[1] + t.channels - 1) / t.channels;
+  t.tw = static_cast<int>(std::min<int64_t>(16, shape[3]));
+  t.th = static_cast<int>(std::min<int64_t>(8, rowTiles));
+  if (maxBlockRows > 0) {
+    t.th = std::max(1, std::min(t.th, maxBlockRows / t.rows));
+  }
+  t.tc = 1;
+  while (t.tc * 2 * t.tw * t.th <= 256 && t.tc * 2 <= channelTiles) {
+    t.tc *= 2;
+  }
+  return t;
+}
+
 void convTilesGpu(Func out, Func acc, Var x, Var y, Var o, Var n, RDom r,
                   const std::vector<int64_t> &shape, int64_t taps,
-                  bool vectorChannels) {
-  int64_t outputs = shape[0] * shape[1] * shape[2] * shape[3];
-  int rows = static_cast<int>(std::min<int64_t>(4, shape[2]));
-  int channels = static_cast<int>(std::min<int64_t>(8, shape[1]));
-  while (outputs / (rows * channels) < 32768 && (rows > 1 || channels > 1)) {
-    (rows > 1 ? rows : channels) /= 2;
-  }
-  int64_t rowTiles = (shape[2] + rows - 1) / rows;
-  int64_t channelTiles = (shape[1] + channels - 1) / channels;
-  int tw = static_cast<int>(std::min<int64_t>(16, shape[3]));
-  int th = static_cast<int>(std::min<int64_t>(8, rowTiles));
-  int tc = 1;
-  while (tc * 2 * tw * th <= 256 && tc * 2 <= channelTiles) {
-    tc *= 2;
-  }
+                  bool vectorChannels, const GpuConvStaging *staging) {
+  GpuConvTiles t = staging ? staging->tiles : chooseConvTilesGpu(shape);
   Var yt("yt"), yr("yr"), oo("oo"), oi("oi"), ob("ob"), oc("oc");
   Var xi("xi"), yi("yi");
-  out.split(y, yt, yr, rows, TailStrategy::GuardWithIf)
-      .split(o, oo, oi, channels, TailStrategy::GuardWithIf)
-      .split(oo, ob, oc, tc, TailStrategy::GuardWithIf)
+  out.split(y, yt, yr, t.rows, TailStrategy::GuardWithIf)
+      .split(o, oo, oi, t.channels, TailStrategy::GuardWithIf)
+      .split(oo, ob, oc, t.tc, TailStrategy::GuardWithIf)
       .reorder(oi, yr, oc, x, yt, ob, n);
-  gpuPlaneTiles(out, x, yt, xi, yi, tw, th, {ob, n});
+  std::vector<Var> outer = {ob, n};
+  if (staging) {
+    outer.insert(outer.end(), staging->outer.begin(), staging->outer.end());
+  }
+  Var block = gpuPlaneTiles(out, x, yt, xi, yi, t.tw, t.th, outer);
   out.gpu_threads(oc).reorder(oi, yr, xi, yi, oc).unroll(oi).unroll(yr);
   acc.compute_at(out, xi)
-      .bound_extent(o, channels)
-      .bound_extent(y, rows)
+      .bound_extent(o, t.channels)
+      .bound_extent(y, t.rows)
       .unroll(o)
       .unroll(y);
   acc.update().reorder(o, y, r.x, r.y, r.z).unroll(y);
-  if (vectorChannels && channels % 4 == 0) {
+  if (vectorChannels && t.channels % 4 == 0) {
     acc.update().vectorize(o, 4).unroll(o);
   } else {
     acc.update().unroll(o);
@@ -688,6 +704,29 @@ void convTilesGpu(Func out, Func acc, Var x, Var y, Var o, Var n, RDom r,
   if (taps <= 9) {
     acc.update().unroll(r.x).unroll(r.y);
   }
+  if (!staging) {
+    return;
+  }
+  // The block's input region in shared memory, loaded by the block's
+  // threads before any sums: its columns and rows flattened across the
+  // threads of x and y (consecutive threads, consecutive columns), its
+  // channels across thread z. The region's size is fixed (the staged Func
+  // reads clamped anywhere), so the buffer is one size for every block.
+  Func in = staging->input;
+  std::vector<Var> v = in.args();
+  Var plane("s_plane"), po("s_plane_o"), pi("s_plane_i"), pt("s_plane_t");
+  Var px("s_x"), py("s_y"), co(v[2].name() + "_o"), ct(v[2].name() + "_t");
+  in.compute_at(out, block)
+      .store_in(MemoryType::GPUShared)
+      .bound_extent(v[0], staging->width)
+      .bound_extent(v[1], staging->height)
+      .bound_extent(v[2], staging->channels)
+      .fuse(v[0], v[1], plane)
+      .split(plane, po, pi, t.tw * t.th, TailStrategy::GuardWithIf)
+      .split(pi, py, px, t.tw)
+      .split(v[2], co, ct, t.tc, TailStrategy::GuardWithIf)
+      .reorder(po, co, v[3], px, py, ct)
+      .gpu_threads(px, py, ct);
 }
 
 Func gpuZeroPadded(ImageParam in, const std::string &name) {

@@ -575,10 +575,35 @@ Halide::Func gpuZeroPadded(Halide::ImageParam in, const std::string &name);
 // tiles' indices and every dim in `outer` (innermost first) fused into one
 // block index, CUDA's block x: its y and z stop at 65535 blocks, which
 // (channels x images) of a batch-64 ResNet pass (cuLaunchKernel:
-// CUDA_ERROR_INVALID_VALUE on an H200). Tails guarded.
-void gpuPlaneTiles(Halide::Stage stage, Halide::Var x, Halide::Var y,
-                   Halide::Var xi, Halide::Var yi, int tw, int th,
-                   const std::vector<Halide::Var> &outer);
+// CUDA_ERROR_INVALID_VALUE on an H200). Tails guarded. Returns the block
+// index.
+Halide::Var gpuPlaneTiles(Halide::Stage stage, Halide::Var x, Halide::Var y,
+                          Halide::Var xi, Halide::Var yi, int tw, int th,
+                          const std::vector<Halide::Var> &outer);
+
+// A GPU convolution's tiles (convTilesGpu): each thread sums `rows` output
+// rows x `channels` output channels of one column; a block's threads are
+// tw columns x th row tiles x tc channel tiles.
+struct GpuConvTiles {
+  int rows = 1, channels = 1, tw = 1, th = 1, tc = 1;
+};
+// The tiles for an output of shape [N, O, H, W] (see convTilesGpu);
+// maxBlockRows > 0 caps a block's output rows (th x rows), for blocks that
+// stage their input rows in shared memory.
+GpuConvTiles chooseConvTilesGpu(const std::vector<int64_t> &shape,
+                                int maxBlockRows = 0);
+
+// A convolution's input staged in shared memory by each block
+// (convTilesGpu): `input`, a [x, y, c, n] Func that acc reads and that reads
+// clamped at any coordinates, is computed per block over width x height x
+// channels (the region the block reads, of one chunk of channels) before
+// any sums. `outer`: block dims past the image (the split sums' chunk).
+struct GpuConvStaging {
+  GpuConvTiles tiles;
+  Halide::Func input;
+  int width = 0, height = 0, channels = 0;
+  std::vector<Halide::Var> outer;
+};
 
 // GPU: a convolution's sum out(x, y, o, n) = acc(...), acc a pure
 // definition and one update over r = (window x, window y, reduced
@@ -597,10 +622,13 @@ void gpuPlaneTiles(Halide::Stage stage, Halide::Var x, Halide::Var y,
 // vectorChannels: acc reads its weights from gpuWeightsByChannel, so a
 // tile's channels load as 4-wide vectors (ld.global.v4) where one load per
 // weight was needed.
+// staging: the block's input in shared memory, its tiles from the staging
+// (else chooseConvTilesGpu(shape), the input read from global memory).
 void convTilesGpu(Halide::Func out, Halide::Func acc, Halide::Var x,
                   Halide::Var y, Halide::Var o, Halide::Var n, Halide::RDom r,
                   const std::vector<int64_t> &shape, int64_t taps,
-                  bool vectorChannels = false);
+                  bool vectorChannels = false,
+                  const GpuConvStaging *staging = nullptr);
 // GPU: a [KW,KH,C,O] weight with the register tile's channel dim first,
 // w(ch, kx, ky, other): ch is O (channelDim 3, the forward) or C
 // (channelDim 2, the input gradient), clamped to the last so that edge

@@ -15,7 +15,7 @@
 // errors seen (KILN_TEST_PRINT_ERRORS=1 prints them): 3.8e-6 layer_norm and
 // 2.2e-6 batch_norm of values with mean ~11 and spread 2 (cancellation in
 // x - mean; a one-pass E[x^2] - E[x]^2 variance would miss by ~1e-4),
-// 3.4e-6 conv2d and 2.9e-6 dense accumulating 144 / 256 float products,
+// 4.3e-6 conv2d and 2.9e-6 dense accumulating 216 / 256 float products,
 // 1.7e-6 log_softmax of logits spread over +-50 (values up to ~100); every
 // other case below 7e-7, most elementwise ops below 1.5e-7.
 //
@@ -1556,6 +1556,12 @@ CaseTable buildCases() {
           {3, 3}, convParams({2, 2}, {0, 0, 0, 0}), false);
   addConv(t, "gpu_tiles_n2_c16_45x47_o264_1x1", {2, 16, 45, 47}, 264, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), true);
+  // GPU input tiles in shared memory: at stride 2 a block's region (33 x
+  // 17 inputs for 16 x 8 outputs) of 24 channels is 54 KiB, over CUDA's 48
+  // and OpenCL's 32, so split sums over 2 chunks of 12, then a kernel adding
+  // the chunks and the bias; edge blocks at the last row and column.
+  addConv(t, "gpu_split_sums_n2_c24_19x37_o20_stride2", {2, 24, 19, 37}, 20,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true);
   // The conv2d forms (KernelsConv.cpp) on real network shapes: flattened
   // phase planes for a 7x7 stage with a channel tail, a strided small plane
   // and 7x7 stride-2 stems (small, and with output rows of 20 and more);
