@@ -729,6 +729,81 @@ void convTilesGpu(Func out, Func acc, Var x, Var y, Var o, Var n, RDom r,
       .gpu_threads(px, py, ct);
 }
 
+namespace {
+
+// CUDA's per-block shared memory without an opt-in is 48 KiB; OpenCL
+// promises 32 KiB of local memory.
+int64_t gpuSharedBytes(const Target &target) {
+  return target.has_feature(Target::CUDA) ? 48 * 1024 : 32 * 1024;
+}
+
+constexpr int64_t kMaxWindowChunks = 16;
+
+} // namespace
+
+WindowStaging planWindowStaging(const WindowSum &sum, const Target &target) {
+  WindowStaging plan;
+  GpuConvTiles t = chooseConvTilesGpu(sum.shape, 8);
+  auto extent = [](const WindowAxis &a, int outputs) {
+    return static_cast<int64_t>(outputs - 1) * a.scale +
+           static_cast<int64_t>(a.taps - 1) * std::abs(a.step) + 1;
+  };
+  int64_t width = extent(sum.x, t.tw);
+  int64_t height = extent(sum.y, t.th * t.rows);
+  for (int64_t chunk = sum.channels; chunk >= 1; --chunk) {
+    int64_t bytes =
+        width * height * chunk * static_cast<int64_t>(sizeof(float));
+    if (sum.channels % chunk != 0 || bytes > gpuSharedBytes(target)) {
+      continue;
+    }
+    if (sum.channels / chunk <= kMaxWindowChunks) {
+      plan.chunk = static_cast<int>(chunk);
+      plan.staging.tiles = t;
+      plan.staging.width = static_cast<int>(width);
+      plan.staging.height = static_cast<int>(height);
+      plan.staging.channels = static_cast<int>(chunk);
+    }
+    break;
+  }
+  return plan;
+}
+
+void stagedWindowSumGpu(
+    const WindowSum &sum, WindowStaging plan, Func out,
+    const std::function<Expr(Expr c)> &init,
+    const std::function<void(Expr value, const std::vector<Var> &v)> &define) {
+  int chunks = sum.channels / plan.chunk;
+  Var x("x"), y("y"), c("c"), n("n"), u("u");
+  RDom r(0, sum.x.taps, 0, sum.y.taps, 0, plan.chunk, "r_" + sum.name);
+  Expr k = chunks == 1 ? Expr(r.z) : u * plan.chunk + r.z;
+  Expr ix = x * sum.x.scale + r.x * sum.x.step + sum.x.offset;
+  Expr iy = y * sum.y.scale + r.y * sum.y.step + sum.y.offset;
+  std::vector<Var> args = {x, y, c, n};
+  if (chunks > 1) {
+    args.push_back(u);
+  }
+  plan.staging.input = sum.input;
+  Func acc("acc_" + sum.name);
+  acc(args) = chunks == 1 ? init(c) : 0.0f;
+  acc(args) += sum.weight(c, r.x, r.y, k) * sum.input(ix, iy, k, n);
+  int64_t taps = static_cast<int64_t>(sum.x.taps) * sum.y.taps;
+  if (chunks == 1) {
+    define(acc(x, y, c, n), {x, y, c, n});
+    convTilesGpu(out, acc, x, y, c, n, r, sum.shape, taps, true,
+                 &plan.staging);
+    return;
+  }
+  Func partial("partial_" + sum.name);
+  partial(args) = acc(args);
+  partial.compute_root();
+  plan.staging.outer = {u};
+  convTilesGpu(partial, acc, x, y, c, n, r, sum.shape, taps, true,
+               &plan.staging);
+  RDom ru(0, chunks, "ru_" + sum.name);
+  define(init(c) + Halide::sum(partial(x, y, c, n, ru)), {x, y, c, n});
+  scheduleElementwiseGpu(out, {x, y, c, n});
+}
+
 Func gpuZeroPadded(ImageParam in, const std::string &name) {
   Func padded(name);
   std::vector<Var> v = {Var("px"), Var("py"), Var("pc"), Var("pn")};

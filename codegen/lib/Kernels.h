@@ -622,6 +622,51 @@ struct GpuConvStaging {
 // vectorChannels: acc reads its weights from gpuWeightsByChannel, so a
 // tile's channels load as 4-wide vectors (ld.global.v4) where one load per
 // weight was needed.
+// One axis of a GPU window sum (WindowSum): output coordinate v and tap t
+// read input coordinate v * scale + t * step + offset.
+struct WindowAxis {
+  int scale = 1, step = 1, offset = 0, taps = 1;
+};
+// A sum over a window and a reduced channel dim, the convolution's and each
+// stride phase of its input gradient's:
+//   sum(x, y, c, n) = sum over taps (tx, ty) and channels k < channels
+//                     of weight(c, tx, ty, k) * input(x', y', k, n)
+// (x', y' by WindowAxis). `input` reads anywhere (clamped or zero outside),
+// `weight` takes channels c past the last (register tiles).
+struct WindowSum {
+  std::string name;
+  Halide::Func input;
+  std::function<Halide::Expr(Halide::Expr c, Halide::Expr tx, Halide::Expr ty,
+                             Halide::Expr k)>
+      weight;
+  WindowAxis x, y;
+  int channels = 0;
+  std::vector<int64_t> shape; // the sum's [N, C, H, W]
+};
+// GPU: a window sum's input staged in shared memory by each block, in
+// chunks of `chunk` channels (the largest divisor of the channels whose
+// region fits: 48 KiB on CUDA, 32 on OpenCL); chunk 0 where that takes more
+// than 16 chunks (split sums write chunks x the output).
+struct WindowStaging {
+  GpuConvStaging staging;
+  int chunk = 0;
+};
+WindowStaging planWindowStaging(const WindowSum &sum,
+                                const Halide::Target &target);
+// Defines (through `define`, with the value init(c) + sum and the vars
+// (x, y, c, n)) and schedules `out`: one kernel of register tiles summing
+// from each block's staged input where one chunk holds every channel; else
+// split sums, one kernel summing each chunk into partial(x, y, c, n, chunk)
+// (a chunk per block) and `out` adding the chunks elementwise. No sum
+// crosses a barrier: Halide 14 declares a block-level register tile whole
+// in every thread, and LLVM left such sums in local memory across the
+// chunks' barriers (docs/gpu.md).
+void stagedWindowSumGpu(
+    const WindowSum &sum, WindowStaging plan, Halide::Func out,
+    const std::function<Halide::Expr(Halide::Expr c)> &init,
+    const std::function<void(Halide::Expr value,
+                             const std::vector<Halide::Var> &v)> &define);
+
 // staging: the block's input in shared memory, its tiles from the staging
 // (else chooseConvTilesGpu(shape), the input read from global memory).
 void convTilesGpu(Halide::Func out, Halide::Func acc, Halide::Var x,

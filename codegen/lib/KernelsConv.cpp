@@ -201,117 +201,39 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   return f;
 }
 
-// GPU, one group: each block's input in shared memory (convTilesGpu's
-// staging). A block of tw columns x up to 8 output rows x tc channel tiles
-// loads the input region its window reads once, for a chunk of input
-// channels, then each thread sums its register tile from there: each input
-// value loaded from global memory once per block (was once per thread tile
-// that reads it, through the cache) and reused by the block's
-// tc x channels output channels.
-//
-// The chunk is the largest divisor of the input channels whose region fits
-// in kGpuSharedBytes. Where it is all of them, one kernel; else split sums:
-// one kernel sums each chunk into partial(x, y, o, n, u), each block one
-// chunk, and a second adds the chunks (and the bias, and the epilogue).
-// The sums across chunks are never held in one block: Halide 14 declares a
-// block-level register tile whole in every thread, and LLVM left it in
-// local memory across the chunks' barriers (docs/gpu.md).
-struct StagedConvPlan {
-  GpuConvStaging staging;
-  int chunk = 0; // 0: not staged
-};
-
-// CUDA's per-block shared memory without an opt-in is 48 KiB; OpenCL
-// promises 32 KiB of local memory.
-int64_t gpuSharedBytes(const Target &target) {
-  return target.has_feature(Target::CUDA) ? 48 * 1024 : 32 * 1024;
-}
-
-// At most this many chunks (split-sum kernels write chunks x the output).
-constexpr int64_t kMaxConvChunks = 16;
-
-StagedConvPlan planStagedConvGpu(const KernelSpec &s, const Target &target) {
-  StagedConvPlan plan;
-  const auto &wt = s.inputs[1].shape;
-  if (attrInt(s, "groups") != 1) {
-    return plan; // a block's channel tiles would read different inputs
-  }
-  Window w = readWindow(s, wt[2], wt[3], true);
-  GpuConvTiles t = chooseConvTilesGpu(s.outputs[0].shape, 8);
-  int64_t width = (t.tw - 1) * w.sw + (w.kw - 1) * w.dw + 1;
-  int64_t height = (t.th * t.rows - 1) * w.sh + (w.kh - 1) * w.dh + 1;
-  int64_t channels = wt[1];
-  for (int64_t chunk = channels; chunk >= 1; --chunk) {
-    int64_t bytes =
-        width * height * chunk * static_cast<int64_t>(sizeof(float));
-    if (channels % chunk != 0 || bytes > gpuSharedBytes(target)) {
-      continue;
-    }
-    if (channels / chunk <= kMaxConvChunks) {
-      plan.chunk = static_cast<int>(chunk);
-      plan.staging.tiles = t;
-      plan.staging.width = static_cast<int>(width);
-      plan.staging.height = static_cast<int>(height);
-      plan.staging.channels = static_cast<int>(chunk);
-    }
-    break;
-  }
-  return plan;
-}
-
-Func stagedConvGpu(const KernelSpec &s, const std::vector<ImageParam> &inputs,
-                   const Epilogue &epilogue, StagedConvPlan plan) {
+// GPU, one group: the convolution as a window sum whose input each block
+// stages in shared memory (stagedWindowSumGpu), read at x * sw + tx * dw -
+// padLeft; the input clamped to its padded extent, so that the staged
+// region reads in bounds anywhere. Grouped convolutions: none (a block's
+// channel tiles would read different inputs).
+WindowSum convWindowSum(const KernelSpec &s, const std::vector<ImageParam> &inputs) {
   const auto &wt = s.inputs[1].shape;
   const auto &xs = s.inputs[0].shape;
-  const auto &shape = s.outputs[0].shape;
   Window w = readWindow(s, wt[2], wt[3], true);
-  ImageParam in = inputs[0], weight = inputs[1];
+  ImageParam in = inputs[0];
   Func padded = hasPadding(w) ? gpuZeroPadded(in, "padded")
                               : paddedInput(in, w, 0.0f);
   int padLeft = static_cast<int>(w.padLeft);
   int padTop = static_cast<int>(w.padTop);
-  Func input("input_tile");
+  WindowSum sum;
+  sum.name = "conv";
+  sum.input = Func("input_tile");
   Var sx("sx"), sy("sy"), sc("sc"), sn("sn");
-  input(sx, sy, sc, sn) =
+  sum.input(sx, sy, sc, sn) =
       padded(clamp(sx, -padLeft, static_cast<int>(xs[3] + w.padRight) - 1),
              clamp(sy, -padTop, static_cast<int>(xs[2] + w.padBottom) - 1),
              clamp(sc, 0, static_cast<int>(xs[1]) - 1), sn);
-  plan.staging.input = input;
-  Func byChannel = gpuWeightsByChannel(weight, 3);
-  int chunks = static_cast<int>(wt[1]) / plan.chunk;
-  Var x("x"), y("y"), o("o"), n("n"), u("u");
-  RDom r(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, plan.chunk,
-         "r");
-  Expr c = chunks == 1 ? Expr(r.z) : u * plan.chunk + r.z;
-  Expr ix = x * static_cast<int>(w.sw) + r.x * static_cast<int>(w.dw) - padLeft;
-  Expr iy = y * static_cast<int>(w.sh) + r.y * static_cast<int>(w.dh) - padTop;
-  std::vector<Var> args = {x, y, o, n};
-  if (chunks > 1) {
-    args.push_back(u);
-  }
-  // Register tiles sum past the last channel (convTilesGpu).
-  Expr bias = inputs.size() == 3
-                  ? Expr(inputs[2](min(o, static_cast<int>(wt[0]) - 1)))
-                  : Expr(0.0f);
-  Func acc("acc"), out("out");
-  acc(args) = chunks == 1 ? bias : 0.0f;
-  acc(args) += byChannel(o, r.x, r.y, c) * input(ix, iy, c, n);
-  int64_t taps = wt[2] * wt[3];
-  if (chunks == 1) {
-    defineOutput(out, {x, y, o, n}, acc(x, y, o, n), epilogue, s);
-    convTilesGpu(out, acc, x, y, o, n, r, shape, taps, true, &plan.staging);
-    return out;
-  }
-  Func partial("partial");
-  partial(args) = acc(args);
-  partial.compute_root();
-  plan.staging.outer = {u};
-  convTilesGpu(partial, acc, x, y, o, n, r, shape, taps, true, &plan.staging);
-  RDom ru(0, chunks, "ru");
-  defineOutput(out, {x, y, o, n}, bias + sum(partial(x, y, o, n, ru)),
-               epilogue, s);
-  scheduleElementwiseGpu(out, {x, y, o, n});
-  return out;
+  Func byChannel = gpuWeightsByChannel(inputs[1], 3);
+  sum.weight = [byChannel](Expr c, Expr tx, Expr ty, Expr k) {
+    return byChannel(c, tx, ty, k);
+  };
+  sum.x = {static_cast<int>(w.sw), static_cast<int>(w.dw), -padLeft,
+           static_cast<int>(w.kw)};
+  sum.y = {static_cast<int>(w.sh), static_cast<int>(w.dh), -padTop,
+           static_cast<int>(w.kh)};
+  sum.channels = static_cast<int>(wt[1]);
+  sum.shape = s.outputs[0].shape;
+  return sum;
 }
 
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. Register tile: one vector of
@@ -1426,8 +1348,21 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
   }
   if (target.has_gpu_feature() && !hasPackedWeight(s)) {
     // One group: the input staged in shared memory where a chunk fits.
-    if (StagedConvPlan plan = planStagedConvGpu(s, target); plan.chunk > 0) {
-      return stagedConvGpu(s, in, epilogue, plan);
+    if (attrInt(s, "groups") == 1) {
+      WindowSum sum = convWindowSum(s, in);
+      if (WindowStaging plan = planWindowStaging(sum, target); plan.chunk) {
+        Func out("out");
+        int lastChannel = static_cast<int>(s.inputs[1].shape[0]) - 1;
+        stagedWindowSumGpu(
+            sum, plan, out,
+            [&](Expr c) {
+              return in.size() == 3 ? in[2](min(c, lastChannel)) : Expr(0.0f);
+            },
+            [&](Expr value, const std::vector<Var> &v) {
+              defineOutput(out, v, value, epilogue, s);
+            });
+        return out;
+      }
     }
     // The padding at the root, the epilogue inlined.
     RowConvFuncs f = defineRowConv(s, in, epilogue, /*gpu=*/true);

@@ -428,7 +428,7 @@ void scheduleGpuPlanes(Func out, Func acc, const std::vector<Var> &v,
 // of a 232 ms training step on an H200, 3/4 of its 3x3 products and 3/4 of
 // its 1x1 ones multiplying zeros. Reads of the edge tiles' channels past
 // the last are clamped.
-Kernel buildConvGradInputGpu(const KernelSpec &s) {
+Kernel buildConvGradInputGpu(const KernelSpec &s, const Target &target) {
   ConvGradGeometry g = gradInputGeometry(s);
   const Window &w = g.w;
   ImageParam dy = makeInput(s.inputs[0], "dy");
@@ -450,17 +450,42 @@ Kernel buildConvGradInputGpu(const KernelSpec &s) {
     RDom r(0, tx.count, 0, ty.count, 0, og, "r" + suffix);
     Expr kx = tx.first + r.x * tx.step, ky = ty.first + r.y * ty.step;
     Expr o = g.groups == 1 ? Expr(r.z) : (cc / cg) * og + r.z;
-    Func acc("acc" + suffix);
     Func phase = unitStride ? out : Func("phase" + suffix);
-    acc(x, y, c, n) = 0.0f;
-    Expr wv = g.groups == 1 ? Expr(byChannel(c, kx, ky, o))
-                            : Expr(weight(kx, ky, cc % cg, o));
-    acc(x, y, c, n) +=
-        wv * padded(x + e.j0 - kx * dw / sw, y + e.i0 - ky * dh / sh, o, n);
-    phase(x, y, c, n) = acc(x, y, c, n);
     std::vector<int64_t> shape = {g.n, g.c, e.rows, e.cols};
-    convTilesGpu(phase, acc, x, y, c, n, r, shape, tx.count * ty.count,
-                 g.groups == 1);
+    WindowSum sum;
+    WindowStaging plan;
+    if (g.groups == 1) {
+      // The phase as a window sum with dy staged in shared memory
+      // (stagedWindowSumGpu): tap t reads dy at x + j0 - (first + t * step)
+      // * dw / sw, step * dw a multiple of sw (phaseTaps).
+      sum.name = "phase" + suffix;
+      sum.input = Func("dy_tile" + suffix);
+      sum.input(x, y, c, n) = padded(x, y, c, n);
+      sum.weight = [byChannel, tx, ty](Expr ch, Expr t, Expr u, Expr k) {
+        return byChannel(ch, tx.first + t * tx.step, ty.first + u * ty.step,
+                         k);
+      };
+      sum.x = {1, -tx.step * dw / sw, e.j0 - tx.first * dw / sw, tx.count};
+      sum.y = {1, -ty.step * dh / sh, e.i0 - ty.first * dh / sh, ty.count};
+      sum.channels = og;
+      sum.shape = shape;
+      plan = planWindowStaging(sum, target);
+    }
+    if (plan.chunk) {
+      stagedWindowSumGpu(
+          sum, plan, phase, [](Expr) { return Expr(0.0f); },
+          [&](Expr value, const std::vector<Var> &v) { phase(v) = value; });
+    } else {
+      Func acc("acc" + suffix);
+      acc(x, y, c, n) = 0.0f;
+      Expr wv = g.groups == 1 ? Expr(byChannel(c, kx, ky, o))
+                              : Expr(weight(kx, ky, cc % cg, o));
+      acc(x, y, c, n) +=
+          wv * padded(x + e.j0 - kx * dw / sw, y + e.i0 - ky * dh / sh, o, n);
+      phase(x, y, c, n) = acc(x, y, c, n);
+      convTilesGpu(phase, acc, x, y, c, n, r, shape, tx.count * ty.count,
+                   g.groups == 1);
+    }
     if (unitStride) {
       constrainOutput(out, s.outputs[0]);
       return {{dy, weight}, out};
@@ -480,7 +505,7 @@ Kernel buildConvGradInputGpu(const KernelSpec &s) {
 
 Kernel buildConvGradInput(const KernelSpec &s, const Target &target) {
   if (target.has_gpu_feature()) {
-    return buildConvGradInputGpu(s);
+    return buildConvGradInputGpu(s, target);
   }
   ConvGradInputFuncs f = defineConvGradInput(s, target);
   scheduleConvGradInput(f, s, target);
