@@ -714,7 +714,7 @@ void convTilesGpu(Func out, Func acc, Var x, Var y, Var o, Var n, RDom r,
   // reads clamped anywhere), so the buffer is one size for every block.
   Func in = staging->input;
   std::vector<Var> v = in.args();
-  Var plane("s_plane"), po("s_plane_o"), pi("s_plane_i"), pt("s_plane_t");
+  Var plane("s_plane"), po("s_plane_o"), pi("s_plane_i");
   Var px("s_x"), py("s_y"), co(v[2].name() + "_o"), ct(v[2].name() + "_t");
   in.compute_at(out, block)
       .store_in(MemoryType::GPUShared)
