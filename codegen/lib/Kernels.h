@@ -217,6 +217,9 @@ struct DenseFuncs {
   Halide::Func lhs{"lhs"};
   std::vector<Halide::Var> batch;
   bool lhsKFast = true, weightKFast = true;
+  // The operands staged in shared memory per chunk of K (no batch, K past
+  // one chunk); else each thread's tile sums the whole of K from memory.
+  bool gpuStaged = false;
 };
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Halide::Target &target);
@@ -225,7 +228,7 @@ void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
 // batch) = weightAt(o, kv, batch) read inside an [N, O] output and K (the
 // edge register tiles of scheduleDense sum past the output: their reads
 // clamped to its last row and feature), zero past K, which f.k rounds up
-// to whole staging chunks (kGpuChunk).
+// to whole staging chunks (kGpuChunk) where the operands are staged.
 using DenseOperand = std::function<Halide::Expr(
     Halide::Expr, Halide::Expr, const std::vector<Halide::Expr> &)>;
 Halide::Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,

@@ -92,8 +92,9 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // stay in registers across the chunks. Edge tiles sum past the output
 // (the staged reads clamped to its last row and feature, zero past K:
 // defineGpuProduct) and store only inside it. A batch of products
-// (attention's matmuls): the same register tiles with the batch in the
-// block index, not staged. The rows form (batch 1-8): one output per
+// (attention's matmuls) and a K within one chunk: the same register tiles
+// (the batch in the block index), not staged, K not rounded up. The rows
+// form (batch 1-8): one output per
 // thread, blocks of 32 x 8.
 constexpr int kGpuTileFeatures = 4, kGpuTileRows = 4, kGpuChunk = 16;
 constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
@@ -113,7 +114,9 @@ Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,
   Expr o = min(f.o, static_cast<int>(shape[1]) - 1);
   f.lhs(lhsArgs) = select(inK, lhsAt(kc, n, b), 0.0f);
   f.weightT(weightArgs) = select(inK, weightAt(o, kc, b), 0.0f);
-  f.k = RDom(0, (k + kGpuChunk - 1) / kGpuChunk * kGpuChunk, "k");
+  f.gpuStaged = f.batch.empty() && k > kGpuChunk;
+  f.k = RDom(0, f.gpuStaged ? (k + kGpuChunk - 1) / kGpuChunk * kGpuChunk : k,
+             "k");
   std::vector<Expr> lhsAt2 = {f.k, f.n}, weightAt2 = {f.o, f.k};
   lhsAt2.insert(lhsAt2.end(), b.begin(), b.end());
   weightAt2.insert(weightAt2.end(), b.begin(), b.end());
@@ -161,11 +164,13 @@ void scheduleDenseGpu(DenseFuncs &f) {
     f.out.fuse(block, v, block);
   }
   f.out.gpu_blocks(block).gpu_threads(ot, nt).unroll(oi).unroll(ni);
-  if (!f.batch.empty()) {
-    // A batch of products: each thread's tile summed in its registers
-    // over the whole of K, the operands read from memory (staged, a
-    // serial loop over the batch dim around the chunks left the sums in
-    // local memory in the PTX: 8 KiB a thread).
+  if (!f.gpuStaged) {
+    // A batch of products, or K within one chunk: each thread's tile
+    // summed in its registers over the whole of K, the operands read from
+    // memory. Staged, both left the block's sums in local memory in the
+    // PTX (8 KiB a thread): a serial loop over the batch dim around the
+    // chunks, or no loop over chunks at all (a classifier's input
+    // gradient, matmul 64 x 10 x 128).
     f.acc.compute_at(f.out, ot)
         .bound_extent(f.o, kGpuTileFeatures)
         .bound_extent(f.n, kGpuTileRows)
