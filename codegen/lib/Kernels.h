@@ -217,8 +217,8 @@ struct DenseFuncs {
   Halide::Func lhs{"lhs"};
   std::vector<Halide::Var> batch;
   bool lhsKFast = true, weightKFast = true;
-  // The operands staged in shared memory per chunk of K (no batch, K past
-  // one chunk); else each thread's tile sums the whole of K from memory.
+  // The operands staged in shared memory per chunk of K (K past one
+  // chunk); else each thread's tile sums the whole of K from memory.
   bool gpuStaged = false;
 };
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,

@@ -92,10 +92,9 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // stay in registers across the chunks. Edge tiles sum past the output
 // (the staged reads clamped to its last row and feature, zero past K:
 // defineGpuProduct) and store only inside it. A batch of products
-// (attention's matmuls) and a K within one chunk: the same register tiles
-// (the batch in the block index), not staged, K not rounded up. The rows
-// form (batch 1-8): one output per
-// thread, blocks of 32 x 8.
+// (attention's matmuls): the same, the batch in the block index. K within
+// one chunk: the same register tiles, not staged, K not rounded up. The
+// rows form (batch 1-8): one output per thread, blocks of 32 x 8.
 constexpr int kGpuTileFeatures = 4, kGpuTileRows = 4, kGpuChunk = 16;
 constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
 constexpr int kGpuBlockFeatures = kGpuThreadsX * kGpuTileFeatures;
@@ -114,7 +113,9 @@ Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,
   Expr o = min(f.o, static_cast<int>(shape[1]) - 1);
   f.lhs(lhsArgs) = select(inK, lhsAt(kc, n, b), 0.0f);
   f.weightT(weightArgs) = select(inK, weightAt(o, kc, b), 0.0f);
-  f.gpuStaged = f.batch.empty() && k > kGpuChunk;
+  // A batch is in the block index (no serial loop over it around the
+  // chunks, which left the sums in local memory), so it stages too.
+  f.gpuStaged = k > kGpuChunk;
   f.k = RDom(0, f.gpuStaged ? (k + kGpuChunk - 1) / kGpuChunk * kGpuChunk : k,
              "k");
   std::vector<Expr> lhsAt2 = {f.k, f.n}, weightAt2 = {f.o, f.k};
@@ -165,12 +166,11 @@ void scheduleDenseGpu(DenseFuncs &f) {
   }
   f.out.gpu_blocks(block).gpu_threads(ot, nt).unroll(oi).unroll(ni);
   if (!f.gpuStaged) {
-    // A batch of products, or K within one chunk: each thread's tile
-    // summed in its registers over the whole of K, the operands read from
-    // memory. Staged, both left the block's sums in local memory in the
-    // PTX (8 KiB a thread): a serial loop over the batch dim around the
-    // chunks, or no loop over chunks at all (a classifier's input
-    // gradient, matmul 64 x 10 x 128).
+    // K within one chunk: each thread's tile summed in its registers over
+    // the whole of K, the operands read from memory. Staged, with no loop
+    // over chunks, the block's sums were left in local memory in the PTX
+    // (8 KiB a thread: a classifier's input gradient, matmul 64 x 10 x
+    // 128).
     f.acc.compute_at(f.out, ot)
         .bound_extent(f.o, kGpuTileFeatures)
         .bound_extent(f.n, kGpuTileRows)
