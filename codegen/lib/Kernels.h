@@ -608,23 +608,6 @@ struct GpuConvStaging {
   std::vector<Halide::Var> outer;
 };
 
-// GPU: a convolution's sum out(x, y, o, n) = acc(...), acc a pure
-// definition and one update over r = (window x, window y, reduced
-// channels); `shape` is out's [N, O, H, W], `taps` the window's size. Each
-// thread sums a register tile of up to 4 rows x 8 channels of one column
-// (each weight feeds 4 FMAs, each input value 8; windows up to 3x3
-// unrolled, so neighbouring taps share their loads), the tile shrinking
-// (rows first) while the layer would have under 32Ki threads. Threads: up
-// to 16 columns x 8 row tiles, times channel tiles up to ~256 a block, so
-// 7x7 and 14x14 planes still fill blocks; (pixel tiles, channel tiles,
-// image) in the block index (gpuPlaneTiles). Edge tiles sum past the last
-// row and channel, so acc must read those clamped (min(y, H - 1),
-// min(o, O - 1)); stores stay inside. H200, ResNet-18 at batch 64: the
-// forward convolutions 50.0 -> 33.6 ms (from one pixel x 4 channels per
-// thread; docs/gpu.md).
-// vectorChannels: acc reads its weights from gpuWeightsByChannel, so a
-// tile's channels load as 4-wide vectors (ld.global.v4) where one load per
-// weight was needed.
 // One axis of a GPU window sum (WindowSum): output coordinate v and tap t
 // read input coordinate v * scale + t * step + offset.
 struct WindowAxis {
@@ -670,6 +653,23 @@ void stagedWindowSumGpu(
     const std::function<void(Halide::Expr value,
                              const std::vector<Halide::Var> &v)> &define);
 
+// GPU: a convolution's sum out(x, y, o, n) = acc(...), acc a pure
+// definition and one update over r = (window x, window y, reduced
+// channels); `shape` is out's [N, O, H, W], `taps` the window's size. Each
+// thread sums a register tile of up to 4 rows x 8 channels of one column
+// (each weight feeds 4 FMAs, each input value 8; windows up to 3x3
+// unrolled, so neighbouring taps share their loads), the tile shrinking
+// (rows first) while the layer would have under 32Ki threads. Threads: up
+// to 16 columns x 8 row tiles, times channel tiles up to ~256 a block, so
+// 7x7 and 14x14 planes still fill blocks; (pixel tiles, channel tiles,
+// image) in the block index (gpuPlaneTiles). Edge tiles sum past the last
+// row and channel, so acc must read those clamped (min(y, H - 1),
+// min(o, O - 1)); stores stay inside. H200, ResNet-18 at batch 64: the
+// forward convolutions 50.0 -> 33.6 ms (from one pixel x 4 channels per
+// thread; docs/gpu.md).
+// vectorChannels: acc reads its weights from gpuWeightsByChannel, so a
+// tile's channels load as 4-wide vectors (ld.global.v4) where one load per
+// weight was needed.
 // staging: the block's input in shared memory, its tiles from the staging
 // (else chooseConvTilesGpu(shape), the input read from global memory).
 void convTilesGpu(Halide::Func out, Halide::Func acc, Halide::Var x,
