@@ -453,9 +453,10 @@ struct PoolFuncs {
   ImageParam in;
   Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
   RDom r;
-  // Overlapping windows (a stride below the kernel) are separable: col
-  // reduces each input column over the window's rows, then window reduces
-  // col along the row. Others reduce the input directly.
+  // Overlapping windows (a stride below the kernel) are separable on the
+  // CPU: col reduces each input column over the window's rows, then window
+  // reduces col along the row. Others, and every window on a GPU, reduce
+  // the input directly.
   bool separable = false;
   Func padded, col{"col"}, window{"window"}, out{"out"};
 };
@@ -465,7 +466,7 @@ Expr tapsInside(Expr start, int k, int lo, int hi) {
   return max(min(k, hi - start) - max(0, lo - start), 0);
 }
 
-PoolFuncs definePool(const KernelSpec &s, bool isMax) {
+PoolFuncs definePool(const KernelSpec &s, bool isMax, bool gpu) {
   PoolFuncs f;
   std::vector<int64_t> k = attrInts(s, "kernel", 2);
   Window w = readWindow(s, k[0], k[1], isMax);
@@ -481,7 +482,7 @@ PoolFuncs definePool(const KernelSpec &s, bool isMax) {
     g(v) = isMax ? lowest : Expr(0.0f);
     g(v) = isMax ? max(g(v), tap) : g(v) + tap;
   };
-  f.separable = w.kh > w.sh || w.kw > w.sw;
+  f.separable = !gpu && (w.kh > w.sh || w.kw > w.sw);
   if (f.separable) {
     RDom ry(0, static_cast<int>(w.kh), "ry");
     f.r = RDom(0, static_cast<int>(w.kw), "rx");
@@ -527,17 +528,17 @@ PoolFuncs definePool(const KernelSpec &s, bool isMax) {
 // measured 1.6-3x slower on the LeNet-style CNN's 28x28 and 14x14 planes.
 void schedulePool(PoolFuncs &f, const KernelSpec &s, const Target &target) {
   if (target.has_gpu_feature()) {
-    // One output per thread (x innermost: coalesced), the window in
-    // registers.
+    // One output per thread (x innermost: coalesced), the window in a
+    // register. Not separable: a thread's window reads each tap once
+    // either way, and the separable form's column of partial results
+    // (indexed by the clamped loops at the borders) went to local memory
+    // (12 bytes a thread in ResNet-18's stem pool, session 44).
     Var xi("xi"), yi("yi");
     const auto &os = s.outputs[0].shape;
     gpuPlaneTiles(f.out, f.x, f.y, xi, yi,
                   static_cast<int>(std::min<int64_t>(16, os[3])),
                   static_cast<int>(std::min<int64_t>(16, os[2])), {f.c, f.n});
     f.window.compute_at(f.out, xi);
-    if (f.separable) {
-      f.col.compute_at(f.out, xi);
-    }
     return;
   }
   int vec = target.natural_vector_size<float>();
@@ -577,7 +578,7 @@ void schedulePool(PoolFuncs &f, const KernelSpec &s, const Target &target) {
 }
 
 Kernel buildPool(const KernelSpec &s, const Target &target, bool isMax) {
-  PoolFuncs f = definePool(s, isMax);
+  PoolFuncs f = definePool(s, isMax, target.has_gpu_feature());
   schedulePool(f, s, target);
   return {{f.in}, f.out};
 }
