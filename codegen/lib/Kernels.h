@@ -205,7 +205,7 @@ struct DenseFuncs {
   Halide::Var o{"o"}, n{"n"}, lane{"lane"};
   Halide::RDom k;
   Halide::Func weightT{"weight_t"}, acc{"acc"}, out{"out"};
-  // The rows form (dense at batch 1-2, a matrix-vector product): no weightT;
+  // The rows form (CPU dense at batch 1-8, matrix-vector-like): no weightT;
   // part(lane, o, n) sums x * weight along K in 16-lane vectors of a weight
   // row, then acc adds the lanes (k: the vectors, lanes: the lanes).
   bool rows = false;
@@ -217,9 +217,15 @@ struct DenseFuncs {
   Halide::Func lhs{"lhs"};
   std::vector<Halide::Var> batch;
   bool lhsKFast = true, weightKFast = true;
-  // The operands staged in shared memory per chunk of K (K past one
-  // chunk); else each thread's tile sums the whole of K from memory.
-  bool gpuStaged = false;
+  // How scheduleDense's GPU branch runs the product (defineGpuProduct
+  // picks): register tiles summing the whole of K from memory (K within
+  // one chunk), the same with the operands staged in shared memory per
+  // chunk of K, or, for products of at most 8 rows (matrix-vector-like:
+  // memory bound), one thread per output feature with the rows in its
+  // registers (KLanes: a warp per feature, its lanes along K, where the
+  // weight's K is its unit stride; lanes holds the 32 lanes' sums).
+  enum class GpuForm { Tiles, StagedTiles, FeatureThreads, KLanes };
+  GpuForm gpuForm = GpuForm::Tiles;
 };
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Halide::Target &target);
@@ -228,7 +234,8 @@ void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
 // batch) = weightAt(o, kv, batch) read inside an [N, O] output and K (the
 // edge register tiles of scheduleDense sum past the output: their reads
 // clamped to its last row and feature), zero past K, which f.k rounds up
-// to whole staging chunks (kGpuChunk) where the operands are staged.
+// to whole staging chunks (kGpuChunk) where the operands are staged, to
+// whole warps where K is in lanes.
 using DenseOperand = std::function<Halide::Expr(
     Halide::Expr, Halide::Expr, const std::vector<Halide::Expr> &)>;
 Halide::Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,

@@ -93,9 +93,19 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // (the staged reads clamped to its last row and feature, zero past K:
 // defineGpuProduct) and store only inside it. A batch of products
 // (attention's matmuls): the same, the batch in the block index. K within
-// one chunk: the same register tiles, not staged, K not rounded up. The
-// rows form (batch 1-8): one output per thread, blocks of 32 x 8.
+// one chunk: the same register tiles, not staged, K not rounded up.
+// At most 8 rows (a classifier at batch 1-8, its input gradient): memory
+// bound, each weight read once. Register tiles of 4 rows wasted most of
+// their work and left the sums in local memory (64 bytes a thread for
+// dense 784 -> 256 at batch 1; 8 KiB for matmul 1 x 1568 x 128, staged).
+// So one thread per output feature keeps the rows' sums in registers: a
+// warp per feature with its 32 lanes along K where K is the weight's unit
+// stride (dense: each warp's loads one 128-byte line; the lanes' sums
+// added from shared memory), else consecutive threads on consecutive
+// features (coalesced along the weight's rows), K serial.
 constexpr int kGpuTileFeatures = 4, kGpuTileRows = 4, kGpuChunk = 16;
+constexpr int kGpuFewRows = 8, kGpuLanes = 32, kGpuLaneFeatures = 8,
+              kGpuFeatureThreads = 64;
 constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
 constexpr int kGpuBlockFeatures = kGpuThreadsX * kGpuTileFeatures;
 constexpr int kGpuBlockRows = kGpuThreadsY * kGpuTileRows;
@@ -115,9 +125,17 @@ Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,
   f.weightT(weightArgs) = select(inK, weightAt(o, kc, b), 0.0f);
   // A batch is in the block index (no serial loop over it around the
   // chunks, which left the sums in local memory), so it stages too.
-  f.gpuStaged = k > kGpuChunk;
-  f.k = RDom(0, f.gpuStaged ? (k + kGpuChunk - 1) / kGpuChunk * kGpuChunk : k,
-             "k");
+  using Form = DenseFuncs::GpuForm;
+  int round = 1;
+  if (shape[0] <= kGpuFewRows) {
+    bool lanes = f.weightKFast && k >= kGpuLanes;
+    f.gpuForm = lanes ? Form::KLanes : Form::FeatureThreads;
+    round = lanes ? kGpuLanes : 1;
+  } else {
+    f.gpuForm = k > kGpuChunk ? Form::StagedTiles : Form::Tiles;
+    round = k > kGpuChunk ? kGpuChunk : 1;
+  }
+  f.k = RDom(0, (k + round - 1) / round * round, "k");
   std::vector<Expr> lhsAt2 = {f.k, f.n}, weightAt2 = {f.o, f.k};
   lhsAt2.insert(lhsAt2.end(), b.begin(), b.end());
   weightAt2.insert(weightAt2.end(), b.begin(), b.end());
@@ -144,15 +162,58 @@ void stageInBlock(Func f, Var fast, Var slow) {
 
 } // namespace
 
-void scheduleDenseGpu(DenseFuncs &f) {
-  Var oo("oo"), oi("oi"), no("no"), ni("ni");
-  if (f.rows) {
-    f.out.gpu_tile(f.o, f.n, oo, no, oi, ni, 32, 8,
-                   TailStrategy::GuardWithIf);
-    f.acc.compute_at(f.out, oi);
-    f.part.compute_at(f.out, oi);
+// At most 8 rows (kGpuFewRows): blocks of `features` output features,
+// each thread's rows unrolled in registers; KLanes: the lanes' sums of
+// each feature's rows in shared memory, then one thread per feature adds
+// them.
+void scheduleFewRowsGpu(DenseFuncs &f) {
+  bool lanes = f.gpuForm == DenseFuncs::GpuForm::KLanes;
+  Var ob("ob"), oi("oi");
+  f.out.split(f.o, ob, oi, lanes ? kGpuLaneFeatures : kGpuFeatureThreads,
+              TailStrategy::GuardWithIf)
+      .reorder(f.n, oi, ob);
+  for (const Var &v : f.batch) {
+    f.out.fuse(ob, v, ob);
+  }
+  f.out.gpu_blocks(ob).gpu_threads(oi).unroll(f.n);
+  f.acc.compute_at(f.out, oi).store_in(MemoryType::Register).unroll(f.n);
+  if (!lanes) {
+    f.acc.update().reorder(f.n, f.k).unroll(f.n);
     return;
   }
+  RVar ko("ko"), ki("ki");
+  Var lane("lane");
+  Func part = f.acc.update().split(f.k, ko, ki, kGpuLanes).rfactor(ki, lane);
+  f.acc.update().unroll(f.n);
+  // The lanes' sums: each thread's rows in registers over K, then stored
+  // to the block's shared memory.
+  // The block's batch (one) inside the threads, as n; its whole block of
+  // features (clamped reads past the output: defineGpuProduct), so that
+  // the shared allocation has a constant size.
+  Func shared = part.in(f.acc);
+  std::vector<VarOrRVar> order = {f.n};
+  order.insert(order.end(), f.batch.begin(), f.batch.end());
+  order.insert(order.end(), {lane, f.o});
+  shared.compute_at(f.out, ob)
+      .store_in(MemoryType::GPUShared)
+      .reorder(order)
+      .bound_extent(f.o, kGpuLaneFeatures)
+      .gpu_threads(lane, f.o)
+      .unroll(f.n);
+  for (const Var &v : f.batch) {
+    shared.bound_extent(v, 1).unroll(v);
+  }
+  part.compute_at(shared, lane).store_in(MemoryType::Register).unroll(f.n);
+  part.update().reorder(f.n, ko).unroll(f.n);
+}
+
+void scheduleDenseGpu(DenseFuncs &f) {
+  using Form = DenseFuncs::GpuForm;
+  if (f.gpuForm == Form::FeatureThreads || f.gpuForm == Form::KLanes) {
+    scheduleFewRowsGpu(f);
+    return;
+  }
+  Var oi("oi"), ni("ni");
   Var ot("ot"), nt("nt"), block("block");
   f.out
       .tile(f.o, f.n, ot, nt, kGpuBlockFeatures, kGpuBlockRows,
@@ -165,7 +226,7 @@ void scheduleDenseGpu(DenseFuncs &f) {
     f.out.fuse(block, v, block);
   }
   f.out.gpu_blocks(block).gpu_threads(ot, nt).unroll(oi).unroll(ni);
-  if (!f.gpuStaged) {
+  if (f.gpuForm == Form::Tiles) {
     // K within one chunk: each thread's tile summed in its registers over
     // the whole of K, the operands read from memory. Staged, with no loop
     // over chunks, the block's sums were left in local memory in the PTX
@@ -324,7 +385,9 @@ DenseFuncs defineDense(const KernelSpec &s, const std::vector<ImageParam> &in,
   // At batch 1-8 the weights are read from memory once: each output is a
   // dot product along a weight row (contiguous), with no per-call
   // transposition.
-  f.rows = s.inputs[0].shape[0] <= kDenseRowsBatch && k % vec == 0;
+  // GPU: defineGpuProduct's few-rows forms instead.
+  f.rows = !target.has_gpu_feature() &&
+           s.inputs[0].shape[0] <= kDenseRowsBatch && k % vec == 0;
   if (f.rows) {
     f.k = RDom(0, k / vec, "k");
     f.lanes = RDom(0, vec, "lanes");

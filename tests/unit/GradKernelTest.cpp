@@ -1892,6 +1892,17 @@ GradCaseTable buildCases() {
   // the block index.
   addBatchedMatmul(t, "batch2_40x19_19x70", {2, 40, 19}, {2, 19, 70}, false,
                    false);
+  // GPU: at most 8 rows (a classifier's input gradient, attention at one
+  // query): one thread per output feature over K, or, where K is the
+  // weight's unit stride, a warp per feature with its lanes along K (70:
+  // three warps' widths, the last partial); partial blocks of features,
+  // alone and with a batch.
+  addMatmul(t, "m1_k128_n70", {1, 128}, {128, 70}, false, false);
+  addMatmul(t, "m2_k70_n9_transpose_b", {2, 70}, {9, 70}, false, true);
+  addBatchedMatmul(t, "batch2_m3_k20_n70", {2, 3, 20}, {2, 20, 70}, false,
+                   false);
+  addBatchedMatmul(t, "batch3_m5_k40_n11_tb", {3, 5, 40}, {3, 11, 40}, false,
+                   true);
 
   addReduceSum(t, "axes0_2", {3, 5, 7}, {0, 2}, false);
   addReduceSum(t, "bias_grad_axis0", {4, 17}, {0}, false);
