@@ -219,7 +219,7 @@ struct DenseFuncs {
   bool lhsKFast = true, weightKFast = true;
   // How scheduleDense's GPU branch runs the product (defineGpuProduct
   // picks): register tiles summing the whole of K from memory (K within
-  // one chunk), the same with the operands staged in shared memory per
+  // three chunks), the same with the operands staged in shared memory per
   // chunk of K, or, for products of at most 8 rows (matrix-vector-like:
   // memory bound), one thread per output feature with the rows in its
   // registers (KLanes: a warp per feature, its lanes along K, where the

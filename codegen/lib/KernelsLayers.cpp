@@ -93,7 +93,11 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // (the staged reads clamped to its last row and feature, zero past K:
 // defineGpuProduct) and store only inside it. A batch of products
 // (attention's matmuls): the same, the batch in the block index. K within
-// one chunk: the same register tiles, not staged, K not rounded up.
+// three chunks: the same register tiles, not staged, K not rounded up. The
+// block's sums stay in registers only through LLVM's promotion in the loop
+// over chunks; with 1-3 chunks the PTX kept them in local memory (8 KiB a
+// thread: every product with K 17-32 such as 64 x 17 x 64, and 70 x 33 x
+// 75), while 4 or more chunks were clean in every shape tried.
 // At most 8 rows (a classifier at batch 1-8, its input gradient): memory
 // bound, each weight read once. Register tiles of 4 rows wasted most of
 // their work and left the sums in local memory (64 bytes a thread for
@@ -104,6 +108,7 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // added from shared memory), else consecutive threads on consecutive
 // features (coalesced along the weight's rows), K serial.
 constexpr int kGpuTileFeatures = 4, kGpuTileRows = 4, kGpuChunk = 16;
+constexpr int kGpuMaxUnstagedChunks = 3;
 constexpr int kGpuFewRows = 8, kGpuLanes = 32, kGpuLaneFeatures = 8,
               kGpuFeatureThreads = 64;
 constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
@@ -132,8 +137,9 @@ Expr defineGpuProduct(DenseFuncs &f, const std::vector<int64_t> &shape,
     f.gpuForm = lanes ? Form::KLanes : Form::FeatureThreads;
     round = lanes ? kGpuLanes : 1;
   } else {
-    f.gpuForm = k > kGpuChunk ? Form::StagedTiles : Form::Tiles;
-    round = k > kGpuChunk ? kGpuChunk : 1;
+    bool staged = k > kGpuMaxUnstagedChunks * kGpuChunk;
+    f.gpuForm = staged ? Form::StagedTiles : Form::Tiles;
+    round = staged ? kGpuChunk : 1;
   }
   f.k = RDom(0, (k + round - 1) / round * round, "k");
   std::vector<Expr> lhsAt2 = {f.k, f.n}, weightAt2 = {f.o, f.k};
@@ -207,17 +213,30 @@ void scheduleFewRowsGpu(DenseFuncs &f) {
   part.update().reorder(f.n, ko).unroll(f.n);
 }
 
-void scheduleDenseGpu(DenseFuncs &f) {
+void scheduleDenseGpu(DenseFuncs &f, const std::vector<int64_t> &shape) {
   using Form = DenseFuncs::GpuForm;
   if (f.gpuForm == Form::FeatureThreads || f.gpuForm == Form::KLanes) {
     scheduleFewRowsGpu(f);
     return;
   }
+  // Staged: the last block along each dim a whole block fits in shifted
+  // inwards (recomputing some outputs). Guarded partial blocks made Halide
+  // partition the block loop into interior and edge copies of the kernel,
+  // and in some of those LLVM left the block's sums in local memory (8 KiB
+  // a thread for 70 x 49 x 75, 200 x 65 x 75, 20 x 100 x 75).
+  auto tail = [&](int64_t extent, int block) {
+    return f.gpuForm == Form::StagedTiles && extent >= block
+               ? TailStrategy::ShiftInwards
+               : TailStrategy::GuardWithIf;
+  };
   Var oi("oi"), ni("ni");
   Var ot("ot"), nt("nt"), block("block");
   f.out
-      .tile(f.o, f.n, ot, nt, kGpuBlockFeatures, kGpuBlockRows,
-            TailStrategy::GuardWithIf)
+      .split(f.o, f.o, ot, kGpuBlockFeatures,
+             tail(shape.back(), kGpuBlockFeatures))
+      .split(f.n, f.n, nt, kGpuBlockRows,
+             tail(shape[shape.size() - 2], kGpuBlockRows))
+      .reorder(ot, nt, f.o, f.n)
       .tile(ot, nt, oi, ni, kGpuTileFeatures, kGpuTileRows,
             TailStrategy::GuardWithIf)
       .reorder(oi, ni, ot, nt, f.o, f.n)
@@ -227,11 +246,11 @@ void scheduleDenseGpu(DenseFuncs &f) {
   }
   f.out.gpu_blocks(block).gpu_threads(ot, nt).unroll(oi).unroll(ni);
   if (f.gpuForm == Form::Tiles) {
-    // K within one chunk: each thread's tile summed in its registers over
-    // the whole of K, the operands read from memory. Staged, with no loop
-    // over chunks, the block's sums were left in local memory in the PTX
-    // (8 KiB a thread: a classifier's input gradient, matmul 64 x 10 x
-    // 128).
+    // K within three chunks: each thread's tile summed in its registers
+    // over the whole of K, the operands read from memory. Staged, with no
+    // loop over chunks or a short one, the block's sums were left in local
+    // memory in the PTX (8 KiB a thread: a classifier's input gradient,
+    // matmul 64 x 10 x 128; 64 x 17 x 64).
     f.acc.compute_at(f.out, ot)
         .bound_extent(f.o, kGpuTileFeatures)
         .bound_extent(f.n, kGpuTileRows)
@@ -270,7 +289,7 @@ void scheduleDenseGpu(DenseFuncs &f) {
 void scheduleDense(DenseFuncs &f, const std::vector<int64_t> &shape,
                    const Target &target) {
   if (target.has_gpu_feature()) {
-    scheduleDenseGpu(f);
+    scheduleDenseGpu(f, shape);
     return;
   }
   int outFeatures = static_cast<int>(shape[1]);

@@ -1877,10 +1877,18 @@ GradCaseTable buildCases() {
   // Partial GPU blocks and register tiles on both sides (70 x 75).
   addMatmul(t, "m70_k33_n75", {70, 33}, {33, 75}, false, false);
   addMatmul(t, "m70_k33_n75_transpose_a", {33, 70}, {33, 75}, true, false);
-  // GPU: K in three chunks of 16 staged in shared memory, the last partial
-  // (zero past K), with each operand's unit stride along K or not.
   addMatmul(t, "m70_k33_n75_transpose_b", {70, 33}, {75, 33}, false, true);
   addMatmul(t, "m70_k33_n75_transpose_both", {33, 70}, {75, 33}, true, true);
+  // GPU: K in seven chunks of 16 staged in shared memory, the last partial
+  // (zero past K), with each operand's unit stride along K or not; the
+  // last blocks of 64 features and of 32 rows shifted inwards.
+  addMatmul(t, "m70_k100_n75", {70, 100}, {100, 75}, false, false);
+  addMatmul(t, "m70_k100_n75_transpose_b", {70, 100}, {75, 100}, false,
+            true);
+  addMatmul(t, "m70_k100_n75_transpose_both", {100, 70}, {75, 100}, true,
+            true);
+  // Staged, rows below a block (guarded) and features shifted.
+  addMatmul(t, "m20_k100_n75_transpose_a", {100, 20}, {100, 75}, true, false);
   // Batches (attention's [B*H, T, D] products): a partial vector of columns
   // and a partial row tile, and every transpose.
   addBatchedMatmul(t, "batch3_17x5_5x20", {3, 17, 5}, {3, 5, 20}, false,
@@ -1891,6 +1899,8 @@ GradCaseTable buildCases() {
   // GPU: products wider than a block of 64 x 32 in both dims, the batch in
   // the block index.
   addBatchedMatmul(t, "batch2_40x19_19x70", {2, 40, 19}, {2, 19, 70}, false,
+                   false);
+  addBatchedMatmul(t, "batch2_40x65_65x70", {2, 40, 65}, {2, 65, 70}, false,
                    false);
   // GPU: at most 8 rows (a classifier's input gradient, attention at one
   // query): one thread per output feature over K, or, where K is the
