@@ -97,7 +97,8 @@ void scheduleDenseRows(DenseFuncs &f, int outFeatures, int batch) {
 // block's sums stay in registers only through LLVM's promotion in the loop
 // over chunks; with 1-3 chunks the PTX kept them in local memory (8 KiB a
 // thread: every product with K 17-32 such as 64 x 17 x 64, and 70 x 33 x
-// 75), while 4 or more chunks were clean in every shape tried.
+// 75), while 4 or more chunks were clean in every shape tried once the
+// partial blocks shift inwards (scheduleDenseGpu).
 // At most 8 rows (a classifier at batch 1-8, its input gradient): memory
 // bound, each weight read once. Register tiles of 4 rows wasted most of
 // their work and left the sums in local memory (64 bytes a thread for
@@ -168,10 +169,10 @@ void stageInBlock(Func f, Var fast, Var slow) {
 
 } // namespace
 
-// At most 8 rows (kGpuFewRows): blocks of `features` output features,
-// each thread's rows unrolled in registers; KLanes: the lanes' sums of
-// each feature's rows in shared memory, then one thread per feature adds
-// them.
+// At most 8 rows (kGpuFewRows): blocks of output features, one thread per
+// feature, its rows unrolled in registers; KLanes: 8 features a block, a
+// warp's lanes along K per feature, the lanes' sums of each feature's rows
+// in shared memory, then one thread per feature adds them.
 void scheduleFewRowsGpu(DenseFuncs &f) {
   bool lanes = f.gpuForm == DenseFuncs::GpuForm::KLanes;
   Var ob("ob"), oi("oi");
@@ -192,10 +193,9 @@ void scheduleFewRowsGpu(DenseFuncs &f) {
   Func part = f.acc.update().split(f.k, ko, ki, kGpuLanes).rfactor(ki, lane);
   f.acc.update().unroll(f.n);
   // The lanes' sums: each thread's rows in registers over K, then stored
-  // to the block's shared memory.
-  // The block's batch (one) inside the threads, as n; its whole block of
-  // features (clamped reads past the output: defineGpuProduct), so that
-  // the shared allocation has a constant size.
+  // to the block's shared memory, for the block's batch (one: inside the
+  // threads, as n) and its whole block of features (clamped reads past the
+  // output: defineGpuProduct), so that the allocation's size is constant.
   Func shared = part.in(f.acc);
   std::vector<VarOrRVar> order = {f.n};
   order.insert(order.end(), f.batch.begin(), f.batch.end());
