@@ -202,7 +202,7 @@ Bundle compileBundle(const std::string &modelPath, const AotOptions &options) {
                   isNative(codegen::targetInfo(options.target).canonical);
 
   // 1. Plans and kernel objects (no .so).
-  compiler::CompileOptions compile;
+  compiler::CompileOptions compile = options.lowering;
   compile.batch = options.batch;
   compile.target = options.target;
   compile.cacheDir = options.cacheDir;

@@ -640,11 +640,19 @@ Var gpuPlaneTiles(Stage stage, Var x, Var y, Var xi, Var yi, int tw, int th,
 Func gpuWeightsByChannel(ImageParam weight, int channelDim) {
   Func byChannel("weight_by_channel");
   Var ch("ch"), kx("kx"), ky("ky"), other("other");
-  Expr last = weight.dim(channelDim).extent() - 1;
-  Expr clamped = min(ch, last);
-  byChannel(ch, kx, ky, other) =
-      channelDim == 3 ? weight(kx, ky, other, clamped)
-                      : weight(kx, ky, clamped, other);
+  if (weight.dimensions() == 5) {
+    // Packed [O/B, C, KH, KW, B]: channel ch at (ch % B, ..., ch / B).
+    Expr block = weight.dim(0).extent();
+    Expr clamped = min(ch, weight.dim(4).extent() * block - 1);
+    byChannel(ch, kx, ky, other) =
+        weight(clamped % block, kx, ky, other, clamped / block);
+  } else {
+    Expr last = weight.dim(channelDim).extent() - 1;
+    Expr clamped = min(ch, last);
+    byChannel(ch, kx, ky, other) =
+        channelDim == 3 ? weight(kx, ky, other, clamped)
+                        : weight(kx, ky, clamped, other);
+  }
   byChannel.compute_root();
   gpuTileStage(byChannel, {ch, kx, ky, other});
   return byChannel;

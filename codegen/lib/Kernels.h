@@ -687,7 +687,8 @@ void convTilesGpu(Halide::Func out, Halide::Func acc, Halide::Var x,
 // GPU: a [KW,KH,C,O] weight with the register tile's channel dim first,
 // w(ch, kx, ky, other): ch is O (channelDim 3, the forward) or C
 // (channelDim 2, the input gradient), clamped to the last so that edge
-// tiles read in bounds; computed once at the root.
+// tiles read in bounds; computed once at the root. A packed forward weight
+// [O/B, C, KH, KW, B] (Halide's [B, KW, KH, C, O/B]) too.
 Halide::Func gpuWeightsByChannel(Halide::ImageParam weight, int channelDim);
 
 } // namespace kiln::codegen::detail

@@ -91,6 +91,27 @@ int64_t outChannels(const KernelSpec &s) {
   return hasPackedWeight(s) ? wt[0] * wt[4] : wt[0];
 }
 
+// GPU, one group: the weight read by (output channel, kx, ky, input
+// channel), the output channel fastest so that a register tile's channels
+// load as 4-wide vectors (convTilesGpu); edge tiles read past the last
+// channel. kiln-pack-weights' GPU layout [1, C, KH, KW, O], O a multiple of
+// 8 (no tile reads past it), is read in place: the weight is laid out once,
+// at load time. Any other weight is laid out so at the root, on every call
+// (gpuWeightsByChannel).
+static std::function<Expr(Expr, Expr, Expr, Expr)>
+gpuConvWeights(const KernelSpec &s, ImageParam weight) {
+  const auto &wt = s.inputs[1].shape;
+  if (hasPackedWeight(s) && wt[0] == 1 && wt[4] % 8 == 0) {
+    return [weight](Expr o, Expr kx, Expr ky, Expr c) {
+      return weight(o, kx, ky, c, 0);
+    };
+  }
+  Func byChannel = gpuWeightsByChannel(weight, 3);
+  return [byChannel](Expr o, Expr kx, Expr ky, Expr c) {
+    return byChannel(o, kx, ky, c);
+  };
+}
+
 void validateConv2d(const KernelSpec &s) {
   expectCounts(s, 2, 3, 1);
   expectF32Except(s);
@@ -156,12 +177,13 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
                  ? gpuZeroPadded(in, "padded")
                  : (f.phases ? BoundaryConditions::constant_exterior(in, 0.0f)
                              : paddedInput(in, w, 0.0f));
-  int cg = static_cast<int>(wt[1]), og = static_cast<int>(wt[0] / groups);
+  int outC = static_cast<int>(outChannels(s));
+  int cg = static_cast<int>(wt[1]), og = outC / static_cast<int>(groups);
   f.r = RDom(0, static_cast<int>(w.kw), 0, static_cast<int>(w.kh), 0, cg,
              "r");
   // GPU: register tiles of output channels, the edge tile summed past the
   // last channel and reading it there (convTilesGpu).
-  Expr o = gpu ? min(f.o, static_cast<int>(wt[0]) - 1) : Expr(f.o);
+  Expr o = gpu ? min(f.o, outC - 1) : Expr(f.o);
   Expr c = groups == 1 ? Expr(f.r.z) : (o / og) * cg + f.r.z;
   if (inputs.size() == 3) {
     ImageParam b = inputs[2];
@@ -191,8 +213,7 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
     // GPU, one group: the weights by output channel, so that a register
     // tile's channels load as vectors (convTilesGpu).
     Expr wv = gpu && groups == 1
-                  ? Expr(gpuWeightsByChannel(weight, 3)(f.o, f.r.x, f.r.y,
-                                                        f.r.z))
+                  ? gpuConvWeights(s, weight)(f.o, f.r.x, f.r.y, f.r.z)
                   : Expr(weight(f.r.x, f.r.y, f.r.z, o));
     f.acc(f.x, f.y, f.o, f.n) += wv * f.padded(ix, iy, c, f.n);
   }
@@ -204,15 +225,16 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
 // GPU, one group: the convolution as a window sum whose input each block
 // stages in shared memory (stagedWindowSumGpu), read at x * sw + tx * dw -
 // padLeft; the input clamped to its padded extent, so that the staged
-// region reads in bounds anywhere. Grouped convolutions: none (a block's
-// channel tiles would read different inputs).
+// region reads in bounds anywhere. The padding's zeros are selected as the
+// block stages its region (once per staged value), not written by a kernel
+// of their own. Grouped convolutions: none (a block's channel tiles would
+// read different inputs).
 WindowSum convWindowSum(const KernelSpec &s, const std::vector<ImageParam> &inputs) {
   const auto &wt = s.inputs[1].shape;
   const auto &xs = s.inputs[0].shape;
   Window w = readWindow(s, wt[2], wt[3], true);
   ImageParam in = inputs[0];
-  Func padded = hasPadding(w) ? gpuZeroPadded(in, "padded")
-                              : paddedInput(in, w, 0.0f);
+  Func padded = paddedInput(in, w, 0.0f);
   int padLeft = static_cast<int>(w.padLeft);
   int padTop = static_cast<int>(w.padTop);
   WindowSum sum;
@@ -223,10 +245,7 @@ WindowSum convWindowSum(const KernelSpec &s, const std::vector<ImageParam> &inpu
       padded(clamp(sx, -padLeft, static_cast<int>(xs[3] + w.padRight) - 1),
              clamp(sy, -padTop, static_cast<int>(xs[2] + w.padBottom) - 1),
              clamp(sc, 0, static_cast<int>(xs[1]) - 1), sn);
-  Func byChannel = gpuWeightsByChannel(inputs[1], 3);
-  sum.weight = [byChannel](Expr c, Expr tx, Expr ty, Expr k) {
-    return byChannel(c, tx, ty, k);
-  };
+  sum.weight = gpuConvWeights(s, inputs[1]);
   sum.x = {static_cast<int>(w.sw), static_cast<int>(w.dw), -padLeft,
            static_cast<int>(w.kw)};
   sum.y = {static_cast<int>(w.sh), static_cast<int>(w.dh), -padTop,
@@ -1346,13 +1365,13 @@ Func conv2dOutput(const KernelSpec &s, const std::vector<ImageParam> &in,
   if (s.inputs[0].blocked() && !hasPackedWeight(s)) {
     return blockedDepthwise(s, in, epilogue, target);
   }
-  if (target.has_gpu_feature() && !hasPackedWeight(s)) {
+  if (target.has_gpu_feature()) {
     // One group: the input staged in shared memory where a chunk fits.
     if (attrInt(s, "groups") == 1) {
       WindowSum sum = convWindowSum(s, in);
       if (WindowStaging plan = planWindowStaging(sum, target); plan.chunk) {
         Func out("out");
-        int lastChannel = static_cast<int>(s.inputs[1].shape[0]) - 1;
+        int lastChannel = static_cast<int>(outChannels(s)) - 1;
         stagedWindowSumGpu(
             sum, plan, out,
             [&](Expr c) {

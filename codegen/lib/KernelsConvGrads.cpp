@@ -433,7 +433,11 @@ Kernel buildConvGradInputGpu(const KernelSpec &s, const Target &target) {
   const Window &w = g.w;
   ImageParam dy = makeInput(s.inputs[0], "dy");
   ImageParam weight = makeInput(s.inputs[1], "weight");
-  Func padded = gpuZeroPadded(dy, "dy_padded");
+  // dy zero outside: staged phases select the zeros as each block stages
+  // its region; unstaged ones read dy zero-padded at the root (no selects
+  // in their sums).
+  Func zero = BoundaryConditions::constant_exterior(dy, 0.0f);
+  Func padded;
   Func byChannel = g.groups == 1 ? gpuWeightsByChannel(weight, 2) : Func();
   int cg = static_cast<int>(g.cg), og = static_cast<int>(g.og);
   int dw = static_cast<int>(w.dw), dh = static_cast<int>(w.dh);
@@ -460,7 +464,7 @@ Kernel buildConvGradInputGpu(const KernelSpec &s, const Target &target) {
       // * dw / sw, step * dw a multiple of sw (phaseTaps).
       sum.name = "phase" + suffix;
       sum.input = Func("dy_tile" + suffix);
-      sum.input(x, y, c, n) = padded(x, y, c, n);
+      sum.input(x, y, c, n) = zero(x, y, c, n);
       sum.weight = [byChannel, tx, ty](Expr ch, Expr t, Expr u, Expr k) {
         return byChannel(ch, tx.first + t * tx.step, ty.first + u * ty.step,
                          k);
@@ -476,6 +480,9 @@ Kernel buildConvGradInputGpu(const KernelSpec &s, const Target &target) {
           sum, plan, phase, [](Expr) { return Expr(0.0f); },
           [&](Expr value, const std::vector<Var> &v) { phase(v) = value; });
     } else {
+      if (!padded.defined()) {
+        padded = gpuZeroPadded(dy, "dy_padded");
+      }
       Func acc("acc" + suffix);
       acc(x, y, c, n) = 0.0f;
       Expr wv = g.groups == 1 ? Expr(byChannel(c, kx, ky, o))

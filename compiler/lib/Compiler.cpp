@@ -211,9 +211,10 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.arenaAlignment =
         gpu ? support::kDeviceAlignment : support::kAlignment;
     if (gpu) {
-      // CPU-only rewrites on a GPU target: the GPU convolution reads the
-      // plain [O, C, KH, KW] weight; Winograd and the pointwise-into-
-      // depthwise producer form have no GPU schedule (docs/gpu.md).
+      // The GPU convolutions' weight layout in place of the CPU's blocks;
+      // Winograd and the pointwise-into-depthwise producer form have no
+      // GPU schedule (docs/gpu.md).
+      pipeline.packForGpu = pipeline.packBlock > 0;
       pipeline.packBlock = 0;
       pipeline.winogradTile = 0;
       pipeline.fusion.producer = false;

@@ -27,14 +27,14 @@ struct PackWeightsPass
   using KilnPackWeightsBase::KilnPackWeightsBase;
 
   void runOnOperation() override {
-    if (block < 1) {
+    if (!gpu && block < 1) {
       getOperation().emitError() << "kiln-pack-weights: block must be >= 1, "
                                  << "got " << block;
       return signalPassFailure();
     }
     SmallVector<Conv2DOp> convs;
     getOperation().walk([&](Conv2DOp conv) {
-      if (applies(conv)) {
+      if (gpu ? appliesOnGpu(conv) : applies(conv)) {
         convs.push_back(conv);
       }
     });
@@ -42,10 +42,22 @@ struct PackWeightsPass
     for (Conv2DOp conv : convs) {
       Value &p = packed[conv.getWeight().getAsOpaquePointer()];
       if (!p) {
-        p = pack(conv.getWeight());
+        auto type = llvm::cast<RankedTensorType>(conv.getWeight().getType());
+        p = pack(conv.getWeight(), gpu ? type.getDimSize(0) : block);
       }
       conv.getWeightMutable().assign(p);
     }
+  }
+
+  // GPU: every convolution without groups whose output channels are a
+  // multiple of 8, so that no register tile (up to 8 channels, a power of
+  // two: convTilesGpu) reads past the last channel. The kernel reads the
+  // weight [1, C, KH, KW, O] in place of the [C, KH, KW, O] copy it made on
+  // every call (gpuWeightsByChannel).
+  static bool appliesOnGpu(Conv2DOp conv) {
+    auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
+    return weight && weight.getRank() == 4 && weight.hasStaticShape() &&
+           conv.getGroups() == 1 && weight.getDimSize(0) % 8 == 0;
   }
 
   // Convolutions without groups, with whole blocks of output channels and
@@ -100,21 +112,22 @@ struct PackWeightsPass
            result.getDimSize(2) * result.getDimSize(3) <= 64;
   }
 
-  // The packed weight, right after the weight's definition.
-  Value pack(Value weight) {
+  // The weight packed by blocks of `perBlock` output channels, right after its
+  // definition.
+  Value pack(Value weight, int64_t perBlock) {
     auto type = llvm::cast<RankedTensorType>(weight.getType());
     int64_t o = type.getDimSize(0), c = type.getDimSize(1),
             kh = type.getDimSize(2), kw = type.getDimSize(3);
     OpBuilder builder(weight.getContext());
     builder.setInsertionPointAfterValue(weight);
     Location loc = weight.getLoc();
-    SmallVector<int64_t> blocked = {o / block, block, c, kh, kw};
+    SmallVector<int64_t> blocked = {o / perBlock, perBlock, c, kh, kw};
     Value reshaped = builder.create<ReshapeOp>(
         loc, RankedTensorType::get(blocked, type.getElementType()), weight,
         builder.getDenseI64ArrayAttr(blocked));
     return builder.create<TransposeOp>(
         loc,
-        RankedTensorType::get({o / block, c, kh, kw, block},
+        RankedTensorType::get({o / perBlock, c, kh, kw, perBlock},
                               type.getElementType()),
         reshaped, builder.getDenseI64ArrayAttr({0, 2, 3, 4, 1}));
   }

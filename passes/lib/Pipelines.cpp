@@ -46,6 +46,7 @@ struct BackOptions {
   bool foldBatchNorm = true;
   int winogradTile = 2;
   int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
+  bool packForGpu = false; // kiln-pack-weights' gpu (inference only)
   bool blockedLayout = false; // kiln-layout (inference only, block 16)
   bool splitBatch = false; // kiln-split-batch (the inference pipeline)
   int64_t memoryBudget = 0;
@@ -94,7 +95,9 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
     winograd.minReduction = kMinReduction;
     pm.addPass(createKilnWinograd(winograd));
   }
-  if (options.inference && options.packBlock > 0) {
+  if (options.inference && options.packForGpu) {
+    pm.addPass(createKilnPackWeights({/*block=*/0, /*gpu=*/true}));
+  } else if (options.inference && options.packBlock > 0) {
     pm.addPass(createKilnPackWeights({options.packBlock}));
   }
   if (options.splitBatch) {
@@ -122,6 +125,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.foldBatchNorm = options.foldBatchNorm;
   back.winogradTile = options.winogradTile;
   back.packBlock = options.packBlock;
+  back.packForGpu = options.packForGpu;
   back.blockedLayout = options.blockedLayout;
   back.arenaAlignment = options.arenaAlignment;
   return back;
@@ -240,6 +244,10 @@ struct InferencePipelineCLOptions
       *this, "pack-weights",
       llvm::cl::desc("kiln-pack-weights' block (0: off)"),
       llvm::cl::init(0)};
+  Option<bool> packWeightsGpu{
+      *this, "pack-weights-gpu",
+      llvm::cl::desc("kiln-pack-weights for the GPU convolutions"),
+      llvm::cl::init(false)};
   Option<bool> splitBatch{*this, "split-batch",
                           llvm::cl::desc("Run kiln-split-batch"),
                           llvm::cl::init(true)};
@@ -262,6 +270,7 @@ void registerAllPasses() {
         options.foldBatchNorm = cl.foldBatchNorm;
         options.winogradTile = cl.winograd;
         options.packBlock = cl.packWeights;
+        options.packForGpu = cl.packWeightsGpu;
         options.splitBatch = cl.splitBatch;
         options.blockedLayout = cl.layout;
         buildInferencePipeline(pm, options);

@@ -1741,6 +1741,20 @@ CaseTable buildCases() {
   // run, summed one output row at a time (19 wide: tiles of 7 rounded up).
   addConv(t, "packed_stem_n2_c3_45x38_o64_k7_s2_pad3", {2, 3, 45, 38}, 64,
           {7, 7}, convParams({2, 2}, {3, 3, 3, 3}), true, 16);
+  // kiln-pack-weights' GPU layout: one block of all O output channels
+  // ([1, C, KH, KW, O], O a multiple of 8), read in place by the GPU
+  // convolutions. Staged in one chunk (padded, with a bias), in split sums
+  // (a 3x3 window at stride 2 over 28 channels: two chunks of 14), a 1x1 at
+  // stride 2, and unstaged (23 channels of a 5x5 stride-2 window: only
+  // chunks of one channel fit, more than 16); on the CPU the channel form.
+  addConv(t, "gpu_packed_n2_c16_12x12_o32_pad1", {2, 16, 12, 12}, 32, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), true, 32);
+  addConv(t, "gpu_packed_n1_c28_33x33_o64_s2_pad1", {1, 28, 33, 33}, 64,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), false, 64);
+  addConv(t, "gpu_packed_1x1_n2_c24_13x13_o40_stride2", {2, 24, 13, 13}, 40,
+          {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), true, 40);
+  addConv(t, "gpu_packed_n1_c23_40x40_o16_k5_s2_pad2", {1, 23, 40, 40}, 16,
+          {5, 5}, convParams({2, 2}, {2, 2, 2, 2}), true, 16);
   addConv(t, "channels_1x1_n2_c16_40x38_o32_stride2", {2, 16, 40, 38}, 32,
           {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), false);
   // Stride-1 layers that kiln-pack-weights packs for the channel form: a

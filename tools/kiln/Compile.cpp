@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 namespace kiln::cli {
 int compileCommand(const CommonFlags &common, AotFlags flags) {
   kiln::aot::AotOptions &options = flags.options;
+  options.lowering = common.options();
   options.batch = common.batch;
   options.target = common.target;
   options.cacheDir = common.cacheDir;

@@ -1,6 +1,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-pack-weights | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-pack-weights | kiln-opt --split-input-file | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-pack-weights=block=8 | FileCheck %s --check-prefix=EIGHT
+// RUN: kiln-opt %s --split-input-file --kiln-pack-weights=gpu=true | FileCheck %s --check-prefix=GPU
 
 // A strided conv without groups, with 16 or more input channels and whole
 // blocks of 16 output channels, reads its weight packed as [O/16, C, KH,
@@ -111,4 +112,37 @@ func.func @spatial(%x: tensor<1x64x7x7xf32>, %z: tensor<1x32x7x7xf32>) -> (tenso
   %b = kiln.conv2d %z, %v {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<32x32x3x3xf32>) -> tensor<1x32x7x7xf32>
   %c = kiln.conv2d %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x64x7x7xf32>, tensor<48x64x3x3xf32>) -> tensor<1x48x7x7xf32>
   return %a, %b, %c : tensor<1x32x7x7xf32>, tensor<1x32x7x7xf32>, tensor<1x48x7x7xf32>
+}
+
+// -----
+
+// gpu: every conv2d without groups whose output channels are a multiple of
+// 8, at any stride, window or plane, in one block of all its output
+// channels ([1, C, KH, KW, O]); two convs of one weight share it. Groups
+// and 10 output channels are left alone. (Without gpu, none of these.)
+// GPU-LABEL: func.func @gpu
+// GPU: %[[W:[a-z0-9_]+]] = kiln.param "w"
+// GPU: %[[R:[a-z0-9_]+]] = kiln.reshape %[[W]] {shape = array<i64: 1, 24, 16, 3, 3>} : (tensor<24x16x3x3xf32>) -> tensor<1x24x16x3x3xf32>
+// GPU: %[[P:[a-z0-9_]+]] = kiln.transpose %[[R]] {perm = array<i64: 0, 2, 3, 4, 1>} : (tensor<1x24x16x3x3xf32>) -> tensor<1x16x3x3x24xf32>
+// GPU: kiln.transpose %{{.+}} : (tensor<1x40x16x1x1xf32>) -> tensor<1x16x1x1x40xf32>
+// GPU-NOT: kiln.transpose
+// GPU: kiln.conv2d %arg0, %[[P]] {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x20x20xf32>, tensor<1x16x3x3x24xf32>) -> tensor<1x24x20x20xf32>
+// GPU: kiln.conv2d %arg0, %[[P]] {strides = array<i64: 2, 2>} : (tensor<1x16x20x20xf32>, tensor<1x16x3x3x24xf32>) -> tensor<1x24x9x9xf32>
+// GPU: kiln.conv2d %arg0, %{{.+}} : (tensor<1x16x20x20xf32>, tensor<1x16x1x1x40xf32>) -> tensor<1x40x20x20xf32>
+// GPU: kiln.conv2d %arg0, %{{.+}} {groups = 2 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x20x20xf32>, tensor<16x8x3x3xf32>) -> tensor<1x16x20x20xf32>
+// GPU: kiln.conv2d %arg0, %{{.+}} : (tensor<1x16x20x20xf32>, tensor<10x16x1x1xf32>) -> tensor<1x10x20x20xf32>
+// CHECK-LABEL: func.func @gpu
+// CHECK-NOT: kiln.transpose
+// CHECK: return
+func.func @gpu(%x: tensor<1x16x20x20xf32>) -> (tensor<1x24x20x20xf32>, tensor<1x24x9x9xf32>, tensor<1x40x20x20xf32>, tensor<1x16x20x20xf32>, tensor<1x10x20x20xf32>) {
+  %w = kiln.param "w" : tensor<24x16x3x3xf32>
+  %p = kiln.param "p" : tensor<40x16x1x1xf32>
+  %g = kiln.param "g" : tensor<16x8x3x3xf32>
+  %t = kiln.param "t" : tensor<10x16x1x1xf32>
+  %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x20x20xf32>, tensor<24x16x3x3xf32>) -> tensor<1x24x20x20xf32>
+  %b = kiln.conv2d %x, %w {strides = array<i64: 2, 2>} : (tensor<1x16x20x20xf32>, tensor<24x16x3x3xf32>) -> tensor<1x24x9x9xf32>
+  %c = kiln.conv2d %x, %p : (tensor<1x16x20x20xf32>, tensor<40x16x1x1xf32>) -> tensor<1x40x20x20xf32>
+  %d = kiln.conv2d %x, %g {groups = 2 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x20x20xf32>, tensor<16x8x3x3xf32>) -> tensor<1x16x20x20xf32>
+  %e = kiln.conv2d %x, %t : (tensor<1x16x20x20xf32>, tensor<10x16x1x1xf32>) -> tensor<1x10x20x20xf32>
+  return %a, %b, %c, %d, %e : tensor<1x24x20x20xf32>, tensor<1x24x9x9xf32>, tensor<1x40x20x20xf32>, tensor<1x16x20x20xf32>, tensor<1x10x20x20xf32>
 }

@@ -51,6 +51,11 @@ struct AotOptions {
   std::string cacheDir; // kernel cache (see CompileOptions)
   bool verbose = false;
   std::string dumpDir; // Halide .stmt and assembly per kernel
+  // How the model is lowered: fusion, weight packing, Winograd, layout and
+  // schedule (kiln compile's flags, as kiln run's). Its batch, target,
+  // cache, verbosity, dump directory, mode and training are the fields
+  // above.
+  compiler::CompileOptions lowering;
 };
 
 struct Bundle {

@@ -28,6 +28,7 @@ struct InferencePipelineOptions {
   // 8e-7 relative to the direct convolution on it (docs/codegen.md).
   int winogradTile = 4;
   int packBlock = 0;         // kiln-pack-weights' block (0: off)
+  bool packForGpu = false;   // kiln-pack-weights' gpu (instead of packBlock)
   bool blockedLayout = false; // kiln-layout (with packBlock 16)
   bool splitBatch = true;    // kiln-split-batch
   int64_t arenaAlignment = 64; // kiln-plan-memory's (GPU targets: 512)
@@ -52,6 +53,7 @@ struct TrainPipelineOptions {
   // below the gradient noise of a batch.
   int winogradTile = 4;
   int packBlock = 0; // the eval pipeline's kiln-pack-weights block (0: off)
+  bool packForGpu = false; // the eval pipeline's kiln-pack-weights gpu
   bool blockedLayout = false; // the eval pipeline's kiln-layout
   KilnAppendLossOptions loss;
   KilnOptimizerOptions optimizer;

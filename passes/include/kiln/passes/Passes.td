@@ -294,6 +294,13 @@ def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
     `kiln-winograd`, before `kiln-fuse`; inference and evaluation graphs
     only (a packed convolution has no gradient).
 
+    With `gpu`, it packs for the GPU convolutions instead (docs/gpu.md):
+    every convolution without groups and with `O` a multiple of 8, in one
+    block of all `O` channels (`[1, C, KH, KW, O]`, the output channel
+    fastest), so that a thread's register tile of up to 8 output channels
+    loads its weights as 4-wide vectors. Without it the GPU kernel lays the
+    weight out so on every call, in a kernel of its own.
+
     ```mlir
     // kiln-opt --kiln-pack-weights
     %y = kiln.conv2d %x, %w {strides = array<i64: 2, 2>} : (tensor<1x64x56x56xf32>, tensor<128x64x3x3xf32>) -> ...
@@ -306,6 +313,10 @@ def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
   let options = [
     Option<"block", "block", "int64_t", "16",
            "Output channels per block: the target's float vector width">,
+    Option<"gpu", "gpu", "bool", "false",
+           "The GPU convolutions' layout: every conv2d without groups whose "
+           "output channels are a multiple of 8, in one block of all of "
+           "them ([1, C, KH, KW, O]); `block` is unused">,
   ];
 }
 
