@@ -92,7 +92,8 @@ struct CompileOptions {
   int winogradTile = -1;        // kiln-winograd's largest tile (0: off;
                                 // -1: the pipeline's, 2 / 4 in training)
   bool packWeights = true;      // kiln-pack-weights (inference, eval), by
-                                // the target's float vector width
+                                // the target's float vector width (GPU
+                                // targets: its gpu layout)
   // Intermediates' physical layout (inference, eval; docs/layout.md):
   // "nchw16c" (kiln-layout, on AVX-512 CPU targets) or "nchw".
   std::string layout = "nchw16c";
