@@ -169,11 +169,15 @@ RowConvFuncs defineRowConv(const KernelSpec &s, const std::vector<ImageParam> &i
   // read at x * sw + kx * dw - padLeft deinterleaves per tap. The phases
   // cover whole rows of every phase, so they read zeros past the input
   // even without padding.
-  // GPU: neither (each thread's loads are scalar); the zero-padded input
-  // at the root instead (gpuZeroPadded).
+  // GPU: neither (each thread's loads are scalar). One group: the
+  // zero-padded input at the root instead (gpuZeroPadded), so that the
+  // sums, compute-bound, have no bounds selects. Grouped (depthwise): the
+  // zeros selected in the sums, which are memory-bound (each input value
+  // feeds one channel's taps), rather than a kernel that writes and the
+  // sums then read a padded copy of the input.
   f.phases = !gpu && sw > 1 && wt[3] <= 7;
   f.padInput = hasPadding(w) || f.phases;
-  f.padded = gpu && f.padInput
+  f.padded = gpu && f.padInput && groups == 1
                  ? gpuZeroPadded(in, "padded")
                  : (f.phases ? BoundaryConditions::constant_exterior(in, 0.0f)
                              : paddedInput(in, w, 0.0f));

@@ -434,8 +434,9 @@ Kernel buildConvGradInputGpu(const KernelSpec &s, const Target &target) {
   ImageParam dy = makeInput(s.inputs[0], "dy");
   ImageParam weight = makeInput(s.inputs[1], "weight");
   // dy zero outside: staged phases select the zeros as each block stages
-  // its region; unstaged ones read dy zero-padded at the root (no selects
-  // in their sums).
+  // its region, and grouped (depthwise) ones in their memory-bound sums;
+  // the unstaged ones of one group read dy zero-padded at the root (no
+  // selects in their compute-bound sums).
   Func zero = BoundaryConditions::constant_exterior(dy, 0.0f);
   Func padded;
   Func byChannel = g.groups == 1 ? gpuWeightsByChannel(weight, 2) : Func();
@@ -481,7 +482,7 @@ Kernel buildConvGradInputGpu(const KernelSpec &s, const Target &target) {
           [&](Expr value, const std::vector<Var> &v) { phase(v) = value; });
     } else {
       if (!padded.defined()) {
-        padded = gpuZeroPadded(dy, "dy_padded");
+        padded = g.groups == 1 ? gpuZeroPadded(dy, "dy_padded") : zero;
       }
       Func acc("acc" + suffix);
       acc(x, y, c, n) = 0.0f;
