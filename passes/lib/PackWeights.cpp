@@ -112,8 +112,8 @@ struct PackWeightsPass
            result.getDimSize(2) * result.getDimSize(3) <= 64;
   }
 
-  // The weight packed by blocks of `perBlock` output channels, right after its
-  // definition.
+  // The weight packed by blocks of `perBlock` output channels, right after
+  // its definition.
   Value pack(Value weight, int64_t perBlock) {
     auto type = llvm::cast<RankedTensorType>(weight.getType());
     int64_t o = type.getDimSize(0), c = type.getDimSize(1),
