@@ -883,8 +883,9 @@ Func convGradWeightGpu(const KernelSpec &s, ImageParam x, Func dy,
   return out;
 }
 
-// GPU, the whole weight gradient as a GEMM over the output positions p =
-// (image, row, column) of dy, in two stages. First, one thread per
+// GPU, grouped or under 32 input channels (a stem's; else
+// buildConvGradWeightGemmGpu): the weight gradient as a GEMM over the
+// output positions p = (image, row, column) of dy, in two stages. First, one thread per
 // (register tile, lane, chunk) sums the positions p = (chunk * steps + j) *
 // lanes + lane of its chunk for a tile of up to 8 output channels x (every
 // tap of a window of up to 9) or (1x1) x 4 input channels, in registers:
@@ -1005,9 +1006,105 @@ Kernel buildConvGradWeightGpu(const KernelSpec &s) {
   return {{x, dy}, out};
 }
 
+// GPU, one group of 32 or more input channels: the weight gradient as a
+// GEMM on the dense products' shared-memory tiles (defineGpuProduct,
+// scheduleDenseGpu): dw(c, o, tap) = sum over positions q of dyF(q, o) *
+// xF(q + offset(tap), c * S + phase(tap)). Two root kernels flatten the
+// operands so that a position is one linear index over (column, row,
+// image), the images inside the channels: xF is x zero-padded and split
+// into its S stride phases (S = sh * sw, 1 for a 1x1 window), each phase
+// plane Wph x Hph, so that a window tap reads one phase plane at a constant
+// offset of q (the CPU's stride phases, with the images flattened too);
+// dyF is dy on the same grid, zero in its extra columns and rows (the cost:
+// 7x7 planes become 9x9, 56x56 58x58). The product's rows are the output
+// channels, its features the input channels, and its batch (part of the
+// positions, tap) is in the block index; one thread per weight element
+// then adds the parts. So the staged x index is the position plus a
+// constant of the block: where it decomposed the position (session 43) or
+// the tap (col % KW, col / KW % KH with (c, tap) as the features), LLVM 14
+// kept each thread's sums in local memory around every chunk (8 KiB a
+// thread in 8 of ResNet-18's 10 such layers; docs/gpu.md).
+Kernel buildConvGradWeightGemmGpu(const KernelSpec &s, const Target &target) {
+  ImageParam x = makeInput(s.inputs[0], "x");
+  ImageParam dy = makeInput(s.inputs[1], "dy");
+  ConvGradGeometry g = gradWeightGeometry(s);
+  const Window &w = g.w;
+  int sh = static_cast<int>(w.sh), sw = static_cast<int>(w.sw);
+  int dh = static_cast<int>(w.dh), dwl = static_cast<int>(w.dw);
+  int kw = static_cast<int>(w.kw), kh = static_cast<int>(w.kh);
+  int phases = kw == 1 && kh == 1 ? 1 : sh * sw;
+  int wph = static_cast<int>(g.ow) + (kw - 1) * dwl / sw;
+  int hph = static_cast<int>(g.oh) + (kh - 1) * dh / sh;
+  int plane = wph * hph;
+  int64_t positions = g.n * plane;
+  int64_t weights = g.c * kh * kw * g.o;
+
+  Var q("q"), ch("ch"), o("oc");
+  Expr u = q % wph, v = q / wph % hph, image = q / plane;
+  Func xF("x_flat"), dyF("dy_flat");
+  Expr phase = ch % phases;
+  xF(q, ch) = BoundaryConditions::constant_exterior(x, 0.0f)(
+      u * sw + phase % sw - static_cast<int>(w.padLeft),
+      v * sh + phase / sw - static_cast<int>(w.padTop), ch / phases, image);
+  dyF(q, o) = BoundaryConditions::constant_exterior(dy, 0.0f)(u, v, o, image);
+  rootStages(xF, target);
+  rootStages(dyF, target);
+
+  // Parts: about 1024 blocks of 64 input channels x 32 output channels,
+  // each part at least 256 positions, and at most 2^24 partial sums.
+  int64_t blocks = (g.c + 63) / 64 * ((g.o + 31) / 32) * kh * kw;
+  int64_t parts = std::max<int64_t>(
+      1, std::min({(1024 + blocks - 1) / blocks,
+                   (int64_t(1) << 24) / weights, positions / 256}));
+  int64_t perPart = (positions + parts - 1) / parts;
+  perPart = (perPart + 15) / 16 * 16;
+  parts = (positions + perPart - 1) / perPart;
+  int kp = static_cast<int>(perPart);
+
+  DenseFuncs f;
+  f.inputs = {x, dy};
+  Var part("part"), tap("tap");
+  f.batch = {part, tap};
+  std::vector<Var> args = {f.o, f.n, part, tap};
+  f.acc(args) = 0.0f;
+  f.acc(args) += defineGpuProduct(
+      f, {g.o, g.c}, kp,
+      [&](Expr k, Expr oc, const std::vector<Expr> &b) {
+        return dyF(b[0] * kp + k, oc);
+      },
+      [&](Expr c, Expr k, const std::vector<Expr> &b) {
+        Expr tx = b[1] % kw * dwl, ty = b[1] / kw * dh;
+        Expr chan = c * phases;
+        if (phases > 1) {
+          chan += ty % sh * sw + tx % sw;
+        }
+        return xF(b[0] * kp + k + ty / sh * wph + tx / sw, chan);
+      });
+  f.out(args) = f.acc(args);
+  f.out.compute_root();
+  scheduleDense(f, {g.o, g.c}, target);
+
+  Var kx("kx"), ky("ky"), ci("ci"), oc("o"), t1("t1"), t2("t2"), all("all"),
+      block("block"), thread("thread");
+  RDom r(0, static_cast<int>(parts), "r");
+  Func total("total"), out("dw");
+  total(kx, ky, ci, oc) = 0.0f;
+  total(kx, ky, ci, oc) += f.out(ci, oc, r, kx + kw * ky);
+  out(kx, ky, ci, oc) = total(kx, ky, ci, oc);
+  constrainOutput(out, s.outputs[0]);
+  out.fuse(kx, ky, t1)
+      .fuse(t1, ci, t2)
+      .fuse(t2, oc, all)
+      .gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+  total.compute_at(out, thread);
+  return {{x, dy}, out};
+}
+
 Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
   if (target.has_gpu_feature()) {
-    return buildConvGradWeightGpu(s);
+    ConvGradGeometry g = gradWeightGeometry(s);
+    return g.groups == 1 && g.c >= 32 ? buildConvGradWeightGemmGpu(s, target)
+               : buildConvGradWeightGpu(s);
   }
   if (gradWeightTile(s) != 0) {
     return buildConv2dGradWeightWinograd(s, target);
