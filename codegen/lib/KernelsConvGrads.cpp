@@ -883,12 +883,25 @@ Func convGradWeightGpu(const KernelSpec &s, ImageParam x, Func dy,
   return out;
 }
 
+// The GPU weight gradients' last stage: one thread per weight element of
+// out(kx, ky, ci, o), its sum of partial sums `total` in a register.
+void scheduleWeightSumGpu(Func out, Func total) {
+  std::vector<Var> v = out.args();
+  Var t1("t1"), t2("t2"), all("all"), block("block"), thread("thread");
+  out.fuse(v[0], v[1], t1)
+      .fuse(t1, v[2], t2)
+      .fuse(t2, v[3], all)
+      .gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
+  total.compute_at(out, thread);
+}
+
 // GPU, grouped or under 32 input channels (a stem's; else
 // buildConvGradWeightGemmGpu): the weight gradient as a GEMM over the
-// output positions p = (image, row, column) of dy, in two stages. First, one thread per
-// (register tile, lane, chunk) sums the positions p = (chunk * steps + j) *
-// lanes + lane of its chunk for a tile of up to 8 output channels x (every
-// tap of a window of up to 9) or (1x1) x 4 input channels, in registers:
+// output positions p = (image, row, column) of dy, in two stages. First,
+// one thread per (register tile, lane, chunk) sums the positions p = (chunk
+// * steps + j) * lanes + lane of its chunk for a tile of up to 8 output
+// channels x (every tap of a window of up to 9) or (1x1) x 4 input
+// channels, in registers:
 // each dy value feeds 9 (or 4) FMAs and each x value 8. Lanes are the
 // innermost threads, so a warp's loads of dy and x are runs of consecutive
 // positions (coalesced). Lanes (32, fewer while the partial sums would
@@ -951,8 +964,7 @@ Kernel buildConvGradWeightGpu(const KernelSpec &s) {
   out(kx, ky, ci, o) = total(kx, ky, ci, o);
   constrainOutput(out, s.outputs[0]);
 
-  Var oo("oo"), oi("oi"), co("co"), cj("cj"), t1("t1"), t2("t2"), all("all"),
-      block("block"), thread("thread");
+  Var oo("oo"), oi("oi"), co("co"), cj("cj"), block("block"), thread("thread");
   partial.compute_root()
       .split(o, oo, oi, oTile, TailStrategy::GuardWithIf)
       .split(ci, co, cj, ciTile, TailStrategy::GuardWithIf);
@@ -998,11 +1010,7 @@ Kernel buildConvGradWeightGpu(const KernelSpec &s) {
     acc.bound_extent(kx, static_cast<int>(g.w.kw)).unroll(kx);
     acc.update().unroll(kx);
   }
-  out.fuse(kx, ky, t1)
-      .fuse(t1, ci, t2)
-      .fuse(t2, o, all)
-      .gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
-  total.compute_at(out, thread);
+  scheduleWeightSumGpu(out, total);
   return {{x, dy}, out};
 }
 
@@ -1054,8 +1062,8 @@ Kernel buildConvGradWeightGemmGpu(const KernelSpec &s, const Target &target) {
   // each part at least 256 positions, and at most 2^24 partial sums.
   int64_t blocks = (g.c + 63) / 64 * ((g.o + 31) / 32) * kh * kw;
   int64_t parts = std::max<int64_t>(
-      1, std::min({(1024 + blocks - 1) / blocks,
-                   (int64_t(1) << 24) / weights, positions / 256}));
+      1, std::min({(1024 + blocks - 1) / blocks, (int64_t(1) << 24) / weights,
+                   positions / 256}));
   int64_t perPart = (positions + parts - 1) / parts;
   perPart = (perPart + 15) / 16 * 16;
   parts = (positions + perPart - 1) / perPart;
@@ -1084,19 +1092,14 @@ Kernel buildConvGradWeightGemmGpu(const KernelSpec &s, const Target &target) {
   f.out.compute_root();
   scheduleDense(f, {g.o, g.c}, target);
 
-  Var kx("kx"), ky("ky"), ci("ci"), oc("o"), t1("t1"), t2("t2"), all("all"),
-      block("block"), thread("thread");
+  Var kx("kx"), ky("ky"), ci("ci"), oc("o");
   RDom r(0, static_cast<int>(parts), "r");
   Func total("total"), out("dw");
   total(kx, ky, ci, oc) = 0.0f;
   total(kx, ky, ci, oc) += f.out(ci, oc, r, kx + kw * ky);
   out(kx, ky, ci, oc) = total(kx, ky, ci, oc);
   constrainOutput(out, s.outputs[0]);
-  out.fuse(kx, ky, t1)
-      .fuse(t1, ci, t2)
-      .fuse(t2, oc, all)
-      .gpu_tile(all, block, thread, kGpuThreads, TailStrategy::GuardWithIf);
-  total.compute_at(out, thread);
+  scheduleWeightSumGpu(out, total);
   return {{x, dy}, out};
 }
 
@@ -1104,7 +1107,7 @@ Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
   if (target.has_gpu_feature()) {
     ConvGradGeometry g = gradWeightGeometry(s);
     return g.groups == 1 && g.c >= 32 ? buildConvGradWeightGemmGpu(s, target)
-               : buildConvGradWeightGpu(s);
+                                      : buildConvGradWeightGpu(s);
   }
   if (gradWeightTile(s) != 0) {
     return buildConv2dGradWeightWinograd(s, target);

@@ -1508,14 +1508,15 @@ GradCaseTable buildCases() {
                convParams({1, 1}, {0, 0, 0, 0}));
   // The GPU's weight gradient of 32 or more input channels as a GEMM over
   // flattened positions (buildConvGradWeightGemmGpu): a strided 3x3 window
-  // with asymmetric pads (4 stride phases; 4 images of 13 x 12 phase
-  // positions in 2 parts of 320, the last ending in zeros), 40 channels (a
+  // with asymmetric pads (4 stride phases; 4 images of 11 x 13 phase
+  // positions in 2 parts of 288, the last ending in zeros), 40 channels (a
   // partial tile of 64) x 36 outputs (32 + 4); and a dilated 5x3 window on
-  // 33 channels x 40 outputs, one part of 6 x 6 chunks of positions.
+  // 33 channels x 40 outputs, one part of 30 chunks of 16 positions (2
+  // images of 15 x 16).
   addConvGradLoops(t, "gemm_n4_c40_23x21_o36_stride2", {4, 40, 23, 21}, 36,
                    {3, 3}, convParams({2, 2}, {1, 0, 2, 1}));
-  addConvGradLoops(t, "gemm_n2_c33_12x13_o40_k5x3_dilated", {2, 33, 12, 13},
-                   40, {5, 3}, convParams({1, 1}, {2, 1, 2, 1}, {2, 2}));
+  addConvGradLoops(t, "gemm_n2_c33_12x13_o40_k5x3_dilated", {2, 33, 12, 13}, 40,
+                   {5, 3}, convParams({1, 1}, {2, 1, 2, 1}, {2, 2}));
   // Winograd's input gradient: same pads on a ResNet-like plane, and
   // asymmetric pads 0..2 (dy pads 2..0) with 17 -> 24 channels.
   addWinogradGradInput(t, "same_n2_c16_12x10_o24", {2, 16, 12, 10}, 24,
