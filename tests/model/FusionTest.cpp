@@ -438,7 +438,7 @@ void forEachRandomModel(
 }
 
 // Random models with blocked intermediates: blocked (the default) against
-// NCHW and unfused, and the pass blocks something in each.
+// NCHW and unfused, and the pass blocks something in each (on AVX-512).
 TEST(FusionTest, RandomBlockedModels) {
   forEachRandomModel("layout", randomBlockedModel,
                      [](const std::string &path, uint32_t seed) {
@@ -449,7 +449,11 @@ TEST(FusionTest, RandomBlockedModels) {
     for (const rt::PlanBuffer &buffer : compiled.plan->buffers) {
       blocked += buffer.layout == "nchw16c";
     }
-    EXPECT_GT(blocked, 0) << randomBlockedModel(seed);
+    // kiln-layout blocks by 16 channels on AVX-512 hosts only (an AVX2
+    // host's plans stay NCHW); the results are compared on every host.
+    if (__builtin_cpu_supports("avx512f")) {
+      EXPECT_GT(blocked, 0) << randomBlockedModel(seed);
+    }
   });
 }
 
