@@ -590,10 +590,17 @@ Expr roundHalfEven(Expr x) {
 int vectorWidthFor(int extent, int vec) {
   for (int w = vec; w >= std::max(vec / 4, 2); w /= 2) {
     if (extent >= w) {
-      return w;
+      return guardedWidth(extent, w);
     }
   }
   return 1;
+}
+
+int guardedWidth(int extent, int width) {
+  if (extent != width + 1) {
+    return width;
+  }
+  return width / 2 > 1 ? width / 2 : 1;
 }
 
 // Target: x86-64 AVX-512 (16 f32 lanes), 2 cores. Elementwise kernels are
@@ -898,10 +905,11 @@ void scheduleElementwise(Func f, const std::vector<Var> &vars,
   }
   // Never ShiftInwards: a kernel may run in place (memory planning), and a
   // shifted tail would recompute elements from inputs already overwritten.
-  if (innerExtent >= vec) {
-    f.vectorize(inner, vec,
-                innerExtent % vec == 0 ? TailStrategy::RoundUp
-                                       : TailStrategy::GuardWithIf);
+  if (innerExtent % vec == 0) {
+    f.vectorize(inner, vec, TailStrategy::RoundUp);
+  } else if (int width = guardedWidth(static_cast<int>(innerExtent), vec);
+             innerExtent >= vec && width > 1) {
+    f.vectorize(inner, width, TailStrategy::GuardWithIf);
   }
 }
 

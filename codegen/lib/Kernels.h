@@ -533,7 +533,16 @@ Halide::Expr lrnWindowSum(
     const std::function<Halide::Expr(const std::vector<Halide::Expr> &)> &term);
 
 // Largest of vec, vec/2, vec/4 not above extent; 1 if extent < vec/4.
+// Passed through guardedWidth: the width is safe with a guarded tail.
 int vectorWidthFor(int extent, int vec);
+// The width at which to vectorize a loop of `extent` by `width` lanes with
+// a guarded tail (TailStrategy::GuardWithIf or Predicate): `width`, or
+// half of it (1: do not vectorize) where the loop would be one full vector
+// and a one-lane tail (extent == width + 1). Halide 14 compiles that loop,
+// when its body holds a let (a value used twice, as (x - mean)^2), as the
+// first vector twice and no tail: the last element is never written. Every
+// guarded vectorization whose extent the schedule knows goes through here.
+int guardedWidth(int extent, int width);
 // x rounded to the nearest integer, halves to even, on every target.
 Halide::Expr roundHalfEven(Halide::Expr x);
 

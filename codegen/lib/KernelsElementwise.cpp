@@ -561,10 +561,11 @@ void scheduleSoftmax(SoftmaxFuncs &f, const KernelSpec &s,
     f.rowMax.compute_root();
     f.rowSum.compute_root();
   }
-  if (!f.rest.empty() && f.h != 0) {
+  if (int width = guardedWidth(extents[0], vec);
+      !f.rest.empty() && f.h != 0 && width > 1) {
     for (Func stats : {f.rowMax, f.rowSum}) {
-      stats.vectorize(f.rest[0], vec, TailStrategy::GuardWithIf);
-      stats.update().vectorize(f.rest[0], vec, TailStrategy::GuardWithIf);
+      stats.vectorize(f.rest[0], width, TailStrategy::GuardWithIf);
+      stats.update().vectorize(f.rest[0], width, TailStrategy::GuardWithIf);
     }
   }
 }

@@ -843,12 +843,12 @@ void scheduleBatchNorm(BatchNormFuncs &f, const KernelSpec &s,
     bool parallel = s.inputs[0].numElements() >= kParallelGrain;
     for (Func stats : {f.sumX, f.sumSq}) {
       stats.compute_root();
-      if (rank == 2) {
-        stats.vectorize(c, vec, TailStrategy::GuardWithIf);
-        stats.update()
-            .reorder(c, f.rest)
-            .vectorize(c, vec, TailStrategy::GuardWithIf);
-      } else if (parallel) {
+      if (int width = guardedWidth(static_cast<int>(s.inputs[0].shape[1]), vec);
+          rank == 2 && width > 1) {
+        stats.vectorize(c, width, TailStrategy::GuardWithIf);
+        stats.update().reorder(c, f.rest).vectorize(c, width,
+                                                    TailStrategy::GuardWithIf);
+      } else if (rank > 2 && parallel) {
         stats.update().parallel(c);
       }
     }

@@ -87,8 +87,9 @@ void schedulePairLoss(PairLossFuncs &f, const KernelSpec &s,
   f.total.compute_root();
   int outerExtent = static_cast<int>(s.inputs[0].shape[0]);
   if (s.inputs[0].shape.size() == 1) {
-    if (outerExtent >= vec) {
-      f.partial.vectorize(f.outer, vec, TailStrategy::GuardWithIf);
+    if (int width = guardedWidth(outerExtent, vec);
+        outerExtent >= vec && width > 1) {
+      f.partial.vectorize(f.outer, width, TailStrategy::GuardWithIf);
     }
   } else if (s.inputs[0].numElements() >= kParallelGrain) {
     f.partial.parallel(f.outer);

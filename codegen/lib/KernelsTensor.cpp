@@ -606,9 +606,10 @@ Kernel buildArgReduce(const KernelSpec &s, const Target &target) {
   int vec = target.natural_vector_size<float>();
   for (Func f : {best, nanAt}) {
     rootStages(f, target); // GPU: a thread per output element
-    if (!target.has_gpu_feature() && !v.empty() && extents[0] >= vec) {
-      f.vectorize(v[0], vec, TailStrategy::GuardWithIf);
-      f.update().vectorize(v[0], vec, TailStrategy::GuardWithIf);
+    int width = v.empty() ? 1 : guardedWidth(extents[0], vec);
+    if (!target.has_gpu_feature() && width > 1 && extents[0] >= vec) {
+      f.vectorize(v[0], width, TailStrategy::GuardWithIf);
+      f.update().vectorize(v[0], width, TailStrategy::GuardWithIf);
     }
   }
   return {{x}, out};
@@ -701,9 +702,10 @@ Kernel buildTopK(const KernelSpec &s, const Target &target) {
     return {{x}, out};
   }
   int vec = target.natural_vector_size<float>();
-  if (h != 0 && extents[0] >= vec) {
-    slot.vectorize(v[0], vec, TailStrategy::GuardWithIf);
-    slot.update().vectorize(v[0], vec, TailStrategy::GuardWithIf);
+  if (int width = guardedWidth(extents[0], vec);
+      h != 0 && extents[0] >= vec && width > 1) {
+    slot.vectorize(v[0], width, TailStrategy::GuardWithIf);
+    slot.update().vectorize(v[0], width, TailStrategy::GuardWithIf);
   }
   return {{x}, out};
 }
@@ -853,9 +855,10 @@ Kernel buildGatherGrad(const KernelSpec &s, const Target &target) {
   // dims before the axis.
   int vec = target.natural_vector_size<float>();
   bool big = s.inputs[1].numElements() >= kParallelGrain;
-  bool chunked = g.post > 0 && dxExtents[0] >= vec;
+  int width =
+      dxExtents[0] >= 8 * vec ? 4 * vec : guardedWidth(dxExtents[0], vec);
+  bool chunked = g.post > 0 && dxExtents[0] >= vec && width > 1;
   Var chunk("chunk"), inner("inner");
-  int width = dxExtents[0] >= 8 * vec ? 4 * vec : vec;
   std::vector<VarOrRVar> order;
   if (chunked) {
     update.split(v[0], chunk, inner, width, TailStrategy::GuardWithIf);
@@ -877,7 +880,7 @@ Kernel buildGatherGrad(const KernelSpec &s, const Target &target) {
     update.reorder(order);
   }
   if (chunked) {
-    update.vectorize(inner, vec);
+    update.vectorize(inner, std::min(vec, width));
     if (big && dxExtents[0] >= 2 * width) {
       update.parallel(chunk);
     }

@@ -176,9 +176,10 @@ Kernel buildSoftmaxGrad(const KernelSpec &s, const Target &target) {
   } else {
     rowSum.compute_root();
   }
-  if (!rest.empty() && h != 0 && extents[0] >= vec) {
-    rowSum.vectorize(rest[0], vec, TailStrategy::GuardWithIf);
-    rowSum.update().vectorize(rest[0], vec, TailStrategy::GuardWithIf);
+  if (int width = guardedWidth(extents[0], vec);
+      !rest.empty() && h != 0 && extents[0] >= vec && width > 1) {
+    rowSum.vectorize(rest[0], width, TailStrategy::GuardWithIf);
+    rowSum.update().vectorize(rest[0], width, TailStrategy::GuardWithIf);
   }
   return {{y, dy}, dx};
 }

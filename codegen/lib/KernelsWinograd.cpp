@@ -904,14 +904,16 @@ void scheduleWinogradGradWeight(WinogradGradWeightFuncs &f,
         .vectorize(ci, vec, TailStrategy::GuardWithIf)
         .parallel(f.slice);
     f.part.compute_at(f.sliceSum, cb);
-    f.du.compute_root().vectorize(f.c, vec, TailStrategy::GuardWithIf);
+    f.du.compute_root().vectorize(f.c, guardedWidth(channels, vec),
+                                  TailStrategy::GuardWithIf);
     break;
   }
   }
   f.out.reorder(f.kx, f.ky, f.c, f.o)
       .unroll(f.kx)
       .unroll(f.ky)
-      .vectorize(f.c, std::min(vec, channels), TailStrategy::GuardWithIf)
+      .vectorize(f.c, guardedWidth(channels, std::min(vec, channels)),
+                 TailStrategy::GuardWithIf)
       .parallel(f.o);
 }
 

@@ -1288,13 +1288,15 @@ CaseTable buildCases() {
   addConcat(t, "axis3", {{2, 3, 4, 1}, {2, 3, 4, 6}}, 3);
   addConcat(t, "axis1_2d_c17", {{4, 3}, {4, 17}}, 1);
 
-  const std::vector<int64_t> image = {3, 5, 7, 6}, vec = {17};
+  // 17 and 9: one vector and a one-lane tail on AVX-512 and on AVX2
+  // (guardedWidth).
+  const std::vector<int64_t> image = {3, 5, 7, 6}, vec = {17}, vec9 = {9};
   const json none = json::object();
   struct Simple {
     const char *op;
     A kind;
     double low, high;
-    bool alsoLength17; // odd 1-D length: vector tails
+    bool alsoLength17; // odd 1-D lengths (17, 9): vector tails
   };
   // The transcendental ones get an odd shape in "extreme_inputs" below.
   const Simple simple[] = {
@@ -1316,6 +1318,7 @@ CaseTable buildCases() {
     addActivation(t, s.op, "n3_c5_7x6", s.kind, none, image, s.low, s.high);
     if (s.alsoLength17) {
       addActivation(t, s.op, "len17", s.kind, none, vec, s.low, s.high);
+      addActivation(t, s.op, "len9", s.kind, none, vec9, s.low, s.high);
     }
   }
   addValueTest(t, "is_nan", "specials_n3_c5_7x6", A::IsNan, none, image);
