@@ -596,6 +596,16 @@ int vectorWidthFor(int extent, int vec) {
   return 1;
 }
 
+bool fitsRegisters(int a, int b, const Target &target) {
+  int registers = target.has_feature(Target::AVX512) ? 32 : 16;
+  return a * b + a + b <= registers + 1;
+}
+
+double registerTileCost(int a, int b) {
+  double sums = a * b;
+  return std::max({1.0, (a + b) / sums, 10.0 / sums});
+}
+
 int guardedWidth(int extent, int width) {
   if (extent != width + 1) {
     return width;

@@ -535,6 +535,18 @@ Halide::Expr lrnWindowSum(
 // Largest of vec, vec/2, vec/4 not above extent; 1 if extent < vec/4.
 // Passed through guardedWidth: the width is safe with a guarded tail.
 int vectorWidthFor(int extent, int vec);
+// CPU register tiles of a x b vector sums, fed by a vectors of one operand
+// and b broadcasts of the other (LLVM hoists the broadcasts out of the
+// unrolled tile). The tiles were sized for AVX-512's 32 registers; on
+// AVX2's 16 they spilled sums to the stack in every FMA (a ResNet-18
+// Winograd layer 24 -> 15 ms, docs/codegen.md).
+// Whether the tile's sums and operands fit the registers (one over is
+// measured harmless: 5 x 2 on AVX2).
+bool fitsRegisters(int a, int b, const Halide::Target &target);
+// Relative time per FMA of an a x b tile: 1 when FMA-bound; more when
+// bound by its loads (a + b per a * b FMAs, 1 a FMA sustained) or by the
+// FMA latency (10 sums in flight: Zen 2's 5 cycles at 2 a cycle).
+double registerTileCost(int a, int b);
 // The width at which to vectorize a loop of `extent` by `width` lanes with
 // a guarded tail (TailStrategy::GuardWithIf or Predicate): `width`, or
 // half of it (1: do not vectorize) where the loop would be one full vector

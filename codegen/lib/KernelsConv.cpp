@@ -19,7 +19,9 @@
 // conv2d_grad_weight share (Kernels.h). Measurements: docs/codegen.md.
 #include "Kernels.h"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 
 using namespace Halide;
 
@@ -743,6 +745,41 @@ int channelTileFor(int width) {
   return std::min(width, 7);
 }
 
+// The channel form's register tile, (positions, channel vectors):
+// channelTileFor x `vectors` where it fits the registers (AVX-512). Else
+// (AVX2: 7 x 2 sums, their 7 broadcasts and 2 weight vectors spill) the
+// p x v (v dividing `vectors`) of least time per useful FMA, the positions
+// computed over the width times registerTileCost, ties to the most sums:
+// 5 x 2 on ResNet's 112, 56, 28, 14 and 7 columns. ResNet-18's 64 -> 128
+// 3x3 stride-2 layer at batch 8 (AVX2, alternating `kiln bench`): 7 x 2
+// 33.7-37.4 ms, 6 x 2 33.3-37.4, 4 x 2 21.7-25.5, 5 x 2 21.9-22.6,
+// 7 x 1 27.2-28.1.
+std::pair<int, int> channelRegisterTile(int width, int vectors,
+                                        const Target &target) {
+  int tile = channelTileFor(width);
+  if (fitsRegisters(tile, vectors, target)) {
+    return {tile, vectors};
+  }
+  std::pair<int, int> best = {1, 1};
+  double bestTime = 1e9;
+  for (int v = vectors; v >= 1; --v) {
+    for (int p = std::min(width, 8); p >= 1; --p) {
+      if (vectors % v != 0 || !fitsRegisters(p, v, target)) {
+        continue;
+      }
+      int sums = p * v;
+      double time = static_cast<double>((width + p - 1) / p * p) / width *
+                    registerTileCost(p, v);
+      if (time < bestTime - 1e-9 ||
+          (time < bestTime + 1e-9 && sums > best.first * best.second)) {
+        bestTime = time;
+        best = {p, v};
+      }
+    }
+  }
+  return best;
+}
+
 // Input channels summed per sweep of a task's rows: their weights (B x
 // vectors x KH x KW floats each) stay in L1 while the register tiles sweep.
 // A sweep loads and stores the tile's accumulators once, so a run covers
@@ -794,9 +831,9 @@ ChannelConvFuncs defineChannelConv(const KernelSpec &s,
   f.lanes = f.repack ? target.natural_vector_size<float>()
                      : static_cast<int>(wt[4]);
   int blocks = static_cast<int>(outChannels(s) / f.lanes);
-  f.channelVectors = blocks % 2 == 0 ? 2 : 1;
   int width = static_cast<int>(os[3]);
-  f.tile = channelTileFor(width);
+  std::tie(f.tile, f.channelVectors) =
+      channelRegisterTile(width, blocks % 2 == 0 ? 2 : 1, target);
   // A rounded-up last tile reads past the input: pad it then.
   f.padInput = hasPadding(w) || width % f.tile != 0;
   Var px("px"), py("py"), pc("pc"), pn("pn");
