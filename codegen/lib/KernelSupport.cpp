@@ -606,6 +606,24 @@ double registerTileCost(int a, int b) {
   return std::max({1.0, (a + b) / sums, 10.0 / sums});
 }
 
+std::pair<int, int> registerSubTile(int a, int b, const Target &target) {
+  if (fitsRegisters(a, b, target)) {
+    return {a, b};
+  }
+  std::pair<int, int> best = {1, 1};
+  double bestCost = registerTileCost(1, 1);
+  for (int i = a; i >= 1; --i) {
+    for (int j = b; j >= 1; --j) {
+      if (a % i == 0 && b % j == 0 && fitsRegisters(i, j, target) &&
+          registerTileCost(i, j) < bestCost - 1e-9) {
+        bestCost = registerTileCost(i, j);
+        best = {i, j};
+      }
+    }
+  }
+  return best;
+}
+
 int guardedWidth(int extent, int width) {
   if (extent != width + 1) {
     return width;

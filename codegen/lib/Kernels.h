@@ -186,13 +186,15 @@ void scheduleChannelTiles(Halide::Func accOut, Halide::Func acc,
                           Halide::RDom r, int positions, int channelVectors);
 // The position form of the same convolutions: accOut(p, channel, n) over
 // `positions` positions in register tiles of `tileVectors` vectors of
-// positions x the task's channels (2 x 8: 16 zmm, each input vector feeding
-// 8 FMAs with broadcast weights), acc(p, channel, n) reducing over
-// `reduction` inside (its first dimension unrolled if asked).
+// positions x the task's `channels` channels (2 x 8: 16 zmm, each input
+// vector feeding 8 FMAs with broadcast weights), acc(p, channel, n)
+// reducing over `reduction` inside (its first dimension unrolled if asked).
+// A tile that does not fit the registers runs as registerSubTile's
+// sub-tiles (AVX2: 2 x 4), each over the whole reduction.
 void schedulePositionTiles(Halide::Func accOut, Halide::Func acc,
                            const std::vector<Halide::RVar> &reduction,
-                           int positions, int tileVectors, bool unrollFirst,
-                           const Halide::Target &target);
+                           int positions, int tileVectors, int channels,
+                           bool unrollFirst, const Halide::Target &target);
 // One ImageParam per spec input, named in order.
 std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
                                             std::vector<const char *> names);
@@ -547,6 +549,11 @@ bool fitsRegisters(int a, int b, const Halide::Target &target);
 // bound by its loads (a + b per a * b FMAs, 1 a FMA sustained) or by the
 // FMA latency (10 sums in flight: Zen 2's 5 cycles at 2 a cycle).
 double registerTileCost(int a, int b);
+// The sub-tile of an a x b tile to run the whole reduction in: (a, b)
+// where it fits the registers, else the i x j (i dividing a, j dividing b)
+// that fits with the least registerTileCost, ties to the larger i (AVX2:
+// 2 x 8 -> 2 x 4, 2 x 12 -> 2 x 4, 4 x 8 -> 4 x 2).
+std::pair<int, int> registerSubTile(int a, int b, const Halide::Target &target);
 // The width at which to vectorize a loop of `extent` by `width` lanes with
 // a guarded tail (TailStrategy::GuardWithIf or Predicate): `width`, or
 // half of it (1: do not vectorize) where the loop would be one full vector

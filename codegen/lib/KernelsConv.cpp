@@ -473,31 +473,42 @@ void scheduleChannelTiles(Func accOut, Func acc, RDom r, int positions,
 
 void schedulePositionTiles(Func accOut, Func acc,
                            const std::vector<RVar> &reduction, int positions,
-                           int tileVectors, bool unrollFirst,
+                           int tileVectors, int channels, bool unrollFirst,
                            const Target &target) {
   int vec = target.natural_vector_size<float>();
   int pw = vectorWidthFor(positions, vec);
   int tile = positions >= tileVectors * pw ? tileVectors * pw : pw;
   std::vector<Var> v = accOut.args(); // (p, channel, n), as acc's
   Var p = v[0], ch = v[1], n = v[2];
-  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
+  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao"), pa("pa"), ca("ca");
   accOut.split(p, po, pi, tile, TailStrategy::ShiftInwards)
       .reorder(pi, ch, po, n);
   if (pw > 1) {
     accOut.vectorize(pi, pw);
   }
   acc.compute_at(accOut, po);
-  for (Stage stage : {Stage(acc), acc.update()}) {
-    stage.split(p, ao, p, tile)
-        .split(p, pv, pl, std::max(pw, 1))
-        .unroll(pv)
-        .unroll(ch);
+  auto [subVectors, subChannels] =
+      registerSubTile(tile / std::max(pw, 1), channels, target);
+  bool cut = subVectors * std::max(pw, 1) != tile || subChannels != channels;
+  auto tileStage = [&](Stage stage, bool sub) {
+    stage.split(p, ao, p, tile).split(p, pv, pl, std::max(pw, 1));
+    if (sub) {
+      stage.split(pv, pa, pv, subVectors).split(ch, ca, ch, subChannels);
+    }
+    stage.unroll(pv).unroll(ch);
     if (pw > 1) {
       stage.vectorize(pl);
     }
-  }
+  };
+  tileStage(acc, false);
+  tileStage(acc.update(), cut);
+  // A sub-tile that fits the registers runs the whole reduction, one after
+  // another over the tile.
   std::vector<VarOrRVar> order = {pl, pv, ch, ao};
   order.insert(order.end(), reduction.begin(), reduction.end());
+  if (cut) {
+    order.insert(order.end(), {pa, ca});
+  }
   acc.update().reorder(order);
   if (unrollFirst) {
     acc.update().unroll(reduction[0]);
@@ -693,7 +704,7 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   } else {
     f.accOut.compute_at(f.out, block);
     schedulePositionTiles(f.accOut, f.acc, {f.r.x, f.r.y, f.r.z},
-                          height * f.pitch, 2, s.inputs[1].shape[3] <= 7,
+                          height * f.pitch, 2, ob, s.inputs[1].shape[3] <= 7,
                           target);
   }
   if (depthwise) {
@@ -1201,8 +1212,8 @@ void schedulePointwiseConv(PointwiseConvFuncs &f, const KernelSpec &s,
     f.out.vectorize(xi, pw, TailStrategy::ShiftInwards);
   }
   f.accOut.compute_at(f.out, oo);
-  schedulePositionTiles(f.accOut, f.acc, {f.r.x}, chunk, kTileVectors, false,
-                        target);
+  schedulePositionTiles(f.accOut, f.acc, {f.r.x}, chunk, kTileVectors, ob,
+                        false, target);
 }
 
 // A pointwise convolution over one image's small plane (fewer than 16
@@ -1254,7 +1265,7 @@ Func pointwiseHalves(const KernelSpec &s, const std::vector<ImageParam> &in,
   // schedulePointwiseConv on small planes.
   int groups = std::min(blocks, 4);
   int perGroup = (blocks + groups - 1) / groups;
-  schedulePositionTiles(partOut, part, {r.x}, plane, 2, false, target);
+  schedulePositionTiles(partOut, part, {r.x}, plane, 2, ob, false, target);
   Var po("po"), pi("pi"), oo("oo"), oi("oi"), og("og"), task("task");
   partOut.compute_root()
       .split(o, oo, oi, ob, TailStrategy::ShiftInwards)

@@ -320,7 +320,7 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s,
 // One phase's sums, computed per parallel task (a block of dx channels of
 // one image) in the position or the channel form.
 void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
-                           Var task, const Target &target) {
+                           Var task, int channels, const Target &target) {
   if (f.channelVectors > 0) {
     // Runs of 8 reduction channels over a task-sized plane of sums
     // (scheduleChannelRuns, conv2d's channel form) measured 1.4x slower
@@ -332,8 +332,8 @@ void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
   }
   phase.accOut.compute_at(f.out, task);
   schedulePositionTiles(phase.accOut, phase.acc,
-                        {phase.r.x, phase.r.y, phase.r.z},
-                        phase.rows * f.pitch, 2, true, target);
+                        {phase.r.x, phase.r.y, phase.r.z}, phase.rows * f.pitch,
+                        2, channels, true, target);
 }
 
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. Per parallel (8-channel block,
@@ -363,7 +363,7 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
       f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
     }
     for (GradInputPhase &phase : f.phases) {
-      scheduleGradInputTask(f, phase, task, target);
+      scheduleGradInputTask(f, phase, task, cb, target);
     }
   } else {
     // Per task, the phase planes, then dx with the stride phases of x and y
@@ -390,7 +390,7 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
       f.out.vectorize(xo, pw, TailStrategy::GuardWithIf);
     }
     for (GradInputPhase &phase : f.phases) {
-      scheduleGradInputTask(f, phase, task, target);
+      scheduleGradInputTask(f, phase, task, cb, target);
     }
   }
   if (f.channelVectors > 0) {
@@ -705,10 +705,11 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
 // for groups == 1 and C >= one vector: dw[o][c][tap] = sum over (n, oy, ox)
 // of dy[n][o][oy][ox] * xT[n][phase(tap)][oy + sy][ox + sx][c], where xT is
 // x zero-padded, split into its stride phases and transposed so that the
-// channel is innermost. The register tile is one vector of 16 channels x
-// KH*KW taps x oTile output channels (18 zmm for 3x3, 2 channels): each dy
-// value is broadcast into KH*KW FMAs and each xT vector feeds oTile; the
-// sums stay in registers over the whole batch and plane, so there is no
+// channel is innermost. The register tile is one vector of channels x
+// KH*KW taps x oTile output channels (18 zmm for 3x3, 2 channels; AVX2: a
+// row of KW taps x 3 channels, 9 ymm): each dy
+// value is broadcast into the tile's taps' FMAs and each xT vector feeds oTile;
+// the sums stay in registers over the whole batch and plane, so there is no
 // per-lane partial sum to reduce horizontally (the lanes form's cost on
 // small planes).
 struct ChannelGradWeightFuncs {
@@ -719,11 +720,12 @@ struct ChannelGradWeightFuncs {
 };
 
 bool channelGradWeightFits(const KernelSpec &s, const Target &target) {
-  return target.natural_vector_size<float>() == 16 &&
+  return target.natural_vector_size<float>() >= 8 &&
          attrInt(s, "groups") == 1 && s.inputs[0].shape[1] >= 16;
 }
 
-ChannelGradWeightFuncs defineChannelGradWeight(const KernelSpec &s) {
+// `vec`: the target's vector width, the channels of one xT block.
+ChannelGradWeightFuncs defineChannelGradWeight(const KernelSpec &s, int vec) {
   ChannelGradWeightFuncs f;
   ConvGradGeometry g = gradWeightGeometry(s);
   const Window &w = g.w;
@@ -735,7 +737,6 @@ ChannelGradWeightFuncs defineChannelGradWeight(const KernelSpec &s) {
   int h = static_cast<int>(g.h), wd = static_cast<int>(g.wd);
   // xT(ci, j, i, phase, n, cb): channel cb*vec + ci, channel-vector blocks
   // outermost so that a task's channels are contiguous (zero past C).
-  int vec = 16;
   int channels = static_cast<int>(g.c);
   Var tc("tc"), tj("tj"), ti("ti"), phase("phase"), tn("tn"), tb("tb");
   Expr row = ti * sh + phase / sw - static_cast<int>(w.padTop);
@@ -788,6 +789,24 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
       --cTile;
     }
     oTile = std::min(outC, 24 / cTile);
+    if (vec < 16) {
+      // AVX2's 16 registers: 4 x 2 (8 ymm sums).
+      std::tie(cTile, oTile) = registerSubTile(cTile, oTile, target);
+    }
+  }
+  // 3x3 on AVX2: 9 taps x 2 channels (18 sums) does not fit the registers;
+  // a row of KW taps x oTile channels does (3 x 3: 9 sums, 3 broadcasts),
+  // each row over the whole plane in turn.
+  bool rows = unrollTaps && taps > 1 && !fitsRegisters(taps, oTile, target);
+  if (rows) {
+    double best = 1e9;
+    for (int j = 1; j <= std::min(outC, 8); ++j) {
+      if (fitsRegisters(kw, j, target) &&
+          registerTileCost(kw, j) <= best + 1e-9) {
+        best = registerTileCost(kw, j);
+        oTile = j;
+      }
+    }
   }
   // A task covers up to 64 output channels, one register tile of oTile
   // after another, image by image: the image's xT block (its stride phases
@@ -825,6 +844,12 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
   }
   if (cTile > 1) {
     // scheduled above
+  } else if (rows) {
+    Var ot("ot"), ol("ol");
+    update.split(f.o, ot, ol, oTile, TailStrategy::GuardWithIf)
+        .unroll(ol)
+        .unroll(f.kx)
+        .reorder(f.c, f.kx, ol, f.r.x, f.r.y, f.ky, ot, f.r.z);
   } else if (unrollTaps && oTask > oTile) {
     Var ot("ot"), ol("ol");
     update.split(f.o, ot, ol, oTile, TailStrategy::GuardWithIf)
@@ -1113,7 +1138,8 @@ Kernel buildConvGradWeight(const KernelSpec &s, const Target &target) {
     return buildConv2dGradWeightWinograd(s, target);
   }
   if (channelGradWeightFits(s, target)) {
-    ChannelGradWeightFuncs f = defineChannelGradWeight(s);
+    ChannelGradWeightFuncs f =
+        defineChannelGradWeight(s, target.natural_vector_size<float>());
     scheduleChannelGradWeight(f, s, target);
     return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
   }

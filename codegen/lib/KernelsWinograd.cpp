@@ -469,21 +469,7 @@ void vectorizePadded(WinogradFuncs &f, const KernelSpec &s, int vec) {
 // 56x56 at batch 8 (AVX2, alternating `kiln bench`): 24.0 -> 14.9 ms.
 void scheduleWinogradProduct(WinogradFuncs &f, int tw, int tileVectors,
                              int channels, const Target &target) {
-  int a = tileVectors, b = channels;
-  if (!fitsRegisters(a, b, target)) {
-    double best = 1e9;
-    for (int i = tileVectors; i >= 1; --i) {
-      for (int j = channels; j >= 1; --j) {
-        if (tileVectors % i == 0 && channels % j == 0 &&
-            fitsRegisters(i, j, target) &&
-            registerTileCost(i, j) < best - 1e-9) {
-          best = registerTileCost(i, j);
-          a = i;
-          b = j;
-        }
-      }
-    }
-  }
+  auto [a, b] = registerSubTile(tileVectors, channels, target);
   Var tv("tv"), tl("tl"), ta("ta"), oa("oa");
   for (Stage stage : {Stage(f.acc), f.acc.update()}) {
     stage.split(f.t, tv, tl, tw).unroll(tv).unroll(f.o);
