@@ -12,6 +12,8 @@
 // Measurements: docs/codegen.md.
 #include "Kernels.h"
 
+#include <tuple>
+
 namespace kiln::codegen::detail {
 
 using namespace Halide;
@@ -80,20 +82,44 @@ Expr applyRow(const std::vector<double> &row,
   return sum;
 }
 
-// One value per point xi = alpha * b + a of an alpha x alpha transform
-// (alpha = rows of `left`): left[b] (.) right[a] applied to v(i, j) =
-// v at column i, row j.
-std::vector<Expr> transform2d(const std::vector<std::vector<double>> &left,
-                              const std::function<Expr(int, int)> &v) {
+// The first half of a separable transform: value j * n + a is left[a]
+// (n = rows of `left`) applied along x to row j of v(i, j) = v at column
+// i, row j, for the rows j of the input (columns of `left`).
+std::vector<Expr> transformAlongX(const std::vector<std::vector<double>> &left,
+                                  const std::function<Expr(int, int)> &v) {
+  std::vector<Expr> rows;
+  for (size_t j = 0; j < left[0].size(); ++j) {
+    for (const auto &rowA : left) {
+      rows.push_back(
+          applyRow(rowA, [&](int i) { return v(i, static_cast<int>(j)); }));
+    }
+  }
+  return rows;
+}
+
+// The second half: one value per point xi = n * b + a, left[b] applied
+// along y to rows(a, j), the first half's values.
+std::vector<Expr> transformAlongY(const std::vector<std::vector<double>> &left,
+                                  const std::function<Expr(int, int)> &rows) {
   std::vector<Expr> points;
   for (const auto &rowB : left) {
-    for (const auto &rowA : left) {
-      points.push_back(applyRow(rowB, [&](int j) {
-        return applyRow(rowA, [&](int i) { return v(i, j); });
-      }));
+    for (size_t a = 0; a < left.size(); ++a) {
+      points.push_back(
+          applyRow(rowB, [&](int j) { return rows(static_cast<int>(a), j); }));
     }
   }
   return points;
+}
+
+// One value per point xi = alpha * b + a of an alpha x alpha transform
+// (alpha = rows of `left`): left[b] (.) right[a] applied to v(i, j) =
+// v at column i, row j. Both halves in one expression; a Func of the first
+// half's values (as conv2d_winograd's) computes the same sums.
+std::vector<Expr> transform2d(const std::vector<std::vector<double>> &left,
+                              const std::function<Expr(int, int)> &v) {
+  return transformAlongY(left, [&](int a, int j) {
+    return applyRow(left[a], [&](int i) { return v(i, j); });
+  });
 }
 
 // The point `index` of `points` (a select chain: unrolled loops over the
@@ -219,7 +245,11 @@ struct WinogradFuncs {
   Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, t{"t"}, c{"c"}, xi{"xi"},
       chunk{"chunk"}, tx{"tx"}, ty{"ty"}, nb{"nb"};
   RDom r; // input channel
-  Func padded{"padded"}, v{"wino_v"}, acc{"wino_acc"}, m{"wino_m"}, out{"out"};
+  Var k{"k"}; // a value of a transform's first half (transformAlongX)
+  // The input and output transforms' first halves: inlined, or computed
+  // per vector of tiles so that each half's values fit the registers.
+  Func padded{"padded"}, vRows{"wino_v_rows"}, v{"wino_v"}, acc{"wino_acc"},
+      m{"wino_m"}, mRows{"wino_m_rows"}, out{"out"};
   int tile = 2, points = 16;    // m, (m + 2)^2
   int tilesX = 0, tileRows = 0; // TX, R
   int groups = 1;               // output channel groups per chunk
@@ -383,11 +413,22 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   Expr g = f.chunk * f.tileRows + f.ty;
   Expr ty = f.rowsAcrossImages() ? g % f.tilesY : g;
   Expr image = f.rowsAcrossImages() ? g / f.tilesY : Expr(f.nb);
-  std::vector<Expr> points = transform2d(mat.bt, [&](int kx, int ky) {
-    return Expr(f.padded(f.tile * f.tx + kx - padL,
-                         f.tile * ty + ky - padT, f.c, image));
-  });
-  f.v(f.tx, f.ty, f.c, f.xi, f.chunk, f.nb) = pointSelect(points, f.xi);
+  int alpha = f.tile + 2;
+  f.vRows(f.tx, f.ty, f.c, f.k, f.chunk, f.nb) =
+      pointSelect(transformAlongX(mat.bt,
+                                  [&](int kx, int ky) {
+                                    return Expr(f.padded(
+                                        f.tile * f.tx + kx - padL,
+                                        f.tile * ty + ky - padT, f.c, image));
+                                  }),
+                  f.k);
+  f.v(f.tx, f.ty, f.c, f.xi, f.chunk, f.nb) = pointSelect(
+      transformAlongY(mat.bt,
+                      [&](int a, int j) {
+                        return Expr(f.vRows(f.tx, f.ty, f.c, j * alpha + a,
+                                            f.chunk, f.nb));
+                      }),
+      f.xi);
 
   f.r = RDom(0, channels, "r");
   f.acc(f.t, f.o, f.xi, f.chunk, f.nb) = 0.0f;
@@ -397,14 +438,20 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   f.m(f.t, f.o, f.xi, f.chunk, f.nb) = f.acc(f.t, f.o, f.xi, f.chunk, f.nb);
 
   // out = (A^T M A)[y % m][x % m] of tile (x / m, y / m), plus the bias.
-  int alpha = f.tile + 2;
   Expr tileY = f.y / f.tile;
   Expr row = f.rowsAcrossImages() ? tileY + f.tilesY * f.n : tileY;
   Expr local = f.x / f.tile + f.tilesX * (row % f.tileRows);
   Expr tileChunk = row / f.tileRows;
   Expr block = f.rowsAcrossImages() ? Expr(0) : Expr(f.n);
-  std::vector<Expr> outputs = transform2d(mat.at, [&](int a, int b) {
-    return Expr(f.m(local, f.o, alpha * b + a, tileChunk, block));
+  f.mRows(f.t, f.o, f.k, f.chunk, f.nb) =
+      pointSelect(transformAlongX(mat.at,
+                                  [&](int a, int b) {
+                                    return Expr(f.m(f.t, f.o, alpha * b + a,
+                                                    f.chunk, f.nb));
+                                  }),
+                  f.k);
+  std::vector<Expr> outputs = transformAlongY(mat.at, [&](int a, int j) {
+    return Expr(f.mRows(local, f.o, j * f.tile + a, tileChunk, block));
   });
   Expr value =
       pointSelect(outputs, (f.y % f.tile) * f.tile + f.x % f.tile);
@@ -554,6 +601,12 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
     f.v.vectorize(f.tx, 8, TailStrategy::GuardWithIf);
   } else if (xw > 1) {
     f.v.vectorize(f.tx, xw, TailStrategy::ShiftInwards);
+    // The transforms in two halves through L1: a vector of tiles' 36 input
+    // values and 36 points in one unrolled body spilled on AVX2.
+    f.vRows.compute_at(f.v, f.tx).reorder(f.k, f.tx).unroll(f.k).vectorize(
+        f.tx, xw, TailStrategy::RoundUp);
+    f.mRows.compute_at(f.out, yp).reorder(f.k, f.t).unroll(f.k).vectorize(
+        f.t, xw, TailStrategy::ShiftInwards);
   }
   int tiles = f.tilesX * f.tileRows;
   int tw = vectorWidthFor(tiles, vec);
@@ -704,13 +757,18 @@ struct WinogradGradWeightFuncs {
 // - Points otherwise: V and dY root, then per point (parallel) every
 //   register tile over that point's V and dY in L2, dU root.
 void chooseGradWeightForm(WinogradGradWeightFuncs &f, const KernelSpec &s,
-                          int vec) {
+                          const Target &target) {
+  int vec = target.natural_vector_size<float>();
   const auto &dwShape = s.outputs[0].shape;
   int outChannels = static_cast<int>(dwShape[0]);
   int channels = static_cast<int>(dwShape[1]);
   int points = (f.tile + 2) * (f.tile + 2);
   f.cTile = std::max(1, std::min(4, channels / vec));
   f.oTile = std::min(outChannels, 24 / f.cTile);
+  if (vec < 16) {
+    // AVX2's 16 registers: 4 x 2 (8 ymm sums), not 4 x 6.
+    std::tie(f.cTile, f.oTile) = registerSubTile(f.cTile, f.oTile, target);
+  }
   int64_t column = int64_t(points) * f.tiles * vec * f.cTile * 4;
   if (column <= (int64_t(1) << 20)) {
     f.form = GradWeightForm::Blocks;
@@ -741,7 +799,7 @@ void chooseGradWeightForm(WinogradGradWeightFuncs &f, const KernelSpec &s,
 
 WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
                                                  ImageParam x, ImageParam dy,
-                                                 int lanes) {
+                                                 const Target &target) {
   WinogradGradWeightFuncs f;
   const Matrices &mat = matrices(tileAttr(s));
   int m = f.tile = mat.m, alpha = m + 2;
@@ -753,7 +811,8 @@ WinogradGradWeightFuncs defineWinogradGradWeight(const KernelSpec &s,
   f.tilesY = (static_cast<int>(ds[2]) + m - 1) / m;
   int planeTiles = f.tilesX * f.tilesY;
   f.tiles = planeTiles * static_cast<int>(xs[0]);
-  chooseGradWeightForm(f, s, lanes);
+  chooseGradWeightForm(f, s, target);
+  int lanes = target.natural_vector_size<float>();
   Var px("px"), py("py"), pn("pn");
   // Channels past C (a partial register tile) read channel C - 1: they
   // only reach gradient rows that are not stored.
@@ -951,8 +1010,7 @@ Kernel buildConv2dGradWeightWinograd(const KernelSpec &s,
                                      const Target &target) {
   ImageParam x = makeInput(s.inputs[0], "x");
   ImageParam dy = makeInput(s.inputs[1], "dy");
-  WinogradGradWeightFuncs f = defineWinogradGradWeight(
-      s, x, dy, target.natural_vector_size<float>());
+  WinogradGradWeightFuncs f = defineWinogradGradWeight(s, x, dy, target);
   scheduleWinogradGradWeight(f, s, target);
   return {{x, dy}, f.out};
 }
