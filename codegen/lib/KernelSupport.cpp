@@ -624,6 +624,18 @@ std::pair<int, int> registerSubTile(int a, int b, const Target &target) {
   return best;
 }
 
+int registerTileWidth(int a, int maxB, const Target &target) {
+  int best = 0;
+  for (int b = 1; b <= maxB; ++b) {
+    if (fitsRegisters(a, b, target) &&
+        (best == 0 ||
+         registerTileCost(a, b) <= registerTileCost(a, best) + 1e-9)) {
+      best = b;
+    }
+  }
+  return best;
+}
+
 int guardedWidth(int extent, int width) {
   if (extent != width + 1) {
     return width;

@@ -554,6 +554,9 @@ double registerTileCost(int a, int b);
 // that fits with the least registerTileCost, ties to the larger i (AVX2:
 // 2 x 8 -> 2 x 4, 2 x 12 -> 2 x 4, 4 x 8 -> 4 x 2).
 std::pair<int, int> registerSubTile(int a, int b, const Halide::Target &target);
+// The b <= maxB of least registerTileCost(a, b) for which an a x b tile
+// fits the registers, ties to the larger b; 0 where none does.
+int registerTileWidth(int a, int maxB, const Halide::Target &target);
 // The width at which to vectorize a loop of `extent` by `width` lanes with
 // a guarded tail (TailStrategy::GuardWithIf or Predicate): `width`, or
 // half of it (1: do not vectorize) where the loop would be one full vector

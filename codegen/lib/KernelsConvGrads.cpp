@@ -651,7 +651,10 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
   bool unrollKy = kh * kw <= 9;
   int taps = unrollKy ? kh * kw : kw;
   // 21 accumulators: 3 channels of a 7-wide row of taps (the RGB stem:
-  // 1.1x over 2 channels, while 4 spill), 2 channels of 3x3.
+  // 1.1x over 2 channels, while 4 spill), 2 channels of 3x3. Also on AVX2,
+  // whose 16 registers they overflow: the stem's weight gradient at batch
+  // 16 took 42.5 and 43.8 ms with 7 x 3, 49.2 with 7 x 2 and 48.6 with
+  // 7 x 1 (`kiln bench --train --profile`, one run each but the first).
   int oTile = std::max(1, std::min({outC, 21 / std::max(taps, 1), 8}));
   bool parallel = s.inputs[0].numElements() >= kParallelGrain;
   Var oo("oo"), oi("oi");
@@ -799,14 +802,7 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
   // each row over the whole plane in turn.
   bool rows = unrollTaps && taps > 1 && !fitsRegisters(taps, oTile, target);
   if (rows) {
-    double best = 1e9;
-    for (int j = 1; j <= std::min(outC, 8); ++j) {
-      if (fitsRegisters(kw, j, target) &&
-          registerTileCost(kw, j) <= best + 1e-9) {
-        best = registerTileCost(kw, j);
-        oTile = j;
-      }
-    }
+    oTile = std::max(1, registerTileWidth(kw, std::min(outC, 8), target));
   }
   // A task covers up to 64 output channels, one register tile of oTile
   // after another, image by image: the image's xT block (its stride phases
