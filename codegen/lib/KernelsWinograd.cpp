@@ -440,18 +440,20 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   // out = (A^T M A)[y % m][x % m] of tile (x / m, y / m), plus the bias.
   Expr tileY = f.y / f.tile;
   Expr row = f.rowsAcrossImages() ? tileY + f.tilesY * f.n : tileY;
-  Expr local = f.x / f.tile + f.tilesX * (row % f.tileRows);
-  Expr tileChunk = row / f.tileRows;
   Expr block = f.rowsAcrossImages() ? Expr(0) : Expr(f.n);
-  f.mRows(f.t, f.o, f.k, f.chunk, f.nb) =
-      pointSelect(transformAlongX(mat.at,
-                                  [&](int a, int b) {
-                                    return Expr(f.m(f.t, f.o, alpha * b + a,
-                                                    f.chunk, f.nb));
-                                  }),
-                  f.k);
+  // mRows(tx, row, o, k, nb): indexed by the tile's column and row (the row
+  // sequence across images where rowsAcrossImages), so that its bounds
+  // over a row of the output are that row's tiles.
+  f.mRows(f.tx, f.ty, f.o, f.k, f.nb) = pointSelect(
+      transformAlongX(mat.at,
+                      [&](int a, int b) {
+                        return Expr(f.m(f.tx + f.tilesX * (f.ty % f.tileRows),
+                                        f.o, alpha * b + a, f.ty / f.tileRows,
+                                        f.nb));
+                      }),
+      f.k);
   std::vector<Expr> outputs = transformAlongY(mat.at, [&](int a, int j) {
-    return Expr(f.mRows(local, f.o, j * f.tile + a, tileChunk, block));
+    return Expr(f.mRows(f.x / f.tile, row, f.o, j * f.tile + a, block));
   });
   Expr value =
       pointSelect(outputs, (f.y % f.tile) * f.tile + f.x % f.tile);
@@ -505,6 +507,25 @@ void vectorizePadded(WinogradFuncs &f, const KernelSpec &s, int vec) {
   if (width > 1) {
     f.padded.vectorize(f.padded.args()[0], width, TailStrategy::GuardWithIf);
   }
+}
+
+// The input and output transforms in two halves (vRows, mRows) through
+// L1, per vector of `width` tiles and per output tile row (`outRow`): all
+// 36 input values and 36 points of a vector of tiles in one unrolled body
+// spilled on AVX2. Vectors of 2 tiles (F(4x4) on 7x7 planes) keep one
+// body. Alternating `kiln bench --runs 30`, AVX2: 16 x 256 -> 256 on 14x14
+// 15.7-15.9 -> 14.5-14.7 ms, 16 x 512 -> 512 on 7x7 13.1 either way; 8 x
+// 64 -> 64 on 56x56 6.4 -> 6.1.
+void scheduleTransformHalves(WinogradFuncs &f, int width, Var outRow) {
+  if (width < 4) {
+    return;
+  }
+  f.vRows.compute_at(f.v, f.tx).reorder(f.k, f.tx).unroll(f.k).vectorize(
+      f.tx, width, TailStrategy::RoundUp);
+  f.mRows.compute_at(f.out, outRow)
+      .reorder(f.k, f.tx)
+      .unroll(f.k)
+      .vectorize(f.tx, width, TailStrategy::ShiftInwards);
 }
 
 // The product's register tile: acc(t, o) over `tileVectors` vectors of
@@ -601,12 +622,7 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
     f.v.vectorize(f.tx, 8, TailStrategy::GuardWithIf);
   } else if (xw > 1) {
     f.v.vectorize(f.tx, xw, TailStrategy::ShiftInwards);
-    // The transforms in two halves through L1: a vector of tiles' 36 input
-    // values and 36 points in one unrolled body spilled on AVX2.
-    f.vRows.compute_at(f.v, f.tx).reorder(f.k, f.tx).unroll(f.k).vectorize(
-        f.tx, xw, TailStrategy::RoundUp);
-    f.mRows.compute_at(f.out, yp).reorder(f.k, f.t).unroll(f.k).vectorize(
-        f.t, xw, TailStrategy::ShiftInwards);
+    scheduleTransformHalves(f, xw, yp);
   }
   int tiles = f.tilesX * f.tileRows;
   int tw = vectorWidthFor(tiles, vec);
@@ -668,6 +684,7 @@ void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
       .parallel(f.c);
   if (xw > 1) {
     f.v.vectorize(f.tx, xw, TailStrategy::ShiftInwards);
+    scheduleTransformHalves(f, xw, yo);
   }
   int tiles = f.tilesX * f.tileRows; // per chunk: a multiple of 16
   int tw = vectorWidthFor(tiles, vec);

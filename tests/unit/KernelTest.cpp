@@ -1880,6 +1880,10 @@ CaseTable buildCases() {
               {1, 1, 1, 1}, true);
   addWinograd(t, "images_partial_n12_c16_13x13_o16_same", {12, 16, 13, 13},
               16, {1, 1, 1, 1}, false);
+  // Chunks of 2 images with rows of 9 tiles: the transforms in halves
+  // (scheduleTransformHalves) over whole vectors and a shifted last one.
+  addWinograd(t, "images_rows9_n8_c16_18x18_o16_same", {8, 16, 18, 18}, 16,
+              {1, 1, 1, 1}, true);
   // nchw16c (docs/layout.md): the channel form with a blocked input and/or
   // output (padded and strided, 1x1 on 7x7), the blocked depthwise form
   // (stride 1 and 2, 5x5 with a dilation), global_avg_pool of a blocked
