@@ -255,8 +255,7 @@ struct WinogradFuncs {
   int groups = 1;               // output channel groups per chunk
   int tilesY = 0;               // TY
   bool batch = false;           // the batch form
-  bool copyRows = false;        // padded: zeros, then the rows copied in
-  RDom interior;                // the copied rows (copyRows)
+  RDom interior;                // padded: the columns copied in
   int images = 1;               // images per chunk (imagesPerChunk)
   // Tile rows numbered across the images (g = tile row + TY * image): the
   // batch form, and chunks of several whole images.
@@ -391,18 +390,16 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   }
   // Zeros outside the image even without padding: partial tiles (a plane
   // that is not a multiple of the tile) read past it.
+  // Zeros, then the image's columns of every row that a consumer reads
+  // (rows outside the image stay zero): the row copies are dense vectors,
+  // where a boundary condition's clamped reads vectorized as gathers.
   Var px("px"), py("py"), pc("pc"), pn("pn");
-  f.copyRows = !f.batch && f.images > 1;
-  if (f.copyRows) {
-    f.padded(px, py, pc, pn) = 0.0f;
-    f.interior = RDom(0, static_cast<int>(xs[3]), 0, static_cast<int>(xs[2]),
-                      "interior");
-    f.padded(f.interior.x, f.interior.y, pc, pn) =
-        in(f.interior.x, f.interior.y, pc, pn);
-  } else {
-    f.padded(px, py, pc, pn) =
-        BoundaryConditions::constant_exterior(in, 0.0f)(px, py, pc, pn);
-  }
+  int height = static_cast<int>(xs[2]);
+  f.padded(px, py, pc, pn) = 0.0f;
+  f.interior = RDom(0, static_cast<int>(xs[3]), "interior");
+  f.padded(f.interior.x, py, pc, pn) =
+      select(py >= 0 && py < height,
+             in(f.interior.x, clamp(py, 0, height - 1), pc, pn), 0.0f);
   int padL = static_cast<int>(w.padLeft), padT = static_cast<int>(w.padTop);
 
   // V(tx, tyLocal, c, xi, chunk, n) = (B^T d B)[xi] for the input tile d of
@@ -487,25 +484,17 @@ void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
 // 1.94 and 1.72 ms, then 1.68 and 1.59; alternating runs). The batch
 // form's copy (one channel of every image) kept its schedule: vectorized
 // the same way, ResNet-18's 7x7 and 14x14 layers at batch 8 ran no faster.
-// Chunks of several images (copyRows) write zeros, then copy the image
-// rows in dense vectors: the clamped reads of a boundary condition
-// vectorized as gathers. With the 8-lane V below, the LeNet-style CNN's
-// 64 -> 32 and 32 -> 64 on 14x14 at batch 64 ran 2.64 -> 2.37 and 2.50 ->
-// 2.29 ms on 1 thread; on 2 threads within the noise (1.42-1.55 ms
-// either way; alternating `kiln bench --profile` runs).
+// Chunks of several images copy their rows in dense vectors: with a
+// boundary condition's clamped reads (gathers), the LeNet-style CNN's 64
+// -> 32 and 32 -> 64 on 14x14 at batch 64 ran 2.64 and 2.50 ms on 1 thread
+// against 2.37 and 2.29. Chunks of tile rows took the same form (one form
+// for all): on AVX2, 8 x 64 -> 64 on 56x56 ran 5.85-5.91 ms either way
+// (3 alternating `kiln bench` pairs).
 void vectorizePadded(WinogradFuncs &f, const KernelSpec &s, int vec) {
   int width = vectorWidthFor(static_cast<int>(s.inputs[0].shape[3]), vec);
-  if (f.copyRows) {
-    Var px = f.padded.args()[0];
-    f.padded.vectorize(px, vec, TailStrategy::GuardWithIf);
-    if (width > 1) {
-      f.padded.update().vectorize(f.interior.x, width,
-                                  TailStrategy::GuardWithIf);
-    }
-    return;
-  }
+  f.padded.vectorize(f.padded.args()[0], vec, TailStrategy::GuardWithIf);
   if (width > 1) {
-    f.padded.vectorize(f.padded.args()[0], width, TailStrategy::GuardWithIf);
+    f.padded.update().vectorize(f.interior.x, width, TailStrategy::GuardWithIf);
   }
 }
 
