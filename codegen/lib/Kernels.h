@@ -195,6 +195,13 @@ void schedulePositionTiles(Halide::Func accOut, Halide::Func acc,
                            const std::vector<Halide::RVar> &reduction,
                            int positions, int tileVectors, int channels,
                            bool unrollFirst, const Halide::Target &target);
+// Cuts an update stage's register tile (`tv`: `vectors` vectors, or null
+// for one; `c`: `channels`) into registerSubTile's sub-tiles: returns the
+// loops over the sub-tiles (none where the tile fits), for the caller to
+// order outside the reduction, so that each sub-tile runs all of it.
+std::vector<Halide::VarOrRVar>
+splitSubTiles(Halide::Stage stage, const Halide::Var *tv, Halide::Var c,
+              int vectors, int channels, const Halide::Target &target);
 // One ImageParam per spec input, named in order.
 std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
                                             std::vector<const char *> names);

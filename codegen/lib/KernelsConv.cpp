@@ -471,6 +471,26 @@ void scheduleChannelTiles(Func accOut, Func acc, RDom r, int positions,
   acc.update().reorder(a[0], a[1], a[2], r.x, r.y, r.z).unroll(r.x);
 }
 
+std::vector<VarOrRVar> splitSubTiles(Stage stage, const Var *tv, Var c,
+                                     int vectors, int channels,
+                                     const Target &target) {
+  // Guarded: a consumer's last block of channels may be partial (a
+  // projection's expanded channels), and the sub-tiles must not read past.
+  auto [subVectors, subChannels] = registerSubTile(vectors, channels, target);
+  std::vector<VarOrRVar> outer;
+  if (tv && subVectors != vectors) {
+    Var ta(tv->name() + "_tiles");
+    stage.split(*tv, ta, *tv, subVectors, TailStrategy::GuardWithIf);
+    outer.push_back(ta);
+  }
+  if (subChannels != channels) {
+    Var ca(c.name() + "_tiles");
+    stage.split(c, ca, c, subChannels, TailStrategy::GuardWithIf);
+    outer.push_back(ca);
+  }
+  return outer;
+}
+
 void schedulePositionTiles(Func accOut, Func acc,
                            const std::vector<RVar> &reduction, int positions,
                            int tileVectors, int channels, bool unrollFirst,
@@ -480,35 +500,30 @@ void schedulePositionTiles(Func accOut, Func acc,
   int tile = positions >= tileVectors * pw ? tileVectors * pw : pw;
   std::vector<Var> v = accOut.args(); // (p, channel, n), as acc's
   Var p = v[0], ch = v[1], n = v[2];
-  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao"), pa("pa"), ca("ca");
+  Var po("po"), pi("pi"), pv("pv"), pl("pl"), ao("ao");
   accOut.split(p, po, pi, tile, TailStrategy::ShiftInwards)
       .reorder(pi, ch, po, n);
   if (pw > 1) {
     accOut.vectorize(pi, pw);
   }
   acc.compute_at(accOut, po);
-  auto [subVectors, subChannels] =
-      registerSubTile(tile / std::max(pw, 1), channels, target);
-  bool cut = subVectors * std::max(pw, 1) != tile || subChannels != channels;
-  auto tileStage = [&](Stage stage, bool sub) {
+  auto tileStage = [&](Stage stage) {
     stage.split(p, ao, p, tile).split(p, pv, pl, std::max(pw, 1));
-    if (sub) {
-      stage.split(pv, pa, pv, subVectors).split(ch, ca, ch, subChannels);
-    }
+  };
+  tileStage(acc);
+  Stage update = acc.update();
+  tileStage(update);
+  std::vector<VarOrRVar> outer =
+      splitSubTiles(update, &pv, ch, tile / std::max(pw, 1), channels, target);
+  for (Stage stage : {Stage(acc), update}) {
     stage.unroll(pv).unroll(ch);
     if (pw > 1) {
       stage.vectorize(pl);
     }
-  };
-  tileStage(acc, false);
-  tileStage(acc.update(), cut);
-  // A sub-tile that fits the registers runs the whole reduction, one after
-  // another over the tile.
+  }
   std::vector<VarOrRVar> order = {pl, pv, ch, ao};
   order.insert(order.end(), reduction.begin(), reduction.end());
-  if (cut) {
-    order.insert(order.end(), {pa, ca});
-  }
+  order.insert(order.end(), outer.begin(), outer.end());
   acc.update().reorder(order);
   if (unrollFirst) {
     acc.update().unroll(reduction[0]);
@@ -1716,12 +1731,15 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
         .vectorize(pi, pv);
     tile.compute_at(row, po);
     tile.split(p, tq, p, pv).vectorize(p).unroll(tq);
-    tile.update()
-        .split(p, tq, p, pv)
-        .reorder(p, tq, c, rc, n)
-        .vectorize(p)
-        .unroll(tq)
-        .unroll(c);
+    Stage update = tile.update();
+    update.split(p, tq, p, pv);
+    std::vector<VarOrRVar> order = {p, tq, c, rc};
+    for (const VarOrRVar &v :
+         splitSubTiles(update, &tq, c, pt / pv, cb, target)) {
+      order.push_back(v);
+    }
+    order.push_back(n);
+    update.reorder(order).vectorize(p).unroll(tq).unroll(c);
   };
   Expr depthwiseBias = din.size() == 2 ? din[1](c) : Expr(0.0f);
   if (flat && w.sh == 1 && w.sw == 1) {
@@ -1898,11 +1916,18 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
       stage.split(x, tx, x, pw0).vectorize(x).unroll(tx);
     }
   }
+  Stage update = tile.update();
+  std::vector<VarOrRVar> order = {x};
   if (pw0 > 1) {
-    tile.update().reorder(x, tx, c, rc, y, n).unroll(c);
-  } else {
-    tile.update().reorder(x, c, rc, y, n).unroll(c);
+    order.push_back(tx);
   }
+  order.insert(order.end(), {c, rc});
+  for (const VarOrRVar &v :
+       splitSubTiles(update, pw0 > 1 ? &tx : nullptr, c, xt, cb, target)) {
+    order.push_back(v);
+  }
+  order.insert(order.end(), {y, n});
+  update.reorder(order).unroll(c);
   return kernelOut;
 }
 
