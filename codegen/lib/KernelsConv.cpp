@@ -1618,13 +1618,23 @@ Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
       .unroll(oi);
   acc.compute_at(out, xo);
   Var ax("ax"), al("al");
-  for (Stage stage : {Stage(acc), acc.update()}) {
-    stage.split(x, ax, al, vec).vectorize(al).unroll(ax).unroll(o);
+  Stage update = acc.update();
+  update.split(x, ax, al, vec);
+  // AVX2: sub-tiles of the 2 vectors (or rows) x 8 channels (splitSubTiles).
+  std::vector<VarOrRVar> order = {al, ax, y, o, re};
+  for (const VarOrRVar &v :
+       splitSubTiles(update, rowTiles ? &y : &ax, o,
+                     rowTiles ? rows : tile / vec, ob, target)) {
+    order.push_back(v);
+  }
+  acc.split(x, ax, al, vec);
+  for (Stage stage : {Stage(acc), update}) {
+    stage.vectorize(al).unroll(ax).unroll(o);
     if (rowTiles) {
       stage.unroll(y);
     }
   }
-  acc.update().reorder(al, ax, y, o, re);
+  update.reorder(order);
   return out;
 }
 
