@@ -624,6 +624,26 @@ std::pair<int, int> registerSubTile(int a, int b, const Target &target) {
   return best;
 }
 
+std::vector<VarOrRVar> splitSubTiles(Stage stage, const Var *tv, Var c,
+                                     int vectors, int channels,
+                                     const Target &target) {
+  // Guarded: a consumer's last block of channels may be partial (a
+  // projection's expanded channels), and the sub-tiles must not read past.
+  auto [subVectors, subChannels] = registerSubTile(vectors, channels, target);
+  std::vector<VarOrRVar> outer;
+  if (tv && subVectors != vectors) {
+    Var ta(tv->name() + "_tiles");
+    stage.split(*tv, ta, *tv, subVectors, TailStrategy::GuardWithIf);
+    outer.push_back(ta);
+  }
+  if (subChannels != channels) {
+    Var ca(c.name() + "_tiles");
+    stage.split(c, ca, c, subChannels, TailStrategy::GuardWithIf);
+    outer.push_back(ca);
+  }
+  return outer;
+}
+
 int registerTileWidth(int a, int maxB, const Target &target) {
   int best = 0;
   for (int b = 1; b <= maxB; ++b) {

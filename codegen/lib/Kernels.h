@@ -195,13 +195,6 @@ void schedulePositionTiles(Halide::Func accOut, Halide::Func acc,
                            const std::vector<Halide::RVar> &reduction,
                            int positions, int tileVectors, int channels,
                            bool unrollFirst, const Halide::Target &target);
-// Cuts an update stage's register tile (`tv`: `vectors` vectors, or null
-// for one; `c`: `channels`) into registerSubTile's sub-tiles: returns the
-// loops over the sub-tiles (none where the tile fits), for the caller to
-// order outside the reduction, so that each sub-tile runs all of it.
-std::vector<Halide::VarOrRVar>
-splitSubTiles(Halide::Stage stage, const Halide::Var *tv, Halide::Var c,
-              int vectors, int channels, const Halide::Target &target);
 // One ImageParam per spec input, named in order.
 std::vector<Halide::ImageParam> layerInputs(const KernelSpec &spec,
                                             std::vector<const char *> names);
@@ -564,6 +557,13 @@ std::pair<int, int> registerSubTile(int a, int b, const Halide::Target &target);
 // The b <= maxB of least registerTileCost(a, b) for which an a x b tile
 // fits the registers, ties to the larger b; 0 where none does.
 int registerTileWidth(int a, int maxB, const Halide::Target &target);
+// Cuts an update stage's register tile (`tv`: `vectors` vectors, or null
+// for one; `c`: `channels`) into registerSubTile's sub-tiles: returns the
+// loops over the sub-tiles (none where the tile fits), for the caller to
+// order outside the reduction, so that each sub-tile runs all of it.
+std::vector<Halide::VarOrRVar>
+splitSubTiles(Halide::Stage stage, const Halide::Var *tv, Halide::Var c,
+              int vectors, int channels, const Halide::Target &target);
 // The width at which to vectorize a loop of `extent` by `width` lanes with
 // a guarded tail (TailStrategy::GuardWithIf or Predicate): `width`, or
 // half of it (1: do not vectorize) where the loop would be one full vector

@@ -471,26 +471,6 @@ void scheduleChannelTiles(Func accOut, Func acc, RDom r, int positions,
   acc.update().reorder(a[0], a[1], a[2], r.x, r.y, r.z).unroll(r.x);
 }
 
-std::vector<VarOrRVar> splitSubTiles(Stage stage, const Var *tv, Var c,
-                                     int vectors, int channels,
-                                     const Target &target) {
-  // Guarded: a consumer's last block of channels may be partial (a
-  // projection's expanded channels), and the sub-tiles must not read past.
-  auto [subVectors, subChannels] = registerSubTile(vectors, channels, target);
-  std::vector<VarOrRVar> outer;
-  if (tv && subVectors != vectors) {
-    Var ta(tv->name() + "_tiles");
-    stage.split(*tv, ta, *tv, subVectors, TailStrategy::GuardWithIf);
-    outer.push_back(ta);
-  }
-  if (subChannels != channels) {
-    Var ca(c.name() + "_tiles");
-    stage.split(c, ca, c, subChannels, TailStrategy::GuardWithIf);
-    outer.push_back(ca);
-  }
-  return outer;
-}
-
 void schedulePositionTiles(Func accOut, Func acc,
                            const std::vector<RVar> &reduction, int positions,
                            int tileVectors, int channels, bool unrollFirst,
