@@ -724,10 +724,11 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
 
 struct ChannelConvFuncs {
   std::vector<ImageParam> inputs;
-  Var x{"x"}, y{"y"}, o{"o"}, n{"n"};
+  Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, p{"p"};
   RDom r; // (kx, ky, input channel)
   Func padded, weightT{"weight_t"}, acc{"acc"}, out{"out"};
   bool padInput = false;
+  bool flat = false; // acc(lane, p, block, n) over the plane's positions
   bool blockedInput = false, blockedOutput = false; // nchw16c
   Func padded5;           // a blocked input's padded copy, in blocks
   bool repack = false;    // weightT is the unpacked weight repacked per call
@@ -815,6 +816,26 @@ bool useChannelForm(const KernelSpec &s, const Target &target) {
          (strides[0] > 1 || strides[1] > 1);
 }
 
+// Whether a channel-form task sums one output row at a time (a reduction
+// of one run, rows of a vector or more; see scheduleChannelConv).
+bool channelRowSums(const KernelSpec &s, const Target &target) {
+  const auto &wt = s.inputs[1].shape;
+  return wt[1] <= channelRunFor(wt[1], wt[2] * wt[3]) &&
+         !s.outputs[0].blocked() &&
+         s.outputs[0].shape[3] >= target.natural_vector_size<float>();
+}
+
+// Whether the channel form sums over the plane's positions p = y * W + x
+// rather than by rows: a 1x1 window at stride 1 without padding, in NCHW,
+// where a row's register tiles would round the row up (tiles of 5 on
+// MobileNetV2's 7x7 planes computed 10 positions per 7; flat, 50 per 49).
+bool flatChannelConv(const KernelSpec &s, const Window &w,
+                     const Target &target) {
+  return w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && !hasPadding(w) &&
+         !s.inputs[0].blocked() && !s.outputs[0].blocked() &&
+         !channelRowSums(s, target);
+}
+
 // conv2d with the output channels in vectors of B lanes, for convolutions
 // whose positions fill vectors badly (strided, small planes): acc(lane, x,
 // y, block, n) for channel block * B + lane, each (tap, input channel) a
@@ -838,10 +859,13 @@ ChannelConvFuncs defineChannelConv(const KernelSpec &s,
                      : static_cast<int>(wt[4]);
   int blocks = static_cast<int>(outChannels(s) / f.lanes);
   int width = static_cast<int>(os[3]);
-  std::tie(f.tile, f.channelVectors) =
-      channelRegisterTile(width, blocks % 2 == 0 ? 2 : 1, target);
-  // A rounded-up last tile reads past the input: pad it then.
-  f.padInput = hasPadding(w) || width % f.tile != 0;
+  int positions = static_cast<int>(os[2]) * width;
+  f.flat = flatChannelConv(s, w, target);
+  std::tie(f.tile, f.channelVectors) = channelRegisterTile(
+      f.flat ? positions : width, blocks % 2 == 0 ? 2 : 1, target);
+  // A rounded-up last tile reads past the input: pad it then (the flat
+  // form clamps the position it reads instead).
+  f.padInput = hasPadding(w) || (!f.flat && width % f.tile != 0);
   Var px("px"), py("py"), pc("pc"), pn("pn");
   f.padded = Func("padded");
   const auto &xs = s.inputs[0].shape;
@@ -873,19 +897,30 @@ ChannelConvFuncs defineChannelConv(const KernelSpec &s,
   } else {
     f.weightT(wo, wx, wy, wc, wb) = weight(wo, wx, wy, wc, wb);
   }
+  if (f.flat) {
+    // The positions' last register tile is rounded up: it reads the last
+    // position again, and its extra sums are never copied out.
+    Expr p = min(f.p, positions - 1);
+    f.acc(oi, f.p, ob, f.n) =
+        inputs.size() == 3 ? inputs[2](ob * f.lanes + oi) : Expr(0.0f);
+    f.acc(oi, f.p, ob, f.n) +=
+        f.weightT(oi, 0, 0, f.r.z, ob) * in(p % width, p / width, f.r.z, f.n);
+  } else {
+    f.acc(oi, f.x, f.y, ob, f.n) =
+        inputs.size() == 3 ? inputs[2](ob * f.lanes + oi) : Expr(0.0f);
+    Expr ix = f.x * static_cast<int>(w.sw) + f.r.x * static_cast<int>(w.dw) -
+              static_cast<int>(w.padLeft);
+    Expr iy = f.y * static_cast<int>(w.sh) + f.r.y * static_cast<int>(w.dh) -
+              static_cast<int>(w.padTop);
+    f.acc(oi, f.x, f.y, ob, f.n) +=
+        f.weightT(oi, f.r.x, f.r.y, f.r.z, ob) * f.padded(ix, iy, f.r.z, f.n);
+  }
   if (inputs.size() == 3) {
     f.inputs.push_back(inputs[2]);
-    f.acc(oi, f.x, f.y, ob, f.n) = inputs[2](ob * f.lanes + oi);
-  } else {
-    f.acc(oi, f.x, f.y, ob, f.n) = 0.0f;
   }
-  Expr ix = f.x * static_cast<int>(w.sw) + f.r.x * static_cast<int>(w.dw) -
-            static_cast<int>(w.padLeft);
-  Expr iy = f.y * static_cast<int>(w.sh) + f.r.y * static_cast<int>(w.dh) -
-            static_cast<int>(w.padTop);
-  f.acc(oi, f.x, f.y, ob, f.n) +=
-      f.weightT(oi, f.r.x, f.r.y, f.r.z, ob) * f.padded(ix, iy, f.r.z, f.n);
-  Expr value = f.acc(f.o % f.lanes, f.x, f.y, f.o / f.lanes, f.n);
+  Expr value = f.flat
+                   ? f.acc(f.o % f.lanes, f.y * width + f.x, f.o / f.lanes, f.n)
+                   : f.acc(f.o % f.lanes, f.x, f.y, f.o / f.lanes, f.n);
   if (s.outputs[0].blocked()) {
     // nchw16c: out(lane, x, y, block, n) straight from the accumulators'
     // channel vectors (the packing block is the layout's), the epilogue
@@ -943,8 +978,7 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   // (400 KB for ResNet's stem at batch 1) from L2. ResNet-18's 7x7 stem
   // (3 -> 64 on 112x112), `kiln bench --profile` on the Intel Xeon: 0.90
   // -> 0.79 ms at batch 1 (the task's rows 0.89-0.90).
-  bool rowSums = wt[1] <= channelRunFor(wt[1], wt[2] * wt[3]) &&
-                 !f.blockedOutput && width >= vec;
+  bool rowSums = channelRowSums(s, target);
   if (f.blockedOutput) {
     // (lane, x, y, block, n): a task's blocks and rows, stored as whole
     // channel vectors.
@@ -968,6 +1002,18 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   }
   if (f.blockedOutput) {
     // Stored as computed.
+  } else if (f.flat) {
+    // A task's positions (its rows, contiguous in NCHW) in vectors, each
+    // a block of a vector of positions by the 16 channels of an
+    // accumulator vector as below.
+    Var ob("ob"), ol("ol"), p("p"), po("po"), pi("pi");
+    int xw = std::min(vec, rows * width);
+    f.out.split(oi, ob, ol, f.lanes)
+        .fuse(f.x, yi, p)
+        .split(p, po, pi, xw, TailStrategy::ShiftInwards)
+        .reorder(pi, ol, po, ob, task)
+        .vectorize(pi)
+        .unroll(ol);
   } else if (width > 1 && width < vec) {
     // Rows narrower than a vector (7x7 and 14x14 planes): the copy-out
     // transposes the accumulators' channel vectors into rows. As one 2-D
@@ -1001,20 +1047,27 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
     f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
   }
 
-  std::vector<Var> a = f.acc.args(); // (lane, x, y, block, n)
+  // (lane, x, y, block, n), or flat (lane, p, block, n).
+  std::vector<Var> a = f.acc.args();
+  Var block = f.flat ? a[2] : a[3];
   f.acc.compute_at(f.out, rowSums ? yi : task)
-      .bound_extent(a[3], f.channelVectors)
+      .bound_extent(block, f.channelVectors)
       .vectorize(a[0]);
   RVar rzo("rzo"), rzi("rzi");
   Var xo("xo"), xi("xi");
   int run = channelRunFor(wt[1], wt[2] * wt[3]);
+  std::vector<VarOrRVar> order = {a[0], xi, block, f.r.x, f.r.y, rzi, xo};
+  if (!f.flat) {
+    order.push_back(a[2]);
+  }
+  order.push_back(rzo);
   f.acc.update()
       .split(f.r.z, rzo, rzi, run, TailStrategy::GuardWithIf)
       .split(a[1], xo, xi, f.tile, TailStrategy::RoundUp)
-      .reorder(a[0], xi, a[3], f.r.x, f.r.y, rzi, xo, a[2], rzo)
+      .reorder(order)
       .vectorize(a[0])
       .unroll(xi)
-      .unroll(a[3])
+      .unroll(block)
       .unroll(f.r.x);
   // No software prefetch of the next run's weights. On Zen 5 it won a
   // little (ResNet-18 at batch 1, 512 on 7x7 with the residual add 1.454 ->
