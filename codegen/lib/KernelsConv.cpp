@@ -1797,8 +1797,15 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
     int pitch = width + static_cast<int>(w.padLeft + w.padRight);
     Var q("q");
     Func flatPadded("expand_padded");
-    flatPadded(q, c, n) = padded(q % pitch - static_cast<int>(w.padLeft),
-                                 q / pitch - static_cast<int>(w.padTop), c, n);
+    // Zeros, then the value's rows copied in as dense vectors. Computed as
+    // padded(q % pitch, q / pitch), each vector was a gather: 24-30% of
+    // MobileNetV2's 384- and 576-channel producers on 14x14 (Halide's
+    // profiler, batch 8).
+    RDom rp(0, width, 0, height, "rp");
+    flatPadded(q, c, n) = 0.0f;
+    flatPadded((rp.y + static_cast<int>(w.padTop)) * pitch + rp.x +
+                   static_cast<int>(w.padLeft),
+               c, n) = value(rp.x, rp.y, c, n);
     acc(q, c, n) = depthwiseBias;
     acc(q, c, n) += din[0](rk.x, rk.y, 0, c) *
                     flatPadded(q + rk.y * static_cast<int>(w.dh) * pitch +
@@ -1835,6 +1842,11 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
         .unroll(rk.y);
     flatPadded.compute_at(out, task).vectorize(q, vec,
                                                TailStrategy::GuardWithIf);
+    // (Distinct columns of a row are distinct positions: no race.)
+    flatPadded.update()
+        .reorder(rp.x, rp.y, c, n)
+        .allow_race_conditions()
+        .vectorize(rp.x);
     scheduleFlatRow();
     return out;
   }
