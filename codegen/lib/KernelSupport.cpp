@@ -596,9 +596,9 @@ int vectorWidthFor(int extent, int vec) {
   return 1;
 }
 
-bool fitsRegisters(int a, int b, const Target &target) {
+bool fitsRegisters(int a, int b, const Target &target, bool streamed) {
   int registers = target.has_feature(Target::AVX512) ? 32 : 16;
-  return a * b + a + b <= registers + 1;
+  return streamed ? a * b + a + 1 <= registers : a * b + a + b <= registers + 1;
 }
 
 double registerTileCost(int a, int b) {
@@ -606,15 +606,16 @@ double registerTileCost(int a, int b) {
   return std::max({1.0, (a + b) / sums, 10.0 / sums});
 }
 
-std::pair<int, int> registerSubTile(int a, int b, const Target &target) {
-  if (fitsRegisters(a, b, target)) {
+std::pair<int, int> registerSubTile(int a, int b, const Target &target,
+                                    bool streamed) {
+  if (fitsRegisters(a, b, target, streamed)) {
     return {a, b};
   }
   std::pair<int, int> best = {1, 1};
   double bestCost = registerTileCost(1, 1);
   for (int i = a; i >= 1; --i) {
     for (int j = b; j >= 1; --j) {
-      if (a % i == 0 && b % j == 0 && fitsRegisters(i, j, target) &&
+      if (a % i == 0 && b % j == 0 && fitsRegisters(i, j, target, streamed) &&
           registerTileCost(i, j) < bestCost - 1e-9) {
         bestCost = registerTileCost(i, j);
         best = {i, j};
@@ -626,10 +627,11 @@ std::pair<int, int> registerSubTile(int a, int b, const Target &target) {
 
 std::vector<VarOrRVar> splitSubTiles(Stage stage, const Var *tv, Var c,
                                      int vectors, int channels,
-                                     const Target &target) {
+                                     const Target &target, bool streamed) {
   // Guarded: a consumer's last block of channels may be partial (a
   // projection's expanded channels), and the sub-tiles must not read past.
-  auto [subVectors, subChannels] = registerSubTile(vectors, channels, target);
+  auto [subVectors, subChannels] =
+      registerSubTile(vectors, channels, target, streamed);
   std::vector<VarOrRVar> outer;
   if (tv && subVectors != vectors) {
     Var ta(tv->name() + "_tiles");

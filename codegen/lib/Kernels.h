@@ -190,7 +190,8 @@ void scheduleChannelTiles(Halide::Func accOut, Halide::Func acc,
 // vector feeding 8 FMAs with broadcast weights), acc(p, channel, n)
 // reducing over `reduction` inside (its first dimension unrolled if asked).
 // A tile that does not fit the registers runs as registerSubTile's
-// sub-tiles (AVX2: 2 x 4), each over the whole reduction.
+// sub-tiles (AVX2: 2 x 4; 2 x 6 of 12 channels where the reduction is one
+// channel axis, streamed), each over the whole reduction.
 void schedulePositionTiles(Halide::Func accOut, Halide::Func acc,
                            const std::vector<Halide::RVar> &reduction,
                            int positions, int tileVectors, int channels,
@@ -543,8 +544,16 @@ int vectorWidthFor(int extent, int vec);
 // AVX2's 16 they spilled sums to the stack in every FMA (a ResNet-18
 // Winograd layer 24 -> 15 ms, docs/codegen.md).
 // Whether the tile's sums and operands fit the registers (one over is
-// measured harmless: 5 x 2 on AVX2).
-bool fitsRegisters(int a, int b, const Halide::Target &target);
+// measured harmless: 5 x 2 on AVX2). `streamed`: a 1x1 convolution's tile
+// of a vectors of positions by b channels, whose b broadcast weights LLVM
+// loads one at a time (no unrolled taps to hoist them across): the sums,
+// the a vectors and one broadcast. MobileNetV2 at batch 8 on AVX2 (`kiln
+// bench --profile`): its 576-channel producer on 14x14 2 x 4 3.08 -> 2 x 6
+// 2.62 ms, its 576 -> 96 projection 2.52 -> 2.25. Tiles with unrolled
+// taps lost with one broadcast live (a 6 x 2 channel-form tile of
+// ResNet-18's 3x3 stride-2 layer 6.1 -> 10.4 ms).
+bool fitsRegisters(int a, int b, const Halide::Target &target,
+                   bool streamed = false);
 // Relative time per FMA of an a x b tile: 1 when FMA-bound; more when
 // bound by its loads (a + b per a * b FMAs, 1 a FMA sustained) or by the
 // FMA latency (10 sums in flight: Zen 2's 5 cycles at 2 a cycle).
@@ -552,8 +561,10 @@ double registerTileCost(int a, int b);
 // The sub-tile of an a x b tile to run the whole reduction in: (a, b)
 // where it fits the registers, else the i x j (i dividing a, j dividing b)
 // that fits with the least registerTileCost, ties to the larger i (AVX2:
-// 2 x 8 -> 2 x 4, 2 x 12 -> 2 x 4, 4 x 8 -> 4 x 2).
-std::pair<int, int> registerSubTile(int a, int b, const Halide::Target &target);
+// 2 x 8 -> 2 x 4, 2 x 12 -> 2 x 4, 4 x 8 -> 4 x 2; streamed, 2 x 12 ->
+// 2 x 6).
+std::pair<int, int> registerSubTile(int a, int b, const Halide::Target &target,
+                                    bool streamed = false);
 // The b <= maxB of least registerTileCost(a, b) for which an a x b tile
 // fits the registers, ties to the larger b; 0 where none does.
 int registerTileWidth(int a, int maxB, const Halide::Target &target);
@@ -563,7 +574,8 @@ int registerTileWidth(int a, int maxB, const Halide::Target &target);
 // order outside the reduction, so that each sub-tile runs all of it.
 std::vector<Halide::VarOrRVar>
 splitSubTiles(Halide::Stage stage, const Halide::Var *tv, Halide::Var c,
-              int vectors, int channels, const Halide::Target &target);
+              int vectors, int channels, const Halide::Target &target,
+              bool streamed = false);
 // The width at which to vectorize a loop of `extent` by `width` lanes with
 // a guarded tail (TailStrategy::GuardWithIf or Predicate): `width`, or
 // half of it (1: do not vectorize) where the loop would be one full vector

@@ -493,8 +493,10 @@ void schedulePositionTiles(Func accOut, Func acc,
   tileStage(acc);
   Stage update = acc.update();
   tileStage(update);
+  // A reduction over channels alone (1x1) streams its broadcasts.
   std::vector<VarOrRVar> outer =
-      splitSubTiles(update, &pv, ch, tile / std::max(pw, 1), channels, target);
+      splitSubTiles(update, &pv, ch, tile / std::max(pw, 1), channels, target,
+                    reduction.size() == 1);
   for (Stage stage : {Stage(acc), update}) {
     stage.unroll(pv).unroll(ch);
     if (pw > 1) {
@@ -1657,7 +1659,7 @@ Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
   std::vector<VarOrRVar> order = {al, ax, y, o, re};
   for (const VarOrRVar &v :
        splitSubTiles(update, rowTiles ? &y : &ax, o,
-                     rowTiles ? rows : tile / vec, ob, target)) {
+                     rowTiles ? rows : tile / vec, ob, target, true)) {
     order.push_back(v);
   }
   acc.split(x, ax, al, vec);
@@ -1778,7 +1780,7 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
     update.split(p, tq, p, pv);
     std::vector<VarOrRVar> order = {p, tq, c, rc};
     for (const VarOrRVar &v :
-         splitSubTiles(update, &tq, c, pt / pv, cb, target)) {
+         splitSubTiles(update, &tq, c, pt / pv, cb, target, true)) {
       order.push_back(v);
     }
     order.push_back(n);
@@ -1977,8 +1979,8 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
     order.push_back(tx);
   }
   order.insert(order.end(), {c, rc});
-  for (const VarOrRVar &v :
-       splitSubTiles(update, pw0 > 1 ? &tx : nullptr, c, xt, cb, target)) {
+  for (const VarOrRVar &v : splitSubTiles(update, pw0 > 1 ? &tx : nullptr, c,
+                                          xt, cb, target, true)) {
     order.push_back(v);
   }
   order.insert(order.end(), {y, n});
