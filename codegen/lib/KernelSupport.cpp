@@ -658,6 +658,17 @@ int registerTileWidth(int a, int maxB, const Target &target) {
   return best;
 }
 
+void vectorizeRowCopy(Stage stage, RVar x, const Target &target) {
+  int vec = target.natural_vector_size<float>();
+  const int64_t *extent = as_const_int(x.extent());
+  stage.allow_race_conditions();
+  if (extent && *extent % vec != 0 && *extent <= 4 * vec) {
+    stage.vectorize(x);
+  } else {
+    stage.vectorize(x, vec, TailStrategy::GuardWithIf);
+  }
+}
+
 int guardedWidth(int extent, int width) {
   if (extent != width + 1) {
     return width;

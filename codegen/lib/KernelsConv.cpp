@@ -533,9 +533,7 @@ void scheduleZeroedPlanes(Func f, const std::vector<RDom> &updates,
   for (size_t i = 0; i < updates.size(); ++i) {
     Stage update = f.update(static_cast<int>(i));
     distribute(update);
-    // Each copied element has its own position q: no races.
-    update.allow_race_conditions().vectorize(updates[i].x, vec,
-                                             TailStrategy::GuardWithIf);
+    vectorizeRowCopy(update, updates[i].x, target);
   }
 }
 
@@ -711,9 +709,8 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
     Var q = ph.args()[0];
     ph.compute_at(f.out, block).vectorize(q, vec, TailStrategy::GuardWithIf);
     for (size_t i = 0; i < f.phases.updates.size(); ++i) {
-      ph.update(static_cast<int>(i))
-          .allow_race_conditions()
-          .vectorize(f.phases.updates[i].x, vec, TailStrategy::GuardWithIf);
+      vectorizeRowCopy(ph.update(static_cast<int>(i)), f.phases.updates[i].x,
+                       target);
     }
   } else {
     scheduleStridePhases(f.phases, parallel, target);
@@ -1844,11 +1841,8 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
         .unroll(rk.y);
     flatPadded.compute_at(out, task).vectorize(q, vec,
                                                TailStrategy::GuardWithIf);
-    // (Distinct columns of a row are distinct positions: no race.)
-    flatPadded.update()
-        .reorder(rp.x, rp.y, c, n)
-        .allow_race_conditions()
-        .vectorize(rp.x);
+    flatPadded.update().reorder(rp.x, rp.y, c, n);
+    vectorizeRowCopy(flatPadded.update(), rp.x, target);
     scheduleFlatRow();
     return out;
   }

@@ -628,9 +628,7 @@ void flattenDyPerImage(ConvGradWeightFuncs &f, const Target &target) {
   Var q = f.dyPadded.args()[0];
   f.dyPadded.compute_at(f.part, f.r.y)
       .vectorize(q, vec, TailStrategy::GuardWithIf);
-  // Each copied element has its own position: no races.
-  f.dyPadded.update().allow_race_conditions().vectorize(
-      f.dyInterior.x, vec, TailStrategy::GuardWithIf);
+  vectorizeRowCopy(f.dyPadded.update(), f.dyInterior.x, target);
 }
 
 // The lanes form, for the shapes the channel form does not take (fewer than
