@@ -646,10 +646,10 @@ std::vector<VarOrRVar> splitSubTiles(Stage stage, const Var *tv, Var c,
   return outer;
 }
 
-int registerTileWidth(int a, int maxB, const Target &target) {
+int registerTileWidth(int a, int maxB, const Target &target, bool streamed) {
   int best = 0;
   for (int b = 1; b <= maxB; ++b) {
-    if (fitsRegisters(a, b, target) &&
+    if (fitsRegisters(a, b, target, streamed) &&
         (best == 0 ||
          registerTileCost(a, b) <= registerTileCost(a, best) + 1e-9)) {
       best = b;

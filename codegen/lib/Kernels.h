@@ -567,7 +567,8 @@ std::pair<int, int> registerSubTile(int a, int b, const Halide::Target &target,
                                     bool streamed = false);
 // The b <= maxB of least registerTileCost(a, b) for which an a x b tile
 // fits the registers, ties to the larger b; 0 where none does.
-int registerTileWidth(int a, int maxB, const Halide::Target &target);
+int registerTileWidth(int a, int maxB, const Halide::Target &target,
+                      bool streamed = false);
 // Cuts an update stage's register tile (`tv`: `vectors` vectors, or null
 // for one; `c`: `channels`) into registerSubTile's sub-tiles: returns the
 // loops over the sub-tiles (none where the tile fits), for the caller to

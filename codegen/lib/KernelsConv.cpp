@@ -1672,8 +1672,8 @@ Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
 
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. The depthwise convolution is
 // scheduled as the rows form (register tiles of 1 vector x 2 rows x 8
-// channels per parallel task of 8 channels of one image); its input, the
-// 1x1 convolution's value through the producer chain, zero outside the
+// channels per parallel task of 8 channels of one image; 6 on AVX2); its input,
+// the 1x1 convolution's value through the producer chain, zero outside the
 // image, is computed per task row by row in a sliding window (store_at the
 // task, compute_at the tile row: each row once, a few rows of 8 channels
 // in cache), each row in register tiles of 2 vectors x 8 channels (each
@@ -1749,7 +1749,16 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
   int vec = target.natural_vector_size<float>();
   const auto &os = dw.outputs[0].shape;
   int channels = static_cast<int>(os[1]);
-  int cb = std::min(channels, flat ? tileChannels(channels) : 8);
+  // Rows: tasks of cb channels, register tiles of 2 output rows x cb
+  // channels of depthwise sums and of 2 vectors x cb channels of the 1x1
+  // convolution's, each FMA a broadcast weight: 8 channels, or where 2 x 8
+  // does not fit the registers (AVX2) 6. On AVX2, MobileNetV2 at batch 8
+  // (`kiln bench --profile`) 36.9 -> 35.2 ms: its 144-channel 56x56 pairs
+  // 2.38 -> 2.02 ms, the 32 -> 192 -> 32 blocks on 28x28 3.38 -> 2.99; one
+  // 144-channel pair of 2 images 0.568 ms in 8 channels, 0.490 in 6, 0.541
+  // in 4, 0.577 in 12.
+  int cb = std::min(channels, flat ? tileChannels(channels)
+                                   : registerTileWidth(2, 8, target, true));
   Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
   // The flattened 1x1 convolution of a narrow plane: the task's whole plane
   // (12 channels where they divide the count, else 8: tileChannels) in
@@ -1914,7 +1923,10 @@ Func buildPointwiseDepthwise(const KernelSpec *pw,
   std::vector<Var> pv = padded.args();
   int pw0 = vectorWidthFor(width, vec);
   if (pw0 > 1) {
-    padded.vectorize(pv[0], pw0, TailStrategy::GuardWithIf);
+    // Shifted inwards, not guarded: a padded row of 58 columns ended in a
+    // masked store of 2 (vmaskmovps, slow on Zen 2); the shifted last
+    // vector recomputes values of this pure Func.
+    padded.vectorize(pv[0], pw0, TailStrategy::ShiftInwards);
   }
   if (flat) {
     // The task's whole padded plane, from its flattened plane in register
