@@ -1738,7 +1738,7 @@ CaseTable buildCases() {
           {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), true, 16);
   addConv(t, "packed_1x1_n3_c40_7x7_o48", {3, 40, 7, 7}, 48, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false, 16);
-  // A 1x1 at stride 1 sums over the plane's positions (flatChannelConv):
+  // A 1x1 sums over the plane's positions (flatChannelConv):
   // tasks of 2 rows of 11 (22 positions, the last tile rounded up) and of
   // 2 rows of 3 (6 positions, under a vector), the last task shifted
   // inwards over 13 and 5 rows.
@@ -1746,6 +1746,10 @@ CaseTable buildCases() {
           convParams({1, 1}, {0, 0, 0, 0}), true, 16);
   addConv(t, "packed_1x1_n1_c40_5x3_o32_flat", {1, 40, 5, 3}, 32, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false, 8);
+  // Flat at stride 2, padded (each position's input read from its row and
+  // column, the padding's zeros from the padded copy).
+  addConv(t, "packed_1x1_n2_c40_9x11_o16_stride2_pad1_flat", {2, 40, 9, 11}, 16,
+          {1, 1}, convParams({2, 2}, {1, 1, 1, 1}), true, 8);
   addConv(t, "packed_stem_n2_c3_15x13_o32_k3_s2_pad1", {2, 3, 15, 13}, 32,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true, 16);
   // Output rows of a vector or more, copied out in blocks of 16 columns x
