@@ -845,8 +845,9 @@ bool flatChannelConv(const KernelSpec &s, const Target &target) {
 // y, block, n) for channel block * B + lane, each (tap, input channel) a
 // broadcast input value times a vector of weights, weightT(lane, kx, ky, c,
 // block): the packed weight itself, or the weight repacked per call. A
-// register tile is `tile` positions of one output row, so no pitch
-// columns are computed and thrown away as in the planes' channel form.
+// register tile is `tile` positions of one output row (flatChannelConv:
+// of the plane, acc(lane, p, block, n)), so no pitch columns are computed
+// and thrown away as in the planes' channel form.
 ChannelConvFuncs defineChannelConv(const KernelSpec &s,
                                    const std::vector<ImageParam> &inputs,
                                    const Epilogue &epilogue,
@@ -1677,9 +1678,9 @@ Func projectDepthwiseRows(const Projection &proj, Func value, int rows,
 
 // Target: x86-64 AVX-512 (16 lanes), 2 cores. The depthwise convolution is
 // scheduled as the rows form (register tiles of 1 vector x 2 rows x 8
-// channels per parallel task of 8 channels of one image; 6 on AVX2); its input,
-// the 1x1 convolution's value through the producer chain, zero outside the
-// image, is computed per task row by row in a sliding window (store_at the
+// channels per parallel task of 8 channels of one image; 6 on AVX2); its
+// input, the 1x1 convolution's value through the producer chain, zero
+// outside the image, is computed per task row by row in a sliding window (store_at the
 // task, compute_at the tile row: each row once, a few rows of 8 channels
 // in cache), each row in register tiles of 2 vectors x 8 channels (each
 // input vector feeds 8 FMAs); at stride 2 and up, with output rows of a
