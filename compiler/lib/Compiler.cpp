@@ -197,8 +197,9 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     if (options.winogradTile >= 0) {
       pipeline.winogradTile = options.winogradTile;
     }
-    pipeline.packBlock =
-        options.packWeights ? codegen::floatVectorWidth(options.target) : 0;
+    int lanes = codegen::floatVectorWidth(options.target);
+    pipeline.packBlock = options.packWeights ? lanes : 0;
+    pipeline.winogradSmallPlaneTiles = lanes == 8 ? 16 : 0;
     if (options.layout != "nchw" && options.layout != "nchw16c") {
       throw Error("unknown layout '" + options.layout +
                   "' (nchw or nchw16c)");

@@ -45,6 +45,7 @@ struct BackOptions {
   bool inference = false;
   bool foldBatchNorm = true;
   int winogradTile = 2;
+  int64_t winogradSmallPlaneTiles = 0;
   int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
   bool packForGpu = false; // kiln-pack-weights' gpu (inference only)
   bool blockedLayout = false; // kiln-layout (inference only, block 16)
@@ -68,6 +69,12 @@ struct BackOptions {
 // 1.10 -> 0.82; 64 on 56x56 stays Winograd, 0.68 against 0.75; the CNN
 // example's 16 -> 32 on 14x14: the whole model 0.033 -> 0.027 ms). At batch
 // 8 Winograd wins on every plane (512 on 7x7: 5.25 against 6.52 ms).
+// On AVX2 (8 lanes) one image's 7x7 planes take Winograd as well
+// (small-plane-tiles 16, set by the compiler for 8-lane targets): the
+// direct form's register tiles of 5 positions compute 10 per row of 7. The
+// AMD EPYC (Zen 2, 2 threads), ResNet-18 at batch 1, `kiln bench --profile
+// --runs 200`: its three 512 -> 512 layers on 7x7 4.86 -> 4.29 ms, while on
+// its 14x14 layers Winograd lost (3.66 -> 4.00 ms).
 constexpr int64_t kMinImagePlane = 28 * 28;
 
 // kiln-winograd's min-reduction in the pipelines: a forward convolution or
@@ -92,6 +99,7 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
     KilnWinogradOptions winograd;
     winograd.tile = options.winogradTile;
     winograd.minImagePlane = kMinImagePlane;
+    winograd.smallPlaneTiles = options.winogradSmallPlaneTiles;
     winograd.minReduction = kMinReduction;
     pm.addPass(createKilnWinograd(winograd));
   }
@@ -124,6 +132,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.inference = inference;
   back.foldBatchNorm = options.foldBatchNorm;
   back.winogradTile = options.winogradTile;
+  back.winogradSmallPlaneTiles = options.winogradSmallPlaneTiles;
   back.packBlock = options.packBlock;
   back.packForGpu = options.packForGpu;
   back.blockedLayout = options.blockedLayout;

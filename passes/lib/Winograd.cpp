@@ -88,7 +88,7 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
            weight.getDimSize(0) % 8 == 0 && weight.getDimSize(1) % 8 == 0 &&
            tileWaste(result, 2) <= kMaxWaste &&
            !(forward && result.getDimSize(0) == 1 &&
-             height * width < minImagePlane) &&
+             height * width < minImagePlane && imageTiles > smallPlaneTiles) &&
            (imageTiles >= (forward ? 16 : 32) ||
             result.getDimSize(0) * imageTiles >= 64) &&
            result.getDimSize(0) * imageTiles >= minTiles &&

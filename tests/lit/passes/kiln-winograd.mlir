@@ -3,6 +3,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-tiles=1000" | FileCheck %s --check-prefix=FEW
 // RUN: kiln-opt %s --split-input-file --kiln-winograd | FileCheck %s --check-prefix=TWO
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-image-plane=784" | FileCheck %s --check-prefix=IMAGE
+// RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-image-plane=784 small-plane-tiles=16" | FileCheck %s --check-prefix=SMALL
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-reduction=32" | FileCheck %s --check-prefix=RED
 
 // A 3x3 stride-1 conv with 16 input and 32 output channels and 12x12x2 =
@@ -218,17 +219,33 @@ func.func @one_image_tiles(%x: tensor<1x16x28x28xf32>, %y: tensor<2x16x28x28xf32
 // -----
 
 // min-image-plane (the pipelines pass 784): a forward convolution of one
-// image takes Winograd on a 28x28 plane, not on 26x28; batch 2 is not
-// bound by it.
+// image takes Winograd on a 28x28 plane, not on 26x28 nor on 7x7, 8x8 or
+// 10x10; batch 2 is not bound by it. With small-plane-tiles=16 (the
+// pipelines' on 8-lane targets) planes of at most 16 2x2 tiles (7x7, 8x8)
+// take it too, 10x10 (25 tiles) not.
 // IMAGE-LABEL: func.func @image_plane
 // IMAGE: kiln.conv2d_winograd %arg0
 // IMAGE: kiln.conv2d %arg1
 // IMAGE: kiln.conv2d_winograd %arg2
+// IMAGE: kiln.conv2d %arg3
+// IMAGE: kiln.conv2d %arg4
+// IMAGE: kiln.conv2d %arg5
 // IMAGE: return
-func.func @image_plane(%x: tensor<1x16x28x28xf32>, %y: tensor<1x16x26x28xf32>, %z: tensor<2x16x14x14xf32>) -> (tensor<1x16x28x28xf32>, tensor<1x16x26x28xf32>, tensor<2x16x14x14xf32>) {
+// SMALL-LABEL: func.func @image_plane
+// SMALL: kiln.conv2d_winograd %arg0
+// SMALL: kiln.conv2d %arg1
+// SMALL: kiln.conv2d_winograd %arg2
+// SMALL: kiln.conv2d_winograd %arg3
+// SMALL: kiln.conv2d_winograd %arg4
+// SMALL: kiln.conv2d %arg5
+// SMALL: return
+func.func @image_plane(%x: tensor<1x16x28x28xf32>, %y: tensor<1x16x26x28xf32>, %z: tensor<2x16x14x14xf32>, %s7: tensor<1x16x7x7xf32>, %s8: tensor<1x16x8x8xf32>, %s10: tensor<1x16x10x10xf32>) -> (tensor<1x16x28x28xf32>, tensor<1x16x26x28xf32>, tensor<2x16x14x14xf32>, tensor<1x16x7x7xf32>, tensor<1x16x8x8xf32>, tensor<1x16x10x10xf32>) {
   %w = kiln.param "w" : tensor<16x16x3x3xf32>
   %a = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x28x28xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x28x28xf32>
   %b = kiln.conv2d %y, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x26x28xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x26x28xf32>
   %c = kiln.conv2d %z, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x14x14xf32>, tensor<16x16x3x3xf32>) -> tensor<2x16x14x14xf32>
-  return %a, %b, %c : tensor<1x16x28x28xf32>, tensor<1x16x26x28xf32>, tensor<2x16x14x14xf32>
+  %d = kiln.conv2d %s7, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x7x7xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x7x7xf32>
+  %e = kiln.conv2d %s8, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x8x8xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x8x8xf32>
+  %f = kiln.conv2d %s10, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x10x10xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x10x10xf32>
+  return %a, %b, %c, %d, %e, %f : tensor<1x16x28x28xf32>, tensor<1x16x26x28xf32>, tensor<2x16x14x14xf32>, tensor<1x16x7x7xf32>, tensor<1x16x8x8xf32>, tensor<1x16x10x10xf32>
 }

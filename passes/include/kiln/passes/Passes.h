@@ -27,6 +27,9 @@ struct InferencePipelineOptions {
   // (kiln-winograd's rule): ResNet-18 1.08x at batch 1, 1.17x at batch 8;
   // 8e-7 relative to the direct convolution on it (docs/codegen.md).
   int winogradTile = 4;
+  // kiln-winograd's small-plane-tiles: 16 on 8-lane (AVX2) targets, where
+  // one image's 7x7 planes take Winograd (Pipelines.cpp).
+  int64_t winogradSmallPlaneTiles = 0;
   int packBlock = 0;         // kiln-pack-weights' block (0: off)
   bool packForGpu = false;   // kiln-pack-weights' gpu (instead of packBlock)
   bool blockedLayout = false; // kiln-layout (with packBlock 16)
@@ -52,6 +55,9 @@ struct TrainPipelineOptions {
   // ResNet-18's step (docs/codegen.md); its ~1e-5 relative error is far
   // below the gradient noise of a batch.
   int winogradTile = 4;
+  // kiln-winograd's small-plane-tiles: 16 on 8-lane (AVX2) targets, where
+  // one image's 7x7 planes take Winograd (Pipelines.cpp).
+  int64_t winogradSmallPlaneTiles = 0;
   int packBlock = 0; // the eval pipeline's kiln-pack-weights block (0: off)
   bool packForGpu = false; // the eval pipeline's kiln-pack-weights gpu
   bool blockedLayout = false; // the eval pipeline's kiln-layout

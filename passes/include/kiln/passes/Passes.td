@@ -238,6 +238,10 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     Option<"minImagePlane", "min-image-plane", "int64_t", "0",
            "A forward conv2d of batch 1 only on output planes of at least "
            "this many pixels (the pipelines: 784, i.e. 28x28)">,
+    Option<"smallPlaneTiles", "small-plane-tiles", "int64_t", "0",
+           "A forward conv2d of batch 1 also on output planes of at most "
+           "this many 2x2 tiles, whatever min-image-plane says (the "
+           "pipelines: 16, i.e. 7x7 and 8x8, on 8-lane targets)">,
     Option<"minReduction", "min-reduction", "int64_t", "0",
            "A conv2d or conv2d_grad_input only where it sums over at least "
            "this many channels (the pipelines: 32)">,
