@@ -268,9 +268,17 @@ struct WinogradFuncs {
 // rows per chunk R: TX * R = 32 tiles (2 vectors: 16 accumulators), or
 // 16, with R dividing the batch's rows. (From 64 tiles, F(4x4)'s 4 tiles
 // of a 7x7 plane at batch 8 ran per image with 4 of 16 lanes busy: 22.5
-// ms for 512 -> 512, against 10.5 at batch 16.)
-int batchFormRows(int tilesX, int tilesY, int images) {
-  if (tilesX * tilesY >= 32 || tilesX * tilesY * images < 32) {
+// ms for 512 -> 512, against 10.5 at batch 16.) On 8-lane targets from 16
+// tiles over the batch: one image's 7x7 plane (kiln-winograd's
+// small-plane-tiles) in one chunk. Per image, 4 groups of output channels
+// (chooseSplit's 4 tasks) each transformed the whole input again; in the
+// batch form V is computed once (parallel over the input channels) and
+// the products run per (point, group). ResNet-18's 512 -> 512 on 7x7 at
+// batch 1 (AVX2, alternating `kiln bench --profile`): 1.19-1.27 -> 0.99
+// ms alone, its three layers 4.25-4.31 -> 3.71-3.73 ms in the network.
+int batchFormRows(int tilesX, int tilesY, int images, int vec) {
+  int least = vec == 8 ? 16 : 32;
+  if (tilesX * tilesY >= 32 || tilesX * tilesY * images < least) {
     return 0;
   }
   for (int tiles : {32, 16}) {
@@ -375,7 +383,7 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   // of partial tiles (the input beyond the image reads as zeros).
   f.tilesX = static_cast<int>((os[3] + f.tile - 1) / f.tile);
   f.tilesY = static_cast<int>((os[2] + f.tile - 1) / f.tile);
-  int rows = batchFormRows(f.tilesX, f.tilesY, static_cast<int>(os[0]));
+  int rows = batchFormRows(f.tilesX, f.tilesY, static_cast<int>(os[0]), vec);
   if (rows > 0) {
     f.tileRows = rows;
     f.batch = true;

@@ -1837,9 +1837,10 @@ CaseTable buildCases() {
   addWinograd(t, "n2_c64_28x28_o64_same", {2, 64, 28, 28}, 64, {1, 1, 1, 1},
               true);
   // One vector of tiles at batch 1 (ResNet's 7x7 stages: the plane's 16
-  // tiles in one chunk, 4 groups of output channels): register tiles of
-  // 16 output channels, 40 input channels (winograd_filter: its points
-  // in blocks of 32 input channels, the second shifted in to overlap).
+  // tiles in one chunk; AVX-512: 4 groups of output channels, register
+  // tiles of 16 output channels; AVX2: the batch form's one chunk), 40
+  // input channels (winograd_filter: its points in blocks of 32 input
+  // channels, the second shifted in to overlap).
   addWinograd(t, "n1_c40_7x7_o64_same", {1, 40, 7, 7}, 64, {1, 1, 1, 1},
               true);
   // F(4x4, 3x3): a ResNet 28x28 stage at batch 2, a 3-tile row with
@@ -1868,6 +1869,10 @@ CaseTable buildCases() {
               {1, 1, 1, 1}, true, 4);
   addWinograd(t, "batch_tile4_n8_c16_7x7_o32_same", {8, 16, 7, 7}, 32,
               {1, 1, 1, 1}, false, 4);
+  // One image's 8x8 plane (16 tiles): on AVX2 the batch form's one chunk,
+  // 24 output channels (3 blocks in 2 groups).
+  addWinograd(t, "batch_n1_c32_8x8_o24_same", {1, 32, 8, 8}, 24, {1, 1, 1, 1},
+              true);
   // Partial tiles (planes that are not a multiple of the tile): 9x7 with
   // 2x2 tiles, 14x14 and 12x11 with 4x4 tiles.
   addWinograd(t, "partial_n2_c16_9x7_o24_same", {2, 16, 9, 7}, 24,
