@@ -144,6 +144,14 @@ int tileAttr(const KernelSpec &s) {
 // winograd_filter
 //===----------------------------------------------------------------------===//
 
+// The output channels per block of a filter [P, O/B, C, B]: B = 8 or 16.
+int filterBlock(const KernelSpec &s, const std::vector<int64_t> &filter) {
+  if (filter.size() != 4 || (filter[3] != 8 && filter[3] != 16)) {
+    fail(s, "filter must be [(tile+2)^2,O/B,C,B] with B = 8 or 16");
+  }
+  return static_cast<int>(filter[3]);
+}
+
 void validateWinogradFilter(const KernelSpec &s) {
   expectCounts(s, 1, 1, 1);
   expectF32Except(s);
@@ -155,24 +163,30 @@ void validateWinogradFilter(const KernelSpec &s) {
   int alpha = tileAttr(s) + 2;
   bool inputGradient = attrBool(s, "input_gradient");
   int64_t in = inputGradient ? wt[0] : wt[1], out = inputGradient ? wt[1] : wt[0];
-  if (out % 8) {
-    fail(s, "the output channels must be a multiple of 8 (blocks of 8)");
+  int64_t block = filterBlock(s, s.outputs[0].shape);
+  if (out % block) {
+    fail(s, "the output channels must be a multiple of " +
+                std::to_string(block) + " (blocks of " + std::to_string(block) +
+                ")");
   }
-  expectShape(s, s.outputs[0], "filter", {alpha * alpha, out / 8, in, 8});
+  expectShape(s, s.outputs[0], "filter",
+              {alpha * alpha, out / block, in, block});
 }
 
-// U(o % 8, c, o / 8, xi) = (G g G^T)[xi / alpha][xi % alpha] for g =
+// U(o % B, c, o / B, xi) = (G g G^T)[xi / alpha][xi % alpha] for g =
 // weight[o, c] (input gradient: g = rot180(weight[c, o]), o indexing the
-// weight's input channels): 8 output channels in a vector (gathers of the
-// weight), the points unrolled so that they share the loaded taps. Load
-// time over parameters; once per step in training.
+// weight's input channels), B = 8 or 16 (the filter's last dim): 8 output
+// channels in a vector (gathers of the weight), the points unrolled so
+// that they share the loaded taps. Load time over parameters; once per
+// step in training.
 Kernel buildWinogradFilter(const KernelSpec &s, const Target &target) {
   (void)target;
   std::vector<ImageParam> in = layerInputs(s, {"weight"});
   ImageParam weight = in[0];
   bool inputGradient = attrBool(s, "input_gradient");
+  int block = filterBlock(s, s.outputs[0].shape);
   Var oi("oi"), c("c"), ob("ob"), xi("xi");
-  Expr o = ob * 8 + oi;
+  Expr o = ob * block + oi;
   std::vector<Expr> points =
       transform2d(matrices(tileAttr(s)).g, [&](int kx, int ky) {
         return inputGradient ? Expr(weight(2 - kx, 2 - ky, o, c))
@@ -197,8 +211,8 @@ Kernel buildWinogradFilter(const KernelSpec &s, const Target &target) {
     u.reorder(oi, c, xi, ob);
     pts.compute_at(u, ob);
   }
-  u.vectorize(oi).parallel(ob);
-  pts.reorder(xi, oi, c).unroll(xi).vectorize(oi);
+  u.vectorize(oi, 8).parallel(ob);
+  pts.reorder(xi, oi, c).unroll(xi).vectorize(oi, 8);
   return {{weight}, u};
 }
 
@@ -224,14 +238,14 @@ void validateConv2dWinograd(const KernelSpec &s) {
   expectRank(s, s.inputs[1], "filter", 4);
   int m = tileAttr(s);
   const auto &x = s.inputs[0].shape, &u = s.inputs[1].shape;
-  if (u[0] != (m + 2) * (m + 2) || u[2] != x[1] || u[3] != 8) {
-    fail(s, "filter must be [(tile+2)^2,O/8,C,8] (kiln.winograd_filter of "
-            "the weight, same tile)");
+  if (u[0] != (m + 2) * (m + 2) || u[2] != x[1] || (u[3] != 8 && u[3] != 16)) {
+    fail(s, "filter must be [(tile+2)^2,O/B,C,B], B = 8 or 16 "
+            "(kiln.winograd_filter of the weight, same tile)");
   }
   if (s.inputs.size() == 3) {
-    expectShape(s, s.inputs[2], "bias", {u[1] * 8});
+    expectShape(s, s.inputs[2], "bias", {u[1] * u[3]});
   }
-  expectWindowOutput(s, winogradWindow(s), x[0], u[1] * 8);
+  expectWindowOutput(s, winogradWindow(s), x[0], u[1] * u[3]);
 }
 
 // Tiles are numbered within chunks of R tile rows (t = tx + TX * tyLocal),
@@ -244,6 +258,7 @@ void validateConv2dWinograd(const KernelSpec &s) {
 struct WinogradFuncs {
   Var x{"x"}, y{"y"}, o{"o"}, n{"n"}, t{"t"}, c{"c"}, xi{"xi"},
       chunk{"chunk"}, tx{"tx"}, ty{"ty"}, nb{"nb"};
+  Var ob{"ob"}; // the product's filter block (with blocks of 16)
   RDom r; // input channel
   Var k{"k"}; // a value of a transform's first half (transformAlongX)
   // The input and output transforms' first halves: inlined, or computed
@@ -257,6 +272,7 @@ struct WinogradFuncs {
   bool batch = false;           // the batch form
   RDom interior;                // padded: the columns copied in
   int images = 1;               // images per chunk (imagesPerChunk)
+  int block = 8;                // the filter's block of output channels
   // Tile rows numbered across the images (g = tile row + TY * image): the
   // batch form, and chunks of several whole images.
   bool rowsAcrossImages() const { return batch || images > 1; }
@@ -325,12 +341,12 @@ void chooseSplit(WinogradFuncs &f, int tilesY, int inChannels,
     }
     return false;
   };
-  for (int groups = 1; outChannels % (8 * groups) == 0; groups *= 2) {
+  for (int groups = 1; outChannels % (f.block * groups) == 0; groups *= 2) {
     if (fits(32, groups, false) || fits(16, groups, true)) {
       return;
     }
   }
-  for (int groups = 1; outChannels % (8 * groups) == 0; groups *= 2) {
+  for (int groups = 1; outChannels % (f.block * groups) == 0; groups *= 2) {
     if (fits(1, groups, false)) {
       return;
     }
@@ -376,6 +392,7 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   const Matrices &mat = matrices(tileAttr(s));
   f.tile = mat.m;
   f.points = (f.tile + 2) * (f.tile + 2);
+  f.block = static_cast<int>(s.inputs[1].shape[3]);
   Window w = winogradWindow(s);
   ImageParam in = inputs[0], filter = inputs[1];
   int channels = static_cast<int>(xs[1]);
@@ -436,11 +453,23 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
       f.xi);
 
   f.r = RDom(0, channels, "r");
-  f.acc(f.t, f.o, f.xi, f.chunk, f.nb) = 0.0f;
-  f.acc(f.t, f.o, f.xi, f.chunk, f.nb) +=
-      filter(f.o % 8, f.r, f.o / 8, f.xi) *
-      f.v(f.t % f.tilesX, f.t / f.tilesX, f.r, f.xi, f.chunk, f.nb);
-  f.m(f.t, f.o, f.xi, f.chunk, f.nb) = f.acc(f.t, f.o, f.xi, f.chunk, f.nb);
+  Expr vr = f.v(f.t % f.tilesX, f.t / f.tilesX, f.r, f.xi, f.chunk, f.nb);
+  if (f.block == 16) {
+    // Per filter block (ob) and channel in it (o): a register tile's
+    // channels index the filter linearly (a tile of 6 channels, the second
+    // of a block, read its filter at (o + 6) % 16 and (o + 6) / 16, and
+    // LLVM vectorized those indices, spilling the sums).
+    f.acc(f.t, f.o, f.ob, f.xi, f.chunk, f.nb) = 0.0f;
+    f.acc(f.t, f.o, f.ob, f.xi, f.chunk, f.nb) +=
+        filter(f.o, f.r, f.ob, f.xi) * vr;
+    f.m(f.t, f.o, f.xi, f.chunk, f.nb) =
+        f.acc(f.t, f.o % 16, f.o / 16, f.xi, f.chunk, f.nb);
+  } else {
+    f.acc(f.t, f.o, f.xi, f.chunk, f.nb) = 0.0f;
+    f.acc(f.t, f.o, f.xi, f.chunk, f.nb) +=
+        filter(f.o % 8, f.r, f.o / 8, f.xi) * vr;
+    f.m(f.t, f.o, f.xi, f.chunk, f.nb) = f.acc(f.t, f.o, f.xi, f.chunk, f.nb);
+  }
 
   // out = (A^T M A)[y % m][x % m] of tile (x / m, y / m), plus the bias.
   Expr tileY = f.y / f.tile;
@@ -532,6 +561,12 @@ void scheduleTransformHalves(WinogradFuncs &f, int width, Var outRow) {
 // registerTileCost, a vectors x b channels dividing the tile's (AVX2: 2 x
 // 4), each sub-tile running the whole reduction. ResNet-18's 64 -> 64 on
 // 56x56 at batch 8 (AVX2, alternating `kiln bench`): 24.0 -> 14.9 ms.
+bool latencyTiles(const WinogradFuncs &f, int tileVectors, int channels,
+                  const Target &target) {
+  return f.block == 16 && channels == 16 && tileVectors % 2 == 0 &&
+         target.natural_vector_size<float>() == 8;
+}
+
 void scheduleWinogradProduct(WinogradFuncs &f, int tw, int tileVectors,
                              int channels, const Target &target) {
   Var tv("tv"), tl("tl");
@@ -539,9 +574,20 @@ void scheduleWinogradProduct(WinogradFuncs &f, int tw, int tileVectors,
   f.acc.split(f.t, tv, tl, tw);
   update.split(f.t, tv, tl, tw);
   std::vector<VarOrRVar> order = {tl, tv, f.o, f.r};
-  for (const VarOrRVar &v :
-       splitSubTiles(update, &tv, f.o, tileVectors, channels, target)) {
-    order.push_back(v);
+  if (latencyTiles(f, tileVectors, channels, target)) {
+    // 2 vectors x 6 channels: 6, 6 and 4 of the block of 16.
+    Var ta("tv_tiles"), ca("o_tiles");
+    if (tileVectors > 2) {
+      update.split(tv, ta, tv, 2);
+      order.push_back(ta);
+    }
+    update.split(f.o, ca, f.o, 6, TailStrategy::GuardWithIf);
+    order.push_back(ca);
+  } else {
+    for (const VarOrRVar &v :
+         splitSubTiles(update, &tv, f.o, tileVectors, channels, target)) {
+      order.push_back(v);
+    }
   }
   order.push_back(f.xi);
   for (Stage stage : {Stage(f.acc), update}) {
@@ -630,7 +676,8 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
   // tile, so that each V vector feeds 16 FMAs, not 8. ResNet-18's 512 ->
   // 512 at batch 1: 3.58-4.58 -> 3.06-3.26 ms for three convolutions
   // (alternating runs; 24 channels: 3.55-3.61).
-  int mob = tileVectors == 1 && groupSize % 16 == 0 ? 16 : ob;
+  int mob =
+      f.block == 16 || (tileVectors == 1 && groupSize % 16 == 0) ? 16 : ob;
   f.m.compute_at(f.out, task)
       .split(f.t, to, tl, tileVectors * tw, TailStrategy::ShiftInwards)
       .split(f.o, mo, mi, mob, TailStrategy::RoundUp)
@@ -687,12 +734,14 @@ void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
   int tiles = f.tilesX * f.tileRows; // per chunk: a multiple of 16
   int tw = vectorWidthFor(tiles, vec);
   // Groups of output channel blocks: with the points, 32 or more tasks.
-  int blocks = (channels + ob - 1) / ob;
+  // With the filter's blocks of 16, register tiles of 16 channels.
+  int pb = f.block == 16 ? 16 : ob;
+  int blocks = (channels + pb - 1) / pb;
   int groups = std::min(blocks, std::max(1, 32 / f.points));
   int perGroup = (blocks + groups - 1) / groups;
   Var mo("mo"), mi("mi"), mg("mg");
   f.m.compute_root()
-      .split(f.o, mo, mi, ob, TailStrategy::RoundUp)
+      .split(f.o, mo, mi, pb, TailStrategy::RoundUp)
       .split(mo, mg, mo, perGroup, TailStrategy::ShiftInwards)
       .reorder(f.t, mi, f.chunk, mo, mg, f.xi)
       .fuse(mg, f.xi, task)
@@ -701,7 +750,7 @@ void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
   if (tw > 1) {
     f.m.vectorize(f.t, tw);
   }
-  scheduleWinogradProduct(f, tw, tiles / tw, ob, target);
+  scheduleWinogradProduct(f, tw, tiles / tw, pb, target);
 }
 
 Kernel buildConv2dWinograd(const KernelSpec &s, const Target &target) {

@@ -200,6 +200,7 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     int lanes = codegen::floatVectorWidth(options.target);
     pipeline.packBlock = options.packWeights ? lanes : 0;
     pipeline.winogradSmallPlaneTiles = lanes == 8 ? 16 : 0;
+    pipeline.winogradFilterBlock = lanes == 8 ? 16 : 8;
     if (options.layout != "nchw" && options.layout != "nchw16c") {
       throw Error("unknown layout '" + options.layout +
                   "' (nchw or nchw16c)");

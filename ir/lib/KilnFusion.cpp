@@ -663,13 +663,18 @@ WinogradFilterOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (getInputGradient()) {
     std::swap(in, out);
   }
-  if (out % 8 != 0) {
-    return emitOpError() << "packs the transformed kernels in blocks of 8 "
-                            "output channels: "
-                         << out << " is not a multiple of 8";
+  int64_t block = getBlock();
+  if (block != 8 && block != 16) {
+    return emitOpError() << "block must be 8 or 16, got " << block;
   }
-  types.push_back(RankedTensorType::get(
-      {(tile + 2) * (tile + 2), out / 8, in, 8}, weight.getElementType()));
+  if (out % block != 0) {
+    return emitOpError() << "packs the transformed kernels in blocks of "
+                         << block << " output channels: " << out
+                         << " is not a multiple of " << block;
+  }
+  types.push_back(
+      RankedTensorType::get({(tile + 2) * (tile + 2), out / block, in, block},
+                            weight.getElementType()));
   return success();
 }
 
@@ -685,12 +690,14 @@ Conv2DWinogradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   if (input.getRank() != 4 || filter.getRank() != 4 ||
       filter.getDimSize(0) != points ||
       filter.getDimSize(2) != input.getDimSize(1) ||
-      filter.getDimSize(3) != 8) {
+      (filter.getDimSize(3) != 8 && filter.getDimSize(3) != 16)) {
     return emitOpError() << "expects input [N,C,H,W] and a Winograd filter ["
-                         << points << ",O/8,C,8] (kiln.winograd_filter, tile "
+                         << points
+                         << ",O/B,C,B], B = 8 or 16 (kiln.winograd_filter, "
+                            "tile "
                          << tile << "), got " << input << " and " << filter;
   }
-  int64_t outChannels = filter.getDimSize(1) * 8;
+  int64_t outChannels = filter.getDimSize(1) * filter.getDimSize(3);
   if (getBias()) {
     auto bias = llvm::cast<RankedTensorType>(getBias().getType());
     if (bias.getRank() != 1 || bias.getDimSize(0) != outChannels) {

@@ -46,6 +46,7 @@ struct BackOptions {
   bool foldBatchNorm = true;
   int winogradTile = 2;
   int64_t winogradSmallPlaneTiles = 0;
+  int64_t winogradFilterBlock = 8;
   int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
   bool packForGpu = false; // kiln-pack-weights' gpu (inference only)
   bool blockedLayout = false; // kiln-layout (inference only, block 16)
@@ -100,6 +101,7 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
     winograd.tile = options.winogradTile;
     winograd.minImagePlane = kMinImagePlane;
     winograd.smallPlaneTiles = options.winogradSmallPlaneTiles;
+    winograd.filterBlock = options.winogradFilterBlock;
     winograd.minReduction = kMinReduction;
     pm.addPass(createKilnWinograd(winograd));
   }
@@ -133,6 +135,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.foldBatchNorm = options.foldBatchNorm;
   back.winogradTile = options.winogradTile;
   back.winogradSmallPlaneTiles = options.winogradSmallPlaneTiles;
+  back.winogradFilterBlock = options.winogradFilterBlock;
   back.packBlock = options.packBlock;
   back.packForGpu = options.packForGpu;
   back.blockedLayout = options.blockedLayout;

@@ -26,6 +26,12 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
   using KilnWinogradBase::KilnWinogradBase;
 
   void runOnOperation() override {
+    if (filterBlock != 8 && filterBlock != 16) {
+      getOperation()->emitError()
+          << "kiln-winograd: filter-block must be 8 or 16, got "
+          << static_cast<int64_t>(filterBlock);
+      return signalPassFailure();
+    }
     SmallVector<Operation *> convs;
     getOperation().walk([&](Operation *op) {
       if (auto conv = llvm::dyn_cast<Conv2DOp>(op); conv && applies(conv)) {
@@ -194,12 +200,14 @@ struct WinogradPass : kiln::passes::impl::KilnWinogradBase<WinogradPass> {
         std::swap(in, out);
       }
       int64_t points = (tileSize + 2) * (tileSize + 2);
+      int64_t block = filterBlock == 16 && out % 16 == 0 ? 16 : 8;
       filter = builder.create<WinogradFilterOp>(
           weight.getLoc(),
-          RankedTensorType::get({points, out / 8, in, 8},
+          RankedTensorType::get({points, out / block, in, block},
                                 type.getElementType()),
           weight, builder.getBoolAttr(inputGradient),
-          builder.getI64IntegerAttr(tileSize));
+          builder.getI64IntegerAttr(tileSize),
+          builder.getI64IntegerAttr(block));
     }
     return filter;
   }

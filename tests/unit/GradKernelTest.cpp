@@ -302,14 +302,15 @@ void addConvGrads(GradCaseTable &table, const std::string &name,
 // kernel itself.
 void addWinogradGradInput(GradCaseTable &table, const std::string &name,
                           std::vector<int64_t> xShape, int64_t outChannels,
-                          std::array<int64_t, 4> pads, int tile = 2) {
+                          std::array<int64_t, 4> pads, int tile = 2,
+                          int64_t block = 8) {
   Rng rng("conv2d_winograd_grad/" + name);
   const ref::Conv2dParams p = convParams({1, 1}, pads);
   const ref::Tensor x = rng.tensor(xShape, -1, 1);
   const ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
   const ref::Tensor dy = rng.tensor(ref::conv2d(x, w, nullptr, p).shape, -1, 1);
   const ref::Tensor u =
-      ref::packWinogradFilter(ref::winogradFilter(w, true, tile));
+      ref::packWinogradFilter(ref::winogradFilter(w, true, tile), block);
   std::array<int64_t, 4> turned;
   for (int i = 0; i < 4; ++i) {
     turned[i] = 2 - pads[i];
@@ -323,10 +324,10 @@ void addWinogradGradInput(GradCaseTable &table, const std::string &name,
                   },
                   x, dy)};
             });
-  table.add(name, "winograd_filter",
-            {{"input_gradient", true}, {"tile", tile}}, f32({w}),
-            {u.shape}, [=] { return std::vector<ref::Tensor>{u}; },
-            Check::Forward);
+  table.add(
+      name, "winograd_filter",
+      {{"input_gradient", true}, {"tile", tile}, {"block", block}}, f32({w}),
+      {u.shape}, [=] { return std::vector<ref::Tensor>{u}; }, Check::Forward);
 }
 
 // The weight gradient of a 3x3 stride-1 convolution as its defining sum:
@@ -1531,6 +1532,12 @@ GradCaseTable buildCases() {
   // second block shifted in to overlap the first (winograd_filter).
   addWinogradGradInput(t, "blocks_tile4_n1_c16_6x7_o40", {1, 16, 6, 7}, 40,
                        {1, 1, 1, 1}, 4);
+  // The filter in blocks of 16 dx channels (filter-block 16): 32 of them
+  // over 24 dy channels, F(2x2) and F(4x4).
+  addWinogradGradInput(t, "block16_n2_c32_10x12_o24", {2, 32, 10, 12}, 24,
+                       {1, 1, 1, 1}, 2, 16);
+  addWinogradGradInput(t, "block16_tile4_n1_c32_8x8_o40", {1, 32, 8, 8}, 40,
+                       {1, 1, 1, 1}, 4, 16);
   // Winograd's weight gradient: 60 tiles (not whole vectors of 16) with
   // partial tiles on a 7x9 plane, 4x4 tiles with asymmetric pads and
   // channel counts that are not multiples of the 4 x 4 register tile, and

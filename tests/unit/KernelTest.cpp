@@ -481,7 +481,8 @@ void addAttention(CaseTable &table, const std::string &name,
 // the direct convolution; and winograd_filter itself.
 void addWinograd(CaseTable &table, const std::string &name,
                  std::vector<int64_t> xShape, int64_t outChannels,
-                 std::array<int64_t, 4> pads, bool withBias, int tile = 2) {
+                 std::array<int64_t, 4> pads, bool withBias, int tile = 2,
+                 int64_t block = 8) {
   Rng rng("conv2d_winograd/" + name);
   ref::Tensor x = rng.tensor(xShape, -1, 1);
   ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
@@ -489,7 +490,8 @@ void addWinograd(CaseTable &table, const std::string &name,
   ref::Conv2dParams params;
   params.pads = pads;
   ref::Tensor y = ref::conv2d(x, w, withBias ? &b : nullptr, params);
-  ref::Tensor u = ref::packWinogradFilter(ref::winogradFilter(w, false, tile));
+  ref::Tensor u =
+      ref::packWinogradFilter(ref::winogradFilter(w, false, tile), block);
   std::vector<ref::Tensor> inputs = {x, u};
   if (withBias) {
     inputs.push_back(b);
@@ -498,7 +500,8 @@ void addWinograd(CaseTable &table, const std::string &name,
             f32(inputs), {y}, false,
             tile == 4 ? kWinograd4Tolerance : kTolerance);
   table.add(name, "winograd_filter",
-            {{"input_gradient", false}, {"tile", tile}}, f32({w}), {u});
+            {{"input_gradient", false}, {"tile", tile}, {"block", block}},
+            f32({w}), {u});
 }
 
 ref::Conv2dParams convParams(std::array<int64_t, 2> strides,
@@ -1901,6 +1904,23 @@ CaseTable buildCases() {
   // (scheduleTransformHalves) over whole vectors and a shifted last one.
   addWinograd(t, "images_rows9_n8_c16_18x18_o16_same", {8, 16, 18, 18}, 16,
               {1, 1, 1, 1}, true);
+  // The filter in blocks of 16 (kiln-winograd's filter-block on 8-lane
+  // targets; AVX2: register tiles of 2 vectors x 6, 6 and 4 channels of
+  // each block): a task per chunk of tile rows with 3 blocks over 2 groups
+  // (48 channels), F(4x4) with partial tiles and 20 input channels (the
+  // filter's points in blocks of 32, the second shifted in), the batch form
+  // (7x7 at batch 8: chunks of 4 tile vectors) and one image's 7x7 plane,
+  // and chunks of several images (14x14 at batch 16).
+  addWinograd(t, "block16_n2_c24_12x14_o48_same", {2, 24, 12, 14}, 48,
+              {1, 1, 1, 1}, true, 2, 16);
+  addWinograd(t, "block16_tile4_n1_c40_13x10_o32_pads0112", {1, 40, 13, 10}, 32,
+              {0, 1, 1, 2}, false, 4, 16);
+  addWinograd(t, "block16_batch_n8_c24_7x7_o48_same", {8, 24, 7, 7}, 48,
+              {1, 1, 1, 1}, true, 2, 16);
+  addWinograd(t, "block16_batch_n1_c32_7x7_o32_same", {1, 32, 7, 7}, 32,
+              {1, 1, 1, 1}, false, 2, 16);
+  addWinograd(t, "block16_images_n16_c16_14x14_o16_same", {16, 16, 14, 14}, 16,
+              {1, 1, 1, 1}, true, 2, 16);
   // nchw16c (docs/layout.md): the channel form with a blocked input and/or
   // output (padded and strided, 1x1 on 7x7), the blocked depthwise form
   // (stride 1 and 2, 5x5 with a dilation), global_avg_pool of a blocked

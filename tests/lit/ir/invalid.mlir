@@ -569,7 +569,7 @@ func.func @winograd_filter_kernel(%w: tensor<4x2x5x5xf32>) {
 // -----
 
 func.func @conv2d_winograd_filter(%x: tensor<1x3x8x8xf32>, %u: tensor<16x1x2x8xf32>) {
-  // expected-error @+1 {{expects input [N,C,H,W] and a Winograd filter [16,O/8,C,8] (kiln.winograd_filter, tile 2), got 'tensor<1x3x8x8xf32>' and 'tensor<16x1x2x8xf32>'}}
+  // expected-error @+1 {{expects input [N,C,H,W] and a Winograd filter [16,O/B,C,B], B = 8 or 16 (kiln.winograd_filter, tile 2), got 'tensor<1x3x8x8xf32>' and 'tensor<16x1x2x8xf32>'}}
   %y = kiln.conv2d_winograd %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x3x8x8xf32>, tensor<16x1x2x8xf32>) -> tensor<1x8x8x8xf32>
   return
 }
@@ -587,6 +587,22 @@ func.func @conv2d_winograd_empty(%x: tensor<1x2x1x8xf32>, %u: tensor<16x1x2x8xf3
 func.func @winograd_filter_blocks(%w: tensor<12x16x3x3xf32>) {
   // expected-error @+1 {{packs the transformed kernels in blocks of 8 output channels: 12 is not a multiple of 8}}
   %u = kiln.winograd_filter %w : (tensor<12x16x3x3xf32>) -> tensor<16x1x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @winograd_filter_blocks16(%w: tensor<24x16x3x3xf32>) {
+  // expected-error @+1 {{packs the transformed kernels in blocks of 16 output channels: 24 is not a multiple of 16}}
+  %u = kiln.winograd_filter %w {block = 16 : i64} : (tensor<24x16x3x3xf32>) -> tensor<16x1x16x16xf32>
+  return
+}
+
+// -----
+
+func.func @winograd_filter_block(%w: tensor<32x16x3x3xf32>) {
+  // expected-error @+1 {{block must be 8 or 16, got 4}}
+  %u = kiln.winograd_filter %w {block = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<16x8x16x4xf32>
   return
 }
 

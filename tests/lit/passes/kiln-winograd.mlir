@@ -5,6 +5,9 @@
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-image-plane=784" | FileCheck %s --check-prefix=IMAGE
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-image-plane=784 small-plane-tiles=16" | FileCheck %s --check-prefix=SMALL
 // RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 min-reduction=32" | FileCheck %s --check-prefix=RED
+// RUN: kiln-opt %s --split-input-file --kiln-winograd="tile=4 filter-block=16" | FileCheck %s --check-prefix=BLOCK
+// RUN: not kiln-opt %s --split-input-file --kiln-winograd="filter-block=4" 2>&1 | FileCheck %s --check-prefix=BADBLOCK
+// BADBLOCK: kiln-winograd: filter-block must be 8 or 16, got 4
 
 // A 3x3 stride-1 conv with 16 input and 32 output channels and 12x12x2 =
 // 288 2x2 tiles becomes the filter transform plus conv2d_winograd, keeping
@@ -105,6 +108,11 @@ func.func @small_planes(%x: tensor<1x16x7x7xf32>, %y: tensor<1x16x14x14xf32>) ->
 // RED-LABEL: func.func @grad_input
 // RED: kiln.conv2d %arg0
 // RED: kiln.conv2d_winograd %arg1
+// filter-block 16 (the pipelines on 8-lane targets): each filter's
+// channels in blocks of 16, where they are a multiple of 16.
+// BLOCK-LABEL: func.func @grad_input
+// BLOCK-DAG: kiln.winograd_filter %{{.+}} {block = 16 : i64, input_gradient = true, tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x1x32x16xf32>
+// BLOCK-DAG: kiln.winograd_filter %{{.+}} {block = 16 : i64, tile = 4 : i64} : (tensor<32x16x3x3xf32>) -> tensor<36x2x16x16xf32>
 func.func @grad_input(%x: tensor<2x16x24x24xf32>, %dy: tensor<2x32x24x24xf32>) -> (tensor<2x32x24x24xf32>, tensor<2x16x24x24xf32>) {
   %w = kiln.param "w" : tensor<32x16x3x3xf32>
   %y = kiln.conv2d %x, %w {pads = array<i64: 0, 1, 2, 1>} : (tensor<2x16x24x24xf32>, tensor<32x16x3x3xf32>) -> tensor<2x32x24x24xf32>
@@ -248,4 +256,21 @@ func.func @image_plane(%x: tensor<1x16x28x28xf32>, %y: tensor<1x16x26x28xf32>, %
   %e = kiln.conv2d %s8, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x8x8xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x8x8xf32>
   %f = kiln.conv2d %s10, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x10x10xf32>, tensor<16x16x3x3xf32>) -> tensor<1x16x10x10xf32>
   return %a, %b, %c, %d, %e, %f : tensor<1x16x28x28xf32>, tensor<1x16x26x28xf32>, tensor<2x16x14x14xf32>, tensor<1x16x7x7xf32>, tensor<1x16x8x8xf32>, tensor<1x16x10x10xf32>
+}
+
+// -----
+
+// filter-block 16 where the filter's channels are not a multiple of 16
+// keeps blocks of 8: 24 output channels forward, while the input
+// gradient's filter (16 dx channels) takes blocks of 16.
+// BLOCK-LABEL: func.func @block_fallback
+// BLOCK-DAG: kiln.winograd_filter %{{.+}} {block = 16 : i64, input_gradient = true, tile = 4 : i64} : (tensor<24x16x3x3xf32>) -> tensor<36x1x24x16xf32>
+// BLOCK-DAG: kiln.winograd_filter %{{.+}} {tile = 4 : i64} : (tensor<24x16x3x3xf32>) -> tensor<36x3x16x8xf32>
+// BLOCK: kiln.conv2d_winograd %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x16x24x24xf32>, tensor<36x3x16x8xf32>) -> tensor<2x24x24x24xf32>
+// BLOCK: kiln.conv2d_winograd %arg1, %{{.+}} {pads = array<i64: 1, 1, 1, 1>, tile = 4 : i64} : (tensor<2x24x24x24xf32>, tensor<36x1x24x16xf32>) -> tensor<2x16x24x24xf32>
+func.func @block_fallback(%x: tensor<2x16x24x24xf32>, %dy: tensor<2x24x24x24xf32>) -> (tensor<2x24x24x24xf32>, tensor<2x16x24x24xf32>) {
+  %w = kiln.param "w" : tensor<24x16x3x3xf32>
+  %y = kiln.conv2d %x, %w {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x24x24xf32>, tensor<24x16x3x3xf32>) -> tensor<2x24x24x24xf32>
+  %dx = kiln.conv2d_grad_input %dy, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, input_size = array<i64: 24, 24>} : (tensor<2x24x24x24xf32>, tensor<24x16x3x3xf32>) -> tensor<2x16x24x24xf32>
+  return %y, %dx : tensor<2x24x24x24xf32>, tensor<2x16x24x24xf32>
 }

@@ -186,17 +186,17 @@ Tensor packConvWeight(const Tensor &weight, int64_t block) {
   return packed;
 }
 
-Tensor packWinogradFilter(const Tensor &filter) {
-  require(filter.shape.size() == 3 && filter.shape[2] % 8 == 0,
-          "packWinogradFilter: [P, In, Out] with Out a multiple of 8");
+Tensor packWinogradFilter(const Tensor &filter, int64_t block) {
+  require(filter.shape.size() == 3 && block > 0 && filter.shape[2] % block == 0,
+          "packWinogradFilter: [P, In, Out] with Out a multiple of the block");
   const int64_t points = filter.shape[0], in = filter.shape[1],
                 out = filter.shape[2];
-  Tensor packed({points, out / 8, in, 8});
+  Tensor packed({points, out / block, in, block});
   for (int64_t p = 0; p < points; ++p) {
     for (int64_t i = 0; i < in; ++i) {
       for (int64_t k = 0; k < out; ++k) {
-        packed.data[((p * (out / 8) + k / 8) * in + i) * 8 + k % 8] =
-            filter.data[(p * in + i) * out + k];
+        packed.data[((p * (out / block) + k / block) * in + i) * block +
+                    k % block] = filter.data[(p * in + i) * out + k];
       }
     }
   }

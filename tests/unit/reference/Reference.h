@@ -69,10 +69,10 @@ Tensor convTranspose2d(const Tensor &x, const Tensor &weight,
 // [alpha b + a, o, c] = (G rot180(w[o,c]) G^T)[b][a].
 Tensor winogradFilter(const Tensor &weight, bool inputGradient = false,
                       int tile = 2);
-// kiln.winograd_filter's layout of such a filter [P, In, Out]: blocks of 8
-// output channels, [P, Out/8, In, 8] with [p, k / 8, i, k % 8] = [p, i, k]
-// (Out a multiple of 8).
-Tensor packWinogradFilter(const Tensor &filter);
+// kiln.winograd_filter's layout of such a filter [P, In, Out]: blocks of B
+// output channels (its `block`, 8 or 16), [P, Out/B, In, B] with
+// [p, k / B, i, k % B] = [p, i, k] (Out a multiple of B).
+Tensor packWinogradFilter(const Tensor &filter, int64_t block = 8);
 // kiln.pad in mode "edge" or "reflect" (numpy.pad's edge / reflect, as
 // ONNX's Pad): pads [begin_0 .. begin_(r-1), end_0 .. end_(r-1)], >= 0.
 Tensor pad(const Tensor &x, const std::vector<int64_t> &pads,

@@ -80,6 +80,13 @@ TEST(ReferenceTest, WinogradFilterPackingByHand) {
   EXPECT_DOUBLE_EQ(packed.data[((1 * 2 + 1) * 3 + 2) * 8 + 5], 93.0);
   // [0, 1, 4]: 20, at ((0*2 + 0)*3 + 1)*8 + 4 = 12.
   EXPECT_DOUBLE_EQ(packed.data[12], 20.0);
+  // Blocks of 16: [2, 1, 3, 16], [1, 2, 13] at ((1*1 + 0)*3 + 2)*16 + 13 =
+  // 93 too (one block, so the same order as the filter), and [0, 1, 4] at
+  // (0*3 + 1)*16 + 4 = 20.
+  Tensor packed16 = packWinogradFilter(u, 16);
+  ASSERT_EQ(packed16.shape, (std::vector<int64_t>{2, 1, 3, 16}));
+  EXPECT_DOUBLE_EQ(packed16.data[93], 93.0);
+  EXPECT_DOUBLE_EQ(packed16.data[20], 20.0);
 }
 
 TEST(ReferenceTest, PackConvWeightBlocksOutputChannels) {

@@ -1203,9 +1203,9 @@ def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
   let summary = "transform 3x3 conv2d weights for Winograd's F(m x m, 3x3)";
   let description = [{
     For output tiles of `tile` = m = 2 or 4 (α = m + 2), `weight [O,C,3,3]`
-    becomes `filter [α²,O/8,C,8]`, the transformed kernels in blocks of 8
-    output channels (O a multiple of 8), with
-    `filter[α·b + a, o / 8, c, o % 8] = (G · weight[o, c] · Gᵀ)[b][a]`:
+    becomes `filter [α²,O/B,C,B]`, the transformed kernels in blocks of
+    `block` = B = 8 or 16 output channels (O a multiple of B), with
+    `filter[α·b + a, o / B, c, o % B] = (G · weight[o, c] · Gᵀ)[b][a]`:
     each block's reduction over c reads one contiguous run (Lavin and
     Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; `G`
     by Toom-Cook interpolation). For m = 2 (points 0, ±1, ∞) the rows of
@@ -1217,9 +1217,9 @@ def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
 
     With `input_gradient`, the filter of the convolution's input gradient
     (`conv2d_grad_input` at stride 1: a convolution of `dy` with the kernel
-    turned 180° and the channels swapped): `filter [α²,C/8,O,8]` (C a
-    multiple of 8),
-    `filter[α·b + a, c / 8, o, c % 8] = (G · rot180(weight[o, c]) · Gᵀ)[b][a]`.
+    turned 180° and the channels swapped): `filter [α²,C/B,O,B]` (C a
+    multiple of B),
+    `filter[α·b + a, c / B, o, c % B] = (G · rot180(weight[o, c]) · Gᵀ)[b][a]`.
 
     ```mlir
     %u = kiln.winograd_filter %w : (tensor<32x16x3x3xf32>) -> tensor<16x4x16x8xf32>
@@ -1227,7 +1227,8 @@ def Kiln_WinogradFilterOp : Kiln_KernelOp<"winograd_filter"> {
   }];
   let arguments = (ins Kiln_F32Tensor:$weight,
       DefaultValuedAttr<BoolAttr, "false">:$input_gradient,
-      DefaultValuedAttr<I64Attr, "2">:$tile);
+      DefaultValuedAttr<I64Attr, "2">:$tile,
+      DefaultValuedAttr<I64Attr, "8">:$block);
   let results = (outs Kiln_F32Tensor:$filter);
 }
 
@@ -1237,7 +1238,7 @@ def Kiln_Conv2DWinogradOp : Kiln_KernelOp<"conv2d_winograd"> {
     `conv2d(input, weight, bias)` with a 3x3 kernel, strides and dilations
     1, groups 1 and `pads [top, left, bottom, right]`, computed from
     `filter = winograd_filter(weight)` of the same `tile` m = 2 or 4
-    (`[α²,O/8,C,8]`, α = m + 2): for each m x m output tile,
+    (`[α²,O/B,C,B]`, α = m + 2, B = 8 or 16): for each m x m output tile,
     `Aᵀ [U ⊙ (Bᵀ d B)] A` over its α x α input tile `d`, α² multiplies per
     tile and channel pair instead of 9m² (2.25x fewer at m = 2, 4x at
     m = 4). For m = 2 the rows of `Bᵀ` are `[1, 0, −1, 0]`, `[0, 1, 1, 0]`,

@@ -30,6 +30,8 @@ struct InferencePipelineOptions {
   // kiln-winograd's small-plane-tiles: 16 on 8-lane (AVX2) targets, where
   // one image's 7x7 planes take Winograd (Pipelines.cpp).
   int64_t winogradSmallPlaneTiles = 0;
+  // kiln-winograd's filter-block: 16 on 8-lane targets (Pipelines.cpp).
+  int64_t winogradFilterBlock = 8;
   int packBlock = 0;         // kiln-pack-weights' block (0: off)
   bool packForGpu = false;   // kiln-pack-weights' gpu (instead of packBlock)
   bool blockedLayout = false; // kiln-layout (with packBlock 16)
@@ -58,6 +60,8 @@ struct TrainPipelineOptions {
   // kiln-winograd's small-plane-tiles: 16 on 8-lane (AVX2) targets, where
   // one image's 7x7 planes take Winograd (Pipelines.cpp).
   int64_t winogradSmallPlaneTiles = 0;
+  // kiln-winograd's filter-block: 16 on 8-lane targets (Pipelines.cpp).
+  int64_t winogradFilterBlock = 8;
   int packBlock = 0; // the eval pipeline's kiln-pack-weights block (0: off)
   bool packForGpu = false; // the eval pipeline's kiln-pack-weights gpu
   bool blockedLayout = false; // the eval pipeline's kiln-layout

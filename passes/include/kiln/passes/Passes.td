@@ -245,6 +245,11 @@ def KilnWinograd : Pass<"kiln-winograd", "mlir::ModuleOp"> {
     Option<"minReduction", "min-reduction", "int64_t", "0",
            "A conv2d or conv2d_grad_input only where it sums over at least "
            "this many channels (the pipelines: 32)">,
+    Option<"filterBlock", "filter-block", "int64_t", "8",
+           "Output channels per block of the transformed filters: 8, or "
+           "16 where the channels are a multiple of 16 (the pipelines: 16 "
+           "on 8-lane targets, for register tiles of 2 vectors x 6 "
+           "channels)">,
   ];
 }
 
