@@ -179,11 +179,13 @@ void scheduleZeroedPlanes(Halide::Func f,
 int channelVectorsFor(const KernelSpec &spec, int channels,
                       const Halide::Target &target);
 // accOut(lane, p, block, n) over `positions` positions, computed per task in
-// register tiles of 6 positions x channelVectors vectors (24 zmm at 4),
-// acc(lane, p, block, n) reducing over r = (kx, ky, channel) inside: each
-// weight vector feeds 6 FMAs, each broadcast input value channelVectors.
-void scheduleChannelTiles(Halide::Func accOut, Halide::Func acc,
-                          Halide::RDom r, int positions, int channelVectors);
+// register tiles of `tilePositions` positions x channelVectors vectors (6 x
+// 4: 24 zmm), acc(lane, p, block, n) reducing over r = (kx, ky, channel)
+// inside: each weight vector feeds tilePositions FMAs, each broadcast input
+// value channelVectors.
+void scheduleChannelTiles(Halide::Func accOut, Halide::Func acc, Halide::RDom r,
+                          int positions, int channelVectors,
+                          int tilePositions = 6);
 // The position form of the same convolutions: accOut(p, channel, n) over
 // `positions` positions in register tiles of `tileVectors` vectors of
 // positions x the task's `channels` channels (2 x 8: 16 zmm, each input

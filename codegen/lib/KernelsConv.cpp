@@ -457,10 +457,12 @@ static void scheduleChannelRuns(Func acc, const RDom &r, Func consumer,
 }
 
 void scheduleChannelTiles(Func accOut, Func acc, RDom r, int positions,
-                          int channelVectors) {
+                          int channelVectors, int tilePositions) {
   std::vector<Var> v = accOut.args(); // (lane, p, block, n)
   Var po("po"), pi("pi");
-  accOut.split(v[1], po, pi, std::min(positions, 6), TailStrategy::ShiftInwards)
+  accOut
+      .split(v[1], po, pi, std::min(positions, tilePositions),
+             TailStrategy::ShiftInwards)
       .reorder(v[0], pi, v[2], po, v[3])
       .vectorize(v[0]);
   acc.compute_at(accOut, po).bound_extent(acc.args()[2], channelVectors);

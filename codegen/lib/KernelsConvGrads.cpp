@@ -170,19 +170,30 @@ struct ConvGradInputFuncs {
   int channelVectors = 0; // channel form: 16-channel vectors per task; 0: off
 };
 
-// The channel form of conv2d_grad_input: dx channels in 16-lane vectors
-// (weights repacked per call so that 16 consecutive input channels of one
+// The channel form of conv2d_grad_input: dx channels in vectors (weights
+// repacked per call so that a vector's consecutive input channels of one
 // tap and output channel are contiguous), dy values broadcast. A register
-// tile is 6 positions x K channel vectors (K <= 4: 24 zmm); each weight
-// vector feeds 6 FMAs and each dy value K. It takes groups == 1 with C a
-// multiple of 16, where the position form's 8-channel tiles reload their
-// broadcast weights for every 2 vectors of positions (deep layers: 512
-// channels x 9 taps per tile, from L2). Measured on ResNet-18's stride-1
-// 3x3 layers at batch 4 and 16: 1.05x (64 channels, 56x56) to 1.5x (512,
-// 7x7) over the position form.
+// tile is 6 positions x K channel vectors (AVX-512, K <= 4: 24 zmm) or 5
+// positions x 2 vectors of 8 (AVX2: 10 sums, 5 broadcasts and 2 weight
+// vectors in 16 ymm; 4 positions ran 1.1x slower, 6 and 7 spilled, 1.4-1.6x
+// slower); each weight vector feeds the positions' FMAs and each dy value
+// K. It takes groups == 1 with C a multiple of 16, where the position
+// form's 8-channel tiles reload their broadcast weights for every 2
+// vectors of positions (deep layers: 512 channels x 9 taps per tile, from
+// L2). Measured on ResNet-18's stride-1 3x3 layers at batch 4 and 16: 1.05x
+// (64 channels, 56x56) to 1.5x (512, 7x7) over the position form (Intel
+// Xeon). On AVX2 (AMD EPYC Zen 2, 2 threads, `kiln bench` alternating at
+// batch 16): ResNet-18's strided 3x3 input gradients 23.2 -> 15.9 ms (256
+// dx channels on 14x14), 17.3 -> 13.4 (128 on 28x28), 16.6 -> 13.8 (64 on
+// 56x56), its 1x1 stride-2 one 2.3 -> 2.1; stride 1 (direct, --winograd 0)
+// 25.7 -> 20.4 ms (64 on 56x56), 34.7 -> 26.4 (512 on 7x7), 0.89 -> 0.75
+// (the example CNN's 32 -> 16 on 14x14 at batch 64).
 int gradInputChannelVectors(const KernelSpec &s, const Target &target) {
-  return channelVectorsFor(s, static_cast<int>(s.outputs[0].shape[1]),
-                           target);
+  int channels = static_cast<int>(s.outputs[0].shape[1]);
+  if (target.natural_vector_size<float>() == 8) {
+    return attrInt(s, "groups") == 1 && channels % 16 == 0 ? 2 : 0;
+  }
+  return channelVectorsFor(s, channels, target);
 }
 
 // dx(ix, iy) = sum over taps and o of w(kx, ky) * dy(ox, oy) where
@@ -260,9 +271,10 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s,
   }
 
   f.channelVectors = gradInputChannelVectors(s, target);
+  int lanes = target.natural_vector_size<float>();
   Var wc("wc"), wx("wx"), wy("wy"), wo("wo"), wb("wb");
   if (f.channelVectors > 0) {
-    f.weightT(wc, wx, wy, wo, wb) = weight(wx, wy, wb * 16 + wc, wo);
+    f.weightT(wc, wx, wy, wo, wb) = weight(wx, wy, wb * lanes + wc, wo);
   }
   Var ci("ci"), cb("cb");
   for (GradInputPhase &phase : f.phases) {
@@ -283,7 +295,7 @@ ConvGradInputFuncs defineConvGradInput(const KernelSpec &s,
           f.dyFlat(f.p + offset, phase.r.z, f.n);
       phase.accOutC(ci, f.p, cb, f.n) = phase.accC(ci, f.p, cb, f.n);
       phase.accOut(f.p, f.c, f.n) =
-          phase.accOutC(f.c % 16, f.p, f.c / 16, f.n);
+          phase.accOutC(f.c % lanes, f.p, f.c / lanes, f.n);
       continue;
     }
     Expr o = g.groups == 1 ? Expr(phase.r.z) : (f.c / cg) * og + phase.r.z;
@@ -327,7 +339,8 @@ void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
     // here: 64 channels on 56x56 at batch 16, 10.6 -> 15.0 ms.
     phase.accOutC.compute_at(f.out, task);
     scheduleChannelTiles(phase.accOutC, phase.accC, phase.r,
-                         phase.rows * f.pitch, f.channelVectors);
+                         phase.rows * f.pitch, f.channelVectors,
+                         target.natural_vector_size<float>() == 8 ? 5 : 6);
     return;
   }
   phase.accOut.compute_at(f.out, task);
@@ -347,8 +360,8 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
   const auto &dx = s.outputs[0].shape;
   int channels = static_cast<int>(dx[1]);
   int width = static_cast<int>(dx[3]);
-  int cb = f.channelVectors > 0 ? 16 * f.channelVectors
-                                : std::min(channels, 8);
+  int cb =
+      f.channelVectors > 0 ? vec * f.channelVectors : std::min(channels, 8);
   bool parallel = s.outputs[0].numElements() >= kParallelGrain / 4;
   Var co("co"), ci("ci"), task("task");
   int xw = vectorWidthFor(width, vec);

@@ -1475,6 +1475,11 @@ GradCaseTable buildCases() {
                convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "channels_n1_c64_9x9_o16_dilation2", {1, 64, 9, 9}, 16,
                {3, 3}, convParams({1, 1}, {2, 2, 2, 2}, {2, 2}));
+  // AVX2's channel form of grad_input (2 vectors of 8 dx channels, tiles
+  // of 5 positions): a 5x3 window at strides 2x1 with asymmetric pads, its
+  // phase planes' positions not a multiple of 5 (the last tile shifted in).
+  addConvGrads(t, "channels_n2_c32_11x9_o12_k5x3_stride2x1", {2, 32, 11, 9}, 12,
+               {5, 3}, convParams({2, 1}, {2, 1, 1, 0}));
   // 1x1 grad_weight tiles of several channel vectors: 40 channels (3
   // vectors, the last partial) x 20 outputs (a partial output tile) at
   // stride 2, and 64 x 13 at stride 1.
