@@ -170,12 +170,13 @@ void scheduleZeroedPlanes(Halide::Func f,
                           bool parallel, int64_t planeElements,
                           const Halide::Target &target);
 // The "channel form" of the flattened-plane convolutions (conv2d's planes
-// form, conv2d_grad_input): the channels the kernel produces in 16-lane
-// vectors, from weights repacked per call so that 16 such channels of one
-// tap are contiguous, the input broadcast. channelVectorsFor: vectors per
-// task (up to 4, dividing `channels`, fewer where images x blocks would be
-// under 4 tasks), 0 where the form does not apply (groups, channels not a
-// multiple of 16, no AVX-512).
+// form, conv2d_grad_input): the channels the kernel produces in vectors
+// (16 lanes, or 8 on AVX2), from weights repacked per call so that a
+// vector's channels of one tap are contiguous, the input broadcast.
+// channelVectorsFor: vectors per task (AVX-512: up to 4, dividing
+// `channels`, fewer where images x blocks would be under 4 tasks; AVX2:
+// 2), 0 where the form does not apply (groups, channels not a multiple of
+// 16, neither AVX-512 nor 8 lanes).
 int channelVectorsFor(const KernelSpec &spec, int channels,
                       const Halide::Target &target);
 // accOut(lane, p, block, n) over `positions` positions, computed per task in

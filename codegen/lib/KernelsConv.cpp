@@ -419,8 +419,15 @@ Expr readStridePhases(const StridePhases &phases, const Window &w, int pitch,
 
 int channelVectorsFor(const KernelSpec &s, int channels,
                       const Target &target) {
-  if (target.natural_vector_size<float>() != 16 ||
-      attrInt(s, "groups") != 1 || channels % 16 != 0) {
+  if (attrInt(s, "groups") != 1 || channels % 16 != 0) {
+    return 0;
+  }
+  if (target.natural_vector_size<float>() == 8) {
+    // AVX2: 2 vectors of 8 channels, in register tiles of 5 positions (10
+    // sums, 5 broadcasts and 2 weight vectors in 16 ymm).
+    return 2;
+  }
+  if (target.natural_vector_size<float>() != 16) {
     return 0;
   }
   // Up to 4 vectors per task, fewer where that would leave under 4 tasks
@@ -440,7 +447,8 @@ int channelVectorsFor(const KernelSpec &s, int channels,
 // channels, each run sweeping the plane in register tiles of 6 positions x
 // channelVectors vectors (see schedulePlaneConv).
 static void scheduleChannelRuns(Func acc, const RDom &r, Func consumer,
-                                Var task, int channelVectors) {
+                                Var task, int channelVectors,
+                                int tilePositions) {
   std::vector<Var> a = acc.args(); // (lane, p, block, n)
   acc.compute_at(consumer, task).bound_extent(a[2], channelVectors);
   acc.vectorize(a[0]);
@@ -448,7 +456,7 @@ static void scheduleChannelRuns(Func acc, const RDom &r, Func consumer,
   Var po("po"), pi("pi");
   acc.update()
       .split(r.z, rzo, rzi, 8)
-      .split(a[1], po, pi, 6, TailStrategy::RoundUp)
+      .split(a[1], po, pi, tilePositions, TailStrategy::RoundUp)
       .reorder(a[0], pi, a[2], r.x, r.y, rzi, po, rzo)
       .vectorize(a[0])
       .unroll(pi)
@@ -588,7 +596,12 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
   // 2 or more channel vectors: measured on ResNet-18's 3x3 layers, it wins
   // on planes of 28x28 and up (1.45x on 128 channels at 28x28, batch 1;
   // 1.1-1.3x at batch 8 on 28x28 and 56x56) and loses on 14x14 and 7x7
-  // (0.7-0.9x), where the weights dominate. docs/codegen.md. Few input
+  // (0.7-0.9x), where the weights dominate. docs/codegen.md. On AVX2 (2
+  // vectors of 8 channels, tiles of 5 positions; AMD EPYC Zen 2, unpacked
+  // weights as in training, alternating `kiln bench --winograd 0`): 3x3
+  // 64 -> 64 on 56x56 at batch 16 25.1 -> 19.7 ms, 128 -> 128 on 28x28 at
+  // batch 8 12.6 -> 9.7, 5x5 32 -> 64 on 28x28 9.06 -> 7.12; 1x1 (memory
+  // bound) and strided ones (another form) unchanged. Few input
   // channels give its broadcasts too little work per tap: the LeNet-style
   // CNN's first conv2d (1 -> 32 channels, 28x28, batch 64) 0.80 ms in it,
   // 0.39 in the position form.
@@ -596,6 +609,7 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
     int k = channelVectorsFor(s, static_cast<int>(wt[0]), target);
     f.channelVectors = k >= 2 ? k : 0;
   }
+  int lanes = target.natural_vector_size<float>();
   int outW = static_cast<int>(os[3]);
   f.pitch = outW + static_cast<int>((w.kw - 1) * w.dw / w.sw);
 
@@ -612,13 +626,13 @@ PlaneConvFuncs definePlaneConv(const KernelSpec &s,
   };
   if (f.channelVectors > 0) {
     Var wo("wo"), wx("wx"), wy("wy"), wc("wc"), wb("wb"), oi("oi"), ob("ob");
-    f.weightT(wo, wx, wy, wc, wb) = weight(wx, wy, wc, wb * 16 + wo);
-    f.accC(oi, f.p, ob, f.n) = biasAt(ob * 16 + oi);
+    f.weightT(wo, wx, wy, wc, wb) = weight(wx, wy, wc, wb * lanes + wo);
+    f.accC(oi, f.p, ob, f.n) = biasAt(ob * lanes + oi);
     f.accC(oi, f.p, ob, f.n) +=
         f.weightT(oi, f.r.x, f.r.y, f.r.z, ob) *
         readStridePhases(f.phases, w, f.pitch, f.p, f.r.x, f.r.y, f.r.z, f.n);
     f.accOutC(oi, f.p, ob, f.n) = f.accC(oi, f.p, ob, f.n);
-    f.accOut(f.p, f.o, f.n) = f.accOutC(f.o % 16, f.p, f.o / 16, f.n);
+    f.accOut(f.p, f.o, f.n) = f.accOutC(f.o % lanes, f.p, f.o / lanes, f.n);
   } else {
     f.acc(f.p, f.o, f.n) = biasAt(f.o);
     f.acc(f.p, f.o, f.n) +=
@@ -655,8 +669,8 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
   const auto &os = s.outputs[0].shape;
   int channels = static_cast<int>(os[1]);
   int height = static_cast<int>(os[2]);
-  int ob = f.channelVectors > 0 ? 16 * f.channelVectors
-                                : std::min(channels, 8);
+  int ob =
+      f.channelVectors > 0 ? vec * f.channelVectors : std::min(channels, 8);
   bool parallel = worthParallelTasks(s);
   bool depthwise = isDepthwise(s);
   Var oo("oo"), oi("oi"), ot("ot"), task("task");
@@ -695,7 +709,8 @@ void schedulePlaneConv(PlaneConvFuncs &f, const KernelSpec &s, const Target &tar
     // is unchanged (the input channel stays the outermost reduction
     // variable). Measured at batch 8, alternating: 64x64 on 56x56 and
     // 128x128 on 28x28, 1.05x.
-    scheduleChannelRuns(f.accC, f.r, f.out, task, f.channelVectors);
+    scheduleChannelRuns(f.accC, f.r, f.out, task, f.channelVectors,
+                        vec == 8 ? 5 : 6);
     std::vector<Var> w = f.weightT.args();
     f.weightT.compute_root().parallel(w[4]).vectorize(w[0]);
   } else {

@@ -189,11 +189,7 @@ struct ConvGradInputFuncs {
 // 25.7 -> 20.4 ms (64 on 56x56), 34.7 -> 26.4 (512 on 7x7), 0.89 -> 0.75
 // (the example CNN's 32 -> 16 on 14x14 at batch 64).
 int gradInputChannelVectors(const KernelSpec &s, const Target &target) {
-  int channels = static_cast<int>(s.outputs[0].shape[1]);
-  if (target.natural_vector_size<float>() == 8) {
-    return attrInt(s, "groups") == 1 && channels % 16 == 0 ? 2 : 0;
-  }
-  return channelVectorsFor(s, channels, target);
+  return channelVectorsFor(s, static_cast<int>(s.outputs[0].shape[1]), target);
 }
 
 // dx(ix, iy) = sum over taps and o of w(kx, ky) * dy(ox, oy) where
