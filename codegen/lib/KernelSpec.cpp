@@ -136,7 +136,7 @@ int64_t anchorFlops(const std::string &op, const nlohmann::json &attrs,
            (elements(in[1]) / std::max<int64_t>(out[0].shape[1], 1));
   }
   if (op == "conv2d_winograd" && in.size() >= 2 && !out.empty()) {
-    // The direct convolution's count (filter [P, O/8, C, 8]: C * 3 * 3), so
+    // The direct convolution's count (filter [P, O/B, C, B]: C * 3 * 3), so
     // that the rate compares with conv2d's.
     return 2 * elements(out[0]) * in[1].shape[2] * 9;
   }
