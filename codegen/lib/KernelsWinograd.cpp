@@ -554,6 +554,17 @@ void scheduleTransformHalves(WinogradFuncs &f, int width, Var outRow) {
       .vectorize(f.tx, width, TailStrategy::ShiftInwards);
 }
 
+// 8-lane targets with the filter in blocks of 16 (kiln-winograd's
+// filter-block): sub-tiles of 2 vectors of tiles x 6 channels, 12 sums,
+// where 2 x 4 held 8 and Zen 2's FMA (5 cycles' latency, 2 a cycle) needs
+// 10 in flight (docs/codegen.md). ResNet-18's 128 -> 128 on 28x28 at batch
+// 1: 0.96 -> 0.86 ms; 256 on 14x14 at batch 8 5.7-6.0 -> 5.2-5.5 ms.
+bool latencyTiles(const WinogradFuncs &f, int tileVectors, int channels,
+                  const Target &target) {
+  return f.block == 16 && channels == 16 && tileVectors % 2 == 0 &&
+         target.natural_vector_size<float>() == 8;
+}
+
 // The product's register tile: acc(t, o) over `tileVectors` vectors of
 // tw tiles x `channels` channels, the reduction over the input channels
 // inside. A tile that does not fit the registers (AVX2: 2 vectors x 8
@@ -561,12 +572,7 @@ void scheduleTransformHalves(WinogradFuncs &f, int width, Var outRow) {
 // registerTileCost, a vectors x b channels dividing the tile's (AVX2: 2 x
 // 4), each sub-tile running the whole reduction. ResNet-18's 64 -> 64 on
 // 56x56 at batch 8 (AVX2, alternating `kiln bench`): 24.0 -> 14.9 ms.
-bool latencyTiles(const WinogradFuncs &f, int tileVectors, int channels,
-                  const Target &target) {
-  return f.block == 16 && channels == 16 && tileVectors % 2 == 0 &&
-         target.natural_vector_size<float>() == 8;
-}
-
+// With latencyTiles, sub-tiles of 2 vectors x 6, 6 and 4 channels.
 void scheduleWinogradProduct(WinogradFuncs &f, int tw, int tileVectors,
                              int channels, const Target &target) {
   Var tv("tv"), tl("tl");
