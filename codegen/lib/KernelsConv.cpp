@@ -751,6 +751,7 @@ struct ChannelConvFuncs {
   int lanes = 16;         // output channels per vector (the packing block)
   int channelVectors = 1; // per task
   int tile = 1;           // output positions along x per register tile
+  int tileRows = 1;       // output rows per register tile
 };
 
 // Positions along x per register tile: 7 where it divides the width
@@ -768,36 +769,63 @@ int channelTileFor(int width) {
   return std::min(width, 7);
 }
 
-// The channel form's register tile, (positions, channel vectors):
-// channelTileFor x `vectors` where it fits the registers (AVX-512). Else
-// (AVX2: 7 x 2 sums, their 7 broadcasts and 2 weight vectors spill) the
-// p x v (v dividing `vectors`) of least time per useful FMA, the positions
-// computed over the width times registerTileCost, ties to the most sums:
-// 5 x 2 on ResNet's 112, 56, 28, 14 and 7 columns. ResNet-18's 64 -> 128
-// 3x3 stride-2 layer at batch 8 (AVX2, alternating `kiln bench`): 7 x 2
-// 33.7-37.4 ms, 6 x 2 33.3-37.4, 4 x 2 21.7-25.5, 5 x 2 21.9-22.6,
-// 7 x 1 27.2-28.1.
-std::pair<int, int> channelRegisterTile(int width, int vectors,
-                                        const Target &target) {
+struct ChannelTile {
+  int positions = 1, vectors = 1, rows = 1;
+};
+
+// The channel form's register tile: channelTileFor x `vectors` where it
+// fits the registers (AVX-512). Else (AVX2: 7 x 2 sums, their 7
+// broadcasts and 2 weight vectors spill) the p x v (v dividing `vectors`)
+// of least time per useful FMA, the positions computed over the width
+// times registerTileCost, ties to the most sums: 5 x 2 on ResNet's 112,
+// 56, 28, 14 and 7 columns. ResNet-18's 64 -> 128 3x3 stride-2 layer at
+// batch 8 (AVX2, alternating `kiln bench`): 7 x 2 33.7-37.4 ms, 6 x 2
+// 33.3-37.4, 4 x 2 21.7-25.5, 5 x 2 21.9-22.6, 7 x 1 27.2-28.1.
+// Rows of 5 to 7 positions, which tiles of 5 round up to 10 (7x7 planes:
+// 1.43x the FMAs), may instead take the whole row of 2 rows x 1 vector
+// (14 sums, one weight vector, the broadcasts one at a time), charged
+// kRowPairCost over its time for its 15 loads per 14 FMAs and the
+// broadcasts LLVM keeps in stack slots (a stride-2 window's neighbouring
+// taps read the same inputs). ResNet-18's 256 -> 512 3x3 stride-2 layer
+// on 7x7 (AVX2, alternating `kiln bench`): batch 1 (packed) 0.99-1.01 ->
+// 0.89 ms, batch 16 (unpacked) 15.2-15.4 -> 13.7; on 14x14 planes the row
+// pairs lost (128 -> 256 at batch 16: 11.2-11.3 -> 11.6-11.7 ms).
+constexpr double kRowPairCost = 1.12;
+ChannelTile channelRegisterTile(int width, int height, int vectors,
+                                const Target &target) {
+  // Time per useful FMA of p positions x v vectors over the width.
+  auto time = [&](int p, int v) {
+    return static_cast<double>((width + p - 1) / p * p) / width *
+           registerTileCost(p, v);
+  };
   int tile = channelTileFor(width);
-  if (fitsRegisters(tile, vectors, target)) {
-    return {tile, vectors};
+  ChannelTile best = {tile, vectors, 1};
+  double bestTime = time(tile, vectors);
+  if (!fitsRegisters(tile, vectors, target)) {
+    best = {1, 1, 1};
+    bestTime = 1e9;
+    for (int v = vectors; v >= 1; --v) {
+      for (int p = std::min(width, 8); p >= 1; --p) {
+        if (vectors % v != 0 || !fitsRegisters(p, v, target)) {
+          continue;
+        }
+        double t = time(p, v);
+        if (t < bestTime - 1e-9 ||
+            (t < bestTime + 1e-9 && p * v > best.positions * best.vectors)) {
+          bestTime = t;
+          best = {p, v, 1};
+        }
+      }
+    }
   }
-  std::pair<int, int> best = {1, 1};
-  double bestTime = 1e9;
-  for (int v = vectors; v >= 1; --v) {
-    for (int p = std::min(width, 8); p >= 1; --p) {
-      if (vectors % v != 0 || !fitsRegisters(p, v, target)) {
-        continue;
-      }
-      int sums = p * v;
-      double time = static_cast<double>((width + p - 1) / p * p) / width *
-                    registerTileCost(p, v);
-      if (time < bestTime - 1e-9 ||
-          (time < bestTime + 1e-9 && sums > best.first * best.second)) {
-        bestTime = time;
-        best = {p, v};
-      }
+  // Row pairs: measured on AVX2 only (16 registers: 14 sums, a weight
+  // vector and a broadcast).
+  if (target.natural_vector_size<float>() == 8 && height >= 2 &&
+      width >= 5 && width <= 7) {
+    double t = static_cast<double>((height + 1) / 2 * 2) / height *
+               registerTileCost(2 * width, 1) * kRowPairCost;
+    if (t < bestTime - 1e-9) {
+      best = {width, 1, 2};
     }
   }
   return best;
@@ -883,11 +911,21 @@ ChannelConvFuncs defineChannelConv(const KernelSpec &s,
   int width = static_cast<int>(os[3]);
   int positions = static_cast<int>(os[2]) * width;
   f.flat = flatChannelConv(s, target);
-  std::tie(f.tile, f.channelVectors) = channelRegisterTile(
-      f.flat ? positions : width, blocks % 2 == 0 ? 2 : 1, target);
+  // Row pairs need vectors of the packing block (blocks of 16 on AVX2
+  // would hold 28 sums).
+  bool rowPairs =
+      !f.flat && f.lanes == target.natural_vector_size<float>();
+  ChannelTile tile =
+      channelRegisterTile(f.flat ? positions : width,
+                          rowPairs ? static_cast<int>(os[2]) : 1,
+                          blocks % 2 == 0 ? 2 : 1, target);
+  f.tile = tile.positions;
+  f.channelVectors = tile.vectors;
+  f.tileRows = tile.rows;
   // A rounded-up last tile reads past the input: pad it then (the flat
   // form clamps the position it reads instead).
-  f.padInput = hasPadding(w) || (!f.flat && width % f.tile != 0);
+  f.padInput = hasPadding(w) ||
+               (!f.flat && (width % f.tile != 0 || f.tileRows > 1));
   Var px("px"), py("py"), pc("pc"), pn("pn");
   f.padded = Func("padded");
   const auto &xs = s.inputs[0].shape;
@@ -1078,8 +1116,20 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   RVar rzo("rzo"), rzi("rzi");
   Var xo("xo"), xi("xi");
   int run = channelRunFor(wt[1], wt[2] * wt[3]);
-  std::vector<VarOrRVar> order = {a[0], xi, block, f.r.x, f.r.y, rzi, xo};
-  if (!f.flat) {
+  // Row pairs (f.tileRows): the tile's second row inside its positions,
+  // the rows rounded up over the padded input.
+  Var ro("ro"), ri("ri");
+  std::vector<VarOrRVar> order = {a[0], xi};
+  if (f.tileRows > 1) {
+    order.push_back(ri);
+  }
+  order.insert(order.end(), {block, f.r.x, f.r.y, rzi, xo});
+  if (f.tileRows > 1) {
+    order.push_back(ro);
+    f.acc.update()
+        .split(a[2], ro, ri, f.tileRows, TailStrategy::RoundUp)
+        .unroll(ri);
+  } else if (!f.flat) {
     order.push_back(a[2]);
   }
   order.push_back(rzo);

@@ -1728,6 +1728,15 @@ CaseTable buildCases() {
           {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), false);
   addConv(t, "channels_dilated_n1_c16_20x20_o32_stride2", {1, 16, 20, 20}, 32,
           {3, 3}, convParams({2, 2}, {2, 1, 2, 1}, {2, 2}), true);
+  // Rows of 5 to 7 outputs on 8-lane targets: register tiles of the whole
+  // row x 2 rows x one vector (channelRegisterTile's row pairs). 6 wide,
+  // 5 rows rounded up to 6 over a padded copy of an unpadded input, 3
+  // vectors of output channels; 7x7 at batch 1 in row chunks of 4 (the
+  // last shifted inwards), packed in blocks of 8.
+  addConv(t, "channels_row_pairs_n2_c16_11x13_o24_stride2", {2, 16, 11, 13},
+          24, {3, 3}, convParams({2, 2}, {0, 0, 0, 0}), true);
+  addConv(t, "packed_row_pairs_n1_c20_13x13_o32_stride2", {1, 20, 13, 13}, 32,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), false, 8);
   // Packed weights [O/B, C, KH, KW, B] (kiln-pack-weights) take the channel
   // form at any stride: a 7x7 stage, a 14-wide plane with asymmetric pads,
   // blocks of 8, a strided 1x1, a 1x1 on a 7x7 plane and a stem.
