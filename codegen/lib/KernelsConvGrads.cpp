@@ -658,11 +658,19 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
   bool unrollKy = kh * kw <= 9;
   int taps = unrollKy ? kh * kw : kw;
   // 21 accumulators: 3 channels of a 7-wide row of taps (the RGB stem:
-  // 1.1x over 2 channels, while 4 spill), 2 channels of 3x3. Also on AVX2,
-  // whose 16 registers they overflow: the stem's weight gradient at batch
-  // 16 took 42.5 and 43.8 ms with 7 x 3, 49.2 with 7 x 2 and 48.6 with
-  // 7 x 1 (`kiln bench --train --profile`, one run each but the first).
+  // 1.1x over 2 channels, while 4 spill), 2 channels of 3x3.
   int oTile = std::max(1, std::min({outC, 21 / std::max(taps, 1), 8}));
+  // On AVX2 (16 registers) rows of more than 3 taps in groups of 3
+  // columns x 4 channels, 12 sums (Zen 2's FMA needs 10 in flight), the
+  // last group guarded. ResNet-18's stem (64 x 3 x 7x7) at batch 16
+  // (`kiln bench` on the kernel alone, 20 runs each): 36.6 ms with 7 x 3
+  // (spilling), 28.1 with 3 x 4; 4 x 2 31.2, 3 x 3 34.6, 4 x 3 38.8, 2 x 6
+  // 36.7, 7 x 2 41.1, 1 x 12 55.9 (columns x channels).
+  bool columnGroups = !unrollKy && kw > 3 &&
+                      target.natural_vector_size<float>() == 8;
+  if (columnGroups) {
+    oTile = std::min(outC, 4);
+  }
   bool parallel = s.inputs[0].numElements() >= kParallelGrain;
   Var oo("oo"), oi("oi");
   f.out.split(f.o, oo, oi, oTile, TailStrategy::ShiftInwards);
@@ -677,7 +685,7 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
   if (f.width > 1) {
     update.vectorize(f.lane);
   }
-  if (kw <= 8) {
+  if (kw <= 8 && !columnGroups) {
     update.unroll(f.kx);
   }
   if (unrollKy) {
@@ -686,6 +694,11 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
   update.unroll(f.o);
   if (unrollKy) {
     update.reorder(f.lane, f.kx, f.ky, f.o, f.r.x, f.ci, f.r.y);
+  } else if (columnGroups) {
+    Var kxo("kxo"), kxi("kxi");
+    update.split(f.kx, kxo, kxi, 3, TailStrategy::GuardWithIf)
+        .unroll(kxi)
+        .reorder(f.lane, kxi, f.o, f.r.x, kxo, f.ky, f.ci, f.r.y);
   } else {
     update.reorder(f.lane, f.kx, f.o, f.r.x, f.ky, f.ci, f.r.y);
   }

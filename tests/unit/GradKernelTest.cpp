@@ -1468,6 +1468,14 @@ GradCaseTable buildCases() {
                {7, 7}, convParams({2, 2}, {3, 2, 2, 3}));
   addConvGrads(t, "stride2_dilation2_n1_c4_11x10_o5", {1, 4, 11, 10}, 5,
                {3, 3}, convParams({2, 2}, {2, 2, 2, 2}, {2, 2}));
+  // Windows wider than 3 columns on 8-lane targets: the weight gradient's
+  // columns in groups of 3 (the last guarded) x 4 channels. A 5x5 window
+  // (3 + 2 columns) with 6 channels (the last tile shifted inwards), and a
+  // 4-wide window (3 + 1) with 3 channels.
+  addConvGrads(t, "k5x5_n2_c1_12x13_o6", {2, 1, 12, 13}, 6, {5, 5},
+               convParams({1, 1}, {0, 0, 0, 0}));
+  addConvGrads(t, "k4x4_stride2_n1_c2_11x9_o3", {1, 2, 11, 9}, 3, {4, 4},
+               convParams({2, 2}, {1, 2, 1, 2}));
   // Channel forms (16-channel vectors: dx channels for grad_input, x
   // channels for grad_weight): 3 vectors per task on a 7x7 plane, and a
   // dilated 4-vector case.
