@@ -843,23 +843,6 @@ int channelRunFor(int64_t channels, int64_t taps) {
   return static_cast<int>(std::min(run, channels));
 }
 
-// Whether the channel form computes this conv2d: always for a packed
-// weight; for an unpacked one, strided convolutions without groups, with
-// 16 or more input channels and output channels in whole vectors. Measured
-// at batch 1 and 8 against the rows and planes forms (ResNet-18's
-// downsampling layers): 3x3 stride 2 1.3-1.7x, 1x1 stride 2 1.0-2.6x; the
-// stems (3 input channels) 0.5-0.9x, so they stay.
-bool useChannelForm(const KernelSpec &s, const Target &target) {
-  if (hasPackedWeight(s)) {
-    return true;
-  }
-  std::vector<int64_t> strides = attrInts(s, "strides", 2);
-  const auto &wt = s.inputs[1].shape;
-  int vec = target.natural_vector_size<float>();
-  return attrInt(s, "groups") == 1 && wt[1] >= 16 && wt[0] % vec == 0 &&
-         (strides[0] > 1 || strides[1] > 1);
-}
-
 // Whether a channel-form task sums one output row at a time (a reduction
 // of one run, rows of a vector or more; see scheduleChannelConv).
 bool channelRowSums(const KernelSpec &s, const Target &target) {
@@ -867,6 +850,30 @@ bool channelRowSums(const KernelSpec &s, const Target &target) {
   return wt[1] <= channelRunFor(wt[1], wt[2] * wt[3]) &&
          !s.outputs[0].blocked() &&
          s.outputs[0].shape[3] >= target.natural_vector_size<float>();
+}
+
+// Whether the channel form computes this conv2d: always for a packed
+// weight; for an unpacked one, strided convolutions without groups, with
+// 16 or more input channels and output channels in whole vectors. Measured
+// at batch 1 and 8 against the rows and planes forms (ResNet-18's
+// downsampling layers): 3x3 stride 2 1.3-1.7x, 1x1 stride 2 1.0-2.6x; the
+// stems (3 input channels) 0.5-0.9x, so they stay. On AVX2 the stems too,
+// in rows summed whole (channelRowSums, as with packed weights; training
+// repacks per call): ResNet-18's 7x7 stem at batch 16 (alternating `kiln
+// bench --no-weight-packing`) 27.0 -> 24.4 ms from the planes form,
+// MobileNetV2's 3x3 one 4.6-4.7 -> 3.8-3.9 from the rows form.
+bool useChannelForm(const KernelSpec &s, const Target &target) {
+  if (hasPackedWeight(s)) {
+    return true;
+  }
+  std::vector<int64_t> strides = attrInts(s, "strides", 2);
+  const auto &wt = s.inputs[1].shape;
+  int vec = target.natural_vector_size<float>();
+  bool strided = strides[0] > 1 || strides[1] > 1;
+  if (attrInt(s, "groups") != 1 || wt[0] % vec != 0 || !strided) {
+    return false;
+  }
+  return wt[1] >= 16 || (vec == 8 && channelRowSums(s, target));
 }
 
 // Whether the channel form sums over the output plane's positions p = y *

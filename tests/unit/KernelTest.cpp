@@ -1585,6 +1585,11 @@ CaseTable buildCases() {
           convParams({2, 2}, {3, 3, 3, 3}), true);
   addConv(t, "planes_stem_n1_c3_50x45_o24_k7_stride2", {1, 3, 50, 45}, 24,
           {7, 7}, convParams({2, 2}, {3, 3, 3, 3}), false);
+  // On 8-lane targets the unpacked stems take the channel form (weights
+  // repacked per call, rows summed whole): the 7x7 ones above, and a 3x3
+  // stem with rows of 15 (a vector and a shifted tail).
+  addConv(t, "channels_stem_n2_c3_33x29_o32_k3_stride2", {2, 3, 33, 29}, 32,
+          {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), true);
   // Strided rows read the input's stride phases: stride 3 with a dilated
   // window, asymmetric pads and 2 groups; stride 2 without padding.
   addConv(t, "rows_n1_c6_70x65_o8_stride3_dilated_groups2", {1, 6, 70, 65}, 8,
