@@ -1611,6 +1611,10 @@ CaseTable buildCases() {
           convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addConv(t, "depthwise_strips_n1_c12_41x44_stride2", {1, 12, 41, 44}, 12,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}, {1, 1}, 12), false);
+  // Strided depthwise rows over phases that inline the padding, with
+  // asymmetric pads and a batch (tasks of 8 channels, the last shifted).
+  addConv(t, "depthwise_rows_n2_c9_45x43_stride2_pads0112", {2, 9, 45, 43}, 9,
+          {3, 3}, convParams({2, 2}, {0, 1, 1, 2}, {1, 1}, 9), true);
   // Depthwise on small planes in the planes form, each task building its
   // own phase planes: 7x7 and a strided 13x13 (7x7 output), 20 channels.
   addConv(t, "depthwise_planes_n2_c20_7x7_same", {2, 20, 7, 7}, 20, {3, 3},
