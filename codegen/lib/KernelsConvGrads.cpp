@@ -349,7 +349,8 @@ void scheduleGradInputTask(ConvGradInputFuncs &f, GradInputPhase &phase,
 // n) task, each phase plane of those channels is computed in register tiles
 // (schedulePositionTiles), then copied out without the pitch columns (stride
 // 1) or written to its interleaved positions (strided). dyFlat is built once
-// (root, parallel over planes). Measured: see docs/codegen.md.
+// (root, parallel over planes), or per task for grouped convolutions.
+// Measured: see docs/codegen.md.
 void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
                            const Target &target) {
   int vec = target.natural_vector_size<float>();
@@ -406,10 +407,22 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
     std::vector<Var> w = f.weightT.args();
     f.weightT.compute_root().parallel(w[4]).vectorize(w[0]);
   }
+  bool hasInterior = f.dyFlat.num_update_definitions() > 0;
+  if (attrInt(s, "groups") > 1) {
+    // Grouped (depthwise): a task's dx channels read only their groups' dy
+    // channels, flattened per task, in cache, never the whole batch's
+    // through memory. MobileNetV2's 96-channel stride-2 layer on 112x112
+    // at batch 16 (alternating `kiln bench`, AVX2): 7.4-7.7 -> 5.6-5.8 ms.
+    f.dyFlat.compute_at(f.out, task)
+        .vectorize(f.dyFlat.args()[0], vec, TailStrategy::GuardWithIf);
+    if (hasInterior) {
+      vectorizeRowCopy(f.dyFlat.update(), f.dyInterior.x, target);
+    }
+    return;
+  }
   scheduleZeroedPlanes(f.dyFlat,
-                       f.dyFlat.num_update_definitions() > 0
-                           ? std::vector<RDom>{f.dyInterior}
-                           : std::vector<RDom>{},
+                       hasInterior ? std::vector<RDom>{f.dyInterior}
+                                   : std::vector<RDom>{},
                        parallel, s.inputs[0].shape[2] * s.inputs[0].shape[3],
                        target);
 }
