@@ -822,8 +822,8 @@ ChannelTile channelRegisterTile(int width, int height, int vectors,
   }
   // Row pairs: measured on AVX2 only (16 registers: 14 sums, a weight
   // vector and a broadcast).
-  if (target.natural_vector_size<float>() == 8 && height >= 2 &&
-      width >= 5 && width <= 7) {
+  if (target.natural_vector_size<float>() == 8 && height >= 2 && width >= 5 &&
+      width <= 7) {
     double t = static_cast<double>((height + 1) / 2 * 2) / height *
                registerTileCost(2 * width, 1) * kRowPairCost;
     if (t < bestTime - 1e-9) {
@@ -922,19 +922,17 @@ ChannelConvFuncs defineChannelConv(const KernelSpec &s,
   f.flat = flatChannelConv(s, target);
   // Row pairs need vectors of the packing block (blocks of 16 on AVX2
   // would hold 28 sums).
-  bool rowPairs =
-      !f.flat && f.lanes == target.natural_vector_size<float>();
-  ChannelTile tile =
-      channelRegisterTile(f.flat ? positions : width,
-                          rowPairs ? static_cast<int>(os[2]) : 1,
-                          blocks % 2 == 0 ? 2 : 1, target);
+  bool rowPairs = !f.flat && f.lanes == target.natural_vector_size<float>();
+  ChannelTile tile = channelRegisterTile(f.flat ? positions : width,
+                                         rowPairs ? static_cast<int>(os[2]) : 1,
+                                         blocks % 2 == 0 ? 2 : 1, target);
   f.tile = tile.positions;
   f.channelVectors = tile.vectors;
   f.tileRows = tile.rows;
   // A rounded-up last tile reads past the input: pad it then (the flat
   // form clamps the position it reads instead).
-  f.padInput = hasPadding(w) ||
-               (!f.flat && (width % f.tile != 0 || f.tileRows > 1));
+  f.padInput =
+      hasPadding(w) || (!f.flat && (width % f.tile != 0 || f.tileRows > 1));
   Var px("px"), py("py"), pc("pc"), pn("pn");
   f.padded = Func("padded");
   const auto &xs = s.inputs[0].shape;

@@ -420,11 +420,10 @@ void scheduleConvGradInput(ConvGradInputFuncs &f, const KernelSpec &s,
     }
     return;
   }
-  scheduleZeroedPlanes(f.dyFlat,
-                       hasInterior ? std::vector<RDom>{f.dyInterior}
-                                   : std::vector<RDom>{},
-                       parallel, s.inputs[0].shape[2] * s.inputs[0].shape[3],
-                       target);
+  scheduleZeroedPlanes(
+      f.dyFlat,
+      hasInterior ? std::vector<RDom>{f.dyInterior} : std::vector<RDom>{},
+      parallel, s.inputs[0].shape[2] * s.inputs[0].shape[3], target);
 }
 
 // GPU: one output element per thread in tiles of up to 16 x 16 of its
@@ -679,8 +678,8 @@ void scheduleConvGradWeight(ConvGradWeightFuncs &f, const KernelSpec &s,
   // (`kiln bench` on the kernel alone, 20 runs each): 36.6 ms with 7 x 3
   // (spilling), 28.1 with 3 x 4; 4 x 2 31.2, 3 x 3 34.6, 4 x 3 38.8, 2 x 6
   // 36.7, 7 x 2 41.1, 1 x 12 55.9 (columns x channels).
-  bool columnGroups = !unrollKy && kw > 3 &&
-                      target.natural_vector_size<float>() == 8;
+  bool columnGroups =
+      !unrollKy && kw > 3 && target.natural_vector_size<float>() == 8;
   if (columnGroups) {
     oTile = std::min(outC, 4);
   }

@@ -1742,8 +1742,8 @@ CaseTable buildCases() {
   // 5 rows rounded up to 6 over a padded copy of an unpadded input, 3
   // vectors of output channels; 7x7 at batch 1 in row chunks of 4 (the
   // last shifted inwards), packed in blocks of 8.
-  addConv(t, "channels_row_pairs_n2_c16_11x13_o24_stride2", {2, 16, 11, 13},
-          24, {3, 3}, convParams({2, 2}, {0, 0, 0, 0}), true);
+  addConv(t, "channels_row_pairs_n2_c16_11x13_o24_stride2", {2, 16, 11, 13}, 24,
+          {3, 3}, convParams({2, 2}, {0, 0, 0, 0}), true);
   addConv(t, "packed_row_pairs_n1_c20_13x13_o32_stride2", {1, 20, 13, 13}, 32,
           {3, 3}, convParams({2, 2}, {1, 1, 1, 1}), false, 8);
   // Packed weights [O/B, C, KH, KW, B] (kiln-pack-weights) take the channel
