@@ -482,10 +482,11 @@ void addAttention(CaseTable &table, const std::string &name,
 void addWinograd(CaseTable &table, const std::string &name,
                  std::vector<int64_t> xShape, int64_t outChannels,
                  std::array<int64_t, 4> pads, bool withBias, int tile = 2,
-                 int64_t block = 8) {
+                 int64_t block = 8, double weightRange = 1) {
   Rng rng("conv2d_winograd/" + name);
   ref::Tensor x = rng.tensor(xShape, -1, 1);
-  ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
+  ref::Tensor w =
+      rng.tensor({outChannels, xShape[1], 3, 3}, -weightRange, weightRange);
   ref::Tensor b = rng.tensor({outChannels}, -1, 1);
   ref::Conv2dParams params;
   params.pads = pads;
@@ -1939,6 +1940,17 @@ CaseTable buildCases() {
               {1, 1, 1, 1}, false, 2, 16);
   addWinograd(t, "block16_images_n16_c16_14x14_o16_same", {16, 16, 14, 14}, 16,
               {1, 1, 1, 1}, true, 2, 16);
+  // Over 128 input channels the products run the reduction in runs of 16
+  // channels (scheduleWinogradProduct): 136 is 8 runs and a partial one,
+  // in the batch form (one image's 7x7 plane, as ResNet-18's 512 layers at
+  // batch 1) and in chunks of tile rows. Weights in +-0.1 (about 1 /
+  // sqrt(fan-in), as initializers draw them): outputs of magnitude 1, where
+  // +-1 gave sums of 12 whose rounding (1e-6 relative) exceeded 1e-5 on
+  // the outputs near 0.
+  addWinograd(t, "block16_runs_batch_n1_c136_7x7_o32_same", {1, 136, 7, 7}, 32,
+              {1, 1, 1, 1}, true, 2, 16, 0.1);
+  addWinograd(t, "block16_runs_n1_c136_12x14_o48_same", {1, 136, 12, 14}, 48,
+              {1, 1, 1, 1}, false, 2, 16, 0.1);
   // nchw16c (docs/layout.md): the channel form with a blocked input and/or
   // output (padded and strided, 1x1 on 7x7), the blocked depthwise form
   // (stride 1 and 2, 5x5 with a dilation), global_avg_pool of a blocked
