@@ -1520,6 +1520,15 @@ GradCaseTable buildCases() {
                    convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "pointwise_tiles_n1_c64_5x6_o13", {1, 64, 5, 6}, 13, {1, 1},
                convParams({1, 1}, {0, 0, 0, 0}));
+  // The pointwise weight gradient (1x1 at stride 1 on planes of 2048
+  // positions or more with rows of whole vectors, AVX2): 2 images in 2
+  // tasks, 5 channels (tiles of 1) x 7 outputs (3 + 3 + 1, guarded) over
+  // 48x48 in chunks of 16 rows; 4 images in 4 tasks, 12 channels (tiles of
+  // 4) x 16 outputs on 40x64 (chunks of 10 rows).
+  addConvGradLoops(t, "pointwise_rows_n2_c5_48x48_o7", {2, 5, 48, 48}, 7,
+                   {1, 1}, convParams({1, 1}, {0, 0, 0, 0}));
+  addConvGradLoops(t, "pointwise_rows_n4_c12_40x64_o16", {4, 12, 40, 64}, 16,
+                   {1, 1}, convParams({1, 1}, {0, 0, 0, 0}));
   // The GPU's weight gradient of 32 or more input channels as a GEMM over
   // flattened positions (buildConvGradWeightGemmGpu): a strided 3x3 window
   // with asymmetric pads (4 stride phases; 4 images of 11 x 13 phase
