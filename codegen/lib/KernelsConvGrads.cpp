@@ -826,8 +826,14 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
     }
     oTile = std::min(outC, 24 / cTile);
     if (vec < 16) {
-      // AVX2's 16 registers: 4 x 2 (8 ymm sums).
-      std::tie(cTile, oTile) = registerSubTile(cTile, oTile, target);
+      // AVX2's 16 registers: 2 channel vectors x 6 output channels (12
+      // sums, the 2 xT vectors held, the dy broadcasts one at a time:
+      // streamed), where 4 x 2 held 8 sums, fewer than Zen 2's FMA needs in
+      // flight. MobileNetV2's at batch 16 (`kiln bench --profile` of each
+      // kernel alone, dw O x C): 576 x 96 on 14x14 2.32 -> 1.82 ms, 96 x
+      // 576 3.33-3.50 -> 2.21-2.23, 960 x 160 on 7x7 1.50 -> 1.22, 160 x
+      // 960 1.87-1.89 -> 1.31-1.32, 192 x 32 on 28x28 1.11-1.12 -> 0.92.
+      std::tie(cTile, oTile) = registerSubTile(cTile, oTile, target, true);
     }
   }
   // 3x3 on AVX2: 9 taps x 2 channels (18 sums) does not fit the registers;
