@@ -837,11 +837,17 @@ void scheduleChannelGradWeight(ChannelGradWeightFuncs &f, const KernelSpec &s,
     }
   }
   // 3x3 on AVX2: 9 taps x 2 channels (18 sums) does not fit the registers;
-  // a row of KW taps x oTile channels does (3 x 3: 9 sums, 3 broadcasts),
-  // each row over the whole plane in turn.
+  // a row of KW taps x oTile channels does, each row over the whole plane
+  // in turn: 3 x 4 (12 sums, the row's 3 xT vectors held and the dy
+  // broadcasts one at a time: streamed), where 3 x 3 held 9, fewer than
+  // Zen 2's FMA needs in flight. ResNet-18's strided 3x3 weight gradients
+  // at batch 16 (`kiln bench --profile` of each alone, alternating): 128 x
+  // 64 18.4-18.7 -> 10.7-11.1 ms, 256 x 128 13.0 -> 9.9-10.0, 512 x 256
+  // 12.5-12.7 -> 9.7-9.9.
   bool rows = unrollTaps && taps > 1 && !fitsRegisters(taps, oTile, target);
   if (rows) {
-    oTile = std::max(1, registerTileWidth(kw, std::min(outC, 8), target));
+    oTile = std::max(
+        1, registerTileWidth(kw, std::min(outC, 8), target, /*streamed=*/true));
   }
   // A task covers up to 64 output channels, one register tile of oTile
   // after another, image by image: the image's xT block (its stride phases

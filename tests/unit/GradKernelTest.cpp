@@ -1483,6 +1483,10 @@ GradCaseTable buildCases() {
                convParams({1, 1}, {1, 1, 1, 1}));
   addConvGrads(t, "channels_n1_c64_9x9_o16_dilation2", {1, 64, 9, 9}, 16,
                {3, 3}, convParams({1, 1}, {2, 2, 2, 2}, {2, 2}));
+  // AVX2's rows of 3 taps x 4 output channels in the weight gradient's
+  // channel form: 18 outputs (4 tiles and a guarded 2) at stride 2.
+  addConvGrads(t, "channels_rows_n2_c16_10x9_o18_stride2", {2, 16, 10, 9}, 18,
+               {3, 3}, convParams({2, 2}, {1, 1, 1, 1}));
   // AVX2's channel form of grad_input (2 vectors of 8 dx channels, tiles
   // of 5 positions): a 5x3 window at strides 2x1 with asymmetric pads, its
   // phase planes' positions not a multiple of 5 (the last tile shifted in).
