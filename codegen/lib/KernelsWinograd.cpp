@@ -858,8 +858,14 @@ void chooseGradWeightForm(WinogradGradWeightFuncs &f, const KernelSpec &s,
   f.cTile = std::max(1, std::min(4, channels / vec));
   f.oTile = std::min(outChannels, 24 / f.cTile);
   if (vec < 16) {
-    // AVX2's 16 registers: 4 x 2 (8 ymm sums), not 4 x 6.
-    std::tie(f.cTile, f.oTile) = registerSubTile(f.cTile, f.oTile, target);
+    // AVX2's 16 registers: 2 x 6 (12 sums, the V vectors held and the dY
+    // broadcasts one at a time: streamed), not 4 x 6; 4 x 2 held 8, fewer
+    // than Zen 2's FMA needs in flight. ResNet-18's training step at batch
+    // 16 (alternating `kiln bench --train --profile`): 256 x 256 34.9 ->
+    // 30.0 ms, 512 x 512 31.4 -> 27.4, 128 x 128 28.5 -> 26.0; the step
+    // 691-700 -> 672-688 ms.
+    std::tie(f.cTile, f.oTile) =
+        registerSubTile(f.cTile, f.oTile, target, /*streamed=*/true);
   }
   int64_t column = int64_t(points) * f.tiles * vec * f.cTile * 4;
   if (column <= (int64_t(1) << 20)) {
