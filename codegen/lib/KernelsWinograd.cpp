@@ -594,13 +594,13 @@ void scheduleWinogradProduct(WinogradFuncs &f, int tw, int tileVectors,
     outer = splitSubTiles(update, &tv, f.o, tileVectors, channels, target);
   }
   // Where a sub-tile's pass over the input channels reads more than half
-  // of L1 (V's 2 vectors of tiles and U's 16 channels per input channel:
-  // 256 channels and up), the reduction runs in runs of 16 input channels,
-  // every sub-tile's sums waiting in the tile's buffer between runs: a
-  // run's V and U (16 lines of each) stay in L1 for all the sub-tiles,
-  // where whole passes reread them from L2, and the filter streams in
-  // while the later sub-tiles compute. Alternating `kiln bench --profile`
-  // in the networks (AVX2): ResNet-18 at batch 8, 512 -> 512 on 7x7 12.0
+  // of L1 (V's 2 vectors of tiles and U's 16 channels, 128 bytes per input
+  // channel: more than 128 channels), the reduction runs in runs of 16 input
+  // channels, every sub-tile's sums waiting in the tile's buffer between runs:
+  // a run's V and U (16 lines of each) stay in L1 for all the sub-tiles, where
+  // whole passes reread them from L2, and the filter streams in while the later
+  // sub-tiles compute. Alternating `kiln bench --profile` in the networks
+  // (AVX2): ResNet-18 at batch 8, 512 -> 512 on 7x7 12.0
   // -> 10.2 ms for two layers, 256 -> 256 on 14x14 11.5 -> 10.7, the
   // network 109-111 -> 106-108 ms; at batch 1 the 512 layers 2.44-2.47 ->
   // 2.02 ms, the network 18.2-18.7 -> 17.4-17.7 (runs of 8: 18.6-18.7).
