@@ -46,6 +46,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -175,6 +179,53 @@ std::string shapeString(RankedTensorType type) {
 // 0.244, at batch 8 1.133 + 0.621 -> 1.837 (session 32).
 constexpr int64_t kProjectionMaxColumns = 40;
 
+// kiln-winograd's small-plane-tiles: one image's forward convolutions on
+// planes of at most this many 2x2 tiles take Winograd, under the
+// pipelines' min-image-plane (28x28).
+// - 8-lane (AVX2) targets: 16, the 7x7 planes, whose direct register tiles
+//   compute 10 positions per row of 7; on Zen 2 the 14x14 layers lost by
+//   Winograd (docs/codegen.md).
+// - AVX-512 with full-width FMAs (Zen 5, the Intel Xeon): 0. The direct
+//   form won on 14x14 and 7x7 (Zen 5, `--winograd 4|0`: 0.77 against 0.72
+//   and 1.10 against 0.82 ms per call; the Xeon's 14x14 layers 2.13 ->
+//   2.15-2.18 ms by Winograd, session 37).
+// - AVX-512 on a CPU that runs 512-bit FMAs as two 256-bit halves (AMD Zen
+//   4: hostHalvesWideVectors): 49, the 14x14 and 7x7 planes. ResNet-18 at
+//   batch 1, 2 threads, `kiln bench --profile --runs 150`, two rounds of 0
+//   / 16 / 49: its 256 -> 256 layers on 14x14 2.15-2.17 + 1.08 ms direct
+//   -> 1.54-1.58 + 0.76-0.78 by Winograd, its 512 -> 512 layers on 7x7
+//   2.22-2.23 + 1.11-1.12 -> 1.94-1.98 + 0.95-0.96, the model 14.4-14.6 ->
+//   13.2-13.7 ms.
+constexpr int64_t kSmallPlaneTilesAvx2 = 16;
+constexpr int64_t kSmallPlaneTilesHalvedAvx512 = 49;
+
+// Whether this process runs on a CPU that executes 512-bit vector
+// arithmetic as two 256-bit halves: AMD family 19h (Zen 4; Zen 3, the same
+// family, has no AVX-512 and takes the 8-lane choices).
+static bool hostHalvesWideVectors() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) {
+    return false;
+  }
+  char vendor[13] = {};
+  std::memcpy(vendor, &ebx, 4);
+  std::memcpy(vendor + 4, &edx, 4);
+  std::memcpy(vendor + 8, &ecx, 4);
+  if (std::string(vendor) != "AuthenticAMD" ||
+      !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+    return false;
+  }
+  unsigned family = (eax >> 8) & 0xf;
+  if (family == 0xf) {
+    family += (eax >> 20) & 0xff;
+  }
+  return family == 0x19;
+#else
+  return false;
+#endif
+}
+
 void buildPipeline(PassManager &pm, const CompileOptions &options) {
   // The options both pipelines take.
   auto common = [&](auto &pipeline) {
@@ -199,7 +250,12 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     }
     int lanes = codegen::floatVectorWidth(options.target);
     pipeline.packBlock = options.packWeights ? lanes : 0;
-    pipeline.winogradSmallPlaneTiles = lanes == 8 ? 16 : 0;
+    // A host target runs here; a target named in full may run anywhere.
+    bool host = options.target.empty() || options.target.rfind("host", 0) == 0;
+    pipeline.winogradSmallPlaneTiles = lanes == 8 ? kSmallPlaneTilesAvx2
+                                       : host && hostHalvesWideVectors()
+                                           ? kSmallPlaneTilesHalvedAvx512
+                                           : 0;
     pipeline.winogradFilterBlock = lanes == 8 ? 16 : 8;
     if (options.layout != "nchw" && options.layout != "nchw16c") {
       throw Error("unknown layout '" + options.layout +
