@@ -894,18 +894,6 @@ bool flatChannelConv(const KernelSpec &s, const Target &target) {
          !s.outputs[0].blocked() && !channelRowSums(s, target);
 }
 
-// The channel form's NCHW copy-out turns channel vectors into vectors of
-// positions: each output vector reads 16 accumulators at a stride of 16.
-// Read straight from acc, LLVM made each of them a 16-lane gather
-// (vgatherdps, slow on Zen 4). Copied first into a block of a vector of
-// positions by the vector's channels at the copy-out's position loop (1 KB,
-// every index constant), the block stays in registers and LLVM transposes
-// it with permutes.
-void transposeInRegisters(Func acc, Func out, Var at) {
-  std::vector<Var> a = acc.args();
-  acc.in(out).compute_at(out, at).vectorize(a[0]).unroll(a[1]);
-}
-
 // conv2d with the output channels in vectors of B lanes, for convolutions
 // whose positions fill vectors badly (strided, small planes): acc(lane, x,
 // y, block, n) for channel block * B + lane, each (tap, input channel) a
@@ -1093,7 +1081,6 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
         .reorder(pi, ol, po, ob, task)
         .vectorize(pi)
         .unroll(ol);
-    transposeInRegisters(f.acc, f.out, po);
   } else if (width > 1 && width < vec) {
     // Rows narrower than a vector (7x7 and 14x14 planes): the copy-out
     // transposes the accumulators' channel vectors into rows. As one 2-D
@@ -1123,7 +1110,13 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
         .reorder(xi, ol, xo, rowSums ? ob : yi, rowSums ? yi : ob, task)
         .vectorize(xi)
         .unroll(ol);
-    transposeInRegisters(f.acc, f.out, xo);
+    // The block is copied first into a Func of a vector of x by the 16
+    // channels at xo (1 KB, every index constant), so that it stays in
+    // registers and LLVM transposes it with permutes: read straight from
+    // acc, since the row sums it was 16 gathers again (slow on Zen 4),
+    // or 16 scalar inserts per vector (session 55, docs/codegen.md).
+    std::vector<Var> av = f.acc.args();
+    f.acc.in(f.out).compute_at(f.out, xo).vectorize(av[0]).unroll(av[1]);
   } else if (int xw = vectorWidthFor(width, vec); xw > 1) {
     f.out.vectorize(f.x, xw, TailStrategy::ShiftInwards);
   }
