@@ -6,6 +6,9 @@
 #include "kiln/support/Checksum.h"
 
 #include <chrono>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,15 +23,44 @@ namespace fs = std::filesystem;
 namespace kiln::codegen {
 namespace {
 
+// Whether the CPU has AVX-VNNI (VEX-encoded integer dot products: cpuid
+// leaf 7, subleaf 1, EAX bit 4).
+bool cpuHasAvxVnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) &&
+         (eax & (1u << 4)) != 0;
+#else
+  return false;
+#endif
+}
+
+// Halide 14 gives a host with AVX-512 VNNI and BF16 its Sapphire Rapids
+// feature, and LLVM then targets `sapphirerapids`, which has AVX-VNNI.
+// AMD Zen 4 has the former but not AVX-VNNI: a kernel whose index
+// arithmetic LLVM matched to a 256-bit `vpdpwssd` (VEX-encoded) died of
+// SIGILL there (the weighted nll_loss test, session 55). Such a host
+// keeps the Cannon Lake features, which it has.
+Halide::Target hostTarget(Halide::Target target) {
+  if (target.has_feature(Halide::Target::AVX512_SapphireRapids) &&
+      !cpuHasAvxVnni()) {
+    target = target.without_feature(Halide::Target::AVX512_SapphireRapids);
+  }
+  return target;
+}
+
 Halide::Target parseTarget(const std::string &text) {
   if (text.empty() || text == "host") {
-    return Halide::get_host_target();
+    return hostTarget(Halide::get_host_target());
   }
   if (!Halide::Target::validate_target_string(text)) {
     throw Error("invalid Halide target '" + text + "'");
   }
   Halide::Target target =
       Halide::Target(text).without_feature(Halide::Target::NoRuntime);
+  if (text.rfind("host", 0) == 0) {
+    target = hostTarget(target);
+  }
   // Some kernels compute in double where float would lose accuracy (Adam's
   // bias corrections): OpenCL needs the device's fp64 (PoCL and the
   // desktop GPUs' drivers have it).
@@ -213,7 +245,7 @@ void checkJob(const nlohmann::json &j) {
       {"vector_width", target.natural_vector_size<float>()},
       {"gpu", target.has_gpu_feature()},
       {"halide", KILN_HALIDE_VERSION},
-      {"host", Halide::get_host_target().to_string()},
+      {"host", hostTarget(Halide::get_host_target()).to_string()},
       {"errors", errors}};
   std::string path = j.at("result").get<std::string>();
   std::string tmp = path + ".tmp";
