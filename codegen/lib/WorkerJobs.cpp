@@ -4,11 +4,9 @@
 #include "Kernels.h"
 #include "WorkerProtocol.h"
 #include "kiln/support/Checksum.h"
+#include "kiln/support/Cpu.h"
 
 #include <chrono>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,18 +21,6 @@ namespace fs = std::filesystem;
 namespace kiln::codegen {
 namespace {
 
-// Whether the CPU has AVX-VNNI (VEX-encoded integer dot products: cpuid
-// leaf 7, subleaf 1, EAX bit 4).
-bool cpuHasAvxVnni() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) &&
-         (eax & (1u << 4)) != 0;
-#else
-  return false;
-#endif
-}
-
 // Halide 14 gives a host with AVX-512 VNNI and BF16 its Sapphire Rapids
 // feature, and LLVM then targets `sapphirerapids`, which has AVX-VNNI.
 // AMD Zen 4 has the former but not AVX-VNNI: a kernel whose index
@@ -43,7 +29,7 @@ bool cpuHasAvxVnni() {
 // keeps the Cannon Lake features, which it has.
 Halide::Target hostTarget(Halide::Target target) {
   if (target.has_feature(Halide::Target::AVX512_SapphireRapids) &&
-      !cpuHasAvxVnni()) {
+      !support::cpuHasAvxVnni()) {
     target = target.without_feature(Halide::Target::AVX512_SapphireRapids);
   }
   return target;

@@ -19,12 +19,13 @@
 
 #include "CompilerSourceHash.h"
 #include "kiln/codegen/Codegen.h"
-#include "kiln/support/Align.h"
 #include "kiln/ir/KilnDialect.h"
-#include "kiln/support/Checksum.h"
 #include "kiln/ir/KilnFusion.h"
 #include "kiln/runtime/Plan.h"
 #include "kiln/runtime/Safetensors.h"
+#include "kiln/support/Align.h"
+#include "kiln/support/Checksum.h"
+#include "kiln/support/Cpu.h"
 #include "kiln/support/Hash.h"
 #ifdef KILN_HAVE_ONNX
 #include "kiln/frontend/Onnx.h"
@@ -46,10 +47,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -190,41 +187,37 @@ constexpr int64_t kProjectionMaxColumns = 40;
 //   and 1.10 against 0.82 ms per call; the Xeon's 14x14 layers 2.13 ->
 //   2.15-2.18 ms by Winograd, session 37).
 // - AVX-512 on a CPU that runs 512-bit FMAs as two 256-bit halves (AMD Zen
-//   4: hostHalvesWideVectors): 49, the 14x14 and 7x7 planes. ResNet-18 at
-//   batch 1, 2 threads, `kiln bench --profile --runs 150`, two rounds of 0
-//   / 16 / 49: its 256 -> 256 layers on 14x14 2.15-2.17 + 1.08 ms direct
+//   4: support::cpuHalvesWideVectors): 49, the 14x14 and 7x7 planes.
+//   ResNet-18 at batch 1, 2 threads, `kiln bench --profile --runs 150`, two
+//   rounds of 0 / 16 / 49: its 256 -> 256 layers on 14x14 2.15-2.17 + 1.08 ms
+//   direct
 //   -> 1.54-1.58 + 0.76-0.78 by Winograd, its 512 -> 512 layers on 7x7
 //   2.22-2.23 + 1.11-1.12 -> 1.94-1.98 + 0.95-0.96, the model 14.4-14.6 ->
 //   13.2-13.7 ms.
 constexpr int64_t kSmallPlaneTilesAvx2 = 16;
 constexpr int64_t kSmallPlaneTilesHalvedAvx512 = 49;
 
-// Whether this process runs on a CPU that executes 512-bit vector
-// arithmetic as two 256-bit halves: AMD family 19h (Zen 4; Zen 3, the same
-// family, has no AVX-512 and takes the 8-lane choices).
-static bool hostHalvesWideVectors() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) {
-    return false;
-  }
-  char vendor[13] = {};
-  std::memcpy(vendor, &ebx, 4);
-  std::memcpy(vendor + 4, &edx, 4);
-  std::memcpy(vendor + 8, &ecx, 4);
-  if (std::string(vendor) != "AuthenticAMD" ||
-      !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
-    return false;
-  }
-  unsigned family = (eax >> 8) & 0xf;
-  if (family == 0xf) {
-    family += (eax >> 20) & 0xff;
-  }
-  return family == 0x19;
-#else
-  return false;
-#endif
-}
+// kiln-winograd's min-reduction: a forward convolution or an input
+// gradient takes Winograd only where it sums over this many channels or
+// more.
+// - 32 by default. Over 16 the transforms cost more than the multiplies
+//   save (Intel Xeon, 2 threads, `kiln bench --profile --winograd 0|4`: the
+//   example CNN's 16 -> 32 on 14x14 at batch 64 0.413-0.422 ms direct
+//   against 0.621-0.640 Winograd in inference, 0.427-0.441 against
+//   0.591-0.610 in training), over 32 they repay them (the same CNN's
+//   input gradient 32 -> 16: 0.521-0.537 against 0.556-0.575 direct;
+//   LeNet's 32 -> 64 at batch 64: 1.30 against 1.44).
+// - 16 on a CPU that runs 512-bit FMAs as two halves (Zen 4), where the
+//   same layer measured the other way (2 threads, FMA peak 231-234
+//   GFLOP/s, the host target against the target named in full, session
+//   56): at batch 64 0.601-0.613 ms direct (188-192 GFLOP/s, its max pool
+//   fused) against 0.384-0.402 by Winograd + 0.028 for the pool, the model
+//   0.843-0.848 -> 0.666-0.670 ms in four alternating pairs of `kiln bench
+//   --runs 200`; its training step at batch 64 2.84-2.91 -> 2.61-2.69 ms
+//   (the forward conv 0.793 -> 0.528); at batch 1 even (0.020 + 0.003
+//   against 0.015 + 0.006 ms with the pool).
+constexpr int64_t kMinReduction = 32;
+constexpr int64_t kMinReductionHalvedAvx512 = 16;
 
 void buildPipeline(PassManager &pm, const CompileOptions &options) {
   // The options both pipelines take.
@@ -252,10 +245,12 @@ void buildPipeline(PassManager &pm, const CompileOptions &options) {
     pipeline.packBlock = options.packWeights ? lanes : 0;
     // A host target runs here; a target named in full may run anywhere.
     bool host = options.target.empty() || options.target.rfind("host", 0) == 0;
+    bool halved = lanes == 16 && host && support::cpuHalvesWideVectors();
     pipeline.winogradSmallPlaneTiles = lanes == 8 ? kSmallPlaneTilesAvx2
-                                       : host && hostHalvesWideVectors()
-                                           ? kSmallPlaneTilesHalvedAvx512
-                                           : 0;
+                                       : halved   ? kSmallPlaneTilesHalvedAvx512
+                                                  : 0;
+    pipeline.winogradMinReduction =
+        halved ? kMinReductionHalvedAvx512 : kMinReduction;
     pipeline.winogradFilterBlock = lanes == 8 ? 16 : 8;
     if (options.layout != "nchw" && options.layout != "nchw16c") {
       throw Error("unknown layout '" + options.layout +

@@ -47,6 +47,7 @@ struct BackOptions {
   int winogradTile = 2;
   int64_t winogradSmallPlaneTiles = 0;
   int64_t winogradFilterBlock = 8;
+  int64_t winogradMinReduction = 32;
   int packBlock = 0; // kiln-pack-weights (inference only; 0: off)
   bool packForGpu = false; // kiln-pack-weights' gpu (inference only)
   bool blockedLayout = false; // kiln-layout (inference only, block 16)
@@ -78,17 +79,6 @@ struct BackOptions {
 // its 14x14 layers Winograd lost (3.66 -> 4.00 ms).
 constexpr int64_t kMinImagePlane = 28 * 28;
 
-// kiln-winograd's min-reduction in the pipelines: a forward convolution or
-// an input gradient takes Winograd only where it sums over 32 channels or
-// more. Over 16 the transforms cost more than the multiplies save (Intel
-// Xeon, 2 threads, `kiln bench --profile --winograd 0|4`: the example
-// CNN's 16 -> 32 on 14x14 at batch 64 0.413-0.422 ms direct against
-// 0.621-0.640 Winograd in inference, 0.427-0.441 against 0.591-0.610 in
-// training), over 32 they repay them (the same CNN's input gradient 32 ->
-// 16: 0.521-0.537 against 0.556-0.575 direct; LeNet's 32 -> 64 at batch
-// 64: 1.30 against 1.44).
-constexpr int64_t kMinReduction = 32;
-
 // Clean-up, fusion, then the memory passes: the end of every pipeline.
 static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
   pm.addPass(mlir::createCanonicalizerPass());
@@ -102,7 +92,7 @@ static void addBack(mlir::OpPassManager &pm, const BackOptions &options) {
     winograd.minImagePlane = kMinImagePlane;
     winograd.smallPlaneTiles = options.winogradSmallPlaneTiles;
     winograd.filterBlock = options.winogradFilterBlock;
-    winograd.minReduction = kMinReduction;
+    winograd.minReduction = options.winogradMinReduction;
     pm.addPass(createKilnWinograd(winograd));
   }
   if (options.inference && options.packForGpu) {
@@ -136,6 +126,7 @@ static BackOptions backOptions(const Options &options, bool inference) {
   back.winogradTile = options.winogradTile;
   back.winogradSmallPlaneTiles = options.winogradSmallPlaneTiles;
   back.winogradFilterBlock = options.winogradFilterBlock;
+  back.winogradMinReduction = options.winogradMinReduction;
   back.packBlock = options.packBlock;
   back.packForGpu = options.packForGpu;
   back.blockedLayout = options.blockedLayout;

@@ -32,6 +32,9 @@ struct InferencePipelineOptions {
   int64_t winogradSmallPlaneTiles = 0;
   // kiln-winograd's filter-block: 16 on 8-lane targets (Pipelines.cpp).
   int64_t winogradFilterBlock = 8;
+  // kiln-winograd's min-reduction: 32, or 16 on a host that runs 512-bit
+  // vectors as two halves (Pipelines.cpp, Compiler.cpp).
+  int64_t winogradMinReduction = 32;
   int packBlock = 0;         // kiln-pack-weights' block (0: off)
   bool packForGpu = false;   // kiln-pack-weights' gpu (instead of packBlock)
   bool blockedLayout = false; // kiln-layout (with packBlock 16)
@@ -62,6 +65,9 @@ struct TrainPipelineOptions {
   int64_t winogradSmallPlaneTiles = 0;
   // kiln-winograd's filter-block: 16 on 8-lane targets (Pipelines.cpp).
   int64_t winogradFilterBlock = 8;
+  // kiln-winograd's min-reduction: 32, or 16 on a host that runs 512-bit
+  // vectors as two halves (Pipelines.cpp, Compiler.cpp).
+  int64_t winogradMinReduction = 32;
   int packBlock = 0; // the eval pipeline's kiln-pack-weights block (0: off)
   bool packForGpu = false; // the eval pipeline's kiln-pack-weights gpu
   bool blockedLayout = false; // the eval pipeline's kiln-layout
