@@ -345,15 +345,22 @@ using Epilogue = std::function<Halide::Expr(
 void validateConv2dGradWeightWinograd(const KernelSpec &spec);
 Kernel buildConv2dGradWeightWinograd(const KernelSpec &spec,
                                      const Halide::Target &target);
-// conv2d_winograd with an epilogue (KernelsWinograd.cpp).
+// conv2d_winograd with an epilogue (KernelsWinograd.cpp); with `tail`
+// (validateWinogradPoolTail), the chain's value pooled tile by tile.
 Halide::Func buildConv2dWinogradWithEpilogue(
     const KernelSpec &spec, const std::vector<Halide::ImageParam> &in,
-    const Epilogue &epilogue, const Halide::Target &target);
+    const Epilogue &epilogue, const Halide::Target &target,
+    const KernelSpec *tail);
+// Fails unless `tail` is a pooling tail a conv2d_winograd takes
+// (kiln::ir::isPoolTail): a 2x2 max_pool2d of stride 2 over an even plane,
+// so that every window lies in one output tile.
+void validateWinogradPoolTail(const KernelSpec &spec, const KernelSpec &tail);
 // conv2d (or conv2d_winograd) / dense with an epilogue in their output
 // stage, over the given input parameters (x, weight[, bias]); scheduled as
 // the plain kernels. With `tail` (a max_pool2d spec whose windows tile the
-// plane: kiln::ir::isPoolTail; a conv2d in the planes form), the output is
-// the chain's value pooled, each task pooling its planes from cache.
+// plane: kiln::ir::isPoolTail; a conv2d in the planes form, or a
+// conv2d_winograd), the output is the chain's value pooled, each task
+// pooling its planes (or tiles) from cache.
 Halide::Func buildConv2dWithEpilogue(const KernelSpec &spec,
                                      const std::vector<Halide::ImageParam> &in,
                                      const Epilogue &epilogue,

@@ -1623,12 +1623,8 @@ Func buildConv2dWithEpilogue(const KernelSpec &s,
                              const std::vector<ImageParam> &in,
                              const Epilogue &epilogue, const Target &target,
                              const KernelSpec *tail) {
-  if (tail && s.op != "conv2d") {
-    fail(s, "only a conv2d (or batch_norm_train) chain ends in a pooling "
-            "tail");
-  }
   return s.op == "conv2d_winograd"
-             ? buildConv2dWinogradWithEpilogue(s, in, epilogue, target)
+             ? buildConv2dWinogradWithEpilogue(s, in, epilogue, target, tail)
              : conv2dOutput(s, in, epilogue, target, tail);
 }
 

@@ -295,12 +295,16 @@ void validateTail(const KernelSpec &s) {
   KernelSpec tail = tailSpec(s);
   std::string anchor = s.attrs.value("anchor", std::string());
   if (tail.op != "max_pool2d" ||
-      (anchor != "batch_norm_train" && anchor != "conv2d")) {
-    fail(s, "only a batch_norm_train or conv2d chain ends in a pooling tail "
-            "(max_pool2d)");
+      (anchor != "batch_norm_train" && anchor != "conv2d" &&
+       anchor != "conv2d_winograd")) {
+    fail(s, "only a batch_norm_train, conv2d or conv2d_winograd chain ends "
+            "in a pooling tail (max_pool2d)");
   }
   if (anchor == "conv2d") {
     validatePoolTailAnchor(anchorSpec(s));
+  }
+  if (anchor == "conv2d_winograd") {
+    validateWinogradPoolTail(anchorSpec(s), tail);
   }
   lookupOp(tail.op).validate(tail);
   std::vector<int64_t> k = attrInts(tail, "kernel", 2),

@@ -266,6 +266,9 @@ struct WinogradFuncs {
   Func padded{"padded"}, vRows{"wino_v_rows"}, v{"wino_v"}, acc{"wino_acc"},
       m{"wino_m"}, mRows{"wino_m_rows"}, out{"out"};
   int tile = 2, points = 16;    // m, (m + 2)^2
+  // out's rows and columns per tile, and its plane: the conv's (m), or
+  // with a 2x2 pooling tail the pooled plane's (m / 2).
+  int outTile = 2, outHeight = 0, outWidth = 0;
   int tilesX = 0, tileRows = 0; // TX, R
   int groups = 1;               // output channel groups per chunk
   int tilesY = 0;               // TY
@@ -360,9 +363,12 @@ void chooseSplit(WinogradFuncs &f, int tilesY, int inChannels,
 // F(2x2): 49 tiles in 64 lanes, 1.31x the products' work): k images per
 // chunk, k dividing the batch, the chunk's V and M (P x k x tiles x (C +
 // O / groups) floats) within about 1.5 MB of L2 and 4 or more tasks, the k
-// that computes the fewest lanes per tile (k = 4: 196 tiles in 224, 1.14x).
-// 1 where a plane is a whole number of blocks already, or has fewer than
-// 32 tiles (the batch form's).
+// that computes the fewest lanes per tile (k = 4: 196 tiles in 224, 1.14x);
+// where no k leaves 4 tasks, 2 (one per thread): the example CNN's 16 -> 32
+// on 14x14 at batch 8 took 8 tasks of one image (49 tiles in 64 lanes) in
+// 0.088 ms, 2 chunks of 4 images in 0.051-0.062 (Zen 4, `kiln bench
+// --profile`, session 56). 1 where a plane is a whole number of blocks
+// already, or has fewer than 32 tiles (the batch form's).
 int imagesPerChunk(const WinogradFuncs &f, int inChannels, int outChannels,
                    int images, int vec) {
   int block = 2 * vec;
@@ -371,13 +377,18 @@ int imagesPerChunk(const WinogradFuncs &f, int inChannels, int outChannels,
     return double((k * tiles + block - 1) / block * block) / (k * tiles);
   };
   int best = 1;
-  for (int k = 2; k <= images; ++k) {
-    int64_t bytes = int64_t(f.points) * k * tiles *
-                    (inChannels + outChannels / f.groups) * 4;
-    if (images % k == 0 && bytes <= (int64_t(3) << 19) &&
-        (images / k) * f.groups >= 4 &&
-        lanesPerTile(k) < lanesPerTile(best) - 0.01) {
-      best = k;
+  for (int minTasks : {4, 2}) {
+    if (best > 1) {
+      break;
+    }
+    for (int k = 2; k <= images; ++k) {
+      int64_t bytes = int64_t(f.points) * k * tiles *
+                      (inChannels + outChannels / f.groups) * 4;
+      if (images % k == 0 && bytes <= (int64_t(3) << 19) &&
+          (images / k) * f.groups >= minTasks &&
+          lanesPerTile(k) < lanesPerTile(best) - 0.01) {
+        best = k;
+      }
     }
   }
   return tiles < 32 || f.tileRows != f.tilesY ? 1 : best;
@@ -385,7 +396,8 @@ int imagesPerChunk(const WinogradFuncs &f, int inChannels, int outChannels,
 
 WinogradFuncs defineWinograd(const KernelSpec &s,
                              const std::vector<ImageParam> &inputs,
-                             const Epilogue &epilogue, int vec) {
+                             const Epilogue &epilogue, int vec,
+                             const KernelSpec *tail) {
   WinogradFuncs f;
   const auto &xs = s.inputs[0].shape;
   const auto &os = s.outputs[0].shape;
@@ -494,9 +506,26 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
   if (inputs.size() == 3) {
     value = value + inputs[2](f.o);
   }
-  f.out(f.x, f.y, f.o, f.n) = epilogue ? epilogue(value, {f.x, f.y, f.o, f.n})
-                                       : value;
+  if (epilogue) {
+    value = epilogue(value, {f.x, f.y, f.o, f.n});
+  }
+  if (tail) {
+    // Each 2x2 window lies in one output tile: the pooled tile (m / 2
+    // square) is scheduled as the conv's tile would be, its conv values
+    // inlined (the tile's offsets fold where xl and yl are unrolled).
+    Func conv("wino_conv");
+    conv(f.x, f.y, f.o, f.n) = value;
+    f.out = definePoolTail(*tail, conv, {f.x, f.y, f.o, f.n});
+    f.outTile = f.tile / 2;
+    f.outHeight = static_cast<int>(tail->outputs[0].shape[2]);
+    f.outWidth = static_cast<int>(tail->outputs[0].shape[3]);
+    return f;
+  }
+  f.out(f.x, f.y, f.o, f.n) = value;
   constrainOutput(f.out, s.outputs[0]);
+  f.outTile = f.tile;
+  f.outHeight = static_cast<int>(os[2]);
+  f.outWidth = static_cast<int>(os[3]);
   return f;
 }
 
@@ -644,28 +673,26 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
   auto tail = [&](int extent, int factor) {
     return extent % factor ? TailStrategy::GuardWithIf : TailStrategy::Auto;
   };
-  int height = static_cast<int>(os[2]), width = static_cast<int>(os[3]);
+  int height = f.outHeight, width = f.outWidth, m = f.outTile;
   if (f.images > 1) {
     // A task: all rows of f.images images (its chunk), image by image.
     Var ni("ni");
     f.out.split(f.n, yo, ni, f.images)
-        .split(f.y, yp, yl, f.tile, tail(height, f.tile))
+        .split(f.y, yp, yl, m, tail(height, m))
         .split(f.o, og, oin, groupSize)
         .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
-        .split(f.x, xo, xl, f.tile, tail(width, f.tile))
+        .split(f.x, xo, xl, m, tail(width, m))
         .unroll(xl)
         .unroll(yl)
         .reorder(xl, xo, yl, yp, ni, oi, oo, og, yo)
         .fuse(og, yo, task)
         .parallel(task);
   } else {
-    f.out
-        .split(f.y, yo, yi, f.tile * f.tileRows,
-               tail(height, f.tile * f.tileRows))
-        .split(yi, yp, yl, f.tile)
+    f.out.split(f.y, yo, yi, m * f.tileRows, tail(height, m * f.tileRows))
+        .split(yi, yp, yl, m)
         .split(f.o, og, oin, groupSize)
         .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
-        .split(f.x, xo, xl, f.tile, tail(width, f.tile))
+        .split(f.x, xo, xl, m, tail(width, m))
         .unroll(xl)
         .unroll(yl)
         .reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n)
@@ -737,10 +764,10 @@ void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
   auto tail = [&](int extent, int factor) {
     return extent % factor ? TailStrategy::GuardWithIf : TailStrategy::Auto;
   };
-  int height = static_cast<int>(os[2]), width = static_cast<int>(os[3]);
+  int height = f.outHeight, width = f.outWidth, m = f.outTile;
   f.out.split(f.o, oo, oi, ob, TailStrategy::ShiftInwards)
-      .split(f.y, yo, yl, f.tile, tail(height, f.tile))
-      .split(f.x, xo, xl, f.tile, tail(width, f.tile))
+      .split(f.y, yo, yl, m, tail(height, m))
+      .split(f.x, xo, xl, m, tail(width, m))
       .unroll(xl)
       .unroll(yl)
       .reorder(xl, xo, yl, yo, oi, oo, f.n)
@@ -784,7 +811,7 @@ void scheduleWinogradBatch(WinogradFuncs &f, const KernelSpec &s,
 Kernel buildConv2dWinograd(const KernelSpec &s, const Target &target) {
   std::vector<ImageParam> in = layerInputs(s, {"x", "filter", "bias"});
   return {std::vector<Argument>(in.begin(), in.end()),
-          buildConv2dWinogradWithEpilogue(s, in, Epilogue(), target)};
+          buildConv2dWinogradWithEpilogue(s, in, Epilogue(), target, nullptr)};
 }
 
 //===----------------------------------------------------------------------===//
@@ -1113,12 +1140,29 @@ Kernel buildConv2dGradWeightWinograd(const KernelSpec &s,
   return {{x, dy}, f.out};
 }
 
+void validateWinogradPoolTail(const KernelSpec &s, const KernelSpec &tail) {
+  const auto &in = tail.inputs.at(0).shape, &out = tail.outputs.at(0).shape;
+  if (tail.op != "max_pool2d" ||
+      attrInts(tail, "kernel", 2) != std::vector<int64_t>{2, 2} ||
+      attrInts(tail, "strides", 2) != std::vector<int64_t>{2, 2} ||
+      tileAttr(s) % 2 != 0 || in.size() != 4 || out.size() != 4 ||
+      out[2] * 2 != in[2] || out[3] * 2 != in[3]) {
+    fail(s, "a conv2d_winograd ends only in a 2x2 max_pool2d of stride 2 "
+            "over an even plane (each window in one output tile; "
+            "kiln::ir::isPoolTail)");
+  }
+}
+
 Func buildConv2dWinogradWithEpilogue(const KernelSpec &s,
                                      const std::vector<ImageParam> &in,
                                      const Epilogue &epilogue,
-                                     const Target &target) {
-  WinogradFuncs f =
-      defineWinograd(s, in, epilogue, target.natural_vector_size<float>());
+                                     const Target &target,
+                                     const KernelSpec *tail) {
+  if (tail) {
+    validateWinogradPoolTail(s, *tail);
+  }
+  WinogradFuncs f = defineWinograd(s, in, epilogue,
+                                   target.natural_vector_size<float>(), tail);
   scheduleWinograd(f, s, target);
   return f.out;
 }

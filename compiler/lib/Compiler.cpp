@@ -214,8 +214,10 @@ constexpr int64_t kSmallPlaneTilesHalvedAvx512 = 49;
 //   fused) against 0.384-0.402 by Winograd + 0.028 for the pool, the model
 //   0.843-0.848 -> 0.666-0.670 ms in four alternating pairs of `kiln bench
 //   --runs 200`; its training step at batch 64 2.84-2.91 -> 2.61-2.69 ms
-//   (the forward conv 0.793 -> 0.528); at batch 1 even (0.020 + 0.003
-//   against 0.015 + 0.006 ms with the pool).
+//   (the forward conv 0.793 -> 0.528). With the pool as the Winograd
+//   kernel's tail and 2 chunks of 4 images at batch 8 (docs/codegen.md),
+//   the example CNN at batch 1 / 8 / 16: 0.022-0.025 / 0.099-0.100 /
+//   0.175 ms against 0.027 / 0.125 / 0.227-0.230 direct.
 constexpr int64_t kMinReduction = 32;
 constexpr int64_t kMinReductionHalvedAvx512 = 16;
 

@@ -177,15 +177,21 @@ static bool isPlanesFormConv(Operation *op) {
 bool kiln::ir::isPoolTail(Operation *anchor, Operation *op) {
   auto pool = llvm::dyn_cast<MaxPool2DOp>(op);
   bool norm = llvm::isa_and_nonnull<BatchNormTrainOp>(anchor);
-  if (!pool || !pool.getStrides() || (!norm && !isPlanesFormConv(anchor))) {
+  bool winograd = llvm::isa_and_nonnull<Conv2DWinogradOp>(anchor);
+  if (!pool || (!norm && !winograd && !isPlanesFormConv(anchor))) {
     return false;
   }
   auto in = llvm::dyn_cast<RankedTensorType>(pool.getInput().getType());
   auto out = llvm::dyn_cast<RankedTensorType>(pool.getType());
-  ArrayRef<int64_t> kernel = pool.getKernel(), strides = *pool.getStrides();
+  // Strides default to the kernel (the kiln dialect's pools).
+  ArrayRef<int64_t> kernel = pool.getKernel();
+  ArrayRef<int64_t> strides = pool.getStrides() ? *pool.getStrides() : kernel;
   if (!in || !out || !in.hasStaticShape() || !out.hasStaticShape() ||
       in.getRank() != 4 || kernel.size() != 2 || kernel != strides ||
       (norm && in.getDimSize(2) * in.getDimSize(3) < 256) ||
+      (winograd && (kernel[0] != 2 || kernel[1] != 2 ||
+                    out.getDimSize(2) * 2 != in.getDimSize(2) ||
+                    out.getDimSize(3) * 2 != in.getDimSize(3))) ||
       pool.getAutoPad() != "notset" ||
       llvm::any_of(pool.getPads(), [](int64_t p) { return p != 0; }) ||
       llvm::any_of(pool.getDilations(), [](int64_t d) { return d != 1; })) {

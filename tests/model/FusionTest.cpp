@@ -165,20 +165,24 @@ TEST(FusionTest, ExpectedGroupsExist) {
   // The first convolution stays direct (one input channel); the second
   // (16 -> 32 channels) is direct, or by Winograd on a host that runs
   // 512-bit vectors as two halves (kiln-winograd's min-reduction 16 there:
-  // Compiler.cpp). Either way ReLU is in its epilogue.
+  // Compiler.cpp). Either way ReLU is in its epilogue and the 2x2 max pool
+  // (strides defaulting to the kernel) its tail.
   auto labels = callLabels(cnn, Mode::Inference, 3, Fusion::On);
-  EXPECT_EQ(labels.count("fused epilogue: conv2d+relu") +
-                labels.count("fused epilogue: conv2d_winograd+relu"),
+  EXPECT_EQ(labels.count("fused epilogue: conv2d+relu+max_pool2d") +
+                labels.count("fused epilogue: conv2d_winograd+relu+max_pool2d"),
             2u)
       << listed(labels);
+  EXPECT_EQ(labels.count("max_pool2d"), 0u) << listed(labels);
   EXPECT_EQ(labels.count("fused epilogue: dense+relu"), 1u) << listed(labels);
   EXPECT_EQ(labels.count("fold_batch_norm"), 2u) << listed(labels);
   EXPECT_EQ(labels.count("batch_norm"), 0u) << listed(labels);
 
   labels = callLabels(cnn, Mode::Inference, 3, Fusion::NoBatchNormFolding);
-  EXPECT_EQ(labels.count("fused epilogue: conv2d+batch_norm+relu") +
-                labels.count("fused epilogue: conv2d_winograd+batch_norm+relu"),
-            2u)
+  EXPECT_EQ(
+      labels.count("fused epilogue: conv2d+batch_norm+relu+max_pool2d") +
+          labels.count(
+              "fused epilogue: conv2d_winograd+batch_norm+relu+max_pool2d"),
+      2u)
       << listed(labels);
 
   labels = callLabels(cnn, Mode::Inference, 3, Fusion::Off);

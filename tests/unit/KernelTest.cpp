@@ -591,6 +591,43 @@ void addConvPoolTail(CaseTable &table, const std::string &name,
   table.add(name, "fused", attrs, f32({x, w, b}), {pooled});
 }
 
+// A conv2d_winograd + ReLU chain ending in a 2x2 max pool of stride 2
+// (kiln-fuse's `pool` over an even plane, each window inside one output
+// tile): the pooled relu(conv2d(x, w, b)), against the reference direct
+// convolution and pool.
+void addWinogradPoolTail(CaseTable &table, const std::string &name,
+                         std::vector<int64_t> xShape, int64_t outChannels,
+                         int tile, int64_t block = 8) {
+  Rng rng("fused/winograd_pool_tail/" + name);
+  ref::Tensor x = rng.tensor(xShape, -1, 1);
+  ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
+  ref::Tensor b = rng.tensor({outChannels}, -1, 1);
+  const std::array<int64_t, 4> pads = {1, 1, 1, 1};
+  ref::Conv2dParams params;
+  params.pads = pads;
+  ref::Tensor y = ref::conv2d(x, w, &b, params);
+  for (double &v : y.data) {
+    v = std::max(v, 0.0);
+  }
+  const ref::Pool2dParams pool = poolParams({2, 2}, {2, 2}, {0, 0, 0, 0});
+  ref::Tensor pooled = ref::maxPool2d(y, pool);
+  ref::Tensor u =
+      ref::packWinogradFilter(ref::winogradFilter(w, false, tile), block);
+  json attrs = {
+      {"kind", "epilogue"},
+      {"anchor", "conv2d_winograd"},
+      {"anchor_attrs", {{"pads", pads}, {"tile", tile}}},
+      {"anchor_inputs", {0, 1, 2}},
+      {"nodes",
+       json{{{"op", "relu"}, {"attrs", json::object()}, {"operands", {-1}}}}},
+      {"tail",
+       {{"op", "max_pool2d"},
+        {"attrs", poolAttrs(y.shape, pooled.shape, pool, true)},
+        {"shape", y.shape}}}};
+  table.add(name, "fused", attrs, f32({x, u, b}), {pooled}, false,
+            tile == 4 ? kWinograd4Tolerance : kTolerance);
+}
+
 // max_pool2d_indices on values from {-2, ..., 2}, so that windows hold
 // equal maxima (the first in row-major window order wins).
 void addPoolIndices(CaseTable &table, const std::string &name,
@@ -1919,6 +1956,9 @@ CaseTable buildCases() {
               {1, 1, 1, 1}, true);
   addWinograd(t, "images_partial_n12_c16_13x13_o16_same", {12, 16, 13, 13},
               16, {1, 1, 1, 1}, false);
+  // 2 chunks of 4 images (no chunk size leaves 4 tasks at batch 8).
+  addWinograd(t, "images_two_tasks_n8_c16_14x14_o32_same", {8, 16, 14, 14}, 32,
+              {1, 1, 1, 1}, true);
   // Chunks of 2 images with rows of 9 tiles: the transforms in halves
   // (scheduleTransformHalves) over whole vectors and a shifted last one.
   addWinograd(t, "images_rows9_n8_c16_18x18_o16_same", {8, 16, 18, 18}, 16,
@@ -2024,6 +2064,25 @@ CaseTable buildCases() {
   addConvPoolTail(t, "conv_pool_tail_n2_c20_12x12_o50_k2_no_relu",
                   {2, 20, 12, 12}, 50, 5, convParams({1, 1}, {0, 0, 0, 0}), 2,
                   false);
+  // Pooling tails of Winograd convolutions: the example CNN's 16 -> 32 on
+  // 14x14 (a task per image; chunks of 4 images at batch 16), F(4x4) with
+  // partial tiles (14x14: the pooled plane's last tile half outside), the
+  // batch form (8x8 planes at batch 8, F(2x2) and F(4x4)) and the filter
+  // in blocks of 16.
+  addWinogradPoolTail(t, "winograd_pool_tail_n2_c16_14x14_o32", {2, 16, 14, 14},
+                      32, 2);
+  addWinogradPoolTail(t, "winograd_pool_tail_images_n16_c16_14x14_o32",
+                      {16, 16, 14, 14}, 32, 2);
+  addWinogradPoolTail(t, "winograd_pool_tail_images_n8_c16_14x14_o32",
+                      {8, 16, 14, 14}, 32, 2);
+  addWinogradPoolTail(t, "winograd_pool_tail_tile4_n2_c24_14x14_o32",
+                      {2, 24, 14, 14}, 32, 4);
+  addWinogradPoolTail(t, "winograd_pool_tail_batch_n8_c16_8x8_o24",
+                      {8, 16, 8, 8}, 24, 2);
+  addWinogradPoolTail(t, "winograd_pool_tail_batch_tile4_n8_c16_8x8_o32",
+                      {8, 16, 8, 8}, 32, 4);
+  addWinogradPoolTail(t, "winograd_pool_tail_block16_n2_c24_12x14_o48",
+                      {2, 24, 12, 14}, 48, 2, 16);
   addPool(t, mp, "n2_c32_32x32_k3_s2_pad1", {2, 32, 32, 32},
           poolParams({3, 3}, {2, 2}, {1, 1, 1, 1}));
   addPool(t, ap, "n2_c32_32x32_k3_s2_pad1_ceil", {2, 32, 32, 32},

@@ -89,6 +89,42 @@ func.func @conv_relu_pool_tail(%x: tensor<2x1x7x7xf32>, %x2: tensor<2x3x12x12xf3
 
 // -----
 
+// A Winograd conv + ReLU takes a 2x2 pool of stride 2 over its even plane
+// (every window inside one output tile). Over an odd plane, or with 3x3
+// windows, the pool stays a kernel of its own.
+// CHECK-LABEL: func.func @winograd_pool_tail
+// CHECK: kiln.fused "epilogue"({{.+}}) -> tensor<2x16x4x4xf32> {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.conv2d_winograd
+// CHECK-NEXT: kiln.relu
+// CHECK-NEXT: %[[T:[a-z0-9_]+]] = kiln.max_pool2d
+// CHECK-NEXT: kiln.yield %[[T]] : tensor<2x16x4x4xf32>
+// CHECK: %[[O:[a-z0-9_]+]] = kiln.fused "epilogue"({{.+}}) -> tensor<2x16x7x7xf32> {
+// CHECK: kiln.max_pool2d %[[O]]
+// CHECK: %[[W:[a-z0-9_]+]] = kiln.fused "epilogue"({{.+}}) -> tensor<2x16x8x8xf32> {
+// CHECK: kiln.max_pool2d %[[W]]
+// NOPOOL-LABEL: func.func @winograd_pool_tail
+// NOPOOL: %[[F:[a-z0-9_]+]] = kiln.fused "epilogue"({{.+}}) -> tensor<2x16x8x8xf32> {
+// NOPOOL-NOT: kiln.max_pool2d
+// NOPOOL: kiln.yield
+// NOPOOL: kiln.max_pool2d %[[F]]
+func.func @winograd_pool_tail(%x: tensor<2x16x8x8xf32>, %x2: tensor<2x16x7x7xf32>) -> (tensor<2x16x4x4xf32>, tensor<2x16x3x3xf32>, tensor<2x16x2x2xf32>) {
+  %u = kiln.param "u" : tensor<16x2x16x8xf32>
+  %b = kiln.param "b" : tensor<16xf32>
+  %c = kiln.conv2d_winograd %x, %u, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x8x8xf32>, tensor<16x2x16x8xf32>, tensor<16xf32>) -> tensor<2x16x8x8xf32>
+  %r = kiln.relu %c : (tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32>
+  %p = kiln.max_pool2d %r {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x16x8x8xf32>) -> tensor<2x16x4x4xf32>
+  %c2 = kiln.conv2d_winograd %x2, %u, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x7x7xf32>, tensor<16x2x16x8xf32>, tensor<16xf32>) -> tensor<2x16x7x7xf32>
+  %r2 = kiln.relu %c2 : (tensor<2x16x7x7xf32>) -> tensor<2x16x7x7xf32>
+  %p2 = kiln.max_pool2d %r2 {kernel = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<2x16x7x7xf32>) -> tensor<2x16x3x3xf32>
+  %c3 = kiln.conv2d_winograd %x, %u, %b {pads = array<i64: 1, 1, 1, 1>} : (tensor<2x16x8x8xf32>, tensor<16x2x16x8xf32>, tensor<16xf32>) -> tensor<2x16x8x8xf32>
+  %r3 = kiln.relu %c3 : (tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32>
+  %p3 = kiln.max_pool2d %r3 {kernel = array<i64: 3, 3>, strides = array<i64: 3, 3>} : (tensor<2x16x8x8xf32>) -> tensor<2x16x2x2xf32>
+  return %p, %p2, %p3 : tensor<2x16x4x4xf32>, tensor<2x16x3x3xf32>, tensor<2x16x2x2xf32>
+}
+
+// -----
+
 // A value used twice (here by the return and the add) ends the chain:
 // dense + sigmoid form an epilogue, add + relu an elementwise kernel.
 // CHECK-LABEL: func.func @shared

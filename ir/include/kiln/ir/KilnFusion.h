@@ -53,7 +53,10 @@ bool isGradientSink(mlir::Operation *op, mlir::Value dx);
 // - a conv2d that codegen computes in its planes form, whole planes per
 //   task (groups 1, an unpacked 4-D weight with a window larger than 1x1,
 //   unit strides): the example CNN's and LeNet's conv + ReLU + 2x2 pool in
-//   inference.
+//   inference;
+// - a conv2d_winograd, where the pool is 2x2 with stride 2 over an even
+//   plane: every window lies in one output tile (m = 2 or 4), pooled as the
+//   tile is transformed (VGG's blocks; the example CNN on Zen 4).
 bool isPoolTail(mlir::Operation *anchor, mlir::Operation *op);
 
 // Whether a fused kernel may recompute the conv2d `op`'s result where it
