@@ -189,11 +189,10 @@ constexpr int64_t kProjectionMaxColumns = 40;
 // - AVX-512 on a CPU that runs 512-bit FMAs as two 256-bit halves (AMD Zen
 //   4: support::cpuHalvesWideVectors): 49, the 14x14 and 7x7 planes.
 //   ResNet-18 at batch 1, 2 threads, `kiln bench --profile --runs 150`, two
-//   rounds of 0 / 16 / 49: its 256 -> 256 layers on 14x14 2.15-2.17 + 1.08 ms
-//   direct
-//   -> 1.54-1.58 + 0.76-0.78 by Winograd, its 512 -> 512 layers on 7x7
-//   2.22-2.23 + 1.11-1.12 -> 1.94-1.98 + 0.95-0.96, the model 14.4-14.6 ->
-//   13.2-13.7 ms.
+//   rounds of 0 / 16 / 49: its 256 -> 256 layers on 14x14 2.15-2.17 + 1.08
+//   ms direct -> 1.54-1.58 + 0.76-0.78 by Winograd, its 512 -> 512 layers
+//   on 7x7 2.22-2.23 + 1.11-1.12 -> 1.94-1.98 + 0.95-0.96, the model
+//   14.4-14.6 -> 13.2-13.7 ms.
 constexpr int64_t kSmallPlaneTilesAvx2 = 16;
 constexpr int64_t kSmallPlaneTilesHalvedAvx512 = 49;
 
