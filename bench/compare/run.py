@@ -122,6 +122,9 @@ def all_cases():
         cases.append(Case(f"resnet18-b{b}", "resnet18", b, (b, 3, 224, 224), 30))
     for b in (1, 8):
         cases.append(Case(f"mobilenet_v2-b{b}", "mobilenet_v2", b, (b, 3, 224, 224), 30))
+    cases.append(Case("resnet50-b1", "resnet50", 1, (1, 3, 224, 224), 20))
+    cases.append(Case("resnet50-b8", "resnet50", 8, (8, 3, 224, 224), 8))
+    cases.append(Case("vit_b_16-b1", "vit_b_16", 1, (1, 3, 224, 224), 8))
     for b in (1, 8):
         cases.append(Case(f"conv3x3_bn_relu-b{b}", "conv3x3_bn_relu", b,
                           (b, 64, 56, 56), 100, onednn=True))
@@ -181,8 +184,8 @@ def build_model(family):
     import torch.nn as nn
     import torchvision
     torch.manual_seed(0)
-    if family == "resnet18":
-        model = torchvision.models.resnet18(weights=None)
+    if family in ("resnet18", "resnet50", "vit_b_16"):
+        model = getattr(torchvision.models, family)(weights=None)
     elif family == "mobilenet_v2":
         model = torchvision.models.mobilenet_v2(weights=None)
     elif family == "conv3x3_bn_relu":
@@ -273,7 +276,11 @@ def export_onnx(case, model):
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=CACHE)
     os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        # ViT's attention exports with autograd on: under no_grad an
+        # eval-mode nn.MultiheadAttention takes PyTorch's fused fast path,
+        # which has no ONNX form.
+        grad = torch.enable_grad() if case.family == "vit_b_16" else torch.no_grad()
+        with warnings.catch_warnings(), grad:
             warnings.simplefilter("ignore")
             torch.onnx.export(model, x, tmp, opset_version=OPSET,
                               input_names=["x"], output_names=["y"], **options)

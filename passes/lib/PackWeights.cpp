@@ -107,9 +107,71 @@ struct PackWeightsPass
     }
     bool padded = llvm::any_of(attrs["pads"].get<std::vector<int64_t>>(),
                                [](int64_t p) { return p != 0; });
-    return weight.getDimSize(2) == 1 && weight.getDimSize(3) == 1 && !padded &&
-           llvm::all_of(conv.getDilations(), [](int64_t d) { return d == 1; }) &&
-           result.getDimSize(2) * result.getDimSize(3) <= 64;
+    if (weight.getDimSize(2) != 1 || weight.getDimSize(3) != 1 || padded ||
+        llvm::any_of(conv.getDilations(), [](int64_t d) { return d != 1; })) {
+      return false;
+    }
+    int64_t positions = result.getDimSize(2) * result.getDimSize(3);
+    if (positions <= kPointwisePositions) {
+      return true;
+    }
+    return block == 16 && positions <= kWidePointwisePositions &&
+           !fusesWithDepthwise(conv);
+  }
+
+  // 1x1 layers over planes of up to 28x28 (784 positions) take the 16-lane
+  // channel form too (session 57, Zen 4, `kiln bench --profile`, conv +
+  // bias + residual add + ReLU alone at batch 1, alternating): 256 -> 1024
+  // on 14x14 0.52-0.57 -> 0.49 ms, 1024 -> 256 0.51 -> 0.47, 128 -> 512 on
+  // 28x28 0.67 -> 0.51, 512 -> 128 0.53 -> 0.52; ResNet-50 at batch 1
+  // 37.2-37.5 -> 35.5-35.6 ms, at batch 8 282-297 -> 271-272. On 56x56
+  // (a task's sums, 32 channels of 3136 positions, 400 KB in L2) 64 -> 256
+  // lost: 0.50-0.55 -> 0.56-0.57. Those that kiln-fuse would put in one
+  // kernel with a depthwise conv2d (the producer and projection forms,
+  // which need the weight unpacked: MobileNetV2's blocks) stay unpacked.
+  // AVX2's blocks of 8 keep the limit of 64 (not measured).
+  static constexpr int64_t kPointwisePositions = 64;
+  static constexpr int64_t kWidePointwisePositions = 28 * 28;
+
+  // Whether `conv` reads a depthwise conv2d's value through a chain of
+  // unary elementwise ops, or its value's only use is a depthwise conv2d,
+  // through a chain of elementwise ops of one use each.
+  static bool fusesWithDepthwise(Conv2DOp conv) {
+    Value v = conv.getResult();
+    while (v.hasOneUse()) {
+      Operation *user = *v.getUsers().begin();
+      if (isDepthwise(user)) {
+        return true;
+      }
+      if (!llvm::isa<ElementwiseOpInterface>(user) ||
+          user->getNumResults() != 1) {
+        break;
+      }
+      v = user->getResult(0);
+    }
+    v = conv.getInput();
+    while (Operation *def = v.getDefiningOp()) {
+      if (isDepthwise(def)) {
+        return true;
+      }
+      if (!llvm::isa<ElementwiseOpInterface>(def) ||
+          def->getNumOperands() != 1) {
+        return false;
+      }
+      v = def->getOperand(0);
+    }
+    return false;
+  }
+
+  // A conv2d with one output channel per input channel.
+  static bool isDepthwise(Operation *op) {
+    auto conv = llvm::dyn_cast<Conv2DOp>(op);
+    if (!conv) {
+      return false;
+    }
+    auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
+    return weight && weight.getRank() == 4 && weight.getDimSize(1) == 1 &&
+           conv.getGroups() > 1 && conv.getGroups() == weight.getDimSize(0);
   }
 
   // The weight packed by blocks of `perBlock` output channels, right after

@@ -228,15 +228,18 @@ void addConv(CaseTable &table, const std::string &name,
 }
 
 // An epilogue kernel in nchw16c: relu(conv2d(x, packed w, b) + r), x, r
-// and the output blocked, against the reference convolution.
+// and the output blocked, against the reference convolution (a square
+// window of `kernel`, padded to keep the plane).
 void addBlockedResidual(CaseTable &table, const std::string &name,
-                        std::vector<int64_t> xShape, int64_t outChannels) {
+                        std::vector<int64_t> xShape, int64_t outChannels,
+                        int64_t kernel = 3) {
   Rng rng("fused/blocked/" + name);
   ref::Tensor x = rng.tensor(xShape, -1, 1);
-  ref::Tensor w = rng.tensor({outChannels, xShape[1], 3, 3}, -1, 1);
+  ref::Tensor w = rng.tensor({outChannels, xShape[1], kernel, kernel}, -1, 1);
   ref::Tensor b = rng.tensor({outChannels}, -1, 1);
   ref::Conv2dParams params;
-  params.pads = {1, 1, 1, 1};
+  const int64_t pad = kernel / 2;
+  params.pads = {pad, pad, pad, pad};
   ref::Tensor y = ref::conv2d(x, w, &b, params);
   ref::Tensor r = rng.tensor(y.shape, -1, 1);
   for (size_t i = 0; i < y.data.size(); ++i) {
@@ -1805,6 +1808,13 @@ CaseTable buildCases() {
           convParams({1, 1}, {0, 0, 0, 0}), true, 16);
   addConv(t, "packed_1x1_n1_c40_5x3_o32_flat", {1, 40, 5, 3}, 32, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false, 8);
+  // Planes up to 28x28 (kiln-pack-weights with blocks of 16): 783
+  // positions in tasks of rows, the last task shifted inwards; 14x14 at
+  // batch 2 with a long reduction.
+  addConv(t, "packed_1x1_n1_c48_27x29_o64_flat", {1, 48, 27, 29}, 64, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true, 16);
+  addConv(t, "packed_1x1_n2_c272_14x14_o32_flat", {2, 272, 14, 14}, 32, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), false, 16);
   // Flat at stride 2, padded (each position's input read from its row and
   // column, the padding's zeros from the padded copy).
   addConv(t, "packed_1x1_n2_c40_9x11_o16_stride2_pad1_flat", {2, 40, 9, 11}, 16,
@@ -2048,6 +2058,18 @@ CaseTable buildCases() {
           {ref::globalAvgPool(x)});
   }
   addBlockedResidual(t, "blocked_residual_n2_c32_7x7_o32", {2, 32, 7, 7}, 32);
+  // 1x1 layers packed on planes up to 28x28 (kiln-pack-weights; ResNet-50's
+  // bottlenecks): blocked in and out on 27x26 (rows of 26 in register
+  // tiles, the last one rounded up), blocked out only, and the residual
+  // epilogue on 14x14.
+  t.nextBlocked({0}, true);
+  addConv(t, "blocked_in_out_n1_c48_27x26_o64_k1", {1, 48, 27, 26}, 64, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true, 16);
+  t.nextBlocked({}, true);
+  addConv(t, "blocked_out_n2_c24_14x14_o32_k1", {2, 24, 14, 14}, 32, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), false, 16);
+  addBlockedResidual(t, "blocked_residual_n1_c64_14x14_o48_k1", {1, 64, 14, 14},
+                     48, 1);
   // Pooling tails of the planes form: odd planes whose last row and column
   // no window reads, 5 channels (a partial block of 8); 3x3 windows over a
   // valid conv of one input channel; the channel form's planes (28x28, 16

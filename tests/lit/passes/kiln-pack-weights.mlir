@@ -79,19 +79,54 @@ func.func @small_stem(%s: tensor<1x3x16x16xf32>) -> (tensor<1x32x8x8xf32>, tenso
 // -----
 
 // A 1x1 stride-1 conv over a plane of at most 64 positions (MobileNetV2's
-// 7x7 stage) is packed; over a larger plane it stays a matrix product over
-// the plane, and so does a padded one.
+// 7x7 stage) is packed; with blocks of 16, so is one over up to 28x28
+// (784 positions: ResNet-50's bottlenecks); over a larger plane it stays
+// a matrix product over the plane, and so does a padded one. With blocks
+// of 8 (AVX2), planes over 64 positions stay too.
 // CHECK-LABEL: func.func @pointwise
 // CHECK: kiln.conv2d %arg0, %{{.+}} : (tensor<1x32x7x7xf32>, tensor<4x32x1x1x16xf32>) -> tensor<1x64x7x7xf32>
-// CHECK: kiln.conv2d %arg1, %{{.+}} : (tensor<1x32x9x9xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
+// CHECK: kiln.conv2d %arg1, %{{.+}} : (tensor<1x32x28x28xf32>, tensor<4x32x1x1x16xf32>) -> tensor<1x64x28x28xf32>
+// CHECK: kiln.conv2d %arg2, %{{.+}} : (tensor<1x32x29x29xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x29x29xf32>
 // CHECK: kiln.conv2d %arg0, %{{.+}} {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
-func.func @pointwise(%x: tensor<1x32x7x7xf32>, %z: tensor<1x32x9x9xf32>) -> (tensor<1x64x7x7xf32>, tensor<1x64x9x9xf32>, tensor<1x64x9x9xf32>) {
+// EIGHT-LABEL: func.func @pointwise
+// EIGHT: kiln.conv2d %arg0, %{{.+}} : (tensor<1x32x7x7xf32>, tensor<8x32x1x1x8xf32>) -> tensor<1x64x7x7xf32>
+// EIGHT: kiln.conv2d %arg1, %{{.+}} : (tensor<1x32x28x28xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x28x28xf32>
+func.func @pointwise(%x: tensor<1x32x7x7xf32>, %z: tensor<1x32x28x28xf32>, %t: tensor<1x32x29x29xf32>) -> (tensor<1x64x7x7xf32>, tensor<1x64x28x28xf32>, tensor<1x64x29x29xf32>, tensor<1x64x9x9xf32>) {
   %w = kiln.param "w" : tensor<64x32x1x1xf32>
   %v = kiln.param "v" : tensor<64x32x1x1xf32>
+  %u = kiln.param "u" : tensor<64x32x1x1xf32>
   %a = kiln.conv2d %x, %w : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x7x7xf32>
-  %b = kiln.conv2d %z, %v : (tensor<1x32x9x9xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
-  %c = kiln.conv2d %x, %v {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
-  return %a, %b, %c : tensor<1x64x7x7xf32>, tensor<1x64x9x9xf32>, tensor<1x64x9x9xf32>
+  %b = kiln.conv2d %z, %v : (tensor<1x32x28x28xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x28x28xf32>
+  %d = kiln.conv2d %t, %u : (tensor<1x32x29x29xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x29x29xf32>
+  %c = kiln.conv2d %x, %u {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x32x7x7xf32>, tensor<64x32x1x1xf32>) -> tensor<1x64x9x9xf32>
+  return %a, %b, %d, %c : tensor<1x64x7x7xf32>, tensor<1x64x28x28xf32>, tensor<1x64x29x29xf32>, tensor<1x64x9x9xf32>
+}
+
+// -----
+
+// Over planes of 65 to 784 positions, a 1x1 conv that kiln-fuse would put
+// in one kernel with a depthwise conv stays unpacked: the expansion whose
+// value (through its ReLU6) only the depthwise conv reads, and the
+// projection that reads the depthwise conv's value through its ReLU6. A
+// projection reading the depthwise value through a binary op (a
+// squeeze-and-excitation scale) is packed.
+// CHECK-LABEL: func.func @beside_depthwise
+// CHECK: kiln.conv2d %arg0, %{{.+}} : (tensor<1x16x14x14xf32>, tensor<96x16x1x1xf32>) -> tensor<1x96x14x14xf32>
+// CHECK: kiln.conv2d %{{.+}}, %{{.+}} : (tensor<1x96x14x14xf32>, tensor<32x96x1x1xf32>) -> tensor<1x32x14x14xf32>
+// CHECK: kiln.conv2d %{{.+}}, %{{.+}} : (tensor<1x96x14x14xf32>, tensor<2x96x1x1x16xf32>) -> tensor<1x32x14x14xf32>
+func.func @beside_depthwise(%x: tensor<1x16x14x14xf32>, %s: tensor<1x96x1x1xf32>) -> (tensor<1x32x14x14xf32>, tensor<1x32x14x14xf32>) {
+  %we = kiln.param "we" : tensor<96x16x1x1xf32>
+  %wd = kiln.param "wd" : tensor<96x1x3x3xf32>
+  %wp = kiln.param "wp" : tensor<32x96x1x1xf32>
+  %wq = kiln.param "wq" : tensor<32x96x1x1xf32>
+  %e = kiln.conv2d %x, %we : (tensor<1x16x14x14xf32>, tensor<96x16x1x1xf32>) -> tensor<1x96x14x14xf32>
+  %r = kiln.relu6 %e : (tensor<1x96x14x14xf32>) -> tensor<1x96x14x14xf32>
+  %d = kiln.conv2d %r, %wd {groups = 96 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x96x14x14xf32>, tensor<96x1x3x3xf32>) -> tensor<1x96x14x14xf32>
+  %q = kiln.relu6 %d : (tensor<1x96x14x14xf32>) -> tensor<1x96x14x14xf32>
+  %p = kiln.conv2d %q, %wp : (tensor<1x96x14x14xf32>, tensor<32x96x1x1xf32>) -> tensor<1x32x14x14xf32>
+  %m = kiln.mul %q, %s : (tensor<1x96x14x14xf32>, tensor<1x96x1x1xf32>) -> tensor<1x96x14x14xf32>
+  %o = kiln.conv2d %m, %wq : (tensor<1x96x14x14xf32>, tensor<32x96x1x1xf32>) -> tensor<1x32x14x14xf32>
+  return %p, %o : tensor<1x32x14x14xf32>, tensor<1x32x14x14xf32>
 }
 
 // -----

@@ -294,7 +294,11 @@ def KilnPackWeights : Pass<"kiln-pack-weights", "mlir::ModuleOp"> {
     multiple of `B`, that are strided, spatial at stride 1 with 64 or more
     input channels and `O` a multiple of `2B` (those `kiln-winograd` left:
     small planes at batch 1), or 1x1 (stride 1, unpadded) over output
-    planes of at most 64 positions, and to strided stems with fewer
+    planes of at most 64 positions, or with `block` 16 up to 28x28 (784
+    positions) unless `kiln-fuse` would put it in one kernel with a
+    depthwise conv2d (its value, through elementwise ops, only a depthwise
+    conv2d's input; or its input a depthwise conv2d's value through unary
+    ones), and to strided stems with fewer
     input channels and a window under 5x5 (MobileNetV2's 3x3 stem; a 7x7
     stem keeps its planes form): the shapes where codegen's channel form
     wins (without packing, a strided one repacks its weight on every
