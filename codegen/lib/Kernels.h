@@ -219,7 +219,8 @@ struct DenseFuncs {
   Halide::RDom lanes;
   // GPU (defineGpuProduct): the left operand as lhs(k, n, batch...), and
   // acc, out, lhs and weightT with the pure `batch` dims last (a batched
-  // matmul's). kFast: K is the unit stride in memory of lhs, of weightT.
+  // matmul's). kFast: K is the unit stride in memory of lhs, of weightT
+  // (on CPUs too: weightKFast, then weightT transposes the weight).
   Halide::Func lhs{"lhs"};
   std::vector<Halide::Var> batch;
   bool lhsKFast = true, weightKFast = true;

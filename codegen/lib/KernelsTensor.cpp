@@ -139,6 +139,7 @@ DenseFuncs defineMatmul(const KernelSpec &s, const Target &target) {
   } else {
     bool ta = attrBool(s, "transpose_a"), tb = attrBool(s, "transpose_b");
     int k = static_cast<int>(ta ? s.inputs[0].shape[0] : s.inputs[0].shape[1]);
+    f.weightKFast = tb;
     f.k = RDom(0, k, "k");
     Var kv("kv");
     f.weightT(f.o, kv) = tb ? b(kv, f.o) : b(f.o, kv);

@@ -1933,6 +1933,14 @@ GradCaseTable buildCases() {
             true);
   // Staged, rows below a block (guarded) and features shifted.
   addMatmul(t, "m20_k100_n75_transpose_a", {100, 20}, {100, 75}, true, false);
+  // AVX-512: register tiles of 4 vectors x 6 rows (8 or more blocks of 64
+  // features; 19 rows, which tiles of 6 round up no further than tiles of
+  // 8), the last block of features and of rows shifted inwards;
+  // transpose_a reads the rows across; transpose_b keeps 2 x 8.
+  addMatmul(t, "m19_k40_n520_wide", {19, 40}, {40, 520}, false, false);
+  addMatmul(t, "m19_k40_n520_wide_transpose_a", {40, 19}, {40, 520}, true,
+            false);
+  addMatmul(t, "m19_k40_n520_transpose_b", {19, 40}, {520, 40}, false, true);
   // Batches (attention's [B*H, T, D] products): a partial vector of columns
   // and a partial row tile, and every transpose.
   addBatchedMatmul(t, "batch3_17x5_5x20", {3, 17, 5}, {3, 5, 20}, false,
