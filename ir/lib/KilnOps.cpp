@@ -6,6 +6,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 
 #include <numeric>
@@ -895,6 +896,47 @@ LogicalResult NllLossGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
   }
   types.push_back(getInput().getType());
   return success();
+}
+
+namespace {
+
+// transpose(x) that keeps the order of x's dims larger than 1 moves only
+// unit dims: the same elements in the same order, so a reshape (a view).
+// ViT's [1, T, D] <-> [T, 1, D] around attention.
+struct TransposeOfUnitDims : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto in = llvm::dyn_cast<RankedTensorType>(op.getInput().getType());
+    auto out = llvm::dyn_cast<RankedTensorType>(op.getType());
+    if (!in || !out || !in.hasStaticShape() || !out.hasStaticShape() ||
+        static_cast<int64_t>(op.getPerm().size()) != in.getRank()) {
+      return failure();
+    }
+    int64_t last = -1;
+    for (int64_t d : op.getPerm()) {
+      if (d < 0 || d >= in.getRank()) {
+        return failure();
+      }
+      if (in.getDimSize(d) == 1) {
+        continue;
+      }
+      if (d < last) {
+        return failure();
+      }
+      last = d;
+    }
+    rewriter.replaceOpWithNewOp<ReshapeOp>(
+        op, out, op.getInput(), rewriter.getDenseI64ArrayAttr(out.getShape()));
+    return success();
+  }
+};
+
+} // namespace
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<TransposeOfUnitDims>(context);
 }
 
 // The fold scales the weight's rows [O, ...]; a packed weight [O/B, C, KH,

@@ -1539,7 +1539,9 @@ def Kiln_TransposeOp : Kiln_KernelOp<"transpose", [DeclareOpInterfaceMethods<Kil
   let summary = "permute the dims of a tensor";
   let description = [{
     Result dim `i` is input dim `perm[i]` (ONNX Transpose); `perm` is a
-    permutation of `0..rank-1`.
+    permutation of `0..rank-1`. A transpose that moves only dims of size 1
+    (the others keep their order) canonicalizes to `kiln.reshape`: the
+    same elements in the same order, a view with no kernel.
 
     ```mlir
     %t = kiln.transpose %x {perm = array<i64: 0, 2, 1>} : (tensor<2x3x4xf32>) -> tensor<2x4x3xf32>
@@ -1547,6 +1549,7 @@ def Kiln_TransposeOp : Kiln_KernelOp<"transpose", [DeclareOpInterfaceMethods<Kil
   }];
   let arguments = (ins Kiln_F32Tensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs Kiln_F32Tensor:$result);
+  let hasCanonicalizer = 1;
 }
 
 def Kiln_CumSumOp : Kiln_KernelOp<"cumsum", [DeclareOpInterfaceMethods<Kiln_GradientOpInterface>]> {
