@@ -939,6 +939,15 @@ void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
   results.add<TransposeOfUnitDims>(context);
 }
 
+bool Conv2DOp::isDepthwise() {
+  auto weight = llvm::dyn_cast<RankedTensorType>(getWeight().getType());
+  auto input = llvm::dyn_cast<RankedTensorType>(getInput().getType());
+  return weight && input && weight.getRank() == 4 && weight.hasStaticShape() &&
+         input.getRank() == 4 && weight.getDimSize(1) == 1 &&
+         getGroups() == weight.getDimSize(0) &&
+         input.getDimSize(1) == weight.getDimSize(0);
+}
+
 // The fold scales the weight's rows [O, ...]; a packed weight [O/B, C, KH,
 // KW, B] holds them in blocks.
 bool Conv2DOp::canFoldChannelAffine() { return !hasPackedWeight(); }

@@ -64,14 +64,7 @@ bool isPointwiseConv(Operation *op) {
 // channel per input channel, weight [C, 1, KH, KW]).
 bool isDepthwiseConv(Operation *op) {
   auto conv = llvm::dyn_cast<Conv2DOp>(op);
-  RankedTensorType weight = conv ? plainWeight(conv) : nullptr;
-  auto input =
-      conv ? llvm::dyn_cast<RankedTensorType>(conv.getInput().getType())
-           : nullptr;
-  return weight && input && input.getRank() == 4 &&
-         weight.getDimSize(1) == 1 &&
-         conv.getGroups() == weight.getDimSize(0) &&
-         input.getDimSize(1) == weight.getDimSize(0);
+  return conv && conv.isDepthwise();
 }
 
 // A matmul of rank 2 or 3 with a static shape (attention's scores or

@@ -163,15 +163,9 @@ struct PackWeightsPass
     return false;
   }
 
-  // A conv2d with one output channel per input channel.
   static bool isDepthwise(Operation *op) {
     auto conv = llvm::dyn_cast<Conv2DOp>(op);
-    if (!conv) {
-      return false;
-    }
-    auto weight = llvm::dyn_cast<RankedTensorType>(conv.getWeight().getType());
-    return weight && weight.getRank() == 4 && weight.getDimSize(1) == 1 &&
-           conv.getGroups() > 1 && conv.getGroups() == weight.getDimSize(0);
+    return conv && conv.isDepthwise();
   }
 
   // The weight packed by blocks of `perBlock` output channels, right after

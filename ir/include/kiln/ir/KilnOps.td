@@ -301,6 +301,9 @@ def Kiln_Conv2DOp : Kiln_KernelOp<"conv2d", [DeclareOpInterfaceMethods<Kiln_Grad
       return ::llvm::cast<::mlir::RankedTensorType>(getWeight().getType())
                  .getRank() == 5;
     }
+    /// One output channel per input channel: a static weight [C, 1, KH,
+    /// KW] over C input channels, in C groups.
+    bool isDepthwise();
   }];
 }
 
