@@ -1683,10 +1683,14 @@ CaseTable buildCases() {
   addAttention(t, "b3_m13_n17_k5_dv9_masked", {3, 13, 17, 5, 9, false, false, false, true});
   addAttention(t, "matrices_m20_n33_k6_dv20_qt_masked",
                {0, 20, 33, 6, 20, true, false, false, true});
-  // Two blocks of 32 query rows (the second shifted inwards), the keys
-  // transposed (copied per block), 37 key columns.
-  addAttention(t, "b2_m40_n37_k12_dv16_kt_masked",
-               {2, 40, 37, 12, 16, false, true, false, true});
+  // Two blocks of 32 query rows (the second shifted inwards by 14), the
+  // keys transposed (copied per block), 37 key columns.
+  addAttention(t, "b2_m50_n37_k12_dv16_kt_masked",
+               {2, 50, 37, 12, 16, false, true, false, true});
+  // 77 query rows in two blocks of 40 (attentionRowBlock), the second
+  // shifted inwards by 3.
+  addAttention(t, "b2_m77_n21_k8_dv16_blocks_of_40",
+               {2, 77, 21, 8, 16, false, false, false, false});
   addProducer(t, "rows_n2_c5_23x23_e20", {2, 5, 23, 23}, 20, 3,
               convParams({1, 1}, {1, 1, 1, 1}, {1, 1}, 20), true);
   addProducer(t, "rows_n1_c6_9x40_e16_two_vectors", {1, 6, 9, 40}, 16, 3,
