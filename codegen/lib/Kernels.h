@@ -402,6 +402,11 @@ Halide::Func buildDenseWithEpilogue(const KernelSpec &spec,
                                     const std::vector<Halide::ImageParam> &in,
                                     const Epilogue &epilogue,
                                     const Halide::Target &target);
+// matmul of matrices (rank 2; a, b) with an epilogue.
+Halide::Func buildMatmulWithEpilogue(const KernelSpec &spec,
+                                     const std::vector<Halide::ImageParam> &in,
+                                     const Epilogue &epilogue,
+                                     const Halide::Target &target);
 
 // Batch norm as a per-channel affine map, y = x * scale(c) + shift(c):
 // defines scale(c) = gamma / sqrt(var + eps) and shift(c) = beta - mean *

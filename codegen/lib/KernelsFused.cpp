@@ -1,10 +1,11 @@
-// Fused kernels (docs/fusion.md): an optional anchor (conv2d or dense) whose
-// output stage also computes a chain of elementwise ops, or a chain of
-// elementwise ops alone. The chain is inlined into the output Func, so the
-// intermediate tensors are never written to memory.
+// Fused kernels (docs/fusion.md): an optional anchor (conv2d, dense or a
+// matmul of matrices) whose output stage also computes a chain of
+// elementwise ops, or a chain of elementwise ops alone. The chain is
+// inlined into the output Func, so the intermediate tensors are never
+// written to memory.
 //
-// attrs: {"kind", "anchor": "" | "conv2d" | "dense", "anchor_attrs",
-//         "anchor_inputs": [input indices],
+// attrs: {"kind", "anchor": "" | "conv2d" | "dense" | "matmul",
+//         "anchor_attrs", "anchor_inputs": [input indices],
 //         "nodes": [{"op", "attrs", "operands": [-1 = running value, k]}]}
 // and, in the producer form (a 1x1 conv2d's chain computed inside the
 // depthwise conv2d reading it, anchor input -1), "producer": the first
@@ -327,7 +328,10 @@ void validateTail(const KernelSpec &s) {
 // chain's value (from the anchor's first output), then its other outputs.
 const std::map<std::string, size_t> &anchorOutputs() {
   static const std::map<std::string, size_t> anchors = {
-      {"conv2d", 1}, {"conv2d_winograd", 1}, {"dense", 1},
+      {"conv2d", 1},
+      {"conv2d_winograd", 1},
+      {"dense", 1},
+      {"matmul", 1},
       {"batch_norm_train", 3}};
   return anchors;
 }
@@ -521,7 +525,12 @@ void validateFusedForm(const KernelSpec &s) {
   if (!anchor.empty()) {
     // anchorSpec checks the indices; -1 (the producer's value) only first.
     checkAnchorInputs(s, s);
-    lookupOp(anchor).validate(anchorSpec(s));
+    KernelSpec anchored = anchorSpec(s);
+    lookupOp(anchor).validate(anchored);
+    if (anchor == "matmul" && anchored.inputs[0].shape.size() != 2) {
+      fail(s, "a matmul takes an epilogue as a product of matrices only "
+              "(rank 2)");
+    }
     haveValue = true;
   }
   validateNodes(s, haveValue);
@@ -1134,6 +1143,8 @@ Kernel buildFused(const KernelSpec &spec, const Target &target) {
         anchor == "conv2d" || anchor == "conv2d_winograd"
             ? buildConv2dWithEpilogue(anchored, anchorParams, epilogue, target,
                                       tail ? &*tail : nullptr)
+        : anchor == "matmul"
+            ? buildMatmulWithEpilogue(anchored, anchorParams, epilogue, target)
             : buildDenseWithEpilogue(anchored, anchorParams, epilogue, target);
     return {arguments, out};
   }

@@ -991,12 +991,32 @@ void scheduleLayerNorm(LayerNormFuncs &f, const KernelSpec &s,
     f.sumSq.compute_root();
     return;
   }
-  Var top = f.v.back();
-  if (s.outputs[0].numElements() >= kParallelGrain) {
-    f.out.parallel(top);
+  // The normalized slices (rows) in one loop, in tasks of about
+  // kParallelGrain elements, each row's statistics beside it. ViT's
+  // [1, 197, 768] ran as one task over its size-1 outer dim.
+  Var row = f.outer[0];
+  for (size_t i = 1; i < f.outer.size(); ++i) {
+    Var fused(row.name() + "_" + f.outer[i].name());
+    f.out.fuse(row, f.outer[i], fused);
+    row = fused;
   }
-  f.sumX.compute_at(f.out, top);
-  f.sumSq.compute_at(f.out, top);
+  int64_t rows = 1;
+  for (size_t i = f.v.size() - f.outer.size(); i < f.v.size(); ++i) {
+    rows *= extents[i];
+  }
+  int64_t rowElements = s.outputs[0].numElements() / std::max<int64_t>(rows, 1);
+  int64_t perTask =
+      std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(rowElements, 1));
+  if (rows > perTask) {
+    Var task("task"), within("within");
+    f.out
+        .split(row, task, within, static_cast<int>(perTask),
+               TailStrategy::GuardWithIf)
+        .parallel(task);
+    row = within;
+  }
+  f.sumX.compute_at(f.out, row);
+  f.sumSq.compute_at(f.out, row);
 }
 
 Kernel buildLayerNorm(const KernelSpec &s, const Target &target) {

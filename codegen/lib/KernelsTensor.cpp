@@ -123,10 +123,10 @@ Expr gpuMatmulProduct(DenseFuncs &f, const KernelSpec &s, ImageParam a,
 // The dense algorithm with x = op(a) ([M,K]) and weightT(col, k) = op(b)[k,
 // col], so that the output column is the unit stride of the vector loads.
 // GPU: also a batch of products (rank 3), the batch var last.
-DenseFuncs defineMatmul(const KernelSpec &s, const Target &target) {
+// `epilogue` maps each product to the output (a fused kernel's chain).
+DenseFuncs defineMatmul(const KernelSpec &s, ImageParam a, ImageParam b,
+                        const Epilogue &epilogue, const Target &target) {
   DenseFuncs f;
-  ImageParam a = makeInput(s.inputs[0], "a");
-  ImageParam b = makeInput(s.inputs[1], "b");
   f.inputs = {a, b};
   if (s.inputs[0].shape.size() == 3) {
     f.batch = {Var("i")};
@@ -146,7 +146,7 @@ DenseFuncs defineMatmul(const KernelSpec &s, const Target &target) {
     Expr lhs = ta ? a(f.n, f.k) : a(f.k, f.n);
     f.acc(args) += lhs * f.weightT(f.o, f.k);
   }
-  f.out(args) = f.acc(args);
+  f.out(args) = epilogue ? epilogue(f.acc(args), args) : Expr(f.acc(args));
   constrainOutput(f.out, s.outputs[0]);
   return f;
 }
@@ -159,10 +159,23 @@ Kernel buildMatmul(const KernelSpec &s, const Target &target) {
   if (s.inputs[0].shape.size() == 3 && !target.has_gpu_feature()) {
     return buildBatchedMatmul(s, target);
   }
-  DenseFuncs f = defineMatmul(s, target);
+  DenseFuncs f = defineMatmul(s, makeInput(s.inputs[0], "a"),
+                              makeInput(s.inputs[1], "b"), Epilogue(), target);
   scheduleDense(f, s.outputs[0].shape, target);
   return {std::vector<Argument>(f.inputs.begin(), f.inputs.end()), f.out};
 }
+
+} // namespace
+
+Func buildMatmulWithEpilogue(const KernelSpec &s,
+                             const std::vector<ImageParam> &in,
+                             const Epilogue &epilogue, const Target &target) {
+  DenseFuncs f = defineMatmul(s, in.at(0), in.at(1), epilogue, target);
+  scheduleDense(f, s.outputs[0].shape, target);
+  return f.out;
+}
+
+namespace {
 
 //===----------------------------------------------------------------------===//
 // reduce_sum, reduce_max, reduce_min, reduce_prod over sorted axes, keepdims

@@ -206,10 +206,19 @@ bool kiln::ir::isPoolTail(Operation *anchor, Operation *op) {
   return true;
 }
 
+bool kiln::ir::isEpilogueAnchor(Operation *op) {
+  if (auto matmul = llvm::dyn_cast<MatmulOp>(op)) {
+    auto type = llvm::dyn_cast<RankedTensorType>(matmul.getType());
+    return type && type.hasStaticShape() && type.getRank() == 2;
+  }
+  return llvm::isa<FusionAnchorOpInterface>(op);
+}
+
 void kiln::ir::attachFusionInterfaces(MLIRContext *context) {
   Conv2DOp::attachInterface<AnchorModel<Conv2DOp>>(*context);
   Conv2DWinogradOp::attachInterface<AnchorModel<Conv2DWinogradOp>>(*context);
   DenseOp::attachInterface<AnchorModel<DenseOp>>(*context);
+  MatmulOp::attachInterface<AnchorModel<MatmulOp>>(*context);
   BatchNormTrainOp::attachInterface<AnchorModel<BatchNormTrainOp>>(*context);
   BatchNormGradOp::attachInterface<BatchNormGradPrologueModel>(*context);
 }
@@ -384,6 +393,11 @@ LogicalResult FusedOp::verify() {
       break;
     }
     bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
+    if (anchor && !isEpilogueAnchor(&op)) {
+      return op.emitOpError() << "takes no epilogue: a matmul anchors a fused "
+                                 "kernel as a product of matrices with "
+                                 "static shapes";
+    }
     // Producer form: a later anchor reads the previous segment's value as
     // its first operand and computes it itself (docs/fusion.md).
     if (anchor && previous &&
@@ -576,7 +590,8 @@ LogicalResult FusedOp::canonicalizeKernelAttrs(json &attrs) {
       attrs["consumer"] = name;
       attrs["consumer_attrs"] = *opAttrs;
       attrs["consumer_inputs"] = operands;
-    } else if (llvm::isa<FusionAnchorOpInterface>(op)) {
+    } else if (llvm::isa<FusionAnchorOpInterface>(op) &&
+               getKind() != "attention") {
       if (!attrs["anchor"].get<std::string>().empty()) {
         // Producer form: the previous segment moves to "producer", with
         // its own producer (the projection form's first segment) and its

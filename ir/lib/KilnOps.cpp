@@ -6,6 +6,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 
@@ -932,11 +933,213 @@ struct TransposeOfUnitDims : OpRewritePattern<TransposeOp> {
   }
 };
 
+// reshape(reshape(x)) -> reshape(x); a reshape to x's own type -> x.
+struct ReshapeOfReshape : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = llvm::dyn_cast<RankedTensorType>(op.getType());
+    if (!type || !type.hasStaticShape()) {
+      return failure();
+    }
+    if (op.getInput().getType() == type) {
+      rewriter.replaceOp(op, op.getInput());
+      return success();
+    }
+    auto inner = op.getInput().getDefiningOp<ReshapeOp>();
+    if (!inner) {
+      return failure();
+    }
+    rewriter.replaceOpWithNewOp<ReshapeOp>(
+        op, type, inner.getInput(),
+        rewriter.getDenseI64ArrayAttr(type.getShape()));
+    return success();
+  }
+};
+
+SmallVector<int64_t> nonUnitDims(ArrayRef<int64_t> shape) {
+  return llvm::to_vector(
+      llvm::make_filter_range(shape, [](int64_t d) { return d != 1; }));
+}
+
+// Elementwise ops whose operands broadcast as in numpy (or that have one
+// operand), so that they compute the same on a shape without some of its
+// unit dims.
+bool broadcastsLikeNumpy(Operation *op) {
+  return op->getNumResults() == 1 &&
+         (llvm::isa<AddOp, SubOp, MulOp, DivOp, MaximumOp, MinimumOp, PowOp>(
+              op) ||
+          (llvm::isa<ElementwiseOpInterface>(op) && op->getNumOperands() == 1));
+}
+
+// e(reshape(x), y...) -> reshape(e(x, y'...)) where the reshape only adds
+// unit dims (x [T, D] -> [1, T, D] or [T, 1, D]) and e is elementwise with
+// numpy broadcasting, its result of the reshape's type: the other operands
+// y of that type are reshaped to x's (a view), those broadcast from
+// trailing dims that x's shape ends with too stay. ONNX importers' MatMul
+// on [1, T, D] is a matmul of [T, D] between such reshapes; its bias add,
+// activation and residual add then read the product itself and kiln-fuse
+// makes them its epilogue. Reshapes that drop unit dims stay, so this
+// never undoes itself.
+struct SinkUnitDimReshape : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto from = llvm::dyn_cast<RankedTensorType>(op.getInput().getType());
+    auto to = llvm::dyn_cast<RankedTensorType>(op.getType());
+    if (!from || !to || !from.hasStaticShape() || !to.hasStaticShape() ||
+        to.getRank() <= from.getRank() ||
+        nonUnitDims(from.getShape()) != nonUnitDims(to.getShape())) {
+      return failure();
+    }
+    for (Operation *user : op->getUsers()) {
+      if (!broadcastsLikeNumpy(user) || user->getResult(0).getType() != to) {
+        continue;
+      }
+      // Per operand: x, the operand itself, or null (reshape it to x's).
+      SmallVector<Value> operands;
+      bool sinks = true;
+      for (Value operand : user->getOperands()) {
+        auto type = llvm::dyn_cast<RankedTensorType>(operand.getType());
+        int64_t rank = type ? type.getRank() : 0;
+        if (operand == op.getResult()) {
+          operands.push_back(op.getInput());
+        } else if (type == to) {
+          operands.push_back(nullptr);
+        } else if (type && rank <= from.getRank() &&
+                   to.getShape().take_back(rank) ==
+                       from.getShape().take_back(rank)) {
+          operands.push_back(operand);
+        } else {
+          sinks = false;
+          break;
+        }
+      }
+      if (!sinks) {
+        continue;
+      }
+      rewriter.setInsertionPoint(user);
+      auto shape = [&](RankedTensorType t) {
+        return rewriter.getDenseI64ArrayAttr(t.getShape());
+      };
+      for (auto [operand, original] :
+           llvm::zip(operands, user->getOperands())) {
+        if (!operand) {
+          operand = rewriter.create<ReshapeOp>(user->getLoc(), from, original,
+                                               shape(from));
+        }
+      }
+      Operation *sunk = rewriter.clone(*user);
+      sunk->setOperands(operands);
+      sunk->getResult(0).setType(from);
+      rewriter.replaceOpWithNewOp<ReshapeOp>(user, to, sunk->getResult(0),
+                                             shape(to));
+      return success();
+    }
+    return failure();
+  }
+};
+
+// A splat f32 constant within 1e-6 relative of `expected`.
+bool isSplat(Value value, double expected) {
+  ElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)) || attr.getNumElements() < 1 ||
+      !attr.getElementType().isF32()) {
+    return false;
+  }
+  auto values = attr.tryGetValues<float>();
+  if (!values) {
+    return false;
+  }
+  return llvm::all_of(*values, [&](float v) {
+    return std::abs(v - expected) <= 1e-6 * std::abs(expected);
+  });
+}
+
+// The operand of the binary `op` that is not `other`'s, if `other` is one
+// of them.
+Value otherOperand(Operation *op, function_ref<bool(Value)> other) {
+  if (op->getNumOperands() != 2) {
+    return nullptr;
+  }
+  if (other(op->getOperand(1))) {
+    return op->getOperand(0);
+  }
+  return other(op->getOperand(0)) ? op->getOperand(1) : nullptr;
+}
+
+// x * (erf(x / sqrt(2)) + 1) * 0.5 (or x * 0.5 * ..., the factors in any
+// order, x * (1 / sqrt(2)) for the division) -> gelu(x): one unary op
+// where PyTorch's ONNX export (opset < 20) writes five, so that it can
+// join a product's epilogue (ViT-B/16's MLP).
+struct GeluFromErf : OpRewritePattern<MulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MulOp op,
+                                PatternRewriter &rewriter) const override {
+    auto half = [](Value v) { return isSplat(v, 0.5); };
+    // op = a * 0.5 with a = x * cdf, or op = (x * 0.5) * cdf.
+    Value x, cdf;
+    if (Value a = otherOperand(op, half)) {
+      auto mul = a.getDefiningOp<MulOp>();
+      if (!mul) {
+        return failure();
+      }
+      for (int i = 0; i < 2 && !x; ++i) {
+        if (isErfTerm(mul->getOperand(1 - i), mul->getOperand(i))) {
+          x = mul->getOperand(i);
+        }
+      }
+    } else {
+      for (int i = 0; i < 2 && !x; ++i) {
+        auto scaled = op->getOperand(i).getDefiningOp<MulOp>();
+        Value candidate = scaled ? otherOperand(scaled, half) : nullptr;
+        if (candidate && isErfTerm(op->getOperand(1 - i), candidate)) {
+          x = candidate;
+        }
+      }
+    }
+    if (!x || x.getType() != op.getType()) {
+      return failure();
+    }
+    rewriter.replaceOpWithNewOp<GeluOp>(op, op.getType(), x);
+    return success();
+  }
+
+  // term = erf(x / sqrt(2)) + 1 (or 1 + ..., x * (1 / sqrt(2))).
+  static bool isErfTerm(Value term, Value x) {
+    auto add = term.getDefiningOp<AddOp>();
+    Value e = add ? otherOperand(add, [](Value v) { return isSplat(v, 1.0); })
+                  : nullptr;
+    auto erf = e ? e.getDefiningOp<ErfOp>() : nullptr;
+    Operation *scale = erf ? erf.getInput().getDefiningOp() : nullptr;
+    if (!scale) {
+      return false;
+    }
+    if (llvm::isa<DivOp>(scale)) {
+      return scale->getOperand(0) == x &&
+             isSplat(scale->getOperand(1), M_SQRT2);
+    }
+    return llvm::isa<MulOp>(scale) && otherOperand(scale, [](Value v) {
+                                        return isSplat(v, M_SQRT1_2);
+                                      }) == x;
+  }
+};
+
 } // namespace
 
 void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                               MLIRContext *context) {
   results.add<TransposeOfUnitDims>(context);
+}
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                            MLIRContext *context) {
+  results.add<ReshapeOfReshape, SinkUnitDimReshape>(context);
+}
+
+void MulOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                        MLIRContext *context) {
+  results.add<GeluFromErf>(context);
 }
 
 bool Conv2DOp::isDepthwise() {

@@ -136,6 +136,9 @@ struct FusePass : kiln::passes::impl::KilnFuseBase<FusePass> {
   SmallVector<Operation *>
   chainFrom(Operation *op, const llvm::SmallPtrSetImpl<Operation *> &taken) {
     bool anchor = llvm::isa<FusionAnchorOpInterface>(op);
+    if (anchor && !isEpilogueAnchor(op)) {
+      return {};
+    }
     if (!(anchor && epilogue) &&
         !(!anchor && elementwise && isFusibleElementwise(op))) {
       return {};

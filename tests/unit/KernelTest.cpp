@@ -33,6 +33,7 @@
 #include "KernelHarness.h"
 #include "TestSupport.h"
 #include "reference/Reference.h"
+#include "reference/ReferenceGrad.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -258,6 +259,46 @@ void addBlockedResidual(CaseTable &table, const std::string &name,
   table.nextBlocked({0, 3}, true);
   table.add(name, "fused", attrs,
             f32({x, ref::packConvWeight(w, 16), b, r}), {y});
+}
+
+// An epilogue kernel on a matmul of matrices (kiln-fuse's matmul anchor):
+// gelu(op(a) op(b) + bias), then + r where `residual`, against the
+// reference product and the erf GELU in double.
+void addMatmulEpilogue(CaseTable &table, const std::string &name, int64_t m,
+                       int64_t k, int64_t n, bool transposeB, bool residual) {
+  Rng rng("fused/matmul_epilogue/" + name);
+  ref::Tensor a = rng.tensor({m, k}, -1, 1);
+  ref::Tensor b = rng.tensor(transposeB ? std::vector<int64_t>{n, k}
+                                        : std::vector<int64_t>{k, n},
+                             -1, 1);
+  ref::Tensor bias = rng.tensor({n}, -1, 1);
+  ref::Tensor y = ref::matmul(a, b, false, transposeB);
+  for (int64_t i = 0; i < m * n; ++i) {
+    double x = y.data[i] + bias.data[i % n];
+    y.data[i] = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+  }
+  std::vector<ref::Tensor> inputs = {a, b, bias};
+  json nodes = {
+      {{"op", "add"}, {"attrs", json::object()}, {"operands", {2, -1}}},
+      {{"op", "gelu"},
+       {"attrs", {{"approximate", "none"}}},
+       {"operands", {-1}}}};
+  if (residual) {
+    ref::Tensor r = rng.tensor({m, n}, -1, 1);
+    for (int64_t i = 0; i < m * n; ++i) {
+      y.data[i] += r.data[i];
+    }
+    inputs.push_back(r);
+    nodes.push_back(
+        {{"op", "add"}, {"attrs", json::object()}, {"operands", {-1, 3}}});
+  }
+  json attrs = {
+      {"kind", "epilogue"},
+      {"anchor", "matmul"},
+      {"anchor_attrs", {{"transpose_a", false}, {"transpose_b", transposeB}}},
+      {"anchor_inputs", {0, 1}},
+      {"nodes", nodes}};
+  table.add(name, "fused", attrs, f32(inputs), {y});
 }
 
 // The producer form without expansion: the projection 1x1 conv2d (with a
@@ -1284,6 +1325,11 @@ CaseTable buildCases() {
   addLayerNorm(t, "c17_no_affine", {4, 17}, 1, false, 1e-5);
   addLayerNorm(t, "axis0_no_affine", {2, 3, 4}, 0, false, 1e-5);
   addLayerNorm(t, "eps1e-3_affine", {3, 7}, 1, true, 1e-3);
+  // Rows in parallel tasks of about 32768 elements, the last one partial:
+  // 203 rows of 300 (tasks of 109 rows), and 420 rows of 160 over three
+  // outer dims fused into one loop (tasks of 204).
+  addLayerNorm(t, "rows203_300_affine", {1, 203, 300}, 2, true, 1e-5);
+  addLayerNorm(t, "rows2x70x3_160_no_affine", {2, 70, 3, 160}, 3, false, 1e-5);
 
   addBinary(t, "add", B::Add, "same_shape", {3, 5}, {3, 5});
   addBinary(t, "add", B::Add, "bcast_2x3x4_3x1", {2, 3, 4}, {3, 1});
@@ -2072,6 +2118,15 @@ CaseTable buildCases() {
   t.nextBlocked({}, true);
   addConv(t, "blocked_out_n2_c24_14x14_o32_k1", {2, 24, 14, 14}, 32, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false, 16);
+  // A matmul's epilogue (bias, GELU, residual): the wide register tiles
+  // (520 features, 19 rows; the last blocks shifted inwards), transpose_b,
+  // and 7 rows of 20 features (partial vectors).
+  addMatmulEpilogue(t, "matmul_m19_k40_n520_bias_gelu", 19, 40, 520, false,
+                    false);
+  addMatmulEpilogue(t, "matmul_m19_k40_n520_tb_bias_gelu_residual", 19, 40, 520,
+                    true, true);
+  addMatmulEpilogue(t, "matmul_m7_k33_n20_bias_gelu_residual", 7, 33, 20, false,
+                    true);
   addBlockedResidual(t, "blocked_residual_n1_c64_14x14_o48_k1", {1, 64, 14, 14},
                      48, 1);
   // Pooling tails of the planes form: odd planes whose last row and column

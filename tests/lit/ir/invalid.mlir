@@ -400,6 +400,21 @@ func.func @fold_batch_norm_rank(%w: tensor<4xf32>, %c: tensor<4xf32>) -> tensor<
 
 // -----
 
+// A batch of products takes no epilogue (codegen's epilogue follows a
+// product of matrices).
+func.func @fused_batched_matmul_anchor(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> {
+  %f = kiln.fused "epilogue"(%a, %b) : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32> {
+  ^bb0(%x: tensor<2x3x4xf32>, %y: tensor<2x4x5xf32>):
+    // expected-error @+1 {{takes no epilogue: a matmul anchors a fused kernel as a product of matrices with static shapes}}
+    %p = kiln.matmul %x, %y : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32>
+    %r = kiln.relu %p : (tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+    kiln.yield %r : tensor<2x3x5xf32>
+  }
+  return %f : tensor<2x3x5xf32>
+}
+
+// -----
+
 func.func @fused_anchor_results(%x: tensor<2x3xf32>, %g: tensor<3xf32>) -> tensor<2x3xf32> {
   // expected-error @+1 {{must yield the result of its last op, then the anchor's other results}}
   %f = kiln.fused "epilogue"(%x, %g) : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32> {

@@ -151,6 +151,33 @@ func.func @shared(%x: tensor<2x3xf32>, %y: tensor<2x4xf32>) -> (tensor<2x4xf32>,
 
 // -----
 
+// A matmul of matrices anchors an epilogue like dense (a transformer's
+// MLP: bias, GELU); a batch of products takes none (its add stays alone).
+// CHECK-LABEL: func.func @matmul_epilogue
+// CHECK: kiln.fused "epilogue"(%arg0, %arg1, %arg2) : (tensor<5x3xf32>, tensor<3x16xf32>, tensor<16xf32>) -> tensor<5x16xf32> {
+// CHECK-NEXT: ^bb0(
+// CHECK-NEXT: kiln.matmul
+// CHECK-NEXT: kiln.add
+// CHECK-NEXT: kiln.gelu
+// CHECK: kiln.matmul %arg3, %arg4
+// CHECK-NEXT: kiln.add
+// NOEPI-LABEL: func.func @matmul_epilogue
+// NOEPI: kiln.matmul
+// NOEPI: kiln.fused "elementwise"
+// NOEPI-NEXT: ^bb0(
+// NOEPI-NEXT: kiln.add
+// NOEPI-NEXT: kiln.gelu
+func.func @matmul_epilogue(%x: tensor<5x3xf32>, %w: tensor<3x16xf32>, %b: tensor<16xf32>, %q: tensor<2x5x3xf32>, %k: tensor<2x3x5xf32>) -> (tensor<5x16xf32>, tensor<2x5x5xf32>) {
+  %p = kiln.matmul %x, %w : (tensor<5x3xf32>, tensor<3x16xf32>) -> tensor<5x16xf32>
+  %a = kiln.add %p, %b : (tensor<5x16xf32>, tensor<16xf32>) -> tensor<5x16xf32>
+  %g = kiln.gelu %a : (tensor<5x16xf32>) -> tensor<5x16xf32>
+  %s = kiln.matmul %q, %k : (tensor<2x5x3xf32>, tensor<2x3x5xf32>) -> tensor<2x5x5xf32>
+  %t = kiln.add %s, %s : (tensor<2x5x5xf32>, tensor<2x5x5xf32>) -> tensor<2x5x5xf32>
+  return %g, %t : tensor<5x16xf32>, tensor<2x5x5xf32>
+}
+
+// -----
+
 // Ops the fused kernel cannot inline stay on their own: softmax (a row
 // reduction) ends the chain.
 // CHECK-LABEL: func.func @softmax_ends

@@ -43,6 +43,12 @@ bool isPrologueSource(mlir::Operation *op);
 // channel of dx from cache.
 bool isGradientSink(mlir::Operation *op, mlir::Value dx);
 
+// Whether `op` can take an elementwise epilogue as the first op of a fused
+// kernel: an op with FusionAnchorOpInterface, a matmul only as a product
+// of matrices with static shapes (codegen's dense schedule; a batch of
+// products takes none).
+bool isEpilogueAnchor(mlir::Operation *op);
+
 // Whether `op` can end the epilogue chain of `anchor` as its pooling tail
 // (docs/fusion.md), so that the kernel pools each plane in cache and the
 // chain's value is never written: a max_pool2d with windows of at most
@@ -75,8 +81,9 @@ bool isPoolTail(mlir::Operation *anchor, mlir::Operation *op);
 constexpr int64_t kRecomputedChannelBytes = 256 * 1024;
 bool isRecomputableConv(mlir::Operation *op);
 
-// Attaches FusionAnchorOpInterface to conv2d and dense (called from the
-// dialect's initialize(), after the ops are added).
+// Attaches FusionAnchorOpInterface to conv2d, dense, matmul and
+// batch_norm_train (called from the dialect's initialize(), after the ops
+// are added).
 void attachFusionInterfaces(mlir::MLIRContext *context);
 
 } // namespace kiln::ir

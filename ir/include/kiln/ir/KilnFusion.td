@@ -15,9 +15,9 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def Kiln_FusionAnchorOpInterface : OpInterface<"FusionAnchorOpInterface"> {
   let description = [{
     The op's kernel can take an elementwise epilogue: the ops that consume
-    its first result may run inside its output loop (conv2d, dense, and
-    batch_norm_train, whose batch mean and variance become extra results of
-    the fused op).
+    its first result may run inside its output loop (conv2d, dense, a
+    matmul of matrices with static shapes, and batch_norm_train, whose
+    batch mean and variance become extra results of the fused op).
   }];
   let cppNamespace = "::kiln::ir";
 }

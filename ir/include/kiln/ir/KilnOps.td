@@ -219,6 +219,10 @@ def Kiln_ReshapeOp : Kiln_ViewOp<"reshape"> {
     ```
   }];
   let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$shape);
+  // A chain of reshapes folds into one; a reshape that only adds unit dims
+  // moves below the elementwise ops reading it (so that they fuse with its
+  // input's producer).
+  let hasCanonicalizer = 1;
 }
 
 def Kiln_DropoutOp : Kiln_ViewOp<"dropout", [DeclareOpInterfaceMethods<Kiln_TrainingModeOpInterface>]> {
@@ -506,7 +510,10 @@ def Kiln_LayerNormOp : Kiln_KernelOp<"layer_norm", [DeclareOpInterfaceMethods<Ki
 
 def Kiln_AddOp : Kiln_BinaryOp<"add", "lhs + rhs">;
 def Kiln_SubOp : Kiln_BinaryOp<"sub", "lhs - rhs">;
-def Kiln_MulOp : Kiln_BinaryOp<"mul", "lhs * rhs">;
+def Kiln_MulOp : Kiln_BinaryOp<"mul", "lhs * rhs"> {
+  // x * (erf(x / sqrt(2)) + 1) * 0.5 -> gelu(x) (exporters' erf form).
+  let hasCanonicalizer = 1;
+}
 def Kiln_DivOp : Kiln_BinaryOp<"div", "lhs / rhs">;
 // Gradient: dy to the larger (smaller) operand, dy / 2 to each at ties
 // (PyTorch's), through sign(lhs - rhs).
