@@ -133,7 +133,7 @@ void registerActivations(OpRegistry &r) {
            Expr inner = f32(std::sqrt(2.0 / M_PI)) * (x + 0.044715f * x * x * x);
            return 0.5f * x * (1.0f + tanh(inner));
          }
-         return 0.5f * x * (1.0f + erf(x * f32(M_SQRT1_2)));
+         return 0.5f * x * (1.0f + erfF32(x * f32(M_SQRT1_2)));
        },
        [](Expr x, Expr dy, const KernelSpec &s) {
          if (attrString(s, "approximate") == "tanh") {
@@ -143,7 +143,7 @@ void registerActivations(OpRegistry &r) {
            Expr dInner = f32(k) * (1.0f + f32(3 * 0.044715) * x2);
            return dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dInner);
          }
-         Expr cdf = 0.5f * (1.0f + erf(x * f32(M_SQRT1_2)));
+         Expr cdf = 0.5f * (1.0f + erfF32(x * f32(M_SQRT1_2)));
          Expr pdf = f32(1.0 / std::sqrt(2.0 * M_PI)) * exp(-0.5f * x * x);
          return dy * (cdf + x * pdf);
        },
@@ -358,6 +358,26 @@ void registerUnary(OpRegistry &r, const std::string &name, UnaryMath math) {
                scheduleElementwise(out, v, halideShape(s.outputs[0]), target);
                return Kernel({x}, out);
              }};
+}
+
+Expr erfF32(Expr x) {
+  static const float alpha[] = {-2.72614225801306e-10f, 2.77068142495902e-08f,
+                                -2.10102402082508e-06f, -5.69250639462346e-05f,
+                                -7.34990630326855e-04f, -2.95459980854025e-03f,
+                                -1.60960333262415e-02f};
+  static const float beta[] = {-1.45660718464996e-05f, -2.13374055278905e-04f,
+                               -1.68282697438203e-03f, -7.37332916720468e-03f,
+                               -1.42647390514189e-02f};
+  Expr c = clamp(x, -4.0f, 4.0f);
+  Expr c2 = c * c;
+  Expr p = alpha[0], q = beta[0];
+  for (size_t i = 1; i < std::size(alpha); ++i) {
+    p = p * c2 + alpha[i];
+  }
+  for (size_t i = 1; i < std::size(beta); ++i) {
+    q = q * c2 + beta[i];
+  }
+  return c * p / q;
 }
 
 Expr broadcastAt(ImageParam in, const TensorSpec &t,

@@ -267,7 +267,8 @@ void registerOnnxOps(OpRegistry &r) {
   registerUnary(r, "log", {{}, [](Expr x, const KernelSpec &) { return log(x); }});
   registerUnary(r, "sqrt",
                 {{}, [](Expr x, const KernelSpec &) { return sqrt(x); }});
-  registerUnary(r, "erf", {{}, [](Expr x, const KernelSpec &) { return erf(x); }});
+  registerUnary(r, "erf",
+                {{}, [](Expr x, const KernelSpec &) { return erfF32(x); }});
   registerUnary(r, "abs", {{}, [](Expr x, const KernelSpec &) { return abs(x); }});
   registerUnary(r, "clip", {{"min", "max"}, [](Expr x, const KernelSpec &s) {
                               return min(max(x, f32(attrFloat(s, "min"))),

@@ -409,10 +409,11 @@ def KilnFuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
     Each group becomes one `kiln.fused` op whose body holds the ops, and one
     Halide pipeline in which the chain is inlined into the output stage
     (docs/fusion.md). Patterns, each with an option:
-    - `epilogue`: an anchor (FusionAnchorOpInterface: conv2d, dense) and the
-      elementwise ops that consume it: conv + batch norm (inference) +
-      activation, conv + residual add + activation, dense + bias-free
-      activation, ...
+    - `epilogue`: an anchor (FusionAnchorOpInterface: conv2d, dense, a
+      matmul of matrices with static shapes) and the elementwise ops that
+      consume it: conv + batch norm (inference) + activation, conv +
+      residual add + activation, dense + bias-free activation, matmul +
+      bias + GELU, ...
     - `elementwise`: a chain of elementwise ops without an anchor.
     - `prologue`: an `activation_grad` whose only use is the operand a
       consumer (FusionPrologueOpInterface: batch_norm_grad's dy) computes
