@@ -823,13 +823,6 @@ void validateAttention(const KernelSpec &s) {
   lookupOp("matmul").validate(output);
 }
 
-// S(j, i, b) = sum_k op(a)(k, i, b) op(b)(j, k, b), then the chain T;
-// rowMax(i, b), e = exp(T - rowMax), rowSum(i, b) = sum_j e; O(d, i, b) =
-// sum_j e(j, i, b) op(v)(d, j, b) / rowSum(i, b): softmax's definition
-// (docs/training-ops.md) with the division after the product.
-// Target: x86-64 AVX-512, 2 cores: parallel over (blocks of 8 query rows,
-// batch), the block's S, e and statistics in cache, S and O in register
-// tiles of one vector of columns x 8 rows (the matmul kernel's).
 // Query rows per task of the attention kernel: 24-48, a multiple of its
 // 8-row register tiles, the one whose whole blocks round `rows` up least
 // (the last block shifts inwards and recomputes the overlap): 197 rows
@@ -850,6 +843,13 @@ int attentionRowBlock(int rows) {
   return best;
 }
 
+// S(j, i, b) = sum_k op(a)(k, i, b) op(b)(j, k, b), then the chain T;
+// rowMax(i, b), e = exp(T - rowMax), rowSum(i, b) = sum_j e; O(d, i, b) =
+// sum_j e(j, i, b) op(v)(d, j, b) / rowSum(i, b): softmax's definition
+// (docs/training-ops.md) with the division after the product.
+// Target: x86-64 AVX-512, 2 cores: parallel over (blocks of 8 query rows,
+// batch), the block's S, e and statistics in cache, S and O in register
+// tiles of one vector of columns x 8 rows (the matmul kernel's).
 Kernel buildAttention(const KernelSpec &s, const std::vector<ImageParam> &params,
                       const Target &target) {
   const auto &nodes = s.attrs.at("nodes");

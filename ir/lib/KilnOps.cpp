@@ -901,6 +901,17 @@ LogicalResult NllLossGradOp::inferResultTypes(SmallVectorImpl<Type> &types) {
 
 namespace {
 
+// A view op's input and result types where both are ranked and static,
+// else nulls.
+std::pair<RankedTensorType, RankedTensorType> staticViewTypes(Operation *op) {
+  auto in = llvm::dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+  auto out = llvm::dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!in || !out || !in.hasStaticShape() || !out.hasStaticShape()) {
+    return {};
+  }
+  return {in, out};
+}
+
 // transpose(x) that keeps the order of x's dims larger than 1 moves only
 // unit dims: the same elements in the same order, so a reshape (a view).
 // ViT's [1, T, D] <-> [T, 1, D] around attention.
@@ -908,10 +919,8 @@ struct TransposeOfUnitDims : OpRewritePattern<TransposeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(TransposeOp op,
                                 PatternRewriter &rewriter) const override {
-    auto in = llvm::dyn_cast<RankedTensorType>(op.getInput().getType());
-    auto out = llvm::dyn_cast<RankedTensorType>(op.getType());
-    if (!in || !out || !in.hasStaticShape() || !out.hasStaticShape() ||
-        static_cast<int64_t>(op.getPerm().size()) != in.getRank()) {
+    auto [in, out] = staticViewTypes(op);
+    if (!in || static_cast<int64_t>(op.getPerm().size()) != in.getRank()) {
       return failure();
     }
     int64_t last = -1;
@@ -985,10 +994,8 @@ struct SinkUnitDimReshape : OpRewritePattern<ReshapeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ReshapeOp op,
                                 PatternRewriter &rewriter) const override {
-    auto from = llvm::dyn_cast<RankedTensorType>(op.getInput().getType());
-    auto to = llvm::dyn_cast<RankedTensorType>(op.getType());
-    if (!from || !to || !from.hasStaticShape() || !to.hasStaticShape() ||
-        to.getRank() <= from.getRank() ||
+    auto [from, to] = staticViewTypes(op);
+    if (!from || to.getRank() <= from.getRank() ||
         nonUnitDims(from.getShape()) != nonUnitDims(to.getShape())) {
       return failure();
     }
