@@ -836,20 +836,35 @@ ChannelTile channelRegisterTile(int width, int height, int vectors,
 // Input channels summed per sweep of a task's rows: their weights (B x
 // vectors x KH x KW floats each) stay in L1 while the register tiles sweep.
 // A sweep loads and stores the tile's accumulators once, so a run covers
-// at least kRunTaps (channel, tap) pairs: 4 channels of a 3x3 window, 36
-// channels of a 1x1 one (4 KB of weights per vector of output channels).
+// at least kRunTaps (channel, tap) pairs: 14 channels of a 3x3 window, 128
+// channels of a 1x1 one (8 KB of weights per vector of 16 output channels,
+// 16 KB for a task's two). Runs of 36 pairs (4 channels of a 3x3 window)
+// reloaded the accumulators three times as often. Zen 5 (2 threads),
+// alternating `kiln bench` medians (sorted, `--runs 40` each): ResNet-50
+// at batch 1 24.13 / 24.54 / 24.56 / 25.60 -> 23.55 / 23.73 / 24.03 /
+// 24.29 ms (its five 256 -> 256 3x3 layers on 14x14 3.16-3.19 -> 3.03-3.05
+// ms, its 512 -> 2048 1x1 layers with the residual add on 7x7 1.12 ->
+// 1.03-1.04 in `--profile`), at batch 8 175.6 / 179.4 / 180.8 -> 171.7 /
+// 172.7 (and one 204.0); ResNet-18 at batch 1 9.34-9.65 -> 9.22-9.47.
+// MobileNetV2 (its 1x1 layers take the producer and projection forms) and
+// ResNet-18's training step (355-361 against 357-363 ms) did not move.
 constexpr int kChannelRun = 4;
-constexpr int kRunTaps = 36;
+constexpr int kRunTaps = 128;
+// A reduction of at most this many pairs is short: summed row by row where
+// the rows fill vectors (channelRowSums), fully unrolled (the stems: 3
+// channels x 9 taps; scheduleChannelConv).
+constexpr int kShortTaps = 36;
 int channelRunFor(int64_t channels, int64_t taps) {
   int64_t run = std::max<int64_t>(kChannelRun, kRunTaps / taps);
   return static_cast<int>(std::min(run, channels));
 }
 
-// Whether a channel-form task sums one output row at a time (a reduction
-// of one run, rows of a vector or more; see scheduleChannelConv).
+// Whether a channel-form task sums one output row at a time (a short
+// reduction, which is one run; rows of a vector or more; see
+// scheduleChannelConv).
 bool channelRowSums(const KernelSpec &s, const Target &target) {
   const auto &wt = s.inputs[1].shape;
-  return wt[1] <= channelRunFor(wt[1], wt[2] * wt[3]) &&
+  return (wt[1] <= kChannelRun || wt[1] * wt[2] * wt[3] <= kShortTaps) &&
          !s.outputs[0].blocked() &&
          s.outputs[0].shape[3] >= target.natural_vector_size<float>();
 }
@@ -1162,7 +1177,7 @@ void scheduleChannelConv(ChannelConvFuncs &f, const KernelSpec &s,
   // run's own loads need) cost 1.9x: eight 512 -> 512 layers on 7x7 with
   // cold weights 5.81 ms without, 10.85 with (13.46 two runs ahead),
   // ResNet-18 11.1 against 14.9 ms.
-  if (wt[1] * wt[2] * wt[3] <= kRunTaps) {
+  if (wt[1] * wt[2] * wt[3] <= kShortTaps) {
     // The whole reduction is one short run (the stems: 3 channels x 9
     // taps): unrolled, with no loop of 3 around 3 x 14 FMAs. MobileNetV2's
     // stem on 112x112 at batch 1: 0.27 -> 0.24 ms (0.24 with the channels
