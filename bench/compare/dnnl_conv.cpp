@@ -1,12 +1,14 @@
-// Times one oneDNN f32 convolution: 3x3, stride 1, pad 1, C -> K channels on
-// an HxW image, with bias and a fused ReLU post-op (the shape of a ResNet
-// stage-1 conv after BatchNorm folding). oneDNN chooses the activation and
+// Times one oneDNN f32 convolution: KxK (3x3 unless --kernel), stride 1,
+// "same" padding, C -> O channels (O = C unless --out-channels) on an HxW
+// image, with bias and a fused ReLU post-op (the shape of a ResNet conv
+// after BatchNorm folding). oneDNN chooses the activation and
 // weight layouts (format_tag::any); inputs are reordered into them once,
 // outside the timed loop, so the time is the convolution primitive alone.
 //
 //   g++ -O2 dnnl_conv.cpp -o dnnl_conv -ldnnl -fopenmp
 //   OMP_NUM_THREADS=2 ./dnnl_conv --batch 8 --threads 2 [--runs 50]
-//        [--channels 64] [--size 56] [--no-relu]
+//        [--channels 64] [--out-channels O] [--kernel 1|3] [--size 56]
+//        [--no-relu]
 //
 // Prints one JSON object: batch, threads, impl (oneDNN's kernel name),
 // median_ms, min_ms, gflop (per run), gflops (at the median).
@@ -47,7 +49,7 @@ memory inLayout(memory &user, const memory::desc &want, engine &eng, stream &s) 
 } // namespace
 
 int main(int argc, char **argv) {
-  long batch = 1, channels = 64, size = 56;
+  long batch = 1, channels = 64, outChannels = 0, kernel = 3, size = 56;
   int threads = 2, runs = 50, warmup = 5;
   bool relu = true;
   for (int i = 1; i < argc; ++i) {
@@ -62,12 +64,15 @@ int main(int argc, char **argv) {
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(next());
     else if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(next());
     else if (!std::strcmp(argv[i], "--channels")) channels = std::atol(next());
+    else if (!std::strcmp(argv[i], "--out-channels")) outChannels = std::atol(next());
+    else if (!std::strcmp(argv[i], "--kernel")) kernel = std::atol(next());
     else if (!std::strcmp(argv[i], "--size")) size = std::atol(next());
     else if (!std::strcmp(argv[i], "--no-relu")) relu = false;
     else {
       std::fprintf(stderr,
                    "usage: %s [--batch N] [--threads T] [--runs R] "
-                   "[--channels C] [--size HW] [--no-relu]\n", argv[0]);
+                   "[--channels C] [--out-channels O] [--kernel K] [--size HW] "
+                   "[--no-relu]\n", argv[0]);
       return 2;
     }
   }
@@ -77,10 +82,15 @@ int main(int argc, char **argv) {
   engine eng(engine::kind::cpu, 0);
   stream s(eng);
 
-  const long C = channels, K = channels, H = size, W = size;
-  memory::dims srcDims = {batch, C, H, W}, wDims = {K, C, 3, 3}, bDims = {K},
-               dstDims = {batch, K, H, W};
-  memory::dims strides = {1, 1}, pad = {1, 1};
+  if (kernel < 1 || kernel % 2 == 0) {
+    std::fprintf(stderr, "--kernel must be odd and positive, got %ld\n", kernel);
+    return 2;
+  }
+  const long C = channels, K = outChannels > 0 ? outChannels : channels,
+             H = size, W = size;
+  memory::dims srcDims = {batch, C, H, W}, wDims = {K, C, kernel, kernel},
+               bDims = {K}, dstDims = {batch, K, H, W};
+  memory::dims strides = {1, 1}, pad = {kernel / 2, kernel / 2};
 
   auto anySrc = memory::desc(srcDims, dt::f32, tag::any);
   auto anyW = memory::desc(wDims, dt::f32, tag::any);
@@ -127,13 +137,14 @@ int main(int argc, char **argv) {
   std::sort(ms.begin(), ms.end());
   double median = ms.size() % 2 ? ms[ms.size() / 2]
                                 : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
-  double gflop = 2.0 * batch * K * H * W * C * 9 / 1e9;
+  double gflop = 2.0 * batch * K * H * W * C * kernel * kernel / 1e9;
   const version_t *v = version();
-  std::printf("{\"batch\": %ld, \"channels\": %ld, \"size\": %ld, \"relu\": %s, "
+  std::printf("{\"batch\": %ld, \"channels\": %ld, \"out_channels\": %ld, "
+              "\"kernel\": %ld, \"size\": %ld, \"relu\": %s, "
               "\"threads\": %d, \"omp_max_threads\": %d, \"onednn\": \"%d.%d.%d\", "
               "\"impl\": \"%s\", \"runs\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, "
               "\"gflop\": %.4f, \"gflops\": %.2f}\n",
-              batch, channels, size, relu ? "true" : "false", threads,
+              batch, C, K, kernel, size, relu ? "true" : "false", threads,
               omp_get_max_threads(), v->major, v->minor, v->patch, pd.impl_info_str(),
               runs, median, ms.front(), gflop, gflop / (median / 1e3));
   return 0;
