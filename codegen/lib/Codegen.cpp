@@ -176,12 +176,12 @@ std::string describe(const Job &job) {
 
 // Runs the jobs in up to `parallelism` worker processes, started by
 // posix_spawn (Halide's compiler is not used from several threads, and a
-// forked child of a multithreaded process may hang). Throws Error naming
-// every failed job.
-void runJobs(const std::vector<Job> &jobs, int parallelism,
-             const JobOptions &opts) {
+// forked child of a multithreaded process may hang). Returns one message per
+// job, "" for a job that succeeded.
+std::vector<std::string> runJobs(const std::vector<Job> &jobs, int parallelism,
+                                 const JobOptions &opts) {
   std::map<pid_t, size_t> running;
-  std::vector<std::string> failures;
+  std::vector<std::string> failures(jobs.size());
   size_t next = 0;
   std::fflush(stderr);
   std::fflush(stdout);
@@ -192,8 +192,8 @@ void runJobs(const std::vector<Job> &jobs, int parallelism,
       writeJobFile(jobs[next], opts);
       pid_t pid = spawnWorker(worker, jobPathOf(jobs[next]));
       if (pid < 0) {
-        failures.push_back(describe(jobs[next]) + ": cannot start " + worker +
-                           ": " + std::strerror(errno));
+        failures[next] = describe(jobs[next]) + ": cannot start " + worker +
+                         ": " + std::strerror(errno);
         std::error_code ignored;
         fs::remove(jobPathOf(jobs[next]), ignored);
         ++next;
@@ -228,7 +228,7 @@ void runJobs(const std::vector<Job> &jobs, int parallelism,
         }
         std::error_code ignored;
         fs::remove(errorPath, ignored);
-        failures.push_back(describe(job) + ": " + message);
+        failures[it->second] = describe(job) + ": " + message;
       }
       it = running.erase(it);
       reaped = true;
@@ -237,12 +237,19 @@ void runJobs(const std::vector<Job> &jobs, int parallelism,
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
-  if (!failures.empty()) {
-    std::string text = "Halide compilation failed for ";
-    for (size_t i = 0; i < failures.size(); ++i) {
-      text += (i ? "\n" : "") + failures[i];
+  return failures;
+}
+
+// Throws Error naming every failed job, if any failed.
+void throwJobFailures(const std::vector<std::string> &failures) {
+  std::string text;
+  for (const std::string &failure : failures) {
+    if (!failure.empty()) {
+      text += (text.empty() ? "" : "\n") + failure;
     }
-    throw Error(text);
+  }
+  if (!text.empty()) {
+    throw Error("Halide compilation failed for " + text);
   }
 }
 
@@ -555,21 +562,29 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   if (options.cacheDir.empty()) {
     throw Error("CompileOptions::cacheDir is required");
   }
+  CompiledLibrary result;
+  result.errors.assign(specs.size(), "");
   CheckResult check = runCheck(specs, options.target);
-  for (const std::string &error : check.errors) {
-    if (!error.empty()) {
-      throw Error(error);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (!check.errors[i].empty()) {
+      if (!options.keepGoing) {
+        throw Error(check.errors[i]);
+      }
+      result.errors[i] = check.errors[i];
     }
   }
   rememberTarget(options.target, check.target);
   std::string targetText = check.target.canonical;
   JobOptions jobOptions{targetText, options.dumpDir, options.verbose};
 
-  CompiledLibrary result;
+  // Function name -> spec, for the specs that validated; std::map keeps the
+  // names sorted for the library's key.
   std::map<std::string, const KernelSpec *> unique;
-  for (const KernelSpec &spec : specs) {
-    result.functionNames.push_back(functionNameFor(spec, targetText));
-    unique.emplace(result.functionNames.back(), &spec);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    result.functionNames.push_back(functionNameFor(specs[i], targetText));
+    if (result.errors[i].empty()) {
+      unique.emplace(result.functionNames.back(), &specs[i]);
+    }
   }
 
   fs::path cache = fs::absolute(options.cacheDir);
@@ -578,21 +593,25 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   if (!options.dumpDir.empty()) {
     fs::create_directories(options.dumpDir);
   }
-  std::string listing; // std::map keeps the function names sorted
-  for (const auto &entry : unique) {
-    listing += entry.first + "\n";
-  }
-  fs::path libPath =
-      cache / "lib" /
-      ("kiln_" +
-       hex16(fnv1a(listing + targetText + "\n" + kCodegenVersion + "\n" +
-                   KILN_CODEGEN_DRIVER_HASH)) +
-       ".so");
-  result.path = libPath.string();
-
-  std::vector<Job> jobs;
+  auto objectPath = [&](const std::string &function) {
+    return (cache / "obj" / (function + ".o")).string();
+  };
+  // The library's name: a hash of the functions it holds.
+  auto libraryPath = [&] {
+    std::string listing;
+    for (const auto &entry : unique) {
+      listing += entry.first + "\n";
+    }
+    return (cache / "lib" /
+            ("kiln_" +
+             hex16(fnv1a(listing + targetText + "\n" + kCodegenVersion + "\n" +
+                         KILN_CODEGEN_DRIVER_HASH)) +
+             ".so"))
+        .string();
+  };
+  result.path = libraryPath();
   for (const auto &[function, spec] : unique) {
-    result.objectPaths.push_back((cache / "obj" / (function + ".o")).string());
+    result.objectPaths.push_back(objectPath(function));
   }
   std::string runtimeName = "halide_runtime_" +
                             hex16(fnv1a(targetText + "\n" + kCodegenVersion));
@@ -622,19 +641,18 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
     support::removeArtifact(path);
     return false;
   };
-  if (options.link && options.dumpDir.empty() && usable(libPath)) {
+  if (options.link && options.dumpDir.empty() && usable(result.path)) {
     result.libraryCached = true;
     result.kernelsCached = static_cast<int>(unique.size());
     result.seconds = secondsSince(start);
     return result;
   }
-  size_t index = 0;
+  std::vector<Job> jobs;
   for (const auto &[function, spec] : unique) {
-    const std::string &object = result.objectPaths[index++];
-    if (dumped(function) && usable(object)) {
+    if (dumped(function) && usable(objectPath(function))) {
       ++result.kernelsCached;
     } else {
-      jobs.push_back({spec, function, object});
+      jobs.push_back({spec, function, objectPath(function)});
     }
   }
   if (!usable(result.runtimeObject)) {
@@ -644,9 +662,34 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
   int parallelism = options.jobs > 0
                         ? options.jobs
                         : static_cast<int>(std::thread::hardware_concurrency());
-  runJobs(jobs, std::max(parallelism, 1), jobOptions);
-  for (const Job &job : jobs) {
-    result.kernelsCompiled += job.spec ? 1 : 0;
+  std::vector<std::string> failures =
+      runJobs(jobs, std::max(parallelism, 1), jobOptions);
+  // keepGoing: a kernel that failed leaves the library, and its specs get
+  // the message; the runtime's failure still fails the whole call.
+  std::map<std::string, std::string> failed;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    result.kernelsCompiled += jobs[i].spec && failures[i].empty() ? 1 : 0;
+    if (options.keepGoing && jobs[i].spec && !failures[i].empty()) {
+      failed.emplace(jobs[i].function,
+                     "Halide compilation failed for " + failures[i]);
+      failures[i].clear();
+    }
+  }
+  throwJobFailures(failures);
+  if (!failed.empty()) {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (auto it = failed.find(result.functionNames[i]); it != failed.end()) {
+        result.errors[i] = it->second;
+      }
+    }
+    for (const auto &entry : failed) {
+      unique.erase(entry.first);
+    }
+    result.objectPaths.clear();
+    for (const auto &[function, spec] : unique) {
+      result.objectPaths.push_back(objectPath(function));
+    }
+    result.path = libraryPath();
   }
   result.errorHandlerSource = errorHandlerSource(cache);
   if (!options.link) {
@@ -654,10 +697,14 @@ static CompiledLibrary compileKernelsImpl(const std::vector<KernelSpec> &specs,
     result.seconds = secondsSince(start);
     return result;
   }
-  std::vector<std::string> objects = result.objectPaths;
-  objects.push_back(result.runtimeObject);
-  objects.push_back(result.errorHandlerSource);
-  linkLibrary(objects, result.path);
+  if (!failed.empty() && options.dumpDir.empty() && usable(result.path)) {
+    result.libraryCached = true;
+  } else {
+    std::vector<std::string> objects = result.objectPaths;
+    objects.push_back(result.runtimeObject);
+    objects.push_back(result.errorHandlerSource);
+    linkLibrary(objects, result.path);
+  }
   result.seconds = secondsSince(start);
   if (options.verbose) {
     std::fprintf(stderr,

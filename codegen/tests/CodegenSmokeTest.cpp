@@ -366,6 +366,56 @@ TEST(CodegenSmoke, BadSpecsNameTheOp) {
   }
 }
 
+// keepGoing: a spec that does not validate and a kernel that does not
+// compile for the target (Winograd's filter transform has no GPU schedule)
+// each get their own message; the library holds the rest. Without it, the
+// same batch fails as a whole, naming the op.
+TEST(CodegenSmoke, KeepGoingReportsEachFailedSpec) {
+  KernelSpec relu{
+      "relu", nlohmann::json::object(), {f32({3, 20})}, {f32({3, 20})}};
+  KernelSpec bad{"conv2d",
+                 {{"groups", 1}},
+                 {f32({1, 2, 5, 5}), f32({3, 2, 3, 3})},
+                 {f32({1, 3, 5, 5})}};
+  KernelSpec winograd{"winograd_filter",
+                      {{"input_gradient", false}, {"tile", 2}, {"block", 8}},
+                      {f32({8, 8, 3, 3})},
+                      {f32({16, 1, 8, 8})}};
+  CompileOptions options;
+  options.cacheDir = freshCacheDir();
+  ASSERT_FALSE(options.cacheDir.empty());
+  options.target = "host-opencl";
+  try {
+    compileKernels({relu, winograd}, options);
+    FAIL() << "winograd_filter compiled for OpenCL";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("op 'winograd_filter'"),
+              std::string::npos)
+        << e.what();
+  }
+
+  options.keepGoing = true;
+  for (int pass = 0; pass < 2; ++pass) { // the second from the cache
+    CompiledLibrary compiled =
+        compileKernels({relu, bad, winograd, relu}, options);
+    ASSERT_EQ(compiled.errors.size(), 4u);
+    EXPECT_EQ(compiled.errors[0], "");
+    EXPECT_EQ(compiled.errors[3], "");
+    EXPECT_NE(compiled.errors[1].find("conv2d"), std::string::npos)
+        << compiled.errors[1];
+    EXPECT_NE(compiled.errors[2].find("'winograd_filter' has no GPU schedule"),
+              std::string::npos)
+        << compiled.errors[2];
+    EXPECT_EQ(compiled.objectPaths.size(), 1u);
+    EXPECT_EQ(compiled.libraryCached, pass == 1);
+    Library lib(compiled.path);
+    ASSERT_NE(lib.handle, nullptr) << dlerror();
+    EXPECT_NE(lib.get(compiled.functionNames[0]), nullptr);
+    EXPECT_EQ(lib.get(compiled.functionNames[2]), nullptr);
+  }
+  std::filesystem::remove_all(options.cacheDir);
+}
+
 } // namespace
 
 // KernelSpec::flops against hand-computed counts (a multiply-add is 2).

@@ -41,10 +41,10 @@ void KernelBatch::add(const codegen::KernelSpec &spec) {
   }
 }
 
-// Specs that fail validation are kept out of the batch so that one bad spec
-// costs only its own tests. If the batch compile still fails (a kernel that
-// validates but does not build), every spec is compiled on its own to find
-// out which ones are at fault: slow, but only on that error path.
+// One compile of every pending spec. Specs that do not validate or do not
+// compile get their own message (CompileOptions::keepGoing) and cost only
+// their own tests; a failure of the whole call (the runtime object, the
+// link) is every pending spec's message.
 void KernelBatch::compilePending() {
   std::vector<codegen::KernelSpec> unique;
   std::set<std::string> seen;
@@ -55,28 +55,24 @@ void KernelBatch::compilePending() {
     }
   }
   pending_.clear();
-  std::vector<codegen::KernelSpec> valid;
-  std::vector<std::string> errors =
-      codegen::checkSpecs(unique, options_.target);
-  for (size_t i = 0; i < unique.size(); ++i) {
-    if (errors[i].empty()) {
-      valid.push_back(unique[i]);
-    } else {
-      compiled_[unique[i].key()] = Compiled{"", "", errors[i]};
-    }
-  }
-  if (valid.empty()) {
+  if (unique.empty()) {
     return;
   }
+  codegen::CompileOptions options = options_;
+  options.keepGoing = true;
   try {
-    compileGroup(valid);
-  } catch (const std::exception &) {
-    for (const codegen::KernelSpec &spec : valid) {
-      try {
-        compileGroup({spec});
-      } catch (const std::exception &e) {
-        compiled_[spec.key()] = Compiled{"", "", e.what()};
-      }
+    const codegen::CompiledLibrary library =
+        codegen::compileKernels(unique, options);
+    kernelsCompiled_ += library.kernelsCompiled;
+    for (size_t i = 0; i < unique.size(); ++i) {
+      compiled_[unique[i].key()] =
+          library.errors[i].empty()
+              ? Compiled{library.path, library.functionNames[i], ""}
+              : Compiled{"", "", library.errors[i]};
+    }
+  } catch (const std::exception &e) {
+    for (const codegen::KernelSpec &spec : unique) {
+      compiled_[spec.key()] = Compiled{"", "", e.what()};
     }
   }
 }
@@ -96,22 +92,6 @@ std::vector<std::string> KernelBatch::compileRegistered() {
     }
   }
   return failures;
-}
-
-void KernelBatch::compileGroup(const std::vector<codegen::KernelSpec> &specs) {
-  const codegen::CompiledLibrary library =
-      codegen::compileKernels(specs, options_);
-  kernelsCompiled_ += library.kernelsCompiled;
-  if (library.functionNames.size() != specs.size()) {
-    throw std::runtime_error("compileKernels returned " +
-                             std::to_string(library.functionNames.size()) +
-                             " function names for " +
-                             std::to_string(specs.size()) + " specs");
-  }
-  for (size_t i = 0; i < specs.size(); ++i) {
-    compiled_[specs[i].key()] =
-        Compiled{library.path, library.functionNames[i], ""};
-  }
 }
 
 // One call: inputs are "input" buffers in0.., outputs "temp" buffers out0..
@@ -224,18 +204,19 @@ bool lacksGpuSchedule(const std::exception &e) {
              std::string::npos;
 }
 
+codegen::CompileOptions testCompileOptions() {
+  codegen::CompileOptions options;
+  options.cacheDir = testCacheDir();
+  // $KILN_TEST_TARGET runs the same cases on another target (the GPU
+  // suite: host-opencl on PoCL).
+  if (const char *target = std::getenv("KILN_TEST_TARGET"); target && *target) {
+    options.target = target;
+  }
+  return options;
+}
+
 KernelBatch &sharedKernelBatch() {
-  static KernelBatch batch([] {
-    codegen::CompileOptions options;
-    options.cacheDir = testCacheDir();
-    // $KILN_TEST_TARGET runs the same cases on another target (the GPU
-    // suite: host-opencl on PoCL).
-    if (const char *target = std::getenv("KILN_TEST_TARGET");
-        target && *target) {
-      options.target = target;
-    }
-    return options;
-  }());
+  static KernelBatch batch(testCompileOptions());
   return batch;
 }
 

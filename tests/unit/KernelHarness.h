@@ -64,7 +64,6 @@ private:
   };
 
   void compilePending();
-  void compileGroup(const std::vector<codegen::KernelSpec> &specs);
   std::string writePlan(const codegen::KernelSpec &spec,
                         const Compiled &compiled);
 
@@ -75,6 +74,10 @@ private:
   int plansWritten_ = 0;
   int kernelsCompiled_ = 0;
 };
+
+// The options of the test batches: testCacheDir(), and $KILN_TEST_TARGET
+// if set (else "host").
+codegen::CompileOptions testCompileOptions();
 
 // One batch per test process, compiling into testCacheDir().
 KernelBatch &sharedKernelBatch();

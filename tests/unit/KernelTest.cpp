@@ -2202,21 +2202,28 @@ constexpr int kThrewRuntimeError = 0, kThrewOther = 1, kReturned = 2;
 
 // Runs the kernel and exits (skipping static destructors, which would remove
 // the plan directory the parent process still uses) with a code saying how
-// run() ended.
+// run() ended. The child compiles (or finds in the cache) this one kernel in
+// a batch of its own: the shared batch has every case registered, and on
+// the GPU suite, whose cache holds one library of all of them, a child
+// would otherwise check and look up the whole batch again.
 [[noreturn]] void
 exitWithRunOutcome(const KernelSpec &spec,
                    const std::vector<runtime::Tensor> &inputs) {
-  try {
-    sharedKernelBatch().run(spec, inputs);
-  } catch (const runtime::Error &e) {
-    std::cerr << "kiln::runtime::Error: " << e.what() << std::endl;
-    std::_Exit(kThrewRuntimeError);
-  } catch (const std::exception &e) {
-    std::cerr << "not a kiln::runtime::Error: " << e.what() << std::endl;
-    std::_Exit(kThrewOther);
+  int outcome = kReturned;
+  {
+    KernelBatch own(testCompileOptions());
+    try {
+      own.run(spec, inputs);
+      std::cerr << "run() returned without an error" << std::endl;
+    } catch (const runtime::Error &e) {
+      std::cerr << "kiln::runtime::Error: " << e.what() << std::endl;
+      outcome = kThrewRuntimeError;
+    } catch (const std::exception &e) {
+      std::cerr << "not a kiln::runtime::Error: " << e.what() << std::endl;
+      outcome = kThrewOther;
+    }
   }
-  std::cerr << "run() returned without an error" << std::endl;
-  std::_Exit(kReturned);
+  std::_Exit(outcome);
 }
 
 // Compiles every case's kernel (ctest runs this one first, as the fixture
@@ -2244,8 +2251,10 @@ TEST_P(KernelTest, MatchesReference) {
   }
   if (c.expectRunError) {
     // A family without a GPU schedule cannot show its run-time errors on
-    // the GPU suite's target.
-    if (std::string error = sharedKernelBatch().compileError(c.spec);
+    // the GPU suite's target. (A batch of its own: the death test's child
+    // runs this line again, and should not compile every pending case.)
+    if (std::string error =
+            KernelBatch(testCompileOptions()).compileError(c.spec);
         lacksGpuSchedule(std::runtime_error(error))) {
       GTEST_SKIP() << error;
     }

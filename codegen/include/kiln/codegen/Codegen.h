@@ -45,6 +45,12 @@ struct CompileOptions {
   bool verbose = false;        // progress lines on stderr
   std::string dumpDir;         // if set: <fn>.stmt and <fn>.s for every kernel
   bool link = true;            // false: objects only (cross-compiling, AOT)
+  // false: the first spec that does not validate, or any kernel that does
+  // not compile, fails the whole call (Error). true: they get their message
+  // in CompiledLibrary::errors and are left out of the library, which holds
+  // the rest (the kernel tests, whose GPU suite has families that do not
+  // compile for the GPU).
+  bool keepGoing = false;
 };
 
 struct CompiledLibrary {
@@ -53,6 +59,7 @@ struct CompiledLibrary {
   std::string runtimeObject;               // the standalone Halide runtime
   std::string errorHandlerSource;          // C source of halide_error hook
   std::vector<std::string> functionNames;  // one per spec, same order
+  std::vector<std::string> errors;         // one per spec, "" if compiled
   int kernelsCompiled = 0;                 // objects built by this call
   int kernelsCached = 0;                   // objects found in the cache
   bool libraryCached = false;              // the .so itself was found
@@ -77,7 +84,8 @@ std::string functionName(const KernelSpec &spec, const std::string &target);
 
 // Compile (or fetch from the cache) every spec and link them into one shared
 // library. Duplicate specs share one function. Throws Error naming the op of
-// the first spec that does not validate.
+// the first spec that does not validate, or every kernel that does not
+// compile, unless options.keepGoing.
 CompiledLibrary compileKernels(const std::vector<KernelSpec> &specs,
                                const CompileOptions &options);
 
