@@ -788,12 +788,14 @@ struct Session::Impl {
         bytes += static_cast<int64_t>(byteSize(arg));
       }
       const std::vector<int> &args = plan.calls[c].args;
-      times.push_back({plan.calls[c].kernel, plan.calls[c].label, took.count(),
-                       plan.calls[c].flops, bytes,
-                       args.empty() ? std::vector<int64_t>()
-                                    : buffer(args.back()).shape,
-                       args.empty() ? std::string()
-                                    : buffer(args.back()).layout});
+      times.push_back(
+          {plan.calls[c].kernel, plan.calls[c].label, took.count(),
+           plan.calls[c].flops, bytes,
+           args.empty() ? std::vector<int64_t>() : buffer(args.back()).shape,
+           args.empty() ? std::string() : buffer(args.back()).layout,
+           std::chrono::duration_cast<std::chrono::nanoseconds>(
+               start.time_since_epoch())
+               .count()});
     }
     loadTimeStale = false;
     return times;

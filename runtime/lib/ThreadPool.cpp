@@ -21,7 +21,13 @@
 // (about 6000 tasks per MobileNetV2 inference at batch 8): MobileNetV2 at
 // batch 8 27.2-27.4 -> 25.7-25.9 ms, at batch 1 4.02-4.24 -> 3.90-3.97,
 // ResNet-18 at batch 1 10.57-10.97 -> 10.44-10.71.
+//
+// startLoopTrace (Runtime.h) records each loop's submission and return and
+// each participant's first task start, last task end and task count, into
+// slots claimed before the loop opens; `kiln bench --trace` draws them.
 #include "ThreadPool.h"
+
+#include "kiln/runtime/Runtime.h"
 
 #include <HalideRuntime.h>
 
@@ -31,8 +37,10 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <dlfcn.h>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -74,6 +82,36 @@ int threadCount() {
 // serially).
 thread_local bool inTask = false;
 
+int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The loops startLoopTrace records: `loops` slots, each with one Part per
+// participant that the loop's threads fill in (a part with no tasks is a
+// thread that found none left). A loop claims its slot before it starts, so
+// loops of several sessions never share one.
+struct TraceBuffer {
+  TraceBuffer(size_t capacity, int participants)
+      : participants(participants), loops(capacity),
+        parts(capacity * participants) {}
+  // The next free slot, or -1 when the buffer is full.
+  int64_t claim() {
+    size_t slot = used.fetch_add(1);
+    return slot < loops.size() ? static_cast<int64_t>(slot) : -1;
+  }
+  LoopTrace::Part &part(int64_t slot, int thread) {
+    return parts[slot * participants + thread];
+  }
+  const int participants;
+  std::vector<LoopTrace> loops; // submitNs, endNs and size; parts below
+  std::vector<LoopTrace::Part> parts;
+  std::atomic<size_t> used{0};
+};
+
+std::atomic<TraceBuffer *> traceBuffer{nullptr};
+
 int serialFor(void *userContext, Task f, int min, int size, uint8_t *closure) {
   for (int i = 0; i < size; ++i) {
     if (int result = f(userContext, min + i, closure)) {
@@ -93,10 +131,25 @@ public:
 
   int run(void *userContext, Task task, int first, int count,
           uint8_t *taskClosure) {
+    TraceBuffer *trace =
+        inTask ? nullptr : traceBuffer.load(std::memory_order_acquire);
+    int64_t slot = trace ? trace->claim() : -1;
+    int64_t submitNs = slot >= 0 ? nowNs() : 0;
     if (count <= 1 || workers == 0 || inTask || !submit.try_lock()) {
-      return serialFor(userContext, task, first, count, taskClosure);
+      bool outer = inTask;
+      inTask = true; // as in takeTasks: nested loops are not loops of their own
+      int result = serialFor(userContext, task, first, count, taskClosure);
+      inTask = outer;
+      if (slot >= 0) {
+        int64_t endNs = nowNs();
+        trace->loops[slot] = {submitNs, endNs, count, {}};
+        trace->part(slot, 0) = {0, submitNs, endNs, count};
+      }
+      return result;
     }
     std::lock_guard<std::mutex> hold(submit, std::adopt_lock);
+    traced = slot >= 0 ? trace : nullptr;
+    tracedSlot = slot;
     context = userContext;
     f = task;
     min = first;
@@ -121,8 +174,13 @@ public:
     while (inside.load() != 0) {
       relax();
     }
+    if (slot >= 0) {
+      trace->loops[slot] = {submitNs, nowNs(), count, {}};
+    }
     return error.load();
   }
+
+  int participants() const { return workers + 1; }
 
 private:
   // The first index of participant `part`'s share of the open loop (the
@@ -138,6 +196,7 @@ private:
     inTask = true;
     int participants = workers + 1;
     int finished = 0;
+    int64_t beginNs = 0;
     for (int k = 0; k < participants; ++k) {
       int part = (self + k) % participants;
       int end = shareBegin(part + 1);
@@ -146,12 +205,18 @@ private:
         if (i >= end) {
           break;
         }
+        if (traced && finished == 0) {
+          beginNs = nowNs();
+        }
         if (int result = f(context, min + i, closure)) {
           int none = 0;
           error.compare_exchange_strong(none, result);
         }
         ++finished;
       }
+    }
+    if (traced && finished > 0) {
+      traced->part(tracedSlot, self) = {self, beginNs, nowNs(), finished};
     }
     done.fetch_add(finished, std::memory_order_release);
     inTask = false;
@@ -188,6 +253,8 @@ private:
   Task f = nullptr;
   int min = 0, size = 0;
   uint8_t *closure = nullptr;
+  TraceBuffer *traced = nullptr; // where the open loop is recorded, if it is
+  int64_t tracedSlot = -1;
   std::atomic<int> done{0}, error{0};
   // One cursor per participant's share, each on its own cache line.
   struct alignas(64) Cursor {
@@ -202,13 +269,17 @@ private:
   std::condition_variable wake;
 };
 
+Pool &pool() {
+  // Never destroyed: detached workers may still spin on it at exit.
+  static Pool *pool = new Pool(threadCount());
+  return *pool;
+}
+
 } // namespace
 
 int parallelFor(void *userContext, int (*f)(void *, int, uint8_t *), int min,
                 int size, uint8_t *closure) {
-  // Never destroyed: detached workers may still spin on it at exit.
-  static Pool *pool = new Pool(threadCount());
-  return pool->run(userContext, f, min, size, closure);
+  return pool().run(userContext, f, min, size, closure);
 }
 
 void installParallelFor(void *library) {
@@ -220,3 +291,33 @@ void installParallelFor(void *library) {
 }
 
 } // namespace kiln::runtime::detail
+
+namespace kiln::runtime {
+
+void startLoopTrace(size_t maxLoops) {
+  delete detail::traceBuffer.exchange(
+      new detail::TraceBuffer(maxLoops, detail::pool().participants()));
+}
+
+std::vector<LoopTrace> stopLoopTrace() {
+  std::unique_ptr<detail::TraceBuffer> trace(
+      detail::traceBuffer.exchange(nullptr));
+  std::vector<LoopTrace> loops;
+  if (!trace) {
+    return loops;
+  }
+  size_t count = std::min(trace->used.load(), trace->loops.size());
+  for (size_t slot = 0; slot < count; ++slot) {
+    LoopTrace loop = trace->loops[slot];
+    for (int thread = 0; thread < trace->participants; ++thread) {
+      const LoopTrace::Part &part = trace->part(slot, thread);
+      if (part.tasks > 0) {
+        loop.parts.push_back(part);
+      }
+    }
+    loops.push_back(std::move(loop));
+  }
+  return loops;
+}
+
+} // namespace kiln::runtime

@@ -222,6 +222,98 @@ int benchCompare(const CommonFlags &flags, const BenchFlags &bench) {
   return 0;
 }
 
+// --trace: one profiled run with the thread pool's loops recorded, written
+// as Chrome trace events. Row "kernel calls" holds each call; row "thread
+// N" each of that thread's parts of the call's parallel loops (thread 0
+// calls the kernels and takes tasks too), named after the call. Returns
+// the summary line.
+std::string writeTrace(kiln::runtime::Session &session,
+                       const std::string &path) {
+  kiln::runtime::startLoopTrace(size_t(1) << 16);
+  // A run first: the idle workers went to sleep while the trace's buffer
+  // was allocated, and the traced run should find them as a run that
+  // follows another does. Its loops are left out below.
+  session.run();
+  std::vector<kiln::runtime::CallTime> calls = session.profile();
+  std::vector<kiln::runtime::LoopTrace> loops = kiln::runtime::stopLoopTrace();
+  if (calls.empty()) {
+    throw kiln::runtime::Error("--trace: the plan has no kernel calls");
+  }
+  int64_t origin = calls.front().startNs;
+  loops.erase(std::remove_if(loops.begin(), loops.end(),
+                             [&](const kiln::runtime::LoopTrace &loop) {
+                               return loop.submitNs < origin;
+                             }),
+              loops.end());
+  auto us = [&](int64_t ns) { return static_cast<double>(ns - origin) / 1e3; };
+  nlohmann::json events = nlohmann::json::array();
+  auto threadName = [&](int tid, const std::string &name) {
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", 1},
+                      {"tid", tid},
+                      {"args", {{"name", name}}}});
+    events.push_back({{"name", "thread_sort_index"},
+                      {"ph", "M"},
+                      {"pid", 1},
+                      {"tid", tid},
+                      {"args", {{"sort_index", tid}}}});
+  };
+  threadName(0, "kernel calls");
+  double callNs = 0;
+  for (const auto &call : calls) {
+    int64_t durationNs = static_cast<int64_t>(call.seconds * 1e9);
+    callNs += static_cast<double>(durationNs);
+    events.push_back(
+        {{"name", call.label},
+         {"cat", "kernel"},
+         {"ph", "X"},
+         {"pid", 1},
+         {"tid", 0},
+         {"ts", us(call.startNs)},
+         {"dur", static_cast<double>(durationNs) / 1e3},
+         {"args",
+          {{"kernel", call.kernel},
+           {"shape", fmt::format("{}", fmt::join(call.shape, "x"))}}}});
+  }
+  // Each loop belongs to the last call that started before it.
+  int threads = 1;
+  double busyNs = 0;
+  size_t c = 0;
+  for (const auto &loop : loops) {
+    while (c + 1 < calls.size() && calls[c + 1].startNs <= loop.submitNs) {
+      ++c;
+    }
+    for (const auto &part : loop.parts) {
+      threads = std::max(threads, part.thread + 1);
+      busyNs += static_cast<double>(part.endNs - part.beginNs);
+      events.push_back(
+          {{"name", calls[c].label},
+           {"cat", "loop"},
+           {"ph", "X"},
+           {"pid", 1},
+           {"tid", 1 + part.thread},
+           {"ts", us(part.beginNs)},
+           {"dur", static_cast<double>(part.endNs - part.beginNs) / 1e3},
+           {"args", {{"tasks", part.tasks}, {"of", loop.size}}}});
+    }
+  }
+  for (int t = 0; t < threads; ++t) {
+    threadName(1 + t, fmt::format("thread {}", t));
+  }
+  std::ofstream out(path);
+  out << nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ns"}}
+             .dump()
+      << "\n";
+  if (!out) {
+    throw kiln::runtime::Error("--trace: cannot write '" + path + "'");
+  }
+  return fmt::format("trace: {} ({} kernel calls, {} parallel loops; {} "
+                     "threads busy in loops {:.1f}% of the calls' time)",
+                     path, calls.size(), loops.size(), threads,
+                     callNs > 0 ? 100 * busyNs / (threads * callNs) : 0.0);
+}
+
 } // namespace
 
 // Times Session::run() of the compiled model (inference, or the training
@@ -241,6 +333,10 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
   if (bench.profile) {
     profile = profileCalls(*c.session, bench.runs);
   }
+  std::string traced;
+  if (!bench.trace.empty()) {
+    traced = writeTrace(*c.session, bench.trace);
+  }
   if (bench.json) {
     nlohmann::json out = c.json();
     out["model"] = flags.model;
@@ -248,6 +344,9 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
     out["runs"] = bench.runs;
     if (bench.profile) {
       out["profile"] = profile;
+    }
+    if (!bench.trace.empty()) {
+      out["trace"] = bench.trace;
     }
     fmt::print("{}\n", out.dump());
     return 0;
@@ -275,6 +374,9 @@ int benchCommand(const CommonFlags &flags, const BenchFlags &bench) {
     }
     fmt::print("{:>10.3f} {:>6} {:>6} {:>8} {:>7}  (sum of per-call medians)\n",
                total, "", "", "", "");
+  }
+  if (!traced.empty()) {
+    fmt::print("{}\n", traced);
   }
   return 0;
 }

@@ -233,6 +233,7 @@ struct BenchFlags {
   std::string optimizer = "adam"; // --train: the step's optimizer
   int runs = 50;
   std::vector<std::string> frozen; // --train: parameters held constant
+  std::string trace; // --trace: the Chrome trace-event file to write
 };
 int benchCommand(const CommonFlags &flags, const BenchFlags &bench);
 

@@ -217,12 +217,20 @@ int main(int argc, char **argv) {
   bench->add_option("--runs", b.runs, "Timed runs")
       ->check(atLeast(1))->capture_default_str();
   bench->add_flag("--json", b.json, "Print one JSON object");
-  bench->add_flag("--compare-no-fusion", b.compare,
-                  "Time the plan and its --no-fusion twin, runs alternating, "
-                  "and print the speedup of fusion");
+  CLI::Option *compareFlag = bench->add_flag(
+      "--compare-no-fusion", b.compare,
+      "Time the plan and its --no-fusion twin, runs alternating, "
+      "and print the speedup of fusion");
   bench->add_flag("--profile", b.profile,
                   "Also time each kernel call (per-call medians over --runs "
                   "more runs), summed per op or fused group");
+  bench
+      ->add_option("--trace", b.trace,
+                   "Also write one more run's timeline to this file as "
+                   "Chrome trace events (Perfetto, chrome://tracing): each "
+                   "kernel call, and each thread's part of its parallel "
+                   "loops")
+      ->excludes(compareFlag);
 
   std::string importModelPath, importOut, importWeights;
   int64_t importBatch = 0;

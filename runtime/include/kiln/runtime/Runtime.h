@@ -119,7 +119,32 @@ struct CallTime {
   int64_t bytes = 0; // bytes of the call's inputs and outputs
   std::vector<int64_t> shape; // of the call's last output, as stored
   std::string layout;         // its PlanBuffer::layout
+  int64_t startNs = 0; // when the call began, on the steady clock (LoopTrace)
 };
+
+// One parallel loop of a kernel, as kiln's thread pool ran it
+// (startLoopTrace): when it was submitted and returned, its task count, and
+// each thread's part. Thread 0 is the thread that submitted the loop; it
+// takes tasks too. Times are steady-clock nanoseconds, as CallTime::startNs.
+struct LoopTrace {
+  struct Part {
+    int thread = 0;
+    int64_t beginNs = 0, endNs = 0; // its first task's start, last's end
+    int tasks = 0;                  // how many of the loop's tasks it ran
+  };
+  int64_t submitNs = 0, endNs = 0;
+  int size = 0;
+  std::vector<Part> parts; // the threads that ran at least one task
+};
+
+// Records every parallel loop that kiln's thread pool runs from now on (in
+// every session of the process), up to `maxLoops`; a loop nested in a task
+// runs serially inside that task and is not a loop of its own. For `kiln
+// bench --trace`: a timeline of where each thread worked and waited. Call
+// it and stopLoopTrace while no kernel runs.
+void startLoopTrace(size_t maxLoops);
+// Stops recording; returns the loops recorded, in submission order.
+std::vector<LoopTrace> stopLoopTrace();
 
 struct Plan; // Plan.h
 
