@@ -271,6 +271,7 @@ struct WinogradFuncs {
   int outTile = 2, outHeight = 0, outWidth = 0;
   int tilesX = 0, tileRows = 0; // TX, R
   int groups = 1;               // output channel groups per chunk
+  bool groupsOuter = false;     // tasks numbered group-major (balanceOneImage)
   int tilesY = 0;               // TY
   bool batch = false;           // the batch form
   RDom interior;                // padded: the columns copied in
@@ -358,6 +359,29 @@ void chooseSplit(WinogradFuncs &f, int tilesY, int inChannels,
   f.groups = 1;
 }
 
+// One image whose tasks would split unevenly over 2 threads, an odd count
+// under 16 (F(4x4) on 28x28: 7 tile rows, 4 + 3; on 56x56: 7 chunks of 2
+// rows): each thread takes half the output channels (twice the groups,
+// numbered group-major, so that a thread's share of the tasks is its
+// groups' rows) over the whole plane, and each transforms the input (V)
+// itself. Found with `kiln bench --trace` (a thread idle for 14% of those
+// layers); alternating `kiln bench --profile` runs, Zen 4: ResNet-18's 128
+// -> 128 layers at batch 1 1.449-1.470 -> 1.344-1.351 ms (two calls) and
+// 0.703-0.728 -> 0.671-0.673 (one), ResNet-50's three 128 -> 128 2.200 ->
+// 2.021 ms; the 64 -> 64 on 56x56 even (1.647-1.669 -> 1.643 ms for
+// ResNet-50's three), where V is a larger share of the work.
+void balanceOneImage(WinogradFuncs &f, int outChannels) {
+  int tasks = f.tilesY / f.tileRows * f.groups;
+  if (tasks >= 16 || tasks % 2 == 0) {
+    return;
+  }
+  if (outChannels % (f.block * f.groups * 2) != 0) {
+    return;
+  }
+  f.groups *= 2;
+  f.groupsOuter = true;
+}
+
 // Chunks of several whole images, for planes whose tile count wastes lanes
 // in blocks of 2 vectors of tiles (the LeNet-style CNN's 14x14 layers at
 // F(2x2): 49 tiles in 64 lanes, 1.31x the products' work): k images per
@@ -424,6 +448,9 @@ WinogradFuncs defineWinograd(const KernelSpec &s,
     f.images = imagesPerChunk(f, channels, static_cast<int>(os[1]),
                               static_cast<int>(os[0]), vec);
     f.tileRows *= f.images;
+    if (os[0] == 1) {
+      balanceOneImage(f, static_cast<int>(os[1]));
+    }
   }
   // Zeros outside the image even without padding: partial tiles (a plane
   // that is not a multiple of the tile) read past it.
@@ -695,10 +722,13 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
         .split(f.x, xo, xl, m, tail(width, m))
         .unroll(xl)
         .unroll(yl)
-        .reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n)
-        .fuse(og, yo, task)
-        .fuse(task, f.n, task)
-        .parallel(task);
+        .unroll(yl);
+    if (f.groupsOuter) {
+      f.out.reorder(xl, xo, yl, yp, oi, oo, yo, og, f.n).fuse(yo, og, task);
+    } else {
+      f.out.reorder(xl, xo, yl, yp, oi, oo, og, yo, f.n).fuse(og, yo, task);
+    }
+    f.out.fuse(task, f.n, task).parallel(task);
   }
   int xw = vectorWidthFor(f.tilesX, vec);
   bool narrowRows = f.images > 1 && f.tilesX > 4 && f.tilesX < 8;

@@ -1970,6 +1970,15 @@ CaseTable buildCases() {
   // (28 tiles), 14 tasks (chooseSplit's second rule).
   addWinograd(t, "tile4_n2_c64_56x56_o64_same", {2, 64, 56, 56}, 64,
               {1, 1, 1, 1}, true, 4);
+  // One image whose tasks would be odd (balanceOneImage): 28x28's 7 tile
+  // rows and 56x56's 7 chunks of 2 rows, each in 2 groups of output
+  // channels numbered group-major (14 tasks); the filter in blocks of 16.
+  addWinograd(t, "odd_tile4_n1_c32_28x28_o32_same", {1, 32, 28, 28}, 32,
+              {1, 1, 1, 1}, true, 4);
+  addWinograd(t, "odd_tile4_n1_c16_56x56_o32_same", {1, 16, 56, 56}, 32,
+              {1, 1, 1, 1}, false, 4);
+  addWinograd(t, "odd_block16_tile4_n1_c24_28x28_o32_same", {1, 24, 28, 28}, 32,
+              {1, 1, 1, 1}, false, 4, 16);
   addWinograd(t, "tile4_n3_c17_13x11_o40_pads0210", {3, 17, 13, 11}, 40,
               {0, 2, 1, 1}, false, 4);
   addWinograd(t, "tile4_n1_c20_12x8_o24_same", {1, 20, 12, 8}, 24,
