@@ -1850,6 +1850,12 @@ CaseTable buildCases() {
           {1, 1}, convParams({2, 2}, {0, 0, 0, 0}), true, 16);
   addConv(t, "packed_1x1_n3_c40_7x7_o48", {3, 40, 7, 7}, 48, {1, 1},
           convParams({1, 1}, {0, 0, 0, 0}), false, 16);
+  // One image whose pairs of channel vectors would be 5 or 7 tasks (160
+  // channels, 224): single vectors per task instead.
+  addConv(t, "packed_1x1_n1_c40_7x7_o160_odd_pairs", {1, 40, 7, 7}, 160, {1, 1},
+          convParams({1, 1}, {0, 0, 0, 0}), true, 16);
+  addConv(t, "packed_n1_c24_9x9_o224_odd_pairs", {1, 24, 9, 9}, 224, {3, 3},
+          convParams({1, 1}, {1, 1, 1, 1}), false, 16);
   // A 1x1 sums over the plane's positions (flatChannelConv):
   // tasks of 2 rows of 11 (22 positions, the last tile rounded up) and of
   // 2 rows of 3 (6 positions, under a vector), the last task shifted
@@ -2136,6 +2142,8 @@ CaseTable buildCases() {
                     true, true);
   addMatmulEpilogue(t, "matmul_m7_k33_n20_bias_gelu_residual", 7, 33, 20, false,
                     true);
+  addBlockedResidual(t, "blocked_residual_n1_c32_7x7_o160_k1_odd_pairs",
+                     {1, 32, 7, 7}, 160, 1);
   addBlockedResidual(t, "blocked_residual_n1_c64_14x14_o48_k1", {1, 64, 14, 14},
                      48, 1);
   // Pooling tails of the planes form: odd planes whose last row and column
