@@ -299,6 +299,8 @@ void startLoopTrace(size_t maxLoops) {
       new detail::TraceBuffer(maxLoops, detail::pool().participants()));
 }
 
+int poolThreads() { return detail::pool().participants(); }
+
 std::vector<LoopTrace> stopLoopTrace() {
   std::unique_ptr<detail::TraceBuffer> trace(
       detail::traceBuffer.exchange(nullptr));

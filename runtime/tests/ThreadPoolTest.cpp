@@ -130,6 +130,7 @@ TEST(ThreadPool, TraceRecordsEachLoopAndEachThreadsTasks) {
       EXPECT_LE(part.beginNs, part.endNs);
       EXPECT_LE(part.endNs, loop.endNs);
       EXPECT_GE(part.thread, 0);
+      EXPECT_LT(part.thread, kiln::runtime::poolThreads());
       EXPECT_EQ(std::count(seen.begin(), seen.end(), part.thread), 0);
       seen.push_back(part.thread);
       tasks += part.tasks;

@@ -245,8 +245,20 @@ std::string writeTrace(kiln::runtime::Session &session,
                                return loop.submitNs < origin;
                              }),
               loops.end());
-  auto us = [&](int64_t ns) { return static_cast<double>(ns - origin) / 1e3; };
   nlohmann::json events = nlohmann::json::array();
+  // A complete event ("X") on row `tid`, times in microseconds from the
+  // first call's start.
+  auto span = [&](const std::string &name, const char *category, int tid,
+                  int64_t beginNs, int64_t durationNs, nlohmann::json args) {
+    events.push_back({{"name", name},
+                      {"cat", category},
+                      {"ph", "X"},
+                      {"pid", 1},
+                      {"tid", tid},
+                      {"ts", static_cast<double>(beginNs - origin) / 1e3},
+                      {"dur", static_cast<double>(durationNs) / 1e3},
+                      {"args", std::move(args)}});
+  };
   auto threadName = [&](int tid, const std::string &name) {
     events.push_back({{"name", "thread_name"},
                       {"ph", "M"},
@@ -264,20 +276,12 @@ std::string writeTrace(kiln::runtime::Session &session,
   for (const auto &call : calls) {
     int64_t durationNs = static_cast<int64_t>(call.seconds * 1e9);
     callNs += static_cast<double>(durationNs);
-    events.push_back(
-        {{"name", call.label},
-         {"cat", "kernel"},
-         {"ph", "X"},
-         {"pid", 1},
-         {"tid", 0},
-         {"ts", us(call.startNs)},
-         {"dur", static_cast<double>(durationNs) / 1e3},
-         {"args",
-          {{"kernel", call.kernel},
-           {"shape", fmt::format("{}", fmt::join(call.shape, "x"))}}}});
+    span(call.label, "kernel", 0, call.startNs, durationNs,
+         {{"kernel", call.kernel},
+          {"shape", fmt::format("{}", fmt::join(call.shape, "x"))}});
   }
   // Each loop belongs to the last call that started before it.
-  int threads = 1;
+  int threads = kiln::runtime::poolThreads();
   double busyNs = 0;
   size_t c = 0;
   for (const auto &loop : loops) {
@@ -285,17 +289,10 @@ std::string writeTrace(kiln::runtime::Session &session,
       ++c;
     }
     for (const auto &part : loop.parts) {
-      threads = std::max(threads, part.thread + 1);
       busyNs += static_cast<double>(part.endNs - part.beginNs);
-      events.push_back(
-          {{"name", calls[c].label},
-           {"cat", "loop"},
-           {"ph", "X"},
-           {"pid", 1},
-           {"tid", 1 + part.thread},
-           {"ts", us(part.beginNs)},
-           {"dur", static_cast<double>(part.endNs - part.beginNs) / 1e3},
-           {"args", {{"tasks", part.tasks}, {"of", loop.size}}}});
+      span(calls[c].label, "loop", 1 + part.thread, part.beginNs,
+           part.endNs - part.beginNs,
+           {{"tasks", part.tasks}, {"of", loop.size}});
     }
   }
   for (int t = 0; t < threads; ++t) {
@@ -309,8 +306,9 @@ std::string writeTrace(kiln::runtime::Session &session,
     throw kiln::runtime::Error("--trace: cannot write '" + path + "'");
   }
   return fmt::format("trace: {} ({} kernel calls, {} parallel loops; {} "
-                     "threads busy in loops {:.1f}% of the calls' time)",
+                     "{} busy in loops {:.1f}% of the calls' time)",
                      path, calls.size(), loops.size(), threads,
+                     threads == 1 ? "thread" : "threads",
                      callNs > 0 ? 100 * busyNs / (threads * callNs) : 0.0);
 }
 

@@ -145,6 +145,9 @@ struct LoopTrace {
 void startLoopTrace(size_t maxLoops);
 // Stops recording; returns the loops recorded, in submission order.
 std::vector<LoopTrace> stopLoopTrace();
+// The threads kiln's pool runs a loop on, its caller included
+// (HL_NUM_THREADS, else one per hardware thread).
+int poolThreads();
 
 struct Plan; // Plan.h
 
