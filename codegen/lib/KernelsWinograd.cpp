@@ -721,7 +721,6 @@ void scheduleWinograd(WinogradFuncs &f, const KernelSpec &s,
         .split(oin, oo, oi, ob, TailStrategy::ShiftInwards)
         .split(f.x, xo, xl, m, tail(width, m))
         .unroll(xl)
-        .unroll(yl)
         .unroll(yl);
     if (f.groupsOuter) {
       f.out.reorder(xl, xo, yl, yp, oi, oo, yo, og, f.n).fuse(yo, og, task);
